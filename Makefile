@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# ioasid: one non-recursive GNU Makefile.
+#
+#   make                 build everything into build/
+#   make check           install missing Debian packages, build, run every test tier
+#   make demo            install missing packages, build, run the narrated demo
+#   make check-asan      unit + integration tiers under ASan/UBSan
+#   make check-valgrind  unit tier and the daemon under valgrind --track-fds
+#   make bench           benchmarks (ratios against a floor measured in the same run)
+#   make fuzz            libFuzzer target for the policy parser
+#   make install         DESTDIR=, prefix= (never overwrites /etc, never runs systemctl)
+#   make format          clang-format every C file
+#
+# Sources are picked up by directory: common/*.c and policy/*.c form libioasid.a,
+# ioasidd/*.c the daemon, ioasidctl/*.c the CLI, tests/unit/*.c the CUnit runner.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+prefix ?= /usr
+sbindir ?= $(prefix)/sbin
+bindir ?= $(prefix)/bin
+mandir ?= $(prefix)/share/man
+docdir ?= $(prefix)/share/doc/ioasid
+sysconfdir ?= /etc
+unitdir ?= $(prefix)/lib/systemd/system
+sysusersdir ?= $(prefix)/lib/sysusers.d
+tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
+DESTDIR ?=
+
+VERSION := 0.1
+
+# Flavours: B is the build directory, SAN adds sanitizers.
+B ?= build
+SAN ?=
+WERROR ?=
+# Test-only switch (never in the installed binary): lets the daemon skip its own group
+# bookkeeping so the kernel's refusal can be observed (real-kernel tier, scenario 4).
+TESTING_BYPASS ?=
+
+PKGS := libudev libsystemd json-c libnl-3.0 libnl-genl-3.0 libnl-route-3.0
+TEST_PKGS := cunit
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+	-Wno-unused-parameter -Wno-missing-field-initializers
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE \
+	-D_FORTIFY_SOURCE=2
+ifneq ($(SAN),)
+HARDEN := -fPIE
+endif
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. \
+	-DIOASID_VERSION='"$(VERSION)"' -DIOASID_SYSCONFDIR='"$(sysconfdir)"'
+ifneq ($(WERROR),)
+override CFLAGS += -Werror
+endif
+ifneq ($(SAN),)
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
+endif
+override LDFLAGS += -pie -Wl,-z,relro,-z,now
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+LIB_SRC := $(sort $(wildcard common/*.c policy/*.c))
+IOASIDD_SRC := $(sort $(wildcard ioasidd/*.c))
+IOASIDCTL_SRC := $(sort $(wildcard ioasidctl/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
+IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
+UNIT_OBJ := $(call obj,$(UNIT_SRC))
+
+LIB := $(B)/libioasid.a
+IOASIDD := $(B)/ioasidd
+IOASIDCTL := $(B)/ioasidctl
+RUN_TESTS := $(B)/run-tests
+TOOLS := $(patsubst tests/tools/%.c,$(B)/%,$(TOOL_SRC))
+
+# Per-tool extra libraries (tests/tools/NAME.c -> TOOL_LIBS_NAME).
+TOOL_LIBS_mktestbed = $(shell pkg-config --libs umockdev-1.0 2>/dev/null)
+TOOL_CFLAGS_mktestbed = $(shell pkg-config --cflags umockdev-1.0 2>/dev/null)
+
+all: $(IOASIDD) $(IOASIDCTL)
+.PHONY: all
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(if $(findstring tests/,$<),$(TEST_CFLAGS) $(TOOL_CFLAGS_$(basename $(notdir $<)))) \
+		$(if $(TESTING_BYPASS),-DIOASID_TESTING_BYPASS=1) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(IOASIDD): $(IOASIDD_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(IOASIDD_OBJ) $(LIB) $(PKG_LIBS) -lm
+
+$(IOASIDCTL): $(IOASIDCTL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(IOASIDCTL_OBJ) $(LIB) $(PKG_LIBS) -lm
+
+$(RUN_TESTS): $(UNIT_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB) $(PKG_LIBS) $(TEST_LIBS) -lm
+
+$(B)/%: $(B)/obj/tests/tools/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(TOOL_LIBS_$*) -lm
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------
+# Debian packages the build and the tests need. 'deps' installs what is missing.
+DEBIAN_DEPS := build-essential pkg-config libudev-dev libsystemd-dev libjson-c-dev \
+	libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcunit1-dev umockdev libumockdev-dev \
+	pciutils udev jq mandoc util-linux procps systemd clang valgrind \
+	libclang-rt-14-dev
+deps:
+	@missing=$$(for p in $(DEBIAN_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: missing packages and not root:" $$missing >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+.PHONY: deps
+
+# ---------------------------------------------------------------------------
+# Tests. Every tier prints its own summary; a skipped tier says SKIPPED and why.
+build-tests: all $(RUN_TESTS) $(TOOLS)
+.PHONY: build-tests
+
+check: deps
+	@$(MAKE) --no-print-directory build-tests
+	@$(MAKE) --no-print-directory check-unit check-docs check-live check-integration check-units check-vm
+.PHONY: check
+
+check-unit: $(RUN_TESTS)
+	$(RUN_TESTS)
+.PHONY: check-unit
+
+check-docs: all
+	B=$(B) tests/check-docs.sh
+.PHONY: check-docs
+
+check-live: build-tests
+	B=$(B) tests/live/run.sh
+.PHONY: check-live
+
+check-integration: build-tests
+	B=$(B) tests/integration/run.sh
+.PHONY: check-integration
+
+check-units:
+	B=$(B) tests/check-units.sh
+.PHONY: check-units
+
+check-vm: build-tests
+	B=$(B) tests/vm/run.sh
+.PHONY: check-vm
+
+check-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 build-tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/run-tests
+	ASAN_OPTIONS=detect_leaks=1 B=build-asan tests/integration/run.sh
+.PHONY: check-asan
+
+check-valgrind: deps build-tests
+	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--track-fds=yes -q $(RUN_TESTS)
+	B=$(B) VALGRIND=1 tests/integration/run.sh
+.PHONY: check-valgrind
+
+bench: deps build-tests
+	B=$(B) tests/bench/run.sh
+.PHONY: bench
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	B=$(B) tests/demo.sh
+.PHONY: demo
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
+fuzz: deps
+	B=$(B) tests/fuzz/run.sh
+.PHONY: fuzz
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+.PHONY: format
+
+install: all
+	install -Dm0755 $(IOASIDD) $(DESTDIR)$(sbindir)/ioasidd
+	install -Dm0755 $(IOASIDCTL) $(DESTDIR)$(bindir)/ioasidctl
+	for m in man/*.[0-9]; do install -Dm0644 $$m $(DESTDIR)$(mandir)/man$${m##*.}/$$(basename $$m); done
+	for u in $(wildcard units/*.service units/*.socket); do install -Dm0644 $$u $(DESTDIR)$(unitdir)/$$(basename $$u); done
+	$(if $(wildcard units/ioasid.sysusers.conf),install -Dm0644 units/ioasid.sysusers.conf $(DESTDIR)$(sysusersdir)/ioasid.conf)
+	$(if $(wildcard units/ioasid.tmpfiles.conf),install -Dm0644 units/ioasid.tmpfiles.conf $(DESTDIR)$(tmpfilesdir)/ioasid.conf)
+	install -Dm0644 ioasid.conf.example $(DESTDIR)$(docdir)/ioasid.conf.example
+	@if [ -e $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf ]; then \
+		echo "install: keeping existing $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf"; \
+	else \
+		install -Dm0600 ioasid.conf.example $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf; \
+	fi
+.PHONY: install
+
+clean:
+	rm -rf build build-asan build-fuzz
+.PHONY: clean

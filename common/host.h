@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The host model: PCI devices, IOMMU groups and the host-wide facts the CLI and the daemon
+ * reason about. Two sources fill the same structs: the live system (libudev + sysfs,
+ * host-live.c) and a JSON snapshot (host-json.c, written by `ioasidctl snapshot`).
+ *
+ * Ownership: a Host owns every Device and Group in it. Group.members points into
+ * Host.devices; Device.group points into Host.groups. Both arrays are sorted (devices by
+ * BDF, groups by number) so lookups can bisect.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+
+typedef struct Group Group;
+
+typedef enum ReservedRegionType {
+	RESV_DIRECT,
+	RESV_DIRECT_RELAXABLE,
+	RESV_RESERVED,
+	RESV_MSI,
+	_RESV_TYPE_MAX,
+} ReservedRegionType;
+
+typedef struct ReservedRegion {
+	uint64_t start;
+	uint64_t end; /* inclusive, as sysfs prints it */
+	ReservedRegionType type;
+} ReservedRegion;
+
+typedef struct Device {
+	char bdf[BDF_MAX]; /* canonical "dddd:bb:dd.f" */
+	uint16_t vendor, device;
+	uint16_t subsystem_vendor, subsystem_device;
+	uint32_t class; /* 24 bits: base, sub, prog-if */
+	uint8_t revision;
+	char *vendor_name; /* udev hwdb; NULL when unknown */
+	char *device_name; /* udev hwdb; NULL when unknown */
+	char *driver;      /* bound driver name; NULL when none */
+	int iommu_group;   /* -1 when the device has no IOMMU group */
+	Group *group;      /* NULL when iommu_group < 0 */
+	char *vfio_name;   /* "vfio3" (cdev under vfio-dev/), or NULL */
+	unsigned vfio_major, vfio_minor; /* dev_t of the cdev, valid when vfio_name */
+	bool noiommu;      /* the cdev is a noiommu one ("noiommu-vfioN") */
+	int numa_node;     /* -1 when unknown */
+	char *parent;      /* BDF of the upstream PCI device (bridge/port), NULL on a root bus */
+	char **bridge_path; /* upstream chain, nearest first (strv, may be NULL) */
+	/* SR-IOV */
+	int sriov_totalvfs; /* -1 when the device is not SR-IOV capable */
+	int sriov_numvfs;
+	char *physfn;  /* BDF of the PF when this is a VF, else NULL */
+	char **virtfn; /* BDFs of the VFs, in virtfnN order (strv, may be NULL) */
+	char **netdevs; /* interface names under net/ (strv, may be NULL) */
+	char **properties; /* udev properties "KEY=VALUE", sorted (strv, may be NULL) */
+} Device;
+
+struct Group {
+	int number;
+	char *type; /* default domain type: "DMA", "DMA-FQ", "identity", ...; NULL if unknown */
+	ReservedRegion *regions;
+	size_t n_regions;
+	Device **members; /* sorted by BDF */
+	size_t n_members;
+};
+
+typedef enum Tristate { TRI_UNKNOWN = -1, TRI_NO = 0, TRI_YES = 1 } Tristate;
+
+typedef struct HostKernel {
+	char *release;     /* uname -r; NULL if unknown */
+	char *cmdline;     /* /proc/cmdline; NULL if unknown */
+	char **iommu_units; /* /sys/class/iommu entries ("dmar0", "ivhd0"); NULL when none */
+	char *iommu_vendor; /* "intel", "amd", "arm-smmu", "virtio", "other"; NULL when none */
+	Tristate interrupt_remapping;
+	int address_width; /* IOMMU address width in bits when the host shows it, else 0 */
+	Tristate iommufd;  /* /dev/iommu present */
+	Tristate vfio_cdev; /* /dev/vfio/devices (CONFIG_VFIO_DEVICE_CDEV) */
+	Tristate vfio_pci;  /* vfio-pci driver registered (module loaded or built in) */
+	Tristate vfio_legacy; /* /dev/vfio/vfio container present */
+	Tristate noiommu_mode; /* vfio enable_unsafe_noiommu_mode=Y */
+} HostKernel;
+
+typedef struct Host {
+	char *hostname; /* optional */
+	HostKernel kernel;
+	Device *devices;
+	size_t n_devices;
+	Group *groups;
+	size_t n_groups;
+} Host;
+
+Host *host_free(Host *h);
+static inline void host_freep(Host **h) {
+	host_free(*h);
+}
+#define _cleanup_host_free_ _cleanup_(host_freep)
+
+/*
+ * host_load_live: scans the running system (libudev enumeration of "pci" and "vfio-dev",
+ * plus the sysfs attributes libudev does not give). Never fails because the host lacks an
+ * IOMMU or VFIO: that is a valid, empty answer. Returns 0, -ENOMEM, or -errno when sysfs
+ * itself cannot be read.
+ */
+int host_load_live(Host **ret);
+
+/*
+ * host_load_json_file / host_load_json_string: parse a snapshot. On failure returns -EINVAL
+ * (or -errno from reading the file) and, when ret_error is not NULL, a malloc'd message
+ * naming the offending field, e.g. "devices[3].vendor: expected a 4-digit hex string".
+ */
+int host_load_json_file(const char *path, Host **ret, char **ret_error);
+int host_load_json_string(const char *json, Host **ret, char **ret_error);
+
+/* host_to_json_string: the snapshot as a pretty JSON string (malloc'd). */
+int host_to_json_string(const Host *h, char **ret);
+
+/* host_finalize: sorts, links Device.group/Group.members, derives bridge_path. Used by both
+ * loaders; -EINVAL with *ret_error for inconsistent input (duplicate BDF, group member that
+ * does not exist, a parent cycle). */
+int host_finalize(Host *h, char **ret_error);
+
+/* Lookups (bisect). NULL when absent. bdf must be canonical. */
+const Device *host_find_device(const Host *h, const char *bdf);
+const Group *host_find_group(const Host *h, int number);
+
+/* Helpers on devices. */
+bool device_is_bridge(const Device *d);   /* PCI class 0x0604 (incl. root/downstream ports) */
+bool device_has_vfio(const Device *d);    /* bound to vfio-pci or a variant (has a cdev) */
+const char *reserved_region_type_to_string(ReservedRegionType t);
+int reserved_region_type_from_string(const char *s); /* -EINVAL when unknown */

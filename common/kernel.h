@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The kernel seam: the only code that touches /dev/iommu or /dev/vfio. One vtable, two
+ * implementations:
+ *   - "linux" (kernel-linux.c): real ioctls with the project's own uAPI definitions
+ *     (common/uapi.h); on kernels without iommufd it falls back to the legacy VFIO
+ *     group/container uAPI, found by probing, never by version number;
+ *   - "sim" (kernel-sim.c): an in-process model over a Host snapshot that reproduces the
+ *     kernel's rules and errnos; its fds are memfds named for what they stand for
+ *     ("ioasid-sim:iommufd:3", "ioasid-sim:vfio:0000:3b:00.0").
+ * Nothing above the seam knows which one is in use.
+ *
+ * Every function returns 0 (or a non-negative value) on success and the kernel's -errno on
+ * failure, exactly as the ioctl would. fds are owned by the caller and must be closed with
+ * kernel_close() so the sim can model "last close unbinds".
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/host.h"
+
+typedef struct Kernel Kernel;
+
+typedef struct IovaRange {
+	uint64_t start;
+	uint64_t last; /* inclusive */
+} IovaRange;
+
+typedef enum KernelApi {
+	KERNEL_API_IOMMUFD, /* /dev/iommu + /dev/vfio/devices/vfioN */
+	KERNEL_API_LEGACY,  /* /dev/vfio/vfio container + /dev/vfio/N group */
+	KERNEL_API_NONE,    /* neither: no device can be handed out */
+} KernelApi;
+
+typedef struct KernelHwInfo {
+	uint32_t data_type; /* IOMMU_HW_INFO_TYPE_* */
+	uint64_t capabilities; /* IOMMU_HW_CAP_* */
+	uint8_t max_pasid_log2;
+} KernelHwInfo;
+
+typedef struct KernelOps {
+	const char *name;
+	void (*free)(Kernel *k);
+	KernelApi (*api)(Kernel *k);
+
+	int (*iommufd_open)(Kernel *k, int *ret_fd);
+	/* IOMMU_OPTION_RLIMIT_MODE set: per_process true = 1. EPERM without CAP_SYS_RESOURCE,
+	 * EBUSY when the context holds objects. */
+	int (*iommufd_set_rlimit_mode)(Kernel *k, int iommufd, bool per_process);
+	int (*iommufd_get_rlimit_mode)(Kernel *k, int iommufd, bool *ret_per_process);
+	int (*ioas_alloc)(Kernel *k, int iommufd, uint32_t *ret_ioas_id);
+	int (*ioas_destroy)(Kernel *k, int iommufd, uint32_t id);
+	int (*ioas_allow_iovas)(Kernel *k, int iommufd, uint32_t ioas_id, const IovaRange *ranges,
+				size_t n);
+	/* Returns the ranges (malloc'd) and the alignment; retries EMSGSIZE internally. */
+	int (*ioas_iova_ranges)(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange **ret,
+				size_t *ret_n, uint64_t *ret_alignment);
+	int (*ioas_map)(Kernel *k, int iommufd, uint32_t ioas_id, uint32_t flags, uint64_t user_va,
+			uint64_t length, uint64_t *inout_iova);
+	int (*ioas_unmap)(Kernel *k, int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t length,
+			  uint64_t *ret_unmapped);
+	int (*ioas_set_huge_pages)(Kernel *k, int iommufd, uint32_t ioas_id, bool enable);
+
+	/* Opens the device's cdev O_RDWR|O_CLOEXEC|O_NOFOLLOW and verifies that the opened
+	 * fd's st_rdev leads back through /sys/dev/char/M:m to d->bdf. -ESTALE on mismatch,
+	 * -ENODEV when the device has no cdev any more. */
+	int (*device_open)(Kernel *k, const Device *d, int *ret_fd);
+	int (*device_bind)(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id);
+	/* pt_id: IOAS or HWPT; *ret_hwpt_id (may be NULL) gets the HWPT actually attached. */
+	int (*device_attach)(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret_hwpt_id);
+	int (*device_detach)(Kernel *k, int devfd);
+	int (*device_reset)(Kernel *k, int devfd);
+	int (*hw_info)(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
+
+	/* Legacy path (KERNEL_API_LEGACY): container + group + device fds. */
+	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
+			   int *ret_device);
+
+	int (*close)(Kernel *k, int fd);
+} KernelOps;
+
+struct Kernel {
+	const KernelOps *ops;
+	void *userdata;
+};
+
+/* kernel_new: name is "linux" or "sim". host is required for "sim" (the sim keeps a copy
+ * of what it needs) and ignored by "linux". -EINVAL for an unknown name. */
+int kernel_new(const char *name, const Host *host, Kernel **ret);
+Kernel *kernel_free(Kernel *k);
+static inline void kernel_freep(Kernel **k) {
+	kernel_free(*k);
+}
+#define _cleanup_kernel_free_ _cleanup_(kernel_freep)
+
+const char *kernel_api_to_string(KernelApi a);
+
+/* Thin inline dispatchers so callers read as kernel_ioas_alloc(k, fd, &id). */
+#define KERNEL_CALL(k, op, ...) ((k)->ops->op ? (k)->ops->op((k), ##__VA_ARGS__) : -EOPNOTSUPP)

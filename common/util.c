@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+
+#include "common/macro.h"
+#include "common/util.h"
+
+static int hexval(char c) {
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Reads exactly n hex digits from *p, advancing it. */
+static int take_hex(const char **p, size_t n, unsigned *ret) {
+	unsigned v = 0;
+	for (size_t i = 0; i < n; i++) {
+		int h = hexval((*p)[i]);
+		if (h < 0)
+			return -EINVAL;
+		v = v * 16 + (unsigned)h;
+	}
+	*p += n;
+	*ret = v;
+	return 0;
+}
+
+int bdf_parse(const char *s, char ret[static BDF_MAX]) {
+	unsigned domain = 0, bus, dev, fn;
+	const char *p = s;
+
+	if (!s)
+		return -EINVAL;
+	size_t len = strlen(s);
+	if (len == 12) {
+		if (take_hex(&p, 4, &domain) < 0 || *p++ != ':')
+			return -EINVAL;
+	} else if (len != 7)
+		return -EINVAL;
+	if (take_hex(&p, 2, &bus) < 0 || *p++ != ':')
+		return -EINVAL;
+	if (take_hex(&p, 2, &dev) < 0 || *p++ != '.')
+		return -EINVAL;
+	if (take_hex(&p, 1, &fn) < 0 || *p != '\0')
+		return -EINVAL;
+	if (dev > 0x1f || fn > 7)
+		return -EINVAL;
+	snprintf(ret, BDF_MAX, "%04x:%02x:%02x.%x", domain, bus, dev, fn);
+	return 0;
+}
+
+bool bdf_is_canonical(const char *s) {
+	char buf[BDF_MAX];
+	return s && strlen(s) == 12 && bdf_parse(s, buf) == 0 && streq(buf, s);
+}
+
+int hex_parse_u64(const char *s, uint64_t max, uint64_t *ret) {
+	uint64_t v = 0;
+	if (!s)
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		int h = hexval(*s);
+		if (h < 0)
+			return -EINVAL;
+		if (v > (UINT64_MAX >> 4))
+			return -ERANGE;
+		v = v * 16 + (uint64_t)h;
+	}
+	if (v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+int num_parse_u64(const char *s, uint64_t max, uint64_t *ret) {
+	uint64_t v = 0;
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		return hex_parse_u64(s, max, ret);
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+int pci_id_pair_parse(const char *s, uint16_t *ret_vendor, uint16_t *ret_device) {
+	unsigned v, d;
+	const char *p = s;
+	if (!s || strlen(s) != 9)
+		return -EINVAL;
+	if (take_hex(&p, 4, &v) < 0 || *p++ != ':' || take_hex(&p, 4, &d) < 0 || *p)
+		return -EINVAL;
+	*ret_vendor = (uint16_t)v;
+	*ret_device = (uint16_t)d;
+	return 0;
+}
+
+int read_one_line_at(int dirfd, const char *path, char **ret) {
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	char buf[4096];
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	char *nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	char *s = strdup(buf);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+int read_one_line(const char *path, char **ret) {
+	return read_one_line_at(AT_FDCWD, path, ret);
+}
+
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 4096, len = 0;
+	_cleanup_free_ char *buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max)
+				return -EFBIG;
+			cap = MIN(cap * 2, max);
+			char *n = realloc(buf, cap + 1);
+			if (!n)
+				return -ENOMEM;
+			buf = n;
+		}
+		ssize_t k = read(fd, buf + len, cap - len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	if (len > max)
+		return -EFBIG;
+	buf[len] = '\0';
+	if (ret_size)
+		*ret_size = len;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int readlink_basename_at(int dirfd, const char *path, char **ret) {
+	char buf[PATH_MAX];
+	ssize_t n = readlinkat(dirfd, path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	const char *b = strrchr(buf, '/');
+	char *s = strdup(b ? b + 1 : buf);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+size_t strv_length(char *const *l) {
+	size_t n = 0;
+	if (l)
+		while (l[n])
+			n++;
+	return n;
+}
+
+int strv_push(char ***l, char *value) {
+	size_t n = strv_length(*l);
+	char **x = realloc(*l, sizeof(char *) * (n + 2));
+	if (!x)
+		return -ENOMEM;
+	x[n] = value;
+	x[n + 1] = NULL;
+	*l = x;
+	return 0;
+}
+
+int strv_extend(char ***l, const char *value) {
+	char *v = strdup(value);
+	if (!v)
+		return -ENOMEM;
+	int r = strv_push(l, v);
+	if (r < 0)
+		free(v);
+	return r;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+	if (l)
+		for (; *l; l++)
+			if (streq(*l, s))
+				return true;
+	return false;
+}
+
+char **strv_copy(char *const *l) {
+	size_t n = strv_length(l);
+	char **c = calloc(n + 1, sizeof(char *));
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(c[i] = strdup(l[i])))
+			return strv_free(c);
+	return c;
+}
+
+static int cmp_str(const void *a, const void *b) {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(char **l) {
+	size_t n = strv_length(l);
+	if (n > 1)
+		qsort(l, n, sizeof(char *), cmp_str);
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+	size_t n = strv_length(a);
+	if (n != strv_length(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!streq(a[i], b[i]))
+			return false;
+	return true;
+}
+
+const char *format_bytes(char *buf, size_t len, uint64_t bytes) {
+	static const char suffix[] = "KMGTPE";
+	if (bytes == UINT64_MAX) {
+		snprintf(buf, len, "infinity");
+		return buf;
+	}
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64 "B", bytes);
+		return buf;
+	}
+	double v = (double)bytes;
+	size_t i = 0;
+	v /= 1024;
+	while (v >= 1024 && i + 1 < sizeof(suffix) - 1) {
+		v /= 1024;
+		i++;
+	}
+	if (v == (double)(uint64_t)v)
+		snprintf(buf, len, "%" PRIu64 "%c", (uint64_t)v, suffix[i]);
+	else
+		snprintf(buf, len, "%.1f%c", v, suffix[i]);
+	return buf;
+}
+
+int parse_bytes(const char *s, uint64_t *ret) {
+	static const char suffix[] = "KMGTPE";
+	if (!s || !*s)
+		return -EINVAL;
+	if (streq(s, "infinity") || streq(s, "unlimited")) {
+		*ret = UINT64_MAX;
+		return 0;
+	}
+	size_t len = strlen(s);
+	unsigned shift = 0;
+	char last = (char)toupper((unsigned char)s[len - 1]);
+	const char *x = strchr(suffix, last);
+	char num[32];
+	if (last == 'B') {
+		len--;
+		last = len ? (char)toupper((unsigned char)s[len - 1]) : 0;
+		x = last ? strchr(suffix, last) : NULL;
+	}
+	if (x && last) {
+		shift = 10 * (unsigned)(x - suffix + 1);
+		len--;
+	}
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	uint64_t v;
+	int r = num_parse_u64(num, UINT64_MAX, &v);
+	if (r < 0)
+		return r;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = v << shift;
+	return 0;
+}
+
+const char *errno_name(int err) {
+	if (err < 0)
+		err = -err;
+	switch (err) {
+#define E(x)                                                                                       \
+	case x:                                                                                    \
+		return #x
+		E(EPERM);
+		E(ENOENT);
+		E(ESRCH);
+		E(EINTR);
+		E(EIO);
+		E(ENXIO);
+		E(E2BIG);
+		E(EBADF);
+		E(EAGAIN);
+		E(ENOMEM);
+		E(EACCES);
+		E(EFAULT);
+		E(EBUSY);
+		E(EEXIST);
+		E(ENODEV);
+		E(ENOTDIR);
+		E(EINVAL);
+		E(EMFILE);
+		E(ENOTTY);
+		E(EFBIG);
+		E(ENOSPC);
+		E(EPIPE);
+		E(ERANGE);
+		E(ENOSYS);
+		E(ELOOP);
+		E(EOVERFLOW);
+		E(EBADFD);
+		E(EPROTO);
+		E(EMSGSIZE);
+		E(ENOPROTOOPT);
+		E(EOPNOTSUPP);
+		E(EADDRINUSE);
+		E(ECONNRESET);
+		E(ETIMEDOUT);
+		E(ECONNREFUSED);
+		E(ETOOMANYREFS);
+		E(ESTALE);
+		E(ENOMEDIUM);
+		E(EDQUOT);
+		E(ENOTCONN);
+#undef E
+	default:
+		return NULL;
+	}
+}

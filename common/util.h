@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Parsing and file helpers shared by the library, the daemon and the CLI. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Canonical PCI address "dddd:bb:dd.f": 12 characters plus NUL. */
+#define BDF_MAX 16
+
+/*
+ * bdf_parse: accepts "dddd:bb:dd.f" or the short "bb:dd.f" (domain 0), hex digits of either
+ * case, and writes the canonical lower-case 12-character form into ret (BDF_MAX bytes).
+ * Returns 0, or -EINVAL when s is not a PCI address.
+ */
+int bdf_parse(const char *s, char ret[static BDF_MAX]);
+/* True when s is already a canonical BDF. */
+bool bdf_is_canonical(const char *s);
+
+/*
+ * hex_parse_u64: parses an unsigned hex number, with or without a 0x prefix, that must
+ * fit max. Returns 0, -EINVAL on junk or an empty string, -ERANGE when above max.
+ */
+int hex_parse_u64(const char *s, uint64_t max, uint64_t *ret);
+/* Unsigned decimal (or 0x hex) number that fits max; same errnos as hex_parse_u64. */
+int num_parse_u64(const char *s, uint64_t max, uint64_t *ret);
+/* "10de:2204" -> vendor and device. Returns 0 or -EINVAL. */
+int pci_id_pair_parse(const char *s, uint16_t *ret_vendor, uint16_t *ret_device);
+
+/*
+ * read_one_line: reads the first line of a (sysfs) file without the trailing newline.
+ * Returns 0, or -errno from open/read (-ENOENT when absent). *ret is malloc'd.
+ */
+int read_one_line(const char *path, char **ret);
+int read_one_line_at(int dirfd, const char *path, char **ret);
+/* Whole file, NUL-terminated, at most max bytes (-EFBIG beyond). */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* Last path component of a symlink's target ("../../../bus/pci/drivers/vfio-pci" -> "vfio-pci"). */
+int readlink_basename_at(int dirfd, const char *path, char **ret);
+
+/* strv helpers (NULL-terminated char* arrays). */
+size_t strv_length(char *const *l);
+int strv_push(char ***l, char *value);          /* takes value; -ENOMEM */
+int strv_extend(char ***l, const char *value);  /* copies value; -ENOMEM */
+bool strv_contains(char *const *l, const char *s);
+char **strv_copy(char *const *l);
+void strv_sort(char **l);
+bool strv_equal(char *const *a, char *const *b);
+
+/* Formats "64G", "1.5M", ... (binary units) into buf. */
+const char *format_bytes(char *buf, size_t len, uint64_t bytes);
+/* Parses "64G", "512M", "1024", "infinity" (UINT64_MAX). Returns 0 or -EINVAL/-ERANGE. */
+int parse_bytes(const char *s, uint64_t *ret);
+
+/* The short errno name ("EADDRINUSE") or NULL. Takes a positive or negative errno. */
+const char *errno_name(int err);

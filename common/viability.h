@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Viability: a pure function from a group to a verdict, one reason per blocking device and
+ * a concrete fix for each. No I/O.
+ */
+
+#include "common/host.h"
+
+typedef enum Verdict {
+	VERDICT_VIABLE,
+	VERDICT_NOT_VIABLE,
+	VERDICT_NO_IOMMU, /* the device has no IOMMU group (IOMMU off or not covered) */
+} Verdict;
+
+typedef enum MemberState {
+	MEMBER_VFIO,      /* vfio-pci or a variant driver (has a vfio-dev child) */
+	MEMBER_PCI_STUB,  /* pci-stub */
+	MEMBER_NO_DRIVER, /* unbound */
+	MEMBER_BRIDGE,    /* PCI bridge / root or downstream port: does not block */
+	MEMBER_HOST_DRIVER, /* on a normal host driver: blocks */
+} MemberState;
+
+typedef struct Blocker {
+	const Device *device;
+	char *reason; /* "0000:01:00.1 is on snd_hda_intel, a host driver" */
+	char *fix;    /* "bind 0000:01:00.1 to vfio-pci: driverctl set-override 0000:01:00.1 vfio-pci" */
+} Blocker;
+
+typedef struct Viability {
+	Verdict verdict;
+	Blocker *blockers;
+	size_t n_blockers;
+	/* Notes that do not block but matter: identity default domain, noiommu cdevs, ... */
+	char **notes;
+} Viability;
+
+/* Member classification, exported for the CLI's tables. */
+MemberState viability_member_state(const Device *d);
+const char *member_state_to_string(MemberState s);
+const char *verdict_to_string(Verdict v); /* "viable", "not-viable", "no-iommu" */
+
+/* viability_group: verdict for g. Returns 0 or -ENOMEM. */
+int viability_group(const Host *h, const Group *g, Viability *ret);
+/* viability_device: verdict for the device's group, or VERDICT_NO_IOMMU when it has none. */
+int viability_device(const Host *h, const Device *d, Viability *ret);
+void viability_done(Viability *v);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* ioasidctl: shared globals (arg_*), the verb prototypes and exit codes. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/host.h"
+#include "common/proto.h"
+
+typedef enum JsonMode { JSON_OFF, JSON_PRETTY, JSON_SHORT } JsonMode;
+
+extern JsonMode arg_json;
+extern const char *arg_host;   /* --host FILE: work offline on a snapshot */
+extern const char *arg_socket; /* --socket PATH */
+extern bool arg_legend;        /* --no-legend clears it */
+extern bool arg_vfio;          /* devices --vfio */
+extern bool arg_blocking;      /* devices --blocking */
+extern const char *arg_mode;   /* --mode attached|unbound */
+extern char **arg_devices;     /* --device BDF (repeatable, canonical) */
+extern int arg_iommu_group;    /* --iommu-group N; -1 when unset */
+extern const char *arg_pool;   /* --pool NAME */
+extern unsigned arg_count;     /* --count N */
+extern const char *arg_layout; /* --layout NAME */
+extern const char *arg_for;    /* --for USER|UNIT */
+extern const char *arg_user;   /* policy explain --user */
+extern const char *arg_group;  /* policy explain --group (a unix group) */
+extern const char *arg_unit;   /* policy explain --unit */
+extern const char *arg_cgroup; /* policy explain --cgroup */
+extern const char *arg_label;  /* policy explain --label */
+extern const char *arg_config; /* --config FILE */
+extern const char *arg_lifetime; /* --lifetime connection|process */
+extern bool arg_reset;         /* revoke --reset */
+extern bool arg_signal;        /* revoke --signal */
+extern bool arg_quiet;
+
+/* Verbs: argv[0] is the verb name. Return an exit code (0, 1, EXIT_*). */
+int verb_groups(int argc, char **argv);
+int verb_devices(int argc, char **argv);
+int verb_show(int argc, char **argv);
+int verb_check(int argc, char **argv);
+int verb_snapshot(int argc, char **argv);
+int verb_acquire(int argc, char **argv);
+int verb_run(int argc, char **argv);
+int verb_leases(int argc, char **argv);
+int verb_status(int argc, char **argv);
+int verb_revoke(int argc, char **argv);
+int verb_policy(int argc, char **argv);
+int verb_layout(int argc, char **argv);
+int verb_stage(int argc, char **argv);
+
+/* Loads the host model: the --host snapshot when given, else the live system. Prints the
+ * error itself; returns 0 or -errno. */
+int ioasidctl_load_host(Host **ret);
+
+/* One specific error line on stderr ("ioasidctl: ..."), returns `code`. */
+int ioasidctl_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

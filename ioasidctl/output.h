@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * One output path for every verb: a verb builds a json_object (the --json document), and
+ * the human form is rendered from that same object, as an aligned table or tree. Colour is
+ * used only when stdout is a tty.
+ */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* Prints obj as JSON in the --json mode chosen, with a trailing newline. */
+void output_json(json_object *obj);
+
+typedef struct Table Table;
+
+/* table_new: columns are the header names; NULL-terminated. */
+Table *table_new(const char *first, ...);
+Table *table_free(Table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free)
+#define _cleanup_table_ _cleanup_(table_freep)
+/* Adds one row: exactly as many strings as columns (NULL prints "-"). -ENOMEM. */
+int table_add_row(Table *t, ...);
+/* Prints the table aligned; the header only when arg_legend. */
+void table_print(Table *t);
+
+/* ANSI helpers: empty strings when stdout is not a tty or NO_COLOR is set. */
+const char *ansi_red(void);
+const char *ansi_green(void);
+const char *ansi_yellow(void);
+const char *ansi_bold(void);
+const char *ansi_normal(void);

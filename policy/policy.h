@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The policy engine: a pure library. It reads only the file it is given (and resolves user
+ * and group names through the resolver in PolicyLoadOptions, at load). The daemon and
+ * `ioasidctl policy` call the same policy_evaluate().
+ *
+ * Semantics: rules are evaluated in file order, the first rule whose identity selectors and
+ * device selectors all match decides; when none matches the answer is deny ("default
+ * deny"). Any error while deciding is a deny.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/host.h"
+#include "common/kernel.h"
+
+typedef struct Policy Policy;
+
+/* Who is asking: taken by the daemon once, at accept, from the socket (never from the
+ * message). Unknown fields are -1 / NULL; rules that need them then fail to match. */
+typedef struct PolicyPeer {
+	uid_t uid;          /* (uid_t)-1 when unknown */
+	gid_t gid;          /* (gid_t)-1 when unknown */
+	const gid_t *groups; /* supplementary groups */
+	size_t n_groups;
+	pid_t pid;          /* 0 when unknown (e.g. a peer in another pid namespace) */
+	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD */
+	const char *unit;   /* systemd unit derived from the cgroup, or NULL */
+	const char *cgroup; /* cgroup path, or NULL */
+	const char *label;  /* SELinux context (SO_PEERSEC), or NULL */
+} PolicyPeer;
+
+typedef enum PolicyMode {
+	POLICY_MODE_ATTACHED = 1 << 0,
+	POLICY_MODE_UNBOUND = 1 << 1,
+} PolicyMode;
+
+typedef enum PolicyGroupMode {
+	POLICY_GROUP_WHOLE,    /* the grantee must take, and gets, the whole group */
+	POLICY_GROUP_IMPLICIT, /* one device; the others are reported at risk */
+} PolicyGroupMode;
+
+typedef enum PolicyLifetime {
+	POLICY_LIFETIME_CONNECTION,
+	POLICY_LIFETIME_PROCESS,
+} PolicyLifetime;
+
+typedef enum PolicyOnRevoke {
+	POLICY_REVOKE_DETACH,
+	POLICY_REVOKE_DETACH_RESET,
+	POLICY_REVOKE_SIGNAL,
+} PolicyOnRevoke;
+
+/* What an allow rule grants. */
+typedef struct PolicyGrant {
+	unsigned modes;         /* PolicyMode bits */
+	char **layouts;         /* allowed layout names (strv); NULL = only the default (none) */
+	unsigned max_devices;   /* per lease; 0 = unlimited */
+	unsigned max_leases;    /* concurrent leases per peer uid; 0 = unlimited */
+	uint64_t memlock;       /* bytes to raise RLIMIT_MEMLOCK to; 0 = leave alone */
+	PolicyGroupMode group_mode;
+	PolicyLifetime lifetime;
+	PolicyOnRevoke on_revoke;
+} PolicyGrant;
+
+typedef enum PolicyAccounting {
+	POLICY_ACCOUNTING_USER,    /* the kernel default */
+	POLICY_ACCOUNTING_PROCESS, /* IOMMU_OPTION_RLIMIT_MODE = 1 */
+} PolicyAccounting;
+
+typedef struct PolicyLayout {
+	char *name;
+	IovaRange *windows; /* allowed IOVA windows, sorted, non-overlapping */
+	size_t n_windows;
+	PolicyAccounting accounting;
+	bool huge_pages;     /* IOMMU_OPTION_HUGE_PAGES */
+	char **require;      /* required capabilities, e.g. "dirty-tracking" (strv) */
+	const char *file;
+	unsigned line;
+} PolicyLayout;
+
+/* Daemon settings from the file. */
+typedef struct PolicySettings {
+	char *socket_group;   /* group owning the socket; NULL = root only */
+	bool allow_noiommu;   /* hand out noiommu devices (default false) */
+	unsigned max_connections_per_uid;
+	unsigned idle_timeout_sec;
+} PolicySettings;
+
+typedef struct PolicyRequest {
+	const PolicyPeer *peer;
+	const Host *host;       /* for pools and group facts */
+	const Device *device;
+	unsigned mode;          /* the PolicyMode wanted */
+	const char *layout;     /* wanted layout or NULL */
+	const char *method;     /* "io.ioasid.Broker.Acquire", for audit */
+} PolicyRequest;
+
+typedef struct PolicyDecision {
+	bool allow;
+	const char *file;   /* deciding rule's file; NULL for the default deny */
+	unsigned line;      /* deciding rule's line; 0 for the default deny */
+	uint64_t generation;
+	PolicyGrant grant;  /* valid when allow; pointers borrowed from the Policy */
+	char reason[256];   /* "no rule matched", "rule denies", "mode 'unbound' not granted" */
+} PolicyDecision;
+
+typedef struct PolicyResolver {
+	int (*user)(const char *name, uid_t *ret, void *userdata);
+	int (*group)(const char *name, gid_t *ret, void *userdata);
+	void *userdata;
+} PolicyResolver;
+
+typedef struct PolicyLoadOptions {
+	const PolicyResolver *resolver; /* NULL = getpwnam_r/getgrnam_r */
+	bool check_owner;               /* refuse a file not owned by root or writable by g/o */
+	uint64_t generation;            /* stamped on every decision */
+} PolicyLoadOptions;
+
+typedef struct PolicyError {
+	char *file;
+	unsigned line, column;
+	char *message;
+} PolicyError;
+void policy_error_done(PolicyError *e);
+
+/* policy_load: parses and resolves path. Any parse error invalidates the whole file:
+ * returns -EINVAL and fills *ret_error (file:line:col, message). -EPERM when check_owner
+ * refuses the file; -errno when it cannot be read. */
+int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
+		PolicyError *ret_error);
+int policy_load_string(const char *text, const char *name, const PolicyLoadOptions *opts,
+		       Policy **ret, PolicyError *ret_error);
+Policy *policy_free(Policy *p);
+static inline void policy_freep(Policy **p) {
+	if (*p)
+		policy_free(*p);
+}
+#define _cleanup_policy_free_ _cleanup_(policy_freep)
+
+uint64_t policy_generation(const Policy *p);
+const PolicySettings *policy_settings(const Policy *p);
+
+/* policy_evaluate: first match wins, default deny. Always fills *ret (fail closed). */
+int policy_evaluate(const Policy *p, const PolicyRequest *req, PolicyDecision *ret);
+/* policy_is_admin: may this peer call io.ioasid.Manager? */
+bool policy_is_admin(const Policy *p, const PolicyPeer *peer, PolicyDecision *ret);
+
+const PolicyLayout *policy_find_layout(const Policy *p, const char *name);
+size_t policy_n_layouts(const Policy *p);
+const PolicyLayout *policy_layout_at(const Policy *p, size_t i);
+/* Does the device belong to pool `name`? -ENOENT when there is no such pool. */
+int policy_pool_match(const Policy *p, const char *name, const Host *h, const Device *d);
+
+/* The canonical form of the whole policy (what `ioasidctl policy show` prints). */
+int policy_to_string(const Policy *p, char **ret);

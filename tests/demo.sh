@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+echo "tests/demo.sh: SKIPPED: not implemented yet"

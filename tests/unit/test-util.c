@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdint.h>
+
+#include "common/macro.h"
+#include "common/util.h"
+#include "tests/unit/test.h"
+
+static void test_bdf_parse(void) {
+	static const struct {
+		const char *in;
+		const char *out; /* NULL = -EINVAL */
+	} cases[] = {
+		{ "0000:3b:00.0", "0000:3b:00.0" },
+		{ "0000:3B:00.7", "0000:3b:00.7" },
+		{ "3b:00.0", "0000:3b:00.0" },
+		{ "ffff:ff:1f.7", "ffff:ff:1f.7" },
+		{ "0000:3b:20.0", NULL }, /* device > 0x1f */
+		{ "0000:3b:00.8", NULL }, /* function > 7 */
+		{ "0000:3b:00", NULL },
+		{ "0000-3b:00.0", NULL },
+		{ "00000:3b:00.0", NULL },
+		{ "0000:3g:00.0", NULL },
+		{ "", NULL },
+		{ "0000:3b:00.0 ", NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		char buf[BDF_MAX];
+		int r = bdf_parse(cases[i].in, buf);
+		if (cases[i].out) {
+			ASSERT_OK(r);
+			ASSERT_STREQ(buf, cases[i].out);
+		} else
+			ASSERT_ERR(r, EINVAL);
+	}
+	CU_ASSERT_TRUE(bdf_is_canonical("0000:00:1f.3"));
+	CU_ASSERT_FALSE(bdf_is_canonical("00:1f.3"));
+	CU_ASSERT_FALSE(bdf_is_canonical("0000:00:1F.3"));
+}
+
+static void test_ids(void) {
+	uint16_t v, d;
+	uint64_t x;
+	ASSERT_OK(pci_id_pair_parse("10de:2204", &v, &d));
+	CU_ASSERT_EQUAL(v, 0x10de);
+	CU_ASSERT_EQUAL(d, 0x2204);
+	ASSERT_ERR(pci_id_pair_parse("10de:220", &v, &d), EINVAL);
+	ASSERT_ERR(pci_id_pair_parse("10de-2204", &v, &d), EINVAL);
+	ASSERT_OK(hex_parse_u64("0x030000", 0xffffff, &x));
+	CU_ASSERT_EQUAL(x, 0x030000);
+	ASSERT_ERR(hex_parse_u64("0x1000000", 0xffffff, &x), ERANGE);
+	ASSERT_ERR(hex_parse_u64("0x", UINT64_MAX, &x), EINVAL);
+	ASSERT_ERR(hex_parse_u64("12z", UINT64_MAX, &x), EINVAL);
+	ASSERT_ERR(hex_parse_u64("0x10000000000000000", UINT64_MAX, &x), ERANGE);
+	ASSERT_OK(num_parse_u64("18446744073709551615", UINT64_MAX, &x));
+	CU_ASSERT_EQUAL(x, UINT64_MAX);
+	ASSERT_ERR(num_parse_u64("18446744073709551616", UINT64_MAX, &x), ERANGE);
+}
+
+static void test_bytes(void) {
+	uint64_t x;
+	char buf[32];
+	ASSERT_OK(parse_bytes("64G", &x));
+	CU_ASSERT_EQUAL(x, 64ULL << 30);
+	ASSERT_OK(parse_bytes("512MB", &x));
+	CU_ASSERT_EQUAL(x, 512ULL << 20);
+	ASSERT_OK(parse_bytes("4096", &x));
+	CU_ASSERT_EQUAL(x, 4096);
+	ASSERT_OK(parse_bytes("infinity", &x));
+	CU_ASSERT_EQUAL(x, UINT64_MAX);
+	ASSERT_ERR(parse_bytes("G", &x), EINVAL);
+	ASSERT_ERR(parse_bytes("99999999999E", &x), ERANGE);
+	ASSERT_STREQ(format_bytes(buf, sizeof(buf), 64ULL << 30), "64G");
+	ASSERT_STREQ(format_bytes(buf, sizeof(buf), 1536ULL << 10), "1.5M");
+	ASSERT_STREQ(format_bytes(buf, sizeof(buf), 100), "100B");
+}
+
+static void test_strv(void) {
+	_cleanup_strv_free_ char **l = NULL;
+	ASSERT_OK(strv_extend(&l, "b"));
+	ASSERT_OK(strv_extend(&l, "a"));
+	CU_ASSERT_EQUAL(strv_length(l), 2);
+	strv_sort(l);
+	ASSERT_STREQ(l[0], "a");
+	CU_ASSERT_TRUE(strv_contains(l, "b"));
+	CU_ASSERT_FALSE(strv_contains(l, "c"));
+	_cleanup_strv_free_ char **c = strv_copy(l);
+	CU_ASSERT_TRUE(strv_equal(l, c));
+	ASSERT_STREQ(errno_name(-EADDRINUSE), "EADDRINUSE");
+}
+
+static CU_TestInfo tests[] = {
+	{ "bdf_parse", test_bdf_parse },
+	{ "ids", test_ids },
+	{ "bytes", test_bytes },
+	{ "strv", test_strv },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("util", tests);
