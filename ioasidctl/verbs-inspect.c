@@ -17,7 +17,3 @@ int verb_show(int argc, char **argv) {
 int verb_check(int argc, char **argv) {
 	return ioasidctl_error(1, "'check' is not implemented yet");
 }
-
-int verb_snapshot(int argc, char **argv) {
-	return ioasidctl_error(1, "'snapshot' is not implemented yet");
-}
