@@ -67,8 +67,34 @@ const char *verdict_to_string(Verdict v) {
 	return NULL;
 }
 
+static const Device *find_device(const Host *h, const char *bdf);
+
+/* The IOMMU vendor the host reports, else a guess from the host bridge at 0000:00:00.0
+ * (Intel or AMD), which is where a disabled IOMMU leaves us. NULL when unknown. */
+static const char *iommu_vendor_guess(const Host *h) {
+	if (!h)
+		return NULL;
+	if (h->kernel.iommu_vendor)
+		return h->kernel.iommu_vendor;
+	const Device *hb = find_device(h, "0000:00:00.0");
+	if (hb && hb->vendor == 0x8086)
+		return "intel";
+	if (hb && (hb->vendor == 0x1022 || hb->vendor == 0x1002))
+		return "amd";
+	return NULL;
+}
+
+const char *viability_iommu_param(const Host *h) {
+	const char *v = iommu_vendor_guess(h);
+	if (v && streq(v, "intel"))
+		return "intel_iommu=on";
+	if (v && streq(v, "amd"))
+		return "amd_iommu=on";
+	return "intel_iommu=on (Intel) or amd_iommu=on (AMD)";
+}
+
 const char *viability_iommu_hint(const Host *h) {
-	const char *v = h ? h->kernel.iommu_vendor : NULL;
+	const char *v = iommu_vendor_guess(h);
 	const char *cmd = h ? h->kernel.cmdline : NULL;
 
 	if (cmd && (strstr(cmd, "intel_iommu=off") || strstr(cmd, "amd_iommu=off") ||

@@ -52,6 +52,10 @@ const char *verdict_to_string(Verdict v); /* "viable", "not-viable", "no-iommu" 
  * Returns a static string.
  */
 const char *viability_iommu_hint(const Host *h);
+/* viability_iommu_param: the kernel parameter that turns the IOMMU on for this host's
+ * vendor ("intel_iommu=on", "amd_iommu=on", or both spelled out when unknown). The vendor is
+ * h->kernel.iommu_vendor, else guessed from the host bridge at 0000:00:00.0. Static string. */
+const char *viability_iommu_param(const Host *h);
 
 /* viability_group: verdict for g. Returns 0 or -ENOMEM. */
 int viability_group(const Host *h, const Group *g, Viability *ret);

@@ -271,6 +271,27 @@ static void test_device_no_iommu(void) {
 	viability_done(&v);
 }
 
+static void test_vendor_guess(void) {
+	/* No IOMMU reported: the host bridge at 00:00.0 tells Intel from AMD. */
+	Device d[] = {
+		{ DEV("0000:00:00.0", 0x1022, 0x1480, 0x060000, NULL, -1) },
+		{ DEV("0000:00:02.0", 0x1002, 0x73bf, 0x030000, "amdgpu", -1) },
+	};
+	Host h = { .devices = d, .n_devices = 2 };
+	ASSERT_STREQ(viability_iommu_param(&h), "amd_iommu=on");
+	ASSERT_STREQ(viability_iommu_hint(&h),
+		     "Enable AMD-Vi (IOMMU) in firmware and boot with amd_iommu=on");
+	d[0].vendor = 0x8086;
+	ASSERT_STREQ(viability_iommu_param(&h), "intel_iommu=on");
+	d[0].vendor = 0x1234;
+	ASSERT_STREQ(viability_iommu_param(&h), "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
+	/* What the kernel reports wins over the guess. */
+	h.kernel.iommu_vendor = "amd";
+	d[0].vendor = 0x8086;
+	ASSERT_STREQ(viability_iommu_param(&h), "amd_iommu=on");
+	ASSERT_STREQ(viability_iommu_param(NULL), "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
+}
+
 static void test_no_vfio_pci(void) {
 	host_build();
 	host.kernel.vfio_pci = TRI_NO;
@@ -350,6 +371,7 @@ static CU_TestInfo tests[] = {
 	{ "member_states", test_member_states },
 	{ "device_no_iommu", test_device_no_iommu },
 	{ "no_vfio_pci", test_no_vfio_pci },
+	{ "vendor_guess", test_vendor_guess },
 	{ "combination", test_combination },
 	{ "class_names", test_class_names },
 	CU_TEST_INFO_NULL,
