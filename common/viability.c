@@ -211,6 +211,14 @@ static int member_notes(const Host *h, const Device *d, bool blocking, char ***n
 				return r;
 		}
 	}
+	if (blocking && (d->class >> 16) == 0x01) {
+		r = note_add(notes,
+			     "%s is a storage controller on %s: unbinding it detaches its disks; "
+			     "make sure the host does not boot or run from them",
+			     d->bdf, d->driver);
+		if (r < 0)
+			return r;
+	}
 	if (blocking && d->netdevs && d->netdevs[0]) {
 		_cleanup_free_ char *ifs = strv_join_comma(d->netdevs);
 		if (!ifs)

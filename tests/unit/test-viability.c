@@ -106,7 +106,9 @@ static const Expect expectations[] = {
 	  { "0000:03:00.0 (144d:a808 Non-Volatile memory controller) is on nvme, a host driver",
 	    "0000:03:00.1 (1022:149c USB controller) is on xhci_hcd, a host driver" },
 	  { FIX("0000:03:00.0"), FIX("0000:03:00.1") },
-	  { FIX_SYSFS("0000:03:00.0"), FIX_SYSFS("0000:03:00.1") }, {} },
+	  { FIX_SYSFS("0000:03:00.0"), FIX_SYSFS("0000:03:00.1") },
+	  { "0000:03:00.0 is a storage controller on nvme: unbinding it detaches its disks; make "
+	    "sure the host does not boot or run from them" } },
 	{ 20, VERDICT_NOT_VIABLE,
 	  { "0000:3b:00.0 (8086:1528 Ethernet controller) is on ixgbe, a host driver" },
 	  { FIX("0000:3b:00.0") }, { FIX_SYSFS("0000:3b:00.0") },
