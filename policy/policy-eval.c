@@ -363,7 +363,7 @@ static size_t total(const Cursor *cur, size_t k) {
 }
 
 /* Index of the first allow/deny rule matching req, or -1. */
-static ssize_t first_match(const Policy *p, const PolicyRequest *req) {
+ssize_t policy_first_match(const Policy *p, const PolicyRequest *req) {
 	const RuleIndex *ix = &p->index;
 	const PolicyPeer *peer = req->peer;
 	const Device *d = req->device;
@@ -417,6 +417,16 @@ static ssize_t first_match(const Policy *p, const PolicyRequest *req) {
 	}
 }
 
+ssize_t policy_first_match_scan(const Policy *p, const PolicyRequest *req) {
+	if (req->peer->uid == POLICY_NOBODY_ID)
+		return -1;
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (p->rules[i].kind != RULE_ADMIN &&
+		    rule_check(p, &p->rules[i], req, NULL, 0, false) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
 static void decision_init(const Policy *p, PolicyDecision *ret) {
 	*ret = (PolicyDecision){ .allow = false, .generation = p ? p->generation : 0 };
 }
@@ -439,7 +449,7 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 			 req->device->bdf);
 		return 0;
 	}
-	ssize_t i = first_match(p, req);
+	ssize_t i = policy_first_match(p, req);
 	*ret_index = i;
 	if (i < 0) {
 		snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");

@@ -105,6 +105,11 @@ struct Policy {
 /* policy-eval.c */
 int policy_index_build(Policy *p);
 void policy_index_free(RuleIndex *ix);
+/* The first allow/deny rule matching req by a plain scan of every rule, or -1. The index
+ * must always agree with it (tested). */
+ssize_t policy_first_match_scan(const Policy *p, const PolicyRequest *req);
+/* The same through the index. */
+ssize_t policy_first_match(const Policy *p, const PolicyRequest *req);
 bool policy_devsel_match(const Policy *p, const DevSel *s, const Device *d, char *why,
 			 size_t why_len, unsigned *n_failed, bool count_all);
 
