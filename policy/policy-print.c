@@ -199,6 +199,25 @@ int policy_rule_format(const Policy *p, const Rule *r, char *buf, size_t len) {
 	return 0;
 }
 
+int policy_rule_to_string(const Policy *p, size_t i, unsigned *ret_line, char **ret) {
+	char *s = NULL;
+	size_t n = 0;
+	if (i >= p->n_rules)
+		return -ENOENT;
+	FILE *f = open_memstream(&s, &n);
+	if (!f)
+		return -ENOMEM;
+	put_rule(p, &p->rules[i], f);
+	if (fclose(f) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	if (ret_line)
+		*ret_line = p->rules[i].line;
+	*ret = s;
+	return 0;
+}
+
 int policy_to_string(const Policy *p, char **ret) {
 	char *s = NULL;
 	size_t n = 0;

@@ -187,6 +187,9 @@ int policy_explain(const Policy *p, const PolicyRequest *req, PolicyDecision *re
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */
 size_t policy_n_admin(const Policy *p);  /* admin rules */
 size_t policy_n_pools(const Policy *p);
+/* Rule i (0 <= i < policy_n_rules() + policy_n_admin(), file order, admin rules included)
+ * in canonical form (malloc'd) and its line. -ENOENT past the end, -ENOMEM. */
+int policy_rule_to_string(const Policy *p, size_t i, unsigned *ret_line, char **ret);
 const char *policy_pool_name_at(const Policy *p, size_t i);
 
 /* Names for the enums, as the file spells them. */

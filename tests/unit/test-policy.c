@@ -657,3 +657,71 @@ static CU_TestInfo tests[] = {
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy", tests);
+
+/* ---- the shipped example ------------------------------------------------------------- */
+
+static char *read_example(void) {
+	_cleanup_free_ char *path = NULL;
+	char *text = NULL;
+	CU_ASSERT_FATAL(asprintf(&path, "%s/../ioasid.conf.example", test_dir()) > 0);
+	CU_ASSERT_FATAL(read_full_file(path, 1 << 20, &text, NULL) >= 0);
+	return text;
+}
+
+static void test_example(void) {
+	_cleanup_free_ char *text = read_example();
+
+	/* As shipped: loads with this machine's user database (names only root). */
+	PolicyLoadOptions o = { .generation = 7 };
+	_cleanup_policy_free_ Policy *p = NULL;
+	PolicyError e = {};
+	int r = policy_load_string(text, "ioasid.conf.example", &o, &p, &e);
+	if (r < 0)
+		fprintf(stderr, "\n%u:%u: %s\n", e.line, e.column, strna(e.message));
+	ASSERT_OK(r);
+	policy_error_done(&e);
+	CU_ASSERT_EQUAL(policy_n_rules(p), 1);
+	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
+	CU_ASSERT_TRUE(policy_is_admin(p, &peer_root, NULL));
+	CU_ASSERT_FALSE(eval(p, &peer_root, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+
+	/* Every worked example ("#" directly followed by text) uncommented must load too. */
+	_cleanup_free_ char *all = strdup(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+	char *w = all;
+	size_t uncommented = 0;
+	for (const char *l = text; *l;) {
+		const char *nl = strchrnul(l, '\n');
+		if (l[0] == '#' && l + 1 < nl && l[1] != ' ') {
+			l++;
+			uncommented++;
+		}
+		memcpy(w, l, (size_t)(nl - l));
+		w += nl - l;
+		if (*nl)
+			*w++ = '\n';
+		l = *nl ? nl + 1 : nl;
+	}
+	*w = '\0';
+	CU_ASSERT(uncommented > 20);
+	_cleanup_policy_free_ Policy *q = load_ok(all);
+	CU_ASSERT_EQUAL(policy_n_pools(q), 3);
+	CU_ASSERT_EQUAL(policy_n_layouts(q), 2);
+	CU_ASSERT_EQUAL(policy_n_rules(q), 7);
+	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
+	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
+	/* The worked examples do what their comments say. */
+	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
+	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+}
+
+static CU_TestInfo example_tests[] = {
+	{ "example", test_example },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("policy-example", example_tests);
