@@ -505,7 +505,11 @@ static int read_device(Scan *s, int busfd, const char *bdf, Device *d) {
 				return -errno;
 			if (n == 0)
 				break;
+			size_t asked = sizeof(text) - 1 - len;
 			len += (size_t)n;
+			/* sysfs hands out a uevent in one read; a short read is the end. */
+			if ((size_t)n < asked)
+				break;
 		}
 		text[len] = '\0';
 		char *save = NULL;
