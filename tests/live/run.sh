@@ -9,7 +9,8 @@
 #  (b) lspci: `lspci -D -n` under the same preload lists the same functions with the same
 #      vendor:device, class and revision as `ioasidctl devices --json` under the bed (or the
 #      fixture's devices when this ioasidctl has no `devices` verb);
-#  (c) the synthetic benchmark host (mktestbed --synthetic) scans back to what generated it.
+#  (c) the synthetic benchmark host (mktestbed --synthetic) scans back to what generated it;
+#  (d) device names: udev properties are preferred, else the hwdb, else null.
 #
 # Excluded from (a), only when they apply, and printed when they do: facts the umockdev
 # preload cannot redirect. It redirects all of /sys, but a /dev or /proc path only when the
@@ -154,6 +155,35 @@ for f in tests/hosts/*.json; do
 		head -10 "$tmp/$name.ldiff" | sed 's/^/         /'
 	fi
 done
+
+# (d) names: udev's properties win; without them the hwdb (when this machine has one) names
+# the device from its modalias; without either the names are null.
+echo "live: names (udev properties, hwdb fallback)"
+jq '.devices |= map(if .bdf == "0000:3b:00.1" then .properties = {"ID_MODEL_FROM_DATABASE": "Renamed by a udev rule"} | .vendor_name = null | .device_name = "Renamed by a udev rule" else .properties = {} end)' \
+	tests/hosts/sriov-nic.json >"$tmp/names.json"
+if "$MK" "$tmp/names.json" -- "$CTL" snapshot >"$tmp/names.live.json" 2>"$tmp/names.err"; then
+	got=$(jq -r '.devices[] | select(.bdf == "0000:3b:00.1") | "\(.vendor_name)|\(.device_name)"' "$tmp/names.live.json")
+	if [ "$got" = "null|Renamed by a udev rule" ]; then
+		ok "names: a udev property is preferred over the hwdb"
+	else
+		ko "names: expected the udev property to win, got '$got'"
+	fi
+	got=$(jq -r '.devices[] | select(.bdf == "0000:3b:00.0") | "\(.vendor_name)|\(.device_name)"' "$tmp/names.live.json")
+	hwdb=
+	for h in /etc/udev/hwdb.bin /usr/lib/udev/hwdb.bin /lib/udev/hwdb.bin; do [ -e "$h" ] && hwdb=$h; done
+	if [ -n "$hwdb" ]; then
+		case "$got" in
+		"Intel Corporation|"*X710*) ok "names: the hwdb ($hwdb) names 8086:1572 when udev did not: '$got'" ;;
+		*) ko "names: expected the hwdb to name 8086:1572, got '$got'" ;;
+		esac
+	elif [ "$got" = "null|null" ]; then
+		ok "names: no hwdb on this machine, names are null"
+	else
+		ko "names: no hwdb on this machine but got names '$got'"
+	fi
+else
+	ko "names: snapshot under the test bed failed: $(head -c 300 "$tmp/names.err")"
+fi
 
 # (c) the synthetic host the benchmark scans
 spec=${SYNTHETIC_SPEC:-512:128}
