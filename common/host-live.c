@@ -187,9 +187,13 @@ static int read_group(int groupsfd, const char *name, Group *g, MemberRef **refs
 	DirIter it = { .fd = dfd };
 	const char *member;
 	while ((member = dir_next(&it))) {
-		/* Non-PCI members (platform devices on some ARM hosts) are not modelled. */
-		if (!bdf_is_canonical(member))
+		/* Non-PCI members (platform devices on SMMU hosts) are not modelled, but their
+		 * presence is kept: viability must not call such a group viable. */
+		if (!bdf_is_canonical(member)) {
+			if (strv_extend(&g->foreign_members, member) < 0)
+				return -ENOMEM;
 			continue;
+		}
 		if (strv_extend(&g->member_bdfs, member) < 0)
 			return -ENOMEM;
 		if (*n_refs == *cap_refs) {

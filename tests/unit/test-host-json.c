@@ -155,6 +155,12 @@ static const struct {
 	      " {\"bdf\": \"0000:01:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"},"
 	      " {\"bdf\": \"0000:02:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:01:00.0\"}]"),
 	  "devices[0].parent: the parent chain of '0000:00:01.0' loops" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"0000:01:00.1\"]}]", DEVS("")),
+	  "groups[0].foreign_members[0]: '0000:01:00.1' is a PCI address: list it in 'devices'" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"a/b\"]}]", DEVS("")),
+	  "groups[0].foreign_members[0]: expected a file name" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]", DEVS("")),
+	  "groups[0].foreign_members: 'x.usb' listed twice" },
 	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"), "kernel.iommu_vendor: unknown vendor 'via'" },
 	{ DOC("{\"address_width\": 65}", "[]", "[]"), "kernel.address_width: integer out of range [0, 64]" },
 	{ DOC("{\"iommufd\": \"yes\"}", "[]", "[]"), "kernel.iommufd: expected true, false or null, got string" },
