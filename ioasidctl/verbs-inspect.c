@@ -391,7 +391,7 @@ int verb_groups(int argc, char **argv) {
 	_cleanup_json_ json_object *doc = NULL;
 
 	if (argc > 1)
-		return ioasidctl_error(EXIT_USAGE, "'groups' takes no arguments");
+		return ioasidctl_error(EXIT_USAGE, "Verb 'groups' takes no arguments");
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
@@ -475,7 +475,7 @@ int verb_devices(int argc, char **argv) {
 	_cleanup_json_ json_object *doc = NULL;
 
 	if (argc > 1)
-		return ioasidctl_error(EXIT_USAGE, "'devices' takes no arguments, only --vfio and "
+		return ioasidctl_error(EXIT_USAGE, "Verb 'devices' takes no arguments, only --vfio and "
 						   "--blocking");
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
@@ -660,14 +660,14 @@ int verb_show(int argc, char **argv) {
 	bool is_device;
 
 	if (argc != 2)
-		return ioasidctl_error(EXIT_USAGE, "'show' takes one BDF or IOMMU group number");
+		return ioasidctl_error(EXIT_USAGE, "Verb 'show' takes one BDF or IOMMU group number");
 	if (bdf_parse(argv[1], bdf) >= 0)
 		is_device = true;
 	else if (num_parse_u64(argv[1], INT32_MAX, &number) >= 0)
 		is_device = false;
 	else
 		return ioasidctl_error(EXIT_USAGE,
-				       "'%s' is neither a PCI address nor an IOMMU group number",
+				       "Argument '%s' is neither a PCI address nor an IOMMU group number",
 				       argv[1]);
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
@@ -876,7 +876,7 @@ int verb_check(int argc, char **argv) {
 	_cleanup_json_ json_object *doc = NULL;
 
 	if (argc > 1)
-		return ioasidctl_error(EXIT_USAGE, "'check' takes no arguments, only --for USER");
+		return ioasidctl_error(EXIT_USAGE, "Verb 'check' takes no arguments, only --for USER");
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
