@@ -482,8 +482,16 @@ int main(int argc, char **argv) {
 	bool print_dir = false, print_json = false;
 	int c;
 
-	/* '+': stop at the first non-option so CMD's own options are left alone. */
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+	/* Split off "-- CMD ARGS..." first, so getopt never sees CMD's own options. */
+	char **cmd = NULL;
+	for (int i = 1; i < argc; i++)
+		if (streq(argv[i], "--")) {
+			cmd = argv + i + 1;
+			argv[i] = NULL;
+			argc = i;
+			break;
+		}
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			usage();
@@ -505,13 +513,6 @@ int main(int argc, char **argv) {
 			return 64;
 		}
 	}
-	char **cmd = NULL;
-	for (int i = optind; i < argc; i++)
-		if (streq(argv[i], "--")) {
-			cmd = argv + i + 1;
-			argc = i;
-			break;
-		}
 	const char *source = NULL;
 	if (!synthetic) {
 		if (optind >= argc)
