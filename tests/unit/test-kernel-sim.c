@@ -4,6 +4,7 @@
  * one test per rule, each asserting the exact errno.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -798,6 +799,65 @@ static void test_free_with_open_fds(void) {
 	close(d);
 }
 
+static Kernel *sim_from_fixture(const char *name, Host **ret_host) {
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/hosts/%s", test_dir(), name);
+	_cleanup_free_ char *err = NULL;
+	Host *h = NULL;
+	int r = host_load_json_file(path, &h, &err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", path, strna(err));
+	CU_ASSERT_FATAL(r >= 0);
+	Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	*ret_host = h;
+	return k;
+}
+
+/* The sim over the shared fixtures, as the daemon and integration tests use it. */
+static void test_fixtures(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("workstation.json", &h);
+	int i, d;
+	uint32_t id, ioas;
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_IOMMUFD);
+	ASSERT_OK(K(iommufd_open, &i));
+	/* 01:00.0 is on vfio-pci but its audio function is on snd_hda_intel. */
+	ASSERT_OK(K(device_open, host_find_device(h, "0000:01:00.0"), &d));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* gpu-server (AMD): the group's "reserved" region at 0xfd00000000 is honoured too, and
+	 * HW info says NONE for a non-Intel IOMMU. */
+	k = sim_from_fixture("gpu-server.json", &h);
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_OK(K(device_open, host_find_device(h, "0000:03:00.0"), &d));
+	ASSERT_OK(K(device_bind, d, i, &id));
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	_cleanup_free_ IovaRange *r = NULL;
+	size_t n;
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, NULL));
+	CU_ASSERT_FATAL(n == 3);
+	CU_ASSERT_EQUAL(r[1].last, 0xfcffffffffULL);
+	CU_ASSERT_EQUAL(r[2].start, 0x10000000000ULL);
+	KernelHwInfo hw;
+	ASSERT_OK(K(hw_info, i, id, &hw));
+	CU_ASSERT_EQUAL(hw.data_type, IOMMU_HW_INFO_TYPE_NONE);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* No IOMMU at all: no API, nothing opens. */
+	k = sim_from_fixture("iommu-off.json", &h);
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_NONE);
+	ASSERT_ERR(K(iommufd_open, &i), ENOENT);
+}
+
 static CU_TestInfo tests[] = {
 	{ "new_and_api", test_new_and_api },
 	{ "memfd_names", test_memfd_names },
@@ -823,6 +883,7 @@ static CU_TestInfo tests[] = {
 	{ "close_lifetime", test_close_lifetime },
 	{ "legacy", test_legacy },
 	{ "free_with_open_fds", test_free_with_open_fds },
+	{ "fixtures", test_fixtures },
 	CU_TEST_INFO_NULL,
 };
 
