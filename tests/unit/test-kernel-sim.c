@@ -633,10 +633,10 @@ static void test_allow_iovas(void) {
 	CU_ASSERT_TRUE(iova >= 0x40000000 && iova + 0x10000 - 1 <= 0x4000ffff);
 	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x10000, &iova));
 	CU_ASSERT_TRUE(iova >= 0x100000 && iova + 0x10000 - 1 <= 0x1fffff);
-	/* Cleared: the lowest free IOVA anywhere. */
+	/* Cleared: the lowest free IOVA anywhere but page 0. */
 	ASSERT_OK(K(ioas_allow_iovas, i, ioas, NULL, 0));
 	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x1000, &iova));
-	CU_ASSERT_EQUAL(iova, 0);
+	CU_ASSERT_EQUAL(iova, 0x1000);
 	ASSERT_OK(K(close, i));
 }
 
@@ -675,14 +675,19 @@ static void test_map_unmap(void) {
 	ASSERT_ERR(K(ioas_unmap, i, ioas, UINT64_MAX, 0x1000, &un), EOVERFLOW);
 	ASSERT_OK(K(ioas_unmap, i, ioas, 0x100000, 0x5000, &un));
 	CU_ASSERT_EQUAL(un, 0x3000);
-	/* Automatic IOVA aligned to the length's power of two. */
+	/* Automatic IOVA: never page 0, aligned to the length's power of two but not beyond
+	 * the alignment of user_va. */
 	ASSERT_OK(K(ioas_map, i, ioas, rw, va, 0x1000, &iova));
-	CU_ASSERT_EQUAL(iova, 0);
+	CU_ASSERT_EQUAL(iova, 0x1000);
 	ASSERT_OK(K(ioas_map, i, ioas, rw, va, 0x4000, &iova));
 	CU_ASSERT_EQUAL(iova, 0x4000);
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000201000, 0x200000, &iova));
+	CU_ASSERT_EQUAL(iova, 0x8000); /* user_va only 4 KiB aligned: 0x8000 is the next fit */
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000200000, 0x200000, &iova));
+	CU_ASSERT_EQUAL(iova, 0x400000); /* 2 MiB aligned */
 	/* Unmap-all: everything, and again on an empty IOAS. */
 	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, &un));
-	CU_ASSERT_EQUAL(un, 0x5000);
+	CU_ASSERT_EQUAL(un, 0x405000);
 	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, &un));
 	CU_ASSERT_EQUAL(un, 0);
 	/* With a device attached, alignment is 4096. */
