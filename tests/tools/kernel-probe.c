@@ -12,6 +12,9 @@
  *                                the attached IOAS cannot be destroyed (EBUSY)
  *   kernel-probe --map BDF...    also map 2 MiB of anonymous memory (automatic IOVA), unmap
  *   kernel-probe --legacy BDF... the legacy container/group path instead
+ *   kernel-probe --rules SINGLE MF_A MF_B
+ *                                the documented rules with their errnos on real devices
+ *                                (SINGLE alone in its group, MF_A + MF_B one group)
  *   kernel-probe --sim HOST.json ...  the same steps against the sim backend over a host
  *                                snapshot, so the two outputs can be diffed (no fd numbers
  *                                are printed for that reason)
@@ -257,8 +260,186 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 	return 0;
 }
 
+
+/* Prints a value other runs (sim vs real kernel) can be diffed on. */
+#define SHOW(fmt, ...) printf("rule " fmt "\n", ##__VA_ARGS__)
+
+static int open_dev(Kernel *k, const char *arg, Device *d, char **cdev, int *ret_fd) {
+	char what[96];
+	snprintf(what, sizeof(what), "rule sysfs bdf=%s", arg);
+	if (step(what, device_from_sysfs(arg, d, cdev)) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "rule device_open bdf=%s", d->bdf);
+	return step(what, K(device_open, d, ret_fd));
+}
+
+/*
+ * --rules SINGLE MF_A MF_B: the kernel's documented rules (uapi-facts.md 2.3-2.5, 3.1-3.3,
+ * 1.5) on real devices. SINGLE is alone in its group; MF_A and MF_B share one group; all
+ * three on vfio-pci. The output has no fd numbers, so a sim run over a snapshot of the same
+ * host can be diffed against a real-kernel run.
+ */
+static int probe_rules(Kernel *k, char **args, int n) {
+	if (n != 3) {
+		fprintf(stderr, "--rules needs SINGLE MF_A MF_B\n");
+		return -EINVAL;
+	}
+	const IovaRange msi_allow = { 0xfe000000, 0xfeffffff };
+	const uint32_t rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+	const size_t pg = 4096;
+	int a = -EBADF, b = -EBADF, fs = -EBADF, fs2 = -EBADF, fa = -EBADF, fb = -EBADF, x;
+	uint32_t ioas1, ioas2, ioas3, ioas4, ds, da, db, hs, ha, hb, id;
+	uint64_t iova, un;
+	Device dS, dA, dB;
+	_cleanup_free_ char *cs = NULL, *ca = NULL, *cb = NULL;
+
+	void *buf = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return step("rule mmap", -errno);
+	memset(buf, 1, 4 * pg);
+	uintptr_t va = (uintptr_t)buf;
+
+	if (step("rule iommufd_open a", K(iommufd_open, &a)) < 0 ||
+	    step("rule iommufd_open b", K(iommufd_open, &b)) < 0)
+		return -1;
+	step("rule ioas_alloc 1", K(ioas_alloc, a, &ioas1));
+	step("rule ioas_alloc 2", K(ioas_alloc, a, &ioas2));
+	SHOW("ioas1=%u ioas2=%u", ioas1, ioas2);
+
+	/* Before bind: everything but BIND is EINVAL. */
+	if (open_dev(k, args[0], &dS, &cs, &fs) < 0)
+		return -1;
+	expect("rule unbound_attach", K(device_attach, fs, ioas1, &id), EINVAL);
+	expect("rule unbound_detach", K(device_detach, fs), EINVAL);
+	expect("rule unbound_reset", K(device_reset, fs), EINVAL);
+
+	/* Post-open identity check: a cdev name that leads to another device. */
+	if (open_dev(k, args[1], &dA, &ca, &fa) < 0)
+		return -1;
+	Device stale = dS;
+	stale.vfio_name = ca;
+	expect("rule stale_cdev", K(device_open, &stale, &x), ESTALE);
+
+	/* BIND's fd checks. */
+	_cleanup_close_ int mfd = memfd_create("kernel-probe", MFD_CLOEXEC);
+	int closed = memfd_create("kernel-probe-closed", MFD_CLOEXEC);
+	close(closed);
+	expect("rule bind_negative_fd", K(device_bind, fs, -1, &id), EINVAL);
+	expect("rule bind_closed_fd", K(device_bind, fs, closed, &id), EBADF);
+	expect("rule bind_not_iommufd", K(device_bind, fs, mfd, &id), EBADFD);
+
+	/* One bound file per device. */
+	step("rule bind single", K(device_bind, fs, a, &ds));
+	SHOW("single dev_id=%u", ds);
+	expect("rule rebind_same_file", K(device_bind, fs, a, &id), EINVAL);
+	if (step("rule open second file", K(device_open, &dS, &fs2)) >= 0) {
+		expect("rule bind_second_file", K(device_bind, fs2, b, &id), EINVAL);
+		K(close, fs2);
+	}
+	KernelHwInfo hw;
+	expect("rule hw_info_not_device", K(hw_info, a, ioas1, &hw), ENOENT);
+
+	/* Group DMA ownership is per context. */
+	step("rule bind mf_a", K(device_bind, fa, a, &da));
+	if (open_dev(k, args[2], &dB, &cb, &fb) < 0)
+		return -1;
+	expect("rule bind_sibling_other_ctx", K(device_bind, fb, b, &id), EPERM);
+	step("rule bind mf_b same ctx", K(device_bind, fb, a, &db));
+	SHOW("mf dev_ids=%u,%u", da, db);
+
+	/* Attachment is group-wide. */
+	step("rule attach mf_a", K(device_attach, fa, ioas1, &ha));
+	expect("rule attach_sibling_other_ioas", K(device_attach, fb, ioas2, &id), EINVAL);
+	step("rule attach mf_b", K(device_attach, fb, ioas1, &hb));
+	SHOW("mf hwpt=%u sibling_hwpt=%u same=%s", ha, hb, ha == hb ? "yes" : "no");
+	/* Replace through one attached device moves the whole group; the old automatic
+	 * domain goes away. Then move it back. */
+	uint32_t h2, hb2;
+	if (step("rule replace moves group", K(device_attach, fa, ioas2, &h2)) >= 0) {
+		expect("rule old_auto_hwpt_gone", K(ioas_destroy, a, ha), ENOENT);
+		step("rule sibling follows", K(device_attach, fb, ioas2, &hb2));
+		SHOW("replaced hwpt=%u sibling_hwpt=%u same=%s", h2, hb2, h2 == hb2 ? "yes" : "no");
+		step("rule replace back", K(device_attach, fa, ioas1, &ha));
+		SHOW("back hwpt=%u", ha);
+	}
+	expect("rule attach_to_device_id", K(device_attach, fa, da, &id), EINVAL);
+	expect("rule attach_to_missing_id", K(device_attach, fa, 999, &id), ENOENT);
+
+	/* DESTROY. */
+	expect("rule destroy_ioas_attached", K(ioas_destroy, a, ioas1), EBUSY);
+	expect("rule destroy_hwpt_attached", K(ioas_destroy, a, ha), EBUSY);
+	expect("rule destroy_device", K(ioas_destroy, a, da), EBUSY);
+	expect("rule destroy_zero", K(ioas_destroy, a, 0), ENOENT);
+
+	/* Reserved IOVA. */
+	expect("rule allow_over_msi", K(ioas_allow_iovas, a, ioas1, &msi_allow, 1), EADDRINUSE);
+	iova = 0xfee00000;
+	expect("rule map_fixed_over_msi",
+	       K(ioas_map, a, ioas1, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, pg, &iova), EINVAL);
+	step("rule ioas_alloc 3", K(ioas_alloc, a, &ioas3));
+	iova = 0xfee00000;
+	step("rule map over msi before attach",
+	     K(ioas_map, a, ioas3, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, pg, &iova));
+	expect("rule attach_over_mapping", K(device_attach, fs, ioas3, &id), EADDRINUSE);
+	step("rule ioas_alloc 4", K(ioas_alloc, a, &ioas4));
+	step("rule allow over msi before attach", K(ioas_allow_iovas, a, ioas4, &msi_allow, 1));
+	expect("rule attach_over_allowed", K(device_attach, fs, ioas4, &id), EADDRINUSE);
+	step("rule attach single", K(device_attach, fs, ioas1, &hs));
+	SHOW("single hwpt=%u shares_mf_hwpt=%s", hs, hs == ha ? "yes" : "no");
+
+	/* MAP / UNMAP. */
+	iova = 0x100000;
+	step("rule map 2 pages", K(ioas_map, a, ioas1, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, 2 * pg,
+				   &iova));
+	iova = 0x101000;
+	expect("rule map_overlap", K(ioas_map, a, ioas1, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, pg,
+				     &iova), EEXIST);
+	iova = 0x100800;
+	expect("rule map_misaligned", K(ioas_map, a, ioas1, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, pg,
+					&iova), EINVAL);
+	iova = 0x200000;
+	expect("rule map_no_rw", K(ioas_map, a, ioas1, IOMMU_IOAS_MAP_FIXED_IOVA, va, pg, &iova),
+	       EINVAL);
+	expect("rule map_bad_flags", K(ioas_map, a, ioas1, rw | (1u << 3), va, pg, &iova),
+	       EOPNOTSUPP);
+	expect("rule unmap_nothing", K(ioas_unmap, a, ioas1, 0x300000, pg, &un), ENOENT);
+	expect("rule unmap_partial", K(ioas_unmap, a, ioas1, 0x100000, pg, &un), ENOENT);
+	if (step("rule unmap_all", K(ioas_unmap, a, ioas1, 0, UINT64_MAX, &un)) >= 0)
+		SHOW("unmap_all bytes=0x%" PRIx64, un);
+	if (step("rule unmap_all again", K(ioas_unmap, a, ioas1, 0, UINT64_MAX, &un)) >= 0)
+		SHOW("unmap_all_again bytes=0x%" PRIx64, un);
+
+	/* DETACH always succeeds; the automatic HWPT goes with its last device. */
+	step("rule detach mf_b", K(device_detach, fb));
+	step("rule detach mf_b again", K(device_detach, fb));
+	step("rule detach mf_a", K(device_detach, fa));
+	step("rule detach single", K(device_detach, fs));
+	expect("rule destroy_auto_hwpt_gone", K(ioas_destroy, a, ha), ENOENT);
+
+	/* The context outlives its iommufd while devices are bound. */
+	K(close, a);
+	step("rule attach after iommufd close", K(device_attach, fs, ioas1, &hs));
+	/* Ownership stays while any device of the group is bound in the context, and is
+	 * released with the last one. */
+	K(close, fa);
+	int fa2 = -EBADF;
+	if (step("rule reopen mf_a", K(device_open, &dA, &fa2)) >= 0) {
+		expect("rule bind_while_group_owned", K(device_bind, fa2, b, &id), EPERM);
+		K(close, fb);
+		step("rule bind after release", K(device_bind, fa2, b, &id));
+		SHOW("ctx_b dev_id=%u", id);
+		K(close, fa2);
+	} else
+		K(close, fb);
+	K(close, fs);
+	K(close, b);
+	munmap(buf, 4 * pg);
+	return 0;
+}
+
 static void usage(FILE *f) {
-	fprintf(f, "Usage: kernel-probe [--map] [--legacy] [--sim HOST.json] [BDF...]\n");
+	fprintf(f, "Usage: kernel-probe [--map] [--legacy] [--sim HOST.json] [BDF...]\n"
+		   "       kernel-probe --rules [--sim HOST.json] SINGLE MF_A MF_B\n");
 }
 
 int main(int argc, char **argv) {
@@ -266,19 +447,23 @@ int main(int argc, char **argv) {
 		{ "map", no_argument, NULL, 'm' },
 		{ "legacy", no_argument, NULL, 'l' },
 		{ "sim", required_argument, NULL, 's' },
+		{ "rules", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	bool map = false, legacy = false;
+	bool map = false, legacy = false, rules = false;
 	const char *sim = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "mls:h", opts, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, "mls:rh", opts, NULL)) >= 0)
 		switch (c) {
 		case 'm':
 			map = true;
 			break;
 		case 'l':
 			legacy = true;
+			break;
+		case 'r':
+			rules = true;
 			break;
 		case 's':
 			sim = optarg;
@@ -309,7 +494,10 @@ int main(int argc, char **argv) {
 	}
 	KernelApi api = k->ops->api(k);
 	printf("api=%s\n", kernel_api_to_string(api));
-	if (legacy)
+	if (rules) {
+		if (probe_rules(k, argv + optind, argc - optind) == -EINVAL)
+			return 64;
+	} else if (legacy)
 		probe_legacy(k, argv + optind, argc - optind);
 	else
 		probe_iommufd(k, argv + optind, argc - optind, map);
