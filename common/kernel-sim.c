@@ -633,6 +633,9 @@ static int sim_ioas_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id, const 
 		if (!copy)
 			return -ENOMEM;
 		memcpy(copy, ranges, n * sizeof(*copy));
+		/* The kernel keeps them in an interval tree: automatic IOVA allocation walks them
+		 * in address order, not in the order given (seen on 6.12). */
+		qsort(copy, n, sizeof(*copy), cmp_range);
 	}
 	free(ioas->allowed);
 	ioas->allowed = copy;
