@@ -29,16 +29,13 @@
  * the sim remembers it. An fd the sim did not create gets ENOTTY (a wrong file type), a
  * closed fd EBADF, and BIND with a non-iommufd fd EBADFD, as the kernel answers.
  *
- * "Last close unbinds": kernel_close() of an fd is the last close of its file unless this
- * process still holds another fd of the same file (a dup(), found by scanning
- * /proc/self/fd). What the sim cannot see: copies held by *other* processes (sent over
- * SCM_RIGHTS, inherited over fork/exec, kept in systemd's fdstore), and copies closed with
- * plain close(). Consequence: after the daemon kernel_close()s its last reference to a device
- * it handed out, the sim unbinds the device and releases group ownership although a client
- * may still hold the fd; the real kernel would keep it bound until the client closes it too.
- * Callers must therefore close a sim fd only with kernel_close(), and tests that need "the
- * client still holds it" semantics must keep the daemon's reference open. A new sim (say,
- * after a daemon restart) knows none of the previous one's files: they are ENOTTY to it.
+ * What the sim cannot see: copies of its fds held elsewhere (sent over SCM_RIGHTS, inherited
+ * over fork/exec, or dup()ed and closed with plain close()). It treats kernel_close() as the
+ * *last* close of the file. Consequence: after the daemon kernel_close()s its reference to a
+ * device it handed out, the sim unbinds the device and releases group ownership although a
+ * client may still hold the fd; the real kernel would keep it bound until the client closes
+ * it too. Callers must therefore close a sim fd only with kernel_close(), and tests that need
+ * "the client still holds it" semantics must keep the daemon's reference open.
  *
  * Also not modelled: explicit IOMMU_HWPT_ALLOC, nesting, PASID, dirty tracking, hot reset,
  * COPY and MAP_FILE (not in the vtable), VF tokens, pinned-memory accounting (no ENOMEM),
@@ -52,10 +49,8 @@
  * real-kernel guest (6.12.107); they are identical.
  */
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/capability.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1167,37 +1162,12 @@ fail:
 
 /* ---- close -------------------------------------------------------------------------- */
 
-/* Whether this process holds another fd of f's open file than fd (a dup(), or a copy it
- * received over SCM_RIGHTS). Copies in other processes are invisible. Without /proc the
- * answer is "no", i.e. kernel_close() counts as the last close. */
-static bool sim_file_has_other_fd(const SimFile *f, int fd) {
-	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return false;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char *end;
-		errno = 0;
-		long n = strtol(de->d_name, &end, 10);
-		if (errno || *end || end == de->d_name || n < 0 || n > INT_MAX)
-			continue;
-		if (n == fd || n == f->own_fd || n == dirfd(d))
-			continue;
-		struct stat st;
-		if (fstat((int)n, &st) == 0 && st.st_dev == f->st_dev && st.st_ino == f->st_ino)
-			return true;
-	}
-	return false;
-}
-
 static int sim_close(Kernel *k, int fd) {
 	Sim *s = SIM(k);
 	SimFile *f = NULL;
 	if (fd < 0)
 		return -EBADF;
 	(void)sim_file_lookup(s, fd, &f);
-	if (f && sim_file_has_other_fd(f, fd))
-		f = NULL; /* not the last close: the file lives on through the other fd */
 	if (f) {
 		switch (f->kind) {
 		case FILE_IOMMUFD:

@@ -734,31 +734,6 @@ static void test_huge_pages(void) {
 	ASSERT_OK(K(close, i));
 }
 
-static void test_close_with_dup(void) {
-	_cleanup_kernel_free_ Kernel *k = sim_new();
-	int i, d, d2;
-	uint32_t id;
-	ASSERT_OK(K(iommufd_open, &i));
-	d = open_bind(k, "0000:01:00.0", i, &id);
-	/* A dup() shares the open file: closing one copy is not the last close. */
-	int copy = fcntl(d, F_DUPFD_CLOEXEC, 3);
-	CU_ASSERT_FATAL(copy >= 0);
-	ASSERT_OK(K(close, d));
-	ASSERT_OK(K(device_reset, copy)); /* still bound */
-	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d2));
-	ASSERT_ERR(K(device_bind, d2, i, &id), EINVAL);
-	/* The last copy goes: unbound, the device can be bound again. */
-	ASSERT_OK(K(close, copy));
-	ASSERT_OK(K(device_bind, d2, i, &id));
-	/* Same for the iommufd: a copy keeps the context usable. */
-	int icopy = fcntl(i, F_DUPFD_CLOEXEC, 3);
-	ASSERT_OK(K(close, i));
-	uint32_t ioas;
-	ASSERT_OK(K(ioas_alloc, icopy, &ioas));
-	ASSERT_OK(K(close, d2));
-	ASSERT_OK(K(close, icopy));
-}
-
 static void test_close_lifetime(void) {
 	_cleanup_kernel_free_ Kernel *k = sim_new();
 	int a, b;
@@ -985,7 +960,6 @@ static CU_TestInfo tests[] = {
 	{ "map_unmap", test_map_unmap },
 	{ "huge_pages", test_huge_pages },
 	{ "close_lifetime", test_close_lifetime },
-	{ "close_with_dup", test_close_with_dup },
 	{ "legacy", test_legacy },
 	{ "free_with_open_fds", test_free_with_open_fds },
 	{ "fixtures", test_fixtures },
