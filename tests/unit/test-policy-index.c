@@ -36,6 +36,11 @@ static void append_rule(FILE *f, unsigned *seed) {
 		fputs(" uid 100000-100002", f);
 		any = false;
 	}
+	if (rnd(seed, 4) == 0) {
+		static const char *const units[] = { "a.service", "b.service", "\"*.service\"" };
+		fprintf(f, " unit %s", units[rnd(seed, ELEMENTSOF(units))]);
+		any = false;
+	}
 	if (any)
 		fputs(" *", f);
 	fputs(" to", f);
@@ -80,6 +85,9 @@ static void test_index_equals_scan(void) {
 					    .n_groups = rnd(&seed, 4) };
 			if (rnd(&seed, 5) == 0)
 				peer.uid = 1000 + rnd(&seed, 2); /* alice, bob */
+			static const char *const units[] = { NULL, "a.service", "b.service",
+							     "c.service" };
+			peer.unit = units[rnd(&seed, ELEMENTSOF(units))];
 			Device d = { .iommu_group = -1, .numa_node = -1 };
 			snprintf(d.bdf, sizeof(d.bdf), "%s", bdfs[rnd(&seed, ELEMENTSOF(bdfs))]);
 			d.vendor = (uint16_t)vendors[rnd(&seed, ELEMENTSOF(vendors))];
