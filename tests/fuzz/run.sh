@@ -41,14 +41,19 @@ sed -E 's/^#([^ ])/\1/' ioasid.conf.example >"$BF/seeds/example-all.conf"
 cp tests/fuzz/seeds/*.conf "$BF/seeds/"
 
 echo "fuzz: running policy-fuzz for ${FUZZ_SECONDS}s"
+extra=()
+# With several jobs libFuzzer writes each job's output to fuzz-N.log in the work dir.
+[ "$JOBS" -gt 1 ] && extra=(-jobs="$JOBS" -workers="$JOBS")
+rm -f "$BF"/fuzz-*.log
 set +e
 (cd "$BF" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./policy-fuzz \
 	-max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-	-dict=../tests/fuzz/policy.dict -jobs="$JOBS" -workers="$JOBS" \
-	-print_final_stats=1 corpus seeds) >"$BF/fuzz.log" 2>&1
+	-dict=../tests/fuzz/policy.dict -print_final_stats=1 "${extra[@]}" corpus seeds) \
+	>"$BF/fuzz.log" 2>&1
 rc=$?
 set -e
-tail -n 15 "$BF/fuzz.log"
+cat "$BF"/fuzz-*.log >>"$BF/fuzz.log" 2>/dev/null || true
+grep -E '^(Done|stat::|==[0-9]+==ERROR|SUMMARY)' "$BF/fuzz.log" | tail -n 12
 if [ $rc -ne 0 ]; then
 	echo "fuzz: FAIL (exit $rc); inputs: $(ls "$BF"/crash-* "$BF"/leak-* "$BF"/timeout-* 2>/dev/null | tr '\n' ' ')"
 	exit 1
