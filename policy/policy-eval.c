@@ -470,7 +470,12 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 	ssize_t i = policy_first_match(p, req);
 	*ret_index = i;
 	if (i < 0) {
-		snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");
+		if (req->peer->uid == POLICY_NOBODY_ID)
+			snprintf(ret->reason, sizeof(ret->reason),
+				 "peer uid 65534 (nobody, an unmapped user-namespace id) matches no "
+				 "rule (default deny)");
+		else
+			snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");
 		return 0;
 	}
 	const Rule *rule = &p->rules[i];
