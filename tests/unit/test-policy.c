@@ -620,6 +620,22 @@ static void test_owner(void) {
 		ASSERT_OK(policy_load(path, &o, &p, &e));
 		p = policy_free(p);
 
+		/* A directory others may write lets them replace the file... */
+		ASSERT_OK(chmod(dir, 0777));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Directory") ? e.message :
+										    NULL);
+		policy_error_done(&e);
+		/* ...unless it is sticky, like /tmp. */
+		ASSERT_OK(chmod(dir, 01777));
+		ASSERT_OK(policy_load(path, &o, &p, &e));
+		p = policy_free(p);
+		ASSERT_OK(chown(dir, 1000, 0));
+		ASSERT_OK(chmod(dir, 0700));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		policy_error_done(&e);
+		ASSERT_OK(chown(dir, 0, 0));
+
 		ASSERT_OK(chown(path, 1000, 0));
 	}
 	/* Not owned by root (as non-root every file we create is ours). */
