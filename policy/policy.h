@@ -192,6 +192,21 @@ typedef struct PolicyExplanation {
 int policy_explain(const Policy *p, const PolicyRequest *req, PolicyDecision *ret,
 		   PolicyExplanation *ret_explanation);
 
+/*
+ * policy_lint: rules that can never decide anything because an earlier rule matches every
+ * request they match (a conservative test: selector by selector, equal values, wider uid
+ * ranges and class masks, '*' and 'any'). Admin rules are compared with admin rules only.
+ * Returns a malloc'd array (free() it; NULL when empty) and its length; -ENOMEM. Policies
+ * with more than 4096 rules are not linted (the test is quadratic): *ret_n is then 0 and
+ * the return value is 1.
+ */
+typedef struct PolicyWarning {
+	unsigned line;     /* the dead rule */
+	unsigned by_line;  /* the earlier rule that covers it */
+	char message[160];
+} PolicyWarning;
+int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
+
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */
 size_t policy_n_admin(const Policy *p);  /* admin rules */

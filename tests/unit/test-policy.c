@@ -801,3 +801,57 @@ static CU_TestInfo example_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy-example", example_tests);
+
+/* ---- lint: dead rules ----------------------------------------------------------------- */
+
+static void test_lint(void) {
+	static const struct {
+		const char *text;
+		unsigned dead_line; /* 0 = no warning */
+		unsigned by_line;
+	} cases[] = {
+		{ "allow group kvm to any\ndeny group kvm to vendor 0x8086\n", 2, 1 },
+		{ "deny group kvm to vendor 0x8086\nallow group kvm to any\n", 0, 0 },
+		{ "deny *\nallow user alice to any\n", 2, 1 },
+		{ "allow user alice to any\nallow user bob to any\n", 0, 0 },
+		{ "allow uid 1000-2000 to any\nallow user alice to bdf 0000:01:00.0\n", 2, 1 },
+		{ "allow uid 1000-2000 to any\nallow uid 1500-2500 to any\n", 0, 0 },
+		{ "allow * to class 0x03\ndeny user bob to class 0x0302\n", 2, 1 },
+		{ "allow * to class 0x0302\ndeny user bob to class 0x03\n", 0, 0 },
+		{ "allow * to vendor 0x10de\ndeny user bob to vendor 0x10de device 0x2204\n", 2, 1 },
+		{ "allow * to vendor 0x10de device 0x2204\ndeny user bob to vendor 0x10de\n", 0, 0 },
+		{ "allow cgroup \"*\" to any\ndeny cgroup \"/a/*\" to any\n", 2, 1 },
+		{ "allow cgroup \"/a/*\" to any\ndeny cgroup \"/b/*\" to any\n", 0, 0 },
+		{ "deny *\nadmin user root\n", 0, 0 }, /* admin rules are their own list */
+		{ "admin *\nadmin user root\n", 2, 1 },
+		{ "allow * to pool p\ndeny user bob to pool p\npool p { any }\n", 2, 1 },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(cases[i].text);
+		_cleanup_free_ PolicyWarning *w = NULL;
+		size_t n = 0;
+		ASSERT_OK(policy_lint(p, &w, &n));
+		bool ok = cases[i].dead_line ? (n == 1 && w[0].line == cases[i].dead_line &&
+						w[0].by_line == cases[i].by_line &&
+						strstr(w[0].message, "can never match")) :
+					       n == 0;
+		if (!ok)
+			fprintf(stderr, "\nlint case %zu: %zu warnings, first line %u\n", i, n,
+				n ? w[0].line : 0);
+		CU_ASSERT_TRUE(ok);
+	}
+	/* Each dead rule is reported once, against the first rule covering it. */
+	_cleanup_policy_free_ Policy *g =
+		load_ok("allow group kvm to any\ndeny group kvm to vendor 0x8086\n"
+			"deny user bob\nallow user bob to any\n");
+	_cleanup_free_ PolicyWarning *w = NULL;
+	size_t n = 0;
+	ASSERT_OK(policy_lint(g, &w, &n));
+	CU_ASSERT_EQUAL(n, 2);
+}
+
+static CU_TestInfo lint_tests[] = {
+	{ "lint", test_lint },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("policy-lint", lint_tests);
