@@ -13,8 +13,10 @@
 #define LINT_MAX_RULES 4096
 
 static bool str_covers(const char *a, const char *b) {
-	/* a (earlier) covers b when a is absent, "*", or the same pattern. */
-	return !a || streq(a, "*") || (b && streq(a, b));
+	/* a (earlier) covers b when a is absent, or b tests the same attribute with the same
+	 * pattern or a is "*". Even "*" needs the attribute to exist (a peer without a unit
+	 * fails 'unit "*"'), so b must test it too. */
+	return !a || (b && (streq(a, "*") || streq(a, b)));
 }
 
 static bool ident_covers(const IdentSel *a, const IdentSel *b) {

@@ -822,6 +822,9 @@ static void test_lint(void) {
 		{ "allow * to vendor 0x10de device 0x2204\ndeny user bob to vendor 0x10de\n", 0, 0 },
 		{ "allow cgroup \"*\" to any\ndeny cgroup \"/a/*\" to any\n", 2, 1 },
 		{ "allow cgroup \"/a/*\" to any\ndeny cgroup \"/b/*\" to any\n", 0, 0 },
+		{ "allow unit \"*\" to any\ndeny user bob to any\n", 0, 0 }, /* bob may have no unit */
+		{ "allow * to driver \"*\"\ndeny user bob to vendor 0x10de\n", 0, 0 },
+		{ "allow * to driver \"*\"\ndeny user bob to driver vfio-pci\n", 2, 1 },
 		{ "deny *\nadmin user root\n", 0, 0 }, /* admin rules are their own list */
 		{ "admin *\nadmin user root\n", 2, 1 },
 		{ "allow * to pool p\ndeny user bob to pool p\npool p { any }\n", 2, 1 },
