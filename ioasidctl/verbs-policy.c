@@ -313,7 +313,10 @@ static int verb_policy_explain(int argc, char **argv) {
 
 	PolicyPeer peer = {
 		.uid = uid, .gid = gid, .groups = groups, .n_groups = (size_t)n_groups,
-		.pid = 0, .unit = arg_unit, .cgroup = arg_cgroup, .label = arg_label,
+		/* A hypothetical peer: pretend its identity is pinned, as it is on kernels
+		 * with SO_PEERPIDFD, so --unit and --cgroup are considered. */
+		.pid = 0, .have_pidfd = true, .unit = arg_unit, .cgroup = arg_cgroup,
+		.label = arg_label,
 	};
 	unsigned mode = arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND :
 								 POLICY_MODE_ATTACHED;

@@ -29,7 +29,8 @@ typedef struct PolicyPeer {
 	const gid_t *groups; /* supplementary groups */
 	size_t n_groups;
 	pid_t pid;          /* 0 when unknown (e.g. a peer in another pid namespace) */
-	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD */
+	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD; unit and cgroup
+			     * selectors never match without it */
 	const char *unit;   /* systemd unit derived from the cgroup, or NULL */
 	const char *cgroup; /* cgroup path, or NULL */
 	const char *label;  /* SELinux context (SO_PEERSEC), or NULL */

@@ -70,6 +70,8 @@ static void check_decisions(const Policy *p) {
 		{ .uid = 0, .gid = 0 },
 		{ .uid = 1000, .gid = 1000, .groups = kvm, .n_groups = 2 },
 		{ .uid = 1001, .gid = 100, .unit = "libvirtd.service", .cgroup = "/a/libpod-x.scope",
+		  .label = "u:r:svirt_t:s0", .have_pidfd = true },
+		{ .uid = 1001, .gid = 100, .unit = "libvirtd.service", .cgroup = "/a/libpod-x.scope",
 		  .label = "u:r:svirt_t:s0" },
 		{ .uid = 100005, .gid = 100005 },
 		{ .uid = 65534, .gid = 65534, .groups = kvm, .n_groups = 2 },

@@ -48,12 +48,12 @@ static const PolicyPeer peer_bob = { .uid = 1001, .gid = 1001, .pid = 43 };
 static const PolicyPeer peer_carol = { .uid = 1002, .gid = 1002, .groups = carol_groups,
 				       .n_groups = 2, .pid = 44 };
 static const PolicyPeer peer_root = { .uid = 0, .gid = 0, .pid = 1 };
-static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2,
+static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2, .have_pidfd = true,
 					  .unit = "libvirtd.service",
 					  .cgroup = "/system.slice/libvirtd.service",
 					  .label = "system_u:system_r:virtd_t:s0" };
 static const PolicyPeer peer_podman = {
-	.uid = 101000, .gid = 101000, .pid = 0,
+	.uid = 101000, .gid = 101000, .pid = 3, .have_pidfd = true,
 	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope",
 	.label = "system_u:system_r:container_t:s0:c1,c2",
 };
@@ -61,6 +61,12 @@ static const PolicyPeer peer_podman = {
 static const PolicyPeer peer_nobody = { .uid = 65534, .gid = 65534, .groups = alice_groups,
 					.n_groups = 1 };
 static const PolicyPeer peer_unknown = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
+/* libvirtd's attributes, but no pidfd (kernel without SO_PEERPIDFD): unit and cgroup
+ * cannot be trusted, the label (SO_PEERSEC) can. */
+static const PolicyPeer peer_libvirtd_nopidfd = { .uid = 0, .gid = 0, .pid = 2,
+						  .unit = "libvirtd.service",
+						  .cgroup = "/system.slice/libvirtd.service",
+						  .label = "system_u:system_r:virtd_t:s0" };
 
 static Policy *load_ok(const char *text) {
 	PolicyLoadOptions o = { .resolver = &test_resolver, .generation = 7 };
@@ -224,6 +230,11 @@ static void test_selectors(void) {
 		{ "allow unit libvirtd.service to any", &peer_libvirtd, &dev_gpu, true },
 		{ "allow unit libvirtd.service to any", &peer_root, &dev_gpu, false },
 		{ "allow unit \"*.service\" to any", &peer_libvirtd, &dev_gpu, true },
+		{ "allow unit libvirtd.service to any", &peer_libvirtd_nopidfd, &dev_gpu, false },
+		{ "allow cgroup \"/system.slice/*\" to any", &peer_libvirtd, &dev_gpu, true },
+		{ "allow cgroup \"/system.slice/*\" to any", &peer_libvirtd_nopidfd, &dev_gpu,
+		  false },
+		{ "allow label \"*:virtd_t:*\" to any", &peer_libvirtd_nopidfd, &dev_gpu, true },
 		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_podman, &dev_gpu, true },
 		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_libvirtd, &dev_gpu, false },
 		{ "allow label \"*:container_t:*\" to any", &peer_podman, &dev_gpu, true },
