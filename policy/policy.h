@@ -131,8 +131,11 @@ typedef struct PolicyError {
 void policy_error_done(PolicyError *e);
 
 /* policy_load: parses and resolves path. Any parse error invalidates the whole file:
- * returns -EINVAL and fills *ret_error (file:line:col, message). -EPERM when check_owner
- * refuses the file; -errno when it cannot be read. */
+ * returns -EINVAL and fills *ret_error (file:line:col, message). Load-time errors include
+ * unknown names, duplicate settings/attributes/pools/layouts, a rule identical to an
+ * earlier one, and any rule naming uid/gid 65534. -EPERM when check_owner refuses the file
+ * (not root-owned, writable by group/others, or in a directory others than root can write
+ * unless it is sticky); -EFBIG beyond 4 MiB; -errno when it cannot be read. */
 int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
 		PolicyError *ret_error);
 int policy_load_string(const char *text, const char *name, const PolicyLoadOptions *opts,
