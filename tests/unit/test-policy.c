@@ -156,6 +156,10 @@ static void test_errors(void) {
 		{ "allow user alice to any\x01\n", 1, 24, "control character" },
 		{ "}\n", 1, 1, "Unexpected '}'" },
 		{ "allow user alice to any mode ,attached\n", 1, 30, "Empty element" },
+		{ "allow user alice to vendor 10DE\ndeny *\nallow user alice to vendor 0x10de\n", 3,
+		  1, "Duplicate rule: same as the rule on line 1" },
+		{ "deny user bob\nadmin user bob\ndeny user bob to any\n", 3, 1,
+		  "same as the rule on line 1" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		PolicyLoadOptions o = { .resolver = &test_resolver };
