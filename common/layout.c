@@ -24,23 +24,6 @@ const char *layout_conflict_type_to_string(LayoutConflictType t) {
 	return conflict_type_names[t];
 }
 
-/* The sysfs spelling of a region type (as in reserved_regions). Kept here rather than
- * calling the host module so this file stays a leaf of the library. */
-static const char *region_type_name(ReservedRegionType t) {
-	switch (t) {
-	case RESV_DIRECT:
-		return "direct";
-	case RESV_DIRECT_RELAXABLE:
-		return "direct-relaxable";
-	case RESV_RESERVED:
-		return "reserved";
-	case RESV_MSI:
-		return "msi";
-	default:
-		return "unknown";
-	}
-}
-
 LayoutConflict *layout_conflicts_free(LayoutConflict *c, size_t n) {
 	if (!c)
 		return NULL;
@@ -216,7 +199,7 @@ static int check_group(const PolicyLayout *l, const Group *g, const char *bdf, C
 			int r = conflicts_add(cs, &c,
 					      "window " W " overlaps the %s region 0x%" PRIx64
 					      "-0x%" PRIx64 " of group %d",
-					      w->start, w->last, region_type_name(rr->type), rr->start,
+					      w->start, w->last, strna(reserved_region_type_to_string(rr->type)), rr->start,
 					      rr->end, g->number);
 			if (r < 0)
 				return r;

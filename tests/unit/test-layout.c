@@ -2,7 +2,9 @@
 /* Layout validation, table-driven against hand-built hosts whose reserved regions are the
  * ones real machines report (x86 MSI window, an Intel RMRR, a relaxable RMRR, the AMD
  * HyperTransport hole). */
+#include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "common/layout.h"
@@ -242,9 +244,91 @@ static void test_type_names(void) {
 	CU_ASSERT_PTR_NULL(layout_conflict_type_to_string(_LAYOUT_CONFLICT_TYPE_MAX));
 }
 
+/*
+ * Against every fixture host (the JSON files in tests/hosts, regions real machines report): for
+ * each group, a window covering the whole IOMMU address space (or the whole 64-bit space
+ * when the width is unknown) conflicts exactly once with every region that is not
+ * direct-relaxable, naming it; a window covering each region alone (rounded out to pages)
+ * conflicts with that region unless it is relaxable.
+ */
+static bool has_region_conflict(const LayoutConflict *c, size_t n, const Group *g,
+				const ReservedRegion *rr) {
+	for (size_t i = 0; i < n; i++)
+		if (c[i].type == LAYOUT_CONFLICT_RESERVED && c[i].group == g->number &&
+		    c[i].region.start == rr->start && c[i].region.end == rr->end &&
+		    c[i].region.type == rr->type)
+			return true;
+	return false;
+}
+
+static void test_fixtures(void) {
+	char pattern[PATH_MAX];
+	glob_t gl = {};
+	size_t checked_regions = 0, relaxable = 0;
+
+	snprintf(pattern, sizeof(pattern), "%s/hosts/*.json", test_dir());
+	CU_ASSERT_EQUAL_FATAL(glob(pattern, 0, NULL, &gl), 0);
+	for (size_t f = 0; f < gl.gl_pathc; f++) {
+		_cleanup_host_free_ Host *h = NULL;
+		_cleanup_free_ char *err = NULL;
+		int r = host_load_json_file(gl.gl_pathv[f], &h, &err);
+		if (r < 0)
+			fprintf(stderr, "%s: %s\n", gl.gl_pathv[f], strna(err));
+		ASSERT_OK(r);
+
+		int aw = h->kernel.address_width;
+		IovaRange all = { 0, aw > 0 && aw < 64 ? (UINT64_C(1) << aw) - 1 : UINT64_MAX };
+		for (size_t gi = 0; gi < h->n_groups; gi++) {
+			const Group *g = &h->groups[gi];
+			if (g->n_members == 0)
+				continue;
+			const Device *dev[] = { g->members[0] };
+			size_t want = 0;
+			for (size_t k = 0; k < g->n_regions; k++)
+				want += g->regions[k].type != RESV_DIRECT_RELAXABLE;
+
+			PolicyLayout l = { .name = (char *)"all", .windows = &all, .n_windows = 1 };
+			LayoutConflict *c = NULL;
+			size_t n = 0;
+			r = layout_check(&l, h, dev, 1, 4096, &c, &n);
+			CU_ASSERT_EQUAL(r, (int)want);
+			for (size_t k = 0; k < g->n_regions; k++)
+				CU_ASSERT_EQUAL(has_region_conflict(c, n, g, &g->regions[k]),
+						g->regions[k].type != RESV_DIRECT_RELAXABLE);
+			for (size_t i = 0; i < n; i++) {
+				CU_ASSERT_EQUAL(c[i].type, LAYOUT_CONFLICT_RESERVED);
+				ASSERT_STREQ(c[i].bdf, g->members[0]->bdf);
+				char group[32];
+				snprintf(group, sizeof(group), " of group %d", g->number);
+				CU_ASSERT_PTR_NOT_NULL(strstr(c[i].message, group));
+			}
+			layout_conflicts_free(c, n);
+
+			for (size_t k = 0; k < g->n_regions; k++) {
+				const ReservedRegion *rr = &g->regions[k];
+				IovaRange w = { rr->start & ~UINT64_C(0xfff), rr->end | 0xfff };
+				l.windows = &w;
+				c = NULL;
+				n = 0;
+				ASSERT_OK(layout_check(&l, h, dev, 1, 4096, &c, &n));
+				CU_ASSERT_EQUAL(has_region_conflict(c, n, g, rr),
+						rr->type != RESV_DIRECT_RELAXABLE);
+				layout_conflicts_free(c, n);
+				checked_regions++;
+				relaxable += rr->type == RESV_DIRECT_RELAXABLE;
+			}
+		}
+	}
+	globfree(&gl);
+	/* The fixtures must actually exercise both sides. */
+	CU_ASSERT_TRUE(checked_regions > 10);
+	CU_ASSERT_TRUE(relaxable > 0);
+}
+
 static CU_TestInfo tests[] = {
 	{ "table", test_table },
 	{ "fields", test_fields },
+	{ "fixtures", test_fixtures },
 	{ "type-names", test_type_names },
 	CU_TEST_INFO_NULL,
 };
