@@ -90,7 +90,8 @@ static int check_windows(const PolicyLayout *l, uint64_t page_size, unsigned add
 		if (w->start > w->last) {
 			c = conflict_init(LAYOUT_CONFLICT_EMPTY, i);
 			r = conflicts_add(cs, &c,
-					  "window " W " is empty: its start is above its last address",
+					  "window " W " is empty: its start is above its last "
+					  "address",
 					  w->start, w->last);
 			if (r < 0)
 				return r;
@@ -101,8 +102,9 @@ static int check_windows(const PolicyLayout *l, uint64_t page_size, unsigned add
 		if (w->start & (page_size - 1)) {
 			c = conflict_init(LAYOUT_CONFLICT_UNALIGNED, i);
 			r = conflicts_add(cs, &c,
-					  "window " W " does not start on a page boundary (0x%" PRIx64
-					  " is not a multiple of the %" PRIu64 "-byte page)",
+					  "window " W " does not start on a page boundary "
+					  "(0x%" PRIx64 " is not a multiple of the %" PRIu64
+					  "-byte page)",
 					  w->start, w->last, w->start, page_size);
 			if (r < 0)
 				return r;
@@ -112,8 +114,9 @@ static int check_windows(const PolicyLayout *l, uint64_t page_size, unsigned add
 		if ((w->last + 1) & (page_size - 1)) {
 			c = conflict_init(LAYOUT_CONFLICT_UNALIGNED, i);
 			r = conflicts_add(cs, &c,
-					  "window " W " does not end on a page boundary (last + 1 = 0x%" PRIx64
-					  " is not a multiple of the %" PRIu64 "-byte page)",
+					  "window " W " does not end on a page boundary "
+					  "(last + 1 = 0x%" PRIx64 " is not a multiple of the "
+					  "%" PRIu64 "-byte page)",
 					  w->start, w->last, w->last + 1, page_size);
 			if (r < 0)
 				return r;
@@ -125,8 +128,8 @@ static int check_windows(const PolicyLayout *l, uint64_t page_size, unsigned add
 				c = conflict_init(LAYOUT_CONFLICT_ADDRESS_WIDTH, i);
 				c.address_width = address_width;
 				r = conflicts_add(cs, &c,
-						  "window " W " exceeds the IOMMU's %u-bit address width "
-						  "(highest IOVA 0x%" PRIx64 ")",
+						  "window " W " exceeds the IOMMU's %u-bit address "
+						  "width (highest IOVA 0x%" PRIx64 ")",
 						  w->start, w->last, address_width, top);
 				if (r < 0)
 					return r;
@@ -189,18 +192,20 @@ static int check_group(const PolicyLayout *l, const Group *g, const char *bdf, C
 
 		for (size_t i = 0; i < l->n_windows; i++) {
 			const IovaRange *w = &l->windows[i];
-			if (w->start > w->last || !ranges_overlap(w->start, w->last, rr->start, rr->end))
+			if (w->start > w->last ||
+			    !ranges_overlap(w->start, w->last, rr->start, rr->end))
 				continue;
 
 			LayoutConflict c = conflict_init(LAYOUT_CONFLICT_RESERVED, i);
 			c.group = g->number;
 			c.region = *rr;
 			snprintf(c.bdf, sizeof(c.bdf), "%s", bdf);
+			const char *type = strna(reserved_region_type_to_string(rr->type));
 			int r = conflicts_add(cs, &c,
 					      "window " W " overlaps the %s region 0x%" PRIx64
 					      "-0x%" PRIx64 " of group %d",
-					      w->start, w->last, strna(reserved_region_type_to_string(rr->type)), rr->start,
-					      rr->end, g->number);
+					      w->start, w->last, type, rr->start, rr->end,
+					      g->number);
 			if (r < 0)
 				return r;
 		}
@@ -220,8 +225,9 @@ int layout_check(const PolicyLayout *layout, const Host *host, const Device *con
 	if (page_size == 0 || (page_size & (page_size - 1)))
 		return -EINVAL;
 
-	unsigned width = host && host->kernel.address_width > 0 ? (unsigned)host->kernel.address_width
-								 : 0;
+	unsigned width = 0;
+	if (host && host->kernel.address_width > 0)
+		width = (unsigned)host->kernel.address_width;
 	r = check_windows(layout, page_size, width, &cs);
 	if (r < 0)
 		goto fail;
@@ -237,13 +243,13 @@ int layout_check(const PolicyLayout *layout, const Host *host, const Device *con
 			snprintf(c.bdf, sizeof(c.bdf), "%s", d->bdf);
 			if (d->iommu_group < 0)
 				r = conflicts_add(&cs, &c,
-						  "device %s has no IOMMU group: it cannot be attached to "
-						  "an IOAS",
+						  "device %s has no IOMMU group: it cannot be "
+						  "attached to an IOAS",
 						  d->bdf);
 			else
 				r = conflicts_add(&cs, &c,
-						  "device %s is in group %d, which the host does not "
-						  "describe: its reserved regions are unknown",
+						  "device %s is in group %d, which the host does "
+						  "not describe: its reserved regions are unknown",
 						  d->bdf, d->iommu_group);
 			if (r < 0)
 				goto fail;

@@ -39,7 +39,8 @@ static int load_policy(Policy **ret) {
 			ioasidctl_error(1, "%s:%u:%u: %s", e.file ? e.file : config_path(), e.line,
 					e.column, e.message);
 		else
-			ioasidctl_error(1, "Cannot load policy '%s': %s", config_path(), strerror(-r));
+			ioasidctl_error(1, "Cannot load policy '%s': %s", config_path(),
+					strerror(-r));
 		policy_error_done(&e);
 		return 1;
 	}
@@ -183,10 +184,10 @@ static int layout_list(void) {
 		json_object *o = json_object_array_get_idx(arr, i);
 		_cleanup_free_ char *w = windows_str(jget(o, "windows"));
 		_cleanup_free_ char *req = strv_json_join(jget(o, "require"));
-		if (!w || !req || table_add_row(t, jstr(o, "name"), w, jstr(o, "accounting"),
-						json_object_get_boolean(jget(o, "huge_pages")) ? "yes"
-												: "no",
-						req) < 0)
+		bool huge = json_object_get_boolean(jget(o, "huge_pages"));
+		if (!w || !req ||
+		    table_add_row(t, jstr(o, "name"), w, jstr(o, "accounting"), huge ? "yes" : "no",
+				  req) < 0)
 			return ioasidctl_error(1, "Out of memory");
 	}
 	if (json_object_array_length(arr) == 0) {
@@ -260,9 +261,8 @@ static json_object *conflict_json(const PolicyLayout *l, const LayoutConflict *c
 		if (r) {
 			json_object_object_add(r, "start", hex_json(c->region.start));
 			json_object_object_add(r, "end", hex_json(c->region.end));
-			json_object_object_add(
-				r, "type",
-				json_object_new_string(strna(reserved_region_type_to_string(c->region.type))));
+			const char *type = strna(reserved_region_type_to_string(c->region.type));
+			json_object_object_add(r, "type", json_object_new_string(type));
 		}
 		json_object_object_add(o, "region", r);
 	} else
@@ -276,7 +276,8 @@ static json_object *conflict_json(const PolicyLayout *l, const LayoutConflict *c
 
 static int layout_check_verb(const char *name) {
 	if (strv_length(arg_devices) == 0)
-		return ioasidctl_error(EXIT_USAGE, "'layout check' needs at least one --device BDF");
+		return ioasidctl_error(EXIT_USAGE,
+				       "'layout check' needs at least one --device BDF");
 
 	_cleanup_policy_free_ Policy *p = NULL;
 	int r = load_policy(&p);
@@ -366,7 +367,8 @@ int verb_layout(int argc, char **argv) {
 	}
 	if (streq(sub, "show") || streq(sub, "check")) {
 		if (argc != 3)
-			return ioasidctl_error(EXIT_USAGE, "'layout %s' takes one layout NAME", sub);
+			return ioasidctl_error(EXIT_USAGE, "'layout %s' takes one layout NAME",
+					       sub);
 		return streq(sub, "show") ? layout_show(argv[2]) : layout_check_verb(argv[2]);
 	}
 	return ioasidctl_error(EXIT_USAGE, "Unknown 'layout' subcommand '%s' (list, show, check)",

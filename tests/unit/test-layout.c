@@ -79,20 +79,20 @@ static const LayoutCase cases[] = {
 	{ "no-windows", &intel_host, {}, 0, { "0000:01:00.0" }, 4096, 0, {} },
 	{ "low-4g-hits-rmrr-and-msi", &intel_host, { { 0x0, 0xffffffff } }, 1,
 	  { "0000:01:00.0" }, 4096, 2,
-	  { { LAYOUT_CONFLICT_RESERVED,
-	      "window 0x0-0xffffffff overlaps the direct region 0xbd000000-0xbd0fffff of group 17" },
-	    { LAYOUT_CONFLICT_RESERVED,
-	      "window 0x0-0xffffffff overlaps the msi region 0xfee00000-0xfeefffff of group 17" } } },
+	  { { LAYOUT_CONFLICT_RESERVED, "window 0x0-0xffffffff overlaps the direct region "
+					"0xbd000000-0xbd0fffff of group 17" },
+	    { LAYOUT_CONFLICT_RESERVED, "window 0x0-0xffffffff overlaps the msi region "
+					"0xfee00000-0xfeefffff of group 17" } } },
 	{ "relaxable-rmrr-is-usable", &intel_host, { { 0x80000000, 0x80ffffff } }, 1,
 	  { "0000:01:00.0" }, 4096, 0, {} },
 	{ "group-reported-once", &intel_host, { { 0xfee00000, 0xfee00fff } }, 1,
 	  { "0000:01:00.0", "0000:01:00.1" }, 4096, 1,
-	  { { LAYOUT_CONFLICT_RESERVED,
-	      "window 0xfee00000-0xfee00fff overlaps the msi region 0xfee00000-0xfeefffff of group 17" } } },
+	  { { LAYOUT_CONFLICT_RESERVED, "window 0xfee00000-0xfee00fff overlaps the msi region "
+					"0xfee00000-0xfeefffff of group 17" } } },
 	{ "group-by-number", &intel_host, { { 0xfeeff000, 0xfeefffff } }, 1,
 	  { "0000:01:00.1" }, 4096, 1,
-	  { { LAYOUT_CONFLICT_RESERVED,
-	      "window 0xfeeff000-0xfeefffff overlaps the msi region 0xfee00000-0xfeefffff of group 17" } } },
+	  { { LAYOUT_CONFLICT_RESERVED, "window 0xfeeff000-0xfeefffff overlaps the msi region "
+					"0xfee00000-0xfeefffff of group 17" } } },
 	{ "touching-msi-is-clear", &intel_host,
 	  { { 0xfed00000, 0xfedfffff }, { 0xfef00000, 0xfeffffff } }, 2, { "0000:01:00.0" }, 4096,
 	  0, {} },
@@ -237,7 +237,8 @@ static void test_fields(void) {
 
 static void test_type_names(void) {
 	ASSERT_STREQ(layout_conflict_type_to_string(LAYOUT_CONFLICT_RESERVED), "reserved");
-	ASSERT_STREQ(layout_conflict_type_to_string(LAYOUT_CONFLICT_ADDRESS_WIDTH), "address-width");
+	ASSERT_STREQ(layout_conflict_type_to_string(LAYOUT_CONFLICT_ADDRESS_WIDTH),
+		     "address-width");
 	ASSERT_STREQ(layout_conflict_type_to_string(LAYOUT_CONFLICT_NO_GROUP), "no-group");
 	for (int t = 0; t < _LAYOUT_CONFLICT_TYPE_MAX; t++)
 		CU_ASSERT_PTR_NOT_NULL(layout_conflict_type_to_string(t));
