@@ -142,7 +142,7 @@ build-tests: all $(RUN_TESTS) $(TOOLS)
 
 check: deps
 	@$(MAKE) --no-print-directory build-tests
-	@$(MAKE) --no-print-directory check-unit check-docs check-live check-integration check-units check-vm
+	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-integration check-units check-vm
 .PHONY: check
 
 check-unit: $(RUN_TESTS)
@@ -152,6 +152,10 @@ check-unit: $(RUN_TESTS)
 check-docs: all
 	B=$(B) tests/check-docs.sh
 .PHONY: check-docs
+
+check-inspect: build-tests
+	B=$(B) tests/inspect/run.sh
+.PHONY: check-inspect
 
 check-live: build-tests
 	B=$(B) tests/live/run.sh
