@@ -262,7 +262,9 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 		audit_log(&(AuditRecord){
 			.action = "release",
 			.message_id = IOASID_MESSAGE_RELEASE,
-			.method = why,
+			.method = streq(why, "released")  ? "io.ioasid.Broker.Release"
+				  : streq(why, "revoked") ? "io.ioasid.Manager.Revoke"
+							  : "lease-end",
 			.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
 			.rule = l->rule,
 			.reason = why,
