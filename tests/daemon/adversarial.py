@@ -108,6 +108,8 @@ def main():
     with open(conf, "w") as f:
         f.write("idle-timeout 2\nmax-connections-per-uid 8\n"
                 "admin user 0\n"
+                "pool vf { driver vfio-pci }\n"
+                "allow uid 0-0 to bdf 0000:01:01.0 group whole\n"
                 "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3\n"
                 "deny *\n")
     os.chmod(conf, 0o644)
@@ -255,17 +257,17 @@ def run(d, sock):
 
     # Acquire, exclusivity, fds, lease lifetime (B1, B6).
     a = Client(sock)
-    r, fds = a.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
+    r, fds = a.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
     p = r.get("parameters", {})
     check(len(fds) == 2 and p.get("iommuFd") == 0 and p["devices"][0]["deviceFd"] == 1,
           "Acquire returns iommufd + device fd")
     names = [os.readlink("/proc/self/fd/%d" % f) for f in fds]
-    check("iommufd" in names[0] and "0000:01:01.0" in names[1], "fds are what they claim: %s" % names)
-    check(p.get("atRisk") == ["0000:01:02.0"], "implicit group: sibling at risk")
+    check("iommufd" in names[0] and "0000:01:02.0" in names[1], "fds are what they claim: %s" % names)
+    check(p.get("atRisk") == ["0000:01:01.0"], "implicit group: sibling at risk")
     b = Client(sock)
-    r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
-    check(r.get("error") == "io.ioasid.DeviceBusy" and not bf, "same device twice -> DeviceBusy")
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
+    check(r.get("error") == "io.ioasid.DeviceBusy" and not bf, "same device twice -> DeviceBusy")
+    r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
     check(r.get("error") == "io.ioasid.GroupOwned" and not bf, "sibling in an owned group -> GroupOwned")
     r, _ = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:02.0"]})
     check(r.get("error") == "io.ioasid.GroupNotViable" and r["parameters"].get("device") == "0000:00:02.0",
@@ -282,7 +284,7 @@ def run(d, sock):
     check(len(r["parameters"]["leases"]) == 0, "connection lifetime: lease gone with the connection")
     for f in fds:
         os.close(f)
-    r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"], "mode": "unbound"})
+    r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
     check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2,
           "after the holder closed its fds the device is free again (unbound)")
     lease = r["parameters"].get("lease")
@@ -292,8 +294,43 @@ def run(d, sock):
     check(r.get("error") == "io.ioasid.NoSuchLease", "Release twice -> NoSuchLease")
     for f in bf:
         os.close(f)
+
+    # "group whole": asking for one device gives the whole group.
+    r, wf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
+    got = [x["bdf"] for x in r.get("parameters", {}).get("devices", [])]
+    check(got == ["0000:01:01.0", "0000:01:02.0"] and len(wf) == 3 and r["parameters"]["atRisk"] == [],
+          "group whole hands out the whole group (%s)" % got)
+    # Pools: N free, viable devices; more than free -> DeviceBusy.
+    r, pf = b.call("io.ioasid.Broker.Acquire", {"pool": "vf", "count": 2})
+    got = [x["bdf"] for x in r.get("parameters", {}).get("devices", [])]
+    check(got == ["0000:00:03.0", "0000:00:04.0"] and len(pf) == 3, "pool count 2 (%s)" % got)
+    r, _ = b.call("io.ioasid.Broker.Acquire", {"pool": "vf", "count": 1})
+    check(r.get("error") == "io.ioasid.DeviceBusy", "empty pool -> DeviceBusy (%s)" % r.get("error"))
+    r, _ = b.call("io.ioasid.Broker.Acquire", {"pool": "nope"})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown pool -> InvalidParameter")
+    r, _ = b.call("io.ioasid.Broker.ListGroups")
+    owners = {g["number"]: g["owner"] for g in r["parameters"]["groups"]}
+    check(owners.get(5) == "uid:0" and owners.get(3) == "uid:0" and owners.get(6) is None,
+          "ListGroups shows owners")
+    for f in wf + pf:
+        os.close(f)
     b.close()
     settle(pid, base, "acquire/release")
+
+    # max-leases 3 per uid (LimitExceeded), on one connection.
+    c = Client(sock)
+    held = []
+    for bdf in ["0000:00:03.0", "0000:00:04.0", "0000:01:02.0"]:
+        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": [bdf]})
+        check("parameters" in r and "error" not in r, "lease %s" % bdf)
+        held += f
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
+    check(r.get("error") == "io.ioasid.LimitExceeded" and r["parameters"].get("limit") == "leases" and not f,
+          "4th lease -> LimitExceeded (%s)" % r)
+    for x in held:
+        os.close(x)
+    c.close()
+    settle(pid, base, "max-leases")
 
     # Client sends Acquire and goes away at once (A3, D5): nothing recorded.
     for _ in range(20):
@@ -392,6 +429,55 @@ print(json.dumps([call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]}
             # The socket is 0660 root: connect itself is refused, which is the first gate.
             check("Permission denied" in out.stderr, "uid 65000 kept out: %s" % out.stderr[-200:])
     settle(pid, base, "unprivileged")
+
+    # A client that pipelines requests and never reads (D4): reading from it stops, others
+    # are served promptly, and it is dropped at the send deadline.
+    hog = Client(sock)
+    hog.s.setblocking(False)
+    req = b"{\"method\":\"io.ioasid.Broker.ListDevices\"}\0"
+    sent = 0
+    try:
+        for _ in range(5000):
+            hog.s.send(req)
+            sent += 1
+    except BlockingIOError:
+        pass
+    time.sleep(0.5)
+    t0 = time.time()
+    check(serves(sock), "a good client is served while another does not read")
+    check(time.time() - t0 < 0.1, "good client latency %.3fs < 0.1s" % (time.time() - t0))
+    hog.s.setblocking(True)
+    hog.s.settimeout(15)
+    t0 = time.time()
+    # Drain nothing for the deadline, then see the connection go.
+    time.sleep(11)
+    check(hog.closed(), "non-reading client dropped after the send deadline")
+    hog.close()
+    settle(pid, base, "non-reading client")
+
+    # Out of fds (D6): accept4 fails with EMFILE; no busy loop; recovers.
+    import resource
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (base + 2, hard))
+    many = []
+    for _ in range(6):
+        try:
+            many.append(Client(sock))
+        except OSError:
+            break
+    def cpu_ticks():
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    t = cpu_ticks()
+    time.sleep(1)
+    used = cpu_ticks() - t
+    check(used < 5 * os.sysconf("SC_CLK_TCK") / 100, "no busy loop at EMFILE (%d ticks in 1s)" % used)
+    for x in many:
+        x.close()
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    time.sleep(0.6)
+    check(serves(sock), "serves again after EMFILE")
+    settle(pid, base, "EMFILE")
     check(serves(sock), "daemon still serves at the end")
 
 
