@@ -10,7 +10,9 @@
 #   - Type=notify: READY=1 arrives on $NOTIFY_SOCKET;
 #   - WatchdogSec=: with $WATCHDOG_USEC set, WATCHDOG=1 pings arrive;
 #   - ExecReload= (SIGHUP): RELOADING=1 then READY=1, and the daemon still serves;
-#   - stop (SIGTERM): STOPPING=1 and exit status 0.
+#   - stop (SIGTERM): STOPPING=1 and exit status 0;
+#   - G5: with the socket's owner and mode as ioasidd.socket sets them, a uid outside the
+#     group gets EACCES at connect() and the daemon is not started; a member connects.
 #
 # Usage: activation.py IOASIDD HOST_JSON CONFIG
 # Prints one "PASS: ..."/"FAIL: ..." line per check and exits 1 when any failed.
@@ -54,6 +56,31 @@ def varlink_call(path, method, timeout=5.0):
         s.close()
 
 
+# A gid no account has (it needs no /etc/group entry): stands in for SocketGroup=ioasid.
+TEST_GID = 4242
+NOBODY = 65534
+
+
+def connect_as(path, groups):
+    """connect() to path as uid/gid 65534 with the given supplementary groups; returns
+    "ok", an errno name, or a description of what went wrong."""
+    code = ("import errno, socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            "try:\n"
+            "    s.connect(sys.argv[1])\n"
+            "except OSError as e:\n"
+            "    print(errno.errorcode.get(e.errno, e.errno)); sys.exit(0)\n"
+            "print('ok')\n")
+    grp = ["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+    try:
+        out = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY] + grp +
+                             ["--", sys.executable, "-c", code, path],
+                             capture_output=True, timeout=10, text=True)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "error: %s" % e
+    return out.stdout.strip() or "error: " + out.stderr.strip()[-80:]
+
+
 def wait_notify(sock, want, deadline):
     """Collects datagrams until one contains the line `want` or the deadline passes."""
     seen = []
@@ -95,13 +122,30 @@ def main():
             time.sleep(0.02)
         report(os.path.exists(sock_path), "activation: socket listens before the daemon runs")
 
+        # G5: the socket as ioasidd.socket makes it (root:GROUP 0660): a uid outside the
+        # group gets EACCES at connect() and the daemon is not even started; a member
+        # connects. Needs root to switch uids.
+        if os.geteuid() == 0:
+            os.chmod(tmp, 0o755)
+            os.chown(sock_path, 0, TEST_GID)
+            os.chmod(sock_path, 0o660)
+            outsider = connect_as(sock_path, [])
+            report(outsider == "EACCES", "G5: a uid outside SocketGroup gets %s at connect()"
+                   % outsider)
+            ok, seen = wait_notify(notify, "READY=1", time.monotonic() + 0.5)
+            report(not ok and not seen, "G5: the refused connection did not start the daemon")
+            member = connect_as(sock_path, [TEST_GID])
+            report(member == "ok", "G5: a member of SocketGroup connects (%s)" % member)
+        else:
+            print("SKIPPED: G5: not root, cannot connect as another uid")
+
         reply = ""
         try:
             reply = varlink_call(sock_path, "org.varlink.service.GetInfo")
         except OSError as e:
             reply = "error: %s" % e
         report('"product"' in reply or '"vendor"' in reply,
-               "activation: the first connection starts ioasidd and is served (%s)"
+               "activation: a connection starts ioasidd and it serves GetInfo (%s)"
                % reply[:60].replace("\n", " "))
 
         ok, seen = wait_notify(notify, "READY=1", time.monotonic() + 5)
