@@ -28,6 +28,7 @@ sysconfdir ?= /etc
 unitdir ?= $(prefix)/lib/systemd/system
 sysusersdir ?= $(prefix)/lib/sysusers.d
 tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
+modulesloaddir ?= $(prefix)/lib/modules-load.d
 DESTDIR ?=
 
 VERSION := 0.1
@@ -233,6 +234,7 @@ install: all
 	for u in $(wildcard units/*.service units/*.socket); do install -Dm0644 $$u $(DESTDIR)$(unitdir)/$$(basename $$u); done
 	$(if $(wildcard units/ioasid.sysusers.conf),install -Dm0644 units/ioasid.sysusers.conf $(DESTDIR)$(sysusersdir)/ioasid.conf)
 	$(if $(wildcard units/ioasid.tmpfiles.conf),install -Dm0644 units/ioasid.tmpfiles.conf $(DESTDIR)$(tmpfilesdir)/ioasid.conf)
+	$(if $(wildcard units/ioasid.modules-load.conf),install -Dm0644 units/ioasid.modules-load.conf $(DESTDIR)$(modulesloaddir)/ioasid.conf)
 	$(if $(wildcard ioasid.conf.example),install -Dm0644 ioasid.conf.example $(DESTDIR)$(docdir)/ioasid.conf.example)
 	@if [ ! -e ioasid.conf.example ]; then :; \
 	elif [ -e $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf ]; then \

@@ -85,6 +85,14 @@ expect_file $unitdir/ioasidd.service 644
 expect_file $unitdir/ioasidd.socket 644
 expect_file /usr/lib/sysusers.d/ioasid.conf 644
 expect_file /usr/lib/tmpfiles.d/ioasid.conf 644
+expect_file /usr/lib/modules-load.d/ioasid.conf 644
+# modules-load.d: module names only (never loaded here: that would change the host).
+mods=$(grep -v -e '^#' -e '^[[:space:]]*$' "$root/usr/lib/modules-load.d/ioasid.conf" 2>/dev/null | paste -sd ' ')
+if [ "$mods" = "iommufd vfio-pci" ]; then
+	pass "modules-load.d loads '$mods' before the service resolves DeviceAllow="
+else
+	fail "modules-load.d lists '$mods', expected 'iommufd vfio-pci'"
+fi
 
 service=$root$unitdir/ioasidd.service
 socket=$root$unitdir/ioasidd.socket
