@@ -5,8 +5,14 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
 #include "common/client.h"
 #include "common/proto.h"
+#include "common/varlink.h"
 #include "tests/unit/test.h"
 
 static int make_memfd(const char *name) {
@@ -244,7 +250,145 @@ static void test_socket_path(void) {
 	unsetenv("IOASID_SOCKET");
 }
 
+/* A scripted broker in a child process: answers Acquire, Release, ListLeases and Status the
+ * way ioasidd would, so the client's whole call path runs over a real socket with fds. */
+static void fake_broker_serve(int lfd) {
+	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	VarlinkStream *s = NULL;
+	if (cfd < 0 || varlink_stream_new(cfd, IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH,
+					  VARLINK_STREAM_REFUSE_FDS, &s) < 0)
+		_exit(2);
+	for (;;) {
+		json_object *msg = NULL, *params, *out = NULL;
+		const char *method;
+		unsigned flags;
+		int fds[2] = { -1, -1 };
+		size_t n_fds = 0;
+
+		if (varlink_stream_read_message(s, 5000, &msg, NULL, NULL) < 0)
+			break;
+		if (varlink_parse_call(msg, &method, &params, &flags) < 0)
+			_exit(3);
+		if (streq(method, "io.ioasid.Broker.Acquire")) {
+			json_object *devs;
+			const char *bdf = "";
+			if (json_object_object_get_ex(params, "devices", &devs))
+				bdf = json_object_get_string(json_object_array_get_idx(devs, 0));
+			if (streq(bdf, "0000:3b:00.0")) {
+				fds[0] = memfd_create("ioasid-sim:iommufd:1", MFD_CLOEXEC);
+				fds[1] = memfd_create("ioasid-sim:vfio:0000:3b:00.0", MFD_CLOEXEC);
+				n_fds = 2;
+				varlink_build_reply(json_tokener_parse(
+					"{\"lease\":\"L7\",\"mode\":\"attached\",\"iommuFd\":0,"
+					"\"ioasId\":2,\"devices\":[{\"bdf\":\"0000:3b:00.0\","
+					"\"deviceFd\":1,\"devId\":1,\"hwptId\":3}],\"atRisk\":[],"
+					"\"warnings\":[],\"generation\":1,\"rule\":\"t.conf:1\"}"),
+						    false, &out);
+			} else
+				varlink_build_error(IOASID_ERROR_GROUP_OWNED,
+						    json_tokener_parse("{\"group\":4,\"device\":"
+								       "\"0000:00:1f.3\",\"owner\":"
+								       "\"uid 1\"}"),
+						    &out);
+		} else if (streq(method, "io.ioasid.Broker.Release"))
+			varlink_build_reply(NULL, false, &out);
+		else if (streq(method, "io.ioasid.Broker.ListLeases"))
+			varlink_build_reply(
+				json_tokener_parse(
+					"{\"leases\":[{\"id\":\"L7\",\"uid\":0,\"pid\":1,"
+					"\"mode\":\"attached\",\"devices\":[\"0000:3b:00.0\"],"
+					"\"groups\":[17],\"lifetime\":\"connection\","
+					"\"state\":\"active\",\"generation\":1,\"created\":5}]}"),
+				false, &out);
+		else
+			varlink_build_error("io.ioasid.Manager.PermissionDenied",
+					    json_tokener_parse("{\"reason\":\"not admin\"}"), &out);
+		if (!out || varlink_stream_enqueue(s, out, fds, n_fds) < 0 ||
+		    varlink_stream_flush(s) != 1)
+			_exit(4);
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
+		json_object_put(out);
+		json_object_put(msg);
+	}
+	varlink_stream_free(s);
+	_exit(0);
+}
+
+static void test_client_roundtrip(void) {
+	char dir[] = "/tmp/ioasid-test-clientXXXXXX", path[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	IoasidClient *c = NULL;
+	IoasidAcquireResult *res = NULL;
+	IoasidError e = {};
+	IoasidLease *l = NULL;
+	IoasidStatus *st = NULL;
+	size_t n = 0;
+	int status;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(lfd >= 0);
+	CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 4) == 0);
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0)
+		fake_broker_serve(lfd);
+	close(lfd);
+
+	ASSERT_OK(ioasid_client_connect(path, &c));
+	char *devs[] = { (char *)"0000:3b:00.0", NULL };
+	IoasidAcquireRequest req = IOASID_ACQUIRE_REQUEST_INIT;
+	req.devices = devs;
+	ASSERT_OK(ioasid_client_acquire(c, &req, &res, &e));
+	ASSERT_STREQ(res->lease, "L7");
+	CU_ASSERT_EQUAL(res->ioas_id, 2);
+	CU_ASSERT_TRUE(fcntl(res->iommufd, F_GETFD) & FD_CLOEXEC);
+	IoasidFdInfo info = {};
+	ASSERT_OK(ioasid_fd_describe(res->devices[0].fd, NULL, &info));
+	ASSERT_STREQ(info.bdf, "0000:3b:00.0");
+	ioasid_fd_info_done(&info);
+	ioasid_acquire_result_free(res);
+	res = NULL;
+
+	/* A named error: -EREMOTEIO, the error filled, the connection still usable. */
+	char *devs2[] = { (char *)"0000:00:1f.3", NULL };
+	req.devices = devs2;
+	ASSERT_ERR(ioasid_client_acquire(c, &req, &res, &e), EREMOTEIO);
+	CU_ASSERT_PTR_NULL(res);
+	ASSERT_STREQ(e.name, IOASID_ERROR_GROUP_OWNED);
+	ASSERT_STREQ(e.message, "0000:00:1f.3: IOMMU group 4 is shared with another owner (uid 1)");
+	ioasid_error_done(&e);
+
+	/* Exactly one selector. */
+	req.group = 3;
+	ASSERT_ERR(ioasid_client_acquire(c, &req, &res, &e), EINVAL);
+
+	ASSERT_OK(ioasid_client_release(c, "L7", &e));
+	ASSERT_OK(ioasid_client_list_leases(c, &l, &n, &e));
+	CU_ASSERT_EQUAL(n, 1);
+	ASSERT_STREQ(l[0].id, "L7");
+	CU_ASSERT_EQUAL(l[0].n_groups, 1);
+	CU_ASSERT_EQUAL(l[0].groups[0], 17);
+	ioasid_leases_free(l, n);
+	ASSERT_ERR(ioasid_client_status(c, &st, &e), EREMOTEIO);
+	ASSERT_STREQ(e.name, "io.ioasid.Manager.PermissionDenied");
+	ioasid_error_done(&e);
+
+	ioasid_client_free(c);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(path);
+	rmdir(dir);
+
+	/* Nobody listening. */
+	ASSERT_ERR(ioasid_client_connect(path, &c), ENOENT);
+}
+
 static CU_TestInfo tests[] = {
+	{ "client_roundtrip", test_client_roundtrip },
 	{ "reply_valid", test_reply_valid },
 	{ "reply_invalid", test_reply_invalid },
 	{ "reply_unreferenced", test_reply_unreferenced },
