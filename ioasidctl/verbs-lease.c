@@ -22,11 +22,13 @@
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
 
-/* Named errors that mean "you may not have this" rather than "something broke". */
+/* Named errors that mean "you may not have this" rather than "something broke" (exit 2).
+ * DeviceBusy is the device itself leased to another owner: the group-owned case. */
 static bool error_is_refusal(const IoasidError *e) {
 	static const char *const refusals[] = {
 		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_GROUP_NOT_VIABLE,
-		IOASID_ERROR_GROUP_OWNED,       "io.ioasid.Manager.PermissionDenied",
+		IOASID_ERROR_GROUP_OWNED,       IOASID_ERROR_DEVICE_BUSY,
+		"io.ioasid.Manager.PermissionDenied",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
 		if (ioasid_error_is(e, refusals[i]))
@@ -63,7 +65,7 @@ static int connect_daemon(IoasidClient **ret) {
 
 /* Builds the request from positional BDFs, --device, --iommu-group, --pool/--count. */
 static int build_request(char **positional, IoasidAcquireRequest *req, char ***ret_devices) {
-	_cleanup_strv_free_ char **devices = strv_copy(arg_devices);
+	_cleanup_strv_free_ char **devices = arg_devices ? strv_copy(arg_devices) : NULL;
 
 	if (arg_devices && !devices)
 		return ioasidctl_error(1, "Out of memory");

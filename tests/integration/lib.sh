@@ -63,6 +63,9 @@ daemon_start() {
 		if [ -S "$DAEMON_SOCK" ] && "$B/rawclient" "$DAEMON_SOCK" --connect-only --timeout 0 \
 			2>/dev/null | grep -q '"timeout"'; then
 			chmod 0666 "$DAEMON_SOCK" 2>/dev/null || true
+			# Warm up once so lazily opened fds (journal, ...) are part of any baseline.
+			"$B/rawclient" "$DAEMON_SOCK" --timeout 2 --replies 1 \
+				'{"method":"io.ioasid.Broker.ListLeases"}' >/dev/null 2>&1
 			return 0
 		fi
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -104,6 +107,23 @@ daemon_fds() {
 	ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l
 }
 
+# The daemon's fd count once it is stable (the same over 4 samples 50 ms apart).
+daemon_fds_settled() {
+	local last=-1 same=0 n
+	for _ in $(seq 60); do
+		n=$(daemon_fds)
+		if [ "$n" = "$last" ]; then
+			same=$((same + 1))
+			[ $same -ge 3 ] && break
+		else
+			same=0
+		fi
+		last=$n
+		sleep 0.05
+	done
+	echo "$n"
+}
+
 # Waits (up to 3 s) for the daemon's fd count to return to $1; prints the last count.
 daemon_wait_fds() {
 	local want=$1 n
@@ -128,6 +148,19 @@ ctl_as() {
 	fi
 }
 
+# ctl_bg UID ARGS...: like ctl_as, for `ctl_bg ... &`: the background job execs, so $! is
+# ioasidctl's own pid (signals reach it, not a wrapping subshell).
+ctl_bg() {
+	local uid=$1
+	shift
+	if [ "$uid" = root ] || [ "$uid" = 0 ]; then
+		IOASID_SOCKET="$DAEMON_SOCK" exec "$B/ioasidctl" "$@"
+	else
+		exec setpriv --reuid="$uid" --regid="$CLIENT_GID" --clear-groups --inh-caps=-all \
+			env IOASID_SOCKET="$DAEMON_SOCK" "$B/ioasidctl" "$@"
+	fi
+}
+
 raw_as() {
 	local uid=$1
 	shift
@@ -148,7 +181,7 @@ hold_lease() {
 	local fifo="$WORK/$var.fifo" out="$WORK/$var.out" err="$WORK/$var.err" fd
 	rm -f "$fifo"
 	mkfifo -m 0666 "$fifo"
-	ctl_as "$uid" acquire "$@" --json=short <"$fifo" >"$out" 2>"$err" &
+	ctl_bg "$uid" acquire "$@" --json=short <"$fifo" >"$out" 2>"$err" &
 	local pid=$!
 	exec {fd}>"$fifo"
 	printf -v "${var}_pid" %s "$pid"
@@ -170,7 +203,7 @@ hold_lease() {
 release_lease() {
 	local var=$1
 	local fdv="${var}_fd" pidv="${var}_pid"
-	exec {!fdv}>&-
+	eval "exec ${!fdv}>&-"
 	wait "${!pidv}"
 }
 

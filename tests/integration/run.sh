@@ -76,6 +76,12 @@ expect_match() { # DESC TEXT REGEX
 expect_ne() {
 	[ "$2" != "$3" ] || fail "$1: got '$2'"
 }
+# The daemon closed the connection: EOF, or a reset because our unread bytes were discarded.
+expect_closed() { # DESC RAWCLIENT-OUTPUT
+	local end
+	end=$(jq -r 'select(.end) | .end + " " + (.errno // "")' <<<"$2")
+	[[ "$end" =~ ^(eof |error (ECONNRESET|EPIPE)) ]] || fail "$1: not disconnected ($end)"
+}
 # Lease count through Manager.Status (as root, the admin).
 lease_count() {
 	ctl_as root status --json=short 2>/dev/null | jq -r '.leases'
@@ -101,7 +107,7 @@ main_daemon() {
 	fi
 	# Warm up once so lazily opened fds (journal, ...) are part of the baseline.
 	ctl_as root leases --json >/dev/null 2>&1
-	BASE_FDS=$(daemon_fds)
+	BASE_FDS=$(daemon_fds_settled)
 }
 
 run_test() {
@@ -158,7 +164,6 @@ t_acquire_unbound() {
 	out=$(ctl_as $UA acquire $DEV_1 --mode unbound --json=short </dev/null)
 	expect_eq "exit code" "$?" 0
 	expect_eq "mode" "$(jq -r .mode <<<"$out")" unbound
-	expect_eq "ioasId" "$(jq -r .ioasId <<<"$out")" null
 	expect_eq "devId" "$(jq -r '.devices[0].devId' <<<"$out")" null
 	expect_eq "verified" "$(jq -r .verified <<<"$out")" true
 }
@@ -197,7 +202,7 @@ t_run_expands() {
 
 t_run_signal() {
 	# SIGTERM to ioasidctl run reaches the child; the lease ends with it.
-	ctl_as $UA run --device $DEV_1 -- sleep 30 2>/dev/null &
+	ctl_bg $UA run --device $DEV_1 -- sleep 30 2>/dev/null &
 	local pid=$!
 	for _ in $(seq 40); do
 		[ "$(lease_count)" = 1 ] && break
@@ -225,7 +230,7 @@ t_A1_no_rule() {
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}")
 	expect_eq "error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
 		io.ioasid.PermissionDenied
-	expect_eq "no fd (I3)" "$(jq -s '[.[] | .fds // 0] | add' <<<"$out")" 0
+	expect_eq "no fd (I3)" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
 	expect_match "audit record" "$(cat "$DAEMON_LOG")" "$UX"
 	wait_leases 0
 }
@@ -241,7 +246,7 @@ t_A2_peercred_eio() {
 		# uid 0, this would succeed.
 		out=$(raw_as root --timeout 2 \
 			"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}")
-		expect_eq "no fd (I3)" "$(jq -s '[.[] | .fds // 0] | add' <<<"$out")" 0
+		expect_eq "no fd (I3)" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
 		expect_eq "no success reply" \
 			"$(jq -s '[.[] | select(.reply) | select(.reply.error == null)] | length' <<<"$out")" 0
 		expect_match "shim exercised" "$(cat "$count" 2>/dev/null)" 'x'
@@ -304,33 +309,55 @@ t_A10_methods() {
 		awk -v i="$iface" '/^method /{sub(/\(.*/, "", $2); print i "." $2}' "$f"
 	done)
 	[ -n "$methods" ] || fail "no methods found in the IDL files"
+	# Valid parameters, so authorization is the only reason left to refuse.
+	declare -A params=(
+		[io.ioasid.Broker.Acquire]="{\"devices\":[\"$DEV_1\"]}"
+		[io.ioasid.Broker.Release]='{"lease":"00000000000000000000000000000000"}'
+		[io.ioasid.Manager.Revoke]='{"lease":"00000000000000000000000000000000"}'
+		[io.ioasid.Manager.Stage]="{\"layout\":\"default\",\"owner\":\"uid $UA\",\"devices\":[\"$DEV_1\"]}"
+		[io.ioasid.Manager.DropStaged]='{"id":"x"}'
+	)
 	for m in $methods; do
-		out=$(raw_as $UX --replies 1 --timeout 2 "{\"method\":\"$m\",\"parameters\":{}}")
+		out=$(raw_as $UX --replies 1 --timeout 2 "{\"method\":\"$m\",\"parameters\":${params[$m]:-{\}}}")
 		err=$(jq -r 'select(.reply) | .reply.error' <<<"$out")
 		case "$m" in
 		io.ioasid.Broker.ListDevices | io.ioasid.Broker.ListGroups | io.ioasid.Broker.ListLeases | io.ioasid.Broker.Monitor)
 			# Read-only and filtered to what the peer may see: either allowed or denied,
 			# never unknown.
-			[ "$err" != org.varlink.service.MethodNotFound ] ||
+			[[ "$err" != org.varlink.service.MethodNotFound ]] ||
 				fail "$m: no entry in the method table"
+			;;
+		io.ioasid.Broker.Release)
+			# Nothing of this peer's to release: denied or no such lease.
+			[[ "$err" =~ ^io\.ioasid\.(PermissionDenied|NoSuchLease)$ ]] ||
+				fail "$m as an unauthorized uid: got '${err:-no reply}'"
 			;;
 		*)
 			[[ "$err" =~ ^io\.ioasid\.(Broker\.|Manager\.)?PermissionDenied$ ]] ||
 				fail "$m as an unauthorized uid: expected PermissionDenied, got '${err:-no reply}'"
 			;;
 		esac
-		expect_eq "$m: no fd" "$(jq -s '[.[] | .fds // 0] | add' <<<"$out")" 0
+		expect_eq "$m: no fd" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
 	done
-	for m in io.ioasid.Broker.Nope io.ioasid.Manager.Acquire io.ioasid.Broker.acquire \
-		io.ioasid.Nope.Acquire org.varlink.service.Nope io.ioasid.Broker.Acquire.X x.y; do
+	# Admin methods refuse before looking at the parameters.
+	for m in $(grep -o '^io\.ioasid\.Manager\.[A-Za-z]*' <<<"$methods"); do
+		out=$(raw_as $UX --replies 1 --timeout 2 "{\"method\":\"$m\",\"parameters\":{}}")
+		err=$(jq -r 'select(.reply) | .reply.error' <<<"$out")
+		[[ "$err" =~ PermissionDenied$ ]] ||
+			fail "$m with empty parameters as an unauthorized uid: got '${err:-no reply}'" \
+				"(parameters checked before authorization)"
+	done
+	# Well-formed names the daemon does not have.
+	for m in io.ioasid.Broker.Nope io.ioasid.Manager.Acquire io.ioasid.Nope.Acquire \
+		org.varlink.service.Nope io.ioasid.Broker.ListDevicesX; do
 		out=$(raw_as $UX --replies 1 --timeout 2 "{\"method\":\"$m\",\"parameters\":{}}")
 		err=$(jq -r 'select(.reply) | .reply.error' <<<"$out")
 		[[ "$err" =~ ^org\.varlink\.service\.(MethodNotFound|InterfaceNotFound)$ ]] ||
-			[ -z "$err" ] ||
-			fail "unknown method $m: expected MethodNotFound, got '$err'"
+			fail "unknown method $m: expected MethodNotFound, got '${err:-no reply}'"
 	done
 	# Garbage method names: not a valid call at all.
-	for m in "" "." "io.ioasid.Broker." "$(printf 'a%.0s' $(seq 300))" "io.ioasid.Broker.Acquire\u0000"; do
+	for m in "" "." "x.y" "io.ioasid.Broker." "io.ioasid.Broker.acquire" \
+		"$(printf 'a%.0s' $(seq 300))" "io.ioasid.Broker.Acquire\u0000"; do
 		out=$(raw_as $UX --replies 1 --timeout 2 "{\"method\":\"$m\",\"parameters\":{}}")
 		expect_eq "garbage '$m': no success" \
 			"$(jq -s '[.[] | select(.reply) | select(.reply.error == null)] | length' <<<"$out")" 0
@@ -384,7 +411,7 @@ t_B3_stale_cdev() {
 	DAEMON_PID=
 	if daemon_start b3 "$host" "$POLICY"; then
 		local base
-		base=$(daemon_fds)
+		base=$(daemon_fds_settled)
 		out=$(ctl_as $UA acquire $DEV_2 --json=short </dev/null 2>"$WORK/err")
 		expect_eq "refused (exit 1: a system error, not a policy refusal)" "$?" 1
 		expect_eq "nothing delivered" "$out" ""
@@ -411,9 +438,9 @@ t_C1_fds_attached() {
 	out=$(raw_as $UA --fds 253 --timeout 3 '{"method":"io.ioasid.Broker.ListLeases"}')
 	expect_eq "no success reply" \
 		"$(jq -s '[.[] | select(.reply) | select(.reply.error == null)] | length' <<<"$out")" 0
-	expect_eq "disconnected" "$(jq -r 'select(.end) | .end' <<<"$out")" eof
+	expect_closed "253 fds" "$out"
 	out=$(raw_as $UA --fds 1 --timeout 3 '{"method":"io.ioasid.Broker.ListLeases"}')
-	expect_eq "one fd: disconnected too" "$(jq -r 'select(.end) | .end' <<<"$out")" eof
+	expect_closed "one fd" "$out"
 }
 
 t_C2_ctrunc() {
@@ -422,8 +449,9 @@ t_C2_ctrunc() {
 	# batch arrives while the first message is still being read.
 	local out
 	out=$(raw_as $UA --fds 253 --no-nul --timeout 3 '{"method":"io.ioasid.Broker.List')
-	expect_eq "disconnected" "$(jq -r 'select(.end) | .end' <<<"$out")" eof
-	expect_eq "no reply" "$(jq -s '[.[] | select(.reply)] | length' <<<"$out")" 0
+	expect_closed "fds with a partial message" "$out"
+	expect_eq "no success reply" \
+		"$(jq -s '[.[] | select(.reply) | select(.reply.error == null)] | length' <<<"$out")" 0
 }
 
 t_C5_fuzz() {
@@ -431,12 +459,12 @@ t_C5_fuzz() {
 	# > max size without a NUL
 	head -c 70000 /dev/zero | tr '\0' ' ' >"$big"
 	out=$(raw_as $UA --no-nul --file "$big" --timeout 3)
-	expect_eq "oversized: disconnected" "$(jq -r 'select(.end) | .end' <<<"$out")" eof
+	expect_closed "oversized" "$out"
 	# > max size as one string value
 	{ printf '{"method":"io.ioasid.Broker.ListLeases","parameters":{"x":"'
 	  head -c 70000 /dev/zero | tr '\0' 'a'; printf '"}}'; } >"$big"
 	out=$(raw_as $UA --file "$big" --timeout 3)
-	expect_eq "oversized string: disconnected" "$(jq -r 'select(.end) | .end' <<<"$out")" eof
+	expect_closed "oversized string" "$out"
 	# deep nesting
 	{ printf '{"method":"io.ioasid.Broker.Acquire","parameters":{"devices":'
 	  printf '[%.0s' $(seq 200); printf ']%.0s' $(seq 200); printf '}}'; } >"$deep"
@@ -475,7 +503,7 @@ t_C5_fuzz() {
 		out=$(raw_as $UA --timeout 2 --replies 1 "$c")
 		expect_eq "case '$c': no success" \
 			"$(jq -s '[.[] | select(.reply) | select(.reply.error == null)] | length' <<<"$out")" 0
-		expect_eq "case '$c': no fd" "$(jq -s '[.[] | .fds // 0] | add' <<<"$out")" 0
+		expect_eq "case '$c': no fd" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
 	done
 	# An embedded NUL splits the message: the first part alone is garbage.
 	out=$(raw_as $UA --timeout 2 --no-nul "$(printf '{"method":"io.ioasid.Broker.ListLeases"')")
@@ -552,22 +580,45 @@ t_D5_close_after_request() {
 }
 
 t_D5_full_buffer() {
-	# A reply larger than both socket buffers first, then an Acquire: the fd-bearing reply
-	# is sent after EAGAIN, later, with its fds exactly once.
+	# Twelve large replies ahead of an Acquire fill the daemon's send buffer and ours (a
+	# tiny SO_RCVBUF, and we read only after a second): the fd-bearing reply is sent after
+	# EAGAIN, later, with its fds exactly once.
+	local big="$WORK/big-host.json" saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK
+	local saved_log=$DAEMON_LOG out msgs=()
+	gen_host 250 >"$big"
+	for _ in $(seq 12); do
+		msgs+=('{"method":"io.ioasid.Broker.ListDevices"}')
+	done
+	msgs+=('{"method":"io.ioasid.Broker.Acquire","parameters":{"devices":["0000:01:00.0"]}}')
+	DAEMON_PID=
+	if daemon_start d5 "$big" "$POLICY"; then
+		out=$(raw_as $UA --rcvbuf 4096 --delay-read 1 --timeout 5 --replies 13 "${msgs[@]}")
+		expect_eq "thirteen replies" "$(jq -s '[.[] | select(.reply)] | length' <<<"$out")" 13
+		expect_eq "ListDevices complete" \
+			"$(jq -s '[.[] | select(.reply)][0].reply.parameters.devices | length' <<<"$out")" 250
+		expect_eq "Acquire granted" \
+			"$(jq -s -r '[.[] | select(.reply)][12].reply.parameters.lease != null' <<<"$out")" true
+		expect_eq "fds exactly once" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 2
+		expect_eq "fds with the Acquire reply" \
+			"$(jq -s '[.[] | select(.reply)][12].fds' <<<"$out")" 2
+		daemon_stop
+	else
+		fail "ioasidd on a 250-device host did not start: $(tail -2 "$DAEMON_LOG")"
+	fi
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+t_list_devices_large() {
+	# A host of 1024 devices: ListDevices must still answer (the reply is far larger than
+	# a request may be).
 	local big="$WORK/big-host.json" saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK
 	local saved_log=$DAEMON_LOG out
 	gen_host 1024 >"$big"
 	DAEMON_PID=
-	if daemon_start d5 "$big" "$POLICY"; then
-		out=$(raw_as $UA --rcvbuf 4096 --delay-read 1 --timeout 5 --replies 2 \
-			'{"method":"io.ioasid.Broker.ListDevices"}' \
-			'{"method":"io.ioasid.Broker.Acquire","parameters":{"devices":["0000:01:00.0"]}}')
-		expect_eq "two replies" "$(jq -s '[.[] | select(.reply)] | length' <<<"$out")" 2
-		expect_eq "ListDevices complete" \
+	if daemon_start big "$big" "$POLICY"; then
+		out=$(raw_as $UA --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListDevices"}')
+		expect_eq "1024 devices listed" \
 			"$(jq -s '[.[] | select(.reply)][0].reply.parameters.devices | length' <<<"$out")" 1024
-		expect_eq "Acquire granted" \
-			"$(jq -s -r '[.[] | select(.reply)][1].reply.parameters.lease != null' <<<"$out")" true
-		expect_eq "fds exactly once" "$(jq -s '[.[] | .fds // 0] | add' <<<"$out")" 2
 		daemon_stop
 	else
 		fail "ioasidd on a 1024-device host did not start: $(tail -2 "$DAEMON_LOG")"
@@ -599,6 +650,7 @@ run_test D2 t_D2_idle
 run_test D4 t_D4_never_reads
 run_test D5-epipe t_D5_close_after_request
 run_test D5-eagain t_D5_full_buffer
+run_test list-devices-large t_list_devices_large
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 echo "integration: $PASSED passed, $FAILED failed${FAILED_NAMES:+ (${FAILED_NAMES[*]})}"

@@ -158,6 +158,11 @@ static void read_replies(int fd) {
 	size_t len = 0, cap = 0;
 	long got = 0;
 	int64_t deadline = now_ms() + (int64_t)(arg_timeout * 1000);
+	/* The daemon starts an fd-bearing send at a message's first byte and the kernel ends a
+	 * stream read right after the skb that carried fds: fds belong to the last message that
+	 * starts inside the read that brought them (tracked as an absolute stream offset). */
+	uint64_t consumed = 0; /* stream offset of buf[0] */
+	uint64_t fd_off = UINT64_MAX;
 	int pending_fds = 0;
 	char names[4096] = "";
 
@@ -166,13 +171,18 @@ static void read_replies(int fd) {
 		char *nul;
 		while ((nul = memchr(buf, 0, len))) {
 			size_t mlen = (size_t)(nul - buf);
+			bool mine = fd_off == consumed;
 			printf("{\"reply\": %.*s, \"fds\": %d, \"fdNames\": [%s]}\n", (int)mlen, buf,
-			       pending_fds, names);
+			       mine ? pending_fds : 0, mine ? names : "");
 			fflush(stdout);
-			pending_fds = 0;
-			names[0] = 0;
+			if (mine) {
+				pending_fds = 0;
+				names[0] = 0;
+				fd_off = UINT64_MAX;
+			}
 			memmove(buf, nul + 1, len - mlen - 1);
 			len -= mlen + 1;
+			consumed += mlen + 1;
 			if (arg_replies > 0 && ++got >= arg_replies)
 				return print_end("replies", 0);
 		}
@@ -218,9 +228,25 @@ static void read_replies(int fd) {
 				close(fds[i]);
 				pending_fds++;
 			}
+			if (k > 0 && n > 0) {
+				/* buf[0] always starts a message; so does every byte after a NUL. */
+				size_t rs = len, re = len + (size_t)n;
+				bool found = false;
+				for (size_t q = re; q-- > rs;)
+					if (q == 0 || buf[q - 1] == 0) {
+						fd_off = consumed + q;
+						found = true;
+						break;
+					}
+				if (!found)
+					printf("{\"strayFds\": %zu}\n", k);
+			}
 		}
-		if (n == 0)
+		if (n == 0) {
+			if (pending_fds > 0)
+				printf("{\"strayFds\": %d}\n", pending_fds);
 			return print_end("eof", 0);
+		}
 		len += (size_t)n;
 	}
 }
