@@ -25,12 +25,16 @@ for f in ioasidd ioasidctl rawclient; do
 done
 SAMPLE="$REPO/tests/hosts/sample.json"
 
-bold=$(tput bold 2>/dev/null || true)
-norm=$(tput sgr0 2>/dev/null || true)
+bold= norm=
+if [ -t 1 ]; then
+	bold=$(tput bold 2>/dev/null || true)
+	norm=$(tput sgr0 2>/dev/null || true)
+fi
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$norm"; }
 say() { printf '   %s\n' "$*"; }
-show() { # show CMD...: prints the command, then runs it indented
-	printf '   $ %s\n' "$*"
+show() { # show LABEL CMD...: prints "$ LABEL", then runs CMD with its output indented
+	printf '   $ %s\n' "$1"
+	shift
 	"$@" 2>&1 | sed 's/^/     /'
 	return "${PIPESTATUS[0]}"
 }
@@ -83,7 +87,7 @@ fi
 say "ioasidd runs as pid $DAEMON_PID on $DAEMON_SOCK"
 
 step "1) The IOMMU groups of the sample host"
-show "$B/ioasidctl" --host "$SAMPLE" groups
+show "ioasidctl --host tests/hosts/sample.json groups" "$B/ioasidctl" --host "$SAMPLE" groups
 say "Group 5 holds a bridge and two vfio-pci devices: $DEV_A and $DEV_B."
 
 step "2) $USER_A acquires $DEV_A (attached) and holds the lease"
@@ -103,7 +107,7 @@ say "Each fd was checked in the receiving process: the sim kernel's fds are memf
 say "names say what they stand for (on a real host: /dev/iommu and /dev/vfio/devices/vfioN)."
 
 step "3) $USER_B asks for $DEV_B, in the same IOMMU group"
-show as "$USER_B" "$GID_B" "$B/ioasidctl" acquire "$DEV_B" </dev/null
+show "ioasidctl acquire $DEV_B     (as $USER_B)" as "$USER_B" "$GID_B" "$B/ioasidctl" acquire "$DEV_B" </dev/null
 rc=$?
 say "exit code $rc: refused, because one IOMMU group has one owner."
 
@@ -111,7 +115,7 @@ step "4) $USER_A releases; $USER_B asks again"
 exec {hold}>&-
 wait $holder
 say "$USER_A's ioasidctl saw EOF on stdin, released the lease and exited ($?)."
-show as "$USER_B" "$GID_B" "$B/ioasidctl" acquire "$DEV_B" </dev/null
+show "ioasidctl acquire $DEV_B </dev/null     (as $USER_B)" as "$USER_B" "$GID_B" "$B/ioasidctl" acquire "$DEV_B" </dev/null
 rc2=$?
 say "exit code $rc2: granted; the lease ended when ioasidctl exited (stdin was /dev/null)."
 

@@ -42,7 +42,7 @@ fi
 jq -r '.devices[].bdf' "$host" | sed -n "2,$((CLIENTS + 1))p" >"$WORK/devices.txt"
 first=$(jq -r '.devices[0].bdf' "$host")
 
-echo "host: $DEVICES devices (synthetic), sim kernel; $(nproc) CPUs"
+echo "host: $DEVICES devices (synthetic), sim kernel; $(nproc) CPUs; daemon pid $DAEMON_PID"
 "$B/bench-acquire" --socket "$DAEMON_SOCK" --device "$first" --iterations "$ITERATIONS" \
 	--clients "$CLIENTS" --devices "$WORK/devices.txt" --daemon-pid "$DAEMON_PID"
 rc=$?
