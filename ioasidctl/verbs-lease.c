@@ -265,7 +265,10 @@ static int hold_lease(IoasidClient *c) {
 static int release_lease(IoasidClient *c, const char *lease) {
 	IoasidError e = {};
 	int r = ioasid_client_release(c, lease, &e);
-	if (r < 0)
+	if (r == -EREMOTEIO && ioasid_error_is(&e, IOASID_ERROR_NO_SUCH_LEASE))
+		r = ioasidctl_error(1, "Lease %s had already ended (revoked by an administrator)",
+				    lease);
+	else if (r < 0)
 		r = report_call_error("Release", r, &e);
 	ioasid_error_done(&e);
 	return r;

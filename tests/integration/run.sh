@@ -183,6 +183,27 @@ t_lease_held_and_listed() {
 	wait_leases 0
 }
 
+t_leases_filtered_and_revoke() {
+	hold_lease L2 $UA $DEV_1 || fail "acquire exited early: $(cat "$L2_err")"
+	local id
+	id=$(jq -r .lease "$L2_out")
+	expect_eq "the holder sees its lease" \
+		"$(ctl_as $UA leases --json=short | jq -r '.[].id')" "$id"
+	expect_eq "another tenant does not" "$(ctl_as $UB leases --json=short | jq length)" 0
+	ctl_as $UB revoke "$id" >/dev/null 2>&1
+	expect_eq "a tenant cannot revoke" "$?" 2
+	ctl_as $UA status >/dev/null 2>"$WORK/err"
+	expect_eq "a tenant gets no status" "$?" 2
+	expect_match "status message" "$(cat "$WORK/err")" "admin rule"
+	expect_eq "admin revokes" "$(ctl_as root revoke "$id" --json=short | jq -r .state)" revoked
+	wait_leases 0
+	release_lease L2
+	expect_eq "the holder learns it at release" "$?" 1
+	expect_match "holder's message" "$(cat "$L2_err")" "already ended"
+	ctl_as root revoke "$id" >/dev/null 2>&1
+	expect_eq "revoking twice" "$?" 1
+}
+
 t_run_expands() {
 	local out
 	out=$(ctl_as $UA run --device $DEV_1 --mode attached -- \
@@ -444,9 +465,10 @@ t_C1_fds_attached() {
 }
 
 t_C2_ctrunc() {
-	# More fds than the daemon's cmsg buffer (a client may pass up to SCM_MAX_FD = 253; the
-	# daemon, which accepts none, needs no room for them). Sent in two writes so the second
-	# batch arrives while the first message is still being read.
+	# The daemon's cmsg buffer holds SCM_MAX_FD (253) fds, the most one sendmsg() can carry,
+	# so MSG_CTRUNC cannot be forced from outside (the truncation path itself is covered by
+	# the varlink unit test "ctrunc"). What a client can do: a full load of fds with the
+	# first bytes of a message that never completes.
 	local out
 	out=$(raw_as $UA --fds 253 --no-nul --timeout 3 '{"method":"io.ioasid.Broker.List')
 	expect_closed "fds with a partial message" "$out"
@@ -632,6 +654,7 @@ echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
 run_test acquire-attached t_acquire_attached
 run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
+run_test leases-revoke t_leases_filtered_and_revoke
 run_test run-expands t_run_expands
 run_test run-signal t_run_signal
 run_test A1 t_A1_no_rule
