@@ -285,7 +285,8 @@ def run(d, sock):
     for f in fds:
         os.close(f)
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
-    check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2,
+    check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2 and
+          r["parameters"].get("ioasId", 0) is None and r["parameters"]["devices"][0]["devId"] is None,
           "after the holder closed its fds the device is free again (unbound)")
     lease = r["parameters"].get("lease")
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})
