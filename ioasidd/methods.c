@@ -255,14 +255,17 @@ static const char *param_string(json_object *params, const char *key, bool *bad)
 
 void manager_end_lease(Manager *m, Lease *l, const char *why) {
 	lease_table_remove(&m->leases, l);
-	if (l->connection && l->connection->pending_lease == l)
-		l->connection->pending_lease = NULL;
+	Connection *c = l->connection;
+	if (c && c->pending_lease == l)
+		c->pending_lease = NULL;
 	if (l->delivered) {
 		methods_notify_lease(m, l, "lease-released");
 		audit_log(&(AuditRecord){
 			.action = "release",
 			.message_id = IOASID_MESSAGE_RELEASE,
-			.method = why,
+			.method = streq(why, "released")  ? "io.ioasid.Broker.Release"
+				  : streq(why, "revoked") ? "io.ioasid.Manager.Revoke"
+							  : "lease-end",
 			.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
 			.rule = l->rule,
 			.reason = why,
@@ -275,6 +278,9 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 	} else
 		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
 	lease_free(l, m->kernel);
+	/* A connection kept open only for this lease is subject to the idle deadline again. */
+	if (c && !c->closing)
+		connection_rearm_idle(c);
 }
 
 void manager_connection_gone(Manager *m, Connection *c) {
