@@ -164,6 +164,7 @@ t_acquire_unbound() {
 	out=$(ctl_as $UA acquire $DEV_1 --mode unbound --json=short </dev/null)
 	expect_eq "exit code" "$?" 0
 	expect_eq "mode" "$(jq -r .mode <<<"$out")" unbound
+	expect_eq "ioasId" "$(jq -r .ioasId <<<"$out")" null
 	expect_eq "devId" "$(jq -r '.devices[0].devId' <<<"$out")" null
 	expect_eq "verified" "$(jq -r .verified <<<"$out")" true
 }
@@ -218,6 +219,13 @@ t_run_expands() {
 		'^/memfd:ioasid-sim:iommufd'
 	ctl_as $UA run --device $DEV_1 -- sh -c 'exit 7' 2>/dev/null
 	expect_eq "run passes the exit status" "$?" 7
+	ctl_as $UA run --device $DEV_1 --mode unbound -- echo '{ioas}' >/dev/null 2>"$WORK/err"
+	expect_eq "{ioas} in unbound mode is a usage error" "$?" 64
+	ctl_as $UA run --device $DEV_1 -- echo "{fd:$DEV_2}" >/dev/null 2>"$WORK/err"
+	expect_eq "{fd:BDF} of a device not leased" "$?" 64
+	expect_match "message" "$(cat "$WORK/err")" "'$DEV_2' is not in lease"
+	out=$(ctl_as $UA run --device $DEV_1 -- echo '{"driver":"x"}' '{unknown}' 2>/dev/null)
+	expect_eq "other braces untouched" "$out" '{"driver":"x"} {unknown}'
 	wait_leases 0
 }
 
