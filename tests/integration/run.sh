@@ -110,6 +110,12 @@ main_daemon() {
 	BASE_FDS=$(daemon_fds_settled)
 }
 
+# Sanitizer reports in any daemon log so far (I4).
+sanitizer_reports() {
+	cat "$WORK"/*.log 2>/dev/null | grep -c -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' || true
+}
+SAN_SEEN=0
+
 run_test() {
 	local name=$1 fn=$2 n
 	if [ ${#ONLY[@]} -gt 0 ] && [[ ! " ${ONLY[*]} " =~ " $name " ]]; then
@@ -129,6 +135,10 @@ run_test() {
 			fail "ioasidd does not serve a well-behaved client (I1)"
 		n=$(daemon_wait_fds "$BASE_FDS") || fail "daemon fd count $n, baseline $BASE_FDS (I2)"
 	fi
+	n=$(sanitizer_reports)
+	[ "$n" = "$SAN_SEEN" ] || fail "sanitizer report in a daemon log (I4): $(grep -h -m1 -E \
+		'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log)"
+	SAN_SEEN=$n
 	if [ $CUR_OK = 1 ]; then
 		PASSED=$((PASSED + 1))
 		echo "  ok   $name"
@@ -269,7 +279,9 @@ t_A2_peercred_eio() {
 	local saved_log=$DAEMON_LOG
 	rm -f "$count"
 	DAEMON_PID=
+	# (Under ASan the runtime must come first; it tolerates the preload with this option.)
 	DAEMON_ENV="LD_PRELOAD=$B/peercred-eio PEERCRED_EIO_COUNT=$count"
+	DAEMON_ENV+=" ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 	if daemon_start a2 "$SAMPLE" "$POLICY"; then
 		# Root is allowed everything by the policy: if the failed SO_PEERCRED turned into
 		# uid 0, this would succeed.
@@ -684,5 +696,11 @@ run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
+if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then
+	echo "integration: sanitizer report at ioasidd's exit:"
+	grep -h -A5 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log | tail -20
+	FAILED=$((FAILED + 1))
+	FAILED_NAMES+=(sanitizer-at-exit)
+fi
 echo "integration: $PASSED passed, $FAILED failed${FAILED_NAMES:+ (${FAILED_NAMES[*]})}"
 [ "$FAILED" = 0 ]
