@@ -127,10 +127,20 @@ static bool fd_check(int fd, const char *bdf, json_object *o, char **ret_name) {
 	json_object_object_add(o, "fd", json_object_new_int(fd));
 	json_object_object_add(o, "kind", json_object_new_string(ioasid_fd_kind_to_string(info.kind)));
 	json_object_object_add(o, "name", info.name ? json_object_new_string(info.name) : NULL);
+	if (info.major || info.minor) {
+		char dev[32];
+		snprintf(dev, sizeof(dev), "%u:%u", info.major, info.minor);
+		json_object_object_add(o, "dev", json_object_new_string(dev));
+	} else
+		json_object_object_add(o, "dev", NULL);
 	json_object_object_add(o, "sim", json_object_new_boolean(info.sim));
 	json_object_object_add(o, "cloexec", json_object_new_boolean(info.cloexec));
 	json_object_object_add(o, "verified", json_object_new_boolean(ok));
-	*ret_name = info.name ? strdup(info.name) : strdup("?");
+	if (info.major || info.minor) {
+		if (asprintf(ret_name, "%s (char %u:%u)", strna(info.name), info.major, info.minor) < 0)
+			*ret_name = NULL;
+	} else
+		*ret_name = strdup(info.name ? info.name : "?");
 	ioasid_fd_info_done(&info);
 	return ok;
 }
