@@ -60,6 +60,8 @@ void peer_to_policy(const Peer *p, PolicyPeer *ret);
  * before SO_PEERPIDFD (-ESRCH/-EINVAL), -ENOMEM, ...).
  */
 int identity_from_socket(int fd, bool pidfd_supported, Peer *ret);
+/* True while the process behind pidfd has not exited. */
+bool pidfd_alive(int pidfd);
 /* Does this kernel support SO_PEERPIDFD? Probed once at start over a socketpair. */
 bool identity_probe_pidfd(void);
 /*
