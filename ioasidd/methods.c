@@ -338,6 +338,18 @@ void methods_notify_lease(Manager *m, const Lease *l, const char *event) {
 	}
 }
 
+void methods_notify_device(Manager *m, const char *event, const char *bdf) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "event", json_object_new_string(event));
+		json_object_object_add(p, "bdf", json_object_new_string(bdf));
+		json_object_object_add(p, "lease", NULL);
+		(void)connection_reply(c, p, true);
+	}
+}
+
 static int method_monitor(Connection *c, json_object *params, unsigned flags) {
 	if (!no_params(c, params))
 		return 0;
