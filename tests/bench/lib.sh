@@ -24,6 +24,6 @@ time_median_ms() {
 }
 
 # ratio A B: A/B with 2 decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0) ? a / b : 0 }'; }
 # le A B: true when A <= B (floats).
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
