@@ -164,6 +164,7 @@ typedef struct Sim {
 	size_t n_files;
 	unsigned iommufd_serial;
 	unsigned container_serial;
+	int cap_sys_resource_override; /* -1: ask the process */
 } Sim;
 
 static const KernelOps sim_ops;
@@ -516,12 +517,21 @@ static int sim_iommufd_open(Kernel *k, int *ret_fd) {
 	return 0;
 }
 
-static bool sim_capable_sys_resource(void) {
+static bool sim_capable_sys_resource(const Sim *s) {
+	if (s->cap_sys_resource_override >= 0)
+		return s->cap_sys_resource_override > 0;
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
 	if (syscall(SYS_capget, &h, d) < 0)
 		return false;
 	return d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE);
+}
+
+int kernel_sim_override_cap_sys_resource(Kernel *k, int value) {
+	if (!kernel_is_sim(k) || value < -1 || value > 1)
+		return -EINVAL;
+	SIM(k)->cap_sys_resource_override = value;
+	return 0;
 }
 
 int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64) {
@@ -532,7 +542,7 @@ int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64) {
 	if (r < 0)
 		return r;
 	/* Kernel order: capability, then an empty context, then the value. */
-	if (!sim_capable_sys_resource())
+	if (!sim_capable_sys_resource(SIM(k)))
 		return -EPERM;
 	if (c->n_objs > 0)
 		return -EBUSY;
@@ -677,9 +687,12 @@ static uint64_t align_up(uint64_t v, uint64_t a, bool *overflow) {
 	return r;
 }
 
-/* Lowest free IOVA for length with alignment `align`, inside the allowed ranges if any. */
+/* Lowest free IOVA for length with alignment `align`, inside the allowed ranges if any.
+ * Without allowed ranges the kernel searches [PAGE_SIZE, ULONG_MAX - PAGE_SIZE], so IOVA 0
+ * is never handed out automatically (seen on 6.12: a 2 MiB map of a 2 MiB-aligned buffer
+ * into an empty IOAS lands at 0x200000). */
 static int ioas_alloc_iova(const SimObj *ioas, uint64_t length, uint64_t align, uint64_t *ret) {
-	IovaRange all = { 0, UINT64_MAX };
+	IovaRange all = { SIM_PAGE_SIZE, UINT64_MAX - SIM_PAGE_SIZE };
 	const IovaRange *win = ioas->n_allowed > 0 ? ioas->allowed : &all;
 	size_t n_win = ioas->n_allowed > 0 ? ioas->n_allowed : 1;
 	for (size_t w = 0; w < n_win; w++) {
@@ -936,20 +949,32 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 		return -EINVAL;
 	SimObj *ioas = pt->type == OBJ_IOAS ? pt : pt->ioas;
 
-	/* Attachment is group-wide: a sibling already attached fixes the domain. */
-	SimObj *hwpt = group_sibling_hwpt(s, c, dobj);
-	if (hwpt) {
-		if (pt->type == OBJ_HWPT ? pt != hwpt : hwpt->ioas != pt)
-			return -EINVAL;
-	} else if (pt->type == OBJ_HWPT)
-		hwpt = pt;
-	else {
-		/* Reuse an automatic domain of this IOAS (all sim domains are compatible). */
-		for (size_t i = 0; i < c->n_objs && !hwpt; i++)
-			if (c->objs[i]->type == OBJ_HWPT && c->objs[i]->ioas == ioas)
-				hwpt = c->objs[i];
+	/* Attachment is group-wide (uapi-facts 2.5, 3.2). A device not yet attached joins the
+	 * domain an attached sibling fixed, or fails EINVAL; an attached device replaces, and
+	 * then the whole group moves with it. */
+	SimGroup *g = sim_find_group(s, f->dev->group);
+	SimObj *old = dobj->hwpt;
+	SimObj *hwpt = NULL;
+	if (!old) {
+		SimObj *sib = group_sibling_hwpt(s, c, dobj);
+		if (sib) {
+			if (pt->type == OBJ_HWPT ? pt != sib : sib->ioas != pt)
+				return -EINVAL;
+			hwpt = sib;
+		}
 	}
-	if (hwpt && dobj->hwpt == hwpt) {
+	if (!hwpt) {
+		if (pt->type == OBJ_HWPT)
+			hwpt = pt;
+		else if (old && old->ioas == pt)
+			hwpt = old; /* the kernel tries the IOAS's domains, the current one first */
+		else
+			/* Reuse an automatic domain of this IOAS (all sim domains are compatible). */
+			for (size_t i = 0; i < c->n_objs && !hwpt; i++)
+				if (c->objs[i]->type == OBJ_HWPT && c->objs[i]->ioas == ioas)
+					hwpt = c->objs[i];
+	}
+	if (hwpt && hwpt == old) {
 		if (ret_hwpt_id)
 			*ret_hwpt_id = hwpt->id;
 		return 0;
@@ -958,8 +983,8 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 	/* What the attach will reserve in the IOAS must not collide with mappings or allowed
 	 * ranges; a new domain also reserves everything above its aperture and needs
 	 * page-aligned mappings. */
-	SimGroup *g = sim_find_group(s, f->dev->group);
-	for (size_t i = 0; g && i < g->n_regions; i++) {
+	bool move_resv = !old || old->ioas != ioas;
+	for (size_t i = 0; g && move_resv && i < g->n_regions; i++) {
 		const ReservedRegion *rr = &g->regions[i];
 		if (rr->type == RESV_DIRECT_RELAXABLE)
 			continue;
@@ -979,6 +1004,19 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 				return -EADDRINUSE;
 	}
 
+	/* The devices that move: this one, or on replace every device of the group attached
+	 * in this context (they all share `old`). */
+	_cleanup_free_ SimObj **movers = calloc(c->n_objs + 1, sizeof(*movers));
+	if (!movers)
+		return -ENOMEM;
+	size_t n_movers = 0;
+	if (old) {
+		for (size_t i = 0; i < c->n_objs; i++)
+			if (c->objs[i]->type == OBJ_DEVICE && c->objs[i]->hwpt == old)
+				movers[n_movers++] = c->objs[i];
+	} else
+		movers[n_movers++] = dobj;
+
 	/* Commit. Like the kernel's atomic replace, the new domain exists before the old one is
 	 * left (so a new automatic HWPT never reuses the old one's id). */
 	if (!hwpt) {
@@ -993,17 +1031,19 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 			return -ENOMEM;
 		}
 	}
-	device_detach_obj(c, dobj);
-	for (size_t i = 0; g && i < g->n_regions; i++)
-		if (g->regions[i].type != RESV_DIRECT_RELAXABLE &&
-		    ioas_resv_add(ioas, g->regions[i].start, g->regions[i].end, dobj) < 0) {
-			ioas_resv_remove_owner(ioas, dobj);
-			hwpt->users++;
-			hwpt_put(c, hwpt);
-			return -ENOMEM;
-		}
-	hwpt->users++;
-	dobj->hwpt = hwpt;
+	for (size_t m = 0; m < n_movers; m++) {
+		SimObj *mv = movers[m];
+		for (size_t i = 0; g && move_resv && i < g->n_regions; i++)
+			if (g->regions[i].type != RESV_DIRECT_RELAXABLE &&
+			    ioas_resv_add(ioas, g->regions[i].start, g->regions[i].end, mv) < 0)
+				return -ENOMEM; /* leaves extra reservations: fail-safe, not exact */
+		if (old && move_resv)
+			ioas_resv_remove_owner(old->ioas, mv);
+		hwpt->users++;
+		mv->hwpt = hwpt;
+		if (old)
+			hwpt_put(c, old); /* frees the old automatic domain with its last user */
+	}
 	if (ret_hwpt_id)
 		*ret_hwpt_id = hwpt->id;
 	return 0;
@@ -1282,6 +1322,7 @@ int kernel_sim_new(const Host *host, Kernel **ret) {
 		return -ENOMEM;
 	s->kernel.ops = &sim_ops;
 	s->kernel.userdata = s;
+	s->cap_sys_resource_override = -1;
 	int r = sim_copy_host(s, host);
 	if (r < 0) {
 		sim_free(&s->kernel);

@@ -463,8 +463,8 @@ static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	    old.rlim_max > rl.rlim_max)
 		rl.rlim_max = old.rlim_max; /* never lower the hard limit */
 	/* The pidfd proves the pid still is the peer (no reuse in between). */
-	if (syscall(SYS_pidfd_send_signal, c->peer.pidfd, 0, NULL, 0) < 0 ||
-	    prlimit(c->peer.pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
+	errno = ESRCH;
+	if (!pidfd_alive(c->peer.pidfd) || prlimit(c->peer.pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
 		snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK of pid %d not raised: %s",
 			 (int)c->peer.pid, strerror(errno));
 		strv_extend(warnings, buf);

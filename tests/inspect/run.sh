@@ -56,6 +56,12 @@ run --host $H/iommu-off.json groups
 expect_eq "iommu-off groups rc" "$rc" 0
 grep -q '^No IOMMU groups: the IOMMU is off or absent. Enable VT-d in firmware and boot with intel_iommu=on$' <<<"$out" \
 	&& ok || bad "iommu-off: no clear 'No IOMMU groups' answer: $out"
+run --host $H/workstation.json --legacy groups
+expect_eq "--legacy: one line per group member" "$(wc -l <<<"$out")" "$(jq '[.groups[].devices[]] | length' $H/workstation.json)"
+bad_lines=$(grep -cvE '^IOMMU Group [0-9]+: [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] .+ \[[0-9a-f]{4}\]: .+ \[[0-9a-f]{4}:[0-9a-f]{4}\]( \(rev [0-9a-f]{2}\))?$' <<<"$out")
+expect_eq "--legacy lines look like 'IOMMU Group N: ' + lspci -Dnn" "$bad_lines" 0
+grep -qxF 'IOMMU Group 1: 0000:01:00.1 Audio device [0403]: NVIDIA Corporation GA102 High Definition Audio Controller [10de:1aef] (rev a1)' <<<"$out" \
+	&& ok || bad "--legacy line of 01:00.1"
 run groups extra
 expect_eq "groups with an argument is a usage error" "$rc" 64
 [ -z "$out" ] && ok || bad "usage error printed on stdout"
@@ -138,6 +144,30 @@ else
 	fi
 	n=$(ls /sys/bus/pci/devices | wc -l)
 	expect_eq "live devices lists every PCI device" "$("$CTL" --json=short devices | jq '.devices | length')" "$n"
+fi
+
+# the same hosts read live ---------------------------------------------------------------------
+# Each fixture materialized as a umockdev test bed and read by the live scan must give the
+# same answers as the snapshot (check differs only by the memlock line, which is live only).
+if [ -x "$B/mktestbed" ]; then
+	for f in $H/*.json; do
+		n=$(basename "$f" .json)
+		for v in "--json=short groups" "--json=short devices" "--legacy groups" devices; do
+			live=$("$B/mktestbed" "$f" -- "$CTL" $v 2>&1)
+			snap=$("$CTL" --host "$f" $v)
+			expect_eq "$n: live '$v' equals the snapshot's" "$live" "$snap"
+		done
+		live=$("$B/mktestbed" "$f" -- "$CTL" --json=short check 2>&1 |
+			jq -cS 'del(.checks[] | select(.id == "memlock")) | del(.summary)')
+		snap=$("$CTL" --host "$f" --json=short check | jq -cS 'del(.summary)')
+		expect_eq "$n: live check equals the snapshot's" "$live" "$snap"
+		bdf=$(jq -r '.devices[-1].bdf' "$f")
+		live=$("$B/mktestbed" "$f" -- "$CTL" --json=short show "$bdf" 2>&1)
+		snap=$("$CTL" --host "$f" --json=short show "$bdf")
+		expect_eq "$n: live 'show $bdf' equals the snapshot's" "$live" "$snap"
+	done
+else
+	echo "  SKIPPED live-vs-snapshot: $B/mktestbed is not built"
 fi
 
 # colour only on a tty ----------------------------------------------------------------------

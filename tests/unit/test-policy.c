@@ -156,6 +156,10 @@ static void test_errors(void) {
 		{ "allow user alice to any\x01\n", 1, 24, "control character" },
 		{ "}\n", 1, 1, "Unexpected '}'" },
 		{ "allow user alice to any mode ,attached\n", 1, 30, "Empty element" },
+		{ "allow user alice to vendor 10DE\ndeny *\nallow user alice to vendor 0x10de\n", 3,
+		  1, "Duplicate rule: same as the rule on line 1" },
+		{ "deny user bob\nadmin user bob\ndeny user bob to any\n", 3, 1,
+		  "same as the rule on line 1" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		PolicyLoadOptions o = { .resolver = &test_resolver };
@@ -453,6 +457,8 @@ static void test_admin(void) {
 	CU_ASSERT_FALSE(policy_is_admin(p, &peer_alice, &d));
 	CU_ASSERT_PTR_NULL(d.file);
 	CU_ASSERT_FALSE(policy_is_admin(p, &peer_nobody, &d));
+	CU_ASSERT_FALSE(eval(p, &peer_nobody, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "peer uid 65534"));
 	CU_ASSERT_EQUAL(policy_n_admin(p), 2);
 	CU_ASSERT_EQUAL(policy_n_rules(p), 1);
 	/* admin rules do not grant devices */
@@ -614,6 +620,22 @@ static void test_owner(void) {
 		ASSERT_OK(policy_load(path, &o, &p, &e));
 		p = policy_free(p);
 
+		/* A directory others may write lets them replace the file... */
+		ASSERT_OK(chmod(dir, 0777));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Directory") ? e.message :
+										    NULL);
+		policy_error_done(&e);
+		/* ...unless it is sticky, like /tmp. */
+		ASSERT_OK(chmod(dir, 01777));
+		ASSERT_OK(policy_load(path, &o, &p, &e));
+		p = policy_free(p);
+		ASSERT_OK(chown(dir, 1000, 0));
+		ASSERT_OK(chmod(dir, 0700));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		policy_error_done(&e);
+		ASSERT_OK(chown(dir, 0, 0));
+
 		ASSERT_OK(chown(path, 1000, 0));
 	}
 	/* Not owned by root (as non-root every file we create is ours). */
@@ -648,7 +670,28 @@ static void test_owner(void) {
 	rmdir(dir);
 }
 
+static void test_invalid_request(void) {
+	_cleanup_policy_free_ Policy *p = load_ok("allow * to any mode attached,unbound\n");
+	PolicyDecision d;
+	PolicyRequest req = { .peer = NULL, .device = &dev_gpu, .mode = POLICY_MODE_ATTACHED };
+	ASSERT_ERR(policy_evaluate(p, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	req = (PolicyRequest){ .peer = &peer_bob, .device = NULL };
+	ASSERT_ERR(policy_evaluate(p, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	req = (PolicyRequest){ .peer = &peer_bob, .device = &dev_gpu, .mode = 4 };
+	ASSERT_ERR(policy_evaluate(p, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	ASSERT_ERR(policy_evaluate(NULL, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	/* mode 0: no particular mode */
+	req.mode = 0;
+	ASSERT_OK(policy_evaluate(p, &req, &d));
+	CU_ASSERT_TRUE(d.allow);
+}
+
 static CU_TestInfo tests[] = {
+	{ "invalid_request", test_invalid_request },
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
 	{ "settings", test_settings },   { "golden", test_golden },
@@ -720,8 +763,41 @@ static void test_example(void) {
 	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 }
 
+/* The complete policy in ioasid.conf(5) EXAMPLES (its second .EX block) loads. */
+static void test_man_example(void) {
+	_cleanup_free_ char *path = NULL, *man = NULL;
+	CU_ASSERT_FATAL(asprintf(&path, "%s/../man/ioasid.conf.5", test_dir()) > 0);
+	CU_ASSERT_FATAL(read_full_file(path, 1 << 20, &man, NULL) >= 0);
+	char *ex = strstr(man, "\n.EX\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	ex = strstr(ex + 1, "\n.EX\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	ex += 5;
+	char *end = strstr(ex, "\n.EE\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+	*end = '\0';
+	/* roff escapes: \- is '-', \e is a backslash */
+	char *w = ex;
+	for (const char *r = ex; *r; r++) {
+		if (r[0] == '\\' && (r[1] == '-' || r[1] == 'e')) {
+			*w++ = r[1] == '-' ? '-' : '\\';
+			r++;
+		} else
+			*w++ = *r;
+	}
+	*w = '\0';
+	_cleanup_policy_free_ Policy *p = load_ok(ex);
+	CU_ASSERT_EQUAL(policy_n_rules(p), 5);
+	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
+	PolicyDecision d;
+	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
+	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
+}
+
 static CU_TestInfo example_tests[] = {
 	{ "example", test_example },
+	{ "man_example", test_man_example },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy-example", example_tests);
