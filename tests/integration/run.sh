@@ -264,7 +264,7 @@ t_A1_no_rule() {
 	err=$(cat "$WORK/err")
 	expect_eq "exit code" "$rc" 2
 	expect_eq "stdout" "$out" ""
-	expect_match "message" "$err" "Permission denied for $DEV_1"
+	expect_match "message" "$err" "Permission denied for $DEV_1 \\(IOMMU group 3\\): no rule matched"
 	out=$(raw_as $UX --replies 1 --timeout 2 \
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}")
 	expect_eq "error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
