@@ -409,6 +409,9 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 				return error_obj(c, IOASID_ERROR_GROUP_NOT_VIABLE, p);
 			}
 			json_object_put(arr);
+			if (m->host->kernel.interrupt_remapping == TRI_NO)
+				/* MSI cannot be isolated: a host fact, not a holder. */
+				return system_error(c, r, "device-bind (no interrupt remapping)", d->bdf);
 		}
 		if (r == -EBUSY || r == -EINVAL || r == -EPERM) {
 			json_object *p = obj();
@@ -460,8 +463,8 @@ static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	    old.rlim_max > rl.rlim_max)
 		rl.rlim_max = old.rlim_max; /* never lower the hard limit */
 	/* The pidfd proves the pid still is the peer (no reuse in between). */
-	if (syscall(SYS_pidfd_send_signal, c->peer.pidfd, 0, NULL, 0) < 0 ||
-	    prlimit(c->peer.pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
+	errno = ESRCH;
+	if (!pidfd_alive(c->peer.pidfd) || prlimit(c->peer.pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
 		snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK of pid %d not raised: %s",
 			 (int)c->peer.pid, strerror(errno));
 		strv_extend(warnings, buf);
@@ -585,20 +588,27 @@ int method_acquire(Connection *c, json_object *params) {
 		if (r < 0)
 			FAIL(kernel_error(c, r, "iommufd-set-rlimit-mode", NULL, rq.layout));
 	}
-	r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
-	if (r < 0)
-		FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq.layout));
-	if (layout && layout->n_windows > 0) {
-		r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id, layout->windows,
-				layout->n_windows);
+	/* The IOAS and its layout only exist in attached mode: an unbound client (QEMU)
+	 * allocates and shapes its own IOAS, so the daemon cannot enforce windows for it. */
+	if (rq.mode == LEASE_MODE_ATTACHED) {
+		r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
 		if (r < 0)
-			FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq.layout));
-	}
-	if (layout && !layout->huge_pages) {
-		r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id, false);
-		if (r < 0)
-			FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq.layout));
-	}
+			FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq.layout));
+		if (layout && layout->n_windows > 0) {
+			r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id,
+					layout->windows, layout->n_windows);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq.layout));
+		}
+		if (layout && !layout->huge_pages) {
+			r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id,
+					false);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq.layout));
+		}
+	} else if (layout && (layout->n_windows > 0 || !layout->huge_pages))
+		strv_extend(&warnings, "unbound mode: the layout's IOVA windows and huge-page "
+				       "setting are not applied (the client allocates its own IOAS)");
 	for (size_t i = 0; i < rq.n_devices; i++) {
 		const Device *d = rq.devices[i];
 		int fd = -EBADF;
@@ -691,7 +701,10 @@ int method_acquire(Connection *c, json_object *params) {
 	add_str(p, "lease", l->id);
 	add_str(p, "mode", lease_mode_to_string(l->mode));
 	add_int(p, "iommuFd", 0);
-	add_int(p, "ioasId", l->ioas_id);
+	if (l->mode == LEASE_MODE_ATTACHED)
+		add_int(p, "ioasId", l->ioas_id);
+	else
+		json_object_object_add(p, "ioasId", NULL);
 	json_object *devs = json_object_new_array();
 	int fds[IOASID_MAX_DEVICES_PER_REQUEST + 1];
 	fds[0] = l->iommufd;

@@ -10,11 +10,13 @@
  *   acquire.c   Acquire, in the order of DESIGN.md
  *   lease.c     the lease table and group exclusivity (no I/O but kernel_close)
  *   log.c       logging (journal or stderr) and audit records
+ *   udev.c      hotplug and driver changes on the live host
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-device.h>
 #include <systemd/sd-event.h>
 #include <json-c/json.h>
 
@@ -60,6 +62,8 @@ void peer_to_policy(const Peer *p, PolicyPeer *ret);
  * before SO_PEERPIDFD (-ESRCH/-EINVAL), -ENOMEM, ...).
  */
 int identity_from_socket(int fd, bool pidfd_supported, Peer *ret);
+/* True while the process behind pidfd has not exited. */
+bool pidfd_alive(int pidfd);
 /* Does this kernel support SO_PEERPIDFD? Probed once at start over a socketpair. */
 bool identity_probe_pidfd(void);
 /*
@@ -184,6 +188,8 @@ struct Manager {
 
 	LeaseTable leases;
 
+	sd_device_monitor *udev_monitor; /* live host only */
+
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
 	char **warnings;        /* shown by Status */
@@ -234,6 +240,13 @@ void manager_end_lease(Manager *m, Lease *l, const char *why);
 void manager_connection_gone(Manager *m, Connection *c);
 /* Loads the policy from config_path; on success replaces the current one. */
 int manager_reload(Manager *m, PolicyError *ret_error);
+
+/* Sends a device event (udev) to every Monitor subscriber. */
+void methods_notify_device(Manager *m, const char *event, const char *bdf);
+
+/* udev.c: live host only. Returns 0 or -errno. */
+int udev_monitor_start(Manager *m);
+void udev_monitor_stop(Manager *m);
 
 /* acquire.c */
 int method_acquire(Connection *c, json_object *params);

@@ -198,6 +198,7 @@ static void probe_accounting(Manager *m) {
 }
 
 static void manager_done(Manager *m) {
+	udev_monitor_stop(m);
 	server_close_all(m);
 	lease_table_clear(&m->leases);
 	policy_free(m->policy);
@@ -305,6 +306,13 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	(void)sd_event_set_watchdog(m.event, true);
+
+	if (!arg_host) {
+		r = udev_monitor_start(&m);
+		if (r < 0)
+			log_warning_errno(r, "No udev monitor (hotplug and driver changes will not "
+					     "be seen until restart): %m");
+	}
 
 	r = server_listen(&m);
 	if (r < 0) {

@@ -338,6 +338,18 @@ void methods_notify_lease(Manager *m, const Lease *l, const char *event) {
 	}
 }
 
+void methods_notify_device(Manager *m, const char *event, const char *bdf) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "event", json_object_new_string(event));
+		json_object_object_add(p, "bdf", json_object_new_string(bdf));
+		json_object_object_add(p, "lease", NULL);
+		(void)connection_reply(c, p, true);
+	}
+}
+
 static int method_monitor(Connection *c, json_object *params, unsigned flags) {
 	if (!no_params(c, params))
 		return 0;
@@ -356,11 +368,12 @@ static int admin_denied(Connection *c) {
 				 "caller does not match an admin rule");
 }
 
+/* Manager methods authorize first: an unauthorized caller learns nothing about parameters. */
 static int method_status(Connection *c, json_object *params) {
-	if (!no_params(c, params))
-		return 0;
 	if (!peer_is_admin(c, "io.ioasid.Manager.Status", true))
 		return admin_denied(c);
+	if (!no_params(c, params))
+		return 0;
 	Manager *m = c->manager;
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
@@ -383,10 +396,10 @@ static int method_status(Connection *c, json_object *params) {
 }
 
 static int method_reload(Connection *c, json_object *params) {
-	if (!no_params(c, params))
-		return 0;
 	if (!peer_is_admin(c, "io.ioasid.Manager.Reload", true))
 		return admin_denied(c);
+	if (!no_params(c, params))
+		return 0;
 	Manager *m = c->manager;
 	PolicyError e = { 0 };
 	int r = manager_reload(m, &e);
@@ -406,6 +419,8 @@ static int method_reload(Connection *c, json_object *params) {
 }
 
 static int method_revoke(Connection *c, json_object *params) {
+	if (!peer_is_admin(c, "io.ioasid.Manager.Revoke", true))
+		return admin_denied(c);
 	bool bad = false;
 	const char *id = param_string(params, "lease", &bad);
 	bool reset = false, sig = false;
@@ -424,8 +439,6 @@ static int method_revoke(Connection *c, json_object *params) {
 	}
 	if (bad || !id)
 		return invalid_parameter(c, "lease");
-	if (!peer_is_admin(c, "io.ioasid.Manager.Revoke", true))
-		return admin_denied(c);
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
 	if (!l)

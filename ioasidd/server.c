@@ -202,7 +202,8 @@ int connection_error(Connection *c, const char *error, json_object *params) {
 static bool connection_may_read(const Connection *c) {
 	return !c->closing && !c->read_eof &&
 	       varlink_stream_queued_fd_messages(c->stream) < IOASID_MAX_FD_REPLIES &&
-	       varlink_stream_queued(c->stream) < IOASID_MAX_PENDING_REPLIES;
+	       varlink_stream_queued(c->stream) < IOASID_MAX_PENDING_REPLIES &&
+	       varlink_stream_queued_bytes(c->stream) < IOASID_MAX_QUEUED_BYTES;
 }
 
 static void connection_update(Connection *c) {
@@ -337,6 +338,7 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 		return r;
 	}
 	TAKE_FD(cfd);
+	(void)varlink_stream_set_max_output(c->stream, IOASID_MAX_REPLY);
 	c->manager = m;
 	c->id = ++m->next_connection_id;
 	c->peer = *peer;

@@ -115,10 +115,15 @@ def main():
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
     log = open(os.path.join(tmp, "log"), "w")
-    d = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
+    # VALGRIND=1: run the daemon under valgrind (memory errors, leaks, fds left open at exit).
+    pre = []
+    if os.environ.get("VALGRIND"):
+        pre = ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
+               "--track-fds=yes", "-q", "--log-file=" + os.path.join(tmp, "valgrind")]
+    d = subprocess.Popen(pre + [IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
                           "--socket", sock], stderr=log)
     try:
-        for _ in range(100):
+        for _ in range(400):
             if os.path.exists(sock):
                 break
             time.sleep(0.05)
@@ -133,6 +138,9 @@ def main():
         check(rc == 0, "daemon exits 0 on SIGTERM (rc=%s)" % rc)
         check(not os.path.exists(sock), "socket removed at exit")
         log.close()
+        vg = os.path.join(tmp, "valgrind")
+        if os.path.exists(vg) and os.path.getsize(vg) > 0:
+            print(open(vg).read()[-6000:], file=sys.stderr)
         if failed:
             print(open(os.path.join(tmp, "log")).read()[-4000:], file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -160,6 +168,8 @@ def settle(pid, base, what):
 
 def run(d, sock):
     pid = d.pid
+    if os.environ.get("VALGRIND"):
+        time.sleep(2)  # valgrind start-up
     check(serves(sock), "daemon serves GetInfo")
     st = os.stat(sock)
     check((st.st_mode & 0o777) == 0o660, "socket mode 0660 (got %o)" % (st.st_mode & 0o777))
@@ -285,7 +295,8 @@ def run(d, sock):
     for f in fds:
         os.close(f)
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
-    check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2,
+    check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2 and
+          r["parameters"].get("ioasId", 0) is None and r["parameters"]["devices"][0]["devId"] is None,
           "after the holder closed its fds the device is free again (unbound)")
     lease = r["parameters"].get("lease")
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})
