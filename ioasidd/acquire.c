@@ -319,14 +319,16 @@ static int not_viable(Connection *c, const Device *d) {
 	json_object *arr = json_object_new_array();
 	const char *first = NULL;
 	group_blockers(c->manager->host, d, arr, &first);
+	if (d->iommu_group < 0 && json_object_array_length(arr) == 0)
+		json_object_array_add(arr, json_object_new_string(
+						   "the device has no IOMMU group (IOMMU off or not "
+						   "covering it)"));
 	if (!d->vfio_name && json_object_array_length(arr) == 0) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci",
 			 d->bdf);
 		json_object_array_add(arr, json_object_new_string(buf));
 	}
-	if (d->iommu_group < 0 && json_object_array_length(arr) == 0)
-		json_object_array_add(arr, json_object_new_string("the device has no IOMMU group"));
 	add_int(p, "group", d->iommu_group);
 	add_str(p, "device", first ? first : d->bdf);
 	json_object_object_add(p, "blockers", arr);

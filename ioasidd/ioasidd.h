@@ -192,6 +192,7 @@ struct Manager {
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
+	bool accounting_unknown; /* the probe could not open an iommufd */
 	char **warnings;        /* shown by Status */
 	bool testing_bypass;
 	bool stopping;

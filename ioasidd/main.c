@@ -184,6 +184,7 @@ static void probe_accounting(Manager *m) {
 	int r = KERNEL_CALL(m->kernel, iommufd_open, &fd);
 	if (r < 0) {
 		log_debug("Accounting probe: cannot open iommufd: %s", strerror(-r));
+		m->accounting_unknown = true;
 		return;
 	}
 	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);

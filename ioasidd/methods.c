@@ -385,9 +385,9 @@ static int method_status(Connection *c, json_object *params) {
 	json_object_object_add(p, "connections", json_object_new_int((int)m->n_connections));
 	json_object_object_add(
 		p, "accounting",
-		json_object_new_string(m->rlimit_mode_eperm
-					       ? "per-user only (no CAP_SYS_RESOURCE)"
-					       : "per-process available"));
+		json_object_new_string(m->accounting_unknown  ? "unknown (no iommufd)"
+				       : m->rlimit_mode_eperm ? "per-user only (no CAP_SYS_RESOURCE)"
+							      : "per-process available"));
 	json_object *w = json_object_new_array();
 	for (char **s = m->warnings; s && *s; s++)
 		json_object_array_add(w, json_object_new_string(*s));
