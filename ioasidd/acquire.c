@@ -388,7 +388,7 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 }
 
 /* The owner process exited: the lease ends even if its connection stays. */
-static int on_lease_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Lease *l = userdata;
 	manager_end_lease(l->manager, l, "owner process exited");
 	return 0;
@@ -678,7 +678,7 @@ int method_acquire(Connection *c, json_object *params) {
 			FAIL(system_error(c, -errno, "dup pidfd", NULL));
 	}
 	if (l->lifetime == POLICY_LIFETIME_PROCESS) {
-		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, on_lease_pidfd, l);
+		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, lease_on_pidfd, l);
 		if (r < 0)
 			FAIL(system_error(c, r, "watch pidfd", NULL));
 	}
@@ -694,6 +694,8 @@ int method_acquire(Connection *c, json_object *params) {
 		if (r < 0)
 			FAIL(system_error(c, r, "lease table", NULL));
 	}
+	/* Keep the daemon's references across a restart (no-op outside systemd). */
+	(void)state_store_lease(m, l);
 	raise_memlock(c, rq.memlock, &warnings);
 	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
 		strv_extend(&warnings,

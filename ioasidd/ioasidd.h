@@ -11,6 +11,7 @@
  *   lease.c     the lease table and group exclusivity (no I/O but kernel_close)
  *   log.c       logging (journal or stderr) and audit records
  *   udev.c      hotplug and driver changes on the live host
+ *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
  */
 
 #include <stdbool.h>
@@ -111,6 +112,7 @@ struct Lease {
 	uint64_t created; /* CLOCK_REALTIME seconds */
 	char *rule;       /* "file:line" */
 	bool delivered;   /* the reply with the fds has been fully sent */
+	bool stored;      /* its fds are in systemd's fdstore */
 
 	Manager *manager;
 	Connection *connection; /* the connection that acquired it; NULL once gone */
@@ -193,6 +195,7 @@ struct Manager {
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
 	bool accounting_unknown; /* the probe could not open an iommufd */
+	bool fdstore;            /* under systemd: leases are kept in the fdstore */
 	char **warnings;        /* shown by Status */
 	bool testing_bypass;
 	bool stopping;
@@ -211,6 +214,7 @@ struct Connection {
 	bool closing;
 	bool read_eof;       /* peer shut down its side: flush, then close */
 	bool suppress_reply; /* dispatching a oneway call */
+	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
 	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
 	Connection *next, *prev;
 };
@@ -251,6 +255,21 @@ void udev_monitor_stop(Manager *m);
 
 /* acquire.c */
 int method_acquire(Connection *c, json_object *params);
+/* The pidfd of a process-lifetime lease became readable: its owner exited. */
+int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* server.c: a connection from a socket kept across a restart (fdstore), with its old id. */
+int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
+
+/* state.c */
+int state_save(Manager *m);
+int state_store_lease(Manager *m, Lease *l);
+void state_forget_lease(Manager *m, Lease *l);
+int state_store_connection(Manager *m, Connection *c);
+void state_forget_connection(Manager *m, Connection *c);
+/* Restores leases from the state memfd (taken, may be -EBADF) and the stored fds (names[i]
+ * for fds[i]; claimed entries are set to -EBADF, the rest closed). Returns how many. */
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n);
 
 /* Small JSON helpers (methods.c). */
 json_object *json_str_or_null(const char *s);

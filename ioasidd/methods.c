@@ -277,6 +277,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 		});
 	} else
 		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
+	state_forget_lease(m, l);
 	lease_free(l, m->kernel);
 	/* A connection kept open only for this lease is subject to the idle deadline again. */
 	if (c && !c->closing)
