@@ -113,6 +113,8 @@ struct Lease {
 	char *rule;       /* "file:line" */
 	bool delivered;   /* the reply with the fds has been fully sent */
 	bool stored;      /* its fds are in systemd's fdstore */
+	bool staged;      /* prepared by Manager.Stage, not handed out yet */
+	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
 
 	Manager *manager;
 	Connection *connection; /* the connection that acquired it; NULL once gone */
@@ -147,7 +149,7 @@ Lease *lease_table_group_owner(const LeaseTable *t, int group);
 /* The lease holding device bdf, or NULL. */
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf);
 Lease *lease_table_find(const LeaseTable *t, const char *id);
-/* Leases held by uid. */
+/* Leases held by uid (staged contexts not counted). */
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid);
 /*
  * lease_table_add: records l. Refuses (-EBUSY) when any of l's groups is already held by
@@ -255,6 +257,7 @@ void udev_monitor_stop(Manager *m);
 
 /* acquire.c */
 int method_acquire(Connection *c, json_object *params);
+int method_stage(Connection *c, json_object *params);
 /* The pidfd of a process-lifetime lease became readable: its owner exited. */
 int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 

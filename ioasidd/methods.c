@@ -235,7 +235,7 @@ static int method_list_leases(Connection *c, json_object *params) {
 	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListLeases", false);
 	json_object *arr = json_object_new_array();
 	for (Lease *l = m->leases.head; l; l = l->next)
-		if (admin || l->uid == c->peer.uid)
+		if (!l->staged && (admin || l->uid == c->peer.uid))
 			json_object_array_add(arr, lease_json(l));
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "leases", arr);
@@ -471,8 +471,50 @@ static int method_revoke(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static int method_not_implemented(Connection *c, const char *method) {
-	return send_error_reason(c, "org.varlink.service.MethodNotImplemented", "method", method);
+static int method_list_staged(Connection *c, json_object *params) {
+	if (!peer_is_admin(c, "io.ioasid.Manager.ListStaged", true))
+		return admin_denied(c);
+	if (!no_params(c, params))
+		return 0;
+	json_object *arr = json_object_new_array();
+	for (Lease *l = c->manager->leases.head; l; l = l->next) {
+		if (!l->staged)
+			continue;
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(l->id));
+		json_object_object_add(o, "layout",
+				       json_object_new_string(l->layout ? l->layout : "default"));
+		json_object_object_add(o, "owner", json_object_new_string(strempty(l->owner)));
+		json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
+		json_object *devs = json_object_new_array();
+		for (size_t i = 0; i < l->n_devices; i++)
+			json_object_array_add(devs, json_object_new_string(l->devices[i].bdf));
+		json_object_object_add(o, "devices", devs);
+		json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
+		json_object_array_add(arr, o);
+	}
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "staged", arr);
+	return connection_reply(c, p, false);
+}
+
+static int method_drop_staged(Connection *c, json_object *params) {
+	if (!peer_is_admin(c, "io.ioasid.Manager.DropStaged", true))
+		return admin_denied(c);
+	bool bad = false;
+	const char *id = param_string(params, "id", &bad);
+	json_object_object_foreach(params, key, val) {
+		(void)val;
+		if (!streq(key, "id"))
+			return invalid_parameter(c, key);
+	}
+	if (bad || !id)
+		return invalid_parameter(c, "id");
+	Lease *l = lease_table_find(&c->manager->leases, id);
+	if (!l || !l->staged)
+		return send_error_reason(c, "io.ioasid.Manager.NoSuchStaged", "id", id);
+	manager_end_lease(c->manager, l, "staged context dropped");
+	return connection_reply(c, NULL, false);
 }
 
 int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags) {
@@ -499,12 +541,15 @@ int methods_dispatch(Connection *c, const char *method, json_object *params, uns
 		return method_reload(c, params);
 	if (streq(method, "io.ioasid.Manager.Revoke"))
 		return method_revoke(c, params);
-	if (streq(method, "io.ioasid.Manager.Stage") || streq(method, "io.ioasid.Manager.ListStaged") ||
-	    streq(method, "io.ioasid.Manager.DropStaged")) {
+	if (streq(method, "io.ioasid.Manager.Stage")) {
 		if (!peer_is_admin(c, method, true))
 			return admin_denied(c);
-		return method_not_implemented(c, method);
+		return method_stage(c, params);
 	}
+	if (streq(method, "io.ioasid.Manager.ListStaged"))
+		return method_list_staged(c, params);
+	if (streq(method, "io.ioasid.Manager.DropStaged"))
+		return method_drop_staged(c, params);
 	/* Unknown: a named error, the connection stays. The name is validated by
 	 * varlink_parse_call (bounded, [A-Za-z0-9.-]) so echoing it is safe. */
 	const char *dot = strrchr(method, '.');

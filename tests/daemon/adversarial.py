@@ -389,6 +389,42 @@ time.sleep(30)
     c.close()
     settle(pid, base, "process lifetime")
 
+    # Manager.Stage: a context prepared for an owner, handed over on its matching Acquire.
+    c = Client(sock)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "uid 0", "devices": ["0000:00:03.0"]})
+    sid = r.get("parameters", {}).get("id")
+    check(sid is not None, "Stage returns an id (%s)" % r)
+    r, _ = c.call("io.ioasid.Manager.ListStaged")
+    st = r["parameters"]["staged"]
+    check(len(st) == 1 and st[0]["id"] == sid and st[0]["owner"] == "uid 0" and st[0]["devices"] == ["0000:00:03.0"],
+          "ListStaged shows it")
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "a staged context is not a lease")
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "mode": "unbound"})
+    check(r.get("error") == "io.ioasid.DeviceBusy" and not f, "staged devices are held (other mode: %s)" % r.get("error"))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    check(r.get("parameters", {}).get("lease") == sid and len(f) == 2, "the owner's Acquire receives the staged context")
+    names = [os.readlink("/proc/self/fd/%d" % x) for x in f]
+    check("iommufd" in names[0] and "0000:00:03.0" in names[1], "staged fds are the right ones")
+    r, _ = c.call("io.ioasid.Manager.ListStaged")
+    check(r["parameters"]["staged"] == [], "no longer staged once handed over")
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(len(r["parameters"]["leases"]) == 1, "now a lease")
+    for x in f:
+        os.close(x)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "unit x.service", "devices": ["0000:00:04.0"]})
+    sid = r.get("parameters", {}).get("id")
+    r, _ = c.call("io.ioasid.Manager.DropStaged", {"id": sid})
+    check("error" not in r, "DropStaged")
+    r, _ = c.call("io.ioasid.Manager.DropStaged", {"id": sid})
+    check(r.get("error") == "io.ioasid.Manager.NoSuchStaged", "DropStaged twice -> NoSuchStaged")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "someone", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "bad owner -> InvalidParameter")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "nope", "owner": "uid 0", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown layout -> InvalidParameter")
+    c.close()
+    settle(pid, base, "stage")
+
     # Status and Reload (admin), SIGHUP with a broken file keeps the old generation (E2).
     c = Client(sock)
     r, _ = c.call("io.ioasid.Manager.Status")
