@@ -737,7 +737,8 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		return system_error(c, r, "reply", NULL);
 	}
 	c->pending_lease = l;
-	log_info("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
+	/* The audit record of each decision is the info-level trace; this one is for debugging. */
+	log_debug("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
 		 (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
 		 lease_lifetime_to_string(l->lifetime));
 	/* The stream duplicates the fds; the lease keeps the daemon's own references. On a

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
@@ -372,6 +373,9 @@ int main(int argc, char **argv) {
 		manager_done(&m);
 		return 1;
 	}
+
+	/* Loading a big host snapshot leaves its parse tree's memory in the heap: return it. */
+	malloc_trim(0);
 
 	log_info("Serving on %s (kernel %s, %zu devices, %zu groups, policy generation %llu)",
 		 m.socket_activated ? "the socket passed by systemd" : m.socket_path,
