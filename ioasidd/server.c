@@ -336,7 +336,8 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	_cleanup_close_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
-	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
 		return negative_errno();
 	Peer peer = { .pidfd = -EBADF };
 	int r = identity_from_socket(cfd, m->pidfd_supported, &peer);

@@ -13,16 +13,17 @@ static void test_unit_from_cgroup(void) {
 		const char *cgroup;
 		const char *unit; /* NULL: none */
 	} cases[] = {
-		{ "/system.slice/libvirtd.service", "libvirtd.service" },
-		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
-		  "app-podman-1.scope" },
-		{ "/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0", "machine-qemu\\x2d1.scope" },
-		{ "/system.slice/foo.service/sub", "foo.service" },
-		{ "/", NULL },
-		{ "/user.slice", NULL },
-		{ "/.service", NULL },
-		{ "/x/service", NULL },
-		{ "", NULL },
+	        {"/system.slice/libvirtd.service", "libvirtd.service"},
+	        {"/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
+	         "app-podman-1.scope"},
+	        {"/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0",
+	         "machine-qemu\\x2d1.scope"},
+	        {"/system.slice/foo.service/sub", "foo.service"},
+	        {"/", NULL},
+	        {"/user.slice", NULL},
+	        {"/.service", NULL},
+	        {"/x/service", NULL},
+	        {"", NULL},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		char *u = NULL;
