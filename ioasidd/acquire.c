@@ -694,6 +694,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	}
 	/* Keep the daemon's references across a restart (no-op outside systemd). */
 	(void)state_store_lease(m, l);
+	manager_update_status(m);
 	raise_memlock(c, rq->memlock, &warnings);
 	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
 		strv_extend(&warnings,

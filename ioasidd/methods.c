@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -258,6 +259,21 @@ static const char *param_string(json_object *params, const char *key, bool *bad)
 	return json_object_get_string(v);
 }
 
+void manager_update_status(Manager *m) {
+	if (!m->fdstore) /* not under systemd (NOTIFY_SOCKET unset): nobody listens */
+		return;
+	/* At most once a second: PID 1 is not a metrics sink, and sd_notify() blocks when its
+	 * queue is full. */
+	static uint64_t last;
+	uint64_t now = 0;
+	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+	if (last && now < last + 1000000)
+		return;
+	last = now;
+	sd_notifyf(false, "STATUS=Serving: %zu lease(s), %zu connection(s), policy generation %llu",
+		   m->leases.n, m->n_connections, (unsigned long long)m->generation);
+}
+
 void manager_end_lease(Manager *m, Lease *l, const char *why) {
 	lease_table_remove(&m->leases, l);
 	Connection *c = l->connection;
@@ -284,6 +300,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
 	state_forget_lease(m, l);
 	lease_free(l, m->kernel);
+	manager_update_status(m);
 	/* A connection kept open only for this lease is subject to the idle deadline again. */
 	if (c && !c->closing)
 		connection_rearm_idle(c);
