@@ -121,7 +121,7 @@ static int expect_type(Parser *p, json_object *v, json_type t, const char *what)
 	return 0;
 }
 
-/* A string value without embedded NULs or control characters, at most max bytes. */
+/* A string value without embedded NULs or control characters (tab aside), at most max bytes. */
 static int value_string(Parser *p, json_object *v, size_t max, const char **ret) {
 	if (expect_type(p, v, json_type_string, "a string") < 0)
 		return -EINVAL;
@@ -132,7 +132,8 @@ static int value_string(Parser *p, json_object *v, size_t max, const char **ret)
 	if (len > max)
 		return fail(p, "string longer than %zu bytes", max);
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+		/* Tabs occur in udev property values; other control characters do not. */
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
 			return fail(p, "string contains a control character");
 	*ret = s;
 	return 0;
@@ -275,6 +276,12 @@ static int check_name_item(Parser *p, const char *s) {
 	return 0;
 }
 
+static int check_foreign_item(Parser *p, const char *s) {
+	if (bdf_is_canonical(s))
+		return fail(p, "'%s' is a PCI address: list it in 'devices'", s);
+	return check_name_item(p, s);
+}
+
 static int check_netdev_item(Parser *p, const char *s) {
 	if (strlen(s) > 15)
 		return fail(p, "interface name longer than 15 characters");
@@ -410,7 +417,8 @@ static int parse_region(Parser *p, json_object *obj, ReservedRegion *ret) {
 }
 
 static int parse_group(Parser *p, json_object *obj, Group *g) {
-	static const char *const keys[] = { "number", "type", "reserved_regions", "devices", NULL };
+	static const char *const keys[] = { "number",  "type",		  "reserved_regions",
+					    "devices", "foreign_members", NULL };
 	int64_t number = 0;
 	json_object *v = NULL;
 	int r;
@@ -456,6 +464,9 @@ static int parse_group(Parser *p, json_object *obj, Group *g) {
 		return r;
 	if (!g->member_bdfs && !(g->member_bdfs = calloc(1, sizeof(char *))))
 		return -ENOMEM;
+	if ((r = field_strv(p, obj, "foreign_members", 0, HOST_JSON_MAX_LIST, check_foreign_item,
+			    &g->foreign_members)) < 0)
+		return r;
 	return 0;
 }
 
@@ -903,6 +914,9 @@ static json_object *group_json(const Group *g) {
 		return NULL;
 	}
 	if (add(o, "devices", members) < 0)
+		return NULL;
+	/* Only when present, so hosts without any keep their exact form. */
+	if (g->foreign_members && add(o, "foreign_members", strv_json(g->foreign_members)) < 0)
 		return NULL;
 	for (size_t i = 0; i < g->n_regions; i++) {
 		const ReservedRegion *rr = &g->regions[i];

@@ -310,6 +310,20 @@ static void write_host(const Host *h) {
 				g->regions[r].end, reserved_region_type_to_string(g->regions[r].type));
 		if (fclose(f) != 0)
 			die("Cannot write %s: %m", t);
+		for (size_t m = 0; g->foreign_members && g->foreign_members[m]; m++) {
+			char dev[PATH_MAX];
+			pathf(dev, "/sys/devices/platform/%s", g->foreign_members[m]);
+			mkdir_p(dev);
+			pathf(p, "%s/uevent", dev);
+			write_file(p, "OF_NAME=%s\n", g->foreign_members[m]);
+			char gpath[PATH_MAX];
+			pathf(gpath, "/sys/kernel/iommu_groups/%d", g->number);
+			pathf(p, "%s/iommu_group", dev);
+			symlink_rel(p, gpath);
+			pathf(p, "/sys/kernel/iommu_groups/%d/devices/%s", g->number,
+			      g->foreign_members[m]);
+			symlink_rel(p, dev);
+		}
 	}
 	for (size_t i = 0; i < h->n_devices; i++)
 		write_device(h, &h->devices[i]);

@@ -114,6 +114,29 @@ static void test_sriov(void) {
 	}
 }
 
+static void test_foreign_members(void) {
+	_cleanup_host_free_ Host *h = load_fixture("arm-board.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	ASSERT_STREQ(h->kernel.iommu_vendor, "arm-smmu");
+	const Group *mmc = host_find_group(h, 5);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mmc);
+	CU_ASSERT_EQUAL(mmc->n_members, 0);
+	CU_ASSERT_EQUAL_FATAL(strv_length(mmc->foreign_members), 2);
+	ASSERT_STREQ(mmc->foreign_members[0], "2140000.mmc");
+	ASSERT_STREQ(mmc->foreign_members[1], "2150000.mmc");
+	/* Groups without foreign members keep NULL, so their JSON has no such key. */
+	CU_ASSERT_PTR_NULL(host_find_group(h, 3)->foreign_members);
+	/* The ARM software MSI window, not the x86 one. */
+	CU_ASSERT_EQUAL(mmc->regions[0].start, 0x8000000ULL);
+	CU_ASSERT_EQUAL(mmc->regions[0].type, RESV_MSI);
+	_cleanup_free_ char *json = NULL;
+	ASSERT_OK(host_to_json_string(h, &json));
+	size_t keys = 0;
+	for (const char *p = json; (p = strstr(p, "\"foreign_members\"")); p++)
+		keys++;
+	CU_ASSERT_EQUAL(keys, 2); /* groups 4 and 5 only */
+}
+
 static void test_other_fixtures(void) {
 	_cleanup_host_free_ Host *off = load_fixture("iommu-off.json");
 	_cleanup_host_free_ Host *noi = load_fixture("noiommu.json");
@@ -212,6 +235,45 @@ static void test_finalize_by_hand(void) {
 	ASSERT_STREQ(err, "devices[1].bdf: '01:00.0' is not a canonical PCI address");
 }
 
+/* The writer is deterministic even when the model was built unsorted. */
+static void test_writer_sorts(void) {
+	_cleanup_host_free_ Host *h = calloc(1, sizeof(Host));
+	_cleanup_free_ char *json = NULL, *again = NULL;
+	_cleanup_host_free_ Host *back = NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	h->kernel = (HostKernel){ .interrupt_remapping = TRI_UNKNOWN, .iommufd = TRI_YES,
+				  .vfio_cdev = TRI_NO, .vfio_pci = TRI_UNKNOWN,
+				  .vfio_legacy = TRI_UNKNOWN, .noiommu_mode = TRI_UNKNOWN };
+	h->devices = calloc(1, sizeof(Device));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h->devices);
+	h->n_devices = 1;
+	Device *d = &h->devices[0];
+	strcpy(d->bdf, "0000:3b:00.0");
+	d->iommu_group = -1;
+	d->numa_node = 1;
+	d->sriov_totalvfs = -1;
+	d->class = 0x020000;
+	ASSERT_OK(strv_extend(&d->netdevs, "eth1"));
+	ASSERT_OK(strv_extend(&d->netdevs, "eth0"));
+	ASSERT_OK(strv_extend(&d->properties, "Z_KEY=z"));
+	ASSERT_OK(strv_extend(&d->properties, "A_KEY=a=b"));
+	ASSERT_OK(host_finalize(h, NULL));
+	ASSERT_OK(host_to_json_string(h, &json));
+	const char *e0 = strstr(json, "\"eth0\""), *e1 = strstr(json, "\"eth1\"");
+	const char *a = strstr(json, "\"A_KEY\": \"a=b\""), *z = strstr(json, "\"Z_KEY\": \"z\"");
+	CU_ASSERT_TRUE_FATAL(e0 && e1 && a && z);
+	CU_ASSERT_TRUE(e0 < e1);
+	CU_ASSERT_TRUE(a < z);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"iommufd\": true"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vfio_cdev\": false"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vfio_pci\": null"));
+	CU_ASSERT_PTR_NULL(strstr(json, "\"sriov\"")); /* only on SR-IOV PFs */
+	CU_ASSERT_PTR_NULL(strstr(json, "\"hostname\""));
+	ASSERT_OK(host_load_json_string(json, &back, NULL));
+	ASSERT_OK(host_to_json_string(back, &again));
+	ASSERT_STREQ(json, again);
+}
+
 static void test_region_types(void) {
 	for (int t = 0; t < _RESV_TYPE_MAX; t++) {
 		const char *s = reserved_region_type_to_string((ReservedRegionType)t);
@@ -268,7 +330,9 @@ static CU_TestInfo tests[] = {
 	{ "gpu_server", test_gpu_server },
 	{ "sriov", test_sriov },
 	{ "other_fixtures", test_other_fixtures },
+	{ "foreign_members", test_foreign_members },
 	{ "finalize_by_hand", test_finalize_by_hand },
+	{ "writer_sorts", test_writer_sorts },
 	{ "region_types", test_region_types },
 	{ "parse_edges", test_parse_edges },
 	CU_TEST_INFO_NULL,
