@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/host.h"
+#include "common/kernel-sim.h"
 #include "common/kernel.h"
 #include "common/macro.h"
 #include "common/uapi.h"
@@ -244,6 +245,10 @@ int main(int argc, char **argv) {
 	}
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	int r = kernel_new(sim ? "sim" : "linux", host, &k);
+	/* The real-kernel runs this is diffed against run as root in the guest: give the sim
+	 * the same CAP_SYS_RESOURCE whatever this process has. */
+	if (r >= 0 && sim)
+		r = kernel_sim_override_cap_sys_resource(k, 1);
 	if (r < 0) {
 		fprintf(stderr, "kernel_new: %s\n", strerror(-r));
 		return 1;

@@ -145,9 +145,18 @@ static int probe_rules(Kernel *k, char **args, int n) {
 	if (step("rule iommufd_open a", K(iommufd_open, &a)) < 0 ||
 	    step("rule iommufd_open b", K(iommufd_open, &b)) < 0)
 		return -1;
+	/* RLIMIT_MODE: set on an empty context only (the recordings come from root with
+	 * CAP_SYS_RESOURCE; sim runs pretend to have it). */
+	bool pp = true;
+	step("rule rlimit get", K(iommufd_get_rlimit_mode, a, &pp));
+	SHOW("rlimit per_process=%d", pp);
+	step("rule rlimit set", K(iommufd_set_rlimit_mode, a, true));
+	step("rule rlimit get again", K(iommufd_get_rlimit_mode, a, &pp));
+	SHOW("rlimit per_process=%d", pp);
 	step("rule ioas_alloc 1", K(ioas_alloc, a, &ioas1));
 	step("rule ioas_alloc 2", K(ioas_alloc, a, &ioas2));
 	SHOW("ioas1=%u ioas2=%u", ioas1, ioas2);
+	expect("rule rlimit_set_nonempty", K(iommufd_set_rlimit_mode, a, true), EBUSY);
 
 	/* Before bind: everything but BIND is EINVAL. */
 	if (open_dev(k, args[0], &dS, &cs, &fs) < 0)
@@ -252,6 +261,61 @@ static int probe_rules(Kernel *k, char **args, int n) {
 	if (step("rule unmap_all again", K(ioas_unmap, a, ioas1, 0, UINT64_MAX, &un)) >= 0)
 		SHOW("unmap_all_again bytes=0x%" PRIx64, un);
 
+	/* Above the 39/48-bit aperture of the attached domain: reserved. Overflow. */
+	iova = 1ULL << 56;
+	expect("rule map_above_aperture",
+	       K(ioas_map, a, ioas1, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, pg, &iova), EINVAL);
+	iova = UINT64_MAX;
+	expect("rule map_overflow",
+	       K(ioas_map, a, ioas1, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va, pg, &iova), EOVERFLOW);
+	expect("rule unmap_overflow", K(ioas_unmap, a, ioas1, UINT64_MAX, pg, &un), EOVERFLOW);
+
+	/* ALLOW_IOVAS and automatic IOVA (no domain in this IOAS: alignment 1). The buffer is
+	 * 2 MiB aligned so the IOVA alignment comes from the length alone. */
+	uint32_t ioas5, ioas6;
+	const size_t big = 4u << 20;
+	void *buf2 = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf2 == MAP_FAILED)
+		return step("rule mmap big", -errno);
+	uintptr_t va2 = ((uintptr_t)buf2 + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+	step("rule ioas_alloc 5", K(ioas_alloc, a, &ioas5));
+	const IovaRange one_byte = { 0x2000, 0x2000 };
+	expect("rule allow_start_ge_last", K(ioas_allow_iovas, a, ioas5, &one_byte, 1), EINVAL);
+	const IovaRange ovl[2] = { { 0x100000, 0x1fffff }, { 0x1ff000, 0x2fffff } };
+	expect("rule allow_overlapping", K(ioas_allow_iovas, a, ioas5, ovl, 2), EINVAL);
+	const IovaRange win[2] = { { 0x40000000, 0x4000ffff }, { 0x100000, 0x1fffff } };
+	step("rule allow two windows", K(ioas_allow_iovas, a, ioas5, win, 2));
+	uint64_t i1 = 0, i2 = 0, i3 = 0;
+	step("rule auto map 1", K(ioas_map, a, ioas5, rw, va2, 0x10000, &i1));
+	step("rule auto map 2", K(ioas_map, a, ioas5, rw, va2, 0x10000, &i2));
+	step("rule allow clear", K(ioas_allow_iovas, a, ioas5, NULL, 0));
+	step("rule auto map 3", K(ioas_map, a, ioas5, rw, va2, 0x10000, &i3));
+	SHOW("auto iovas=0x%" PRIx64 ",0x%" PRIx64 ",0x%" PRIx64, i1, i2, i3);
+	/* A window that is fully mapped already: nowhere to put it. */
+	const IovaRange full = { i3, i3 + 0x10000 - 1 };
+	step("rule allow full window", K(ioas_allow_iovas, a, ioas5, &full, 1));
+	expect("rule auto_map_no_space", K(ioas_map, a, ioas5, rw, va2, 0x10000, &i1), ENOSPC);
+
+	/* HUGE_PAGES=0 raises the alignment to PAGE_SIZE and refuses misaligned mappings. */
+	step("rule ioas_alloc 6", K(ioas_alloc, a, &ioas6));
+	iova = 0x800;
+	step("rule map unaligned", K(ioas_map, a, ioas6, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va2,
+				     0x800, &iova));
+	expect("rule huge_pages_off_misaligned", K(ioas_set_huge_pages, a, ioas6, false),
+	       EADDRINUSE);
+	step("rule unmap unaligned", K(ioas_unmap, a, ioas6, 0, UINT64_MAX, &un));
+	step("rule huge pages off", K(ioas_set_huge_pages, a, ioas6, false));
+	iova = 0x800;
+	expect("rule map_misaligned_after_huge_off",
+	       K(ioas_map, a, ioas6, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va2, 0x1000, &iova), EINVAL);
+	step("rule huge pages on", K(ioas_set_huge_pages, a, ioas6, true));
+	expect("rule huge_pages_no_ioas", K(ioas_set_huge_pages, a, 0, true), ENOENT);
+	munmap(buf2, big);
+
+	/* The group node cannot be opened while a cdev of the group is bound. */
+	int lc, lg, ld;
+	expect("rule legacy_open_while_bound", K(legacy_open, &dS, &lc, &lg, &ld), EBUSY);
+
 	/* DETACH always succeeds; the automatic HWPT goes with its last device. */
 	step("rule detach mf_b", K(device_detach, fb));
 	step("rule detach mf_b again", K(device_detach, fb));
@@ -275,6 +339,19 @@ static int probe_rules(Kernel *k, char **args, int n) {
 	} else
 		K(close, fb);
 	K(close, fs);
+
+	/* And the other way round: while the group node is open, BIND is EBUSY. */
+	if (step("rule legacy_open mf", K(legacy_open, &dA, &lc, &lg, &ld)) >= 0) {
+		int fb3 = -EBADF;
+		if (step("rule reopen mf_b for bind", K(device_open, &dB, &fb3)) >= 0) {
+			expect("rule bind_while_group_node_open", K(device_bind, fb3, b, &id),
+			       EBUSY);
+			K(close, fb3);
+		}
+		K(close, ld);
+		K(close, lg);
+		K(close, lc);
+	}
 	K(close, b);
 	munmap(buf, 4 * pg);
 	return 0;

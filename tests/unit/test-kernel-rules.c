@@ -15,6 +15,7 @@
 #include <limits.h>
 
 #include "common/host.h"
+#include "common/kernel-sim.h"
 #include "common/kernel.h"
 #include "tests/tools/kernel-rules.h"
 #include "tests/unit/test.h"
@@ -35,6 +36,8 @@ static void test_sim_matches_recorded_kernel(void) {
 	ASSERT_OK(read_full_file(path, 1 << 20, &expected, &n_expected));
 
 	ASSERT_OK(kernel_new("sim", h, &k));
+	/* The recording ran as root with CAP_SYS_RESOURCE. */
+	ASSERT_OK(kernel_sim_override_cap_sys_resource(k, 1));
 	kr_sim_host = h;
 	kr_failures = 0;
 	kr_out = open_memstream(&got, &n_got);
@@ -54,6 +57,7 @@ static void test_sim_matches_recorded_kernel(void) {
 	CU_ASSERT_PTR_NOT_NULL(
 	        strstr(expected, "rule bind_sibling_other_ctx expect=EPERM got=EPERM ok"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(expected, "rule replaced hwpt=7 sibling_hwpt=7 same=yes"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(expected, "rule auto iovas=0x100000,0x110000,0x10000"));
 }
 
 static CU_TestInfo tests[] = {
