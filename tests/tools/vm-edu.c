@@ -10,6 +10,9 @@
  *   vm-edu dma IOMMUFD DEVFD  use inherited fds (from ioasidctl run / a lease): FD numbers,
  *        [--ioas ID] [--bind] [--attach]   optionally bind/attach first (unbound mode)
  *        [--expect-blocked]   DMA to the mapping must NOT land (after a revoke)
+ *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
+ *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
+ *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
@@ -450,6 +453,162 @@ static int cmd_dma(int argc, char **argv)
 	return r ? 0 : 1;
 }
 
+static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)va, .iova = iova, .size = len,
+	};
+
+	if (ioctl(container, VFIO_IOMMU_MAP_DMA, &m) < 0)
+		return fail("VFIO_IOMMU_MAP_DMA", -errno);
+	say("mapped iova=0x%llx length=0x%llx (type1)", (unsigned long long)iova,
+	    (unsigned long long)len);
+	return 0;
+}
+
+static int type1_unmap(int container, uint64_t len, uint64_t iova)
+{
+	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = len };
+
+	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &u) < 0)
+		return fail("VFIO_IOMMU_UNMAP_DMA", -errno);
+	say("unmapped iova=0x%llx length=0x%llx (type1)", (unsigned long long)iova,
+	    (unsigned long long)u.size);
+	return 0;
+}
+
+static int type1_ranges(int container)
+{
+	/* The info with its capability chain (IOVA ranges) fits easily in 4 KiB here. */
+	union {
+		struct vfio_iommu_type1_info info;
+		uint8_t raw[4096];
+	} u = { .info = { .argsz = sizeof(u) } };
+	char buf[512] = "";
+	size_t off = 0;
+	uint32_t at;
+
+	if (ioctl(container, VFIO_IOMMU_GET_INFO, &u) < 0)
+		return fail("VFIO_IOMMU_GET_INFO", -errno);
+	at = (u.info.flags & VFIO_IOMMU_INFO_CAPS) ? u.info.cap_offset : 0;
+	while (at && at + sizeof(struct vfio_info_cap_header) <= sizeof(u)) {
+		struct vfio_info_cap_header *h = (void *)(u.raw + at);
+
+		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
+
+			for (uint32_t i = 0; i < r->nr_iovas && i < 16; i++)
+				off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx",
+						i ? "," : "",
+						(unsigned long long)r->iova_ranges[i].start,
+						(unsigned long long)r->iova_ranges[i].end);
+		}
+		at = h->next;
+	}
+	say("type1_iova_ranges=%s pgsizes=0x%llx", buf, (unsigned long long)u.info.iova_pgsizes);
+	return 0;
+}
+
+static int legacy_roundtrip(int container, int devfd)
+{
+	uint8_t *buf;
+	Edu e;
+	int r, ok = 1;
+
+	r = edu_setup(devfd, &e);
+	if (r < 0)
+		return r;
+	(void)type1_ranges(container);
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = type1_map(container, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_roundtrip(&e, buf, VM_IOVA, 0x55);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	ok &= r;
+	r = type1_unmap(container, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_expect_blocked(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("blocked_after_unmap=%s", r ? "yes" : "NO");
+	ok &= r;
+	munmap(buf, 2 * PAGE);
+	return ok ? 0 : 1;
+}
+
+/* The legacy path with the stock modules: group, container, type1, device fd by name. */
+static int cmd_legacy(const char *bdf)
+{
+	_cleanup_close_ int container = -EBADF, group = -EBADF, devfd = -EBADF;
+	struct vfio_group_status gs = { .argsz = sizeof(gs) };
+	char link[300], target[300], path[320];
+	const char *g;
+	ssize_t l;
+	int r;
+
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	l = readlink(link, target, sizeof(target) - 1);
+	if (l < 0)
+		return fail("readlink iommu_group", -errno);
+	target[l] = 0;
+	g = strrchr(target, '/');
+	g = g ? g + 1 : target;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", g);
+	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (container < 0)
+		return fail("open /dev/vfio/vfio", -errno);
+	say("vfio_api_version=%d type1v2=%d", ioctl(container, VFIO_GET_API_VERSION),
+	    ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
+	group = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (group < 0)
+		return fail("open group node", -errno);
+	if (ioctl(group, VFIO_GROUP_GET_STATUS, &gs) < 0)
+		return fail("VFIO_GROUP_GET_STATUS", -errno);
+	say("group=%s viable=%s", path, (gs.flags & VFIO_GROUP_FLAGS_VIABLE) ? "yes" : "no");
+	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0)
+		return fail("VFIO_GROUP_SET_CONTAINER", -errno);
+	if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+		return fail("VFIO_SET_IOMMU(TYPE1v2)", -errno);
+	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (devfd < 0)
+		return fail("VFIO_GROUP_GET_DEVICE_FD", -errno);
+	r = legacy_roundtrip(container, devfd);
+	return r;
+}
+
+static int cmd_dma_legacy(int argc, char **argv)
+{
+	uint32_t container, devfd;
+	uint8_t *buf;
+	Edu e;
+	int r;
+
+	if (argc < 2 || parse_u32(argv[0], &container) < 0 || parse_u32(argv[1], &devfd) < 0)
+		return fail("usage: dma-legacy CONTAINERFD DEVFD", -EINVAL);
+	r = edu_setup((int)devfd, &e);
+	if (r < 0)
+		return r;
+	(void)type1_ranges((int)container);
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = type1_map((int)container, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_roundtrip(&e, buf, VM_IOVA, 0x77);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	return r ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int r;
@@ -458,8 +617,12 @@ int main(int argc, char **argv)
 		r = cmd_probe(argv[2]);
 	else if (argc >= 2 && streq(argv[1], "dma"))
 		r = cmd_dma(argc - 2, argv + 2);
+	else if (argc >= 3 && streq(argv[1], "legacy"))
+		r = cmd_legacy(argv[2]);
+	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
+		r = cmd_dma_legacy(argc - 2, argv + 2);
 	else {
-		fprintf(stderr, "usage: vm-edu probe BDF | vm-edu dma IOMMUFD DEVFD [...]\n");
+		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | dma-legacy CFD DEVFD\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

@@ -13,7 +13,9 @@ set -eu
 kv=$1 ver=$2
 top=$VM_CACHE/$ver
 debs=$top/debs
-[ -e "$top/modules/.complete" ] && [ -e "$top/vmlinuz" ] && exit 0
+# Bump when the cache's content changes, so an old cache is rebuilt rather than misused.
+CACHE_FORMAT=2
+[ "$(cat "$top/modules/.complete" 2>/dev/null)" = "$CACHE_FORMAT" ] && [ -e "$top/vmlinuz" ] && exit 0
 [ "$(id -u)" = 0 ] || vm_die "building the modules needs root (chroot)"
 "$VM_DIR/chroot.sh"
 root=$VM_CACHE/chroot-$VM_SUITE
@@ -33,16 +35,32 @@ dpkg-deb --fsys-tarfile "$(deb "linux-image-$kv")" |
 moddir=$img/lib/modules/$kv
 [ -d "$moddir" ] || moddir=$img/usr/lib/modules/$kv
 cp "$img/boot/vmlinuz-$kv" "$top/vmlinuz.tmp" && mv "$top/vmlinuz.tmp" "$top/vmlinuz"
-rm -rf "$top/modules" && mkdir -p "$top/modules/stock" "$top/modules/rebuilt"
-for m in vfio vfio_iommu_type1 vfio-pci-core vfio-pci irqbypass; do
-	f=$(find "$moddir" -name "$m.ko*" | head -n1)
-	[ -n "$f" ] || vm_die "stock module $m not found in linux-image-$kv"
+rm -rf "$top/modules" && mkdir -p "$top/modules/stock" "$top/modules/rebuilt" "$top/modules/host"
+stock_module() { # name destdir: decompressed copy (busybox insmod cannot read xz)
+	local f
+	f=$(find "$moddir" -name "$1.ko*" | head -n1)
+	[ -n "$f" ] || vm_die "stock module $1 not found in linux-image-$kv"
 	case $f in
-	*.xz) xz -dc "$f" >"$top/modules/stock/$m.ko" ;;
-	*.zst) zstd -qdc "$f" >"$top/modules/stock/$m.ko" ;;
-	*) cp "$f" "$top/modules/stock/$m.ko" ;;
+	*.xz) xz -dc "$f" >"$2/$1.ko" ;;
+	*.zst) zstd -qdc "$f" >"$2/$1.ko" ;;
+	*) cp "$f" "$2/$1.ko" ;;
 	esac
+}
+for m in vfio vfio_iommu_type1 vfio-pci-core vfio-pci irqbypass; do
+	stock_module "$m" "$top/modules/stock"
 done
+# A host driver (e1000e and what it depends on) for the not-viable group; listed in
+# dependency order in host/order.
+host_order=()
+host_add() {
+	local d
+	case " ${host_order[*]} " in *" $1 "*) return 0 ;; esac
+	stock_module "$1" "$top/modules/host"
+	for d in $(modinfo -F depends "$top/modules/host/$1.ko" | tr ',' ' '); do host_add "$d"; done
+	host_order+=("$1")
+}
+host_add e1000e
+printf '%s\n' "${host_order[@]}" >"$top/modules/host/order"
 # irqbypass is a dependency of vfio-pci-core on every kernel here; the rebuilt set uses it too.
 cp "$top/modules/stock/irqbypass.ko" "$top/modules/rebuilt/"
 rm -rf "$img"
@@ -110,5 +128,5 @@ for m in drivers/iommu/iommufd/iommufd drivers/vfio/vfio drivers/vfio/vfio_iommu
 	cp "$w/mod/$m.ko" "$top/modules/rebuilt/"
 done
 rm -rf "$w"
-touch "$top/modules/.complete"
+echo "$CACHE_FORMAT" >"$top/modules/.complete"
 vm_log "modules ready in $top/modules"

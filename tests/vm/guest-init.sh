@@ -97,6 +97,10 @@ for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR $EDU_HOSTGRP; do
 	bind_vfio "$b" || echo "VMERROR cannot bind $b to vfio-pci"
 done
 info boot "vfio: $(ls /dev/vfio /dev/vfio/devices 2>/dev/null | tr '\n' ' ')"
+for d in /sys/bus/pci/devices/*; do
+	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
+	info drivers "$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device") driver=${drv:-none}"
+done
 
 # 4. Scenarios: scenarios/*.sh define scenario_<ID>; run those named by ioasid.scenarios=
 for f in /scenarios/*.sh; do [ -e "$f" ] && . "$f"; done

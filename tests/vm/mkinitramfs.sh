@@ -33,7 +33,8 @@ if [ -n "${IOASID_VM_QEMU_IN_GUEST:-}" ]; then extra+=("$IOASID_VM_QEMU_IN_GUEST
 
 hash=$( {
 	echo "$kv $ver $mode"
-	sha256sum "$bb" "${bins[@]}" "${extra[@]}" "$mods"/*.ko "$VM_DIR"/guest-init.sh \
+	sha256sum "$bb" "${bins[@]}" "${extra[@]}" "$mods"/*.ko "$top"/modules/host/* \
+		"$VM_DIR"/guest-init.sh \
 		"$VM_DIR"/scenarios/*.sh 2>/dev/null
 } | sha256sum | cut -c1-16)
 out=$top/initrd-$mode-$hash.gz
