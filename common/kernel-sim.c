@@ -1,0 +1,1316 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The sim kernel backend: an in-process model of iommufd (/dev/iommu) and VFIO device cdevs
+ * (plus the legacy container/group path) over a Host snapshot, reproducing the rules and
+ * errnos of reference/uapi-facts.md so that everything above the kernel seam runs, and is
+ * tested, without an IOMMU.
+ *
+ * What is modelled:
+ *   - iommufd contexts with per-context object ids (lowest free id from 1, shared by IOAS,
+ *     HWPT and device objects, like the kernel's xa_alloc), IOMMU_DESTROY rules, the
+ *     RLIMIT_MODE option (checked against the calling process's real CAP_SYS_RESOURCE), the
+ *     per-IOAS HUGE_PAGES option;
+ *   - IOAS mappings (MAP with fixed or automatic IOVA, UNMAP incl. unmap-all), allowed
+ *     IOVA ranges, the reserved-IOVA tree (device reserved regions except direct-relaxable,
+ *     the domain aperture above the host's address width) and IOVA_RANGES reporting its
+ *     holes; no memory is ever touched or pinned (a bogus user_va is accepted, as the kernel
+ *     does while no domain exists; EFAULT/ENOMEM are never produced);
+ *   - VFIO cdev files: bind to one context (one bound file per device), DMA ownership per
+ *     (group, context) with the viability rule, group-wide attach to automatic HWPTs with
+ *     replace, detach, reset, and "last close unbinds";
+ *   - the legacy path: container, group and device files, viability (EPERM) and group
+ *     exclusivity (EBUSY), and mutual exclusion between the group node and cdev binds.
+ *
+ * fds are real memfds named for what they stand for ("ioasid-sim:iommufd:3",
+ * "ioasid-sim:vfio:0000:3b:00.0", "ioasid-sim:vfio-container:1", "ioasid-sim:vfio-group:17",
+ * "ioasid-sim:vfio-legacy:0000:3b:00.0") so a receiver can tell what it got. The sim
+ * recognises its files by inode (fstat), so dup()s made in this process are recognised
+ * too; it keeps a private O_CLOEXEC duplicate of each so the inode cannot be recycled while
+ * the sim remembers it. An fd the sim did not create gets ENOTTY (a wrong file type), a
+ * closed fd EBADF, and BIND with a non-iommufd fd EBADFD, as the kernel answers.
+ *
+ * What the sim cannot see: copies of its fds held elsewhere (sent over SCM_RIGHTS, inherited
+ * over fork/exec, or dup()ed and closed with plain close()). It treats kernel_close() as the
+ * *last* close of the file. Consequence: after the daemon kernel_close()s its reference to a
+ * device it handed out, the sim unbinds the device and releases group ownership although a
+ * client may still hold the fd; the real kernel would keep it bound until the client closes
+ * it too. Callers must therefore close a sim fd only with kernel_close(), and tests that need
+ * "the client still holds it" semantics must keep the daemon's reference open.
+ *
+ * Also not modelled: explicit IOMMU_HWPT_ALLOC, nesting, PASID, dirty tracking, hot reset,
+ * COPY and MAP_FILE (not in the vtable), VF tokens, and the user-namespace subtlety of
+ * capable() (the sim reads the caller's effective set in its own namespace).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/kernel-impl.h"
+#include "common/kernel-sim.h"
+#include "common/kernel.h"
+#include "common/macro.h"
+#include "common/uapi.h"
+
+#define SIM_PAGE_SIZE 4096ULL
+#define SIM_DEFAULT_ADDRESS_WIDTH 48
+
+typedef struct SimFile SimFile;
+typedef struct SimCtx SimCtx;
+typedef struct SimObj SimObj;
+
+typedef enum SimObjType { OBJ_IOAS, OBJ_HWPT, OBJ_DEVICE } SimObjType;
+
+/* One reserved IOVA interval; owner is the device or HWPT object that put it there. */
+typedef struct SimResv {
+	uint64_t start, last;
+	const SimObj *owner;
+} SimResv;
+
+struct SimObj {
+	uint32_t id;
+	SimObjType type;
+	/* OBJ_IOAS */
+	IovaRange *areas; /* mappings */
+	size_t n_areas;
+	IovaRange *allowed;
+	size_t n_allowed;
+	SimResv *resv;
+	size_t n_resv;
+	unsigned n_hwpts; /* HWPTs (domains) in this IOAS */
+	bool no_huge_pages;
+	/* OBJ_HWPT (automatic domains only) */
+	SimObj *ioas;
+	unsigned users; /* attached devices */
+	/* OBJ_DEVICE */
+	SimFile *file;
+	SimObj *hwpt; /* attached domain or NULL */
+};
+
+struct SimCtx {
+	SimObj **objs;
+	size_t n_objs;
+	bool fd_open;     /* an iommufd file of this context is still open */
+	unsigned n_bound; /* bound device files: each keeps the context alive */
+	bool per_process; /* RLIMIT_MODE */
+};
+
+typedef struct SimContainer {
+	unsigned refs; /* the container file + groups set on it */
+} SimContainer;
+
+typedef struct SimDev {
+	char bdf[BDF_MAX];
+	int group; /* -1: none */
+	char *driver;
+	char *vfio_name;
+	bool bridge;
+	bool gone;
+	SimFile *bound_file;
+} SimDev;
+
+typedef struct SimGroup {
+	int number;
+	ReservedRegion *regions;
+	size_t n_regions;
+	SimCtx *owner; /* iommufd context owning DMA (cdev path) */
+	unsigned owner_count;
+	bool node_open;          /* legacy /dev/vfio/N is open */
+	unsigned legacy_devs;    /* open device files obtained through the group */
+	SimContainer *container; /* legacy claim */
+} SimGroup;
+
+typedef enum SimFileKind {
+	FILE_IOMMUFD,
+	FILE_VFIO,
+	FILE_CONTAINER,
+	FILE_GROUP,
+	FILE_LEGACY_DEV,
+} SimFileKind;
+
+struct SimFile {
+	SimFileKind kind;
+	int own_fd; /* private duplicate: pins the inode */
+	dev_t st_dev;
+	ino_t st_ino;
+	SimCtx *ctx;      /* IOMMUFD: its context; VFIO: the context it is bound to */
+	SimDev *dev;      /* VFIO, LEGACY_DEV */
+	SimObj *devobj;   /* VFIO when bound */
+	SimGroup *group;  /* GROUP, LEGACY_DEV */
+	SimContainer *container; /* CONTAINER */
+};
+
+typedef struct Sim {
+	Kernel kernel;
+	KernelApi api;
+	bool intel;
+	bool vfio_legacy;
+	Tristate interrupt_remapping;
+	int address_width;
+	SimDev *devs;
+	size_t n_devs;
+	SimGroup *groups;
+	size_t n_groups;
+	SimFile **files;
+	size_t n_files;
+	unsigned iommufd_serial;
+	unsigned container_serial;
+} Sim;
+
+static const KernelOps sim_ops;
+
+static Sim *SIM(Kernel *k) {
+	return k->userdata;
+}
+
+bool kernel_is_sim(const Kernel *k) {
+	return k && k->ops == &sim_ops;
+}
+
+/* ---- host copy ---------------------------------------------------------------------- */
+
+static SimDev *sim_find_dev(Sim *s, const char *bdf) {
+	for (size_t i = 0; i < s->n_devs; i++)
+		if (streq(s->devs[i].bdf, bdf))
+			return &s->devs[i];
+	return NULL;
+}
+
+static SimGroup *sim_find_group(Sim *s, int number) {
+	if (number < 0)
+		return NULL;
+	for (size_t i = 0; i < s->n_groups; i++)
+		if (s->groups[i].number == number)
+			return &s->groups[i];
+	return NULL;
+}
+
+static bool sim_driver_is_vfio(const char *driver) {
+	/* vfio-pci and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...). */
+	return driver && strstr(driver, "vfio");
+}
+
+/* A group member that does not block DMA ownership: no driver, a VFIO driver, pci-stub, or
+ * a bridge/port (pcieport sets driver_managed_dma). Everything else is a DMA API user. */
+static bool sim_dev_dma_safe(const SimDev *d) {
+	return !d->driver || sim_driver_is_vfio(d->driver) || streq(d->driver, "pci-stub") ||
+	       streq(d->driver, "pcieport") || d->bridge;
+}
+
+static bool sim_group_viable(Sim *s, const SimGroup *g) {
+	for (size_t i = 0; i < s->n_devs; i++)
+		if (s->devs[i].group == g->number && !s->devs[i].gone &&
+		    !sim_dev_dma_safe(&s->devs[i]))
+			return false;
+	return true;
+}
+
+/* ---- files -------------------------------------------------------------------------- */
+
+static int sim_file_lookup(Sim *s, int fd, SimFile **ret) {
+	struct stat st;
+	if (fd < 0)
+		return -EBADF;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*ret = NULL;
+	for (size_t i = 0; i < s->n_files; i++)
+		if (s->files[i]->st_dev == st.st_dev && s->files[i]->st_ino == st.st_ino) {
+			*ret = s->files[i];
+			break;
+		}
+	return 0;
+}
+
+static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **ret_file,
+			int *ret_fd) {
+	_cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	SimFile **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	s->files = files;
+	SimFile *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (f->own_fd < 0) {
+		free(f);
+		return -errno;
+	}
+	f->kind = kind;
+	f->st_dev = st.st_dev;
+	f->st_ino = st.st_ino;
+	s->files[s->n_files++] = f;
+	*ret_file = f;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static void sim_file_forget(Sim *s, SimFile *f) {
+	for (size_t i = 0; i < s->n_files; i++)
+		if (s->files[i] == f) {
+			memmove(&s->files[i], &s->files[i + 1],
+				(s->n_files - i - 1) * sizeof(s->files[0]));
+			s->n_files--;
+			break;
+		}
+	safe_close(f->own_fd);
+	free(f);
+}
+
+/* ---- contexts and objects ----------------------------------------------------------- */
+
+static SimObj *ctx_find(SimCtx *c, uint32_t id) {
+	if (id == 0)
+		return NULL;
+	for (size_t i = 0; i < c->n_objs; i++)
+		if (c->objs[i]->id == id)
+			return c->objs[i];
+	return NULL;
+}
+
+static SimObj *ctx_find_type(SimCtx *c, uint32_t id, SimObjType type) {
+	SimObj *o = ctx_find(c, id);
+	return o && o->type == type ? o : NULL;
+}
+
+/* Lowest free id from 1, like xa_alloc() with XA_FLAGS_ALLOC1. */
+static int ctx_add(SimCtx *c, SimObjType type, SimObj **ret) {
+	uint32_t id = 1;
+	while (ctx_find(c, id))
+		id++;
+	SimObj **objs = realloc(c->objs, (c->n_objs + 1) * sizeof(*objs));
+	if (!objs)
+		return -ENOMEM;
+	c->objs = objs;
+	SimObj *o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->id = id;
+	o->type = type;
+	c->objs[c->n_objs++] = o;
+	*ret = o;
+	return 0;
+}
+
+static void obj_free(SimObj *o) {
+	if (!o)
+		return;
+	free(o->areas);
+	free(o->allowed);
+	free(o->resv);
+	free(o);
+}
+
+static void ctx_remove(SimCtx *c, SimObj *o) {
+	for (size_t i = 0; i < c->n_objs; i++)
+		if (c->objs[i] == o) {
+			memmove(&c->objs[i], &c->objs[i + 1], (c->n_objs - i - 1) * sizeof(o));
+			c->n_objs--;
+			break;
+		}
+	obj_free(o);
+}
+
+static void ctx_free(SimCtx *c) {
+	for (size_t i = 0; i < c->n_objs; i++)
+		obj_free(c->objs[i]);
+	free(c->objs);
+	free(c);
+}
+
+static int sim_get_ctx(Sim *s, int iommufd, SimCtx **ret) {
+	SimFile *f;
+	int r = sim_file_lookup(s, iommufd, &f);
+	if (r < 0)
+		return r;
+	if (!f || f->kind != FILE_IOMMUFD)
+		return -ENOTTY; /* not /dev/iommu: the ioctl is unknown to that file */
+	*ret = f->ctx;
+	return 0;
+}
+
+static int sim_get_ioas(Sim *s, int iommufd, uint32_t ioas_id, SimCtx **ret_ctx, SimObj **ret) {
+	SimCtx *c;
+	int r = sim_get_ctx(s, iommufd, &c);
+	if (r < 0)
+		return r;
+	SimObj *o = ctx_find_type(c, ioas_id, OBJ_IOAS);
+	if (!o)
+		return -ENOENT;
+	if (ret_ctx)
+		*ret_ctx = c;
+	*ret = o;
+	return 0;
+}
+
+/* ---- IOAS interval bookkeeping ------------------------------------------------------ */
+
+static bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) {
+	return a0 <= b1 && b0 <= a1;
+}
+
+static const SimResv *ioas_resv_hit(const SimObj *ioas, uint64_t start, uint64_t last) {
+	for (size_t i = 0; i < ioas->n_resv; i++)
+		if (overlaps(start, last, ioas->resv[i].start, ioas->resv[i].last))
+			return &ioas->resv[i];
+	return NULL;
+}
+
+static const IovaRange *ranges_hit(const IovaRange *r, size_t n, uint64_t start, uint64_t last) {
+	for (size_t i = 0; i < n; i++)
+		if (overlaps(start, last, r[i].start, r[i].last))
+			return &r[i];
+	return NULL;
+}
+
+static uint64_t ioas_alignment(const SimObj *ioas) {
+	/* A domain (or HUGE_PAGES=0) raises the alignment to the IOMMU page size. */
+	return ioas->n_hwpts > 0 || ioas->no_huge_pages ? SIM_PAGE_SIZE : 1;
+}
+
+static int ioas_resv_add(SimObj *ioas, uint64_t start, uint64_t last, const SimObj *owner) {
+	SimResv *r = realloc(ioas->resv, (ioas->n_resv + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ioas->resv = r;
+	ioas->resv[ioas->n_resv++] = (SimResv){ .start = start, .last = last, .owner = owner };
+	return 0;
+}
+
+static void ioas_resv_remove_owner(SimObj *ioas, const SimObj *owner) {
+	size_t j = 0;
+	for (size_t i = 0; i < ioas->n_resv; i++)
+		if (ioas->resv[i].owner != owner)
+			ioas->resv[j++] = ioas->resv[i];
+	ioas->n_resv = j;
+}
+
+static int cmp_range(const void *a, const void *b) {
+	const IovaRange *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The holes of the reserved tree, ascending. */
+static int ioas_holes(const SimObj *ioas, IovaRange **ret, size_t *ret_n) {
+	_cleanup_free_ IovaRange *r = calloc(ioas->n_resv + 1, sizeof(*r));
+	_cleanup_free_ IovaRange *holes = calloc(ioas->n_resv + 1, sizeof(*holes));
+	if (!r || !holes)
+		return -ENOMEM;
+	for (size_t i = 0; i < ioas->n_resv; i++)
+		r[i] = (IovaRange){ ioas->resv[i].start, ioas->resv[i].last };
+	qsort(r, ioas->n_resv, sizeof(*r), cmp_range);
+	size_t n = 0;
+	uint64_t next = 0; /* first IOVA not yet covered */
+	bool done = false; /* the reserved tree reaches UINT64_MAX */
+	for (size_t i = 0; i < ioas->n_resv && !done; i++) {
+		if (r[i].last < next)
+			continue;
+		if (r[i].start > next)
+			holes[n++] = (IovaRange){ next, r[i].start - 1 };
+		if (r[i].last == UINT64_MAX)
+			done = true;
+		else
+			next = MAX(next, r[i].last + 1);
+	}
+	if (!done)
+		holes[n++] = (IovaRange){ next, UINT64_MAX };
+	*ret = TAKE_PTR(holes);
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- lifetimes ---------------------------------------------------------------------- */
+
+static void hwpt_put(SimCtx *c, SimObj *hwpt) {
+	assert(hwpt->users > 0);
+	if (--hwpt->users > 0)
+		return;
+	/* Automatic domains go away with their last device; the aperture goes with them. */
+	ioas_resv_remove_owner(hwpt->ioas, hwpt);
+	hwpt->ioas->n_hwpts--;
+	ctx_remove(c, hwpt);
+}
+
+static void device_detach_obj(SimCtx *c, SimObj *dobj) {
+	SimObj *hwpt = dobj->hwpt;
+	if (!hwpt)
+		return;
+	ioas_resv_remove_owner(hwpt->ioas, dobj);
+	dobj->hwpt = NULL;
+	hwpt_put(c, hwpt);
+}
+
+static void ctx_maybe_free(SimCtx *c) {
+	if (!c->fd_open && c->n_bound == 0)
+		ctx_free(c);
+}
+
+static void sim_unbind(Sim *s, SimFile *f) {
+	SimCtx *c = f->ctx;
+	if (!c)
+		return;
+	device_detach_obj(c, f->devobj);
+	ctx_remove(c, f->devobj);
+	SimGroup *g = sim_find_group(s, f->dev->group);
+	if (g && g->owner == c && --g->owner_count == 0)
+		g->owner = NULL; /* last device of the group in this context: ownership released */
+	if (f->dev->bound_file == f)
+		f->dev->bound_file = NULL;
+	f->ctx = NULL;
+	f->devobj = NULL;
+	c->n_bound--;
+	ctx_maybe_free(c);
+}
+
+static void container_put(SimContainer *c) {
+	if (c && --c->refs == 0)
+		free(c);
+}
+
+static void legacy_group_maybe_release(SimGroup *g) {
+	if (g->node_open || g->legacy_devs > 0 || !g->container)
+		return;
+	container_put(g->container);
+	g->container = NULL;
+}
+
+/* ---- vtable: iommufd ---------------------------------------------------------------- */
+
+static KernelApi sim_api(Kernel *k) {
+	return SIM(k)->api;
+}
+
+static int sim_iommufd_open(Kernel *k, int *ret_fd) {
+	Sim *s = SIM(k);
+	if (s->api != KERNEL_API_IOMMUFD)
+		return -ENOENT; /* no /dev/iommu */
+	SimCtx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	char name[64];
+	snprintf(name, sizeof(name), "ioasid-sim:iommufd:%u", ++s->iommufd_serial);
+	SimFile *f;
+	int fd, r = sim_file_new(s, FILE_IOMMUFD, name, &f, &fd);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->fd_open = true;
+	f->ctx = c;
+	*ret_fd = fd;
+	return 0;
+}
+
+static bool sim_capable_sys_resource(void) {
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE);
+}
+
+int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64) {
+	if (!kernel_is_sim(k))
+		return -EINVAL;
+	SimCtx *c;
+	int r = sim_get_ctx(SIM(k), iommufd, &c);
+	if (r < 0)
+		return r;
+	/* Kernel order: capability, then an empty context, then the value. */
+	if (!sim_capable_sys_resource())
+		return -EPERM;
+	if (c->n_objs > 0)
+		return -EBUSY;
+	if (val64 > 1)
+		return -EINVAL;
+	c->per_process = val64 == 1;
+	return 0;
+}
+
+static int sim_iommufd_set_rlimit_mode(Kernel *k, int iommufd, bool per_process) {
+	return kernel_sim_set_rlimit_mode_raw(k, iommufd, per_process ? 1 : 0);
+}
+
+static int sim_iommufd_get_rlimit_mode(Kernel *k, int iommufd, bool *ret_per_process) {
+	SimCtx *c;
+	int r = sim_get_ctx(SIM(k), iommufd, &c);
+	if (r < 0)
+		return r;
+	*ret_per_process = c->per_process;
+	return 0;
+}
+
+static int sim_ioas_alloc(Kernel *k, int iommufd, uint32_t *ret_ioas_id) {
+	SimCtx *c;
+	int r = sim_get_ctx(SIM(k), iommufd, &c);
+	if (r < 0)
+		return r;
+	SimObj *o;
+	r = ctx_add(c, OBJ_IOAS, &o);
+	if (r < 0)
+		return r;
+	*ret_ioas_id = o->id;
+	return 0;
+}
+
+static int sim_ioas_destroy(Kernel *k, int iommufd, uint32_t id) {
+	SimCtx *c;
+	int r = sim_get_ctx(SIM(k), iommufd, &c);
+	if (r < 0)
+		return r;
+	SimObj *o = ctx_find(c, id);
+	if (!o)
+		return -ENOENT;
+	switch (o->type) {
+	case OBJ_IOAS:
+		/* Mappings do not matter; a domain with attached devices does. */
+		if (o->n_hwpts > 0)
+			return -EBUSY;
+		break;
+	case OBJ_HWPT:
+		if (o->users > 0)
+			return -EBUSY;
+		break;
+	case OBJ_DEVICE:
+		return -EBUSY; /* the VFIO file holds it; it goes away on unbind */
+	}
+	ctx_remove(c, o);
+	return 0;
+}
+
+static int sim_ioas_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id, const IovaRange *ranges,
+				size_t n) {
+	SimObj *ioas;
+	int r = sim_get_ioas(SIM(k), iommufd, ioas_id, NULL, &ioas);
+	if (r < 0)
+		return r;
+	if (n > UINT32_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (ranges[i].start >= ranges[i].last)
+			return -EINVAL;
+		if (ranges_hit(ranges, i, ranges[i].start, ranges[i].last))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ioas_resv_hit(ioas, ranges[i].start, ranges[i].last))
+			return -EADDRINUSE;
+	IovaRange *copy = NULL;
+	if (n > 0) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, ranges, n * sizeof(*copy));
+	}
+	free(ioas->allowed);
+	ioas->allowed = copy;
+	ioas->n_allowed = n;
+	return 0;
+}
+
+int kernel_sim_iova_ranges_raw(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange *buf,
+			       uint32_t *inout_num, uint64_t *ret_alignment) {
+	if (!kernel_is_sim(k))
+		return -EINVAL;
+	SimObj *ioas;
+	int r = sim_get_ioas(SIM(k), iommufd, ioas_id, NULL, &ioas);
+	if (r < 0)
+		return r;
+	_cleanup_free_ IovaRange *holes = NULL;
+	size_t n;
+	r = ioas_holes(ioas, &holes, &n);
+	if (r < 0)
+		return r;
+	uint32_t cap = *inout_num;
+	for (size_t i = 0; i < n && i < cap; i++)
+		buf[i] = holes[i];
+	*inout_num = (uint32_t)n;
+	if (ret_alignment)
+		*ret_alignment = ioas_alignment(ioas);
+	return n > cap ? -EMSGSIZE : 0;
+}
+
+static int sim_ioas_iova_ranges(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange **ret,
+				size_t *ret_n, uint64_t *ret_alignment) {
+	/* Same EMSGSIZE-then-retry loop as the linux backend, starting small on purpose. */
+	uint32_t cap = 2;
+	for (;;) {
+		_cleanup_free_ IovaRange *buf = calloc(cap, sizeof(*buf));
+		if (!buf)
+			return -ENOMEM;
+		uint32_t num = cap;
+		uint64_t align;
+		int r = kernel_sim_iova_ranges_raw(k, iommufd, ioas_id, buf, &num, &align);
+		if (r == -EMSGSIZE) {
+			cap = num;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		*ret = TAKE_PTR(buf);
+		*ret_n = num;
+		if (ret_alignment)
+			*ret_alignment = align;
+		return 0;
+	}
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a, bool *overflow) {
+	uint64_t r = (v + a - 1) & ~(a - 1);
+	if (r < v)
+		*overflow = true;
+	return r;
+}
+
+/* Lowest free IOVA for length with alignment `align`, inside the allowed ranges if any. */
+static int ioas_alloc_iova(const SimObj *ioas, uint64_t length, uint64_t align, uint64_t *ret) {
+	IovaRange all = { 0, UINT64_MAX };
+	const IovaRange *win = ioas->n_allowed > 0 ? ioas->allowed : &all;
+	size_t n_win = ioas->n_allowed > 0 ? ioas->n_allowed : 1;
+	for (size_t w = 0; w < n_win; w++) {
+		bool ovf = false;
+		uint64_t cand = align_up(win[w].start, align, &ovf);
+		while (!ovf) {
+			uint64_t last;
+			if (__builtin_add_overflow(cand, length - 1, &last) || last > win[w].last)
+				break;
+			const SimResv *rv = ioas_resv_hit(ioas, cand, last);
+			const IovaRange *ar = ranges_hit(ioas->areas, ioas->n_areas, cand, last);
+			if (!rv && !ar) {
+				*ret = cand;
+				return 0;
+			}
+			uint64_t past = MAX(rv ? rv->last : 0, ar ? ar->last : 0);
+			if (past == UINT64_MAX)
+				break;
+			cand = align_up(past + 1, align, &ovf);
+		}
+	}
+	return -ENOSPC;
+}
+
+static int sim_ioas_map(Kernel *k, int iommufd, uint32_t ioas_id, uint32_t flags, uint64_t user_va,
+			uint64_t length, uint64_t *inout_iova) {
+	const uint32_t known = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |
+			       IOMMU_IOAS_MAP_READABLE;
+	SimCtx *c;
+	int r = sim_get_ctx(SIM(k), iommufd, &c);
+	if (r < 0)
+		return r;
+	uint64_t iova = (flags & IOMMU_IOAS_MAP_FIXED_IOVA) ? *inout_iova : 0;
+	if (flags & ~known)
+		return -EOPNOTSUPP;
+	if (iova >= UINT64_MAX || length >= UINT64_MAX)
+		return -EOVERFLOW;
+	if (!(flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+	SimObj *ioas = ctx_find_type(c, ioas_id, OBJ_IOAS);
+	if (!ioas)
+		return -ENOENT;
+	uint64_t align = ioas_alignment(ioas);
+	if (length == 0 || (length & (align - 1)))
+		return -EINVAL;
+	if (flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
+		uint64_t last;
+		if (iova & (align - 1))
+			return -EINVAL;
+		if (__builtin_add_overflow(iova, length - 1, &last))
+			return -EOVERFLOW;
+		if (ioas_resv_hit(ioas, iova, last))
+			return -EINVAL;
+		if (ranges_hit(ioas->areas, ioas->n_areas, iova, last))
+			return -EEXIST;
+	} else {
+		/* Automatic IOVA: aligned to the length's power of two, but no more than the
+		 * alignment user_va already has (keeps huge-page alignment possible). */
+		if (length > (UINT64_MAX >> 1))
+			return -EOVERFLOW;
+		uint64_t a = 1;
+		while (a < length)
+			a <<= 1;
+		if (user_va)
+			a = MIN(a, user_va & -user_va);
+		if (a < align)
+			return -EINVAL;
+		r = ioas_alloc_iova(ioas, length, a, &iova);
+		if (r < 0)
+			return r;
+	}
+	IovaRange *areas = realloc(ioas->areas, (ioas->n_areas + 1) * sizeof(*areas));
+	if (!areas)
+		return -ENOMEM;
+	ioas->areas = areas;
+	ioas->areas[ioas->n_areas++] = (IovaRange){ iova, iova + length - 1 };
+	*inout_iova = iova;
+	return 0;
+}
+
+static int sim_ioas_unmap(Kernel *k, int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t length,
+			  uint64_t *ret_unmapped) {
+	SimObj *ioas;
+	int r = sim_get_ioas(SIM(k), iommufd, ioas_id, NULL, &ioas);
+	if (r < 0)
+		return r;
+	uint64_t start = iova, last, total = 0;
+	if (iova == 0 && length == UINT64_MAX)
+		last = UINT64_MAX; /* the unmap-all form: succeeds even when empty */
+	else {
+		if (iova >= UINT64_MAX || length >= UINT64_MAX)
+			return -EOVERFLOW;
+		if (length == 0)
+			return -EINVAL;
+		if (__builtin_add_overflow(iova, length - 1, &last))
+			return -EOVERFLOW;
+		/* Every area touched must be fully covered; touching none is ENOENT too. */
+		bool any = false;
+		for (size_t i = 0; i < ioas->n_areas; i++) {
+			const IovaRange *a = &ioas->areas[i];
+			if (!overlaps(start, last, a->start, a->last))
+				continue;
+			if (a->start < start || a->last > last)
+				return -ENOENT;
+			any = true;
+		}
+		if (!any)
+			return -ENOENT;
+	}
+	size_t j = 0;
+	for (size_t i = 0; i < ioas->n_areas; i++) {
+		const IovaRange *a = &ioas->areas[i];
+		if (a->start >= start && a->last <= last)
+			total += a->last - a->start + 1;
+		else
+			ioas->areas[j++] = *a;
+	}
+	ioas->n_areas = j;
+	if (ret_unmapped)
+		*ret_unmapped = total;
+	return 0;
+}
+
+static int sim_ioas_set_huge_pages(Kernel *k, int iommufd, uint32_t ioas_id, bool enable) {
+	SimObj *ioas;
+	int r = sim_get_ioas(SIM(k), iommufd, ioas_id, NULL, &ioas);
+	if (r < 0)
+		return r;
+	if (!enable)
+		for (size_t i = 0; i < ioas->n_areas; i++)
+			if ((ioas->areas[i].start | (ioas->areas[i].last + 1)) & (SIM_PAGE_SIZE - 1))
+				return -EADDRINUSE;
+	ioas->no_huge_pages = !enable;
+	return 0;
+}
+
+/* ---- vtable: devices ---------------------------------------------------------------- */
+
+static int sim_device_open(Kernel *k, const Device *d, int *ret_fd) {
+	Sim *s = SIM(k);
+	if (!d || !d->vfio_name)
+		return -ENODEV;
+	/* Resolve like the linux backend: the cdev name leads to a device; it must be the
+	 * one asked for. */
+	SimDev *dev = NULL;
+	for (size_t i = 0; i < s->n_devs; i++)
+		if (!s->devs[i].gone && s->devs[i].vfio_name &&
+		    streq(s->devs[i].vfio_name, d->vfio_name)) {
+			dev = &s->devs[i];
+			break;
+		}
+	if (!dev)
+		return -ENODEV;
+	if (!streq(dev->bdf, d->bdf))
+		return -ESTALE;
+	char name[64];
+	snprintf(name, sizeof(name), "ioasid-sim:vfio:%s", dev->bdf);
+	SimFile *f;
+	int fd, r = sim_file_new(s, FILE_VFIO, name, &f, &fd);
+	if (r < 0)
+		return r;
+	f->dev = dev;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The device file behind devfd: ENOTTY for a file that is no VFIO device. */
+static int sim_get_devfile(Sim *s, int devfd, SimFile **ret) {
+	SimFile *f;
+	int r = sim_file_lookup(s, devfd, &f);
+	if (r < 0)
+		return r;
+	if (!f || (f->kind != FILE_VFIO && f->kind != FILE_LEGACY_DEV))
+		return -ENOTTY;
+	*ret = f;
+	return 0;
+}
+
+static int sim_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
+	Sim *s = SIM(k);
+	SimFile *f, *fi;
+	int r = sim_get_devfile(s, devfd, &f);
+	if (r < 0)
+		return r;
+	/* Order of vfio_df_ioctl_bind_iommufd() + iommufd_device_bind(), uapi-facts 2.4. */
+	if (iommufd < 0 || f->kind == FILE_LEGACY_DEV)
+		return -EINVAL;
+	SimGroup *g = sim_find_group(s, f->dev->group);
+	if (g && g->node_open)
+		return -EBUSY; /* the legacy group node is open */
+	if (f->ctx)
+		return -EINVAL; /* this file is already bound */
+	r = sim_file_lookup(s, iommufd, &fi);
+	if (r < 0)
+		return r; /* EBADF */
+	if (!fi || fi->kind != FILE_IOMMUFD)
+		return -EBADFD;
+	if (f->dev->bound_file)
+		return -EINVAL; /* another open file of this device is bound */
+	if (f->dev->gone || !g)
+		return -ENODEV;
+	if (s->interrupt_remapping == TRI_NO)
+		return -EPERM; /* MSI not isolatable, allow_unsafe_interrupts not modelled */
+	SimCtx *c = fi->ctx;
+	if (g->container)
+		return -EPERM; /* claimed by a legacy container: a different DMA owner */
+	if (g->owner && g->owner != c)
+		return -EPERM;
+	if (!g->owner && !sim_group_viable(s, g))
+		return -EPERM; /* a sibling on a host driver is a DMA API user */
+	SimObj *o;
+	r = ctx_add(c, OBJ_DEVICE, &o);
+	if (r < 0)
+		return r;
+	o->file = f;
+	g->owner = c;
+	g->owner_count++;
+	f->ctx = c;
+	f->devobj = o;
+	f->dev->bound_file = f;
+	c->n_bound++;
+	if (ret_dev_id)
+		*ret_dev_id = o->id;
+	return 0;
+}
+
+/* The domain a sibling of dobj's group in the same context is attached to. */
+static SimObj *group_sibling_hwpt(Sim *s, SimCtx *c, const SimObj *dobj) {
+	int group = dobj->file->dev->group;
+	for (size_t i = 0; i < c->n_objs; i++) {
+		SimObj *o = c->objs[i];
+		if (o->type == OBJ_DEVICE && o != dobj && o->hwpt && o->file->dev->group == group)
+			return o->hwpt;
+	}
+	return NULL;
+}
+
+static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret_hwpt_id) {
+	Sim *s = SIM(k);
+	SimFile *f;
+	int r = sim_get_devfile(s, devfd, &f);
+	if (r < 0)
+		return r;
+	if (f->kind == FILE_LEGACY_DEV)
+		return -ENOTTY; /* falls through to vfio-pci, which does not know it */
+	if (!f->ctx)
+		return -EINVAL; /* not bound */
+	SimCtx *c = f->ctx;
+	SimObj *dobj = f->devobj;
+	SimObj *pt = ctx_find(c, pt_id);
+	if (!pt)
+		return -ENOENT;
+	if (pt->type == OBJ_DEVICE)
+		return -EINVAL;
+	SimObj *ioas = pt->type == OBJ_IOAS ? pt : pt->ioas;
+
+	/* Attachment is group-wide: a sibling already attached fixes the domain. */
+	SimObj *hwpt = group_sibling_hwpt(s, c, dobj);
+	if (hwpt) {
+		if (pt->type == OBJ_HWPT ? pt != hwpt : hwpt->ioas != pt)
+			return -EINVAL;
+	} else if (pt->type == OBJ_HWPT)
+		hwpt = pt;
+	else {
+		/* Reuse an automatic domain of this IOAS (all sim domains are compatible). */
+		for (size_t i = 0; i < c->n_objs && !hwpt; i++)
+			if (c->objs[i]->type == OBJ_HWPT && c->objs[i]->ioas == ioas)
+				hwpt = c->objs[i];
+	}
+	if (hwpt && dobj->hwpt == hwpt) {
+		if (ret_hwpt_id)
+			*ret_hwpt_id = hwpt->id;
+		return 0;
+	}
+
+	/* What the attach will reserve in the IOAS must not collide with mappings or allowed
+	 * ranges; a new domain also reserves everything above its aperture and needs
+	 * page-aligned mappings. */
+	SimGroup *g = sim_find_group(s, f->dev->group);
+	for (size_t i = 0; g && i < g->n_regions; i++) {
+		const ReservedRegion *rr = &g->regions[i];
+		if (rr->type == RESV_DIRECT_RELAXABLE)
+			continue;
+		if (ranges_hit(ioas->areas, ioas->n_areas, rr->start, rr->end) ||
+		    ranges_hit(ioas->allowed, ioas->n_allowed, rr->start, rr->end))
+			return -EADDRINUSE;
+	}
+	bool ap = s->address_width > 0 && s->address_width < 64;
+	uint64_t ap_start = ap ? 1ULL << s->address_width : 0;
+	if (!hwpt) {
+		if (ap && (ranges_hit(ioas->areas, ioas->n_areas, ap_start, UINT64_MAX) ||
+			   ranges_hit(ioas->allowed, ioas->n_allowed, ap_start, UINT64_MAX)))
+			return -EADDRINUSE;
+		for (size_t i = 0; i < ioas->n_areas; i++)
+			if ((ioas->areas[i].start | (ioas->areas[i].last + 1)) &
+			    (SIM_PAGE_SIZE - 1))
+				return -EADDRINUSE;
+	}
+
+	/* Commit. Like the kernel's atomic replace, the new domain exists before the old one is
+	 * left (so a new automatic HWPT never reuses the old one's id). */
+	if (!hwpt) {
+		r = ctx_add(c, OBJ_HWPT, &hwpt);
+		if (r < 0)
+			return r;
+		hwpt->ioas = ioas;
+		ioas->n_hwpts++;
+		if (ap && ioas_resv_add(ioas, ap_start, UINT64_MAX, hwpt) < 0) {
+			ioas->n_hwpts--;
+			ctx_remove(c, hwpt);
+			return -ENOMEM;
+		}
+	}
+	device_detach_obj(c, dobj);
+	for (size_t i = 0; g && i < g->n_regions; i++)
+		if (g->regions[i].type != RESV_DIRECT_RELAXABLE &&
+		    ioas_resv_add(ioas, g->regions[i].start, g->regions[i].end, dobj) < 0) {
+			ioas_resv_remove_owner(ioas, dobj);
+			hwpt->users++;
+			hwpt_put(c, hwpt);
+			return -ENOMEM;
+		}
+	hwpt->users++;
+	dobj->hwpt = hwpt;
+	if (ret_hwpt_id)
+		*ret_hwpt_id = hwpt->id;
+	return 0;
+}
+
+static int sim_device_detach(Kernel *k, int devfd) {
+	SimFile *f;
+	int r = sim_get_devfile(SIM(k), devfd, &f);
+	if (r < 0)
+		return r;
+	if (f->kind == FILE_LEGACY_DEV)
+		return -ENOTTY;
+	if (!f->ctx)
+		return -EINVAL;
+	device_detach_obj(f->ctx, f->devobj);
+	return 0;
+}
+
+static int sim_device_reset(Kernel *k, int devfd) {
+	SimFile *f;
+	int r = sim_get_devfile(SIM(k), devfd, &f);
+	if (r < 0)
+		return r;
+	if (f->kind == FILE_VFIO && !f->ctx)
+		return -EINVAL; /* every ioctl but BIND fails before bind */
+	return 0;
+}
+
+static int sim_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret) {
+	Sim *s = SIM(k);
+	SimCtx *c;
+	int r = sim_get_ctx(s, iommufd, &c);
+	if (r < 0)
+		return r;
+	if (!ctx_find_type(c, dev_id, OBJ_DEVICE))
+		return -ENOENT;
+	*ret = (KernelHwInfo){
+		.data_type = s->intel ? IOMMU_HW_INFO_TYPE_INTEL_VTD : IOMMU_HW_INFO_TYPE_NONE,
+		.capabilities = 0,
+		.max_pasid_log2 = 0,
+	};
+	return 0;
+}
+
+/* ---- vtable: legacy path ------------------------------------------------------------ */
+
+static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
+			   int *ret_device) {
+	Sim *s = SIM(k);
+	if (!s->vfio_legacy)
+		return -ENOENT; /* no /dev/vfio/vfio */
+	SimDev *dev = d ? sim_find_dev(s, d->bdf) : NULL;
+	if (!dev || dev->gone || !sim_driver_is_vfio(dev->driver))
+		return -ENODEV;
+	SimGroup *g = sim_find_group(s, dev->group);
+	if (!g)
+		return -ENODEV; /* no /dev/vfio/<group> */
+	if (g->node_open || g->owner)
+		return -EBUSY; /* group node open elsewhere, or a cdev of the group is bound */
+	/* VFIO_GROUP_GET_STATUS without VIABLE: reported as EPERM, which is what
+	 * VFIO_GROUP_SET_CONTAINER would return for a group with a DMA API user. */
+	if (!sim_group_viable(s, g))
+		return -EPERM;
+	if (g->container)
+		return -EBUSY; /* still set on another container through open device files */
+
+	SimContainer *ct = calloc(1, sizeof(*ct));
+	if (!ct)
+		return -ENOMEM;
+	char name[64];
+	SimFile *fc, *fg, *fd_;
+	int cfd = -EBADF, gfd = -EBADF, dfd = -EBADF, r;
+	snprintf(name, sizeof(name), "ioasid-sim:vfio-container:%u", ++s->container_serial);
+	r = sim_file_new(s, FILE_CONTAINER, name, &fc, &cfd);
+	if (r < 0) {
+		free(ct);
+		return r;
+	}
+	fc->container = ct;
+	ct->refs = 1;
+	snprintf(name, sizeof(name), "ioasid-sim:vfio-group:%d", g->number);
+	r = sim_file_new(s, FILE_GROUP, name, &fg, &gfd);
+	if (r < 0)
+		goto fail;
+	fg->group = g;
+	g->node_open = true;
+	g->container = ct; /* SET_CONTAINER + SET_IOMMU(TYPE1v2) */
+	ct->refs++;
+	snprintf(name, sizeof(name), "ioasid-sim:vfio-legacy:%s", dev->bdf);
+	r = sim_file_new(s, FILE_LEGACY_DEV, name, &fd_, &dfd);
+	if (r < 0)
+		goto fail;
+	fd_->dev = dev;
+	fd_->group = g;
+	g->legacy_devs++;
+	*ret_container = cfd;
+	*ret_group = gfd;
+	*ret_device = dfd;
+	return 0;
+fail:
+	if (gfd >= 0)
+		(void)KERNEL_CALL(k, close, gfd);
+	(void)KERNEL_CALL(k, close, cfd);
+	return r;
+}
+
+/* ---- close -------------------------------------------------------------------------- */
+
+static int sim_close(Kernel *k, int fd) {
+	Sim *s = SIM(k);
+	SimFile *f = NULL;
+	if (fd < 0)
+		return -EBADF;
+	(void)sim_file_lookup(s, fd, &f);
+	if (f) {
+		switch (f->kind) {
+		case FILE_IOMMUFD:
+			/* The context outlives its last iommufd file while devices are bound. */
+			f->ctx->fd_open = false;
+			ctx_maybe_free(f->ctx);
+			break;
+		case FILE_VFIO:
+			sim_unbind(s, f);
+			break;
+		case FILE_CONTAINER:
+			container_put(f->container);
+			break;
+		case FILE_GROUP:
+			f->group->node_open = false;
+			legacy_group_maybe_release(f->group);
+			break;
+		case FILE_LEGACY_DEV:
+			f->group->legacy_devs--;
+			legacy_group_maybe_release(f->group);
+			break;
+		}
+		sim_file_forget(s, f);
+	}
+	return RET_NERRNO(close(fd));
+}
+
+/* ---- host changes ------------------------------------------------------------------- */
+
+int kernel_sim_unplug(Kernel *k, const char *bdf) {
+	if (!kernel_is_sim(k) || !bdf)
+		return -EINVAL;
+	SimDev *d = sim_find_dev(SIM(k), bdf);
+	if (!d)
+		return -ENOENT;
+	d->gone = true;
+	return 0;
+}
+
+int kernel_sim_set_driver(Kernel *k, const char *bdf, const char *driver, const char *vfio_name) {
+	if (!kernel_is_sim(k) || !bdf)
+		return -EINVAL;
+	SimDev *d = sim_find_dev(SIM(k), bdf);
+	if (!d)
+		return -ENOENT;
+	char *dr = NULL, *vn = NULL;
+	if ((driver && !(dr = strdup(driver))) || (vfio_name && !(vn = strdup(vfio_name)))) {
+		free(dr);
+		return -ENOMEM;
+	}
+	free(d->driver);
+	free(d->vfio_name);
+	d->driver = dr;
+	d->vfio_name = vn;
+	return 0;
+}
+
+/* ---- lifetime ----------------------------------------------------------------------- */
+
+static void sim_free(Kernel *k) {
+	Sim *s = SIM(k);
+	/* Contexts are reachable only through files; collect them once. */
+	for (size_t i = 0; i < s->n_files; i++) {
+		SimFile *f = s->files[i];
+		SimCtx *c = f->kind == FILE_IOMMUFD || f->kind == FILE_VFIO ? f->ctx : NULL;
+		if (!c)
+			continue;
+		for (size_t j = i + 1; j < s->n_files; j++)
+			if ((s->files[j]->kind == FILE_IOMMUFD || s->files[j]->kind == FILE_VFIO) &&
+			    s->files[j]->ctx == c)
+				s->files[j]->ctx = NULL;
+		ctx_free(c);
+	}
+	/* Containers are shared by their file and the groups set on them: free each once. */
+	_cleanup_free_ SimContainer **cts = calloc(s->n_files + s->n_groups + 1, sizeof(*cts));
+	size_t n_cts = 0;
+	for (size_t i = 0; i < s->n_files + s->n_groups; i++) {
+		SimContainer *ct = i < s->n_files ? (s->files[i]->kind == FILE_CONTAINER
+							     ? s->files[i]->container
+							     : NULL)
+						  : s->groups[i - s->n_files].container;
+		bool seen = !ct;
+		for (size_t j = 0; j < n_cts && !seen; j++)
+			seen = cts[j] == ct;
+		if (seen)
+			continue;
+		if (!cts)
+			break; /* out of memory: leak rather than risk a double free */
+		cts[n_cts++] = ct;
+		free(ct);
+	}
+	for (size_t i = 0; i < s->n_files; i++) {
+		safe_close(s->files[i]->own_fd);
+		free(s->files[i]);
+	}
+	free(s->files);
+	for (size_t i = 0; i < s->n_groups; i++)
+		free(s->groups[i].regions);
+	for (size_t i = 0; i < s->n_devs; i++) {
+		free(s->devs[i].driver);
+		free(s->devs[i].vfio_name);
+	}
+	free(s->devs);
+	free(s->groups);
+	free(s);
+}
+
+static int sim_copy_host(Sim *s, const Host *h) {
+	s->devs = calloc(h->n_devices ? h->n_devices : 1, sizeof(*s->devs));
+	s->groups = calloc(h->n_groups ? h->n_groups : 1, sizeof(*s->groups));
+	if (!s->devs || !s->groups)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_devices; i++) {
+		const Device *d = &h->devices[i];
+		SimDev *sd = &s->devs[s->n_devs++];
+		snprintf(sd->bdf, sizeof(sd->bdf), "%s", d->bdf);
+		sd->group = d->iommu_group;
+		sd->bridge = (d->class >> 8) == 0x0604;
+		if ((d->driver && !(sd->driver = strdup(d->driver))) ||
+		    (d->vfio_name && !(sd->vfio_name = strdup(d->vfio_name))))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->n_groups; i++) {
+		const Group *g = &h->groups[i];
+		SimGroup *sg = &s->groups[s->n_groups++];
+		sg->number = g->number;
+		if (g->n_regions > 0) {
+			sg->regions = calloc(g->n_regions, sizeof(*sg->regions));
+			if (!sg->regions)
+				return -ENOMEM;
+			memcpy(sg->regions, g->regions, g->n_regions * sizeof(*sg->regions));
+			sg->n_regions = g->n_regions;
+		}
+	}
+	/* Devices may name groups the snapshot does not list: model them without regions. */
+	for (size_t i = 0; i < s->n_devs; i++) {
+		int n = s->devs[i].group;
+		if (n < 0 || sim_find_group(s, n))
+			continue;
+		SimGroup *gs = realloc(s->groups, (s->n_groups + 1) * sizeof(*gs));
+		if (!gs)
+			return -ENOMEM;
+		s->groups = gs;
+		s->groups[s->n_groups++] = (SimGroup){ .number = n };
+	}
+	const HostKernel *hk = &h->kernel;
+	s->api = hk->iommufd == TRI_YES	      ? KERNEL_API_IOMMUFD
+		 : hk->vfio_legacy == TRI_YES ? KERNEL_API_LEGACY
+					      : KERNEL_API_NONE;
+	s->vfio_legacy = hk->vfio_legacy == TRI_YES;
+	s->intel = hk->iommu_vendor && streq(hk->iommu_vendor, "intel");
+	s->interrupt_remapping = hk->interrupt_remapping;
+	s->address_width = hk->address_width > 0 ? hk->address_width : SIM_DEFAULT_ADDRESS_WIDTH;
+	return 0;
+}
+
+int kernel_sim_new(const Host *host, Kernel **ret) {
+	if (!host || !ret)
+		return -EINVAL;
+	Sim *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->kernel.ops = &sim_ops;
+	s->kernel.userdata = s;
+	int r = sim_copy_host(s, host);
+	if (r < 0) {
+		sim_free(&s->kernel);
+		return r;
+	}
+	*ret = &s->kernel;
+	return 0;
+}
+
+static const KernelOps sim_ops = {
+	.name = "sim",
+	.free = sim_free,
+	.api = sim_api,
+	.iommufd_open = sim_iommufd_open,
+	.iommufd_set_rlimit_mode = sim_iommufd_set_rlimit_mode,
+	.iommufd_get_rlimit_mode = sim_iommufd_get_rlimit_mode,
+	.ioas_alloc = sim_ioas_alloc,
+	.ioas_destroy = sim_ioas_destroy,
+	.ioas_allow_iovas = sim_ioas_allow_iovas,
+	.ioas_iova_ranges = sim_ioas_iova_ranges,
+	.ioas_map = sim_ioas_map,
+	.ioas_unmap = sim_ioas_unmap,
+	.ioas_set_huge_pages = sim_ioas_set_huge_pages,
+	.device_open = sim_device_open,
+	.device_bind = sim_device_bind,
+	.device_attach = sim_device_attach,
+	.device_detach = sim_device_detach,
+	.device_reset = sim_device_reset,
+	.hw_info = sim_hw_info,
+	.legacy_open = sim_legacy_open,
+	.close = sim_close,
+};

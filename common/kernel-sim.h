@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Extras of the sim kernel backend (kernel-sim.c) that the common vtable does not carry:
+ * host changes the real kernel would see through udev (hot-unplug, driver rebind), and raw
+ * forms of two ioctls whose corner cases the vtable hides. Tests and the daemon's sim mode
+ * use them; all return -EINVAL when k is not a sim kernel.
+ */
+
+#include <stdint.h>
+
+#include "common/kernel.h"
+
+/* True when k was made by kernel_new("sim", ...). */
+bool kernel_is_sim(const Kernel *k);
+
+/*
+ * kernel_sim_unplug: the device's cdev disappears (hot-unplug, or vfio-pci unbound after
+ * the last close). Later opens and binds of it fail -ENODEV; files already bound stay bound
+ * (the kernel blocks the unbind until they are closed). -ENOENT for an unknown BDF.
+ */
+int kernel_sim_unplug(Kernel *k, const char *bdf);
+
+/*
+ * kernel_sim_set_driver: the device is rebound to driver (NULL = no driver). vfio_name is
+ * its new cdev name when the driver is a VFIO one ("vfio7"), else NULL; the old cdev name
+ * stops resolving (so an fd-less stale Device now gets -ENODEV or -ESTALE on open). Group
+ * viability for later binds follows the new driver. -ENOENT for an unknown BDF.
+ */
+int kernel_sim_set_driver(Kernel *k, const char *bdf, const char *driver, const char *vfio_name);
+
+/*
+ * kernel_sim_iova_ranges_raw: IOMMU_IOAS_IOVA_RANGES exactly as the ioctl behaves: fills at
+ * most *inout_num entries of buf; on return *inout_num is the number of ranges that exist;
+ * -EMSGSIZE when that exceeds the capacity (the first capacity entries are still filled).
+ */
+int kernel_sim_iova_ranges_raw(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange *buf,
+			       uint32_t *inout_num, uint64_t *ret_alignment);
+
+/* kernel_sim_set_rlimit_mode_raw: IOMMU_OPTION(RLIMIT_MODE, SET, val64) with any val64. */
+int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64);

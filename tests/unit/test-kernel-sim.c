@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The sim kernel backend against the kernel's documented rules (reference/uapi-facts.md):
+ * one test per rule, each asserting the exact errno.
+ */
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/kernel-sim.h"
+#include "common/kernel.h"
+#include "common/macro.h"
+#include "common/uapi.h"
+#include "tests/unit/test.h"
+
+#define MSI_START 0xfee00000ULL
+#define MSI_END 0xfeefffffULL
+#define K(op, ...) KERNEL_CALL(k, op, ##__VA_ARGS__)
+
+/*
+ * The test host, built by hand:
+ *   group 10: 0000:01:00.0 vfio-pci (vfio0)                      MSI
+ *   group 11: 0000:02:00.0 vfio-pci (vfio1)                      MSI + direct-relaxable
+ *   group 12: 0000:03:00.0 (vfio2) + 0000:03:00.1 (vfio3), both vfio-pci      MSI
+ *   group 13: 0000:04:00.0 vfio-pci (vfio4) + 0000:04:00.1 snd_hda_intel     MSI
+ *   group 14: 0000:05:00.0 vfio-pci (vfio5) + 0000:05:00.1 pci-stub + 0000:05:00.2 none
+ *   0000:06:00.0 e1000e, no IOMMU group, no cdev
+ */
+static ReservedRegion msi_only[] = { { MSI_START, MSI_END, RESV_MSI } };
+static ReservedRegion msi_relax[] = {
+	{ 0x10000000, 0x100fffff, RESV_DIRECT_RELAXABLE },
+	{ MSI_START, MSI_END, RESV_MSI },
+};
+
+#define DEV(b, g, drv, vfio, minor)                                                                \
+	{ .bdf = b, .iommu_group = g, .driver = (char *)drv, .vfio_name = (char *)vfio,            \
+	  .vfio_major = 511, .vfio_minor = minor, .numa_node = -1, .sriov_totalvfs = -1,           \
+	  .class = 0x020000 }
+
+static Device test_devices[] = {
+	DEV("0000:01:00.0", 10, "vfio-pci", "vfio0", 0),
+	DEV("0000:02:00.0", 11, "vfio-pci", "vfio1", 1),
+	DEV("0000:03:00.0", 12, "vfio-pci", "vfio2", 2),
+	DEV("0000:03:00.1", 12, "vfio-pci", "vfio3", 3),
+	DEV("0000:04:00.0", 13, "vfio-pci", "vfio4", 4),
+	DEV("0000:04:00.1", 13, "snd_hda_intel", NULL, 0),
+	DEV("0000:05:00.0", 14, "vfio-pci", "vfio5", 5),
+	DEV("0000:05:00.1", 14, "pci-stub", NULL, 0),
+	DEV("0000:05:00.2", 14, NULL, NULL, 0),
+	DEV("0000:06:00.0", -1, "e1000e", NULL, 0),
+};
+
+static Group test_groups[] = {
+	{ .number = 10, .regions = msi_only, .n_regions = 1 },
+	{ .number = 11, .regions = msi_relax, .n_regions = 2 },
+	{ .number = 12, .regions = msi_only, .n_regions = 1 },
+	{ .number = 13, .regions = msi_only, .n_regions = 1 },
+	{ .number = 14, .regions = msi_only, .n_regions = 1 },
+};
+
+static Host test_host_make(void) {
+	return (Host){
+		.kernel = { .iommu_vendor = (char *)"intel", .interrupt_remapping = TRI_YES,
+			    .address_width = 48, .iommufd = TRI_YES, .vfio_cdev = TRI_YES,
+			    .vfio_pci = TRI_YES, .vfio_legacy = TRI_YES, .noiommu_mode = TRI_NO },
+		.devices = test_devices,
+		.n_devices = ELEMENTSOF(test_devices),
+		.groups = test_groups,
+		.n_groups = ELEMENTSOF(test_groups),
+	};
+}
+
+static const Device *dev(const char *bdf) {
+	for (size_t i = 0; i < ELEMENTSOF(test_devices); i++)
+		if (streq(test_devices[i].bdf, bdf))
+			return &test_devices[i];
+	return NULL;
+}
+
+static Kernel *sim_new(void) {
+	Host h = test_host_make();
+	Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	return k;
+}
+
+static int fd_name(int fd, char *buf, size_t len) {
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(p, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+/* Opens a device and binds it to iommufd; returns the device fd. */
+static int open_bind(Kernel *k, const char *bdf, int iommufd, uint32_t *ret_id) {
+	int fd = -1;
+	ASSERT_OK(K(device_open, dev(bdf), &fd));
+	ASSERT_OK(K(device_bind, fd, iommufd, ret_id));
+	return fd;
+}
+
+static void test_new_and_api(void) {
+	Host h = test_host_make();
+	Kernel *k = NULL;
+	ASSERT_ERR(kernel_new("bogus", &h, &k), EINVAL);
+	ASSERT_ERR(kernel_new("sim", NULL, &k), EINVAL);
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	CU_ASSERT_TRUE(kernel_is_sim(k));
+	ASSERT_STREQ(k->ops->name, "sim");
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_IOMMUFD);
+	kernel_free(k);
+
+	h.kernel.iommufd = TRI_NO;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_LEGACY);
+	int fd;
+	ASSERT_ERR(K(iommufd_open, &fd), ENOENT);
+	kernel_free(k);
+
+	h.kernel.vfio_legacy = TRI_UNKNOWN;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_NONE);
+	int c, g, d;
+	ASSERT_ERR(K(legacy_open, dev("0000:01:00.0"), &c, &g, &d), ENOENT);
+	kernel_free(k);
+
+	ASSERT_STREQ(kernel_api_to_string(KERNEL_API_IOMMUFD), "iommufd");
+	ASSERT_STREQ(kernel_api_to_string(KERNEL_API_LEGACY), "legacy");
+	ASSERT_STREQ(kernel_api_to_string(KERNEL_API_NONE), "none");
+}
+
+static void test_memfd_names(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i1, i2, d;
+	char name[256];
+	ASSERT_OK(K(iommufd_open, &i1));
+	ASSERT_OK(K(iommufd_open, &i2));
+	ASSERT_OK(fd_name(i1, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "memfd:ioasid-sim:iommufd:1"));
+	ASSERT_OK(fd_name(i2, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "memfd:ioasid-sim:iommufd:2"));
+	ASSERT_OK(K(device_open, dev("0000:03:00.1"), &d));
+	ASSERT_OK(fd_name(d, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "memfd:ioasid-sim:vfio:0000:03:00.1"));
+	CU_ASSERT_EQUAL(fcntl(d, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	CU_ASSERT_EQUAL(fcntl(i1, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i1));
+	ASSERT_OK(K(close, i2));
+	ASSERT_ERR(K(close, i2), EBADF);
+}
+
+static void test_unknown_fds(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	uint32_t id;
+	_cleanup_close_ int other = memfd_create("not-sim", MFD_CLOEXEC);
+	CU_ASSERT_TRUE(other >= 0);
+	ASSERT_ERR(K(ioas_alloc, other, &id), ENOTTY);
+	ASSERT_ERR(K(device_bind, other, other, &id), ENOTTY);
+	ASSERT_ERR(K(ioas_alloc, 999, &id), EBADF);
+	ASSERT_ERR(K(ioas_alloc, -1, &id), EBADF);
+	/* An iommufd ioctl on a device file, and a device ioctl on an iommufd, are ENOTTY. */
+	int i, d;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d));
+	ASSERT_ERR(K(ioas_alloc, d, &id), ENOTTY);
+	ASSERT_ERR(K(device_reset, i), ENOTTY);
+	/* A dup() of a sim fd is the same file. */
+	int dupfd = fcntl(i, F_DUPFD_CLOEXEC, 3);
+	ASSERT_OK(K(ioas_alloc, dupfd, &id));
+	CU_ASSERT_EQUAL(id, 1);
+	close(dupfd);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_object_ids(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i1, i2;
+	uint32_t a, b, c, dev_id;
+	ASSERT_OK(K(iommufd_open, &i1));
+	ASSERT_OK(K(iommufd_open, &i2));
+	ASSERT_OK(K(ioas_alloc, i1, &a));
+	ASSERT_OK(K(ioas_alloc, i1, &b));
+	CU_ASSERT_EQUAL(a, 1);
+	CU_ASSERT_EQUAL(b, 2);
+	/* Per context: the other context starts at 1 too. */
+	ASSERT_OK(K(ioas_alloc, i2, &c));
+	CU_ASSERT_EQUAL(c, 1);
+	/* Shared across types: the device gets the next id. */
+	int d = open_bind(k, "0000:01:00.0", i1, &dev_id);
+	CU_ASSERT_EQUAL(dev_id, 3);
+	/* Lowest free id is reused. */
+	ASSERT_OK(K(ioas_destroy, i1, a));
+	ASSERT_OK(K(ioas_alloc, i1, &c));
+	CU_ASSERT_EQUAL(c, 1);
+	/* Wrong type is ENOENT; id 0 never exists. */
+	uint64_t iova = 0;
+	ASSERT_ERR(K(ioas_map, i1, dev_id, IOMMU_IOAS_MAP_READABLE, 0x1000, 0x1000, &iova), ENOENT);
+	ASSERT_ERR(K(ioas_destroy, i1, 0), ENOENT);
+	ASSERT_ERR(K(ioas_destroy, i1, 77), ENOENT);
+	ASSERT_ERR(K(ioas_set_huge_pages, i1, 0, true), ENOENT);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i1));
+	ASSERT_OK(K(close, i2));
+}
+
+static void test_destroy_rules(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas, ioas2, dev_id, hwpt;
+	uint64_t iova = 0x100000;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_OK(K(ioas_alloc, i, &ioas2));
+	/* An IOAS holding only mappings can be destroyed. */
+	ASSERT_OK(K(ioas_map, i, ioas2, IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+		    0x7f0000000000, 0x1000, &iova));
+	ASSERT_OK(K(ioas_destroy, i, ioas2));
+	int d = open_bind(k, "0000:01:00.0", i, &dev_id);
+	ASSERT_OK(K(device_attach, d, ioas, &hwpt));
+	ASSERT_ERR(K(ioas_destroy, i, ioas), EBUSY);
+	ASSERT_ERR(K(ioas_destroy, i, hwpt), EBUSY);
+	ASSERT_ERR(K(ioas_destroy, i, dev_id), EBUSY);
+	/* The automatic HWPT goes away with its last device. */
+	ASSERT_OK(K(device_detach, d));
+	ASSERT_ERR(K(ioas_destroy, i, hwpt), ENOENT);
+	ASSERT_OK(K(ioas_destroy, i, ioas));
+	ASSERT_ERR(K(ioas_destroy, i, dev_id), EBUSY);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static bool have_cap_sys_resource(void) {
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE);
+}
+
+static void test_rlimit_mode(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	bool pp = true;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(iommufd_get_rlimit_mode, i, &pp));
+	CU_ASSERT_FALSE(pp); /* per-user by default */
+
+	/* Without CAP_SYS_RESOURCE in the calling process: EPERM (checked in a child that
+	 * drops it from its effective set). */
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct d[2] = {};
+		if (syscall(SYS_capget, &h, d) < 0)
+			_exit(10);
+		d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective &= ~CAP_TO_MASK(CAP_SYS_RESOURCE);
+		if (syscall(SYS_capset, &h, d) < 0)
+			_exit(11);
+		int r = K(iommufd_set_rlimit_mode, i, true);
+		_exit(r == -EPERM ? 0 : 12);
+	}
+	int status;
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	if (!have_cap_sys_resource()) {
+		ASSERT_ERR(K(iommufd_set_rlimit_mode, i, true), EPERM);
+		ASSERT_OK(K(close, i));
+		return;
+	}
+	ASSERT_OK(K(iommufd_set_rlimit_mode, i, true));
+	ASSERT_OK(K(iommufd_get_rlimit_mode, i, &pp));
+	CU_ASSERT_TRUE(pp);
+	ASSERT_ERR(kernel_sim_set_rlimit_mode_raw(k, i, 2), EINVAL);
+	ASSERT_OK(kernel_sim_set_rlimit_mode_raw(k, i, 0));
+	ASSERT_OK(K(iommufd_get_rlimit_mode, i, &pp));
+	CU_ASSERT_FALSE(pp);
+	uint32_t ioas;
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_ERR(K(iommufd_set_rlimit_mode, i, true), EBUSY);
+	ASSERT_OK(K(ioas_destroy, i, ioas));
+	ASSERT_OK(K(iommufd_set_rlimit_mode, i, true)); /* empty again */
+	ASSERT_OK(K(close, i));
+}
+
+static void test_bind_once(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i1, i2, d1, d2;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &i1));
+	ASSERT_OK(K(iommufd_open, &i2));
+	d1 = open_bind(k, "0000:01:00.0", i1, &id);
+	/* Second bind of the same file, to the same or another context. */
+	ASSERT_ERR(K(device_bind, d1, i1, &id), EINVAL);
+	ASSERT_ERR(K(device_bind, d1, i2, &id), EINVAL);
+	/* Another open file of the same device while one is bound. */
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d2));
+	ASSERT_ERR(K(device_bind, d2, i1, &id), EINVAL);
+	ASSERT_ERR(K(device_bind, d2, i2, &id), EINVAL);
+	/* Last close unbinds: now the other file can bind (even to another context). */
+	ASSERT_OK(K(close, d1));
+	ASSERT_OK(K(device_bind, d2, i2, &id));
+	CU_ASSERT_EQUAL(id, 1);
+	ASSERT_OK(K(close, d2));
+	ASSERT_OK(K(close, i1));
+	ASSERT_OK(K(close, i2));
+}
+
+static void test_bind_bad_fds(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int d, i;
+	uint32_t id;
+	_cleanup_close_ int other = memfd_create("not-iommufd", MFD_CLOEXEC);
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d));
+	ASSERT_ERR(K(device_bind, d, -1, &id), EINVAL);
+	ASSERT_ERR(K(device_bind, d, 999, &id), EBADF);
+	ASSERT_ERR(K(device_bind, d, other, &id), EBADFD);
+	ASSERT_ERR(K(device_bind, d, d, &id), EBADFD); /* a device file is no iommufd */
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_bind, d, i, &id));
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_open_checks(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int d, i;
+	uint32_t id;
+	/* No cdev: ENODEV. */
+	ASSERT_ERR(K(device_open, dev("0000:06:00.0"), &d), ENODEV);
+	ASSERT_ERR(K(device_open, dev("0000:04:00.1"), &d), ENODEV);
+	/* The cdev name leads to another device than asked for: ESTALE. */
+	Device stale = *dev("0000:01:00.0");
+	stale.vfio_name = (char *)"vfio1";
+	ASSERT_ERR(K(device_open, &stale, &d), ESTALE);
+	stale.vfio_name = (char *)"vfio42";
+	ASSERT_ERR(K(device_open, &stale, &d), ENODEV);
+	/* The cdev vanishes: later opens fail, and an already opened file cannot bind. */
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:02:00.0"), &d));
+	ASSERT_OK(kernel_sim_unplug(k, "0000:02:00.0"));
+	int d2;
+	ASSERT_ERR(K(device_open, dev("0000:02:00.0"), &d2), ENODEV);
+	ASSERT_ERR(K(device_bind, d, i, &id), ENODEV);
+	ASSERT_ERR(kernel_sim_unplug(k, "0000:09:00.0"), ENOENT);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_group_ownership(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int a, b, d0, d1, d1b;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &a));
+	ASSERT_OK(K(iommufd_open, &b));
+	d0 = open_bind(k, "0000:03:00.0", a, &id);
+	/* The group's other device: other context EPERM, same context fine. */
+	ASSERT_OK(K(device_open, dev("0000:03:00.1"), &d1));
+	ASSERT_ERR(K(device_bind, d1, b, &id), EPERM);
+	ASSERT_OK(K(device_bind, d1, a, &id));
+	ASSERT_OK(K(close, d1));
+	/* Still owned by a through 03:00.0. */
+	ASSERT_OK(K(device_open, dev("0000:03:00.1"), &d1b));
+	ASSERT_ERR(K(device_bind, d1b, b, &id), EPERM);
+	/* The last bound device of the group in a closes: ownership released. */
+	ASSERT_OK(K(close, d0));
+	ASSERT_OK(K(device_bind, d1b, b, &id));
+	/* Other groups are independent. */
+	int e = open_bind(k, "0000:01:00.0", a, &id);
+	ASSERT_OK(K(close, e));
+	ASSERT_OK(K(close, d1b));
+	ASSERT_OK(K(close, a));
+	ASSERT_OK(K(close, b));
+}
+
+static void test_host_driver_sibling(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i, d, d5;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:04:00.0"), &d));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	/* pci-stub and driverless siblings do not block. */
+	d5 = open_bind(k, "0000:05:00.0", i, &id);
+	/* The sibling moves to vfio-pci: the group becomes viable. */
+	ASSERT_OK(kernel_sim_set_driver(k, "0000:04:00.1", "vfio-pci", "vfio9"));
+	ASSERT_OK(K(device_bind, d, i, &id));
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, d5));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_interrupt_remapping(void) {
+	Host h = test_host_make();
+	h.kernel.interrupt_remapping = TRI_NO;
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	int i, d;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_before_bind(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i, d;
+	uint32_t ioas, hwpt;
+	KernelHwInfo hw;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d));
+	ASSERT_ERR(K(device_attach, d, ioas, &hwpt), EINVAL);
+	ASSERT_ERR(K(device_detach, d), EINVAL);
+	ASSERT_ERR(K(device_reset, d), EINVAL);
+	ASSERT_ERR(K(hw_info, i, 2, &hw), ENOENT);
+	uint32_t id;
+	ASSERT_OK(K(device_bind, d, i, &id));
+	ASSERT_OK(K(device_reset, d));
+	ASSERT_OK(K(device_detach, d)); /* detach always succeeds once bound */
+	ASSERT_OK(K(hw_info, i, id, &hw));
+	CU_ASSERT_EQUAL(hw.data_type, IOMMU_HW_INFO_TYPE_INTEL_VTD);
+	CU_ASSERT_EQUAL(hw.capabilities, 0);
+	ASSERT_ERR(K(hw_info, i, ioas, &hw), ENOENT);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_hw_info_vendor(void) {
+	Host h = test_host_make();
+	h.kernel.iommu_vendor = (char *)"amd";
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	int i;
+	uint32_t id;
+	KernelHwInfo hw = { .data_type = 99 };
+	ASSERT_OK(K(iommufd_open, &i));
+	int d = open_bind(k, "0000:01:00.0", i, &id);
+	ASSERT_OK(K(hw_info, i, id, &hw));
+	CU_ASSERT_EQUAL(hw.data_type, IOMMU_HW_INFO_TYPE_NONE);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_group_attach(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas1, ioas2, id0, id1, h0, h1, h;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas1));
+	ASSERT_OK(K(ioas_alloc, i, &ioas2));
+	int d0 = open_bind(k, "0000:03:00.0", i, &id0);
+	int d1 = open_bind(k, "0000:03:00.1", i, &id1);
+	ASSERT_OK(K(device_attach, d0, ioas1, &h0));
+	/* The sibling to a different IOAS: EINVAL; to the same IOAS: the same HWPT. */
+	ASSERT_ERR(K(device_attach, d1, ioas2, &h), EINVAL);
+	ASSERT_OK(K(device_attach, d1, ioas1, &h1));
+	CU_ASSERT_EQUAL(h0, h1);
+	ASSERT_OK(K(device_attach, d1, h0, &h)); /* by HWPT id: same domain */
+	CU_ASSERT_EQUAL(h, h0);
+	/* Replacing one device while the sibling stays: EINVAL (groups do not split). */
+	ASSERT_ERR(K(device_attach, d0, ioas2, &h), EINVAL);
+	/* Attach to a device id or to nothing. */
+	ASSERT_ERR(K(device_attach, d0, id1, &h), EINVAL);
+	ASSERT_ERR(K(device_attach, d0, 99, &h), ENOENT);
+	ASSERT_OK(K(device_detach, d1));
+	ASSERT_OK(K(device_detach, d1));
+	/* Alone now: replace moves the group, and the old automatic HWPT is freed. */
+	ASSERT_OK(K(device_attach, d0, ioas2, &h));
+	CU_ASSERT_NOT_EQUAL(h, h0);
+	ASSERT_ERR(K(ioas_destroy, i, h0), ENOENT);
+	ASSERT_ERR(K(device_attach, d1, h0, &h1), ENOENT);
+	/* Another group attaching to the same IOAS shares the compatible automatic HWPT. */
+	uint32_t id2, h2;
+	int d2 = open_bind(k, "0000:01:00.0", i, &id2);
+	ASSERT_OK(K(device_attach, d2, ioas2, &h2));
+	CU_ASSERT_EQUAL(h2, h);
+	ASSERT_OK(K(close, d0));
+	ASSERT_OK(K(close, d1));
+	ASSERT_OK(K(close, d2));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_iova_ranges(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas, id;
+	_cleanup_free_ IovaRange *r = NULL;
+	size_t n;
+	uint64_t align;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	/* Fresh IOAS: everything, alignment 1. */
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, &align));
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(r[0].start, 0);
+	CU_ASSERT_EQUAL(r[0].last, UINT64_MAX);
+	CU_ASSERT_EQUAL(align, 1);
+	free(TAKE_PTR(r));
+	/* Attached: the MSI window and everything above the 48-bit aperture are reserved; the
+	 * direct-relaxable region of group 11 is not. */
+	int d = open_bind(k, "0000:02:00.0", i, &id);
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, &align));
+	CU_ASSERT_FATAL(n == 2);
+	CU_ASSERT_EQUAL(r[0].start, 0);
+	CU_ASSERT_EQUAL(r[0].last, MSI_START - 1);
+	CU_ASSERT_EQUAL(r[1].start, MSI_END + 1);
+	CU_ASSERT_EQUAL(r[1].last, (1ULL << 48) - 1);
+	CU_ASSERT_EQUAL(align, 4096);
+	/* The raw ioctl: capacity too small -> EMSGSIZE, required count, first entries. */
+	IovaRange buf[2] = { { 7, 7 }, { 7, 7 } };
+	uint32_t num = 0;
+	ASSERT_ERR(kernel_sim_iova_ranges_raw(k, i, ioas, buf, &num, &align), EMSGSIZE);
+	CU_ASSERT_EQUAL(num, 2);
+	CU_ASSERT_EQUAL(buf[0].start, 7);
+	num = 1;
+	ASSERT_ERR(kernel_sim_iova_ranges_raw(k, i, ioas, buf, &num, &align), EMSGSIZE);
+	CU_ASSERT_EQUAL(num, 2);
+	CU_ASSERT_EQUAL(buf[0].last, MSI_START - 1);
+	CU_ASSERT_EQUAL(buf[1].start, 7); /* untouched */
+	num = 2;
+	ASSERT_OK(kernel_sim_iova_ranges_raw(k, i, ioas, buf, &num, &align));
+	CU_ASSERT_EQUAL(buf[1].start, MSI_END + 1);
+	ASSERT_ERR(kernel_sim_iova_ranges_raw(k, i, 77, buf, &num, &align), ENOENT);
+	/* Detached: back to one range. */
+	ASSERT_OK(K(device_detach, d));
+	free(TAKE_PTR(r));
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, &align));
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(align, 1);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_address_width(void) {
+	Host h = test_host_make();
+	h.kernel.address_width = 39;
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	int i;
+	uint32_t ioas, id;
+	_cleanup_free_ IovaRange *r = NULL;
+	size_t n;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	int d = open_bind(k, "0000:01:00.0", i, &id);
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, NULL));
+	CU_ASSERT_FATAL(n == 2);
+	CU_ASSERT_EQUAL(r[1].last, 0x7fffffffffULL); /* as seen in the guest (vm-recipe) */
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_reserved_regions(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas, ioas2, ioas3, id;
+	uint64_t iova;
+	const uint32_t rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_OK(K(ioas_alloc, i, &ioas2));
+	ASSERT_OK(K(ioas_alloc, i, &ioas3));
+	int d = open_bind(k, "0000:01:00.0", i, &id);
+	/* A mapping over the MSI window made before attach: attach EADDRINUSE. */
+	iova = MSI_START;
+	ASSERT_OK(K(ioas_map, i, ioas2, rw | IOMMU_IOAS_MAP_FIXED_IOVA, 0x7f0000000000, 0x1000,
+		    &iova));
+	ASSERT_ERR(K(device_attach, d, ioas2, NULL), EADDRINUSE);
+	/* A mapping above the aperture: EADDRINUSE as well. */
+	iova = 1ULL << 50;
+	ASSERT_OK(K(ioas_map, i, ioas3, rw | IOMMU_IOAS_MAP_FIXED_IOVA, 0x7f0000000000, 0x1000,
+		    &iova));
+	ASSERT_ERR(K(device_attach, d, ioas3, NULL), EADDRINUSE);
+	/* An allowed range over the MSI window: EADDRINUSE. */
+	IovaRange allow = { 0xfe000000, 0xfeffffff };
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &allow, 1));
+	ASSERT_ERR(K(device_attach, d, ioas, NULL), EADDRINUSE);
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, NULL, 0)); /* clears */
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	/* After attach: ALLOW_IOVAS over reserved IOVA EADDRINUSE, fixed MAP there EINVAL. */
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &allow, 1), EADDRINUSE);
+	iova = MSI_START;
+	ASSERT_ERR(K(ioas_map, i, ioas, rw | IOMMU_IOAS_MAP_FIXED_IOVA, 0x7f0000000000, 0x1000,
+		     &iova),
+		   EINVAL);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_allow_iovas(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas;
+	uint64_t iova = 0;
+	const uint32_t rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	IovaRange bad1 = { 0x2000, 0x2000 };
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &bad1, 1), EINVAL);
+	IovaRange bad2 = { 0x3000, 0x2000 };
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &bad2, 1), EINVAL);
+	IovaRange overlap[2] = { { 0x100000, 0x1fffff }, { 0x1ff000, 0x2fffff } };
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, overlap, 2), EINVAL);
+	ASSERT_ERR(K(ioas_allow_iovas, i, 42, overlap, 1), ENOENT);
+	/* Automatic IOVAs stay inside the allowed ranges. */
+	IovaRange ok[2] = { { 0x40000000, 0x4000ffff }, { 0x100000, 0x1fffff } };
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, ok, 2));
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x10000, &iova));
+	CU_ASSERT_TRUE(iova >= 0x40000000 && iova + 0x10000 - 1 <= 0x4000ffff);
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x10000, &iova));
+	CU_ASSERT_TRUE(iova >= 0x100000 && iova + 0x10000 - 1 <= 0x1fffff);
+	/* Cleared: the lowest free IOVA anywhere. */
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, NULL, 0));
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x1000, &iova));
+	CU_ASSERT_EQUAL(iova, 0);
+	ASSERT_OK(K(close, i));
+}
+
+static void test_map_unmap(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas, id;
+	uint64_t iova, un;
+	const uint32_t rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+	const uint32_t fixed = rw | IOMMU_IOAS_MAP_FIXED_IOVA;
+	const uint64_t va = 0x7f0000000000;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	iova = 0x100000;
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed | (1u << 3), va, 0x1000, &iova), EOPNOTSUPP);
+	ASSERT_ERR(K(ioas_map, i, ioas, IOMMU_IOAS_MAP_FIXED_IOVA, va, 0x1000, &iova), EINVAL);
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, 0, &iova), EINVAL);
+	ASSERT_ERR(K(ioas_map, i, 55, fixed, va, 0x1000, &iova), ENOENT);
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, UINT64_MAX, &iova), EOVERFLOW);
+	iova = UINT64_MAX;
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, 0x1000, &iova), EOVERFLOW);
+	iova = UINT64_MAX - 0xfff + 1 - 0x1000; /* last byte would pass UINT64_MAX */
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, 0x3000, &iova), EOVERFLOW);
+	/* Overlap: EEXIST, no replacement. */
+	iova = 0x100000;
+	ASSERT_OK(K(ioas_map, i, ioas, fixed, va, 0x2000, &iova));
+	iova = 0x101000;
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, 0x2000, &iova), EEXIST);
+	iova = 0x104000;
+	ASSERT_OK(K(ioas_map, i, ioas, fixed, va, 0x1000, &iova));
+	/* Unmap: nothing there ENOENT; partial cover ENOENT; several whole areas with a hole
+	 * between them fine, returns the total. */
+	ASSERT_ERR(K(ioas_unmap, i, ioas, 0x200000, 0x1000, &un), ENOENT);
+	ASSERT_ERR(K(ioas_unmap, i, ioas, 0x100000, 0x1000, &un), ENOENT);
+	ASSERT_ERR(K(ioas_unmap, i, ioas, 0x100000, 0, &un), EINVAL);
+	ASSERT_ERR(K(ioas_unmap, i, ioas, UINT64_MAX, 0x1000, &un), EOVERFLOW);
+	ASSERT_OK(K(ioas_unmap, i, ioas, 0x100000, 0x5000, &un));
+	CU_ASSERT_EQUAL(un, 0x3000);
+	/* Automatic IOVA aligned to the length's power of two. */
+	ASSERT_OK(K(ioas_map, i, ioas, rw, va, 0x1000, &iova));
+	CU_ASSERT_EQUAL(iova, 0);
+	ASSERT_OK(K(ioas_map, i, ioas, rw, va, 0x4000, &iova));
+	CU_ASSERT_EQUAL(iova, 0x4000);
+	/* Unmap-all: everything, and again on an empty IOAS. */
+	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, &un));
+	CU_ASSERT_EQUAL(un, 0x5000);
+	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, &un));
+	CU_ASSERT_EQUAL(un, 0);
+	/* With a device attached, alignment is 4096. */
+	int d = open_bind(k, "0000:01:00.0", i, &id);
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	iova = 0x100800;
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, 0x1000, &iova), EINVAL);
+	iova = 0x100000;
+	ASSERT_ERR(K(ioas_map, i, ioas, fixed, va, 0x800, &iova), EINVAL);
+	ASSERT_OK(K(ioas_map, i, ioas, fixed, va, 0x1000, &iova));
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_huge_pages(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas;
+	uint64_t iova = 0x800, align;
+	_cleanup_free_ IovaRange *r = NULL;
+	size_t n;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_OK(K(ioas_map, i, ioas, IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
+		    0x7f0000000800, 0x800, &iova));
+	ASSERT_ERR(K(ioas_set_huge_pages, i, ioas, false), EADDRINUSE);
+	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, NULL));
+	ASSERT_OK(K(ioas_set_huge_pages, i, ioas, false));
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, &align));
+	CU_ASSERT_EQUAL(align, 4096);
+	ASSERT_OK(K(ioas_set_huge_pages, i, ioas, true));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_close_lifetime(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int a, b;
+	uint32_t ioas, id, h;
+	ASSERT_OK(K(iommufd_open, &a));
+	ASSERT_OK(K(iommufd_open, &b));
+	ASSERT_OK(K(ioas_alloc, a, &ioas));
+	int d = open_bind(k, "0000:03:00.0", a, &id);
+	/* Closing the iommufd does not end the context while a device is bound. */
+	ASSERT_OK(K(close, a));
+	ASSERT_OK(K(device_attach, d, ioas, &h));
+	int d1;
+	uint32_t id1;
+	ASSERT_OK(K(device_open, dev("0000:03:00.1"), &d1));
+	ASSERT_ERR(K(device_bind, d1, b, &id1), EPERM); /* the group is still owned */
+	/* Closing the device ends it: the group is free for b. */
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(device_bind, d1, b, &id1));
+	ASSERT_OK(K(close, d1));
+	ASSERT_OK(K(close, b));
+}
+
+static void test_legacy(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int c, g, d, c2, g2, d2, i, cd;
+	uint32_t id;
+	char name[256];
+	ASSERT_OK(K(legacy_open, dev("0000:01:00.0"), &c, &g, &d));
+	ASSERT_OK(fd_name(c, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "ioasid-sim:vfio-container:1"));
+	ASSERT_OK(fd_name(g, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "ioasid-sim:vfio-group:10"));
+	ASSERT_OK(fd_name(d, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "ioasid-sim:vfio-legacy:0000:01:00.0"));
+	/* The group is exclusive. */
+	ASSERT_ERR(K(legacy_open, dev("0000:01:00.0"), &c2, &g2, &d2), EBUSY);
+	/* Not viable: a sibling on a host driver. */
+	ASSERT_ERR(K(legacy_open, dev("0000:04:00.0"), &c2, &g2, &d2), EPERM);
+	/* cdev and group node exclude each other. */
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &cd));
+	ASSERT_ERR(K(device_bind, cd, i, &id), EBUSY);
+	/* A group-obtained device fd cannot bind, attach or detach through the cdev API. */
+	ASSERT_ERR(K(device_bind, d, i, &id), EINVAL);
+	ASSERT_ERR(K(device_attach, d, 1, NULL), ENOTTY);
+	ASSERT_ERR(K(device_detach, d), ENOTTY);
+	ASSERT_OK(K(device_reset, d));
+	ASSERT_OK(K(close, g));
+	/* The device fd still holds the container claim: the DMA owner differs. */
+	ASSERT_ERR(K(device_bind, cd, i, &id), EPERM);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, c));
+	ASSERT_OK(K(device_bind, cd, i, &id));
+	/* And the other way round: a bound cdev keeps the group node busy. */
+	ASSERT_ERR(K(legacy_open, dev("0000:01:00.0"), &c2, &g2, &d2), EBUSY);
+	ASSERT_OK(K(close, cd));
+	ASSERT_OK(K(legacy_open, dev("0000:01:00.0"), &c2, &g2, &d2));
+	ASSERT_OK(K(close, d2));
+	ASSERT_OK(K(close, g2));
+	ASSERT_OK(K(close, c2));
+	ASSERT_OK(K(close, i));
+}
+
+static void test_free_with_open_fds(void) {
+	/* kernel_free with objects, bound devices and legacy files still open must neither
+	 * leak nor crash (ASan/valgrind runs check the leak part). */
+	Kernel *k = sim_new();
+	int i, c, g, d;
+	uint32_t ioas, id;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	int dv = open_bind(k, "0000:03:00.0", i, &id);
+	ASSERT_OK(K(device_attach, dv, ioas, NULL));
+	ASSERT_OK(K(legacy_open, dev("0000:01:00.0"), &c, &g, &d));
+	ASSERT_OK(K(close, c)); /* the container lives on through the group */
+	kernel_free(k);
+	close(i);
+	close(dv);
+	close(g);
+	close(d);
+}
+
+static CU_TestInfo tests[] = {
+	{ "new_and_api", test_new_and_api },
+	{ "memfd_names", test_memfd_names },
+	{ "unknown_fds", test_unknown_fds },
+	{ "object_ids", test_object_ids },
+	{ "destroy_rules", test_destroy_rules },
+	{ "rlimit_mode", test_rlimit_mode },
+	{ "bind_once", test_bind_once },
+	{ "bind_bad_fds", test_bind_bad_fds },
+	{ "open_checks", test_open_checks },
+	{ "group_ownership", test_group_ownership },
+	{ "host_driver_sibling", test_host_driver_sibling },
+	{ "interrupt_remapping", test_interrupt_remapping },
+	{ "before_bind", test_before_bind },
+	{ "hw_info_vendor", test_hw_info_vendor },
+	{ "group_attach", test_group_attach },
+	{ "iova_ranges", test_iova_ranges },
+	{ "address_width", test_address_width },
+	{ "reserved_regions", test_reserved_regions },
+	{ "allow_iovas", test_allow_iovas },
+	{ "map_unmap", test_map_unmap },
+	{ "huge_pages", test_huge_pages },
+	{ "close_lifetime", test_close_lifetime },
+	{ "legacy", test_legacy },
+	{ "free_with_open_fds", test_free_with_open_fds },
+	CU_TEST_INFO_NULL,
+};
+
+TEST_SUITE("kernel-sim", tests);
