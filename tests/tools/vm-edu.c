@@ -40,7 +40,29 @@
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "tests/tools/vm-uapi.h"
+#include "common/uapi.h"
+
+/*
+ * Not (yet) in common/uapi.h; stable since Linux 3.x/5.4 (vfio-pci region indexes, the
+ * type1 IOVA-range capability).
+ */
+#ifndef VFIO_PCI_BAR0_REGION_INDEX
+#define VFIO_PCI_BAR0_REGION_INDEX 0
+#define VFIO_PCI_CONFIG_REGION_INDEX 7
+#endif
+#ifndef VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE
+#define VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE 1
+struct vfio_iova_range {
+	__u64 start;
+	__u64 end;
+};
+struct vfio_iommu_type1_info_cap_iova_range {
+	struct vfio_info_cap_header header;
+	__u32 nr_iovas;
+	__u32 reserved;
+	struct vfio_iova_range iova_ranges[];
+};
+#endif
 
 #define EDU_IDENT 0x00
 #define EDU_DMA_SRC 0x80
@@ -170,15 +192,15 @@ static int count_dmar_faults(void)
 
 static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
 {
-	struct vm_iommu_iova_range r[8] = {};
-	struct vm_iommu_ioas_iova_ranges q = {
+	struct iommu_iova_range r[8] = {};
+	struct iommu_ioas_iova_ranges q = {
 		.size = sizeof(q), .ioas_id = ioas, .num_iovas = ELEMENTSOF(r),
 		.allowed_iovas = (uintptr_t)r,
 	};
 	char buf[512] = "";
 	size_t off = 0;
 
-	if (ioctl(iommufd, VM_IOMMU_IOAS_IOVA_RANGES, &q) < 0)
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &q) < 0)
 		return fail("IOMMU_IOAS_IOVA_RANGES", -errno);
 	for (uint32_t i = 0; i < q.num_iovas && i < ELEMENTSOF(r); i++)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx", i ? "," : "",
@@ -190,14 +212,14 @@ static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
 
 static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
 {
-	struct vm_iommu_ioas_map m = {
+	struct iommu_ioas_map m = {
 		.size = sizeof(m), .ioas_id = ioas, .user_va = (uintptr_t)va, .length = len,
 		.iova = iova,
-		.flags = VM_IOMMU_IOAS_MAP_FIXED_IOVA | VM_IOMMU_IOAS_MAP_READABLE |
-			 VM_IOMMU_IOAS_MAP_WRITEABLE,
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
 	};
 
-	if (ioctl(iommufd, VM_IOMMU_IOAS_MAP, &m) < 0)
+	if (ioctl(iommufd, IOMMU_IOAS_MAP, &m) < 0)
 		return fail("IOMMU_IOAS_MAP", -errno);
 	say("mapped iova=0x%llx length=0x%llx", (unsigned long long)m.iova,
 	    (unsigned long long)len);
@@ -206,10 +228,10 @@ static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint6
 
 static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova)
 {
-	struct vm_iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = iova,
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = iova,
 					 .length = len };
 
-	if (ioctl(iommufd, VM_IOMMU_IOAS_UNMAP, &u) < 0)
+	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) < 0)
 		return fail("IOMMU_IOAS_UNMAP", -errno);
 	say("unmapped iova=0x%llx length=0x%llx", (unsigned long long)iova,
 	    (unsigned long long)u.length);
@@ -295,11 +317,11 @@ static int cdev_for(const char *bdf, char *path, size_t len)
 static int cmd_probe(const char *bdf)
 {
 	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
-	struct vm_iommu_ioas_alloc a = { .size = sizeof(a) };
-	struct vm_vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
-	struct vm_vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
-	struct vm_iommu_hw_info_vtd vtd = {};
-	struct vm_iommu_hw_info hw = { .size = sizeof(hw), .data_len = sizeof(vtd),
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info hw = { .size = sizeof(hw), .data_len = sizeof(vtd),
 				       .data_uptr = (uintptr_t)&vtd };
 	char path[300];
 	struct stat st;
@@ -312,7 +334,7 @@ static int cmd_probe(const char *bdf)
 		return fail("open /dev/iommu", -errno);
 	if (fstat(iommufd, &st) == 0)
 		say("iommu_dev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
-	if (ioctl(iommufd, VM_IOMMU_IOAS_ALLOC, &a) < 0)
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
 		return fail("IOMMU_IOAS_ALLOC", -errno);
 	say("ioas_id=%u", a.out_ioas_id);
 	if (iommufd_ranges(iommufd, a.out_ioas_id, "fresh") < 0)
@@ -327,17 +349,17 @@ static int cmd_probe(const char *bdf)
 	if (fstat(devfd, &st) == 0)
 		say("cdev=%s dev=%u:%u", path, major(st.st_rdev), minor(st.st_rdev));
 	b.iommufd = iommufd;
-	if (ioctl(devfd, VM_VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
+	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
 		return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
 	say("dev_id=%u", b.out_devid);
 	hw.dev_id = b.out_devid;
-	if (ioctl(iommufd, VM_IOMMU_GET_HW_INFO, &hw) < 0)
+	if (ioctl(iommufd, IOMMU_GET_HW_INFO, &hw) < 0)
 		return fail("IOMMU_GET_HW_INFO", -errno);
 	say("hw_info type=%u cap_reg=0x%llx ecap_reg=0x%llx capabilities=0x%llx", hw.out_data_type,
 	    (unsigned long long)vtd.cap_reg, (unsigned long long)vtd.ecap_reg,
 	    (unsigned long long)hw.out_capabilities);
 	at.pt_id = a.out_ioas_id;
-	if (ioctl(devfd, VM_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
 		return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
 	say("hwpt_id=%u", at.pt_id);
 	if (iommufd_ranges(iommufd, a.out_ioas_id, "attached") < 0)
@@ -387,7 +409,7 @@ static int cmd_dma(int argc, char **argv)
 {
 	uint32_t iommufd, devfd, ioas = 0;
 	bool bind = false, attach = false, expect_blocked = false;
-	struct vm_iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	uint8_t *buf;
 	Edu e;
 	int r;
@@ -408,22 +430,22 @@ static int cmd_dma(int argc, char **argv)
 			return fail("unknown option", -EINVAL);
 	}
 	if (ioas == 0) {
-		if (ioctl((int)iommufd, VM_IOMMU_IOAS_ALLOC, &a) < 0)
+		if (ioctl((int)iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
 			return fail("IOMMU_IOAS_ALLOC", -errno);
 		ioas = a.out_ioas_id;
 		say("ioas_id=%u (allocated)", ioas);
 	}
 	if (bind) {
-		struct vm_vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = (int)iommufd };
+		struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = (int)iommufd };
 
-		if (ioctl((int)devfd, VM_VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
+		if (ioctl((int)devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
 			return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
 		say("dev_id=%u", b.out_devid);
 	}
 	if (attach) {
-		struct vm_vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = ioas };
+		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = ioas };
 
-		if (ioctl((int)devfd, VM_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+		if (ioctl((int)devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
 			return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
 		say("hwpt_id=%u", at.pt_id);
 	}
