@@ -1,11 +1,323 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder: replaced by the host model. */
-#include "common/macro.h"
-#include "common/host.h"
+/*
+ * The host model's source-independent half: freeing, the consistency checks and linking
+ * both loaders rely on (host_finalize), lookups and small device helpers.
+ */
+#include <assert.h>
+#include <stdarg.h>
 
-int host_load_live(Host **ret) {
-	return -EOPNOTSUPP;
+#include "common/host.h"
+#include "common/macro.h"
+
+static void device_done(Device *d) {
+	free(d->vendor_name);
+	free(d->device_name);
+	free(d->driver);
+	free(d->vfio_name);
+	free(d->parent);
+	strv_free(d->bridge_path);
+	free(d->physfn);
+	strv_free(d->virtfn);
+	strv_free(d->netdevs);
+	strv_free(d->properties);
 }
-int host_load_json_file(const char *path, Host **ret, char **ret_error) {
-	return -EOPNOTSUPP;
+
+static void group_done(Group *g) {
+	free(g->type);
+	free(g->regions);
+	free(g->members);
+	strv_free(g->member_bdfs);
+}
+
+static void kernel_done(HostKernel *k) {
+	free(k->release);
+	free(k->cmdline);
+	strv_free(k->iommu_units);
+	free(k->iommu_vendor);
+}
+
+Host *host_free(Host *h) {
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < h->n_devices; i++)
+		device_done(&h->devices[i]);
+	free(h->devices);
+	for (size_t i = 0; i < h->n_groups; i++)
+		group_done(&h->groups[i]);
+	free(h->groups);
+	kernel_done(&h->kernel);
+	free(h->hostname);
+	free(h);
+	return NULL;
+}
+
+_printf_(2, 3) static int finalize_fail(char **ret_error, const char *fmt, ...) {
+	if (ret_error) {
+		va_list ap;
+		char *s = NULL;
+		va_start(ap, fmt);
+		if (vasprintf(&s, fmt, ap) < 0)
+			s = NULL;
+		va_end(ap);
+		free(*ret_error);
+		*ret_error = s;
+	}
+	return -EINVAL;
+}
+
+/* Sort helpers work on index arrays so messages can name the index a field had on entry. */
+static int cmp_dev_index(const void *a, const void *b, void *userdata) {
+	const Host *sort_host = userdata;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(sort_host->devices[x].bdf, sort_host->devices[y].bdf);
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+static int cmp_group_index(const void *a, const void *b, void *userdata) {
+	const Host *sort_host = userdata;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int gx = sort_host->groups[x].number, gy = sort_host->groups[y].number;
+	if (gx != gy)
+		return gx < gy ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_device_ptr(const void *a, const void *b) {
+	return strcmp((*(Device *const *)a)->bdf, (*(Device *const *)b)->bdf);
+}
+
+static int cmp_device_bdf(const void *key, const void *elem) {
+	return strcmp(key, ((const Device *)elem)->bdf);
+}
+
+static int cmp_group_number(const void *key, const void *elem) {
+	int n = *(const int *)key, m = ((const Group *)elem)->number;
+	return n < m ? -1 : n > m;
+}
+
+const Device *host_find_device(const Host *h, const char *bdf) {
+	if (!h || !bdf || h->n_devices == 0)
+		return NULL;
+	return bsearch(bdf, h->devices, h->n_devices, sizeof(Device), cmp_device_bdf);
+}
+
+const Group *host_find_group(const Host *h, int number) {
+	if (!h || h->n_groups == 0)
+		return NULL;
+	return bsearch(&number, h->groups, h->n_groups, sizeof(Group), cmp_group_number);
+}
+
+/* Reorders arr (n elements of size sz) by the permutation perm (new position -> old index). */
+static int permute(void *arr, size_t n, size_t sz, const size_t *perm) {
+	if (n < 2)
+		return 0;
+	char *tmp = malloc(n * sz);
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		memcpy(tmp + i * sz, (char *)arr + perm[i] * sz, sz);
+	memcpy(arr, tmp, n * sz);
+	free(tmp);
+	return 0;
+}
+
+/* Checks one BDF-valued field that must name a device of the host. */
+static int check_ref(const Host *h, const size_t *orig, size_t i, const char *field,
+		     const char *bdf, char **ret_error) {
+	if (!bdf_is_canonical(bdf))
+		return finalize_fail(ret_error, "devices[%zu].%s: '%s' is not a canonical PCI address",
+				     orig[i], field, bdf);
+	if (!host_find_device(h, bdf))
+		return finalize_fail(ret_error, "devices[%zu].%s: no device '%s' on this host",
+				     orig[i], field, bdf);
+	if (streq(bdf, h->devices[i].bdf))
+		return finalize_fail(ret_error, "devices[%zu].%s: '%s' refers to the device itself",
+				     orig[i], field, bdf);
+	return 0;
+}
+
+int host_finalize(Host *h, char **ret_error) {
+	_cleanup_free_ size_t *dorig = NULL, *gorig = NULL;
+	int r;
+
+	assert(h);
+	if (h->n_devices > 0 && !(dorig = calloc(h->n_devices, sizeof(size_t))))
+		return -ENOMEM;
+	if (h->n_groups > 0 && !(gorig = calloc(h->n_groups, sizeof(size_t))))
+		return -ENOMEM;
+
+	for (size_t i = 0; i < h->n_devices; i++) {
+		if (!bdf_is_canonical(h->devices[i].bdf))
+			return finalize_fail(ret_error,
+					     "devices[%zu].bdf: '%s' is not a canonical PCI address", i,
+					     h->devices[i].bdf);
+		dorig[i] = i;
+	}
+	for (size_t i = 0; i < h->n_groups; i++) {
+		if (h->groups[i].number < 0)
+			return finalize_fail(ret_error, "groups[%zu].number: negative group number",
+					     i);
+		gorig[i] = i;
+	}
+
+	/* Sort index arrays first so duplicates can be reported with both original indices. */
+	if (h->n_devices > 1)
+		qsort_r(dorig, h->n_devices, sizeof(size_t), cmp_dev_index, h);
+	if (h->n_groups > 1)
+		qsort_r(gorig, h->n_groups, sizeof(size_t), cmp_group_index, h);
+	for (size_t i = 1; i < h->n_devices; i++)
+		if (streq(h->devices[dorig[i]].bdf, h->devices[dorig[i - 1]].bdf))
+			return finalize_fail(ret_error, "devices[%zu].bdf: duplicate of devices[%zu] ('%s')",
+					     dorig[i], dorig[i - 1], h->devices[dorig[i]].bdf);
+	for (size_t i = 1; i < h->n_groups; i++)
+		if (h->groups[gorig[i]].number == h->groups[gorig[i - 1]].number)
+			return finalize_fail(ret_error, "groups[%zu].number: duplicate of groups[%zu] (%d)",
+					     gorig[i], gorig[i - 1], h->groups[gorig[i]].number);
+
+	r = permute(h->devices, h->n_devices, sizeof(Device), dorig);
+	if (r < 0)
+		return r;
+	r = permute(h->groups, h->n_groups, sizeof(Group), gorig);
+	if (r < 0)
+		return r;
+	/* From here on, devices[i] had index dorig[i] on entry (likewise groups). */
+
+	/* Count members per group, then fill: one pass over the devices each. */
+	_cleanup_free_ size_t *counts = NULL;
+	if (h->n_groups > 0 && !(counts = calloc(h->n_groups, sizeof(size_t))))
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_devices; i++) {
+		Device *d = &h->devices[i];
+		d->group = NULL;
+		if (d->iommu_group < 0) {
+			d->iommu_group = -1;
+			continue;
+		}
+		const Group *g = host_find_group(h, d->iommu_group);
+		if (!g)
+			return finalize_fail(ret_error,
+					     "devices[%zu].iommu_group: no group %d in 'groups'",
+					     dorig[i], d->iommu_group);
+		d->group = (Group *)g;
+		counts[g - h->groups]++;
+	}
+	for (size_t j = 0; j < h->n_groups; j++) {
+		Group *g = &h->groups[j];
+		free(g->members);
+		g->members = NULL;
+		g->n_members = 0;
+		if (counts[j] > 0 && !(g->members = calloc(counts[j], sizeof(Device *))))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->n_devices; i++) {
+		Device *d = &h->devices[i];
+		if (d->group)
+			d->group->members[d->group->n_members++] = d;
+	}
+
+	for (size_t j = 0; j < h->n_groups; j++) {
+		Group *g = &h->groups[j];
+		/* Devices are sorted, so members are too; keep the contract explicit anyway. */
+		if (g->n_members > 1)
+			qsort(g->members, g->n_members, sizeof(Device *), cmp_device_ptr);
+		for (size_t k = 0; k < g->n_regions; k++)
+			if (g->regions[k].start > g->regions[k].end ||
+			    (unsigned)g->regions[k].type >= _RESV_TYPE_MAX)
+				return finalize_fail(ret_error,
+						     "groups[%zu].reserved_regions[%zu]: invalid region",
+						     gorig[j], k);
+		if (!g->member_bdfs)
+			continue;
+		size_t n = strv_length(g->member_bdfs);
+		for (size_t k = 0; k < n; k++) {
+			const char *b = g->member_bdfs[k];
+			const Device *d = host_find_device(h, b);
+			if (!d)
+				return finalize_fail(ret_error,
+						     "groups[%zu].devices[%zu]: no device '%s' on this host",
+						     gorig[j], k, b);
+			if (d->iommu_group != g->number)
+				return finalize_fail(
+					ret_error,
+					"groups[%zu].devices[%zu]: device '%s' has iommu_group %d, not %d",
+					gorig[j], k, b, d->iommu_group, g->number);
+			for (size_t m = 0; m < k; m++)
+				if (streq(g->member_bdfs[m], b))
+					return finalize_fail(ret_error,
+							     "groups[%zu].devices[%zu]: '%s' listed twice",
+							     gorig[j], k, b);
+		}
+		if (n != g->n_members) {
+			/* Some device points at this group but the group does not list it. */
+			for (size_t m = 0; m < g->n_members; m++)
+				if (!strv_contains(g->member_bdfs, g->members[m]->bdf))
+					return finalize_fail(
+						ret_error,
+						"devices[%zu].iommu_group: group %d does not list '%s' in its devices",
+						dorig[g->members[m] - h->devices], g->number,
+						g->members[m]->bdf);
+		}
+		g->member_bdfs = strv_free(g->member_bdfs);
+	}
+
+	/* References between devices, then the upstream chain. */
+	for (size_t i = 0; i < h->n_devices; i++) {
+		Device *d = &h->devices[i];
+		if (d->parent && (r = check_ref(h, dorig, i, "parent", d->parent, ret_error)) < 0)
+			return r;
+		if (d->physfn && (r = check_ref(h, dorig, i, "physfn", d->physfn, ret_error)) < 0)
+			return r;
+		for (size_t k = 0; d->virtfn && d->virtfn[k]; k++) {
+			char field[32];
+			snprintf(field, sizeof(field), "sriov.virtfn[%zu]", k);
+			if ((r = check_ref(h, dorig, i, field, d->virtfn[k], ret_error)) < 0)
+				return r;
+		}
+	}
+	for (size_t i = 0; i < h->n_devices; i++) {
+		Device *d = &h->devices[i];
+		_cleanup_strv_free_ char **path = NULL;
+		size_t steps = 0;
+		d->bridge_path = strv_free(d->bridge_path);
+		for (const Device *p = d; p->parent; p = host_find_device(h, p->parent)) {
+			if (++steps > h->n_devices)
+				return finalize_fail(ret_error,
+						     "devices[%zu].parent: the parent chain of '%s' loops",
+						     dorig[i], d->bdf);
+			if (strv_extend(&path, p->parent) < 0)
+				return -ENOMEM;
+		}
+		d->bridge_path = TAKE_PTR(path);
+	}
+	return 0;
+}
+
+bool device_is_bridge(const Device *d) {
+	return d && (d->class >> 8) == 0x0604;
+}
+
+bool device_has_vfio(const Device *d) {
+	return d && d->vfio_name != NULL;
+}
+
+static const char *const resv_names[_RESV_TYPE_MAX] = {
+	[RESV_DIRECT] = "direct",
+	[RESV_DIRECT_RELAXABLE] = "direct-relaxable",
+	[RESV_RESERVED] = "reserved",
+	[RESV_MSI] = "msi",
+};
+
+const char *reserved_region_type_to_string(ReservedRegionType t) {
+	if ((unsigned)t >= _RESV_TYPE_MAX)
+		return NULL;
+	return resv_names[t];
+}
+
+int reserved_region_type_from_string(const char *s) {
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < _RESV_TYPE_MAX; i++)
+		if (streq(s, resv_names[i]))
+			return i;
+	return -EINVAL;
 }

@@ -67,6 +67,11 @@ struct Group {
 	size_t n_regions;
 	Device **members; /* sorted by BDF */
 	size_t n_members;
+	/* Input to host_finalize() only: the member BDFs as the source listed them (JSON
+	 * "devices" array, /sys/kernel/iommu_groups/N/devices). When set, finalize checks that
+	 * they are exactly the devices whose iommu_group is this group, then frees it; when NULL
+	 * the members are derived from Device.iommu_group alone. Always NULL after finalize. */
+	char **member_bdfs;
 };
 
 typedef enum Tristate { TRI_UNKNOWN = -1, TRI_NO = 0, TRI_YES = 1 } Tristate;
@@ -121,7 +126,9 @@ int host_to_json_string(const Host *h, char **ret);
 
 /* host_finalize: sorts, links Device.group/Group.members, derives bridge_path. Used by both
  * loaders; -EINVAL with *ret_error for inconsistent input (duplicate BDF, group member that
- * does not exist, a parent cycle). */
+ * does not exist, a parent cycle). Any Group.members set on entry is discarded and rebuilt
+ * from Device.iommu_group (checked against Group.member_bdfs when given). Field paths in
+ * the message use the indices the arrays had on entry ("devices[3].parent: ..."). */
 int host_finalize(Host *h, char **ret_error);
 
 /* Lookups (bisect). NULL when absent. bdf must be canonical. */

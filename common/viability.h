@@ -24,8 +24,13 @@ typedef enum MemberState {
 
 typedef struct Blocker {
 	const Device *device;
-	char *reason; /* "0000:01:00.1 is on snd_hda_intel, a host driver" */
-	char *fix;    /* "bind 0000:01:00.1 to vfio-pci: driverctl set-override 0000:01:00.1 vfio-pci" */
+	/* "0000:01:00.1 (10de:1aef Audio device) is on snd_hda_intel, a host driver" */
+	char *reason;
+	/* One pasteable command: "driverctl set-override 0000:01:00.1 vfio-pci" (prefixed with
+	 * "modprobe vfio-pci && " when the host is known not to have vfio-pci). */
+	char *fix;
+	/* The same fix without driverctl, through sysfs: driver_override, unbind, drivers_probe. */
+	char *fix_sysfs;
 } Blocker;
 
 typedef struct Viability {
@@ -40,6 +45,17 @@ typedef struct Viability {
 MemberState viability_member_state(const Device *d);
 const char *member_state_to_string(MemberState s);
 const char *verdict_to_string(Verdict v); /* "viable", "not-viable", "no-iommu" */
+
+/*
+ * viability_iommu_hint: what to do when the host shows no IOMMU groups, e.g. "Enable VT-d in
+ * firmware and boot with intel_iommu=on"; the vendor comes from h->kernel when known.
+ * Returns a static string.
+ */
+const char *viability_iommu_hint(const Host *h);
+/* viability_iommu_param: the kernel parameter that turns the IOMMU on for this host's
+ * vendor ("intel_iommu=on", "amd_iommu=on", or both spelled out when unknown). The vendor is
+ * h->kernel.iommu_vendor, else guessed from the host bridge at 0000:00:00.0. Static string. */
+const char *viability_iommu_param(const Host *h);
 
 /* viability_group: verdict for g. Returns 0 or -ENOMEM. */
 int viability_group(const Host *h, const Group *g, Viability *ret);

@@ -1,19 +1,1002 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder: replaced by the real verbs. */
+/*
+ * ioasidctl inspection verbs: groups, devices, show, check.
+ *
+ * Each verb builds one json_object from the host model and viability, prints it as is for
+ * --json, and renders the human form from that same object, so the two can never disagree.
+ * The JSON keys are documented in ioasidctl(8); they are snake_case and stable.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <sys/resource.h>
+
+#include "common/macro.h"
+#include "common/pci-class.h"
+#include "common/viability.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/output.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* JSON helpers: NULL strings become JSON null, and every add is checked once at the end
+ * (json-c returns NULL on allocation failure; we count those). */
+
+static bool oom;
+
+static json_object *js(const char *s) {
+	if (!s)
+		return NULL;
+	json_object *o = json_object_new_string(s);
+	if (!o)
+		oom = true;
+	return o;
+}
+
+static json_object *jsf(const char *fmt, ...) _printf_(1, 2);
+static json_object *jsf(const char *fmt, ...) {
+	_cleanup_free_ char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		oom = true;
+		return NULL;
+	}
+	return js(s);
+}
+
+static void jadd(json_object *o, const char *key, json_object *v) {
+	if (json_object_object_add(o, key, v) < 0)
+		oom = true;
+}
+
+static void jappend(json_object *a, json_object *v) {
+	if (!v || json_object_array_add(a, v) < 0)
+		oom = true;
+}
+
+static json_object *jobj(void) {
+	json_object *o = json_object_new_object();
+	if (!o)
+		oom = true;
+	return o;
+}
+
+static json_object *jarr(void) {
+	json_object *o = json_object_new_array();
+	if (!o)
+		oom = true;
+	return o;
+}
+
+static json_object *jstrv(char *const *l) {
+	json_object *a = jarr();
+	for (char *const *i = l; a && i && *i; i++)
+		jappend(a, js(*i));
+	return a;
+}
+
+/* Readers for the rendering side: absent and null both read as NULL / default. */
+static const char *jget_str(json_object *o, const char *key) {
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *jget(json_object *o, const char *key) {
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static int64_t jget_int(json_object *o, const char *key, int64_t def) {
+	json_object *v = jget(o, key);
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
+}
+
+static bool jget_bool(json_object *o, const char *key) {
+	json_object *v = jget(o, key);
+	return v && json_object_get_boolean(v);
+}
+
+static size_t jlen(json_object *a) {
+	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static json_object *jat(json_object *a, size_t i) {
+	return json_object_array_get_idx(a, i);
+}
+
+static int finish(json_object *doc) {
+	if (oom || !doc)
+		return ioasidctl_error(1, "Out of memory");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Model -> JSON */
+
+static json_object *device_to_json(const Host *h, const Device *d, const Viability *v) {
+	json_object *o = jobj();
+	if (!o)
+		return NULL;
+	MemberState s = viability_member_state(d);
+	bool blocking = false;
+	for (size_t i = 0; v && i < v->n_blockers; i++)
+		if (v->blockers[i].device == d)
+			blocking = true;
+
+	jadd(o, "bdf", js(d->bdf));
+	jadd(o, "vendor", jsf("%04x", d->vendor));
+	jadd(o, "device", jsf("%04x", d->device));
+	jadd(o, "subsystem_vendor", jsf("%04x", d->subsystem_vendor));
+	jadd(o, "subsystem_device", jsf("%04x", d->subsystem_device));
+	jadd(o, "class", jsf("%06x", d->class));
+	jadd(o, "class_name", js(pci_class_name(d->class)));
+	jadd(o, "revision", jsf("%02x", d->revision));
+	jadd(o, "vendor_name", js(d->vendor_name));
+	jadd(o, "device_name", js(d->device_name));
+	jadd(o, "driver", js(d->driver));
+	jadd(o, "state", js(member_state_to_string(s)));
+	jadd(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
+	jadd(o, "vfio_cdev", js(d->vfio_name));
+	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
+	jadd(o, "noiommu", json_object_new_boolean(d->vfio_name && d->noiommu));
+	if (v) {
+		jadd(o, "verdict", js(verdict_to_string(v->verdict)));
+		jadd(o, "viable", json_object_new_boolean(v->verdict == VERDICT_VIABLE));
+		jadd(o, "blocking", json_object_new_boolean(blocking));
+	}
+	return o;
+}
+
+static const char *region_type_name(ReservedRegionType t) {
+	static const char *const names[] = {
+		[RESV_DIRECT] = "direct",
+		[RESV_DIRECT_RELAXABLE] = "direct-relaxable",
+		[RESV_RESERVED] = "reserved",
+		[RESV_MSI] = "msi",
+	};
+	return (unsigned)t < ELEMENTSOF(names) ? names[t] : "unknown";
+}
+
+static json_object *viability_to_json(const Viability *v, json_object *o) {
+	jadd(o, "verdict", js(verdict_to_string(v->verdict)));
+	json_object *b = jarr();
+	for (size_t i = 0; b && i < v->n_blockers; i++) {
+		json_object *x = jobj();
+		if (!x)
+			break;
+		jadd(x, "bdf", js(v->blockers[i].device->bdf));
+		jadd(x, "driver", js(v->blockers[i].device->driver));
+		jadd(x, "reason", js(v->blockers[i].reason));
+		jadd(x, "fix", js(v->blockers[i].fix));
+		jadd(x, "fix_sysfs", js(v->blockers[i].fix_sysfs));
+		jappend(b, x);
+	}
+	jadd(o, "blockers", b);
+	jadd(o, "notes", jstrv(v->notes));
+	return o;
+}
+
+static json_object *group_to_json(const Host *h, const Group *g) {
+	_cleanup_(viability_done) Viability v = {};
+	if (viability_group(h, g, &v) < 0) {
+		oom = true;
+		return NULL;
+	}
+	json_object *o = jobj();
+	if (!o)
+		return NULL;
+	jadd(o, "group", json_object_new_int(g->number));
+	jadd(o, "type", js(g->type));
+	viability_to_json(&v, o);
+	json_object *devs = jarr();
+	for (size_t i = 0; devs && i < g->n_members; i++)
+		jappend(devs, device_to_json(h, g->members[i], &v));
+	jadd(o, "devices", devs);
+	json_object *rr = jarr();
+	for (size_t i = 0; rr && i < g->n_regions; i++) {
+		json_object *x = jobj();
+		if (!x)
+			break;
+		jadd(x, "start", jsf("0x%016" PRIx64, g->regions[i].start));
+		jadd(x, "end", jsf("0x%016" PRIx64, g->regions[i].end));
+		jadd(x, "type", js(region_type_name(g->regions[i].type)));
+		jappend(rr, x);
+	}
+	jadd(o, "reserved_regions", rr);
+	return o;
+}
+
+/* A group VFIO made up for no-IOMMU mode: every member has a noiommu cdev. */
+static bool group_is_noiommu(const Group *g) {
+	if (g->n_members == 0)
+		return false;
+	for (size_t i = 0; i < g->n_members; i++)
+		if (!g->members[i]->vfio_name || !g->members[i]->noiommu)
+			return false;
+	return true;
+}
+
+/* Facts every verb reports so an empty answer is never silent. */
+static json_object *iommu_to_json(const Host *h) {
+	json_object *o = jobj();
+	if (!o)
+		return NULL;
+	size_t n_noiommu = 0;
+	for (size_t i = 0; i < h->n_groups; i++)
+		n_noiommu += group_is_noiommu(&h->groups[i]);
+	bool enabled = h->n_groups > n_noiommu;
+	jadd(o, "enabled", json_object_new_boolean(enabled));
+	jadd(o, "vendor", js(h->kernel.iommu_vendor));
+	jadd(o, "units", jstrv(h->kernel.iommu_units));
+	jadd(o, "groups", json_object_new_int((int32_t)h->n_groups));
+	jadd(o, "noiommu_groups", json_object_new_int((int32_t)n_noiommu));
+	jadd(o, "hint", enabled ? NULL : js(viability_iommu_hint(h)));
+	return o;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Rendering helpers */
+
+/* "NVIDIA Corporation GA102 [GeForce RTX 3090]", or the class name when the hwdb is silent. */
+static void device_label(json_object *d, char *buf, size_t len) {
+	const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
+	if (dn)
+		snprintf(buf, len, "%s%s%s", vn ? vn : "", vn ? " " : "", dn);
+	else
+		snprintf(buf, len, "%s", strna(jget_str(d, "class_name")));
+}
+
+static const char *verdict_color(const char *verdict) {
+	if (!verdict)
+		return "";
+	if (streq(verdict, "viable"))
+		return ansi_green();
+	if (streq(verdict, "not-viable"))
+		return ansi_red();
+	return ansi_yellow();
+}
+
+static const char *verdict_human(const char *verdict) {
+	if (verdict && streq(verdict, "not-viable"))
+		return "not viable";
+	if (verdict && streq(verdict, "no-iommu"))
+		return "no IOMMU";
+	return strna(verdict);
+}
+
+/* Prints blockers and notes of a group object, each line prefixed with indent. */
+static void print_reasons(json_object *g, const char *indent) {
+	json_object *b = jget(g, "blockers"), *n = jget(g, "notes");
+	for (size_t i = 0; i < jlen(b); i++) {
+		json_object *x = jat(b, i);
+		printf("%s%s✗%s %s\n", indent, ansi_red(), ansi_normal(), jget_str(x, "reason"));
+		printf("%s  fix: %s\n", indent, jget_str(x, "fix"));
+		printf("%s   or: %s\n", indent, jget_str(x, "fix_sysfs"));
+	}
+	for (size_t i = 0; i < jlen(n); i++)
+		printf("%s%snote:%s %s\n", indent, ansi_yellow(), ansi_normal(),
+		       json_object_get_string(jat(n, i)));
+}
+
+static void print_no_iommu(json_object *iommu, size_t n_devices) {
+	printf("No IOMMU groups: the IOMMU is off or absent. %s\n", strempty(jget_str(iommu, "hint")));
+	if (n_devices > 0)
+		printf("%zu PCI device%s no IOMMU group and cannot be assigned "
+		       "(see 'ioasidctl devices').\n",
+		       n_devices, n_devices == 1 ? " has" : "s have");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* groups */
+
+static void render_groups(json_object *doc) {
+	json_object *groups = jget(doc, "groups");
+	json_object *iommu = jget(doc, "iommu");
+	json_object *ungrouped = jget(doc, "ungrouped_devices");
+
+	if (jlen(groups) == 0) {
+		print_no_iommu(iommu, jlen(ungrouped));
+		return;
+	}
+	for (size_t i = 0; i < jlen(groups); i++) {
+		json_object *g = jat(groups, i);
+		const char *verdict = jget_str(g, "verdict");
+		json_object *devs = jget(g, "devices");
+		if (i > 0)
+			putchar('\n');
+		printf("%sIOMMU Group %" PRId64 "%s", ansi_bold(), jget_int(g, "group", -1),
+		       ansi_normal());
+		if (jget_str(g, "type"))
+			printf(" (%s)", jget_str(g, "type"));
+		printf(": %s%s%s\n", verdict_color(verdict), verdict_human(verdict), ansi_normal());
+		bool has_more = jlen(jget(g, "blockers")) + jlen(jget(g, "notes")) > 0;
+		for (size_t j = 0; j < jlen(devs); j++) {
+			json_object *d = jat(devs, j);
+			bool last = j + 1 == jlen(devs);
+			char label[256];
+			device_label(d, label, sizeof(label));
+			printf("%s %s [%s:%s] %s  drv=%s", last ? "└─" : "├─", jget_str(d, "bdf"),
+			       jget_str(d, "vendor"), jget_str(d, "device"), label,
+			       jget_str(d, "driver") ?: "none");
+			if (jget_str(d, "vfio_cdev"))
+				printf(" vfio=%s%s", jget_str(d, "vfio_cdev"),
+				       jget_bool(d, "noiommu") ? " (noiommu)" : "");
+			if (jget_bool(d, "blocking"))
+				printf("  %s✗ blocks%s", ansi_red(), ansi_normal());
+			else if (streq(jget_str(d, "state"), "bridge"))
+				printf("  (bridge, ignored)");
+			putchar('\n');
+		}
+		if (has_more)
+			print_reasons(g, "   ");
+	}
+	if (!jget_bool(iommu, "enabled"))
+		printf("\n%snote:%s These are VFIO no-IOMMU groups: no DMA isolation. %s\n",
+		       ansi_yellow(), ansi_normal(), strempty(jget_str(iommu, "hint")));
+	if (jlen(ungrouped) > 0) {
+		printf("\nWithout an IOMMU group (cannot be assigned):\n");
+		for (size_t i = 0; i < jlen(ungrouped); i++) {
+			json_object *d = jat(ungrouped, i);
+			char label[256];
+			device_label(d, label, sizeof(label));
+			printf("%s %s [%s:%s] %s  drv=%s\n", i + 1 == jlen(ungrouped) ? "└─" : "├─",
+			       jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"),
+			       label, jget_str(d, "driver") ?: "none");
+		}
+	}
+}
 
 int verb_groups(int argc, char **argv) {
-	return ioasidctl_error(1, "'groups' is not implemented yet");
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_json_ json_object *doc = NULL;
+
+	if (argc > 1)
+		return ioasidctl_error(EXIT_USAGE, "'groups' takes no arguments");
+	if (ioasidctl_load_host(&h) < 0)
+		return 1;
+
+	doc = jobj();
+	json_object *groups = jarr(), *ungrouped = jarr();
+	size_t n_viable = 0;
+	for (size_t i = 0; groups && i < h->n_groups; i++) {
+		json_object *g = group_to_json(h, &h->groups[i]);
+		if (g && streq(strempty(jget_str(g, "verdict")), "viable"))
+			n_viable++;
+		jappend(groups, g);
+	}
+	for (size_t i = 0; ungrouped && i < h->n_devices; i++)
+		if (!h->devices[i].group)
+			jappend(ungrouped, device_to_json(h, &h->devices[i], NULL));
+	if (doc) {
+		jadd(doc, "iommu", iommu_to_json(h));
+		jadd(doc, "groups", groups);
+		jadd(doc, "ungrouped_devices", ungrouped);
+		json_object *sum = jobj();
+		if (sum) {
+			jadd(sum, "groups", json_object_new_int((int32_t)h->n_groups));
+			jadd(sum, "viable", json_object_new_int((int32_t)n_viable));
+			jadd(sum, "not_viable", json_object_new_int((int32_t)(h->n_groups - n_viable)));
+		}
+		jadd(doc, "summary", sum);
+	}
+	if (finish(doc))
+		return 1;
+	if (arg_json != JSON_OFF)
+		output_json(doc);
+	else
+		render_groups(doc);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* devices */
+
+static void render_devices(json_object *doc) {
+	json_object *devs = jget(doc, "devices");
+	json_object *iommu = jget(doc, "iommu");
+
+	for (size_t i = 0; i < jlen(devs); i++) {
+		json_object *d = jat(devs, i);
+		const char *dn = jget_str(d, "device_name");
+		char group[32] = "-";
+		int64_t gn = jget_int(d, "iommu_group", -1);
+		if (gn >= 0)
+			snprintf(group, sizeof(group), "%" PRId64, gn);
+		bool viable = jget_bool(d, "viable");
+		printf("%s '%s' [%s:%s] drv=%s group=%s vfio=%s %sviable=%s%s", jget_str(d, "bdf"),
+		       dn ? dn : jget_str(d, "class_name"), jget_str(d, "vendor"),
+		       jget_str(d, "device"), jget_str(d, "driver") ?: "none", group,
+		       jget_str(d, "vfio_cdev") ?: "-", viable ? ansi_green() : ansi_red(),
+		       viable ? "yes" : "no", ansi_normal());
+		if (gn < 0)
+			printf(" (no IOMMU group)");
+		else if (jget_bool(d, "blocking"))
+			printf(" %s(blocks group %" PRId64 ")%s", ansi_red(), gn, ansi_normal());
+		putchar('\n');
+	}
+	if (jlen(devs) == 0) {
+		if (jget_bool(doc, "filter_vfio"))
+			printf("No device has a VFIO cdev: bind one with "
+			       "'driverctl set-override BDF vfio-pci'.\n");
+		else if (jget_bool(doc, "filter_blocking"))
+			printf("No device blocks its IOMMU group.\n");
+		else
+			printf("No PCI devices found.\n");
+	}
+	if (!jget_bool(iommu, "enabled") && !arg_quiet)
+		printf("%snote:%s The IOMMU is off or absent: no device is DMA-isolated. %s\n", ansi_yellow(),
+		       ansi_normal(), strempty(jget_str(iommu, "hint")));
 }
 
 int verb_devices(int argc, char **argv) {
-	return ioasidctl_error(1, "'devices' is not implemented yet");
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_json_ json_object *doc = NULL;
+
+	if (argc > 1)
+		return ioasidctl_error(EXIT_USAGE, "'devices' takes no arguments, only --vfio and "
+						   "--blocking");
+	if (ioasidctl_load_host(&h) < 0)
+		return 1;
+
+	doc = jobj();
+	json_object *devs = jarr();
+	for (size_t i = 0; devs && i < h->n_devices; i++) {
+		const Device *d = &h->devices[i];
+		_cleanup_(viability_done) Viability v = {};
+		if (arg_vfio && !d->vfio_name)
+			continue;
+		if (viability_device(h, d, &v) < 0) {
+			oom = true;
+			break;
+		}
+		bool blocking = false;
+		for (size_t j = 0; j < v.n_blockers; j++)
+			blocking = blocking || v.blockers[j].device == d;
+		if (arg_blocking && !blocking)
+			continue;
+		jappend(devs, device_to_json(h, d, &v));
+	}
+	if (doc) {
+		jadd(doc, "iommu", iommu_to_json(h));
+		jadd(doc, "filter_vfio", json_object_new_boolean(arg_vfio));
+		jadd(doc, "filter_blocking", json_object_new_boolean(arg_blocking));
+		jadd(doc, "devices", devs);
+	}
+	if (finish(doc))
+		return 1;
+	if (arg_json != JSON_OFF)
+		output_json(doc);
+	else
+		render_devices(doc);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* show */
+
+static void kv(const char *key, const char *fmt, ...) _printf_(2, 3);
+static void kv(const char *key, const char *fmt, ...) {
+	va_list ap;
+	if (isempty(key))
+		printf("%20s", "");
+	else
+		printf("%s%18s:%s ", ansi_bold(), key, ansi_normal());
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void kv_list(const char *key, json_object *a) {
+	if (jlen(a) == 0)
+		return;
+	printf("%s%18s:%s ", ansi_bold(), key, ansi_normal());
+	for (size_t i = 0; i < jlen(a); i++)
+		printf("%s%s", i ? ", " : "", json_object_get_string(jat(a, i)));
+	putchar('\n');
+}
+
+static void render_regions(json_object *g) {
+	json_object *rr = jget(g, "reserved_regions");
+	for (size_t i = 0; i < jlen(rr); i++) {
+		json_object *r = jat(rr, i);
+		kv(i == 0 ? "reserved regions" : "", "%s-%s %s", jget_str(r, "start"),
+		   jget_str(r, "end"), jget_str(r, "type"));
+	}
+	if (jlen(rr) == 0)
+		kv("reserved regions", "none reported");
+}
+
+static void render_group_members(json_object *g, const char *skip_bdf) {
+	json_object *devs = jget(g, "devices");
+	size_t shown = 0;
+	for (size_t i = 0; i < jlen(devs); i++) {
+		json_object *d = jat(devs, i);
+		if (skip_bdf && streq(jget_str(d, "bdf"), skip_bdf))
+			continue;
+		char label[256];
+		device_label(d, label, sizeof(label));
+		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "", "%s [%s:%s] %s, %s%s",
+		   jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"), label,
+		   jget_str(d, "driver") ?: "no driver",
+		   jget_bool(d, "blocking") ? " (blocks)"
+		   : streq(jget_str(d, "state"), "bridge") ? " (bridge)" : "");
+	}
+	if (skip_bdf && shown == 0)
+		kv("at risk", "none: the device is alone in its group");
+}
+
+static void render_show_device(json_object *doc) {
+	json_object *d = jget(doc, "device");
+	json_object *g = jget(doc, "group");
+	const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
+
+	printf("%s%s%s '%s'\n", ansi_bold(), jget_str(d, "bdf"), ansi_normal(),
+	       dn ? dn : jget_str(d, "class_name"));
+	kv("vendor", "%s%s%s", jget_str(d, "vendor"), vn ? " " : "", strempty(vn));
+	kv("device", "%s%s%s", jget_str(d, "device"), dn ? " " : "", strempty(dn));
+	kv("subsystem", "%s:%s", jget_str(d, "subsystem_vendor"), jget_str(d, "subsystem_device"));
+	kv("class", "%s %s", jget_str(d, "class"), jget_str(d, "class_name"));
+	kv("revision", "%s", jget_str(d, "revision"));
+	kv("driver", "%s (%s)", jget_str(d, "driver") ?: "none", jget_str(d, "state"));
+	if (jget_str(d, "vfio_cdev"))
+		kv("vfio", "/dev/vfio/devices/%s (%s)%s", jget_str(d, "vfio_cdev"),
+		   jget_str(d, "vfio_dev"), jget_bool(d, "noiommu") ? ", noiommu" : "");
+	else
+		kv("vfio", "none");
+	int64_t numa = jget_int(d, "numa_node", -1);
+	if (numa >= 0)
+		kv("numa node", "%" PRId64, numa);
+	else
+		kv("numa node", "unknown");
+	json_object *bp = jget(d, "bridge_path");
+	if (jlen(bp) > 0)
+		kv_list("bridge path", bp);
+	else
+		kv("bridge path", "on a root bus");
+	json_object *sriov = jget(d, "sriov");
+	if (sriov)
+		kv("sr-iov", "PF, %" PRId64 " of %" PRId64 " VFs enabled",
+		   jget_int(sriov, "numvfs", 0), jget_int(sriov, "totalvfs", 0));
+	kv_list("vfs", jget(d, "virtfn"));
+	if (jget_str(d, "physfn"))
+		kv("sr-iov", "VF of %s", jget_str(d, "physfn"));
+	kv_list("netdevs", jget(d, "netdevs"));
+	if (g) {
+		const char *verdict = jget_str(g, "verdict");
+		kv("iommu group", "%" PRId64 " (%s), %s%s%s", jget_int(g, "group", -1),
+		   jget_str(g, "type") ?: "type unknown", verdict_color(verdict),
+		   verdict_human(verdict), ansi_normal());
+		render_group_members(g, jget_str(d, "bdf"));
+		render_regions(g);
+		print_reasons(g, "  ");
+	} else {
+		kv("iommu group", "none: %sno IOMMU%s", ansi_yellow(), ansi_normal());
+		print_reasons(doc, "  ");
+	}
+}
+
+static void render_show_group(json_object *doc) {
+	json_object *g = jget(doc, "group");
+	const char *verdict = jget_str(g, "verdict");
+	printf("%sIOMMU Group %" PRId64 "%s: %s%s%s\n", ansi_bold(), jget_int(g, "group", -1),
+	       ansi_normal(), verdict_color(verdict), verdict_human(verdict), ansi_normal());
+	kv("type", "%s", jget_str(g, "type") ?: "unknown");
+	render_group_members(g, NULL);
+	render_regions(g);
+	print_reasons(g, "  ");
+}
+
+static json_object *device_detail_json(const Host *h, const Device *d, const Viability *v) {
+	json_object *o = device_to_json(h, d, v);
+	if (!o)
+		return NULL;
+	jadd(o, "numa_node", json_object_new_int(d->numa_node));
+	jadd(o, "parent", js(d->parent));
+	jadd(o, "bridge_path", jstrv(d->bridge_path));
+	if (d->sriov_totalvfs >= 0) {
+		json_object *s = jobj();
+		if (s) {
+			jadd(s, "totalvfs", json_object_new_int(d->sriov_totalvfs));
+			jadd(s, "numvfs", json_object_new_int(d->sriov_numvfs));
+		}
+		jadd(o, "sriov", s);
+	} else
+		jadd(o, "sriov", NULL);
+	jadd(o, "virtfn", jstrv(d->virtfn));
+	jadd(o, "physfn", js(d->physfn));
+	jadd(o, "netdevs", jstrv(d->netdevs));
+	jadd(o, "properties", jstrv(d->properties));
+	return o;
 }
 
 int verb_show(int argc, char **argv) {
-	return ioasidctl_error(1, "'show' is not implemented yet");
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_json_ json_object *doc = NULL;
+	char bdf[BDF_MAX];
+	uint64_t number = 0;
+	bool is_device;
+
+	if (argc != 2)
+		return ioasidctl_error(EXIT_USAGE, "'show' takes one BDF or IOMMU group number");
+	if (bdf_parse(argv[1], bdf) >= 0)
+		is_device = true;
+	else if (num_parse_u64(argv[1], INT32_MAX, &number) >= 0)
+		is_device = false;
+	else
+		return ioasidctl_error(EXIT_USAGE,
+				       "'%s' is neither a PCI address nor an IOMMU group number",
+				       argv[1]);
+	if (ioasidctl_load_host(&h) < 0)
+		return 1;
+
+	_cleanup_(viability_done) Viability v = {};
+	doc = jobj();
+	if (!doc)
+		return finish(doc);
+	if (is_device) {
+		const Device *d = host_find_device(h, bdf);
+		if (!d)
+			return ioasidctl_error(1, "No PCI device '%s' on this host", bdf);
+		if (viability_device(h, d, &v) < 0)
+			return ioasidctl_error(1, "Out of memory");
+		jadd(doc, "device", device_detail_json(h, d, &v));
+		if (d->group)
+			jadd(doc, "group", group_to_json(h, d->group));
+		else {
+			jadd(doc, "group", NULL);
+			viability_to_json(&v, doc);
+		}
+		json_object *risk = jarr();
+		for (size_t i = 0; risk && d->group && i < d->group->n_members; i++)
+			if (d->group->members[i] != d)
+				jappend(risk, js(d->group->members[i]->bdf));
+		jadd(doc, "at_risk", risk);
+	} else {
+		const Group *g = host_find_group(h, (int)number);
+		if (!g)
+			return ioasidctl_error(1, "No IOMMU group %" PRIu64 " on this host%s", number,
+					       h->n_groups == 0 ? " (it has no IOMMU groups at all)"
+								: "");
+		if (viability_group(h, g, &v) < 0)
+			return ioasidctl_error(1, "Out of memory");
+		jadd(doc, "group", group_to_json(h, g));
+	}
+	jadd(doc, "verdict", js(verdict_to_string(v.verdict)));
+	jadd(doc, "iommu", iommu_to_json(h));
+	if (finish(doc))
+		return 1;
+	if (arg_json != JSON_OFF)
+		output_json(doc);
+	else if (is_device)
+		render_show_device(doc);
+	else
+		render_show_group(doc);
+	return v.verdict == VERDICT_VIABLE ? 0 : EXIT_NOT_VIABLE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* check */
+
+typedef enum CheckResult { CHECK_PASS, CHECK_NOTE, CHECK_WARN, CHECK_FAIL } CheckResult;
+
+static const char *const check_result_names[] = { "pass", "note", "warn", "fail" };
+
+_printf_(6, 7) static void check_add(json_object *a, const char *category, const char *id,
+				     CheckResult res, const char *desc, const char *hint_fmt, ...) {
+	json_object *o = jobj();
+	if (!o)
+		return;
+	jadd(o, "category", js(category));
+	jadd(o, "id", js(id));
+	jadd(o, "description", js(desc));
+	jadd(o, "result", js(check_result_names[res]));
+	if (hint_fmt) {
+		_cleanup_free_ char *hint = NULL;
+		va_list ap;
+		va_start(ap, hint_fmt);
+		if (vasprintf(&hint, hint_fmt, ap) < 0)
+			oom = true;
+		va_end(ap);
+		jadd(o, "hint", js(hint));
+	} else
+		jadd(o, "hint", NULL);
+	jappend(a, o);
+}
+
+/* Reads "Max locked memory" (soft limit) of a process from /proc/PID/limits. */
+static int proc_memlock(pid_t pid, uint64_t *ret) {
+	char path[64];
+	_cleanup_free_ char *buf = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	int r = read_full_file(path, 16384, &buf, NULL);
+	if (r < 0)
+		return r;
+	const char *p = strstr(buf, "Max locked memory");
+	if (!p)
+		return -ENODATA;
+	p += strlen("Max locked memory");
+	while (*p == ' ')
+		p++;
+	if (strneq(p, "unlimited", 9)) {
+		*ret = UINT64_MAX;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (errno || end == p)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* A running process of uid, to read its limits; 0 when none. */
+static pid_t find_process_of(uid_t uid) {
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	struct dirent *de;
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char path[300];
+		_cleanup_free_ char *status = NULL;
+		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+		if (read_full_file(path, 16384, &status, NULL) < 0)
+			continue;
+		const char *u = strstr(status, "\nUid:");
+		unsigned long real;
+		if (u && sscanf(u, "\nUid:\t%lu", &real) == 1 && real == uid)
+			return (pid_t)atoi(de->d_name);
+	}
+	return 0;
+}
+
+#define MEMLOCK_OK (1ULL << 30)
+
+static void check_memlock(json_object *a) {
+	const char *desc = "Checking the locked memory limit (RLIMIT_MEMLOCK)";
+	const char *why = "a VM pins its RAM for DMA (N times with a vIOMMU): raise LimitMEMLOCK= "
+			  "in its unit or memlock in /etc/security/limits.conf";
+	char buf[32];
+	uint64_t lim;
+
+	if (arg_for) {
+		struct passwd *pw = getpwnam(arg_for);
+		if (!pw) {
+			check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
+				  "'%s' is not a user on this host: cannot tell its limit", arg_for);
+			return;
+		}
+		if (pw->pw_uid != getuid()) {
+			pid_t pid = find_process_of(pw->pw_uid);
+			if (pid == 0 || proc_memlock(pid, &lim) < 0) {
+				check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
+					  "no readable process of '%s' is running: its limit comes "
+					  "from pam_limits or its unit's LimitMEMLOCK= (kernel "
+					  "default 8M); %s",
+					  arg_for, why);
+				return;
+			}
+			bool ok = lim == UINT64_MAX || lim >= MEMLOCK_OK;
+			check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc,
+				  "%s for '%s' (read from its process %d)%s%s",
+				  format_bytes(buf, sizeof(buf), lim), arg_for, (int)pid,
+				  ok ? "" : ": ", ok ? "" : why);
+			return;
+		}
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0) {
+		check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc, "getrlimit failed: %m");
+		return;
+	}
+	lim = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+	bool ok = lim == UINT64_MAX || lim >= MEMLOCK_OK;
+	check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc, "%s for %s%s%s",
+		  format_bytes(buf, sizeof(buf), lim), arg_for ? arg_for : "the caller",
+		  ok ? "" : ": ", ok ? "" : why);
+}
+
+static void render_check(json_object *doc) {
+	json_object *checks = jget(doc, "checks");
+	size_t width = 0;
+	for (size_t i = 0; i < jlen(checks); i++) {
+		json_object *c = jat(checks, i);
+		width = MAX(width, strlen(jget_str(c, "category")) + strlen(jget_str(c, "description")));
+	}
+	for (size_t i = 0; i < jlen(checks); i++) {
+		json_object *c = jat(checks, i);
+		const char *res = jget_str(c, "result"), *hint = jget_str(c, "hint");
+		const char *col = streq(res, "pass") ? ansi_green()
+				  : streq(res, "fail") ? ansi_red()
+				  : streq(res, "warn") ? ansi_yellow() : "";
+		size_t len = strlen(jget_str(c, "category")) + strlen(jget_str(c, "description"));
+		char upper[8] = {};
+		for (size_t k = 0; k < sizeof(upper) - 1 && res[k]; k++)
+			upper[k] = (char)toupper((unsigned char)res[k]);
+		printf("%s: %s%*s : %s%s%s", jget_str(c, "category"), jget_str(c, "description"),
+		       (int)(width - len), "", col, upper, ansi_normal());
+		if (hint)
+			printf(" (%s)", hint);
+		putchar('\n');
+	}
+	json_object *s = jget(doc, "summary");
+	if (!arg_quiet)
+		printf("\npass %" PRId64 ", note %" PRId64 ", warn %" PRId64 ", fail %" PRId64 "\n",
+		       jget_int(s, "pass", 0), jget_int(s, "note", 0), jget_int(s, "warn", 0),
+		       jget_int(s, "fail", 0));
 }
 
 int verb_check(int argc, char **argv) {
-	return ioasidctl_error(1, "'check' is not implemented yet");
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_json_ json_object *doc = NULL;
+
+	if (argc > 1)
+		return ioasidctl_error(EXIT_USAGE, "'check' takes no arguments, only --for USER");
+	if (ioasidctl_load_host(&h) < 0)
+		return 1;
+
+	const HostKernel *k = &h->kernel;
+	bool units = k->iommu_units && k->iommu_units[0];
+	/* VFIO's no-IOMMU groups show up in sysfs like real ones but isolate nothing. */
+	size_t n_noiommu = 0;
+	for (size_t i = 0; i < h->n_groups; i++)
+		n_noiommu += group_is_noiommu(&h->groups[i]);
+	size_t n_real = h->n_groups - n_noiommu;
+	bool groups = n_real > 0;
+	json_object *a = jarr();
+	if (!a)
+		return finish(NULL);
+
+	/* IOMMU hardware and kernel enablement, the virt-host-validate pair. */
+	if (units)
+		check_add(a, "IOMMU", "iommu_hardware", CHECK_PASS,
+			  "Checking for device assignment IOMMU support", "%s%s%s",
+			  k->iommu_vendor ? k->iommu_vendor : "unknown vendor", ": ",
+			  k->iommu_units[0]);
+	else
+		check_add(a, "IOMMU", "iommu_hardware", groups ? CHECK_WARN : CHECK_FAIL,
+			  "Checking for device assignment IOMMU support",
+			  "no IOMMU unit under /sys/class/iommu; %s", viability_iommu_hint(h));
+	if (groups)
+		check_add(a, "IOMMU", "iommu_enabled", CHECK_PASS,
+			  "Checking if IOMMU is enabled by kernel", "%zu group%s", n_real,
+			  n_real == 1 ? "" : "s");
+	else if (n_noiommu > 0)
+		check_add(a, "IOMMU", "iommu_enabled", CHECK_FAIL,
+			  "Checking if IOMMU is enabled by kernel",
+			  "only %zu VFIO no-IOMMU group%s, without isolation; boot with %s",
+			  n_noiommu, n_noiommu == 1 ? "" : "s", viability_iommu_param(h));
+	else
+		check_add(a, "IOMMU", "iommu_enabled", CHECK_FAIL,
+			  "Checking if IOMMU is enabled by kernel",
+			  "no IOMMU groups; boot with %s%s", viability_iommu_param(h),
+			  k->cmdline && strstr(k->cmdline, "iommu=off")
+				  ? " and without iommu=off on the kernel command line"
+				  : "");
+
+	if (groups) {
+		size_t n_identity = 0;
+		int first = -1;
+		for (size_t i = 0; i < h->n_groups; i++)
+			if (h->groups[i].type && streq(h->groups[i].type, "identity")) {
+				if (n_identity++ == 0)
+					first = h->groups[i].number;
+			}
+		if (n_identity)
+			check_add(a, "IOMMU", "default_domain", CHECK_WARN,
+				  "Checking the IOMMU default domain type",
+				  "%zu group%s (first: %d) use identity (passthrough): host "
+				  "drivers do untranslated DMA; drop iommu=pt / "
+				  "iommu.passthrough=1 for isolation from host devices",
+				  n_identity, n_identity == 1 ? "" : "s", first);
+		else
+			check_add(a, "IOMMU", "default_domain", CHECK_PASS,
+				  "Checking the IOMMU default domain type", "all groups translate DMA");
+	}
+	if (k->interrupt_remapping == TRI_YES)
+		check_add(a, "IOMMU", "interrupt_remapping", CHECK_PASS,
+			  "Checking if interrupt remapping is enabled", NULL);
+	else if (k->interrupt_remapping == TRI_NO)
+		check_add(a, "IOMMU", "interrupt_remapping", CHECK_WARN,
+			  "Checking if interrupt remapping is enabled",
+			  "without it a device can forge MSIs; VFIO refuses such hosts unless "
+			  "vfio_iommu_type1.allow_unsafe_interrupts=1");
+	else if (units || groups)
+		check_add(a, "IOMMU", "interrupt_remapping", CHECK_WARN,
+			  "Checking if interrupt remapping is enabled",
+			  "not visible on this host; look for 'Enabled IRQ remapping' in dmesg");
+
+	if (k->iommufd == TRI_YES)
+		check_add(a, "VFIO", "iommufd", CHECK_PASS, "Checking for iommufd (/dev/iommu)", NULL);
+	else
+		check_add(a, "VFIO", "iommufd", k->vfio_legacy == TRI_YES ? CHECK_WARN : CHECK_FAIL,
+			  "Checking for iommufd (/dev/iommu)",
+			  "%s; modprobe iommufd (CONFIG_IOMMUFD, Linux 6.2 or later)",
+			  k->vfio_legacy == TRI_YES ? "only the legacy VFIO container is available"
+						    : "missing");
+	if (k->vfio_cdev == TRI_YES)
+		check_add(a, "VFIO", "vfio_cdev", CHECK_PASS,
+			  "Checking for VFIO device cdevs (/dev/vfio/devices)", NULL);
+	else
+		check_add(a, "VFIO", "vfio_cdev", CHECK_WARN,
+			  "Checking for VFIO device cdevs (/dev/vfio/devices)",
+			  "%s; it needs CONFIG_VFIO_DEVICE_CDEV (Linux 6.6 or later) and a device "
+			  "bound to vfio-pci",
+			  k->vfio_cdev == TRI_NO ? "absent" : "unknown");
+	if (k->vfio_pci == TRI_YES)
+		check_add(a, "VFIO", "vfio_pci", CHECK_PASS, "Checking if vfio-pci is available",
+			  NULL);
+	else
+		check_add(a, "VFIO", "vfio_pci", CHECK_WARN, "Checking if vfio-pci is available",
+			  "%s: modprobe vfio-pci", k->vfio_pci == TRI_NO ? "not loaded" : "unknown");
+	if (k->noiommu_mode == TRI_YES)
+		check_add(a, "VFIO", "noiommu_mode", CHECK_WARN,
+			  "Checking that VFIO no-IOMMU mode is off",
+			  "UNSAFE: enable_unsafe_noiommu_mode=Y gives devices no DMA isolation; "
+			  "never grant noiommu devices to untrusted users");
+	else if (k->noiommu_mode == TRI_NO)
+		check_add(a, "VFIO", "noiommu_mode", CHECK_PASS,
+			  "Checking that VFIO no-IOMMU mode is off", NULL);
+
+	/* The caller's limit is a fact of this machine, not of a snapshot. */
+	if (!arg_host)
+		check_memlock(a);
+
+	for (size_t i = 0; i < h->n_groups; i++) {
+		const Group *g = &h->groups[i];
+		if (g->n_members < 2)
+			continue;
+		char *list = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&list, &len);
+		if (!f) {
+			oom = true;
+			break;
+		}
+		for (size_t j = 0; j < g->n_members; j++)
+			fprintf(f, "%s%s", j ? ", " : "", g->members[j]->bdf);
+		fclose(f);
+		char desc[64];
+		snprintf(desc, sizeof(desc), "Checking IOMMU group %d isolation", g->number);
+		check_add(a, "GROUP", "multi_device_group", CHECK_NOTE, desc,
+			  "%zu devices share it (%s): they are assigned together", g->n_members,
+			  strna(list));
+		free(list);
+	}
+
+	int64_t count[4] = {};
+	for (size_t i = 0; i < jlen(a); i++) {
+		const char *res = jget_str(jat(a, i), "result");
+		for (size_t j = 0; j < ELEMENTSOF(check_result_names); j++)
+			if (res && streq(res, check_result_names[j]))
+				count[j]++;
+	}
+	doc = jobj();
+	if (doc) {
+		jadd(doc, "checks", a);
+		a = NULL;
+		jadd(doc, "for_user", js(arg_for));
+		json_object *s = jobj();
+		if (s)
+			for (size_t j = 0; j < ELEMENTSOF(check_result_names); j++)
+				jadd(s, check_result_names[j], json_object_new_int64(count[j]));
+		jadd(doc, "summary", s);
+		jadd(doc, "iommu", iommu_to_json(h));
+	}
+	json_object_put(a);
+	if (finish(doc))
+		return 1;
+	if (arg_json != JSON_OFF)
+		output_json(doc);
+	else
+		render_check(doc);
+	return count[CHECK_FAIL] > 0 ? EXIT_NOT_VIABLE : 0;
 }

@@ -159,3 +159,42 @@ int policy_pool_match(const Policy *p, const char *name, const Host *h, const De
 
 /* The canonical form of the whole policy (what `ioasidctl policy show` prints). */
 int policy_to_string(const Policy *p, char **ret);
+
+/*
+ * Explain support (`ioasidctl policy explain`). policy_explain() decides exactly like
+ * policy_evaluate() (same *ret) and also describes the rules involved:
+ *   - decided_by: the canonical text of the deciding rule ("" for the default deny);
+ *   - for a deny, the nearest allow rule: the one with the fewest failing selectors (the
+ *     first in file order on a tie), with the first failing selector in `why`
+ *     ("user: peer uid 1001 is not alice (1000)"). An allow rule that matches fully but
+ *     comes after the deciding deny rule is reported with n_failed 0 and why naming the
+ *     shadowing rule. have_nearest is false when the policy has no allow rule.
+ * Returns 0, or -ENOMEM (then *ret is still a deny).
+ */
+typedef struct PolicyExplanation {
+	char decided_by[512];
+	bool have_nearest;
+	const char *nearest_file;
+	unsigned nearest_line;
+	unsigned nearest_failed; /* number of selectors (and grant checks) that failed */
+	char nearest_rule[512];  /* canonical text of the nearest rule */
+	char why[256];
+} PolicyExplanation;
+int policy_explain(const Policy *p, const PolicyRequest *req, PolicyDecision *ret,
+		   PolicyExplanation *ret_explanation);
+
+/* Counts of what was loaded (for `policy check` and tests). */
+size_t policy_n_rules(const Policy *p);  /* allow + deny rules */
+size_t policy_n_admin(const Policy *p);  /* admin rules */
+size_t policy_n_pools(const Policy *p);
+/* Rule i (0 <= i < policy_n_rules() + policy_n_admin(), file order, admin rules included)
+ * in canonical form (malloc'd) and its line. -ENOENT past the end, -ENOMEM. */
+int policy_rule_to_string(const Policy *p, size_t i, unsigned *ret_line, char **ret);
+const char *policy_pool_name_at(const Policy *p, size_t i);
+
+/* Names for the enums, as the file spells them. */
+const char *policy_mode_to_string(PolicyMode m);    /* "attached", "unbound" */
+const char *policy_group_mode_to_string(PolicyGroupMode m); /* "whole", "implicit" */
+const char *policy_lifetime_to_string(PolicyLifetime l);    /* "connection", "process" */
+const char *policy_on_revoke_to_string(PolicyOnRevoke r);   /* "detach", "detach+reset", ... */
+const char *policy_accounting_to_string(PolicyAccounting a); /* "user", "process" */

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Varlink framing shared by ioasidd and the client library: one JSON object per message,
+ * terminated by a NUL byte, over an AF_UNIX SOCK_STREAM socket. Fds travel as SCM_RIGHTS
+ * attached to the first byte of the message that references them.
+ *
+ * A VarlinkStream wraps one non-blocking socket and has
+ *   - an incremental reader: varlink_stream_fill() does one recvmsg() (MSG_CMSG_CLOEXEC,
+ *     a fixed cmsg buffer), varlink_stream_next() hands out complete messages one at a time
+ *     (several may arrive in one read). The size limit is enforced on raw bytes before any
+ *     parsing, the nesting limit by the tokener itself;
+ *   - a writer with an output queue: varlink_stream_enqueue() serializes a message (and
+ *     duplicates the fds to pass), varlink_stream_flush() sends with
+ *     MSG_NOSIGNAL|MSG_DONTWAIT; a message's fds go with its first byte exactly once, even
+ *     when the send is resumed after EAGAIN.
+ *
+ * Fd association on receive: our writer never puts bytes of two messages into a sendmsg()
+ * that carries fds, and starts such a sendmsg() at the first byte of the message; the kernel
+ * ends a stream read after an skb that carried fds. So fds received by one read belong to
+ * the last message that starts inside that read. A read that brings fds but no message
+ * start is a protocol error (-EPROTO).
+ *
+ * Nothing here logs (common/ never logs above debug); errors are returned as -errno.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+typedef struct VarlinkStream VarlinkStream;
+
+/* At most this many fds are accepted by one read (the cmsg buffer size). More -> MSG_CTRUNC. */
+#define VARLINK_MAX_FDS_PER_READ 253
+
+typedef enum VarlinkStreamFlags {
+	/* Any fd received is closed at once and the read fails with -EPROTO (the daemon:
+	 * clients never send fds). */
+	VARLINK_STREAM_REFUSE_FDS = 1 << 0,
+} VarlinkStreamFlags;
+
+/*
+ * varlink_stream_new: wraps fd (a connected AF_UNIX SOCK_STREAM socket; the caller makes it
+ * non-blocking when it wants the event-loop behaviour). The stream takes ownership of fd
+ * on success and closes it in varlink_stream_free(). max_message is the largest message in
+ * bytes, NUL included; max_depth the JSON nesting limit (json_tokener_new_ex).
+ * Returns 0, -EINVAL (bad fd or limits), -ENOMEM.
+ */
+int varlink_stream_new(int fd, size_t max_message, int max_depth, unsigned flags,
+		       VarlinkStream **ret);
+
+/* Frees the stream: closes its socket, every fd received but not handed out and every fd
+ * still queued for sending. Takes NULL, returns NULL. */
+VarlinkStream *varlink_stream_free(VarlinkStream *s);
+static inline void varlink_stream_freep(VarlinkStream **s) {
+	varlink_stream_free(*s);
+}
+#define _cleanup_varlink_stream_free_ _cleanup_(varlink_stream_freep)
+
+/*
+ * varlink_stream_set_max_fds: how many fds one read accepts (the cmsg buffer), 1..
+ * VARLINK_MAX_FDS_PER_READ (the default). A peer sending more triggers MSG_CTRUNC, which
+ * fill() reports as -EPROTO after closing what did arrive. Returns 0 or -EINVAL.
+ */
+int varlink_stream_set_max_fds(VarlinkStream *s, size_t n);
+
+/* The socket (still owned by the stream). */
+int varlink_stream_fd(const VarlinkStream *s);
+
+/*
+ * varlink_stream_fill: one recvmsg() into the input buffer. Call varlink_stream_next()
+ * until it returns 0 before calling this again.
+ * Returns the number of bytes read (> 0), 0 at EOF, or
+ *   -EAGAIN     nothing to read (non-blocking socket),
+ *   -EMSGSIZE   the message being received exceeds max_message (no NUL within it),
+ *   -EPROTO     fds arrived while the stream refuses them, the cmsg was truncated
+ *               (MSG_CTRUNC), or fds arrived without a message start; received fds are
+ *               closed,
+ *   -ENOBUFS    the buffer still holds a complete message (caller did not drain next()),
+ *   -ENOMEM, or -errno from recvmsg() (-ECONNRESET, ...).
+ * After an error other than -EAGAIN the stream is unusable for reading.
+ */
+int varlink_stream_fill(VarlinkStream *s);
+
+/*
+ * varlink_stream_next: extracts the next complete message from the input buffer.
+ * Returns 1 and *ret_message (a new reference) plus, when ret_fds is not NULL, the fds that
+ * came with it (*ret_fds malloc'd, caller closes them and frees the array; NULL when
+ * none); when ret_fds is NULL any fds of the message are closed.
+ * Returns 0 when no complete message is buffered (outputs untouched), or
+ *   -EBADMSG    not valid JSON, trailing garbage, an embedded NUL, or not a JSON object,
+ *   -ELOOP      nested deeper than max_depth,
+ *   -ENOMEM.
+ * A failed message is consumed; callers treat the error as fatal for the connection.
+ */
+int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_fds,
+			size_t *ret_n_fds);
+
+/* True when varlink_stream_next() would return a message or an error without a read. */
+bool varlink_stream_has_message(const VarlinkStream *s);
+
+/*
+ * varlink_stream_enqueue: serializes message (NUL appended) onto the output queue. fds (may
+ * be NULL when n_fds is 0) are duplicated with F_DUPFD_CLOEXEC: the caller keeps its own;
+ * the duplicates are closed once sent or when the stream is freed. Nothing is sent here.
+ * Returns 0, -EINVAL (n_fds above VARLINK_MAX_FDS_PER_READ), -E2BIG (serialized message
+ * above max_message), -ENOMEM, -errno from fcntl() (the queue is unchanged on failure).
+ */
+int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
+			   size_t n_fds);
+
+/*
+ * varlink_stream_flush: sends queued data with sendmsg(MSG_NOSIGNAL|MSG_DONTWAIT) until
+ * the queue is empty or the socket is full. The fds of a message are attached to the
+ * sendmsg() that carries its first byte and closed once that sendmsg() succeeded.
+ * Returns 1 when the queue is empty, 0 when data remains (socket full: wait for EPOLLOUT),
+ * or -errno from sendmsg() (-EPIPE, -ECONNRESET, -ETOOMANYREFS, ...); after an error
+ * the stream is unusable for writing.
+ */
+int varlink_stream_flush(VarlinkStream *s);
+
+/* Messages still (partly) queued, and how many of those carry fds not yet sent. */
+size_t varlink_stream_queued(const VarlinkStream *s);
+size_t varlink_stream_queued_fd_messages(const VarlinkStream *s);
+/* Bytes currently buffered on input (a partial message counts): for slow-client deadlines. */
+size_t varlink_stream_input_buffered(const VarlinkStream *s);
+
+/*
+ * Message builders. Each takes ownership of `parameters` (may be NULL: an empty object is
+ * used) even on failure, and returns 0 with a new object in *ret, or -ENOMEM/-EINVAL.
+ *   call:  {"method": M, "parameters": {...}[, "more": true][, "oneway": true]}
+ *   reply: {"parameters": {...}[, "continues": true]}
+ *   error: {"error": E, "parameters": {...}}
+ */
+#define VARLINK_CALL_MORE (1u << 0)
+#define VARLINK_CALL_ONEWAY (1u << 1)
+int varlink_build_call(const char *method, json_object *parameters, unsigned flags,
+		       json_object **ret);
+int varlink_build_reply(json_object *parameters, bool continues, json_object **ret);
+int varlink_build_error(const char *error, json_object *parameters, json_object **ret);
+
+/*
+ * varlink_parse_call: validates a call (a "method" string that looks like
+ * "interface.Method", optional "parameters" object, optional booleans "more" and
+ * "oneway", no other members). Returned pointers borrow from msg.
+ * Returns 0 or -EBADMSG.
+ */
+int varlink_parse_call(json_object *msg, const char **ret_method, json_object **ret_parameters,
+		       unsigned *ret_flags);
+
+/*
+ * varlink_parse_reply: validates a reply or error. *ret_error is the error name or NULL
+ * for a reply; *ret_parameters the parameters object (an empty object is substituted when
+ * absent, so it is never NULL; borrowed from msg); *ret_continues the "continues" flag.
+ * Returns 0 or -EBADMSG.
+ */
+int varlink_parse_reply(json_object *msg, const char **ret_error, json_object **ret_parameters,
+			bool *ret_continues);
+
+/*
+ * varlink_connect: connects a blocking AF_UNIX SOCK_STREAM socket (SOCK_CLOEXEC) to path.
+ * Returns the fd, -ENAMETOOLONG, or -errno from socket()/connect().
+ */
+int varlink_connect(const char *path);
+
+/*
+ * varlink_stream_read_message: blocks (poll) until one complete message has arrived or
+ * timeout_ms passed (-1 = forever). Same outputs as varlink_stream_next().
+ * Returns 0, -ETIMEDOUT, -ECONNRESET at EOF, or an error of fill()/next().
+ */
+int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, json_object **ret_message,
+				int **ret_fds, size_t *ret_n_fds);
+
+/*
+ * varlink_stream_call: the blocking client convenience. Sends one call (method, parameters:
+ * taken, may be NULL; flags VARLINK_CALL_*) and waits for one reply with its fds.
+ * On a reply or a varlink error returns 0; *ret_error (malloc'd, may be NULL when the
+ * caller passes NULL) is NULL for a reply or the error name; *ret_parameters a new
+ * reference to the parameters object; *ret_fds and *ret_n_fds the fds (caller closes/frees).
+ * With VARLINK_CALL_MORE further replies are read with varlink_stream_read_message().
+ * Returns -ETIMEDOUT, -ECONNRESET (peer closed), -EBADMSG (malformed reply), or -errno.
+ */
+int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
+			unsigned flags, int timeout_ms, char **ret_error,
+			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds);
+
+/* Closes n fds and frees the array. Takes NULL. */
+void varlink_fds_free(int *fds, size_t n);

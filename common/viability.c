@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Viability of an IOMMU group for VFIO/iommufd, explained per member.
+ *
+ * The kernel's rule (iommu_device_claim_dma_owner at VFIO_DEVICE_BIND_IOMMUFD): the claim
+ * fails with EPERM while any device of the group is bound to a driver that uses the kernel
+ * DMA API, i.e. a driver without driver_managed_dma. vfio-pci and its variant drivers,
+ * pci-stub and pcieport set it; an unbound device holds nothing. Bridges and root/downstream
+ * ports (class 0x0604) are treated as compatible, as VFIO always has. Everything else blocks,
+ * and each blocker gets a reason and a command that fixes it.
+ */
+#include <assert.h>
+#include <stdarg.h>
+
+#include "common/macro.h"
+#include "common/pci-class.h"
+#include "common/viability.h"
+
+static bool driver_is_vfio(const char *drv) {
+	/* vfio-pci and the variant drivers (mlx5_vfio_pci, nvgrace_gpu_vfio_pci,
+	 * hisi_acc_vfio_pci, virtio_vfio_pci, ...). */
+	return drv && (streq(drv, "vfio-pci") || strstr(drv, "vfio_pci") || strstr(drv, "vfio-pci"));
+}
+
+MemberState viability_member_state(const Device *d) {
+	assert(d);
+	/* A vfio-dev child is the surest sign: every vfio driver creates one when the kernel
+	 * has cdev support. Without cdev support, fall back to the driver's name. */
+	if (d->vfio_name || driver_is_vfio(d->driver))
+		return MEMBER_VFIO;
+	if (d->driver && streq(d->driver, "pci-stub"))
+		return MEMBER_PCI_STUB;
+	/* Bridges first so an unbound bridge reads as a bridge; pcieport is the port driver
+	 * and manages DMA itself. */
+	if (((d->class >> 8) & 0xffff) == 0x0604 || (d->driver && streq(d->driver, "pcieport")))
+		return MEMBER_BRIDGE;
+	if (!d->driver)
+		return MEMBER_NO_DRIVER;
+	return MEMBER_HOST_DRIVER;
+}
+
+const char *member_state_to_string(MemberState s) {
+	switch (s) {
+	case MEMBER_VFIO:
+		return "vfio";
+	case MEMBER_PCI_STUB:
+		return "pci-stub";
+	case MEMBER_NO_DRIVER:
+		return "no-driver";
+	case MEMBER_BRIDGE:
+		return "bridge";
+	case MEMBER_HOST_DRIVER:
+		return "host-driver";
+	}
+	return NULL;
+}
+
+const char *verdict_to_string(Verdict v) {
+	switch (v) {
+	case VERDICT_VIABLE:
+		return "viable";
+	case VERDICT_NOT_VIABLE:
+		return "not-viable";
+	case VERDICT_NO_IOMMU:
+		return "no-iommu";
+	}
+	return NULL;
+}
+
+static const Device *find_device(const Host *h, const char *bdf);
+
+/* The IOMMU vendor the host reports, else a guess from the host bridge at 0000:00:00.0
+ * (Intel or AMD), which is where a disabled IOMMU leaves us. NULL when unknown. */
+static const char *iommu_vendor_guess(const Host *h) {
+	if (!h)
+		return NULL;
+	if (h->kernel.iommu_vendor)
+		return h->kernel.iommu_vendor;
+	const Device *hb = find_device(h, "0000:00:00.0");
+	if (hb && hb->vendor == 0x8086)
+		return "intel";
+	if (hb && (hb->vendor == 0x1022 || hb->vendor == 0x1002))
+		return "amd";
+	return NULL;
+}
+
+const char *viability_iommu_param(const Host *h) {
+	const char *v = iommu_vendor_guess(h);
+	if (v && streq(v, "intel"))
+		return "intel_iommu=on";
+	if (v && streq(v, "amd"))
+		return "amd_iommu=on";
+	return "intel_iommu=on (Intel) or amd_iommu=on (AMD)";
+}
+
+const char *viability_iommu_hint(const Host *h) {
+	const char *v = iommu_vendor_guess(h);
+	const char *cmd = h ? h->kernel.cmdline : NULL;
+
+	if (cmd && (strstr(cmd, "intel_iommu=off") || strstr(cmd, "amd_iommu=off") ||
+		    strstr(cmd, "iommu=off")))
+		return "The kernel command line turns the IOMMU off: remove intel_iommu=off, "
+		       "amd_iommu=off or iommu=off and reboot";
+	if (v && streq(v, "intel"))
+		return "Enable VT-d in firmware and boot with intel_iommu=on";
+	if (v && streq(v, "amd"))
+		return "Enable AMD-Vi (IOMMU) in firmware and boot with amd_iommu=on";
+	if (v && streq(v, "arm-smmu"))
+		return "Describe the SMMU in firmware (IORT/device tree) and load arm-smmu(-v3)";
+	if (v && streq(v, "virtio"))
+		return "Give the guest a virtio-iommu device and load virtio_iommu";
+	return "Enable VT-d/AMD-Vi in firmware and boot with intel_iommu=on (Intel) or "
+	       "amd_iommu=on (AMD)";
+}
+
+static int cmp_bdf(const void *key, const void *elem) {
+	return strcmp(key, ((const Device *)elem)->bdf);
+}
+
+/* Local bisect over h->devices (sorted by BDF per host.h), so viability needs nothing but
+ * the structs. */
+static const Device *find_device(const Host *h, const char *bdf) {
+	if (!h || !bdf || h->n_devices == 0)
+		return NULL;
+	return bsearch(bdf, h->devices, h->n_devices, sizeof(Device), cmp_bdf);
+}
+
+_printf_(2, 3) static int note_add(char ***notes, const char *fmt, ...) {
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = strv_push(notes, s);
+	if (r < 0)
+		free(s);
+	return r;
+}
+
+/* "10de:1aef Audio device" or, when the hwdb knows nothing better, the class name only. */
+static int device_short_desc(const Device *d, char **ret) {
+	return asprintf(ret, "%04x:%04x %s", d->vendor, d->device, pci_class_name(d->class)) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
+static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
+	_cleanup_free_ char *desc = NULL, *reason = NULL, *fix = NULL, *fix_sysfs = NULL;
+	const char *modprobe = h && h->kernel.vfio_pci == TRI_NO ? "modprobe vfio-pci && " : "";
+
+	if (device_short_desc(d, &desc) < 0)
+		return -ENOMEM;
+	if (asprintf(&reason, "%s (%s) is on %s, a host driver", d->bdf, desc, d->driver) < 0)
+		return -ENOMEM;
+	if (asprintf(&fix, "%sdriverctl set-override %s vfio-pci", modprobe, d->bdf) < 0)
+		return -ENOMEM;
+	if (asprintf(&fix_sysfs,
+		     "%secho vfio-pci > /sys/bus/pci/devices/%s/driver_override; "
+		     "echo %s > /sys/bus/pci/devices/%s/driver/unbind; "
+		     "echo %s > /sys/bus/pci/drivers_probe",
+		     modprobe, d->bdf, d->bdf, d->bdf, d->bdf) < 0)
+		return -ENOMEM;
+	*b = (Blocker){
+		.device = d,
+		.reason = TAKE_PTR(reason),
+		.fix = TAKE_PTR(fix),
+		.fix_sysfs = TAKE_PTR(fix_sysfs),
+	};
+	return 0;
+}
+
+static char *strv_join_comma(char *const *l) {
+	size_t len = 1;
+	for (char *const *i = l; i && *i; i++)
+		len += strlen(*i) + 2;
+	char *s = calloc(len, 1);
+	if (!s)
+		return NULL;
+	for (char *const *i = l; i && *i; i++) {
+		if (i != l)
+			strcat(s, ", ");
+		strcat(s, *i);
+	}
+	return s;
+}
+
+/* Notes about one member; blocking says whether it must be unbound first. */
+static int member_notes(const Host *h, const Device *d, bool blocking, char ***notes) {
+	int r;
+
+	if (d->vfio_name && d->noiommu) {
+		r = note_add(notes,
+			     "%s is a no-IOMMU VFIO device (%s): it has no DMA isolation, whoever "
+			     "opens it can DMA to any host memory, and opening it needs "
+			     "CAP_SYS_RAWIO",
+			     d->bdf, d->vfio_name);
+		if (r < 0)
+			return r;
+	}
+	if (d->physfn) {
+		const Device *pf = find_device(h, d->physfn);
+		if (pf && viability_member_state(pf) == MEMBER_HOST_DRIVER) {
+			r = note_add(notes,
+				     "%s is an SR-IOV VF of %s, which is on %s, a host driver: the PF "
+				     "driver still controls the VF (MAC, VLAN, reset) and unbinding "
+				     "it removes the VF",
+				     d->bdf, pf->bdf, pf->driver);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (blocking && d->netdevs && d->netdevs[0]) {
+		_cleanup_free_ char *ifs = strv_join_comma(d->netdevs);
+		if (!ifs)
+			return -ENOMEM;
+		r = note_add(notes,
+			     "%s carries the network interface%s %s: unbinding it from %s takes %s "
+			     "down; make sure the host does not depend on %s (default route, "
+			     "management, storage)",
+			     d->bdf, d->netdevs[1] ? "s" : "", ifs, d->driver,
+			     d->netdevs[1] ? "them" : "it", d->netdevs[1] ? "them" : "it");
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int viability_group(const Host *h, const Group *g, Viability *ret) {
+	_cleanup_(viability_done) Viability v = { .verdict = VERDICT_VIABLE };
+	size_t n_bridges = 0;
+	int r;
+
+	assert(g);
+	assert(ret);
+
+	if (g->n_members > 0) {
+		v.blockers = calloc(g->n_members, sizeof(Blocker));
+		if (!v.blockers)
+			return -ENOMEM;
+	}
+	if (g->type && streq(g->type, "identity")) {
+		r = note_add(&v.notes,
+			     "Group %d's default domain is identity (passthrough, e.g. iommu=pt): "
+			     "host drivers in it do DMA untranslated; VFIO switches the group to "
+			     "its own domain when it is claimed",
+			     g->number);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < g->n_members; i++) {
+		const Device *d = g->members[i];
+		MemberState s = viability_member_state(d);
+		if (s == MEMBER_BRIDGE)
+			n_bridges++;
+		if (s == MEMBER_HOST_DRIVER) {
+			r = blocker_fill(h, d, &v.blockers[v.n_blockers]);
+			if (r < 0)
+				return r;
+			v.n_blockers++;
+			v.verdict = VERDICT_NOT_VIABLE;
+		}
+		r = member_notes(h, d, s == MEMBER_HOST_DRIVER, &v.notes);
+		if (r < 0)
+			return r;
+	}
+	if (g->n_members > 0 && n_bridges == g->n_members) {
+		r = note_add(&v.notes, "Group %d holds only bridges: there is nothing to assign",
+			     g->number);
+		if (r < 0)
+			return r;
+	}
+	*ret = v;
+	v = (Viability){};
+	return 0;
+}
+
+int viability_device(const Host *h, const Device *d, Viability *ret) {
+	assert(d);
+	assert(ret);
+
+	if (d->group)
+		return viability_group(h, d->group, ret);
+
+	_cleanup_(viability_done) Viability v = { .verdict = VERDICT_NO_IOMMU };
+	int r;
+	if (h && h->kernel.iommu_units && h->kernel.iommu_units[0])
+		r = note_add(&v.notes,
+			     "%s has no IOMMU group: the IOMMU (%s) does not cover it or is not "
+			     "enabled for it; check dmesg for DMAR/AMD-Vi errors",
+			     d->bdf, h->kernel.iommu_units[0]);
+	else
+		r = note_add(&v.notes, "%s has no IOMMU group: the IOMMU is off or absent. %s",
+			     d->bdf, viability_iommu_hint(h));
+	if (r < 0)
+		return r;
+	/* Member notes still matter (noiommu cdev, VF of a host PF). A device without a group
+	 * is never "blocking" in the group sense, so no unbind warning. */
+	r = member_notes(h, d, false, &v.notes);
+	if (r < 0)
+		return r;
+	*ret = v;
+	v = (Viability){};
+	return 0;
+}
+
+void viability_done(Viability *v) {
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->n_blockers; i++) {
+		free(v->blockers[i].reason);
+		free(v->blockers[i].fix);
+		free(v->blockers[i].fix_sysfs);
+	}
+	free(v->blockers);
+	strv_free(v->notes);
+	*v = (Viability){};
+}

@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * io.ioasid.Broker.Acquire, in the order of DESIGN.md:
+ *   1. resolve the request (BDFs, a group, or N devices of a pool) against the host model;
+ *   2. policy decides per device (default deny), each decision audited;
+ *   3. group check: every group free or this owner's; "group whole" takes the whole group,
+ *      "group implicit" one device and the reply lists the siblings at risk;
+ *   4. kernel: open the iommufd, per-process accounting, IOAS, layout, open each device
+ *      (verified), bind + attach in attached mode;
+ *   5. record the lease with the daemon's own references, send the reply with the fds.
+ * Any failure rolls everything back (fds closed through the kernel seam) and only the named
+ * error is sent.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/viability.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+#define IOMMU_HW_CAP_DIRTY_TRACKING_BIT (1ULL << 0)
+
+typedef struct Request {
+	const Device *devices[IOASID_MAX_DEVICES_PER_REQUEST];
+	size_t n_devices;
+	LeaseMode mode;
+	const char *layout;
+	bool lifetime_set;
+	PolicyLifetime lifetime;
+	/* merged grant */
+	unsigned max_devices, max_leases;
+	uint64_t memlock;
+	bool whole;
+	PolicyLifetime grant_lifetime;
+	char rule[300];
+	uint64_t generation;
+} Request;
+
+/* Sends err with parameters built from alternating key/value pairs; values are json_object
+ * (taken). Returns the send result. */
+static int error_obj(Connection *c, const char *error, json_object *p) {
+	return connection_error(c, error, p);
+}
+
+static json_object *obj(void) {
+	return json_object_new_object();
+}
+
+static void add_str(json_object *o, const char *k, const char *v) {
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+static void add_int(json_object *o, const char *k, int64_t v) {
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static int invalid(Connection *c, const char *param) {
+	json_object *p = obj();
+	add_str(p, "parameter", param);
+	return error_obj(c, VARLINK_ERROR_INVALID_PARAMETER, p);
+}
+
+static int system_error(Connection *c, int err, const char *operation, const char *device) {
+	json_object *p = obj();
+	add_int(p, "errno", abs(err));
+	add_str(p, "errnoName", strna(errno_name(err)));
+	add_str(p, "operation", operation);
+	add_str(p, "device", device);
+	log_info("Acquire for uid %d failed: %s%s%s: %s", (int)c->peer.uid, operation,
+		 device ? " " : "", strempty(device), strerror(abs(err)));
+	return error_obj(c, IOASID_ERROR_SYSTEM, p);
+}
+
+static bool request_has(const Request *rq, const Device *d) {
+	for (size_t i = 0; i < rq->n_devices; i++)
+		if (rq->devices[i] == d)
+			return true;
+	return false;
+}
+
+static int request_push(Request *rq, const Device *d) {
+	if (request_has(rq, d))
+		return 0;
+	if (rq->n_devices >= ELEMENTSOF(rq->devices))
+		return -E2BIG;
+	rq->devices[rq->n_devices++] = d;
+	return 1;
+}
+
+static const char *owner_text(const Connection *c, const Lease *l, char *buf, size_t size) {
+	if (l->uid == c->peer.uid)
+		snprintf(buf, size, "uid:%d (lease %s)", (int)l->uid, l->id);
+	else
+		snprintf(buf, size, "another user");
+	return buf;
+}
+
+/* Step 1. Returns 0 when resolved, 1 when an error reply was sent. */
+static int resolve(Connection *c, json_object *params, Request *rq) {
+	Manager *m = c->manager;
+	json_object *devices = NULL, *group = NULL, *pool = NULL, *count = NULL;
+	json_object_object_foreach(params, key, val) {
+		if (streq(key, "devices"))
+			devices = val;
+		else if (streq(key, "group"))
+			group = val;
+		else if (streq(key, "pool"))
+			pool = val;
+		else if (streq(key, "count"))
+			count = val;
+		else if (streq(key, "mode")) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    lease_mode_from_string(json_object_get_string(val), &rq->mode) < 0)
+				return invalid(c, "mode"), 1;
+		} else if (streq(key, "layout")) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    isempty(json_object_get_string(val)) ||
+			    json_object_get_string_len(val) > 255)
+				return invalid(c, "layout"), 1;
+			rq->layout = json_object_get_string(val);
+		} else if (streq(key, "lifetime")) {
+			const char *s = json_object_is_type(val, json_type_string)
+						? json_object_get_string(val)
+						: "";
+			if (streq(s, "connection"))
+				rq->lifetime = POLICY_LIFETIME_CONNECTION;
+			else if (streq(s, "process"))
+				rq->lifetime = POLICY_LIFETIME_PROCESS;
+			else
+				return invalid(c, "lifetime"), 1;
+			rq->lifetime_set = true;
+		} else
+			return invalid(c, key), 1;
+	}
+	/* JSON null counts as absent (Varlink optional fields). */
+	if (devices && json_object_is_type(devices, json_type_null))
+		devices = NULL;
+	if (group && json_object_is_type(group, json_type_null))
+		group = NULL;
+	if (pool && json_object_is_type(pool, json_type_null))
+		pool = NULL;
+	if (!!devices + !!group + !!pool != 1)
+		return invalid(c, devices ? (group ? "group" : "pool") : "devices"), 1;
+	if (count && !pool)
+		return invalid(c, "count"), 1;
+
+	if (devices) {
+		if (!json_object_is_type(devices, json_type_array))
+			return invalid(c, "devices"), 1;
+		size_t n = json_object_array_length(devices);
+		if (n == 0 || n > IOASID_MAX_DEVICES_PER_REQUEST)
+			return invalid(c, "devices"), 1;
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(devices, i);
+			char bdf[BDF_MAX];
+			if (!json_object_is_type(e, json_type_string) ||
+			    bdf_parse(json_object_get_string(e), bdf) < 0)
+				return invalid(c, "devices"), 1;
+			const Device *d = host_find_device(m->host, bdf);
+			if (!d) {
+				json_object *p = obj();
+				add_str(p, "device", bdf);
+				return error_obj(c, IOASID_ERROR_NO_SUCH_DEVICE, p), 1;
+			}
+			if (request_has(rq, d))
+				return invalid(c, "devices"), 1;
+			request_push(rq, d);
+		}
+	} else if (group) {
+		if (!json_object_is_type(group, json_type_int))
+			return invalid(c, "group"), 1;
+		int64_t n = json_object_get_int64(group);
+		const Group *g = n >= 0 && n <= INT32_MAX ? host_find_group(m->host, (int)n) : NULL;
+		if (!g) {
+			json_object *p = obj();
+			char buf[32];
+			snprintf(buf, sizeof(buf), "group %lld", (long long)n);
+			add_str(p, "device", buf);
+			return error_obj(c, IOASID_ERROR_NO_SUCH_DEVICE, p), 1;
+		}
+		for (size_t i = 0; i < g->n_members; i++)
+			if (!device_is_bridge(g->members[i]) && request_push(rq, g->members[i]) < 0)
+				return invalid(c, "group"), 1;
+		if (rq->n_devices == 0)
+			return invalid(c, "group"), 1;
+	} else {
+		if (!json_object_is_type(pool, json_type_string))
+			return invalid(c, "pool"), 1;
+		int64_t want = 1;
+		if (count) {
+			if (!json_object_is_type(count, json_type_int))
+				return invalid(c, "count"), 1;
+			want = json_object_get_int64(count);
+			if (want < 1 || want > IOASID_MAX_DEVICES_PER_REQUEST)
+				return invalid(c, "count"), 1;
+		}
+		const char *name = json_object_get_string(pool);
+		/* Free, viable devices of the pool, in BDF order. */
+		for (size_t i = 0; i < m->host->n_devices && (int64_t)rq->n_devices < want; i++) {
+			const Device *d = &m->host->devices[i];
+			int r = policy_pool_match(m->policy, name, m->host, d);
+			if (r == -ENOENT)
+				return invalid(c, "pool"), 1;
+			if (r <= 0 || !d->vfio_name || d->iommu_group < 0)
+				continue;
+			if (lease_table_group_owner(&m->leases, d->iommu_group))
+				continue;
+			Viability v = { 0 };
+			if (viability_device(m->host, d, &v) < 0)
+				continue;
+			bool ok = v.verdict == VERDICT_VIABLE;
+			viability_done(&v);
+			if (ok)
+				request_push(rq, d);
+		}
+		if ((int64_t)rq->n_devices < want) {
+			json_object *p = obj();
+			char buf[300];
+			snprintf(buf, sizeof(buf), "pool %s", name);
+			add_str(p, "device", buf);
+			snprintf(buf, sizeof(buf), "%zu of %lld requested devices free",
+				 rq->n_devices, (long long)want);
+			add_str(p, "reason", buf);
+			return error_obj(c, IOASID_ERROR_DEVICE_BUSY, p), 1;
+		}
+	}
+	return 0;
+}
+
+/* Step 2 for one device. Returns 0 allowed, 1 when the deny was sent. */
+static int decide(Connection *c, Request *rq, const Device *d, bool first) {
+	Manager *m = c->manager;
+	PolicyPeer pp;
+	peer_to_policy(&c->peer, &pp);
+	PolicyRequest preq = {
+		.peer = &pp,
+		.host = m->host,
+		.device = d,
+		.mode = rq->mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND : POLICY_MODE_ATTACHED,
+		.layout = rq->layout,
+		.method = "io.ioasid.Broker.Acquire",
+	};
+	PolicyDecision dec = { .allow = false };
+	int r = m->policy ? policy_evaluate(m->policy, &preq, &dec) : -ENOENT;
+	bool allow = r >= 0 && dec.allow;
+	const char *reason = dec.reason[0] ? dec.reason : (allow ? "allowed" : "no rule matched");
+	/* Fail closed on what policy cannot see: noiommu cdevs need the explicit setting. */
+	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
+	if (allow && d->noiommu && !(ps && ps->allow_noiommu)) {
+		allow = false;
+		reason = "noiommu device and allow_noiommu is off";
+	}
+	if (allow && rq->lifetime_set && rq->lifetime == POLICY_LIFETIME_PROCESS &&
+	    !c->peer.have_pidfd) {
+		allow = false;
+		reason = "process lifetime needs SO_PEERPIDFD";
+	}
+	char rule[300] = "";
+	if (dec.file)
+		snprintf(rule, sizeof(rule), "%s:%u", dec.file, dec.line);
+	audit_log(&(AuditRecord){
+		.action = allow ? "allow" : "deny",
+		.message_id = allow ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
+		.method = "io.ioasid.Broker.Acquire",
+		.device = d->bdf,
+		.rule = dec.file ? rule : NULL,
+		.reason = reason,
+		.uid = c->peer.uid,
+		.pid = c->peer.pid,
+		.unit = c->peer.unit,
+		.generation = m->generation,
+	});
+	if (!allow) {
+		json_object *p = obj();
+		add_str(p, "reason", reason);
+		add_str(p, "rule", dec.file ? rule : NULL);
+		add_str(p, "device", d->bdf);
+		add_int(p, "generation", (int64_t)m->generation);
+		return error_obj(c, IOASID_ERROR_PERMISSION_DENIED, p), 1;
+	}
+	/* Merge the grants: the tightest limit wins; whole if any rule says whole. */
+	const PolicyGrant *g = &dec.grant;
+	if (g->max_devices && (!rq->max_devices || g->max_devices < rq->max_devices))
+		rq->max_devices = g->max_devices;
+	if (g->max_leases && (!rq->max_leases || g->max_leases < rq->max_leases))
+		rq->max_leases = g->max_leases;
+	if (g->memlock > rq->memlock)
+		rq->memlock = g->memlock;
+	if (g->group_mode == POLICY_GROUP_WHOLE)
+		rq->whole = true;
+	if (first) {
+		rq->grant_lifetime = g->lifetime;
+		snprintf(rq->rule, sizeof(rq->rule), "%s", rule);
+	}
+	return 0;
+}
+
+static void group_blockers(const Host *h, const Device *d, json_object *arr,
+			   const char **ret_first) {
+	Viability v = { 0 };
+	*ret_first = NULL;
+	if (viability_device(h, d, &v) < 0)
+		return;
+	for (size_t i = 0; i < v.n_blockers; i++) {
+		json_object_array_add(arr, json_object_new_string(v.blockers[i].reason));
+		if (!*ret_first)
+			*ret_first = v.blockers[i].device->bdf;
+	}
+	viability_done(&v);
+}
+
+static int not_viable(Connection *c, const Device *d) {
+	json_object *p = obj();
+	json_object *arr = json_object_new_array();
+	const char *first = NULL;
+	group_blockers(c->manager->host, d, arr, &first);
+	if (!d->vfio_name && json_object_array_length(arr) == 0) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci",
+			 d->bdf);
+		json_object_array_add(arr, json_object_new_string(buf));
+	}
+	if (d->iommu_group < 0 && json_object_array_length(arr) == 0)
+		json_object_array_add(arr, json_object_new_string("the device has no IOMMU group"));
+	add_int(p, "group", d->iommu_group);
+	add_str(p, "device", first ? first : d->bdf);
+	json_object_object_add(p, "blockers", arr);
+	return error_obj(c, IOASID_ERROR_GROUP_NOT_VIABLE, p);
+}
+
+/* Step 3. Returns 0 or 1 when an error was sent. */
+static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
+	Manager *m = c->manager;
+	char **at_risk = NULL;
+	for (size_t i = 0; i < rq->n_devices; i++) {
+		const Device *d = rq->devices[i];
+		if (d->iommu_group < 0 || !d->group)
+			return not_viable(c, d), strv_free(at_risk), 1;
+		if (!m->testing_bypass) {
+			Lease *l = lease_table_device_owner(&m->leases, d->bdf);
+			if (l) {
+				json_object *p = obj();
+				char buf[128], o[96];
+				add_str(p, "device", d->bdf);
+				snprintf(buf, sizeof(buf), "leased to %s",
+					 owner_text(c, l, o, sizeof(o)));
+				add_str(p, "reason", buf);
+				strv_free(at_risk);
+				return error_obj(c, IOASID_ERROR_DEVICE_BUSY, p), 1;
+			}
+			l = lease_table_group_owner(&m->leases, d->iommu_group);
+			if (l) {
+				json_object *p = obj();
+				char o[96];
+				add_int(p, "group", d->iommu_group);
+				add_str(p, "device", d->bdf);
+				add_str(p, "owner", owner_text(c, l, o, sizeof(o)));
+				strv_free(at_risk);
+				return error_obj(c, IOASID_ERROR_GROUP_OWNED, p), 1;
+			}
+			Viability v = { 0 };
+			int r = viability_device(m->host, d, &v);
+			bool ok = r >= 0 && v.verdict == VERDICT_VIABLE;
+			if (r >= 0)
+				viability_done(&v);
+			if (!ok || !d->vfio_name)
+				return not_viable(c, d), strv_free(at_risk), 1;
+		}
+		/* Siblings not taken are at risk: they share the DMA isolation boundary. */
+		const Group *g = d->group;
+		for (size_t j = 0; j < g->n_members; j++) {
+			const Device *s = g->members[j];
+			if (device_is_bridge(s) || request_has(rq, s) || strv_contains(at_risk, s->bdf))
+				continue;
+			if (strv_extend(&at_risk, s->bdf) < 0)
+				return strv_free(at_risk), system_error(c, -ENOMEM, "acquire", NULL), 1;
+		}
+	}
+	*ret_at_risk = at_risk;
+	return 0;
+}
+
+/* The owner process exited: the lease ends even if its connection stays. */
+static int on_lease_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	Lease *l = userdata;
+	manager_end_lease(l->manager, l, "owner process exited");
+	return 0;
+}
+
+static int kernel_error(Connection *c, int r, const char *op, const Device *d,
+			const char *layout) {
+	Manager *m = c->manager;
+	if (streq(op, "device-open") || streq(op, "device-bind")) {
+		if (r == -EPERM && streq(op, "device-bind")) {
+			/* A sibling on a host driver makes the kernel refuse DMA ownership. */
+			json_object *arr = json_object_new_array();
+			const char *first = NULL;
+			group_blockers(m->host, d, arr, &first);
+			if (first) {
+				json_object *p = obj();
+				add_int(p, "group", d->iommu_group);
+				add_str(p, "device", first);
+				json_object_object_add(p, "blockers", arr);
+				return error_obj(c, IOASID_ERROR_GROUP_NOT_VIABLE, p);
+			}
+			json_object_put(arr);
+		}
+		if (r == -EBUSY || r == -EINVAL || r == -EPERM) {
+			json_object *p = obj();
+			char buf[128];
+			add_str(p, "device", d->bdf);
+			snprintf(buf, sizeof(buf), "%s failed with %s: still held by a previous holder",
+				 op, strna(errno_name(r)));
+			add_str(p, "reason", buf);
+			return error_obj(c, IOASID_ERROR_DEVICE_BUSY, p);
+		}
+		if (r == -ENODEV || r == -ENOENT) {
+			json_object *p = obj();
+			add_str(p, "device", d->bdf);
+			return error_obj(c, IOASID_ERROR_NO_SUCH_DEVICE, p);
+		}
+	}
+	if (r == -EADDRINUSE) {
+		json_object *p = obj();
+		add_str(p, "layout", layout ? layout : "(default)");
+		json_object *arr = json_object_new_array();
+		if (d && d->group)
+			for (size_t i = 0; i < d->group->n_regions; i++) {
+				char buf[96];
+				const ReservedRegion *rr = &d->group->regions[i];
+				snprintf(buf, sizeof(buf), "0x%016llx-0x%016llx %s",
+					 (unsigned long long)rr->start, (unsigned long long)rr->end,
+					 reserved_region_type_to_string(rr->type));
+				json_object_array_add(arr, json_object_new_string(buf));
+			}
+		json_object_object_add(p, "conflicts", arr);
+		return error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p);
+	}
+	return system_error(c, r, op, d ? d->bdf : NULL);
+}
+
+static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
+	if (bytes == 0)
+		return;
+	char buf[256];
+	if (!c->peer.have_pidfd || c->peer.pid <= 0) {
+		snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK not raised: peer pid unknown");
+		strv_extend(warnings, buf);
+		return;
+	}
+	struct rlimit rl = { .rlim_cur = bytes == UINT64_MAX ? RLIM_INFINITY : bytes,
+			     .rlim_max = bytes == UINT64_MAX ? RLIM_INFINITY : bytes };
+	struct rlimit old;
+	if (prlimit(c->peer.pid, RLIMIT_MEMLOCK, NULL, &old) == 0 && old.rlim_max != RLIM_INFINITY &&
+	    old.rlim_max > rl.rlim_max)
+		rl.rlim_max = old.rlim_max; /* never lower the hard limit */
+	/* The pidfd proves the pid still is the peer (no reuse in between). */
+	if (syscall(SYS_pidfd_send_signal, c->peer.pidfd, 0, NULL, 0) < 0 ||
+	    prlimit(c->peer.pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
+		snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK of pid %d not raised: %s",
+			 (int)c->peer.pid, strerror(errno));
+		strv_extend(warnings, buf);
+	}
+}
+
+int method_acquire(Connection *c, json_object *params) {
+	Manager *m = c->manager;
+	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
+	_cleanup_strv_free_ char **at_risk = NULL;
+	_cleanup_strv_free_ char **warnings = NULL;
+	int r;
+
+	if (c->pending_lease) {
+		/* Not reachable through the reader (it stops while an fd reply is queued), kept
+		 * as the contract's last line. */
+		json_object *p = obj();
+		add_str(p, "limit", "outstanding replies with fds");
+		add_int(p, "max", IOASID_MAX_FD_REPLIES);
+		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
+	}
+
+	/* 1. resolve */
+	if (resolve(c, params, &rq) > 0)
+		return 0;
+
+	/* 2. policy, per device */
+	size_t n_requested = rq.n_devices;
+	for (size_t i = 0; i < n_requested; i++)
+		if (decide(c, &rq, rq.devices[i], i == 0) > 0)
+			return 0;
+	if (rq.whole) {
+		/* The grantee takes, and gets, every (non-bridge) member of each group. */
+		for (size_t i = 0; i < n_requested; i++) {
+			const Group *g = rq.devices[i]->group;
+			for (size_t j = 0; g && j < g->n_members; j++) {
+				const Device *s = g->members[j];
+				if (device_is_bridge(s) || request_has(&rq, s))
+					continue;
+				if (request_push(&rq, s) < 0)
+					return invalid(c, "devices");
+				if (decide(c, &rq, s, false) > 0)
+					return 0;
+			}
+		}
+	}
+	if (!rq.lifetime_set)
+		rq.lifetime = rq.grant_lifetime;
+	if (rq.lifetime == POLICY_LIFETIME_PROCESS && !c->peer.have_pidfd) {
+		json_object *p = obj();
+		add_str(p, "reason", "process lifetime needs SO_PEERPIDFD");
+		add_int(p, "generation", (int64_t)m->generation);
+		return error_obj(c, IOASID_ERROR_PERMISSION_DENIED, p);
+	}
+	if (rq.max_devices && rq.n_devices > rq.max_devices) {
+		json_object *p = obj();
+		add_str(p, "limit", "devices");
+		add_int(p, "max", rq.max_devices);
+		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
+	}
+	if (rq.max_leases && lease_table_count_uid(&m->leases, c->peer.uid) >= rq.max_leases) {
+		json_object *p = obj();
+		add_str(p, "limit", "leases");
+		add_int(p, "max", rq.max_leases);
+		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
+	}
+	if (m->leases.n >= IOASID_MAX_LEASES || rq.n_devices + 1 > IOASID_MAX_FDS_PER_REPLY) {
+		json_object *p = obj();
+		add_str(p, "limit", m->leases.n >= IOASID_MAX_LEASES ? "leases" : "fds");
+		add_int(p, "max", m->leases.n >= IOASID_MAX_LEASES ? IOASID_MAX_LEASES
+								 : IOASID_MAX_FDS_PER_REPLY);
+		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
+	}
+
+	/* 3. groups */
+	if (group_check(c, &rq, &at_risk) > 0)
+		return 0;
+
+	const PolicyLayout *layout = NULL;
+	if (rq.layout) {
+		layout = policy_find_layout(m->policy, rq.layout);
+		if (!layout)
+			return invalid(c, "layout");
+	}
+
+	/* 4. kernel. The lease owns every fd from the moment it is opened: freeing it is the
+	 * rollback. */
+	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
+	if (api != KERNEL_API_IOMMUFD)
+		return system_error(c, api == KERNEL_API_LEGACY ? -EOPNOTSUPP : -ENODEV,
+				    api == KERNEL_API_LEGACY ? "legacy VFIO (no iommufd)"
+							     : "open /dev/iommu",
+				    NULL);
+	Lease *l = NULL;
+	r = lease_new(&l);
+	if (r < 0)
+		return system_error(c, r, "lease", NULL);
+#define FAIL(expr)                                                                                 \
+	do {                                                                                       \
+		(void)(expr);                                                                      \
+		lease_free(l, m->kernel);                                                          \
+		return 0;                                                                          \
+	} while (0)
+
+	l->manager = m;
+	l->uid = c->peer.uid;
+	l->pid = c->peer.pid;
+	l->mode = rq.mode;
+	l->lifetime = rq.lifetime;
+	l->generation = m->generation;
+	if ((c->peer.unit && !(l->unit = strdup(c->peer.unit))) ||
+	    (rq.layout && !(l->layout = strdup(rq.layout))) ||
+	    (rq.rule[0] && !(l->rule = strdup(rq.rule))))
+		FAIL(system_error(c, -ENOMEM, "lease", NULL));
+
+	r = KERNEL_CALL(m->kernel, iommufd_open, &l->iommufd);
+	if (r < 0)
+		FAIL(kernel_error(c, r, "iommufd-open", NULL, rq.layout));
+	if (layout && layout->accounting == POLICY_ACCOUNTING_PROCESS) {
+		r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, l->iommufd, true);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "iommufd-set-rlimit-mode", NULL, rq.layout));
+	}
+	r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
+	if (r < 0)
+		FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq.layout));
+	if (layout && layout->n_windows > 0) {
+		r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id, layout->windows,
+				layout->n_windows);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq.layout));
+	}
+	if (layout && !layout->huge_pages) {
+		r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id, false);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq.layout));
+	}
+	for (size_t i = 0; i < rq.n_devices; i++) {
+		const Device *d = rq.devices[i];
+		int fd = -EBADF;
+		r = KERNEL_CALL(m->kernel, device_open, d, &fd);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "device-open", d, rq.layout));
+		r = lease_add_device(l, d->bdf, d->iommu_group, fd);
+		if (r < 0) {
+			if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
+				kclose(m->kernel, fd);
+			FAIL(system_error(c, r, "lease", NULL));
+		}
+	}
+	if (rq.mode == LEASE_MODE_ATTACHED) {
+		for (size_t i = 0; i < l->n_devices; i++) {
+			r = KERNEL_CALL(m->kernel, device_bind, l->devices[i].fd, l->iommufd,
+					&l->devices[i].dev_id);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "device-bind", rq.devices[i], rq.layout));
+		}
+		for (size_t i = 0; i < l->n_devices; i++) {
+			r = KERNEL_CALL(m->kernel, device_attach, l->devices[i].fd, l->ioas_id,
+					&l->devices[i].hwpt_id);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "device-attach", rq.devices[i], rq.layout));
+		}
+		for (char **req = layout ? layout->require : NULL; req && *req; req++) {
+			if (!streq(*req, "dirty-tracking")) {
+				json_object *p = obj();
+				char buf[300];
+				add_str(p, "layout", rq.layout);
+				json_object *arr = json_object_new_array();
+				snprintf(buf, sizeof(buf), "unknown capability '%s'", *req);
+				json_object_array_add(arr, json_object_new_string(buf));
+				json_object_object_add(p, "conflicts", arr);
+				FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
+			}
+			for (size_t i = 0; i < l->n_devices; i++) {
+				KernelHwInfo hw = { 0 };
+				r = KERNEL_CALL(m->kernel, hw_info, l->iommufd, l->devices[i].dev_id,
+						&hw);
+				if (r < 0)
+					FAIL(kernel_error(c, r, "hw-info", rq.devices[i], rq.layout));
+				if (!(hw.capabilities & IOMMU_HW_CAP_DIRTY_TRACKING_BIT)) {
+					json_object *p = obj();
+					char buf[300];
+					add_str(p, "layout", rq.layout);
+					json_object *arr = json_object_new_array();
+					snprintf(buf, sizeof(buf),
+						 "%s: IOMMU has no dirty tracking", l->devices[i].bdf);
+					json_object_array_add(arr, json_object_new_string(buf));
+					json_object_object_add(p, "conflicts", arr);
+					FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
+				}
+			}
+		}
+	}
+
+	/* 5. record, then reply */
+	l->at_risk = TAKE_PTR(at_risk);
+	l->connection = c;
+	if (c->peer.pidfd >= 0) {
+		l->pidfd = fcntl(c->peer.pidfd, F_DUPFD_CLOEXEC, 3);
+		if (l->pidfd < 0)
+			FAIL(system_error(c, -errno, "dup pidfd", NULL));
+	}
+	if (l->lifetime == POLICY_LIFETIME_PROCESS) {
+		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, on_lease_pidfd, l);
+		if (r < 0)
+			FAIL(system_error(c, r, "watch pidfd", NULL));
+	}
+	if (m->testing_bypass) {
+		/* Test-only: no exclusivity bookkeeping, so the kernel's refusal shows. */
+		l->next = m->leases.head;
+		if (m->leases.head)
+			m->leases.head->prev = l;
+		m->leases.head = l;
+		m->leases.n++;
+	} else {
+		r = lease_table_add(&m->leases, l);
+		if (r < 0)
+			FAIL(system_error(c, r, "lease table", NULL));
+	}
+	raise_memlock(c, rq.memlock, &warnings);
+	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
+		strv_extend(&warnings,
+			    "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE");
+
+	json_object *p = obj();
+	add_str(p, "lease", l->id);
+	add_str(p, "mode", lease_mode_to_string(l->mode));
+	add_int(p, "iommuFd", 0);
+	add_int(p, "ioasId", l->ioas_id);
+	json_object *devs = json_object_new_array();
+	int fds[IOASID_MAX_DEVICES_PER_REQUEST + 1];
+	fds[0] = l->iommufd;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		json_object *o = obj();
+		add_str(o, "bdf", l->devices[i].bdf);
+		add_int(o, "deviceFd", (int64_t)i + 1);
+		if (l->mode == LEASE_MODE_ATTACHED) {
+			add_int(o, "devId", l->devices[i].dev_id);
+			add_int(o, "hwptId", l->devices[i].hwpt_id);
+		} else {
+			json_object_object_add(o, "devId", NULL);
+			json_object_object_add(o, "hwptId", NULL);
+		}
+		json_object_array_add(devs, o);
+		fds[i + 1] = l->devices[i].fd;
+	}
+	json_object_object_add(p, "devices", devs);
+	json_object *ar = json_object_new_array();
+	for (char **s = l->at_risk; s && *s; s++)
+		json_object_array_add(ar, json_object_new_string(*s));
+	json_object_object_add(p, "atRisk", ar);
+	json_object_object_add(p, "memlock",
+			       rq.memlock ? json_object_new_int64((int64_t)MIN(rq.memlock,
+									     (uint64_t)INT64_MAX))
+					  : NULL);
+	json_object *w = json_object_new_array();
+	for (char **s = warnings; s && *s; s++)
+		json_object_array_add(w, json_object_new_string(*s));
+	json_object_object_add(p, "warnings", w);
+	add_int(p, "generation", (int64_t)l->generation);
+	add_str(p, "rule", rq.rule[0] ? rq.rule : "");
+
+	json_object *msg = NULL;
+	r = varlink_build_reply(p, false, &msg);
+	if (r < 0) {
+		manager_end_lease(m, l, "out of memory");
+		return system_error(c, r, "reply", NULL);
+	}
+	c->pending_lease = l;
+	log_info("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
+		 (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
+		 lease_lifetime_to_string(l->lifetime));
+	/* The stream duplicates the fds; the lease keeps the daemon's own references. On a
+	 * failed send the connection closes and manager_connection_gone() rolls the lease back
+	 * (it was never delivered). */
+	r = connection_send(c, msg, fds, l->n_devices + 1);
+	json_object_put(msg);
+	if (r >= 0 && !c->closing)
+		methods_notify_lease(m, l, "lease-acquired");
+	return 0;
+#undef FAIL
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "common/macro.h"
+#include "common/util.h"
+#include "ioasidd/ioasidd.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+void peer_done(Peer *p) {
+	if (!p)
+		return;
+	p->pidfd = safe_close(p->pidfd);
+	free(p->groups);
+	free(p->label);
+	free(p->cgroup);
+	free(p->unit);
+	p->groups = NULL;
+	p->label = p->cgroup = p->unit = NULL;
+	p->n_groups = 0;
+}
+
+void peer_to_policy(const Peer *p, PolicyPeer *ret) {
+	*ret = (PolicyPeer){
+		.uid = p->uid,
+		.gid = p->gid,
+		.groups = p->groups,
+		.n_groups = p->n_groups,
+		.pid = p->pid,
+		.have_pidfd = p->have_pidfd,
+		.unit = p->unit,
+		.cgroup = p->cgroup,
+		.label = p->label,
+	};
+}
+
+bool identity_probe_pidfd(void) {
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return false;
+	int fd = -1;
+	socklen_t len = sizeof(fd);
+	bool ok = getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0;
+	if (ok)
+		safe_close(fd);
+	safe_close(sv[0]);
+	safe_close(sv[1]);
+	return ok;
+}
+
+int identity_unit_from_cgroup(const char *cgroup, char **ret) {
+	if (!cgroup)
+		return 0;
+	const char *best = NULL;
+	size_t best_len = 0;
+	for (const char *p = cgroup; *p;) {
+		while (*p == '/')
+			p++;
+		const char *e = strchrnul(p, '/');
+		size_t len = (size_t)(e - p);
+		if ((len > 8 && strneq(e - 8, ".service", 8)) || (len > 6 && strneq(e - 6, ".scope", 6))) {
+			best = p;
+			best_len = len;
+		}
+		p = e;
+	}
+	if (!best)
+		return 0;
+	char *u = strndup(best, best_len);
+	if (!u)
+		return -ENOMEM;
+	*ret = u;
+	return 1;
+}
+
+int identity_parse_proc_cgroup(const char *text, char **ret) {
+	for (const char *l = text; l && *l;) {
+		const char *nl = strchrnul(l, '\n');
+		if (strneq(l, "0::", 3)) {
+			const char *path = l + 3;
+			size_t len = (size_t)(nl - path);
+			if (len == 0 || path[0] != '/')
+				return -EINVAL;
+			char *s = strndup(path, len);
+			if (!s)
+				return -ENOMEM;
+			*ret = s;
+			return 0;
+		}
+		l = *nl ? nl + 1 : nl;
+	}
+	return -ENOENT;
+}
+
+static int get_label(int fd, char **ret) {
+	size_t size = 256;
+	for (int tries = 0; tries < 4; tries++) {
+		_cleanup_free_ char *buf = malloc(size + 1);
+		if (!buf)
+			return -ENOMEM;
+		socklen_t len = (socklen_t)size;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, buf, &len) == 0) {
+			buf[MIN((size_t)len, size)] = '\0';
+			if (len == 0 || buf[0] == '\0')
+				return 0;
+			*ret = TAKE_PTR(buf);
+			return 1;
+		}
+		if (errno == ENOPROTOOPT)
+			return 0; /* no LSM labels on this socket: fine */
+		if (errno != ERANGE)
+			return negative_errno();
+		size = MAX((size_t)len, size * 2);
+	}
+	return -ERANGE;
+}
+
+static int get_groups(int fd, gid_t **ret, size_t *ret_n) {
+	socklen_t len = sizeof(gid_t) * 64;
+	for (int tries = 0; tries < 4; tries++) {
+		_cleanup_free_ gid_t *g = malloc(len ? len : sizeof(gid_t));
+		if (!g)
+			return -ENOMEM;
+		socklen_t l = len;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &l) == 0) {
+			*ret_n = l / sizeof(gid_t);
+			*ret = TAKE_PTR(g);
+			return 0;
+		}
+		if (errno == ENOPROTOOPT || errno == ENODATA) {
+			*ret = NULL;
+			*ret_n = 0;
+			return 0;
+		}
+		if (errno != ERANGE)
+			return negative_errno();
+		len = l; /* the kernel tells the size it needs */
+	}
+	return -ERANGE;
+}
+
+static bool pidfd_alive(int pidfd) {
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+int identity_from_socket(int fd, bool pidfd_supported, Peer *ret) {
+	/* Unknown is -1, never 0: a failure must not read as root. */
+	Peer p = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0, .pidfd = -EBADF };
+	struct ucred uc = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(uc);
+	int r;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return negative_errno();
+	if (len != sizeof(uc) || uc.uid == (uid_t)-1 || uc.gid == (gid_t)-1)
+		return -EIO;
+	p.uid = uc.uid;
+	p.gid = uc.gid;
+	p.pid = uc.pid;
+
+	if (pidfd_supported) {
+		int pidfd = -1;
+		len = sizeof(pidfd);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+			r = negative_errno();
+			if (r != -ENOPROTOOPT)
+				return r; /* ESRCH/EINVAL: the peer is gone; EMFILE: drop too */
+		} else {
+			p.pidfd = pidfd;
+			p.have_pidfd = true;
+		}
+	}
+
+	r = get_label(fd, &p.label);
+	if (r < 0)
+		goto fail;
+	r = get_groups(fd, &p.groups, &p.n_groups);
+	if (r < 0)
+		goto fail;
+
+	/* The cgroup through /proc/PID, then proof that PID still is the peer (pidfd alive):
+	 * otherwise the pid may have been reused and the path would be someone else's. Without
+	 * a pidfd, or when /proc is hidden (ProtectProc=invisible), cgroup and unit stay
+	 * unknown and rules on them do not match. */
+	if (p.have_pidfd && p.pid > 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)p.pid);
+		_cleanup_free_ char *text = NULL;
+		if (read_full_file(path, 64 * 1024, &text, NULL) >= 0 && pidfd_alive(p.pidfd)) {
+			char *cg = NULL;
+			if (identity_parse_proc_cgroup(text, &cg) >= 0) {
+				p.cgroup = cg;
+				r = identity_unit_from_cgroup(cg, &p.unit);
+				if (r < 0)
+					goto fail;
+			}
+		}
+		if (!pidfd_alive(p.pidfd)) {
+			r = -ESRCH;
+			goto fail;
+		}
+	}
+	*ret = p;
+	return 0;
+fail:
+	peer_done(&p);
+	return r;
+}

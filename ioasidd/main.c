@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+static const char *arg_kernel = "linux";
+static const char *arg_host;
+static const char *arg_config = IOASID_CONFIG_PATH;
+static const char *arg_socket;
+static bool arg_check_config;
+static bool arg_testing_bypass;
+
+static void help(void) {
+	printf("Usage: ioasidd [OPTIONS]\n\n"
+	       "Brokers IOMMU-isolated devices (iommufd + VFIO cdev fds) to unprivileged clients.\n\n"
+	       "  -h --help              Show this help\n"
+	       "     --version           Show the version\n"
+	       "     --kernel=linux|sim  Kernel backend (default: linux)\n"
+	       "     --host=FILE         Host snapshot (required with --kernel=sim; default: live scan)\n"
+	       "     --config=FILE       Policy file (default: %s)\n"
+	       "     --socket=PATH       Create and listen on PATH (default: socket activation, else %s)\n"
+	       "     --check-config      Load the policy, print errors as file:line:col, exit 0/1\n"
+#ifdef IOASID_TESTING_BYPASS
+	       "     --testing-bypass-ownership\n"
+	       "                         TEST BUILD ONLY: skip group bookkeeping and viability checks\n"
+#endif
+	       ,
+	       IOASID_CONFIG_PATH, IOASID_SOCKET_PATH);
+}
+
+/* Returns 1 to continue, 0 to exit successfully, <0 on a usage error. */
+static int parse_argv(int argc, char **argv) {
+	enum {
+		ARG_VERSION = 0x100,
+		ARG_KERNEL,
+		ARG_HOST,
+		ARG_CONFIG,
+		ARG_SOCKET,
+		ARG_CHECK_CONFIG,
+		ARG_TESTING_BYPASS,
+	};
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "kernel", required_argument, NULL, ARG_KERNEL },
+		{ "host", required_argument, NULL, ARG_HOST },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "socket", required_argument, NULL, ARG_SOCKET },
+		{ "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+#ifdef IOASID_TESTING_BYPASS
+		{ "testing-bypass-ownership", no_argument, NULL, ARG_TESTING_BYPASS },
+#endif
+		{}
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("ioasidd %s\n", IOASID_VERSION);
+			return 0;
+		case ARG_KERNEL:
+			if (!streq(optarg, "linux") && !streq(optarg, "sim")) {
+				fprintf(stderr, "ioasidd: unknown kernel backend '%s'\n", optarg);
+				return -EINVAL;
+			}
+			arg_kernel = optarg;
+			break;
+		case ARG_HOST:
+			arg_host = optarg;
+			break;
+		case ARG_CONFIG:
+			arg_config = optarg;
+			break;
+		case ARG_SOCKET:
+			arg_socket = optarg;
+			break;
+		case ARG_CHECK_CONFIG:
+			arg_check_config = true;
+			break;
+		case ARG_TESTING_BYPASS:
+			arg_testing_bypass = true;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ioasidd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (streq(arg_kernel, "sim") && !arg_host && !arg_check_config) {
+		fprintf(stderr, "ioasidd: --kernel=sim needs --host=FILE\n");
+		return -EINVAL;
+	}
+	return 1;
+}
+
+static int load_policy(const char *path, uint64_t generation, Policy **ret, PolicyError *err) {
+	PolicyLoadOptions opts = {
+		/* A root daemon refuses a config others could have written. */
+		.check_owner = geteuid() == 0,
+		.generation = generation,
+	};
+	return policy_load(path, &opts, ret, err);
+}
+
+static void print_policy_error(const char *path, int r, const PolicyError *e) {
+	if (e->message)
+		fprintf(stderr, "%s:%u:%u: %s\n", e->file ? e->file : path, e->line, e->column,
+			e->message);
+	else
+		fprintf(stderr, "%s: %s\n", path, strerror(-r));
+}
+
+int manager_reload(Manager *m, PolicyError *ret_error) {
+	Policy *p = NULL;
+	PolicyError e = { 0 };
+	int r = load_policy(m->config_path, m->generation + 1, &p, &e);
+	if (r < 0) {
+		/* Atomic: the old policy stays in force. */
+		sd_notifyf(false, "STATUS=Reload failed, keeping generation %llu",
+			   (unsigned long long)m->generation);
+		log_full(LOG_ERR, 0, "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
+			 m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
+			 e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
+		audit_log(&(AuditRecord){
+			.action = "reload-failed",
+			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
+			.method = "io.ioasid.Manager.Reload",
+			.reason = e.message ? e.message : strerror(-r),
+			.uid = (uid_t)-1,
+			.generation = m->generation,
+		});
+		if (ret_error)
+			*ret_error = e;
+		else
+			policy_error_done(&e);
+		return r;
+	}
+	policy_free(m->policy);
+	m->policy = p;
+	m->generation++;
+	log_info("Policy '%s' reloaded, generation %llu", m->config_path,
+		 (unsigned long long)m->generation);
+	audit_log(&(AuditRecord){
+		.action = "reload",
+		.message_id = IOASID_MESSAGE_RELOAD,
+		.method = "io.ioasid.Manager.Reload",
+		.reason = "policy reloaded",
+		.uid = (uid_t)-1,
+		.generation = m->generation,
+	});
+	sd_notifyf(false, "STATUS=Serving, policy generation %llu", (unsigned long long)m->generation);
+	return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+	Manager *m = userdata;
+	sd_notify(false, "RELOADING=1");
+	(void)manager_reload(m, NULL);
+	sd_notify(false, "READY=1");
+	return 0;
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+	Manager *m = userdata;
+	m->stopping = true;
+	sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
+	sd_event_exit(m->event, 0);
+	return 0;
+}
+
+/* Per-process accounting needs CAP_SYS_RESOURCE at set time: find out once, say so once. */
+static void probe_accounting(Manager *m) {
+	int fd = -EBADF;
+	int r = KERNEL_CALL(m->kernel, iommufd_open, &fd);
+	if (r < 0) {
+		log_debug("Accounting probe: cannot open iommufd: %s", strerror(-r));
+		return;
+	}
+	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);
+	kclose(m->kernel, fd);
+	if (r == -EPERM) {
+		m->rlimit_mode_eperm = true;
+		log_warning("Per-process memory accounting unavailable (no CAP_SYS_RESOURCE): "
+			    "pinned memory is charged per user");
+		strv_extend(&m->warnings, "per-process accounting unavailable: no CAP_SYS_RESOURCE");
+	} else if (r < 0)
+		log_debug("Accounting probe: %s", strerror(-r));
+}
+
+static void manager_done(Manager *m) {
+	server_close_all(m);
+	lease_table_clear(&m->leases);
+	policy_free(m->policy);
+	kernel_free(m->kernel);
+	host_free(m->host);
+	strv_free(m->warnings);
+	sd_event_unref(m->event);
+}
+
+int main(int argc, char **argv) {
+	log_setup();
+	int r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : 0;
+
+	if (arg_check_config) {
+		Policy *p = NULL;
+		PolicyError e = { 0 };
+		r = load_policy(arg_config, 1, &p, &e);
+		if (r < 0) {
+			print_policy_error(arg_config, r, &e);
+			policy_error_done(&e);
+			return 1;
+		}
+		policy_free(p);
+		return 0;
+	}
+
+	Manager m = {
+		.kernel_name = arg_kernel,
+		.host_path = arg_host,
+		.config_path = arg_config,
+		.socket_path = arg_socket,
+		.listen_fd = -EBADF,
+		.testing_bypass = arg_testing_bypass,
+	};
+	if (m.testing_bypass)
+		log_warning("TESTING: group bookkeeping bypassed; never use this build in production");
+
+	/* Fail closed: no READY=1 unless the policy loaded. */
+	PolicyError e = { 0 };
+	r = load_policy(arg_config, 1, &m.policy, &e);
+	if (r < 0) {
+		print_policy_error(arg_config, r, &e);
+		policy_error_done(&e);
+		log_error("Refusing to start: the policy '%s' does not load", arg_config);
+		return 1;
+	}
+	m.generation = 1;
+
+	if (arg_host) {
+		char *err = NULL;
+		r = host_load_json_file(arg_host, &m.host, &err);
+		if (r < 0) {
+			log_error("Cannot load host snapshot '%s': %s", arg_host,
+				  err ? err : strerror(-r));
+			free(err);
+			manager_done(&m);
+			return 1;
+		}
+	} else {
+		r = host_load_live(&m.host);
+		if (r < 0) {
+			log_error_errno(r, "Cannot scan the host: %m");
+			manager_done(&m);
+			return 1;
+		}
+	}
+
+	r = kernel_new(arg_kernel, m.host, &m.kernel);
+	if (r < 0) {
+		log_error_errno(r, "Cannot set up the '%s' kernel backend: %m", arg_kernel);
+		manager_done(&m);
+		return 1;
+	}
+	m.leases.kernel = m.kernel;
+
+	m.pidfd_supported = identity_probe_pidfd();
+	if (!m.pidfd_supported) {
+		log_warning("SO_PEERPIDFD unsupported by this kernel: peers are identified by "
+			    "SO_PEERCRED only; pid, cgroup and process-lifetime rules deny");
+		strv_extend(&m.warnings, "SO_PEERPIDFD unsupported: pid-dependent rules deny");
+	}
+	probe_accounting(&m);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = sd_event_default(&m.event);
+	if (r < 0) {
+		log_error_errno(r, "Cannot create the event loop: %m");
+		manager_done(&m);
+		return 1;
+	}
+	if (sd_event_add_signal(m.event, NULL, SIGTERM, on_terminate, &m) < 0 ||
+	    sd_event_add_signal(m.event, NULL, SIGINT, on_terminate, &m) < 0 ||
+	    sd_event_add_signal(m.event, NULL, SIGHUP, on_sighup, &m) < 0) {
+		log_error("Cannot watch signals");
+		manager_done(&m);
+		return 1;
+	}
+	(void)sd_event_set_watchdog(m.event, true);
+
+	r = server_listen(&m);
+	if (r < 0) {
+		manager_done(&m);
+		return 1;
+	}
+
+	log_info("Serving on %s (kernel %s, %zu devices, %zu groups, policy generation %llu)",
+		 m.socket_activated ? "the socket passed by systemd" : m.socket_path,
+		 m.kernel->ops->name, m.host->n_devices, m.host->n_groups,
+		 (unsigned long long)m.generation);
+	sd_notifyf(false, "READY=1\nSTATUS=Serving, policy generation %llu",
+		   (unsigned long long)m.generation);
+
+	r = sd_event_loop(m.event);
+	sd_notify(false, "STOPPING=1");
+	if (r < 0)
+		log_error_errno(r, "Event loop failed: %m");
+	manager_done(&m);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/viability.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+#include "varlink-idl.h" /* generated from the IDL files in common/: varlink_idl[] */
+
+json_object *json_str_or_null(const char *s) {
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* ---- admin and visibility ---- */
+
+static bool peer_is_admin(Connection *c, const char *method, bool audit) {
+	Manager *m = c->manager;
+	PolicyPeer pp;
+	peer_to_policy(&c->peer, &pp);
+	PolicyDecision d = { .allow = false };
+	bool ok = m->policy && policy_is_admin(m->policy, &pp, &d);
+	if (audit) {
+		char rule[300];
+		if (d.file)
+			snprintf(rule, sizeof(rule), "%s:%u", d.file, d.line);
+		audit_log(&(AuditRecord){
+			.action = ok ? "allow" : "deny",
+			.message_id = ok ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
+			.method = method,
+			.rule = d.file ? rule : NULL,
+			.reason = ok ? "admin" : (d.reason[0] ? d.reason : "not an admin"),
+			.uid = c->peer.uid,
+			.pid = c->peer.pid,
+			.unit = c->peer.unit,
+			.generation = m->generation,
+		});
+	}
+	return ok;
+}
+
+/* Owners are shown to themselves and to admins; others learn only that it is taken. */
+static json_object *owner_json(Connection *c, const Lease *l, bool admin) {
+	if (!l)
+		return NULL;
+	char buf[64];
+	if (admin || l->uid == c->peer.uid)
+		snprintf(buf, sizeof(buf), "uid:%d", (int)l->uid);
+	else
+		snprintf(buf, sizeof(buf), "another user");
+	return json_object_new_string(buf);
+}
+
+static int send_error_reason(Connection *c, const char *error, const char *key,
+			     const char *value) {
+	json_object *p = json_object_new_object();
+	if (p && key)
+		json_object_object_add(p, key, json_object_new_string(value));
+	return connection_error(c, error, p);
+}
+
+static int invalid_parameter(Connection *c, const char *name) {
+	return send_error_reason(c, VARLINK_ERROR_INVALID_PARAMETER, "parameter", name);
+}
+
+/* No parameters expected: anything present is an error (strict input). */
+static bool no_params(Connection *c, json_object *params) {
+	json_object_object_foreach(params, key, val) {
+		(void)val;
+		invalid_parameter(c, key);
+		return false;
+	}
+	return true;
+}
+
+/* ---- org.varlink.service ---- */
+
+static int method_get_info(Connection *c, json_object *params) {
+	if (!no_params(c, params))
+		return 0;
+	json_object *p = json_object_new_object();
+	json_object *ifaces = json_object_new_array();
+	json_object_array_add(ifaces, json_object_new_string(IOASID_IFACE_SERVICE));
+	for (size_t i = 0; i < ELEMENTSOF(varlink_idl); i++)
+		json_object_array_add(ifaces, json_object_new_string(varlink_idl[i].name));
+	json_object_object_add(p, "vendor", json_object_new_string("ioasid"));
+	json_object_object_add(p, "product", json_object_new_string("ioasidd"));
+	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
+	json_object_object_add(p, "url", json_object_new_string("https://github.com/ioasid/ioasid"));
+	json_object_object_add(p, "interfaces", ifaces);
+	return connection_reply(c, p, false);
+}
+
+static const char service_idl[] =
+	"# The Varlink service interface\n"
+	"interface org.varlink.service\n\n"
+	"method GetInfo() -> (\n  vendor: string,\n  product: string,\n  version: string,\n"
+	"  url: string,\n  interfaces: []string\n)\n\n"
+	"method GetInterfaceDescription(interface: string) -> (description: string)\n\n"
+	"error InterfaceNotFound (interface: string)\n"
+	"error MethodNotFound (method: string)\n"
+	"error MethodNotImplemented (method: string)\n"
+	"error InvalidParameter (parameter: string)\n"
+	"error PermissionDenied ()\n"
+	"error ExpectedMore ()\n";
+
+static int method_get_interface_description(Connection *c, json_object *params) {
+	json_object *iface = NULL;
+	json_object_object_foreach(params, key, val) {
+		if (streq(key, "interface"))
+			iface = val;
+		else
+			return invalid_parameter(c, key);
+	}
+	if (!iface || !json_object_is_type(iface, json_type_string))
+		return invalid_parameter(c, "interface");
+	const char *name = json_object_get_string(iface);
+	const char *text = NULL;
+	if (streq(name, IOASID_IFACE_SERVICE))
+		text = service_idl;
+	for (size_t i = 0; !text && i < ELEMENTSOF(varlink_idl); i++)
+		if (streq(name, varlink_idl[i].name))
+			text = varlink_idl[i].text;
+	if (!text)
+		return send_error_reason(c, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", name);
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "description", json_object_new_string(text));
+	return connection_reply(c, p, false);
+}
+
+/* ---- io.ioasid.Broker inspection ---- */
+
+static const char *device_verdict(const Host *h, const Device *d) {
+	Viability v = { 0 };
+	if (viability_device(h, d, &v) < 0)
+		return "unknown";
+	const char *s = verdict_to_string(v.verdict);
+	viability_done(&v);
+	return s;
+}
+
+static int method_list_devices(Connection *c, json_object *params) {
+	if (!no_params(c, params))
+		return 0;
+	Manager *m = c->manager;
+	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListDevices", false);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < m->host->n_devices; i++) {
+		const Device *d = &m->host->devices[i];
+		json_object *o = json_object_new_object();
+		char buf[16];
+		json_object_object_add(o, "bdf", json_object_new_string(d->bdf));
+		snprintf(buf, sizeof(buf), "%04x", d->vendor);
+		json_object_object_add(o, "vendor", json_object_new_string(buf));
+		snprintf(buf, sizeof(buf), "%04x", d->device);
+		json_object_object_add(o, "device", json_object_new_string(buf));
+		snprintf(buf, sizeof(buf), "%06x", d->class);
+		json_object_object_add(o, "class", json_object_new_string(buf));
+		json_object_object_add(o, "driver", json_str_or_null(d->driver));
+		json_object_object_add(o, "iommuGroup",
+				       d->iommu_group >= 0 ? json_object_new_int(d->iommu_group)
+							   : NULL);
+		json_object_object_add(o, "vfio", json_str_or_null(d->vfio_name));
+		json_object_object_add(o, "viable", json_object_new_string(device_verdict(m->host, d)));
+		json_object_object_add(
+			o, "owner", owner_json(c, lease_table_device_owner(&m->leases, d->bdf), admin));
+		json_object_array_add(arr, o);
+	}
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "devices", arr);
+	return connection_reply(c, p, false);
+}
+
+static int method_list_groups(Connection *c, json_object *params) {
+	if (!no_params(c, params))
+		return 0;
+	Manager *m = c->manager;
+	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListGroups", false);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < m->host->n_groups; i++) {
+		const Group *g = &m->host->groups[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "number", json_object_new_int(g->number));
+		json_object_object_add(o, "type", json_str_or_null(g->type));
+		json_object *devs = json_object_new_array();
+		for (size_t j = 0; j < g->n_members; j++)
+			json_object_array_add(devs, json_object_new_string(g->members[j]->bdf));
+		json_object_object_add(o, "devices", devs);
+		Viability v = { 0 };
+		const char *verdict = "unknown";
+		if (viability_group(m->host, g, &v) >= 0) {
+			verdict = verdict_to_string(v.verdict);
+			viability_done(&v);
+		}
+		json_object_object_add(o, "viable", json_object_new_string(verdict));
+		json_object_object_add(
+			o, "owner", owner_json(c, lease_table_group_owner(&m->leases, g->number), admin));
+		json_object_array_add(arr, o);
+	}
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "groups", arr);
+	return connection_reply(c, p, false);
+}
+
+static json_object *lease_json(const Lease *l) {
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(l->id));
+	json_object_object_add(o, "uid", json_object_new_int((int)l->uid));
+	json_object_object_add(o, "pid", l->pid > 0 ? json_object_new_int(l->pid) : NULL);
+	json_object_object_add(o, "unit", json_str_or_null(l->unit));
+	json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
+	json_object_object_add(o, "layout", json_str_or_null(l->layout));
+	json_object *devs = json_object_new_array();
+	for (size_t i = 0; i < l->n_devices; i++)
+		json_object_array_add(devs, json_object_new_string(l->devices[i].bdf));
+	json_object_object_add(o, "devices", devs);
+	json_object *groups = json_object_new_array();
+	for (size_t i = 0; i < l->n_groups; i++)
+		json_object_array_add(groups, json_object_new_int(l->groups[i]));
+	json_object_object_add(o, "groups", groups);
+	json_object_object_add(o, "lifetime",
+			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
+	json_object_object_add(o, "state", json_object_new_string(l->delivered ? "active" : "pending"));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
+	return o;
+}
+
+static int method_list_leases(Connection *c, json_object *params) {
+	if (!no_params(c, params))
+		return 0;
+	Manager *m = c->manager;
+	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListLeases", false);
+	json_object *arr = json_object_new_array();
+	for (Lease *l = m->leases.head; l; l = l->next)
+		if (admin || l->uid == c->peer.uid)
+			json_object_array_add(arr, lease_json(l));
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "leases", arr);
+	return connection_reply(c, p, false);
+}
+
+static const char *param_string(json_object *params, const char *key, bool *bad) {
+	json_object *v = json_object_object_get(params, key);
+	if (!v)
+		return NULL;
+	if (!json_object_is_type(v, json_type_string)) {
+		*bad = true;
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+void manager_end_lease(Manager *m, Lease *l, const char *why) {
+	lease_table_remove(&m->leases, l);
+	if (l->connection && l->connection->pending_lease == l)
+		l->connection->pending_lease = NULL;
+	if (l->delivered) {
+		methods_notify_lease(m, l, "lease-released");
+		audit_log(&(AuditRecord){
+			.action = "release",
+			.message_id = IOASID_MESSAGE_RELEASE,
+			.method = streq(why, "released")  ? "io.ioasid.Broker.Release"
+				  : streq(why, "revoked") ? "io.ioasid.Manager.Revoke"
+							  : "lease-end",
+			.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
+			.rule = l->rule,
+			.reason = why,
+			.lease = l->id,
+			.uid = l->uid,
+			.pid = l->pid,
+			.unit = l->unit,
+			.generation = l->generation,
+		});
+	} else
+		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
+	lease_free(l, m->kernel);
+}
+
+void manager_connection_gone(Manager *m, Connection *c) {
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (l->connection != c)
+			continue;
+		if (l->lifetime == POLICY_LIFETIME_CONNECTION)
+			manager_end_lease(m, l, "connection closed");
+		else if (!l->delivered)
+			manager_end_lease(m, l, "reply not delivered");
+		else
+			l->connection = NULL; /* process lifetime: the pidfd decides */
+	}
+	c->pending_lease = NULL;
+}
+
+static int method_release(Connection *c, json_object *params) {
+	bool bad = false;
+	const char *id = param_string(params, "lease", &bad);
+	json_object_object_foreach(params, key, val) {
+		(void)val;
+		if (!streq(key, "lease"))
+			return invalid_parameter(c, key);
+	}
+	if (bad || !id)
+		return invalid_parameter(c, "lease");
+	Manager *m = c->manager;
+	Lease *l = lease_table_find(&m->leases, id);
+	/* Someone else's lease reads as "no such lease": existence is not disclosed. */
+	if (!l || (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Release", true)) ||
+	    !l->delivered)
+		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
+	manager_end_lease(m, l, "released");
+	return connection_reply(c, NULL, false);
+}
+
+void methods_notify_lease(Manager *m, const Lease *l, const char *event) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		if (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Monitor", false))
+			continue;
+		for (size_t i = 0; i < MAX(l->n_devices, (size_t)1); i++) {
+			json_object *p = json_object_new_object();
+			json_object_object_add(p, "event", json_object_new_string(event));
+			json_object_object_add(p, "bdf",
+					       l->n_devices ? json_object_new_string(l->devices[i].bdf)
+							    : NULL);
+			json_object_object_add(p, "lease", json_object_new_string(l->id));
+			if (connection_reply(c, p, true) < 0)
+				break;
+		}
+	}
+}
+
+static int method_monitor(Connection *c, json_object *params, unsigned flags) {
+	if (!no_params(c, params))
+		return 0;
+	if (!(flags & VARLINK_CALL_MORE))
+		return connection_error(c, "org.varlink.service.ExpectedMore", NULL);
+	c->monitor = true;
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "event", json_object_new_string("subscribed"));
+	return connection_reply(c, p, true);
+}
+
+/* ---- io.ioasid.Manager ---- */
+
+static int admin_denied(Connection *c) {
+	return send_error_reason(c, "io.ioasid.Manager.PermissionDenied", "reason",
+				 "caller does not match an admin rule");
+}
+
+static int method_status(Connection *c, json_object *params) {
+	if (!no_params(c, params))
+		return 0;
+	if (!peer_is_admin(c, "io.ioasid.Manager.Status", true))
+		return admin_denied(c);
+	Manager *m = c->manager;
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
+	json_object_object_add(p, "kernel", json_object_new_string(m->kernel->ops->name));
+	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
+	json_object_object_add(p, "api", json_object_new_string(kernel_api_to_string(api)));
+	json_object_object_add(p, "generation", json_object_new_int64((int64_t)m->generation));
+	json_object_object_add(p, "leases", json_object_new_int((int)m->leases.n));
+	json_object_object_add(p, "connections", json_object_new_int((int)m->n_connections));
+	json_object_object_add(
+		p, "accounting",
+		json_object_new_string(m->rlimit_mode_eperm
+					       ? "per-user only (no CAP_SYS_RESOURCE)"
+					       : "per-process available"));
+	json_object *w = json_object_new_array();
+	for (char **s = m->warnings; s && *s; s++)
+		json_object_array_add(w, json_object_new_string(*s));
+	json_object_object_add(p, "warnings", w);
+	return connection_reply(c, p, false);
+}
+
+static int method_reload(Connection *c, json_object *params) {
+	if (!no_params(c, params))
+		return 0;
+	if (!peer_is_admin(c, "io.ioasid.Manager.Reload", true))
+		return admin_denied(c);
+	Manager *m = c->manager;
+	PolicyError e = { 0 };
+	int r = manager_reload(m, &e);
+	if (r < 0) {
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "file", json_object_new_string(e.file ? e.file : m->config_path));
+		json_object_object_add(p, "line", json_object_new_int((int)e.line));
+		json_object_object_add(p, "column", json_object_new_int((int)e.column));
+		json_object_object_add(p, "message",
+				       json_object_new_string(e.message ? e.message : strerror(-r)));
+		policy_error_done(&e);
+		return connection_error(c, "io.ioasid.Manager.ReloadFailed", p);
+	}
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "generation", json_object_new_int64((int64_t)m->generation));
+	return connection_reply(c, p, false);
+}
+
+static int method_revoke(Connection *c, json_object *params) {
+	bool bad = false;
+	const char *id = param_string(params, "lease", &bad);
+	bool reset = false, sig = false;
+	json_object_object_foreach(params, key, val) {
+		if (streq(key, "lease"))
+			continue;
+		if ((streq(key, "reset") || streq(key, "signal")) &&
+		    json_object_is_type(val, json_type_boolean)) {
+			if (streq(key, "reset"))
+				reset = json_object_get_boolean(val);
+			else
+				sig = json_object_get_boolean(val);
+			continue;
+		}
+		return invalid_parameter(c, key);
+	}
+	if (bad || !id)
+		return invalid_parameter(c, "lease");
+	if (!peer_is_admin(c, "io.ioasid.Manager.Revoke", true))
+		return admin_denied(c);
+	Manager *m = c->manager;
+	Lease *l = lease_table_find(&m->leases, id);
+	if (!l)
+		return send_error_reason(c, "io.ioasid.Manager.NoSuchLease", "lease", id);
+	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
+	 * optionally reset and signal the holder. */
+	for (size_t i = 0; i < l->n_devices; i++) {
+		if (l->mode == LEASE_MODE_ATTACHED) {
+			int r = KERNEL_CALL(m->kernel, device_detach, l->devices[i].fd);
+			if (r < 0)
+				log_warning_errno(r, "Revoke %s: detach %s failed: %m", l->id,
+						  l->devices[i].bdf);
+		}
+		if (reset) {
+			int r = KERNEL_CALL(m->kernel, device_reset, l->devices[i].fd);
+			if (r < 0)
+				log_warning_errno(r, "Revoke %s: reset %s failed: %m", l->id,
+						  l->devices[i].bdf);
+		}
+	}
+	if (sig && l->pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, l->pidfd, SIGTERM, NULL, 0);
+	char lid[33];
+	snprintf(lid, sizeof(lid), "%s", l->id);
+	manager_end_lease(m, l, "revoked");
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "lease", json_object_new_string(lid));
+	json_object_object_add(p, "state", json_object_new_string("revoked"));
+	return connection_reply(c, p, false);
+}
+
+static int method_not_implemented(Connection *c, const char *method) {
+	return send_error_reason(c, "org.varlink.service.MethodNotImplemented", "method", method);
+}
+
+int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags) {
+	/* Only Monitor streams; "more" on anything else is answered once, as Varlink allows. */
+	if (streq(method, "org.varlink.service.GetInfo"))
+		return method_get_info(c, params);
+	if (streq(method, "org.varlink.service.GetInterfaceDescription"))
+		return method_get_interface_description(c, params);
+	if (streq(method, "io.ioasid.Broker.ListDevices"))
+		return method_list_devices(c, params);
+	if (streq(method, "io.ioasid.Broker.ListGroups"))
+		return method_list_groups(c, params);
+	if (streq(method, "io.ioasid.Broker.Acquire"))
+		return method_acquire(c, params);
+	if (streq(method, "io.ioasid.Broker.Release"))
+		return method_release(c, params);
+	if (streq(method, "io.ioasid.Broker.ListLeases"))
+		return method_list_leases(c, params);
+	if (streq(method, "io.ioasid.Broker.Monitor"))
+		return method_monitor(c, params, flags);
+	if (streq(method, "io.ioasid.Manager.Status"))
+		return method_status(c, params);
+	if (streq(method, "io.ioasid.Manager.Reload"))
+		return method_reload(c, params);
+	if (streq(method, "io.ioasid.Manager.Revoke"))
+		return method_revoke(c, params);
+	if (streq(method, "io.ioasid.Manager.Stage") || streq(method, "io.ioasid.Manager.ListStaged") ||
+	    streq(method, "io.ioasid.Manager.DropStaged")) {
+		if (!peer_is_admin(c, method, true))
+			return admin_denied(c);
+		return method_not_implemented(c, method);
+	}
+	/* Unknown: a named error, the connection stays. The name is validated by
+	 * varlink_parse_call (bounded, [A-Za-z0-9.-]) so echoing it is safe. */
+	const char *dot = strrchr(method, '.');
+	size_t ilen = (size_t)(dot - method);
+	bool known_iface = (ilen == strlen(IOASID_IFACE_SERVICE) && strneq(method, IOASID_IFACE_SERVICE, ilen)) ||
+			   (ilen == strlen(IOASID_IFACE_BROKER) && strneq(method, IOASID_IFACE_BROKER, ilen)) ||
+			   (ilen == strlen(IOASID_IFACE_MANAGER) && strneq(method, IOASID_IFACE_MANAGER, ilen));
+	if (!known_iface) {
+		char iface[256];
+		snprintf(iface, sizeof(iface), "%.*s", (int)ilen, method);
+		return send_error_reason(c, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", iface);
+	}
+	return send_error_reason(c, VARLINK_ERROR_METHOD_NOT_FOUND, "method", method);
+}

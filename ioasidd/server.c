@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define ACCEPT_RETRY_USEC (250 * 1000ULL)
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void connection_update(Connection *c);
+
+static unsigned idle_timeout_sec(const Manager *m) {
+	const PolicySettings *s = m->policy ? policy_settings(m->policy) : NULL;
+	return s && s->idle_timeout_sec > 0 ? s->idle_timeout_sec : IOASID_IDLE_TIMEOUT_SEC;
+}
+
+static unsigned max_per_uid(const Manager *m) {
+	const PolicySettings *s = m->policy ? policy_settings(m->policy) : NULL;
+	unsigned n = s && s->max_connections_per_uid > 0 ? s->max_connections_per_uid
+							 : IOASID_MAX_CONNECTIONS_PER_UID;
+	return MIN(n, (unsigned)IOASID_MAX_CONNECTIONS_PER_UID);
+}
+
+size_t server_count_uid(const Manager *m, uid_t uid) {
+	size_t n = 0;
+	for (Connection *c = m->connections; c; c = c->next)
+		if (c->peer.uid == uid && !c->closing)
+			n++;
+	return n;
+}
+
+static void connection_free(Connection *c) {
+	if (!c)
+		return;
+	Manager *m = c->manager;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (m->connections == c)
+		m->connections = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	m->n_connections--;
+	/* Leases first: a reply still queued means its fds never reached the peer; the stream
+	 * closes its duplicates, the lease closes the daemon's references. */
+	manager_connection_gone(m, c);
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->idle_timer);
+	sd_event_source_disable_unref(c->send_timer);
+	sd_event_source_disable_unref(c->defer_free);
+	varlink_stream_free(c->stream);
+	peer_done(&c->peer);
+	free(c);
+}
+
+static int on_defer_free(sd_event_source *s, void *userdata) {
+	connection_free(userdata);
+	return 0;
+}
+
+void connection_close(Connection *c, const char *why) {
+	if (c->closing)
+		return;
+	c->closing = true;
+	log_debug("Connection %llu (uid %d): closing: %s", (unsigned long long)c->id,
+		  (int)c->peer.uid, why);
+	/* Stop I/O now; free once the current dispatch has unwound. */
+	sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+	sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
+	sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
+	if (sd_event_add_defer(c->manager->event, &c->defer_free, on_defer_free, c) < 0)
+		connection_free(c); /* no memory for the defer: free now (callers hold no c) */
+}
+
+static bool connection_has_leases(const Connection *c) {
+	for (Lease *l = c->manager->leases.head; l; l = l->next)
+		if (l->connection == c)
+			return true;
+	return false;
+}
+
+static void arm_timer(Connection *c, sd_event_source *t, unsigned sec) {
+	uint64_t now = 0;
+	sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
+	sd_event_source_set_time(t, now + sec * USEC_PER_SEC);
+	sd_event_source_set_enabled(t, SD_EVENT_ONESHOT);
+}
+
+/* Idle / request deadline: a connection must complete a request within the timeout, except
+ * one that holds a lease or a Monitor subscription and has no partial request pending. */
+static void connection_rearm_idle(Connection *c) {
+	if (c->closing)
+		return;
+	bool partial = varlink_stream_input_buffered(c->stream) > 0;
+	if (!partial && (c->monitor || connection_has_leases(c))) {
+		sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
+		return;
+	}
+	arm_timer(c, c->idle_timer, idle_timeout_sec(c->manager));
+}
+
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+	Connection *c = userdata;
+	bool partial = varlink_stream_input_buffered(c->stream) > 0;
+	if (!partial && (c->monitor || connection_has_leases(c)))
+		return 0;
+	log_info("Closing connection %llu of uid %d: %s within %us", (unsigned long long)c->id,
+		 (int)c->peer.uid, partial ? "request not completed" : "no request",
+		 idle_timeout_sec(c->manager));
+	connection_close(c, "idle deadline");
+	return 0;
+}
+
+static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+	Connection *c = userdata;
+	log_info("Closing connection %llu of uid %d: reply not read within %us",
+		 (unsigned long long)c->id, (int)c->peer.uid, IOASID_SEND_TIMEOUT_SEC);
+	connection_close(c, "send deadline");
+	return 0;
+}
+
+static void connection_flush(Connection *c) {
+	if (c->closing)
+		return;
+	int r = varlink_stream_flush(c->stream);
+	if (r < 0) {
+		log_debug("Connection %llu: send failed: %s", (unsigned long long)c->id,
+			  strerror(-r));
+		connection_close(c, "send failed");
+		return;
+	}
+	if (c->pending_lease && varlink_stream_queued_fd_messages(c->stream) == 0) {
+		/* The fds went out with a successful sendmsg(): the peer holds them now. */
+		c->pending_lease->delivered = true;
+		c->pending_lease = NULL;
+	}
+	if (r == 1)
+		sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
+	else {
+		int on = SD_EVENT_OFF;
+		sd_event_source_get_enabled(c->send_timer, &on);
+		if (on == SD_EVENT_OFF)
+			arm_timer(c, c->send_timer, IOASID_SEND_TIMEOUT_SEC);
+	}
+}
+
+int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
+	if (c->closing)
+		return -ECONNRESET;
+	if (c->suppress_reply)
+		return 0;
+	int r = varlink_stream_enqueue(c->stream, msg, fds, n_fds);
+	if (r < 0) {
+		log_debug("Connection %llu: cannot queue reply: %s", (unsigned long long)c->id,
+			  strerror(-r));
+		connection_close(c, "queue failed");
+		return r;
+	}
+	connection_flush(c);
+	if (c->closing)
+		return -ECONNRESET;
+	connection_update(c);
+	return 0;
+}
+
+int connection_reply(Connection *c, json_object *params, bool continues) {
+	json_object *msg = NULL;
+	int r = varlink_build_reply(params, continues, &msg);
+	if (r < 0) {
+		connection_close(c, "out of memory");
+		return r;
+	}
+	r = connection_send(c, msg, NULL, 0);
+	json_object_put(msg);
+	return r;
+}
+
+int connection_error(Connection *c, const char *error, json_object *params) {
+	json_object *msg = NULL;
+	int r = varlink_build_error(error, params, &msg);
+	if (r < 0) {
+		connection_close(c, "out of memory");
+		return r;
+	}
+	r = connection_send(c, msg, NULL, 0);
+	json_object_put(msg);
+	return r;
+}
+
+/* Reading stops while an fd-bearing reply is outstanding or too many replies are queued:
+ * a client that does not read cannot make the daemon buffer without bound. */
+static bool connection_may_read(const Connection *c) {
+	return !c->closing && !c->read_eof &&
+	       varlink_stream_queued_fd_messages(c->stream) < IOASID_MAX_FD_REPLIES &&
+	       varlink_stream_queued(c->stream) < IOASID_MAX_PENDING_REPLIES;
+}
+
+static void connection_update(Connection *c) {
+	if (c->closing)
+		return;
+	uint32_t ev = 0;
+	if (connection_may_read(c))
+		ev |= EPOLLIN;
+	if (varlink_stream_queued(c->stream) > 0)
+		ev |= EPOLLOUT;
+	if (ev == 0) {
+		/* Half-closed by the peer and nothing left to send. */
+		connection_close(c, "peer closed");
+		return;
+	}
+	sd_event_source_set_io_events(c->io, ev);
+}
+
+static void protocol_error(Connection *c, int err, const char *what) {
+	log_info("Connection %llu of uid %d: protocol error: %s (%s), disconnecting",
+		 (unsigned long long)c->id, (int)c->peer.uid, what, strerror(-err));
+	/* Best effort: tell the peer why, then close without waiting. */
+	json_object *p = json_object_new_object();
+	if (p)
+		json_object_object_add(p, "reason", json_object_new_string(what));
+	json_object *msg = NULL;
+	if (varlink_build_error(IOASID_ERROR_PROTOCOL, p, &msg) >= 0) {
+		if (varlink_stream_enqueue(c->stream, msg, NULL, 0) >= 0)
+			(void)varlink_stream_flush(c->stream);
+		json_object_put(msg);
+	}
+	connection_close(c, "protocol error");
+}
+
+static const char *read_error_text(int r) {
+	switch (-r) {
+	case EMSGSIZE:
+		return "message too large";
+	case ELOOP:
+		return "message nested too deeply";
+	case EBADMSG:
+		return "malformed message";
+	case EPROTO:
+		return "file descriptors or truncated control data sent to the daemon";
+	default:
+		return "read failed";
+	}
+}
+
+static void handle_message(Connection *c, json_object *msg) {
+	const char *method = NULL;
+	json_object *params = NULL;
+	unsigned flags = 0;
+	if (varlink_parse_call(msg, &method, &params, &flags) < 0) {
+		protocol_error(c, -EBADMSG, "not a method call");
+		return;
+	}
+	_cleanup_json_ json_object *empty = NULL;
+	if (!params) {
+		empty = json_object_new_object();
+		if (!empty) {
+			connection_close(c, "out of memory");
+			return;
+		}
+		params = empty;
+	}
+	c->suppress_reply = (flags & VARLINK_CALL_ONEWAY) != 0;
+	(void)methods_dispatch(c, method, params, flags);
+	c->suppress_reply = false;
+	connection_rearm_idle(c);
+}
+
+static void connection_process(Connection *c) {
+	while (connection_may_read(c)) {
+		json_object *msg = NULL;
+		int r = varlink_stream_next(c->stream, &msg, NULL, NULL);
+		if (r < 0) {
+			protocol_error(c, r, read_error_text(r));
+			return;
+		}
+		if (r > 0) {
+			handle_message(c, msg);
+			json_object_put(msg);
+			continue;
+		}
+		bool had_partial = varlink_stream_input_buffered(c->stream) > 0;
+		r = varlink_stream_fill(c->stream);
+		if (r == -EAGAIN)
+			break;
+		if (r == 0) {
+			/* EOF: finish sending what is queued, then close (connection_update). */
+			c->read_eof = true;
+			break;
+		}
+		if (r < 0) {
+			if (r == -ECONNRESET || r == -EPIPE)
+				connection_close(c, "connection reset");
+			else
+				protocol_error(c, r, read_error_text(r));
+			return;
+		}
+		if (!had_partial && !varlink_stream_has_message(c->stream))
+			/* A request started: it must complete within the deadline (slowloris). */
+			arm_timer(c, c->idle_timer, idle_timeout_sec(c->manager));
+	}
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	Connection *c = userdata;
+	if (revents & EPOLLOUT)
+		connection_flush(c);
+	if (!c->closing)
+		connection_process(c);
+	if (!c->closing && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN) &&
+	    varlink_stream_queued(c->stream) == 0)
+		connection_close(c, "hangup");
+	if (!c->closing && varlink_stream_queued(c->stream) > 0)
+		connection_flush(c);
+	connection_update(c);
+	return 0;
+}
+
+static int connection_new(Manager *m, int fd, Peer *peer) {
+	_cleanup_close_ int cfd = fd;
+	Connection *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	int r = varlink_stream_new(cfd, IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH,
+				   VARLINK_STREAM_REFUSE_FDS, &c->stream);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	TAKE_FD(cfd);
+	c->manager = m;
+	c->id = ++m->next_connection_id;
+	c->peer = *peer;
+	*peer = (Peer){ .pidfd = -EBADF };
+	c->next = m->connections;
+	if (m->connections)
+		m->connections->prev = c;
+	m->connections = c;
+	m->n_connections++;
+
+	r = sd_event_add_io(m->event, &c->io, varlink_stream_fd(c->stream), EPOLLIN,
+			    on_connection_io, c);
+	if (r >= 0)
+		r = sd_event_add_time(m->event, &c->idle_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_idle, c);
+	if (r >= 0)
+		r = sd_event_add_time(m->event, &c->send_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_send_timeout, c);
+	if (r < 0) {
+		connection_free(c);
+		return r;
+	}
+	sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
+	arm_timer(c, c->idle_timer, idle_timeout_sec(m));
+	log_debug("Connection %llu from uid %d pid %d unit %s", (unsigned long long)c->id,
+		  (int)c->peer.uid, (int)c->peer.pid, strna(c->peer.unit));
+	return 0;
+}
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+	Manager *m = userdata;
+	sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+	return 0;
+}
+
+/* Out of fds: stop accepting for a moment instead of spinning on a readable listener. */
+static void accept_backoff(Manager *m, int err) {
+	static bool logged;
+	if (!logged) {
+		log_warning("Cannot accept connections: %s; pausing the listener", strerror(-err));
+		logged = true;
+	}
+	sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
+	uint64_t now = 0;
+	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+	if (!m->accept_retry) {
+		if (sd_event_add_time(m->event, &m->accept_retry, CLOCK_MONOTONIC,
+				      now + ACCEPT_RETRY_USEC, 0, on_accept_retry, m) < 0) {
+			/* Cannot even arm a timer: keep the listener on rather than go deaf. */
+			sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+			return;
+		}
+	} else
+		sd_event_source_set_time(m->accept_retry, now + ACCEPT_RETRY_USEC);
+	sd_event_source_set_enabled(m->accept_retry, SD_EVENT_ONESHOT);
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	Manager *m = userdata;
+	for (int i = 0; i < 64; i++) {
+		int cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd < 0) {
+			int r = -errno;
+			if (r == -EAGAIN || r == -EWOULDBLOCK)
+				return 0;
+			if (r == -EINTR || r == -ECONNABORTED || r == -EPROTO)
+				continue;
+			if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM) {
+				accept_backoff(m, r);
+				return 0;
+			}
+			log_warning_errno(r, "accept4() failed: %m");
+			return 0;
+		}
+		if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
+			safe_close(cfd);
+			continue;
+		}
+		Peer peer = { .pidfd = -EBADF };
+		int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
+		if (r < 0) {
+			log_info("Dropping connection: cannot establish the peer's identity: %s",
+				 strerror(-r));
+			safe_close(cfd);
+			if (r == -EMFILE || r == -ENFILE) {
+				accept_backoff(m, r);
+				return 0;
+			}
+			continue;
+		}
+		if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
+			log_info("Dropping connection of uid %d: %u connections already",
+				 (int)peer.uid, max_per_uid(m));
+			peer_done(&peer);
+			safe_close(cfd);
+			continue;
+		}
+		r = connection_new(m, cfd, &peer);
+		if (r < 0) {
+			peer_done(&peer);
+			log_warning_errno(r, "Cannot set up a connection: %m");
+		}
+	}
+	return 0;
+}
+
+static int socket_in_use(const char *path) {
+	int fd = varlink_connect(path);
+	if (fd >= 0) {
+		safe_close(fd);
+		return 1;
+	}
+	return 0;
+}
+
+static int create_socket(Manager *m) {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(m->socket_path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket path '%s' is too long",
+				       m->socket_path);
+	strcpy(sa.sun_path, m->socket_path);
+
+	struct stat st;
+	if (lstat(m->socket_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return log_error_errno(EEXIST, "'%s' exists and is not a socket",
+					       m->socket_path);
+		if (socket_in_use(m->socket_path))
+			return log_error_errno(EADDRINUSE, "Another daemon listens on '%s'",
+					       m->socket_path);
+		(void)unlink(m->socket_path); /* stale */
+	}
+
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "socket() failed: %m");
+	mode_t old = umask(0117);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return log_error_errno(errno, "Cannot bind '%s': %m", m->socket_path);
+	m->socket_created = true;
+	if (chmod(m->socket_path, 0660) < 0)
+		return log_error_errno(errno, "Cannot chmod '%s': %m", m->socket_path);
+	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
+	if (ps && ps->socket_group) {
+		struct group *g = getgrnam(ps->socket_group);
+		if (!g)
+			log_warning("Socket group '%s' does not exist; socket stays root-only",
+				    ps->socket_group);
+		else if (chown(m->socket_path, (uid_t)-1, g->gr_gid) < 0)
+			log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
+					  m->socket_path, ps->socket_group);
+	}
+	if (listen(fd, SOMAXCONN) < 0)
+		return log_error_errno(errno, "listen() failed: %m");
+	m->listen_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int server_listen(Manager *m) {
+	int n = sd_listen_fds(true);
+	if (n < 0)
+		return log_error_errno(n, "sd_listen_fds() failed: %m");
+	if (n > 1)
+		return log_error_errno(EINVAL, "Expected one socket from systemd, got %d", n);
+	if (n == 1) {
+		int fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+			return log_error_errno(EINVAL, "The socket passed by systemd is not a "
+						       "listening AF_UNIX stream socket");
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+			return log_error_errno(errno, "Cannot set up the passed socket: %m");
+		m->listen_fd = fd;
+		m->socket_activated = true;
+	} else {
+		if (!m->socket_path)
+			m->socket_path = IOASID_SOCKET_PATH;
+		int r = create_socket(m);
+		if (r < 0)
+			return r;
+	}
+	int r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+	if (r < 0)
+		return log_error_errno(r, "Cannot watch the listening socket: %m");
+	return 0;
+}
+
+void server_close_all(Manager *m) {
+	while (m->connections)
+		connection_free(m->connections);
+	m->listen_source = sd_event_source_disable_unref(m->listen_source);
+	m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
+	m->listen_fd = safe_close(m->listen_fd);
+	if (m->socket_created && m->socket_path)
+		(void)unlink(m->socket_path);
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The inspection verbs end to end: build/ioasidctl groups|devices|show|check on the fixture
+# hosts (--host tests/hosts/*.json) and on this machine, asserting JSON with jq, exit codes,
+# the human form agreeing with the JSON, and colour only on a tty.
+# Prints "inspect: N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+CTL=$B/ioasidctl
+H=tests/hosts
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "  FAIL $*"; }
+# expect_eq DESC GOT WANT
+expect_eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
+# run ARGS...: sets out, err, rc
+run() {
+	local e
+	e=$(mktemp)
+	out=$("$CTL" "$@" 2>"$e")
+	rc=$?
+	err=$(cat "$e")
+	rm -f "$e"
+}
+
+for t in jq; do
+	command -v $t >/dev/null || { echo "inspect: SKIPPED: $t is not installed"; exit 0; }
+done
+[ -x "$CTL" ] || { echo "inspect: FAIL: $CTL is not built"; exit 1; }
+
+# groups ------------------------------------------------------------------------------------
+run --host $H/workstation.json --json=short groups
+expect_eq "groups rc" "$rc" 0
+expect_eq "groups count" "$(jq '.summary.groups' <<<"$out")" 10
+expect_eq "group 1 verdict" "$(jq -r '.groups[] | select(.group == 1) | .verdict' <<<"$out")" not-viable
+expect_eq "group 1 blocker" "$(jq -r '.groups[] | select(.group == 1) | .blockers[0].fix' <<<"$out")" \
+	"driverctl set-override 0000:01:00.1 vfio-pci"
+expect_eq "group 1 states" "$(jq -r '[.groups[] | select(.group == 1) | .devices[].state] | join(",")' <<<"$out")" \
+	"bridge,vfio,host-driver"
+expect_eq "summary adds up" "$(jq '.summary.viable + .summary.not_viable == .summary.groups' <<<"$out")" true
+
+for f in $H/*.json; do
+	n_json=$("$CTL" --host "$f" --json=short groups | jq '.groups | length')
+	n_human=$("$CTL" --host "$f" groups | grep -c '^IOMMU Group ')
+	expect_eq "$(basename "$f"): human and JSON list the same groups" "$n_human" "$n_json"
+	n_json=$("$CTL" --host "$f" --json=short devices | jq '.devices | length')
+	n_human=$("$CTL" --host "$f" devices | grep -c '^[0-9a-f]\{4\}:')
+	expect_eq "$(basename "$f"): human and JSON list the same devices" "$n_human" "$n_json"
+done
+
+run --host $H/iommu-off.json groups
+expect_eq "iommu-off groups rc" "$rc" 0
+grep -q '^No IOMMU groups: the IOMMU is off or absent. Enable VT-d in firmware and boot with intel_iommu=on$' <<<"$out" \
+	&& ok || bad "iommu-off: no clear 'No IOMMU groups' answer: $out"
+run groups extra
+expect_eq "groups with an argument is a usage error" "$rc" 64
+[ -z "$out" ] && ok || bad "usage error printed on stdout"
+
+# devices -----------------------------------------------------------------------------------
+run --host $H/consumer-board.json --json=short --blocking devices
+expect_eq "consumer-board blocking devices" "$(jq -r '[.devices[].bdf] | join(" ")' <<<"$out")" \
+	"0000:00:14.0 0000:00:18.3 0000:01:00.0 0000:02:00.0 0000:02:00.1 0000:05:00.0 0000:06:00.0 0000:07:00.0 0000:07:00.1"
+run --host $H/gpu-server.json --json=short --vfio devices
+expect_eq "gpu-server vfio devices" "$(jq '[.devices[] | select(.vfio_cdev != null)] | length' <<<"$out")" 8
+expect_eq "gpu-server --vfio filters" "$(jq '.devices | length' <<<"$out")" 8
+run --host $H/workstation.json devices
+grep -qx "0000:01:00.1 'GA102 High Definition Audio Controller' \[10de:1aef\] drv=snd_hda_intel group=1 vfio=- viable=no (blocks group 1)" <<<"$out" \
+	&& ok || bad "workstation devices line for 01:00.1"
+run --host $H/sample.json --vfio --blocking devices
+expect_eq "--vfio --blocking is empty on sample" "$rc" 0
+grep -q '^No device has a VFIO cdev' <<<"$out" && ok || bad "empty filter result says nothing: '$out'"
+
+# show --------------------------------------------------------------------------------------
+run --host $H/workstation.json --json=short show 01:00.0
+expect_eq "show of a device in a non-viable group exits 2" "$rc" 2
+expect_eq "at_risk" "$(jq -r '.at_risk | join(" ")' <<<"$out")" "0000:00:01.0 0000:01:00.1"
+expect_eq "bridge path" "$(jq -r '.device.bridge_path | join(" ")' <<<"$out")" "0000:00:01.0"
+expect_eq "reserved regions" "$(jq -r '.group.reserved_regions[0] | "\(.start)-\(.end) \(.type)"' <<<"$out")" \
+	"0x00000000fee00000-0x00000000feefffff msi"
+run --host $H/sriov-nic.json --json=short show 0000:3b:00.0
+expect_eq "PF virtfn" "$(jq '.device.virtfn | length' <<<"$out")" "$(jq '.devices[] | select(.bdf == "0000:3b:00.0") | .sriov.virtfn | length' $H/sriov-nic.json)"
+expect_eq "PF sriov" "$(jq -c '.device.sriov' <<<"$out")" "$(jq -c '.devices[] | select(.bdf == "0000:3b:00.0") | .sriov | {totalvfs, numvfs}' $H/sriov-nic.json)"
+expect_eq "PF netdevs" "$(jq -r '.device.netdevs | join(" ")' <<<"$out")" "$(jq -r '.devices[] | select(.bdf == "0000:3b:00.0") | .netdevs | join(" ")' $H/sriov-nic.json)"
+run --host $H/sriov-nic.json --json=short show 3b:02.0
+expect_eq "VF show rc" "$rc" 0
+expect_eq "VF physfn" "$(jq -r '.device.physfn' <<<"$out")" "0000:3b:00.0"
+run --host $H/sriov-nic.json show 3b:02.0
+grep -q 'sr-iov: VF of 0000:3b:00.0' <<<"$out" && ok || bad "VF human form lacks the PF"
+run --host $H/workstation.json --json=short show 9
+expect_eq "show of a group" "$(jq -r '.group.group' <<<"$out")" 9
+expect_eq "group 9 blockers" "$(jq '.group.blockers | length' <<<"$out")" 3
+run --host $H/workstation.json show 99
+expect_eq "unknown group rc" "$rc" 1
+expect_eq "unknown group stdout" "$out" ""
+expect_eq "unknown group stderr" "$err" "ioasidctl: No IOMMU group 99 on this host"
+run --host $H/workstation.json show 0000:77:00.0
+expect_eq "unknown device rc" "$rc" 1
+run show not-a-device
+expect_eq "bad argument rc" "$rc" 64
+run --host $H/iommu-off.json --json=short show 00:02.0
+expect_eq "device without a group" "$rc/$(jq -r '.verdict' <<<"$out")/$(jq '.group' <<<"$out")" "2/no-iommu/null"
+
+# check -------------------------------------------------------------------------------------
+run --host $H/iommu-off.json --json=short check
+expect_eq "check on iommu-off exits 2" "$rc" 2
+expect_eq "iommu_enabled fails" "$(jq -r '.checks[] | select(.id == "iommu_enabled") | .result' <<<"$out")" fail
+jq -e '.checks[] | select(.id == "iommu_enabled") | .hint | contains("intel_iommu=on")' <<<"$out" >/dev/null \
+	&& ok || bad "iommu_enabled hint lacks intel_iommu=on"
+expect_eq "no memlock check offline" "$(jq '[.checks[] | select(.id == "memlock")] | length' <<<"$out")" 0
+run --host $H/workstation.json --json=short check
+expect_eq "check on workstation exits 0" "$rc" 0
+expect_eq "multi-device group notes" "$(jq '[.checks[] | select(.id == "multi_device_group")] | length' <<<"$out")" \
+	"$(jq '[.groups[] | select((.devices | length) > 1)] | length' $H/workstation.json)"
+run --host $H/sriov-nic.json --json=short check
+expect_eq "identity domain warns" "$(jq -r '.checks[] | select(.id == "default_domain") | .result' <<<"$out")" warn
+run --host $H/noiommu.json --json=short check
+expect_eq "noiommu mode warns" "$(jq -r '.checks[] | select(.id == "noiommu_mode") | .result' <<<"$out")" warn
+expect_eq "noiommu groups do not count as an IOMMU" "$(jq -r '.checks[] | select(.id == "iommu_enabled") | .result' <<<"$out")" fail
+run --host $H/iommu-off.json check
+grep -q '^IOMMU: Checking if IOMMU is enabled by kernel *: FAIL (' <<<"$out" && ok || bad "check line format"
+
+# this machine ------------------------------------------------------------------------------
+run --json=short check --for root
+if [ $rc -eq 1 ] && grep -q "Cannot read the host" <<<"$err"; then
+	echo "  SKIPPED live checks: $err"
+else
+	expect_eq "live check --for root has a memlock line" \
+		"$(jq '[.checks[] | select(.id == "memlock")] | length' <<<"$out")" 1
+	if [ -z "$(ls /sys/kernel/iommu_groups 2>/dev/null)" ]; then
+		run groups
+		expect_eq "live groups rc without IOMMU" "$rc" 0
+		grep -q '^No IOMMU groups: ' <<<"$out" && ok || bad "live groups on a host without IOMMU: '$out'"
+		expect_eq "live check without IOMMU exits 2" "$("$CTL" check >/dev/null 2>&1; echo $?)" 2
+	fi
+	n=$(ls /sys/bus/pci/devices | wc -l)
+	expect_eq "live devices lists every PCI device" "$("$CTL" --json=short devices | jq '.devices | length')" "$n"
+fi
+
+# colour only on a tty ----------------------------------------------------------------------
+esc=$(printf '\033[')
+"$CTL" --host $H/workstation.json groups | grep -qF "$esc" && bad "colour on a pipe" || ok
+if command -v script >/dev/null; then
+	tty_out=$(TERM=xterm script -qec "$CTL --host $H/workstation.json groups" /dev/null)
+	grep -qF "$esc" <<<"$tty_out" && ok || bad "no colour on a tty"
+	tty_out=$(TERM=xterm NO_COLOR=1 script -qec "$CTL --host $H/workstation.json groups" /dev/null)
+	grep -qF "$esc" <<<"$tty_out" && bad "colour despite NO_COLOR" || ok
+fi
+
+echo "inspect: $pass passed, $fail failed"
+[ $fail -eq 0 ]

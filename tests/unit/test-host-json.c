@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The snapshot reader's errors (field paths), and the fixtures' byte-identical round trip. */
+#include <dirent.h>
+#include <glob.h>
+#include <stdarg.h>
+
+#include "common/host.h"
+#include "common/macro.h"
+#include "tests/unit/test.h"
+
+#define KERNEL_OK "{\"iommu_units\": [\"dmar0\"], \"iommu_vendor\": \"intel\"}"
+#define GROUPS_OK                                                                                  \
+	"[{\"number\": 1, \"type\": \"DMA\", \"reserved_regions\": [{\"start\": "                  \
+	"\"0x00000000fee00000\", \"end\": \"0x00000000feefffff\", \"type\": \"msi\"}], "            \
+	"\"devices\": [\"0000:01:00.0\"]}]"
+#define DEV_PORT "{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\"}"
+/* DEV_GPU(extra): the endpoint with extra members spliced in ("" for none). */
+#define DEV_GPU(extra)                                                                             \
+	"{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": "       \
+	"\"030000\", \"iommu_group\": 1, \"parent\": \"0000:00:01.0\"" extra "}"
+#define DOC(kernel, groups, devices)                                                               \
+	"{\"format\": \"ioasid-host\", \"version\": 1, \"kernel\": " kernel ", \"groups\": " groups \
+	", \"devices\": " devices "}"
+#define DEVS(extra) "[" DEV_PORT ", " DEV_GPU(extra) "]"
+#define DOC_DEV(extra) DOC(KERNEL_OK, GROUPS_OK, DEVS(extra))
+
+static void test_minimal_ok(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = host_load_json_string(DOC_DEV(""), &h, &err);
+	if (r < 0)
+		fprintf(stderr, "error: %s\n", strna(err));
+	ASSERT_OK(r);
+	CU_ASSERT_EQUAL(h->n_devices, 2);
+	CU_ASSERT_EQUAL(h->n_groups, 1);
+	CU_ASSERT_PTR_NULL(err);
+	const Device *d = host_find_device(h, "0000:01:00.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(d->vendor, 0x10de);
+	CU_ASSERT_EQUAL(d->class, 0x030000);
+	CU_ASSERT_EQUAL(d->numa_node, -1);      /* defaults for optional fields */
+	CU_ASSERT_EQUAL(d->sriov_totalvfs, -1);
+	CU_ASSERT_PTR_NULL(d->driver);
+	CU_ASSERT_PTR_EQUAL(d->group, &h->groups[0]);
+	CU_ASSERT_EQUAL(h->kernel.iommufd, TRI_UNKNOWN);
+	CU_ASSERT_EQUAL(h->groups[0].regions[0].type, RESV_MSI);
+	CU_ASSERT_EQUAL(h->groups[0].regions[0].start, 0xfee00000ULL);
+	CU_ASSERT_EQUAL(h->groups[0].regions[0].end, 0xfeefffffULL);
+	CU_ASSERT_PTR_NULL(h->groups[0].member_bdfs);
+}
+
+static const struct {
+	const char *json;
+	const char *message; /* expected prefix of the error */
+} bad[] = {
+	{ "", "snapshot: JSON syntax error at offset 0: unexpected end of input" },
+	{ "{", "snapshot: JSON syntax error at offset 1: unexpected end of input" },
+	{ "{\"format\": }", "snapshot: JSON syntax error at offset 11 (line 1, column 12)" },
+	{ "{\n\"format\": \"ioasid-host\",\n nope}", "snapshot: JSON syntax error at offset 28 (line 3, column 2)" },
+	{ "{} x", "snapshot: JSON syntax error at offset 3: trailing data" },
+	{ "[]", "snapshot: expected a JSON object, got array" },
+	{ "{\"version\": 1}", "format: missing required field" },
+	{ "{\"format\": \"other\", \"version\": 1}", "format: expected \"ioasid-host\", got \"other\"" },
+	{ "{\"format\": \"ioasid-host\", \"version\": 2}", "version: integer out of range [1, 1]" },
+	{ "{\"format\": \"ioasid-host\", \"version\": \"1\"}", "version: expected an integer, got string" },
+	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"devices\": [], \"groups\": [], \"foo\": 1}",
+	  "snapshot: unknown key 'foo'" },
+	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"groups\": []}", "devices: missing required field" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "{}"), "devices: expected an array, got object" },
+	{ DOC(KERNEL_OK, "[]", "[3]"), "devices[0]: expected an object, got int" },
+	{ DOC_DEV(", \"colour\": \"red\""), "devices[1]: unknown key 'colour'" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10DE\"}]"),
+	  "devices[1].vendor: expected a 4-digit hex string" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de0\"}]"),
+	  "devices[1].vendor: expected a 4-digit hex string" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": 4318}]"),
+	  "devices[1].vendor: expected a 4-digit hex string" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\"}]"),
+	  "devices[1].device: missing required field" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"0300\"}]"),
+	  "devices[0].class: expected a 6-digit hex string" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\"}]"),
+	  "devices[0].class: missing required field" },
+	{ DOC_DEV(", \"revision\": \"1\""), "devices[1].revision: expected a 2-digit hex string" },
+	{ DOC_DEV(", \"subsystem_vendor\": \"\""), "devices[1].subsystem_vendor: expected a 4-digit hex string" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"01:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:20.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0 \"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:0A:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"vendor\": \"10de\"}]"), "devices[0].bdf: missing required field" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": \"1\"}]"),
+	  "devices[1].iommu_group: expected an integer, got string" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": -3}]"),
+	  "devices[1].iommu_group: integer out of range" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": 99999999999999999999}]"),
+	  "devices[1].iommu_group: integer out of range" },
+	{ DOC_DEV(", \"numa_node\": -2"), "devices[1].numa_node: integer out of range" },
+	{ DOC_DEV(", \"numa_node\": 1.5"), "devices[1].numa_node: expected an integer, got double" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfiox\", \"dev\": \"511:0\"}"), "devices[1].vfio.name: expected \"vfioN\"" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511\"}"), "devices[1].vfio.dev: expected \"MAJOR:MINOR\"" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511:-1\"}"), "devices[1].vfio.dev: expected \"MAJOR:MINOR\"" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\"}"), "devices[1].vfio.dev: missing required field" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511:0\", \"noiommu\": true}"),
+	  "devices[1].vfio.noiommu: does not match the cdev name 'vfio0'" },
+	{ DOC_DEV(", \"vfio\": \"vfio0\""), "devices[1].vfio: expected an object or null, got string" },
+	{ DOC_DEV(", \"driver\": \"\""), "devices[1].driver: must not be empty" },
+	{ DOC_DEV(", \"driver\": \"../vfio-pci\""), "devices[1].driver: expected a file name" },
+	{ DOC_DEV(", \"driver\": 7"), "devices[1].driver: expected a string, got int" },
+	{ DOC_DEV(", \"vendor_name\": \"NV\\u0000IDIA\""), "devices[1].vendor_name: string contains a NUL character" },
+	{ DOC_DEV(", \"device_name\": \"a\\nb\""), "devices[1].device_name: string contains a control character" },
+	{ DOC_DEV(", \"netdevs\": \"eth0\""), "devices[1].netdevs: expected an array, got string" },
+	{ DOC_DEV(", \"netdevs\": [\"a-very-long-interface\"]"), "devices[1].netdevs[0]: interface name longer than 15" },
+	{ DOC_DEV(", \"netdevs\": [\"eth0\", 1]"), "devices[1].netdevs[1]: expected a string, got int" },
+	{ DOC_DEV(", \"properties\": {\"ID_X\": 1}"), "devices[1].properties.ID_X: expected a string, got int" },
+	{ DOC_DEV(", \"properties\": []"), "devices[1].properties: expected an object, got array" },
+	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 3, \"virtfn\": []}"), "devices[1].sriov.numvfs: integer out of range [0, 2]" },
+	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": []}"), "devices[1].sriov.virtfn: has 0 entries but numvfs is 1" },
+	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [\"0000:01:00.9\"]}"),
+	  "devices[1].sriov.virtfn[0]: expected a canonical PCI address" },
+	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [\"0000:01:00.2\"]}"),
+	  "devices[1].sriov.virtfn[0]: no device '0000:01:00.2' on this host" },
+	{ DOC_DEV(", \"physfn\": \"0000:09:00.0\""), "devices[1].physfn: no device '0000:09:00.0' on this host" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"end\": \"0x1fff\", \"type\": \"bogus\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].reserved_regions[0].type: unknown region type 'bogus'" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"fee00000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].reserved_regions[0].start: expected a hex address" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x10000000000000000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].reserved_regions[0].start: expected a hex address" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x2000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].reserved_regions[0].end: end is below start" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].reserved_regions[0].end: missing required field" },
+	{ DOC(KERNEL_OK, "[{\"devices\": [\"0000:01:00.0\"]}]", DEVS("")), "groups[0].number: missing required field" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1}]", DEVS("")), "groups[0].devices: missing required field" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"type\": \"\"}]", DEVS("")), "groups[0].type: must not be empty" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:05:00.0\"]}]", DEVS("")),
+	  "groups[0].devices[1]: no device '0000:05:00.0' on this host" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].devices[1]: '0000:01:00.0' listed twice" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:00:01.0\"]}]", DEVS("")),
+	  "groups[0].devices[1]: device '0000:00:01.0' has iommu_group -1, not 1" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": []}]", DEVS("")),
+	  "devices[1].iommu_group: group 1 does not list '0000:01:00.0' in its devices" },
+	{ DOC(KERNEL_OK, "[]", DEVS("")), "devices[1].iommu_group: no group 1 in 'groups'" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"]}, {\"number\": 1, \"devices\": []}]", DEVS("")),
+	  "groups[1].number: duplicate of groups[0] (1)" },
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_GPU("") ", " DEV_PORT ", " DEV_PORT "]"),
+	  "devices[2].bdf: duplicate of devices[1] ('0000:00:01.0')" },
+	/* Finalize reports the index the device had in the input, not its sorted position. */
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_GPU("") "]"), "devices[0].parent: no device '0000:00:01.0' on this host" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"}]"),
+	  "devices[0].parent: '0000:00:01.0' refers to the device itself" },
+	{ DOC(KERNEL_OK, "[]",
+	      "[{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:02:00.0\"},"
+	      " {\"bdf\": \"0000:01:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"},"
+	      " {\"bdf\": \"0000:02:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:01:00.0\"}]"),
+	  "devices[0].parent: the parent chain of '0000:00:01.0' loops" },
+	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"), "kernel.iommu_vendor: unknown vendor 'via'" },
+	{ DOC("{\"address_width\": 65}", "[]", "[]"), "kernel.address_width: integer out of range [0, 64]" },
+	{ DOC("{\"iommufd\": \"yes\"}", "[]", "[]"), "kernel.iommufd: expected true, false or null, got string" },
+	{ DOC("{\"iommu_units\": [\"../dmar0\"]}", "[]", "[]"), "kernel.iommu_units[0]: expected a file name" },
+	{ DOC("{\"colour\": 1}", "[]", "[]"), "kernel: unknown key 'colour'" },
+	{ DOC("[]", "[]", "[]"), "kernel: expected an object, got array" },
+	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"hostname\": 5, \"groups\": [], \"devices\": []}",
+	  "hostname: expected a string, got int" },
+};
+
+static void test_errors(void) {
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_host_free_ Host *h = NULL;
+		_cleanup_free_ char *err = NULL;
+		int r = host_load_json_string(bad[i].json, &h, &err);
+		if (r != -EINVAL || !err || !strneq(err, bad[i].message, strlen(bad[i].message)))
+			fprintf(stderr, "case %zu: r=%d, error '%s', expected '%s'\n", i, r, strna(err),
+				bad[i].message);
+		ASSERT_ERR(r, EINVAL);
+		CU_ASSERT_PTR_NULL(h);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+		CU_ASSERT_TRUE(strneq(err, bad[i].message, strlen(bad[i].message)));
+	}
+}
+
+static void test_limits(void) {
+	/* Nesting beyond the tokener's depth is a syntax error, not a stack overflow. */
+	char deep[2 * 4000 + 1];
+	memset(deep, '[', 4000);
+	memset(deep + 4000, ']', 4000);
+	deep[8000] = '\0';
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_free_ char *err = NULL;
+	ASSERT_ERR(host_load_json_string(deep, &h, &err), EINVAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "JSON syntax error"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nesting too deep"));
+
+	/* A NUL inside a file is refused rather than silently truncating the document. */
+	char path[] = "/tmp/test-host-json-XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	static const char junk[] = "{\"format\": \"ioasid-host\"}\0garbage";
+	CU_ASSERT_EQUAL(write(fd, junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+	close(fd);
+	free(err);
+	err = NULL;
+	ASSERT_ERR(host_load_json_file(path, &h, &err), EINVAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "NUL byte at offset 25"));
+	unlink(path);
+	ASSERT_ERR(host_load_json_file(path, &h, NULL), ENOENT);
+	ASSERT_ERR(host_load_json_string(NULL, &h, NULL), EINVAL);
+}
+
+static void test_fixture_round_trip(void) {
+	char pattern[PATH_MAX];
+	glob_t gl = {};
+	snprintf(pattern, sizeof(pattern), "%s/hosts/*.json", test_dir());
+	CU_ASSERT_EQUAL_FATAL(glob(pattern, 0, NULL, &gl), 0);
+	CU_ASSERT_TRUE(gl.gl_pathc >= 7);
+	for (size_t i = 0; i < gl.gl_pathc; i++) {
+		_cleanup_host_free_ Host *a = NULL, *b = NULL;
+		_cleanup_free_ char *err = NULL, *s1 = NULL, *s2 = NULL, *file = NULL;
+		int r = host_load_json_file(gl.gl_pathv[i], &a, &err);
+		if (r < 0)
+			fprintf(stderr, "%s: %s\n", gl.gl_pathv[i], strna(err));
+		ASSERT_OK(r);
+		CU_ASSERT_TRUE(a->n_devices > 0);
+		ASSERT_OK(host_to_json_string(a, &s1));
+		ASSERT_OK(host_load_json_string(s1, &b, &err));
+		ASSERT_OK(host_to_json_string(b, &s2));
+		ASSERT_STREQ(s1, s2);
+		CU_ASSERT_EQUAL(a->n_devices, b->n_devices);
+		CU_ASSERT_EQUAL(a->n_groups, b->n_groups);
+		/* The fixtures are stored in canonical form: the writer reproduces them exactly. */
+		size_t size;
+		ASSERT_OK(read_full_file(gl.gl_pathv[i], 64 << 20, &file, &size));
+		if (size > 0 && file[size - 1] == '\n')
+			file[size - 1] = '\0';
+		if (!streq(file, s1))
+			fprintf(stderr, "%s is not in canonical form\n", gl.gl_pathv[i]);
+		CU_ASSERT_TRUE(streq(file, s1));
+	}
+	globfree(&gl);
+}
+
+static CU_TestInfo tests[] = {
+	{ "minimal_ok", test_minimal_ok },
+	{ "errors", test_errors },
+	{ "limits", test_limits },
+	{ "fixture_round_trip", test_fixture_round_trip },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("host-json", tests);

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Pure parts of the daemon: cgroup -> unit, /proc/PID/cgroup parsing, peer identity over a
+ * socketpair, the lease table and group exclusivity. */
+#include <sys/socket.h>
+#include <sys/mman.h>
+
+#include "common/macro.h"
+#include "ioasidd/ioasidd.h"
+#include "tests/unit/test.h"
+
+static void test_unit_from_cgroup(void) {
+	static const struct {
+		const char *cgroup;
+		const char *unit; /* NULL: none */
+	} cases[] = {
+		{ "/system.slice/libvirtd.service", "libvirtd.service" },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
+		  "app-podman-1.scope" },
+		{ "/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0", "machine-qemu\\x2d1.scope" },
+		{ "/system.slice/foo.service/sub", "foo.service" },
+		{ "/", NULL },
+		{ "/user.slice", NULL },
+		{ "/.service", NULL },
+		{ "/x/service", NULL },
+		{ "", NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		char *u = NULL;
+		int r = identity_unit_from_cgroup(cases[i].cgroup, &u);
+		if (cases[i].unit) {
+			CU_ASSERT_EQUAL(r, 1);
+			ASSERT_STREQ(u, cases[i].unit);
+		} else {
+			CU_ASSERT_EQUAL(r, 0);
+			CU_ASSERT_PTR_NULL(u);
+		}
+		free(u);
+	}
+}
+
+static void test_parse_proc_cgroup(void) {
+	char *p = NULL;
+	ASSERT_OK(identity_parse_proc_cgroup("0::/system.slice/a.service\n", &p));
+	ASSERT_STREQ(p, "/system.slice/a.service");
+	free(p);
+	p = NULL;
+	ASSERT_OK(identity_parse_proc_cgroup(
+		"12:cpu:/legacy\n1:name=systemd:/x\n0::/user.slice/u.scope", &p));
+	ASSERT_STREQ(p, "/user.slice/u.scope");
+	free(p);
+	p = NULL;
+	ASSERT_ERR(identity_parse_proc_cgroup("12:cpu:/legacy\n", &p), ENOENT);
+	ASSERT_ERR(identity_parse_proc_cgroup("0::\n", &p), EINVAL);
+	ASSERT_ERR(identity_parse_proc_cgroup("0::relative\n", &p), EINVAL);
+	CU_ASSERT_PTR_NULL(p);
+}
+
+/* Over a socketpair the peer is this very process: uid, gid, pid and a live pidfd. */
+static void test_identity_socketpair(void) {
+	int sv[2];
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	bool have = identity_probe_pidfd();
+	Peer p = { .pidfd = -EBADF };
+	ASSERT_OK(identity_from_socket(sv[0], have, &p));
+	CU_ASSERT_EQUAL(p.uid, getuid());
+	CU_ASSERT_EQUAL(p.gid, getgid());
+	CU_ASSERT_EQUAL(p.pid, getpid());
+	CU_ASSERT_EQUAL(p.have_pidfd, have);
+	if (have)
+		CU_ASSERT_TRUE(p.pidfd >= 0);
+	PolicyPeer pp;
+	peer_to_policy(&p, &pp);
+	CU_ASSERT_EQUAL(pp.uid, getuid());
+	CU_ASSERT_EQUAL(pp.have_pidfd, have);
+	peer_done(&p);
+	CU_ASSERT_EQUAL(p.pidfd, -EBADF);
+	/* Not a socket: the identity fails, it never defaults. */
+	int mf = memfd_create("x", MFD_CLOEXEC);
+	Peer q = { .pidfd = -EBADF };
+	ASSERT_ERR(identity_from_socket(mf, have, &q), ENOTSOCK);
+	CU_ASSERT_EQUAL(q.uid, 0); /* untouched on failure */
+	close(mf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static Lease *mk(uid_t uid, const char *bdf, int group) {
+	Lease *l = NULL;
+	ASSERT_OK(lease_new(&l));
+	l->uid = uid;
+	if (bdf)
+		ASSERT_OK(lease_add_device(l, bdf, group, -EBADF));
+	return l;
+}
+
+static void test_lease_ids(void) {
+	Lease *a = mk(1000, NULL, 0), *b = mk(1000, NULL, 0);
+	CU_ASSERT_EQUAL(strlen(a->id), 32);
+	for (const char *p = a->id; *p; p++)
+		CU_ASSERT_TRUE(strchr("0123456789abcdef", *p) != NULL);
+	CU_ASSERT_TRUE(strcmp(a->id, b->id) != 0);
+	lease_free(a, NULL);
+	lease_free(b, NULL);
+}
+
+static void test_lease_groups_sorted(void) {
+	Lease *l = mk(1000, "0000:01:00.0", 7);
+	ASSERT_OK(lease_add_device(l, "0000:02:00.0", 3, -EBADF));
+	ASSERT_OK(lease_add_device(l, "0000:01:00.1", 7, -EBADF));
+	ASSERT_OK(lease_add_device(l, "0000:03:00.0", 9, -EBADF));
+	CU_ASSERT_EQUAL(l->n_devices, 4);
+	CU_ASSERT_EQUAL_FATAL(l->n_groups, 3);
+	CU_ASSERT_EQUAL(l->groups[0], 3);
+	CU_ASSERT_EQUAL(l->groups[1], 7);
+	CU_ASSERT_EQUAL(l->groups[2], 9);
+	lease_free(l, NULL);
+}
+
+static void test_lease_table_exclusivity(void) {
+	LeaseTable t = { 0 };
+	Lease *a = mk(1000, "0000:01:00.0", 5);
+	Lease *b = mk(1001, "0000:01:00.1", 5); /* same group, another owner */
+	Lease *c = mk(1000, "0000:02:00.0", 6);
+	ASSERT_OK(lease_table_add(&t, a));
+	ASSERT_ERR(lease_table_add(&t, b), EBUSY);
+	ASSERT_OK(lease_table_add(&t, c));
+	CU_ASSERT_EQUAL(t.n, 2);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 5), a);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 6), c);
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, 7));
+	CU_ASSERT_PTR_EQUAL(lease_table_device_owner(&t, "0000:01:00.0"), a);
+	CU_ASSERT_PTR_NULL(lease_table_device_owner(&t, "0000:01:00.1"));
+	CU_ASSERT_PTR_EQUAL(lease_table_find(&t, c->id), c);
+	CU_ASSERT_PTR_NULL(lease_table_find(&t, "00000000000000000000000000000000"));
+	CU_ASSERT_EQUAL(lease_table_count_uid(&t, 1000), 2);
+	CU_ASSERT_EQUAL(lease_table_count_uid(&t, 1001), 0);
+
+	/* Once a ends, its group is free for b. */
+	lease_table_remove(&t, a);
+	lease_free(a, NULL);
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, 5));
+	ASSERT_OK(lease_table_add(&t, b));
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 5), b);
+	/* Removing twice is harmless. */
+	lease_table_remove(&t, c);
+	lease_table_remove(&t, c);
+	CU_ASSERT_EQUAL(t.n, 1);
+	lease_free(c, NULL);
+	lease_table_clear(&t);
+	CU_ASSERT_EQUAL(t.n, 0);
+	CU_ASSERT_PTR_NULL(t.head);
+}
+
+static void test_lease_strings(void) {
+	LeaseMode m;
+	ASSERT_OK(lease_mode_from_string("unbound", &m));
+	CU_ASSERT_EQUAL(m, LEASE_MODE_UNBOUND);
+	ASSERT_OK(lease_mode_from_string("attached", &m));
+	CU_ASSERT_EQUAL(m, LEASE_MODE_ATTACHED);
+	ASSERT_ERR(lease_mode_from_string("Attached", &m), EINVAL);
+	ASSERT_STREQ(lease_mode_to_string(LEASE_MODE_UNBOUND), "unbound");
+	ASSERT_STREQ(lease_lifetime_to_string(POLICY_LIFETIME_PROCESS), "process");
+	ASSERT_STREQ(lease_lifetime_to_string(POLICY_LIFETIME_CONNECTION), "connection");
+}
+
+static CU_TestInfo tests[] = {
+	{ "unit_from_cgroup", test_unit_from_cgroup },
+	{ "parse_proc_cgroup", test_parse_proc_cgroup },
+	{ "identity_socketpair", test_identity_socketpair },
+	{ "lease_ids", test_lease_ids },
+	{ "lease_groups_sorted", test_lease_groups_sorted },
+	{ "lease_table_exclusivity", test_lease_table_exclusivity },
+	{ "lease_strings", test_lease_strings },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("ioasidd", tests);

@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy engine: parser errors, selectors, grants, ordering, explain, ownership. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "policy/policy.h"
+#include "tests/unit/policy-resolver.h"
+#include "tests/unit/test.h"
+
+/* ---- fixtures ------------------------------------------------------------------------ */
+
+static char *gpu_props[] = { "ID_MODEL_FROM_DATABASE=GA102 [GeForce RTX 3090]",
+			     "ID_PATH=pci-0000:01:00.0", NULL };
+
+static Device dev_gpu = {
+	.bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x2204, .subsystem_vendor = 0x1458,
+	.subsystem_device = 0x403b, .class = 0x030000, .driver = "vfio-pci", .iommu_group = 17,
+	.numa_node = 0, .properties = gpu_props,
+};
+static Device dev_gpu_audio = {
+	.bdf = "0000:01:00.1", .vendor = 0x10de, .device = 0x1aef, .subsystem_vendor = 0x1458,
+	.subsystem_device = 0x403b, .class = 0x040300, .driver = "vfio-pci", .iommu_group = 17,
+	.numa_node = 0,
+};
+static Device dev_vga = { /* 3D controller, class 0302 */
+	.bdf = "0000:02:00.0", .vendor = 0x10de, .device = 0x20b0, .class = 0x030200,
+	.driver = NULL, .iommu_group = 18, .numa_node = 0,
+};
+static Device dev_nic = {
+	.bdf = "0000:3b:00.0", .vendor = 0x8086, .device = 0x1572, .subsystem_vendor = 0x8086,
+	.subsystem_device = 0x0001, .class = 0x020000, .driver = "i40e", .iommu_group = 30,
+	.numa_node = 1,
+};
+static Device dev_noiommu = {
+	.bdf = "0000:5e:00.0", .vendor = 0x144d, .device = 0xa808, .class = 0x010802,
+	.driver = "vfio-pci", .iommu_group = 40, .numa_node = -1, .noiommu = true,
+};
+
+static const gid_t alice_groups[] = { 36 };   /* kvm */
+static const gid_t carol_groups[] = { 10, 100 }; /* wheel, users */
+
+static const PolicyPeer peer_alice = { .uid = 1000, .gid = 1000, .groups = alice_groups,
+				       .n_groups = 1, .pid = 42 };
+static const PolicyPeer peer_bob = { .uid = 1001, .gid = 1001, .pid = 43 };
+static const PolicyPeer peer_carol = { .uid = 1002, .gid = 1002, .groups = carol_groups,
+				       .n_groups = 2, .pid = 44 };
+static const PolicyPeer peer_root = { .uid = 0, .gid = 0, .pid = 1 };
+static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2,
+					  .unit = "libvirtd.service",
+					  .cgroup = "/system.slice/libvirtd.service",
+					  .label = "system_u:system_r:virtd_t:s0" };
+static const PolicyPeer peer_podman = {
+	.uid = 101000, .gid = 101000, .pid = 0,
+	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope",
+	.label = "system_u:system_r:container_t:s0:c1,c2",
+};
+/* Unmapped: even in kvm, it never matches. */
+static const PolicyPeer peer_nobody = { .uid = 65534, .gid = 65534, .groups = alice_groups,
+					.n_groups = 1 };
+static const PolicyPeer peer_unknown = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
+static Policy *load_ok(const char *text) {
+	PolicyLoadOptions o = { .resolver = &test_resolver, .generation = 7 };
+	PolicyError e = {};
+	Policy *p = NULL;
+	int r = policy_load_string(text, "test.conf", &o, &p, &e);
+	if (r < 0)
+		fprintf(stderr, "\nload failed: %s:%u:%u: %s\n--\n%s\n--\n", strna(e.file), e.line,
+			e.column, strna(e.message), text);
+	policy_error_done(&e);
+	CU_ASSERT_FATAL(r == 0 && p);
+	return p;
+}
+
+static bool eval(const Policy *p, const PolicyPeer *peer, const Device *d, unsigned mode,
+		 const char *layout, PolicyDecision *ret) {
+	PolicyRequest req = { .peer = peer, .device = d, .mode = mode, .layout = layout,
+			      .method = "io.ioasid.Broker.Acquire" };
+	PolicyDecision dec;
+	if (!ret)
+		ret = &dec;
+	int r = policy_evaluate(p, &req, ret);
+	CU_ASSERT(r >= 0);
+	CU_ASSERT_EQUAL(ret->generation, 7);
+	return ret->allow;
+}
+
+/* ---- parser errors ------------------------------------------------------------------- */
+
+static void test_errors(void) {
+	static const struct {
+		const char *text;
+		unsigned line, col;
+		const char *msg; /* substring */
+	} cases[] = {
+		{ "frobnicate yes\n", 1, 1, "Unknown keyword 'frobnicate'" },
+		{ "\n\n  allow user alice to any mode sideways\n", 3, 32, "Unknown mode 'sideways'" },
+		{ "allow user alice\n", 1, 17, "needs 'to'" },
+		{ "allow to any\n", 1, 7, "identity selector" },
+		{ "allow user alice to\n", 1, 20, "Expected a device selector" },
+		{ "allow user mallory to any\n", 1, 12, "Unknown user 'mallory'" },
+		{ "allow group wizards to any\n", 1, 13, "Unknown group 'wizards'" },
+		{ "allow user alice user bob to any\n", 1, 18, "Duplicate 'user'" },
+		{ "allow user alice to vendor 0x10de vendor 0x8086\n", 1, 35, "Duplicate 'vendor'" },
+		{ "allow user alice to any mode attached mode unbound\n", 1, 39, "Duplicate 'mode'" },
+		{ "allow user alice to any memlock 1G memlock 2G\n", 1, 36, "Duplicate 'memlock'" },
+		{ "pool a { any }\npool a { vendor 0x10de }\n", 2, 6, "Duplicate pool 'a'" },
+		{ "layout v { }\nlayout v { }\n", 2, 8, "Duplicate layout 'v'" },
+		{ "allow user alice to pool gpus\n", 1, 26, "Unknown pool 'gpus'" },
+		{ "layout a { }\nallow user alice to any layout a,vm\n", 2, 34, "Unknown layout 'vm'" },
+		{ "allow user nobody to any\n", 1, 12, "65534" },
+		{ "allow user 65534 to any\n", 1, 12, "65534" },
+		{ "allow group nogroup to any\n", 1, 13, "65534" },
+		{ "allow uid 60000-70000 to any\n", 1, 11, "includes 65534" },
+		{ "allow uid 5-3 to any\n", 1, 11, "Empty uid range" },
+		{ "allow uid x to any\n", 1, 11, "Invalid uid range" },
+		{ "allow user alice to bdf 0000:3b:00.9\n", 1, 25, "Invalid PCI address" },
+		{ "allow user alice to vendor 10ded\n", 1, 28, "Invalid vendor id" },
+		{ "allow user alice to class 0x030\n", 1, 27, "Invalid class" },
+		{ "allow user alice to class 0x0302ff/0xff0000\n", 1, 27, "outside its mask" },
+		{ "allow user alice to any memlock lots\n", 1, 33, "Invalid memlock" },
+		{ "allow user alice to any group sometimes\n", 1, 31, "whole or implicit" },
+		{ "allow user alice to any lifetime forever\n", 1, 34, "connection or process" },
+		{ "allow user alice to any on-revoke explode\n", 1, 35, "detach" },
+		{ "allow user alice to any max-devices -1\n", 1, 37, "Invalid max-devices" },
+		{ "deny user bob to any mode attached\n", 1, 22, "only valid on allow" },
+		{ "admin user alice to any\n", 1, 18, "no 'to' part" },
+		{ "allow * user alice to any\n", 1, 9, "'*' cannot be combined" },
+		{ "allow user alice to any bdf 0000:01:00.0\n", 1, 25, "'any' cannot be combined" },
+		{ "allow user alice to any bogus\n", 1, 25, "Unknown word 'bogus'" },
+		{ "allow user \"alice\n", 1, 12, "Unterminated string" },
+		{ "allow user \"al\\ice\" to any\n", 1, 15, "Unknown escape" },
+		{ "socket-group kvm\nsocket-group wheel\n", 2, 1, "Duplicate setting 'socket-group'" },
+		{ "socket-group wizards\n", 1, 14, "Unknown group 'wizards'" },
+		{ "allow-noiommu maybe\n", 1, 15, "yes or no" },
+		{ "idle-timeout 0\n", 1, 14, "Invalid idle-timeout" },
+		{ "max-connections-per-uid 3 4\n", 1, 27, "Unexpected '4'" },
+		{ "pool gpus vendor 0x10de\n", 1, 11, "Expected '{'" },
+		{ "pool gpus {\n vendor 0x10de\n", 1, 1, "Unterminated 'pool' block" },
+		{ "pool gpus { }\n", 1, 1, "has no selector" },
+		{ "pool gpus { pool other }\n", 1, 13, "cannot refer to another pool" },
+		{ "pool gpus { vendor 0x10de frob }\n", 1, 27, "Unknown device selector 'frob'" },
+		{ "pool \"bad name\" { any }\n", 1, 6, "Invalid pool name" },
+		{ "layout vm { iova 0x1000-0x0fff }\n", 1, 18, "Empty IOVA window" },
+		{ "layout vm { iova 0x1001-0x1fff }\n", 1, 18, "not 4 KiB aligned" },
+		{ "layout vm { iova 0x0-0x1fff 0x1000-0x2fff }\n", 1, 13, "overlap" },
+		{ "layout vm { iova 0x0-0xfff\n iova 0x1000-0x1fff }\n", 2, 2, "Duplicate 'iova'" },
+		{ "layout vm { accounting everybody }\n", 1, 24, "user or process" },
+		{ "layout vm { hugepages maybe }\n", 1, 23, "on or off" },
+		{ "layout vm { require teleport }\n", 1, 21, "Unknown capability 'teleport'" },
+		{ "layout vm { map 0x0-0xfff }\n", 1, 13, "Pre-mapped regions are not allowed" },
+		{ "layout vm { colour blue }\n", 1, 13, "Unknown layout setting 'colour'" },
+		{ "allow user alice to any\x01\n", 1, 24, "control character" },
+		{ "}\n", 1, 1, "Unexpected '}'" },
+		{ "allow user alice to any mode ,attached\n", 1, 30, "Empty element" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		PolicyLoadOptions o = { .resolver = &test_resolver };
+		PolicyError e = {};
+		Policy *p = NULL;
+		int r = policy_load_string(cases[i].text, "t.conf", &o, &p, &e);
+		bool ok = r == -EINVAL && !p && e.message && e.line == cases[i].line &&
+			  e.column == cases[i].col && strstr(e.message, cases[i].msg) &&
+			  e.file && streq(e.file, "t.conf");
+		if (!ok)
+			fprintf(stderr, "\ncase %zu: r=%d got %u:%u '%s', want %u:%u '%s'\n", i, r,
+				e.line, e.column, strna(e.message), cases[i].line, cases[i].col,
+				cases[i].msg);
+		CU_ASSERT_TRUE(ok);
+		policy_error_done(&e);
+		policy_free(p);
+	}
+}
+
+/* ---- E4: empty and comment-only policies deny everything --------------------------- */
+
+static void test_empty(void) {
+	static const char *texts[] = { "", "\n\n", "# nothing here\n   # still nothing\n",
+				       "socket-group kvm\npool gpus { vendor 0x10de }\n" };
+	const PolicyPeer *peers[] = { &peer_alice, &peer_root, &peer_libvirtd, &peer_podman };
+	const Device *devs[] = { &dev_gpu, &dev_nic, &dev_vga };
+	for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(texts[i]);
+		CU_ASSERT_EQUAL(policy_n_rules(p), 0);
+		for (size_t a = 0; a < ELEMENTSOF(peers); a++)
+			for (size_t b = 0; b < ELEMENTSOF(devs); b++) {
+				PolicyDecision d;
+				CU_ASSERT_FALSE(eval(p, peers[a], devs[b], POLICY_MODE_ATTACHED,
+						     NULL, &d));
+				CU_ASSERT_PTR_NULL(d.file);
+				CU_ASSERT_EQUAL(d.line, 0);
+				CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "no rule matched"));
+			}
+		CU_ASSERT_FALSE(policy_is_admin(p, &peer_root, NULL));
+	}
+}
+
+/* ---- each selector ------------------------------------------------------------------- */
+
+static void test_selectors(void) {
+	static const struct {
+		const char *rule;
+		const PolicyPeer *peer;
+		const Device *dev;
+		bool allow;
+	} cases[] = {
+		{ "allow user alice to any", &peer_alice, &dev_gpu, true },
+		{ "allow user alice to any", &peer_bob, &dev_gpu, false },
+		{ "allow user 1001 to any", &peer_bob, &dev_gpu, true },
+		{ "allow group kvm to any", &peer_alice, &dev_gpu, true },   /* supplementary */
+		{ "allow group kvm to any", &peer_bob, &dev_gpu, false },
+		{ "allow group 1001 to any", &peer_bob, &dev_gpu, true },    /* primary */
+		{ "allow group users to any", &peer_carol, &dev_nic, true }, /* second suppl. */
+		{ "allow uid 100000-165535 to any", &peer_podman, &dev_gpu, true },
+		{ "allow uid 100000-165535 to any", &peer_alice, &dev_gpu, false },
+		{ "allow uid 1000 to any", &peer_alice, &dev_gpu, true },
+		{ "allow unit libvirtd.service to any", &peer_libvirtd, &dev_gpu, true },
+		{ "allow unit libvirtd.service to any", &peer_root, &dev_gpu, false },
+		{ "allow unit \"*.service\" to any", &peer_libvirtd, &dev_gpu, true },
+		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_podman, &dev_gpu, true },
+		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_libvirtd, &dev_gpu, false },
+		{ "allow label \"*:container_t:*\" to any", &peer_podman, &dev_gpu, true },
+		{ "allow label \"*:container_t:*\" to any", &peer_libvirtd, &dev_gpu, false },
+		{ "allow label \"*:container_t:*\" to any", &peer_alice, &dev_gpu, false },
+		{ "allow * to any", &peer_bob, &dev_gpu, true },
+		{ "allow * to any", &peer_nobody, &dev_gpu, false },
+		{ "allow group kvm to any", &peer_nobody, &dev_gpu, false },
+		{ "allow * to any", &peer_unknown, &dev_gpu, true },
+		{ "allow user alice to any", &peer_unknown, &dev_gpu, false },
+		{ "allow uid 0-1000 to any", &peer_unknown, &dev_gpu, false },
+		{ "allow user alice group kvm to any", &peer_alice, &dev_gpu, true },
+		{ "allow user bob group kvm to any", &peer_bob, &dev_gpu, false }, /* AND */
+		/* devices */
+		{ "allow * to bdf 0000:01:00.0", &peer_bob, &dev_gpu, true },
+		{ "allow * to bdf 01:00.0", &peer_bob, &dev_gpu, true },
+		{ "allow * to bdf 0000:01:00.0", &peer_bob, &dev_gpu_audio, false },
+		{ "allow * to vendor 0x10de", &peer_bob, &dev_gpu_audio, true },
+		{ "allow * to vendor 10DE", &peer_bob, &dev_gpu_audio, true },
+		{ "allow * to vendor 0x10de", &peer_bob, &dev_nic, false },
+		{ "allow * to vendor 0x10de device 0x2204", &peer_bob, &dev_gpu, true },
+		{ "allow * to vendor 0x10de device 0x2204", &peer_bob, &dev_gpu_audio, false },
+		{ "allow * to subsystem-vendor 0x1458", &peer_bob, &dev_gpu, true },
+		{ "allow * to subsystem-vendor 0x1458", &peer_bob, &dev_nic, false },
+		{ "allow * to subsystem-device 0x403b", &peer_bob, &dev_gpu_audio, true },
+		{ "allow * to subsystem-device 0x403b", &peer_bob, &dev_vga, false },
+		{ "allow * to class 0x03", &peer_bob, &dev_gpu, true },
+		{ "allow * to class 0x03", &peer_bob, &dev_vga, true },
+		{ "allow * to class 0x0302", &peer_bob, &dev_vga, true },
+		{ "allow * to class 0x0302", &peer_bob, &dev_gpu, false },
+		{ "allow * to class 0x030000", &peer_bob, &dev_gpu, true },
+		{ "allow * to class 0x030000/0xff0000", &peer_bob, &dev_vga, true },
+		{ "allow * to class 0x020000/0xff0000", &peer_bob, &dev_vga, false },
+		{ "allow * to driver vfio-pci", &peer_bob, &dev_gpu, true },
+		{ "allow * to driver \"vfio-*\"", &peer_bob, &dev_gpu, true },
+		{ "allow * to driver vfio-pci", &peer_bob, &dev_nic, false },
+		{ "allow * to driver vfio-pci", &peer_bob, &dev_vga, false }, /* no driver */
+		{ "allow * to iommu-group 17", &peer_bob, &dev_gpu_audio, true },
+		{ "allow * to iommu-group 17", &peer_bob, &dev_nic, false },
+		{ "allow * to numa 1", &peer_bob, &dev_nic, true },
+		{ "allow * to numa 1", &peer_bob, &dev_gpu, false },
+		{ "allow * to property \"ID_MODEL_FROM_DATABASE=GA102*\"", &peer_bob, &dev_gpu, true },
+		{ "allow * to property ID_PATH=pci-0000:3b:*", &peer_bob, &dev_gpu, false },
+		{ "allow * to property ID_PATH=*", &peer_bob, &dev_nic, false }, /* absent */
+		{ "pool gpus { vendor 0x10de class 0x03 }\nallow * to pool gpus", &peer_bob, &dev_vga,
+		  true },
+		{ "pool gpus { vendor 0x10de class 0x03 }\nallow * to pool gpus", &peer_bob,
+		  &dev_gpu_audio, false },
+		{ "allow * to pool gpus\npool gpus {\n vendor 0x10de\n class 0x03\n}", &peer_bob,
+		  &dev_gpu, true }, /* forward reference */
+		{ "allow * to vendor 0x10de class 0x04 iommu-group 17 driver vfio-pci", &peer_bob,
+		  &dev_gpu_audio, true },
+		{ "allow * to vendor 0x10de class 0x04 iommu-group 18", &peer_bob, &dev_gpu_audio,
+		  false },
+		/* noiommu devices are refused unless allow-noiommu is on */
+		{ "allow * to any", &peer_bob, &dev_noiommu, false },
+		{ "allow-noiommu yes\nallow * to any", &peer_bob, &dev_noiommu, true },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(cases[i].rule);
+		PolicyDecision d;
+		bool a = eval(p, cases[i].peer, cases[i].dev, POLICY_MODE_ATTACHED, NULL, &d);
+		if (a != cases[i].allow)
+			fprintf(stderr, "\ncase %zu '%s': got %s (%s)\n", i, cases[i].rule,
+				a ? "allow" : "deny", d.reason);
+		CU_ASSERT_EQUAL(a, cases[i].allow);
+	}
+}
+
+/* ---- grant attributes ---------------------------------------------------------------- */
+
+static void test_grants(void) {
+	_cleanup_policy_free_ Policy *p = load_ok(
+		"layout vm { iova 0x0-0xfedfffff 0x100000000-0xffffffffffff; accounting process; "
+		"hugepages off; require dirty-tracking }\n"
+		"layout small { iova 0x100000-0x1fffff }\n"
+		"allow user alice to vendor 0x10de mode unbound layout vm,small max-devices 2 "
+		"max-leases 3 memlock 64G group implicit lifetime process on-revoke detach+reset\n"
+		"allow user bob to any\n"
+		"allow user carol to any on-revoke signal mode attached,unbound memlock infinity\n");
+	PolicyDecision d;
+
+	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_EQUAL(d.grant.modes, POLICY_MODE_UNBOUND);
+	CU_ASSERT_TRUE(strv_contains(d.grant.layouts, "vm"));
+	CU_ASSERT_TRUE(strv_contains(d.grant.layouts, "small"));
+	CU_ASSERT_EQUAL(d.grant.max_devices, 2);
+	CU_ASSERT_EQUAL(d.grant.max_leases, 3);
+	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
+	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_IMPLICIT);
+	CU_ASSERT_EQUAL(d.grant.lifetime, POLICY_LIFETIME_PROCESS);
+	CU_ASSERT_EQUAL(d.grant.on_revoke, POLICY_REVOKE_DETACH_RESET);
+	ASSERT_STREQ(d.file, "test.conf");
+	CU_ASSERT_EQUAL(d.line, 3);
+
+	/* Mode not granted: the matching rule still decides (first match), with a reason. */
+	CU_ASSERT_FALSE(eval(p, &peer_alice, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	ASSERT_STREQ(d.reason, "mode 'attached' not granted by rule at test.conf:3");
+	CU_ASSERT_EQUAL(d.line, 3);
+	CU_ASSERT_FALSE(eval(p, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "big", &d));
+	ASSERT_STREQ(d.reason, "layout 'big' not granted by rule at test.conf:3");
+	/* No layout asked: fine. */
+	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
+
+	/* Defaults. */
+	CU_ASSERT_TRUE(eval(p, &peer_bob, &dev_nic, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_EQUAL(d.grant.modes, POLICY_MODE_ATTACHED);
+	CU_ASSERT_PTR_NULL(d.grant.layouts);
+	CU_ASSERT_EQUAL(d.grant.max_devices, 0);
+	CU_ASSERT_EQUAL(d.grant.max_leases, 0);
+	CU_ASSERT_EQUAL(d.grant.memlock, 0);
+	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_WHOLE);
+	CU_ASSERT_EQUAL(d.grant.lifetime, POLICY_LIFETIME_CONNECTION);
+	CU_ASSERT_EQUAL(d.grant.on_revoke, POLICY_REVOKE_DETACH);
+	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_nic, POLICY_MODE_UNBOUND, NULL, &d));
+	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_nic, POLICY_MODE_ATTACHED, "vm", &d));
+
+	CU_ASSERT_TRUE(eval(p, &peer_carol, &dev_nic, POLICY_MODE_UNBOUND, NULL, &d));
+	CU_ASSERT_EQUAL(d.grant.on_revoke, POLICY_REVOKE_SIGNAL);
+	CU_ASSERT_EQUAL(d.grant.memlock, UINT64_MAX);
+
+	/* Layouts. */
+	CU_ASSERT_EQUAL(policy_n_layouts(p), 2);
+	const PolicyLayout *l = policy_find_layout(p, "vm");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL(l->n_windows, 2);
+	CU_ASSERT_EQUAL(l->windows[0].start, 0);
+	CU_ASSERT_EQUAL(l->windows[0].last, 0xfedfffffULL);
+	CU_ASSERT_EQUAL(l->windows[1].start, 0x100000000ULL);
+	CU_ASSERT_EQUAL(l->windows[1].last, 0xffffffffffffULL);
+	CU_ASSERT_EQUAL(l->accounting, POLICY_ACCOUNTING_PROCESS);
+	CU_ASSERT_FALSE(l->huge_pages);
+	CU_ASSERT_TRUE(strv_contains(l->require, "dirty-tracking"));
+	CU_ASSERT_EQUAL(l->line, 1);
+	l = policy_find_layout(p, "small");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL(l->accounting, POLICY_ACCOUNTING_USER);
+	CU_ASSERT_TRUE(l->huge_pages);
+	CU_ASSERT_PTR_NULL(l->require);
+	CU_ASSERT_PTR_NULL(policy_find_layout(p, "nope"));
+	CU_ASSERT_PTR_EQUAL(policy_layout_at(p, 1), l);
+	CU_ASSERT_PTR_NULL(policy_layout_at(p, 2));
+}
+
+static void test_settings(void) {
+	_cleanup_policy_free_ Policy *d = load_ok("");
+	const PolicySettings *s = policy_settings(d);
+	CU_ASSERT_PTR_NULL(s->socket_group);
+	CU_ASSERT_FALSE(s->allow_noiommu);
+	CU_ASSERT_EQUAL(s->max_connections_per_uid, 64);
+	CU_ASSERT_EQUAL(s->idle_timeout_sec, 30);
+	CU_ASSERT_EQUAL(policy_generation(d), 7);
+
+	_cleanup_policy_free_ Policy *p = load_ok("socket-group kvm\nallow-noiommu yes\n"
+						  "max-connections-per-uid 8; idle-timeout 120\n");
+	s = policy_settings(p);
+	ASSERT_STREQ(s->socket_group, "kvm");
+	CU_ASSERT_TRUE(s->allow_noiommu);
+	CU_ASSERT_EQUAL(s->max_connections_per_uid, 8);
+	CU_ASSERT_EQUAL(s->idle_timeout_sec, 120);
+}
+
+/* ---- E5: overlapping allow and deny rules, first match wins --------------------------- */
+
+static void test_golden(void) {
+	_cleanup_policy_free_ Policy *p = load_ok(
+		"pool gpus { vendor 0x10de class 0x03 }\n"                            /* 1 */
+		"deny user alice to bdf 0000:02:00.0\n"                               /* 2 */
+		"allow user alice to pool gpus mode attached,unbound\n"               /* 3 */
+		"allow group kvm to any\n"                                            /* 4 */
+		"deny group kvm to vendor 0x8086\n"                                   /* 5: shadowed */
+		"allow user bob to vendor 0x8086 mode unbound\n"                      /* 6 */
+		"deny user bob\n"                                                     /* 7 */
+		"allow user bob to any\n"                                             /* 8: dead */
+		"allow unit libvirtd.service to any mode attached,unbound\n"          /* 9 */
+		"allow cgroup \"*/libpod-*.scope\" uid 100000-165535 to vendor 0x10de "
+		"group implicit\n"                                                    /* 10 */
+		"deny *\n"                                                            /* 11 */
+		"allow * to any\n");                                                  /* 12: dead */
+	static const struct {
+		const PolicyPeer *peer;
+		const Device *dev;
+		unsigned mode;
+		bool allow;
+		unsigned line;
+	} cases[] = {
+		{ &peer_alice, &dev_vga, POLICY_MODE_ATTACHED, false, 2 },
+		{ &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, true, 3 },
+		{ &peer_alice, &dev_gpu_audio, POLICY_MODE_ATTACHED, true, 4 }, /* not class 03 */
+		{ &peer_alice, &dev_nic, POLICY_MODE_ATTACHED, true, 4 },       /* 5 is shadowed */
+		{ &peer_alice, &dev_nic, POLICY_MODE_UNBOUND, false, 4 },
+		{ &peer_bob, &dev_nic, POLICY_MODE_UNBOUND, true, 6 },
+		{ &peer_bob, &dev_nic, POLICY_MODE_ATTACHED, false, 6 },
+		{ &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, false, 7 },
+		{ &peer_libvirtd, &dev_gpu, POLICY_MODE_UNBOUND, true, 9 },
+		{ &peer_root, &dev_gpu, POLICY_MODE_ATTACHED, false, 11 },
+		{ &peer_podman, &dev_gpu, POLICY_MODE_ATTACHED, true, 10 },
+		{ &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, false, 11 },
+		{ &peer_carol, &dev_gpu, POLICY_MODE_ATTACHED, false, 11 },
+		{ &peer_nobody, &dev_gpu, POLICY_MODE_ATTACHED, false, 0 }, /* matches nothing */
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		PolicyDecision d;
+		bool a = eval(p, cases[i].peer, cases[i].dev, cases[i].mode, NULL, &d);
+		if (a != cases[i].allow || d.line != cases[i].line)
+			fprintf(stderr, "\ngolden %zu: got %s line %u (%s)\n", i,
+				a ? "allow" : "deny", d.line, d.reason);
+		CU_ASSERT_EQUAL(a, cases[i].allow);
+		CU_ASSERT_EQUAL(d.line, cases[i].line);
+		if (cases[i].line)
+			ASSERT_STREQ(d.file, "test.conf");
+	}
+	CU_ASSERT_EQUAL(policy_n_rules(p), 11);
+	CU_ASSERT_EQUAL(policy_n_pools(p), 1);
+	ASSERT_STREQ(policy_pool_name_at(p, 0), "gpus");
+	CU_ASSERT_EQUAL(policy_pool_match(p, "gpus", NULL, &dev_vga), 1);
+	CU_ASSERT_EQUAL(policy_pool_match(p, "gpus", NULL, &dev_nic), 0);
+	ASSERT_ERR(policy_pool_match(p, "tpus", NULL, &dev_nic), ENOENT);
+}
+
+/* ---- admin ----------------------------------------------------------------------------- */
+
+static void test_admin(void) {
+	_cleanup_policy_free_ Policy *p =
+		load_ok("allow group wheel to any\nadmin group wheel\nadmin user root\n");
+	PolicyDecision d;
+	CU_ASSERT_TRUE(policy_is_admin(p, &peer_carol, &d));
+	CU_ASSERT_EQUAL(d.line, 2);
+	CU_ASSERT_TRUE(policy_is_admin(p, &peer_root, &d));
+	CU_ASSERT_EQUAL(d.line, 3);
+	CU_ASSERT_FALSE(policy_is_admin(p, &peer_alice, &d));
+	CU_ASSERT_PTR_NULL(d.file);
+	CU_ASSERT_FALSE(policy_is_admin(p, &peer_nobody, &d));
+	CU_ASSERT_EQUAL(policy_n_admin(p), 2);
+	CU_ASSERT_EQUAL(policy_n_rules(p), 1);
+	/* admin rules do not grant devices */
+	CU_ASSERT_FALSE(eval(p, &peer_root, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_TRUE(eval(p, &peer_carol, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+}
+
+/* ---- explain ---------------------------------------------------------------------------- */
+
+static void test_explain(void) {
+	_cleanup_policy_free_ Policy *p =
+		load_ok("allow user alice group kvm to vendor 0x10de mode unbound\n"
+			"allow user bob to bdf 0000:3b:00.0\n"
+			"deny user carol\n"
+			"allow group wheel to any\n");
+	PolicyRequest req = { .peer = &peer_bob, .device = &dev_gpu, .mode = POLICY_MODE_UNBOUND };
+	PolicyDecision d;
+	PolicyExplanation e;
+
+	/* bob, gpu, attached: rule 1 fails user, group and mode; rule 2 only the bdf. */
+	req.mode = POLICY_MODE_ATTACHED;
+	ASSERT_OK(policy_explain(p, &req, &d, &e));
+	CU_ASSERT_FALSE(d.allow);
+	ASSERT_STREQ(e.decided_by, "");
+	CU_ASSERT_TRUE(e.have_nearest);
+	CU_ASSERT_EQUAL(e.nearest_line, 2);
+	ASSERT_STREQ(e.why, "bdf: device is 0000:01:00.0, not 0000:3b:00.0");
+	CU_ASSERT_EQUAL(e.nearest_failed, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.nearest_rule, "allow user bob to bdf 0000:3b:00.0"));
+	/* unbound: rule 2 now fails bdf and mode (2), rule 1 user, group (2): the first wins */
+	req.mode = POLICY_MODE_UNBOUND;
+	ASSERT_OK(policy_explain(p, &req, &d, &e));
+	CU_ASSERT_EQUAL(e.nearest_line, 1);
+	CU_ASSERT_EQUAL(e.nearest_failed, 2);
+	ASSERT_STREQ(e.why, "user: peer uid 1001 is not alice (1000)");
+
+	/* carol is in wheel but rule 3 denies first: rule 4 is reported as shadowed. */
+	req.peer = &peer_carol;
+	req.mode = POLICY_MODE_ATTACHED;
+	ASSERT_OK(policy_explain(p, &req, &d, &e));
+	CU_ASSERT_FALSE(d.allow);
+	CU_ASSERT_EQUAL(d.line, 3);
+	ASSERT_STREQ(e.decided_by, "deny user carol");
+	CU_ASSERT_EQUAL(e.nearest_line, 4);
+	CU_ASSERT_EQUAL(e.nearest_failed, 0);
+	ASSERT_STREQ(e.why, "shadowed by the rule at test.conf:3, which matches first");
+
+	/* alice asks attached: rule 1 decides, nearest is itself with the mode reason. */
+	req.peer = &peer_alice;
+	ASSERT_OK(policy_explain(p, &req, &d, &e));
+	CU_ASSERT_FALSE(d.allow);
+	CU_ASSERT_EQUAL(d.line, 1);
+	CU_ASSERT_EQUAL(e.nearest_line, 1);
+	ASSERT_STREQ(e.why, "mode 'attached' not granted by rule at test.conf:1");
+
+	/* allowed: decided_by is the canonical rule, no nearest. */
+	req.mode = POLICY_MODE_UNBOUND;
+	ASSERT_OK(policy_explain(p, &req, &d, &e));
+	CU_ASSERT_TRUE(d.allow);
+	CU_ASSERT_FALSE(e.have_nearest);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.decided_by, "allow user alice group kvm to vendor 0x10de "
+						    "mode unbound"));
+
+	/* device-side failure message */
+	req.peer = &peer_bob;
+	req.device = &dev_gpu_audio;
+	req.mode = POLICY_MODE_ATTACHED;
+	_cleanup_policy_free_ Policy *q = load_ok("allow user bob to bdf 0000:01:00.0\n");
+	ASSERT_OK(policy_explain(q, &req, &d, &e));
+	ASSERT_STREQ(e.why, "bdf: device is 0000:01:00.1, not 0000:01:00.0");
+}
+
+/* ---- canonical form round trip ------------------------------------------------------- */
+
+static void test_to_string(void) {
+	const char *text =
+		"socket-group kvm\n"
+		"pool gpus { vendor 0x10de class 0x0302 }\n"
+		"pool odd { class 0x030000/0xff00ff property \"ID_X=a b\" driver \"vfio-*\" }\n"
+		"layout vm { iova 0x100000000-0xffffffffffff 0x0-0xfedfffff; accounting process; "
+		"hugepages on }\n"
+		"allow user alice group kvm to pool gpus mode unbound layout vm max-devices 2 "
+		"memlock 1536M lifetime process\n"
+		"allow unit libvirtd.service to any mode attached,unbound\n"
+		"allow cgroup \"*/libpod-*.scope\" user bob to bdf 0000:3b:00.0 group implicit\n"
+		"allow uid 100000-165535 label \"*:container_t:*\" to numa 1 iommu-group 3 "
+		"subsystem-vendor 0x1458 subsystem-device 0x403b device 0x2204\n"
+		"admin group wheel\n"
+		"deny user carol to vendor 0x8086\n"
+		"deny *\n";
+	_cleanup_policy_free_ Policy *p = load_ok(text);
+	_cleanup_free_ char *s1 = NULL, *s2 = NULL;
+	ASSERT_OK(policy_to_string(p, &s1));
+	_cleanup_policy_free_ Policy *q = load_ok(s1);
+	ASSERT_OK(policy_to_string(q, &s2));
+	/* Line numbers differ (the trailing comments name them): compare without them. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "memlock 1536M"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "class 0x030000/0xff00ff"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "pool gpus { vendor 0x10de class 0x0302 }"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "property \"ID_X=a b\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "iova 0x0-0xfedfffff 0x100000000-0xffffffffffff"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "\ndeny *  #"));
+	CU_ASSERT_EQUAL(policy_n_rules(q), policy_n_rules(p));
+	/* Same decisions on both. */
+	const PolicyPeer *peers[] = { &peer_alice, &peer_bob, &peer_carol, &peer_libvirtd,
+				      &peer_podman };
+	const Device *devs[] = { &dev_gpu, &dev_vga, &dev_nic, &dev_gpu_audio };
+	for (size_t a = 0; a < ELEMENTSOF(peers); a++)
+		for (size_t b = 0; b < ELEMENTSOF(devs); b++)
+			for (unsigned m = 1; m <= 2; m++) {
+				PolicyDecision d1, d2;
+				eval(p, peers[a], devs[b], m, NULL, &d1);
+				eval(q, peers[a], devs[b], m, NULL, &d2);
+				CU_ASSERT_EQUAL(d1.allow, d2.allow);
+				ASSERT_STREQ(d1.reason[0] ? "x" : "", d2.reason[0] ? "x" : "");
+			}
+	/* Strip the "  # file:line" comments and compare text. */
+	for (char *c; (c = strstr(s1, "  # "));)
+		memmove(c, strchr(c, '\n'), strlen(strchr(c, '\n')) + 1);
+	for (char *c; (c = strstr(s2, "  # "));)
+		memmove(c, strchr(c, '\n'), strlen(strchr(c, '\n')) + 1);
+	ASSERT_STREQ(s1, s2);
+}
+
+/* ---- file loading: ownership and mode ------------------------------------------------ */
+
+static void test_owner(void) {
+	char dir[] = "/tmp/ioasid-policy-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	_cleanup_free_ char *path = NULL;
+	CU_ASSERT_FATAL(asprintf(&path, "%s/ioasid.conf", dir) > 0);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	const char *text = "allow user alice to any\n";
+	CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+
+	PolicyLoadOptions o = { .resolver = &test_resolver, .check_owner = true };
+	PolicyError e = {};
+	Policy *p = NULL;
+	bool root = geteuid() == 0;
+
+	if (root) {
+		ASSERT_OK(chown(path, 0, 0));
+		ASSERT_OK(policy_load(path, &o, &p, &e));
+		CU_ASSERT_EQUAL(policy_n_rules(p), 1);
+		p = policy_free(p);
+
+		ASSERT_OK(chmod(path, 0620));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Writable by group") ?
+					       e.message :
+					       NULL);
+		policy_error_done(&e);
+		ASSERT_OK(chmod(path, 0602));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		policy_error_done(&e);
+		ASSERT_OK(chmod(path, 0644));
+		ASSERT_OK(policy_load(path, &o, &p, &e));
+		p = policy_free(p);
+
+		ASSERT_OK(chown(path, 1000, 0));
+	}
+	/* Not owned by root (as non-root every file we create is ours). */
+	ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+	CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "not root") ? e.message : NULL);
+	ASSERT_STREQ(e.file, path);
+	CU_ASSERT_PTR_NULL(p);
+	policy_error_done(&e);
+	/* Without check_owner the same file loads. */
+	o.check_owner = false;
+	ASSERT_OK(policy_load(path, &o, &p, &e));
+	p = policy_free(p);
+
+	/* Missing file, directory. */
+	ASSERT_ERR(policy_load("/nonexistent/ioasid.conf", &o, &p, &e), ENOENT);
+	policy_error_done(&e);
+	ASSERT_ERR(policy_load(dir, &o, &p, &e), EINVAL);
+	policy_error_done(&e);
+
+	/* A parse error names the path. */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, "allow user alice to any\nbogus\n", 30), 30);
+	close(fd);
+	ASSERT_ERR(policy_load(path, &o, &p, &e), EINVAL);
+	ASSERT_STREQ(e.file, path);
+	CU_ASSERT_EQUAL(e.line, 2);
+	CU_ASSERT_EQUAL(e.column, 1);
+	policy_error_done(&e);
+
+	unlink(path);
+	rmdir(dir);
+}
+
+static CU_TestInfo tests[] = {
+	{ "errors", test_errors },	   { "empty", test_empty },
+	{ "selectors", test_selectors }, { "grants", test_grants },
+	{ "settings", test_settings },   { "golden", test_golden },
+	{ "admin", test_admin },	   { "explain", test_explain },
+	{ "to_string", test_to_string }, { "owner", test_owner },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("policy", tests);
+
+/* ---- the shipped example ------------------------------------------------------------- */
+
+static char *read_example(void) {
+	_cleanup_free_ char *path = NULL;
+	char *text = NULL;
+	CU_ASSERT_FATAL(asprintf(&path, "%s/../ioasid.conf.example", test_dir()) > 0);
+	CU_ASSERT_FATAL(read_full_file(path, 1 << 20, &text, NULL) >= 0);
+	return text;
+}
+
+static void test_example(void) {
+	_cleanup_free_ char *text = read_example();
+
+	/* As shipped: loads with this machine's user database (names only root). */
+	PolicyLoadOptions o = { .generation = 7 };
+	_cleanup_policy_free_ Policy *p = NULL;
+	PolicyError e = {};
+	int r = policy_load_string(text, "ioasid.conf.example", &o, &p, &e);
+	if (r < 0)
+		fprintf(stderr, "\n%u:%u: %s\n", e.line, e.column, strna(e.message));
+	ASSERT_OK(r);
+	policy_error_done(&e);
+	CU_ASSERT_EQUAL(policy_n_rules(p), 1);
+	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
+	CU_ASSERT_TRUE(policy_is_admin(p, &peer_root, NULL));
+	CU_ASSERT_FALSE(eval(p, &peer_root, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+
+	/* Every worked example ("#" directly followed by text) uncommented must load too. */
+	_cleanup_free_ char *all = strdup(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+	char *w = all;
+	size_t uncommented = 0;
+	for (const char *l = text; *l;) {
+		const char *nl = strchrnul(l, '\n');
+		if (l[0] == '#' && l + 1 < nl && l[1] != ' ') {
+			l++;
+			uncommented++;
+		}
+		memcpy(w, l, (size_t)(nl - l));
+		w += nl - l;
+		if (*nl)
+			*w++ = '\n';
+		l = *nl ? nl + 1 : nl;
+	}
+	*w = '\0';
+	CU_ASSERT(uncommented > 20);
+	_cleanup_policy_free_ Policy *q = load_ok(all);
+	CU_ASSERT_EQUAL(policy_n_pools(q), 3);
+	CU_ASSERT_EQUAL(policy_n_layouts(q), 2);
+	CU_ASSERT_EQUAL(policy_n_rules(q), 7);
+	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
+	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
+	/* The worked examples do what their comments say. */
+	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
+	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+}
+
+static CU_TestInfo example_tests[] = {
+	{ "example", test_example },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("policy-example", example_tests);

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Viability on the fixture hosts (the tests/hosts fixtures), loaded with the real snapshot
+ * reader: for each chosen group the verdict, the blocking BDFs in order, and a note that
+ * must (or must not) be there. The expectations come from the fixtures' drivers, by the
+ * kernel's rule, not from running the code.
+ */
+#include <limits.h>
+
+#include "common/macro.h"
+#include "common/viability.h"
+#include "tests/unit/test.h"
+
+typedef struct HostCase {
+	const char *fixture;
+	int group;
+	Verdict verdict;
+	const char *blockers[5]; /* BDFs, in member order */
+	const char *note_prefix; /* a note starting with this must exist (NULL: no notes) */
+} HostCase;
+
+static const HostCase cases[] = {
+	/* GPU on vfio-pci, its audio function on snd_hda_intel, behind a pcieport bridge. */
+	{ "workstation", 1, VERDICT_NOT_VIABLE, { "0000:01:00.1" }, NULL },
+	{ "workstation", 8, VERDICT_NOT_VIABLE, { "0000:03:00.0" },
+	  "0000:03:00.0 carries the network interface enp3s0: unbinding it from igc" },
+	{ "workstation", 3, VERDICT_VIABLE, {}, "Group 3 holds only bridges" },
+	/* The AMD chipset group: the GPU is ready, four host devices are not, two of them
+	 * carry network interfaces. Bridges on pcieport never block. */
+	{ "consumer-board", 15, VERDICT_NOT_VIABLE,
+	  { "0000:02:00.0", "0000:02:00.1", "0000:05:00.0", "0000:06:00.0" },
+	  "0000:05:00.0 carries the network interface wlp5s0" },
+	{ "consumer-board", 13, VERDICT_NOT_VIABLE, { "0000:00:14.0" }, NULL },
+	{ "consumer-board", 16, VERDICT_VIABLE, {}, NULL }, /* empty group */
+	{ "gpu-server", 14, VERDICT_VIABLE, {}, NULL },
+	{ "gpu-server", 43, VERDICT_NOT_VIABLE, { "0000:c2:00.0" }, NULL },
+	{ "sample", 5, VERDICT_VIABLE, {}, NULL }, /* unbound bridge + two vfio devices */
+	{ "sample", 2, VERDICT_NOT_VIABLE, { "0000:00:02.0" },
+	  "0000:00:02.0 carries the network interface enp0s2" },
+	{ "sriov-nic", 40, VERDICT_VIABLE, {},
+	  "0000:3b:02.0 is an SR-IOV VF of 0000:3b:00.0, which is on i40e" },
+	{ "noiommu", 0, VERDICT_VIABLE, {}, "0000:00:06.0 is a no-IOMMU VFIO device" },
+};
+
+static Host *load(const char *fixture) {
+	char path[PATH_MAX];
+	_cleanup_free_ char *err = NULL;
+	Host *h = NULL;
+	snprintf(path, sizeof(path), "%s/hosts/%s.json", test_dir(), fixture);
+	int r = host_load_json_file(path, &h, &err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", path, err ? err : strerror(-r));
+	return r < 0 ? NULL : h;
+}
+
+static void test_fixture_groups(void) {
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		const HostCase *c = &cases[i];
+		_cleanup_host_free_ Host *h = load(c->fixture);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+		const Group *g = host_find_group(h, c->group);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+		_cleanup_(viability_done) Viability v = {};
+		ASSERT_OK(viability_group(h, g, &v));
+		size_t n = 0;
+		while (n < ELEMENTSOF(c->blockers) && c->blockers[n])
+			n++;
+		if (v.verdict != c->verdict || v.n_blockers != n)
+			fprintf(stderr, "%s group %d: %s with %zu blockers\n", c->fixture, c->group,
+				verdict_to_string(v.verdict), v.n_blockers);
+		CU_ASSERT_EQUAL(v.verdict, c->verdict);
+		CU_ASSERT_EQUAL_FATAL(v.n_blockers, n);
+		for (size_t j = 0; j < n; j++) {
+			ASSERT_STREQ(v.blockers[j].device->bdf, c->blockers[j]);
+			/* Every reason names the device and its driver; every fix is a command
+			 * for that device. */
+			CU_ASSERT_TRUE(strneq(v.blockers[j].reason, c->blockers[j], 12));
+			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[j].reason, v.blockers[j].device->driver));
+			char fix[64];
+			snprintf(fix, sizeof(fix), "driverctl set-override %s vfio-pci",
+				 c->blockers[j]);
+			ASSERT_STREQ(v.blockers[j].fix, fix);
+		}
+		bool found = false;
+		for (char **x = v.notes; c->note_prefix && x && *x; x++)
+			found = found || strneq(*x, c->note_prefix, strlen(c->note_prefix));
+		if (c->note_prefix) {
+			if (!found)
+				fprintf(stderr, "%s group %d: no note '%s...'\n", c->fixture, c->group,
+					c->note_prefix);
+			CU_ASSERT_TRUE(found);
+		} else
+			CU_ASSERT_PTR_NULL(v.notes);
+	}
+}
+
+static void test_fixture_no_iommu(void) {
+	/* IOMMU off on an Intel laptop: every device is no-iommu, with the VT-d hint. */
+	_cleanup_host_free_ Host *h = load("iommu-off");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(h->n_groups, 0);
+	CU_ASSERT_TRUE_FATAL(h->n_devices > 0);
+	for (size_t i = 0; i < h->n_devices; i++) {
+		_cleanup_(viability_done) Viability v = {};
+		ASSERT_OK(viability_device(h, &h->devices[i], &v));
+		CU_ASSERT_EQUAL(v.verdict, VERDICT_NO_IOMMU);
+		CU_ASSERT_EQUAL(v.n_blockers, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v.notes);
+		CU_ASSERT_PTR_NOT_NULL(strstr(v.notes[0], "boot with intel_iommu=on"));
+	}
+}
+
+static CU_TestInfo tests[] = {
+	{ "fixture_groups", test_fixture_groups },
+	{ "fixture_no_iommu", test_fixture_no_iommu },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("viability-hosts", tests);

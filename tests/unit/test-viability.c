@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Viability, table-driven: a hand-built host with one group per state or combination, and
+ * for each group the expected verdict, every blocker's reason and fixes, and every note.
+ */
+#include "common/macro.h"
+#include "common/pci-class.h"
+#include "common/viability.h"
+#include "tests/unit/test.h"
+
+static char *netdevs_pf[] = { "enp59s0f0", NULL };
+static char *netdevs_two[] = { "eth0", "eth1", NULL };
+
+#define DEV(b, v, dv, cls, drv, grp) \
+	.bdf = b, .vendor = v, .device = dv, .class = cls, .driver = drv, .iommu_group = grp, \
+	.numa_node = -1
+
+/* Sorted by BDF, as host.h requires. */
+static Device devices[] = {
+	{ DEV("0000:00:01.0", 0x8086, 0x1901, 0x060400, "pcieport", 1) },
+	{ DEV("0000:01:00.0", 0x10de, 0x2204, 0x030000, "vfio-pci", 17), .vfio_name = "vfio0" },
+	{ DEV("0000:01:00.1", 0x10de, 0x1aef, 0x040300, "snd_hda_intel", 17) },
+	{ DEV("0000:02:00.0", 0x1b36, 0x0010, 0x010802, "pci-stub", 18) },
+	{ DEV("0000:02:00.1", 0x1b36, 0x0011, 0x0c0330, NULL, 18) },
+	{ DEV("0000:03:00.0", 0x144d, 0xa808, 0x010802, "nvme", 19) },
+	{ DEV("0000:03:00.1", 0x1022, 0x149c, 0x0c0330, "xhci_hcd", 19) },
+	{ DEV("0000:04:00.0", 0x1af4, 0x1041, 0x020000, NULL, 22) },
+	{ DEV("0000:05:00.0", 0x8086, 0x10d3, 0x020000, "vfio-pci", 23), .vfio_name = "vfio2",
+	  .noiommu = true },
+	{ DEV("0000:06:00.0", 0x15b3, 0x101e, 0x020000, "mlx5_vfio_pci", 24) },
+	{ DEV("0000:07:00.0", 0x8086, 0x1572, 0x020000, "i40e", 25), .netdevs = netdevs_two },
+	{ DEV("0000:08:00.0", 0x1234, 0x11e8, 0x00ff00, NULL, -1) },
+	{ DEV("0000:09:00.0", 0x1234, 0x11e9, 0x123456, "foo", 26) },
+	{ DEV("0000:3b:00.0", 0x8086, 0x1528, 0x020000, "ixgbe", 20), .netdevs = netdevs_pf,
+	  .sriov_numvfs = 1 },
+	{ DEV("0000:3b:02.0", 0x8086, 0x1515, 0x020000, "vfio-pci", 21), .vfio_name = "vfio1",
+	  .physfn = "0000:3b:00.0" },
+	{ DEV("0000:3b:02.1", 0x8086, 0x1515, 0x020000, "ixgbevf", 27),
+	  .physfn = "0000:3b:00.0" },
+};
+
+static int group_numbers[] = { 1, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27 };
+static Group groups[ELEMENTSOF(group_numbers)];
+static Device *members[ELEMENTSOF(group_numbers)][ELEMENTSOF(devices)];
+static Host host;
+
+static void host_build(void) {
+	memset(groups, 0, sizeof(groups));
+	for (size_t i = 0; i < ELEMENTSOF(group_numbers); i++) {
+		groups[i].number = group_numbers[i];
+		groups[i].members = members[i];
+		groups[i].type = group_numbers[i] == 22 ? "identity" : "DMA-FQ";
+		for (size_t j = 0; j < ELEMENTSOF(devices); j++)
+			if (devices[j].iommu_group == group_numbers[i]) {
+				members[i][groups[i].n_members++] = &devices[j];
+				devices[j].group = &groups[i];
+			}
+	}
+	host = (Host){
+		.kernel = { .iommu_vendor = "intel", .interrupt_remapping = TRI_YES,
+			    .iommufd = TRI_YES, .vfio_cdev = TRI_YES, .vfio_pci = TRI_YES,
+			    .vfio_legacy = TRI_YES, .noiommu_mode = TRI_NO },
+		.devices = devices,
+		.n_devices = ELEMENTSOF(devices),
+		.groups = groups,
+		.n_groups = ELEMENTSOF(groups),
+	};
+}
+
+static const Group *group_get(int number) {
+	for (size_t i = 0; i < ELEMENTSOF(groups); i++)
+		if (groups[i].number == number)
+			return &groups[i];
+	return NULL;
+}
+
+static const Device *device_get(const char *bdf) {
+	for (size_t i = 0; i < ELEMENTSOF(devices); i++)
+		if (streq(devices[i].bdf, bdf))
+			return &devices[i];
+	return NULL;
+}
+
+#define FIX(b) "driverctl set-override " b " vfio-pci"
+#define FIX_SYSFS(b)                                                                               \
+	"echo vfio-pci > /sys/bus/pci/devices/" b "/driver_override; echo " b                      \
+	" > /sys/bus/pci/devices/" b "/driver/unbind; echo " b " > /sys/bus/pci/drivers_probe"
+
+typedef struct Expect {
+	int group;
+	Verdict verdict;
+	const char *reasons[3];
+	const char *fixes[3];
+	const char *fixes_sysfs[3];
+	const char *notes[4];
+} Expect;
+
+static const Expect expectations[] = {
+	{ 1, VERDICT_VIABLE, {}, {}, {},
+	  { "Group 1 holds only bridges: there is nothing to assign" } },
+	{ 17, VERDICT_NOT_VIABLE,
+	  { "0000:01:00.1 (10de:1aef Audio device) is on snd_hda_intel, a host driver" },
+	  { FIX("0000:01:00.1") }, { FIX_SYSFS("0000:01:00.1") }, {} },
+	{ 18, VERDICT_VIABLE, {}, {}, {}, {} },
+	{ 19, VERDICT_NOT_VIABLE,
+	  { "0000:03:00.0 (144d:a808 Non-Volatile memory controller) is on nvme, a host driver",
+	    "0000:03:00.1 (1022:149c USB controller) is on xhci_hcd, a host driver" },
+	  { FIX("0000:03:00.0"), FIX("0000:03:00.1") },
+	  { FIX_SYSFS("0000:03:00.0"), FIX_SYSFS("0000:03:00.1") }, {} },
+	{ 20, VERDICT_NOT_VIABLE,
+	  { "0000:3b:00.0 (8086:1528 Ethernet controller) is on ixgbe, a host driver" },
+	  { FIX("0000:3b:00.0") }, { FIX_SYSFS("0000:3b:00.0") },
+	  { "0000:3b:00.0 carries the network interface enp59s0f0: unbinding it from ixgbe takes "
+	    "it down; make sure the host does not depend on it (default route, management, "
+	    "storage)" } },
+	{ 21, VERDICT_VIABLE, {}, {}, {},
+	  { "0000:3b:02.0 is an SR-IOV VF of 0000:3b:00.0, which is on ixgbe, a host driver: the "
+	    "PF driver still controls the VF (MAC, VLAN, reset) and unbinding it removes the "
+	    "VF" } },
+	{ 22, VERDICT_VIABLE, {}, {}, {},
+	  { "Group 22's default domain is identity (passthrough, e.g. iommu=pt): host drivers in "
+	    "it do DMA untranslated; VFIO switches the group to its own domain when it is "
+	    "claimed" } },
+	{ 23, VERDICT_VIABLE, {}, {}, {},
+	  { "0000:05:00.0 is a no-IOMMU VFIO device (vfio2): it has no DMA isolation, whoever "
+	    "opens it can DMA to any host memory, and opening it needs CAP_SYS_RAWIO" } },
+	{ 24, VERDICT_VIABLE, {}, {}, {}, {} },
+	{ 25, VERDICT_NOT_VIABLE,
+	  { "0000:07:00.0 (8086:1572 Ethernet controller) is on i40e, a host driver" },
+	  { FIX("0000:07:00.0") }, { FIX_SYSFS("0000:07:00.0") },
+	  { "0000:07:00.0 carries the network interfaces eth0, eth1: unbinding it from i40e "
+	    "takes them down; make sure the host does not depend on them (default route, "
+	    "management, storage)" } },
+	{ 26, VERDICT_NOT_VIABLE,
+	  { "0000:09:00.0 (1234:11e9 Processing accelerators) is on foo, a host driver" },
+	  { FIX("0000:09:00.0") }, { FIX_SYSFS("0000:09:00.0") }, {} },
+	/* A VF that is itself on a host driver: it blocks, and the PF note still applies. */
+	{ 27, VERDICT_NOT_VIABLE,
+	  { "0000:3b:02.1 (8086:1515 Ethernet controller) is on ixgbevf, a host driver" },
+	  { FIX("0000:3b:02.1") }, { FIX_SYSFS("0000:3b:02.1") },
+	  { "0000:3b:02.1 is an SR-IOV VF of 0000:3b:00.0, which is on ixgbe, a host driver: the "
+	    "PF driver still controls the VF (MAC, VLAN, reset) and unbinding it removes the "
+	    "VF" } },
+};
+
+static void check_expect(const Expect *e, const Viability *v) {
+	size_t n_reasons = 0, n_notes = 0;
+	while (n_reasons < ELEMENTSOF(e->reasons) && e->reasons[n_reasons])
+		n_reasons++;
+	while (n_notes < ELEMENTSOF(e->notes) && e->notes[n_notes])
+		n_notes++;
+	if (v->verdict != e->verdict || v->n_blockers != n_reasons ||
+	    strv_length(v->notes) != n_notes)
+		fprintf(stderr, "group %d: verdict %s, %zu blockers, %zu notes\n", e->group,
+			verdict_to_string(v->verdict), v->n_blockers, strv_length(v->notes));
+	CU_ASSERT_EQUAL(v->verdict, e->verdict);
+	CU_ASSERT_EQUAL_FATAL(v->n_blockers, n_reasons);
+	for (size_t i = 0; i < n_reasons; i++) {
+		ASSERT_STREQ(v->blockers[i].reason, e->reasons[i]);
+		ASSERT_STREQ(v->blockers[i].fix, e->fixes[i]);
+		ASSERT_STREQ(v->blockers[i].fix_sysfs, e->fixes_sysfs[i]);
+		CU_ASSERT_PTR_NOT_NULL(v->blockers[i].device);
+		CU_ASSERT_EQUAL(viability_member_state(v->blockers[i].device), MEMBER_HOST_DRIVER);
+	}
+	CU_ASSERT_EQUAL_FATAL(strv_length(v->notes), n_notes);
+	for (size_t i = 0; i < n_notes; i++)
+		ASSERT_STREQ(v->notes[i], e->notes[i]);
+}
+
+static void test_groups_table(void) {
+	host_build();
+	for (size_t i = 0; i < ELEMENTSOF(expectations); i++) {
+		const Group *g = group_get(expectations[i].group);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+		Viability v = {};
+		ASSERT_OK(viability_group(&host, g, &v));
+		check_expect(&expectations[i], &v);
+		viability_done(&v);
+		CU_ASSERT_PTR_NULL(v.blockers);
+		CU_ASSERT_PTR_NULL(v.notes);
+	}
+}
+
+static void test_member_states(void) {
+	static const struct {
+		const char *bdf;
+		MemberState state;
+		const char *name;
+	} cases[] = {
+		{ "0000:00:01.0", MEMBER_BRIDGE, "bridge" },
+		{ "0000:01:00.0", MEMBER_VFIO, "vfio" },
+		{ "0000:01:00.1", MEMBER_HOST_DRIVER, "host-driver" },
+		{ "0000:02:00.0", MEMBER_PCI_STUB, "pci-stub" },
+		{ "0000:02:00.1", MEMBER_NO_DRIVER, "no-driver" },
+		{ "0000:05:00.0", MEMBER_VFIO, "vfio" },
+		{ "0000:06:00.0", MEMBER_VFIO, "vfio" }, /* variant driver, no cdev */
+		{ "0000:3b:00.0", MEMBER_HOST_DRIVER, "host-driver" },
+	};
+	host_build();
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		const Device *d = device_get(cases[i].bdf);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		if (viability_member_state(d) != cases[i].state)
+			fprintf(stderr, "%s: state %s\n", d->bdf,
+				member_state_to_string(viability_member_state(d)));
+		CU_ASSERT_EQUAL(viability_member_state(d), cases[i].state);
+		ASSERT_STREQ(member_state_to_string(cases[i].state), cases[i].name);
+	}
+	/* An unbound bridge reads as a bridge; a bridge-class device on vfio-pci as vfio. */
+	Device d = { DEV("0000:00:1c.0", 0x8086, 0xa110, 0x060400, NULL, 5) };
+	CU_ASSERT_EQUAL(viability_member_state(&d), MEMBER_BRIDGE);
+	d.driver = "vfio-pci";
+	CU_ASSERT_EQUAL(viability_member_state(&d), MEMBER_VFIO);
+	d.driver = "pci-stub";
+	CU_ASSERT_EQUAL(viability_member_state(&d), MEMBER_PCI_STUB);
+	ASSERT_STREQ(verdict_to_string(VERDICT_VIABLE), "viable");
+	ASSERT_STREQ(verdict_to_string(VERDICT_NOT_VIABLE), "not-viable");
+	ASSERT_STREQ(verdict_to_string(VERDICT_NO_IOMMU), "no-iommu");
+}
+
+static void test_device_no_iommu(void) {
+	host_build();
+	const Device *d = device_get("0000:08:00.0");
+	Viability v = {};
+
+	/* Intel host without groups: the VT-d hint. */
+	ASSERT_OK(viability_device(&host, d, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_NO_IOMMU);
+	CU_ASSERT_EQUAL(v.n_blockers, 0);
+	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 1);
+	ASSERT_STREQ(v.notes[0], "0000:08:00.0 has no IOMMU group: the IOMMU is off or absent. "
+				 "Enable VT-d in firmware and boot with intel_iommu=on");
+	viability_done(&v);
+
+	host.kernel.iommu_vendor = "amd";
+	ASSERT_OK(viability_device(&host, d, &v));
+	ASSERT_STREQ(v.notes[0], "0000:08:00.0 has no IOMMU group: the IOMMU is off or absent. "
+				 "Enable AMD-Vi (IOMMU) in firmware and boot with amd_iommu=on");
+	viability_done(&v);
+
+	host.kernel.iommu_vendor = NULL;
+	ASSERT_OK(viability_device(&host, d, &v));
+	ASSERT_STREQ(v.notes[0], "0000:08:00.0 has no IOMMU group: the IOMMU is off or absent. "
+				 "Enable VT-d/AMD-Vi in firmware and boot with intel_iommu=on "
+				 "(Intel) or amd_iommu=on (AMD)");
+	viability_done(&v);
+
+	host.kernel.cmdline = "root=/dev/sda1 intel_iommu=off quiet";
+	ASSERT_OK(viability_device(&host, d, &v));
+	ASSERT_STREQ(v.notes[0], "0000:08:00.0 has no IOMMU group: the IOMMU is off or absent. "
+				 "The kernel command line turns the IOMMU off: remove "
+				 "intel_iommu=off, amd_iommu=off or iommu=off and reboot");
+	viability_done(&v);
+	host.kernel.cmdline = NULL;
+
+	/* IOMMU units exist but the device is not covered. */
+	char *units[] = { "dmar0", NULL };
+	host.kernel.iommu_units = units;
+	ASSERT_OK(viability_device(&host, d, &v));
+	ASSERT_STREQ(v.notes[0], "0000:08:00.0 has no IOMMU group: the IOMMU (dmar0) does not "
+				 "cover it or is not enabled for it; check dmesg for DMAR/AMD-Vi "
+				 "errors");
+	viability_done(&v);
+	host.kernel.iommu_units = NULL;
+
+	/* A device with a group gets its group's verdict. */
+	ASSERT_OK(viability_device(&host, device_get("0000:01:00.0"), &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_NOT_VIABLE);
+	CU_ASSERT_EQUAL(v.n_blockers, 1);
+	CU_ASSERT_PTR_EQUAL(v.blockers[0].device, device_get("0000:01:00.1"));
+	viability_done(&v);
+}
+
+static void test_vendor_guess(void) {
+	/* No IOMMU reported: the host bridge at 00:00.0 tells Intel from AMD. */
+	Device d[] = {
+		{ DEV("0000:00:00.0", 0x1022, 0x1480, 0x060000, NULL, -1) },
+		{ DEV("0000:00:02.0", 0x1002, 0x73bf, 0x030000, "amdgpu", -1) },
+	};
+	Host h = { .devices = d, .n_devices = 2 };
+	ASSERT_STREQ(viability_iommu_param(&h), "amd_iommu=on");
+	ASSERT_STREQ(viability_iommu_hint(&h),
+		     "Enable AMD-Vi (IOMMU) in firmware and boot with amd_iommu=on");
+	d[0].vendor = 0x8086;
+	ASSERT_STREQ(viability_iommu_param(&h), "intel_iommu=on");
+	d[0].vendor = 0x1234;
+	ASSERT_STREQ(viability_iommu_param(&h), "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
+	/* What the kernel reports wins over the guess. */
+	h.kernel.iommu_vendor = "amd";
+	d[0].vendor = 0x8086;
+	ASSERT_STREQ(viability_iommu_param(&h), "amd_iommu=on");
+	ASSERT_STREQ(viability_iommu_param(NULL), "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
+}
+
+static void test_no_vfio_pci(void) {
+	host_build();
+	host.kernel.vfio_pci = TRI_NO;
+	Viability v = {};
+	ASSERT_OK(viability_group(&host, group_get(17), &v));
+	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
+	ASSERT_STREQ(v.blockers[0].fix,
+		     "modprobe vfio-pci && driverctl set-override 0000:01:00.1 vfio-pci");
+	CU_ASSERT_TRUE(strneq(v.blockers[0].fix_sysfs, "modprobe vfio-pci && echo vfio-pci > ", 37));
+	viability_done(&v);
+	/* Unknown is not "no": no modprobe prefix then. */
+	host.kernel.vfio_pci = TRI_UNKNOWN;
+	ASSERT_OK(viability_group(&host, group_get(17), &v));
+	ASSERT_STREQ(v.blockers[0].fix, FIX("0000:01:00.1"));
+	viability_done(&v);
+}
+
+static void test_combination(void) {
+	/* Identity domain + noiommu member + blocker with netdevs + VF of a host PF, all in one
+	 * group: notes come group-first, then per member in BDF order. */
+	static char *ifs[] = { "ens1", NULL };
+	Device d[] = {
+		{ DEV("0000:10:00.0", 0x8086, 0x1528, 0x020000, "ixgbe", 40), .netdevs = ifs },
+		{ DEV("0000:10:00.1", 0x8086, 0x10d3, 0x020000, "vfio-pci", 40),
+		  .vfio_name = "vfio7", .noiommu = true },
+		{ DEV("0000:10:10.0", 0x8086, 0x1515, 0x020000, NULL, 40),
+		  .physfn = "0000:10:00.0" },
+	};
+	Device *m[] = { &d[0], &d[1], &d[2] };
+	Group g = { .number = 40, .type = "identity", .members = m, .n_members = 3 };
+	Host h = { .devices = d, .n_devices = 3, .groups = &g, .n_groups = 1 };
+	Viability v = {};
+
+	ASSERT_OK(viability_group(&h, &g, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_NOT_VIABLE);
+	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
+	ASSERT_STREQ(v.blockers[0].reason,
+		     "0000:10:00.0 (8086:1528 Ethernet controller) is on ixgbe, a host driver");
+	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 4);
+	CU_ASSERT_TRUE(strneq(v.notes[0], "Group 40's default domain is identity", 37));
+	CU_ASSERT_TRUE(strneq(v.notes[1], "0000:10:00.0 carries the network interface ens1:", 48));
+	CU_ASSERT_TRUE(strneq(v.notes[2], "0000:10:00.1 is a no-IOMMU VFIO device (vfio7)", 46));
+	CU_ASSERT_TRUE(strneq(v.notes[3], "0000:10:10.0 is an SR-IOV VF of 0000:10:00.0", 44));
+	viability_done(&v);
+
+	/* Fix the blocker: the same group becomes viable and keeps its notes but the unbind
+	 * warning. */
+	d[0].driver = "vfio-pci";
+	d[0].vfio_name = "vfio8";
+	ASSERT_OK(viability_group(&h, &g, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_VIABLE);
+	CU_ASSERT_EQUAL(v.n_blockers, 0);
+	CU_ASSERT_EQUAL(strv_length(v.notes), 2);
+	viability_done(&v);
+
+	/* An empty group is viable with nothing to say. */
+	Group empty = { .number = 41 };
+	ASSERT_OK(viability_group(&h, &empty, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_VIABLE);
+	CU_ASSERT_EQUAL(v.n_blockers, 0);
+	CU_ASSERT_PTR_NULL(v.notes);
+	viability_done(&v);
+}
+
+static void test_class_names(void) {
+	ASSERT_STREQ(pci_class_name(0x040300), "Audio device");
+	ASSERT_STREQ(pci_class_name(0x030000), "VGA compatible controller");
+	ASSERT_STREQ(pci_class_name(0x060400), "PCI bridge");
+	ASSERT_STREQ(pci_class_name(0x020000), "Ethernet controller");
+	ASSERT_STREQ(pci_class_name(0x02ff00), "Network controller"); /* base fallback */
+	ASSERT_STREQ(pci_class_name(0xfe0000), "Unclassified device");
+	ASSERT_STREQ(pci_class_name(0x400000), "Coprocessor");
+}
+
+static CU_TestInfo tests[] = {
+	{ "groups_table", test_groups_table },
+	{ "member_states", test_member_states },
+	{ "device_no_iommu", test_device_no_iommu },
+	{ "no_vfio_pci", test_no_vfio_pci },
+	{ "vendor_guess", test_vendor_guess },
+	{ "combination", test_combination },
+	{ "class_names", test_class_names },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("viability", tests);
