@@ -84,6 +84,17 @@ static const char *iommu_vendor_guess(const Host *h) {
 	return NULL;
 }
 
+/* Paravirtual devices (virtio, QEMU, VMware, Hyper-V, AWS Nitro) mean we run in a VM, where
+ * the fix is a virtual IOMMU rather than a firmware switch. */
+static bool host_is_vm(const Host *h) {
+	static const uint16_t vm_vendors[] = { 0x1af4, 0x1b36, 0x15ad, 0x1414, 0x1d0f };
+	for (size_t i = 0; h && i < h->n_devices; i++)
+		for (size_t j = 0; j < ELEMENTSOF(vm_vendors); j++)
+			if (h->devices[i].vendor == vm_vendors[j])
+				return true;
+	return false;
+}
+
 const char *viability_iommu_param(const Host *h) {
 	const char *v = iommu_vendor_guess(h);
 	if (v && streq(v, "intel"))
@@ -101,6 +112,15 @@ const char *viability_iommu_hint(const Host *h) {
 		    strstr(cmd, "iommu=off")))
 		return "The kernel command line turns the IOMMU off: remove intel_iommu=off, "
 		       "amd_iommu=off or iommu=off and reboot";
+	if (!(h && h->kernel.iommu_vendor) && host_is_vm(h)) {
+		if (v && streq(v, "amd"))
+			return "This looks like a virtual machine: give it a virtual IOMMU (QEMU: "
+			       "-device amd-iommu or virtio-iommu-pci) and boot it with "
+			       "amd_iommu=on";
+		return "This looks like a virtual machine: give it a virtual IOMMU (QEMU: "
+		       "-device intel-iommu,intremap=on or virtio-iommu-pci) and boot it with "
+		       "intel_iommu=on";
+	}
 	if (v && streq(v, "intel"))
 		return "Enable VT-d in firmware and boot with intel_iommu=on";
 	if (v && streq(v, "amd"))
@@ -210,6 +230,14 @@ static int member_notes(const Host *h, const Device *d, bool blocking, char ***n
 			if (r < 0)
 				return r;
 		}
+	}
+	if (blocking && (d->class >> 16) == 0x01) {
+		r = note_add(notes,
+			     "%s is a storage controller on %s: unbinding it detaches its disks; "
+			     "make sure the host does not boot or run from them",
+			     d->bdf, d->driver);
+		if (r < 0)
+			return r;
 	}
 	if (blocking && d->netdevs && d->netdevs[0]) {
 		_cleanup_free_ char *ifs = strv_join_comma(d->netdevs);

@@ -720,8 +720,41 @@ static void test_example(void) {
 	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 }
 
+/* The complete policy in ioasid.conf(5) EXAMPLES (its second .EX block) loads. */
+static void test_man_example(void) {
+	_cleanup_free_ char *path = NULL, *man = NULL;
+	CU_ASSERT_FATAL(asprintf(&path, "%s/../man/ioasid.conf.5", test_dir()) > 0);
+	CU_ASSERT_FATAL(read_full_file(path, 1 << 20, &man, NULL) >= 0);
+	char *ex = strstr(man, "\n.EX\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	ex = strstr(ex + 1, "\n.EX\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	ex += 5;
+	char *end = strstr(ex, "\n.EE\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+	*end = '\0';
+	/* roff escapes: \- is '-', \e is a backslash */
+	char *w = ex;
+	for (const char *r = ex; *r; r++) {
+		if (r[0] == '\\' && (r[1] == '-' || r[1] == 'e')) {
+			*w++ = r[1] == '-' ? '-' : '\\';
+			r++;
+		} else
+			*w++ = *r;
+	}
+	*w = '\0';
+	_cleanup_policy_free_ Policy *p = load_ok(ex);
+	CU_ASSERT_EQUAL(policy_n_rules(p), 5);
+	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
+	PolicyDecision d;
+	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
+	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
+}
+
 static CU_TestInfo example_tests[] = {
 	{ "example", test_example },
+	{ "man_example", test_man_example },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy-example", example_tests);

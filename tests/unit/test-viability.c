@@ -20,11 +20,11 @@ static Device devices[] = {
 	{ DEV("0000:00:01.0", 0x8086, 0x1901, 0x060400, "pcieport", 1) },
 	{ DEV("0000:01:00.0", 0x10de, 0x2204, 0x030000, "vfio-pci", 17), .vfio_name = "vfio0" },
 	{ DEV("0000:01:00.1", 0x10de, 0x1aef, 0x040300, "snd_hda_intel", 17) },
-	{ DEV("0000:02:00.0", 0x1b36, 0x0010, 0x010802, "pci-stub", 18) },
-	{ DEV("0000:02:00.1", 0x1b36, 0x0011, 0x0c0330, NULL, 18) },
+	{ DEV("0000:02:00.0", 0x1c5c, 0x174a, 0x010802, "pci-stub", 18) },
+	{ DEV("0000:02:00.1", 0x1912, 0x0014, 0x0c0330, NULL, 18) },
 	{ DEV("0000:03:00.0", 0x144d, 0xa808, 0x010802, "nvme", 19) },
 	{ DEV("0000:03:00.1", 0x1022, 0x149c, 0x0c0330, "xhci_hcd", 19) },
-	{ DEV("0000:04:00.0", 0x1af4, 0x1041, 0x020000, NULL, 22) },
+	{ DEV("0000:04:00.0", 0x8086, 0x1533, 0x020000, NULL, 22) },
 	{ DEV("0000:05:00.0", 0x8086, 0x10d3, 0x020000, "vfio-pci", 23), .vfio_name = "vfio2",
 	  .noiommu = true },
 	{ DEV("0000:06:00.0", 0x15b3, 0x101e, 0x020000, "mlx5_vfio_pci", 24) },
@@ -106,7 +106,9 @@ static const Expect expectations[] = {
 	  { "0000:03:00.0 (144d:a808 Non-Volatile memory controller) is on nvme, a host driver",
 	    "0000:03:00.1 (1022:149c USB controller) is on xhci_hcd, a host driver" },
 	  { FIX("0000:03:00.0"), FIX("0000:03:00.1") },
-	  { FIX_SYSFS("0000:03:00.0"), FIX_SYSFS("0000:03:00.1") }, {} },
+	  { FIX_SYSFS("0000:03:00.0"), FIX_SYSFS("0000:03:00.1") },
+	  { "0000:03:00.0 is a storage controller on nvme: unbinding it detaches its disks; make "
+	    "sure the host does not boot or run from them" } },
 	{ 20, VERDICT_NOT_VIABLE,
 	  { "0000:3b:00.0 (8086:1528 Ethernet controller) is on ixgbe, a host driver" },
 	  { FIX("0000:3b:00.0") }, { FIX_SYSFS("0000:3b:00.0") },
@@ -290,6 +292,20 @@ static void test_vendor_guess(void) {
 	d[0].vendor = 0x8086;
 	ASSERT_STREQ(viability_iommu_param(&h), "amd_iommu=on");
 	ASSERT_STREQ(viability_iommu_param(NULL), "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
+
+	/* A virtio device and no IOMMU reported: a VM, which needs a virtual IOMMU. */
+	h.kernel.iommu_vendor = NULL;
+	d[1].vendor = 0x1af4;
+	ASSERT_STREQ(viability_iommu_hint(&h),
+		     "This looks like a virtual machine: give it a virtual IOMMU (QEMU: -device "
+		     "intel-iommu,intremap=on or virtio-iommu-pci) and boot it with intel_iommu=on");
+	d[0].vendor = 0x1022;
+	ASSERT_STREQ(viability_iommu_hint(&h),
+		     "This looks like a virtual machine: give it a virtual IOMMU (QEMU: -device "
+		     "amd-iommu or virtio-iommu-pci) and boot it with amd_iommu=on");
+	/* A VM whose IOMMU the kernel reports gets the vendor's own hint. */
+	h.kernel.iommu_vendor = "intel";
+	ASSERT_STREQ(viability_iommu_hint(&h), "Enable VT-d in firmware and boot with intel_iommu=on");
 }
 
 static void test_no_vfio_pci(void) {
