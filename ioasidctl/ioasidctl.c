@@ -12,6 +12,7 @@ const char *arg_socket = NULL;
 bool arg_legend = true;
 bool arg_vfio = false;
 bool arg_blocking = false;
+bool arg_legacy = false;
 const char *arg_mode = NULL;
 char **arg_devices = NULL;
 int arg_iommu_group = -1;
@@ -38,7 +39,8 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-	{ "groups", verb_groups, "groups", "List IOMMU groups with their members and verdicts" },
+	{ "groups", verb_groups, "groups [--legacy]",
+	  "List IOMMU groups with their members and verdicts" },
 	{ "devices", verb_devices, "devices [--vfio] [--blocking]", "List PCI devices, one per line" },
 	{ "show", verb_show, "show BDF|GROUP", "Show everything known about a device or a group" },
 	{ "check", verb_check, "check [--for USER]", "Check this host's readiness for passthrough" },
@@ -110,6 +112,7 @@ enum {
 	ARG_SOCKET,
 	ARG_VFIO,
 	ARG_BLOCKING,
+	ARG_LEGACY,
 	ARG_MODE,
 	ARG_DEVICE,
 	ARG_IOMMU_GROUP,
@@ -138,6 +141,7 @@ static int parse_argv(int argc, char **argv) {
 		{ "socket", required_argument, NULL, ARG_SOCKET },
 		{ "vfio", no_argument, NULL, ARG_VFIO },
 		{ "blocking", no_argument, NULL, ARG_BLOCKING },
+		{ "legacy", no_argument, NULL, ARG_LEGACY },
 		{ "mode", required_argument, NULL, ARG_MODE },
 		{ "device", required_argument, NULL, ARG_DEVICE },
 		{ "iommu-group", required_argument, NULL, ARG_IOMMU_GROUP },
@@ -195,6 +199,9 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case ARG_BLOCKING:
 			arg_blocking = true;
+			break;
+		case ARG_LEGACY:
+			arg_legacy = true;
 			break;
 		case ARG_MODE:
 			if (!streq(optarg, "attached") && !streq(optarg, "unbound"))

@@ -17,6 +17,7 @@ extern const char *arg_socket; /* --socket PATH */
 extern bool arg_legend;        /* --no-legend clears it */
 extern bool arg_vfio;          /* devices --vfio */
 extern bool arg_blocking;      /* devices --blocking */
+extern bool arg_legacy;        /* groups --legacy: ls-iommu compatible lines */
 extern const char *arg_mode;   /* --mode attached|unbound */
 extern char **arg_devices;     /* --device BDF (repeatable, canonical) */
 extern int arg_iommu_group;    /* --iommu-group N; -1 when unset */

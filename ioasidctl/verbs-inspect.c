@@ -351,6 +351,32 @@ static void render_groups(json_object *doc) {
 	}
 }
 
+/* --legacy: the lines of ls-iommu and of the classic shell loop over iommu_groups, i.e.
+ * "IOMMU Group N: " followed by what `lspci -Dnn` prints for the device. */
+static void render_groups_legacy(json_object *doc) {
+	json_object *groups = jget(doc, "groups");
+	if (jlen(groups) == 0) {
+		print_no_iommu(jget(doc, "iommu"), jlen(jget(doc, "ungrouped_devices")));
+		return;
+	}
+	for (size_t i = 0; i < jlen(groups); i++) {
+		json_object *g = jat(groups, i), *devs = jget(g, "devices");
+		for (size_t j = 0; j < jlen(devs); j++) {
+			json_object *d = jat(devs, j);
+			const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
+			const char *cls = jget_str(d, "class"), *rev = jget_str(d, "revision");
+			printf("IOMMU Group %" PRId64 ": %s %s [%.4s]: %s%s%s [%s:%s]",
+			       jget_int(g, "group", -1), jget_str(d, "bdf"),
+			       jget_str(d, "class_name"), strempty(cls), vn ? vn : "Device",
+			       dn ? " " : "", strempty(dn), jget_str(d, "vendor"),
+			       jget_str(d, "device"));
+			if (rev && !streq(rev, "00"))
+				printf(" (rev %s)", rev);
+			putchar('\n');
+		}
+	}
+}
+
 int verb_groups(int argc, char **argv) {
 	_cleanup_host_free_ Host *h = NULL;
 	_cleanup_json_ json_object *doc = NULL;
@@ -388,6 +414,8 @@ int verb_groups(int argc, char **argv) {
 		return 1;
 	if (arg_json != JSON_OFF)
 		output_json(doc);
+	else if (arg_legacy)
+		render_groups_legacy(doc);
 	else
 		render_groups(doc);
 	return 0;

@@ -56,6 +56,12 @@ run --host $H/iommu-off.json groups
 expect_eq "iommu-off groups rc" "$rc" 0
 grep -q '^No IOMMU groups: the IOMMU is off or absent. Enable VT-d in firmware and boot with intel_iommu=on$' <<<"$out" \
 	&& ok || bad "iommu-off: no clear 'No IOMMU groups' answer: $out"
+run --host $H/workstation.json --legacy groups
+expect_eq "--legacy: one line per group member" "$(wc -l <<<"$out")" "$(jq '[.groups[].devices[]] | length' $H/workstation.json)"
+bad_lines=$(grep -cvE '^IOMMU Group [0-9]+: [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] .+ \[[0-9a-f]{4}\]: .+ \[[0-9a-f]{4}:[0-9a-f]{4}\]( \(rev [0-9a-f]{2}\))?$' <<<"$out")
+expect_eq "--legacy lines look like 'IOMMU Group N: ' + lspci -Dnn" "$bad_lines" 0
+grep -qxF 'IOMMU Group 1: 0000:01:00.1 Audio device [0403]: NVIDIA Corporation GA102 High Definition Audio Controller [10de:1aef] (rev a1)' <<<"$out" \
+	&& ok || bad "--legacy line of 01:00.1"
 run groups extra
 expect_eq "groups with an argument is a usage error" "$rc" 64
 [ -z "$out" ] && ok || bad "usage error printed on stdout"
