@@ -25,7 +25,7 @@ for b in vm-edu ioasidd ioasidctl; do
 done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu is missing (make build-tests)"
 extra=()
-for b in lspci setpriv; do
+for b in lspci setpriv jq; do
 	p=$(command -v "$b" || true)
 	[ -n "$p" ] && extra+=("$p")
 done

@@ -30,7 +30,7 @@ vm_log "kernel $KV (package $VER)"
 t1=$(date +%s)
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="S0"
+ALL_REBUILT="S0 S1"
 ALL_STOCK="L0"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
