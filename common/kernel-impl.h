@@ -7,3 +7,10 @@
 
 int kernel_linux_new(Kernel **ret);
 int kernel_sim_new(const Host *host, Kernel **ret);
+
+/*
+ * kernel_linux_check_cdev_link: the post-open identity check of device_open. target is the
+ * readlink() of /sys/dev/char/M:m for the opened cdev; it must end in
+ * ".../<bdf>/vfio-dev/<vfio_name>". Returns 0, -ESTALE on any mismatch, -EINVAL for NULL.
+ */
+int kernel_linux_check_cdev_link(const char *target, const char *bdf, const char *vfio_name);

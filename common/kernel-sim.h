@@ -40,3 +40,11 @@ int kernel_sim_iova_ranges_raw(Kernel *k, int iommufd, uint32_t ioas_id, IovaRan
 
 /* kernel_sim_set_rlimit_mode_raw: IOMMU_OPTION(RLIMIT_MODE, SET, val64) with any val64. */
 int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64);
+
+/*
+ * kernel_sim_override_cap_sys_resource: for tests only. -1 (the default) makes RLIMIT_MODE
+ * SET ask the calling process's real effective capability set, as the kernel does; 0 or 1
+ * pretend CAP_SYS_RESOURCE is absent or present. Lets unit tests reach the EBUSY/EINVAL
+ * rules on machines whose test runner lacks the capability. Never used by the daemon.
+ */
+int kernel_sim_override_cap_sys_resource(Kernel *k, int value);

@@ -4,6 +4,7 @@
  * one test per rule, each asserting the exact errno.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -273,11 +274,19 @@ static void test_rlimit_mode(void) {
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
+	/* In this process: the real capability decides. */
 	if (!have_cap_sys_resource()) {
 		ASSERT_ERR(K(iommufd_set_rlimit_mode, i, true), EPERM);
-		ASSERT_OK(K(close, i));
-		return;
+		/* The capability is checked first: EPERM even for a bad value. */
+		ASSERT_ERR(kernel_sim_set_rlimit_mode_raw(k, i, 2), EPERM);
+		/* Reach the remaining rules by pretending the capability is there. */
+		ASSERT_OK(kernel_sim_override_cap_sys_resource(k, 1));
+	} else {
+		ASSERT_OK(kernel_sim_override_cap_sys_resource(k, 0));
+		ASSERT_ERR(K(iommufd_set_rlimit_mode, i, true), EPERM);
+		ASSERT_OK(kernel_sim_override_cap_sys_resource(k, -1));
 	}
+	ASSERT_ERR(kernel_sim_override_cap_sys_resource(k, 2), EINVAL);
 	ASSERT_OK(K(iommufd_set_rlimit_mode, i, true));
 	ASSERT_OK(K(iommufd_get_rlimit_mode, i, &pp));
 	CU_ASSERT_TRUE(pp);
@@ -624,10 +633,10 @@ static void test_allow_iovas(void) {
 	CU_ASSERT_TRUE(iova >= 0x40000000 && iova + 0x10000 - 1 <= 0x4000ffff);
 	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x10000, &iova));
 	CU_ASSERT_TRUE(iova >= 0x100000 && iova + 0x10000 - 1 <= 0x1fffff);
-	/* Cleared: the lowest free IOVA anywhere. */
+	/* Cleared: the lowest free IOVA anywhere but page 0. */
 	ASSERT_OK(K(ioas_allow_iovas, i, ioas, NULL, 0));
 	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000000000, 0x1000, &iova));
-	CU_ASSERT_EQUAL(iova, 0);
+	CU_ASSERT_EQUAL(iova, 0x1000);
 	ASSERT_OK(K(close, i));
 }
 
@@ -666,14 +675,19 @@ static void test_map_unmap(void) {
 	ASSERT_ERR(K(ioas_unmap, i, ioas, UINT64_MAX, 0x1000, &un), EOVERFLOW);
 	ASSERT_OK(K(ioas_unmap, i, ioas, 0x100000, 0x5000, &un));
 	CU_ASSERT_EQUAL(un, 0x3000);
-	/* Automatic IOVA aligned to the length's power of two. */
+	/* Automatic IOVA: never page 0, aligned to the length's power of two but not beyond
+	 * the alignment of user_va. */
 	ASSERT_OK(K(ioas_map, i, ioas, rw, va, 0x1000, &iova));
-	CU_ASSERT_EQUAL(iova, 0);
+	CU_ASSERT_EQUAL(iova, 0x1000);
 	ASSERT_OK(K(ioas_map, i, ioas, rw, va, 0x4000, &iova));
 	CU_ASSERT_EQUAL(iova, 0x4000);
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000201000, 0x200000, &iova));
+	CU_ASSERT_EQUAL(iova, 0x8000); /* user_va only 4 KiB aligned: 0x8000 is the next fit */
+	ASSERT_OK(K(ioas_map, i, ioas, rw, 0x7f0000200000, 0x200000, &iova));
+	CU_ASSERT_EQUAL(iova, 0x400000); /* 2 MiB aligned */
 	/* Unmap-all: everything, and again on an empty IOAS. */
 	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, &un));
-	CU_ASSERT_EQUAL(un, 0x5000);
+	CU_ASSERT_EQUAL(un, 0x405000);
 	ASSERT_OK(K(ioas_unmap, i, ioas, 0, UINT64_MAX, &un));
 	CU_ASSERT_EQUAL(un, 0);
 	/* With a device attached, alignment is 4096. */
@@ -790,6 +804,65 @@ static void test_free_with_open_fds(void) {
 	close(d);
 }
 
+static Kernel *sim_from_fixture(const char *name, Host **ret_host) {
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/hosts/%s", test_dir(), name);
+	_cleanup_free_ char *err = NULL;
+	Host *h = NULL;
+	int r = host_load_json_file(path, &h, &err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", path, strna(err));
+	CU_ASSERT_FATAL(r >= 0);
+	Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	*ret_host = h;
+	return k;
+}
+
+/* The sim over the shared fixtures, as the daemon and integration tests use it. */
+static void test_fixtures(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("workstation.json", &h);
+	int i, d;
+	uint32_t id, ioas;
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_IOMMUFD);
+	ASSERT_OK(K(iommufd_open, &i));
+	/* 01:00.0 is on vfio-pci but its audio function is on snd_hda_intel. */
+	ASSERT_OK(K(device_open, host_find_device(h, "0000:01:00.0"), &d));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* gpu-server (AMD): the group's "reserved" region at 0xfd00000000 is honoured too, and
+	 * HW info says NONE for a non-Intel IOMMU. */
+	k = sim_from_fixture("gpu-server.json", &h);
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	ASSERT_OK(K(device_open, host_find_device(h, "0000:03:00.0"), &d));
+	ASSERT_OK(K(device_bind, d, i, &id));
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	_cleanup_free_ IovaRange *r = NULL;
+	size_t n;
+	ASSERT_OK(K(ioas_iova_ranges, i, ioas, &r, &n, NULL));
+	CU_ASSERT_FATAL(n == 3);
+	CU_ASSERT_EQUAL(r[1].last, 0xfcffffffffULL);
+	CU_ASSERT_EQUAL(r[2].start, 0x10000000000ULL);
+	KernelHwInfo hw;
+	ASSERT_OK(K(hw_info, i, id, &hw));
+	CU_ASSERT_EQUAL(hw.data_type, IOMMU_HW_INFO_TYPE_NONE);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* No IOMMU at all: no API, nothing opens. */
+	k = sim_from_fixture("iommu-off.json", &h);
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_NONE);
+	ASSERT_ERR(K(iommufd_open, &i), ENOENT);
+}
+
 static CU_TestInfo tests[] = {
 	{ "new_and_api", test_new_and_api },
 	{ "memfd_names", test_memfd_names },
@@ -815,6 +888,7 @@ static CU_TestInfo tests[] = {
 	{ "close_lifetime", test_close_lifetime },
 	{ "legacy", test_legacy },
 	{ "free_with_open_fds", test_free_with_open_fds },
+	{ "fixtures", test_fixtures },
 	CU_TEST_INFO_NULL,
 };
 

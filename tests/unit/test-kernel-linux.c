@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The linux kernel backend on this host. Without /dev/iommu or /dev/vfio (the usual case
+ * here) this covers the error paths and the pure helpers; the real-kernel tier
+ * (tests/vm, tests/tools/kernel-probe.c) covers the rest inside a guest.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/kernel-impl.h"
+#include "common/kernel-sim.h"
+#include "common/kernel.h"
+#include "common/macro.h"
+#include "tests/unit/test.h"
+
+#define K(op, ...) KERNEL_CALL(k, op, ##__VA_ARGS__)
+
+static void test_cdev_link(void) {
+	static const struct {
+		const char *target, *bdf, *name;
+		int ret;
+	} t[] = {
+		{ "../../devices/pci0000:00/0000:00:03.0/0000:01:00.0/vfio-dev/vfio0", "0000:01:00.0",
+		  "vfio0", 0 },
+		{ "../../devices/pci0000:00/0000:01:00.0/vfio-dev/noiommu-vfio3", "0000:01:00.0",
+		  "noiommu-vfio3", 0 },
+		/* Another device behind the same name (rebind race). */
+		{ "../../devices/pci0000:00/0000:00:03.0/0000:02:00.0/vfio-dev/vfio0", "0000:01:00.0",
+		  "vfio0", -ESTALE },
+		/* The same device, another cdev number. */
+		{ "../../devices/pci0000:00/0000:01:00.0/vfio-dev/vfio1", "0000:01:00.0", "vfio0",
+		  -ESTALE },
+		/* Not a vfio-dev node at all (e.g. a tty with the same dev_t). */
+		{ "../../devices/virtual/tty/vfio0", "0000:01:00.0", "vfio0", -ESTALE },
+		{ "../../devices/pci0000:00/10000:01:00.0/vfio-dev/vfio0", "0000:01:00.0", "vfio0",
+		  -ESTALE },
+		{ "vfio0", "0000:01:00.0", "vfio0", -ESTALE },
+		{ "0000:01:00.0/vfio-dev/vfio0", "0000:01:00.0", "vfio0", 0 },
+		{ NULL, "0000:01:00.0", "vfio0", -EINVAL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		int r = kernel_linux_check_cdev_link(t[i].target, t[i].bdf, t[i].name);
+		if (r != t[i].ret)
+			fprintf(stderr, "case %zu: %s: got %d, expected %d\n", i, strna(t[i].target),
+				r, t[i].ret);
+		CU_ASSERT_EQUAL(r, t[i].ret);
+	}
+}
+
+static void test_new(void) {
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("linux", NULL, &k));
+	ASSERT_STREQ(k->ops->name, "linux");
+	CU_ASSERT_FALSE(kernel_is_sim(k));
+	ASSERT_ERR(kernel_sim_unplug(k, "0000:01:00.0"), EINVAL);
+	KernelApi a = k->ops->api(k);
+	CU_ASSERT_TRUE(a == KERNEL_API_IOMMUFD || a == KERNEL_API_LEGACY || a == KERNEL_API_NONE);
+	if (access("/dev/iommu", F_OK) < 0 && access("/dev/vfio/vfio", F_OK) < 0) {
+		CU_ASSERT_EQUAL(a, KERNEL_API_NONE);
+		int fd;
+		ASSERT_ERR(K(iommufd_open, &fd), ENOENT);
+	}
+}
+
+static void test_device_open_errors(void) {
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("linux", NULL, &k));
+	Device d = { .bdf = "0000:01:00.0", .iommu_group = -1 };
+	int fd, c, g;
+	ASSERT_ERR(K(device_open, &d, &fd), ENODEV); /* no cdev */
+	d.vfio_name = (char *)"../../iommu";
+	ASSERT_ERR(K(device_open, &d, &fd), EINVAL);
+	d.vfio_name = (char *)"..";
+	ASSERT_ERR(K(device_open, &d, &fd), EINVAL);
+	if (access("/dev/vfio/devices/vfio999999", F_OK) < 0) {
+		d.vfio_name = (char *)"vfio999999";
+		ASSERT_ERR(K(device_open, &d, &fd), ENODEV);
+	}
+	Device bad = { .bdf = "01:00.0", .vfio_name = (char *)"vfio0" };
+	ASSERT_ERR(K(device_open, &bad, &fd), EINVAL);
+	ASSERT_ERR(K(legacy_open, &d, &c, &g, &fd), ENODEV); /* no IOMMU group */
+}
+
+/* Both backends answer a file that is not theirs the way the kernel does. */
+static void test_wrong_fd_agrees_with_sim(void) {
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("linux", NULL, &k));
+	Host h = { .kernel = { .iommufd = TRI_YES } };
+	_cleanup_kernel_free_ Kernel *sim = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &sim));
+	_cleanup_close_ int m = memfd_create("plain", MFD_CLOEXEC);
+	CU_ASSERT_FATAL(m >= 0);
+	uint32_t id;
+	ASSERT_ERR(K(ioas_alloc, m, &id), ENOTTY);
+	ASSERT_ERR(KERNEL_CALL(sim, ioas_alloc, m, &id), ENOTTY);
+	ASSERT_ERR(K(device_bind, m, m, &id), ENOTTY);
+	ASSERT_ERR(KERNEL_CALL(sim, device_bind, m, m, &id), ENOTTY);
+	ASSERT_ERR(K(device_reset, m), ENOTTY);
+	ASSERT_ERR(KERNEL_CALL(sim, device_reset, m), ENOTTY);
+	ASSERT_ERR(K(ioas_alloc, 1000, &id), EBADF);
+	ASSERT_ERR(KERNEL_CALL(sim, ioas_alloc, 1000, &id), EBADF);
+	ASSERT_ERR(K(close, -1), EBADF);
+	ASSERT_ERR(KERNEL_CALL(sim, close, -1), EBADF);
+	int m2 = memfd_create("plain2", MFD_CLOEXEC);
+	ASSERT_OK(K(close, m2));
+	ASSERT_ERR(K(close, m2), EBADF);
+}
+
+static CU_TestInfo tests[] = {
+	{ "cdev_link", test_cdev_link },
+	{ "new", test_new },
+	{ "device_open_errors", test_device_open_errors },
+	{ "wrong_fd_agrees_with_sim", test_wrong_fd_agrees_with_sim },
+	CU_TEST_INFO_NULL,
+};
+
+TEST_SUITE("kernel-linux", tests);
