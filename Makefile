@@ -138,7 +138,7 @@ $(B)/%: $(B)/obj/tests/tools/%.o $(LIB)
 # Debian packages the build and the tests need. 'deps' installs what is missing.
 DEBIAN_DEPS := build-essential pkg-config libudev-dev libsystemd-dev libjson-c-dev \
 	libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcunit1-dev umockdev libumockdev-dev \
-	pciutils udev jq mandoc util-linux procps systemd clang valgrind \
+	pciutils udev jq python3 mandoc util-linux procps systemd clang valgrind \
 	libclang-rt-14-dev \
 	debootstrap qemu-system-x86 busybox-static cpio xz-utils kmod
 deps:
@@ -161,8 +161,13 @@ build-tests: all $(RUN_TESTS) $(TOOLS)
 
 check: deps
 	@$(MAKE) --no-print-directory build-tests
-	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-integration check-units check-vm
+	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-daemon check-integration check-units check-vm
 .PHONY: check
+
+# Daemon protocol/robustness checks (tests/daemon): a real ioasidd on a temp socket, sim kernel.
+check-daemon: build-tests
+	python3 tests/daemon/adversarial.py $(B)
+.PHONY: check-daemon
 
 check-unit: $(RUN_TESTS)
 	$(RUN_TESTS)

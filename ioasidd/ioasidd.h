@@ -217,6 +217,8 @@ int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fd
 /* Convenience: a reply / an error with parameters (taken, may be NULL). */
 int connection_reply(Connection *c, json_object *params, bool continues);
 int connection_error(Connection *c, const char *error, json_object *params);
+/* (Re)arms the idle deadline unless c holds a lease or a Monitor subscription. */
+void connection_rearm_idle(Connection *c);
 /* Marks c to be closed once the current dispatch is done. */
 void connection_close(Connection *c, const char *why);
 size_t server_count_uid(const Manager *m, uid_t uid);

@@ -255,8 +255,9 @@ static const char *param_string(json_object *params, const char *key, bool *bad)
 
 void manager_end_lease(Manager *m, Lease *l, const char *why) {
 	lease_table_remove(&m->leases, l);
-	if (l->connection && l->connection->pending_lease == l)
-		l->connection->pending_lease = NULL;
+	Connection *c = l->connection;
+	if (c && c->pending_lease == l)
+		c->pending_lease = NULL;
 	if (l->delivered) {
 		methods_notify_lease(m, l, "lease-released");
 		audit_log(&(AuditRecord){
@@ -277,6 +278,9 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 	} else
 		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
 	lease_free(l, m->kernel);
+	/* A connection kept open only for this lease is subject to the idle deadline again. */
+	if (c && !c->closing)
+		connection_rearm_idle(c);
 }
 
 void manager_connection_gone(Manager *m, Connection *c) {

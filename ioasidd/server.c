@@ -43,6 +43,7 @@ static void connection_free(Connection *c) {
 	if (!c)
 		return;
 	Manager *m = c->manager;
+	c->closing = true;
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (m->connections == c)
@@ -97,7 +98,7 @@ static void arm_timer(Connection *c, sd_event_source *t, unsigned sec) {
 
 /* Idle / request deadline: a connection must complete a request within the timeout, except
  * one that holds a lease or a Monitor subscription and has no partial request pending. */
-static void connection_rearm_idle(Connection *c) {
+void connection_rearm_idle(Connection *c) {
 	if (c->closing)
 		return;
 	bool partial = varlink_stream_input_buffered(c->stream) > 0;
