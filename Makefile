@@ -91,6 +91,9 @@ TOOLS := $(patsubst tests/tools/%.c,$(B)/%,$(TOOL_SRC))
 # Per-tool extra libraries (tests/tools/NAME.c -> TOOL_LIBS_NAME).
 TOOL_LIBS_mktestbed = $(shell pkg-config --libs umockdev-1.0 2>/dev/null)
 TOOL_CFLAGS_mktestbed = $(shell pkg-config --cflags umockdev-1.0 2>/dev/null)
+# An LD_PRELOAD shim (adversarial test A2): a shared object, not a program.
+TOOL_CFLAGS_peercred-eio = -fPIC
+TOOL_LIBS_peercred-eio = -shared -ldl
 
 all: $(IOASIDD) $(IOASIDCTL)
 .PHONY: all

@@ -1,23 +1,631 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder: replaced by the real verbs. */
+/*
+ * ioasidctl acquire | run | leases | status | revoke: the verbs that talk to ioasidd.
+ *
+ * acquire holds its lease until stdin reaches EOF or SIGINT/SIGTERM arrives, so
+ * `ioasidctl acquire X --json </dev/null` acquires, prints, releases and exits, and a test can
+ * hold a lease by keeping stdin open. run holds the lease while its child runs.
+ *
+ * Exit codes: 0 ok, 1 failure, 2 denied / not viable / group owned, 64 usage, 69 daemon
+ * unavailable.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "common/client.h"
+#include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/output.h"
+
+/* Named errors that mean "you may not have this" rather than "something broke" (exit 2).
+ * DeviceBusy is the device itself leased to another owner: the group-owned case. */
+static bool error_is_refusal(const IoasidError *e) {
+	static const char *const refusals[] = {
+		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_GROUP_NOT_VIABLE,
+		IOASID_ERROR_GROUP_OWNED,       IOASID_ERROR_DEVICE_BUSY,
+		"io.ioasid.Manager.PermissionDenied",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
+		if (ioasid_error_is(e, refusals[i]))
+			return true;
+	return false;
+}
+
+static bool errno_is_unavailable(int r) {
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ECONNREFUSED ||
+	       r == -ENOENT || r == -ETIMEDOUT;
+}
+
+/* Reports a failed call on stderr (one line) and returns the exit code. */
+static int report_call_error(const char *what, int r, const IoasidError *e) {
+	if (r == -EREMOTEIO)
+		return ioasidctl_error(error_is_refusal(e) ? EXIT_NOT_VIABLE : 1, "%s",
+				       e->message ? e->message : strna(e->name));
+	if (errno_is_unavailable(r))
+		return ioasidctl_error(EXIT_UNAVAILABLE, "%s: ioasidd closed the connection (%s)",
+				       what, strerror(-r));
+	if (r == -EBADMSG)
+		return ioasidctl_error(1, "%s: malformed reply from ioasidd", what);
+	return ioasidctl_error(1, "%s: %s", what, strerror(-r));
+}
+
+static int connect_daemon(IoasidClient **ret) {
+	const char *path = ioasid_client_socket_path(arg_socket);
+	int r = ioasid_client_connect(path, ret);
+	if (r < 0)
+		return ioasidctl_error(r == -EACCES ? 1 : EXIT_UNAVAILABLE,
+				       "Cannot connect to ioasidd at '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+/* Builds the request from positional BDFs, --device, --iommu-group, --pool/--count. */
+static int build_request(char **positional, IoasidAcquireRequest *req, char ***ret_devices) {
+	_cleanup_strv_free_ char **devices = arg_devices ? strv_copy(arg_devices) : NULL;
+
+	if (arg_devices && !devices)
+		return ioasidctl_error(1, "Out of memory");
+	for (char **p = positional; p && *p; p++) {
+		char bdf[BDF_MAX];
+		if (bdf_parse(*p, bdf) < 0)
+			return ioasidctl_error(EXIT_USAGE, "'%s' is not a PCI address", *p);
+		if (!strv_contains(devices, bdf) && strv_extend(&devices, bdf) < 0)
+			return ioasidctl_error(1, "Out of memory");
+	}
+	int n = !!devices + (arg_iommu_group >= 0) + !!arg_pool;
+	if (n != 1)
+		return ioasidctl_error(EXIT_USAGE,
+				       "Name the devices: BDFs, --iommu-group N, or --pool P --count N "
+				       "(exactly one of them)");
+	if (arg_count > 0 && !arg_pool)
+		return ioasidctl_error(EXIT_USAGE, "--count goes with --pool");
+	if (strv_length(devices) > IOASID_MAX_DEVICES_PER_REQUEST)
+		return ioasidctl_error(EXIT_USAGE, "At most %d devices per lease",
+				       IOASID_MAX_DEVICES_PER_REQUEST);
+
+	*req = (IoasidAcquireRequest){
+		.devices = devices,
+		.group = arg_iommu_group,
+		.pool = arg_pool,
+		.count = arg_pool ? (arg_count ?: 1) : 0,
+		.mode = arg_mode,
+		.layout = arg_layout,
+		.lifetime = arg_lifetime,
+	};
+	*ret_devices = TAKE_PTR(devices);
+	return 0;
+}
+
+static json_object *json_int_or_null(int64_t v) {
+	return v < 0 ? NULL : json_object_new_int64(v);
+}
+
+static json_object *json_strv(char **l) {
+	json_object *a = json_object_new_array();
+	for (char **s = l; a && s && *s; s++)
+		json_object_array_add(a, json_object_new_string(*s));
+	return a;
+}
+
+/* Describes one received fd and checks it is what the reply says it is (bdf NULL: the
+ * iommufd). Adds "fd", "kind", "name", "cloexec", "verified" to o. Returns verified. */
+static bool fd_check(int fd, const char *bdf, json_object *o, char **ret_name) {
+	IoasidFdInfo info = {};
+	bool ok = false;
+
+	if (ioasid_fd_describe(fd, NULL, &info) >= 0) {
+		if (bdf)
+			ok = info.kind == IOASID_FD_VFIO_DEVICE && streq(info.bdf, bdf);
+		else
+			ok = info.kind == IOASID_FD_IOMMUFD;
+		ok = ok && info.cloexec;
+	}
+	json_object_object_add(o, "fd", json_object_new_int(fd));
+	json_object_object_add(o, "kind", json_object_new_string(ioasid_fd_kind_to_string(info.kind)));
+	json_object_object_add(o, "name", info.name ? json_object_new_string(info.name) : NULL);
+	json_object_object_add(o, "sim", json_object_new_boolean(info.sim));
+	json_object_object_add(o, "cloexec", json_object_new_boolean(info.cloexec));
+	json_object_object_add(o, "verified", json_object_new_boolean(ok));
+	*ret_name = info.name ? strdup(info.name) : strdup("?");
+	ioasid_fd_info_done(&info);
+	return ok;
+}
+
+/* The --json document of acquire and the human form from the same object. Returns whether
+ * every fd checked out. */
+static bool print_result(const IoasidAcquireResult *res) {
+	_cleanup_json_ json_object *o = json_object_new_object();
+	_cleanup_table_ Table *t = table_new("FD", "WHAT", "RECEIVED AS", "IDS", NULL);
+	json_object *iommu = json_object_new_object(), *devs = json_object_new_array();
+	_cleanup_free_ char *iname = NULL;
+	bool ok;
+	char ids[64];
+
+	json_object_object_add(o, "lease", json_object_new_string(res->lease));
+	json_object_object_add(o, "mode", json_object_new_string(res->mode));
+	json_object_object_add(o, "ioasId", json_int_or_null(res->ioas_id));
+	json_object_object_add(o, "rule", json_object_new_string(res->rule));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)res->generation));
+	json_object_object_add(o, "memlock", json_int_or_null(res->memlock));
+	json_object_object_add(o, "atRisk", json_strv(res->at_risk));
+	json_object_object_add(o, "warnings", json_strv(res->warnings));
+
+	ok = fd_check(res->iommufd, NULL, iommu, &iname);
+	json_object_object_add(o, "iommufd", iommu);
+	char fdbuf[16];
+	snprintf(fdbuf, sizeof(fdbuf), "%d", res->iommufd);
+	if (res->ioas_id >= 0)
+		snprintf(ids, sizeof(ids), "ioas %" PRIi64, res->ioas_id);
+	else
+		snprintf(ids, sizeof(ids), "-");
+	if (t)
+		table_add_row(t, fdbuf, "iommufd", iname, ids);
+
+	for (size_t i = 0; i < res->n_devices; i++) {
+		const IoasidGrantedDevice *d = &res->devices[i];
+		json_object *dj = json_object_new_object();
+		_cleanup_free_ char *dname = NULL;
+
+		json_object_object_add(dj, "bdf", json_object_new_string(d->bdf));
+		json_object_object_add(dj, "devId", json_int_or_null(d->dev_id));
+		json_object_object_add(dj, "hwptId", json_int_or_null(d->hwpt_id));
+		ok = fd_check(d->fd, d->bdf, dj, &dname) && ok;
+		json_object_array_add(devs, dj);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", d->fd);
+		if (d->dev_id >= 0)
+			snprintf(ids, sizeof(ids), "dev %" PRIi64 " hwpt %" PRIi64, d->dev_id,
+				 d->hwpt_id);
+		else
+			snprintf(ids, sizeof(ids), "-");
+		if (t)
+			table_add_row(t, fdbuf, d->bdf, dname, ids);
+	}
+	json_object_object_add(o, "devices", devs);
+	json_object_object_add(o, "verified", json_object_new_boolean(ok));
+
+	if (arg_json != JSON_OFF)
+		output_json(o);
+	else {
+		printf("%sLease %s%s: %s mode, rule %s, policy generation %" PRIu64 "\n",
+		       ansi_bold(), res->lease, ansi_normal(), res->mode, res->rule,
+		       res->generation);
+		if (t)
+			table_print(t);
+		if (res->at_risk && *res->at_risk) {
+			printf("%sAt risk (same IOMMU group, not leased):%s", ansi_yellow(),
+			       ansi_normal());
+			for (char **s = res->at_risk; *s; s++)
+				printf(" %s", *s);
+			printf("\n");
+		}
+		for (char **w = res->warnings; w && *w; w++)
+			printf("%sWarning:%s %s\n", ansi_yellow(), ansi_normal(), *w);
+	}
+	fflush(stdout);
+	return ok;
+}
+
+/* Blocks SIGINT/SIGTERM (plus extra) and returns a signalfd for them. */
+static int block_signals(int extra) {
+	sigset_t ss;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	if (extra > 0)
+		sigaddset(&ss, extra);
+	if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+		return -errno;
+	return RET_NERRNO(signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+/* True when the daemon hung up (EOF or error on the connection). */
+static bool connection_closed(int fd) {
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* Holds the lease until stdin EOF, SIGINT/SIGTERM, or the daemon hangs up. Returns 0 on a
+ * normal end, -ECONNRESET when the daemon went away. */
+static int hold_lease(IoasidClient *c) {
+	_cleanup_close_ int sfd = block_signals(0);
+	struct pollfd p[3] = {
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = ioasid_client_fd(c), .events = POLLIN },
+	};
+
+	if (sfd < 0)
+		return sfd;
+	for (;;) {
+		if (poll(p, ELEMENTSOF(p), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return 0;
+		if (p[2].revents && connection_closed(p[2].fd))
+			return -ECONNRESET;
+		if (p[0].revents & POLLNVAL)
+			return 0;
+		if (p[0].revents) {
+			char buf[4096];
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+				return 0;
+		}
+	}
+}
+
+static int release_lease(IoasidClient *c, const char *lease) {
+	IoasidError e = {};
+	int r = ioasid_client_release(c, lease, &e);
+	if (r < 0)
+		r = report_call_error("Release", r, &e);
+	ioasid_error_done(&e);
+	return r;
+}
+
+/* Connects and acquires; prints the error and returns an exit code (> 0) on failure. */
+static int do_acquire(char **positional, IoasidClient **ret_client,
+		      IoasidAcquireResult **ret_result) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_strv_free_ char **devices = NULL;
+	IoasidAcquireRequest req = IOASID_ACQUIRE_REQUEST_INIT;
+	IoasidError e = {};
+	int r;
+
+	r = build_request(positional, &req, &devices);
+	if (r > 0)
+		return r;
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_acquire(c, &req, ret_result, &e);
+	if (r < 0) {
+		r = report_call_error("Acquire", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	*ret_client = TAKE_PTR(c);
+	return 0;
+}
 
 int verb_acquire(int argc, char **argv) {
-	return ioasidctl_error(1, "'acquire' is not implemented yet");
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
+	int r;
+
+	r = do_acquire(argv + 1, &c, &res);
+	if (r > 0)
+		return r;
+	if (!print_result(res)) {
+		(void)release_lease(c, res->lease);
+		return ioasidctl_error(1, "Lease %s: a received fd is not what the reply says it is",
+				       res->lease);
+	}
+	if (arg_json == JSON_OFF && !arg_quiet && isatty(STDIN_FILENO))
+		fprintf(stderr, "Holding lease %s; press Ctrl-D or Ctrl-C to release it\n",
+			res->lease);
+
+	r = hold_lease(c);
+	if (r == -ECONNRESET)
+		return ioasidctl_error(1, "ioasidd closed the connection: lease %s has ended",
+				       res->lease);
+	if (r < 0)
+		return ioasidctl_error(1, "Waiting for stdin: %s", strerror(-r));
+	r = release_lease(c, res->lease);
+	return r > 0 ? r : 0;
+}
+
+/* ---- run ---- */
+
+/* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} in arg. Any other {...} stays as written
+ * (QEMU arguments may carry JSON). Returns 0, or an exit code after printing an error. */
+static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **ret) {
+	_cleanup_free_ char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return ioasidctl_error(1, "Out of memory");
+	for (const char *p = arg; *p;) {
+		const char *close_brace = *p == '{' ? strchr(p, '}') : NULL;
+		if (!close_brace) {
+			fputc(*p++, f);
+			continue;
+		}
+		_cleanup_free_ char *tok = strndup(p + 1, close_brace - p - 1);
+		if (!tok) {
+			fclose(f);
+			return ioasidctl_error(1, "Out of memory");
+		}
+		char *colon = strchr(tok, ':');
+		if (streq(tok, "iommufd"))
+			fprintf(f, "%d", res->iommufd);
+		else if (streq(tok, "ioas")) {
+			if (res->ioas_id < 0) {
+				fclose(f);
+				return ioasidctl_error(EXIT_USAGE,
+						       "{ioas} needs --mode attached (lease is %s)",
+						       res->mode);
+			}
+			fprintf(f, "%" PRIi64, res->ioas_id);
+		} else if (colon && (strneq(tok, "fd:", 3) || strneq(tok, "devid:", 6))) {
+			char bdf[BDF_MAX];
+			const IoasidGrantedDevice *d = NULL;
+			if (bdf_parse(colon + 1, bdf) >= 0)
+				d = ioasid_acquire_result_device(res, bdf);
+			if (!d) {
+				fclose(f);
+				return ioasidctl_error(EXIT_USAGE, "'{%s}': '%s' is not in lease %s",
+						       tok, colon + 1, res->lease);
+			}
+			if (tok[0] == 'f')
+				fprintf(f, "%d", d->fd);
+			else if (d->dev_id < 0) {
+				fclose(f);
+				return ioasidctl_error(EXIT_USAGE,
+						       "'{%s}' needs --mode attached (lease is %s)", tok,
+						       res->mode);
+			} else
+				fprintf(f, "%" PRIi64, d->dev_id);
+		} else {
+			/* Not ours: copy "{...}" literally. */
+			fwrite(p, 1, close_brace - p + 1, f);
+		}
+		p = close_brace + 1;
+	}
+	if (fclose(f) != 0)
+		return ioasidctl_error(1, "Out of memory");
+	*ret = TAKE_PTR(out);
+	return 0;
 }
 
 int verb_run(int argc, char **argv) {
-	return ioasidctl_error(1, "'run' is not implemented yet");
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
+	_cleanup_strv_free_ char **cmd = NULL;
+	_cleanup_close_ int sfd = -EBADF;
+	int r, status = 0;
+	pid_t pid;
+
+	if (argc < 2)
+		return ioasidctl_error(EXIT_USAGE, "run needs a command: run [--device BDF]... -- CMD "
+						   "ARGS...");
+	r = do_acquire(NULL, &c, &res);
+	if (r > 0)
+		return r;
+
+	cmd = calloc(argc, sizeof(char *));
+	if (!cmd)
+		return ioasidctl_error(1, "Out of memory");
+	for (int i = 1; i < argc; i++) {
+		r = expand_arg(argv[i], res, &cmd[i - 1]);
+		if (r > 0) {
+			(void)release_lease(c, res->lease);
+			return r;
+		}
+	}
+	if (!arg_quiet && arg_json == JSON_OFF)
+		fprintf(stderr, "Lease %s: running %s\n", res->lease, cmd[0]);
+
+	sfd = block_signals(SIGCHLD);
+	if (sfd < 0)
+		return ioasidctl_error(1, "Cannot set up signals: %s", strerror(-sfd));
+
+	pid = fork();
+	if (pid < 0)
+		return ioasidctl_error(1, "fork: %m");
+	if (pid == 0) {
+		sigset_t ss;
+		/* The child gets exactly the leased fds without FD_CLOEXEC; our copies of them in
+		 * the parent stay close-on-exec. */
+		(void)fcntl(res->iommufd, F_SETFD, 0);
+		for (size_t i = 0; i < res->n_devices; i++)
+			(void)fcntl(res->devices[i].fd, F_SETFD, 0);
+		sigemptyset(&ss);
+		(void)sigprocmask(SIG_SETMASK, &ss, NULL);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "ioasidctl: Cannot execute '%s': %m\n", cmd[0]);
+		_exit(127);
+	}
+
+	/* Forward SIGINT/SIGTERM; the lease connection stays open until the child is gone. */
+	bool daemon_gone = false;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = daemon_gone ? -1 : ioasid_client_fd(c), .events = POLLIN },
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents && connection_closed(p[1].fd)) {
+			daemon_gone = true;
+			ioasidctl_error(1, "ioasidd closed the connection: lease %s has ended",
+					res->lease);
+		}
+		if (!p[0].revents)
+			continue;
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+				(void)kill(pid, (int)si.ssi_signo);
+		}
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+	}
+
+	if (!daemon_gone)
+		(void)release_lease(c, res->lease);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
 }
 
+/* ---- leases, status, revoke ---- */
+
 int verb_leases(int argc, char **argv) {
-	return ioasidctl_error(1, "'leases' is not implemented yet");
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_json_ json_object *a = json_object_new_array();
+	_cleanup_table_ Table *t = table_new("LEASE", "UID", "PID", "MODE", "DEVICES", "GROUPS",
+					     "LIFETIME", "STATE", NULL);
+	IoasidLease *l = NULL;
+	IoasidError e = {};
+	size_t n = 0;
+	int r;
+
+	if (argc > 1)
+		return ioasidctl_error(EXIT_USAGE, "leases takes no arguments");
+	if (!a || !t)
+		return ioasidctl_error(1, "Out of memory");
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_list_leases(c, &l, &n, &e);
+	if (r < 0) {
+		r = report_call_error("ListLeases", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object(), *g = json_object_new_array();
+		char uid[24], pid[24];
+		_cleanup_free_ char *groups = strdup(""), *devs = strdup("");
+
+		for (size_t k = 0; k < l[i].n_groups; k++) {
+			char *x = NULL;
+			json_object_array_add(g, json_object_new_int(l[i].groups[k]));
+			if (asprintf(&x, "%s%s%d", groups, k ? "," : "", l[i].groups[k]) >= 0) {
+				free(groups);
+				groups = x;
+			}
+		}
+		for (char **d = l[i].devices; d && *d; d++) {
+			char *x = NULL;
+			if (asprintf(&x, "%s%s%s", devs, d == l[i].devices ? "" : ",", *d) >= 0) {
+				free(devs);
+				devs = x;
+			}
+		}
+		json_object_object_add(o, "id", json_object_new_string(l[i].id));
+		json_object_object_add(o, "uid", json_object_new_int64(l[i].uid));
+		json_object_object_add(o, "pid", json_int_or_null(l[i].pid));
+		json_object_object_add(o, "unit", l[i].unit ? json_object_new_string(l[i].unit) : NULL);
+		json_object_object_add(o, "mode", json_object_new_string(l[i].mode));
+		json_object_object_add(o, "layout",
+				       l[i].layout ? json_object_new_string(l[i].layout) : NULL);
+		json_object_object_add(o, "devices", json_strv(l[i].devices));
+		json_object_object_add(o, "groups", g);
+		json_object_object_add(o, "lifetime", json_object_new_string(l[i].lifetime));
+		json_object_object_add(o, "state", json_object_new_string(l[i].state));
+		json_object_object_add(o, "generation", json_object_new_int64((int64_t)l[i].generation));
+		json_object_object_add(o, "created", json_object_new_int64(l[i].created));
+		json_object_array_add(a, o);
+
+		snprintf(uid, sizeof(uid), "%" PRIi64, l[i].uid);
+		snprintf(pid, sizeof(pid), "%" PRIi64, l[i].pid);
+		table_add_row(t, l[i].id, uid, l[i].pid >= 0 ? pid : NULL, l[i].mode, devs, groups,
+			      l[i].lifetime, l[i].state);
+	}
+	ioasid_leases_free(l, n);
+
+	if (arg_json != JSON_OFF)
+		output_json(a);
+	else if (n == 0)
+		printf("No leases\n");
+	else
+		table_print(t);
+	return 0;
 }
 
 int verb_status(int argc, char **argv) {
-	return ioasidctl_error(1, "'status' is not implemented yet");
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_(ioasid_status_freep) IoasidStatus *s = NULL;
+	_cleanup_json_ json_object *o = json_object_new_object();
+	IoasidError e = {};
+	int r;
+
+	if (argc > 1)
+		return ioasidctl_error(EXIT_USAGE, "status takes no arguments");
+	if (!o)
+		return ioasidctl_error(1, "Out of memory");
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_status(c, &s, &e);
+	if (r == -EREMOTEIO && error_is_refusal(&e)) {
+		const char *reason = NULL;
+		json_object *v;
+		if (e.parameters && json_object_object_get_ex(e.parameters, "reason", &v))
+			reason = json_object_get_string(v);
+		r = ioasidctl_error(EXIT_NOT_VIABLE,
+				    "Status is for administrators: uid %u matches no admin rule of "
+				    "the policy (%s)",
+				    (unsigned)getuid(), strna(reason));
+		ioasid_error_done(&e);
+		return r;
+	}
+	if (r < 0) {
+		r = report_call_error("Status", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	json_object_object_add(o, "version", json_object_new_string(s->version));
+	json_object_object_add(o, "kernel", json_object_new_string(s->kernel));
+	json_object_object_add(o, "api", json_object_new_string(s->api));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)s->generation));
+	json_object_object_add(o, "leases", json_object_new_int64(s->leases));
+	json_object_object_add(o, "connections", json_object_new_int64(s->connections));
+	json_object_object_add(o, "accounting", json_object_new_string(s->accounting));
+	json_object_object_add(o, "warnings", json_strv(s->warnings));
+	if (arg_json != JSON_OFF) {
+		output_json(o);
+		return 0;
+	}
+	printf("    Version: %s\n     Kernel: %s\n        API: %s\n Generation: %" PRIu64 "\n"
+	       "     Leases: %" PRIi64 "\nConnections: %" PRIi64 "\n Accounting: %s\n",
+	       s->version, s->kernel, s->api, s->generation, s->leases, s->connections,
+	       s->accounting);
+	for (char **w = s->warnings; w && *w; w++)
+		printf("    %sWarning:%s %s\n", ansi_yellow(), ansi_normal(), *w);
+	return 0;
 }
 
 int verb_revoke(int argc, char **argv) {
-	return ioasidctl_error(1, "'revoke' is not implemented yet");
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_free_ char *state = NULL;
+	IoasidError e = {};
+	int r;
+
+	if (argc != 2)
+		return ioasidctl_error(EXIT_USAGE, "revoke takes one lease id");
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_revoke(c, argv[1], arg_reset, arg_signal, &state, &e);
+	if (r < 0) {
+		r = report_call_error("Revoke", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	if (arg_json != JSON_OFF) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_object_object_add(o, "lease", json_object_new_string(argv[1]));
+		json_object_object_add(o, "state", json_object_new_string(state));
+		output_json(o);
+	} else
+		printf("Lease %s: %s\n", argv[1], state);
+	return 0;
 }

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The transport-free half of the client: validating replies against the fds that came with
+ * them, building result structs, human messages for named errors, and telling what a
+ * received fd is. Everything here is pure or touches only the fds it is given, so the unit
+ * tests drive it without a daemon.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "common/client.h"
+#include "common/proto.h"
+
+void ioasid_error_done(IoasidError *e) {
+	if (!e)
+		return;
+	free(e->name);
+	if (e->parameters)
+		json_object_put(e->parameters);
+	free(e->message);
+	*e = (IoasidError){};
+}
+
+bool ioasid_error_is(const IoasidError *e, const char *name) {
+	return e && e->name && name && streq(e->name, name);
+}
+
+static const char *param_str(json_object *p, const char *key) {
+	json_object *v;
+	if (!p || !json_object_object_get_ex(p, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool param_int(json_object *p, const char *key, int64_t *ret) {
+	json_object *v;
+	if (!p || !json_object_object_get_ex(p, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*ret = json_object_get_int64(v);
+	return true;
+}
+
+/* Joins a JSON array of strings with sep; "" when absent. NULL on -ENOMEM. */
+static char *param_join(json_object *p, const char *key, const char *sep) {
+	json_object *a;
+	char *s = strdup("");
+	if (!s)
+		return NULL;
+	if (!p || !json_object_object_get_ex(p, key, &a) || !json_object_is_type(a, json_type_array))
+		return s;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(e, json_type_string))
+			continue;
+		char *n = NULL;
+		if (asprintf(&n, "%s%s%s", s, *s ? sep : "", json_object_get_string(e)) < 0) {
+			free(s);
+			return NULL;
+		}
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
+char *ioasid_error_format(const char *name, json_object *p) {
+	char *m = NULL;
+	int64_t n = 0, line = 0, col = 0;
+	const char *dev = param_str(p, "device");
+	int r;
+
+	if (!name)
+		return strdup("Malformed error reply");
+
+	if (streq(name, IOASID_ERROR_PERMISSION_DENIED) ||
+	    streq(name, "io.ioasid.Manager.PermissionDenied")) {
+		const char *rule = param_str(p, "rule");
+		r = asprintf(&m, "Permission denied%s%s: %s%s%s%s", dev ? " for " : "", strempty(dev),
+			     strna(param_str(p, "reason")), rule ? " (rule " : "", strempty(rule),
+			     rule ? ")" : "");
+	} else if (streq(name, IOASID_ERROR_NO_SUCH_DEVICE))
+		r = asprintf(&m, "No such device '%s'", strna(dev));
+	else if (streq(name, IOASID_ERROR_GROUP_NOT_VIABLE)) {
+		_cleanup_free_ char *b = param_join(p, "blockers", "; ");
+		(void)param_int(p, "group", &n);
+		r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is not viable%s%s", strna(dev), n,
+			     b && *b ? ": " : "", strempty(b));
+	} else if (streq(name, IOASID_ERROR_GROUP_OWNED)) {
+		(void)param_int(p, "group", &n);
+		r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is shared with another owner (%s)",
+			     strna(dev), n, strna(param_str(p, "owner")));
+	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
+		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));
+	else if (streq(name, IOASID_ERROR_LIMIT_EXCEEDED)) {
+		(void)param_int(p, "max", &n);
+		r = asprintf(&m, "Limit '%s' exceeded (max %" PRIi64 ")", strna(param_str(p, "limit")),
+			     n);
+	} else if (streq(name, IOASID_ERROR_LAYOUT_CONFLICT)) {
+		_cleanup_free_ char *c = param_join(p, "conflicts", "; ");
+		r = asprintf(&m, "Layout '%s' conflicts: %s", strna(param_str(p, "layout")),
+			     strempty(c));
+	} else if (streq(name, IOASID_ERROR_NO_SUCH_LEASE) ||
+		   streq(name, "io.ioasid.Manager.NoSuchLease"))
+		r = asprintf(&m, "No such lease '%s'", strna(param_str(p, "lease")));
+	else if (streq(name, IOASID_ERROR_PROTOCOL))
+		r = asprintf(&m, "Protocol error: %s", strna(param_str(p, "reason")));
+	else if (streq(name, IOASID_ERROR_SYSTEM)) {
+		(void)param_int(p, "errno", &n);
+		r = asprintf(&m, "%s%s%s failed in the daemon: %s", dev ? dev : "", dev ? ": " : "",
+			     strna(param_str(p, "operation")),
+			     param_str(p, "errnoName") ?: strerror((int)n));
+	} else if (streq(name, "io.ioasid.Manager.ReloadFailed")) {
+		(void)param_int(p, "line", &line);
+		(void)param_int(p, "column", &col);
+		r = asprintf(&m, "%s:%" PRIi64 ":%" PRIi64 ": %s", strna(param_str(p, "file")), line,
+			     col, strna(param_str(p, "message")));
+	} else if (streq(name, "io.ioasid.Manager.NoSuchStaged"))
+		r = asprintf(&m, "No such staged context '%s'", strna(param_str(p, "id")));
+	else if (streq(name, VARLINK_ERROR_METHOD_NOT_FOUND))
+		r = asprintf(&m, "The daemon does not implement '%s'", strna(param_str(p, "method")));
+	else if (streq(name, VARLINK_ERROR_INTERFACE_NOT_FOUND))
+		r = asprintf(&m, "The daemon does not implement interface '%s'",
+			     strna(param_str(p, "interface")));
+	else if (streq(name, VARLINK_ERROR_INVALID_PARAMETER))
+		r = asprintf(&m, "Invalid parameter '%s'", strna(param_str(p, "parameter")));
+	else
+		r = asprintf(&m, "%s %s", name,
+			     p ? json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN) : "{}");
+	return r < 0 ? NULL : m;
+}
+
+/* src is canonical (checked by the caller): 12 characters. */
+static void bdf_copy(char dst[static BDF_MAX], const char *src) {
+	size_t n = strnlen(src, BDF_MAX - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static void granted_free(IoasidGrantedDevice *d, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		safe_close(d[i].fd);
+	free(d);
+}
+
+IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r) {
+	if (!r)
+		return NULL;
+	free(r->lease);
+	free(r->mode);
+	safe_close(r->iommufd);
+	granted_free(r->devices, r->n_devices);
+	strv_free(r->at_risk);
+	strv_free(r->warnings);
+	free(r->rule);
+	free(r);
+	return NULL;
+}
+
+const IoasidGrantedDevice *ioasid_acquire_result_device(const IoasidAcquireResult *r,
+							const char *bdf) {
+	if (!r || !bdf)
+		return NULL;
+	for (size_t i = 0; i < r->n_devices; i++)
+		if (streq(r->devices[i].bdf, bdf))
+			return &r->devices[i];
+	return NULL;
+}
+
+/* Required string field. */
+static int get_str(json_object *o, const char *key, char **ret) {
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return -EBADMSG;
+	char *s = strdup(json_object_get_string(v));
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+/* Optional string field: absent or null -> NULL. */
+static int get_opt_str(json_object *o, const char *key, char **ret) {
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v) {
+		*ret = NULL;
+		return 0;
+	}
+	return get_str(o, key, ret);
+}
+
+/* Integer field; optional ones give def when absent or null. */
+static int get_int(json_object *o, const char *key, bool optional, int64_t def, int64_t *ret) {
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v) {
+		if (!optional)
+			return -EBADMSG;
+		*ret = def;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return -EBADMSG;
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (errno != 0) /* out of int64 range */
+		return -EBADMSG;
+	*ret = x;
+	return 0;
+}
+
+/* Array of strings; absent -> empty strv when optional. */
+static int get_strv(json_object *o, const char *key, bool optional, char ***ret) {
+	json_object *a;
+	_cleanup_strv_free_ char **l = NULL;
+
+	if (!json_object_object_get_ex(o, key, &a) || !a) {
+		if (!optional)
+			return -EBADMSG;
+	} else {
+		if (!json_object_is_type(a, json_type_array))
+			return -EBADMSG;
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			if (!json_object_is_type(e, json_type_string))
+				return -EBADMSG;
+			if (strv_extend(&l, json_object_get_string(e)) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (!l) {
+		l = calloc(1, sizeof(char *));
+		if (!l)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+/* Claims fd index idx of the reply: in range and not claimed before. */
+static int claim_fd(int64_t idx, int *fds, bool *used, size_t n_fds, int *ret) {
+	if (idx < 0 || (uint64_t)idx >= n_fds || used[idx])
+		return -EBADMSG;
+	used[idx] = true;
+	*ret = fds[idx];
+	return 0;
+}
+
+int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
+				     IoasidAcquireResult **ret) {
+	_cleanup_free_ bool *used = NULL;
+	IoasidAcquireResult *res = NULL;
+	json_object *devs;
+	int64_t v;
+	int r;
+
+	if (n_fds > IOASID_MAX_FDS_PER_REPLY) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
+	used = calloc(n_fds + 1, sizeof(bool));
+	res = calloc(1, sizeof(*res));
+	if (!used || !res) {
+		r = -ENOMEM;
+		goto fail_all;
+	}
+	res->iommufd = -EBADF;
+
+	if (!p || !json_object_is_type(p, json_type_object)) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
+	if ((r = get_str(p, "lease", &res->lease)) < 0 || (r = get_str(p, "mode", &res->mode)) < 0 ||
+	    (r = get_str(p, "rule", &res->rule)) < 0 ||
+	    (r = get_int(p, "ioasId", true, -1, &res->ioas_id)) < 0 ||
+	    (r = get_int(p, "memlock", true, -1, &res->memlock)) < 0 ||
+	    (r = get_strv(p, "atRisk", true, &res->at_risk)) < 0 ||
+	    (r = get_strv(p, "warnings", true, &res->warnings)) < 0)
+		goto fail_all;
+	if ((r = get_int(p, "generation", false, 0, &v)) < 0)
+		goto fail_all;
+	if (v < 0) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
+	res->generation = (uint64_t)v;
+	if (isempty(res->lease)) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
+
+	if ((r = get_int(p, "iommuFd", false, 0, &v)) < 0 ||
+	    (r = claim_fd(v, fds, used, n_fds, &res->iommufd)) < 0)
+		goto fail_all;
+
+	if (!json_object_object_get_ex(p, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array) || json_object_array_length(devs) == 0 ||
+	    json_object_array_length(devs) > IOASID_MAX_DEVICES_PER_REQUEST) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
+	size_t n = json_object_array_length(devs);
+	res->devices = calloc(n, sizeof(IoasidGrantedDevice));
+	if (!res->devices) {
+		r = -ENOMEM;
+		goto fail_all;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(devs, i);
+		_cleanup_free_ char *bdf = NULL;
+		IoasidGrantedDevice *g = &res->devices[i];
+
+		g->fd = -EBADF;
+		res->n_devices = i + 1;
+		if (!json_object_is_type(d, json_type_object) || (r = get_str(d, "bdf", &bdf)) < 0 ||
+		    !bdf_is_canonical(bdf) || ioasid_acquire_result_device(res, bdf)) {
+			r = r < 0 ? r : -EBADMSG;
+			goto fail_all;
+		}
+		if ((r = get_int(d, "deviceFd", false, 0, &v)) < 0 ||
+		    (r = claim_fd(v, fds, used, n_fds, &g->fd)) < 0 ||
+		    (r = get_int(d, "devId", true, -1, &g->dev_id)) < 0 ||
+		    (r = get_int(d, "hwptId", true, -1, &g->hwpt_id)) < 0)
+			goto fail_all;
+		bdf_copy(g->bdf, bdf);
+	}
+
+	/* Every claimed fd now belongs to res; close what the reply did not mention. */
+	for (size_t i = 0; i < n_fds; i++) {
+		if (!used[i]) {
+			safe_close(fds[i]);
+			continue;
+		}
+		/* MSG_CMSG_CLOEXEC already set it; make sure even if the transport did not. */
+		int fl = fcntl(fds[i], F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			(void)fcntl(fds[i], F_SETFD, fl | FD_CLOEXEC);
+	}
+	*ret = res;
+	return 0;
+
+fail_all:
+	/* Nothing is handed out on failure: close every received fd exactly once. Those already
+	 * claimed into res are closed with it. */
+	if (res) {
+		res->iommufd = -EBADF;
+		for (size_t i = 0; i < res->n_devices; i++)
+			res->devices[i].fd = -EBADF;
+	}
+	for (size_t i = 0; i < n_fds; i++)
+		safe_close(fds[i]);
+	ioasid_acquire_result_free(res);
+	return r;
+}
+
+void ioasid_leases_free(IoasidLease *l, size_t n) {
+	if (!l)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(l[i].id);
+		free(l[i].unit);
+		free(l[i].mode);
+		free(l[i].layout);
+		strv_free(l[i].devices);
+		free(l[i].groups);
+		free(l[i].lifetime);
+		free(l[i].state);
+	}
+	free(l);
+}
+
+IoasidStatus *ioasid_status_free(IoasidStatus *s) {
+	if (!s)
+		return NULL;
+	free(s->version);
+	free(s->kernel);
+	free(s->api);
+	free(s->accounting);
+	strv_free(s->warnings);
+	free(s);
+	return NULL;
+}
+
+/* Parses one Lease object of ListLeases. */
+int ioasid_lease_from_json(json_object *o, IoasidLease *l) {
+	json_object *g;
+	int64_t v;
+	int r;
+
+	*l = (IoasidLease){};
+	if (!json_object_is_type(o, json_type_object))
+		return -EBADMSG;
+	if ((r = get_str(o, "id", &l->id)) < 0 || (r = get_int(o, "uid", false, 0, &l->uid)) < 0 ||
+	    (r = get_int(o, "pid", true, -1, &l->pid)) < 0 ||
+	    (r = get_opt_str(o, "unit", &l->unit)) < 0 || (r = get_str(o, "mode", &l->mode)) < 0 ||
+	    (r = get_opt_str(o, "layout", &l->layout)) < 0 ||
+	    (r = get_strv(o, "devices", false, &l->devices)) < 0 ||
+	    (r = get_str(o, "lifetime", &l->lifetime)) < 0 ||
+	    (r = get_str(o, "state", &l->state)) < 0 ||
+	    (r = get_int(o, "created", true, 0, &l->created)) < 0 ||
+	    (r = get_int(o, "generation", true, 0, &v)) < 0)
+		return r;
+	l->generation = v < 0 ? 0 : (uint64_t)v;
+	if (json_object_object_get_ex(o, "groups", &g) && g) {
+		if (!json_object_is_type(g, json_type_array))
+			return -EBADMSG;
+		size_t n = json_object_array_length(g);
+		l->groups = calloc(n + 1, sizeof(int));
+		if (!l->groups)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(g, i);
+			if (!json_object_is_type(e, json_type_int))
+				return -EBADMSG;
+			l->groups[i] = json_object_get_int(e);
+			l->n_groups = i + 1;
+		}
+	}
+	return 0;
+}
+
+int ioasid_status_from_json(json_object *o, IoasidStatus **ret) {
+	_cleanup_(ioasid_status_freep) IoasidStatus *s = calloc(1, sizeof(*s));
+	int64_t v;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	if (!json_object_is_type(o, json_type_object))
+		return -EBADMSG;
+	if ((r = get_str(o, "version", &s->version)) < 0 ||
+	    (r = get_str(o, "kernel", &s->kernel)) < 0 || (r = get_str(o, "api", &s->api)) < 0 ||
+	    (r = get_str(o, "accounting", &s->accounting)) < 0 ||
+	    (r = get_int(o, "leases", false, 0, &s->leases)) < 0 ||
+	    (r = get_int(o, "connections", false, 0, &s->connections)) < 0 ||
+	    (r = get_strv(o, "warnings", true, &s->warnings)) < 0 ||
+	    (r = get_int(o, "generation", false, 0, &v)) < 0)
+		return r;
+	s->generation = v < 0 ? 0 : (uint64_t)v;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+/* ---- What a received fd is ---- */
+
+void ioasid_fd_info_done(IoasidFdInfo *i) {
+	if (!i)
+		return;
+	free(i->name);
+	*i = (IoasidFdInfo){};
+}
+
+const char *ioasid_fd_kind_to_string(IoasidFdKind k) {
+	switch (k) {
+	case IOASID_FD_IOMMUFD:
+		return "iommufd";
+	case IOASID_FD_VFIO_DEVICE:
+		return "vfio-device";
+	default:
+		return "other";
+	}
+}
+
+#define SIM_PREFIX "memfd:ioasid-sim:"
+
+/* Names a memfd (or any non-device file) from /proc/self/fd. */
+static int describe_by_link(int fd, IoasidFdInfo *info) {
+	char path[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	/* memfds read back as "/memfd:NAME (deleted)". */
+	char *s = target;
+	if (strneq(s, "/memfd:", 7))
+		s++;
+	size_t len = strlen(s);
+	if (len > 10 && streq(s + len - 10, " (deleted)"))
+		s[len - 10] = 0;
+	info->name = strdup(s);
+	if (!info->name)
+		return -ENOMEM;
+	if (strneq(s, SIM_PREFIX, strlen(SIM_PREFIX))) {
+		const char *rest = s + strlen(SIM_PREFIX);
+		info->sim = true;
+		if (strneq(rest, "iommufd", 7))
+			info->kind = IOASID_FD_IOMMUFD;
+		else if (strneq(rest, "vfio:", 5) && bdf_is_canonical(rest + 5)) {
+			info->kind = IOASID_FD_VFIO_DEVICE;
+			bdf_copy(info->bdf, rest + 5);
+		}
+	}
+	return 0;
+}
+
+/* Resolves a char device through SYSFS/dev/char/MAJ:MIN. */
+static int describe_chardev(const char *sysfs_root, IoasidFdInfo *info) {
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/dev/char/%u:%u", sysfs_root ? sysfs_root : "/sys",
+		 info->major, info->minor);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0) {
+		/* Unknown to sysfs: still a char device, say which. */
+		return asprintf(&info->name, "char %u:%u", info->major, info->minor) < 0 ? -ENOMEM
+											  : 0;
+	}
+	target[n] = 0;
+
+	/* ".../devices/pci0000:00/0000:00:03.0/vfio-dev/vfio0" -> a vfio cdev of 0000:00:03.0 */
+	char *v = strstr(target, "/vfio-dev/");
+	if (v) {
+		const char *cdev = v + strlen("/vfio-dev/");
+		*v = 0;
+		const char *parent = strrchr(target, '/');
+		parent = parent ? parent + 1 : target;
+		if (bdf_is_canonical(parent) && *cdev && !strchr(cdev, '/')) {
+			info->kind = IOASID_FD_VFIO_DEVICE;
+			bdf_copy(info->bdf, parent);
+			return asprintf(&info->name, "/dev/vfio/devices/%s", cdev) < 0 ? -ENOMEM : 0;
+		}
+		*v = '/';
+	}
+	/* ".../devices/virtual/misc/iommu" is /dev/iommu. */
+	const char *base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (streq(base, "iommu") && strstr(target, "/misc/")) {
+		info->kind = IOASID_FD_IOMMUFD;
+		info->name = strdup("/dev/iommu");
+		return info->name ? 0 : -ENOMEM;
+	}
+	return asprintf(&info->name, "char %u:%u (%s)", info->major, info->minor, base) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
+int ioasid_fd_describe(int fd, const char *sysfs_root, IoasidFdInfo *ret) {
+	IoasidFdInfo info = {};
+	struct stat st;
+	int r, fl;
+
+	if (fd < 0)
+		return -EBADF;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFD);
+	if (fl < 0)
+		return -errno;
+	info.cloexec = fl & FD_CLOEXEC;
+
+	if (S_ISCHR(st.st_mode)) {
+		info.major = major(st.st_rdev);
+		info.minor = minor(st.st_rdev);
+		r = describe_chardev(sysfs_root, &info);
+	} else
+		r = describe_by_link(fd, &info);
+	if (r < 0) {
+		ioasid_fd_info_done(&info);
+		return r;
+	}
+	*ret = info;
+	return 0;
+}

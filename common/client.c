@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The connection half of the client: connecting to ioasidd and one synchronous Varlink call
+ * at a time, framing through common/varlink. Reply validation lives in client-reply.c.
+ */
+#include <fcntl.h>
+
+#include "common/client.h"
+#include "common/proto.h"
+#include "common/varlink.h"
+
+/* Replies are bounded like requests, with room for a large ListDevices answer. */
+#define CLIENT_MAX_REPLY (16 * 1024 * 1024)
+#define CLIENT_MAX_DEPTH 32
+
+struct IoasidClient {
+	VarlinkStream *stream;
+	bool broken; /* a transport error happened: the stream may be mid-message */
+};
+
+const char *ioasid_client_socket_path(const char *path) {
+	const char *e;
+	if (path)
+		return path;
+	e = getenv("IOASID_SOCKET");
+	return isempty(e) ? IOASID_SOCKET_PATH : e;
+}
+
+int ioasid_client_connect(const char *path, IoasidClient **ret) {
+	_cleanup_close_ int fd = -EBADF;
+	IoasidClient *c;
+	int r;
+
+	fd = varlink_connect(ioasid_client_socket_path(path));
+	if (fd < 0)
+		return fd;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	r = varlink_stream_new(fd, CLIENT_MAX_REPLY, CLIENT_MAX_DEPTH, 0, &c->stream);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	TAKE_FD(fd);
+	*ret = c;
+	return 0;
+}
+
+IoasidClient *ioasid_client_free(IoasidClient *c) {
+	if (!c)
+		return NULL;
+	varlink_stream_free(c->stream);
+	free(c);
+	return NULL;
+}
+
+int ioasid_client_fd(const IoasidClient *c) {
+	return c ? varlink_stream_fd(c->stream) : -EBADF;
+}
+
+int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
+		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
+		       IoasidError *ret_error) {
+	_cleanup_free_ char *error = NULL;
+	json_object *reply = NULL;
+	int *fds = NULL;
+	size_t n_fds = 0;
+	int r;
+
+	if (!c || !method)
+		return -EINVAL;
+	if (c->broken)
+		return -ENOTCONN;
+	r = varlink_stream_call(c->stream, method, parameters ? json_object_get(parameters) : NULL,
+				0, -1, &error, &reply, &fds, &n_fds);
+	if (r < 0) {
+		c->broken = true;
+		return r;
+	}
+	if (error) {
+		/* An error never carries fds the client could use: close any. */
+		varlink_fds_free(fds, n_fds);
+		if (ret_error) {
+			ioasid_error_done(ret_error);
+			ret_error->message = ioasid_error_format(error, reply);
+			ret_error->name = TAKE_PTR(error);
+			ret_error->parameters = reply;
+		} else
+			json_object_put(reply);
+		return -EREMOTEIO;
+	}
+	if (n_fds > 0 && !ret_fds) {
+		varlink_fds_free(fds, n_fds);
+		json_object_put(reply);
+		return -EBADMSG;
+	}
+	if (ret_fds) {
+		*ret_fds = fds;
+		*ret_n_fds = n_fds;
+	} else
+		free(fds);
+	if (ret_parameters)
+		*ret_parameters = reply;
+	else
+		json_object_put(reply);
+	return 0;
+}
+
+static int add_str(json_object *o, const char *key, const char *v) {
+	json_object *s;
+	if (!v)
+		return 0;
+	s = json_object_new_string(v);
+	if (!s || json_object_object_add(o, key, s) < 0) {
+		json_object_put(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_int(json_object *o, const char *key, int64_t v) {
+	json_object *i = json_object_new_int64(v);
+	if (!i || json_object_object_add(o, key, i) < 0) {
+		json_object_put(i);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_bool(json_object *o, const char *key, bool v) {
+	json_object *b = json_object_new_boolean(v);
+	if (!b || json_object_object_add(o, key, b) < 0) {
+		json_object_put(b);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+
+int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
+			  IoasidAcquireResult **ret, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *p = NULL, *reply = NULL;
+	int *fds = NULL;
+	size_t n_fds = 0;
+	int r;
+
+	if (!req || (!!req->devices + (req->group >= 0) + !!req->pool) != 1 ||
+	    (req->count > 0 && !req->pool))
+		return -EINVAL;
+	p = json_object_new_object();
+	if (!p)
+		return -ENOMEM;
+	if (req->devices) {
+		json_object *a = json_object_new_array();
+		if (!a || json_object_object_add(p, "devices", a) < 0) {
+			json_object_put(a);
+			return -ENOMEM;
+		}
+		for (char **d = req->devices; *d; d++) {
+			json_object *s = json_object_new_string(*d);
+			if (!s || json_object_array_add(a, s) < 0) {
+				json_object_put(s);
+				return -ENOMEM;
+			}
+		}
+	}
+	if ((req->group >= 0 && (r = add_int(p, "group", req->group)) < 0) ||
+	    (r = add_str(p, "pool", req->pool)) < 0 ||
+	    (req->count > 0 && (r = add_int(p, "count", req->count)) < 0) ||
+	    (r = add_str(p, "mode", req->mode)) < 0 || (r = add_str(p, "layout", req->layout)) < 0 ||
+	    (r = add_str(p, "lifetime", req->lifetime)) < 0)
+		return r;
+
+	r = ioasid_client_call(c, IOASID_IFACE_BROKER ".Acquire", p, &reply, &fds, &n_fds,
+			       ret_error);
+	if (r < 0)
+		return r;
+	r = ioasid_acquire_result_from_reply(reply, fds, n_fds, ret);
+	free(fds);
+	return r;
+}
+
+int ioasid_client_release(IoasidClient *c, const char *lease, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *p = json_object_new_object();
+	int r;
+
+	if (!lease)
+		return -EINVAL;
+	if (!p)
+		return -ENOMEM;
+	if ((r = add_str(p, "lease", lease)) < 0)
+		return r;
+	return ioasid_client_call(c, IOASID_IFACE_BROKER ".Release", p, NULL, NULL, NULL,
+				  ret_error);
+}
+
+int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
+			      IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *reply = NULL;
+	json_object *a;
+	IoasidLease *l;
+	size_t n;
+	int r;
+
+	r = ioasid_client_call(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, NULL, NULL,
+			       ret_error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "leases", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return -EBADMSG;
+	n = json_object_array_length(a);
+	l = calloc(n + 1, sizeof(IoasidLease));
+	if (!l)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r = ioasid_lease_from_json(json_object_array_get_idx(a, i), &l[i]);
+		if (r < 0) {
+			ioasid_leases_free(l, i + 1);
+			return r;
+		}
+	}
+	*ret = l;
+	*ret_n = n;
+	return 0;
+}
+
+int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *reply = NULL;
+	int r;
+
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Status", NULL, &reply, NULL, NULL,
+			       ret_error);
+	if (r < 0)
+		return r;
+	return ioasid_status_from_json(reply, ret);
+}
+
+int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool signal,
+			 char **ret_state, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *p = json_object_new_object(), *reply = NULL;
+	json_object *st;
+	int r;
+
+	if (!lease)
+		return -EINVAL;
+	if (!p)
+		return -ENOMEM;
+	if ((r = add_str(p, "lease", lease)) < 0 || (r = add_bool(p, "reset", reset)) < 0 ||
+	    (r = add_bool(p, "signal", signal)) < 0)
+		return r;
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Revoke", p, &reply, NULL, NULL,
+			       ret_error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "state", &st) ||
+	    !json_object_is_type(st, json_type_string))
+		return -EBADMSG;
+	if (ret_state) {
+		*ret_state = strdup(json_object_get_string(st));
+		if (!*ret_state)
+			return -ENOMEM;
+	}
+	return 0;
+}

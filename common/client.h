@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The client side of ioasidd's Varlink interfaces (io.ioasid.Broker, io.ioasid.Manager).
+ * Used by ioasidctl; usable by any program that wants device fds from the daemon.
+ *
+ * One IoasidClient is one connection. Leases with lifetime "connection" (the default) live
+ * as long as the connection: ioasid_client_free() ends them. Calls are synchronous, one at a
+ * time.
+ *
+ * Errors: every call returns 0 (or >= 0) on success and -errno on failure:
+ *   -EREMOTEIO  the daemon answered with a named Varlink error; *ret_error (when given) holds
+ *               its name, its parameters and a human message;
+ *   -EBADMSG    the reply was malformed: not JSON, missing or mistyped fields, fd indices out
+ *               of range or used twice, more fds than the reply references (every received
+ *               fd is closed in that case);
+ *   -ECONNRESET the daemon closed the connection (or died) before answering;
+ *   other       -errno of socket(), connect(), sendmsg(), recvmsg(), -ENOMEM.
+ *
+ * fds: every fd received is O_CLOEXEC (MSG_CMSG_CLOEXEC at receive; checked again). The
+ * result structs own them; *_free() closes what the caller did not TAKE_FD().
+ */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/macro.h"
+#include "common/util.h"
+
+typedef struct IoasidClient IoasidClient;
+
+/* A named error from the daemon. All fields NULL when no error was received. */
+typedef struct IoasidError {
+	char *name;              /* "io.ioasid.GroupOwned" */
+	json_object *parameters; /* the error's parameters (owned reference), or NULL */
+	char *message;           /* one human line built from name + parameters */
+} IoasidError;
+
+void ioasid_error_done(IoasidError *e);
+/* True when e carries the named error (exact name). */
+bool ioasid_error_is(const IoasidError *e, const char *name);
+/* Builds the human message for a named error (also used by tests). Returns a malloc'd
+ * string, or NULL on -ENOMEM. */
+char *ioasid_error_format(const char *name, json_object *parameters);
+
+typedef struct IoasidAcquireRequest {
+	char **devices;       /* BDFs (strv), or NULL */
+	int group;            /* IOMMU group, or -1 */
+	const char *pool;     /* pool name, or NULL; goes with count */
+	unsigned count;       /* 0 = unset */
+	const char *mode;     /* "attached" | "unbound" | NULL (daemon default: attached) */
+	const char *layout;   /* NULL = none */
+	const char *lifetime; /* "connection" | "process" | NULL */
+} IoasidAcquireRequest;
+
+#define IOASID_ACQUIRE_REQUEST_INIT { .group = -1 }
+
+typedef struct IoasidGrantedDevice {
+	char bdf[BDF_MAX];
+	int fd;          /* owned by the result */
+	int64_t dev_id;  /* -1 when not attached */
+	int64_t hwpt_id; /* -1 when not attached */
+} IoasidGrantedDevice;
+
+typedef struct IoasidAcquireResult {
+	char *lease;
+	char *mode;
+	int iommufd;     /* owned by the result */
+	int64_t ioas_id; /* -1 when the reply has none (unbound mode) */
+	IoasidGrantedDevice *devices;
+	size_t n_devices;
+	char **at_risk;  /* strv, never NULL */
+	int64_t memlock; /* -1 when absent */
+	char **warnings; /* strv, never NULL */
+	uint64_t generation;
+	char *rule;
+} IoasidAcquireResult;
+
+IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(IoasidAcquireResult *, ioasid_acquire_result_free)
+
+/* The device of the result with that BDF, or NULL. */
+const IoasidGrantedDevice *ioasid_acquire_result_device(const IoasidAcquireResult *r,
+							const char *bdf);
+
+typedef struct IoasidLease {
+	char *id;
+	int64_t uid;
+	int64_t pid; /* -1 when absent */
+	char *unit;  /* NULL when absent */
+	char *mode;
+	char *layout; /* NULL when absent */
+	char **devices;
+	int *groups;
+	size_t n_groups;
+	char *lifetime;
+	char *state;
+	uint64_t generation;
+	int64_t created; /* as the daemon reports it (seconds or usec since the epoch) */
+} IoasidLease;
+
+void ioasid_leases_free(IoasidLease *l, size_t n);
+
+typedef struct IoasidStatus {
+	char *version;
+	char *kernel;
+	char *api;
+	uint64_t generation;
+	int64_t leases;
+	int64_t connections;
+	char *accounting;
+	char **warnings;
+} IoasidStatus;
+
+IoasidStatus *ioasid_status_free(IoasidStatus *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(IoasidStatus *, ioasid_status_free)
+
+/*
+ * ioasid_client_socket_path: path when not NULL, else $IOASID_SOCKET when set and non-empty,
+ * else IOASID_SOCKET_PATH. Never NULL.
+ */
+const char *ioasid_client_socket_path(const char *path);
+
+/*
+ * ioasid_client_connect: connects to the daemon's socket (see ioasid_client_socket_path).
+ * Returns 0, -ENOENT / -ECONNREFUSED when no daemon listens, -EACCES when the socket is not
+ * ours to use, -ENAMETOOLONG, other -errno.
+ */
+int ioasid_client_connect(const char *path, IoasidClient **ret);
+/* Closes the connection: the daemon ends every connection-lifetime lease. Takes NULL. */
+IoasidClient *ioasid_client_free(IoasidClient *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(IoasidClient *, ioasid_client_free)
+/* The connection's fd (for poll()ing for a hang-up while holding a lease). */
+int ioasid_client_fd(const IoasidClient *c);
+
+/*
+ * ioasid_client_call: one raw method call. parameters may be NULL ({}). On success
+ * *ret_parameters gets the reply's parameters (a new reference) and, when ret_fds is not NULL,
+ * the received fds (malloc'd array, owned by the caller); a reply carrying fds when ret_fds is
+ * NULL is -EBADMSG (the fds are closed). Errnos as described at the top.
+ */
+int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
+		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
+		       IoasidError *ret_error);
+
+/*
+ * io.ioasid.Broker.Acquire. Exactly one of devices, group or pool must be set (-EINVAL
+ * otherwise, before anything is sent). On success the result owns the iommufd and the device
+ * fds; every received fd is referenced exactly once by the reply (else -EBADMSG and all are
+ * closed).
+ */
+int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
+			  IoasidAcquireResult **ret, IoasidError *ret_error);
+/* io.ioasid.Broker.Release. */
+int ioasid_client_release(IoasidClient *c, const char *lease, IoasidError *ret_error);
+/* io.ioasid.Broker.ListLeases: the leases the daemon shows this peer. */
+int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
+			      IoasidError *ret_error);
+/* io.ioasid.Manager.Status (admin). */
+int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_error);
+/* io.ioasid.Manager.Revoke (admin). *ret_state (may be NULL) gets the lease's new state. */
+int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool signal,
+			 char **ret_state, IoasidError *ret_error);
+
+/*
+ * ioasid_acquire_result_from_reply: validates an Acquire reply's parameters against the fds
+ * received with it and builds the result. Takes ownership of every fd in fds (closing all of
+ * them on failure and any the reply does not reference). Returns 0 or -EBADMSG / -ENOMEM.
+ * Exposed for the unit tests and for programs that speak the protocol themselves.
+ */
+int ioasid_acquire_result_from_reply(json_object *parameters, int *fds, size_t n_fds,
+				     IoasidAcquireResult **ret);
+
+/* Parse one Lease of ListLeases / the parameters of Manager.Status. -EBADMSG, -ENOMEM. On
+ * failure the lease may be partly filled: free it with ioasid_leases_free(). */
+int ioasid_lease_from_json(json_object *o, IoasidLease *ret);
+int ioasid_status_from_json(json_object *o, IoasidStatus **ret);
+
+/* What a received fd is, checked in the receiving process. */
+typedef enum IoasidFdKind {
+	IOASID_FD_OTHER,
+	IOASID_FD_IOMMUFD,     /* /dev/iommu, or the sim's "ioasid-sim:iommufd:N" memfd */
+	IOASID_FD_VFIO_DEVICE, /* a vfio cdev, or the sim's "ioasid-sim:vfio:BDF" memfd */
+} IoasidFdKind;
+
+typedef struct IoasidFdInfo {
+	IoasidFdKind kind;
+	bool sim;          /* a memfd of the sim kernel */
+	char *name;        /* "/dev/iommu", "/dev/vfio/devices/vfio3", "memfd:ioasid-sim:..." */
+	char bdf[BDF_MAX]; /* for a vfio device: the PCI device behind it; "" otherwise */
+	unsigned major, minor; /* for a char device */
+	bool cloexec;
+} IoasidFdInfo;
+
+void ioasid_fd_info_done(IoasidFdInfo *i);
+
+/*
+ * ioasid_fd_describe: fstat()s fd and says what it is. A char device is resolved through
+ * /sys/dev/char/MAJ:MIN (sysfs_root overrides "/sys" for tests; NULL = "/sys"): the iommu
+ * misc device is "/dev/iommu"; a vfio-dev cdev names its PCI device. A memfd is named from
+ * /proc/self/fd/N. Returns 0, -EBADF, -ENOMEM, -errno of fstat.
+ */
+int ioasid_fd_describe(int fd, const char *sysfs_root, IoasidFdInfo *ret);
+const char *ioasid_fd_kind_to_string(IoasidFdKind k);

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-acquire: how fast ioasidd hands out a device, against a floor measured in the same
+ * run.
+ *
+ *   bench-acquire --socket PATH --device BDF [--iterations N] [--clients N --devices FILE]
+ *                 [--daemon-pid PID] [--json]
+ *
+ *   1. N acquire+release round trips of one device (attached mode) on one connection;
+ *   2. the floor: the same exchange over a bare socketpair, a thread playing the server:
+ *      per iteration one round trip whose answer carries the same number of fds with
+ *      SCM_RIGHTS (the acquire) and one without fds (the release);
+ *   3. with --clients: that many concurrent connections (threads), each acquiring and
+ *      releasing its own device (one BDF per line of FILE, each in its own IOMMU group);
+ *   4. with --daemon-pid: the daemon's VmRSS before and after.
+ * Prints p50/p99, throughput, and the ratios next to their targets. Nothing here asserts on
+ * time: the numbers are reported, not judged (exit 0 unless an acquire fails).
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/client.h"
+#include "common/macro.h"
+
+static const char *arg_socket = NULL;
+static const char *arg_device = NULL;
+static const char *arg_devices_file = NULL;
+static unsigned arg_iterations = 10000;
+static unsigned arg_clients = 0;
+static pid_t arg_daemon_pid = 0;
+static bool arg_json = false;
+
+static uint64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double percentile_us(uint64_t *v, size_t n, double p) {
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(uint64_t), cmp_u64);
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return (double)v[i] / 1000.0;
+}
+
+static long vm_rss_kib(pid_t pid) {
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_full_file(path, 1 << 16, &text, NULL) < 0)
+		return -1;
+	const char *l = strstr(text, "\nVmRSS:");
+	return l ? strtol(l + 7, NULL, 10) : -1;
+}
+
+/* One acquire + release of bdf on c; the fds are closed by the result's free. */
+static int acquire_release(IoasidClient *c, const char *bdf, int *ret_n_fds) {
+	char *devs[] = { (char *)bdf, NULL };
+	IoasidAcquireRequest req = IOASID_ACQUIRE_REQUEST_INIT;
+	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
+	IoasidError e = {};
+	int r;
+
+	req.devices = devs;
+	req.mode = "attached";
+	r = ioasid_client_acquire(c, &req, &res, &e);
+	if (r < 0) {
+		fprintf(stderr, "bench-acquire: acquire %s: %s\n", bdf,
+			r == -EREMOTEIO && e.message ? e.message : strerror(-r));
+		ioasid_error_done(&e);
+		return r;
+	}
+	if (ret_n_fds)
+		*ret_n_fds = 1 + (int)res->n_devices;
+	r = ioasid_client_release(c, res->lease, &e);
+	if (r < 0) {
+		fprintf(stderr, "bench-acquire: release: %s\n",
+			r == -EREMOTEIO && e.message ? e.message : strerror(-r));
+		ioasid_error_done(&e);
+	}
+	return r;
+}
+
+/* ---- the floor: a bare socketpair round trip with n fds in the answer ---- */
+
+typedef struct Floor {
+	int fd;
+	int n_fds;
+	unsigned iterations;
+} Floor;
+
+static void *floor_server(void *userdata) {
+	Floor *f = userdata;
+	int fds[8];
+	for (int i = 0; i < f->n_fds; i++)
+		fds[i] = memfd_create("bench-floor", MFD_CLOEXEC);
+	for (unsigned it = 0; it < 2 * f->iterations; it++) {
+		char req[64];
+		if (recv(f->fd, req, sizeof(req), 0) <= 0)
+			break;
+		if (it % 2) { /* the "release": an answer without fds */
+			if (send(f->fd, "ok", 3, MSG_NOSIGNAL) < 0)
+				break;
+			continue;
+		}
+		char reply[] = "ok";
+		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
+		char cbuf[CMSG_SPACE(sizeof(int) * 8)] = {};
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = CMSG_SPACE(sizeof(int) * f->n_fds) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * f->n_fds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * f->n_fds);
+		if (sendmsg(f->fd, &mh, MSG_NOSIGNAL) < 0)
+			break;
+	}
+	for (int i = 0; i < f->n_fds; i++)
+		close(fds[i]);
+	return NULL;
+}
+
+static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
+	int sp[2];
+	pthread_t t;
+	Floor f = { .n_fds = n_fds, .iterations = iterations };
+
+	if (n_fds < 1 || n_fds > 8)
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	f.fd = sp[1];
+	if (pthread_create(&t, NULL, floor_server, &f) != 0)
+		return -EAGAIN;
+	for (unsigned it = 0; it < iterations; it++) {
+		uint64_t t0 = now_ns();
+		char req[] = "acquire", reply[16];
+		if (send(sp[0], req, sizeof(req), MSG_NOSIGNAL) < 0)
+			break;
+		char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		if (recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC) <= 0)
+			break;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			int *fds = (int *)CMSG_DATA(cm);
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(fds[i]);
+		}
+		/* and the "release" round trip, without fds */
+		if (send(sp[0], "release", 8, MSG_NOSIGNAL) < 0 || recv(sp[0], reply, sizeof(reply), 0) <= 0)
+			break;
+		lat[it] = now_ns() - t0;
+	}
+	close(sp[0]);
+	pthread_join(t, NULL);
+	close(sp[1]);
+	return 0;
+}
+
+/* ---- concurrent clients ---- */
+
+typedef struct Worker {
+	pthread_t thread;
+	char bdf[BDF_MAX];
+	unsigned iterations;
+	uint64_t *lat;
+	int error;
+} Worker;
+
+static pthread_barrier_t start_barrier;
+
+static void *worker_run(void *userdata) {
+	Worker *w = userdata;
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+
+	w->error = ioasid_client_connect(arg_socket, &c);
+	pthread_barrier_wait(&start_barrier);
+	if (w->error < 0)
+		return NULL;
+	for (unsigned i = 0; i < w->iterations; i++) {
+		uint64_t t0 = now_ns();
+		w->error = acquire_release(c, w->bdf, NULL);
+		if (w->error < 0)
+			return NULL;
+		w->lat[i] = now_ns() - t0;
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv) {
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "devices", required_argument, NULL, 'D' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "clients", required_argument, NULL, 'c' },
+		{ "daemon-pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{}
+	};
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	_cleanup_free_ uint64_t *lat = NULL, *flat = NULL;
+	long rss_idle = -1, rss_after = -1;
+	int opt, r, n_fds = 0;
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		switch (opt) {
+		case 's':
+			arg_socket = optarg;
+			break;
+		case 'd':
+			arg_device = optarg;
+			break;
+		case 'D':
+			arg_devices_file = optarg;
+			break;
+		case 'n':
+			arg_iterations = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			arg_clients = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			arg_daemon_pid = (pid_t)strtol(optarg, NULL, 10);
+			break;
+		case 'j':
+			arg_json = true;
+			break;
+		default:
+			return 64;
+		}
+	}
+	if (!arg_device || arg_iterations == 0 || (arg_clients > 0 && !arg_devices_file)) {
+		fprintf(stderr, "Usage: bench-acquire --socket PATH --device BDF [--iterations N] "
+				"[--clients N --devices FILE] [--daemon-pid PID] [--json]\n");
+		return 64;
+	}
+	if (arg_daemon_pid > 0)
+		rss_idle = vm_rss_kib(arg_daemon_pid);
+
+	lat = calloc(arg_iterations, sizeof(uint64_t));
+	flat = calloc(arg_iterations, sizeof(uint64_t));
+	if (!lat || !flat)
+		return 1;
+
+	/* 1. sequential acquire + release */
+	r = ioasid_client_connect(arg_socket, &c);
+	if (r < 0) {
+		fprintf(stderr, "bench-acquire: connect: %s\n", strerror(-r));
+		return 69;
+	}
+	/* warm-up, and learn how many fds one acquire carries */
+	if (acquire_release(c, arg_device, &n_fds) < 0)
+		return 1;
+	uint64_t t_seq = now_ns();
+	for (unsigned i = 0; i < arg_iterations; i++) {
+		uint64_t t0 = now_ns();
+		if (acquire_release(c, arg_device, NULL) < 0)
+			return 1;
+		lat[i] = now_ns() - t0;
+	}
+	t_seq = now_ns() - t_seq;
+	double p50 = percentile_us(lat, arg_iterations, 0.50);
+	double p99 = percentile_us(lat, arg_iterations, 0.99);
+
+	/* 2. the floor */
+	r = measure_floor(arg_iterations, n_fds, flat);
+	if (r < 0) {
+		fprintf(stderr, "bench-acquire: floor: %s\n", strerror(-r));
+		return 1;
+	}
+	double f50 = percentile_us(flat, arg_iterations, 0.50);
+	double f99 = percentile_us(flat, arg_iterations, 0.99);
+
+	/* 3. concurrent clients. Our first connection goes first: with it, 64 clients would be
+	 * 65 connections of one uid, above the daemon's per-uid cap of 64. */
+	c = ioasid_client_free(c);
+	double c50 = 0, c99 = 0, throughput = 0;
+	unsigned per = 0, started = 0;
+	if (arg_clients > 0) {
+		_cleanup_strv_free_ char **bdfs = NULL;
+		_cleanup_free_ char *text = NULL;
+		r = read_full_file(arg_devices_file, 1 << 20, &text, NULL);
+		if (r < 0) {
+			fprintf(stderr, "bench-acquire: %s: %s\n", arg_devices_file, strerror(-r));
+			return 1;
+		}
+		for (char *save = NULL, *tok = strtok_r(text, "\n", &save); tok;
+		     tok = strtok_r(NULL, "\n", &save))
+			if (*tok && strv_extend(&bdfs, tok) < 0)
+				return 1;
+		if (strv_length(bdfs) < arg_clients) {
+			fprintf(stderr, "bench-acquire: %s lists %zu devices, need %u\n",
+				arg_devices_file, strv_length(bdfs), arg_clients);
+			return 1;
+		}
+		per = MAX(arg_iterations / arg_clients, 50u);
+		_cleanup_free_ Worker *w = calloc(arg_clients, sizeof(Worker));
+		_cleanup_free_ uint64_t *all = calloc((size_t)arg_clients * per, sizeof(uint64_t));
+		if (!w || !all)
+			return 1;
+		pthread_barrier_init(&start_barrier, NULL, arg_clients + 1);
+		for (unsigned i = 0; i < arg_clients; i++) {
+			snprintf(w[i].bdf, sizeof(w[i].bdf), "%s", bdfs[i]);
+			w[i].iterations = per;
+			w[i].lat = all + (size_t)i * per;
+			if (pthread_create(&w[i].thread, NULL, worker_run, &w[i]) != 0)
+				return 1;
+			started++;
+		}
+		pthread_barrier_wait(&start_barrier);
+		uint64_t t0 = now_ns();
+		bool failed = false;
+		for (unsigned i = 0; i < started; i++) {
+			pthread_join(w[i].thread, NULL);
+			if (w[i].error < 0) {
+				fprintf(stderr, "bench-acquire: client %u (%s): %s\n", i, w[i].bdf,
+					strerror(-w[i].error));
+				failed = true;
+			}
+		}
+		uint64_t elapsed = now_ns() - t0;
+		if (failed)
+			return 1;
+		throughput = (double)arg_clients * per / ((double)elapsed / 1e9);
+		c50 = percentile_us(all, (size_t)arg_clients * per, 0.50);
+		c99 = percentile_us(all, (size_t)arg_clients * per, 0.99);
+	}
+	if (arg_daemon_pid > 0)
+		rss_after = vm_rss_kib(arg_daemon_pid);
+
+	double ratio_floor = f50 > 0 ? p50 / f50 : 0;
+	double ratio_conc = c50 > 0 ? c99 / c50 : 0;
+	if (arg_json) {
+		printf("{\"iterations\": %u, \"fdsPerAcquire\": %d, \"p50Us\": %.1f, \"p99Us\": %.1f, "
+		       "\"seqOpsPerSec\": %.0f, \"floorP50Us\": %.2f, \"floorP99Us\": %.2f, "
+		       "\"ratioP50ToFloor\": %.2f, \"clients\": %u, \"perClient\": %u, "
+		       "\"concurrentOpsPerSec\": %.0f, \"concurrentP50Us\": %.1f, "
+		       "\"concurrentP99Us\": %.1f, \"ratioConcurrentP99ToP50\": %.2f, "
+		       "\"rssIdleKiB\": %ld, \"rssAfterKiB\": %ld}\n",
+		       arg_iterations, n_fds, p50, p99, arg_iterations / ((double)t_seq / 1e9), f50,
+		       f99, ratio_floor, arg_clients, per, throughput, c50, c99, ratio_conc, rss_idle,
+		       rss_after);
+		return 0;
+	}
+	printf("acquire+release, 1 device attached, %u round trips, %d fds each:\n", arg_iterations,
+	       n_fds);
+	printf("  p50 %.1f us  p99 %.1f us  (%.0f ops/s)\n", p50, p99,
+	       arg_iterations / ((double)t_seq / 1e9));
+	printf("floor: socketpair, a round trip with %d fds (SCM_RIGHTS) + one without:\n", n_fds);
+	printf("  p50 %.2f us  p99 %.2f us\n", f50, f99);
+	printf("  ratio p50/floor = %.1fx   (target <= 3x: %s)\n", ratio_floor,
+	       ratio_floor <= 3 ? "met" : "NOT met");
+	if (arg_clients > 0) {
+		printf("%u concurrent clients, %u acquire+release each:\n", arg_clients, per);
+		printf("  %.0f ops/s  p50 %.1f us  p99 %.1f us\n", throughput, c50, c99);
+		printf("  ratio p99/p50 = %.1fx   (target <= 10x: %s)\n", ratio_conc,
+		       ratio_conc <= 10 ? "met" : "NOT met");
+	}
+	if (arg_daemon_pid > 0)
+		printf("daemon VmRSS: idle %ld KiB, after %ld KiB   (target < 8192 KiB: %s)\n",
+		       rss_idle, rss_after,
+		       rss_after >= 0 && rss_after < 8192 && rss_idle < 8192 ? "met" : "NOT met");
+	bool met = ratio_floor <= 3 && (arg_clients == 0 || ratio_conc <= 10) &&
+		   (arg_daemon_pid <= 0 || (rss_after >= 0 && rss_after < 8192 && rss_idle < 8192));
+	printf("bench acquire: %s (p50 %.1fx the floor", met ? "PASS" : "MISS", ratio_floor);
+	if (arg_clients > 0)
+		printf(", %u clients p99 %.1fx p50", arg_clients, ratio_conc);
+	if (arg_daemon_pid > 0)
+		printf(", daemon RSS %ld KiB", MAX(rss_idle, rss_after));
+	printf(")\n");
+	return 0;
+}
