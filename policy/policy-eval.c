@@ -4,7 +4,8 @@
  *
  * The index keeps evaluation cheap with many rules without changing first-match semantics.
  * Each allow/deny rule is filed under one identity key (its uid if it names a user, else
- * its gid if it names a group, else the identity-generic list) and under one device key
+ * its gid if it names a group, else its unit if it names one without glob characters, else
+ * the identity-generic list) and under one device key
  * (its BDF, else its vendor, else the device-generic list). A rule can only match a
  * request if it sits in one of the identity lists the peer selects (its uid, its gids,
  * generic) AND in one of the device lists the device selects (its BDF, its vendor,
@@ -22,7 +23,20 @@
 #include "common/util.h"
 #include "policy/policy-internal.h"
 
-enum { KEY_UID = 1, KEY_GID = 2, KEY_BDF = 3, KEY_VENDOR = 4 };
+enum { KEY_UID = 1, KEY_GID = 2, KEY_BDF = 3, KEY_VENDOR = 4, KEY_UNIT = 5 };
+
+/* Units named exactly (no glob characters) are indexed by a hash of the name; a collision
+ * only adds a candidate, which the full match then rejects. */
+static uint32_t str_hash(const char *s) {
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static bool is_literal(const char *glob) {
+	return !strpbrk(glob, "*?[\\");
+}
 
 static uint64_t make_key(unsigned kind, uint32_t value) {
 	return ((uint64_t)kind << 32) | value;
@@ -99,10 +113,12 @@ int policy_index_build(Policy *p) {
 		IndexSlot *s;
 		if (rule->kind == RULE_ADMIN)
 			continue;
-		if (rule->id.has_uid || rule->id.has_gid) {
-			s = index_slot(ix, rule->id.has_uid ? make_key(KEY_UID, rule->id.uid) :
-							      make_key(KEY_GID, rule->id.gid),
-				       true);
+		if (rule->id.has_uid || rule->id.has_gid ||
+		    (rule->id.unit && is_literal(rule->id.unit))) {
+			uint64_t key = rule->id.has_uid ? make_key(KEY_UID, rule->id.uid) :
+				       rule->id.has_gid ? make_key(KEY_GID, rule->id.gid) :
+							  make_key(KEY_UNIT, str_hash(rule->id.unit));
+			s = index_slot(ix, key, true);
 			r = list_push(&s->idx, &s->n, &s->cap, (uint32_t)i);
 		} else
 			r = list_push(&ix->ident_generic, &ix->n_ident_generic,
@@ -378,7 +394,7 @@ ssize_t policy_first_match(const Policy *p, const PolicyRequest *req) {
 	if (peer->gid != (gid_t)-1)
 		ki = add_key(ix, ic, ki, make_key(KEY_GID, peer->gid));
 	for (size_t i = 0; i < peer->n_groups && peer->groups; i++) {
-		if (ki >= MAX_LISTS - 1) {
+		if (ki >= MAX_LISTS - 2) {
 			/* More groups than lists: fall back to the device side or a scan. */
 			exact = false;
 			break;
@@ -386,6 +402,8 @@ ssize_t policy_first_match(const Policy *p, const PolicyRequest *req) {
 		if (peer->groups[i] != peer->gid)
 			ki = add_key(ix, ic, ki, make_key(KEY_GID, peer->groups[i]));
 	}
+	if (peer->unit && ki < MAX_LISTS)
+		ki = add_key(ix, ic, ki, make_key(KEY_UNIT, str_hash(peer->unit)));
 	ki = add_list(ic, ki, ix->ident_generic, ix->n_ident_generic);
 
 	kd = add_key(ix, dc, kd, make_key(KEY_BDF, bdf_pack(d->bdf)));
@@ -452,7 +470,12 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 	ssize_t i = policy_first_match(p, req);
 	*ret_index = i;
 	if (i < 0) {
-		snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");
+		if (req->peer->uid == POLICY_NOBODY_ID)
+			snprintf(ret->reason, sizeof(ret->reason),
+				 "peer uid 65534 (nobody, an unmapped user-namespace id) matches no "
+				 "rule (default deny)");
+		else
+			snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");
 		return 0;
 	}
 	const Rule *rule = &p->rules[i];

@@ -1247,6 +1247,65 @@ static int resolve_references(Parser *ps) {
 	return 0;
 }
 
+/* Two identical rules: the second can never decide anything, which is a mistake worth
+ * stopping for (E7: not silently ignored). Compared on the canonical form, so spelling
+ * differences ("vendor 10DE" and "vendor 0x10de") do not hide a duplicate. */
+typedef struct RuleText {
+	uint64_t hash;
+	size_t index;
+	char *text;
+} RuleText;
+
+static int cmp_rule_text(const void *a, const void *b) {
+	const RuleText *x = a, *y = b;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int check_duplicate_rules(Parser *ps) {
+	Policy *p = ps->p;
+	size_t n = p->n_rules, dup = SIZE_MAX, first = 0;
+	int r = 0;
+
+	if (n < 2)
+		return 0;
+	RuleText *t = calloc(n, sizeof(RuleText));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = policy_rule_to_string(p, i, NULL, &t[i].text);
+		if (r < 0)
+			break;
+		uint64_t h = 14695981039346656037ULL;
+		for (const char *c = t[i].text; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		t[i].hash = h;
+		t[i].index = i;
+	}
+	if (r >= 0) {
+		qsort(t, n, sizeof(RuleText), cmp_rule_text);
+		for (size_t i = 1; i < n; i++) {
+			/* Within a run of equal hashes, compare with every earlier member. */
+			for (size_t j = i; j > 0 && t[j - 1].hash == t[i].hash; j--)
+				if (streq(t[j - 1].text, t[i].text) && t[i].index < dup) {
+					dup = t[i].index;
+					first = t[j - 1].index;
+				}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(t[i].text);
+	free(t);
+	if (r < 0)
+		return r;
+	if (dup != SIZE_MAX)
+		return perr(ps, p->rules[dup].line, 1,
+			    "Duplicate rule: same as the rule on line %u, so it can never match",
+			    p->rules[first].line);
+	return 0;
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Entry points */
 
@@ -1329,6 +1388,8 @@ static int policy_load_buffer(const char *text, size_t size, const char *name,
 		r = parse_file(&ps);
 	if (r >= 0)
 		r = resolve_references(&ps);
+	if (r >= 0)
+		r = check_duplicate_rules(&ps);
 	if (r >= 0)
 		r = policy_index_build(p);
 	for (size_t i = 0; i < ps.n_toks; i++)

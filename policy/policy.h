@@ -146,7 +146,16 @@ static inline void policy_freep(Policy **p) {
 uint64_t policy_generation(const Policy *p);
 const PolicySettings *policy_settings(const Policy *p);
 
-/* policy_evaluate: first match wins, default deny. Always fills *ret (fail closed). */
+/* policy_evaluate: first match wins, default deny. Always fills *ret (fail closed).
+ *   - a noiommu device is denied before any rule unless allow-noiommu is set;
+ *   - a peer with uid 65534 matches no rule;
+ *   - the first rule whose selectors match decides; if it is an allow rule that does not
+ *     grant req->mode or req->layout, the answer is a deny naming that rule
+ *     ("mode 'unbound' not granted by rule at FILE:LINE");
+ *   - req->mode 0 means "no particular mode" (e.g. listing) and skips the mode check;
+ *     req->layout NULL skips the layout check.
+ * Returns 0, or -EINVAL for a malformed request (NULL peer/device, unknown mode bits),
+ * which is also a deny. */
 int policy_evaluate(const Policy *p, const PolicyRequest *req, PolicyDecision *ret);
 /* policy_is_admin: may this peer call io.ioasid.Manager? */
 bool policy_is_admin(const Policy *p, const PolicyPeer *peer, PolicyDecision *ret);

@@ -36,6 +36,11 @@ static void append_rule(FILE *f, unsigned *seed) {
 		fputs(" uid 100000-100002", f);
 		any = false;
 	}
+	if (rnd(seed, 4) == 0) {
+		static const char *const units[] = { "a.service", "b.service", "\"*.service\"" };
+		fprintf(f, " unit %s", units[rnd(seed, ELEMENTSOF(units))]);
+		any = false;
+	}
 	if (any)
 		fputs(" *", f);
 	fputs(" to", f);
@@ -68,6 +73,22 @@ static void test_index_equals_scan(void) {
 		for (unsigned i = 0; i < n; i++)
 			append_rule(f, &seed);
 		fclose(f);
+		/* Identical rules are a load error: keep the first of each. */
+		_cleanup_free_ char *uniq = calloc(1, size + 2);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(uniq);
+		uniq[0] = '\n';
+		for (char *l = text, *nl; *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			char save = nl[1];
+			nl[1] = '\0';
+			char probe[256];
+			snprintf(probe, sizeof(probe), "\n%s", l);
+			if (!strstr(uniq, probe))
+				strcat(uniq, l);
+			nl[1] = save;
+		}
+		free(text);
+		text = TAKE_PTR(uniq);
 
 		PolicyLoadOptions o = { .resolver = &test_resolver };
 		_cleanup_policy_free_ Policy *p = NULL;
@@ -80,6 +101,9 @@ static void test_index_equals_scan(void) {
 					    .n_groups = rnd(&seed, 4) };
 			if (rnd(&seed, 5) == 0)
 				peer.uid = 1000 + rnd(&seed, 2); /* alice, bob */
+			static const char *const units[] = { NULL, "a.service", "b.service",
+							     "c.service" };
+			peer.unit = units[rnd(&seed, ELEMENTSOF(units))];
 			Device d = { .iommu_group = -1, .numa_node = -1 };
 			snprintf(d.bdf, sizeof(d.bdf), "%s", bdfs[rnd(&seed, ELEMENTSOF(bdfs))]);
 			d.vendor = (uint16_t)vendors[rnd(&seed, ELEMENTSOF(vendors))];

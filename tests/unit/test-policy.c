@@ -156,6 +156,10 @@ static void test_errors(void) {
 		{ "allow user alice to any\x01\n", 1, 24, "control character" },
 		{ "}\n", 1, 1, "Unexpected '}'" },
 		{ "allow user alice to any mode ,attached\n", 1, 30, "Empty element" },
+		{ "allow user alice to vendor 10DE\ndeny *\nallow user alice to vendor 0x10de\n", 3,
+		  1, "Duplicate rule: same as the rule on line 1" },
+		{ "deny user bob\nadmin user bob\ndeny user bob to any\n", 3, 1,
+		  "same as the rule on line 1" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		PolicyLoadOptions o = { .resolver = &test_resolver };
@@ -453,6 +457,8 @@ static void test_admin(void) {
 	CU_ASSERT_FALSE(policy_is_admin(p, &peer_alice, &d));
 	CU_ASSERT_PTR_NULL(d.file);
 	CU_ASSERT_FALSE(policy_is_admin(p, &peer_nobody, &d));
+	CU_ASSERT_FALSE(eval(p, &peer_nobody, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "peer uid 65534"));
 	CU_ASSERT_EQUAL(policy_n_admin(p), 2);
 	CU_ASSERT_EQUAL(policy_n_rules(p), 1);
 	/* admin rules do not grant devices */
@@ -648,7 +654,28 @@ static void test_owner(void) {
 	rmdir(dir);
 }
 
+static void test_invalid_request(void) {
+	_cleanup_policy_free_ Policy *p = load_ok("allow * to any mode attached,unbound\n");
+	PolicyDecision d;
+	PolicyRequest req = { .peer = NULL, .device = &dev_gpu, .mode = POLICY_MODE_ATTACHED };
+	ASSERT_ERR(policy_evaluate(p, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	req = (PolicyRequest){ .peer = &peer_bob, .device = NULL };
+	ASSERT_ERR(policy_evaluate(p, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	req = (PolicyRequest){ .peer = &peer_bob, .device = &dev_gpu, .mode = 4 };
+	ASSERT_ERR(policy_evaluate(p, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	ASSERT_ERR(policy_evaluate(NULL, &req, &d), EINVAL);
+	CU_ASSERT_FALSE(d.allow);
+	/* mode 0: no particular mode */
+	req.mode = 0;
+	ASSERT_OK(policy_evaluate(p, &req, &d));
+	CU_ASSERT_TRUE(d.allow);
+}
+
 static CU_TestInfo tests[] = {
+	{ "invalid_request", test_invalid_request },
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
 	{ "settings", test_settings },   { "golden", test_golden },

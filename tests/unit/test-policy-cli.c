@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * `ioasidctl policy check|show|explain`, run as a program (the ioasidctl built next to this
+ * runner): exit codes, the FILE:LINE:COL error line, the JSON keys, the explain verdicts.
+ * Users are named by number so nothing depends on this machine's user database.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "tests/unit/test.h"
+
+static char ctl[PATH_MAX + 16];
+static char example[PATH_MAX + 32], host[PATH_MAX + 32], conf[64], bad[64];
+static char tmpdir[] = "/tmp/ioasid-policy-cli-XXXXXX";
+
+static int write_file(const char *path, const char *text) {
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+static int init(void) {
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return 0;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	snprintf(ctl, sizeof(ctl), "%s/ioasidctl", self);
+	snprintf(example, sizeof(example), "%s/../ioasid.conf.example", test_dir());
+	snprintf(host, sizeof(host), "%s/hosts/workstation.json", test_dir());
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/ok.conf", tmpdir);
+	snprintf(bad, sizeof(bad), "%s/bad.conf", tmpdir);
+	if (write_file(conf, "pool gpus { vendor 0x10de }\n"
+			     "allow user 4242 to bdf 0000:01:00.0 mode unbound memlock 1G\n"
+			     "allow user 4243 group 0 to pool gpus\n"
+			     "deny *\n") < 0 ||
+	    write_file(bad, "allow user 0 to any\nallow user 0 to any mode bogus\n") < 0)
+		return -1;
+	return 0;
+}
+
+static int cleanup(void) {
+	unlink(conf);
+	unlink(bad);
+	rmdir(tmpdir);
+	return 0;
+}
+
+/* Runs ctl with args; returns the exit status and the output (stdout, stderr). */
+static int run(char **ret_out, char **ret_err, const char *first, ...) {
+	const char *argv[32] = { ctl, first };
+	size_t n = 2;
+	va_list ap;
+	va_start(ap, first);
+	while (n < ELEMENTSOF(argv) - 1 && (argv[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+
+	char out_path[64], err_path[64];
+	snprintf(out_path, sizeof(out_path), "%s/out", tmpdir);
+	snprintf(err_path, sizeof(err_path), "%s/err", tmpdir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(127);
+		setenv("NO_COLOR", "1", 1);
+		execv(ctl, (char **)argv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	*ret_out = NULL;
+	*ret_err = NULL;
+	(void)read_full_file(out_path, 1 << 20, ret_out, NULL);
+	(void)read_full_file(err_path, 1 << 20, ret_err, NULL);
+	unlink(out_path);
+	unlink(err_path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+#define HAS(s, sub)                                                                                \
+	do {                                                                                       \
+		const char *_s = (s);                                                              \
+		if (!_s || !strstr(_s, sub))                                                       \
+			fprintf(stderr, "%s:%d: '%s' not in '%s'\n", __FILE__, __LINE__, sub,      \
+				strna(_s));                                                        \
+		CU_ASSERT_TRUE(_s && strstr(_s, sub));                                             \
+	} while (0)
+
+static bool have_ctl(void) {
+	if (access(ctl, X_OK) == 0)
+		return true;
+	fprintf(stderr, "\npolicy-cli: SKIPPED: %s is not built\n", ctl);
+	return false;
+}
+
+static void test_check(void) {
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
+			    *e3 = NULL, *o4 = NULL, *e4 = NULL;
+	if (!have_ctl())
+		return;
+	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "check", example, NULL), 0);
+	HAS(o1, "valid: 1 rules, 1 admin rules");
+	CU_ASSERT_EQUAL(run(&o2, &e2, "policy", "check", bad, NULL), 1);
+	HAS(e2, "bad.conf:2:26: Unknown mode 'bogus'");
+	CU_ASSERT_TRUE(o2 && !*o2); /* nothing on stdout */
+	CU_ASSERT_EQUAL(run(&o3, &e3, "--json=short", "policy", "check", bad, NULL), 1);
+	HAS(o3, "\"valid\":false");
+	HAS(o3, "\"line\":2,\"column\":26");
+	CU_ASSERT_EQUAL(run(&o4, &e4, "policy", "frobnicate", NULL), 64);
+	HAS(e4, "Unknown 'policy' sub-command");
+}
+
+static void test_show(void) {
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL;
+	if (!have_ctl())
+		return;
+	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "show", "--config", conf, NULL), 0);
+	HAS(o1, "pool gpus { vendor 0x10de }");
+	HAS(o1, "allow user 4242 to bdf 0000:01:00.0 mode unbound max-devices 0 max-leases 0 "
+		"memlock 1G group whole lifetime connection on-revoke detach");
+	HAS(o1, "deny *");
+	CU_ASSERT_EQUAL(run(&o2, &e2, "--json=short", "policy", "show", "--config", conf, NULL), 0);
+	HAS(o2, "\"pools\":[\"gpus\"]");
+	HAS(o2, "{\"line\":4,\"rule\":\"deny *\"}");
+}
+
+static void test_explain(void) {
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
+			    *e3 = NULL, *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL;
+	if (!have_ctl())
+		return;
+	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "explain", "--config", conf, "--host", host,
+			    "--user", "4242", "--device", "01:00.0", "--mode", "unbound", NULL),
+			0);
+	HAS(o1, "Decision: allow");
+	HAS(o1, "ok.conf:2: allow user 4242");
+
+	CU_ASSERT_EQUAL(run(&o2, &e2, "policy", "explain", "--config", conf, "--host", host,
+			    "--user", "4242", "--device", "01:00.0", NULL),
+			2);
+	HAS(o2, "Decision: deny");
+	HAS(o2, "mode 'attached' not granted by rule at");
+
+	CU_ASSERT_EQUAL(run(&o3, &e3, "--json=short", "policy", "explain", "--config", conf,
+			    "--host", host, "--user", "4243", "--device", "0000:01:00.0", NULL),
+			2);
+	HAS(o3, "\"allow\":false");
+	HAS(o3, "\"line\":4");
+	HAS(o3, "\"why\":\"group: peer (gid -1) is not in group 0 (0)\"");
+
+	CU_ASSERT_EQUAL(run(&o4, &e4, "--json=short", "policy", "explain", "--config", conf,
+			    "--host", host, "--user", "4243", "--group", "0", "--device",
+			    "0000:01:00.0", NULL),
+			0);
+	HAS(o4, "\"allow\":true");
+	HAS(o4, "\"grant\":{\"modes\":[\"attached\"]");
+
+	CU_ASSERT_EQUAL(run(&o5, &e5, "policy", "explain", "--config", conf, "--device",
+			    "01:00.0", NULL),
+			64);
+	HAS(e5, "needs --user");
+}
+
+static CU_TestInfo tests[] = {
+	{ "check", test_check },
+	{ "show", test_show },
+	{ "explain", test_explain },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE_FULL("policy-cli", init, cleanup, tests);
