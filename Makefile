@@ -192,7 +192,7 @@ check-integration: build-tests
 	B=$(B) tests/integration/run.sh
 .PHONY: check-integration
 
-check-units:
+check-units: build-tests
 	B=$(B) tests/check-units.sh
 .PHONY: check-units
 
@@ -233,12 +233,13 @@ format:
 install: all
 	install -Dm0755 $(IOASIDD) $(DESTDIR)$(sbindir)/ioasidd
 	install -Dm0755 $(IOASIDCTL) $(DESTDIR)$(bindir)/ioasidctl
-	for m in man/*.[0-9]; do install -Dm0644 $$m $(DESTDIR)$(mandir)/man$${m##*.}/$$(basename $$m); done
+	for m in $(wildcard man/*.[0-9]); do install -Dm0644 $$m $(DESTDIR)$(mandir)/man$${m##*.}/$$(basename $$m); done
 	for u in $(wildcard units/*.service units/*.socket); do install -Dm0644 $$u $(DESTDIR)$(unitdir)/$$(basename $$u); done
 	$(if $(wildcard units/ioasid.sysusers.conf),install -Dm0644 units/ioasid.sysusers.conf $(DESTDIR)$(sysusersdir)/ioasid.conf)
 	$(if $(wildcard units/ioasid.tmpfiles.conf),install -Dm0644 units/ioasid.tmpfiles.conf $(DESTDIR)$(tmpfilesdir)/ioasid.conf)
-	install -Dm0644 ioasid.conf.example $(DESTDIR)$(docdir)/ioasid.conf.example
-	@if [ -e $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf ]; then \
+	$(if $(wildcard ioasid.conf.example),install -Dm0644 ioasid.conf.example $(DESTDIR)$(docdir)/ioasid.conf.example)
+	@if [ ! -e ioasid.conf.example ]; then :; \
+	elif [ -e $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf ]; then \
 		echo "install: keeping existing $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf"; \
 	else \
 		install -Dm0600 ioasid.conf.example $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf; \

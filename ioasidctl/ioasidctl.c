@@ -286,8 +286,9 @@ static int parse_argv(int argc, char **argv) {
 int main(int argc, char **argv) {
 	int r;
 
-	/* argc == 0 (execve with an empty argv): nothing sensible to do (PwnKit lesson). */
-	if (argc < 1 || !argv[0])
+	/* argc == 0 (execve with an empty argv): nothing sensible to do (PwnKit lesson). Linux
+	 * >= 5.18 turns an empty argv into { "", NULL }, so an empty argv[0] is the same case. */
+	if (argc < 1 || isempty(argv[0]))
 		return EXIT_USAGE;
 
 	r = parse_argv(argc, argv);
