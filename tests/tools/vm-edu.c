@@ -429,6 +429,7 @@ static int cmd_dma(int argc, char **argv)
 		} else
 			return fail("unknown option", -EINVAL);
 	}
+	say("uid=%u euid=%u", (unsigned)getuid(), (unsigned)geteuid());
 	if (ioas == 0) {
 		if (ioctl((int)iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
 			return fail("IOMMU_IOAS_ALLOC", -errno);

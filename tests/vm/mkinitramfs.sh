@@ -34,18 +34,22 @@ if [ -n "${IOASID_VM_QEMU_IN_GUEST:-}" ]; then extra+=("$IOASID_VM_QEMU_IN_GUEST
 hash=$( {
 	echo "$kv $ver $mode"
 	sha256sum "$bb" "${bins[@]}" "${extra[@]}" "$mods"/*.ko "$top"/modules/host/* \
-		"$VM_DIR"/guest-init.sh \
+		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh 2>/dev/null
 } | sha256sum | cut -c1-16)
 out=$top/initrd-$mode-$hash.gz
 if [ -e "$out" ]; then
+	touch "$out"
 	echo "$out"
 	exit 0
 fi
-rm -f "$top"/initrd-"$mode"-*.gz
+# Other checkouts may share the cache and boot their own initramfs right now: never remove
+# another hash's file while it may be in use, only those unused for a day.
+find "$top" -maxdepth 1 -name "initrd-$mode-*.gz" -mmin +1440 -delete 2>/dev/null || true
 
 s=$(mktemp -d)
 trap 'rm -rf "$s"' EXIT
+chmod 0755 "$s" # mktemp made it 0700: it becomes the guest's /
 mkdir -p "$s"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,lib/ioasid-modules,scenarios,usr/bin,usr/sbin,home/tester}
 cp "$bb" "$s/bin/busybox"
 ln -s busybox "$s/bin/sh"
@@ -102,6 +106,7 @@ root:x:0:
 ioasid:x:990:
 tester:x:1000:
 other:x:1001:
+ioasid-clients:x:1500:tester,other
 GR
 chown 1000:1000 "$s/home/tester"
 cp "$VM_DIR/guest-init.sh" "$s/init"
@@ -109,6 +114,6 @@ chmod 0755 "$s/init"
 if compgen -G "$VM_DIR/scenarios/*.sh" >/dev/null; then cp "$VM_DIR"/scenarios/*.sh "$s/scenarios/"; fi
 echo "$mode" >"$s/etc/ioasid-vm-mode"
 
-(cd "$s" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$s" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$out.$$.tmp"
+mv "$out.$$.tmp" "$out"
 echo "$out"

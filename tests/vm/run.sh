@@ -23,14 +23,19 @@ done
 out=$BDIR/vm
 mkdir -p "$out"
 
+# Several checkouts may share the cache: fetching and building hold its lock.
+mkdir -p "$VM_CACHE"
+exec {lockfd}>"$VM_CACHE/.lock"
+flock "$lockfd" || vm_die "cannot lock $VM_CACHE/.lock"
 read -r KV VER < <("$VM_DIR/fetch.sh") || vm_die "fetch failed"
 [ -n "${VER:-}" ] || vm_die "fetch did not resolve a kernel"
 vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
+flock -u "$lockfd"
 t1=$(date +%s)
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="S0 S1"
+ALL_REBUILT="S0 S1 S2 S3"
 ALL_STOCK="L0"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }

@@ -40,8 +40,9 @@ scenario_S1() {
 	# Devices: BDF, ids and class against lspci; driver, group and cdev against sysfs.
 	jq -r '.devices[] | "\(.bdf) \(.vendor):\(.device) \(.class[0:4]) \(.driver // "-") \(.iommu_group // "-") \(.vfio_cdev // "-" | split("/") | last)"' \
 		/tmp/s1-devices.json | sort >/tmp/s1-devices.got
-	if command -v lspci >/dev/null; then
-		lspci -Dnmm | tr -d '"' | while read -r bdf cls ven dev _; do
+	# pciutils' lspci by absolute path: busybox ash would run its own applet first.
+	if [ -x /usr/bin/lspci ]; then
+		/usr/bin/lspci -Dnmm | tr -d '"' | while read -r bdf cls ven dev _; do
 			d=/sys/bus/pci/devices/$bdf
 			drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
 			grp=$(basename "$(readlink "$d/iommu_group" 2>/dev/null)" 2>/dev/null)
