@@ -10,6 +10,8 @@
  *   vm-edu dma IOMMUFD DEVFD  use inherited fds (from ioasidctl run / a lease): FD numbers,
  *        [--ioas ID] [--bind] [--attach]   optionally bind/attach first (unbound mode)
  *        [--expect-blocked]   DMA to the mapping must NOT land (after a revoke)
+ *        [--then-wait FILE]   after a good round trip print "waiting", wait until FILE exists
+ *                             (someone revoked the lease), then the same DMA must be blocked
  *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
  *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
  *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
@@ -284,6 +286,13 @@ static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova)
 	for (int i = 0; i < PAGE; i++)
 		if (buf[PAGE + i] != 0x5a)
 			unchanged = false;
+	if (before < 0) {
+		/* dmesg_restrict: an unprivileged client cannot read the kernel log; the caller
+		 * (root) checks the DMAR fault itself. */
+		say("blocked_dma memory_unchanged=%s dmar_faults=unreadable(%s)",
+		    unchanged ? "yes" : "no", strerrorname_np(-before) ?: "?");
+		return unchanged;
+	}
 	say("blocked_dma memory_unchanged=%s dmar_faults_before=%d after=%d",
 	    unchanged ? "yes" : "no", before, after);
 	return unchanged && after > before;
@@ -409,6 +418,7 @@ static int cmd_dma(int argc, char **argv)
 {
 	uint32_t iommufd, devfd, ioas = 0;
 	bool bind = false, attach = false, expect_blocked = false;
+	const char *wait_file = NULL;
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	uint8_t *buf;
 	Edu e;
@@ -423,6 +433,8 @@ static int cmd_dma(int argc, char **argv)
 			attach = true;
 		else if (streq(argv[i], "--expect-blocked"))
 			expect_blocked = true;
+		else if (streq(argv[i], "--then-wait") && i + 1 < argc)
+			wait_file = argv[++i];
 		else if (streq(argv[i], "--ioas") && i + 1 < argc) {
 			if (parse_u32(argv[++i], &ioas) < 0)
 				return fail("bad --ioas", -EINVAL);
@@ -473,6 +485,19 @@ static int cmd_dma(int argc, char **argv)
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	if (!r || !wait_file)
+		return r ? 0 : 1;
+	say("waiting for %s", wait_file);
+	for (int i = 0; access(wait_file, F_OK) < 0; i++) {
+		if (i > 3000)
+			return fail("timeout waiting for the revoke", -ETIMEDOUT);
+		usleep(10000);
+	}
+	/* The mapping is still ours, but the device must no longer reach it. */
+	r = edu_expect_blocked(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("blocked_after_revoke=%s", r ? "yes" : "NO");
 	return r ? 0 : 1;
 }
 

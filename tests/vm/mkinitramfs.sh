@@ -33,7 +33,7 @@ if [ -n "${IOASID_VM_QEMU_IN_GUEST:-}" ]; then extra+=("$IOASID_VM_QEMU_IN_GUEST
 
 hash=$( {
 	echo "$kv $ver $mode"
-	sha256sum "$bb" "${bins[@]}" "${extra[@]}" "$mods"/*.ko "$top"/modules/host/* \
+	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR-bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh 2>/dev/null
 } | sha256sum | cut -c1-16)
@@ -90,6 +90,8 @@ copy_with_libs() {
 	done
 }
 for b in "${bins[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
+# The TESTING_BYPASS=1 daemon (scenario S4), built by run.sh into its own build dir.
+[ -x "$BDIR-bypass/ioasidd" ] && copy_with_libs "$BDIR-bypass/ioasidd" usr/bin/ioasidd-bypass
 for b in "${extra[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
 if [ -e /usr/share/misc/pci.ids ]; then
 	mkdir -p "$s/usr/share/misc" && cp /usr/share/misc/pci.ids "$s/usr/share/misc/"

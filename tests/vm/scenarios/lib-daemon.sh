@@ -13,12 +13,12 @@ daemon_start() { # [extra ioasidd args...]
 	# real-kernel tier policy
 	socket-group ioasid-clients
 	admin uid 0
+	${DAEMON_POLICY_FIRST:-}
 	allow uid $UID_A to any mode attached,unbound group implicit
 	allow uid $UID_B to any mode attached,unbound group implicit
-	${DAEMON_POLICY_EXTRA:-}
 	POL
 	rm -f "$SOCK"
-	ioasidd --kernel=linux --config=/etc/ioasid/ioasid.conf --socket="$SOCK" "$@" \
+	${IOASIDD:-ioasidd} --kernel=linux --config=/etc/ioasid/ioasid.conf --socket="$SOCK" "$@" \
 		>/tmp/ioasidd.log 2>&1 </dev/null &
 	DAEMON_PID=$!
 	i=0
