@@ -40,7 +40,7 @@ t1=$(date +%s)
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
 ALL_REBUILT="S0 S1 S2 S3 S4 S5 S6 S7 S8"
-ALL_STOCK="L0"
+ALL_STOCK="L0 S9"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
 
@@ -67,7 +67,7 @@ machine=(
 	-netdev user,id=n1,restrict=on
 )
 
-PASS=0 FAIL=0
+PASS=0 FAIL=0 TODO=0
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
@@ -92,8 +92,12 @@ boot() { # mode scenarios
 	while read -r _ id st detail; do
 		printf 'vm: %-4s %s %s\n' "$id" "$st" "$detail"
 		got="$got $id"
-		if [ "$st" = PASS ]; then PASS=$((PASS + 1)); else FAIL=$((FAIL + 1)); fi
-	done < <(grep -E '^VMTEST [A-Za-z0-9]+ (PASS|FAIL)' "$log")
+		case $st in
+		PASS) PASS=$((PASS + 1)) ;;
+		TODO) TODO=$((TODO + 1)) ;; # a piece another branch has not implemented: said, not passed
+		*) FAIL=$((FAIL + 1)) ;;
+		esac
+	done < <(grep -E '^VMTEST [A-Za-z0-9]+ (PASS|FAIL|TODO)' "$log")
 	for id in ${list//,/ }; do
 		case " $got " in *" $id "*) ;; *)
 			printf 'vm: %-4s FAIL no result from the guest\n' "$id"; FAIL=$((FAIL + 1)) ;; esac
@@ -107,5 +111,6 @@ boot() { # mode scenarios
 
 boot rebuilt "$(pick "$ALL_REBUILT")"
 boot stock "$(pick "$ALL_STOCK")"
-echo "vm: $PASS passed, $FAIL failed ($(( $(date +%s) - t0 )) s total, prepare $((t1 - t0)) s)"
+[ "$TODO" = 0 ] || vm_log "$TODO scenario(s) TODO: not implemented by the daemon yet (see the TODO lines)"
+echo "vm: $PASS passed, $FAIL failed, $TODO todo ($(( $(date +%s) - t0 )) s total, prepare $((t1 - t0)) s)"
 [ "$FAIL" = 0 ] && [ "$PASS" -gt 0 ]
