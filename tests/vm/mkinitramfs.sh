@@ -29,10 +29,11 @@ for b in lspci setpriv jq; do
 	p=$(command -v "$b" || true)
 	[ -n "$p" ] && extra+=("$p")
 done
-if [ -n "${IOASID_VM_QEMU_IN_GUEST:-}" ]; then extra+=("$IOASID_VM_QEMU_IN_GUEST"); fi
+# trixie's QEMU for S10 (tests/vm/qemu-bundle.sh), when run.sh asks for it.
+qb=${IOASID_VM_QEMU_BUNDLE:-}
 
 hash=$( {
-	echo "$kv $ver $mode"
+	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
 	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR-bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh 2>/dev/null
@@ -93,6 +94,17 @@ for b in "${bins[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
 # The TESTING_BYPASS=1 daemon (scenario S4), built by run.sh into its own build dir.
 [ -x "$BDIR-bypass/ioasidd" ] && copy_with_libs "$BDIR-bypass/ioasidd" usr/bin/ioasidd-bypass
 for b in "${extra[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
+if [ -n "$qb" ]; then
+	mkdir -p "$s/opt/trixie"
+	cp -r "$qb/bin" "$qb/lib" "$qb/share" "$qb/version" "$s/opt/trixie/"
+	# Its own loader and libraries (trixie's glibc), never the bookworm ones beside it.
+	cat >"$s/usr/bin/qemu-system-x86_64" <<'QW'
+#!/bin/sh
+exec /opt/trixie/lib/ld-linux-x86-64.so.2 --library-path /opt/trixie/lib \
+	/opt/trixie/bin/qemu-system-x86_64 -L /opt/trixie/share/qemu "$@"
+QW
+	chmod 0755 "$s/usr/bin/qemu-system-x86_64"
+fi
 if [ -e /usr/share/misc/pci.ids ]; then
 	mkdir -p "$s/usr/share/misc" && cp /usr/share/misc/pci.ids "$s/usr/share/misc/"
 fi

@@ -39,7 +39,7 @@ flock -u "$lockfd"
 t1=$(date +%s)
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="S0 S1 S2 S3 S4 S5 S6 S7 S8"
+ALL_REBUILT="S0 S1 S2 S3 S4 S5 S6 S7 S8 S10"
 ALL_STOCK="L0 S9"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
@@ -71,7 +71,10 @@ PASS=0 FAIL=0 TODO=0
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
-	initrd=$("$VM_DIR/mkinitramfs.sh" "$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
+	local qb=
+	case ",$list," in *,S10,*) qb=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb "$VM_DIR/mkinitramfs.sh" "$KV" "$VER" "$mode") ||
+		vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
