@@ -323,6 +323,32 @@ static int cdev_for(const char *bdf, char *path, size_t len)
 	return -ENOENT;
 }
 
+/*
+ * A second IOAS whose allowed IOVAs cover the MSI window (0xfee00000): attaching the device
+ * to it must fail with EADDRINUSE (the kernel enforces the group's reserved regions), which
+ * the daemon reports as LayoutConflict (S8). Returns 1 when the kernel refused so.
+ */
+static int probe_allow_over_msi(int iommufd, int devfd)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_iova_range win = { .start = 0, .last = 0xffffffffULL };
+	struct iommu_ioas_allow_iovas al = { .size = sizeof(al), .num_iovas = 1,
+					     .allowed_iovas = (uintptr_t)&win };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	int r;
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
+		return fail("IOMMU_IOAS_ALLOC(2)", -errno);
+	al.ioas_id = a.out_ioas_id;
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOW_IOVAS, &al) < 0)
+		return fail("IOMMU_IOAS_ALLOW_IOVAS", -errno);
+	at.pt_id = a.out_ioas_id;
+	r = ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0 ? -errno : 0;
+	say("attach_to_ioas_allowing_msi_window ioas=%u result=%s", a.out_ioas_id,
+	    r ? strerrorname_np(-r) : "ok");
+	return r == -EADDRINUSE;
+}
+
 static int cmd_probe(const char *bdf)
 {
 	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
@@ -397,6 +423,10 @@ static int cmd_probe(const char *bdf)
 	say("blocked_after_unmap=%s", r ? "yes" : "NO");
 	ok &= r;
 	munmap(buf, 2 * PAGE);
+	r = probe_allow_over_msi(iommufd, devfd);
+	if (r < 0)
+		return r;
+	ok &= r;
 	return ok ? 0 : 1;
 }
 

@@ -19,7 +19,7 @@ scenario_S0() {
 	rc=$?
 	echo "$out" | sed 's/^/VMINFO S0 /'
 	if [ $rc = 0 ]; then
-		result S0 PASS "$EDU_SINGLE $(echo "$out" | grep -o 'iova_ranges_attached=[^ ]*') roundtrip+blocked"
+		result S0 PASS "$EDU_SINGLE $(echo "$out" | grep -o 'iova_ranges_attached=[^ ]*') roundtrip+blocked, attach to an IOAS allowing the MSI window: $(echo "$out" | grep -o "attach_to_ioas_allowing_msi_window.*result=[A-Z]*" | sed "s/.*result=//")"
 	else
 		result S0 FAIL "vm-edu probe $EDU_SINGLE exit $rc: $(echo "$out" | grep error= | head -n1)"
 	fi
