@@ -30,16 +30,26 @@
  * closed fd EBADF, and BIND with a non-iommufd fd EBADFD, as the kernel answers.
  *
  * What the sim cannot see: copies of its fds held elsewhere (sent over SCM_RIGHTS, inherited
- * over fork/exec, or dup()ed and closed with plain close()). It treats kernel_close() as the
- * *last* close of the file. Consequence: after the daemon kernel_close()s its reference to a
+ * over fork/exec, kept in systemd's fdstore, or dup()ed and closed with plain close()). It
+ * treats kernel_close() as the *last* close of the file, even when this process still holds
+ * a dup() (counting dups was tried and broke the daemon, whose send queue closes its copies
+ * with plain close() after kernel_close()). Consequence: after the daemon kernel_close()s its reference to a
  * device it handed out, the sim unbinds the device and releases group ownership although a
  * client may still hold the fd; the real kernel would keep it bound until the client closes
  * it too. Callers must therefore close a sim fd only with kernel_close(), and tests that need
- * "the client still holds it" semantics must keep the daemon's reference open.
+ * "the client still holds it" semantics must keep the daemon's reference open. A new sim
+ * (after a daemon restart, say) knows none of the previous one's files: they are ENOTTY to it.
  *
  * Also not modelled: explicit IOMMU_HWPT_ALLOC, nesting, PASID, dirty tracking, hot reset,
- * COPY and MAP_FILE (not in the vtable), VF tokens, and the user-namespace subtlety of
- * capable() (the sim reads the caller's effective set in its own namespace).
+ * COPY and MAP_FILE (not in the vtable), VF tokens, pinned-memory accounting (no ENOMEM),
+ * the user-namespace subtlety of capable() (the sim reads the caller's effective set in its
+ * own namespace), and noiommu devices, which the sim treats like any other device with a
+ * group (the facts sheet does not cover noiommu binds; policy should refuse them).
+ * The sim is not thread-safe: one Kernel per thread, or external locking.
+ *
+ * Checked against a real kernel: tests/unit/test-kernel-rules.c replays
+ * tests/tools/kernel-probe --rules on the sim and compares with the output recorded in the
+ * real-kernel guest (6.12.107); they are identical.
  */
 #include <assert.h>
 #include <errno.h>
@@ -156,9 +166,9 @@ typedef struct Sim {
 	bool vfio_legacy;
 	Tristate interrupt_remapping;
 	int address_width;
-	SimDev *devs;
+	SimDev **devs; /* pointers: files keep them across additions */
 	size_t n_devs;
-	SimGroup *groups;
+	SimGroup **groups;
 	size_t n_groups;
 	SimFile **files;
 	size_t n_files;
@@ -181,8 +191,8 @@ bool kernel_is_sim(const Kernel *k) {
 
 static SimDev *sim_find_dev(Sim *s, const char *bdf) {
 	for (size_t i = 0; i < s->n_devs; i++)
-		if (streq(s->devs[i].bdf, bdf))
-			return &s->devs[i];
+		if (streq(s->devs[i]->bdf, bdf))
+			return s->devs[i];
 	return NULL;
 }
 
@@ -190,8 +200,8 @@ static SimGroup *sim_find_group(Sim *s, int number) {
 	if (number < 0)
 		return NULL;
 	for (size_t i = 0; i < s->n_groups; i++)
-		if (s->groups[i].number == number)
-			return &s->groups[i];
+		if (s->groups[i]->number == number)
+			return s->groups[i];
 	return NULL;
 }
 
@@ -209,8 +219,8 @@ static bool sim_dev_dma_safe(const SimDev *d) {
 
 static bool sim_group_viable(Sim *s, const SimGroup *g) {
 	for (size_t i = 0; i < s->n_devs; i++)
-		if (s->devs[i].group == g->number && !s->devs[i].gone &&
-		    !sim_dev_dma_safe(&s->devs[i]))
+		if (s->devs[i]->group == g->number && !s->devs[i]->gone &&
+		    !sim_dev_dma_safe(s->devs[i]))
 			return false;
 	return true;
 }
@@ -626,6 +636,9 @@ static int sim_ioas_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id, const 
 		if (!copy)
 			return -ENOMEM;
 		memcpy(copy, ranges, n * sizeof(*copy));
+		/* The kernel keeps them in an interval tree: automatic IOVA allocation walks them
+		 * in address order, not in the order given (seen on 6.12). */
+		qsort(copy, n, sizeof(*copy), cmp_range);
 	}
 	free(ioas->allowed);
 	ioas->allowed = copy;
@@ -839,9 +852,9 @@ static int sim_device_open(Kernel *k, const Device *d, int *ret_fd) {
 	 * one asked for. */
 	SimDev *dev = NULL;
 	for (size_t i = 0; i < s->n_devs; i++)
-		if (!s->devs[i].gone && s->devs[i].vfio_name &&
-		    streq(s->devs[i].vfio_name, d->vfio_name)) {
-			dev = &s->devs[i];
+		if (!s->devs[i]->gone && s->devs[i]->vfio_name &&
+		    streq(s->devs[i]->vfio_name, d->vfio_name)) {
+			dev = s->devs[i];
 			break;
 		}
 	if (!dev)
@@ -949,20 +962,32 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 		return -EINVAL;
 	SimObj *ioas = pt->type == OBJ_IOAS ? pt : pt->ioas;
 
-	/* Attachment is group-wide: a sibling already attached fixes the domain. */
-	SimObj *hwpt = group_sibling_hwpt(s, c, dobj);
-	if (hwpt) {
-		if (pt->type == OBJ_HWPT ? pt != hwpt : hwpt->ioas != pt)
-			return -EINVAL;
-	} else if (pt->type == OBJ_HWPT)
-		hwpt = pt;
-	else {
-		/* Reuse an automatic domain of this IOAS (all sim domains are compatible). */
-		for (size_t i = 0; i < c->n_objs && !hwpt; i++)
-			if (c->objs[i]->type == OBJ_HWPT && c->objs[i]->ioas == ioas)
-				hwpt = c->objs[i];
+	/* Attachment is group-wide (uapi-facts 2.5, 3.2). A device not yet attached joins the
+	 * domain an attached sibling fixed, or fails EINVAL; an attached device replaces, and
+	 * then the whole group moves with it. */
+	SimGroup *g = sim_find_group(s, f->dev->group);
+	SimObj *old = dobj->hwpt;
+	SimObj *hwpt = NULL;
+	if (!old) {
+		SimObj *sib = group_sibling_hwpt(s, c, dobj);
+		if (sib) {
+			if (pt->type == OBJ_HWPT ? pt != sib : sib->ioas != pt)
+				return -EINVAL;
+			hwpt = sib;
+		}
 	}
-	if (hwpt && dobj->hwpt == hwpt) {
+	if (!hwpt) {
+		if (pt->type == OBJ_HWPT)
+			hwpt = pt;
+		else if (old && old->ioas == pt)
+			hwpt = old; /* the kernel tries the IOAS's domains, the current one first */
+		else
+			/* Reuse an automatic domain of this IOAS (all sim domains are compatible). */
+			for (size_t i = 0; i < c->n_objs && !hwpt; i++)
+				if (c->objs[i]->type == OBJ_HWPT && c->objs[i]->ioas == ioas)
+					hwpt = c->objs[i];
+	}
+	if (hwpt && hwpt == old) {
 		if (ret_hwpt_id)
 			*ret_hwpt_id = hwpt->id;
 		return 0;
@@ -971,8 +996,8 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 	/* What the attach will reserve in the IOAS must not collide with mappings or allowed
 	 * ranges; a new domain also reserves everything above its aperture and needs
 	 * page-aligned mappings. */
-	SimGroup *g = sim_find_group(s, f->dev->group);
-	for (size_t i = 0; g && i < g->n_regions; i++) {
+	bool move_resv = !old || old->ioas != ioas;
+	for (size_t i = 0; g && move_resv && i < g->n_regions; i++) {
 		const ReservedRegion *rr = &g->regions[i];
 		if (rr->type == RESV_DIRECT_RELAXABLE)
 			continue;
@@ -992,6 +1017,19 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 				return -EADDRINUSE;
 	}
 
+	/* The devices that move: this one, or on replace every device of the group attached
+	 * in this context (they all share `old`). */
+	_cleanup_free_ SimObj **movers = calloc(c->n_objs + 1, sizeof(*movers));
+	if (!movers)
+		return -ENOMEM;
+	size_t n_movers = 0;
+	if (old) {
+		for (size_t i = 0; i < c->n_objs; i++)
+			if (c->objs[i]->type == OBJ_DEVICE && c->objs[i]->hwpt == old)
+				movers[n_movers++] = c->objs[i];
+	} else
+		movers[n_movers++] = dobj;
+
 	/* Commit. Like the kernel's atomic replace, the new domain exists before the old one is
 	 * left (so a new automatic HWPT never reuses the old one's id). */
 	if (!hwpt) {
@@ -1006,17 +1044,19 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 			return -ENOMEM;
 		}
 	}
-	device_detach_obj(c, dobj);
-	for (size_t i = 0; g && i < g->n_regions; i++)
-		if (g->regions[i].type != RESV_DIRECT_RELAXABLE &&
-		    ioas_resv_add(ioas, g->regions[i].start, g->regions[i].end, dobj) < 0) {
-			ioas_resv_remove_owner(ioas, dobj);
-			hwpt->users++;
-			hwpt_put(c, hwpt);
-			return -ENOMEM;
-		}
-	hwpt->users++;
-	dobj->hwpt = hwpt;
+	for (size_t m = 0; m < n_movers; m++) {
+		SimObj *mv = movers[m];
+		for (size_t i = 0; g && move_resv && i < g->n_regions; i++)
+			if (g->regions[i].type != RESV_DIRECT_RELAXABLE &&
+			    ioas_resv_add(ioas, g->regions[i].start, g->regions[i].end, mv) < 0)
+				return -ENOMEM; /* leaves extra reservations: fail-safe, not exact */
+		if (old && move_resv)
+			ioas_resv_remove_owner(old->ioas, mv);
+		hwpt->users++;
+		mv->hwpt = hwpt;
+		if (old)
+			hwpt_put(c, old); /* frees the old automatic domain with its last user */
+	}
 	if (ret_hwpt_id)
 		*ret_hwpt_id = hwpt->id;
 	return 0;
@@ -1211,7 +1251,7 @@ static void sim_free(Kernel *k) {
 		SimContainer *ct = i < s->n_files ? (s->files[i]->kind == FILE_CONTAINER
 							     ? s->files[i]->container
 							     : NULL)
-						  : s->groups[i - s->n_files].container;
+						  : s->groups[i - s->n_files]->container;
 		bool seen = !ct;
 		for (size_t j = 0; j < n_cts && !seen; j++)
 			seen = cts[j] == ct;
@@ -1227,54 +1267,101 @@ static void sim_free(Kernel *k) {
 		free(s->files[i]);
 	}
 	free(s->files);
-	for (size_t i = 0; i < s->n_groups; i++)
-		free(s->groups[i].regions);
+	for (size_t i = 0; i < s->n_groups; i++) {
+		free(s->groups[i]->regions);
+		free(s->groups[i]);
+	}
 	for (size_t i = 0; i < s->n_devs; i++) {
-		free(s->devs[i].driver);
-		free(s->devs[i].vfio_name);
+		free(s->devs[i]->driver);
+		free(s->devs[i]->vfio_name);
+		free(s->devs[i]);
 	}
 	free(s->devs);
 	free(s->groups);
 	free(s);
 }
 
-static int sim_copy_host(Sim *s, const Host *h) {
-	s->devs = calloc(h->n_devices ? h->n_devices : 1, sizeof(*s->devs));
-	s->groups = calloc(h->n_groups ? h->n_groups : 1, sizeof(*s->groups));
-	if (!s->devs || !s->groups)
-		return -ENOMEM;
-	for (size_t i = 0; i < h->n_devices; i++) {
-		const Device *d = &h->devices[i];
-		SimDev *sd = &s->devs[s->n_devs++];
-		snprintf(sd->bdf, sizeof(sd->bdf), "%s", d->bdf);
-		sd->group = d->iommu_group;
-		sd->bridge = (d->class >> 8) == 0x0604;
-		if ((d->driver && !(sd->driver = strdup(d->driver))) ||
-		    (d->vfio_name && !(sd->vfio_name = strdup(d->vfio_name))))
+/* Updates (or adds) the sim's copy of one device from the host model. */
+static int sim_sync_dev(Sim *s, const Device *d) {
+	SimDev *sd = sim_find_dev(s, d->bdf);
+	if (!sd) {
+		SimDev **devs = realloc(s->devs, (s->n_devs + 1) * sizeof(*devs));
+		if (!devs)
 			return -ENOMEM;
+		s->devs = devs;
+		sd = calloc(1, sizeof(*sd));
+		if (!sd)
+			return -ENOMEM;
+		snprintf(sd->bdf, sizeof(sd->bdf), "%s", d->bdf);
+		sd->group = -1;
+		s->devs[s->n_devs++] = sd;
 	}
-	for (size_t i = 0; i < h->n_groups; i++) {
-		const Group *g = &h->groups[i];
-		SimGroup *sg = &s->groups[s->n_groups++];
-		sg->number = g->number;
-		if (g->n_regions > 0) {
-			sg->regions = calloc(g->n_regions, sizeof(*sg->regions));
-			if (!sg->regions)
-				return -ENOMEM;
-			memcpy(sg->regions, g->regions, g->n_regions * sizeof(*sg->regions));
-			sg->n_regions = g->n_regions;
-		}
+	char *dr = NULL, *vn = NULL;
+	if ((d->driver && !(dr = strdup(d->driver))) ||
+	    (d->vfio_name && !(vn = strdup(d->vfio_name)))) {
+		free(dr);
+		return -ENOMEM;
 	}
-	/* Devices may name groups the snapshot does not list: model them without regions. */
-	for (size_t i = 0; i < s->n_devs; i++) {
-		int n = s->devs[i].group;
-		if (n < 0 || sim_find_group(s, n))
-			continue;
-		SimGroup *gs = realloc(s->groups, (s->n_groups + 1) * sizeof(*gs));
+	free(sd->driver);
+	free(sd->vfio_name);
+	sd->driver = dr;
+	sd->vfio_name = vn;
+	sd->gone = false;
+	sd->bridge = (d->class >> 8) == 0x0604;
+	if (!sd->bound_file)
+		sd->group = d->iommu_group; /* a bound device cannot change group */
+	return 0;
+}
+
+/* Updates (or adds) a group; regions replaced. */
+static int sim_sync_group(Sim *s, int number, const ReservedRegion *regions, size_t n) {
+	SimGroup *sg = sim_find_group(s, number);
+	if (!sg) {
+		SimGroup **gs = realloc(s->groups, (s->n_groups + 1) * sizeof(*gs));
 		if (!gs)
 			return -ENOMEM;
 		s->groups = gs;
-		s->groups[s->n_groups++] = (SimGroup){ .number = n };
+		sg = calloc(1, sizeof(*sg));
+		if (!sg)
+			return -ENOMEM;
+		sg->number = number;
+		s->groups[s->n_groups++] = sg;
+	}
+	ReservedRegion *copy = NULL;
+	if (n > 0) {
+		copy = calloc(n, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, regions, n * sizeof(*copy));
+	}
+	free(sg->regions);
+	sg->regions = copy;
+	sg->n_regions = n;
+	return 0;
+}
+
+static int sim_copy_host(Sim *s, const Host *h) {
+	int r;
+	/* Devices that left the host: their cdev is gone; bound files stay bound. */
+	for (size_t i = 0; i < s->n_devs; i++) {
+		bool present = false;
+		for (size_t j = 0; j < h->n_devices && !present; j++)
+			present = streq(h->devices[j].bdf, s->devs[i]->bdf);
+		if (!present)
+			s->devs[i]->gone = true;
+	}
+	for (size_t i = 0; i < h->n_devices; i++)
+		if ((r = sim_sync_dev(s, &h->devices[i])) < 0)
+			return r;
+	for (size_t i = 0; i < h->n_groups; i++)
+		if ((r = sim_sync_group(s, h->groups[i].number, h->groups[i].regions,
+					h->groups[i].n_regions)) < 0)
+			return r;
+	/* Devices may name groups the snapshot does not list: model them without regions. */
+	for (size_t i = 0; i < s->n_devs; i++) {
+		int n = s->devs[i]->group;
+		if (n >= 0 && !sim_find_group(s, n) && (r = sim_sync_group(s, n, NULL, 0)) < 0)
+			return r;
 	}
 	const HostKernel *hk = &h->kernel;
 	s->api = hk->iommufd == TRI_YES	      ? KERNEL_API_IOMMUFD
@@ -1285,6 +1372,12 @@ static int sim_copy_host(Sim *s, const Host *h) {
 	s->interrupt_remapping = hk->interrupt_remapping;
 	s->address_width = hk->address_width > 0 ? hk->address_width : SIM_DEFAULT_ADDRESS_WIDTH;
 	return 0;
+}
+
+int kernel_sim_sync_host(Kernel *k, const Host *host) {
+	if (!kernel_is_sim(k) || !host)
+		return -EINVAL;
+	return sim_copy_host(SIM(k), host);
 }
 
 int kernel_sim_new(const Host *host, Kernel **ret) {

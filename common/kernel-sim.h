@@ -31,6 +31,17 @@ int kernel_sim_unplug(Kernel *k, const char *bdf);
 int kernel_sim_set_driver(Kernel *k, const char *bdf, const char *driver, const char *vfio_name);
 
 /*
+ * kernel_sim_sync_host: what the kernel would see after the host changed (a rescan after a
+ * udev event, a reloaded snapshot): devices absent from host lose their cdev (as
+ * kernel_sim_unplug), present ones take its driver and cdev name (as kernel_sim_set_driver),
+ * new devices and groups appear, group reserved regions and the host-wide facts (API,
+ * vendor, address width, interrupt remapping) are replaced. Open files, contexts and
+ * bindings are kept: existing bindings stay, as in the kernel. -ENOMEM may leave a partial
+ * update.
+ */
+int kernel_sim_sync_host(Kernel *k, const Host *host);
+
+/*
  * kernel_sim_iova_ranges_raw: IOMMU_IOAS_IOVA_RANGES exactly as the ioctl behaves: fills at
  * most *inout_num entries of buf; on return *inout_num is the number of ranges that exist;
  * -EMSGSIZE when that exceeds the capacity (the first capacity entries are still filled).

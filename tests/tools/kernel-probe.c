@@ -12,6 +12,9 @@
  *                                the attached IOAS cannot be destroyed (EBUSY)
  *   kernel-probe --map BDF...    also map 2 MiB of anonymous memory (automatic IOVA), unmap
  *   kernel-probe --legacy BDF... the legacy container/group path instead
+ *   kernel-probe --rules SINGLE MF_A MF_B
+ *                                the documented rules with their errnos on real devices
+ *                                (SINGLE alone in its group, MF_A + MF_B one group)
  *   kernel-probe --sim HOST.json ...  the same steps against the sim backend over a host
  *                                snapshot, so the two outputs can be diffed (no fd numbers
  *                                are printed for that reason)
@@ -33,31 +36,12 @@
 #include <unistd.h>
 
 #include "common/host.h"
+#include "common/kernel-sim.h"
 #include "common/kernel.h"
 #include "common/macro.h"
 #include "common/uapi.h"
 #include "common/util.h"
-
-#define K(op, ...) KERNEL_CALL(k, op, ##__VA_ARGS__)
-
-static unsigned failures;
-
-/* Reports a step that must succeed. */
-static int step(const char *what, int r) {
-	if (r < 0) {
-		printf("%s error=%s\n", what, strna(errno_name(r)));
-		failures++;
-	}
-	return r;
-}
-
-/* Reports a step that must fail with `expect`. */
-static void expect(const char *what, int r, int err) {
-	const char *got = r < 0 ? strna(errno_name(r)) : "success";
-	printf("%s expect=%s got=%s %s\n", what, errno_name(err), got, r == -err ? "ok" : "FAIL");
-	if (r != -err)
-		failures++;
-}
+#include "tests/tools/kernel-rules.h"
 
 static void print_ranges(Kernel *k, int iommufd, uint32_t ioas, const char *when) {
 	_cleanup_free_ IovaRange *r = NULL;
@@ -67,64 +51,11 @@ static void print_ranges(Kernel *k, int iommufd, uint32_t ioas, const char *when
 	snprintf(what, sizeof(what), "iova_ranges when=%s", when);
 	if (step(what, K(ioas_iova_ranges, iommufd, ioas, &r, &n, &align)) < 0)
 		return;
-	printf("iova_ranges when=%s ioas=%" PRIu32 " n=%zu alignment=0x%" PRIx64 "\n", when, ioas,
-	       n, align);
+	fprintf(kr_out, "iova_ranges when=%s ioas=%" PRIu32 " n=%zu alignment=0x%" PRIx64 "\n",
+	        when, ioas, n, align);
 	for (size_t i = 0; i < n; i++)
-		printf("range when=%s start=0x%016" PRIx64 " last=0x%016" PRIx64 "\n", when,
-		       r[i].start, r[i].last);
-}
-
-static Host *arg_sim_host;
-
-/* Fills the Device fields the kernel seam needs from sysfs (or from the --sim host). */
-static int device_from_sysfs(const char *arg, Device *d, char **ret_cdev) {
-	char bdf[BDF_MAX], path[128];
-	int r = bdf_parse(arg, bdf);
-	if (r < 0)
-		return r;
-	if (arg_sim_host) {
-		for (size_t i = 0; i < arg_sim_host->n_devices; i++)
-			if (streq(arg_sim_host->devices[i].bdf, bdf)) {
-				*d = arg_sim_host->devices[i];
-				*ret_cdev = d->vfio_name ? strdup(d->vfio_name) : NULL;
-				if (d->vfio_name && !*ret_cdev)
-					return -ENOMEM;
-				d->vfio_name = *ret_cdev;
-				return 0;
-			}
-		return -ENOENT;
-	}
-	*d = (Device){ .iommu_group = -1 };
-	memcpy(d->bdf, bdf, sizeof(bdf));
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	_cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	_cleanup_free_ char *group = NULL;
-	if (readlink_basename_at(dfd, "iommu_group", &group) >= 0) {
-		uint64_t g;
-		if (num_parse_u64(group, INT32_MAX, &g) >= 0)
-			d->iommu_group = (int)g;
-	}
-	*ret_cdev = NULL;
-	int vfd = openat(dfd, "vfio-dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (vfd >= 0) {
-		_cleanup_closedir_ DIR *dir = fdopendir(vfd);
-		if (!dir) {
-			close(vfd);
-			return -errno;
-		}
-		struct dirent *de;
-		while ((de = readdir(dir)))
-			if (de->d_name[0] != '.') {
-				*ret_cdev = strdup(de->d_name);
-				if (!*ret_cdev)
-					return -ENOMEM;
-				break;
-			}
-	}
-	d->vfio_name = *ret_cdev;
-	return 0;
+		fprintf(kr_out, "range when=%s start=0x%016" PRIx64 " last=0x%016" PRIx64 "\n",
+		        when, r[i].start, r[i].last);
 }
 
 static int probe_legacy(Kernel *k, char **bdfs, int n) {
@@ -139,12 +70,13 @@ static int probe_legacy(Kernel *k, char **bdfs, int n) {
 		snprintf(what, sizeof(what), "legacy_open bdf=%s group=%d", d.bdf, d.iommu_group);
 		if (step(what, K(legacy_open, &d, &c, &g, &fd)) < 0)
 			continue;
-		printf("legacy_open bdf=%s group=%d ok\n", d.bdf, d.iommu_group);
+		fprintf(kr_out, "legacy_open bdf=%s group=%d ok\n", d.bdf, d.iommu_group);
 		int c2, g2, fd2;
 		snprintf(what, sizeof(what), "legacy_open_again bdf=%s", d.bdf);
 		expect(what, K(legacy_open, &d, &c2, &g2, &fd2), EBUSY);
 		int r = K(device_reset, fd);
-		printf("reset bdf=%s result=%s\n", d.bdf, r < 0 ? strna(errno_name(r)) : "ok");
+		fprintf(kr_out, "reset bdf=%s result=%s\n", d.bdf,
+		        r < 0 ? strna(errno_name(r)) : "ok");
 		K(close, fd);
 		K(close, g);
 		K(close, c);
@@ -156,18 +88,19 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 	int iommufd = -EBADF;
 	if (step("iommufd_open", K(iommufd_open, &iommufd)) < 0)
 		return -1;
-	printf("iommufd_open ok\n");
+	fprintf(kr_out, "iommufd_open ok\n");
 
 	bool pp = false;
 	if (step("rlimit_mode_get", K(iommufd_get_rlimit_mode, iommufd, &pp)) >= 0)
-		printf("rlimit_mode_get per_process=%d\n", pp);
+		fprintf(kr_out, "rlimit_mode_get per_process=%d\n", pp);
 	int r = K(iommufd_set_rlimit_mode, iommufd, true);
-	printf("rlimit_mode_set per_process=1 result=%s\n", r < 0 ? strna(errno_name(r)) : "ok");
+	fprintf(kr_out, "rlimit_mode_set per_process=1 result=%s\n",
+	        r < 0 ? strna(errno_name(r)) : "ok");
 
 	uint32_t ioas;
 	if (step("ioas_alloc", K(ioas_alloc, iommufd, &ioas)) < 0)
 		return -1;
-	printf("ioas_alloc ioas=%" PRIu32 "\n", ioas);
+	fprintf(kr_out, "ioas_alloc ioas=%" PRIu32 "\n", ioas);
 	/* The kernel checks CAP_SYS_RESOURCE before emptiness. */
 	expect("rlimit_mode_set_nonempty", K(iommufd_set_rlimit_mode, iommufd, true),
 	       r == -EPERM ? EPERM : EBUSY);
@@ -186,7 +119,8 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 		snprintf(what, sizeof(what), "sysfs bdf=%s", bdfs[i]);
 		if (step(what, device_from_sysfs(bdfs[i], &d, &cdev)) < 0)
 			continue;
-		printf("device bdf=%s cdev=%s group=%d\n", d.bdf, strna(cdev), d.iommu_group);
+		fprintf(kr_out, "device bdf=%s cdev=%s group=%d\n", d.bdf, strna(cdev),
+		        d.iommu_group);
 		snprintf(what, sizeof(what), "device_open bdf=%s", d.bdf);
 		if (step(what, K(device_open, &d, &fds[i])) < 0)
 			continue;
@@ -195,20 +129,22 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 		if (step(what, K(device_bind, fds[i], iommufd, &dev_id)) < 0)
 			continue;
 		bound[i] = true;
-		printf("device_bind bdf=%s dev_id=%" PRIu32 "\n", d.bdf, dev_id);
+		fprintf(kr_out, "device_bind bdf=%s dev_id=%" PRIu32 "\n", d.bdf, dev_id);
 		snprintf(what, sizeof(what), "device_rebind bdf=%s", d.bdf);
 		expect(what, K(device_bind, fds[i], iommufd, &dev_id), EINVAL);
 		snprintf(what, sizeof(what), "device_attach bdf=%s", d.bdf);
 		if (step(what, K(device_attach, fds[i], ioas, &hwpt)) < 0)
 			continue;
 		attached++;
-		printf("device_attach bdf=%s ioas=%" PRIu32 " hwpt=%" PRIu32 "\n", d.bdf, ioas, hwpt);
+		fprintf(kr_out, "device_attach bdf=%s ioas=%" PRIu32 " hwpt=%" PRIu32 "\n", d.bdf,
+		        ioas, hwpt);
 		KernelHwInfo hw;
 		snprintf(what, sizeof(what), "hw_info bdf=%s", d.bdf);
 		if (step(what, K(hw_info, iommufd, dev_id, &hw)) >= 0)
-			printf("hw_info bdf=%s type=%" PRIu32 " caps=0x%" PRIx64
-			       " max_pasid_log2=%u\n",
-			       d.bdf, hw.data_type, hw.capabilities, hw.max_pasid_log2);
+			fprintf(kr_out,
+			        "hw_info bdf=%s type=%" PRIu32 " caps=0x%" PRIx64
+			        " max_pasid_log2=%u\n",
+			        d.bdf, hw.data_type, hw.capabilities, hw.max_pasid_log2);
 	}
 	if (attached > 0) {
 		print_ranges(k, iommufd, ioas, "attached");
@@ -217,26 +153,29 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 
 	if (map) {
 		const size_t len = 2u << 20;
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p =
+		        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			step("mmap", -errno);
 		else {
 			memset(p, 0x5a, len);
 			uint64_t iova = 0, un = 0;
 			if (step("ioas_map", K(ioas_map, iommufd, ioas,
-					       IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-					       (uintptr_t)p, len, &iova)) >= 0) {
-				printf("ioas_map iova=0x%" PRIx64 " length=0x%zx\n", iova, len);
+			                       IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+			                       (uintptr_t)p, len, &iova)) >= 0) {
+				fprintf(kr_out, "ioas_map iova=0x%" PRIx64 " length=0x%zx\n", iova,
+				        len);
 				uint64_t again = iova;
 				expect("ioas_map_overlap",
 				       K(ioas_map, iommufd, ioas,
-					 IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
-					 (uintptr_t)p, len, &again),
+				         IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
+				         (uintptr_t)p, len, &again),
 				       EEXIST);
 				expect("ioas_unmap_partial",
 				       K(ioas_unmap, iommufd, ioas, iova, len / 2, &un), ENOENT);
-				if (step("ioas_unmap", K(ioas_unmap, iommufd, ioas, iova, len, &un)) >= 0)
-					printf("ioas_unmap bytes=0x%" PRIx64 "\n", un);
+				if (step("ioas_unmap",
+				         K(ioas_unmap, iommufd, ioas, iova, len, &un)) >= 0)
+					fprintf(kr_out, "ioas_unmap bytes=0x%" PRIx64 "\n", un);
 			}
 			munmap(p, len);
 		}
@@ -258,27 +197,30 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 }
 
 static void usage(FILE *f) {
-	fprintf(f, "Usage: kernel-probe [--map] [--legacy] [--sim HOST.json] [BDF...]\n");
+	fprintf(f, "Usage: kernel-probe [--map] [--legacy] [--sim HOST.json] [BDF...]\n"
+	           "       kernel-probe --rules [--sim HOST.json] SINGLE MF_A MF_B\n");
 }
 
 int main(int argc, char **argv) {
+	kr_out = stdout;
 	static const struct option opts[] = {
-		{ "map", no_argument, NULL, 'm' },
-		{ "legacy", no_argument, NULL, 'l' },
-		{ "sim", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+		{ "map", no_argument, NULL, 'm' },       { "legacy", no_argument, NULL, 'l' },
+		{ "sim", required_argument, NULL, 's' }, { "rules", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },      {},
 	};
-	bool map = false, legacy = false;
+	bool map = false, legacy = false, rules = false;
 	const char *sim = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "mls:h", opts, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, "mls:rh", opts, NULL)) >= 0)
 		switch (c) {
 		case 'm':
 			map = true;
 			break;
 		case 'l':
 			legacy = true;
+			break;
+		case 'r':
+			rules = true;
 			break;
 		case 's':
 			sim = optarg;
@@ -299,20 +241,27 @@ int main(int argc, char **argv) {
 			fprintf(stderr, "%s: %s\n", sim, err ? err : strerror(-r));
 			return 1;
 		}
-		arg_sim_host = host;
+		kr_sim_host = host;
 	}
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	int r = kernel_new(sim ? "sim" : "linux", host, &k);
+	/* The real-kernel runs this is diffed against run as root in the guest: give the sim
+	 * the same CAP_SYS_RESOURCE whatever this process has. */
+	if (r >= 0 && sim)
+		r = kernel_sim_override_cap_sys_resource(k, 1);
 	if (r < 0) {
 		fprintf(stderr, "kernel_new: %s\n", strerror(-r));
 		return 1;
 	}
 	KernelApi api = k->ops->api(k);
-	printf("api=%s\n", kernel_api_to_string(api));
-	if (legacy)
+	fprintf(kr_out, "api=%s\n", kernel_api_to_string(api));
+	if (rules) {
+		if (probe_rules(k, argv + optind, argc - optind) == -EINVAL)
+			return 64;
+	} else if (legacy)
 		probe_legacy(k, argv + optind, argc - optind);
 	else
 		probe_iommufd(k, argv + optind, argc - optind, map);
-	printf("result=%s failures=%u\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	fprintf(kr_out, "result=%s failures=%u\n", kr_failures ? "FAIL" : "ok", kr_failures);
+	return kr_failures ? 1 : 0;
 }
