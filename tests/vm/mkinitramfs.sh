@@ -20,7 +20,7 @@ bb=$(command -v busybox || true)
 # Project binaries the guest may run. Missing optional ones are simply not there, and the
 # scenario that needs one reports FAIL with the reason.
 bins=()
-for b in vm-edu ioasidd ioasidctl; do
+for b in vm-edu ioasidd ioasidctl kernel-probe; do
 	[ -x "$BDIR/$b" ] && bins+=("$BDIR/$b")
 done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu is missing (make build-tests)"
@@ -36,7 +36,7 @@ hash=$( {
 	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
 	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR-bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
-		"$VM_DIR"/scenarios/*.sh 2>/dev/null
+		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected 2>/dev/null
 } | sha256sum | cut -c1-16)
 out=$top/initrd-$mode-$hash.gz
 if [ -e "$out" ]; then
@@ -127,6 +127,9 @@ cp "$VM_DIR/guest-init.sh" "$s/init"
 chmod 0755 "$s/init"
 if compgen -G "$VM_DIR/scenarios/*.sh" >/dev/null; then cp "$VM_DIR"/scenarios/*.sh "$s/scenarios/"; fi
 echo "$mode" >"$s/etc/ioasid-vm-mode"
+# What the kernel branch recorded from a real kernel and replays on the sim (scenario K1).
+[ -e "$REPO/tests/tools/kernel-probe-rules.expected" ] &&
+	cp "$REPO/tests/tools/kernel-probe-rules.expected" "$s/scenarios/"
 
 (cd "$s" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$out.$$.tmp"
 mv "$out.$$.tmp" "$out"
