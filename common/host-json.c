@@ -275,6 +275,12 @@ static int check_name_item(Parser *p, const char *s) {
 	return 0;
 }
 
+static int check_foreign_item(Parser *p, const char *s) {
+	if (bdf_is_canonical(s))
+		return fail(p, "'%s' is a PCI address: list it in 'devices'", s);
+	return check_name_item(p, s);
+}
+
 static int check_netdev_item(Parser *p, const char *s) {
 	if (strlen(s) > 15)
 		return fail(p, "interface name longer than 15 characters");
@@ -410,7 +416,8 @@ static int parse_region(Parser *p, json_object *obj, ReservedRegion *ret) {
 }
 
 static int parse_group(Parser *p, json_object *obj, Group *g) {
-	static const char *const keys[] = { "number", "type", "reserved_regions", "devices", NULL };
+	static const char *const keys[] = { "number",  "type",		  "reserved_regions",
+					    "devices", "foreign_members", NULL };
 	int64_t number = 0;
 	json_object *v = NULL;
 	int r;
@@ -456,6 +463,9 @@ static int parse_group(Parser *p, json_object *obj, Group *g) {
 		return r;
 	if (!g->member_bdfs && !(g->member_bdfs = calloc(1, sizeof(char *))))
 		return -ENOMEM;
+	if ((r = field_strv(p, obj, "foreign_members", 0, HOST_JSON_MAX_LIST, check_foreign_item,
+			    &g->foreign_members)) < 0)
+		return r;
 	return 0;
 }
 
@@ -903,6 +913,9 @@ static json_object *group_json(const Group *g) {
 		return NULL;
 	}
 	if (add(o, "devices", members) < 0)
+		return NULL;
+	/* Only when present, so hosts without any keep their exact form. */
+	if (g->foreign_members && add(o, "foreign_members", strv_json(g->foreign_members)) < 0)
 		return NULL;
 	for (size_t i = 0; i < g->n_regions; i++) {
 		const ReservedRegion *rr = &g->regions[i];

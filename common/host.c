@@ -27,6 +27,7 @@ static void group_done(Group *g) {
 	free(g->regions);
 	free(g->members);
 	strv_free(g->member_bdfs);
+	strv_free(g->foreign_members);
 }
 
 static void kernel_done(HostKernel *k) {
@@ -226,6 +227,19 @@ int host_finalize(Host *h, char **ret_error) {
 				return finalize_fail(ret_error,
 						     "groups[%zu].reserved_regions[%zu]: invalid region",
 						     gorig[j], k);
+		strv_sort(g->foreign_members);
+		for (size_t k = 0; g->foreign_members && g->foreign_members[k]; k++) {
+			const char *f = g->foreign_members[k];
+			if (!*f || strchr(f, '/') || bdf_is_canonical(f))
+				return finalize_fail(ret_error,
+						     "groups[%zu].foreign_members: '%s' is not a non-PCI "
+						     "device name",
+						     gorig[j], f);
+			if (k > 0 && streq(g->foreign_members[k - 1], f))
+				return finalize_fail(ret_error,
+						     "groups[%zu].foreign_members: '%s' listed twice",
+						     gorig[j], f);
+		}
 		if (!g->member_bdfs)
 			continue;
 		size_t n = strv_length(g->member_bdfs);

@@ -72,6 +72,10 @@ struct Group {
 	 * they are exactly the devices whose iommu_group is this group, then frees it; when NULL
 	 * the members are derived from Device.iommu_group alone. Always NULL after finalize. */
 	char **member_bdfs;
+	/* Members the model does not describe: non-PCI devices (platform devices on SMMU
+	 * hosts) or PCI addresses it cannot parse, as sysfs names them, sorted; NULL when
+	 * none. Their drivers are unknown, so a group with any is not known to be viable. */
+	char **foreign_members;
 };
 
 typedef enum Tristate { TRI_UNKNOWN = -1, TRI_NO = 0, TRI_YES = 1 } Tristate;

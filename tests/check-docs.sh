@@ -9,6 +9,8 @@
 # (e.g. "useless macro", "no blank before trailing delimiter") that differs between mandoc
 # versions; everything at warning level and above fails the run.
 #
+# Every JSON key the inspection verbs emit on the fixture hosts must be documented too.
+#
 # Prints "docs: N passed, N failed" (and skipped steps with SKIPPED and why); exits 1 on any
 # failure.
 set -u
@@ -89,6 +91,26 @@ else
 		if grep -q -- "$esc" "$page" || grep -qF -- "$o" "$page"; then ok "ioasidctl.8: option $o"
 		else bad "ioasidctl.8 does not mention option $o"; fi
 	done
+fi
+
+# 2b. Every JSON key the inspection verbs emit (on every fixture host) is documented in
+# ioasidctl.8 as a bold word on a font macro line (.B key, .BR key ,, .RB { key ...).
+if [ -x "$CTL" ] && [ -f "$page" ] && command -v jq >/dev/null; then
+	keys=$(for f in tests/hosts/*.json; do
+		bdfs=$(jq -r '.devices[].bdf' "$f")
+		grp=$(jq -r '.groups[0].number // empty' "$f")
+		for v in groups devices check ${grp:+"show $grp"}; do
+			"$CTL" --host "$f" --json=short $v 2>/dev/null
+		done
+		for b in $bdfs; do "$CTL" --host "$f" --json=short show "$b" 2>/dev/null; done
+	done | jq -r '[paths | map(select(type == "string"))[]] | unique[]' | sort -u)
+	if [ -z "$keys" ]; then bad "no JSON keys collected from the inspection verbs"; fi
+	for k in $keys; do
+		if grep -qE "^\.(B|BR|RB) (.* )?\(?\{?$k( |,|\)|\}|$)" "$page"; then ok "ioasidctl.8: JSON key $k"
+		else bad "ioasidctl.8 does not document the JSON key '$k'"; fi
+	done
+else
+	skipped "JSON keys: needs $CTL, $page and jq"
 fi
 
 # 3. The example policy parses with the real parser.

@@ -36,7 +36,10 @@ bench_groups() {
 		echo "bench groups: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
 		return 0
 	fi
-	tb=$(mktemp -d "${TMPDIR:-/tmp}/ioasid-bench.XXXXXX")
+	# 4096 devices make ~100k files: on tmpfs the bed is made and removed in seconds.
+	local tmp=${TMPDIR:-/tmp}
+	[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
+	tb=$(mktemp -d "$tmp/ioasid-bench.XXXXXX")
 	trap 'rm -rf "$tb"' RETURN
 	if ! "$B/mktestbed" --synthetic "$GROUPS_SPEC" "$tb" >"$tb.log" 2>&1; then
 		echo "bench groups: FAIL: mktestbed --synthetic $GROUPS_SPEC failed:"
@@ -59,20 +62,36 @@ bench_groups() {
 		return 1
 	fi
 
-	local t_ctl t_lspci t_walk r_floor r_lspci verdict=PASS
-	t_walk=$(time_median_ms under "$walk" --quiet) || { echo "bench groups: FAIL: sysfs-walk"; return 1; }
-	t_lspci=$(time_median_ms under lspci -D -n) || { echo "bench groups: FAIL: lspci"; return 1; }
-	t_ctl=$(time_median_ms under "$ctl" groups --json) || { echo "bench groups: FAIL: ioasidctl groups --json"; return 1; }
-	r_floor=$(ratio "$t_ctl" "$t_walk")
-	r_lspci=$(ratio "$t_ctl" "$t_lspci")
-	printf '  %-34s %10s ms (median of %d)\n' "sysfs-walk (floor)" "$t_walk" "$REPEAT"
-	printf '  %-34s %10s ms\n' "lspci -D -n" "$t_lspci"
-	printf '  %-34s %10s ms\n' "ioasidctl groups --json" "$t_ctl"
-	printf '  %-34s %10sx (target <= 2.00x)\n' "ioasidctl / floor" "$r_floor"
-	printf '  %-34s %10sx (target < 1.00x)\n' "ioasidctl / lspci" "$r_lspci"
-	le "$r_floor" 2.00 || verdict=MISS
-	le "$r_lspci" 0.999 || verdict=MISS
-	echo "bench groups: $verdict (${r_floor}x the floor, ${r_lspci}x lspci)"
+	local m_walk m_lspci m_ctl m_snap=
+	m_walk=$(measure under "$walk" --quiet) || { echo "bench groups: FAIL: sysfs-walk"; return 1; }
+	m_lspci=$(measure under lspci -D -n) || { echo "bench groups: FAIL: lspci"; return 1; }
+	m_ctl=$(measure under "$ctl" groups --json) || { echo "bench groups: FAIL: ioasidctl groups --json"; return 1; }
+	# Where the time goes: the same verb on a snapshot of the same host, with no sysfs at
+	# all, is the inspection part; the rest is the live scan.
+	if under "$ctl" snapshot >"$tb.json" 2>/dev/null; then
+		m_snap=$(measure "$ctl" --host "$tb.json" groups --json) || m_snap=
+	fi
+	rm -f "$tb.json"
+
+	printf '  %-30s %12s %12s   (medians of %d runs)\n' "" "wall ms" "cpu ms" "$REPEAT"
+	row() { printf '  %-30s %12s %12s\n' "$1" "${2%% *}" "${2##* }"; }
+	row "sysfs-walk (floor)" "$m_walk"
+	row "lspci -D -n" "$m_lspci"
+	row "ioasidctl groups --json" "$m_ctl"
+	[ -n "$m_snap" ] && row "  same on a snapshot (no sysfs)" "$m_snap"
+	local rw_floor rw_lspci rc_floor rc_lspci verdict=PASS
+	rw_floor=$(ratio "${m_ctl%% *}" "${m_walk%% *}")
+	rw_lspci=$(ratio "${m_ctl%% *}" "${m_lspci%% *}")
+	rc_floor=$(ratio "${m_ctl##* }" "${m_walk##* }")
+	rc_lspci=$(ratio "${m_ctl##* }" "${m_lspci##* }")
+	printf '  %-30s %11sx %11sx   (target <= 2.00x)\n' "ioasidctl / floor" "$rw_floor" "$rc_floor"
+	printf '  %-30s %11sx %11sx   (target < 1.00x)\n' "ioasidctl / lspci" "$rw_lspci" "$rc_lspci"
+	# The verdict is on wall time, as asked; CPU time is shown because a shared machine
+	# makes wall time noisy.
+	le "$rw_floor" 2.00 || verdict=MISS
+	le "$rw_lspci" 0.999 || verdict=MISS
+	echo "bench groups: $verdict (wall: ${rw_floor}x the floor, ${rw_lspci}x lspci;" \
+		"cpu: ${rc_floor}x, ${rc_lspci}x)"
 }
 
 echo "== bench: groups"

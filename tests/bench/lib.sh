@@ -1,29 +1,42 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Helpers for benchmark sections (sourced): medians of repeated runs and ratios.
-# Public tools only: bash, date +%s%N, sort, awk.
+# Public tools only: bash (its time keyword), sort, awk.
 
 REPEAT=${REPEAT:-7}
 
-# time_median_ms CMD...: runs CMD REPEAT times (output discarded, one untimed warm-up run
-# first) and prints the median wall time in milliseconds with 3 decimals. Returns 1 and
+# measure CMD...: runs CMD once untimed (warm-up) then REPEAT times, output discarded, and
+# prints two medians in milliseconds: wall time and CPU time (user + system, which a busy
+# machine disturbs less). Bash's own `time` gives both to the millisecond. Returns 1 and
 # prints nothing if any run fails.
-time_median_ms() {
-	local -a t=()
-	local i s e
+measure() {
+	local -a wall=() cpu=()
+	local i r u s TIMEFORMAT='%3R %3U %3S'
 	"$@" >/dev/null 2>&1 || return 1
 	for ((i = 0; i < REPEAT; i++)); do
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1 || return 1
-		e=$(date +%s%N)
-		t+=($((e - s)))
+		read -r r u s < <({ time "$@" >/dev/null 2>&1 || echo FAIL >&2; } 2>&1) || return 1
+		[ "$r" = FAIL ] && return 1
+		wall+=("$r")
+		cpu+=("$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')")
 	done
-	printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {
+	echo "$(median "${wall[@]}") $(median "${cpu[@]}")"
+}
+
+# median X...: the median of seconds, printed in milliseconds with 3 decimals.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {
 		m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
-		printf "%.3f\n", m / 1e6 }'
+		printf "%.3f\n", m * 1000 }'
+}
+
+# time_median_ms CMD...: the wall-time median alone (see measure).
+time_median_ms() {
+	local m
+	m=$(measure "$@") || return 1
+	echo "${m%% *}"
 }
 
 # ratio A B: A/B with 2 decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0) ? a / b : 0 }'; }
 # le A B: true when A <= B (floats).
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }

@@ -310,6 +310,20 @@ static void write_host(const Host *h) {
 				g->regions[r].end, reserved_region_type_to_string(g->regions[r].type));
 		if (fclose(f) != 0)
 			die("Cannot write %s: %m", t);
+		for (size_t m = 0; g->foreign_members && g->foreign_members[m]; m++) {
+			char dev[PATH_MAX];
+			pathf(dev, "/sys/devices/platform/%s", g->foreign_members[m]);
+			mkdir_p(dev);
+			pathf(p, "%s/uevent", dev);
+			write_file(p, "OF_NAME=%s\n", g->foreign_members[m]);
+			char gpath[PATH_MAX];
+			pathf(gpath, "/sys/kernel/iommu_groups/%d", g->number);
+			pathf(p, "%s/iommu_group", dev);
+			symlink_rel(p, gpath);
+			pathf(p, "/sys/kernel/iommu_groups/%d/devices/%s", g->number,
+			      g->foreign_members[m]);
+			symlink_rel(p, dev);
+		}
 	}
 	for (size_t i = 0; i < h->n_devices; i++)
 		write_device(h, &h->devices[i]);
@@ -482,8 +496,16 @@ int main(int argc, char **argv) {
 	bool print_dir = false, print_json = false;
 	int c;
 
-	/* '+': stop at the first non-option so CMD's own options are left alone. */
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+	/* Split off "-- CMD ARGS..." first, so getopt never sees CMD's own options. */
+	char **cmd = NULL;
+	for (int i = 1; i < argc; i++)
+		if (streq(argv[i], "--")) {
+			cmd = argv + i + 1;
+			argv[i] = NULL;
+			argc = i;
+			break;
+		}
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			usage();
@@ -505,13 +527,6 @@ int main(int argc, char **argv) {
 			return 64;
 		}
 	}
-	char **cmd = NULL;
-	for (int i = optind; i < argc; i++)
-		if (streq(argv[i], "--")) {
-			cmd = argv + i + 1;
-			argc = i;
-			break;
-		}
 	const char *source = NULL;
 	if (!synthetic) {
 		if (optind >= argc)

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sysfs-walk: the benchmark floor for `ioasidctl groups`. A bare walk of the sysfs entries
- * the host model reads, with no libudev, no hwdb, no JSON and no allocation beyond a line
- * buffer: readdir /sys/bus/pci/devices, readlink each device's iommu_group, driver, physfn
- * and the device link itself (for the parent), read its id/class/numa/sr-iov attributes,
- * list vfio-dev/ and net/, then walk /sys/kernel/iommu_groups (type, reserved_regions,
- * devices/) and /sys/class/iommu.
+ * sysfs-walk: the benchmark floor for `ioasidctl groups`. The cheapest walk of the sysfs
+ * entries the host model reads, with no libudev, no hwdb, no JSON and no allocation:
  *
- * Path-based calls only (open, readlink, opendir), so an LD_PRELOAD sysfs redirection such
- * as umockdev's sees every access, exactly as it does for the real code.
+ *   /sys/bus/pci/devices: per device readlink the entry (the real path gives the parent),
+ *     open the device directory, readlink iommu_group and driver, read uevent (ids, class,
+ *     driver, modalias), revision and numa_node, list the directory once (which says
+ *     whether sriov_*, net/, vfio-dev/ and virtfnN exist) and read or list those present;
+ *   /sys/kernel/iommu_groups: per group type, reserved_regions and devices/;
+ *   /sys/class/iommu.
+ *
+ * Only the three top directories are opened by path; everything below is relative to a
+ * directory fd (openat, readlinkat, fdopendir), which is what a careful scanner does and
+ * what costs least under an LD_PRELOAD redirection such as umockdev's: the preload maps the
+ * top paths into its bed and the kernel resolves the rest.
  *
  * Usage: sysfs-walk [--quiet]. Prints "devices=N groups=N files=N links=N dirs=N".
  */
@@ -20,10 +25,9 @@
 
 static unsigned long n_files, n_links, n_dirs;
 
-static void read_attr(const char *dir, const char *name) {
-	char path[PATH_MAX], buf[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+static void read_attr_at(int dfd, const char *name) {
+	char buf[4096];
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return;
 	while (read(fd, buf, sizeof(buf)) > 0)
@@ -32,74 +36,98 @@ static void read_attr(const char *dir, const char *name) {
 	n_files++;
 }
 
-static void read_link(const char *dir, const char *name) {
-	char path[PATH_MAX], buf[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (readlink(path, buf, sizeof(buf) - 1) >= 0)
+static void read_link_at(int dfd, const char *name) {
+	char buf[PATH_MAX];
+	if (readlinkat(dfd, name, buf, sizeof(buf) - 1) >= 0)
 		n_links++;
 }
 
-/* Lists a directory; calls fn for each entry not starting with '.'; returns the count. */
-static unsigned long list_dir(const char *dir, const char *sub,
-			      void (*fn)(const char *parent, const char *name)) {
-	char path[PATH_MAX];
-	unsigned long n = 0;
-	if (sub)
-		snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	else
-		snprintf(path, sizeof(path), "%s", dir);
-	DIR *d = opendir(path);
-	if (!d)
+/* Lists dfd/sub (or dfd itself when sub is NULL; dfd is then consumed), calling fn for each
+ * entry not starting with '.'; returns the number of entries. */
+static unsigned long list_at(int dfd, const char *sub, void (*fn)(int dfd, const char *name)) {
+	int fd = sub ? openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dfd;
+	if (fd < 0)
 		return 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
 	n_dirs++;
+	unsigned long n = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		n++;
 		if (fn)
-			fn(path, de->d_name);
+			fn(dirfd(d), de->d_name);
 	}
 	closedir(d);
 	return n;
 }
 
-static void device_virtfn(const char *dir, const char *name) {
-	if (strneq(name, "virtfn", 6))
-		read_link(dir, name);
+static void pci_device(int busfd, const char *name) {
+	read_link_at(busfd, name); /* the device's real path: its parent bridge */
+	int dfd = openat(busfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	read_link_at(dfd, "iommu_group");
+	read_link_at(dfd, "driver");
+	read_attr_at(dfd, "uevent");
+	read_attr_at(dfd, "revision");
+	read_attr_at(dfd, "numa_node");
+
+	bool sriov = false, net = false, vfio = false;
+	int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (d) {
+		struct dirent *de;
+		n_dirs++;
+		while ((de = readdir(d))) {
+			if (streq(de->d_name, "sriov_totalvfs"))
+				sriov = true;
+			else if (streq(de->d_name, "net"))
+				net = true;
+			else if (streq(de->d_name, "vfio-dev"))
+				vfio = true;
+			else if (strneq(de->d_name, "virtfn", 6))
+				read_link_at(dfd, de->d_name);
+		}
+		closedir(d);
+	} else if (lfd >= 0)
+		close(lfd);
+	if (sriov) {
+		read_attr_at(dfd, "sriov_totalvfs");
+		read_attr_at(dfd, "sriov_numvfs");
+	}
+	if (net)
+		list_at(dfd, "net", NULL);
+	if (vfio)
+		list_at(dfd, "vfio-dev", NULL);
+	close(dfd);
 }
 
-static void pci_device(const char *parent, const char *name) {
-	static const char *const attrs[] = {
-		"vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision",
-		"numa_node", "sriov_totalvfs", "sriov_numvfs",
-	};
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/%s", parent, name);
-	read_link(parent, name); /* the device's real path: its parent bridge */
-	read_link(dir, "iommu_group");
-	read_link(dir, "driver");
-	read_link(dir, "physfn");
-	for (size_t i = 0; i < ELEMENTSOF(attrs); i++)
-		read_attr(dir, attrs[i]);
-	list_dir(dir, "vfio-dev", NULL);
-	list_dir(dir, "net", NULL);
-	list_dir(dir, NULL, device_virtfn);
+static void iommu_group(int parent, const char *name) {
+	int gfd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd < 0)
+		return;
+	read_attr_at(gfd, "type");
+	read_attr_at(gfd, "reserved_regions");
+	list_at(gfd, "devices", NULL);
+	close(gfd);
 }
 
-static void iommu_group(const char *parent, const char *name) {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/%s", parent, name);
-	read_attr(dir, "type");
-	read_attr(dir, "reserved_regions");
-	list_dir(dir, "devices", NULL);
+static unsigned long walk(const char *path, void (*fn)(int dfd, const char *name)) {
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? 0 : list_at(fd, NULL, fn);
 }
 
 int main(int argc, char **argv) {
 	bool quiet = argc > 1 && streq(argv[1], "--quiet");
-	unsigned long n_devices = list_dir("/sys/bus/pci/devices", NULL, pci_device);
-	unsigned long n_groups = list_dir("/sys/kernel/iommu_groups", NULL, iommu_group);
-	list_dir("/sys/class/iommu", NULL, NULL);
+	unsigned long n_devices = walk("/sys/bus/pci/devices", pci_device);
+	unsigned long n_groups = walk("/sys/kernel/iommu_groups", iommu_group);
+	walk("/sys/class/iommu", NULL);
 	if (!quiet)
 		printf("devices=%lu groups=%lu files=%lu links=%lu dirs=%lu\n", n_devices, n_groups,
 		       n_files, n_links, n_dirs);

@@ -155,6 +155,12 @@ static const struct {
 	      " {\"bdf\": \"0000:01:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"},"
 	      " {\"bdf\": \"0000:02:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:01:00.0\"}]"),
 	  "devices[0].parent: the parent chain of '0000:00:01.0' loops" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"0000:01:00.1\"]}]", DEVS("")),
+	  "groups[0].foreign_members[0]: '0000:01:00.1' is a PCI address: list it in 'devices'" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"a/b\"]}]", DEVS("")),
+	  "groups[0].foreign_members[0]: expected a file name" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]", DEVS("")),
+	  "groups[0].foreign_members: 'x.usb' listed twice" },
 	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"), "kernel.iommu_vendor: unknown vendor 'via'" },
 	{ DOC("{\"address_width\": 65}", "[]", "[]"), "kernel.address_width: integer out of range [0, 64]" },
 	{ DOC("{\"iommufd\": \"yes\"}", "[]", "[]"), "kernel.iommufd: expected true, false or null, got string" },
@@ -242,11 +248,79 @@ static void test_fixture_round_trip(void) {
 	globfree(&gl);
 }
 
+/* Seeded byte mutations of every fixture: the reader returns 0 or -EINVAL with a message,
+ * never anything else, and whatever it accepts re-serializes to a fixed point. */
+static void test_mutations(void) {
+	char pattern[PATH_MAX];
+	glob_t gl = {};
+	unsigned seed = 12345, accepted = 0, refused = 0;
+	static const char *const inserts[] = { "{", "[", "\"", "\\u0000", "99999999999999999999",
+					       "-", "null", ",", "\xff" };
+	snprintf(pattern, sizeof(pattern), "%s/hosts/*.json", test_dir());
+	CU_ASSERT_EQUAL_FATAL(glob(pattern, 0, NULL, &gl), 0);
+	for (size_t f = 0; f < gl.gl_pathc; f++) {
+		_cleanup_free_ char *orig = NULL;
+		size_t len;
+		ASSERT_OK(read_full_file(gl.gl_pathv[f], 64 << 20, &orig, &len));
+		for (unsigned n = 0; n < 300; n++) {
+			_cleanup_free_ char *buf = malloc(len + 64);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+			memcpy(buf, orig, len + 1);
+			size_t l = len;
+			unsigned edits = 1 + rand_r(&seed) % 4;
+			for (unsigned e = 0; e < edits && l > 0; e++) {
+				size_t pos = (size_t)rand_r(&seed) % l;
+				switch (rand_r(&seed) % 3) {
+				case 0: /* flip a byte (never to NUL: that is tested separately) */
+					buf[pos] = (char)(1 + rand_r(&seed) % 255);
+					break;
+				case 1: { /* delete a run */
+					size_t want = 1 + (size_t)(rand_r(&seed) % 40);
+					size_t k = MIN(l - pos, want); /* MIN evaluates twice */
+					memmove(buf + pos, buf + pos + k, l - pos - k + 1);
+					l -= k;
+					break;
+				}
+				default: { /* insert a token */
+					const char *t = inserts[rand_r(&seed) % ELEMENTSOF(inserts)];
+					size_t k = strlen(t);
+					if (l + k >= len + 64)
+						break;
+					memmove(buf + pos + k, buf + pos, l - pos + 1);
+					memcpy(buf + pos, t, k);
+					l += k;
+				}
+				}
+			}
+			_cleanup_host_free_ Host *h = NULL, *h2 = NULL;
+			_cleanup_free_ char *err = NULL, *s1 = NULL, *s2 = NULL;
+			int r = host_load_json_string(buf, &h, &err);
+			CU_ASSERT_TRUE(r == 0 || r == -EINVAL);
+			if (r < 0) {
+				CU_ASSERT_PTR_NOT_NULL(err);
+				CU_ASSERT_PTR_NULL(h);
+				refused++;
+				continue;
+			}
+			accepted++;
+			ASSERT_OK(host_to_json_string(h, &s1));
+			ASSERT_OK(host_load_json_string(s1, &h2, NULL));
+			ASSERT_OK(host_to_json_string(h2, &s2));
+			ASSERT_STREQ(s1, s2);
+		}
+	}
+	globfree(&gl);
+	/* Both paths were exercised. */
+	CU_ASSERT_TRUE(refused > 0);
+	CU_ASSERT_TRUE(accepted > 0);
+}
+
 static CU_TestInfo tests[] = {
 	{ "minimal_ok", test_minimal_ok },
 	{ "errors", test_errors },
 	{ "limits", test_limits },
 	{ "fixture_round_trip", test_fixture_round_trip },
+	{ "mutations", test_mutations },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("host-json", tests);

@@ -114,6 +114,29 @@ static void test_sriov(void) {
 	}
 }
 
+static void test_foreign_members(void) {
+	_cleanup_host_free_ Host *h = load_fixture("arm-board.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	ASSERT_STREQ(h->kernel.iommu_vendor, "arm-smmu");
+	const Group *mmc = host_find_group(h, 5);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mmc);
+	CU_ASSERT_EQUAL(mmc->n_members, 0);
+	CU_ASSERT_EQUAL_FATAL(strv_length(mmc->foreign_members), 2);
+	ASSERT_STREQ(mmc->foreign_members[0], "2140000.mmc");
+	ASSERT_STREQ(mmc->foreign_members[1], "2150000.mmc");
+	/* Groups without foreign members keep NULL, so their JSON has no such key. */
+	CU_ASSERT_PTR_NULL(host_find_group(h, 3)->foreign_members);
+	/* The ARM software MSI window, not the x86 one. */
+	CU_ASSERT_EQUAL(mmc->regions[0].start, 0x8000000ULL);
+	CU_ASSERT_EQUAL(mmc->regions[0].type, RESV_MSI);
+	_cleanup_free_ char *json = NULL;
+	ASSERT_OK(host_to_json_string(h, &json));
+	size_t keys = 0;
+	for (const char *p = json; (p = strstr(p, "\"foreign_members\"")); p++)
+		keys++;
+	CU_ASSERT_EQUAL(keys, 2); /* groups 4 and 5 only */
+}
+
 static void test_other_fixtures(void) {
 	_cleanup_host_free_ Host *off = load_fixture("iommu-off.json");
 	_cleanup_host_free_ Host *noi = load_fixture("noiommu.json");
@@ -268,6 +291,7 @@ static CU_TestInfo tests[] = {
 	{ "gpu_server", test_gpu_server },
 	{ "sriov", test_sriov },
 	{ "other_fixtures", test_other_fixtures },
+	{ "foreign_members", test_foreign_members },
 	{ "finalize_by_hand", test_finalize_by_hand },
 	{ "region_types", test_region_types },
 	{ "parse_edges", test_parse_edges },
