@@ -157,7 +157,10 @@ static int finish(json_object *doc) {
 /* ---------------------------------------------------------------------------------------- */
 /* Model -> JSON */
 
-static json_object *device_to_json(const Host *h, const Device *d, const Viability *v) {
+/* One device. With v: "blocking", and unless in_group (the group object carries them once)
+ * its group's "verdict" and "viable". */
+static json_object *device_to_json(const Host *h, const Device *d, const Viability *v,
+				   bool in_group) {
 	json_object *o = jobj();
 	if (!o)
 		return NULL;
@@ -183,11 +186,12 @@ static json_object *device_to_json(const Host *h, const Device *d, const Viabili
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
 	jadd(o, "noiommu", json_object_new_boolean(d->vfio_name && d->noiommu));
-	if (v) {
+	if (v && !in_group) {
 		jadd(o, "verdict", js(verdict_to_string(v->verdict)));
 		jadd(o, "viable", json_object_new_boolean(v->verdict == VERDICT_VIABLE));
-		jadd(o, "blocking", json_object_new_boolean(blocking));
 	}
+	if (v)
+		jadd(o, "blocking", json_object_new_boolean(blocking));
 	return o;
 }
 
@@ -236,7 +240,7 @@ static json_object *group_to_json(const Host *h, const Group *g) {
 	viability_to_json(&v, o, true);
 	json_object *devs = jarr();
 	for (size_t i = 0; devs && i < g->n_members; i++)
-		jappend(devs, device_to_json(h, g->members[i], &v));
+		jappend(devs, device_to_json(h, g->members[i], &v, true));
 	jadd(o, "devices", devs);
 	json_object *rr = jarr();
 	for (size_t i = 0; rr && i < g->n_regions; i++) {
@@ -438,7 +442,7 @@ int verb_groups(int argc, char **argv) {
 	}
 	for (size_t i = 0; ungrouped && i < h->n_devices; i++)
 		if (!h->devices[i].group)
-			jappend(ungrouped, device_to_json(h, &h->devices[i], NULL));
+			jappend(ungrouped, device_to_json(h, &h->devices[i], NULL, false));
 	if (doc) {
 		jadd(doc, "iommu", iommu_to_json(h));
 		jadd(doc, "groups", groups);
@@ -528,7 +532,7 @@ int verb_devices(int argc, char **argv) {
 			blocking = blocking || v.blockers[j].device == d;
 		if (arg_blocking && !blocking)
 			continue;
-		jappend(devs, device_to_json(h, d, &v));
+		jappend(devs, device_to_json(h, d, &v, false));
 	}
 	if (doc) {
 		jadd(doc, "iommu", iommu_to_json(h));
@@ -662,7 +666,7 @@ static void render_show_group(json_object *doc) {
 }
 
 static json_object *device_detail_json(const Host *h, const Device *d, const Viability *v) {
-	json_object *o = device_to_json(h, d, v);
+	json_object *o = device_to_json(h, d, v, false);
 	if (!o)
 		return NULL;
 	jadd(o, "numa_node", json_object_new_int(d->numa_node));
