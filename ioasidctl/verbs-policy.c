@@ -60,6 +60,10 @@ static int verb_policy_check(int argc, char **argv) {
 	if (argc > 2)
 		return ioasidctl_error(EXIT_USAGE, "'policy check' takes at most one FILE");
 	r = load(path, false, &p, &e);
+	_cleanup_free_ PolicyWarning *w = NULL;
+	size_t n_w = 0;
+	if (r >= 0 && policy_lint(p, &w, &n_w) < 0)
+		return ioasidctl_error(1, "Out of memory");
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
 		json_object_object_add(o, "file", json_object_new_string(path));
@@ -71,6 +75,17 @@ static int verb_policy_check(int argc, char **argv) {
 			json_object_object_add(o, "pools", json_object_new_int64(policy_n_pools(p)));
 			json_object_object_add(o, "layouts",
 					       json_object_new_int64(policy_n_layouts(p)));
+			json_object *wa = json_object_new_array();
+			for (size_t i = 0; i < n_w; i++) {
+				json_object *x = json_object_new_object();
+				json_object_object_add(x, "line", json_object_new_int64(w[i].line));
+				json_object_object_add(x, "covered_by",
+						       json_object_new_int64(w[i].by_line));
+				json_object_object_add(x, "message",
+						       json_object_new_string(w[i].message));
+				json_object_array_add(wa, x);
+			}
+			json_object_object_add(o, "warnings", wa);
 		} else
 			json_object_object_add(o, "error", error_to_json(&e));
 		output_json(o);
@@ -80,9 +95,14 @@ static int verb_policy_check(int argc, char **argv) {
 		policy_error_done(&e);
 		return 1;
 	}
+	/* Dead rules are warnings: the file is valid and means what it says, but an operator
+	 * rarely means that. */
+	for (size_t i = 0; i < n_w; i++)
+		fprintf(stderr, "%s:%u: warning: %s\n", path, w[i].line, w[i].message);
 	if (arg_json == JSON_OFF && !arg_quiet)
-		printf("%s: valid: %zu rules, %zu admin rules, %zu pools, %zu layouts\n", path,
-		       policy_n_rules(p), policy_n_admin(p), policy_n_pools(p), policy_n_layouts(p));
+		printf("%s: valid: %zu rules, %zu admin rules, %zu pools, %zu layouts%s\n", path,
+		       policy_n_rules(p), policy_n_admin(p), policy_n_pools(p), policy_n_layouts(p),
+		       n_w ? " (with warnings)" : "");
 	return 0;
 }
 
@@ -293,7 +313,10 @@ static int verb_policy_explain(int argc, char **argv) {
 
 	PolicyPeer peer = {
 		.uid = uid, .gid = gid, .groups = groups, .n_groups = (size_t)n_groups,
-		.pid = 0, .unit = arg_unit, .cgroup = arg_cgroup, .label = arg_label,
+		/* A hypothetical peer: pretend its identity is pinned, as it is on kernels
+		 * with SO_PEERPIDFD, so --unit and --cgroup are considered. */
+		.pid = 0, .have_pidfd = true, .unit = arg_unit, .cgroup = arg_cgroup,
+		.label = arg_label,
 	};
 	unsigned mode = arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND :
 								 POLICY_MODE_ATTACHED;

@@ -207,7 +207,12 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 			 s->group_name, (unsigned)s->gid))
 			return;
 	}
-	if (s->unit) {
+	/* unit and cgroup come from /proc/PID: only a pidfd proves PID still is the peer.
+	 * Without one these selectors fail closed (A8), whatever the caller filled in. */
+	if ((s->unit || s->cgroup) && !peer->have_pidfd) {
+		if (fail(c, "%s: peer identity is not pinned by a pidfd", s->unit ? "unit" : "cgroup"))
+			return;
+	} else if (s->unit) {
 		if (!peer->unit) {
 			if (fail(c, "unit: peer has no systemd unit"))
 				return;
@@ -216,7 +221,7 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 				return;
 		}
 	}
-	if (s->cgroup) {
+	if (s->cgroup && peer->have_pidfd) {
 		if (!peer->cgroup) {
 			if (fail(c, "cgroup: peer cgroup is unknown"))
 				return;

@@ -1463,6 +1463,31 @@ int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
 					  "Writable by group or others (mode %04o): refusing it "
 					  "(chmod go-w)",
 					  (unsigned)(st.st_mode & 07777));
+		/* Whoever can write the directory can replace the file: the same rule for the
+		 * parent, except a sticky directory (like /tmp), where others cannot rename or
+		 * unlink root's file. */
+		_cleanup_free_ char *dir = strdup(path);
+		struct stat dst;
+		if (!dir)
+			return -ENOMEM;
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			strcpy(dir, ".");
+		else if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(dir, &dst) < 0) {
+			int r = -errno;
+			return file_error(ret_error, path, r, "Cannot stat directory '%s': %s", dir,
+					  strerror(-r));
+		}
+		if (dst.st_uid != 0 ||
+		    ((dst.st_mode & (S_IWGRP | S_IWOTH)) && !(dst.st_mode & S_ISVTX)))
+			return file_error(ret_error, path, -EPERM,
+					  "Directory '%s' (uid %u, mode %04o) lets others than root "
+					  "replace the file: refusing it",
+					  dir, (unsigned)dst.st_uid, (unsigned)(dst.st_mode & 07777));
 	}
 	if ((uint64_t)st.st_size > POLICY_MAX_FILE_SIZE)
 		return file_error(ret_error, path, -EFBIG, "Larger than %u bytes",

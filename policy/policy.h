@@ -29,7 +29,8 @@ typedef struct PolicyPeer {
 	const gid_t *groups; /* supplementary groups */
 	size_t n_groups;
 	pid_t pid;          /* 0 when unknown (e.g. a peer in another pid namespace) */
-	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD */
+	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD; unit and cgroup
+			     * selectors never match without it */
 	const char *unit;   /* systemd unit derived from the cgroup, or NULL */
 	const char *cgroup; /* cgroup path, or NULL */
 	const char *label;  /* SELinux context (SO_PEERSEC), or NULL */
@@ -130,8 +131,11 @@ typedef struct PolicyError {
 void policy_error_done(PolicyError *e);
 
 /* policy_load: parses and resolves path. Any parse error invalidates the whole file:
- * returns -EINVAL and fills *ret_error (file:line:col, message). -EPERM when check_owner
- * refuses the file; -errno when it cannot be read. */
+ * returns -EINVAL and fills *ret_error (file:line:col, message). Load-time errors include
+ * unknown names, duplicate settings/attributes/pools/layouts, a rule identical to an
+ * earlier one, and any rule naming uid/gid 65534. -EPERM when check_owner refuses the file
+ * (not root-owned, writable by group/others, or in a directory others than root can write
+ * unless it is sticky); -EFBIG beyond 4 MiB; -errno when it cannot be read. */
 int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
 		PolicyError *ret_error);
 int policy_load_string(const char *text, const char *name, const PolicyLoadOptions *opts,
@@ -191,6 +195,21 @@ typedef struct PolicyExplanation {
 } PolicyExplanation;
 int policy_explain(const Policy *p, const PolicyRequest *req, PolicyDecision *ret,
 		   PolicyExplanation *ret_explanation);
+
+/*
+ * policy_lint: rules that can never decide anything because an earlier rule matches every
+ * request they match (a conservative test: selector by selector, equal values, wider uid
+ * ranges and class masks, '*' and 'any'). Admin rules are compared with admin rules only.
+ * Returns a malloc'd array (free() it; NULL when empty) and its length; -ENOMEM. Policies
+ * with more than 4096 rules are not linted (the test is quadratic): *ret_n is then 0 and
+ * the return value is 1.
+ */
+typedef struct PolicyWarning {
+	unsigned line;     /* the dead rule */
+	unsigned by_line;  /* the earlier rule that covers it */
+	char message[160];
+} PolicyWarning;
+int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */

@@ -5,7 +5,8 @@
  * Besides "no crash, no leak, no UB" it checks three properties on every input that loads:
  *   1. the canonical form (policy_to_string) loads again and prints the same text;
  *   2. the rule index agrees with a plain scan for a set of fixed peers and devices;
- *   3. policy_explain decides exactly like policy_evaluate.
+ *   3. policy_explain decides exactly like policy_evaluate;
+ *   4. a rule policy_lint calls dead never decides.
  * A violation aborts, so libFuzzer keeps the input.
  */
 #include <stdint.h>
@@ -43,11 +44,33 @@ static char *strip_locations(const char *s) {
 
 static char *gpu_props[] = { "ID_MODEL_FROM_DATABASE=GA102", "ID_PATH=pci-0000:01:00.0", NULL };
 
+/* Is rule idx one policy_lint reported (by line; lines holding several rules are skipped)? */
+static bool is_dead(const Policy *p, const PolicyWarning *w, size_t n_w, ssize_t idx) {
+	if (idx < 0)
+		return false;
+	unsigned line = p->rules[idx].line;
+	size_t same = 0;
+	for (size_t i = 0; i < p->n_rules; i++)
+		same += p->rules[i].line == line;
+	if (same != 1)
+		return false;
+	for (size_t i = 0; i < n_w; i++)
+		if (w[i].line == line)
+			return true;
+	return false;
+}
+
 static void check_decisions(const Policy *p) {
+	PolicyWarning *w = NULL;
+	size_t n_w = 0;
+	if (policy_lint(p, &w, &n_w) < 0)
+		abort();
 	static const gid_t kvm[] = { 36, 10 };
 	const PolicyPeer peers[] = {
 		{ .uid = 0, .gid = 0 },
 		{ .uid = 1000, .gid = 1000, .groups = kvm, .n_groups = 2 },
+		{ .uid = 1001, .gid = 100, .unit = "libvirtd.service", .cgroup = "/a/libpod-x.scope",
+		  .label = "u:r:svirt_t:s0", .have_pidfd = true },
 		{ .uid = 1001, .gid = 100, .unit = "libvirtd.service", .cgroup = "/a/libpod-x.scope",
 		  .label = "u:r:svirt_t:s0" },
 		{ .uid = 100005, .gid = 100005 },
@@ -70,8 +93,14 @@ static void check_decisions(const Policy *p) {
 				PolicyRequest req = { .peer = &peers[a], .device = &devs[b],
 						      .mode = m & 3,
 						      .layout = layouts[(a + b + m) % 3] };
-				if (policy_first_match(p, &req) != policy_first_match_scan(p, &req))
+				ssize_t idx = policy_first_match(p, &req);
+				if (idx != policy_first_match_scan(p, &req))
 					abort();
+				if (is_dead(p, w, n_w, idx)) {
+					fprintf(stderr, "lint: rule at line %u decided\n",
+						p->rules[idx].line);
+					abort();
+				}
 				PolicyDecision d1, d2;
 				PolicyExplanation e;
 				int r1 = policy_evaluate(p, &req, &d1);
@@ -82,6 +111,7 @@ static void check_decisions(const Policy *p) {
 				if (peers[a].uid == 65534 && d1.allow)
 					abort();
 			}
+	free(w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
 			snprintf(unit, sizeof(unit), "svc%u.service", n);
 			PolicyPeer peer = { .uid = sc == SC_USERS ? 100000 + n : 1000,
 					    .gid = 1000, .groups = groups, .n_groups = 3,
-					    .unit = unit };
+					    .unit = unit, .have_pidfd = true };
 			Device d = { .vendor = 0x10de, .device = 0x2204, .class = 0x030000,
 				     .iommu_group = 1, .numa_node = -1 };
 			bdf_of(sc == SC_DEVICES ? n : 4242, d.bdf);

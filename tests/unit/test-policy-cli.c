@@ -123,6 +123,16 @@ static void test_check(void) {
 	CU_ASSERT_EQUAL(run(&o3, &e3, "--json=short", "policy", "check", bad, NULL), 1);
 	HAS(o3, "\"valid\":false");
 	HAS(o3, "\"line\":2,\"column\":26");
+	_cleanup_free_ char *o5 = NULL, *e5 = NULL, *o6 = NULL, *e6 = NULL;
+	char dead[64];
+	snprintf(dead, sizeof(dead), "%s/dead.conf", tmpdir);
+	ASSERT_OK(write_file(dead, "deny *\nallow user 0 to any\n"));
+	CU_ASSERT_EQUAL(run(&o5, &e5, "policy", "check", dead, NULL), 0);
+	HAS(e5, "dead.conf:2: warning: Rule can never match: the deny rule on line 1");
+	HAS(o5, "(with warnings)");
+	CU_ASSERT_EQUAL(run(&o6, &e6, "--json=short", "policy", "check", dead, NULL), 0);
+	HAS(o6, "\"warnings\":[{\"line\":2,\"covered_by\":1,");
+	unlink(dead);
 	CU_ASSERT_EQUAL(run(&o4, &e4, "policy", "frobnicate", NULL), 64);
 	HAS(e4, "Unknown 'policy' sub-command");
 }

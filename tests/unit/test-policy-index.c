@@ -104,6 +104,7 @@ static void test_index_equals_scan(void) {
 			static const char *const units[] = { NULL, "a.service", "b.service",
 							     "c.service" };
 			peer.unit = units[rnd(&seed, ELEMENTSOF(units))];
+			peer.have_pidfd = rnd(&seed, 4) != 0;
 			Device d = { .iommu_group = -1, .numa_node = -1 };
 			snprintf(d.bdf, sizeof(d.bdf), "%s", bdfs[rnd(&seed, ELEMENTSOF(bdfs))]);
 			d.vendor = (uint16_t)vendors[rnd(&seed, ELEMENTSOF(vendors))];

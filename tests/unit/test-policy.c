@@ -48,12 +48,12 @@ static const PolicyPeer peer_bob = { .uid = 1001, .gid = 1001, .pid = 43 };
 static const PolicyPeer peer_carol = { .uid = 1002, .gid = 1002, .groups = carol_groups,
 				       .n_groups = 2, .pid = 44 };
 static const PolicyPeer peer_root = { .uid = 0, .gid = 0, .pid = 1 };
-static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2,
+static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2, .have_pidfd = true,
 					  .unit = "libvirtd.service",
 					  .cgroup = "/system.slice/libvirtd.service",
 					  .label = "system_u:system_r:virtd_t:s0" };
 static const PolicyPeer peer_podman = {
-	.uid = 101000, .gid = 101000, .pid = 0,
+	.uid = 101000, .gid = 101000, .pid = 3, .have_pidfd = true,
 	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope",
 	.label = "system_u:system_r:container_t:s0:c1,c2",
 };
@@ -61,6 +61,12 @@ static const PolicyPeer peer_podman = {
 static const PolicyPeer peer_nobody = { .uid = 65534, .gid = 65534, .groups = alice_groups,
 					.n_groups = 1 };
 static const PolicyPeer peer_unknown = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
+/* libvirtd's attributes, but no pidfd (kernel without SO_PEERPIDFD): unit and cgroup
+ * cannot be trusted, the label (SO_PEERSEC) can. */
+static const PolicyPeer peer_libvirtd_nopidfd = { .uid = 0, .gid = 0, .pid = 2,
+						  .unit = "libvirtd.service",
+						  .cgroup = "/system.slice/libvirtd.service",
+						  .label = "system_u:system_r:virtd_t:s0" };
 
 static Policy *load_ok(const char *text) {
 	PolicyLoadOptions o = { .resolver = &test_resolver, .generation = 7 };
@@ -224,6 +230,11 @@ static void test_selectors(void) {
 		{ "allow unit libvirtd.service to any", &peer_libvirtd, &dev_gpu, true },
 		{ "allow unit libvirtd.service to any", &peer_root, &dev_gpu, false },
 		{ "allow unit \"*.service\" to any", &peer_libvirtd, &dev_gpu, true },
+		{ "allow unit libvirtd.service to any", &peer_libvirtd_nopidfd, &dev_gpu, false },
+		{ "allow cgroup \"/system.slice/*\" to any", &peer_libvirtd, &dev_gpu, true },
+		{ "allow cgroup \"/system.slice/*\" to any", &peer_libvirtd_nopidfd, &dev_gpu,
+		  false },
+		{ "allow label \"*:virtd_t:*\" to any", &peer_libvirtd_nopidfd, &dev_gpu, true },
 		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_podman, &dev_gpu, true },
 		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_libvirtd, &dev_gpu, false },
 		{ "allow label \"*:container_t:*\" to any", &peer_podman, &dev_gpu, true },
@@ -620,6 +631,22 @@ static void test_owner(void) {
 		ASSERT_OK(policy_load(path, &o, &p, &e));
 		p = policy_free(p);
 
+		/* A directory others may write lets them replace the file... */
+		ASSERT_OK(chmod(dir, 0777));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Directory") ? e.message :
+										    NULL);
+		policy_error_done(&e);
+		/* ...unless it is sticky, like /tmp. */
+		ASSERT_OK(chmod(dir, 01777));
+		ASSERT_OK(policy_load(path, &o, &p, &e));
+		p = policy_free(p);
+		ASSERT_OK(chown(dir, 1000, 0));
+		ASSERT_OK(chmod(dir, 0700));
+		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		policy_error_done(&e);
+		ASSERT_OK(chown(dir, 0, 0));
+
 		ASSERT_OK(chown(path, 1000, 0));
 	}
 	/* Not owned by root (as non-root every file we create is ours). */
@@ -785,3 +812,60 @@ static CU_TestInfo example_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy-example", example_tests);
+
+/* ---- lint: dead rules ----------------------------------------------------------------- */
+
+static void test_lint(void) {
+	static const struct {
+		const char *text;
+		unsigned dead_line; /* 0 = no warning */
+		unsigned by_line;
+	} cases[] = {
+		{ "allow group kvm to any\ndeny group kvm to vendor 0x8086\n", 2, 1 },
+		{ "deny group kvm to vendor 0x8086\nallow group kvm to any\n", 0, 0 },
+		{ "deny *\nallow user alice to any\n", 2, 1 },
+		{ "allow user alice to any\nallow user bob to any\n", 0, 0 },
+		{ "allow uid 1000-2000 to any\nallow user alice to bdf 0000:01:00.0\n", 2, 1 },
+		{ "allow uid 1000-2000 to any\nallow uid 1500-2500 to any\n", 0, 0 },
+		{ "allow * to class 0x03\ndeny user bob to class 0x0302\n", 2, 1 },
+		{ "allow * to class 0x0302\ndeny user bob to class 0x03\n", 0, 0 },
+		{ "allow * to vendor 0x10de\ndeny user bob to vendor 0x10de device 0x2204\n", 2, 1 },
+		{ "allow * to vendor 0x10de device 0x2204\ndeny user bob to vendor 0x10de\n", 0, 0 },
+		{ "allow cgroup \"*\" to any\ndeny cgroup \"/a/*\" to any\n", 2, 1 },
+		{ "allow cgroup \"/a/*\" to any\ndeny cgroup \"/b/*\" to any\n", 0, 0 },
+		{ "allow unit \"*\" to any\ndeny user bob to any\n", 0, 0 }, /* bob may have no unit */
+		{ "allow * to driver \"*\"\ndeny user bob to vendor 0x10de\n", 0, 0 },
+		{ "allow * to driver \"*\"\ndeny user bob to driver vfio-pci\n", 2, 1 },
+		{ "deny *\nadmin user root\n", 0, 0 }, /* admin rules are their own list */
+		{ "admin *\nadmin user root\n", 2, 1 },
+		{ "allow * to pool p\ndeny user bob to pool p\npool p { any }\n", 2, 1 },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(cases[i].text);
+		_cleanup_free_ PolicyWarning *w = NULL;
+		size_t n = 0;
+		ASSERT_OK(policy_lint(p, &w, &n));
+		bool ok = cases[i].dead_line ? (n == 1 && w[0].line == cases[i].dead_line &&
+						w[0].by_line == cases[i].by_line &&
+						strstr(w[0].message, "can never match")) :
+					       n == 0;
+		if (!ok)
+			fprintf(stderr, "\nlint case %zu: %zu warnings, first line %u\n", i, n,
+				n ? w[0].line : 0);
+		CU_ASSERT_TRUE(ok);
+	}
+	/* Each dead rule is reported once, against the first rule covering it. */
+	_cleanup_policy_free_ Policy *g =
+		load_ok("allow group kvm to any\ndeny group kvm to vendor 0x8086\n"
+			"deny user bob\nallow user bob to any\n");
+	_cleanup_free_ PolicyWarning *w = NULL;
+	size_t n = 0;
+	ASSERT_OK(policy_lint(g, &w, &n));
+	CU_ASSERT_EQUAL(n, 2);
+}
+
+static CU_TestInfo lint_tests[] = {
+	{ "lint", test_lint },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("policy-lint", lint_tests);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Dead rules: a rule that an earlier rule covers never decides, which is almost always a
+ * mistake in ordering (a narrow deny written after a broad allow). The test is
+ * conservative: it reports a rule only when every selector of the earlier rule provably
+ * matches whatever the later rule matches, so a warning is never wrong; some dead rules
+ * (covered by a union of earlier rules) are not found.
+ */
+#include "common/macro.h"
+#include "common/util.h"
+#include "policy/policy-internal.h"
+
+#define LINT_MAX_RULES 4096
+
+static bool str_covers(const char *a, const char *b) {
+	/* a (earlier) covers b when a is absent, or b tests the same attribute with the same
+	 * pattern or a is "*". Even "*" needs the attribute to exist (a peer without a unit
+	 * fails 'unit "*"'), so b must test it too. */
+	return !a || (b && (streq(a, "*") || streq(a, b)));
+}
+
+static bool ident_covers(const IdentSel *a, const IdentSel *b) {
+	if (a->any)
+		return true;
+	if (b->any)
+		return false;
+	if (a->has_uid && !(b->has_uid && b->uid == a->uid) &&
+	    !(b->has_uid_range && b->uid_lo == a->uid && b->uid_hi == a->uid))
+		return false;
+	if (a->has_uid_range) {
+		bool ok = (b->has_uid_range && b->uid_lo >= a->uid_lo && b->uid_hi <= a->uid_hi) ||
+			  (b->has_uid && b->uid >= a->uid_lo && b->uid <= a->uid_hi);
+		if (!ok)
+			return false;
+	}
+	if (a->has_gid && !(b->has_gid && b->gid == a->gid))
+		return false;
+	return str_covers(a->unit, b->unit) && str_covers(a->cgroup, b->cgroup) &&
+	       str_covers(a->label, b->label);
+}
+
+static bool dev_covers(const DevSel *a, const DevSel *b) {
+	if (a->any)
+		return true;
+	if (b->any)
+		return false;
+	if (a->has_bdf && !(b->has_bdf && streq(a->bdf, b->bdf)))
+		return false;
+	if (a->vendor >= 0 && b->vendor != a->vendor)
+		return false;
+	if (a->device >= 0 && b->device != a->device)
+		return false;
+	if (a->subsystem_vendor >= 0 && b->subsystem_vendor != a->subsystem_vendor)
+		return false;
+	if (a->subsystem_device >= 0 && b->subsystem_device != a->subsystem_device)
+		return false;
+	/* b's class test fixes every bit a tests, to the same values. */
+	if (a->has_class && !(b->has_class && (b->class_mask & a->class_mask) == a->class_mask &&
+			      (b->class_value & a->class_mask) == a->class_value))
+		return false;
+	if (a->driver && !str_covers(a->driver, b->driver))
+		return false;
+	if (a->iommu_group >= 0 && b->iommu_group != a->iommu_group)
+		return false;
+	if (a->has_numa && !(b->has_numa && b->numa == a->numa))
+		return false;
+	if (a->prop_key && !(b->prop_key && streq(a->prop_key, b->prop_key) &&
+			     str_covers(a->prop_glob, b->prop_glob)))
+		return false;
+	if (a->pool && !(b->pool && streq(a->pool, b->pool)))
+		return false;
+	return true;
+}
+
+int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
+	PolicyWarning *w = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (p->n_rules > LINT_MAX_RULES)
+		return 1;
+	for (size_t j = 1; j < p->n_rules; j++) {
+		const Rule *b = &p->rules[j];
+		for (size_t i = 0; i < j; i++) {
+			const Rule *a = &p->rules[i];
+			if ((a->kind == RULE_ADMIN) != (b->kind == RULE_ADMIN))
+				continue;
+			if (!ident_covers(&a->id, &b->id) ||
+			    (b->kind != RULE_ADMIN && !dev_covers(&a->dev, &b->dev)))
+				continue;
+			PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
+			if (!x) {
+				free(w);
+				return -ENOMEM;
+			}
+			w = x;
+			w[n] = (PolicyWarning){ .line = b->line, .by_line = a->line };
+			snprintf(w[n].message, sizeof(w[n].message),
+				 "Rule can never match: the %s rule on line %u matches everything "
+				 "it matches",
+				 a->kind == RULE_ALLOW ? "allow" : a->kind == RULE_DENY ? "deny" : "admin",
+				 a->line);
+			n++;
+			break;
+		}
+	}
+	*ret = w;
+	*ret_n = n;
+	return 0;
+}
