@@ -170,6 +170,7 @@ check: deps
 # Daemon protocol/robustness checks (tests/daemon): a real ioasidd on a temp socket, sim kernel.
 check-daemon: build-tests
 	python3 tests/daemon/adversarial.py $(B)
+	python3 tests/daemon/fdstore.py $(B)
 .PHONY: check-daemon
 
 check-unit: $(RUN_TESTS)

@@ -32,6 +32,8 @@
 /* Limits (client-controlled quantities). */
 #define IOASID_MAX_MESSAGE (64 * 1024)      /* bytes of one request, NUL included */
 #define IOASID_MAX_JSON_DEPTH 8             /* nesting of a request */
+#define IOASID_MAX_REPLY (16 * 1024 * 1024) /* bytes of one reply (ListDevices on big hosts) */
+#define IOASID_MAX_QUEUED_BYTES (1024 * 1024) /* queued reply bytes before reading pauses */
 #define IOASID_MAX_PENDING_REPLIES 16       /* queued replies per connection */
 #define IOASID_MAX_FD_REPLIES 1             /* fd-bearing replies outstanding per connection */
 #define IOASID_MAX_CONNECTIONS_PER_UID 64

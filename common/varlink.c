@@ -37,6 +37,8 @@ struct VarlinkStream {
 	size_t max_message;
 	int max_depth;
 	size_t max_fds;
+	size_t max_output;
+	size_t out_bytes;
 
 	char *in;
 	size_t in_size, in_alloc;
@@ -77,6 +79,7 @@ int varlink_stream_new(int fd, size_t max_message, int max_depth, unsigned flags
 	s->max_message = max_message;
 	s->max_depth = max_depth;
 	s->max_fds = VARLINK_MAX_FDS_PER_READ;
+	s->max_output = max_message;
 	*ret = s;
 	return 0;
 }
@@ -103,6 +106,17 @@ int varlink_stream_set_max_fds(VarlinkStream *s, size_t n) {
 		return -EINVAL;
 	s->max_fds = n;
 	return 0;
+}
+
+int varlink_stream_set_max_output(VarlinkStream *s, size_t n) {
+	if (n < 2)
+		return -EINVAL;
+	s->max_output = n;
+	return 0;
+}
+
+size_t varlink_stream_queued_bytes(const VarlinkStream *s) {
+	return s->out_bytes;
 }
 
 int varlink_stream_fd(const VarlinkStream *s) {
@@ -321,7 +335,7 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 		message, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (!text)
 		return -ENOMEM;
-	if (len + 1 > s->max_message)
+	if (len + 1 > s->max_output)
 		return -E2BIG;
 
 	OutMessage *m = calloc(1, sizeof(*m));
@@ -354,6 +368,7 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 		s->out_head = m;
 	s->out_tail = m;
 	s->n_out++;
+	s->out_bytes += m->size;
 	return 0;
 }
 
@@ -394,6 +409,7 @@ int varlink_stream_flush(VarlinkStream *s) {
 			m->n_fds = 0;
 		}
 		m->sent += (size_t)n;
+		s->out_bytes -= (size_t)n;
 		if (m->sent < m->size)
 			continue; /* partial: try again, EAGAIN ends the loop */
 		s->out_head = m->next;

@@ -66,6 +66,13 @@ static inline void varlink_stream_freep(VarlinkStream **s) {
  */
 int varlink_stream_set_max_fds(VarlinkStream *s, size_t n);
 
+/*
+ * varlink_stream_set_max_output: the largest message varlink_stream_enqueue() accepts
+ * (default: max_message). A daemon reads small requests but may answer with large replies.
+ * Returns 0 or -EINVAL (below 2).
+ */
+int varlink_stream_set_max_output(VarlinkStream *s, size_t n);
+
 /* The socket (still owned by the stream). */
 int varlink_stream_fd(const VarlinkStream *s);
 
@@ -106,7 +113,7 @@ bool varlink_stream_has_message(const VarlinkStream *s);
  * be NULL when n_fds is 0) are duplicated with F_DUPFD_CLOEXEC: the caller keeps its own;
  * the duplicates are closed once sent or when the stream is freed. Nothing is sent here.
  * Returns 0, -EINVAL (n_fds above VARLINK_MAX_FDS_PER_READ), -E2BIG (serialized message
- * above max_message), -ENOMEM, -errno from fcntl() (the queue is unchanged on failure).
+ * above the output limit, see varlink_stream_set_max_output()), -ENOMEM, -errno from fcntl() (the queue is unchanged on failure).
  */
 int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
 			   size_t n_fds);
@@ -124,6 +131,8 @@ int varlink_stream_flush(VarlinkStream *s);
 /* Messages still (partly) queued, and how many of those carry fds not yet sent. */
 size_t varlink_stream_queued(const VarlinkStream *s);
 size_t varlink_stream_queued_fd_messages(const VarlinkStream *s);
+/* Bytes queued for output and not yet sent. */
+size_t varlink_stream_queued_bytes(const VarlinkStream *s);
 /* Bytes currently buffered on input (a partial message counts): for slow-client deadlines. */
 size_t varlink_stream_input_buffered(const VarlinkStream *s);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -146,8 +147,11 @@ static int get_groups(int fd, gid_t **ret, size_t *ret_n) {
 	return -ERANGE;
 }
 
-static bool pidfd_alive(int pidfd) {
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+bool pidfd_alive(int pidfd) {
+	/* A pidfd polls readable once its process has exited. */
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r = poll(&p, 1, 0);
+	return r == 0 || (r > 0 && !(p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)));
 }
 
 int identity_from_socket(int fd, bool pidfd_supported, Peer *ret) {

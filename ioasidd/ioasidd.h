@@ -10,11 +10,14 @@
  *   acquire.c   Acquire, in the order of DESIGN.md
  *   lease.c     the lease table and group exclusivity (no I/O but kernel_close)
  *   log.c       logging (journal or stderr) and audit records
+ *   udev.c      hotplug and driver changes on the live host
+ *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-device.h>
 #include <systemd/sd-event.h>
 #include <json-c/json.h>
 
@@ -60,6 +63,8 @@ void peer_to_policy(const Peer *p, PolicyPeer *ret);
  * before SO_PEERPIDFD (-ESRCH/-EINVAL), -ENOMEM, ...).
  */
 int identity_from_socket(int fd, bool pidfd_supported, Peer *ret);
+/* True while the process behind pidfd has not exited. */
+bool pidfd_alive(int pidfd);
 /* Does this kernel support SO_PEERPIDFD? Probed once at start over a socketpair. */
 bool identity_probe_pidfd(void);
 /*
@@ -107,6 +112,9 @@ struct Lease {
 	uint64_t created; /* CLOCK_REALTIME seconds */
 	char *rule;       /* "file:line" */
 	bool delivered;   /* the reply with the fds has been fully sent */
+	bool stored;      /* its fds are in systemd's fdstore */
+	bool staged;      /* prepared by Manager.Stage, not handed out yet */
+	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
 
 	Manager *manager;
 	Connection *connection; /* the connection that acquired it; NULL once gone */
@@ -141,7 +149,7 @@ Lease *lease_table_group_owner(const LeaseTable *t, int group);
 /* The lease holding device bdf, or NULL. */
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf);
 Lease *lease_table_find(const LeaseTable *t, const char *id);
-/* Leases held by uid. */
+/* Leases held by uid (staged contexts not counted). */
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid);
 /*
  * lease_table_add: records l. Refuses (-EBUSY) when any of l's groups is already held by
@@ -184,8 +192,12 @@ struct Manager {
 
 	LeaseTable leases;
 
+	sd_device_monitor *udev_monitor; /* live host only */
+
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
+	bool accounting_unknown; /* the probe could not open an iommufd */
+	bool fdstore;            /* under systemd: leases are kept in the fdstore */
 	char **warnings;        /* shown by Status */
 	bool testing_bypass;
 	bool stopping;
@@ -204,6 +216,7 @@ struct Connection {
 	bool closing;
 	bool read_eof;       /* peer shut down its side: flush, then close */
 	bool suppress_reply; /* dispatching a oneway call */
+	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
 	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
 	Connection *next, *prev;
 };
@@ -235,8 +248,31 @@ void manager_connection_gone(Manager *m, Connection *c);
 /* Loads the policy from config_path; on success replaces the current one. */
 int manager_reload(Manager *m, PolicyError *ret_error);
 
+/* Sends a device event (udev) to every Monitor subscriber. */
+void methods_notify_device(Manager *m, const char *event, const char *bdf);
+
+/* udev.c: live host only. Returns 0 or -errno. */
+int udev_monitor_start(Manager *m);
+void udev_monitor_stop(Manager *m);
+
 /* acquire.c */
 int method_acquire(Connection *c, json_object *params);
+int method_stage(Connection *c, json_object *params);
+/* The pidfd of a process-lifetime lease became readable: its owner exited. */
+int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* server.c: a connection from a socket kept across a restart (fdstore), with its old id. */
+int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
+
+/* state.c */
+int state_save(Manager *m);
+int state_store_lease(Manager *m, Lease *l);
+void state_forget_lease(Manager *m, Lease *l);
+int state_store_connection(Manager *m, Connection *c);
+void state_forget_connection(Manager *m, Connection *c);
+/* Restores leases from the state memfd (taken, may be -EBADF) and the stored fds (names[i]
+ * for fds[i]; claimed entries are set to -EBADF, the rest closed). Returns how many. */
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n);
 
 /* Small JSON helpers (methods.c). */
 json_object *json_str_or_null(const char *s);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -184,6 +187,7 @@ static void probe_accounting(Manager *m) {
 	int r = KERNEL_CALL(m->kernel, iommufd_open, &fd);
 	if (r < 0) {
 		log_debug("Accounting probe: cannot open iommufd: %s", strerror(-r));
+		m->accounting_unknown = true;
 		return;
 	}
 	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);
@@ -198,6 +202,7 @@ static void probe_accounting(Manager *m) {
 }
 
 static void manager_done(Manager *m) {
+	udev_monitor_stop(m);
 	server_close_all(m);
 	lease_table_clear(&m->leases);
 	policy_free(m->policy);
@@ -306,11 +311,71 @@ int main(int argc, char **argv) {
 	}
 	(void)sd_event_set_watchdog(m.event, true);
 
+	if (!arg_host) {
+		r = udev_monitor_start(&m);
+		if (r < 0)
+			log_warning_errno(r, "No udev monitor (hotplug and driver changes will not "
+					     "be seen until restart): %m");
+	}
+
+	/* What systemd passed: the listening socket (socket activation) and, after a restart,
+	 * the fdstore entries that keep leases alive. */
+	m.fdstore = !isempty(getenv("NOTIFY_SOCKET"));
+	char **names = NULL;
+	int n_passed = sd_listen_fds_with_names(true, &names);
+	if (n_passed < 0) {
+		log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
+		manager_done(&m);
+		return 1;
+	}
+	int state_fd = -EBADF;
+	int *stored_fds = n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
+	char **stored_names = n_passed > 0 ? calloc((size_t)n_passed + 1, sizeof(char *)) : NULL;
+	size_t n_stored = 0;
+	for (int i = 0; i < n_passed; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (streq(name, "state") && state_fd < 0)
+			state_fd = fd;
+		else if ((name[0] == 'L' || name[0] == 'C') && stored_fds && stored_names &&
+			 (stored_names[n_stored] = strdup(name)))
+			stored_fds[n_stored++] = fd;
+		else if (m.listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+			int fl = fcntl(fd, F_GETFL);
+			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+				log_error_errno(errno, "Cannot set up the passed socket: %m");
+				manager_done(&m);
+				return 1;
+			}
+			m.listen_fd = fd;
+			m.socket_activated = true;
+		} else {
+			log_warning("Unknown fd '%s' passed by systemd: dropped", name);
+			if (!isempty(name) && m.fdstore) {
+				char msg[300];
+				snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+				(void)sd_notify(false, msg);
+			}
+			safe_close(fd);
+		}
+	}
+	strv_free(names);
+	if (state_fd >= 0 || n_stored > 0) {
+		int k = state_restore(&m, state_fd, stored_fds, stored_names, n_stored);
+		log_info("Restored %d lease(s) from the fdstore", k);
+	}
+	free(stored_fds);
+	strv_free(stored_names);
+
 	r = server_listen(&m);
 	if (r < 0) {
 		manager_done(&m);
 		return 1;
 	}
+
+	/* Loading a big host snapshot leaves its parse tree's memory in the heap: return it. */
+	malloc_trim(0);
 
 	log_info("Serving on %s (kernel %s, %zu devices, %zu groups, policy generation %llu)",
 		 m.socket_activated ? "the socket passed by systemd" : m.socket_path,

@@ -235,7 +235,7 @@ static int method_list_leases(Connection *c, json_object *params) {
 	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListLeases", false);
 	json_object *arr = json_object_new_array();
 	for (Lease *l = m->leases.head; l; l = l->next)
-		if (admin || l->uid == c->peer.uid)
+		if (!l->staged && (admin || l->uid == c->peer.uid))
 			json_object_array_add(arr, lease_json(l));
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "leases", arr);
@@ -277,6 +277,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 		});
 	} else
 		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
+	state_forget_lease(m, l);
 	lease_free(l, m->kernel);
 	/* A connection kept open only for this lease is subject to the idle deadline again. */
 	if (c && !c->closing)
@@ -338,6 +339,18 @@ void methods_notify_lease(Manager *m, const Lease *l, const char *event) {
 	}
 }
 
+void methods_notify_device(Manager *m, const char *event, const char *bdf) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "event", json_object_new_string(event));
+		json_object_object_add(p, "bdf", json_object_new_string(bdf));
+		json_object_object_add(p, "lease", NULL);
+		(void)connection_reply(c, p, true);
+	}
+}
+
 static int method_monitor(Connection *c, json_object *params, unsigned flags) {
 	if (!no_params(c, params))
 		return 0;
@@ -356,11 +369,12 @@ static int admin_denied(Connection *c) {
 				 "caller does not match an admin rule");
 }
 
+/* Manager methods authorize first: an unauthorized caller learns nothing about parameters. */
 static int method_status(Connection *c, json_object *params) {
-	if (!no_params(c, params))
-		return 0;
 	if (!peer_is_admin(c, "io.ioasid.Manager.Status", true))
 		return admin_denied(c);
+	if (!no_params(c, params))
+		return 0;
 	Manager *m = c->manager;
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
@@ -372,9 +386,9 @@ static int method_status(Connection *c, json_object *params) {
 	json_object_object_add(p, "connections", json_object_new_int((int)m->n_connections));
 	json_object_object_add(
 		p, "accounting",
-		json_object_new_string(m->rlimit_mode_eperm
-					       ? "per-user only (no CAP_SYS_RESOURCE)"
-					       : "per-process available"));
+		json_object_new_string(m->accounting_unknown  ? "unknown (no iommufd)"
+				       : m->rlimit_mode_eperm ? "per-user only (no CAP_SYS_RESOURCE)"
+							      : "per-process available"));
 	json_object *w = json_object_new_array();
 	for (char **s = m->warnings; s && *s; s++)
 		json_object_array_add(w, json_object_new_string(*s));
@@ -383,10 +397,10 @@ static int method_status(Connection *c, json_object *params) {
 }
 
 static int method_reload(Connection *c, json_object *params) {
-	if (!no_params(c, params))
-		return 0;
 	if (!peer_is_admin(c, "io.ioasid.Manager.Reload", true))
 		return admin_denied(c);
+	if (!no_params(c, params))
+		return 0;
 	Manager *m = c->manager;
 	PolicyError e = { 0 };
 	int r = manager_reload(m, &e);
@@ -406,6 +420,8 @@ static int method_reload(Connection *c, json_object *params) {
 }
 
 static int method_revoke(Connection *c, json_object *params) {
+	if (!peer_is_admin(c, "io.ioasid.Manager.Revoke", true))
+		return admin_denied(c);
 	bool bad = false;
 	const char *id = param_string(params, "lease", &bad);
 	bool reset = false, sig = false;
@@ -424,8 +440,6 @@ static int method_revoke(Connection *c, json_object *params) {
 	}
 	if (bad || !id)
 		return invalid_parameter(c, "lease");
-	if (!peer_is_admin(c, "io.ioasid.Manager.Revoke", true))
-		return admin_denied(c);
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
 	if (!l)
@@ -457,8 +471,50 @@ static int method_revoke(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static int method_not_implemented(Connection *c, const char *method) {
-	return send_error_reason(c, "org.varlink.service.MethodNotImplemented", "method", method);
+static int method_list_staged(Connection *c, json_object *params) {
+	if (!peer_is_admin(c, "io.ioasid.Manager.ListStaged", true))
+		return admin_denied(c);
+	if (!no_params(c, params))
+		return 0;
+	json_object *arr = json_object_new_array();
+	for (Lease *l = c->manager->leases.head; l; l = l->next) {
+		if (!l->staged)
+			continue;
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(l->id));
+		json_object_object_add(o, "layout",
+				       json_object_new_string(l->layout ? l->layout : "default"));
+		json_object_object_add(o, "owner", json_object_new_string(strempty(l->owner)));
+		json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
+		json_object *devs = json_object_new_array();
+		for (size_t i = 0; i < l->n_devices; i++)
+			json_object_array_add(devs, json_object_new_string(l->devices[i].bdf));
+		json_object_object_add(o, "devices", devs);
+		json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
+		json_object_array_add(arr, o);
+	}
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "staged", arr);
+	return connection_reply(c, p, false);
+}
+
+static int method_drop_staged(Connection *c, json_object *params) {
+	if (!peer_is_admin(c, "io.ioasid.Manager.DropStaged", true))
+		return admin_denied(c);
+	bool bad = false;
+	const char *id = param_string(params, "id", &bad);
+	json_object_object_foreach(params, key, val) {
+		(void)val;
+		if (!streq(key, "id"))
+			return invalid_parameter(c, key);
+	}
+	if (bad || !id)
+		return invalid_parameter(c, "id");
+	Lease *l = lease_table_find(&c->manager->leases, id);
+	if (!l || !l->staged)
+		return send_error_reason(c, "io.ioasid.Manager.NoSuchStaged", "id", id);
+	manager_end_lease(c->manager, l, "staged context dropped");
+	return connection_reply(c, NULL, false);
 }
 
 int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags) {
@@ -485,12 +541,15 @@ int methods_dispatch(Connection *c, const char *method, json_object *params, uns
 		return method_reload(c, params);
 	if (streq(method, "io.ioasid.Manager.Revoke"))
 		return method_revoke(c, params);
-	if (streq(method, "io.ioasid.Manager.Stage") || streq(method, "io.ioasid.Manager.ListStaged") ||
-	    streq(method, "io.ioasid.Manager.DropStaged")) {
+	if (streq(method, "io.ioasid.Manager.Stage")) {
 		if (!peer_is_admin(c, method, true))
 			return admin_denied(c);
-		return method_not_implemented(c, method);
+		return method_stage(c, params);
 	}
+	if (streq(method, "io.ioasid.Manager.ListStaged"))
+		return method_list_staged(c, params);
+	if (streq(method, "io.ioasid.Manager.DropStaged"))
+		return method_drop_staged(c, params);
 	/* Unknown: a named error, the connection stays. The name is validated by
 	 * varlink_parse_call (bounded, [A-Za-z0-9.-]) so echoing it is safe. */
 	const char *dot = strrchr(method, '.');

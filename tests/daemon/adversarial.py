@@ -115,10 +115,15 @@ def main():
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
     log = open(os.path.join(tmp, "log"), "w")
-    d = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
+    # VALGRIND=1: run the daemon under valgrind (memory errors, leaks, fds left open at exit).
+    pre = []
+    if os.environ.get("VALGRIND"):
+        pre = ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
+               "--track-fds=yes", "-q", "--log-file=" + os.path.join(tmp, "valgrind")]
+    d = subprocess.Popen(pre + [IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
                           "--socket", sock], stderr=log)
     try:
-        for _ in range(100):
+        for _ in range(400):
             if os.path.exists(sock):
                 break
             time.sleep(0.05)
@@ -133,6 +138,9 @@ def main():
         check(rc == 0, "daemon exits 0 on SIGTERM (rc=%s)" % rc)
         check(not os.path.exists(sock), "socket removed at exit")
         log.close()
+        vg = os.path.join(tmp, "valgrind")
+        if os.path.exists(vg) and os.path.getsize(vg) > 0:
+            print(open(vg).read()[-6000:], file=sys.stderr)
         if failed:
             print(open(os.path.join(tmp, "log")).read()[-4000:], file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -160,6 +168,8 @@ def settle(pid, base, what):
 
 def run(d, sock):
     pid = d.pid
+    if os.environ.get("VALGRIND"):
+        time.sleep(2)  # valgrind start-up
     check(serves(sock), "daemon serves GetInfo")
     st = os.stat(sock)
     check((st.st_mode & 0o777) == 0o660, "socket mode 0660 (got %o)" % (st.st_mode & 0o777))
@@ -285,7 +295,8 @@ def run(d, sock):
     for f in fds:
         os.close(f)
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
-    check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2,
+    check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2 and
+          r["parameters"].get("ioasId", 0) is None and r["parameters"]["devices"][0]["devId"] is None,
           "after the holder closed its fds the device is free again (unbound)")
     lease = r["parameters"].get("lease")
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})
@@ -377,6 +388,42 @@ time.sleep(30)
     m.close()
     c.close()
     settle(pid, base, "process lifetime")
+
+    # Manager.Stage: a context prepared for an owner, handed over on its matching Acquire.
+    c = Client(sock)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "uid 0", "devices": ["0000:00:03.0"]})
+    sid = r.get("parameters", {}).get("id")
+    check(sid is not None, "Stage returns an id (%s)" % r)
+    r, _ = c.call("io.ioasid.Manager.ListStaged")
+    st = r["parameters"]["staged"]
+    check(len(st) == 1 and st[0]["id"] == sid and st[0]["owner"] == "uid 0" and st[0]["devices"] == ["0000:00:03.0"],
+          "ListStaged shows it")
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "a staged context is not a lease")
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "mode": "unbound"})
+    check(r.get("error") == "io.ioasid.DeviceBusy" and not f, "staged devices are held (other mode: %s)" % r.get("error"))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    check(r.get("parameters", {}).get("lease") == sid and len(f) == 2, "the owner's Acquire receives the staged context")
+    names = [os.readlink("/proc/self/fd/%d" % x) for x in f]
+    check("iommufd" in names[0] and "0000:00:03.0" in names[1], "staged fds are the right ones")
+    r, _ = c.call("io.ioasid.Manager.ListStaged")
+    check(r["parameters"]["staged"] == [], "no longer staged once handed over")
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(len(r["parameters"]["leases"]) == 1, "now a lease")
+    for x in f:
+        os.close(x)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "unit x.service", "devices": ["0000:00:04.0"]})
+    sid = r.get("parameters", {}).get("id")
+    r, _ = c.call("io.ioasid.Manager.DropStaged", {"id": sid})
+    check("error" not in r, "DropStaged")
+    r, _ = c.call("io.ioasid.Manager.DropStaged", {"id": sid})
+    check(r.get("error") == "io.ioasid.Manager.NoSuchStaged", "DropStaged twice -> NoSuchStaged")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "someone", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "bad owner -> InvalidParameter")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "nope", "owner": "uid 0", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown layout -> InvalidParameter")
+    c.close()
+    settle(pid, base, "stage")
 
     # Status and Reload (admin), SIGHUP with a broken file keeps the old generation (E2).
     c = Client(sock)

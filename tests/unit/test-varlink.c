@@ -213,6 +213,16 @@ static void test_oversize(void) {
 	json_object *big = json_object_new_object();
 	json_object_object_add(big, "k", json_object_new_string(buf + 50));
 	ASSERT_ERR(varlink_stream_enqueue(a, big, NULL, 0), E2BIG);
+	/* A larger output limit (daemon replies) lets it through; the queue counts its bytes. */
+	ASSERT_ERR(varlink_stream_set_max_output(a, 1), EINVAL);
+	ASSERT_OK(varlink_stream_set_max_output(a, 4096));
+	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), 0);
+	ASSERT_OK(varlink_stream_enqueue(a, big, NULL, 0));
+	size_t len = strlen(json_object_to_json_string_ext(
+		big, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), len + 1);
+	CU_ASSERT_EQUAL(varlink_stream_flush(a), 1);
+	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), 0);
 	json_object_put(big);
 	varlink_stream_free(a);
 	varlink_stream_free(b);

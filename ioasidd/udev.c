@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Hotplug and driver changes on the live host: a udev monitor on the "pci" and "vfio-dev"
+ * subsystems. Each event rescans the host model (the requests that follow see the new
+ * state), is streamed to Monitor subscribers, and a removed device ends its lease.
+ * Only with the live host model: a snapshot (--host) never changes.
+ */
+#include <systemd/sd-device.h>
+
+#include "common/macro.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+static const char *action_name(sd_device_action_t a) {
+	switch (a) {
+	case SD_DEVICE_ADD:
+		return "device-add";
+	case SD_DEVICE_REMOVE:
+		return "device-remove";
+	case SD_DEVICE_BIND:
+		return "device-bind";
+	case SD_DEVICE_UNBIND:
+		return "device-unbind";
+	default:
+		return "device-change";
+	}
+}
+
+static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
+	Manager *m = userdata;
+	const char *subsystem = NULL, *sysname = NULL;
+	sd_device_action_t action = _SD_DEVICE_ACTION_INVALID;
+	if (sd_device_get_subsystem(dev, &subsystem) < 0 || sd_device_get_sysname(dev, &sysname) < 0)
+		return 0;
+	(void)sd_device_get_action(dev, &action);
+
+	/* vfio-dev/vfioN belongs to its PCI parent. */
+	if (streq(subsystem, "vfio-dev")) {
+		sd_device *parent = NULL;
+		if (sd_device_get_parent(dev, &parent) < 0 ||
+		    sd_device_get_sysname(parent, &sysname) < 0)
+			return 0;
+	}
+	char bdf[BDF_MAX];
+	if (bdf_parse(sysname, bdf) < 0)
+		return 0;
+
+	Host *h = NULL;
+	int r = host_load_live(&h);
+	if (r < 0)
+		log_warning_errno(r, "Rescan after a udev event for %s failed, keeping the old "
+				     "host model: %m", bdf);
+	else {
+		host_free(m->host);
+		m->host = h;
+	}
+	log_debug("udev: %s %s", action_name(action), bdf);
+
+	if (action == SD_DEVICE_REMOVE && streq(subsystem, "pci")) {
+		Lease *l = lease_table_device_owner(&m->leases, bdf);
+		if (l) {
+			log_warning("Device %s removed while leased (lease %s): ending the lease", bdf,
+				    l->id);
+			manager_end_lease(m, l, "device removed");
+		}
+	}
+	methods_notify_device(m, action_name(action), bdf);
+	return 0;
+}
+
+int udev_monitor_start(Manager *m) {
+	sd_device_monitor *mon = NULL;
+	int r = sd_device_monitor_new(&mon);
+	if (r < 0)
+		return r;
+	if ((r = sd_device_monitor_filter_add_match_subsystem_devtype(mon, "pci", NULL)) < 0 ||
+	    (r = sd_device_monitor_filter_add_match_subsystem_devtype(mon, "vfio-dev", NULL)) < 0 ||
+	    (r = sd_device_monitor_attach_event(mon, m->event)) < 0 ||
+	    (r = sd_device_monitor_start(mon, on_uevent, m)) < 0) {
+		sd_device_monitor_unref(mon);
+		return r;
+	}
+	m->udev_monitor = mon;
+	return 0;
+}
+
+void udev_monitor_stop(Manager *m) {
+	m->udev_monitor = sd_device_monitor_unref(m->udev_monitor);
+}
