@@ -78,10 +78,12 @@ char *ioasid_error_format(const char *name, json_object *p) {
 
 	if (streq(name, IOASID_ERROR_PERMISSION_DENIED) ||
 	    streq(name, "io.ioasid.Manager.PermissionDenied")) {
-		const char *rule = param_str(p, "rule");
+		const char *rule = param_str(p, "rule"), *reason = param_str(p, "reason");
+		/* The reason often names the rule already: say it once. */
+		if (rule && reason && strstr(reason, rule))
+			rule = NULL;
 		r = asprintf(&m, "Permission denied%s%s: %s%s%s%s", dev ? " for " : "", strempty(dev),
-			     strna(param_str(p, "reason")), rule ? " (rule " : "", strempty(rule),
-			     rule ? ")" : "");
+			     strna(reason), rule ? " (rule " : "", strempty(rule), rule ? ")" : "");
 	} else if (streq(name, IOASID_ERROR_NO_SUCH_DEVICE))
 		r = asprintf(&m, "No such device '%s'", strna(dev));
 	else if (streq(name, IOASID_ERROR_GROUP_NOT_VIABLE)) {

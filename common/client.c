@@ -15,6 +15,7 @@
 
 struct IoasidClient {
 	VarlinkStream *stream;
+	int timeout_ms;
 	bool broken; /* a transport error happened: the stream may be mid-message */
 };
 
@@ -43,6 +44,7 @@ int ioasid_client_connect(const char *path, IoasidClient **ret) {
 		return r;
 	}
 	TAKE_FD(fd);
+	c->timeout_ms = IOASID_CLIENT_TIMEOUT_MS;
 	*ret = c;
 	return 0;
 }
@@ -59,6 +61,11 @@ int ioasid_client_fd(const IoasidClient *c) {
 	return c ? varlink_stream_fd(c->stream) : -EBADF;
 }
 
+void ioasid_client_set_timeout(IoasidClient *c, int timeout_ms) {
+	if (c)
+		c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
 int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
 		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
 		       IoasidError *ret_error) {
@@ -73,7 +80,7 @@ int ioasid_client_call(IoasidClient *c, const char *method, json_object *paramet
 	if (c->broken)
 		return -ENOTCONN;
 	r = varlink_stream_call(c->stream, method, parameters ? json_object_get(parameters) : NULL,
-				0, -1, &error, &reply, &fds, &n_fds);
+				0, c->timeout_ms, &error, &reply, &fds, &n_fds);
 	if (r < 0) {
 		c->broken = true;
 		return r;

@@ -136,6 +136,11 @@ IoasidClient *ioasid_client_free(IoasidClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(IoasidClient *, ioasid_client_free)
 /* The connection's fd (for poll()ing for a hang-up while holding a lease). */
 int ioasid_client_fd(const IoasidClient *c);
+/* How long one call waits for its reply, in ms (-1 = forever). The default is
+ * IOASID_CLIENT_TIMEOUT_MS. A call that times out returns -ETIMEDOUT and the connection is
+ * unusable afterwards (-ENOTCONN). */
+#define IOASID_CLIENT_TIMEOUT_MS (60 * 1000)
+void ioasid_client_set_timeout(IoasidClient *c, int timeout_ms);
 
 /*
  * ioasid_client_call: one raw method call. parameters may be NULL ({}). On success

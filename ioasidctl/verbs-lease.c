@@ -127,10 +127,20 @@ static bool fd_check(int fd, const char *bdf, json_object *o, char **ret_name) {
 	json_object_object_add(o, "fd", json_object_new_int(fd));
 	json_object_object_add(o, "kind", json_object_new_string(ioasid_fd_kind_to_string(info.kind)));
 	json_object_object_add(o, "name", info.name ? json_object_new_string(info.name) : NULL);
+	if (info.major || info.minor) {
+		char dev[32];
+		snprintf(dev, sizeof(dev), "%u:%u", info.major, info.minor);
+		json_object_object_add(o, "dev", json_object_new_string(dev));
+	} else
+		json_object_object_add(o, "dev", NULL);
 	json_object_object_add(o, "sim", json_object_new_boolean(info.sim));
 	json_object_object_add(o, "cloexec", json_object_new_boolean(info.cloexec));
 	json_object_object_add(o, "verified", json_object_new_boolean(ok));
-	*ret_name = info.name ? strdup(info.name) : strdup("?");
+	if (info.major || info.minor) {
+		if (asprintf(ret_name, "%s (char %u:%u)", strna(info.name), info.major, info.minor) < 0)
+			*ret_name = NULL;
+	} else
+		*ret_name = strdup(info.name ? info.name : "?");
 	ioasid_fd_info_done(&info);
 	return ok;
 }
@@ -265,10 +275,61 @@ static int hold_lease(IoasidClient *c) {
 static int release_lease(IoasidClient *c, const char *lease) {
 	IoasidError e = {};
 	int r = ioasid_client_release(c, lease, &e);
-	if (r < 0)
+	if (r == -EREMOTEIO && ioasid_error_is(&e, IOASID_ERROR_NO_SUCH_LEASE))
+		r = ioasidctl_error(1, "Lease %s had already ended (revoked by an administrator)",
+				    lease);
+	else if (r < 0)
 		r = report_call_error("Release", r, &e);
 	ioasid_error_done(&e);
 	return r;
+}
+
+/* The IOMMU group of bdf as the daemon sees it (Broker.ListDevices), or -1. */
+static int device_group(IoasidClient *c, const char *bdf) {
+	_cleanup_json_ json_object *reply = NULL;
+	json_object *devs, *v;
+	int g = -1;
+
+	if (ioasid_client_call(c, IOASID_IFACE_BROKER ".ListDevices", NULL, &reply, NULL, NULL,
+			       NULL) < 0 ||
+	    !json_object_object_get_ex(reply, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return -1;
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		json_object *d = json_object_array_get_idx(devs, i);
+		if (json_object_object_get_ex(d, "bdf", &v) &&
+		    streq(strempty(json_object_get_string(v)), bdf) &&
+		    json_object_object_get_ex(d, "iommuGroup", &v) &&
+		    json_object_is_type(v, json_type_int))
+			g = json_object_get_int(v);
+	}
+	return g;
+}
+
+/* A refusal that names a device but not its group: add the group to the message, so the one
+ * error line names the device, its group and the rule. */
+static void annotate_group(IoasidClient *c, IoasidError *e) {
+	json_object *v;
+	const char *bdf;
+	int g;
+
+	if (!e->name || !e->message || !e->parameters || !error_is_refusal(e) ||
+	    json_object_object_get_ex(e->parameters, "group", NULL) ||
+	    !json_object_object_get_ex(e->parameters, "device", &v) ||
+	    !(bdf = json_object_get_string(v)) || !bdf_is_canonical(bdf))
+		return;
+	g = device_group(c, bdf);
+	if (g < 0)
+		return;
+	/* "... for BDF: reason" -> "... for BDF (IOMMU group N): reason" */
+	char *at = strstr(e->message, bdf), *m = NULL;
+	if (!at)
+		return;
+	at += strlen(bdf);
+	if (asprintf(&m, "%.*s (IOMMU group %d)%s", (int)(at - e->message), e->message, g, at) < 0)
+		return;
+	free(e->message);
+	e->message = m;
 }
 
 /* Connects and acquires; prints the error and returns an exit code (> 0) on failure. */
@@ -288,6 +349,7 @@ static int do_acquire(char **positional, IoasidClient **ret_client,
 		return r;
 	r = ioasid_client_acquire(c, &req, ret_result, &e);
 	if (r < 0) {
+		annotate_group(c, &e);
 		r = report_call_error("Acquire", r, &e);
 		ioasid_error_done(&e);
 		return r;

@@ -110,6 +110,12 @@ main_daemon() {
 	BASE_FDS=$(daemon_fds_settled)
 }
 
+# Sanitizer reports in any daemon log so far (I4).
+sanitizer_reports() {
+	cat "$WORK"/*.log 2>/dev/null | grep -c -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' || true
+}
+SAN_SEEN=0
+
 run_test() {
 	local name=$1 fn=$2 n
 	if [ ${#ONLY[@]} -gt 0 ] && [[ ! " ${ONLY[*]} " =~ " $name " ]]; then
@@ -129,6 +135,10 @@ run_test() {
 			fail "ioasidd does not serve a well-behaved client (I1)"
 		n=$(daemon_wait_fds "$BASE_FDS") || fail "daemon fd count $n, baseline $BASE_FDS (I2)"
 	fi
+	n=$(sanitizer_reports)
+	[ "$n" = "$SAN_SEEN" ] || fail "sanitizer report in a daemon log (I4): $(grep -h -m1 -E \
+		'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log)"
+	SAN_SEEN=$n
 	if [ $CUR_OK = 1 ]; then
 		PASSED=$((PASSED + 1))
 		echo "  ok   $name"
@@ -164,6 +174,7 @@ t_acquire_unbound() {
 	out=$(ctl_as $UA acquire $DEV_1 --mode unbound --json=short </dev/null)
 	expect_eq "exit code" "$?" 0
 	expect_eq "mode" "$(jq -r .mode <<<"$out")" unbound
+	expect_eq "ioasId" "$(jq -r .ioasId <<<"$out")" null
 	expect_eq "devId" "$(jq -r '.devices[0].devId' <<<"$out")" null
 	expect_eq "verified" "$(jq -r .verified <<<"$out")" true
 }
@@ -183,6 +194,27 @@ t_lease_held_and_listed() {
 	wait_leases 0
 }
 
+t_leases_filtered_and_revoke() {
+	hold_lease L2 $UA $DEV_1 || fail "acquire exited early: $(cat "$L2_err")"
+	local id
+	id=$(jq -r .lease "$L2_out")
+	expect_eq "the holder sees its lease" \
+		"$(ctl_as $UA leases --json=short | jq -r '.[].id')" "$id"
+	expect_eq "another tenant does not" "$(ctl_as $UB leases --json=short | jq length)" 0
+	ctl_as $UB revoke "$id" >/dev/null 2>&1
+	expect_eq "a tenant cannot revoke" "$?" 2
+	ctl_as $UA status >/dev/null 2>"$WORK/err"
+	expect_eq "a tenant gets no status" "$?" 2
+	expect_match "status message" "$(cat "$WORK/err")" "admin rule"
+	expect_eq "admin revokes" "$(ctl_as root revoke "$id" --json=short | jq -r .state)" revoked
+	wait_leases 0
+	release_lease L2
+	expect_eq "the holder learns it at release" "$?" 1
+	expect_match "holder's message" "$(cat "$L2_err")" "already ended"
+	ctl_as root revoke "$id" >/dev/null 2>&1
+	expect_eq "revoking twice" "$?" 1
+}
+
 t_run_expands() {
 	local out
 	out=$(ctl_as $UA run --device $DEV_1 --mode attached -- \
@@ -197,6 +229,13 @@ t_run_expands() {
 		'^/memfd:ioasid-sim:iommufd'
 	ctl_as $UA run --device $DEV_1 -- sh -c 'exit 7' 2>/dev/null
 	expect_eq "run passes the exit status" "$?" 7
+	ctl_as $UA run --device $DEV_1 --mode unbound -- echo '{ioas}' >/dev/null 2>"$WORK/err"
+	expect_eq "{ioas} in unbound mode is a usage error" "$?" 64
+	ctl_as $UA run --device $DEV_1 -- echo "{fd:$DEV_2}" >/dev/null 2>"$WORK/err"
+	expect_eq "{fd:BDF} of a device not leased" "$?" 64
+	expect_match "message" "$(cat "$WORK/err")" "'$DEV_2' is not in lease"
+	out=$(ctl_as $UA run --device $DEV_1 -- echo '{"driver":"x"}' '{unknown}' 2>/dev/null)
+	expect_eq "other braces untouched" "$out" '{"driver":"x"} {unknown}'
 	wait_leases 0
 }
 
@@ -225,7 +264,7 @@ t_A1_no_rule() {
 	err=$(cat "$WORK/err")
 	expect_eq "exit code" "$rc" 2
 	expect_eq "stdout" "$out" ""
-	expect_match "message" "$err" "Permission denied for $DEV_1"
+	expect_match "message" "$err" "Permission denied for $DEV_1 \\(IOMMU group 3\\): no rule matched"
 	out=$(raw_as $UX --replies 1 --timeout 2 \
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}")
 	expect_eq "error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
@@ -240,7 +279,9 @@ t_A2_peercred_eio() {
 	local saved_log=$DAEMON_LOG
 	rm -f "$count"
 	DAEMON_PID=
+	# (Under ASan the runtime must come first; it tolerates the preload with this option.)
 	DAEMON_ENV="LD_PRELOAD=$B/peercred-eio PEERCRED_EIO_COUNT=$count"
+	DAEMON_ENV+=" ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 	if daemon_start a2 "$SAMPLE" "$POLICY"; then
 		# Root is allowed everything by the policy: if the failed SO_PEERCRED turned into
 		# uid 0, this would succeed.
@@ -444,9 +485,10 @@ t_C1_fds_attached() {
 }
 
 t_C2_ctrunc() {
-	# More fds than the daemon's cmsg buffer (a client may pass up to SCM_MAX_FD = 253; the
-	# daemon, which accepts none, needs no room for them). Sent in two writes so the second
-	# batch arrives while the first message is still being read.
+	# The daemon's cmsg buffer holds SCM_MAX_FD (253) fds, the most one sendmsg() can carry,
+	# so MSG_CTRUNC cannot be forced from outside (the truncation path itself is covered by
+	# the varlink unit test "ctrunc"). What a client can do: a full load of fds with the
+	# first bytes of a message that never completes.
 	local out
 	out=$(raw_as $UA --fds 253 --no-nul --timeout 3 '{"method":"io.ioasid.Broker.List')
 	expect_closed "fds with a partial message" "$out"
@@ -632,6 +674,7 @@ echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
 run_test acquire-attached t_acquire_attached
 run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
+run_test leases-revoke t_leases_filtered_and_revoke
 run_test run-expands t_run_expands
 run_test run-signal t_run_signal
 run_test A1 t_A1_no_rule
@@ -653,5 +696,11 @@ run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
+if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then
+	echo "integration: sanitizer report at ioasidd's exit:"
+	grep -h -A5 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log | tail -20
+	FAILED=$((FAILED + 1))
+	FAILED_NAMES+=(sanitizer-at-exit)
+fi
 echo "integration: $PASSED passed, $FAILED failed${FAILED_NAMES:+ (${FAILED_NAMES[*]})}"
 [ "$FAILED" = 0 ]

@@ -169,7 +169,7 @@ static void read_replies(int fd) {
 	for (;;) {
 		/* Complete messages first. */
 		char *nul;
-		while ((nul = memchr(buf, 0, len))) {
+		while (len > 0 && (nul = memchr(buf, 0, len))) {
 			size_t mlen = (size_t)(nul - buf);
 			bool mine = fd_off == consumed;
 			printf("{\"reply\": %.*s, \"fds\": %d, \"fdNames\": [%s]}\n", (int)mlen, buf,

@@ -239,6 +239,56 @@ static void test_fd_describe_chardev(void) {
 	close(fd);
 }
 
+static void test_lease_status_parse(void) {
+	IoasidLease l;
+	IoasidStatus *st = NULL;
+	json_object *o = json_tokener_parse(
+		"{\"id\":\"L\",\"uid\":5,\"pid\":null,\"unit\":null,\"mode\":\"unbound\","
+		"\"layout\":null,\"devices\":[\"0000:01:00.0\"],\"groups\":[3,4],"
+		"\"lifetime\":\"process\",\"state\":\"active\",\"generation\":2,\"created\":9}");
+	ASSERT_OK(ioasid_lease_from_json(o, &l));
+	CU_ASSERT_EQUAL(l.pid, -1);
+	CU_ASSERT_PTR_NULL(l.unit);
+	CU_ASSERT_EQUAL(l.n_groups, 2);
+	CU_ASSERT_EQUAL(l.groups[1], 4);
+	ASSERT_STREQ(l.lifetime, "process");
+	IoasidLease *heap = calloc(1, sizeof(IoasidLease));
+	*heap = l;
+	ioasid_leases_free(heap, 1);
+	json_object_put(o);
+
+	static const char *bad[] = {
+		"{\"id\":1,\"uid\":5,\"mode\":\"m\",\"devices\":[],\"lifetime\":\"c\",\"state\":\"s\"}",
+		"{\"id\":\"L\",\"uid\":\"5\",\"mode\":\"m\",\"devices\":[],\"lifetime\":\"c\",\"state\":\"s\"}",
+		"{\"id\":\"L\",\"uid\":5,\"mode\":\"m\",\"devices\":[1],\"lifetime\":\"c\",\"state\":\"s\"}",
+		"{\"id\":\"L\",\"uid\":5,\"mode\":\"m\",\"devices\":[],\"groups\":[\"x\"],\"lifetime\":\"c\",\"state\":\"s\"}",
+		"{\"id\":\"L\",\"uid\":5,\"mode\":\"m\",\"devices\":[],\"lifetime\":\"c\"}",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		IoasidLease *b = calloc(1, sizeof(IoasidLease));
+		o = json_tokener_parse(bad[i]);
+		CU_ASSERT_FATAL(o != NULL);
+		ASSERT_ERR(ioasid_lease_from_json(o, b), EBADMSG);
+		ioasid_leases_free(b, 1);
+		json_object_put(o);
+	}
+
+	o = json_tokener_parse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\","
+			       "\"generation\":3,\"leases\":1,\"connections\":2,"
+			       "\"accounting\":\"per-process\",\"warnings\":[\"w\"]}");
+	ASSERT_OK(ioasid_status_from_json(o, &st));
+	ASSERT_STREQ(st->api, "iommufd");
+	CU_ASSERT_EQUAL(st->generation, 3);
+	CU_ASSERT_EQUAL(strv_length(st->warnings), 1);
+	ioasid_status_free(st);
+	json_object_put(o);
+	o = json_tokener_parse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\"}");
+	st = NULL;
+	ASSERT_ERR(ioasid_status_from_json(o, &st), EBADMSG);
+	CU_ASSERT_PTR_NULL(st);
+	json_object_put(o);
+}
+
 static void test_socket_path(void) {
 	unsetenv("IOASID_SOCKET");
 	ASSERT_STREQ(ioasid_client_socket_path(NULL), IOASID_SOCKET_PATH);
@@ -269,6 +319,10 @@ static void fake_broker_serve(int lfd) {
 			break;
 		if (varlink_parse_call(msg, &method, &params, &flags) < 0)
 			_exit(3);
+		if (streq(method, "io.ioasid.Test.Silent")) { /* never answered */
+			json_object_put(msg);
+			continue;
+		}
 		if (streq(method, "io.ioasid.Broker.Acquire")) {
 			json_object *devs;
 			const char *bdf = "";
@@ -377,6 +431,12 @@ static void test_client_roundtrip(void) {
 	ASSERT_STREQ(e.name, "io.ioasid.Manager.PermissionDenied");
 	ioasid_error_done(&e);
 
+	/* No answer within the timeout: -ETIMEDOUT, and the connection is done for. */
+	ioasid_client_set_timeout(c, 200);
+	ASSERT_ERR(ioasid_client_call(c, "io.ioasid.Test.Silent", NULL, NULL, NULL, NULL, &e),
+		   ETIMEDOUT);
+	ASSERT_ERR(ioasid_client_release(c, "L7", &e), ENOTCONN);
+
 	ioasid_client_free(c);
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -396,6 +456,7 @@ static CU_TestInfo tests[] = {
 	{ "fd_describe_sim", test_fd_describe_sim },
 	{ "fd_describe_chardev", test_fd_describe_chardev },
 	{ "socket_path", test_socket_path },
+	{ "lease_status_parse", test_lease_status_parse },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("client", tests);
