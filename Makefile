@@ -28,6 +28,7 @@ sysconfdir ?= /etc
 unitdir ?= $(prefix)/lib/systemd/system
 sysusersdir ?= $(prefix)/lib/sysusers.d
 tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
+modulesloaddir ?= $(prefix)/lib/modules-load.d
 DESTDIR ?=
 
 VERSION := 0.1
@@ -235,9 +236,15 @@ install: all
 	install -Dm0755 $(IOASIDD) $(DESTDIR)$(sbindir)/ioasidd
 	install -Dm0755 $(IOASIDCTL) $(DESTDIR)$(bindir)/ioasidctl
 	for m in $(wildcard man/*.[0-9]); do install -Dm0644 $$m $(DESTDIR)$(mandir)/man$${m##*.}/$$(basename $$m); done
-	for u in $(wildcard units/*.service units/*.socket); do install -Dm0644 $$u $(DESTDIR)$(unitdir)/$$(basename $$u); done
+	# Units name the daemon by its path: follow sbindir when it is not /usr/sbin.
+	for u in $(wildcard units/*.service units/*.socket); do \
+		install -d $(DESTDIR)$(unitdir) && \
+		sed 's|^ExecStart=/usr/sbin/|ExecStart=$(sbindir)/|' $$u >$(DESTDIR)$(unitdir)/$$(basename $$u) && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$$(basename $$u) || exit 1; \
+	done
 	$(if $(wildcard units/ioasid.sysusers.conf),install -Dm0644 units/ioasid.sysusers.conf $(DESTDIR)$(sysusersdir)/ioasid.conf)
 	$(if $(wildcard units/ioasid.tmpfiles.conf),install -Dm0644 units/ioasid.tmpfiles.conf $(DESTDIR)$(tmpfilesdir)/ioasid.conf)
+	$(if $(wildcard units/ioasid.modules-load.conf),install -Dm0644 units/ioasid.modules-load.conf $(DESTDIR)$(modulesloaddir)/ioasid.conf)
 	$(if $(wildcard ioasid.conf.example),install -Dm0644 ioasid.conf.example $(DESTDIR)$(docdir)/ioasid.conf.example)
 	@if [ ! -e ioasid.conf.example ]; then :; \
 	elif [ -e $(DESTDIR)$(sysconfdir)/ioasid/ioasid.conf ]; then \

@@ -12,6 +12,9 @@
 #             config
 #   G1        `systemd-analyze security --offline=yes --threshold=25` (exposure <= 2.5) on the
 #             service passes, and the same unit with its hardening block stripped fails
+#   activation  the installed daemon, socket-activated under the unit's capability set,
+#             serves, notifies READY=1 and WATCHDOG=1, reloads on SIGHUP, stops on SIGTERM
+#   layout    ioasidctl layout list/show/check against a fixture host
 #   G3        the installed ioasidctl/ioasidd carry no setuid/setgid bit, and
 #             execve(ioasidctl, {NULL}, envp) exits with the usage code 64
 #
@@ -82,6 +85,14 @@ expect_file $unitdir/ioasidd.service 644
 expect_file $unitdir/ioasidd.socket 644
 expect_file /usr/lib/sysusers.d/ioasid.conf 644
 expect_file /usr/lib/tmpfiles.d/ioasid.conf 644
+expect_file /usr/lib/modules-load.d/ioasid.conf 644
+# modules-load.d: module names only (never loaded here: that would change the host).
+mods=$(grep -v -e '^#' -e '^[[:space:]]*$' "$root/usr/lib/modules-load.d/ioasid.conf" 2>/dev/null | paste -sd ' ')
+if [ "$mods" = "iommufd vfio-pci" ]; then
+	pass "modules-load.d loads '$mods' before the service resolves DeviceAllow="
+else
+	fail "modules-load.d lists '$mods', expected 'iommufd vfio-pci'"
+fi
 
 service=$root$unitdir/ioasidd.service
 socket=$root$unitdir/ioasidd.socket
@@ -256,6 +267,30 @@ if $have_analyze; then
 	else
 		fail "service: unexpected DeviceAllow= $bad"
 	fi
+fi
+
+# ---------------------------------------------------------------------------
+# The service contract without systemd as PID 1: socket activation, the unit's capability
+# set, Type=notify, WatchdogSec=, ExecReload= and stop, with the installed daemon and the
+# installed default config (tests/units/activation.py says how each is emulated).
+missing=
+for t in python3 systemd-socket-activate setpriv; do
+	command -v $t >/dev/null || missing="$missing $t"
+done
+if [ -n "$missing" ]; then
+	skip "activation: missing$missing"
+elif [ ! -f "$root/etc/ioasid/ioasid.conf" ]; then
+	fail "activation: make install did not install /etc/ioasid/ioasid.conf"
+else
+	while IFS= read -r line; do
+		case $line in
+		PASS:*) pass "${line#PASS: }" ;;
+		FAIL:*) fail "${line#FAIL: }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <(timeout 120 python3 "$here/units/activation.py" "$root/usr/sbin/ioasidd" \
+		"$repo/tests/hosts/sample.json" "$root/etc/ioasid/ioasid.conf" 2>&1 ||
+		echo "FAIL: activation.py exited $?")
 fi
 
 # ---------------------------------------------------------------------------
