@@ -143,7 +143,8 @@ $(B)/%: $(B)/obj/tests/tools/%.o $(LIB)
 DEBIAN_DEPS := build-essential pkg-config libudev-dev libsystemd-dev libjson-c-dev \
 	libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcunit1-dev umockdev libumockdev-dev \
 	pciutils udev jq python3 mandoc util-linux procps systemd clang valgrind \
-	libclang-rt-14-dev
+	libclang-rt-14-dev \
+	debootstrap qemu-system-x86 busybox-static cpio xz-utils kmod
 deps:
 	@missing=$$(for p in $(DEBIAN_DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
