@@ -90,7 +90,7 @@ static int method_get_info(Connection *c, json_object *params) {
 	json_object_object_add(p, "product", json_object_new_string("ioasidd"));
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
 	json_object_object_add(p, "url",
-	                       json_object_new_string("https://github.com/ioasid/ioasid"));
+	                       json_object_new_string("man:ioasidd(8)"));
 	json_object_object_add(p, "interfaces", ifaces);
 	return connection_reply(c, p, false);
 }
