@@ -110,7 +110,7 @@ def main():
                 "admin user 0\n"
                 "pool vf { driver vfio-pci }\n"
                 "allow uid 0-0 to bdf 0000:01:01.0 group whole\n"
-                "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3\n"
+                "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3 max-devices 2\n"
                 "deny *\n")
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
@@ -327,6 +327,13 @@ def run(d, sock):
         os.close(f)
     b.close()
     settle(pid, base, "acquire/release")
+
+    # max-devices 2 per lease (LimitExceeded), nothing opened.
+    c = Client(sock)
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0", "0000:00:04.0", "0000:01:02.0"]})
+    check(r.get("error") == "io.ioasid.LimitExceeded" and r["parameters"].get("limit") == "devices" and
+          r["parameters"].get("max") == 2 and not f, "3 devices -> LimitExceeded devices (%s)" % r)
+    c.close()
 
     # max-leases 3 per uid (LimitExceeded), on one connection.
     c = Client(sock)
