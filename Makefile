@@ -81,7 +81,7 @@ IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
 IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 # Daemon modules without main() or sd-event dispatch, unit-tested directly.
-DAEMON_UNIT_OBJ := $(call obj,ioasidd/lease.c ioasidd/identity.c)
+DAEMON_UNIT_OBJ := $(call obj,ioasidd/lease.c ioasidd/identity.c ioasidd/log.c)
 
 LIB := $(B)/libioasid.a
 IOASIDD := $(B)/ioasidd
@@ -143,7 +143,8 @@ $(B)/%: $(B)/obj/tests/tools/%.o $(LIB)
 DEBIAN_DEPS := build-essential pkg-config libudev-dev libsystemd-dev libjson-c-dev \
 	libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcunit1-dev umockdev libumockdev-dev \
 	pciutils udev jq python3 mandoc util-linux procps systemd clang valgrind \
-	libclang-rt-14-dev
+	libclang-rt-14-dev \
+	debootstrap qemu-system-x86 busybox-static cpio xz-utils kmod
 deps:
 	@missing=$$(for p in $(DEBIAN_DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
@@ -170,6 +171,7 @@ check: deps
 # Daemon protocol/robustness checks (tests/daemon): a real ioasidd on a temp socket, sim kernel.
 check-daemon: build-tests
 	python3 tests/daemon/adversarial.py $(B)
+	python3 tests/daemon/fdstore.py $(B)
 .PHONY: check-daemon
 
 check-unit: $(RUN_TESTS)

@@ -12,6 +12,7 @@
  * error is sent.
  */
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -319,14 +320,17 @@ static int not_viable(Connection *c, const Device *d) {
 	json_object *arr = json_object_new_array();
 	const char *first = NULL;
 	group_blockers(c->manager->host, d, arr, &first);
+	if (d->iommu_group < 0 && json_object_array_length(arr) == 0)
+		json_object_array_add(
+		        arr,
+		        json_object_new_string("the device has no IOMMU group (IOMMU off or not "
+		                               "covering it)"));
 	if (!d->vfio_name && json_object_array_length(arr) == 0) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci",
 			 d->bdf);
 		json_object_array_add(arr, json_object_new_string(buf));
 	}
-	if (d->iommu_group < 0 && json_object_array_length(arr) == 0)
-		json_object_array_add(arr, json_object_new_string("the device has no IOMMU group"));
 	add_int(p, "group", d->iommu_group);
 	add_str(p, "device", first ? first : d->bdf);
 	json_object_object_add(p, "blockers", arr);
@@ -375,10 +379,12 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 		const Group *g = d->group;
 		for (size_t j = 0; j < g->n_members; j++) {
 			const Device *s = g->members[j];
-			if (device_is_bridge(s) || request_has(rq, s) || strv_contains(at_risk, s->bdf))
+			if (device_is_bridge(s) || request_has(rq, s) ||
+			    strv_contains(at_risk, s->bdf))
 				continue;
 			if (strv_extend(&at_risk, s->bdf) < 0)
-				return strv_free(at_risk), system_error(c, -ENOMEM, "acquire", NULL), 1;
+				return strv_free(at_risk),
+				       system_error(c, -ENOMEM, "acquire", NULL), 1;
 		}
 	}
 	*ret_at_risk = at_risk;
@@ -386,7 +392,7 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 }
 
 /* The owner process exited: the lease ends even if its connection stays. */
-static int on_lease_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Lease *l = userdata;
 	manager_end_lease(l->manager, l, "owner process exited");
 	return 0;
@@ -411,14 +417,16 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 			json_object_put(arr);
 			if (m->host->kernel.interrupt_remapping == TRI_NO)
 				/* MSI cannot be isolated: a host fact, not a holder. */
-				return system_error(c, r, "device-bind (no interrupt remapping)", d->bdf);
+				return system_error(c, r, "device-bind (no interrupt remapping)",
+				                    d->bdf);
 		}
 		if (r == -EBUSY || r == -EINVAL || r == -EPERM) {
 			json_object *p = obj();
 			char buf[128];
 			add_str(p, "device", d->bdf);
-			snprintf(buf, sizeof(buf), "%s failed with %s: still held by a previous holder",
-				 op, strna(errno_name(r)));
+			snprintf(buf, sizeof(buf),
+			         "%s failed with %s: still held by a previous holder", op,
+			         strna(errno_name(r)));
 			add_str(p, "reason", buf);
 			return error_obj(c, IOASID_ERROR_DEVICE_BUSY, p);
 		}
@@ -459,8 +467,8 @@ static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	struct rlimit rl = { .rlim_cur = bytes == UINT64_MAX ? RLIM_INFINITY : bytes,
 			     .rlim_max = bytes == UINT64_MAX ? RLIM_INFINITY : bytes };
 	struct rlimit old;
-	if (prlimit(c->peer.pid, RLIMIT_MEMLOCK, NULL, &old) == 0 && old.rlim_max != RLIM_INFINITY &&
-	    old.rlim_max > rl.rlim_max)
+	if (prlimit(c->peer.pid, RLIMIT_MEMLOCK, NULL, &old) == 0 &&
+	    old.rlim_max != RLIM_INFINITY && old.rlim_max > rl.rlim_max)
 		rl.rlim_max = old.rlim_max; /* never lower the hard limit */
 	/* The pidfd proves the pid still is the peer (no reuse in between). */
 	errno = ESRCH;
@@ -471,13 +479,437 @@ static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	}
 }
 
+/*
+ * Step 4: the kernel context for rq, owned by a new (unlinked) lease: iommufd, accounting,
+ * IOAS and layout (attached mode), each device opened (verified by the seam), bound and
+ * attached in attached mode. Returns 0 with *ret, or 1 when the error was sent to c and
+ * everything was rolled back.
+ */
+static int build_context(Connection *c, const Request *rq, const PolicyLayout *layout,
+			 char ***warnings_out, Lease **ret) {
+	Manager *m = c->manager;
+	char **warnings = *warnings_out;
+	/* 4. kernel. The lease owns every fd from the moment it is opened: freeing it is the
+	 * rollback. */
+	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
+	if (api != KERNEL_API_IOMMUFD)
+		return system_error(c, api == KERNEL_API_LEGACY ? -EOPNOTSUPP : -ENODEV,
+				    api == KERNEL_API_LEGACY ? "legacy VFIO (no iommufd)"
+							     : "open /dev/iommu",
+				    NULL), 1;
+	Lease *l = NULL;
+	int r = lease_new(&l);
+	if (r < 0)
+		return system_error(c, r, "lease", NULL), 1;
+#define FAIL(expr)                                                                                 \
+	do {                                                                                       \
+		(void)(expr);                                                                      \
+		lease_free(l, m->kernel);                                                          \
+		*warnings_out = warnings;                                                          \
+		return 1;                                                                          \
+	} while (0)
+
+	l->manager = m;
+	l->uid = c->peer.uid;
+	l->pid = c->peer.pid;
+	l->mode = rq->mode;
+	l->lifetime = rq->lifetime;
+	l->generation = m->generation;
+	if ((c->peer.unit && !(l->unit = strdup(c->peer.unit))) ||
+	    (rq->layout && !(l->layout = strdup(rq->layout))) ||
+	    (rq->rule[0] && !(l->rule = strdup(rq->rule))))
+		FAIL(system_error(c, -ENOMEM, "lease", NULL));
+
+	r = KERNEL_CALL(m->kernel, iommufd_open, &l->iommufd);
+	if (r < 0)
+		FAIL(kernel_error(c, r, "iommufd-open", NULL, rq->layout));
+	if (layout && layout->accounting == POLICY_ACCOUNTING_PROCESS) {
+		r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, l->iommufd, true);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "iommufd-set-rlimit-mode", NULL, rq->layout));
+	}
+	/* The IOAS and its layout only exist in attached mode: an unbound client (QEMU)
+	 * allocates and shapes its own IOAS, so the daemon cannot enforce windows for it. */
+	if (rq->mode == LEASE_MODE_ATTACHED) {
+		r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq->layout));
+		if (layout && layout->n_windows > 0) {
+			r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id,
+					layout->windows, layout->n_windows);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq->layout));
+		}
+		if (layout && !layout->huge_pages) {
+			r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id,
+					false);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq->layout));
+		}
+	} else if (layout && (layout->n_windows > 0 || !layout->huge_pages))
+		strv_extend(&warnings,
+		            "unbound mode: the layout's IOVA windows and huge-page "
+		            "setting are not applied (the client allocates its own IOAS)");
+	for (size_t i = 0; i < rq->n_devices; i++) {
+		const Device *d = rq->devices[i];
+		int fd = -EBADF;
+		r = KERNEL_CALL(m->kernel, device_open, d, &fd);
+		if (r < 0)
+			FAIL(kernel_error(c, r, "device-open", d, rq->layout));
+		r = lease_add_device(l, d->bdf, d->iommu_group, fd);
+		if (r < 0) {
+			if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
+				kclose(m->kernel, fd);
+			FAIL(system_error(c, r, "lease", NULL));
+		}
+	}
+	if (rq->mode == LEASE_MODE_ATTACHED) {
+		for (size_t i = 0; i < l->n_devices; i++) {
+			r = KERNEL_CALL(m->kernel, device_bind, l->devices[i].fd, l->iommufd,
+					&l->devices[i].dev_id);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "device-bind", rq->devices[i], rq->layout));
+		}
+		for (size_t i = 0; i < l->n_devices; i++) {
+			r = KERNEL_CALL(m->kernel, device_attach, l->devices[i].fd, l->ioas_id,
+					&l->devices[i].hwpt_id);
+			if (r < 0)
+				FAIL(kernel_error(c, r, "device-attach", rq->devices[i],
+				                  rq->layout));
+		}
+		for (char **req = layout ? layout->require : NULL; req && *req; req++) {
+			if (!streq(*req, "dirty-tracking")) {
+				json_object *p = obj();
+				char buf[300];
+				add_str(p, "layout", rq->layout);
+				json_object *arr = json_object_new_array();
+				snprintf(buf, sizeof(buf), "unknown capability '%s'", *req);
+				json_object_array_add(arr, json_object_new_string(buf));
+				json_object_object_add(p, "conflicts", arr);
+				FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
+			}
+			for (size_t i = 0; i < l->n_devices; i++) {
+				KernelHwInfo hw = { 0 };
+				r = KERNEL_CALL(m->kernel, hw_info, l->iommufd,
+				                l->devices[i].dev_id, &hw);
+				if (r < 0)
+					FAIL(kernel_error(c, r, "hw-info", rq->devices[i],
+					                  rq->layout));
+				if (!(hw.capabilities & IOMMU_HW_CAP_DIRTY_TRACKING_BIT)) {
+					json_object *p = obj();
+					char buf[300];
+					add_str(p, "layout", rq->layout);
+					json_object *arr = json_object_new_array();
+					snprintf(buf, sizeof(buf),
+					         "%s: IOMMU has no dirty tracking",
+					         l->devices[i].bdf);
+					json_object_array_add(arr, json_object_new_string(buf));
+					json_object_object_add(p, "conflicts", arr);
+					FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
+				}
+			}
+		}
+	}
+
+	*warnings_out = warnings;
+	*ret = l;
+	return 0;
+#undef FAIL
+}
+
+/*
+ * Step 5: l (fresh from build_context(), or a staged context already in the table) becomes
+ * c's lease: owner, lifetime, pidfd watch, the table, the fdstore, then the reply with the
+ * fds. Errors are sent to c; a fresh lease is rolled back, a staged one stays staged.
+ */
+static void hand_over_undo(Manager *m, Lease *l, bool staged) {
+	if (!staged) {
+		lease_free(l, m->kernel);
+		return;
+	}
+	l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
+	l->pidfd = safe_close(l->pidfd);
+	l->connection = NULL;
+}
+
+static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layout, Lease *l,
+		     char **at_risk, char **warnings_in) {
+	Manager *m = c->manager;
+	_cleanup_strv_free_ char **warnings = warnings_in; /* taken */
+	bool staged = l->staged;
+	int r;
+#define FAIL(expr)                                                                                 \
+	do {                                                                                       \
+		(void)(expr);                                                                      \
+		hand_over_undo(m, l, staged);                                                      \
+		return 0;                                                                          \
+	} while (0)
+	if (staged) {
+		/* The staged context becomes the caller's: its identity replaces the admin's
+		 * owner selector. */
+		char *u = c->peer.unit ? strdup(c->peer.unit) : NULL;
+		if (c->peer.unit && !u)
+			return system_error(c, -ENOMEM, "lease", NULL);
+		free(l->unit);
+		l->unit = u;
+		l->uid = c->peer.uid;
+		l->pid = c->peer.pid;
+		l->lifetime = rq->lifetime;
+		l->generation = m->generation;
+		free(l->rule);
+		l->rule = rq->rule[0] ? strdup(rq->rule) : NULL;
+	} else {
+		strv_free(l->at_risk);
+		l->at_risk = strv_copy(at_risk);
+		if (at_risk && !l->at_risk)
+			FAIL(system_error(c, -ENOMEM, "lease", NULL));
+	}
+	l->connection = c;
+	if (c->peer.pidfd >= 0) {
+		l->pidfd = fcntl(c->peer.pidfd, F_DUPFD_CLOEXEC, 3);
+		if (l->pidfd < 0)
+			FAIL(system_error(c, -errno, "dup pidfd", NULL));
+	}
+	if (l->lifetime == POLICY_LIFETIME_PROCESS) {
+		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, lease_on_pidfd,
+		                    l);
+		if (r < 0)
+			FAIL(system_error(c, r, "watch pidfd", NULL));
+	}
+	if (staged) {
+		l->staged = false; /* already in the table */
+		free(l->owner);
+		l->owner = NULL;
+	} else if (m->testing_bypass) {
+		/* Test-only: no exclusivity bookkeeping, so the kernel's refusal shows. */
+		l->next = m->leases.head;
+		if (m->leases.head)
+			m->leases.head->prev = l;
+		m->leases.head = l;
+		m->leases.n++;
+	} else {
+		r = lease_table_add(&m->leases, l);
+		if (r < 0)
+			FAIL(system_error(c, r, "lease table", NULL));
+	}
+	/* Keep the daemon's references across a restart (no-op outside systemd). */
+	(void)state_store_lease(m, l);
+	manager_update_status(m);
+	raise_memlock(c, rq->memlock, &warnings);
+	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
+		strv_extend(&warnings,
+			    "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE");
+
+	json_object *p = obj();
+	add_str(p, "lease", l->id);
+	add_str(p, "mode", lease_mode_to_string(l->mode));
+	add_int(p, "iommuFd", 0);
+	if (l->mode == LEASE_MODE_ATTACHED)
+		add_int(p, "ioasId", l->ioas_id);
+	else
+		json_object_object_add(p, "ioasId", NULL);
+	json_object *devs = json_object_new_array();
+	int fds[IOASID_MAX_DEVICES_PER_REQUEST + 1];
+	fds[0] = l->iommufd;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		json_object *o = obj();
+		add_str(o, "bdf", l->devices[i].bdf);
+		add_int(o, "deviceFd", (int64_t)i + 1);
+		if (l->mode == LEASE_MODE_ATTACHED) {
+			add_int(o, "devId", l->devices[i].dev_id);
+			add_int(o, "hwptId", l->devices[i].hwpt_id);
+		} else {
+			json_object_object_add(o, "devId", NULL);
+			json_object_object_add(o, "hwptId", NULL);
+		}
+		json_object_array_add(devs, o);
+		fds[i + 1] = l->devices[i].fd;
+	}
+	json_object_object_add(p, "devices", devs);
+	json_object *ar = json_object_new_array();
+	for (char **s = l->at_risk; s && *s; s++)
+		json_object_array_add(ar, json_object_new_string(*s));
+	json_object_object_add(p, "atRisk", ar);
+	json_object_object_add(p, "memlock",
+			       rq->memlock ? json_object_new_int64((int64_t)MIN(rq->memlock,
+									     (uint64_t)INT64_MAX))
+					  : NULL);
+	json_object *w = json_object_new_array();
+	for (char **s = warnings; s && *s; s++)
+		json_object_array_add(w, json_object_new_string(*s));
+	json_object_object_add(p, "warnings", w);
+	add_int(p, "generation", (int64_t)l->generation);
+	add_str(p, "rule", rq->rule[0] ? rq->rule : "");
+
+	json_object *msg = NULL;
+	r = varlink_build_reply(p, false, &msg);
+	if (r < 0) {
+		manager_end_lease(m, l, "out of memory");
+		return system_error(c, r, "reply", NULL);
+	}
+	c->pending_lease = l;
+	/* The audit record of each decision is the info-level trace; this one is for debugging. */
+	log_debug("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
+		 (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
+		 lease_lifetime_to_string(l->lifetime));
+	/* The stream duplicates the fds; the lease keeps the daemon's own references. On a
+	 * failed send the connection closes and manager_connection_gone() rolls the lease back
+	 * (it was never delivered). */
+	r = connection_send(c, msg, fds, l->n_devices + 1);
+	json_object_put(msg);
+	if (r >= 0 && !c->closing)
+		methods_notify_lease(m, l, "lease-acquired");
+	return 0;
+#undef FAIL
+}
+
+/* A staged context for this caller: owner (uid or unit), mode, layout and exactly these
+ * devices. */
+static Lease *staged_match(Manager *m, const Connection *c, const Request *rq) {
+	for (Lease *l = m->leases.head; l; l = l->next) {
+		if (!l->staged || l->mode != rq->mode || l->n_devices != rq->n_devices)
+			continue;
+		bool owner = (l->uid != (uid_t)-1 && l->uid == c->peer.uid) ||
+			     (l->uid == (uid_t)-1 && l->unit && c->peer.unit &&
+			      streq(l->unit, c->peer.unit));
+		bool layout = (!l->layout && !rq->layout) ||
+			      (l->layout && rq->layout && streq(l->layout, rq->layout));
+		if (!owner || !layout)
+			continue;
+		bool all = true;
+		for (size_t i = 0; all && i < rq->n_devices; i++) {
+			bool found = false;
+			for (size_t j = 0; !found && j < l->n_devices; j++)
+				found = streq(l->devices[j].bdf, rq->devices[i]->bdf);
+			all = found;
+		}
+		if (all)
+			return l;
+	}
+	return NULL;
+}
+
+/* "uid N", "user NAME" or "unit NAME". Returns 0, or -EINVAL. */
+static int parse_owner(const char *s, uid_t *ret_uid, char **ret_unit) {
+	*ret_uid = (uid_t)-1;
+	*ret_unit = NULL;
+	if (strneq(s, "uid ", 4)) {
+		uint64_t u;
+		if (num_parse_u64(s + 4, UINT32_MAX - 1, &u) < 0 || u == 65534)
+			return -EINVAL;
+		*ret_uid = (uid_t)u;
+		return 0;
+	}
+	if (strneq(s, "user ", 5)) {
+		struct passwd *pw = getpwnam(s + 5);
+		if (!pw || pw->pw_uid == 65534)
+			return -EINVAL;
+		*ret_uid = pw->pw_uid;
+		return 0;
+	}
+	if (strneq(s, "unit ", 5) && s[5] && strlen(s + 5) < 256) {
+		*ret_unit = strdup(s + 5);
+		return *ret_unit ? 0 : -ENOMEM;
+	}
+	return -EINVAL;
+}
+
+/*
+ * io.ioasid.Manager.Stage: an admin prepares the context (iommufd, IOAS, layout, devices
+ * opened and in attached mode bound and attached) for an owner ahead of time; it holds the
+ * groups like a lease. The owner's Acquire of exactly those devices, in that mode and
+ * layout, receives it after the policy allowed it as usual. Staged contexts are not kept
+ * across a restart.
+ */
+int method_stage(Connection *c, json_object *params) {
+	Manager *m = c->manager;
+	const char *layout_name = NULL, *owner = NULL;
+	json_object *filtered = obj();
+	_cleanup_json_ json_object *fp = filtered;
+	json_object_object_foreach(params, key, val) {
+		if (streq(key, "layout") && json_object_is_type(val, json_type_string))
+			layout_name = json_object_get_string(val);
+		else if (streq(key, "owner") && json_object_is_type(val, json_type_string))
+			owner = json_object_get_string(val);
+		else if (streq(key, "devices") || streq(key, "mode"))
+			json_object_object_add(filtered, key, json_object_get(val));
+		else
+			return invalid(c, key);
+	}
+	if (!layout_name)
+		return invalid(c, "layout");
+	if (!owner)
+		return invalid(c, "owner");
+	if (!json_object_object_get(filtered, "devices"))
+		return invalid(c, "devices");
+	const PolicyLayout *layout = NULL;
+	if (!streq(layout_name, "default") && !isempty(layout_name)) {
+		layout = policy_find_layout(m->policy, layout_name);
+		if (!layout)
+			return invalid(c, "layout");
+		json_object_object_add(filtered, "layout", json_object_new_string(layout_name));
+	}
+	uid_t uid;
+	_cleanup_free_ char *unit = NULL;
+	if (parse_owner(owner, &uid, &unit) < 0)
+		return invalid(c, "owner");
+
+	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
+	_cleanup_strv_free_ char **at_risk = NULL;
+	_cleanup_strv_free_ char **warnings = NULL;
+	if (resolve(c, filtered, &rq) > 0)
+		return 0;
+	if (m->leases.n >= IOASID_MAX_LEASES) {
+		json_object *p = obj();
+		add_str(p, "limit", "leases");
+		add_int(p, "max", IOASID_MAX_LEASES);
+		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
+	}
+	if (group_check(c, &rq, &at_risk) > 0)
+		return 0;
+	Lease *l = NULL;
+	if (build_context(c, &rq, layout, &warnings, &l) > 0)
+		return 0;
+	l->staged = true;
+	l->uid = uid;
+	l->pid = 0;
+	free(l->unit);
+	l->unit = TAKE_PTR(unit);
+	l->owner = strdup(owner);
+	l->at_risk = TAKE_PTR(at_risk);
+	int r = lease_table_add(&m->leases, l);
+	if (r < 0 || !l->owner) {
+		if (r >= 0)
+			lease_table_remove(&m->leases, l);
+		lease_free(l, m->kernel);
+		return system_error(c, r < 0 ? r : -ENOMEM, "stage", NULL);
+	}
+	audit_log(&(AuditRecord){
+		.action = "stage",
+		.message_id = IOASID_MESSAGE_ALLOW,
+		.method = "io.ioasid.Manager.Stage",
+		.device = l->devices[0].bdf,
+		.reason = owner,
+		.lease = l->id,
+		.uid = c->peer.uid,
+		.pid = c->peer.pid,
+		.unit = c->peer.unit,
+		.generation = m->generation,
+	});
+	json_object *p = obj();
+	add_str(p, "id", l->id);
+	return connection_reply(c, p, false);
+}
+
 int method_acquire(Connection *c, json_object *params) {
 	Manager *m = c->manager;
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
 	_cleanup_strv_free_ char **at_risk = NULL;
 	_cleanup_strv_free_ char **warnings = NULL;
-	int r;
 
+	if (c->suppress_reply)
+		/* A oneway Acquire could never deliver its fds: nothing is created. */
+		return 0;
 	if (c->pending_lease) {
 		/* Not reachable through the reader (it stops while an fd reply is queued), kept
 		 * as the contract's last line. */
@@ -539,8 +971,10 @@ int method_acquire(Connection *c, json_object *params) {
 		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
 	}
 
-	/* 3. groups */
-	if (group_check(c, &rq, &at_risk) > 0)
+	/* 3. groups (a staged context already holds them) */
+	/* A context an admin staged for this caller, these devices, mode and layout? */
+	Lease *staged = staged_match(m, c, &rq);
+	if (!staged && group_check(c, &rq, &at_risk) > 0)
 		return 0;
 
 	const PolicyLayout *layout = NULL;
@@ -549,212 +983,8 @@ int method_acquire(Connection *c, json_object *params) {
 		if (!layout)
 			return invalid(c, "layout");
 	}
-
-	/* 4. kernel. The lease owns every fd from the moment it is opened: freeing it is the
-	 * rollback. */
-	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
-	if (api != KERNEL_API_IOMMUFD)
-		return system_error(c, api == KERNEL_API_LEGACY ? -EOPNOTSUPP : -ENODEV,
-				    api == KERNEL_API_LEGACY ? "legacy VFIO (no iommufd)"
-							     : "open /dev/iommu",
-				    NULL);
-	Lease *l = NULL;
-	r = lease_new(&l);
-	if (r < 0)
-		return system_error(c, r, "lease", NULL);
-#define FAIL(expr)                                                                                 \
-	do {                                                                                       \
-		(void)(expr);                                                                      \
-		lease_free(l, m->kernel);                                                          \
-		return 0;                                                                          \
-	} while (0)
-
-	l->manager = m;
-	l->uid = c->peer.uid;
-	l->pid = c->peer.pid;
-	l->mode = rq.mode;
-	l->lifetime = rq.lifetime;
-	l->generation = m->generation;
-	if ((c->peer.unit && !(l->unit = strdup(c->peer.unit))) ||
-	    (rq.layout && !(l->layout = strdup(rq.layout))) ||
-	    (rq.rule[0] && !(l->rule = strdup(rq.rule))))
-		FAIL(system_error(c, -ENOMEM, "lease", NULL));
-
-	r = KERNEL_CALL(m->kernel, iommufd_open, &l->iommufd);
-	if (r < 0)
-		FAIL(kernel_error(c, r, "iommufd-open", NULL, rq.layout));
-	if (layout && layout->accounting == POLICY_ACCOUNTING_PROCESS) {
-		r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, l->iommufd, true);
-		if (r < 0)
-			FAIL(kernel_error(c, r, "iommufd-set-rlimit-mode", NULL, rq.layout));
-	}
-	/* The IOAS and its layout only exist in attached mode: an unbound client (QEMU)
-	 * allocates and shapes its own IOAS, so the daemon cannot enforce windows for it. */
-	if (rq.mode == LEASE_MODE_ATTACHED) {
-		r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
-		if (r < 0)
-			FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq.layout));
-		if (layout && layout->n_windows > 0) {
-			r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id,
-					layout->windows, layout->n_windows);
-			if (r < 0)
-				FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq.layout));
-		}
-		if (layout && !layout->huge_pages) {
-			r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id,
-					false);
-			if (r < 0)
-				FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq.layout));
-		}
-	} else if (layout && (layout->n_windows > 0 || !layout->huge_pages))
-		strv_extend(&warnings, "unbound mode: the layout's IOVA windows and huge-page "
-				       "setting are not applied (the client allocates its own IOAS)");
-	for (size_t i = 0; i < rq.n_devices; i++) {
-		const Device *d = rq.devices[i];
-		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, device_open, d, &fd);
-		if (r < 0)
-			FAIL(kernel_error(c, r, "device-open", d, rq.layout));
-		r = lease_add_device(l, d->bdf, d->iommu_group, fd);
-		if (r < 0) {
-			if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
-				kclose(m->kernel, fd);
-			FAIL(system_error(c, r, "lease", NULL));
-		}
-	}
-	if (rq.mode == LEASE_MODE_ATTACHED) {
-		for (size_t i = 0; i < l->n_devices; i++) {
-			r = KERNEL_CALL(m->kernel, device_bind, l->devices[i].fd, l->iommufd,
-					&l->devices[i].dev_id);
-			if (r < 0)
-				FAIL(kernel_error(c, r, "device-bind", rq.devices[i], rq.layout));
-		}
-		for (size_t i = 0; i < l->n_devices; i++) {
-			r = KERNEL_CALL(m->kernel, device_attach, l->devices[i].fd, l->ioas_id,
-					&l->devices[i].hwpt_id);
-			if (r < 0)
-				FAIL(kernel_error(c, r, "device-attach", rq.devices[i], rq.layout));
-		}
-		for (char **req = layout ? layout->require : NULL; req && *req; req++) {
-			if (!streq(*req, "dirty-tracking")) {
-				json_object *p = obj();
-				char buf[300];
-				add_str(p, "layout", rq.layout);
-				json_object *arr = json_object_new_array();
-				snprintf(buf, sizeof(buf), "unknown capability '%s'", *req);
-				json_object_array_add(arr, json_object_new_string(buf));
-				json_object_object_add(p, "conflicts", arr);
-				FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
-			}
-			for (size_t i = 0; i < l->n_devices; i++) {
-				KernelHwInfo hw = { 0 };
-				r = KERNEL_CALL(m->kernel, hw_info, l->iommufd, l->devices[i].dev_id,
-						&hw);
-				if (r < 0)
-					FAIL(kernel_error(c, r, "hw-info", rq.devices[i], rq.layout));
-				if (!(hw.capabilities & IOMMU_HW_CAP_DIRTY_TRACKING_BIT)) {
-					json_object *p = obj();
-					char buf[300];
-					add_str(p, "layout", rq.layout);
-					json_object *arr = json_object_new_array();
-					snprintf(buf, sizeof(buf),
-						 "%s: IOMMU has no dirty tracking", l->devices[i].bdf);
-					json_object_array_add(arr, json_object_new_string(buf));
-					json_object_object_add(p, "conflicts", arr);
-					FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
-				}
-			}
-		}
-	}
-
-	/* 5. record, then reply */
-	l->at_risk = TAKE_PTR(at_risk);
-	l->connection = c;
-	if (c->peer.pidfd >= 0) {
-		l->pidfd = fcntl(c->peer.pidfd, F_DUPFD_CLOEXEC, 3);
-		if (l->pidfd < 0)
-			FAIL(system_error(c, -errno, "dup pidfd", NULL));
-	}
-	if (l->lifetime == POLICY_LIFETIME_PROCESS) {
-		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, on_lease_pidfd, l);
-		if (r < 0)
-			FAIL(system_error(c, r, "watch pidfd", NULL));
-	}
-	if (m->testing_bypass) {
-		/* Test-only: no exclusivity bookkeeping, so the kernel's refusal shows. */
-		l->next = m->leases.head;
-		if (m->leases.head)
-			m->leases.head->prev = l;
-		m->leases.head = l;
-		m->leases.n++;
-	} else {
-		r = lease_table_add(&m->leases, l);
-		if (r < 0)
-			FAIL(system_error(c, r, "lease table", NULL));
-	}
-	raise_memlock(c, rq.memlock, &warnings);
-	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
-		strv_extend(&warnings,
-			    "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE");
-
-	json_object *p = obj();
-	add_str(p, "lease", l->id);
-	add_str(p, "mode", lease_mode_to_string(l->mode));
-	add_int(p, "iommuFd", 0);
-	if (l->mode == LEASE_MODE_ATTACHED)
-		add_int(p, "ioasId", l->ioas_id);
-	else
-		json_object_object_add(p, "ioasId", NULL);
-	json_object *devs = json_object_new_array();
-	int fds[IOASID_MAX_DEVICES_PER_REQUEST + 1];
-	fds[0] = l->iommufd;
-	for (size_t i = 0; i < l->n_devices; i++) {
-		json_object *o = obj();
-		add_str(o, "bdf", l->devices[i].bdf);
-		add_int(o, "deviceFd", (int64_t)i + 1);
-		if (l->mode == LEASE_MODE_ATTACHED) {
-			add_int(o, "devId", l->devices[i].dev_id);
-			add_int(o, "hwptId", l->devices[i].hwpt_id);
-		} else {
-			json_object_object_add(o, "devId", NULL);
-			json_object_object_add(o, "hwptId", NULL);
-		}
-		json_object_array_add(devs, o);
-		fds[i + 1] = l->devices[i].fd;
-	}
-	json_object_object_add(p, "devices", devs);
-	json_object *ar = json_object_new_array();
-	for (char **s = l->at_risk; s && *s; s++)
-		json_object_array_add(ar, json_object_new_string(*s));
-	json_object_object_add(p, "atRisk", ar);
-	json_object_object_add(p, "memlock",
-			       rq.memlock ? json_object_new_int64((int64_t)MIN(rq.memlock,
-									     (uint64_t)INT64_MAX))
-					  : NULL);
-	json_object *w = json_object_new_array();
-	for (char **s = warnings; s && *s; s++)
-		json_object_array_add(w, json_object_new_string(*s));
-	json_object_object_add(p, "warnings", w);
-	add_int(p, "generation", (int64_t)l->generation);
-	add_str(p, "rule", rq.rule[0] ? rq.rule : "");
-
-	json_object *msg = NULL;
-	r = varlink_build_reply(p, false, &msg);
-	if (r < 0) {
-		manager_end_lease(m, l, "out of memory");
-		return system_error(c, r, "reply", NULL);
-	}
-	c->pending_lease = l;
-	log_info("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
-		 (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
-		 lease_lifetime_to_string(l->lifetime));
-	/* The stream duplicates the fds; the lease keeps the daemon's own references. On a
-	 * failed send the connection closes and manager_connection_gone() rolls the lease back
-	 * (it was never delivered). */
-	r = connection_send(c, msg, fds, l->n_devices + 1);
-	json_object_put(msg);
-	if (r >= 0 && !c->closing)
-		methods_notify_lease(m, l, "lease-acquired");
-	return 0;
-#undef FAIL
+	Lease *l = staged;
+	if (!l && build_context(c, &rq, layout, &warnings, &l) > 0)
+		return 0;
+	return hand_over(c, &rq, layout, l, at_risk, TAKE_PTR(warnings));
 }

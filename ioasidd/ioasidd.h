@@ -11,6 +11,7 @@
  *   lease.c     the lease table and group exclusivity (no I/O but kernel_close)
  *   log.c       logging (journal or stderr) and audit records
  *   udev.c      hotplug and driver changes on the live host
+ *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
  */
 
 #include <stdbool.h>
@@ -111,6 +112,9 @@ struct Lease {
 	uint64_t created; /* CLOCK_REALTIME seconds */
 	char *rule;       /* "file:line" */
 	bool delivered;   /* the reply with the fds has been fully sent */
+	bool stored;      /* its fds are in systemd's fdstore */
+	bool staged;      /* prepared by Manager.Stage, not handed out yet */
+	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
 
 	Manager *manager;
 	Connection *connection; /* the connection that acquired it; NULL once gone */
@@ -145,7 +149,7 @@ Lease *lease_table_group_owner(const LeaseTable *t, int group);
 /* The lease holding device bdf, or NULL. */
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf);
 Lease *lease_table_find(const LeaseTable *t, const char *id);
-/* Leases held by uid. */
+/* Leases held by uid (staged contexts not counted). */
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid);
 /*
  * lease_table_add: records l. Refuses (-EBUSY) when any of l's groups is already held by
@@ -192,6 +196,8 @@ struct Manager {
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
+	bool accounting_unknown; /* the probe could not open an iommufd */
+	bool fdstore;            /* under systemd: leases are kept in the fdstore */
 	char **warnings;        /* shown by Status */
 	bool testing_bypass;
 	bool stopping;
@@ -210,6 +216,7 @@ struct Connection {
 	bool closing;
 	bool read_eof;       /* peer shut down its side: flush, then close */
 	bool suppress_reply; /* dispatching a oneway call */
+	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
 	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
 	Connection *next, *prev;
 };
@@ -233,6 +240,8 @@ size_t server_count_uid(const Manager *m, uid_t uid);
 int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags);
 /* Sends a lease event to Monitor subscribers allowed to see it. */
 void methods_notify_lease(Manager *m, const Lease *l, const char *event);
+/* sd_notify STATUS= with the lease and connection counts (under systemd only). */
+void manager_update_status(Manager *m);
 /* Ends a lease: unlinks it, notifies monitors, closes the daemon's references. */
 void manager_end_lease(Manager *m, Lease *l, const char *why);
 /* The connection is going away: end its connection-lifetime leases and those never
@@ -250,6 +259,22 @@ void udev_monitor_stop(Manager *m);
 
 /* acquire.c */
 int method_acquire(Connection *c, json_object *params);
+int method_stage(Connection *c, json_object *params);
+/* The pidfd of a process-lifetime lease became readable: its owner exited. */
+int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* server.c: a connection from a socket kept across a restart (fdstore), with its old id. */
+int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
+
+/* state.c */
+int state_save(Manager *m);
+int state_store_lease(Manager *m, Lease *l);
+void state_forget_lease(Manager *m, Lease *l);
+int state_store_connection(Manager *m, Connection *c);
+void state_forget_connection(Manager *m, Connection *c);
+/* Restores leases from the state memfd (taken, may be -EBADF) and the stored fds (names[i]
+ * for fds[i]; claimed entries are set to -EBADF, the rest closed). Returns how many. */
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n);
 
 /* Small JSON helpers (methods.c). */
 json_object *json_str_or_null(const char *s);

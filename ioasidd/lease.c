@@ -74,6 +74,7 @@ Lease *lease_free(Lease *l, Kernel *k) {
 	free(l->groups);
 	strv_free(l->at_risk);
 	free(l->unit);
+	free(l->owner);
 	free(l->layout);
 	free(l->rule);
 	free(l);
@@ -137,7 +138,7 @@ Lease *lease_table_find(const LeaseTable *t, const char *id) {
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid) {
 	size_t n = 0;
 	for (Lease *l = t->head; l; l = l->next)
-		if (l->uid == uid)
+		if (l->uid == uid && !l->staged)
 			n++;
 	return n;
 }

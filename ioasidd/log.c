@@ -94,11 +94,12 @@ static void audit_emit(const AuditRecord *a) {
 				"REASON=%s", reason, "SYSLOG_IDENTIFIER=ioasidd", NULL);
 	} else
 		fprintf(stderr,
-			"ioasidd: audit: action=%s method=%s uid=%d pid=%d unit=%s device=%s rule=%s "
-			"generation=%llu lease=%s reason=\"%s\"\n",
-			a->action, method, (int)a->uid, (int)a->pid, a->unit ? unit : "-",
-			a->device ? dev : "-", rule, (unsigned long long)a->generation,
-			a->lease ? a->lease : "-", reason);
+		        "ioasidd: audit: action=%s method=%s uid=%d pid=%d unit=%s device=%s "
+		        "rule=%s "
+		        "generation=%llu lease=%s reason=\"%s\"\n",
+		        a->action, method, (int)a->uid, (int)a->pid, a->unit ? unit : "-",
+		        a->device ? dev : "-", rule, (unsigned long long)a->generation,
+		        a->lease ? a->lease : "-", reason);
 }
 
 void audit_log(const AuditRecord *a) {
@@ -106,10 +107,11 @@ void audit_log(const AuditRecord *a) {
 	if (now >= audit_window_start + AUDIT_INTERVAL_SEC) {
 		if (audit_suppressed > 0) {
 			if (use_journal)
-				sd_journal_send("MESSAGE=audit: suppressed %u records", audit_suppressed,
-						"MESSAGE_ID=%s", IOASID_MESSAGE_SUPPRESSED,
-						"SUPPRESSED=%u", audit_suppressed, "PRIORITY=%i",
-						LOG_WARNING, "SYSLOG_IDENTIFIER=ioasidd", NULL);
+				sd_journal_send("MESSAGE=audit: suppressed %u records",
+				                audit_suppressed, "MESSAGE_ID=%s",
+				                IOASID_MESSAGE_SUPPRESSED, "SUPPRESSED=%u",
+				                audit_suppressed, "PRIORITY=%i", LOG_WARNING,
+				                "SYSLOG_IDENTIFIER=ioasidd", NULL);
 			else
 				fprintf(stderr, "ioasidd: audit: suppressed %u records\n",
 					audit_suppressed);

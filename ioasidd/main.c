@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -17,17 +20,21 @@ static bool arg_testing_bypass;
 
 static void help(void) {
 	printf("Usage: ioasidd [OPTIONS]\n\n"
-	       "Brokers IOMMU-isolated devices (iommufd + VFIO cdev fds) to unprivileged clients.\n\n"
+	       "Brokers IOMMU-isolated devices (iommufd + VFIO cdev fds) to unprivileged "
+	       "clients.\n\n"
 	       "  -h --help              Show this help\n"
 	       "     --version           Show the version\n"
 	       "     --kernel=linux|sim  Kernel backend (default: linux)\n"
-	       "     --host=FILE         Host snapshot (required with --kernel=sim; default: live scan)\n"
+	       "     --host=FILE         Host snapshot (required with --kernel=sim; default: live "
+	       "scan)\n"
 	       "     --config=FILE       Policy file (default: %s)\n"
-	       "     --socket=PATH       Create and listen on PATH (default: socket activation, else %s)\n"
+	       "     --socket=PATH       Create and listen on PATH (default: socket activation, "
+	       "else %s)\n"
 	       "     --check-config      Load the policy, print errors as file:line:col, exit 0/1\n"
 #ifdef IOASID_TESTING_BYPASS
 	       "     --testing-bypass-ownership\n"
-	       "                         TEST BUILD ONLY: skip group bookkeeping and viability checks\n"
+	       "                         TEST BUILD ONLY: skip group bookkeeping and viability "
+	       "checks\n"
 #endif
 	       ,
 	       IOASID_CONFIG_PATH, IOASID_SOCKET_PATH);
@@ -128,9 +135,10 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		/* Atomic: the old policy stays in force. */
 		sd_notifyf(false, "STATUS=Reload failed, keeping generation %llu",
 			   (unsigned long long)m->generation);
-		log_full(LOG_ERR, 0, "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
-			 m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
-			 e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
+		log_full(LOG_ERR, 0,
+		         "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
+		         m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
+		         e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
 		audit_log(&(AuditRecord){
 			.action = "reload-failed",
 			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
@@ -158,7 +166,8 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		.uid = (uid_t)-1,
 		.generation = m->generation,
 	});
-	sd_notifyf(false, "STATUS=Serving, policy generation %llu", (unsigned long long)m->generation);
+	sd_notifyf(false, "STATUS=Serving, policy generation %llu",
+	           (unsigned long long)m->generation);
 	return 0;
 }
 
@@ -184,6 +193,7 @@ static void probe_accounting(Manager *m) {
 	int r = KERNEL_CALL(m->kernel, iommufd_open, &fd);
 	if (r < 0) {
 		log_debug("Accounting probe: cannot open iommufd: %s", strerror(-r));
+		m->accounting_unknown = true;
 		return;
 	}
 	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);
@@ -192,7 +202,8 @@ static void probe_accounting(Manager *m) {
 		m->rlimit_mode_eperm = true;
 		log_warning("Per-process memory accounting unavailable (no CAP_SYS_RESOURCE): "
 			    "pinned memory is charged per user");
-		strv_extend(&m->warnings, "per-process accounting unavailable: no CAP_SYS_RESOURCE");
+		strv_extend(&m->warnings,
+		            "per-process accounting unavailable: no CAP_SYS_RESOURCE");
 	} else if (r < 0)
 		log_debug("Accounting probe: %s", strerror(-r));
 }
@@ -236,7 +247,8 @@ int main(int argc, char **argv) {
 		.testing_bypass = arg_testing_bypass,
 	};
 	if (m.testing_bypass)
-		log_warning("TESTING: group bookkeeping bypassed; never use this build in production");
+		log_warning(
+		        "TESTING: group bookkeeping bypassed; never use this build in production");
 
 	/* Fail closed: no READY=1 unless the policy loaded. */
 	PolicyError e = { 0 };
@@ -314,11 +326,64 @@ int main(int argc, char **argv) {
 					     "be seen until restart): %m");
 	}
 
+	/* What systemd passed: the listening socket (socket activation) and, after a restart,
+	 * the fdstore entries that keep leases alive. */
+	m.fdstore = !isempty(getenv("NOTIFY_SOCKET"));
+	char **names = NULL;
+	int n_passed = sd_listen_fds_with_names(true, &names);
+	if (n_passed < 0) {
+		log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
+		manager_done(&m);
+		return 1;
+	}
+	int state_fd = -EBADF;
+	int *stored_fds = n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
+	char **stored_names = n_passed > 0 ? calloc((size_t)n_passed + 1, sizeof(char *)) : NULL;
+	size_t n_stored = 0;
+	for (int i = 0; i < n_passed; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (streq(name, "state") && state_fd < 0)
+			state_fd = fd;
+		else if ((name[0] == 'L' || name[0] == 'C') && stored_fds && stored_names &&
+			 (stored_names[n_stored] = strdup(name)))
+			stored_fds[n_stored++] = fd;
+		else if (m.listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+			int fl = fcntl(fd, F_GETFL);
+			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+				log_error_errno(errno, "Cannot set up the passed socket: %m");
+				manager_done(&m);
+				return 1;
+			}
+			m.listen_fd = fd;
+			m.socket_activated = true;
+		} else {
+			log_warning("Unknown fd '%s' passed by systemd: dropped", name);
+			if (!isempty(name) && m.fdstore) {
+				char msg[300];
+				snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+				(void)sd_notify(false, msg);
+			}
+			safe_close(fd);
+		}
+	}
+	strv_free(names);
+	if (state_fd >= 0 || n_stored > 0) {
+		int k = state_restore(&m, state_fd, stored_fds, stored_names, n_stored);
+		log_info("Restored %d lease(s) from the fdstore", k);
+	}
+	free(stored_fds);
+	strv_free(stored_names);
+
 	r = server_listen(&m);
 	if (r < 0) {
 		manager_done(&m);
 		return 1;
 	}
+
+	/* Loading a big host snapshot leaves its parse tree's memory in the heap: return it. */
+	malloc_trim(0);
 
 	log_info("Serving on %s (kernel %s, %zu devices, %zu groups, policy generation %llu)",
 		 m.socket_activated ? "the socket passed by systemd" : m.socket_path,

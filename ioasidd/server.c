@@ -13,6 +13,10 @@
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
+
 #define USEC_PER_SEC 1000000ULL
 #define ACCEPT_RETRY_USEC (250 * 1000ULL)
 
@@ -54,6 +58,7 @@ static void connection_free(Connection *c) {
 	/* Leases first: a reply still queued means its fds never reached the peer; the stream
 	 * closes its duplicates, the lease closes the daemon's references. */
 	manager_connection_gone(m, c);
+	state_forget_connection(m, c);
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle_timer);
 	sd_event_source_disable_unref(c->send_timer);
@@ -326,8 +331,42 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
 	return 0;
 }
 
+static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret);
+
 static int connection_new(Manager *m, int fd, Peer *peer) {
+	return connection_new_full(m, fd, peer, 0, NULL);
+}
+
+int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	_cleanup_close_ int cfd = fd;
+	int fl = fcntl(cfd, F_GETFL);
+	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
+		return negative_errno();
+	Peer peer = { .pidfd = -EBADF };
+	int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
+	if (r < 0)
+		return r;
+	r = connection_new_full(m, TAKE_FD(cfd), &peer, id, ret);
+	if (r < 0)
+		peer_done(&peer);
+	return r;
+}
+
+/*
+ * Clients never send fds. With SO_PASSRIGHTS off (Linux 6.16+) the kernel refuses them at
+ * the sender (EPERM), so a hostile fd (a FUSE file whose close blocks, a socket of our own)
+ * never enters the daemon. Older kernels: ENOPROTOOPT, and the reader closes whatever
+ * arrives and drops the connection.
+ */
+static void refuse_fds(int fd) {
+	int zero = 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+}
+
+static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
+	_cleanup_close_ int cfd = fd;
+	refuse_fds(cfd);
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -340,7 +379,11 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	TAKE_FD(cfd);
 	(void)varlink_stream_set_max_output(c->stream, IOASID_MAX_REPLY);
 	c->manager = m;
-	c->id = ++m->next_connection_id;
+	if (id > 0) {
+		c->id = id;
+		m->next_connection_id = MAX(m->next_connection_id, id);
+	} else
+		c->id = ++m->next_connection_id;
 	c->peer = *peer;
 	*peer = (Peer){ .pidfd = -EBADF };
 	c->next = m->connections;
@@ -365,6 +408,8 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	arm_timer(c, c->idle_timer, idle_timeout_sec(m));
 	log_debug("Connection %llu from uid %d pid %d unit %s", (unsigned long long)c->id,
 		  (int)c->peer.uid, (int)c->peer.pid, strna(c->peer.unit));
+	if (ret)
+		*ret = c;
 	return 0;
 }
 
@@ -500,6 +545,8 @@ static int create_socket(Manager *m) {
 }
 
 int server_listen(Manager *m) {
+	if (m->listen_fd >= 0) /* passed by systemd, already sorted out of LISTEN_FDS by main */
+		goto watch;
 	int n = sd_listen_fds(true);
 	if (n < 0)
 		return log_error_errno(n, "sd_listen_fds() failed: %m");
@@ -523,6 +570,7 @@ int server_listen(Manager *m) {
 		if (r < 0)
 			return r;
 	}
+watch:;
 	int r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch the listening socket: %m");

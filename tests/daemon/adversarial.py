@@ -110,7 +110,7 @@ def main():
                 "admin user 0\n"
                 "pool vf { driver vfio-pci }\n"
                 "allow uid 0-0 to bdf 0000:01:01.0 group whole\n"
-                "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3\n"
+                "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3 max-devices 2\n"
                 "deny *\n")
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
@@ -213,13 +213,22 @@ def run(d, sock):
     check(serves(sock), "serves after malformed messages")
     settle(pid, base, "malformed")
 
-    # Fds sent to the daemon: closed, connection dropped (C1, C4).
+    # Fds sent to the daemon (C1, C4): refused by the kernel at the sender (SO_PASSRIGHTS off,
+    # Linux 6.16+), or, on older kernels, closed by the daemon and the connection dropped.
     c = Client(sock)
     r1, w1 = os.pipe()
-    c.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [r1, w1, c.s.fileno()])
+    try:
+        c.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [r1, w1, c.s.fileno()])
+        refused = False
+    except PermissionError:
+        refused = True
     os.close(r1)
     os.close(w1)
-    check(c.closed(), "fds from a client close the connection")
+    if refused:
+        r, _ = c.call("org.varlink.service.GetInfo")
+        check("parameters" in r, "fds refused at the sender (EPERM); the connection still works")
+    else:
+        check(c.closed(), "fds from a client close the connection")
     c.close()
     settle(pid, base, "fds from client")
 
@@ -328,6 +337,13 @@ def run(d, sock):
     b.close()
     settle(pid, base, "acquire/release")
 
+    # max-devices 2 per lease (LimitExceeded), nothing opened.
+    c = Client(sock)
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0", "0000:00:04.0", "0000:01:02.0"]})
+    check(r.get("error") == "io.ioasid.LimitExceeded" and r["parameters"].get("limit") == "devices" and
+          r["parameters"].get("max") == 2 and not f, "3 devices -> LimitExceeded devices (%s)" % r)
+    c.close()
+
     # max-leases 3 per uid (LimitExceeded), on one connection.
     c = Client(sock)
     held = []
@@ -388,6 +404,42 @@ time.sleep(30)
     m.close()
     c.close()
     settle(pid, base, "process lifetime")
+
+    # Manager.Stage: a context prepared for an owner, handed over on its matching Acquire.
+    c = Client(sock)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "uid 0", "devices": ["0000:00:03.0"]})
+    sid = r.get("parameters", {}).get("id")
+    check(sid is not None, "Stage returns an id (%s)" % r)
+    r, _ = c.call("io.ioasid.Manager.ListStaged")
+    st = r["parameters"]["staged"]
+    check(len(st) == 1 and st[0]["id"] == sid and st[0]["owner"] == "uid 0" and st[0]["devices"] == ["0000:00:03.0"],
+          "ListStaged shows it")
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "a staged context is not a lease")
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "mode": "unbound"})
+    check(r.get("error") == "io.ioasid.DeviceBusy" and not f, "staged devices are held (other mode: %s)" % r.get("error"))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    check(r.get("parameters", {}).get("lease") == sid and len(f) == 2, "the owner's Acquire receives the staged context")
+    names = [os.readlink("/proc/self/fd/%d" % x) for x in f]
+    check("iommufd" in names[0] and "0000:00:03.0" in names[1], "staged fds are the right ones")
+    r, _ = c.call("io.ioasid.Manager.ListStaged")
+    check(r["parameters"]["staged"] == [], "no longer staged once handed over")
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(len(r["parameters"]["leases"]) == 1, "now a lease")
+    for x in f:
+        os.close(x)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "unit x.service", "devices": ["0000:00:04.0"]})
+    sid = r.get("parameters", {}).get("id")
+    r, _ = c.call("io.ioasid.Manager.DropStaged", {"id": sid})
+    check("error" not in r, "DropStaged")
+    r, _ = c.call("io.ioasid.Manager.DropStaged", {"id": sid})
+    check(r.get("error") == "io.ioasid.Manager.NoSuchStaged", "DropStaged twice -> NoSuchStaged")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "someone", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "bad owner -> InvalidParameter")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "nope", "owner": "uid 0", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown layout -> InvalidParameter")
+    c.close()
+    settle(pid, base, "stage")
 
     # Status and Reload (admin), SIGHUP with a broken file keeps the old generation (E2).
     c = Client(sock)

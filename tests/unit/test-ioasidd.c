@@ -6,6 +6,7 @@
 
 #include "common/macro.h"
 #include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
 #include "tests/unit/test.h"
 
 static void test_unit_from_cgroup(void) {
@@ -13,16 +14,17 @@ static void test_unit_from_cgroup(void) {
 		const char *cgroup;
 		const char *unit; /* NULL: none */
 	} cases[] = {
-		{ "/system.slice/libvirtd.service", "libvirtd.service" },
-		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
-		  "app-podman-1.scope" },
-		{ "/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0", "machine-qemu\\x2d1.scope" },
-		{ "/system.slice/foo.service/sub", "foo.service" },
-		{ "/", NULL },
-		{ "/user.slice", NULL },
-		{ "/.service", NULL },
-		{ "/x/service", NULL },
-		{ "", NULL },
+	        {"/system.slice/libvirtd.service", "libvirtd.service"},
+	        {"/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
+	         "app-podman-1.scope"},
+	        {"/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0",
+	         "machine-qemu\\x2d1.scope"},
+	        {"/system.slice/foo.service/sub", "foo.service"},
+	        {"/", NULL},
+	        {"/user.slice", NULL},
+	        {"/.service", NULL},
+	        {"/x/service", NULL},
+	        {"", NULL},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		char *u = NULL;
@@ -163,7 +165,24 @@ static void test_lease_strings(void) {
 	ASSERT_STREQ(lease_lifetime_to_string(POLICY_LIFETIME_CONNECTION), "connection");
 }
 
+/* Client-influenced strings reach the log escaped: no forged lines, no terminal escapes. */
+static void test_log_escape(void) {
+	char buf[64];
+	ASSERT_STREQ(log_escape("0000:01:00.0", buf, sizeof(buf)), "0000:01:00.0");
+	ASSERT_STREQ(log_escape("a\nb", buf, sizeof(buf)), "a\\x0ab");
+	ASSERT_STREQ(log_escape("\x1b[31m", buf, sizeof(buf)), "\\x1b[31m");
+	ASSERT_STREQ(log_escape("back\\slash", buf, sizeof(buf)), "back\\x5cslash");
+	ASSERT_STREQ(log_escape("\xc3\xa9", buf, sizeof(buf)), "\\xc3\\xa9");
+	ASSERT_STREQ(log_escape(NULL, buf, sizeof(buf)), "(null)");
+	/* Truncated, never overflowing, always terminated. */
+	char small[8];
+	log_escape("\n\n\n\n\n", small, sizeof(small));
+	CU_ASSERT_TRUE(strlen(small) < sizeof(small));
+	ASSERT_STREQ(small, "\\x0a");
+}
+
 static CU_TestInfo tests[] = {
+	{ "log_escape", test_log_escape },
 	{ "unit_from_cgroup", test_unit_from_cgroup },
 	{ "parse_proc_cgroup", test_parse_proc_cgroup },
 	{ "identity_socketpair", test_identity_socketpair },

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Leases survive a daemon restart through systemd's fdstore (FileDescriptorStoreMax= in
+ * ioasidd.service): the daemon's own references are stored as they are created, and a
+ * sealed memfd named "state" describes them. At start the stored fds come back through
+ * LISTEN_FDS/LISTEN_FDNAMES; the state is parsed strictly and every lease is re-validated
+ * (devices still in the host model, owner process alive, group exclusivity) before it is
+ * recorded again; anything that does not check out is dropped, logged, and its fds closed
+ * and removed from the store. Unknown fdstore entries are dropped.
+ *
+ * fd names: "state", "L<lease id>i" (iommufd), "L<lease id>d<n>" (device n),
+ * "L<lease id>p" (owner pidfd), "C<connection id>" (the connection of connection-lifetime
+ * leases, so they keep their lifetime across the restart).
+ *
+ * Without NOTIFY_SOCKET (not under systemd) nothing is stored.
+ */
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+#define STATE_MAX_SIZE (16 * 1024 * 1024)
+
+static int fdstore_push(Manager *m, const char *name, int fd) {
+	char msg[300];
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	int r = sd_pid_notify_with_fds(0, false, msg, &fd, 1);
+	if (r <= 0) {
+		/* No notify socket, or the service has no fdstore: stop trying. */
+		if (m->fdstore)
+			log_warning("Cannot store fds with systemd (%s): leases will not survive a "
+				    "restart",
+				    r < 0 ? strerror(-r) : "no notify socket");
+		m->fdstore = false;
+		return r < 0 ? r : -ENOTCONN;
+	}
+	return 0;
+}
+
+static void fdstore_remove(Manager *m, const char *name) {
+	if (!m->fdstore)
+		return;
+	char msg[300];
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	(void)sd_notify(false, msg);
+}
+
+static json_object *lease_state_json(const Lease *l) {
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(l->id));
+	json_object_object_add(o, "uid", json_object_new_int64((int64_t)l->uid));
+	json_object_object_add(o, "pid", json_object_new_int64(l->pid));
+	json_object_object_add(o, "unit", json_str_or_null(l->unit));
+	json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
+	json_object_object_add(o, "layout", json_str_or_null(l->layout));
+	json_object_object_add(o, "lifetime",
+			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
+	json_object_object_add(o, "ioas", json_object_new_int64(l->ioas_id));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
+	json_object_object_add(o, "rule", json_str_or_null(l->rule));
+	json_object_object_add(o, "connection",
+			       l->connection && l->lifetime == POLICY_LIFETIME_CONNECTION
+				       ? json_object_new_int64((int64_t)l->connection->id)
+				       : NULL);
+	json_object_object_add(o, "pidfd", json_object_new_boolean(l->pidfd >= 0));
+	json_object *devs = json_object_new_array();
+	for (size_t i = 0; i < l->n_devices; i++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "bdf", json_object_new_string(l->devices[i].bdf));
+		json_object_object_add(d, "group", json_object_new_int(l->devices[i].group));
+		json_object_object_add(d, "devId", json_object_new_int64(l->devices[i].dev_id));
+		json_object_object_add(d, "hwptId", json_object_new_int64(l->devices[i].hwpt_id));
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
+	json_object *ar = json_object_new_array();
+	for (char **s = l->at_risk; s && *s; s++)
+		json_object_array_add(ar, json_object_new_string(*s));
+	json_object_object_add(o, "atRisk", ar);
+	return o;
+}
+
+int state_save(Manager *m) {
+	if (!m->fdstore)
+		return 0;
+	_cleanup_json_ json_object *root = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	json_object_object_add(root, "format", json_object_new_string("ioasidd-state"));
+	json_object_object_add(root, "version", json_object_new_int(1));
+	for (Lease *l = m->leases.head; l; l = l->next)
+		if (l->stored)
+			json_object_array_add(arr, lease_state_json(l));
+	json_object_object_add(root, "leases", arr);
+	size_t len = 0;
+	const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+	if (!text)
+		return -ENOMEM;
+
+	_cleanup_close_ int fd = memfd_create("ioasidd-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return negative_errno();
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0)
+			return negative_errno();
+		done += (size_t)n;
+	}
+	/* Sealed: nobody, not even a later bug of ours, rewrites a stored state in place. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		return negative_errno();
+	fdstore_remove(m, "state");
+	return fdstore_push(m, "state", fd);
+}
+
+int state_store_connection(Manager *m, Connection *c) {
+	if (!m->fdstore || c->stored)
+		return 0;
+	char name[32];
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)c->id);
+	int r = fdstore_push(m, name, varlink_stream_fd(c->stream));
+	if (r >= 0)
+		c->stored = true;
+	return r;
+}
+
+void state_forget_connection(Manager *m, Connection *c) {
+	if (!c->stored)
+		return;
+	char name[32];
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)c->id);
+	fdstore_remove(m, name);
+	c->stored = false;
+}
+
+int state_store_lease(Manager *m, Lease *l) {
+	if (!m->fdstore)
+		return 0;
+	char name[64];
+	int r;
+	if (l->lifetime == POLICY_LIFETIME_CONNECTION && l->connection &&
+	    (r = state_store_connection(m, l->connection)) < 0)
+		return r;
+	snprintf(name, sizeof(name), "L%si", l->id);
+	if ((r = fdstore_push(m, name, l->iommufd)) < 0)
+		return r;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		snprintf(name, sizeof(name), "L%sd%zu", l->id, i);
+		if ((r = fdstore_push(m, name, l->devices[i].fd)) < 0)
+			return r;
+	}
+	if (l->pidfd >= 0) {
+		snprintf(name, sizeof(name), "L%sp", l->id);
+		if ((r = fdstore_push(m, name, l->pidfd)) < 0)
+			return r;
+	}
+	l->stored = true;
+	return state_save(m);
+}
+
+static void forget_lease_names(Manager *m, const char *id, size_t n_devices) {
+	char name[64];
+	snprintf(name, sizeof(name), "L%si", id);
+	fdstore_remove(m, name);
+	for (size_t i = 0; i < n_devices; i++) {
+		snprintf(name, sizeof(name), "L%sd%zu", id, i);
+		fdstore_remove(m, name);
+	}
+	snprintf(name, sizeof(name), "L%sp", id);
+	fdstore_remove(m, name);
+}
+
+void state_forget_lease(Manager *m, Lease *l) {
+	if (!l->stored)
+		return;
+	forget_lease_names(m, l->id, l->n_devices);
+	l->stored = false;
+	(void)state_save(m);
+}
+
+/* ---- restore ---- */
+
+typedef struct Stored {
+	char **names;
+	int *fds;
+	size_t n;
+} Stored;
+
+/* Takes the fd stored under name (or -EBADF). */
+static int take(Stored *st, const char *name) {
+	for (size_t i = 0; i < st->n; i++)
+		if (st->fds[i] >= 0 && streq(st->names[i], name)) {
+			int fd = st->fds[i];
+			st->fds[i] = -EBADF;
+			return fd;
+		}
+	return -EBADF;
+}
+
+static const char *jstr(json_object *o, const char *k) {
+	json_object *v = json_object_object_get(o, k);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static bool jint(json_object *o, const char *k, int64_t min, int64_t max, int64_t *ret) {
+	json_object *v = json_object_object_get(o, k);
+	if (!v || !json_object_is_type(v, json_type_int))
+		return false;
+	int64_t x = json_object_get_int64(v);
+	if (x < min || x > max)
+		return false;
+	*ret = x;
+	return true;
+}
+
+static bool id_valid(const char *id) {
+	if (!id || strlen(id) != 32)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!strchr("0123456789abcdef", *p))
+			return false;
+	return true;
+}
+
+static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid) {
+	for (Connection *c = m->connections; c; c = c->next)
+		if (c->id == cid)
+			return c;
+	char name[32];
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)cid);
+	int fd = take(st, name);
+	if (fd < 0)
+		return NULL;
+	fdstore_remove(m, name); /* stored again under the same name when its lease is */
+	Connection *c = NULL;
+	if (connection_adopt(m, fd, cid, &c) < 0)
+		return NULL;
+	return c;
+}
+
+/* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
+static int restore_lease(Manager *m, Stored *st, json_object *o) {
+	const char *id = jstr(o, "id");
+	if (!id_valid(id))
+		return log_warning("Stored lease with a bad id dropped"), -EINVAL;
+	json_object *devs = json_object_object_get(o, "devices");
+	size_t n_devs = devs && json_object_is_type(devs, json_type_array)
+				? json_object_array_length(devs)
+				: 0;
+	Lease *l = NULL;
+	int r = lease_new(&l);
+	if (r < 0)
+		return r;
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	l->manager = m;
+	l->delivered = true;
+	const char *why = NULL;
+	int64_t x = 0;
+	const char *s;
+
+	char iname[64];
+	snprintf(iname, sizeof(iname), "L%si", id);
+	l->iommufd = take(st, iname);
+	if (l->iommufd < 0)
+		why = "its iommufd is not in the store";
+	if (!why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
+		why = "bad device list";
+	for (size_t i = 0; !why && i < n_devs; i++) {
+		json_object *d = json_object_array_get_idx(devs, i);
+		const char *bdf = jstr(d, "bdf");
+		int64_t g, dev_id = 0, hwpt_id = 0;
+		char name[64];
+		snprintf(name, sizeof(name), "L%sd%zu", id, i);
+		int fd = take(st, name);
+		if (fd < 0) {
+			why = "a device fd is not in the store";
+			break;
+		}
+		const Device *dev =
+		        bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
+		if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
+			kclose(m->kernel, fd);
+			why = "a device is gone or moved to another group";
+			break;
+		}
+		(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
+		(void)jint(d, "hwptId", 0, UINT32_MAX, &hwpt_id);
+		if (lease_add_device(l, bdf, (int)g, fd) < 0) {
+			why = "out of memory";
+			break;
+		}
+		l->devices[l->n_devices - 1].dev_id = (uint32_t)dev_id;
+		l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
+	}
+	if (!why && !jint(o, "uid", 0, UINT32_MAX - 1, &x))
+		why = "bad uid";
+	l->uid = (uid_t)x;
+	if (!why && jint(o, "pid", 0, INT32_MAX, &x))
+		l->pid = (pid_t)x;
+	if (!why) {
+		s = jstr(o, "mode");
+		LeaseMode mode;
+		if (!s || lease_mode_from_string(s, &mode) < 0)
+			why = "bad mode";
+		else
+			l->mode = mode;
+	}
+	if (!why) {
+		s = jstr(o, "lifetime");
+		if (s && streq(s, "process"))
+			l->lifetime = POLICY_LIFETIME_PROCESS;
+		else if (s && streq(s, "connection"))
+			l->lifetime = POLICY_LIFETIME_CONNECTION;
+		else
+			why = "bad lifetime";
+	}
+	if (!why && jint(o, "ioas", 0, UINT32_MAX, &x))
+		l->ioas_id = (uint32_t)x;
+	if (!why && jint(o, "generation", 0, INT64_MAX, &x))
+		l->generation = (uint64_t)x;
+	if (!why && jint(o, "created", 0, INT64_MAX, &x))
+		l->created = (uint64_t)x;
+	if (!why && (s = jstr(o, "unit")) && strlen(s) < 256 && !(l->unit = strdup(s)))
+		why = "out of memory";
+	if (!why && (s = jstr(o, "layout")) && strlen(s) < 256 && !(l->layout = strdup(s)))
+		why = "out of memory";
+	if (!why && (s = jstr(o, "rule")) && strlen(s) < 512 && !(l->rule = strdup(s)))
+		why = "out of memory";
+	json_object *ar = json_object_object_get(o, "atRisk");
+	for (size_t i = 0;
+	     !why && ar && json_object_is_type(ar, json_type_array) &&
+	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
+	     i++) {
+		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
+		if (b && bdf_is_canonical(b))
+			strv_extend(&l->at_risk, b);
+	}
+
+	char pname[64];
+	snprintf(pname, sizeof(pname), "L%sp", id);
+	l->pidfd = take(st, pname);
+	if (!why && l->lifetime == POLICY_LIFETIME_PROCESS) {
+		if (l->pidfd < 0)
+			why = "its owner's pidfd is not in the store";
+		else if (!pidfd_alive(l->pidfd))
+			why = "its owner process exited while the daemon was down";
+		else if (sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN,
+					 lease_on_pidfd, l) < 0)
+			why = "cannot watch its owner";
+	}
+	if (!why && l->lifetime == POLICY_LIFETIME_CONNECTION) {
+		int64_t cid;
+		if (!jint(o, "connection", 1, INT64_MAX, &cid))
+			why = "its connection is unknown";
+		else if (!(l->connection = restore_connection(m, st, (uint64_t)cid)))
+			why = "its connection closed while the daemon was down";
+	}
+	if (!why && lease_table_add(&m->leases, l) < 0)
+		why = "its group is held by another restored lease";
+	if (why) {
+		log_warning("Stored lease %s of uid %d dropped: %s", id, (int)l->uid, why);
+		forget_lease_names(m, id, n_devs);
+		lease_free(l, m->kernel);
+		return -ESTALE;
+	}
+	log_info("Lease %s of uid %d restored (%zu device(s), %s lifetime)", l->id, (int)l->uid,
+		 l->n_devices, lease_lifetime_to_string(l->lifetime));
+	/* Re-store: names were kept by systemd, but the connection entry was removed above. */
+	l->stored = false;
+	forget_lease_names(m, id, n_devs);
+	(void)state_store_lease(m, l);
+	return 0;
+}
+
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
+	Stored st = { .names = names, .fds = fds, .n = n };
+	int restored = 0;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_json_ json_object *root = NULL;
+
+	if (state_fd >= 0) {
+		struct stat sb;
+		int seals = fcntl(state_fd, F_GET_SEALS);
+		if (fstat(state_fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+		    sb.st_size > STATE_MAX_SIZE || seals < 0 || !(seals & F_SEAL_WRITE))
+			log_warning("Stored state is not a sealed memfd of a sane size: dropped");
+		else if ((text = malloc((size_t)sb.st_size + 1))) {
+			ssize_t k = pread(state_fd, text, (size_t)sb.st_size, 0);
+			if (k == sb.st_size) {
+				text[k] = '\0';
+				json_tokener *tok = json_tokener_new_ex(16);
+				if (tok) {
+					root = json_tokener_parse_ex(tok, text, (int)k);
+					if (json_tokener_get_error(tok) != json_tokener_success &&
+					    root) {
+						json_object_put(root);
+						root = NULL;
+					}
+					json_tokener_free(tok);
+				}
+			}
+			const char *fmt = root ? jstr(root, "format") : NULL;
+			int64_t ver = 0;
+			if (!root || !fmt || !streq(fmt, "ioasidd-state") ||
+			    !jint(root, "version", 1, 1, &ver)) {
+				log_warning("Stored state does not parse: dropped; devices of "
+				            "unrestored leases stay busy until their holders close "
+				            "them");
+				if (root) {
+					json_object_put(root);
+					root = NULL;
+				}
+			}
+		}
+		safe_close(state_fd);
+	}
+
+	json_object *leases = root ? json_object_object_get(root, "leases") : NULL;
+	if (leases && json_object_is_type(leases, json_type_array))
+		for (size_t i = 0;
+		     i < MIN(json_object_array_length(leases), (size_t)IOASID_MAX_LEASES); i++) {
+			json_object *o = json_object_array_get_idx(leases, i);
+			if (o && json_object_is_type(o, json_type_object) &&
+			    restore_lease(m, &st, o) >= 0)
+				restored++;
+		}
+
+	/* Whatever is left was not claimed by a valid record: close and forget it. */
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		log_warning("Unclaimed fdstore entry '%s' dropped", names[i]);
+		fdstore_remove(m, names[i]);
+		if (names[i][0] == 'L')
+			kclose(m->kernel, fds[i]);
+		else
+			safe_close(fds[i]);
+		fds[i] = -EBADF;
+	}
+	(void)state_save(m);
+	return restored;
+}

@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vm-edu: drive QEMU's "edu" PCI device (1234:11e8) through a real iommufd + VFIO cdev,
+ * inside the real-kernel test guest (tests/vm). It proves the kernel seam end to end: a
+ * buffer mapped with IOMMU_IOAS_MAP round-trips through the device's DMA engine, and after
+ * IOMMU_IOAS_UNMAP the same DMA is blocked by the IOMMU (DMAR fault, memory unchanged).
+ *
+ *   vm-edu probe BDF          open /dev/iommu and the cdev itself, ALLOC/BIND/ATTACH,
+ *                             IOVA_RANGES, GET_HW_INFO, MAP, DMA round trip, UNMAP, blocked
+ *   vm-edu dma IOMMUFD DEVFD  use inherited fds (from ioasidctl run / a lease): FD numbers,
+ *        [--ioas ID] [--bind] [--attach]   optionally bind/attach first (unbound mode)
+ *        [--expect-blocked]   DMA to the mapping must NOT land (after a revoke)
+ *        [--then-wait FILE]   after a good round trip print "waiting", wait until FILE exists
+ *                             (someone revoked the lease), then the same DMA must be blocked
+ *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
+ *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
+ *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
+ *
+ * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
+ * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
+ *
+ * edu registers (BAR0): 0x00 ident, 0x80 DMA source, 0x88 DMA destination, 0x90 count,
+ * 0x98 command (bit 0 start, bit 1 direction, bit 2 irq). The direction follows QEMU's
+ * hw/misc/edu.c: 0 = RAM (bus address) -> edu buffer, 1 = edu buffer -> RAM. The edu
+ * buffer is 4 KiB at device address 0x40000 and the device clamps bus addresses to 28 bits,
+ * so the IOVA used here stays below 256 MiB.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "common/uapi.h"
+
+/*
+ * Not (yet) in common/uapi.h; stable since Linux 3.x/5.4 (vfio-pci region indexes, the
+ * type1 IOVA-range capability).
+ */
+#ifndef VFIO_PCI_BAR0_REGION_INDEX
+#define VFIO_PCI_BAR0_REGION_INDEX 0
+#define VFIO_PCI_CONFIG_REGION_INDEX 7
+#endif
+#ifndef VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE
+#define VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE 1
+struct vfio_iova_range {
+	__u64 start;
+	__u64 end;
+};
+struct vfio_iommu_type1_info_cap_iova_range {
+	struct vfio_info_cap_header header;
+	__u32 nr_iovas;
+	__u32 reserved;
+	struct vfio_iova_range iova_ranges[];
+};
+#endif
+
+#define EDU_IDENT 0x00
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_CNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_CMD_START 0x1
+#define EDU_CMD_TO_RAM 0x2
+#define EDU_BUF 0x40000
+#define EDU_BUF_SIZE 4096
+/*
+ * Bytes per transfer. Less than the whole edu buffer: the range check of bookworm's QEMU 7.2
+ * edu rejects a transfer that ends exactly at the buffer's end (and aborts QEMU).
+ */
+#define EDU_XFER 2048
+
+#define VM_IOVA 0x1000000ULL /* 16 MiB: inside the 28-bit edu mask, outside the MSI window */
+#define PAGE 4096
+
+typedef struct Edu {
+	int devfd;
+	uint64_t bar0_off;
+	uint64_t bar0_size;
+	uint64_t cfg_off;
+} Edu;
+
+static void say(const char *fmt, ...) _printf_(1, 2);
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("vm-edu: ", stdout);
+	vprintf(fmt, ap);
+	fputc('\n', stdout);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static int fail(const char *what, int r)
+{
+	say("error=%s errno=%s(%d)", what, strerrorname_np(-r) ?: "?", -r);
+	return r;
+}
+
+static int edu_setup(int devfd, Edu *ret)
+{
+	struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	uint16_t cmd;
+	uint32_t ident;
+
+	if (ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &bar) < 0)
+		return fail("VFIO_DEVICE_GET_REGION_INFO(BAR0)", -errno);
+	if (ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0)
+		return fail("VFIO_DEVICE_GET_REGION_INFO(config)", -errno);
+	if (bar.size < 0x100)
+		return fail("BAR0 too small", -ENXIO);
+	/* Memory space and bus master: vfio-pci leaves bus mastering to the user. */
+	if (pread(devfd, &cmd, sizeof(cmd), (off_t)cfg.offset + 4) != sizeof(cmd))
+		return fail("read PCI_COMMAND", -EIO);
+	cmd |= 0x6;
+	if (pwrite(devfd, &cmd, sizeof(cmd), (off_t)cfg.offset + 4) != sizeof(cmd))
+		return fail("write PCI_COMMAND", -EIO);
+	if (pread(devfd, &ident, sizeof(ident), (off_t)bar.offset + EDU_IDENT) != sizeof(ident))
+		return fail("read edu ident", -EIO);
+	say("edu_ident=0x%08x bar0_size=0x%" PRIx64, ident, (uint64_t)bar.size);
+	if ((ident & 0xff) != 0xed)
+		return fail("not an edu device", -ENODEV);
+	*ret = (Edu){ .devfd = devfd, .bar0_off = bar.offset, .bar0_size = bar.size,
+		      .cfg_off = cfg.offset };
+	return 0;
+}
+
+static int edu_w64(const Edu *e, uint64_t reg, uint64_t v)
+{
+	return pwrite(e->devfd, &v, sizeof(v), (off_t)(e->bar0_off + reg)) == sizeof(v) ? 0 : -EIO;
+}
+
+static int edu_r64(const Edu *e, uint64_t reg, uint64_t *v)
+{
+	return pread(e->devfd, v, sizeof(*v), (off_t)(e->bar0_off + reg)) == sizeof(*v) ? 0 : -EIO;
+}
+
+/* Run one DMA and wait (the edu completes a transfer from a 100 ms timer). */
+static int edu_dma(const Edu *e, uint64_t src, uint64_t dst, uint64_t cnt, bool to_ram)
+{
+	uint64_t cmd = 0;
+
+	if (edu_w64(e, EDU_DMA_SRC, src) < 0 || edu_w64(e, EDU_DMA_DST, dst) < 0 ||
+	    edu_w64(e, EDU_DMA_CNT, cnt) < 0 ||
+	    edu_w64(e, EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0)) < 0)
+		return -EIO;
+	for (int i = 0; i < 500; i++) {
+		if (edu_r64(e, EDU_DMA_CMD, &cmd) < 0)
+			return -EIO;
+		if (!(cmd & EDU_CMD_START))
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Count kernel log records that report an IOMMU (DMAR) fault, from the start of the log. */
+static int count_dmar_faults(void)
+{
+	_cleanup_close_ int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	char rec[2048];
+	int n = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t l = read(fd, rec, sizeof(rec) - 1);
+
+		if (l < 0) {
+			if (errno == EPIPE) /* overwritten record: keep reading */
+				continue;
+			break;
+		}
+		rec[l] = 0;
+		if (strstr(rec, "DMAR") && strstr(rec, "fault addr"))
+			n++;
+	}
+	return n;
+}
+
+static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
+{
+	struct iommu_iova_range r[8] = {};
+	struct iommu_ioas_iova_ranges q = {
+		.size = sizeof(q), .ioas_id = ioas, .num_iovas = ELEMENTSOF(r),
+		.allowed_iovas = (uintptr_t)r,
+	};
+	char buf[512] = "";
+	size_t off = 0;
+
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &q) < 0)
+		return fail("IOMMU_IOAS_IOVA_RANGES", -errno);
+	for (uint32_t i = 0; i < q.num_iovas && i < ELEMENTSOF(r); i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx", i ? "," : "",
+				(unsigned long long)r[i].start, (unsigned long long)r[i].last);
+	say("iova_ranges_%s=%s num=%u alignment=0x%llx", tag, buf, q.num_iovas,
+	    (unsigned long long)q.out_iova_alignment);
+	return (int)q.num_iovas;
+}
+
+static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
+{
+	struct iommu_ioas_map m = {
+		.size = sizeof(m), .ioas_id = ioas, .user_va = (uintptr_t)va, .length = len,
+		.iova = iova,
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+	};
+
+	if (ioctl(iommufd, IOMMU_IOAS_MAP, &m) < 0)
+		return fail("IOMMU_IOAS_MAP", -errno);
+	say("mapped iova=0x%llx length=0x%llx", (unsigned long long)m.iova,
+	    (unsigned long long)len);
+	return 0;
+}
+
+static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova)
+{
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = iova,
+					 .length = len };
+
+	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) < 0)
+		return fail("IOMMU_IOAS_UNMAP", -errno);
+	say("unmapped iova=0x%llx length=0x%llx", (unsigned long long)iova,
+	    (unsigned long long)u.length);
+	return 0;
+}
+
+/*
+ * RAM -> edu -> RAM through IOVA: page 0 of buf holds a pattern, page 1 must receive it.
+ * Returns 1 if the data round-tripped, 0 if it did not, -errno on a setup failure.
+ */
+static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova, uint8_t seed)
+{
+	int r;
+
+	for (int i = 0; i < PAGE; i++)
+		buf[i] = (uint8_t)(seed + i * 7);
+	memset(buf + PAGE, 0, PAGE);
+	r = edu_dma(e, iova, EDU_BUF, EDU_XFER, false);
+	if (r < 0)
+		return fail("edu DMA RAM->device", r);
+	r = edu_dma(e, EDU_BUF, iova + PAGE, EDU_XFER, true);
+	if (r < 0)
+		return fail("edu DMA device->RAM", r);
+	/* The transferred part arrives, the rest of the destination page stays zero. */
+	if (memcmp(buf, buf + PAGE, EDU_XFER) != 0)
+		return 0;
+	for (int i = EDU_XFER; i < PAGE; i++)
+		if (buf[PAGE + i] != 0)
+			return 0;
+	return 1;
+}
+
+/* DMA into an IOVA that must not be mapped: memory stays as it was, the IOMMU logs a fault. */
+static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova)
+{
+	int before, after = 0, r;
+	bool unchanged = true;
+
+	before = count_dmar_faults();
+	memset(buf + PAGE, 0x5a, PAGE);
+	r = edu_dma(e, EDU_BUF, iova + PAGE, EDU_XFER, true);
+	if (r < 0)
+		return fail("edu DMA after unmap", r);
+	for (int i = 0; i < 200; i++) { /* the fault is reported from an interrupt */
+		after = count_dmar_faults();
+		if (after > before)
+			break;
+		usleep(10000);
+	}
+	for (int i = 0; i < PAGE; i++)
+		if (buf[PAGE + i] != 0x5a)
+			unchanged = false;
+	if (before < 0) {
+		/* dmesg_restrict: an unprivileged client cannot read the kernel log; the caller
+		 * (root) checks the DMAR fault itself. */
+		say("blocked_dma memory_unchanged=%s dmar_faults=unreadable(%s)",
+		    unchanged ? "yes" : "no", strerrorname_np(-before) ?: "?");
+		return unchanged;
+	}
+	say("blocked_dma memory_unchanged=%s dmar_faults_before=%d after=%d",
+	    unchanged ? "yes" : "no", before, after);
+	return unchanged && after > before;
+}
+
+static void *dma_buffer(void)
+{
+	void *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int cdev_for(const char *bdf, char *path, size_t len)
+{
+	char d[256];
+	_cleanup_closedir_ DIR *dir = NULL;
+	struct dirent *de;
+
+	snprintf(d, sizeof(d), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(d);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)))
+		if (strneq(de->d_name, "vfio", 4)) {
+			snprintf(path, len, "/dev/vfio/devices/%s", de->d_name);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/*
+ * A second IOAS whose allowed IOVAs cover the MSI window (0xfee00000): attaching the device
+ * to it must fail with EADDRINUSE (the kernel enforces the group's reserved regions), which
+ * the daemon reports as LayoutConflict (S8). Returns 1 when the kernel refused so.
+ */
+static int probe_allow_over_msi(int iommufd, int devfd)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_iova_range win = { .start = 0, .last = 0xffffffffULL };
+	struct iommu_ioas_allow_iovas al = { .size = sizeof(al), .num_iovas = 1,
+					     .allowed_iovas = (uintptr_t)&win };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	int r;
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
+		return fail("IOMMU_IOAS_ALLOC(2)", -errno);
+	al.ioas_id = a.out_ioas_id;
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOW_IOVAS, &al) < 0)
+		return fail("IOMMU_IOAS_ALLOW_IOVAS", -errno);
+	at.pt_id = a.out_ioas_id;
+	r = ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0 ? -errno : 0;
+	say("attach_to_ioas_allowing_msi_window ioas=%u result=%s", a.out_ioas_id,
+	    r ? strerrorname_np(-r) : "ok");
+	return r == -EADDRINUSE;
+}
+
+static int cmd_probe(const char *bdf)
+{
+	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info hw = { .size = sizeof(hw), .data_len = sizeof(vtd),
+				       .data_uptr = (uintptr_t)&vtd };
+	char path[300];
+	struct stat st;
+	uint8_t *buf;
+	Edu e;
+	int r, ok = 1;
+
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (iommufd < 0)
+		return fail("open /dev/iommu", -errno);
+	if (fstat(iommufd, &st) == 0)
+		say("iommu_dev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
+		return fail("IOMMU_IOAS_ALLOC", -errno);
+	say("ioas_id=%u", a.out_ioas_id);
+	if (iommufd_ranges(iommufd, a.out_ioas_id, "fresh") < 0)
+		return -EIO;
+
+	r = cdev_for(bdf, path, sizeof(path));
+	if (r < 0)
+		return fail("find vfio cdev", r);
+	devfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (devfd < 0)
+		return fail("open vfio cdev", -errno);
+	if (fstat(devfd, &st) == 0)
+		say("cdev=%s dev=%u:%u", path, major(st.st_rdev), minor(st.st_rdev));
+	b.iommufd = iommufd;
+	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
+		return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
+	say("dev_id=%u", b.out_devid);
+	hw.dev_id = b.out_devid;
+	if (ioctl(iommufd, IOMMU_GET_HW_INFO, &hw) < 0)
+		return fail("IOMMU_GET_HW_INFO", -errno);
+	say("hw_info type=%u cap_reg=0x%llx ecap_reg=0x%llx capabilities=0x%llx", hw.out_data_type,
+	    (unsigned long long)vtd.cap_reg, (unsigned long long)vtd.ecap_reg,
+	    (unsigned long long)hw.out_capabilities);
+	at.pt_id = a.out_ioas_id;
+	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+		return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
+	say("hwpt_id=%u", at.pt_id);
+	if (iommufd_ranges(iommufd, a.out_ioas_id, "attached") < 0)
+		return -EIO;
+
+	r = edu_setup(devfd, &e);
+	if (r < 0)
+		return r;
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = iommufd_map(iommufd, a.out_ioas_id, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_roundtrip(&e, buf, VM_IOVA, 0x11);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	ok &= r;
+	r = iommufd_unmap(iommufd, a.out_ioas_id, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_expect_blocked(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("blocked_after_unmap=%s", r ? "yes" : "NO");
+	ok &= r;
+	munmap(buf, 2 * PAGE);
+	r = probe_allow_over_msi(iommufd, devfd);
+	if (r < 0)
+		return r;
+	ok &= r;
+	return ok ? 0 : 1;
+}
+
+static int parse_u32(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* Work with fds someone else opened (a lease from ioasidd, or ioasidctl run). */
+static int cmd_dma(int argc, char **argv)
+{
+	uint32_t iommufd, devfd, ioas = 0;
+	bool bind = false, attach = false, expect_blocked = false;
+	const char *wait_file = NULL;
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	uint8_t *buf;
+	Edu e;
+	int r;
+
+	if (argc < 2 || parse_u32(argv[0], &iommufd) < 0 || parse_u32(argv[1], &devfd) < 0)
+		return fail("usage: dma IOMMUFD DEVFD [--ioas ID] [--bind] [--attach]", -EINVAL);
+	for (int i = 2; i < argc; i++) {
+		if (streq(argv[i], "--bind"))
+			bind = true;
+		else if (streq(argv[i], "--attach"))
+			attach = true;
+		else if (streq(argv[i], "--expect-blocked"))
+			expect_blocked = true;
+		else if (streq(argv[i], "--then-wait") && i + 1 < argc)
+			wait_file = argv[++i];
+		else if (streq(argv[i], "--ioas") && i + 1 < argc) {
+			if (parse_u32(argv[++i], &ioas) < 0)
+				return fail("bad --ioas", -EINVAL);
+		} else
+			return fail("unknown option", -EINVAL);
+	}
+	say("uid=%u euid=%u", (unsigned)getuid(), (unsigned)geteuid());
+	if (ioas == 0) {
+		if (ioctl((int)iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
+			return fail("IOMMU_IOAS_ALLOC", -errno);
+		ioas = a.out_ioas_id;
+		say("ioas_id=%u (allocated)", ioas);
+	}
+	if (bind) {
+		struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = (int)iommufd };
+
+		if (ioctl((int)devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
+			return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
+		say("dev_id=%u", b.out_devid);
+	}
+	if (attach) {
+		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = ioas };
+
+		if (ioctl((int)devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+			return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
+		say("hwpt_id=%u", at.pt_id);
+	}
+	r = iommufd_ranges((int)iommufd, ioas, "lease");
+	if (r < 0)
+		return r;
+	r = edu_setup((int)devfd, &e);
+	if (r < 0)
+		return r;
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = iommufd_map((int)iommufd, ioas, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	if (expect_blocked) {
+		r = edu_expect_blocked(&e, buf, VM_IOVA);
+		if (r < 0)
+			return r;
+		say("blocked=%s", r ? "yes" : "NO");
+		return r ? 0 : 1;
+	}
+	r = edu_roundtrip(&e, buf, VM_IOVA, 0x33);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	if (!r || !wait_file)
+		return r ? 0 : 1;
+	say("waiting for %s", wait_file);
+	for (int i = 0; access(wait_file, F_OK) < 0; i++) {
+		if (i > 3000)
+			return fail("timeout waiting for the revoke", -ETIMEDOUT);
+		usleep(10000);
+	}
+	/* The mapping is still ours, but the device must no longer reach it. */
+	r = edu_expect_blocked(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("blocked_after_revoke=%s", r ? "yes" : "NO");
+	return r ? 0 : 1;
+}
+
+static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)va, .iova = iova, .size = len,
+	};
+
+	if (ioctl(container, VFIO_IOMMU_MAP_DMA, &m) < 0)
+		return fail("VFIO_IOMMU_MAP_DMA", -errno);
+	say("mapped iova=0x%llx length=0x%llx (type1)", (unsigned long long)iova,
+	    (unsigned long long)len);
+	return 0;
+}
+
+static int type1_unmap(int container, uint64_t len, uint64_t iova)
+{
+	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = len };
+
+	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &u) < 0)
+		return fail("VFIO_IOMMU_UNMAP_DMA", -errno);
+	say("unmapped iova=0x%llx length=0x%llx (type1)", (unsigned long long)iova,
+	    (unsigned long long)u.size);
+	return 0;
+}
+
+static int type1_ranges(int container)
+{
+	/* The info with its capability chain (IOVA ranges) fits easily in 4 KiB here. */
+	union {
+		struct vfio_iommu_type1_info info;
+		uint8_t raw[4096];
+	} u = { .info = { .argsz = sizeof(u) } };
+	char buf[512] = "";
+	size_t off = 0;
+	uint32_t at;
+
+	if (ioctl(container, VFIO_IOMMU_GET_INFO, &u) < 0)
+		return fail("VFIO_IOMMU_GET_INFO", -errno);
+	at = (u.info.flags & VFIO_IOMMU_INFO_CAPS) ? u.info.cap_offset : 0;
+	while (at && at + sizeof(struct vfio_info_cap_header) <= sizeof(u)) {
+		struct vfio_info_cap_header *h = (void *)(u.raw + at);
+
+		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
+
+			for (uint32_t i = 0; i < r->nr_iovas && i < 16; i++)
+				off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx",
+						i ? "," : "",
+						(unsigned long long)r->iova_ranges[i].start,
+						(unsigned long long)r->iova_ranges[i].end);
+		}
+		at = h->next;
+	}
+	say("type1_iova_ranges=%s pgsizes=0x%llx", buf, (unsigned long long)u.info.iova_pgsizes);
+	return 0;
+}
+
+static int legacy_roundtrip(int container, int devfd)
+{
+	uint8_t *buf;
+	Edu e;
+	int r, ok = 1;
+
+	r = edu_setup(devfd, &e);
+	if (r < 0)
+		return r;
+	(void)type1_ranges(container);
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = type1_map(container, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_roundtrip(&e, buf, VM_IOVA, 0x55);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	ok &= r;
+	r = type1_unmap(container, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_expect_blocked(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("blocked_after_unmap=%s", r ? "yes" : "NO");
+	ok &= r;
+	munmap(buf, 2 * PAGE);
+	return ok ? 0 : 1;
+}
+
+/* The legacy path with the stock modules: group, container, type1, device fd by name. */
+static int cmd_legacy(const char *bdf)
+{
+	_cleanup_close_ int container = -EBADF, group = -EBADF, devfd = -EBADF;
+	struct vfio_group_status gs = { .argsz = sizeof(gs) };
+	char link[300], target[300], path[320];
+	const char *g;
+	ssize_t l;
+	int r;
+
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	l = readlink(link, target, sizeof(target) - 1);
+	if (l < 0)
+		return fail("readlink iommu_group", -errno);
+	target[l] = 0;
+	g = strrchr(target, '/');
+	g = g ? g + 1 : target;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", g);
+	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (container < 0)
+		return fail("open /dev/vfio/vfio", -errno);
+	say("vfio_api_version=%d type1v2=%d", ioctl(container, VFIO_GET_API_VERSION),
+	    ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
+	group = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (group < 0)
+		return fail("open group node", -errno);
+	if (ioctl(group, VFIO_GROUP_GET_STATUS, &gs) < 0)
+		return fail("VFIO_GROUP_GET_STATUS", -errno);
+	say("group=%s viable=%s", path, (gs.flags & VFIO_GROUP_FLAGS_VIABLE) ? "yes" : "no");
+	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0)
+		return fail("VFIO_GROUP_SET_CONTAINER", -errno);
+	if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+		return fail("VFIO_SET_IOMMU(TYPE1v2)", -errno);
+	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (devfd < 0)
+		return fail("VFIO_GROUP_GET_DEVICE_FD", -errno);
+	r = legacy_roundtrip(container, devfd);
+	return r;
+}
+
+static int cmd_dma_legacy(int argc, char **argv)
+{
+	uint32_t container, devfd;
+	uint8_t *buf;
+	Edu e;
+	int r;
+
+	if (argc < 2 || parse_u32(argv[0], &container) < 0 || parse_u32(argv[1], &devfd) < 0)
+		return fail("usage: dma-legacy CONTAINERFD DEVFD", -EINVAL);
+	r = edu_setup((int)devfd, &e);
+	if (r < 0)
+		return r;
+	(void)type1_ranges((int)container);
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = type1_map((int)container, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	r = edu_roundtrip(&e, buf, VM_IOVA, 0x77);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	return r ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	if (argc >= 3 && streq(argv[1], "probe"))
+		r = cmd_probe(argv[2]);
+	else if (argc >= 2 && streq(argv[1], "dma"))
+		r = cmd_dma(argc - 2, argv + 2);
+	else if (argc >= 3 && streq(argv[1], "legacy"))
+		r = cmd_legacy(argv[2]);
+	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
+		r = cmd_dma_legacy(argc - 2, argv + 2);
+	else {
+		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | dma-legacy CFD DEVFD\n");
+		return 64;
+	}
+	return r < 0 ? 2 : r;
+}

@@ -1,0 +1,124 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# /init of the real-kernel test guest (busybox). Loads the vfio/iommufd modules, binds the
+# test devices to vfio-pci, runs the scenarios and reports on the serial console:
+#   VMTEST <id> PASS|FAIL <detail>       one line per scenario (parsed by tests/vm/run.sh)
+#   VMINFO <id> <text>                   facts worth keeping in the log
+#   VMTEST-END                           the guest finished (absent = crash or timeout)
+# then powers off. The kernel command line may carry ioasid.scenarios=S0,S2 and
+# mod.param=value items for the modules.
+
+/bin/busybox --install -s
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+MODE=$(cat /etc/ioasid-vm-mode)
+CMDLINE=$(cat /proc/cmdline)
+FAILED=0
+
+result() { # id PASS|FAIL detail...
+	id=$1 st=$2
+	shift 2
+	[ "$st" = PASS ] || FAILED=1
+	echo "VMTEST $id $st $*"
+}
+info() { id=$1; shift; echo "VMINFO $id $*"; }
+
+cmdline_value() { # key -> value of key=value on the kernel command line
+	for w in $CMDLINE; do
+		case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac
+	done
+	return 1
+}
+
+# 1. Modules, in dependency order, with mod.param=val items from the command line.
+for m in $(cat /lib/ioasid-modules/order); do
+	params=
+	mn=$(echo "$m" | tr - _)
+	for w in $CMDLINE; do
+		case $w in "$mn".*=*) params="$params ${w#"$mn".}" ;; esac
+	done
+	if ! insmod "/lib/ioasid-modules/$m.ko" $params; then
+		echo "VMERROR insmod $m failed"
+		FAILED=1
+	fi
+done
+
+# 2. Wait for the IOMMU.
+i=0
+while [ -z "$(ls /sys/class/iommu 2>/dev/null)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+info boot "mode=$MODE kernel=$(uname -r) iommu=$(ls /sys/class/iommu | tr '\n' ' ')"
+
+# 3. The machine's devices, found by the port they sit under (tests/vm/run.sh builds it).
+dev_under() { # port vendor:device -> BDF
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${2%:*}:0x${2#*:}" ] || continue
+		case $(readlink -f "$d") in */"$1"/*) basename "$d"; return 0 ;; esac
+	done
+	return 1
+}
+EDU=1234:11e8 TESTDEV=1b36:0005 E1000E=8086:10d3
+EDU_SINGLE=$(dev_under 0000:00:06.0 $EDU)
+EDU_MF=$(dev_under 0000:00:04.0 $EDU)
+TESTDEV_MF=$(dev_under 0000:00:04.0 $TESTDEV)
+EDU_BR=$(dev_under 0000:00:05.0 $EDU)
+TESTDEV_BR=$(dev_under 0000:00:05.0 $TESTDEV)
+EDU_HOSTGRP=$(dev_under 0000:00:07.0 $EDU)
+NIC_HOSTGRP=$(dev_under 0000:00:07.0 $E1000E)
+NIC=$(dev_under 0000:00:03.0 $E1000E)
+info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP"
+for d in /sys/kernel/iommu_groups/*; do
+	info groups "group $(basename "$d"): $(ls "$d/devices" | tr '\n' ' ')"
+done
+
+bind_vfio() { # BDF: driver_override, unbind, drivers_probe; retry while probing is deferred
+	d=/sys/bus/pci/devices/$1
+	[ -e "$d" ] || return 1
+	echo vfio-pci >"$d/driver_override"
+	[ -e "$d/driver" ] && echo "$1" >"$d/driver/unbind"
+	i=0
+	while [ $i -lt 50 ]; do
+		echo "$1" >/sys/bus/pci/drivers_probe 2>/dev/null
+		[ "$(basename "$(readlink "$d/driver" 2>/dev/null)")" = vfio-pci ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Host driver for the e1000e functions (the not-viable group), when the initramfs has it.
+if [ -d /lib/ioasid-modules/host ]; then
+	for m in $(cat /lib/ioasid-modules/host/order); do insmod "/lib/ioasid-modules/host/$m.ko"; done
+fi
+for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR $EDU_HOSTGRP; do
+	bind_vfio "$b" || echo "VMERROR cannot bind $b to vfio-pci"
+done
+info boot "vfio: $(ls /dev/vfio /dev/vfio/devices 2>/dev/null | tr '\n' ' ')"
+for d in /sys/bus/pci/devices/*; do
+	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
+	info drivers "$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device") driver=${drv:-none}"
+done
+
+# 4. Scenarios: scenarios/*.sh define scenario_<ID>; run those named by ioasid.scenarios=
+for f in /scenarios/*.sh; do [ -e "$f" ] && . "$f"; done
+want=$(cmdline_value ioasid.scenarios | tr , ' ')
+[ -n "$want" ] || result boot FAIL "no ioasid.scenarios= on the command line"
+for s in $want; do
+	if type "scenario_$s" >/dev/null 2>&1; then
+		"scenario_$s"
+	else
+		result "$s" FAIL "no such scenario in this initramfs"
+	fi
+done
+
+if [ $FAILED != 0 ]; then
+	echo "VMDMESG-BEGIN"
+	dmesg | tail -n 80
+	echo "VMDMESG-END"
+fi
+echo "VMTEST-END"
+sync
+poweroff -f

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# S2: ioasidd --kernel=linux, attached mode: an unprivileged client receives the iommufd and
+#     the bound+attached device fd, maps its own buffer into the daemon's IOAS and the edu
+#     round-trips data through it.
+# S3: unbound mode: the client binds and attaches by itself (its own IOAS), then the same.
+
+scenario_S2() {
+	daemon_start || { result S2 FAIL "ioasidd --kernel=linux did not start"; return; }
+	out=$(ctl_as $UID_A run --device "$EDU_SINGLE" --mode attached -- \
+		vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --ioas '{ioas}' 2>&1)
+	edu_result S2 $? "$out" "uid $UID_A attached lease on $EDU_SINGLE: client MAP + edu DMA round trip"
+	daemon_stop
+}
+
+scenario_S3() {
+	daemon_start || { result S3 FAIL "ioasidd --kernel=linux did not start"; return; }
+	out=$(ctl_as $UID_A run --device "$EDU_SINGLE" --mode unbound -- \
+		vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --bind --attach 2>&1)
+	edu_result S3 $? "$out" "uid $UID_A unbound lease on $EDU_SINGLE: client BIND/ATTACH/MAP + DMA round trip"
+	daemon_stop
+}
