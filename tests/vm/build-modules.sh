@@ -114,6 +114,7 @@ opts="CONFIG_IOMMUFD=m CONFIG_VFIO_DEVICE_CDEV=y CONFIG_IOMMUFD_VFIO_CONTAINER= 
 mounted=
 cleanup() { [ -n "$mounted" ] && umount "$root/proc" 2>/dev/null; true; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP # so that the EXIT trap unmounts /proc on a signal too
 mount -t proc proc "$root/proc" && mounted=1 # objtool reads /proc
 vm_log "building iommufd/vfio modules for $kv"
 if ! chroot "$root" make -C "/usr/src/linux-headers-$kv" M="/build/$ver/mod" -j"$(nproc)" \

@@ -51,7 +51,7 @@ find "$top" -maxdepth 1 -name "initrd-$mode-*.gz" -mmin +1440 -delete 2>/dev/nul
 s=$(mktemp -d)
 trap 'rm -rf "$s"' EXIT
 chmod 0755 "$s" # mktemp made it 0700: it becomes the guest's /
-mkdir -p "$s"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,lib/ioasid-modules,scenarios,usr/bin,usr/sbin,home/tester}
+mkdir -p "$s"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/ioasid-modules,scenarios,usr/bin,usr/sbin,home/tester}
 cp "$bb" "$s/bin/busybox"
 ln -s busybox "$s/bin/sh"
 
@@ -110,7 +110,7 @@ if [ -e /usr/share/misc/pci.ids ]; then
 fi
 
 cat >"$s/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/sh
+root:x:0:0:root:/:/bin/sh
 ioasid:x:990:990:ioasid daemon:/:/bin/false
 tester:x:1000:1000:unprivileged test client:/home/tester:/bin/sh
 other:x:1001:1001:second owner:/home/tester:/bin/sh

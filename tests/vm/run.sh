@@ -91,6 +91,8 @@ boot() { # mode scenarios
 		vm_die "the guest ($mode) did not finish (qemu exit $rc after $((te - tb)) s)"
 	fi
 	grep -E '^VMERROR' "$log" >&2
+	# What the guest saw (IOVA ranges, ids, errnos, groups), kept beside the log.
+	grep -E '^VM(INFO|TEST) ' "$log" >"$out/facts-$mode.txt"
 	local id st detail got=
 	while read -r _ id st detail; do
 		printf 'vm: %-4s %s %s\n' "$id" "$st" "$detail"
