@@ -819,6 +819,10 @@ int host_load_live(Host **ret) {
 	scan.vfio = vfio;
 	scan.n_vfio = n_vfio;
 	scan.udev_db = access("/run/udev/data", F_OK) == 0;
+	/* A vfio-dev device with a dev file is a cdev, even where /dev/vfio/devices is not
+	 * visible (a container with a partial /dev). */
+	if (n_vfio > 0)
+		h->kernel.vfio_cdev = TRI_YES;
 
 	/* The bus directory is what libudev's enumerator reads for subsystem "pci"; reading
 	 * it directly saves its per-device path resolution (measured under the umockdev

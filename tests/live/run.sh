@@ -12,7 +12,8 @@
 #  (c) the synthetic benchmark host (mktestbed --synthetic) scans back to what generated it;
 #  (d) device names: udev properties are preferred, else the hwdb, else null;
 #  (e) a kept bed, edited: cmdline veto of interrupt remapping, smallest address width, and
-#      a changed id, a removed group link and a non-PCI group member are all noticed.
+#      a changed id, a removed group link and a non-PCI group member are all noticed;
+#  (f) this machine's own sysfs: snapshot agrees with lspci and reloads to itself.
 #
 # Excluded from (a), only when they apply, and printed when they do: facts the umockdev
 # preload cannot redirect. It redirects all of /sys, but a /dev or /proc path only when the
@@ -250,6 +251,27 @@ if "$MK" --synthetic "$spec" --print-json >"$tmp/synthetic.json" &&
 	fi
 else
 	ko "synthetic $spec: mktestbed or snapshot failed"
+fi
+
+# (f) this machine, without any bed: the real sysfs path agrees with lspci, and its
+# snapshot reloads to itself.
+echo "live: this machine"
+if "$CTL" snapshot >"$tmp/self.json" 2>"$tmp/self.err"; then
+	json_norm <"$tmp/self.json" >"$tmp/self.model"
+	lspci -D -n | lspci_norm >"$tmp/self.lspci"
+	if diff "$tmp/self.model" "$tmp/self.lspci" >"$tmp/self.diff"; then
+		ok "this machine: snapshot and lspci -D -n agree on $(wc -l <"$tmp/self.model") functions"
+	else
+		ko "this machine: snapshot and lspci -D -n disagree (< snapshot, > lspci):"
+		head -10 "$tmp/self.diff" | sed 's/^/         /'
+	fi
+	if "$CTL" --host "$tmp/self.json" snapshot | cmp -s - "$tmp/self.json"; then
+		ok "this machine: its snapshot reloads byte-identical"
+	else
+		ko "this machine: its snapshot does not reload to itself"
+	fi
+else
+	ko "this machine: snapshot failed: $(head -c 300 "$tmp/self.err")"
 fi
 
 echo "live: $pass passed, $fail failed"

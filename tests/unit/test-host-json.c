@@ -211,7 +211,9 @@ static void test_limits(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nesting too deep"));
 
 	/* A NUL inside a file is refused rather than silently truncating the document. */
-	char path[] = "/tmp/test-host-json-XXXXXX";
+	char path[PATH_MAX];
+	const char *tmpdir = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/test-host-json-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	int fd = mkstemp(path);
 	CU_ASSERT_FATAL(fd >= 0);
 	static const char junk[] = "{\"format\": \"ioasid-host\"}\0garbage";
