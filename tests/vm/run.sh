@@ -35,8 +35,6 @@ read -r KV VER < <("$VM_DIR/fetch.sh") || vm_die "fetch failed"
 [ -n "${VER:-}" ] || vm_die "fetch did not resolve a kernel"
 vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
-flock -u "$lockfd"
-t1=$(date +%s)
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
 ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10"
@@ -67,12 +65,18 @@ machine=(
 	-netdev user,id=n1,restrict=on
 )
 
+# trixie's QEMU for S10, installed into the build chroot once (still under the lock).
+QEMU_BUNDLE=
+case " $want " in *" S10 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+flock -u "$lockfd"
+t1=$(date +%s)
+
 PASS=0 FAIL=0 TODO=0
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
 	local qb=
-	case ",$list," in *,S10,*) qb=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
 	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb "$VM_DIR/mkinitramfs.sh" "$KV" "$VER" "$mode") ||
 		vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
