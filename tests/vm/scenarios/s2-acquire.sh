@@ -5,10 +5,18 @@
 # S3: unbound mode: the client binds and attaches by itself (its own IOAS), then the same.
 
 scenario_S2() {
+	local direct
+	# Without the daemon the client cannot even open /dev/iommu: the lease is what grants it.
+	direct=$(as_uid $UID_A vm-edu probe "$EDU_SINGLE" 2>&1)
+	info S2 "uid $UID_A alone: $(echo "$direct" | grep error= | head -n1)"
+	if ! echo "$direct" | grep -q 'error=open /dev/iommu errno=EACCES'; then
+		result S2 FAIL "uid $UID_A could open /dev/iommu without the daemon (or failed otherwise): $direct"
+		return
+	fi
 	daemon_start || { result S2 FAIL "ioasidd --kernel=linux did not start"; return; }
 	out=$(ctl_as $UID_A run --device "$EDU_SINGLE" --mode attached -- \
 		vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --ioas '{ioas}' 2>&1)
-	edu_result S2 $? "$out" "uid $UID_A attached lease on $EDU_SINGLE: client MAP + edu DMA round trip"
+	edu_result S2 $? "$out" "uid $UID_A (EACCES on /dev/iommu alone) with an attached lease on $EDU_SINGLE: client MAP + edu DMA round trip"
 	daemon_stop
 }
 
