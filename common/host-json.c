@@ -121,7 +121,7 @@ static int expect_type(Parser *p, json_object *v, json_type t, const char *what)
 	return 0;
 }
 
-/* A string value without embedded NULs or control characters, at most max bytes. */
+/* A string value without embedded NULs or control characters (tab aside), at most max bytes. */
 static int value_string(Parser *p, json_object *v, size_t max, const char **ret) {
 	if (expect_type(p, v, json_type_string, "a string") < 0)
 		return -EINVAL;
@@ -132,7 +132,8 @@ static int value_string(Parser *p, json_object *v, size_t max, const char **ret)
 	if (len > max)
 		return fail(p, "string longer than %zu bytes", max);
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+		/* Tabs occur in udev property values; other control characters do not. */
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
 			return fail(p, "string contains a control character");
 	*ret = s;
 	return 0;

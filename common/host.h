@@ -110,10 +110,12 @@ static inline void host_freep(Host **h) {
 #define _cleanup_host_free_ _cleanup_(host_freep)
 
 /*
- * host_load_live: scans the running system (libudev enumeration of "pci" and "vfio-dev",
- * plus the sysfs attributes libudev does not give). Never fails because the host lacks an
- * IOMMU or VFIO: that is a valid, empty answer. Returns 0, -ENOMEM, or -errno when sysfs
- * itself cannot be read.
+ * host_load_live: scans the running system (the "pci" and "vfio-dev" devices, the udev
+ * properties and hwdb names through libudev, the sysfs attributes libudev does not give;
+ * see host-live.c). Never fails because the host lacks an IOMMU or VFIO: that is a valid,
+ * empty answer. Never opens a device node. Returns 0, -ENOMEM, -errno when sysfs itself
+ * cannot be read, -EBADMSG for an unparsable id/class attribute, or -EINVAL when sysfs
+ * contradicts itself (a device listed in two IOMMU groups).
  */
 int host_load_live(Host **ret);
 

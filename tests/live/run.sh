@@ -10,7 +10,10 @@
 #      vendor:device, class and revision as `ioasidctl devices --json` under the bed (or the
 #      fixture's devices when this ioasidctl has no `devices` verb);
 #  (c) the synthetic benchmark host (mktestbed --synthetic) scans back to what generated it;
-#  (d) device names: udev properties are preferred, else the hwdb, else null.
+#  (d) device names: udev properties are preferred, else the hwdb, else null;
+#  (e) a kept bed, edited: cmdline veto of interrupt remapping, smallest address width, and
+#      a changed id, a removed group link and a non-PCI group member are all noticed;
+#  (f) this machine's own sysfs: snapshot agrees with lspci and reloads to itself.
 #
 # Excluded from (a), only when they apply, and printed when they do: facts the umockdev
 # preload cannot redirect. It redirects all of /sys, but a /dev or /proc path only when the
@@ -45,6 +48,9 @@ for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
 	[ -e "$d/libumockdev-preload.so.0" ] && preload_found=1 && break
 done
 [ -n "$preload_found" ] || skip "libumockdev-preload.so.0 not found (apt-get install umockdev)"
+
+# An ASan build (B=build-asan) runs behind the umockdev preload: let ASan accept that.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ioasid-live.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -185,6 +191,47 @@ else
 	ko "names: snapshot under the test bed failed: $(head -c 300 "$tmp/names.err")"
 fi
 
+# (e) edits to a kept bed show up in the scan: the cmdline can veto interrupt remapping,
+# the address width is the smallest MGAW across units, and the tier notices a changed id, a
+# removed group link and a non-PCI group member (so (a) can fail).
+echo "live: edited test bed"
+bed=$tmp/bed
+U="env UMOCKDEV_DIR=$bed LD_PRELOAD=libumockdev-preload.so.0"
+if "$MK" tests/hosts/workstation.json "$bed" >/dev/null; then
+	sed -i 's/$/ intremap=off/' "$bed/proc/cmdline"
+	# dmar0: MGAW (bits 21:16) = 35, a 36-bit unit; dmar1 keeps 39 bits.
+	printf '%x\n' $(((0x$(cat "$bed/sys/devices/virtual/iommu/dmar0/intel-iommu/cap") & ~(0x3f << 16)) | (35 << 16))) \
+		>"$bed/sys/devices/virtual/iommu/dmar0/intel-iommu/cap"
+	gpu=$(readlink -f "$bed/sys/bus/pci/devices/0000:01:00.0")
+	sed -i 's/^PCI_ID=.*/PCI_ID=10DE:2206/' "$gpu/uevent"
+	rm "$bed/sys/kernel/iommu_groups/1/devices/0000:01:00.1"
+	mkdir -p "$bed/sys/devices/platform/fe000000.dma"
+	ln -s ../../../../devices/platform/fe000000.dma "$bed/sys/kernel/iommu_groups/9/devices/fe000000.dma"
+	if $U "$CTL" snapshot >"$tmp/edited.json" 2>"$tmp/edited.err"; then
+		check() { # check NAME JQ-EXPR EXPECTED
+			local got
+			got=$(jq -c "$2" "$tmp/edited.json")
+			if [ "$got" = "$3" ]; then ok "edited bed: $1 ($got)"; else ko "edited bed: $1: got $got, expected $3"; fi
+		}
+		check "intremap=off on the cmdline vetoes interrupt remapping" .kernel.interrupt_remapping false
+		check "address width is the smallest unit's MGAW+1" .kernel.address_width 36
+		check "a changed PCI_ID is read" '.devices[] | select(.bdf == "0000:01:00.0") | .device' '"2206"'
+		check "a device missing from its group's list has no group" \
+			'.devices[] | select(.bdf == "0000:01:00.1") | .iommu_group' null
+		check "a non-PCI group member is kept as foreign" '.groups[] | select(.number == 9) | .foreign_members' \
+			'["fe000000.dma"]'
+		if diff -q <(jq -S . tests/hosts/workstation.json) <(jq -S . "$tmp/edited.json") >/dev/null; then
+			ko "edited bed: the round-trip comparison did not notice the edits"
+		else
+			ok "edited bed: the round-trip comparison notices the edits"
+		fi
+	else
+		ko "edited bed: snapshot failed: $(head -c 300 "$tmp/edited.err")"
+	fi
+else
+	ko "edited bed: mktestbed into a kept directory failed"
+fi
+
 # (c) the synthetic host the benchmark scans
 spec=${SYNTHETIC_SPEC:-512:128}
 echo "live: synthetic $spec"
@@ -204,6 +251,27 @@ if "$MK" --synthetic "$spec" --print-json >"$tmp/synthetic.json" &&
 	fi
 else
 	ko "synthetic $spec: mktestbed or snapshot failed"
+fi
+
+# (f) this machine, without any bed: the real sysfs path agrees with lspci, and its
+# snapshot reloads to itself.
+echo "live: this machine"
+if "$CTL" snapshot >"$tmp/self.json" 2>"$tmp/self.err"; then
+	json_norm <"$tmp/self.json" >"$tmp/self.model"
+	lspci -D -n | lspci_norm >"$tmp/self.lspci"
+	if diff "$tmp/self.model" "$tmp/self.lspci" >"$tmp/self.diff"; then
+		ok "this machine: snapshot and lspci -D -n agree on $(wc -l <"$tmp/self.model") functions"
+	else
+		ko "this machine: snapshot and lspci -D -n disagree (< snapshot, > lspci):"
+		head -10 "$tmp/self.diff" | sed 's/^/         /'
+	fi
+	if "$CTL" --host "$tmp/self.json" snapshot | cmp -s - "$tmp/self.json"; then
+		ok "this machine: its snapshot reloads byte-identical"
+	else
+		ko "this machine: its snapshot does not reload to itself"
+	fi
+else
+	ko "this machine: snapshot failed: $(head -c 300 "$tmp/self.err")"
 fi
 
 echo "live: $pass passed, $fail failed"

@@ -379,11 +379,24 @@ static void write_host(const Host *h) {
 }
 
 /*
- * A synthetic host for the benchmark: `groups` IOMMU groups, each a multi-function device
- * on its own root bus (domain = group / 256, bus = group % 256), `devices` functions spread
- * over them. Function 0 of each group is on vfio-pci with a cdev, the others on i40e, so
- * the verdicts are mixed; every device carries the udev names, as on a host with udevd.
+ * A synthetic host for the benchmark: `groups` IOMMU groups, `devices` PCI functions spread
+ * over them as on a client platform without ACS on its root ports: each group is a root
+ * port (domain = group / 255, bus 0) and a multi-function endpoint on the bus below it
+ * (bus = group % 255 + 1), so parents and bridge paths are real. The endpoint's function 0
+ * is on vfio-pci with a cdev, the others on i40e, so the verdicts are mixed; every device
+ * carries the udev names, as on a host with udevd. A group of one device is a lone
+ * endpoint on a root bus.
  */
+static void synthetic_device(Device *d, const char *bdf, int group) {
+	strcpy(d->bdf, bdf);
+	d->iommu_group = group;
+	d->numa_node = group % 2;
+	d->sriov_totalvfs = -1;
+	d->vendor = 0x8086;
+	d->vendor_name = strdup("Intel Corporation");
+	strv_extend(&d->properties, "ID_VENDOR_FROM_DATABASE=Intel Corporation");
+}
+
 static Host *synthetic_host(unsigned n_devices, unsigned n_groups) {
 	Host *h = calloc(1, sizeof(Host));
 	if (!h)
@@ -411,31 +424,42 @@ static Host *synthetic_host(unsigned n_devices, unsigned n_groups) {
 	unsigned vfio = 0;
 	for (unsigned gi = 0, di = 0; gi < n_groups; gi++) {
 		Group *g = &h->groups[gi];
+		unsigned dom = gi / 255, i = gi % 255;
+		char bdf[32], port[32] = "";
 		g->number = (int)gi;
 		g->type = strdup("DMA-FQ");
 		g->regions = calloc(1, sizeof(ReservedRegion));
 		g->regions[0] = (ReservedRegion){ 0xfee00000, 0xfeefffff, RESV_MSI };
 		g->n_regions = 1;
 		unsigned per = n_devices / n_groups + (gi < n_devices % n_groups);
+		if (per >= 2) {
+			Device *rp = &h->devices[di++];
+			snprintf(port, sizeof(port), "%04x:00:%02x.%x", dom & 0xffff, i / 8, i % 8);
+			synthetic_device(rp, port, (int)gi);
+			rp->device = 0x2030;
+			rp->class = 0x060400;
+			rp->revision = 0x04;
+			rp->driver = strdup("pcieport");
+			rp->device_name = strdup("Sky Lake-E PCI Express Root Port A");
+			strv_extend(&rp->properties,
+				    "ID_MODEL_FROM_DATABASE=Sky Lake-E PCI Express Root Port A");
+			per--;
+		}
 		for (unsigned f = 0; f < per; f++, di++) {
 			Device *d = &h->devices[di];
-			if (snprintf(d->bdf, sizeof(d->bdf), "%04x:%02x:%02x.%x", (gi / 256) & 0xffff,
-				     gi % 256, (f / 8) & 0x1f, f % 8) >= (int)sizeof(d->bdf))
-				die("Bad synthetic address");
-			d->vendor = 0x8086;
+			snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", dom & 0xffff, i + 1,
+				 (f / 8) & 0x1f, f % 8);
+			synthetic_device(d, bdf, (int)gi);
 			d->device = 0x1572;
 			d->subsystem_vendor = 0x8086;
 			d->subsystem_device = 0x0007;
 			d->class = 0x020000;
 			d->revision = 0x02;
-			d->iommu_group = (int)gi;
-			d->numa_node = (int)(gi % 2);
-			d->sriov_totalvfs = -1;
-			d->vendor_name = strdup("Intel Corporation");
 			d->device_name = strdup("Ethernet Controller X710 for 10GbE SFP+");
-			strv_extend(&d->properties, "ID_MODEL_FROM_DATABASE=Ethernet Controller X710 for 10GbE SFP+");
-			strv_extend(&d->properties, "ID_PCI_CLASS_FROM_DATABASE=Network controller");
-			strv_extend(&d->properties, "ID_VENDOR_FROM_DATABASE=Intel Corporation");
+			strv_extend(&d->properties,
+				    "ID_MODEL_FROM_DATABASE=Ethernet Controller X710 for 10GbE SFP+");
+			if (*port)
+				d->parent = strdup(port);
 			if (f == 0) {
 				d->driver = strdup("vfio-pci");
 				char name[32];
@@ -545,9 +569,9 @@ int main(int argc, char **argv) {
 		unsigned nd, ng;
 		char tail;
 		if (sscanf(synthetic, "%u:%u%c", &nd, &ng, &tail) != 2 || ng == 0 || nd < ng ||
-		    nd > 65536 || nd > ng * 256 || ng > 65536)
+		    nd > 65536 || nd > ng * 257)
 			die("--synthetic wants DEVICES:GROUPS with 1 <= GROUPS <= DEVICES <= "
-			    "256*GROUPS, DEVICES <= 65536");
+			    "257*GROUPS, DEVICES <= 65536");
 		h = synthetic_host(nd, ng);
 	} else {
 		_cleanup_free_ char *err = NULL;

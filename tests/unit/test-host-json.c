@@ -49,6 +49,17 @@ static void test_minimal_ok(void) {
 	CU_ASSERT_PTR_NULL(h->groups[0].member_bdfs);
 }
 
+static void test_tab_in_property(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_free_ char *err = NULL, *out = NULL;
+	ASSERT_OK(host_load_json_string(DOC_DEV(", \"properties\": {\"ID_X\": \"a\\tb\"}"), &h, &err));
+	const Device *d = host_find_device(h, "0000:01:00.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	ASSERT_STREQ(d->properties[0], "ID_X=a\tb");
+	ASSERT_OK(host_to_json_string(h, &out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ID_X\": \"a\\tb\""));
+}
+
 static const struct {
 	const char *json;
 	const char *message; /* expected prefix of the error */
@@ -200,7 +211,9 @@ static void test_limits(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nesting too deep"));
 
 	/* A NUL inside a file is refused rather than silently truncating the document. */
-	char path[] = "/tmp/test-host-json-XXXXXX";
+	char path[PATH_MAX];
+	const char *tmpdir = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/test-host-json-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	int fd = mkstemp(path);
 	CU_ASSERT_FATAL(fd >= 0);
 	static const char junk[] = "{\"format\": \"ioasid-host\"}\0garbage";
@@ -317,6 +330,7 @@ static void test_mutations(void) {
 
 static CU_TestInfo tests[] = {
 	{ "minimal_ok", test_minimal_ok },
+	{ "tab_in_property", test_tab_in_property },
 	{ "errors", test_errors },
 	{ "limits", test_limits },
 	{ "fixture_round_trip", test_fixture_round_trip },

@@ -235,6 +235,45 @@ static void test_finalize_by_hand(void) {
 	ASSERT_STREQ(err, "devices[1].bdf: '01:00.0' is not a canonical PCI address");
 }
 
+/* The writer is deterministic even when the model was built unsorted. */
+static void test_writer_sorts(void) {
+	_cleanup_host_free_ Host *h = calloc(1, sizeof(Host));
+	_cleanup_free_ char *json = NULL, *again = NULL;
+	_cleanup_host_free_ Host *back = NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	h->kernel = (HostKernel){ .interrupt_remapping = TRI_UNKNOWN, .iommufd = TRI_YES,
+				  .vfio_cdev = TRI_NO, .vfio_pci = TRI_UNKNOWN,
+				  .vfio_legacy = TRI_UNKNOWN, .noiommu_mode = TRI_UNKNOWN };
+	h->devices = calloc(1, sizeof(Device));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h->devices);
+	h->n_devices = 1;
+	Device *d = &h->devices[0];
+	strcpy(d->bdf, "0000:3b:00.0");
+	d->iommu_group = -1;
+	d->numa_node = 1;
+	d->sriov_totalvfs = -1;
+	d->class = 0x020000;
+	ASSERT_OK(strv_extend(&d->netdevs, "eth1"));
+	ASSERT_OK(strv_extend(&d->netdevs, "eth0"));
+	ASSERT_OK(strv_extend(&d->properties, "Z_KEY=z"));
+	ASSERT_OK(strv_extend(&d->properties, "A_KEY=a=b"));
+	ASSERT_OK(host_finalize(h, NULL));
+	ASSERT_OK(host_to_json_string(h, &json));
+	const char *e0 = strstr(json, "\"eth0\""), *e1 = strstr(json, "\"eth1\"");
+	const char *a = strstr(json, "\"A_KEY\": \"a=b\""), *z = strstr(json, "\"Z_KEY\": \"z\"");
+	CU_ASSERT_TRUE_FATAL(e0 && e1 && a && z);
+	CU_ASSERT_TRUE(e0 < e1);
+	CU_ASSERT_TRUE(a < z);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"iommufd\": true"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vfio_cdev\": false"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vfio_pci\": null"));
+	CU_ASSERT_PTR_NULL(strstr(json, "\"sriov\"")); /* only on SR-IOV PFs */
+	CU_ASSERT_PTR_NULL(strstr(json, "\"hostname\""));
+	ASSERT_OK(host_load_json_string(json, &back, NULL));
+	ASSERT_OK(host_to_json_string(back, &again));
+	ASSERT_STREQ(json, again);
+}
+
 static void test_region_types(void) {
 	for (int t = 0; t < _RESV_TYPE_MAX; t++) {
 		const char *s = reserved_region_type_to_string((ReservedRegionType)t);
@@ -293,6 +332,7 @@ static CU_TestInfo tests[] = {
 	{ "other_fixtures", test_other_fixtures },
 	{ "foreign_members", test_foreign_members },
 	{ "finalize_by_hand", test_finalize_by_hand },
+	{ "writer_sorts", test_writer_sorts },
 	{ "region_types", test_region_types },
 	{ "parse_edges", test_parse_edges },
 	CU_TEST_INFO_NULL,
