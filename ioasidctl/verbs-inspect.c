@@ -493,7 +493,11 @@ static void render_devices(json_object *doc) {
 		putchar('\n');
 	}
 	if (jlen(devs) == 0) {
-		if (jget_bool(doc, "filter_vfio"))
+		if (jget_bool(doc, "filter_vfio") && !jget_bool(iommu, "enabled"))
+			printf("No device has a VFIO cdev, and without an IOMMU none can get one "
+			       "short of the unsafe no-IOMMU mode "
+			       "(see the note below).\n");
+		else if (jget_bool(doc, "filter_vfio"))
 			printf("No device has a VFIO cdev: bind one with "
 			       "'driverctl set-override BDF vfio-pci'.\n");
 		else if (jget_bool(doc, "filter_blocking"))

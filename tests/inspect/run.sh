@@ -144,6 +144,21 @@ else
 		grep -q '^No IOMMU groups: ' <<<"$out" && ok || bad "live groups on a host without IOMMU: '$out'"
 		expect_eq "live check without IOMMU exits 2" "$("$CTL" check >/dev/null 2>&1; echo $?)" 2
 	fi
+	# --for another user: the limit is read from a process of that user.
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups sleep 30 &
+		spid=$!
+		sleep 0.3
+		hint=$("$CTL" --json=short check --for nobody | jq -r '.checks[] | select(.id == "memlock") | .hint')
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		grep -q "for 'nobody' (read from its process [0-9]*)" <<<"$hint" && ok \
+			|| bad "check --for nobody did not read a process of nobody: '$hint'"
+	fi
+	run --json=short check --for no-such-user-here
+	expect_eq "check --for an unknown user" \
+		"$(jq -r '.checks[] | select(.id == "memlock") | .hint' <<<"$out")" \
+		"'no-such-user-here' is not a user on this host: cannot tell its limit"
 	n=$(ls /sys/bus/pci/devices | wc -l)
 	expect_eq "live devices lists every PCI device" "$("$CTL" --json=short devices | jq '.devices | length')" "$n"
 fi

@@ -372,6 +372,66 @@ static void test_combination(void) {
 	viability_done(&v);
 }
 
+/* Property test: random groups of random members. The verdict is not-viable exactly when a
+ * member is on a host driver; there is one blocker per such member, in member order, each
+ * naming its device and driver; notes never appear for a plain DMA group of unremarkable
+ * members. A fixed seed keeps failures reproducible. */
+static void test_random_groups(void) {
+	static char *const drivers[] = { NULL, "vfio-pci", "pci-stub", "pcieport", "nvme",
+					 "snd_hda_intel", "mlx5_vfio_pci", "e1000e" };
+	static const uint32_t classes[] = { 0x060400, 0x030000, 0x040300, 0x020000, 0x0c0330,
+					    0x010802 };
+	unsigned seed = 12345;
+	for (int round = 0; round < 500; round++) {
+		Device d[8];
+		Device *m[8];
+		size_t n = 1 + (size_t)(rand_r(&seed) % 8), n_host = 0;
+		memset(d, 0, sizeof(d));
+		for (size_t i = 0; i < n; i++) {
+			snprintf(d[i].bdf, sizeof(d[i].bdf), "0000:%02zx:00.0", i + 1);
+			d[i].vendor = 0x8086;
+			d[i].device = (uint16_t)rand_r(&seed);
+			d[i].class = classes[rand_r(&seed) % ELEMENTSOF(classes)];
+			d[i].driver = drivers[rand_r(&seed) % ELEMENTSOF(drivers)];
+			d[i].iommu_group = 7;
+			d[i].numa_node = -1;
+			m[i] = &d[i];
+			if (viability_member_state(&d[i]) == MEMBER_HOST_DRIVER)
+				n_host++;
+		}
+		Group g = { .number = 7, .type = "DMA", .members = m, .n_members = n };
+		Host h = { .devices = d, .n_devices = n, .groups = &g, .n_groups = 1 };
+		Viability v = {};
+		ASSERT_OK(viability_group(&h, &g, &v));
+		CU_ASSERT_EQUAL(v.verdict, n_host ? VERDICT_NOT_VIABLE : VERDICT_VIABLE);
+		CU_ASSERT_EQUAL_FATAL(v.n_blockers, n_host);
+		const Device *prev = NULL;
+		for (size_t i = 0; i < v.n_blockers; i++) {
+			const Device *b = v.blockers[i].device;
+			CU_ASSERT_TRUE(b >= d && b < d + n);
+			CU_ASSERT_TRUE(!prev || b > prev);
+			prev = b;
+			CU_ASSERT_TRUE(strneq(v.blockers[i].reason, b->bdf, 12));
+			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[i].reason, b->driver));
+			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[i].fix, b->bdf));
+			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[i].fix_sysfs, b->bdf));
+			/* Bridges and vfio/stub/unbound members never block. */
+			CU_ASSERT_TRUE(b->driver && !streq(b->driver, "vfio-pci") &&
+				       !streq(b->driver, "pci-stub") && !streq(b->driver, "pcieport") &&
+				       ((b->class >> 8) & 0xffff) != 0x0604);
+		}
+		/* Only nvme blockers (storage) or an all-bridge group may add notes here. */
+		size_t n_bridges = 0, n_storage = 0;
+		for (size_t i = 0; i < n; i++) {
+			n_bridges += viability_member_state(&d[i]) == MEMBER_BRIDGE;
+			n_storage += viability_member_state(&d[i]) == MEMBER_HOST_DRIVER &&
+				     (d[i].class >> 16) == 0x01;
+		}
+		CU_ASSERT_EQUAL(strv_length(v.notes), n_storage + (n_bridges == n));
+		viability_done(&v);
+	}
+}
+
 static void test_class_names(void) {
 	ASSERT_STREQ(pci_class_name(0x040300), "Audio device");
 	ASSERT_STREQ(pci_class_name(0x030000), "VGA compatible controller");
@@ -389,6 +449,7 @@ static CU_TestInfo tests[] = {
 	{ "no_vfio_pci", test_no_vfio_pci },
 	{ "vendor_guess", test_vendor_guess },
 	{ "combination", test_combination },
+	{ "random_groups", test_random_groups },
 	{ "class_names", test_class_names },
 	CU_TEST_INFO_NULL,
 };
