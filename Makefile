@@ -81,7 +81,7 @@ IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
 IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 # Daemon modules without main() or sd-event dispatch, unit-tested directly.
-DAEMON_UNIT_OBJ := $(call obj,ioasidd/lease.c ioasidd/identity.c)
+DAEMON_UNIT_OBJ := $(call obj,ioasidd/lease.c ioasidd/identity.c ioasidd/log.c)
 
 LIB := $(B)/libioasid.a
 IOASIDD := $(B)/ioasidd

@@ -113,7 +113,8 @@ bool varlink_stream_has_message(const VarlinkStream *s);
  * be NULL when n_fds is 0) are duplicated with F_DUPFD_CLOEXEC: the caller keeps its own;
  * the duplicates are closed once sent or when the stream is freed. Nothing is sent here.
  * Returns 0, -EINVAL (n_fds above VARLINK_MAX_FDS_PER_READ), -E2BIG (serialized message
- * above the output limit, see varlink_stream_set_max_output()), -ENOMEM, -errno from fcntl() (the queue is unchanged on failure).
+ * above the output limit, see varlink_stream_set_max_output()), -ENOMEM, -errno from fcntl() (the
+ * queue is unchanged on failure).
  */
 int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
 			   size_t n_fds);

@@ -321,9 +321,10 @@ static int not_viable(Connection *c, const Device *d) {
 	const char *first = NULL;
 	group_blockers(c->manager->host, d, arr, &first);
 	if (d->iommu_group < 0 && json_object_array_length(arr) == 0)
-		json_object_array_add(arr, json_object_new_string(
-						   "the device has no IOMMU group (IOMMU off or not "
-						   "covering it)"));
+		json_object_array_add(
+		        arr,
+		        json_object_new_string("the device has no IOMMU group (IOMMU off or not "
+		                               "covering it)"));
 	if (!d->vfio_name && json_object_array_length(arr) == 0) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci",
@@ -378,10 +379,12 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 		const Group *g = d->group;
 		for (size_t j = 0; j < g->n_members; j++) {
 			const Device *s = g->members[j];
-			if (device_is_bridge(s) || request_has(rq, s) || strv_contains(at_risk, s->bdf))
+			if (device_is_bridge(s) || request_has(rq, s) ||
+			    strv_contains(at_risk, s->bdf))
 				continue;
 			if (strv_extend(&at_risk, s->bdf) < 0)
-				return strv_free(at_risk), system_error(c, -ENOMEM, "acquire", NULL), 1;
+				return strv_free(at_risk),
+				       system_error(c, -ENOMEM, "acquire", NULL), 1;
 		}
 	}
 	*ret_at_risk = at_risk;
@@ -414,14 +417,16 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 			json_object_put(arr);
 			if (m->host->kernel.interrupt_remapping == TRI_NO)
 				/* MSI cannot be isolated: a host fact, not a holder. */
-				return system_error(c, r, "device-bind (no interrupt remapping)", d->bdf);
+				return system_error(c, r, "device-bind (no interrupt remapping)",
+				                    d->bdf);
 		}
 		if (r == -EBUSY || r == -EINVAL || r == -EPERM) {
 			json_object *p = obj();
 			char buf[128];
 			add_str(p, "device", d->bdf);
-			snprintf(buf, sizeof(buf), "%s failed with %s: still held by a previous holder",
-				 op, strna(errno_name(r)));
+			snprintf(buf, sizeof(buf),
+			         "%s failed with %s: still held by a previous holder", op,
+			         strna(errno_name(r)));
 			add_str(p, "reason", buf);
 			return error_obj(c, IOASID_ERROR_DEVICE_BUSY, p);
 		}
@@ -462,8 +467,8 @@ static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	struct rlimit rl = { .rlim_cur = bytes == UINT64_MAX ? RLIM_INFINITY : bytes,
 			     .rlim_max = bytes == UINT64_MAX ? RLIM_INFINITY : bytes };
 	struct rlimit old;
-	if (prlimit(c->peer.pid, RLIMIT_MEMLOCK, NULL, &old) == 0 && old.rlim_max != RLIM_INFINITY &&
-	    old.rlim_max > rl.rlim_max)
+	if (prlimit(c->peer.pid, RLIMIT_MEMLOCK, NULL, &old) == 0 &&
+	    old.rlim_max != RLIM_INFINITY && old.rlim_max > rl.rlim_max)
 		rl.rlim_max = old.rlim_max; /* never lower the hard limit */
 	/* The pidfd proves the pid still is the peer (no reuse in between). */
 	errno = ESRCH;
@@ -542,8 +547,9 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 				FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq->layout));
 		}
 	} else if (layout && (layout->n_windows > 0 || !layout->huge_pages))
-		strv_extend(&warnings, "unbound mode: the layout's IOVA windows and huge-page "
-				       "setting are not applied (the client allocates its own IOAS)");
+		strv_extend(&warnings,
+		            "unbound mode: the layout's IOVA windows and huge-page "
+		            "setting are not applied (the client allocates its own IOAS)");
 	for (size_t i = 0; i < rq->n_devices; i++) {
 		const Device *d = rq->devices[i];
 		int fd = -EBADF;
@@ -568,7 +574,8 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 			r = KERNEL_CALL(m->kernel, device_attach, l->devices[i].fd, l->ioas_id,
 					&l->devices[i].hwpt_id);
 			if (r < 0)
-				FAIL(kernel_error(c, r, "device-attach", rq->devices[i], rq->layout));
+				FAIL(kernel_error(c, r, "device-attach", rq->devices[i],
+				                  rq->layout));
 		}
 		for (char **req = layout ? layout->require : NULL; req && *req; req++) {
 			if (!streq(*req, "dirty-tracking")) {
@@ -583,17 +590,19 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 			}
 			for (size_t i = 0; i < l->n_devices; i++) {
 				KernelHwInfo hw = { 0 };
-				r = KERNEL_CALL(m->kernel, hw_info, l->iommufd, l->devices[i].dev_id,
-						&hw);
+				r = KERNEL_CALL(m->kernel, hw_info, l->iommufd,
+				                l->devices[i].dev_id, &hw);
 				if (r < 0)
-					FAIL(kernel_error(c, r, "hw-info", rq->devices[i], rq->layout));
+					FAIL(kernel_error(c, r, "hw-info", rq->devices[i],
+					                  rq->layout));
 				if (!(hw.capabilities & IOMMU_HW_CAP_DIRTY_TRACKING_BIT)) {
 					json_object *p = obj();
 					char buf[300];
 					add_str(p, "layout", rq->layout);
 					json_object *arr = json_object_new_array();
 					snprintf(buf, sizeof(buf),
-						 "%s: IOMMU has no dirty tracking", l->devices[i].bdf);
+					         "%s: IOMMU has no dirty tracking",
+					         l->devices[i].bdf);
 					json_object_array_add(arr, json_object_new_string(buf));
 					json_object_object_add(p, "conflicts", arr);
 					FAIL(error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p));
@@ -662,7 +671,8 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 			FAIL(system_error(c, -errno, "dup pidfd", NULL));
 	}
 	if (l->lifetime == POLICY_LIFETIME_PROCESS) {
-		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, lease_on_pidfd, l);
+		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, lease_on_pidfd,
+		                    l);
 		if (r < 0)
 			FAIL(system_error(c, r, "watch pidfd", NULL));
 	}
@@ -684,6 +694,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	}
 	/* Keep the daemon's references across a restart (no-op outside systemd). */
 	(void)state_store_lease(m, l);
+	manager_update_status(m);
 	raise_memlock(c, rq->memlock, &warnings);
 	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
 		strv_extend(&warnings,

@@ -66,7 +66,8 @@ int identity_unit_from_cgroup(const char *cgroup, char **ret) {
 			p++;
 		const char *e = strchrnul(p, '/');
 		size_t len = (size_t)(e - p);
-		if ((len > 8 && strneq(e - 8, ".service", 8)) || (len > 6 && strneq(e - 6, ".scope", 6))) {
+		if ((len > 8 && strneq(e - 8, ".service", 8)) ||
+		    (len > 6 && strneq(e - 6, ".scope", 6))) {
 			best = p;
 			best_len = len;
 		}

@@ -240,6 +240,8 @@ size_t server_count_uid(const Manager *m, uid_t uid);
 int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags);
 /* Sends a lease event to Monitor subscribers allowed to see it. */
 void methods_notify_lease(Manager *m, const Lease *l, const char *event);
+/* sd_notify STATUS= with the lease and connection counts (under systemd only). */
+void manager_update_status(Manager *m);
 /* Ends a lease: unlinks it, notifies monitors, closes the daemon's references. */
 void manager_end_lease(Manager *m, Lease *l, const char *why);
 /* The connection is going away: end its connection-lifetime leases and those never

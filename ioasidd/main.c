@@ -20,17 +20,21 @@ static bool arg_testing_bypass;
 
 static void help(void) {
 	printf("Usage: ioasidd [OPTIONS]\n\n"
-	       "Brokers IOMMU-isolated devices (iommufd + VFIO cdev fds) to unprivileged clients.\n\n"
+	       "Brokers IOMMU-isolated devices (iommufd + VFIO cdev fds) to unprivileged "
+	       "clients.\n\n"
 	       "  -h --help              Show this help\n"
 	       "     --version           Show the version\n"
 	       "     --kernel=linux|sim  Kernel backend (default: linux)\n"
-	       "     --host=FILE         Host snapshot (required with --kernel=sim; default: live scan)\n"
+	       "     --host=FILE         Host snapshot (required with --kernel=sim; default: live "
+	       "scan)\n"
 	       "     --config=FILE       Policy file (default: %s)\n"
-	       "     --socket=PATH       Create and listen on PATH (default: socket activation, else %s)\n"
+	       "     --socket=PATH       Create and listen on PATH (default: socket activation, "
+	       "else %s)\n"
 	       "     --check-config      Load the policy, print errors as file:line:col, exit 0/1\n"
 #ifdef IOASID_TESTING_BYPASS
 	       "     --testing-bypass-ownership\n"
-	       "                         TEST BUILD ONLY: skip group bookkeeping and viability checks\n"
+	       "                         TEST BUILD ONLY: skip group bookkeeping and viability "
+	       "checks\n"
 #endif
 	       ,
 	       IOASID_CONFIG_PATH, IOASID_SOCKET_PATH);
@@ -131,9 +135,10 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		/* Atomic: the old policy stays in force. */
 		sd_notifyf(false, "STATUS=Reload failed, keeping generation %llu",
 			   (unsigned long long)m->generation);
-		log_full(LOG_ERR, 0, "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
-			 m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
-			 e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
+		log_full(LOG_ERR, 0,
+		         "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
+		         m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
+		         e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
 		audit_log(&(AuditRecord){
 			.action = "reload-failed",
 			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
@@ -161,7 +166,8 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		.uid = (uid_t)-1,
 		.generation = m->generation,
 	});
-	sd_notifyf(false, "STATUS=Serving, policy generation %llu", (unsigned long long)m->generation);
+	sd_notifyf(false, "STATUS=Serving, policy generation %llu",
+	           (unsigned long long)m->generation);
 	return 0;
 }
 
@@ -196,7 +202,8 @@ static void probe_accounting(Manager *m) {
 		m->rlimit_mode_eperm = true;
 		log_warning("Per-process memory accounting unavailable (no CAP_SYS_RESOURCE): "
 			    "pinned memory is charged per user");
-		strv_extend(&m->warnings, "per-process accounting unavailable: no CAP_SYS_RESOURCE");
+		strv_extend(&m->warnings,
+		            "per-process accounting unavailable: no CAP_SYS_RESOURCE");
 	} else if (r < 0)
 		log_debug("Accounting probe: %s", strerror(-r));
 }
@@ -240,7 +247,8 @@ int main(int argc, char **argv) {
 		.testing_bypass = arg_testing_bypass,
 	};
 	if (m.testing_bypass)
-		log_warning("TESTING: group bookkeeping bypassed; never use this build in production");
+		log_warning(
+		        "TESTING: group bookkeeping bypassed; never use this build in production");
 
 	/* Fail closed: no READY=1 unless the policy loaded. */
 	PolicyError e = { 0 };

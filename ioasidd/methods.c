@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,7 +89,8 @@ static int method_get_info(Connection *c, json_object *params) {
 	json_object_object_add(p, "vendor", json_object_new_string("ioasid"));
 	json_object_object_add(p, "product", json_object_new_string("ioasidd"));
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
-	json_object_object_add(p, "url", json_object_new_string("https://github.com/ioasid/ioasid"));
+	json_object_object_add(p, "url",
+	                       json_object_new_string("man:ioasidd(8)"));
 	json_object_object_add(p, "interfaces", ifaces);
 	return connection_reply(c, p, false);
 }
@@ -163,9 +165,11 @@ static int method_list_devices(Connection *c, json_object *params) {
 				       d->iommu_group >= 0 ? json_object_new_int(d->iommu_group)
 							   : NULL);
 		json_object_object_add(o, "vfio", json_str_or_null(d->vfio_name));
-		json_object_object_add(o, "viable", json_object_new_string(device_verdict(m->host, d)));
+		json_object_object_add(o, "viable",
+		                       json_object_new_string(device_verdict(m->host, d)));
 		json_object_object_add(
-			o, "owner", owner_json(c, lease_table_device_owner(&m->leases, d->bdf), admin));
+		        o, "owner",
+		        owner_json(c, lease_table_device_owner(&m->leases, d->bdf), admin));
 		json_object_array_add(arr, o);
 	}
 	json_object *p = json_object_new_object();
@@ -196,7 +200,8 @@ static int method_list_groups(Connection *c, json_object *params) {
 		}
 		json_object_object_add(o, "viable", json_object_new_string(verdict));
 		json_object_object_add(
-			o, "owner", owner_json(c, lease_table_group_owner(&m->leases, g->number), admin));
+		        o, "owner",
+		        owner_json(c, lease_table_group_owner(&m->leases, g->number), admin));
 		json_object_array_add(arr, o);
 	}
 	json_object *p = json_object_new_object();
@@ -222,7 +227,8 @@ static json_object *lease_json(const Lease *l) {
 	json_object_object_add(o, "groups", groups);
 	json_object_object_add(o, "lifetime",
 			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
-	json_object_object_add(o, "state", json_object_new_string(l->delivered ? "active" : "pending"));
+	json_object_object_add(o, "state",
+	                       json_object_new_string(l->delivered ? "active" : "pending"));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
 	return o;
@@ -253,6 +259,21 @@ static const char *param_string(json_object *params, const char *key, bool *bad)
 	return json_object_get_string(v);
 }
 
+void manager_update_status(Manager *m) {
+	if (!m->fdstore) /* not under systemd (NOTIFY_SOCKET unset): nobody listens */
+		return;
+	/* At most once a second: PID 1 is not a metrics sink, and sd_notify() blocks when its
+	 * queue is full. */
+	static uint64_t last;
+	uint64_t now = 0;
+	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+	if (last && now < last + 1000000)
+		return;
+	last = now;
+	sd_notifyf(false, "STATUS=Serving: %zu lease(s), %zu connection(s), policy generation %llu",
+		   m->leases.n, m->n_connections, (unsigned long long)m->generation);
+}
+
 void manager_end_lease(Manager *m, Lease *l, const char *why) {
 	lease_table_remove(&m->leases, l);
 	Connection *c = l->connection;
@@ -279,6 +300,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
 	state_forget_lease(m, l);
 	lease_free(l, m->kernel);
+	manager_update_status(m);
 	/* A connection kept open only for this lease is subject to the idle deadline again. */
 	if (c && !c->closing)
 		connection_rearm_idle(c);
@@ -329,9 +351,9 @@ void methods_notify_lease(Manager *m, const Lease *l, const char *event) {
 		for (size_t i = 0; i < MAX(l->n_devices, (size_t)1); i++) {
 			json_object *p = json_object_new_object();
 			json_object_object_add(p, "event", json_object_new_string(event));
-			json_object_object_add(p, "bdf",
-					       l->n_devices ? json_object_new_string(l->devices[i].bdf)
-							    : NULL);
+			json_object_object_add(
+			        p, "bdf",
+			        l->n_devices ? json_object_new_string(l->devices[i].bdf) : NULL);
 			json_object_object_add(p, "lease", json_object_new_string(l->id));
 			if (connection_reply(c, p, true) < 0)
 				break;
@@ -385,10 +407,11 @@ static int method_status(Connection *c, json_object *params) {
 	json_object_object_add(p, "leases", json_object_new_int((int)m->leases.n));
 	json_object_object_add(p, "connections", json_object_new_int((int)m->n_connections));
 	json_object_object_add(
-		p, "accounting",
-		json_object_new_string(m->accounting_unknown  ? "unknown (no iommufd)"
-				       : m->rlimit_mode_eperm ? "per-user only (no CAP_SYS_RESOURCE)"
-							      : "per-process available"));
+	        p, "accounting",
+	        json_object_new_string(m->accounting_unknown ? "unknown (no iommufd)"
+	                               : m->rlimit_mode_eperm
+	                                       ? "per-user only (no CAP_SYS_RESOURCE)"
+	                                       : "per-process available"));
 	json_object *w = json_object_new_array();
 	for (char **s = m->warnings; s && *s; s++)
 		json_object_array_add(w, json_object_new_string(*s));
@@ -406,11 +429,12 @@ static int method_reload(Connection *c, json_object *params) {
 	int r = manager_reload(m, &e);
 	if (r < 0) {
 		json_object *p = json_object_new_object();
-		json_object_object_add(p, "file", json_object_new_string(e.file ? e.file : m->config_path));
+		json_object_object_add(p, "file",
+		                       json_object_new_string(e.file ? e.file : m->config_path));
 		json_object_object_add(p, "line", json_object_new_int((int)e.line));
 		json_object_object_add(p, "column", json_object_new_int((int)e.column));
-		json_object_object_add(p, "message",
-				       json_object_new_string(e.message ? e.message : strerror(-r)));
+		json_object_object_add(
+		        p, "message", json_object_new_string(e.message ? e.message : strerror(-r)));
 		policy_error_done(&e);
 		return connection_error(c, "io.ioasid.Manager.ReloadFailed", p);
 	}
@@ -485,7 +509,8 @@ static int method_list_staged(Connection *c, json_object *params) {
 		json_object_object_add(o, "layout",
 				       json_object_new_string(l->layout ? l->layout : "default"));
 		json_object_object_add(o, "owner", json_object_new_string(strempty(l->owner)));
-		json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
+		json_object_object_add(o, "mode",
+		                       json_object_new_string(lease_mode_to_string(l->mode)));
 		json_object *devs = json_object_new_array();
 		for (size_t i = 0; i < l->n_devices; i++)
 			json_object_array_add(devs, json_object_new_string(l->devices[i].bdf));
@@ -554,9 +579,12 @@ int methods_dispatch(Connection *c, const char *method, json_object *params, uns
 	 * varlink_parse_call (bounded, [A-Za-z0-9.-]) so echoing it is safe. */
 	const char *dot = strrchr(method, '.');
 	size_t ilen = (size_t)(dot - method);
-	bool known_iface = (ilen == strlen(IOASID_IFACE_SERVICE) && strneq(method, IOASID_IFACE_SERVICE, ilen)) ||
-			   (ilen == strlen(IOASID_IFACE_BROKER) && strneq(method, IOASID_IFACE_BROKER, ilen)) ||
-			   (ilen == strlen(IOASID_IFACE_MANAGER) && strneq(method, IOASID_IFACE_MANAGER, ilen));
+	bool known_iface = (ilen == strlen(IOASID_IFACE_SERVICE) &&
+	                    strneq(method, IOASID_IFACE_SERVICE, ilen)) ||
+	                   (ilen == strlen(IOASID_IFACE_BROKER) &&
+	                    strneq(method, IOASID_IFACE_BROKER, ilen)) ||
+	                   (ilen == strlen(IOASID_IFACE_MANAGER) &&
+	                    strneq(method, IOASID_IFACE_MANAGER, ilen));
 	if (!known_iface) {
 		char iface[256];
 		snprintf(iface, sizeof(iface), "%.*s", (int)ilen, method);

@@ -13,6 +13,10 @@
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
+
 #define USEC_PER_SEC 1000000ULL
 #define ACCEPT_RETRY_USEC (250 * 1000ULL)
 
@@ -336,7 +340,8 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	_cleanup_close_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
-	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
 		return negative_errno();
 	Peer peer = { .pidfd = -EBADF };
 	int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
@@ -348,8 +353,20 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	return r;
 }
 
+/*
+ * Clients never send fds. With SO_PASSRIGHTS off (Linux 6.16+) the kernel refuses them at
+ * the sender (EPERM), so a hostile fd (a FUSE file whose close blocks, a socket of our own)
+ * never enters the daemon. Older kernels: ENOPROTOOPT, and the reader closes whatever
+ * arrives and drops the connection.
+ */
+static void refuse_fds(int fd) {
+	int zero = 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+}
+
 static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
 	_cleanup_close_ int cfd = fd;
+	refuse_fds(cfd);
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

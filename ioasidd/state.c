@@ -282,7 +282,8 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 			why = "a device fd is not in the store";
 			break;
 		}
-		const Device *dev = bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
+		const Device *dev =
+		        bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
 		if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
 			kclose(m->kernel, fd);
 			why = "a device is gone or moved to another group";
@@ -332,8 +333,9 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	if (!why && (s = jstr(o, "rule")) && strlen(s) < 512 && !(l->rule = strdup(s)))
 		why = "out of memory";
 	json_object *ar = json_object_object_get(o, "atRisk");
-	for (size_t i = 0; !why && ar && json_object_is_type(ar, json_type_array) &&
-			   i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
+	for (size_t i = 0;
+	     !why && ar && json_object_is_type(ar, json_type_array) &&
+	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
 	     i++) {
 		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
 		if (b && bdf_is_canonical(b))
@@ -395,7 +397,8 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 				json_tokener *tok = json_tokener_new_ex(16);
 				if (tok) {
 					root = json_tokener_parse_ex(tok, text, (int)k);
-					if (json_tokener_get_error(tok) != json_tokener_success && root) {
+					if (json_tokener_get_error(tok) != json_tokener_success &&
+					    root) {
 						json_object_put(root);
 						root = NULL;
 					}
@@ -407,7 +410,8 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 			if (!root || !fmt || !streq(fmt, "ioasidd-state") ||
 			    !jint(root, "version", 1, 1, &ver)) {
 				log_warning("Stored state does not parse: dropped; devices of "
-					    "unrestored leases stay busy until their holders close them");
+				            "unrestored leases stay busy until their holders close "
+				            "them");
 				if (root) {
 					json_object_put(root);
 					root = NULL;
@@ -419,10 +423,11 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 
 	json_object *leases = root ? json_object_object_get(root, "leases") : NULL;
 	if (leases && json_object_is_type(leases, json_type_array))
-		for (size_t i = 0; i < MIN(json_object_array_length(leases), (size_t)IOASID_MAX_LEASES);
-		     i++) {
+		for (size_t i = 0;
+		     i < MIN(json_object_array_length(leases), (size_t)IOASID_MAX_LEASES); i++) {
 			json_object *o = json_object_array_get_idx(leases, i);
-			if (o && json_object_is_type(o, json_type_object) && restore_lease(m, &st, o) >= 0)
+			if (o && json_object_is_type(o, json_type_object) &&
+			    restore_lease(m, &st, o) >= 0)
 				restored++;
 		}
 

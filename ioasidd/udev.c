@@ -30,7 +30,8 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 	Manager *m = userdata;
 	const char *subsystem = NULL, *sysname = NULL;
 	sd_device_action_t action = _SD_DEVICE_ACTION_INVALID;
-	if (sd_device_get_subsystem(dev, &subsystem) < 0 || sd_device_get_sysname(dev, &sysname) < 0)
+	if (sd_device_get_subsystem(dev, &subsystem) < 0 ||
+	    sd_device_get_sysname(dev, &sysname) < 0)
 		return 0;
 	(void)sd_device_get_action(dev, &action);
 
@@ -59,8 +60,8 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 	if (action == SD_DEVICE_REMOVE && streq(subsystem, "pci")) {
 		Lease *l = lease_table_device_owner(&m->leases, bdf);
 		if (l) {
-			log_warning("Device %s removed while leased (lease %s): ending the lease", bdf,
-				    l->id);
+			log_warning("Device %s removed while leased (lease %s): ending the lease",
+			            bdf, l->id);
 			manager_end_lease(m, l, "device removed");
 		}
 	}

@@ -110,7 +110,7 @@ def main():
                 "admin user 0\n"
                 "pool vf { driver vfio-pci }\n"
                 "allow uid 0-0 to bdf 0000:01:01.0 group whole\n"
-                "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3\n"
+                "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3 max-devices 2\n"
                 "deny *\n")
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
@@ -213,13 +213,22 @@ def run(d, sock):
     check(serves(sock), "serves after malformed messages")
     settle(pid, base, "malformed")
 
-    # Fds sent to the daemon: closed, connection dropped (C1, C4).
+    # Fds sent to the daemon (C1, C4): refused by the kernel at the sender (SO_PASSRIGHTS off,
+    # Linux 6.16+), or, on older kernels, closed by the daemon and the connection dropped.
     c = Client(sock)
     r1, w1 = os.pipe()
-    c.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [r1, w1, c.s.fileno()])
+    try:
+        c.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [r1, w1, c.s.fileno()])
+        refused = False
+    except PermissionError:
+        refused = True
     os.close(r1)
     os.close(w1)
-    check(c.closed(), "fds from a client close the connection")
+    if refused:
+        r, _ = c.call("org.varlink.service.GetInfo")
+        check("parameters" in r, "fds refused at the sender (EPERM); the connection still works")
+    else:
+        check(c.closed(), "fds from a client close the connection")
     c.close()
     settle(pid, base, "fds from client")
 
@@ -327,6 +336,13 @@ def run(d, sock):
         os.close(f)
     b.close()
     settle(pid, base, "acquire/release")
+
+    # max-devices 2 per lease (LimitExceeded), nothing opened.
+    c = Client(sock)
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0", "0000:00:04.0", "0000:01:02.0"]})
+    check(r.get("error") == "io.ioasid.LimitExceeded" and r["parameters"].get("limit") == "devices" and
+          r["parameters"].get("max") == 2 and not f, "3 devices -> LimitExceeded devices (%s)" % r)
+    c.close()
 
     # max-leases 3 per uid (LimitExceeded), on one connection.
     c = Client(sock)

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,44 +46,59 @@ class FakeSystemd:
         self.store = []  # [name, fd]
         self.ready = False
         self.proc = None
+        # Like PID 1, read notifications as they come (sd_notify blocks on a full queue).
+        self.lock = threading.Lock()
+        self.stop = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
 
-    def pump(self, seconds=0.3):
-        end = time.time() + seconds
-        while time.time() < end:
+    def loop(self):
+        while not self.stop:
             try:
                 msg, anc, _, _ = self.notify.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
             except socket.timeout:
                 continue
-            fds = []
-            for lvl, typ, d in anc:
-                if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    a = array.array("i")
-                    a.frombytes(d[: len(d) - (len(d) % 4)])
-                    fds += list(a)
-            kv = dict(line.split("=", 1) for line in msg.decode().splitlines() if "=" in line)
-            if kv.get("READY") == "1":
-                self.ready = True
-            if kv.get("FDSTORE") == "1":
-                for fd in fds:
-                    self.store.append([kv.get("FDNAME", "stored"), fd])
-                fds = []
-            if kv.get("FDSTOREREMOVE") == "1":
-                name = kv.get("FDNAME")
-                keep = []
-                for n, fd in self.store:
-                    if n == name:
-                        os.close(fd)
-                    else:
-                        keep.append([n, fd])
-                self.store = keep
+            except OSError:
+                return
+            with self.lock:
+                self.handle(msg, anc)
+
+    def pump(self, seconds=0.3):
+        time.sleep(seconds)
+
+    def handle(self, msg, anc):
+        fds = []
+        for lvl, typ, d in anc:
+            if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                a = array.array("i")
+                a.frombytes(d[: len(d) - (len(d) % 4)])
+                fds += list(a)
+        kv = dict(line.split("=", 1) for line in msg.decode().splitlines() if "=" in line)
+        if kv.get("READY") == "1":
+            self.ready = True
+        if kv.get("FDSTORE") == "1":
             for fd in fds:
-                os.close(fd)
+                self.store.append([kv.get("FDNAME", "stored"), fd])
+            fds = []
+        if kv.get("FDSTOREREMOVE") == "1":
+            name = kv.get("FDNAME")
+            keep = []
+            for n, fd in self.store:
+                if n == name:
+                    os.close(fd)
+                else:
+                    keep.append([n, fd])
+            self.store = keep
+        for fd in fds:
+            os.close(fd)
 
     def names(self):
-        return sorted(n for n, _ in self.store)
+        with self.lock:
+            return sorted(n for n, _ in self.store)
 
     def start(self):
-        passed = [("varlink", self.listener.fileno())] + [(n, fd) for n, fd in self.store]
+        with self.lock:
+            passed = [("varlink", self.listener.fileno())] + [(n, fd) for n, fd in self.store]
         hi = [os.dup(fd) for _, fd in passed]
 
         def child():
@@ -190,12 +206,13 @@ time.sleep(60)
 
         # F2: a state that is not a sealed memfd, plus junk entries: dropped, daemon starts.
         sd.kill9()
-        for n, fd in sd.store:
-            os.close(fd)
         bad = os.memfd_create("state")
         os.write(bad, b"{\"format\":\"ioasidd-state\",\"version\":1,\"leases\":[{\"id\":\"x\"}]}")
         junk = os.memfd_create("junk")
-        sd.store = [["state", bad], ["Lffffffffffffffffffffffffffffffffi", junk], ["weird", os.dup(junk)]]
+        with sd.lock:
+            for n, fd in sd.store:
+                os.close(fd)
+            sd.store = [["state", bad], ["Lffffffffffffffffffffffffffffffffi", junk], ["weird", os.dup(junk)]]
         check(sd.start(), "daemon starts with a corrupt state")
         sd.pump(0.3)
         c = Client(sock)

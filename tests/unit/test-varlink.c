@@ -246,7 +246,8 @@ static void test_bad_json(void) {
 		VarlinkStream *a = NULL, *b = NULL;
 		pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
 		size_t len = strlen(cases[i].text) + 1;
-		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len), (ssize_t)len);
+		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len),
+		                      (ssize_t)len);
 		json_object *m = NULL;
 		int r = read_one(b, &m, NULL, NULL);
 		if (cases[i].err) {
@@ -371,8 +372,9 @@ static void test_eagain_resume(void) {
 			json_object *p = json_object_object_get(m, "parameters");
 			CU_ASSERT_EQUAL(json_object_get_int(json_object_object_get(p, "i")),
 					(int)msgs);
-			CU_ASSERT_EQUAL(json_object_get_string_len(json_object_object_get(p, "blob")),
-					199999);
+			CU_ASSERT_EQUAL(
+			        json_object_get_string_len(json_object_object_get(p, "blob")),
+			        199999);
 			CU_ASSERT_EQUAL(n, msgs == 1 ? 1u : 0u);
 			fds_seen += n;
 			msgs++;
