@@ -22,8 +22,8 @@ done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu missing: run 'make build-tests' first"
 out=$BDIR/vm
 # S4 needs a daemon whose group bookkeeping can be bypassed (a test-only build option).
-vm_log "building the TESTING_BYPASS=1 ioasidd into $B-bypass"
-make -s -C "$REPO" B="$BDIR-bypass" TESTING_BYPASS=1 "$BDIR-bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
+vm_log "building the TESTING_BYPASS=1 ioasidd into $B/bypass"
+make -s -C "$REPO" B="$BDIR/bypass" TESTING_BYPASS=1 "$BDIR/bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
 	{ cat "$BDIR/vm-bypass-build.log" >&2; vm_die "cannot build the TESTING_BYPASS=1 ioasidd"; }
 mkdir -p "$out"
 
