@@ -27,3 +27,17 @@ scenario_S3() {
 	edu_result S3 $? "$out" "uid $UID_A unbound lease on $EDU_SINGLE: client BIND/ATTACH/MAP + DMA round trip"
 	daemon_stop
 }
+
+# B1 (extra): the edu behind the pcie-pci-bridge: its DMA reaches the IOMMU with the bridge's
+#     requester id (the alias that puts bridge and both devices in one group). A lease on it
+#     still round-trips, so the daemon's group handling covers aliased groups.
+scenario_B1() {
+	local g
+	g=$(basename "$(readlink /sys/bus/pci/devices/$EDU_BR/iommu_group)")
+	info B1 "group $g: $(ls /sys/kernel/iommu_groups/$g/devices | tr '\n' ' ')"
+	daemon_start || { result B1 FAIL "ioasidd --kernel=linux did not start"; return; }
+	out=$(ctl_as $UID_A run --device "$EDU_BR" --mode attached -- \
+		vm-edu dma '{iommufd}' "{fd:$EDU_BR}" --ioas '{ioas}' 2>&1)
+	edu_result B1 $? "$out" "uid $UID_A lease on $EDU_BR behind the pcie-pci-bridge (group $g, aliased): DMA round trip"
+	daemon_stop
+}
