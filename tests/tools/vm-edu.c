@@ -112,8 +112,8 @@ static int fail(const char *what, int r)
 
 static int edu_setup(int devfd, Edu *ret)
 {
-	struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
-	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	struct vfio_region_info bar = {.argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX};
+	struct vfio_region_info cfg = {.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX};
 	uint16_t cmd;
 	uint32_t ident;
 
@@ -134,8 +134,10 @@ static int edu_setup(int devfd, Edu *ret)
 	say("edu_ident=0x%08x bar0_size=0x%" PRIx64, ident, (uint64_t)bar.size);
 	if ((ident & 0xff) != 0xed)
 		return fail("not an edu device", -ENODEV);
-	*ret = (Edu){ .devfd = devfd, .bar0_off = bar.offset, .bar0_size = bar.size,
-		      .cfg_off = cfg.offset };
+	*ret = (Edu){.devfd = devfd,
+	             .bar0_off = bar.offset,
+	             .bar0_size = bar.size,
+	             .cfg_off = cfg.offset};
 	return 0;
 }
 
@@ -196,8 +198,10 @@ static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
 {
 	struct iommu_iova_range r[8] = {};
 	struct iommu_ioas_iova_ranges q = {
-		.size = sizeof(q), .ioas_id = ioas, .num_iovas = ELEMENTSOF(r),
-		.allowed_iovas = (uintptr_t)r,
+	        .size = sizeof(q),
+	        .ioas_id = ioas,
+	        .num_iovas = ELEMENTSOF(r),
+	        .allowed_iovas = (uintptr_t)r,
 	};
 	char buf[512] = "";
 	size_t off = 0;
@@ -206,7 +210,7 @@ static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
 		return fail("IOMMU_IOAS_IOVA_RANGES", -errno);
 	for (uint32_t i = 0; i < q.num_iovas && i < ELEMENTSOF(r); i++)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx", i ? "," : "",
-				(unsigned long long)r[i].start, (unsigned long long)r[i].last);
+		                (unsigned long long)r[i].start, (unsigned long long)r[i].last);
 	say("iova_ranges_%s=%s num=%u alignment=0x%llx", tag, buf, q.num_iovas,
 	    (unsigned long long)q.out_iova_alignment);
 	return (int)q.num_iovas;
@@ -215,10 +219,13 @@ static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
 static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
 {
 	struct iommu_ioas_map m = {
-		.size = sizeof(m), .ioas_id = ioas, .user_va = (uintptr_t)va, .length = len,
-		.iova = iova,
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
+	        .size = sizeof(m),
+	        .ioas_id = ioas,
+	        .user_va = (uintptr_t)va,
+	        .length = len,
+	        .iova = iova,
+	        .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+	                 IOMMU_IOAS_MAP_WRITEABLE,
 	};
 
 	if (ioctl(iommufd, IOMMU_IOAS_MAP, &m) < 0)
@@ -230,8 +237,8 @@ static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint6
 
 static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova)
 {
-	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = iova,
-					 .length = len };
+	struct iommu_ioas_unmap u = {
+	        .size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len};
 
 	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) < 0)
 		return fail("IOMMU_IOAS_UNMAP", -errno);
@@ -330,11 +337,11 @@ static int cdev_for(const char *bdf, char *path, size_t len)
  */
 static int probe_allow_over_msi(int iommufd, int devfd)
 {
-	struct iommu_ioas_alloc a = { .size = sizeof(a) };
-	struct iommu_iova_range win = { .start = 0, .last = 0xffffffffULL };
-	struct iommu_ioas_allow_iovas al = { .size = sizeof(al), .num_iovas = 1,
-					     .allowed_iovas = (uintptr_t)&win };
-	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct iommu_ioas_alloc a = {.size = sizeof(a)};
+	struct iommu_iova_range win = {.start = 0, .last = 0xffffffffULL};
+	struct iommu_ioas_allow_iovas al = {
+	        .size = sizeof(al), .num_iovas = 1, .allowed_iovas = (uintptr_t)&win};
+	struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at)};
 	int r;
 
 	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
@@ -352,12 +359,12 @@ static int probe_allow_over_msi(int iommufd, int devfd)
 static int cmd_probe(const char *bdf)
 {
 	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
-	struct iommu_ioas_alloc a = { .size = sizeof(a) };
-	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
-	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct iommu_ioas_alloc a = {.size = sizeof(a)};
+	struct vfio_device_bind_iommufd b = {.argsz = sizeof(b)};
+	struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at)};
 	struct iommu_hw_info_vtd vtd = {};
-	struct iommu_hw_info hw = { .size = sizeof(hw), .data_len = sizeof(vtd),
-				       .data_uptr = (uintptr_t)&vtd };
+	struct iommu_hw_info hw = {
+	        .size = sizeof(hw), .data_len = sizeof(vtd), .data_uptr = (uintptr_t)&vtd};
 	char path[300];
 	struct stat st;
 	uint8_t *buf;
@@ -449,7 +456,7 @@ static int cmd_dma(int argc, char **argv)
 	uint32_t iommufd, devfd, ioas = 0;
 	bool bind = false, attach = false, expect_blocked = false;
 	const char *wait_file = NULL;
-	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_ioas_alloc a = {.size = sizeof(a)};
 	uint8_t *buf;
 	Edu e;
 	int r;
@@ -479,14 +486,14 @@ static int cmd_dma(int argc, char **argv)
 		say("ioas_id=%u (allocated)", ioas);
 	}
 	if (bind) {
-		struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = (int)iommufd };
+		struct vfio_device_bind_iommufd b = {.argsz = sizeof(b), .iommufd = (int)iommufd};
 
 		if (ioctl((int)devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
 			return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
 		say("dev_id=%u", b.out_devid);
 	}
 	if (attach) {
-		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = ioas };
+		struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = ioas};
 
 		if (ioctl((int)devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
 			return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
@@ -534,8 +541,11 @@ static int cmd_dma(int argc, char **argv)
 static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
 {
 	struct vfio_iommu_type1_dma_map m = {
-		.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)va, .iova = iova, .size = len,
+	        .argsz = sizeof(m),
+	        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	        .vaddr = (uintptr_t)va,
+	        .iova = iova,
+	        .size = len,
 	};
 
 	if (ioctl(container, VFIO_IOMMU_MAP_DMA, &m) < 0)
@@ -547,7 +557,7 @@ static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
 
 static int type1_unmap(int container, uint64_t len, uint64_t iova)
 {
-	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = len };
+	struct vfio_iommu_type1_dma_unmap u = {.argsz = sizeof(u), .iova = iova, .size = len};
 
 	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &u) < 0)
 		return fail("VFIO_IOMMU_UNMAP_DMA", -errno);
@@ -562,7 +572,7 @@ static int type1_ranges(int container)
 	union {
 		struct vfio_iommu_type1_info info;
 		uint8_t raw[4096];
-	} u = { .info = { .argsz = sizeof(u) } };
+	} u = {.info = {.argsz = sizeof(u)}};
 	char buf[512] = "";
 	size_t off = 0;
 	uint32_t at;
@@ -578,9 +588,9 @@ static int type1_ranges(int container)
 
 			for (uint32_t i = 0; i < r->nr_iovas && i < 16; i++)
 				off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx",
-						i ? "," : "",
-						(unsigned long long)r->iova_ranges[i].start,
-						(unsigned long long)r->iova_ranges[i].end);
+				                i ? "," : "",
+				                (unsigned long long)r->iova_ranges[i].start,
+				                (unsigned long long)r->iova_ranges[i].end);
 		}
 		at = h->next;
 	}
@@ -625,7 +635,7 @@ static int legacy_roundtrip(int container, int devfd)
 static int cmd_legacy(const char *bdf)
 {
 	_cleanup_close_ int container = -EBADF, group = -EBADF, devfd = -EBADF;
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
+	struct vfio_group_status gs = {.argsz = sizeof(gs)};
 	char link[300], target[300], path[320];
 	const char *g;
 	ssize_t l;
@@ -700,7 +710,8 @@ int main(int argc, char **argv)
 	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
 		r = cmd_dma_legacy(argc - 2, argv + 2);
 	else {
-		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | dma-legacy CFD DEVFD\n");
+		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
+		                "dma-legacy CFD DEVFD\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

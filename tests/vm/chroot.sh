@@ -9,8 +9,11 @@ root=$VM_CACHE/chroot-$VM_SUITE
 [ -e "$root/.complete" ] && exit 0
 command -v debootstrap >/dev/null || vm_die "debootstrap is not installed (make deps)"
 [ "$(id -u)" = 0 ] || vm_die "creating the build chroot needs root"
+vm_umount_below "$root"
 rm -rf "$root"
 mkdir -p "$root"
+trap 'vm_umount_below "$root"' EXIT
+trap 'exit 130' INT TERM HUP
 vm_log "debootstrap --variant=minbase $VM_SUITE (once)"
 pkgs=gcc,make,libc6-dev,libelf-dev,libssl-dev,bc,bison,flex,kmod,xz-utils,dwarves,ca-certificates
 debootstrap --variant=minbase --include="$pkgs" --keyring="$VM_KEYRING" \

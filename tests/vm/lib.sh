@@ -41,3 +41,12 @@ vm_apt() {
 	mapfile -t opts < <(vm_apt_opts)
 	"$@" "${opts[@]}"
 }
+
+# Unmount whatever is still mounted below a chroot (debootstrap mounts /proc and /sys in the
+# target and may leave them behind when it fails or is interrupted).
+vm_umount_below() {
+	local m
+	for m in $(awk -v r="$1/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+}

@@ -34,7 +34,7 @@ qb=${IOASID_VM_QEMU_BUNDLE:-}
 
 hash=$( {
 	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
-	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR-bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
+	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected 2>/dev/null
 } | sha256sum | cut -c1-16)
@@ -51,7 +51,7 @@ find "$top" -maxdepth 1 -name "initrd-$mode-*.gz" -mmin +1440 -delete 2>/dev/nul
 s=$(mktemp -d)
 trap 'rm -rf "$s"' EXIT
 chmod 0755 "$s" # mktemp made it 0700: it becomes the guest's /
-mkdir -p "$s"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,lib/ioasid-modules,scenarios,usr/bin,usr/sbin,home/tester}
+mkdir -p "$s"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/ioasid-modules,scenarios,usr/bin,usr/sbin,home/tester}
 cp "$bb" "$s/bin/busybox"
 ln -s busybox "$s/bin/sh"
 
@@ -92,7 +92,7 @@ copy_with_libs() {
 }
 for b in "${bins[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
 # The TESTING_BYPASS=1 daemon (scenario S4), built by run.sh into its own build dir.
-[ -x "$BDIR-bypass/ioasidd" ] && copy_with_libs "$BDIR-bypass/ioasidd" usr/bin/ioasidd-bypass
+[ -x "$BDIR/bypass/ioasidd" ] && copy_with_libs "$BDIR/bypass/ioasidd" usr/bin/ioasidd-bypass
 for b in "${extra[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
 if [ -n "$qb" ]; then
 	mkdir -p "$s/opt/trixie"
@@ -110,7 +110,7 @@ if [ -e /usr/share/misc/pci.ids ]; then
 fi
 
 cat >"$s/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/sh
+root:x:0:0:root:/:/bin/sh
 ioasid:x:990:990:ioasid daemon:/:/bin/false
 tester:x:1000:1000:unprivileged test client:/home/tester:/bin/sh
 other:x:1001:1001:second owner:/home/tester:/bin/sh
