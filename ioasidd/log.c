@@ -8,10 +8,10 @@
 static bool use_journal;
 static int max_level = LOG_INFO;
 
-/* Audit rate limit: at most AUDIT_BURST records per AUDIT_INTERVAL_SEC; the rest are counted
+/* Audit rate limit: at most audit_burst records per audit_interval_sec; the rest are counted
  * and summarized once the window ends. */
-#define AUDIT_BURST 200
-#define AUDIT_INTERVAL_SEC 10
+static unsigned audit_burst = 200;
+static unsigned audit_interval_sec = 10;
 static uint64_t audit_window_start;
 static unsigned audit_in_window;
 static unsigned audit_suppressed;
@@ -102,9 +102,17 @@ static void audit_emit(const AuditRecord *a) {
 		        a->lease ? a->lease : "-", reason);
 }
 
+void audit_set_rate_limit(unsigned burst, unsigned interval_sec) {
+	audit_burst = burst;
+	audit_interval_sec = interval_sec;
+	audit_window_start = 0;
+	audit_in_window = 0;
+	audit_suppressed = 0;
+}
+
 void audit_log(const AuditRecord *a) {
 	uint64_t now = now_sec();
-	if (now >= audit_window_start + AUDIT_INTERVAL_SEC) {
+	if (now >= audit_window_start + audit_interval_sec) {
 		if (audit_suppressed > 0) {
 			if (use_journal)
 				sd_journal_send("MESSAGE=audit: suppressed %u records",
@@ -120,7 +128,7 @@ void audit_log(const AuditRecord *a) {
 		audit_in_window = 0;
 		audit_suppressed = 0;
 	}
-	if (audit_in_window >= AUDIT_BURST) {
+	if (audit_in_window >= audit_burst) {
 		audit_suppressed++;
 		return;
 	}

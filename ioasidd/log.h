@@ -49,5 +49,8 @@ typedef struct AuditRecord {
 	uint64_t generation;
 } AuditRecord;
 void audit_log(const AuditRecord *a);
+/* At most burst records per interval_sec, the rest counted and summarized as "suppressed N"
+ * when the next window opens (defaults 200 per 10 s; tests set their own). */
+void audit_set_rate_limit(unsigned burst, unsigned interval_sec);
 /* Copies s into buf with control and non-ASCII bytes escaped as \xNN (log-safe). */
 const char *log_escape(const char *s, char *buf, size_t size);

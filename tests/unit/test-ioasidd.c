@@ -181,7 +181,48 @@ static void test_log_escape(void) {
 	ASSERT_STREQ(small, "\\x0a");
 }
 
+/* One line per decision on stderr, rate-limited with a "suppressed N" summary. */
+static void test_audit_rate_limit(void) {
+	int mf = memfd_create("stderr", MFD_CLOEXEC);
+	CU_ASSERT_FATAL(mf >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	CU_ASSERT_FATAL(saved >= 0);
+	dup2(mf, STDERR_FILENO);
+	audit_set_rate_limit(3, 1);
+	AuditRecord a = { .action = "deny", .message_id = IOASID_MESSAGE_DENY,
+			  .method = "io.ioasid.Broker.Acquire", .device = "0000:01:00.0",
+			  .reason = "no rule matched", .uid = 1000, .pid = 42, .generation = 7 };
+	for (int i = 0; i < 10; i++)
+		audit_log(&a);
+	usleep(1100 * 1000);
+	a.action = "allow";
+	audit_log(&a);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	audit_set_rate_limit(200, 10);
+
+	char buf[4096] = "";
+	ssize_t n = pread(mf, buf, sizeof(buf) - 1, 0);
+	close(mf);
+	CU_ASSERT_FATAL(n > 0);
+	buf[n] = '\0';
+	size_t deny = 0, allow = 0;
+	for (char *p = buf; (p = strstr(p, "action=deny")); p++)
+		deny++;
+	for (char *p = buf; (p = strstr(p, "action=allow")); p++)
+		allow++;
+	CU_ASSERT_EQUAL(deny, 3);
+	CU_ASSERT_EQUAL(allow, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "suppressed 7 records"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "uid=1000 pid=42"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "generation=7"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "rule=default"));
+}
+
 static CU_TestInfo tests[] = {
+	{ "audit_rate_limit", test_audit_rate_limit },
 	{ "log_escape", test_log_escape },
 	{ "unit_from_cgroup", test_unit_from_cgroup },
 	{ "parse_proc_cgroup", test_parse_proc_cgroup },

@@ -107,7 +107,7 @@ KB
 # The kernel's config plus the two options. IOMMUFD_VFIO_CONTAINER and IOMMUFD_TEST stay
 # unset; the vfio variant, mdev and platform drivers are not wanted (and must never be loaded
 # beside the rebuilt vfio.ko: the struct layouts differ).
-opts="CONFIG_IOMMUFD=m CONFIG_VFIO_DEVICE_CDEV=y CONFIG_IOMMUFD_VFIO_CONTAINER= CONFIG_IOMMUFD_TEST=
+kbuild_opts="CONFIG_IOMMUFD=m CONFIG_VFIO_DEVICE_CDEV=y CONFIG_IOMMUFD_VFIO_CONTAINER= CONFIG_IOMMUFD_TEST=
 	CONFIG_VFIO_MDEV= CONFIG_VFIO_PLATFORM_BASE= CONFIG_VFIO_FSL_MC= CONFIG_VFIO_CDX=
 	CONFIG_MLX5_VFIO_PCI= CONFIG_HISI_ACC_VFIO_PCI= CONFIG_PDS_VFIO_PCI= CONFIG_VIRTIO_VFIO_PCI=
 	CONFIG_NVGRACE_GPU_VFIO_PCI= CONFIG_QAT_VFIO_PCI="
@@ -118,7 +118,7 @@ trap 'exit 130' INT TERM HUP # so that the EXIT trap unmounts /proc on a signal 
 mount -t proc proc "$root/proc" && mounted=1 # objtool reads /proc
 vm_log "building iommufd/vfio modules for $kv"
 if ! chroot "$root" make -C "/usr/src/linux-headers-$kv" M="/build/$ver/mod" -j"$(nproc)" \
-	$opts modules >"$top/build.log" 2>&1; then
+	$kbuild_opts modules >"$top/build.log" 2>&1; then
 	tail -n 40 "$top/build.log" >&2
 	vm_die "module build failed (log: $top/build.log)"
 fi

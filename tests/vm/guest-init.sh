@@ -41,6 +41,7 @@ for m in $(cat /lib/ioasid-modules/order); do
 	for w in $CMDLINE; do
 		case $w in "$mn".*=*) params="$params ${w#"$mn".}" ;; esac
 	done
+	[ -n "$params" ] && echo "VMINFO boot insmod $m$params"
 	if ! insmod "/lib/ioasid-modules/$m.ko" $params; then
 		echo "VMERROR insmod $m failed"
 		FAILED=1

@@ -34,7 +34,7 @@ qb=${IOASID_VM_QEMU_BUNDLE:-}
 
 hash=$( {
 	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
-	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR-bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
+	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected 2>/dev/null
 } | sha256sum | cut -c1-16)
@@ -92,7 +92,7 @@ copy_with_libs() {
 }
 for b in "${bins[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
 # The TESTING_BYPASS=1 daemon (scenario S4), built by run.sh into its own build dir.
-[ -x "$BDIR-bypass/ioasidd" ] && copy_with_libs "$BDIR-bypass/ioasidd" usr/bin/ioasidd-bypass
+[ -x "$BDIR/bypass/ioasidd" ] && copy_with_libs "$BDIR/bypass/ioasidd" usr/bin/ioasidd-bypass
 for b in "${extra[@]}"; do copy_with_libs "$b" "usr/bin/$(basename "$b")"; done
 if [ -n "$qb" ]; then
 	mkdir -p "$s/opt/trixie"

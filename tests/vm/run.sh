@@ -22,8 +22,8 @@ done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu missing: run 'make build-tests' first"
 out=$BDIR/vm
 # S4 needs a daemon whose group bookkeeping can be bypassed (a test-only build option).
-vm_log "building the TESTING_BYPASS=1 ioasidd into $B-bypass"
-make -s -C "$REPO" B="$BDIR-bypass" TESTING_BYPASS=1 "$BDIR-bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
+vm_log "building the TESTING_BYPASS=1 ioasidd into $B/bypass"
+make -s -C "$REPO" B="$BDIR/bypass" TESTING_BYPASS=1 "$BDIR/bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
 	{ cat "$BDIR/vm-bypass-build.log" >&2; vm_die "cannot build the TESTING_BYPASS=1 ioasidd"; }
 mkdir -p "$out"
 
@@ -35,11 +35,9 @@ read -r KV VER < <("$VM_DIR/fetch.sh") || vm_die "fetch failed"
 [ -n "${VER:-}" ] || vm_die "fetch did not resolve a kernel"
 vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
-flock -u "$lockfd"
-t1=$(date +%s)
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10"
+ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1"
 ALL_STOCK="L0 S9"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
@@ -67,12 +65,18 @@ machine=(
 	-netdev user,id=n1,restrict=on
 )
 
+# trixie's QEMU for S10, installed into the build chroot once (still under the lock).
+QEMU_BUNDLE=
+case " $want " in *" S10 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+flock -u "$lockfd"
+t1=$(date +%s)
+
 PASS=0 FAIL=0 TODO=0
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
 	local qb=
-	case ",$list," in *,S10,*) qb=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
 	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb "$VM_DIR/mkinitramfs.sh" "$KV" "$VER" "$mode") ||
 		vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log

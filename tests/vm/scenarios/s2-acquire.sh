@@ -5,10 +5,18 @@
 # S3: unbound mode: the client binds and attaches by itself (its own IOAS), then the same.
 
 scenario_S2() {
+	local direct
+	# Without the daemon the client cannot even open /dev/iommu: the lease is what grants it.
+	direct=$(as_uid $UID_A vm-edu probe "$EDU_SINGLE" 2>&1)
+	info S2 "uid $UID_A alone: $(echo "$direct" | grep error= | head -n1)"
+	if ! echo "$direct" | grep -q 'error=open /dev/iommu errno=EACCES'; then
+		result S2 FAIL "uid $UID_A could open /dev/iommu without the daemon (or failed otherwise): $direct"
+		return
+	fi
 	daemon_start || { result S2 FAIL "ioasidd --kernel=linux did not start"; return; }
 	out=$(ctl_as $UID_A run --device "$EDU_SINGLE" --mode attached -- \
 		vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --ioas '{ioas}' 2>&1)
-	edu_result S2 $? "$out" "uid $UID_A attached lease on $EDU_SINGLE: client MAP + edu DMA round trip"
+	edu_result S2 $? "$out" "uid $UID_A (EACCES on /dev/iommu alone) with an attached lease on $EDU_SINGLE: client MAP + edu DMA round trip"
 	daemon_stop
 }
 
@@ -17,5 +25,19 @@ scenario_S3() {
 	out=$(ctl_as $UID_A run --device "$EDU_SINGLE" --mode unbound -- \
 		vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --bind --attach 2>&1)
 	edu_result S3 $? "$out" "uid $UID_A unbound lease on $EDU_SINGLE: client BIND/ATTACH/MAP + DMA round trip"
+	daemon_stop
+}
+
+# B1 (extra): the edu behind the pcie-pci-bridge: its DMA reaches the IOMMU with the bridge's
+#     requester id (the alias that puts bridge and both devices in one group). A lease on it
+#     still round-trips, so the daemon's group handling covers aliased groups.
+scenario_B1() {
+	local g
+	g=$(basename "$(readlink /sys/bus/pci/devices/$EDU_BR/iommu_group)")
+	info B1 "group $g: $(ls /sys/kernel/iommu_groups/$g/devices | tr '\n' ' ')"
+	daemon_start || { result B1 FAIL "ioasidd --kernel=linux did not start"; return; }
+	out=$(ctl_as $UID_A run --device "$EDU_BR" --mode attached -- \
+		vm-edu dma '{iommufd}' "{fd:$EDU_BR}" --ioas '{ioas}' 2>&1)
+	edu_result B1 $? "$out" "uid $UID_A lease on $EDU_BR behind the pcie-pci-bridge (group $g, aliased): DMA round trip"
 	daemon_stop
 }
