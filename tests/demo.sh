@@ -9,9 +9,10 @@
 #   4) A releases, and B succeeds.
 # Then the daemon is stopped and its socket removed.
 #
-# The clients run as the system users ioasid-demo1 and ioasid-demo2. They are created (with
-# useradd --system, no home, no login shell) when absent, and said so; IOASID_DEMO_NO_USERADD=1
-# uses the bare uids 4801/4802 instead, touching nothing in /etc.
+# The clients run as the bare uids 4801 and 4802 (no account needed: the kernel and the daemon
+# only see numbers), so the demo touches nothing in /etc. IOASID_DEMO_USERADD=1 uses named
+# system users ioasid-demo1 and ioasid-demo2 instead, created with useradd --system (no home,
+# no login shell) when absent.
 
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/integration/lib.sh"
@@ -40,7 +41,7 @@ show() { # show LABEL CMD...: prints "$ LABEL", then runs CMD with its output in
 }
 
 # --- the two users -------------------------------------------------------------------
-if [ "${IOASID_DEMO_NO_USERADD:-0}" = 1 ]; then
+if [ "${IOASID_DEMO_USERADD:-0}" != 1 ]; then
 	USER_A=4801 USER_B=4802 GID_A=4800 GID_B=4800
 	RULE_A="uid $USER_A" RULE_B="uid $USER_B"
 else
@@ -48,7 +49,7 @@ else
 		if ! id "$u" >/dev/null 2>&1; then
 			say "Creating the system user '$u' for the demo (useradd --system, no home, nologin)"
 			useradd --system --no-create-home --shell /usr/sbin/nologin --user-group "$u" ||
-				{ echo "demo: useradd $u failed (try IOASID_DEMO_NO_USERADD=1)" >&2; exit 1; }
+				{ echo "demo: useradd $u failed (run without IOASID_DEMO_USERADD=1)" >&2; exit 1; }
 		fi
 	done
 	USER_A=ioasid-demo1 USER_B=ioasid-demo2
