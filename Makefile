@@ -18,6 +18,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
+# Keep the test tools' objects (intermediate files of a pattern chain) between builds.
+.SECONDARY:
 
 prefix ?= /usr
 sbindir ?= $(prefix)/sbin
@@ -225,7 +227,8 @@ bench: deps build-tests
 .PHONY: bench
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@echo "demo: building (quietly; 'make' shows the compiler lines)"
+	@$(MAKE) --no-print-directory -s build-tests
 	B=$(B) tests/demo.sh
 .PHONY: demo
 
