@@ -174,6 +174,12 @@ check-daemon: build-tests
 	python3 tests/daemon/fdstore.py $(B)
 .PHONY: check-daemon
 
+# The test-only bypass build (never installed) next to the normal one.
+check-daemon-bypass: build-tests
+	@$(MAKE) --no-print-directory B=$(B)-bypass TESTING_BYPASS=1 all
+	python3 tests/daemon/bypass.py $(B) $(B)-bypass
+.PHONY: check-daemon-bypass
+
 check-unit: $(RUN_TESTS)
 	$(RUN_TESTS)
 .PHONY: check-unit
@@ -255,5 +261,5 @@ install: all
 .PHONY: install
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-bypass
 .PHONY: clean

@@ -50,6 +50,30 @@ struct VarlinkStream {
 	size_t n_out;
 };
 
+/* How received fds that nobody takes are closed (see varlink_set_received_fd_closer()). */
+static void (*received_closer)(int fd) = NULL;
+
+void varlink_set_received_fd_closer(void (*closer)(int fd)) {
+	received_closer = closer;
+}
+
+static void close_received(int fd) {
+	if (fd < 0)
+		return;
+	if (received_closer)
+		received_closer(fd);
+	else
+		safe_close(fd);
+}
+
+static void drop_received(int *fds, size_t n) {
+	if (!fds)
+		return;
+	for (size_t i = 0; i < n; i++)
+		close_received(fds[i]);
+	free(fds);
+}
+
 void varlink_fds_free(int *fds, size_t n) {
 	if (!fds)
 		return;
@@ -90,7 +114,7 @@ VarlinkStream *varlink_stream_free(VarlinkStream *s) {
 	safe_close(s->fd);
 	free(s->in);
 	for (size_t i = 0; i < s->n_batches; i++)
-		varlink_fds_free(s->batches[i].fds, s->batches[i].n_fds);
+		drop_received(s->batches[i].fds, s->batches[i].n_fds);
 	free(s->batches);
 	while (s->out_head) {
 		OutMessage *m = s->out_head;
@@ -144,7 +168,7 @@ static void close_cmsg_fds(struct msghdr *mh) {
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		int *fds = (int *)CMSG_DATA(c);
 		for (size_t i = 0; i < n; i++)
-			safe_close(fds[i]);
+			close_received(fds[i]);
 	}
 }
 
@@ -195,7 +219,7 @@ int varlink_stream_fill(VarlinkStream *s) {
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		int *p = realloc(fds, (n_fds + k) * sizeof(int));
 		if (!p) {
-			varlink_fds_free(TAKE_PTR(fds), n_fds);
+			drop_received(TAKE_PTR(fds), n_fds);
 			close_cmsg_fds(&mh);
 			return -ENOMEM;
 		}
@@ -209,7 +233,7 @@ int varlink_stream_fill(VarlinkStream *s) {
 
 	if (n_fds > 0) {
 		if (s->flags & VARLINK_STREAM_REFUSE_FDS) {
-			varlink_fds_free(TAKE_PTR(fds), n_fds);
+			drop_received(TAKE_PTR(fds), n_fds);
 			return -EPROTO;
 		}
 		/* The last message start inside [old, in_size). */
@@ -218,12 +242,12 @@ int varlink_stream_fill(VarlinkStream *s) {
 			if (p == 0 || s->in[p - 1] == '\0')
 				start = p;
 		if (start == SIZE_MAX || n == 0) {
-			varlink_fds_free(TAKE_PTR(fds), n_fds);
+			drop_received(TAKE_PTR(fds), n_fds);
 			return -EPROTO;
 		}
 		FdBatch *b = realloc(s->batches, (s->n_batches + 1) * sizeof(FdBatch));
 		if (!b) {
-			varlink_fds_free(TAKE_PTR(fds), n_fds);
+			drop_received(TAKE_PTR(fds), n_fds);
 			return -ENOMEM;
 		}
 		s->batches = b;
@@ -255,7 +279,7 @@ static void consume(VarlinkStream *s, size_t len, int **ret_fds, size_t *ret_n_f
 				fds = b->fds;
 				n_fds = b->n_fds;
 			} else
-				varlink_fds_free(b->fds, b->n_fds);
+				drop_received(b->fds, b->n_fds);
 			continue;
 		}
 		b->offset -= len;
@@ -269,7 +293,7 @@ static void consume(VarlinkStream *s, size_t len, int **ret_fds, size_t *ret_n_f
 		*ret_fds = fds;
 		*ret_n_fds = n_fds;
 	} else
-		varlink_fds_free(fds, n_fds);
+		drop_received(fds, n_fds);
 }
 
 int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_fds,
@@ -320,7 +344,7 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 		*ret_fds = fds;
 		*ret_n_fds = n_fds;
 	} else
-		varlink_fds_free(fds, n_fds);
+		drop_received(fds, n_fds);
 	return 1;
 }
 

@@ -196,5 +196,13 @@ int varlink_stream_call(VarlinkStream *s, const char *method, json_object *param
 			unsigned flags, int timeout_ms, char **ret_error,
 			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds);
 
+/*
+ * varlink_set_received_fd_closer: process-wide, how the reader closes received fds that no
+ * caller takes (refused, truncated, attached to a dropped message). Default: close(). A
+ * daemon passes a function that hands the fd to another thread, because closing a hostile
+ * fd can block (the last close of a FUSE file waits for its server). NULL restores close().
+ */
+void varlink_set_received_fd_closer(void (*closer)(int fd));
+
 /* Closes n fds and frees the array. Takes NULL. */
 void varlink_fds_free(int *fds, size_t n);

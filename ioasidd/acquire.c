@@ -485,6 +485,18 @@ static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
  * attached in attached mode. Returns 0 with *ret, or 1 when the error was sent to c and
  * everything was rolled back.
  */
+/* Only iommufd is brokered. Returns 0, or 1 when the SystemError was sent. */
+static int kernel_api_check(Connection *c) {
+	Kernel *k = c->manager->kernel;
+	KernelApi api = k->ops->api ? k->ops->api(k) : KERNEL_API_NONE;
+	if (api == KERNEL_API_IOMMUFD)
+		return 0;
+	return system_error(c, api == KERNEL_API_LEGACY ? -EOPNOTSUPP : -ENODEV,
+			    api == KERNEL_API_LEGACY ? "legacy VFIO (no iommufd)" : "open /dev/iommu",
+			    NULL),
+	       1;
+}
+
 static int build_context(Connection *c, const Request *rq, const PolicyLayout *layout,
 			 char ***warnings_out, Lease **ret) {
 	Manager *m = c->manager;
@@ -865,7 +877,7 @@ int method_stage(Connection *c, json_object *params) {
 		add_int(p, "max", IOASID_MAX_LEASES);
 		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
 	}
-	if (group_check(c, &rq, &at_risk) > 0)
+	if (kernel_api_check(c) > 0 || group_check(c, &rq, &at_risk) > 0)
 		return 0;
 	Lease *l = NULL;
 	if (build_context(c, &rq, layout, &warnings, &l) > 0)
@@ -972,6 +984,11 @@ int method_acquire(Connection *c, json_object *params) {
 	}
 
 	/* 3. groups (a staged context already holds them) */
+	/* The kernel API first: on a legacy-only kernel (no iommufd) the devices have no cdev,
+	 * and "not viable" would hide the real reason. */
+	if (kernel_api_check(c) > 0)
+		return 0;
+
 	/* A context an admin staged for this caller, these devices, mode and layout? */
 	Lease *staged = staged_match(m, c, &rq);
 	if (!staged && group_check(c, &rq, &at_risk) > 0)

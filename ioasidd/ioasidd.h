@@ -12,6 +12,7 @@
  *   log.c       logging (journal or stderr) and audit records
  *   udev.c      hotplug and driver changes on the live host
  *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
+ *   closer.c    a thread that closes fds clients pushed on us (a close may block)
  */
 
 #include <stdbool.h>
@@ -265,6 +266,9 @@ int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 /* server.c: a connection from a socket kept across a restart (fdstore), with its old id. */
 int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
+
+/* closer.c: received fds nobody takes are closed by a helper thread. 0 or -errno. */
+int closer_start(void);
 
 /* state.c */
 int state_save(Manager *m);

@@ -304,6 +304,11 @@ int main(int argc, char **argv) {
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* After the signal mask: the thread inherits it, so SIGHUP/SIGTERM reach the loop. */
+	r = closer_start();
+	if (r < 0)
+		log_warning_errno(r, "No closer thread, fds pushed by clients are closed inline: %m");
+
 	r = sd_event_default(&m.event);
 	if (r < 0) {
 		log_error_errno(r, "Cannot create the event loop: %m");

@@ -46,8 +46,12 @@ static bool peer_is_admin(Connection *c, const char *method, bool audit) {
 static json_object *owner_json(Connection *c, const Lease *l, bool admin) {
 	if (!l)
 		return NULL;
-	char buf[64];
-	if (admin || l->uid == c->peer.uid)
+	char buf[300];
+	if (l->staged && admin)
+		snprintf(buf, sizeof(buf), "staged for %s", strempty(l->owner));
+	else if (l->staged)
+		snprintf(buf, sizeof(buf), "staged");
+	else if (admin || l->uid == c->peer.uid)
 		snprintf(buf, sizeof(buf), "uid:%d", (int)l->uid);
 	else
 		snprintf(buf, sizeof(buf), "another user");

@@ -30,9 +30,10 @@ static unsigned idle_timeout_sec(const Manager *m) {
 
 static unsigned max_per_uid(const Manager *m) {
 	const PolicySettings *s = m->policy ? policy_settings(m->policy) : NULL;
-	unsigned n = s && s->max_connections_per_uid > 0 ? s->max_connections_per_uid
-							 : IOASID_MAX_CONNECTIONS_PER_UID;
-	return MIN(n, (unsigned)IOASID_MAX_CONNECTIONS_PER_UID);
+	/* The admin's setting (the policy bounds it to 1..1024) wins over the built-in 64. */
+	if (s && s->max_connections_per_uid > 0)
+		return MIN(s->max_connections_per_uid, (unsigned)IOASID_MAX_CONNECTIONS);
+	return IOASID_MAX_CONNECTIONS_PER_UID;
 }
 
 size_t server_count_uid(const Manager *m, uid_t uid) {

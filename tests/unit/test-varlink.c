@@ -428,6 +428,34 @@ static void test_refuse_fds(void) {
 	CU_ASSERT_EQUAL(count_fds(), base);
 }
 
+static int closed_by_hook[16];
+static size_t n_closed_by_hook;
+static void record_close(int fd) {
+	if (n_closed_by_hook < ELEMENTSOF(closed_by_hook))
+		closed_by_hook[n_closed_by_hook++] = fd;
+	close(fd);
+}
+
+/* Refused fds go through the installed closer (the daemon's closer thread), not close(). */
+static void test_received_fd_closer(void) {
+	size_t base = count_fds();
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, VARLINK_STREAM_REFUSE_FDS, &a, &b);
+	int fds[2] = { memfd("h1"), memfd("h2") };
+	const char text[] = "{}";
+	raw_send_fds(varlink_stream_fd(a), text, sizeof(text), fds, 2);
+	safe_close(fds[0]);
+	safe_close(fds[1]);
+	n_closed_by_hook = 0;
+	varlink_set_received_fd_closer(record_close);
+	ASSERT_ERR(varlink_stream_fill(b), EPROTO);
+	varlink_set_received_fd_closer(NULL);
+	CU_ASSERT_EQUAL(n_closed_by_hook, 2);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+	CU_ASSERT_EQUAL(count_fds(), base);
+}
+
 /* More fds than the cmsg buffer: MSG_CTRUNC -> -EPROTO, what arrived is closed. */
 static void test_ctrunc(void) {
 	size_t base = count_fds();
@@ -542,6 +570,7 @@ static CU_TestInfo tests[] = {
 	{ "eagain_resume", test_eagain_resume },
 	{ "refuse_fds", test_refuse_fds },
 	{ "ctrunc", test_ctrunc },
+	{ "received_fd_closer", test_received_fd_closer },
 	{ "fds_mid_message", test_fds_mid_message },
 	{ "epipe", test_epipe },
 	{ "blocking_call", test_blocking_call },
