@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # /init of the real-kernel test guest (busybox). Loads the vfio/iommufd modules, binds the
 # test devices to vfio-pci, runs the scenarios and reports on the serial console:
-#   VMTEST <id> PASS|FAIL <detail>       one line per scenario (parsed by tests/vm/run.sh)
+#   VMTEST <id> PASS|FAIL|TODO <detail>  one line per scenario (parsed by tests/vm/run.sh)
 #   VMINFO <id> <text>                   facts worth keeping in the log
+#   VMERROR <text>                       a setup step failed (counted as a failure)
 #   VMTEST-END                           the guest finished (absent = crash or timeout)
 # then powers off. The kernel command line may carry ioasid.scenarios=S0,S2 and
 # mod.param=value items for the modules.
