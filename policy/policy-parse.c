@@ -270,46 +270,45 @@ static int default_group(const char *name, gid_t *ret, void *userdata) {
 
 static const PolicyResolver default_resolver = { default_user, default_group, NULL };
 
-static int resolve_user(Parser *ps, const Token *t, uid_t *ret) {
+/* Resolves a user (group false) or group name or number of a rule. Numbers are taken as
+ * they are; names go through the resolver. 65534 is refused either way: it is the id that
+ * unmapped user-namespace users and groups appear as, so a rule naming it would match any
+ * container's unmapped ids. */
+static int resolve_id(Parser *ps, const Token *t, bool group, uint32_t *ret) {
+	const char *what = group ? "Group" : "User";
 	uint64_t v;
+	int r;
+
 	if (all_digits(t->text)) {
 		if (num_parse_u64(t->text, UINT32_MAX - 1, &v) < 0)
-			return perr(ps, t->line, t->col, "User id '%s' is out of range", t->text);
-		*ret = (uid_t)v;
+			return perr(ps, t->line, t->col, "%s id '%s' is out of range", what, t->text);
+		*ret = (uint32_t)v;
 	} else {
-		int r = ps->resolver->user(t->text, ret, ps->resolver->userdata);
+		if (group)
+			r = ps->resolver->group(t->text, ret, ps->resolver->userdata);
+		else
+			r = ps->resolver->user(t->text, ret, ps->resolver->userdata);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
-			return perr(ps, t->line, t->col, "Unknown user '%s'", t->text);
+			return perr(ps, t->line, t->col, "Unknown %s '%s'", group ? "group" : "user",
+				    t->text);
 	}
 	if (*ret == POLICY_NOBODY_ID)
 		return perr(ps, t->line, t->col,
-			    "User '%s' is uid 65534 (nobody), the id unmapped user-namespace users "
-			    "appear as: a rule cannot name it",
-			    t->text);
+			    "%s '%s' is %s 65534 (%s), the id unmapped user-namespace %s appear as: "
+			    "a rule cannot name it",
+			    what, t->text, group ? "gid" : "uid", group ? "nogroup" : "nobody",
+			    group ? "groups" : "users");
 	return 0;
 }
 
+static int resolve_user(Parser *ps, const Token *t, uid_t *ret) {
+	return resolve_id(ps, t, false, ret);
+}
+
 static int resolve_group(Parser *ps, const Token *t, gid_t *ret) {
-	uint64_t v;
-	if (all_digits(t->text)) {
-		if (num_parse_u64(t->text, UINT32_MAX - 1, &v) < 0)
-			return perr(ps, t->line, t->col, "Group id '%s' is out of range", t->text);
-		*ret = (gid_t)v;
-	} else {
-		int r = ps->resolver->group(t->text, ret, ps->resolver->userdata);
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0)
-			return perr(ps, t->line, t->col, "Unknown group '%s'", t->text);
-	}
-	if (*ret == POLICY_NOBODY_ID)
-		return perr(ps, t->line, t->col,
-			    "Group '%s' is gid 65534 (nogroup), the id unmapped user-namespace "
-			    "groups appear as: a rule cannot name it",
-			    t->text);
-	return 0;
+	return resolve_id(ps, t, true, ret);
 }
 
 /* ------------------------------------------------------------------------------------- */
