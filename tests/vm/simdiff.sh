@@ -21,7 +21,8 @@
 #   - the warning "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE": it
 #     depends on the capabilities the daemon runs with (a container may withhold
 #     CAP_SYS_RESOURCE from root; the sim checks the caller's real capability as the kernel does)
-#   - "rule": the policy file's directory (a scratch dir on each side); file:line stays
+#   - the policy file's directory (a scratch dir on each side) wherever a path to a .conf
+#     appears ("rule", messages); the file name and line stay
 #   - socket-group: the guest's policy names ioasid-clients, the host has no such group;
 #     the host's socket is made 0666 instead (access to the socket is not under test)
 . "$(dirname "$0")/lib.sh"
@@ -36,7 +37,7 @@ done
 
 # The BDFs, as the guest found them (only PCI addresses are accepted).
 while IFS='=' read -r k v; do
-	case $k in EDU_SINGLE | EDU_MF | TESTDEV_MF | EDU_BR | EDU_HOSTGRP) ;; *) continue ;; esac
+	case $k in EDU_SINGLE | EDU_MF | TESTDEV_MF | EDU_BR | TESTDEV_BR | EDU_HOSTGRP) ;; *) continue ;; esac
 	[[ $v =~ ^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$ ]] || vm_die "simdiff: bad $k '$v'"
 	printf -v "$k" '%s' "$v"
 done <"$dir/vars"
@@ -100,8 +101,6 @@ norm() {
 			walk(if type == "object" then
 				del(.lease, .pid, .created, .fd, .name, .dev, .sim, .memlock)
 				| if has("uid") and has("id") then del(.id) else . end
-				| if has("rule") and (.rule | type) == "string"
-					then .rule |= sub("^.*/"; "") else . end
 				| if has("warnings") and (.warnings | type) == "array" then .warnings |=
 					map(select(. != "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE"))
 					else . end
@@ -109,7 +108,8 @@ norm() {
 			| walk(if type == "string" then
 				if test("^/dev/iommu$|ioasid-sim:iommufd:") then "<iommufd>"
 				elif test("^/dev/vfio/devices/vfio[0-9]+$|ioasid-sim:vfio:") then "<vfio-cdev>"
-				else gsub("lease [0-9a-f]{8,}"; "lease <id>") end
+				else gsub("lease [0-9a-f]{8,}"; "lease <id>")
+					| gsub("/[^ ]*/(?<f>[A-Za-z0-9_-]+[.]conf)"; "\\(.f)") end
 			else . end)' <<<"$json" 2>/dev/null || echo "(not json) $json"
 	done
 }

@@ -14,7 +14,7 @@
 #   oc_emit ID STEP JSON              keep one record
 # and sets OC_CTL, OC_RAW (ioasidctl, rawclient), OC_IOASIDD, OC_IOASIDD_BYPASS, OC_SOCK,
 # OC_DIR (scratch), OC_SOCKET_GROUP_LINE and the BDFs EDU_SINGLE EDU_MF TESTDEV_MF EDU_BR
-# EDU_HOSTGRP.
+# TESTDEV_BR EDU_HOSTGRP.
 
 OC_SCENARIOS="S2 S3 S4 S5 S6 S7 S8 B1"
 
@@ -92,6 +92,9 @@ oc_S2() {
 	oc_raw_acquire S2 raw-attached 1000 "{\"devices\":[\"$EDU_SINGLE\"],\"mode\":\"attached\"}"
 	oc_acquire S2 acquire-attached 1000 "$EDU_SINGLE" --mode attached
 	oc_leases S2 leases-after
+	# Two devices of one group in one lease: object ids of two binds sharing one domain.
+	oc_raw_acquire S2 raw-group-pair 1000 \
+		"{\"devices\":[\"$EDU_MF\",\"$TESTDEV_MF\"],\"mode\":\"attached\"}"
 	oc_daemon_stop
 }
 
@@ -153,14 +156,19 @@ oc_S7() {
 
 oc_S8() {
 	oc_start S8 "layout msiwide { iova 0x0-0xffffffff }
-allow uid 1000 to any mode attached layout msiwide" || return
+layout low { iova 0x100000-0x7fffffff }
+allow uid 1000 to any mode attached layout msiwide,low" || return
 	oc_raw_acquire S8 raw-msiwide 1000 "{\"devices\":[\"$EDU_SINGLE\"],\"layout\":\"msiwide\"}"
+	# A window clear of the MSI region is granted.
+	oc_raw_acquire S8 raw-low 1000 "{\"devices\":[\"$EDU_SINGLE\"],\"layout\":\"low\"}"
 	oc_daemon_stop
 }
 
 oc_B1() {
 	oc_start B1 || return
 	oc_raw_acquire B1 raw-bridge 1000 "{\"devices\":[\"$EDU_BR\"],\"mode\":\"attached\"}"
+	oc_raw_acquire B1 raw-bridge-pair 1000 \
+		"{\"devices\":[\"$EDU_BR\",\"$TESTDEV_BR\"],\"mode\":\"attached\"}"
 	oc_daemon_stop
 }
 

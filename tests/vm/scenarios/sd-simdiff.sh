@@ -51,7 +51,7 @@ scenario_SD() {
 	echo "VMSNAP-BEGIN"
 	echo "$snap"
 	echo "VMSNAP-END"
-	for v in EDU_SINGLE EDU_MF TESTDEV_MF EDU_BR EDU_HOSTGRP; do
+	for v in EDU_SINGLE EDU_MF TESTDEV_MF EDU_BR TESTDEV_BR EDU_HOSTGRP; do
 		eval "echo \"VMOCVAR $v=\$$v\""
 	done
 	oc_run_all
