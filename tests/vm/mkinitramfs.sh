@@ -20,7 +20,7 @@ bb=$(command -v busybox || true)
 # Project binaries the guest may run. Missing optional ones are simply not there, and the
 # scenario that needs one reports FAIL with the reason.
 bins=()
-for b in vm-edu ioasidd ioasidctl kernel-probe; do
+for b in vm-edu ioasidd ioasidctl kernel-probe rawclient; do
 	[ -x "$BDIR/$b" ] && bins+=("$BDIR/$b")
 done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu is missing (make build-tests)"

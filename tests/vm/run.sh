@@ -37,7 +37,7 @@ vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1"
+ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1 SD"
 ALL_STOCK="L0 S9"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
@@ -124,7 +124,31 @@ boot() { # mode scenarios
 	vm_log "$mode boot: $((te - tb)) s"
 }
 
+# Sim vs real: SD printed the guest's snapshot and the outcome records of the daemon steps
+# (scenarios/outcomes.sh); simdiff.sh replays them on the sim kernel over that snapshot.
+# Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the summary.
+simdiff() {
+	local log=$out/serial-rebuilt.log sd=$out/simdiff line n=0
+	case ",$(pick "$ALL_REBUILT")," in *,SD,*) ;; *) return 0 ;; esac
+	mkdir -p "$sd"
+	sed -n '/^VMSNAP-BEGIN$/,/^VMSNAP-END$/{/^VMSNAP-/d;p}' "$log" >"$sd/snapshot.json"
+	sed -n 's/^VMOCVAR //p' "$log" >"$sd/vars"
+	sed -n 's/^VMOUTCOME //p' "$log" >"$sd/outcomes-real.txt"
+	while read -r line; do
+		echo "$line"
+		case $line in
+		"vm: SIMDIFF PASS "*) PASS=$((PASS + 1)) n=$((n + 1)) ;;
+		"vm: SIMDIFF FAIL "*) FAIL=$((FAIL + 1)) n=$((n + 1)) ;;
+		esac
+	done < <("$VM_DIR/simdiff.sh" "$sd")
+	if [ "$n" = 0 ]; then
+		echo "vm: SIMDIFF FAIL no comparison was made (see above)"
+		FAIL=$((FAIL + 1))
+	fi
+}
+
 boot rebuilt "$(pick "$ALL_REBUILT")"
+simdiff
 boot stock "$(pick "$ALL_STOCK")"
 [ "$TODO" = 0 ] || vm_log "$TODO scenario(s) TODO: not implemented by the daemon yet (see the TODO lines)"
 echo "vm: $PASS passed, $FAIL failed, $TODO todo ($(( $(date +%s) - t0 )) s total, prepare $((t1 - t0)) s)"
