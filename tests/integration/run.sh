@@ -817,6 +817,17 @@ EOF
 			"is $lim bytes, below the 68719476736 the policy grants"
 	fi
 	release_lease M2
+	# ioasidctl check --for warns when the user's limit is below what the policy grants (on
+	# this machine's live devices: the policy allows any).
+	if [ -n "$(ls /sys/bus/pci/devices 2>/dev/null)" ]; then
+		printf 'allow uid 0 to any memlock 64G\n' >"$WORK/memlock-check.conf"
+		ulimit -S -l 1024
+		lim=$("$B/ioasidctl" check --for root --config "$WORK/memlock-check.conf" --json=short |
+			jq -r '.checks[] | select(.id == "memlock") | .result + " " + .hint')
+		ulimit -S -l "$soft"
+		expect_match "check --for warns below the grant" "$lim" \
+			"^warn 1M for 'root' .*below the 64G the policy grants it .*memlock-check.conf:1"
+	fi
 	daemon_stop
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
