@@ -158,6 +158,7 @@ IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r) {
 	strv_free(r->at_risk);
 	strv_free(r->warnings);
 	free(r->rule);
+	free(r->staged);
 	free(r);
 	return NULL;
 }
@@ -278,6 +279,7 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 	    (r = get_str(p, "rule", &res->rule)) < 0 ||
 	    (r = get_int(p, "ioasId", true, -1, &res->ioas_id)) < 0 ||
 	    (r = get_int(p, "memlock", true, -1, &res->memlock)) < 0 ||
+	    (r = get_opt_str(p, "staged", &res->staged)) < 0 ||
 	    (r = get_strv(p, "atRisk", true, &res->at_risk)) < 0 ||
 	    (r = get_strv(p, "warnings", true, &res->warnings)) < 0)
 		goto fail_all;

@@ -272,3 +272,112 @@ int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool si
 	}
 	return 0;
 }
+
+void ioasid_staged_free(IoasidStaged *s, size_t n) {
+	for (size_t i = 0; s && i < n; i++) {
+		free(s[i].id);
+		free(s[i].layout);
+		free(s[i].owner);
+		free(s[i].mode);
+		strv_free(s[i].devices);
+	}
+	free(s);
+}
+
+int ioasid_client_stage(IoasidClient *c, const char *layout, const char *owner, char **devices,
+			const char *mode, char **ret_id, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *p = json_object_new_object(), *reply = NULL;
+	json_object *id;
+	int r;
+
+	if (!owner || !devices || !devices[0])
+		return -EINVAL;
+	if (!p)
+		return -ENOMEM;
+	json_object *arr = json_object_new_array();
+	if (!arr || json_object_object_add(p, "devices", arr) < 0) {
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	for (char **d = devices; *d; d++)
+		if (json_object_array_add(arr, json_object_new_string(*d)) < 0)
+			return -ENOMEM;
+	if ((r = add_str(p, "layout", layout ? layout : "default")) < 0 ||
+	    (r = add_str(p, "owner", owner)) < 0 || (mode && (r = add_str(p, "mode", mode)) < 0))
+		return r;
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Stage", p, &reply, NULL, NULL, ret_error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "id", &id) ||
+	    !json_object_is_type(id, json_type_string))
+		return -EBADMSG;
+	if (ret_id && !(*ret_id = strdup(json_object_get_string(id))))
+		return -ENOMEM;
+	return 0;
+}
+
+static int staged_str(json_object *o, const char *key, char **ret) {
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return -EBADMSG;
+	*ret = strdup(json_object_get_string(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
+int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n,
+			      IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *reply = NULL;
+	json_object *arr;
+	int r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".ListStaged", NULL, &reply, NULL, NULL,
+				   ret_error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "staged", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return -EBADMSG;
+	size_t n = json_object_array_length(arr);
+	IoasidStaged *s = calloc(n + 1, sizeof(IoasidStaged));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *devs, *cr;
+		if (!json_object_is_type(o, json_type_object) ||
+		    (r = staged_str(o, "id", &s[i].id)) < 0 ||
+		    (r = staged_str(o, "layout", &s[i].layout)) < 0 ||
+		    (r = staged_str(o, "owner", &s[i].owner)) < 0 ||
+		    (r = staged_str(o, "mode", &s[i].mode)) < 0 ||
+		    !json_object_object_get_ex(o, "devices", &devs) ||
+		    !json_object_is_type(devs, json_type_array) ||
+		    !json_object_object_get_ex(o, "created", &cr) ||
+		    !json_object_is_type(cr, json_type_int)) {
+			ioasid_staged_free(s, n);
+			return r < 0 ? r : -EBADMSG;
+		}
+		s[i].created = json_object_get_int64(cr);
+		for (size_t j = 0; j < json_object_array_length(devs); j++) {
+			json_object *d = json_object_array_get_idx(devs, j);
+			if (!json_object_is_type(d, json_type_string) ||
+			    strv_extend(&s[i].devices, json_object_get_string(d)) < 0) {
+				ioasid_staged_free(s, n);
+				return json_object_is_type(d, json_type_string) ? -ENOMEM
+										: -EBADMSG;
+			}
+		}
+	}
+	*ret = s;
+	*ret_n = n;
+	return 0;
+}
+
+int ioasid_client_drop_staged(IoasidClient *c, const char *id, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *p = json_object_new_object();
+	int r;
+	if (!id)
+		return -EINVAL;
+	if (!p)
+		return -ENOMEM;
+	if ((r = add_str(p, "id", id)) < 0)
+		return r;
+	return ioasid_client_call(c, IOASID_IFACE_MANAGER ".DropStaged", p, NULL, NULL, NULL,
+				  ret_error);
+}

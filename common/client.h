@@ -74,7 +74,8 @@ typedef struct IoasidAcquireResult {
 	IoasidGrantedDevice *devices;
 	size_t n_devices;
 	char **at_risk;  /* strv, never NULL */
-	int64_t memlock; /* -1 when absent */
+	int64_t memlock; /* the holder's RLIMIT_MEMLOCK after the grant (read back); -1 unknown */
+	char *staged;    /* the staged context it was served from, or NULL */
 	char **warnings; /* strv, never NULL */
 	uint64_t generation;
 	char *rule;
@@ -170,6 +171,28 @@ int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_e
 /* io.ioasid.Manager.Revoke (admin). *ret_state (may be NULL) gets the lease's new state. */
 int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool signal,
 			 char **ret_state, IoasidError *ret_error);
+
+/* A context pre-staged by io.ioasid.Manager.Stage. */
+typedef struct IoasidStaged {
+	char *id;
+	char *layout; /* "default" when none */
+	char *owner;  /* "uid N", "user NAME", "unit NAME" */
+	char *mode;
+	char **devices;
+	int64_t created;
+} IoasidStaged;
+
+void ioasid_staged_free(IoasidStaged *s, size_t n);
+
+/* io.ioasid.Manager.Stage (admin). layout NULL = "default"; mode NULL = attached. devices is
+ * a non-empty strv (-EINVAL otherwise). *ret_id (malloc'd) gets the staged context's id. */
+int ioasid_client_stage(IoasidClient *c, const char *layout, const char *owner, char **devices,
+			const char *mode, char **ret_id, IoasidError *ret_error);
+/* io.ioasid.Manager.ListStaged (admin). */
+int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n,
+			      IoasidError *ret_error);
+/* io.ioasid.Manager.DropStaged (admin). */
+int ioasid_client_drop_staged(IoasidClient *c, const char *id, IoasidError *ret_error);
 
 /*
  * ioasid_acquire_result_from_reply: validates an Acquire reply's parameters against the fds

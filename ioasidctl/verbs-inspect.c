@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <inttypes.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
 
@@ -18,6 +19,7 @@
 #include "common/viability.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
+#include "policy/policy.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* JSON helpers: NULL strings become JSON null, and every add is checked once at the end
@@ -837,7 +839,59 @@ static pid_t find_process_of(uid_t uid) {
 
 #define MEMLOCK_OK (1ULL << 30)
 
-static void check_memlock(json_object *a) {
+/*
+ * The largest memlock the policy (--config, else the daemon's file) grants user pw for any
+ * device of h, and the rule granting it ("file:line"). 0 when the policy cannot be read or
+ * grants none: the limit is then judged against MEMLOCK_OK alone.
+ */
+static uint64_t policy_memlock_for(const Host *h, const struct passwd *pw, char *rule,
+				   size_t size) {
+	_cleanup_policy_free_ Policy *p = NULL;
+	PolicyError e = {};
+	PolicyLoadOptions o = {};
+	if (policy_load(arg_config ? arg_config : IOASID_CONFIG_PATH, &o, &p, &e) < 0) {
+		policy_error_done(&e);
+		return 0;
+	}
+	gid_t groups[256];
+	int ng = (int)ELEMENTSOF(groups);
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) < 0)
+		ng = 0;
+	PolicyPeer peer = { .uid = pw->pw_uid, .gid = pw->pw_gid, .groups = groups,
+			    .n_groups = (size_t)MAX(ng, 0) };
+	uint64_t best = 0;
+	for (size_t i = 0; h && i < h->n_devices; i++) {
+		PolicyRequest rq = { .peer = &peer, .host = h, .device = &h->devices[i],
+				     .mode = POLICY_MODE_ATTACHED | POLICY_MODE_UNBOUND,
+				     .method = "ioasidctl check" };
+		PolicyDecision d = { .allow = false };
+		for (unsigned mode = POLICY_MODE_ATTACHED; mode <= POLICY_MODE_UNBOUND; mode <<= 1) {
+			rq.mode = mode;
+			if (policy_evaluate(p, &rq, &d) >= 0 && d.allow && d.grant.memlock > best) {
+				best = d.grant.memlock;
+				snprintf(rule, size, "%s:%u", strna(d.file), d.line);
+			}
+		}
+	}
+	return best;
+}
+
+/* Appends to the MEMLOCK check when lim is below what the policy grants pw. */
+static bool memlock_below_grant(json_object *a, const Host *h, const struct passwd *pw,
+				uint64_t lim, const char *desc, const char *where) {
+	char rule[300] = "", b1[32], b2[32];
+	uint64_t granted = pw ? policy_memlock_for(h, pw, rule, sizeof(rule)) : 0;
+	if (granted == 0 || lim == UINT64_MAX || lim >= granted)
+		return false;
+	check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
+		  "%s for '%s' (%s), below the %s the policy grants it (%s): ioasidd raises it at "
+		  "acquire, but without CAP_SYS_RESOURCE only up to the holder's hard limit",
+		  format_bytes(b1, sizeof(b1), lim), pw->pw_name, where,
+		  format_bytes(b2, sizeof(b2), granted), rule);
+	return true;
+}
+
+static void check_memlock(json_object *a, const Host *h) {
 	const char *desc = "Checking the locked memory limit (RLIMIT_MEMLOCK)";
 	const char *why = "a VM pins its RAM for DMA (N times with a vIOMMU): raise LimitMEMLOCK= "
 			  "in its unit or memlock in /etc/security/limits.conf";
@@ -861,6 +915,10 @@ static void check_memlock(json_object *a) {
 					  arg_for, why);
 				return;
 			}
+			char where[64];
+			snprintf(where, sizeof(where), "read from its process %d", (int)pid);
+			if (memlock_below_grant(a, h, pw, lim, desc, where))
+				return;
 			bool ok = lim == UINT64_MAX || lim >= MEMLOCK_OK;
 			check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc,
 				  "%s for '%s' (read from its process %d)%s%s",
@@ -875,6 +933,8 @@ static void check_memlock(json_object *a) {
 		return;
 	}
 	lim = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+	if (arg_for && memlock_below_grant(a, h, getpwnam(arg_for), lim, desc, "this process"))
+		return;
 	bool ok = lim == UINT64_MAX || lim >= MEMLOCK_OK;
 	check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc, "%s for %s%s%s",
 		  format_bytes(buf, sizeof(buf), lim), arg_for ? arg_for : "the caller",
@@ -1025,7 +1085,7 @@ int verb_check(int argc, char **argv) {
 
 	/* The caller's limit is a fact of this machine, not of a snapshot. */
 	if (!arg_host)
-		check_memlock(a);
+		check_memlock(a, h);
 
 	for (size_t i = 0; i < h->n_groups; i++) {
 		const Group *g = &h->groups[i];

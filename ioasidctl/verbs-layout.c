@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ioasidctl layout list | show NAME | check NAME --device BDF... [--host FILE]
- * ioasidctl stage ... (needs the daemon's staging; refused for now)
  *
  * Every form builds its --json document first and renders the human form from that same
  * object. JSON keys (stable, documented in ioasidctl(8)):
@@ -373,9 +372,4 @@ int verb_layout(int argc, char **argv) {
 	}
 	return ioasidctl_error(EXIT_USAGE, "Unknown 'layout' subcommand '%s' (list, show, check)",
 			       sub);
-}
-
-int verb_stage(int argc, char **argv) {
-	return ioasidctl_error(1, "'stage' requires a running ioasidd with staging (not "
-				  "implemented yet)");
 }

@@ -161,6 +161,8 @@ static bool print_result(const IoasidAcquireResult *res) {
 	json_object_object_add(o, "rule", json_object_new_string(res->rule));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)res->generation));
 	json_object_object_add(o, "memlock", json_int_or_null(res->memlock));
+	json_object_object_add(o, "staged",
+			       res->staged ? json_object_new_string(res->staged) : NULL);
 	json_object_object_add(o, "atRisk", json_strv(res->at_risk));
 	json_object_object_add(o, "warnings", json_strv(res->warnings));
 
@@ -203,6 +205,15 @@ static bool print_result(const IoasidAcquireResult *res) {
 		printf("%sLease %s%s: %s mode, rule %s, policy generation %" PRIu64 "\n",
 		       ansi_bold(), res->lease, ansi_normal(), res->mode, res->rule,
 		       res->generation);
+		if (res->staged)
+			printf("Served from staged context %s\n", res->staged);
+		if (res->memlock >= 0) {
+			char mb[32];
+			printf("RLIMIT_MEMLOCK: %s\n",
+			       res->memlock == INT64_MAX
+				       ? "unlimited"
+				       : format_bytes(mb, sizeof(mb), (uint64_t)res->memlock));
+		}
 		if (t)
 			table_print(t);
 		if (res->at_risk && *res->at_risk) {
@@ -689,5 +700,140 @@ int verb_revoke(int argc, char **argv) {
 		output_json(o);
 	} else
 		printf("Lease %s: %s\n", argv[1], state);
+	return 0;
+}
+
+static bool str_endswith(const char *s, const char *suffix) {
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && streq(s + a - b, suffix);
+}
+
+/* --for: "uid N" for a number, "unit NAME" for a .service/.scope, else "user NAME". */
+static int stage_owner(const char *s, char *buf, size_t size) {
+	uint64_t u;
+	if (num_parse_u64(s, UINT32_MAX - 1, &u) >= 0)
+		snprintf(buf, size, "uid %" PRIu64, u);
+	else if (str_endswith(s, ".service") || str_endswith(s, ".scope"))
+		snprintf(buf, size, "unit %s", s);
+	else
+		snprintf(buf, size, "user %s", s);
+	return 0;
+}
+
+static json_object *staged_json(const IoasidStaged *s) {
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(s->id));
+	json_object_object_add(o, "layout", json_object_new_string(s->layout));
+	json_object_object_add(o, "owner", json_object_new_string(s->owner));
+	json_object_object_add(o, "mode", json_object_new_string(s->mode));
+	json_object *d = json_object_new_array();
+	for (char **p = s->devices; p && *p; p++)
+		json_object_array_add(d, json_object_new_string(*p));
+	json_object_object_add(o, "devices", d);
+	json_object_object_add(o, "created", json_object_new_int64(s->created));
+	return o;
+}
+
+static int stage_list(IoasidClient *c) {
+	IoasidStaged *s = NULL;
+	size_t n = 0;
+	IoasidError e = {};
+	int r = ioasid_client_list_staged(c, &s, &n, &e);
+	if (r < 0) {
+		r = report_call_error("ListStaged", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	_cleanup_json_ json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, staged_json(&s[i]));
+	if (arg_json != JSON_OFF)
+		output_json(arr);
+	else if (n == 0) {
+		if (!arg_quiet)
+			printf("No staged contexts\n");
+	} else {
+		printf("%-32s  %-10s  %-8s  %-20s  %s\n", "ID", "LAYOUT", "MODE", "OWNER",
+		       "DEVICES");
+		for (size_t i = 0; i < n; i++) {
+			printf("%-32s  %-10s  %-8s  %-20s ", s[i].id, s[i].layout, s[i].mode,
+			       s[i].owner);
+			for (char **p = s[i].devices; p && *p; p++)
+				printf(" %s", *p);
+			printf("\n");
+		}
+	}
+	ioasid_staged_free(s, n);
+	return 0;
+}
+
+int verb_stage(int argc, char **argv) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	IoasidError e = {};
+	int r;
+
+	if (argc < 2)
+		return ioasidctl_error(EXIT_USAGE, "'stage' needs NAME --for USER|UNIT --device "
+						   "BDF..., 'list' or 'drop ID'");
+	const char *sub = argv[1];
+	bool list = streq(sub, "list"), drop = streq(sub, "drop");
+	if (list && argc != 2)
+		return ioasidctl_error(EXIT_USAGE, "'stage list' takes no arguments");
+	if (drop && argc != 3)
+		return ioasidctl_error(EXIT_USAGE, "'stage drop' takes one staged context ID");
+	if (!list && !drop) {
+		if (argc != 2)
+			return ioasidctl_error(EXIT_USAGE, "'stage' takes one layout NAME");
+		if (!arg_for)
+			return ioasidctl_error(EXIT_USAGE, "'stage' needs --for USER|UNIT");
+		if (!arg_devices)
+			return ioasidctl_error(EXIT_USAGE, "'stage' needs --device BDF");
+		if (arg_mode && !streq(arg_mode, "attached") && !streq(arg_mode, "unbound"))
+			return ioasidctl_error(EXIT_USAGE, "--mode is attached or unbound");
+	}
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	if (list)
+		return stage_list(c);
+	if (drop) {
+		r = ioasid_client_drop_staged(c, argv[2], &e);
+		if (r < 0) {
+			r = report_call_error("DropStaged", r, &e);
+			ioasid_error_done(&e);
+			return r;
+		}
+		if (arg_json != JSON_OFF) {
+			_cleanup_json_ json_object *o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(argv[2]));
+			json_object_object_add(o, "state", json_object_new_string("dropped"));
+			output_json(o);
+		} else if (!arg_quiet)
+			printf("Staged context %s dropped\n", argv[2]);
+		return 0;
+	}
+	char owner[300];
+	stage_owner(arg_for, owner, sizeof(owner));
+	_cleanup_free_ char *id = NULL;
+	r = ioasid_client_stage(c, sub, owner, arg_devices, arg_mode, &id, &e);
+	if (r < 0) {
+		r = report_call_error("Stage", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	if (arg_json != JSON_OFF) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(id));
+		json_object_object_add(o, "layout", json_object_new_string(sub));
+		json_object_object_add(o, "owner", json_object_new_string(owner));
+		json_object_object_add(o, "mode",
+				       json_object_new_string(arg_mode ? arg_mode : "attached"));
+		json_object *d = json_object_new_array();
+		for (char **p = arg_devices; *p; p++)
+			json_object_array_add(d, json_object_new_string(*p));
+		json_object_object_add(o, "devices", d);
+		output_json(o);
+	} else
+		printf("Staged %s for %s: %s\n", sub, owner, id);
 	return 0;
 }

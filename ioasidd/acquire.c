@@ -38,6 +38,7 @@ typedef struct Request {
 	uint64_t memlock;
 	bool whole;
 	PolicyLifetime grant_lifetime;
+	PolicyOnRevoke on_revoke; /* the strongest of the deciding grants */
 	char rule[300];
 	uint64_t generation;
 } Request;
@@ -94,7 +95,10 @@ static int request_push(Request *rq, const Device *d) {
 }
 
 static const char *owner_text(const Connection *c, const Lease *l, char *buf, size_t size) {
-	if (l->uid == c->peer.uid)
+	if (l->staged)
+		/* Held for the owner an admin named: the refused caller learns whom to ask. */
+		snprintf(buf, size, "staged for %s", strempty(l->owner));
+	else if (l->uid == c->peer.uid)
 		snprintf(buf, size, "uid:%d (lease %s)", (int)l->uid, l->id);
 	else
 		snprintf(buf, size, "another user");
@@ -294,6 +298,8 @@ static int decide(Connection *c, Request *rq, const Device *d, bool first) {
 		rq->memlock = g->memlock;
 	if (g->group_mode == POLICY_GROUP_WHOLE)
 		rq->whole = true;
+	if (g->on_revoke > rq->on_revoke)
+		rq->on_revoke = g->on_revoke;
 	if (first) {
 		rq->grant_lifetime = g->lifetime;
 		snprintf(rq->rule, sizeof(rq->rule), "%s", rule);
@@ -346,8 +352,9 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 		if (d->iommu_group < 0 || !d->group)
 			return not_viable(c, d), strv_free(at_risk), 1;
 		if (!m->testing_bypass) {
+			/* A staged context answers GroupOwned below, naming its owner. */
 			Lease *l = lease_table_device_owner(&m->leases, d->bdf);
-			if (l) {
+			if (l && !l->staged) {
 				json_object *p = obj();
 				char buf[128], o[96];
 				add_str(p, "device", d->bdf);
@@ -360,7 +367,7 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 			l = lease_table_group_owner(&m->leases, d->iommu_group);
 			if (l) {
 				json_object *p = obj();
-				char o[96];
+				char o[300];
 				add_int(p, "group", d->iommu_group);
 				add_str(p, "device", d->bdf);
 				add_str(p, "owner", owner_text(c, l, o, sizeof(o)));
@@ -455,28 +462,82 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 	return system_error(c, r, op, d ? d->bdf : NULL);
 }
 
-static void raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
-	if (bytes == 0)
-		return;
+/*
+ * raise_memlock: raises the holder's RLIMIT_MEMLOCK to bytes (0 = leave it) with prlimit,
+ * the pid checked through the peer's pidfd before and after (a pid reused in between would
+ * make the read-back someone else's), then reads the limit back. Returns the soft limit the
+ * holder ends up with (UINT64_MAX = unlimited), or -errno when it cannot be known (no pidfd,
+ * the holder exited). Every shortfall is a warning: the grant's memlock above the result, or
+ * a failed prlimit (without CAP_SYS_RESOURCE only up to the holder's hard limit works).
+ */
+/* The soft and hard RLIMIT_MEMLOCK of pid from /proc/PID/limits (world-readable; prlimit()
+ * needs CAP_SYS_RESOURCE even to read another uid's limits). 0, -errno, -EBADMSG. */
+static int proc_memlock(pid_t pid, struct rlimit *ret) {
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	int r = read_full_file(path, 16384, &text, NULL);
+	if (r < 0)
+		return r;
+	const char *l = strstr(text, "\nMax locked memory");
+	if (!l)
+		return -EBADMSG;
+	char soft[32], hard[32];
+	if (sscanf(l + strlen("\nMax locked memory"), "%31s %31s", soft, hard) != 2)
+		return -EBADMSG;
+	uint64_t v;
+	if (streq(soft, "unlimited"))
+		ret->rlim_cur = RLIM_INFINITY;
+	else if (num_parse_u64(soft, UINT64_MAX, &v) >= 0)
+		ret->rlim_cur = (rlim_t)v;
+	else
+		return -EBADMSG;
+	if (streq(hard, "unlimited"))
+		ret->rlim_max = RLIM_INFINITY;
+	else if (num_parse_u64(hard, UINT64_MAX, &v) >= 0)
+		ret->rlim_max = (rlim_t)v;
+	else
+		return -EBADMSG;
+	return 0;
+}
+
+static int64_t raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	char buf[256];
 	if (!c->peer.have_pidfd || c->peer.pid <= 0) {
-		snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK not raised: peer pid unknown");
-		strv_extend(warnings, buf);
-		return;
+		if (bytes > 0)
+			strv_extend(warnings, "RLIMIT_MEMLOCK not raised: peer pid unknown");
+		return -ESRCH;
 	}
-	struct rlimit rl = { .rlim_cur = bytes == UINT64_MAX ? RLIM_INFINITY : bytes,
-			     .rlim_max = bytes == UINT64_MAX ? RLIM_INFINITY : bytes };
-	struct rlimit old;
-	if (prlimit(c->peer.pid, RLIMIT_MEMLOCK, NULL, &old) == 0 &&
-	    old.rlim_max != RLIM_INFINITY && old.rlim_max > rl.rlim_max)
-		rl.rlim_max = old.rlim_max; /* never lower the hard limit */
-	/* The pidfd proves the pid still is the peer (no reuse in between). */
-	errno = ESRCH;
-	if (!pidfd_alive(c->peer.pidfd) || prlimit(c->peer.pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
-		snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK of pid %d not raised: %s",
-			 (int)c->peer.pid, strerror(errno));
+	pid_t pid = c->peer.pid;
+	struct rlimit old, now;
+	if (!pidfd_alive(c->peer.pidfd) ||
+	    (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) < 0 && proc_memlock(pid, &old) < 0))
+		return -ESRCH;
+	if (bytes > 0) {
+		rlim_t want = bytes == UINT64_MAX ? RLIM_INFINITY : (rlim_t)bytes;
+		struct rlimit rl = { .rlim_cur = want, .rlim_max = want };
+		if (old.rlim_max == RLIM_INFINITY || (want != RLIM_INFINITY && old.rlim_max > want))
+			rl.rlim_max = old.rlim_max; /* never lower the hard limit */
+		if (old.rlim_cur != RLIM_INFINITY &&
+		    (want == RLIM_INFINITY || old.rlim_cur < want) &&
+		    prlimit(pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
+			snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK of pid %d not raised: %s",
+				 (int)pid, strerror(errno));
+			strv_extend(warnings, buf);
+		}
+	}
+	/* Read back, and only trust the value while the pidfd says it is still the peer. */
+	if ((prlimit(pid, RLIMIT_MEMLOCK, NULL, &now) < 0 && proc_memlock(pid, &now) < 0) ||
+	    !pidfd_alive(c->peer.pidfd))
+		return -ESRCH;
+	uint64_t got = now.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)now.rlim_cur;
+	if (bytes > 0 && got < bytes) {
+		snprintf(buf, sizeof(buf),
+			 "RLIMIT_MEMLOCK of pid %d is %llu bytes, below the %llu the policy grants",
+			 (int)pid, (unsigned long long)got, (unsigned long long)bytes);
 		strv_extend(warnings, buf);
 	}
+	return (int64_t)MIN(got, (uint64_t)INT64_MAX);
 }
 
 /*
@@ -527,7 +588,10 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	l->mode = rq->mode;
 	l->lifetime = rq->lifetime;
 	l->generation = m->generation;
-	if ((c->peer.unit && !(l->unit = strdup(c->peer.unit))) ||
+	l->on_revoke = rq->on_revoke;
+	l->memlock_granted = rq->memlock;
+	if (lease_set_peer(l, &c->peer) < 0 ||
+	    (c->peer.unit && !(l->unit = strdup(c->peer.unit))) ||
 	    (rq->layout && !(l->layout = strdup(rq->layout))) ||
 	    (rq->rule[0] && !(l->rule = strdup(rq->rule))))
 		FAIL(system_error(c, -ENOMEM, "lease", NULL));
@@ -668,8 +732,12 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		l->pid = c->peer.pid;
 		l->lifetime = rq->lifetime;
 		l->generation = m->generation;
+		l->on_revoke = rq->on_revoke;
+		l->memlock_granted = rq->memlock;
 		free(l->rule);
 		l->rule = rq->rule[0] ? strdup(rq->rule) : NULL;
+		if (lease_set_peer(l, &c->peer) < 0)
+			return system_error(c, -ENOMEM, "lease", NULL);
 	} else {
 		strv_free(l->at_risk);
 		l->at_risk = strv_copy(at_risk);
@@ -707,7 +775,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	/* Keep the daemon's references across a restart (no-op outside systemd). */
 	(void)state_store_lease(m, l);
 	manager_update_status(m);
-	raise_memlock(c, rq->memlock, &warnings);
+	int64_t memlock = raise_memlock(c, rq->memlock, &warnings);
 	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
 		strv_extend(&warnings,
 			    "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE");
@@ -742,10 +810,10 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	for (char **s = l->at_risk; s && *s; s++)
 		json_object_array_add(ar, json_object_new_string(*s));
 	json_object_object_add(p, "atRisk", ar);
-	json_object_object_add(p, "memlock",
-			       rq->memlock ? json_object_new_int64((int64_t)MIN(rq->memlock,
-									     (uint64_t)INT64_MAX))
-					  : NULL);
+	/* What the holder's RLIMIT_MEMLOCK is now (read back), not what was asked for. */
+	json_object_object_add(p, "memlock", memlock >= 0 ? json_object_new_int64(memlock) : NULL);
+	/* Served from a staged context: the work was done at Stage time. */
+	json_object_object_add(p, "staged", staged ? json_object_new_string(l->id) : NULL);
 	json_object *w = json_object_new_array();
 	for (char **s = warnings; s && *s; s++)
 		json_object_array_add(w, json_object_new_string(*s));
@@ -885,6 +953,8 @@ int method_stage(Connection *c, json_object *params) {
 	l->staged = true;
 	l->uid = uid;
 	l->pid = 0;
+	/* The admin's identity is not the owner's: re-evaluation resolves the owner. */
+	l->peer_known = false;
 	free(l->unit);
 	l->unit = TAKE_PTR(unit);
 	l->owner = strdup(owner);

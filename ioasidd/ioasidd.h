@@ -116,6 +116,21 @@ struct Lease {
 	bool stored;      /* its fds are in systemd's fdstore */
 	bool staged;      /* prepared by Manager.Stage, not handed out yet */
 	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
+	bool revoked;     /* revoked: the daemon's references are closed, the record stays
+			   * (state "revoked") until the holder releases, disconnects or exits;
+			   * it no longer holds its groups */
+	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
+	uint64_t memlock_granted; /* the grant's memlock (bytes, 0 = none) */
+	/* The holder's identity as taken at accept, for re-evaluation at a policy reload.
+	 * peer_known false (staged for a uid, restored after a restart): gid and groups are
+	 * then resolved from the user database. */
+	bool peer_known;
+	bool have_pidfd;
+	gid_t gid;
+	gid_t *peer_groups;
+	size_t n_peer_groups;
+	char *cgroup;
+	char *label;
 
 	Manager *manager;
 	Connection *connection; /* the connection that acquired it; NULL once gone */
@@ -142,10 +157,25 @@ int lease_new(Lease **ret);
  * and frees. Takes NULL. k may be NULL only when the lease holds no fds. */
 Lease *lease_free(Lease *l, Kernel *k);
 
+/*
+ * lease_revoke_kernel: the kernel side of a revocation. Each device is detached through the
+ * daemon's own reference (the holder's copies are the same open file, so DMA through the
+ * IOAS is blocked for them too: the device returns to the blocked-DMA domain), reset when
+ * reset is true, then the daemon's references are closed and l is marked revoked. A device
+ * never bound (unbound mode, the holder did not bind it) cannot be detached: that is not an
+ * error. Returns 0, or the first -errno of a detach/reset that failed (the rest is still
+ * done).
+ */
+int lease_revoke_kernel(Lease *l, Kernel *k, bool reset);
+/* The first half of lease_revoke_kernel(): detach (and reset) only, references kept. */
+int lease_block_dma(Lease *l, Kernel *k, bool reset);
+/* Copies the peer identity into l (for re-evaluation at reload). -ENOMEM. */
+int lease_set_peer(Lease *l, const Peer *p);
+
 /* Adds a device to l (keeps groups sorted and unique). Takes ownership of fd. -ENOMEM. */
 int lease_add_device(Lease *l, const char *bdf, int group, int fd);
 
-/* The lease holding group g, or NULL. */
+/* The lease holding group g, or NULL. Revoked leases hold nothing. */
 Lease *lease_table_group_owner(const LeaseTable *t, int group);
 /* The lease holding device bdf, or NULL. */
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf);
@@ -248,8 +278,29 @@ void manager_end_lease(Manager *m, Lease *l, const char *why);
 /* The connection is going away: end its connection-lifetime leases and those never
  * delivered; process-lifetime leases that were delivered outlive it. */
 void manager_connection_gone(Manager *m, Connection *c);
-/* Loads the policy from config_path; on success replaces the current one. */
+/* Loads the policy from config_path; on success replaces the current one and calls
+ * manager_reevaluate(). */
 int manager_reload(Manager *m, PolicyError *ret_error);
+/*
+ * manager_revoke_lease: revokes l (lease_revoke_kernel, then SIGTERM through the holder's
+ * pidfd when sig), forgets it in the fdstore, audits (action "revoke", reason why) and tells
+ * Monitor subscribers. The record stays, state "revoked". Staged contexts are not leases:
+ * drop them with manager_end_lease().
+ */
+void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const char *why);
+/*
+ * manager_reevaluate: after a policy change, asks the current policy about every lease and
+ * staged context, device by device, with the holder's (owner's) identity. A lease no longer
+ * allowed is revoked as its grant's on-revoke says; a staged context no longer allowed is
+ * dropped. Each is audited. Returns how many were revoked or dropped.
+ */
+size_t manager_reevaluate(Manager *m);
+/*
+ * manager_device_gone: udev reports bdf removed or bound to driver (NULL: none). A lease
+ * holding it is revoked (detach, no reset: the device may be gone), a staged context is
+ * dropped; both audited. A rebind to vfio-pci changes nothing.
+ */
+void manager_device_gone(Manager *m, const char *bdf, const char *driver);
 
 /* Sends a device event (udev) to every Monitor subscriber. */
 void methods_notify_device(Manager *m, const char *event, const char *bdf);

@@ -75,6 +75,9 @@ Lease *lease_free(Lease *l, Kernel *k) {
 	strv_free(l->at_risk);
 	free(l->unit);
 	free(l->owner);
+	free(l->peer_groups);
+	free(l->cgroup);
+	free(l->label);
 	free(l->layout);
 	free(l->rule);
 	free(l);
@@ -106,7 +109,69 @@ int lease_add_device(Lease *l, const char *bdf, int group, int fd) {
 	return 0;
 }
 
+int lease_block_dma(Lease *l, Kernel *k, bool reset) {
+	int ret = 0;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		LeaseDevice *d = &l->devices[i];
+		if (d->fd < 0)
+			continue;
+		/* EINVAL: never bound (unbound mode, the holder did not bind this file): there is
+		 * no attachment to remove. */
+		int r = KERNEL_CALL(k, device_detach, d->fd);
+		if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
+			ret = r;
+		if (reset) {
+			r = KERNEL_CALL(k, device_reset, d->fd);
+			if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
+				ret = r;
+		}
+	}
+	return ret;
+}
+
+int lease_revoke_kernel(Lease *l, Kernel *k, bool reset) {
+	int ret = lease_block_dma(l, k, reset);
+	for (size_t i = l->n_devices; i > 0; i--) {
+		LeaseDevice *d = &l->devices[i - 1];
+		if (d->fd >= 0)
+			kclose(k, d->fd);
+		d->fd = -EBADF;
+	}
+	if (l->iommufd >= 0)
+		kclose(k, l->iommufd);
+	l->iommufd = -EBADF;
+	l->revoked = true;
+	return ret;
+}
+
+int lease_set_peer(Lease *l, const Peer *p) {
+	gid_t *g = NULL;
+	char *cg = NULL, *label = NULL;
+	if (p->n_groups > 0 && (g = malloc(p->n_groups * sizeof(gid_t))))
+		memcpy(g, p->groups, p->n_groups * sizeof(gid_t));
+	if ((p->n_groups > 0 && !g) ||
+	    (p->cgroup && !(cg = strdup(p->cgroup))) || (p->label && !(label = strdup(p->label)))) {
+		free(g);
+		free(cg);
+		free(label);
+		return -ENOMEM;
+	}
+	free(l->peer_groups);
+	free(l->cgroup);
+	free(l->label);
+	l->peer_groups = g;
+	l->n_peer_groups = p->n_groups;
+	l->cgroup = cg;
+	l->label = label;
+	l->gid = p->gid;
+	l->have_pidfd = p->have_pidfd;
+	l->peer_known = true;
+	return 0;
+}
+
 static bool lease_has_group(const Lease *l, int group) {
+	if (l->revoked)
+		return false;
 	for (size_t i = 0; i < l->n_groups; i++)
 		if (l->groups[i] == group)
 			return true;
@@ -122,7 +187,7 @@ Lease *lease_table_group_owner(const LeaseTable *t, int group) {
 
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf) {
 	for (Lease *l = t->head; l; l = l->next)
-		for (size_t i = 0; i < l->n_devices; i++)
+		for (size_t i = 0; !l->revoked && i < l->n_devices; i++)
 			if (streq(l->devices[i].bdf, bdf))
 				return l;
 	return NULL;
@@ -138,7 +203,7 @@ Lease *lease_table_find(const LeaseTable *t, const char *id) {
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid) {
 	size_t n = 0;
 	for (Lease *l = t->head; l; l = l->next)
-		if (l->uid == uid && !l->staged)
+		if (l->uid == uid && !l->staged && !l->revoked)
 			n++;
 	return n;
 }

@@ -166,6 +166,11 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		.uid = (uid_t)-1,
 		.generation = m->generation,
 	});
+	/* Leases and staged contexts the new policy no longer allows end here, audited. */
+	size_t n = manager_reevaluate(m);
+	if (n > 0)
+		log_info("Policy generation %llu revoked or dropped %zu lease(s)/staged context(s)",
+			 (unsigned long long)m->generation, n);
 	sd_notifyf(false, "STATUS=Serving, policy generation %llu",
 	           (unsigned long long)m->generation);
 	return 0;

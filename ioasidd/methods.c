@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <sys/syscall.h>
@@ -232,7 +235,9 @@ static json_object *lease_json(const Lease *l) {
 	json_object_object_add(o, "lifetime",
 			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
 	json_object_object_add(o, "state",
-	                       json_object_new_string(l->delivered ? "active" : "pending"));
+	                       json_object_new_string(l->revoked     ? "revoked"
+	                                              : l->delivered ? "active"
+	                                                             : "pending"));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
 	return o;
@@ -342,6 +347,11 @@ static int method_release(Connection *c, json_object *params) {
 	if (!l || (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Release", true)) ||
 	    !l->delivered)
 		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
+	if (l->revoked) {
+		/* The lease ended at the revocation; the record only told the holder so. */
+		manager_end_lease(m, l, "revoked lease released");
+		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
+	}
 	manager_end_lease(m, l, "released");
 	return connection_reply(c, NULL, false);
 }
@@ -470,33 +480,167 @@ static int method_revoke(Connection *c, json_object *params) {
 		return invalid_parameter(c, "lease");
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
-	if (!l)
+	/* Staged contexts are dropped with DropStaged; a revoked lease is revoked once. */
+	if (!l || l->staged || l->revoked || !l->delivered)
 		return send_error_reason(c, "io.ioasid.Manager.NoSuchLease", "lease", id);
-	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
-	 * optionally reset and signal the holder. */
-	for (size_t i = 0; i < l->n_devices; i++) {
-		if (l->mode == LEASE_MODE_ATTACHED) {
-			int r = KERNEL_CALL(m->kernel, device_detach, l->devices[i].fd);
-			if (r < 0)
-				log_warning_errno(r, "Revoke %s: detach %s failed: %m", l->id,
-						  l->devices[i].bdf);
-		}
-		if (reset) {
-			int r = KERNEL_CALL(m->kernel, device_reset, l->devices[i].fd);
-			if (r < 0)
-				log_warning_errno(r, "Revoke %s: reset %s failed: %m", l->id,
-						  l->devices[i].bdf);
-		}
-	}
-	if (sig && l->pidfd >= 0)
-		(void)syscall(SYS_pidfd_send_signal, l->pidfd, SIGTERM, NULL, 0);
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
-	manager_end_lease(m, l, "revoked");
+	manager_revoke_lease(m, l, reset, sig, "revoked by an admin");
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "lease", json_object_new_string(lid));
 	json_object_object_add(p, "state", json_object_new_string("revoked"));
 	return connection_reply(c, p, false);
+}
+
+void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const char *why) {
+	assert(!l->staged && !l->revoked);
+	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
+	 * optionally reset, optionally signal the holder. */
+	int r = lease_revoke_kernel(l, m->kernel, reset);
+	if (r < 0)
+		log_warning_errno(r, "Revoke %s: detach/reset failed: %m", l->id);
+	if (sig && l->pidfd >= 0 && pidfd_alive(l->pidfd) &&
+	    syscall(SYS_pidfd_send_signal, l->pidfd, SIGTERM, NULL, 0) < 0)
+		log_warning_errno(-errno, "Revoke %s: signalling the holder failed: %m", l->id);
+	state_forget_lease(m, l);
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s%s%s%s", why, reset ? ", reset" : "",
+		 sig ? ", signalled" : "", r < 0 ? ", detach failed" : "");
+	audit_log(&(AuditRecord){
+		.action = "revoke",
+		.message_id = IOASID_MESSAGE_RELEASE,
+		.method = "io.ioasid.Manager.Revoke",
+		.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
+		.rule = l->rule,
+		.reason = reason,
+		.lease = l->id,
+		.uid = l->uid,
+		.pid = l->pid,
+		.unit = l->unit,
+		.generation = m->generation,
+	});
+	methods_notify_lease(m, l, "lease-revoked");
+	manager_update_status(m);
+}
+
+/* The identity a lease or staged context is re-evaluated with. Strings are borrowed from l;
+ * groups is filled from the user database when l has no snapshot of the peer. */
+static void lease_policy_peer(const Lease *l, gid_t *groups, int max_groups, PolicyPeer *ret) {
+	*ret = (PolicyPeer){ .uid = l->uid, .gid = (gid_t)-1, .pid = l->pid, .unit = l->unit };
+	if (l->peer_known) {
+		ret->gid = l->gid;
+		ret->groups = l->peer_groups;
+		ret->n_groups = l->n_peer_groups;
+		ret->have_pidfd = l->have_pidfd;
+		ret->cgroup = l->cgroup;
+		ret->label = l->label;
+		return;
+	}
+	/* A staged owner ("unit NAME") is only ever handed to a peer whose unit was pinned
+	 * through its pidfd; a restored lease had its pidfd checked when it was acquired. */
+	ret->have_pidfd = l->unit != NULL;
+	struct passwd *pw = l->uid != (uid_t)-1 ? getpwuid(l->uid) : NULL;
+	if (!pw)
+		return;
+	ret->gid = pw->pw_gid;
+	int n = max_groups;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		n = 0; /* more groups than we look at: rules naming the others fail to match */
+	ret->groups = groups;
+	ret->n_groups = (size_t)MAX(n, 0);
+}
+
+/* Does the current policy still allow l, every device? *ret_reason gets the first refusal. */
+static bool lease_still_allowed(Manager *m, const Lease *l, char *reason, size_t size) {
+	gid_t groups[256];
+	PolicyPeer pp;
+	lease_policy_peer(l, groups, (int)ELEMENTSOF(groups), &pp);
+	for (size_t i = 0; i < l->n_devices; i++) {
+		const Device *d = host_find_device(m->host, l->devices[i].bdf);
+		if (!d) {
+			snprintf(reason, size, "%s is gone from the host", l->devices[i].bdf);
+			return false;
+		}
+		PolicyRequest preq = {
+			.peer = &pp,
+			.host = m->host,
+			.device = d,
+			.mode = l->mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND
+							      : POLICY_MODE_ATTACHED,
+			.layout = l->layout,
+			.method = "io.ioasid.Manager.Reload",
+		};
+		PolicyDecision dec = { .allow = false };
+		int r = m->policy ? policy_evaluate(m->policy, &preq, &dec) : -ENOENT;
+		if (r < 0 || !dec.allow) {
+			snprintf(reason, size, "policy generation %llu no longer allows %s: %s",
+				 (unsigned long long)m->generation, d->bdf,
+				 dec.reason[0] ? dec.reason : "no rule matched");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void drop_staged(Manager *m, Lease *l, const char *reason) {
+	audit_log(&(AuditRecord){
+		.action = "drop-staged",
+		.message_id = IOASID_MESSAGE_RELEASE,
+		.method = "io.ioasid.Manager.Reload",
+		.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
+		.reason = reason,
+		.lease = l->id,
+		.uid = l->uid,
+		.unit = l->unit,
+		.generation = m->generation,
+	});
+	manager_end_lease(m, l, reason);
+}
+
+size_t manager_reevaluate(Manager *m) {
+	size_t n = 0;
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		char reason[512];
+		if (l->revoked || (!l->staged && !l->delivered) ||
+		    lease_still_allowed(m, l, reason, sizeof(reason)))
+			continue;
+		n++;
+		if (l->staged) {
+			drop_staged(m, l, reason);
+			continue;
+		}
+		manager_revoke_lease(m, l, l->on_revoke == POLICY_REVOKE_DETACH_RESET,
+				     l->on_revoke == POLICY_REVOKE_SIGNAL, reason);
+	}
+	return n;
+}
+
+void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
+	if (driver && strneq(driver, "vfio", 4))
+		return;
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s %s%s", bdf, driver ? "rebound to " : "removed",
+		 strempty(driver));
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		bool has = false;
+		for (size_t i = 0; !has && i < l->n_devices; i++)
+			has = streq(l->devices[i].bdf, bdf);
+		if (!has || l->revoked)
+			continue;
+		log_warning("Device %s while %s %s: %s", reason, l->staged ? "staged in" : "leased by",
+			    l->id, l->staged ? "dropping it" : "revoking the lease");
+		if (l->staged)
+			drop_staged(m, l, reason);
+		else if (l->delivered)
+			manager_revoke_lease(m, l, false, l->on_revoke == POLICY_REVOKE_SIGNAL,
+					     reason);
+		else
+			manager_end_lease(m, l, reason);
+	}
 }
 
 static int method_list_staged(Connection *c, json_object *params) {

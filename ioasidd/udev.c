@@ -2,7 +2,8 @@
 /*
  * Hotplug and driver changes on the live host: a udev monitor on the "pci" and "vfio-dev"
  * subsystems. Each event rescans the host model (the requests that follow see the new
- * state), is streamed to Monitor subscribers, and a removed device ends its lease.
+ * state), is streamed to Monitor subscribers, and a removed device (or one bound to a
+ * driver other than VFIO) revokes its lease and drops a staged context holding it.
  * Only with the live host model: a snapshot (--host) never changes.
  */
 #include <systemd/sd-device.h>
@@ -57,13 +58,14 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 	}
 	log_debug("udev: %s %s", action_name(action), bdf);
 
-	if (action == SD_DEVICE_REMOVE && streq(subsystem, "pci")) {
-		Lease *l = lease_table_device_owner(&m->leases, bdf);
-		if (l) {
-			log_warning("Device %s removed while leased (lease %s): ending the lease",
-			            bdf, l->id);
-			manager_end_lease(m, l, "device removed");
-		}
+	/* A device gone, or bound to a driver other than a VFIO one, cannot stay leased:
+	 * revoke (the record stays) or drop the staged context. */
+	if (streq(subsystem, "pci") && action == SD_DEVICE_REMOVE)
+		manager_device_gone(m, bdf, NULL);
+	else if (streq(subsystem, "pci") && action == SD_DEVICE_BIND) {
+		const char *driver = NULL;
+		if (sd_device_get_driver(dev, &driver) >= 0 && driver)
+			manager_device_gone(m, bdf, driver);
 	}
 	methods_notify_device(m, action_name(action), bdf);
 	return 0;

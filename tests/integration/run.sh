@@ -215,10 +215,17 @@ t_leases_filtered_and_revoke() {
 	expect_eq "a tenant gets no status" "$?" 2
 	expect_match "status message" "$(cat "$WORK/err")" "admin rule"
 	expect_eq "admin revokes" "$(ctl_as root revoke "$id" --json=short | jq -r .state)" revoked
-	wait_leases 0
+	# The record stays until the holder lets go, so the holder can learn why; it holds no
+	# group any more.
+	expect_eq "listed as revoked" \
+		"$(ctl_as $UA leases --json=short | jq -r --arg id "$id" '.[] | select(.id == $id) | .state')" \
+		revoked
+	expect_match "revocation audited" "$(grep 'action=revoke ' "$DAEMON_LOG" | tail -1)" \
+		"lease=$id reason=\"revoked by an admin\""
 	release_lease L2
 	expect_eq "the holder learns it at release" "$?" 1
 	expect_match "holder's message" "$(cat "$L2_err")" "already ended"
+	wait_leases 0
 	ctl_as root revoke "$id" >/dev/null 2>&1
 	expect_eq "revoking twice" "$?" 1
 }
@@ -676,6 +683,155 @@ t_list_devices_large() {
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+t_stage_consume_drop() {
+	local id out
+	id=$(ctl_as root stage default --for $UA --device $DEV_1 --json=short | jq -r .id)
+	expect_match "stage prints an id" "$id" '^[0-9a-f]{32}$'
+	expect_eq "stage list shows it" \
+		"$(ctl_as root stage list --json=short | jq -r '.[0].id + " " + .[0].owner + " " + .[0].devices[0]')" \
+		"$id uid $UA $DEV_1"
+	expect_match "stage list (human)" "$(ctl_as root stage list)" "$id +default +attached +uid $UA +$DEV_1"
+	ctl_as $UA stage list >/dev/null 2>&1
+	expect_eq "a tenant cannot list staged contexts" "$?" 2
+	# Ownership is held while staged: another owner is refused, naming the staged owner.
+	ctl_as $UB acquire $DEV_1 --json=short </dev/null >"$WORK/st.out" 2>"$WORK/st.err"
+	expect_eq "another owner refused" "$?" 2
+	expect_match "GroupOwned names the staged owner" "$(cat "$WORK/st.err")" \
+		"shared with another owner \(staged for uid $UA\)"
+	# The owner's matching Acquire is served from the staged context.
+	hold_lease S1 $UA $DEV_1 --mode attached || fail "acquire failed: $(cat "$S1_err")"
+	expect_eq "served from the staged context" "$(jq -r .staged "$S1_out")" "$id"
+	expect_eq "the lease is the staged context" "$(jq -r .lease "$S1_out")" "$id"
+	expect_eq "no longer staged" "$(ctl_as root stage list --json=short | jq length)" 0
+	release_lease S1
+	expect_eq "holder exit" "$?" 0
+	wait_leases 0
+	# A cold Acquire says so.
+	out=$(ctl_as $UA acquire $DEV_1 --json=short </dev/null 2>/dev/null)
+	expect_eq "cold acquire: staged is null" "$(jq -r .staged <<<"$out")" null
+	wait_leases 0
+	# Drop: the group is free again; dropping twice is an error.
+	id=$(ctl_as root stage default --for $UA --device $DEV_2 --mode unbound --json=short | jq -r .id)
+	expect_eq "unbound staged" "$(ctl_as root stage list --json=short | jq -r '.[0].mode')" unbound
+	expect_eq "drop" "$(ctl_as root stage drop "$id" --json=short | jq -r .state)" dropped
+	expect_eq "dropped" "$(ctl_as root stage list --json=short | jq length)" 0
+	ctl_as root stage drop "$id" >/dev/null 2>"$WORK/st.err"
+	expect_ne "dropping twice fails" "$?" 0
+	expect_match "dropping twice" "$(cat "$WORK/st.err")" "No such staged context"
+	ctl_as root stage default --device $DEV_2 >/dev/null 2>&1
+	expect_eq "stage without --for is a usage error" "$?" 64
+	wait_leases 0
+}
+
+# A daemon of its own: its policy is rewritten and reloaded.
+t_reload_revokes() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/reload.conf" id sid st=""
+	cat >"$pol" <<EOF
+admin uid 0
+allow uid $UA to any mode attached,unbound group implicit
+allow uid $UB to any mode attached,unbound group implicit on-revoke signal
+EOF
+	DAEMON_PID=
+	if ! daemon_start reload "$SAMPLE" "$pol"; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	hold_lease R1 $UA $DEV_1 || fail "acquire failed: $(cat "$R1_err")"
+	id=$(jq -r .lease "$R1_out")
+	sid=$(ctl_as root stage default --for $UB --device $DEV_2 --json=short | jq -r .id)
+	# A reload keeping both grants changes nothing (Manager.Reload).
+	raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Manager.Reload"}' >/dev/null
+	expect_eq "still active" "$(ctl_as root leases --json=short | jq -r '.[0].state')" active
+	expect_eq "still staged" "$(ctl_as root stage list --json=short | jq -r '.[0].id')" "$sid"
+	# A reload removing both grants (SIGHUP).
+	printf 'admin uid 0\nallow uid 0 to any mode attached,unbound group implicit\n' >"$pol"
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 40); do
+		st=$(ctl_as root leases --json=short | jq -r '.[0].state')
+		[ "$st" = revoked ] && break
+		sleep 0.05
+	done
+	expect_eq "the lease is revoked by the reload" "$st" revoked
+	expect_eq "the staged context is dropped" "$(ctl_as root stage list --json=short | jq length)" 0
+	expect_match "revoke audited" "$(grep 'action=revoke ' "$DAEMON_LOG")" \
+		"lease=$id reason=\"policy generation 3 no longer allows $DEV_1"
+	expect_match "drop audited" "$(grep 'action=drop-staged ' "$DAEMON_LOG")" \
+		"lease=$sid reason=\"policy generation 3 no longer allows $DEV_2"
+	# The revoked lease holds no group any more. (With the real kernel the holder's bound
+	# device fd still makes the next bind fail; the sim cannot see copies held by another
+	# process: the VM tier's scenario 6 checks that.)
+	expect_eq "the group is free in the daemon's books" \
+		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" null
+	release_lease R1
+	wait_leases 0
+	daemon_stop
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# Memlock: the grant's value is applied to the holder with prlimit and read back from
+# /proc/PID/limits. This environment's root lacks CAP_SYS_RESOURCE, and without it prlimit()
+# works only on a holder of the daemon's own uid and only up to its hard limit: the holder
+# here is root with its soft limit lowered below the grant, the grant within the hard limit.
+# A second grant above the hard limit must then come with the "below" warning (or, with
+# CAP_SYS_RESOURCE, be applied).
+t_memlock() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/memlock.conf" lim hard soft want
+	hard=$(ulimit -H -l)
+	soft=$(ulimit -S -l)
+	if [ "$hard" = unlimited ] || [ "$hard" -lt 4096 ]; then
+		echo "    memlock: hard limit '$hard' KiB: the within-hard-limit case needs 4M..finite"
+		hard=0
+	fi
+	want=$((hard / 2 * 1024))
+	cat >"$pol" <<EOF
+admin uid 0
+allow uid 0 to bdf $DEV_1 mode attached group implicit memlock $want
+allow uid 0 to bdf $DEV_2 mode attached group implicit memlock 64G
+EOF
+	DAEMON_PID=
+	if ! daemon_start memlock "$SAMPLE" "$pol"; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	if [ "$hard" != 0 ]; then
+		ulimit -S -l 1024
+		hold_lease M1 0 $DEV_1 || fail "acquire failed: $(cat "$M1_err")"
+		ulimit -S -l "$soft"
+		expect_eq "reply reports the read-back limit" "$(jq -r .memlock "$M1_out")" "$want"
+		lim=$(awk '/^Max locked memory/ { print $4 " " $5 }' "/proc/$M1_pid/limits")
+		expect_eq "/proc/PID/limits of the holder" "$lim" "$want $((hard * 1024))"
+		expect_eq "no memlock warning" \
+			"$(jq -r '[.warnings[] | select(test("MEMLOCK"))] | length' "$M1_out")" 0
+		release_lease M1
+	fi
+	hold_lease M2 0 $DEV_2 || fail "acquire failed: $(cat "$M2_err")"
+	lim=$(awk '/^Max locked memory/ { print $4 }' "/proc/$M2_pid/limits")
+	expect_eq "reply matches /proc/PID/limits" "$(jq -r .memlock "$M2_out")" "$lim"
+	if [ "$lim" != 68719476736 ]; then
+		expect_match "warns below the grant" "$(jq -r '.warnings[]' "$M2_out")" \
+			"is $lim bytes, below the 68719476736 the policy grants"
+	fi
+	release_lease M2
+	# ioasidctl check --for warns when the user's limit is below what the policy grants (on
+	# this machine's live devices: the policy allows any).
+	if [ -n "$(ls /sys/bus/pci/devices 2>/dev/null)" ]; then
+		printf 'allow uid 0 to any memlock 64G\n' >"$WORK/memlock-check.conf"
+		ulimit -S -l 1024
+		lim=$("$B/ioasidctl" check --for root --config "$WORK/memlock-check.conf" --json=short |
+			jq -r '.checks[] | select(.id == "memlock") | .result + " " + .hint')
+		ulimit -S -l "$soft"
+		expect_match "check --for warns below the grant" "$lim" \
+			"^warn 1M for 'root' .*below the 64G the policy grants it .*memlock-check.conf:1"
+	fi
+	daemon_stop
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
 # ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
@@ -683,6 +839,9 @@ run_test acquire-attached t_acquire_attached
 run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
 run_test leases-revoke t_leases_filtered_and_revoke
+run_test stage t_stage_consume_drop
+run_test reload-revokes t_reload_revokes
+run_test memlock t_memlock
 run_test run-expands t_run_expands
 run_test run-signal t_run_signal
 run_test A1 t_A1_no_rule

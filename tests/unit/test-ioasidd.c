@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Pure parts of the daemon: cgroup -> unit, /proc/PID/cgroup parsing, peer identity over a
  * socketpair, the lease table and group exclusivity. */
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 
@@ -221,7 +222,83 @@ static void test_audit_rate_limit(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "rule=default"));
 }
 
+/*
+ * Revocation through the kernel seam (sim). lease_block_dma() detaches through the daemon's
+ * references; what the seam then reports: the IOAS no longer carries the device's reserved
+ * MSI window (the kernel removes it at detach) and the automatic HWPT is gone, so no domain
+ * translates DMA for the device (blocked-DMA domain). The holder's copies are the same open
+ * files, so this holds for them; what they can still do is what the kernel allows a holder
+ * of a bound device fd and its iommufd: attach again (checked here on the same files).
+ * lease_revoke_kernel() then closes the daemon's references and marks the lease revoked.
+ * (The sim takes kernel_close() as the last close, so the holder's copies cannot be
+ * exercised after it in one process: the VM tier's scenario 6 does that.)
+ */
+static bool ranges_cover(const IovaRange *r, size_t n, uint64_t iova) {
+	for (size_t i = 0; i < n; i++)
+		if (r[i].start <= iova && iova <= r[i].last)
+			return true;
+	return false;
+}
+
+static void test_lease_revoke_kernel(void) {
+	_cleanup_free_ char *err = NULL;
+	char path[512];
+	Host *h = NULL;
+	snprintf(path, sizeof(path), "%s/hosts/sample.json", test_dir());
+	ASSERT_OK(host_load_json_file(path, &h, &err));
+	Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	const Device *d = host_find_device(h, "0000:00:03.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_TRUE_FATAL(d->group && d->group->n_regions > 0);
+
+	Lease *l = NULL;
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_ATTACHED;
+	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &l->iommufd));
+	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, l->iommufd, &l->ioas_id));
+	int fd = -EBADF;
+	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
+	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	uint64_t msi = d->group->regions[0].start;
+	uint32_t hwpt = l->devices[0].hwpt_id;
+
+	IovaRange *r = NULL;
+	size_t n = 0;
+	uint64_t align = 0;
+	ASSERT_OK(KERNEL_CALL(k, ioas_iova_ranges, l->iommufd, l->ioas_id, &r, &n, &align));
+	CU_ASSERT_FALSE(ranges_cover(r, n, msi)); /* attached: the MSI window is reserved */
+	free(r);
+
+	ASSERT_OK(lease_block_dma(l, k, true));
+	r = NULL;
+	ASSERT_OK(KERNEL_CALL(k, ioas_iova_ranges, l->iommufd, l->ioas_id, &r, &n, &align));
+	CU_ASSERT_TRUE(ranges_cover(r, n, msi)); /* detached: the device's region is gone */
+	free(r);
+	/* The automatic HWPT went with its last device. */
+	ASSERT_ERR(KERNEL_CALL(k, ioas_destroy, l->iommufd, hwpt), ENOENT);
+	/* A bound device fd and its iommufd can attach again: revocation is not a hard revoke. */
+	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, NULL));
+
+	ASSERT_OK(lease_revoke_kernel(l, k, false));
+	CU_ASSERT_TRUE(l->revoked);
+	CU_ASSERT_EQUAL(l->iommufd, -EBADF);
+	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
+
+	/* A table does not count a revoked lease as holding its group or device. */
+	LeaseTable t = { .kernel = k };
+	ASSERT_OK(lease_table_add(&t, l));
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, d->iommu_group));
+	CU_ASSERT_PTR_NULL(lease_table_device_owner(&t, d->bdf));
+	lease_table_clear(&t);
+	kernel_free(k);
+	host_free(h);
+}
+
 static CU_TestInfo tests[] = {
+	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
 	{ "log_escape", test_log_escape },
 	{ "unit_from_cgroup", test_unit_from_cgroup },
