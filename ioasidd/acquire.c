@@ -95,9 +95,13 @@ static int request_push(Request *rq, const Device *d) {
 }
 
 static const char *owner_text(const Connection *c, const Lease *l, char *buf, size_t size) {
-	if (l->staged)
-		/* Held for the owner an admin named: the refused caller learns whom to ask. */
+	if (l->staged && l->uid == c->peer.uid)
+		/* The owner asked with another mode, layout or device set than was staged. */
 		snprintf(buf, size, "staged for %s", strempty(l->owner));
+	else if (l->staged)
+		/* As for leases, a tenant does not learn who else holds a group; an admin sees it
+		 * in ListStaged. */
+		snprintf(buf, size, "staged for another owner");
 	else if (l->uid == c->peer.uid)
 		snprintf(buf, size, "uid:%d (lease %s)", (int)l->uid, l->id);
 	else

@@ -693,11 +693,11 @@ t_stage_consume_drop() {
 	expect_match "stage list (human)" "$(ctl_as root stage list)" "$id +default +attached +uid $UA +$DEV_1"
 	ctl_as $UA stage list >/dev/null 2>&1
 	expect_eq "a tenant cannot list staged contexts" "$?" 2
-	# Ownership is held while staged: another owner is refused, naming the staged owner.
+	# Ownership is held while staged: another owner is refused, without learning whom for.
 	ctl_as $UB acquire $DEV_1 --json=short </dev/null >"$WORK/st.out" 2>"$WORK/st.err"
 	expect_eq "another owner refused" "$?" 2
-	expect_match "GroupOwned names the staged owner" "$(cat "$WORK/st.err")" \
-		"shared with another owner \(staged for uid $UA\)"
+	expect_match "GroupOwned says the group is staged" "$(cat "$WORK/st.err")" \
+		"shared with another owner \(staged for another owner\)"
 	# The owner's matching Acquire is served from the staged context.
 	hold_lease S1 $UA $DEV_1 --mode attached || fail "acquire failed: $(cat "$S1_err")"
 	expect_eq "served from the staged context" "$(jq -r .staged "$S1_out")" "$id"
