@@ -12,7 +12,9 @@ const char *lease_lifetime_to_string(PolicyLifetime l) {
 }
 
 const char *lease_mode_to_string(LeaseMode m) {
-	return m == LEASE_MODE_UNBOUND ? "unbound" : "attached";
+	return m == LEASE_MODE_LEGACY	? "legacy"
+	       : m == LEASE_MODE_UNBOUND ? "unbound"
+					  : "attached";
 }
 
 int lease_mode_from_string(const char *s, LeaseMode *ret) {
@@ -44,6 +46,7 @@ int lease_new(Lease **ret) {
 		snprintf(l->id + 2 * i, 3, "%02x", raw[i]);
 	l->uid = (uid_t)-1;
 	l->iommufd = -EBADF;
+	l->container = -EBADF;
 	l->pidfd = -EBADF;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -70,6 +73,17 @@ Lease *lease_free(Lease *l, Kernel *k) {
 		assert(k);
 		kclose(k, l->iommufd);
 	}
+	/* Legacy: groups before the container (closing a group unsets its container). */
+	for (size_t i = l->n_legacy_groups; i > 0; i--)
+		if (l->legacy_groups[i - 1].fd >= 0) {
+			assert(k);
+			kclose(k, l->legacy_groups[i - 1].fd);
+		}
+	if (l->container >= 0) {
+		assert(k);
+		kclose(k, l->container);
+	}
+	free(l->legacy_groups);
 	free(l->devices);
 	free(l->groups);
 	strv_free(l->at_risk);
@@ -104,6 +118,22 @@ int lease_add_device(Lease *l, const char *bdf, int group, int fd) {
 	g[pos] = group;
 	l->n_groups++;
 	return 0;
+}
+
+int lease_add_legacy_group(Lease *l, int group, int fd) {
+	LeaseGroup *g = realloc(l->legacy_groups, (l->n_legacy_groups + 1) * sizeof(LeaseGroup));
+	if (!g)
+		return -ENOMEM;
+	l->legacy_groups = g;
+	g[l->n_legacy_groups++] = (LeaseGroup){ .group = group, .fd = fd };
+	return 0;
+}
+
+LeaseGroup *lease_legacy_group(Lease *l, int group) {
+	for (size_t i = 0; i < l->n_legacy_groups; i++)
+		if (l->legacy_groups[i].group == group)
+			return &l->legacy_groups[i];
+	return NULL;
 }
 
 static bool lease_has_group(const Lease *l, int group) {

@@ -492,10 +492,13 @@ static int method_revoke(Connection *c, json_object *params) {
 		(void)syscall(SYS_pidfd_send_signal, l->pidfd, SIGTERM, NULL, 0);
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
+	/* Legacy VFIO has no detach: the holder's container and device fds keep the groups set
+	 * on its container (and its mappings) until it closes them. Say so. */
+	const char *state = l->mode == LEASE_MODE_LEGACY ? "revoked-not-detached" : "revoked";
 	manager_end_lease(m, l, "revoked");
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "lease", json_object_new_string(lid));
-	json_object_object_add(p, "state", json_object_new_string("revoked"));
+	json_object_object_add(p, "state", json_object_new_string(state));
 	return connection_reply(c, p, false);
 }
 
