@@ -308,7 +308,8 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 	}
 
 	json_object *api = NULL;
-	if (json_object_object_get_ex(p, "api", &api) && !json_object_is_type(api, json_type_null)) {
+	if (json_object_object_get_ex(p, "api", &api) &&
+	    !json_object_is_type(api, json_type_null)) {
 		if ((r = get_str(p, "api", &res->api)) < 0)
 			goto fail_all;
 	} else if (!(res->api = strdup("iommufd"))) {

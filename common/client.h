@@ -164,8 +164,8 @@ int ioasid_client_call(IoasidClient *c, const char *method, json_object *paramet
 /*
  * io.ioasid.Broker.Acquire. Exactly one of devices, group or pool must be set (-EINVAL
  * otherwise, before anything is sent). On success the result owns the iommufd (legacy: the
- * container and the group fds) and the device fds; every received fd is referenced exactly once by the reply (else -EBADMSG and all are
- * closed).
+ * container and the group fds) and the device fds; every received fd is referenced exactly
+ * once by the reply (else -EBADMSG and all are closed).
  */
 int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 			  IoasidAcquireResult **ret, IoasidError *ret_error);

@@ -318,7 +318,8 @@ bool device_driver_is_vfio(const Device *d) {
 	/* vfio-pci and the variant drivers (mlx5_vfio_pci, nvgrace_gpu_vfio_pci,
 	 * hisi_acc_vfio_pci, virtio_vfio_pci, ...). */
 	const char *drv = d ? d->driver : NULL;
-	return drv && (streq(drv, "vfio-pci") || strstr(drv, "vfio_pci") || strstr(drv, "vfio-pci"));
+	return drv &&
+	       (streq(drv, "vfio-pci") || strstr(drv, "vfio_pci") || strstr(drv, "vfio-pci"));
 }
 
 bool host_vfio_legacy_only(const Host *h) {

@@ -489,8 +489,8 @@ static void render_devices(json_object *doc) {
 		printf("%s '%s' [%s:%s] drv=%s group=%s vfio=%s %sviable=%s%s", jget_str(d, "bdf"),
 		       dn ? dn : jget_str(d, "class_name"), jget_str(d, "vendor"),
 		       jget_str(d, "device"), jget_str(d, "driver") ?: "none", group,
-		       jget_str(d, "vfio_cdev") ?: jget_str(d, "vfio_node") ?: "-", viable ? ansi_green() : ansi_red(),
-		       viable ? "yes" : "no", ansi_normal());
+		       jget_str(d, "vfio_cdev") ?: jget_str(d, "vfio_node") ?: "-",
+		       viable ? ansi_green() : ansi_red(), viable ? "yes" : "no", ansi_normal());
 		if (gn < 0)
 			printf(" (no IOMMU group)");
 		else if (jget_bool(d, "blocking"))
@@ -1002,9 +1002,10 @@ int verb_check(int argc, char **argv) {
 		check_add(a, "VFIO", "iommufd", k->vfio_legacy == TRI_YES ? CHECK_WARN : CHECK_FAIL,
 			  "Checking for iommufd (/dev/iommu)",
 			  "%s; modprobe iommufd (CONFIG_IOMMUFD, Linux 6.2 or later)",
-			  k->vfio_legacy == TRI_YES ? "only the legacy VFIO container is available (ioasidd "
-						      "falls back to the group/container path)"
-						    : "missing");
+			  k->vfio_legacy == TRI_YES
+				  ? "only the legacy VFIO container is available (ioasidd falls "
+				    "back to the group/container path)"
+				  : "missing");
 	if (k->vfio_cdev == TRI_YES)
 		check_add(a, "VFIO", "vfio_cdev", CHECK_PASS,
 			  "Checking for VFIO device cdevs (/dev/vfio/devices)", NULL);

@@ -204,8 +204,8 @@ static bool print_result(const IoasidAcquireResult *res) {
 		IoasidFdInfo gi = { .group = -1 };
 		int gnum = ioasid_fd_describe(d->group_fd, NULL, &gi) >= 0 ? gi.group : -1;
 		ioasid_fd_info_done(&gi);
-		ok = fd_check(d->group_fd, IOASID_FD_VFIO_GROUP, NULL, -1, gj, &gname) && gnum >= 0 &&
-		     ok;
+		ok = fd_check(d->group_fd, IOASID_FD_VFIO_GROUP, NULL, -1, gj, &gname) &&
+		     gnum >= 0 && ok;
 		json_object_object_add(gj, "group", gnum >= 0 ? json_object_new_int(gnum) : NULL);
 		json_object_array_add(groups, gj);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", d->group_fd);
@@ -431,6 +431,18 @@ int verb_acquire(int argc, char **argv) {
 
 /* ---- run ---- */
 
+/* The received node of IOMMU group g (legacy leases), or -EBADF. */
+static int result_group_fd(const IoasidAcquireResult *res, int g) {
+	for (size_t i = 0; i < res->n_group_fds; i++) {
+		IoasidFdInfo gi = { .group = -1 };
+		bool match = ioasid_fd_describe(res->group_fds[i], NULL, &gi) >= 0 && gi.group == g;
+		ioasid_fd_info_done(&gi);
+		if (match)
+			return res->group_fds[i];
+	}
+	return -EBADF;
+}
+
 /* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} and, for a legacy lease, {container} and
  * {group:N} in arg. Any other {...} stays as written (QEMU arguments may carry JSON). Returns
  * 0, or an exit code after printing an error. */
@@ -459,23 +471,16 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **re
 			if (fd < 0) {
 				fclose(f);
 				return ioasidctl_error(EXIT_USAGE,
-						       "{%s} does not exist in a%s lease (api %s)", tok,
-						       legacy ? " legacy" : "n iommufd",
-						       res->api ? res->api : "iommufd");
+						       "'{%s}' does not exist in lease %s (api %s)",
+						       tok, res->lease,
+						       legacy ? "legacy" : "iommufd");
 			}
 			fprintf(f, "%d", fd);
 		} else if (colon && strneq(tok, "group:", 6)) {
 			uint64_t g;
-			int fd = -EBADF;
-			if (num_parse_u64(colon + 1, INT32_MAX, &g) >= 0)
-				for (size_t i = 0; i < res->n_devices && fd < 0; i++) {
-					IoasidFdInfo gi = { .group = -1 };
-					if (res->devices[i].group_fd >= 0 &&
-					    ioasid_fd_describe(res->devices[i].group_fd, NULL, &gi) >= 0 &&
-					    gi.group == (int)g)
-						fd = res->devices[i].group_fd;
-					ioasid_fd_info_done(&gi);
-				}
+			int fd = num_parse_u64(colon + 1, INT32_MAX, &g) >= 0
+					 ? result_group_fd(res, (int)g)
+					 : -EBADF;
 			if (fd < 0) {
 				fclose(f);
 				return ioasidctl_error(EXIT_USAGE,

@@ -154,7 +154,8 @@ int lease_mode_from_string(const char *s, LeaseMode *ret);
 /* Creates an empty lease with a fresh random id. Returns 0 or -ENOMEM/-errno (getrandom). */
 int lease_new(Lease **ret);
 /* Closes the daemon's references (devices first, through kernel_close, then the iommufd;
- * legacy: devices, groups, container) and frees. Takes NULL. k may be NULL only when the lease holds no fds. */
+ * legacy: devices, groups, container) and frees. Takes NULL. k may be NULL only when the
+ * lease holds no fds. */
 Lease *lease_free(Lease *l, Kernel *k);
 
 /* Adds a device to l (keeps groups sorted and unique). Takes ownership of fd. -ENOMEM. */
