@@ -154,6 +154,11 @@ IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r) {
 	free(r->lease);
 	free(r->mode);
 	safe_close(r->iommufd);
+	safe_close(r->container);
+	for (size_t i = 0; i < r->n_group_fds; i++)
+		safe_close(r->group_fds[i]);
+	free(r->group_fds);
+	free(r->api);
 	granted_free(r->devices, r->n_devices);
 	strv_free(r->at_risk);
 	strv_free(r->warnings);
@@ -254,6 +259,7 @@ static int claim_fd(int64_t idx, int *fds, bool *used, size_t n_fds, int *ret) {
 int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 				     IoasidAcquireResult **ret) {
 	_cleanup_free_ bool *used = NULL;
+	_cleanup_free_ int64_t *group_idx = NULL;
 	IoasidAcquireResult *res = NULL;
 	json_object *devs;
 	int64_t v;
@@ -270,6 +276,14 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		goto fail_all;
 	}
 	res->iommufd = -EBADF;
+	res->container = -EBADF;
+	/* Every group fd index the reply may use, claimed once (devices of a group share it). */
+	res->group_fds = calloc(n_fds + 1, sizeof(int));
+	group_idx = calloc(n_fds + 1, sizeof(int64_t));
+	if (!res->group_fds || !group_idx) {
+		r = -ENOMEM;
+		goto fail_all;
+	}
 
 	if (!p || !json_object_is_type(p, json_type_object)) {
 		r = -EBADMSG;
@@ -295,9 +309,30 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		goto fail_all;
 	}
 
-	if ((r = get_int(p, "iommuFd", false, 0, &v)) < 0 ||
-	    (r = claim_fd(v, fds, used, n_fds, &res->iommufd)) < 0)
+	json_object *api = NULL;
+	if (json_object_object_get_ex(p, "api", &api) &&
+	    !json_object_is_type(api, json_type_null)) {
+		if ((r = get_str(p, "api", &res->api)) < 0)
+			goto fail_all;
+	} else if (!(res->api = strdup("iommufd"))) {
+		r = -ENOMEM;
 		goto fail_all;
+	}
+	bool legacy = streq(res->api, "legacy");
+	if (!legacy && !streq(res->api, "iommufd")) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
+	/* iommufd replies carry an iommufd, legacy ones a container; never both. */
+	if ((r = get_int(p, legacy ? "containerFd" : "iommuFd", false, 0, &v)) < 0 ||
+	    (r = claim_fd(v, fds, used, n_fds, legacy ? &res->container : &res->iommufd)) < 0)
+		goto fail_all;
+	if ((r = get_int(p, legacy ? "iommuFd" : "containerFd", true, -1, &v)) < 0)
+		goto fail_all;
+	if (v >= 0) {
+		r = -EBADMSG;
+		goto fail_all;
+	}
 
 	if (!json_object_object_get_ex(p, "devices", &devs) ||
 	    !json_object_is_type(devs, json_type_array) || json_object_array_length(devs) == 0 ||
@@ -317,6 +352,7 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		IoasidGrantedDevice *g = &res->devices[i];
 
 		g->fd = -EBADF;
+		g->group_fd = -EBADF;
 		res->n_devices = i + 1;
 		if (!json_object_is_type(d, json_type_object) || (r = get_str(d, "bdf", &bdf)) < 0 ||
 		    !bdf_is_canonical(bdf) || ioasid_acquire_result_device(res, bdf)) {
@@ -326,8 +362,26 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		if ((r = get_int(d, "deviceFd", false, 0, &v)) < 0 ||
 		    (r = claim_fd(v, fds, used, n_fds, &g->fd)) < 0 ||
 		    (r = get_int(d, "devId", true, -1, &g->dev_id)) < 0 ||
-		    (r = get_int(d, "hwptId", true, -1, &g->hwpt_id)) < 0)
+		    (r = get_int(d, "hwptId", true, -1, &g->hwpt_id)) < 0 ||
+		    (r = get_int(d, "groupFd", true, -1, &v)) < 0)
 			goto fail_all;
+		if (v >= 0) {
+			if (!legacy) {
+				r = -EBADMSG;
+				goto fail_all;
+			}
+			/* Shared by the devices of one group: claim the index once. */
+			size_t k = 0;
+			while (k < res->n_group_fds && group_idx[k] != v)
+				k++;
+			if (k == res->n_group_fds) {
+				if ((r = claim_fd(v, fds, used, n_fds, &res->group_fds[k])) < 0)
+					goto fail_all;
+				group_idx[k] = v;
+				res->n_group_fds++;
+			}
+			g->group_fd = res->group_fds[k];
+		}
 		bdf_copy(g->bdf, bdf);
 	}
 
@@ -350,6 +404,8 @@ fail_all:
 	 * claimed into res are closed with it. */
 	if (res) {
 		res->iommufd = -EBADF;
+		res->container = -EBADF;
+		res->n_group_fds = 0;
 		for (size_t i = 0; i < res->n_devices; i++)
 			res->devices[i].fd = -EBADF;
 	}
@@ -462,9 +518,25 @@ const char *ioasid_fd_kind_to_string(IoasidFdKind k) {
 		return "iommufd";
 	case IOASID_FD_VFIO_DEVICE:
 		return "vfio-device";
+	case IOASID_FD_VFIO_CONTAINER:
+		return "vfio-container";
+	case IOASID_FD_VFIO_GROUP:
+		return "vfio-group";
+	case IOASID_FD_VFIO_LEGACY_DEVICE:
+		return "vfio-legacy-device";
 	default:
 		return "other";
 	}
+}
+
+/* A group number as the kernel names it: decimal, no sign. */
+static int parse_group_number(const char *s, int *ret) {
+	uint64_t v;
+	int r = num_parse_u64(s, INT32_MAX, &v);
+	if (r < 0)
+		return r;
+	*ret = (int)v;
+	return 0;
 }
 
 #define SIM_PREFIX "memfd:ioasid-sim:"
@@ -497,8 +569,18 @@ static int describe_by_link(int fd, IoasidFdInfo *info) {
 		else if (strneq(rest, "vfio:", 5) && bdf_is_canonical(rest + 5)) {
 			info->kind = IOASID_FD_VFIO_DEVICE;
 			bdf_copy(info->bdf, rest + 5);
+		} else if (strneq(rest, "vfio-container:", 15))
+			info->kind = IOASID_FD_VFIO_CONTAINER;
+		else if (strneq(rest, "vfio-group:", 11) &&
+			 parse_group_number(rest + 11, &info->group) >= 0)
+			info->kind = IOASID_FD_VFIO_GROUP;
+		else if (strneq(rest, "vfio-legacy:", 12) && bdf_is_canonical(rest + 12)) {
+			info->kind = IOASID_FD_VFIO_LEGACY_DEVICE;
+			bdf_copy(info->bdf, rest + 12);
 		}
-	}
+	} else if (streq(s, "anon_inode:[vfio-device]"))
+		/* VFIO_GROUP_GET_DEVICE_FD: the kernel does not say which device. */
+		info->kind = IOASID_FD_VFIO_LEGACY_DEVICE;
 	return 0;
 }
 
@@ -539,13 +621,24 @@ static int describe_chardev(const char *sysfs_root, IoasidFdInfo *info) {
 		info->name = strdup("/dev/iommu");
 		return info->name ? 0 : -ENOMEM;
 	}
+	/* ".../virtual/misc/vfio" is the legacy container /dev/vfio/vfio. */
+	if (streq(base, "vfio") && strstr(target, "/misc/")) {
+		info->kind = IOASID_FD_VFIO_CONTAINER;
+		info->name = strdup("/dev/vfio/vfio");
+		return info->name ? 0 : -ENOMEM;
+	}
+	/* ".../virtual/vfio/17" is the group node /dev/vfio/17. */
+	if (strstr(target, "/vfio/") && parse_group_number(base, &info->group) >= 0) {
+		info->kind = IOASID_FD_VFIO_GROUP;
+		return asprintf(&info->name, "/dev/vfio/%d", info->group) < 0 ? -ENOMEM : 0;
+	}
 	return asprintf(&info->name, "char %u:%u (%s)", info->major, info->minor, base) < 0
 		       ? -ENOMEM
 		       : 0;
 }
 
 int ioasid_fd_describe(int fd, const char *sysfs_root, IoasidFdInfo *ret) {
-	IoasidFdInfo info = {};
+	IoasidFdInfo info = { .group = -1 };
 	struct stat st;
 	int r, fl;
 

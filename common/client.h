@@ -64,6 +64,8 @@ typedef struct IoasidGrantedDevice {
 	int fd;          /* owned by the result */
 	int64_t dev_id;  /* -1 when not attached */
 	int64_t hwpt_id; /* -1 when not attached */
+	int group_fd;    /* legacy: its group node (an entry of the result's group_fds, not
+			  * owned here), or -EBADF when the reply gives none */
 } IoasidGrantedDevice;
 
 typedef struct IoasidAcquireResult {
@@ -79,6 +81,13 @@ typedef struct IoasidAcquireResult {
 	char **warnings; /* strv, never NULL */
 	uint64_t generation;
 	char *rule;
+	/* "iommufd" (iommufd above is set) or "legacy" (iommufd is -EBADF; container is a VFIO
+	 * container with TYPE1v2 and the lease's groups set on it). A reply without "api" is
+	 * an iommufd one. */
+	char *api;
+	int container;   /* legacy: owned by the result; else -EBADF */
+	int *group_fds;  /* legacy: the group node fds handed out, owned by the result */
+	size_t n_group_fds;
 } IoasidAcquireResult;
 
 IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r);
@@ -155,9 +164,9 @@ int ioasid_client_call(IoasidClient *c, const char *method, json_object *paramet
 
 /*
  * io.ioasid.Broker.Acquire. Exactly one of devices, group or pool must be set (-EINVAL
- * otherwise, before anything is sent). On success the result owns the iommufd and the device
- * fds; every received fd is referenced exactly once by the reply (else -EBADMSG and all are
- * closed).
+ * otherwise, before anything is sent). On success the result owns the iommufd (legacy: the
+ * container and the group fds) and the device fds; every received fd is referenced exactly
+ * once by the reply (else -EBADMSG and all are closed).
  */
 int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 			  IoasidAcquireResult **ret, IoasidError *ret_error);
@@ -213,6 +222,12 @@ typedef enum IoasidFdKind {
 	IOASID_FD_OTHER,
 	IOASID_FD_IOMMUFD,     /* /dev/iommu, or the sim's "ioasid-sim:iommufd:N" memfd */
 	IOASID_FD_VFIO_DEVICE, /* a vfio cdev, or the sim's "ioasid-sim:vfio:BDF" memfd */
+	/* Legacy VFIO: /dev/vfio/vfio (sim: "ioasid-sim:vfio-container:N"), a group node
+	 * /dev/vfio/N (sim: "ioasid-sim:vfio-group:N", group set), a device fd obtained from a
+	 * group ("anon_inode:[vfio-device]", no BDF; sim: "ioasid-sim:vfio-legacy:BDF"). */
+	IOASID_FD_VFIO_CONTAINER,
+	IOASID_FD_VFIO_GROUP,
+	IOASID_FD_VFIO_LEGACY_DEVICE,
 } IoasidFdKind;
 
 typedef struct IoasidFdInfo {
@@ -220,6 +235,7 @@ typedef struct IoasidFdInfo {
 	bool sim;          /* a memfd of the sim kernel */
 	char *name;        /* "/dev/iommu", "/dev/vfio/devices/vfio3", "memfd:ioasid-sim:..." */
 	char bdf[BDF_MAX]; /* for a vfio device: the PCI device behind it; "" otherwise */
+	int group;         /* for a vfio group node: its number; -1 otherwise */
 	unsigned major, minor; /* for a char device */
 	bool cloexec;
 } IoasidFdInfo;

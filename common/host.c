@@ -314,6 +314,36 @@ bool device_has_vfio(const Device *d) {
 	return d && d->vfio_name != NULL;
 }
 
+bool device_driver_is_vfio(const Device *d) {
+	/* vfio-pci and the variant drivers (mlx5_vfio_pci, nvgrace_gpu_vfio_pci,
+	 * hisi_acc_vfio_pci, virtio_vfio_pci, ...). */
+	const char *drv = d ? d->driver : NULL;
+	return drv &&
+	       (streq(drv, "vfio-pci") || strstr(drv, "vfio_pci") || strstr(drv, "vfio-pci"));
+}
+
+bool host_vfio_legacy_only(const Host *h) {
+	return h && h->kernel.vfio_legacy == TRI_YES && h->kernel.vfio_cdev != TRI_YES;
+}
+
+int device_vfio_node(const Host *h, const Device *d, char *buf, size_t size) {
+	int n;
+	if (!d)
+		return -EINVAL;
+	if (d->vfio_name)
+		n = snprintf(buf, size, "/dev/vfio/devices/%s", d->vfio_name);
+	else if (host_vfio_legacy_only(h) && device_driver_is_vfio(d) && d->iommu_group >= 0)
+		n = snprintf(buf, size, "/dev/vfio/%d", d->iommu_group);
+	else
+		return -ENODEV;
+	return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
+}
+
+bool device_vfio_usable(const Host *h, const Device *d) {
+	char buf[sizeof("/dev/vfio/devices/") + 256];
+	return device_vfio_node(h, d, buf, sizeof(buf)) >= 0;
+}
+
 static const char *const resv_names[_RESV_TYPE_MAX] = {
 	[RESV_DIRECT] = "direct",
 	[RESV_DIRECT_RELAXABLE] = "direct-relaxable",

@@ -144,5 +144,19 @@ const Group *host_find_group(const Host *h, int number);
 /* Helpers on devices. */
 bool device_is_bridge(const Device *d);   /* PCI class 0x0604 (incl. root/downstream ports) */
 bool device_has_vfio(const Device *d);    /* bound to vfio-pci or a variant (has a cdev) */
+bool device_driver_is_vfio(const Device *d); /* its driver is vfio-pci or a variant */
+/* host_vfio_legacy_only: VFIO is reached through the legacy container (/dev/vfio/vfio) and
+ * group nodes only: the host has no VFIO cdevs (a kernel without iommufd/cdev support). */
+bool host_vfio_legacy_only(const Host *h);
+/*
+ * device_vfio_node: the node a VFIO user opens for d, written to buf: its cdev
+ * "/dev/vfio/devices/vfio3" when it has one; on a legacy-only host, for a device on a VFIO
+ * driver, its group's node "/dev/vfio/17" (which covers every device of the group). Returns
+ * 0, -ENODEV when d has neither, -ENOBUFS when size is too small.
+ */
+int device_vfio_node(const Host *h, const Device *d, char *buf, size_t size);
+/* device_vfio_usable: device_vfio_node() has an answer, i.e. d can be handed out through
+ * VFIO on this host (viability of its group aside). */
+bool device_vfio_usable(const Host *h, const Device *d);
 const char *reserved_region_type_to_string(ReservedRegionType t);
 int reserved_region_type_from_string(const char *s); /* -EINVAL when unknown */

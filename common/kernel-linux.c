@@ -321,13 +321,7 @@ static int linux_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *
 
 /* ---- legacy group/container path ---------------------------------------------------- */
 
-static int linux_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
-			     int *ret_device) {
-	if (!d || !bdf_is_canonical(d->bdf))
-		return -EINVAL;
-	if (d->iommu_group < 0)
-		return -ENODEV;
-
+static int linux_legacy_container_open(Kernel *k, int *ret_container) {
 	_cleanup_close_ int container = open(DEV_VFIO_CONTAINER, O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (container < 0)
 		return -errno;
@@ -341,39 +335,89 @@ static int linux_legacy_open(Kernel *k, const Device *d, int *ret_container, int
 		return -errno;
 	if (v != 1)
 		return -EOPNOTSUPP;
+	*ret_container = TAKE_FD(container);
+	return 0;
+}
 
+static int linux_legacy_group_open(Kernel *k, int group, int container, int *ret_group) {
+	if (group < 0 || container < 0)
+		return group < 0 ? -ENODEV : -EBADF;
 	char path[64];
-	snprintf(path, sizeof(path), "/dev/vfio/%d", d->iommu_group);
-	_cleanup_close_ int group = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (group < 0)
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
 		return errno == ENOENT ? -ENODEV : -errno; /* EBUSY: opened elsewhere */
+
+	/* Check what we opened: the node's sysfs entry is the vfio class device named after
+	 * the group (".../virtual/vfio/17"), so a node replaced behind our back is -ESTALE. */
 	struct stat st;
-	if (fstat(group, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISCHR(st.st_mode))
+		return -ESTALE;
+	char link[64], target[PATH_MAX], want[32];
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	target[n] = 0;
+	snprintf(want, sizeof(want), "/vfio/%d", group);
+	size_t wl = strlen(want);
+	if ((size_t)n < wl || !streq(target + n - wl, want))
 		return -ESTALE;
 
 	/* Not viable (a member on a host driver): -EPERM, the errno SET_CONTAINER itself
 	 * gives for a group with a DMA API user, so callers see one errno either way. */
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	int r = xioctl(group, VFIO_GROUP_GET_STATUS, &status);
+	int r = xioctl(fd, VFIO_GROUP_GET_STATUS, &status);
 	if (r < 0)
 		return r;
 	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
 		return -EPERM;
-
-	r = xioctl(group, VFIO_GROUP_SET_CONTAINER, &container);
+	r = xioctl(fd, VFIO_GROUP_SET_CONTAINER, &container);
 	if (r < 0)
 		return r;
-	/* The container is new, so this is its first (and only) SET_IOMMU. */
-	if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
-		return -errno;
-	int device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+	*ret_group = TAKE_FD(fd);
+	return 0;
+}
+
+static int linux_legacy_set_iommu(Kernel *k, int container) {
+	return RET_NERRNO(ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+}
+
+static int linux_legacy_device_open(Kernel *k, int group_fd, const Device *d, int *ret_device) {
+	if (!d || !bdf_is_canonical(d->bdf))
+		return -EINVAL;
+	int device = ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
 	if (device < 0)
 		return -errno;
 	/* The kernel creates it O_CLOEXEC; make sure regardless. */
 	(void)fcntl(device, F_SETFD, FD_CLOEXEC);
+	*ret_device = device;
+	return 0;
+}
 
+static int linux_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
+			     int *ret_device) {
+	if (!d || !bdf_is_canonical(d->bdf))
+		return -EINVAL;
+	if (d->iommu_group < 0)
+		return -ENODEV;
+	_cleanup_close_ int container = -EBADF, group = -EBADF;
+	int device = -EBADF;
+	int r = linux_legacy_container_open(k, &container);
+	if (r < 0)
+		return r;
+	r = linux_legacy_group_open(k, d->iommu_group, container, &group);
+	if (r < 0)
+		return r;
+	/* The container is new, so this is its first (and only) SET_IOMMU. */
+	r = linux_legacy_set_iommu(k, container);
+	if (r < 0)
+		return r;
+	r = linux_legacy_device_open(k, group, d, &device);
+	if (r < 0)
+		return r;
 	*ret_container = TAKE_FD(container);
 	*ret_group = TAKE_FD(group);
 	*ret_device = device;
@@ -413,6 +457,10 @@ static const KernelOps linux_ops = {
 	.device_reset = linux_device_reset,
 	.hw_info = linux_hw_info,
 	.legacy_open = linux_legacy_open,
+	.legacy_container_open = linux_legacy_container_open,
+	.legacy_group_open = linux_legacy_group_open,
+	.legacy_set_iommu = linux_legacy_set_iommu,
+	.legacy_device_open = linux_legacy_device_open,
 	.close = linux_close,
 };
 

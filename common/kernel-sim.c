@@ -115,7 +115,9 @@ struct SimCtx {
 };
 
 typedef struct SimContainer {
-	unsigned refs; /* the container file + groups set on it */
+	unsigned refs;    /* the container file + groups set on it */
+	unsigned n_groups; /* groups set on it */
+	bool iommu_set;   /* VFIO_SET_IOMMU done; undone when the last group leaves */
 } SimContainer;
 
 typedef struct SimDev {
@@ -496,6 +498,9 @@ static void container_put(SimContainer *c) {
 static void legacy_group_maybe_release(SimGroup *g) {
 	if (g->node_open || g->legacy_devs > 0 || !g->container)
 		return;
+	/* The last group leaving a container takes its IOMMU (and mappings) with it. */
+	if (--g->container->n_groups == 0)
+		g->container->iommu_set = false;
 	container_put(g->container);
 	g->container = NULL;
 }
@@ -1103,17 +1108,39 @@ static int sim_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *re
 
 /* ---- vtable: legacy path ------------------------------------------------------------ */
 
-static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
-			   int *ret_device) {
+static int sim_legacy_container_open(Kernel *k, int *ret_container) {
 	Sim *s = SIM(k);
 	if (!s->vfio_legacy)
 		return -ENOENT; /* no /dev/vfio/vfio */
-	SimDev *dev = d ? sim_find_dev(s, d->bdf) : NULL;
-	if (!dev || dev->gone || !sim_driver_is_vfio(dev->driver))
-		return -ENODEV;
-	SimGroup *g = sim_find_group(s, dev->group);
+	SimContainer *ct = calloc(1, sizeof(*ct));
+	if (!ct)
+		return -ENOMEM;
+	char name[64];
+	SimFile *f;
+	int fd = -EBADF;
+	snprintf(name, sizeof(name), "ioasid-sim:vfio-container:%u", ++s->container_serial);
+	int r = sim_file_new(s, FILE_CONTAINER, name, &f, &fd);
+	if (r < 0) {
+		free(ct);
+		return r;
+	}
+	f->container = ct;
+	ct->refs = 1;
+	*ret_container = fd;
+	return 0;
+}
+
+static int sim_legacy_group_open(Kernel *k, int group, int container, int *ret_group) {
+	Sim *s = SIM(k);
+	SimGroup *g = s->vfio_legacy ? sim_find_group(s, group) : NULL;
 	if (!g)
 		return -ENODEV; /* no /dev/vfio/<group> */
+	SimFile *fc;
+	int r = sim_file_lookup(s, container, &fc);
+	if (r < 0)
+		return r;
+	if (!fc || fc->kind != FILE_CONTAINER)
+		return -EINVAL; /* SET_CONTAINER: not a container file */
 	if (g->node_open || g->owner)
 		return -EBUSY; /* group node open elsewhere, or a cdev of the group is bound */
 	/* VFIO_GROUP_GET_STATUS without VIABLE: reported as EPERM, which is what
@@ -1123,44 +1150,92 @@ static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *
 	if (g->container)
 		return -EBUSY; /* still set on another container through open device files */
 
-	SimContainer *ct = calloc(1, sizeof(*ct));
-	if (!ct)
-		return -ENOMEM;
 	char name[64];
-	SimFile *fc, *fg, *fd_;
-	int cfd = -EBADF, gfd = -EBADF, dfd = -EBADF, r;
-	snprintf(name, sizeof(name), "ioasid-sim:vfio-container:%u", ++s->container_serial);
-	r = sim_file_new(s, FILE_CONTAINER, name, &fc, &cfd);
-	if (r < 0) {
-		free(ct);
-		return r;
-	}
-	fc->container = ct;
-	ct->refs = 1;
+	SimFile *fg;
+	int fd = -EBADF;
 	snprintf(name, sizeof(name), "ioasid-sim:vfio-group:%d", g->number);
-	r = sim_file_new(s, FILE_GROUP, name, &fg, &gfd);
+	r = sim_file_new(s, FILE_GROUP, name, &fg, &fd);
 	if (r < 0)
-		goto fail;
+		return r;
 	fg->group = g;
 	g->node_open = true;
-	g->container = ct; /* SET_CONTAINER + SET_IOMMU(TYPE1v2) */
-	ct->refs++;
-	snprintf(name, sizeof(name), "ioasid-sim:vfio-legacy:%s", dev->bdf);
-	r = sim_file_new(s, FILE_LEGACY_DEV, name, &fd_, &dfd);
+	g->container = fc->container; /* SET_CONTAINER */
+	fc->container->refs++;
+	fc->container->n_groups++;
+	*ret_group = fd;
+	return 0;
+}
+
+static int sim_legacy_set_iommu(Kernel *k, int container) {
+	Sim *s = SIM(k);
+	SimFile *fc;
+	int r = sim_file_lookup(s, container, &fc);
 	if (r < 0)
-		goto fail;
-	fd_->dev = dev;
-	fd_->group = g;
+		return r;
+	if (!fc || fc->kind != FILE_CONTAINER)
+		return -ENOTTY;
+	/* vfio_ioctl_set_iommu: a container without groups, or with an IOMMU, is -EINVAL. */
+	if (fc->container->n_groups == 0 || fc->container->iommu_set)
+		return -EINVAL;
+	fc->container->iommu_set = true;
+	return 0;
+}
+
+static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int *ret_device) {
+	Sim *s = SIM(k);
+	SimFile *fg;
+	int r = sim_file_lookup(s, group_fd, &fg);
+	if (r < 0)
+		return r;
+	if (!fg || fg->kind != FILE_GROUP)
+		return -ENOTTY;
+	SimGroup *g = fg->group;
+	if (!g->container || !g->container->iommu_set)
+		return -EINVAL; /* vfio_group_use_container: no IOMMU driver yet */
+	SimDev *dev = d ? sim_find_dev(s, d->bdf) : NULL;
+	if (!dev || dev->gone || dev->group != g->number || !sim_driver_is_vfio(dev->driver))
+		return -ENODEV;
+	char name[64];
+	SimFile *f;
+	int fd = -EBADF;
+	snprintf(name, sizeof(name), "ioasid-sim:vfio-legacy:%s", dev->bdf);
+	r = sim_file_new(s, FILE_LEGACY_DEV, name, &f, &fd);
+	if (r < 0)
+		return r;
+	f->dev = dev;
+	f->group = g;
 	g->legacy_devs++;
+	*ret_device = fd;
+	return 0;
+}
+
+static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
+			   int *ret_device) {
+	Sim *s = SIM(k);
+	if (!s->vfio_legacy)
+		return -ENOENT; /* no /dev/vfio/vfio */
+	SimDev *dev = d ? sim_find_dev(s, d->bdf) : NULL;
+	if (!dev || dev->gone || !sim_driver_is_vfio(dev->driver))
+		return -ENODEV;
+	int cfd = -EBADF, gfd = -EBADF, dfd = -EBADF;
+	int r = sim_legacy_container_open(k, &cfd);
+	if (r < 0)
+		return r;
+	r = sim_legacy_group_open(k, dev->group, cfd, &gfd);
+	if (r >= 0)
+		r = sim_legacy_set_iommu(k, cfd);
+	if (r >= 0)
+		r = sim_legacy_device_open(k, gfd, d, &dfd);
+	if (r < 0) {
+		if (gfd >= 0)
+			(void)KERNEL_CALL(k, close, gfd);
+		(void)KERNEL_CALL(k, close, cfd);
+		return r;
+	}
 	*ret_container = cfd;
 	*ret_group = gfd;
 	*ret_device = dfd;
 	return 0;
-fail:
-	if (gfd >= 0)
-		(void)KERNEL_CALL(k, close, gfd);
-	(void)KERNEL_CALL(k, close, cfd);
-	return r;
 }
 
 /* ---- close -------------------------------------------------------------------------- */
@@ -1419,5 +1494,9 @@ static const KernelOps sim_ops = {
 	.device_reset = sim_device_reset,
 	.hw_info = sim_hw_info,
 	.legacy_open = sim_legacy_open,
+	.legacy_container_open = sim_legacy_container_open,
+	.legacy_group_open = sim_legacy_group_open,
+	.legacy_set_iommu = sim_legacy_set_iommu,
+	.legacy_device_open = sim_legacy_device_open,
 	.close = sim_close,
 };

@@ -76,9 +76,30 @@ typedef struct KernelOps {
 	int (*device_reset)(Kernel *k, int devfd);
 	int (*hw_info)(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
 
-	/* Legacy path (KERNEL_API_LEGACY): container + group + device fds. */
+	/* Legacy path (KERNEL_API_LEGACY): container + group + device fds for one device, in
+	 * one call (legacy_container_open, legacy_group_open, legacy_set_iommu,
+	 * legacy_device_open). */
 	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
 			   int *ret_device);
+	/* The same, step by step, for several groups on one container:
+	 * legacy_container_open: opens /dev/vfio/vfio, checks VFIO_API_VERSION and the TYPE1v2
+	 *   extension. -ENOENT without the container node, -EOPNOTSUPP without TYPE1v2.
+	 * legacy_group_open: opens /dev/vfio/<group> O_NOFOLLOW, verifies it is that group's
+	 *   node (-ESTALE), checks VFIO_GROUP_FLAGS_VIABLE (-EPERM when not viable, the errno
+	 *   SET_CONTAINER gives for a DMA API user) and sets it on container
+	 *   (VFIO_GROUP_SET_CONTAINER). -ENODEV when the group has no node, -EBUSY when the node
+	 *   is open elsewhere or the group's DMA is owned through another path.
+	 * legacy_set_iommu: VFIO_SET_IOMMU(TYPE1v2) on a container with at least one group;
+	 *   -EINVAL without a group or when already set. Once per container.
+	 * legacy_device_open: VFIO_GROUP_GET_DEVICE_FD(d->bdf) on the group fd: -EINVAL while
+	 *   the container's IOMMU is not set, -ENODEV when d is not (any more) in the group or
+	 *   not on a VFIO driver.
+	 * Closing the group fd (last reference) unsets the container; the container's mappings
+	 * go with its last group. */
+	int (*legacy_container_open)(Kernel *k, int *ret_container);
+	int (*legacy_group_open)(Kernel *k, int group, int container, int *ret_group);
+	int (*legacy_set_iommu)(Kernel *k, int container);
+	int (*legacy_device_open)(Kernel *k, int group_fd, const Device *d, int *ret_device);
 
 	int (*close)(Kernel *k, int fd);
 } KernelOps;

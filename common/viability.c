@@ -16,17 +16,12 @@
 #include "common/pci-class.h"
 #include "common/viability.h"
 
-static bool driver_is_vfio(const char *drv) {
-	/* vfio-pci and the variant drivers (mlx5_vfio_pci, nvgrace_gpu_vfio_pci,
-	 * hisi_acc_vfio_pci, virtio_vfio_pci, ...). */
-	return drv && (streq(drv, "vfio-pci") || strstr(drv, "vfio_pci") || strstr(drv, "vfio-pci"));
-}
-
 MemberState viability_member_state(const Device *d) {
 	assert(d);
 	/* A vfio-dev child is the surest sign: every vfio driver creates one when the kernel
-	 * has cdev support. Without cdev support, fall back to the driver's name. */
-	if (d->vfio_name || driver_is_vfio(d->driver))
+	 * has cdev support. Without cdev support (legacy group/container kernels), fall back to
+	 * the driver's name. */
+	if (d->vfio_name || device_driver_is_vfio(d))
 		return MEMBER_VFIO;
 	if (d->driver && streq(d->driver, "pci-stub"))
 		return MEMBER_PCI_STUB;

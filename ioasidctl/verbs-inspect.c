@@ -188,6 +188,8 @@ static json_object *device_to_json(const Host *h, const Device *d, const Viabili
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
 	jadd(o, "noiommu", json_object_new_boolean(d->vfio_name && d->noiommu));
+	char node[300];
+	jadd(o, "vfio_node", device_vfio_node(h, d, node, sizeof(node)) >= 0 ? js(node) : NULL);
 	if (v && !in_group) {
 		jadd(o, "verdict", js(verdict_to_string(v->verdict)));
 		jadd(o, "viable", json_object_new_boolean(v->verdict == VERDICT_VIABLE));
@@ -373,6 +375,9 @@ static void render_groups(json_object *doc) {
 			if (jget_str(d, "vfio_cdev"))
 				printf(" vfio=%s%s", jget_str(d, "vfio_cdev"),
 				       jget_bool(d, "noiommu") ? " (noiommu)" : "");
+			else if (jget_str(d, "vfio_node"))
+				/* Legacy kernel: the group node stands for the device. */
+				printf(" vfio=%s", jget_str(d, "vfio_node"));
 			if (jget_bool(d, "blocking"))
 				printf("  %s✗ blocks%s", ansi_red(), ansi_normal());
 			else if (streq(jget_str(d, "state"), "bridge"))
@@ -486,8 +491,8 @@ static void render_devices(json_object *doc) {
 		printf("%s '%s' [%s:%s] drv=%s group=%s vfio=%s %sviable=%s%s", jget_str(d, "bdf"),
 		       dn ? dn : jget_str(d, "class_name"), jget_str(d, "vendor"),
 		       jget_str(d, "device"), jget_str(d, "driver") ?: "none", group,
-		       jget_str(d, "vfio_cdev") ?: "-", viable ? ansi_green() : ansi_red(),
-		       viable ? "yes" : "no", ansi_normal());
+		       jget_str(d, "vfio_cdev") ?: jget_str(d, "vfio_node") ?: "-",
+		       viable ? ansi_green() : ansi_red(), viable ? "yes" : "no", ansi_normal());
 		if (gn < 0)
 			printf(" (no IOMMU group)");
 		else if (jget_bool(d, "blocking"))
@@ -527,7 +532,7 @@ int verb_devices(int argc, char **argv) {
 	for (size_t i = 0; devs && i < h->n_devices; i++) {
 		const Device *d = &h->devices[i];
 		_cleanup_(viability_done) Viability v = {};
-		if (arg_vfio && !d->vfio_name)
+		if (arg_vfio && !device_vfio_usable(h, d))
 			continue;
 		if (viability_device(h, d, &v) < 0) {
 			oom = true;
@@ -1057,8 +1062,10 @@ int verb_check(int argc, char **argv) {
 		check_add(a, "VFIO", "iommufd", k->vfio_legacy == TRI_YES ? CHECK_WARN : CHECK_FAIL,
 			  "Checking for iommufd (/dev/iommu)",
 			  "%s; modprobe iommufd (CONFIG_IOMMUFD, Linux 6.2 or later)",
-			  k->vfio_legacy == TRI_YES ? "only the legacy VFIO container is available"
-						    : "missing");
+			  k->vfio_legacy == TRI_YES
+				  ? "only the legacy VFIO container is available (ioasidd falls "
+				    "back to the group/container path)"
+				  : "missing");
 	if (k->vfio_cdev == TRI_YES)
 		check_add(a, "VFIO", "vfio_cdev", CHECK_PASS,
 			  "Checking for VFIO device cdevs (/dev/vfio/devices)", NULL);

@@ -111,17 +111,21 @@ static json_object *json_strv(char **l) {
 	return a;
 }
 
-/* Describes one received fd and checks it is what the reply says it is (bdf NULL: the
- * iommufd). Adds "fd", "kind", "name", "cloexec", "verified" to o. Returns verified. */
-static bool fd_check(int fd, const char *bdf, json_object *o, char **ret_name) {
-	IoasidFdInfo info = {};
+/* Describes one received fd and checks it is what the reply says it is: a want of kind,
+ * for a device the bdf (a real legacy device fd does not name its device: any passes), for
+ * a group node the number. Adds "fd", "kind", "name", "cloexec", "verified" to o. Returns
+ * verified. */
+static bool fd_check(int fd, IoasidFdKind want, const char *bdf, int group, json_object *o,
+		     char **ret_name) {
+	IoasidFdInfo info = { .group = -1 };
 	bool ok = false;
 
 	if (ioasid_fd_describe(fd, NULL, &info) >= 0) {
-		if (bdf)
-			ok = info.kind == IOASID_FD_VFIO_DEVICE && streq(info.bdf, bdf);
-		else
-			ok = info.kind == IOASID_FD_IOMMUFD;
+		ok = info.kind == want;
+		if (bdf && (want == IOASID_FD_VFIO_DEVICE || info.bdf[0]))
+			ok = ok && streq(info.bdf, bdf);
+		if (group >= 0)
+			ok = ok && info.group == group;
 		ok = ok && info.cloexec;
 	}
 	json_object_object_add(o, "fd", json_object_new_int(fd));
@@ -152,7 +156,7 @@ static bool print_result(const IoasidAcquireResult *res) {
 	_cleanup_table_ Table *t = table_new("FD", "WHAT", "RECEIVED AS", "IDS", NULL);
 	json_object *iommu = json_object_new_object(), *devs = json_object_new_array();
 	_cleanup_free_ char *iname = NULL;
-	bool ok;
+	bool ok, legacy = res->api && streq(res->api, "legacy");
 	char ids[64];
 
 	json_object_object_add(o, "lease", json_object_new_string(res->lease));
@@ -166,16 +170,52 @@ static bool print_result(const IoasidAcquireResult *res) {
 	json_object_object_add(o, "atRisk", json_strv(res->at_risk));
 	json_object_object_add(o, "warnings", json_strv(res->warnings));
 
-	ok = fd_check(res->iommufd, NULL, iommu, &iname);
-	json_object_object_add(o, "iommufd", iommu);
+	json_object_object_add(o, "api", json_object_new_string(res->api ? res->api : "iommufd"));
 	char fdbuf[16];
-	snprintf(fdbuf, sizeof(fdbuf), "%d", res->iommufd);
-	if (res->ioas_id >= 0)
-		snprintf(ids, sizeof(ids), "ioas %" PRIi64, res->ioas_id);
-	else
-		snprintf(ids, sizeof(ids), "-");
-	if (t)
-		table_add_row(t, fdbuf, "iommufd", iname, ids);
+	if (legacy) {
+		/* The container stands where the iommufd is in the iommufd API. */
+		ok = fd_check(res->container, IOASID_FD_VFIO_CONTAINER, NULL, -1, iommu, &iname);
+		json_object_object_add(o, "iommufd", NULL);
+		json_object_object_add(o, "container", iommu);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", res->container);
+		if (t)
+			table_add_row(t, fdbuf, "container", iname, "type1v2");
+	} else {
+		ok = fd_check(res->iommufd, IOASID_FD_IOMMUFD, NULL, -1, iommu, &iname);
+		json_object_object_add(o, "iommufd", iommu);
+		json_object_object_add(o, "container", NULL);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", res->iommufd);
+		if (res->ioas_id >= 0)
+			snprintf(ids, sizeof(ids), "ioas %" PRIi64, res->ioas_id);
+		else
+			snprintf(ids, sizeof(ids), "-");
+		if (t)
+			table_add_row(t, fdbuf, "iommufd", iname, ids);
+	}
+	/* Legacy group nodes, once each, in the order of the devices. */
+	json_object *groups = json_object_new_array();
+	for (size_t i = 0; i < res->n_devices; i++) {
+		const IoasidGrantedDevice *d = &res->devices[i];
+		bool seen = d->group_fd < 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = res->devices[j].group_fd == d->group_fd;
+		if (seen)
+			continue;
+		json_object *gj = json_object_new_object();
+		_cleanup_free_ char *gname = NULL;
+		IoasidFdInfo gi = { .group = -1 };
+		int gnum = ioasid_fd_describe(d->group_fd, NULL, &gi) >= 0 ? gi.group : -1;
+		ioasid_fd_info_done(&gi);
+		ok = fd_check(d->group_fd, IOASID_FD_VFIO_GROUP, NULL, -1, gj, &gname) &&
+		     gnum >= 0 && ok;
+		json_object_object_add(gj, "group", gnum >= 0 ? json_object_new_int(gnum) : NULL);
+		json_object_array_add(groups, gj);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", d->group_fd);
+		snprintf(ids, sizeof(ids), "group %d", gnum);
+		if (t)
+			table_add_row(t, fdbuf, "group", gname, ids);
+	}
+	json_object_object_add(o, "groups", groups);
 
 	for (size_t i = 0; i < res->n_devices; i++) {
 		const IoasidGrantedDevice *d = &res->devices[i];
@@ -185,7 +225,11 @@ static bool print_result(const IoasidAcquireResult *res) {
 		json_object_object_add(dj, "bdf", json_object_new_string(d->bdf));
 		json_object_object_add(dj, "devId", json_int_or_null(d->dev_id));
 		json_object_object_add(dj, "hwptId", json_int_or_null(d->hwpt_id));
-		ok = fd_check(d->fd, d->bdf, dj, &dname) && ok;
+		json_object_object_add(dj, "groupFd",
+				       d->group_fd >= 0 ? json_object_new_int(d->group_fd) : NULL);
+		ok = fd_check(d->fd, legacy ? IOASID_FD_VFIO_LEGACY_DEVICE : IOASID_FD_VFIO_DEVICE,
+			      d->bdf, -1, dj, &dname) &&
+		     ok;
 		json_object_array_add(devs, dj);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", d->fd);
 		if (d->dev_id >= 0)
@@ -398,8 +442,21 @@ int verb_acquire(int argc, char **argv) {
 
 /* ---- run ---- */
 
-/* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} in arg. Any other {...} stays as written
- * (QEMU arguments may carry JSON). Returns 0, or an exit code after printing an error. */
+/* The received node of IOMMU group g (legacy leases), or -EBADF. */
+static int result_group_fd(const IoasidAcquireResult *res, int g) {
+	for (size_t i = 0; i < res->n_group_fds; i++) {
+		IoasidFdInfo gi = { .group = -1 };
+		bool match = ioasid_fd_describe(res->group_fds[i], NULL, &gi) >= 0 && gi.group == g;
+		ioasid_fd_info_done(&gi);
+		if (match)
+			return res->group_fds[i];
+	}
+	return -EBADF;
+}
+
+/* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} and, for a legacy lease, {container} and
+ * {group:N} in arg. Any other {...} stays as written (QEMU arguments may carry JSON). Returns
+ * 0, or an exit code after printing an error. */
 static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **ret) {
 	_cleanup_free_ char *out = NULL;
 	size_t len = 0;
@@ -419,9 +476,32 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **re
 			return ioasidctl_error(1, "Out of memory");
 		}
 		char *colon = strchr(tok, ':');
-		if (streq(tok, "iommufd"))
-			fprintf(f, "%d", res->iommufd);
-		else if (streq(tok, "ioas")) {
+		bool legacy = res->api && streq(res->api, "legacy");
+		if (streq(tok, "iommufd") || streq(tok, "container")) {
+			int fd = tok[0] == 'i' ? res->iommufd : res->container;
+			if (fd < 0) {
+				fclose(f);
+				return ioasidctl_error(EXIT_USAGE,
+						       "'{%s}' does not exist in lease %s (api %s)",
+						       tok, res->lease,
+						       legacy ? "legacy" : "iommufd");
+			}
+			fprintf(f, "%d", fd);
+		} else if (colon && strneq(tok, "group:", 6)) {
+			uint64_t g;
+			int fd = num_parse_u64(colon + 1, INT32_MAX, &g) >= 0
+					 ? result_group_fd(res, (int)g)
+					 : -EBADF;
+			if (fd < 0) {
+				fclose(f);
+				return ioasidctl_error(EXIT_USAGE,
+						       "'{%s}': lease %s holds no node of group '%s' "
+						       "(legacy leases get it when they hold the whole "
+						       "group)",
+						       tok, res->lease, colon + 1);
+			}
+			fprintf(f, "%d", fd);
+		} else if (streq(tok, "ioas")) {
 			if (res->ioas_id < 0) {
 				fclose(f);
 				return ioasidctl_error(EXIT_USAGE,
@@ -499,7 +579,12 @@ int verb_run(int argc, char **argv) {
 		sigset_t ss;
 		/* The child gets exactly the leased fds without FD_CLOEXEC; our copies of them in
 		 * the parent stay close-on-exec. */
-		(void)fcntl(res->iommufd, F_SETFD, 0);
+		if (res->iommufd >= 0)
+			(void)fcntl(res->iommufd, F_SETFD, 0);
+		if (res->container >= 0)
+			(void)fcntl(res->container, F_SETFD, 0);
+		for (size_t i = 0; i < res->n_group_fds; i++)
+			(void)fcntl(res->group_fds[i], F_SETFD, 0);
 		for (size_t i = 0; i < res->n_devices; i++)
 			(void)fcntl(res->devices[i].fd, F_SETFD, 0);
 		sigemptyset(&ss);

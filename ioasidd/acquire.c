@@ -6,7 +6,8 @@
  *   3. group check: every group free or this owner's; "group whole" takes the whole group,
  *      "group implicit" one device and the reply lists the siblings at risk;
  *   4. kernel: open the iommufd, per-process accounting, IOAS, layout, open each device
- *      (verified), bind + attach in attached mode;
+ *      (verified), bind + attach in attached mode; on a legacy kernel (no iommufd) one
+ *      container per lease, each group's node set on it, TYPE1v2, a device fd per device;
  *   5. record the lease with the daemon's own references, send the reply with the fds.
  * Any failure rolls everything back (fds closed through the kernel seam) and only the named
  * error is sent.
@@ -215,7 +216,7 @@ static int resolve(Connection *c, json_object *params, Request *rq) {
 			int r = policy_pool_match(m->policy, name, m->host, d);
 			if (r == -ENOENT)
 				return invalid(c, "pool"), 1;
-			if (r <= 0 || !d->vfio_name || d->iommu_group < 0)
+			if (r <= 0 || !device_vfio_usable(m->host, d) || d->iommu_group < 0)
 				continue;
 			if (lease_table_group_owner(&m->leases, d->iommu_group))
 				continue;
@@ -335,7 +336,7 @@ static int not_viable(Connection *c, const Device *d) {
 		        arr,
 		        json_object_new_string("the device has no IOMMU group (IOMMU off or not "
 		                               "covering it)"));
-	if (!d->vfio_name && json_object_array_length(arr) == 0) {
+	if (!device_vfio_usable(c->manager->host, d) && json_object_array_length(arr) == 0) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci",
 			 d->bdf);
@@ -383,7 +384,7 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 			bool ok = r >= 0 && v.verdict == VERDICT_VIABLE;
 			if (r >= 0)
 				viability_done(&v);
-			if (!ok || !d->vfio_name)
+			if (!ok || !device_vfio_usable(m->host, d))
 				return not_viable(c, d), strv_free(at_risk), 1;
 		}
 		/* Siblings not taken are at risk: they share the DMA isolation boundary. */
@@ -412,8 +413,9 @@ int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 			const char *layout) {
 	Manager *m = c->manager;
-	if (streq(op, "device-open") || streq(op, "device-bind")) {
-		if (r == -EPERM && streq(op, "device-bind")) {
+	/* group-open is the legacy path's claim of the group: SET_CONTAINER refuses like BIND. */
+	if (streq(op, "device-open") || streq(op, "device-bind") || streq(op, "group-open")) {
+		if (r == -EPERM && (streq(op, "device-bind") || streq(op, "group-open"))) {
 			/* A sibling on a host driver makes the kernel refuse DMA ownership. */
 			json_object *arr = json_object_new_array();
 			const char *first = NULL;
@@ -550,16 +552,110 @@ static int64_t raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
  * attached in attached mode. Returns 0 with *ret, or 1 when the error was sent to c and
  * everything was rolled back.
  */
-/* Only iommufd is brokered. Returns 0, or 1 when the SystemError was sent. */
+static KernelApi manager_kernel_api(Manager *m) {
+	return m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
+}
+
+/* iommufd, or the legacy group/container API, found by the seam's probe. Returns 0, or 1
+ * when the SystemError was sent. */
 static int kernel_api_check(Connection *c) {
-	Kernel *k = c->manager->kernel;
-	KernelApi api = k->ops->api ? k->ops->api(k) : KERNEL_API_NONE;
-	if (api == KERNEL_API_IOMMUFD)
+	KernelApi api = manager_kernel_api(c->manager);
+	if (api == KERNEL_API_IOMMUFD || api == KERNEL_API_LEGACY)
 		return 0;
-	return system_error(c, api == KERNEL_API_LEGACY ? -EOPNOTSUPP : -ENODEV,
-			    api == KERNEL_API_LEGACY ? "legacy VFIO (no iommufd)" : "open /dev/iommu",
-			    NULL),
-	       1;
+	return system_error(c, -ENODEV, "open /dev/iommu", NULL), 1;
+}
+
+/* Distinct IOMMU groups of the request: in legacy mode each may add a group fd. */
+static size_t request_n_groups(const Request *rq) {
+	size_t n = 0;
+	for (size_t i = 0; i < rq->n_devices; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rq->devices[j]->iommu_group == rq->devices[i]->iommu_group;
+		n += !seen;
+	}
+	return n;
+}
+
+/* Does l hold every non-bridge member of g? Then handing out g's node gives the client
+ * nothing the policy did not grant (the node opens any device of the group). */
+static bool lease_covers_group(const Lease *l, const Group *g) {
+	for (size_t i = 0; g && i < g->n_members; i++) {
+		const Device *d = g->members[i];
+		bool found = device_is_bridge(d);
+		for (size_t j = 0; !found && j < l->n_devices; j++)
+			found = streq(l->devices[j].bdf, d->bdf);
+		if (!found)
+			return false;
+	}
+	return g != NULL;
+}
+
+/*
+ * Step 4 on a legacy kernel: one container per lease; each group's node opened, checked
+ * viable and set on it (the group node covers every device of the group, so exclusivity
+ * stays per group, as the lease table keeps it); VFIO_SET_IOMMU(TYPE1v2) once; a device fd
+ * per requested device. No IOAS, so no layout: a request naming one is refused, and so is
+ * unbound mode (the container must have its IOMMU set before any device fd exists). The
+ * lease owns every fd from the moment it is opened. Returns 0, or 1 when the error was sent
+ * (the caller frees l: that is the rollback).
+ */
+static int build_legacy(Connection *c, const Request *rq, Lease *l) {
+	Manager *m = c->manager;
+	int r;
+
+	if (rq->mode == LEASE_MODE_UNBOUND)
+		return system_error(c, -EOPNOTSUPP, "unbound mode on legacy VFIO (no iommufd)",
+				    NULL), 1;
+	if (rq->layout) {
+		json_object *p = obj();
+		add_str(p, "layout", rq->layout);
+		json_object *arr = json_object_new_array();
+		json_object_array_add(arr, json_object_new_string(
+		        "legacy VFIO (no iommufd): there is no IOAS to apply a layout to; the client "
+		        "maps through the container itself"));
+		json_object_object_add(p, "conflicts", arr);
+		return error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p), 1;
+	}
+	l->mode = LEASE_MODE_LEGACY;
+	r = KERNEL_CALL(m->kernel, legacy_container_open, &l->container);
+	if (r < 0)
+		return kernel_error(c, r, "container-open", NULL, NULL), 1;
+	for (size_t i = 0; i < rq->n_devices; i++) {
+		const Device *d = rq->devices[i];
+		if (lease_legacy_group(l, d->iommu_group))
+			continue;
+		int fd = -EBADF;
+		r = KERNEL_CALL(m->kernel, legacy_group_open, d->iommu_group, l->container, &fd);
+		if (r < 0)
+			return kernel_error(c, r, "group-open", d, NULL), 1;
+		r = lease_add_legacy_group(l, d->iommu_group, fd);
+		if (r < 0) {
+			kclose(m->kernel, fd);
+			return system_error(c, r, "lease", NULL), 1;
+		}
+	}
+	r = KERNEL_CALL(m->kernel, legacy_set_iommu, l->container);
+	if (r < 0)
+		return kernel_error(c, r, "set-iommu", NULL, NULL), 1;
+	for (size_t i = 0; i < rq->n_devices; i++) {
+		const Device *d = rq->devices[i];
+		int fd = -EBADF;
+		r = KERNEL_CALL(m->kernel, legacy_device_open,
+				lease_legacy_group(l, d->iommu_group)->fd, d, &fd);
+		if (r < 0)
+			return kernel_error(c, r, "device-open", d, NULL), 1;
+		r = lease_add_device(l, d->bdf, d->iommu_group, fd);
+		if (r < 0) {
+			if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
+				kclose(m->kernel, fd);
+			return system_error(c, r, "lease", NULL), 1;
+		}
+	}
+	for (size_t i = 0; i < l->n_legacy_groups; i++)
+		l->legacy_groups[i].handed_out =
+		        lease_covers_group(l, host_find_group(m->host, l->legacy_groups[i].group));
+	return 0;
 }
 
 static int build_context(Connection *c, const Request *rq, const PolicyLayout *layout,
@@ -568,12 +664,9 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	char **warnings = *warnings_out;
 	/* 4. kernel. The lease owns every fd from the moment it is opened: freeing it is the
 	 * rollback. */
-	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
-	if (api != KERNEL_API_IOMMUFD)
-		return system_error(c, api == KERNEL_API_LEGACY ? -EOPNOTSUPP : -ENODEV,
-				    api == KERNEL_API_LEGACY ? "legacy VFIO (no iommufd)"
-							     : "open /dev/iommu",
-				    NULL), 1;
+	KernelApi api = manager_kernel_api(m);
+	if (api != KERNEL_API_IOMMUFD && api != KERNEL_API_LEGACY)
+		return system_error(c, -ENODEV, "open /dev/iommu", NULL), 1;
 	Lease *l = NULL;
 	int r = lease_new(&l);
 	if (r < 0)
@@ -599,6 +692,14 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	    (rq->layout && !(l->layout = strdup(rq->layout))) ||
 	    (rq->rule[0] && !(l->rule = strdup(rq->rule))))
 		FAIL(system_error(c, -ENOMEM, "lease", NULL));
+
+	if (api == KERNEL_API_LEGACY) {
+		if (build_legacy(c, rq, l) > 0)
+			FAIL(0);
+		*warnings_out = warnings;
+		*ret = l;
+		return 0;
+	}
 
 	r = KERNEL_CALL(m->kernel, iommufd_open, &l->iommufd);
 	if (r < 0)
@@ -776,29 +877,64 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		if (r < 0)
 			FAIL(system_error(c, r, "lease table", NULL));
 	}
-	/* Keep the daemon's references across a restart (no-op outside systemd). */
-	(void)state_store_lease(m, l);
+	/* Keep the daemon's references across a restart (no-op outside systemd). Legacy leases
+	 * are not kept: after a restart the kernel itself still refuses their groups to anyone
+	 * else for as long as the holder keeps its group or device fds. */
+	if (l->mode != LEASE_MODE_LEGACY)
+		(void)state_store_lease(m, l);
 	manager_update_status(m);
 	int64_t memlock = raise_memlock(c, rq->memlock, &warnings);
-	if (m->rlimit_mode_eperm && !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
+	/* Type1 (legacy) charges pinned pages to the mapping process anyway. */
+	if (m->rlimit_mode_eperm && l->mode != LEASE_MODE_LEGACY &&
+	    !(layout && layout->accounting == POLICY_ACCOUNTING_PROCESS))
 		strv_extend(&warnings,
 			    "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE");
 
 	json_object *p = obj();
+	bool legacy = l->mode == LEASE_MODE_LEGACY;
 	add_str(p, "lease", l->id);
 	add_str(p, "mode", lease_mode_to_string(l->mode));
-	add_int(p, "iommuFd", 0);
+	add_str(p, "api", legacy ? "legacy" : "iommufd");
+	/* fds: iommufd mode [iommufd, devices...]; legacy [container, handed-out groups...,
+	 * devices...]. */
+	int fds[IOASID_MAX_DEVICES_PER_REQUEST * 2 + 1];
+	size_t n_fds = 0, group_base = 1;
+	if (legacy) {
+		json_object_object_add(p, "iommuFd", NULL);
+		add_int(p, "containerFd", 0);
+		fds[n_fds++] = l->container;
+		for (size_t i = 0; i < l->n_legacy_groups; i++)
+			if (l->legacy_groups[i].handed_out)
+				fds[n_fds++] = l->legacy_groups[i].fd;
+	} else {
+		add_int(p, "iommuFd", 0);
+		json_object_object_add(p, "containerFd", NULL);
+		fds[n_fds++] = l->iommufd;
+	}
 	if (l->mode == LEASE_MODE_ATTACHED)
 		add_int(p, "ioasId", l->ioas_id);
 	else
 		json_object_object_add(p, "ioasId", NULL);
 	json_object *devs = json_object_new_array();
-	int fds[IOASID_MAX_DEVICES_PER_REQUEST + 1];
-	fds[0] = l->iommufd;
+	size_t device_base = n_fds;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		json_object *o = obj();
 		add_str(o, "bdf", l->devices[i].bdf);
-		add_int(o, "deviceFd", (int64_t)i + 1);
+		add_int(o, "deviceFd", (int64_t)(device_base + i));
+		json_object_object_add(o, "groupFd", NULL);
+		if (legacy) {
+			/* The index of the device's group node, when it was handed out. */
+			size_t idx = group_base;
+			for (size_t j = 0; j < l->n_legacy_groups; j++) {
+				const LeaseGroup *g = &l->legacy_groups[j];
+				if (g->group == l->devices[i].group) {
+					if (g->handed_out)
+						add_int(o, "groupFd", (int64_t)idx);
+					break;
+				}
+				idx += g->handed_out;
+			}
+		}
 		if (l->mode == LEASE_MODE_ATTACHED) {
 			add_int(o, "devId", l->devices[i].dev_id);
 			add_int(o, "hwptId", l->devices[i].hwpt_id);
@@ -807,7 +943,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 			json_object_object_add(o, "hwptId", NULL);
 		}
 		json_object_array_add(devs, o);
-		fds[i + 1] = l->devices[i].fd;
+		fds[n_fds++] = l->devices[i].fd;
 	}
 	json_object_object_add(p, "devices", devs);
 	json_object *ar = json_object_new_array();
@@ -839,7 +975,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	/* The stream duplicates the fds; the lease keeps the daemon's own references. On a
 	 * failed send the connection closes and manager_connection_gone() rolls the lease back
 	 * (it was never delivered). */
-	r = connection_send(c, msg, fds, l->n_devices + 1);
+	r = connection_send(c, msg, fds, n_fds);
 	json_object_put(msg);
 	if (r >= 0 && !c->closing)
 		methods_notify_lease(m, l, "lease-acquired");
@@ -851,7 +987,9 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
  * devices. */
 static Lease *staged_match(Manager *m, const Connection *c, const Request *rq) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
-		if (!l->staged || l->mode != rq->mode || l->n_devices != rq->n_devices)
+		/* A legacy context answers an attached request (the only one legacy serves). */
+		LeaseMode mode = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;
+		if (!l->staged || mode != rq->mode || l->n_devices != rq->n_devices)
 			continue;
 		bool owner = (l->uid != (uid_t)-1 && l->uid == c->peer.uid) ||
 			     (l->uid == (uid_t)-1 && l->unit && c->peer.unit &&
@@ -1049,7 +1187,10 @@ int method_acquire(Connection *c, json_object *params) {
 		add_int(p, "max", rq.max_leases);
 		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
 	}
-	if (m->leases.n >= IOASID_MAX_LEASES || rq.n_devices + 1 > IOASID_MAX_FDS_PER_REPLY) {
+	/* Legacy replies carry a group fd per group on top of the container and devices. */
+	size_t n_fds = rq.n_devices + 1 +
+		       (manager_kernel_api(m) == KERNEL_API_LEGACY ? request_n_groups(&rq) : 0);
+	if (m->leases.n >= IOASID_MAX_LEASES || n_fds > IOASID_MAX_FDS_PER_REPLY) {
 		json_object *p = obj();
 		add_str(p, "limit", m->leases.n >= IOASID_MAX_LEASES ? "leases" : "fds");
 		add_int(p, "max", m->leases.n >= IOASID_MAX_LEASES ? IOASID_MAX_LEASES

@@ -85,6 +85,9 @@ int identity_parse_proc_cgroup(const char *text, char **ret);
 typedef enum LeaseMode {
 	LEASE_MODE_ATTACHED,
 	LEASE_MODE_UNBOUND,
+	/* Legacy VFIO (no iommufd): a container with TYPE1v2 set, the groups set on it, device
+	 * fds from the groups. Never requested: an "attached" request on a legacy kernel. */
+	LEASE_MODE_LEGACY,
 } LeaseMode;
 
 typedef struct LeaseDevice {
@@ -93,6 +96,13 @@ typedef struct LeaseDevice {
 	int fd;         /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
 } LeaseDevice;
+
+/* Legacy mode: one opened group node, set on the lease's container. */
+typedef struct LeaseGroup {
+	int group;
+	int fd;           /* the daemon's own reference; closing the last unsets the container */
+	bool handed_out;  /* every non-bridge member is in the lease: the client gets it too */
+} LeaseGroup;
 
 struct Lease {
 	char id[33]; /* 128-bit random, hex */
@@ -108,6 +118,11 @@ struct Lease {
 	size_t n_devices;
 	int *groups; /* sorted, unique */
 	size_t n_groups;
+	/* Legacy mode: the container (the daemon's own reference, else -EBADF) and the group
+	 * nodes, in the order they were opened. */
+	int container;
+	LeaseGroup *legacy_groups;
+	size_t n_legacy_groups;
 	char **at_risk;
 	uint64_t generation;
 	uint64_t created; /* CLOCK_REALTIME seconds */
@@ -153,8 +168,9 @@ int lease_mode_from_string(const char *s, LeaseMode *ret);
 
 /* Creates an empty lease with a fresh random id. Returns 0 or -ENOMEM/-errno (getrandom). */
 int lease_new(Lease **ret);
-/* Closes the daemon's references (devices first, through kernel_close, then the iommufd)
- * and frees. Takes NULL. k may be NULL only when the lease holds no fds. */
+/* Closes the daemon's references (devices first, through kernel_close, then the iommufd;
+ * legacy: devices, groups, container) and frees. Takes NULL. k may be NULL only when the
+ * lease holds no fds. */
 Lease *lease_free(Lease *l, Kernel *k);
 
 /*
@@ -174,6 +190,11 @@ int lease_set_peer(Lease *l, const Peer *p);
 
 /* Adds a device to l (keeps groups sorted and unique). Takes ownership of fd. -ENOMEM. */
 int lease_add_device(Lease *l, const char *bdf, int group, int fd);
+/* Legacy mode: records an opened group node (takes ownership of fd only on success: on
+ * -ENOMEM the caller still owns it). */
+int lease_add_legacy_group(Lease *l, int group, int fd);
+/* Legacy mode: l's opened node of group, or NULL. */
+LeaseGroup *lease_legacy_group(Lease *l, int group);
 
 /* The lease holding group g, or NULL. Revoked leases hold nothing. */
 Lease *lease_table_group_owner(const LeaseTable *t, int group);

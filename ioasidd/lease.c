@@ -12,7 +12,9 @@ const char *lease_lifetime_to_string(PolicyLifetime l) {
 }
 
 const char *lease_mode_to_string(LeaseMode m) {
-	return m == LEASE_MODE_UNBOUND ? "unbound" : "attached";
+	return m == LEASE_MODE_LEGACY	? "legacy"
+	       : m == LEASE_MODE_UNBOUND ? "unbound"
+					  : "attached";
 }
 
 int lease_mode_from_string(const char *s, LeaseMode *ret) {
@@ -44,6 +46,7 @@ int lease_new(Lease **ret) {
 		snprintf(l->id + 2 * i, 3, "%02x", raw[i]);
 	l->uid = (uid_t)-1;
 	l->iommufd = -EBADF;
+	l->container = -EBADF;
 	l->pidfd = -EBADF;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -52,24 +55,45 @@ int lease_new(Lease **ret) {
 	return 0;
 }
 
-Lease *lease_free(Lease *l, Kernel *k) {
-	if (!l)
-		return NULL;
-	sd_event_source_disable_unref(l->pidfd_source);
-	safe_close(l->pidfd);
-	/* Devices first: with the sim kernel the last close of a device fd unbinds it from the
-	 * iommufd context, which must still exist. */
+/* Closes the daemon's kernel references of l in the order the kernel needs: devices first
+ * (with the sim kernel the last close of a device fd unbinds it from the iommufd context,
+ * which must still exist), then the iommufd; legacy groups before their container (closing
+ * a group unsets its container). Safe to call twice. */
+static void lease_close_kernel_fds(Lease *l, Kernel *k) {
 	for (size_t i = l->n_devices; i > 0; i--) {
 		LeaseDevice *d = &l->devices[i - 1];
 		if (d->fd >= 0) {
 			assert(k);
 			kclose(k, d->fd);
 		}
+		d->fd = -EBADF;
 	}
 	if (l->iommufd >= 0) {
 		assert(k);
 		kclose(k, l->iommufd);
 	}
+	l->iommufd = -EBADF;
+	for (size_t i = l->n_legacy_groups; i > 0; i--) {
+		if (l->legacy_groups[i - 1].fd >= 0) {
+			assert(k);
+			kclose(k, l->legacy_groups[i - 1].fd);
+		}
+		l->legacy_groups[i - 1].fd = -EBADF;
+	}
+	if (l->container >= 0) {
+		assert(k);
+		kclose(k, l->container);
+	}
+	l->container = -EBADF;
+}
+
+Lease *lease_free(Lease *l, Kernel *k) {
+	if (!l)
+		return NULL;
+	sd_event_source_disable_unref(l->pidfd_source);
+	safe_close(l->pidfd);
+	lease_close_kernel_fds(l, k);
+	free(l->legacy_groups);
 	free(l->devices);
 	free(l->groups);
 	strv_free(l->at_risk);
@@ -117,7 +141,8 @@ int lease_block_dma(Lease *l, Kernel *k, bool reset) {
 			continue;
 		/* EINVAL: never bound (unbound mode, the holder did not bind this file): there is
 		 * no attachment to remove. */
-		int r = KERNEL_CALL(k, device_detach, d->fd);
+		/* Legacy VFIO has no detach: the container keeps translating for the holder. */
+		int r = l->mode == LEASE_MODE_LEGACY ? 0 : KERNEL_CALL(k, device_detach, d->fd);
 		if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
 			ret = r;
 		if (reset) {
@@ -131,15 +156,7 @@ int lease_block_dma(Lease *l, Kernel *k, bool reset) {
 
 int lease_revoke_kernel(Lease *l, Kernel *k, bool reset) {
 	int ret = lease_block_dma(l, k, reset);
-	for (size_t i = l->n_devices; i > 0; i--) {
-		LeaseDevice *d = &l->devices[i - 1];
-		if (d->fd >= 0)
-			kclose(k, d->fd);
-		d->fd = -EBADF;
-	}
-	if (l->iommufd >= 0)
-		kclose(k, l->iommufd);
-	l->iommufd = -EBADF;
+	lease_close_kernel_fds(l, k);
 	l->revoked = true;
 	return ret;
 }
@@ -167,6 +184,22 @@ int lease_set_peer(Lease *l, const Peer *p) {
 	l->have_pidfd = p->have_pidfd;
 	l->peer_known = true;
 	return 0;
+}
+
+int lease_add_legacy_group(Lease *l, int group, int fd) {
+	LeaseGroup *g = realloc(l->legacy_groups, (l->n_legacy_groups + 1) * sizeof(LeaseGroup));
+	if (!g)
+		return -ENOMEM;
+	l->legacy_groups = g;
+	g[l->n_legacy_groups++] = (LeaseGroup){ .group = group, .fd = fd };
+	return 0;
+}
+
+LeaseGroup *lease_legacy_group(Lease *l, int group) {
+	for (size_t i = 0; i < l->n_legacy_groups; i++)
+		if (l->legacy_groups[i].group == group)
+			return &l->legacy_groups[i];
+	return NULL;
 }
 
 static bool lease_has_group(const Lease *l, int group) {

@@ -485,10 +485,13 @@ static int method_revoke(Connection *c, json_object *params) {
 		return send_error_reason(c, "io.ioasid.Manager.NoSuchLease", "lease", id);
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
+	/* Legacy VFIO has no detach: the holder's container and device fds keep the groups set
+	 * on its container (and its mappings) until it closes them. Say so. */
+	const char *state = l->mode == LEASE_MODE_LEGACY ? "revoked-not-detached" : "revoked";
 	manager_revoke_lease(m, l, reset, sig, "revoked by an admin");
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "lease", json_object_new_string(lid));
-	json_object_object_add(p, "state", json_object_new_string("revoked"));
+	json_object_object_add(p, "state", json_object_new_string(state));
 	return connection_reply(c, p, false);
 }
 

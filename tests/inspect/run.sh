@@ -75,6 +75,28 @@ expect_eq "consumer-board blocking devices" "$(jq -r '[.devices[].bdf] | join(" 
 run --host $H/gpu-server.json --json=short --vfio devices
 expect_eq "gpu-server vfio devices" "$(jq '[.devices[] | select(.vfio_cdev != null)] | length' <<<"$out")" 8
 expect_eq "gpu-server --vfio filters" "$(jq '.devices | length' <<<"$out")" 8
+expect_eq "gpu-server vfio_node is the cdev" \
+	"$(jq -r '[.devices[] | select(.vfio_node != "/dev/vfio/devices/" + .vfio_cdev)] | length' <<<"$out")" 0
+# A legacy kernel (no VFIO cdevs): devices on vfio-pci are VFIO devices through their group node.
+run --host $H/legacy.json --json=short --vfio devices
+expect_eq "legacy --vfio devices" "$(jq -r '[.devices[].bdf] | join(" ")' <<<"$out")" \
+	"0000:00:03.0 0000:00:04.0 0000:00:06.0 0000:01:01.0 0000:01:02.0"
+expect_eq "legacy vfio_node is the group node" \
+	"$(jq -r '.devices[] | select(.bdf == "0000:01:02.0") | "\(.vfio_node) \(.vfio_cdev) \(.state)"' <<<"$out")" \
+	"/dev/vfio/5 null vfio"
+run --host $H/legacy.json --json=short groups
+expect_eq "legacy group 5 viable" "$(jq -r '.groups[] | select(.group == 5) | .verdict' <<<"$out")" viable
+expect_eq "legacy group 7 blocked by its host-driver member" \
+	"$(jq -r '.groups[] | select(.group == 7) | "\(.verdict) \(.blockers[0].bdf)"' <<<"$out")" "not-viable 0000:00:06.1"
+expect_eq "legacy host-driver member has no vfio_node" \
+	"$(jq -r '.groups[] | select(.group == 7) | .devices[] | select(.bdf == "0000:00:06.1") | .vfio_node' <<<"$out")" null
+run --host $H/legacy.json devices
+grep -qx "0000:01:02.0 'Unclassified device' \[1234:11e8\] drv=vfio-pci group=5 vfio=/dev/vfio/5 viable=yes" <<<"$out" \
+	&& ok || bad "legacy devices line for 01:02.0: $out"
+run --host $H/legacy.json check
+expect_eq "legacy check rc" "$rc" 0
+grep -q 'only the legacy VFIO container is available (ioasidd falls back to the group/container path)' <<<"$out" \
+	&& ok || bad "legacy check names the fallback: $out"
 run --host $H/workstation.json devices
 grep -qx "0000:01:00.1 'GA102 High Definition Audio Controller' \[10de:1aef\] drv=snd_hda_intel group=1 vfio=- viable=no (blocks group 1)" <<<"$out" \
 	&& ok || bad "workstation devices line for 01:00.1"

@@ -833,6 +833,88 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------
+# L. The legacy VFIO path (a kernel without iommufd): tests/hosts/legacy.json, the sample
+# guest with no VFIO cdevs; group 5 = bridge + 0000:01:01.0 + 0000:01:02.0 on vfio-pci,
+# group 7 = 0000:00:06.0 on vfio-pci + 0000:00:06.1 on a host driver.
+
+t_legacy() {
+	local host="$REPO/tests/hosts/legacy.json" out id saved_pid=$DAEMON_PID
+	local saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	DAEMON_PID=
+	if ! daemon_start legacy "$host" "$POLICY"; then
+		fail "ioasidd on the legacy host did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	local base
+	base=$(daemon_fds_settled)
+
+	# The whole group: a container, the group node (every member is leased) and a device fd
+	# each, named by the sim for what they are.
+	out=$(ctl_as $UA acquire --iommu-group 5 --json=short </dev/null)
+	expect_eq "group 5: exit code" "$?" 0
+	expect_eq "api" "$(jq -r .api <<<"$out")" legacy
+	expect_eq "mode" "$(jq -r .mode <<<"$out")" legacy
+	expect_eq "no iommufd, no IOAS" "$(jq -c '[.iommufd, .ioasId]' <<<"$out")" '[null,null]'
+	expect_eq "verified" "$(jq -r .verified <<<"$out")" true
+	expect_eq "container" "$(jq -r '.container | "\(.kind) \(.name)"' <<<"$out" | sed 's/:[0-9]*$//')" \
+		"vfio-container memfd:ioasid-sim:vfio-container"
+	expect_eq "group node" "$(jq -r '.groups[] | "\(.group) \(.kind) \(.name)"' <<<"$out")" \
+		"5 vfio-group memfd:ioasid-sim:vfio-group:5"
+	expect_eq "device fds" "$(jq -r '[.devices[] | "\(.bdf)=\(.name)"] | join(" ")' <<<"$out")" \
+		"$DEV_A=memfd:ioasid-sim:vfio-legacy:$DEV_A $DEV_B=memfd:ioasid-sim:vfio-legacy:$DEV_B"
+	expect_eq "devices share the group fd" \
+		"$(jq '([.devices[].groupFd] | unique) == [.groups[0].fd]' <<<"$out")" true
+	expect_eq "all cloexec" \
+		"$(jq '[.container.cloexec, .groups[].cloexec, .devices[].cloexec] | all' <<<"$out")" true
+
+	# One device of the group: no group node (it would open the sibling), the sibling at
+	# risk, and the group exclusive as on iommufd.
+	hold_lease LG $UA $DEV_A || fail "A's legacy acquire failed: $(cat "$LG_err")"
+	expect_eq "partial group: no group fd" \
+		"$(jq -c '[(.groups | length), .devices[0].groupFd]' "$LG_out")" '[0,null]'
+	expect_eq "partial group: sibling at risk" "$(jq -r '.atRisk | join(" ")' "$LG_out")" $DEV_B
+	ctl_as $UB acquire $DEV_B --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "B refused for the sibling" "$?" 2
+	expect_match "B's reason" "$(cat "$WORK/err")" "IOMMU group 5 is shared with another owner"
+	id=$(jq -r .lease "$LG_out")
+	expect_eq "revoke says it cannot detach" \
+		"$(ctl_as root revoke "$id" --json=short | jq -r .state)" revoked-not-detached
+	release_lease LG
+	out=$(ctl_as $UB acquire $DEV_B --json=short </dev/null 2>/dev/null)
+	expect_eq "B succeeds after A's lease ended" "$(jq -r '.verified' <<<"$out")" true
+
+	# Not viable: a member on a host driver; named, nothing sent.
+	out=$(ctl_as $UA acquire 0000:00:06.0 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "group 7 refused" "$?" 2
+	expect_eq "group 7: nothing on stdout" "$out" ""
+	expect_match "group 7 blocker" "$(cat "$WORK/err")" "0000:00:06.1 .*host driver"
+	# What legacy cannot serve: unbound mode.
+	ctl_as $UA acquire $DEV_1 --mode unbound </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "unbound refused" "$?" 1
+	expect_match "unbound reason" "$(cat "$WORK/err")" "unbound mode on legacy VFIO.*EOPNOTSUPP"
+
+	# run: {container} and {group:N} reach the child; {iommufd} does not exist here.
+	out=$(ctl_as $UA run --iommu-group 5 -- sh -c \
+		'readlink /proc/self/fd/$1 /proc/self/fd/$2 /proc/self/fd/$3' \
+		x '{container}' '{group:5}' "{fd:$DEV_B}" 2>/dev/null)
+	expect_eq "run: exit code" "$?" 0
+	expect_eq "run: the child holds them" \
+		"$(sed 's/container:[0-9]*/container:N/' <<<"$out" | tr '\n' ' ')" \
+		"/memfd:ioasid-sim:vfio-container:N (deleted) /memfd:ioasid-sim:vfio-group:5 (deleted) /memfd:ioasid-sim:vfio-legacy:$DEV_B (deleted) "
+	ctl_as $UA run --iommu-group 5 -- echo '{iommufd}' >/dev/null 2>"$WORK/err"
+	expect_eq "run: {iommufd} on legacy is a usage error" "$?" 64
+	ctl_as $UA run --device $DEV_A -- echo '{group:5}' >/dev/null 2>"$WORK/err"
+	expect_eq "run: {group:N} of a partial group is a usage error" "$?" 64
+
+	wait_leases 0
+	local n
+	n=$(daemon_wait_fds "$base") || fail "legacy daemon fd count $n, baseline $base (I2)"
+	daemon_stop || fail "legacy daemon did not stop cleanly"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
 run_test acquire-attached t_acquire_attached
@@ -861,6 +943,7 @@ run_test D4 t_D4_never_reads
 run_test D5-epipe t_D5_close_after_request
 run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
+run_test legacy t_legacy
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then

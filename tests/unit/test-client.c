@@ -135,6 +135,87 @@ static void test_reply_unreferenced(void) {
 	json_object_put(p);
 }
 
+/* A legacy reply: container at 0, one group fd shared by two devices, a third device of a
+ * group whose node was not handed out; iommufd absent. */
+static void test_reply_legacy(void) {
+	int fds[5];
+	for (int i = 0; i < 5; i++)
+		fds[i] = make_memfd("l");
+	int copy[5] = { fds[0], fds[1], fds[2], fds[3], fds[4] };
+	json_object *p = json_tokener_parse(
+		"{\"lease\":\"L\",\"mode\":\"legacy\",\"api\":\"legacy\",\"iommuFd\":null,"
+		"\"containerFd\":0,\"ioasId\":null,\"devices\":["
+		"{\"bdf\":\"0000:01:01.0\",\"deviceFd\":2,\"groupFd\":1},"
+		"{\"bdf\":\"0000:01:02.0\",\"deviceFd\":3,\"groupFd\":1},"
+		"{\"bdf\":\"0000:00:06.0\",\"deviceFd\":4,\"groupFd\":null}],"
+		"\"generation\":1,\"rule\":\"r\"}");
+	IoasidAcquireResult *res = NULL;
+	CU_ASSERT_FATAL(p != NULL);
+	ASSERT_OK(ioasid_acquire_result_from_reply(p, fds, 5, &res));
+	CU_ASSERT_FATAL(res != NULL);
+	ASSERT_STREQ(res->api, "legacy");
+	ASSERT_STREQ(res->mode, "legacy");
+	CU_ASSERT_EQUAL(res->iommufd, -EBADF);
+	CU_ASSERT_EQUAL(res->container, copy[0]);
+	CU_ASSERT_EQUAL(res->n_group_fds, 1);
+	CU_ASSERT_EQUAL(res->group_fds[0], copy[1]);
+	CU_ASSERT_EQUAL(res->devices[0].group_fd, copy[1]);
+	CU_ASSERT_EQUAL(res->devices[1].group_fd, copy[1]);
+	CU_ASSERT_EQUAL(res->devices[2].group_fd, -EBADF);
+	CU_ASSERT_EQUAL(res->devices[2].fd, copy[4]);
+	ioasid_acquire_result_free(res);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_FALSE(fd_is_open(copy[i]));
+	json_object_put(p);
+
+	/* An iommufd reply without "api" (an older daemon) still parses as iommufd. */
+	int f2[2] = { make_memfd("i"), make_memfd("d") };
+	p = json_tokener_parse("{\"lease\":\"L\",\"mode\":\"unbound\",\"iommuFd\":0,\"devices\":"
+			       "[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1}],\"generation\":1,"
+			       "\"rule\":\"r\"}");
+	ASSERT_OK(ioasid_acquire_result_from_reply(p, f2, 2, &res));
+	ASSERT_STREQ(res->api, "iommufd");
+	CU_ASSERT_EQUAL(res->container, -EBADF);
+	CU_ASSERT_EQUAL(res->devices[0].group_fd, -EBADF);
+	ioasid_acquire_result_free(res);
+	json_object_put(p);
+
+	static const char *bad[] = {
+		/* legacy without a container */
+		"{\"lease\":\"L\",\"mode\":\"legacy\",\"api\":\"legacy\",\"devices\":[{\"bdf\":"
+		"\"0000:01:00.0\",\"deviceFd\":1,\"groupFd\":2}],\"generation\":1,\"rule\":\"r\"}",
+		/* legacy with an iommufd too */
+		"{\"lease\":\"L\",\"mode\":\"legacy\",\"api\":\"legacy\",\"containerFd\":0,"
+		"\"iommuFd\":2,\"devices\":[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1}],"
+		"\"generation\":1,\"rule\":\"r\"}",
+		/* a group fd that is also a device fd */
+		"{\"lease\":\"L\",\"mode\":\"legacy\",\"api\":\"legacy\",\"containerFd\":0,"
+		"\"devices\":[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1,\"groupFd\":1}],"
+		"\"generation\":1,\"rule\":\"r\"}",
+		/* a group fd in an iommufd reply */
+		"{\"lease\":\"L\",\"mode\":\"attached\",\"iommuFd\":0,\"devices\":[{\"bdf\":"
+		"\"0000:01:00.0\",\"deviceFd\":1,\"groupFd\":2}],\"generation\":1,\"rule\":\"r\"}",
+		/* an unknown api */
+		"{\"lease\":\"L\",\"mode\":\"attached\",\"api\":\"vfio9\",\"iommuFd\":0,\"devices\":"
+		"[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1}],\"generation\":1,\"rule\":\"r\"}",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		int f3[3] = { make_memfd("x"), make_memfd("y"), make_memfd("z") };
+		int c3[3] = { f3[0], f3[1], f3[2] };
+		p = json_tokener_parse(bad[i]);
+		CU_ASSERT_FATAL(p != NULL);
+		res = NULL;
+		int r = ioasid_acquire_result_from_reply(p, f3, 3, &res);
+		if (r != -EBADMSG)
+			fprintf(stderr, "legacy case %zu: got %d\n", i, r);
+		CU_ASSERT_EQUAL(r, -EBADMSG);
+		CU_ASSERT_PTR_NULL(res);
+		for (int j = 0; j < 3; j++)
+			CU_ASSERT_FALSE(fd_is_open(c3[j]));
+		json_object_put(p);
+	}
+}
+
 static void test_error_format(void) {
 	json_object *p = json_tokener_parse(
 		"{\"group\":17,\"device\":\"0000:01:00.0\",\"owner\":\"uid 1001\"}");
@@ -185,6 +266,25 @@ static void test_fd_describe_sim(void) {
 	ioasid_fd_info_done(&info);
 	close(fd);
 
+	/* The sim's legacy files. */
+	fd = make_memfd("ioasid-sim:vfio-container:2");
+	ASSERT_OK(ioasid_fd_describe(fd, NULL, &info));
+	CU_ASSERT_EQUAL(info.kind, IOASID_FD_VFIO_CONTAINER);
+	ioasid_fd_info_done(&info);
+	close(fd);
+	fd = make_memfd("ioasid-sim:vfio-group:5");
+	ASSERT_OK(ioasid_fd_describe(fd, NULL, &info));
+	CU_ASSERT_EQUAL(info.kind, IOASID_FD_VFIO_GROUP);
+	CU_ASSERT_EQUAL(info.group, 5);
+	ioasid_fd_info_done(&info);
+	close(fd);
+	fd = make_memfd("ioasid-sim:vfio-legacy:0000:01:02.0");
+	ASSERT_OK(ioasid_fd_describe(fd, NULL, &info));
+	CU_ASSERT_EQUAL(info.kind, IOASID_FD_VFIO_LEGACY_DEVICE);
+	ASSERT_STREQ(info.bdf, "0000:01:02.0");
+	ioasid_fd_info_done(&info);
+	close(fd);
+
 	fd = make_memfd("something-else");
 	ASSERT_OK(ioasid_fd_describe(fd, NULL, &info));
 	CU_ASSERT_EQUAL(info.kind, IOASID_FD_OTHER);
@@ -224,6 +324,21 @@ static void test_fd_describe_chardev(void) {
 	CU_ASSERT_EQUAL(info.kind, IOASID_FD_VFIO_DEVICE);
 	ASSERT_STREQ(info.name, "/dev/vfio/devices/vfio2");
 	ASSERT_STREQ(info.bdf, "0000:00:03.0");
+	ioasid_fd_info_done(&info);
+
+	/* Legacy: the container misc device and a group node. */
+	CU_ASSERT_FATAL(unlink(path) == 0);
+	CU_ASSERT_FATAL(symlink("../../devices/virtual/misc/vfio", path) == 0);
+	ASSERT_OK(ioasid_fd_describe(fd, root, &info));
+	CU_ASSERT_EQUAL(info.kind, IOASID_FD_VFIO_CONTAINER);
+	ASSERT_STREQ(info.name, "/dev/vfio/vfio");
+	ioasid_fd_info_done(&info);
+	CU_ASSERT_FATAL(unlink(path) == 0);
+	CU_ASSERT_FATAL(symlink("../../devices/virtual/vfio/17", path) == 0);
+	ASSERT_OK(ioasid_fd_describe(fd, root, &info));
+	CU_ASSERT_EQUAL(info.kind, IOASID_FD_VFIO_GROUP);
+	CU_ASSERT_EQUAL(info.group, 17);
+	ASSERT_STREQ(info.name, "/dev/vfio/17");
 	ioasid_fd_info_done(&info);
 
 	CU_ASSERT_FATAL(unlink(path) == 0);
@@ -452,6 +567,7 @@ static CU_TestInfo tests[] = {
 	{ "reply_valid", test_reply_valid },
 	{ "reply_invalid", test_reply_invalid },
 	{ "reply_unreferenced", test_reply_unreferenced },
+	{ "reply_legacy", test_reply_legacy },
 	{ "error_format", test_error_format },
 	{ "fd_describe_sim", test_fd_describe_sim },
 	{ "fd_describe_chardev", test_fd_describe_chardev },

@@ -2,6 +2,7 @@
 /* Pure parts of the daemon: cgroup -> unit, /proc/PID/cgroup parsing, peer identity over a
  * socketpair, the lease table and group exclusivity. */
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 
@@ -162,6 +163,9 @@ static void test_lease_strings(void) {
 	CU_ASSERT_EQUAL(m, LEASE_MODE_ATTACHED);
 	ASSERT_ERR(lease_mode_from_string("Attached", &m), EINVAL);
 	ASSERT_STREQ(lease_mode_to_string(LEASE_MODE_UNBOUND), "unbound");
+	/* Legacy is what a lease becomes on a legacy kernel, never a mode one asks for. */
+	ASSERT_STREQ(lease_mode_to_string(LEASE_MODE_LEGACY), "legacy");
+	ASSERT_ERR(lease_mode_from_string("legacy", &m), EINVAL);
 	ASSERT_STREQ(lease_lifetime_to_string(POLICY_LIFETIME_PROCESS), "process");
 	ASSERT_STREQ(lease_lifetime_to_string(POLICY_LIFETIME_CONNECTION), "connection");
 }
@@ -297,6 +301,84 @@ static void test_lease_revoke_kernel(void) {
 	host_free(h);
 }
 
+/* A legacy lease owns its container, group nodes and device fds: freeing it (release, or the
+ * rollback of a failed Acquire) closes them in an order that leaves the groups free for the
+ * next container (sim kernel on the legacy fixture). */
+static void test_lease_legacy_free(void) {
+	char path[PATH_MAX];
+	_cleanup_free_ char *err = NULL;
+	_cleanup_host_free_ Host *h = NULL;
+	snprintf(path, sizeof(path), "%s/hosts/legacy.json", test_dir());
+	ASSERT_OK(host_load_json_file(path, &h, &err));
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_LEGACY);
+
+	Lease *l = NULL;
+	int fd = -1, c2 = -1, g2 = -1;
+	ASSERT_OK(lease_new(&l));
+	CU_ASSERT_EQUAL(l->container, -EBADF);
+	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 3, l->container, &fd));
+	ASSERT_OK(lease_add_legacy_group(l, 3, fd));
+	CU_ASSERT_PTR_NOT_NULL(lease_legacy_group(l, 3));
+	CU_ASSERT_PTR_NULL(lease_legacy_group(l, 4));
+	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	const char *bdfs[] = { "0000:01:01.0", "0000:01:02.0" };
+	for (size_t i = 0; i < ELEMENTSOF(bdfs); i++) {
+		ASSERT_OK(KERNEL_CALL(k, legacy_device_open, lease_legacy_group(l, 5)->fd,
+				      host_find_device(h, bdfs[i]), &fd));
+		ASSERT_OK(lease_add_device(l, bdfs[i], 5, fd));
+	}
+	/* Held: another container cannot take group 5. */
+	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
+	ASSERT_ERR(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2), EBUSY);
+	lease_free(l, k);
+	/* Released: it can, and the old container took its IOMMU setting with it. */
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 3, c2, &fd));
+	ASSERT_OK(KERNEL_CALL(k, close, fd));
+	ASSERT_OK(KERNEL_CALL(k, close, g2));
+	ASSERT_OK(KERNEL_CALL(k, close, c2));
+}
+
+/* Revoking a legacy lease cannot detach (type1 has no detach), but the daemon still drops its
+ * own container and group references, so that the groups are freed once the holder's
+ * copies are gone too (here: there are none, so another container takes group 5). */
+static void test_lease_legacy_revoke(void) {
+	char path[PATH_MAX];
+	_cleanup_free_ char *err = NULL;
+	_cleanup_host_free_ Host *h = NULL;
+	snprintf(path, sizeof(path), "%s/hosts/legacy.json", test_dir());
+	ASSERT_OK(host_load_json_file(path, &h, &err));
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+
+	Lease *l = NULL;
+	int fd = -1, c2 = -1, g2 = -1;
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_LEGACY;
+	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
+	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	ASSERT_OK(KERNEL_CALL(k, legacy_device_open, fd, host_find_device(h, "0000:01:01.0"), &fd));
+	ASSERT_OK(lease_add_device(l, "0000:01:01.0", 5, fd));
+
+	ASSERT_OK(lease_revoke_kernel(l, k, false));
+	CU_ASSERT_TRUE(l->revoked);
+	CU_ASSERT_EQUAL(l->container, -EBADF);
+	CU_ASSERT_EQUAL(l->legacy_groups[0].fd, -EBADF);
+	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
+	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
+	ASSERT_OK(KERNEL_CALL(k, close, g2));
+	ASSERT_OK(KERNEL_CALL(k, close, c2));
+	lease_free(l, k);
+}
+
 static CU_TestInfo tests[] = {
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
@@ -308,6 +390,8 @@ static CU_TestInfo tests[] = {
 	{ "lease_groups_sorted", test_lease_groups_sorted },
 	{ "lease_table_exclusivity", test_lease_table_exclusivity },
 	{ "lease_strings", test_lease_strings },
+	{ "lease_legacy_free", test_lease_legacy_free },
+	{ "lease_legacy_revoke", test_lease_legacy_revoke },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("ioasidd", tests);

@@ -797,6 +797,53 @@ static void test_legacy(void) {
 	ASSERT_OK(K(close, i));
 }
 
+/* The step-by-step legacy path: one container, several groups, SET_IOMMU once. */
+static void test_legacy_steps(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int c, c2, g10, g12, g13, gx, d0, d1, d2, dx;
+	char name[256];
+	ASSERT_OK(K(legacy_container_open, &c));
+	ASSERT_ERR(K(legacy_set_iommu, c), EINVAL); /* no group yet */
+	ASSERT_ERR(K(legacy_group_open, 99, c, &gx), ENODEV);
+	ASSERT_ERR(K(legacy_group_open, 10, -1, &gx), EBADF);
+	ASSERT_OK(K(legacy_group_open, 10, c, &g10));
+	ASSERT_OK(fd_name(g10, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "ioasid-sim:vfio-group:10"));
+	/* Device fds need the container's IOMMU. */
+	ASSERT_ERR(K(legacy_device_open, g10, dev("0000:01:00.0"), &dx), EINVAL);
+	ASSERT_OK(K(legacy_group_open, 12, c, &g12));
+	ASSERT_OK(K(legacy_set_iommu, c));
+	ASSERT_ERR(K(legacy_set_iommu, c), EINVAL); /* once */
+	/* Not viable, and busy elsewhere. */
+	ASSERT_ERR(K(legacy_group_open, 13, c, &g13), EPERM);
+	ASSERT_OK(K(legacy_container_open, &c2));
+	ASSERT_ERR(K(legacy_group_open, 12, c2, &gx), EBUSY);
+	/* The group fd gives its own members only, on a VFIO driver. */
+	ASSERT_OK(K(legacy_device_open, g10, dev("0000:01:00.0"), &d0));
+	ASSERT_ERR(K(legacy_device_open, g10, dev("0000:03:00.0"), &dx), ENODEV);
+	ASSERT_ERR(K(legacy_device_open, c, dev("0000:01:00.0"), &dx), ENOTTY);
+	ASSERT_OK(K(legacy_device_open, g12, dev("0000:03:00.0"), &d1));
+	ASSERT_OK(K(legacy_device_open, g12, dev("0000:03:00.1"), &d2));
+	ASSERT_OK(fd_name(d2, name, sizeof(name)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(name, "ioasid-sim:vfio-legacy:0000:03:00.1"));
+	/* Closing everything of group 12 frees it for another container. */
+	ASSERT_OK(K(close, d1));
+	ASSERT_OK(K(close, d2));
+	ASSERT_OK(K(close, g12));
+	ASSERT_OK(K(legacy_group_open, 12, c2, &gx));
+	/* c2's first group: its IOMMU is not set although c's is. */
+	ASSERT_ERR(K(legacy_device_open, gx, dev("0000:03:00.0"), &dx), EINVAL);
+	ASSERT_OK(K(close, gx));
+	ASSERT_OK(K(close, c2));
+	ASSERT_OK(K(close, d0));
+	ASSERT_OK(K(close, g10));
+	/* The last group left c: its IOMMU went with it. */
+	ASSERT_OK(K(legacy_group_open, 10, c, &g10));
+	ASSERT_ERR(K(legacy_device_open, g10, dev("0000:01:00.0"), &dx), EINVAL);
+	ASSERT_OK(K(close, g10));
+	ASSERT_OK(K(close, c));
+}
+
 static void test_free_with_open_fds(void) {
 	/* kernel_free with objects, bound devices and legacy files still open must neither
 	 * leak nor crash (ASan/valgrind runs check the leak part). */
@@ -961,6 +1008,7 @@ static CU_TestInfo tests[] = {
 	{ "huge_pages", test_huge_pages },
 	{ "close_lifetime", test_close_lifetime },
 	{ "legacy", test_legacy },
+	{ "legacy_steps", test_legacy_steps },
 	{ "free_with_open_fds", test_free_with_open_fds },
 	{ "fixtures", test_fixtures },
 	{ "sync_host", test_sync_host },

@@ -40,6 +40,10 @@ static const HostCase cases[] = {
 	{ "sriov-nic", 40, VERDICT_VIABLE, {},
 	  "0000:3b:02.0 is an SR-IOV VF of 0000:3b:00.0, which is on i40e" },
 	{ "noiommu", 0, VERDICT_VIABLE, {}, "0000:00:06.0 is a no-IOMMU VFIO device" },
+	/* Legacy kernel (no VFIO cdevs): vfio-pci without a cdev still counts as VFIO. */
+	{ "legacy", 5, VERDICT_VIABLE, {}, NULL },
+	{ "legacy", 4, VERDICT_VIABLE, {}, NULL },
+	{ "legacy", 7, VERDICT_NOT_VIABLE, { "0000:00:06.1" }, NULL },
 };
 
 static Host *load(const char *fixture) {
@@ -94,6 +98,41 @@ static void test_fixture_groups(void) {
 	}
 }
 
+/* The node a VFIO user opens: the cdev where there is one, the group node on a legacy-only
+ * host, nothing for a device on a host driver or on vfio-pci without a cdev on a cdev host. */
+static void test_fixture_vfio_node(void) {
+	_cleanup_host_free_ Host *leg = load("legacy");
+	_cleanup_host_free_ Host *smp = load("sample");
+	char buf[64];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(smp);
+	CU_ASSERT_TRUE(host_vfio_legacy_only(leg));
+	CU_ASSERT_FALSE(host_vfio_legacy_only(smp));
+
+	const Device *d = host_find_device(leg, "0000:01:02.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_PTR_NULL(d->vfio_name);
+	CU_ASSERT_EQUAL(viability_member_state(d), MEMBER_VFIO);
+	ASSERT_OK(device_vfio_node(leg, d, buf, sizeof(buf)));
+	ASSERT_STREQ(buf, "/dev/vfio/5");
+	CU_ASSERT_TRUE(device_vfio_usable(leg, d));
+	ASSERT_ERR(device_vfio_node(leg, d, buf, 5), ENOBUFS);
+	d = host_find_device(leg, "0000:00:06.1"); /* host driver */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	ASSERT_ERR(device_vfio_node(leg, d, buf, sizeof(buf)), ENODEV);
+	CU_ASSERT_FALSE(device_vfio_usable(leg, d));
+
+	d = host_find_device(smp, "0000:01:02.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	ASSERT_OK(device_vfio_node(smp, d, buf, sizeof(buf)));
+	ASSERT_STREQ(buf, "/dev/vfio/devices/vfio3");
+	/* On a cdev host, vfio-pci without a cdev is no usable VFIO device. */
+	Device nocdev = *d;
+	nocdev.vfio_name = NULL;
+	CU_ASSERT_FALSE(device_vfio_usable(smp, &nocdev));
+	CU_ASSERT_TRUE(device_vfio_usable(leg, &nocdev));
+}
+
 static void test_fixture_no_iommu(void) {
 	/* IOMMU off on an Intel laptop: every device is no-iommu, with the VT-d hint. */
 	_cleanup_host_free_ Host *h = load("iommu-off");
@@ -113,6 +152,7 @@ static void test_fixture_no_iommu(void) {
 static CU_TestInfo tests[] = {
 	{ "fixture_groups", test_fixture_groups },
 	{ "fixture_no_iommu", test_fixture_no_iommu },
+	{ "fixture_vfio_node", test_fixture_vfio_node },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("viability-hosts", tests);
