@@ -48,6 +48,7 @@ struct VarlinkStream {
 
 	OutMessage *out_head, *out_tail;
 	size_t n_out;
+	json_tokener *tok; /* reused for every message (reset each time), made on first use */
 };
 
 /* How received fds that nobody takes are closed (see varlink_set_received_fd_closer()). */
@@ -113,6 +114,8 @@ VarlinkStream *varlink_stream_free(VarlinkStream *s) {
 		return NULL;
 	safe_close(s->fd);
 	free(s->in);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	for (size_t i = 0; i < s->n_batches; i++)
 		drop_received(s->batches[i].fds, s->batches[i].n_fds);
 	free(s->batches);
@@ -310,7 +313,12 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 	/* Parse before consuming: the tokener reads in[] in place. */
 	int r = 0;
 	json_object *o = NULL;
-	json_tokener *tok = json_tokener_new_ex(s->max_depth);
+	/* One tokener per stream, not per message: making one was an eighth of a parse. */
+	if (!s->tok)
+		s->tok = json_tokener_new_ex(s->max_depth);
+	else
+		json_tokener_reset(s->tok);
+	json_tokener *tok = s->tok;
 	if (!tok)
 		r = -ENOMEM;
 	else {
@@ -331,7 +339,6 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 		}
 		if (r == 0 && !json_object_is_type(o, json_type_object))
 			r = -EBADMSG;
-		json_tokener_free(tok);
 	}
 	consume(s, len, r < 0 ? NULL : &fds, &n_fds);
 	if (r < 0) {

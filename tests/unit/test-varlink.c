@@ -265,6 +265,45 @@ static void test_bad_json(void) {
 	}
 }
 
+/* The stream reuses one tokener: what one message leaves in it (an error, a depth) must not
+ * leak into the next. */
+static void test_tokener_reuse(void) {
+	static const struct {
+		const char *text;
+		int err;
+		const char *key; /* present in the parsed object */
+	} seq[] = {
+		{ "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", ELOOP, NULL },
+		{ "{\"b\":2}", 0, "b" },
+		{ "{\"a\":{\"b\":{\"c\":{\"d\":[[[1]]]}}}}", 0, "a" },
+		{ "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", ELOOP, NULL },
+		{ "{} {}", EBADMSG, NULL },
+		{ "{\"c\":[1,", EBADMSG, NULL },
+		{ "{\"d\":4}", 0, "d" },
+	};
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	for (size_t i = 0; i < ELEMENTSOF(seq); i++) {
+		size_t len = strlen(seq[i].text) + 1;
+		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), seq[i].text, len), (ssize_t)len);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(seq); i++) {
+		json_object *m = NULL;
+		int r = read_one(b, &m, NULL, NULL);
+		if (seq[i].err) {
+			ASSERT_ERR(r, seq[i].err);
+			continue;
+		}
+		ASSERT_OK(r);
+		CU_ASSERT_TRUE(m && json_object_object_get_ex(m, seq[i].key, NULL));
+		CU_ASSERT_EQUAL(m ? json_object_object_length(m) : 0, 1);
+		json_object_put(m);
+	}
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+}
+
 static int memfd(const char *name) {
 	int fd = memfd_create(name, MFD_CLOEXEC);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -566,6 +605,7 @@ static CU_TestInfo tests[] = {
 	{ "pipelining", test_pipelining },
 	{ "oversize", test_oversize },
 	{ "bad_json_and_depth", test_bad_json },
+	{ "tokener_reuse", test_tokener_reuse },
 	{ "fd_passing", test_fd_passing },
 	{ "eagain_resume", test_eagain_resume },
 	{ "refuse_fds", test_refuse_fds },
