@@ -447,6 +447,19 @@ typedef struct Scan {
 } Scan;
 
 /* Adds one udev property; the structured fields come from the kernel's own keys. */
+/* "KEY=VALUE" in a new string, or NULL. Not asprintf(): two properties per device made its
+ * format parsing a visible part of a 4096-device scan. */
+static char *kv_join(const char *k, size_t klen, const char *v) {
+	size_t vlen = strlen(v);
+	char *kv = malloc(klen + 1 + vlen + 1);
+	if (!kv)
+		return NULL;
+	memcpy(kv, k, klen);
+	kv[klen] = '=';
+	memcpy(kv + klen + 1, v, vlen + 1);
+	return kv;
+}
+
 static int take_property(Device *d, const char *k, const char *v, bool *have_names) {
 	if (is_kernel_key(k))
 		return 0;
@@ -463,15 +476,15 @@ static int take_property(Device *d, const char *k, const char *v, bool *have_nam
 	size_t klen = strlen(k);
 	for (size_t i = 0; d->properties && d->properties[i]; i++)
 		if (strneq(d->properties[i], k, klen) && d->properties[i][klen] == '=') {
-			char *kv;
-			if (asprintf(&kv, "%s=%s", k, v) < 0)
+			char *kv = kv_join(k, klen, v);
+			if (!kv)
 				return -ENOMEM;
 			free(d->properties[i]);
 			d->properties[i] = kv;
 			return 0;
 		}
-	char *kv;
-	if (asprintf(&kv, "%s=%s", k, v) < 0)
+	char *kv = kv_join(k, klen, v);
+	if (!kv)
 		return -ENOMEM;
 	if (strv_push(&d->properties, kv) < 0) {
 		free(kv);
