@@ -137,10 +137,8 @@ static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 	return 0;
 }
 
-static void connection_flush(Connection *c) {
-	if (c->closing)
-		return;
-	int r = varlink_stream_flush(c->stream);
+/* After a flush or send that returned r (1: all out, 0: data queued, < 0: failed). */
+static void connection_sent(Connection *c, int r) {
 	if (r < 0) {
 		log_debug("Connection %llu: send failed: %s", (unsigned long long)c->id,
 			  strerror(-r));
@@ -162,21 +160,23 @@ static void connection_flush(Connection *c) {
 	}
 }
 
+static void connection_flush(Connection *c) {
+	if (c->closing)
+		return;
+	connection_sent(c, varlink_stream_flush(c->stream));
+}
+
 int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
 	if (c->suppress_reply)
 		return 0;
-	int r = varlink_stream_enqueue(c->stream, msg, fds, n_fds);
-	if (r < 0) {
-		log_debug("Connection %llu: cannot queue reply: %s", (unsigned long long)c->id,
-			  strerror(-r));
-		connection_close(c, "queue failed");
-		return r;
-	}
-	connection_flush(c);
+	/* Sent at once when nothing is queued (the usual case): no copy of the text, no
+	 * duplicates of the fds, which the caller keeps anyway. */
+	int r = varlink_stream_send(c->stream, msg, fds, n_fds);
+	connection_sent(c, r);
 	if (c->closing)
-		return -ECONNRESET;
+		return r < 0 ? r : -ECONNRESET;
 	connection_update(c);
 	return 0;
 }
