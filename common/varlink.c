@@ -771,17 +771,20 @@ int varlink_stream_call(VarlinkStream *s, const char *method, json_object *param
 	int r = varlink_build_call(method, parameters, flags & VARLINK_CALL_MORE, &call);
 	if (r < 0)
 		return r;
-	r = varlink_stream_enqueue(s, call, NULL, 0);
-	if (r < 0)
-		return r;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	for (;;) {
-		r = varlink_stream_flush(s);
+	r = varlink_stream_send(s, call, NULL, 0);
+	while (r == 0) {
+		r = wait_fd(s->fd, POLLOUT, deadline);
 		if (r < 0)
 			return r;
-		if (r == 1)
-			break;
-		r = wait_fd(s->fd, POLLOUT, deadline);
+		r = varlink_stream_flush(s);
+	}
+	if (r < 0)
+		return r;
+	/* The answer cannot be there yet unless it already is in the buffer: wait first rather
+	 * than try a read that would only say EAGAIN (one system call per call saved). */
+	if (!varlink_stream_has_message(s)) {
+		r = wait_fd(s->fd, POLLIN, deadline);
 		if (r < 0)
 			return r;
 	}
