@@ -48,8 +48,9 @@ static const char *const kernel_keys[] = {
 };
 
 static bool is_kernel_key(const char *k) {
+	/* First letters first: two lookups per uevent line of 4096 devices add up. */
 	for (const char *const *i = kernel_keys; *i; i++)
-		if (streq(*i, k))
+		if ((*i)[0] == k[0] && streq(*i, k))
 			return true;
 	return false;
 }
