@@ -48,8 +48,9 @@ static const char *const kernel_keys[] = {
 };
 
 static bool is_kernel_key(const char *k) {
+	/* First letters first: two lookups per uevent line of 4096 devices add up. */
 	for (const char *const *i = kernel_keys; *i; i++)
-		if (streq(*i, k))
+		if ((*i)[0] == k[0] && streq(*i, k))
 			return true;
 	return false;
 }
@@ -84,6 +85,13 @@ typedef struct DirIter {
 	ssize_t n, pos;
 	char buf[8192] __attribute__((aligned(8)));
 } DirIter;
+
+/* Starts listing fd. Not `DirIter it = { .fd = fd }`: that zero-fills the 8 KiB buffer,
+ * 32 MiB of stores for 4096 devices, for bytes getdents64() overwrites anyway. */
+static void dir_iter_init(DirIter *it, int fd) {
+	it->fd = fd;
+	it->n = it->pos = 0;
+}
 
 /* Next entry name not starting with '.', or NULL at the end (errno set on error). */
 static const char *dir_next(DirIter *it) {
@@ -190,7 +198,8 @@ static int read_group(int groupsfd, const char *name, Group *g, MemberRef **refs
 	_cleanup_close_ int dfd = openat(groupsfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	DirIter it = { .fd = dfd };
+	DirIter it;
+	dir_iter_init(&it, dfd);
 	const char *member;
 	while ((member = dir_next(&it))) {
 		/* Non-PCI members (platform devices on SMMU hosts) are not modelled, but their
@@ -439,6 +448,19 @@ typedef struct Scan {
 } Scan;
 
 /* Adds one udev property; the structured fields come from the kernel's own keys. */
+/* "KEY=VALUE" in a new string, or NULL. Not asprintf(): two properties per device made its
+ * format parsing a visible part of a 4096-device scan. */
+static char *kv_join(const char *k, size_t klen, const char *v) {
+	size_t vlen = strlen(v);
+	char *kv = malloc(klen + 1 + vlen + 1);
+	if (!kv)
+		return NULL;
+	memcpy(kv, k, klen);
+	kv[klen] = '=';
+	memcpy(kv + klen + 1, v, vlen + 1);
+	return kv;
+}
+
 static int take_property(Device *d, const char *k, const char *v, bool *have_names) {
 	if (is_kernel_key(k))
 		return 0;
@@ -455,15 +477,15 @@ static int take_property(Device *d, const char *k, const char *v, bool *have_nam
 	size_t klen = strlen(k);
 	for (size_t i = 0; d->properties && d->properties[i]; i++)
 		if (strneq(d->properties[i], k, klen) && d->properties[i][klen] == '=') {
-			char *kv;
-			if (asprintf(&kv, "%s=%s", k, v) < 0)
+			char *kv = kv_join(k, klen, v);
+			if (!kv)
 				return -ENOMEM;
 			free(d->properties[i]);
 			d->properties[i] = kv;
 			return 0;
 		}
-	char *kv;
-	if (asprintf(&kv, "%s=%s", k, v) < 0)
+	char *kv = kv_join(k, klen, v);
+	if (!kv)
 		return -ENOMEM;
 	if (strv_push(&d->properties, kv) < 0) {
 		free(kv);
@@ -637,7 +659,8 @@ static int read_device(Scan *s, int busfd, const char *bdf, Device *d) {
 	 * netdevs: cheaper than probing both names, since a failed open is a path walk (and
 	 * several system calls under an LD_PRELOAD redirection such as umockdev's). */
 	bool has_sriov = false, has_net = false;
-	DirIter it = { .fd = devfd };
+	DirIter it;
+	dir_iter_init(&it, devfd);
 	const char *entry;
 	while ((entry = dir_next(&it))) {
 		if (streq(entry, "sriov_totalvfs"))

@@ -52,7 +52,20 @@ int bdf_parse(const char *s, char ret[static BDF_MAX]) {
 		return -EINVAL;
 	if (dev > 0x1f || fn > 7)
 		return -EINVAL;
-	snprintf(ret, BDF_MAX, "%04x:%02x:%02x.%x", domain, bus, dev, fn);
+	/* "%04x:%02x:%02x.%x" by hand: a host scan checks ~20k BDFs (bdf_is_canonical), and
+	 * snprintf() made that a tenth of `ioasidctl groups` on 4096 devices. */
+	static const char hex[] = "0123456789abcdef";
+	const unsigned v[] = { domain >> 12, domain >> 8, domain >> 4, domain, bus >> 4, bus,
+			       dev >> 4, dev, fn };
+	char *o = ret;
+	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+		*o++ = hex[v[i] & 0xf];
+		if (i == 3 || i == 5)
+			*o++ = ':';
+		else if (i == 7)
+			*o++ = '.';
+	}
+	*o = '\0';
 	return 0;
 }
 

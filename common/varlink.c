@@ -48,6 +48,7 @@ struct VarlinkStream {
 
 	OutMessage *out_head, *out_tail;
 	size_t n_out;
+	json_tokener *tok; /* reused for every message (reset each time), made on first use */
 };
 
 /* How received fds that nobody takes are closed (see varlink_set_received_fd_closer()). */
@@ -113,6 +114,8 @@ VarlinkStream *varlink_stream_free(VarlinkStream *s) {
 		return NULL;
 	safe_close(s->fd);
 	free(s->in);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	for (size_t i = 0; i < s->n_batches; i++)
 		drop_received(s->batches[i].fds, s->batches[i].n_fds);
 	free(s->batches);
@@ -310,7 +313,12 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 	/* Parse before consuming: the tokener reads in[] in place. */
 	int r = 0;
 	json_object *o = NULL;
-	json_tokener *tok = json_tokener_new_ex(s->max_depth);
+	/* One tokener per stream, not per message: making one was an eighth of a parse. */
+	if (!s->tok)
+		s->tok = json_tokener_new_ex(s->max_depth);
+	else
+		json_tokener_reset(s->tok);
+	json_tokener *tok = s->tok;
 	if (!tok)
 		r = -ENOMEM;
 	else {
@@ -331,7 +339,6 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 		}
 		if (r == 0 && !json_object_is_type(o, json_type_object))
 			r = -EBADMSG;
-		json_tokener_free(tok);
 	}
 	consume(s, len, r < 0 ? NULL : &fds, &n_fds);
 	if (r < 0) {
@@ -348,10 +355,9 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 	return 1;
 }
 
-int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
-			   size_t n_fds) {
-	assert(s);
-	assert(message);
+/* Serializes message for sending: the text stays owned by message. */
+static int serialize(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds,
+		     const char **ret_text, size_t *ret_size) {
 	if (n_fds > VARLINK_MAX_FDS_PER_READ || (n_fds > 0 && !fds))
 		return -EINVAL;
 	size_t len = 0;
@@ -361,15 +367,24 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 		return -ENOMEM;
 	if (len + 1 > s->max_output)
 		return -E2BIG;
+	*ret_text = text;
+	*ret_size = len + 1; /* json-c's string is NUL-terminated: the NUL is the frame */
+	return 0;
+}
 
+/* Queues text[sent..size) with duplicates of fds (sent is then 0). */
+static int queue_text(VarlinkStream *s, const char *text, size_t size, size_t sent,
+		      const int *fds, size_t n_fds) {
+	assert(sent == 0 || n_fds == 0);
 	OutMessage *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->data = malloc(len + 1);
+	m->data = malloc(size);
 	if (!m->data)
 		return out_message_free(m), -ENOMEM;
-	memcpy(m->data, text, len + 1);
-	m->size = len + 1;
+	memcpy(m->data, text, size);
+	m->size = size;
+	m->sent = sent;
 	if (n_fds > 0) {
 		m->fds = malloc(n_fds * sizeof(int));
 		if (!m->fds)
@@ -392,8 +407,72 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 		s->out_head = m;
 	s->out_tail = m;
 	s->n_out++;
-	s->out_bytes += m->size;
+	s->out_bytes += m->size - m->sent;
 	return 0;
+}
+
+int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
+			   size_t n_fds) {
+	assert(s);
+	assert(message);
+	const char *text;
+	size_t size;
+	int r = serialize(s, message, fds, n_fds, &text, &size);
+	if (r < 0)
+		return r;
+	return queue_text(s, text, size, 0, fds, n_fds);
+}
+
+/* One sendmsg() of data with fds attached (none when n_fds is 0). */
+static ssize_t send_with_fds(int fd, const char *data, size_t size, const int *fds,
+			     size_t n_fds) {
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * VARLINK_MAX_FDS_PER_READ)];
+	} control;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n_fds > 0) {
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = &control;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+	}
+	ssize_t n;
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? negative_errno() : n;
+}
+
+int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds) {
+	assert(s);
+	assert(message);
+	if (s->out_head) {
+		/* Behind queued data: keep the order. */
+		int r = varlink_stream_enqueue(s, message, fds, n_fds);
+		return r < 0 ? r : varlink_stream_flush(s);
+	}
+	const char *text;
+	size_t size;
+	int r = serialize(s, message, fds, n_fds, &text, &size);
+	if (r < 0)
+		return r;
+	/* Straight from json-c's buffer with the caller's fds: no copy, no duplicates. */
+	ssize_t n = send_with_fds(s->fd, text, size, fds, n_fds);
+	if (n == (ssize_t)size)
+		return 1;
+	if (n >= 0) /* partial: the fds went with the first byte, the rest waits */
+		r = queue_text(s, text, size, (size_t)n, NULL, 0);
+	else if (n == -EAGAIN || n == -EWOULDBLOCK)
+		r = queue_text(s, text, size, 0, fds, n_fds);
+	else
+		return (int)n;
+	return r < 0 ? r : 0;
 }
 
 int varlink_stream_flush(VarlinkStream *s) {
@@ -692,17 +771,20 @@ int varlink_stream_call(VarlinkStream *s, const char *method, json_object *param
 	int r = varlink_build_call(method, parameters, flags & VARLINK_CALL_MORE, &call);
 	if (r < 0)
 		return r;
-	r = varlink_stream_enqueue(s, call, NULL, 0);
-	if (r < 0)
-		return r;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	for (;;) {
-		r = varlink_stream_flush(s);
+	r = varlink_stream_send(s, call, NULL, 0);
+	while (r == 0) {
+		r = wait_fd(s->fd, POLLOUT, deadline);
 		if (r < 0)
 			return r;
-		if (r == 1)
-			break;
-		r = wait_fd(s->fd, POLLOUT, deadline);
+		r = varlink_stream_flush(s);
+	}
+	if (r < 0)
+		return r;
+	/* The answer cannot be there yet unless it already is in the buffer: wait first rather
+	 * than try a read that would only say EAGAIN (one system call per call saved). */
+	if (!varlink_stream_has_message(s)) {
+		r = wait_fd(s->fd, POLLIN, deadline);
 		if (r < 0)
 			return r;
 	}

@@ -120,6 +120,17 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 			   size_t n_fds);
 
 /*
+ * varlink_stream_send: enqueue + flush in one, for a writer that flushes at once anyway.
+ * When nothing is queued the message goes out straight from the serializer with the
+ * caller's fds (no copy, no duplicates); what the socket does not take is queued as
+ * varlink_stream_enqueue() would (fds duplicated unless the first byte, and with it the
+ * fds, went out). Returns 1 when everything was sent, 0 when data remains queued (wait for
+ * EPOLLOUT and flush), or a negative errno of enqueue() or flush(); after a send error the
+ * stream is unusable for writing.
+ */
+int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds);
+
+/*
  * varlink_stream_flush: sends queued data with sendmsg(MSG_NOSIGNAL|MSG_DONTWAIT) until
  * the queue is empty or the socket is full. The fds of a message are attached to the
  * sendmsg() that carries its first byte and closed once that sendmsg() succeeded.

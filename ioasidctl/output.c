@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "common/json-write.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
@@ -10,7 +11,12 @@ void output_json(json_object *obj) {
 	int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN
 					   : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
 	flags |= JSON_C_TO_STRING_NOSLASHESCAPE;
-	puts(json_object_to_json_string_ext(obj, flags));
+	/* Streamed: the same bytes as json-c's printer without the whole text in one buffer
+	 * (4.4 MB for `groups --json` on 4096 devices). Write errors show at exit, as with
+	 * any stdio output. */
+	if (json_write(stdout, obj, flags) == -ENOMEM)
+		fputs(json_object_to_json_string_ext(obj, flags), stdout);
+	putchar('\n');
 }
 
 struct Table {

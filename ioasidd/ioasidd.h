@@ -263,6 +263,7 @@ struct Connection {
 	sd_event_source *idle_timer; /* idle / request deadline */
 	sd_event_source *send_timer; /* reply not drained in time */
 	sd_event_source *defer_free; /* set once closing */
+	sd_event_source *more;       /* oneshot: a complete request is still buffered */
 	Peer peer;
 	bool monitor;        /* subscribed to Monitor (more) */
 	bool closing;

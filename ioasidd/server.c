@@ -64,6 +64,7 @@ static void connection_free(Connection *c) {
 	sd_event_source_disable_unref(c->idle_timer);
 	sd_event_source_disable_unref(c->send_timer);
 	sd_event_source_disable_unref(c->defer_free);
+	sd_event_source_disable_unref(c->more);
 	varlink_stream_free(c->stream);
 	peer_done(&c->peer);
 	free(c);
@@ -84,6 +85,7 @@ void connection_close(Connection *c, const char *why) {
 	sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
 	sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
 	sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
+	sd_event_source_set_enabled(c->more, SD_EVENT_OFF);
 	if (sd_event_add_defer(c->manager->event, &c->defer_free, on_defer_free, c) < 0)
 		connection_free(c); /* no memory for the defer: free now (callers hold no c) */
 }
@@ -135,10 +137,8 @@ static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 	return 0;
 }
 
-static void connection_flush(Connection *c) {
-	if (c->closing)
-		return;
-	int r = varlink_stream_flush(c->stream);
+/* After a flush or send that returned r (1: all out, 0: data queued, < 0: failed). */
+static void connection_sent(Connection *c, int r) {
 	if (r < 0) {
 		log_debug("Connection %llu: send failed: %s", (unsigned long long)c->id,
 			  strerror(-r));
@@ -160,21 +160,23 @@ static void connection_flush(Connection *c) {
 	}
 }
 
+static void connection_flush(Connection *c) {
+	if (c->closing)
+		return;
+	connection_sent(c, varlink_stream_flush(c->stream));
+}
+
 int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
 	if (c->suppress_reply)
 		return 0;
-	int r = varlink_stream_enqueue(c->stream, msg, fds, n_fds);
-	if (r < 0) {
-		log_debug("Connection %llu: cannot queue reply: %s", (unsigned long long)c->id,
-			  strerror(-r));
-		connection_close(c, "queue failed");
-		return r;
-	}
-	connection_flush(c);
+	/* Sent at once when nothing is queued (the usual case): no copy of the text, no
+	 * duplicates of the fds, which the caller keeps anyway. */
+	int r = varlink_stream_send(c->stream, msg, fds, n_fds);
+	connection_sent(c, r);
 	if (c->closing)
-		return -ECONNRESET;
+		return r < 0 ? r : -ECONNRESET;
 	connection_update(c);
 	return 0;
 }
@@ -282,6 +284,14 @@ static void handle_message(Connection *c, json_object *msg) {
 	connection_rearm_idle(c);
 }
 
+/*
+ * Fairness: one request per dispatch. A client that answers each reply at once would
+ * otherwise keep this loop reading from its socket while every other connection waits (with
+ * 64 busy clients on 2 CPUs the tail was 1000x the median). After one request the loop goes
+ * back to sd-event, which dispatches every other ready connection before this one again;
+ * requests already read into the buffer are picked up by the oneshot c->more source, which
+ * queues behind the others like a readable socket would.
+ */
 static void connection_process(Connection *c) {
 	while (connection_may_read(c)) {
 		json_object *msg = NULL;
@@ -293,7 +303,7 @@ static void connection_process(Connection *c) {
 		if (r > 0) {
 			handle_message(c, msg);
 			json_object_put(msg);
-			continue;
+			break;
 		}
 		bool had_partial = varlink_stream_input_buffered(c->stream) > 0;
 		r = varlink_stream_fill(c->stream);
@@ -317,8 +327,21 @@ static void connection_process(Connection *c) {
 	}
 }
 
-static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-	Connection *c = userdata;
+static int on_more(sd_event_source *s, void *userdata);
+
+/* Schedules c->more when a buffered request can be served now. A failure to allocate the
+ * source closes the connection: without it the buffered requests would never be answered. */
+static void connection_schedule_more(Connection *c) {
+	if (c->closing || !connection_may_read(c) || !varlink_stream_has_message(c->stream))
+		return;
+	if (!c->more && sd_event_add_defer(c->manager->event, &c->more, on_more, c) < 0) {
+		connection_close(c, "out of memory");
+		return;
+	}
+	sd_event_source_set_enabled(c->more, SD_EVENT_ONESHOT);
+}
+
+static void connection_dispatch(Connection *c, uint32_t revents) {
 	if (revents & EPOLLOUT)
 		connection_flush(c);
 	if (!c->closing)
@@ -329,6 +352,16 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
 	if (!c->closing && varlink_stream_queued(c->stream) > 0)
 		connection_flush(c);
 	connection_update(c);
+	connection_schedule_more(c);
+}
+
+static int on_more(sd_event_source *s, void *userdata) {
+	connection_dispatch(userdata, 0);
+	return 0;
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	connection_dispatch(userdata, revents);
 	return 0;
 }
 

@@ -243,6 +243,42 @@ def run(d, sock):
     c.close()
     settle(pid, base, "pipelining")
 
+    # Fairness between connections (D4): one request per connection per turn. With the daemon
+    # stopped, A queues [Acquire Y, 40 x GetInfo, Acquire X] and B [Acquire X, 40 x GetInfo,
+    # Acquire Y]; then the daemon runs. Served in turns, each gets its first device and is
+    # refused its last. A daemon that drains one connection before the next gives both
+    # devices to whichever it read first. Decided by order, not by time.
+    x_dev, y_dev = "0000:00:03.0", "0000:00:04.0"
+    filler = b"{\"method\":\"org.varlink.service.GetInfo\"}\0" * 40
+    def acq(bdf):
+        return json.dumps({"method": "io.ioasid.Broker.Acquire",
+                           "parameters": {"devices": [bdf]}}).encode() + b"\0"
+    fa, fb = Client(sock), Client(sock)
+    fa.call("org.varlink.service.GetInfo")
+    fb.call("org.varlink.service.GetInfo")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        fa.send_raw(acq(y_dev) + filler + acq(x_dev))
+        fb.send_raw(acq(x_dev) + filler + acq(y_dev))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    got = {}
+    for name, cl in (("A", fa), ("B", fb)):
+        res = []
+        for _ in range(42):
+            r, f = cl.read()
+            for fd in f:
+                os.close(fd)
+            if r.get("parameters", {}).get("product") != "ioasidd":
+                res.append(r.get("error") or "ok")
+        got[name] = res
+    check(got == {"A": ["ok", "io.ioasid.DeviceBusy"], "B": ["ok", "io.ioasid.DeviceBusy"]},
+          "connections served in turns: each gets its first device (%s)" % got)
+    fa.close()
+    fb.close()
+    time.sleep(0.2)
+    settle(pid, base, "fairness")
+
     # Idle deadline (D2) and slowloris (D3): idle-timeout is 2 s in this config.
     c = Client(sock)
     c.s.settimeout(4)

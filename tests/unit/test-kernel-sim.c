@@ -872,8 +872,10 @@ static void test_sync_host(void) {
 
 	/* The rescanned host: 01:00.0 is gone, 04:00.1 moved to vfio-pci, a new device in a
 	 * new group with its own reserved region appeared, the IOMMU is now AMD. */
-	Device devs[ELEMENTSOF(test_devices)];
+	Device devs[ELEMENTSOF(test_devices) + 1];
 	size_t n = 0;
+	/* and a NIC on a host driver joined group 11, which made that group not viable. */
+	devs[n++] = (Device)DEV("0000:02:00.1", 11, "e1000e", NULL, 0);
 	for (size_t j = 0; j < ELEMENTSOF(test_devices); j++) {
 		if (streq(test_devices[j].bdf, "0000:01:00.0"))
 			continue;
@@ -906,8 +908,12 @@ static void test_sync_host(void) {
 	ASSERT_OK(K(hw_info, i, id, &hw));
 	CU_ASSERT_EQUAL(hw.data_type, IOMMU_HW_INFO_TYPE_NONE);
 	ASSERT_ERR(K(device_open, dev("0000:01:00.0"), &d1), ENODEV);
-	/* The group of 04:00.0 is viable now. */
+	/* The group of 04:00.0 is viable now; the group of 02:00.0 is not any more. */
 	d1 = open_bind(k, "0000:04:00.0", i, &id);
+	int d2;
+	ASSERT_OK(K(device_open, dev("0000:02:00.0"), &d2));
+	ASSERT_ERR(K(device_bind, d2, i, &id), EPERM);
+	ASSERT_OK(K(close, d2));
 	/* The new device opens under its new cdev name, and its group's region is reserved. */
 	Device nd = devs[n - 1];
 	CU_ASSERT_FATAL(streq(nd.bdf, "0000:06:00.0"));

@@ -14,6 +14,7 @@ static void test_bdf_parse(void) {
 		{ "0000:3B:00.7", "0000:3b:00.7" },
 		{ "3b:00.0", "0000:3b:00.0" },
 		{ "ffff:ff:1f.7", "ffff:ff:1f.7" },
+		{ "1a2B:c4:0d.6", "1a2b:c4:0d.6" }, /* every digit in its place */
 		{ "0000:3b:20.0", NULL }, /* device > 0x1f */
 		{ "0000:3b:00.8", NULL }, /* function > 7 */
 		{ "0000:3b:00", NULL },

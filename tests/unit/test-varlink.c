@@ -265,6 +265,45 @@ static void test_bad_json(void) {
 	}
 }
 
+/* The stream reuses one tokener: what one message leaves in it (an error, a depth) must not
+ * leak into the next. */
+static void test_tokener_reuse(void) {
+	static const struct {
+		const char *text;
+		int err;
+		const char *key; /* present in the parsed object */
+	} seq[] = {
+		{ "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", ELOOP, NULL },
+		{ "{\"b\":2}", 0, "b" },
+		{ "{\"a\":{\"b\":{\"c\":{\"d\":[[[1]]]}}}}", 0, "a" },
+		{ "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", ELOOP, NULL },
+		{ "{} {}", EBADMSG, NULL },
+		{ "{\"c\":[1,", EBADMSG, NULL },
+		{ "{\"d\":4}", 0, "d" },
+	};
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	for (size_t i = 0; i < ELEMENTSOF(seq); i++) {
+		size_t len = strlen(seq[i].text) + 1;
+		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), seq[i].text, len), (ssize_t)len);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(seq); i++) {
+		json_object *m = NULL;
+		int r = read_one(b, &m, NULL, NULL);
+		if (seq[i].err) {
+			ASSERT_ERR(r, seq[i].err);
+			continue;
+		}
+		ASSERT_OK(r);
+		CU_ASSERT_TRUE(m && json_object_object_get_ex(m, seq[i].key, NULL));
+		CU_ASSERT_EQUAL(m ? json_object_object_length(m) : 0, 1);
+		json_object_put(m);
+	}
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+}
+
 static int memfd(const char *name) {
 	int fd = memfd_create(name, MFD_CLOEXEC);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -413,6 +452,130 @@ static void raw_send_fds(int sock, const char *text, size_t len, const int *fds,
 }
 
 /* The daemon's streams refuse fds: they are closed and the read fails. */
+/* Reads every complete message from b into ids[] (the "i" parameter) and counts the fds. */
+static void drain(VarlinkStream *a, VarlinkStream *b, size_t want, int *ids, size_t *ret_fds,
+		  const int *fd_of) {
+	size_t msgs = 0, rounds = 0;
+	*ret_fds = 0;
+	while (msgs < want && rounds++ < 100000) {
+		CU_ASSERT_FATAL(varlink_stream_flush(a) >= 0);
+		int r = varlink_stream_fill(b);
+		CU_ASSERT_FATAL(r > 0 || r == -EAGAIN);
+		for (;;) {
+			json_object *m = NULL;
+			int *fds = NULL;
+			size_t n = 0;
+			r = varlink_stream_next(b, &m, &fds, &n);
+			CU_ASSERT_FATAL(r >= 0);
+			if (r == 0)
+				break;
+			json_object *p = json_object_object_get(m, "parameters");
+			if (!p) { /* filler ("{}") */
+				CU_ASSERT_EQUAL(n, 0);
+				json_object_put(m);
+				continue;
+			}
+			ids[msgs] = json_object_get_int(json_object_object_get(p, "i"));
+			/* An fd that arrives is the one sent with that message. */
+			for (size_t k = 0; k < n; k++)
+				CU_ASSERT_TRUE(fd_of && same_file(fds[k], fd_of[ids[msgs]]));
+			*ret_fds += n;
+			msgs++;
+			varlink_fds_free(fds, n);
+			json_object_put(m);
+		}
+	}
+	CU_ASSERT_EQUAL(msgs, want);
+}
+
+static json_object *reply_i(int i, size_t blob) {
+	json_object *p = json_object_new_object();
+	if (blob > 0) {
+		char *t = malloc(blob + 1);
+		memset(t, 'b', blob);
+		t[blob] = '\0';
+		json_object_object_add(p, "blob", json_object_new_string(t));
+		free(t);
+	}
+	json_object_object_add(p, "i", json_object_new_int(i));
+	json_object *r = NULL;
+	ASSERT_OK(varlink_build_reply(p, false, &r));
+	return r;
+}
+
+/* varlink_stream_send(): at once and without duplicates when nothing is queued; queued with
+ * duplicates (or the rest of a partial send without them) when the socket is full; behind
+ * queued data otherwise. The caller's fds stay its own in every case. */
+static void test_send(void) {
+	size_t base = count_fds();
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(1024 * 1024, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	int small = 4096;
+	ASSERT_OK(setsockopt(varlink_stream_fd(a), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	int mf[4] = { memfd("send0"), memfd("send1"), memfd("send2"), memfd("send3") };
+	size_t with_ours = count_fds();
+
+	/* 1. Empty queue, small message: sent here, nothing queued, no duplicate made. */
+	json_object *m = reply_i(0, 0);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[0], 1), 1);
+	json_object_put(m);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 0);
+	CU_ASSERT_EQUAL(count_fds(), with_ours);
+	int ids[4];
+	size_t nfds = 0;
+	drain(a, b, 1, ids, &nfds, mf);
+	CU_ASSERT_EQUAL(ids[0], 0);
+	CU_ASSERT_EQUAL(nfds, 1);
+
+	/* 2. A message larger than the socket takes: partly sent (with its fd), the rest
+	 * queued without a duplicate; 3. then one that finds the socket full: queued whole,
+	 * its fd duplicated; 4. one behind queued data: queued in order. */
+	m = reply_i(1, 300000);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[1], 1), 0);
+	json_object_put(m);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 1);
+	CU_ASSERT_EQUAL(varlink_stream_queued_fd_messages(a), 0); /* its fd went out */
+	CU_ASSERT_EQUAL(count_fds(), with_ours);
+	m = reply_i(2, 0);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[2], 1), 0);
+	json_object_put(m);
+	m = reply_i(3, 10);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[3], 1), 0);
+	json_object_put(m);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 3);
+	CU_ASSERT_EQUAL(varlink_stream_queued_fd_messages(a), 2);
+	CU_ASSERT_EQUAL(count_fds(), with_ours + 2); /* the two queued duplicates */
+	drain(a, b, 3, ids, &nfds, mf);
+	CU_ASSERT_TRUE(ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+	CU_ASSERT_EQUAL(nfds, 3);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 0);
+	CU_ASSERT_EQUAL(count_fds(), with_ours); /* duplicates closed once sent */
+
+	/* 5. Nothing queued but the socket full: queued whole, with a duplicate of the fd. */
+	while (write(varlink_stream_fd(a), "{}", 3) == 3)
+		;
+	CU_ASSERT_EQUAL(errno, EAGAIN);
+	m = reply_i(0, 0);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[0], 1), 0);
+	json_object_put(m);
+	CU_ASSERT_EQUAL(varlink_stream_queued_fd_messages(a), 1);
+	CU_ASSERT_EQUAL(count_fds(), with_ours + 1);
+	drain(a, b, 1, ids, &nfds, mf);
+	CU_ASSERT_EQUAL(ids[0], 0);
+	CU_ASSERT_EQUAL(nfds, 1);
+	CU_ASSERT_EQUAL(count_fds(), with_ours);
+
+	/* A send error is reported, not queued. */
+	varlink_stream_free(b);
+	m = reply_i(4, 0);
+	ASSERT_ERR(varlink_stream_send(a, m, NULL, 0), EPIPE);
+	json_object_put(m);
+	varlink_stream_free(a);
+	for (size_t i = 0; i < ELEMENTSOF(mf); i++)
+		safe_close(mf[i]);
+	CU_ASSERT_EQUAL(count_fds(), base);
+}
+
 static void test_refuse_fds(void) {
 	size_t base = count_fds();
 	VarlinkStream *a = NULL, *b = NULL;
@@ -566,6 +729,8 @@ static CU_TestInfo tests[] = {
 	{ "pipelining", test_pipelining },
 	{ "oversize", test_oversize },
 	{ "bad_json_and_depth", test_bad_json },
+	{ "tokener_reuse", test_tokener_reuse },
+	{ "send", test_send },
 	{ "fd_passing", test_fd_passing },
 	{ "eagain_resume", test_eagain_resume },
 	{ "refuse_fds", test_refuse_fds },

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * json_write: writes o to f exactly as json_object_to_json_string_ext(o, flags) would
+ * return it (no trailing newline), for flags made of JSON_C_TO_STRING_PLAIN, _SPACED,
+ * _PRETTY, _PRETTY_TAB and _NOSLASHESCAPE, without holding the whole text in memory.
+ * Objects with a custom json-c serializer other than doubles' are not supported (none are
+ * made in this project). Returns 0, -ENOMEM, or -EIO when f reported a write error.
+ */
+int json_write(FILE *f, json_object *o, int flags);
