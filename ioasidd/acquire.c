@@ -972,7 +972,8 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	log_debug("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
 		 (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
 		 lease_lifetime_to_string(l->lifetime));
-	/* The stream duplicates the fds; the lease keeps the daemon's own references. On a
+	/* The fds go out with the reply (sent at once, or duplicated into the stream's queue when
+	 * the socket is full); either way the lease keeps the daemon's own references. On a
 	 * failed send the connection closes and manager_connection_gone() rolls the lease back
 	 * (it was never delivered). */
 	r = connection_send(c, msg, fds, n_fds);
