@@ -168,6 +168,8 @@ build-tests: all $(RUN_TESTS) $(TOOLS)
 check: deps
 	@$(MAKE) --no-print-directory build-tests
 	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-daemon check-integration check-units check-vm
+	@# Tier 5 of DESIGN.md: sanitizers, fd leaks (valgrind --track-fds) and a fuzz smoke run.
+	@$(MAKE) --no-print-directory check-asan check-valgrind check-fuzz
 .PHONY: check
 
 # Daemon protocol/robustness checks (tests/daemon): a real ioasidd on a temp socket, sim kernel.
@@ -236,6 +238,11 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 fuzz: deps
 	B=$(B) tests/fuzz/run.sh
 .PHONY: fuzz
+
+# A short run of the same fuzzer, part of `make check` (the 10-minute run is `make fuzz`).
+check-fuzz: deps
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} B=$(B) tests/fuzz/run.sh
+.PHONY: check-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -18,6 +18,8 @@
 #include "ioasidd/log.h"
 
 static int closer_pipe[2] = { -EBADF, -EBADF };
+static pthread_t closer_thread;
+static bool closer_running;
 
 static void *closer_main(void *arg) {
 	for (;;) {
@@ -43,17 +45,35 @@ int closer_start(void) {
 	if (fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK) < 0)
 		return negative_errno();
 	pthread_attr_t attr;
-	pthread_t t;
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
-	int r = pthread_create(&t, &attr, closer_main, NULL);
+	int r = pthread_create(&closer_thread, &attr, closer_main, NULL);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
 		closer_pipe[0] = safe_close(closer_pipe[0]);
 		closer_pipe[1] = safe_close(closer_pipe[1]);
 		return -r;
 	}
+	closer_running = true;
 	varlink_set_received_fd_closer(closer_close);
 	return 0;
+}
+
+void closer_stop(void) {
+	if (!closer_running)
+		return;
+	/* From now on received fds are closed inline (nothing arrives after the loop ended). */
+	varlink_set_received_fd_closer(NULL);
+	/* EOF ends the thread once it has closed what is queued. A close stuck on a hostile
+	 * FUSE server must not hold up the exit: wait a bounded time, then leave the thread
+	 * (and its pipe end) to the process exit. */
+	closer_pipe[1] = safe_close(closer_pipe[1]);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 1;
+	if (pthread_timedjoin_np(closer_thread, NULL, &deadline) == 0)
+		closer_pipe[0] = safe_close(closer_pipe[0]);
+	else
+		log_warning("The closer thread is stuck closing a client's fd; exiting without it");
+	closer_running = false;
 }

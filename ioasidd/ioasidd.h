@@ -342,6 +342,8 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
 
 /* closer.c: received fds nobody takes are closed by a helper thread. 0 or -errno. */
 int closer_start(void);
+/* closer_stop: ends the closer thread at exit (bounded wait), closing its pipe. */
+void closer_stop(void);
 
 /* state.c */
 int state_save(Manager *m);

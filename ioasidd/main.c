@@ -407,5 +407,6 @@ int main(int argc, char **argv) {
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 	manager_done(&m);
+	closer_stop();
 	return r < 0 ? 1 : 0;
 }
