@@ -205,6 +205,35 @@ int readlink_basename_at(int dirfd, const char *path, char **ret) {
 	return 0;
 }
 
+static int parse_limit(const char *s, uint64_t *ret) {
+	if (streq(s, "unlimited")) {
+		*ret = UINT64_MAX;
+		return 0;
+	}
+	return num_parse_u64(s, UINT64_MAX, ret) < 0 ? -EBADMSG : 0;
+}
+
+int proc_read_memlock(pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard) {
+	char path[64], soft[32], hard[32];
+	_cleanup_free_ char *text = NULL;
+	uint64_t s, h;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	int r = read_full_file(path, 16384, &text, NULL);
+	if (r < 0)
+		return r;
+	const char *l = strstr(text, "\nMax locked memory");
+	if (!l || sscanf(l + strlen("\nMax locked memory"), "%31s %31s", soft, hard) != 2)
+		return -EBADMSG;
+	if (parse_limit(soft, &s) < 0 || parse_limit(hard, &h) < 0)
+		return -EBADMSG;
+	if (ret_soft)
+		*ret_soft = s;
+	if (ret_hard)
+		*ret_hard = h;
+	return 0;
+}
+
 size_t strv_length(char *const *l) {
 	size_t n = 0;
 	if (l)

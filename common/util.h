@@ -41,6 +41,14 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 /* Last path component of a symlink's target ("../../../bus/pci/drivers/vfio-pci" -> "vfio-pci"). */
 int readlink_basename_at(int dirfd, const char *path, char **ret);
 
+/*
+ * proc_read_memlock: the soft and hard RLIMIT_MEMLOCK of pid, from /proc/PID/limits (world
+ * readable, where prlimit() needs CAP_SYS_RESOURCE even to read another uid's limits).
+ * "unlimited" is UINT64_MAX. Returns 0, -errno from reading the file, -EBADMSG when the
+ * line is missing or malformed.
+ */
+int proc_read_memlock(pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard);
+
 /* strv helpers (NULL-terminated char* arrays). */
 size_t strv_length(char *const *l);
 int strv_push(char ***l, char *value);          /* takes value; -ENOMEM */

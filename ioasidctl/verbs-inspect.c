@@ -793,33 +793,6 @@ _printf_(6, 7) static void check_add(json_object *a, const char *category, const
 	jappend(a, o);
 }
 
-/* Reads "Max locked memory" (soft limit) of a process from /proc/PID/limits. */
-static int proc_memlock(pid_t pid, uint64_t *ret) {
-	char path[64];
-	_cleanup_free_ char *buf = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
-	int r = read_full_file(path, 16384, &buf, NULL);
-	if (r < 0)
-		return r;
-	const char *p = strstr(buf, "Max locked memory");
-	if (!p)
-		return -ENODATA;
-	p += strlen("Max locked memory");
-	while (*p == ' ')
-		p++;
-	if (strneq(p, "unlimited", 9)) {
-		*ret = UINT64_MAX;
-		return 0;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (errno || end == p)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 /* A running process of uid, to read its limits; 0 when none. */
 static pid_t find_process_of(uid_t uid) {
 	_cleanup_closedir_ DIR *d = opendir("/proc");
@@ -912,7 +885,7 @@ static void check_memlock(json_object *a, const Host *h) {
 		}
 		if (pw->pw_uid != getuid()) {
 			pid_t pid = find_process_of(pw->pw_uid);
-			if (pid == 0 || proc_memlock(pid, &lim) < 0) {
+			if (pid == 0 || proc_read_memlock(pid, &lim, NULL) < 0) {
 				check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
 					  "no readable process of '%s' is running: its limit comes "
 					  "from pam_limits or its unit's LimitMEMLOCK= (kernel "

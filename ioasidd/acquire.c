@@ -476,34 +476,14 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
  * the holder exited). Every shortfall is a warning: the grant's memlock above the result, or
  * a failed prlimit (without CAP_SYS_RESOURCE only up to the holder's hard limit works).
  */
-/* The soft and hard RLIMIT_MEMLOCK of pid from /proc/PID/limits (world-readable; prlimit()
- * needs CAP_SYS_RESOURCE even to read another uid's limits). 0, -errno, -EBADMSG. */
+/* The soft and hard RLIMIT_MEMLOCK of pid as a struct rlimit, from /proc/PID/limits. */
 static int proc_memlock(pid_t pid, struct rlimit *ret) {
-	char path[64];
-	_cleanup_free_ char *text = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
-	int r = read_full_file(path, 16384, &text, NULL);
+	uint64_t soft, hard;
+	int r = proc_read_memlock(pid, &soft, &hard);
 	if (r < 0)
 		return r;
-	const char *l = strstr(text, "\nMax locked memory");
-	if (!l)
-		return -EBADMSG;
-	char soft[32], hard[32];
-	if (sscanf(l + strlen("\nMax locked memory"), "%31s %31s", soft, hard) != 2)
-		return -EBADMSG;
-	uint64_t v;
-	if (streq(soft, "unlimited"))
-		ret->rlim_cur = RLIM_INFINITY;
-	else if (num_parse_u64(soft, UINT64_MAX, &v) >= 0)
-		ret->rlim_cur = (rlim_t)v;
-	else
-		return -EBADMSG;
-	if (streq(hard, "unlimited"))
-		ret->rlim_max = RLIM_INFINITY;
-	else if (num_parse_u64(hard, UINT64_MAX, &v) >= 0)
-		ret->rlim_max = (rlim_t)v;
-	else
-		return -EBADMSG;
+	ret->rlim_cur = soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t)soft;
+	ret->rlim_max = hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t)hard;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "common/macro.h"
 #include "common/util.h"
@@ -89,11 +90,31 @@ static void test_strv(void) {
 	ASSERT_STREQ(errno_name(-EADDRINUSE), "EADDRINUSE");
 }
 
+/* /proc/self/limits agrees with getrlimit(), before and after lowering the soft limit. */
+static void test_proc_memlock(void) {
+	struct rlimit rl, saved;
+	uint64_t soft, hard;
+	ASSERT_OK(getrlimit(RLIMIT_MEMLOCK, &saved));
+	ASSERT_OK(proc_read_memlock(getpid(), &soft, &hard));
+	CU_ASSERT_EQUAL(soft, saved.rlim_cur == RLIM_INFINITY ? UINT64_MAX : saved.rlim_cur);
+	CU_ASSERT_EQUAL(hard, saved.rlim_max == RLIM_INFINITY ? UINT64_MAX : saved.rlim_max);
+	rl = saved;
+	rl.rlim_cur = 65536;
+	if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 65536)
+		rl.rlim_cur = saved.rlim_max;
+	ASSERT_OK(setrlimit(RLIMIT_MEMLOCK, &rl));
+	ASSERT_OK(proc_read_memlock(getpid(), &soft, NULL));
+	CU_ASSERT_EQUAL(soft, rl.rlim_cur);
+	ASSERT_OK(setrlimit(RLIMIT_MEMLOCK, &saved));
+	ASSERT_ERR(proc_read_memlock(-1, &soft, &hard), ENOENT);
+}
+
 static CU_TestInfo tests[] = {
 	{ "bdf_parse", test_bdf_parse },
 	{ "ids", test_ids },
 	{ "bytes", test_bytes },
 	{ "strv", test_strv },
+	{ "proc_memlock", test_proc_memlock },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("util", tests);
