@@ -83,7 +83,8 @@ IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
 IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 # Daemon modules without main() or sd-event dispatch, unit-tested directly.
-DAEMON_UNIT_OBJ := $(call obj,ioasidd/lease.c ioasidd/identity.c ioasidd/log.c)
+# Every daemon module but main.c, so unit tests can drive the manager directly.
+DAEMON_UNIT_OBJ := $(call obj,$(filter-out ioasidd/main.c,$(IOASIDD_SRC)))
 
 LIB := $(B)/libioasid.a
 IOASIDD := $(B)/ioasidd

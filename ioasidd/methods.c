@@ -620,6 +620,65 @@ size_t manager_reevaluate(Manager *m) {
 	return n;
 }
 
+int manager_load_policy(const char *path, uint64_t generation, Policy **ret, PolicyError *err) {
+	PolicyLoadOptions opts = {
+		/* A root daemon refuses a config others could have written. */
+		.check_owner = geteuid() == 0,
+		.generation = generation,
+	};
+	return policy_load(path, &opts, ret, err);
+}
+
+int manager_reload(Manager *m, PolicyError *ret_error) {
+	Policy *p = NULL;
+	PolicyError e = { 0 };
+	int r = manager_load_policy(m->config_path, m->generation + 1, &p, &e);
+	if (r < 0) {
+		/* Atomic: the old policy stays in force. */
+		sd_notifyf(false, "STATUS=Reload failed, keeping generation %llu",
+			   (unsigned long long)m->generation);
+		log_full(LOG_ERR, 0,
+		         "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
+		         m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
+		         e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
+		audit_log(&(AuditRecord){
+			.action = "reload-failed",
+			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
+			.method = "io.ioasid.Manager.Reload",
+			.reason = e.message ? e.message : strerror(-r),
+			.uid = (uid_t)-1,
+			.generation = m->generation,
+		});
+		if (ret_error)
+			*ret_error = e;
+		else
+			policy_error_done(&e);
+		return r;
+	}
+	policy_free(m->policy);
+	m->policy = p;
+	m->generation++;
+	log_info("Policy '%s' reloaded, generation %llu", m->config_path,
+		 (unsigned long long)m->generation);
+	audit_log(&(AuditRecord){
+		.action = "reload",
+		.message_id = IOASID_MESSAGE_RELOAD,
+		.method = "io.ioasid.Manager.Reload",
+		.reason = "policy reloaded",
+		.uid = (uid_t)-1,
+		.generation = m->generation,
+	});
+	/* Leases and staged contexts the new policy no longer allows end here, audited. */
+	size_t n = manager_reevaluate(m);
+	if (n > 0)
+		log_info("Policy generation %llu revoked or dropped %zu lease(s)/staged context(s)",
+			 (unsigned long long)m->generation, n);
+	sd_notifyf(false, "STATUS=Serving, policy generation %llu",
+	           (unsigned long long)m->generation);
+	return 0;
+}
+
+
 void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 	if (driver && strneq(driver, "vfio", 4))
 		return;

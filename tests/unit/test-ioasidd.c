@@ -379,6 +379,67 @@ static void test_lease_legacy_revoke(void) {
 	lease_free(l, k);
 }
 
+/* udev's view of a device change reaches manager_device_gone(): a rebind to another vfio
+ * driver changes nothing; a rebind to a host driver revokes the lease that holds the device
+ * (detached through the daemon's reference, fds closed, kept as a revoked record); a removal
+ * drops a staged context that holds it. (The sd_device plumbing in udev.c needs a live udev
+ * and is not exercised here.) */
+static void test_device_gone(void) {
+	char path[PATH_MAX];
+	_cleanup_free_ char *err = NULL;
+	_cleanup_host_free_ Host *h = NULL;
+	snprintf(path, sizeof(path), "%s/hosts/sample.json", test_dir());
+	ASSERT_OK(host_load_json_file(path, &h, &err));
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	Manager m = { .kernel = k, .host = h, .generation = 1 };
+	m.leases.kernel = k;
+
+	const Device *d3 = host_find_device(h, "0000:00:03.0");
+	const Device *d4 = host_find_device(h, "0000:00:04.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d4);
+	Lease *a = NULL, *b = NULL;
+	int fd = -EBADF;
+	ASSERT_OK(lease_new(&a));
+	a->mode = LEASE_MODE_ATTACHED;
+	a->delivered = true;
+	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &a->iommufd));
+	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, a->iommufd, &a->ioas_id));
+	ASSERT_OK(KERNEL_CALL(k, device_open, d3, &fd));
+	ASSERT_OK(lease_add_device(a, d3->bdf, d3->iommu_group, fd));
+	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, a->iommufd, &a->devices[0].dev_id));
+	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, a->ioas_id, &a->devices[0].hwpt_id));
+	ASSERT_OK(lease_table_add(&m.leases, a));
+
+	ASSERT_OK(lease_new(&b));
+	b->mode = LEASE_MODE_UNBOUND;
+	b->staged = true;
+	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &b->iommufd));
+	ASSERT_OK(KERNEL_CALL(k, device_open, d4, &fd));
+	ASSERT_OK(lease_add_device(b, d4->bdf, d4->iommu_group, fd));
+	ASSERT_OK(lease_table_add(&m.leases, b));
+	char bid[sizeof(b->id)];
+	memcpy(bid, b->id, sizeof(bid));
+
+	manager_device_gone(&m, d3->bdf, "vfio-pci-variant");
+	CU_ASSERT_FALSE(a->revoked);
+	CU_ASSERT_TRUE(a->iommufd >= 0);
+
+	manager_device_gone(&m, d3->bdf, "e1000e");
+	CU_ASSERT_TRUE(a->revoked);
+	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
+	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
+	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, a->id), a);
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d3->iommu_group));
+
+	CU_ASSERT_PTR_NOT_NULL(lease_table_find(&m.leases, bid));
+	manager_device_gone(&m, d4->bdf, NULL);
+	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, bid));
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d4->iommu_group));
+	lease_table_clear(&m.leases);
+}
+
 static CU_TestInfo tests[] = {
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
@@ -392,6 +453,7 @@ static CU_TestInfo tests[] = {
 	{ "lease_strings", test_lease_strings },
 	{ "lease_legacy_free", test_lease_legacy_free },
 	{ "lease_legacy_revoke", test_lease_legacy_revoke },
+	{ "device_gone", test_device_gone },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("ioasidd", tests);
