@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "common/macro.h"
@@ -240,6 +241,27 @@ bool strv_contains(char *const *l, const char *s) {
 			if (streq(*l, s))
 				return true;
 	return false;
+}
+
+char *strjoin_real(const char *first, ...) {
+	va_list ap;
+	size_t len = 0;
+	va_start(ap, first);
+	for (const char *x = first; x; x = va_arg(ap, const char *))
+		len += strlen(x);
+	va_end(ap);
+	char *s = malloc(len + 1), *p = s;
+	if (!s)
+		return NULL;
+	va_start(ap, first);
+	for (const char *x = first; x; x = va_arg(ap, const char *)) {
+		size_t n = strlen(x);
+		memcpy(p, x, n);
+		p += n;
+	}
+	va_end(ap);
+	*p = '\0';
+	return s;
 }
 
 char **strv_copy(char *const *l) {

@@ -89,11 +89,21 @@ static void test_strv(void) {
 	ASSERT_STREQ(errno_name(-EADDRINUSE), "EADDRINUSE");
 }
 
+static void test_strjoin(void) {
+	_cleanup_free_ char *a = strjoin("0000:01:00.1", " (", "10de:1aef", ") is on ", "x", "");
+	ASSERT_STREQ(a, "0000:01:00.1 (10de:1aef) is on x");
+	_cleanup_free_ char *b = strjoin("");
+	ASSERT_STREQ(b, "");
+	_cleanup_free_ char *c = strjoin("", "only", "");
+	ASSERT_STREQ(c, "only");
+}
+
 static CU_TestInfo tests[] = {
 	{ "bdf_parse", test_bdf_parse },
 	{ "ids", test_ids },
 	{ "bytes", test_bytes },
 	{ "strv", test_strv },
+	{ "strjoin", test_strjoin },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("util", tests);
