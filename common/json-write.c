@@ -69,23 +69,35 @@ static void jw_indent(Writer *w, int level) {
 	jw_put(w, fill, n);
 }
 
-/* Bytes json_escape_str() rewrites: control characters, '"', '\\' and '/' (the last one
- * unless NOSLASHESCAPE, checked at the use). */
+/* Bytes json_escape_str() rewrites: control characters, '"', '\\' and '/', the last one
+ * unless NOSLASHESCAPE (then jw_special_noslash applies). */
 static const bool jw_special[256] = {
 	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true, ['/'] = true,
+};
+static const bool jw_special_noslash[256] = {
+	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
 };
 
 /* json-c's json_escape_str(): the short escapes, \u00XX (lower case) for other control
  * characters, '/' unless NOSLASHESCAPE; everything else, UTF-8 included, as is. */
 static void jw_string(Writer *w, const char *s, size_t len) {
 	static const char hex[] = "0123456789abcdef";
-	bool slash = !(w->flags & JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t start = 0;
+	const bool *special =
+		(w->flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? jw_special_noslash : jw_special;
+	const unsigned char *u8 = (const unsigned char *)s;
+	size_t start = 0, i = 0;
 	jw_lit(w, "\"");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!jw_special[c] || (c == '/' && !slash))
-			continue;
+	for (;;) {
+		/* Plain bytes, four per test: most strings (3.9 MB of text for `groups --json` on
+		 * 4096 devices) have nothing to escape. */
+		while (i + 4 <= len && !(special[u8[i]] | special[u8[i + 1]] | special[u8[i + 2]] |
+					 special[u8[i + 3]]))
+			i += 4;
+		while (i < len && !special[u8[i]])
+			i++;
+		if (i >= len)
+			break;
+		unsigned char c = u8[i];
 		const char *esc;
 		char u[7];
 		switch (c) {
@@ -122,7 +134,7 @@ static void jw_string(Writer *w, const char *s, size_t len) {
 		}
 		jw_put(w, s + start, i - start);
 		jw_put(w, esc, strlen(esc));
-		start = i + 1;
+		start = ++i;
 	}
 	jw_put(w, s + start, len - start);
 	jw_lit(w, "\"");

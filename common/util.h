@@ -58,6 +58,11 @@ char **strv_copy(char *const *l);
 void strv_sort(char **l);
 bool strv_equal(char *const *a, char *const *b);
 
+/* The concatenation of the strings up to the terminating NULL, in one malloc() and without
+ * printf: for messages built per device. NULL when out of memory. */
+char *strjoin_real(const char *first, ...) __attribute__((sentinel));
+#define strjoin(...) strjoin_real(__VA_ARGS__, NULL)
+
 /* Formats "64G", "1.5M", ... (binary units) into buf. */
 const char *format_bytes(char *buf, size_t len, uint64_t bytes);
 /* Parses "64G", "512M", "1024", "infinity" (UINT64_MAX). Returns 0 or -EINVAL/-ERANGE. */

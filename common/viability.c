@@ -154,28 +154,34 @@ _printf_(2, 3) static int note_add(char ***notes, const char *fmt, ...) {
 	return r;
 }
 
-/* "10de:1aef Audio device" or, when the hwdb knows nothing better, the class name only. */
-static int device_short_desc(const Device *d, char **ret) {
-	return asprintf(ret, "%04x:%04x %s", d->vendor, d->device, pci_class_name(d->class)) < 0
-		       ? -ENOMEM
-		       : 0;
+/* "vvvv:dddd", the ids as lower-case hex ("%04x:%04x") without printf: blockers are built
+ * for every host-driver member of every group (thousands on a large host). */
+static void device_ids(const Device *d, char buf[static 10]) {
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < 4; i++) {
+		buf[i] = hex[(d->vendor >> (12 - 4 * i)) & 0xf];
+		buf[5 + i] = hex[(d->device >> (12 - 4 * i)) & 0xf];
+	}
+	buf[4] = ':';
+	buf[9] = '\0';
 }
 
 static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
-	_cleanup_free_ char *desc = NULL, *reason = NULL, *fix = NULL, *fix_sysfs = NULL;
+	_cleanup_free_ char *reason = NULL, *fix = NULL, *fix_sysfs = NULL;
 	const char *modprobe = h && h->kernel.vfio_pci == TRI_NO ? "modprobe vfio-pci && " : "";
+	char ids[10];
 
-	if (device_short_desc(d, &desc) < 0)
-		return -ENOMEM;
-	if (asprintf(&reason, "%s (%s) is on %s, a host driver", d->bdf, desc, d->driver) < 0)
-		return -ENOMEM;
-	if (asprintf(&fix, "%sdriverctl set-override %s vfio-pci", modprobe, d->bdf) < 0)
-		return -ENOMEM;
-	if (asprintf(&fix_sysfs,
-		     "%secho vfio-pci > /sys/bus/pci/devices/%s/driver_override; "
-		     "echo %s > /sys/bus/pci/devices/%s/driver/unbind; "
-		     "echo %s > /sys/bus/pci/drivers_probe",
-		     modprobe, d->bdf, d->bdf, d->bdf, d->bdf) < 0)
+	/* Only members on a host driver block (viability_member_state()). */
+	assert(d->driver);
+	/* The reason names the device as "10de:1aef Audio device" (ids and class name). */
+	device_ids(d, ids);
+	reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
+			 d->driver, ", a host driver");
+	fix = strjoin(modprobe, "driverctl set-override ", d->bdf, " vfio-pci");
+	fix_sysfs = strjoin(modprobe, "echo vfio-pci > /sys/bus/pci/devices/", d->bdf,
+			    "/driver_override; echo ", d->bdf, " > /sys/bus/pci/devices/", d->bdf,
+			    "/driver/unbind; echo ", d->bdf, " > /sys/bus/pci/drivers_probe");
+	if (!reason || !fix || !fix_sysfs)
 		return -ENOMEM;
 	*b = (Blocker){
 		.device = d,

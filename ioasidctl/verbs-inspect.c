@@ -88,18 +88,71 @@ static json_object *jstrv(char *const *l) {
 	return a;
 }
 
+/*
+ * Leaves that repeat from device to device (ids, class names, drivers, states, booleans) are
+ * one shared json-c object each: a built document is only read (printed or rendered), and
+ * json-c counts references, so one object may sit at many places. On 4096 devices that is
+ * ~40k allocations fewer. The caches keep a reference of their own until exit, as kept_doc
+ * does for the document. A slot holds the last leaf made for its hash.
+ */
+#define LEAF_CACHE 512
+
+static json_object *leaf_keep(json_object **slot, json_object *o) {
+	if (!o) {
+		oom = true;
+		return NULL;
+	}
+	json_object_put(*slot);
+	*slot = json_object_get(o);
+	return o;
+}
+
+static size_t leaf_slot(uint64_t h) {
+	return (size_t)((h * UINT64_C(0x9e3779b97f4a7c15)) >> 32) % LEAF_CACHE;
+}
+
 /* Fixed-width lower-case hex ("%04x") without printf: the ids of every device go through
  * here. */
 static json_object *jhex(unsigned long v, int digits) {
 	static const char hex[] = "0123456789abcdef";
+	static struct {
+		unsigned long v;
+		int digits;
+		json_object *o;
+	} cache[LEAF_CACHE];
+	size_t i = leaf_slot(v * 31 + (unsigned)digits);
+	if (cache[i].o && cache[i].v == v && cache[i].digits == digits)
+		return json_object_get(cache[i].o);
 	char buf[16];
 	assert(digits > 0 && digits < (int)sizeof(buf));
-	for (int i = digits - 1; i >= 0; i--, v >>= 4)
-		buf[i] = hex[v & 0xf];
-	json_object *o = json_object_new_string_len(buf, digits);
-	if (!o)
-		oom = true;
+	unsigned long x = v;
+	for (int k = digits - 1; k >= 0; k--, x >>= 4)
+		buf[k] = hex[x & 0xf];
+	json_object *o = leaf_keep(&cache[i].o, json_object_new_string_len(buf, digits));
+	cache[i].v = v;
+	cache[i].digits = digits;
 	return o;
+}
+
+/* js() for strings that repeat (class names, drivers, states, verdicts): shared by content. */
+static json_object *jsi(const char *s) {
+	static json_object *cache[LEAF_CACHE];
+	if (!s)
+		return NULL;
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+	for (const char *p = s; *p; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+	size_t i = leaf_slot(h);
+	if (cache[i] && streq(json_object_get_string(cache[i]), s))
+		return json_object_get(cache[i]);
+	return leaf_keep(&cache[i], json_object_new_string(s));
+}
+
+static json_object *jbool(bool b) {
+	static json_object *cache[2];
+	if (cache[b])
+		return json_object_get(cache[b]);
+	return leaf_keep(&cache[b], json_object_new_boolean(b));
 }
 
 /*
@@ -178,24 +231,24 @@ static json_object *device_to_json(const Host *h, const Device *d, const Viabili
 	jadd(o, "subsystem_vendor", jhex(d->subsystem_vendor, 4));
 	jadd(o, "subsystem_device", jhex(d->subsystem_device, 4));
 	jadd(o, "class", jhex(d->class, 6));
-	jadd(o, "class_name", js(pci_class_name(d->class)));
+	jadd(o, "class_name", jsi(pci_class_name(d->class)));
 	jadd(o, "revision", jhex(d->revision, 2));
-	jadd(o, "vendor_name", js(d->vendor_name));
-	jadd(o, "device_name", js(d->device_name));
-	jadd(o, "driver", js(d->driver));
-	jadd(o, "state", js(member_state_to_string(s)));
+	jadd(o, "vendor_name", jsi(d->vendor_name));
+	jadd(o, "device_name", jsi(d->device_name));
+	jadd(o, "driver", jsi(d->driver));
+	jadd(o, "state", jsi(member_state_to_string(s)));
 	jadd(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
-	jadd(o, "noiommu", json_object_new_boolean(d->vfio_name && d->noiommu));
+	jadd(o, "noiommu", jbool(d->vfio_name && d->noiommu));
 	char node[300];
 	jadd(o, "vfio_node", device_vfio_node(h, d, node, sizeof(node)) >= 0 ? js(node) : NULL);
 	if (v && !in_group) {
-		jadd(o, "verdict", js(verdict_to_string(v->verdict)));
-		jadd(o, "viable", json_object_new_boolean(v->verdict == VERDICT_VIABLE));
+		jadd(o, "verdict", jsi(verdict_to_string(v->verdict)));
+		jadd(o, "viable", jbool(v->verdict == VERDICT_VIABLE));
 	}
 	if (v)
-		jadd(o, "blocking", json_object_new_boolean(blocking));
+		jadd(o, "blocking", jbool(blocking));
 	return o;
 }
 
@@ -212,14 +265,14 @@ static const char *region_type_name(ReservedRegionType t) {
 /* Adds blockers and notes (and the verdict when with_verdict) to o. */
 static json_object *viability_to_json(const Viability *v, json_object *o, bool with_verdict) {
 	if (with_verdict)
-		jadd(o, "verdict", js(verdict_to_string(v->verdict)));
+		jadd(o, "verdict", jsi(verdict_to_string(v->verdict)));
 	json_object *b = jarr();
 	for (size_t i = 0; b && i < v->n_blockers; i++) {
 		json_object *x = jobj();
 		if (!x)
 			break;
 		jadd(x, "bdf", js(v->blockers[i].device->bdf));
-		jadd(x, "driver", js(v->blockers[i].device->driver));
+		jadd(x, "driver", jsi(v->blockers[i].device->driver));
 		jadd(x, "reason", js(v->blockers[i].reason));
 		jadd(x, "fix", js(v->blockers[i].fix));
 		jadd(x, "fix_sysfs", js(v->blockers[i].fix_sysfs));
@@ -240,7 +293,7 @@ static json_object *group_to_json(const Host *h, const Group *g) {
 	if (!o)
 		return NULL;
 	jadd(o, "group", json_object_new_int(g->number));
-	jadd(o, "type", js(g->type));
+	jadd(o, "type", jsi(g->type));
 	viability_to_json(&v, o, true);
 	json_object *devs = jarr();
 	for (size_t i = 0; devs && i < g->n_members; i++)
@@ -253,7 +306,7 @@ static json_object *group_to_json(const Host *h, const Group *g) {
 			break;
 		jadd(x, "start", jsf("0x%016" PRIx64, g->regions[i].start));
 		jadd(x, "end", jsf("0x%016" PRIx64, g->regions[i].end));
-		jadd(x, "type", js(region_type_name(g->regions[i].type)));
+		jadd(x, "type", jsi(region_type_name(g->regions[i].type)));
 		jappend(rr, x);
 	}
 	jadd(o, "reserved_regions", rr);

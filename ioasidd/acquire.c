@@ -54,12 +54,18 @@ static json_object *obj(void) {
 	return json_object_new_object();
 }
 
+/* k is a string literal: json-c keeps the pointer instead of a copy of the key (a reply has
+ * a dozen keys and is built per Acquire). */
+static void add(json_object *o, const char *k, json_object *v) {
+	json_object_object_add_ex(o, k, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
 static void add_str(json_object *o, const char *k, const char *v) {
-	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+	add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
 static void add_int(json_object *o, const char *k, int64_t v) {
-	json_object_object_add(o, k, json_object_new_int64(v));
+	add(o, k, json_object_new_int64(v));
 }
 
 static int invalid(Connection *c, const char *param) {
@@ -496,8 +502,11 @@ static int64_t raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	}
 	pid_t pid = c->peer.pid;
 	struct rlimit old, now;
-	if (!pidfd_alive(c->peer.pidfd) ||
-	    (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) < 0 && proc_memlock(pid, &old) < 0))
+	/* Only a raise needs the limit before and the pid checked before it writes; a read
+	 * alone is vouched for by the check after it (a live peer still owns its pid). */
+	if (bytes > 0 &&
+	    (!pidfd_alive(c->peer.pidfd) ||
+	     (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) < 0 && proc_memlock(pid, &old) < 0)))
 		return -ESRCH;
 	if (bytes > 0) {
 		rlim_t want = bytes == UINT64_MAX ? RLIM_INFINITY : (rlim_t)bytes;
@@ -880,7 +889,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	int fds[IOASID_MAX_DEVICES_PER_REQUEST * 2 + 1];
 	size_t n_fds = 0, group_base = 1;
 	if (legacy) {
-		json_object_object_add(p, "iommuFd", NULL);
+		add(p, "iommuFd", NULL);
 		add_int(p, "containerFd", 0);
 		fds[n_fds++] = l->container;
 		for (size_t i = 0; i < l->n_legacy_groups; i++)
@@ -888,20 +897,20 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 				fds[n_fds++] = l->legacy_groups[i].fd;
 	} else {
 		add_int(p, "iommuFd", 0);
-		json_object_object_add(p, "containerFd", NULL);
+		add(p, "containerFd", NULL);
 		fds[n_fds++] = l->iommufd;
 	}
 	if (l->mode == LEASE_MODE_ATTACHED)
 		add_int(p, "ioasId", l->ioas_id);
 	else
-		json_object_object_add(p, "ioasId", NULL);
+		add(p, "ioasId", NULL);
 	json_object *devs = json_object_new_array();
 	size_t device_base = n_fds;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		json_object *o = obj();
 		add_str(o, "bdf", l->devices[i].bdf);
 		add_int(o, "deviceFd", (int64_t)(device_base + i));
-		json_object_object_add(o, "groupFd", NULL);
+		add(o, "groupFd", NULL);
 		if (legacy) {
 			/* The index of the device's group node, when it was handed out. */
 			size_t idx = group_base;
@@ -919,25 +928,25 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 			add_int(o, "devId", l->devices[i].dev_id);
 			add_int(o, "hwptId", l->devices[i].hwpt_id);
 		} else {
-			json_object_object_add(o, "devId", NULL);
-			json_object_object_add(o, "hwptId", NULL);
+			add(o, "devId", NULL);
+			add(o, "hwptId", NULL);
 		}
 		json_object_array_add(devs, o);
 		fds[n_fds++] = l->devices[i].fd;
 	}
-	json_object_object_add(p, "devices", devs);
+	add(p, "devices", devs);
 	json_object *ar = json_object_new_array();
 	for (char **s = l->at_risk; s && *s; s++)
 		json_object_array_add(ar, json_object_new_string(*s));
-	json_object_object_add(p, "atRisk", ar);
+	add(p, "atRisk", ar);
 	/* What the holder's RLIMIT_MEMLOCK is now (read back), not what was asked for. */
-	json_object_object_add(p, "memlock", memlock >= 0 ? json_object_new_int64(memlock) : NULL);
+	add(p, "memlock", memlock >= 0 ? json_object_new_int64(memlock) : NULL);
 	/* Served from a staged context: the work was done at Stage time. */
-	json_object_object_add(p, "staged", staged ? json_object_new_string(l->id) : NULL);
+	add(p, "staged", staged ? json_object_new_string(l->id) : NULL);
 	json_object *w = json_object_new_array();
 	for (char **s = warnings; s && *s; s++)
 		json_object_array_add(w, json_object_new_string(*s));
-	json_object_object_add(p, "warnings", w);
+	add(p, "warnings", w);
 	add_int(p, "generation", (int64_t)l->generation);
 	add_str(p, "rule", rq->rule[0] ? rq->rule : "");
 

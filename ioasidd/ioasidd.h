@@ -260,7 +260,8 @@ struct Connection {
 	uint64_t id;
 	VarlinkStream *stream;
 	sd_event_source *io;
-	sd_event_source *idle_timer; /* idle / request deadline */
+	sd_event_source *idle_timer; /* idle / request deadline; may fire early (idle_deadline) */
+	uint64_t idle_deadline;      /* CLOCK_MONOTONIC usec when idle closes it; 0 = exempt */
 	sd_event_source *send_timer; /* reply not drained in time */
 	sd_event_source *defer_free; /* set once closing */
 	sd_event_source *more;       /* oneshot: a complete request is still buffered */

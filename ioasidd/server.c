@@ -104,21 +104,50 @@ static void arm_timer(Connection *c, sd_event_source *t, unsigned sec) {
 	sd_event_source_set_enabled(t, SD_EVENT_ONESHOT);
 }
 
+/*
+ * The idle deadline moves on every request, and a lease exempts a connection while it is
+ * held: moving or disabling the timer source each time made sd-event reprogram its timerfd
+ * twice per acquire+release. So the deadline lives in c->idle_deadline and the timer is only
+ * ever moved later lazily: while it is armed no later than the deadline it is left alone,
+ * and on_idle() re-arms it for the deadline when it fires early.
+ */
+static void idle_deadline_set(Connection *c, bool exempt) {
+	if (exempt) {
+		c->idle_deadline = 0; /* an armed timer finds this in on_idle() and stays off */
+		return;
+	}
+	uint64_t now = 0, at = UINT64_MAX;
+	int on = SD_EVENT_OFF;
+	sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
+	c->idle_deadline = now + idle_timeout_sec(c->manager) * USEC_PER_SEC;
+	if (sd_event_source_get_enabled(c->idle_timer, &on) >= 0 && on != SD_EVENT_OFF &&
+	    sd_event_source_get_time(c->idle_timer, &at) >= 0 && at <= c->idle_deadline)
+		return;
+	sd_event_source_set_time(c->idle_timer, c->idle_deadline);
+	sd_event_source_set_enabled(c->idle_timer, SD_EVENT_ONESHOT);
+}
+
 /* Idle / request deadline: a connection must complete a request within the timeout, except
  * one that holds a lease or a Monitor subscription and has no partial request pending. */
 void connection_rearm_idle(Connection *c) {
 	if (c->closing)
 		return;
 	bool partial = varlink_stream_input_buffered(c->stream) > 0;
-	if (!partial && (c->monitor || connection_has_leases(c))) {
-		sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
-		return;
-	}
-	arm_timer(c, c->idle_timer, idle_timeout_sec(c->manager));
+	idle_deadline_set(c, !partial && (c->monitor || connection_has_leases(c)));
 }
 
 static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
 	Connection *c = userdata;
+	if (c->idle_deadline == 0)
+		return 0; /* exempt since the timer was armed: stays off until re-armed */
+	uint64_t now = 0;
+	sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
+	if (now < c->idle_deadline) {
+		/* Armed for an earlier deadline (idle_deadline_set()): wait for the current one. */
+		sd_event_source_set_time(s, c->idle_deadline);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		return 0;
+	}
 	bool partial = varlink_stream_input_buffered(c->stream) > 0;
 	if (!partial && (c->monitor || connection_has_leases(c)))
 		return 0;
@@ -323,7 +352,7 @@ static void connection_process(Connection *c) {
 		}
 		if (!had_partial && !varlink_stream_has_message(c->stream))
 			/* A request started: it must complete within the deadline (slowloris). */
-			arm_timer(c, c->idle_timer, idle_timeout_sec(c->manager));
+			idle_deadline_set(c, false);
 	}
 }
 
@@ -439,7 +468,7 @@ static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Conn
 		return r;
 	}
 	sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
-	arm_timer(c, c->idle_timer, idle_timeout_sec(m));
+	idle_deadline_set(c, false);
 	log_debug("Connection %llu from uid %d pid %d unit %s", (unsigned long long)c->id,
 		  (int)c->peer.uid, (int)c->peer.pid, strna(c->peer.unit));
 	if (ret)

@@ -42,7 +42,22 @@ static uint64_t make_key(unsigned kind, uint32_t value) {
 	return ((uint64_t)kind << 32) | value;
 }
 
+static unsigned hex_digit(char c) {
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
+/* Every Acquire packs its devices' BDFs: a canonical one ("dddd:bb:dd.f", what the host
+ * model holds) is read in place, anything else the way it always was. */
 static uint32_t bdf_pack(const char *bdf) {
+	if (bdf_is_canonical(bdf)) {
+		uint64_t v = 0; /* nine digits: 36 bits */
+		for (const char *p = bdf; *p; p++)
+			if (*p != ':' && *p != '.')
+				v = (v << 4) | hex_digit(*p);
+		/* v is 0xddddbbsf with s the two device digits: re-pack the slot/function. */
+		unsigned slot = (unsigned)(v >> 4) & 0xff, fn = (unsigned)v & 0xf;
+		return (uint32_t)((v >> 12) << 8) | slot << 3 | fn;
+	}
 	unsigned d = 0, b = 0, s = 0, f = 0;
 	if (sscanf(bdf, "%4x:%2x:%2x.%1x", &d, &b, &s, &f) != 4)
 		return UINT32_MAX;

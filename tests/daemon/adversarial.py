@@ -292,6 +292,35 @@ def run(d, sock):
     t0 = time.time()
     check(c.closed(), "partial request closed at the deadline")
     c.close()
+    # The deadline moves with each request although the timer is only moved lazily: a
+    # request 1.2 s in pushes it past the first arming (2 s), and the connection is still
+    # served after that first arming has passed.
+    c = Client(sock)
+    time.sleep(1.2)
+    r, _ = c.call("org.varlink.service.GetInfo")
+    check("error" not in r, "served within the first deadline")
+    time.sleep(1.3)
+    try:
+        r, _ = c.call("org.varlink.service.GetInfo")
+        check("error" not in r, "a request moved the deadline: still served after the first one")
+    except (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout):
+        check(False, "a request moved the deadline: closed at the first one")
+    c.s.settimeout(4)
+    check(c.closed(), "then closed at the moved deadline")
+    c.close()
+    # A lease holder is exempt past the deadline; releasing makes it subject to it again.
+    c = Client(sock)
+    r, fds = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
+    for f in fds:
+        os.close(f)
+    lease = r.get("parameters", {}).get("lease")
+    check(lease is not None, "idle: Acquire (%s)" % r)
+    time.sleep(2.5)
+    r, _ = c.call("io.ioasid.Broker.Release", {"lease": lease})
+    check("error" not in r, "a lease holder outlives the idle deadline")
+    c.s.settimeout(4)
+    check(c.closed(), "after Release the idle deadline closes it")
+    c.close()
     settle(pid, base, "deadlines")
 
     # Per-uid connection cap (D1): max-connections-per-uid 8.

@@ -209,6 +209,22 @@ else
 	echo "  SKIPPED live-vs-snapshot: $B/mktestbed is not built"
 fi
 
+# every device's ids and strings as the host file has them -----------------------------------
+# Through groups and devices alike, on every fixture: the printed leaves are shared between
+# devices (verbs-inspect.c), so a wrong sharing shows as one device with another's ids.
+ids='[.vendor, .device, .subsystem_vendor, .subsystem_device, .class, .revision, .driver,
+	.vendor_name, .device_name] | @json'
+for f in $H/*.json; do
+	n=$(basename "$f" .json)
+	want=$(jq -r ".devices | sort_by(.bdf)[] | [.bdf, ($ids)] | @tsv" "$f")
+	got=$("$CTL" --host "$f" --json=short devices |
+		jq -r ".devices | sort_by(.bdf)[] | [.bdf, ($ids)] | @tsv")
+	expect_eq "$n: devices keep each device's ids" "$got" "$want"
+	got=$("$CTL" --host "$f" --json=short groups |
+		jq -r "[.groups[].devices[], .ungrouped_devices[]] | sort_by(.bdf)[] | [.bdf, ($ids)] | @tsv")
+	expect_eq "$n: groups keep each device's ids" "$got" "$want"
+done
+
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')
 "$CTL" --host $H/workstation.json groups | grep -qF "$esc" && bad "colour on a pipe" || ok

@@ -37,6 +37,17 @@ static void test_bdf_parse(void) {
 	CU_ASSERT_TRUE(bdf_is_canonical("0000:00:1f.3"));
 	CU_ASSERT_FALSE(bdf_is_canonical("00:1f.3"));
 	CU_ASSERT_FALSE(bdf_is_canonical("0000:00:1F.3"));
+	/* Every case bdf_parse() rejects or rewrites is not canonical. */
+	static const char *const not_canonical[] = {
+		"0000:00:20.0", "0000:00:1f.8", "0000:00:1f",   "0000:00:1f.30", "0000:0g:00.0",
+		"0000-00:00.0", "0000:00-00.0", "0000:00:00-0", "000A:00:00.0",  NULL,
+		"",             "0000:00:00.",  "0000:00:00.0 ",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(not_canonical); i++)
+		CU_ASSERT_FALSE(bdf_is_canonical(not_canonical[i]));
+	CU_ASSERT_TRUE(bdf_is_canonical("ffff:ff:1f.7"));
+	CU_ASSERT_TRUE(bdf_is_canonical("1a2b:c4:0d.6"));
+	CU_ASSERT_TRUE(bdf_is_canonical("0000:00:10.0"));
 }
 
 static void test_ids(void) {
@@ -109,12 +120,22 @@ static void test_proc_memlock(void) {
 	ASSERT_ERR(proc_read_memlock(-1, &soft, &hard), ENOENT);
 }
 
+static void test_strjoin(void) {
+	_cleanup_free_ char *a = strjoin("0000:01:00.1", " (", "10de:1aef", ") is on ", "x", "");
+	ASSERT_STREQ(a, "0000:01:00.1 (10de:1aef) is on x");
+	_cleanup_free_ char *b = strjoin("");
+	ASSERT_STREQ(b, "");
+	_cleanup_free_ char *c = strjoin("", "only", "");
+	ASSERT_STREQ(c, "only");
+}
+
 static CU_TestInfo tests[] = {
 	{ "bdf_parse", test_bdf_parse },
 	{ "ids", test_ids },
 	{ "bytes", test_bytes },
 	{ "strv", test_strv },
 	{ "proc_memlock", test_proc_memlock },
+	{ "strjoin", test_strjoin },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("util", tests);
