@@ -388,7 +388,7 @@ static void test_random_groups(void) {
 		size_t n = 1 + (size_t)(rand_r(&seed) % 8), n_host = 0;
 		memset(d, 0, sizeof(d));
 		for (size_t i = 0; i < n; i++) {
-			snprintf(d[i].bdf, sizeof(d[i].bdf), "0000:%02zx:00.0", i + 1);
+			snprintf(d[i].bdf, sizeof(d[i].bdf), "0000:%02x:00.0", (unsigned)(i + 1) & 0xffu);
 			d[i].vendor = 0x8086;
 			d[i].device = (uint16_t)rand_r(&seed);
 			d[i].class = classes[rand_r(&seed) % ELEMENTSOF(classes)];
