@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/doc.h"
 #include "common/json-write.h"
 
 #define JW_BUF (64 * 1024)
@@ -237,18 +238,127 @@ static void jw_value(Writer *w, json_object *o, int level) {
 	}
 }
 
-int json_write(FILE *f, json_object *o, int flags) {
+/* An int64 in decimal, as json-c prints it ("%" PRId64), without printf. */
+static void jw_int(Writer *w, int64_t v) {
+	char num[24];
+	size_t k = sizeof(num);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do {
+		num[--k] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		num[--k] = '-';
+	jw_put(w, num + k, sizeof(num) - k);
+}
+
+/* jw_value() for a DocNode tree: the same layout decisions, line for line, so a document
+ * prints as the equivalent json-c tree would. */
+static void jw_doc(Writer *w, const DocNode *o, int level) {
+	bool pretty = w->flags & JSON_C_TO_STRING_PRETTY;
+	bool spaced_only = (w->flags & JSON_C_TO_STRING_SPACED) && !pretty;
+
+	switch (doc_type(o)) {
+	case DOC_NULL:
+		jw_lit(w, "null");
+		return;
+	case DOC_BOOL:
+		if (o->b)
+			jw_lit(w, "true");
+		else
+			jw_lit(w, "false");
+		return;
+	case DOC_INT:
+		jw_int(w, o->i);
+		return;
+	case DOC_STRING:
+		jw_string(w, o->str.s, o->str.len);
+		return;
+	case DOC_OBJECT:
+		jw_lit(w, "{");
+		for (size_t i = 0; i < o->c.n; i++) {
+			if (i > 0)
+				jw_lit(w, ",");
+			if (pretty)
+				jw_lit(w, "\n");
+			else if (w->flags & JSON_C_TO_STRING_SPACED)
+				jw_lit(w, " ");
+			jw_indent(w, level + 1);
+			jw_string(w, o->c.keys[i], strlen(o->c.keys[i]));
+			if (w->flags & JSON_C_TO_STRING_SPACED)
+				jw_lit(w, ": ");
+			else
+				jw_lit(w, ":");
+			jw_doc(w, o->c.items[i], level + 1);
+		}
+		if (pretty) {
+			jw_lit(w, "\n");
+			jw_indent(w, level);
+		}
+		if (spaced_only)
+			jw_lit(w, " }");
+		else
+			jw_lit(w, "}");
+		return;
+	case DOC_ARRAY:
+		jw_lit(w, "[");
+		if (pretty)
+			jw_lit(w, "\n");
+		for (size_t i = 0; i < o->c.n; i++) {
+			if (i > 0) {
+				jw_lit(w, ",");
+				if (pretty)
+					jw_lit(w, "\n");
+			}
+			if (spaced_only)
+				jw_lit(w, " ");
+			jw_indent(w, level + 1);
+			jw_doc(w, o->c.items[i], level + 1);
+		}
+		if (pretty) {
+			if (o->c.n > 0)
+				jw_lit(w, "\n");
+			jw_indent(w, level);
+		}
+		if (spaced_only)
+			jw_lit(w, " ]");
+		else
+			jw_lit(w, "]");
+		return;
+	}
+}
+
+static Writer *jw_new(FILE *f, int flags) {
 	Writer *w = malloc(sizeof(Writer));
 	if (!w)
-		return -ENOMEM;
+		return NULL;
 	/* Not a compound literal: that would zero the 64 KiB buffer, which is only written. */
 	w->f = f;
 	w->flags = flags;
 	w->failed = false;
 	w->n = 0;
-	jw_value(w, o, 0);
+	return w;
+}
+
+static int jw_finish(Writer *w) {
 	jw_flush(w);
 	bool failed = w->failed;
 	free(w);
 	return failed ? -EIO : 0;
+}
+
+int json_write(FILE *f, json_object *o, int flags) {
+	Writer *w = jw_new(f, flags);
+	if (!w)
+		return -ENOMEM;
+	jw_value(w, o, 0);
+	return jw_finish(w);
+}
+
+int json_write_doc(FILE *f, const DocNode *o, int flags) {
+	Writer *w = jw_new(f, flags);
+	if (!w)
+		return -ENOMEM;
+	jw_doc(w, o, 0);
+	return jw_finish(w);
 }

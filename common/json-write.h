@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/doc.h"
+
 /*
  * json_write: writes o to f exactly as json_object_to_json_string_ext(o, flags) would
  * return it (no trailing newline), for flags made of JSON_C_TO_STRING_PLAIN, _SPACED,
@@ -13,3 +15,7 @@
  * made in this project). Returns 0, -ENOMEM, or -EIO when f reported a write error.
  */
 int json_write(FILE *f, json_object *o, int flags);
+
+/* json_write() for a DocNode tree (common/doc.h): the bytes json-c would print for the
+ * equivalent json-c tree (a NULL node is null), with the same flags and returns. */
+int json_write_doc(FILE *f, const DocNode *o, int flags);

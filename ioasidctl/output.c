@@ -19,6 +19,18 @@ void output_json(json_object *obj) {
 	putchar('\n');
 }
 
+int output_doc(const DocNode *doc) {
+	int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN
+					   : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+	flags |= JSON_C_TO_STRING_NOSLASHESCAPE;
+	/* Write errors show at exit, as with any stdio output; only the writer's buffer can
+	 * fail to be allocated, before anything is printed. */
+	if (json_write_doc(stdout, doc, flags) == -ENOMEM)
+		return -ENOMEM;
+	putchar('\n');
+	return 0;
+}
+
 struct Table {
 	size_t n_cols;
 	char **cells; /* row-major, header first */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/doc.h"
 #include "common/macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
@@ -18,6 +19,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 /* Prints obj as JSON in the --json mode chosen, with a trailing newline. */
 void output_json(json_object *obj);
+/* The same for a DocNode document (the inspection verbs); -ENOMEM when nothing could be
+ * printed. */
+int output_doc(const DocNode *doc);
 
 typedef struct Table Table;
 

@@ -2,7 +2,7 @@
 /*
  * ioasidctl inspection verbs: groups, devices, show, check.
  *
- * Each verb builds one json_object from the host model and viability, prints it as is for
+ * Each verb builds one document (a DocNode tree) from the host model and viability, prints it as is for
  * --json, and renders the human form from that same object, so the two can never disagree.
  * The JSON keys are documented in ioasidctl(8); they are snake_case and stable.
  */
@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <sys/resource.h>
 
+#include "common/doc.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
 #include "common/viability.h"
@@ -22,22 +23,62 @@
 #include "policy/policy.h"
 
 /* ---------------------------------------------------------------------------------------- */
-/* JSON helpers: NULL strings become JSON null, and every add is checked once at the end
- * (json-c returns NULL on allocation failure; we count those). */
+/* Document helpers: the verbs build a DocNode tree (common/doc.h) in one arena per verb;
+ * --json prints it and the human renderers read it. NULL strings become JSON null, and
+ * every add is checked once at the end (constructors return NULL on allocation failure;
+ * we count those). */
 
 static bool oom;
+static Doc *arena;
 
-static json_object *js(const char *s) {
-	if (!s)
-		return NULL;
-	json_object *o = json_object_new_string(s);
+/*
+ * Leaves that repeat from device to device (ids, class names, drivers, states, booleans) are
+ * one shared node each: a built document is only read, so one node may sit at many places.
+ * A slot holds the last leaf made for its hash; the caches point into the arena and are
+ * emptied with it.
+ */
+#define LEAF_CACHE 512
+
+static struct {
+	unsigned long v;
+	int digits;
+	DocNode *o;
+} hex_cache[LEAF_CACHE];
+static DocNode *str_cache[LEAF_CACHE];
+static DocNode *bool_cache[2];
+
+static Doc *arena_get(void) {
+	if (!arena && !(arena = doc_new()))
+		oom = true;
+	return arena;
+}
+
+/* The verb's document goes with its arena when the verb returns (the variable's value is
+ * only a marker: everything built since the arena was made is in it). */
+static void doc_endp(DocNode **doc) {
+	(void)doc;
+	arena = doc_free(arena);
+	memset(hex_cache, 0, sizeof(hex_cache));
+	memset(str_cache, 0, sizeof(str_cache));
+	memset(bool_cache, 0, sizeof(bool_cache));
+}
+#define _cleanup_doc_ _cleanup_(doc_endp)
+
+static DocNode *checked(DocNode *o) {
 	if (!o)
 		oom = true;
 	return o;
 }
 
-static json_object *jsf(const char *fmt, ...) _printf_(1, 2);
-static json_object *jsf(const char *fmt, ...) {
+static DocNode *js(const char *s) {
+	if (!s)
+		return NULL;
+	Doc *d = arena_get();
+	return d ? checked(doc_string(d, s)) : NULL;
+}
+
+static DocNode *jsf(const char *fmt, ...) _printf_(1, 2);
+static DocNode *jsf(const char *fmt, ...) {
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -48,63 +89,41 @@ static json_object *jsf(const char *fmt, ...) {
 		oom = true;
 		return NULL;
 	}
-	json_object *o = json_object_new_string_len(buf, r);
-	if (!o)
-		oom = true;
-	return o;
+	Doc *d = arena_get();
+	return d ? checked(doc_string_len(d, buf, (size_t)r)) : NULL;
 }
 
-/* Keys are string literals and each is added once per object: tell json-c, which then
- * neither copies the key nor looks it up first (a third of the cost on 4096 devices). */
-static void jadd(json_object *o, const char *key, json_object *v) {
-	if (json_object_object_add_ex(o, key, v,
-				      JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT) < 0)
-		oom = true;
+static DocNode *jint(int64_t v) {
+	Doc *d = arena_get();
+	return d ? checked(doc_int(d, v)) : NULL;
 }
 
-static void jappend(json_object *a, json_object *v) {
-	if (!v || json_object_array_add(a, v) < 0)
+/* Keys are string literals (or static tables) and each is added once per object. */
+static void jadd(DocNode *o, const char *key, DocNode *v) {
+	if (!o || doc_add(arena, o, key, v) < 0)
 		oom = true;
 }
 
-static json_object *jobj(void) {
-	json_object *o = json_object_new_object();
-	if (!o)
+static void jappend(DocNode *a, DocNode *v) {
+	if (!a || !v || doc_append(arena, a, v) < 0)
 		oom = true;
-	return o;
 }
 
-static json_object *jarr(void) {
-	json_object *o = json_object_new_array();
-	if (!o)
-		oom = true;
-	return o;
+static DocNode *jobj(void) {
+	Doc *d = arena_get();
+	return d ? checked(doc_object(d)) : NULL;
 }
 
-static json_object *jstrv(char *const *l) {
-	json_object *a = jarr();
+static DocNode *jarr(void) {
+	Doc *d = arena_get();
+	return d ? checked(doc_array(d)) : NULL;
+}
+
+static DocNode *jstrv(char *const *l) {
+	DocNode *a = jarr();
 	for (char *const *i = l; a && i && *i; i++)
 		jappend(a, js(*i));
 	return a;
-}
-
-/*
- * Leaves that repeat from device to device (ids, class names, drivers, states, booleans) are
- * one shared json-c object each: a built document is only read (printed or rendered), and
- * json-c counts references, so one object may sit at many places. On 4096 devices that is
- * ~40k allocations fewer. The caches keep a reference of their own until exit, as kept_doc
- * does for the document. A slot holds the last leaf made for its hash.
- */
-#define LEAF_CACHE 512
-
-static json_object *leaf_keep(json_object **slot, json_object *o) {
-	if (!o) {
-		oom = true;
-		return NULL;
-	}
-	json_object_put(*slot);
-	*slot = json_object_get(o);
-	return o;
 }
 
 static size_t leaf_slot(uint64_t h) {
@@ -113,97 +132,87 @@ static size_t leaf_slot(uint64_t h) {
 
 /* Fixed-width lower-case hex ("%04x") without printf: the ids of every device go through
  * here. */
-static json_object *jhex(unsigned long v, int digits) {
+static DocNode *jhex(unsigned long v, int digits) {
 	static const char hex[] = "0123456789abcdef";
-	static struct {
-		unsigned long v;
-		int digits;
-		json_object *o;
-	} cache[LEAF_CACHE];
 	size_t i = leaf_slot(v * 31 + (unsigned)digits);
-	if (cache[i].o && cache[i].v == v && cache[i].digits == digits)
-		return json_object_get(cache[i].o);
+	if (hex_cache[i].o && hex_cache[i].v == v && hex_cache[i].digits == digits)
+		return hex_cache[i].o;
 	char buf[16];
 	assert(digits > 0 && digits < (int)sizeof(buf));
 	unsigned long x = v;
 	for (int k = digits - 1; k >= 0; k--, x >>= 4)
 		buf[k] = hex[x & 0xf];
-	json_object *o = leaf_keep(&cache[i].o, json_object_new_string_len(buf, digits));
-	cache[i].v = v;
-	cache[i].digits = digits;
+	Doc *d = arena_get();
+	DocNode *o = d ? checked(doc_string_len(d, buf, (size_t)digits)) : NULL;
+	if (o) {
+		hex_cache[i].o = o;
+		hex_cache[i].v = v;
+		hex_cache[i].digits = digits;
+	}
 	return o;
 }
 
 /* js() for strings that repeat (class names, drivers, states, verdicts): shared by content. */
-static json_object *jsi(const char *s) {
-	static json_object *cache[LEAF_CACHE];
+static DocNode *jsi(const char *s) {
 	if (!s)
 		return NULL;
 	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
 	for (const char *p = s; *p; p++)
 		h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
 	size_t i = leaf_slot(h);
-	if (cache[i] && streq(json_object_get_string(cache[i]), s))
-		return json_object_get(cache[i]);
-	return leaf_keep(&cache[i], json_object_new_string(s));
+	if (str_cache[i] && streq(str_cache[i]->str.s, s))
+		return str_cache[i];
+	DocNode *o = js(s);
+	if (o)
+		str_cache[i] = o;
+	return o;
 }
 
-static json_object *jbool(bool b) {
-	static json_object *cache[2];
-	if (cache[b])
-		return json_object_get(cache[b]);
-	return leaf_keep(&cache[b], json_object_new_boolean(b));
+static DocNode *jbool(bool b) {
+	if (bool_cache[b])
+		return bool_cache[b];
+	Doc *d = arena_get();
+	return bool_cache[b] = d ? checked(doc_bool(d, b)) : NULL;
 }
-
-/*
- * The verb's document outlives the verb: the process exits right after printing, and
- * freeing a tree of ~100k json-c objects (4096 devices) is a fifth of a `groups --json` run.
- * The document stays referenced from here, so it is reachable, not leaked, at exit; a
- * second document (a verb called twice in one process) releases the first.
- */
-static json_object *kept_doc;
-
-static void doc_keepp(json_object **doc) {
-	if (!*doc)
-		return;
-	json_object_put(kept_doc);
-	kept_doc = *doc;
-	*doc = NULL;
-}
-#define _cleanup_doc_ _cleanup_(doc_keepp)
 
 /* Readers for the rendering side: absent and null both read as NULL / default. */
-static const char *jget_str(json_object *o, const char *key) {
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+static const char *jget_str(DocNode *o, const char *key) {
+	return doc_str(doc_get(o, key));
 }
 
-static json_object *jget(json_object *o, const char *key) {
-	json_object *v;
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+static DocNode *jget(DocNode *o, const char *key) {
+	return doc_get(o, key);
 }
 
-static int64_t jget_int(json_object *o, const char *key, int64_t def) {
-	json_object *v = jget(o, key);
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
+static int64_t jget_int(DocNode *o, const char *key, int64_t def) {
+	DocNode *v = jget(o, key);
+	return doc_type(v) == DOC_INT ? v->i : def;
 }
 
-static bool jget_bool(json_object *o, const char *key) {
-	json_object *v = jget(o, key);
-	return v && json_object_get_boolean(v);
+/* json-c's truth: a true boolean, a non-zero integer or a non-empty string. */
+static bool jget_bool(DocNode *o, const char *key) {
+	DocNode *v = jget(o, key);
+	switch (doc_type(v)) {
+	case DOC_BOOL:
+		return v->b;
+	case DOC_INT:
+		return v->i != 0;
+	case DOC_STRING:
+		return v->str.len > 0;
+	default:
+		return false;
+	}
 }
 
-static size_t jlen(json_object *a) {
-	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+static size_t jlen(DocNode *a) {
+	return doc_len(a);
 }
 
-static json_object *jat(json_object *a, size_t i) {
-	return json_object_array_get_idx(a, i);
+static DocNode *jat(DocNode *a, size_t i) {
+	return doc_at(a, i);
 }
 
-static int finish(json_object *doc) {
+static int finish(DocNode *doc) {
 	if (oom || !doc)
 		return ioasidctl_error(1, "Out of memory");
 	return 0;
@@ -214,9 +223,9 @@ static int finish(json_object *doc) {
 
 /* One device. With v: "blocking", and unless in_group (the group object carries them once)
  * its group's "verdict" and "viable". */
-static json_object *device_to_json(const Host *h, const Device *d, const Viability *v,
+static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v,
 				   bool in_group) {
-	json_object *o = jobj();
+	DocNode *o = jobj();
 	if (!o)
 		return NULL;
 	MemberState s = viability_member_state(d);
@@ -237,7 +246,7 @@ static json_object *device_to_json(const Host *h, const Device *d, const Viabili
 	jadd(o, "device_name", jsi(d->device_name));
 	jadd(o, "driver", jsi(d->driver));
 	jadd(o, "state", jsi(member_state_to_string(s)));
-	jadd(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
+	jadd(o, "iommu_group", d->iommu_group >= 0 ? jint(d->iommu_group) : NULL);
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
 	jadd(o, "noiommu", jbool(d->vfio_name && d->noiommu));
@@ -263,12 +272,12 @@ static const char *region_type_name(ReservedRegionType t) {
 }
 
 /* Adds blockers and notes (and the verdict when with_verdict) to o. */
-static json_object *viability_to_json(const Viability *v, json_object *o, bool with_verdict) {
+static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verdict) {
 	if (with_verdict)
 		jadd(o, "verdict", jsi(verdict_to_string(v->verdict)));
-	json_object *b = jarr();
+	DocNode *b = jarr();
 	for (size_t i = 0; b && i < v->n_blockers; i++) {
-		json_object *x = jobj();
+		DocNode *x = jobj();
 		if (!x)
 			break;
 		jadd(x, "bdf", js(v->blockers[i].device->bdf));
@@ -283,25 +292,25 @@ static json_object *viability_to_json(const Viability *v, json_object *o, bool w
 	return o;
 }
 
-static json_object *group_to_json(const Host *h, const Group *g) {
+static DocNode *group_to_json(const Host *h, const Group *g) {
 	_cleanup_(viability_done) Viability v = {};
 	if (viability_group(h, g, &v) < 0) {
 		oom = true;
 		return NULL;
 	}
-	json_object *o = jobj();
+	DocNode *o = jobj();
 	if (!o)
 		return NULL;
-	jadd(o, "group", json_object_new_int(g->number));
+	jadd(o, "group", jint(g->number));
 	jadd(o, "type", jsi(g->type));
 	viability_to_json(&v, o, true);
-	json_object *devs = jarr();
+	DocNode *devs = jarr();
 	for (size_t i = 0; devs && i < g->n_members; i++)
 		jappend(devs, device_to_json(h, g->members[i], &v, true));
 	jadd(o, "devices", devs);
-	json_object *rr = jarr();
+	DocNode *rr = jarr();
 	for (size_t i = 0; rr && i < g->n_regions; i++) {
-		json_object *x = jobj();
+		DocNode *x = jobj();
 		if (!x)
 			break;
 		jadd(x, "start", jsf("0x%016" PRIx64, g->regions[i].start));
@@ -324,19 +333,19 @@ static bool group_is_noiommu(const Group *g) {
 }
 
 /* Facts every verb reports so an empty answer is never silent. */
-static json_object *iommu_to_json(const Host *h) {
-	json_object *o = jobj();
+static DocNode *iommu_to_json(const Host *h) {
+	DocNode *o = jobj();
 	if (!o)
 		return NULL;
 	size_t n_noiommu = 0;
 	for (size_t i = 0; i < h->n_groups; i++)
 		n_noiommu += group_is_noiommu(&h->groups[i]);
 	bool enabled = h->n_groups > n_noiommu;
-	jadd(o, "enabled", json_object_new_boolean(enabled));
+	jadd(o, "enabled", jbool(enabled));
 	jadd(o, "vendor", js(h->kernel.iommu_vendor));
 	jadd(o, "units", jstrv(h->kernel.iommu_units));
-	jadd(o, "groups", json_object_new_int((int32_t)h->n_groups));
-	jadd(o, "noiommu_groups", json_object_new_int((int32_t)n_noiommu));
+	jadd(o, "groups", jint((int32_t)h->n_groups));
+	jadd(o, "noiommu_groups", jint((int32_t)n_noiommu));
 	jadd(o, "hint", enabled ? NULL : js(viability_iommu_hint(h)));
 	return o;
 }
@@ -345,7 +354,7 @@ static json_object *iommu_to_json(const Host *h) {
 /* Rendering helpers */
 
 /* "NVIDIA Corporation GA102 [GeForce RTX 3090]", or the class name when the hwdb is silent. */
-static void device_label(json_object *d, char *buf, size_t len) {
+static void device_label(DocNode *d, char *buf, size_t len) {
 	const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
 	if (dn)
 		snprintf(buf, len, "%s%s%s", vn ? vn : "", vn ? " " : "", dn);
@@ -372,20 +381,20 @@ static const char *verdict_human(const char *verdict) {
 }
 
 /* Prints blockers and notes of a group object, each line prefixed with indent. */
-static void print_reasons(json_object *g, const char *indent) {
-	json_object *b = jget(g, "blockers"), *n = jget(g, "notes");
+static void print_reasons(DocNode *g, const char *indent) {
+	DocNode *b = jget(g, "blockers"), *n = jget(g, "notes");
 	for (size_t i = 0; i < jlen(b); i++) {
-		json_object *x = jat(b, i);
+		DocNode *x = jat(b, i);
 		printf("%s%s✗%s %s\n", indent, ansi_red(), ansi_normal(), jget_str(x, "reason"));
 		printf("%s  fix: %s\n", indent, jget_str(x, "fix"));
 		printf("%s   or: %s\n", indent, jget_str(x, "fix_sysfs"));
 	}
 	for (size_t i = 0; i < jlen(n); i++)
 		printf("%s%snote:%s %s\n", indent, ansi_yellow(), ansi_normal(),
-		       json_object_get_string(jat(n, i)));
+		       doc_str(jat(n, i)));
 }
 
-static void print_no_iommu(json_object *iommu, size_t n_devices) {
+static void print_no_iommu(DocNode *iommu, size_t n_devices) {
 	printf("No IOMMU groups: the IOMMU is off or absent. %s\n", strempty(jget_str(iommu, "hint")));
 	if (n_devices > 0)
 		printf("%zu PCI device%s no IOMMU group and cannot be assigned "
@@ -396,19 +405,19 @@ static void print_no_iommu(json_object *iommu, size_t n_devices) {
 /* ---------------------------------------------------------------------------------------- */
 /* groups */
 
-static void render_groups(json_object *doc) {
-	json_object *groups = jget(doc, "groups");
-	json_object *iommu = jget(doc, "iommu");
-	json_object *ungrouped = jget(doc, "ungrouped_devices");
+static void render_groups(DocNode *doc) {
+	DocNode *groups = jget(doc, "groups");
+	DocNode *iommu = jget(doc, "iommu");
+	DocNode *ungrouped = jget(doc, "ungrouped_devices");
 
 	if (jlen(groups) == 0) {
 		print_no_iommu(iommu, jlen(ungrouped));
 		return;
 	}
 	for (size_t i = 0; i < jlen(groups); i++) {
-		json_object *g = jat(groups, i);
+		DocNode *g = jat(groups, i);
 		const char *verdict = jget_str(g, "verdict");
-		json_object *devs = jget(g, "devices");
+		DocNode *devs = jget(g, "devices");
 		if (i > 0)
 			putchar('\n');
 		printf("%sIOMMU Group %" PRId64 "%s", ansi_bold(), jget_int(g, "group", -1),
@@ -418,7 +427,7 @@ static void render_groups(json_object *doc) {
 		printf(": %s%s%s\n", verdict_color(verdict), verdict_human(verdict), ansi_normal());
 		bool has_more = jlen(jget(g, "blockers")) + jlen(jget(g, "notes")) > 0;
 		for (size_t j = 0; j < jlen(devs); j++) {
-			json_object *d = jat(devs, j);
+			DocNode *d = jat(devs, j);
 			bool last = j + 1 == jlen(devs);
 			char label[256];
 			device_label(d, label, sizeof(label));
@@ -446,7 +455,7 @@ static void render_groups(json_object *doc) {
 	if (jlen(ungrouped) > 0) {
 		printf("\nWithout an IOMMU group (cannot be assigned):\n");
 		for (size_t i = 0; i < jlen(ungrouped); i++) {
-			json_object *d = jat(ungrouped, i);
+			DocNode *d = jat(ungrouped, i);
 			char label[256];
 			device_label(d, label, sizeof(label));
 			printf("%s %s [%s:%s] %s  drv=%s\n", i + 1 == jlen(ungrouped) ? "└─" : "├─",
@@ -458,16 +467,16 @@ static void render_groups(json_object *doc) {
 
 /* --legacy: the lines of ls-iommu and of the classic shell loop over iommu_groups, i.e.
  * "IOMMU Group N: " followed by what `lspci -Dnn` prints for the device. */
-static void render_groups_legacy(json_object *doc) {
-	json_object *groups = jget(doc, "groups");
+static void render_groups_legacy(DocNode *doc) {
+	DocNode *groups = jget(doc, "groups");
 	if (jlen(groups) == 0) {
 		print_no_iommu(jget(doc, "iommu"), jlen(jget(doc, "ungrouped_devices")));
 		return;
 	}
 	for (size_t i = 0; i < jlen(groups); i++) {
-		json_object *g = jat(groups, i), *devs = jget(g, "devices");
+		DocNode *g = jat(groups, i), *devs = jget(g, "devices");
 		for (size_t j = 0; j < jlen(devs); j++) {
-			json_object *d = jat(devs, j);
+			DocNode *d = jat(devs, j);
 			const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
 			const char *cls = jget_str(d, "class"), *rev = jget_str(d, "revision");
 			printf("IOMMU Group %" PRId64 ": %s %s [%.4s]: %s%s%s [%s:%s]",
@@ -484,7 +493,7 @@ static void render_groups_legacy(json_object *doc) {
 
 int verb_groups(int argc, char **argv) {
 	_cleanup_host_free_ Host *h = NULL;
-	_cleanup_doc_ json_object *doc = NULL;
+	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
 		return ioasidctl_error(EXIT_USAGE, "Verb 'groups' takes no arguments");
@@ -492,10 +501,10 @@ int verb_groups(int argc, char **argv) {
 		return 1;
 
 	doc = jobj();
-	json_object *groups = jarr(), *ungrouped = jarr();
+	DocNode *groups = jarr(), *ungrouped = jarr();
 	size_t n_viable = 0;
 	for (size_t i = 0; groups && i < h->n_groups; i++) {
-		json_object *g = group_to_json(h, &h->groups[i]);
+		DocNode *g = group_to_json(h, &h->groups[i]);
 		if (g && streq(strempty(jget_str(g, "verdict")), "viable"))
 			n_viable++;
 		jappend(groups, g);
@@ -507,19 +516,20 @@ int verb_groups(int argc, char **argv) {
 		jadd(doc, "iommu", iommu_to_json(h));
 		jadd(doc, "groups", groups);
 		jadd(doc, "ungrouped_devices", ungrouped);
-		json_object *sum = jobj();
+		DocNode *sum = jobj();
 		if (sum) {
-			jadd(sum, "groups", json_object_new_int((int32_t)h->n_groups));
-			jadd(sum, "viable", json_object_new_int((int32_t)n_viable));
-			jadd(sum, "not_viable", json_object_new_int((int32_t)(h->n_groups - n_viable)));
+			jadd(sum, "groups", jint((int32_t)h->n_groups));
+			jadd(sum, "viable", jint((int32_t)n_viable));
+			jadd(sum, "not_viable", jint((int32_t)(h->n_groups - n_viable)));
 		}
 		jadd(doc, "summary", sum);
 	}
 	if (finish(doc))
 		return 1;
-	if (arg_json != JSON_OFF)
-		output_json(doc);
-	else if (arg_legacy)
+	if (arg_json != JSON_OFF) {
+		if (output_doc(doc) < 0)
+			return ioasidctl_error(1, "Out of memory");
+	} else if (arg_legacy)
 		render_groups_legacy(doc);
 	else
 		render_groups(doc);
@@ -529,12 +539,12 @@ int verb_groups(int argc, char **argv) {
 /* ---------------------------------------------------------------------------------------- */
 /* devices */
 
-static void render_devices(json_object *doc) {
-	json_object *devs = jget(doc, "devices");
-	json_object *iommu = jget(doc, "iommu");
+static void render_devices(DocNode *doc) {
+	DocNode *devs = jget(doc, "devices");
+	DocNode *iommu = jget(doc, "iommu");
 
 	for (size_t i = 0; i < jlen(devs); i++) {
-		json_object *d = jat(devs, i);
+		DocNode *d = jat(devs, i);
 		const char *dn = jget_str(d, "device_name");
 		char group[32] = "-";
 		int64_t gn = jget_int(d, "iommu_group", -1);
@@ -572,7 +582,7 @@ static void render_devices(json_object *doc) {
 
 int verb_devices(int argc, char **argv) {
 	_cleanup_host_free_ Host *h = NULL;
-	_cleanup_doc_ json_object *doc = NULL;
+	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
 		return ioasidctl_error(EXIT_USAGE, "Verb 'devices' takes no arguments, only --vfio and "
@@ -581,7 +591,7 @@ int verb_devices(int argc, char **argv) {
 		return 1;
 
 	doc = jobj();
-	json_object *devs = jarr();
+	DocNode *devs = jarr();
 	for (size_t i = 0; devs && i < h->n_devices; i++) {
 		const Device *d = &h->devices[i];
 		_cleanup_(viability_done) Viability v = {};
@@ -600,15 +610,16 @@ int verb_devices(int argc, char **argv) {
 	}
 	if (doc) {
 		jadd(doc, "iommu", iommu_to_json(h));
-		jadd(doc, "filter_vfio", json_object_new_boolean(arg_vfio));
-		jadd(doc, "filter_blocking", json_object_new_boolean(arg_blocking));
+		jadd(doc, "filter_vfio", jbool(arg_vfio));
+		jadd(doc, "filter_blocking", jbool(arg_blocking));
 		jadd(doc, "devices", devs);
 	}
 	if (finish(doc))
 		return 1;
-	if (arg_json != JSON_OFF)
-		output_json(doc);
-	else
+	if (arg_json != JSON_OFF) {
+		if (output_doc(doc) < 0)
+			return ioasidctl_error(1, "Out of memory");
+	} else
 		render_devices(doc);
 	return 0;
 }
@@ -629,19 +640,19 @@ static void kv(const char *key, const char *fmt, ...) {
 	putchar('\n');
 }
 
-static void kv_list(const char *key, json_object *a) {
+static void kv_list(const char *key, DocNode *a) {
 	if (jlen(a) == 0)
 		return;
 	printf("%s%18s:%s ", ansi_bold(), key, ansi_normal());
 	for (size_t i = 0; i < jlen(a); i++)
-		printf("%s%s", i ? ", " : "", json_object_get_string(jat(a, i)));
+		printf("%s%s", i ? ", " : "", doc_str(jat(a, i)));
 	putchar('\n');
 }
 
-static void render_regions(json_object *g) {
-	json_object *rr = jget(g, "reserved_regions");
+static void render_regions(DocNode *g) {
+	DocNode *rr = jget(g, "reserved_regions");
 	for (size_t i = 0; i < jlen(rr); i++) {
-		json_object *r = jat(rr, i);
+		DocNode *r = jat(rr, i);
 		kv(i == 0 ? "reserved regions" : "", "%s-%s %s", jget_str(r, "start"),
 		   jget_str(r, "end"), jget_str(r, "type"));
 	}
@@ -649,11 +660,11 @@ static void render_regions(json_object *g) {
 		kv("reserved regions", "none reported");
 }
 
-static void render_group_members(json_object *g, const char *skip_bdf) {
-	json_object *devs = jget(g, "devices");
+static void render_group_members(DocNode *g, const char *skip_bdf) {
+	DocNode *devs = jget(g, "devices");
 	size_t shown = 0;
 	for (size_t i = 0; i < jlen(devs); i++) {
-		json_object *d = jat(devs, i);
+		DocNode *d = jat(devs, i);
 		if (skip_bdf && streq(jget_str(d, "bdf"), skip_bdf))
 			continue;
 		char label[256];
@@ -668,9 +679,9 @@ static void render_group_members(json_object *g, const char *skip_bdf) {
 		kv("at risk", "none: the device is alone in its group");
 }
 
-static void render_show_device(json_object *doc) {
-	json_object *d = jget(doc, "device");
-	json_object *g = jget(doc, "group");
+static void render_show_device(DocNode *doc) {
+	DocNode *d = jget(doc, "device");
+	DocNode *g = jget(doc, "group");
 	const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
 
 	printf("%s%s%s '%s'\n", ansi_bold(), jget_str(d, "bdf"), ansi_normal(),
@@ -691,12 +702,12 @@ static void render_show_device(json_object *doc) {
 		kv("numa node", "%" PRId64, numa);
 	else
 		kv("numa node", "unknown");
-	json_object *bp = jget(d, "bridge_path");
+	DocNode *bp = jget(d, "bridge_path");
 	if (jlen(bp) > 0)
 		kv_list("bridge path", bp);
 	else
 		kv("bridge path", "on a root bus");
-	json_object *sriov = jget(d, "sriov");
+	DocNode *sriov = jget(d, "sriov");
 	if (sriov)
 		kv("sr-iov", "PF, %" PRId64 " of %" PRId64 " VFs enabled",
 		   jget_int(sriov, "numvfs", 0), jget_int(sriov, "totalvfs", 0));
@@ -718,8 +729,8 @@ static void render_show_device(json_object *doc) {
 	}
 }
 
-static void render_show_group(json_object *doc) {
-	json_object *g = jget(doc, "group");
+static void render_show_group(DocNode *doc) {
+	DocNode *g = jget(doc, "group");
 	const char *verdict = jget_str(g, "verdict");
 	printf("%sIOMMU Group %" PRId64 "%s: %s%s%s\n", ansi_bold(), jget_int(g, "group", -1),
 	       ansi_normal(), verdict_color(verdict), verdict_human(verdict), ansi_normal());
@@ -729,18 +740,18 @@ static void render_show_group(json_object *doc) {
 	print_reasons(g, "  ");
 }
 
-static json_object *device_detail_json(const Host *h, const Device *d, const Viability *v) {
-	json_object *o = device_to_json(h, d, v, false);
+static DocNode *device_detail_json(const Host *h, const Device *d, const Viability *v) {
+	DocNode *o = device_to_json(h, d, v, false);
 	if (!o)
 		return NULL;
-	jadd(o, "numa_node", json_object_new_int(d->numa_node));
+	jadd(o, "numa_node", jint(d->numa_node));
 	jadd(o, "parent", js(d->parent));
 	jadd(o, "bridge_path", jstrv(d->bridge_path));
 	if (d->sriov_totalvfs >= 0) {
-		json_object *s = jobj();
+		DocNode *s = jobj();
 		if (s) {
-			jadd(s, "totalvfs", json_object_new_int(d->sriov_totalvfs));
-			jadd(s, "numvfs", json_object_new_int(d->sriov_numvfs));
+			jadd(s, "totalvfs", jint(d->sriov_totalvfs));
+			jadd(s, "numvfs", jint(d->sriov_numvfs));
 		}
 		jadd(o, "sriov", s);
 	} else
@@ -754,7 +765,7 @@ static json_object *device_detail_json(const Host *h, const Device *d, const Via
 
 int verb_show(int argc, char **argv) {
 	_cleanup_host_free_ Host *h = NULL;
-	_cleanup_doc_ json_object *doc = NULL;
+	_cleanup_doc_ DocNode *doc = NULL;
 	char bdf[BDF_MAX];
 	uint64_t number = 0;
 	bool is_device;
@@ -789,7 +800,7 @@ int verb_show(int argc, char **argv) {
 			jadd(doc, "group", NULL);
 			viability_to_json(&v, doc, false);
 		}
-		json_object *risk = jarr();
+		DocNode *risk = jarr();
 		for (size_t i = 0; risk && d->group && i < d->group->n_members; i++)
 			if (d->group->members[i] != d)
 				jappend(risk, js(d->group->members[i]->bdf));
@@ -808,9 +819,10 @@ int verb_show(int argc, char **argv) {
 	jadd(doc, "iommu", iommu_to_json(h));
 	if (finish(doc))
 		return 1;
-	if (arg_json != JSON_OFF)
-		output_json(doc);
-	else if (is_device)
+	if (arg_json != JSON_OFF) {
+		if (output_doc(doc) < 0)
+			return ioasidctl_error(1, "Out of memory");
+	} else if (is_device)
 		render_show_device(doc);
 	else
 		render_show_group(doc);
@@ -824,9 +836,9 @@ typedef enum CheckResult { CHECK_PASS, CHECK_NOTE, CHECK_WARN, CHECK_FAIL } Chec
 
 static const char *const check_result_names[] = { "pass", "note", "warn", "fail" };
 
-_printf_(6, 7) static void check_add(json_object *a, const char *category, const char *id,
+_printf_(6, 7) static void check_add(DocNode *a, const char *category, const char *id,
 				     CheckResult res, const char *desc, const char *hint_fmt, ...) {
-	json_object *o = jobj();
+	DocNode *o = jobj();
 	if (!o)
 		return;
 	jadd(o, "category", js(category));
@@ -908,7 +920,7 @@ static uint64_t policy_memlock_for(const Host *h, const struct passwd *pw, char 
 }
 
 /* Appends to the MEMLOCK check when lim is below what the policy grants pw. */
-static bool memlock_below_grant(json_object *a, const Host *h, const struct passwd *pw,
+static bool memlock_below_grant(DocNode *a, const Host *h, const struct passwd *pw,
 				uint64_t lim, const char *desc, const char *where) {
 	char rule[300] = "", b1[32], b2[32];
 	uint64_t granted = pw ? policy_memlock_for(h, pw, rule, sizeof(rule)) : 0;
@@ -922,7 +934,7 @@ static bool memlock_below_grant(json_object *a, const Host *h, const struct pass
 	return true;
 }
 
-static void check_memlock(json_object *a, const Host *h) {
+static void check_memlock(DocNode *a, const Host *h) {
 	const char *desc = "Checking the locked memory limit (RLIMIT_MEMLOCK)";
 	const char *why = "a VM pins its RAM for DMA (N times with a vIOMMU): raise LimitMEMLOCK= "
 			  "in its unit or memlock in /etc/security/limits.conf";
@@ -972,15 +984,15 @@ static void check_memlock(json_object *a, const Host *h) {
 		  ok ? "" : ": ", ok ? "" : why);
 }
 
-static void render_check(json_object *doc) {
-	json_object *checks = jget(doc, "checks");
+static void render_check(DocNode *doc) {
+	DocNode *checks = jget(doc, "checks");
 	size_t width = 0;
 	for (size_t i = 0; i < jlen(checks); i++) {
-		json_object *c = jat(checks, i);
+		DocNode *c = jat(checks, i);
 		width = MAX(width, strlen(jget_str(c, "category")) + strlen(jget_str(c, "description")));
 	}
 	for (size_t i = 0; i < jlen(checks); i++) {
-		json_object *c = jat(checks, i);
+		DocNode *c = jat(checks, i);
 		const char *res = jget_str(c, "result"), *hint = jget_str(c, "hint");
 		const char *col = streq(res, "pass") ? ansi_green()
 				  : streq(res, "fail") ? ansi_red()
@@ -995,7 +1007,7 @@ static void render_check(json_object *doc) {
 			printf(" (%s)", hint);
 		putchar('\n');
 	}
-	json_object *s = jget(doc, "summary");
+	DocNode *s = jget(doc, "summary");
 	if (!arg_quiet)
 		printf("\npass %" PRId64 ", note %" PRId64 ", warn %" PRId64 ", fail %" PRId64 "\n",
 		       jget_int(s, "pass", 0), jget_int(s, "note", 0), jget_int(s, "warn", 0),
@@ -1004,7 +1016,7 @@ static void render_check(json_object *doc) {
 
 int verb_check(int argc, char **argv) {
 	_cleanup_host_free_ Host *h = NULL;
-	_cleanup_doc_ json_object *doc = NULL;
+	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
 		return ioasidctl_error(EXIT_USAGE, "Verb 'check' takes no arguments, only --for USER");
@@ -1019,7 +1031,7 @@ int verb_check(int argc, char **argv) {
 		n_noiommu += group_is_noiommu(&h->groups[i]);
 	size_t n_real = h->n_groups - n_noiommu;
 	bool groups = n_real > 0;
-	json_object *a = jarr();
+	DocNode *a = jarr();
 	if (!a)
 		return finish(NULL);
 
@@ -1154,19 +1166,19 @@ int verb_check(int argc, char **argv) {
 		jadd(doc, "checks", a);
 		a = NULL;
 		jadd(doc, "for_user", js(arg_for));
-		json_object *s = jobj();
+		DocNode *s = jobj();
 		if (s)
 			for (size_t j = 0; j < ELEMENTSOF(check_result_names); j++)
-				jadd(s, check_result_names[j], json_object_new_int64(count[j]));
+				jadd(s, check_result_names[j], jint(count[j]));
 		jadd(doc, "summary", s);
 		jadd(doc, "iommu", iommu_to_json(h));
 	}
-	json_object_put(a);
 	if (finish(doc))
 		return 1;
-	if (arg_json != JSON_OFF)
-		output_json(doc);
-	else
+	if (arg_json != JSON_OFF) {
+		if (output_doc(doc) < 0)
+			return ioasidctl_error(1, "Out of memory");
+	} else
 		render_check(doc);
 	return count[CHECK_FAIL] > 0 ? EXIT_NOT_VIABLE : 0;
 }

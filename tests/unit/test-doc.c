@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The DocNode tree (common/doc.h) and json_write_doc(): a document and the equivalent json-c
+ * tree, built side by side, must print the same bytes under every flag combination, and the
+ * readers must see what was added.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/doc.h"
+#include "common/json-write.h"
+#include "common/macro.h"
+#include "tests/unit/test.h"
+
+static const int flag_sets[] = {
+	JSON_C_TO_STRING_PLAIN,
+	JSON_C_TO_STRING_SPACED,
+	JSON_C_TO_STRING_PRETTY,
+	JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED,
+	JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
+	JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+	JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB,
+};
+
+static void same_as_json_c(const DocNode *doc, json_object *o) {
+	for (size_t i = 0; i < ELEMENTSOF(flag_sets); i++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		CU_ASSERT_FATAL(f != NULL);
+		ASSERT_OK(json_write_doc(f, doc, flag_sets[i]));
+		CU_ASSERT_FATAL(fclose(f) == 0);
+		size_t want_len = 0;
+		const char *want = json_object_to_json_string_length(o, flag_sets[i], &want_len);
+		CU_ASSERT_TRUE(len == want_len && memcmp(text, want, len) == 0);
+		if (len != want_len || memcmp(text, want, len) != 0)
+			fprintf(stderr, "flags 0x%x:\n want '%s'\n got  '%s'\n", flag_sets[i], want,
+				text);
+		free(text);
+	}
+}
+
+static const char *const strings[] = {
+	"",
+	"plain 0000:01:00.0 [10de:2204]",
+	"esc \" \\ / \b \f \n \r \t \x01 \x1f \x7f end",
+	"utf-8 \xe2\x94\x9c\xe2\x94\x80 \xe2\x9c\x97",
+	"abcdefg\"hijklmn\\opqrstu/vwxyzAB\x1f" "CDEFGHI\x01",
+	"/////////\"\"\"\"\"\"\"\"\"\\\\\\\\\\\\\\\\\t",
+};
+
+static void test_leaves(void) {
+	_cleanup_(doc_freep) Doc *d = doc_new();
+	CU_ASSERT_FATAL(d != NULL);
+	int64_t ints[] = { 0, -17, 42, INT32_MAX, INT64_MIN, INT64_MAX };
+	for (size_t i = 0; i < ELEMENTSOF(ints); i++) {
+		json_object *o = json_object_new_int64(ints[i]);
+		same_as_json_c(doc_int(d, ints[i]), o);
+		json_object_put(o);
+	}
+	for (int b = 0; b < 2; b++) {
+		json_object *o = json_object_new_boolean(b);
+		same_as_json_c(doc_bool(d, b), o);
+		json_object_put(o);
+	}
+	same_as_json_c(NULL, NULL);
+	for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+		json_object *o = json_object_new_string(strings[i]);
+		DocNode *n = doc_string(d, strings[i]);
+		CU_ASSERT_FATAL(n != NULL);
+		CU_ASSERT_STRING_EQUAL(doc_str(n), strings[i]);
+		same_as_json_c(n, o);
+		json_object_put(o);
+	}
+}
+
+static void test_containers(void) {
+	_cleanup_(doc_freep) Doc *d = doc_new();
+	CU_ASSERT_FATAL(d != NULL);
+	DocNode *doc = doc_object(d);
+	json_object *jdoc = json_object_new_object();
+
+	ASSERT_OK(doc_add(d, doc, "empty_object", doc_object(d)));
+	json_object_object_add(jdoc, "empty_object", json_object_new_object());
+	ASSERT_OK(doc_add(d, doc, "empty_array", doc_array(d)));
+	json_object_object_add(jdoc, "empty_array", json_object_new_array());
+	ASSERT_OK(doc_add(d, doc, "null", NULL));
+	json_object_object_add(jdoc, "null", NULL);
+	ASSERT_OK(doc_add(d, doc, "key/with\"escapes\n", doc_int(d, 1)));
+	json_object_object_add(jdoc, "key/with\"escapes\n", json_object_new_int(1));
+
+	DocNode *a = doc_array(d), *inner = doc_object(d), *deep = doc_array(d);
+	json_object *ja = json_object_new_array(), *jinner = json_object_new_object(),
+		    *jdeep = json_object_new_array();
+	ASSERT_OK(doc_append(d, a, NULL));
+	json_object_array_add(ja, NULL);
+	ASSERT_OK(doc_add(d, inner, "s", doc_string(d, "x/y")));
+	json_object_object_add(jinner, "s", json_object_new_string("x/y"));
+	ASSERT_OK(doc_append(d, deep, doc_int(d, 2)));
+	json_object_array_add(jdeep, json_object_new_int(2));
+	ASSERT_OK(doc_append(d, deep, doc_bool(d, true)));
+	json_object_array_add(jdeep, json_object_new_boolean(true));
+	ASSERT_OK(doc_add(d, inner, "deep", deep));
+	json_object_object_add(jinner, "deep", jdeep);
+	ASSERT_OK(doc_append(d, a, inner));
+	json_object_array_add(ja, jinner);
+	ASSERT_OK(doc_add(d, doc, "list", a));
+	json_object_object_add(jdoc, "list", ja);
+	same_as_json_c(doc, jdoc);
+
+	/* Readers: keys in insertion order, absent and null read as NULL. */
+	CU_ASSERT_EQUAL(doc_type(doc), DOC_OBJECT);
+	CU_ASSERT_EQUAL(doc_len(doc), 0); /* not an array */
+	CU_ASSERT_PTR_EQUAL(doc_get(doc, "list"), a);
+	CU_ASSERT_PTR_NULL(doc_get(doc, "null"));
+	CU_ASSERT_PTR_NULL(doc_get(doc, "absent"));
+	CU_ASSERT_PTR_NULL(doc_get(a, "s"));
+	CU_ASSERT_EQUAL(doc_len(a), 2);
+	CU_ASSERT_PTR_EQUAL(doc_at(a, 1), inner);
+	CU_ASSERT_PTR_NULL(doc_at(a, 2));
+	CU_ASSERT_STRING_EQUAL(doc_str(doc_get(inner, "s")), "x/y");
+	CU_ASSERT_PTR_NULL(doc_str(deep));
+	CU_ASSERT_EQUAL(doc_add(d, a, "x", NULL), -ENOMEM); /* not an object */
+	CU_ASSERT_EQUAL(doc_append(d, doc, NULL), -ENOMEM); /* not an array */
+
+	/* Many children (the arrays grow), a shared leaf, more than one arena chunk and more
+	 * than the writer's buffer. */
+	DocNode *big = doc_array(d), *shared = doc_string(d, "0000:3b:00.0");
+	json_object *jbig = json_object_new_array();
+	for (int i = 0; i < 20000; i++) {
+		DocNode *o = doc_object(d);
+		json_object *jo = json_object_new_object();
+		ASSERT_OK(doc_add(d, o, "bdf", shared));
+		json_object_object_add(jo, "bdf", json_object_new_string("0000:3b:00.0"));
+		ASSERT_OK(doc_add(d, o, "i", doc_int(d, i)));
+		json_object_object_add(jo, "i", json_object_new_int(i));
+		ASSERT_OK(doc_append(d, big, o));
+		json_object_array_add(jbig, jo);
+	}
+	ASSERT_OK(doc_add(d, doc, "big", big));
+	json_object_object_add(jdoc, "big", jbig);
+	CU_ASSERT_EQUAL(doc_len(big), 20000);
+	CU_ASSERT_EQUAL(doc_get(doc_at(big, 19999), "i")->i, 19999);
+	same_as_json_c(doc, jdoc);
+
+	/* A string longer than an arena chunk gets a block of its own. */
+	size_t n = 200 * 1024;
+	_cleanup_free_ char *longs = malloc(n + 1);
+	CU_ASSERT_FATAL(longs != NULL);
+	memset(longs, 'a', n);
+	longs[n] = '\0';
+	DocNode *ls = doc_string(d, longs);
+	CU_ASSERT_FATAL(ls != NULL);
+	CU_ASSERT_EQUAL(ls->str.len, n);
+	CU_ASSERT_STRING_EQUAL(doc_str(ls), longs);
+	CU_ASSERT_STRING_EQUAL(doc_str(shared), "0000:3b:00.0"); /* still intact */
+	json_object_put(jdoc);
+}
+
+static void test_write_error(void) {
+	FILE *f = fopen("/dev/full", "w");
+	if (!f)
+		return; /* no /dev/full: nothing to check */
+	_cleanup_(doc_freep) Doc *d = doc_new();
+	CU_ASSERT_FATAL(d != NULL);
+	setvbuf(f, NULL, _IONBF, 0);
+	ASSERT_ERR(json_write_doc(f, doc_string(d, "x"), JSON_C_TO_STRING_PLAIN), EIO);
+	fclose(f);
+}
+
+static CU_TestInfo tests[] = {
+	{ "leaves", test_leaves },
+	{ "containers", test_containers },
+	{ "write_error", test_write_error },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("doc", tests);
