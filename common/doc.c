@@ -60,6 +60,15 @@ static void *doc_alloc(Doc *d, size_t size) {
 	return p;
 }
 
+bool doc_text_is_plain(const char *s, size_t len) {
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\' || c == '/')
+			return false;
+	}
+	return true;
+}
+
 static DocNode *doc_node(Doc *d, DocType t) {
 	DocNode *n = doc_alloc(d, sizeof(DocNode));
 	if (!n)
@@ -71,6 +80,18 @@ static DocNode *doc_node(Doc *d, DocType t) {
 
 DocNode *doc_object(Doc *d) {
 	return doc_node(d, DOC_OBJECT);
+}
+
+DocNode *doc_object_sized(Doc *d, size_t n) {
+	DocNode *o = doc_node(d, DOC_OBJECT);
+	if (!o || n == 0)
+		return o;
+	o->c.items = doc_alloc(d, n * sizeof(DocNode *));
+	o->c.keys = doc_alloc(d, n * sizeof(char *));
+	if (!o->c.items || !o->c.keys)
+		return NULL;
+	o->c.cap = n;
+	return o;
 }
 
 DocNode *doc_array(Doc *d) {
@@ -86,6 +107,7 @@ DocNode *doc_string_len(Doc *d, const char *s, size_t len) {
 	copy[len] = '\0';
 	n->str.s = copy;
 	n->str.len = len;
+	n->str.plain = doc_text_is_plain(s, len);
 	return n;
 }
 

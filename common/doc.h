@@ -41,6 +41,9 @@ struct DocNode {
 		struct {
 			const char *s; /* NUL-terminated, in the arena */
 			size_t len;
+			/* No byte a JSON printer escapes (control characters, '"', '\\', '/'):
+			 * printed as is between quotes. */
+			bool plain;
 		} str;
 		struct {
 			const char **keys; /* objects only */
@@ -57,6 +60,8 @@ Doc *doc_free(Doc *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Doc *, doc_free)
 
 DocNode *doc_object(Doc *d);
+/* An object with room for n keys up front (more still fit): saves regrowing big objects. */
+DocNode *doc_object_sized(Doc *d, size_t n);
 DocNode *doc_array(Doc *d);
 DocNode *doc_string(Doc *d, const char *s);
 DocNode *doc_string_len(Doc *d, const char *s, size_t len);
@@ -78,3 +83,5 @@ size_t doc_len(const DocNode *a);
 DocNode *doc_at(const DocNode *a, size_t i);
 /* The string of a string node, else NULL. */
 const char *doc_str(const DocNode *n);
+/* Whether len bytes of s need no JSON escaping under any printer flags (see str.plain). */
+bool doc_text_is_plain(const char *s, size_t len);

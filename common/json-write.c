@@ -20,11 +20,22 @@
 
 #define JW_BUF (64 * 1024)
 
+/* Object keys of a DocNode tree are a few literals repeated at every object: their length
+ * and plainness are looked up once per pointer. */
+#define JW_KEYS 256
+
+typedef struct JwKey {
+	const char *key;
+	size_t len;
+	bool plain;
+} JwKey;
+
 typedef struct Writer {
 	FILE *f;
 	int flags;
 	bool failed;
 	size_t n;
+	JwKey keys[JW_KEYS];
 	char buf[JW_BUF];
 } Writer;
 
@@ -252,11 +263,30 @@ static void jw_int(Writer *w, int64_t v) {
 	jw_put(w, num + k, sizeof(num) - k);
 }
 
+/* n bytes of room at the end of the buffer (n <= JW_BUF), flushing first if needed; the
+ * caller writes them and advances w->n. */
+static inline char *jw_room(Writer *w, size_t n) {
+	if (n > sizeof(w->buf) - w->n)
+		jw_flush(w);
+	return w->buf + w->n;
+}
+
+static const JwKey *jw_key(Writer *w, const char *key) {
+	JwKey *k = &w->keys[((uintptr_t)key >> 3) % JW_KEYS];
+	if (k->key != key) {
+		k->key = key;
+		k->len = strlen(key);
+		k->plain = doc_text_is_plain(key, k->len);
+	}
+	return k;
+}
+
 /* jw_value() for a DocNode tree: the same layout decisions, line for line, so a document
  * prints as the equivalent json-c tree would. */
 static void jw_doc(Writer *w, const DocNode *o, int level) {
 	bool pretty = w->flags & JSON_C_TO_STRING_PRETTY;
 	bool spaced_only = (w->flags & JSON_C_TO_STRING_SPACED) && !pretty;
+	bool tab = w->flags & JSON_C_TO_STRING_PRETTY_TAB;
 
 	switch (doc_type(o)) {
 	case DOC_NULL:
@@ -272,23 +302,53 @@ static void jw_doc(Writer *w, const DocNode *o, int level) {
 		jw_int(w, o->i);
 		return;
 	case DOC_STRING:
-		jw_string(w, o->str.s, o->str.len);
+		if (o->str.plain && o->str.len + 2 <= JW_BUF) {
+			char *p = jw_room(w, o->str.len + 2);
+			*p++ = '"';
+			memcpy(p, o->str.s, o->str.len);
+			p[o->str.len] = '"';
+			w->n += o->str.len + 2;
+		} else
+			jw_string(w, o->str.s, o->str.len);
 		return;
 	case DOC_OBJECT:
 		jw_lit(w, "{");
 		for (size_t i = 0; i < o->c.n; i++) {
-			if (i > 0)
-				jw_lit(w, ",");
-			if (pretty)
-				jw_lit(w, "\n");
-			else if (w->flags & JSON_C_TO_STRING_SPACED)
-				jw_lit(w, " ");
-			jw_indent(w, level + 1);
-			jw_string(w, o->c.keys[i], strlen(o->c.keys[i]));
-			if (w->flags & JSON_C_TO_STRING_SPACED)
-				jw_lit(w, ": ");
-			else
-				jw_lit(w, ":");
+			const JwKey *k = jw_key(w, o->c.keys[i]);
+			size_t ind = pretty ? (size_t)(level + 1) * (tab ? 1 : 2) : 0;
+			if (k->plain && ind <= 256 && k->len + ind + 8 <= JW_BUF) {
+				/* The common case in one reservation: ",\n", indent, "key": */
+				char *start = jw_room(w, k->len + ind + 8), *p = start;
+				if (i > 0)
+					*p++ = ',';
+				if (pretty)
+					*p++ = '\n';
+				else if (w->flags & JSON_C_TO_STRING_SPACED)
+					*p++ = ' ';
+				memset(p, tab ? '\t' : ' ', ind);
+				p += ind;
+				*p++ = '"';
+				memcpy(p, k->key, k->len);
+				p += k->len;
+				*p++ = '"';
+				*p++ = ':';
+				if (w->flags & JSON_C_TO_STRING_SPACED)
+					*p++ = ' ';
+				w->n += (size_t)(p - start);
+			} else {
+				if (i > 0)
+					jw_lit(w, ",");
+				if (pretty)
+					jw_lit(w, "\n");
+				else if (w->flags & JSON_C_TO_STRING_SPACED)
+					jw_lit(w, " ");
+				jw_indent(w, level + 1);
+				jw_string(w, k->key, k->len);
+				if (w->flags & JSON_C_TO_STRING_SPACED)
+					jw_lit(w, ": ");
+				else
+					jw_lit(w, ":");
+			}
 			jw_doc(w, o->c.items[i], level + 1);
 		}
 		if (pretty) {
@@ -337,6 +397,8 @@ static Writer *jw_new(FILE *f, int flags) {
 	w->flags = flags;
 	w->failed = false;
 	w->n = 0;
+	for (size_t i = 0; i < JW_KEYS; i++)
+		w->keys[i].key = NULL;
 	return w;
 }
 

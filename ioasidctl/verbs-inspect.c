@@ -64,6 +64,23 @@ static void doc_endp(DocNode **doc) {
 }
 #define _cleanup_doc_ _cleanup_(doc_endp)
 
+/*
+ * The host model outlives the verb: the process exits right after printing, and freeing
+ * the model of 4096 devices (~100k small allocations) is 4% of a `groups --json` run. It
+ * stays referenced from here, so it is reachable, not leaked, at exit; a second verb in one
+ * process releases the first one's.
+ */
+static Host *kept_host;
+
+static void host_keepp(Host **h) {
+	if (!*h)
+		return;
+	host_free(kept_host);
+	kept_host = *h;
+	*h = NULL;
+}
+#define _cleanup_host_keep_ _cleanup_(host_keepp)
+
 static DocNode *checked(DocNode *o) {
 	if (!o)
 		oom = true;
@@ -114,6 +131,11 @@ static DocNode *jobj(void) {
 	return d ? checked(doc_object(d)) : NULL;
 }
 
+static DocNode *jobj_sized(size_t n) {
+	Doc *d = arena_get();
+	return d ? checked(doc_object_sized(d, n)) : NULL;
+}
+
 static DocNode *jarr(void) {
 	Doc *d = arena_get();
 	return d ? checked(doc_array(d)) : NULL;
@@ -150,6 +172,16 @@ static DocNode *jhex(unsigned long v, int digits) {
 		hex_cache[i].digits = digits;
 	}
 	return o;
+}
+
+/* An address as "0x%016" PRIx64 would print it, without printf (two per group). */
+static DocNode *jaddr(uint64_t v) {
+	static const char hex[] = "0123456789abcdef";
+	char buf[18] = "0x";
+	for (int k = 17; k >= 2; k--, v >>= 4)
+		buf[k] = hex[v & 0xf];
+	Doc *d = arena_get();
+	return d ? checked(doc_string_len(d, buf, sizeof(buf))) : NULL;
 }
 
 /* js() for strings that repeat (class names, drivers, states, verdicts): shared by content. */
@@ -225,7 +257,7 @@ static int finish(DocNode *doc) {
  * its group's "verdict" and "viable". */
 static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v,
 				   bool in_group) {
-	DocNode *o = jobj();
+	DocNode *o = jobj_sized(20); /* its keys below */
 	if (!o)
 		return NULL;
 	MemberState s = viability_member_state(d);
@@ -313,8 +345,8 @@ static DocNode *group_to_json(const Host *h, const Group *g) {
 		DocNode *x = jobj();
 		if (!x)
 			break;
-		jadd(x, "start", jsf("0x%016" PRIx64, g->regions[i].start));
-		jadd(x, "end", jsf("0x%016" PRIx64, g->regions[i].end));
+		jadd(x, "start", jaddr(g->regions[i].start));
+		jadd(x, "end", jaddr(g->regions[i].end));
 		jadd(x, "type", jsi(region_type_name(g->regions[i].type)));
 		jappend(rr, x);
 	}
@@ -492,7 +524,7 @@ static void render_groups_legacy(DocNode *doc) {
 }
 
 int verb_groups(int argc, char **argv) {
-	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_host_keep_ Host *h = NULL;
 	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
@@ -581,7 +613,7 @@ static void render_devices(DocNode *doc) {
 }
 
 int verb_devices(int argc, char **argv) {
-	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_host_keep_ Host *h = NULL;
 	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
@@ -764,7 +796,7 @@ static DocNode *device_detail_json(const Host *h, const Device *d, const Viabili
 }
 
 int verb_show(int argc, char **argv) {
-	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_host_keep_ Host *h = NULL;
 	_cleanup_doc_ DocNode *doc = NULL;
 	char bdf[BDF_MAX];
 	uint64_t number = 0;
@@ -1015,7 +1047,7 @@ static void render_check(DocNode *doc) {
 }
 
 int verb_check(int argc, char **argv) {
-	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_host_keep_ Host *h = NULL;
 	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)

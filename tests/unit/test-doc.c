@@ -123,6 +123,19 @@ static void test_containers(void) {
 	CU_ASSERT_EQUAL(doc_add(d, a, "x", NULL), -ENOMEM); /* not an object */
 	CU_ASSERT_EQUAL(doc_append(d, doc, NULL), -ENOMEM); /* not an array */
 
+	/* A pre-sized object takes more keys than it was sized for. */
+	DocNode *sized = doc_object_sized(d, 2);
+	json_object *jsized = json_object_new_object();
+	CU_ASSERT_FATAL(sized != NULL);
+	static const char *const keys[] = { "a", "b", "c", "d", "e" };
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		ASSERT_OK(doc_add(d, sized, keys[i], doc_int(d, (int64_t)i)));
+		json_object_object_add(jsized, keys[i], json_object_new_int((int)i));
+	}
+	CU_ASSERT_EQUAL(doc_get(sized, "e")->i, 4);
+	same_as_json_c(sized, jsized);
+	json_object_put(jsized);
+
 	/* Many children (the arrays grow), a shared leaf, more than one arena chunk and more
 	 * than the writer's buffer. */
 	DocNode *big = doc_array(d), *shared = doc_string(d, "0000:3b:00.0");
