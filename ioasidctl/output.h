@@ -2,9 +2,9 @@
 #pragma once
 
 /*
- * One output path for every verb: a verb builds a json_object (the --json document), and
- * the human form is rendered from that same object, as an aligned table or tree. Colour is
- * used only when stdout is a tty.
+ * One output path for every verb: a verb builds its --json document (a json_object, or for
+ * the inspection verbs a DocNode tree, common/doc.h), and the human form is rendered from
+ * that same document, as an aligned table or tree. Colour is used only when stdout is a tty.
  */
 
 #include <json-c/json.h>
