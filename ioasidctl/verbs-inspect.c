@@ -250,6 +250,19 @@ static int finish(DocNode *doc) {
 	return 0;
 }
 
+/* The one output path of every inspection verb: the document as --json, or rendered for
+ * humans by render. Returns 0, or the exit code of an error it has reported. */
+static int emit(DocNode *doc, void (*render)(DocNode *doc)) {
+	if (finish(doc))
+		return 1;
+	if (arg_json != JSON_OFF) {
+		if (output_doc(doc) < 0)
+			return ioasidctl_error(1, "Out of memory");
+	} else
+		render(doc);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Model -> JSON */
 
@@ -556,16 +569,7 @@ int verb_groups(int argc, char **argv) {
 		}
 		jadd(doc, "summary", sum);
 	}
-	if (finish(doc))
-		return 1;
-	if (arg_json != JSON_OFF) {
-		if (output_doc(doc) < 0)
-			return ioasidctl_error(1, "Out of memory");
-	} else if (arg_legacy)
-		render_groups_legacy(doc);
-	else
-		render_groups(doc);
-	return 0;
+	return emit(doc, arg_legacy ? render_groups_legacy : render_groups);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -646,14 +650,7 @@ int verb_devices(int argc, char **argv) {
 		jadd(doc, "filter_blocking", jbool(arg_blocking));
 		jadd(doc, "devices", devs);
 	}
-	if (finish(doc))
-		return 1;
-	if (arg_json != JSON_OFF) {
-		if (output_doc(doc) < 0)
-			return ioasidctl_error(1, "Out of memory");
-	} else
-		render_devices(doc);
-	return 0;
+	return emit(doc, render_devices);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -849,15 +846,9 @@ int verb_show(int argc, char **argv) {
 	}
 	jadd(doc, "verdict", js(verdict_to_string(v.verdict)));
 	jadd(doc, "iommu", iommu_to_json(h));
-	if (finish(doc))
-		return 1;
-	if (arg_json != JSON_OFF) {
-		if (output_doc(doc) < 0)
-			return ioasidctl_error(1, "Out of memory");
-	} else if (is_device)
-		render_show_device(doc);
-	else
-		render_show_group(doc);
+	int r = emit(doc, is_device ? render_show_device : render_show_group);
+	if (r != 0)
+		return r;
 	return v.verdict == VERDICT_VIABLE ? 0 : EXIT_NOT_VIABLE;
 }
 
@@ -1205,12 +1196,8 @@ int verb_check(int argc, char **argv) {
 		jadd(doc, "summary", s);
 		jadd(doc, "iommu", iommu_to_json(h));
 	}
-	if (finish(doc))
-		return 1;
-	if (arg_json != JSON_OFF) {
-		if (output_doc(doc) < 0)
-			return ioasidctl_error(1, "Out of memory");
-	} else
-		render_check(doc);
+	int r = emit(doc, render_check);
+	if (r != 0)
+		return r;
 	return count[CHECK_FAIL] > 0 ? EXIT_NOT_VIABLE : 0;
 }
