@@ -303,14 +303,6 @@ static int resolve_id(Parser *ps, const Token *t, bool group, uint32_t *ret) {
 	return 0;
 }
 
-static int resolve_user(Parser *ps, const Token *t, uid_t *ret) {
-	return resolve_id(ps, t, false, ret);
-}
-
-static int resolve_group(Parser *ps, const Token *t, gid_t *ret) {
-	return resolve_id(ps, t, true, ret);
-}
-
 /* ------------------------------------------------------------------------------------- */
 /* Selectors */
 
@@ -393,29 +385,26 @@ static int parse_ident_item(Parser *ps, IdentSel *s, unsigned *seen) {
 		return perr(ps, kw->line, kw->col,
 			    "'*' cannot be combined with other identity selectors");
 
-	if (streq(kw->text, "user")) {
-		r = mark_seen(ps, kw, seen, SEEN_USER);
+	if (streq(kw->text, "user") || streq(kw->text, "group")) {
+		bool group = streq(kw->text, "group");
+		r = mark_seen(ps, kw, seen, group ? SEEN_GROUP : SEEN_USER);
 		if (r >= 0)
 			r = take_value(ps, kw, &v);
 		if (r >= 0)
-			r = resolve_user(ps, v, &s->uid);
+			r = resolve_id(ps, v, group, group ? &s->gid : &s->uid);
 		if (r < 0)
 			return r;
-		s->has_uid = true;
-		s->user_name = strdup(v->text);
-		return s->user_name ? 1 : -ENOMEM;
-	}
-	if (streq(kw->text, "group")) {
-		r = mark_seen(ps, kw, seen, SEEN_GROUP);
-		if (r >= 0)
-			r = take_value(ps, kw, &v);
-		if (r >= 0)
-			r = resolve_group(ps, v, &s->gid);
-		if (r < 0)
-			return r;
-		s->has_gid = true;
-		s->group_name = strdup(v->text);
-		return s->group_name ? 1 : -ENOMEM;
+		char *name = strdup(v->text);
+		if (!name)
+			return -ENOMEM;
+		if (group) {
+			s->has_gid = true;
+			s->group_name = name;
+		} else {
+			s->has_uid = true;
+			s->user_name = name;
+		}
+		return 1;
 	}
 	if (streq(kw->text, "uid")) {
 		r = mark_seen(ps, kw, seen, SEEN_UID);
@@ -926,7 +915,7 @@ static int parse_setting(Parser *ps, Token *kw) {
 	PolicySettings *s = &ps->p->settings;
 	if (streq(kw->text, "socket-group")) {
 		gid_t gid;
-		r = resolve_group(ps, v, &gid);
+		r = resolve_id(ps, v, true, &gid);
 		if (r < 0)
 			return r;
 		s->socket_group = strdup(v->text);
