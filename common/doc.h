@@ -30,6 +30,7 @@ typedef enum DocType {
 	DOC_STRING,
 	DOC_OBJECT,
 	DOC_ARRAY,
+	DOC_DOUBLE, /* a number with a fraction, an exponent, or beyond int64 (doc_parse()) */
 } DocType;
 
 typedef struct DocNode DocNode;
@@ -38,6 +39,7 @@ struct DocNode {
 	union {
 		bool b;
 		int64_t i;
+		double d;
 		struct {
 			const char *s; /* NUL-terminated, in the arena */
 			size_t len;
@@ -67,6 +69,7 @@ DocNode *doc_string(Doc *d, const char *s);
 DocNode *doc_string_len(Doc *d, const char *s, size_t len);
 DocNode *doc_int(Doc *d, int64_t v);
 DocNode *doc_bool(Doc *d, bool b);
+DocNode *doc_double(Doc *d, double v);
 
 /* Appends key: v (v may be NULL: null) to object o. 0 or -ENOMEM. */
 int doc_add(Doc *d, DocNode *o, const char *key, DocNode *v);
@@ -76,6 +79,22 @@ int doc_append(Doc *d, DocNode *a, DocNode *v);
 static inline DocType doc_type(const DocNode *n) {
 	return n ? n->type : DOC_NULL;
 }
+/*
+ * doc_parse: parses len bytes of JSON text (RFC 8259, strictly: no trailing commas, no
+ * comments, no single quotes, no raw control characters, valid UTF-8 only, no lone
+ * surrogates, no "\u0000" (strings are C strings), no duplicate keys in an object, no
+ * number beyond a double's range) into
+ * nodes of d. One value with optional surrounding whitespace; containers nested at most
+ * max_depth deep, counting containers only (max_depth 1 admits "[]" and "[1]", not
+ * "[[]]"; json-c also counts a scalar inside a container as a level). Integers that fit int64 are DOC_INT; other numbers DOC_DOUBLE. Keys are copied
+ * into the arena. *ret is the root (NULL for a JSON null). The root is also kept as
+ * doc_root(d).
+ * Returns 0, -EBADMSG (not valid JSON under those rules), -ELOOP (too deep), -ENOMEM.
+ */
+int doc_parse(Doc *d, const char *text, size_t len, int max_depth, DocNode **ret);
+/* The root doc_parse() found (NULL before a parse, or for a JSON null). */
+DocNode *doc_root(const Doc *d);
+
 /* The value of key in object o, or NULL when o is not an object, key is absent or null. */
 DocNode *doc_get(const DocNode *o, const char *key);
 /* Array length (0 for anything but an array) and element i (NULL past the end). */

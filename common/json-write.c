@@ -30,34 +30,62 @@ typedef struct JwKey {
 	bool plain;
 } JwKey;
 
+/*
+ * Two modes. FILE: buf is a fixed JW_BUF buffer handed to stdio when full, and keys caches
+ * key lengths. Memory (f NULL, for a Varlink message of a few hundred bytes): buf is the
+ * text itself, grown as needed, and no cache (a 64 KiB buffer and a key table set up per
+ * message cost more than the message).
+ */
 typedef struct Writer {
 	FILE *f;
 	int flags;
 	bool failed;
-	size_t n;
-	JwKey keys[JW_KEYS];
-	char buf[JW_BUF];
+	char *buf;
+	size_t n, cap;
+	JwKey *keys; /* JW_KEYS entries in FILE mode, NULL in memory mode */
 } Writer;
 
 static void jw_flush(Writer *w) {
+	if (!w->f)
+		return; /* memory mode: the buffer is the result */
 	if (w->n > 0 && !w->failed && fwrite(w->buf, 1, w->n, w->f) != w->n)
 		w->failed = true;
 	w->n = 0;
 }
 
-static void jw_put_slow(Writer *w, const char *s, size_t len) {
-	jw_flush(w);
-	if (len > sizeof(w->buf)) {
-		if (!w->failed && fwrite(s, 1, len, w->f) != len)
-			w->failed = true;
-		return;
+/* Room for len more bytes at buf + n: FILE mode flushes, memory mode grows (keeping one
+ * byte for the final NUL). False when there is none: FILE mode with len above the buffer,
+ * or memory mode out of memory (w->failed). */
+static bool jw_make_room(Writer *w, size_t len) {
+	if (w->f) {
+		if (len > w->cap - w->n)
+			jw_flush(w);
+		return len <= w->cap;
 	}
-	memcpy(w->buf, s, len);
-	w->n = len;
+	size_t need = w->n + len + 1;
+	if (need <= w->cap)
+		return true;
+	size_t cap = MAX(w->cap * 2, need);
+	char *b = w->failed ? NULL : realloc(w->buf, cap);
+	if (!b) {
+		w->failed = true;
+		return false;
+	}
+	w->buf = b;
+	w->cap = cap;
+	return true;
+}
+
+static void jw_put_slow(Writer *w, const char *s, size_t len) {
+	if (jw_make_room(w, len)) {
+		memcpy(w->buf + w->n, s, len);
+		w->n += len;
+	} else if (w->f && !w->failed && fwrite(s, 1, len, w->f) != len)
+		w->failed = true; /* FILE mode, larger than the buffer: straight through */
 }
 
 static inline void jw_put(Writer *w, const char *s, size_t len) {
-	if (len > sizeof(w->buf) - w->n) {
+	if (len >= w->cap - w->n) { /* >=: memory mode keeps a byte for the NUL */
 		jw_put_slow(w, s, len);
 		return;
 	}
@@ -152,6 +180,20 @@ static void jw_string(Writer *w, const char *s, size_t len) {
 	jw_lit(w, "\"");
 }
 
+/* An int64 in decimal, as json-c prints it ("%" PRId64), without printf. */
+static void jw_int(Writer *w, int64_t v) {
+	char num[24];
+	size_t k = sizeof(num);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do {
+		num[--k] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		num[--k] = '-';
+	jw_put(w, num + k, sizeof(num) - k);
+}
+
 static void jw_value(Writer *w, json_object *o, int level) {
 	char num[24];
 	int k;
@@ -168,11 +210,11 @@ static void jw_value(Writer *w, json_object *o, int level) {
 		return;
 	case json_type_int: {
 		int64_t v = json_object_get_int64(o);
-		if (v == INT64_MAX) /* maybe a uint64 above INT64_MAX, clamped */
+		if (v == INT64_MAX) { /* maybe a uint64 above INT64_MAX, clamped */
 			k = snprintf(num, sizeof(num), "%" PRIu64, json_object_get_uint64(o));
-		else
-			k = snprintf(num, sizeof(num), "%" PRId64, v);
-		jw_put(w, num, (size_t)k);
+			jw_put(w, num, (size_t)k);
+		} else
+			jw_int(w, v);
 		return;
 	}
 	case json_type_string:
@@ -249,36 +291,29 @@ static void jw_value(Writer *w, json_object *o, int level) {
 	}
 }
 
-/* An int64 in decimal, as json-c prints it ("%" PRId64), without printf. */
-static void jw_int(Writer *w, int64_t v) {
-	char num[24];
-	size_t k = sizeof(num);
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	do {
-		num[--k] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		num[--k] = '-';
-	jw_put(w, num + k, sizeof(num) - k);
-}
-
-/* n bytes of room at the end of the buffer (n <= JW_BUF), flushing first if needed; the
- * caller writes them and advances w->n. */
+/* n bytes of room at the end of the buffer (n <= JW_BUF), flushing or growing first if
+ * needed; the caller writes them and advances w->n. NULL only when memory mode ran out of
+ * memory (w->failed: the text is dropped anyway). */
 static inline char *jw_room(Writer *w, size_t n) {
-	if (n > sizeof(w->buf) - w->n)
-		jw_flush(w);
+	if (n >= w->cap - w->n && !jw_make_room(w, n))
+		return NULL;
 	return w->buf + w->n;
 }
 
-static const JwKey *jw_key(Writer *w, const char *key) {
+/* Length and plainness of an object key: cached per pointer in FILE mode (a few literals
+ * repeated at every object of a big document), computed in memory mode. */
+static JwKey jw_key(Writer *w, const char *key) {
+	if (!w->keys) {
+		size_t len = strlen(key);
+		return (JwKey){ key, len, doc_text_is_plain(key, len) };
+	}
 	JwKey *k = &w->keys[((uintptr_t)key >> 3) % JW_KEYS];
 	if (k->key != key) {
 		k->key = key;
 		k->len = strlen(key);
 		k->plain = doc_text_is_plain(key, k->len);
 	}
-	return k;
+	return *k;
 }
 
 /* jw_value() for a DocNode tree: the same layout decisions, line for line, so a document
@@ -301,9 +336,23 @@ static void jw_doc(Writer *w, const DocNode *o, int level) {
 	case DOC_INT:
 		jw_int(w, o->i);
 		return;
+	case DOC_DOUBLE: {
+		/* Only parsed documents hold doubles: printed by json-c's rules, as jw_value()
+		 * prints a json-c double. */
+		json_object *dbl = json_object_new_double(o->d);
+		if (!dbl) {
+			w->failed = true;
+			return;
+		}
+		jw_value(w, dbl, level);
+		json_object_put(dbl);
+		return;
+	}
 	case DOC_STRING:
 		if (o->str.plain && o->str.len + 2 <= JW_BUF) {
 			char *p = jw_room(w, o->str.len + 2);
+			if (!p)
+				return;
 			*p++ = '"';
 			memcpy(p, o->str.s, o->str.len);
 			p[o->str.len] = '"';
@@ -314,11 +363,13 @@ static void jw_doc(Writer *w, const DocNode *o, int level) {
 	case DOC_OBJECT:
 		jw_lit(w, "{");
 		for (size_t i = 0; i < o->c.n; i++) {
-			const JwKey *k = jw_key(w, o->c.keys[i]);
+			const JwKey key = jw_key(w, o->c.keys[i]), *k = &key;
 			size_t ind = pretty ? (size_t)(level + 1) * (tab ? 1 : 2) : 0;
 			if (k->plain && ind <= 256 && k->len + ind + 8 <= JW_BUF) {
 				/* The common case in one reservation: ",\n", indent, "key": */
 				char *start = jw_room(w, k->len + ind + 8), *p = start;
+				if (!start)
+					return;
 				if (i > 0)
 					*p++ = ',';
 				if (pretty)
@@ -389,16 +440,27 @@ static void jw_doc(Writer *w, const DocNode *o, int level) {
 }
 
 static Writer *jw_new(FILE *f, int flags) {
-	Writer *w = malloc(sizeof(Writer));
+	/* FILE mode: one block for the writer, its key table and its buffer; neither is
+	 * zeroed (the buffer is only written, the table is reset below). */
+	size_t extra = f ? JW_KEYS * sizeof(JwKey) + JW_BUF : 0;
+	Writer *w = malloc(sizeof(Writer) + extra);
 	if (!w)
 		return NULL;
-	/* Not a compound literal: that would zero the 64 KiB buffer, which is only written. */
-	w->f = f;
-	w->flags = flags;
-	w->failed = false;
-	w->n = 0;
-	for (size_t i = 0; i < JW_KEYS; i++)
-		w->keys[i].key = NULL;
+	*w = (Writer){ .f = f, .flags = flags };
+	if (f) {
+		w->keys = (JwKey *)(w + 1);
+		for (size_t i = 0; i < JW_KEYS; i++)
+			w->keys[i].key = NULL;
+		w->buf = (char *)(w->keys + JW_KEYS);
+		w->cap = JW_BUF;
+	} else {
+		w->cap = 512;
+		w->buf = malloc(w->cap);
+		if (!w->buf) {
+			free(w);
+			return NULL;
+		}
+	}
 	return w;
 }
 
@@ -407,6 +469,21 @@ static int jw_finish(Writer *w) {
 	bool failed = w->failed;
 	free(w);
 	return failed ? -EIO : 0;
+}
+
+/* The memory text of w, NUL-terminated, in *ret; frees w. */
+static int jw_finish_mem(Writer *w, char **ret, size_t *ret_len) {
+	if (w->failed || !jw_make_room(w, 0)) {
+		free(w->buf);
+		free(w);
+		return -ENOMEM;
+	}
+	w->buf[w->n] = '\0';
+	*ret = w->buf;
+	if (ret_len)
+		*ret_len = w->n;
+	free(w);
+	return 0;
 }
 
 int json_write(FILE *f, json_object *o, int flags) {
@@ -423,4 +500,111 @@ int json_write_doc(FILE *f, const DocNode *o, int flags) {
 		return -ENOMEM;
 	jw_doc(w, o, 0);
 	return jw_finish(w);
+}
+
+int json_write_mem(json_object *o, int flags, char **ret, size_t *ret_len) {
+	Writer *w = jw_new(NULL, flags);
+	if (!w)
+		return -ENOMEM;
+	jw_value(w, o, 0);
+	return jw_finish_mem(w, ret, ret_len);
+}
+
+int json_write_doc_mem(const DocNode *o, int flags, char **ret, size_t *ret_len) {
+	Writer *w = jw_new(NULL, flags);
+	if (!w)
+		return -ENOMEM;
+	jw_doc(w, o, 0);
+	return jw_finish_mem(w, ret, ret_len);
+}
+
+int doc_to_json(const DocNode *n, json_object **ret) {
+	json_object *o = NULL;
+	switch (doc_type(n)) {
+	case DOC_NULL:
+		*ret = NULL;
+		return 0;
+	case DOC_BOOL:
+		o = json_object_new_boolean(n->b);
+		break;
+	case DOC_INT:
+		o = json_object_new_int64(n->i);
+		break;
+	case DOC_DOUBLE:
+		o = json_object_new_double(n->d);
+		break;
+	case DOC_STRING:
+		o = json_object_new_string_len(n->str.s, (int)n->str.len);
+		break;
+	case DOC_OBJECT:
+	case DOC_ARRAY: {
+		bool object = n->type == DOC_OBJECT;
+		o = object ? json_object_new_object() : json_object_new_array_ext((int)n->c.n);
+		if (!o)
+			return -ENOMEM;
+		for (size_t i = 0; i < n->c.n; i++) {
+			json_object *v;
+			int r = doc_to_json(n->c.items[i], &v);
+			if (r >= 0)
+				r = object ? json_object_object_add(o, n->c.keys[i], v)
+					   : json_object_array_add(o, v);
+			if (r < 0) {
+				json_object_put(v);
+				json_object_put(o);
+				return -ENOMEM;
+			}
+		}
+		break;
+	}
+	}
+	if (!o)
+		return -ENOMEM;
+	*ret = o;
+	return 0;
+}
+
+int json_to_doc(Doc *d, json_object *o, DocNode **ret) {
+	DocNode *n = NULL;
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		*ret = NULL;
+		return 0;
+	case json_type_boolean:
+		n = doc_bool(d, json_object_get_boolean(o));
+		break;
+	case json_type_int:
+		n = doc_int(d, json_object_get_int64(o));
+		break;
+	case json_type_double:
+		n = doc_double(d, json_object_get_double(o));
+		break;
+	case json_type_string:
+		n = doc_string_len(d, json_object_get_string(o), (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object:
+		n = doc_object(d);
+		if (!n)
+			return -ENOMEM;
+		json_object_object_foreach(o, key, val) {
+			DocNode *k = doc_string(d, key), *v;
+			if (!k || json_to_doc(d, val, &v) < 0 || doc_add(d, n, k->str.s, v) < 0)
+				return -ENOMEM;
+		}
+		break;
+	case json_type_array:
+		n = doc_array(d);
+		if (!n)
+			return -ENOMEM;
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			DocNode *v;
+			if (json_to_doc(d, json_object_array_get_idx(o, i), &v) < 0 ||
+			    doc_append(d, n, v) < 0)
+				return -ENOMEM;
+		}
+		break;
+	}
+	if (!n)
+		return -ENOMEM;
+	*ret = n;
+	return 0;
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Fuzz the policy parser with libFuzzer (clang -fsanitize=fuzzer,address,undefined).
-# Seeds: ioasid.conf.example, the same with its worked examples uncommented, and
-# tests/fuzz/seeds/*.conf. Runs FUZZ_SECONDS (default 600) and fails on any crash, leak,
-# sanitizer report or property violation (see policy-fuzz.c); a crashing input is left in
-# the fuzz build directory (crash-*).
+# Fuzz the two parsers that read untrusted text with libFuzzer (clang
+# -fsanitize=fuzzer,address,undefined):
+#   policy-fuzz  the policy parser; seeds: ioasid.conf.example, the same with its worked
+#                examples uncommented, and tests/fuzz/seeds/*.conf;
+#   json-fuzz    doc_parse(), which reads every Varlink message sent to ioasidd; seeds:
+#                tests/fuzz/seeds/*.json.
+# Each runs FUZZ_SECONDS (default 600; policy-fuzz gets two thirds of it, json-fuzz the rest)
+# and the run fails on any crash, leak, sanitizer report or property violation (see the
+# targets); a crashing input is left in the fuzz build directory (crash-*).
 #
 #   FUZZ_SECONDS=120 tests/fuzz/run.sh       (or: make fuzz)
 #   BF=dir                                   build directory (default build-fuzz)
@@ -20,18 +24,21 @@ if ! command -v clang >/dev/null; then
 	exit 0
 fi
 
-mkdir -p "$BF/corpus" "$BF/seeds"
+mkdir -p "$BF/corpus" "$BF/seeds" "$BF/json-corpus" "$BF/json-seeds"
 CFLAGS=(-std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-DIOASID_VERSION='"fuzz"' -DIOASID_SYSCONFDIR='"/etc"')
+# shellcheck disable=SC2046
 if ! clang "${CFLAGS[@]}" -o "$BF/policy-fuzz" tests/fuzz/policy-fuzz.c policy/*.c \
-	common/util.c 2>"$BF/build.log"; then
+	common/util.c 2>"$BF/build.log" ||
+	! clang "${CFLAGS[@]}" -o "$BF/json-fuzz" tests/fuzz/json-fuzz.c common/doc.c \
+		common/json-write.c $(pkg-config --cflags --libs json-c) 2>>"$BF/build.log"; then
 	if grep -q "libclang_rt.fuzzer\|cannot find.*fuzzer" "$BF/build.log"; then
 		echo "fuzz: SKIPPED: the libFuzzer runtime is missing (libclang-rt-14-dev; make deps)"
 		exit 0
 	fi
 	cat "$BF/build.log" >&2
-	echo "fuzz: FAIL: cannot build the fuzz target"
+	echo "fuzz: FAIL: cannot build the fuzz targets"
 	exit 1
 fi
 
@@ -39,24 +46,39 @@ cp ioasid.conf.example "$BF/seeds/example.conf"
 # The worked examples, uncommented (lines where '#' is directly followed by text).
 sed -E 's/^#([^ ])/\1/' ioasid.conf.example >"$BF/seeds/example-all.conf"
 cp tests/fuzz/seeds/*.conf "$BF/seeds/"
+cp tests/fuzz/seeds/*.json "$BF/json-seeds/"
 
-echo "fuzz: running policy-fuzz for ${FUZZ_SECONDS}s"
 extra=()
 # With several jobs libFuzzer writes each job's output to fuzz-N.log in the work dir.
 [ "$JOBS" -gt 1 ] && extra=(-jobs="$JOBS" -workers="$JOBS")
-rm -f "$BF"/fuzz-*.log
-set +e
-(cd "$BF" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./policy-fuzz \
-	-max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-	-dict=../tests/fuzz/policy.dict -print_final_stats=1 "${extra[@]}" corpus seeds) \
-	>"$BF/fuzz.log" 2>&1
-rc=$?
-set -e
-cat "$BF"/fuzz-*.log >>"$BF/fuzz.log" 2>/dev/null || true
-grep -E '^(Done|stat::|==[0-9]+==ERROR|SUMMARY)' "$BF/fuzz.log" | tail -n 12
-if [ $rc -ne 0 ]; then
-	echo "fuzz: FAIL (exit $rc); inputs: $(ls "$BF"/crash-* "$BF"/leak-* "$BF"/timeout-* 2>/dev/null | tr '\n' ' ')"
-	exit 1
-fi
-runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$BF/fuzz.log" | awk '{s+=$2} END {print s+0}')
-echo "fuzz: PASS: $runs executions in ${FUZZ_SECONDS}s, corpus $(ls "$BF/corpus" | wc -l) inputs, no finding"
+policy_seconds=$((FUZZ_SECONDS * 2 / 3))
+json_seconds=$((FUZZ_SECONDS - policy_seconds))
+total=0
+
+# fuzz_one NAME SECONDS CORPUS SEEDS [LIBFUZZER-OPTIONS...]
+fuzz_one() {
+	local name=$1 seconds=$2 corpus=$3 seeds=$4 rc runs
+	shift 4
+	echo "fuzz: running $name for ${seconds}s"
+	rm -f "$BF"/fuzz-*.log
+	set +e
+	(cd "$BF" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "./$name" \
+		-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		"$@" "${extra[@]}" "$corpus" "$seeds") >"$BF/$name.log" 2>&1
+	rc=$?
+	set -e
+	cat "$BF"/fuzz-*.log >>"$BF/$name.log" 2>/dev/null || true
+	grep -E '^(Done|stat::|==[0-9]+==ERROR|SUMMARY)' "$BF/$name.log" | tail -n 12
+	if [ $rc -ne 0 ]; then
+		echo "fuzz: FAIL: $name (exit $rc); inputs: $(ls "$BF"/crash-* "$BF"/leak-* "$BF"/timeout-* 2>/dev/null | tr '\n' ' ')"
+		exit 1
+	fi
+	runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$BF/$name.log" | awk '{s+=$2} END {print s+0}')
+	echo "fuzz: $name: $runs executions in ${seconds}s, corpus $(ls "$BF/$corpus" | wc -l) inputs, no finding"
+	total=$((total + runs))
+}
+
+fuzz_one policy-fuzz "$policy_seconds" corpus seeds -max_len=4096 -dict=../tests/fuzz/policy.dict
+fuzz_one json-fuzz "$json_seconds" json-corpus json-seeds -max_len=4096 \
+	-dict=../tests/fuzz/json.dict
+echo "fuzz: PASS: $total executions in ${FUZZ_SECONDS}s, no finding"
