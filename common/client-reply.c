@@ -179,62 +179,56 @@ const IoasidGrantedDevice *ioasid_acquire_result_device(const IoasidAcquireResul
 }
 
 /* Required string field. */
-static int get_str(json_object *o, const char *key, char **ret) {
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+/* Member readers of a reply document: -EBADMSG when the member has the wrong type (or is
+ * absent and not optional), -ENOMEM. A JSON null counts as absent. */
+static int get_str(const DocNode *o, const char *key, char **ret) {
+	const char *v = doc_str(doc_get(o, key));
+	if (!v)
 		return -EBADMSG;
-	char *s = strdup(json_object_get_string(v));
+	char *s = strdup(v);
 	if (!s)
 		return -ENOMEM;
 	*ret = s;
 	return 0;
 }
 
-/* Optional string field: absent or null -> NULL. */
-static int get_opt_str(json_object *o, const char *key, char **ret) {
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v) {
+static int get_opt_str(const DocNode *o, const char *key, char **ret) {
+	if (!doc_get(o, key)) {
 		*ret = NULL;
 		return 0;
 	}
 	return get_str(o, key, ret);
 }
 
-/* Integer field; optional ones give def when absent or null. */
-static int get_int(json_object *o, const char *key, bool optional, int64_t def, int64_t *ret) {
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v) {
+static int get_int(const DocNode *o, const char *key, bool optional, int64_t def, int64_t *ret) {
+	const DocNode *v = doc_get(o, key);
+	if (!v) {
 		if (!optional)
 			return -EBADMSG;
 		*ret = def;
 		return 0;
 	}
-	if (!json_object_is_type(v, json_type_int))
+	if (doc_type(v) != DOC_INT) /* a fraction, or beyond int64, is a DOC_DOUBLE */
 		return -EBADMSG;
-	errno = 0;
-	int64_t x = json_object_get_int64(v);
-	if (errno != 0) /* out of int64 range */
-		return -EBADMSG;
-	*ret = x;
+	*ret = v->i;
 	return 0;
 }
 
-/* Array of strings; absent -> empty strv when optional. */
-static int get_strv(json_object *o, const char *key, bool optional, char ***ret) {
-	json_object *a;
+static int get_strv(const DocNode *o, const char *key, bool optional, char ***ret) {
+	const DocNode *a = doc_get(o, key);
 	_cleanup_strv_free_ char **l = NULL;
 
-	if (!json_object_object_get_ex(o, key, &a) || !a) {
+	if (!a) {
 		if (!optional)
 			return -EBADMSG;
 	} else {
-		if (!json_object_is_type(a, json_type_array))
+		if (doc_type(a) != DOC_ARRAY)
 			return -EBADMSG;
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			json_object *e = json_object_array_get_idx(a, i);
-			if (!json_object_is_type(e, json_type_string))
+		for (size_t i = 0; i < doc_len(a); i++) {
+			const char *e = doc_str(doc_at(a, i));
+			if (!e)
 				return -EBADMSG;
-			if (strv_extend(&l, json_object_get_string(e)) < 0)
+			if (strv_extend(&l, e) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -247,7 +241,6 @@ static int get_strv(json_object *o, const char *key, bool optional, char ***ret)
 	return 0;
 }
 
-/* Claims fd index idx of the reply: in range and not claimed before. */
 static int claim_fd(int64_t idx, int *fds, bool *used, size_t n_fds, int *ret) {
 	if (idx < 0 || (uint64_t)idx >= n_fds || used[idx])
 		return -EBADMSG;
@@ -256,12 +249,12 @@ static int claim_fd(int64_t idx, int *fds, bool *used, size_t n_fds, int *ret) {
 	return 0;
 }
 
-int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
+int ioasid_acquire_result_from_reply(const DocNode *p, int *fds, size_t n_fds,
 				     IoasidAcquireResult **ret) {
 	_cleanup_free_ bool *used = NULL;
 	_cleanup_free_ int64_t *group_idx = NULL;
 	IoasidAcquireResult *res = NULL;
-	json_object *devs;
+	const DocNode *devs;
 	int64_t v;
 	int r;
 
@@ -285,7 +278,7 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		goto fail_all;
 	}
 
-	if (!p || !json_object_is_type(p, json_type_object)) {
+	if (doc_type(p) != DOC_OBJECT) {
 		r = -EBADMSG;
 		goto fail_all;
 	}
@@ -309,9 +302,7 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		goto fail_all;
 	}
 
-	json_object *api = NULL;
-	if (json_object_object_get_ex(p, "api", &api) &&
-	    !json_object_is_type(api, json_type_null)) {
+	if (doc_get(p, "api")) {
 		if ((r = get_str(p, "api", &res->api)) < 0)
 			goto fail_all;
 	} else if (!(res->api = strdup("iommufd"))) {
@@ -334,27 +325,27 @@ int ioasid_acquire_result_from_reply(json_object *p, int *fds, size_t n_fds,
 		goto fail_all;
 	}
 
-	if (!json_object_object_get_ex(p, "devices", &devs) ||
-	    !json_object_is_type(devs, json_type_array) || json_object_array_length(devs) == 0 ||
-	    json_object_array_length(devs) > IOASID_MAX_DEVICES_PER_REQUEST) {
+	devs = doc_get(p, "devices");
+	if (doc_type(devs) != DOC_ARRAY || doc_len(devs) == 0 ||
+	    doc_len(devs) > IOASID_MAX_DEVICES_PER_REQUEST) {
 		r = -EBADMSG;
 		goto fail_all;
 	}
-	size_t n = json_object_array_length(devs);
+	size_t n = doc_len(devs);
 	res->devices = calloc(n, sizeof(IoasidGrantedDevice));
 	if (!res->devices) {
 		r = -ENOMEM;
 		goto fail_all;
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_object *d = json_object_array_get_idx(devs, i);
+		const DocNode *d = doc_at(devs, i);
 		_cleanup_free_ char *bdf = NULL;
 		IoasidGrantedDevice *g = &res->devices[i];
 
 		g->fd = -EBADF;
 		g->group_fd = -EBADF;
 		res->n_devices = i + 1;
-		if (!json_object_is_type(d, json_type_object) || (r = get_str(d, "bdf", &bdf)) < 0 ||
+		if (doc_type(d) != DOC_OBJECT || (r = get_str(d, "bdf", &bdf)) < 0 ||
 		    !bdf_is_canonical(bdf) || ioasid_acquire_result_device(res, bdf)) {
 			r = r < 0 ? r : -EBADMSG;
 			goto fail_all;
@@ -444,13 +435,13 @@ IoasidStatus *ioasid_status_free(IoasidStatus *s) {
 }
 
 /* Parses one Lease object of ListLeases. */
-int ioasid_lease_from_json(json_object *o, IoasidLease *l) {
-	json_object *g;
+int ioasid_lease_from_json(const DocNode *o, IoasidLease *l) {
+	const DocNode *g;
 	int64_t v;
 	int r;
 
 	*l = (IoasidLease){};
-	if (!json_object_is_type(o, json_type_object))
+	if (doc_type(o) != DOC_OBJECT)
 		return -EBADMSG;
 	if ((r = get_str(o, "id", &l->id)) < 0 || (r = get_int(o, "uid", false, 0, &l->uid)) < 0 ||
 	    (r = get_int(o, "pid", true, -1, &l->pid)) < 0 ||
@@ -463,32 +454,32 @@ int ioasid_lease_from_json(json_object *o, IoasidLease *l) {
 	    (r = get_int(o, "generation", true, 0, &v)) < 0)
 		return r;
 	l->generation = v < 0 ? 0 : (uint64_t)v;
-	if (json_object_object_get_ex(o, "groups", &g) && g) {
-		if (!json_object_is_type(g, json_type_array))
+	if ((g = doc_get(o, "groups"))) {
+		if (doc_type(g) != DOC_ARRAY)
 			return -EBADMSG;
-		size_t n = json_object_array_length(g);
+		size_t n = doc_len(g);
 		l->groups = calloc(n + 1, sizeof(int));
 		if (!l->groups)
 			return -ENOMEM;
 		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(g, i);
-			if (!json_object_is_type(e, json_type_int))
+			const DocNode *e = doc_at(g, i);
+			if (doc_type(e) != DOC_INT || e->i < 0 || e->i > INT32_MAX)
 				return -EBADMSG;
-			l->groups[i] = json_object_get_int(e);
+			l->groups[i] = (int)e->i;
 			l->n_groups = i + 1;
 		}
 	}
 	return 0;
 }
 
-int ioasid_status_from_json(json_object *o, IoasidStatus **ret) {
+int ioasid_status_from_json(const DocNode *o, IoasidStatus **ret) {
 	_cleanup_(ioasid_status_freep) IoasidStatus *s = calloc(1, sizeof(*s));
 	int64_t v;
 	int r;
 
 	if (!s)
 		return -ENOMEM;
-	if (!json_object_is_type(o, json_type_object))
+	if (doc_type(o) != DOC_OBJECT)
 		return -EBADMSG;
 	if ((r = get_str(o, "version", &s->version)) < 0 ||
 	    (r = get_str(o, "kernel", &s->kernel)) < 0 || (r = get_str(o, "api", &s->api)) < 0 ||

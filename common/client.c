@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include "common/client.h"
+#include "common/json-write.h"
 #include "common/proto.h"
 #include "common/varlink.h"
 
@@ -66,11 +67,17 @@ void ioasid_client_set_timeout(IoasidClient *c, int timeout_ms) {
 		c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
 }
 
-int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
-		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
-		       IoasidError *ret_error) {
+/*
+ * The one call path. The request's parameters and the reply are documents (common/doc.h):
+ * parsing a reply into json-c objects was most of a client's work per Acquire. On success
+ * *ret_reply owns the reply and *ret_parameters points into it.
+ */
+static int client_call_doc(IoasidClient *c, const char *method, const DocNode *parameters,
+			   Doc **ret_reply, const DocNode **ret_parameters, int **ret_fds,
+			   size_t *ret_n_fds, IoasidError *ret_error) {
 	_cleanup_free_ char *error = NULL;
-	json_object *reply = NULL;
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params = NULL;
 	int *fds = NULL;
 	size_t n_fds = 0;
 	int r;
@@ -79,8 +86,8 @@ int ioasid_client_call(IoasidClient *c, const char *method, json_object *paramet
 		return -EINVAL;
 	if (c->broken)
 		return -ENOTCONN;
-	r = varlink_stream_call(c->stream, method, parameters ? json_object_get(parameters) : NULL,
-				0, c->timeout_ms, &error, &reply, &fds, &n_fds);
+	r = varlink_stream_call_doc(c->stream, method, parameters, 0, c->timeout_ms, &error,
+				    &reply, &params, &fds, &n_fds);
 	if (r < 0) {
 		c->broken = true;
 		return r;
@@ -89,17 +96,18 @@ int ioasid_client_call(IoasidClient *c, const char *method, json_object *paramet
 		/* An error never carries fds the client could use: close any. */
 		varlink_fds_free(fds, n_fds);
 		if (ret_error) {
+			json_object *p = NULL;
+			if (doc_to_json(params, &p) < 0)
+				return -ENOMEM;
 			ioasid_error_done(ret_error);
-			ret_error->message = ioasid_error_format(error, reply);
+			ret_error->message = ioasid_error_format(error, p);
 			ret_error->name = TAKE_PTR(error);
-			ret_error->parameters = reply;
-		} else
-			json_object_put(reply);
+			ret_error->parameters = p;
+		}
 		return -EREMOTEIO;
 	}
 	if (n_fds > 0 && !ret_fds) {
 		varlink_fds_free(fds, n_fds);
-		json_object_put(reply);
 		return -EBADMSG;
 	}
 	if (ret_fds) {
@@ -107,10 +115,41 @@ int ioasid_client_call(IoasidClient *c, const char *method, json_object *paramet
 		*ret_n_fds = n_fds;
 	} else
 		free(fds);
+	*ret_parameters = params;
+	*ret_reply = TAKE_PTR(reply);
+	return 0;
+}
+
+int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
+		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
+		       IoasidError *ret_error) {
+	_cleanup_(doc_freep) Doc *request = NULL, *reply = NULL;
+	DocNode *p = NULL;
+	const DocNode *params = NULL;
+	int *fds = NULL;
+	size_t n_fds = 0;
+	int r;
+
+	if (parameters) {
+		request = doc_new();
+		if (!request || json_to_doc(request, parameters, &p) < 0)
+			return -ENOMEM;
+	}
+	r = client_call_doc(c, method, p, &reply, &params, ret_fds ? &fds : NULL, &n_fds,
+			    ret_error);
+	if (r < 0)
+		return r;
+	json_object *o = NULL;
+	if (ret_parameters && doc_to_json(params, &o) < 0) {
+		varlink_fds_free(fds, n_fds);
+		return -ENOMEM;
+	}
+	if (ret_fds) {
+		*ret_fds = fds;
+		*ret_n_fds = n_fds;
+	}
 	if (ret_parameters)
-		*ret_parameters = reply;
-	else
-		json_object_put(reply);
+		*ret_parameters = o;
 	return 0;
 }
 
@@ -121,15 +160,6 @@ static int add_str(json_object *o, const char *key, const char *v) {
 	s = json_object_new_string(v);
 	if (!s || json_object_object_add(o, key, s) < 0) {
 		json_object_put(s);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_int(json_object *o, const char *key, int64_t v) {
-	json_object *i = json_object_new_int64(v);
-	if (!i || json_object_object_add(o, key, i) < 0) {
-		json_object_put(i);
 		return -ENOMEM;
 	}
 	return 0;
@@ -146,84 +176,103 @@ static int add_bool(json_object *o, const char *key, bool v) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
+/* Request building for the hot calls: any failed allocation leaves a NULL node, which
+ * doc_add() with a NULL object refuses; checked once by the caller through *oom. */
+static void req_str(Doc *d, DocNode *o, const char *key, const char *v, bool *oom) {
+	if (v && doc_add(d, o, key, doc_string(d, v) ?: (*oom = true, NULL)) < 0)
+		*oom = true;
+}
+
+static void req_int(Doc *d, DocNode *o, const char *key, int64_t v, bool *oom) {
+	if (doc_add(d, o, key, doc_int(d, v) ?: (*oom = true, NULL)) < 0)
+		*oom = true;
+}
+
 int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 			  IoasidAcquireResult **ret, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *p = NULL, *reply = NULL;
+	_cleanup_(doc_freep) Doc *d = NULL, *reply = NULL;
+	const DocNode *params = NULL;
 	int *fds = NULL;
 	size_t n_fds = 0;
+	bool oom = false;
 	int r;
 
 	if (!req || (!!req->devices + (req->group >= 0) + !!req->pool) != 1 ||
 	    (req->count > 0 && !req->pool))
 		return -EINVAL;
-	p = json_object_new_object();
+	d = doc_new();
+	DocNode *p = d ? doc_object(d) : NULL;
 	if (!p)
 		return -ENOMEM;
 	if (req->devices) {
-		json_object *a = json_object_new_array();
-		if (!a || json_object_object_add(p, "devices", a) < 0) {
-			json_object_put(a);
+		DocNode *a = doc_array(d);
+		if (!a || doc_add(d, p, "devices", a) < 0)
 			return -ENOMEM;
-		}
-		for (char **d = req->devices; *d; d++) {
-			json_object *s = json_object_new_string(*d);
-			if (!s || json_object_array_add(a, s) < 0) {
-				json_object_put(s);
+		for (char **dev = req->devices; *dev; dev++) {
+			DocNode *e = doc_string(d, *dev);
+			if (!e || doc_append(d, a, e) < 0)
 				return -ENOMEM;
-			}
 		}
 	}
-	if ((req->group >= 0 && (r = add_int(p, "group", req->group)) < 0) ||
-	    (r = add_str(p, "pool", req->pool)) < 0 ||
-	    (req->count > 0 && (r = add_int(p, "count", req->count)) < 0) ||
-	    (r = add_str(p, "mode", req->mode)) < 0 || (r = add_str(p, "layout", req->layout)) < 0 ||
-	    (r = add_str(p, "lifetime", req->lifetime)) < 0)
-		return r;
+	if (req->group >= 0)
+		req_int(d, p, "group", req->group, &oom);
+	req_str(d, p, "pool", req->pool, &oom);
+	if (req->count > 0)
+		req_int(d, p, "count", req->count, &oom);
+	req_str(d, p, "mode", req->mode, &oom);
+	req_str(d, p, "layout", req->layout, &oom);
+	req_str(d, p, "lifetime", req->lifetime, &oom);
+	if (oom)
+		return -ENOMEM;
 
-	r = ioasid_client_call(c, IOASID_IFACE_BROKER ".Acquire", p, &reply, &fds, &n_fds,
-			       ret_error);
+	r = client_call_doc(c, IOASID_IFACE_BROKER ".Acquire", p, &reply, &params, &fds, &n_fds,
+			    ret_error);
 	if (r < 0)
 		return r;
-	r = ioasid_acquire_result_from_reply(reply, fds, n_fds, ret);
+	r = ioasid_acquire_result_from_reply(params, fds, n_fds, ret);
 	free(fds);
 	return r;
 }
 
 int ioasid_client_release(IoasidClient *c, const char *lease, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *p = json_object_new_object();
-	int r;
+	_cleanup_(doc_freep) Doc *d = NULL, *reply = NULL;
+	const DocNode *params;
+	bool oom = false;
 
 	if (!lease)
 		return -EINVAL;
+	d = doc_new();
+	DocNode *p = d ? doc_object(d) : NULL;
 	if (!p)
 		return -ENOMEM;
-	if ((r = add_str(p, "lease", lease)) < 0)
-		return r;
-	return ioasid_client_call(c, IOASID_IFACE_BROKER ".Release", p, NULL, NULL, NULL,
-				  ret_error);
+	req_str(d, p, "lease", lease, &oom);
+	if (oom)
+		return -ENOMEM;
+	return client_call_doc(c, IOASID_IFACE_BROKER ".Release", p, &reply, &params, NULL, NULL,
+			       ret_error);
 }
 
 int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
 			      IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *reply = NULL;
-	json_object *a;
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params, *a;
 	IoasidLease *l;
 	size_t n;
 	int r;
 
-	r = ioasid_client_call(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, NULL, NULL,
-			       ret_error);
+	r = client_call_doc(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, &params, NULL,
+			    NULL, ret_error);
 	if (r < 0)
 		return r;
-	if (!json_object_object_get_ex(reply, "leases", &a) ||
-	    !json_object_is_type(a, json_type_array))
+	a = doc_get(params, "leases");
+	if (doc_type(a) != DOC_ARRAY)
 		return -EBADMSG;
-	n = json_object_array_length(a);
+	n = doc_len(a);
 	l = calloc(n + 1, sizeof(IoasidLease));
 	if (!l)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		r = ioasid_lease_from_json(json_object_array_get_idx(a, i), &l[i]);
+		r = ioasid_lease_from_json(doc_at(a, i), &l[i]);
 		if (r < 0) {
 			ioasid_leases_free(l, i + 1);
 			return r;
@@ -235,14 +284,15 @@ int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
 }
 
 int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *reply = NULL;
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params;
 	int r;
 
-	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Status", NULL, &reply, NULL, NULL,
-			       ret_error);
+	r = client_call_doc(c, IOASID_IFACE_MANAGER ".Status", NULL, &reply, &params, NULL, NULL,
+			    ret_error);
 	if (r < 0)
 		return r;
-	return ioasid_status_from_json(reply, ret);
+	return ioasid_status_from_json(params, ret);
 }
 
 int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool signal,

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/doc.h"
 #include "common/macro.h"
 #include "common/util.h"
 
@@ -209,13 +210,13 @@ int ioasid_client_drop_staged(IoasidClient *c, const char *id, IoasidError *ret_
  * them on failure and any the reply does not reference). Returns 0 or -EBADMSG / -ENOMEM.
  * Exposed for the unit tests and for programs that speak the protocol themselves.
  */
-int ioasid_acquire_result_from_reply(json_object *parameters, int *fds, size_t n_fds,
+int ioasid_acquire_result_from_reply(const DocNode *parameters, int *fds, size_t n_fds,
 				     IoasidAcquireResult **ret);
 
 /* Parse one Lease of ListLeases / the parameters of Manager.Status. -EBADMSG, -ENOMEM. On
  * failure the lease may be partly filled: free it with ioasid_leases_free(). */
-int ioasid_lease_from_json(json_object *o, IoasidLease *ret);
-int ioasid_status_from_json(json_object *o, IoasidStatus **ret);
+int ioasid_lease_from_json(const DocNode *o, IoasidLease *ret);
+int ioasid_status_from_json(const DocNode *o, IoasidStatus **ret);
 
 /* What a received fd is, checked in the receiving process. */
 typedef enum IoasidFdKind {

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "common/json-write.h"
 #include "common/macro.h"
 #include "common/varlink.h"
 
@@ -48,7 +49,6 @@ struct VarlinkStream {
 
 	OutMessage *out_head, *out_tail;
 	size_t n_out;
-	json_tokener *tok; /* reused for every message (reset each time), made on first use */
 };
 
 /* How received fds that nobody takes are closed (see varlink_set_received_fd_closer()). */
@@ -114,8 +114,6 @@ VarlinkStream *varlink_stream_free(VarlinkStream *s) {
 		return NULL;
 	safe_close(s->fd);
 	free(s->in);
-	if (s->tok)
-		json_tokener_free(s->tok);
 	for (size_t i = 0; i < s->n_batches; i++)
 		drop_received(s->batches[i].fds, s->batches[i].n_fds);
 	free(s->batches);
@@ -299,8 +297,7 @@ static void consume(VarlinkStream *s, size_t len, int **ret_fds, size_t *ret_n_f
 		drop_received(fds, n_fds);
 }
 
-int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_fds,
-			size_t *ret_n_fds) {
+int varlink_stream_next(VarlinkStream *s, Doc **ret_message, int **ret_fds, size_t *ret_n_fds) {
 	assert(s);
 	assert(ret_message);
 	const char *nul = find_nul(s, 0);
@@ -310,43 +307,25 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 
 	int *fds = NULL;
 	size_t n_fds = 0;
-	/* Parse before consuming: the tokener reads in[] in place. */
-	int r = 0;
-	json_object *o = NULL;
-	/* One tokener per stream, not per message: making one was an eighth of a parse. */
-	if (!s->tok)
-		s->tok = json_tokener_new_ex(s->max_depth);
-	else
-		json_tokener_reset(s->tok);
-	json_tokener *tok = s->tok;
-	if (!tok)
+	/* Parse before consuming: the parser reads in[] in place; len - 1 bytes, because the
+	 * NUL is the frame, not part of the JSON text. Each message gets its own arena, which
+	 * the caller frees with the message. */
+	int r;
+	DocNode *root = NULL;
+	Doc *d = doc_new();
+	if (!d)
 		r = -ENOMEM;
 	else {
-		/* len - 1 bytes: the NUL is the frame, not part of the JSON text. */
-		o = json_tokener_parse_ex(tok, s->in, (int)(len - 1));
-		enum json_tokener_error e = json_tokener_get_error(tok);
-		if (e == json_tokener_error_depth)
-			r = -ELOOP;
-		else if (!o || e != json_tokener_success)
-			r = -EBADMSG;
-		else if (json_tokener_get_parse_end(tok) != len - 1) {
-			/* Trailing bytes after the object (other than whitespace). */
-			for (size_t i = json_tokener_get_parse_end(tok); i < len - 1; i++)
-				if (!strchr(" \t\r\n", s->in[i])) {
-					r = -EBADMSG;
-					break;
-				}
-		}
-		if (r == 0 && !json_object_is_type(o, json_type_object))
+		r = doc_parse(d, s->in, len - 1, s->max_depth, &root);
+		if (r == 0 && doc_type(root) != DOC_OBJECT)
 			r = -EBADMSG;
 	}
 	consume(s, len, r < 0 ? NULL : &fds, &n_fds);
 	if (r < 0) {
-		if (o)
-			json_object_put(o);
+		doc_free(d);
 		return r;
 	}
-	*ret_message = o;
+	*ret_message = d;
 	if (ret_fds) {
 		*ret_fds = fds;
 		*ret_n_fds = n_fds;
@@ -355,34 +334,48 @@ int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_f
 	return 1;
 }
 
-/* Serializes message for sending: the text stays owned by message. */
-static int serialize(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds,
-		     const char **ret_text, size_t *ret_size) {
+/* The bytes that go on the wire: the printer's text and its NUL, the frame. */
+static int frame_check(VarlinkStream *s, size_t len, const int *fds, size_t n_fds) {
 	if (n_fds > VARLINK_MAX_FDS_PER_READ || (n_fds > 0 && !fds))
 		return -EINVAL;
-	size_t len = 0;
-	const char *text = json_object_to_json_string_length(
-		message, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!text)
-		return -ENOMEM;
 	if (len + 1 > s->max_output)
 		return -E2BIG;
-	*ret_text = text;
-	*ret_size = len + 1; /* json-c's string is NUL-terminated: the NUL is the frame */
 	return 0;
 }
 
-/* Queues text[sent..size) with duplicates of fds (sent is then 0). */
-static int queue_text(VarlinkStream *s, const char *text, size_t size, size_t sent,
-		      const int *fds, size_t n_fds) {
+#define VARLINK_PRINT_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* Serializes a json-c message or a document (exactly one of them non-NULL) into a malloc'd,
+ * NUL-terminated text; *ret_size counts the NUL. */
+static int serialize(VarlinkStream *s, json_object *message, const DocNode *doc, const int *fds,
+		     size_t n_fds, char **ret_text, size_t *ret_size) {
+	char *text = NULL;
+	size_t len = 0;
+	int r = message ? json_write_mem(message, VARLINK_PRINT_FLAGS, &text, &len)
+			: json_write_doc_mem(doc, VARLINK_PRINT_FLAGS, &text, &len);
+	if (r < 0)
+		return r;
+	r = frame_check(s, len, fds, n_fds);
+	if (r < 0) {
+		free(text);
+		return r;
+	}
+	*ret_text = text;
+	*ret_size = len + 1;
+	return 0;
+}
+
+/* Queues text[sent..size) (taking text) with duplicates of fds (sent is then 0). On failure
+ * text is freed and the queue is unchanged. */
+static int queue_text(VarlinkStream *s, char *text, size_t size, size_t sent, const int *fds,
+		      size_t n_fds) {
 	assert(sent == 0 || n_fds == 0);
 	OutMessage *m = calloc(1, sizeof(*m));
-	if (!m)
+	if (!m) {
+		free(text);
 		return -ENOMEM;
-	m->data = malloc(size);
-	if (!m->data)
-		return out_message_free(m), -ENOMEM;
-	memcpy(m->data, text, size);
+	}
+	m->data = text;
 	m->size = size;
 	m->sent = sent;
 	if (n_fds > 0) {
@@ -415,9 +408,9 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 			   size_t n_fds) {
 	assert(s);
 	assert(message);
-	const char *text;
+	char *text;
 	size_t size;
-	int r = serialize(s, message, fds, n_fds, &text, &size);
+	int r = serialize(s, message, NULL, fds, n_fds, &text, &size);
 	if (r < 0)
 		return r;
 	return queue_text(s, text, size, 0, fds, n_fds);
@@ -449,30 +442,48 @@ static ssize_t send_with_fds(int fd, const char *data, size_t size, const int *f
 	return n < 0 ? negative_errno() : n;
 }
 
-int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds) {
-	assert(s);
-	assert(message);
+/* Sends text (taken) now with the caller's fds, or queues what the socket does not take. */
+static int send_text(VarlinkStream *s, char *text, size_t size, const int *fds, size_t n_fds) {
 	if (s->out_head) {
 		/* Behind queued data: keep the order. */
-		int r = varlink_stream_enqueue(s, message, fds, n_fds);
+		int r = queue_text(s, text, size, 0, fds, n_fds);
 		return r < 0 ? r : varlink_stream_flush(s);
 	}
-	const char *text;
-	size_t size;
-	int r = serialize(s, message, fds, n_fds, &text, &size);
-	if (r < 0)
-		return r;
-	/* Straight from json-c's buffer with the caller's fds: no copy, no duplicates. */
+	/* With the caller's fds: no duplicates unless the socket is full. */
 	ssize_t n = send_with_fds(s->fd, text, size, fds, n_fds);
-	if (n == (ssize_t)size)
+	int r;
+	if (n == (ssize_t)size) {
+		free(text);
 		return 1;
+	}
 	if (n >= 0) /* partial: the fds went with the first byte, the rest waits */
 		r = queue_text(s, text, size, (size_t)n, NULL, 0);
 	else if (n == -EAGAIN || n == -EWOULDBLOCK)
 		r = queue_text(s, text, size, 0, fds, n_fds);
-	else
+	else {
+		free(text);
 		return (int)n;
+	}
 	return r < 0 ? r : 0;
+}
+
+int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds) {
+	assert(s);
+	assert(message);
+	char *text;
+	size_t size;
+	int r = serialize(s, message, NULL, fds, n_fds, &text, &size);
+	return r < 0 ? r : send_text(s, text, size, fds, n_fds);
+}
+
+int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int *fds,
+			    size_t n_fds) {
+	assert(s);
+	assert(doc_type(message) == DOC_OBJECT);
+	char *text;
+	size_t size;
+	int r = serialize(s, NULL, message, fds, n_fds, &text, &size);
+	return r < 0 ? r : send_text(s, text, size, fds, n_fds);
 }
 
 int varlink_stream_flush(VarlinkStream *s) {
@@ -622,26 +633,31 @@ static bool method_name_valid(const char *s) {
 	return true;
 }
 
-int varlink_parse_call(json_object *msg, const char **ret_method, json_object **ret_parameters,
-		       unsigned *ret_flags) {
-	if (!msg || !json_object_is_type(msg, json_type_object))
+/* What a reply without parameters gets: a stable empty object. */
+static const DocNode empty_object = { .type = DOC_OBJECT };
+
+int varlink_parse_call(const DocNode *msg, const char **ret_method,
+		       const DocNode **ret_parameters, unsigned *ret_flags) {
+	if (doc_type(msg) != DOC_OBJECT)
 		return -EBADMSG;
 	const char *method = NULL;
-	json_object *params = NULL;
+	const DocNode *params = NULL;
 	unsigned flags = 0;
-	json_object_object_foreach(msg, key, val) {
+	for (size_t i = 0; i < msg->c.n; i++) {
+		const char *key = msg->c.keys[i];
+		const DocNode *val = msg->c.items[i];
 		if (streq(key, "method")) {
-			if (!json_object_is_type(val, json_type_string))
+			if (doc_type(val) != DOC_STRING)
 				return -EBADMSG;
-			method = json_object_get_string(val);
+			method = val->str.s;
 		} else if (streq(key, "parameters")) {
-			if (!json_object_is_type(val, json_type_object))
+			if (doc_type(val) != DOC_OBJECT)
 				return -EBADMSG;
 			params = val;
 		} else if (streq(key, "more") || streq(key, "oneway") || streq(key, "upgrade")) {
-			if (!json_object_is_type(val, json_type_boolean))
+			if (doc_type(val) != DOC_BOOL)
 				return -EBADMSG;
-			if (json_object_get_boolean(val)) {
+			if (val->b) {
 				if (streq(key, "more"))
 					flags |= VARLINK_CALL_MORE;
 				else if (streq(key, "oneway"))
@@ -657,46 +673,41 @@ int varlink_parse_call(json_object *msg, const char **ret_method, json_object **
 	if (ret_method)
 		*ret_method = method;
 	if (ret_parameters)
-		*ret_parameters = params;
+		*ret_parameters = params ? params : &empty_object;
 	if (ret_flags)
 		*ret_flags = flags;
 	return 0;
 }
 
-int varlink_parse_reply(json_object *msg, const char **ret_error, json_object **ret_parameters,
-			bool *ret_continues) {
-	if (!msg || !json_object_is_type(msg, json_type_object))
+int varlink_parse_reply(const DocNode *msg, const char **ret_error,
+			const DocNode **ret_parameters, bool *ret_continues) {
+	if (doc_type(msg) != DOC_OBJECT)
 		return -EBADMSG;
 	const char *error = NULL;
-	json_object *params = NULL;
+	const DocNode *params = NULL;
 	bool continues = false;
-	json_object_object_foreach(msg, key, val) {
+	for (size_t i = 0; i < msg->c.n; i++) {
+		const char *key = msg->c.keys[i];
+		const DocNode *val = msg->c.items[i];
 		if (streq(key, "error")) {
-			if (!json_object_is_type(val, json_type_string) ||
-			    isempty(json_object_get_string(val)))
+			if (doc_type(val) != DOC_STRING || isempty(val->str.s))
 				return -EBADMSG;
-			error = json_object_get_string(val);
+			error = val->str.s;
 		} else if (streq(key, "parameters")) {
-			if (!json_object_is_type(val, json_type_object))
+			if (doc_type(val) != DOC_OBJECT)
 				return -EBADMSG;
 			params = val;
 		} else if (streq(key, "continues")) {
-			if (!json_object_is_type(val, json_type_boolean))
+			if (doc_type(val) != DOC_BOOL)
 				return -EBADMSG;
-			continues = json_object_get_boolean(val);
+			continues = val->b;
 		}
 		/* Unknown members of a reply are ignored (forward compatibility). */
-	}
-	if (!params) {
-		/* Give the caller a stable empty object, owned by msg. */
-		params = json_object_new_object();
-		if (!params || json_object_object_add(msg, "parameters", params) < 0)
-			return -ENOMEM;
 	}
 	if (ret_error)
 		*ret_error = error;
 	if (ret_parameters)
-		*ret_parameters = params;
+		*ret_parameters = params ? params : &empty_object;
 	if (ret_continues)
 		*ret_continues = continues;
 	return 0;
@@ -743,7 +754,7 @@ static int wait_fd(int fd, short events, int64_t deadline) {
 	}
 }
 
-int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, json_object **ret_message,
+int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_message,
 				int **ret_fds, size_t *ret_n_fds) {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	for (;;) {
@@ -764,15 +775,11 @@ int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, json_object **
 	}
 }
 
-int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
-			unsigned flags, int timeout_ms, char **ret_error,
-			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
-	_cleanup_json_put_ json_object *call = NULL;
-	int r = varlink_build_call(method, parameters, flags & VARLINK_CALL_MORE, &call);
-	if (r < 0)
-		return r;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	r = varlink_stream_send(s, call, NULL, 0);
+/* The second half of a call: flush what send left queued, wait for the one reply and take
+ * it apart (see varlink_stream_call_doc()). r is what the send returned. */
+static int call_finish(VarlinkStream *s, int r, int64_t deadline, char **ret_error,
+		       Doc **ret_reply, const DocNode **ret_parameters, int **ret_fds,
+		       size_t *ret_n_fds) {
 	while (r == 0) {
 		r = wait_fd(s->fd, POLLOUT, deadline);
 		if (r < 0)
@@ -789,7 +796,7 @@ int varlink_stream_call(VarlinkStream *s, const char *method, json_object *param
 			return r;
 	}
 
-	_cleanup_json_put_ json_object *reply = NULL;
+	_cleanup_(doc_freep) Doc *reply = NULL;
 	int *fds = NULL;
 	size_t n_fds = 0;
 	int left = deadline < 0 ? -1 : (int)MAX(deadline - now_ms(), (int64_t)0);
@@ -797,8 +804,8 @@ int varlink_stream_call(VarlinkStream *s, const char *method, json_object *param
 	if (r < 0)
 		return r;
 	const char *error = NULL;
-	json_object *params = NULL;
-	r = varlink_parse_reply(reply, &error, &params, NULL);
+	const DocNode *params = NULL;
+	r = varlink_parse_reply(doc_root(reply), &error, &params, NULL);
 	if (r < 0) {
 		varlink_fds_free(fds, n_fds);
 		return r;
@@ -813,8 +820,63 @@ int varlink_stream_call(VarlinkStream *s, const char *method, json_object *param
 	}
 	if (ret_error)
 		*ret_error = e;
+	*ret_parameters = params;
+	*ret_reply = TAKE_PTR(reply);
+	if (ret_fds) {
+		*ret_fds = fds;
+		*ret_n_fds = n_fds;
+	} else
+		varlink_fds_free(fds, n_fds);
+	return 0;
+}
+
+int varlink_stream_call_doc(VarlinkStream *s, const char *method, const DocNode *parameters,
+			    unsigned flags, int timeout_ms, char **ret_error, Doc **ret_reply,
+			    const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
+	assert(ret_reply);
+	assert(ret_parameters);
+	/* {"method": M, "parameters": P[, "more": true]}: the caller's nodes are borrowed. */
+	_cleanup_(doc_freep) Doc *d = doc_new();
+	DocNode *call = d ? doc_object_sized(d, 3) : NULL;
+	DocNode *m = call ? doc_string(d, method) : NULL;
+	DocNode *p = parameters ? (DocNode *)parameters : (m ? doc_object(d) : NULL);
+	if (!p || doc_add(d, call, "method", m) < 0 || doc_add(d, call, "parameters", p) < 0)
+		return -ENOMEM;
+	if ((flags & VARLINK_CALL_MORE) && doc_add(d, call, "more", doc_bool(d, true)) < 0)
+		return -ENOMEM;
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int r = varlink_stream_send_doc(s, call, NULL, 0);
+	return call_finish(s, r, deadline, ret_error, ret_reply, ret_parameters, ret_fds,
+			   ret_n_fds);
+}
+
+int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
+			unsigned flags, int timeout_ms, char **ret_error,
+			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
+	_cleanup_json_put_ json_object *call = NULL;
+	int r = varlink_build_call(method, parameters, flags & VARLINK_CALL_MORE, &call);
+	if (r < 0)
+		return r;
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	r = varlink_stream_send(s, call, NULL, 0);
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params = NULL;
+	int *fds = NULL;
+	size_t n_fds = 0;
+	char *error = NULL;
+	r = call_finish(s, r, deadline, ret_error ? &error : NULL, &reply, &params, &fds, &n_fds);
+	if (r < 0)
+		return r;
+	json_object *p = NULL;
+	if (ret_parameters && doc_to_json(params, &p) < 0) {
+		free(error);
+		varlink_fds_free(fds, n_fds);
+		return -ENOMEM;
+	}
+	if (ret_error)
+		*ret_error = error;
 	if (ret_parameters)
-		*ret_parameters = json_object_get(params);
+		*ret_parameters = p;
 	if (ret_fds) {
 		*ret_fds = fds;
 		*ret_n_fds = n_fds;

@@ -10,7 +10,9 @@
  *   - an incremental reader: varlink_stream_fill() does one recvmsg() (MSG_CMSG_CLOEXEC,
  *     a fixed cmsg buffer), varlink_stream_next() hands out complete messages one at a time
  *     (several may arrive in one read). The size limit is enforced on raw bytes before any
- *     parsing, the nesting limit by the tokener itself;
+ *     parsing, the nesting limit by the parser itself. Messages are parsed strictly
+ *     (doc_parse(): RFC 8259 without extensions, valid UTF-8, no duplicate keys) into a
+ *     Doc arena per message, which costs a fraction of building json-c objects;
  *   - a writer with an output queue: varlink_stream_enqueue() serializes a message (and
  *     duplicates the fds to pass), varlink_stream_flush() sends with
  *     MSG_NOSIGNAL|MSG_DONTWAIT; a message's fds go with its first byte exactly once, even
@@ -30,6 +32,8 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "common/doc.h"
+
 typedef struct VarlinkStream VarlinkStream;
 
 /* At most this many fds are accepted by one read (the cmsg buffer size). More -> MSG_CTRUNC. */
@@ -45,7 +49,7 @@ typedef enum VarlinkStreamFlags {
  * varlink_stream_new: wraps fd (a connected AF_UNIX SOCK_STREAM socket; the caller makes it
  * non-blocking when it wants the event-loop behaviour). The stream takes ownership of fd
  * on success and closes it in varlink_stream_free(). max_message is the largest message in
- * bytes, NUL included; max_depth the JSON nesting limit (json_tokener_new_ex).
+ * bytes, NUL included; max_depth the JSON nesting limit (doc_parse()).
  * Returns 0, -EINVAL (bad fd or limits), -ENOMEM.
  */
 int varlink_stream_new(int fd, size_t max_message, int max_depth, unsigned flags,
@@ -93,17 +97,17 @@ int varlink_stream_fill(VarlinkStream *s);
 
 /*
  * varlink_stream_next: extracts the next complete message from the input buffer.
- * Returns 1 and *ret_message (a new reference) plus, when ret_fds is not NULL, the fds that
+ * Returns 1 and *ret_message (the caller frees it with doc_free(); the message object is
+ * doc_root()) plus, when ret_fds is not NULL, the fds that
  * came with it (*ret_fds malloc'd, caller closes them and frees the array; NULL when
  * none); when ret_fds is NULL any fds of the message are closed.
  * Returns 0 when no complete message is buffered (outputs untouched), or
- *   -EBADMSG    not valid JSON, trailing garbage, an embedded NUL, or not a JSON object,
+ *   -EBADMSG    not valid JSON (see doc_parse()), trailing garbage, or not a JSON object,
  *   -ELOOP      nested deeper than max_depth,
  *   -ENOMEM.
  * A failed message is consumed; callers treat the error as fatal for the connection.
  */
-int varlink_stream_next(VarlinkStream *s, json_object **ret_message, int **ret_fds,
-			size_t *ret_n_fds);
+int varlink_stream_next(VarlinkStream *s, Doc **ret_message, int **ret_fds, size_t *ret_n_fds);
 
 /* True when varlink_stream_next() would return a message or an error without a read. */
 bool varlink_stream_has_message(const VarlinkStream *s);
@@ -129,6 +133,10 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
  * stream is unusable for writing.
  */
 int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds);
+/* varlink_stream_send() for a message built as a document (an object node): the same
+ * bytes, without json-c objects on the path (the daemon's Acquire reply). */
+int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int *fds,
+			    size_t n_fds);
 
 /*
  * varlink_stream_flush: sends queued data with sendmsg(MSG_NOSIGNAL|MSG_DONTWAIT) until
@@ -165,11 +173,12 @@ int varlink_build_error(const char *error, json_object *parameters, json_object 
 /*
  * varlink_parse_call: validates a call (a "method" string that looks like
  * "interface.Method", optional "parameters" object, optional booleans "more" and
- * "oneway", no other members). Returned pointers borrow from msg.
+ * "oneway", no other members). Returned pointers borrow from msg; *ret_parameters is
+ * never NULL (an empty object when the call has none).
  * Returns 0 or -EBADMSG.
  */
-int varlink_parse_call(json_object *msg, const char **ret_method, json_object **ret_parameters,
-		       unsigned *ret_flags);
+int varlink_parse_call(const DocNode *msg, const char **ret_method,
+		       const DocNode **ret_parameters, unsigned *ret_flags);
 
 /*
  * varlink_parse_reply: validates a reply or error. *ret_error is the error name or NULL
@@ -177,8 +186,8 @@ int varlink_parse_call(json_object *msg, const char **ret_method, json_object **
  * absent, so it is never NULL; borrowed from msg); *ret_continues the "continues" flag.
  * Returns 0 or -EBADMSG.
  */
-int varlink_parse_reply(json_object *msg, const char **ret_error, json_object **ret_parameters,
-			bool *ret_continues);
+int varlink_parse_reply(const DocNode *msg, const char **ret_error,
+			const DocNode **ret_parameters, bool *ret_continues);
 
 /*
  * varlink_connect: connects a blocking AF_UNIX SOCK_STREAM socket (SOCK_CLOEXEC) to path.
@@ -191,7 +200,7 @@ int varlink_connect(const char *path);
  * timeout_ms passed (-1 = forever). Same outputs as varlink_stream_next().
  * Returns 0, -ETIMEDOUT, -ECONNRESET at EOF, or an error of fill()/next().
  */
-int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, json_object **ret_message,
+int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_message,
 				int **ret_fds, size_t *ret_n_fds);
 
 /*
@@ -206,6 +215,17 @@ int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, json_object **
 int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
 			unsigned flags, int timeout_ms, char **ret_error,
 			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds);
+
+/*
+ * varlink_stream_call_doc: varlink_stream_call() without json-c objects: parameters is a
+ * document object node (borrowed; NULL for none), and the reply comes back as its
+ * document: *ret_reply (caller frees with doc_free()) and *ret_parameters, its parameters
+ * object inside it (never NULL). Same returns. The hot path of the client (Acquire,
+ * Release).
+ */
+int varlink_stream_call_doc(VarlinkStream *s, const char *method, const DocNode *parameters,
+			    unsigned flags, int timeout_ms, char **ret_error, Doc **ret_reply,
+			    const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds);
 
 /*
  * varlink_set_received_fd_closer: process-wide, how the reader closes received fds that no

@@ -68,6 +68,44 @@ static void add_int(json_object *o, const char *k, int64_t v) {
 	add(o, k, json_object_new_int64(v));
 }
 
+/* The Acquire reply as a document; any failed allocation sets oom (checked once at the
+ * end). Keys are string literals, as doc_add() requires. */
+typedef struct ReplyDoc {
+	Doc *d;
+	bool oom;
+} ReplyDoc;
+
+static void rd_put(ReplyDoc *rd, DocNode *o, const char *k, DocNode *v) {
+	if (!v || doc_add(rd->d, o, k, v) < 0)
+		rd->oom = true;
+}
+
+static void rd_null(ReplyDoc *rd, DocNode *o, const char *k) {
+	if (doc_add(rd->d, o, k, NULL) < 0)
+		rd->oom = true;
+}
+
+static void rd_str(ReplyDoc *rd, DocNode *o, const char *k, const char *v) {
+	rd_put(rd, o, k, doc_string(rd->d, v));
+}
+
+static void rd_int(ReplyDoc *rd, DocNode *o, const char *k, int64_t v) {
+	rd_put(rd, o, k, doc_int(rd->d, v));
+}
+
+static void rd_push(ReplyDoc *rd, DocNode *a, DocNode *v) {
+	if (!v || doc_append(rd->d, a, v) < 0)
+		rd->oom = true;
+}
+
+/* A string list as an array (empty for NULL). */
+static DocNode *rd_strv(ReplyDoc *rd, char **l) {
+	DocNode *a = doc_array(rd->d);
+	for (char **s = l; a && s && *s; s++)
+		rd_push(rd, a, doc_string(rd->d, *s));
+	return a;
+}
+
 static int invalid(Connection *c, const char *param) {
 	json_object *p = obj();
 	add_str(p, "parameter", param);
@@ -117,10 +155,13 @@ static const char *owner_text(const Connection *c, const Lease *l, char *buf, si
 }
 
 /* Step 1. Returns 0 when resolved, 1 when an error reply was sent. */
-static int resolve(Connection *c, json_object *params, Request *rq) {
+static int resolve(Connection *c, const DocNode *params, Request *rq) {
 	Manager *m = c->manager;
-	json_object *devices = NULL, *group = NULL, *pool = NULL, *count = NULL;
-	json_object_object_foreach(params, key, val) {
+	/* JSON null counts as absent (Varlink optional fields): a null member is a NULL node. */
+	const DocNode *devices = NULL, *group = NULL, *pool = NULL, *count = NULL;
+	for (size_t i = 0; i < params->c.n; i++) {
+		const char *key = params->c.keys[i];
+		const DocNode *val = params->c.items[i];
 		if (streq(key, "devices"))
 			devices = val;
 		else if (streq(key, "group"))
@@ -130,19 +171,14 @@ static int resolve(Connection *c, json_object *params, Request *rq) {
 		else if (streq(key, "count"))
 			count = val;
 		else if (streq(key, "mode")) {
-			if (!json_object_is_type(val, json_type_string) ||
-			    lease_mode_from_string(json_object_get_string(val), &rq->mode) < 0)
+			if (!doc_str(val) || lease_mode_from_string(doc_str(val), &rq->mode) < 0)
 				return invalid(c, "mode"), 1;
 		} else if (streq(key, "layout")) {
-			if (!json_object_is_type(val, json_type_string) ||
-			    isempty(json_object_get_string(val)) ||
-			    json_object_get_string_len(val) > 255)
+			if (isempty(doc_str(val)) || val->str.len > 255)
 				return invalid(c, "layout"), 1;
-			rq->layout = json_object_get_string(val);
+			rq->layout = doc_str(val);
 		} else if (streq(key, "lifetime")) {
-			const char *s = json_object_is_type(val, json_type_string)
-						? json_object_get_string(val)
-						: "";
+			const char *s = strempty(doc_str(val));
 			if (streq(s, "connection"))
 				rq->lifetime = POLICY_LIFETIME_CONNECTION;
 			else if (streq(s, "process"))
@@ -153,29 +189,21 @@ static int resolve(Connection *c, json_object *params, Request *rq) {
 		} else
 			return invalid(c, key), 1;
 	}
-	/* JSON null counts as absent (Varlink optional fields). */
-	if (devices && json_object_is_type(devices, json_type_null))
-		devices = NULL;
-	if (group && json_object_is_type(group, json_type_null))
-		group = NULL;
-	if (pool && json_object_is_type(pool, json_type_null))
-		pool = NULL;
 	if (!!devices + !!group + !!pool != 1)
 		return invalid(c, devices ? (group ? "group" : "pool") : "devices"), 1;
 	if (count && !pool)
 		return invalid(c, "count"), 1;
 
 	if (devices) {
-		if (!json_object_is_type(devices, json_type_array))
+		if (doc_type(devices) != DOC_ARRAY)
 			return invalid(c, "devices"), 1;
-		size_t n = json_object_array_length(devices);
+		size_t n = doc_len(devices);
 		if (n == 0 || n > IOASID_MAX_DEVICES_PER_REQUEST)
 			return invalid(c, "devices"), 1;
 		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(devices, i);
+			const char *e = doc_str(doc_at(devices, i));
 			char bdf[BDF_MAX];
-			if (!json_object_is_type(e, json_type_string) ||
-			    bdf_parse(json_object_get_string(e), bdf) < 0)
+			if (!e || bdf_parse(e, bdf) < 0)
 				return invalid(c, "devices"), 1;
 			const Device *d = host_find_device(m->host, bdf);
 			if (!d) {
@@ -188,9 +216,9 @@ static int resolve(Connection *c, json_object *params, Request *rq) {
 			request_push(rq, d);
 		}
 	} else if (group) {
-		if (!json_object_is_type(group, json_type_int))
+		if (doc_type(group) != DOC_INT)
 			return invalid(c, "group"), 1;
-		int64_t n = json_object_get_int64(group);
+		int64_t n = group->i;
 		const Group *g = n >= 0 && n <= INT32_MAX ? host_find_group(m->host, (int)n) : NULL;
 		if (!g) {
 			json_object *p = obj();
@@ -205,17 +233,17 @@ static int resolve(Connection *c, json_object *params, Request *rq) {
 		if (rq->n_devices == 0)
 			return invalid(c, "group"), 1;
 	} else {
-		if (!json_object_is_type(pool, json_type_string))
+		const char *name = doc_str(pool);
+		if (!name)
 			return invalid(c, "pool"), 1;
 		int64_t want = 1;
 		if (count) {
-			if (!json_object_is_type(count, json_type_int))
+			if (doc_type(count) != DOC_INT)
 				return invalid(c, "count"), 1;
-			want = json_object_get_int64(count);
+			want = count->i;
 			if (want < 1 || want > IOASID_MAX_DEVICES_PER_REQUEST)
 				return invalid(c, "count"), 1;
 		}
-		const char *name = json_object_get_string(pool);
 		/* Free, viable devices of the pool, in BDF order. */
 		for (size_t i = 0; i < m->host->n_devices && (int64_t)rq->n_devices < want; i++) {
 			const Device *d = &m->host->devices[i];
@@ -879,38 +907,48 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		strv_extend(&warnings,
 			    "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE");
 
-	json_object *p = obj();
+	/* The reply is a document, not json-c objects: it is built per Acquire, and json-c's
+	 * objects (a hash table each, a malloc per member) were a third of the daemon's work
+	 * for an acquire+release. */
+	ReplyDoc rd = { .d = doc_new() };
+	if (!rd.d) {
+		manager_end_lease(m, l, "out of memory");
+		return system_error(c, -ENOMEM, "reply", NULL);
+	}
+	DocNode *msg = doc_object_sized(rd.d, 1);
+	DocNode *p = doc_object_sized(rd.d, 13);
+	rd_put(&rd, msg, "parameters", p);
 	bool legacy = l->mode == LEASE_MODE_LEGACY;
-	add_str(p, "lease", l->id);
-	add_str(p, "mode", lease_mode_to_string(l->mode));
-	add_str(p, "api", legacy ? "legacy" : "iommufd");
+	rd_str(&rd, p, "lease", l->id);
+	rd_str(&rd, p, "mode", lease_mode_to_string(l->mode));
+	rd_str(&rd, p, "api", legacy ? "legacy" : "iommufd");
 	/* fds: iommufd mode [iommufd, devices...]; legacy [container, handed-out groups...,
 	 * devices...]. */
 	int fds[IOASID_MAX_DEVICES_PER_REQUEST * 2 + 1];
 	size_t n_fds = 0, group_base = 1;
 	if (legacy) {
-		add(p, "iommuFd", NULL);
-		add_int(p, "containerFd", 0);
+		rd_null(&rd, p, "iommuFd");
+		rd_int(&rd, p, "containerFd", 0);
 		fds[n_fds++] = l->container;
 		for (size_t i = 0; i < l->n_legacy_groups; i++)
 			if (l->legacy_groups[i].handed_out)
 				fds[n_fds++] = l->legacy_groups[i].fd;
 	} else {
-		add_int(p, "iommuFd", 0);
-		add(p, "containerFd", NULL);
+		rd_int(&rd, p, "iommuFd", 0);
+		rd_null(&rd, p, "containerFd");
 		fds[n_fds++] = l->iommufd;
 	}
 	if (l->mode == LEASE_MODE_ATTACHED)
-		add_int(p, "ioasId", l->ioas_id);
+		rd_int(&rd, p, "ioasId", l->ioas_id);
 	else
-		add(p, "ioasId", NULL);
-	json_object *devs = json_object_new_array();
+		rd_null(&rd, p, "ioasId");
+	DocNode *devs = doc_array(rd.d);
 	size_t device_base = n_fds;
 	for (size_t i = 0; i < l->n_devices; i++) {
-		json_object *o = obj();
-		add_str(o, "bdf", l->devices[i].bdf);
-		add_int(o, "deviceFd", (int64_t)(device_base + i));
-		add(o, "groupFd", NULL);
+		DocNode *o = doc_object_sized(rd.d, 5);
+		rd_str(&rd, o, "bdf", l->devices[i].bdf);
+		rd_int(&rd, o, "deviceFd", (int64_t)(device_base + i));
+		int64_t group_fd = -1;
 		if (legacy) {
 			/* The index of the device's group node, when it was handed out. */
 			size_t idx = group_base;
@@ -918,43 +956,45 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 				const LeaseGroup *g = &l->legacy_groups[j];
 				if (g->group == l->devices[i].group) {
 					if (g->handed_out)
-						add_int(o, "groupFd", (int64_t)idx);
+						group_fd = (int64_t)idx;
 					break;
 				}
 				idx += g->handed_out;
 			}
 		}
+		if (group_fd >= 0)
+			rd_int(&rd, o, "groupFd", group_fd);
+		else
+			rd_null(&rd, o, "groupFd");
 		if (l->mode == LEASE_MODE_ATTACHED) {
-			add_int(o, "devId", l->devices[i].dev_id);
-			add_int(o, "hwptId", l->devices[i].hwpt_id);
+			rd_int(&rd, o, "devId", l->devices[i].dev_id);
+			rd_int(&rd, o, "hwptId", l->devices[i].hwpt_id);
 		} else {
-			add(o, "devId", NULL);
-			add(o, "hwptId", NULL);
+			rd_null(&rd, o, "devId");
+			rd_null(&rd, o, "hwptId");
 		}
-		json_object_array_add(devs, o);
+		rd_push(&rd, devs, o);
 		fds[n_fds++] = l->devices[i].fd;
 	}
-	add(p, "devices", devs);
-	json_object *ar = json_object_new_array();
-	for (char **s = l->at_risk; s && *s; s++)
-		json_object_array_add(ar, json_object_new_string(*s));
-	add(p, "atRisk", ar);
+	rd_put(&rd, p, "devices", devs);
+	rd_put(&rd, p, "atRisk", rd_strv(&rd, l->at_risk));
 	/* What the holder's RLIMIT_MEMLOCK is now (read back), not what was asked for. */
-	add(p, "memlock", memlock >= 0 ? json_object_new_int64(memlock) : NULL);
+	if (memlock >= 0)
+		rd_int(&rd, p, "memlock", memlock);
+	else
+		rd_null(&rd, p, "memlock");
 	/* Served from a staged context: the work was done at Stage time. */
-	add(p, "staged", staged ? json_object_new_string(l->id) : NULL);
-	json_object *w = json_object_new_array();
-	for (char **s = warnings; s && *s; s++)
-		json_object_array_add(w, json_object_new_string(*s));
-	add(p, "warnings", w);
-	add_int(p, "generation", (int64_t)l->generation);
-	add_str(p, "rule", rq->rule[0] ? rq->rule : "");
-
-	json_object *msg = NULL;
-	r = varlink_build_reply(p, false, &msg);
-	if (r < 0) {
+	if (staged)
+		rd_str(&rd, p, "staged", l->id);
+	else
+		rd_null(&rd, p, "staged");
+	rd_put(&rd, p, "warnings", rd_strv(&rd, warnings));
+	rd_int(&rd, p, "generation", (int64_t)l->generation);
+	rd_str(&rd, p, "rule", rq->rule[0] ? rq->rule : "");
+	if (rd.oom) {
+		doc_free(rd.d);
 		manager_end_lease(m, l, "out of memory");
-		return system_error(c, r, "reply", NULL);
+		return system_error(c, -ENOMEM, "reply", NULL);
 	}
 	c->pending_lease = l;
 	/* The audit record of each decision is the info-level trace; this one is for debugging. */
@@ -965,8 +1005,8 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	 * the socket is full); either way the lease keeps the daemon's own references. On a
 	 * failed send the connection closes and manager_connection_gone() rolls the lease back
 	 * (it was never delivered). */
-	r = connection_send(c, msg, fds, n_fds);
-	json_object_put(msg);
+	r = connection_send_doc(c, msg, fds, n_fds);
+	doc_free(rd.d);
 	if (r >= 0 && !c->closing)
 		methods_notify_lease(m, l, "lease-acquired");
 	return 0;
@@ -1033,33 +1073,40 @@ static int parse_owner(const char *s, uid_t *ret_uid, char **ret_unit) {
  * layout, receives it after the policy allowed it as usual. Staged contexts are not kept
  * across a restart.
  */
-int method_stage(Connection *c, json_object *params) {
+int method_stage(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	const char *layout_name = NULL, *owner = NULL;
-	json_object *filtered = obj();
-	_cleanup_json_ json_object *fp = filtered;
-	json_object_object_foreach(params, key, val) {
-		if (streq(key, "layout") && json_object_is_type(val, json_type_string))
-			layout_name = json_object_get_string(val);
-		else if (streq(key, "owner") && json_object_is_type(val, json_type_string))
-			owner = json_object_get_string(val);
-		else if (streq(key, "devices") || streq(key, "mode"))
-			json_object_object_add(filtered, key, json_object_get(val));
-		else
+	/* What resolve() reads: the device list and mode as given, the layout once checked. */
+	_cleanup_(doc_freep) Doc *fd = doc_new();
+	DocNode *filtered = fd ? doc_object(fd) : NULL;
+	if (!filtered)
+		return system_error(c, -ENOMEM, "stage", NULL);
+	for (size_t i = 0; i < params->c.n; i++) {
+		const char *key = params->c.keys[i];
+		DocNode *val = params->c.items[i];
+		if (streq(key, "layout") && doc_str(val))
+			layout_name = doc_str(val);
+		else if (streq(key, "owner") && doc_str(val))
+			owner = doc_str(val);
+		else if (streq(key, "devices") || streq(key, "mode")) {
+			if (doc_add(fd, filtered, key, val) < 0)
+				return system_error(c, -ENOMEM, "stage", NULL);
+		} else
 			return invalid(c, key);
 	}
 	if (!layout_name)
 		return invalid(c, "layout");
 	if (!owner)
 		return invalid(c, "owner");
-	if (!json_object_object_get(filtered, "devices"))
+	if (!doc_get(filtered, "devices"))
 		return invalid(c, "devices");
 	const PolicyLayout *layout = NULL;
 	if (!streq(layout_name, "default") && !isempty(layout_name)) {
 		layout = policy_find_layout(m->policy, layout_name);
 		if (!layout)
 			return invalid(c, "layout");
-		json_object_object_add(filtered, "layout", json_object_new_string(layout_name));
+		if (doc_add(fd, filtered, "layout", doc_string(fd, layout_name)) < 0)
+			return system_error(c, -ENOMEM, "stage", NULL);
 	}
 	uid_t uid;
 	_cleanup_free_ char *unit = NULL;
@@ -1115,7 +1162,7 @@ int method_stage(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-int method_acquire(Connection *c, json_object *params) {
+int method_acquire(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
 	_cleanup_strv_free_ char **at_risk = NULL;

@@ -281,6 +281,7 @@ void server_close_all(Manager *m);
 /* Queues a message on c and flushes what it can; errors close c (deferred). fds may be
  * NULL. Returns 0 or -errno. */
 int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds);
+int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds);
 /* Convenience: a reply / an error with parameters (taken, may be NULL). */
 int connection_reply(Connection *c, json_object *params, bool continues);
 int connection_error(Connection *c, const char *error, json_object *params);
@@ -291,7 +292,7 @@ void connection_close(Connection *c, const char *why);
 size_t server_count_uid(const Manager *m, uid_t uid);
 
 /* methods.c */
-int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags);
+int methods_dispatch(Connection *c, const char *method, const DocNode *params, unsigned flags);
 /* Sends a lease event to Monitor subscribers allowed to see it. */
 void methods_notify_lease(Manager *m, const Lease *l, const char *event);
 /* sd_notify STATUS= with the lease and connection counts (under systemd only). */
@@ -336,8 +337,8 @@ int udev_monitor_start(Manager *m);
 void udev_monitor_stop(Manager *m);
 
 /* acquire.c */
-int method_acquire(Connection *c, json_object *params);
-int method_stage(Connection *c, json_object *params);
+int method_acquire(Connection *c, const DocNode *params);
+int method_stage(Connection *c, const DocNode *params);
 /* The pidfd of a process-lifetime lease became readable: its owner exited. */
 int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 

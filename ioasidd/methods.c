@@ -74,10 +74,9 @@ static int invalid_parameter(Connection *c, const char *name) {
 }
 
 /* No parameters expected: anything present is an error (strict input). */
-static bool no_params(Connection *c, json_object *params) {
-	json_object_object_foreach(params, key, val) {
-		(void)val;
-		invalid_parameter(c, key);
+static bool no_params(Connection *c, const DocNode *params) {
+	if (params->c.n > 0) {
+		invalid_parameter(c, params->c.keys[0]);
 		return false;
 	}
 	return true;
@@ -85,7 +84,7 @@ static bool no_params(Connection *c, json_object *params) {
 
 /* ---- org.varlink.service ---- */
 
-static int method_get_info(Connection *c, json_object *params) {
+static int method_get_info(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	json_object *p = json_object_new_object();
@@ -115,17 +114,17 @@ static const char service_idl[] =
 	"error PermissionDenied ()\n"
 	"error ExpectedMore ()\n";
 
-static int method_get_interface_description(Connection *c, json_object *params) {
-	json_object *iface = NULL;
-	json_object_object_foreach(params, key, val) {
-		if (streq(key, "interface"))
-			iface = val;
+static int method_get_interface_description(Connection *c, const DocNode *params) {
+	const DocNode *iface = NULL;
+	for (size_t i = 0; i < params->c.n; i++) {
+		if (streq(params->c.keys[i], "interface"))
+			iface = params->c.items[i];
 		else
-			return invalid_parameter(c, key);
+			return invalid_parameter(c, params->c.keys[i]);
 	}
-	if (!iface || !json_object_is_type(iface, json_type_string))
+	const char *name = doc_str(iface);
+	if (!name)
 		return invalid_parameter(c, "interface");
-	const char *name = json_object_get_string(iface);
 	const char *text = NULL;
 	if (streq(name, IOASID_IFACE_SERVICE))
 		text = service_idl;
@@ -150,7 +149,7 @@ static const char *device_verdict(const Host *h, const Device *d) {
 	return s;
 }
 
-static int method_list_devices(Connection *c, json_object *params) {
+static int method_list_devices(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
@@ -184,7 +183,7 @@ static int method_list_devices(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static int method_list_groups(Connection *c, json_object *params) {
+static int method_list_groups(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
@@ -243,7 +242,7 @@ static json_object *lease_json(const Lease *l) {
 	return o;
 }
 
-static int method_list_leases(Connection *c, json_object *params) {
+static int method_list_leases(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
@@ -257,15 +256,23 @@ static int method_list_leases(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static const char *param_string(json_object *params, const char *key, bool *bad) {
-	json_object *v = json_object_object_get(params, key);
+static const char *param_string(const DocNode *params, const char *key, bool *bad) {
+	const DocNode *v = doc_get(params, key);
 	if (!v)
 		return NULL;
-	if (!json_object_is_type(v, json_type_string)) {
+	if (doc_type(v) != DOC_STRING) {
 		*bad = true;
 		return NULL;
 	}
-	return json_object_get_string(v);
+	return v->str.s;
+}
+
+/* The first member of params other than the allowed ones (NULL-terminated), or NULL. */
+static const char *unknown_param(const DocNode *params, const char *const *allowed) {
+	for (size_t i = 0; i < params->c.n; i++)
+		if (!strv_contains((char **)allowed, params->c.keys[i]))
+			return params->c.keys[i];
+	return NULL;
 }
 
 void manager_update_status(Manager *m) {
@@ -331,14 +338,12 @@ void manager_connection_gone(Manager *m, Connection *c) {
 	c->pending_lease = NULL;
 }
 
-static int method_release(Connection *c, json_object *params) {
+static int method_release(Connection *c, const DocNode *params) {
 	bool bad = false;
 	const char *id = param_string(params, "lease", &bad);
-	json_object_object_foreach(params, key, val) {
-		(void)val;
-		if (!streq(key, "lease"))
-			return invalid_parameter(c, key);
-	}
+	const char *unknown = unknown_param(params, (const char *const[]){ "lease", NULL });
+	if (unknown)
+		return invalid_parameter(c, unknown);
 	if (bad || !id)
 		return invalid_parameter(c, "lease");
 	Manager *m = c->manager;
@@ -387,7 +392,7 @@ void methods_notify_device(Manager *m, const char *event, const char *bdf) {
 	}
 }
 
-static int method_monitor(Connection *c, json_object *params, unsigned flags) {
+static int method_monitor(Connection *c, const DocNode *params, unsigned flags) {
 	if (!no_params(c, params))
 		return 0;
 	if (!(flags & VARLINK_CALL_MORE))
@@ -406,7 +411,7 @@ static int admin_denied(Connection *c) {
 }
 
 /* Manager methods authorize first: an unauthorized caller learns nothing about parameters. */
-static int method_status(Connection *c, json_object *params) {
+static int method_status(Connection *c, const DocNode *params) {
 	if (!peer_is_admin(c, "io.ioasid.Manager.Status", true))
 		return admin_denied(c);
 	if (!no_params(c, params))
@@ -433,7 +438,7 @@ static int method_status(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static int method_reload(Connection *c, json_object *params) {
+static int method_reload(Connection *c, const DocNode *params) {
 	if (!peer_is_admin(c, "io.ioasid.Manager.Reload", true))
 		return admin_denied(c);
 	if (!no_params(c, params))
@@ -457,21 +462,22 @@ static int method_reload(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static int method_revoke(Connection *c, json_object *params) {
+static int method_revoke(Connection *c, const DocNode *params) {
 	if (!peer_is_admin(c, "io.ioasid.Manager.Revoke", true))
 		return admin_denied(c);
 	bool bad = false;
 	const char *id = param_string(params, "lease", &bad);
 	bool reset = false, sig = false;
-	json_object_object_foreach(params, key, val) {
+	for (size_t i = 0; i < params->c.n; i++) {
+		const char *key = params->c.keys[i];
+		const DocNode *val = params->c.items[i];
 		if (streq(key, "lease"))
 			continue;
-		if ((streq(key, "reset") || streq(key, "signal")) &&
-		    json_object_is_type(val, json_type_boolean)) {
+		if ((streq(key, "reset") || streq(key, "signal")) && doc_type(val) == DOC_BOOL) {
 			if (streq(key, "reset"))
-				reset = json_object_get_boolean(val);
+				reset = val->b;
 			else
-				sig = json_object_get_boolean(val);
+				sig = val->b;
 			continue;
 		}
 		return invalid_parameter(c, key);
@@ -705,7 +711,7 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 	}
 }
 
-static int method_list_staged(Connection *c, json_object *params) {
+static int method_list_staged(Connection *c, const DocNode *params) {
 	if (!peer_is_admin(c, "io.ioasid.Manager.ListStaged", true))
 		return admin_denied(c);
 	if (!no_params(c, params))
@@ -733,16 +739,14 @@ static int method_list_staged(Connection *c, json_object *params) {
 	return connection_reply(c, p, false);
 }
 
-static int method_drop_staged(Connection *c, json_object *params) {
+static int method_drop_staged(Connection *c, const DocNode *params) {
 	if (!peer_is_admin(c, "io.ioasid.Manager.DropStaged", true))
 		return admin_denied(c);
 	bool bad = false;
 	const char *id = param_string(params, "id", &bad);
-	json_object_object_foreach(params, key, val) {
-		(void)val;
-		if (!streq(key, "id"))
-			return invalid_parameter(c, key);
-	}
+	const char *unknown = unknown_param(params, (const char *const[]){ "id", NULL });
+	if (unknown)
+		return invalid_parameter(c, unknown);
 	if (bad || !id)
 		return invalid_parameter(c, "id");
 	Lease *l = lease_table_find(&c->manager->leases, id);
@@ -752,7 +756,7 @@ static int method_drop_staged(Connection *c, json_object *params) {
 	return connection_reply(c, NULL, false);
 }
 
-int methods_dispatch(Connection *c, const char *method, json_object *params, unsigned flags) {
+int methods_dispatch(Connection *c, const char *method, const DocNode *params, unsigned flags) {
 	/* Only Monitor streams; "more" on anything else is answered once, as Varlink allows. */
 	if (streq(method, "org.varlink.service.GetInfo"))
 		return method_get_info(c, params);

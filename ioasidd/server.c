@@ -195,6 +195,15 @@ static void connection_flush(Connection *c) {
 	connection_sent(c, varlink_stream_flush(c->stream));
 }
 
+/* After varlink_stream_send*() returned r. */
+static int connection_after_send(Connection *c, int r) {
+	connection_sent(c, r);
+	if (c->closing)
+		return r < 0 ? r : -ECONNRESET;
+	connection_update(c);
+	return 0;
+}
+
 int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
@@ -202,12 +211,15 @@ int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fd
 		return 0;
 	/* Sent at once when nothing is queued (the usual case): no copy of the text, no
 	 * duplicates of the fds, which the caller keeps anyway. */
-	int r = varlink_stream_send(c->stream, msg, fds, n_fds);
-	connection_sent(c, r);
+	return connection_after_send(c, varlink_stream_send(c->stream, msg, fds, n_fds));
+}
+
+int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
-		return r < 0 ? r : -ECONNRESET;
-	connection_update(c);
-	return 0;
+		return -ECONNRESET;
+	if (c->suppress_reply)
+		return 0;
+	return connection_after_send(c, varlink_stream_send_doc(c->stream, msg, fds, n_fds));
 }
 
 int connection_reply(Connection *c, json_object *params, bool continues) {
@@ -290,22 +302,13 @@ static const char *read_error_text(int r) {
 	}
 }
 
-static void handle_message(Connection *c, json_object *msg) {
+static void handle_message(Connection *c, const DocNode *msg) {
 	const char *method = NULL;
-	json_object *params = NULL;
+	const DocNode *params = NULL;
 	unsigned flags = 0;
 	if (varlink_parse_call(msg, &method, &params, &flags) < 0) {
 		protocol_error(c, -EBADMSG, "not a method call");
 		return;
-	}
-	_cleanup_json_ json_object *empty = NULL;
-	if (!params) {
-		empty = json_object_new_object();
-		if (!empty) {
-			connection_close(c, "out of memory");
-			return;
-		}
-		params = empty;
 	}
 	c->suppress_reply = (flags & VARLINK_CALL_ONEWAY) != 0;
 	(void)methods_dispatch(c, method, params, flags);
@@ -323,15 +326,15 @@ static void handle_message(Connection *c, json_object *msg) {
  */
 static void connection_process(Connection *c) {
 	while (connection_may_read(c)) {
-		json_object *msg = NULL;
+		Doc *msg = NULL;
 		int r = varlink_stream_next(c->stream, &msg, NULL, NULL);
 		if (r < 0) {
 			protocol_error(c, r, read_error_text(r));
 			return;
 		}
 		if (r > 0) {
-			handle_message(c, msg);
-			json_object_put(msg);
+			handle_message(c, doc_root(msg));
+			doc_free(msg);
 			break;
 		}
 		bool had_partial = varlink_stream_input_buffered(c->stream) > 0;

@@ -25,6 +25,24 @@ static bool fd_is_open(int fd) {
 	return fcntl(fd, F_GETFD) >= 0;
 }
 
+/* Reply documents for the parsers: parsed as the client parses them, freed by tdone(). */
+static Doc *tdocs[8];
+static size_t n_tdocs;
+
+static const DocNode *tparse(const char *text) {
+	Doc *d = doc_new();
+	DocNode *root = NULL;
+	CU_ASSERT_FATAL(d != NULL && n_tdocs < ELEMENTSOF(tdocs));
+	tdocs[n_tdocs++] = d;
+	CU_ASSERT_EQUAL(doc_parse(d, text, strlen(text), 32, &root), 0);
+	return root;
+}
+
+static void tdone(void) {
+	while (n_tdocs > 0)
+		doc_free(tdocs[--n_tdocs]);
+}
+
 static const char *good_reply =
 	"{ \"lease\": \"L1\", \"mode\": \"attached\", \"iommuFd\": 2, \"ioasId\": 7,"
 	"  \"devices\": [ { \"bdf\": \"0000:3b:00.0\", \"deviceFd\": 0, \"devId\": 3, \"hwptId\": 9 },"
@@ -35,7 +53,7 @@ static const char *good_reply =
 static void test_reply_valid(void) {
 	int fds[3] = { make_memfd("a"), make_memfd("b"), make_memfd("c") };
 	int copy[3] = { fds[0], fds[1], fds[2] };
-	json_object *p = json_tokener_parse(good_reply);
+	const DocNode *p = tparse(good_reply);
 	IoasidAcquireResult *res = NULL;
 
 	CU_ASSERT_FATAL(p != NULL);
@@ -59,7 +77,7 @@ static void test_reply_valid(void) {
 	ioasid_acquire_result_free(res);
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_FALSE(fd_is_open(copy[i]));
-	json_object_put(p);
+	tdone();
 }
 
 /* Every malformed reply: -EBADMSG and every received fd closed. */
@@ -98,7 +116,7 @@ static void test_reply_invalid(void) {
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		int fds[2] = { make_memfd("x"), make_memfd("y") };
 		int copy[2] = { fds[0], fds[1] };
-		json_object *p = json_tokener_parse(bad[i]);
+		const DocNode *p = tparse(bad[i]);
 		IoasidAcquireResult *res = NULL;
 
 		CU_ASSERT_FATAL(p != NULL);
@@ -109,7 +127,7 @@ static void test_reply_invalid(void) {
 		CU_ASSERT_PTR_NULL(res);
 		CU_ASSERT_FALSE(fd_is_open(copy[0]));
 		CU_ASSERT_FALSE(fd_is_open(copy[1]));
-		json_object_put(p);
+		tdone();
 	}
 }
 
@@ -119,7 +137,7 @@ static void test_reply_unreferenced(void) {
 	fds[1] = open("/dev/null", O_RDONLY); /* no O_CLOEXEC on purpose */
 	CU_ASSERT_FATAL(fds[1] >= 0);
 	int copy[3] = { fds[0], fds[1], fds[2] };
-	json_object *p = json_tokener_parse(
+	const DocNode *p = tparse(
 		"{\"lease\":\"L\",\"mode\":\"unbound\",\"iommuFd\":1,\"devices\":[{\"bdf\":"
 		"\"0000:01:00.0\",\"deviceFd\":2}],\"generation\":1,\"rule\":\"r\",\"ioasId\":null}");
 	IoasidAcquireResult *res = NULL;
@@ -132,7 +150,7 @@ static void test_reply_unreferenced(void) {
 	CU_ASSERT_EQUAL(res->devices[0].dev_id, -1);
 	CU_ASSERT_EQUAL(strv_length(res->at_risk), 0);
 	ioasid_acquire_result_free(res);
-	json_object_put(p);
+	tdone();
 }
 
 /* A legacy reply: container at 0, one group fd shared by two devices, a third device of a
@@ -142,7 +160,7 @@ static void test_reply_legacy(void) {
 	for (int i = 0; i < 5; i++)
 		fds[i] = make_memfd("l");
 	int copy[5] = { fds[0], fds[1], fds[2], fds[3], fds[4] };
-	json_object *p = json_tokener_parse(
+	const DocNode *p = tparse(
 		"{\"lease\":\"L\",\"mode\":\"legacy\",\"api\":\"legacy\",\"iommuFd\":null,"
 		"\"containerFd\":0,\"ioasId\":null,\"devices\":["
 		"{\"bdf\":\"0000:01:01.0\",\"deviceFd\":2,\"groupFd\":1},"
@@ -166,11 +184,11 @@ static void test_reply_legacy(void) {
 	ioasid_acquire_result_free(res);
 	for (int i = 0; i < 5; i++)
 		CU_ASSERT_FALSE(fd_is_open(copy[i]));
-	json_object_put(p);
+	tdone();
 
 	/* An iommufd reply without "api" (an older daemon) still parses as iommufd. */
 	int f2[2] = { make_memfd("i"), make_memfd("d") };
-	p = json_tokener_parse("{\"lease\":\"L\",\"mode\":\"unbound\",\"iommuFd\":0,\"devices\":"
+	p = tparse("{\"lease\":\"L\",\"mode\":\"unbound\",\"iommuFd\":0,\"devices\":"
 			       "[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1}],\"generation\":1,"
 			       "\"rule\":\"r\"}");
 	ASSERT_OK(ioasid_acquire_result_from_reply(p, f2, 2, &res));
@@ -178,7 +196,7 @@ static void test_reply_legacy(void) {
 	CU_ASSERT_EQUAL(res->container, -EBADF);
 	CU_ASSERT_EQUAL(res->devices[0].group_fd, -EBADF);
 	ioasid_acquire_result_free(res);
-	json_object_put(p);
+	tdone();
 
 	static const char *bad[] = {
 		/* legacy without a container */
@@ -202,7 +220,7 @@ static void test_reply_legacy(void) {
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		int f3[3] = { make_memfd("x"), make_memfd("y"), make_memfd("z") };
 		int c3[3] = { f3[0], f3[1], f3[2] };
-		p = json_tokener_parse(bad[i]);
+		p = tparse(bad[i]);
 		CU_ASSERT_FATAL(p != NULL);
 		res = NULL;
 		int r = ioasid_acquire_result_from_reply(p, f3, 3, &res);
@@ -212,7 +230,7 @@ static void test_reply_legacy(void) {
 		CU_ASSERT_PTR_NULL(res);
 		for (int j = 0; j < 3; j++)
 			CU_ASSERT_FALSE(fd_is_open(c3[j]));
-		json_object_put(p);
+		tdone();
 	}
 }
 
@@ -357,7 +375,7 @@ static void test_fd_describe_chardev(void) {
 static void test_lease_status_parse(void) {
 	IoasidLease l;
 	IoasidStatus *st = NULL;
-	json_object *o = json_tokener_parse(
+	const DocNode *o = tparse(
 		"{\"id\":\"L\",\"uid\":5,\"pid\":null,\"unit\":null,\"mode\":\"unbound\","
 		"\"layout\":null,\"devices\":[\"0000:01:00.0\"],\"groups\":[3,4],"
 		"\"lifetime\":\"process\",\"state\":\"active\",\"generation\":2,\"created\":9}");
@@ -370,7 +388,7 @@ static void test_lease_status_parse(void) {
 	IoasidLease *heap = calloc(1, sizeof(IoasidLease));
 	*heap = l;
 	ioasid_leases_free(heap, 1);
-	json_object_put(o);
+	tdone();
 
 	static const char *bad[] = {
 		"{\"id\":1,\"uid\":5,\"mode\":\"m\",\"devices\":[],\"lifetime\":\"c\",\"state\":\"s\"}",
@@ -381,14 +399,14 @@ static void test_lease_status_parse(void) {
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		IoasidLease *b = calloc(1, sizeof(IoasidLease));
-		o = json_tokener_parse(bad[i]);
+		o = tparse(bad[i]);
 		CU_ASSERT_FATAL(o != NULL);
 		ASSERT_ERR(ioasid_lease_from_json(o, b), EBADMSG);
 		ioasid_leases_free(b, 1);
-		json_object_put(o);
+		tdone();
 	}
 
-	o = json_tokener_parse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\","
+	o = tparse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\","
 			       "\"generation\":3,\"leases\":1,\"connections\":2,"
 			       "\"accounting\":\"per-process\",\"warnings\":[\"w\"]}");
 	ASSERT_OK(ioasid_status_from_json(o, &st));
@@ -396,12 +414,12 @@ static void test_lease_status_parse(void) {
 	CU_ASSERT_EQUAL(st->generation, 3);
 	CU_ASSERT_EQUAL(strv_length(st->warnings), 1);
 	ioasid_status_free(st);
-	json_object_put(o);
-	o = json_tokener_parse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\"}");
+	tdone();
+	o = tparse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\"}");
 	st = NULL;
 	ASSERT_ERR(ioasid_status_from_json(o, &st), EBADMSG);
 	CU_ASSERT_PTR_NULL(st);
-	json_object_put(o);
+	tdone();
 }
 
 static void test_socket_path(void) {
@@ -424,7 +442,9 @@ static void fake_broker_serve(int lfd) {
 					  VARLINK_STREAM_REFUSE_FDS, &s) < 0)
 		_exit(2);
 	for (;;) {
-		json_object *msg = NULL, *params, *out = NULL;
+		Doc *msg = NULL;
+		json_object *out = NULL;
+		const DocNode *params;
 		const char *method;
 		unsigned flags;
 		int fds[2] = { -1, -1 };
@@ -432,17 +452,14 @@ static void fake_broker_serve(int lfd) {
 
 		if (varlink_stream_read_message(s, 5000, &msg, NULL, NULL) < 0)
 			break;
-		if (varlink_parse_call(msg, &method, &params, &flags) < 0)
+		if (varlink_parse_call(doc_root(msg), &method, &params, &flags) < 0)
 			_exit(3);
 		if (streq(method, "io.ioasid.Test.Silent")) { /* never answered */
-			json_object_put(msg);
+			doc_free(msg);
 			continue;
 		}
 		if (streq(method, "io.ioasid.Broker.Acquire")) {
-			json_object *devs;
-			const char *bdf = "";
-			if (json_object_object_get_ex(params, "devices", &devs))
-				bdf = json_object_get_string(json_object_array_get_idx(devs, 0));
+			const char *bdf = strempty(doc_str(doc_at(doc_get(params, "devices"), 0)));
 			if (streq(bdf, "0000:3b:00.0")) {
 				fds[0] = memfd_create("ioasid-sim:iommufd:1", MFD_CLOEXEC);
 				fds[1] = memfd_create("ioasid-sim:vfio:0000:3b:00.0", MFD_CLOEXEC);
@@ -478,7 +495,7 @@ static void fake_broker_serve(int lfd) {
 		for (size_t i = 0; i < n_fds; i++)
 			close(fds[i]);
 		json_object_put(out);
-		json_object_put(msg);
+		doc_free(msg);
 	}
 	varlink_stream_free(s);
 	_exit(0);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,8 +33,25 @@ static size_t count_fds(void) {
 }
 
 /* Reads until a message (or error) is available. */
-static int read_one(VarlinkStream *s, json_object **ret, int **fds, size_t *n_fds) {
+static int read_one(VarlinkStream *s, Doc **ret, int **fds, size_t *n_fds) {
 	return varlink_stream_read_message(s, 2000, ret, fds, n_fds);
+}
+
+/* text parsed into a new document (the caller frees it; the message is doc_root()). */
+static Doc *parse_text(const char *text) {
+	Doc *d = doc_new();
+	CU_ASSERT_FATAL(d != NULL);
+	DocNode *root = NULL;
+	ASSERT_OK(doc_parse(d, text, strlen(text), IOASID_MAX_JSON_DEPTH, &root));
+	CU_ASSERT_PTR_EQUAL(root, doc_root(d));
+	return d;
+}
+
+/* The integer member key of object o (INT64_MIN, and a failed assertion, when it is not). */
+static int64_t get_int(const DocNode *o, const char *key) {
+	const DocNode *n = doc_get(o, key);
+	CU_ASSERT_EQUAL(doc_type(n), DOC_INT);
+	return doc_type(n) == DOC_INT ? n->i : INT64_MIN;
 }
 
 static void test_framing(void) {
@@ -56,20 +75,20 @@ static void test_framing(void) {
 	CU_ASSERT_EQUAL(raw[n - 1], '\0');
 	CU_ASSERT_EQUAL(memchr(raw, 0, (size_t)n), raw + n - 1);
 
-	json_object *msg = NULL;
+	Doc *msg = NULL;
 	int *fds = NULL;
 	size_t n_fds = 99;
 	ASSERT_OK(read_one(b, &msg, &fds, &n_fds));
 	CU_ASSERT_PTR_NULL(fds);
 	CU_ASSERT_EQUAL(n_fds, 0);
 	const char *method = NULL;
-	json_object *p = NULL;
+	const DocNode *p = NULL;
 	unsigned flags = 0;
-	ASSERT_OK(varlink_parse_call(msg, &method, &p, &flags));
+	ASSERT_OK(varlink_parse_call(doc_root(msg), &method, &p, &flags));
 	ASSERT_STREQ(method, "io.ioasid.Broker.Release");
 	CU_ASSERT_EQUAL(flags, VARLINK_CALL_MORE);
-	ASSERT_STREQ(json_object_get_string(json_object_object_get(p, "lease")), "abc");
-	json_object_put(msg);
+	ASSERT_STREQ(doc_str(doc_get(p, "lease")), "abc");
+	doc_free(msg);
 
 	/* Error and reply builders round-trip through parse_reply. */
 	json_object *err = NULL;
@@ -87,17 +106,29 @@ static void test_framing(void) {
 	const char *ename = NULL;
 	bool continues = true;
 	ASSERT_OK(read_one(a, &msg, NULL, NULL));
-	ASSERT_OK(varlink_parse_reply(msg, &ename, &p, &continues));
+	ASSERT_OK(varlink_parse_reply(doc_root(msg), &ename, &p, &continues));
 	ASSERT_STREQ(ename, "io.ioasid.NoSuchDevice");
 	CU_ASSERT_FALSE(continues);
-	ASSERT_STREQ(json_object_get_string(json_object_object_get(p, "device")), "0000:01:00.0");
-	json_object_put(msg);
+	ASSERT_STREQ(doc_str(doc_get(p, "device")), "0000:01:00.0");
+	doc_free(msg);
 	ASSERT_OK(read_one(a, &msg, NULL, NULL));
-	ASSERT_OK(varlink_parse_reply(msg, &ename, &p, &continues));
+	ASSERT_OK(varlink_parse_reply(doc_root(msg), &ename, &p, &continues));
 	CU_ASSERT_PTR_NULL(ename);
 	CU_ASSERT_TRUE(continues);
-	CU_ASSERT_TRUE(json_object_is_type(p, json_type_object));
-	json_object_put(msg);
+	CU_ASSERT_EQUAL(doc_type(p), DOC_OBJECT);
+	doc_free(msg);
+
+	/* A reply without "parameters" gets an empty object, never NULL. */
+	Doc *bare = parse_text("{\"continues\":true}");
+	p = NULL;
+	continues = false;
+	ASSERT_OK(varlink_parse_reply(doc_root(bare), &ename, &p, &continues));
+	CU_ASSERT_PTR_NULL(ename);
+	CU_ASSERT_TRUE(continues);
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT_EQUAL(doc_type(p), DOC_OBJECT);
+	CU_ASSERT_EQUAL(p->c.n, 0);
+	doc_free(bare);
 
 	varlink_stream_free(a);
 	varlink_stream_free(b);
@@ -116,16 +147,25 @@ static void test_parse_call_rejects(void) {
 		"{\"method\": \"io.ioasid.Broker.Acq uire\"}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		json_object *o = json_tokener_parse(bad[i]);
-		CU_ASSERT_FATAL(o != NULL);
-		ASSERT_ERR(varlink_parse_call(o, NULL, NULL, NULL), EBADMSG);
-		json_object_put(o);
+		Doc *d = parse_text(bad[i]);
+		ASSERT_ERR(varlink_parse_call(doc_root(d), NULL, NULL, NULL), EBADMSG);
+		doc_free(d);
 	}
-	json_object *o = json_tokener_parse("{\"method\": \"org.varlink.service.GetInfo\"}");
-	json_object *p = (json_object *)1;
-	ASSERT_OK(varlink_parse_call(o, NULL, &p, NULL));
-	CU_ASSERT_PTR_NULL(p);
-	json_object_put(o);
+	/* Parameters absent: an empty object, never NULL. */
+	Doc *d = parse_text("{\"method\": \"org.varlink.service.GetInfo\"}");
+	const DocNode *p = NULL;
+	ASSERT_OK(varlink_parse_call(doc_root(d), NULL, &p, NULL));
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT_EQUAL(doc_type(p), DOC_OBJECT);
+	CU_ASSERT_EQUAL(p->c.n, 0);
+	doc_free(d);
+	/* Parameters present: the message's own object. */
+	d = parse_text("{\"method\": \"org.varlink.service.GetInfo\", \"parameters\": {\"x\": 1}}");
+	p = NULL;
+	ASSERT_OK(varlink_parse_call(doc_root(d), NULL, &p, NULL));
+	CU_ASSERT_PTR_EQUAL(p, doc_get(doc_root(d), "parameters"));
+	CU_ASSERT_EQUAL(get_int(p, "x"), 1);
+	doc_free(d);
 }
 
 /* A message written one byte at a time: next() says 0 until the NUL arrives. */
@@ -137,17 +177,18 @@ static void test_split_reads(void) {
 	for (size_t i = 0; i < sizeof(text); i++) { /* sizeof includes the NUL */
 		CU_ASSERT_EQUAL_FATAL(write(wfd, text + i, 1), 1);
 		CU_ASSERT_EQUAL(varlink_stream_fill(b), 1);
-		json_object *m = NULL;
+		Doc *m = NULL;
 		int r = varlink_stream_next(b, &m, NULL, NULL);
 		if (i + 1 < sizeof(text)) {
 			CU_ASSERT_EQUAL(r, 0);
+			CU_ASSERT_PTR_NULL(m);
 			CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), i + 1);
 		} else {
-			CU_ASSERT_EQUAL(r, 1);
+			CU_ASSERT_EQUAL_FATAL(r, 1);
 			const char *method = NULL;
-			ASSERT_OK(varlink_parse_call(m, &method, NULL, NULL));
+			ASSERT_OK(varlink_parse_call(doc_root(m), &method, NULL, NULL));
 			ASSERT_STREQ(method, "io.ioasid.Broker.ListDevices");
-			json_object_put(m);
+			doc_free(m);
 		}
 	}
 	ASSERT_ERR(varlink_stream_fill(b), EAGAIN);
@@ -173,13 +214,13 @@ static void test_pipelining(void) {
 	for (int i = 0; i < 50; i++) {
 		CU_ASSERT_TRUE(varlink_stream_has_message(b));
 		ASSERT_ERR(varlink_stream_fill(b), ENOBUFS);
-		json_object *m = NULL;
+		Doc *m = NULL;
 		CU_ASSERT_EQUAL_FATAL(varlink_stream_next(b, &m, NULL, NULL), 1);
-		json_object *p = json_object_object_get(m, "parameters");
-		CU_ASSERT_EQUAL(json_object_get_int(json_object_object_get(p, "i")), i);
-		json_object_put(m);
+		const DocNode *p = doc_get(doc_root(m), "parameters");
+		CU_ASSERT_EQUAL(get_int(p, "i"), i);
+		doc_free(m);
 	}
-	json_object *m = NULL;
+	Doc *m = NULL;
 	CU_ASSERT_EQUAL(varlink_stream_next(b, &m, NULL, NULL), 0);
 	CU_ASSERT_PTR_NULL(m);
 	varlink_stream_free(a);
@@ -195,9 +236,10 @@ static void test_oversize(void) {
 	memcpy(buf, "{}", 2);
 	buf[63] = '\0';
 	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), buf, 64), 64);
-	json_object *m = NULL;
+	Doc *m = NULL;
 	ASSERT_OK(read_one(b, &m, NULL, NULL));
-	json_object_put(m);
+	CU_ASSERT_EQUAL(doc_type(doc_root(m)), DOC_OBJECT);
+	doc_free(m);
 
 	/* One byte more without a NUL in the first 64: refused before any parse. */
 	memset(buf, 'x', sizeof(buf));
@@ -248,7 +290,7 @@ static void test_bad_json(void) {
 		size_t len = strlen(cases[i].text) + 1;
 		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len),
 		                      (ssize_t)len);
-		json_object *m = NULL;
+		Doc *m = NULL;
 		int r = read_one(b, &m, NULL, NULL);
 		if (cases[i].err) {
 			if (r != -cases[i].err)
@@ -258,15 +300,15 @@ static void test_bad_json(void) {
 			CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
 		} else {
 			ASSERT_OK(r);
-			json_object_put(m);
+			doc_free(m);
 		}
 		varlink_stream_free(a);
 		varlink_stream_free(b);
 	}
 }
 
-/* The stream reuses one tokener: what one message leaves in it (an error, a depth) must not
- * leak into the next. */
+/* One stream parses message after message: what one message leaves behind (an error, a
+ * depth) must not leak into the next. */
 static void test_tokener_reuse(void) {
 	static const struct {
 		const char *text;
@@ -288,16 +330,17 @@ static void test_tokener_reuse(void) {
 		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), seq[i].text, len), (ssize_t)len);
 	}
 	for (size_t i = 0; i < ELEMENTSOF(seq); i++) {
-		json_object *m = NULL;
+		Doc *m = NULL;
 		int r = read_one(b, &m, NULL, NULL);
 		if (seq[i].err) {
 			ASSERT_ERR(r, seq[i].err);
 			continue;
 		}
 		ASSERT_OK(r);
-		CU_ASSERT_TRUE(m && json_object_object_get_ex(m, seq[i].key, NULL));
-		CU_ASSERT_EQUAL(m ? json_object_object_length(m) : 0, 1);
-		json_object_put(m);
+		const DocNode *root = m ? doc_root(m) : NULL;
+		CU_ASSERT_TRUE(doc_get(root, seq[i].key) != NULL);
+		CU_ASSERT_EQUAL(doc_type(root) == DOC_OBJECT ? root->c.n : 0, 1);
+		doc_free(m);
 	}
 	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
 	varlink_stream_free(a);
@@ -342,7 +385,7 @@ static void test_fd_passing(void) {
 
 	size_t got_total = 0;
 	for (int i = 0; i < 3; i++) {
-		json_object *m = NULL;
+		Doc *m = NULL;
 		int *fds = NULL;
 		size_t n = 0;
 		ASSERT_OK(read_one(b, &m, &fds, &n));
@@ -356,7 +399,7 @@ static void test_fd_passing(void) {
 			CU_ASSERT_EQUAL(n, 0);
 		got_total += n;
 		varlink_fds_free(fds, n);
-		json_object_put(m);
+		doc_free(m);
 	}
 	CU_ASSERT_EQUAL(got_total, 2);
 	/* Sender keeps its own. */
@@ -401,24 +444,22 @@ static void test_eagain_resume(void) {
 		int r = varlink_stream_fill(b);
 		CU_ASSERT_FATAL(r > 0 || r == -EAGAIN);
 		for (;;) {
-			json_object *m = NULL;
+			Doc *m = NULL;
 			int *fds = NULL;
 			size_t n = 0;
 			r = varlink_stream_next(b, &m, &fds, &n);
 			CU_ASSERT_FATAL(r >= 0);
 			if (r == 0)
 				break;
-			json_object *p = json_object_object_get(m, "parameters");
-			CU_ASSERT_EQUAL(json_object_get_int(json_object_object_get(p, "i")),
-					(int)msgs);
-			CU_ASSERT_EQUAL(
-			        json_object_get_string_len(json_object_object_get(p, "blob")),
-			        199999);
+			const DocNode *p = doc_get(doc_root(m), "parameters");
+			CU_ASSERT_EQUAL(get_int(p, "i"), (int64_t)msgs);
+			const DocNode *blob = doc_get(p, "blob");
+			CU_ASSERT_EQUAL(doc_str(blob) ? blob->str.len : 0, 199999);
 			CU_ASSERT_EQUAL(n, msgs == 1 ? 1u : 0u);
 			fds_seen += n;
 			msgs++;
 			varlink_fds_free(fds, n);
-			json_object_put(m);
+			doc_free(m);
 		}
 	}
 	CU_ASSERT_EQUAL(msgs, 3);
@@ -462,27 +503,27 @@ static void drain(VarlinkStream *a, VarlinkStream *b, size_t want, int *ids, siz
 		int r = varlink_stream_fill(b);
 		CU_ASSERT_FATAL(r > 0 || r == -EAGAIN);
 		for (;;) {
-			json_object *m = NULL;
+			Doc *m = NULL;
 			int *fds = NULL;
 			size_t n = 0;
 			r = varlink_stream_next(b, &m, &fds, &n);
 			CU_ASSERT_FATAL(r >= 0);
 			if (r == 0)
 				break;
-			json_object *p = json_object_object_get(m, "parameters");
+			const DocNode *p = doc_get(doc_root(m), "parameters");
 			if (!p) { /* filler ("{}") */
 				CU_ASSERT_EQUAL(n, 0);
-				json_object_put(m);
+				doc_free(m);
 				continue;
 			}
-			ids[msgs] = json_object_get_int(json_object_object_get(p, "i"));
+			ids[msgs] = (int)get_int(p, "i");
 			/* An fd that arrives is the one sent with that message. */
 			for (size_t k = 0; k < n; k++)
 				CU_ASSERT_TRUE(fd_of && same_file(fds[k], fd_of[ids[msgs]]));
 			*ret_fds += n;
 			msgs++;
 			varlink_fds_free(fds, n);
-			json_object_put(m);
+			doc_free(m);
 		}
 	}
 	CU_ASSERT_EQUAL(msgs, want);
@@ -722,6 +763,523 @@ static void test_blocking_call(void) {
 	varlink_stream_free(c);
 }
 
+/* Strict parsing on the stream: duplicate keys, trailing commas, invalid UTF-8 and the other
+ * RFC 8259 violations fail with -EBADMSG, the message is consumed, and the stream goes on
+ * with the next one; the valid neighbour of each case is accepted. */
+static void test_strict_json(void) {
+	static const struct {
+		const char *text;
+		int err;
+		const char *str; /* for valid cases: the string value of "a", when set */
+	} cases[] = {
+		{ "{\"a\":1,\"a\":2}", EBADMSG, NULL },             /* duplicate key */
+		{ "{\"a\":{\"b\":1,\"c\":2,\"b\":1}}", EBADMSG, NULL }, /* ... nested */
+		{ "{\"a\":1,\"A\":2}", 0, NULL },                    /* distinct keys */
+		{ "{\"a\":1,}", EBADMSG, NULL },                     /* trailing comma */
+		{ "{\"a\":[1,2,]}", EBADMSG, NULL },
+		{ "{\"a\":[1,2]}", 0, NULL },
+		{ "{\"a\":\"\xff\"}", EBADMSG, NULL },               /* invalid UTF-8 */
+		{ "{\"a\":\"\xc3\"}", EBADMSG, NULL },               /* truncated sequence */
+		{ "{\"a\":\"\xc0\xaf\"}", EBADMSG, NULL },           /* overlong */
+		{ "{\"a\":\"\xed\xa0\x80\"}", EBADMSG, NULL },       /* encoded surrogate */
+		{ "{\"\xfe\":1}", EBADMSG, NULL },                   /* ... in a key */
+		{ "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", 0,
+		  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" },          /* valid multi-byte */
+		{ "{\"a\":\"\\ud800\"}", EBADMSG, NULL },            /* lone surrogate */
+		{ "{\"a\":\"\\u00e9\\ud83d\\ude00\"}", 0, "\xc3\xa9\xf0\x9f\x98\x80" },
+		{ "{\"a\":\"\\u0000\"}", EBADMSG, NULL },
+		{ "{\"a\":\"x\ty\"}", EBADMSG, NULL },               /* raw control character */
+		{ "{\"a\":\"x\\ty\"}", 0, "x\ty" },
+		{ "{\"a\":'x'}", EBADMSG, NULL },                    /* single quotes */
+		{ "{'a':1}", EBADMSG, NULL },
+		{ "{\"a\":1} x", EBADMSG, NULL },                    /* trailing garbage */
+		{ "{\"a\":/* c */1}", EBADMSG, NULL },               /* comment */
+	};
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		size_t len = strlen(cases[i].text) + 1;
+		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len), (ssize_t)len);
+		Doc *m = NULL;
+		int r = read_one(b, &m, NULL, NULL);
+		if (cases[i].err) {
+			if (r != -cases[i].err)
+				fprintf(stderr, "strict case %zu: %d\n", i, r);
+			ASSERT_ERR(r, cases[i].err);
+			CU_ASSERT_PTR_NULL(m);
+		} else {
+			if (r < 0)
+				fprintf(stderr, "strict case %zu: %d\n", i, r);
+			ASSERT_OK(r);
+			CU_ASSERT_TRUE(doc_get(doc_root(m), "a") != NULL);
+			if (cases[i].str)
+				ASSERT_STREQ(doc_str(doc_get(doc_root(m), "a")), cases[i].str);
+			doc_free(m);
+		}
+		/* Consumed whole, good or bad. */
+		CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
+	}
+	/* After all that the stream still reads a plain message. */
+	const char ok[] = "{\"b\":2}";
+	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), ok, sizeof(ok)), (ssize_t)sizeof(ok));
+	Doc *m = NULL;
+	ASSERT_OK(read_one(b, &m, NULL, NULL));
+	CU_ASSERT_EQUAL(get_int(doc_root(m), "b"), 2);
+	doc_free(m);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+}
+
+/* A message of exactly `levels` nested containers: the root object, then levels - 1 arrays
+ * (objects when `objects`), innermost holding 1. NUL-terminated; the caller frees it. */
+static char *nested(size_t levels, bool objects) {
+	size_t cap = 16 + levels * 8;
+	char *t = malloc(cap);
+	CU_ASSERT_FATAL(t != NULL);
+	size_t k = 0;
+	t[k++] = '{';
+	for (size_t i = 1; i < levels; i++) {
+		if (i == 1 || objects) { /* a member of an object; array elements have no key */
+			memcpy(t + k, "\"a\":", 4);
+			k += 4;
+		}
+		t[k++] = objects ? '{' : '[';
+	}
+	memcpy(t + k, objects || levels == 1 ? "\"a\":1" : "1", objects || levels == 1 ? 5 : 1);
+	k += objects || levels == 1 ? 5 : 1;
+	for (size_t i = 1; i < levels; i++)
+		t[k++] = objects ? '}' : ']';
+	t[k++] = '}';
+	t[k] = '\0';
+	CU_ASSERT_FATAL(k < cap);
+	return t;
+}
+
+/* How many containers deep n goes (through the first member/element). */
+static size_t depth_of(const DocNode *n) {
+	size_t d = 0;
+	while (doc_type(n) == DOC_OBJECT || doc_type(n) == DOC_ARRAY) {
+		d++;
+		n = n->c.n > 0 ? n->c.items[0] : NULL;
+	}
+	return d;
+}
+
+static int send_and_read(VarlinkStream *a, VarlinkStream *b, const char *text, Doc **ret) {
+	size_t len = strlen(text) + 1;
+	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), text, len), (ssize_t)len);
+	return read_one(b, ret, NULL, NULL);
+}
+
+/* The stream's depth limit: exactly max_depth containers are accepted, one more is -ELOOP
+ * (consumed; the stream reads on), for arrays and objects, and far deeper fails the same. */
+static void test_depth_limit(void) {
+	static const int limits[] = { 1, 2, 3, IOASID_MAX_JSON_DEPTH, 32 };
+	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+		size_t limit = (size_t)limits[i];
+		VarlinkStream *a = NULL, *b = NULL;
+		pair(IOASID_MAX_MESSAGE, limits[i], 0, &a, &b);
+		for (int objects = 0; objects <= 1; objects++) {
+			char *at = nested(limit, objects), *over = nested(limit + 1, objects);
+			Doc *m = NULL;
+			int r = send_and_read(a, b, at, &m);
+			if (r < 0)
+				fprintf(stderr, "depth %zu: '%s': %d\n", limit, at, r);
+			ASSERT_OK(r);
+			CU_ASSERT_EQUAL(depth_of(doc_root(m)), limit);
+			doc_free(m);
+
+			m = NULL;
+			r = send_and_read(a, b, over, &m);
+			if (r != -ELOOP)
+				fprintf(stderr, "depth %zu: '%s': %d\n", limit, over, r);
+			ASSERT_ERR(r, ELOOP);
+			CU_ASSERT_PTR_NULL(m);
+			CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
+
+			/* The limit holds again for the next message. */
+			ASSERT_OK(send_and_read(a, b, at, &m));
+			CU_ASSERT_EQUAL(depth_of(doc_root(m)), limit);
+			doc_free(m);
+			free(at);
+			free(over);
+		}
+		char *deep = nested(2000, false);
+		Doc *m = NULL;
+		ASSERT_ERR(send_and_read(a, b, deep, &m), ELOOP);
+		free(deep);
+		varlink_stream_free(a);
+		varlink_stream_free(b);
+	}
+}
+
+/* Reads from the raw socket fd until want_msgs NUL-terminated messages arrived; collects the
+ * bytes into buf and the fds (O_CLOEXEC) into fds. Returns the byte count. */
+static size_t recv_raw(int fd, size_t want_msgs, char *buf, size_t cap, int *fds, size_t fds_cap,
+		       size_t *ret_n_fds) {
+	size_t len = 0, nuls = 0, n_fds = 0;
+	while (nuls < want_msgs) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		CU_ASSERT_EQUAL_FATAL(poll(&pfd, 1, 2000), 1);
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * 16)];
+		} control;
+		struct iovec iov = { .iov_base = buf + len, .iov_len = cap - len };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = &control,
+			.msg_controllen = sizeof(control),
+		};
+		CU_ASSERT_FATAL(cap > len);
+		ssize_t k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		CU_ASSERT_FATAL(k > 0);
+		CU_ASSERT_FALSE(mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			CU_ASSERT_FATAL(n_fds + n <= fds_cap);
+			memcpy(fds + n_fds, CMSG_DATA(c), n * sizeof(int));
+			n_fds += n;
+		}
+		for (ssize_t j = 0; j < k; j++)
+			if (buf[len + (size_t)j] == '\0')
+				nuls++;
+		len += (size_t)k;
+	}
+	*ret_n_fds = n_fds;
+	return len;
+}
+
+/* The same message as a json-c tree and as a document: all types, escapes, extremes. */
+static json_object *sample_json(void) {
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "iommuFd", json_object_new_int(0));
+	json_object_object_add(p, "lease", json_object_new_string("l-1/2"));
+	json_object *devs = json_object_new_array();
+	json_object_array_add(devs, json_object_new_string("0000:01:00.0"));
+	json_object_array_add(devs, json_object_new_string("q\"b\\s/t\tn\nc\x01 \xc3\xa9\x7f"));
+	json_object_array_add(devs, json_object_new_string(""));
+	json_object_object_add(p, "devices", devs);
+	json_object_object_add(p, "min", json_object_new_int64(INT64_MIN));
+	json_object_object_add(p, "max", json_object_new_int64(INT64_MAX));
+	json_object_object_add(p, "neg", json_object_new_int(-42));
+	json_object_object_add(p, "yes", json_object_new_boolean(1));
+	json_object_object_add(p, "no", json_object_new_boolean(0));
+	json_object_object_add(p, "nil", NULL);
+	json_object_object_add(p, "emptyObject", json_object_new_object());
+	json_object_object_add(p, "emptyArray", json_object_new_array());
+	json_object_object_add(p, "half", json_object_new_double(1.5));
+	json_object *m = json_object_new_object();
+	json_object_object_add(m, "parameters", p);
+	json_object_object_add(m, "continues", json_object_new_boolean(1));
+	return m;
+}
+
+static DocNode *sample_doc(Doc *d) {
+	DocNode *p = doc_object(d);
+	CU_ASSERT_FATAL(p != NULL);
+	ASSERT_OK(doc_add(d, p, "iommuFd", doc_int(d, 0)));
+	ASSERT_OK(doc_add(d, p, "lease", doc_string(d, "l-1/2")));
+	DocNode *devs = doc_array(d);
+	CU_ASSERT_FATAL(devs != NULL);
+	ASSERT_OK(doc_append(d, devs, doc_string(d, "0000:01:00.0")));
+	ASSERT_OK(doc_append(d, devs, doc_string(d, "q\"b\\s/t\tn\nc\x01 \xc3\xa9\x7f")));
+	ASSERT_OK(doc_append(d, devs, doc_string(d, "")));
+	ASSERT_OK(doc_add(d, p, "devices", devs));
+	ASSERT_OK(doc_add(d, p, "min", doc_int(d, INT64_MIN)));
+	ASSERT_OK(doc_add(d, p, "max", doc_int(d, INT64_MAX)));
+	ASSERT_OK(doc_add(d, p, "neg", doc_int(d, -42)));
+	ASSERT_OK(doc_add(d, p, "yes", doc_bool(d, true)));
+	ASSERT_OK(doc_add(d, p, "no", doc_bool(d, false)));
+	ASSERT_OK(doc_add(d, p, "nil", NULL));
+	ASSERT_OK(doc_add(d, p, "emptyObject", doc_object(d)));
+	ASSERT_OK(doc_add(d, p, "emptyArray", doc_array(d)));
+	ASSERT_OK(doc_add(d, p, "half", doc_double(d, 1.5)));
+	DocNode *m = doc_object(d);
+	CU_ASSERT_FATAL(m != NULL);
+	ASSERT_OK(doc_add(d, m, "parameters", p));
+	ASSERT_OK(doc_add(d, m, "continues", doc_bool(d, true)));
+	return m;
+}
+
+static void check_same_wire(const char *what, const char *jb, size_t jl, const char *db,
+			    size_t dl) {
+	bool same = jl == dl && memcmp(jb, db, jl) == 0;
+	if (!same) {
+		fprintf(stderr, "%s: json-c %zu bytes, doc %zu bytes\n", what, jl, dl);
+		for (int side = 0; side < 2; side++) {
+			const char *t = side == 0 ? jb : db;
+			size_t l = side == 0 ? jl : dl;
+			fputs(side == 0 ? " json-c: '" : " doc:    '", stderr);
+			for (size_t i = 0; i < l; i++)
+				fputs(t[i] ? (char[]){ t[i], '\0' } : "\\0", stderr);
+			fputs("'\n", stderr);
+		}
+	}
+	CU_ASSERT_TRUE(same);
+}
+
+/* Checks that the fds received are, in order, the files of want[], and closes them. */
+static void check_fds_received(int *got, size_t n_got, const int *want, size_t n_want) {
+	CU_ASSERT_EQUAL(n_got, n_want);
+	for (size_t i = 0; i < n_got; i++) {
+		CU_ASSERT_TRUE(i < n_want && same_file(got[i], want[i]));
+		CU_ASSERT_TRUE(fcntl(got[i], F_GETFD) & FD_CLOEXEC);
+		safe_close(got[i]);
+	}
+}
+
+/* varlink_stream_send_doc() puts on the wire exactly the bytes varlink_stream_send() puts
+ * there for the equivalent json-c message, with the same fds; also when it goes out behind
+ * queued data (the queued path serializes and duplicates the fds). */
+static void test_send_doc_same_bytes(void) {
+	size_t base = count_fds();
+	int sv[2];
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
+	VarlinkStream *a = NULL;
+	ASSERT_OK(varlink_stream_new(sv[0], IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a));
+	int peer = sv[1];
+	int mf[3] = { memfd("sd0"), memfd("sd1"), memfd("sd2") };
+	size_t with_ours = count_fds();
+
+	Doc *d = doc_new();
+	CU_ASSERT_FATAL(d != NULL);
+	DocNode *dm = sample_doc(d);
+	json_object *jm = sample_json();
+	/* An error message and an empty-parameters reply too. */
+	DocNode *derr = doc_object(d);
+	ASSERT_OK(doc_add(d, derr, "error", doc_string(d, "io.ioasid.NoSuchDevice")));
+	DocNode *ep = doc_object(d);
+	ASSERT_OK(doc_add(d, ep, "device", doc_string(d, "0000:01:00.0")));
+	ASSERT_OK(doc_add(d, derr, "parameters", ep));
+	json_object *jep = json_object_new_object();
+	json_object_object_add(jep, "device", json_object_new_string("0000:01:00.0"));
+	json_object *jerr = NULL;
+	ASSERT_OK(varlink_build_error("io.ioasid.NoSuchDevice", jep, &jerr));
+	DocNode *dempty = doc_object(d);
+	ASSERT_OK(doc_add(d, dempty, "parameters", doc_object(d)));
+	json_object *jempty = NULL;
+	ASSERT_OK(varlink_build_reply(NULL, false, &jempty));
+
+	const struct {
+		const char *what;
+		json_object *j;
+		const DocNode *doc;
+		size_t n_fds;
+	} cases[] = {
+		{ "sample", jm, dm, 0 },
+		{ "sample+1fd", jm, dm, 1 },
+		{ "sample+3fds", jm, dm, 3 },
+		{ "error", jerr, derr, 0 },
+		{ "error+2fds", jerr, derr, 2 },
+		{ "empty", jempty, dempty, 0 },
+		{ "empty+1fd", jempty, dempty, 1 },
+	};
+	static char jb[8192], db[8192];
+	int got[16];
+	size_t n_got = 0;
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		const int *fds = cases[i].n_fds ? mf : NULL;
+		CU_ASSERT_EQUAL(varlink_stream_send(a, cases[i].j, fds, cases[i].n_fds), 1);
+		size_t jl = recv_raw(peer, 1, jb, sizeof(jb), got, ELEMENTSOF(got), &n_got);
+		check_fds_received(got, n_got, mf, cases[i].n_fds);
+		/* The json-c side is what json-c prints, NUL-framed. */
+		const char *want = json_object_to_json_string_ext(
+			cases[i].j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		CU_ASSERT_TRUE(jl == strlen(want) + 1 && memcmp(jb, want, jl) == 0);
+
+		CU_ASSERT_EQUAL(varlink_stream_send_doc(a, cases[i].doc, fds, cases[i].n_fds), 1);
+		CU_ASSERT_EQUAL(varlink_stream_queued(a), 0);
+		size_t dl = recv_raw(peer, 1, db, sizeof(db), got, ELEMENTSOF(got), &n_got);
+		check_fds_received(got, n_got, mf, cases[i].n_fds);
+		check_same_wire(cases[i].what, jb, jl, db, dl);
+		CU_ASSERT_EQUAL(count_fds(), with_ours); /* the caller's fds, no duplicate left */
+	}
+
+	/* Behind queued data: a queued message first, then the fd-bearing one. */
+	json_object *filler = NULL;
+	ASSERT_OK(varlink_build_reply(NULL, true, &filler));
+	size_t jl = 0, dl = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		ASSERT_OK(varlink_stream_enqueue(a, filler, NULL, 0));
+		int r = pass == 0 ? varlink_stream_send(a, jm, mf, 2)
+				  : varlink_stream_send_doc(a, dm, mf, 2);
+		CU_ASSERT_FATAL(r >= 0);
+		while (r == 0) {
+			r = varlink_stream_flush(a);
+			CU_ASSERT_FATAL(r >= 0);
+		}
+		size_t *l = pass == 0 ? &jl : &dl;
+		*l = recv_raw(peer, 2, pass == 0 ? jb : db, sizeof(jb), got, ELEMENTSOF(got),
+			      &n_got);
+		check_fds_received(got, n_got, mf, 2);
+		CU_ASSERT_EQUAL(count_fds(), with_ours);
+	}
+	check_same_wire("queued", jb, jl, db, dl);
+	json_object_put(filler);
+
+	json_object_put(jm);
+	json_object_put(jerr);
+	json_object_put(jempty);
+	doc_free(d);
+	varlink_stream_free(a);
+	safe_close(peer);
+	for (size_t i = 0; i < ELEMENTSOF(mf); i++)
+		safe_close(mf[i]);
+	CU_ASSERT_EQUAL(count_fds(), base);
+}
+
+/* Reads from the raw blocking socket fd until want NUL-terminated messages have arrived;
+ * returns their bytes (malloc'd) and the length. */
+static char *read_calls(int fd, size_t want, size_t *ret_len) {
+	size_t cap = 4096, len = 0, nuls = 0;
+	char *buf = malloc(cap);
+	CU_ASSERT_FATAL(buf != NULL);
+	while (nuls < want) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		CU_ASSERT_EQUAL_FATAL(poll(&pfd, 1, 2000), 1);
+		CU_ASSERT_FATAL(len < cap);
+		ssize_t k = read(fd, buf + len, cap - len);
+		CU_ASSERT_FATAL(k > 0);
+		for (ssize_t j = 0; j < k; j++)
+			if (buf[len + (size_t)j] == '\0')
+				nuls++;
+		len += (size_t)k;
+	}
+	*ret_len = len;
+	return buf;
+}
+
+/* The text varlink_stream_call() would send for this call, NUL included, appended at *pos
+ * of buf. Takes parameters. */
+static void append_call_text(char *buf, size_t cap, size_t *pos, const char *method,
+			     json_object *parameters, unsigned flags) {
+	json_object *call = NULL;
+	ASSERT_OK(varlink_build_call(method, parameters, flags, &call));
+	const char *t = json_object_to_json_string_ext(
+		call, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n = strlen(t) + 1;
+	CU_ASSERT_FATAL(*pos + n <= cap);
+	memcpy(buf + *pos, t, n);
+	*pos += n;
+	json_object_put(call);
+}
+
+/* varlink_stream_call_doc() against a scripted peer, as test_blocking_call does for
+ * varlink_stream_call(): replies, errors, fds, a "more" call, the bytes the peer gets (the
+ * same as varlink_stream_call() sends), timeout and EOF. */
+static void test_blocking_call_doc(void) {
+	size_t base = count_fds();
+	int sv[2];
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	VarlinkStream *c = NULL;
+	ASSERT_OK(varlink_stream_new(sv[0], IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &c));
+	/* The peer's answers are written before the calls: each call still reads exactly one. */
+	int mf = memfd("reply-doc");
+	const char reply[] = "{\"parameters\":{\"iommuFd\":0,\"lease\":\"L1\"}}";
+	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
+	const char err[] = "{\"error\":\"io.ioasid.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
+	const char more[] = "{\"continues\":true}\0{\"parameters\":{\"i\":2}}";
+	CU_ASSERT_EQUAL_FATAL(write(sv[1], more, sizeof(more)), (ssize_t)sizeof(more));
+
+	Doc *pd = doc_new();
+	CU_ASSERT_FATAL(pd != NULL);
+	DocNode *params = doc_object(pd), *devs = doc_array(pd);
+	CU_ASSERT_FATAL(params && devs);
+	ASSERT_OK(doc_append(pd, devs, doc_string(pd, "0000:01:00.0")));
+	ASSERT_OK(doc_add(pd, params, "devices", devs));
+	ASSERT_OK(doc_add(pd, params, "exclusive", doc_bool(pd, true)));
+
+	char *ename = NULL;
+	Doc *rd = NULL;
+	const DocNode *p = NULL;
+	int *fds = NULL;
+	size_t n = 0;
+	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.Acquire", params, 0, 2000, &ename,
+					  &rd, &p, &fds, &n));
+	CU_ASSERT_PTR_NULL(ename);
+	CU_ASSERT_FATAL(rd != NULL && p != NULL);
+	CU_ASSERT_PTR_EQUAL(p, doc_get(doc_root(rd), "parameters")); /* borrowed from the reply */
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_TRUE(same_file(fds[0], mf));
+	CU_ASSERT_EQUAL(get_int(p, "iommuFd"), 0);
+	ASSERT_STREQ(doc_str(doc_get(p, "lease")), "L1");
+	doc_free(rd);
+	varlink_fds_free(fds, n);
+	safe_close(mf);
+	/* The caller's parameters are borrowed, not consumed. */
+	ASSERT_STREQ(doc_str(doc_at(doc_get(params, "devices"), 0)), "0000:01:00.0");
+
+	rd = NULL;
+	p = NULL;
+	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename,
+					  &rd, &p, &fds, &n));
+	ASSERT_STREQ(ename, "io.ioasid.NoSuchLease");
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_FATAL(rd != NULL && p != NULL);
+	ASSERT_STREQ(doc_str(doc_get(p, "lease")), "x");
+	free(ename);
+	doc_free(rd);
+
+	/* A "more" call: the first reply, without parameters, comes back with an empty
+	 * object; the next one is read separately. */
+	rd = NULL;
+	p = NULL;
+	ename = (char *)"unset";
+	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.ListDevices", NULL,
+					  VARLINK_CALL_MORE, 2000, &ename, &rd, &p, NULL, NULL));
+	CU_ASSERT_PTR_NULL(ename);
+	CU_ASSERT_FATAL(rd != NULL && p != NULL);
+	CU_ASSERT_EQUAL(doc_type(p), DOC_OBJECT);
+	CU_ASSERT_EQUAL(p->c.n, 0);
+	bool continues = false;
+	ASSERT_OK(varlink_parse_reply(doc_root(rd), NULL, NULL, &continues));
+	CU_ASSERT_TRUE(continues);
+	doc_free(rd);
+	rd = NULL;
+	ASSERT_OK(varlink_stream_read_message(c, 2000, &rd, NULL, NULL));
+	ASSERT_OK(varlink_parse_reply(doc_root(rd), NULL, &p, &continues));
+	CU_ASSERT_FALSE(continues);
+	CU_ASSERT_EQUAL(get_int(p, "i"), 2);
+	doc_free(rd);
+
+	/* The three calls reached the peer framed, byte for byte what varlink_stream_call()
+	 * sends for the same calls. */
+	char want[1024];
+	size_t wl = 0;
+	json_object *jp = json_object_new_object(), *jdevs = json_object_new_array();
+	json_object_array_add(jdevs, json_object_new_string("0000:01:00.0"));
+	json_object_object_add(jp, "devices", jdevs);
+	json_object_object_add(jp, "exclusive", json_object_new_boolean(1));
+	append_call_text(want, sizeof(want), &wl, "io.ioasid.Broker.Acquire", jp, 0);
+	append_call_text(want, sizeof(want), &wl, "io.ioasid.Broker.Release", NULL, 0);
+	append_call_text(want, sizeof(want), &wl, "io.ioasid.Broker.ListDevices", NULL,
+			 VARLINK_CALL_MORE);
+	size_t k = 0;
+	char *buf = read_calls(sv[1], 3, &k);
+	check_same_wire("calls", want, wl, buf, k);
+	free(buf);
+
+	/* No answer: timeout, outputs untouched. Then EOF: ECONNRESET. */
+	rd = NULL;
+	p = NULL;
+	ASSERT_ERR(varlink_stream_call_doc(c, "x.Y", NULL, 0, 50, NULL, &rd, &p, NULL, NULL),
+		   ETIMEDOUT);
+	CU_ASSERT_PTR_NULL(rd);
+	CU_ASSERT_PTR_NULL(p);
+	safe_close(sv[1]);
+	int r = varlink_stream_call_doc(c, "x.Y", params, 0, 2000, NULL, &rd, &p, NULL, NULL);
+	CU_ASSERT_TRUE(r == -ECONNRESET || r == -EPIPE);
+	CU_ASSERT_PTR_NULL(rd);
+	doc_free(pd);
+	varlink_stream_free(c);
+	CU_ASSERT_EQUAL(count_fds(), base);
+}
+
 static CU_TestInfo tests[] = {
 	{ "framing", test_framing },
 	{ "parse_call_rejects", test_parse_call_rejects },
@@ -739,6 +1297,10 @@ static CU_TestInfo tests[] = {
 	{ "fds_mid_message", test_fds_mid_message },
 	{ "epipe", test_epipe },
 	{ "blocking_call", test_blocking_call },
+	{ "strict_json", test_strict_json },
+	{ "depth_limit", test_depth_limit },
+	{ "send_doc_same_bytes", test_send_doc_same_bytes },
+	{ "blocking_call_doc", test_blocking_call_doc },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("varlink", tests);
