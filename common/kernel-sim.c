@@ -224,11 +224,27 @@ static bool sim_dev_dma_safe(const SimDev *d) {
 
 /* Rebuilds every group's member list from the devices' group numbers: once per host sync,
  * so a bind does not scan all devices (4096 on the benchmark host). */
+static int group_cmp(const void *a, const void *b) {
+	int x = (*(SimGroup *const *)a)->number, y = (*(SimGroup *const *)b)->number;
+	return x < y ? -1 : x > y;
+}
+
 static int sim_index_members(Sim *s) {
+	/* The groups sorted by number for the lookups below: a linear search per device made
+	 * the first bind on a 4096-device host cost 50M instructions. */
+	_cleanup_free_ SimGroup **sorted = malloc(MAX(s->n_groups, (size_t)1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, s->groups, s->n_groups * sizeof(*sorted));
+	qsort(sorted, s->n_groups, sizeof(*sorted), group_cmp);
 	for (size_t i = 0; i < s->n_groups; i++)
 		s->groups[i]->n_members = 0;
 	for (size_t i = 0; i < s->n_devs; i++) {
-		SimGroup *g = sim_find_group(s, s->devs[i]->group);
+		SimGroup key = { .number = s->devs[i]->group }, *kp = &key;
+		SimGroup **found = s->n_groups > 0 ? bsearch(&kp, sorted, s->n_groups,
+							      sizeof(*sorted), group_cmp)
+						   : NULL;
+		SimGroup *g = found ? *found : NULL;
 		if (!g)
 			continue;
 		SimDev **m = realloc(g->members, (g->n_members + 1) * sizeof(*m));
