@@ -12,9 +12,10 @@
  * -> group map, so no per-device iommu_group readlink; ids, class and driver come from the
  * uevent read for the properties; other attributes are read relative to one directory fd
  * per device; libudev's enumerator is not used because its per-device path resolution
- * alone cost more than all of lspci there; the hwdb is consulted only for devices udev
- * has not named; physfn is derived from the PFs' virtfn links. Only stat()/access() are
- * used on /dev nodes: this file never opens a device.
+ * alone costs about 3x all of lspci there (tests/bench/udevenum.sh measures it); the hwdb
+ * is consulted only for devices udev has not named; physfn is derived from the PFs'
+ * virtfn links. Only stat()/access() are used on /dev nodes: this file never opens a
+ * device.
  *
  * Device.properties holds the udev properties minus the keys the kernel itself puts in
  * the uevent (DEVPATH, DRIVER, PCI_ID, MODALIAS, ...), which the structured fields
@@ -849,8 +850,11 @@ int host_load_live(Host **ret) {
 		h->kernel.vfio_cdev = TRI_YES;
 
 	/* The bus directory is what libudev's enumerator reads for subsystem "pci"; reading
-	 * it directly saves its per-device path resolution (measured under the umockdev
-	 * preload on 4096 devices: the enumerator alone took longer than all of lspci). */
+	 * it directly saves the enumerator's per-device work: libudev (systemd 252) makes an
+	 * sd_device per entry, resolving the bus symlink one path component at a time, then
+	 * sorts the list. Under the umockdev preload on 4096 devices that alone costs about
+	 * 3x lspci's whole run, and no match or libudev call skips it (tests/bench/udevenum.sh
+	 * measures it, so the choice can be revisited when libudev changes). */
 	bus = opendir("/sys/bus/pci/devices");
 	if (!bus && errno != ENOENT) {
 		r = -errno;

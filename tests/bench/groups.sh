@@ -29,25 +29,17 @@ bench_groups() {
 		echo "bench groups: SKIPPED: lspci (pciutils) is not installed"
 		return 0
 	fi
-	preload=$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
-		[ -e "$d/libumockdev-preload.so.0" ] && echo "$d/libumockdev-preload.so.0" && break
-	done)
+	preload=$(umockdev_preload)
 	if [ -z "$preload" ]; then
 		echo "bench groups: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
 		return 0
 	fi
-	# 4096 devices make ~100k files: on tmpfs the bed is made and removed in seconds.
-	local tmp=${TMPDIR:-/tmp}
-	[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
-	tb=$(mktemp -d "$tmp/ioasid-bench.XXXXXX")
-	trap 'rm -rf "$tb"' RETURN
-	if ! "$B/mktestbed" --synthetic "$GROUPS_SPEC" "$tb" >"$tb.log" 2>&1; then
+	if ! tb=$(synthetic_bed "$GROUPS_SPEC" 2>&1); then
 		echo "bench groups: FAIL: mktestbed --synthetic $GROUPS_SPEC failed:"
-		sed 's/^/  /' "$tb.log"
-		rm -f "$tb.log"
+		echo "$tb"
 		return 1
 	fi
-	rm -f "$tb.log"
+	trap 'rm -rf "$tb"' RETURN
 	under() { LD_PRELOAD=$preload UMOCKDEV_DIR=$tb "$@"; }
 
 	# Sanity: all three see the synthetic host, not this machine's.

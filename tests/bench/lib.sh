@@ -40,3 +40,43 @@ time_median_ms() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0) ? a / b : 0 }'; }
 # le A B: true when A <= B (floats).
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# umockdev_preload: prints the path of libumockdev-preload.so.0, or nothing if umockdev is not
+# installed.
+umockdev_preload() {
+	local d
+	for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
+		[ -e "$d/libumockdev-preload.so.0" ] && echo "$d/libumockdev-preload.so.0" && return 0
+	done
+	return 0
+}
+
+# synthetic_bed SPEC: makes a umockdev test bed with `$B/mktestbed --synthetic SPEC`
+# (DEVICES:GROUPS) in a new directory and prints its path. 4096 devices make ~100k files, so
+# the bed goes to /dev/shm when TMPDIR is unset. On failure prints mktestbed's output on
+# stderr, removes what it made and returns 1.
+synthetic_bed() {
+	local tmp=${TMPDIR:-/tmp} tb
+	[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
+	tb=$(mktemp -d "$tmp/ioasid-bench.XXXXXX") || return 1
+	if ! "$B/mktestbed" --synthetic "$1" "$tb" >"$tb.log" 2>&1; then
+		sed 's/^/  /' "$tb.log" >&2
+		rm -rf "$tb" "$tb.log"
+		return 1
+	fi
+	rm -f "$tb.log"
+	echo "$tb"
+}
+
+# instructions CMD...: the user-space instructions CMD executes (callgrind's "Collected"),
+# which unlike times do not depend on what else the machine is doing. CMD runs directly under
+# valgrind (not behind env(1), whose exec valgrind would not follow): set LD_PRELOAD and the
+# like on the call, `VAR=x instructions CMD`. Prints nothing and returns 1 if valgrind is
+# missing or CMD fails.
+instructions() {
+	command -v valgrind >/dev/null || return 1
+	local out
+	out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) ||
+		return 1
+	awk '/Collected :/ { print $NF; found = 1 } END { exit !found }' <<<"$out"
+}
