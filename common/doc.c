@@ -9,10 +9,11 @@
 
 #include "common/doc.h"
 
-/* Chunks grow with the document, doubling from DOC_CHUNK_MIN (a Varlink message fits one)
- * to DOC_CHUNK (an inspection document of thousands of devices); a request larger than a
- * chunk gets a chunk of its own. */
-#define DOC_CHUNK_MIN (4 * 1024)
+/* Chunks grow with the document, doubling from DOC_CHUNK_MIN to DOC_CHUNK (an inspection
+ * document of thousands of devices); a request larger than a chunk gets a chunk of its own.
+ * The first chunk is a 1 KiB block, which glibc serves from its per-thread cache: a Varlink
+ * request fits in it, and a larger first block cost ~900 instructions per message. */
+#define DOC_CHUNK_MIN (1024 - sizeof(DocChunk))
 #define DOC_CHUNK (64 * 1024)
 
 typedef struct DocChunk DocChunk;
@@ -497,17 +498,28 @@ static int key_cmp(const void *a, const void *b) {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Whether object o repeats a key: pairwise for small objects, sorted otherwise (a hostile
- * message with thousands of keys must not cost a quadratic number of comparisons). */
-static int ps_check_unique(Parser *ps, const DocNode *o) {
+/* Keys of an object held in a small array are checked as they come, by a signature (length,
+ * first and last byte) and strcmp() only when that matches; a larger object is checked
+ * once, sorted, at its end (a hostile message with thousands of keys must not cost a
+ * quadratic number of comparisons). */
+#define PS_SMALL_OBJECT 16
+
+static uint32_t key_signature(const char *key, size_t len) {
+	return (uint32_t)len ^ (uint32_t)(unsigned char)key[0] << 16 ^
+	       (uint32_t)(unsigned char)key[len ? len - 1 : 0] << 24;
+}
+
+/* Whether the first n keys of o hold key (signatures in sig). */
+static bool ps_key_seen(const DocNode *o, const uint32_t *sig, size_t n, const char *key,
+			uint32_t s) {
+	for (size_t i = 0; i < n; i++)
+		if (sig[i] == s && strcmp(o->c.keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+static int ps_check_unique_sorted(Parser *ps, const DocNode *o) {
 	size_t n = o->c.n;
-	if (n <= 16) {
-		for (size_t i = 1; i < n; i++)
-			for (size_t j = 0; j < i; j++)
-				if (strcmp(o->c.keys[i], o->c.keys[j]) == 0)
-					return -EBADMSG;
-		return 0;
-	}
 	const char **sorted = doc_alloc(ps->d, n * sizeof(char *));
 	if (!sorted)
 		return -ENOMEM;
@@ -528,6 +540,7 @@ static DocNode *ps_container(Parser *ps, bool object) {
 	if (!c)
 		return ps_fail(ps, -ENOMEM);
 	const unsigned char close = object ? '}' : ']';
+	uint32_t sig[PS_SMALL_OBJECT];
 	ps_skip_ws(ps);
 	if (ps->p < ps->end && *ps->p == close) {
 		ps->p++;
@@ -542,6 +555,12 @@ static DocNode *ps_container(Parser *ps, bool object) {
 				return ps_fail(ps, -EBADMSG);
 			if (!(key = ps_string_text(ps, &len)))
 				return NULL;
+			if (c->c.n < PS_SMALL_OBJECT) {
+				uint32_t ks = key_signature(key, len);
+				if (ps_key_seen(c, sig, c->c.n, key, ks))
+					return ps_fail(ps, -EBADMSG); /* a duplicate key */
+				sig[c->c.n] = ks;
+			}
 			ps_skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':')
 				return ps_fail(ps, -EBADMSG);
@@ -566,8 +585,8 @@ static DocNode *ps_container(Parser *ps, bool object) {
 		ps->p++;
 		break;
 	}
-	if (object) {
-		int r = ps_check_unique(ps, c);
+	if (object && c->c.n > PS_SMALL_OBJECT) {
+		int r = ps_check_unique_sorted(ps, c);
 		if (r < 0)
 			return ps_fail(ps, r);
 	}

@@ -17,28 +17,11 @@ GROUPS_SPEC=${GROUPS_SPEC:-4096:1024}
 
 bench_groups() {
 	local tb preload ctl=$B/ioasidctl walk=$B/sysfs-walk
-	if [ ! -x "$B/mktestbed" ]; then
-		echo "bench groups: SKIPPED: $B/mktestbed is not built (the host model's testbed tool)"
-		return 0
-	fi
-	if [ ! -x "$walk" ] || [ ! -x "$ctl" ]; then
-		echo "bench groups: SKIPPED: build $ctl and $walk first (make build-tests)"
-		return 0
-	fi
-	if ! command -v lspci >/dev/null; then
-		echo "bench groups: SKIPPED: lspci (pciutils) is not installed"
-		return 0
-	fi
-	preload=$(umockdev_preload)
-	if [ -z "$preload" ]; then
-		echo "bench groups: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
-		return 0
-	fi
-	if ! tb=$(synthetic_bed "$GROUPS_SPEC" 2>&1); then
-		echo "bench groups: FAIL: mktestbed --synthetic $GROUPS_SPEC failed:"
-		echo "$tb"
-		return 1
-	fi
+	local rc=0
+	bench_bed groups "$walk" "$ctl" || rc=$?
+	[ $rc -eq 2 ] && return 0
+	[ $rc -ne 0 ] && return 1
+	tb=$BED_DIR preload=$BED_PRELOAD
 	trap 'rm -rf "$tb"' RETURN
 	under() { LD_PRELOAD=$preload UMOCKDEV_DIR=$tb "$@"; }
 

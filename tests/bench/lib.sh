@@ -68,6 +68,36 @@ synthetic_bed() {
 	echo "$tb"
 }
 
+# bench_bed NAME TOOL...: what a section on the synthetic bed needs: $B/mktestbed and each
+# TOOL built, lspci, the umockdev preload, and the bed of $GROUPS_SPEC. Sets BED_DIR (the
+# caller removes it) and BED_PRELOAD. Returns 0 when ready, 2 when the section is skipped,
+# 1 when the setup is broken; says why in the section's words either way.
+bench_bed() {
+	local name=$1 t
+	shift
+	for t in "$B/mktestbed" "$@"; do
+		if [ ! -x "$t" ]; then
+			echo "bench $name: SKIPPED: $t is not built (make build-tests)"
+			return 2
+		fi
+	done
+	if ! command -v lspci >/dev/null; then
+		echo "bench $name: SKIPPED: lspci (pciutils) is not installed"
+		return 2
+	fi
+	BED_PRELOAD=$(umockdev_preload)
+	if [ -z "$BED_PRELOAD" ]; then
+		echo "bench $name: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
+		return 2
+	fi
+	if ! BED_DIR=$(synthetic_bed "$GROUPS_SPEC" 2>&1); then
+		echo "bench $name: FAIL: mktestbed --synthetic $GROUPS_SPEC failed:"
+		echo "$BED_DIR"
+		return 1
+	fi
+	return 0
+}
+
 # instructions CMD...: the user-space instructions CMD executes (callgrind's "Collected"),
 # which unlike times do not depend on what else the machine is doing. CMD runs directly under
 # valgrind (not behind env(1), whose exec valgrind would not follow): set LD_PRELOAD and the

@@ -24,25 +24,11 @@ INSTR=${INSTR:-0}
 
 bench_udevenum() {
 	local tb preload ctl=$B/ioasidctl walk=$B/sysfs-walk enum=$B/udev-enum
-	if [ ! -x "$B/mktestbed" ] || [ ! -x "$ctl" ] || [ ! -x "$walk" ] || [ ! -x "$enum" ]; then
-		echo "bench udevenum: SKIPPED: build $B/mktestbed, $ctl, $walk and $enum first" \
-			"(make build-tests)"
-		return 0
-	fi
-	if ! command -v lspci >/dev/null; then
-		echo "bench udevenum: SKIPPED: lspci (pciutils) is not installed"
-		return 0
-	fi
-	preload=$(umockdev_preload)
-	if [ -z "$preload" ]; then
-		echo "bench udevenum: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
-		return 0
-	fi
-	if ! tb=$(synthetic_bed "$GROUPS_SPEC" 2>&1); then
-		echo "bench udevenum: FAIL: mktestbed --synthetic $GROUPS_SPEC failed:"
-		echo "$tb"
-		return 1
-	fi
+	local rc=0
+	bench_bed udevenum "$walk" "$ctl" "$enum" || rc=$?
+	[ $rc -eq 2 ] && return 0
+	[ $rc -ne 0 ] && return 1
+	tb=$BED_DIR preload=$BED_PRELOAD
 	trap 'rm -rf "$tb"' RETURN
 	under() { LD_PRELOAD=$preload UMOCKDEV_DIR=$tb "$@"; }
 
