@@ -492,7 +492,6 @@ static void raw_send_fds(int sock, const char *text, size_t len, const int *fds,
 	CU_ASSERT_EQUAL_FATAL(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-/* The daemon's streams refuse fds: they are closed and the read fails. */
 /* Reads every complete message from b into ids[] (the "i" parameter) and counts the fds. */
 static void drain(VarlinkStream *a, VarlinkStream *b, size_t want, int *ids, size_t *ret_fds,
 		  const int *fd_of) {
@@ -617,6 +616,7 @@ static void test_send(void) {
 	CU_ASSERT_EQUAL(count_fds(), base);
 }
 
+/* The daemon's streams refuse fds: they are closed and the read fails. */
 static void test_refuse_fds(void) {
 	size_t base = count_fds();
 	VarlinkStream *a = NULL, *b = NULL;
