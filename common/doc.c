@@ -353,32 +353,17 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 		/* An escape; the scan above guaranteed a byte after the backslash. */
 		unsigned char e = s[1];
 		s += 2;
-		switch (e) {
-		case '"':
-		case '\\':
-		case '/':
-			out[n++] = (char)e;
+		/* The two-character escapes, by the letter after the backslash. */
+		static const char short_escape[128] = {
+			['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+			['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+		};
+		if (e < 128 && short_escape[e]) {
+			out[n++] = short_escape[e];
 			continue;
-		case 'b':
-			out[n++] = '\b';
-			continue;
-		case 'f':
-			out[n++] = '\f';
-			continue;
-		case 'n':
-			out[n++] = '\n';
-			continue;
-		case 'r':
-			out[n++] = '\r';
-			continue;
-		case 't':
-			out[n++] = '\t';
-			continue;
-		case 'u':
-			break;
-		default:
-			return ps_fail(ps, -EBADMSG), NULL;
 		}
+		if (e != 'u')
+			return ps_fail(ps, -EBADMSG), NULL;
 		uint32_t cp;
 		if (q - s < 4 || ps_hex4(s, &cp) < 0)
 			return ps_fail(ps, -EBADMSG), NULL;
