@@ -8,7 +8,7 @@
 #   make check-asan      unit + integration tiers under ASan/UBSan
 #   make check-valgrind  unit tier and the daemon under valgrind --track-fds
 #   make bench           benchmarks (ratios against a floor measured in the same run)
-#   make fuzz            libFuzzer target for the policy parser
+#   make fuzz            libFuzzer targets: the policy parser and the JSON parser
 #   make install         DESTDIR=, prefix= (never overwrites /etc, never runs systemctl)
 #   make format          clang-format every C file
 #
@@ -98,6 +98,9 @@ TOOL_CFLAGS_mktestbed = $(shell pkg-config --cflags umockdev-1.0 2>/dev/null)
 # An LD_PRELOAD shim (adversarial test A2): a shared object, not a program.
 TOOL_CFLAGS_peercred-eio = -fPIC
 TOOL_LIBS_peercred-eio = -shared -ldl
+# Another (benchmarks' native mode): reports sysfs for the test bed bind-mounted on /sys.
+TOOL_CFLAGS_sysfs-magic = -fPIC
+TOOL_LIBS_sysfs-magic = -shared -ldl
 
 all: $(IOASIDD) $(IOASIDCTL)
 .PHONY: all
@@ -240,7 +243,7 @@ fuzz: deps
 	B=$(B) tests/fuzz/run.sh
 .PHONY: fuzz
 
-# A short run of the same fuzzer, part of `make check` (the 10-minute run is `make fuzz`).
+# A short run of the same fuzzers, part of `make check` (the 10-minute run is `make fuzz`).
 check-fuzz: deps
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} B=$(B) tests/fuzz/run.sh
 .PHONY: check-fuzz

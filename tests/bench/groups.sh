@@ -4,15 +4,18 @@
 # Benchmark section "groups" (run by tests/bench/run.sh, or alone):
 # `ioasidctl groups --json` on a synthetic 4096-device / 1024-group sysfs, against
 # `lspci -D -n` (faster is the target) and a bare readdir/readlink walk of the same entries
-# (tests/tools/sysfs-walk.c; within 2x is the target), all under the same umockdev preload.
+# (tests/tools/sysfs-walk.c; within 2x is the target), all under the same umockdev preload,
+# or with NATIVE=1 all reading the bed bind-mounted on /sys (tests/bench/lib.sh says how).
 # Targets are reported, not asserted: a MISS prints the figures and still exits 0; a broken
 # setup (the tools do not see the testbed) exits 1.
 #
 #   REPEAT=9 GROUPS_SPEC=4096:1024 tests/bench/groups.sh
+#   NATIVE=1 tests/bench/groups.sh        (or the section groups-native)
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 B=${B:-build}
 . tests/bench/lib.sh
+bench_native_enter "$0" "$@"
 GROUPS_SPEC=${GROUPS_SPEC:-4096:1024}
 
 bench_groups() {
@@ -22,7 +25,7 @@ bench_groups() {
 	[ $rc -eq 2 ] && return 0
 	[ $rc -ne 0 ] && return 1
 	tb=$BED_DIR preload=$BED_PRELOAD
-	trap 'rm -rf "$tb"' RETURN
+	trap 'bench_bed_done; rm -rf "$tb"' RETURN
 	under() { LD_PRELOAD=$preload UMOCKDEV_DIR=$tb "$@"; }
 
 	# Sanity: all three see the synthetic host, not this machine's.
@@ -71,5 +74,5 @@ bench_groups() {
 		"wall $vw (${rw_floor}x, ${rw_lspci}x)"
 }
 
-echo "== bench: groups"
+echo "== bench: groups ($BENCH_WHERE)"
 bench_groups

@@ -68,10 +68,45 @@ synthetic_bed() {
 	echo "$tb"
 }
 
+# Two ways to put the bed under the tools, the same for every tool of a run:
+# - umockdev (the default): LD_PRELOAD=libumockdev-preload.so.0 translates every path under
+#   /sys, as the test tiers do. Each path call costs extra in user space, and more for calls
+#   relative to a directory fd (umockdev resolves the fd's path first), which weighs on tools
+#   that make many such calls (libudev's enumerator) more than on others.
+# - native (NATIVE=1, root): the section runs in a private mount namespace (unshare -m) with
+#   the bed bind-mounted on /sys and an empty tmpfs on /run/udev (so the host's udev database
+#   is not mixed in), and every tool reads it with plain system calls, as on a real host.
+#   The only preload is tests/tools/sysfs-magic.c, which makes statfs() call the bed sysfs
+#   (libudev refuses anything else). tmpfs path lookups are cheaper than sysfs's, so the
+#   absolute times are lower than a real host's; the ratios are what to read.
+# BENCH_WHERE names the mode in the sections' output.
+NATIVE=${NATIVE:-0}
+if [ "$NATIVE" = 1 ]; then
+	BENCH_WHERE="native: the bed bind-mounted on /sys"
+else
+	BENCH_WHERE="under the umockdev preload"
+fi
+
+# bench_native_enter SCRIPT ARGS...: in native mode, re-runs the section SCRIPT inside a
+# private mount namespace (once); returns when there is nothing to do (umockdev mode, or
+# already inside). Exits 0 with SKIPPED when the namespace cannot be made.
+bench_native_enter() {
+	[ "$NATIVE" = 1 ] && [ -z "${IOASID_BENCH_NS:-}" ] || return 0
+	local script=$1
+	shift
+	if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null ||
+		! unshare --mount --propagation private true 2>/dev/null; then
+		echo "bench $(basename "$script" .sh): SKIPPED: NATIVE=1 needs root and unshare -m"
+		exit 0
+	fi
+	IOASID_BENCH_NS=1 exec unshare --mount --propagation private bash "$script" "$@"
+}
+
 # bench_bed NAME TOOL...: what a section on the synthetic bed needs: $B/mktestbed and each
-# TOOL built, lspci, the umockdev preload, and the bed of $GROUPS_SPEC. Sets BED_DIR (the
-# caller removes it) and BED_PRELOAD. Returns 0 when ready, 2 when the section is skipped,
-# 1 when the setup is broken; says why in the section's words either way.
+# TOOL built, lspci, the preload of the mode (see above), and the bed of $GROUPS_SPEC, in
+# place. Sets BED_DIR (the caller removes it, after bench_bed_done) and BED_PRELOAD. Returns
+# 0 when ready, 2 when the section is skipped, 1 when the setup is broken; says why in the
+# section's words either way.
 bench_bed() {
 	local name=$1 t
 	shift
@@ -85,15 +120,45 @@ bench_bed() {
 		echo "bench $name: SKIPPED: lspci (pciutils) is not installed"
 		return 2
 	fi
-	BED_PRELOAD=$(umockdev_preload)
-	if [ -z "$BED_PRELOAD" ]; then
-		echo "bench $name: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
-		return 2
+	if [ "$NATIVE" = 1 ]; then
+		if [ -z "${IOASID_BENCH_NS:-}" ]; then
+			echo "bench $name: FAIL: NATIVE=1 outside a private mount namespace"
+			return 1
+		fi
+		BED_PRELOAD=$(cd "$B" && pwd)/sysfs-magic
+		if [ ! -e "$BED_PRELOAD" ]; then
+			echo "bench $name: SKIPPED: $B/sysfs-magic is not built (make build-tests)"
+			return 2
+		fi
+	else
+		BED_PRELOAD=$(umockdev_preload)
+		if [ -z "$BED_PRELOAD" ]; then
+			echo "bench $name: SKIPPED: libumockdev-preload.so.0 not found (apt-get install umockdev)"
+			return 2
+		fi
 	fi
 	if ! BED_DIR=$(synthetic_bed "$GROUPS_SPEC" 2>&1); then
 		echo "bench $name: FAIL: mktestbed --synthetic $GROUPS_SPEC failed:"
 		echo "$BED_DIR"
 		return 1
+	fi
+	if [ "$NATIVE" = 1 ]; then
+		# The namespace is private: these mounts end with the section's process.
+		if ! mount --bind "$BED_DIR/sys" /sys ||
+			{ [ -d /run/udev ] && ! mount -t tmpfs -o mode=0755 none /run/udev; }; then
+			echo "bench $name: FAIL: cannot mount the bed on /sys in the namespace"
+			rm -rf "$BED_DIR"
+			return 1
+		fi
+	fi
+	return 0
+}
+
+# bench_bed_done: undoes bench_bed's mounts (native mode), before the caller removes BED_DIR.
+bench_bed_done() {
+	if [ "$NATIVE" = 1 ]; then
+		mountpoint -q /run/udev && umount /run/udev
+		umount /sys
 	fi
 	return 0
 }

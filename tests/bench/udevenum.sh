@@ -3,7 +3,7 @@
 #
 # Benchmark section "udevenum" (run by tests/bench/run.sh, or alone): what libudev's
 # enumerator costs on the "groups" section's synthetic host (4096 devices, 1024 groups,
-# under the umockdev preload), against the same section's figures measured in the same run:
+# under the umockdev preload, or bind-mounted on /sys with NATIVE=1), against the same section's figures measured in the same run:
 # lspci -D -n, the sysfs-walk floor and `ioasidctl groups --json`.
 #
 # It backs a design choice: common/host-live.c lists /sys/bus/pci/devices and
@@ -14,11 +14,13 @@
 # the choice is worth revisiting. Reported, never asserted; a broken setup exits 1.
 #
 #   REPEAT=7 INSTR=1 GROUPS_SPEC=4096:1024 tests/bench/udevenum.sh
+#   NATIVE=1 tests/bench/udevenum.sh       (or the section udevenum-native)
 # INSTR=1 adds callgrind instruction counts (repeatable where times swing; ~1 minute).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 B=${B:-build}
 . tests/bench/lib.sh
+bench_native_enter "$0" "$@"
 GROUPS_SPEC=${GROUPS_SPEC:-4096:1024}
 INSTR=${INSTR:-0}
 
@@ -29,7 +31,7 @@ bench_udevenum() {
 	[ $rc -eq 2 ] && return 0
 	[ $rc -ne 0 ] && return 1
 	tb=$BED_DIR preload=$BED_PRELOAD
-	trap 'rm -rf "$tb"' RETURN
+	trap 'bench_bed_done; rm -rf "$tb"' RETURN
 	under() { LD_PRELOAD=$preload UMOCKDEV_DIR=$tb "$@"; }
 
 	# Sanity: the enumerator sees the bed's functions, and so does lspci.
@@ -101,5 +103,5 @@ bench_udevenum() {
 		"${r_ctl}x ioasidctl's whole run (cpu); with the scan ${r_sum}x lspci: $verdict"
 }
 
-echo "== bench: udevenum"
+echo "== bench: udevenum ($BENCH_WHERE)"
 bench_udevenum

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Benchmark section "udevenum-native": the "udevenum" section with every tool reading the synthetic bed
+# bind-mounted on /sys in a private mount namespace, without umockdev's path translation
+# (tests/bench/lib.sh, NATIVE=1). Needs root; says SKIPPED otherwise.
+NATIVE=1 exec bash "$(dirname "${BASH_SOURCE[0]}")/udevenum.sh" "$@"
