@@ -12,7 +12,7 @@
 #   REPEAT=9 GROUPS_SPEC=4096:1024 tests/bench/groups.sh
 #   NATIVE=1 tests/bench/groups.sh        (or the section groups-native)
 set -u
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 B=${B:-build}
 . tests/bench/lib.sh
 bench_native_enter "$0" "$@"

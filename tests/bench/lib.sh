@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Helpers for benchmark sections (sourced): medians of repeated runs and ratios.
@@ -81,6 +82,7 @@ synthetic_bed() {
 #   absolute times are lower than a real host's; the ratios are what to read.
 # BENCH_WHERE names the mode in the sections' output.
 NATIVE=${NATIVE:-0}
+# shellcheck disable=SC2034 # read by the sections that source this file
 if [ "$NATIVE" = 1 ]; then
 	BENCH_WHERE="native: the bed bind-mounted on /sys"
 else

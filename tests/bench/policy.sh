@@ -11,7 +11,7 @@
 # Runs alone or from tests/bench/run.sh. Exits non-zero only when the setup is broken; a
 # missed target is reported on the last line.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 tool="$B/bench-policy"
 if [ ! -x "$tool" ]; then
