@@ -943,6 +943,10 @@ t_vmd_domain() {
 		[ $variant = vmd-legacy ] && kind=vfio-legacy
 		expect_eq "$variant: device fd" "$(jq -r '.devices[0].name' <<<"$out")" \
 			"memfd:ioasid-sim:$kind:$nvme"
+		out=$(ctl_as $UA run --device $nvme -- sh -c 'readlink /proc/self/fd/$1' x \
+			"{fd:$nvme}" 2>/dev/null)
+		expect_eq "$variant: run expands {fd:$nvme}" "$out" \
+			"/memfd:ioasid-sim:$kind:$nvme (deleted)"
 		ctl_as $UB acquire $nvme --json=short </dev/null >/dev/null 2>&1
 		expect_eq "$variant: another uid is denied" "$?" 2
 		wait_leases 0
