@@ -135,7 +135,7 @@ char *ioasid_error_format(const char *name, json_object *p) {
 	return r < 0 ? NULL : m;
 }
 
-/* src is canonical (checked by the caller): 12 characters. */
+/* src is canonical (checked by the caller): at most BDF_MAX - 1 characters. */
 static void bdf_copy(char dst[static BDF_MAX], const char *src) {
 	size_t n = strnlen(src, BDF_MAX - 1);
 	memcpy(dst, src, n);

@@ -123,7 +123,7 @@ typedef struct MemberRef {
 } MemberRef;
 
 static int cmp_member_ref(const void *a, const void *b) {
-	return strcmp(((const MemberRef *)a)->bdf, ((const MemberRef *)b)->bdf);
+	return bdf_cmp(((const MemberRef *)a)->bdf, ((const MemberRef *)b)->bdf);
 }
 
 static int parse_regions(char *text, Group *g) {
@@ -280,7 +280,7 @@ typedef struct VfioRef {
 } VfioRef;
 
 static int cmp_vfio_ref(const void *a, const void *b) {
-	return strcmp(((const VfioRef *)a)->bdf, ((const VfioRef *)b)->bdf);
+	return bdf_cmp(((const VfioRef *)a)->bdf, ((const VfioRef *)b)->bdf);
 }
 
 /* The BDF two levels up from .../BDF/vfio-dev/vfioN. */
@@ -693,7 +693,7 @@ static void device_clear(Device *d) {
 }
 
 static int cmp_device_bdf_sort(const void *a, const void *b) {
-	return strcmp(((const Device *)a)->bdf, ((const Device *)b)->bdf);
+	return bdf_cmp(((const Device *)a)->bdf, ((const Device *)b)->bdf);
 }
 
 /* physfn from the PFs' virtfn links: one lookup per VF instead of a readlink per device. */

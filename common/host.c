@@ -70,7 +70,7 @@ _printf_(2, 3) static int finalize_fail(char **ret_error, const char *fmt, ...) 
 static int cmp_dev_index(const void *a, const void *b, void *userdata) {
 	const Host *sort_host = userdata;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int c = strcmp(sort_host->devices[x].bdf, sort_host->devices[y].bdf);
+	int c = bdf_cmp(sort_host->devices[x].bdf, sort_host->devices[y].bdf);
 	return c ? c : (x < y ? -1 : x > y);
 }
 
@@ -84,11 +84,11 @@ static int cmp_group_index(const void *a, const void *b, void *userdata) {
 }
 
 static int cmp_device_ptr(const void *a, const void *b) {
-	return strcmp((*(Device *const *)a)->bdf, (*(Device *const *)b)->bdf);
+	return bdf_cmp((*(Device *const *)a)->bdf, (*(Device *const *)b)->bdf);
 }
 
 static int cmp_device_bdf(const void *key, const void *elem) {
-	return strcmp(key, ((const Device *)elem)->bdf);
+	return bdf_cmp(key, ((const Device *)elem)->bdf);
 }
 
 static int cmp_group_number(const void *key, const void *elem) {

@@ -8,7 +8,7 @@
  *
  * Ownership: a Host owns every Device and Group in it. Group.members points into
  * Host.devices; Device.group points into Host.groups. Both arrays are sorted (devices by
- * BDF, groups by number) so lookups can bisect.
+ * bdf_cmp(): numeric, domain 10000 after ffff; groups by number) so lookups can bisect.
  */
 
 #include <stdbool.h>
@@ -65,7 +65,7 @@ struct Group {
 	char *type; /* default domain type: "DMA", "DMA-FQ", "identity", ...; NULL if unknown */
 	ReservedRegion *regions;
 	size_t n_regions;
-	Device **members; /* sorted by BDF */
+	Device **members; /* sorted by bdf_cmp() */
 	size_t n_members;
 	/* Input to host_finalize() only: the member BDFs as the source listed them (JSON
 	 * "devices" array, /sys/kernel/iommu_groups/N/devices). When set, finalize checks that

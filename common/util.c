@@ -39,9 +39,12 @@ int bdf_parse(const char *s, char ret[static BDF_MAX]) {
 
 	if (!s)
 		return -EINVAL;
-	size_t len = strlen(s);
-	if (len == 12) {
-		if (take_hex(&p, 4, &domain) < 0 || *p++ != ':')
+	/* The domain is as long as what follows ":bb:dd.f" leaves: 4 to 8 digits, so a value
+	 * above 0xffffffff cannot be written and "%04x" of any pci_domain_nr (an int) is taken.
+	 * Extra leading zeros ("00010000:") name the same domain and are dropped below. */
+	size_t len = strnlen(s, BDF_MAX);
+	if (len >= 12 && len <= 16) {
+		if (take_hex(&p, len - 8, &domain) < 0 || *p++ != ':')
 			return -EINVAL;
 	} else if (len != 7)
 		return -EINVAL;
@@ -56,38 +59,70 @@ int bdf_parse(const char *s, char ret[static BDF_MAX]) {
 	/* "%04x:%02x:%02x.%x" by hand: a host scan checks ~20k BDFs (bdf_is_canonical), and
 	 * snprintf() made that a tenth of `ioasidctl groups` on 4096 devices. */
 	static const char hex[] = "0123456789abcdef";
-	const unsigned v[] = { domain >> 12, domain >> 8, domain >> 4, domain, bus >> 4, bus,
-			       dev >> 4, dev, fn };
+	unsigned nd = 4;
+	while (nd < 8 && domain >> (4 * nd))
+		nd++;
 	char *o = ret;
+	for (unsigned i = nd; i > 0; i--)
+		*o++ = hex[(domain >> (4 * (i - 1))) & 0xf];
+	const unsigned v[] = { bus >> 4, bus, dev >> 4, dev, fn };
+	*o++ = ':';
 	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
 		*o++ = hex[v[i] & 0xf];
-		if (i == 3 || i == 5)
+		if (i == 1)
 			*o++ = ':';
-		else if (i == 7)
+		else if (i == 3)
 			*o++ = '.';
 	}
 	*o = '\0';
 	return 0;
 }
 
-/* Exactly what bdf_parse() prints back unchanged: "dddd:bb:dd.f" in lower-case hex with the
- * device at most 0x1f and the function at most 7. Checked in place: a host scan checks ~20k
- * names (every sysfs entry and link target). */
+static bool is_lower_hex(char c) {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Exactly what bdf_parse() prints back unchanged: "dddd:bb:dd.f" in lower-case hex, the
+ * domain 4 digits or 5 to 8 without a leading zero ("%04x"), the device at most 0x1f and
+ * the function at most 7. Checked in place: a host scan checks ~20k names (every sysfs entry
+ * and link target). */
 bool bdf_is_canonical(const char *s) {
 	if (!s)
 		return false;
-	for (size_t i = 0; i < 12; i++) {
-		char c = s[i]; /* a NUL fails every test below, so nothing past it is read */
-		if (i == 4 || i == 7) {
+	size_t n = 0;
+	while (n < 8 && is_lower_hex(s[n])) /* a NUL stops it, so nothing past it is read */
+		n++;
+	if (n < 4 || (n > 4 && s[0] == '0'))
+		return false;
+	const char *t = s + n; /* ":bb:dd.f" */
+	for (size_t i = 0; i < 8; i++) {
+		char c = t[i]; /* a NUL fails every test below, so nothing past it is read */
+		if (i == 0 || i == 3) {
 			if (c != ':')
 				return false;
-		} else if (i == 10) {
+		} else if (i == 6) {
 			if (c != '.')
 				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+		} else if (!is_lower_hex(c))
 			return false;
 	}
-	return s[12] == '\0' && s[8] <= '1' && s[11] <= '7';
+	return t[8] == '\0' && t[4] <= '1' && t[7] <= '7';
+}
+
+/* The length of the domain: the characters before the first ':' (at most 9 are looked at,
+ * which orders any canonical BDF and keeps the order total for other strings). */
+static size_t bdf_domain_len(const char *s) {
+	size_t n = 0;
+	while (n < 9 && s[n] && s[n] != ':')
+		n++;
+	return n;
+}
+
+int bdf_cmp(const char *a, const char *b) {
+	size_t la = bdf_domain_len(a), lb = bdf_domain_len(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
 }
 
 int hex_parse_u64(const char *s, uint64_t max, uint64_t *ret) {

@@ -8,17 +8,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Canonical PCI address "dddd:bb:dd.f": 12 characters plus NUL. */
-#define BDF_MAX 16
+/* Canonical PCI address "dddd:bb:dd.f", the domain printed as the kernel does ("%04x" of an
+ * int: 4 to 8 digits, e.g. "10000:e1:00.0" behind an Intel VMD): 12 to 16 characters plus
+ * NUL. */
+#define BDF_MAX 17
 
 /*
- * bdf_parse: accepts "dddd:bb:dd.f" or the short "bb:dd.f" (domain 0), hex digits of either
- * case, and writes the canonical lower-case 12-character form into ret (BDF_MAX bytes).
- * Returns 0, or -EINVAL when s is not a PCI address.
+ * bdf_parse: accepts "dddd:bb:dd.f" with a domain of 4 to 8 hex digits, or the short
+ * "bb:dd.f" (domain 0), hex digits of either case, and writes the canonical form into ret
+ * (BDF_MAX bytes): lower case, the domain with leading zeros dropped down to 4 digits
+ * ("00010000:e1:00.0" -> "10000:e1:00.0", "00000000:00:1f.3" -> "0000:00:1f.3").
+ * Returns 0, or -EINVAL when s is not a PCI address (a domain of fewer than 4 or more than
+ * 8 digits, a device above 1f, a function above 7).
  */
 int bdf_parse(const char *s, char ret[static BDF_MAX]);
-/* True when s is already a canonical BDF. */
+/* True when s is already a canonical BDF: exactly the strings bdf_parse() writes. */
 bool bdf_is_canonical(const char *s);
+/*
+ * bdf_cmp: strcmp()-like order of canonical BDFs in numeric order of (domain, bus, device,
+ * function): a longer domain sorts later ("ffff:..." before "10000:..."), equal lengths by
+ * strcmp(). A total order on any strings, so a qsort()/bsearch() pair may use it for keys
+ * that are not canonical (they just are not found).
+ */
+int bdf_cmp(const char *a, const char *b);
 
 /*
  * hex_parse_u64: parses an unsigned hex number, with or without a 0x prefix, that must

@@ -129,7 +129,7 @@ const char *viability_iommu_hint(const Host *h) {
 }
 
 static int cmp_bdf(const void *key, const void *elem) {
-	return strcmp(key, ((const Device *)elem)->bdf);
+	return bdf_cmp(key, ((const Device *)elem)->bdf);
 }
 
 /* Local bisect over h->devices (sorted by BDF per host.h), so viability needs nothing but

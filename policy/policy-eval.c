@@ -38,30 +38,33 @@ static bool is_literal(const char *glob) {
 	return !strpbrk(glob, "*?[\\");
 }
 
-static uint64_t make_key(unsigned kind, uint32_t value) {
-	return ((uint64_t)kind << 32) | value;
+/* kind above 48 bits of value: a packed BDF takes 48 (a 32-bit domain), ids and hashes 32. */
+static uint64_t make_key(unsigned kind, uint64_t value) {
+	return ((uint64_t)kind << 48) | (value & ((UINT64_C(1) << 48) - 1));
 }
 
 static unsigned hex_digit(char c) {
 	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
 }
 
-/* Every Acquire packs its devices' BDFs: a canonical one ("dddd:bb:dd.f", what the host
- * model holds) is read in place, anything else the way it always was. */
-static uint32_t bdf_pack(const char *bdf) {
+/* Every Acquire packs its devices' BDFs into domain << 16 | bus << 8 | slot << 3 | fn: a
+ * canonical one ("dddd:bb:dd.f" with 4 to 8 domain digits, what the host model holds) is read
+ * in place, anything else the way it always was. Distinct canonical BDFs pack distinctly;
+ * the index only narrows the candidates, a rule's bdf is still compared in full. */
+static uint64_t bdf_pack(const char *bdf) {
 	if (bdf_is_canonical(bdf)) {
-		uint64_t v = 0; /* nine digits: 36 bits */
+		uint64_t v = 0; /* at most 13 digits: 52 bits */
 		for (const char *p = bdf; *p; p++)
 			if (*p != ':' && *p != '.')
 				v = (v << 4) | hex_digit(*p);
-		/* v is 0xddddbbsf with s the two device digits: re-pack the slot/function. */
+		/* v is 0x<domain>bbssf with ss the two device digits: re-pack the slot/function. */
 		unsigned slot = (unsigned)(v >> 4) & 0xff, fn = (unsigned)v & 0xf;
-		return (uint32_t)((v >> 12) << 8) | slot << 3 | fn;
+		return ((v >> 12) << 8) | slot << 3 | fn;
 	}
 	unsigned d = 0, b = 0, s = 0, f = 0;
-	if (sscanf(bdf, "%4x:%2x:%2x.%1x", &d, &b, &s, &f) != 4)
-		return UINT32_MAX;
-	return (d << 16) | (b << 8) | (s << 3) | f;
+	if (sscanf(bdf, "%8x:%2x:%2x.%1x", &d, &b, &s, &f) != 4)
+		return (UINT64_C(1) << 48) - 1; /* a key like any other: the full compare decides */
+	return ((uint64_t)d << 16) | (b << 8) | (s << 3) | f;
 }
 
 static uint64_t hash_key(uint64_t k) {

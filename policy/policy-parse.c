@@ -561,7 +561,9 @@ static int parse_dev_item(Parser *ps, DevSel *s, unsigned *seen, bool in_pool) {
 			return r;
 		if (bdf_parse(v->text, s->bdf) < 0)
 			return perr(ps, v->line, v->col,
-				    "Invalid PCI address '%s' (expected dddd:bb:dd.f)", v->text);
+				    "Invalid PCI address '%s' (expected dddd:bb:dd.f, 4 to 8 domain "
+				    "digits)",
+				    v->text);
 		s->has_bdf = true;
 		return 1;
 	case DSEEN_VENDOR:

@@ -195,6 +195,14 @@ def run(d, sock):
     check(r.get("error") == "org.varlink.service.InvalidParameter", "devices + group -> InvalidParameter")
     r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:09:00.0"]})
     check(r.get("error") == "io.ioasid.NoSuchDevice", "unknown device -> NoSuchDevice")
+    # A domain above ffff (VMD) is a PCI address: validated, canonicalised, then not found;
+    # more than 8 domain digits is not one.
+    r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["00010000:E1:00.0"]})
+    check(r.get("error") == "io.ioasid.NoSuchDevice" and
+          r.get("parameters", {}).get("device") == "10000:e1:00.0",
+          "domain 10000 -> NoSuchDevice with the canonical BDF (%s)" % r)
+    r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["100000000:e1:00.0"]})
+    check(r.get("error") == "org.varlink.service.InvalidParameter", "9-digit domain -> InvalidParameter")
     c.close()
     settle(pid, base, "named errors")
 

@@ -50,7 +50,7 @@ for f in $H/*.json; do
 	n_human=$("$CTL" --host "$f" groups | grep -c '^IOMMU Group ')
 	expect_eq "$(basename "$f"): human and JSON list the same groups" "$n_human" "$n_json"
 	n_json=$("$CTL" --host "$f" --json=short devices | jq '.devices | length')
-	n_human=$("$CTL" --host "$f" devices | grep -c '^[0-9a-f]\{4\}:')
+	n_human=$("$CTL" --host "$f" devices | grep -c '^[0-9a-f]\{4,8\}:[0-9a-f]\{2\}:')
 	expect_eq "$(basename "$f"): human and JSON list the same devices" "$n_human" "$n_json"
 done
 
@@ -133,6 +133,23 @@ run show not-a-device
 expect_eq "bad argument rc" "$rc" 64
 run --host $H/iommu-off.json --json=short show 00:02.0
 expect_eq "device without a group" "$rc/$(jq -r '.verdict' <<<"$out")/$(jq '.group' <<<"$out")" "2/no-iommu/null"
+
+# PCI domains above ffff (an NVMe behind an Intel VMD: "10000:e1:00.0") ----------------------
+run --host $H/vmd-laptop.json --json=short devices
+expect_eq "vmd: devices in numeric BDF order (10000 after 0000)" \
+	"$(jq -r '[.devices[].bdf] | .[-3:] | join(" ")' <<<"$out")" "0000:00:1f.4 10000:e0:06.0 10000:e1:00.0"
+run --host $H/vmd-laptop.json --json=short show 00010000:E1:00.0
+expect_eq "vmd: show takes a padded upper-case domain, exits 2 (nvme blocks)" \
+	"$rc/$(jq -r '.device.bdf' <<<"$out")" "2/10000:e1:00.0"
+expect_eq "vmd: bridge path crosses into domain 0000" \
+	"$(jq -r '.device.bridge_path | join(" ")' <<<"$out")" "10000:e0:06.0 0000:00:0e.0"
+expect_eq "vmd: the fix names the long BDF" "$(jq -r '.group.blockers[0].fix' <<<"$out")" \
+	"driverctl set-override 10000:e1:00.0 vfio-pci"
+run --host $H/vmd-laptop.json show 100000000:e1:00.0
+expect_eq "vmd: a 9-digit domain is a usage error" "$rc" 64
+run --host $H/vmd-laptop.json devices
+grep -qx "10000:e1:00.0 'NVMe SSD Controller PM9A1/PM9A3/980PRO' \[144d:a80a\] drv=nvme group=7 vfio=- viable=no (blocks group 7)" <<<"$out" \
+	&& ok || bad "vmd devices line for 10000:e1:00.0"
 
 # check -------------------------------------------------------------------------------------
 run --host $H/iommu-off.json --json=short check

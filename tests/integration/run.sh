@@ -914,6 +914,48 @@ t_legacy() {
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+# A device in PCI domain 10000 (an NVMe behind an Intel VMD, tests/hosts/vmd-laptop.json,
+# moved to vfio-pci): Acquire takes its BDF in any accepted spelling, and the reply, the fd
+# the sim names after it and the client's check of that fd all carry "10000:e1:00.0"; on a
+# legacy host the same through "vfio-legacy:BDF". The policy rule names it padded.
+t_vmd_domain() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local nvme=10000:e1:00.0 out base n variant kind
+	printf '%s\n' "admin uid 0" "allow uid $UA to bdf 00010000:E1:00.0 mode attached,unbound" \
+		"deny *" >"$WORK/vmd.conf"
+	jq --arg b $nvme '.devices |= map(if .bdf == $b then .driver = "vfio-pci" |
+		.vfio = {"name": "vfio0", "dev": "511:0", "noiommu": false} else . end)' \
+		"$REPO/tests/hosts/vmd-laptop.json" >"$WORK/vmd.json"
+	jq '.kernel.iommufd = false | .kernel.vfio_cdev = false | .devices |= map(.vfio = null)' \
+		"$WORK/vmd.json" >"$WORK/vmd-legacy.json"
+	for variant in vmd vmd-legacy; do
+		DAEMON_PID=
+		if ! daemon_start "$variant" "$WORK/$variant.json" "$WORK/vmd.conf"; then
+			fail "$variant: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+			continue
+		fi
+		base=$(daemon_fds_settled)
+		out=$(ctl_as $UA acquire 00010000:E1:00.0 --json=short </dev/null 2>"$WORK/err")
+		expect_eq "$variant: acquire exit code ($(cat "$WORK/err"))" "$?" 0
+		expect_eq "$variant: reply bdf" "$(jq -r '.devices[0].bdf' <<<"$out")" $nvme
+		expect_eq "$variant: verified" "$(jq -r .verified <<<"$out")" true
+		kind=vfio
+		[ $variant = vmd-legacy ] && kind=vfio-legacy
+		expect_eq "$variant: device fd" "$(jq -r '.devices[0].name' <<<"$out")" \
+			"memfd:ioasid-sim:$kind:$nvme"
+		out=$(ctl_as $UA run --device $nvme -- sh -c 'readlink /proc/self/fd/$1' x \
+			"{fd:$nvme}" 2>/dev/null)
+		expect_eq "$variant: run expands {fd:$nvme}" "$out" \
+			"/memfd:ioasid-sim:$kind:$nvme (deleted)"
+		ctl_as $UB acquire $nvme --json=short </dev/null >/dev/null 2>&1
+		expect_eq "$variant: another uid is denied" "$?" 2
+		wait_leases 0
+		n=$(daemon_wait_fds "$base") || fail "$variant daemon fd count $n, baseline $base (I2)"
+		daemon_stop || fail "$variant daemon did not stop cleanly"
+	done
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
 # ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
@@ -944,6 +986,7 @@ run_test D5-epipe t_D5_close_after_request
 run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 run_test legacy t_legacy
+run_test vmd-domain t_vmd_domain
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then

@@ -138,18 +138,29 @@ static void symlink_rel(const char *link, const char *target) {
 		die("symlink %s -> %s: %m", full, rel);
 }
 
-/* The machine sysfs path of a device: its parents' paths, down from pciDDDD:BB. */
+/* The length of "DDDD:BB" at the start of a canonical BDF (the domain has 4 to 8 digits). */
+static int bus_len(const char *bdf) {
+	return (int)strlen(bdf) - 5; /* without ":dd.f" */
+}
+
+/* The machine sysfs path of a device: its parents' paths, down from pciDDDD:BB. A device in
+ * another domain than its parent sits on a root bus that parent provides, as behind an
+ * Intel VMD: .../0000:00:0e.0/pci10000:e0/10000:e0:06.0. */
 static void device_path(const Host *h, const Device *d, char buf[static PATH_MAX], int depth) {
 	if (depth > 64)
 		die("Parent chain too deep at %s", d->bdf);
 	const Device *p = d->parent ? host_find_device(h, d->parent) : NULL;
+	int n = bus_len(d->bdf);
 	if (p) {
 		char pp[PATH_MAX];
 		device_path(h, p, pp, depth + 1);
-		if (snprintf(buf, PATH_MAX, "%s/%s", pp, d->bdf) >= PATH_MAX)
+		int pd = bus_len(p->bdf) - 3, dd = n - 3; /* domain lengths */
+		bool new_domain = pd != dd || strncmp(p->bdf, d->bdf, (size_t)dd) != 0;
+		if ((new_domain ? snprintf(buf, PATH_MAX, "%s/pci%.*s/%s", pp, n, d->bdf, d->bdf)
+				: snprintf(buf, PATH_MAX, "%s/%s", pp, d->bdf)) >= PATH_MAX)
 			die("Path too long at %s", d->bdf);
 	} else
-		snprintf(buf, PATH_MAX, "/sys/devices/pci%.7s/%s", d->bdf, d->bdf);
+		snprintf(buf, PATH_MAX, "/sys/devices/pci%.*s/%s", n, d->bdf, d->bdf);
 }
 
 static void write_config(const char *dir, const Device *d) {

@@ -98,6 +98,9 @@ static const struct {
 	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:20.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
 	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0 \"}]"), "devices[0].bdf: expected a canonical PCI address" },
 	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:0A:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	/* A long domain is canonical only as the kernel prints it: no padding beyond 4 digits. */
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"00010000:e1:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"100000000:e1:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
 	{ DOC(KERNEL_OK, "[]", "[{\"vendor\": \"10de\"}]"), "devices[0].bdf: missing required field" },
 	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": \"1\"}]"),
 	  "devices[1].iommu_group: expected an integer, got string" },

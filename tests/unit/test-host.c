@@ -235,6 +235,49 @@ static void test_finalize_by_hand(void) {
 	ASSERT_STREQ(err, "devices[1].bdf: '01:00.0' is not a canonical PCI address");
 }
 
+/* Domains above ffff (VMD) sort numerically, after ffff, in the devices and in a group's
+ * members, and bisecting finds every device: strcmp() order would put "10000:" before
+ * "2000:" and break the lookups that assume bdf_cmp() order. */
+static void test_finalize_long_domains(void) {
+	_cleanup_host_free_ Host *h = calloc(1, sizeof(Host));
+	_cleanup_free_ char *err = NULL;
+	static const char *const in[] = { "10000:e1:00.0", "ffff:00:00.0", "2000:00:00.0",
+					  "0000:00:0e.0",  "ffffffff:00:00.0", "10000:00:00.0" };
+	static const char *const want[] = { "0000:00:0e.0",  "2000:00:00.0", "ffff:00:00.0",
+					    "10000:00:00.0", "10000:e1:00.0", "ffffffff:00:00.0" };
+	size_t n = ELEMENTSOF(in);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	h->devices = calloc(n, sizeof(Device));
+	h->groups = calloc(1, sizeof(Group));
+	CU_ASSERT_FATAL(h->devices && h->groups);
+	h->n_devices = n;
+	h->n_groups = 1;
+	h->groups[0].number = 5;
+	for (size_t i = 0; i < n; i++) {
+		strcpy(h->devices[i].bdf, in[i]);
+		h->devices[i].numa_node = -1;
+		h->devices[i].sriov_totalvfs = -1;
+		h->devices[i].iommu_group = -1;
+	}
+	h->devices[0].iommu_group = 5; /* 10000:e1:00.0 */
+	h->devices[2].iommu_group = 5; /* 2000:00:00.0 */
+	h->devices[0].parent = strdup("10000:00:00.0");
+	ASSERT_OK(host_finalize(h, &err));
+	CU_ASSERT_PTR_NULL(err);
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_STREQ(h->devices[i].bdf, want[i]);
+		CU_ASSERT_PTR_EQUAL(host_find_device(h, want[i]), &h->devices[i]);
+	}
+	CU_ASSERT_PTR_NULL(host_find_device(h, "1000:e1:00.0"));
+	CU_ASSERT_EQUAL_FATAL(h->groups[0].n_members, 2);
+	ASSERT_STREQ(h->groups[0].members[0]->bdf, "2000:00:00.0");
+	ASSERT_STREQ(h->groups[0].members[1]->bdf, "10000:e1:00.0");
+	const Device *nvme = host_find_device(h, "10000:e1:00.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(nvme);
+	CU_ASSERT_EQUAL_FATAL(strv_length(nvme->bridge_path), 1);
+	ASSERT_STREQ(nvme->bridge_path[0], "10000:00:00.0");
+}
+
 /* The writer is deterministic even when the model was built unsorted. */
 static void test_writer_sorts(void) {
 	_cleanup_host_free_ Host *h = calloc(1, sizeof(Host));
@@ -332,6 +375,7 @@ static CU_TestInfo tests[] = {
 	{ "other_fixtures", test_other_fixtures },
 	{ "foreign_members", test_foreign_members },
 	{ "finalize_by_hand", test_finalize_by_hand },
+	{ "finalize_long_domains", test_finalize_long_domains },
 	{ "writer_sorts", test_writer_sorts },
 	{ "region_types", test_region_types },
 	{ "parse_edges", test_parse_edges },

@@ -35,6 +35,12 @@ static void test_cdev_link(void) {
 		{ "../../devices/virtual/tty/vfio0", "0000:01:00.0", "vfio0", -ESTALE },
 		{ "../../devices/pci0000:00/10000:01:00.0/vfio-dev/vfio0", "0000:01:00.0", "vfio0",
 		  -ESTALE },
+		/* Behind an Intel VMD: a domain of 5 digits on a root bus below the VMD endpoint. */
+		{ "../../devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0/"
+		  "vfio-dev/vfio0",
+		  "10000:e1:00.0", "vfio0", 0 },
+		{ "../../devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/vfio-dev/vfio0",
+		  "10000:e1:00.0", "vfio0", -ESTALE },
 		{ "vfio0", "0000:01:00.0", "vfio0", -ESTALE },
 		{ "0000:01:00.0/vfio-dev/vfio0", "0000:01:00.0", "vfio0", 0 },
 		{ NULL, "0000:01:00.0", "vfio0", -EINVAL },

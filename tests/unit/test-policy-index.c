@@ -12,8 +12,10 @@
 
 static const char *const users[] = { "u1", "u2", "u3", "alice", "bob" };
 static const char *const groups[] = { "g1", "g2", "kvm", "wheel" };
-static const char *const bdfs[] = { "0000:01:00.0", "0000:01:00.1", "0000:3b:00.0",
-				    "0000:3b:02.0" };
+/* Long domains too (VMD, "10000:"), next to the ones a 16-bit packing would confuse. */
+static const char *const bdfs[] = { "0000:01:00.0",	"0000:01:00.1",	 "0000:3b:00.0",
+				    "0000:3b:02.0",	"10000:01:00.0", "1000:01:00.0",
+				    "ffffffff:3b:00.0", "0001:01:00.0" };
 static const unsigned vendors[] = { 0x10de, 0x8086, 0x1af4 };
 
 static unsigned rnd(unsigned *seed, unsigned n) {

@@ -34,6 +34,14 @@ static Device dev_nic = {
 	.subsystem_device = 0x0001, .class = 0x020000, .driver = "i40e", .iommu_group = 30,
 	.numa_node = 1,
 };
+static Device dev_vmd_nvme = { /* behind an Intel VMD: PCI domain 10000 */
+	.bdf = "10000:e1:00.0", .vendor = 0x144d, .device = 0xa80a, .class = 0x010802,
+	.driver = "nvme", .iommu_group = 41, .numa_node = -1,
+};
+static Device dev_low_nvme = { /* what a 4-digit reading of the VMD domain would name */
+	.bdf = "1000:e1:00.0", .vendor = 0x144d, .device = 0xa80a, .class = 0x010802,
+	.driver = "nvme", .iommu_group = 42, .numa_node = -1,
+};
 static Device dev_noiommu = {
 	.bdf = "0000:5e:00.0", .vendor = 0x144d, .device = 0xa808, .class = 0x010802,
 	.driver = "vfio-pci", .iommu_group = 40, .numa_node = -1, .noiommu = true,
@@ -124,6 +132,8 @@ static void test_errors(void) {
 		{ "allow uid 5-3 to any\n", 1, 11, "Empty uid range" },
 		{ "allow uid x to any\n", 1, 11, "Invalid uid range" },
 		{ "allow user alice to bdf 0000:3b:00.9\n", 1, 25, "Invalid PCI address" },
+		{ "allow user alice to bdf 100000000:e1:00.0\n", 1, 25, "4 to 8 domain digits" },
+		{ "allow user alice to bdf 000:e1:00.0\n", 1, 25, "Invalid PCI address" },
 		{ "allow user alice to vendor 10ded\n", 1, 28, "Invalid vendor id" },
 		{ "allow user alice to class 0x030\n", 1, 27, "Invalid class" },
 		{ "allow user alice to class 0x0302ff/0xff0000\n", 1, 27, "outside its mask" },
@@ -252,6 +262,11 @@ static void test_selectors(void) {
 		{ "allow * to bdf 0000:01:00.0", &peer_bob, &dev_gpu, true },
 		{ "allow * to bdf 01:00.0", &peer_bob, &dev_gpu, true },
 		{ "allow * to bdf 0000:01:00.0", &peer_bob, &dev_gpu_audio, false },
+		{ "allow * to bdf 10000:e1:00.0", &peer_bob, &dev_vmd_nvme, true },
+		{ "allow * to bdf 00010000:E1:00.0", &peer_bob, &dev_vmd_nvme, true },
+		{ "allow * to bdf 10000:e1:00.0", &peer_bob, &dev_low_nvme, false },
+		{ "allow * to bdf 1000:e1:00.0", &peer_bob, &dev_vmd_nvme, false },
+		{ "allow * to bdf e1:00.0", &peer_bob, &dev_vmd_nvme, false },
 		{ "allow * to vendor 0x10de", &peer_bob, &dev_gpu_audio, true },
 		{ "allow * to vendor 10DE", &peer_bob, &dev_gpu_audio, true },
 		{ "allow * to vendor 0x10de", &peer_bob, &dev_nic, false },

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include "common/macro.h"
 #include "common/util.h"
 #include "tests/unit/test.h"
+
+static int cmp_bdf_ptr(const void *a, const void *b) {
+	return bdf_cmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static void test_bdf_parse(void) {
 	static const struct {
@@ -20,7 +25,28 @@ static void test_bdf_parse(void) {
 		{ "0000:3b:00.8", NULL }, /* function > 7 */
 		{ "0000:3b:00", NULL },
 		{ "0000-3b:00.0", NULL },
-		{ "00000:3b:00.0", NULL },
+		/* Domains above ffff (Intel VMD: 10000 and up) as the kernel prints them, "%04x". */
+		{ "10000:e1:00.0", "10000:e1:00.0" },
+		{ "1D0000:E1:1f.7", "1d0000:e1:1f.7" },
+		{ "ffffffff:ff:1f.7", "ffffffff:ff:1f.7" }, /* the largest: 8 digits */
+		{ "FFFFFFFF:00:00.0", "ffffffff:00:00.0" },
+		{ "8000000:01:02.3", "8000000:01:02.3" },   /* 7 digits */
+		/* Leading zeros beyond 4 digits name the same domain: dropped down to 4. */
+		{ "00000:3b:00.0", "0000:3b:00.0" },
+		{ "00010000:e1:00.0", "10000:e1:00.0" },
+		{ "00000000:00:1f.3", "0000:00:1f.3" },
+		{ "0001ffff:00:00.0", "1ffff:00:00.0" },
+		{ "100000000:00:00.0", NULL }, /* 9 digits: above 0xffffffff */
+		{ "000000000:00:00.0", NULL }, /* 9 digits, even if the value fits */
+		{ "fffffffff:ff:1f.7", NULL },
+		{ "000:00:00.0", NULL },       /* 3 digits */
+		{ "0:00:00.0", NULL },
+		{ "10000:e1:20.0", NULL },     /* device > 0x1f behind a long domain too */
+		{ "10000:e1:00.8", NULL },
+		{ "1000g:e1:00.0", NULL },
+		{ "10000-e1:00.0", NULL },
+		{ "10000:e1:00.0 ", NULL },
+		{ ":10000:e1:00.0", NULL },
 		{ "0000:3g:00.0", NULL },
 		{ "", NULL },
 		{ "0000:3b:00.0 ", NULL },
@@ -48,6 +74,85 @@ static void test_bdf_parse(void) {
 	CU_ASSERT_TRUE(bdf_is_canonical("ffff:ff:1f.7"));
 	CU_ASSERT_TRUE(bdf_is_canonical("1a2b:c4:0d.6"));
 	CU_ASSERT_TRUE(bdf_is_canonical("0000:00:10.0"));
+	CU_ASSERT_TRUE(bdf_is_canonical("10000:e1:00.0"));
+	CU_ASSERT_TRUE(bdf_is_canonical("1d0000:e1:1f.7"));
+	CU_ASSERT_TRUE(bdf_is_canonical("8000000:01:02.3"));
+	CU_ASSERT_TRUE(bdf_is_canonical("ffffffff:ff:1f.7"));
+	static const char *const not_canonical_long[] = {
+		"00010000:e1:00.0", /* leading zeros beyond 4 digits */
+		"00000:00:00.0",    "0ffff:00:00.0",     "10000:E1:00.0", "1D000:e1:00.0",
+		"100000000:00:00.0", "ffffffff0:00:00.0", "000:00:00.0",   "10000:e1:20.0",
+		"10000:e1:00.8",    "10000:e1:00.0 ",    "10000:e1:00.",   "10000:e1:00",
+		"10000",            "10000:",            "ffffffff",       "ffffffffffff:00:00.0",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(not_canonical_long); i++) {
+		if (bdf_is_canonical(not_canonical_long[i]))
+			fprintf(stderr, "'%s' taken as canonical\n", not_canonical_long[i]);
+		CU_ASSERT_FALSE(bdf_is_canonical(not_canonical_long[i]));
+	}
+}
+
+/* bdf_is_canonical() accepts exactly what bdf_parse() prints: every domain length, the edges
+ * of each field, and every input form (upper case, leading zeros, short) round-trip. */
+static void test_bdf_canonical_roundtrip(void) {
+	static const uint32_t domains[] = { 0,	     1,		0xfff,	    0x1000,	0xffff,
+					    0x10000, 0x1ffff,	0xfffff,    0x100000,	0xffffff,
+					    0x1000000, 0xfffffff, 0x10000000, 0x7fffffff, 0x80000000,
+					    0xffffffff };
+	static const unsigned buses[] = { 0, 0x0a, 0xe1, 0xff };
+	static const unsigned devs[] = { 0, 0x0f, 0x10, 0x1f };
+	for (size_t a = 0; a < ELEMENTSOF(domains); a++)
+		for (size_t b = 0; b < ELEMENTSOF(buses); b++)
+			for (size_t c = 0; c < ELEMENTSOF(devs); c++)
+				for (unsigned fn = 0; fn < 8; fn += 7) {
+					char want[32], in[32], out[BDF_MAX], out2[BDF_MAX];
+					snprintf(want, sizeof(want), "%04x:%02x:%02x.%x", domains[a],
+						 buses[b], devs[c], fn);
+					CU_ASSERT_TRUE(bdf_is_canonical(want));
+					ASSERT_OK(bdf_parse(want, out));
+					ASSERT_STREQ(out, want);
+					/* Upper case, 8-digit zero padding: same canonical form. */
+					snprintf(in, sizeof(in), "%08X:%02X:%02X.%X", domains[a],
+						 buses[b], devs[c], fn);
+					ASSERT_OK(bdf_parse(in, out2));
+					ASSERT_STREQ(out2, want);
+					CU_ASSERT_EQUAL(bdf_is_canonical(in), streq(in, want));
+				}
+	/* A device above 1f or a function above 7 is rejected by both. */
+	CU_ASSERT_FALSE(bdf_is_canonical("ffffffff:ff:20.0"));
+	CU_ASSERT_FALSE(bdf_is_canonical("10000:00:00.8"));
+}
+
+static void test_bdf_cmp(void) {
+	/* Numeric (domain, bus, device, function) order: 10000 after ffff, where strcmp() would
+	 * put "10000:..." between "0000:..." and "ffff:...". */
+	static const char *const sorted[] = {
+		"0000:00:00.0", "0000:00:1f.3", "0000:01:00.0", "0001:00:00.0",  "ffff:ff:1f.7",
+		"10000:00:00.0", "10000:e1:00.0", "10001:00:00.0", "1d000:00:00.0", "fffff:ff:1f.7",
+		"100000:00:00.0", "ffffffff:00:00.0", "ffffffff:ff:1f.7",
+	};
+	size_t n = ELEMENTSOF(sorted);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			int c = bdf_cmp(sorted[i], sorted[j]);
+			int want = i < j ? -1 : i > j;
+			if ((c > 0) - (c < 0) != want)
+				fprintf(stderr, "bdf_cmp('%s', '%s') = %d\n", sorted[i], sorted[j], c);
+			CU_ASSERT_EQUAL((c > 0) - (c < 0), want);
+		}
+	/* qsort() with it puts a shuffled copy back in that order. */
+	const char *l[ELEMENTSOF(sorted)];
+	for (size_t i = 0; i < n; i++)
+		l[i] = sorted[(i * 5 + 3) % n]; /* 5 is prime to 13: a permutation */
+	qsort(l, n, sizeof(l[0]), cmp_bdf_ptr);
+	for (size_t i = 0; i < n; i++)
+		ASSERT_STREQ(l[i], sorted[i]);
+	/* Keys that are not canonical still compare consistently (a bsearch miss, not UB). */
+	CU_ASSERT_TRUE(bdf_cmp("00:1f.3", "0000:00:00.0") < 0);
+	CU_ASSERT_TRUE(bdf_cmp("0000:00:00.0", "00:1f.3") > 0);
+	CU_ASSERT_TRUE(bdf_cmp("", "0000:00:00.0") < 0);
+	CU_ASSERT_EQUAL(bdf_cmp("garbage", "garbage"), 0);
+	CU_ASSERT_TRUE(bdf_cmp("123456789a:00:00.0", "ffffffff:ff:1f.7") > 0);
 }
 
 static void test_ids(void) {
@@ -131,6 +236,8 @@ static void test_strjoin(void) {
 
 static CU_TestInfo tests[] = {
 	{ "bdf_parse", test_bdf_parse },
+	{ "bdf_canonical_roundtrip", test_bdf_canonical_roundtrip },
+	{ "bdf_cmp", test_bdf_cmp },
 	{ "ids", test_ids },
 	{ "bytes", test_bytes },
 	{ "strv", test_strv },

@@ -44,6 +44,13 @@ static const HostCase cases[] = {
 	{ "legacy", 5, VERDICT_VIABLE, {}, NULL },
 	{ "legacy", 4, VERDICT_VIABLE, {}, NULL },
 	{ "legacy", 7, VERDICT_NOT_VIABLE, { "0000:00:06.1" }, NULL },
+	/* Behind an Intel VMD (PCI domain 10000): the NVMe on nvme blocks its group, the VMD
+	 * root port's group holds only a bridge. */
+	{ "vmd-laptop", 7, VERDICT_NOT_VIABLE, { "10000:e1:00.0" },
+	  "10000:e1:00.0 is a storage controller on nvme" },
+	{ "vmd-laptop", 6, VERDICT_VIABLE, {}, "Group 6 holds only bridges" },
+	{ "vmd-laptop", 2, VERDICT_NOT_VIABLE, { "0000:00:0e.0" },
+	  "0000:00:0e.0 is a storage controller on vmd" },
 };
 
 static Host *load(const char *fixture) {
