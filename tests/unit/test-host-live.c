@@ -61,7 +61,8 @@ static const char intel_ir[] =
 	"   8:          0          0          0          0   IR-IO-APIC    8-edge      rtc0\n"
 	"   9:          0        112          0          0   IR-IO-APIC    9-fasteoi   acpi\n"
 	" 120:          0          0          0          0  DMAR-MSI    0-edge      dmar0\n"
-	" 122:    1843101          0          0          0  IR-PCI-MSIX-0000:02:00.0    0-edge      nvme0q0\n"
+	" 122:    1843101          0          0          0  IR-PCI-MSIX-0000:02:00.0    0-edge      "
+	"nvme0q0\n"
 	" NMI:          4          2          3          2   Non-maskable interrupts\n"
 	" LOC:    5131411    4721873    4875321    4722109   Local timer interrupts\n"
 	" ERR:          0\n"
@@ -110,7 +111,8 @@ static void test_interrupts(void) {
 						  " 30:  5  IR-PCI-MSI 1-edge  eth0"),
 			TRI_YES);
 	/* A chip column that only starts like IR- or IO-APIC is neither. */
-	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IR-  2-edge  x\n  1:  1  IO-APICX  1-edge  y\n"),
+	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IR-  2-edge  x\n"
+						  "  1:  1  IO-APICX  1-edge  y\n"),
 			TRI_UNKNOWN);
 	/* A line of counts without a chip (a CPU count wider than the header). */
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  2  3\n"), TRI_UNKNOWN);
