@@ -788,7 +788,11 @@ Tristate host_interrupts_remapping(const char *text) {
 						p += len;
 						continue;
 					}
-					if (len > 3 && strneq(p, "IR-", 3))
+					/* "vIR-": the MSI chips under a virtual IOMMU
+					 * (caching mode), Linux 6.2 until PCI/IMS was
+					 * reverted. */
+					if ((len > 3 && strneq(p, "IR-", 3)) ||
+					    (len > 4 && strneq(p, "vIR-", 4)))
 						return TRI_YES;
 					if (len == 7 && strneq(p, "IO-APIC", 7))
 						ioapic = true;

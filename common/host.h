@@ -137,8 +137,9 @@ int host_amd_features_width(const char *text);
  * host_interrupts_remapping: whether /proc/interrupts (text, NUL-terminated) shows the
  * kernel remapping interrupts. The chip column of each numbered line is read: a chip
  * named "IR-..." (x86 IR-IO-APIC, IR-PCI-MSI, IR-PCI-MSIX-<BDF>, with VT-d and AMD-Vi
- * alike) is TRI_YES; x86 IO-APIC lines none of which is remapped are TRI_NO; anything
- * else (no numbered lines, a GIC host without IO-APIC) is TRI_UNKNOWN.
+ * alike; "vIR-..." under a virtual IOMMU on some 6.x kernels) is TRI_YES; x86 IO-APIC
+ * lines none of which is remapped are TRI_NO; anything else (no numbered lines, a GIC host
+ * without IO-APIC) is TRI_UNKNOWN.
  */
 Tristate host_interrupts_remapping(const char *text);
 

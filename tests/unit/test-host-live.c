@@ -110,6 +110,9 @@ static void test_interrupts(void) {
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IO-APIC  2-edge  timer\n"
 						  " 30:  5  IR-PCI-MSI 1-edge  eth0"),
 			TRI_YES);
+	/* MSI chips under a virtual IOMMU, from 6.2 until the 2024 PCI/IMS revert: "vIR-". */
+	CU_ASSERT_EQUAL(host_interrupts_remapping(" 26:  0  0  vIR-PCI-MSIX-0000:00:03.0  0-edge  q0\n"),
+			TRI_YES);
 	/* A chip column that only starts like IR- or IO-APIC is neither. */
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IR-  2-edge  x\n"
 						  "  1:  1  IO-APICX  1-edge  y\n"),
