@@ -117,6 +117,8 @@ static void test_interrupts(void) {
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IR-  2-edge  x\n"
 						  "  1:  1  IO-APICX  1-edge  y\n"),
 			TRI_UNKNOWN);
+	/* A chip token begins after a blank: "8259IR-X" is not an IR- chip. */
+	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  8259IR-X  1-edge  x\n"), TRI_UNKNOWN);
 	/* A line of counts without a chip (a CPU count wider than the header). */
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  2  3\n"), TRI_UNKNOWN);
 }
