@@ -728,6 +728,69 @@ static bool cmdline_has(const char *cmdline, const char *word) {
 	return false;
 }
 
+/* /proc/interrupts is one line per IRQ with a column per CPU: a few MB on hosts with
+ * hundreds of CPUs. Larger than this, it is not read and the answer stays with sysfs. */
+#define PROC_INTERRUPTS_MAX (64u << 20)
+
+static int amd_hats_width(uint64_t efr) {
+	static const int width[4] = { 48, 57, 64, 0 }; /* 4, 5, 6 levels; 3 is reserved */
+	return width[(efr >> 10) & 3];
+}
+
+int host_amd_features_width(const char *text) {
+	char buf[64], *colon;
+	uint64_t a, b;
+	if (!text)
+		return -EINVAL;
+	size_t n = strcspn(text, "\n");
+	if (n == 0 || n >= sizeof(buf) || text[n + (text[n] == '\n')] != '\0')
+		return -EINVAL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	if (!(colon = strchr(buf, ':')))
+		return hex_parse_u64(buf, UINT64_MAX, &a) < 0 ? -EINVAL : amd_hats_width(a);
+	*colon = '\0';
+	if (hex_parse_u64(buf, UINT64_MAX, &a) < 0 || hex_parse_u64(colon + 1, UINT64_MAX, &b) < 0)
+		return -EINVAL;
+	/* Either may be EFR: use HATS only where the order cannot change it. */
+	if (((a ^ b) & (3u << 10)) == 0 || b == 0)
+		return amd_hats_width(a);
+	if (a == 0)
+		return amd_hats_width(b);
+	return 0;
+}
+
+Tristate host_interrupts_remapping(const char *text) {
+	bool ioapic = false;
+	/* "  24:   12   0   IR-IO-APIC   2-edge   timer": numbered lines only ("NMI:", "LOC:"
+	 * and the header have no chip). The per-CPU counts are digits and blanks, skipped in
+	 * one strspn() (hundreds of columns on big hosts); the chip is the token after them
+	 * when a blank precedes it (a chip named like "8259A" is not one looked for). One
+	 * pass: the rest of each line is skipped with strchr(). */
+	for (const char *p = text; p && *p;) {
+		p += strspn(p, " \t");
+		if (*p >= '0' && *p <= '9') {
+			p += strspn(p, "0123456789");
+			if (*p == ':') {
+				p += 1 + strspn(p + 1, " \t0123456789");
+				size_t len = strcspn(p, " \t\n");
+				if (len > 0 && (p[-1] == ' ' || p[-1] == '\t')) {
+					/* "vIR-": the MSI chips under a virtual IOMMU (caching
+					 * mode), Linux 6.2 until PCI/IMS was reverted. */
+					if ((len > 3 && strneq(p, "IR-", 3)) ||
+					    (len > 4 && strneq(p, "vIR-", 4)))
+						return TRI_YES;
+					if (len == 7 && strneq(p, "IO-APIC", 7))
+						ioapic = true;
+				}
+			}
+		}
+		if ((p = strchr(p, '\n')))
+			p++;
+	}
+	return ioapic ? TRI_NO : TRI_UNKNOWN;
+}
+
 static int read_iommu_units(HostKernel *k) {
 	_cleanup_closedir_ DIR *d = opendir("/sys/class/iommu");
 	if (!d)
@@ -748,36 +811,49 @@ static int read_iommu_units(HostKernel *k) {
 							   : "other";
 	if (!(k->iommu_vendor = strdup(vendor)))
 		return -ENOMEM;
-	if (!streq(vendor, "intel"))
-		return 0; /* interrupt remapping and width are not visible in sysfs elsewhere */
+	bool intel = streq(vendor, "intel"), amd = streq(vendor, "amd");
+	if (!intel && !amd)
+		return 0; /* width and interrupt remapping are not in sysfs elsewhere */
 
-	/* VT-d: ECAP.IR is bit 3; CAP.MGAW (bits 21:16) is the width minus one. Every unit
-	 * must remap interrupts; the width is the smallest across units. */
-	bool ir = true, ir_known = true;
+	/* VT-d: ECAP.IR is bit 3; CAP.MGAW (bits 21:16) is the width minus one. AMD-Vi:
+	 * EFR.HATS in amd-iommu/features (host_amd_features_width). Every unit must remap
+	 * interrupts; the width is the smallest across units, 0 when any unit's is unknown. */
+	bool ir = true, ir_known = intel, width_known = true;
 	int width = 0;
 	for (char **u = k->iommu_units; *u; u++) {
 		char path[PATH_MAX], buf[64];
 		uint64_t ecap, cap;
-		snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu", *u);
+		int w = 0;
+		snprintf(path, sizeof(path), "/sys/class/iommu/%s/%s", *u,
+			 intel ? "intel-iommu" : "amd-iommu");
 		_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0 && read_attr_at(fd, "ecap", buf, sizeof(buf)) >= 0 &&
-		    hex_parse_u64(buf, UINT64_MAX, &ecap) >= 0)
-			ir = ir && (ecap & (1u << 3));
-		else
-			ir_known = false;
-		if (fd >= 0 && read_attr_at(fd, "cap", buf, sizeof(buf)) >= 0 &&
-		    hex_parse_u64(buf, UINT64_MAX, &cap) >= 0) {
-			int w = (int)((cap >> 16) & 0x3f) + 1;
-			width = width == 0 ? w : MIN(width, w);
+		if (amd) {
+			if (fd >= 0 && read_attr_at(fd, "features", buf, sizeof(buf)) >= 0)
+				w = MAX(host_amd_features_width(buf), 0);
+		} else {
+			if (fd >= 0 && read_attr_at(fd, "ecap", buf, sizeof(buf)) >= 0 &&
+			    hex_parse_u64(buf, UINT64_MAX, &ecap) >= 0)
+				ir = ir && (ecap & (1u << 3));
+			else
+				ir_known = false;
+			if (fd >= 0 && read_attr_at(fd, "cap", buf, sizeof(buf)) >= 0 &&
+			    hex_parse_u64(buf, UINT64_MAX, &cap) >= 0)
+				w = (int)((cap >> 16) & 0x3f) + 1;
 		}
+		if (w == 0)
+			width_known = false;
+		else
+			width = width == 0 ? w : MIN(width, w);
 	}
+	/* The VT-d capability, vetoed by the command line. read_kernel() lets
+	 * /proc/interrupts, what the kernel actually does, overrule it. */
 	if (ir_known)
 		k->interrupt_remapping =
 			ir && !cmdline_has(k->cmdline, "intremap=off") &&
 					!cmdline_has(k->cmdline, "nointremap")
 				? TRI_YES
 				: TRI_NO;
-	k->address_width = width;
+	k->address_width = width_known ? width : 0;
 	return 0;
 }
 
@@ -806,6 +882,16 @@ static int read_kernel(Host *h) {
 	}
 	if ((r = read_iommu_units(k)) < 0)
 		return r;
+	/* Interrupt remapping, vendor-neutral: the chips in /proc/interrupts say what the
+	 * kernel does (IR- chips: remapping; bare IO-APIC lines: none, whatever ECAP.IR
+	 * says, e.g. after intremap=off or a firmware opt-out). Only when they say neither
+	 * (no IO-APIC: not x86, or unreadable) does the VT-d rule above stand. */
+	_cleanup_free_ char *interrupts = NULL;
+	if (read_full_file("/proc/interrupts", PROC_INTERRUPTS_MAX, &interrupts, NULL) >= 0) {
+		Tristate ir = host_interrupts_remapping(interrupts);
+		if (ir != TRI_UNKNOWN)
+			k->interrupt_remapping = ir;
+	}
 	k->iommufd = path_exists("/dev/iommu");
 	k->vfio_cdev = path_exists("/dev/vfio/devices");
 	k->vfio_legacy = path_exists("/dev/vfio/vfio");

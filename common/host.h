@@ -120,6 +120,30 @@ static inline void host_freep(Host **h) {
 int host_load_live(Host **ret);
 
 /*
+ * host_amd_features_width: the IOMMU address width an AMD unit's
+ * /sys/class/iommu/ivhdN/amd-iommu/features shows, from EFR.HATS (bits 11:10: the host page
+ * table levels above 4; the kernel takes HATS + 4 levels, 12 + 9 * levels bits, all 64
+ * from 6 levels on). Kernels before 6.0 print EFR alone ("%llx"); later ones two numbers,
+ * "EFR2:EFR" when EFR2 was added (6.0) and "EFR:EFR2" since the attribute prints the
+ * global EFR/EFR2; the order is not self-describing, so two numbers are read only when
+ * either order gives the same HATS (equal fields, or one number 0: an EFR2 with nothing
+ * set). Returns 48, 57 or 64; 0 when not determinable (the orders disagree, or HATS is the
+ * reserved 3, for which the kernel disables host translation); -EINVAL when text is not
+ * one or two hex numbers.
+ */
+int host_amd_features_width(const char *text);
+
+/*
+ * host_interrupts_remapping: whether /proc/interrupts (text, NUL-terminated) shows the
+ * kernel remapping interrupts. The chip column of each numbered line is read: a chip
+ * named "IR-..." (x86 IR-IO-APIC, IR-PCI-MSI, IR-PCI-MSIX-<BDF>, with VT-d and AMD-Vi
+ * alike; "vIR-..." under a virtual IOMMU on some 6.x kernels) is TRI_YES; x86 IO-APIC
+ * lines none of which is remapped are TRI_NO; anything else (no numbered lines, a GIC host
+ * without IO-APIC) is TRI_UNKNOWN.
+ */
+Tristate host_interrupts_remapping(const char *text);
+
+/*
  * host_load_json_file / host_load_json_string: parse a snapshot. On failure returns -EINVAL
  * (or -errno from reading the file) and, when ret_error is not NULL, a malloc'd message
  * naming the offending field, e.g. "devices[3].vendor: expected a 4-digit hex string".

@@ -1104,18 +1104,29 @@ int verb_check(int argc, char **argv) {
 			check_add(a, "IOMMU", "default_domain", CHECK_PASS,
 				  "Checking the IOMMU default domain type", "all groups translate DMA");
 	}
+	/* Without remapping a device can forge MSIs, and VFIO and iommufd refuse the host
+	 * unless told to allow unsafe interrupts: a FAIL. Where the live scan cannot tell
+	 * (no IR- or IO-APIC chip in /proc/interrupts and no VT-d ECAP), a WARN. */
+	bool amd = k->iommu_vendor && streq(k->iommu_vendor, "amd");
 	if (k->interrupt_remapping == TRI_YES)
 		check_add(a, "IOMMU", "interrupt_remapping", CHECK_PASS,
 			  "Checking if interrupt remapping is enabled", NULL);
 	else if (k->interrupt_remapping == TRI_NO)
-		check_add(a, "IOMMU", "interrupt_remapping", CHECK_WARN,
+		check_add(a, "IOMMU", "interrupt_remapping", CHECK_FAIL,
 			  "Checking if interrupt remapping is enabled",
-			  "without it a device can forge MSIs; VFIO refuses such hosts unless "
-			  "vfio_iommu_type1.allow_unsafe_interrupts=1");
+			  "without it a device can forge MSIs and VFIO refuses the host unless "
+			  "allow_unsafe_interrupts=1; %s",
+			  amd ? "enable the IOMMU and its IVRS table in the firmware, boot without "
+				"intremap=off, and check any amd_iommu= or amd_iommu_intr= option"
+			  : units ? "enable VT-d interrupt remapping in the firmware and boot "
+				  "without intremap=off or nointremap"
+				: "it needs an IOMMU: enable VT-d or AMD-Vi in the firmware");
 	else if (units || groups)
 		check_add(a, "IOMMU", "interrupt_remapping", CHECK_WARN,
 			  "Checking if interrupt remapping is enabled",
-			  "not visible on this host; look for 'Enabled IRQ remapping' in dmesg");
+			  "not visible on this host (no IR- or IO-APIC interrupt chip in "
+			  "/proc/interrupts%s); look for 'IRQ remapping' in dmesg",
+			  amd ? "" : ", no VT-d ECAP");
 
 	if (k->iommufd == TRI_YES)
 		check_add(a, "VFIO", "iommufd", CHECK_PASS, "Checking for iommufd (/dev/iommu)", NULL);

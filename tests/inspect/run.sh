@@ -14,6 +14,8 @@ pass=0
 fail=0
 # A sanitizer build under the umockdev preload: ASan must not insist on coming first.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ioasid-inspect.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "  FAIL $*"; }
@@ -169,6 +171,35 @@ expect_eq "noiommu mode warns" "$(jq -r '.checks[] | select(.id == "noiommu_mode
 expect_eq "noiommu groups do not count as an IOMMU" "$(jq -r '.checks[] | select(.id == "iommu_enabled") | .result' <<<"$out")" fail
 run --host $H/iommu-off.json check
 grep -q '^IOMMU: Checking if IOMMU is enabled by kernel *: FAIL (' <<<"$out" && ok || bad "check line format"
+# interrupt remapping: PASS on AMD-Vi when the host shows it, FAIL with the AMD hint when
+# off, WARN saying it is not visible when unknown
+run --host $H/amd-epyc.json --json=short check
+expect_eq "check on amd-epyc exits 0" "$rc" 0
+expect_eq "amd-epyc interrupt remapping passes" \
+	"$(jq -r '.checks[] | select(.id == "interrupt_remapping") | "\(.result) \(.hint)"' <<<"$out")" "pass null"
+expect_eq "amd-epyc checks" "$(jq -c .summary <<<"$out")" '{"pass":8,"note":1,"warn":0,"fail":0}'
+run --host $H/amd-epyc.json check
+grep -q '^IOMMU: Checking if interrupt remapping is enabled *: PASS$' <<<"$out" && ok \
+	|| bad "amd-epyc human check: $out"
+jq '.kernel.interrupt_remapping = false' $H/amd-epyc.json >"$tmp/amd-no-ir.json"
+run --host "$tmp/amd-no-ir.json" --json=short check
+expect_eq "AMD without interrupt remapping exits 2" "$rc" 2
+expect_eq "AMD without interrupt remapping fails" \
+	"$(jq -r '.checks[] | select(.id == "interrupt_remapping") | .result' <<<"$out")" fail
+jq -e '.checks[] | select(.id == "interrupt_remapping") | .hint | contains("IVRS") and contains("intremap=off") and contains("amd_iommu_intr=")' \
+	<<<"$out" >/dev/null && ok || bad "AMD interrupt remapping hint: $out"
+run --host "$tmp/amd-no-ir.json" check
+grep -q '^IOMMU: Checking if interrupt remapping is enabled *: FAIL (without it a device can forge MSIs.*IVRS' <<<"$out" \
+	&& ok || bad "AMD human interrupt remapping line: $out"
+jq '.kernel.interrupt_remapping = false' $H/workstation.json >"$tmp/intel-no-ir.json"
+run --host "$tmp/intel-no-ir.json" --json=short check
+jq -e '.checks[] | select(.id == "interrupt_remapping") | .result == "fail" and (.hint | contains("VT-d") and contains("nointremap"))' \
+	<<<"$out" >/dev/null && ok || bad "Intel interrupt remapping hint: $out"
+run --host $H/gpu-server.json --json=short check
+expect_eq "AMD host without the fact warns" \
+	"$(jq -r '.checks[] | select(.id == "interrupt_remapping") | .result' <<<"$out")" warn
+jq -e '.checks[] | select(.id == "interrupt_remapping") | .hint | contains("not visible")' <<<"$out" >/dev/null \
+	&& ok || bad "unknown interrupt remapping hint: $out"
 
 # this machine ------------------------------------------------------------------------------
 run --json=short check --for root

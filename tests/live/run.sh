@@ -13,6 +13,8 @@
 #  (d) device names: udev properties are preferred, else the hwdb, else null;
 #  (e) a kept bed, edited: cmdline veto of interrupt remapping, smallest address width, and
 #      a changed id, a removed group link and a non-PCI group member are all noticed;
+#      interrupt remapping from /proc/interrupts (Intel and AMD) and AMD's width from
+#      amd-iommu/features (e2);
 #  (f) this machine's own sysfs: snapshot agrees with lspci and reloads to itself.
 #
 # Excluded from (a), only when they apply, and printed when they do: facts the umockdev
@@ -191,14 +193,17 @@ else
 	ko "names: snapshot under the test bed failed: $(head -c 300 "$tmp/names.err")"
 fi
 
-# (e) edits to a kept bed show up in the scan: the cmdline can veto interrupt remapping,
-# the address width is the smallest MGAW across units, and the tier notices a changed id, a
-# removed group link and a non-PCI group member (so (a) can fail).
+# (e) edits to a kept bed show up in the scan: where /proc/interrupts shows no chip that
+# tells, the cmdline can veto VT-d's ECAP.IR; the address width is the smallest MGAW across
+# units; and the tier notices a changed id, a removed group link and a non-PCI group member
+# (so (a) can fail).
 echo "live: edited test bed"
 bed=$tmp/bed
 U="env UMOCKDEV_DIR=$bed LD_PRELOAD=libumockdev-preload.so.0"
 if "$MK" tests/hosts/workstation.json "$bed" >/dev/null; then
 	sed -i 's/$/ intremap=off/' "$bed/proc/cmdline"
+	grep -v '^ *[0-9]*:' "$bed/proc/interrupts" >"$bed/proc/interrupts.new"
+	mv "$bed/proc/interrupts.new" "$bed/proc/interrupts"
 	# dmar0: MGAW (bits 21:16) = 35, a 36-bit unit; dmar1 keeps 39 bits.
 	printf '%x\n' $(((0x$(cat "$bed/sys/devices/virtual/iommu/dmar0/intel-iommu/cap") & ~(0x3f << 16)) | (35 << 16))) \
 		>"$bed/sys/devices/virtual/iommu/dmar0/intel-iommu/cap"
@@ -230,6 +235,43 @@ if "$MK" tests/hosts/workstation.json "$bed" >/dev/null; then
 	fi
 else
 	ko "edited bed: mktestbed into a kept directory failed"
+fi
+
+# (e2) interrupt remapping and width on AMD-Vi and from /proc/interrupts: the kernel's chips
+# overrule ECAP.IR; AMD's width is the smallest EFR.HATS across units, in either form of
+# amd-iommu/features; a unit whose features do not tell makes the width unknown.
+irq_bed() { # irq_bed FIXTURE DIR SED-ON-PROC-INTERRUPTS -> the snapshot's kernel on stdout
+	"$MK" "$1" "$2" >/dev/null || return 1
+	sed -i "$3" "$2/proc/interrupts"
+	env UMOCKDEV_DIR="$2" LD_PRELOAD=libumockdev-preload.so.0 "$CTL" snapshot | jq -c .kernel
+}
+expect_kernel() { # expect_kernel NAME KERNEL-JSON JQ-EXPR EXPECTED
+	local got
+	got=$(jq -c "$3" <<<"$2" 2>/dev/null)
+	if [ "$got" = "$4" ]; then ok "$1 ($got)"; else ko "$1: got '$got', expected $4"; fi
+}
+echo "live: interrupt remapping and address width"
+k=$(irq_bed tests/hosts/workstation.json "$tmp/irq1" 's/IR-//')
+expect_kernel "VT-d with ECAP.IR but IO-APIC lines not remapped: no remapping" "$k" \
+	.interrupt_remapping false
+k=$(irq_bed tests/hosts/amd-epyc.json "$tmp/irq2" 's/IR-//')
+expect_kernel "AMD-Vi, IO-APIC lines not remapped: no remapping" "$k" .interrupt_remapping false
+k=$(irq_bed tests/hosts/gpu-server.json "$tmp/irq3" 's/^NMI:/ 24:  7  0  IR-PCI-MSI 524288-edge  nvme0q0\n&/')
+expect_kernel "AMD-Vi, an IR-PCI-MSI chip: remapping" "$k" .interrupt_remapping true
+k=$(irq_bed tests/hosts/gpu-server.json "$tmp/irq4" 's/^NMI:/  0:  44  0  IO-APIC  2-edge  timer\n&/')
+expect_kernel "AMD-Vi, a plain IO-APIC chip: no remapping" "$k" .interrupt_remapping false
+if "$MK" tests/hosts/amd-epyc.json "$tmp/aw" >/dev/null; then
+	printf '58f77ef22294254\n' >"$tmp/aw/sys/devices/virtual/iommu/ivhd2/amd-iommu/features"
+	printf '0:58f77ef2229465a\n' >"$tmp/aw/sys/devices/virtual/iommu/ivhd1/amd-iommu/features"
+	k=$(env UMOCKDEV_DIR="$tmp/aw" LD_PRELOAD=libumockdev-preload.so.0 "$CTL" snapshot | jq -c .kernel)
+	expect_kernel "AMD-Vi width is the smallest EFR.HATS (one-number and EFR2:EFR forms)" "$k" \
+		.address_width 48
+	printf 'a5bf7320a2294aee:1d\n' >"$tmp/aw/sys/devices/virtual/iommu/ivhd3/amd-iommu/features"
+	k=$(env UMOCKDEV_DIR="$tmp/aw" LD_PRELOAD=libumockdev-preload.so.0 "$CTL" snapshot | jq -c .kernel)
+	expect_kernel "AMD-Vi width unknown when one unit's EFR/EFR2 order is ambiguous" "$k" \
+		.address_width 0
+else
+	ko "AMD-Vi width: mktestbed into a kept directory failed"
 fi
 
 # (c) the synthetic host the benchmark scans

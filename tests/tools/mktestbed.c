@@ -20,11 +20,17 @@
  *       iommu_group link, vfio-dev/vfioN/{dev,uevent,subsystem}, sriov_* files with
  *       virtfnN/physfn links, net/IFNAME/
  *   /sys/bus/pci/{devices,drivers/NAME}, /sys/class/vfio-dev, /sys/class/iommu/UNIT
- *       (VT-d: intel-iommu/{cap,ecap} encoding address_width and interrupt_remapping)
+ *       (VT-d: intel-iommu/{cap,ecap} encoding address_width and interrupt_remapping;
+ *       AMD-Vi: amd-iommu/features encoding address_width in EFR.HATS, as "EFR" before
+ *       Linux 6.0 and "EFR:EFR2" (EFR2 0) after, so written for a width of 48, 57 or 64)
  *   /sys/kernel/iommu_groups/N/{type,reserved_regions,devices/}
  *   /sys/module/vfio/parameters/enable_unsafe_noiommu_mode
  *   /dev/iommu, /dev/vfio/vfio, /dev/vfio/devices/NAME (plain files: stat() only)
  *   /proc/cmdline, /proc/sys/kernel/{osrelease,hostname}
+ *   /proc/interrupts, always (the machine's own must not show through): IR-IO-APIC and
+ *       IR-PCI-MSI chips for interrupt_remapping true, plain IO-APIC and PCI-MSI for false,
+ *       and for unknown a GICv3 host's lines (arm-smmu, or an arm64 release) or else only
+ *       the unnumbered lines (NMI, LOC): no chip that tells
  * The preload redirects all of /sys, and /dev and /proc paths that exist in the bed; a
  * /dev or /proc path absent from the bed falls through to the real machine.
  */
@@ -294,6 +300,65 @@ static void write_device(const Host *h, const Device *d) {
 #undef ATTR
 }
 
+/* AMD-Vi's amd-iommu/features for the fixture's width: EFR.HATS (bits 11:10) is the host
+ * page table levels above 4 (48, 57, 64 bits). The other EFR bits are a Zen 2 EPYC's. */
+static void write_amd_features(const HostKernel *k, const char *dir) {
+	static const int widths[] = { 48, 57, 64 };
+	unsigned hats = 0;
+	char p[PATH_MAX];
+	if (k->address_width == 0)
+		return; /* unknown: no features file */
+	while (hats < ELEMENTSOF(widths) && widths[hats] != k->address_width)
+		hats++;
+	if (hats == ELEMENTSOF(widths))
+		die("An AMD IOMMU's address width is 48, 57 or 64, not %d", k->address_width);
+	unsigned long long efr = (0x58f77ef22294a5aULL & ~(3ULL << 10)) | (hats << 10);
+	pathf(p, "%s/amd-iommu", dir);
+	mkdir_p(p);
+	pathf(p, "%s/amd-iommu/features", dir);
+	/* Linux 6.0 added EFR2 to the attribute; an unknown release gets today's form. */
+	if (k->release && atoi(k->release) > 0 && atoi(k->release) < 6)
+		write_file(p, "%llx\n", efr);
+	else
+		write_file(p, "%llx:0\n", efr);
+}
+
+/* /proc/interrupts consistent with kernel.interrupt_remapping (host_interrupts_remapping
+ * reads the chip column): see the header. One MSI line names the first function that is
+ * not a bridge. */
+static void write_interrupts(const Host *h) {
+	const HostKernel *k = &h->kernel;
+	const char *bdf = NULL;
+	for (size_t i = 0; i < h->n_devices && !bdf; i++)
+		if ((h->devices[i].class >> 16) != 0x06) /* not a bridge of any kind */
+			bdf = h->devices[i].bdf;
+	char full[PATH_MAX];
+	FILE *f = fopen(bed("/proc/interrupts", full), "we");
+	if (!f)
+		die("Cannot create %s: %m", full);
+	fputs("           CPU0       CPU1       \n", f);
+	if (k->interrupt_remapping != TRI_UNKNOWN) {
+		const char *ir = k->interrupt_remapping == TRI_YES ? "IR-" : "";
+		fprintf(f, "  0:         44          0   %sIO-APIC   2-edge      timer\n", ir);
+		fprintf(f, "  9:          0          0   %sIO-APIC   9-fasteoi   acpi\n", ir);
+		if (bdf)
+			fprintf(f, " 40:       1045        208   %sPCI-MSIX-%s    0-edge      ioasid\n",
+				ir, bdf);
+	} else if ((k->iommu_vendor && streq(k->iommu_vendor, "arm-smmu")) ||
+		   (k->release && strstr(k->release, "arm64"))) {
+		fputs(" 11:     170321     168233     GICv3  30 Level     arch_timer\n", f);
+		fputs(" 34:         12          0   ITS-MSI 524288 Edge      ioasid\n", f);
+		fputs("IPI0:      1034       1212       Rescheduling interrupts\n", f);
+		fputs("Err:          0\n", f);
+		goto out;
+	}
+	fputs("NMI:          0          0   Non-maskable interrupts\n", f);
+	fputs("LOC:    5131411    4721873   Local timer interrupts\n", f);
+out:
+	if (fclose(f) != 0)
+		die("Cannot write %s: %m", full);
+}
+
 static void write_host(const Host *h) {
 	char p[PATH_MAX], t[PATH_MAX];
 	const HostKernel *k = &h->kernel;
@@ -347,6 +412,10 @@ static void write_host(const Host *h) {
 		pathf(p, "/sys/class/iommu/%s", u);
 		mkdir_p("/sys/class/iommu");
 		symlink_rel(p, dir);
+		if (k->iommu_vendor && streq(k->iommu_vendor, "amd")) {
+			write_amd_features(k, dir);
+			continue;
+		}
 		if (!k->iommu_vendor || !streq(k->iommu_vendor, "intel"))
 			continue;
 		/* VT-d registers: ECAP.IR (bit 3); CAP.MGAW (bits 21:16) = width - 1. */
@@ -381,6 +450,7 @@ static void write_host(const Host *h) {
 		write_file("/dev/vfio/vfio", "%s", "");
 	}
 	mkdir_p("/proc/sys/kernel");
+	write_interrupts(h);
 	if (k->cmdline)
 		write_file("/proc/cmdline", "%s\n", k->cmdline);
 	if (k->release)

@@ -90,7 +90,7 @@ static void test_gpu_server(void) {
 	CU_ASSERT_EQUAL(vfio, 8);
 	CU_ASSERT_EQUAL(nodes[0], 4);
 	CU_ASSERT_EQUAL(nodes[1], 4);
-	CU_ASSERT_EQUAL(h->kernel.interrupt_remapping, TRI_UNKNOWN); /* AMD: not visible */
+	CU_ASSERT_EQUAL(h->kernel.interrupt_remapping, TRI_UNKNOWN); /* not in this snapshot */
 }
 
 static void test_sriov(void) {

@@ -16,6 +16,19 @@ scenario_S1() {
 		echo "VMINFO S1 check $c=$got"
 		[ "$got" = pass ] || mismatch "check $c is '$got', want pass"
 	done
+	# Interrupt remapping (the machine has intel-iommu,intremap=on): the check must say
+	# what the guest kernel's chips in /proc/interrupts say, read here with grep alone.
+	got=$(jq -r '.checks[] | select(.id == "interrupt_remapping") | .result' /tmp/s1-check.json 2>/dev/null)
+	if grep -Eq '^ *[0-9]+:.* IR-' /proc/interrupts; then
+		n=pass
+	elif grep -Eq '^ *[0-9]+:.* IO-APIC ' /proc/interrupts; then
+		n=fail
+	else
+		n=warn
+	fi
+	echo "VMINFO S1 check interrupt_remapping=$got, /proc/interrupts says $n ($(grep -Eo ' (IR-)?(IO-APIC|PCI-MSI[A-Z]*)' /proc/interrupts | sort | uniq -c | tr -s ' \n' '  '))"
+	[ "$got" = "$n" ] || mismatch "check interrupt_remapping is '$got', /proc/interrupts says $n"
+	[ "$n" = pass ] || mismatch "no IR- chip in /proc/interrupts under intel-iommu,intremap=on"
 	if ! ioasidctl groups --json=short >/tmp/s1-groups.json 2>/tmp/s1-groups.err; then
 		s1_fail "ioasidctl groups --json failed: $(head -c 200 /tmp/s1-groups.err)"
 		return

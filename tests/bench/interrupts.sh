@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# bench interrupts: the live scan reads /proc/interrupts for interrupt remapping; on a host
+# with hundreds of CPUs it is megabytes. tests/tools/bench-interrupts.c times reading a
+# synthetic 256-CPU, 4000-IRQ file with the remapping scan against reading it alone (the
+# floor), in the same run. Target: read+scan <= 2x the read.
+#
+#   tests/bench/interrupts.sh      (QUICK=1 for fewer runs; CPUS=, IRQS= for another size)
+# Runs alone or from tests/bench/run.sh. Exits non-zero only when the setup is broken; a
+# missed target is reported on the last line.
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+tool="$B/bench-interrupts"
+if [ ! -x "$tool" ]; then
+	echo "bench interrupts: FAILED: $tool is not built (make build-tests)"
+	exit 1
+fi
+args=()
+[ -n "${QUICK:-}" ] && args+=(--quick)
+[ -n "${CPUS:-}" ] && [ -n "${IRQS:-}" ] && args+=("$CPUS" "$IRQS")
+out=$("$tool" "${args[@]}")
+rc=$?
+if [ $rc -eq 2 ]; then
+	echo "bench interrupts: FAILED: bench-interrupts could not set up"
+	exit 1
+fi
+echo "$out" | sed '$d'
+echo "bench interrupts: $(echo "$out" | tail -n1 | sed 's/^bench-interrupts: //')"
+exit 0
