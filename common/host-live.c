@@ -938,9 +938,11 @@ int host_load_live(Host **ret) {
 	/* The bus directory is what libudev's enumerator reads for subsystem "pci"; reading
 	 * it directly saves the enumerator's per-device work: libudev (systemd 252) makes an
 	 * sd_device per entry, resolving the bus symlink one path component at a time, then
-	 * sorts the list. Under the umockdev preload on 4096 devices that alone costs about
-	 * 3x lspci's whole run, and no match or libudev call skips it (tests/bench/udevenum.sh
-	 * measures it, so the choice can be revisited when libudev changes). */
+	 * sorts the list. On 4096 devices that alone costs 2.4-3x lspci's whole run under the
+	 * umockdev preload and 2.8-3.4x with the bed bind-mounted on /sys (no preload), and
+	 * no match or libudev call skips it; systemd 254's libudev is no faster. The benchmark
+	 * sections udevenum and udevenum-native measure it, so the choice can be revisited
+	 * when libudev changes. */
 	bus = opendir("/sys/bus/pci/devices");
 	if (!bus && errno != ENOENT) {
 		r = -errno;
