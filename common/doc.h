@@ -86,9 +86,9 @@ static inline DocType doc_type(const DocNode *n) {
  * number beyond a double's range) into
  * nodes of d. One value with optional surrounding whitespace; containers nested at most
  * max_depth deep, counting containers only (max_depth 1 admits "[]" and "[1]", not
- * "[[]]"; json-c also counts a scalar inside a container as a level). Integers that fit int64 are DOC_INT; other numbers DOC_DOUBLE. Keys are copied
- * into the arena. *ret is the root (NULL for a JSON null). The root is also kept as
- * doc_root(d).
+ * "[[]]"; json-c also counts a scalar inside a container as a level). Integers that fit
+ * int64 are DOC_INT; other numbers DOC_DOUBLE. Keys are copied into the arena. *ret is the
+ * root (NULL for a JSON null). The root is also kept as doc_root(d).
  * Returns 0, -EBADMSG (not valid JSON under those rules), -ELOOP (too deep), -ENOMEM.
  */
 int doc_parse(Doc *d, const char *text, size_t len, int max_depth, DocNode **ret);

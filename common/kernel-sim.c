@@ -33,12 +33,13 @@
  * over fork/exec, kept in systemd's fdstore, or dup()ed and closed with plain close()). It
  * treats kernel_close() as the *last* close of the file, even when this process still holds
  * a dup() (counting dups was tried and broke the daemon, whose send queue closes its copies
- * with plain close() after kernel_close()). Consequence: after the daemon kernel_close()s its reference to a
- * device it handed out, the sim unbinds the device and releases group ownership although a
- * client may still hold the fd; the real kernel would keep it bound until the client closes
- * it too. Callers must therefore close a sim fd only with kernel_close(), and tests that need
- * "the client still holds it" semantics must keep the daemon's reference open. A new sim
- * (after a daemon restart, say) knows none of the previous one's files: they are ENOTTY to it.
+ * with plain close() after kernel_close()). Consequence: after the daemon kernel_close()s its
+ * reference to a device it handed out, the sim unbinds the device and releases group
+ * ownership although a client may still hold the fd; the real kernel would keep it bound
+ * until the client closes it too. Callers must therefore close a sim fd only with
+ * kernel_close(), and tests that need "the client still holds it" semantics must keep the
+ * daemon's reference open. A new sim (after a daemon restart, say) knows none of the
+ * previous one's files: they are ENOTTY to it.
  *
  * Also not modelled: explicit IOMMU_HWPT_ALLOC, nesting, PASID, dirty tracking, hot reset,
  * COPY and MAP_FILE (not in the vtable), VF tokens, pinned-memory accounting (no ENOMEM),

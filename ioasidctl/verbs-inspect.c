@@ -2,8 +2,9 @@
 /*
  * ioasidctl inspection verbs: groups, devices, show, check.
  *
- * Each verb builds one document (a DocNode tree) from the host model and viability, prints it as is for
- * --json, and renders the human form from that same object, so the two can never disagree.
+ * Each verb builds one document (a DocNode tree) from the host model and viability, prints it
+ * as is for --json, and renders the human form from that same object, so the two can never
+ * disagree.
  * The JSON keys are documented in ioasidctl(8); they are snake_case and stable.
  */
 #include <assert.h>
