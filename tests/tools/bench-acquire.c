@@ -29,6 +29,7 @@
 
 #include "common/client.h"
 #include "common/macro.h"
+#include "tests/tools/bench-util.h"
 
 static const char *arg_socket = NULL;
 static const char *arg_device = NULL;
@@ -37,25 +38,6 @@ static unsigned arg_iterations = 10000;
 static unsigned arg_clients = 0;
 static pid_t arg_daemon_pid = 0;
 static bool arg_json = false;
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double percentile_us(uint64_t *v, size_t n, double p) {
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(uint64_t), cmp_u64);
-	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-	return (double)v[i] / 1000.0;
-}
 
 /* utime + stime of pid in microseconds (/proc/PID/stat fields 14 and 15), or -1. */
 static long long cpu_us(pid_t pid) {
@@ -163,7 +145,7 @@ static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
 	if (pthread_create(&t, NULL, floor_server, &f) != 0)
 		return -EAGAIN;
 	for (unsigned it = 0; it < iterations; it++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		char req[] = "acquire", reply[16];
 		if (send(sp[0], req, sizeof(req), MSG_NOSIGNAL) < 0)
 			break;
@@ -181,7 +163,7 @@ static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
 		/* and the "release" round trip, without fds */
 		if (send(sp[0], "release", 8, MSG_NOSIGNAL) < 0 || recv(sp[0], reply, sizeof(reply), 0) <= 0)
 			break;
-		lat[it] = now_ns() - t0;
+		lat[it] = bench_now_ns() - t0;
 	}
 	close(sp[0]);
 	pthread_join(t, NULL);
@@ -253,7 +235,7 @@ typedef struct FloorWorker {
 static void *floor_conc_worker(void *userdata) {
 	FloorWorker *w = userdata;
 	for (unsigned it = 0; it < w->iterations; it++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		char reply[16], cbuf[CMSG_SPACE(sizeof(int) * 8)];
 		for (int half = 0; half < 2; half++) {
 			struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
@@ -268,7 +250,7 @@ static void *floor_conc_worker(void *userdata) {
 					close(fds[i]);
 			}
 		}
-		w->lat[it] = now_ns() - t0;
+		w->lat[it] = bench_now_ns() - t0;
 	}
 	return NULL;
 }
@@ -293,12 +275,12 @@ static double measure_floor_concurrent(unsigned n, unsigned per, int n_fds, uint
 	f.server_fds = sfds;
 	if (pthread_create(&server, NULL, floor_conc_server, &f) != 0)
 		return -1;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (unsigned i = 0; i < n; i++)
 		pthread_create(&w[i].thread, NULL, floor_conc_worker, &w[i]);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(w[i].thread, NULL);
-	tput = (double)n * per / ((double)(now_ns() - t0) / 1e9);
+	tput = (double)n * per / ((double)(bench_now_ns() - t0) / 1e9);
 	f.stop = true;
 	pthread_join(server, NULL);
 	for (unsigned i = 0; i < n; i++) {
@@ -329,11 +311,11 @@ static void *worker_run(void *userdata) {
 	if (w->error < 0)
 		return NULL;
 	for (unsigned i = 0; i < w->iterations; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		w->error = acquire_release(c, w->bdf, NULL);
 		if (w->error < 0)
 			return NULL;
-		w->lat[i] = now_ns() - t0;
+		w->lat[i] = bench_now_ns() - t0;
 	}
 	return NULL;
 }
@@ -404,19 +386,19 @@ int main(int argc, char **argv) {
 	if (acquire_release(c, arg_device, &n_fds) < 0)
 		return 1;
 	long long cpu0 = arg_daemon_pid > 0 ? cpu_us(arg_daemon_pid) : -1;
-	uint64_t t_seq = now_ns();
+	uint64_t t_seq = bench_now_ns();
 	for (unsigned i = 0; i < arg_iterations; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		if (acquire_release(c, arg_device, NULL) < 0)
 			return 1;
-		lat[i] = now_ns() - t0;
+		lat[i] = bench_now_ns() - t0;
 	}
-	t_seq = now_ns() - t_seq;
+	t_seq = bench_now_ns() - t_seq;
 	long long cpu1 = cpu0 >= 0 ? cpu_us(arg_daemon_pid) : -1;
 	/* The daemon's CPU time per acquire+release: what its code costs, apart from waiting. */
 	double daemon_us = cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / arg_iterations : -1;
-	double p50 = percentile_us(lat, arg_iterations, 0.50);
-	double p99 = percentile_us(lat, arg_iterations, 0.99);
+	double p50 = bench_percentile_us(lat, arg_iterations, 0.50);
+	double p99 = bench_percentile_us(lat, arg_iterations, 0.99);
 
 	/* 2. the floor */
 	r = measure_floor(arg_iterations, n_fds, flat);
@@ -424,8 +406,8 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "bench-acquire: floor: %s\n", strerror(-r));
 		return 1;
 	}
-	double f50 = percentile_us(flat, arg_iterations, 0.50);
-	double f99 = percentile_us(flat, arg_iterations, 0.99);
+	double f50 = bench_percentile_us(flat, arg_iterations, 0.50);
+	double f99 = bench_percentile_us(flat, arg_iterations, 0.99);
 
 	/* 3. concurrent clients. Our first connection goes first: with it, 64 clients would be
 	 * 65 connections of one uid, above the daemon's per-uid cap of 64. */
@@ -464,7 +446,7 @@ int main(int argc, char **argv) {
 			started++;
 		}
 		pthread_barrier_wait(&start_barrier);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		bool failed = false;
 		for (unsigned i = 0; i < started; i++) {
 			pthread_join(w[i].thread, NULL);
@@ -474,19 +456,19 @@ int main(int argc, char **argv) {
 				failed = true;
 			}
 		}
-		uint64_t elapsed = now_ns() - t0;
+		uint64_t elapsed = bench_now_ns() - t0;
 		if (failed)
 			return 1;
 		throughput = (double)arg_clients * per / ((double)elapsed / 1e9);
-		c50 = percentile_us(all, (size_t)arg_clients * per, 0.50);
-		c99 = percentile_us(all, (size_t)arg_clients * per, 0.99);
+		c50 = bench_percentile_us(all, (size_t)arg_clients * per, 0.50);
+		c99 = bench_percentile_us(all, (size_t)arg_clients * per, 0.99);
 
 		/* The same load against the floor server: how much of the tail is this machine
 		 * (arg_clients threads on few CPUs) rather than the daemon. */
 		memset(all, 0, sizeof(uint64_t) * arg_clients * per);
 		fthroughput = measure_floor_concurrent(arg_clients, per, n_fds, all);
-		fc50 = percentile_us(all, (size_t)arg_clients * per, 0.50);
-		fc99 = percentile_us(all, (size_t)arg_clients * per, 0.99);
+		fc50 = bench_percentile_us(all, (size_t)arg_clients * per, 0.50);
+		fc99 = bench_percentile_us(all, (size_t)arg_clients * per, 0.99);
 	}
 	if (arg_daemon_pid > 0)
 		rss_after = vm_rss_kib(arg_daemon_pid);

@@ -18,36 +18,26 @@
 
 #include "common/host.h"
 #include "common/macro.h"
+#include "tests/tools/bench-util.h"
 
 #define TARGET_RATIO 2.0
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* Median ns of `reps` runs of: read path, then (parse) scan it and check the answer. */
 static int measure(const char *path, unsigned reps, bool parse, Tristate want, uint64_t *ret) {
 	uint64_t t[64];
 	for (unsigned r = 0; r < reps; r++) {
 		char *text = NULL;
-		uint64_t a = now_ns();
+		uint64_t a = bench_now_ns();
 		if (read_full_file(path, 64u << 20, &text, NULL) < 0)
 			return -1;
 		if (parse && host_interrupts_remapping(text) != want) {
 			free(text);
 			return -1;
 		}
-		t[r] = now_ns() - a;
+		t[r] = bench_now_ns() - a;
 		free(text);
 	}
-	qsort(t, reps, sizeof(t[0]), cmp_u64);
+	qsort(t, reps, sizeof(t[0]), bench_cmp_u64);
 	*ret = t[reps / 2];
 	return 0;
 }

@@ -22,17 +22,12 @@
 #include <time.h>
 
 #include "common/macro.h"
+#include "tests/tools/bench-util.h"
 #include "policy/policy.h"
 #include "tests/unit/policy-resolver.h"
 
 static const unsigned sizes[] = { 1, 100, 1000, 10000 };
 #define TARGET_RATIO 20.0
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void bdf_of(unsigned i, char buf[static BDF_MAX]) {
 	snprintf(buf, BDF_MAX, "0000:%02x:%02x.%x", (i >> 8) & 0xff, (i >> 3) & 0x1f, i & 7);
@@ -80,12 +75,12 @@ static double measure(const Policy *p, const PolicyRequest *req, unsigned iters)
 	for (int round = 0; round < 5; round++) {
 		PolicyDecision d;
 		unsigned allowed = 0;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		for (unsigned i = 0; i < iters; i++) {
 			policy_evaluate(p, req, &d);
 			allowed += d.allow;
 		}
-		uint64_t t1 = now_ns();
+		uint64_t t1 = bench_now_ns();
 		if (allowed != iters) {
 			fprintf(stderr, "bench-policy: the last rule did not allow (%s)\n", d.reason);
 			exit(2);

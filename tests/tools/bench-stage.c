@@ -19,23 +19,7 @@
 
 #include "common/client.h"
 #include "common/macro.h"
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double percentile_us(uint64_t *v, size_t n, double p) {
-	qsort(v, n, sizeof(uint64_t), cmp_u64);
-	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-	return (double)v[i] / 1000.0;
-}
+#include "tests/tools/bench-util.h"
 
 /* One timed Acquire and an untimed Release. *ret_staged: the reply named a staged context. */
 static int acquire_once(IoasidClient *c, char **devices, const char *layout, uint64_t *ret_ns,
@@ -46,9 +30,9 @@ static int acquire_once(IoasidClient *c, char **devices, const char *layout, uin
 	rq.layout = layout;
 	IoasidAcquireResult *res = NULL;
 	IoasidError e = {};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int r = ioasid_client_acquire(c, &rq, &res, &e);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	if (r < 0) {
 		fprintf(stderr, "bench-stage: Acquire: %s\n", e.message ? e.message : strerror(-r));
 		ioasid_error_done(&e);
@@ -134,8 +118,8 @@ int main(int argc, char **argv) {
 			return 1;
 		}
 	}
-	double c50 = percentile_us(cold, iterations, 0.5), c90 = percentile_us(cold, iterations, 0.9);
-	double w50 = percentile_us(warm, iterations, 0.5), w90 = percentile_us(warm, iterations, 0.9);
+	double c50 = bench_percentile_us(cold, iterations, 0.5), c90 = bench_percentile_us(cold, iterations, 0.9);
+	double w50 = bench_percentile_us(warm, iterations, 0.5), w90 = bench_percentile_us(warm, iterations, 0.9);
 	printf("acquire %s%s%s, %lu iterations each\n", device, layout ? ", layout " : "",
 	       layout ? layout : "", iterations);
 	printf("  cold   p50 %8.1f us  p90 %8.1f us\n", c50, c90);
