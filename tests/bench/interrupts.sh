@@ -10,8 +10,9 @@
 # Runs alone or from tests/bench/run.sh. Exits non-zero only when the setup is broken; a
 # missed target is reported on the last line.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
+echo "== bench: interrupts"
 tool="$B/bench-interrupts"
 if [ ! -x "$tool" ]; then
 	echo "bench interrupts: FAILED: $tool is not built (make build-tests)"

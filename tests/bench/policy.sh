@@ -13,6 +13,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
+echo "== bench: policy"
 tool="$B/bench-policy"
 if [ ! -x "$tool" ]; then
 	echo "bench policy: FAILED: $tool is not built (make build-tests)"
