@@ -3,7 +3,7 @@
  * libFuzzer target for the host snapshot reader, host_load_json_string() (doc_parse() and
  * the field checks of common/host-json.c, then host_finalize()): `--host FILE` reads
  * snapshots that may come from another machine or be hand-written (tests/fuzz/run.sh builds
- * and runs it, seeded with tests/hosts/*.json).
+ * and runs it, seeded with the snapshot fixtures in tests/hosts).
  *
  * Besides "no crash, no leak, no UB" it checks, on every input:
  *   1. the result is 0 with a host and no message, or -EINVAL with a message and no host
