@@ -8,7 +8,7 @@
 #   make check-asan      unit + integration tiers under ASan/UBSan
 #   make check-valgrind  unit tier and the daemon under valgrind --track-fds
 #   make bench           benchmarks (ratios against a floor measured in the same run)
-#   make fuzz            libFuzzer targets: the policy parser and the JSON parser
+#   make fuzz            libFuzzer targets: the policy parser, the JSON parser, the snapshot reader
 #   make install         DESTDIR=, prefix= (never overwrites /etc, never runs systemctl)
 #   make format          clang-format every C file
 #

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ struct Doc {
 	DocChunk *cur;
 	size_t next_chunk; /* size of the next regular chunk (0: DOC_CHUNK_MIN) */
 	DocNode *root;     /* what doc_parse() found */
+	/* Where and why the last doc_parse() failed (doc_error_offset(), doc_error_reason()):
+	 * the reason is a string literal or text in the arena. */
+	size_t err_offset;
+	const char *err_reason;
 };
 
 Doc *doc_new(void) {
@@ -208,6 +213,14 @@ DocNode *doc_root(const Doc *d) {
 	return d ? d->root : NULL;
 }
 
+size_t doc_error_offset(const Doc *d) {
+	return d ? d->err_offset : 0;
+}
+
+const char *doc_error_reason(const Doc *d) {
+	return d ? d->err_reason : NULL;
+}
+
 /* ---- parsing ------------------------------------------------------------------------ */
 
 /*
@@ -217,9 +230,11 @@ DocNode *doc_root(const Doc *d) {
  */
 typedef struct Parser {
 	Doc *d;
-	const unsigned char *p, *end;
+	const unsigned char *start, *p, *end;
 	int depth, max_depth;
 	int error; /* first error: -EBADMSG, -ELOOP or -ENOMEM */
+	const unsigned char *err_at; /* where the first error was found */
+	const char *why;             /* and what it was (a literal, or text in the arena) */
 } Parser;
 
 static inline void ps_skip_ws(Parser *ps) {
@@ -228,10 +243,23 @@ static inline void ps_skip_ws(Parser *ps) {
 		ps->p++;
 }
 
-static DocNode *ps_fail(Parser *ps, int error) {
-	if (ps->error == 0)
+/* Records the first error: what, and the byte where it was found. Running out of text is
+ * always "unexpected end of input", whatever the caller was looking for. */
+static DocNode *ps_fail_at(Parser *ps, int error, const unsigned char *at, const char *why) {
+	if (ps->error == 0) {
 		ps->error = error;
+		ps->err_at = at;
+		ps->why = error == -EBADMSG && at >= ps->end ? "unexpected end of input" : why;
+	}
 	return NULL;
+}
+
+static DocNode *ps_fail(Parser *ps, int error, const char *why) {
+	return ps_fail_at(ps, error, ps->p, why);
+}
+
+static DocNode *ps_oom(Parser *ps) {
+	return ps_fail(ps, -ENOMEM, "out of memory");
 }
 
 static int ps_hex4(const unsigned char *s, uint32_t *ret) {
@@ -322,10 +350,10 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 		q += (*q == '\\' && q + 1 < ps->end) ? 2 : 1;
 	}
 	if (q >= ps->end)
-		return ps_fail(ps, -EBADMSG), NULL;
+		return ps_fail_at(ps, -EBADMSG, ps->end, NULL), NULL; /* unterminated */
 	char *out = doc_alloc(ps->d, (size_t)(q - s) + 1);
 	if (!out)
-		return ps_fail(ps, -ENOMEM), NULL;
+		return ps_oom(ps), NULL;
 	size_t n = 0;
 	if (plain) {
 		n = (size_t)(q - s);
@@ -340,11 +368,11 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 			continue;
 		}
 		if (c < 0x20)
-			return ps_fail(ps, -EBADMSG), NULL; /* raw control characters */
+			return ps_fail_at(ps, -EBADMSG, s, "control character in a string"), NULL;
 		if (c >= 0x80) {
 			size_t k = ps_utf8_len(s, q);
 			if (k == 0)
-				return ps_fail(ps, -EBADMSG), NULL;
+				return ps_fail_at(ps, -EBADMSG, s, "invalid UTF-8 in a string"), NULL;
 			memcpy(out + n, s, k);
 			n += k;
 			s += k;
@@ -362,24 +390,26 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 			out[n++] = short_escape[e];
 			continue;
 		}
+		const unsigned char *esc = s - 2;
 		if (e != 'u')
-			return ps_fail(ps, -EBADMSG), NULL;
+			return ps_fail_at(ps, -EBADMSG, esc, "invalid escape in a string"), NULL;
 		uint32_t cp;
 		if (q - s < 4 || ps_hex4(s, &cp) < 0)
-			return ps_fail(ps, -EBADMSG), NULL;
+			return ps_fail_at(ps, -EBADMSG, esc, "invalid escape in a string"), NULL;
 		s += 4;
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			return ps_fail(ps, -EBADMSG), NULL; /* a low surrogate first */
+		if (cp >= 0xdc00 && cp <= 0xdfff) /* a low surrogate first */
+			return ps_fail_at(ps, -EBADMSG, esc, "lone surrogate in a string"), NULL;
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			uint32_t lo;
 			if (q - s < 6 || s[0] != '\\' || s[1] != 'u' || ps_hex4(s + 2, &lo) < 0 ||
-			    lo < 0xdc00 || lo > 0xdfff)
-				return ps_fail(ps, -EBADMSG), NULL; /* a lone high surrogate */
+			    lo < 0xdc00 || lo > 0xdfff) /* a lone high surrogate */
+				return ps_fail_at(ps, -EBADMSG, esc, "lone surrogate in a string"),
+				       NULL;
 			s += 6;
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		}
-		if (cp == 0)
-			return ps_fail(ps, -EBADMSG), NULL; /* would cut the C string */
+		if (cp == 0) /* would cut the C string */
+			return ps_fail_at(ps, -EBADMSG, esc, "\\u0000 in a string"), NULL;
 		/* \uXXXX is 6 bytes of source, at most 3 of UTF-8; a pair is 12 for 4. */
 		n += ps_put_utf8(out + n, cp);
 	}
@@ -411,7 +441,7 @@ static DocNode *ps_string(Parser *ps) {
 		return NULL;
 	DocNode *n = doc_node(ps->d, DOC_STRING);
 	if (!n)
-		return ps_fail(ps, -ENOMEM);
+		return ps_oom(ps);
 	n->str.s = s;
 	n->str.len = len;
 	n->str.plain = doc_text_is_plain(s, len);
@@ -424,7 +454,7 @@ static DocNode *ps_number(Parser *ps) {
 	if (s < ps->end && *s == '-')
 		neg = true, s++;
 	if (s >= ps->end || *s < '0' || *s > '9')
-		return ps_fail(ps, -EBADMSG);
+		return ps_fail_at(ps, -EBADMSG, start, "unexpected character");
 	/* int64 accumulated as the negative value, whose range is the larger one. */
 	int64_t v = 0;
 	bool overflow = false;
@@ -441,7 +471,7 @@ static DocNode *ps_number(Parser *ps) {
 	if (s < ps->end && *s == '.') {
 		integral = false;
 		if (++s >= ps->end || *s < '0' || *s > '9')
-			return ps_fail(ps, -EBADMSG);
+			return ps_fail_at(ps, -EBADMSG, s, "invalid number");
 		while (s < ps->end && *s >= '0' && *s <= '9')
 			s++;
 	}
@@ -450,7 +480,7 @@ static DocNode *ps_number(Parser *ps) {
 		if (++s < ps->end && (*s == '+' || *s == '-'))
 			s++;
 		if (s >= ps->end || *s < '0' || *s > '9')
-			return ps_fail(ps, -EBADMSG);
+			return ps_fail_at(ps, -EBADMSG, s, "invalid number");
 		while (s < ps->end && *s >= '0' && *s <= '9')
 			s++;
 	}
@@ -458,7 +488,7 @@ static DocNode *ps_number(Parser *ps) {
 	if (integral && !overflow && (neg || v != INT64_MIN)) {
 		DocNode *n = doc_node(ps->d, DOC_INT);
 		if (!n)
-			return ps_fail(ps, -ENOMEM);
+			return ps_oom(ps);
 		n->i = neg ? v : -v;
 		return n;
 	}
@@ -469,14 +499,14 @@ static DocNode *ps_number(Parser *ps) {
 	size_t len = (size_t)(s - start);
 	char *copy = len < sizeof(buf) ? buf : doc_alloc(ps->d, len + 1);
 	if (!copy)
-		return ps_fail(ps, -ENOMEM);
+		return ps_oom(ps);
 	memcpy(copy, start, len);
 	copy[len] = '\0';
 	double dv = doc_strtod_c(copy);
-	if (isinf(dv))
-		return ps_fail(ps, -EBADMSG); /* beyond a double: no printer could say it back */
+	if (isinf(dv)) /* beyond a double: no printer could say it back */
+		return ps_fail_at(ps, -EBADMSG, start, "number beyond a double's range");
 	DocNode *n = doc_double(ps->d, dv);
-	return n ? n : ps_fail(ps, -ENOMEM);
+	return n ? n : ps_oom(ps);
 }
 
 static int key_cmp(const void *a, const void *b) {
@@ -503,7 +533,8 @@ static bool ps_key_seen(const DocNode *o, const uint32_t *sig, size_t n, const c
 	return false;
 }
 
-static int ps_check_unique_sorted(Parser *ps, const DocNode *o) {
+/* 0, -ENOMEM, or -EBADMSG with the repeated key in *ret_dup. */
+static int ps_check_unique_sorted(Parser *ps, const DocNode *o, const char **ret_dup) {
 	size_t n = o->c.n;
 	const char **sorted = doc_alloc(ps->d, n * sizeof(char *));
 	if (!sorted)
@@ -511,19 +542,31 @@ static int ps_check_unique_sorted(Parser *ps, const DocNode *o) {
 	memcpy(sorted, o->c.keys, n * sizeof(char *));
 	qsort(sorted, n, sizeof(char *), key_cmp);
 	for (size_t i = 1; i < n; i++)
-		if (strcmp(sorted[i], sorted[i - 1]) == 0)
+		if (strcmp(sorted[i], sorted[i - 1]) == 0) {
+			*ret_dup = sorted[i];
 			return -EBADMSG;
+		}
 	return 0;
+}
+
+/* A duplicate key found at `at`: the reason names the key when it prints as it is and is
+ * short (the reason is for a human reading an error line). */
+static DocNode *ps_fail_duplicate(Parser *ps, const unsigned char *at, const char *key) {
+	size_t len = strlen(key);
+	char *why = NULL;
+	if (len <= 64 && doc_text_is_plain(key, len) && (why = doc_alloc(ps->d, len + 20)))
+		snprintf(why, len + 20, "duplicate key '%s'", key);
+	return ps_fail_at(ps, -EBADMSG, at, why ? why : "duplicate key");
 }
 
 static DocNode *ps_container(Parser *ps, bool object) {
 	if (ps->depth >= ps->max_depth)
-		return ps_fail(ps, -ELOOP);
+		return ps_fail(ps, -ELOOP, "nesting too deep");
 	ps->depth++;
 	ps->p++; /* the bracket */
 	DocNode *c = doc_node(ps->d, object ? DOC_OBJECT : DOC_ARRAY);
 	if (!c)
-		return ps_fail(ps, -ENOMEM);
+		return ps_oom(ps);
 	const unsigned char close = object ? '}' : ']';
 	uint32_t sig[PS_SMALL_OBJECT];
 	ps_skip_ws(ps);
@@ -536,19 +579,20 @@ static DocNode *ps_container(Parser *ps, bool object) {
 		const char *key = NULL;
 		if (object) {
 			size_t len;
+			const unsigned char *key_at = ps->p;
 			if (ps->p >= ps->end || *ps->p != '"')
-				return ps_fail(ps, -EBADMSG);
+				return ps_fail(ps, -EBADMSG, "expected a string key");
 			if (!(key = ps_string_text(ps, &len)))
 				return NULL;
 			if (c->c.n < PS_SMALL_OBJECT) {
 				uint32_t ks = key_signature(key, len);
 				if (ps_key_seen(c, sig, c->c.n, key, ks))
-					return ps_fail(ps, -EBADMSG); /* a duplicate key */
+					return ps_fail_duplicate(ps, key_at, key);
 				sig[c->c.n] = ks;
 			}
 			ps_skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':')
-				return ps_fail(ps, -EBADMSG);
+				return ps_fail(ps, -EBADMSG, "expected ':'");
 			ps->p++;
 			ps_skip_ws(ps);
 		}
@@ -556,24 +600,27 @@ static DocNode *ps_container(Parser *ps, bool object) {
 		if (ps->error)
 			return NULL;
 		if ((object ? doc_add(ps->d, c, key, v) : doc_append(ps->d, c, v)) < 0)
-			return ps_fail(ps, -ENOMEM);
+			return ps_oom(ps);
 		ps_skip_ws(ps);
-		if (ps->p >= ps->end)
-			return ps_fail(ps, -EBADMSG);
-		if (*ps->p == ',') {
+		if (ps->p < ps->end && *ps->p == ',') {
 			ps->p++;
 			ps_skip_ws(ps);
 			continue;
 		}
-		if (*ps->p != close)
-			return ps_fail(ps, -EBADMSG);
+		if (ps->p >= ps->end || *ps->p != close)
+			return ps_fail(ps, -EBADMSG,
+				       object ? "expected ',' or '}'" : "expected ',' or ']'");
 		ps->p++;
 		break;
 	}
 	if (object && c->c.n > PS_SMALL_OBJECT) {
-		int r = ps_check_unique_sorted(ps, c);
+		/* Found only now: the error points at the object's closing brace. */
+		const char *dup = NULL;
+		int r = ps_check_unique_sorted(ps, c, &dup);
+		if (r == -EBADMSG)
+			return ps_fail_duplicate(ps, ps->p - 1, dup);
 		if (r < 0)
-			return ps_fail(ps, r);
+			return ps_oom(ps);
 	}
 	ps->depth--;
 	return c;
@@ -590,7 +637,7 @@ static bool ps_literal(Parser *ps, const char *word, size_t len) {
  * null. */
 static DocNode *ps_value(Parser *ps) {
 	if (ps->p >= ps->end)
-		return ps_fail(ps, -EBADMSG);
+		return ps_fail(ps, -EBADMSG, NULL);
 	switch (*ps->p) {
 	case '{':
 		return ps_container(ps, true);
@@ -600,17 +647,17 @@ static DocNode *ps_value(Parser *ps) {
 		return ps_string(ps);
 	case 't':
 		if (!ps_literal(ps, "true", 4))
-			return ps_fail(ps, -EBADMSG);
+			return ps_fail(ps, -EBADMSG, "unexpected character");
 		DocNode *t = doc_bool(ps->d, true);
-		return t ? t : ps_fail(ps, -ENOMEM);
+		return t ? t : ps_oom(ps);
 	case 'f':
 		if (!ps_literal(ps, "false", 5))
-			return ps_fail(ps, -EBADMSG);
+			return ps_fail(ps, -EBADMSG, "unexpected character");
 		DocNode *f = doc_bool(ps->d, false);
-		return f ? f : ps_fail(ps, -ENOMEM);
+		return f ? f : ps_oom(ps);
 	case 'n':
 		if (!ps_literal(ps, "null", 4))
-			return ps_fail(ps, -EBADMSG);
+			return ps_fail(ps, -EBADMSG, "unexpected character");
 		return NULL;
 	default:
 		return ps_number(ps);
@@ -618,21 +665,33 @@ static DocNode *ps_value(Parser *ps) {
 }
 
 int doc_parse(Doc *d, const char *text, size_t len, int max_depth, DocNode **ret) {
-	if (!d || (!text && len > 0) || max_depth < 1)
+	if (!d)
 		return -EINVAL;
+	d->err_offset = 0;
+	d->err_reason = NULL;
+	if ((!text && len > 0) || max_depth < 1) {
+		d->err_reason = "invalid arguments";
+		return -EINVAL;
+	}
 	Parser ps = {
 		.d = d,
+		.start = (const unsigned char *)text,
 		.p = (const unsigned char *)text,
 		.end = (const unsigned char *)text + len,
 		.max_depth = max_depth,
 	};
 	ps_skip_ws(&ps);
 	DocNode *root = ps_value(&ps);
-	if (ps.error)
+	if (!ps.error) {
+		ps_skip_ws(&ps);
+		if (ps.p != ps.end)
+			ps_fail(&ps, -EBADMSG, "trailing data after the document");
+	}
+	if (ps.error) {
+		d->err_offset = (size_t)(ps.err_at - ps.start);
+		d->err_reason = ps.why ? ps.why : "invalid JSON";
 		return ps.error;
-	ps_skip_ws(&ps);
-	if (ps.p != ps.end)
-		return -EBADMSG; /* trailing bytes */
+	}
 	d->root = root;
 	if (ret)
 		*ret = root;

@@ -94,6 +94,16 @@ static inline DocType doc_type(const DocNode *n) {
 int doc_parse(Doc *d, const char *text, size_t len, int max_depth, DocNode **ret);
 /* The root doc_parse() found (NULL before a parse, or for a JSON null). */
 DocNode *doc_root(const Doc *d);
+/*
+ * Where the last doc_parse() on d failed: the byte offset into its text of what it could not
+ * take (for an input cut short, the text's length; for a duplicate key, the key, or the
+ * closing brace of an object of more than 16 keys, whose keys are checked at its end), and a
+ * short reason for a human ("unexpected end of input", "expected ':'", "nesting too deep",
+ * "duplicate key 'a'", "trailing data after the document", ...; wording not a contract).
+ * After a successful parse, or before any, 0 and NULL. The reason lives as long as d.
+ */
+size_t doc_error_offset(const Doc *d);
+const char *doc_error_reason(const Doc *d);
 
 /* The value of key in object o, or NULL when o is not an object, key is absent or null. */
 DocNode *doc_get(const DocNode *o, const char *key);

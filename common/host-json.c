@@ -8,6 +8,11 @@
  * ("devices[3].vendor: expected a 4-digit hex string"). Sizes are capped so no input can
  * make it allocate without bound. The writer emits keys in a fixed order and arrays sorted,
  * so snapshot -> load -> snapshot is byte-identical.
+ *
+ * The text is parsed by doc_parse() (common/doc.h), strict RFC 8259, into an arena: a key
+ * given twice in one object is a syntax error (json-c, the reader before, kept the last
+ * one: a snapshot saying two things is refused, not half-believed), and so is "\u0000" in
+ * a string. Syntax errors name the offset, line and column. The writer still uses json-c.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -15,12 +20,12 @@
 #include <limits.h>
 #include <stdarg.h>
 
+#include "common/doc.h"
 #include "common/host.h"
 #include "common/macro.h"
 
 /* Limits: one place. A real host has a few hundred PCI devices; these are far above. */
 #define HOST_JSON_MAX_SIZE (64u * 1024 * 1024)
-#define HOST_JSON_MAX_DEPTH 32
 #define HOST_JSON_MAX_DEVICES 65536
 #define HOST_JSON_MAX_GROUPS 65536
 #define HOST_JSON_MAX_REGIONS 1024
@@ -28,13 +33,21 @@
 #define HOST_JSON_MAX_PROPERTIES 1024
 #define HOST_JSON_MAX_STRING 65536
 
+/* Containers nest at most this deep: the deepest valid snapshot has five (the root object,
+ * "groups", a group, its "reserved_regions", a region; or the root, "devices", a device,
+ * its "sriov", "virtfn"). doc_parse() counts containers only, not the scalars inside. */
+#define HOST_JSON_MAX_DEPTH 5
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
 typedef struct Parser {
 	char path[256];
 	size_t len;
 	char *error; /* first error only */
+	/* Where the next key lookup in an object starts: just past the key found last. The
+	 * writer emits every object's keys in the order the reader asks for them, so a lookup
+	 * in a canonical snapshot compares one key; any order is still found (see obj_find). */
+	size_t hint;
 } Parser;
 
 /* The path is kept up to date for every field read, errors or not (thousands per
@@ -88,16 +101,57 @@ _printf_(2, 3) static int fail(Parser *p, const char *fmt, ...) {
 	return -EINVAL;
 }
 
-static const char *type_name(json_object *o) {
-	return o ? json_type_to_name(json_object_get_type(o)) : "null";
+/* The names the messages have always used (json-c's type names). */
+static const char *type_name(const DocNode *o) {
+	switch (doc_type(o)) {
+	case DOC_NULL:
+		return "null";
+	case DOC_BOOL:
+		return "boolean";
+	case DOC_INT:
+		return "int";
+	case DOC_DOUBLE:
+		return "double";
+	case DOC_STRING:
+		return "string";
+	case DOC_OBJECT:
+		return "object";
+	case DOC_ARRAY:
+		return "array";
+	}
+	return "unknown";
 }
 
-static int check_keys(Parser *p, json_object *obj, const char *const *allowed) {
-	json_object_object_foreach(obj, key, val) {
-		(void)val;
+/*
+ * The index of key in object o, or -1 when absent. doc_get() cannot tell an absent key from
+ * an explicit null; this can (an optional field may be absent where null is refused).
+ * Starts at p->hint and wraps around, so keys in the writer's order cost one comparison each.
+ */
+static ssize_t obj_find(Parser *p, const DocNode *o, const char *key) {
+	size_t n = o->c.n, i = p->hint < n ? p->hint : 0;
+	for (size_t k = 0; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
+		const char *ok = o->c.keys[i];
+		if (ok[0] == key[0] && streq(ok, key)) {
+			p->hint = i + 1;
+			return (ssize_t)i;
+		}
+	}
+	return -1;
+}
+
+/* obj is an object: every key of it is in allowed (NULL-terminated). Also resets the lookup
+ * hint for the fields of obj. Like obj_find(), the scan of allowed goes on from the last
+ * match, so keys in the writer's order cost one comparison each. */
+static int check_keys(Parser *p, const DocNode *obj, const char *const *allowed) {
+	size_t n_allowed = 0, j = 0;
+	while (allowed[n_allowed])
+		n_allowed++;
+	p->hint = 0;
+	for (size_t i = 0; i < obj->c.n; i++) {
+		const char *key = obj->c.keys[i];
 		bool ok = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (streq(*a, key)) {
+		for (size_t k = 0; k < n_allowed; k++, j = j + 1 < n_allowed ? j + 1 : 0)
+			if (allowed[j][0] == key[0] && streq(allowed[j], key)) {
 				ok = true;
 				break;
 			}
@@ -116,33 +170,35 @@ enum {
  * Looks key up in obj. Returns 1 and *ret (NULL for JSON null when F_NULLABLE) when
  * present, 0 when absent and optional, -EINVAL otherwise. The caller has pushed the key.
  */
-static int field_get(Parser *p, json_object *obj, const char *key, unsigned flags,
-		     json_object **ret) {
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(obj, key, &v)) {
+static int field_get(Parser *p, const DocNode *obj, const char *key, unsigned flags,
+		     const DocNode **ret) {
+	ssize_t i = obj_find(p, obj, key);
+	if (i < 0) {
 		if (flags & F_REQUIRED)
 			return fail(p, "missing required field");
 		*ret = NULL;
 		return 0;
 	}
+	const DocNode *v = obj->c.items[i];
 	if (!v && !(flags & F_NULLABLE))
 		return fail(p, "must not be null");
 	*ret = v;
 	return 1;
 }
 
-static int expect_type(Parser *p, json_object *v, json_type t, const char *what) {
-	if (!v || !json_object_is_type(v, t))
+static int expect_type(Parser *p, const DocNode *v, DocType t, const char *what) {
+	if (doc_type(v) != t)
 		return fail(p, "expected %s, got %s", what, type_name(v));
 	return 0;
 }
 
 /* A string value without embedded NULs or control characters (tab aside), at most max bytes. */
-static int value_string(Parser *p, json_object *v, size_t max, const char **ret) {
-	if (expect_type(p, v, json_type_string, "a string") < 0)
+static int value_string(Parser *p, const DocNode *v, size_t max, const char **ret) {
+	if (expect_type(p, v, DOC_STRING, "a string") < 0)
 		return -EINVAL;
-	const char *s = json_object_get_string(v);
-	size_t len = (size_t)json_object_get_string_len(v);
+	const char *s = v->str.s;
+	size_t len = v->str.len;
+	/* doc_parse() refuses "\u0000", so this holds; kept as the reader's own guarantee. */
 	if (strlen(s) != len)
 		return fail(p, "string contains a NUL character");
 	if (len > max)
@@ -156,10 +212,10 @@ static int value_string(Parser *p, json_object *v, size_t max, const char **ret)
 }
 
 /* Optional/nullable string field; *ret stays NULL when absent or null. */
-static int field_string(Parser *p, json_object *obj, const char *key, unsigned flags,
+static int field_string(Parser *p, const DocNode *obj, const char *key, unsigned flags,
 			size_t max, char **ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	const char *s;
 	int r = field_get(p, obj, key, flags, &v);
 	if (r > 0 && v) {
@@ -176,14 +232,13 @@ static int field_string(Parser *p, json_object *obj, const char *key, unsigned f
 }
 
 /* A lower-case hex string of exactly `digits` digits ("10de", "030000", "a1"). */
-static int field_hex(Parser *p, json_object *obj, const char *key, unsigned flags,
+static int field_hex(Parser *p, const DocNode *obj, const char *key, unsigned flags,
 		     unsigned digits, uint32_t *ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, flags, &v);
 	if (r > 0) {
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									 : NULL;
+		const char *s = doc_str(v);
 		bool ok = s && strlen(s) == digits;
 		uint32_t x = 0;
 		for (unsigned i = 0; ok && i < digits; i++) {
@@ -205,22 +260,21 @@ static int field_hex(Parser *p, json_object *obj, const char *key, unsigned flag
 }
 
 /* Integer field in [min, max]. *ret_null (optional) is set when the value is JSON null. */
-static int field_int(Parser *p, json_object *obj, const char *key, unsigned flags, int64_t min,
+static int field_int(Parser *p, const DocNode *obj, const char *key, unsigned flags, int64_t min,
 		     int64_t max, int64_t *ret, bool *ret_null) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, flags, &v);
 	if (r > 0) {
 		if (!v) {
 			if (ret_null)
 				*ret_null = true;
-		} else if (!json_object_is_type(v, json_type_int))
+		} else if (doc_type(v) != DOC_INT)
+			/* Also a number beyond int64, which doc_parse() makes a double. */
 			r = fail(p, "expected an integer, got %s", type_name(v));
 		else {
-			errno = 0;
-			int64_t x = json_object_get_int64(v);
-			/* json-c clamps out-of-range numbers and reports ERANGE through errno. */
-			if (errno == ERANGE || x < min || x > max)
+			int64_t x = v->i;
+			if (x < min || x > max)
 				r = fail(p, "integer out of range [%" PRId64 ", %" PRId64 "]", min,
 					 max);
 			else
@@ -231,42 +285,41 @@ static int field_int(Parser *p, json_object *obj, const char *key, unsigned flag
 	return r < 0 ? r : 0;
 }
 
-static int field_tristate(Parser *p, json_object *obj, const char *key, Tristate *ret) {
+static int field_tristate(Parser *p, const DocNode *obj, const char *key, Tristate *ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, F_NULLABLE, &v);
 	*ret = TRI_UNKNOWN;
 	if (r > 0 && v) {
-		if (!json_object_is_type(v, json_type_boolean))
+		if (doc_type(v) != DOC_BOOL)
 			r = fail(p, "expected true, false or null, got %s", type_name(v));
 		else
-			*ret = json_object_get_boolean(v) ? TRI_YES : TRI_NO;
+			*ret = v->b ? TRI_YES : TRI_NO;
 	}
 	path_pop(p, mark);
 	return r < 0 ? r : 0;
 }
 
-static int field_bool(Parser *p, json_object *obj, const char *key, unsigned flags, bool *ret) {
+static int field_bool(Parser *p, const DocNode *obj, const char *key, unsigned flags, bool *ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, flags, &v);
 	if (r > 0) {
-		if (!json_object_is_type(v, json_type_boolean))
+		if (doc_type(v) != DOC_BOOL)
 			r = fail(p, "expected true or false, got %s", type_name(v));
 		else
-			*ret = json_object_get_boolean(v);
+			*ret = v->b;
 	}
 	path_pop(p, mark);
 	return r < 0 ? r : 0;
 }
 
-static int field_bdf(Parser *p, json_object *obj, const char *key, unsigned flags, char **ret) {
+static int field_bdf(Parser *p, const DocNode *obj, const char *key, unsigned flags, char **ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, flags, &v);
 	if (r > 0 && v) {
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									 : NULL;
+		const char *s = doc_str(v);
 		if (!bdf_is_canonical(s))
 			r = fail(p, "expected a canonical PCI address like '0000:01:00.0'");
 		else if (!(*ret = strdup(s)))
@@ -305,17 +358,17 @@ static int check_netdev_item(Parser *p, const char *s) {
 }
 
 /* Array of strings, each checked; NULL stays NULL for an empty array. */
-static int field_strv(Parser *p, json_object *obj, const char *key, unsigned flags, size_t max,
+static int field_strv(Parser *p, const DocNode *obj, const char *key, unsigned flags, size_t max,
 		      ItemCheck check, char ***ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	_cleanup_strv_free_ char **l = NULL;
 	int r = field_get(p, obj, key, flags, &v);
 	if (r <= 0)
 		goto out;
-	if ((r = expect_type(p, v, json_type_array, "an array")) < 0)
+	if ((r = expect_type(p, v, DOC_ARRAY, "an array")) < 0)
 		goto out;
-	size_t n = json_object_array_length(v);
+	size_t n = doc_len(v);
 	if (n > max) {
 		r = fail(p, "more than %zu entries", max);
 		goto out;
@@ -327,7 +380,7 @@ static int field_strv(Parser *p, json_object *obj, const char *key, unsigned fla
 	for (size_t i = 0; i < n; i++) {
 		size_t m2 = path_push_index(p, i);
 		const char *s;
-		r = value_string(p, json_object_array_get_idx(v, i), 255, &s);
+		r = value_string(p, doc_at(v, i), 255, &s);
 		if (r >= 0 && check)
 			r = check(p, s);
 		if (r >= 0 && !(l[i] = strdup(s)))
@@ -343,7 +396,7 @@ out:
 	return r < 0 ? r : 0;
 }
 
-static int parse_kernel(Parser *p, json_object *obj, HostKernel *k) {
+static int parse_kernel(Parser *p, const DocNode *obj, HostKernel *k) {
 	static const char *const keys[] = { "release",	   "cmdline",	     "iommu_units",
 					    "iommu_vendor", "interrupt_remapping",
 					    "address_width", "iommufd",	     "vfio_cdev",
@@ -354,7 +407,7 @@ static int parse_kernel(Parser *p, json_object *obj, HostKernel *k) {
 	int64_t aw = 0;
 	int r;
 
-	if (expect_type(p, obj, json_type_object, "an object") < 0 || check_keys(p, obj, keys) < 0)
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
 		return -EINVAL;
 	if ((r = field_string(p, obj, "release", F_NULLABLE, 255, &k->release)) < 0 ||
 	    (r = field_string(p, obj, "cmdline", F_NULLABLE, HOST_JSON_MAX_STRING, &k->cmdline)) <
@@ -388,13 +441,12 @@ static int parse_kernel(Parser *p, json_object *obj, HostKernel *k) {
 }
 
 /* "0x%016llx"-style bound: a 0x prefix and 1..16 hex digits. */
-static int field_u64_hex(Parser *p, json_object *obj, const char *key, uint64_t *ret) {
+static int field_u64_hex(Parser *p, const DocNode *obj, const char *key, uint64_t *ret) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, F_REQUIRED, &v);
 	if (r > 0) {
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									 : NULL;
+		const char *s = doc_str(v);
 		if (!s || !strneq(s, "0x", 2) || strlen(s) > 18 ||
 		    hex_parse_u64(s, UINT64_MAX, ret) < 0)
 			r = fail(p, "expected a hex address like \"0x00000000fee00000\"");
@@ -403,12 +455,12 @@ static int field_u64_hex(Parser *p, json_object *obj, const char *key, uint64_t 
 	return r < 0 ? r : 0;
 }
 
-static int parse_region(Parser *p, json_object *obj, ReservedRegion *ret) {
+static int parse_region(Parser *p, const DocNode *obj, ReservedRegion *ret) {
 	static const char *const keys[] = { "start", "end", "type", NULL };
 	_cleanup_free_ char *type = NULL;
 	int r;
 
-	if (expect_type(p, obj, json_type_object, "an object") < 0 || check_keys(p, obj, keys) < 0)
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
 		return -EINVAL;
 	if ((r = field_u64_hex(p, obj, "start", &ret->start)) < 0 ||
 	    (r = field_u64_hex(p, obj, "end", &ret->end)) < 0 ||
@@ -432,14 +484,14 @@ static int parse_region(Parser *p, json_object *obj, ReservedRegion *ret) {
 	return 0;
 }
 
-static int parse_group(Parser *p, json_object *obj, Group *g) {
+static int parse_group(Parser *p, const DocNode *obj, Group *g) {
 	static const char *const keys[] = { "number",  "type",		  "reserved_regions",
 					    "devices", "foreign_members", NULL };
 	int64_t number = 0;
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r;
 
-	if (expect_type(p, obj, json_type_object, "an object") < 0 || check_keys(p, obj, keys) < 0)
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
 		return -EINVAL;
 	if ((r = field_int(p, obj, "number", F_REQUIRED, 0, INT_MAX, &number, NULL)) < 0)
 		return r;
@@ -456,15 +508,15 @@ static int parse_group(Parser *p, json_object *obj, Group *g) {
 
 	size_t mark = path_push_key(p, "reserved_regions");
 	r = field_get(p, obj, "reserved_regions", 0, &v);
-	if (r > 0 && (r = expect_type(p, v, json_type_array, "an array")) >= 0) {
-		size_t n = json_object_array_length(v);
+	if (r > 0 && (r = expect_type(p, v, DOC_ARRAY, "an array")) >= 0) {
+		size_t n = doc_len(v);
 		if (n > HOST_JSON_MAX_REGIONS)
 			r = fail(p, "more than %d entries", HOST_JSON_MAX_REGIONS);
 		else if (n > 0 && !(g->regions = calloc(n, sizeof(ReservedRegion))))
 			r = -ENOMEM;
 		for (size_t i = 0; r >= 0 && i < n; i++) {
 			size_t m2 = path_push_index(p, i);
-			r = parse_region(p, json_object_array_get_idx(v, i), &g->regions[i]);
+			r = parse_region(p, doc_at(v, i), &g->regions[i]);
 			if (r >= 0)
 				g->n_regions++;
 			path_pop(p, m2);
@@ -486,13 +538,13 @@ static int parse_group(Parser *p, json_object *obj, Group *g) {
 	return 0;
 }
 
-static int parse_vfio(Parser *p, json_object *obj, Device *d) {
+static int parse_vfio(Parser *p, const DocNode *obj, Device *d) {
 	static const char *const keys[] = { "name", "dev", "noiommu", NULL };
 	_cleanup_free_ char *name = NULL, *dev = NULL;
 	bool noiommu = false;
 	int r;
 
-	if (expect_type(p, obj, json_type_object, "an object or null") < 0 ||
+	if (expect_type(p, obj, DOC_OBJECT, "an object or null") < 0 ||
 	    check_keys(p, obj, keys) < 0)
 		return -EINVAL;
 	if ((r = field_string(p, obj, "name", F_REQUIRED, 64, &name)) < 0 ||
@@ -510,7 +562,7 @@ static int parse_vfio(Parser *p, json_object *obj, Device *d) {
 	path_pop(p, mark);
 	if (r < 0)
 		return r;
-	if (json_object_object_get_ex(obj, "noiommu", NULL) && noiommu != named_noiommu) {
+	if (obj_find(p, obj, "noiommu") >= 0 && noiommu != named_noiommu) {
 		mark = path_push_key(p, "noiommu");
 		r = fail(p, "does not match the cdev name '%s'", name);
 		path_pop(p, mark);
@@ -539,12 +591,12 @@ static int parse_vfio(Parser *p, json_object *obj, Device *d) {
 	return 0;
 }
 
-static int parse_sriov(Parser *p, json_object *obj, Device *d) {
+static int parse_sriov(Parser *p, const DocNode *obj, Device *d) {
 	static const char *const keys[] = { "totalvfs", "numvfs", "virtfn", NULL };
 	int64_t total = 0, num = 0;
 	int r;
 
-	if (expect_type(p, obj, json_type_object, "an object") < 0 || check_keys(p, obj, keys) < 0)
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
 		return -EINVAL;
 	if ((r = field_int(p, obj, "totalvfs", F_REQUIRED, 0, 65535, &total, NULL)) < 0 ||
 	    (r = field_int(p, obj, "numvfs", F_REQUIRED, 0, total, &num, NULL)) < 0 ||
@@ -562,19 +614,21 @@ static int parse_sriov(Parser *p, json_object *obj, Device *d) {
 	return 0;
 }
 
-static int parse_properties(Parser *p, json_object *obj, Device *d) {
+static int parse_properties(Parser *p, const DocNode *obj, Device *d) {
 	size_t mark = path_push_key(p, "properties");
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, "properties", 0, &v);
 	if (r <= 0)
 		goto out;
-	if ((r = expect_type(p, v, json_type_object, "an object")) < 0)
+	if ((r = expect_type(p, v, DOC_OBJECT, "an object")) < 0)
 		goto out;
-	if ((size_t)json_object_object_length(v) > HOST_JSON_MAX_PROPERTIES) {
+	if (v->c.n > HOST_JSON_MAX_PROPERTIES) {
 		r = fail(p, "more than %d entries", HOST_JSON_MAX_PROPERTIES);
 		goto out;
 	}
-	json_object_object_foreach(v, key, val) {
+	for (size_t i = 0; i < v->c.n; i++) {
+		const char *key = v->c.keys[i];
+		const DocNode *val = v->c.items[i];
 		size_t m2 = path_push_key(p, key);
 		const char *s;
 		char *kv;
@@ -597,7 +651,7 @@ out:
 	return r < 0 ? r : 0;
 }
 
-static int parse_device(Parser *p, json_object *obj, Device *d) {
+static int parse_device(Parser *p, const DocNode *obj, Device *d) {
 	static const char *const keys[] = {
 		"bdf",	   "vendor",	  "device", "subsystem_vendor", "subsystem_device",
 		"class",   "revision",	  "vendor_name", "device_name", "driver",
@@ -608,10 +662,10 @@ static int parse_device(Parser *p, json_object *obj, Device *d) {
 	uint32_t x = 0;
 	int64_t n = 0;
 	bool isnull = false;
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r;
 
-	if (expect_type(p, obj, json_type_object, "an object") < 0 || check_keys(p, obj, keys) < 0)
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
 		return -EINVAL;
 	if ((r = field_bdf(p, obj, "bdf", F_REQUIRED, &bdf)) < 0)
 		return r;
@@ -686,13 +740,13 @@ static int parse_device(Parser *p, json_object *obj, Device *d) {
 }
 
 /* Parses the array at key into a calloc'd array of n elements of size sz. */
-static int parse_array(Parser *p, json_object *obj, const char *key, size_t max, size_t sz,
-		       void **ret, size_t *ret_n, int (*item)(Parser *, json_object *, void *)) {
+static int parse_array(Parser *p, const DocNode *obj, const char *key, size_t max, size_t sz,
+		       void **ret, size_t *ret_n, int (*item)(Parser *, const DocNode *, void *)) {
 	size_t mark = path_push_key(p, key);
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r = field_get(p, obj, key, F_REQUIRED, &v);
-	if (r > 0 && (r = expect_type(p, v, json_type_array, "an array")) >= 0) {
-		size_t n = json_object_array_length(v);
+	if (r > 0 && (r = expect_type(p, v, DOC_ARRAY, "an array")) >= 0) {
+		size_t n = doc_len(v);
 		if (n > max)
 			r = fail(p, "more than %zu entries", max);
 		else if (n > 0 && !(*ret = calloc(n, sz)))
@@ -701,7 +755,7 @@ static int parse_array(Parser *p, json_object *obj, const char *key, size_t max,
 			size_t m2 = path_push_index(p, i);
 			/* Count first: the element is owned by the array even when half-parsed. */
 			(*ret_n)++;
-			r = item(p, json_object_array_get_idx(v, i), (char *)*ret + i * sz);
+			r = item(p, doc_at(v, i), (char *)*ret + i * sz);
 			path_pop(p, m2);
 		}
 	}
@@ -709,7 +763,7 @@ static int parse_array(Parser *p, json_object *obj, const char *key, size_t max,
 	return r < 0 ? r : 0;
 }
 
-static int item_device(Parser *p, json_object *o, void *d) {
+static int item_device(Parser *p, const DocNode *o, void *d) {
 	Device *dev = d;
 	dev->iommu_group = -1;
 	dev->numa_node = -1;
@@ -717,20 +771,20 @@ static int item_device(Parser *p, json_object *o, void *d) {
 	return parse_device(p, o, dev);
 }
 
-static int item_group(Parser *p, json_object *o, void *g) {
+static int item_group(Parser *p, const DocNode *o, void *g) {
 	return parse_group(p, o, g);
 }
 
-static int host_from_json(Parser *p, json_object *root, Host **ret) {
+static int host_from_json(Parser *p, const DocNode *root, Host **ret) {
 	static const char *const keys[] = { "format", "version", "hostname", "kernel",
 					    "groups", "devices", NULL };
 	_cleanup_host_free_ Host *h = NULL;
 	_cleanup_free_ char *format = NULL;
 	int64_t version = 0;
-	json_object *v = NULL;
+	const DocNode *v = NULL;
 	int r;
 
-	if (expect_type(p, root, json_type_object, "a JSON object") < 0 ||
+	if (expect_type(p, root, DOC_OBJECT, "a JSON object") < 0 ||
 	    check_keys(p, root, keys) < 0)
 		return -EINVAL;
 	if ((r = field_string(p, root, "format", F_REQUIRED, 64, &format)) < 0)
@@ -778,8 +832,8 @@ static int host_from_json(Parser *p, json_object *root, Host **ret) {
 }
 
 static int load_buffer(const char *buf, size_t len, Host **ret, char **ret_error) {
-	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;
-	_cleanup_(json_object_putp) json_object *root = NULL;
+	_cleanup_(doc_freep) Doc *doc = NULL;
+	DocNode *root = NULL;
 	Parser p = {};
 	int r;
 
@@ -792,19 +846,20 @@ static int load_buffer(const char *buf, size_t len, Host **ret, char **ret_error
 		r = fail(&p, "contains a NUL byte at offset %zu", strlen(buf));
 		goto out;
 	}
-	tok = json_tokener_new_ex(HOST_JSON_MAX_DEPTH);
-	if (!tok)
+	doc = doc_new();
+	if (!doc)
 		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, buf, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue || (!root && jerr == json_tokener_success)) {
-		r = fail(&p, "JSON syntax error at offset %zu: unexpected end of input", len);
-		goto out;
-	}
-	if (jerr != json_tokener_success) {
+	r = doc_parse(doc, buf, len, HOST_JSON_MAX_DEPTH, &root);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		size_t end = MIN(doc_error_offset(doc), len);
+		if (end == len) {
+			r = fail(&p, "JSON syntax error at offset %zu: unexpected end of input", len);
+			goto out;
+		}
 		size_t line = 1, col = 1;
-		for (size_t i = 0; i < end && i < len; i++) {
+		for (size_t i = 0; i < end; i++) {
 			if (buf[i] == '\n') {
 				line++;
 				col = 1;
@@ -812,12 +867,7 @@ static int load_buffer(const char *buf, size_t len, Host **ret, char **ret_error
 				col++;
 		}
 		r = fail(&p, "JSON syntax error at offset %zu (line %zu, column %zu): %s", end,
-			 line, col, json_tokener_error_desc(jerr));
-		goto out;
-	}
-	if (end + strspn(buf + end, " \t\r\n") != len) {
-		r = fail(&p, "JSON syntax error at offset %zu: trailing data after the document",
-			 end);
+			 line, col, strna(doc_error_reason(doc)));
 		goto out;
 	}
 	r = host_from_json(&p, root, ret);

@@ -174,6 +174,61 @@ static void test_rejects(void) {
 			2, NULL));
 }
 
+/* Where and why a parse failed: doc_error_offset() is the byte of the fault (the length
+ * for text cut short), doc_error_reason() says what it was; both reset by a good parse. */
+static void test_error_offset(void) {
+	static const struct {
+		const char *text;
+		size_t offset;
+		const char *reason;
+	} cases[] = {
+		{ "", 0, "unexpected end of input" },
+		{ "{", 1, "unexpected end of input" },
+		{ "[1, 2", 5, "unexpected end of input" },
+		{ "\"unterminated", 13, "unexpected end of input" },
+		{ "{\"format\": }", 11, "unexpected character" },
+		{ "{\n\"a\": 1,\n nope}", 11, "expected a string key" },
+		{ "{\"a\" 1}", 5, "expected ':'" },
+		{ "[1 2]", 3, "expected ',' or ']'" },
+		{ "{\"a\":1 \"b\":2}", 7, "expected ',' or '}'" },
+		{ "{} x", 3, "trailing data after the document" },
+		{ "[1.]", 3, "invalid number" },
+		{ "[1e400]", 1, "number beyond a double's range" },
+		{ "[\"ab\\x\"]", 4, "invalid escape in a string" },
+		{ "[\"ab\\u0000\"]", 4, "\\u0000 in a string" },
+		{ "[\"a\\ud800\"]", 3, "lone surrogate in a string" },
+		{ "[\"a\tb\"]", 3, "control character in a string" },
+		{ "[\"a\xff\"]", 3, "invalid UTF-8 in a string" },
+		{ "{\"a\":1,\"b\":2,\"a\":3}", 13, "duplicate key 'a'" },
+		/* Many keys: checked at the end, reported at the closing brace. */
+		{ "{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,"
+		  "\"k9\":9,\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,\"k15\":15,"
+		  "\"k16\":16,\"k7\":17}",
+		  141, "duplicate key 'k7'" },
+		{ "[[[[1]]]]", 3, "nesting too deep" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_(doc_freep) Doc *d = doc_new();
+		CU_ASSERT_FATAL(d != NULL);
+		int r = parse(d, cases[i].text, 3, NULL);
+		const char *why = doc_error_reason(d);
+		if (r >= 0 || doc_error_offset(d) != cases[i].offset || !why ||
+		    !streq(why, cases[i].reason))
+			fprintf(stderr, "case %zu: r=%d, offset %zu '%s', expected %zu '%s'\n", i, r,
+				doc_error_offset(d), strna(why), cases[i].offset, cases[i].reason);
+		CU_ASSERT_TRUE(r == -EBADMSG || r == -ELOOP);
+		CU_ASSERT_EQUAL(doc_error_offset(d), cases[i].offset);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+		ASSERT_STREQ(why, cases[i].reason);
+		/* A later good parse clears it. */
+		ASSERT_OK(parse(d, "[]", 3, NULL));
+		CU_ASSERT_EQUAL(doc_error_offset(d), 0);
+		CU_ASSERT_PTR_NULL(doc_error_reason(d));
+	}
+	CU_ASSERT_EQUAL(doc_error_offset(NULL), 0);
+	CU_ASSERT_PTR_NULL(doc_error_reason(NULL));
+}
+
 /* The depth limit counts containers: max_depth of them nest, one more is -ELOOP. */
 static void test_depth(void) {
 	for (int max = 1; max <= 4; max++)
@@ -252,6 +307,7 @@ static CU_TestInfo tests[] = {
 	{ "accepts", test_accepts },
 	{ "values", test_values },
 	{ "rejects", test_rejects },
+	{ "error_offset", test_error_offset },
 	{ "depth", test_depth },
 	{ "large", test_large },
 	{ "write_mem", test_write_mem },

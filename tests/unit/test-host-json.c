@@ -68,7 +68,7 @@ static const struct {
 	{ "{", "snapshot: JSON syntax error at offset 1: unexpected end of input" },
 	{ "{\"format\": }", "snapshot: JSON syntax error at offset 11 (line 1, column 12)" },
 	{ "{\n\"format\": \"ioasid-host\",\n nope}", "snapshot: JSON syntax error at offset 28 (line 3, column 2)" },
-	{ "{} x", "snapshot: JSON syntax error at offset 3: trailing data" },
+	{ "{} x", "snapshot: JSON syntax error at offset 3 (line 1, column 4): trailing data" },
 	{ "[]", "snapshot: expected a JSON object, got array" },
 	{ "{\"version\": 1}", "format: missing required field" },
 	{ "{\"format\": \"other\", \"version\": 1}", "format: expected \"ioasid-host\", got \"other\"" },
@@ -107,7 +107,7 @@ static const struct {
 	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": -3}]"),
 	  "devices[1].iommu_group: integer out of range" },
 	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": 99999999999999999999}]"),
-	  "devices[1].iommu_group: integer out of range" },
+	  "devices[1].iommu_group: expected an integer, got double" }, /* beyond int64 */
 	{ DOC_DEV(", \"numa_node\": -2"), "devices[1].numa_node: integer out of range" },
 	{ DOC_DEV(", \"numa_node\": 1.5"), "devices[1].numa_node: expected an integer, got double" },
 	{ DOC_DEV(", \"vfio\": {\"name\": \"vfiox\", \"dev\": \"511:0\"}"), "devices[1].vfio.name: expected \"vfioN\"" },
@@ -120,7 +120,8 @@ static const struct {
 	{ DOC_DEV(", \"driver\": \"\""), "devices[1].driver: must not be empty" },
 	{ DOC_DEV(", \"driver\": \"../vfio-pci\""), "devices[1].driver: expected a file name" },
 	{ DOC_DEV(", \"driver\": 7"), "devices[1].driver: expected a string, got int" },
-	{ DOC_DEV(", \"vendor_name\": \"NV\\u0000IDIA\""), "devices[1].vendor_name: string contains a NUL character" },
+	/* Refused by the JSON parser itself (strings are C strings), before any field is read. */
+	{ DOC_DEV(", \"vendor_name\": \"NV\\u0000IDIA\""), "snapshot: JSON syntax error at offset 506 (line 1, column 507): \\u0000 in a string" },
 	{ DOC_DEV(", \"device_name\": \"a\\nb\""), "devices[1].device_name: string contains a control character" },
 	{ DOC_DEV(", \"netdevs\": \"eth0\""), "devices[1].netdevs: expected an array, got string" },
 	{ DOC_DEV(", \"netdevs\": [\"a-very-long-interface\"]"), "devices[1].netdevs[0]: interface name longer than 15" },
@@ -201,7 +202,7 @@ static void test_errors(void) {
 }
 
 static void test_limits(void) {
-	/* Nesting beyond the tokener's depth is a syntax error, not a stack overflow. */
+	/* Nesting beyond the parser's depth is a syntax error, not a stack overflow. */
 	char deep[2 * 4000 + 1];
 	memset(deep, '[', 4000);
 	memset(deep + 4000, ']', 4000);
@@ -230,6 +231,67 @@ static void test_limits(void) {
 	unlink(path);
 	ASSERT_ERR(host_load_json_file(path, &h, NULL), ENOENT);
 	ASSERT_ERR(host_load_json_string(NULL, &h, NULL), EINVAL);
+}
+
+/* Expects host_load_json_string(json) to fail with an error starting with prefix and
+ * containing want. */
+static void assert_refused(const char *json, const char *prefix, const char *want) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = host_load_json_string(json, &h, &err);
+	if (r != -EINVAL || !err || !strneq(err, prefix, strlen(prefix)) || !strstr(err, want))
+		fprintf(stderr, "r=%d, error '%s', expected '%s...%s'\n", r, strna(err), prefix, want);
+	ASSERT_ERR(r, EINVAL);
+	CU_ASSERT_PTR_NULL(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_TRUE(strneq(err, prefix, strlen(prefix)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+}
+
+/* A key given twice is refused (json-c kept the last one): the snapshot is ambiguous. Small
+ * objects are checked key by key, a full device object (more than 16 keys) at its end. */
+static void test_duplicate_keys(void) {
+	assert_refused(DOC_DEV(", \"vendor\": \"10de\""),
+		       "snapshot: JSON syntax error at offset", "duplicate key 'vendor'");
+	assert_refused("{\"format\": \"ioasid-host\", \"format\": \"ioasid-host\", \"version\": 1}",
+		       "snapshot: JSON syntax error at offset 26 (line 1, column 27)",
+		       "duplicate key 'format'");
+	assert_refused(DOC_DEV(", \"properties\": {\"A\": \"1\", \"A\": \"2\"}"),
+		       "snapshot: JSON syntax error at offset", "duplicate key 'A'");
+	assert_refused(DOC_DEV(", \"subsystem_vendor\": \"0000\", \"subsystem_device\": \"0000\", "
+			       "\"revision\": \"a1\", \"vendor_name\": null, \"device_name\": null, "
+			       "\"driver\": null, \"vfio\": null, \"numa_node\": 0, \"netdevs\": [], "
+			       "\"properties\": {}, \"physfn\": \"0000:00:01.0\", \"class\": \"030000\""),
+		       "snapshot: JSON syntax error at offset", "duplicate key 'class'");
+
+	/* The same documents without the repetition load. */
+	_cleanup_host_free_ Host *h = NULL;
+	ASSERT_OK(host_load_json_string(DOC_DEV(", \"properties\": {\"A\": \"1\", \"B\": \"2\"}"), &h,
+					NULL));
+}
+
+/* Containers nest five deep in a valid snapshot (root, groups, a group, its
+ * reserved_regions, a region; root, devices, a device, sriov, virtfn): that loads, and one
+ * level more is a syntax error before any field is read. */
+static void test_depth_boundary(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	/* GROUPS_OK holds a region: five levels. */
+	ASSERT_OK(host_load_json_string(DOC_DEV(""), &h, NULL));
+	CU_ASSERT_EQUAL_FATAL(h->groups[0].n_regions, 1);
+	/* Five levels hold a value of the wrong type: a field error, the parser took it. */
+	assert_refused(DOC_DEV(", \"properties\": {\"A\": []}"),
+		       "devices[1].properties.A: expected a string, got array", "");
+	assert_refused(DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [7]}"),
+		       "devices[1].sriov.virtfn[0]: expected a string, got int", "");
+	/* Six: refused by the parser, at the sixth bracket. */
+	assert_refused(DOC_DEV(", \"properties\": {\"A\": [[]]}"),
+		       "snapshot: JSON syntax error at offset", "nesting too deep");
+	assert_refused(DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [[\"x\"]]}"),
+		       "snapshot: JSON syntax error at offset", "nesting too deep");
+	assert_refused(DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": {}}], "
+				      "\"devices\": []}]", "[]"),
+		       "snapshot: JSON syntax error at offset 159 (line 1, column 160): nesting too deep",
+		       "");
 }
 
 static void test_fixture_round_trip(void) {
@@ -336,6 +398,8 @@ static CU_TestInfo tests[] = {
 	{ "tab_in_property", test_tab_in_property },
 	{ "errors", test_errors },
 	{ "limits", test_limits },
+	{ "duplicate_keys", test_duplicate_keys },
+	{ "depth_boundary", test_depth_boundary },
 	{ "fixture_round_trip", test_fixture_round_trip },
 	{ "mutations", test_mutations },
 	CU_TEST_INFO_NULL,
