@@ -13,20 +13,10 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 echo "== bench: interrupts"
-tool="$B/bench-interrupts"
-if [ ! -x "$tool" ]; then
-	echo "bench interrupts: FAILED: $tool is not built (make build-tests)"
-	exit 1
-fi
+. tests/bench/lib.sh
 args=()
-[ -n "${QUICK:-}" ] && args+=(--quick)
 [ -n "${CPUS:-}" ] && [ -n "${IRQS:-}" ] && args+=("$CPUS" "$IRQS")
-out=$("$tool" "${args[@]}")
-rc=$?
-if [ $rc -eq 2 ]; then
-	echo "bench interrupts: FAILED: bench-interrupts could not set up"
-	exit 1
-fi
-echo "$out" | sed '$d'
-echo "bench interrupts: $(echo "$out" | tail -n1 | sed 's/^bench-interrupts: //')"
+bench_tool interrupts "${args[@]}" || exit 1
+echo "$BENCH_OUT" | sed '$d'
+echo "bench interrupts: $(echo "$BENCH_OUT" | tail -n1 | sed 's/^bench-interrupts: //')"
 exit 0

@@ -42,6 +42,28 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0) ? a / b : 0 
 # le A B: true when A <= B (floats).
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
+# bench_tool NAME ARGS...: runs the section NAME's tool $B/bench-NAME with ARGS (plus --quick
+# when QUICK is set) and sets BENCH_OUT to what it printed. The tool's last line is its
+# verdict; exit 2 means it could not set up. Returns 0, or 1 after saying FAILED when the
+# tool is not built or could not set up.
+bench_tool() {
+	local name=$1 tool="$B/bench-$1" rc
+	shift
+	if [ ! -x "$tool" ]; then
+		echo "bench $name: FAILED: $tool is not built (make build-tests)"
+		return 1
+	fi
+	[ -n "${QUICK:-}" ] && set -- --quick "$@"
+	BENCH_OUT=$("$tool" "$@")
+	rc=$?
+	if [ $rc -eq 2 ]; then
+		echo "$BENCH_OUT"
+		echo "bench $name: FAILED: bench-$name could not set up"
+		return 1
+	fi
+	return 0
+}
+
 # umockdev_preload: prints the path of libumockdev-preload.so.0, or nothing if umockdev is not
 # installed.
 umockdev_preload() {

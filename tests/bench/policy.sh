@@ -14,20 +14,10 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 echo "== bench: policy"
-tool="$B/bench-policy"
-if [ ! -x "$tool" ]; then
-	echo "bench policy: FAILED: $tool is not built (make build-tests)"
-	exit 1
-fi
-args=()
-[ -n "${QUICK:-}" ] && args+=(--quick)
-out=$("$tool" "${args[@]}")
-rc=$?
-echo "$out" | sed '$d'
-if [ $rc -eq 2 ]; then
-	echo "bench policy: FAILED: bench-policy could not set up"
-	exit 1
-fi
-ratio=$(echo "$out" | awk '/^users/{s=1} s && $1 == 10000 {print $3; exit}')
-echo "bench policy: 10000 rules cost ${ratio:-?} of 1 rule (users index); $(echo "$out" | tail -n1 | sed 's/^bench-policy: //')"
+. tests/bench/lib.sh
+bench_tool policy || exit 1
+echo "$BENCH_OUT" | sed '$d'
+ratio=$(echo "$BENCH_OUT" | awk '/^users/{s=1} s && $1 == 10000 {print $3; exit}')
+echo "bench policy: 10000 rules cost ${ratio:-?} of 1 rule (users index);" \
+	"$(echo "$BENCH_OUT" | tail -n1 | sed 's/^bench-policy: //')"
 exit 0
