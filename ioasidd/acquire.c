@@ -675,6 +675,30 @@ static int build_legacy(Connection *c, const Request *rq, Lease *l) {
 	return 0;
 }
 
+/*
+ * Puts the caller and the terms of its request on l: owner (uid, pid, unit, peer), lifetime,
+ * policy generation, on-revoke action, memlock grant and deciding rule. For a fresh lease
+ * and for a staged one the caller takes over. 0, or -ENOMEM with l's unit and rule as they
+ * were.
+ */
+static int lease_take_caller(Lease *l, const Connection *c, const Request *rq) {
+	_cleanup_free_ char *unit = NULL, *rule = NULL;
+	if ((c->peer.unit && !(unit = strdup(c->peer.unit))) ||
+	    (rq->rule[0] && !(rule = strdup(rq->rule))))
+		return -ENOMEM;
+	free(l->unit);
+	l->unit = TAKE_PTR(unit);
+	free(l->rule);
+	l->rule = TAKE_PTR(rule);
+	l->uid = c->peer.uid;
+	l->pid = c->peer.pid;
+	l->lifetime = rq->lifetime;
+	l->generation = c->manager->generation;
+	l->on_revoke = rq->on_revoke;
+	l->memlock_granted = rq->memlock;
+	return lease_set_peer(l, &c->peer);
+}
+
 static int build_context(Connection *c, const Request *rq, const PolicyLayout *layout,
 			 char ***warnings_out, Lease **ret) {
 	Manager *m = c->manager;
@@ -697,17 +721,8 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	} while (0)
 
 	l->manager = m;
-	l->uid = c->peer.uid;
-	l->pid = c->peer.pid;
 	l->mode = rq->mode;
-	l->lifetime = rq->lifetime;
-	l->generation = m->generation;
-	l->on_revoke = rq->on_revoke;
-	l->memlock_granted = rq->memlock;
-	if (lease_set_peer(l, &c->peer) < 0 ||
-	    (c->peer.unit && !(l->unit = strdup(c->peer.unit))) ||
-	    (rq->layout && !(l->layout = strdup(rq->layout))) ||
-	    (rq->rule[0] && !(l->rule = strdup(rq->rule))))
+	if (lease_take_caller(l, c, rq) < 0 || (rq->layout && !(l->layout = strdup(rq->layout))))
 		FAIL(system_error(c, -ENOMEM, "lease", NULL));
 
 	if (api == KERNEL_API_LEGACY) {
@@ -845,20 +860,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	if (staged) {
 		/* The staged context becomes the caller's: its identity replaces the admin's
 		 * owner selector. */
-		char *u = c->peer.unit ? strdup(c->peer.unit) : NULL;
-		if (c->peer.unit && !u)
-			return system_error(c, -ENOMEM, "lease", NULL);
-		free(l->unit);
-		l->unit = u;
-		l->uid = c->peer.uid;
-		l->pid = c->peer.pid;
-		l->lifetime = rq->lifetime;
-		l->generation = m->generation;
-		l->on_revoke = rq->on_revoke;
-		l->memlock_granted = rq->memlock;
-		free(l->rule);
-		l->rule = rq->rule[0] ? strdup(rq->rule) : NULL;
-		if (lease_set_peer(l, &c->peer) < 0)
+		if (lease_take_caller(l, c, rq) < 0)
 			return system_error(c, -ENOMEM, "lease", NULL);
 	} else {
 		strv_free(l->at_risk);
