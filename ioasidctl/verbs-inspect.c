@@ -1040,6 +1040,25 @@ static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw
 		  ok ? "" : why);
 }
 
+/*
+ * When pam_limits would give pw's new sessions another soft memlock than lim (its running
+ * process'), "; pam_limits gives its new sessions X (FILE:LINE)" in out; else "". A process
+ * started by a system service legitimately differs: this is information, not a verdict.
+ */
+static void pam_memlock_note(const struct passwd *pw, uint64_t lim, char *out, size_t size) {
+	_cleanup_free_ LimitsConfMemlock *m = malloc(sizeof(*m));
+	char buf[32];
+	out[0] = '\0';
+	if (!m || pam_memlock_of(pw, m) < 0 || m->no_limits || !m->soft.set)
+		return;
+	const LimitsConfValue *v = &m->soft;
+	if (m->hard.set && m->hard.bytes < m->soft.bytes)
+		v = &m->hard;
+	if (v->bytes != lim)
+		snprintf(out, size, "; pam_limits gives its new sessions %s (%s:%u)",
+			 format_bytes(buf, sizeof(buf), v->bytes), v->file, v->line);
+}
+
 static void check_memlock(DocNode *a, const Host *h) {
 	const char *desc = "Checking the locked memory limit (RLIMIT_MEMLOCK)";
 	const char *why = "a VM pins its RAM for DMA (N times with a vIOMMU): raise LimitMEMLOCK= "
@@ -1065,9 +1084,11 @@ static void check_memlock(DocNode *a, const Host *h) {
 			if (memlock_below_grant(a, h, pw, lim, desc, where))
 				return;
 			bool ok = lim == UINT64_MAX || lim >= MEMLOCK_OK;
+			char note[PATH_MAX + 96];
+			pam_memlock_note(pw, lim, note, sizeof(note));
 			check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc,
-				  "%s for '%s' (read from its process %d)%s%s",
-				  format_bytes(buf, sizeof(buf), lim), arg_for, (int)pid,
+				  "%s for '%s' (read from its process %d)%s%s%s",
+				  format_bytes(buf, sizeof(buf), lim), arg_for, (int)pid, note,
 				  ok ? "" : ": ", ok ? "" : why);
 			return;
 		}

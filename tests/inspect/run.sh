@@ -266,7 +266,7 @@ else
 		grep -q "^MEMLOCK: .*: WARN (no process of 'nobody' is running and /etc/security/limits.conf (with limits.d) sets no soft memlock" \
 			<<<"$out" && ok || bad "pam_limits none, human form: $out"
 		# A running process still answers: it is what really applies.
-		printf 'nobody - memlock 2097152\n' >"$sec/limits.conf"
+		printf '\nnobody - memlock 3145728\n' >"$sec/limits.conf"
 		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups sleep 30 &
 		spid=$!
 		sleep 0.3
@@ -275,6 +275,10 @@ else
 		wait "$spid" 2>/dev/null
 		grep -q "for 'nobody' (read from its process [0-9]*)" <<<"$(memlock_of)" && ok \
 			|| bad "a process of nobody beats pam_limits: '$(memlock_of)'"
+		if [ "$(ulimit -l)" != 3145728 ]; then
+			grep -q "(read from its process [0-9]*); pam_limits gives its new sessions 3G (/etc/security/limits.conf:2)" \
+				<<<"$(memlock_of)" && ok || bad "the process and pam_limits disagree: '$(memlock_of)'"
+		fi
 	else
 		echo "  SKIPPED pam_limits checks: needs root, unshare -m, and no process of 'nobody'"
 	fi
