@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include "common/doc.h"
+#include "common/limits-conf.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
 #include "common/viability.h"
@@ -958,6 +959,106 @@ static bool memlock_below_grant(DocNode *a, const Host *h, const struct passwd *
 	return true;
 }
 
+/*
+ * The memlock pam_limits gives pw's sessions, from /etc/security/limits.conf and limits.d:
+ * the user's groups are resolved here (NSS), the evaluation is limits_conf_read_memlock().
+ */
+static int pam_memlock_of(const struct passwd *pw, LimitsConfMemlock *ret) {
+	gid_t gids[256];
+	const char *names[ELEMENTSOF(gids)];
+	_cleanup_strv_free_ char **owned = NULL;
+	int ng = (int)ELEMENTSOF(gids);
+	if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &ng) < 0)
+		return -E2BIG;
+	for (int i = 0; i < ng; i++) {
+		struct group *gr = getgrgid(gids[i]);
+		names[i] = NULL;
+		if (gr) {
+			if (strv_extend(&owned, gr->gr_name) < 0)
+				return -ENOMEM;
+			names[i] = owned[strv_length(owned) - 1];
+		}
+	}
+	LimitsConfUser u = { .name = pw->pw_name, .uid = pw->pw_uid, .gid = pw->pw_gid,
+			     .group_names = names, .groups = gids, .n_groups = (size_t)ng };
+	return limits_conf_read_memlock(NULL, &u, ret);
+}
+
+/* check --for pw when no process of pw runs: the limit its sessions get from pam_limits. */
+static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw,
+			      const char *desc, const char *why) {
+	static const char *const dflt = "systemd's DefaultLimitMEMLOCK=, 8M by default";
+	_cleanup_free_ LimitsConfMemlock *m = malloc(sizeof(*m));
+	_cleanup_free_ char *where = NULL;
+	char buf[32];
+	int r = m ? pam_memlock_of(pw, m) : -ENOMEM;
+	if (r < 0) {
+		check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
+			  "no readable process of '%s' is running and the pam_limits "
+			  "configuration cannot be read (%s): its limit comes from pam_limits or "
+			  "its unit's LimitMEMLOCK=; %s",
+			  pw->pw_name, strerror(-r), why);
+		return;
+	}
+	if (m->no_limits) {
+		check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
+			  "no process of '%s' is running and pam_limits sets no limit for it "
+			  "(%s:%u): its sessions keep the inherited limit (%s); %s",
+			  pw->pw_name, m->no_limits_file, m->no_limits_line, dflt, why);
+		return;
+	}
+	if (!m->soft.set) {
+		/* The inherited soft limit is then lowered to a hard one set here. */
+		char hard[PATH_MAX + 64] = "";
+		if (m->hard.set)
+			snprintf(hard, sizeof(hard), ", capped at the hard %s of %s:%u",
+				 format_bytes(buf, sizeof(buf), m->hard.bytes), m->hard.file,
+				 m->hard.line);
+		check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
+			  "no process of '%s' is running and /etc/security/limits.conf (with "
+			  "limits.d) sets no soft memlock for it: its sessions start with the "
+			  "system default (%s)%s; %s",
+			  pw->pw_name, dflt, hard, why);
+		return;
+	}
+	/* pam_limits lowers a soft limit above the hard one to it at setrlimit() time. */
+	const LimitsConfValue *v = &m->soft;
+	if (m->hard.set && m->hard.bytes < m->soft.bytes)
+		v = &m->hard;
+	if (asprintf(&where, "from pam_limits: %s:%u (login sessions, user@.service, rootless "
+			     "containers; a systemd system service uses its unit's LimitMEMLOCK= "
+			     "instead)",
+		     v->file, v->line) < 0) {
+		oom = true;
+		return;
+	}
+	if (memlock_below_grant(a, h, pw, v->bytes, desc, where))
+		return;
+	bool ok = v->bytes == UINT64_MAX || v->bytes >= MEMLOCK_OK;
+	check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc, "%s for '%s' (%s)%s%s",
+		  format_bytes(buf, sizeof(buf), v->bytes), pw->pw_name, where, ok ? "" : ": ",
+		  ok ? "" : why);
+}
+
+/*
+ * When pam_limits would give pw's new sessions another soft memlock than lim (its running
+ * process'), "; pam_limits gives its new sessions X (FILE:LINE)" in out; else "". A process
+ * started by a system service legitimately differs: this is information, not a verdict.
+ */
+static void pam_memlock_note(const struct passwd *pw, uint64_t lim, char *out, size_t size) {
+	_cleanup_free_ LimitsConfMemlock *m = malloc(sizeof(*m));
+	char buf[32];
+	out[0] = '\0';
+	if (!m || pam_memlock_of(pw, m) < 0 || m->no_limits || !m->soft.set)
+		return;
+	const LimitsConfValue *v = &m->soft;
+	if (m->hard.set && m->hard.bytes < m->soft.bytes)
+		v = &m->hard;
+	if (v->bytes != lim)
+		snprintf(out, size, "; pam_limits gives its new sessions %s (%s:%u)",
+			 format_bytes(buf, sizeof(buf), v->bytes), v->file, v->line);
+}
+
 static void check_memlock(DocNode *a, const Host *h) {
 	const char *desc = "Checking the locked memory limit (RLIMIT_MEMLOCK)";
 	const char *why = "a VM pins its RAM for DMA (N times with a vIOMMU): raise LimitMEMLOCK= "
@@ -975,11 +1076,7 @@ static void check_memlock(DocNode *a, const Host *h) {
 		if (pw->pw_uid != getuid()) {
 			pid_t pid = find_process_of(pw->pw_uid);
 			if (pid == 0 || proc_read_memlock(pid, &lim, NULL) < 0) {
-				check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
-					  "no readable process of '%s' is running: its limit comes "
-					  "from pam_limits or its unit's LimitMEMLOCK= (kernel "
-					  "default 8M); %s",
-					  arg_for, why);
+				check_memlock_pam(a, h, pw, desc, why);
 				return;
 			}
 			char where[64];
@@ -987,9 +1084,11 @@ static void check_memlock(DocNode *a, const Host *h) {
 			if (memlock_below_grant(a, h, pw, lim, desc, where))
 				return;
 			bool ok = lim == UINT64_MAX || lim >= MEMLOCK_OK;
+			char note[PATH_MAX + 96];
+			pam_memlock_note(pw, lim, note, sizeof(note));
 			check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc,
-				  "%s for '%s' (read from its process %d)%s%s",
-				  format_bytes(buf, sizeof(buf), lim), arg_for, (int)pid,
+				  "%s for '%s' (read from its process %d)%s%s%s",
+				  format_bytes(buf, sizeof(buf), lim), arg_for, (int)pid, note,
 				  ok ? "" : ": ", ok ? "" : why);
 			return;
 		}

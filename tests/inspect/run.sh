@@ -21,6 +21,8 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "  FAIL $*"; }
 # expect_eq DESC GOT WANT
 expect_eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
+# expect_prefix DESC GOT PREFIX
+expect_prefix() { if [[ "$2" == "$3"* ]]; then ok; else bad "$1: got '$2', want '$3...'"; fi; }
 # run ARGS...: sets out, err, rc
 run() {
 	local e
@@ -224,6 +226,61 @@ else
 		wait "$spid" 2>/dev/null
 		grep -q "for 'nobody' (read from its process [0-9]*)" <<<"$hint" && ok \
 			|| bad "check --for nobody did not read a process of nobody: '$hint'"
+	fi
+	# --for another user with no process: the limit pam_limits gives their sessions, read
+	# from /etc/security (a private mount namespace puts a test directory there).
+	if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && id nobody >/dev/null 2>&1 &&
+		unshare -m true 2>/dev/null && ! pgrep -u nobody >/dev/null; then
+		sec="$tmp/security"
+		mkdir -p "$sec/limits.d"
+		# with_sec ARGS...: ioasidctl with $sec as /etc/security; sets out, rc
+		with_sec() {
+			out=$(unshare -m sh -c 'mount --bind "$1" /etc/security && shift && exec "$@"' \
+				sh "$sec" "$CTL" "$@" 2>/dev/null)
+			rc=$?
+		}
+		memlock_of() { jq -r '.checks[] | select(.id == "memlock") | .result + " " + .hint' <<<"$out"; }
+		printf '# vms\n@nogroup soft memlock 1024\nnobody soft memlock 2097152\n' >"$sec/limits.conf"
+		printf '* - memlock unlimited\n' >"$sec/limits.d/10-all.conf"
+		with_sec --json=short check --for nobody
+		expect_eq "pam_limits: a user line beats a later wildcard" "$(memlock_of)" \
+			"pass 2G for 'nobody' (from pam_limits: /etc/security/limits.conf:3 (login sessions, user@.service, rootless containers; a systemd system service uses its unit's LimitMEMLOCK= instead))"
+		with_sec check --for nobody
+		grep -q "^MEMLOCK: Checking the locked memory limit (RLIMIT_MEMLOCK) *: PASS (2G for 'nobody' (from pam_limits: /etc/security/limits.conf:3 " \
+			<<<"$out" && ok || bad "pam_limits human form: $out"
+		# The later limits.d file (strcmp order: "20" after "10") overrides at group level.
+		printf '@nogroup soft memlock 1024\n' >"$sec/limits.conf"
+		printf '@nogroup soft memlock 4096\n' >"$sec/limits.d/20-vm.conf"
+		with_sec --json=short check --for nobody
+		expect_prefix "pam_limits: group beats wildcard, later file wins" "$(memlock_of)" \
+			"warn 4M for 'nobody' (from pam_limits: /etc/security/limits.d/20-vm.conf:1 ("
+		grep -q "raise LimitMEMLOCK= in its unit" <<<"$(memlock_of)" && ok \
+			|| bad "pam_limits below 1G gives the advice: $(memlock_of)"
+		# Nothing for nobody: the system default, named.
+		rm -f "$sec/limits.d/"*
+		printf 'root - memlock unlimited\n' >"$sec/limits.conf"
+		with_sec --json=short check --for nobody
+		expect_prefix "pam_limits: no memlock for the user" "$(memlock_of)" \
+			"warn no process of 'nobody' is running and /etc/security/limits.conf (with limits.d) sets no soft memlock for it: its sessions start with the system default (systemd's DefaultLimitMEMLOCK=, 8M by default)"
+		with_sec check --for nobody
+		grep -q "^MEMLOCK: .*: WARN (no process of 'nobody' is running and /etc/security/limits.conf (with limits.d) sets no soft memlock" \
+			<<<"$out" && ok || bad "pam_limits none, human form: $out"
+		# A running process still answers: it is what really applies.
+		printf '\nnobody - memlock 3145728\n' >"$sec/limits.conf"
+		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups sleep 30 &
+		spid=$!
+		sleep 0.3
+		with_sec --json=short check --for nobody
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		grep -q "for 'nobody' (read from its process [0-9]*)" <<<"$(memlock_of)" && ok \
+			|| bad "a process of nobody beats pam_limits: '$(memlock_of)'"
+		if [ "$(ulimit -l)" != 3145728 ]; then
+			grep -q "(read from its process [0-9]*); pam_limits gives its new sessions 3G (/etc/security/limits.conf:2)" \
+				<<<"$(memlock_of)" && ok || bad "the process and pam_limits disagree: '$(memlock_of)'"
+		fi
+	else
+		echo "  SKIPPED pam_limits checks: needs root, unshare -m, and no process of 'nobody'"
 	fi
 	run --json=short check --for no-such-user-here
 	expect_eq "check --for an unknown user" \
