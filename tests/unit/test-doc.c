@@ -10,32 +10,18 @@
 #include "common/doc.h"
 #include "common/json-write.h"
 #include "common/macro.h"
+#include "tests/unit/json-compare.h"
 #include "tests/unit/test.h"
 
-static const int flag_sets[] = {
-	JSON_C_TO_STRING_PLAIN,
-	JSON_C_TO_STRING_SPACED,
-	JSON_C_TO_STRING_PRETTY,
-	JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED,
-	JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
-	JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-	JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB,
-};
-
 static void same_as_json_c(const DocNode *doc, json_object *o) {
-	for (size_t i = 0; i < ELEMENTSOF(flag_sets); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(json_flag_sets); i++) {
 		char *text = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&text, &len);
 		CU_ASSERT_FATAL(f != NULL);
-		ASSERT_OK(json_write_doc(f, doc, flag_sets[i]));
+		ASSERT_OK(json_write_doc(f, doc, json_flag_sets[i]));
 		CU_ASSERT_FATAL(fclose(f) == 0);
-		size_t want_len = 0;
-		const char *want = json_object_to_json_string_length(o, flag_sets[i], &want_len);
-		CU_ASSERT_TRUE(len == want_len && memcmp(text, want, len) == 0);
-		if (len != want_len || memcmp(text, want, len) != 0)
-			fprintf(stderr, "flags 0x%x:\n want '%s'\n got  '%s'\n", flag_sets[i], want,
-				text);
+		json_expect_json_c_bytes(o, json_flag_sets[i], text, len);
 		free(text);
 	}
 }
