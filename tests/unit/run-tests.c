@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/host.h"
 #include "common/macro.h"
 #include "tests/unit/test.h"
 
@@ -31,6 +32,17 @@ static char tests_dir[PATH_MAX];
 
 const char *test_dir(void) {
 	return tests_dir;
+}
+
+Host *test_load_fixture(const char *name) {
+	_cleanup_free_ char *path = NULL, *err = NULL;
+	Host *h = NULL;
+	if (asprintf(&path, "%s/hosts/%s", test_dir(), name) < 0)
+		return NULL;
+	int r = host_load_json_file(path, &h, &err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", path, err ? err : strerror(-r));
+	return r < 0 ? NULL : h;
 }
 
 static int cmp_suite(const void *a, const void *b) {

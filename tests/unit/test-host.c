@@ -6,19 +6,8 @@
 #include "common/macro.h"
 #include "tests/unit/test.h"
 
-static Host *load_fixture(const char *name) {
-	char path[PATH_MAX];
-	Host *h = NULL;
-	_cleanup_free_ char *err = NULL;
-	snprintf(path, sizeof(path), "%s/hosts/%s", test_dir(), name);
-	int r = host_load_json_file(path, &h, &err);
-	if (r < 0)
-		fprintf(stderr, "%s: %s\n", path, err ? err : strerror(-r));
-	return h;
-}
-
 static void test_workstation(void) {
-	_cleanup_host_free_ Host *h = load_fixture("workstation.json");
+	_cleanup_host_free_ Host *h = test_load_fixture("workstation.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	const Device *gpu = host_find_device(h, "0000:01:00.0");
 	const Device *audio = host_find_device(h, "0000:01:00.1");
@@ -66,7 +55,7 @@ static void test_workstation(void) {
 }
 
 static void test_gpu_server(void) {
-	_cleanup_host_free_ Host *h = load_fixture("gpu-server.json");
+	_cleanup_host_free_ Host *h = test_load_fixture("gpu-server.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	const Device *gpu = host_find_device(h, "0000:83:00.0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(gpu);
@@ -94,7 +83,7 @@ static void test_gpu_server(void) {
 }
 
 static void test_sriov(void) {
-	_cleanup_host_free_ Host *h = load_fixture("sriov-nic.json");
+	_cleanup_host_free_ Host *h = test_load_fixture("sriov-nic.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	const Device *pf = host_find_device(h, "0000:3b:00.0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
@@ -115,7 +104,7 @@ static void test_sriov(void) {
 }
 
 static void test_foreign_members(void) {
-	_cleanup_host_free_ Host *h = load_fixture("arm-board.json");
+	_cleanup_host_free_ Host *h = test_load_fixture("arm-board.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	ASSERT_STREQ(h->kernel.iommu_vendor, "arm-smmu");
 	const Group *mmc = host_find_group(h, 5);
@@ -138,10 +127,10 @@ static void test_foreign_members(void) {
 }
 
 static void test_other_fixtures(void) {
-	_cleanup_host_free_ Host *off = load_fixture("iommu-off.json");
-	_cleanup_host_free_ Host *noi = load_fixture("noiommu.json");
-	_cleanup_host_free_ Host *con = load_fixture("consumer-board.json");
-	_cleanup_host_free_ Host *sam = load_fixture("sample.json");
+	_cleanup_host_free_ Host *off = test_load_fixture("iommu-off.json");
+	_cleanup_host_free_ Host *noi = test_load_fixture("noiommu.json");
+	_cleanup_host_free_ Host *con = test_load_fixture("consumer-board.json");
+	_cleanup_host_free_ Host *sam = test_load_fixture("sample.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(off);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(noi);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(con);

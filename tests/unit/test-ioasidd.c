@@ -245,11 +245,8 @@ static bool ranges_cover(const IovaRange *r, size_t n, uint64_t iova) {
 }
 
 static void test_lease_revoke_kernel(void) {
-	_cleanup_free_ char *err = NULL;
-	char path[512];
-	Host *h = NULL;
-	snprintf(path, sizeof(path), "%s/hosts/sample.json", test_dir());
-	ASSERT_OK(host_load_json_file(path, &h, &err));
+	Host *h = test_load_fixture("sample.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
 	const Device *d = host_find_device(h, "0000:00:03.0");
@@ -305,11 +302,8 @@ static void test_lease_revoke_kernel(void) {
  * rollback of a failed Acquire) closes them in an order that leaves the groups free for the
  * next container (sim kernel on the legacy fixture). */
 static void test_lease_legacy_free(void) {
-	char path[PATH_MAX];
-	_cleanup_free_ char *err = NULL;
-	_cleanup_host_free_ Host *h = NULL;
-	snprintf(path, sizeof(path), "%s/hosts/legacy.json", test_dir());
-	ASSERT_OK(host_load_json_file(path, &h, &err));
+	_cleanup_host_free_ Host *h = test_load_fixture("legacy.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
 	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_LEGACY);
@@ -348,11 +342,8 @@ static void test_lease_legacy_free(void) {
  * own container and group references, so that the groups are freed once the holder's
  * copies are gone too (here: there are none, so another container takes group 5). */
 static void test_lease_legacy_revoke(void) {
-	char path[PATH_MAX];
-	_cleanup_free_ char *err = NULL;
-	_cleanup_host_free_ Host *h = NULL;
-	snprintf(path, sizeof(path), "%s/hosts/legacy.json", test_dir());
-	ASSERT_OK(host_load_json_file(path, &h, &err));
+	_cleanup_host_free_ Host *h = test_load_fixture("legacy.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
 
@@ -385,11 +376,8 @@ static void test_lease_legacy_revoke(void) {
  * drops a staged context that holds it. (The sd_device plumbing in udev.c needs a live udev
  * and is not exercised here.) */
 static void test_device_gone(void) {
-	char path[PATH_MAX];
-	_cleanup_free_ char *err = NULL;
-	_cleanup_host_free_ Host *h = NULL;
-	snprintf(path, sizeof(path), "%s/hosts/sample.json", test_dir());
-	ASSERT_OK(host_load_json_file(path, &h, &err));
+	_cleanup_host_free_ Host *h = test_load_fixture("sample.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
 	Manager m = { .kernel = k, .host = h, .generation = 1 };

@@ -932,14 +932,8 @@ static void test_sync_host(void) {
 }
 
 static Kernel *sim_from_fixture(const char *name, Host **ret_host) {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/hosts/%s", test_dir(), name);
-	_cleanup_free_ char *err = NULL;
-	Host *h = NULL;
-	int r = host_load_json_file(path, &h, &err);
-	if (r < 0)
-		fprintf(stderr, "%s: %s\n", path, strna(err));
-	CU_ASSERT_FATAL(r >= 0);
+	Host *h = test_load_fixture(name);
+	CU_ASSERT_FATAL(h != NULL);
 	Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
 	*ret_host = h;

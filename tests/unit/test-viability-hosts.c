@@ -53,15 +53,11 @@ static const HostCase cases[] = {
 	  "0000:00:0e.0 is a storage controller on vmd" },
 };
 
+/* tests/hosts/FIXTURE.json. */
 static Host *load(const char *fixture) {
-	char path[PATH_MAX];
-	_cleanup_free_ char *err = NULL;
-	Host *h = NULL;
-	snprintf(path, sizeof(path), "%s/hosts/%s.json", test_dir(), fixture);
-	int r = host_load_json_file(path, &h, &err);
-	if (r < 0)
-		fprintf(stderr, "%s: %s\n", path, err ? err : strerror(-r));
-	return r < 0 ? NULL : h;
+	char name[128];
+	snprintf(name, sizeof(name), "%s.json", fixture);
+	return test_load_fixture(name);
 }
 
 static void test_fixture_groups(void) {

@@ -58,3 +58,7 @@ void test_register_suite(const char *name, CU_InitializeFunc init, CU_CleanupFun
 /* Directory of the source tree's tests/ (for fixtures); set by run-tests from its argv[0]
  * or the IOASID_TESTS_DIR environment variable. */
 const char *test_dir(void);
+
+/* The fixture tests/hosts/NAME (e.g. "sample.json") loaded as a Host, or NULL after printing
+ * why on stderr. The caller frees it (host_free). */
+struct Host *test_load_fixture(const char *name);
