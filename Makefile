@@ -101,6 +101,9 @@ TOOL_LIBS_peercred-eio = -shared -ldl
 # Another (benchmarks' native mode): reports sysfs for the test bed bind-mounted on /sys.
 TOOL_CFLAGS_sysfs-magic = -fPIC
 TOOL_LIBS_sysfs-magic = -shared -ldl
+# Another (adversarial test D7): fails the Nth malloc/open/recvmsg/sendmsg of a session.
+TOOL_CFLAGS_failnth = -fPIC
+TOOL_LIBS_failnth = -shared -ldl
 
 all: $(IOASIDD) $(IOASIDCTL)
 .PHONY: all
@@ -180,6 +183,7 @@ check: deps
 check-daemon: build-tests
 	python3 tests/daemon/adversarial.py $(B)
 	python3 tests/daemon/fdstore.py $(B)
+	python3 tests/daemon/failnth.py $(B)
 .PHONY: check-daemon
 
 # The test-only bypass build (never installed) next to the normal one.

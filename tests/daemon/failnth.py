@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Adversarial test D7: a fail-nth sweep. One real ioasidd (sim kernel) runs with the failnth
+# shim preloaded (tests/tools/failnth.c). For each family (malloc, open, recvmsg, sendmsg)
+# and N = 1, 2, ... the shim fails the Nth call of that family after the daemon accepts the
+# session's connection, and the script runs one client session: connect, Acquire (attached),
+# ListLeases, Release, close. After each session: the daemon is alive, serves a good client,
+# holds no lease, and its fd count is back at the baseline (invariants I1, I2). The sweep of a
+# family ends with the first session in which its Nth call never came.
+#
+# Usage: failnth.py BUILD_DIR
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from adversarial import Client, fd_count  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
+BDIR = B if os.path.isabs(B) else os.path.join(REPO, B)
+IOASIDD = os.path.join(BDIR, "ioasidd")
+SHIM = os.path.join(BDIR, "failnth")
+HOST = os.path.join(REPO, "tests", "hosts", "sample.json")
+DEVICE = "0000:01:02.0"
+FAMILIES = ("malloc", "open", "recvmsg", "sendmsg")
+MAX_N = 5000
+
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def session(sock):
+    """The scripted exchange. Any step may meet an error reply or a closed connection."""
+    c = None
+    got = []
+    try:
+        c = Client(sock)
+        r, fds = c.call("io.ioasid.Broker.Acquire", {"devices": [DEVICE], "mode": "attached"})
+        for f in fds:
+            os.close(f)
+        got.append(r.get("error", "ok"))
+        lease = r.get("parameters", {}).get("lease")
+        r, _ = c.call("io.ioasid.Broker.ListLeases")
+        got.append(r.get("error", "ok"))
+        if lease:
+            r, _ = c.call("io.ioasid.Broker.Release", {"lease": lease})
+            got.append(r.get("error", "ok"))
+    except (EOFError, OSError, ValueError) as e:
+        got.append(type(e).__name__)
+    finally:
+        if c:
+            c.close()
+    return got
+
+
+def good_client(sock):
+    """I1: a well-behaved client is served; and no lease was left behind."""
+    try:
+        c = Client(sock)
+        r, _ = c.call("org.varlink.service.GetInfo")
+        ok = r.get("parameters", {}).get("product") == "ioasidd"
+        r, _ = c.call("io.ioasid.Broker.ListLeases")
+        leases = r.get("parameters", {}).get("leases")
+        c.close()
+        return ok, leases
+    except (EOFError, OSError, ValueError) as e:
+        return False, str(e)
+
+
+def settle(pid, base):
+    n = -1
+    for _ in range(60):
+        n = fd_count(pid)
+        if n == base:
+            break
+        time.sleep(0.02)
+    return n
+
+
+def main():
+    if not os.path.exists(IOASIDD) or not os.path.exists(SHIM):
+        print("SKIPPED: %s or %s not built" % (IOASIDD, SHIM))
+        return 0
+    tmp = tempfile.mkdtemp(prefix="ioasidd-failnth-")
+    conf = os.path.join(tmp, "ioasid.conf")
+    with open(conf, "w") as f:
+        f.write("admin user 0\nallow uid 0-0 to any mode attached,unbound group implicit\ndeny *\n")
+    ctl = os.path.join(tmp, "ctl")
+    log_inj = os.path.join(tmp, "injected")
+    with open(ctl, "w") as f:
+        f.write("none\n")
+    sock = os.path.join(tmp, "s.sock")
+    log = open(os.path.join(tmp, "log"), "w")
+    env = dict(os.environ, LD_PRELOAD=SHIM, FAILNTH_CTL=ctl, FAILNTH_LOG=log_inj)
+    d = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
+                          "--socket", sock], stderr=log, env=env)
+    sessions = {}
+    try:
+        for _ in range(400):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        ok, _ = good_client(sock)
+        check(ok, "daemon serves before the sweep")
+        time.sleep(0.1)
+        base = fd_count(d.pid)
+        for fam in FAMILIES:
+            n = 0
+            while n < MAX_N:
+                n += 1
+                with open(ctl, "w") as f:
+                    f.write("%s %d\n" % (fam, n))
+                before = os.path.getsize(log_inj) if os.path.exists(log_inj) else 0
+                got = session(sock)
+                with open(ctl, "w") as f:
+                    f.write("none\n")
+                injected = os.path.exists(log_inj) and os.path.getsize(log_inj) > before
+                what = "%s #%d (%s)" % (fam, n, ",".join(got))
+                if os.environ.get("FAILNTH_VERBOSE"):
+                    print(what, "injected" if injected else "")
+                if d.poll() is not None:
+                    check(False, "%s: daemon died (rc %s)" % (what, d.returncode))
+                    return finish(d, tmp, log)
+                ok, leases = good_client(sock)
+                if not ok or leases != []:
+                    check(False, "%s: afterwards GetInfo ok=%s, leases %s" % (what, ok, leases))
+                    continue
+                nfd = settle(d.pid, base)
+                if nfd != base:
+                    check(False, "%s: daemon fd count %d, baseline %d" % (what, nfd, base))
+                    base = nfd  # report each leak once
+                    continue
+                # The client's messages are well formed: a failure of the daemon's own is a
+                # SystemError or a disconnect, never the client's protocol error.
+                # Nor a verdict about the device: the request names a viable, free device.
+                wrong = [e for e in got if e in ("io.ioasid.ProtocolError", "io.ioasid.GroupNotViable",
+                                                 "io.ioasid.GroupOwned", "io.ioasid.DeviceBusy",
+                                                 "io.ioasid.PermissionDenied")]
+                if wrong:
+                    check(False, "%s: the daemon's own failure reported as %s" % (what, wrong[0]))
+                if not injected:
+                    # The session completed without reaching call N: that family is swept.
+                    check(got == ["ok", "ok", "ok"], "%s: the uninjected session succeeds" % what)
+                    break
+            sessions[fam] = n - 1
+            check(0 < n < MAX_N, "%s: the sweep ended (%d injections)" % (fam, n - 1))
+    finally:
+        finish(d, tmp, log)
+    print("daemon-failnth: injections per family: %s" %
+          ", ".join("%s %d" % (k, v) for k, v in sessions.items()))
+    print("daemon-failnth: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def finish(d, tmp, log):
+    if d.poll() is None:
+        d.send_signal(signal.SIGTERM)
+        try:
+            d.wait(5)
+        except subprocess.TimeoutExpired:
+            d.kill()
+    log.close()
+    if failed:
+        print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
+    if os.environ.get("FAILNTH_KEEP"):
+        print("kept", tmp)
+    else:
+        subprocess.run(["rm", "-rf", tmp])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
