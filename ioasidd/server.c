@@ -271,15 +271,29 @@ static void connection_update(Connection *c) {
 	sd_event_source_set_io_events(c->io, ev);
 }
 
+/* Only these read errors are the client's fault; anything else (ENOMEM, ENOBUFS, EIO) is the
+ * daemon's, and must not be reported to the client as a protocol error. */
+static bool read_error_is_protocol(int err) {
+	return err == -EMSGSIZE || err == -ELOOP || err == -EBADMSG || err == -EPROTO;
+}
+
 static void protocol_error(Connection *c, int err, const char *what) {
-	log_info("Connection %llu of uid %d: protocol error: %s (%s), disconnecting",
-		 (unsigned long long)c->id, (int)c->peer.uid, what, strerror(-err));
+	bool client_fault = read_error_is_protocol(err);
+	log_info("Connection %llu of uid %d: %s: %s (%s), disconnecting",
+		 (unsigned long long)c->id, (int)c->peer.uid,
+		 client_fault ? "protocol error" : "daemon error", what, strerror(-err));
 	/* Best effort: tell the peer why, then close without waiting. */
 	json_object *p = json_object_new_object();
-	if (p)
+	if (p && client_fault)
 		json_object_object_add(p, "reason", json_object_new_string(what));
+	else if (p) {
+		json_object_object_add(p, "errno", json_object_new_int(-err));
+		json_object_object_add(p, "errnoName", json_object_new_string(strna(errno_name(err))));
+		json_object_object_add(p, "operation", json_object_new_string(what));
+	}
 	json_object *msg = NULL;
-	if (varlink_build_error(IOASID_ERROR_PROTOCOL, p, &msg) >= 0) {
+	if (varlink_build_error(client_fault ? IOASID_ERROR_PROTOCOL : IOASID_ERROR_SYSTEM, p,
+				&msg) >= 0) {
 		if (varlink_stream_enqueue(c->stream, msg, NULL, 0) >= 0)
 			(void)varlink_stream_flush(c->stream);
 		json_object_put(msg);
