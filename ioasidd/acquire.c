@@ -255,8 +255,9 @@ static int resolve(Connection *c, const DocNode *params, Request *rq) {
 			if (lease_table_group_owner(&m->leases, d->iommu_group))
 				continue;
 			Viability v = { 0 };
-			if (viability_device(m->host, d, &v) < 0)
-				continue;
+			r = viability_device(m->host, d, &v);
+			if (r < 0) /* the daemon's failure, not the device's */
+				return system_error(c, r, "viability", d->bdf), 1;
 			bool ok = v.verdict == VERDICT_VIABLE;
 			viability_done(&v);
 			if (ok)
@@ -415,9 +416,10 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 			}
 			Viability v = { 0 };
 			int r = viability_device(m->host, d, &v);
-			bool ok = r >= 0 && v.verdict == VERDICT_VIABLE;
-			if (r >= 0)
-				viability_done(&v);
+			if (r < 0) /* ENOMEM is the daemon's failure: "not viable" would be a lie */
+				return strv_free(at_risk), system_error(c, r, "viability", d->bdf), 1;
+			bool ok = v.verdict == VERDICT_VIABLE;
+			viability_done(&v);
 			if (!ok || !device_vfio_usable(m->host, d))
 				return not_viable(c, d), strv_free(at_risk), 1;
 		}
