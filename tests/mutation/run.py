@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Mutation run over the checks that carry the product's promise: authorization, ownership,
+# limits and the parsers. For every comparison inside the functions listed in
+# tests/mutation/targets, one mutant at a time: the comparison inverted (== <-> !=,
+# < <-> >=, > <-> <=) and moved by one (< <-> <=, > <-> >=). Each mutant is built and run
+# against the fast tiers in order (unit, daemon, integration), stopping at the first tier
+# that fails: the mutant is "caught". A mutant every tier passes "survived": a check that no
+# test would notice breaking. A mutant that does not compile is counted apart.
+#
+# It works on a scratch copy of the tree (a git worktree of HEAD plus the uncommitted
+# changes), never on the checkout itself.
+#
+# Usage: tests/mutation/run.py [--tiers unit,daemon,integration] [--only FILE] [--list]
+# Exit status: 0 when every mutant was caught, 1 when any survived.
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGETS = os.path.join(REPO, "tests", "mutation", "targets")
+
+TIERS = {
+    "unit": ["build/run-tests"],
+    "daemon": ["python3", "tests/daemon/adversarial.py", "build"],
+    "fdstore": ["python3", "tests/daemon/fdstore.py", "build"],
+    "integration": ["env", "B=build", "tests/integration/run.sh"],
+}
+TIER_TIMEOUT = 600
+
+# op -> (inverted, moved by one)
+MUTATE = {
+    "==": ["!="],
+    "!=": ["=="],
+    "<": [">=", "<="],
+    "<=": [">", "<"],
+    ">": ["<=", ">="],
+    ">=": ["<", ">"],
+}
+CMP = re.compile(r"(?<=\s)(==|!=|<=|>=|<|>)(?=\s)")
+
+
+def read_targets():
+    out = []
+    with open(TARGETS) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            path, *funcs = line.split()
+            out.append((path, funcs))
+    return out
+
+
+def function_lines(lines, name):
+    """(first, last) 0-based line numbers of a top-level function's body, or None."""
+    head = re.compile(r"^[A-Za-z_].*\b%s\(" % re.escape(name))
+    for i, l in enumerate(lines):
+        if head.match(l) and not l.rstrip().endswith(";"):
+            j = i
+            while j < len(lines) and not lines[j].startswith("{") and not lines[j].rstrip().endswith("{"):
+                j += 1
+            for k in range(j + 1, len(lines)):
+                if lines[k].startswith("}"):
+                    return (j + 1, k - 1)
+    return None
+
+
+def code_part(line):
+    """The line with comments and string literals blanked, so offsets stay valid."""
+    out = []
+    in_str = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if not in_str and line.startswith("/*", i) or line.lstrip().startswith("*") and not in_str and i == 0:
+            return "".join(out) + " " * (len(line) - i)
+        if not in_str and line.startswith("//", i):
+            return "".join(out) + " " * (len(line) - i)
+        if ch == '"' and (i == 0 or line[i - 1] != "\\"):
+            in_str = not in_str
+            out.append(" ")
+        elif in_str or ch == "'":
+            out.append(" ")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def mutants():
+    for path, funcs in read_targets():
+        with open(os.path.join(REPO, path)) as f:
+            lines = f.read().split("\n")
+        for fn in funcs:
+            span = function_lines(lines, fn)
+            if not span:
+                print("mutation: %s: no function %s" % (path, fn), file=sys.stderr)
+                sys.exit(2)
+            for ln in range(span[0], span[1] + 1):
+                code = code_part(lines[ln])
+                for m in CMP.finditer(code):
+                    op = m.group(1)
+                    for new in MUTATE[op]:
+                        yield (path, fn, ln, m.start(), op, new)
+
+
+def apply(tree, mut):
+    path, _, ln, col, op, new = mut
+    p = os.path.join(tree, path)
+    with open(p) as f:
+        lines = f.read().split("\n")
+    l = lines[ln]
+    assert l[col:col + len(op)] == op
+    lines[ln] = l[:col] + new + l[col + len(op):]
+    with open(p, "w") as f:
+        f.write("\n".join(lines))
+    return l.strip(), lines[ln].strip()
+
+
+def run(cmd, cwd, timeout):
+    try:
+        r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=timeout)
+        return r.returncode
+    except subprocess.TimeoutExpired:
+        return "timeout"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tiers", default="unit,daemon,fdstore,integration")
+    ap.add_argument("--only", default=None, help="only mutants in this file")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    a = ap.parse_args()
+    tiers = a.tiers.split(",")
+    muts = [m for m in mutants() if not a.only or m[0] == a.only]
+    if a.list:
+        for m in muts:
+            print("%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5]))
+        print("mutation: %d mutants" % len(muts))
+        return 0
+
+    scratch = tempfile.mkdtemp(prefix="ioasid-mutation-")
+    tree = os.path.join(scratch, "tree")
+    subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "-q", tree, "HEAD"], check=True)
+    diff = subprocess.run(["git", "-C", REPO, "diff", "HEAD"], capture_output=True, check=True).stdout
+    if diff:
+        subprocess.run(["git", "-C", tree, "apply"], input=diff, check=True)
+    caught = survived = broken = 0
+    t0 = time.time()
+    try:
+        if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
+            print("mutation: the unmutated tree does not build", file=sys.stderr)
+            return 2
+        for t in tiers:
+            if run(TIERS[t], tree, TIER_TIMEOUT) != 0:
+                print("mutation: tier %s fails on the unmutated tree" % t, file=sys.stderr)
+                return 2
+        for m in muts:
+            path = m[0]
+            orig_file = open(os.path.join(tree, path)).read()
+            before, after = apply(tree, m)
+            where = "%s:%d (%s)" % (path, m[2] + 1, m[1])
+            if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
+                broken += 1
+                verdict = "does not build"
+            else:
+                verdict = None
+                for t in tiers:
+                    if run(TIERS[t], tree, TIER_TIMEOUT) != 0:
+                        verdict = "caught by " + t
+                        caught += 1
+                        break
+                if not verdict:
+                    verdict = "SURVIVED"
+                    survived += 1
+            print("%-40s %s -> %s: %s\n    %s" % (where, m[4], m[5], verdict, after), flush=True)
+            with open(os.path.join(tree, path), "w") as f:
+                f.write(orig_file)
+    finally:
+        subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", tree])
+        shutil.rmtree(scratch, ignore_errors=True)
+    print("mutation: %d mutants, %d caught, %d survived, %d did not build (%.0f s)" %
+          (len(muts), caught, survived, broken, time.time() - t0))
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
