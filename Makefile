@@ -232,6 +232,12 @@ check-valgrind: deps build-tests
 	B=$(B) VALGRIND=1 tests/integration/run.sh
 .PHONY: check-valgrind
 
+# Every comparison in the checks listed in tests/mutation/targets, inverted and moved by one,
+# one mutant at a time against the fast tiers (long: not part of 'check').
+check-mutation: deps
+	python3 tests/mutation/run.py
+.PHONY: check-mutation
+
 bench: deps build-tests
 	B=$(B) tests/bench/run.sh
 .PHONY: bench
