@@ -149,6 +149,7 @@ def main():
         return 0
 
     scratch = tempfile.mkdtemp(prefix="ioasid-mutation-")
+    os.chmod(scratch, 0o755)  # the integration tier runs clients as other uids
     tree = os.path.join(scratch, "tree")
     subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "-q", tree, "HEAD"], check=True)
     diff = subprocess.run(["git", "-C", REPO, "diff", "HEAD"], capture_output=True, check=True).stdout
@@ -162,7 +163,8 @@ def main():
             return 2
         for t in tiers:
             if run(TIERS[t], tree, TIER_TIMEOUT) != 0:
-                print("mutation: tier %s fails on the unmutated tree" % t, file=sys.stderr)
+                print("mutation: tier %s fails on the unmutated tree (%s)" % (t, " ".join(TIERS[t])),
+                      file=sys.stderr)
                 return 2
         for m in muts:
             path = m[0]
