@@ -302,8 +302,9 @@ void manager_end_lease(Manager *m, Lease *l, const char *why);
 /* The connection is going away: end its connection-lifetime leases and those never
  * delivered; process-lifetime leases that were delivered outlive it. */
 void manager_connection_gone(Manager *m, Connection *c);
-/* manager_load_policy: loads path for generation (a root daemon refuses a file others could
- * have written). 0 or -errno with *err filled. */
+/* manager_load_policy: loads path for generation; the path must pass trusted_path_open()
+ * (root's file, reached through root's directories and symlinks only). 0 or -errno with
+ * *err filled. */
 int manager_load_policy(const char *path, uint64_t generation, Policy **ret, PolicyError *err);
 /* Loads the policy from config_path; on success replaces the current one and calls
  * manager_reevaluate(). */

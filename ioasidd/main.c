@@ -111,7 +111,10 @@ static int parse_argv(int argc, char **argv) {
 }
 
 static void print_policy_error(const char *path, int r, const PolicyError *e) {
-	if (e->message)
+	/* A refused path has no line: "FILE: message", as ioasidctl prints it. */
+	if (e->message && e->line == 0)
+		fprintf(stderr, "%s: %s\n", e->file ? e->file : path, e->message);
+	else if (e->message)
 		fprintf(stderr, "%s:%u:%u: %s\n", e->file ? e->file : path, e->line, e->column,
 			e->message);
 	else

@@ -628,8 +628,10 @@ size_t manager_reevaluate(Manager *m) {
 
 int manager_load_policy(const char *path, uint64_t generation, Policy **ret, PolicyError *err) {
 	PolicyLoadOptions opts = {
-		/* A root daemon refuses a config others could have written. */
-		.check_owner = geteuid() == 0,
+		/* Refuse a file others than root could have written or pointed the path at
+		 * (trusted_path_open()), whoever runs the daemon: --check-config answers for
+		 * the root daemon, and a FIFO or a device is never opened. */
+		.check_owner = true,
 		.generation = generation,
 	};
 	return policy_load(path, &opts, ret, err);

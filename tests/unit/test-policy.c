@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -611,6 +613,29 @@ static void test_to_string(void) {
 
 /* ---- file loading: ownership and mode ------------------------------------------------ */
 
+/* policy_load(path) in a child that an alarm ends: a load that blocks (a FIFO opened without
+ * O_NONBLOCK waits for a writer forever) fails the test instead of hanging it. Returns the
+ * load's result, or 1 when the child did not finish. */
+static int load_in_child(const char *path, bool check_owner) {
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		PolicyLoadOptions o = { .resolver = &test_resolver, .check_owner = check_owner };
+		PolicyError e = {};
+		Policy *p = NULL;
+		alarm(3);
+		int r = policy_load(path, &o, &p, &e);
+		_exit(r == -EINVAL && e.message && strstr(e.message, "FIFO") ? 0 :
+		      r >= 0				  ? 2 :
+							    3);
+	}
+	int status = 0;
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status))
+		return 1;
+	return WEXITSTATUS(status) == 0 ? -EINVAL : -WEXITSTATUS(status);
+}
+
 static void test_owner(void) {
 	char dir[] = "/tmp/ioasid-policy-XXXXXX";
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
@@ -627,6 +652,7 @@ static void test_owner(void) {
 	Policy *p = NULL;
 	bool root = geteuid() == 0;
 
+#define HAS_MSG(sub) CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, sub) ? e.message : NULL)
 	if (root) {
 		ASSERT_OK(chown(path, 0, 0));
 		ASSERT_OK(policy_load(path, &o, &p, &e));
@@ -635,9 +661,7 @@ static void test_owner(void) {
 
 		ASSERT_OK(chmod(path, 0620));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
-		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Writable by group") ?
-					       e.message :
-					       NULL);
+		HAS_MSG("writable by group or others (mode 0620)");
 		policy_error_done(&e);
 		ASSERT_OK(chmod(path, 0602));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
@@ -649,8 +673,7 @@ static void test_owner(void) {
 		/* A directory others may write lets them replace the file... */
 		ASSERT_OK(chmod(dir, 0777));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
-		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Directory") ? e.message :
-										    NULL);
+		HAS_MSG("is a directory others than root can write (mode 0777)");
 		policy_error_done(&e);
 		/* ...unless it is sticky, like /tmp. */
 		ASSERT_OK(chmod(dir, 01777));
@@ -659,14 +682,65 @@ static void test_owner(void) {
 		ASSERT_OK(chown(dir, 1000, 0));
 		ASSERT_OK(chmod(dir, 0700));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		HAS_MSG("is a directory owned by uid 1000, not root");
 		policy_error_done(&e);
 		ASSERT_OK(chown(dir, 0, 0));
+		ASSERT_OK(chmod(dir, 0755));
+
+		/* A root-owned symlink in a root-owned directory, into a directory a user owns
+		 * (the file there root's): refused at that directory, the loader's old blind
+		 * spot (it checked the symlink's directory only). */
+		_cleanup_free_ char *udir = NULL, *target = NULL, *link = NULL;
+		CU_ASSERT_FATAL(asprintf(&udir, "%s/user", dir) > 0);
+		CU_ASSERT_FATAL(asprintf(&target, "%s/user/evil.conf", dir) > 0);
+		CU_ASSERT_FATAL(asprintf(&link, "%s/link.conf", dir) > 0);
+		ASSERT_OK(mkdir(udir, 0755));
+		ASSERT_OK(chown(udir, 1000, 1000));
+		fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_TRUNC, 0644);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+		close(fd);
+		ASSERT_OK(symlink(target, link));
+		ASSERT_ERR(policy_load(link, &o, &p, &e), EPERM);
+		CU_ASSERT_PTR_NULL(p);
+		HAS_MSG(udir);
+		HAS_MSG("(reached through the symlink");
+		ASSERT_STREQ(e.file, link);
+		policy_error_done(&e);
+		/* A draft (no owner check) follows it. */
+		o.check_owner = false;
+		ASSERT_OK(policy_load(link, &o, &p, &e));
+		p = policy_free(p);
+		o.check_owner = true;
+		unlink(link);
+		unlink(target);
+		rmdir(udir);
+
+		/* A FIFO is refused at once, under either mode, never opened for a blocking
+		 * read; a device node too. */
+		_cleanup_free_ char *fifo = NULL, *dev = NULL;
+		CU_ASSERT_FATAL(asprintf(&fifo, "%s/fifo.conf", dir) > 0);
+		CU_ASSERT_FATAL(asprintf(&dev, "%s/null.conf", dir) > 0);
+		ASSERT_OK(mkfifo(fifo, 0644));
+		CU_ASSERT_EQUAL(load_in_child(fifo, true), -EINVAL);
+		CU_ASSERT_EQUAL(load_in_child(fifo, false), -EINVAL);
+		ASSERT_OK(mknod(dev, S_IFCHR | 0644, makedev(1, 3)));
+		ASSERT_ERR(policy_load(dev, &o, &p, &e), EINVAL);
+		HAS_MSG("is a character device, not a regular file");
+		policy_error_done(&e);
+		o.check_owner = false;
+		ASSERT_ERR(policy_load(dev, &o, &p, &e), EINVAL);
+		HAS_MSG("Not a regular file: it is a character device");
+		policy_error_done(&e);
+		o.check_owner = true;
+		unlink(fifo);
+		unlink(dev);
 
 		ASSERT_OK(chown(path, 1000, 0));
 	}
 	/* Not owned by root (as non-root every file we create is ours). */
 	ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
-	CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "not root") ? e.message : NULL);
+	HAS_MSG("not root");
 	ASSERT_STREQ(e.file, path);
 	CU_ASSERT_PTR_NULL(p);
 	policy_error_done(&e);
@@ -680,6 +754,18 @@ static void test_owner(void) {
 	policy_error_done(&e);
 	ASSERT_ERR(policy_load(dir, &o, &p, &e), EINVAL);
 	policy_error_done(&e);
+	o.check_owner = true;
+	ASSERT_ERR(policy_load("/nonexistent/ioasid.conf", &o, &p, &e), ENOENT);
+	HAS_MSG("'/nonexistent' cannot be opened");
+	policy_error_done(&e);
+	if (root) {
+		ASSERT_ERR(policy_load(dir, &o, &p, &e), EINVAL);
+		HAS_MSG("is a directory, not a regular file");
+		policy_error_done(&e);
+		ASSERT_OK(chown(path, 0, 0));
+	}
+	o.check_owner = false;
+#undef HAS_MSG
 
 	/* A parse error names the path. */
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
