@@ -637,6 +637,17 @@ int manager_load_policy(const char *path, uint64_t generation, Policy **ret, Pol
 	return policy_load(path, &opts, ret, err);
 }
 
+void manager_warn_process_accounting(Manager *m) {
+	_cleanup_free_ char *layouts = NULL;
+	if (!m->rlimit_mode_eperm || !m->policy ||
+	    policy_describe_process_accounting(m->policy, &layouts) <= 0)
+		return;
+	log_warning("Layouts %s use 'accounting process', which needs CAP_SYS_RESOURCE: ioasidd "
+		    "lacks it, so every Acquire with them fails (iommufd-set-rlimit-mode: EPERM); "
+		    "%s",
+		    layouts, MANAGER_ACCOUNTING_FIX);
+}
+
 int manager_reload(Manager *m, PolicyError *ret_error) {
 	Policy *p = NULL;
 	PolicyError e = { 0 };
@@ -676,6 +687,7 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		.uid = (uid_t)-1,
 		.generation = m->generation,
 	});
+	manager_warn_process_accounting(m);
 	/* Leases and staged contexts the new policy no longer allows end here, audited. */
 	size_t n = manager_reevaluate(m);
 	if (n > 0)

@@ -215,6 +215,14 @@ typedef struct PolicyWarning {
 } PolicyWarning;
 int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
+/*
+ * policy_describe_process_accounting: the layouts with `accounting process`, which the daemon
+ * can only apply holding CAP_SYS_RESOURCE, and the rules that grant each, for a human:
+ * "'vm' (FILE:3; granted by the rules at lines 7, 9)", "'x' (FILE:4; granted by no rule)",
+ * joined by "; ". Returns how many such layouts there are (*ret NULL when none), -ENOMEM.
+ */
+int policy_describe_process_accounting(const Policy *p, char **ret);
+
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */
 size_t policy_n_admin(const Policy *p);  /* admin rules */

@@ -802,7 +802,36 @@ static void test_invalid_request(void) {
 	CU_ASSERT_TRUE(d.allow);
 }
 
+/* What the daemon, --check-config and `ioasidctl check` name when CAP_SYS_RESOURCE is
+ * missing: each layout with `accounting process`, where it is, and the allow rules granting
+ * it (deny and admin rules grant nothing). */
+static void test_describe_process_accounting(void) {
+	_cleanup_policy_free_ Policy *p = load_ok("layout vm { accounting process }\n"
+						  "layout plain { accounting user }\n"
+						  "layout lone { accounting process }\n"
+						  "allow user alice to any layout vm,plain\n"
+						  "deny user bob to any\n"
+						  "admin uid 0\n"
+						  "allow uid 0 to any layout vm\n"
+						  "allow uid 1 to any layout plain\n");
+	_cleanup_free_ char *s = NULL;
+	CU_ASSERT_EQUAL(policy_describe_process_accounting(p, &s), 2);
+	ASSERT_STREQ(s, "'vm' (test.conf:1; granted by the rules at lines 4, 7); "
+			"'lone' (test.conf:3; granted by no rule)");
+	_cleanup_policy_free_ Policy *q = load_ok("layout vm { accounting process }\n"
+						  "allow uid 0 to any layout vm\n");
+	_cleanup_free_ char *t = NULL;
+	CU_ASSERT_EQUAL(policy_describe_process_accounting(q, &t), 1);
+	ASSERT_STREQ(t, "'vm' (test.conf:1; granted by the rule at line 2)");
+	_cleanup_policy_free_ Policy *r = load_ok("layout plain { accounting user }\n"
+						  "allow uid 0 to any layout plain\n");
+	char *u = (char *)"untouched";
+	CU_ASSERT_EQUAL(policy_describe_process_accounting(r, &u), 0);
+	CU_ASSERT_PTR_NULL(u);
+}
+
 static CU_TestInfo tests[] = {
+	{ "describe_process_accounting", test_describe_process_accounting },
 	{ "invalid_request", test_invalid_request },
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
