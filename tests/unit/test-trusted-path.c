@@ -196,10 +196,16 @@ static void test_sticky(void) {
 	dir(P("usticky"), 01777, OTHER_UID);
 	put(P("usticky/ioasid.conf"), "x", 0644);
 	refuses(P("usticky/ioasid.conf"), EPERM, quoted(P("usticky")), "owned by uid 4242");
-	/* Others may write, not sticky: refused. */
+	/* Others may write, not sticky: refused, whichever of group and others may. */
 	dir(P("ww"), 0777, 0);
 	put(P("ww/ioasid.conf"), "x", 0644);
 	refuses(P("ww/ioasid.conf"), EPERM, quoted(P("ww")), "mode 0777", "not sticky");
+	dir(P("ow"), 0757, 0);
+	put(P("ow/ioasid.conf"), "x", 0644);
+	refuses(P("ow/ioasid.conf"), EPERM, quoted(P("ow")), "mode 0757");
+	dir(P("gw"), 0775, 0);
+	put(P("gw/ioasid.conf"), "x", 0644);
+	refuses(P("gw/ioasid.conf"), EPERM, quoted(P("gw")), "mode 0775");
 }
 
 static void test_owner_mode(void) {
@@ -209,6 +215,9 @@ static void test_owner_mode(void) {
 	put(P("om/user.conf"), "x", 0644);
 	CU_ASSERT_FATAL(chown(P("om/user.conf"), OTHER_UID, 0) == 0);
 	refuses(P("om/user.conf"), EPERM, quoted(P("om/user.conf")), "owned by uid 4242");
+	/* uid 1 (daemon on Debian) is not root either. */
+	CU_ASSERT_FATAL(chown(P("om/user.conf"), 1, 0) == 0);
+	refuses(P("om/user.conf"), EPERM, quoted(P("om/user.conf")), "owned by uid 1, not root");
 	put(P("om/gw.conf"), "x", 0664);
 	refuses(P("om/gw.conf"), EPERM, quoted(P("om/gw.conf")),
 		"writable by group or others (mode 0664)");
@@ -253,10 +262,21 @@ static void test_symlink_into_user_dir(void) {
 		"reached through the symlink", quoted(P("sys/rel.conf")));
 	refuses(P("sys/dirlink/evil.conf"), EPERM, quoted(P("home/alice")),
 		quoted(P("sys/dirlink")));
-	/* A loop. */
+	/* A loop, and the limit: a chain of TRUSTED_PATH_MAX_SYMLINKS links is followed, one
+	 * more is refused. */
 	CU_ASSERT_FATAL(symlink("loop2", P("sys/loop1")) == 0);
 	CU_ASSERT_FATAL(symlink("loop1", P("sys/loop2")) == 0);
 	refuses(P("sys/loop1"), ELOOP, "one symlink too many");
+	dir(P("chain"), 0755, 0);
+	put(P("chain/0"), "end", 0644);
+	for (int i = 1; i <= TRUSTED_PATH_MAX_SYMLINKS + 1; i++) {
+		char target[16], name[32];
+		snprintf(target, sizeof(target), "%d", i - 1);
+		snprintf(name, sizeof(name), "chain/%d", i);
+		CU_ASSERT_FATAL(symlink(target, P("%s", name)) == 0);
+	}
+	accepts(P("chain/%d", TRUSTED_PATH_MAX_SYMLINKS), "end");
+	refuses(P("chain/%d", TRUSTED_PATH_MAX_SYMLINKS + 1), ELOOP, "one symlink too many");
 }
 
 /* Not a regular file: refused by type, never opened (a FIFO would block an open without
