@@ -78,6 +78,8 @@ static const PolicyPeer peer_libvirtd_nopidfd = { .uid = 0, .gid = 0, .pid = 2,
 						  .cgroup = "/system.slice/libvirtd.service",
 						  .label = "system_u:system_r:virtd_t:s0" };
 
+#define POLICY_TEST_NOBODY ((uid_t)65534)
+
 static Policy *load_ok(const char *text) {
 	PolicyLoadOptions o = { .resolver = &test_resolver, .generation = 7 };
 	PolicyError e = {};
@@ -494,6 +496,100 @@ static void test_admin(void) {
 	CU_ASSERT_TRUE(eval(p, &peer_carol, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 }
 
+/* ---- uid ranges: first, last and their neighbours ------------------------------------- */
+
+/* `uid FIRST-LAST` matches FIRST..LAST inclusive, and neither FIRST-1 nor LAST+1, for allow
+ * and deny rules (through the index and through explain) and for admin rules alike. */
+static void test_uid_range_edges(void) {
+	static const struct {
+		const char *range;
+		uid_t first, last;
+	} ranges[] = {
+		{ "1000-2000", 1000, 2000 },
+		{ "5-5", 5, 5 },                 /* a single uid, written as a range */
+		{ "1-65533", 1, 65533 },         /* up to nobody's neighbour */
+		{ "65535-70000", 65535, 70000 }, /* from nobody's other neighbour */
+		{ "100000-4294967294", 100000, 4294967294u }, /* the largest uid a range takes */
+	};
+	for (size_t i = 0; i < ELEMENTSOF(ranges); i++) {
+		uid_t first = ranges[i].first, last = ranges[i].last;
+		const struct {
+			uid_t uid;
+			bool in;
+		} probes[] = {
+			{ first - 1, false }, { first, true }, { first + 1, first < last },
+			{ last - 1, last > first }, { last, true }, { last + 1, false },
+		};
+		_cleanup_free_ char *allow = NULL, *deny = NULL, *admin = NULL;
+		CU_ASSERT_FATAL(asprintf(&allow, "allow uid %s to any\n", ranges[i].range) > 0);
+		CU_ASSERT_FATAL(asprintf(&deny, "deny uid %s\nallow * to any\n", ranges[i].range) >
+				0);
+		CU_ASSERT_FATAL(asprintf(&admin, "admin uid %s\n", ranges[i].range) > 0);
+		_cleanup_policy_free_ Policy *pa = load_ok(allow), *pd = load_ok(deny),
+					     *pm = load_ok(admin);
+		for (size_t j = 0; j < ELEMENTSOF(probes); j++) {
+			uid_t uid = probes[j].uid;
+			bool in = probes[j].in;
+			if (uid == POLICY_TEST_NOBODY || uid == (uid_t)-1)
+				in = false; /* never matches, whatever the range */
+			PolicyPeer peer = { .uid = uid, .gid = 4321, .pid = 77 };
+			PolicyDecision d = {};
+			PolicyExplanation x;
+			bool a = eval(pa, &peer, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL);
+			bool dn = eval(pd, &peer, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL);
+			bool m = policy_is_admin(pm, &peer, &d);
+			PolicyRequest req = { .peer = &peer, .device = &dev_gpu,
+					      .mode = POLICY_MODE_ATTACHED };
+			CU_ASSERT(policy_explain(pa, &req, &d, &x) >= 0);
+			if (a != in || dn != (uid == POLICY_TEST_NOBODY ? false : !in) || m != in ||
+			    d.allow != in)
+				fprintf(stderr, "\nuid %s, uid %u: allow %d deny-rule %d admin %d "
+					"explain %d, expected %d\n",
+					ranges[i].range, (unsigned)uid, a, !dn, m, d.allow, in);
+			CU_ASSERT_EQUAL(a, in);
+			/* The deny rule matches, else `allow *` does; nobody matches neither. */
+			CU_ASSERT_EQUAL(dn, uid == POLICY_TEST_NOBODY ? false : !in);
+			CU_ASSERT_EQUAL(m, in);
+			CU_ASSERT_EQUAL(d.allow, in);
+		}
+	}
+
+	/* What the parser takes at the edges: a range may end just below 65534 or start just
+	 * above it, not touch it; the largest uid is 2^32-2 ((uid_t)-1 means unknown); first
+	 * may equal last, not exceed it. */
+	static const struct {
+		const char *text;
+		bool ok;
+	} parse[] = {
+		{ "allow uid 65533 to any\n", true },
+		{ "allow uid 65534 to any\n", false },
+		{ "allow uid 65535 to any\n", true },
+		{ "allow uid 100-65533 to any\n", true },
+		{ "allow uid 100-65534 to any\n", false },
+		{ "allow uid 65534-65600 to any\n", false },
+		{ "allow uid 65535-65600 to any\n", true },
+		{ "allow uid 1-4294967294 to any\n", false }, /* holds 65534 */
+		{ "allow uid 65535-4294967294 to any\n", true },
+		{ "allow uid 65535-4294967295 to any\n", false },
+		{ "allow uid 4294967295 to any\n", false },
+		{ "allow uid 7-7 to any\n", true },
+		{ "allow uid 8-7 to any\n", false },
+		{ "admin uid 100-65534\n", false },
+		{ "admin uid 8-7\n", false },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(parse); i++) {
+		PolicyLoadOptions o = { .resolver = &test_resolver };
+		PolicyError e = {};
+		Policy *p = NULL;
+		int r = policy_load_string(parse[i].text, "t.conf", &o, &p, &e);
+		if ((r >= 0) != parse[i].ok)
+			fprintf(stderr, "\n'%s': %d %s\n", parse[i].text, r, strna(e.message));
+		CU_ASSERT_EQUAL(r >= 0, parse[i].ok);
+		policy_free(p);
+		policy_error_done(&e);
+	}
+}
+
 /* ---- explain ---------------------------------------------------------------------------- */
 
 static void test_explain(void) {
@@ -832,6 +928,7 @@ static void test_describe_process_accounting(void) {
 
 static CU_TestInfo tests[] = {
 	{ "describe_process_accounting", test_describe_process_accounting },
+	{ "uid_range_edges", test_uid_range_edges },
 	{ "invalid_request", test_invalid_request },
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
