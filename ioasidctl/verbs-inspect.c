@@ -1153,8 +1153,9 @@ static void check_accounting(DocNode *a) {
 		r = -EBADMSG;
 	if (r < 0) {
 		check_add(a, "DAEMON", "accounting_capability", CHECK_NOTE, desc,
-			  "cannot tell: ioasidd on '%s' is not reachable or not readable (%s); layouts "
-			  "%s use 'accounting process', which needs CAP_SYS_RESOURCE in the daemon",
+			  "cannot tell: ioasidd on '%s' is not reachable or not readable (%s); "
+			  "layouts %s use 'accounting process', which needs CAP_SYS_RESOURCE in "
+			  "the daemon",
 			  sock, strerror(-r), layouts);
 		return;
 	}
@@ -1164,10 +1165,10 @@ static void check_accounting(DocNode *a) {
 			  layouts);
 	else
 		check_add(a, "DAEMON", "accounting_capability", CHECK_FAIL, desc,
-			  "ioasidd (pid %d) lacks CAP_SYS_RESOURCE, so every Acquire with layouts %s "
-			  "fails (iommufd-set-rlimit-mode: EPERM): give ioasidd CAP_SYS_RESOURCE (the "
-			  "shipped unit keeps it in CapabilityBoundingSet=), or set 'accounting user' "
-			  "in those layouts",
+			  "ioasidd (pid %d) lacks CAP_SYS_RESOURCE, so every Acquire with layouts "
+			  "%s fails (iommufd-set-rlimit-mode: EPERM): give ioasidd "
+			  "CAP_SYS_RESOURCE (the shipped unit keeps it in "
+			  "CapabilityBoundingSet=), or set 'accounting user' in those layouts",
 			  (int)cred.pid, layouts);
 }
 

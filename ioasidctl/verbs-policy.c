@@ -104,7 +104,8 @@ static int verb_policy_check(int argc, char **argv) {
 		print_error(path, r, &e);
 		policy_error_done(&e);
 		if (dr >= 0 && arg_json == JSON_OFF && !arg_quiet)
-			fprintf(stderr, "%s: the text itself is valid (%zu rules, %zu admin rules): "
+			fprintf(stderr,
+				"%s: the text itself is valid (%zu rules, %zu admin rules): "
 				"install it where only root can change it, e.g. %s\n",
 				path, policy_n_rules(draft), policy_n_admin(draft),
 				IOASID_CONFIG_PATH);

@@ -291,7 +291,8 @@ int policy_describe_process_accounting(const Policy *p, char **ret) {
 		const PolicyLayout *l = &p->layouts[i];
 		if (l->accounting != POLICY_ACCOUNTING_PROCESS)
 			continue;
-		fprintf(f, "%s'%s' (%s:%u; granted by ", n++ ? "; " : "", l->name, p->name, l->line);
+		fprintf(f, "%s'%s' (%s:%u; granted by ", n++ ? "; " : "", l->name, p->name,
+			l->line);
 		unsigned total = 0, k = 0;
 		for (size_t j = 0; j < p->n_rules; j++)
 			total += p->rules[j].kind == RULE_ALLOW &&

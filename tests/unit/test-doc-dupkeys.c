@@ -128,7 +128,8 @@ static void check_distinct(KeyKind kind, size_t n) {
 }
 
 static void test_sizes(void) {
-	static const size_t sizes[] = { 1, 2, 3, 8, 9, 15, 16, 17, 18, 31, 32, 33, 64, 65, 1000, 4097 };
+	static const size_t sizes[] = { 1,  2,  3,  8,  9,  15, 16,   17,
+					18, 31, 32, 33, 64, 65, 1000, 4097 };
 	static const KeyKind kinds[] = { KEYS_SAME_SIGNATURE, KEYS_DECIMAL, KEYS_DESCENDING,
 					 KEYS_EMPTY_FIRST };
 	for (size_t k = 0; k < ELEMENTSOF(kinds); k++)
@@ -195,7 +196,8 @@ static void test_nested(void) {
 					ASSERT_OK(r);
 				if ((dup && (r != -EBADMSG || doc_error_offset(d) != want)) ||
 				    (!dup && r < 0))
-					fprintf(stderr, "\nnested %zu/%zu dup %d: r=%d at %zu: %s\n",
+					fprintf(stderr,
+						"\nnested %zu/%zu dup %d: r=%d at %zu: %s\n",
 						outer, inner, dup, r, doc_error_offset(d), text);
 				free(text);
 			}
