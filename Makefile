@@ -184,6 +184,7 @@ check-daemon: build-tests
 	python3 tests/daemon/adversarial.py $(B)
 	python3 tests/daemon/fdstore.py $(B)
 	python3 tests/daemon/failnth.py $(B)
+	python3 tests/daemon/config.py $(B)
 .PHONY: check-daemon
 
 # The test-only bypass build (never installed) next to the normal one.

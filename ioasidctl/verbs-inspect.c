@@ -13,8 +13,11 @@
 #include <inttypes.h>
 #include <grp.h>
 #include <pwd.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
+#include "common/client.h"
 #include "common/doc.h"
 #include "common/limits-conf.h"
 #include "common/macro.h"
@@ -1107,6 +1110,68 @@ static void check_memlock(DocNode *a, const Host *h) {
 		  ok ? "" : ": ", ok ? "" : why);
 }
 
+/*
+ * Layouts with `accounting process` need CAP_SYS_RESOURCE in the running daemon, which sets
+ * IOMMU_OPTION_RLIMIT_MODE on each such context; without it every Acquire with them fails
+ * with EPERM. The daemon's capabilities are read from /proc (world-readable, no admin
+ * rights needed), its pid from SO_PEERCRED on a connection to its socket. CapPrm, not
+ * CapEff: a daemon may hold the capability permitted only and raise it when it needs it.
+ */
+static void check_accounting(DocNode *a) {
+	static const char *const desc = "Checking that ioasidd can set per-process accounting";
+	const char *config = arg_config ? arg_config : IOASID_CONFIG_PATH;
+	_cleanup_policy_free_ Policy *p = NULL;
+	_cleanup_free_ char *layouts = NULL, *status = NULL;
+	PolicyError e = {};
+	PolicyLoadOptions o = {};
+	if (policy_load(config, &o, &p, &e) < 0) {
+		policy_error_done(&e); /* no policy to judge: nothing to say here */
+		return;
+	}
+	int n = policy_describe_process_accounting(p, &layouts);
+	if (n < 0)
+		oom = true;
+	if (n <= 0)
+		return;
+
+	const char *sock = ioasid_client_socket_path(arg_socket);
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	int r = ioasid_client_connect(sock, &c);
+	struct ucred cred = {};
+	socklen_t len = sizeof(cred);
+	if (r >= 0 && getsockopt(ioasid_client_fd(c), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		r = -errno;
+	if (r >= 0 && cred.pid <= 0)
+		r = -ESRCH; /* in another pid namespace */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred.pid);
+	if (r >= 0)
+		r = read_full_file(path, 65536, &status, NULL);
+	const char *cap = status ? strstr(status, "\nCapPrm:") : NULL;
+	unsigned long long prm = 0;
+	if (r >= 0 && (!cap || sscanf(cap, "\nCapPrm: %llx", &prm) != 1))
+		r = -EBADMSG;
+	if (r < 0) {
+		check_add(a, "DAEMON", "accounting_capability", CHECK_NOTE, desc,
+			  "cannot tell: ioasidd on '%s' is not reachable or not readable (%s); "
+			  "layouts %s use 'accounting process', which needs CAP_SYS_RESOURCE in "
+			  "the daemon",
+			  sock, strerror(-r), layouts);
+		return;
+	}
+	if (prm & (1ULL << CAP_SYS_RESOURCE))
+		check_add(a, "DAEMON", "accounting_capability", CHECK_PASS, desc,
+			  "ioasidd (pid %d) holds CAP_SYS_RESOURCE for layouts %s", (int)cred.pid,
+			  layouts);
+	else
+		check_add(a, "DAEMON", "accounting_capability", CHECK_FAIL, desc,
+			  "ioasidd (pid %d) lacks CAP_SYS_RESOURCE, so every Acquire with layouts "
+			  "%s fails (iommufd-set-rlimit-mode: EPERM): give ioasidd "
+			  "CAP_SYS_RESOURCE (the shipped unit keeps it in "
+			  "CapabilityBoundingSet=), or set 'accounting user' in those layouts",
+			  (int)cred.pid, layouts);
+}
+
 static void render_check(DocNode *doc) {
 	DocNode *checks = jget(doc, "checks");
 	size_t width = 0;
@@ -1265,6 +1330,9 @@ int verb_check(int argc, char **argv) {
 	/* The caller's limit is a fact of this machine, not of a snapshot. */
 	if (!arg_host)
 		check_memlock(a, h);
+	/* The running daemon, like the caller's limit, is a fact of this machine. */
+	if (!arg_host)
+		check_accounting(a);
 
 	for (size_t i = 0; i < h->n_groups; i++) {
 		const Group *g = &h->groups[i];

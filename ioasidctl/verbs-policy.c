@@ -44,8 +44,9 @@ static void print_error(const char *path, int r, const PolicyError *e) {
 		fprintf(stderr, "%s: %s\n", path, strerror(-r));
 }
 
-/* The daemon's own file is checked like the daemon checks it (owner and mode); a file
- * named with --config or on the command line is a draft and only parsed. */
+/* check_owner: the daemon's rules for the path (trusted_path_open(), through policy_load()),
+ * as `policy check` and `show`/`explain` of the daemon's own file apply them; else a draft,
+ * only parsed. */
 static int load(const char *path, bool check_owner, Policy **ret, PolicyError *e) {
 	PolicyLoadOptions o = { .check_owner = check_owner };
 	return policy_load(path, &o, ret, e);
@@ -59,7 +60,15 @@ static int verb_policy_check(int argc, char **argv) {
 
 	if (argc > 2)
 		return ioasidctl_error(EXIT_USAGE, "'policy check' takes at most one FILE");
-	r = load(path, false, &p, &e);
+	/* Valid means ioasidd would load it: the path under the daemon's rules, then the text.
+	 * When the path is refused the text is still parsed, so a draft outside a root-only
+	 * directory can be checked, and both verdicts are given. */
+	r = load(path, true, &p, &e);
+	_cleanup_policy_free_ Policy *draft = NULL;
+	PolicyError de = {};
+	int dr = r;
+	if (r < 0 && r != -ENOMEM && e.line == 0)
+		dr = load(path, false, &draft, &de);
 	_cleanup_free_ PolicyWarning *w = NULL;
 	size_t n_w = 0;
 	if (r >= 0 && policy_lint(p, &w, &n_w) < 0)
@@ -68,6 +77,7 @@ static int verb_policy_check(int argc, char **argv) {
 		_cleanup_json_ json_object *o = json_object_new_object();
 		json_object_object_add(o, "file", json_object_new_string(path));
 		json_object_object_add(o, "valid", json_object_new_boolean(r >= 0));
+		json_object_object_add(o, "content_valid", json_object_new_boolean(dr >= 0));
 		if (r >= 0) {
 			json_object_object_add(o, "rules", json_object_new_int64(policy_n_rules(p)));
 			json_object_object_add(o, "admin_rules",
@@ -93,6 +103,15 @@ static int verb_policy_check(int argc, char **argv) {
 	if (r < 0) {
 		print_error(path, r, &e);
 		policy_error_done(&e);
+		if (dr >= 0 && arg_json == JSON_OFF && !arg_quiet)
+			fprintf(stderr,
+				"%s: the text itself is valid (%zu rules, %zu admin rules): "
+				"install it where only root can change it, e.g. %s\n",
+				path, policy_n_rules(draft), policy_n_admin(draft),
+				IOASID_CONFIG_PATH);
+		else if (dr < 0 && de.line > 0)
+			print_error(path, dr, &de);
+		policy_error_done(&de);
 		return 1;
 	}
 	/* Dead rules are warnings: the file is valid and means what it says, but an operator

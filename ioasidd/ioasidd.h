@@ -302,9 +302,19 @@ void manager_end_lease(Manager *m, Lease *l, const char *why);
 /* The connection is going away: end its connection-lifetime leases and those never
  * delivered; process-lifetime leases that were delivered outlive it. */
 void manager_connection_gone(Manager *m, Connection *c);
-/* manager_load_policy: loads path for generation (a root daemon refuses a file others could
- * have written). 0 or -errno with *err filled. */
+/* manager_load_policy: loads path for generation; the path must pass trusted_path_open()
+ * (root's file, reached through root's directories and symlinks only). 0 or -errno with
+ * *err filled. */
 int manager_load_policy(const char *path, uint64_t generation, Policy **ret, PolicyError *err);
+/* What to do when layouts ask for per-process accounting and CAP_SYS_RESOURCE is missing
+ * (the second half of a warning that names them). */
+#define MANAGER_ACCOUNTING_FIX                                                                     \
+	"give ioasidd CAP_SYS_RESOURCE (the shipped unit keeps it in "                             \
+	"CapabilityBoundingSet=), or set 'accounting user' in those layouts"
+/* manager_warn_process_accounting: when the daemon lacks CAP_SYS_RESOURCE, warns once per
+ * policy generation that the layouts asking for per-process accounting fail every Acquire,
+ * naming them and the rules that grant them, with the fix. */
+void manager_warn_process_accounting(Manager *m);
 /* Loads the policy from config_path; on success replaces the current one and calls
  * manager_reevaluate(). */
 int manager_reload(Manager *m, PolicyError *ret_error);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <malloc.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -111,7 +113,10 @@ static int parse_argv(int argc, char **argv) {
 }
 
 static void print_policy_error(const char *path, int r, const PolicyError *e) {
-	if (e->message)
+	/* A refused path has no line: "FILE: message", as ioasidctl prints it. */
+	if (e->message && e->line == 0)
+		fprintf(stderr, "%s: %s\n", e->file ? e->file : path, e->message);
+	else if (e->message)
 		fprintf(stderr, "%s:%u:%u: %s\n", e->file ? e->file : path, e->line, e->column,
 			e->message);
 	else
@@ -155,6 +160,24 @@ static void probe_accounting(Manager *m) {
 		log_debug("Accounting probe: %s", strerror(-r));
 }
 
+/* --check-config runs with its caller's capabilities, which are not the daemon's: say what
+ * they would mean for a daemon started with them. */
+static void check_config_accounting(const char *path, const Policy *p) {
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+	_cleanup_free_ char *layouts = NULL;
+	if (policy_describe_process_accounting(p, &layouts) <= 0)
+		return;
+	if (syscall(SYS_capget, &h, d) >= 0 &&
+	    (d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].permitted & CAP_TO_MASK(CAP_SYS_RESOURCE)))
+		return;
+	fprintf(stderr,
+		"%s: warning: layouts %s use 'accounting process', which needs CAP_SYS_RESOURCE: "
+		"this process lacks it, and an ioasidd started with the same capabilities would "
+		"fail every Acquire with them (iommufd-set-rlimit-mode: EPERM); %s\n",
+		path, layouts, MANAGER_ACCOUNTING_FIX);
+}
+
 static void manager_done(Manager *m) {
 	udev_monitor_stop(m);
 	server_close_all(m);
@@ -181,6 +204,7 @@ int main(int argc, char **argv) {
 			policy_error_done(&e);
 			return 1;
 		}
+		check_config_accounting(arg_config, p);
 		policy_free(p);
 		return 0;
 	}
@@ -242,6 +266,7 @@ int main(int argc, char **argv) {
 		strv_extend(&m.warnings, "SO_PEERPIDFD unsupported: pid-dependent rules deny");
 	}
 	probe_accounting(&m);
+	manager_warn_process_accounting(&m);
 
 	sigset_t mask;
 	sigemptyset(&mask);

@@ -628,11 +628,24 @@ size_t manager_reevaluate(Manager *m) {
 
 int manager_load_policy(const char *path, uint64_t generation, Policy **ret, PolicyError *err) {
 	PolicyLoadOptions opts = {
-		/* A root daemon refuses a config others could have written. */
-		.check_owner = geteuid() == 0,
+		/* Refuse a file others than root could have written or pointed the path at
+		 * (trusted_path_open()), whoever runs the daemon: --check-config answers for
+		 * the root daemon, and a FIFO or a device is never opened. */
+		.check_owner = true,
 		.generation = generation,
 	};
 	return policy_load(path, &opts, ret, err);
+}
+
+void manager_warn_process_accounting(Manager *m) {
+	_cleanup_free_ char *layouts = NULL;
+	if (!m->rlimit_mode_eperm || !m->policy ||
+	    policy_describe_process_accounting(m->policy, &layouts) <= 0)
+		return;
+	log_warning("Layouts %s use 'accounting process', which needs CAP_SYS_RESOURCE: ioasidd "
+		    "lacks it, so every Acquire with them fails (iommufd-set-rlimit-mode: EPERM); "
+		    "%s",
+		    layouts, MANAGER_ACCOUNTING_FIX);
 }
 
 int manager_reload(Manager *m, PolicyError *ret_error) {
@@ -674,6 +687,7 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		.uid = (uid_t)-1,
 		.generation = m->generation,
 	});
+	manager_warn_process_accounting(m);
 	/* Leases and staged contexts the new policy no longer allows end here, audited. */
 	size_t n = manager_reevaluate(m);
 	if (n > 0)

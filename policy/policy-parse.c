@@ -14,6 +14,7 @@
 
 #include "common/macro.h"
 #include "common/proto.h"
+#include "common/trusted-path.h"
 #include "common/util.h"
 #include "policy/policy-internal.h"
 
@@ -1423,61 +1424,60 @@ static int file_error(PolicyError *e, const char *path, int r, const char *fmt, 
 	return r;
 }
 
+/* What trusted_path_open() refuses, as opposed to what it could not do. */
+#define IN_SET_REFUSAL(r) ((r) == -EPERM || (r) == -EINVAL || (r) == -ELOOP || (r) == -ESTALE)
+
+/* A draft (no owner check): any path the caller can read, but never anything that could
+ * block or act on open (a FIFO, a device node): refused before it is opened. */
+static int open_draft(const char *path, int *ret_fd, struct stat *ret_st, PolicyError *e) {
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		int r = -errno;
+		return file_error(e, path, r, "Cannot open: %s", strerror(-r));
+	}
+	if (!S_ISREG(st.st_mode))
+		return file_error(e, path, -EINVAL, "Not a regular file: it is %s",
+				  trusted_path_type_name(&st));
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int r = -errno;
+		return file_error(e, path, r, "Cannot open: %s", strerror(-r));
+	}
+	if (fstat(fd, ret_st) < 0) {
+		int r = -errno;
+		return file_error(e, path, r, "Cannot stat: %s", strerror(-r));
+	}
+	if (!S_ISREG(ret_st->st_mode))
+		return file_error(e, path, -EINVAL, "Not a regular file: it is %s",
+				  trusted_path_type_name(ret_st));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
 		PolicyError *ret_error) {
+	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
+	int r;
 	assert(path);
 	assert(ret);
 
 	if (ret_error)
 		*ret_error = (PolicyError){};
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		int r = -errno;
-		return file_error(ret_error, path, r, "Cannot open: %s", strerror(-r));
-	}
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-		return file_error(ret_error, path, r, "Cannot stat: %s", strerror(-r));
-	}
-	if (!S_ISREG(st.st_mode))
-		return file_error(ret_error, path, -EINVAL, "Not a regular file");
-	/* The policy is the daemon's only gate: whoever can write it owns every device. */
 	if (opts && opts->check_owner) {
-		if (st.st_uid != 0)
-			return file_error(ret_error, path, -EPERM,
-					  "Owned by uid %u, not root: refusing it (chown root)",
-					  (unsigned)st.st_uid);
-		if (st.st_mode & (S_IWGRP | S_IWOTH))
-			return file_error(ret_error, path, -EPERM,
-					  "Writable by group or others (mode %04o): refusing it "
-					  "(chmod go-w)",
-					  (unsigned)(st.st_mode & 07777));
-		/* Whoever can write the directory can replace the file: the same rule for the
-		 * parent, except a sticky directory (like /tmp), where others cannot rename or
-		 * unlink root's file. */
-		_cleanup_free_ char *dir = strdup(path);
-		struct stat dst;
-		if (!dir)
-			return -ENOMEM;
-		char *slash = strrchr(dir, '/');
-		if (!slash)
-			strcpy(dir, ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
-		if (stat(dir, &dst) < 0) {
-			int r = -errno;
-			return file_error(ret_error, path, r, "Cannot stat directory '%s': %s", dir,
-					  strerror(-r));
-		}
-		if (dst.st_uid != 0 ||
-		    ((dst.st_mode & (S_IWGRP | S_IWOTH)) && !(dst.st_mode & S_ISVTX)))
-			return file_error(ret_error, path, -EPERM,
-					  "Directory '%s' (uid %u, mode %04o) lets others than root "
-					  "replace the file: refusing it",
-					  dir, (unsigned)dst.st_uid, (unsigned)(dst.st_mode & 07777));
+		/* The policy is the daemon's only gate: whoever can write it, or point its path
+		 * elsewhere, owns every device. */
+		_cleanup_free_ char *why = NULL;
+		r = trusted_path_open(path, &fd, &st, &why);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			return file_error(ret_error, path, r, "%s: %s",
+					  IN_SET_REFUSAL(r) ? "Refusing it" : "Cannot open", why);
+	} else {
+		r = open_draft(path, &fd, &st, ret_error);
+		if (r < 0)
+			return r;
 	}
 	if ((uint64_t)st.st_size > POLICY_MAX_FILE_SIZE)
 		return file_error(ret_error, path, -EFBIG, "Larger than %u bytes",
@@ -1492,7 +1492,7 @@ int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			int r = -errno;
+			r = -errno;
 			return file_error(ret_error, path, r, "Cannot read: %s", strerror(-r));
 		}
 		if (k == 0)

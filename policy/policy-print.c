@@ -4,6 +4,7 @@
  * attribute spelled out (defaults included) so an operator sees exactly what a rule grants.
  * The output parses back to the same policy (tested).
  */
+#include <assert.h>
 #include <inttypes.h>
 
 #include "common/macro.h"
@@ -275,4 +276,46 @@ int policy_to_string(const Policy *p, char **ret) {
 	}
 	*ret = s;
 	return 0;
+}
+
+int policy_describe_process_accounting(const Policy *p, char **ret) {
+	char *s = NULL;
+	size_t len = 0;
+	int n = 0;
+	assert(ret);
+
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_layouts; i++) {
+		const PolicyLayout *l = &p->layouts[i];
+		if (l->accounting != POLICY_ACCOUNTING_PROCESS)
+			continue;
+		fprintf(f, "%s'%s' (%s:%u; granted by ", n++ ? "; " : "", l->name, p->name,
+			l->line);
+		unsigned total = 0, k = 0;
+		for (size_t j = 0; j < p->n_rules; j++)
+			total += p->rules[j].kind == RULE_ALLOW &&
+				 strv_contains(p->rules[j].grant.layouts, l->name);
+		if (total == 0)
+			fputs("no rule", f);
+		else
+			fputs(total == 1 ? "the rule at line " : "the rules at lines ", f);
+		for (size_t j = 0; j < p->n_rules; j++) {
+			const Rule *r = &p->rules[j];
+			if (r->kind == RULE_ALLOW && strv_contains(r->grant.layouts, l->name))
+				fprintf(f, "%s%u", k++ ? ", " : "", r->line);
+		}
+		fputc(')', f);
+	}
+	if (fclose(f) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	if (n == 0) {
+		free(s);
+		s = NULL;
+	}
+	*ret = s;
+	return n;
 }

@@ -119,7 +119,9 @@ typedef struct PolicyResolver {
 
 typedef struct PolicyLoadOptions {
 	const PolicyResolver *resolver; /* NULL = getpwnam_r/getgrnam_r */
-	bool check_owner;               /* refuse a file not owned by root or writable by g/o */
+	bool check_owner;               /* the daemon's rules: trusted_path_open() (common/
+					 * trusted-path.h) opens the file, else any regular
+					 * file is read (a draft) */
 	uint64_t generation;            /* stamped on every decision */
 } PolicyLoadOptions;
 
@@ -133,9 +135,11 @@ void policy_error_done(PolicyError *e);
 /* policy_load: parses and resolves path. Any parse error invalidates the whole file:
  * returns -EINVAL and fills *ret_error (file:line:col, message). Load-time errors include
  * unknown names, duplicate settings/attributes/pools/layouts, a rule identical to an
- * earlier one, and any rule naming uid/gid 65534. -EPERM when check_owner refuses the file
- * (not root-owned, writable by group/others, or in a directory others than root can write
- * unless it is sticky); -EFBIG beyond 4 MiB; -errno when it cannot be read. */
+ * earlier one, and any rule naming uid/gid 65534. With check_owner, the path is refused as
+ * trusted_path_open() refuses it (-EPERM: an owner or mode others could use on the file, a
+ * directory on its resolved path or a symlink; -EINVAL: not a regular file; -ELOOP), the
+ * message naming the component. Without it, anything but a regular file is refused (-EINVAL)
+ * before it is opened. -EFBIG beyond 4 MiB; -errno when it cannot be read. */
 int policy_load(const char *path, const PolicyLoadOptions *opts, Policy **ret,
 		PolicyError *ret_error);
 int policy_load_string(const char *text, const char *name, const PolicyLoadOptions *opts,
@@ -210,6 +214,14 @@ typedef struct PolicyWarning {
 	char message[160];
 } PolicyWarning;
 int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
+
+/*
+ * policy_describe_process_accounting: the layouts with `accounting process`, which the daemon
+ * can only apply holding CAP_SYS_RESOURCE, and the rules that grant each, for a human:
+ * "'vm' (FILE:3; granted by the rules at lines 7, 9)", "'x' (FILE:4; granted by no rule)",
+ * joined by "; ". Returns how many such layouts there are (*ret NULL when none), -ENOMEM.
+ */
+int policy_describe_process_accounting(const Policy *p, char **ret);
 
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */

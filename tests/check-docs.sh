@@ -119,10 +119,11 @@ if [ ! -f ioasid.conf.example ]; then
 elif [ ! -x "$CTL" ]; then
 	bad "policy example: $CTL is not built"
 else
-	out=$("$CTL" policy check ioasid.conf.example 2>&1)
-	rc=$?
-	if [ $rc -eq 0 ]; then ok "ioasid.conf.example parses"
-	else bad "ioasid.conf.example: 'ioasidctl policy check' exited $rc: $out"; fi
+	# The text, not where this tree sits: `policy check` also applies the daemon's path
+	# rules (a checkout a user owns is refused there), and says "content_valid" apart.
+	out=$("$CTL" --json=short policy check ioasid.conf.example 2>&1)
+	if grep -q '"content_valid":true' <<<"$out"; then ok "ioasid.conf.example parses"
+	else bad "ioasid.conf.example: 'ioasidctl policy check' says: $out"; fi
 fi
 
 echo "docs: $pass passed, $fail failed, $skip skipped"

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@
 #include "tests/unit/test.h"
 
 static char ctl[PATH_MAX + 16];
-static char example[PATH_MAX + 32], host[PATH_MAX + 32], conf[64], bad[64];
+static char example[PATH_MAX + 64], host[PATH_MAX + 32], conf[64], bad[64];
 static char tmpdir[] = "/tmp/ioasid-policy-cli-XXXXXX";
 
 static int write_file(const char *path, const char *text) {
@@ -37,9 +38,16 @@ static int init(void) {
 		return 0;
 	*slash = '\0';
 	snprintf(ctl, sizeof(ctl), "%s/ioasidctl", self);
-	snprintf(example, sizeof(example), "%s/../ioasid.conf.example", test_dir());
 	snprintf(host, sizeof(host), "%s/hosts/workstation.json", test_dir());
 	if (!mkdtemp(tmpdir))
+		return -1;
+	/* `policy check` applies the daemon's path rules: the example is checked from this
+	 * root-owned directory, wherever (and whoever's) the source tree is. */
+	char src[PATH_MAX + 32];
+	_cleanup_free_ char *text = NULL;
+	snprintf(src, sizeof(src), "%s/../ioasid.conf.example", test_dir());
+	snprintf(example, sizeof(example), "%s/ioasid.conf.example", tmpdir);
+	if (read_full_file(src, 1 << 20, &text, NULL) < 0 || write_file(example, text) < 0)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/ok.conf", tmpdir);
 	snprintf(bad, sizeof(bad), "%s/bad.conf", tmpdir);
@@ -53,6 +61,7 @@ static int init(void) {
 }
 
 static int cleanup(void) {
+	unlink(example);
 	unlink(conf);
 	unlink(bad);
 	rmdir(tmpdir);
@@ -137,6 +146,61 @@ static void test_check(void) {
 	HAS(e4, "Unknown 'policy' sub-command");
 }
 
+/* `policy check` refuses what the daemon refuses, naming the component, and still judges
+ * the text; `ioasidd --check-config` says the same words. */
+static void test_check_path(void) {
+	if (!have_ctl())
+		return;
+	if (geteuid() != 0) {
+		fprintf(stderr, "\npolicy-cli check-path: SKIPPED: needs root (chown)\n");
+		return;
+	}
+	char udir[96], draft[128], gw[96], gwconf[128], ioasidd[sizeof(ctl)];
+	snprintf(udir, sizeof(udir), "%s/alice", tmpdir);
+	snprintf(draft, sizeof(draft), "%s/draft.conf", udir);
+	snprintf(gw, sizeof(gw), "%s/gw", tmpdir);
+	snprintf(gwconf, sizeof(gwconf), "%s/ioasid.conf", gw);
+	ASSERT_OK(mkdir(udir, 0755));
+	ASSERT_OK(chown(udir, 4242, 4242));
+	ASSERT_OK(write_file(draft, "allow user 0 to any\n"));
+	ASSERT_OK(mkdir(gw, 0775));
+	ASSERT_OK(chmod(gw, 0775));
+	ASSERT_OK(write_file(gwconf, "allow user 0 to any\nallow user 0 to any mode bogus\n"));
+
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
+			    *e3 = NULL, *want = NULL;
+	CU_ASSERT_FATAL(asprintf(&want, "%s: Refusing it: '%s' is a directory owned by uid 4242, "
+				 "not root\n", draft, udir) > 0);
+	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "check", draft, NULL), 1);
+	HAS(e1, want);
+	HAS(e1, "the text itself is valid (1 rules, 0 admin rules)");
+	CU_ASSERT_TRUE(o1 && !*o1);
+	CU_ASSERT_EQUAL(run(&o2, &e2, "--json=short", "policy", "check", draft, NULL), 1);
+	HAS(o2, "\"valid\":false,\"content_valid\":true");
+	HAS(o2, "is a directory owned by uid 4242");
+	/* A group-writable directory, and the text's own error after the refusal. */
+	CU_ASSERT_EQUAL(run(&o3, &e3, "policy", "check", gwconf, NULL), 1);
+	HAS(e3, "Refusing it: '");
+	HAS(e3, "/gw' is a directory others than root can write (mode 0775)");
+	HAS(e3, "ioasid.conf:2:26: Unknown mode 'bogus'");
+
+	/* The daemon's own check: the same line. */
+	snprintf(ioasidd, sizeof(ioasidd), "%.*s/ioasidd", (int)(strrchr(ctl, '/') - ctl), ctl);
+	_cleanup_free_ char *o4 = NULL, *e4 = NULL, *cfg = NULL;
+	CU_ASSERT_FATAL(asprintf(&cfg, "--config=%s", draft) > 0);
+	char saved[sizeof(ctl)];
+	memcpy(saved, ctl, sizeof(ctl));
+	memcpy(ctl, ioasidd, sizeof(ctl));
+	CU_ASSERT_EQUAL(run(&o4, &e4, "--check-config", cfg, NULL), 1);
+	memcpy(ctl, saved, sizeof(ctl));
+	ASSERT_STREQ(e4, want);
+
+	unlink(draft);
+	rmdir(udir);
+	unlink(gwconf);
+	rmdir(gw);
+}
+
 static void test_show(void) {
 	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL;
 	if (!have_ctl())
@@ -190,6 +254,7 @@ static void test_explain(void) {
 
 static CU_TestInfo tests[] = {
 	{ "check", test_check },
+	{ "check-path", test_check_path },
 	{ "show", test_show },
 	{ "explain", test_explain },
 	CU_TEST_INFO_NULL,

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -75,6 +77,8 @@ static const PolicyPeer peer_libvirtd_nopidfd = { .uid = 0, .gid = 0, .pid = 2,
 						  .unit = "libvirtd.service",
 						  .cgroup = "/system.slice/libvirtd.service",
 						  .label = "system_u:system_r:virtd_t:s0" };
+
+#define POLICY_TEST_NOBODY ((uid_t)65534)
 
 static Policy *load_ok(const char *text) {
 	PolicyLoadOptions o = { .resolver = &test_resolver, .generation = 7 };
@@ -492,6 +496,100 @@ static void test_admin(void) {
 	CU_ASSERT_TRUE(eval(p, &peer_carol, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 }
 
+/* ---- uid ranges: first, last and their neighbours ------------------------------------- */
+
+/* `uid FIRST-LAST` matches FIRST..LAST inclusive, and neither FIRST-1 nor LAST+1, for allow
+ * and deny rules (through the index and through explain) and for admin rules alike. */
+static void test_uid_range_edges(void) {
+	static const struct {
+		const char *range;
+		uid_t first, last;
+	} ranges[] = {
+		{ "1000-2000", 1000, 2000 },
+		{ "5-5", 5, 5 },                 /* a single uid, written as a range */
+		{ "1-65533", 1, 65533 },         /* up to nobody's neighbour */
+		{ "65535-70000", 65535, 70000 }, /* from nobody's other neighbour */
+		{ "100000-4294967294", 100000, 4294967294u }, /* the largest uid a range takes */
+	};
+	for (size_t i = 0; i < ELEMENTSOF(ranges); i++) {
+		uid_t first = ranges[i].first, last = ranges[i].last;
+		const struct {
+			uid_t uid;
+			bool in;
+		} probes[] = {
+			{ first - 1, false }, { first, true }, { first + 1, first < last },
+			{ last - 1, last > first }, { last, true }, { last + 1, false },
+		};
+		_cleanup_free_ char *allow = NULL, *deny = NULL, *admin = NULL;
+		CU_ASSERT_FATAL(asprintf(&allow, "allow uid %s to any\n", ranges[i].range) > 0);
+		CU_ASSERT_FATAL(asprintf(&deny, "deny uid %s\nallow * to any\n", ranges[i].range) >
+				0);
+		CU_ASSERT_FATAL(asprintf(&admin, "admin uid %s\n", ranges[i].range) > 0);
+		_cleanup_policy_free_ Policy *pa = load_ok(allow), *pd = load_ok(deny),
+					     *pm = load_ok(admin);
+		for (size_t j = 0; j < ELEMENTSOF(probes); j++) {
+			uid_t uid = probes[j].uid;
+			bool in = probes[j].in;
+			if (uid == POLICY_TEST_NOBODY || uid == (uid_t)-1)
+				in = false; /* never matches, whatever the range */
+			PolicyPeer peer = { .uid = uid, .gid = 4321, .pid = 77 };
+			PolicyDecision d = {};
+			PolicyExplanation x;
+			bool a = eval(pa, &peer, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL);
+			bool dn = eval(pd, &peer, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL);
+			bool m = policy_is_admin(pm, &peer, &d);
+			PolicyRequest req = { .peer = &peer, .device = &dev_gpu,
+					      .mode = POLICY_MODE_ATTACHED };
+			CU_ASSERT(policy_explain(pa, &req, &d, &x) >= 0);
+			if (a != in || dn != (uid == POLICY_TEST_NOBODY ? false : !in) || m != in ||
+			    d.allow != in)
+				fprintf(stderr, "\nuid %s, uid %u: allow %d deny-rule %d admin %d "
+					"explain %d, expected %d\n",
+					ranges[i].range, (unsigned)uid, a, !dn, m, d.allow, in);
+			CU_ASSERT_EQUAL(a, in);
+			/* The deny rule matches, else `allow *` does; nobody matches neither. */
+			CU_ASSERT_EQUAL(dn, uid == POLICY_TEST_NOBODY ? false : !in);
+			CU_ASSERT_EQUAL(m, in);
+			CU_ASSERT_EQUAL(d.allow, in);
+		}
+	}
+
+	/* What the parser takes at the edges: a range may end just below 65534 or start just
+	 * above it, not touch it; the largest uid is 2^32-2 ((uid_t)-1 means unknown); first
+	 * may equal last, not exceed it. */
+	static const struct {
+		const char *text;
+		bool ok;
+	} parse[] = {
+		{ "allow uid 65533 to any\n", true },
+		{ "allow uid 65534 to any\n", false },
+		{ "allow uid 65535 to any\n", true },
+		{ "allow uid 100-65533 to any\n", true },
+		{ "allow uid 100-65534 to any\n", false },
+		{ "allow uid 65534-65600 to any\n", false },
+		{ "allow uid 65535-65600 to any\n", true },
+		{ "allow uid 1-4294967294 to any\n", false }, /* holds 65534 */
+		{ "allow uid 65535-4294967294 to any\n", true },
+		{ "allow uid 65535-4294967295 to any\n", false },
+		{ "allow uid 4294967295 to any\n", false },
+		{ "allow uid 7-7 to any\n", true },
+		{ "allow uid 8-7 to any\n", false },
+		{ "admin uid 100-65534\n", false },
+		{ "admin uid 8-7\n", false },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(parse); i++) {
+		PolicyLoadOptions o = { .resolver = &test_resolver };
+		PolicyError e = {};
+		Policy *p = NULL;
+		int r = policy_load_string(parse[i].text, "t.conf", &o, &p, &e);
+		if ((r >= 0) != parse[i].ok)
+			fprintf(stderr, "\n'%s': %d %s\n", parse[i].text, r, strna(e.message));
+		CU_ASSERT_EQUAL(r >= 0, parse[i].ok);
+		policy_free(p);
+		policy_error_done(&e);
+	}
+}
+
 /* ---- explain ---------------------------------------------------------------------------- */
 
 static void test_explain(void) {
@@ -611,6 +709,29 @@ static void test_to_string(void) {
 
 /* ---- file loading: ownership and mode ------------------------------------------------ */
 
+/* policy_load(path) in a child that an alarm ends: a load that blocks (a FIFO opened without
+ * O_NONBLOCK waits for a writer forever) fails the test instead of hanging it. Returns the
+ * load's result, or 1 when the child did not finish. */
+static int load_in_child(const char *path, bool check_owner) {
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		PolicyLoadOptions o = { .resolver = &test_resolver, .check_owner = check_owner };
+		PolicyError e = {};
+		Policy *p = NULL;
+		alarm(3);
+		int r = policy_load(path, &o, &p, &e);
+		_exit(r == -EINVAL && e.message && strstr(e.message, "FIFO") ? 0 :
+		      r >= 0				  ? 2 :
+							    3);
+	}
+	int status = 0;
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status))
+		return 1;
+	return WEXITSTATUS(status) == 0 ? -EINVAL : -WEXITSTATUS(status);
+}
+
 static void test_owner(void) {
 	char dir[] = "/tmp/ioasid-policy-XXXXXX";
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
@@ -627,6 +748,7 @@ static void test_owner(void) {
 	Policy *p = NULL;
 	bool root = geteuid() == 0;
 
+#define HAS_MSG(sub) CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, sub) ? e.message : NULL)
 	if (root) {
 		ASSERT_OK(chown(path, 0, 0));
 		ASSERT_OK(policy_load(path, &o, &p, &e));
@@ -635,9 +757,7 @@ static void test_owner(void) {
 
 		ASSERT_OK(chmod(path, 0620));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
-		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Writable by group") ?
-					       e.message :
-					       NULL);
+		HAS_MSG("writable by group or others (mode 0620)");
 		policy_error_done(&e);
 		ASSERT_OK(chmod(path, 0602));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
@@ -649,8 +769,7 @@ static void test_owner(void) {
 		/* A directory others may write lets them replace the file... */
 		ASSERT_OK(chmod(dir, 0777));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
-		CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "Directory") ? e.message :
-										    NULL);
+		HAS_MSG("is a directory others than root can write (mode 0777)");
 		policy_error_done(&e);
 		/* ...unless it is sticky, like /tmp. */
 		ASSERT_OK(chmod(dir, 01777));
@@ -659,14 +778,65 @@ static void test_owner(void) {
 		ASSERT_OK(chown(dir, 1000, 0));
 		ASSERT_OK(chmod(dir, 0700));
 		ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
+		HAS_MSG("is a directory owned by uid 1000, not root");
 		policy_error_done(&e);
 		ASSERT_OK(chown(dir, 0, 0));
+		ASSERT_OK(chmod(dir, 0755));
+
+		/* A root-owned symlink in a root-owned directory, into a directory a user owns
+		 * (the file there root's): refused at that directory, the loader's old blind
+		 * spot (it checked the symlink's directory only). */
+		_cleanup_free_ char *udir = NULL, *target = NULL, *link = NULL;
+		CU_ASSERT_FATAL(asprintf(&udir, "%s/user", dir) > 0);
+		CU_ASSERT_FATAL(asprintf(&target, "%s/user/evil.conf", dir) > 0);
+		CU_ASSERT_FATAL(asprintf(&link, "%s/link.conf", dir) > 0);
+		ASSERT_OK(mkdir(udir, 0755));
+		ASSERT_OK(chown(udir, 1000, 1000));
+		fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_TRUNC, 0644);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+		close(fd);
+		ASSERT_OK(symlink(target, link));
+		ASSERT_ERR(policy_load(link, &o, &p, &e), EPERM);
+		CU_ASSERT_PTR_NULL(p);
+		HAS_MSG(udir);
+		HAS_MSG("(reached through the symlink");
+		ASSERT_STREQ(e.file, link);
+		policy_error_done(&e);
+		/* A draft (no owner check) follows it. */
+		o.check_owner = false;
+		ASSERT_OK(policy_load(link, &o, &p, &e));
+		p = policy_free(p);
+		o.check_owner = true;
+		unlink(link);
+		unlink(target);
+		rmdir(udir);
+
+		/* A FIFO is refused at once, under either mode, never opened for a blocking
+		 * read; a device node too. */
+		_cleanup_free_ char *fifo = NULL, *dev = NULL;
+		CU_ASSERT_FATAL(asprintf(&fifo, "%s/fifo.conf", dir) > 0);
+		CU_ASSERT_FATAL(asprintf(&dev, "%s/null.conf", dir) > 0);
+		ASSERT_OK(mkfifo(fifo, 0644));
+		CU_ASSERT_EQUAL(load_in_child(fifo, true), -EINVAL);
+		CU_ASSERT_EQUAL(load_in_child(fifo, false), -EINVAL);
+		ASSERT_OK(mknod(dev, S_IFCHR | 0644, makedev(1, 3)));
+		ASSERT_ERR(policy_load(dev, &o, &p, &e), EINVAL);
+		HAS_MSG("is a character device, not a regular file");
+		policy_error_done(&e);
+		o.check_owner = false;
+		ASSERT_ERR(policy_load(dev, &o, &p, &e), EINVAL);
+		HAS_MSG("Not a regular file: it is a character device");
+		policy_error_done(&e);
+		o.check_owner = true;
+		unlink(fifo);
+		unlink(dev);
 
 		ASSERT_OK(chown(path, 1000, 0));
 	}
 	/* Not owned by root (as non-root every file we create is ours). */
 	ASSERT_ERR(policy_load(path, &o, &p, &e), EPERM);
-	CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, "not root") ? e.message : NULL);
+	HAS_MSG("not root");
 	ASSERT_STREQ(e.file, path);
 	CU_ASSERT_PTR_NULL(p);
 	policy_error_done(&e);
@@ -680,6 +850,18 @@ static void test_owner(void) {
 	policy_error_done(&e);
 	ASSERT_ERR(policy_load(dir, &o, &p, &e), EINVAL);
 	policy_error_done(&e);
+	o.check_owner = true;
+	ASSERT_ERR(policy_load("/nonexistent/ioasid.conf", &o, &p, &e), ENOENT);
+	HAS_MSG("'/nonexistent' cannot be opened");
+	policy_error_done(&e);
+	if (root) {
+		ASSERT_ERR(policy_load(dir, &o, &p, &e), EINVAL);
+		HAS_MSG("is a directory, not a regular file");
+		policy_error_done(&e);
+		ASSERT_OK(chown(path, 0, 0));
+	}
+	o.check_owner = false;
+#undef HAS_MSG
 
 	/* A parse error names the path. */
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -716,7 +898,37 @@ static void test_invalid_request(void) {
 	CU_ASSERT_TRUE(d.allow);
 }
 
+/* What the daemon, --check-config and `ioasidctl check` name when CAP_SYS_RESOURCE is
+ * missing: each layout with `accounting process`, where it is, and the allow rules granting
+ * it (deny and admin rules grant nothing). */
+static void test_describe_process_accounting(void) {
+	_cleanup_policy_free_ Policy *p = load_ok("layout vm { accounting process }\n"
+						  "layout plain { accounting user }\n"
+						  "layout lone { accounting process }\n"
+						  "allow user alice to any layout vm,plain\n"
+						  "deny user bob to any\n"
+						  "admin uid 0\n"
+						  "allow uid 0 to any layout vm\n"
+						  "allow uid 1 to any layout plain\n");
+	_cleanup_free_ char *s = NULL;
+	CU_ASSERT_EQUAL(policy_describe_process_accounting(p, &s), 2);
+	ASSERT_STREQ(s, "'vm' (test.conf:1; granted by the rules at lines 4, 7); "
+			"'lone' (test.conf:3; granted by no rule)");
+	_cleanup_policy_free_ Policy *q = load_ok("layout vm { accounting process }\n"
+						  "allow uid 0 to any layout vm\n");
+	_cleanup_free_ char *t = NULL;
+	CU_ASSERT_EQUAL(policy_describe_process_accounting(q, &t), 1);
+	ASSERT_STREQ(t, "'vm' (test.conf:1; granted by the rule at line 2)");
+	_cleanup_policy_free_ Policy *r = load_ok("layout plain { accounting user }\n"
+						  "allow uid 0 to any layout plain\n");
+	char *u = (char *)"untouched";
+	CU_ASSERT_EQUAL(policy_describe_process_accounting(r, &u), 0);
+	CU_ASSERT_PTR_NULL(u);
+}
+
 static CU_TestInfo tests[] = {
+	{ "describe_process_accounting", test_describe_process_accounting },
+	{ "uid_range_edges", test_uid_range_edges },
 	{ "invalid_request", test_invalid_request },
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
