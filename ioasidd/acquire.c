@@ -66,6 +66,8 @@ static AcquireAudit *acquire_audit;
 /* The error's parameters as "key value, ..." (or its "reason" alone) for the record. */
 static void acquire_audit_note(AcquireAudit *au, const char *error, json_object *p) {
 	snprintf(au->error, sizeof(au->error), "%s", error);
+	if (!p)
+		return; /* out of memory for the parameters: the error name alone */
 	json_object *v = NULL;
 	if (json_object_object_get_ex(p, "device", &v) && json_object_is_type(v, json_type_string))
 		snprintf(au->device, sizeof(au->device), "%s", json_object_get_string(v));

@@ -52,7 +52,7 @@ typedef struct AuditActor {
  *   cause    why it happened: "request" (the peer's own call, named by method), "signal
  *            SIGHUP", "reload" (a revocation the reload of generation caused), "shutdown",
  *            "client-gone", "process-exit", "device-gone", "revoke by uid N", "release by
- *            uid N"
+ *            uid N", "lease-end" (any other end), "rate-limit" (summaries)
  *   error    for a deny: the Varlink error the client got
  * For a lease's records uid/pid/unit are the holder's; the actor, when another, is in cause.
  */

@@ -531,6 +531,8 @@ static void test_device_gone(void) {
 	char bid[sizeof(b->id)];
 	memcpy(bid, b->id, sizeof(bid));
 
+	Capture cap;
+	capture_start(&cap);
 	manager_device_gone(&m, d3->bdf, "vfio-pci-variant");
 	CU_ASSERT_FALSE(a->revoked);
 	CU_ASSERT_TRUE(a->iommufd >= 0);
@@ -546,6 +548,18 @@ static void test_device_gone(void) {
 	manager_device_gone(&m, d4->bdf, NULL);
 	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, bid));
 	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d4->iommu_group));
+	/* One record each, naming the device's removal as the cause, not a Revoke call. */
+	char *text = capture_stop(&cap);
+	CU_ASSERT_EQUAL(count_lines(text, NULL), 2);
+	CU_ASSERT_EQUAL(count_lines(text, "message_id=" IOASID_MESSAGE_REVOKE " action=revoke ",
+				    "method=- cause=\"device-gone\" ", "device=0000:00:03.0 ",
+				    "reason=\"0000:00:03.0 rebound to e1000e\"", NULL),
+			1);
+	CU_ASSERT_EQUAL(count_lines(text, "message_id=" IOASID_MESSAGE_RELEASE,
+				    " action=drop-staged method=- cause=\"device-gone\" ",
+				    "device=0000:00:04.0 ", NULL),
+			1);
+	free(text);
 	lease_table_clear(&m.leases);
 }
 
