@@ -341,6 +341,7 @@ t_run_signal() {
 
 t_A1_no_rule() {
 	local out err rc
+	audit_mark
 	out=$(ctl_as $UX acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
 	rc=$?
 	err=$(cat "$WORK/err")
@@ -352,7 +353,10 @@ t_A1_no_rule() {
 	expect_eq "error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
 		io.ioasid.PermissionDenied
 	expect_eq "no fd (I3)" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
-	expect_match "audit record" "$(cat "$DAEMON_LOG")" "$UX"
+	# One deny record per request (I5), naming the uid, the device and the default deny.
+	local deny="message_id=$MID_DENY|action=deny|method=io.ioasid.Broker.Acquire|uid=$UX|\
+device=$DEV_1|rule=default|error=io.ioasid.PermissionDenied"
+	expect_audit "deny records" "$deny" "$deny"
 	wait_leases 0
 }
 
