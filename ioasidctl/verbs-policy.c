@@ -356,8 +356,9 @@ static int verb_policy_explain(int argc, char **argv) {
 		json_object_object_add(o, "line", dec.line ? json_object_new_int64(dec.line) : NULL);
 		json_object_object_add(o, "rule", ex.decided_by[0] ? json_str(ex.decided_by) : NULL);
 		json_object_object_add(o, "generation", json_object_new_uint64(dec.generation));
-		json_object_object_add(po, "uid", json_object_new_int64((int)uid));
-		json_object_object_add(po, "gid", json_object_new_int64((int)gid));
+		json_object_object_add(po, "uid", json_object_new_int64((int64_t)uid));
+		json_object_object_add(po, "gid", gid == (gid_t)-1 ? NULL
+							  : json_object_new_int64((int64_t)gid));
 		for (int i = 0; i < n_groups; i++)
 			json_object_array_add(ga, json_object_new_int64(groups[i]));
 		json_object_object_add(po, "groups", ga);

@@ -44,9 +44,56 @@ typedef struct Request {
 	uint64_t generation;
 } Request;
 
+/*
+ * One audit record per Acquire decision, written once the outcome is known, its action what
+ * the client got: a deny when an error is sent after the policy was asked (whether the policy
+ * or a later step refused), an allow only when the fds are delivered (acquire_audit_lease()).
+ * The Acquire being served registers here; error_obj(), the one way its errors are sent,
+ * notes the error. The daemon serves one request at a time.
+ */
+typedef struct AcquireAudit {
+	Connection *c;
+	const Request *rq;
+	bool decided;      /* the policy was asked: the outcome is a decision */
+	char rule[300];    /* the deciding rule ("" for the default deny) */
+	char error[128];   /* the error sent, "" if none */
+	char device[64];   /* the device the error names */
+	char reason[512];
+} AcquireAudit;
+
+static AcquireAudit *acquire_audit;
+
+/* The error's parameters as "key value, ..." (or its "reason" alone) for the record. */
+static void acquire_audit_note(AcquireAudit *au, const char *error, json_object *p) {
+	snprintf(au->error, sizeof(au->error), "%s", error);
+	if (!p)
+		return; /* out of memory for the parameters: the error name alone */
+	json_object *v = NULL;
+	if (json_object_object_get_ex(p, "device", &v) && json_object_is_type(v, json_type_string))
+		snprintf(au->device, sizeof(au->device), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(p, "reason", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		snprintf(au->reason, sizeof(au->reason), "%s", json_object_get_string(v));
+		return;
+	}
+	size_t j = 0;
+	au->reason[0] = '\0';
+	json_object_object_foreach(p, key, val) {
+		if (json_object_is_type(val, json_type_array))
+			val = json_object_array_length(val) > 0 ? json_object_array_get_idx(val, 0)
+								  : NULL;
+		if (!val || json_object_is_type(val, json_type_object) || j >= sizeof(au->reason))
+			continue;
+		j += (size_t)snprintf(au->reason + j, sizeof(au->reason) - j, "%s%s %s",
+				      j ? ", " : "", key, json_object_get_string(val));
+	}
+}
+
 /* Sends err with parameters built from alternating key/value pairs; values are json_object
  * (taken). Returns the send result. */
 static int error_obj(Connection *c, const char *error, json_object *p) {
+	if (acquire_audit && acquire_audit->c == c && !acquire_audit->error[0])
+		acquire_audit_note(acquire_audit, error, p);
 	return connection_error(c, error, p);
 }
 
@@ -118,7 +165,7 @@ static int system_error(Connection *c, int err, const char *operation, const cha
 	add_str(p, "errnoName", strna(errno_name(err)));
 	add_str(p, "operation", operation);
 	add_str(p, "device", device);
-	log_info("Acquire for uid %d failed: %s%s%s: %s", (int)c->peer.uid, operation,
+	log_info("Acquire for uid %u failed: %s%s%s: %s", (unsigned)c->peer.uid, operation,
 		 device ? " " : "", strempty(device), strerror(abs(err)));
 	return error_obj(c, IOASID_ERROR_SYSTEM, p);
 }
@@ -148,7 +195,7 @@ static const char *owner_text(const Connection *c, const Lease *l, char *buf, si
 		 * in ListStaged. */
 		snprintf(buf, size, "staged for another owner");
 	else if (l->uid == c->peer.uid)
-		snprintf(buf, size, "uid:%d (lease %s)", (int)l->uid, l->id);
+		snprintf(buf, size, "uid:%u (lease %s)", (unsigned)l->uid, l->id);
 	else
 		snprintf(buf, size, "another user");
 	return buf;
@@ -308,18 +355,11 @@ static int decide(Connection *c, Request *rq, const Device *d, bool first) {
 	char rule[300] = "";
 	if (dec.file)
 		snprintf(rule, sizeof(rule), "%s:%u", dec.file, dec.line);
-	audit_log(&(AuditRecord){
-		.action = allow ? "allow" : "deny",
-		.message_id = allow ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
-		.method = "io.ioasid.Broker.Acquire",
-		.device = d->bdf,
-		.rule = dec.file ? rule : NULL,
-		.reason = reason,
-		.uid = c->peer.uid,
-		.pid = c->peer.pid,
-		.unit = c->peer.unit,
-		.generation = m->generation,
-	});
+	/* Audited with the outcome (AcquireAudit): the rule that denied, or the first grant's. */
+	if (acquire_audit && (first || !allow)) {
+		acquire_audit->decided = true;
+		snprintf(acquire_audit->rule, sizeof(acquire_audit->rule), "%s", rule);
+	}
 	if (!allow) {
 		json_object *p = obj();
 		add_str(p, "reason", reason);
@@ -442,7 +482,8 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 /* The owner process exited: the lease ends even if its connection stays. */
 int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Lease *l = userdata;
-	manager_end_lease(l->manager, l, "owner process exited");
+	manager_end_lease_by(l->manager, l, &(AuditActor){ .cause = "process-exit" },
+			     "owner process exited");
 	return 0;
 }
 
@@ -1002,9 +1043,9 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 	}
 	c->pending_lease = l;
 	/* The audit record of each decision is the info-level trace; this one is for debugging. */
-	log_debug("Lease %s: uid %d pid %d, %zu device(s), %s, %s lifetime", l->id, (int)l->uid,
-		 (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
-		 lease_lifetime_to_string(l->lifetime));
+	log_debug("Lease %s: uid %u pid %d, %zu device(s), %s, %s lifetime", l->id,
+		  (unsigned)l->uid, (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
+		  lease_lifetime_to_string(l->lifetime));
 	/* The fds go out with the reply (sent at once, or duplicated into the stream's queue when
 	 * the socket is full); either way the lease keeps the daemon's own references. On a
 	 * failed send the connection closes and manager_connection_gone() rolls the lease back
@@ -1149,11 +1190,13 @@ int method_stage(Connection *c, const DocNode *params) {
 		lease_free(l, m->kernel);
 		return system_error(c, r < 0 ? r : -ENOMEM, "stage", NULL);
 	}
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 	audit_log(&(AuditRecord){
 		.action = "stage",
 		.message_id = IOASID_MESSAGE_ALLOW,
 		.method = "io.ioasid.Manager.Stage",
-		.device = l->devices[0].bdf,
+		.cause = "request",
+		.device = lease_devices_text(l, devs, sizeof(devs)),
 		.reason = owner,
 		.lease = l->id,
 		.uid = c->peer.uid,
@@ -1166,9 +1209,61 @@ int method_stage(Connection *c, const DocNode *params) {
 	return connection_reply(c, p, false);
 }
 
+/* The deny of the Acquire that ends here, if it ended in an error after the policy was asked;
+ * a grant's record waits for the delivery of its fds. */
+static void acquire_audit_done(AcquireAudit *au) {
+	acquire_audit = NULL;
+	if (!au->decided || !au->error[0])
+		return;
+	Connection *c = au->c;
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20] = "";
+	for (size_t i = 0, j = 0; i < au->rq->n_devices && j < sizeof(devs); i++)
+		j += (size_t)snprintf(devs + j, sizeof(devs) - j, "%s%s", i ? "," : "",
+				      au->rq->devices[i]->bdf);
+	audit_log(&(AuditRecord){
+		.action = "deny",
+		.message_id = IOASID_MESSAGE_DENY,
+		.method = "io.ioasid.Broker.Acquire",
+		.cause = "request",
+		.device = au->device[0] ? au->device : devs,
+		.rule = au->rule[0] ? au->rule : NULL,
+		.error = au->error,
+		.reason = au->reason,
+		.uid = c->peer.uid,
+		.pid = c->peer.pid,
+		.unit = c->peer.unit,
+		.generation = c->manager->generation,
+	});
+}
+
+void acquire_audit_lease(const Lease *l, bool delivered, const char *cause, const char *why) {
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20], reason[512];
+	if (delivered)
+		snprintf(reason, sizeof(reason), "allowed by rule at %s; fds delivered",
+			 strna(l->rule));
+	else
+		snprintf(reason, sizeof(reason), "reply with the fds not delivered: %s", why);
+	audit_log(&(AuditRecord){
+		.action = delivered ? "allow" : "deny",
+		.message_id = delivered ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
+		.method = "io.ioasid.Broker.Acquire",
+		.cause = cause,
+		.device = lease_devices_text(l, devs, sizeof(devs)),
+		.rule = l->rule,
+		.reason = reason,
+		.lease = delivered ? l->id : NULL,
+		.uid = l->uid,
+		.pid = l->pid,
+		.unit = l->unit,
+		.generation = l->generation,
+	});
+}
+
 int method_acquire(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
+	_cleanup_(acquire_audit_done) AcquireAudit au = { .c = c, .rq = &rq };
+	acquire_audit = &au;
 	_cleanup_strv_free_ char **at_risk = NULL;
 	_cleanup_strv_free_ char **warnings = NULL;
 

@@ -26,6 +26,7 @@
 #include "common/macro.h"
 #include "common/kernel.h"
 #include "common/varlink.h"
+#include "ioasidd/log.h"
 #include "policy/policy.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
@@ -297,8 +298,16 @@ int methods_dispatch(Connection *c, const char *method, const DocNode *params, u
 void methods_notify_lease(Manager *m, const Lease *l, const char *event);
 /* sd_notify STATUS= with the lease and connection counts (under systemd only). */
 void manager_update_status(Manager *m);
-/* Ends a lease: unlinks it, notifies monitors, closes the daemon's references. */
+/* Ends a lease: unlinks it, notifies monitors, closes the daemon's references. Audited as
+ * "release" with by's method and cause (a delivered lease), or as the deny of its Acquire (a
+ * reply still queued); manager_end_lease() is for a cause the record need not name. */
 void manager_end_lease(Manager *m, Lease *l, const char *why);
+void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char *why);
+/* At exit: ends every lease and staged context, audited with cause "shutdown" and why, except
+ * process-lifetime leases kept in the fdstore (the next instance restores them). */
+void manager_stop_leases(Manager *m, const char *why);
+/* The BDFs of l, comma-separated, in buf. */
+const char *lease_devices_text(const Lease *l, char *buf, size_t size);
 /* The connection is going away: end its connection-lifetime leases and those never
  * delivered; process-lifetime leases that were delivered outlive it. */
 void manager_connection_gone(Manager *m, Connection *c);
@@ -316,22 +325,25 @@ int manager_load_policy(const char *path, uint64_t generation, Policy **ret, Pol
  * naming them and the rules that grant them, with the fix. */
 void manager_warn_process_accounting(Manager *m);
 /* Loads the policy from config_path; on success replaces the current one and calls
- * manager_reevaluate(). */
-int manager_reload(Manager *m, PolicyError *ret_error);
+ * manager_reevaluate(). Audited ("reload" or "reload-failed") with by as actor: a
+ * method's caller or a signal's sender. */
+int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error);
 /*
  * manager_revoke_lease: revokes l (lease_revoke_kernel, then SIGTERM through the holder's
- * pidfd when sig), forgets it in the fdstore, audits (action "revoke", reason why) and tells
- * Monitor subscribers. The record stays, state "revoked". Staged contexts are not leases:
- * drop them with manager_end_lease().
+ * pidfd when sig), forgets it in the fdstore, audits (action "revoke", by's method and cause,
+ * reason why) and tells Monitor subscribers. The record stays, state "revoked". Staged
+ * contexts are not leases: drop them with manager_end_lease().
  */
-void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const char *why);
+void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
+			  const char *why);
 /*
  * manager_reevaluate: after a policy change, asks the current policy about every lease and
  * staged context, device by device, with the holder's (owner's) identity. A lease no longer
  * allowed is revoked as its grant's on-revoke says; a staged context no longer allowed is
- * dropped. Each is audited. Returns how many were revoked or dropped.
+ * dropped. Each is audited with cause "reload" (and by's method). Returns how many were
+ * revoked or dropped.
  */
-size_t manager_reevaluate(Manager *m);
+size_t manager_reevaluate(Manager *m, const AuditActor *by);
 /*
  * manager_device_gone: udev reports bdf removed or bound to driver (NULL: none). A lease
  * holding it is revoked (detach, no reset: the device may be gone), a staged context is
@@ -351,6 +363,9 @@ int method_acquire(Connection *c, const DocNode *params);
 int method_stage(Connection *c, const DocNode *params);
 /* The pidfd of a process-lifetime lease became readable: its owner exited. */
 int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+/* The one record of the Acquire whose reply carries l's fds: "allow" once they are delivered
+ * (delivered true), else "deny" with cause and why (the client or the daemon went first). */
+void acquire_audit_lease(const Lease *l, bool delivered, const char *cause, const char *why);
 
 /* server.c: a connection from a socket kept across a restart (fdstore), with its old id. */
 int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);

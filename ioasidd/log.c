@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdarg.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <systemd/sd-journal.h>
 
@@ -7,14 +9,6 @@
 
 static bool use_journal;
 static int max_level = LOG_INFO;
-
-/* Audit rate limit: at most audit_burst records per audit_interval_sec; the rest are counted
- * and summarized once the window ends. */
-static unsigned audit_burst = 200;
-static unsigned audit_interval_sec = 10;
-static uint64_t audit_window_start;
-static unsigned audit_in_window;
-static unsigned audit_suppressed;
 
 void log_setup(void) {
 	/* JOURNAL_STREAM is set by systemd when stderr is connected to the journal. */
@@ -75,63 +69,188 @@ static uint64_t now_sec(void) {
 	return (uint64_t)ts.tv_sec;
 }
 
+/* Like log_escape(), and also escapes '"', and blanks when the value is not quoted: a value a
+ * peer controls (its unit, a reason naming its cgroup) can neither end its field nor forge
+ * another in the key=value form. */
+static const char *escape_value(const char *s, bool quoted, char *buf, size_t size) {
+	size_t j = 0;
+	if (isempty(s))
+		s = "-";
+	for (; *s && j + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"' || (!quoted && c == ' '))
+			j += (size_t)snprintf(buf + j, size - j, "\\x%02x", c);
+		else
+			buf[j++] = (char)c;
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+static const char *id_text(unsigned long long v, bool known, char *buf, size_t size) {
+	if (known)
+		snprintf(buf, size, "%llu", v);
+	else
+		snprintf(buf, size, "-");
+	return buf;
+}
+
 static void audit_emit(const AuditRecord *a) {
-	char dev[128], unit[256], reason[512], method[300];
-	log_escape(a->device, dev, sizeof(dev));
-	log_escape(a->unit, unit, sizeof(unit));
-	log_escape(a->reason, reason, sizeof(reason));
-	log_escape(a->method, method, sizeof(method));
-	const char *rule = a->rule ? a->rule : "default";
-	if (use_journal) {
-		sd_journal_send("MESSAGE=audit: %s %s uid=%d pid=%d device=%s rule=%s: %s",
-				a->action, method, (int)a->uid, (int)a->pid, dev, rule, reason,
-				"MESSAGE_ID=%s", a->message_id, "PRIORITY=%i",
-				streq(a->action, "deny") ? LOG_NOTICE : LOG_INFO, "ACTION=%s",
-				a->action, "RULE=%s", rule, "UID=%d", (int)a->uid, "PID=%d",
-				(int)a->pid, "UNIT=%s", a->unit ? unit : "", "DEVICE=%s",
-				a->device ? dev : "", "METHOD=%s", method, "GENERATION=%llu",
-				(unsigned long long)a->generation, "LEASE=%s", strempty(a->lease),
-				"REASON=%s", reason, "SYSLOG_IDENTIFIER=ioasidd", NULL);
-	} else
-		fprintf(stderr,
-		        "ioasidd: audit: action=%s method=%s uid=%d pid=%d unit=%s device=%s "
-		        "rule=%s "
-		        "generation=%llu lease=%s reason=\"%s\"\n",
-		        a->action, method, (int)a->uid, (int)a->pid, a->unit ? unit : "-",
-		        a->device ? dev : "-", rule, (unsigned long long)a->generation,
-		        a->lease ? a->lease : "-", reason);
+	char method[300], cause[300], unit[1024], dev[4096], rule[1024], error[300], lease[160],
+		reason[2048], uid[16], pid[16], suppressed[32] = "";
+	escape_value(a->method, false, method, sizeof(method));
+	escape_value(a->cause, true, cause, sizeof(cause));
+	escape_value(a->unit, false, unit, sizeof(unit));
+	escape_value(a->device, false, dev, sizeof(dev));
+	escape_value(a->rule ? a->rule : "default", false, rule, sizeof(rule));
+	escape_value(a->error, false, error, sizeof(error));
+	escape_value(a->lease, false, lease, sizeof(lease));
+	escape_value(a->reason, true, reason, sizeof(reason));
+	/* Unsigned: uid 4294967294 is a uid, not -2. */
+	id_text(a->uid, a->uid != (uid_t)-1, uid, sizeof(uid));
+	id_text((unsigned long long)a->pid, a->pid > 0, pid, sizeof(pid));
+	if (a->suppressed > 0)
+		snprintf(suppressed, sizeof(suppressed), "suppressed=%u ", a->suppressed);
+	/* One key=value line; the same text is the journal entry's MESSAGE. */
+	char line[12288] = "audit: ";
+	size_t pfx = strlen(line);
+	snprintf(line + pfx, sizeof(line) - pfx,
+		 "message_id=%s action=%s method=%s cause=\"%s\" uid=%s pid=%s unit=%s device=%s "
+		 "rule=%s error=%s generation=%llu lease=%s %sreason=\"%s\"",
+		 a->message_id, a->action, method, cause, uid, pid, unit, dev, rule, error,
+		 (unsigned long long)a->generation, lease, suppressed, reason);
+	if (!use_journal) {
+		fprintf(stderr, "ioasidd: %s\n", line);
+		return;
+	}
+	int priority = streq(a->action, "deny")         ? LOG_NOTICE
+		       : streq(a->action, "suppressed") ? LOG_WARNING
+							: LOG_INFO;
+	/* Fields carry the values with control bytes escaped only. */
+	char f[16][2304];
+	size_t n = 0;
+#define FIELD(...) snprintf(f[n++], sizeof(f[0]), __VA_ARGS__)
+	char e[4096];
+	FIELD("MESSAGE_ID=%s", a->message_id);
+	FIELD("PRIORITY=%i", priority);
+	FIELD("SYSLOG_IDENTIFIER=ioasidd");
+	FIELD("ACTION=%s", a->action);
+	FIELD("METHOD=%s", log_escape(a->method ? a->method : "", e, sizeof(e)));
+	FIELD("CAUSE=%s", log_escape(a->cause ? a->cause : "", e, sizeof(e)));
+	FIELD("UID=%s", streq(uid, "-") ? "" : uid);
+	FIELD("PID=%s", streq(pid, "-") ? "" : pid);
+	FIELD("UNIT=%s", log_escape(a->unit ? a->unit : "", e, sizeof(e)));
+	FIELD("DEVICE=%s", log_escape(a->device ? a->device : "", e, sizeof(e)));
+	FIELD("RULE=%s", log_escape(a->rule ? a->rule : "default", e, sizeof(e)));
+	FIELD("ERROR=%s", log_escape(a->error ? a->error : "", e, sizeof(e)));
+	FIELD("GENERATION=%llu", (unsigned long long)a->generation);
+	FIELD("LEASE=%s", log_escape(a->lease ? a->lease : "", e, sizeof(e)));
+	FIELD("REASON=%s", log_escape(a->reason ? a->reason : "", e, sizeof(e)));
+	if (a->suppressed > 0)
+		FIELD("SUPPRESSED=%u", a->suppressed);
+#undef FIELD
+	char message[sizeof(line) + 16];
+	snprintf(message, sizeof(message), "MESSAGE=%s", line);
+	struct iovec iov[ELEMENTSOF(f) + 1];
+	iov[0] = (struct iovec){ .iov_base = message, .iov_len = strlen(message) };
+	for (size_t i = 0; i < n; i++)
+		iov[i + 1] = (struct iovec){ .iov_base = f[i], .iov_len = strlen(f[i]) };
+	(void)sd_journal_sendv(iov, (int)n + 1);
+}
+
+/*
+ * The denial budget of one uid: a window of audit_interval_sec from its first denial, at most
+ * audit_burst records in it, the rest counted. A slot is free again once its window has ended
+ * and its summary is written. uids arriving while all AUDIT_UID_SLOTS are busy share
+ * `overflow`: a flood from many uids (a user namespace's range) is bounded by the table size,
+ * never by the count of uids.
+ */
+typedef struct AuditBudget {
+	bool used;
+	uid_t uid;
+	uint64_t window_start;
+	unsigned n;
+	unsigned suppressed;
+} AuditBudget;
+
+static unsigned audit_burst = AUDIT_DENY_BURST;
+static unsigned audit_interval_sec = AUDIT_DENY_INTERVAL_SEC;
+static AuditBudget audit_budgets[AUDIT_UID_SLOTS];
+static AuditBudget audit_overflow;
+
+static void budget_summarize(AuditBudget *b) {
+	if (b->suppressed > 0) {
+		char reason[200];
+		bool other = b == &audit_overflow;
+		if (other)
+			snprintf(reason, sizeof(reason),
+				 "%u denial records of uids beyond the %u tracked suppressed (more "
+				 "than %u in %us)",
+				 b->suppressed, (unsigned)AUDIT_UID_SLOTS, audit_burst,
+				 audit_interval_sec);
+		else
+			snprintf(reason, sizeof(reason),
+				 "%u denial records of uid %u suppressed (more than %u in %us)",
+				 b->suppressed, (unsigned)b->uid, audit_burst, audit_interval_sec);
+		audit_emit(&(AuditRecord){
+			.action = "suppressed",
+			.message_id = IOASID_MESSAGE_SUPPRESSED,
+			.cause = "rate-limit",
+			.reason = reason,
+			.uid = other ? (uid_t)-1 : b->uid,
+			.suppressed = b->suppressed,
+		});
+	}
+	*b = (AuditBudget){ .used = false };
+}
+
+/* Ends every window that is over (all of them with force), writing their summaries. */
+static void budgets_expire(uint64_t now, bool force) {
+	for (size_t i = 0; i <= ELEMENTSOF(audit_budgets); i++) {
+		AuditBudget *b =
+		        i < ELEMENTSOF(audit_budgets) ? &audit_budgets[i] : &audit_overflow;
+		if (b->used && (force || now >= b->window_start + audit_interval_sec))
+			budget_summarize(b);
+	}
+}
+
+static AuditBudget *budget_for(uid_t uid, uint64_t now) {
+	AuditBudget *free_slot = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(audit_budgets); i++) {
+		AuditBudget *b = &audit_budgets[i];
+		if (b->used && b->uid == uid)
+			return b;
+		if (!b->used && !free_slot)
+			free_slot = b;
+	}
+	AuditBudget *b = free_slot ? free_slot : &audit_overflow;
+	if (!b->used)
+		*b = (AuditBudget){ .used = true, .uid = uid, .window_start = now };
+	return b;
 }
 
 void audit_set_rate_limit(unsigned burst, unsigned interval_sec) {
 	audit_burst = burst;
 	audit_interval_sec = interval_sec;
-	audit_window_start = 0;
-	audit_in_window = 0;
-	audit_suppressed = 0;
+	memset(audit_budgets, 0, sizeof(audit_budgets));
+	audit_overflow = (AuditBudget){ .used = false };
+}
+
+void audit_flush(void) {
+	budgets_expire(0, true);
 }
 
 void audit_log(const AuditRecord *a) {
+	assert(a && a->action && a->message_id);
 	uint64_t now = now_sec();
-	if (now >= audit_window_start + audit_interval_sec) {
-		if (audit_suppressed > 0) {
-			if (use_journal)
-				sd_journal_send("MESSAGE=audit: suppressed %u records",
-				                audit_suppressed, "MESSAGE_ID=%s",
-				                IOASID_MESSAGE_SUPPRESSED, "SUPPRESSED=%u",
-				                audit_suppressed, "PRIORITY=%i", LOG_WARNING,
-				                "SYSLOG_IDENTIFIER=ioasidd", NULL);
-			else
-				fprintf(stderr, "ioasidd: audit: suppressed %u records\n",
-					audit_suppressed);
+	budgets_expire(now, false);
+	if (streq(a->action, "deny")) {
+		AuditBudget *b = budget_for(a->uid, now);
+		if (b->n >= audit_burst) {
+			b->suppressed++;
+			return;
 		}
-		audit_window_start = now;
-		audit_in_window = 0;
-		audit_suppressed = 0;
+		b->n++;
 	}
-	if (audit_in_window >= audit_burst) {
-		audit_suppressed++;
-		return;
-	}
-	audit_in_window++;
 	audit_emit(a);
 }

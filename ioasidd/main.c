@@ -126,14 +126,24 @@ static void print_policy_error(const char *path, int r, const PolicyError *e) {
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
 	Manager *m = userdata;
 	sd_notify(false, "RELOADING=1");
-	(void)manager_reload(m, NULL);
+	/* Audited as the signal's, with its sender (not as a Reload call). */
+	(void)manager_reload(m,
+			     &(AuditActor){ .cause = "signal SIGHUP", .uid = (uid_t)si->ssi_uid,
+					    .pid = (pid_t)si->ssi_pid },
+			     NULL);
 	sd_notify(false, "READY=1");
 	return 0;
 }
 
+/* Why the daemon stops, for the records of the leases that end with it. */
+static char stop_reason[128] = "daemon stopping";
+
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
 	Manager *m = userdata;
 	m->stopping = true;
+	snprintf(stop_reason, sizeof(stop_reason), "daemon stopping: signal %s from uid %u pid %u",
+		 si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", (unsigned)si->ssi_uid,
+		 (unsigned)si->ssi_pid);
 	sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
 	sd_event_exit(m->event, 0);
 	return 0;
@@ -180,6 +190,8 @@ static void check_config_accounting(const char *path, const Policy *p) {
 
 static void manager_done(Manager *m) {
 	udev_monitor_stop(m);
+	/* Leases end here, each audited (cause "shutdown"), before their connections go. */
+	manager_stop_leases(m, stop_reason);
 	server_close_all(m);
 	lease_table_clear(&m->leases);
 	policy_free(m->policy);
@@ -187,6 +199,7 @@ static void manager_done(Manager *m) {
 	host_free(m->host);
 	strv_free(m->warnings);
 	sd_event_unref(m->event);
+	audit_flush();
 }
 
 int main(int argc, char **argv) {

@@ -34,6 +34,7 @@ static bool peer_is_admin(Connection *c, const char *method, bool audit) {
 			.action = ok ? "allow" : "deny",
 			.message_id = ok ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
 			.method = method,
+			.cause = "request",
 			.rule = d.file ? rule : NULL,
 			.reason = ok ? "admin" : (d.reason[0] ? d.reason : "not an admin"),
 			.uid = c->peer.uid,
@@ -55,7 +56,7 @@ static json_object *owner_json(Connection *c, const Lease *l, bool admin) {
 	else if (l->staged)
 		snprintf(buf, sizeof(buf), "staged");
 	else if (admin || l->uid == c->peer.uid)
-		snprintf(buf, sizeof(buf), "uid:%d", (int)l->uid);
+		snprintf(buf, sizeof(buf), "uid:%u", (unsigned)l->uid);
 	else
 		snprintf(buf, sizeof(buf), "another user");
 	return json_object_new_string(buf);
@@ -218,7 +219,7 @@ static int method_list_groups(Connection *c, const DocNode *params) {
 static json_object *lease_json(const Lease *l) {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(l->id));
-	json_object_object_add(o, "uid", json_object_new_int((int)l->uid));
+	json_object_object_add(o, "uid", json_object_new_int64((int64_t)l->uid));
 	json_object_object_add(o, "pid", l->pid > 0 ? json_object_new_int(l->pid) : NULL);
 	json_object_object_add(o, "unit", json_str_or_null(l->unit));
 	json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
@@ -290,20 +291,34 @@ void manager_update_status(Manager *m) {
 		   m->leases.n, m->n_connections, (unsigned long long)m->generation);
 }
 
+/* The BDFs of l, comma-separated, for an audit record. */
+const char *lease_devices_text(const Lease *l, char *buf, size_t size) {
+	size_t j = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n_devices && j < size; i++)
+		j += (size_t)snprintf(buf + j, size - j, "%s%s", i ? "," : "", l->devices[i].bdf);
+	return buf;
+}
+
 void manager_end_lease(Manager *m, Lease *l, const char *why) {
+	manager_end_lease_by(m, l, &(AuditActor){ .cause = "lease-end" }, why);
+}
+
+void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char *why) {
 	lease_table_remove(&m->leases, l);
 	Connection *c = l->connection;
-	if (c && c->pending_lease == l)
+	bool pending = c && c->pending_lease == l;
+	if (pending)
 		c->pending_lease = NULL;
 	if (l->delivered) {
 		methods_notify_lease(m, l, "lease-released");
+		char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 		audit_log(&(AuditRecord){
 			.action = "release",
 			.message_id = IOASID_MESSAGE_RELEASE,
-			.method = streq(why, "released")  ? "io.ioasid.Broker.Release"
-				  : streq(why, "revoked") ? "io.ioasid.Manager.Revoke"
-							  : "lease-end",
-			.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
+			.method = by->method,
+			.cause = by->cause,
+			.device = lease_devices_text(l, devs, sizeof(devs)),
 			.rule = l->rule,
 			.reason = why,
 			.lease = l->id,
@@ -312,8 +327,11 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 			.unit = l->unit,
 			.generation = l->generation,
 		});
-	} else
-		log_info("Lease %s of uid %d rolled back: %s", l->id, (int)l->uid, why);
+	} else if (pending)
+		/* The Acquire's fds never reached the client: its record is a deny. */
+		acquire_audit_lease(l, false, by->cause, why);
+	else
+		log_info("Lease %s of uid %u rolled back: %s", l->id, (unsigned)l->uid, why);
 	state_forget_lease(m, l);
 	lease_free(l, m->kernel);
 	manager_update_status(m);
@@ -323,15 +341,16 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 }
 
 void manager_connection_gone(Manager *m, Connection *c) {
+	const AuditActor gone = { .cause = m->stopping ? "shutdown" : "client-gone" };
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
 		if (l->connection != c)
 			continue;
 		if (l->lifetime == POLICY_LIFETIME_CONNECTION)
-			manager_end_lease(m, l, "connection closed");
+			manager_end_lease_by(m, l, &gone, "connection closed");
 		else if (!l->delivered)
-			manager_end_lease(m, l, "reply not delivered");
+			manager_end_lease_by(m, l, &gone, "reply not delivered");
 		else
 			l->connection = NULL; /* process lifetime: the pidfd decides */
 	}
@@ -352,12 +371,17 @@ static int method_release(Connection *c, const DocNode *params) {
 	if (!l || (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Release", true)) ||
 	    !l->delivered)
 		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
+	/* The holder's own call, or an admin's (named in the record: it is not the holder). */
+	char cause[64] = "request";
+	if (l->uid != c->peer.uid)
+		snprintf(cause, sizeof(cause), "release by uid %u", (unsigned)c->peer.uid);
+	const AuditActor by = { .method = "io.ioasid.Broker.Release", .cause = cause };
 	if (l->revoked) {
 		/* The lease ended at the revocation; the record only told the holder so. */
-		manager_end_lease(m, l, "revoked lease released");
+		manager_end_lease_by(m, l, &by, "revoked lease released");
 		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
 	}
-	manager_end_lease(m, l, "released");
+	manager_end_lease_by(m, l, &by, "released");
 	return connection_reply(c, NULL, false);
 }
 
@@ -445,7 +469,9 @@ static int method_reload(Connection *c, const DocNode *params) {
 		return 0;
 	Manager *m = c->manager;
 	PolicyError e = { 0 };
-	int r = manager_reload(m, &e);
+	const AuditActor by = { .method = "io.ioasid.Manager.Reload", .cause = "request",
+				.uid = c->peer.uid, .pid = c->peer.pid, .unit = c->peer.unit };
+	int r = manager_reload(m, &by, &e);
 	if (r < 0) {
 		json_object *p = json_object_new_object();
 		json_object_object_add(p, "file",
@@ -494,14 +520,19 @@ static int method_revoke(Connection *c, const DocNode *params) {
 	/* Legacy VFIO has no detach: the holder's container and device fds keep the groups set
 	 * on its container (and its mappings) until it closes them. Say so. */
 	const char *state = l->mode == LEASE_MODE_LEGACY ? "revoked-not-detached" : "revoked";
-	manager_revoke_lease(m, l, reset, sig, "revoked by an admin");
+	char cause[64];
+	snprintf(cause, sizeof(cause), "revoke by uid %u", (unsigned)c->peer.uid);
+	manager_revoke_lease(m, l, reset, sig,
+			     &(AuditActor){ .method = "io.ioasid.Manager.Revoke", .cause = cause },
+			     "revoked by an admin");
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "lease", json_object_new_string(lid));
 	json_object_object_add(p, "state", json_object_new_string(state));
 	return connection_reply(c, p, false);
 }
 
-void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const char *why) {
+void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
+			  const char *why) {
 	assert(!l->staged && !l->revoked);
 	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
 	 * optionally reset, optionally signal the holder. */
@@ -515,11 +546,13 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const char
 	char reason[300];
 	snprintf(reason, sizeof(reason), "%s%s%s%s", why, reset ? ", reset" : "",
 		 sig ? ", signalled" : "", r < 0 ? ", detach failed" : "");
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 	audit_log(&(AuditRecord){
 		.action = "revoke",
-		.message_id = IOASID_MESSAGE_RELEASE,
-		.method = "io.ioasid.Manager.Revoke",
-		.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
+		.message_id = IOASID_MESSAGE_REVOKE,
+		.method = by->method,
+		.cause = by->cause,
+		.device = lease_devices_text(l, devs, sizeof(devs)),
 		.rule = l->rule,
 		.reason = reason,
 		.lease = l->id,
@@ -591,22 +624,26 @@ static bool lease_still_allowed(Manager *m, const Lease *l, char *reason, size_t
 	return true;
 }
 
-static void drop_staged(Manager *m, Lease *l, const char *reason) {
+static void drop_staged(Manager *m, Lease *l, const AuditActor *by, const char *reason) {
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 	audit_log(&(AuditRecord){
 		.action = "drop-staged",
 		.message_id = IOASID_MESSAGE_RELEASE,
-		.method = "io.ioasid.Manager.Reload",
-		.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
+		.method = by->method,
+		.cause = by->cause,
+		.device = lease_devices_text(l, devs, sizeof(devs)),
 		.reason = reason,
 		.lease = l->id,
 		.uid = l->uid,
 		.unit = l->unit,
 		.generation = m->generation,
 	});
-	manager_end_lease(m, l, reason);
+	manager_end_lease_by(m, l, by, reason);
 }
 
-size_t manager_reevaluate(Manager *m) {
+size_t manager_reevaluate(Manager *m, const AuditActor *by) {
+	/* The records name the reload (and its generation) as the cause, not its caller. */
+	const AuditActor reload = { .method = by ? by->method : NULL, .cause = "reload" };
 	size_t n = 0;
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
@@ -617,11 +654,11 @@ size_t manager_reevaluate(Manager *m) {
 			continue;
 		n++;
 		if (l->staged) {
-			drop_staged(m, l, reason);
+			drop_staged(m, l, &reload, reason);
 			continue;
 		}
 		manager_revoke_lease(m, l, l->on_revoke == POLICY_REVOKE_DETACH_RESET,
-				     l->on_revoke == POLICY_REVOKE_SIGNAL, reason);
+				     l->on_revoke == POLICY_REVOKE_SIGNAL, &reload, reason);
 	}
 	return n;
 }
@@ -648,7 +685,7 @@ void manager_warn_process_accounting(Manager *m) {
 		    layouts, MANAGER_ACCOUNTING_FIX);
 }
 
-int manager_reload(Manager *m, PolicyError *ret_error) {
+int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 	Policy *p = NULL;
 	PolicyError e = { 0 };
 	int r = manager_load_policy(m->config_path, m->generation + 1, &p, &e);
@@ -663,9 +700,12 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 		audit_log(&(AuditRecord){
 			.action = "reload-failed",
 			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
-			.method = "io.ioasid.Manager.Reload",
+			.method = by->method,
+			.cause = by->cause,
 			.reason = e.message ? e.message : strerror(-r),
-			.uid = (uid_t)-1,
+			.uid = by->uid,
+			.pid = by->pid,
+			.unit = by->unit,
 			.generation = m->generation,
 		});
 		if (ret_error)
@@ -682,14 +722,17 @@ int manager_reload(Manager *m, PolicyError *ret_error) {
 	audit_log(&(AuditRecord){
 		.action = "reload",
 		.message_id = IOASID_MESSAGE_RELOAD,
-		.method = "io.ioasid.Manager.Reload",
+		.method = by->method,
+		.cause = by->cause,
 		.reason = "policy reloaded",
-		.uid = (uid_t)-1,
+		.uid = by->uid,
+		.pid = by->pid,
+		.unit = by->unit,
 		.generation = m->generation,
 	});
 	manager_warn_process_accounting(m);
 	/* Leases and staged contexts the new policy no longer allows end here, audited. */
-	size_t n = manager_reevaluate(m);
+	size_t n = manager_reevaluate(m, by);
 	if (n > 0)
 		log_info("Policy generation %llu revoked or dropped %zu lease(s)/staged context(s)",
 			 (unsigned long long)m->generation, n);
@@ -705,6 +748,7 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 	char reason[300];
 	snprintf(reason, sizeof(reason), "%s %s%s", bdf, driver ? "rebound to " : "removed",
 		 strempty(driver));
+	const AuditActor gone = { .cause = "device-gone" };
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
@@ -716,12 +760,26 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		log_warning("Device %s while %s %s: %s", reason, l->staged ? "staged in" : "leased by",
 			    l->id, l->staged ? "dropping it" : "revoking the lease");
 		if (l->staged)
-			drop_staged(m, l, reason);
+			drop_staged(m, l, &gone, reason);
 		else if (l->delivered)
 			manager_revoke_lease(m, l, false, l->on_revoke == POLICY_REVOKE_SIGNAL,
-					     reason);
+					     &gone, reason);
 		else
-			manager_end_lease(m, l, reason);
+			manager_end_lease_by(m, l, &gone, reason);
+	}
+}
+
+void manager_stop_leases(Manager *m, const char *why) {
+	const AuditActor stop = { .cause = "shutdown" };
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (l->staged)
+			drop_staged(m, l, &stop, why);
+		else if (l->stored && l->lifetime == POLICY_LIFETIME_PROCESS)
+			continue; /* in the fdstore: the next instance restores it */
+		else
+			manager_end_lease_by(m, l, &stop, why);
 	}
 }
 
@@ -766,7 +824,9 @@ static int method_drop_staged(Connection *c, const DocNode *params) {
 	Lease *l = lease_table_find(&c->manager->leases, id);
 	if (!l || !l->staged)
 		return send_error_reason(c, "io.ioasid.Manager.NoSuchStaged", "id", id);
-	manager_end_lease(c->manager, l, "staged context dropped");
+	drop_staged(c->manager, l,
+		    &(AuditActor){ .method = "io.ioasid.Manager.DropStaged", .cause = "request" },
+		    "staged context dropped");
 	return connection_reply(c, NULL, false);
 }
 

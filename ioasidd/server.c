@@ -79,8 +79,8 @@ void connection_close(Connection *c, const char *why) {
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_debug("Connection %llu (uid %d): closing: %s", (unsigned long long)c->id,
-		  (int)c->peer.uid, why);
+	log_debug("Connection %llu (uid %u): closing: %s", (unsigned long long)c->id,
+		  (unsigned)c->peer.uid, why);
 	/* Stop I/O now; free once the current dispatch has unwound. */
 	sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
 	sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
@@ -151,8 +151,8 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
 	bool partial = varlink_stream_input_buffered(c->stream) > 0;
 	if (!partial && (c->monitor || connection_has_leases(c)))
 		return 0;
-	log_info("Closing connection %llu of uid %d: %s within %us", (unsigned long long)c->id,
-		 (int)c->peer.uid, partial ? "request not completed" : "no request",
+	log_info("Closing connection %llu of uid %u: %s within %us", (unsigned long long)c->id,
+		 (unsigned)c->peer.uid, partial ? "request not completed" : "no request",
 		 idle_timeout_sec(c->manager));
 	connection_close(c, "idle deadline");
 	return 0;
@@ -160,8 +160,8 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 	Connection *c = userdata;
-	log_info("Closing connection %llu of uid %d: reply not read within %us",
-		 (unsigned long long)c->id, (int)c->peer.uid, IOASID_SEND_TIMEOUT_SEC);
+	log_info("Closing connection %llu of uid %u: reply not read within %us",
+		 (unsigned long long)c->id, (unsigned)c->peer.uid, IOASID_SEND_TIMEOUT_SEC);
 	connection_close(c, "send deadline");
 	return 0;
 }
@@ -177,6 +177,7 @@ static void connection_sent(Connection *c, int r) {
 	if (c->pending_lease && varlink_stream_queued_fd_messages(c->stream) == 0) {
 		/* The fds went out with a successful sendmsg(): the peer holds them now. */
 		c->pending_lease->delivered = true;
+		acquire_audit_lease(c->pending_lease, true, "request", NULL);
 		c->pending_lease = NULL;
 	}
 	if (r == 1)
@@ -279,8 +280,8 @@ static bool read_error_is_protocol(int err) {
 
 static void protocol_error(Connection *c, int err, const char *what) {
 	bool client_fault = read_error_is_protocol(err);
-	log_info("Connection %llu of uid %d: %s: %s (%s), disconnecting",
-		 (unsigned long long)c->id, (int)c->peer.uid,
+	log_info("Connection %llu of uid %u: %s: %s (%s), disconnecting",
+		 (unsigned long long)c->id, (unsigned)c->peer.uid,
 		 client_fault ? "protocol error" : "daemon error", what, strerror(-err));
 	/* Best effort: tell the peer why, then close without waiting. */
 	json_object *p = json_object_new_object();
@@ -486,8 +487,8 @@ static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Conn
 	}
 	sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
 	idle_deadline_set(c, false);
-	log_debug("Connection %llu from uid %d pid %d unit %s", (unsigned long long)c->id,
-		  (int)c->peer.uid, (int)c->peer.pid, strna(c->peer.unit));
+	log_debug("Connection %llu from uid %u pid %d unit %s", (unsigned long long)c->id,
+		  (unsigned)c->peer.uid, (int)c->peer.pid, strna(c->peer.unit));
 	if (ret)
 		*ret = c;
 	return 0;
@@ -555,8 +556,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			continue;
 		}
 		if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
-			log_info("Dropping connection of uid %d: %u connections already",
-				 (int)peer.uid, max_per_uid(m));
+			log_info("Dropping connection of uid %u: %u connections already",
+				 (unsigned)peer.uid, max_per_uid(m));
 			peer_done(&peer);
 			safe_close(cfd);
 			continue;

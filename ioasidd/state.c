@@ -364,13 +364,13 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	if (!why && lease_table_add(&m->leases, l) < 0)
 		why = "its group is held by another restored lease";
 	if (why) {
-		log_warning("Stored lease %s of uid %d dropped: %s", id, (int)l->uid, why);
+		log_warning("Stored lease %s of uid %u dropped: %s", id, (unsigned)l->uid, why);
 		forget_lease_names(m, id, n_devs);
 		lease_free(l, m->kernel);
 		return -ESTALE;
 	}
-	log_info("Lease %s of uid %d restored (%zu device(s), %s lifetime)", l->id, (int)l->uid,
-		 l->n_devices, lease_lifetime_to_string(l->lifetime));
+	log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
+		 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
 	/* Re-store: names were kept by systemd, but the connection entry was removed above. */
 	l->stored = false;
 	forget_lease_names(m, id, n_devs);

@@ -192,6 +192,14 @@ static bool peer_in_group(const PolicyPeer *peer, gid_t gid) {
 	return false;
 }
 
+/* A uid or gid as text: unsigned (4294967294 is an id, not -2), "unknown" for -1. */
+static const char *id_text(uint32_t v, char buf[static 16]) {
+	if (v == UINT32_MAX)
+		return "unknown";
+	snprintf(buf, 16, "%u", (unsigned)v);
+	return buf;
+}
+
 static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 	if (!peer) {
 		fail(c, "peer: unknown");
@@ -214,14 +222,15 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 				return;
 		}
 	}
+	char id[16];
 	if (s->has_uid_range && (peer->uid == (uid_t)-1 || peer->uid < s->uid_lo ||
 				 peer->uid > s->uid_hi)) {
-		if (fail(c, "uid: peer uid %d is not in %u-%u", (int)peer->uid,
+		if (fail(c, "uid: peer uid %s is not in %u-%u", id_text(peer->uid, id),
 			 (unsigned)s->uid_lo, (unsigned)s->uid_hi))
 			return;
 	}
 	if (s->has_gid && !peer_in_group(peer, s->gid)) {
-		if (fail(c, "group: peer (gid %d) is not in group %s (%u)", (int)peer->gid,
+		if (fail(c, "group: peer (gid %s) is not in group %s (%u)", id_text(peer->gid, id),
 			 s->group_name, (unsigned)s->gid))
 			return;
 	}

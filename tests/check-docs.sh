@@ -113,6 +113,14 @@ else
 	skipped "JSON keys: needs $CTL, $page and jq"
 fi
 
+# 2c. ioasidd(8) lists every audit MESSAGE_ID the daemon writes (journalctl MESSAGE_ID=...).
+ids=$(sed -n 's/^#define IOASID_MESSAGE_[A-Z_]* "\([0-9a-f]*\)"$/\1/p' ioasidd/log.h)
+[ -n "$ids" ] && ok "MESSAGE_IDs found in ioasidd/log.h" || bad "no MESSAGE_ID in ioasidd/log.h"
+for id in $ids; do
+	if grep -q "^$id	" man/ioasidd.8; then ok "ioasidd.8: MESSAGE_ID $id"
+	else bad "ioasidd.8 does not list the MESSAGE_ID $id"; fi
+done
+
 # 3. The example policy parses with the real parser.
 if [ ! -f ioasid.conf.example ]; then
 	bad "policy example: ioasid.conf.example is missing"

@@ -11,6 +11,7 @@
 import array
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -95,6 +96,70 @@ class Client:
         self.s.close()
 
 
+# MESSAGE_IDs of the audit records: an interface (journalctl MESSAGE_ID=...), spelled out here
+# rather than read from the code.
+MID = {
+    "allow": "5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a01",
+    "deny": "5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a02",
+    "release": "5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a03",
+    "reload": "5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a04",
+    "suppressed": "5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a06",
+    "revoke": "5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a07",
+}
+
+
+class AuditLog:
+    """The audit records of one test step (I5: exactly one per decision, with the expected
+    MESSAGE_ID). Without a journal the daemon writes each as one line on stderr:
+        ioasidd: audit: message_id=ID action=A method=M cause="C" uid=U ... reason="R"
+    mark() starts a step; expect() asserts that the step wrote exactly one record per spec
+    (a dict of fields that must all be equal; in any order) and no other."""
+
+    PREFIX = "ioasidd: audit: "
+    FIELD = re.compile(r'([a-z_]+)=(?:"([^"]*)"|(\S*))')
+
+    def __init__(self, path):
+        self.path = path
+        self.pos = 0
+
+    def mark(self):
+        self.pos = os.path.getsize(self.path)
+
+    def records(self):
+        with open(self.path, errors="replace") as f:
+            f.seek(self.pos)
+            text = f.read()
+        recs = []
+        for line in text.splitlines():
+            if not line.startswith(self.PREFIX):
+                continue
+            rec = {}
+            for m in self.FIELD.finditer(line[len(self.PREFIX):]):
+                rec.setdefault(m.group(1), m.group(2) if m.group(2) is not None else m.group(3))
+            recs.append(rec)
+        return recs
+
+    def expect(self, what, *specs):
+        for _ in range(40):  # records of a step may still be on their way (an exit, a signal)
+            if len(self.records()) >= len(specs):
+                break
+            time.sleep(0.05)
+        time.sleep(0.1)
+        recs = self.records()
+        check(len(recs) == len(specs),
+              "%s: %d audit record(s), expected %d: %s" % (what, len(recs), len(specs), recs))
+        left = list(recs)
+        for spec in specs:
+            spec = {k: str(v) for k, v in spec.items()}
+            rec = next((r for r in left if all(r.get(k) == v for k, v in spec.items())), None)
+            check(rec is not None, "%s: no audit record with %s among %s" % (what, spec, recs))
+            if rec is not None:
+                left.remove(rec)
+
+
+AUDIT = None  # the daemon's AuditLog (set by main)
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -115,6 +180,8 @@ def main():
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
     log = open(os.path.join(tmp, "log"), "w")
+    global AUDIT
+    AUDIT = AuditLog(os.path.join(tmp, "log"))
     # VALGRIND=1: run the daemon under valgrind (memory errors, leaks, fds left open at exit).
     pre = []
     if os.environ.get("VALGRIND"):
@@ -168,6 +235,7 @@ def settle(pid, base, what):
 
 def run(d, sock):
     pid = d.pid
+    conf = d.args[d.args.index("--config") + 1]
     if os.environ.get("VALGRIND"):
         time.sleep(2)  # valgrind start-up
     check(serves(sock), "daemon serves GetInfo")
@@ -349,14 +417,20 @@ def run(d, sock):
 
     # Acquire, exclusivity, fds, lease lifetime (B1, B6).
     a = Client(sock)
+    AUDIT.mark()
     r, fds = a.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
     p = r.get("parameters", {})
+    AUDIT.expect("Acquire allowed", {"message_id": MID["allow"], "action": "allow", "uid": 0,
+                                     "method": "io.ioasid.Broker.Acquire", "cause": "request",
+                                     "device": "0000:01:02.0", "lease": p.get("lease"),
+                                     "rule": conf + ":6", "error": "-"})
     check(len(fds) == 2 and p.get("iommuFd") == 0 and p["devices"][0]["deviceFd"] == 1,
           "Acquire returns iommufd + device fd")
     names = [os.readlink("/proc/self/fd/%d" % f) for f in fds]
     check("iommufd" in names[0] and "0000:01:02.0" in names[1], "fds are what they claim: %s" % names)
     check(p.get("atRisk") == ["0000:01:01.0"], "implicit group: sibling at risk")
     b = Client(sock)
+    AUDIT.mark()
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
     check(r.get("error") == "io.ioasid.DeviceBusy" and not bf, "same device twice -> DeviceBusy")
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
@@ -364,6 +438,13 @@ def run(d, sock):
     r, _ = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:02.0"]})
     check(r.get("error") == "io.ioasid.GroupNotViable" and r["parameters"].get("device") == "0000:00:02.0",
           "host-driver group -> GroupNotViable naming the device")
+    # Refused after the policy allowed: one deny each, naming the error, and no allow.
+    deny = {"message_id": MID["deny"], "action": "deny", "uid": 0, "lease": "-"}
+    AUDIT.expect("refusals after the policy allowed",
+                 dict(deny, error="io.ioasid.DeviceBusy", device="0000:01:02.0", rule=conf + ":6"),
+                 dict(deny, error="io.ioasid.GroupOwned", device="0000:01:01.0", rule=conf + ":5"),
+                 dict(deny, error="io.ioasid.GroupNotViable", device="0000:00:02.0",
+                      rule=conf + ":6"))
     r, _ = b.call("io.ioasid.Broker.ListLeases")
     check(len(r["parameters"]["leases"]) == 1, "ListLeases shows the lease")
     lease = p.get("lease")
@@ -467,9 +548,14 @@ time.sleep(30)
     m = Client(sock)
     r, _ = m.call("io.ioasid.Broker.Monitor", more=True)
     check(r.get("parameters", {}).get("event") == "subscribed" and r.get("continues"), "Monitor subscribed")
+    AUDIT.mark()
     child.kill()
     child.wait()
     ev, _ = m.read()
+    AUDIT.expect("process lifetime: the lease ends with the process",
+                 {"message_id": MID["release"], "action": "release", "cause": "process-exit",
+                  "method": "-", "uid": 0, "pid": child.pid, "device": "0000:00:03.0",
+                  "lease": ls[0]["id"] if ls else None})
     check(ev["parameters"].get("event") == "lease-released" and ev["parameters"].get("bdf") == "0000:00:03.0",
           "Monitor sees the release when the process dies")
     r, _ = c.call("io.ioasid.Broker.ListLeases")
@@ -477,6 +563,34 @@ time.sleep(30)
     m.close()
     c.close()
     settle(pid, base, "process lifetime")
+
+    # A process-lifetime Acquire whose client closes before the reply is delivered: the fds
+    # never reached it, so no lease may be left behind (the client, still running, must not
+    # lock itself out of its own group when it retries). The daemon is stopped while the
+    # client connects, asks and closes, so the reply cannot be delivered.
+    req = {"devices": ["0000:00:04.0"], "lifetime": "process"}
+    AUDIT.mark()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        x = Client(sock)
+        x.send("io.ioasid.Broker.Acquire", req)
+        x.close()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    AUDIT.expect("undelivered Acquire: a deny, no allow",
+                 {"message_id": MID["deny"], "action": "deny", "cause": "client-gone", "uid": 0,
+                  "pid": os.getpid(), "device": "0000:00:04.0", "lease": "-"})
+    c = Client(sock)
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "undelivered process-lifetime lease: none left (%s)" % r)
+    r, f = c.call("io.ioasid.Broker.Acquire", req)
+    check("parameters" in r and len(f) == 2, "the same process acquires the device again (%s)" % r)
+    for x in f:
+        os.close(x)
+    r, _ = c.call("io.ioasid.Broker.Release", {"lease": r.get("parameters", {}).get("lease")})
+    check("error" not in r, "release of the retried lease")
+    c.close()
+    settle(pid, base, "undelivered process-lifetime Acquire")
 
     # Manager.Stage: a context prepared for an owner, handed over on its matching Acquire.
     c = Client(sock)

@@ -90,6 +90,73 @@ expect_fds_refused() { # DESC RAWCLIENT-OUTPUT
 	end=$(jq -r 'select(.end) | .end + " " + (.errno // "")' <<<"$2")
 	[[ "$end" =~ ^(eof |error (ECONNRESET|EPIPE|EPERM)) ]] || fail "$1: fds neither refused nor disconnected ($end)"
 }
+# Audit records (I5: exactly one per decision, with the expected MESSAGE_ID). Without a
+# journal the daemon writes each as one line on stderr (its log here):
+#   ioasidd: audit: message_id=ID action=A method=M cause="C" uid=U ... reason="R"
+# audit_mark starts a test step; expect_audit DESC SPEC... then asserts that the step wrote
+# exactly one record per SPEC (in any order) and no other. A SPEC is "key=value|key=value...":
+# each named field must equal the value exactly (quoted values without their quotes).
+# The MESSAGE_IDs are an interface (journalctl MESSAGE_ID=...): spelled out, not read from
+# the code.
+MID_ALLOW=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a01
+MID_DENY=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a02
+MID_RELEASE=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a03
+MID_RELOAD=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a04
+MID_SUPPRESSED=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a06
+MID_REVOKE=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a07
+AUDIT_MARK=0
+audit_mark() {
+	AUDIT_MARK=$(wc -l <"$DAEMON_LOG")
+}
+audit_lines() {
+	tail -n +$((AUDIT_MARK + 1)) "$DAEMON_LOG" | grep '^ioasidd: audit: '
+}
+# audit_field LINE KEY: the value of KEY in an audit line (empty when absent).
+audit_field() {
+	local re=" $2=(\"([^\"]*)\"|([^ ]*))"
+	if [[ " ${1#ioasidd: audit: }" =~ $re ]]; then
+		if [[ ${BASH_REMATCH[1]} == \"* ]]; then
+			printf '%s' "${BASH_REMATCH[2]}"
+		else
+			printf '%s' "${BASH_REMATCH[3]}"
+		fi
+	fi
+}
+# audit_matches LINE SPEC: every key=value of SPEC holds for LINE.
+audit_matches() {
+	local line=$1 kv
+	local IFS='|'
+	for kv in $2; do
+		[ "$(audit_field "$line" "${kv%%=*}")" = "${kv#*=}" ] || return 1
+	done
+	return 0
+}
+expect_audit() { # DESC SPEC...
+	local desc=$1 n lines=() used=() spec i found
+	shift
+	# Records of the step may still be on their way (a signal, a holder's exit).
+	for _ in $(seq 60); do
+		n=$(audit_lines | wc -l)
+		[ "$n" -ge $# ] && break
+		sleep 0.05
+	done
+	sleep 0.1
+	mapfile -t lines < <(audit_lines)
+	[ ${#lines[@]} = $# ] || fail "$desc: ${#lines[@]} audit record(s), expected $#:$(printf '\n      %s' "${lines[@]}")"
+	for spec in "$@"; do
+		found=
+		for i in "${!lines[@]}"; do
+			[ -n "${used[$i]:-}" ] && continue
+			if audit_matches "${lines[$i]}" "$spec"; then
+				used[$i]=1
+				found=1
+				break
+			fi
+		done
+		[ -n "$found" ] || fail "$desc: no audit record with $spec among:$(printf '\n      %s' "${lines[@]}")"
+	done
+}
+
 # Lease count through Manager.Status (as root, the admin).
 lease_count() {
 	ctl_as root status --json=short 2>/dev/null | jq -r '.leases'
@@ -274,6 +341,7 @@ t_run_signal() {
 
 t_A1_no_rule() {
 	local out err rc
+	audit_mark
 	out=$(ctl_as $UX acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
 	rc=$?
 	err=$(cat "$WORK/err")
@@ -285,7 +353,10 @@ t_A1_no_rule() {
 	expect_eq "error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
 		io.ioasid.PermissionDenied
 	expect_eq "no fd (I3)" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
-	expect_match "audit record" "$(cat "$DAEMON_LOG")" "$UX"
+	# One deny record per request (I5), naming the uid, the device and the default deny.
+	local deny="message_id=$MID_DENY|action=deny|method=io.ioasid.Broker.Acquire|uid=$UX|\
+device=$DEV_1|rule=default|error=io.ioasid.PermissionDenied"
+	expect_audit "deny records" "$deny" "$deny"
 	wait_leases 0
 }
 
@@ -833,6 +904,202 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------
+# Audit (I5): one record per decision and per state change, its MESSAGE_ID, action and
+# fields what really happened. Each test runs a daemon of its own so that only its records
+# are in its log.
+
+# side_start NAME POLICYFILE: a daemon of the test's own on the sample host (the main one is
+# restored by side_end). Returns non-zero (after fail) when it does not start.
+side_start() {
+	SIDE_SAVED=("$DAEMON_PID" "$DAEMON_SOCK" "$DAEMON_LOG")
+	DAEMON_PID=
+	if ! daemon_start "$1" "$SAMPLE" "$2"; then
+		fail "ioasidd ($1) did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		side_end
+		return 1
+	fi
+}
+side_end() {
+	[ -n "$DAEMON_PID" ] && { daemon_stop || fail "ioasidd did not stop cleanly"; }
+	DAEMON_PID=${SIDE_SAVED[0]} DAEMON_SOCK=${SIDE_SAVED[1]} DAEMON_LOG=${SIDE_SAVED[2]}
+}
+
+t_audit_acquire_release() {
+	local pol="$WORK/audit.conf" id out
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound group implicit" \
+		"allow uid $UB to any mode attached,unbound group implicit" >"$pol"
+	side_start audit "$pol" || return
+	# Allowed: one allow record, once the fds are delivered, naming the lease.
+	audit_mark
+	hold_lease AA $UA $DEV_A || fail "A's acquire failed: $(cat "$AA_err")"
+	id=$(jq -r .lease "$AA_out")
+	expect_audit "allow" "message_id=$MID_ALLOW|action=allow|method=io.ioasid.Broker.Acquire|\
+cause=request|uid=$UA|device=$DEV_A|rule=$pol:2|generation=1|lease=$id|error=-"
+	# No rule: one deny.
+	audit_mark
+	ctl_as $UX acquire $DEV_1 --json=short </dev/null >/dev/null 2>&1
+	expect_eq "no rule: refused" "$?" 2
+	expect_audit "deny (no rule)" "message_id=$MID_DENY|action=deny|\
+method=io.ioasid.Broker.Acquire|cause=request|uid=$UX|device=$DEV_1|rule=default|\
+error=io.ioasid.PermissionDenied|lease=-|reason=no rule matched (default deny)"
+	# The policy allows B, the group does not: one deny, no allow.
+	audit_mark
+	ctl_as $UB acquire $DEV_B --json=short </dev/null >/dev/null 2>&1
+	expect_eq "group owned: refused" "$?" 2
+	expect_audit "deny after the policy allowed (group owned)" "message_id=$MID_DENY|\
+action=deny|uid=$UB|device=$DEV_B|rule=$pol:3|error=io.ioasid.GroupOwned|lease=-"
+	# Release of another tenant's real lease id: NoSuchLease, the lease stays; one deny.
+	audit_mark
+	out=$(raw_as $UB --replies 1 --timeout 2 \
+		"{\"method\":\"io.ioasid.Broker.Release\",\"parameters\":{\"lease\":\"$id\"}}")
+	expect_eq "B releasing A's lease" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
+		io.ioasid.NoSuchLease
+	expect_eq "A's lease still listed" "$(ctl_as root leases --json=short | jq -r '.[].id')" "$id"
+	expect_eq "A's lease still holds the group" \
+		"$(ctl_as $UB acquire $DEV_B --json=short </dev/null >/dev/null 2>&1; echo $?)" 2
+	expect_audit "release of another's lease" \
+		"message_id=$MID_DENY|action=deny|method=io.ioasid.Broker.Release|uid=$UB|\
+reason=no admin rule matched" \
+		"message_id=$MID_DENY|action=deny|uid=$UB|device=$DEV_B|error=io.ioasid.GroupOwned"
+	# The holder's Release: one release record.
+	audit_mark
+	release_lease AA
+	expect_eq "A's release" "$?" 0
+	expect_audit "release" "message_id=$MID_RELEASE|action=release|\
+method=io.ioasid.Broker.Release|cause=request|uid=$UA|lease=$id|device=$DEV_A|rule=$pol:2"
+	side_end
+}
+
+t_audit_admin() {
+	local pol="$WORK/audit-admin.conf" ia ib ic id
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound group implicit" \
+		"allow uid $UB to any mode attached,unbound group implicit" >"$pol"
+	side_start audit-admin "$pol" || return
+	# Revoke by an admin: the admin's call (allowed), then the holder's lease revoked,
+	# naming the admin as the cause.
+	hold_lease RA $UA $DEV_1 || fail "acquire failed: $(cat "$RA_err")"
+	ia=$(jq -r .lease "$RA_out")
+	audit_mark
+	expect_eq "revoke" "$(ctl_as root revoke "$ia" --json=short | jq -r .state)" revoked
+	expect_audit "revoke by an admin" \
+		"message_id=$MID_ALLOW|action=allow|method=io.ioasid.Manager.Revoke|cause=request|\
+uid=0|rule=$pol:1" \
+		"message_id=$MID_REVOKE|action=revoke|method=io.ioasid.Manager.Revoke|\
+cause=revoke by uid 0|uid=$UA|lease=$ia|device=$DEV_1|generation=1"
+	release_lease RA
+	# Reload by an admin's call: the reload names the caller.
+	audit_mark
+	raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Manager.Reload"}' >/dev/null
+	expect_audit "Manager.Reload" \
+		"message_id=$MID_ALLOW|action=allow|method=io.ioasid.Manager.Reload|uid=0" \
+		"message_id=$MID_RELOAD|action=reload|method=io.ioasid.Manager.Reload|\
+cause=request|uid=0|generation=2"
+	# Reload by SIGHUP that revokes B's lease: the reload names the signal and its sender,
+	# the revocation names the reload and its generation (not a Revoke call).
+	hold_lease RB $UB $DEV_2 || fail "acquire failed: $(cat "$RB_err")"
+	ib=$(jq -r .lease "$RB_out")
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound group implicit" >"$pol"
+	audit_mark
+	kill -HUP "$DAEMON_PID"
+	expect_audit "SIGHUP reload revoking a lease" \
+		"message_id=$MID_RELOAD|action=reload|method=-|cause=signal SIGHUP|uid=0|\
+pid=$BASHPID|generation=3" \
+		"message_id=$MID_REVOKE|action=revoke|method=-|cause=reload|uid=$UB|lease=$ib|\
+device=$DEV_2|generation=3"
+	release_lease RB
+	# Shutdown by SIGTERM with two leases held (connection and process lifetime): one record
+	# per lease ended.
+	hold_lease RC $UA $DEV_1 || fail "acquire failed: $(cat "$RC_err")"
+	hold_lease RD $UA $DEV_2 --lifetime process || fail "acquire failed: $(cat "$RD_err")"
+	ic=$(jq -r .lease "$RC_out")
+	id=$(jq -r .lease "$RD_out")
+	audit_mark
+	daemon_stop || fail "ioasidd did not stop cleanly"
+	expect_audit "SIGTERM with two leases" \
+		"message_id=$MID_RELEASE|action=release|method=-|cause=shutdown|uid=$UA|lease=$ic|\
+device=$DEV_1|reason=daemon stopping: signal SIGTERM from uid 0 pid $BASHPID" \
+		"message_id=$MID_RELEASE|action=release|method=-|cause=shutdown|uid=$UA|lease=$id|\
+device=$DEV_2"
+	release_lease RC
+	release_lease RD
+	side_end
+}
+
+t_audit_flood() {
+	local pol="$WORK/audit-flood.conf" msgs=() out
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound group implicit" >"$pol"
+	side_start audit-flood "$pol" || return
+	# A uid with no rule floods denials (more than any global budget would let through)...
+	for _ in $(seq 250); do
+		msgs+=("{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}")
+	done
+	audit_mark
+	out=$(raw_as $UX --timeout 10 --replies 250 "${msgs[@]}")
+	expect_eq "250 denials" \
+		"$(jq -s '[.[] | select(.reply.error == "io.ioasid.PermissionDenied")] | length' <<<"$out")" 250
+	# ...and another tenant's allow and release are written all the same.
+	ctl_as $UA acquire $DEV_1 --json=short </dev/null >/dev/null
+	expect_eq "A's acquire" "$?" 0
+	expect_eq "the flooder's records: its budget (20)" \
+		"$(audit_lines | grep -c "action=deny .* uid=$UX ")" 20
+	expect_eq "A's allow written" "$(audit_lines | grep -c "action=allow .* uid=$UA ")" 1
+	expect_eq "A's release written" "$(audit_lines | grep -c "action=release .* uid=$UA ")" 1
+	# The summary names the uid and the count (written at exit at the latest).
+	audit_mark
+	daemon_stop || fail "ioasidd did not stop cleanly"
+	expect_audit "summary" "message_id=$MID_SUPPRESSED|action=suppressed|uid=$UX|suppressed=230"
+	side_end
+}
+
+# uid 4294967294 (the largest a policy can name) is printed unsigned everywhere: ListLeases,
+# ioasidctl leases (JSON and table), the group's owner, the refusal naming the owner, audit.
+t_audit_big_uid() {
+	local pol="$WORK/audit-uid.conf" big=4294967294 id out
+	printf '%s\n' "admin uid 0" "allow uid $big to any mode attached,unbound group implicit" >"$pol"
+	side_start audit-uid "$pol" || return
+	audit_mark
+	hold_lease BU $big $DEV_A || fail "acquire as uid $big failed: $(cat "$BU_err")"
+	id=$(jq -r .lease "$BU_out")
+	expect_audit "allow" "message_id=$MID_ALLOW|action=allow|uid=$big|lease=$id"
+	out=$(raw_as root --timeout 2 --replies 1 '{"method":"io.ioasid.Broker.ListLeases"}')
+	expect_eq "ListLeases uid" "$(jq -r 'select(.reply) | .reply.parameters.leases[0].uid' <<<"$out")" $big
+	expect_eq "ioasidctl leases --json" "$(ctl_as root leases --json=short | jq -r '.[0].uid')" $big
+	expect_eq "ioasidctl leases as the holder" "$(ctl_as $big leases --json=short | jq -r '.[0].uid')" $big
+	expect_match "ioasidctl leases table" "$(ctl_as root leases)" "$id +$big "
+	out=$(raw_as root --timeout 2 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}')
+	expect_eq "ListGroups owner" \
+		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 5) | .owner' <<<"$out")" \
+		"uid:$big"
+	ctl_as $big acquire $DEV_B --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_match "the owner named in a refusal" "$(cat "$WORK/err")" "uid:$big \\(lease $id\\)"
+	audit_mark
+	release_lease BU
+	expect_audit "release" "message_id=$MID_RELEASE|action=release|uid=$big|lease=$id"
+	side_end
+}
+
+# A refusal after the policy allowed: a process-lifetime grant on a kernel without
+# SO_PEERPIDFD (the shim plays one). One deny naming the rule, no allow.
+t_audit_no_pidfd() {
+	local pol="$WORK/audit-nopidfd.conf" count="$WORK/nopidfd.count"
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached group implicit lifetime process" >"$pol"
+	DAEMON_ENV="LD_PRELOAD=$B/peercred-eio PEERCRED_SHIM=nopidfd PEERCRED_EIO_COUNT=$count"
+	DAEMON_ENV+=" ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	rm -f "$count"
+	side_start audit-nopidfd "$pol" || { DAEMON_ENV=; return; }
+	DAEMON_ENV=
+	expect_match "shim exercised (startup probe)" "$(cat "$count" 2>/dev/null)" x
+	audit_mark
+	ctl_as $UA acquire $DEV_1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "refused" "$?" 2
+	expect_match "reason" "$(cat "$WORK/err")" "SO_PEERPIDFD"
+	expect_audit "deny after the policy allowed (no pidfd)" "message_id=$MID_DENY|action=deny|\
+uid=$UA|device=$DEV_1|rule=$pol:2|error=io.ioasid.PermissionDenied|\
+reason=process lifetime needs SO_PEERPIDFD"
+	side_end
+}
+
+# ---------------------------------------------------------------------------------------
 # L. The legacy VFIO path (a kernel without iommufd): tests/hosts/legacy.json, the sample
 # guest with no VFIO cdevs; group 5 = bridge + 0000:01:01.0 + 0000:01:02.0 on vfio-pci,
 # group 7 = 0000:00:06.0 on vfio-pci + 0000:00:06.1 on a host driver.
@@ -987,6 +1254,11 @@ run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 run_test legacy t_legacy
 run_test vmd-domain t_vmd_domain
+run_test audit-acquire-release t_audit_acquire_release
+run_test audit-admin t_audit_admin
+run_test audit-flood t_audit_flood
+run_test audit-big-uid t_audit_big_uid
+run_test audit-no-pidfd t_audit_no_pidfd
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then

@@ -2,6 +2,7 @@
 /* Pure parts of the daemon: cgroup -> unit, /proc/PID/cgroup parsing, peer identity over a
  * socketpair, the lease table and group exclusivity. */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
@@ -186,44 +187,164 @@ static void test_log_escape(void) {
 	ASSERT_STREQ(small, "\\x0a");
 }
 
-/* One line per decision on stderr, rate-limited with a "suppressed N" summary. */
-static void test_audit_rate_limit(void) {
-	int mf = memfd_create("stderr", MFD_CLOEXEC);
-	CU_ASSERT_FATAL(mf >= 0);
-	fflush(stderr);
-	int saved = dup(STDERR_FILENO);
-	CU_ASSERT_FATAL(saved >= 0);
-	dup2(mf, STDERR_FILENO);
-	audit_set_rate_limit(3, 1);
-	AuditRecord a = { .action = "deny", .message_id = IOASID_MESSAGE_DENY,
-			  .method = "io.ioasid.Broker.Acquire", .device = "0000:01:00.0",
-			  .reason = "no rule matched", .uid = 1000, .pid = 42, .generation = 7 };
-	for (int i = 0; i < 10; i++)
-		audit_log(&a);
-	usleep(1100 * 1000);
-	a.action = "allow";
-	audit_log(&a);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	audit_set_rate_limit(200, 10);
+/* Captures what the audit functions write to stderr (no journal in tests). */
+typedef struct Capture {
+	int memfd, saved;
+} Capture;
 
-	char buf[4096] = "";
-	ssize_t n = pread(mf, buf, sizeof(buf) - 1, 0);
-	close(mf);
-	CU_ASSERT_FATAL(n > 0);
+static void capture_start(Capture *cap) {
+	cap->memfd = memfd_create("stderr", MFD_CLOEXEC);
+	CU_ASSERT_FATAL(cap->memfd >= 0);
+	fflush(stderr);
+	cap->saved = dup(STDERR_FILENO);
+	CU_ASSERT_FATAL(cap->saved >= 0);
+	dup2(cap->memfd, STDERR_FILENO);
+}
+
+/* Stops capturing; returns the text (freed by the caller). */
+static char *capture_stop(Capture *cap) {
+	fflush(stderr);
+	dup2(cap->saved, STDERR_FILENO);
+	close(cap->saved);
+	static char buf[256 * 1024];
+	ssize_t n = pread(cap->memfd, buf, sizeof(buf) - 1, 0);
+	close(cap->memfd);
+	CU_ASSERT_FATAL(n >= 0);
 	buf[n] = '\0';
-	size_t deny = 0, allow = 0;
-	for (char *p = buf; (p = strstr(p, "action=deny")); p++)
-		deny++;
-	for (char *p = buf; (p = strstr(p, "action=allow")); p++)
-		allow++;
-	CU_ASSERT_EQUAL(deny, 3);
-	CU_ASSERT_EQUAL(allow, 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "suppressed 7 records"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "uid=1000 pid=42"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "generation=7"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "rule=default"));
+	return strdup(buf);
+}
+
+/* Audit lines of text containing every one of the NULL-terminated substrings. */
+static size_t count_lines(const char *text, ...) {
+	size_t n = 0;
+	for (const char *l = text; l && *l;) {
+		const char *e = strchrnul(l, '\n');
+		char line[8192];
+		snprintf(line, sizeof(line), "%.*s", (int)(e - l), l);
+		bool all = strneq(line, "ioasidd: audit: ", 16);
+		va_list ap;
+		va_start(ap, text);
+		for (const char *want; all && (want = va_arg(ap, const char *));)
+			all = strstr(line, want) != NULL;
+		va_end(ap);
+		n += all;
+		l = *e ? e + 1 : e;
+	}
+	return n;
+}
+
+/* Denials are rate-limited per uid: one uid's flood neither silences another uid's denials
+ * nor any allow, release, revoke or reload; the summary names the uid and the count. */
+static void test_audit_rate_limit(void) {
+	Capture cap;
+	capture_start(&cap);
+	audit_set_rate_limit(3, 1);
+	AuditRecord deny = { .action = "deny", .message_id = IOASID_MESSAGE_DENY,
+			     .method = "io.ioasid.Broker.Acquire", .cause = "request",
+			     .device = "0000:01:00.0", .reason = "no rule matched", .uid = 1000,
+			     .pid = 42, .generation = 7 };
+	for (int i = 0; i < 10; i++)
+		audit_log(&deny);
+	AuditRecord other = deny;
+	other.uid = 1001;
+	audit_log(&other);
+	audit_log(&other);
+	static const struct {
+		const char *action, *id;
+	} kept[] = {
+		{ "allow", IOASID_MESSAGE_ALLOW },   { "release", IOASID_MESSAGE_RELEASE },
+		{ "revoke", IOASID_MESSAGE_REVOKE }, { "reload", IOASID_MESSAGE_RELOAD },
+		{ "stage", IOASID_MESSAGE_ALLOW },   { "drop-staged", IOASID_MESSAGE_RELEASE },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+		for (int j = 0; j < 10; j++)
+			audit_log(&(AuditRecord){ .action = kept[i].action,
+						  .message_id = kept[i].id, .uid = 1000,
+						  .lease = "l1" });
+	usleep(1100 * 1000);
+	/* The next record, any kind, ends the window: the summary comes first. */
+	audit_log(&(AuditRecord){ .action = "allow", .message_id = IOASID_MESSAGE_ALLOW,
+				  .uid = 1001 });
+	char *text = capture_stop(&cap);
+	audit_set_rate_limit(AUDIT_DENY_BURST, AUDIT_DENY_INTERVAL_SEC);
+
+	CU_ASSERT_EQUAL(count_lines(text, "action=deny ", "uid=1000 ", NULL), 3);
+	CU_ASSERT_EQUAL(count_lines(text, "action=deny ", "uid=1001 ", NULL), 2);
+	for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+		char a[64], m[64];
+		snprintf(a, sizeof(a), "action=%s ", kept[i].action);
+		snprintf(m, sizeof(m), "message_id=%s ", kept[i].id);
+		CU_ASSERT_EQUAL(count_lines(text, a, m, "uid=1000 ", NULL), 10);
+	}
+	char id[64];
+	snprintf(id, sizeof(id), "message_id=%s ", IOASID_MESSAGE_SUPPRESSED);
+	CU_ASSERT_EQUAL(count_lines(text, id, "action=suppressed ", NULL), 1);
+	CU_ASSERT_EQUAL(count_lines(text, id, "uid=1000 ", "suppressed=7 ",
+				    "reason=\"7 denial records of uid 1000 suppressed", NULL),
+			1);
+	/* The summary precedes the record that ended the window. */
+	const char *sum = strstr(text, "action=suppressed");
+	const char *last = strstr(text, "action=allow method=- cause=\"-\" uid=1001 ");
+	CU_ASSERT_TRUE(sum && last && sum < last);
+	CU_ASSERT_EQUAL(count_lines(text, "uid=1000 pid=42 ", "generation=7 ", "rule=default ",
+				    "cause=\"request\" ", NULL),
+			3);
+	free(text);
+}
+
+/* More uids than the table holds share one budget: a flood from a whole uid range is bounded
+ * by the table, and its summary says so. audit_flush() writes pending summaries at once. */
+static void test_audit_rate_limit_overflow(void) {
+	Capture cap;
+	capture_start(&cap);
+	audit_set_rate_limit(2, 60);
+	AuditRecord a = { .action = "deny", .message_id = IOASID_MESSAGE_DENY, .reason = "x" };
+	for (uid_t u = 0; u < AUDIT_UID_SLOTS + 10; u++)
+		for (int i = 0; i < 3; i++) {
+			a.uid = 100000 + u;
+			audit_log(&a);
+		}
+	audit_flush();
+	char *text = capture_stop(&cap);
+	audit_set_rate_limit(AUDIT_DENY_BURST, AUDIT_DENY_INTERVAL_SEC);
+	/* 2 of 3 for each tracked uid, 2 for all the others together. */
+	CU_ASSERT_EQUAL(count_lines(text, "action=deny ", NULL), AUDIT_UID_SLOTS * 2 + 2);
+	CU_ASSERT_EQUAL(count_lines(text, "action=deny ", "uid=100000 ", NULL), 2);
+	CU_ASSERT_EQUAL(count_lines(text, "action=suppressed ", "uid=100000 ", "suppressed=1 ",
+				    NULL),
+			1);
+	CU_ASSERT_EQUAL(count_lines(text, "action=suppressed ", "uid=- ", "suppressed=28 ",
+				    "uids beyond the 64 tracked", NULL),
+			1);
+	CU_ASSERT_EQUAL(count_lines(text, "action=suppressed ", NULL), AUDIT_UID_SLOTS + 1);
+	free(text);
+}
+
+/* The stderr form: message_id first, uids unsigned, no value can end its field or forge one. */
+static void test_audit_format(void) {
+	Capture cap;
+	capture_start(&cap);
+	audit_log(&(AuditRecord){ .action = "allow", .message_id = IOASID_MESSAGE_ALLOW,
+				  .method = "io.ioasid.Broker.Acquire", .cause = "request",
+				  .uid = 4294967294u, .pid = 7, .unit = "a b uid=0.service",
+				  .device = "0000:01:00.0,0000:01:00.1", .rule = "x.conf:3",
+				  .lease = "abc", .generation = 2,
+				  .reason = "say \"hi\"\n action=deny" });
+	audit_log(&(AuditRecord){ .action = "reload", .message_id = IOASID_MESSAGE_RELOAD,
+				  .cause = "signal SIGHUP", .uid = (uid_t)-1 });
+	char *text = capture_stop(&cap);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "ioasidd: audit: message_id=%s action=allow method=io.ioasid.Broker.Acquire "
+		 "cause=\"request\" uid=4294967294 pid=7 unit=a\\x20b\\x20uid=0.service "
+		 "device=0000:01:00.0,0000:01:00.1 rule=x.conf:3 error=- generation=2 lease=abc "
+		 "reason=\"say \\x22hi\\x22\\x0a action=deny\"\n"
+		 "ioasidd: audit: message_id=%s action=reload method=- cause=\"signal SIGHUP\" "
+		 "uid=- pid=- unit=- device=- rule=default error=- generation=0 lease=- "
+		 "reason=\"-\"\n",
+		 IOASID_MESSAGE_ALLOW, IOASID_MESSAGE_RELOAD);
+	ASSERT_STREQ(text, want);
+	free(text);
 }
 
 /*
@@ -410,6 +531,8 @@ static void test_device_gone(void) {
 	char bid[sizeof(b->id)];
 	memcpy(bid, b->id, sizeof(bid));
 
+	Capture cap;
+	capture_start(&cap);
 	manager_device_gone(&m, d3->bdf, "vfio-pci-variant");
 	CU_ASSERT_FALSE(a->revoked);
 	CU_ASSERT_TRUE(a->iommufd >= 0);
@@ -425,12 +548,26 @@ static void test_device_gone(void) {
 	manager_device_gone(&m, d4->bdf, NULL);
 	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, bid));
 	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d4->iommu_group));
+	/* One record each, naming the device's removal as the cause, not a Revoke call. */
+	char *text = capture_stop(&cap);
+	CU_ASSERT_EQUAL(count_lines(text, NULL), 2);
+	CU_ASSERT_EQUAL(count_lines(text, "message_id=" IOASID_MESSAGE_REVOKE " action=revoke ",
+				    "method=- cause=\"device-gone\" ", "device=0000:00:03.0 ",
+				    "reason=\"0000:00:03.0 rebound to e1000e\"", NULL),
+			1);
+	CU_ASSERT_EQUAL(count_lines(text, "message_id=" IOASID_MESSAGE_RELEASE,
+				    " action=drop-staged method=- cause=\"device-gone\" ",
+				    "device=0000:00:04.0 ", NULL),
+			1);
+	free(text);
 	lease_table_clear(&m.leases);
 }
 
 static CU_TestInfo tests[] = {
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
+	{ "audit_rate_limit_overflow", test_audit_rate_limit_overflow },
+	{ "audit_format", test_audit_format },
 	{ "log_escape", test_log_escape },
 	{ "unit_from_cgroup", test_unit_from_cgroup },
 	{ "parse_proc_cgroup", test_parse_proc_cgroup },

@@ -217,7 +217,8 @@ static void test_show(void) {
 
 static void test_explain(void) {
 	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
-			    *e3 = NULL, *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL;
+			    *e3 = NULL, *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL, *o6 = NULL,
+			    *e6 = NULL;
 	if (!have_ctl())
 		return;
 	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "explain", "--config", conf, "--host", host,
@@ -237,7 +238,8 @@ static void test_explain(void) {
 			2);
 	HAS(o3, "\"allow\":false");
 	HAS(o3, "\"line\":4");
-	HAS(o3, "\"why\":\"group: peer (gid -1) is not in group 0 (0)\"");
+	HAS(o3, "\"why\":\"group: peer (gid unknown) is not in group 0 (0)\"");
+	HAS(o3, "\"peer\":{\"uid\":4243,\"gid\":null,");
 
 	CU_ASSERT_EQUAL(run(&o4, &e4, "--json=short", "policy", "explain", "--config", conf,
 			    "--host", host, "--user", "4243", "--group", "0", "--device",
@@ -250,6 +252,14 @@ static void test_explain(void) {
 			    "01:00.0", NULL),
 			64);
 	HAS(e5, "needs --user");
+
+	/* The largest uid a policy can name is printed unsigned, never as -2. */
+	CU_ASSERT_EQUAL(run(&o6, &e6, "--json=short", "policy", "explain", "--config", conf,
+			    "--host", host, "--user", "4294967294", "--group", "0", "--device",
+			    "0000:01:00.0", NULL),
+			2);
+	HAS(o6, "\"peer\":{\"uid\":4294967294,\"gid\":0,");
+	HAS(o6, "\"why\":\"user: peer uid 4294967294 is not 4243 (4243)\"");
 }
 
 static CU_TestInfo tests[] = {

@@ -590,6 +590,39 @@ static void test_uid_range_edges(void) {
 	}
 }
 
+/* uid 65534 (an unmapped user-namespace id) against every admin selector, each written so
+ * that it matches the very same peer under any other uid: only the 65534 rule keeps nobody
+ * out, not a rule it would never match anyway. */
+static void test_admin_nobody(void) {
+	static const char *const rules[] = {
+		"admin group kvm\n",
+		"admin unit libvirtd.service\n",
+		"admin cgroup /system.slice/*\n",
+		"admin label *:virtd_t:*\n",
+		"admin group kvm unit libvirtd.service cgroup /system.slice/* label *:virtd_t:*\n",
+	};
+	static const gid_t kvm[] = { 36 };
+	PolicyPeer peer = { .gid = 65534, .groups = kvm, .n_groups = 1, .pid = 5,
+			    .have_pidfd = true, .unit = "libvirtd.service",
+			    .cgroup = "/system.slice/libvirtd.service",
+			    .label = "system_u:system_r:virtd_t:s0" };
+	for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(rules[i]);
+		PolicyDecision d;
+		peer.uid = 1000;
+		if (!policy_is_admin(p, &peer, &d))
+			fprintf(stderr, "\n'%.*s' does not match uid 1000: %s\n",
+				(int)strcspn(rules[i], "\n"), rules[i], d.reason);
+		CU_ASSERT_TRUE(policy_is_admin(p, &peer, &d));
+		peer.uid = 65534;
+		if (policy_is_admin(p, &peer, &d))
+			fprintf(stderr, "\n'%.*s' matches uid 65534\n",
+				(int)strcspn(rules[i], "\n"), rules[i]);
+		CU_ASSERT_FALSE(policy_is_admin(p, &peer, &d));
+		CU_ASSERT_PTR_NULL(d.file);
+	}
+}
+
 /* ---- explain ---------------------------------------------------------------------------- */
 
 static void test_explain(void) {
@@ -933,7 +966,8 @@ static CU_TestInfo tests[] = {
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
 	{ "settings", test_settings },   { "golden", test_golden },
-	{ "admin", test_admin },	   { "explain", test_explain },
+	{ "admin", test_admin },
+	{ "admin_nobody", test_admin_nobody },	   { "explain", test_explain },
 	{ "to_string", test_to_string }, { "owner", test_owner },
 	CU_TEST_INFO_NULL,
 };
