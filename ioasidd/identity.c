@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include "common/cgroup-identity.h"
 #include "common/macro.h"
 #include "common/util.h"
 #include "ioasidd/ioasidd.h"
@@ -23,8 +24,9 @@ void peer_done(Peer *p) {
 	free(p->label);
 	free(p->cgroup);
 	free(p->unit);
+	free(p->user_unit);
 	p->groups = NULL;
-	p->label = p->cgroup = p->unit = NULL;
+	p->label = p->cgroup = p->unit = p->user_unit = NULL;
 	p->n_groups = 0;
 }
 
@@ -37,6 +39,7 @@ void peer_to_policy(const Peer *p, PolicyPeer *ret) {
 		.pid = p->pid,
 		.have_pidfd = p->have_pidfd,
 		.unit = p->unit,
+		.user_unit = p->user_unit,
 		.cgroup = p->cgroup,
 		.label = p->label,
 	};
@@ -56,30 +59,29 @@ bool identity_probe_pidfd(void) {
 	return ok;
 }
 
-int identity_unit_from_cgroup(const char *cgroup, char **ret) {
-	if (!cgroup)
-		return 0;
-	const char *best = NULL;
-	size_t best_len = 0;
-	for (const char *p = cgroup; *p;) {
-		while (*p == '/')
-			p++;
-		const char *e = strchrnul(p, '/');
-		size_t len = (size_t)(e - p);
-		if ((len > 8 && strneq(e - 8, ".service", 8)) ||
-		    (len > 6 && strneq(e - 6, ".scope", 6))) {
-			best = p;
-			best_len = len;
-		}
-		p = e;
-	}
-	if (!best)
-		return 0;
-	char *u = strndup(best, best_len);
-	if (!u)
+int identity_peer_set_cgroup(Peer *p, const char *cgroup) {
+	CgroupIdentity id;
+	_cleanup_free_ char *cg = NULL, *unit = NULL, *user_unit = NULL;
+
+	cg = strdup(cgroup);
+	if (!cg)
 		return -ENOMEM;
-	*ret = u;
-	return 1;
+	/* A path the kernel would not show (outside our cgroup namespace: "/../..") has no
+	 * unit: the raw path is kept for 'cgroup' rules, every unit stays unknown. */
+	if (cgroup_identity_from_path(cgroup, &id) < 0)
+		id = (CgroupIdentity){ .owner_uid = (uid_t)-1 };
+	/* The owner uid is not kept: a peer's uid is SO_PEERCRED's, and the user unit is
+	 * matched only in rules that also name the uid. */
+	if ((id.unit[0] && !(unit = strdup(id.unit))) ||
+	    (id.user_unit[0] && !(user_unit = strdup(id.user_unit))))
+		return -ENOMEM;
+	free(p->cgroup);
+	free(p->unit);
+	free(p->user_unit);
+	p->cgroup = TAKE_PTR(cg);
+	p->unit = TAKE_PTR(unit);
+	p->user_unit = TAKE_PTR(user_unit);
+	return 0;
 }
 
 int identity_parse_proc_cgroup(const char *text, char **ret) {
@@ -191,18 +193,19 @@ int identity_from_socket(int fd, bool pidfd_supported, Peer *ret) {
 		goto fail;
 
 	/* The cgroup through /proc/PID, then proof that PID still is the peer (pidfd alive):
-	 * otherwise the pid may have been reused and the path would be someone else's. Without
-	 * a pidfd, or when /proc is hidden (ProtectProc=invisible), cgroup and unit stay
-	 * unknown and rules on them do not match. */
+	 * otherwise the pid may have been reused and the path would be someone else's. Units
+	 * and owner are derived from it as systemd does (common/cgroup-identity.c): a process
+	 * below user@UID.service has the system unit user@UID.service whatever its user
+	 * manager calls it. Without a pidfd, or when /proc is hidden (ProtectProc=invisible),
+	 * cgroup and units stay unknown and rules on them do not match. */
 	if (p.have_pidfd && p.pid > 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)p.pid);
 		_cleanup_free_ char *text = NULL;
 		if (read_full_file(path, 64 * 1024, &text, NULL) >= 0 && pidfd_alive(p.pidfd)) {
-			char *cg = NULL;
+			_cleanup_free_ char *cg = NULL;
 			if (identity_parse_proc_cgroup(text, &cg) >= 0) {
-				p.cgroup = cg;
-				r = identity_unit_from_cgroup(cg, &p.unit);
+				r = identity_peer_set_cgroup(&p, cg);
 				if (r < 0)
 					goto fail;
 			}

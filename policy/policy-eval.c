@@ -225,18 +225,33 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 			 s->group_name, (unsigned)s->gid))
 			return;
 	}
-	/* unit and cgroup come from /proc/PID: only a pidfd proves PID still is the peer.
-	 * Without one these selectors fail closed (A8), whatever the caller filled in. */
-	if ((s->unit || s->cgroup) && !peer->have_pidfd) {
-		if (fail(c, "%s: peer identity is not pinned by a pidfd", s->unit ? "unit" : "cgroup"))
+	/* unit, user-unit and cgroup come from /proc/PID: only a pidfd proves PID still is
+	 * the peer. Without one these selectors fail closed (A8), whatever the caller filled
+	 * in. */
+	if ((s->unit || s->user_unit || s->cgroup) && !peer->have_pidfd) {
+		if (fail(c, "%s: peer identity is not pinned by a pidfd",
+			 s->unit ? "unit" : s->user_unit ? "user-unit" : "cgroup"))
 			return;
-	} else if (s->unit) {
-		if (!peer->unit) {
-			if (fail(c, "unit: peer has no systemd unit"))
-				return;
-		} else if (fnmatch(s->unit, peer->unit, 0) != 0) {
-			if (fail(c, "unit: peer unit '%s' does not match '%s'", peer->unit, s->unit))
-				return;
+	} else {
+		if (s->unit) {
+			if (!peer->unit) {
+				if (fail(c, "unit: peer has no system unit"))
+					return;
+			} else if (fnmatch(s->unit, peer->unit, 0) != 0) {
+				if (fail(c, "unit: peer's system unit '%s' does not match '%s'",
+					 peer->unit, s->unit))
+					return;
+			}
+		}
+		if (s->user_unit) {
+			if (!peer->user_unit) {
+				if (fail(c, "user-unit: peer is in no unit of a user manager"))
+					return;
+			} else if (fnmatch(s->user_unit, peer->user_unit, 0) != 0) {
+				if (fail(c, "user-unit: peer's user unit '%s' does not match '%s'",
+					 peer->user_unit, s->user_unit))
+					return;
+			}
 		}
 	}
 	if (s->cgroup && peer->have_pidfd) {
