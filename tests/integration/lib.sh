@@ -56,7 +56,8 @@ daemon_cmdline() {
 
 # daemon_start NAME HOSTFILE POLICYFILE [EXTRA...]: starts ioasidd in the foreground (in
 # the background of this shell) and waits until its socket accepts connections.
-# Environment for the daemon: DAEMON_ENV (e.g. "LD_PRELOAD=...").
+# Environment for the daemon: DAEMON_ENV (e.g. "LD_PRELOAD=..."); a command it runs under:
+# DAEMON_WRAP (e.g. "unshare --cgroup", which execs, so DAEMON_PID stays the daemon's).
 daemon_start() {
 	local name=$1 host=$2 policy=$3
 	shift 3
@@ -64,7 +65,7 @@ daemon_start() {
 	DAEMON_LOG="$WORK/$name.log"
 	rm -f "$DAEMON_SOCK"
 	# shellcheck disable=SC2046
-	env ${DAEMON_ENV:-} $(daemon_cmdline "$host" "$policy" "$DAEMON_SOCK" "$@") \
+	env ${DAEMON_ENV:-} ${DAEMON_WRAP:-} $(daemon_cmdline "$host" "$policy" "$DAEMON_SOCK" "$@") \
 		>"$DAEMON_LOG" 2>&1 </dev/null &
 	DAEMON_PID=$!
 	local tries=100

@@ -833,6 +833,114 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------
+# U. Unit identity as systemd sees it. A daemon of its own runs in a private cgroup namespace
+# rooted at a scratch cgroup, so the cgroups its clients are moved into (real cgroups, before
+# they connect) read to it exactly as on a host: /system.slice/libvirtd.service, or
+# /user.slice/user-UID.slice/user@UID.service/... for whatever a user's own manager runs
+# (`systemd-run --user --unit=libvirtd.service`, rootless podman's libpod scopes).
+
+# The cgroup2 mount: /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid).
+cg2_mount() {
+	local m
+	for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		[ "$(stat -f -c %T "$m" 2>/dev/null)" = cgroup2fs ] && { echo "$m"; return 0; }
+	done
+	return 1
+}
+
+# in_cgroup DIR CMD...: CMD in the cgroup DIR (created), from a subshell that moved there.
+in_cgroup() {
+	local dir=$1
+	shift
+	(mkdir -p "$dir" && echo $BASHPID >"$dir/cgroup.procs" || exit 99; "$@")
+}
+
+# unit_case NAME CGROUP UID DEVICE WANT UNIT: Acquire from CGROUP (as the daemon sees it) as
+# UID: exit code WANT (0 allowed, 2 denied), the same verdict from `policy explain --cgroup`
+# (the daemon's derivation, in the CLI), and an audit record naming the system unit UNIT.
+unit_case() {
+	local name=$1 cg=$2 uid=$3 dev=$4 want=$5 unit=$6 rc action=allow
+	in_cgroup "$UNIT_SCRATCH$cg" ctl_as "$uid" acquire "$dev" --json=short \
+		</dev/null >"$WORK/u.out" 2>"$WORK/u.err"
+	rc=$?
+	expect_eq "$name: acquire" "$rc" "$want"
+	[ "$want" = 2 ] && expect_match "$name: refusal" "$(cat "$WORK/u.err")" "Permission denied"
+	"$B/ioasidctl" policy explain --config "$UNIT_POLICY" --host "$SAMPLE" --user "$uid" \
+		--cgroup "$cg" --device "$dev" >"$WORK/u.explain" 2>&1
+	expect_eq "$name: policy explain --cgroup agrees" "$?" "$want"
+	[ "$want" = 2 ] && action=deny
+	expect_match "$name: audit record" \
+		"$(grep -E "action=(allow|deny) .* uid=$uid " "$DAEMON_LOG" | tail -1)" \
+		"action=$action .* unit=$unit device=$dev"
+}
+
+t_U_units() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local mnt orig rc pod=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+	local ua="/user.slice/user-$UA.slice/user@$UA.service"
+	local ub="/user.slice/user-$UB.slice/user@$UB.service"
+	mnt=$(cg2_mount) || { echo "    SKIPPED: no cgroup2 mount (unit identity)"; return; }
+	command -v unshare >/dev/null || { echo "    SKIPPED: unshare is not installed"; return; }
+	UNIT_SCRATCH="$mnt/ioasid-it-$$"
+	if ! mkdir "$UNIT_SCRATCH" 2>/dev/null; then
+		echo "    SKIPPED: cannot create the scratch cgroup $UNIT_SCRATCH"
+		return
+	fi
+	orig=$(sed -n 's/^0:://p' /proc/$BASHPID/cgroup)
+	UNIT_POLICY="$WORK/units.conf"
+	# The README's libvirt rule, an admin rule on the same unit, and the documented rootless
+	# podman rule (ioasid.conf.example, ioasid.conf(5)).
+	cat >"$UNIT_POLICY" <<EOF
+admin uid 0
+admin unit libvirtd.service
+allow unit libvirtd.service to bdf $DEV_1 mode attached,unbound group implicit
+allow user $UB user-unit "libpod-*.scope" to bdf $DEV_2 group implicit max-leases 1
+EOF
+	# The daemon starts in the scratch cgroup and unshares its cgroup namespace there.
+	DAEMON_PID=
+	echo $BASHPID >"$UNIT_SCRATCH/cgroup.procs"
+	DAEMON_WRAP="unshare --cgroup"
+	daemon_start units "$SAMPLE" "$UNIT_POLICY"
+	rc=$?
+	DAEMON_WRAP=
+	echo $BASHPID >"$mnt$orig/cgroup.procs"
+	if [ $rc != 0 ]; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+	elif [ "$(readlink /proc/$DAEMON_PID/ns/cgroup)" = "$(readlink /proc/$BASHPID/ns/cgroup)" ]
+	then
+		fail "the daemon is not in a cgroup namespace of its own"
+	else
+		# systemd-run --user --unit=libvirtd.service: the user's manager names it.
+		unit_case spoofed "$ua/app.slice/libvirtd.service" $UA $DEV_1 2 "user@$UA.service"
+		unit_case "spoofed, below" "$ua/libvirtd.service/sub" $UA $DEV_1 2 "user@$UA.service"
+		in_cgroup "$UNIT_SCRATCH$ua/app.slice/libvirtd.service" ctl_as $UA status \
+			>/dev/null 2>"$WORK/u.err"
+		expect_eq "spoofed: admin unit refused" "$?" 2
+		expect_match "spoofed: admin refusal" "$(cat "$WORK/u.err")" "admin rule"
+		# The system service.
+		unit_case system "/system.slice/libvirtd.service" $UA $DEV_1 0 libvirtd.service
+		in_cgroup "$UNIT_SCRATCH/system.slice/libvirtd.service" ctl_as $UA status \
+			>/dev/null 2>&1
+		expect_eq "system: admin unit" "$?" 0
+		# A rootless podman container as crun places it; its root is the user's own uid.
+		unit_case container "$ub/user.slice/libpod-$pod.scope/container" $UB $DEV_2 0 \
+			"user@$UB.service"
+		unit_case "container, no sub-cgroup" "$ub/user.slice/libpod-$pod.scope" $UB $DEV_2 0 \
+			"user@$UB.service"
+		unit_case "another user's container" "$ua/user.slice/libpod-$pod.scope/container" \
+			$UA $DEV_2 2 "user@$UA.service"
+		unit_case "not in a container" "$ub/app.slice/foo.service" $UB $DEV_2 2 \
+			"user@$UB.service"
+		wait_leases 0
+		daemon_stop || fail "ioasidd (units) did not stop cleanly"
+	fi
+	# Every process has left: remove the cgroups, deepest first.
+	find "$UNIT_SCRATCH" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -e "$UNIT_SCRATCH" ] && fail "scratch cgroup $UNIT_SCRATCH left behind"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# ---------------------------------------------------------------------------------------
 # L. The legacy VFIO path (a kernel without iommufd): tests/hosts/legacy.json, the sample
 # guest with no VFIO cdevs; group 5 = bridge + 0000:01:01.0 + 0000:01:02.0 on vfio-pci,
 # group 7 = 0000:00:06.0 on vfio-pci + 0000:00:06.1 on a host driver.
@@ -987,6 +1095,7 @@ run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 run_test legacy t_legacy
 run_test vmd-domain t_vmd_domain
+run_test unit-identity t_U_units
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then
