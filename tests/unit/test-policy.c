@@ -849,7 +849,13 @@ static void test_example(void) {
 	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
 	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
-	CU_ASSERT_TRUE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	/* The rootless container rule: what a real container presents (the owner's uid in a
+	 * libpod scope of its manager), not a subordinate uid or a spoofed unit. */
+	CU_ASSERT_TRUE(eval(q, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_podman_root_nopidfd, &dev_nic, POLICY_MODE_ATTACHED, NULL,
+			     NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_spoof, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
 	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
@@ -885,6 +891,12 @@ static void test_man_example(void) {
 	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "vm", &d));
 	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
 	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
+	/* libvirt's rule is libvirtd's, not what a user's manager calls libvirtd.service. */
+	CU_ASSERT_TRUE(eval(p, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_FALSE(eval(p, &peer_spoof, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
+	/* The rootless podman rule matches a real rootless container's root. */
+	CU_ASSERT_TRUE(eval(p, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_IMPLICIT);
 }
 
 static CU_TestInfo example_tests[] = {
