@@ -35,6 +35,9 @@ lib_cleanup() {
 	[ -n "$DAEMON_PID" ] && daemon_stop >/dev/null 2>&1
 	# Background holders started by hold_lease.
 	jobs -p | xargs -r kill 2>/dev/null
+	# A scratch cgroup tree a test made (its processes are gone by now), deepest first.
+	[ -n "${CGROUP_SCRATCH:-}" ] && [ -d "$CGROUP_SCRATCH" ] &&
+		find "$CGROUP_SCRATCH" -depth -type d -exec rmdir {} + 2>/dev/null
 	[ -n "$WORK" ] && rm -rf "$WORK"
 	return $rc
 }

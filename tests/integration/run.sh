@@ -860,7 +860,7 @@ in_cgroup() {
 # (the daemon's derivation, in the CLI), and an audit record naming the system unit UNIT.
 unit_case() {
 	local name=$1 cg=$2 uid=$3 dev=$4 want=$5 unit=$6 rc action=allow
-	in_cgroup "$UNIT_SCRATCH$cg" ctl_as "$uid" acquire "$dev" --json=short \
+	in_cgroup "$CGROUP_SCRATCH$cg" ctl_as "$uid" acquire "$dev" --json=short \
 		</dev/null >"$WORK/u.out" 2>"$WORK/u.err"
 	rc=$?
 	expect_eq "$name: acquire" "$rc" "$want"
@@ -881,9 +881,14 @@ t_U_units() {
 	local ub="/user.slice/user-$UB.slice/user@$UB.service"
 	mnt=$(cg2_mount) || { echo "    SKIPPED: no cgroup2 mount (unit identity)"; return; }
 	command -v unshare >/dev/null || { echo "    SKIPPED: unshare is not installed"; return; }
-	UNIT_SCRATCH="$mnt/ioasid-it-$$"
-	if ! mkdir "$UNIT_SCRATCH" 2>/dev/null; then
-		echo "    SKIPPED: cannot create the scratch cgroup $UNIT_SCRATCH"
+	# Left by a run that was killed: remove (its processes are gone with it).
+	for d in "$mnt"/ioasid-it-*; do
+		[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null &&
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	CGROUP_SCRATCH="$mnt/ioasid-it-$$"
+	if ! mkdir "$CGROUP_SCRATCH" 2>/dev/null; then
+		echo "    SKIPPED: cannot create the scratch cgroup $CGROUP_SCRATCH"
 		return
 	fi
 	orig=$(sed -n 's/^0:://p' /proc/$BASHPID/cgroup)
@@ -898,7 +903,7 @@ allow user $UB user-unit "libpod-*.scope" to bdf $DEV_2 group implicit max-lease
 EOF
 	# The daemon starts in the scratch cgroup and unshares its cgroup namespace there.
 	DAEMON_PID=
-	echo $BASHPID >"$UNIT_SCRATCH/cgroup.procs"
+	echo $BASHPID >"$CGROUP_SCRATCH/cgroup.procs"
 	DAEMON_WRAP="unshare --cgroup"
 	daemon_start units "$SAMPLE" "$UNIT_POLICY"
 	rc=$?
@@ -913,13 +918,13 @@ EOF
 		# systemd-run --user --unit=libvirtd.service: the user's manager names it.
 		unit_case spoofed "$ua/app.slice/libvirtd.service" $UA $DEV_1 2 "user@$UA.service"
 		unit_case "spoofed, below" "$ua/libvirtd.service/sub" $UA $DEV_1 2 "user@$UA.service"
-		in_cgroup "$UNIT_SCRATCH$ua/app.slice/libvirtd.service" ctl_as $UA status \
+		in_cgroup "$CGROUP_SCRATCH$ua/app.slice/libvirtd.service" ctl_as $UA status \
 			>/dev/null 2>"$WORK/u.err"
 		expect_eq "spoofed: admin unit refused" "$?" 2
 		expect_match "spoofed: admin refusal" "$(cat "$WORK/u.err")" "admin rule"
 		# The system service.
 		unit_case system "/system.slice/libvirtd.service" $UA $DEV_1 0 libvirtd.service
-		in_cgroup "$UNIT_SCRATCH/system.slice/libvirtd.service" ctl_as $UA status \
+		in_cgroup "$CGROUP_SCRATCH/system.slice/libvirtd.service" ctl_as $UA status \
 			>/dev/null 2>&1
 		expect_eq "system: admin unit" "$?" 0
 		# A rootless podman container as crun places it; its root is the user's own uid.
@@ -932,11 +937,24 @@ EOF
 		unit_case "not in a container" "$ub/app.slice/foo.service" $UB $DEV_2 2 \
 			"user@$UB.service"
 		wait_leases 0
+		# A lease the user-unit rule granted is still granted after a reload that keeps
+		# the rule: re-evaluation uses the holder's user unit too.
+		echo $BASHPID >"$CGROUP_SCRATCH$ub/user.slice/libpod-$pod.scope/container/cgroup.procs"
+		hold_lease UL $UB $DEV_2
+		rc=$?
+		echo $BASHPID >"$mnt$orig/cgroup.procs"
+		[ $rc = 0 ] || fail "container lease: $(cat "$UL_err")"
+		raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Manager.Reload"}' >/dev/null
+		expect_eq "container lease kept across a reload" \
+			"$(ctl_as root leases --json=short | jq -r '.[0].state')" active
+		release_lease UL
+		wait_leases 0
 		daemon_stop || fail "ioasidd (units) did not stop cleanly"
 	fi
 	# Every process has left: remove the cgroups, deepest first.
-	find "$UNIT_SCRATCH" -depth -type d -exec rmdir {} + 2>/dev/null
-	[ -e "$UNIT_SCRATCH" ] && fail "scratch cgroup $UNIT_SCRATCH left behind"
+	find "$CGROUP_SCRATCH" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -e "$CGROUP_SCRATCH" ] && fail "scratch cgroup $CGROUP_SCRATCH left behind"
+	CGROUP_SCRATCH=
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
