@@ -53,6 +53,7 @@ typedef struct Peer {
 	char *unit;      /* system unit derived from cgroup (user@UID.service for anything a
 			  * user manager runs); NULL if none */
 	char *user_unit; /* unit inside a user manager or session; NULL if none */
+	bool cgroup_hidden; /* alive, but /proc hides its cgroup from us (hidepid) */
 } Peer;
 
 void peer_done(Peer *p);
@@ -77,6 +78,18 @@ bool identity_probe_pidfd(void);
  * unit unknown. Returns 0 or -ENOMEM (p unchanged).
  */
 int identity_peer_set_cgroup(Peer *p, const char *cgroup);
+/*
+ * identity_proc_hides_peers: does the /proc mount described by mountinfo (the text of
+ * /proc/self/mountinfo; the last mount on /proc counts) hide peers from this process?
+ * With hidepid= procfs shows a process only to those who may ptrace it (same uid and gid,
+ * no fewer capabilities, or CAP_SYS_PTRACE) and to members of its gid= group (root's group
+ * without the option; not for hidepid=ptraceable). Returns 1 with a sentence in why (may be
+ * NULL), 0 when it does not, -ENOMEM. identity_probe_proc() asks it about this process
+ * (its /proc/self/mountinfo, effective CAP_SYS_PTRACE and groups), or returns -errno.
+ */
+int identity_proc_hides_peers(const char *mountinfo, bool cap_sys_ptrace, char *why,
+			      size_t why_len);
+int identity_probe_proc(char *why, size_t why_len);
 /*
  * identity_parse_proc_cgroup: the cgroup v2 path from the text of /proc/PID/cgroup (the
  * "0::/path" line). Returns 0 with *ret (malloc'd), -ENOENT when there is no v2 line,

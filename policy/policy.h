@@ -36,6 +36,7 @@ typedef struct PolicyPeer {
 	const char *user_unit; /* unit inside a user manager or session (named by that user),
 				* or NULL */
 	const char *cgroup; /* cgroup path, raw: below a delegated subtree a user names it */
+	bool cgroup_hidden; /* the daemon could not read the cgroup: /proc hides the peer */
 	const char *label;  /* SELinux context (SO_PEERSEC), or NULL */
 } PolicyPeer;
 

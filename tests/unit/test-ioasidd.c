@@ -95,6 +95,53 @@ static void test_peer_cgroup(void) {
 	}
 }
 
+/* /proc mounted hidepid= (systemd's ProtectProc=) hides other uids' processes, unless we are
+ * in its gid= group (root's without the option) or have CAP_SYS_PTRACE; ptraceable only
+ * yields to CAP_SYS_PTRACE. The last mount on /proc counts. */
+static void test_proc_hides_peers(void) {
+	char mine[32], other[32];
+	snprintf(mine, sizeof(mine), "gid=%u", (unsigned)getegid());
+	snprintf(other, sizeof(other), "gid=%u", (unsigned)getegid() + 12345);
+	const char *plain =
+		"22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw";
+	char buf[8][512];
+	snprintf(buf[0], sizeof(buf[0]), "%s\n", plain);
+	snprintf(buf[1], sizeof(buf[1]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n",
+		 plain, other);
+	snprintf(buf[2], sizeof(buf[2]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n",
+		 plain, mine);
+	snprintf(buf[3], sizeof(buf[3]),
+		 "66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=2,%s\n%s\n", other, plain);
+	snprintf(buf[4], sizeof(buf[4]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=ptraceable,%s\n",
+		 plain, mine);
+	snprintf(buf[5], sizeof(buf[5]),
+		 "%s\n67 22 0:41 / /proc/sys ro,relatime - proc proc rw,hidepid=invisible,%s\n",
+		 plain, other);
+	snprintf(buf[6], sizeof(buf[6]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=1,%s\n", plain, other);
+	snprintf(buf[7], sizeof(buf[7]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=off,%s\n", plain,
+		 other);
+	static const int want[] = { 0, 1, 0, 0, 1, 0, 1, 0 };
+	for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+		char why[256] = "";
+		int r = identity_proc_hides_peers(buf[i], false, why, sizeof(why));
+		if (r != want[i])
+			fprintf(stderr, "\ncase %zu: %d, want %d\n%s", i, r, want[i], buf[i]);
+		CU_ASSERT_EQUAL(r, want[i]);
+		if (r > 0)
+			CU_ASSERT_PTR_NOT_NULL(strstr(why, "hidden from the daemon"));
+		/* CAP_SYS_PTRACE sees everything. */
+		CU_ASSERT_EQUAL(identity_proc_hides_peers(buf[i], true, NULL, 0), 0);
+	}
+	CU_ASSERT_EQUAL(identity_proc_hides_peers("", false, NULL, 0), 0);
+	/* This process, as it runs: an answer, not an error. */
+	CU_ASSERT(identity_probe_proc(NULL, 0) >= 0);
+}
+
 static void test_parse_proc_cgroup(void) {
 	char *p = NULL;
 	ASSERT_OK(identity_parse_proc_cgroup("0::/system.slice/a.service\n", &p));
@@ -487,6 +534,7 @@ static CU_TestInfo tests[] = {
 	{ "log_escape", test_log_escape },
 	{ "peer_cgroup", test_peer_cgroup },
 	{ "parse_proc_cgroup", test_parse_proc_cgroup },
+	{ "proc_hides_peers", test_proc_hides_peers },
 	{ "identity_socketpair", test_identity_socketpair },
 	{ "lease_ids", test_lease_ids },
 	{ "lease_groups_sorted", test_lease_groups_sorted },

@@ -556,6 +556,31 @@ static void test_admin(void) {
 	CU_ASSERT_FALSE(policy_is_admin(u, &peer_podman_root_nopidfd, &d));
 }
 
+/* /proc hid the peer's cgroup from the daemon (hidepid): unit, user-unit and cgroup rules
+ * cannot match, and the refusal says why. */
+static void test_cgroup_hidden(void) {
+	static const PolicyPeer hidden = { .uid = 1000, .gid = 1000, .pid = 9, .have_pidfd = true,
+					   .cgroup_hidden = true };
+	_cleanup_policy_free_ Policy *p = load_ok("allow unit libvirtd.service to any\n"
+						  "admin unit libvirtd.service\n");
+	PolicyDecision d;
+	CU_ASSERT_FALSE(eval(p, &hidden, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "hidden from the daemon by /proc hidepid"));
+	CU_ASSERT_FALSE(policy_is_admin(p, &hidden, &d));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "hidden from the daemon by /proc hidepid"));
+	PolicyRequest req = { .peer = &hidden, .device = &dev_gpu, .mode = POLICY_MODE_ATTACHED };
+	PolicyExplanation ex;
+	ASSERT_OK(policy_explain(p, &req, &d, &ex));
+	ASSERT_STREQ(ex.why, "unit: the peer's cgroup is hidden from the daemon (/proc hidepid)");
+	/* Nothing to say when no rule needed the cgroup. */
+	_cleanup_policy_free_ Policy *q = load_ok("allow user bob to any\n");
+	CU_ASSERT_FALSE(eval(q, &hidden, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	ASSERT_STREQ(d.reason, "no rule matched (default deny)");
+	/* Other selectors are unaffected. */
+	_cleanup_policy_free_ Policy *a = load_ok("allow user alice to any\n");
+	CU_ASSERT_TRUE(eval(a, &hidden, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+}
+
 /* ---- explain ---------------------------------------------------------------------------- */
 
 static void test_explain(void) {
@@ -787,7 +812,8 @@ static CU_TestInfo tests[] = {
 	{ "errors", test_errors },	   { "empty", test_empty },
 	{ "selectors", test_selectors }, { "grants", test_grants },
 	{ "settings", test_settings },   { "golden", test_golden },
-	{ "admin", test_admin },	   { "explain", test_explain },
+	{ "admin", test_admin },
+	{ "cgroup_hidden", test_cgroup_hidden },	   { "explain", test_explain },
 	{ "to_string", test_to_string }, { "owner", test_owner },
 	CU_TEST_INFO_NULL,
 };
