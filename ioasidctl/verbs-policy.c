@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pwd.h>
 
+#include "common/cgroup-identity.h"
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/util.h"
@@ -69,9 +70,9 @@ static int verb_policy_check(int argc, char **argv) {
 	int dr = r;
 	if (r < 0 && r != -ENOMEM && e.line == 0)
 		dr = load(path, false, &draft, &de);
-	_cleanup_free_ PolicyWarning *w = NULL;
-	size_t n_w = 0;
-	if (r >= 0 && policy_lint(p, &w, &n_w) < 0)
+	_cleanup_free_ PolicyWarning *w = NULL, *wi = NULL;
+	size_t n_w = 0, n_wi = 0;
+	if (r >= 0 && (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0))
 		return ioasidctl_error(1, "Out of memory");
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
@@ -93,6 +94,14 @@ static int verb_policy_check(int argc, char **argv) {
 						       json_object_new_int64(w[i].by_line));
 				json_object_object_add(x, "message",
 						       json_object_new_string(w[i].message));
+				json_object_array_add(wa, x);
+			}
+			for (size_t i = 0; i < n_wi; i++) {
+				json_object *x = json_object_new_object();
+				json_object_object_add(x, "line", json_object_new_int64(wi[i].line));
+				json_object_object_add(x, "covered_by", NULL);
+				json_object_object_add(x, "message",
+						       json_object_new_string(wi[i].message));
 				json_object_array_add(wa, x);
 			}
 			json_object_object_add(o, "warnings", wa);
@@ -118,10 +127,14 @@ static int verb_policy_check(int argc, char **argv) {
 	 * rarely means that. */
 	for (size_t i = 0; i < n_w; i++)
 		fprintf(stderr, "%s:%u: warning: %s\n", path, w[i].line, w[i].message);
+	/* Rules a local user can satisfy at will: valid, and what the file says, but rarely
+	 * what the administrator means. */
+	for (size_t i = 0; i < n_wi; i++)
+		fprintf(stderr, "%s:%u: warning: %s\n", path, wi[i].line, wi[i].message);
 	if (arg_json == JSON_OFF && !arg_quiet)
 		printf("%s: valid: %zu rules, %zu admin rules, %zu pools, %zu layouts%s\n", path,
 		       policy_n_rules(p), policy_n_admin(p), policy_n_pools(p), policy_n_layouts(p),
-		       n_w ? " (with warnings)" : "");
+		       n_w + n_wi ? " (with warnings)" : "");
 	return 0;
 }
 
@@ -302,6 +315,26 @@ static int verb_policy_explain(int argc, char **argv) {
 		return ioasidctl_error(1, "Out of memory");
 	if (r < 0)
 		return ioasidctl_error(EXIT_USAGE, "Unknown user '%s'", arg_user);
+	/* --cgroup is read the way the daemon reads a peer's cgroup: system unit, user unit
+	 * and owner uid through the same cgroup_identity_from_path(). */
+	CgroupIdentity cg = { .owner_uid = (uid_t)-1 };
+	const char *unit = arg_unit, *user_unit = NULL;
+	if (arg_cgroup) {
+		if (arg_cgroup[0] != '/')
+			return ioasidctl_error(EXIT_USAGE, "--cgroup needs an absolute cgroup path "
+							   "(as in /proc/PID/cgroup), not '%s'",
+					       arg_cgroup);
+		if (cgroup_identity_from_path(arg_cgroup, &cg) < 0)
+			cg = (CgroupIdentity){ .owner_uid = (uid_t)-1 }; /* as the daemon: no unit */
+		if (arg_unit && !streq(arg_unit, cg.unit))
+			return ioasidctl_error(EXIT_USAGE, "--unit '%s' is not the system unit of "
+							   "--cgroup '%s' (%s%s%s)",
+					       arg_unit, arg_cgroup, cg.unit[0] ? "that is '" : "",
+					       cg.unit[0] ? cg.unit : "it has none",
+					       cg.unit[0] ? "'" : "");
+		unit = cg.unit[0] ? cg.unit : NULL;
+		user_unit = cg.user_unit[0] ? cg.user_unit : NULL;
+	}
 	if (arg_group) {
 		gid_t g;
 		if (resolve_group_arg(arg_group, &g) < 0)
@@ -334,8 +367,8 @@ static int verb_policy_explain(int argc, char **argv) {
 		.uid = uid, .gid = gid, .groups = groups, .n_groups = (size_t)n_groups,
 		/* A hypothetical peer: pretend its identity is pinned, as it is on kernels
 		 * with SO_PEERPIDFD, so --unit and --cgroup are considered. */
-		.pid = 0, .have_pidfd = true, .unit = arg_unit, .cgroup = arg_cgroup,
-		.label = arg_label,
+		.pid = 0, .have_pidfd = true, .unit = unit, .user_unit = user_unit,
+		.cgroup = arg_cgroup, .label = arg_label,
 	};
 	unsigned mode = arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND :
 								 POLICY_MODE_ATTACHED;
@@ -362,7 +395,14 @@ static int verb_policy_explain(int argc, char **argv) {
 		for (int i = 0; i < n_groups; i++)
 			json_object_array_add(ga, json_object_new_int64(groups[i]));
 		json_object_object_add(po, "groups", ga);
-		json_object_object_add(po, "unit", json_str(arg_unit));
+		json_object_object_add(po, "unit", json_str(unit));
+		json_object_object_add(po, "user_unit", json_str(user_unit));
+		json_object_object_add(po, "owner_uid", arg_cgroup && cg.owner_uid != (uid_t)-1 ?
+								json_object_new_int64(cg.owner_uid) :
+								NULL);
+		json_object_object_add(po, "slice", arg_cgroup && cg.slice[0] ?
+							    json_object_new_string(cg.slice) :
+							    NULL);
 		json_object_object_add(po, "cgroup", json_str(arg_cgroup));
 		json_object_object_add(po, "label", json_str(arg_label));
 		json_object_object_add(o, "peer", po);
@@ -386,6 +426,14 @@ static int verb_policy_explain(int argc, char **argv) {
 		       dec.allow ? ansi_green() : ansi_red(), dec.allow ? "allow" : "deny",
 		       ansi_normal());
 		printf("%sReason:%s   %s\n", ansi_bold(), ansi_normal(), dec.reason);
+		if (arg_cgroup) {
+			char owner[16] = "none";
+			if (cg.owner_uid != (uid_t)-1)
+				snprintf(owner, sizeof(owner), "%u", (unsigned)cg.owner_uid);
+			printf("%sCgroup:%s   unit %s, user unit %s, owner uid %s\n", ansi_bold(),
+			       ansi_normal(), unit ? unit : "none", user_unit ? user_unit : "none",
+			       owner);
+		}
 		if (dec.file)
 			printf("%sRule:%s     %s:%u: %s\n", ansi_bold(), ansi_normal(), dec.file,
 			       dec.line, ex.decided_by);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include "common/cgroup-identity.h"
 #include "common/macro.h"
 #include "common/util.h"
 #include "ioasidd/ioasidd.h"
@@ -23,8 +25,9 @@ void peer_done(Peer *p) {
 	free(p->label);
 	free(p->cgroup);
 	free(p->unit);
+	free(p->user_unit);
 	p->groups = NULL;
-	p->label = p->cgroup = p->unit = NULL;
+	p->label = p->cgroup = p->unit = p->user_unit = NULL;
 	p->n_groups = 0;
 }
 
@@ -37,6 +40,8 @@ void peer_to_policy(const Peer *p, PolicyPeer *ret) {
 		.pid = p->pid,
 		.have_pidfd = p->have_pidfd,
 		.unit = p->unit,
+		.user_unit = p->user_unit,
+		.cgroup_hidden = p->cgroup_hidden,
 		.cgroup = p->cgroup,
 		.label = p->label,
 	};
@@ -56,30 +61,115 @@ bool identity_probe_pidfd(void) {
 	return ok;
 }
 
-int identity_unit_from_cgroup(const char *cgroup, char **ret) {
-	if (!cgroup)
-		return 0;
-	const char *best = NULL;
-	size_t best_len = 0;
-	for (const char *p = cgroup; *p;) {
-		while (*p == '/')
-			p++;
-		const char *e = strchrnul(p, '/');
-		size_t len = (size_t)(e - p);
-		if ((len > 8 && strneq(e - 8, ".service", 8)) ||
-		    (len > 6 && strneq(e - 6, ".scope", 6))) {
-			best = p;
-			best_len = len;
-		}
-		p = e;
-	}
-	if (!best)
-		return 0;
-	char *u = strndup(best, best_len);
-	if (!u)
+int identity_peer_set_cgroup(Peer *p, const char *cgroup) {
+	CgroupIdentity id;
+	_cleanup_free_ char *cg = NULL, *unit = NULL, *user_unit = NULL;
+
+	cg = strdup(cgroup);
+	if (!cg)
 		return -ENOMEM;
-	*ret = u;
+	/* A path the kernel would not show (outside our cgroup namespace: "/../..") has no
+	 * unit: the raw path is kept for 'cgroup' rules, every unit stays unknown. */
+	if (cgroup_identity_from_path(cgroup, &id) < 0)
+		id = (CgroupIdentity){ .owner_uid = (uid_t)-1 };
+	/* The owner uid is not kept: a peer's uid is SO_PEERCRED's, and the user unit is
+	 * matched only in rules that also name the uid. */
+	if ((id.unit[0] && !(unit = strdup(id.unit))) ||
+	    (id.user_unit[0] && !(user_unit = strdup(id.user_unit))))
+		return -ENOMEM;
+	free(p->cgroup);
+	free(p->unit);
+	free(p->user_unit);
+	p->cgroup = TAKE_PTR(cg);
+	p->unit = TAKE_PTR(unit);
+	p->user_unit = TAKE_PTR(user_unit);
+	return 0;
+}
+
+/* Is CAP_SYS_PTRACE in our effective set? (It lets ptrace_may_access() pass for /proc.) */
+static bool have_cap_sys_ptrace(void) {
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_SYS_PTRACE / 32].effective & (1u << (CAP_SYS_PTRACE % 32));
+}
+
+static bool in_group(gid_t gid) {
+	if (getegid() == gid)
+		return true;
+	gid_t g[256];
+	int n = getgroups((int)ELEMENTSOF(g), g);
+	for (int i = 0; i < n; i++)
+		if (g[i] == gid)
+			return true;
+	return false;
+}
+
+int identity_proc_hides_peers(const char *mountinfo, bool cap_sys_ptrace, char *why,
+			      size_t why_len) {
+	/* The last mount on /proc is the one path lookups see. Fields: ID PARENT MAJ:MIN ROOT
+	 * MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS. */
+	const char *super = NULL;
+	size_t super_len = 0;
+	for (const char *l = mountinfo; l && *l;) {
+		const char *nl = strchrnul(l, '\n');
+		_cleanup_free_ char *line = strndup(l, (size_t)(nl - l));
+		if (!line)
+			return -ENOMEM;
+		char *mp = NULL, *sep = strstr(line, " - ");
+		int field = 0;
+		for (char *t = line; t && field < 5; field++) {
+			mp = t;
+			t = strchr(t, ' ');
+			if (t)
+				*t++ = '\0';
+		}
+		if (field == 5 && sep && streq(mp, "/proc") && strneq(sep, " - proc ", 8)) {
+			const char *o = strchr(sep + 8, ' '); /* after the source */
+			super = o ? l + (o + 1 - line) : NULL;
+			super_len = super ? (size_t)(nl - super) : 0;
+		}
+		l = *nl ? nl + 1 : nl;
+	}
+	if (!super)
+		return 0;
+
+	_cleanup_free_ char *opts = strndup(super, super_len);
+	if (!opts)
+		return -ENOMEM;
+	const char *hidepid = NULL;
+	gid_t gid = 0; /* procfs lets this group see everything; root's without gid= */
+	char *save = NULL;
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (strneq(o, "hidepid=", 8))
+			hidepid = o + 8;
+		else if (strneq(o, "gid=", 4)) {
+			uint64_t v;
+			if (num_parse_u64(o + 4, UINT32_MAX - 1, &v) >= 0)
+				gid = (gid_t)v;
+		}
+	}
+	if (!hidepid || streq(hidepid, "0") || streq(hidepid, "off"))
+		return 0;
+	bool ptraceable = streq(hidepid, "4") || streq(hidepid, "ptraceable");
+	if (cap_sys_ptrace || (!ptraceable && in_group(gid)))
+		return 0;
+	if (why)
+		snprintf(why, why_len,
+			 "/proc is mounted hidepid=%s (ProtectProc=): processes the daemon may "
+			 "not ptrace (another uid or gid, more capabilities) are hidden from the "
+			 "daemon (%s, no CAP_SYS_PTRACE)",
+			 hidepid, ptraceable ? "ptraceable" : "not in the proc mount's gid");
 	return 1;
+}
+
+int identity_probe_proc(char *why, size_t why_len) {
+	_cleanup_free_ char *mi = NULL;
+	int r = read_full_file("/proc/self/mountinfo", 4 * 1024 * 1024, &mi, NULL);
+	if (r < 0)
+		return r;
+	return identity_proc_hides_peers(mi, have_cap_sys_ptrace(), why, why_len);
 }
 
 int identity_parse_proc_cgroup(const char *text, char **ret) {
@@ -191,22 +281,26 @@ int identity_from_socket(int fd, bool pidfd_supported, Peer *ret) {
 		goto fail;
 
 	/* The cgroup through /proc/PID, then proof that PID still is the peer (pidfd alive):
-	 * otherwise the pid may have been reused and the path would be someone else's. Without
-	 * a pidfd, or when /proc is hidden (ProtectProc=invisible), cgroup and unit stay
-	 * unknown and rules on them do not match. */
+	 * otherwise the pid may have been reused and the path would be someone else's. Units
+	 * and owner are derived from it as systemd does (common/cgroup-identity.c): a process
+	 * below user@UID.service has the system unit user@UID.service whatever its user
+	 * manager calls it. Without a pidfd, or when /proc is hidden (ProtectProc=invisible),
+	 * cgroup and units stay unknown and rules on them do not match. */
 	if (p.have_pidfd && p.pid > 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)p.pid);
 		_cleanup_free_ char *text = NULL;
-		if (read_full_file(path, 64 * 1024, &text, NULL) >= 0 && pidfd_alive(p.pidfd)) {
-			char *cg = NULL;
+		r = read_full_file(path, 64 * 1024, &text, NULL);
+		if (r >= 0 && pidfd_alive(p.pidfd)) {
+			_cleanup_free_ char *cg = NULL;
 			if (identity_parse_proc_cgroup(text, &cg) >= 0) {
-				p.cgroup = cg;
-				r = identity_unit_from_cgroup(cg, &p.unit);
+				r = identity_peer_set_cgroup(&p, cg);
 				if (r < 0)
 					goto fail;
 			}
-		}
+		} else if ((r == -ENOENT || r == -EACCES || r == -EPERM) && pidfd_alive(p.pidfd))
+			/* Alive, yet not there: /proc hides it from us (hidepid). */
+			p.cgroup_hidden = true;
 		if (!pidfd_alive(p.pidfd)) {
 			r = -ESRCH;
 			goto fail;

@@ -51,7 +51,10 @@ typedef struct Peer {
 	size_t n_groups;
 	char *label;     /* SO_PEERSEC, NULL when none */
 	char *cgroup;    /* from /proc/PID/cgroup, validated against the pidfd; NULL if unknown */
-	char *unit;      /* systemd unit derived from cgroup; NULL if none */
+	char *unit;      /* system unit derived from cgroup (user@UID.service for anything a
+			  * user manager runs); NULL if none */
+	char *user_unit; /* unit inside a user manager or session; NULL if none */
+	bool cgroup_hidden; /* alive, but /proc hides its cgroup from us (hidepid) */
 } Peer;
 
 void peer_done(Peer *p);
@@ -70,10 +73,24 @@ bool pidfd_alive(int pidfd);
 /* Does this kernel support SO_PEERPIDFD? Probed once at start over a socketpair. */
 bool identity_probe_pidfd(void);
 /*
- * identity_unit_from_cgroup: the systemd unit of a cgroup path: its last component that ends
- * in ".service" or ".scope". Returns 1 with *ret (malloc'd), 0 when there is none, -ENOMEM.
+ * identity_peer_set_cgroup: sets p's cgroup to a copy of cgroup and derives its system unit
+ * and user unit from it with cgroup_identity_from_path(), the function
+ * `ioasidctl policy explain --cgroup` uses too. A path that derivation refuses leaves every
+ * unit unknown. Returns 0 or -ENOMEM (p unchanged).
  */
-int identity_unit_from_cgroup(const char *cgroup, char **ret);
+int identity_peer_set_cgroup(Peer *p, const char *cgroup);
+/*
+ * identity_proc_hides_peers: does the /proc mount described by mountinfo (the text of
+ * /proc/self/mountinfo; the last mount on /proc counts) hide peers from this process?
+ * With hidepid= procfs shows a process only to those who may ptrace it (same uid and gid,
+ * no fewer capabilities, or CAP_SYS_PTRACE) and to members of its gid= group (root's group
+ * without the option; not for hidepid=ptraceable). Returns 1 with a sentence in why (may be
+ * NULL), 0 when it does not, -ENOMEM. identity_probe_proc() asks it about this process
+ * (its /proc/self/mountinfo, effective CAP_SYS_PTRACE and groups), or returns -errno.
+ */
+int identity_proc_hides_peers(const char *mountinfo, bool cap_sys_ptrace, char *why,
+			      size_t why_len);
+int identity_probe_proc(char *why, size_t why_len);
 /*
  * identity_parse_proc_cgroup: the cgroup v2 path from the text of /proc/PID/cgroup (the
  * "0::/path" line). Returns 0 with *ret (malloc'd), -ENOENT when there is no v2 line,
@@ -146,6 +163,7 @@ struct Lease {
 	gid_t *peer_groups;
 	size_t n_peer_groups;
 	char *cgroup;
+	char *user_unit; /* the holder's user unit (Peer.user_unit), for 'user-unit' rules */
 	char *label;
 
 	Manager *manager;

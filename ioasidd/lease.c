@@ -106,6 +106,7 @@ Lease *lease_free(Lease *l, Kernel *k) {
 	free(l->owner);
 	free(l->peer_groups);
 	free(l->cgroup);
+	free(l->user_unit);
 	free(l->label);
 	free(l->layout);
 	free(l->rule);
@@ -168,23 +169,27 @@ int lease_revoke_kernel(Lease *l, Kernel *k, bool reset) {
 
 int lease_set_peer(Lease *l, const Peer *p) {
 	gid_t *g = NULL;
-	char *cg = NULL, *label = NULL;
+	char *cg = NULL, *label = NULL, *uu = NULL;
 	if (p->n_groups > 0 && (g = malloc(p->n_groups * sizeof(gid_t))))
 		memcpy(g, p->groups, p->n_groups * sizeof(gid_t));
 	if ((p->n_groups > 0 && !g) ||
-	    (p->cgroup && !(cg = strdup(p->cgroup))) || (p->label && !(label = strdup(p->label)))) {
+	    (p->cgroup && !(cg = strdup(p->cgroup))) || (p->label && !(label = strdup(p->label))) ||
+	    (p->user_unit && !(uu = strdup(p->user_unit)))) {
 		free(g);
 		free(cg);
 		free(label);
+		free(uu);
 		return -ENOMEM;
 	}
 	free(l->peer_groups);
 	free(l->cgroup);
 	free(l->label);
+	free(l->user_unit);
 	l->peer_groups = g;
 	l->n_peer_groups = p->n_groups;
 	l->cgroup = cg;
 	l->label = label;
+	l->user_unit = uu;
 	l->gid = p->gid;
 	l->have_pidfd = p->have_pidfd;
 	l->peer_known = true;

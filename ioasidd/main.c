@@ -278,6 +278,13 @@ int main(int argc, char **argv) {
 			    "SO_PEERCRED only; pid, cgroup and process-lifetime rules deny");
 		strv_extend(&m.warnings, "SO_PEERPIDFD unsupported: pid-dependent rules deny");
 	}
+	char hidden[256];
+	if (identity_probe_proc(hidden, sizeof(hidden)) > 0) {
+		log_warning("%s: the cgroup of such a peer cannot be read, unit, user-unit and "
+			    "cgroup rules never match it", hidden);
+		strv_extend(&m.warnings, "/proc hides peers from the daemon (hidepid): unit, "
+					 "user-unit and cgroup rules never match them");
+	}
 	probe_accounting(&m);
 	manager_warn_process_accounting(&m);
 

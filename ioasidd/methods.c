@@ -575,6 +575,7 @@ static void lease_policy_peer(const Lease *l, gid_t *groups, int max_groups, Pol
 		ret->n_groups = l->n_peer_groups;
 		ret->have_pidfd = l->have_pidfd;
 		ret->cgroup = l->cgroup;
+		ret->user_unit = l->user_unit;
 		ret->label = l->label;
 		return;
 	}

@@ -183,6 +183,21 @@ static bool fail(Checker *c, const char *fmt, ...) {
 	return !c->count_all;
 }
 
+#define CGROUP_HIDDEN_NOTE                                                                         \
+	"the peer's cgroup is hidden from the daemon by /proc hidepid, so no unit, user-unit or " \
+	"cgroup rule could match"
+
+/* Does an allow (kind RULE_ALLOW) or admin rule test the cgroup or a unit? Only asked on the
+ * way to a refusal of a peer whose cgroup was hidden, to say why. */
+static bool uses_cgroup(const Policy *p, RuleKind kind) {
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const IdentSel *s = &p->rules[i].id;
+		if (p->rules[i].kind == kind && (s->unit || s->user_unit || s->cgroup))
+			return true;
+	}
+	return false;
+}
+
 static bool peer_in_group(const PolicyPeer *peer, gid_t gid) {
 	if (peer->gid == gid)
 		return true;
@@ -234,18 +249,37 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 			 s->group_name, (unsigned)s->gid))
 			return;
 	}
-	/* unit and cgroup come from /proc/PID: only a pidfd proves PID still is the peer.
-	 * Without one these selectors fail closed (A8), whatever the caller filled in. */
-	if ((s->unit || s->cgroup) && !peer->have_pidfd) {
-		if (fail(c, "%s: peer identity is not pinned by a pidfd", s->unit ? "unit" : "cgroup"))
+	/* unit, user-unit and cgroup come from /proc/PID: only a pidfd proves PID still is
+	 * the peer. Without one these selectors fail closed (A8), whatever the caller filled
+	 * in. */
+	if ((s->unit || s->user_unit || s->cgroup) && !peer->have_pidfd) {
+		if (fail(c, "%s: peer identity is not pinned by a pidfd",
+			 s->unit ? "unit" : s->user_unit ? "user-unit" : "cgroup"))
 			return;
-	} else if (s->unit) {
-		if (!peer->unit) {
-			if (fail(c, "unit: peer has no systemd unit"))
-				return;
-		} else if (fnmatch(s->unit, peer->unit, 0) != 0) {
-			if (fail(c, "unit: peer unit '%s' does not match '%s'", peer->unit, s->unit))
-				return;
+	} else if ((s->unit || s->user_unit || s->cgroup) && peer->cgroup_hidden) {
+		if (fail(c, "%s: the peer's cgroup is hidden from the daemon (/proc hidepid)",
+			 s->unit ? "unit" : s->user_unit ? "user-unit" : "cgroup"))
+			return;
+	} else {
+		if (s->unit) {
+			if (!peer->unit) {
+				if (fail(c, "unit: peer has no system unit"))
+					return;
+			} else if (fnmatch(s->unit, peer->unit, 0) != 0) {
+				if (fail(c, "unit: peer's system unit '%s' does not match '%s'",
+					 peer->unit, s->unit))
+					return;
+			}
+		}
+		if (s->user_unit) {
+			if (!peer->user_unit) {
+				if (fail(c, "user-unit: peer is in no unit of a user manager"))
+					return;
+			} else if (fnmatch(s->user_unit, peer->user_unit, 0) != 0) {
+				if (fail(c, "user-unit: peer's user unit '%s' does not match '%s'",
+					 peer->user_unit, s->user_unit))
+					return;
+			}
 		}
 	}
 	if (s->cgroup && peer->have_pidfd) {
@@ -506,6 +540,9 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 			snprintf(ret->reason, sizeof(ret->reason),
 				 "peer uid 65534 (nobody, an unmapped user-namespace id) matches no "
 				 "rule (default deny)");
+		else if (req->peer->cgroup_hidden && uses_cgroup(p, RULE_ALLOW))
+			snprintf(ret->reason, sizeof(ret->reason),
+				 "no rule matched (default deny; %s)", CGROUP_HIDDEN_NOTE);
 		else
 			snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");
 		return 0;
@@ -611,7 +648,11 @@ bool policy_is_admin(const Policy *p, const PolicyPeer *peer, PolicyDecision *re
 			 rule->line);
 		return true;
 	}
-	snprintf(ret->reason, sizeof(ret->reason), "no admin rule matched");
+	if (peer->cgroup_hidden && uses_cgroup(p, RULE_ADMIN))
+		snprintf(ret->reason, sizeof(ret->reason), "no admin rule matched (%s)",
+			 CGROUP_HIDDEN_NOTE);
+	else
+		snprintf(ret->reason, sizeof(ret->reason), "no admin rule matched");
 	return false;
 }
 

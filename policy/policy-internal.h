@@ -35,6 +35,8 @@ typedef struct IdentSel {
 	gid_t gid;
 	char *group_name;
 	char *unit;   /* fnmatch globs */
+	char *user_unit; /* only with has_uid or has_uid_range (checked at parse) */
+	unsigned user_unit_line, user_unit_col;
 	char *cgroup;
 	char *label;
 } IdentSel;

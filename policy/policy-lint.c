@@ -35,7 +35,8 @@ static bool ident_covers(const IdentSel *a, const IdentSel *b) {
 	}
 	if (a->has_gid && !(b->has_gid && b->gid == a->gid))
 		return false;
-	return str_covers(a->unit, b->unit) && str_covers(a->cgroup, b->cgroup) &&
+	return str_covers(a->unit, b->unit) && str_covers(a->user_unit, b->user_unit) &&
+	       str_covers(a->cgroup, b->cgroup) &&
 	       str_covers(a->label, b->label);
 }
 
@@ -104,6 +105,35 @@ int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 			n++;
 			break;
 		}
+	}
+	*ret = w;
+	*ret_n = n;
+	return 0;
+}
+
+int policy_lint_identity(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
+	PolicyWarning *w = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const Rule *r = &p->rules[i];
+		if (r->kind == RULE_DENY || !r->id.cgroup || r->id.has_uid || r->id.has_uid_range)
+			continue;
+		PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
+		if (!x) {
+			free(w);
+			return -ENOMEM;
+		}
+		w = x;
+		w[n] = (PolicyWarning){ .line = r->line };
+		snprintf(w[n].message, sizeof(w[n].message),
+			 "cgroup \"%.60s\" without 'user' or 'uid' is spoofable: a user names "
+			 "every cgroup of a subtree delegated to them (below user@UID.service); "
+			 "match system units with 'unit', or add 'user' or 'uid'",
+			 r->id.cgroup);
+		n++;
 	}
 	*ret = w;
 	*ret_n = n;

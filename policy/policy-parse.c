@@ -315,6 +315,7 @@ enum {
 	SEEN_CGROUP = 1u << 4,
 	SEEN_LABEL = 1u << 5,
 	SEEN_ANYONE = 1u << 6,
+	SEEN_USER_UNIT = 1u << 7,
 };
 
 enum {
@@ -379,7 +380,8 @@ static int parse_ident_item(Parser *ps, IdentSel *s, unsigned *seen) {
 		return 1;
 	}
 	if (!streq(kw->text, "user") && !streq(kw->text, "group") && !streq(kw->text, "uid") &&
-	    !streq(kw->text, "unit") && !streq(kw->text, "cgroup") && !streq(kw->text, "label"))
+	    !streq(kw->text, "unit") && !streq(kw->text, "user-unit") &&
+	    !streq(kw->text, "cgroup") && !streq(kw->text, "label"))
 		return 0;
 	next(ps);
 	if (*seen & SEEN_ANYONE)
@@ -447,6 +449,16 @@ static int parse_ident_item(Parser *ps, IdentSel *s, unsigned *seen) {
 		r = mark_seen(ps, kw, seen, SEEN_UNIT);
 		if (r >= 0)
 			r = parse_glob(ps, kw, &s->unit);
+		return r < 0 ? r : 1;
+	}
+	if (streq(kw->text, "user-unit")) {
+		r = mark_seen(ps, kw, seen, SEEN_USER_UNIT);
+		if (r >= 0)
+			r = parse_glob(ps, kw, &s->user_unit);
+		if (r >= 0) {
+			s->user_unit_line = kw->line;
+			s->user_unit_col = kw->col;
+		}
 		return r < 0 ? r : 1;
 	}
 	if (streq(kw->text, "cgroup")) {
@@ -842,10 +854,17 @@ static int parse_rule(Parser *ps, Token *kw) {
 	if (!iseen)
 		return perr(ps, t->line, t->col,
 			    at_end(t) ? "Rule needs an identity selector (user, group, uid, unit, "
-					"cgroup, label, or '*' for everyone)" :
+					"user-unit, cgroup, label, or '*' for everyone)" :
 					"Expected an identity selector (user, group, uid, unit, "
-					"cgroup, label or '*'), got '%s'",
+					"user-unit, cgroup, label or '*'), got '%s'",
 			    tok_describe(t));
+	/* Below user@UID.service every name is chosen by that user: a user unit says who
+	 * only together with the uid that owns it. */
+	if (rule->id.user_unit && !rule->id.has_uid && !rule->id.has_uid_range)
+		return perr(ps, rule->id.user_unit_line, rule->id.user_unit_col,
+			    "'user-unit' needs a 'user' or 'uid' selector in the same rule: any "
+			    "user can name a unit of their own systemd manager '%s'",
+			    rule->id.user_unit);
 
 	if (is_kw(t, "to")) {
 		if (rule->kind == RULE_ADMIN)
@@ -1304,6 +1323,7 @@ static void identsel_done(IdentSel *s) {
 	free(s->user_name);
 	free(s->group_name);
 	free(s->unit);
+	free(s->user_unit);
 	free(s->cgroup);
 	free(s->label);
 }

@@ -101,6 +101,10 @@ static void put_ident(const IdentSel *s, FILE *f) {
 		fputs(" unit ", f);
 		put_value(f, s->unit);
 	}
+	if (s->user_unit) {
+		fputs(" user-unit ", f);
+		put_value(f, s->user_unit);
+	}
 	if (s->cgroup) {
 		fputs(" cgroup ", f);
 		put_value(f, s->cgroup);

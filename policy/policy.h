@@ -29,10 +29,14 @@ typedef struct PolicyPeer {
 	const gid_t *groups; /* supplementary groups */
 	size_t n_groups;
 	pid_t pid;          /* 0 when unknown (e.g. a peer in another pid namespace) */
-	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD; unit and cgroup
-			     * selectors never match without it */
-	const char *unit;   /* systemd unit derived from the cgroup, or NULL */
-	const char *cgroup; /* cgroup path, or NULL */
+	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD; unit, user-unit and
+			     * cgroup selectors never match without it */
+	const char *unit;   /* system unit derived from the cgroup (cgroup_identity_from_path:
+			     * user@UID.service for anything a user manager runs), or NULL */
+	const char *user_unit; /* unit inside a user manager or session (named by that user),
+				* or NULL */
+	const char *cgroup; /* cgroup path, raw: below a delegated subtree a user names it */
+	bool cgroup_hidden; /* the daemon could not read the cgroup: /proc hides the peer */
 	const char *label;  /* SELinux context (SO_PEERSEC), or NULL */
 } PolicyPeer;
 
@@ -210,8 +214,8 @@ int policy_explain(const Policy *p, const PolicyRequest *req, PolicyDecision *re
  */
 typedef struct PolicyWarning {
 	unsigned line;     /* the dead rule */
-	unsigned by_line;  /* the earlier rule that covers it */
-	char message[160];
+	unsigned by_line;  /* the earlier rule that covers it; 0 for policy_lint_identity() */
+	char message[256];
 } PolicyWarning;
 int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
@@ -222,6 +226,16 @@ int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
  * joined by "; ". Returns how many such layouts there are (*ret NULL when none), -ENOMEM.
  */
 int policy_describe_process_accounting(const Policy *p, char **ret);
+
+/*
+ * policy_lint_identity: allow and admin rules that trust a name a local user can choose: a
+ * 'cgroup' glob without a 'user' or 'uid' selector. The cgroup path is raw; below
+ * user@UID.service, or any other subtree delegated to a user, that user names every
+ * cgroup, so such a glob matches whatever the user decides to match it (use 'unit' for
+ * system units, or name the uid). One warning per rule, by_line 0. Returns 0 with a
+ * malloc'd array (NULL when empty) and its length, or -ENOMEM.
+ */
+int policy_lint_identity(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */

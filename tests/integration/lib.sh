@@ -35,6 +35,9 @@ lib_cleanup() {
 	[ -n "$DAEMON_PID" ] && daemon_stop >/dev/null 2>&1
 	# Background holders started by hold_lease.
 	jobs -p | xargs -r kill 2>/dev/null
+	# A scratch cgroup tree a test made (its processes are gone by now), deepest first.
+	[ -n "${CGROUP_SCRATCH:-}" ] && [ -d "$CGROUP_SCRATCH" ] &&
+		find "$CGROUP_SCRATCH" -depth -type d -exec rmdir {} + 2>/dev/null
 	[ -n "$WORK" ] && rm -rf "$WORK"
 	return $rc
 }
@@ -56,7 +59,10 @@ daemon_cmdline() {
 
 # daemon_start NAME HOSTFILE POLICYFILE [EXTRA...]: starts ioasidd in the foreground (in
 # the background of this shell) and waits until its socket accepts connections.
-# Environment for the daemon: DAEMON_ENV (e.g. "LD_PRELOAD=...").
+# Environment for the daemon: DAEMON_ENV (e.g. "LD_PRELOAD=..."); a command it runs under:
+# DAEMON_WRAP (e.g. "unshare --cgroup", which execs, so DAEMON_PID stays the daemon's).
+# IT_HIDEPID=1 runs every daemon without a DAEMON_WRAP of its own as ioasidd.service's
+# ProtectProc=invisible would (hidepid.sh: adversarial case G4 over the whole tier).
 daemon_start() {
 	local name=$1 host=$2 policy=$3
 	shift 3
@@ -64,7 +70,10 @@ daemon_start() {
 	DAEMON_LOG="$WORK/$name.log"
 	rm -f "$DAEMON_SOCK"
 	# shellcheck disable=SC2046
-	env ${DAEMON_ENV:-} $(daemon_cmdline "$host" "$policy" "$DAEMON_SOCK" "$@") \
+	local wrap=${DAEMON_WRAP:-}
+	[ "${IT_HIDEPID:-0}" = 1 ] && [ -z "$wrap" ] &&
+		wrap="unshare -m --propagation private $REPO/tests/integration/hidepid.sh 0"
+	env ${DAEMON_ENV:-} $wrap $(daemon_cmdline "$host" "$policy" "$DAEMON_SOCK" "$@") \
 		>"$DAEMON_LOG" 2>&1 </dev/null &
 	DAEMON_PID=$!
 	local tries=100

@@ -1100,6 +1100,212 @@ reason=process lifetime needs SO_PEERPIDFD"
 }
 
 # ---------------------------------------------------------------------------------------
+# U. Unit identity as systemd sees it. A daemon of its own runs in a private cgroup namespace
+# rooted at a scratch cgroup, so the cgroups its clients are moved into (real cgroups, before
+# they connect) read to it exactly as on a host: /system.slice/libvirtd.service, or
+# /user.slice/user-UID.slice/user@UID.service/... for whatever a user's own manager runs
+# (`systemd-run --user --unit=libvirtd.service`, rootless podman's libpod scopes).
+
+# The cgroup2 mount: /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid).
+cg2_mount() {
+	local m
+	for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		[ "$(stat -f -c %T "$m" 2>/dev/null)" = cgroup2fs ] && { echo "$m"; return 0; }
+	done
+	return 1
+}
+
+# in_cgroup DIR CMD...: CMD in the cgroup DIR (created), from a subshell that moved there.
+in_cgroup() {
+	local dir=$1
+	shift
+	(mkdir -p "$dir" && echo $BASHPID >"$dir/cgroup.procs" || exit 99; "$@")
+}
+
+# unit_case NAME CGROUP UID DEVICE WANT UNIT: Acquire from CGROUP (as the daemon sees it) as
+# UID: exit code WANT (0 allowed, 2 denied), the same verdict from `policy explain --cgroup`
+# (the daemon's derivation, in the CLI), and an audit record naming the system unit UNIT.
+unit_case() {
+	local name=$1 cg=$2 uid=$3 dev=$4 want=$5 unit=$6 rc action=allow
+	in_cgroup "$CGROUP_SCRATCH$cg" ctl_as "$uid" acquire "$dev" --json=short \
+		</dev/null >"$WORK/u.out" 2>"$WORK/u.err"
+	rc=$?
+	expect_eq "$name: acquire" "$rc" "$want"
+	[ "$want" = 2 ] && expect_match "$name: refusal" "$(cat "$WORK/u.err")" "Permission denied"
+	"$B/ioasidctl" policy explain --config "$UNIT_POLICY" --host "$SAMPLE" --user "$uid" \
+		--cgroup "$cg" --device "$dev" >"$WORK/u.explain" 2>&1
+	expect_eq "$name: policy explain --cgroup agrees" "$?" "$want"
+	[ "$want" = 2 ] && action=deny
+	expect_match "$name: audit record" \
+		"$(grep -E "action=(allow|deny) .* uid=$uid " "$DAEMON_LOG" | tail -1)" \
+		"action=$action .* unit=$unit device=$dev"
+}
+
+# cg_scratch: a scratch cgroup CGROUP_SCRATCH below the cgroup2 mount CGROUP_MNT (and the
+# trees of killed runs removed). 1, having said SKIPPED and why, when there can be none.
+cg_scratch() {
+	local d
+	CGROUP_MNT=$(cg2_mount) || { echo "    SKIPPED: no cgroup2 mount"; return 1; }
+	command -v unshare >/dev/null || { echo "    SKIPPED: unshare is not installed"; return 1; }
+	for d in "$CGROUP_MNT"/ioasid-it-*; do
+		[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null &&
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	CGROUP_SCRATCH="$CGROUP_MNT/ioasid-it-$$"
+	if ! mkdir "$CGROUP_SCRATCH" 2>/dev/null; then
+		echo "    SKIPPED: cannot create the scratch cgroup $CGROUP_SCRATCH"
+		CGROUP_SCRATCH=
+		return 1
+	fi
+}
+
+# cg_scratch_remove: every process has left: the cgroups go, deepest first.
+cg_scratch_remove() {
+	find "$CGROUP_SCRATCH" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -e "$CGROUP_SCRATCH" ] && fail "scratch cgroup $CGROUP_SCRATCH left behind"
+	CGROUP_SCRATCH=
+}
+
+# cg_daemon_start NAME POLICY [WRAP...]: daemon_start from the scratch cgroup, in a cgroup
+# namespace of its own rooted there (under WRAP..., run by unshare). 1 after fail.
+cg_daemon_start() {
+	local name=$1 policy=$2 orig rc
+	shift 2
+	orig=$(sed -n 's/^0:://p' /proc/$BASHPID/cgroup)
+	DAEMON_PID=
+	echo $BASHPID >"$CGROUP_SCRATCH/cgroup.procs"
+	DAEMON_WRAP="unshare --cgroup $*"
+	daemon_start "$name" "$SAMPLE" "$policy"
+	rc=$?
+	DAEMON_WRAP=
+	echo $BASHPID >"$CGROUP_MNT$orig/cgroup.procs"
+	if [ $rc != 0 ]; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+		return 1
+	fi
+	if [ "$(readlink /proc/$DAEMON_PID/ns/cgroup)" = "$(readlink /proc/$BASHPID/ns/cgroup)" ]
+	then
+		fail "the daemon is not in a cgroup namespace of its own"
+		daemon_stop
+		return 1
+	fi
+}
+
+t_U_units() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local rc orig pod=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+	local ua="/user.slice/user-$UA.slice/user@$UA.service"
+	local ub="/user.slice/user-$UB.slice/user@$UB.service"
+	cg_scratch || return
+	UNIT_POLICY="$WORK/units.conf"
+	# The README's libvirt rule, an admin rule on the same unit, and the documented rootless
+	# podman rule (ioasid.conf.example, ioasid.conf(5)).
+	cat >"$UNIT_POLICY" <<EOF
+admin uid 0
+admin unit libvirtd.service
+allow unit libvirtd.service to bdf $DEV_1 mode attached,unbound group implicit
+allow user $UB user-unit "libpod-*.scope" to bdf $DEV_2 group implicit max-leases 1
+EOF
+	if cg_daemon_start units "$UNIT_POLICY"; then
+		# systemd-run --user --unit=libvirtd.service: the user's manager names it.
+		unit_case spoofed "$ua/app.slice/libvirtd.service" $UA $DEV_1 2 "user@$UA.service"
+		unit_case "spoofed, below" "$ua/libvirtd.service/sub" $UA $DEV_1 2 "user@$UA.service"
+		in_cgroup "$CGROUP_SCRATCH$ua/app.slice/libvirtd.service" ctl_as $UA status \
+			>/dev/null 2>"$WORK/u.err"
+		expect_eq "spoofed: admin unit refused" "$?" 2
+		expect_match "spoofed: admin refusal" "$(cat "$WORK/u.err")" "admin rule"
+		# The system service.
+		unit_case system "/system.slice/libvirtd.service" $UA $DEV_1 0 libvirtd.service
+		in_cgroup "$CGROUP_SCRATCH/system.slice/libvirtd.service" ctl_as $UA status \
+			>/dev/null 2>&1
+		expect_eq "system: admin unit" "$?" 0
+		# A rootless podman container as crun places it; its root is the user's own uid.
+		unit_case container "$ub/user.slice/libpod-$pod.scope/container" $UB $DEV_2 0 \
+			"user@$UB.service"
+		unit_case "container, no sub-cgroup" "$ub/user.slice/libpod-$pod.scope" $UB $DEV_2 0 \
+			"user@$UB.service"
+		unit_case "another user's container" "$ua/user.slice/libpod-$pod.scope/container" \
+			$UA $DEV_2 2 "user@$UA.service"
+		unit_case "not in a container" "$ub/app.slice/foo.service" $UB $DEV_2 2 \
+			"user@$UB.service"
+		wait_leases 0
+		# A lease the user-unit rule granted is still granted after a reload that keeps
+		# the rule: re-evaluation uses the holder's user unit too.
+		orig=$(sed -n 's/^0:://p' /proc/$BASHPID/cgroup)
+		echo $BASHPID >"$CGROUP_SCRATCH$ub/user.slice/libpod-$pod.scope/container/cgroup.procs"
+		hold_lease UL $UB $DEV_2
+		rc=$?
+		echo $BASHPID >"$CGROUP_MNT$orig/cgroup.procs"
+		[ $rc = 0 ] || fail "container lease: $(cat "$UL_err")"
+		raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Manager.Reload"}' >/dev/null
+		expect_eq "container lease kept across a reload" \
+			"$(ctl_as root leases --json=short | jq -r '.[0].state')" active
+		release_lease UL
+		wait_leases 0
+		daemon_stop || fail "ioasidd (units) did not stop cleanly"
+	fi
+	cg_scratch_remove
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# G4: the daemon under ProtectProc=invisible, i.e. /proc mounted hidepid=invisible in a mount
+# namespace of its own, the capability bounding set of ioasidd.service (no CAP_SYS_PTRACE).
+# procfs still shows every process to members of its gid= group, root's group when the option
+# is absent (as systemd mounts it): running as root:root, as the unit does, the daemon reads
+# every peer's cgroup and unit rules work. With another group, peers it may not ptrace are
+# hidden: the daemon says so at start, and each refusal a unit rule could have changed says
+# why.
+t_G4_hidepid() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/g4.conf" wrap="$REPO/tests/integration/hidepid.sh"
+	local sys=/system.slice/libvirtd.service
+	cg_scratch || return
+	printf 'admin uid 0\nadmin unit libvirtd.service\nallow unit libvirtd.service to bdf %s\n' \
+		$DEV_1 >"$pol"
+
+	# As the unit runs it: uid 0, gid 0.
+	if cg_daemon_start g4root "$pol" -m --propagation private "$wrap" 0; then
+		expect_match "hidepid is in effect" \
+			"$(grep ' /proc ' /proc/$DAEMON_PID/mountinfo | tail -1)" \
+			"hidepid=(2|invisible)"
+		local capeff
+		capeff=$(awk '/^CapEff/ {print $2}' /proc/$DAEMON_PID/status)
+		expect_eq "no CAP_SYS_PTRACE" "$(( 0x$capeff >> 19 & 1 ))" 0
+		in_cgroup "$CGROUP_SCRATCH$sys" ctl_as $UA acquire $DEV_1 </dev/null >/dev/null 2>&1
+		expect_eq "root group: a unit rule matches" "$?" 0
+		expect_eq "root group: no warning at start" \
+			"$(grep -c 'hidden from the daemon' "$DAEMON_LOG")" 0
+		daemon_stop || fail "ioasidd (g4root) did not stop cleanly"
+	fi
+
+	# Another group: processes of other uids are hidden from it.
+	if cg_daemon_start g4hidden "$pol" -m --propagation private "$wrap" $CLIENT_GID; then
+		expect_match "warning at start" "$(cat "$DAEMON_LOG")" \
+			"hidepid=invisible.*hidden from the daemon.*user-unit and cgroup rules never"
+		in_cgroup "$CGROUP_SCRATCH$sys" ctl_as $UA acquire $DEV_1 </dev/null >/dev/null \
+			2>"$WORK/g4.err"
+		expect_eq "hidden: the unit rule cannot match" "$?" 2
+		expect_match "hidden: the refusal says why" "$(cat "$WORK/g4.err")" \
+			"cgroup is hidden from the daemon by /proc hidepid"
+		expect_match "hidden: the audit record says why" \
+			"$(grep "action=deny .* uid=$UA " "$DAEMON_LOG" | tail -1)" \
+			"unit=- .*hidden from the daemon by /proc hidepid"
+		in_cgroup "$CGROUP_SCRATCH$sys" ctl_as $UA status >/dev/null 2>"$WORK/g4.err"
+		expect_eq "hidden: admin unit refused" "$?" 2
+		# Not only other uids: ptrace rules also compare gids and capabilities, so a root
+		# peer (gid 0, every capability) is hidden from this daemon too.
+		in_cgroup "$CGROUP_SCRATCH$sys" ctl_as root acquire $DEV_1 </dev/null >/dev/null \
+			2>"$WORK/g4.err"
+		expect_eq "hidden: a root peer too" "$?" 2
+		expect_match "hidden: a root peer, why" "$(cat "$WORK/g4.err")" \
+			"hidden from the daemon"
+		daemon_stop || fail "ioasidd (g4hidden) did not stop cleanly"
+	fi
+	cg_scratch_remove
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# ---------------------------------------------------------------------------------------
 # L. The legacy VFIO path (a kernel without iommufd): tests/hosts/legacy.json, the sample
 # guest with no VFIO cdevs; group 5 = bridge + 0000:01:01.0 + 0000:01:02.0 on vfio-pci,
 # group 7 = 0000:00:06.0 on vfio-pci + 0000:00:06.1 on a host driver.
@@ -1259,6 +1465,8 @@ run_test audit-admin t_audit_admin
 run_test audit-flood t_audit_flood
 run_test audit-big-uid t_audit_big_uid
 run_test audit-no-pidfd t_audit_no_pidfd
+run_test unit-identity t_U_units
+run_test G4 t_G4_hidepid
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Pure parts of the daemon: cgroup -> unit, /proc/PID/cgroup parsing, peer identity over a
+/* Pure parts of the daemon: cgroup -> units, /proc/PID/cgroup parsing, peer identity over a
  * socketpair, the lease table and group exclusivity. */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,35 +12,135 @@
 #include "ioasidd/log.h"
 #include "tests/unit/test.h"
 
-static void test_unit_from_cgroup(void) {
+/* The daemon's reading of a peer's cgroup (the same cgroup_identity_from_path() as `policy
+ * explain --cgroup`), and what 'unit', 'user-unit' and 'admin unit' rules decide with it:
+ * a process a user's own manager runs as "libvirtd.service" is not libvirtd. */
+static void test_peer_cgroup(void) {
 	static const struct {
 		const char *cgroup;
-		const char *unit; /* NULL: none */
+		const char *unit, *user_unit; /* NULL: none */
 	} cases[] = {
-	        {"/system.slice/libvirtd.service", "libvirtd.service"},
-	        {"/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
-	         "app-podman-1.scope"},
-	        {"/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0",
-	         "machine-qemu\\x2d1.scope"},
-	        {"/system.slice/foo.service/sub", "foo.service"},
-	        {"/", NULL},
-	        {"/user.slice", NULL},
-	        {"/.service", NULL},
-	        {"/x/service", NULL},
-	        {"", NULL},
+		{ "/system.slice/libvirtd.service", "libvirtd.service", NULL },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/libvirtd.service",
+		  "user@1000.service", "libvirtd.service" },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/app-podman-1.scope",
+		  "user@1000.service", "app-podman-1.scope" },
+		{ "/machine.slice/machine-qemu\\x2d1.scope/libvirt/vcpu0",
+		  "machine-qemu\\x2d1.scope", NULL },
+		{ "/system.slice/foo.service/libvirtd.service", "foo.service", NULL },
+		{ "/", NULL, NULL },
+		{ "/user.slice", NULL, NULL },
+		{ "/system.slice/x.bogus/libvirtd.service", NULL, NULL },
+		{ "/../system.slice/libvirtd.service", NULL, NULL }, /* outside our namespace */
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		char *u = NULL;
-		int r = identity_unit_from_cgroup(cases[i].cgroup, &u);
-		if (cases[i].unit) {
-			CU_ASSERT_EQUAL(r, 1);
-			ASSERT_STREQ(u, cases[i].unit);
-		} else {
-			CU_ASSERT_EQUAL(r, 0);
-			CU_ASSERT_PTR_NULL(u);
-		}
-		free(u);
+		Peer p = { .pidfd = -EBADF };
+		ASSERT_OK(identity_peer_set_cgroup(&p, cases[i].cgroup));
+		ASSERT_STREQ(p.cgroup, cases[i].cgroup); /* kept raw, for 'cgroup' rules */
+		if (cases[i].unit)
+			ASSERT_STREQ(p.unit, cases[i].unit);
+		else
+			CU_ASSERT_PTR_NULL(p.unit);
+		if (cases[i].user_unit)
+			ASSERT_STREQ(p.user_unit, cases[i].user_unit);
+		else
+			CU_ASSERT_PTR_NULL(p.user_unit);
+		peer_done(&p);
+		CU_ASSERT_PTR_NULL(p.user_unit);
 	}
+
+	/* The README's rule, an admin rule on the same unit, and a user-unit rule. */
+	static const char text[] = "allow unit libvirtd.service to any\n"
+				   "allow user 1000 user-unit \"libpod-*.scope\" to any\n"
+				   "admin unit libvirtd.service\n";
+	_cleanup_policy_free_ Policy *pol = NULL;
+	PolicyError e = {};
+	PolicyLoadOptions o = { .generation = 1 };
+	ASSERT_OK(policy_load_string(text, "t.conf", &o, &pol, &e));
+	policy_error_done(&e);
+	static const struct {
+		uid_t uid;
+		const char *cgroup;
+		bool allow, admin;
+	} who[] = {
+		{ 0, "/system.slice/libvirtd.service", true, true },
+		{ 1000, "/user.slice/user-1000.slice/user@1000.service/app.slice/libvirtd.service",
+		  false, false },
+		{ 1000, "/user.slice/user-1000.slice/user@1000.service/libvirtd.service", false,
+		  false },
+		{ 1000, "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-"
+			"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope/"
+			"container",
+		  true, false },
+		{ 1001, "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-1.scope",
+		  false, false },
+	};
+	Device d = { .bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x2204,
+		     .class = 0x030000, .driver = "vfio-pci", .iommu_group = 1, .numa_node = -1 };
+	for (size_t i = 0; i < ELEMENTSOF(who); i++) {
+		Peer p = { .uid = who[i].uid, .gid = who[i].uid, .pid = 4242, .pidfd = -EBADF,
+			   .have_pidfd = true };
+		ASSERT_OK(identity_peer_set_cgroup(&p, who[i].cgroup));
+		PolicyPeer pp;
+		peer_to_policy(&p, &pp);
+		PolicyRequest req = { .peer = &pp, .device = &d, .mode = POLICY_MODE_ATTACHED,
+				      .method = "io.ioasid.Broker.Acquire" };
+		PolicyDecision dec;
+		ASSERT_OK(policy_evaluate(pol, &req, &dec));
+		if (dec.allow != who[i].allow)
+			fprintf(stderr, "\n%s: allow %d (%s)\n", who[i].cgroup, dec.allow,
+				dec.reason);
+		CU_ASSERT_EQUAL(dec.allow, who[i].allow);
+		CU_ASSERT_EQUAL(policy_is_admin(pol, &pp, &dec), who[i].admin);
+		peer_done(&p);
+	}
+}
+
+/* /proc mounted hidepid= (systemd's ProtectProc=) hides other uids' processes, unless we are
+ * in its gid= group (root's without the option) or have CAP_SYS_PTRACE; ptraceable only
+ * yields to CAP_SYS_PTRACE. The last mount on /proc counts. */
+static void test_proc_hides_peers(void) {
+	char mine[32], other[32];
+	snprintf(mine, sizeof(mine), "gid=%u", (unsigned)getegid());
+	snprintf(other, sizeof(other), "gid=%u", (unsigned)getegid() + 12345);
+	const char *plain =
+		"22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw";
+	char buf[8][512];
+	snprintf(buf[0], sizeof(buf[0]), "%s\n", plain);
+	snprintf(buf[1], sizeof(buf[1]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n",
+		 plain, other);
+	snprintf(buf[2], sizeof(buf[2]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n",
+		 plain, mine);
+	snprintf(buf[3], sizeof(buf[3]),
+		 "66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=2,%s\n%s\n", other, plain);
+	snprintf(buf[4], sizeof(buf[4]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=ptraceable,%s\n",
+		 plain, mine);
+	snprintf(buf[5], sizeof(buf[5]),
+		 "%s\n67 22 0:41 / /proc/sys ro,relatime - proc proc rw,hidepid=invisible,%s\n",
+		 plain, other);
+	snprintf(buf[6], sizeof(buf[6]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=1,%s\n", plain, other);
+	snprintf(buf[7], sizeof(buf[7]),
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=off,%s\n", plain,
+		 other);
+	static const int want[] = { 0, 1, 0, 0, 1, 0, 1, 0 };
+	for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+		char why[256] = "";
+		int r = identity_proc_hides_peers(buf[i], false, why, sizeof(why));
+		if (r != want[i])
+			fprintf(stderr, "\ncase %zu: %d, want %d\n%s", i, r, want[i], buf[i]);
+		CU_ASSERT_EQUAL(r, want[i]);
+		if (r > 0)
+			CU_ASSERT_PTR_NOT_NULL(strstr(why, "hidden from the daemon"));
+		/* CAP_SYS_PTRACE sees everything. */
+		CU_ASSERT_EQUAL(identity_proc_hides_peers(buf[i], true, NULL, 0), 0);
+	}
+	CU_ASSERT_EQUAL(identity_proc_hides_peers("", false, NULL, 0), 0);
+	/* This process, as it runs: an answer, not an error. */
+	CU_ASSERT(identity_probe_proc(NULL, 0) >= 0);
 }
 
 static void test_parse_proc_cgroup(void) {
@@ -569,8 +669,9 @@ static CU_TestInfo tests[] = {
 	{ "audit_rate_limit_overflow", test_audit_rate_limit_overflow },
 	{ "audit_format", test_audit_format },
 	{ "log_escape", test_log_escape },
-	{ "unit_from_cgroup", test_unit_from_cgroup },
+	{ "peer_cgroup", test_peer_cgroup },
 	{ "parse_proc_cgroup", test_parse_proc_cgroup },
+	{ "proc_hides_peers", test_proc_hides_peers },
 	{ "identity_socketpair", test_identity_socketpair },
 	{ "lease_ids", test_lease_ids },
 	{ "lease_groups_sorted", test_lease_groups_sorted },

@@ -142,6 +142,22 @@ static void test_check(void) {
 	CU_ASSERT_EQUAL(run(&o6, &e6, "--json=short", "policy", "check", dead, NULL), 0);
 	HAS(o6, "\"warnings\":[{\"line\":2,\"covered_by\":1,");
 	unlink(dead);
+
+	/* A cgroup glob any user can satisfy from their own manager: a warning, still valid. */
+	_cleanup_free_ char *o7 = NULL, *e7 = NULL, *o8 = NULL, *e8 = NULL;
+	char cg[64];
+	snprintf(cg, sizeof(cg), "%s/cgroup.conf", tmpdir);
+	ASSERT_OK(write_file(cg, "allow user 4242 cgroup \"*/libpod-*.scope\" to any\n"
+				 "allow cgroup \"*/libpod-*.scope\" to any\n"));
+	CU_ASSERT_EQUAL(run(&o7, &e7, "policy", "check", cg, NULL), 0);
+	HAS(e7, "cgroup.conf:2: warning: cgroup \"*/libpod-*.scope\" without 'user' or 'uid' is "
+		"spoofable");
+	CU_ASSERT_PTR_NULL(strstr(e7, "cgroup.conf:1:"));
+	HAS(o7, "(with warnings)");
+	CU_ASSERT_EQUAL(run(&o8, &e8, "--json=short", "policy", "check", cg, NULL), 0);
+	HAS(o8, "\"warnings\":[{\"line\":2,\"covered_by\":null,\"message\":\"cgroup ");
+	unlink(cg);
+
 	CU_ASSERT_EQUAL(run(&o4, &e4, "policy", "frobnicate", NULL), 64);
 	HAS(e4, "Unknown 'policy' sub-command");
 }
@@ -262,11 +278,76 @@ static void test_explain(void) {
 	HAS(o6, "\"why\":\"user: peer uid 4294967294 is not 4243 (4243)\"");
 }
 
+/* explain --cgroup derives the system unit and the user unit as the daemon does. */
+static void test_explain_cgroup(void) {
+	if (!have_ctl())
+		return;
+	char units[64];
+	snprintf(units, sizeof(units), "%s/units.conf", tmpdir);
+	ASSERT_OK(write_file(units,
+			     "allow unit libvirtd.service to bdf 0000:01:00.0\n"
+			     "allow user 4242 user-unit \"libpod-*.scope\" to bdf 0000:01:00.0\n"
+			     "admin unit libvirtd.service\n"));
+	const char *pod = "/user.slice/user-4242.slice/user@4242.service/user.slice/libpod-"
+			  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope/"
+			  "container";
+	const char *spoof =
+		"/user.slice/user-4243.slice/user@4243.service/app.slice/libvirtd.service";
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
+			    *e3 = NULL, *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL, *o6 = NULL,
+			    *e6 = NULL;
+
+	/* A rootless podman container's root: the user's uid, its libpod scope. */
+	CU_ASSERT_EQUAL(run(&o1, &e1, "--json=short", "policy", "explain", "--config", units,
+			    "--host", host, "--user", "4242", "--cgroup", pod, "--device",
+			    "01:00.0", NULL),
+			0);
+	HAS(o1, "\"allow\":true");
+	HAS(o1, "units.conf\",\"line\":2");
+	HAS(o1, "\"unit\":\"user@4242.service\",\"user_unit\":\"libpod-0123456789abcdef");
+	HAS(o1, "\"owner_uid\":4242,\"slice\":\"user-4242.slice\"");
+
+	/* systemd-run --user --unit=libvirtd.service: not libvirtd. */
+	CU_ASSERT_EQUAL(run(&o2, &e2, "policy", "explain", "--config", units, "--host", host,
+			    "--user", "4243", "--cgroup", spoof, "--device", "01:00.0", NULL),
+			2);
+	HAS(o2, "Decision: deny");
+	HAS(o2, "unit user@4243.service, user unit libvirtd.service, owner uid 4243");
+	HAS(o2, "unit: peer's system unit 'user@4243.service' does not match 'libvirtd.service'");
+
+	/* The real one. */
+	CU_ASSERT_EQUAL(run(&o3, &e3, "policy", "explain", "--config", units, "--host", host,
+			    "--user", "0", "--cgroup", "/system.slice/libvirtd.service", "--device",
+			    "01:00.0", NULL),
+			0);
+	HAS(o3, "units.conf:1: allow unit libvirtd.service");
+
+	/* --unit cannot contradict --cgroup; --cgroup is a path as /proc shows it. */
+	CU_ASSERT_EQUAL(run(&o4, &e4, "policy", "explain", "--config", units, "--host", host,
+			    "--user", "4243", "--unit", "libvirtd.service", "--cgroup", spoof,
+			    "--device", "01:00.0", NULL),
+			64);
+	HAS(e4, "--unit 'libvirtd.service' is not the system unit of --cgroup");
+	HAS(e4, "that is 'user@4243.service'");
+	CU_ASSERT_EQUAL(run(&o5, &e5, "policy", "explain", "--config", units, "--host", host,
+			    "--user", "0", "--cgroup", "system.slice/libvirtd.service", "--device",
+			    "01:00.0", NULL),
+			64);
+	HAS(e5, "--cgroup needs an absolute cgroup path");
+	/* --unit alone still names a system unit. */
+	CU_ASSERT_EQUAL(run(&o6, &e6, "policy", "explain", "--config", units, "--host", host,
+			    "--user", "0", "--unit", "libvirtd.service", "--device", "01:00.0",
+			    NULL),
+			0);
+	unlink(units);
+}
+
 static CU_TestInfo tests[] = {
 	{ "check", test_check },
 	{ "check-path", test_check_path },
 	{ "show", test_show },
 	{ "explain", test_explain },
+	{ "explain-cgroup", test_explain_cgroup },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE_FULL("policy-cli", init, cleanup, tests);

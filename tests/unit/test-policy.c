@@ -62,10 +62,29 @@ static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2, .have_pi
 					  .unit = "libvirtd.service",
 					  .cgroup = "/system.slice/libvirtd.service",
 					  .label = "system_u:system_r:virtd_t:s0" };
+/* A process of a user in bob's rootless container (a subordinate uid), and the container's
+ * root (bob's own uid): units as the daemon derives them (cgroup_identity_from_path). */
 static const PolicyPeer peer_podman = {
 	.uid = 101000, .gid = 101000, .pid = 3, .have_pidfd = true,
+	.unit = "user@1001.service", .user_unit = "libpod-abc.scope",
 	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope",
 	.label = "system_u:system_r:container_t:s0:c1,c2",
+};
+static const PolicyPeer peer_podman_root = {
+	.uid = 1001, .gid = 1001, .pid = 5, .have_pidfd = true,
+	.unit = "user@1001.service", .user_unit = "libpod-abc.scope",
+	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope/"
+		  "container",
+};
+/* alice runs `systemd-run --user --unit=libvirtd.service ...`: her manager names it. */
+static const PolicyPeer peer_spoof = {
+	.uid = 1000, .gid = 1000, .pid = 6, .have_pidfd = true,
+	.unit = "user@1000.service", .user_unit = "libvirtd.service",
+	.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/libvirtd.service",
+};
+static const PolicyPeer peer_podman_root_nopidfd = {
+	.uid = 1001, .gid = 1001, .pid = 5,
+	.unit = "user@1001.service", .user_unit = "libpod-abc.scope",
 };
 /* Unmapped: even in kvm, it never matches. */
 static const PolicyPeer peer_nobody = { .uid = 65534, .gid = 65534, .groups = alice_groups,
@@ -180,6 +199,17 @@ static void test_errors(void) {
 		  1, "Duplicate rule: same as the rule on line 1" },
 		{ "deny user bob\nadmin user bob\ndeny user bob to any\n", 3, 1,
 		  "same as the rule on line 1" },
+		/* A user unit is named by its owner: only with the uid that owns it. */
+		{ "allow user-unit libvirtd.service to any\n", 1, 7,
+		  "'user-unit' needs a 'user' or 'uid' selector" },
+		{ "allow group kvm user-unit \"libpod-*.scope\" to any\n", 1, 17,
+		  "'user-unit' needs a 'user' or 'uid' selector" },
+		{ "\nadmin user-unit x.service\n", 2, 7, "'user-unit' needs a 'user' or 'uid'" },
+		{ "deny label x user-unit x.service\n", 1, 14, "needs a 'user' or 'uid'" },
+		{ "allow user alice user-unit a.service user-unit b.service to any\n", 1, 38,
+		  "Duplicate 'user-unit'" },
+		{ "allow * user-unit a.service to any\n", 1, 9, "'*' cannot be combined" },
+		{ "allow user alice user-unit \"\" to any\n", 1, 28, "Empty pattern" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		PolicyLoadOptions o = { .resolver = &test_resolver };
@@ -251,6 +281,30 @@ static void test_selectors(void) {
 		{ "allow label \"*:virtd_t:*\" to any", &peer_libvirtd_nopidfd, &dev_gpu, true },
 		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_podman, &dev_gpu, true },
 		{ "allow cgroup \"*/libpod-*.scope\" to any", &peer_libvirtd, &dev_gpu, false },
+		/* unit: the system unit only; a user's manager cannot name one. */
+		{ "allow unit libvirtd.service to any", &peer_spoof, &dev_gpu, false },
+		{ "allow unit \"libvirtd.*\" to any", &peer_spoof, &dev_gpu, false },
+		{ "allow unit \"user@*.service\" to any", &peer_spoof, &dev_gpu, true },
+		{ "allow unit \"libpod-*.scope\" to any", &peer_podman_root, &dev_gpu, false },
+		{ "allow unit user@1001.service to any", &peer_podman_root, &dev_gpu, true },
+		/* user-unit: a claim of the uid named with it. */
+		{ "allow user bob user-unit \"libpod-*.scope\" to any", &peer_podman_root, &dev_gpu,
+		  true },
+		{ "allow user bob user-unit \"libpod-*.scope\" to any", &peer_podman, &dev_gpu,
+		  false }, /* a subordinate uid is not bob */
+		{ "allow uid 100000-165535 user-unit \"libpod-*.scope\" to any", &peer_podman,
+		  &dev_gpu, true },
+		{ "allow user bob user-unit \"libpod-*.scope\" to any", &peer_podman_root_nopidfd,
+		  &dev_gpu, false },
+		{ "allow user bob user-unit \"libpod-*.scope\" to any", &peer_libvirtd, &dev_gpu,
+		  false }, /* no user unit */
+		{ "allow user alice user-unit \"libpod-*.scope\" to any", &peer_spoof, &dev_gpu,
+		  false },
+		{ "allow user alice user-unit libvirtd.service to any", &peer_spoof, &dev_gpu, true },
+		{ "allow user alice user-unit libvirtd.service to any", &peer_libvirtd, &dev_gpu,
+		  false },
+		{ "allow user bob unit user@1001.service user-unit \"libpod-*.scope\" to any",
+		  &peer_podman_root, &dev_gpu, true },
 		{ "allow label \"*:container_t:*\" to any", &peer_podman, &dev_gpu, true },
 		{ "allow label \"*:container_t:*\" to any", &peer_libvirtd, &dev_gpu, false },
 		{ "allow label \"*:container_t:*\" to any", &peer_alice, &dev_gpu, false },
@@ -494,6 +548,41 @@ static void test_admin(void) {
 	/* admin rules do not grant devices */
 	CU_ASSERT_FALSE(eval(p, &peer_root, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_TRUE(eval(p, &peer_carol, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+
+	/* admin unit: the system unit, never what a user's manager calls a process. */
+	_cleanup_policy_free_ Policy *u = load_ok("admin unit libvirtd.service\n"
+						  "admin user bob user-unit \"libpod-*.scope\"\n");
+	CU_ASSERT_TRUE(policy_is_admin(u, &peer_libvirtd, &d));
+	CU_ASSERT_FALSE(policy_is_admin(u, &peer_spoof, &d));
+	CU_ASSERT_TRUE(policy_is_admin(u, &peer_podman_root, &d));
+	CU_ASSERT_EQUAL(d.line, 2);
+	CU_ASSERT_FALSE(policy_is_admin(u, &peer_podman, &d));
+	CU_ASSERT_FALSE(policy_is_admin(u, &peer_podman_root_nopidfd, &d));
+}
+
+/* /proc hid the peer's cgroup from the daemon (hidepid): unit, user-unit and cgroup rules
+ * cannot match, and the refusal says why. */
+static void test_cgroup_hidden(void) {
+	static const PolicyPeer hidden = { .uid = 1000, .gid = 1000, .pid = 9, .have_pidfd = true,
+					   .cgroup_hidden = true };
+	_cleanup_policy_free_ Policy *p = load_ok("allow unit libvirtd.service to any\n"
+						  "admin unit libvirtd.service\n");
+	PolicyDecision d;
+	CU_ASSERT_FALSE(eval(p, &hidden, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "hidden from the daemon by /proc hidepid"));
+	CU_ASSERT_FALSE(policy_is_admin(p, &hidden, &d));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "hidden from the daemon by /proc hidepid"));
+	PolicyRequest req = { .peer = &hidden, .device = &dev_gpu, .mode = POLICY_MODE_ATTACHED };
+	PolicyExplanation ex;
+	ASSERT_OK(policy_explain(p, &req, &d, &ex));
+	ASSERT_STREQ(ex.why, "unit: the peer's cgroup is hidden from the daemon (/proc hidepid)");
+	/* Nothing to say when no rule needed the cgroup. */
+	_cleanup_policy_free_ Policy *q = load_ok("allow user bob to any\n");
+	CU_ASSERT_FALSE(eval(q, &hidden, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
+	ASSERT_STREQ(d.reason, "no rule matched (default deny)");
+	/* Other selectors are unaffected. */
+	_cleanup_policy_free_ Policy *a = load_ok("allow user alice to any\n");
+	CU_ASSERT_TRUE(eval(a, &hidden, &dev_gpu, POLICY_MODE_ATTACHED, NULL, &d));
 }
 
 /* ---- uid ranges: first, last and their neighbours ------------------------------------- */
@@ -701,6 +790,7 @@ static void test_to_string(void) {
 		"memlock 1536M lifetime process\n"
 		"allow unit libvirtd.service to any mode attached,unbound\n"
 		"allow cgroup \"*/libpod-*.scope\" user bob to bdf 0000:3b:00.0 group implicit\n"
+		"allow user bob user-unit \"libpod-*.scope\" to bdf 0000:3b:00.0 max-leases 1\n"
 		"allow uid 100000-165535 label \"*:container_t:*\" to numa 1 iommu-group 3 "
 		"subsystem-vendor 0x1458 subsystem-device 0x403b device 0x2204\n"
 		"admin group wheel\n"
@@ -718,10 +808,11 @@ static void test_to_string(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "property \"ID_X=a b\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "iova 0x0-0xfedfffff 0x100000000-0xffffffffffff"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "\ndeny *  #"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "allow user bob user-unit libpod-*.scope to bdf"));
 	CU_ASSERT_EQUAL(policy_n_rules(q), policy_n_rules(p));
 	/* Same decisions on both. */
 	const PolicyPeer *peers[] = { &peer_alice, &peer_bob, &peer_carol, &peer_libvirtd,
-				      &peer_podman };
+				      &peer_podman, &peer_podman_root, &peer_spoof };
 	const Device *devs[] = { &dev_gpu, &dev_vga, &dev_nic, &dev_gpu_audio };
 	for (size_t a = 0; a < ELEMENTSOF(peers); a++)
 		for (size_t b = 0; b < ELEMENTSOF(devs); b++)
@@ -967,7 +1058,8 @@ static CU_TestInfo tests[] = {
 	{ "selectors", test_selectors }, { "grants", test_grants },
 	{ "settings", test_settings },   { "golden", test_golden },
 	{ "admin", test_admin },
-	{ "admin_nobody", test_admin_nobody },	   { "explain", test_explain },
+	{ "admin_nobody", test_admin_nobody },	   { "cgroup_hidden", test_cgroup_hidden },
+	{ "explain", test_explain },
 	{ "to_string", test_to_string }, { "owner", test_owner },
 	CU_TEST_INFO_NULL,
 };
@@ -1029,7 +1121,13 @@ static void test_example(void) {
 	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
 	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
-	CU_ASSERT_TRUE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	/* The rootless container rule: what a real container presents (the owner's uid in a
+	 * libpod scope of its manager), not a subordinate uid or a spoofed unit. */
+	CU_ASSERT_TRUE(eval(q, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_podman_root_nopidfd, &dev_nic, POLICY_MODE_ATTACHED, NULL,
+			     NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_spoof, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
 	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
@@ -1065,6 +1163,12 @@ static void test_man_example(void) {
 	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "vm", &d));
 	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
 	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
+	/* libvirt's rule is libvirtd's, not what a user's manager calls libvirtd.service. */
+	CU_ASSERT_TRUE(eval(p, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_FALSE(eval(p, &peer_spoof, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
+	/* The rootless podman rule matches a real rootless container's root. */
+	CU_ASSERT_TRUE(eval(p, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, &d));
+	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_IMPLICIT);
 }
 
 static CU_TestInfo example_tests[] = {
@@ -1100,6 +1204,12 @@ static void test_lint(void) {
 		{ "deny *\nadmin user root\n", 0, 0 }, /* admin rules are their own list */
 		{ "admin *\nadmin user root\n", 2, 1 },
 		{ "allow * to pool p\ndeny user bob to pool p\npool p { any }\n", 2, 1 },
+		{ "allow user bob user-unit \"*\" to any\n"
+		  "allow user bob user-unit \"libpod-*.scope\" to any\n", 2, 1 },
+		{ "allow user bob user-unit \"libpod-*.scope\" to any\n"
+		  "allow user bob user-unit \"*\" to any\n", 0, 0 },
+		{ "allow user bob to any\nallow user bob user-unit x.service to any\n", 2, 1 },
+		{ "allow user bob user-unit x.service to any\nallow user bob to any\n", 0, 0 },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		_cleanup_policy_free_ Policy *p = load_ok(cases[i].text);
@@ -1125,8 +1235,41 @@ static void test_lint(void) {
 	CU_ASSERT_EQUAL(n, 2);
 }
 
+/* A cgroup glob without a uid is satisfied by any user who names a cgroup to match it
+ * (below user@UID.service every name is theirs): policy check says so. */
+static void test_lint_identity(void) {
+	static const struct {
+		const char *text;
+		unsigned line; /* 0 = no warning */
+	} cases[] = {
+		{ "allow cgroup \"*/libpod-*.scope\" to any\n", 1 },
+		{ "deny *\nadmin cgroup \"/system.slice/*\"\n", 2 },
+		{ "allow group kvm cgroup \"*/qemu.scope\" to any\n", 1 },
+		{ "allow label \"*\" cgroup \"*\" to any\n", 1 },
+		{ "allow cgroup \"*/libpod-*.scope\" user bob to any\n", 0 },
+		{ "allow cgroup \"*/libpod-*.scope\" uid 100000-165535 to any\n", 0 },
+		{ "deny cgroup \"*/app.slice/*\"\n", 0 }, /* forging it only denies oneself */
+		{ "allow unit libvirtd.service to any\n", 0 },
+		{ "allow user bob user-unit \"libpod-*.scope\" to any\n", 0 },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(cases[i].text);
+		_cleanup_free_ PolicyWarning *w = NULL;
+		size_t n = 0;
+		ASSERT_OK(policy_lint_identity(p, &w, &n));
+		bool ok = cases[i].line ? (n == 1 && w[0].line == cases[i].line &&
+					   w[0].by_line == 0 && strstr(w[0].message, "spoofable")) :
+					  n == 0;
+		if (!ok)
+			fprintf(stderr, "\nlint-identity case %zu: %zu warnings, first line %u\n", i,
+				n, n ? w[0].line : 0);
+		CU_ASSERT_TRUE(ok);
+	}
+}
+
 static CU_TestInfo lint_tests[] = {
 	{ "lint", test_lint },
+	{ "lint-identity", test_lint_identity },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy-lint", lint_tests);
