@@ -291,19 +291,27 @@ int identity_from_socket(int fd, bool pidfd_supported, Peer *ret) {
 		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)p.pid);
 		_cleanup_free_ char *text = NULL;
 		r = read_full_file(path, 64 * 1024, &text, NULL);
-		if (r >= 0 && pidfd_alive(p.pidfd)) {
+		/* EMFILE, ENOMEM: the daemon's own failure. Going on without the cgroup would
+		 * decide as if the peer had none, and let it past a deny rule on its cgroup. */
+		if (r < 0 && r != -ENOENT && r != -EACCES && r != -EPERM && r != -ESRCH)
+			goto fail;
+		if (!pidfd_alive(p.pidfd)) {
+			r = -ESRCH;
+			goto fail;
+		}
+		if (r < 0)
+			/* Alive, yet not there: /proc hides it from us (hidepid). */
+			p.cgroup_hidden = true;
+		else {
 			_cleanup_free_ char *cg = NULL;
-			if (identity_parse_proc_cgroup(text, &cg) >= 0) {
+			r = identity_parse_proc_cgroup(text, &cg);
+			if (r == -ENOMEM)
+				goto fail;
+			if (r >= 0) {
 				r = identity_peer_set_cgroup(&p, cg);
 				if (r < 0)
 					goto fail;
 			}
-		} else if ((r == -ENOENT || r == -EACCES || r == -EPERM) && pidfd_alive(p.pidfd))
-			/* Alive, yet not there: /proc hides it from us (hidepid). */
-			p.cgroup_hidden = true;
-		if (!pidfd_alive(p.pidfd)) {
-			r = -ESRCH;
-			goto fail;
 		}
 	}
 	*ret = p;

@@ -91,20 +91,29 @@ def settle(pid, base):
     return n
 
 
-def main():
-    if not os.path.exists(IOASIDD) or not os.path.exists(SHIM):
-        print("SKIPPED: %s or %s not built" % (IOASIDD, SHIM))
-        return 0
-    tmp = tempfile.mkdtemp(prefix="ioasidd-failnth-")
-    conf = os.path.join(tmp, "ioasid.conf")
+# Phase 1: everything allowed; every failure must show as a SystemError or a disconnect.
+ALLOW_ALL = "admin user 0\nallow uid 0-0 to any mode attached,unbound group implicit\ndeny *\n"
+# Phase 2: the client is denied by its cgroup (whatever it is: `*` matches the root cgroup
+# too), then allowed by its uid. An injected failure while the daemon learns the peer's
+# identity must never turn that deny into an allow (fail closed).
+DENY_BY_CGROUP = "admin user 0\ndeny cgroup *\nallow uid 0-0 to any mode attached,unbound\n"
+WRONG = ("io.ioasid.ProtocolError", "io.ioasid.GroupNotViable", "io.ioasid.GroupOwned",
+         "io.ioasid.DeviceBusy", "io.ioasid.PermissionDenied")
+
+
+def sweep(tmp, name, policy, families, uninjected, wrong):
+    """One daemon with the shim; for each family, N = 1.. until a session is not injected.
+    uninjected: what an uninjected session answers; wrong(got): the answer an injected
+    session must never give, or None. Returns {family: injections}."""
+    conf = os.path.join(tmp, name + ".conf")
     with open(conf, "w") as f:
-        f.write("admin user 0\nallow uid 0-0 to any mode attached,unbound group implicit\ndeny *\n")
-    ctl = os.path.join(tmp, "ctl")
-    log_inj = os.path.join(tmp, "injected")
+        f.write(policy)
+    ctl = os.path.join(tmp, name + ".ctl")
+    log_inj = os.path.join(tmp, name + ".injected")
     with open(ctl, "w") as f:
         f.write("none\n")
-    sock = os.path.join(tmp, "s.sock")
-    log = open(os.path.join(tmp, "log"), "w")
+    sock = os.path.join(tmp, name + ".sock")
+    log = open(os.path.join(tmp, name + ".log"), "w")
     env = dict(os.environ, LD_PRELOAD=SHIM, FAILNTH_CTL=ctl, FAILNTH_LOG=log_inj)
     d = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
                           "--socket", sock], stderr=log, env=env)
@@ -115,10 +124,10 @@ def main():
                 break
             time.sleep(0.05)
         ok, _ = good_client(sock)
-        check(ok, "daemon serves before the sweep")
+        check(ok, "%s: daemon serves before the sweep" % name)
         time.sleep(0.1)
         base = fd_count(d.pid)
-        for fam in FAMILIES:
+        for fam in families:
             n = 0
             while n < MAX_N:
                 n += 1
@@ -129,12 +138,12 @@ def main():
                 with open(ctl, "w") as f:
                     f.write("none\n")
                 injected = os.path.exists(log_inj) and os.path.getsize(log_inj) > before
-                what = "%s #%d (%s)" % (fam, n, ",".join(got))
+                what = "%s: %s #%d (%s)" % (name, fam, n, ",".join(got))
                 if os.environ.get("FAILNTH_VERBOSE"):
                     print(what, "injected" if injected else "")
                 if d.poll() is not None:
                     check(False, "%s: daemon died (rc %s)" % (what, d.returncode))
-                    return finish(d, tmp, log)
+                    return sessions
                 ok, leases = good_client(sock)
                 if not ok or leases != []:
                     check(False, "%s: afterwards GetInfo ok=%s, leases %s" % (what, ok, leases))
@@ -144,42 +153,53 @@ def main():
                     check(False, "%s: daemon fd count %d, baseline %d" % (what, nfd, base))
                     base = nfd  # report each leak once
                     continue
-                # The client's messages are well formed: a failure of the daemon's own is a
-                # SystemError or a disconnect, never the client's protocol error.
-                # Nor a verdict about the device: the request names a viable, free device.
-                wrong = [e for e in got if e in ("io.ioasid.ProtocolError", "io.ioasid.GroupNotViable",
-                                                 "io.ioasid.GroupOwned", "io.ioasid.DeviceBusy",
-                                                 "io.ioasid.PermissionDenied")]
-                if wrong:
-                    check(False, "%s: the daemon's own failure reported as %s" % (what, wrong[0]))
+                bad = wrong(got)
+                if injected and bad:
+                    check(False, "%s: the daemon's own failure answered as %s" % (what, bad))
                 if not injected:
                     # The session completed without reaching call N: that family is swept.
-                    check(got == ["ok", "ok", "ok"], "%s: the uninjected session succeeds" % what)
+                    check(got == uninjected, "%s: the uninjected session answers %s" %
+                          (what, uninjected))
                     break
             sessions[fam] = n - 1
-            check(0 < n < MAX_N, "%s: the sweep ended (%d injections)" % (fam, n - 1))
+            check(0 < n < MAX_N, "%s: %s: the sweep ended (%d injections)" % (name, fam, n - 1))
     finally:
-        finish(d, tmp, log)
-    print("daemon-failnth: injections per family: %s" %
-          ", ".join("%s %d" % (k, v) for k, v in sessions.items()))
+        if d.poll() is None:
+            d.send_signal(signal.SIGTERM)
+            try:
+                d.wait(5)
+            except subprocess.TimeoutExpired:
+                d.kill()
+        log.close()
+        if failed:
+            print(open(os.path.join(tmp, name + ".log")).read()[-3000:], file=sys.stderr)
+    return sessions
+
+
+def main():
+    if not os.path.exists(IOASIDD) or not os.path.exists(SHIM):
+        print("SKIPPED: %s or %s not built" % (IOASIDD, SHIM))
+        return 0
+    tmp = tempfile.mkdtemp(prefix="ioasidd-failnth-")
+    try:
+        # A well-formed request for a viable, free device: a failure of the daemon's own is a
+        # SystemError or a disconnect, never the client's protocol error nor a verdict about
+        # the device or the client.
+        s1 = sweep(tmp, "session", ALLOW_ALL, FAMILIES, ["ok", "ok", "ok"],
+                   lambda got: next((e for e in got if e in WRONG), None))
+        # Denied by cgroup: no injection may turn the Acquire into an allow.
+        s2 = sweep(tmp, "fail-closed", DENY_BY_CGROUP, ("malloc", "open"),
+                   ["io.ioasid.PermissionDenied", "ok"],
+                   lambda got: "an allow" if got[:1] == ["ok"] else None)
+    finally:
+        if os.environ.get("FAILNTH_KEEP"):
+            print("kept", tmp)
+        else:
+            subprocess.run(["rm", "-rf", tmp])
+    print("daemon-failnth: injections per family: %s; fail-closed: %s" %
+          (", ".join("%s %d" % kv for kv in s1.items()),
+           ", ".join("%s %d" % kv for kv in s2.items())))
     print("daemon-failnth: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
-def finish(d, tmp, log):
-    if d.poll() is None:
-        d.send_signal(signal.SIGTERM)
-        try:
-            d.wait(5)
-        except subprocess.TimeoutExpired:
-            d.kill()
-    log.close()
-    if failed:
-        print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
-    if os.environ.get("FAILNTH_KEEP"):
-        print("kept", tmp)
-    else:
-        subprocess.run(["rm", "-rf", tmp])
     return 1 if failed else 0
 
 
