@@ -148,6 +148,12 @@ int varlink_stream_fd(const VarlinkStream *s) {
 	return s->fd;
 }
 
+int varlink_stream_take_fd(VarlinkStream *s) {
+	int fd = s->fd;
+	s->fd = -EBADF;
+	return fd;
+}
+
 static const char *find_nul(const VarlinkStream *s, size_t from) {
 	if (from >= s->in_size)
 		return NULL;

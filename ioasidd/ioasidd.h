@@ -347,6 +347,9 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
 
 /* closer.c: received fds nobody takes are closed by a helper thread. 0 or -errno. */
 int closer_start(void);
+/* closer_close: closes fd (a client's socket, an fd a client sent) on the closer thread, never
+ * blocking the caller; inline before closer_start() and after closer_stop(). Takes fd < 0. */
+void closer_close(int fd);
 /* closer_stop: ends the closer thread at exit (bounded wait), closing its pipe. */
 void closer_stop(void);
 

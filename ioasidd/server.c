@@ -44,6 +44,23 @@ size_t server_count_uid(const Manager *m, uid_t uid) {
 	return n;
 }
 
+/*
+ * Ends a client's socket. Its last close frees whatever the peer left queued on it, fds
+ * included, and closing those can block (closer.c): that close runs on the closer thread.
+ * shutdown() frees nothing and does not block, and the peer sees the hangup at once, even
+ * while the closer thread is busy with an earlier close.
+ */
+static void client_fd_close(int fd) {
+	if (fd < 0)
+		return;
+	(void)shutdown(fd, SHUT_RDWR);
+	closer_close(fd);
+}
+static void client_fd_closep(int *fd) {
+	client_fd_close(*fd);
+}
+#define _cleanup_client_fd_ _cleanup_(client_fd_closep)
+
 static void connection_free(Connection *c) {
 	if (!c)
 		return;
@@ -65,6 +82,7 @@ static void connection_free(Connection *c) {
 	sd_event_source_disable_unref(c->send_timer);
 	sd_event_source_disable_unref(c->defer_free);
 	sd_event_source_disable_unref(c->more);
+	client_fd_close(varlink_stream_take_fd(c->stream));
 	varlink_stream_free(c->stream);
 	peer_done(&c->peer);
 	free(c);
@@ -403,8 +421,9 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	return connection_new_full(m, fd, peer, 0, NULL);
 }
 
+
 int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
-	_cleanup_close_ int cfd = fd;
+	_cleanup_client_fd_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
 	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
@@ -423,16 +442,22 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
  * Clients never send fds. With SO_PASSRIGHTS off (Linux 6.16+) the kernel refuses them at
  * the sender (EPERM), so a hostile fd (a FUSE file whose close blocks, a socket of our own)
  * never enters the daemon. Older kernels: ENOPROTOOPT, and the reader closes whatever
- * arrives and drops the connection.
+ * arrives and drops the connection. Set on the listening socket too: a connection takes the
+ * listener's setting when the peer connects (unix_stream_connect() copies
+ * sk_scm_recv_flags), so fds sent before accept() are refused as well; set on an accepted
+ * socket alone, they would already be queued. Returns 0 or -errno (-ENOPROTOOPT: not
+ * supported by this kernel).
  */
-static void refuse_fds(int fd) {
+static int refuse_fds(int fd) {
 	int zero = 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0)
+		return negative_errno();
+	return 0;
 }
 
 static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
-	_cleanup_close_ int cfd = fd;
-	refuse_fds(cfd);
+	_cleanup_client_fd_ int cfd = fd;
+	(void)refuse_fds(cfd); /* adopted from the fdstore: may predate the listener's setting */
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -524,8 +549,10 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			log_warning_errno(r, "accept4() failed: %m");
 			return 0;
 		}
+		/* Every drop below goes through the closer: fds the peer queued before accept
+		 * (a kernel without SO_PASSRIGHTS) are freed by the socket's last close. */
 		if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
-			safe_close(cfd);
+			client_fd_close(cfd);
 			continue;
 		}
 		Peer peer = { .pidfd = -EBADF };
@@ -533,7 +560,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		if (r < 0) {
 			log_info("Dropping connection: cannot establish the peer's identity: %s",
 				 strerror(-r));
-			safe_close(cfd);
+			client_fd_close(cfd);
 			if (r == -EMFILE || r == -ENFILE) {
 				accept_backoff(m, r);
 				return 0;
@@ -544,7 +571,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			log_info("Dropping connection of uid %d: %u connections already",
 				 (int)peer.uid, max_per_uid(m));
 			peer_done(&peer);
-			safe_close(cfd);
+			client_fd_close(cfd);
 			continue;
 		}
 		r = connection_new(m, cfd, &peer);
@@ -637,7 +664,14 @@ int server_listen(Manager *m) {
 			return r;
 	}
 watch:;
-	int r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+	/* Whatever the listener's origin (created here, socket activation, the fdstore). */
+	int r = refuse_fds(m->listen_fd);
+	if (r == -ENOPROTOOPT)
+		log_info("SO_PASSRIGHTS unsupported by this kernel (before 6.16): fds sent by "
+			 "clients arrive and are closed off the event loop");
+	else if (r < 0)
+		log_warning_errno(r, "Cannot clear SO_PASSRIGHTS on the listening socket: %m");
+	r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch the listening socket: %m");
 	return 0;
@@ -648,7 +682,9 @@ void server_close_all(Manager *m) {
 		connection_free(m->connections);
 	m->listen_source = sd_event_source_disable_unref(m->listen_source);
 	m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
-	m->listen_fd = safe_close(m->listen_fd);
+	/* Connections never accepted die with the listener, and what they queued with them. */
+	closer_close(m->listen_fd);
+	m->listen_fd = -EBADF;
 	if (m->socket_created && m->socket_path)
 		(void)unlink(m->socket_path);
 }

@@ -11,9 +11,11 @@
 import array
 import json
 import os
+import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
 IOASIDD = os.path.join(REPO, B, "ioasidd") if not os.path.isabs(B) else os.path.join(B, "ioasidd")
 HOST = os.path.join(REPO, "tests", "hosts", "sample.json")
+BUILD = os.path.dirname(IOASIDD)
+# LD_PRELOAD shim: SO_PASSRIGHTS / SO_PEERPIDFD fail as on older kernels (tests/tools).
+SOCKOPT_FAULT = os.path.join(BUILD, "sockopt-fault")
+SO_PASSRIGHTS = 83
 
 passed = 0
 failed = 0
@@ -128,6 +134,7 @@ def main():
                 break
             time.sleep(0.05)
         run(d, sock)
+        run_own_daemons(tmp)
     finally:
         d.send_signal(signal.SIGTERM)
         try:
@@ -164,6 +171,221 @@ def settle(pid, base, what):
             break
         time.sleep(0.05)
     check(n == base, "%s: daemon fd count %d back to baseline %d" % (what, n, base))
+
+
+class Daemon:
+    """A daemon of its own: its config, host, environment (e.g. an LD_PRELOAD shim)."""
+
+    def __init__(self, tmp, name, conf, host=HOST, env=None, wrap=None):
+        self.dir = os.path.join(tmp, name)
+        os.mkdir(self.dir)
+        self.conf = os.path.join(self.dir, "ioasid.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        os.chmod(self.conf, 0o644)
+        self.sock = os.path.join(self.dir, "s.sock")
+        self.log_path = os.path.join(self.dir, "log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen((wrap or []) + [
+            IOASIDD, "--kernel=sim", "--host", host, "--config", self.conf, "--socket", self.sock],
+            stderr=self.log_file, env=dict(os.environ, **(env or {})))
+        self.pid = self.proc.pid
+        self.ready = False
+        for _ in range(200):
+            if "Serving on" in self.log() or self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.ready = "Serving on" in self.log()
+        check(self.ready, "%s: daemon started (%s)" % (name, self.log()[-300:]))
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, timeout=5):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log_file.close()
+        if failed:
+            print("--- log of %s ---\n%s" % (self.dir, self.log()[-3000:]), file=sys.stderr)
+        return rc
+
+
+def lingering_tcp():
+    """A TCP socket whose last close blocks for 30 s: SO_LINGER {1, 30} with unsent data to a
+    loopback peer that does not read. Returns the socket and what must stay open meanwhile
+    (closing the peer resets the connection and ends the wait)."""
+    lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    t.connect(lst.getsockname())
+    peer, _ = lst.accept()
+    t.setblocking(False)
+    try:
+        while True:
+            t.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    t.setblocking(True)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 30))
+    return t, [peer, lst]
+
+
+def pipe_closed_within(r, seconds):
+    """True when the other end of pipe or socket r hangs up (all write ends of a pipe
+    closed, a stream socket's peer closed) within seconds. Reads nothing."""
+    p = select.poll()
+    p.register(r, select.POLLHUP)  # not POLLIN: data waiting is no hangup
+    for fd, ev in p.poll(seconds * 1000):
+        if ev & select.POLLHUP:
+            return True
+    return False
+
+
+def timed_call(c, what):
+    """A GetInfo on c answered within 100 ms (the loop is not blocked)."""
+    t0 = time.time()
+    c.s.settimeout(1)
+    try:
+        r, _ = c.call("org.varlink.service.GetInfo")
+        ok = "parameters" in r
+    except (socket.timeout, EOFError, OSError):
+        ok = False
+    took = time.time() - t0
+    check(ok and took < 0.1, "%s: another client answered in %.3fs (< 0.1s)" % (what, took))
+
+
+def check_linger_stall(tmp, shim):
+    """Section 4 of issue 11: fds queued on a connection, among them a TCP socket whose last
+    close blocks; the daemon drops the connection; another client's call must still be
+    answered within 100 ms. With SO_PASSRIGHTS cleared on the listener the sender gets EPERM
+    even before accept; without it (shim: a pre-6.16 kernel) the fds sit on the connection
+    and its last close, which frees them, must not run on the event loop."""
+    what = "linger (%s)" % ("no SO_PASSRIGHTS" if shim else "SO_PASSRIGHTS")
+    env = {"LD_PRELOAD": SOCKOPT_FAULT, "SOCKOPT_FAULT_PASSRIGHTS": "ENOPROTOOPT"} if shim else {}
+    dm = Daemon(tmp, "linger-%d" % shim, "idle-timeout 60\nmax-connections-per-uid 2\n"
+                "admin user 0\nallow uid 0-0 to any\n", env=env)
+    if not dm.ready:
+        dm.stop()
+        return
+    if shim:
+        check("SO_PASSRIGHTS unsupported" in dm.log(), "%s: the daemon runs without SO_PASSRIGHTS" % what)
+    good, other = Client(dm.sock), Client(dm.sock)
+    for x in (good, other):
+        r, _ = x.call("org.varlink.service.GetInfo")
+        check("parameters" in r, "%s: client served" % what)
+    keep = []
+
+    # 1. Sent before accept, dropped at accept (over the per-uid cap of 2).
+    t, k = lingering_tcp()
+    keep += k
+    pr, pw = os.pipe()
+    os.kill(dm.pid, signal.SIGSTOP)
+    try:
+        attacker = Client(dm.sock)  # in the backlog: not accepted while the daemon is stopped
+        try:
+            attacker.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [pw, t.fileno()])
+            refused = False
+        except PermissionError:
+            refused = True
+        os.close(pw)
+        t.close()  # returns at once: the queued message holds the socket's last reference
+    finally:
+        os.kill(dm.pid, signal.SIGCONT)
+    if shim:
+        check(not refused, "%s: fds queued before accept (no SO_PASSRIGHTS)" % what)
+    else:
+        check(refused, "%s: fds sent before accept are refused at the sender (EPERM)" % what)
+    attacker.s.settimeout(2)
+    check(attacker.closed(), "%s: the connection over the per-uid cap is dropped" % what)
+    timed_call(good, what + ", dropped at accept")
+    if shim:
+        check(pipe_closed_within(pr, 2), "%s: the fds queued before accept are freed" % what)
+    os.close(pr)
+    attacker.close()
+    for x in keep:
+        x.close()  # the peer resets: a close stuck on the lingering socket returns
+    keep = []
+
+    # 2. Sent while the daemon does not read the connection (its replies are not drained),
+    # dropped at the send deadline with the fds still queued.
+    if shim:
+        other.s.setblocking(False)
+        other.send_raw(b"{\"method\":\"io.ioasid.Broker.ListDevices\"}\0" * 300)
+        time.sleep(0.5)  # the daemon reads until its queue for this client is full
+        t, k = lingering_tcp()
+        keep += k
+        pr, pw = os.pipe()
+        other.s.setblocking(True)
+        other.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [pw, t.fileno()])
+        os.close(pw)
+        t.close()
+        # Wait for the hangup without reading (reading would let the daemon read on).
+        check(pipe_closed_within(other.s.fileno(), 14),
+              "%s: a client that does not read is dropped at the send deadline" % what)
+        timed_call(good, what + ", dropped with fds unread")
+        check(pipe_closed_within(pr, 2), "%s: the fds left unread are freed" % what)
+        os.close(pr)
+    for x in keep:
+        x.close()  # the peer resets: a close stuck on the lingering socket returns
+    other.close()
+    good.close()
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def check_fds_closed_by_daemon(tmp):
+    """Section 7 of issue 11: where the kernel delivers fds a client sends (no SO_PASSRIGHTS),
+    the daemon's own code must close them. The client sends the write end of a pipe and keeps
+    the read end: EOF shows the daemon closed its copy; its fd count is back at the baseline."""
+    what = "client fds (no SO_PASSRIGHTS)"
+    count = os.path.join(tmp, "passrights.count")
+    dm = Daemon(tmp, "fds-closed", "admin user 0\nallow uid 0-0 to any\n",
+                env={"LD_PRELOAD": SOCKOPT_FAULT, "SOCKOPT_FAULT_PASSRIGHTS": "ENOPROTOOPT",
+                     "SOCKOPT_FAULT_COUNT": count})
+    if not dm.ready:
+        dm.stop()
+        return
+    check(serves(dm.sock), "%s: serves" % what)  # sd-event's timerfds exist from now on
+    time.sleep(0.1)
+    base = fd_count(dm.pid)
+    for n in (1, 3, 253):
+        pipes = [os.pipe() for _ in range(n)]
+        c = Client(dm.sock)
+        r, _ = c.call("org.varlink.service.GetInfo")  # accepted before the fds are sent
+        try:
+            c.send_raw(b"{\"method\":\"org.varlink.service.GetInfo\"}\0", [w for _, w in pipes])
+            sent = True
+        except OSError:
+            sent = False
+        check(sent, "%s: %d fds sent (the kernel delivers them)" % (what, n))
+        for _, w in pipes:
+            os.close(w)
+        check(c.closed(), "%s: %d fds close the connection" % (what, n))
+        closed = sum(pipe_closed_within(rd, 2) for rd, _ in pipes)
+        check(closed == n, "%s: the daemon closed all %d fds it received (%d)" % (what, n, closed))
+        for rd, _ in pipes:
+            os.close(rd)
+        c.close()
+        settle(dm.pid, base, "%s: %d fds" % (what, n))
+    check(os.path.exists(count), "%s: the shim refused SO_PASSRIGHTS" % what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def run_own_daemons(tmp):
+    if not os.path.exists(SOCKOPT_FAULT):
+        check(False, "%s is not built (make build-tests)" % SOCKOPT_FAULT)
+        return
+    check_linger_stall(tmp, False)
+    check_linger_stall(tmp, True)
+    check_fds_closed_by_daemon(tmp)
 
 
 def run(d, sock):
