@@ -379,6 +379,104 @@ def check_fds_closed_by_daemon(tmp):
     check(dm.stop() == 0, "%s: daemon exits 0" % what)
 
 
+def acquire_dropped(sock, bdf):
+    """Connects and asks for bdf; True when the daemon closed without any reply or fd."""
+    c = Client(sock)
+    got = []
+    try:
+        c.send("io.ioasid.Broker.Acquire", {"devices": [bdf]})
+        while True:
+            r, f = c.read()
+            got.append(r)
+            for x in f:
+                os.close(x)
+                got.append("fd")
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        pass
+    except socket.timeout:
+        got.append("timeout")
+    c.close()
+    return got == []
+
+
+PIDFD_POLICY = ("admin user 0\n"
+                "allow cgroup * to bdf 0000:00:03.0\n"
+                "allow uid 0-0 to bdf 0000:00:04.0\n")
+
+
+def check_peer_gone(tmp, err):
+    """A7: the peer dies between accept and SO_PEERPIDFD (ESRCH/EINVAL, injected by the shim
+    while a switch file exists): the connection is dropped, with no fallback to identifying
+    the peer by uid and pid alone (the uid rule for 04.0 would grant it)."""
+    what = "A7 SO_PEERPIDFD %s" % err
+    switch = os.path.join(tmp, "a7-%s.on" % err)
+    count = os.path.join(tmp, "a7-%s.count" % err)
+    dm = Daemon(tmp, "a7-" + err, PIDFD_POLICY,
+                env={"LD_PRELOAD": SOCKOPT_FAULT, "SOCKOPT_FAULT_PEERPIDFD": err,
+                     "SOCKOPT_FAULT_WHILE": switch, "SOCKOPT_FAULT_COUNT": count})
+    if not dm.ready:
+        dm.stop()
+        return
+    check("SO_PEERPIDFD unsupported" not in dm.log(), "%s: the start-up probe sees SO_PEERPIDFD" % what)
+    c = Client(dm.sock)
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    check("parameters" in r and len(f) == 2, "%s: with a pidfd the cgroup rule grants (%s)" % (what, r))
+    for x in f:
+        os.close(x)
+    c.close()
+    time.sleep(0.2)
+    base = fd_count(dm.pid)
+    open(switch, "w").close()
+    for bdf in ("0000:00:04.0", "0000:00:03.0"):
+        check(acquire_dropped(dm.sock, bdf), "%s: connection dropped, nothing sent for %s" % (what, bdf))
+    os.unlink(switch)
+    check(os.path.exists(count), "%s: the shim failed SO_PEERPIDFD" % what)
+    check(dm.log().count("cannot establish the peer's identity") == 2,
+          "%s: each drop logged" % what)
+    c = Client(dm.sock)
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "%s: no lease recorded" % what)
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
+    check("parameters" in r and len(f) == 2, "%s: the device is still free" % what)
+    for x in f:
+        os.close(x)
+    c.close()
+    settle(dm.pid, base, what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def check_no_peerpidfd(tmp):
+    """A8: a kernel without SO_PEERPIDFD (ENOPROTOOPT everywhere, the start-up probe too): the
+    documented degraded mode. Said once at start and in Status; uid rules work, cgroup and
+    unit rules do not match, process-lifetime leases are refused."""
+    what = "A8 no SO_PEERPIDFD"
+    dm = Daemon(tmp, "a8", PIDFD_POLICY,
+                env={"LD_PRELOAD": SOCKOPT_FAULT, "SOCKOPT_FAULT_PEERPIDFD": "ENOPROTOOPT"})
+    if not dm.ready:
+        dm.stop()
+        return
+    c = Client(dm.sock)
+    r, _ = c.call("io.ioasid.Manager.Status")
+    check(any("SO_PEERPIDFD unsupported" in w for w in r["parameters"].get("warnings", [])),
+          "%s: Status warns (%s)" % (what, r["parameters"].get("warnings")))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    check(r.get("error") == "io.ioasid.PermissionDenied" and not f,
+          "%s: a cgroup rule does not match (%s)" % (what, r.get("error")))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"], "lifetime": "process"})
+    check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
+          "SO_PEERPIDFD" in json.dumps(r.get("parameters")),
+          "%s: process lifetime refused, saying why (%s)" % (what, r))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
+    check("parameters" in r and len(f) == 2, "%s: a uid rule grants (%s)" % (what, r.get("error")))
+    for x in f:
+        os.close(x)
+    c.close()
+    for _ in range(3):
+        check(serves(dm.sock), "%s: serves" % what)
+    check(dm.log().count("SO_PEERPIDFD unsupported") == 1, "%s: said once, at start" % what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
 def run_own_daemons(tmp):
     if not os.path.exists(SOCKOPT_FAULT):
         check(False, "%s is not built (make build-tests)" % SOCKOPT_FAULT)
@@ -386,6 +484,9 @@ def run_own_daemons(tmp):
     check_linger_stall(tmp, False)
     check_linger_stall(tmp, True)
     check_fds_closed_by_daemon(tmp)
+    check_peer_gone(tmp, "ESRCH")
+    check_peer_gone(tmp, "EINVAL")
+    check_no_peerpidfd(tmp)
 
 
 def run(d, sock):
