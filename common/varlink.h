@@ -156,6 +156,14 @@ int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int 
  */
 int varlink_stream_flush(VarlinkStream *s);
 
+/*
+ * varlink_stream_drop_unstarted: removes every queued message of which no byte has been sent
+ * yet, closing its fds; only a message partly sent (the head of the queue) stays, because the
+ * peer already holds its first bytes and, without the rest, would read half a record.
+ * Flushing after this ends the stream at a message boundary. Returns how many were dropped.
+ */
+size_t varlink_stream_drop_unstarted(VarlinkStream *s);
+
 /* Messages still (partly) queued, and how many of those carry fds not yet sent. */
 size_t varlink_stream_queued(const VarlinkStream *s);
 size_t varlink_stream_queued_fd_messages(const VarlinkStream *s);

@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,8 @@
 
 #define USEC_PER_SEC 1000000ULL
 #define ACCEPT_RETRY_USEC (250 * 1000ULL)
+/* At exit, how long replies already started may take to reach their clients, in all. */
+#define SHUTDOWN_FLUSH_MSEC 3000
 
 static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void connection_update(Connection *c);
@@ -677,7 +680,79 @@ watch:;
 	return 0;
 }
 
+static int64_t msec_left(const struct timespec *deadline) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/*
+ * At exit, no client is left with half a record. Replies not started are dropped whole (their
+ * fds closed; an Acquire whose reply goes is rolled back as never delivered, when the
+ * connection is freed). A reply already partly sent is finished while its client reads, for
+ * at most SHUTDOWN_FLUSH_MSEC for all connections together: only a client that does not read
+ * within that time is cut off inside a record. The event loop has ended: this polls itself.
+ */
+static void server_drain(Manager *m) {
+	size_t n = 0, dropped = 0;
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (c->closing)
+			continue; /* closed for cause (protocol error, deadline): nothing owed */
+		dropped += varlink_stream_drop_unstarted(c->stream);
+		n += varlink_stream_queued(c->stream) > 0;
+	}
+	if (dropped > 0)
+		log_debug("Shutting down: %zu queued replies dropped whole", dropped);
+	if (n == 0)
+		return;
+	_cleanup_free_ struct pollfd *p = calloc(n, sizeof(*p));
+	_cleanup_free_ Connection **cs = calloc(n, sizeof(*cs));
+	if (!p || !cs)
+		return;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SHUTDOWN_FLUSH_MSEC / 1000;
+	deadline.tv_nsec += (SHUTDOWN_FLUSH_MSEC % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		size_t k = 0;
+		for (Connection *c = m->connections; c && k < n; c = c->next)
+			if (!c->closing && varlink_stream_queued(c->stream) > 0) {
+				cs[k] = c;
+				p[k++] = (struct pollfd){ .fd = varlink_stream_fd(c->stream),
+							  .events = POLLOUT };
+			}
+		int64_t left = msec_left(&deadline);
+		if (k == 0 || left <= 0)
+			break;
+		int r = poll(p, k, (int)MIN(left, (int64_t)INT32_MAX));
+		if (r < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; r > 0 && i < k; i++) {
+			if (p[i].revents == 0)
+				continue;
+			/* Done (1) or failed (< 0, the peer is gone): nothing more to send either
+			 * way, and the client sees its EOF now rather than after the others. 0: the
+			 * socket is full again. */
+			if (varlink_stream_flush(cs[i]->stream) != 0) {
+				cs[i]->closing = true;
+				(void)shutdown(p[i].fd, SHUT_RDWR);
+			}
+		}
+	}
+	for (Connection *c = m->connections; c; c = c->next)
+		if (!c->closing && varlink_stream_queued(c->stream) > 0)
+			log_info("Connection %llu of uid %u: reply not read within %ums of shutdown, "
+				 "cut off", (unsigned long long)c->id, (unsigned)c->peer.uid,
+				 SHUTDOWN_FLUSH_MSEC);
+}
+
 void server_close_all(Manager *m) {
+	server_drain(m);
 	while (m->connections)
 		connection_free(m->connections);
 	m->listen_source = sd_event_source_disable_unref(m->listen_source);

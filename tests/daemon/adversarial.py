@@ -477,6 +477,113 @@ def check_no_peerpidfd(tmp):
     check(dm.stop() == 0, "%s: daemon exits 0" % what)
 
 
+def gen_host(path, n):
+    """A synthetic host with n vfio-pci devices, each alone in its IOMMU group (the same as
+    gen_host in tests/integration/lib.sh)."""
+    groups, devices = [], []
+    for i in range(n):
+        bdf = "0000:%02x:%02x.0" % (i // 32 + 1, i % 32)
+        groups.append({"number": i + 1, "type": "DMA", "reserved_regions": [
+            {"start": "0x00000000fee00000", "end": "0x00000000feefffff", "type": "msi"}],
+            "devices": [bdf]})
+        devices.append({"bdf": bdf, "vendor": "1af4", "device": "1041", "subsystem_vendor": "1af4",
+                        "subsystem_device": "1100", "class": "020000", "revision": "01",
+                        "vendor_name": None, "device_name": None, "driver": "vfio-pci",
+                        "iommu_group": i + 1,
+                        "vfio": {"name": "vfio%d" % i, "dev": "510:%d" % i, "noiommu": False},
+                        "numa_node": -1, "parent": None, "netdevs": [], "properties": {}})
+    with open(path, "w") as f:
+        json.dump({"format": "ioasid-host", "version": 1, "hostname": "synthetic",
+                   "kernel": {"release": "6.12.0", "cmdline": "intel_iommu=on", "iommu_units": ["dmar0"],
+                              "iommu_vendor": "intel", "interrupt_remapping": True,
+                              "address_width": 48, "iommufd": True, "vfio_cdev": True,
+                              "vfio_pci": True, "vfio_legacy": False, "noiommu_mode": False},
+                   "groups": groups, "devices": devices}, f)
+    return [d["bdf"] for d in devices]
+
+
+def read_to_eof(c, seconds):
+    """Everything c receives until EOF: (records, trailing bytes, fds)."""
+    c.s.settimeout(seconds)
+    data, fds = b"", []
+    try:
+        while True:
+            msg, anc, _, _ = c.s.recvmsg(1 << 20, socket.CMSG_SPACE(64 * 4))
+            for lvl, typ, d in anc:
+                if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                    a = array.array("i")
+                    a.frombytes(d[: len(d) - (len(d) % 4)])
+                    fds += list(a)
+            if not msg:
+                break
+            data += msg
+    except (ConnectionResetError, socket.timeout):
+        pass
+    parts = data.split(b"\0")
+    return parts[:-1], parts[-1], fds
+
+
+def check_sigterm_boundaries(tmp):
+    """Section 6 of issue 11 and F5: SIGTERM while large replies, and replies with fds, are
+    queued for clients that do not read. Each client then reads whole NUL-terminated records
+    and EOF at a record boundary, never a prefix; replies with fds that had not started are
+    dropped whole (no fd arrives without its record) and their leases rolled back."""
+    what = "SIGTERM"
+    host = os.path.join(tmp, "big-host.json")
+    bdfs = gen_host(host, 2400)
+    dm = Daemon(tmp, "sigterm", "max-connections-per-uid 64\nadmin user 0\nallow uid 0-0 to any\n",
+                host=host)
+    if not dm.ready:
+        dm.stop()
+        return
+    c = Client(dm.sock)
+    r, _ = c.call("io.ioasid.Broker.ListDevices")
+    size = len(json.dumps(r))
+    check(size > 300000, "%s: ListDevices is larger than a socket buffer (%d bytes)" % (what, size))
+    c.close()
+    listers = [Client(dm.sock) for _ in range(8)]
+    acquirers = [Client(dm.sock) for _ in range(8)]
+    hog = Client(dm.sock)  # never reads: the exit waits for it a bounded time only
+    for x in listers + [hog]:
+        x.send_raw(b"{\"method\":\"io.ioasid.Broker.ListDevices\"}\0" * 3)
+    for i, x in enumerate(acquirers):
+        x.send_raw(b"{\"method\":\"io.ioasid.Broker.ListDevices\"}\0" +
+                   json.dumps({"method": "io.ioasid.Broker.Acquire",
+                               "parameters": {"devices": [bdfs[i]]}}).encode() + b"\0")
+    time.sleep(1)
+    r = Client(dm.sock)
+    leases = r.call("io.ioasid.Broker.ListLeases")[0]["parameters"]["leases"]
+    r.close()
+    check(len(leases) == len(acquirers), "%s: every Acquire was handled before the signal (%d)" %
+          (what, len(leases)))
+    t0 = time.time()
+    dm.proc.send_signal(signal.SIGTERM)
+    bad = []
+    for name, group in (("ListDevices", listers), ("Acquire", acquirers)):
+        for i, x in enumerate(group):
+            recs, tail, fds = read_to_eof(x, 5)
+            for f in fds:
+                os.close(f)
+            parsed = []
+            for rec in recs:
+                try:
+                    parsed.append(json.loads(rec))
+                except ValueError:
+                    parsed.append(None)
+            granted = sum(1 for p in parsed if p and "lease" in p.get("parameters", {}))
+            if tail or None in parsed or not recs or len(fds) != 2 * granted:
+                bad.append("%s client %d: %d records, %d bytes after the last, %d fds for %d "
+                           "grants" % (name, i, len(recs), len(tail), len(fds), granted))
+            x.close()
+    check(bad == [], "%s: whole records up to EOF, fds only with their records (%s)" % (what, bad))
+    rc = dm.stop(10)
+    check(rc == 0 and time.time() - t0 < 6, "%s: daemon exits 0 in bounded time with a client that "
+          "does not read (rc=%s, %.1fs)" % (what, rc, time.time() - t0))
+    hog.close()
+    check(dm.log().count("rolled back") == len(acquirers),
+          "%s: leases whose replies were dropped are rolled back" % what)
+
+
 def run_own_daemons(tmp):
     if not os.path.exists(SOCKOPT_FAULT):
         check(False, "%s is not built (make build-tests)" % SOCKOPT_FAULT)
@@ -487,6 +594,7 @@ def run_own_daemons(tmp):
     check_peer_gone(tmp, "ESRCH")
     check_peer_gone(tmp, "EINVAL")
     check_no_peerpidfd(tmp)
+    check_sigterm_boundaries(tmp)
 
 
 def run(d, sock):
