@@ -29,6 +29,7 @@ static pthread_t closer_thread;
 static bool closer_running;
 
 static void *closer_main(void *arg) {
+	caps_drop_thread(); /* it only closes */
 	for (;;) {
 		int fd;
 		ssize_t n = read(closer_pipe[0], &fd, sizeof(fd));

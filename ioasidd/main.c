@@ -143,7 +143,9 @@ static void probe_accounting(Manager *m) {
 		m->accounting_unknown = true;
 		return;
 	}
+	bool raised = caps_raise(CAP_SYS_RESOURCE);
 	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);
+	caps_lower(CAP_SYS_RESOURCE, raised);
 	kclose(m->kernel, fd);
 	if (r == -EPERM) {
 		m->rlimit_mode_eperm = true;
@@ -234,6 +236,11 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	m.leases.kernel = m.kernel;
+
+	/* From here on no capability is effective: each is raised around its call (caps.c). */
+	r = caps_setup();
+	if (r < 0)
+		log_warning_errno(r, "Cannot reduce the daemon's capabilities: %m");
 
 	m.pidfd_supported = identity_probe_pidfd();
 	if (!m.pidfd_supported) {
@@ -333,6 +340,7 @@ int main(int argc, char **argv) {
 		manager_done(&m);
 		return 1;
 	}
+	caps_forget(CAP_CHOWN); /* only ever needed for the socket's group */
 
 	/* Loading a big host snapshot leaves its parse tree's memory in the heap: return it. */
 	malloc_trim(0);

@@ -630,9 +630,14 @@ static int create_socket(Manager *m) {
 		if (!g)
 			log_warning("Socket group '%s' does not exist; socket stays root-only",
 				    ps->socket_group);
-		else if (chown(m->socket_path, (uid_t)-1, g->gr_gid) < 0)
-			log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
-					  m->socket_path, ps->socket_group);
+		else {
+			bool raised = caps_raise(CAP_CHOWN);
+			r = chown(m->socket_path, (uid_t)-1, g->gr_gid);
+			caps_lower(CAP_CHOWN, raised);
+			if (r < 0)
+				log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
+						  m->socket_path, ps->socket_group);
+		}
 	}
 	if (listen(fd, SOMAXCONN) < 0)
 		return log_error_errno(errno, "listen() failed: %m");

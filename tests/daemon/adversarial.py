@@ -584,6 +584,115 @@ def check_sigterm_boundaries(tmp):
           "%s: leases whose replies were dropped are rolled back" % what)
 
 
+CAP_KILL, CAP_SYS_RESOURCE = 5, 24
+
+
+def caps_of(pid):
+    """{tid: (CapPrm, CapEff)} for every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        fields = {}
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                fields[k] = v.strip()
+        out[int(tid)] = (int(fields["CapPrm"], 16), int(fields["CapEff"], 16))
+    return out
+
+
+def check_idle_caps(dm, want_prm, what):
+    """Idle: nothing effective in any thread; the main thread keeps want_prm permitted, the
+    helper thread (the closer) nothing at all."""
+    caps = caps_of(dm.pid)
+    main = caps.pop(dm.pid)
+    check(main == (want_prm, 0), "%s: main thread CapPrm %x CapEff %x (want %x, 0)" %
+          (what, main[0], main[1], want_prm))
+    check(caps and all(c == (0, 0) for c in caps.values()),
+          "%s: helper threads hold no capability (%s)" % (what, caps))
+
+
+def check_capabilities(tmp):
+    """Section 6 of issue 11: CAP_SYS_RESOURCE and CAP_KILL stay permitted only, raised around
+    the calls that need them. Idle CapEff is 0 in every thread; on-revoke signal reaches a
+    holder of another uid (CAP_KILL raised around pidfd_send_signal)."""
+    what = "caps"
+    with open("/proc/self/status") as f:
+        ours = int([l for l in f if l.startswith("CapPrm:")][0].split()[1], 16)
+    want = ours & ((1 << CAP_KILL) | (1 << CAP_SYS_RESOURCE))
+    dm = Daemon(tmp, "caps", "admin user 0\nallow uid 65000 to bdf 0000:00:03.0\n"
+                "allow uid 0-0 to any\n")
+    if not dm.ready:
+        dm.stop()
+        return
+    check(serves(dm.sock), "%s: serves" % what)
+    check_idle_caps(dm, want, what + " (idle)")
+    if not (want & (1 << CAP_KILL)) or not shutil.which("setpriv"):
+        print("SKIPPED: %s: on-revoke signal needs CAP_KILL and setpriv" % what)
+        check(dm.stop() == 0, "%s: daemon exits 0" % what)
+        return
+    # A holder of uid 65000: the socket and its directories opened up for it.
+    for path in (tmp, dm.dir):
+        os.chmod(path, 0o755)
+    os.chmod(dm.sock, 0o666)
+    holder = subprocess.Popen(["setpriv", "--reuid=65000", "--regid=65000", "--clear-groups",
+                               sys.executable, "-c", """
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": "io.ioasid.Broker.Acquire", "parameters": {"devices": ["0000:00:03.0"], "lifetime": "process"}}).encode() + b"\\0")
+m = s.recvmsg(65536, 4096)
+print(json.loads(m[0][:-1]).get("parameters", {}).get("lease"), flush=True)
+time.sleep(30)
+""", dm.sock], stdout=subprocess.PIPE, text=True)
+    lease = holder.stdout.readline().strip()
+    check(len(lease) == 32, "%s: uid 65000 holds a process-lifetime lease (%s)" % (what, lease))
+    c = Client(dm.sock)
+    r, _ = c.call("io.ioasid.Manager.Revoke", {"lease": lease, "signal": True})
+    check(r.get("parameters", {}).get("state") == "revoked", "%s: Revoke with signal (%s)" % (what, r))
+    try:
+        rc = holder.wait(3)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        rc = holder.wait()
+    check(rc == -signal.SIGTERM, "%s: the holder of another uid got SIGTERM (rc %s)" % (what, rc))
+    check("signalling the holder failed" not in dm.log(), "%s: no signalling failure logged" % what)
+    c.close()
+    check_idle_caps(dm, want, what + " (after the signal)")
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def check_capabilities_userns(tmp):
+    """The same for CAP_SYS_RESOURCE, which this test's own root may lack: the daemon runs as
+    root of a user namespace of its own (all capabilities there; the sim checks the calling
+    thread's effective set, so it needs the raise around RLIMIT_MODE like the kernel). A
+    layout with per-process accounting must work; idle, CapEff is 0."""
+    what = "caps (user namespace)"
+    if not shutil.which("unshare") or subprocess.run(
+            ["unshare", "--user", "--map-root-user", "true"], capture_output=True).returncode != 0:
+        print("SKIPPED: %s: cannot create a user namespace" % what)
+        return
+    dm = Daemon(tmp, "caps-userns", "admin user 0\nlayout acct { accounting process }\n"
+                "allow uid 0-0 to any layout acct\n",
+                wrap=["unshare", "--user", "--map-root-user", "--"])
+    if not dm.ready:
+        dm.stop()
+        return
+    check(serves(dm.sock), "%s: serves" % what)
+    check_idle_caps(dm, (1 << CAP_KILL) | (1 << CAP_SYS_RESOURCE), what + " (idle)")
+    c = Client(dm.sock)
+    r, _ = c.call("io.ioasid.Manager.Status")
+    warnings = r.get("parameters", {}).get("warnings", [])
+    check(not any("accounting" in w for w in warnings),
+          "%s: per-process accounting available (%s)" % (what, warnings))
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "layout": "acct"})
+    check("parameters" in r and len(f) == 2,
+          "%s: Acquire with accounting process (%s)" % (what, r.get("error") or r.get("parameters")))
+    for x in f:
+        os.close(x)
+    c.close()
+    check_idle_caps(dm, (1 << CAP_KILL) | (1 << CAP_SYS_RESOURCE), what + " (after Acquire)")
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
 def run_own_daemons(tmp):
     if not os.path.exists(SOCKOPT_FAULT):
         check(False, "%s is not built (make build-tests)" % SOCKOPT_FAULT)
@@ -595,6 +704,8 @@ def run_own_daemons(tmp):
     check_peer_gone(tmp, "EINVAL")
     check_no_peerpidfd(tmp)
     check_sigterm_boundaries(tmp)
+    check_capabilities(tmp)
+    check_capabilities_userns(tmp)
 
 
 def run(d, sock):
