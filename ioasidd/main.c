@@ -157,6 +157,22 @@ static void probe_accounting(Manager *m) {
 		log_debug("Accounting probe: %s", strerror(-r));
 }
 
+/* VFIO's unsafe noiommu mode gives whoever holds such a device DMA to all of memory: say so
+ * at start, with what the policy does about it. */
+static void warn_noiommu(Manager *m) {
+	size_t n = 0;
+	for (size_t i = 0; i < m->host->n_devices; i++)
+		n += m->host->devices[i].noiommu;
+	if (m->host->kernel.noiommu_mode != TRI_YES && n == 0)
+		return;
+	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
+	log_warning("VFIO runs in unsafe noiommu mode (enable_unsafe_noiommu_mode=Y, %zu noiommu "
+		    "device(s)): their holders can DMA to all of memory; %s",
+		    n, ps && ps->allow_noiommu ? "the policy hands them out (allow-noiommu yes)"
+					       : "Acquire refuses them (allow-noiommu is off)");
+	strv_extend(&m->warnings, "VFIO noiommu mode: noiommu devices have no DMA isolation");
+}
+
 static void manager_done(Manager *m) {
 	udev_monitor_stop(m);
 	server_close_all(m);
@@ -249,6 +265,7 @@ int main(int argc, char **argv) {
 		strv_extend(&m.warnings, "SO_PEERPIDFD unsupported: pid-dependent rules deny");
 	}
 	probe_accounting(&m);
+	warn_noiommu(&m);
 
 	sigset_t mask;
 	sigemptyset(&mask);

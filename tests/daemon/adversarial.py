@@ -693,6 +693,44 @@ def check_capabilities_userns(tmp):
     check(dm.stop() == 0, "%s: daemon exits 0" % what)
 
 
+def check_noiommu(tmp):
+    """Section 6 of issue 11 and B8: on a host running VFIO in noiommu mode the daemon warns at
+    start (and in Status), and Acquire of a noiommu device is denied unless allow-noiommu is
+    set. A host without noiommu gets no such warning."""
+    what = "noiommu"
+    host = os.path.join(REPO, "tests", "hosts", "noiommu.json")
+    bdf = "0000:00:06.0"
+    for allow in (False, True):
+        w = "%s (allow-noiommu %s)" % (what, "yes" if allow else "no")
+        dm = Daemon(tmp, "noiommu-%d" % allow, ("allow-noiommu yes\n" if allow else "") +
+                    "admin user 0\nallow uid 0-0 to any\n", host=host)
+        if not dm.ready:
+            dm.stop()
+            continue
+        log = dm.log()
+        check("unsafe noiommu mode" in log and
+              ("hands them out" if allow else "Acquire refuses them") in log,
+              "%s: warning at start (%s)" % (w, log[-400:]))
+        c = Client(dm.sock)
+        r, _ = c.call("io.ioasid.Manager.Status")
+        check(any("noiommu" in x for x in r["parameters"].get("warnings", [])),
+              "%s: Status warns (%s)" % (w, r["parameters"].get("warnings")))
+        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": [bdf]})
+        if allow:
+            check("parameters" in r and len(f) == 2, "%s: Acquire granted (%s)" % (w, r))
+        else:
+            check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
+                  "noiommu" in json.dumps(r.get("parameters")),
+                  "%s: Acquire denied, saying why (%s)" % (w, r))
+        for x in f:
+            os.close(x)
+        c.close()
+        check(dm.stop() == 0, "%s: daemon exits 0" % w)
+    dm = Daemon(tmp, "plain-host", "admin user 0\nallow uid 0-0 to any\n")
+    check("unsafe noiommu mode" not in dm.log(), "%s: no warning on a host without it" % what)
+    check(dm.stop() == 0, "%s: control daemon exits 0" % what)
+
+
 def run_own_daemons(tmp):
     if not os.path.exists(SOCKOPT_FAULT):
         check(False, "%s is not built (make build-tests)" % SOCKOPT_FAULT)
@@ -706,6 +744,7 @@ def run_own_daemons(tmp):
     check_sigterm_boundaries(tmp)
     check_capabilities(tmp)
     check_capabilities_userns(tmp)
+    check_noiommu(tmp)
 
 
 def run(d, sock):
