@@ -186,9 +186,14 @@ class Daemon:
         self.sock = os.path.join(self.dir, "s.sock")
         self.log_path = os.path.join(self.dir, "log")
         self.log_file = open(self.log_path, "w")
+        env = dict(env or {})
+        if "LD_PRELOAD" in env:
+            # Under ASan its runtime must come first; it tolerates the shim with this option.
+            asan = os.environ.get("ASAN_OPTIONS")
+            env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
         self.proc = subprocess.Popen((wrap or []) + [
             IOASIDD, "--kernel=sim", "--host", host, "--config", self.conf, "--socket", self.sock],
-            stderr=self.log_file, env=dict(os.environ, **(env or {})))
+            stderr=self.log_file, env=dict(os.environ, **env))
         self.pid = self.proc.pid
         self.ready = False
         for _ in range(200):
