@@ -751,9 +751,9 @@ static void server_drain(Manager *m) {
 	}
 	for (Connection *c = m->connections; c; c = c->next)
 		if (!c->closing && varlink_stream_queued(c->stream) > 0)
-			log_info("Connection %llu of uid %u: reply not read within %ums of shutdown, "
-				 "cut off", (unsigned long long)c->id, (unsigned)c->peer.uid,
-				 SHUTDOWN_FLUSH_MSEC);
+			log_info("Connection %llu of uid %u: reply not read within %ums of "
+				 "shutdown, cut off", (unsigned long long)c->id,
+				 (unsigned)c->peer.uid, SHUTDOWN_FLUSH_MSEC);
 }
 
 void server_close_all(Manager *m) {

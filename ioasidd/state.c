@@ -379,7 +379,8 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	l->pidfd = take(st, pname);
 	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
 		if (!why) {
-			snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not a pidfd", pname);
+			snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not a pidfd",
+				 pname);
 			why = whybuf;
 		}
 		closer_close(l->pidfd);

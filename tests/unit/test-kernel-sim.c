@@ -207,7 +207,8 @@ static void test_fd_check(void) {
 	ASSERT_OK(pipe2(p, O_CLOEXEC));
 	ASSERT_ERR(K(fd_check, p[0], NULL), ESTALE);
 	ASSERT_ERR(K(fd_check, p[0], dev("0000:01:00.0")), ESTALE);
-	static const char *const names[] = { "plain", "ioasid-sim:iommufd:", "ioasid-sim:iommufd:1x",
+	static const char *const names[] = { "plain", "ioasid-sim:iommufd:",
+					     "ioasid-sim:iommufd:1x",
 					     "ioasid-sim:vfio:0000:01:00.01", "ioasid-sim:vfio:" };
 	for (size_t n = 0; n < ELEMENTSOF(names); n++) {
 		_cleanup_close_ int m = memfd_create(names[n], MFD_CLOEXEC);
