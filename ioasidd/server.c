@@ -758,6 +758,10 @@ static void server_drain(Manager *m) {
 
 void server_close_all(Manager *m) {
 	server_drain(m);
+	/* Nothing more goes out (the leases ended below would tell Monitor subscribers): a
+	 * message started now might not be finished. */
+	for (Connection *c = m->connections; c; c = c->next)
+		c->closing = true;
 	while (m->connections)
 		connection_free(m->connections);
 	m->listen_source = sd_event_source_disable_unref(m->listen_source);
