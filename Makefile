@@ -98,6 +98,9 @@ TOOL_CFLAGS_mktestbed = $(shell pkg-config --cflags umockdev-1.0 2>/dev/null)
 # An LD_PRELOAD shim (adversarial test A2): a shared object, not a program.
 TOOL_CFLAGS_peercred-eio = -fPIC
 TOOL_LIBS_peercred-eio = -shared -ldl
+# Another (daemon tier): no SO_PASSRIGHTS (pre-6.16), SO_PEERPIDFD failures (A7, A8).
+TOOL_CFLAGS_sockopt-fault = -fPIC
+TOOL_LIBS_sockopt-fault = -shared -ldl
 # Another (benchmarks' native mode): reports sysfs for the test bed bind-mounted on /sys.
 TOOL_CFLAGS_sysfs-magic = -fPIC
 TOOL_LIBS_sysfs-magic = -shared -ldl

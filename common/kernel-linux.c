@@ -228,6 +228,23 @@ int kernel_linux_check_cdev_link(const char *target, const char *bdf, const char
 	return 0;
 }
 
+/* fd is d's vfio-dev cdev: its st_rdev leads back through /sys/dev/char to d->bdf and
+ * d->vfio_name. -ESTALE when it is another file, -ENODEV when the cdev is gone. */
+static int linux_check_cdev_fd(int fd, const Device *d) {
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return -ESTALE;
+	char link[64], target[PATH_MAX];
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	target[n] = 0;
+	return kernel_linux_check_cdev_link(target, d->bdf, d->vfio_name);
+}
+
 static int linux_device_open(Kernel *k, const Device *d, int *ret_fd) {
 	if (!d || !bdf_is_canonical(d->bdf))
 		return -EINVAL;
@@ -243,22 +260,28 @@ static int linux_device_open(Kernel *k, const Device *d, int *ret_fd) {
 
 	/* Check what we opened, not what the name said: the cdev may have been replaced
 	 * between the host scan and this open (unbind + rebind reuses vfioN names). */
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISCHR(st.st_mode))
-		return -ESTALE;
-	char link[64], target[PATH_MAX];
-	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
-	ssize_t n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
-		return errno == ENOENT ? -ENODEV : -errno;
-	target[n] = 0;
-	int r = kernel_linux_check_cdev_link(target, d->bdf, d->vfio_name);
+	int r = linux_check_cdev_fd(fd, d);
 	if (r < 0)
 		return r;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+static int linux_fd_check(Kernel *k, int fd, const Device *d) {
+	struct stat st, io;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return -ESTALE;
+	if (!d) {
+		if (stat(DEV_IOMMU, &io) < 0)
+			return errno == ENOENT ? -ESTALE : -errno;
+		return S_ISCHR(io.st_mode) && io.st_rdev == st.st_rdev ? 0 : -ESTALE;
+	}
+	if (!bdf_is_canonical(d->bdf) || !d->vfio_name || !cdev_name_is_valid(d->vfio_name))
+		return -ESTALE;
+	int r = linux_check_cdev_fd(fd, d);
+	return r == -ENODEV ? -ESTALE : r;
 }
 
 static int linux_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
@@ -462,6 +485,7 @@ static const KernelOps linux_ops = {
 	.legacy_set_iommu = linux_legacy_set_iommu,
 	.legacy_device_open = linux_legacy_device_open,
 	.close = linux_close,
+	.fd_check = linux_fd_check,
 };
 
 int kernel_linux_new(Kernel **ret) {

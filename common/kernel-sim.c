@@ -1319,6 +1319,50 @@ static int sim_close(Kernel *k, int fd) {
 	return RET_NERRNO(close(fd));
 }
 
+/* ---- checking fds handed back -------------------------------------------------------- */
+
+/*
+ * A file of this sim is known by its inode. A file of an earlier sim (the daemon before a
+ * restart, its fds kept in the fdstore) is unknown to this one: it is recognised by what the
+ * earlier sim named it, on a memfd (F_GET_SEALS answers only for memfds and other shmem
+ * files), and the name must be exactly that of the file the record says.
+ */
+static int sim_fd_check(Kernel *k, int fd, const Device *d) {
+	SimFile *f = NULL;
+	int r = sim_file_lookup(SIM(k), fd, &f);
+	if (r < 0)
+		return r;
+	if (f) {
+		if (!d)
+			return f->kind == FILE_IOMMUFD ? 0 : -ESTALE;
+		return f->kind == FILE_VFIO && f->dev && streq(f->dev->bdf, d->bdf) ? 0 : -ESTALE;
+	}
+	if (fcntl(fd, F_GET_SEALS) < 0)
+		return -ESTALE;
+	char link[64], target[256];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	static const char memfd[] = "/memfd:", deleted[] = " (deleted)";
+	size_t ml = sizeof(memfd) - 1, dl = sizeof(deleted) - 1;
+	if ((size_t)n <= ml + dl || !strneq(target, memfd, ml) || !streq(target + n - dl, deleted))
+		return -ESTALE;
+	target[n - dl] = 0;
+	const char *name = target + ml;
+	if (d) {
+		char want[64];
+		snprintf(want, sizeof(want), "ioasid-sim:vfio:%s", d->bdf);
+		return streq(name, want) ? 0 : -ESTALE;
+	}
+	static const char io[] = "ioasid-sim:iommufd:";
+	const char *num = name + sizeof(io) - 1;
+	if (!strneq(name, io, sizeof(io) - 1) || !*num || strspn(num, "0123456789") != strlen(num))
+		return -ESTALE;
+	return 0;
+}
+
 /* ---- host changes ------------------------------------------------------------------- */
 
 int kernel_sim_unplug(Kernel *k, const char *bdf) {
@@ -1547,4 +1591,5 @@ static const KernelOps sim_ops = {
 	.legacy_set_iommu = sim_legacy_set_iommu,
 	.legacy_device_open = sim_legacy_device_open,
 	.close = sim_close,
+	.fd_check = sim_fd_check,
 };

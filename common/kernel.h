@@ -102,6 +102,12 @@ typedef struct KernelOps {
 	int (*legacy_device_open)(Kernel *k, int group_fd, const Device *d, int *ret_device);
 
 	int (*close)(Kernel *k, int fd);
+
+	/* fd_check: is fd what a record says it is: an iommufd (d NULL) or the VFIO device file
+	 * (cdev) of d? For fds the daemon gets back rather than opens (the fdstore after a
+	 * restart). 0 when it is, -ESTALE when it is some other file (another type, another
+	 * device, a device that is gone), -errno when it cannot be told. */
+	int (*fd_check)(Kernel *k, int fd, const Device *d);
 } KernelOps;
 
 struct Kernel {

@@ -148,6 +148,12 @@ int varlink_stream_fd(const VarlinkStream *s) {
 	return s->fd;
 }
 
+int varlink_stream_take_fd(VarlinkStream *s) {
+	int fd = s->fd;
+	s->fd = -EBADF;
+	return fd;
+}
+
 static const char *find_nul(const VarlinkStream *s, size_t from) {
 	if (from >= s->in_size)
 		return NULL;
@@ -533,6 +539,26 @@ int varlink_stream_flush(VarlinkStream *s) {
 		out_message_free(m);
 	}
 	return 1;
+}
+
+size_t varlink_stream_drop_unstarted(VarlinkStream *s) {
+	size_t n = 0;
+	OutMessage **p = &s->out_head;
+	s->out_tail = NULL;
+	while (*p) {
+		OutMessage *m = *p;
+		if (m->sent > 0) {
+			s->out_tail = m;
+			p = &m->next;
+			continue;
+		}
+		*p = m->next;
+		s->out_bytes -= m->size;
+		s->n_out--;
+		out_message_free(m);
+		n++;
+	}
+	return n;
 }
 
 size_t varlink_stream_queued(const VarlinkStream *s) {

@@ -81,6 +81,14 @@ int varlink_stream_set_max_output(VarlinkStream *s, size_t n);
 int varlink_stream_fd(const VarlinkStream *s);
 
 /*
+ * varlink_stream_take_fd: hands the socket to the caller, who closes it; the stream no longer
+ * uses or closes it (call it just before varlink_stream_free()). A daemon closes a client's
+ * socket elsewhere than on its event loop: the last close of a socket frees what is queued
+ * on it, which may be fds the peer sent, and their close can block. Returns the fd.
+ */
+int varlink_stream_take_fd(VarlinkStream *s);
+
+/*
  * varlink_stream_fill: one recvmsg() into the input buffer. Call varlink_stream_next()
  * until it returns 0 before calling this again.
  * Returns the number of bytes read (> 0), 0 at EOF, or
@@ -147,6 +155,14 @@ int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int 
  * the stream is unusable for writing.
  */
 int varlink_stream_flush(VarlinkStream *s);
+
+/*
+ * varlink_stream_drop_unstarted: removes every queued message of which no byte has been sent
+ * yet, closing its fds; only a message partly sent (the head of the queue) stays, because the
+ * peer already holds its first bytes and, without the rest, would read half a record.
+ * Flushing after this ends the stream at a message boundary. Returns how many were dropped.
+ */
+size_t varlink_stream_drop_unstarted(VarlinkStream *s);
 
 /* Messages still (partly) queued, and how many of those carry fds not yet sent. */
 size_t varlink_stream_queued(const VarlinkStream *s);

@@ -577,7 +577,7 @@ static int64_t raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	 * alone is vouched for by the check after it (a live peer still owns its pid). */
 	if (bytes > 0 &&
 	    (!pidfd_alive(c->peer.pidfd) ||
-	     (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) < 0 && proc_memlock(pid, &old) < 0)))
+	     (caps_prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) < 0 && proc_memlock(pid, &old) < 0)))
 		return -ESRCH;
 	if (bytes > 0) {
 		rlim_t want = bytes == UINT64_MAX ? RLIM_INFINITY : (rlim_t)bytes;
@@ -586,14 +586,14 @@ static int64_t raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 			rl.rlim_max = old.rlim_max; /* never lower the hard limit */
 		if (old.rlim_cur != RLIM_INFINITY &&
 		    (want == RLIM_INFINITY || old.rlim_cur < want) &&
-		    prlimit(pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
+		    caps_prlimit(pid, RLIMIT_MEMLOCK, &rl, NULL) < 0) {
 			snprintf(buf, sizeof(buf), "RLIMIT_MEMLOCK of pid %d not raised: %s",
 				 (int)pid, strerror(errno));
 			strv_extend(warnings, buf);
 		}
 	}
 	/* Read back, and only trust the value while the pidfd says it is still the peer. */
-	if ((prlimit(pid, RLIMIT_MEMLOCK, NULL, &now) < 0 && proc_memlock(pid, &now) < 0) ||
+	if ((caps_prlimit(pid, RLIMIT_MEMLOCK, NULL, &now) < 0 && proc_memlock(pid, &now) < 0) ||
 	    !pidfd_alive(c->peer.pidfd))
 		return -ESRCH;
 	uint64_t got = now.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)now.rlim_cur;
@@ -780,7 +780,9 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	if (r < 0)
 		FAIL(kernel_error(c, r, "iommufd-open", NULL, rq->layout));
 	if (layout && layout->accounting == POLICY_ACCOUNTING_PROCESS) {
+		bool raised = caps_raise(CAP_SYS_RESOURCE);
 		r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, l->iommufd, true);
+		caps_lower(CAP_SYS_RESOURCE, raised);
 		if (r < 0)
 			FAIL(kernel_error(c, r, "iommufd-set-rlimit-mode", NULL, rq->layout));
 	}

@@ -3,14 +3,21 @@
  * Closing what clients push on the daemon, off the event loop. On kernels without
  * SO_PASSRIGHTS (before 6.16) a client can attach fds to a message; the reader refuses them
  * and drops the connection, but the close itself can block (the last close of a FUSE file
- * waits for its server, which may be the attacker). So received fds that nobody takes go
- * through a pipe to one thread that only closes them. The fd number stays allocated until
- * that thread closes it, so nothing can reuse it in between. When the pipe is full (the
- * thread is stuck and 16k fds are waiting) the loop closes synchronously rather than let
- * fds pile up without bound.
+ * waits for its server, which may be the attacker; a TCP socket with SO_LINGER and unsent
+ * data waits as long as its owner chose). The same holds for a client's connection socket:
+ * its last close frees whatever is still queued on it, fds included (even with SO_PASSRIGHTS
+ * off, fds sent before the listener had it cleared). So received fds that nobody takes and
+ * every client socket go through a pipe to one thread that only closes them. The fd number
+ * stays allocated until that thread closes it, so nothing can reuse it in between.
+ *
+ * The pipe holds as many fds as the daemon may have open (RLIMIT_NOFILE), so a write cannot
+ * find it full: every fd in it is still open in this process. Only when the pipe could not
+ * be made that large and the thread is stuck does the loop close synchronously, rather than
+ * let fds pile up without bound.
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include "common/macro.h"
 #include "common/varlink.h"
@@ -22,6 +29,7 @@ static pthread_t closer_thread;
 static bool closer_running;
 
 static void *closer_main(void *arg) {
+	caps_drop_thread(); /* it only closes */
 	for (;;) {
 		int fd;
 		ssize_t n = read(closer_pipe[0], &fd, sizeof(fd));
@@ -34,9 +42,23 @@ static void *closer_main(void *arg) {
 	}
 }
 
-static void closer_close(int fd) {
-	if (write(closer_pipe[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+void closer_close(int fd) {
+	if (fd < 0)
+		return;
+	if (!closer_running || write(closer_pipe[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
 		(void)close(fd);
+}
+
+/* Room in the pipe for every fd the process may have open. Best effort: the kernel caps an
+ * unprivileged size at /proc/sys/fs/pipe-max-size (1 MiB, 262144 fds, by default). */
+static void closer_size_pipe(int fd) {
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	uint64_t want = (uint64_t)rl.rlim_cur * sizeof(int);
+	if (want <= 65536 || want > INT32_MAX)
+		return;
+	(void)fcntl(fd, F_SETPIPE_SZ, (int)want);
 }
 
 int closer_start(void) {
@@ -44,6 +66,7 @@ int closer_start(void) {
 		return negative_errno();
 	if (fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK) < 0)
 		return negative_errno();
+	closer_size_pipe(closer_pipe[1]);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 * 1024);

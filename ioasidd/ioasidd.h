@@ -13,10 +13,13 @@
  *   udev.c      hotplug and driver changes on the live host
  *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
  *   closer.c    a thread that closes fds clients pushed on us (a close may block)
+ *   caps.c      capabilities permitted only, raised around the calls that need them
  */
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <systemd/sd-device.h>
 #include <systemd/sd-event.h>
@@ -390,8 +393,33 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
 
 /* closer.c: received fds nobody takes are closed by a helper thread. 0 or -errno. */
 int closer_start(void);
+/* closer_close: closes fd (a client's socket, an fd a client sent) on the closer thread, never
+ * blocking the caller; inline before closer_start() and after closer_stop(). Takes fd < 0. */
+void closer_close(int fd);
 /* closer_stop: ends the closer thread at exit (bounded wait), closing its pipe. */
 void closer_stop(void);
+
+/*
+ * caps.c: capabilities permitted only, raised around the calls that need them.
+ * caps_setup: keeps CAP_SYS_RESOURCE, CAP_KILL (and CAP_CHOWN, for the daemon's own socket)
+ *   permitted where they are, nothing effective or inheritable. 0 or -errno.
+ * caps_raise/caps_lower: cap into the effective set of the calling thread and out again;
+ *   errno is preserved, so they bracket a syscall. caps_raise returns true when it raised cap
+ *   (false: already effective, or not permitted, and then the bracketed call fails as it
+ *   would without it); caps_lower takes that and lowers only what caps_raise raised.
+ * caps_forget: cap out of the permitted set for good.
+ * caps_drop_thread: a helper thread gives up every capability it inherited.
+ * caps_prlimit, caps_pidfd_send_signal: the call with the capability it needs raised, and the
+ *   call's return and errno.
+ */
+int caps_setup(void);
+bool caps_raise(int cap);
+void caps_lower(int cap, bool raised);
+void caps_forget(int cap);
+void caps_drop_thread(void);
+int caps_prlimit(pid_t pid, int resource, const struct rlimit *new_limit,
+		 struct rlimit *old_limit);
+int caps_pidfd_send_signal(int pidfd, int sig);
 
 /* state.c */
 int state_save(Manager *m);

@@ -158,7 +158,9 @@ static void probe_accounting(Manager *m) {
 		m->accounting_unknown = true;
 		return;
 	}
+	bool raised = caps_raise(CAP_SYS_RESOURCE);
 	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);
+	caps_lower(CAP_SYS_RESOURCE, raised);
 	kclose(m->kernel, fd);
 	if (r == -EPERM) {
 		m->rlimit_mode_eperm = true;
@@ -186,6 +188,22 @@ static void check_config_accounting(const char *path, const Policy *p) {
 		"this process lacks it, and an ioasidd started with the same capabilities would "
 		"fail every Acquire with them (iommufd-set-rlimit-mode: EPERM); %s\n",
 		path, layouts, MANAGER_ACCOUNTING_FIX);
+}
+
+/* VFIO's unsafe noiommu mode gives whoever holds such a device DMA to all of memory: say so
+ * at start, with what the policy does about it. */
+static void warn_noiommu(Manager *m) {
+	size_t n = 0;
+	for (size_t i = 0; i < m->host->n_devices; i++)
+		n += m->host->devices[i].noiommu;
+	if (m->host->kernel.noiommu_mode != TRI_YES && n == 0)
+		return;
+	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
+	log_warning("VFIO runs in unsafe noiommu mode (enable_unsafe_noiommu_mode=Y, %zu noiommu "
+		    "device(s)): their holders can DMA to all of memory; %s",
+		    n, ps && ps->allow_noiommu ? "the policy hands them out (allow-noiommu yes)"
+					       : "Acquire refuses them (allow-noiommu is off)");
+	strv_extend(&m->warnings, "VFIO noiommu mode: noiommu devices have no DMA isolation");
 }
 
 static void manager_done(Manager *m) {
@@ -272,6 +290,11 @@ int main(int argc, char **argv) {
 	}
 	m.leases.kernel = m.kernel;
 
+	/* From here on no capability is effective: each is raised around its call (caps.c). */
+	r = caps_setup();
+	if (r < 0)
+		log_warning_errno(r, "Cannot reduce the daemon's capabilities: %m");
+
 	m.pidfd_supported = identity_probe_pidfd();
 	if (!m.pidfd_supported) {
 		log_warning("SO_PEERPIDFD unsupported by this kernel: peers are identified by "
@@ -287,6 +310,7 @@ int main(int argc, char **argv) {
 	}
 	probe_accounting(&m);
 	manager_warn_process_accounting(&m);
+	warn_noiommu(&m);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -378,6 +402,7 @@ int main(int argc, char **argv) {
 		manager_done(&m);
 		return 1;
 	}
+	caps_forget(CAP_CHOWN); /* only ever needed for the socket's group */
 
 	/* Loading a big host snapshot leaves its parse tree's memory in the heap: return it. */
 	malloc_trim(0);

@@ -540,7 +540,7 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const Audi
 	if (r < 0)
 		log_warning_errno(r, "Revoke %s: detach/reset failed: %m", l->id);
 	if (sig && l->pidfd >= 0 && pidfd_alive(l->pidfd) &&
-	    syscall(SYS_pidfd_send_signal, l->pidfd, SIGTERM, NULL, 0) < 0)
+	    caps_pidfd_send_signal(l->pidfd, SIGTERM) < 0)
 		log_warning_errno(-errno, "Revoke %s: signalling the holder failed: %m", l->id);
 	state_forget_lease(m, l);
 	char reason[300];

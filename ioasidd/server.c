@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,8 @@
 
 #define USEC_PER_SEC 1000000ULL
 #define ACCEPT_RETRY_USEC (250 * 1000ULL)
+/* At exit, how long replies already started may take to reach their clients, in all. */
+#define SHUTDOWN_FLUSH_MSEC 3000
 
 static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void connection_update(Connection *c);
@@ -44,6 +47,23 @@ size_t server_count_uid(const Manager *m, uid_t uid) {
 	return n;
 }
 
+/*
+ * Ends a client's socket. Its last close frees whatever the peer left queued on it, fds
+ * included, and closing those can block (closer.c): that close runs on the closer thread.
+ * shutdown() frees nothing and does not block, and the peer sees the hangup at once, even
+ * while the closer thread is busy with an earlier close.
+ */
+static void client_fd_close(int fd) {
+	if (fd < 0)
+		return;
+	(void)shutdown(fd, SHUT_RDWR);
+	closer_close(fd);
+}
+static void client_fd_closep(int *fd) {
+	client_fd_close(*fd);
+}
+#define _cleanup_client_fd_ _cleanup_(client_fd_closep)
+
 static void connection_free(Connection *c) {
 	if (!c)
 		return;
@@ -65,6 +85,7 @@ static void connection_free(Connection *c) {
 	sd_event_source_disable_unref(c->send_timer);
 	sd_event_source_disable_unref(c->defer_free);
 	sd_event_source_disable_unref(c->more);
+	client_fd_close(varlink_stream_take_fd(c->stream));
 	varlink_stream_free(c->stream);
 	peer_done(&c->peer);
 	free(c);
@@ -418,8 +439,9 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	return connection_new_full(m, fd, peer, 0, NULL);
 }
 
+
 int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
-	_cleanup_close_ int cfd = fd;
+	_cleanup_client_fd_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
 	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0)
@@ -438,16 +460,22 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
  * Clients never send fds. With SO_PASSRIGHTS off (Linux 6.16+) the kernel refuses them at
  * the sender (EPERM), so a hostile fd (a FUSE file whose close blocks, a socket of our own)
  * never enters the daemon. Older kernels: ENOPROTOOPT, and the reader closes whatever
- * arrives and drops the connection.
+ * arrives and drops the connection. Set on the listening socket too: a connection takes the
+ * listener's setting when the peer connects (unix_stream_connect() copies
+ * sk_scm_recv_flags), so fds sent before accept() are refused as well; set on an accepted
+ * socket alone, they would already be queued. Returns 0 or -errno (-ENOPROTOOPT: not
+ * supported by this kernel).
  */
-static void refuse_fds(int fd) {
+static int refuse_fds(int fd) {
 	int zero = 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0)
+		return negative_errno();
+	return 0;
 }
 
 static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
-	_cleanup_close_ int cfd = fd;
-	refuse_fds(cfd);
+	_cleanup_client_fd_ int cfd = fd;
+	(void)refuse_fds(cfd); /* adopted from the fdstore: may predate the listener's setting */
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -539,8 +567,10 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			log_warning_errno(r, "accept4() failed: %m");
 			return 0;
 		}
+		/* Every drop below goes through the closer: fds the peer queued before accept
+		 * (a kernel without SO_PASSRIGHTS) are freed by the socket's last close. */
 		if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
-			safe_close(cfd);
+			client_fd_close(cfd);
 			continue;
 		}
 		Peer peer = { .pidfd = -EBADF };
@@ -548,7 +578,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		if (r < 0) {
 			log_info("Dropping connection: cannot establish the peer's identity: %s",
 				 strerror(-r));
-			safe_close(cfd);
+			client_fd_close(cfd);
 			if (r == -EMFILE || r == -ENFILE) {
 				accept_backoff(m, r);
 				return 0;
@@ -559,7 +589,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			log_info("Dropping connection of uid %u: %u connections already",
 				 (unsigned)peer.uid, max_per_uid(m));
 			peer_done(&peer);
-			safe_close(cfd);
+			client_fd_close(cfd);
 			continue;
 		}
 		r = connection_new(m, cfd, &peer);
@@ -615,9 +645,14 @@ static int create_socket(Manager *m) {
 		if (!g)
 			log_warning("Socket group '%s' does not exist; socket stays root-only",
 				    ps->socket_group);
-		else if (chown(m->socket_path, (uid_t)-1, g->gr_gid) < 0)
-			log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
-					  m->socket_path, ps->socket_group);
+		else {
+			bool raised = caps_raise(CAP_CHOWN);
+			r = chown(m->socket_path, (uid_t)-1, g->gr_gid);
+			caps_lower(CAP_CHOWN, raised);
+			if (r < 0)
+				log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
+						  m->socket_path, ps->socket_group);
+		}
 	}
 	if (listen(fd, SOMAXCONN) < 0)
 		return log_error_errno(errno, "listen() failed: %m");
@@ -652,18 +687,103 @@ int server_listen(Manager *m) {
 			return r;
 	}
 watch:;
-	int r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+	/* Whatever the listener's origin (created here, socket activation, the fdstore). */
+	int r = refuse_fds(m->listen_fd);
+	if (r == -ENOPROTOOPT)
+		log_info("SO_PASSRIGHTS unsupported by this kernel (before 6.16): fds sent by "
+			 "clients arrive and are closed off the event loop");
+	else if (r < 0)
+		log_warning_errno(r, "Cannot clear SO_PASSRIGHTS on the listening socket: %m");
+	r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch the listening socket: %m");
 	return 0;
 }
 
+static int64_t msec_left(const struct timespec *deadline) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/*
+ * At exit, no client is left with half a record. Replies not started are dropped whole (their
+ * fds closed; an Acquire whose reply goes is rolled back as never delivered, when the
+ * connection is freed). A reply already partly sent is finished while its client reads, for
+ * at most SHUTDOWN_FLUSH_MSEC for all connections together: only a client that does not read
+ * within that time is cut off inside a record. The event loop has ended: this polls itself.
+ */
+static void server_drain(Manager *m) {
+	size_t n = 0, dropped = 0;
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (c->closing)
+			continue; /* closed for cause (protocol error, deadline): nothing owed */
+		dropped += varlink_stream_drop_unstarted(c->stream);
+		n += varlink_stream_queued(c->stream) > 0;
+	}
+	if (dropped > 0)
+		log_debug("Shutting down: %zu queued replies dropped whole", dropped);
+	if (n == 0)
+		return;
+	_cleanup_free_ struct pollfd *p = calloc(n, sizeof(*p));
+	_cleanup_free_ Connection **cs = calloc(n, sizeof(*cs));
+	if (!p || !cs)
+		return;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SHUTDOWN_FLUSH_MSEC / 1000;
+	deadline.tv_nsec += (SHUTDOWN_FLUSH_MSEC % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		size_t k = 0;
+		for (Connection *c = m->connections; c && k < n; c = c->next)
+			if (!c->closing && varlink_stream_queued(c->stream) > 0) {
+				cs[k] = c;
+				p[k++] = (struct pollfd){ .fd = varlink_stream_fd(c->stream),
+							  .events = POLLOUT };
+			}
+		int64_t left = msec_left(&deadline);
+		if (k == 0 || left <= 0)
+			break;
+		int r = poll(p, k, (int)MIN(left, (int64_t)INT32_MAX));
+		if (r < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; r > 0 && i < k; i++) {
+			if (p[i].revents == 0)
+				continue;
+			/* Done (1) or failed (< 0, the peer is gone): nothing more to send either
+			 * way, and the client sees its EOF now rather than after the others. 0: the
+			 * socket is full again. */
+			if (varlink_stream_flush(cs[i]->stream) != 0) {
+				cs[i]->closing = true;
+				(void)shutdown(p[i].fd, SHUT_RDWR);
+			}
+		}
+	}
+	for (Connection *c = m->connections; c; c = c->next)
+		if (!c->closing && varlink_stream_queued(c->stream) > 0)
+			log_info("Connection %llu of uid %u: reply not read within %ums of "
+				 "shutdown, cut off", (unsigned long long)c->id,
+				 (unsigned)c->peer.uid, SHUTDOWN_FLUSH_MSEC);
+}
+
 void server_close_all(Manager *m) {
+	server_drain(m);
+	/* Nothing more goes out (the leases ended below would tell Monitor subscribers): a
+	 * message started now might not be finished. */
+	for (Connection *c = m->connections; c; c = c->next)
+		c->closing = true;
 	while (m->connections)
 		connection_free(m->connections);
 	m->listen_source = sd_event_source_disable_unref(m->listen_source);
 	m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
-	m->listen_fd = safe_close(m->listen_fd);
+	/* Connections never accepted die with the listener, and what they queued with them. */
+	closer_close(m->listen_fd);
+	m->listen_fd = -EBADF;
 	if (m->socket_created && m->socket_path)
 		(void)unlink(m->socket_path);
 }

@@ -4,7 +4,8 @@
  * ioasidd.service): the daemon's own references are stored as they are created, and a
  * sealed memfd named "state" describes them. At start the stored fds come back through
  * LISTEN_FDS/LISTEN_FDNAMES; the state is parsed strictly and every lease is re-validated
- * (devices still in the host model, owner process alive, group exclusivity) before it is
+ * (each fd is what its record says, through the kernel seam for the iommufd and device
+ * files; devices still in the host model, owner process alive, group exclusivity) before it is
  * recorded again; anything that does not check out is dropped, logged, and its fds closed
  * and removed from the store. Unknown fdstore entries are dropped.
  *
@@ -17,7 +18,9 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/macro.h"
@@ -228,20 +231,33 @@ static bool id_valid(const char *id) {
 	return true;
 }
 
-static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid) {
+/* The connection of a connection-lifetime lease: already adopted for another lease, or
+ * adopted now from the store. NULL with *why set when it cannot be. */
+static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid, const char **why) {
 	for (Connection *c = m->connections; c; c = c->next)
 		if (c->id == cid)
 			return c;
 	char name[32];
 	snprintf(name, sizeof(name), "C%llu", (unsigned long long)cid);
 	int fd = take(st, name);
+	*why = "its connection closed while the daemon was down";
 	if (fd < 0)
 		return NULL;
 	fdstore_remove(m, name); /* stored again under the same name when its lease is */
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 0, NULL, 0) <= 0) {
+		*why = "its stored connection is not a connected AF_UNIX stream socket";
+		closer_close(fd);
+		return NULL;
+	}
 	Connection *c = NULL;
 	if (connection_adopt(m, fd, cid, &c) < 0)
 		return NULL;
 	return c;
+}
+
+/* Is fd a pidfd? pidfd_send_signal() with signal 0 refuses anything else with EBADF. */
+static bool is_pidfd(int fd) {
+	return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0 || errno != EBADF;
 }
 
 /* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
@@ -261,14 +277,23 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	l->manager = m;
 	l->delivered = true;
 	const char *why = NULL;
+	char whybuf[128];
 	int64_t x = 0;
 	const char *s;
 
+	/* Each fd must be what the record says (kernel_fd_check()): one that is not is dropped
+	 * with its lease and closed as a stranger's fd, off the loop, never through the seam. */
 	char iname[64];
 	snprintf(iname, sizeof(iname), "L%si", id);
 	l->iommufd = take(st, iname);
 	if (l->iommufd < 0)
 		why = "its iommufd is not in the store";
+	else if (KERNEL_CALL(m->kernel, fd_check, l->iommufd, NULL) < 0) {
+		snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not an iommufd", iname);
+		why = whybuf;
+		closer_close(l->iommufd);
+		l->iommufd = -EBADF;
+	}
 	if (!why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
 		why = "bad device list";
 	for (size_t i = 0; !why && i < n_devs; i++) {
@@ -287,6 +312,13 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
 			kclose(m->kernel, fd);
 			why = "a device is gone or moved to another group";
+			break;
+		}
+		if (KERNEL_CALL(m->kernel, fd_check, fd, dev) < 0) {
+			snprintf(whybuf, sizeof(whybuf),
+				 "fdstore entry '%s' is not the device file of %s", name, bdf);
+			why = whybuf;
+			closer_close(fd);
 			break;
 		}
 		(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
@@ -345,6 +377,15 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	char pname[64];
 	snprintf(pname, sizeof(pname), "L%sp", id);
 	l->pidfd = take(st, pname);
+	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
+		if (!why) {
+			snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not a pidfd",
+				 pname);
+			why = whybuf;
+		}
+		closer_close(l->pidfd);
+		l->pidfd = -EBADF;
+	}
 	if (!why && l->lifetime == POLICY_LIFETIME_PROCESS) {
 		if (l->pidfd < 0)
 			why = "its owner's pidfd is not in the store";
@@ -358,8 +399,10 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		int64_t cid;
 		if (!jint(o, "connection", 1, INT64_MAX, &cid))
 			why = "its connection is unknown";
-		else if (!(l->connection = restore_connection(m, st, (uint64_t)cid)))
-			why = "its connection closed while the daemon was down";
+		else
+			l->connection = restore_connection(m, st, (uint64_t)cid, &why);
+		if (l->connection)
+			why = NULL;
 	}
 	if (!why && lease_table_add(&m->leases, l) < 0)
 		why = "its group is held by another restored lease";
@@ -440,7 +483,7 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 		if (names[i][0] == 'L')
 			kclose(m->kernel, fds[i]);
 		else
-			safe_close(fds[i]);
+			closer_close(fds[i]); /* a client's socket, maybe with fds queued on it */
 		fds[i] = -EBADF;
 	}
 	(void)state_save(m);

@@ -73,6 +73,10 @@ class FakeSystemd:
                 a = array.array("i")
                 a.frombytes(d[: len(d) - (len(d) % 4)])
                 fds += list(a)
+        # recvmsg() without MSG_CMSG_CLOEXEC: keep them from leaking into the next daemon
+        # (PID 1 passes only what LISTEN_FDS lists).
+        for fd in fds:
+            os.set_inheritable(fd, False)
         kv = dict(line.split("=", 1) for line in msg.decode().splitlines() if "=" in line)
         if kv.get("READY") == "1":
             self.ready = True
@@ -126,6 +130,126 @@ class FakeSystemd:
         self.proc.wait()
         self.pump(0.2)
         self.log.close()
+
+
+def spawn_owner(sock, bdf):
+    """A process holding a process-lifetime lease on bdf: (process, lease id)."""
+    p = subprocess.Popen([sys.executable, "-c", """
+import socket, sys, time, json
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": "io.ioasid.Broker.Acquire", "parameters": {"devices": [sys.argv[2]], "lifetime": "process"}}).encode() + b"\\0")
+m = s.recvmsg(65536, 4096)
+print(json.loads(m[0][:-1])["parameters"]["lease"], flush=True)
+time.sleep(60)
+""", sock, bdf], stdout=subprocess.PIPE, text=True)
+    return p, p.stdout.readline().strip()
+
+
+def swap(sd, name, fd):
+    """Puts fd in the store under name in place of what the daemon stored there."""
+    with sd.lock:
+        for entry in sd.store:
+            if entry[0] == name:
+                os.close(entry[1])
+                entry[1] = fd
+                return True
+    os.close(fd)
+    return False
+
+
+def daemon_fds(pid):
+    held = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            held.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    return held
+
+
+def check_wrong_types(sd, tmp):
+    """Section 6 of issue 11: a stored lease whose fds are not what its record says (a pipe as
+    the iommufd, a regular file or another device's file as a device, a pipe as the owner's
+    pidfd or as the connection) is dropped at restart, the lease and the fd named in the log,
+    like any other bad record; the fdstore and the daemon keep nothing of it. A lease that is
+    intact is restored next to them."""
+    sock = sd.sock_path
+    owners = []
+    try:
+        # Round 1: the iommufd and device files.
+        o1, l1 = spawn_owner(sock, "0000:00:03.0")
+        o2, l2 = spawn_owner(sock, "0000:00:04.0")
+        o3, l3 = spawn_owner(sock, "0000:01:02.0")
+        owners += [o1, o2, o3]
+        sd.pump(0.3)
+        sd.kill9()
+        r, w = os.pipe()
+        os.close(w)
+        the_pipe = "pipe:[%d]" % os.fstat(r).st_ino
+        regular = os.open(os.path.join(tmp, "regular"), os.O_RDWR | os.O_CREAT, 0o600)
+        with sd.lock:
+            other_dev = os.dup(dict(sd.store)["L%sd0" % l2])
+        check(swap(sd, "L%si" % l1, r) and swap(sd, "L%sd0" % l2, regular) and
+              swap(sd, "L%sd0" % l3, other_dev), "wrong types: entries swapped")
+        check(sd.start(), "wrong types: daemon restarts")
+        sd.pump(0.3)
+        c = Client(sock)
+        check(leases(c) == {}, "wrong types: none of the three leases restored (%s)" % list(leases(c)))
+        log = open(os.path.join(tmp, "log")).read()
+        for lid, msg in ((l1, "fdstore entry 'L%si' is not an iommufd" % l1),
+                         (l2, "fdstore entry 'L%sd0' is not the device file of 0000:00:04.0" % l2),
+                         (l3, "fdstore entry 'L%sd0' is not the device file of 0000:01:02.0" % l3)):
+            check(("Stored lease %s " % lid) in log and msg in log, "wrong types: logged: %s" % msg)
+        check(sd.names() == ["state"], "wrong types: their entries left the store (%s)" % sd.names())
+        held = daemon_fds(sd.proc.pid)
+        stray = [t for t in held if "regular" in t or "ioasid-sim" in t or t == the_pipe]
+        check(stray == [], "wrong types: the daemon keeps none of the fds (%s)" % stray)
+        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+        check("parameters" in r and len(f) == 2, "wrong types: the device is free again")
+        for x in f:
+            os.close(x)
+        c.close()
+
+        # Round 2: the owner's pidfd and the connection; a lease left intact is restored.
+        for o in owners:
+            o.kill()
+            o.wait()
+        owners = []
+        sd.pump(0.3)
+        o4, l4 = spawn_owner(sock, "0000:00:03.0")
+        o5, l5 = spawn_owner(sock, "0000:00:04.0")
+        owners += [o4, o5]
+        held_conn = Client(sock)
+        r, f6 = held_conn.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
+        l6 = r["parameters"]["lease"]
+        sd.pump(0.3)
+        cname = [n for n in sd.names() if n.startswith("C")]
+        check(len(cname) == 1, "wrong types: the connection is stored (%s)" % sd.names())
+        sd.kill9()
+        r, w = os.pipe()
+        os.close(w)
+        r2, w2 = os.pipe()
+        os.close(w2)
+        check(swap(sd, "L%sp" % l4, r) and cname and swap(sd, cname[0], r2),
+              "wrong types: pidfd and connection swapped")
+        check(sd.start(), "wrong types: daemon restarts again")
+        sd.pump(0.3)
+        c = Client(sock)
+        ls = leases(c)
+        check(list(ls) == [l5], "wrong types: only the intact lease restored (%s)" % list(ls))
+        log = open(os.path.join(tmp, "log")).read()
+        check("Stored lease %s of uid 0 dropped: fdstore entry 'L%sp' is not a pidfd" % (l4, l4) in log,
+              "wrong types: a pipe as the owner's pidfd is logged")
+        check("Stored lease %s of uid 0 dropped: its stored connection is not a connected AF_UNIX "
+              "stream socket" % l6 in log, "wrong types: a pipe as the connection is logged")
+        c.close()
+        held_conn.close()
+        for x in f6:
+            os.close(x)
+    finally:
+        for o in owners:
+            o.kill()
+            o.wait()
 
 
 def leases(c):
@@ -229,6 +353,8 @@ time.sleep(60)
                 pass
         stray = [t for t in held if "ioasid-sim" in t or "junk" in t or "memfd:state" in t]
         check(stray == [], "daemon holds no stray stored fds (%s)" % stray)
+
+        check_wrong_types(sd, tmp)
     finally:
         if owner and owner.poll() is None:
             owner.kill()

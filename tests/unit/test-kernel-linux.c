@@ -113,11 +113,34 @@ static void test_wrong_fd_agrees_with_sim(void) {
 	ASSERT_ERR(K(close, m2), EBADF);
 }
 
+/* fd_check: files that are not /dev/iommu or a device's vfio-dev cdev are -ESTALE (a pipe,
+ * a regular file, another char device such as /dev/null). */
+static void test_fd_check(void) {
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("linux", NULL, &k));
+	Device d = { .bdf = "0000:01:00.0", .iommu_group = 1, .vfio_name = (char *)"vfio0" };
+	int p[2];
+	ASSERT_OK(pipe2(p, O_CLOEXEC));
+	ASSERT_ERR(K(fd_check, p[0], NULL), ESTALE);
+	ASSERT_ERR(K(fd_check, p[0], &d), ESTALE);
+	_cleanup_close_ int m = memfd_create("ioasid-sim:iommufd:1", MFD_CLOEXEC);
+	ASSERT_ERR(K(fd_check, m, NULL), ESTALE);
+	ASSERT_ERR(K(fd_check, m, &d), ESTALE);
+	_cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CU_ASSERT_FATAL(null >= 0);
+	ASSERT_ERR(K(fd_check, null, NULL), ESTALE);
+	ASSERT_ERR(K(fd_check, null, &d), ESTALE);
+	ASSERT_ERR(K(fd_check, 999, NULL), EBADF);
+	safe_close(p[0]);
+	safe_close(p[1]);
+}
+
 static CU_TestInfo tests[] = {
 	{ "cdev_link", test_cdev_link },
 	{ "new", test_new },
 	{ "device_open_errors", test_device_open_errors },
 	{ "wrong_fd_agrees_with_sim", test_wrong_fd_agrees_with_sim },
+	{ "fd_check", test_fd_check },
 	CU_TEST_INFO_NULL,
 };
 

@@ -182,6 +182,47 @@ static void test_unknown_fds(void) {
 	ASSERT_OK(K(close, i));
 }
 
+/* fd_check: a file is what a record says, also one made by an earlier sim (a restarted
+ * daemon's fdstore), recognised by its memfd name; anything else is -ESTALE. */
+static void test_fd_check(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i, d;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d));
+	ASSERT_OK(K(fd_check, i, NULL));
+	ASSERT_OK(K(fd_check, d, dev("0000:01:00.0")));
+	ASSERT_ERR(K(fd_check, d, NULL), ESTALE);
+	ASSERT_ERR(K(fd_check, i, dev("0000:01:00.0")), ESTALE);
+	ASSERT_ERR(K(fd_check, d, dev("0000:03:00.1")), ESTALE);
+	/* A new sim knows none of these files: it goes by their names. */
+	Kernel *k2 = sim_new();
+	ASSERT_OK(KERNEL_CALL(k2, fd_check, i, NULL));
+	ASSERT_OK(KERNEL_CALL(k2, fd_check, d, dev("0000:01:00.0")));
+	ASSERT_ERR(KERNEL_CALL(k2, fd_check, d, NULL), ESTALE);
+	ASSERT_ERR(KERNEL_CALL(k2, fd_check, i, dev("0000:01:00.0")), ESTALE);
+	ASSERT_ERR(KERNEL_CALL(k2, fd_check, d, dev("0000:03:00.1")), ESTALE);
+	kernel_free(k2);
+	/* Other files: a pipe, a memfd of another name, one named like a sim file but longer. */
+	int p[2];
+	ASSERT_OK(pipe2(p, O_CLOEXEC));
+	ASSERT_ERR(K(fd_check, p[0], NULL), ESTALE);
+	ASSERT_ERR(K(fd_check, p[0], dev("0000:01:00.0")), ESTALE);
+	static const char *const names[] = { "plain", "ioasid-sim:iommufd:",
+					     "ioasid-sim:iommufd:1x",
+					     "ioasid-sim:vfio:0000:01:00.01", "ioasid-sim:vfio:" };
+	for (size_t n = 0; n < ELEMENTSOF(names); n++) {
+		_cleanup_close_ int m = memfd_create(names[n], MFD_CLOEXEC);
+		CU_ASSERT_FATAL(m >= 0);
+		ASSERT_ERR(K(fd_check, m, NULL), ESTALE);
+		ASSERT_ERR(K(fd_check, m, dev("0000:01:00.0")), ESTALE);
+	}
+	ASSERT_ERR(K(fd_check, 999, NULL), EBADF);
+	safe_close(p[0]);
+	safe_close(p[1]);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
 static void test_object_ids(void) {
 	_cleanup_kernel_free_ Kernel *k = sim_new();
 	int i1, i2;
@@ -988,6 +1029,7 @@ static CU_TestInfo tests[] = {
 	{ "new_and_api", test_new_and_api },
 	{ "memfd_names", test_memfd_names },
 	{ "unknown_fds", test_unknown_fds },
+	{ "fd_check", test_fd_check },
 	{ "object_ids", test_object_ids },
 	{ "destroy_rules", test_destroy_rules },
 	{ "rlimit_mode", test_rlimit_mode },

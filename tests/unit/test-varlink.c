@@ -616,6 +616,73 @@ static void test_send(void) {
 	CU_ASSERT_EQUAL(count_fds(), base);
 }
 
+/* varlink_stream_drop_unstarted(): the partly sent head stays and is finished, every message
+ * not started goes with its fds, and the peer then reads whole messages up to the end. */
+static void test_drop_unstarted(void) {
+	size_t base = count_fds();
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(1024 * 1024, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	int small = 4096;
+	ASSERT_OK(setsockopt(varlink_stream_fd(a), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	int mf[3] = { memfd("drop0"), memfd("drop1"), memfd("drop2") };
+	size_t with_ours = count_fds();
+
+	CU_ASSERT_EQUAL(varlink_stream_drop_unstarted(a), 0); /* nothing queued */
+	json_object *m = reply_i(0, 300000);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[0], 1), 0); /* partly sent */
+	json_object_put(m);
+	m = reply_i(1, 10);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[1], 1), 0);
+	json_object_put(m);
+	m = reply_i(2, 0);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, &mf[2], 1), 0);
+	json_object_put(m);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 3);
+	CU_ASSERT_EQUAL(count_fds(), with_ours + 2); /* duplicates of mf[1], mf[2] */
+	size_t head = varlink_stream_queued_bytes(a);
+
+	CU_ASSERT_EQUAL(varlink_stream_drop_unstarted(a), 2);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 1);
+	CU_ASSERT_EQUAL(varlink_stream_queued_fd_messages(a), 0);
+	CU_ASSERT_TRUE(varlink_stream_queued_bytes(a) < head);
+	CU_ASSERT_EQUAL(count_fds(), with_ours); /* the dropped messages' duplicates closed */
+	CU_ASSERT_EQUAL(varlink_stream_drop_unstarted(a), 0); /* the started head stays */
+
+	int ids[3];
+	size_t nfds = 0;
+	drain(a, b, 1, ids, &nfds, mf);
+	CU_ASSERT_EQUAL(ids[0], 0);
+	CU_ASSERT_EQUAL(nfds, 1);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 0);
+	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), 0);
+	/* A new message after the drop still goes out whole (the tail pointer is right). */
+	m = reply_i(1, 0);
+	CU_ASSERT_EQUAL(varlink_stream_send(a, m, NULL, 0), 1);
+	json_object_put(m);
+	drain(a, b, 1, ids, &nfds, mf);
+	CU_ASSERT_EQUAL(ids[0], 1);
+	/* Then EOF at the boundary: nothing buffered. */
+	varlink_stream_free(a);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 0);
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 0);
+	varlink_stream_free(b);
+	for (size_t i = 0; i < ELEMENTSOF(mf); i++)
+		safe_close(mf[i]);
+	CU_ASSERT_EQUAL(count_fds(), base);
+}
+
+/* varlink_stream_take_fd(): the stream neither uses nor closes the socket afterwards. */
+static void test_take_fd(void) {
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	int fd = varlink_stream_fd(a);
+	CU_ASSERT_EQUAL(varlink_stream_take_fd(a), fd);
+	varlink_stream_free(a);
+	CU_ASSERT_TRUE(fcntl(fd, F_GETFD) >= 0); /* still open: ours now */
+	safe_close(fd);
+	varlink_stream_free(b);
+}
+
 /* The daemon's streams refuse fds: they are closed and the read fails. */
 static void test_refuse_fds(void) {
 	size_t base = count_fds();
@@ -1289,6 +1356,8 @@ static CU_TestInfo tests[] = {
 	{ "bad_json_and_depth", test_bad_json },
 	{ "tokener_reuse", test_tokener_reuse },
 	{ "send", test_send },
+	{ "drop_unstarted", test_drop_unstarted },
+	{ "take_fd", test_take_fd },
 	{ "fd_passing", test_fd_passing },
 	{ "eagain_resume", test_eagain_resume },
 	{ "refuse_fds", test_refuse_fds },
