@@ -294,11 +294,14 @@ struct Connection {
 	bool suppress_reply; /* dispatching a oneway call */
 	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
 	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
+	bool reply_dropped;   /* at shutdown: the pending lease's reply was dropped unsent */
 	Connection *next, *prev;
 };
 
 /* server.c */
 int server_listen(Manager *m);
+/* At exit: finish replies already started, drop the rest whole (see server.c). */
+void server_drain(Manager *m);
 void server_close_all(Manager *m);
 /* Queues a message on c and flushes what it can; errors close c (deferred). fds may be
  * NULL. Returns 0 or -errno. */

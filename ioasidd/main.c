@@ -208,7 +208,9 @@ static void warn_noiommu(Manager *m) {
 
 static void manager_done(Manager *m) {
 	udev_monitor_stop(m);
-	/* Leases end here, each audited (cause "shutdown"), before their connections go. */
+	/* Replies finished or dropped whole first: that decides which leases were delivered.
+	 * Then leases end, each audited (cause "shutdown"), before their connections go. */
+	server_drain(m);
 	manager_stop_leases(m, stop_reason);
 	server_close_all(m);
 	lease_table_clear(&m->leases);

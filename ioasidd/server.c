@@ -187,6 +187,17 @@ static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 	return 0;
 }
 
+/* The pending Acquire's fds went out with a successful sendmsg(): the peer holds them now, and
+ * the lease is delivered (its allow record is written here, once). */
+static void connection_note_delivery(Connection *c) {
+	if (c->pending_lease && !c->reply_dropped &&
+	    varlink_stream_queued_fd_messages(c->stream) == 0) {
+		c->pending_lease->delivered = true;
+		acquire_audit_lease(c->pending_lease, true, "request", NULL);
+		c->pending_lease = NULL;
+	}
+}
+
 /* After a flush or send that returned r (1: all out, 0: data queued, < 0: failed). */
 static void connection_sent(Connection *c, int r) {
 	if (r < 0) {
@@ -195,12 +206,7 @@ static void connection_sent(Connection *c, int r) {
 		connection_close(c, "send failed");
 		return;
 	}
-	if (c->pending_lease && varlink_stream_queued_fd_messages(c->stream) == 0) {
-		/* The fds went out with a successful sendmsg(): the peer holds them now. */
-		c->pending_lease->delivered = true;
-		acquire_audit_lease(c->pending_lease, true, "request", NULL);
-		c->pending_lease = NULL;
-	}
+	connection_note_delivery(c);
 	if (r == 1)
 		sd_event_source_set_enabled(c->send_timer, SD_EVENT_OFF);
 	else {
@@ -713,13 +719,20 @@ static int64_t msec_left(const struct timespec *deadline) {
  * connection is freed). A reply already partly sent is finished while its client reads, for
  * at most SHUTDOWN_FLUSH_MSEC for all connections together: only a client that does not read
  * within that time is cut off inside a record. The event loop has ended: this polls itself.
+ * Called before the leases end (manager_stop_leases()), so that each is recorded as what
+ * its client got: a lease whose fds went out during the drain is delivered (released at
+ * shutdown), one whose reply was dropped is a deny. Idempotent.
  */
-static void server_drain(Manager *m) {
+void server_drain(Manager *m) {
 	size_t n = 0, dropped = 0;
 	for (Connection *c = m->connections; c; c = c->next) {
 		if (c->closing)
 			continue; /* closed for cause (protocol error, deadline): nothing owed */
+		size_t with_fds = varlink_stream_queued_fd_messages(c->stream);
 		dropped += varlink_stream_drop_unstarted(c->stream);
+		/* The pending Acquire's reply went unsent: its lease was never delivered. */
+		if (varlink_stream_queued_fd_messages(c->stream) < with_fds)
+			c->reply_dropped = true;
 		n += varlink_stream_queued(c->stream) > 0;
 	}
 	if (dropped > 0)
@@ -758,17 +771,22 @@ static void server_drain(Manager *m) {
 			/* Done (1) or failed (< 0, the peer is gone): nothing more to send either
 			 * way, and the client sees its EOF now rather than after the others. 0: the
 			 * socket is full again. */
-			if (varlink_stream_flush(cs[i]->stream) != 0) {
+			int f = varlink_stream_flush(cs[i]->stream);
+			if (f >= 0)
+				connection_note_delivery(cs[i]);
+			if (f != 0) {
 				cs[i]->closing = true;
 				(void)shutdown(p[i].fd, SHUT_RDWR);
 			}
 		}
 	}
 	for (Connection *c = m->connections; c; c = c->next)
-		if (!c->closing && varlink_stream_queued(c->stream) > 0)
+		if (!c->closing && varlink_stream_queued(c->stream) > 0) {
 			log_info("Connection %llu of uid %u: reply not read within %ums of "
 				 "shutdown, cut off", (unsigned long long)c->id,
 				 (unsigned)c->peer.uid, SHUTDOWN_FLUSH_MSEC);
+			c->closing = true; /* a second drain owes it nothing more */
+		}
 }
 
 void server_close_all(Manager *m) {
