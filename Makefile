@@ -101,6 +101,9 @@ TOOL_LIBS_peercred-eio = -shared -ldl
 # Another (benchmarks' native mode): reports sysfs for the test bed bind-mounted on /sys.
 TOOL_CFLAGS_sysfs-magic = -fPIC
 TOOL_LIBS_sysfs-magic = -shared -ldl
+# Another (adversarial tests A8, C1, C4): a kernel without SO_PEERPIDFD or SO_PASSRIGHTS.
+TOOL_CFLAGS_old-kernel = -fPIC
+TOOL_LIBS_old-kernel = -shared -ldl
 
 all: $(IOASIDD) $(IOASIDCTL)
 .PHONY: all
