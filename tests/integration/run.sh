@@ -1201,6 +1201,42 @@ t_C10_cloexec() {
 	wait_leases 0
 }
 
+# A5 with a real user namespace: the daemon runs in one (unshare --user --map-root-user maps
+# only uid 0), so a client of uid $UA has no mapping there and SO_PEERCRED gives it as
+# 65534. Although rules name uid $UA and everyone (*), the client is denied with the
+# unmapped-id reason; root, mapped, is the control.
+t_A5_userns() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG out base n
+	if ! unshare --user --map-root-user true 2>/dev/null; then
+		echo "    A5 userns: SKIPPED: cannot create a user namespace here"
+		return
+	fi
+	printf '%s\n' "admin uid 0" "allow uid 0 to any mode attached,unbound group implicit" \
+		"allow uid $UA to any mode attached,unbound group implicit" \
+		"allow * to bdf $DEV_1 mode attached,unbound group implicit" >"$WORK/a5u.conf"
+	DAEMON_PID=
+	DAEMON_ENV="IOASID_A5=1 unshare --user --map-root-user"
+	if daemon_start a5u "$SAMPLE" "$WORK/a5u.conf"; then
+		base=$(daemon_fds_settled)
+		expect_ne "A5 userns: the daemon runs in another user namespace" \
+			"$(readlink /proc/$DAEMON_PID/ns/user)" "$(readlink /proc/self/ns/user)"
+		out=$(ctl_as $UA acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+		expect_eq "A5 userns: the unmapped client is denied (rc)" "$?" 2
+		expect_eq "A5 userns: nothing on stdout" "$out" ""
+		expect_match "A5 userns: reason" "$(cat "$WORK/err")" "uid 65534 .*unmapped"
+		expect_match "A5 userns: audited as 65534" "$(grep 'action=deny ' "$DAEMON_LOG" | tail -1)" \
+			"uid=65534 "
+		out=$(ctl_as root acquire $DEV_1 --json=short </dev/null 2>/dev/null)
+		expect_eq "A5 userns: root, mapped, is served" "$(jq -r .verified <<<"$out")" true
+		n=$(daemon_wait_fds "$base") || fail "A5 userns daemon fd count $n, baseline $base (I2)"
+		daemon_stop || fail "A5 userns daemon did not stop cleanly"
+	else
+		fail "A5 userns: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+	fi
+	DAEMON_ENV=
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
 # ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
@@ -1237,6 +1273,7 @@ run_test A11 t_A11_tenant_not_admin
 run_test B8 t_B8_noiommu
 run_test B9 t_B9_only_granted
 run_test C10 t_C10_cloexec
+run_test A5-userns t_A5_userns
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then
