@@ -488,6 +488,11 @@ time.sleep(60)
 
 
 def run_catalogue(sd):
+    # F4's "released and logged": main() dropped the lease of an owner that died while the
+    # daemon was down; the daemon said why.
+    with open(os.path.join(sd.tmp, "log")) as lf:
+        check("dropped: its owner process exited while the daemon was down" in lf.read(),
+              "F4: the dropped lease is logged with its reason")
     cat_F1_mid_request(sd)
     cat_F2_variants(sd)
     cat_F6_watchdog(sd)
