@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -201,6 +202,7 @@ def main():
                 break
             time.sleep(0.05)
         run(d, sock)
+        run_catalogue(d, sock)
         run_own_daemons(tmp)
     finally:
         d.send_signal(signal.SIGTERM)
@@ -1325,6 +1327,492 @@ print(json.dumps([call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]}
     check(serves(sock), "serves again after EMFILE")
     settle(pid, base, "EMFILE")
     check(serves(sock), "daemon still serves at the end")
+
+
+# ---------------------------------------------------------------------------------------
+# Catalogue cases added for tests/ADVERSARIAL.md (A12, B6, C1, C4, C6, C8, D2, D3, E1, E2,
+# E4, E7). The ones on the shared daemon end with I1 + I2 (settle); the ones that measure
+# memory, need a shim or a broken config run a daemon of their own (cat_daemon).
+
+def cat_status(pid, key):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM) in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+def cat_daemon(conf_text, env=None, host=HOST, args=()):
+    """A daemon of its own: (proc, sock, tmp, log path), or (proc, None, ...) if it exited."""
+    tmp = tempfile.mkdtemp(prefix="ioasidd-cat-")
+    conf = os.path.join(tmp, "c.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text)
+    os.chmod(conf, 0o644)
+    sock = os.path.join(tmp, "s.sock")
+    logp = os.path.join(tmp, "log")
+    with open(logp, "w") as log:
+        proc = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", host, "--config", conf,
+                                 "--socket", sock] + list(args), stderr=log,
+                                env=dict(os.environ, **(env or {})))
+    for _ in range(200):
+        if os.path.exists(sock) or proc.poll() is not None:
+            break
+        time.sleep(0.025)
+    return proc, (sock if os.path.exists(sock) else None), tmp, logp
+
+
+def cat_stop(proc, tmp, what):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = -9
+        check(rc == 0, "%s: daemon exits 0 on SIGTERM (rc=%s)" % (what, rc))
+    if failed:
+        try:
+            print(open(os.path.join(tmp, "log")).read()[-2000:], file=sys.stderr)
+        except OSError:
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cat_acquire(bdf, mode="attached"):
+    return json.dumps({"method": "io.ioasid.Broker.Acquire",
+                       "parameters": {"devices": [bdf], "mode": mode}}).encode() + b"\0"
+
+
+def cat_B6_concurrent(sock, pid, base):
+    """B6: two clients request the same device at the same time, 1000 rounds: both requests
+    are queued before either is read; exactly one gets it, the other DeviceBusy. Rounds
+    alternate who sends first and the mode: in unbound mode nothing is bound, so the
+    daemon's bookkeeping is the only guard (in attached mode the kernel's BIND is a second
+    one: tests/daemon/bypass.py, VM S4)."""
+    a, b = Client(sock), Client(sock)
+    bad = []
+    for i in range(1000):
+        first, second = (a, b) if i % 2 == 0 else (b, a)
+        mode = "unbound" if (i // 2) % 2 else "attached"
+        first.send_raw(cat_acquire("0000:00:03.0", mode))
+        second.send_raw(cat_acquire("0000:00:03.0", mode))
+        ra, fa = a.read()
+        rb, fb = b.read()
+        ok = [x for x in ((a, ra, fa), (b, rb, fb)) if "error" not in x[1]]
+        errs = sorted(x.get("error", "") for x in (ra, rb) if "error" in x)
+        if len(ok) != 1 or errs != ["io.ioasid.DeviceBusy"] or len(ok[0][2]) != 2 or \
+                len(fa) + len(fb) != 2:
+            bad.append((i, ra.get("error"), len(fa), rb.get("error"), len(fb)))
+        for x in fa + fb:
+            os.close(x)
+        for cl, r, _ in ok:
+            rr, _ = cl.call("io.ioasid.Broker.Release", {"lease": r["parameters"]["lease"]})
+            if "error" in rr:
+                bad.append((i, "release", rr.get("error")))
+        if len(bad) > 5:
+            break
+    check(bad == [], "B6: 1000 rounds of two concurrent requests: exactly one success each (%s)"
+          % bad[:5])
+    a.close()
+    b.close()
+    c = Client(sock)
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "B6: no lease left")
+    c.close()
+    settle(pid, base, "B6")
+
+
+def cat_C6_oversize(sock, pid, base):
+    """C6: the socket is SOCK_STREAM (Varlink framing), so there is no SEQPACKET record and
+    no MSG_TRUNC. The stream equivalent: a message longer than the maximum (64 KiB with its
+    NUL) whose first 64 KiB already hold a complete, valid Acquire (JSON padded with blanks)
+    is refused as a whole: no reply but the protocol error, no lease, no fd. One byte shorter
+    is a valid message and is served."""
+    pad = b" " * 70000
+    c = Client(sock)
+    c.send_raw(cat_acquire("0000:00:04.0")[:-1] + pad + b"\0")
+    replies, fds = [], []
+    try:
+        while True:
+            r, f = c.read()
+            replies.append(r)
+            fds += f
+    except (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout):
+        pass
+    check(all(r.get("error") == "io.ioasid.ProtocolError" for r in replies) and not fds,
+          "C6: an oversized Acquire whose prefix is a valid request gets no reply, no fd (%s)"
+          % replies)
+    c.close()
+    c = Client(sock)
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check(r["parameters"]["leases"] == [], "C6: the prefix was not acted on (no lease)")
+    c.close()
+    # The boundary: 65536 bytes with the NUL is one message, 65537 is not.
+    head = b"{\"method\":\"org.varlink.service.GetInfo\""
+    for total, served in ((65536, True), (65537, False)):
+        msg = head + b" " * (total - len(head) - 2) + b"}\0"
+        assert len(msg) == total
+        c = Client(sock)
+        c.send_raw(msg)
+        try:
+            r, _ = c.read()
+        except (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout):
+            r = {}
+        got = r.get("parameters", {}).get("product") == "ioasidd"
+        check(got == served, "C6: a %d-byte message is %s (%s)"
+              % (total, "served" if served else "refused", str(r)[:80]))
+        if not served:
+            check(c.closed(), "C6: the %d-byte message closes the connection" % total)
+        c.close()
+    settle(pid, base, "C6")
+
+
+def cat_D3_slowloris(sock, pid, base, logp):
+    """D3: a valid request, one byte every 0.25 s (the idle deadline is 2 s, the request
+    needs 10 s): each byte is activity, but only a complete request moves the deadline, so
+    the connection is closed near 2 s, without a reply, and the deadline is logged (D2's
+    log line too)."""
+    msg = b"{\"method\":\"org.varlink.service.GetInfo\"}\0"
+    c = Client(sock)
+    t0 = time.time()
+    closed_at = None
+    for i in range(len(msg)):
+        try:
+            c.s.send(msg[i:i + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            closed_at = time.time() - t0
+            break
+        time.sleep(0.25)
+        c.s.setblocking(False)
+        try:
+            d = c.s.recv(65536)
+            if not d:
+                closed_at = time.time() - t0
+                break
+            check(False, "D3: a reply to a request that never completed: %r" % d[:80])
+        except BlockingIOError:
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            closed_at = time.time() - t0
+            break
+        finally:
+            c.s.settimeout(5)
+    check(closed_at is not None and closed_at < 3.5,
+          "D3: slowloris closed at the idle deadline (%s s)" % closed_at)
+    c.close()
+    c = Client(sock)
+    c.s.settimeout(4)
+    check(c.closed(), "D2: a silent connection is closed")
+    c.close()
+    time.sleep(0.1)
+    text = open(logp).read()
+    check("request not completed within 2s" in text, "D3: the deadline is logged")
+    check("no request within 2s" in text, "D2: the idle deadline is logged")
+    settle(pid, base, "D3")
+
+
+def cat_E2_reload(d, sock, pid, base, logp):
+    """E2: a SIGHUP with an invalid config keeps the old generation, logs the failure with
+    file:line, and requests are still decided by the old generation's rules."""
+    conf = d.args[d.args.index("--config") + 1]
+    good = open(conf).read()
+    c = Client(sock)
+    gen = c.call("io.ioasid.Manager.Status")[0]["parameters"]["generation"]
+    with open(conf, "w") as f:
+        f.write("admin user 0\nallow uid 0-0 to any frobnicate\n")
+    d.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    r, fds = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    check(r.get("parameters", {}).get("generation") == gen and len(fds) == 2,
+          "E2: served under the old generation %d after a failed reload (%s)" % (gen, str(r)[:120]))
+    check(c.call("io.ioasid.Manager.Status")[0]["parameters"]["generation"] == gen,
+          "E2: generation unchanged")
+    check(("failed at %s:2:" % conf) in open(logp).read(), "E2: the failure is logged with file:line")
+    for x in fds:
+        os.close(x)
+    c.call("io.ioasid.Broker.Release", {"lease": r.get("parameters", {}).get("lease", "")})
+    with open(conf, "w") as f:
+        f.write(good)
+    d.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    check(c.call("io.ioasid.Manager.Status")[0]["parameters"]["generation"] == gen + 1,
+          "E2: the good file loads again")
+    c.close()
+    settle(pid, base, "E2")
+
+
+def cat_A12_memory():
+    """A12: maximum-size, deeply nested requests, from a uid no rule names (as root when
+    setpriv is missing: the parser runs before anyone is known anyway): each is refused at
+    the depth limit ("nested too deeply", then the connection closes), before a full parse,
+    and the daemon's peak memory grows by less than 1 MiB over 200 of them. A fresh daemon,
+    so no earlier test's heap hides the growth."""
+    proc, sock, tmp, _ = cat_daemon("admin user 0\nallow uid 0-0 to any\n")
+    try:
+        check(sock is not None, "A12: daemon started")
+        if sock is None:
+            return
+        os.chmod(sock, 0o666)
+        check(serves(sock), "A12: serves")
+        time.sleep(0.1)
+        base = fd_count(proc.pid)
+        hwm0 = cat_status(proc.pid, "VmHWM")
+        body = b"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":"
+        n = (65536 - len(body) - 3) // 2
+        msg = body + b"[" * n + b"]" * n + b"}}\0"
+        assert len(msg) <= 65536
+        code = """
+import socket, sys
+msg = open(sys.argv[2], "rb").read()
+closed = 0
+for _ in range(200):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+    s.sendall(msg)
+    d = b""
+    try:
+        while True:
+            x = s.recv(65536)
+            d += x
+            if not x or b"\\0" in d:
+                break
+    except OSError:
+        pass
+    closed += b"io.ioasid.ProtocolError" in d and b"nested too deeply" in d
+    s.close()
+print(closed)
+"""
+        mp = os.path.join(tmp, "msg")
+        with open(mp, "wb") as f:
+            f.write(msg)
+        pre = []
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            os.chmod(tmp, 0o755)
+            os.chmod(mp, 0o644)
+            pre = ["setpriv", "--reuid=65000", "--regid=65000", "--clear-groups"]
+        out = subprocess.run(pre + [sys.executable, "-c", code, sock, mp], capture_output=True,
+                             text=True, timeout=120)
+        check(out.stdout.strip() == "200", "A12: 200 nested requests refused and closed (%s%s)"
+              % (out.stdout.strip(), out.stderr[-200:]))
+        grow = cat_status(proc.pid, "VmHWM") - hwm0
+        check(0 <= grow < 1024 * 1024, "A12: peak memory grew %d bytes (< 1 MiB)" % grow)
+        check(serves(sock), "A12: still serves (I1)")
+        settle(proc.pid, base, "A12")
+    finally:
+        cat_stop(proc, tmp, "A12")
+
+
+def cat_C8_memory():
+    """C8: 1000 pipelined requests in one write to a fresh daemon, replies read only after a
+    second: the daemon stops reading while its queue is full (IOASID_MAX_PENDING_REPLIES,
+    IOASID_MAX_QUEUED_BYTES), so its memory stays bounded (< 2 MiB over the idle daemon,
+    while 1000 replies of the 35-device host are several MB), and then all 1000 are
+    answered in order."""
+    proc, sock, tmp, _ = cat_daemon("admin user 0\nallow uid 0-0 to any\n",
+                                    host=os.path.join(REPO, "tests", "hosts", "gpu-server.json"))
+    try:
+        check(sock is not None, "C8: daemon started")
+        if sock is None:
+            return
+        check(serves(sock), "C8: serves")
+        time.sleep(0.1)
+        base = fd_count(proc.pid)
+        hwm0 = cat_status(proc.pid, "VmHWM")
+        c = Client(sock)
+        r, _ = c.call("io.ioasid.Broker.ListDevices")
+        one = len(json.dumps(r))
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        req = b"{\"method\":\"io.ioasid.Broker.ListDevices\"}\0" * 1000
+        t = threading.Thread(target=c.s.sendall, args=(req,))
+        t.start()
+        time.sleep(1)
+        grow = cat_status(proc.pid, "VmHWM") - hwm0
+        n = 0
+        for _ in range(1000):
+            r, _ = c.read()
+            n += len(r.get("parameters", {}).get("devices", [])) > 0
+        t.join()
+        check(n == 1000, "C8: 1000 pipelined requests answered (%d)" % n)
+        check(0 <= grow < 2 * 1024 * 1024 and 1000 * one > 2 * 1024 * 1024,
+              "C8: memory bounded while unread: peak grew %d bytes (1000 replies: %d)"
+              % (grow, 1000 * one))
+        c.close()
+        settle(proc.pid, base, "C8")
+    finally:
+        cat_stop(proc, tmp, "C8")
+
+
+def cat_C1_C4_old_kernel():
+    """C1, C4 on a kernel without SO_PASSRIGHTS (before 6.16, faked by the old-kernel shim),
+    where fds a client sends do reach the daemon: 253 fds (a pipe's write end, the client's
+    own connection, a memfd, /dev/null) with a request. The daemon's own code must close
+    every one (the pipe's reader sees EOF once our copy is gone), drop the connection, get
+    back to its fd baseline, and keep serving another client in under 100 ms meanwhile."""
+    shim = os.path.join(os.path.dirname(IOASIDD), "old-kernel")
+    env = {"LD_PRELOAD": shim, "OLD_KERNEL_PASSRIGHTS": "ENOPROTOOPT",
+           "ASAN_OPTIONS": ((os.environ.get("ASAN_OPTIONS", "") + ":") if os.environ.get(
+               "ASAN_OPTIONS") else "") + "verify_asan_link_order=0"}
+    proc, sock, tmp, _ = cat_daemon("admin user 0\nallow uid 0-0 to any\n", env=env)
+    try:
+        check(sock is not None, "C1/C4: daemon with the old-kernel shim started")
+        if sock is None:
+            return
+        check(serves(sock), "C1/C4: serves")
+        time.sleep(0.1)
+        base = fd_count(proc.pid)
+        for what, data in (("complete request", b"{\"method\":\"org.varlink.service.GetInfo\"}\0"),
+                           ("partial request", b"{\"method\":\"org.varl")):
+            rd, wr = os.pipe()
+            mfd = os.memfd_create("c4-memfd")
+            null = os.open("/dev/null", os.O_RDONLY)
+            c = Client(sock)
+            fds = [wr, c.s.fileno(), mfd] + [null] * 250
+            try:
+                c.send_raw(data, fds)
+                sent = True
+            except PermissionError:
+                sent = False
+            check(sent, "C1/C4 %s: the shim lets 253 fds through (no EPERM)" % what)
+            os.close(wr)
+            os.close(mfd)
+            os.close(null)
+            t0 = time.time()
+            good = serves(sock)
+            lat = time.time() - t0
+            check(good and lat < 0.1, "C1/C4 %s: another client served in %.3f s" % (what, lat))
+            check(c.closed(), "C1/C4 %s: the connection is dropped" % what)
+            c.close()
+            os.set_blocking(rd, False)
+            eof = False
+            for _ in range(40):
+                try:
+                    eof = os.read(rd, 1) == b""
+                except BlockingIOError:
+                    eof = False
+                if eof:
+                    break
+                time.sleep(0.05)
+            os.close(rd)
+            check(eof, "C1/C4 %s: the daemon closed the pipe it was sent" % what)
+            settle(proc.pid, base, "C1/C4 %s" % what)
+        check(serves(sock), "C1/C4: still serves (I1)")
+    finally:
+        cat_stop(proc, tmp, "C1/C4")
+
+
+def cat_E1_E4_E7_config():
+    """E1, E7: a config with a syntax error, an unknown keyword or any of the errors E7 names
+    (the language has no rule ids: a duplicate rule, a duplicate setting, selector or grant,
+    a user, group, pool or layout that does not exist) stops the daemon at start: exit
+    status 1, the error as FILE:LINE:COLUMN on stderr, no READY=1 on $NOTIFY_SOCKET, no
+    socket; --check-config reports the same. E4: an empty or comment-only config starts
+    and denies everything, admin methods included."""
+    notify_dir = tempfile.mkdtemp(prefix="ioasidd-notify-")
+    npath = os.path.join(notify_dir, "notify")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(npath)
+    ns.settimeout(0.2)
+
+    def ready_seen():
+        seen = False
+        try:
+            while True:
+                seen |= "READY=1" in ns.recv(4096).decode(errors="replace").split("\n")
+        except socket.timeout:
+            pass
+        return seen
+
+    env = {"NOTIFY_SOCKET": npath}
+    try:
+        # The control: a good config sends READY=1 to this socket.
+        proc, sock, tmp, _ = cat_daemon("admin user 0\n", env=env)
+        check(sock is not None and ready_seen(), "E1 control: a good config sends READY=1")
+        cat_stop(proc, tmp, "E1 control")
+        cases = [
+            ("syntax", "admin user 0\nallow uid 0 to any mode\n", 2),
+            ("unknown keyword", "admin user 0\n\nfrobnicate yes\n", 3),
+            ("unknown grant", "allow uid 0 to any colour blue\n", 1),
+            ("duplicate rule", "admin user 0\nallow uid 0 to any\nallow uid 0 to any\n", 3),
+            ("duplicate setting", "idle-timeout 5\nidle-timeout 6\n", 2),
+            ("duplicate selector", "allow uid 0 uid 1 to any\n", 1),
+            ("duplicate grant", "allow uid 0 to any max-leases 1 max-leases 2\n", 1),
+            ("nonexistent user", "allow user no-such-user-ioasid to any\n", 1),
+            ("nonexistent group", "allow group no-such-group-ioasid to any\n", 1),
+            ("nonexistent pool", "allow uid 0 to pool nopool\n", 1),
+            ("nonexistent layout", "layout a { }\nallow uid 0 to any layout b\n", 2),
+            ("nobody", "allow user nobody to any\n", 1),
+        ]
+        for what, text, line in cases:
+            proc, sock, tmp, logp = cat_daemon(text, env=env)
+            try:
+                rc = proc.wait(5)
+            except subprocess.TimeoutExpired:
+                rc = None
+            conf = os.path.join(tmp, "c.conf")
+            err = open(logp).read()
+            check(rc == 1 and ("%s:%d:" % (conf, line)) in err,
+                  "E1/E7 %s: refused at start with file:line (rc=%s: %s)"
+                  % (what, rc, err.strip()[-160:]))
+            check(not ready_seen(), "E1/E7 %s: no READY=1" % what)
+            check(sock is None and not os.path.exists(os.path.join(tmp, "s.sock")),
+                  "E1/E7 %s: no socket" % what)
+            out = subprocess.run([IOASIDD, "--check-config", "--config", conf],
+                                 capture_output=True, text=True)
+            check(out.returncode != 0 and ("%s:%d:" % (conf, line)) in out.stderr + out.stdout,
+                  "E1/E7 %s: --check-config reports it (rc=%d)" % (what, out.returncode))
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+        for what, text in (("empty", ""), ("comment-only", "# nothing\n\n   # at all\n")):
+            proc, sock, tmp, _ = cat_daemon(text, env=env)
+            try:
+                check(sock is not None and ready_seen(), "E4 %s: starts" % what)
+                if sock is None:
+                    continue
+                c = Client(sock)
+                try:
+                    for bdf in ("0000:00:03.0", "0000:01:01.0"):
+                        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": [bdf]})
+                        check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
+                              r["parameters"].get("reason", "").startswith("no rule matched"),
+                              "E4 %s: %s denied, no rule matched (%s)" % (what, bdf, r))
+                    r, _ = c.call("io.ioasid.Manager.Status")
+                    check(r.get("error") == "io.ioasid.Manager.PermissionDenied",
+                          "E4 %s: no admin either (%s)" % (what, r.get("error")))
+                except (EOFError, OSError) as e:
+                    check(False, "E4 %s: the daemon answers (%r)" % (what, e))
+                c.close()
+            finally:
+                cat_stop(proc, tmp, "E4 " + what)
+    finally:
+        ns.close()
+        shutil.rmtree(notify_dir, ignore_errors=True)
+
+
+def run_catalogue(d, sock):
+    """The blocks above, after run(): the shared daemon's checks, then those with their own."""
+    pid = d.pid
+    # The baseline once run()'s last connections are gone: the same count 5 times running.
+    base, same = -1, 0
+    for _ in range(100):
+        n = fd_count(pid)
+        same = same + 1 if n == base else 0
+        base = n
+        if same >= 4:
+            break
+        time.sleep(0.05)
+    logp = os.path.join(os.path.dirname(d.args[d.args.index("--config") + 1]), "log")
+    cat_C6_oversize(sock, pid, base)
+    cat_D3_slowloris(sock, pid, base, logp)
+    cat_E2_reload(d, sock, pid, base, logp)
+    cat_B6_concurrent(sock, pid, base)
+    cat_A12_memory()
+    cat_C8_memory()
+    cat_C1_C4_old_kernel()
+    cat_E1_E4_E7_config()
+    check(serves(sock), "daemon still serves after the catalogue blocks")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 # Usage: fdstore.py BUILD_DIR
 
 import array
+import fcntl
 import json
 import os
 import shutil
@@ -355,6 +356,7 @@ time.sleep(60)
         check(stray == [], "daemon holds no stray stored fds (%s)" % stray)
 
         check_wrong_types(sd, tmp)
+        run_catalogue(sd)
     finally:
         if owner and owner.poll() is None:
             owner.kill()
@@ -369,6 +371,257 @@ time.sleep(60)
         shutil.rmtree(tmp, ignore_errors=True)
     print("daemon-fdstore: %d passed, %d failed" % (adversarial.passed, adversarial.failed))
     return 1 if adversarial.failed else 0
+
+
+# ---------------------------------------------------------------------------------------
+# Catalogue cases added for tests/ADVERSARIAL.md (F1 mid-request, F2 variants, F6), run after
+# main()'s own sequence on the same fake systemd.
+
+def cat_F1_mid_request(sd):
+    """F1, kill -9 mid-request. (a) A request on an accepted connection that holds no lease
+    (so it is not in the fdstore): the client sees EOF or a reset at once, not a hang, and a
+    reconnect after the restart is served. (b) A request still in the listening socket's
+    backlog, which systemd keeps across the restart: ioasidctl acquire is answered by the
+    new daemon. (c) No device is assigned twice: the lease of (b) is the only one."""
+    sock = sd.sock_path
+    ctl = os.path.join(os.path.dirname(IOASIDD), "ioasidctl")
+    c = Client(sock)
+    r, _ = c.call("org.varlink.service.GetInfo")
+    check("parameters" in r, "F1: connection accepted")
+    os.kill(sd.proc.pid, signal.SIGSTOP)
+    c.send("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    sd.kill9()
+    t0 = time.time()
+    try:
+        c.read()
+        got = "a reply"
+    except (EOFError, ConnectionResetError):
+        got = "eof"
+    except socket.timeout:
+        got = "timeout"
+    check(got == "eof" and time.time() - t0 < 2,
+          "F1: the client of a killed daemon sees EOF/ECONNRESET at once (%s)" % got)
+    c.close()
+    check(sd.start(), "F1: restarted")
+    os.kill(sd.proc.pid, signal.SIGSTOP)
+    env = dict(os.environ, IOASID_SOCKET=sock)
+    p = subprocess.Popen([ctl, "acquire", "0000:00:04.0", "--json=short"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(0.5)
+    sd.kill9()
+    check(sd.start(), "F1: restarted with a request in the backlog")
+    try:
+        out = p.stdout.readline()
+        res = json.loads(out)
+    except ValueError:
+        res = {}
+    check(res.get("verified") is True and res["devices"][0]["bdf"] == "0000:00:04.0",
+          "F1: the request in the backlog is served by the new daemon (%s)" % out[:120])
+    c = Client(sock)
+    ls = leases(c)
+    check(len(ls) == 1 and [d for x in ls.values() for d in x["devices"]] == ["0000:00:04.0"],
+          "F1: one lease, no device twice (%s)" % ls)
+    r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
+    check(r.get("error") == "io.ioasid.DeviceBusy", "F1: the device is busy for others")
+    p.stdin.close()
+    p.wait(5)
+    time.sleep(0.2)
+    check(leases(c) == {}, "F1: the lease ends with its holder")
+    c.close()
+
+
+def cat_F2_variants(sd):
+    """F2, more bad states than main()'s unsealed one, each with the fds of a real lease
+    still in the store: a sealed but truncated state, an empty one, one above the 16 MiB
+    limit, one of an unknown version, and records with bad ids (embedded ':' / newline /
+    a NUL escape, a duplicate id). Each time the daemon starts, restores nothing it cannot
+    vouch for, says so in the log, closes and removes every entry, holds no stray fd, and
+    serves; a record with delimiters in a free-text field (unit) round-trips escaped."""
+    def sealed(data):
+        fd = os.memfd_create("state", os.MFD_ALLOW_SEALING)
+        if data:
+            os.write(fd, data)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW |
+                    fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+        return fd
+
+    def stored_state():
+        with sd.lock:
+            for n, fd in sd.store:
+                if n == "state":
+                    return os.pread(fd, 1 << 24, 0)
+        return b""
+
+    lid = "0123456789abcdef0123456789abcdef"
+    rec = {"id": lid, "uid": 0, "pid": 1, "unit": None, "mode": "attached", "layout": None,
+           "lifetime": "process", "ioas": 1, "generation": 1, "created": 1, "rule": None,
+           "connection": None, "pidfd": True,
+           "devices": [{"bdf": "0000:00:03.0", "group": 3, "devId": 1, "hwptId": 2}],
+           "atRisk": []}
+
+    def state(recs, version=1):
+        return json.dumps({"format": "ioasidd-state", "version": version,
+                           "leases": recs}).encode()
+
+    good = state([rec])
+    bad_ids = []
+    for bid in (lid[:31] + ":", lid[:31] + "\n", lid[:15] + "\u0000" + lid[16:]):
+        bad_ids.append(dict(rec, id=bid))
+    cases = [
+        ("truncated", good[:len(good) // 2], "does not parse", False),
+        ("empty", b"", "not a sealed memfd of a sane size", False),
+        ("oversized", b" " * (16 * 1024 * 1024 + 1), "not a sealed memfd of a sane size", False),
+        ("unknown version", state([rec], version=2), "does not parse", False),
+        ("bad ids", state(bad_ids), "bad id", False),
+        # The first record is valid and restored; its duplicate finds its fds taken.
+        ("duplicate id", state([rec, rec]), "dropped: its iommufd is not in the store", True),
+    ]
+
+    def stray(pid, owner):
+        """Stored fds of ours still in the daemon: the fake lease's memfds, the owner's pidfd."""
+        out = []
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
+            except OSError:
+                continue
+            if "F2-stored" in t or ("[pidfd]" in t and "Pid:\t%d\n" % owner in info):
+                out.append(t)
+        return out
+
+    for what, data, logged, restored in cases:
+        sd.kill9()
+        owner = subprocess.Popen(["sleep", "30"])
+        with sd.lock:
+            for n, fd in sd.store:
+                os.close(fd)
+            sd.store = [["state", sealed(data)],
+                        ["L%si" % lid, os.memfd_create("F2-stored-iommufd")],
+                        ["L%sd0" % lid, os.memfd_create("F2-stored-device")],
+                        ["L%sp" % lid, os.pidfd_open(owner.pid)]]
+        logsize = os.path.getsize(os.path.join(sd.tmp, "log"))
+        check(sd.start(), "F2 %s: the daemon starts" % what)
+        sd.pump(0.3)
+        with open(os.path.join(sd.tmp, "log")) as lf:
+            lf.seek(logsize)
+            text = lf.read()
+        check(logged in text, "F2 %s: logged ('%s')" % (what, logged))
+        c = Client(sd.sock_path)
+        if restored:
+            check(list(leases(c)) == [lid], "F2 %s: the valid record only is restored" % what)
+        else:
+            check(leases(c) == {}, "F2 %s: nothing restored" % what)
+            check(sd.names() == ["state"], "F2 %s: entries removed (%s)" % (what, sd.names()))
+            check(stray(sd.proc.pid, owner.pid) == [], "F2 %s: no stray stored fd in the daemon"
+                  % what)
+        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
+        check(len(f) == 2, "F2 %s: serves" % what)
+        for x in f:
+            os.close(x)
+        c.close()
+        owner.kill()
+        owner.wait()
+    # A unit with the delimiters of every layer (JSON, LISTEN_FDNAMES, the log's key=value,
+    # lines) in a valid record: restored, shown as it was, stored again as valid JSON.
+    sd.kill9()
+    owner = subprocess.Popen(["sleep", "30"])
+    unit = "a\nb:c\"d=e f.scope"
+    with sd.lock:
+        for n, fd in sd.store:
+            os.close(fd)
+        sd.store = [["state", sealed(state([dict(rec, unit=unit, pid=owner.pid)]))],
+                    ["L%si" % lid, os.memfd_create("F2-stored-iommufd")],
+                    ["L%sd0" % lid, os.memfd_create("F2-stored-device")],
+                    ["L%sp" % lid, os.pidfd_open(owner.pid)]]
+    check(sd.start(), "F2 delimiters: the daemon starts")
+    sd.pump(0.3)
+    c = Client(sd.sock_path)
+    ls = leases(c)
+    check(ls.get(lid, {}).get("unit") == unit, "F2 delimiters: the unit round-trips (%s)"
+          % ls.get(lid, {}).get("unit"))
+    try:
+        st = json.loads(stored_state())
+        ok = [x.get("unit") for x in st["leases"]] == [unit]
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    check(ok, "F2 delimiters: the state stored again parses with the unit intact")
+    owner.kill()
+    owner.wait()
+    time.sleep(0.3)
+    check(leases(c) == {}, "F2 delimiters: the lease ends with its owner")
+    c.close()
+
+
+def cat_F6_watchdog(sd):
+    """F6, with this script as systemd's watchdog: the daemon started with WATCHDOG_USEC=1s
+    pings from its event loop, never 1 s apart (sd-event aims at 0.5-0.75 s); an
+    artificially stalled loop (the process stopped) sends none; systemd then kills it
+    (SIGABRT is pending in a stopped process, so the kill that follows TimeoutAbortSec= is
+    what ends it) and restarts it; the F1 invariants hold: the lease is restored, its device
+    is not given to anyone else, and the restarted daemon pings again."""
+    pings = []
+    handle = sd.handle
+
+    def record(msg, anc):
+        if "WATCHDOG=1" in msg.decode(errors="replace").split("\n"):
+            pings.append(time.monotonic())
+        handle(msg, anc)
+    sd.handle = record
+    os.environ["WATCHDOG_USEC"] = "1000000"
+    owner = None
+    try:
+        sd.kill9()
+        check(sd.start(), "F6: started with WATCHDOG_USEC")
+        owner = subprocess.Popen([sys.executable, "-c", """
+import socket, sys, time, json
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": "io.ioasid.Broker.Acquire", "parameters": {"devices": ["0000:00:03.0"], "lifetime": "process"}}).encode() + b"\\0")
+m = s.recvmsg(65536, 4096)
+print(json.loads(m[0][:-1])["parameters"]["lease"], flush=True)
+time.sleep(60)
+""", sd.sock_path], stdout=subprocess.PIPE, text=True)
+        lid = owner.stdout.readline().strip()
+        t0 = time.monotonic()
+        time.sleep(3)
+        seen = [t0] + [t for t in pings if t >= t0] + [time.monotonic()]
+        gap = max(b - a for a, b in zip(seen, seen[1:]))
+        check(gap < 1.0, "F6: pinged within WatchdogSec=1s all along (longest gap %.2f s, %d pings)"
+              % (gap, len(seen) - 2))
+        os.kill(sd.proc.pid, signal.SIGSTOP)
+        t1 = time.monotonic()
+        time.sleep(1.5)
+        n = len([t for t in pings if t >= t1 + 0.1])
+        check(n == 0, "F6: no ping while the loop is stalled (%d)" % n)
+        os.kill(sd.proc.pid, signal.SIGABRT)
+        sd.kill9()
+        check(sd.start(), "F6: restarted after the watchdog kill")
+        c = Client(sd.sock_path)
+        check(list(leases(c)) == [lid], "F6: the lease survives the watchdog restart")
+        r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+        check(r.get("error") == "io.ioasid.DeviceBusy", "F6: its device is not given again")
+        t2 = time.monotonic()
+        time.sleep(1.2)
+        check(len([t for t in pings if t >= t2]) >= 1, "F6: the restarted daemon pings")
+        c.close()
+    finally:
+        del os.environ["WATCHDOG_USEC"]
+        sd.handle = handle
+        if owner:
+            owner.kill()
+            owner.wait()
+
+
+def run_catalogue(sd):
+    # F4's "released and logged": main() dropped the lease of an owner that died while the
+    # daemon was down; the daemon said why.
+    with open(os.path.join(sd.tmp, "log")) as lf:
+        check("dropped: its owner process exited while the daemon was down" in lf.read(),
+              "F4: the dropped lease is logged with its reason")
+    cat_F1_mid_request(sd)
+    cat_F2_variants(sd)
+    cat_F6_watchdog(sd)
 
 
 if __name__ == "__main__":

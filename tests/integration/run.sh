@@ -1430,6 +1430,288 @@ t_vmd_domain() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Catalogue cases added for tests/ADVERSARIAL.md (A8, A11, B8, B9, C10). Each runs its own
+# daemon where it needs another policy, and checks I2 on it.
+
+# A8: a kernel without SO_PEERPIDFD (before 6.5), faked by the old-kernel shim: the daemon
+# says so once at start (log and Status), rules that need the pidfd (cgroup, unit) do not
+# match and process-lifetime grants are refused, while uid rules still allow. The same
+# policy on the real kernel is the control: there the cgroup rule and the process lifetime
+# are granted, so the denials come from the missing pidfd and nothing else.
+t_A8_no_peerpidfd() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/a8.conf" count="$WORK/a8.count" variant out rc base n
+	cat >"$pol" <<-EOF2
+		admin uid 0
+		allow uid $UA cgroup "*" to bdf $DEV_1 mode attached,unbound group implicit
+		allow uid $UA to bdf $DEV_2 mode attached,unbound group implicit lifetime process
+		allow uid $UB to bdf $DEV_2 mode attached,unbound group implicit
+	EOF2
+	rm -f "$count"
+	for variant in pidfd no-pidfd; do
+		DAEMON_PID=
+		DAEMON_ENV=
+		if [ $variant = no-pidfd ]; then
+			DAEMON_ENV="LD_PRELOAD=$B/old-kernel OLD_KERNEL_PEERPIDFD=ENOPROTOOPT"
+			DAEMON_ENV+=" OLD_KERNEL_COUNT=$count"
+			DAEMON_ENV+=" ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+		fi
+		if ! daemon_start "a8-$variant" "$SAMPLE" "$pol"; then
+			fail "A8 $variant: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+			continue
+		fi
+		base=$(daemon_fds_settled)
+		out=$(ctl_as $UA acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+		rc=$?
+		if [ $variant = pidfd ]; then
+			expect_eq "A8 control: the cgroup rule grants (rc)" "$rc" 0
+			expect_eq "A8 control: verified" "$(jq -r .verified <<<"$out")" true
+		else
+			expect_eq "A8: cgroup rule without a pidfd denies (rc)" "$rc" 2
+			expect_eq "A8: nothing on stdout" "$out" ""
+			expect_match "A8: no rule matched" "$(cat "$WORK/err")" "no rule matched"
+		fi
+		out=$(ctl_as $UA acquire $DEV_2 --json=short </dev/null 2>"$WORK/err")
+		rc=$?
+		if [ $variant = pidfd ]; then
+			expect_eq "A8 control: process lifetime granted (rc)" "$rc" 0
+		else
+			expect_eq "A8: process lifetime without a pidfd denied (rc)" "$rc" 2
+			expect_eq "A8: nothing on stdout (process)" "$out" ""
+			expect_match "A8: reason" "$(cat "$WORK/err")" "process lifetime needs SO_PEERPIDFD"
+		fi
+		out=$(ctl_as $UB acquire $DEV_2 --json=short </dev/null 2>/dev/null)
+		expect_eq "A8 $variant: a uid rule still grants" "$(jq -r .verified <<<"$out")" true
+		# Said once at start, not per connection (several connections were made above).
+		n=$(grep -c 'SO_PEERPIDFD unsupported' "$DAEMON_LOG")
+		out=$(ctl_as root status --json=short | jq -r '[.warnings[] | select(test("SO_PEERPIDFD"))] | length')
+		if [ $variant = pidfd ]; then
+			expect_eq "A8 control: no degraded-mode warning" "$n/$out" "0/0"
+		else
+			expect_eq "A8: degraded mode logged exactly once" "$n" 1
+			expect_eq "A8: Status names the degraded mode" "$out" 1
+			expect_match "A8: the shim was exercised" "$(cat "$count" 2>/dev/null)" x
+		fi
+		wait_leases 0
+		n=$(daemon_wait_fds "$base") || fail "A8 $variant daemon fd count $n, baseline $base (I2)"
+		daemon_stop || fail "A8 $variant daemon did not stop cleanly"
+	done
+	DAEMON_ENV=
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# A11: a principal the policy grants devices (a tenant, not in no rule like A10's) calls
+# every mutating and admin method with parameters that would work for an admin (another
+# tenant's real lease id, a real staged id): each is PermissionDenied, and nothing changed.
+# Release of another tenant's real lease reads as NoSuchLease (existence not disclosed).
+t_A11_tenant_not_admin() {
+	local idb sid gen out err m
+	hold_lease HA11 $UA $DEV_A || fail "A's acquire failed: $(cat "$HA11_err")"
+	hold_lease HB11 $UB $DEV_2 || fail "B's acquire failed: $(cat "$HB11_err")"
+	idb=$(jq -r .lease "$HB11_out")
+	sid=$(ctl_as root stage default --for $UB --device $DEV_1 --json=short | jq -r .id)
+	expect_match "staged id" "$sid" '^[0-9a-f]{32}$'
+	gen=$(ctl_as root status --json=short | jq -r .generation)
+	declare -A calls=(
+		[Reload]='{}'
+		[Status]='{}'
+		[ListStaged]='{}'
+		[Revoke]="{\"lease\":\"$idb\"}"
+		[DropStaged]="{\"id\":\"$sid\"}"
+		[Stage]="{\"layout\":\"default\",\"owner\":\"uid $UA\",\"devices\":[\"$DEV_B\"]}"
+	)
+	for m in "${!calls[@]}"; do
+		out=$(raw_as $UA --replies 1 --timeout 2 \
+			"{\"method\":\"io.ioasid.Manager.$m\",\"parameters\":${calls[$m]}}")
+		err=$(jq -r 'select(.reply) | .reply.error' <<<"$out")
+		expect_eq "A11: tenant calls Manager.$m" "$err" io.ioasid.Manager.PermissionDenied
+		expect_eq "A11: Manager.$m: no fd" \
+			"$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
+	done
+	out=$(raw_as $UA --replies 1 --timeout 2 \
+		"{\"method\":\"io.ioasid.Broker.Release\",\"parameters\":{\"lease\":\"$idb\"}}")
+	expect_eq "A11: Release of another tenant's real lease" \
+		"$(jq -r 'select(.reply) | .reply.error' <<<"$out")" io.ioasid.NoSuchLease
+	ctl_as $UA revoke "$idb" >/dev/null 2>&1
+	expect_eq "A11: ioasidctl revoke as a tenant" "$?" 2
+	# Nothing changed: B's lease active, the staged context there, no reload, no new stage.
+	expect_eq "A11: B's lease still active" \
+		"$(ctl_as root leases --json=short | jq -r --arg id "$idb" '.[] | select(.id == $id) | .state')" \
+		active
+	expect_eq "A11: staged context kept, none added" \
+		"$(ctl_as root stage list --json=short | jq -r '[.[].id] | join(" ")')" "$sid"
+	expect_eq "A11: generation unchanged" "$(ctl_as root status --json=short | jq -r .generation)" "$gen"
+	ctl_as root stage drop "$sid" >/dev/null
+	release_lease HB11
+	expect_eq "A11: B's own release works" "$?" 0
+	release_lease HA11
+	wait_leases 0
+}
+
+# B8: a device on a noiommu VFIO cdev (tests/hosts/noiommu.json, enable_unsafe_noiommu_mode)
+# is denied, with the reason, whatever the rules say, unless allow-noiommu is set. (The
+# startup warning about noiommu mode is the event loop branch's.)
+t_B8_noiommu() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local host="$REPO/tests/hosts/noiommu.json" dev=0000:00:06.0 setting out rc base n
+	for setting in "" "allow-noiommu yes"; do
+		printf '%s\n' "admin uid 0" "$setting" \
+			"allow uid $UA to any mode attached,unbound group implicit" >"$WORK/b8.conf"
+		DAEMON_PID=
+		if ! daemon_start b8 "$host" "$WORK/b8.conf"; then
+			fail "B8: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+			continue
+		fi
+		base=$(daemon_fds_settled)
+		out=$(ctl_as $UA acquire $dev --json=short </dev/null 2>"$WORK/err")
+		rc=$?
+		if [ -z "$setting" ]; then
+			expect_eq "B8: noiommu device denied (rc)" "$rc" 2
+			expect_eq "B8: nothing on stdout" "$out" ""
+			expect_match "B8: reason" "$(cat "$WORK/err")" "noiommu device .*allow-noiommu is off"
+			expect_match "B8: deny audited" "$(grep 'action=deny ' "$DAEMON_LOG" | tail -1)" \
+				"device=$dev .*noiommu"
+		else
+			expect_eq "B8: allowed with allow-noiommu yes (rc, $(cat "$WORK/err"))" "$rc" 0
+			expect_eq "B8: the device fd" "$(jq -r '.devices[0].bdf' <<<"$out")" $dev
+		fi
+		wait_leases 0
+		n=$(daemon_wait_fds "$base") || fail "B8 daemon fd count $n, baseline $base (I2)"
+		daemon_stop || fail "B8 daemon did not stop cleanly"
+	done
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# B9: only what is granted is sent. The policy language has no separate grant of
+# /dev/iommu: every Acquire reply carries one fresh iommufd holding exactly the granted
+# devices, and nothing can be asked for without a device. So: a grant of one device of a
+# two-device group sends the iommufd and that device only (the sibling is reported at risk,
+# never sent); asking for the granted device with an ungranted one is denied as a whole
+# with no fd; a request without a device (an iommufd alone) is invalid; and two leases of
+# one uid never share an iommufd.
+t_B9_only_granted() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local out base n req
+	printf '%s\n' "admin uid 0" \
+		"allow uid $UA to bdf $DEV_A mode attached,unbound group implicit" \
+		"allow uid $UA to bdf $DEV_1 mode attached,unbound group implicit" \
+		"allow uid $UA to bdf $DEV_2 mode attached,unbound group implicit" >"$WORK/b9.conf"
+	DAEMON_PID=
+	if ! daemon_start b9 "$SAMPLE" "$WORK/b9.conf"; then
+		fail "B9: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	base=$(daemon_fds_settled)
+	out=$(raw_as $UA --replies 1 --timeout 3 \
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_A\"]}}")
+	expect_eq "B9: one device granted: iommufd + that device" \
+		"$(jq -r 'select(.reply) | .fds' <<<"$out")" 2
+	expect_eq "B9: what the fds are" \
+		"$(jq -r 'select(.reply) | .fdNames | map(sub(" [(]deleted[)]$"; "") | sub(":[0-9]+$"; "")) |
+			join(" ")' <<<"$out")" "/memfd:ioasid-sim:iommufd /memfd:ioasid-sim:vfio:$DEV_A"
+	expect_eq "B9: the sibling is at risk, not sent" \
+		"$(jq -r 'select(.reply) | .reply.parameters.atRisk | join(" ")' <<<"$out")" $DEV_B
+	out=$(raw_as $UA --replies 1 --timeout 3 \
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_A\",\"$DEV_B\"]}}")
+	expect_eq "B9: granted + ungranted device: denied" \
+		"$(jq -r 'select(.reply) | .reply.error + " " + .reply.parameters.device' <<<"$out")" \
+		"io.ioasid.PermissionDenied $DEV_B"
+	expect_eq "B9: ... and nothing sent" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
+	for req in '{}' '{"devices":[]}' '{"mode":"unbound"}' '{"pool":"none","count":0}' '{"group":null}'; do
+		out=$(raw_as $UA --replies 1 --timeout 3 \
+			"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":$req}")
+		expect_eq "B9: no device ($req): invalid" \
+			"$(jq -r 'select(.reply) | .reply.error' <<<"$out")" org.varlink.service.InvalidParameter
+		expect_eq "B9: no device ($req): no iommufd alone" \
+			"$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
+	done
+	out=$(raw_as $UA --replies 2 --timeout 3 \
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}" \
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_2\"]}}")
+	expect_eq "B9: two leases on one connection" "$(jq -s '[.[] | select(.reply) | .fds] | add' <<<"$out")" 4
+	expect_eq "B9: each lease has its own iommufd" \
+		"$(jq -s '[.[] | select(.reply) | .fdNames[0]] | unique | length' <<<"$out")" 2
+	wait_leases 0
+	n=$(daemon_wait_fds "$base") || fail "B9 daemon fd count $n, baseline $base (I2)"
+	daemon_stop || fail "B9 daemon did not stop cleanly"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# C10: every fd is close-on-exec, read from /proc/PID/fdinfo (flags, octal, O_CLOEXEC =
+# 02000000) rather than from anyone's own report: in a client holding a lease (ioasidctl
+# acquire: its connection and every fd it received) and in the daemon while it holds that
+# lease (listener, connections, the lease's iommufd and device fds, the pidfd, the closer
+# pipe, everything). The daemon starts no helper, so that is every fd a helper could inherit.
+# Fds this script itself passed down (the same fd number open on the same file here) are the
+# test harness's, not the program's, and are skipped; so is valgrind's log (VALGRIND=1).
+cloexec_missing() { # PID -> the fds >= 3 of PID without O_CLOEXEC, with what they are
+	local pid=$1 f fl t
+	for f in /proc/"$pid"/fdinfo/*; do
+		f=${f##*/}
+		[ "$f" -ge 3 ] || continue
+		t=$(readlink "/proc/$pid/fd/$f")
+		[ "$t" = "$(readlink "/proc/$$/fd/$f" 2>/dev/null)" ] && continue
+		[ "${VALGRIND:-0}" = 1 ] && [[ "$t" == *.vg ]] && continue
+		fl=$(awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/$f" 2>/dev/null) || continue
+		[ -n "$fl" ] || continue
+		[ $((8#$fl & 8#2000000)) -ne 0 ] || echo "$f=$(readlink "/proc/$pid/fd/$f")"
+	done
+}
+
+t_C10_cloexec() {
+	local bad n
+	hold_lease HC10 $UA $DEV_1 --lifetime process ||
+		fail "acquire failed: $(cat "$HC10_err")"
+	n=$(ls -l "/proc/$HC10_pid/fd" | grep -c 'memfd:ioasid-sim')
+	expect_eq "C10: the client holds the iommufd and the device fd" "$n" 2
+	bad=$(cloexec_missing "$HC10_pid")
+	expect_eq "C10: fds of ioasidctl acquire without O_CLOEXEC" "$bad" ""
+	n=$(ls -l "/proc/$DAEMON_PID/fd" | grep -c 'memfd:ioasid-sim')
+	[ "$n" -ge 2 ] || fail "C10: the daemon holds the lease's fds (got $n)"
+	bad=$(cloexec_missing "$DAEMON_PID")
+	expect_eq "C10: fds of ioasidd without O_CLOEXEC" "$bad" ""
+	release_lease HC10
+	wait_leases 0
+}
+
+# A5 with a real user namespace: the daemon runs in one (unshare --user --map-root-user maps
+# only uid 0), so a client of uid $UA has no mapping there and SO_PEERCRED gives it as
+# 65534. Although rules name uid $UA and everyone (*), the client is denied with the
+# unmapped-id reason; root, mapped, is the control.
+t_A5_userns() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG out base n
+	if ! unshare --user --map-root-user true 2>/dev/null; then
+		echo "    A5 userns: SKIPPED: cannot create a user namespace here"
+		return
+	fi
+	printf '%s\n' "admin uid 0" "allow uid 0 to any mode attached,unbound group implicit" \
+		"allow uid $UA to any mode attached,unbound group implicit" \
+		"allow * to bdf $DEV_1 mode attached,unbound group implicit" >"$WORK/a5u.conf"
+	DAEMON_PID=
+	DAEMON_ENV="IOASID_A5=1 unshare --user --map-root-user"
+	if daemon_start a5u "$SAMPLE" "$WORK/a5u.conf"; then
+		base=$(daemon_fds_settled)
+		expect_ne "A5 userns: the daemon runs in another user namespace" \
+			"$(readlink /proc/$DAEMON_PID/ns/user)" "$(readlink /proc/self/ns/user)"
+		out=$(ctl_as $UA acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+		expect_eq "A5 userns: the unmapped client is denied (rc)" "$?" 2
+		expect_eq "A5 userns: nothing on stdout" "$out" ""
+		expect_match "A5 userns: reason" "$(cat "$WORK/err")" "uid 65534 .*unmapped"
+		expect_match "A5 userns: audited as 65534" "$(grep 'action=deny ' "$DAEMON_LOG" | tail -1)" \
+			"uid=65534 "
+		out=$(ctl_as root acquire $DEV_1 --json=short </dev/null 2>/dev/null)
+		expect_eq "A5 userns: root, mapped, is served" "$(jq -r .verified <<<"$out")" true
+		n=$(daemon_wait_fds "$base") || fail "A5 userns daemon fd count $n, baseline $base (I2)"
+		daemon_stop || fail "A5 userns daemon did not stop cleanly"
+	else
+		fail "A5 userns: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+	fi
+	DAEMON_ENV=
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
+# ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
 run_test acquire-attached t_acquire_attached
@@ -1467,6 +1749,12 @@ run_test audit-big-uid t_audit_big_uid
 run_test audit-no-pidfd t_audit_no_pidfd
 run_test unit-identity t_U_units
 run_test G4 t_G4_hidepid
+run_test A8 t_A8_no_peerpidfd
+run_test A11 t_A11_tenant_not_admin
+run_test B8 t_B8_noiommu
+run_test B9 t_B9_only_granted
+run_test C10 t_C10_cloexec
+run_test A5-userns t_A5_userns
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then

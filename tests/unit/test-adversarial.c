@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Cases of the adversarial catalogue (tests/ADVERSARIAL.md) that need a seam no process-level
+ * test reaches:
+ *   B4  hot-unplug after the daemon opened a device, before the reply is sent: the daemon's
+ *       Acquire (method_acquire over a real connection on a socketpair, the sim kernel)
+ *       with the device unplugged right after its open (a wrapped KernelOps);
+ *   E7  every selector, grant, setting and layout item given twice is a load error at its
+ *       second occurrence (table over the whole grammar, not a sample).
+ */
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <systemd/sd-event.h>
+
+#include "common/kernel-sim.h"
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/varlink.h"
+#include "ioasidd/ioasidd.h"
+#include "tests/unit/test.h"
+
+/* ---- B4: unplug between open and send ------------------------------------------------ */
+
+/* The sim's own ops, and the device to unplug right after the daemon opens it. */
+static const KernelOps *b4_sim_ops;
+static const char *b4_unplug;
+static unsigned b4_unplugged;
+
+static int b4_device_open(Kernel *k, const Device *d, int *ret_fd) {
+	int r = b4_sim_ops->device_open(k, d, ret_fd);
+	if (r >= 0 && b4_unplug && streq(d->bdf, b4_unplug)) {
+		/* kernel_sim_unplug() checks that k is the sim: lend it its own ops. */
+		const KernelOps *mine = k->ops;
+		k->ops = b4_sim_ops;
+		if (kernel_sim_unplug(k, d->bdf) == 0)
+			b4_unplugged++;
+		k->ops = mine;
+	}
+	return r;
+}
+
+static int count_fds(void) {
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+typedef struct B4 {
+	Manager m;
+	KernelOps ops;
+	Connection *c;
+	VarlinkStream *client;
+} B4;
+
+static void b4_setup(B4 *t) {
+	*t = (B4){ .m = { .listen_fd = -EBADF, .generation = 1 } };
+	t->m.host = test_load_fixture("sample.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->m.host);
+	ASSERT_OK(kernel_new("sim", t->m.host, &t->m.kernel));
+	t->m.leases.kernel = t->m.kernel;
+	b4_sim_ops = t->m.kernel->ops;
+	t->ops = *b4_sim_ops;
+	t->ops.device_open = b4_device_open;
+	t->m.kernel->ops = &t->ops;
+	ASSERT_OK(sd_event_new(&t->m.event));
+	t->m.pidfd_supported = identity_probe_pidfd();
+	PolicyLoadOptions o = { .generation = 1 };
+	PolicyError e = { 0 };
+	ASSERT_OK(policy_load_string("allow * to any mode attached,unbound group implicit\n",
+				     "b4.conf", &o, &t->m.policy, &e));
+	int sv[2];
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_OK(connection_adopt(&t->m, sv[0], 0, &t->c));
+	ASSERT_OK(varlink_stream_new(sv[1], IOASID_MAX_REPLY, 64, 0, &t->client));
+}
+
+static void b4_done(B4 *t) {
+	server_close_all(&t->m);
+	lease_table_clear(&t->m.leases);
+	varlink_stream_free(t->client);
+	policy_free(t->m.policy);
+	t->m.kernel->ops = b4_sim_ops;
+	kernel_free(t->m.kernel);
+	host_free(t->m.host);
+	sd_event_unref(t->m.event);
+	b4_unplug = NULL;
+}
+
+/* Runs Acquire for the JSON parameters; returns the reply's error name ("" for success)
+ * in err and the number of fds that came with it (closed). */
+static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t *ret_n_fds,
+		       char *device, size_t dsize) {
+	Doc *in = doc_new();
+	DocNode *p = NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+	ASSERT_OK(doc_parse(in, params, strlen(params), 8, &p));
+	ASSERT_OK(method_acquire(t->c, p));
+	Doc *reply = NULL;
+	int *fds = NULL;
+	size_t n_fds = 0;
+	ASSERT_OK(varlink_stream_read_message(t->client, 2000, &reply, &fds, &n_fds));
+	const DocNode *e = doc_get(doc_root(reply), "error");
+	const DocNode *dev = doc_get(doc_get(doc_root(reply), "parameters"), "device");
+	snprintf(err, size, "%s", e && e->type == DOC_STRING ? e->str.s : "");
+	snprintf(device, dsize, "%s", dev && dev->type == DOC_STRING ? dev->str.s : "");
+	varlink_fds_free(fds, n_fds);
+	*ret_n_fds = n_fds;
+	doc_free(reply);
+	doc_free(in);
+}
+
+/* B4: the device goes away after the daemon opened it and before the lease is complete
+ * (in attached mode the bind that follows the open sees it gone, as the kernel's does):
+ * the client gets NoSuchDevice naming it and no fd; nothing is recorded; every fd the
+ * attempt opened (iommufd, the other device already bound, the unplugged one) is closed;
+ * the device bound before the failure is free and bindable again; the gone device stays
+ * NoSuchDevice. Acquire runs in one turn of the event loop, so the open-to-send window of
+ * the real daemon is exactly this one: between the kernel calls of build_context(). */
+static void test_b4_unplug_after_open(void) {
+	B4 t;
+	char err[128], dev[64];
+	size_t n_fds = 0;
+	b4_setup(&t);
+	int base = count_fds();
+
+	b4_unplug = "0000:00:04.0";
+	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\",\"0000:00:04.0\"]}", err, sizeof(err),
+		   &n_fds, dev, sizeof(dev));
+	CU_ASSERT_EQUAL(b4_unplugged, 1);
+	ASSERT_STREQ(err, IOASID_ERROR_NO_SUCH_DEVICE);
+	ASSERT_STREQ(dev, "0000:00:04.0");
+	CU_ASSERT_EQUAL(n_fds, 0);
+	CU_ASSERT_EQUAL(t.m.leases.n, 0);
+	CU_ASSERT_PTR_NULL(t.m.leases.head);
+	CU_ASSERT_PTR_NULL(t.c->pending_lease);
+	CU_ASSERT_EQUAL(count_fds(), base);
+
+	/* The device bound before the failure was unbound by the rollback. */
+	b4_unplug = NULL;
+	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\"]}", err, sizeof(err), &n_fds, dev,
+		   sizeof(dev));
+	ASSERT_STREQ(err, "");
+	CU_ASSERT_EQUAL(n_fds, 2);
+	CU_ASSERT_EQUAL(t.m.leases.n, 1);
+	/* The unplugged one is gone for good, in either mode. */
+	b4_acquire(&t, "{\"devices\":[\"0000:00:04.0\"],\"mode\":\"unbound\"}", err, sizeof(err),
+		   &n_fds, dev, sizeof(dev));
+	ASSERT_STREQ(err, IOASID_ERROR_NO_SUCH_DEVICE);
+	CU_ASSERT_EQUAL(n_fds, 0);
+	CU_ASSERT_EQUAL(t.m.leases.n, 1);
+	b4_done(&t);
+}
+
+/* ---- E7: every keyword given twice ---------------------------------------------------- */
+
+/* Each keyword of ioasid.conf(5) with a valid value, in the position it takes: a rule's
+ * identity selectors, its device selectors, its grants, a layout's items, the settings.
+ * Twice in one statement (or file, for settings) is an error at the second, naming it. */
+static void test_e7_duplicates(void) {
+	static const char *const ident[] = {
+		"user root", "group root", "uid 1000-2000", "unit a.service", "cgroup \"/x/*\"",
+		"label \"system_u:*\"",
+	};
+	static const char *const devsel[] = {
+		"bdf 0000:01:00.0", "vendor 0x10de", "device 0x1234", "subsystem-vendor 0x1af4",
+		"subsystem-device 0x1100", "class 0x020000", "driver vfio-pci", "iommu-group 3",
+		"pool p", "numa 0", "property ID_X=y",
+	};
+	static const char *const grant[] = {
+		"mode attached", "layout l", "max-devices 2", "max-leases 2", "memlock 1G",
+		"group whole", "lifetime process", "on-revoke signal",
+	};
+	static const char *const litem[] = {
+		"iova 0x0-0xfff", "accounting process", "hugepages off", "require dirty-tracking",
+	};
+	static const char *const setting[] = {
+		"socket-group root", "allow-noiommu yes", "max-connections-per-uid 4", "idle-timeout 9",
+	};
+	const char *const pre = "pool p { any }\nlayout l { }\n";
+	char text[512], kw[64];
+	size_t n = 0;
+
+	for (size_t part = 0; part < 5; part++) {
+		const char *const *list = part == 0 ? ident : part == 1 ? devsel : part == 2 ? grant
+					  : part == 3 ? litem : setting;
+		size_t len = part == 0 ? ELEMENTSOF(ident) : part == 1 ? ELEMENTSOF(devsel)
+			     : part == 2 ? ELEMENTSOF(grant) : part == 3 ? ELEMENTSOF(litem)
+			     : ELEMENTSOF(setting);
+		for (size_t i = 0; i < len; i++) {
+			const char *x = list[i];
+			unsigned line = 3;
+			if (part == 0)
+				snprintf(text, sizeof(text), "%sallow %s %s to any\n", pre, x, x);
+			else if (part == 1)
+				snprintf(text, sizeof(text), "%sallow uid 7 to %s %s\n", pre, x, x);
+			else if (part == 2)
+				snprintf(text, sizeof(text), "%sallow uid 7 to any %s %s\n", pre, x, x);
+			else if (part == 3)
+				snprintf(text, sizeof(text), "%slayout m { %s; %s }\n", pre, x, x);
+			else {
+				snprintf(text, sizeof(text), "%s%s\n%s\n", pre, x, x);
+				line = 4;
+			}
+			snprintf(kw, sizeof(kw), "%.*s", (int)strcspn(x, " "), x);
+			PolicyLoadOptions o = { 0 };
+			PolicyError e = { 0 };
+			Policy *p = NULL;
+			int r = policy_load_string(text, "e7.conf", &o, &p, &e);
+			char want[96];
+			snprintf(want, sizeof(want), "'%s'", kw);
+			bool ok = r == -EINVAL && !p && e.line == line && e.message &&
+				  strstr(e.message, "Duplicate") && strstr(e.message, want);
+			if (!ok)
+				fprintf(stderr, "\nE7: '%s' twice: r=%d %u:%u '%s' (want line %u, "
+					"Duplicate %s)\n", x, r, e.line, e.column, strna(e.message),
+					line, want);
+			CU_ASSERT_TRUE(ok);
+			policy_error_done(&e);
+			policy_free(p);
+			n++;
+		}
+	}
+	CU_ASSERT_EQUAL(n, 33);
+}
+
+static CU_TestInfo tests[] = {
+	{ "b4_unplug_after_open", test_b4_unplug_after_open },
+	{ "e7_duplicates", test_e7_duplicates },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("adversarial", tests);
