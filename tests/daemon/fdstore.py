@@ -487,7 +487,7 @@ def cat_F2_variants(sd):
                 info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
             except OSError:
                 continue
-            if "F2-stored" in t or ("[pidfd]" in t and "Pid:\t%d\n" % owner in info):
+            if F2_IOMMUFD in t or F2_DEVICE in t or ("[pidfd]" in t and "Pid:\t%d\n" % owner in info):
                 out.append(t)
         return out
 
@@ -498,8 +498,8 @@ def cat_F2_variants(sd):
             for n, fd in sd.store:
                 os.close(fd)
             sd.store = [["state", sealed(data)],
-                        ["L%si" % lid, os.memfd_create("F2-stored-iommufd")],
-                        ["L%sd0" % lid, os.memfd_create("F2-stored-device")],
+                        ["L%si" % lid, os.memfd_create(F2_IOMMUFD)],
+                        ["L%sd0" % lid, os.memfd_create(F2_DEVICE)],
                         ["L%sp" % lid, os.pidfd_open(owner.pid)]]
         logsize = os.path.getsize(os.path.join(sd.tmp, "log"))
         check(sd.start(), "F2 %s: the daemon starts" % what)
@@ -532,8 +532,8 @@ def cat_F2_variants(sd):
         for n, fd in sd.store:
             os.close(fd)
         sd.store = [["state", sealed(state([dict(rec, unit=unit, pid=owner.pid)]))],
-                    ["L%si" % lid, os.memfd_create("F2-stored-iommufd")],
-                    ["L%sd0" % lid, os.memfd_create("F2-stored-device")],
+                    ["L%si" % lid, os.memfd_create(F2_IOMMUFD)],
+                    ["L%sd0" % lid, os.memfd_create(F2_DEVICE)],
                     ["L%sp" % lid, os.pidfd_open(owner.pid)]]
     check(sd.start(), "F2 delimiters: the daemon starts")
     sd.pump(0.3)
@@ -552,6 +552,12 @@ def cat_F2_variants(sd):
     time.sleep(0.3)
     check(leases(c) == {}, "F2 delimiters: the lease ends with its owner")
     c.close()
+
+
+# What the sim's files look like to a daemon that restarted (names only: the sim that made
+# them is gone), so a valid record's fds pass the restore's type check (fd_check).
+F2_IOMMUFD = "ioasid-sim:iommufd:7"
+F2_DEVICE = "ioasid-sim:vfio:0000:00:03.0"
 
 
 def cat_F6_watchdog(sd):
