@@ -107,9 +107,6 @@ TOOL_LIBS_sysfs-magic = -shared -ldl
 # Another (adversarial test D7): fails the Nth malloc/open/recvmsg/sendmsg of a session.
 TOOL_CFLAGS_failnth = -fPIC
 TOOL_LIBS_failnth = -shared -ldl
-# Another (adversarial tests A8, C1, C4): a kernel without SO_PEERPIDFD or SO_PASSRIGHTS.
-TOOL_CFLAGS_old-kernel = -fPIC
-TOOL_LIBS_old-kernel = -shared -ldl
 
 all: $(IOASIDD) $(IOASIDCTL)
 .PHONY: all

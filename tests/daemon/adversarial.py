@@ -1644,18 +1644,17 @@ def cat_C8_memory():
 
 
 def cat_C1_C4_old_kernel():
-    """C1, C4 on a kernel without SO_PASSRIGHTS (before 6.16, faked by the old-kernel shim),
+    """C1, C4 on a kernel without SO_PASSRIGHTS (before 6.16, faked by the sockopt-fault shim),
     where fds a client sends do reach the daemon: 253 fds (a pipe's write end, the client's
     own connection, a memfd, /dev/null) with a request. The daemon's own code must close
     every one (the pipe's reader sees EOF once our copy is gone), drop the connection, get
     back to its fd baseline, and keep serving another client in under 100 ms meanwhile."""
-    shim = os.path.join(os.path.dirname(IOASIDD), "old-kernel")
-    env = {"LD_PRELOAD": shim, "OLD_KERNEL_PASSRIGHTS": "ENOPROTOOPT",
+    env = {"LD_PRELOAD": SOCKOPT_FAULT, "SOCKOPT_FAULT_PASSRIGHTS": "ENOPROTOOPT",
            "ASAN_OPTIONS": ((os.environ.get("ASAN_OPTIONS", "") + ":") if os.environ.get(
                "ASAN_OPTIONS") else "") + "verify_asan_link_order=0"}
     proc, sock, tmp, _ = cat_daemon("admin user 0\nallow uid 0-0 to any\n", env=env)
     try:
-        check(sock is not None, "C1/C4: daemon with the old-kernel shim started")
+        check(sock is not None, "C1/C4: daemon with the sockopt-fault shim started")
         if sock is None:
             return
         check(serves(sock), "C1/C4: serves")

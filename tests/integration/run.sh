@@ -1433,7 +1433,7 @@ t_vmd_domain() {
 # Catalogue cases added for tests/ADVERSARIAL.md (A8, A11, B8, B9, C10). Each runs its own
 # daemon where it needs another policy, and checks I2 on it.
 
-# A8: a kernel without SO_PEERPIDFD (before 6.5), faked by the old-kernel shim: the daemon
+# A8: a kernel without SO_PEERPIDFD (before 6.5), faked by the sockopt-fault shim: the daemon
 # says so once at start (log and Status), rules that need the pidfd (cgroup, unit) do not
 # match and process-lifetime grants are refused, while uid rules still allow. The same
 # policy on the real kernel is the control: there the cgroup rule and the process lifetime
@@ -1452,8 +1452,8 @@ t_A8_no_peerpidfd() {
 		DAEMON_PID=
 		DAEMON_ENV=
 		if [ $variant = no-pidfd ]; then
-			DAEMON_ENV="LD_PRELOAD=$B/old-kernel OLD_KERNEL_PEERPIDFD=ENOPROTOOPT"
-			DAEMON_ENV+=" OLD_KERNEL_COUNT=$count"
+			DAEMON_ENV="LD_PRELOAD=$B/sockopt-fault SOCKOPT_FAULT_PEERPIDFD=ENOPROTOOPT"
+			DAEMON_ENV+=" SOCKOPT_FAULT_COUNT=$count"
 			DAEMON_ENV+=" ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 		fi
 		if ! daemon_start "a8-$variant" "$SAMPLE" "$pol"; then
