@@ -621,6 +621,43 @@ static void test_reserved_regions(void) {
 	ASSERT_OK(K(close, i));
 }
 
+/*
+ * The edges of the MSI window (0xfee00000-0xfeefffff, inclusive). The kernel compares
+ * inclusive intervals (iopt_set_allow_iova against the reserved tree, and
+ * iopt_reserve_iova against the allowed tree at attach): a window whose last byte is the
+ * window's first byte overlaps it by that one byte and is refused EADDRINUSE; a window ending
+ * one byte earlier touches nothing. The same at the upper edge, and in both orders (allowed
+ * range first, then attach; attach first, then ALLOW_IOVAS).
+ */
+static void test_reserved_edges(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas, id;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	int d = open_bind(k, "0000:01:00.0", i, &id);
+	const IovaRange below_touch = { 0x100000, MSI_START }, below_ok = { 0x100000, MSI_START - 1 };
+	const IovaRange above_touch = { MSI_END, 0x1ffffffffULL },
+			above_ok = { MSI_END + 1, 0x1ffffffffULL };
+
+	/* Allowed first: the attach that would reserve the MSI window refuses. */
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &below_touch, 1));
+	ASSERT_ERR(K(device_attach, d, ioas, NULL), EADDRINUSE);
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &above_touch, 1));
+	ASSERT_ERR(K(device_attach, d, ioas, NULL), EADDRINUSE);
+	const IovaRange both_ok[2] = { below_ok, above_ok };
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, both_ok, 2));
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+
+	/* Attached first: ALLOW_IOVAS itself refuses a window touching the reservation. */
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &below_touch, 1), EADDRINUSE);
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &above_touch, 1), EADDRINUSE);
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &below_ok, 1));
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &above_ok, 1));
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
 static void test_allow_iovas(void) {
 	_cleanup_kernel_free_ Kernel *k = sim_new();
 	int i;
@@ -1003,6 +1040,7 @@ static CU_TestInfo tests[] = {
 	{ "iova_ranges", test_iova_ranges },
 	{ "address_width", test_address_width },
 	{ "reserved_regions", test_reserved_regions },
+	{ "reserved_edges", test_reserved_edges },
 	{ "allow_iovas", test_allow_iovas },
 	{ "map_unmap", test_map_unmap },
 	{ "huge_pages", test_huge_pages },
