@@ -340,6 +340,8 @@ enum {
 	GSEEN_GROUP = 1u << 5,
 	GSEEN_LIFETIME = 1u << 6,
 	GSEEN_ON_REVOKE = 1u << 7,
+	GSEEN_SHARE_RESET = 1u << 8,
+	GSEEN_SPLIT_SRIOV = 1u << 9,
 };
 
 static int mark_seen(Parser *ps, const Token *kw, unsigned *seen, unsigned bit) {
@@ -682,6 +684,8 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 		{ "group", GSEEN_GROUP },
 		{ "lifetime", GSEEN_LIFETIME },
 		{ "on-revoke", GSEEN_ON_REVOKE },
+		{ "share-reset", GSEEN_SHARE_RESET },
+		{ "split-sriov", GSEEN_SPLIT_SRIOV },
 	};
 	unsigned bit = 0;
 
@@ -786,6 +790,22 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 				    "Unknown on-revoke '%s' (detach, detach+reset or signal)",
 				    v->text);
 		return 1;
+	case GSEEN_SHARE_RESET:
+	case GSEEN_SPLIT_SRIOV: {
+		bool yes;
+		if (streq(v->text, "yes"))
+			yes = true;
+		else if (streq(v->text, "no"))
+			yes = false;
+		else
+			return perr(ps, v->line, v->col, "Expected yes or no after '%s', got '%s'",
+				    kw->text, v->text);
+		if (bit == GSEEN_SHARE_RESET)
+			g->share_reset = yes;
+		else
+			g->split_sriov = yes;
+		return 1;
+	}
 	}
 	assert(false);
 	return -EINVAL;
@@ -882,7 +902,7 @@ static int parse_rule(Parser *ps, Token *kw) {
 			return perr(ps, t->line, t->col,
 				    "Unknown word '%s' in rule (expected a device selector or mode, "
 				    "layout, max-devices, max-leases, memlock, group, lifetime, "
-				    "on-revoke)",
+				    "on-revoke, share-reset, split-sriov)",
 				    tok_describe(t));
 		return perr(ps, t->line, t->col, "Unexpected '%s' in %s rule", tok_describe(t),
 			    kw->text);

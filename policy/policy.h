@@ -67,6 +67,11 @@ typedef struct PolicyGrant {
 	PolicyGroupMode group_mode;
 	PolicyLifetime lifetime;
 	PolicyOnRevoke on_revoke;
+	/* Dependent devices (common/depend.h) may go to different owners: share_reset lets
+	 * devices that share a reset, split_sriov a PF and its VFs. Both default to no; a split
+	 * needs it from the grant of every owner involved. */
+	bool share_reset;
+	bool split_sriov;
 } PolicyGrant;
 
 typedef enum PolicyAccounting {
