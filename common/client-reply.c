@@ -97,6 +97,9 @@ char *ioasid_error_format(const char *name, json_object *p) {
 			     strna(dev), n, strna(param_str(p, "owner")));
 	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
 		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));
+	else if (streq(name, IOASID_ERROR_DEPENDENT_OWNED))
+		/* The reason names both devices and the holder already. */
+		r = asprintf(&m, "%s", strna(param_str(p, "reason")));
 	else if (streq(name, IOASID_ERROR_LIMIT_EXCEEDED)) {
 		(void)param_int(p, "max", &n);
 		r = asprintf(&m, "Limit '%s' exceeded (max %" PRIi64 ")", strna(param_str(p, "limit")),

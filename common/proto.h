@@ -20,6 +20,7 @@
 #define IOASID_ERROR_GROUP_NOT_VIABLE "io.ioasid.GroupNotViable"
 #define IOASID_ERROR_GROUP_OWNED "io.ioasid.GroupOwned"
 #define IOASID_ERROR_DEVICE_BUSY "io.ioasid.DeviceBusy"
+#define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.DependentOwned"
 #define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.LimitExceeded"
 #define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.LayoutConflict"
 #define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.NoSuchLease"

@@ -28,7 +28,7 @@ static bool error_is_refusal(const IoasidError *e) {
 	static const char *const refusals[] = {
 		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_GROUP_NOT_VIABLE,
 		IOASID_ERROR_GROUP_OWNED,       IOASID_ERROR_DEVICE_BUSY,
-		"io.ioasid.Manager.PermissionDenied",
+		IOASID_ERROR_DEPENDENT_OWNED,   "io.ioasid.Manager.PermissionDenied",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
 		if (ioasid_error_is(e, refusals[i]))

@@ -40,6 +40,7 @@ typedef struct Request {
 	bool whole;
 	PolicyLifetime grant_lifetime;
 	PolicyOnRevoke on_revoke; /* the strongest of the deciding grants */
+	bool share_reset, split_sriov; /* every deciding grant says so */
 	char rule[300];
 	uint64_t generation;
 } Request;
@@ -339,6 +340,8 @@ static int decide(Connection *c, Request *rq, const Device *d, bool first) {
 		rq->whole = true;
 	if (g->on_revoke > rq->on_revoke)
 		rq->on_revoke = g->on_revoke;
+	rq->share_reset = g->share_reset && (first || rq->share_reset);
+	rq->split_sriov = g->split_sriov && (first || rq->split_sriov);
 	if (first) {
 		rq->grant_lifetime = g->lifetime;
 		snprintf(rq->rule, sizeof(rq->rule), "%s", rule);
@@ -467,6 +470,15 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 				return system_error(c, r, "device-bind (no interrupt remapping)",
 				                    d->bdf);
 		}
+		if (r == -EACCES && d && d->physfn)
+			/* vfio_pci_core_match_token_uuid(): a VF of a PF on vfio-pci binds only with
+			 * the VF token its PF's user set, which the daemon does not have. */
+			return system_error(c, r,
+					    streq(op, "device-bind")
+						    ? "device-bind (a VF of a PF on vfio-pci needs the "
+						      "PF's VF token: acquire it in unbound mode)"
+						    : op,
+					    d->bdf);
 		if (r == -EBUSY || r == -EINVAL || r == -EPERM) {
 			json_object *p = obj();
 			char buf[128];
@@ -696,6 +708,8 @@ static int lease_take_caller(Lease *l, const Connection *c, const Request *rq) {
 	l->generation = c->manager->generation;
 	l->on_revoke = rq->on_revoke;
 	l->memlock_granted = rq->memlock;
+	l->share_reset = rq->share_reset;
+	l->split_sriov = rq->split_sriov;
 	return lease_set_peer(l, &c->peer);
 }
 
@@ -1246,6 +1260,11 @@ int method_acquire(Connection *c, const DocNode *params) {
 	/* A context an admin staged for this caller, these devices, mode and layout? */
 	Lease *staged = staged_match(m, c, &rq);
 	if (!staged && group_check(c, &rq, &at_risk) > 0)
+		return 0;
+	/* Its PF, VFs and reset partners must not be another owner's (checked at Stage time
+	 * for a staged context). */
+	if (!staged && dependents_check(c, c->peer.uid, rq.devices, rq.n_devices, rq.share_reset,
+					rq.split_sriov) > 0)
 		return 0;
 
 	const PolicyLayout *layout = NULL;

@@ -136,6 +136,8 @@ struct Lease {
 			   * it no longer holds its groups */
 	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
 	uint64_t memlock_granted; /* the grant's memlock (bytes, 0 = none) */
+	/* The grant lets dependents of its devices go to other owners (dependents.c). */
+	bool share_reset, split_sriov;
 	/* The holder's identity as taken at accept, for re-evaluation at a policy reload.
 	 * peer_known false (staged for a uid, restored after a restart): gid and groups are
 	 * then resolved from the user database. */
@@ -335,6 +337,30 @@ void methods_notify_device(Manager *m, const char *event, const char *bdf);
 /* udev.c: live host only. Returns 0 or -errno. */
 int udev_monitor_start(Manager *m);
 void udev_monitor_stop(Manager *m);
+
+/* dependents.c: a device goes to one owner with its PF, VFs and reset partners. */
+typedef struct DependConflict {
+	char device[BDF_MAX];    /* the requested device */
+	char dependent[BDF_MAX]; /* its dependent, held by another owner */
+	int kind;                /* DependKind (common/depend.h) */
+	const Lease *holder;     /* the lease or staged context holding the dependent */
+} DependConflict;
+/*
+ * dependents_conflict: may uid take devices[0..n) with a grant saying share_reset /
+ * split_sriov? Returns 0 when no dependent is held by another owner (or both grants allow
+ * the split), 1 with *ret for the first that is, -ENOMEM.
+ */
+int dependents_conflict(const Manager *m, uid_t uid, const Device *const *devices, size_t n,
+			bool share_reset, bool split_sriov, DependConflict *ret);
+/* "leased to uid 1001 (lease L)" / "staged for another owner (staged context S)". */
+void dependents_conflict_owner(const DependConflict *c, char *buf, size_t size);
+/* "0000:02:00.1 shares a bus reset with 0000:02:00.0, leased to uid 1001 (lease L)",
+ * "... is a VF of ...", "... is the PF of ...". */
+void dependents_conflict_reason(const DependConflict *c, char *buf, size_t size);
+/* dependents_conflict() for an Acquire or Stage on c: 0 when free, 1 when the DependentOwned
+ * error (or a SystemError) was sent. Skipped under --testing-bypass. */
+int dependents_check(Connection *c, uid_t uid, const Device *const *devices, size_t n,
+		     bool share_reset, bool split_sriov);
 
 /* acquire.c */
 int method_acquire(Connection *c, const DocNode *params);

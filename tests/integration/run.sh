@@ -956,6 +956,143 @@ t_vmd_domain() {
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+# Dependent devices on tests/hosts/sriov-vfio.json: PF 0000:01:00.0 on vfio-pci with VFs
+# 0000:01:10.0 and 0000:01:10.2 (FLR everywhere); 0000:02:00.0 and 0000:02:00.1, one
+# device's two functions in groups 20 and 21, without FLR: they share a bus reset. (ioasidctl
+# adds a refused device's group to the message.)
+# dep_daemon NAME POLICY-LINES...: a daemon of its own on that host (the main one is saved).
+dep_daemon() {
+	local name=$1
+	shift
+	printf '%s\n' "admin uid 0" "$@" >"$WORK/$name.conf"
+	DEP_SAVED="$DAEMON_PID $DAEMON_SOCK $DAEMON_LOG"
+	DAEMON_PID=
+	daemon_start "$name" "$REPO/tests/hosts/sriov-vfio.json" "$WORK/$name.conf" || {
+		fail "ioasidd ($name) did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		read -r DAEMON_PID DAEMON_SOCK DAEMON_LOG <<<"$DEP_SAVED"
+		return 1
+	}
+	DEP_BASE=$(daemon_fds_settled)
+}
+dep_daemon_done() {
+	local n
+	wait_leases 0
+	n=$(daemon_wait_fds "$DEP_BASE") || fail "daemon fd count $n, baseline $DEP_BASE (I2)"
+	daemon_stop || fail "ioasidd did not stop cleanly"
+	read -r DAEMON_PID DAEMON_SOCK DAEMON_LOG <<<"$DEP_SAVED"
+}
+PF=0000:01:00.0
+VF0=0000:01:10.0
+VF2=0000:01:10.2
+FN0=0000:02:00.0
+FN1=0000:02:00.1
+
+# B10: the PF on one tenant, a VF to another: refused by the daemon, naming the PF and the
+# holder's lease, in both directions; the same tenant may take both; sibling VFs are
+# independent. A VF in attached mode meets the kernel's VF-token rule (the sim's EACCES).
+t_B10_pf_vf() {
+	local id out
+	dep_daemon b10 "allow uid $UA to any mode attached,unbound" \
+		"allow uid $UB to any mode attached,unbound" || return
+	hold_lease P $UA $PF || fail "PF acquire failed: $(cat "$P_err")"
+	id=$(jq -r .lease "$P_out")
+	ctl_as $UB acquire $VF0 --mode unbound --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "B's VF refused" "$?" 2
+	expect_eq "the refusal names the PF and A's lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $VF0 (IOMMU group 11) is a VF of $PF, leased to uid $UA (lease $id)"
+	out=$(raw_as $UB --timeout 5 --replies 1 \
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$VF2\"],\"mode\":\"unbound\"}}")
+	expect_eq "named error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
+		io.ioasid.DependentOwned
+	expect_eq "its parameters" "$(jq -r 'select(.reply) | .reply.parameters |
+		[.device, .dependent, .relation, .owner] | join(" ")' <<<"$out")" \
+		"$VF2 $PF pf leased to uid $UA (lease $id)"
+	expect_eq "no fd went to B" "$(jq -r 'select(.reply) | .fds' <<<"$out")" 0
+	# The same tenant takes a VF of its own PF.
+	out=$(ctl_as $UA acquire $VF0 --mode unbound --json=short </dev/null 2>"$WORK/err")
+	expect_eq "A takes a VF of its PF ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $VF0
+	release_lease P
+	wait_leases 0
+	# The other way: B holds a VF, A's PF is refused naming the VF; another VF is B's
+	# sibling's business only.
+	hold_lease V $UB $VF0 --mode unbound || fail "VF acquire failed: $(cat "$V_err")"
+	id=$(jq -r .lease "$V_out")
+	ctl_as $UA acquire $PF --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "A's PF refused" "$?" 2
+	expect_eq "the refusal names the VF and B's lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $PF (IOMMU group 10) is the PF of $VF0, leased to uid $UB (lease $id)"
+	out=$(ctl_as $UA acquire $VF2 --mode unbound --json=short </dev/null 2>"$WORK/err")
+	expect_eq "sibling VFs go to different tenants ($(cat "$WORK/err"))" \
+		"$(jq -r '.devices[0].bdf' <<<"$out")" $VF2
+	release_lease V
+	# Attached mode binds in the daemon, where the kernel wants the PF's VF token.
+	ctl_as $UA acquire $VF2 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "attached VF: the kernel's refusal" "$?" 1
+	expect_match "named as the VF token" "$(cat "$WORK/err")" \
+		"$VF2: device-bind \(a VF of a PF on vfio-pci needs the PF's VF token.*EACCES"
+	dep_daemon_done
+}
+
+# B7: two functions sharing a bus reset go to one owner: another tenant is refused naming
+# the dependent BDF and the holder; the same tenant takes both.
+t_B7_shared_reset() {
+	local id out
+	dep_daemon b7 "allow uid $UA to any mode attached,unbound" \
+		"allow uid $UB to any mode attached,unbound" || return
+	hold_lease F $UA $FN0 || fail "acquire failed: $(cat "$F_err")"
+	id=$(jq -r .lease "$F_out")
+	ctl_as $UB acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "B refused" "$?" 2
+	expect_eq "the refusal names the dependent BDF" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN1 (IOMMU group 21) shares a bus reset with $FN0, leased to uid $UA (lease $id)"
+	out=$(ctl_as $UA acquire $FN1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "the same tenant takes both ($(cat "$WORK/err"))" \
+		"$(jq -r '.devices[0].bdf' <<<"$out")" $FN1
+	release_lease F
+	wait_leases 0
+	# Free again: B takes .1, and then A's .0 is refused the other way round.
+	hold_lease G $UB $FN1 || fail "acquire failed: $(cat "$G_err")"
+	id=$(jq -r .lease "$G_out")
+	ctl_as $UA acquire $FN0 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "the refusal names .1 and B's lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN0 (IOMMU group 20) shares a bus reset with $FN1, leased to uid $UB (lease $id)"
+	release_lease G
+	dep_daemon_done
+}
+
+# The grants: share-reset / split-sriov on both owners' rules let dependents be split; a
+# rule without them (UC's) is refused, as requester and as holder.
+t_dependents_granted() {
+	local UC=4703 id out
+	dep_daemon grant \
+		"allow uid $UA to any mode attached,unbound share-reset yes split-sriov yes" \
+		"allow uid $UB to any mode attached,unbound share-reset yes split-sriov yes" \
+		"allow uid $UC to any mode attached,unbound" || return
+	hold_lease F $UA $FN0 || fail "acquire failed: $(cat "$F_err")"
+	hold_lease P $UA $PF || fail "acquire failed: $(cat "$P_err")"
+	out=$(ctl_as $UB acquire $FN1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "share-reset: B takes .1 ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $FN1
+	out=$(ctl_as $UB acquire $VF0 --mode unbound --json=short </dev/null 2>"$WORK/err")
+	expect_eq "split-sriov: B takes a VF ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $VF0
+	ctl_as $UC acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "UC's rule grants no share-reset" "$?" 2
+	expect_match "named" "$(cat "$WORK/err")" "$FN1 \\(IOMMU group 21\\) shares a bus reset with $FN0"
+	ctl_as $UC acquire $VF2 --mode unbound --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "UC's rule grants no split-sriov" "$?" 2
+	# Last held, first released: a later holder inherited the earlier one's fifo.
+	release_lease P
+	release_lease F
+	wait_leases 0
+	# The holder's grant counts too: UC holds .0, B (granted) is refused .1.
+	hold_lease C $UC $FN0 || fail "acquire failed: $(cat "$C_err")"
+	id=$(jq -r .lease "$C_out")
+	ctl_as $UB acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "the holder's lease lacks the grant" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN1 (IOMMU group 21) shares a bus reset with $FN0, leased to uid $UC (lease $id)"
+	release_lease C
+	dep_daemon_done
+}
+
 # ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
@@ -987,6 +1124,9 @@ run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 run_test legacy t_legacy
 run_test vmd-domain t_vmd_domain
+run_test B7 t_B7_shared_reset
+run_test B10 t_B10_pf_vf
+run_test dependents-granted t_dependents_granted
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then
