@@ -40,6 +40,8 @@
 #define IOASID_MAX_CONNECTIONS_PER_UID 64
 #define IOASID_MAX_CONNECTIONS 1024
 #define IOASID_IDLE_TIMEOUT_SEC 30          /* no complete request within this: disconnect */
+#define IOASID_STAGE_TIMEOUT_SEC 600        /* a staged context not acquired by then is dropped */
+#define IOASID_STAGE_TIMEOUT_MAX (7 * 86400) /* the longest a Stage call or the config may ask */
 #define IOASID_SEND_TIMEOUT_SEC 10          /* reply not drained by the peer within this */
 #define IOASID_MAX_DEVICES_PER_REQUEST 64
 #define IOASID_MAX_FDS_PER_REPLY 128        /* below SCM_MAX_FD (253) */

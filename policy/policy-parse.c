@@ -36,7 +36,7 @@ typedef struct Parser {
 	PolicyError *err;
 	const PolicyResolver *resolver;
 	/* Where each setting was first given (0 = not yet), for duplicate errors. */
-	unsigned line_socket_group, line_allow_noiommu, line_max_conn, line_idle;
+	unsigned line_socket_group, line_allow_noiommu, line_max_conn, line_idle, line_stage_timeout;
 } Parser;
 
 static int perr(Parser *ps, unsigned line, unsigned col, const char *fmt, ...) _printf_(4, 5);
@@ -924,6 +924,8 @@ static int parse_setting(Parser *ps, Token *kw) {
 		first = &ps->line_allow_noiommu;
 	else if (streq(kw->text, "max-connections-per-uid"))
 		first = &ps->line_max_conn;
+	else if (streq(kw->text, "stage-timeout"))
+		first = &ps->line_stage_timeout;
 	else
 		first = &ps->line_idle;
 	if (*first)
@@ -957,6 +959,13 @@ static int parse_setting(Parser *ps, Token *kw) {
 				    "Invalid max-connections-per-uid '%s' (1..%d)", v->text,
 				    IOASID_MAX_CONNECTIONS);
 		s->max_connections_per_uid = (unsigned)x;
+	} else if (streq(kw->text, "stage-timeout")) {
+		if (!all_digits(v->text) || num_parse_u64(v->text, IOASID_STAGE_TIMEOUT_MAX, &x) < 0 ||
+		    x == 0)
+			return perr(ps, v->line, v->col,
+				    "Invalid stage-timeout '%s' (1..%d seconds)", v->text,
+				    IOASID_STAGE_TIMEOUT_MAX);
+		s->stage_timeout_sec = (unsigned)x;
 	} else {
 		if (!all_digits(v->text) || num_parse_u64(v->text, 86400, &x) < 0 || x == 0)
 			return perr(ps, v->line, v->col, "Invalid idle-timeout '%s' (1..86400 seconds)",
@@ -1219,13 +1228,13 @@ static int parse_file(Parser *ps) {
 			r = parse_layout(ps, kw);
 		else if (streq(kw->text, "socket-group") || streq(kw->text, "allow-noiommu") ||
 			 streq(kw->text, "max-connections-per-uid") ||
-			 streq(kw->text, "idle-timeout"))
+			 streq(kw->text, "idle-timeout") || streq(kw->text, "stage-timeout"))
 			r = parse_setting(ps, kw);
 		else
 			r = perr(ps, kw->line, kw->col,
 				 "Unknown keyword '%s' (expected allow, deny, admin, pool, layout, "
-				 "socket-group, allow-noiommu, max-connections-per-uid or "
-				 "idle-timeout)",
+				 "socket-group, allow-noiommu, max-connections-per-uid, "
+				 "idle-timeout or stage-timeout)",
 				 kw->text);
 		if (r < 0)
 			return r;
@@ -1390,7 +1399,8 @@ static int policy_load_buffer(const char *text, size_t size, const char *name,
 		return -ENOMEM;
 	p->generation = opts ? opts->generation : 0;
 	p->settings = (PolicySettings){ .max_connections_per_uid = IOASID_MAX_CONNECTIONS_PER_UID,
-					.idle_timeout_sec = IOASID_IDLE_TIMEOUT_SEC };
+					.idle_timeout_sec = IOASID_IDLE_TIMEOUT_SEC,
+					.stage_timeout_sec = IOASID_STAGE_TIMEOUT_SEC };
 	ps.p = p;
 
 	r = lex(&ps, text, size);

@@ -241,6 +241,7 @@ int policy_to_string(const Policy *p, char **ret) {
 	fprintf(f, "allow-noiommu %s\n", p->settings.allow_noiommu ? "yes" : "no");
 	fprintf(f, "max-connections-per-uid %u\n", p->settings.max_connections_per_uid);
 	fprintf(f, "idle-timeout %u\n", p->settings.idle_timeout_sec);
+	fprintf(f, "stage-timeout %u\n", p->settings.stage_timeout_sec);
 
 	if (p->n_pools)
 		fputs("\n# Pools\n", f);

@@ -96,6 +96,7 @@ typedef struct PolicySettings {
 	bool allow_noiommu;   /* hand out noiommu devices (default false) */
 	unsigned max_connections_per_uid;
 	unsigned idle_timeout_sec;
+	unsigned stage_timeout_sec; /* a staged context expires after this (default 600) */
 } PolicySettings;
 
 typedef struct PolicyRequest {

@@ -157,6 +157,9 @@ static void test_errors(void) {
 		{ "socket-group wizards\n", 1, 14, "Unknown group 'wizards'" },
 		{ "allow-noiommu maybe\n", 1, 15, "yes or no" },
 		{ "idle-timeout 0\n", 1, 14, "Invalid idle-timeout" },
+		{ "stage-timeout 0\n", 1, 15, "Invalid stage-timeout '0' (1..604800 seconds)" },
+		{ "stage-timeout 604801\n", 1, 15, "Invalid stage-timeout" },
+		{ "stage-timeout 60\nstage-timeout 60\n", 2, 1, "Duplicate setting 'stage-timeout'" },
 		{ "max-connections-per-uid 3 4\n", 1, 27, "Unexpected '4'" },
 		{ "pool gpus vendor 0x10de\n", 1, 11, "Expected '{'" },
 		{ "pool gpus {\n vendor 0x10de\n", 1, 1, "Unterminated 'pool' block" },
@@ -410,15 +413,18 @@ static void test_settings(void) {
 	CU_ASSERT_FALSE(s->allow_noiommu);
 	CU_ASSERT_EQUAL(s->max_connections_per_uid, 64);
 	CU_ASSERT_EQUAL(s->idle_timeout_sec, 30);
+	CU_ASSERT_EQUAL(s->stage_timeout_sec, 600);
 	CU_ASSERT_EQUAL(policy_generation(d), 7);
 
 	_cleanup_policy_free_ Policy *p = load_ok("socket-group kvm\nallow-noiommu yes\n"
-						  "max-connections-per-uid 8; idle-timeout 120\n");
+						  "max-connections-per-uid 8; idle-timeout 120\n"
+						  "stage-timeout 604800\n");
 	s = policy_settings(p);
 	ASSERT_STREQ(s->socket_group, "kvm");
 	CU_ASSERT_TRUE(s->allow_noiommu);
 	CU_ASSERT_EQUAL(s->max_connections_per_uid, 8);
 	CU_ASSERT_EQUAL(s->idle_timeout_sec, 120);
+	CU_ASSERT_EQUAL(s->stage_timeout_sec, 604800);
 }
 
 /* ---- E5: overlapping allow and deny rules, first match wins --------------------------- */
