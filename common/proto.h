@@ -21,6 +21,8 @@
 #define IOASID_ERROR_GROUP_OWNED "io.ioasid.GroupOwned"
 #define IOASID_ERROR_DEVICE_BUSY "io.ioasid.DeviceBusy"
 #define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.DependentOwned"
+#define IOASID_ERROR_NO_SUCH_USER "io.ioasid.Manager.NoSuchUser"
+#define IOASID_ERROR_OWNER_DENIED "io.ioasid.Manager.OwnerDenied"
 #define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.LimitExceeded"
 #define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.LayoutConflict"
 #define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.NoSuchLease"

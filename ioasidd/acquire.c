@@ -13,7 +13,6 @@
  * error is sent.
  */
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -31,6 +30,7 @@ typedef struct Request {
 	const Device *devices[IOASID_MAX_DEVICES_PER_REQUEST];
 	size_t n_devices;
 	LeaseMode mode;
+	bool mode_set; /* the request named a mode */
 	const char *layout;
 	bool lifetime_set;
 	PolicyLifetime lifetime;
@@ -174,6 +174,7 @@ static int resolve(Connection *c, const DocNode *params, Request *rq) {
 		else if (streq(key, "mode")) {
 			if (!doc_str(val) || lease_mode_from_string(doc_str(val), &rq->mode) < 0)
 				return invalid(c, "mode"), 1;
+			rq->mode_set = true;
 		} else if (streq(key, "layout")) {
 			if (isempty(doc_str(val)) || val->str.len > 255)
 				return invalid(c, "layout"), 1;
@@ -876,6 +877,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		 * owner selector. */
 		if (lease_take_caller(l, c, rq) < 0)
 			return system_error(c, -ENOMEM, "lease", NULL);
+		stage_disarm(l);
 	} else {
 		strv_free(l->at_risk);
 		l->at_risk = strv_copy(at_risk);
@@ -1057,41 +1059,20 @@ static Lease *staged_match(Manager *m, const Connection *c, const Request *rq) {
 	return NULL;
 }
 
-/* "uid N", "user NAME" or "unit NAME". Returns 0, or -EINVAL. */
-static int parse_owner(const char *s, uid_t *ret_uid, char **ret_unit) {
-	*ret_uid = (uid_t)-1;
-	*ret_unit = NULL;
-	if (strneq(s, "uid ", 4)) {
-		uint64_t u;
-		if (num_parse_u64(s + 4, UINT32_MAX - 1, &u) < 0 || u == 65534)
-			return -EINVAL;
-		*ret_uid = (uid_t)u;
-		return 0;
-	}
-	if (strneq(s, "user ", 5)) {
-		struct passwd *pw = getpwnam(s + 5);
-		if (!pw || pw->pw_uid == 65534)
-			return -EINVAL;
-		*ret_uid = pw->pw_uid;
-		return 0;
-	}
-	if (strneq(s, "unit ", 5) && s[5] && strlen(s + 5) < 256) {
-		*ret_unit = strdup(s + 5);
-		return *ret_unit ? 0 : -ENOMEM;
-	}
-	return -EINVAL;
-}
-
 /*
  * io.ioasid.Manager.Stage: an admin prepares the context (iommufd, IOAS, layout, devices
  * opened and in attached mode bound and attached) for an owner ahead of time; it holds the
  * groups like a lease. The owner's Acquire of exactly those devices, in that mode and
- * layout, receives it after the policy allowed it as usual. Staged contexts are not kept
- * across a restart.
+ * layout, receives it after the policy allowed it as usual (an Acquire naming no mode takes
+ * the staged mode). Stage refuses an owner the policy would not give the devices (stage.c)
+ * and devices whose dependents another owner holds. A staged context not acquired within
+ * its timeout (the parameter, else the policy's stage-timeout) is dropped. Staged contexts
+ * are not kept across a restart.
  */
 int method_stage(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	const char *layout_name = NULL, *owner = NULL;
+	uint64_t timeout = 0;
 	/* What resolve() reads: the device list and mode as given, the layout once checked. */
 	_cleanup_(doc_freep) Doc *fd = doc_new();
 	DocNode *filtered = fd ? doc_object(fd) : NULL;
@@ -1104,6 +1085,11 @@ int method_stage(Connection *c, const DocNode *params) {
 			layout_name = doc_str(val);
 		else if (streq(key, "owner") && doc_str(val))
 			owner = doc_str(val);
+		else if (streq(key, "timeout") && doc_type(val) == DOC_INT) {
+			if (val->i < 1 || val->i > IOASID_STAGE_TIMEOUT_MAX)
+				return invalid(c, "timeout");
+			timeout = (uint64_t)val->i;
+		}
 		else if (streq(key, "devices") || streq(key, "mode")) {
 			if (doc_add(fd, filtered, key, val) < 0)
 				return system_error(c, -ENOMEM, "stage", NULL);
@@ -1126,8 +1112,8 @@ int method_stage(Connection *c, const DocNode *params) {
 	}
 	uid_t uid;
 	_cleanup_free_ char *unit = NULL;
-	if (parse_owner(owner, &uid, &unit) < 0)
-		return invalid(c, "owner");
+	if (stage_parse_owner(c, owner, &uid, &unit) > 0)
+		return 0;
 
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
 	_cleanup_strv_free_ char **at_risk = NULL;
@@ -1142,10 +1128,19 @@ int method_stage(Connection *c, const DocNode *params) {
 	}
 	if (kernel_api_check(c) > 0 || group_check(c, &rq, &at_risk) > 0)
 		return 0;
+	/* The owner's policy, as its Acquire would be decided, and the dependents its grants
+	 * let others hold. */
+	bool share_reset = false, split_sriov = false;
+	if (stage_check_owner(c, owner, uid, unit, rq.mode, rq.layout, rq.devices, rq.n_devices,
+			      &share_reset, &split_sriov) > 0 ||
+	    dependents_check(c, uid, rq.devices, rq.n_devices, share_reset, split_sriov) > 0)
+		return 0;
 	Lease *l = NULL;
 	if (build_context(c, &rq, layout, &warnings, &l) > 0)
 		return 0;
 	l->staged = true;
+	l->share_reset = share_reset;
+	l->split_sriov = split_sriov;
 	l->uid = uid;
 	l->pid = 0;
 	/* The admin's identity is not the owner's: re-evaluation resolves the owner. */
@@ -1154,12 +1149,20 @@ int method_stage(Connection *c, const DocNode *params) {
 	l->unit = TAKE_PTR(unit);
 	l->owner = strdup(owner);
 	l->at_risk = TAKE_PTR(at_risk);
+	if (timeout == 0) {
+		const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
+		timeout = ps && ps->stage_timeout_sec ? ps->stage_timeout_sec
+						      : IOASID_STAGE_TIMEOUT_SEC;
+	}
 	int r = lease_table_add(&m->leases, l);
-	if (r < 0 || !l->owner) {
-		if (r >= 0)
-			lease_table_remove(&m->leases, l);
+	if (r >= 0 && !l->owner)
+		r = -ENOMEM;
+	if (r >= 0)
+		r = stage_arm_expiry(m, l, timeout);
+	if (r < 0) {
+		lease_table_remove(&m->leases, l);
 		lease_free(l, m->kernel);
-		return system_error(c, r < 0 ? r : -ENOMEM, "stage", NULL);
+		return system_error(c, r, "stage", NULL);
 	}
 	audit_log(&(AuditRecord){
 		.action = "stage",
@@ -1175,6 +1178,7 @@ int method_stage(Connection *c, const DocNode *params) {
 	});
 	json_object *p = obj();
 	add_str(p, "id", l->id);
+	add_int(p, "expires", (int64_t)l->expires);
 	return connection_reply(c, p, false);
 }
 
@@ -1199,6 +1203,14 @@ int method_acquire(Connection *c, const DocNode *params) {
 	/* 1. resolve */
 	if (resolve(c, params, &rq) > 0)
 		return 0;
+	/* Naming no mode: a context staged for the caller with these devices is taken in its
+	 * mode (if the policy grants that mode). */
+	if (!rq.mode_set) {
+		const Lease *s = stage_find_for(m, c, rq.devices, rq.n_devices);
+		if (s)
+			rq.mode = s->mode == LEASE_MODE_UNBOUND ? LEASE_MODE_UNBOUND
+								: LEASE_MODE_ATTACHED;
+	}
 
 	/* 2. policy, per device */
 	size_t n_requested = rq.n_devices;
@@ -1259,7 +1271,8 @@ int method_acquire(Connection *c, const DocNode *params) {
 
 	/* A context an admin staged for this caller, these devices, mode and layout? */
 	Lease *staged = staged_match(m, c, &rq);
-	if (!staged && group_check(c, &rq, &at_risk) > 0)
+	if (!staged && (stage_explain_mismatch(c, rq.devices, rq.n_devices, rq.mode, rq.layout) > 0 ||
+			group_check(c, &rq, &at_risk) > 0))
 		return 0;
 	/* Its PF, VFs and reset partners must not be another owner's (checked at Stage time
 	 * for a staged context). */

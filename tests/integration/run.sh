@@ -690,7 +690,10 @@ t_stage_consume_drop() {
 	expect_eq "stage list shows it" \
 		"$(ctl_as root stage list --json=short | jq -r '.[0].id + " " + .[0].owner + " " + .[0].devices[0]')" \
 		"$id uid $UA $DEV_1"
-	expect_match "stage list (human)" "$(ctl_as root stage list)" "$id +default +attached +uid $UA +$DEV_1"
+	expect_match "stage list (human)" "$(ctl_as root stage list)" \
+		"$id +default +attached +uid $UA +in (9m5[0-9]s|10m00s) +$DEV_1"
+	expect_eq "expires after the default stage-timeout (600 s)" \
+		"$(ctl_as root stage list --json=short | jq -r '.[0].expires - .[0].created')" 600
 	ctl_as $UA stage list >/dev/null 2>&1
 	expect_eq "a tenant cannot list staged contexts" "$?" 2
 	# Ownership is held while staged: another owner is refused, without learning whom for.
@@ -721,6 +724,76 @@ t_stage_consume_drop() {
 	ctl_as root stage default --device $DEV_2 >/dev/null 2>&1
 	expect_eq "stage without --for is a usage error" "$?" 64
 	wait_leases 0
+}
+
+# Staging against the owner's policy, with a daemon of its own:
+#   - the owner's Acquire naming no mode takes a context staged in unbound mode; naming
+#     another mode it is told what is staged for it (not "shared with another owner");
+#   - Stage for an owner the policy would not give the device is refused, naming the device
+#     and the rule; an unknown user is named as such;
+#   - staged contexts expire (--expire, else stage-timeout), audited, the group freed.
+t_stage_owner() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/stage.conf" id out base n
+	printf '%s\n' "admin uid 0" "stage-timeout 3" "deny uid $UX" \
+		"allow uid $UA to any mode attached,unbound group implicit" \
+		"allow uid $UB to any mode attached group implicit" >"$pol"
+	DAEMON_PID=
+	if ! daemon_start stage "$SAMPLE" "$pol"; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	base=$(daemon_fds_settled)
+	# Staged unbound, acquired without --mode: served, in unbound mode.
+	id=$(ctl_as root stage default --for $UA --device $DEV_2 --mode unbound --json=short | jq -r .id)
+	out=$(ctl_as $UA acquire $DEV_2 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "no --mode: served from the staged context ($(cat "$WORK/err"))" \
+		"$(jq -r .staged <<<"$out")" "$id"
+	expect_eq "in the staged mode" "$(jq -r .mode <<<"$out")" unbound
+	wait_leases 0
+	# Asking for the other mode: told what is staged for her.
+	id=$(ctl_as root stage default --for $UA --device $DEV_2 --mode unbound --json=short | jq -r .id)
+	ctl_as $UA acquire $DEV_2 --mode attached --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "other mode refused" "$?" 2
+	expect_eq "the refusal says what is staged for her" "$(cat "$WORK/err")" \
+		"ioasidctl: $DEV_2 (IOMMU group 4): device busy: a context is staged for you in unbound mode (staged context $id): acquire it with mode 'unbound'"
+	ctl_as root stage drop "$id" >/dev/null
+	# An owner the policy denies, a mode the owner's rule does not grant, an unknown user.
+	ctl_as root stage default --for $UX --device $DEV_1 >/dev/null 2>"$WORK/err"
+	expect_eq "stage for a denied owner" "$?" 2
+	expect_eq "names the device and the deny rule" "$(cat "$WORK/err")" \
+		"ioasidctl: The policy would not give $DEV_1 to owner 'uid $UX': denied by rule at $pol:3"
+	ctl_as root stage default --for $UB --device $DEV_1 --mode unbound >/dev/null 2>"$WORK/err"
+	expect_eq "stage in a mode the owner's rule does not grant" "$?" 2
+	expect_eq "names the rule" "$(cat "$WORK/err")" \
+		"ioasidctl: The policy would not give $DEV_1 to owner 'uid $UB': mode 'unbound' not granted by rule at $pol:5"
+	ctl_as root stage default --for nosuchuser --device $DEV_1 >/dev/null 2>"$WORK/err"
+	expect_eq "unknown user" "$(cat "$WORK/err")" "ioasidctl: No such user 'nosuchuser'"
+	expect_eq "nothing staged" "$(ctl_as root stage list --json=short | jq length)" 0
+	# Expiry: --expire 1, and the policy's stage-timeout (3 s here) without it.
+	id=$(ctl_as root stage default --for $UB --device $DEV_1 --expire 1 --json=short | jq -r .id)
+	expect_eq "expires in 1 s" "$(ctl_as root stage list --json=short | jq -r '.[0].expires - .[0].created')" 1
+	ctl_as $UA acquire $DEV_1 --json=short </dev/null >/dev/null 2>&1
+	expect_eq "held while staged" "$?" 2
+	for _ in $(seq 60); do
+		[ "$(ctl_as root stage list --json=short | jq length)" = 0 ] && break
+		sleep 0.05
+	done
+	expect_eq "expired" "$(ctl_as root stage list --json=short | jq length)" 0
+	expect_match "the expiry is audited" "$(grep 'action=drop-staged ' "$DAEMON_LOG")" \
+		"lease=$id reason=\"staged context expired: not acquired within 1 s\""
+	out=$(ctl_as $UA acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "the group is free again ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $DEV_1
+	ctl_as root stage default --for $UB --device $DEV_1 --json=short >/dev/null
+	expect_eq "stage-timeout from the policy" \
+		"$(ctl_as root stage list --json=short | jq -r '.[0].expires - .[0].created')" 3
+	ctl_as root stage default --for $UB --device $DEV_2 --expire 0 >/dev/null 2>&1
+	expect_eq "--expire 0 is a usage error" "$?" 64
+	wait_leases 0
+	n=$(daemon_wait_fds "$base") || fail "daemon fd count $n, baseline $base (I2)"
+	daemon_stop || fail "ioasidd did not stop cleanly"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
 # A daemon of its own: its policy is rewritten and reloaded.
@@ -1056,7 +1129,17 @@ t_B7_shared_reset() {
 	ctl_as $UA acquire $FN0 --json=short </dev/null >/dev/null 2>"$WORK/err"
 	expect_eq "the refusal names .1 and B's lease" "$(cat "$WORK/err")" \
 		"ioasidctl: $FN0 (IOMMU group 20) shares a bus reset with $FN1, leased to uid $UB (lease $id)"
+	# Stage answers for the owner the same way; a staged context holds its dependents too.
+	ctl_as root stage default --for $UA --device $FN0 >/dev/null 2>"$WORK/err"
+	expect_eq "staging .0 for A is refused" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN0 shares a bus reset with $FN1, leased to uid $UB (lease $id)"
 	release_lease G
+	wait_leases 0
+	id=$(ctl_as root stage default --for $UA --device $FN0 --json=short | jq -r .id)
+	ctl_as $UB acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "a staged context holds its dependents" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN1 (IOMMU group 21) shares a bus reset with $FN0, staged for another owner (staged context $id)"
+	ctl_as root stage drop "$id" >/dev/null
 	dep_daemon_done
 }
 
@@ -1101,6 +1184,7 @@ run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
 run_test leases-revoke t_leases_filtered_and_revoke
 run_test stage t_stage_consume_drop
+run_test stage-owner t_stage_owner
 run_test reload-revokes t_reload_revokes
 run_test memlock t_memlock
 run_test run-expands t_run_expands
