@@ -97,6 +97,9 @@ char *ioasid_error_format(const char *name, json_object *p) {
 			     strna(dev), n, strna(param_str(p, "owner")));
 	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
 		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));
+	else if (streq(name, IOASID_ERROR_DEPENDENT_OWNED))
+		/* The reason names both devices and the holder already. */
+		r = asprintf(&m, "%s", strna(param_str(p, "reason")));
 	else if (streq(name, IOASID_ERROR_LIMIT_EXCEEDED)) {
 		(void)param_int(p, "max", &n);
 		r = asprintf(&m, "Limit '%s' exceeded (max %" PRIi64 ")", strna(param_str(p, "limit")),
@@ -122,6 +125,16 @@ char *ioasid_error_format(const char *name, json_object *p) {
 			     col, strna(param_str(p, "message")));
 	} else if (streq(name, "io.ioasid.Manager.NoSuchStaged"))
 		r = asprintf(&m, "No such staged context '%s'", strna(param_str(p, "id")));
+	else if (streq(name, IOASID_ERROR_NO_SUCH_USER))
+		r = asprintf(&m, "No such user '%s'", strna(param_str(p, "user")));
+	else if (streq(name, IOASID_ERROR_OWNER_DENIED)) {
+		const char *rule = param_str(p, "rule"), *reason = param_str(p, "reason");
+		if (rule && reason && strstr(reason, rule))
+			rule = NULL;
+		r = asprintf(&m, "The policy would not give %s to owner '%s': %s%s%s%s", strna(dev),
+			     strna(param_str(p, "owner")), strna(reason), rule ? " (rule " : "",
+			     strempty(rule), rule ? ")" : "");
+	}
 	else if (streq(name, VARLINK_ERROR_METHOD_NOT_FOUND))
 		r = asprintf(&m, "The daemon does not implement '%s'", strna(param_str(p, "method")));
 	else if (streq(name, VARLINK_ERROR_INTERFACE_NOT_FOUND))

@@ -336,8 +336,15 @@ void ioasid_staged_free(IoasidStaged *s, size_t n) {
 
 int ioasid_client_stage(IoasidClient *c, const char *layout, const char *owner, char **devices,
 			const char *mode, char **ret_id, IoasidError *ret_error) {
+	return ioasid_client_stage_timeout(c, layout, owner, devices, mode, 0, ret_id, NULL,
+					   ret_error);
+}
+
+int ioasid_client_stage_timeout(IoasidClient *c, const char *layout, const char *owner,
+				char **devices, const char *mode, uint64_t timeout, char **ret_id,
+				int64_t *ret_expires, IoasidError *ret_error) {
 	_cleanup_(json_object_putp) json_object *p = json_object_new_object(), *reply = NULL;
-	json_object *id;
+	json_object *id, *ex;
 	int r;
 
 	if (!owner || !devices || !devices[0])
@@ -355,12 +362,24 @@ int ioasid_client_stage(IoasidClient *c, const char *layout, const char *owner, 
 	if ((r = add_str(p, "layout", layout ? layout : "default")) < 0 ||
 	    (r = add_str(p, "owner", owner)) < 0 || (mode && (r = add_str(p, "mode", mode)) < 0))
 		return r;
+	if (timeout > 0) {
+		json_object *t = json_object_new_int64((int64_t)MIN(timeout, (uint64_t)INT64_MAX));
+		if (!t || json_object_object_add(p, "timeout", t) < 0) {
+			json_object_put(t);
+			return -ENOMEM;
+		}
+	}
 	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Stage", p, &reply, NULL, NULL, ret_error);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(reply, "id", &id) ||
 	    !json_object_is_type(id, json_type_string))
 		return -EBADMSG;
+	if (ret_expires)
+		*ret_expires = json_object_object_get_ex(reply, "expires", &ex) &&
+					       json_object_is_type(ex, json_type_int)
+				       ? json_object_get_int64(ex)
+				       : 0;
 	if (ret_id && !(*ret_id = strdup(json_object_get_string(id))))
 		return -ENOMEM;
 	return 0;
@@ -404,6 +423,9 @@ int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n
 			return r < 0 ? r : -EBADMSG;
 		}
 		s[i].created = json_object_get_int64(cr);
+		json_object *ex;
+		if (json_object_object_get_ex(o, "expires", &ex) && json_object_is_type(ex, json_type_int))
+			s[i].expires = json_object_get_int64(ex);
 		for (size_t j = 0; j < json_object_array_length(devs); j++) {
 			json_object *d = json_object_array_get_idx(devs, j);
 			if (!json_object_is_type(d, json_type_string) ||

@@ -190,6 +190,7 @@ typedef struct IoasidStaged {
 	char *mode;
 	char **devices;
 	int64_t created;
+	int64_t expires; /* CLOCK_REALTIME seconds; 0 when the daemon does not say */
 } IoasidStaged;
 
 void ioasid_staged_free(IoasidStaged *s, size_t n);
@@ -198,6 +199,11 @@ void ioasid_staged_free(IoasidStaged *s, size_t n);
  * a non-empty strv (-EINVAL otherwise). *ret_id (malloc'd) gets the staged context's id. */
 int ioasid_client_stage(IoasidClient *c, const char *layout, const char *owner, char **devices,
 			const char *mode, char **ret_id, IoasidError *ret_error);
+/* The same with a timeout in seconds (0: the daemon's stage-timeout); *ret_expires (may be
+ * NULL) gets when it is dropped (CLOCK_REALTIME seconds, 0 when the daemon does not say). */
+int ioasid_client_stage_timeout(IoasidClient *c, const char *layout, const char *owner,
+				char **devices, const char *mode, uint64_t timeout, char **ret_id,
+				int64_t *ret_expires, IoasidError *ret_error);
 /* io.ioasid.Manager.ListStaged (admin). */
 int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n,
 			      IoasidError *ret_error);

@@ -351,6 +351,14 @@ static int check_foreign_item(Parser *p, const char *s) {
 	return check_name_item(p, s);
 }
 
+/* A reset method as sysfs reset_method prints it ("flr", "af_flr", "cxl_bus"): lower-case
+ * letters and '_' only, so the names a newer kernel adds are read too. */
+static int check_reset_item(Parser *p, const char *s) {
+	if (!*s || strlen(s) > 32 || strspn(s, "abcdefghijklmnopqrstuvwxyz_") != strlen(s))
+		return fail(p, "expected a reset method name like \"flr\"");
+	return 0;
+}
+
 static int check_netdev_item(Parser *p, const char *s) {
 	if (strlen(s) > 15)
 		return fail(p, "interface name longer than 15 characters");
@@ -656,7 +664,7 @@ static int parse_device(Parser *p, const DocNode *obj, Device *d) {
 		"bdf",	   "vendor",	  "device", "subsystem_vendor", "subsystem_device",
 		"class",   "revision",	  "vendor_name", "device_name", "driver",
 		"iommu_group", "vfio",	  "numa_node", "parent",	 "sriov",
-		"physfn",  "netdevs",	  "properties", NULL
+		"physfn",  "reset_method", "netdevs",	  "properties", NULL
 	};
 	_cleanup_free_ char *bdf = NULL;
 	uint32_t x = 0;
@@ -730,8 +738,29 @@ static int parse_device(Parser *p, const DocNode *obj, Device *d) {
 	path_pop(p, mark);
 	if (r < 0)
 		return r;
-	if ((r = field_bdf(p, obj, "physfn", 0, &d->physfn)) < 0 ||
-	    (r = field_strv(p, obj, "netdevs", 0, HOST_JSON_MAX_LIST, check_netdev_item,
+	if ((r = field_bdf(p, obj, "physfn", 0, &d->physfn)) < 0)
+		return r;
+	/* Absent or null: not known; [] is "no reset method" (the kernel hides the file). */
+	mark = path_push_key(p, "reset_method");
+	r = field_get(p, obj, "reset_method", F_NULLABLE, &v);
+	path_pop(p, mark);
+	if (r < 0)
+		return r;
+	if (r > 0 && v) {
+		if ((r = field_strv(p, obj, "reset_method", 0, 16, check_reset_item,
+				    &d->reset_methods)) < 0)
+			return r;
+		for (size_t i = 0; d->reset_methods && d->reset_methods[i]; i++)
+			for (size_t j = 0; j < i; j++)
+				if (streq(d->reset_methods[i], d->reset_methods[j])) {
+					mark = path_push_key(p, "reset_method");
+					r = fail(p, "'%s' listed twice", d->reset_methods[i]);
+					path_pop(p, mark);
+					return r;
+				}
+		d->reset_known = true;
+	}
+	if ((r = field_strv(p, obj, "netdevs", 0, HOST_JSON_MAX_LIST, check_netdev_item,
 			    &d->netdevs)) < 0 ||
 	    (r = parse_properties(p, obj, d)) < 0)
 		return r;
@@ -1050,6 +1079,9 @@ static json_object *device_json(const Device *d) {
 			return NULL;
 	}
 	if (d->physfn && add(o, "physfn", json_object_new_string(d->physfn)) < 0)
+		return NULL;
+	/* Only when known, so snapshots that never said keep their exact form. */
+	if (d->reset_known && add(o, "reset_method", strv_json(d->reset_methods)) < 0)
 		return NULL;
 
 	_cleanup_strv_free_ char **netdevs = strv_copy(d->netdevs);

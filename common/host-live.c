@@ -412,6 +412,30 @@ static int read_sriov(int devfd, Device *d) {
 	return 0;
 }
 
+/*
+ * The reset methods: "reset_method" (5.15+) lists them, space-separated, in the order the
+ * kernel tries them. The kernel hides both it and "reset" on a device with no reset method
+ * (pci_dev_reset_method_attr_is_visible / pci_dev_reset_attr_is_visible: !pci_reset_supported),
+ * so neither file is a known "none"; "reset" without "reset_method" is a kernel too old to
+ * say which (not known).
+ */
+static int read_reset_methods(int devfd, bool has_reset, bool has_reset_method, Device *d) {
+	char buf[256];
+	d->reset_known = false;
+	if (!has_reset_method) {
+		d->reset_known = !has_reset;
+		return 0;
+	}
+	if (read_attr_at(devfd, "reset_method", buf, sizeof(buf)) < 0)
+		return 0; /* gone or unreadable: not known */
+	for (char *save = NULL, *w = strtok_r(buf, " \t\n", &save); w;
+	     w = strtok_r(NULL, " \t\n", &save))
+		if (!strv_contains(d->reset_methods, w) && strv_extend(&d->reset_methods, w) < 0)
+			return -ENOMEM;
+	d->reset_known = true;
+	return 0;
+}
+
 static int names_from_hwdb(struct udev_hwdb *hwdb, Device *d) {
 	char modalias[96];
 	struct udev_list_entry *e;
@@ -659,7 +683,7 @@ static int read_device(Scan *s, int busfd, const char *bdf, Device *d) {
 	/* One listing of the device directory says whether it is an SR-IOV PF and has
 	 * netdevs: cheaper than probing both names, since a failed open is a path walk (and
 	 * several system calls under an LD_PRELOAD redirection such as umockdev's). */
-	bool has_sriov = false, has_net = false;
+	bool has_sriov = false, has_net = false, has_reset = false, has_reset_method = false;
 	DirIter it;
 	dir_iter_init(&it, devfd);
 	const char *entry;
@@ -669,11 +693,16 @@ static int read_device(Scan *s, int busfd, const char *bdf, Device *d) {
 			has_sriov = true;
 		else if (entry[0] == 'n' && streq(entry, "net"))
 			has_net = true;
+		else if (entry[0] == 'r' && streq(entry, "reset"))
+			has_reset = true;
+		else if (entry[0] == 'r' && streq(entry, "reset_method"))
+			has_reset_method = true;
 	}
 	if (errno != 0)
 		return -errno;
 	if ((has_sriov && (r = read_sriov(devfd, d)) < 0) ||
-	    (has_net && (r = read_netdevs(devfd, d)) < 0))
+	    (has_net && (r = read_netdevs(devfd, d)) < 0) ||
+	    (r = read_reset_methods(devfd, has_reset, has_reset_method, d)) < 0)
 		return r;
 	return 0;
 }
@@ -689,6 +718,7 @@ static void device_clear(Device *d) {
 	strv_free(d->virtfn);
 	strv_free(d->netdevs);
 	strv_free(d->properties);
+	strv_free(d->reset_methods);
 	*d = (Device){};
 }
 

@@ -20,6 +20,7 @@ static void device_done(Device *d) {
 	strv_free(d->virtfn);
 	strv_free(d->netdevs);
 	strv_free(d->properties);
+	strv_free(d->reset_methods);
 }
 
 static void group_done(Group *g) {

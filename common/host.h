@@ -57,6 +57,14 @@ typedef struct Device {
 	char *physfn;  /* BDF of the PF when this is a VF, else NULL */
 	char **virtfn; /* BDFs of the VFs, in virtfnN order (strv, may be NULL) */
 	char **netdevs; /* interface names under net/ (strv, may be NULL) */
+	/* Reset: the methods sysfs reset_method lists, in the kernel's order of preference
+	 * ("device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"; strv, NULL when
+	 * none). reset_known is false when the source did not say (a snapshot without the field,
+	 * a kernel before 5.15 that has "reset" but no "reset_method"); the kernel hides both
+	 * attributes on a device with no reset method at all, which is known and empty. See
+	 * common/depend.h for what a reset takes down. */
+	char **reset_methods;
+	bool reset_known;
 	char **properties; /* udev properties "KEY=VALUE", sorted (strv, may be NULL) */
 } Device;
 

@@ -41,8 +41,19 @@
  * daemon's reference open. A new sim (after a daemon restart, say) knows none of the
  * previous one's files: they are ENOTTY to it.
  *
- * Also not modelled: explicit IOMMU_HWPT_ALLOC, nesting, PASID, dirty tracking, hot reset,
- * COPY and MAP_FILE (not in the vtable), VF tokens, pinned-memory accounting (no ENOMEM),
+ * SR-IOV and resets (drivers/vfio/pci/vfio_pci_core.c, drivers/vfio/device_cdev.c):
+ *   - VF tokens as of 6.17, where BIND checks them (vfio_df_check_token ->
+ *     vfio_pci_core_match_token_uuid): a VF whose PF is on vfio-pci binds only with the
+ *     token the PF's user set (EACCES without it or with another, also on the group path's
+ *     GET_DEVICE_FD); a PF whose VFs are open binds only with theirs; a PF whose VFs are not
+ *     open takes the token given. Before 6.17 the cdev path checked no token at all;
+ *   - VFIO_DEVICE_RESET is EINVAL when the device has no working function reset
+ *     (vfio_pci_core_enable's reset_works: a function-level reset_method, or "bus" while alone
+ *     on the bus); the hot reset (kernel_sim_hot_reset) follows the dev_set rules of
+ *     vfio_pci_core_register_device and vfio_pci_dev_set_hot_reset.
+ *
+ * Also not modelled: explicit IOMMU_HWPT_ALLOC, nesting, PASID, dirty tracking, slots,
+ * COPY and MAP_FILE (not in the vtable), pinned-memory accounting (no ENOMEM),
  * the user-namespace subtlety of capable() (the sim reads the caller's effective set in its
  * own namespace), and noiommu devices, which the sim treats like any other device with a
  * group (the facts sheet does not cover noiommu binds; policy should refuse them).
@@ -66,6 +77,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/depend.h"
 #include "common/kernel-impl.h"
 #include "common/kernel-sim.h"
 #include "common/kernel.h"
@@ -129,6 +141,18 @@ typedef struct SimDev {
 	bool bridge;
 	bool gone;
 	SimFile *bound_file;
+	/* Topology and reset, for the VF-token and reset rules. */
+	char *parent;      /* the upstream device's BDF, NULL on a root bus */
+	char *physfn;      /* a VF's PF */
+	bool sriov_capable; /* a PF (is_physfn): vfio-pci gives it a VF token */
+	bool reset_known, reset_function, reset_bus; /* reset_method: known, a function-level
+						       * method, a bus-level one */
+	/* A PF on vfio-pci: its VF token (vfio_pci_vf_token). The kernel starts it as a random
+	 * UUID nobody knows (uuid_gen in vfio_pci_vf_init): token_set is false until a user
+	 * sets one (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN). vf_users counts its VFs' open devices. */
+	bool token_set;
+	uint8_t token[16];
+	unsigned vf_users;
 } SimDev;
 
 typedef struct SimGroup {
@@ -162,6 +186,7 @@ struct SimFile {
 	SimObj *devobj;   /* VFIO when bound */
 	SimGroup *group;  /* GROUP, LEGACY_DEV */
 	SimContainer *container; /* CONTAINER */
+	SimDev *vf_of;    /* an open VF counted in this PF's vf_users (VFIO, LEGACY_DEV) */
 };
 
 typedef struct Sim {
@@ -271,6 +296,150 @@ static bool sim_group_viable(Sim *s, const SimGroup *g) {
 		    !sim_dev_dma_safe(s->devs[i]))
 			return false;
 	return true;
+}
+
+/* ---- SR-IOV VF tokens and resets ---------------------------------------------------- */
+
+/* vfio_pci_vf_init(): vfio-pci gives a PF (is_physfn) a VF token when it binds it. */
+static bool sim_has_vf_token(const SimDev *d) {
+	return d->sriov_capable && !d->physfn && !d->gone && sim_driver_is_vfio(d->driver);
+}
+
+/* A VF's vdev->sriov_pf_core_dev: its PF when that is on vfio-pci (vfio-pci refuses a PF
+ * whose VFs already exist, so they were created under it), else NULL. */
+static SimDev *sim_token_pf(Sim *s, const SimDev *d) {
+	SimDev *pf = d->physfn ? sim_find_dev(s, d->physfn) : NULL;
+	return pf && sim_has_vf_token(pf) ? pf : NULL;
+}
+
+/*
+ * vfio_pci_core_match_token_uuid() (6.17+ also on the cdev path, vfio_df_check_token() at
+ * BIND; the group path through vfio_pci_core_match() at GET_DEVICE_FD). uuid NULL: no
+ * token given. A VF of a PF on vfio-pci needs its PF's token (EACCES without it or with
+ * another); a PF whose VFs are open needs theirs; a PF whose VFs are not open takes the one
+ * given as its new token; a token given to anything else is EINVAL.
+ */
+static int sim_match_token(Sim *s, SimDev *d, const uint8_t *uuid) {
+	if (d->physfn) {
+		SimDev *pf = sim_token_pf(s, d);
+		if (!pf)
+			return uuid ? -EINVAL : 0; /* PF not on vfio-pci: no VF token */
+		if (!uuid || !pf->token_set || memcmp(uuid, pf->token, sizeof(pf->token)) != 0)
+			return -EACCES;
+		return 0;
+	}
+	if (sim_has_vf_token(d)) {
+		if (d->vf_users > 0) {
+			if (!uuid || !d->token_set || memcmp(uuid, d->token, sizeof(d->token)) != 0)
+				return -EACCES;
+		} else if (uuid) {
+			memcpy(d->token, uuid, sizeof(d->token));
+			d->token_set = true;
+		}
+		return 0;
+	}
+	return uuid ? -EINVAL : 0;
+}
+
+/* vfio_pci_core_finish_enable() / vfio_pci_core_close_device(): an opened VF counts as a
+ * user of its PF's token. */
+static void sim_vf_opened(Sim *s, SimFile *f) {
+	SimDev *pf = sim_token_pf(s, f->dev);
+	if (pf) {
+		pf->vf_users++;
+		f->vf_of = pf;
+	}
+}
+
+static void sim_vf_closed(SimFile *f) {
+	if (f->vf_of) {
+		assert(f->vf_of->vf_users > 0);
+		f->vf_of->vf_users--;
+		f->vf_of = NULL;
+	}
+}
+
+/* The length of "dddd:bb", the bus part of a canonical BDF. */
+static size_t bdf_bus_len(const char *bdf) {
+	const char *c = strrchr(bdf, ':');
+	return c ? (size_t)(c - bdf) : 0;
+}
+
+static bool sim_same_bus(const SimDev *a, const SimDev *b) {
+	size_t n = bdf_bus_len(a->bdf);
+	return a->parent && b->parent && streq(a->parent, b->parent) && n == bdf_bus_len(b->bdf) &&
+	       strneq(a->bdf, b->bdf, n);
+}
+
+/* The bridge d sits behind, NULL on a root bus (pci_is_root_bus, or no bus->self). */
+static SimDev *sim_parent_bridge(Sim *s, const SimDev *d) {
+	SimDev *p = d->parent ? sim_find_dev(s, d->parent) : NULL;
+	return p && p->bridge ? p : NULL;
+}
+
+/*
+ * vfio_pci_core_enable(): reset_works is whether pci_try_reset_function() succeeded: a
+ * function-level method, or the bus method while the device is alone on its bus
+ * (pci_parent_bus_reset() refuses a device with a sibling: -ENOTTY). Methods not known
+ * (an old snapshot) are assumed to work.
+ */
+static bool sim_reset_works(Sim *s, const SimDev *d) {
+	if (!d->reset_known || d->reset_function)
+		return true;
+	if (!d->reset_bus || !sim_parent_bridge(s, d))
+		return false;
+	for (size_t i = 0; i < s->n_devs; i++)
+		if (s->devs[i] != d && !s->devs[i]->gone && sim_same_bus(s->devs[i], d))
+			return false;
+	return true;
+}
+
+/* Is e below bridge b (on its secondary bus or further down)? */
+static bool sim_below(Sim *s, const SimDev *e, const SimDev *b) {
+	size_t steps = 0;
+	for (const SimDev *p = e; p && p->parent && steps++ < s->n_devs;
+	     p = sim_find_dev(s, p->parent))
+		if (streq(p->parent, b->bdf))
+			return true;
+	return false;
+}
+
+/* vfio_pci_core_register_device(): the dev_set of d. A VF or a root-bus device is a set of
+ * its own; the others share their bus's (slots are not modelled). Only VFIO devices. */
+static bool sim_in_dev_set(Sim *s, const SimDev *d, const SimDev *e) {
+	if (e == d)
+		return true;
+	if (d->physfn || e->physfn || e->gone || !sim_driver_is_vfio(e->driver) ||
+	    !sim_parent_bridge(s, d))
+		return false;
+	return sim_same_bus(d, e);
+}
+
+/*
+ * VFIO_DEVICE_PCI_HOT_RESET with an empty group array, from a cdev file bound to ctx
+ * (vfio_pci_ioctl_pci_hot_reset): ENODEV when neither a slot nor a bus reset is possible
+ * (a root bus); then vfio_pci_dev_set_hot_reset(): EINVAL unless every device the bus reset
+ * takes down is in the dev_set (vfio_pci_dev_set_resettable: a host driver, a bridge or a VF
+ * below the bridge spoils it), and EINVAL unless every device of the dev_set is bound to
+ * ctx or, unbound, in a group ctx owns.
+ */
+static int sim_hot_reset(Sim *s, SimFile *f) {
+	SimDev *d = f->dev;
+	SimDev *bridge = sim_parent_bridge(s, d);
+	if (!bridge)
+		return -ENODEV;
+	for (size_t i = 0; i < s->n_devs; i++) {
+		SimDev *e = s->devs[i];
+		if (e->gone || !sim_below(s, e, bridge))
+			continue;
+		if (!sim_in_dev_set(s, d, e))
+			return -EINVAL;
+		SimGroup *g = sim_find_group(s, e->group);
+		bool owned = e->bound_file ? e->bound_file->ctx == f->ctx : g && g->owner == f->ctx;
+		if (!owned)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /* ---- files -------------------------------------------------------------------------- */
@@ -530,6 +699,7 @@ static void sim_unbind(Sim *s, SimFile *f) {
 		g->owner = NULL; /* last device of the group in this context: ownership released */
 	if (f->dev->bound_file == f)
 		f->dev->bound_file = NULL;
+	sim_vf_closed(f);
 	f->ctx = NULL;
 	f->devobj = NULL;
 	c->n_bound--;
@@ -935,8 +1105,8 @@ static int sim_get_devfile(Sim *s, int devfd, SimFile **ret) {
 	return 0;
 }
 
-static int sim_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
-	Sim *s = SIM(k);
+/* BIND_IOMMUFD, with VFIO_DEVICE_BIND_FLAG_TOKEN when uuid is not NULL. */
+static int sim_bind(Sim *s, int devfd, int iommufd, const uint8_t *uuid, uint32_t *ret_dev_id) {
 	SimFile *f, *fi;
 	int r = sim_get_devfile(s, devfd, &f);
 	if (r < 0)
@@ -949,6 +1119,10 @@ static int sim_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_
 		return -EBUSY; /* the legacy group node is open */
 	if (f->ctx)
 		return -EINVAL; /* this file is already bound */
+	/* vfio_df_check_token() (6.17+): the VF token rule, before the iommufd is looked at. */
+	r = sim_match_token(s, f->dev, uuid);
+	if (r < 0)
+		return r;
 	r = sim_file_lookup(s, iommufd, &fi);
 	if (r < 0)
 		return r; /* EBADF */
@@ -978,9 +1152,51 @@ static int sim_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_
 	f->devobj = o;
 	f->dev->bound_file = f;
 	c->n_bound++;
+	sim_vf_opened(s, f);
 	if (ret_dev_id)
 		*ret_dev_id = o->id;
 	return 0;
+}
+
+static int sim_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
+	return sim_bind(SIM(k), devfd, iommufd, NULL, ret_dev_id);
+}
+
+int kernel_sim_bind_token(Kernel *k, int devfd, int iommufd, const uint8_t uuid[16],
+			  uint32_t *ret_dev_id) {
+	if (!kernel_is_sim(k))
+		return -EINVAL;
+	return sim_bind(SIM(k), devfd, iommufd, uuid, ret_dev_id);
+}
+
+int kernel_sim_set_vf_token(Kernel *k, int devfd, const uint8_t uuid[16]) {
+	if (!kernel_is_sim(k) || !uuid)
+		return -EINVAL;
+	SimFile *f;
+	int r = sim_get_devfile(SIM(k), devfd, &f);
+	if (r < 0)
+		return r;
+	if (f->kind == FILE_VFIO && !f->ctx)
+		return -EINVAL; /* every ioctl but BIND fails before bind */
+	/* vfio_pci_core_feature_token(): only a PF vfio-pci gave a token knows the feature. */
+	if (!sim_has_vf_token(f->dev))
+		return -ENOTTY;
+	memcpy(f->dev->token, uuid, sizeof(f->dev->token));
+	f->dev->token_set = true;
+	return 0;
+}
+
+int kernel_sim_hot_reset(Kernel *k, int devfd) {
+	if (!kernel_is_sim(k))
+		return -EINVAL;
+	SimFile *f;
+	int r = sim_get_devfile(SIM(k), devfd, &f);
+	if (r < 0)
+		return r;
+	/* A group-path file needs the group fds (not modelled); a cdev file must be bound. */
+	if (f->kind == FILE_LEGACY_DEV || !f->ctx)
+		return -EINVAL;
+	return sim_hot_reset(SIM(k), f);
 }
 
 /* The domain a sibling of dobj's group in the same context is attached to. */
@@ -1133,6 +1349,9 @@ static int sim_device_reset(Kernel *k, int devfd) {
 		return r;
 	if (f->kind == FILE_VFIO && !f->ctx)
 		return -EINVAL; /* every ioctl but BIND fails before bind */
+	/* vfio_pci_ioctl_reset(): EINVAL when the device has no working function reset. */
+	if (!sim_reset_works(SIM(k), f->dev))
+		return -EINVAL;
 	return 0;
 }
 
@@ -1241,6 +1460,11 @@ static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int 
 	SimDev *dev = d ? sim_find_dev(s, d->bdf) : NULL;
 	if (!dev || dev->gone || dev->group != g->number || !sim_driver_is_vfio(dev->driver))
 		return -ENODEV;
+	/* vfio_device_get_from_name() -> vfio_pci_core_match(): the name carries no
+	 * "vf_token=" here, so the token rule refuses a VF of a vfio-pci PF. */
+	r = sim_match_token(s, dev, NULL);
+	if (r < 0)
+		return r;
 	char name[64];
 	SimFile *f;
 	int fd = -EBADF;
@@ -1251,6 +1475,7 @@ static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int 
 	f->dev = dev;
 	f->group = g;
 	g->legacy_devs++;
+	sim_vf_opened(s, f);
 	*ret_device = fd;
 	return 0;
 }
@@ -1310,6 +1535,7 @@ static int sim_close(Kernel *k, int fd) {
 			legacy_group_maybe_release(f->group);
 			break;
 		case FILE_LEGACY_DEV:
+			sim_vf_closed(f);
 			f->group->legacy_devs--;
 			legacy_group_maybe_release(f->group);
 			break;
@@ -1440,6 +1666,8 @@ static void sim_free(Kernel *k) {
 	for (size_t i = 0; i < s->n_devs; i++) {
 		free(s->devs[i]->driver);
 		free(s->devs[i]->vfio_name);
+		free(s->devs[i]->parent);
+		free(s->devs[i]->physfn);
 		free(s->devs[i]);
 	}
 	free(s->devs);
@@ -1462,18 +1690,34 @@ static int sim_sync_dev(Sim *s, const Device *d) {
 		sd->group = -1;
 		s->devs[s->n_devs++] = sd;
 	}
-	char *dr = NULL, *vn = NULL;
+	char *dr = NULL, *vn = NULL, *pa = NULL, *pf = NULL;
 	if ((d->driver && !(dr = strdup(d->driver))) ||
-	    (d->vfio_name && !(vn = strdup(d->vfio_name)))) {
+	    (d->vfio_name && !(vn = strdup(d->vfio_name))) ||
+	    (d->parent && !(pa = strdup(d->parent))) || (d->physfn && !(pf = strdup(d->physfn)))) {
 		free(dr);
+		free(vn);
+		free(pa);
 		return -ENOMEM;
 	}
 	free(sd->driver);
 	free(sd->vfio_name);
+	free(sd->parent);
+	free(sd->physfn);
 	sd->driver = dr;
 	sd->vfio_name = vn;
+	sd->parent = pa;
+	sd->physfn = pf;
 	sd->gone = false;
 	sd->bridge = (d->class >> 8) == 0x0604;
+	sd->sriov_capable = d->sriov_totalvfs >= 0;
+	sd->reset_known = d->reset_known;
+	sd->reset_function = sd->reset_bus = false;
+	for (char **m = d->reset_methods; m && *m; m++) {
+		if (depend_method_is_function_level(*m))
+			sd->reset_function = true;
+		else
+			sd->reset_bus = true; /* "bus", "cxl_bus", "slot" */
+	}
 	if (!sd->bound_file)
 		sd->group = d->iommu_group; /* a bound device cannot change group */
 	return 0;

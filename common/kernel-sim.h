@@ -49,6 +49,28 @@ int kernel_sim_sync_host(Kernel *k, const Host *host);
 int kernel_sim_iova_ranges_raw(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange *buf,
 			       uint32_t *inout_num, uint64_t *ret_alignment);
 
+/*
+ * kernel_sim_bind_token: VFIO_DEVICE_BIND_IOMMUFD with VFIO_DEVICE_BIND_FLAG_TOKEN and uuid
+ * (the vtable's device_bind passes no token). The VF-token rule of
+ * vfio_pci_core_match_token_uuid(): EACCES for a VF of a vfio-pci PF without that PF's
+ * token, EINVAL for a token given to a device that takes none.
+ */
+int kernel_sim_bind_token(Kernel *k, int devfd, int iommufd, const uint8_t uuid[16],
+			  uint32_t *ret_dev_id);
+
+/* kernel_sim_set_vf_token: VFIO_DEVICE_FEATURE(SET, PCI_VF_TOKEN) on a bound PF file: EINVAL
+ * before bind, ENOTTY on a device vfio-pci gave no token (not a PF on vfio-pci). */
+int kernel_sim_set_vf_token(Kernel *k, int devfd, const uint8_t uuid[16]);
+
+/*
+ * kernel_sim_hot_reset: VFIO_DEVICE_PCI_HOT_RESET from a bound cdev file with no group fds
+ * (what QEMU does): ENODEV on a root bus (no bus reset); EINVAL when a device the bus reset
+ * takes down is not in the dev_set (a host driver, a bridge, a VF, anything not directly
+ * on the bus) or a device of the dev_set is bound to, or in a group owned by, another
+ * context (vfio_pci_dev_set_hot_reset); EINVAL from a group-path file or before bind.
+ */
+int kernel_sim_hot_reset(Kernel *k, int devfd);
+
 /* kernel_sim_set_rlimit_mode_raw: IOMMU_OPTION(RLIMIT_MODE, SET, val64) with any val64. */
 int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64);
 

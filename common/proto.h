@@ -20,6 +20,9 @@
 #define IOASID_ERROR_GROUP_NOT_VIABLE "io.ioasid.GroupNotViable"
 #define IOASID_ERROR_GROUP_OWNED "io.ioasid.GroupOwned"
 #define IOASID_ERROR_DEVICE_BUSY "io.ioasid.DeviceBusy"
+#define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.DependentOwned"
+#define IOASID_ERROR_NO_SUCH_USER "io.ioasid.Manager.NoSuchUser"
+#define IOASID_ERROR_OWNER_DENIED "io.ioasid.Manager.OwnerDenied"
 #define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.LimitExceeded"
 #define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.LayoutConflict"
 #define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.NoSuchLease"
@@ -39,6 +42,8 @@
 #define IOASID_MAX_CONNECTIONS_PER_UID 64
 #define IOASID_MAX_CONNECTIONS 1024
 #define IOASID_IDLE_TIMEOUT_SEC 30          /* no complete request within this: disconnect */
+#define IOASID_STAGE_TIMEOUT_SEC 600        /* a staged context not acquired by then is dropped */
+#define IOASID_STAGE_TIMEOUT_MAX (7 * 86400) /* the longest a Stage call or the config may ask */
 #define IOASID_SEND_TIMEOUT_SEC 10          /* reply not drained by the peer within this */
 #define IOASID_MAX_DEVICES_PER_REQUEST 64
 #define IOASID_MAX_FDS_PER_REPLY 128        /* below SCM_MAX_FD (253) */

@@ -29,6 +29,7 @@ const char *arg_config = NULL;
 const char *arg_lifetime = NULL;
 bool arg_reset = false;
 bool arg_signal = false;
+uint64_t arg_expire = 0;
 bool arg_quiet = false;
 
 typedef struct Verb {
@@ -56,7 +57,8 @@ static const Verb verbs[] = {
 	  "Check, show or explain the policy" },
 	{ "layout", verb_layout, "layout list | show NAME | check NAME --device BDF...",
 	  "Inspect and validate IOAS layouts" },
-	{ "stage", verb_stage, "stage NAME --for USER|UNIT --device BDF... | list | drop ID",
+	{ "stage", verb_stage,
+	  "stage NAME --for USER|UNIT --device BDF... [--expire SECONDS] | list | drop ID",
 	  "Pre-stage an IOAS context for an owner (admin)" },
 };
 
@@ -129,6 +131,7 @@ enum {
 	ARG_LIFETIME,
 	ARG_RESET,
 	ARG_SIGNAL,
+	ARG_EXPIRE,
 };
 
 static int parse_argv(int argc, char **argv) {
@@ -158,6 +161,7 @@ static int parse_argv(int argc, char **argv) {
 		{ "lifetime", required_argument, NULL, ARG_LIFETIME },
 		{ "reset", no_argument, NULL, ARG_RESET },
 		{ "signal", no_argument, NULL, ARG_SIGNAL },
+		{ "expire", required_argument, NULL, ARG_EXPIRE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{}
 	};
@@ -270,6 +274,13 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case ARG_SIGNAL:
 			arg_signal = true;
+			break;
+		case ARG_EXPIRE:
+			r = num_parse_u64(optarg, IOASID_STAGE_TIMEOUT_MAX, &v);
+			if (r < 0 || v == 0)
+				return ioasidctl_error(-EXIT_USAGE, "--expire takes 1..%d seconds",
+						       IOASID_STAGE_TIMEOUT_MAX);
+			arg_expire = v;
 			break;
 		case 'q':
 			arg_quiet = true;

@@ -25,6 +25,7 @@ extern const char *arg_pool;   /* --pool NAME */
 extern unsigned arg_count;     /* --count N */
 extern const char *arg_layout; /* --layout NAME */
 extern const char *arg_for;    /* --for USER|UNIT */
+extern uint64_t arg_expire;    /* --expire SECONDS (stage); 0: the daemon's default */
 extern const char *arg_user;   /* policy explain --user */
 extern const char *arg_group;  /* policy explain --group (a unix group) */
 extern const char *arg_unit;   /* policy explain --unit */

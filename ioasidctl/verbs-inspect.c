@@ -20,6 +20,7 @@
 #include "common/client.h"
 #include "common/doc.h"
 #include "common/limits-conf.h"
+#include "common/depend.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
 #include "common/viability.h"
@@ -713,6 +714,40 @@ static void render_group_members(DocNode *g, const char *skip_bdf) {
 		kv("at risk", "none: the device is alone in its group");
 }
 
+/* Reset scope, VFIO's dev_set and the dependents of a device (device_detail_json()). */
+static void render_dependents(DocNode *d) {
+	const char *scope = jget_str(d, "reset");
+	DocNode *methods = jget(d, "reset_method"), *set = jget(d, "reset_set");
+	char m[128] = "";
+	for (size_t i = 0; i < jlen(methods); i++)
+		snprintf(m + strlen(m), sizeof(m) - strlen(m), "%s%s", i ? " " : "",
+			 doc_str(jat(methods, i)));
+	if (streq(strempty(scope), "function"))
+		kv("reset", "of the function alone (%s)", m);
+	else if (streq(strempty(scope), "bus")) {
+		printf("%s%18s:%s %sbus reset only%s (%s), takes down ", ansi_bold(), "reset",
+		       ansi_normal(), ansi_yellow(), ansi_normal(), *m ? m : "no reset method");
+		for (size_t i = 0; i < jlen(set); i++)
+			printf("%s%s", i ? ", " : "", doc_str(jat(set, i)));
+		putchar('\n');
+	} else if (streq(strempty(scope), "none"))
+		kv("reset", "%snone%s: no function reset and no bridge above", ansi_yellow(),
+		   ansi_normal());
+	else
+		kv("reset", "unknown (the host does not list reset methods)");
+	if (jlen(jget(d, "dev_set")) > 1)
+		kv_list("vfio dev_set", jget(d, "dev_set"));
+	DocNode *deps = jget(d, "dependents");
+	for (size_t i = 0; i < jlen(deps); i++) {
+		DocNode *e = jat(deps, i);
+		const char *rel = jget_str(e, "relation");
+		kv(i == 0 ? "dependents" : "", "%s (%s)", jget_str(e, "bdf"),
+		   streq(strempty(rel), "pf")   ? "its PF"
+		   : streq(strempty(rel), "vf") ? "one of its VFs"
+						: "shares a bus reset");
+	}
+}
+
 static void render_show_device(DocNode *doc) {
 	DocNode *d = jget(doc, "device");
 	DocNode *g = jget(doc, "group");
@@ -749,6 +784,7 @@ static void render_show_device(DocNode *doc) {
 	if (jget_str(d, "physfn"))
 		kv("sr-iov", "VF of %s", jget_str(d, "physfn"));
 	kv_list("netdevs", jget(d, "netdevs"));
+	render_dependents(d);
 	if (g) {
 		const char *verdict = jget_str(g, "verdict");
 		kv("iommu group", "%" PRId64 " (%s), %s%s%s", jget_int(g, "group", -1),
@@ -794,6 +830,37 @@ static DocNode *device_detail_json(const Host *h, const Device *d, const Viabili
 	jadd(o, "physfn", js(d->physfn));
 	jadd(o, "netdevs", jstrv(d->netdevs));
 	jadd(o, "properties", jstrv(d->properties));
+	/* Dependent devices (common/depend.h): what a reset takes down, VFIO's dev_set, and the
+	 * devices that go to one owner with this one. */
+	jadd(o, "reset_method", d->reset_known ? jstrv(d->reset_methods) : NULL);
+	jadd(o, "reset", js(reset_scope_to_string(depend_reset_scope(h, d))));
+	_cleanup_free_ const Device **set = NULL;
+	_cleanup_free_ Dependent *deps = NULL;
+	size_t n = 0;
+	DocNode *a = jarr();
+	if (depend_reset_set(h, d, &set, &n) < 0)
+		oom = true;
+	for (size_t i = 0; i < n; i++)
+		jappend(a, js(set[i]->bdf));
+	jadd(o, "reset_set", a);
+	free(set);
+	set = NULL;
+	a = jarr();
+	if (depend_dev_set(h, d, &set, &n) < 0)
+		oom = true;
+	for (size_t i = 0; i < n; i++)
+		jappend(a, js(set[i]->bdf));
+	jadd(o, "dev_set", a);
+	a = jarr();
+	if (depend_dependents(h, d, &deps, &n) < 0)
+		oom = true;
+	for (size_t i = 0; i < n; i++) {
+		DocNode *e = jobj_sized(2);
+		jadd(e, "bdf", js(deps[i].device->bdf));
+		jadd(e, "relation", js(depend_kind_to_string(deps[i].kind)));
+		jappend(a, e);
+	}
+	jadd(o, "dependents", a);
 	return o;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/client.h"
 #include "common/macro.h"
@@ -28,7 +29,8 @@ static bool error_is_refusal(const IoasidError *e) {
 	static const char *const refusals[] = {
 		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_GROUP_NOT_VIABLE,
 		IOASID_ERROR_GROUP_OWNED,       IOASID_ERROR_DEVICE_BUSY,
-		"io.ioasid.Manager.PermissionDenied",
+		IOASID_ERROR_DEPENDENT_OWNED,   "io.ioasid.Manager.PermissionDenied",
+		IOASID_ERROR_OWNER_DENIED,
 	};
 	for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
 		if (ioasid_error_is(e, refusals[i]))
@@ -816,7 +818,23 @@ static json_object *staged_json(const IoasidStaged *s) {
 		json_object_array_add(d, json_object_new_string(*p));
 	json_object_object_add(o, "devices", d);
 	json_object_object_add(o, "created", json_object_new_int64(s->created));
+	json_object_object_add(o, "expires", s->expires ? json_object_new_int64(s->expires) : NULL);
 	return o;
+}
+
+/* "in 9m59s" until a CLOCK_REALTIME second; "-" when unknown. */
+static void format_expiry(int64_t expires, char *buf, size_t size) {
+	if (expires <= 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	int64_t left = expires - (int64_t)time(NULL);
+	if (left < 0)
+		left = 0;
+	if (left >= 3600)
+		snprintf(buf, size, "in %" PRId64 "h%02" PRId64 "m", left / 3600, left % 3600 / 60);
+	else
+		snprintf(buf, size, "in %" PRId64 "m%02" PRId64 "s", left / 60, left % 60);
 }
 
 static int stage_list(IoasidClient *c) {
@@ -838,11 +856,13 @@ static int stage_list(IoasidClient *c) {
 		if (!arg_quiet)
 			printf("No staged contexts\n");
 	} else {
-		printf("%-32s  %-10s  %-8s  %-20s  %s\n", "ID", "LAYOUT", "MODE", "OWNER",
-		       "DEVICES");
+		printf("%-32s  %-10s  %-8s  %-20s  %-9s  %s\n", "ID", "LAYOUT", "MODE", "OWNER",
+		       "EXPIRES", "DEVICES");
 		for (size_t i = 0; i < n; i++) {
-			printf("%-32s  %-10s  %-8s  %-20s ", s[i].id, s[i].layout, s[i].mode,
-			       s[i].owner);
+			char ex[32];
+			format_expiry(s[i].expires, ex, sizeof(ex));
+			printf("%-32s  %-10s  %-8s  %-20s  %-9s ", s[i].id, s[i].layout, s[i].mode,
+			       s[i].owner, ex);
 			for (char **p = s[i].devices; p && *p; p++)
 				printf(" %s", *p);
 			printf("\n");
@@ -900,7 +920,9 @@ int verb_stage(int argc, char **argv) {
 	char owner[300];
 	stage_owner(arg_for, owner, sizeof(owner));
 	_cleanup_free_ char *id = NULL;
-	r = ioasid_client_stage(c, sub, owner, arg_devices, arg_mode, &id, &e);
+	int64_t expires = 0;
+	r = ioasid_client_stage_timeout(c, sub, owner, arg_devices, arg_mode, arg_expire, &id,
+					&expires, &e);
 	if (r < 0) {
 		r = report_call_error("Stage", r, &e);
 		ioasid_error_done(&e);
@@ -917,8 +939,12 @@ int verb_stage(int argc, char **argv) {
 		for (char **p = arg_devices; *p; p++)
 			json_object_array_add(d, json_object_new_string(*p));
 		json_object_object_add(o, "devices", d);
+		json_object_object_add(o, "expires", expires ? json_object_new_int64(expires) : NULL);
 		output_json(o);
-	} else
-		printf("Staged %s for %s: %s\n", sub, owner, id);
+	} else {
+		char ex[32];
+		format_expiry(expires, ex, sizeof(ex));
+		printf("Staged %s for %s: %s (expires %s)\n", sub, owner, id, ex);
+	}
 	return 0;
 }

@@ -13,7 +13,6 @@
  * error is sent.
  */
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -31,6 +30,7 @@ typedef struct Request {
 	const Device *devices[IOASID_MAX_DEVICES_PER_REQUEST];
 	size_t n_devices;
 	LeaseMode mode;
+	bool mode_set; /* the request named a mode */
 	const char *layout;
 	bool lifetime_set;
 	PolicyLifetime lifetime;
@@ -40,6 +40,7 @@ typedef struct Request {
 	bool whole;
 	PolicyLifetime grant_lifetime;
 	PolicyOnRevoke on_revoke; /* the strongest of the deciding grants */
+	bool share_reset, split_sriov; /* every deciding grant says so */
 	char rule[300];
 	uint64_t generation;
 } Request;
@@ -220,6 +221,7 @@ static int resolve(Connection *c, const DocNode *params, Request *rq) {
 		else if (streq(key, "mode")) {
 			if (!doc_str(val) || lease_mode_from_string(doc_str(val), &rq->mode) < 0)
 				return invalid(c, "mode"), 1;
+			rq->mode_set = true;
 		} else if (streq(key, "layout")) {
 			if (isempty(doc_str(val)) || val->str.len > 255)
 				return invalid(c, "layout"), 1;
@@ -380,6 +382,8 @@ static int decide(Connection *c, Request *rq, const Device *d, bool first) {
 		rq->whole = true;
 	if (g->on_revoke > rq->on_revoke)
 		rq->on_revoke = g->on_revoke;
+	rq->share_reset = g->share_reset && (first || rq->share_reset);
+	rq->split_sriov = g->split_sriov && (first || rq->split_sriov);
 	if (first) {
 		rq->grant_lifetime = g->lifetime;
 		snprintf(rq->rule, sizeof(rq->rule), "%s", rule);
@@ -510,6 +514,15 @@ static int kernel_error(Connection *c, int r, const char *op, const Device *d,
 				return system_error(c, r, "device-bind (no interrupt remapping)",
 				                    d->bdf);
 		}
+		if (r == -EACCES && d && d->physfn)
+			/* vfio_pci_core_match_token_uuid(): a VF of a PF on vfio-pci binds only with
+			 * the VF token its PF's user set, which the daemon does not have. */
+			return system_error(c, r,
+					    streq(op, "device-bind")
+						    ? "device-bind (a VF of a PF on vfio-pci needs the "
+						      "PF's VF token: acquire it in unbound mode)"
+						    : op,
+					    d->bdf);
 		if (r == -EBUSY || r == -EINVAL || r == -EPERM) {
 			json_object *p = obj();
 			char buf[128];
@@ -739,6 +752,8 @@ static int lease_take_caller(Lease *l, const Connection *c, const Request *rq) {
 	l->generation = c->manager->generation;
 	l->on_revoke = rq->on_revoke;
 	l->memlock_granted = rq->memlock;
+	l->share_reset = rq->share_reset;
+	l->split_sriov = rq->split_sriov;
 	return lease_set_peer(l, &c->peer);
 }
 
@@ -907,6 +922,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		 * owner selector. */
 		if (lease_take_caller(l, c, rq) < 0)
 			return system_error(c, -ENOMEM, "lease", NULL);
+		stage_disarm(l);
 	} else {
 		strv_free(l->at_risk);
 		l->at_risk = strv_copy(at_risk);
@@ -1088,41 +1104,20 @@ static Lease *staged_match(Manager *m, const Connection *c, const Request *rq) {
 	return NULL;
 }
 
-/* "uid N", "user NAME" or "unit NAME". Returns 0, or -EINVAL. */
-static int parse_owner(const char *s, uid_t *ret_uid, char **ret_unit) {
-	*ret_uid = (uid_t)-1;
-	*ret_unit = NULL;
-	if (strneq(s, "uid ", 4)) {
-		uint64_t u;
-		if (num_parse_u64(s + 4, UINT32_MAX - 1, &u) < 0 || u == 65534)
-			return -EINVAL;
-		*ret_uid = (uid_t)u;
-		return 0;
-	}
-	if (strneq(s, "user ", 5)) {
-		struct passwd *pw = getpwnam(s + 5);
-		if (!pw || pw->pw_uid == 65534)
-			return -EINVAL;
-		*ret_uid = pw->pw_uid;
-		return 0;
-	}
-	if (strneq(s, "unit ", 5) && s[5] && strlen(s + 5) < 256) {
-		*ret_unit = strdup(s + 5);
-		return *ret_unit ? 0 : -ENOMEM;
-	}
-	return -EINVAL;
-}
-
 /*
  * io.ioasid.Manager.Stage: an admin prepares the context (iommufd, IOAS, layout, devices
  * opened and in attached mode bound and attached) for an owner ahead of time; it holds the
  * groups like a lease. The owner's Acquire of exactly those devices, in that mode and
- * layout, receives it after the policy allowed it as usual. Staged contexts are not kept
- * across a restart.
+ * layout, receives it after the policy allowed it as usual (an Acquire naming no mode takes
+ * the staged mode). Stage refuses an owner the policy would not give the devices (stage.c)
+ * and devices whose dependents another owner holds. A staged context not acquired within
+ * its timeout (the parameter, else the policy's stage-timeout) is dropped. Staged contexts
+ * are not kept across a restart.
  */
 int method_stage(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	const char *layout_name = NULL, *owner = NULL;
+	uint64_t timeout = 0;
 	/* What resolve() reads: the device list and mode as given, the layout once checked. */
 	_cleanup_(doc_freep) Doc *fd = doc_new();
 	DocNode *filtered = fd ? doc_object(fd) : NULL;
@@ -1135,6 +1130,11 @@ int method_stage(Connection *c, const DocNode *params) {
 			layout_name = doc_str(val);
 		else if (streq(key, "owner") && doc_str(val))
 			owner = doc_str(val);
+		else if (streq(key, "timeout") && doc_type(val) == DOC_INT) {
+			if (val->i < 1 || val->i > IOASID_STAGE_TIMEOUT_MAX)
+				return invalid(c, "timeout");
+			timeout = (uint64_t)val->i;
+		}
 		else if (streq(key, "devices") || streq(key, "mode")) {
 			if (doc_add(fd, filtered, key, val) < 0)
 				return system_error(c, -ENOMEM, "stage", NULL);
@@ -1157,8 +1157,8 @@ int method_stage(Connection *c, const DocNode *params) {
 	}
 	uid_t uid;
 	_cleanup_free_ char *unit = NULL;
-	if (parse_owner(owner, &uid, &unit) < 0)
-		return invalid(c, "owner");
+	if (stage_parse_owner(c, owner, &uid, &unit) > 0)
+		return 0;
 
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
 	_cleanup_strv_free_ char **at_risk = NULL;
@@ -1173,10 +1173,19 @@ int method_stage(Connection *c, const DocNode *params) {
 	}
 	if (kernel_api_check(c) > 0 || group_check(c, &rq, &at_risk) > 0)
 		return 0;
+	/* The owner's policy, as its Acquire would be decided, and the dependents its grants
+	 * let others hold. */
+	bool share_reset = false, split_sriov = false;
+	if (stage_check_owner(c, owner, uid, unit, rq.mode, rq.layout, rq.devices, rq.n_devices,
+			      &share_reset, &split_sriov) > 0 ||
+	    dependents_check(c, uid, rq.devices, rq.n_devices, share_reset, split_sriov) > 0)
+		return 0;
 	Lease *l = NULL;
 	if (build_context(c, &rq, layout, &warnings, &l) > 0)
 		return 0;
 	l->staged = true;
+	l->share_reset = share_reset;
+	l->split_sriov = split_sriov;
 	l->uid = uid;
 	l->pid = 0;
 	/* The admin's identity is not the owner's: re-evaluation resolves the owner. */
@@ -1185,12 +1194,20 @@ int method_stage(Connection *c, const DocNode *params) {
 	l->unit = TAKE_PTR(unit);
 	l->owner = strdup(owner);
 	l->at_risk = TAKE_PTR(at_risk);
+	if (timeout == 0) {
+		const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
+		timeout = ps && ps->stage_timeout_sec ? ps->stage_timeout_sec
+						      : IOASID_STAGE_TIMEOUT_SEC;
+	}
 	int r = lease_table_add(&m->leases, l);
-	if (r < 0 || !l->owner) {
-		if (r >= 0)
-			lease_table_remove(&m->leases, l);
+	if (r >= 0 && !l->owner)
+		r = -ENOMEM;
+	if (r >= 0)
+		r = stage_arm_expiry(m, l, timeout);
+	if (r < 0) {
+		lease_table_remove(&m->leases, l);
 		lease_free(l, m->kernel);
-		return system_error(c, r < 0 ? r : -ENOMEM, "stage", NULL);
+		return system_error(c, r, "stage", NULL);
 	}
 	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 	audit_log(&(AuditRecord){
@@ -1208,6 +1225,7 @@ int method_stage(Connection *c, const DocNode *params) {
 	});
 	json_object *p = obj();
 	add_str(p, "id", l->id);
+	add_int(p, "expires", (int64_t)l->expires);
 	return connection_reply(c, p, false);
 }
 
@@ -1284,6 +1302,14 @@ int method_acquire(Connection *c, const DocNode *params) {
 	/* 1. resolve */
 	if (resolve(c, params, &rq) > 0)
 		return 0;
+	/* Naming no mode: a context staged for the caller with these devices is taken in its
+	 * mode (if the policy grants that mode). */
+	if (!rq.mode_set) {
+		const Lease *s = stage_find_for(m, c, rq.devices, rq.n_devices);
+		if (s)
+			rq.mode = s->mode == LEASE_MODE_UNBOUND ? LEASE_MODE_UNBOUND
+								: LEASE_MODE_ATTACHED;
+	}
 
 	/* 2. policy, per device */
 	size_t n_requested = rq.n_devices;
@@ -1344,7 +1370,13 @@ int method_acquire(Connection *c, const DocNode *params) {
 
 	/* A context an admin staged for this caller, these devices, mode and layout? */
 	Lease *staged = staged_match(m, c, &rq);
-	if (!staged && group_check(c, &rq, &at_risk) > 0)
+	if (!staged && (stage_explain_mismatch(c, rq.devices, rq.n_devices, rq.mode, rq.layout) > 0 ||
+			group_check(c, &rq, &at_risk) > 0))
+		return 0;
+	/* Its PF, VFs and reset partners must not be another owner's (checked at Stage time
+	 * for a staged context). */
+	if (!staged && dependents_check(c, c->peer.uid, rq.devices, rq.n_devices, rq.share_reset,
+					rq.split_sriov) > 0)
 		return 0;
 
 	const PolicyLayout *layout = NULL;

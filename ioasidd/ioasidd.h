@@ -152,11 +152,16 @@ struct Lease {
 	bool stored;      /* its fds are in systemd's fdstore */
 	bool staged;      /* prepared by Manager.Stage, not handed out yet */
 	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
+	uint64_t expires;       /* staged: CLOCK_REALTIME seconds when it is dropped (stage.c) */
+	uint64_t stage_timeout; /* staged: the seconds it was given */
+	sd_event_source *expire_source;
 	bool revoked;     /* revoked: the daemon's references are closed, the record stays
 			   * (state "revoked") until the holder releases, disconnects or exits;
 			   * it no longer holds its groups */
 	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
 	uint64_t memlock_granted; /* the grant's memlock (bytes, 0 = none) */
+	/* The grant lets dependents of its devices go to other owners (dependents.c). */
+	bool share_reset, split_sriov;
 	/* The holder's identity as taken at accept, for re-evaluation at a policy reload.
 	 * peer_known false (staged for a uid, restored after a restart): gid and groups are
 	 * then resolved from the user database. */
@@ -381,6 +386,53 @@ void methods_notify_device(Manager *m, const char *event, const char *bdf);
 /* udev.c: live host only. Returns 0 or -errno. */
 int udev_monitor_start(Manager *m);
 void udev_monitor_stop(Manager *m);
+
+/* dependents.c: a device goes to one owner with its PF, VFs and reset partners. */
+typedef struct DependConflict {
+	char device[BDF_MAX];    /* the requested device */
+	char dependent[BDF_MAX]; /* its dependent, held by another owner */
+	int kind;                /* DependKind (common/depend.h) */
+	const Lease *holder;     /* the lease or staged context holding the dependent */
+} DependConflict;
+/*
+ * dependents_conflict: may uid take devices[0..n) with a grant saying share_reset /
+ * split_sriov? Returns 0 when no dependent is held by another owner (or both grants allow
+ * the split), 1 with *ret for the first that is, -ENOMEM.
+ */
+int dependents_conflict(const Manager *m, uid_t uid, const Device *const *devices, size_t n,
+			bool share_reset, bool split_sriov, DependConflict *ret);
+/* "leased to uid 1001 (lease L)" / "staged for another owner (staged context S)". */
+void dependents_conflict_owner(const DependConflict *c, char *buf, size_t size);
+/* "0000:02:00.1 shares a bus reset with 0000:02:00.0, leased to uid 1001 (lease L)",
+ * "... is a VF of ...", "... is the PF of ...". */
+void dependents_conflict_reason(const DependConflict *c, char *buf, size_t size);
+/* dependents_conflict() for an Acquire or Stage on c: 0 when free, 1 when the DependentOwned
+ * error (or a SystemError) was sent. Skipped under --testing-bypass. */
+int dependents_check(Connection *c, uid_t uid, const Device *const *devices, size_t n,
+		     bool share_reset, bool split_sriov);
+
+/* stage.c: staged contexts around acquire.c's method_stage. */
+/* "uid N", "user NAME", "unit NAME" -> uid or unit. 0, or 1 when the error was sent
+ * (InvalidParameter for a malformed selector or uid 65534, Manager.NoSuchUser). */
+int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_unit);
+/* The owner's policy for each device, in mode and layout, as the daemon would decide its
+ * Acquire (identity from the user database). 0 with the grants' share-reset/split-sriov
+ * (all devices), or 1 when Manager.OwnerDenied was sent naming the device and the rule. */
+int stage_check_owner(Connection *c, const char *owner, uid_t uid, const char *unit, LeaseMode mode,
+		      const char *layout, const Device *const *devices, size_t n,
+		      bool *ret_share_reset, bool *ret_split_sriov);
+/* Drops l (audited) after seconds. 0 or -errno. */
+int stage_arm_expiry(Manager *m, Lease *l, uint64_t seconds);
+/* The staged context is being handed over: no expiry any more. */
+void stage_disarm(Lease *l);
+bool stage_owned_by(const Lease *l, const Connection *c);
+/* A context staged for c's peer holding exactly these devices (any mode, layout), or NULL. */
+const Lease *stage_find_for(const Manager *m, const Connection *c, const Device *const *devices,
+			    size_t n);
+/* A device of the request is held by a context staged for c's peer that the request does not
+ * match: DeviceBusy saying what was staged (mode, layout or devices). 1 when sent, else 0. */
+int stage_explain_mismatch(Connection *c, const Device *const *devices, size_t n, LeaseMode mode,
+			   const char *layout);
 
 /* acquire.c */
 int method_acquire(Connection *c, const DocNode *params);

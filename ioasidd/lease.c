@@ -96,6 +96,7 @@ Lease *lease_free(Lease *l, Kernel *k) {
 	if (!l)
 		return NULL;
 	sd_event_source_disable_unref(l->pidfd_source);
+	sd_event_source_disable_unref(l->expire_source);
 	safe_close(l->pidfd);
 	lease_close_kernel_fds(l, k);
 	free(l->legacy_groups);

@@ -805,6 +805,7 @@ static int method_list_staged(Connection *c, const DocNode *params) {
 			json_object_array_add(devs, json_object_new_string(l->devices[i].bdf));
 		json_object_object_add(o, "devices", devs);
 		json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
+		json_object_object_add(o, "expires", json_object_new_int64((int64_t)l->expires));
 		json_object_array_add(arr, o);
 	}
 	json_object *p = json_object_new_object();

@@ -37,7 +37,7 @@ typedef struct Parser {
 	PolicyError *err;
 	const PolicyResolver *resolver;
 	/* Where each setting was first given (0 = not yet), for duplicate errors. */
-	unsigned line_socket_group, line_allow_noiommu, line_max_conn, line_idle;
+	unsigned line_socket_group, line_allow_noiommu, line_max_conn, line_idle, line_stage_timeout;
 } Parser;
 
 static int perr(Parser *ps, unsigned line, unsigned col, const char *fmt, ...) _printf_(4, 5);
@@ -342,6 +342,8 @@ enum {
 	GSEEN_GROUP = 1u << 5,
 	GSEEN_LIFETIME = 1u << 6,
 	GSEEN_ON_REVOKE = 1u << 7,
+	GSEEN_SHARE_RESET = 1u << 8,
+	GSEEN_SPLIT_SRIOV = 1u << 9,
 };
 
 static int mark_seen(Parser *ps, const Token *kw, unsigned *seen, unsigned bit) {
@@ -695,6 +697,8 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 		{ "group", GSEEN_GROUP },
 		{ "lifetime", GSEEN_LIFETIME },
 		{ "on-revoke", GSEEN_ON_REVOKE },
+		{ "share-reset", GSEEN_SHARE_RESET },
+		{ "split-sriov", GSEEN_SPLIT_SRIOV },
 	};
 	unsigned bit = 0;
 
@@ -799,6 +803,22 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 				    "Unknown on-revoke '%s' (detach, detach+reset or signal)",
 				    v->text);
 		return 1;
+	case GSEEN_SHARE_RESET:
+	case GSEEN_SPLIT_SRIOV: {
+		bool yes;
+		if (streq(v->text, "yes"))
+			yes = true;
+		else if (streq(v->text, "no"))
+			yes = false;
+		else
+			return perr(ps, v->line, v->col, "Expected yes or no after '%s', got '%s'",
+				    kw->text, v->text);
+		if (bit == GSEEN_SHARE_RESET)
+			g->share_reset = yes;
+		else
+			g->split_sriov = yes;
+		return 1;
+	}
 	}
 	assert(false);
 	return -EINVAL;
@@ -902,7 +922,7 @@ static int parse_rule(Parser *ps, Token *kw) {
 			return perr(ps, t->line, t->col,
 				    "Unknown word '%s' in rule (expected a device selector or mode, "
 				    "layout, max-devices, max-leases, memlock, group, lifetime, "
-				    "on-revoke)",
+				    "on-revoke, share-reset, split-sriov)",
 				    tok_describe(t));
 		return perr(ps, t->line, t->col, "Unexpected '%s' in %s rule", tok_describe(t),
 			    kw->text);
@@ -924,6 +944,8 @@ static int parse_setting(Parser *ps, Token *kw) {
 		first = &ps->line_allow_noiommu;
 	else if (streq(kw->text, "max-connections-per-uid"))
 		first = &ps->line_max_conn;
+	else if (streq(kw->text, "stage-timeout"))
+		first = &ps->line_stage_timeout;
 	else
 		first = &ps->line_idle;
 	if (*first)
@@ -957,6 +979,13 @@ static int parse_setting(Parser *ps, Token *kw) {
 				    "Invalid max-connections-per-uid '%s' (1..%d)", v->text,
 				    IOASID_MAX_CONNECTIONS);
 		s->max_connections_per_uid = (unsigned)x;
+	} else if (streq(kw->text, "stage-timeout")) {
+		if (!all_digits(v->text) || num_parse_u64(v->text, IOASID_STAGE_TIMEOUT_MAX, &x) < 0 ||
+		    x == 0)
+			return perr(ps, v->line, v->col,
+				    "Invalid stage-timeout '%s' (1..%d seconds)", v->text,
+				    IOASID_STAGE_TIMEOUT_MAX);
+		s->stage_timeout_sec = (unsigned)x;
 	} else {
 		if (!all_digits(v->text) || num_parse_u64(v->text, 86400, &x) < 0 || x == 0)
 			return perr(ps, v->line, v->col, "Invalid idle-timeout '%s' (1..86400 seconds)",
@@ -1219,13 +1248,13 @@ static int parse_file(Parser *ps) {
 			r = parse_layout(ps, kw);
 		else if (streq(kw->text, "socket-group") || streq(kw->text, "allow-noiommu") ||
 			 streq(kw->text, "max-connections-per-uid") ||
-			 streq(kw->text, "idle-timeout"))
+			 streq(kw->text, "idle-timeout") || streq(kw->text, "stage-timeout"))
 			r = parse_setting(ps, kw);
 		else
 			r = perr(ps, kw->line, kw->col,
 				 "Unknown keyword '%s' (expected allow, deny, admin, pool, layout, "
-				 "socket-group, allow-noiommu, max-connections-per-uid or "
-				 "idle-timeout)",
+				 "socket-group, allow-noiommu, max-connections-per-uid, "
+				 "idle-timeout or stage-timeout)",
 				 kw->text);
 		if (r < 0)
 			return r;
@@ -1391,7 +1420,8 @@ static int policy_load_buffer(const char *text, size_t size, const char *name,
 		return -ENOMEM;
 	p->generation = opts ? opts->generation : 0;
 	p->settings = (PolicySettings){ .max_connections_per_uid = IOASID_MAX_CONNECTIONS_PER_UID,
-					.idle_timeout_sec = IOASID_IDLE_TIMEOUT_SEC };
+					.idle_timeout_sec = IOASID_IDLE_TIMEOUT_SEC,
+					.stage_timeout_sec = IOASID_STAGE_TIMEOUT_SEC };
 	ps.p = p;
 
 	r = lex(&ps, text, size);

@@ -176,6 +176,12 @@ static void put_grant(const PolicyGrant *g, FILE *f) {
 	put_bytes(f, g->memlock);
 	fprintf(f, " group %s lifetime %s on-revoke %s", policy_group_mode_to_string(g->group_mode),
 		policy_lifetime_to_string(g->lifetime), policy_on_revoke_to_string(g->on_revoke));
+	/* Only when granted: "no" is the default, and the canonical form of policies that
+	 * never mention them stays as it was. */
+	if (g->share_reset)
+		fputs(" share-reset yes", f);
+	if (g->split_sriov)
+		fputs(" split-sriov yes", f);
 }
 
 static void put_rule(const Policy *p, const Rule *r, FILE *f) {
@@ -240,6 +246,7 @@ int policy_to_string(const Policy *p, char **ret) {
 	fprintf(f, "allow-noiommu %s\n", p->settings.allow_noiommu ? "yes" : "no");
 	fprintf(f, "max-connections-per-uid %u\n", p->settings.max_connections_per_uid);
 	fprintf(f, "idle-timeout %u\n", p->settings.idle_timeout_sec);
+	fprintf(f, "stage-timeout %u\n", p->settings.stage_timeout_sec);
 
 	if (p->n_pools)
 		fputs("\n# Pools\n", f);

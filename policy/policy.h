@@ -71,6 +71,11 @@ typedef struct PolicyGrant {
 	PolicyGroupMode group_mode;
 	PolicyLifetime lifetime;
 	PolicyOnRevoke on_revoke;
+	/* Dependent devices (common/depend.h) may go to different owners: share_reset lets
+	 * devices that share a reset, split_sriov a PF and its VFs. Both default to no; a split
+	 * needs it from the grant of every owner involved. */
+	bool share_reset;
+	bool split_sriov;
 } PolicyGrant;
 
 typedef enum PolicyAccounting {
@@ -95,6 +100,7 @@ typedef struct PolicySettings {
 	bool allow_noiommu;   /* hand out noiommu devices (default false) */
 	unsigned max_connections_per_uid;
 	unsigned idle_timeout_sec;
+	unsigned stage_timeout_sec; /* a staged context expires after this (default 600) */
 } PolicySettings;
 
 typedef struct PolicyRequest {

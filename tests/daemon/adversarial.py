@@ -183,6 +183,7 @@ def main():
                 "pool vf { driver vfio-pci }\n"
                 "allow uid 0-0 to bdf 0000:01:01.0 group whole\n"
                 "allow uid 0-0 to any mode attached,unbound group implicit max-leases 3 max-devices 2\n"
+                "allow unit x.service to bdf 0000:00:04.0 group implicit\n"
                 "deny *\n")
     os.chmod(conf, 0o644)
     sock = os.path.join(tmp, "s.sock")
@@ -1200,9 +1201,9 @@ time.sleep(30)
     r, _ = c.call("io.ioasid.Broker.ListLeases")
     check(r["parameters"]["leases"] == [], "a staged context is not a lease")
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "mode": "unbound"})
-    check(r.get("error") == "io.ioasid.GroupOwned" and not f and
-          r["parameters"].get("owner") == "staged for uid 0",
-          "staged devices are held, GroupOwned names the staged owner (other mode: %s)" % r)
+    check(r.get("error") == "io.ioasid.DeviceBusy" and not f and
+          "staged for you in attached mode (staged context %s)" % sid in r["parameters"].get("reason", ""),
+          "staged devices are held, the owner asking another mode is told what is staged (%s)" % r)
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
     check(r.get("parameters", {}).get("lease") == sid and len(f) == 2, "the owner's Acquire receives the staged context")
     names = [os.readlink("/proc/self/fd/%d" % x) for x in f]
@@ -1221,6 +1222,12 @@ time.sleep(30)
     check(r.get("error") == "io.ioasid.Manager.NoSuchStaged", "DropStaged twice -> NoSuchStaged")
     r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "someone", "devices": ["0000:00:04.0"]})
     check(r.get("error") == "org.varlink.service.InvalidParameter", "bad owner -> InvalidParameter")
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "unit y.service", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "io.ioasid.Manager.OwnerDenied" and r["parameters"].get("device") == "0000:00:04.0",
+          "an owner no rule allows -> OwnerDenied (%s)" % r)
+    r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "default", "owner": "user no-such-user-here", "devices": ["0000:00:04.0"]})
+    check(r.get("error") == "io.ioasid.Manager.NoSuchUser" and r["parameters"].get("user") == "no-such-user-here",
+          "unknown user -> NoSuchUser (%s)" % r)
     r, _ = c.call("io.ioasid.Manager.Stage", {"layout": "nope", "owner": "uid 0", "devices": ["0000:00:04.0"]})
     check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown layout -> InvalidParameter")
     c.close()

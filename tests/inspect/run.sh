@@ -124,6 +124,29 @@ expect_eq "VF show rc" "$rc" 0
 expect_eq "VF physfn" "$(jq -r '.device.physfn' <<<"$out")" "0000:3b:00.0"
 run --host $H/sriov-nic.json show 3b:02.0
 grep -q 'sr-iov: VF of 0000:3b:00.0' <<<"$out" && ok || bad "VF human form lacks the PF"
+# Dependent devices (sriov-vfio: a PF and its VFs on vfio-pci; 02:00.0/.1 without FLR).
+run --host $H/sriov-vfio.json --json=short show 02:00.1
+expect_eq "no-FLR function: reset scope" "$(jq -r '.device | "\(.reset) \(.reset_method | length)"' <<<"$out")" "bus 0"
+expect_eq "no-FLR function: what its reset takes down" "$(jq -r '.device.reset_set | join(" ")' <<<"$out")" \
+	"0000:02:00.1 0000:02:00.0"
+expect_eq "no-FLR function: VFIO dev_set" "$(jq -r '.device.dev_set | join(" ")' <<<"$out")" \
+	"0000:02:00.1 0000:02:00.0"
+expect_eq "no-FLR function: dependents" "$(jq -c '.device.dependents' <<<"$out")" \
+	'[{"bdf":"0000:02:00.0","relation":"reset"}]'
+run --host $H/sriov-vfio.json show 02:00.1
+grep -q 'dependents: 0000:02:00.0 (shares a bus reset)' <<<"$out" && ok || bad "human form lacks the reset partner"
+grep -q 'reset: bus reset only (no reset method), takes down 0000:02:00.1, 0000:02:00.0' <<<"$out" && ok ||
+	bad "human form lacks the reset scope"
+run --host $H/sriov-vfio.json --json=short show 01:00.0
+expect_eq "PF: dependents are its VFs" "$(jq -r '[.device.dependents[] | "\(.bdf):\(.relation)"] | join(" ")' <<<"$out")" \
+	"0000:01:10.0:vf 0000:01:10.2:vf"
+expect_eq "PF: FLR resets it alone" "$(jq -r '.device | "\(.reset) \(.reset_set | join(" "))"' <<<"$out")" \
+	"function 0000:01:00.0"
+run --host $H/sriov-vfio.json show 01:10.2
+grep -q 'dependents: 0000:01:00.0 (its PF)' <<<"$out" && ok || bad "VF human form lacks its PF as a dependent"
+run --host $H/sriov-nic.json --json=short show 3b:00.1
+expect_eq "reset methods not known" "$(jq -c '.device | [.reset, .reset_method, .dependents]' <<<"$out")" \
+	'["unknown",null,[]]'
 run --host $H/workstation.json --json=short show 9
 expect_eq "show of a group" "$(jq -r '.group.group' <<<"$out")" 9
 expect_eq "group 9 blockers" "$(jq '.group.blockers | length' <<<"$out")" 3

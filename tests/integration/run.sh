@@ -761,7 +761,10 @@ t_stage_consume_drop() {
 	expect_eq "stage list shows it" \
 		"$(ctl_as root stage list --json=short | jq -r '.[0].id + " " + .[0].owner + " " + .[0].devices[0]')" \
 		"$id uid $UA $DEV_1"
-	expect_match "stage list (human)" "$(ctl_as root stage list)" "$id +default +attached +uid $UA +$DEV_1"
+	expect_match "stage list (human)" "$(ctl_as root stage list)" \
+		"$id +default +attached +uid $UA +in (9m5[0-9]s|10m00s) +$DEV_1"
+	expect_eq "expires after the default stage-timeout (600 s)" \
+		"$(ctl_as root stage list --json=short | jq -r '.[0].expires - .[0].created')" 600
 	ctl_as $UA stage list >/dev/null 2>&1
 	expect_eq "a tenant cannot list staged contexts" "$?" 2
 	# Ownership is held while staged: another owner is refused, without learning whom for.
@@ -792,6 +795,76 @@ t_stage_consume_drop() {
 	ctl_as root stage default --device $DEV_2 >/dev/null 2>&1
 	expect_eq "stage without --for is a usage error" "$?" 64
 	wait_leases 0
+}
+
+# Staging against the owner's policy, with a daemon of its own:
+#   - the owner's Acquire naming no mode takes a context staged in unbound mode; naming
+#     another mode it is told what is staged for it (not "shared with another owner");
+#   - Stage for an owner the policy would not give the device is refused, naming the device
+#     and the rule; an unknown user is named as such;
+#   - staged contexts expire (--expire, else stage-timeout), audited, the group freed.
+t_stage_owner() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/stage.conf" id out base n
+	printf '%s\n' "admin uid 0" "stage-timeout 3" "deny uid $UX" \
+		"allow uid $UA to any mode attached,unbound group implicit" \
+		"allow uid $UB to any mode attached group implicit" >"$pol"
+	DAEMON_PID=
+	if ! daemon_start stage "$SAMPLE" "$pol"; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	base=$(daemon_fds_settled)
+	# Staged unbound, acquired without --mode: served, in unbound mode.
+	id=$(ctl_as root stage default --for $UA --device $DEV_2 --mode unbound --json=short | jq -r .id)
+	out=$(ctl_as $UA acquire $DEV_2 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "no --mode: served from the staged context ($(cat "$WORK/err"))" \
+		"$(jq -r .staged <<<"$out")" "$id"
+	expect_eq "in the staged mode" "$(jq -r .mode <<<"$out")" unbound
+	wait_leases 0
+	# Asking for the other mode: told what is staged for her.
+	id=$(ctl_as root stage default --for $UA --device $DEV_2 --mode unbound --json=short | jq -r .id)
+	ctl_as $UA acquire $DEV_2 --mode attached --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "other mode refused" "$?" 2
+	expect_eq "the refusal says what is staged for her" "$(cat "$WORK/err")" \
+		"ioasidctl: $DEV_2 (IOMMU group 4): device busy: a context is staged for you in unbound mode (staged context $id): acquire it with mode 'unbound'"
+	ctl_as root stage drop "$id" >/dev/null
+	# An owner the policy denies, a mode the owner's rule does not grant, an unknown user.
+	ctl_as root stage default --for $UX --device $DEV_1 >/dev/null 2>"$WORK/err"
+	expect_eq "stage for a denied owner" "$?" 2
+	expect_eq "names the device and the deny rule" "$(cat "$WORK/err")" \
+		"ioasidctl: The policy would not give $DEV_1 to owner 'uid $UX': denied by rule at $pol:3"
+	ctl_as root stage default --for $UB --device $DEV_1 --mode unbound >/dev/null 2>"$WORK/err"
+	expect_eq "stage in a mode the owner's rule does not grant" "$?" 2
+	expect_eq "names the rule" "$(cat "$WORK/err")" \
+		"ioasidctl: The policy would not give $DEV_1 to owner 'uid $UB': mode 'unbound' not granted by rule at $pol:5"
+	ctl_as root stage default --for nosuchuser --device $DEV_1 >/dev/null 2>"$WORK/err"
+	expect_eq "unknown user" "$(cat "$WORK/err")" "ioasidctl: No such user 'nosuchuser'"
+	expect_eq "nothing staged" "$(ctl_as root stage list --json=short | jq length)" 0
+	# Expiry: --expire 1, and the policy's stage-timeout (3 s here) without it.
+	id=$(ctl_as root stage default --for $UB --device $DEV_1 --expire 1 --json=short | jq -r .id)
+	expect_eq "expires in 1 s" "$(ctl_as root stage list --json=short | jq -r '.[0].expires - .[0].created')" 1
+	ctl_as $UA acquire $DEV_1 --json=short </dev/null >/dev/null 2>&1
+	expect_eq "held while staged" "$?" 2
+	for _ in $(seq 60); do
+		[ "$(ctl_as root stage list --json=short | jq length)" = 0 ] && break
+		sleep 0.05
+	done
+	expect_eq "expired" "$(ctl_as root stage list --json=short | jq length)" 0
+	expect_match "the expiry is audited" "$(grep 'action=drop-staged ' "$DAEMON_LOG")" \
+		"lease=$id reason=\"staged context expired: not acquired within 1 s\""
+	out=$(ctl_as $UA acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "the group is free again ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $DEV_1
+	ctl_as root stage default --for $UB --device $DEV_1 --json=short >/dev/null
+	expect_eq "stage-timeout from the policy" \
+		"$(ctl_as root stage list --json=short | jq -r '.[0].expires - .[0].created')" 3
+	ctl_as root stage default --for $UB --device $DEV_2 --expire 0 >/dev/null 2>&1
+	expect_eq "--expire 0 is a usage error" "$?" 64
+	wait_leases 0
+	n=$(daemon_wait_fds "$base") || fail "daemon fd count $n, baseline $base (I2)"
+	daemon_stop || fail "ioasidd did not stop cleanly"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
 # A daemon of its own: its policy is rewritten and reloaded.
@@ -1429,6 +1502,153 @@ t_vmd_domain() {
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+# Dependent devices on tests/hosts/sriov-vfio.json: PF 0000:01:00.0 on vfio-pci with VFs
+# 0000:01:10.0 and 0000:01:10.2 (FLR everywhere); 0000:02:00.0 and 0000:02:00.1, one
+# device's two functions in groups 20 and 21, without FLR: they share a bus reset. (ioasidctl
+# adds a refused device's group to the message.)
+# dep_daemon NAME POLICY-LINES...: a daemon of its own on that host (the main one is saved).
+dep_daemon() {
+	local name=$1
+	shift
+	printf '%s\n' "admin uid 0" "$@" >"$WORK/$name.conf"
+	DEP_SAVED="$DAEMON_PID $DAEMON_SOCK $DAEMON_LOG"
+	DAEMON_PID=
+	daemon_start "$name" "$REPO/tests/hosts/sriov-vfio.json" "$WORK/$name.conf" || {
+		fail "ioasidd ($name) did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		read -r DAEMON_PID DAEMON_SOCK DAEMON_LOG <<<"$DEP_SAVED"
+		return 1
+	}
+	DEP_BASE=$(daemon_fds_settled)
+}
+dep_daemon_done() {
+	local n
+	wait_leases 0
+	n=$(daemon_wait_fds "$DEP_BASE") || fail "daemon fd count $n, baseline $DEP_BASE (I2)"
+	daemon_stop || fail "ioasidd did not stop cleanly"
+	read -r DAEMON_PID DAEMON_SOCK DAEMON_LOG <<<"$DEP_SAVED"
+}
+PF=0000:01:00.0
+VF0=0000:01:10.0
+VF2=0000:01:10.2
+FN0=0000:02:00.0
+FN1=0000:02:00.1
+
+# B10: the PF on one tenant, a VF to another: refused by the daemon, naming the PF and the
+# holder's lease, in both directions; the same tenant may take both; sibling VFs are
+# independent. A VF in attached mode meets the kernel's VF-token rule (the sim's EACCES).
+t_B10_pf_vf() {
+	local id out
+	dep_daemon b10 "allow uid $UA to any mode attached,unbound" \
+		"allow uid $UB to any mode attached,unbound" || return
+	hold_lease P $UA $PF || fail "PF acquire failed: $(cat "$P_err")"
+	id=$(jq -r .lease "$P_out")
+	ctl_as $UB acquire $VF0 --mode unbound --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "B's VF refused" "$?" 2
+	expect_eq "the refusal names the PF and A's lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $VF0 (IOMMU group 11) is a VF of $PF, leased to uid $UA (lease $id)"
+	out=$(raw_as $UB --timeout 5 --replies 1 \
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$VF2\"],\"mode\":\"unbound\"}}")
+	expect_eq "named error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
+		io.ioasid.DependentOwned
+	expect_eq "its parameters" "$(jq -r 'select(.reply) | .reply.parameters |
+		[.device, .dependent, .relation, .owner] | join(" ")' <<<"$out")" \
+		"$VF2 $PF pf leased to uid $UA (lease $id)"
+	expect_eq "no fd went to B" "$(jq -r 'select(.reply) | .fds' <<<"$out")" 0
+	# The same tenant takes a VF of its own PF.
+	out=$(ctl_as $UA acquire $VF0 --mode unbound --json=short </dev/null 2>"$WORK/err")
+	expect_eq "A takes a VF of its PF ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $VF0
+	release_lease P
+	wait_leases 0
+	# The other way: B holds a VF, A's PF is refused naming the VF; another VF is B's
+	# sibling's business only.
+	hold_lease V $UB $VF0 --mode unbound || fail "VF acquire failed: $(cat "$V_err")"
+	id=$(jq -r .lease "$V_out")
+	ctl_as $UA acquire $PF --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "A's PF refused" "$?" 2
+	expect_eq "the refusal names the VF and B's lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $PF (IOMMU group 10) is the PF of $VF0, leased to uid $UB (lease $id)"
+	out=$(ctl_as $UA acquire $VF2 --mode unbound --json=short </dev/null 2>"$WORK/err")
+	expect_eq "sibling VFs go to different tenants ($(cat "$WORK/err"))" \
+		"$(jq -r '.devices[0].bdf' <<<"$out")" $VF2
+	release_lease V
+	# Attached mode binds in the daemon, where the kernel wants the PF's VF token.
+	ctl_as $UA acquire $VF2 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "attached VF: the kernel's refusal" "$?" 1
+	expect_match "named as the VF token" "$(cat "$WORK/err")" \
+		"$VF2: device-bind \(a VF of a PF on vfio-pci needs the PF's VF token.*EACCES"
+	dep_daemon_done
+}
+
+# B7: two functions sharing a bus reset go to one owner: another tenant is refused naming
+# the dependent BDF and the holder; the same tenant takes both.
+t_B7_shared_reset() {
+	local id out
+	dep_daemon b7 "allow uid $UA to any mode attached,unbound" \
+		"allow uid $UB to any mode attached,unbound" || return
+	hold_lease F $UA $FN0 || fail "acquire failed: $(cat "$F_err")"
+	id=$(jq -r .lease "$F_out")
+	ctl_as $UB acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "B refused" "$?" 2
+	expect_eq "the refusal names the dependent BDF" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN1 (IOMMU group 21) shares a bus reset with $FN0, leased to uid $UA (lease $id)"
+	out=$(ctl_as $UA acquire $FN1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "the same tenant takes both ($(cat "$WORK/err"))" \
+		"$(jq -r '.devices[0].bdf' <<<"$out")" $FN1
+	release_lease F
+	wait_leases 0
+	# Free again: B takes .1, and then A's .0 is refused the other way round.
+	hold_lease G $UB $FN1 || fail "acquire failed: $(cat "$G_err")"
+	id=$(jq -r .lease "$G_out")
+	ctl_as $UA acquire $FN0 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "the refusal names .1 and B's lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN0 (IOMMU group 20) shares a bus reset with $FN1, leased to uid $UB (lease $id)"
+	# Stage answers for the owner the same way; a staged context holds its dependents too.
+	ctl_as root stage default --for $UA --device $FN0 >/dev/null 2>"$WORK/err"
+	expect_eq "staging .0 for A is refused" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN0 shares a bus reset with $FN1, leased to uid $UB (lease $id)"
+	release_lease G
+	wait_leases 0
+	id=$(ctl_as root stage default --for $UA --device $FN0 --json=short | jq -r .id)
+	ctl_as $UB acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "a staged context holds its dependents" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN1 (IOMMU group 21) shares a bus reset with $FN0, staged for another owner (staged context $id)"
+	ctl_as root stage drop "$id" >/dev/null
+	dep_daemon_done
+}
+
+# The grants: share-reset / split-sriov on both owners' rules let dependents be split; a
+# rule without them (UC's) is refused, as requester and as holder.
+t_dependents_granted() {
+	local UC=4703 id out
+	dep_daemon grant \
+		"allow uid $UA to any mode attached,unbound share-reset yes split-sriov yes" \
+		"allow uid $UB to any mode attached,unbound share-reset yes split-sriov yes" \
+		"allow uid $UC to any mode attached,unbound" || return
+	hold_lease F $UA $FN0 || fail "acquire failed: $(cat "$F_err")"
+	hold_lease P $UA $PF || fail "acquire failed: $(cat "$P_err")"
+	out=$(ctl_as $UB acquire $FN1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "share-reset: B takes .1 ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $FN1
+	out=$(ctl_as $UB acquire $VF0 --mode unbound --json=short </dev/null 2>"$WORK/err")
+	expect_eq "split-sriov: B takes a VF ($(cat "$WORK/err"))" "$(jq -r '.devices[0].bdf' <<<"$out")" $VF0
+	ctl_as $UC acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "UC's rule grants no share-reset" "$?" 2
+	expect_match "named" "$(cat "$WORK/err")" "$FN1 \\(IOMMU group 21\\) shares a bus reset with $FN0"
+	ctl_as $UC acquire $VF2 --mode unbound --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "UC's rule grants no split-sriov" "$?" 2
+	# Last held, first released: a later holder inherited the earlier one's fifo.
+	release_lease P
+	release_lease F
+	wait_leases 0
+	# The holder's grant counts too: UC holds .0, B (granted) is refused .1.
+	hold_lease C $UC $FN0 || fail "acquire failed: $(cat "$C_err")"
+	id=$(jq -r .lease "$C_out")
+	ctl_as $UB acquire $FN1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "the holder's lease lacks the grant" "$(cat "$WORK/err")" \
+		"ioasidctl: $FN1 (IOMMU group 21) shares a bus reset with $FN0, leased to uid $UC (lease $id)"
+	release_lease C
+	dep_daemon_done
+}
+
 # ---------------------------------------------------------------------------------------
 # Catalogue cases added for tests/ADVERSARIAL.md (A8, A11, B8, B9, C10). Each runs its own
 # daemon where it needs another policy, and checks I2 on it.
@@ -1719,6 +1939,7 @@ run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
 run_test leases-revoke t_leases_filtered_and_revoke
 run_test stage t_stage_consume_drop
+run_test stage-owner t_stage_owner
 run_test reload-revokes t_reload_revokes
 run_test memlock t_memlock
 run_test run-expands t_run_expands
@@ -1755,6 +1976,9 @@ run_test B8 t_B8_noiommu
 run_test B9 t_B9_only_granted
 run_test C10 t_C10_cloexec
 run_test A5-userns t_A5_userns
+run_test B7 t_B7_shared_reset
+run_test B10 t_B10_pf_vf
+run_test dependents-granted t_dependents_granted
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then

@@ -271,6 +271,18 @@ static void write_device(const Host *h, const Device *d) {
 			write_file(p, "%s", "");
 		}
 	}
+	/* reset_method as the kernel shows it (absent with no method at all, and then "reset"
+	 * too); a device whose methods are not known looks like a kernel before 5.15: "reset"
+	 * without "reset_method". */
+	if (d->reset_known && d->reset_methods) {
+		char methods[256] = "";
+		for (size_t i = 0; d->reset_methods[i]; i++)
+			snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods),
+				 "%s%s", i ? " " : "", d->reset_methods[i]);
+		ATTR("reset_method", "%s\n", methods);
+	}
+	if (!d->reset_known || d->reset_methods)
+		ATTR("reset", "%s", "");
 	if (d->sriov_totalvfs >= 0) {
 		ATTR("sriov_totalvfs", "%d\n", d->sriov_totalvfs);
 		ATTR("sriov_numvfs", "%d\n", d->sriov_numvfs);

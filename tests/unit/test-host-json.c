@@ -49,6 +49,43 @@ static void test_minimal_ok(void) {
 	CU_ASSERT_PTR_NULL(h->groups[0].member_bdfs);
 }
 
+/* reset_method: absent and null are "not known" (and stay absent when written), [] is a
+ * known "no reset method", a list keeps its order. */
+static void test_reset_method(void) {
+	static const struct {
+		const char *json;
+		bool known;
+		const char *methods; /* space-separated, "" for none */
+		const char *written; /* what the writer emits, NULL: no reset_method key */
+	} cases[] = {
+		{ DOC_DEV(""), false, "", NULL },
+		{ DOC_DEV(", \"reset_method\": null"), false, "", NULL },
+		{ DOC_DEV(", \"reset_method\": []"), true, "", "\"reset_method\": [\n      ]" },
+		{ DOC_DEV(", \"reset_method\": [\"pm\", \"bus\"]"), true, "pm bus",
+		  "\"reset_method\": [\n        \"pm\",\n        \"bus\"\n      ]" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_host_free_ Host *h = NULL;
+		_cleanup_free_ char *err = NULL, *out = NULL;
+		const char *json = cases[i].json;
+		ASSERT_OK(host_load_json_string(json, &h, &err));
+		const Device *d = host_find_device(h, "0000:01:00.0");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		CU_ASSERT_EQUAL(d->reset_known, cases[i].known);
+		char got[128] = "";
+		for (size_t j = 0; d->reset_methods && d->reset_methods[j]; j++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", j ? " " : "",
+				 d->reset_methods[j]);
+		ASSERT_STREQ(got, cases[i].methods);
+		ASSERT_OK(host_to_json_string(h, &out));
+		if (cases[i].written) {
+			CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].written));
+		} else {
+			CU_ASSERT_PTR_NULL(strstr(out, "reset_method"));
+		}
+	}
+}
+
 static void test_tab_in_property(void) {
 	_cleanup_host_free_ Host *h = NULL;
 	_cleanup_free_ char *err = NULL, *out = NULL;
@@ -135,6 +172,9 @@ static const struct {
 	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [\"0000:01:00.2\"]}"),
 	  "devices[1].sriov.virtfn[0]: no device '0000:01:00.2' on this host" },
 	{ DOC_DEV(", \"physfn\": \"0000:09:00.0\""), "devices[1].physfn: no device '0000:09:00.0' on this host" },
+	{ DOC_DEV(", \"reset_method\": \"flr\""), "devices[1].reset_method: expected an array, got string" },
+	{ DOC_DEV(", \"reset_method\": [\"FLR\"]"), "devices[1].reset_method[0]: expected a reset method name" },
+	{ DOC_DEV(", \"reset_method\": [\"flr\", \"bus\", \"flr\"]"), "devices[1].reset_method: 'flr' listed twice" },
 	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"end\": \"0x1fff\", \"type\": \"bogus\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
 	  "groups[0].reserved_regions[0].type: unknown region type 'bogus'" },
 	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"fee00000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
@@ -394,6 +434,7 @@ static void test_mutations(void) {
 }
 
 static CU_TestInfo tests[] = {
+	{ "reset_method", test_reset_method },
 	{ "minimal_ok", test_minimal_ok },
 	{ "tab_in_property", test_tab_in_property },
 	{ "errors", test_errors },

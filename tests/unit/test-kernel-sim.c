@@ -662,6 +662,43 @@ static void test_reserved_regions(void) {
 	ASSERT_OK(K(close, i));
 }
 
+/*
+ * The edges of the MSI window (0xfee00000-0xfeefffff, inclusive). The kernel compares
+ * inclusive intervals (iopt_set_allow_iova against the reserved tree, and
+ * iopt_reserve_iova against the allowed tree at attach): a window whose last byte is the
+ * window's first byte overlaps it by that one byte and is refused EADDRINUSE; a window ending
+ * one byte earlier touches nothing. The same at the upper edge, and in both orders (allowed
+ * range first, then attach; attach first, then ALLOW_IOVAS).
+ */
+static void test_reserved_edges(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int i;
+	uint32_t ioas, id;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(ioas_alloc, i, &ioas));
+	int d = open_bind(k, "0000:01:00.0", i, &id);
+	const IovaRange below_touch = { 0x100000, MSI_START }, below_ok = { 0x100000, MSI_START - 1 };
+	const IovaRange above_touch = { MSI_END, 0x1ffffffffULL },
+			above_ok = { MSI_END + 1, 0x1ffffffffULL };
+
+	/* Allowed first: the attach that would reserve the MSI window refuses. */
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &below_touch, 1));
+	ASSERT_ERR(K(device_attach, d, ioas, NULL), EADDRINUSE);
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &above_touch, 1));
+	ASSERT_ERR(K(device_attach, d, ioas, NULL), EADDRINUSE);
+	const IovaRange both_ok[2] = { below_ok, above_ok };
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, both_ok, 2));
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+
+	/* Attached first: ALLOW_IOVAS itself refuses a window touching the reservation. */
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &below_touch, 1), EADDRINUSE);
+	ASSERT_ERR(K(ioas_allow_iovas, i, ioas, &above_touch, 1), EADDRINUSE);
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &below_ok, 1));
+	ASSERT_OK(K(ioas_allow_iovas, i, ioas, &above_ok, 1));
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
 static void test_allow_iovas(void) {
 	_cleanup_kernel_free_ Kernel *k = sim_new();
 	int i;
@@ -1025,6 +1062,155 @@ static void test_fixtures(void) {
 	ASSERT_ERR(K(iommufd_open, &i), ENOENT);
 }
 
+/* Opens the fixture device bdf's cdev. */
+static int open_fixture(Kernel *k, const Host *h, const char *bdf) {
+	int fd = -1;
+	ASSERT_OK(K(device_open, host_find_device(h, bdf), &fd));
+	return fd;
+}
+
+/*
+ * VF tokens (vfio_pci_core_match_token_uuid, checked at BIND since 6.17): on sriov-vfio the
+ * PF 01:00.0 is on vfio-pci with VFs 01:10.0 and 01:10.2.
+ */
+static void test_vf_token(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("sriov-vfio.json", &h);
+	static const uint8_t token[16] = { 0xbd, 0x8d, 0x9d, 0x2b, 0x5a, 0x5f, 0x4f, 0x5a,
+					   0xa2, 0x11, 0xf5, 0x91, 0x51, 0x4b, 0xa1, 0xf3 };
+	static const uint8_t other[16] = { 1 };
+	int ia, ib;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &ia));
+	ASSERT_OK(K(iommufd_open, &ib));
+
+	/* A VF: open works, BIND needs the PF's token, which nobody set yet. */
+	int vf = open_fixture(k, h, "0000:01:10.0");
+	ASSERT_ERR(K(device_bind, vf, ib, &id), EACCES);
+	ASSERT_ERR(kernel_sim_bind_token(k, vf, ib, token, &id), EACCES);
+	/* The PF's user (context A) binds without a token (no VF is open) and sets one. */
+	int pf = open_fixture(k, h, "0000:01:00.0");
+	ASSERT_ERR(kernel_sim_set_vf_token(k, pf, token), EINVAL); /* before bind */
+	ASSERT_OK(K(device_bind, pf, ia, &id));
+	ASSERT_OK(kernel_sim_set_vf_token(k, pf, token));
+	/* Context B: still EACCES without the token or with another; with it, bound. */
+	ASSERT_ERR(K(device_bind, vf, ib, &id), EACCES);
+	ASSERT_ERR(kernel_sim_bind_token(k, vf, ib, other, &id), EACCES);
+	ASSERT_OK(kernel_sim_bind_token(k, vf, ib, token, &id));
+	ASSERT_ERR(kernel_sim_set_vf_token(k, vf, token), ENOTTY); /* a VF has no token */
+	/* The PF opened again while a VF is open: its token is needed too. */
+	ASSERT_OK(K(close, pf));
+	pf = open_fixture(k, h, "0000:01:00.0");
+	ASSERT_ERR(K(device_bind, pf, ia, &id), EACCES);
+	ASSERT_ERR(kernel_sim_bind_token(k, pf, ia, other, &id), EACCES);
+	ASSERT_OK(kernel_sim_bind_token(k, pf, ia, token, &id));
+	/* With the VF closed, a token given to the PF becomes the new one. */
+	ASSERT_OK(K(close, vf));
+	ASSERT_OK(K(close, pf));
+	pf = open_fixture(k, h, "0000:01:00.0");
+	ASSERT_OK(kernel_sim_bind_token(k, pf, ia, other, &id));
+	vf = open_fixture(k, h, "0000:01:10.2");
+	ASSERT_ERR(kernel_sim_bind_token(k, vf, ib, token, &id), EACCES);
+	ASSERT_OK(kernel_sim_bind_token(k, vf, ib, other, &id));
+	ASSERT_OK(K(close, vf));
+	ASSERT_OK(K(close, pf));
+
+	/* A token given to a device that takes none: EINVAL; a plain device binds as before. */
+	int d = open_fixture(k, h, "0000:02:00.0");
+	ASSERT_ERR(kernel_sim_bind_token(k, d, ia, token, &id), EINVAL);
+	ASSERT_ERR(kernel_sim_set_vf_token(k, d, token), EINVAL);
+	ASSERT_OK(K(device_bind, d, ia, &id));
+	ASSERT_ERR(kernel_sim_set_vf_token(k, d, token), ENOTTY);
+	ASSERT_OK(K(close, d));
+
+	/* The group path: GET_DEVICE_FD of the VF by its bare name is refused the same way. */
+	int ct, gfd, dfd;
+	ASSERT_OK(K(legacy_container_open, &ct));
+	ASSERT_OK(K(legacy_group_open, 11, ct, &gfd));
+	ASSERT_OK(K(legacy_set_iommu, ct));
+	ASSERT_ERR(K(legacy_device_open, gfd, host_find_device(h, "0000:01:10.0"), &dfd), EACCES);
+	ASSERT_OK(K(close, gfd));
+	ASSERT_OK(K(close, ct));
+	ASSERT_OK(K(close, ia));
+	ASSERT_OK(K(close, ib));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* A VF whose PF is on its host driver (sriov-nic: i40e): no token, and none taken. */
+	k = sim_from_fixture("sriov-nic.json", &h);
+	ASSERT_OK(K(iommufd_open, &ia));
+	vf = open_fixture(k, h, "0000:3b:02.0");
+	ASSERT_ERR(kernel_sim_bind_token(k, vf, ia, token, &id), EINVAL);
+	ASSERT_OK(K(device_bind, vf, ia, &id));
+	ASSERT_OK(K(close, vf));
+	ASSERT_OK(K(close, ia));
+}
+
+/*
+ * Resets on sriov-vfio: 02:00.0 (reset_method "bus", but a sibling on its bus) and 02:00.1
+ * (none) have no working function reset; a hot reset needs every device of the bus bound to
+ * (or in a group owned by) the caller's context.
+ */
+static void test_resets(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("sriov-vfio.json", &h);
+	int ia, ib;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &ia));
+	ASSERT_OK(K(iommufd_open, &ib));
+	int f0 = open_fixture(k, h, "0000:02:00.0"), f1 = open_fixture(k, h, "0000:02:00.1");
+	ASSERT_ERR(kernel_sim_hot_reset(k, f0), EINVAL); /* before bind */
+	ASSERT_OK(K(device_bind, f0, ia, &id));
+	ASSERT_ERR(K(device_reset, f0), EINVAL); /* "bus" with a sibling: no function reset */
+	/* The sibling neither bound nor in a group A owns: not A's to reset. */
+	ASSERT_ERR(kernel_sim_hot_reset(k, f0), EINVAL);
+	/* Bound to another context: refused from either side. */
+	ASSERT_OK(K(device_bind, f1, ib, &id));
+	ASSERT_ERR(K(device_reset, f1), EINVAL); /* no reset method at all */
+	ASSERT_ERR(kernel_sim_hot_reset(k, f0), EINVAL);
+	ASSERT_ERR(kernel_sim_hot_reset(k, f1), EINVAL);
+	/* Both in A: the bus reset is A's. */
+	ASSERT_OK(K(close, f1));
+	f1 = open_fixture(k, h, "0000:02:00.1");
+	ASSERT_OK(K(device_bind, f1, ia, &id));
+	ASSERT_OK(kernel_sim_hot_reset(k, f0));
+	ASSERT_OK(kernel_sim_hot_reset(k, f1));
+	ASSERT_OK(K(close, f0));
+	ASSERT_OK(K(close, f1));
+
+	/* The PF has FLR; its bus also holds its VFs, which are dev_sets of their own, so no
+	 * hot reset from either, whoever owns them. */
+	static const uint8_t token[16] = { 7 };
+	int pf = open_fixture(k, h, "0000:01:00.0");
+	ASSERT_OK(K(device_bind, pf, ia, &id));
+	ASSERT_OK(K(device_reset, pf));
+	ASSERT_ERR(kernel_sim_hot_reset(k, pf), EINVAL);
+	/* Even with every VF in the same context. */
+	ASSERT_OK(kernel_sim_set_vf_token(k, pf, token));
+	int v0 = open_fixture(k, h, "0000:01:10.0"), v2 = open_fixture(k, h, "0000:01:10.2");
+	ASSERT_OK(kernel_sim_bind_token(k, v0, ia, token, &id));
+	ASSERT_OK(kernel_sim_bind_token(k, v2, ia, token, &id));
+	ASSERT_ERR(kernel_sim_hot_reset(k, pf), EINVAL);
+	ASSERT_ERR(kernel_sim_hot_reset(k, v0), EINVAL);
+	ASSERT_OK(K(close, v0));
+	ASSERT_OK(K(close, v2));
+	ASSERT_OK(K(close, pf));
+	ASSERT_OK(K(close, ia));
+	ASSERT_OK(K(close, ib));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* A device on a root bus has no bus reset at all (sample: edu devices on bus 00). */
+	k = sim_from_fixture("sample.json", &h);
+	ASSERT_OK(K(iommufd_open, &ia));
+	f0 = open_fixture(k, h, "0000:00:03.0");
+	ASSERT_OK(K(device_bind, f0, ia, &id));
+	ASSERT_ERR(kernel_sim_hot_reset(k, f0), ENODEV);
+	ASSERT_OK(K(device_reset, f0)); /* reset methods not known: assumed to work */
+	ASSERT_OK(K(close, f0));
+	ASSERT_OK(K(close, ia));
+}
+
 static CU_TestInfo tests[] = {
 	{ "new_and_api", test_new_and_api },
 	{ "memfd_names", test_memfd_names },
@@ -1045,6 +1231,7 @@ static CU_TestInfo tests[] = {
 	{ "iova_ranges", test_iova_ranges },
 	{ "address_width", test_address_width },
 	{ "reserved_regions", test_reserved_regions },
+	{ "reserved_edges", test_reserved_edges },
 	{ "allow_iovas", test_allow_iovas },
 	{ "map_unmap", test_map_unmap },
 	{ "huge_pages", test_huge_pages },
@@ -1054,6 +1241,8 @@ static CU_TestInfo tests[] = {
 	{ "free_with_open_fds", test_free_with_open_fds },
 	{ "fixtures", test_fixtures },
 	{ "sync_host", test_sync_host },
+	{ "vf_token", test_vf_token },
+	{ "resets", test_resets },
 	CU_TEST_INFO_NULL,
 };
 

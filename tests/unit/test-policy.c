@@ -164,6 +164,10 @@ static void test_errors(void) {
 		{ "allow user alice to any group sometimes\n", 1, 31, "whole or implicit" },
 		{ "allow user alice to any lifetime forever\n", 1, 34, "connection or process" },
 		{ "allow user alice to any on-revoke explode\n", 1, 35, "detach" },
+		{ "allow user alice to any share-reset maybe\n", 1, 37, "Expected yes or no after 'share-reset'" },
+		{ "allow user alice to any split-sriov 1\n", 1, 37, "Expected yes or no after 'split-sriov'" },
+		{ "allow user alice to any split-sriov yes split-sriov no\n", 1, 41, "Duplicate 'split-sriov'" },
+		{ "deny user bob to any share-reset yes\n", 1, 22, "only valid on allow" },
 		{ "allow user alice to any max-devices -1\n", 1, 37, "Invalid max-devices" },
 		{ "deny user bob to any mode attached\n", 1, 22, "only valid on allow" },
 		{ "admin user alice to any\n", 1, 18, "no 'to' part" },
@@ -176,6 +180,9 @@ static void test_errors(void) {
 		{ "socket-group wizards\n", 1, 14, "Unknown group 'wizards'" },
 		{ "allow-noiommu maybe\n", 1, 15, "yes or no" },
 		{ "idle-timeout 0\n", 1, 14, "Invalid idle-timeout" },
+		{ "stage-timeout 0\n", 1, 15, "Invalid stage-timeout '0' (1..604800 seconds)" },
+		{ "stage-timeout 604801\n", 1, 15, "Invalid stage-timeout" },
+		{ "stage-timeout 60\nstage-timeout 60\n", 2, 1, "Duplicate setting 'stage-timeout'" },
 		{ "max-connections-per-uid 3 4\n", 1, 27, "Unexpected '4'" },
 		{ "pool gpus vendor 0x10de\n", 1, 11, "Expected '{'" },
 		{ "pool gpus {\n vendor 0x10de\n", 1, 1, "Unterminated 'pool' block" },
@@ -385,7 +392,8 @@ static void test_grants(void) {
 		"hugepages off; require dirty-tracking }\n"
 		"layout small { iova 0x100000-0x1fffff }\n"
 		"allow user alice to vendor 0x10de mode unbound layout vm,small max-devices 2 "
-		"max-leases 3 memlock 64G group implicit lifetime process on-revoke detach+reset\n"
+		"max-leases 3 memlock 64G group implicit lifetime process on-revoke detach+reset "
+		"share-reset yes split-sriov no\n"
 		"allow user bob to any\n"
 		"allow user carol to any on-revoke signal mode attached,unbound memlock infinity\n");
 	PolicyDecision d;
@@ -400,6 +408,8 @@ static void test_grants(void) {
 	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_IMPLICIT);
 	CU_ASSERT_EQUAL(d.grant.lifetime, POLICY_LIFETIME_PROCESS);
 	CU_ASSERT_EQUAL(d.grant.on_revoke, POLICY_REVOKE_DETACH_RESET);
+	CU_ASSERT_TRUE(d.grant.share_reset);
+	CU_ASSERT_FALSE(d.grant.split_sriov);
 	ASSERT_STREQ(d.file, "test.conf");
 	CU_ASSERT_EQUAL(d.line, 3);
 
@@ -422,6 +432,8 @@ static void test_grants(void) {
 	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_WHOLE);
 	CU_ASSERT_EQUAL(d.grant.lifetime, POLICY_LIFETIME_CONNECTION);
 	CU_ASSERT_EQUAL(d.grant.on_revoke, POLICY_REVOKE_DETACH);
+	CU_ASSERT_FALSE(d.grant.share_reset);
+	CU_ASSERT_FALSE(d.grant.split_sriov);
 	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_nic, POLICY_MODE_UNBOUND, NULL, &d));
 	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_nic, POLICY_MODE_ATTACHED, "vm", &d));
 
@@ -459,15 +471,18 @@ static void test_settings(void) {
 	CU_ASSERT_FALSE(s->allow_noiommu);
 	CU_ASSERT_EQUAL(s->max_connections_per_uid, 64);
 	CU_ASSERT_EQUAL(s->idle_timeout_sec, 30);
+	CU_ASSERT_EQUAL(s->stage_timeout_sec, 600);
 	CU_ASSERT_EQUAL(policy_generation(d), 7);
 
 	_cleanup_policy_free_ Policy *p = load_ok("socket-group kvm\nallow-noiommu yes\n"
-						  "max-connections-per-uid 8; idle-timeout 120\n");
+						  "max-connections-per-uid 8; idle-timeout 120\n"
+						  "stage-timeout 604800\n");
 	s = policy_settings(p);
 	ASSERT_STREQ(s->socket_group, "kvm");
 	CU_ASSERT_TRUE(s->allow_noiommu);
 	CU_ASSERT_EQUAL(s->max_connections_per_uid, 8);
 	CU_ASSERT_EQUAL(s->idle_timeout_sec, 120);
+	CU_ASSERT_EQUAL(s->stage_timeout_sec, 604800);
 }
 
 /* ---- E5: overlapping allow and deny rules, first match wins --------------------------- */
@@ -788,7 +803,8 @@ static void test_to_string(void) {
 		"hugepages on }\n"
 		"allow user alice group kvm to pool gpus mode unbound layout vm max-devices 2 "
 		"memlock 1536M lifetime process\n"
-		"allow unit libvirtd.service to any mode attached,unbound\n"
+		"allow unit libvirtd.service to any mode attached,unbound split-sriov yes\n"
+		"allow user bob to vendor 0x8086 share-reset yes split-sriov no\n"
 		"allow cgroup \"*/libpod-*.scope\" user bob to bdf 0000:3b:00.0 group implicit\n"
 		"allow user bob user-unit \"libpod-*.scope\" to bdf 0000:3b:00.0 max-leases 1\n"
 		"allow uid 100000-165535 label \"*:container_t:*\" to numa 1 iommu-group 3 "
@@ -809,6 +825,10 @@ static void test_to_string(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "iova 0x0-0xfedfffff 0x100000000-0xffffffffffff"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "\ndeny *  #"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "allow user bob user-unit libpod-*.scope to bdf"));
+	/* Printed only when granted ("no" is the default). */
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "on-revoke detach split-sriov yes  #"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "on-revoke detach share-reset yes  #"));
+	CU_ASSERT_PTR_NULL(strstr(s1, "share-reset no"));
 	CU_ASSERT_EQUAL(policy_n_rules(q), policy_n_rules(p));
 	/* Same decisions on both. */
 	const PolicyPeer *peers[] = { &peer_alice, &peer_bob, &peer_carol, &peer_libvirtd,
@@ -1114,7 +1134,7 @@ static void test_example(void) {
 	_cleanup_policy_free_ Policy *q = load_ok(all);
 	CU_ASSERT_EQUAL(policy_n_pools(q), 3);
 	CU_ASSERT_EQUAL(policy_n_layouts(q), 2);
-	CU_ASSERT_EQUAL(policy_n_rules(q), 7);
+	CU_ASSERT_EQUAL(policy_n_rules(q), 8);
 	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
 	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
 	/* The worked examples do what their comments say. */
@@ -1131,6 +1151,10 @@ static void test_example(void) {
 	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
 	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+	PolicyDecision d;
+	CU_ASSERT_TRUE(eval(q, &peer_bob, &dev_nic, POLICY_MODE_UNBOUND, NULL, &d));
+	CU_ASSERT_TRUE(d.grant.split_sriov);
+	CU_ASSERT_FALSE(d.grant.share_reset);
 }
 
 /* The complete policy in ioasid.conf(5) EXAMPLES (its second .EX block) loads. */
