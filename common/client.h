@@ -109,7 +109,9 @@ typedef struct IoasidLease {
 	int *groups;
 	size_t n_groups;
 	char *lifetime;
-	char *state;
+	char *state;   /* "pending", "active", "revoked", "ended" */
+	char **held;   /* revoked or ended: devices whose files are still open elsewhere (strv,
+			* never NULL; empty from a daemon that does not say) */
 	uint64_t generation;
 	int64_t created; /* as the daemon reports it (seconds or usec since the epoch) */
 } IoasidLease;
@@ -125,6 +127,7 @@ typedef struct IoasidStatus {
 	int64_t connections;
 	char *accounting;
 	char **warnings;
+	char **held; /* "BDF (IOMMU group N): held by ended lease L (uid U, pid P)" lines */
 } IoasidStatus;
 
 IoasidStatus *ioasid_status_free(IoasidStatus *s);

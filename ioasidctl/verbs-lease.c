@@ -413,6 +413,20 @@ static int do_acquire(char **positional, IoasidClient **ret_client,
 	return 0;
 }
 
+/* Closes the fds received for res. Before Release: a lease released while its holder still
+ * has the fds is over, but ioasidd keeps its groups ("held by ended lease") until they are
+ * closed. */
+static void result_close_fds(IoasidAcquireResult *res) {
+	res->iommufd = safe_close(res->iommufd);
+	res->container = safe_close(res->container);
+	for (size_t i = 0; i < res->n_group_fds; i++)
+		res->group_fds[i] = safe_close(res->group_fds[i]);
+	for (size_t i = 0; i < res->n_devices; i++) {
+		res->devices[i].fd = safe_close(res->devices[i].fd);
+		res->devices[i].group_fd = -EBADF;
+	}
+}
+
 int verb_acquire(int argc, char **argv) {
 	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
 	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
@@ -422,6 +436,7 @@ int verb_acquire(int argc, char **argv) {
 	if (r > 0)
 		return r;
 	if (!print_result(res)) {
+		result_close_fds(res);
 		(void)release_lease(c, res->lease);
 		return ioasidctl_error(1, "Lease %s: a received fd is not what the reply says it is",
 				       res->lease);
@@ -436,6 +451,7 @@ int verb_acquire(int argc, char **argv) {
 				       res->lease);
 	if (r < 0)
 		return ioasidctl_error(1, "Waiting for stdin: %s", strerror(-r));
+	result_close_fds(res);
 	r = release_lease(c, res->lease);
 	return r > 0 ? r : 0;
 }
@@ -688,14 +704,20 @@ int verb_leases(int argc, char **argv) {
 		json_object_object_add(o, "groups", g);
 		json_object_object_add(o, "lifetime", json_object_new_string(l[i].lifetime));
 		json_object_object_add(o, "state", json_object_new_string(l[i].state));
+		json_object_object_add(o, "held", json_strv(l[i].held));
 		json_object_object_add(o, "generation", json_object_new_int64((int64_t)l[i].generation));
 		json_object_object_add(o, "created", json_object_new_int64(l[i].created));
 		json_object_array_add(a, o);
 
+		/* "ended (files open)": over, but its groups stay held until they are closed. */
+		_cleanup_free_ char *state = NULL;
+		if (asprintf(&state, "%s%s", l[i].state,
+			     l[i].held && *l[i].held ? " (files open)" : "") < 0)
+			state = NULL;
 		snprintf(uid, sizeof(uid), "%" PRIi64, l[i].uid);
 		snprintf(pid, sizeof(pid), "%" PRIi64, l[i].pid);
 		table_add_row(t, l[i].id, uid, l[i].pid >= 0 ? pid : NULL, l[i].mode, devs, groups,
-			      l[i].lifetime, l[i].state);
+			      l[i].lifetime, state ? state : l[i].state);
 	}
 	ioasid_leases_free(l, n);
 
@@ -748,6 +770,7 @@ int verb_status(int argc, char **argv) {
 	json_object_object_add(o, "connections", json_object_new_int64(s->connections));
 	json_object_object_add(o, "accounting", json_object_new_string(s->accounting));
 	json_object_object_add(o, "warnings", json_strv(s->warnings));
+	json_object_object_add(o, "held", json_strv(s->held));
 	if (arg_json != JSON_OFF) {
 		output_json(o);
 		return 0;
@@ -756,6 +779,8 @@ int verb_status(int argc, char **argv) {
 	       "     Leases: %" PRIi64 "\nConnections: %" PRIi64 "\n Accounting: %s\n",
 	       s->version, s->kernel, s->api, s->generation, s->leases, s->connections,
 	       s->accounting);
+	for (char **h = s->held; h && *h; h++)
+		printf("       Held: %s\n", *h);
 	for (char **w = s->warnings; w && *w; w++)
 		printf("    %sWarning:%s %s\n", ansi_yellow(), ansi_normal(), *w);
 	return 0;

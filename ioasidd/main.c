@@ -157,6 +157,7 @@ static void probe_accounting(Manager *m) {
 
 static void manager_done(Manager *m) {
 	udev_monitor_stop(m);
+	hold_stop(m);
 	server_close_all(m);
 	lease_table_clear(&m->leases);
 	policy_free(m->policy);
@@ -270,6 +271,11 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	(void)sd_event_set_watchdog(m.event, true);
+
+	r = hold_start(&m);
+	if (r < 0)
+		log_warning_errno(r, "Cannot watch the kernel backend's file releases: held groups "
+				     "are re-checked every few seconds only: %m");
 
 	if (!arg_host) {
 		r = udev_monitor_start(&m);

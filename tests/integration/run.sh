@@ -270,6 +270,132 @@ t_run_signal() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Leases end only when their fds are gone (issue 11, section 2): a lease that ends while some
+# process still holds its device fds keeps its group ("held by ended lease L (uid U, pid P)")
+# until the kernel (sim) shows them closed.
+
+# A directory the clients (other uids) can write pid files to.
+client_tmp() {
+	mkdir -p "$WORK/tmp"
+	chmod 1777 "$WORK/tmp"
+	echo "$WORK/tmp"
+}
+
+# Waits up to 3 s for FILE to hold a pid; prints it.
+wait_pidfile() {
+	for _ in $(seq 60); do
+		[ -s "$1" ] && { cat "$1"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# The state of lease ID as an admin sees it ("" when not listed); waits up to 3 s for WANT.
+lease_state() {
+	local id=$1 want=${2:-} st
+	for _ in $(seq 60); do
+		st=$(ctl_as root leases --json=short | jq -r --arg id "$id" '.[] | select(.id == $id) | .state')
+		[ -z "$want" ] || [ "$st" = "$want" ] && break
+		sleep 0.05
+	done
+	echo "$st"
+}
+
+# Waits up to 3 s until process PID is gone (reaped): its files are closed by then.
+wait_gone() {
+	for _ in $(seq 60); do
+		[ -e "/proc/$1" ] || return 0
+		sleep 0.05
+	done
+	fail "process $1 did not go away"
+}
+
+group_owner() { # GROUP: ListGroups' owner of GROUP as an admin sees it
+	raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
+		jq -r --argjson g "$1" 'select(.reply) | .reply.parameters.groups[] | select(.number == $g) | .owner'
+}
+
+# The assertions of a lease that ended while a process (pid $4, not the lease's) holds its
+# device fds: named as held, refused to B until that process exits, then granted.
+check_held_after_end() { # WHAT ID LEASE-PID HOLDER-PID
+	local what=$1 id=$2 lpid=$3 holder=$4 held out
+	expect_eq "$what: listed as ended" "$(lease_state "$id" ended)" ended
+	expect_eq "$what: its held device" \
+		"$(ctl_as root leases --json=short | jq -r --arg id "$id" '.[] | select(.id == $id) | .held | join(" ")')" \
+		$DEV_1
+	held="held by ended lease $id (uid $UA, pid $lpid)"
+	expect_eq "$what: the holder sees its own" \
+		"$(ctl_as $UA leases --json=short | jq -r '.[0].state')" ended
+	expect_eq "$what: ListGroups (admin)" "$(group_owner 3)" "$held"
+	expect_eq "$what: status names it" \
+		"$(ctl_as root status --json=short | jq -r '.held | join(";")')" "$DEV_1 (IOMMU group 3): $held"
+	expect_eq "$what: status counts no live lease" "$(lease_count)" 0
+	out=$(ctl_as $UB acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "$what: B refused" "$?" 2
+	expect_eq "$what: B gets no fd" "$out" ""
+	expect_eq "$what: B's reason (not told whose)" "$(cat "$WORK/err")" \
+		"ioasidctl: $DEV_1: IOMMU group 3 is held by an ended lease of another user: its device files are still open in some process"
+	ctl_as $UA acquire $DEV_1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "$what: A refused too" "$?" 2
+	expect_eq "$what: A's reason names the lease" "$(cat "$WORK/err")" \
+		"ioasidctl: $DEV_1: IOMMU group 3 is $held: its device files are still open in some process"
+	# Audit: the lease's end was recorded.
+	expect_match "$what: end audited" "$(grep "lease=$id" "$DAEMON_LOG" | grep 'action=release' | tail -1)" \
+		"lease=$id"
+	kill "$holder"
+	wait_gone "$holder"
+	out=$(ctl_as $UB acquire $DEV_1 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "$what: B granted once the holder is gone ($(cat "$WORK/err"))" \
+		"$(jq -r .verified <<<"$out")" true
+	expect_eq "$what: the ended lease is gone" "$(lease_state "$id" none)" ""
+	wait_leases 0
+}
+
+# A client of the API: it acquires (connection lifetime),
+# passes the fds to a child and exits; the child lives on.
+t_acquire_client_passes_fds() {
+	local tmp pid child id
+	if [ ! -x /usr/bin/python3 ]; then
+		echo "    SKIPPED: /usr/bin/python3 is not installed (the API client is a Python script)"
+		return
+	fi
+	tmp=$(client_tmp)
+	rm -f "$tmp/c.child" "$tmp/c.lease"
+	cat >"$tmp/client.py" <<'PY'
+import json, os, socket, sys, time
+sock, bdf, pidfile, leasefile = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+s.sendall(json.dumps({"method": "io.ioasid.Broker.Acquire",
+                      "parameters": {"devices": [bdf]}}).encode() + b"\0")
+msg, fds, _, _ = socket.recv_fds(s, 65536, 16)
+reply = json.loads(msg.rstrip(b"\0"))
+lease = reply["parameters"]["lease"]
+if os.fork() == 0:
+    s.close()            # the child holds the device fds, not the lease's connection
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    time.sleep(300)
+    os._exit(0)
+with open(leasefile, "w") as f:
+    f.write(lease)
+os._exit(0)              # the client exits: its connection closes, the lease ends
+PY
+	chmod 0644 "$tmp/client.py"
+	setpriv --reuid=$UA --regid="$CLIENT_GID" --clear-groups --inh-caps=-all \
+		/usr/bin/python3 "$tmp/client.py" "$DAEMON_SOCK" $DEV_1 "$tmp/c.child" "$tmp/c.lease"
+	expect_eq "client exit" "$?" 0
+	id=$(cat "$tmp/c.lease" 2>/dev/null)
+	# The child is the only process of uid A still running python3.
+	child=$(pgrep -u $UA -f "$tmp/client.py")
+	expect_match "the child lives" "$child" '^[0-9]+$'
+	# The lease's pid is the client's, which exited.
+	pid=$(ctl_as root leases --json=short | jq -r --arg id "$id" '.[] | select(.id == $id) | .pid')
+	expect_match "lease pid" "$pid" '^[0-9]+$'
+	check_held_after_end "API client" "$id" "$pid" "$child"
+}
+
+# ---------------------------------------------------------------------------------------
 # A. Authentication and authorization
 
 t_A1_no_rule() {
@@ -759,14 +885,17 @@ EOF
 		"lease=$id reason=\"policy generation 3 no longer allows $DEV_1"
 	expect_match "drop audited" "$(grep 'action=drop-staged ' "$DAEMON_LOG")" \
 		"lease=$sid reason=\"policy generation 3 no longer allows $DEV_2"
-	# The revoked lease holds no group any more. (With the real kernel the holder's bound
-	# device fd still makes the next bind fail; the sim cannot see copies held by another
-	# process: the VM tier's scenario 6 checks that.)
-	expect_eq "the group is free in the daemon's books" \
+	# The holder still has its fds, so the kernel keeps the device bound: the revoked lease
+	# holds its group until they are closed, and says so (to an admin, by name).
+	expect_eq "the group stays held by the revoked lease" \
 		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" null
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" \
+		"held by revoked lease $id (uid $UA, pid $R1_pid)"
 	release_lease R1
 	wait_leases 0
+	expect_eq "free once the holder is gone" \
+		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" null
 	daemon_stop
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
@@ -968,6 +1097,7 @@ run_test reload-revokes t_reload_revokes
 run_test memlock t_memlock
 run_test run-expands t_run_expands
 run_test run-signal t_run_signal
+run_test acquire-client-passes-fds t_acquire_client_passes_fds
 run_test A1 t_A1_no_rule
 run_test A2 t_A2_peercred_eio
 run_test A3 t_A3_client_exits

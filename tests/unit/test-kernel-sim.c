@@ -944,76 +944,12 @@ static Kernel *sim_from_fixture(const char *name, Host **ret_host) {
 
 /* ---- last close, anywhere ---------------------------------------------------------- */
 
-/*
- * Another process that holds sim files: forked before they exist (so it inherits none), it
- * receives fds over a socketpair (SCM_RIGHTS), keeps them, acknowledges, and exits when told
- * ('q') or when the socket closes; its copies go with it, as the kernel closes them at exit.
- */
-typedef struct Holder {
-	pid_t pid;
-	int sock;
-} Holder;
-
-static void holder_start(Holder *h) {
-	int sv[2];
-	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-	pid_t pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		close(sv[0]);
-		for (;;) {
-			char c = 0;
-			union {
-				struct cmsghdr h;
-				char buf[CMSG_SPACE(sizeof(int) * 4)];
-			} u;
-			struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-					     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-			if (recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC) <= 0 || c == 'q')
-				_exit(0);
-			if (write(sv[1], "k", 1) != 1)
-				_exit(1);
-		}
-	}
-	close(sv[1]);
-	*h = (Holder){ .pid = pid, .sock = sv[0] };
-}
-
-/* Sends fd to the holder and waits until it has it; the caller's copy stays the caller's. */
-static void holder_give(Holder *h, int fd) {
-	char c = 'f';
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u = {};
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	CU_ASSERT_FATAL(sendmsg(h->sock, &mh, MSG_NOSIGNAL) == 1);
-	CU_ASSERT_FATAL(read(h->sock, &c, 1) == 1 && c == 'k');
-}
-
-/* Tells the holder to exit and reaps it: once waitpid() returns, its files are closed. */
-static void holder_stop(Holder *h) {
-	CU_ASSERT(write(h->sock, "q", 1) == 1);
-	int status = 0;
-	CU_ASSERT(waitpid(h->pid, &status, 0) == h->pid);
-	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(h->sock);
-}
-
 /* A bound device fd sent to another process keeps the device bound and its group owned by
  * the context after this process closed every copy it had (the daemon's side of a lease
  * whose holder passed the fd on); released when that process exits. */
 static void test_last_close_sent_fd(void) {
-	Holder h;
-	holder_start(&h);
+	TestHolder h;
+	test_holder_start(&h);
 	_cleanup_kernel_free_ Kernel *k = sim_new();
 	int a, b, d2, sib;
 	uint32_t id, ioas;
@@ -1022,8 +958,8 @@ static void test_last_close_sent_fd(void) {
 	ASSERT_OK(K(ioas_alloc, a, &ioas));
 	int d = open_bind(k, "0000:03:00.0", a, &id);
 	ASSERT_OK(K(device_attach, d, ioas, NULL));
-	holder_give(&h, d);
-	holder_give(&h, a);
+	test_holder_give(&h, d);
+	test_holder_give(&h, a);
 	ASSERT_OK(K(close, d));
 	ASSERT_OK(K(close, a));
 	/* Still bound: another open file of the device cannot bind; the group is still owned by
@@ -1036,7 +972,7 @@ static void test_last_close_sent_fd(void) {
 	int c, g;
 	ASSERT_OK(K(legacy_container_open, &c));
 	ASSERT_ERR(K(legacy_group_open, 12, c, &g), EBUSY);
-	holder_stop(&h);
+	test_holder_stop(&h);
 	/* The holder's exit closed the last copy: unbound, the group released. */
 	ASSERT_OK(K(legacy_group_open, 12, c, &g));
 	ASSERT_OK(K(close, g));
