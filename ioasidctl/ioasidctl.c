@@ -30,6 +30,7 @@ const char *arg_lifetime = NULL;
 bool arg_reset = false;
 bool arg_signal = false;
 bool arg_quiet = false;
+unsigned arg_fds_from = 3;
 
 typedef struct Verb {
 	const char *name;
@@ -47,8 +48,8 @@ static const Verb verbs[] = {
 	{ "snapshot", verb_snapshot, "snapshot", "Write the host model as JSON (for --host FILE)" },
 	{ "acquire", verb_acquire, "acquire BDF... [--mode attached|unbound]",
 	  "Acquire devices from ioasidd and report the fds received" },
-	{ "run", verb_run, "run [--device BDF]... [--mode M] -- CMD ARGS...",
-	  "Acquire devices, then run CMD with the fds ({iommufd}, {fd:BDF} expanded)" },
+	{ "run", verb_run, "run [--device BDF]... [--mode M] [--fds-from N] -- CMD ARGS...",
+	  "Acquire devices, then become CMD holding the lease (fds from 3, {fd:BDF} expanded)" },
 	{ "leases", verb_leases, "leases", "List leases held through ioasidd" },
 	{ "status", verb_status, "status", "Show the daemon's status" },
 	{ "revoke", verb_revoke, "revoke LEASE [--reset] [--signal]", "Revoke a lease (admin)" },
@@ -129,6 +130,7 @@ enum {
 	ARG_LIFETIME,
 	ARG_RESET,
 	ARG_SIGNAL,
+	ARG_FDS_FROM,
 };
 
 static int parse_argv(int argc, char **argv) {
@@ -158,6 +160,7 @@ static int parse_argv(int argc, char **argv) {
 		{ "lifetime", required_argument, NULL, ARG_LIFETIME },
 		{ "reset", no_argument, NULL, ARG_RESET },
 		{ "signal", no_argument, NULL, ARG_SIGNAL },
+		{ "fds-from", required_argument, NULL, ARG_FDS_FROM },
 		{ "quiet", no_argument, NULL, 'q' },
 		{}
 	};
@@ -270,6 +273,13 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case ARG_SIGNAL:
 			arg_signal = true;
+			break;
+		case ARG_FDS_FROM:
+			if (num_parse_u64(optarg, 65536, &v) < 0 || v < 3)
+				return ioasidctl_error(-EXIT_USAGE,
+						       "Invalid --fds-from '%s' (a number from 3)",
+						       optarg);
+			arg_fds_from = (unsigned)v;
 			break;
 		case 'q':
 			arg_quiet = true;

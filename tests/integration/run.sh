@@ -270,9 +270,10 @@ t_run_signal() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Leases end only when their fds are gone (issue 11, section 2): a lease that ends while some
-# process still holds its device fds keeps its group ("held by ended lease L (uid U, pid P)")
-# until the kernel (sim) shows them closed.
+# Leases end only when their fds are gone (issue 11, section 2). `run` execs CMD in place
+# with the lease's connection inherited; a lease that ends anyway while some process still
+# holds its device fds keeps its group ("held by ended lease L (uid U, pid P)") until the
+# kernel (sim) shows them closed.
 
 # A directory the clients (other uids) can write pid files to.
 client_tmp() {
@@ -315,6 +316,39 @@ group_owner() { # GROUP: ListGroups' owner of GROUP as an admin sees it
 		jq -r --argjson g "$1" 'select(.reply) | .reply.parameters.groups[] | select(.number == $g) | .owner'
 }
 
+# (a) run's program holds the lease: listed while it lives (with its pid: run became it),
+# kept by a child that inherited the connection after the program exited, gone with the last.
+t_run_holds_lease() {
+	local tmp pid child id
+	tmp=$(client_tmp)
+	rm -f "$tmp/a.child"
+	ctl_bg $UA run --device $DEV_1 -- sh -c \
+		'sleep 300 & echo $! >"$0"; read x; exit 0' "$tmp/a.child" 2>/dev/null </dev/null &
+	pid=$!
+	child=$(wait_pidfile "$tmp/a.child") || fail "the program did not start its child"
+	wait_leases 1
+	id=$(ctl_as $UA leases --json=short | jq -r '.[0].id')
+	expect_eq "the lease's pid is the program's (exec in place)" \
+		"$(ctl_as $UA leases --json=short | jq -r '.[0].pid')" "$pid"
+	expect_eq "active" "$(lease_state "$id")" active
+	# The program exits (stdin is /dev/null); its child still has the connection.
+	wait $pid
+	sleep 0.2
+	expect_eq "still active while the child holds the connection" "$(lease_state "$id")" active
+	kill "$child"
+	wait_leases 0
+	expect_eq "gone with the last holder" "$(lease_state "$id" none)" ""
+	# And without a child: the lease ends with the program.
+	ctl_bg $UA run --device $DEV_1 -- sleep 300 2>/dev/null &
+	pid=$!
+	wait_leases 1
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	wait_leases 0
+	expect_eq "no ended record: nobody holds the fds" \
+		"$(ctl_as root leases --json=short | jq length)" 0
+}
+
 # The assertions of a lease that ended while a process (pid $4, not the lease's) holds its
 # device fds: named as held, refused to B until that process exits, then granted.
 check_held_after_end() { # WHAT ID LEASE-PID HOLDER-PID
@@ -351,7 +385,34 @@ check_held_after_end() { # WHAT ID LEASE-PID HOLDER-PID
 	wait_leases 0
 }
 
-# A client of the API: it acquires (connection lifetime),
+# (b) The issue's case: the program forks a child with the device fds and dies (kill -9),
+# the child lives on. The lease ends (connection lifetime: the child closed its copy of the
+# connection; process lifetime: the program's pid is gone), the device stays held.
+t_run_wrapper_dies() {
+	local tmp pid child id lifetime
+	tmp=$(client_tmp)
+	for lifetime in connection process; do
+		rm -f "$tmp/b.child"
+		# The child keeps the iommufd and device fds; with connection lifetime it drops the
+		# lease's connection, which would otherwise keep the lease (and is tested above).
+		ctl_bg $UA run --device $DEV_1 --lifetime $lifetime -- sh -c '
+			if [ "$1" = connection ]; then
+				sh -c "eval \"exec \$IOASID_LEASE_FD>&-\"; exec sleep 300" &
+			else
+				sleep 300 &
+			fi
+			echo $! >"$0"; exec sleep 300' "$tmp/b.child" $lifetime 2>/dev/null </dev/null &
+		pid=$!
+		child=$(wait_pidfile "$tmp/b.child") || fail "$lifetime: no child"
+		wait_leases 1
+		id=$(ctl_as $UA leases --json=short | jq -r '.[0].id')
+		kill -KILL $pid
+		wait $pid 2>/dev/null
+		check_held_after_end "$lifetime lifetime" "$id" "$pid" "$child"
+	done
+}
+
+# The same for a client of the API that is not run: it acquires (connection lifetime),
 # passes the fds to a child and exits; the child lives on.
 t_acquire_client_passes_fds() {
 	local tmp pid child id
@@ -393,6 +454,43 @@ PY
 	pid=$(ctl_as root leases --json=short | jq -r --arg id "$id" '.[] | select(.id == $id) | .pid')
 	expect_match "lease pid" "$pid" '^[0-9]+$'
 	check_held_after_end "API client" "$id" "$pid" "$child"
+}
+
+# The podman recipe: fds from 3 with no gaps (--preserve-fds=IOASID_FDS passes exactly them),
+# the connection after them, and the environment naming them.
+t_run_fds_from_3() {
+	local out id
+	out=$(ctl_as $UA run --device $DEV_1 --device $DEV_2 -- sh -c '
+		for n in 3 4 5 6; do echo "$n $(readlink /proc/self/fd/$n | sed "s/:[0-9]* (deleted)$//; s/ (deleted)$//; s/socket:.*/socket/")"; done
+		[ -e /proc/self/fd/7 ] && echo "7 open"
+		echo "env $IOASID_FDS_START $IOASID_FDS $IOASID_LEASE_FD $IOASID_FDNAMES"
+		echo "lease $IOASID_LEASE"
+		echo "args $0 $1 $2"' '{iommufd}' "{fd:$DEV_1}" "{fd:$DEV_2}" 2>/dev/null)
+	expect_eq "exit code" "$?" 0
+	expect_eq "fds 3.." "$(grep -E '^[0-9]' <<<"$out" | tr '\n' ';')" \
+		"3 /memfd:ioasid-sim:iommufd;4 /memfd:ioasid-sim:vfio:$DEV_1;5 /memfd:ioasid-sim:vfio:$DEV_2;6 socket;"
+	expect_eq "environment" "$(grep '^env' <<<"$out")" "env 3 3 6 iommufd $DEV_1 $DEV_2"
+	expect_match "IOASID_LEASE" "$(grep '^lease' <<<"$out")" '^lease [0-9a-f]{32}$'
+	expect_eq "placeholders name the placed fds" "$(grep '^args' <<<"$out")" "args 3 4 5"
+	wait_leases 0
+	# An fd inherited by ioasidctl at a number of the block is not replaced: refused, and
+	# --fds-from moves the block.
+	ctl_as $UA run --device $DEV_1 -- true 3</dev/null 2>"$WORK/err"
+	expect_eq "inherited fd 3: usage error" "$?" 64
+	expect_match "message" "$(cat "$WORK/err")" "fd 3 is already open \\(inherited\\).*--fds-from"
+	out=$(ctl_as $UA run --device $DEV_1 --fds-from 40 -- sh -c \
+		'echo "$(readlink /proc/self/fd/3) $0 $IOASID_FDS_START $IOASID_LEASE_FD"' '{iommufd}' \
+		3</dev/null 40>&- 41>&- 42>&- 2>/dev/null)
+	expect_eq "--fds-from 40" "$out" "/dev/null 40 40 42"
+	wait_leases 0
+	ctl_as $UA run --fds-from 2 --device $DEV_1 -- true 2>/dev/null
+	expect_eq "--fds-from below 3" "$?" 64
+	# The lease's connection is CMD's: it can release the lease itself through it.
+	out=$(ctl_as $UA run --device $DEV_1 -- sh -c 'printf "%s\0" "{\"method\":\"io.ioasid.Broker.Release\",\"parameters\":{\"lease\":\"$IOASID_LEASE\"}}" >&$IOASID_LEASE_FD; sleep 0.3; echo done' 2>/dev/null)
+	expect_eq "released through IOASID_LEASE_FD" "$out" done
+	expect_match "release audited" "$(grep 'action=release ' "$DAEMON_LOG" | tail -1)" \
+		"method=io.ioasid.Broker.Release"
+	wait_leases 0
 }
 
 # ---------------------------------------------------------------------------------------
@@ -1097,7 +1195,10 @@ run_test reload-revokes t_reload_revokes
 run_test memlock t_memlock
 run_test run-expands t_run_expands
 run_test run-signal t_run_signal
+run_test run-holds-lease t_run_holds_lease
+run_test run-wrapper-dies t_run_wrapper_dies
 run_test acquire-client-passes-fds t_acquire_client_passes_fds
+run_test run-fds-from-3 t_run_fds_from_3
 run_test A1 t_A1_no_rule
 run_test A2 t_A2_peercred_eio
 run_test A3 t_A3_client_exits
