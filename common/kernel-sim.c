@@ -33,11 +33,12 @@
  * container) when the last reference to its open file description is released in any
  * process: copies sent over SCM_RIGHTS, inherited over fork/exec, kept in systemd's fdstore,
  * or dup()ed and closed with plain close() all count, as they do for the kernel's __fput().
- * Each file handed out is an O_RDWR open of the memfd through /proc/self/fd (the
- * memfd_create() description itself is closed at once: on recent kernels, 6.18 here, a
- * pseudo file's own description reports no fsnotify events); the sim pins the inode with a separate O_RDONLY open file description
- * (not a dup, which would count as a holder) and watches it with inotify: IN_CLOSE_WRITE is
- * reported by fsnotify_close() in __fput(), when the last reference to a writable
+ * Each file handed out is an O_RDWR open of the memfd through /proc/self/fd, a description
+ * of its own (on recent kernels, 6.18 here, the memfd_create() description reports no
+ * fsnotify events); the sim keeps the memfd_create() description to pin the inode (it is not
+ * the handed-out file, so holding it does not count as holding that file, and it is closed
+ * only after the watch is gone) and watches the inode with inotify: IN_CLOSE_WRITE is
+ * reported by fsnotify_close() in __fput(), when the last reference to the handed-out
  * description goes. Every entry point first drains those events (non-blocking), so the
  * state seen by a call is the state after every close that finished before it; kernel_close()
  * is a plain close(). events_fd exposes the inotify fd for a caller that wants to wake up
@@ -166,7 +167,7 @@ typedef enum SimFileKind {
 
 struct SimFile {
 	SimFileKind kind;
-	int pin_fd; /* a separate O_RDONLY open of the inode: pins it without holding the file */
+	int pin_fd; /* the memfd_create() description: pins the inode, is not the file */
 	int wd;     /* inotify watch on it: IN_CLOSE_WRITE = the last close, anywhere */
 	dev_t st_dev;
 	ino_t st_ino;
@@ -318,23 +319,10 @@ static void fd_path(int fd, char buf[static 32]) {
 static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **ret_file,
 			int *ret_fd) {
 	char path[32];
-	_cleanup_close_ int mfd = memfd_create(name, MFD_CLOEXEC);
-	if (mfd < 0)
-		return -errno;
-	fd_path(mfd, path);
-	/* The file handed out is a fresh open of the memfd (a description that reports its
-	 * last close), the pin a read-only one (its own close is IN_CLOSE_NOWRITE, not
-	 * watched). The memfd_create() description goes before the watch exists, so its close
-	 * is never mistaken for the handed-out file's. */
-	_cleanup_close_ int pin = open(path, O_RDONLY | O_CLOEXEC);
+	/* The memfd_create() description is the pin: never closed while watched, so its own
+	 * close (which older kernels report) is never taken for the handed-out file's. */
+	_cleanup_close_ int pin = memfd_create(name, MFD_CLOEXEC);
 	if (pin < 0)
-		return -errno;
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	mfd = safe_close(mfd);
-	struct stat st;
-	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (pin < 3) {
 		/* Not on 0-2 if a caller closed those. */
@@ -344,11 +332,19 @@ static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **re
 		safe_close(pin);
 		pin = p;
 	}
+	fd_path(pin, path);
+	/* The file handed out: a fresh open of the memfd, a description that reports its last
+	 * close. */
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
 	SimFile **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
 	if (!files)
 		return -ENOMEM;
 	s->files = files;
-	fd_path(pin, path);
 	int wd = inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE);
 	if (wd < 0)
 		return -errno;
