@@ -137,7 +137,7 @@ struct Lease {
 	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
 	bool revoked;     /* revoked: the daemon's references are closed, the record stays
 			   * (state "revoked") until the holder releases, disconnects or exits;
-			   * it no longer holds its groups */
+			   * it holds only the groups of devices still held (LeaseDevice.held) */
 	bool ended;       /* over, but the kernel still shows files of it held elsewhere
 			   * (LeaseDevice.held): kept, holding those groups, until they are closed
 			   * (hold.c); no connection, pidfd or daemon references any more */
