@@ -18,9 +18,10 @@
  * A device still held keeps its group from every other owner: its lease stays in the table
  * (state "ended", or "revoked") as "held by ended lease L (uid U, pid P)" in ListLeases,
  * Status, ListGroups, ListDevices and Acquire's GroupOwned. The probe is repeated every
- * HOLD_RECHECK_SEC while anything is held, on udev events, when the kernel backend reports
- * that a file went (the sim's events_fd), and before an Acquire is refused for the group;
- * an ended lease whose devices are all released is forgotten.
+ * HOLD_RECHECK_SEC while anything is held, on udev events, and before an Acquire is refused
+ * for the group; an ended lease whose devices are all released is forgotten. (The sim's
+ * events_fd only makes the sim take in released files at once; it does not trigger probes,
+ * so the paths above are the ones tested.)
  *
  * What the probe cannot see is an *unbound* device file still held (unbound mode, the
  * holder never bound it): neither can the kernel, which refuses that file's BIND later if
@@ -251,13 +252,13 @@ static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 	return 0;
 }
 
-/* The backend saw a file go (sim). Everything it reported is taken in by sync; then what is
- * held is asked again. */
+/* The backend saw a file go (sim): sync takes it in, so the backend's own references to
+ * released files go at once. What is held is not asked again here: the daemon learns that the
+ * way it does on the real kernel (the timer, udev, the probe before a refusal), so the sim
+ * exercises those paths. */
 static int on_kernel_events(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Manager *m = userdata;
 	(void)KERNEL_CALL(m->kernel, sync);
-	if (hold_any(m))
-		hold_recheck(m, -1);
 	return 0;
 }
 
@@ -301,12 +302,7 @@ int hold_start(Manager *m) {
 	int fd = KERNEL_CALL(m->kernel, events_fd);
 	if (fd < 0)
 		return fd == -EOPNOTSUPP ? 0 : fd;
-	int r = sd_event_add_io(m->event, &m->kernel_events, fd, EPOLLIN, on_kernel_events, m);
-	if (r < 0)
-		return r;
-	/* Before the requests of the same iteration: a client that closed its fds and then
-	 * asks finds them closed. */
-	return sd_event_source_set_priority(m->kernel_events, SD_EVENT_PRIORITY_IMPORTANT);
+	return sd_event_add_io(m->event, &m->kernel_events, fd, EPOLLIN, on_kernel_events, m);
 }
 
 void hold_stop(Manager *m) {

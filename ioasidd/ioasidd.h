@@ -369,7 +369,8 @@ void hold_recheck(Manager *m, int group);
  * holder) or "held by an ended lease of another user" into buf when l is a revoked or ended
  * lease still holding files: returns 1; else 0. */
 int hold_describe(const Lease *l, bool identify, char *buf, size_t size);
-/* Wakes up on the kernel backend's events_fd when it has one (the sim). 0 or -errno. */
+/* Takes in the kernel backend's released files at once when it has an events_fd (the sim).
+ * 0 or -errno. */
 int hold_start(Manager *m);
 void hold_stop(Manager *m);
 
