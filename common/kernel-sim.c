@@ -40,10 +40,10 @@
  * only after the watch is gone) and watches the inode with inotify: IN_CLOSE_WRITE is
  * reported by fsnotify_close() in __fput(), when the last reference to the handed-out
  * description goes. Every entry point first drains those events (non-blocking), so the
- * state seen by a call is the state after every close that finished before it; kernel_close()
- * is a plain close(). events_fd exposes the inotify fd for a caller that wants to wake up
- * when a file goes (the daemon does: its fd count and its view of held groups follow at
- * once); sync drains it. The pins and the inotify fd are the sim's own fds: one per file
+ * state seen by a call is the state after every close that finished before it;
+ * kernel_close() is a plain close(). events_fd exposes the inotify fd for a caller that wants
+ * to wake up when a file goes (the daemon does, so that the sim's pins of released files go
+ * at once); sync drains it. The pins and the inotify fd are the sim's own fds: one per file
  * not yet released, plus one.
  *
  * What the sim cannot see: which process holds a file (the kernel does not say either);
