@@ -99,7 +99,8 @@ char *ioasid_error_format(const char *name, json_object *p) {
 			r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is %s: its device files are "
 				     "still open in some process", strna(dev), n, owner);
 		else
-			r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is shared with another owner (%s)",
+			r = asprintf(&m,
+				     "%s: IOMMU group %" PRIi64 " is shared with another owner (%s)",
 				     strna(dev), n, strna(owner));
 	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
 		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));

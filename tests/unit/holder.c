@@ -24,8 +24,10 @@ void test_holder_start(TestHolder *h) {
 				char buf[CMSG_SPACE(sizeof(int) * 4)];
 			} u;
 			struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-					     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+			struct msghdr mh = { .msg_iov = &iov,
+					     .msg_iovlen = 1,
+					     .msg_control = u.buf,
+					     .msg_controllen = sizeof(u.buf) };
 			if (recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC) <= 0 || c == 'q')
 				_exit(0);
 			if (write(sv[1], "k", 1) != 1)
