@@ -92,9 +92,16 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is not viable%s%s", strna(dev), n,
 			     b && *b ? ": " : "", strempty(b));
 	} else if (streq(name, IOASID_ERROR_GROUP_OWNED)) {
+		const char *owner = param_str(p, "owner");
 		(void)param_int(p, "group", &n);
-		r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is shared with another owner (%s)",
-			     strna(dev), n, strna(param_str(p, "owner")));
+		if (owner && strneq(owner, "held by ", 8))
+			/* A lease that ended (or was revoked) while a process kept its fds. */
+			r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is %s: its device files are "
+				     "still open in some process", strna(dev), n, owner);
+		else
+			r = asprintf(&m,
+				     "%s: IOMMU group %" PRIi64 " is shared with another owner (%s)",
+				     strna(dev), n, strna(owner));
 	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
 		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));
 	else if (streq(name, IOASID_ERROR_DEPENDENT_OWNED))
@@ -431,6 +438,7 @@ void ioasid_leases_free(IoasidLease *l, size_t n) {
 		free(l[i].groups);
 		free(l[i].lifetime);
 		free(l[i].state);
+		strv_free(l[i].held);
 	}
 	free(l);
 }
@@ -443,6 +451,7 @@ IoasidStatus *ioasid_status_free(IoasidStatus *s) {
 	free(s->api);
 	free(s->accounting);
 	strv_free(s->warnings);
+	strv_free(s->held);
 	free(s);
 	return NULL;
 }
@@ -463,6 +472,7 @@ int ioasid_lease_from_json(const DocNode *o, IoasidLease *l) {
 	    (r = get_strv(o, "devices", false, &l->devices)) < 0 ||
 	    (r = get_str(o, "lifetime", &l->lifetime)) < 0 ||
 	    (r = get_str(o, "state", &l->state)) < 0 ||
+	    (r = get_strv(o, "held", true, &l->held)) < 0 ||
 	    (r = get_int(o, "created", true, 0, &l->created)) < 0 ||
 	    (r = get_int(o, "generation", true, 0, &v)) < 0)
 		return r;
@@ -500,6 +510,7 @@ int ioasid_status_from_json(const DocNode *o, IoasidStatus **ret) {
 	    (r = get_int(o, "leases", false, 0, &s->leases)) < 0 ||
 	    (r = get_int(o, "connections", false, 0, &s->connections)) < 0 ||
 	    (r = get_strv(o, "warnings", true, &s->warnings)) < 0 ||
+	    (r = get_strv(o, "held", true, &s->held)) < 0 ||
 	    (r = get_int(o, "generation", false, 0, &v)) < 0)
 		return r;
 	s->generation = v < 0 ? 0 : (uint64_t)v;

@@ -6,8 +6,10 @@
  * Used by ioasidctl; usable by any program that wants device fds from the daemon.
  *
  * One IoasidClient is one connection. Leases with lifetime "connection" (the default) live
- * as long as the connection: ioasid_client_free() ends them. Calls are synchronous, one at a
- * time.
+ * as long as the connection: ioasid_client_free() ends them. A lease that ends while its fds
+ * are still open (here or in a process they were passed to) keeps its IOMMU groups in the
+ * daemon, "held by ended lease", until they are closed: close them before releasing. Calls
+ * are synchronous, one at a time.
  *
  * Errors: every call returns 0 (or >= 0) on success and -errno on failure:
  *   -EREMOTEIO  the daemon answered with a named Varlink error; *ret_error (when given) holds
@@ -109,7 +111,9 @@ typedef struct IoasidLease {
 	int *groups;
 	size_t n_groups;
 	char *lifetime;
-	char *state;
+	char *state;   /* "pending", "active", "revoked", "ended" */
+	char **held;   /* revoked or ended: devices whose files are still open elsewhere (strv,
+			* never NULL; empty from a daemon that does not say) */
 	uint64_t generation;
 	int64_t created; /* as the daemon reports it (seconds or usec since the epoch) */
 } IoasidLease;
@@ -125,6 +129,7 @@ typedef struct IoasidStatus {
 	int64_t connections;
 	char *accounting;
 	char **warnings;
+	char **held; /* "BDF (IOMMU group N): held by ended lease L (uid U, pid P)" lines */
 } IoasidStatus;
 
 IoasidStatus *ioasid_status_free(IoasidStatus *s);

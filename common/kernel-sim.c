@@ -24,22 +24,34 @@
  * fds are real memfds named for what they stand for ("ioasid-sim:iommufd:3",
  * "ioasid-sim:vfio:0000:3b:00.0", "ioasid-sim:vfio-container:1", "ioasid-sim:vfio-group:17",
  * "ioasid-sim:vfio-legacy:0000:3b:00.0") so a receiver can tell what it got. The sim
- * recognises its files by inode (fstat), so dup()s made in this process are recognised
- * too; it keeps a private O_CLOEXEC duplicate of each so the inode cannot be recycled while
- * the sim remembers it. An fd the sim did not create gets ENOTTY (a wrong file type), a
+ * recognises its files by inode (fstat), so dup()s and copies received over SCM_RIGHTS are
+ * the same file to it. An fd the sim did not create gets ENOTTY (a wrong file type), a
  * closed fd EBADF, and BIND with a non-iommufd fd EBADFD, as the kernel answers.
  *
- * What the sim cannot see: copies of its fds held elsewhere (sent over SCM_RIGHTS, inherited
- * over fork/exec, kept in systemd's fdstore, or dup()ed and closed with plain close()). It
- * treats kernel_close() as the *last* close of the file, even when this process still holds
- * a dup() (counting dups was tried and broke the daemon, whose send queue closes its copies
- * with plain close() after kernel_close()). Consequence: after the daemon kernel_close()s its
- * reference to a device it handed out, the sim unbinds the device and releases group
- * ownership although a client may still hold the fd; the real kernel would keep it bound
- * until the client closes it too. Callers must therefore close a sim fd only with
- * kernel_close(), and tests that need "the client still holds it" semantics must keep the
- * daemon's reference open. A new sim (after a daemon restart, say) knows none of the
- * previous one's files: they are ENOTTY to it.
+ * Last close, anywhere: like the kernel, the sim lets go of a file (unbinds a device,
+ * releases group ownership, ends a context with its last reference, unsets a legacy
+ * container) when the last reference to its open file description is released in any
+ * process: copies sent over SCM_RIGHTS, inherited over fork/exec, kept in systemd's fdstore,
+ * or dup()ed and closed with plain close() all count, as they do for the kernel's __fput().
+ * Each file handed out is an O_RDWR open of the memfd through /proc/self/fd, a description
+ * of its own (on recent kernels, 6.18 here, the memfd_create() description reports no
+ * fsnotify events); the sim keeps the memfd_create() description to pin the inode (it is not
+ * the handed-out file, so holding it does not count as holding that file, and it is closed
+ * only after the watch is gone) and watches the inode with inotify: IN_CLOSE_WRITE is
+ * reported by fsnotify_close() in __fput(), when the last reference to the handed-out
+ * description goes. Every entry point first drains those events (non-blocking), so the
+ * state seen by a call is the state after every close that finished before it;
+ * kernel_close() is a plain close(). events_fd exposes the inotify fd for a caller that wants
+ * to wake up when a file goes (the daemon does, so that the sim's pins of released files go
+ * at once); sync drains it. The pins and the inotify fd are the sim's own fds: one per file
+ * not yet released, plus one.
+ *
+ * What the sim cannot see: which process holds a file (the kernel does not say either);
+ * a second writable open of a sim memfd made through /proc/PID/fd/N (its close looks like
+ * the last one: nothing but a test would do that); events lost to an inotify queue
+ * overflow (more than fs.inotify.max_queued_events closes between two calls: the files
+ * concerned then stay held, which fails closed); and files of a previous sim (after a daemon
+ * restart, say): they are ENOTTY to a new one.
  *
  * SR-IOV and resets (drivers/vfio/pci/vfio_pci_core.c, drivers/vfio/device_cdev.c):
  *   - VF tokens as of 6.17, where BIND checks them (vfio_df_check_token ->
@@ -72,6 +84,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -178,7 +191,8 @@ typedef enum SimFileKind {
 
 struct SimFile {
 	SimFileKind kind;
-	int own_fd; /* private duplicate: pins the inode */
+	int pin_fd; /* the memfd_create() description: pins the inode, is not the file */
+	int wd;     /* inotify watch on it: IN_CLOSE_WRITE = the last close, anywhere */
 	dev_t st_dev;
 	ino_t st_ino;
 	SimCtx *ctx;      /* IOMMUFD: its context; VFIO: the context it is bound to */
@@ -206,12 +220,19 @@ typedef struct Sim {
 	unsigned iommufd_serial;
 	unsigned container_serial;
 	int cap_sys_resource_override; /* -1: ask the process */
+	int inotify_fd; /* IN_CLOSE_WRITE of every file handed out */
 } Sim;
 
 static const KernelOps sim_ops;
 
+static void sim_drain(Sim *s);
+
+/* Every entry point gets its Sim through here: the closes that finished before the call
+ * are taken in first. */
 static Sim *SIM(Kernel *k) {
-	return k->userdata;
+	Sim *s = k->userdata;
+	sim_drain(s);
+	return s;
 }
 
 bool kernel_is_sim(const Kernel *k) {
@@ -459,9 +480,31 @@ static int sim_file_lookup(Sim *s, int fd, SimFile **ret) {
 	return 0;
 }
 
+/* "/proc/self/fd/N" */
+static void fd_path(int fd, char buf[static 32]) {
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
 static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **ret_file,
 			int *ret_fd) {
-	_cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC);
+	char path[32];
+	/* The memfd_create() description is the pin: never closed while watched, so its own
+	 * close (which older kernels report) is never taken for the handed-out file's. */
+	_cleanup_close_ int pin = memfd_create(name, MFD_CLOEXEC);
+	if (pin < 0)
+		return -errno;
+	if (pin < 3) {
+		/* Not on 0-2 if a caller closed those. */
+		int p = fcntl(pin, F_DUPFD_CLOEXEC, 3);
+		if (p < 0)
+			return -errno;
+		safe_close(pin);
+		pin = p;
+	}
+	fd_path(pin, path);
+	/* The file handed out: a fresh open of the memfd, a description that reports its last
+	 * close. */
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
@@ -471,15 +514,17 @@ static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **re
 	if (!files)
 		return -ENOMEM;
 	s->files = files;
-	SimFile *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	f->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (f->own_fd < 0) {
-		free(f);
+	int wd = inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE);
+	if (wd < 0)
 		return -errno;
+	SimFile *f = calloc(1, sizeof(*f));
+	if (!f) {
+		(void)inotify_rm_watch(s->inotify_fd, wd);
+		return -ENOMEM;
 	}
 	f->kind = kind;
+	f->pin_fd = TAKE_FD(pin);
+	f->wd = wd;
 	f->st_dev = st.st_dev;
 	f->st_ino = st.st_ino;
 	s->files[s->n_files++] = f;
@@ -496,7 +541,8 @@ static void sim_file_forget(Sim *s, SimFile *f) {
 			s->n_files--;
 			break;
 		}
-	safe_close(f->own_fd);
+	(void)inotify_rm_watch(s->inotify_fd, f->wd);
+	safe_close(f->pin_fd);
 	free(f);
 }
 
@@ -1509,40 +1555,77 @@ static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *
 	return 0;
 }
 
-/* ---- close -------------------------------------------------------------------------- */
+/* ---- close ------------------------------------------------------------------------- */
 
+/* The last reference to f's open file description went (in any process): what the kernel's
+ * release of that file does. */
+static void sim_file_released(Sim *s, SimFile *f) {
+	switch (f->kind) {
+	case FILE_IOMMUFD:
+		/* The context outlives its last iommufd file while devices are bound. */
+		f->ctx->fd_open = false;
+		ctx_maybe_free(f->ctx);
+		break;
+	case FILE_VFIO:
+		sim_unbind(s, f);
+		break;
+	case FILE_CONTAINER:
+		container_put(f->container);
+		break;
+	case FILE_GROUP:
+		f->group->node_open = false;
+		legacy_group_maybe_release(f->group);
+		break;
+	case FILE_LEGACY_DEV:
+		sim_vf_closed(f);
+		f->group->legacy_devs--;
+		legacy_group_maybe_release(f->group);
+		break;
+	}
+	sim_file_forget(s, f);
+}
+
+/* Takes in every last close reported so far. Events of watches already removed (IN_IGNORED,
+ * a file forgotten) are skipped. */
+static void sim_drain(Sim *s) {
+	if (s->inotify_fd < 0)
+		return;
+	for (;;) {
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+		ssize_t n = read(s->inotify_fd, buf, sizeof(buf));
+		if (n <= 0)
+			return; /* EAGAIN: drained (EINTR: the next call continues) */
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			p += sizeof(*e) + e->len;
+			if (!(e->mask & IN_CLOSE_WRITE))
+				continue;
+			for (size_t i = 0; i < s->n_files; i++)
+				if (s->files[i]->wd == e->wd) {
+					sim_file_released(s, s->files[i]);
+					break;
+				}
+		}
+	}
+}
+
+/* close(2) of the caller's fd: the file is released when its last reference goes, here or
+ * in any other process (see the header). */
 static int sim_close(Kernel *k, int fd) {
-	Sim *s = SIM(k);
-	SimFile *f = NULL;
 	if (fd < 0)
 		return -EBADF;
-	(void)sim_file_lookup(s, fd, &f);
-	if (f) {
-		switch (f->kind) {
-		case FILE_IOMMUFD:
-			/* The context outlives its last iommufd file while devices are bound. */
-			f->ctx->fd_open = false;
-			ctx_maybe_free(f->ctx);
-			break;
-		case FILE_VFIO:
-			sim_unbind(s, f);
-			break;
-		case FILE_CONTAINER:
-			container_put(f->container);
-			break;
-		case FILE_GROUP:
-			f->group->node_open = false;
-			legacy_group_maybe_release(f->group);
-			break;
-		case FILE_LEGACY_DEV:
-			sim_vf_closed(f);
-			f->group->legacy_devs--;
-			legacy_group_maybe_release(f->group);
-			break;
-		}
-		sim_file_forget(s, f);
-	}
+	(void)SIM(k);
 	return RET_NERRNO(close(fd));
+}
+
+static int sim_events_fd(Kernel *k) {
+	Sim *s = k->userdata;
+	return s->inotify_fd;
+}
+
+static int sim_sync(Kernel *k) {
+	(void)SIM(k);
+	return 0;
 }
 
 /* ---- checking fds handed back -------------------------------------------------------- */
@@ -1654,10 +1737,11 @@ static void sim_free(Kernel *k) {
 		free(ct);
 	}
 	for (size_t i = 0; i < s->n_files; i++) {
-		safe_close(s->files[i]->own_fd);
+		safe_close(s->files[i]->pin_fd);
 		free(s->files[i]);
 	}
 	free(s->files);
+	safe_close(s->inotify_fd);
 	for (size_t i = 0; i < s->n_groups; i++) {
 		free(s->groups[i]->regions);
 		free(s->groups[i]->members);
@@ -1800,6 +1884,12 @@ int kernel_sim_new(const Host *host, Kernel **ret) {
 	s->kernel.ops = &sim_ops;
 	s->kernel.userdata = s;
 	s->cap_sys_resource_override = -1;
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inotify_fd < 0) {
+		int r = -errno;
+		free(s);
+		return r;
+	}
 	int r = sim_copy_host(s, host);
 	if (r < 0) {
 		sim_free(&s->kernel);
@@ -1836,4 +1926,6 @@ static const KernelOps sim_ops = {
 	.legacy_device_open = sim_legacy_device_open,
 	.close = sim_close,
 	.fd_check = sim_fd_check,
+	.events_fd = sim_events_fd,
+	.sync = sim_sync,
 };

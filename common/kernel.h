@@ -13,8 +13,9 @@
  * Nothing above the seam knows which one is in use.
  *
  * Every function returns 0 (or a non-negative value) on success and the kernel's -errno on
- * failure, exactly as the ioctl would. fds are owned by the caller and must be closed with
- * kernel_close() so the sim can model "last close unbinds".
+ * failure, exactly as the ioctl would. fds are owned by the caller and are closed with
+ * kernel_close() (a plain close(): as in the kernel, a file is released, a device unbound,
+ * when the last reference to it goes, in whichever process holds it).
  */
 
 #include <stdbool.h>
@@ -108,6 +109,12 @@ typedef struct KernelOps {
 	 * restart). 0 when it is, -ESTALE when it is some other file (another type, another
 	 * device, a device that is gone), -errno when it cannot be told. */
 	int (*fd_check)(Kernel *k, int fd, const Device *d);
+	/* An fd (owned by the backend) that polls readable when a file the backend handed out
+	 * may have been released (its last reference closed, anywhere); sync takes that in
+	 * (every other call does so first anyway). Only a backend that keeps state of its own
+	 * has one (the sim); linux: -EOPNOTSUPP, the kernel is its own state. */
+	int (*events_fd)(Kernel *k);
+	int (*sync)(Kernel *k);
 } KernelOps;
 
 struct Kernel {

@@ -31,6 +31,7 @@ bool arg_reset = false;
 bool arg_signal = false;
 uint64_t arg_expire = 0;
 bool arg_quiet = false;
+unsigned arg_fds_from = 3;
 
 typedef struct Verb {
 	const char *name;
@@ -48,8 +49,8 @@ static const Verb verbs[] = {
 	{ "snapshot", verb_snapshot, "snapshot", "Write the host model as JSON (for --host FILE)" },
 	{ "acquire", verb_acquire, "acquire BDF... [--mode attached|unbound]",
 	  "Acquire devices from ioasidd and report the fds received" },
-	{ "run", verb_run, "run [--device BDF]... [--mode M] -- CMD ARGS...",
-	  "Acquire devices, then run CMD with the fds ({iommufd}, {fd:BDF} expanded)" },
+	{ "run", verb_run, "run [--device BDF]... [--mode M] [--fds-from N] -- CMD ARGS...",
+	  "Acquire devices, then become CMD holding the lease (fds from 3, {fd:BDF} expanded)" },
 	{ "leases", verb_leases, "leases", "List leases held through ioasidd" },
 	{ "status", verb_status, "status", "Show the daemon's status" },
 	{ "revoke", verb_revoke, "revoke LEASE [--reset] [--signal]", "Revoke a lease (admin)" },
@@ -132,6 +133,7 @@ enum {
 	ARG_RESET,
 	ARG_SIGNAL,
 	ARG_EXPIRE,
+	ARG_FDS_FROM,
 };
 
 static int parse_argv(int argc, char **argv) {
@@ -162,6 +164,7 @@ static int parse_argv(int argc, char **argv) {
 		{ "reset", no_argument, NULL, ARG_RESET },
 		{ "signal", no_argument, NULL, ARG_SIGNAL },
 		{ "expire", required_argument, NULL, ARG_EXPIRE },
+		{ "fds-from", required_argument, NULL, ARG_FDS_FROM },
 		{ "quiet", no_argument, NULL, 'q' },
 		{}
 	};
@@ -281,6 +284,13 @@ static int parse_argv(int argc, char **argv) {
 				return ioasidctl_error(-EXIT_USAGE, "--expire takes 1..%d seconds",
 						       IOASID_STAGE_TIMEOUT_MAX);
 			arg_expire = v;
+			break;
+		case ARG_FDS_FROM:
+			if (num_parse_u64(optarg, 65536, &v) < 0 || v < 3)
+				return ioasidctl_error(-EXIT_USAGE,
+						       "Invalid --fds-from '%s' (a number from 3)",
+						       optarg);
+			arg_fds_from = (unsigned)v;
 			break;
 		case 'q':
 			arg_quiet = true;

@@ -36,6 +36,7 @@ extern const char *arg_lifetime; /* --lifetime connection|process */
 extern bool arg_reset;         /* revoke --reset */
 extern bool arg_signal;        /* revoke --signal */
 extern bool arg_quiet;
+extern unsigned arg_fds_from;  /* run --fds-from N: the first fd number CMD gets (3) */
 
 /* Verbs: argv[0] is the verb name. Return an exit code (0, 1, EXIT_*). */
 int verb_groups(int argc, char **argv);

@@ -4,7 +4,8 @@
  *
  * acquire holds its lease until stdin reaches EOF or SIGINT/SIGTERM arrives, so
  * `ioasidctl acquire X --json </dev/null` acquires, prints, releases and exits, and a test can
- * hold a lease by keeping stdin open. run holds the lease while its child runs.
+ * hold a lease by keeping stdin open. run becomes the program it runs, which holds the lease
+ * through the inherited connection (see verb_run).
  *
  * Exit codes: 0 ok, 1 failure, 2 denied / not viable / group owned, 64 usage, 69 daemon
  * unavailable.
@@ -13,6 +14,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -415,6 +417,20 @@ static int do_acquire(char **positional, IoasidClient **ret_client,
 	return 0;
 }
 
+/* Closes the fds received for res. Before Release: a lease released while its holder still
+ * has the fds is over, but ioasidd keeps its groups ("held by ended lease") until they are
+ * closed. */
+static void result_close_fds(IoasidAcquireResult *res) {
+	res->iommufd = safe_close(res->iommufd);
+	res->container = safe_close(res->container);
+	for (size_t i = 0; i < res->n_group_fds; i++)
+		res->group_fds[i] = safe_close(res->group_fds[i]);
+	for (size_t i = 0; i < res->n_devices; i++) {
+		res->devices[i].fd = safe_close(res->devices[i].fd);
+		res->devices[i].group_fd = -EBADF;
+	}
+}
+
 int verb_acquire(int argc, char **argv) {
 	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
 	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
@@ -424,6 +440,7 @@ int verb_acquire(int argc, char **argv) {
 	if (r > 0)
 		return r;
 	if (!print_result(res)) {
+		result_close_fds(res);
 		(void)release_lease(c, res->lease);
 		return ioasidctl_error(1, "Lease %s: a received fd is not what the reply says it is",
 				       res->lease);
@@ -438,11 +455,36 @@ int verb_acquire(int argc, char **argv) {
 				       res->lease);
 	if (r < 0)
 		return ioasidctl_error(1, "Waiting for stdin: %s", strerror(-r));
+	result_close_fds(res);
 	r = release_lease(c, res->lease);
 	return r > 0 ? r : 0;
 }
 
 /* ---- run ---- */
+
+/*
+ * run becomes CMD: it acquires over its connection, places the lease's fds and that
+ * connection at fixed numbers (not close-on-exec) and execve()s CMD in place. The lease's
+ * connection is then held by CMD and by every process it passes it on to (over fork, exec or
+ * SCM_RIGHTS): a lease of lifetime "connection" ends when the last of them closes it or
+ * exits, not when some wrapper does; one of lifetime "process" ends with CMD (the pid is
+ * ours, kept across the exec). Once it ends, a group whose device files some process still
+ * holds stays "held by ended lease" in ioasidd until they are closed.
+ *
+ * The numbers, from --fds-from N (default 3, like LISTEN_FDS), with no gaps: the iommufd
+ * (legacy: the container, then the group nodes handed out), the devices in the order of the
+ * reply, then the connection. So `podman run --preserve-fds=K` (K = IOASID_FDS) passes
+ * exactly the lease's fds into a container.
+ */
+typedef struct Placement {
+	int src[IOASID_MAX_FDS_PER_REPLY + 1]; /* the lease's fds in order, then the connection */
+	size_t n;                                /* all of them, the connection included */
+	char *names;                             /* IOASID_FDNAMES */
+} Placement;
+
+static void placement_done(Placement *p) {
+	free(p->names);
+}
 
 /* The received node of IOMMU group g (legacy leases), or -EBADF. */
 static int result_group_fd(const IoasidAcquireResult *res, int g) {
@@ -456,10 +498,87 @@ static int result_group_fd(const IoasidAcquireResult *res, int g) {
 	return -EBADF;
 }
 
+static int placement_add(Placement *p, FILE *names, int fd, const char *fmt, ...)
+	_printf_(4, 5);
+static int placement_add(Placement *p, FILE *names, int fd, const char *fmt, ...) {
+	if (fd < 0 || p->n >= ELEMENTSOF(p->src) - 1)
+		return -EINVAL;
+	va_list ap;
+	if (p->n > 0)
+		fputc(' ', names);
+	va_start(ap, fmt);
+	vfprintf(names, fmt, ap);
+	va_end(ap);
+	p->src[p->n++] = fd;
+	return 0;
+}
+
+/* The order of the placement (see above); the connection goes last. */
+static int placement_build(const IoasidAcquireResult *res, int connection, Placement *ret) {
+	Placement p = {};
+	size_t len = 0;
+	FILE *names = open_memstream(&p.names, &len);
+	int r = 0;
+	if (!names)
+		return -ENOMEM;
+	if (res->iommufd >= 0)
+		r = placement_add(&p, names, res->iommufd, "iommufd");
+	else
+		r = placement_add(&p, names, res->container, "container");
+	for (size_t i = 0; r >= 0 && i < res->n_group_fds; i++) {
+		IoasidFdInfo gi = { .group = -1 };
+		(void)ioasid_fd_describe(res->group_fds[i], NULL, &gi);
+		r = placement_add(&p, names, res->group_fds[i], "group:%d", gi.group);
+		ioasid_fd_info_done(&gi);
+	}
+	for (size_t i = 0; r >= 0 && i < res->n_devices; i++)
+		r = placement_add(&p, names, res->devices[i].fd, "%s", res->devices[i].bdf);
+	if (fclose(names) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r < 0 || connection < 0) {
+		placement_done(&p);
+		return r < 0 ? r : -EINVAL;
+	}
+	p.src[p.n++] = connection; /* not named: it is IOASID_LEASE_FD */
+	*ret = p;
+	return 0;
+}
+
+/* The number fd will have in CMD. */
+static int placed(const Placement *p, int fd) {
+	for (size_t i = 0; i < p->n; i++)
+		if (p->src[i] == fd)
+			return (int)(arg_fds_from + i);
+	return fd;
+}
+
+/* Moves the fds into place: first copies above the block (so that moving one never replaces
+ * another still to be moved), then each copy onto its number without close-on-exec. What
+ * stays open besides is close-on-exec and goes at the exec. 0 or -errno. */
+static int placement_apply(const Placement *p) {
+	int hi[ELEMENTSOF(p->src)];
+	size_t n_hi = 0;
+	int r = 0;
+	for (; n_hi < p->n; n_hi++) {
+		hi[n_hi] = fcntl(p->src[n_hi], F_DUPFD_CLOEXEC, (int)(arg_fds_from + p->n));
+		if (hi[n_hi] < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	for (size_t i = 0; r >= 0 && i < p->n; i++)
+		if (dup3(hi[i], (int)(arg_fds_from + i), 0) < 0)
+			r = -errno;
+	for (size_t i = 0; i < n_hi; i++)
+		safe_close(hi[i]);
+	return r;
+}
+
 /* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} and, for a legacy lease, {container} and
- * {group:N} in arg. Any other {...} stays as written (QEMU arguments may carry JSON). Returns
- * 0, or an exit code after printing an error. */
-static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **ret) {
+ * {group:N} in arg, fds as numbered in CMD. Any other {...} stays as written (QEMU arguments
+ * may carry JSON). Returns 0, or an exit code after printing an error. */
+static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Placement *pl,
+		      char **ret) {
 	_cleanup_free_ char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
@@ -488,7 +607,7 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **re
 						       tok, res->lease,
 						       legacy ? "legacy" : "iommufd");
 			}
-			fprintf(f, "%d", fd);
+			fprintf(f, "%d", placed(pl, fd));
 		} else if (colon && strneq(tok, "group:", 6)) {
 			uint64_t g;
 			int fd = num_parse_u64(colon + 1, INT32_MAX, &g) >= 0
@@ -502,7 +621,7 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **re
 						       "group)",
 						       tok, res->lease, colon + 1);
 			}
-			fprintf(f, "%d", fd);
+			fprintf(f, "%d", placed(pl, fd));
 		} else if (streq(tok, "ioas")) {
 			if (res->ioas_id < 0) {
 				fclose(f);
@@ -522,7 +641,7 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **re
 						       tok, colon + 1, res->lease);
 			}
 			if (tok[0] == 'f')
-				fprintf(f, "%d", d->fd);
+				fprintf(f, "%d", placed(pl, d->fd));
 			else if (d->dev_id < 0) {
 				fclose(f);
 				return ioasidctl_error(EXIT_USAGE,
@@ -542,96 +661,92 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, char **re
 	return 0;
 }
 
+static int setenv_int(const char *name, long v) {
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return RET_NERRNO(setenv(name, buf, 1));
+}
+
 int verb_run(int argc, char **argv) {
 	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
 	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
 	_cleanup_strv_free_ char **cmd = NULL;
-	_cleanup_close_ int sfd = -EBADF;
-	int r, status = 0;
-	pid_t pid;
+	_cleanup_(placement_done) Placement pl = {};
+	bool inherited[ELEMENTSOF(pl.src)];
+	int r;
 
 	if (argc < 2)
 		return ioasidctl_error(EXIT_USAGE, "run needs a command: run [--device BDF]... -- CMD "
 						   "ARGS...");
+	/* The numbers of the block that are open before we open anything were inherited: CMD
+	 * may expect them, so they are not replaced. */
+	for (size_t i = 0; i < ELEMENTSOF(inherited); i++)
+		inherited[i] = fcntl((int)(arg_fds_from + i), F_GETFD) >= 0;
+
 	r = do_acquire(NULL, &c, &res);
 	if (r > 0)
 		return r;
+	r = placement_build(res, ioasid_client_fd(c), &pl);
+	if (r < 0) {
+		result_close_fds(res);
+		(void)release_lease(c, res->lease);
+		return ioasidctl_error(1, "Lease %s: cannot place its fds: %s", res->lease,
+				       strerror(-r));
+	}
+	for (size_t i = 0; i < pl.n; i++)
+		if (inherited[i]) {
+			result_close_fds(res);
+			(void)release_lease(c, res->lease);
+			return ioasidctl_error(EXIT_USAGE,
+					       "fd %u is already open (inherited): the lease's %zu "
+					       "fds go to %u..%zu; choose another start with "
+					       "--fds-from N",
+					       arg_fds_from + (unsigned)i, pl.n, arg_fds_from,
+					       arg_fds_from + pl.n - 1);
+		}
 
 	cmd = calloc(argc, sizeof(char *));
 	if (!cmd)
 		return ioasidctl_error(1, "Out of memory");
 	for (int i = 1; i < argc; i++) {
-		r = expand_arg(argv[i], res, &cmd[i - 1]);
+		r = expand_arg(argv[i], res, &pl, &cmd[i - 1]);
 		if (r > 0) {
+			result_close_fds(res);
 			(void)release_lease(c, res->lease);
 			return r;
 		}
 	}
+	const char *lease = res->lease;
+	size_t n_lease_fds = pl.n - 1;
+	if ((r = setenv("IOASID_LEASE", lease, 1)) < 0 ||
+	    (r = setenv_int("IOASID_LEASE_FD", (long)(arg_fds_from + n_lease_fds))) < 0 ||
+	    (r = setenv_int("IOASID_FDS_START", (long)arg_fds_from)) < 0 ||
+	    (r = setenv_int("IOASID_FDS", (long)n_lease_fds)) < 0 ||
+	    (r = RET_NERRNO(setenv("IOASID_FDNAMES", pl.names, 1))) < 0) {
+		result_close_fds(res);
+		(void)release_lease(c, lease);
+		return ioasidctl_error(1, "Cannot set the environment: %s", strerror(-r));
+	}
 	if (!arg_quiet && arg_json == JSON_OFF)
-		fprintf(stderr, "Lease %s: running %s\n", res->lease, cmd[0]);
+		fprintf(stderr, "Lease %s: running %s (fds %u..%zu, the lease's connection %zu)\n",
+			lease, cmd[0], arg_fds_from, arg_fds_from + n_lease_fds - 1,
+			arg_fds_from + n_lease_fds);
 
-	sfd = block_signals(SIGCHLD);
-	if (sfd < 0)
-		return ioasidctl_error(1, "Cannot set up signals: %s", strerror(-sfd));
-
-	pid = fork();
-	if (pid < 0)
-		return ioasidctl_error(1, "fork: %m");
-	if (pid == 0) {
-		sigset_t ss;
-		/* The child gets exactly the leased fds without FD_CLOEXEC; our copies of them in
-		 * the parent stay close-on-exec. */
-		if (res->iommufd >= 0)
-			(void)fcntl(res->iommufd, F_SETFD, 0);
-		if (res->container >= 0)
-			(void)fcntl(res->container, F_SETFD, 0);
-		for (size_t i = 0; i < res->n_group_fds; i++)
-			(void)fcntl(res->group_fds[i], F_SETFD, 0);
-		for (size_t i = 0; i < res->n_devices; i++)
-			(void)fcntl(res->devices[i].fd, F_SETFD, 0);
-		sigemptyset(&ss);
-		(void)sigprocmask(SIG_SETMASK, &ss, NULL);
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "ioasidctl: Cannot execute '%s': %m\n", cmd[0]);
-		_exit(127);
+	r = placement_apply(&pl);
+	if (r < 0) {
+		/* Some fds may have moved onto our own: end by exiting, which closes the
+		 * connection and so ends the lease. */
+		ioasidctl_error(1, "Lease %s: cannot place its fds: %s", lease, strerror(-r));
+		_exit(1);
 	}
-
-	/* Forward SIGINT/SIGTERM; the lease connection stays open until the child is gone. */
-	bool daemon_gone = false;
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = daemon_gone ? -1 : ioasid_client_fd(c), .events = POLLIN },
-		};
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents && connection_closed(p[1].fd)) {
-			daemon_gone = true;
-			ioasidctl_error(1, "ioasidd closed the connection: lease %s has ended",
-					res->lease);
-		}
-		if (!p[0].revents)
-			continue;
-		struct signalfd_siginfo si;
-		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-				(void)kill(pid, (int)si.ssi_signo);
-		}
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-	}
-
-	if (!daemon_gone)
-		(void)release_lease(c, res->lease);
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 1;
+	sigset_t ss;
+	sigemptyset(&ss);
+	(void)sigprocmask(SIG_SETMASK, &ss, NULL);
+	execvp(cmd[0], cmd);
+	/* The lease ends with this process: exiting closes its connection. */
+	ioasidctl_error(127, "Cannot execute '%s': %m", cmd[0]);
+	fflush(stdout);
+	_exit(127);
 }
 
 /* ---- leases, status, revoke ---- */
@@ -690,14 +805,20 @@ int verb_leases(int argc, char **argv) {
 		json_object_object_add(o, "groups", g);
 		json_object_object_add(o, "lifetime", json_object_new_string(l[i].lifetime));
 		json_object_object_add(o, "state", json_object_new_string(l[i].state));
+		json_object_object_add(o, "held", json_strv(l[i].held));
 		json_object_object_add(o, "generation", json_object_new_int64((int64_t)l[i].generation));
 		json_object_object_add(o, "created", json_object_new_int64(l[i].created));
 		json_object_array_add(a, o);
 
+		/* "ended (files open)": over, but its groups stay held until they are closed. */
+		_cleanup_free_ char *state = NULL;
+		if (asprintf(&state, "%s%s", l[i].state,
+			     l[i].held && *l[i].held ? " (files open)" : "") < 0)
+			state = NULL;
 		snprintf(uid, sizeof(uid), "%" PRIi64, l[i].uid);
 		snprintf(pid, sizeof(pid), "%" PRIi64, l[i].pid);
 		table_add_row(t, l[i].id, uid, l[i].pid >= 0 ? pid : NULL, l[i].mode, devs, groups,
-			      l[i].lifetime, l[i].state);
+			      l[i].lifetime, state ? state : l[i].state);
 	}
 	ioasid_leases_free(l, n);
 
@@ -750,6 +871,7 @@ int verb_status(int argc, char **argv) {
 	json_object_object_add(o, "connections", json_object_new_int64(s->connections));
 	json_object_object_add(o, "accounting", json_object_new_string(s->accounting));
 	json_object_object_add(o, "warnings", json_strv(s->warnings));
+	json_object_object_add(o, "held", json_strv(s->held));
 	if (arg_json != JSON_OFF) {
 		output_json(o);
 		return 0;
@@ -758,6 +880,8 @@ int verb_status(int argc, char **argv) {
 	       "     Leases: %" PRIi64 "\nConnections: %" PRIi64 "\n Accounting: %s\n",
 	       s->version, s->kernel, s->api, s->generation, s->leases, s->connections,
 	       s->accounting);
+	for (char **h = s->held; h && *h; h++)
+		printf("       Held: %s\n", *h);
 	for (char **w = s->warnings; w && *w; w++)
 		printf("    %sWarning:%s %s\n", ansi_yellow(), ansi_normal(), *w);
 	return 0;

@@ -188,7 +188,9 @@ static int request_push(Request *rq, const Device *d) {
 }
 
 static const char *owner_text(const Connection *c, const Lease *l, char *buf, size_t size) {
-	if (l->staged && l->uid == c->peer.uid)
+	if (hold_describe(l, l->uid == c->peer.uid, buf, size) > 0)
+		; /* revoked or ended, its files still open elsewhere: named to its holder */
+	else if (l->staged && l->uid == c->peer.uid)
 		/* The owner asked with another mode, layout or device set than was staged. */
 		snprintf(buf, size, "staged for %s", strempty(l->owner));
 	else if (l->staged)
@@ -436,9 +438,15 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 		if (d->iommu_group < 0 || !d->group)
 			return not_viable(c, d), strv_free(at_risk), 1;
 		if (!m->testing_bypass) {
-			/* A staged context answers GroupOwned below, naming its owner. */
+			/* A revoked or ended lease holds the group only while the kernel shows
+			 * its files held: ask the kernel again before refusing. */
+			Lease *gl = lease_table_group_owner(&m->leases, d->iommu_group);
+			if (gl && (gl->ended || gl->revoked))
+				hold_recheck(m, d->iommu_group);
+			/* A staged context answers GroupOwned below, naming its owner, and so
+			 * does a lease held after its end. */
 			Lease *l = lease_table_device_owner(&m->leases, d->bdf);
-			if (l && !l->staged) {
+			if (l && !l->staged && !l->revoked && !l->ended) {
 				json_object *p = obj();
 				char buf[128], o[96];
 				add_str(p, "device", d->bdf);

@@ -14,6 +14,7 @@
  *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
  *   closer.c    a thread that closes fds clients pushed on us (a close may block)
  *   caps.c      capabilities permitted only, raised around the calls that need them
+ *   hold.c      groups held by leases that ended while their fds live on (kernel probes)
  */
 
 #include <stdbool.h>
@@ -35,7 +36,7 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-/* Closes a kernel-seam fd so the sim can model "last close unbinds". */
+/* Closes a kernel-seam fd (the file is released at its last close, in whichever process). */
 #define kclose(k, fd) KERNEL_CALL((k), close, (fd))
 
 typedef struct Manager Manager;
@@ -116,6 +117,9 @@ typedef struct LeaseDevice {
 	int group;      /* IOMMU group number */
 	int fd;         /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
+	bool held;      /* the daemon's reference is closed (revoked, ended) and the kernel last
+			 * showed a file of the device still in use elsewhere: its group stays
+			 * held (hold.c) */
 } LeaseDevice;
 
 /* Legacy mode: one opened group node, set on the lease's container. */
@@ -157,7 +161,12 @@ struct Lease {
 	sd_event_source *expire_source;
 	bool revoked;     /* revoked: the daemon's references are closed, the record stays
 			   * (state "revoked") until the holder releases, disconnects or exits;
-			   * it no longer holds its groups */
+			   * it holds only the groups of devices still held (LeaseDevice.held) */
+	bool ended;       /* over, but the kernel still shows files of it held elsewhere
+			   * (LeaseDevice.held): kept, holding those groups, until they are closed
+			   * (hold.c); no connection, pidfd or daemon references any more */
+	uint64_t ended_at; /* CLOCK_REALTIME seconds */
+	bool hold_announced; /* the still-held state was logged */
 	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
 	uint64_t memlock_granted; /* the grant's memlock (bytes, 0 = none) */
 	/* The grant lets dependents of its devices go to other owners (dependents.c). */
@@ -223,12 +232,18 @@ int lease_add_legacy_group(Lease *l, int group, int fd);
 /* Legacy mode: l's opened node of group, or NULL. */
 LeaseGroup *lease_legacy_group(Lease *l, int group);
 
-/* The lease holding group g, or NULL. Revoked leases hold nothing. */
+/* Closes the daemon's references of l (devices, iommufd; legacy: devices, groups, container)
+ * through kernel_close, in the order the kernel needs. Safe to call twice. */
+void lease_close_kernel_fds(Lease *l, Kernel *k);
+
+/* The lease holding group g, or NULL. A revoked or ended lease holds the groups of its
+ * devices marked held (the kernel still shows their files in use), nothing else. */
 Lease *lease_table_group_owner(const LeaseTable *t, int group);
-/* The lease holding device bdf, or NULL. */
+/* The lease holding device bdf, or NULL (revoked or ended leases: while it is held). */
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf);
 Lease *lease_table_find(const LeaseTable *t, const char *id);
-/* Leases held by uid (staged contexts not counted). */
+/* Leases held by uid (staged contexts and revoked leases not counted; ended ones still held
+ * are: their holder still has the devices). */
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid);
 /*
  * lease_table_add: records l. Refuses (-EBUSY) when any of l's groups is already held by
@@ -272,6 +287,8 @@ struct Manager {
 	LeaseTable leases;
 
 	sd_device_monitor *udev_monitor; /* live host only */
+	sd_event_source *hold_timer;     /* re-probes held groups while any is held (hold.c) */
+	sd_event_source *kernel_events;  /* the kernel backend's events_fd (the sim's) */
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
@@ -382,6 +399,31 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver);
 
 /* Sends a device event (udev) to every Monitor subscriber. */
 void methods_notify_device(Manager *m, const char *event, const char *bdf);
+
+/* hold.c */
+/*
+ * hold_after_close: l was delivered and the daemon is letting go of it (revoked, or ending):
+ * closes the daemon's references and probes each device through the kernel seam
+ * (LeaseDevice.held). Returns true when any device is still held elsewhere (its group stays
+ * held; the recheck timer runs). False for a lease never delivered or staged (nothing is
+ * probed or closed then).
+ */
+bool hold_after_close(Manager *m, Lease *l);
+/* hold_lease_ended: l ends. hold_after_close(); when something is still held, l stays in
+ * the table as ended (its connection, pidfd and watch dropped) and true is returned; else
+ * false and the caller unlinks and frees it. */
+bool hold_lease_ended(Manager *m, Lease *l);
+/* hold_recheck: probes again what revoked and ended leases still hold (only of IOMMU group
+ * group, or all for -1); ended leases found released are freed. */
+void hold_recheck(Manager *m, int group);
+/* hold_describe: "held by ended lease L (uid U, pid P)" (identify: for an admin or the
+ * holder) or "held by an ended lease of another user" into buf when l is a revoked or ended
+ * lease still holding files: returns 1; else 0. */
+int hold_describe(const Lease *l, bool identify, char *buf, size_t size);
+/* Takes in the kernel backend's released files at once when it has an events_fd (the sim).
+ * 0 or -errno. */
+int hold_start(Manager *m);
+void hold_stop(Manager *m);
 
 /* udev.c: live host only. Returns 0 or -errno. */
 int udev_monitor_start(Manager *m);

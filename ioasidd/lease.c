@@ -60,11 +60,10 @@ int lease_new(Lease **ret) {
 	return 0;
 }
 
-/* Closes the daemon's kernel references of l in the order the kernel needs: devices first
- * (with the sim kernel the last close of a device fd unbinds it from the iommufd context,
- * which must still exist), then the iommufd; legacy groups before their container (closing
- * a group unsets its container). Safe to call twice. */
-static void lease_close_kernel_fds(Lease *l, Kernel *k) {
+/* In the order the kernel needs: devices first (the last close of a device fd unbinds it
+ * from the iommufd context), then the iommufd; legacy groups before their container
+ * (closing a group unsets its container). */
+void lease_close_kernel_fds(Lease *l, Kernel *k) {
 	for (size_t i = l->n_devices; i > 0; i--) {
 		LeaseDevice *d = &l->devices[i - 1];
 		if (d->fd >= 0) {
@@ -213,9 +212,18 @@ LeaseGroup *lease_legacy_group(Lease *l, int group) {
 	return NULL;
 }
 
+/* A revoked or ended lease holds a device only while the kernel shows its file held. */
+static bool lease_device_held(const Lease *l, const LeaseDevice *d) {
+	return !(l->revoked || l->ended) || d->held;
+}
+
 static bool lease_has_group(const Lease *l, int group) {
-	if (l->revoked)
+	if (l->revoked || l->ended) {
+		for (size_t i = 0; i < l->n_devices; i++)
+			if (l->devices[i].group == group && l->devices[i].held)
+				return true;
 		return false;
+	}
 	for (size_t i = 0; i < l->n_groups; i++)
 		if (l->groups[i] == group)
 			return true;
@@ -231,8 +239,8 @@ Lease *lease_table_group_owner(const LeaseTable *t, int group) {
 
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf) {
 	for (Lease *l = t->head; l; l = l->next)
-		for (size_t i = 0; !l->revoked && i < l->n_devices; i++)
-			if (streq(l->devices[i].bdf, bdf))
+		for (size_t i = 0; i < l->n_devices; i++)
+			if (lease_device_held(l, &l->devices[i]) && streq(l->devices[i].bdf, bdf))
 				return l;
 	return NULL;
 }

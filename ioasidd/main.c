@@ -208,6 +208,7 @@ static void warn_noiommu(Manager *m) {
 
 static void manager_done(Manager *m) {
 	udev_monitor_stop(m);
+	hold_stop(m);
 	/* Replies finished or dropped whole first: that decides which leases were delivered.
 	 * Then leases end, each audited (cause "shutdown"), before their connections go. */
 	server_drain(m);
@@ -341,6 +342,11 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	(void)sd_event_set_watchdog(m.event, true);
+
+	r = hold_start(&m);
+	if (r < 0)
+		log_warning_errno(r, "Cannot watch the kernel backend's file releases: held groups "
+				     "are re-checked every few seconds only: %m");
 
 	if (!arg_host) {
 		r = udev_monitor_start(&m);

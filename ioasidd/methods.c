@@ -51,7 +51,9 @@ static json_object *owner_json(Connection *c, const Lease *l, bool admin) {
 	if (!l)
 		return NULL;
 	char buf[300];
-	if (l->staged && admin)
+	if (hold_describe(l, admin || l->uid == c->peer.uid, buf, sizeof(buf)) > 0)
+		; /* revoked or ended, its files still open elsewhere */
+	else if (l->staged && admin)
 		snprintf(buf, sizeof(buf), "staged for %s", strempty(l->owner));
 	else if (l->staged)
 		snprintf(buf, sizeof(buf), "staged");
@@ -235,9 +237,16 @@ static json_object *lease_json(const Lease *l) {
 	json_object_object_add(o, "lifetime",
 			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
 	json_object_object_add(o, "state",
-	                       json_object_new_string(l->revoked     ? "revoked"
+	                       json_object_new_string(l->ended       ? "ended"
+	                                              : l->revoked   ? "revoked"
 	                                              : l->delivered ? "active"
 	                                                             : "pending"));
+	/* Revoked or ended: the devices whose files the kernel still shows open elsewhere. */
+	json_object *held = json_object_new_array();
+	for (size_t i = 0; (l->revoked || l->ended) && i < l->n_devices; i++)
+		if (l->devices[i].held)
+			json_object_array_add(held, json_object_new_string(l->devices[i].bdf));
+	json_object_object_add(o, "held", held);
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
 	return o;
@@ -305,7 +314,6 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 }
 
 void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char *why) {
-	lease_table_remove(&m->leases, l);
 	Connection *c = l->connection;
 	bool pending = c && c->pending_lease == l;
 	if (pending)
@@ -333,7 +341,12 @@ void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char
 	else
 		log_info("Lease %s of uid %u rolled back: %s", l->id, (unsigned)l->uid, why);
 	state_forget_lease(m, l);
-	lease_free(l, m->kernel);
+	/* The holder (or a process it passed the fds to) may still have them: then the lease
+	 * stays, ended, holding the groups the kernel still shows held (hold.c). */
+	if (!hold_lease_ended(m, l)) {
+		lease_table_remove(&m->leases, l);
+		lease_free(l, m->kernel);
+	}
 	manager_update_status(m);
 	/* A connection kept open only for this lease is subject to the idle deadline again. */
 	if (c && !c->closing)
@@ -368,7 +381,8 @@ static int method_release(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
 	/* Someone else's lease reads as "no such lease": existence is not disclosed. */
-	if (!l || (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Release", true)) ||
+	if (!l || l->ended ||
+	    (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Release", true)) ||
 	    !l->delivered)
 		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
 	/* The holder's own call, or an admin's (named in the record: it is not the holder). */
@@ -447,7 +461,23 @@ static int method_status(Connection *c, const DocNode *params) {
 	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
 	json_object_object_add(p, "api", json_object_new_string(kernel_api_to_string(api)));
 	json_object_object_add(p, "generation", json_object_new_int64((int64_t)m->generation));
-	json_object_object_add(p, "leases", json_object_new_int((int)m->leases.n));
+	/* Ended leases are not counted: they are listed in "held", one line per device. */
+	size_t n_ended = 0;
+	json_object *held = json_object_new_array();
+	for (const Lease *l = m->leases.head; l; l = l->next) {
+		char who[300], line[400];
+		n_ended += l->ended;
+		if (hold_describe(l, true, who, sizeof(who)) <= 0)
+			continue;
+		for (size_t i = 0; i < l->n_devices; i++)
+			if (l->devices[i].held) {
+				snprintf(line, sizeof(line), "%s (IOMMU group %d): %s",
+					 l->devices[i].bdf, l->devices[i].group, who);
+				json_object_array_add(held, json_object_new_string(line));
+			}
+	}
+	json_object_object_add(p, "leases", json_object_new_int((int)(m->leases.n - n_ended)));
+	json_object_object_add(p, "held", held);
 	json_object_object_add(p, "connections", json_object_new_int((int)m->n_connections));
 	json_object_object_add(
 	        p, "accounting",
@@ -513,7 +543,7 @@ static int method_revoke(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
 	/* Staged contexts are dropped with DropStaged; a revoked lease is revoked once. */
-	if (!l || l->staged || l->revoked || !l->delivered)
+	if (!l || l->staged || l->revoked || l->ended || !l->delivered)
 		return send_error_reason(c, "io.ioasid.Manager.NoSuchLease", "lease", id);
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
@@ -539,6 +569,9 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const Audi
 	int r = lease_revoke_kernel(l, m->kernel, reset);
 	if (r < 0)
 		log_warning_errno(r, "Revoke %s: detach/reset failed: %m", l->id);
+	/* The holder's copies keep the devices bound: their groups stay held until the kernel
+	 * shows them closed (hold.c). */
+	(void)hold_after_close(m, l);
 	if (sig && l->pidfd >= 0 && pidfd_alive(l->pidfd) &&
 	    caps_pidfd_send_signal(l->pidfd, SIGTERM) < 0)
 		log_warning_errno(-errno, "Revoke %s: signalling the holder failed: %m", l->id);
@@ -650,7 +683,7 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by) {
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
 		char reason[512];
-		if (l->revoked || (!l->staged && !l->delivered) ||
+		if (l->revoked || l->ended || (!l->staged && !l->delivered) ||
 		    lease_still_allowed(m, l, reason, sizeof(reason)))
 			continue;
 		n++;
@@ -756,7 +789,7 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		bool has = false;
 		for (size_t i = 0; !has && i < l->n_devices; i++)
 			has = streq(l->devices[i].bdf, bdf);
-		if (!has || l->revoked)
+		if (!has || l->revoked || l->ended)
 			continue;
 		log_warning("Device %s while %s %s: %s", reason, l->staged ? "staged in" : "leased by",
 			    l->id, l->staged ? "dropping it" : "revoking the lease");
@@ -775,6 +808,8 @@ void manager_stop_leases(Manager *m, const char *why) {
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
+		if (l->ended)
+			continue; /* recorded when it ended; only its files are still held */
 		if (l->staged)
 			drop_staged(m, l, &stop, why);
 		else if (l->stored && l->lifetime == POLICY_LIFETIME_PROCESS)

@@ -3,7 +3,8 @@
  * Hotplug and driver changes on the live host: a udev monitor on the "pci" and "vfio-dev"
  * subsystems. Each event rescans the host model (the requests that follow see the new
  * state), is streamed to Monitor subscribers, and a removed device (or one bound to a
- * driver other than VFIO) revokes its lease and drops a staged context holding it.
+ * driver other than VFIO) revokes its lease and drops a staged context holding it; what
+ * ended leases still hold is probed again.
  * Only with the live host model: a snapshot (--host) never changes.
  */
 #include <systemd/sd-device.h>
@@ -68,6 +69,8 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 			manager_device_gone(m, bdf, driver);
 	}
 	methods_notify_device(m, action_name(action), bdf);
+	/* A device a lease held after its end may be gone or released now. */
+	hold_recheck(m, -1);
 	return 0;
 }
 

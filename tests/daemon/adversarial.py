@@ -1045,20 +1045,30 @@ def run(d, sock):
     r, _ = b.call("io.ioasid.Broker.ListLeases")
     check(len(r["parameters"]["leases"]) == 1, "ListLeases shows the lease")
     lease = p.get("lease")
-    # The lease ends with its connection: the daemon's references go. (With the real kernel
-    # the client's copies keep the device bound and a new Acquire gets DeviceBusy; the sim
-    # cannot see copies held by another process, so that is the VM tier's to check.)
+    # The lease ends with its connection and the daemon's references go, but this process
+    # still holds the fds: the kernel (sim) keeps the device bound, so the lease stays as
+    # "ended", holding its group, named in ListLeases and in GroupOwned.
     a.close()
     time.sleep(0.2)
     r, _ = b.call("io.ioasid.Broker.ListLeases")
-    check(len(r["parameters"]["leases"]) == 0, "connection lifetime: lease gone with the connection")
+    ls = r["parameters"]["leases"]
+    check(len(ls) == 1 and ls[0]["id"] == lease and ls[0]["state"] == "ended" and
+          ls[0]["held"] == ["0000:01:02.0"],
+          "connection lifetime: the lease ended, its device file still held (%s)" % ls)
+    r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
+    check(r.get("error") == "io.ioasid.GroupOwned" and not bf and
+          r["parameters"].get("owner", "").startswith("held by ended lease %s (uid 0, pid " % lease),
+          "held after its end -> GroupOwned naming the lease (%s)" % r)
     for f in fds:
         os.close(f)
+    # The daemon asks the kernel again before refusing: granted, and the ended lease is gone.
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
     check("parameters" in r and r["parameters"].get("mode") == "unbound" and len(bf) == 2 and
           r["parameters"].get("ioasId", 0) is None and r["parameters"]["devices"][0]["devId"] is None,
           "after the holder closed its fds the device is free again (unbound)")
     lease = r["parameters"].get("lease")
+    r, _ = b.call("io.ioasid.Broker.ListLeases")
+    check([x["id"] for x in r["parameters"]["leases"]] == [lease], "the ended lease is gone")
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})
     check("error" not in r, "Release")
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})

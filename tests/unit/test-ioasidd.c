@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Pure parts of the daemon: cgroup -> units, /proc/PID/cgroup parsing, peer identity over a
- * socketpair, the lease table and group exclusivity. */
+ * socketpair, the lease table and group exclusivity, and (with the sim kernel) revocation and
+ * groups held after a lease ended. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -455,8 +456,8 @@ static void test_audit_format(void) {
  * files, so this holds for them; what they can still do is what the kernel allows a holder
  * of a bound device fd and its iommufd: attach again (checked here on the same files).
  * lease_revoke_kernel() then closes the daemon's references and marks the lease revoked.
- * (The sim takes kernel_close() as the last close, so the holder's copies cannot be
- * exercised after it in one process: the VM tier's scenario 6 does that.)
+ * (What the holder's copies keep after that, when another process has them:
+ * test_lease_held_after_end.)
  */
 static bool ranges_cover(const IovaRange *r, size_t n, uint64_t iova) {
 	for (size_t i = 0; i < n; i++)
@@ -663,6 +664,163 @@ static void test_device_gone(void) {
 	lease_table_clear(&m.leases);
 }
 
+/* A delivered attached lease of d for uid (pid 4242), its fds the daemon's own. */
+static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
+	Lease *l = NULL;
+	int fd = -EBADF;
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_ATTACHED;
+	l->delivered = true;
+	l->uid = uid;
+	l->pid = 4242;
+	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &l->iommufd));
+	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, l->iommufd, &l->ioas_id));
+	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
+	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	return l;
+}
+
+/* What the kernel says about binding d anew in a fresh context. */
+static int bind_anew(Kernel *k, const Device *d) {
+	int i = -EBADF, fd = -EBADF;
+	uint32_t id;
+	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &i));
+	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	int r = KERNEL_CALL(k, device_bind, fd, i, &id);
+	KERNEL_CALL(k, close, fd);
+	KERNEL_CALL(k, close, i);
+	return r;
+}
+
+/*
+ * A lease that ends while another process still holds its fds (the wrapper died, the VMM it
+ * started lives on): the kernel (sim) keeps the device bound, so the lease stays, ended,
+ * holding its group (and counted against its uid's leases), named "held by ended lease L
+ * (uid U, pid P)" to its holder and admins; released when that process exits. A revoked
+ * lease holds its group the same way. A lease whose fds nobody else holds ends at once.
+ */
+static void test_lease_held_after_end(void) {
+	TestHolder holder, holder2;
+	test_holder_start(&holder);
+	test_holder_start(&holder2);
+	_cleanup_host_free_ Host *h = test_load_fixture("sample.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	Manager m = { .kernel = k, .host = h, .generation = 1 };
+	m.leases.kernel = k;
+	const Device *d3 = host_find_device(h, "0000:00:03.0");
+	const Device *d4 = host_find_device(h, "0000:00:04.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d4);
+
+	Lease *a = attached_lease(k, d3, 4701);
+	ASSERT_OK(lease_table_add(&m.leases, a));
+	test_holder_give(&holder, a->iommufd);
+	test_holder_give(&holder, a->devices[0].fd);
+	char id[sizeof(a->id)], buf[300], want[300];
+	memcpy(id, a->id, sizeof(id));
+	manager_end_lease(&m, a, "connection closed");
+	CU_ASSERT_PTR_EQUAL_FATAL(lease_table_find(&m.leases, id), a);
+	CU_ASSERT_TRUE(a->ended);
+	CU_ASSERT_TRUE(a->devices[0].held);
+	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
+	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d3->iommu_group), a);
+	CU_ASSERT_PTR_EQUAL(lease_table_device_owner(&m.leases, d3->bdf), a);
+	CU_ASSERT_EQUAL(lease_table_count_uid(&m.leases, 4701), 1);
+	CU_ASSERT_EQUAL(hold_describe(a, true, buf, sizeof(buf)), 1);
+	snprintf(want, sizeof(want), "held by ended lease %s (uid 4701, pid 4242)", id);
+	ASSERT_STREQ(buf, want);
+	CU_ASSERT_EQUAL(hold_describe(a, false, buf, sizeof(buf)), 1);
+	ASSERT_STREQ(buf, "held by an ended lease of another user");
+	/* The daemon's books agree with the kernel, and asking again changes nothing. */
+	ASSERT_ERR(bind_anew(k, d3), EINVAL);
+	hold_recheck(&m, -1);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d3->iommu_group), a);
+
+	/* Revoked while its holder keeps the fds: its group stays held too; when it ends it is
+	 * kept as ended. */
+	Lease *b = attached_lease(k, d4, 4702);
+	ASSERT_OK(lease_table_add(&m.leases, b));
+	test_holder_give(&holder2, b->devices[0].fd);
+	char bid[sizeof(b->id)];
+	memcpy(bid, b->id, sizeof(bid));
+	manager_revoke_lease(&m, b, false, false, &(AuditActor){ .cause = "test" }, "test");
+	CU_ASSERT_TRUE(b->revoked);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d4->iommu_group), b);
+	CU_ASSERT_EQUAL(hold_describe(b, false, buf, sizeof(buf)), 1);
+	ASSERT_STREQ(buf, "held by a revoked lease of another user");
+	manager_end_lease(&m, b, "revoked lease released");
+	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, bid), b);
+	CU_ASSERT_TRUE(b->ended);
+
+	/* The first holder exits: its group is free, its lease forgotten; the other stays. */
+	test_holder_stop(&holder);
+	hold_recheck(&m, d3->iommu_group);
+	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, id));
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d3->iommu_group));
+	CU_ASSERT_EQUAL(lease_table_count_uid(&m.leases, 4701), 0);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d4->iommu_group), b);
+	ASSERT_OK(bind_anew(k, d3));
+	test_holder_stop(&holder2);
+	hold_recheck(&m, -1);
+	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, bid));
+	CU_ASSERT_EQUAL(m.leases.n, 0);
+
+	/* Nobody else holds its fds: nothing is left behind. */
+	Lease *c = attached_lease(k, d3, 4701);
+	ASSERT_OK(lease_table_add(&m.leases, c));
+	manager_end_lease(&m, c, "released");
+	CU_ASSERT_EQUAL(m.leases.n, 0);
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d3->iommu_group));
+	lease_table_clear(&m.leases);
+}
+
+/* The same on the legacy path: a device fd obtained from the group keeps the group set on
+ * the holder's container (the group node probe answers EBUSY) until it is closed. */
+static void test_lease_legacy_held_after_end(void) {
+	TestHolder holder;
+	test_holder_start(&holder);
+	_cleanup_host_free_ Host *h = test_load_fixture("legacy.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	Manager m = { .kernel = k, .host = h, .generation = 1 };
+	m.leases.kernel = k;
+	Lease *l = NULL;
+	int fd = -1;
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_LEGACY;
+	l->delivered = true;
+	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
+	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	const char *bdfs[] = { "0000:01:01.0", "0000:01:02.0" };
+	for (size_t i = 0; i < ELEMENTSOF(bdfs); i++) {
+		ASSERT_OK(KERNEL_CALL(k, legacy_device_open, lease_legacy_group(l, 5)->fd,
+				      host_find_device(h, bdfs[i]), &fd));
+		ASSERT_OK(lease_add_device(l, bdfs[i], 5, fd));
+	}
+	ASSERT_OK(lease_table_add(&m.leases, l));
+	test_holder_give(&holder, l->devices[1].fd);
+	manager_end_lease(&m, l, "owner process exited");
+	CU_ASSERT_TRUE_FATAL(l->ended);
+	CU_ASSERT_TRUE(l->devices[0].held && l->devices[1].held);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, 5), l);
+	test_holder_stop(&holder);
+	hold_recheck(&m, 5);
+	CU_ASSERT_EQUAL(m.leases.n, 0);
+	int c2 = -1, g2 = -1;
+	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
+	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
+	KERNEL_CALL(k, close, g2);
+	KERNEL_CALL(k, close, c2);
+}
+
 static CU_TestInfo tests[] = {
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
@@ -680,6 +838,8 @@ static CU_TestInfo tests[] = {
 	{ "lease_legacy_free", test_lease_legacy_free },
 	{ "lease_legacy_revoke", test_lease_legacy_revoke },
 	{ "device_gone", test_device_gone },
+	{ "lease_held_after_end", test_lease_held_after_end },
+	{ "lease_legacy_held_after_end", test_lease_legacy_held_after_end },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("ioasidd", tests);

@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1018,6 +1020,128 @@ static Kernel *sim_from_fixture(const char *name, Host **ret_host) {
 	return k;
 }
 
+/* ---- last close, anywhere ---------------------------------------------------------- */
+
+/* A bound device fd sent to another process keeps the device bound and its group owned by
+ * the context after this process closed every copy it had (the daemon's side of a lease
+ * whose holder passed the fd on); released when that process exits. */
+static void test_last_close_sent_fd(void) {
+	TestHolder h;
+	test_holder_start(&h);
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int a, b, d2, sib;
+	uint32_t id, ioas;
+	ASSERT_OK(K(iommufd_open, &a));
+	ASSERT_OK(K(iommufd_open, &b));
+	ASSERT_OK(K(ioas_alloc, a, &ioas));
+	int d = open_bind(k, "0000:03:00.0", a, &id);
+	ASSERT_OK(K(device_attach, d, ioas, NULL));
+	test_holder_give(&h, d);
+	test_holder_give(&h, a);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, a));
+	/* Still bound: another open file of the device cannot bind; the group is still owned by
+	 * a's context: the sibling cannot bind to b. */
+	ASSERT_OK(K(device_open, dev("0000:03:00.0"), &d2));
+	ASSERT_ERR(K(device_bind, d2, b, &id), EINVAL);
+	ASSERT_OK(K(device_open, dev("0000:03:00.1"), &sib));
+	ASSERT_ERR(K(device_bind, sib, b, &id), EPERM);
+	/* The group node of a bound cdev's group is busy as well. */
+	int c, g;
+	ASSERT_OK(K(legacy_container_open, &c));
+	ASSERT_ERR(K(legacy_group_open, 12, c, &g), EBUSY);
+	test_holder_stop(&h);
+	/* The holder's exit closed the last copy: unbound, the group released. */
+	ASSERT_OK(K(legacy_group_open, 12, c, &g));
+	ASSERT_OK(K(close, g));
+	ASSERT_OK(K(close, c));
+	ASSERT_OK(K(device_bind, sib, b, &id));
+	ASSERT_OK(K(device_bind, d2, b, &id));
+	ASSERT_OK(K(close, d2));
+	ASSERT_OK(K(close, sib));
+	ASSERT_OK(K(close, b));
+}
+
+/* A copy inherited over fork() holds the file the same way, and the legacy group node and
+ * device fds keep their group set on the container. */
+static void test_last_close_inherited(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int a, b, c, g, ld, c2, g2;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &a));
+	ASSERT_OK(K(iommufd_open, &b));
+	int d = open_bind(k, "0000:01:00.0", a, &id);
+	ASSERT_OK(K(legacy_open, dev("0000:02:00.0"), &c, &g, &ld));
+	int p[2];
+	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		char x;
+		close(p[1]);
+		_exit(read(p[0], &x, 1) < 0);
+	}
+	close(p[0]);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, a));
+	ASSERT_OK(K(close, ld));
+	ASSERT_OK(K(close, g));
+	ASSERT_OK(K(close, c));
+	int d1;
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d1));
+	ASSERT_ERR(K(device_bind, d1, b, &id), EINVAL);
+	ASSERT_OK(K(legacy_container_open, &c2));
+	ASSERT_ERR(K(legacy_group_open, 11, c2, &g2), EBUSY);
+	close(p[1]); /* the child's read returns: it exits */
+	int status = 0;
+	CU_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	ASSERT_OK(K(device_bind, d1, b, &id));
+	ASSERT_OK(K(legacy_group_open, 11, c2, &g2));
+	ASSERT_OK(K(close, g2));
+	ASSERT_OK(K(close, c2));
+	ASSERT_OK(K(close, d1));
+	ASSERT_OK(K(close, b));
+}
+
+/* A dup() held in this process counts as a holder too, and the last copy may be closed with
+ * plain close(): the file is released then, not at kernel_close() of another copy. */
+static void test_last_close_dup(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int a, b, sib;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &a));
+	ASSERT_OK(K(iommufd_open, &b));
+	int d = open_bind(k, "0000:03:00.0", a, &id);
+	int e = fcntl(d, F_DUPFD_CLOEXEC, 3);
+	CU_ASSERT_FATAL(e >= 0);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(device_open, dev("0000:03:00.1"), &sib));
+	ASSERT_ERR(K(device_bind, sib, b, &id), EPERM);
+	close(e);
+	ASSERT_OK(K(device_bind, sib, b, &id));
+	ASSERT_OK(K(close, sib));
+	ASSERT_OK(K(close, a));
+	ASSERT_OK(K(close, b));
+}
+
+/* events_fd polls readable once the last copy of a file is closed anywhere; sync takes it
+ * in (and with it the sim's own pin of the file, so the caller's fd count settles). */
+static void test_events_fd(void) {
+	_cleanup_kernel_free_ Kernel *k = sim_new();
+	int ev = K(events_fd);
+	CU_ASSERT_FATAL(ev >= 0);
+	struct pollfd p = { .fd = ev, .events = POLLIN };
+	int a;
+	ASSERT_OK(K(iommufd_open, &a));
+	int e = fcntl(a, F_DUPFD_CLOEXEC, 3);
+	ASSERT_OK(K(close, a));
+	CU_ASSERT_EQUAL(poll(&p, 1, 0), 0); /* a copy is still open */
+	close(e);
+	CU_ASSERT_EQUAL(poll(&p, 1, 1000), 1);
+	ASSERT_OK(K(sync));
+	CU_ASSERT_EQUAL(poll(&p, 1, 0), 0);
+}
+
 /* The sim over the shared fixtures, as the daemon and integration tests use it. */
 static void test_fixtures(void) {
 	_cleanup_host_free_ Host *h = NULL;
@@ -1243,6 +1367,10 @@ static CU_TestInfo tests[] = {
 	{ "sync_host", test_sync_host },
 	{ "vf_token", test_vf_token },
 	{ "resets", test_resets },
+	{ "last_close_sent_fd", test_last_close_sent_fd },
+	{ "last_close_inherited", test_last_close_inherited },
+	{ "last_close_dup", test_last_close_dup },
+	{ "events_fd", test_events_fd },
 	CU_TEST_INFO_NULL,
 };
 

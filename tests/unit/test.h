@@ -62,3 +62,15 @@ const char *test_dir(void);
 /* The fixture tests/hosts/NAME (e.g. "sample.json") loaded as a Host, or NULL after printing
  * why on stderr. The caller frees it (host_free). */
 struct Host *test_load_fixture(const char *name);
+
+/* A child process that holds fds it is given (tests/unit/holder.c). Start it before the fds
+ * it is to get exist, or it inherits them. */
+typedef struct TestHolder {
+	int pid;
+	int sock;
+} TestHolder;
+void test_holder_start(TestHolder *h);
+/* Sends fd over SCM_RIGHTS and waits until the holder has it; the caller's copy stays. */
+void test_holder_give(TestHolder *h, int fd);
+/* Tells the holder to exit and reaps it: once this returns, its copies are closed. */
+void test_holder_stop(TestHolder *h);

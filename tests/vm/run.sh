@@ -37,7 +37,7 @@ vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
 
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1 SD L1"
+ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1 S11 SD L1"
 ALL_STOCK="L0 S9"
 want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Groups held by leases that ended (or were revoked) while their fds live on.
+ *
+ * An fd once sent cannot be taken back. When a lease ends (released, its connection or its
+ * owner process gone) or is revoked, the daemon closes its own references, but a process
+ * that received the fds (the holder, or one it passed them to: a VMM forked by a wrapper
+ * that died) may still hold them. On the kernel a bound device file keeps its group's DMA
+ * ownership until its last copy is closed, and the next tenant's BIND then fails with an
+ * errno that names nobody. So the daemon counts a group as free only when the kernel
+ * agrees: after it let go of a lease that had been delivered, each device is probed through
+ * the kernel seam, with the seam's own calls:
+ *   - iommufd: a fresh iommufd, a fresh open of the device and BIND. EINVAL (another file of
+ *     the device is bound), EPERM (the group's DMA is owned by another context) and EBUSY
+ *     (the group's legacy node is open) mean the device is still held; success means it is
+ *     not (the probe's files are closed at once, which unbinds them again);
+ *   - legacy: a fresh container and an open of the group node: EBUSY means still held.
+ * A device still held keeps its group from every other owner: its lease stays in the table
+ * (state "ended", or "revoked") as "held by ended lease L (uid U, pid P)" in ListLeases,
+ * Status, ListGroups, ListDevices and Acquire's GroupOwned. The probe is repeated every
+ * HOLD_RECHECK_SEC while anything is held, on udev events, and before an Acquire is refused
+ * for the group; an ended lease whose devices are all released is forgotten. (The sim's
+ * events_fd only makes the sim take in released files at once; it does not trigger probes,
+ * so the paths above are the ones tested.)
+ *
+ * What the probe cannot see is an *unbound* device file still held (unbound mode, the
+ * holder never bound it): neither can the kernel, which refuses that file's BIND later if
+ * another owner has the group by then. A probe that finds a free device opens it for the
+ * length of a BIND; vfio-pci resets a device at its first open and last close, so on real
+ * hardware a probe of a released device costs two function resets on the event loop.
+ */
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "common/macro.h"
+#include "common/viability.h"
+#include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+#define HOLD_RECHECK_SEC 2
+#define USEC_PER_SEC 1000000ULL
+
+typedef enum HoldProbe {
+	HOLD_RELEASED, /* the kernel shows no file of it in use (or the device is gone) */
+	HOLD_HELD,     /* another file of the device is bound / its group owned elsewhere */
+} HoldProbe;
+
+/* EPERM from BIND is also the answer for a group with a host-driver member and for a host
+ * without interrupt remapping: neither is an owner (VFIO cannot own such a group), so the
+ * probe says released there. */
+static bool eperm_is_host_fact(const Manager *m, const Device *d) {
+	if (m->host->kernel.interrupt_remapping == TRI_NO)
+		return true;
+	Viability v = { 0 };
+	if (viability_device(m->host, d, &v) < 0)
+		return false;
+	bool viable = v.verdict == VERDICT_VIABLE;
+	viability_done(&v);
+	return !viable;
+}
+
+/* One device of an iommufd-mode lease. */
+static int probe_iommufd(Manager *m, const char *bdf, HoldProbe *ret) {
+	Kernel *k = m->kernel;
+	const Device *d = host_find_device(m->host, bdf);
+	if (!d || !d->vfio_name) {
+		/* Gone, or no longer on a VFIO driver (vfio-pci's unbind waits for the last
+		 * close): nobody can be granted it, and nobody holds it. */
+		*ret = HOLD_RELEASED;
+		return 0;
+	}
+	int iommufd = -EBADF, devfd = -EBADF;
+	uint32_t id;
+	int r = KERNEL_CALL(k, iommufd_open, &iommufd);
+	if (r < 0)
+		return r;
+	r = KERNEL_CALL(k, device_open, d, &devfd);
+	if (r >= 0)
+		r = KERNEL_CALL(k, device_bind, devfd, iommufd, &id);
+	else if (r == -ENODEV || r == -ESTALE) {
+		kclose(k, iommufd);
+		*ret = HOLD_RELEASED;
+		return 0;
+	}
+	/* The device first: its last close unbinds it from the context. */
+	if (devfd >= 0)
+		kclose(k, devfd);
+	kclose(k, iommufd);
+	if (r >= 0 || r == -ENODEV || (r == -EPERM && eperm_is_host_fact(m, d))) {
+		*ret = HOLD_RELEASED;
+		return 0;
+	}
+	if (r == -EINVAL || r == -EPERM || r == -EBUSY) {
+		*ret = HOLD_HELD;
+		return 0;
+	}
+	return r;
+}
+
+/* One group of a legacy lease. */
+static int probe_legacy(Manager *m, int group, HoldProbe *ret) {
+	Kernel *k = m->kernel;
+	int container = -EBADF, gfd = -EBADF;
+	int r = KERNEL_CALL(k, legacy_container_open, &container);
+	if (r < 0)
+		return r;
+	r = KERNEL_CALL(k, legacy_group_open, group, container, &gfd);
+	if (gfd >= 0)
+		kclose(k, gfd);
+	kclose(k, container);
+	/* EPERM: not viable (a host driver in the group), so VFIO owns none of it. */
+	if (r >= 0 || r == -ENODEV || r == -EPERM) {
+		*ret = HOLD_RELEASED;
+		return 0;
+	}
+	if (r == -EBUSY) {
+		*ret = HOLD_HELD;
+		return 0;
+	}
+	return r;
+}
+
+/*
+ * Probes the devices of l (all of them when all, else those still marked held) and sets
+ * LeaseDevice.held. A probe that cannot tell (-ENOMEM, -EMFILE, ...) keeps the device held:
+ * fail closed. Returns how many devices are held.
+ */
+static size_t hold_probe(Manager *m, Lease *l, bool all) {
+	size_t n = 0;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		LeaseDevice *d = &l->devices[i];
+		if (!all && !d->held)
+			continue;
+		HoldProbe p = HOLD_HELD;
+		int r = 0;
+		/* Legacy: one probe per group; its devices share the answer. */
+		bool done = false;
+		for (size_t j = 0; l->mode == LEASE_MODE_LEGACY && j < i && !done; j++)
+			if (l->devices[j].group == d->group) {
+				p = l->devices[j].held ? HOLD_HELD : HOLD_RELEASED;
+				done = true;
+			}
+		if (!done)
+			r = l->mode == LEASE_MODE_LEGACY ? probe_legacy(m, d->group, &p)
+							 : probe_iommufd(m, d->bdf, &p);
+		if (r < 0)
+			log_debug("Lease %s: probing %s failed (%s): counted as held", l->id,
+				  d->bdf, strerror(-r));
+		d->held = r < 0 || p == HOLD_HELD;
+		n += d->held;
+	}
+	/* The probe's own files are closed: take that in now, so that the backend's events fd
+	 * (the sim's) does not wake us for our own closes. */
+	(void)KERNEL_CALL(m->kernel, sync);
+	return n;
+}
+
+static bool lease_holds_files(const Lease *l) {
+	for (size_t i = 0; i < l->n_devices; i++)
+		if (l->devices[i].held)
+			return true;
+	return false;
+}
+
+static bool hold_any(const Manager *m) {
+	for (const Lease *l = m->leases.head; l; l = l->next)
+		if ((l->ended || l->revoked) && lease_holds_files(l))
+			return true;
+	return false;
+}
+
+static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Keeps the recheck timer running while anything is held. */
+static void hold_arm(Manager *m) {
+	if (!m->event)
+		return;
+	if (!hold_any(m)) {
+		if (m->hold_timer)
+			sd_event_source_set_enabled(m->hold_timer, SD_EVENT_OFF);
+		return;
+	}
+	int on = SD_EVENT_OFF;
+	if (m->hold_timer && sd_event_source_get_enabled(m->hold_timer, &on) >= 0 &&
+	    on != SD_EVENT_OFF)
+		return;
+	uint64_t usec = HOLD_RECHECK_SEC * USEC_PER_SEC;
+	int r = m->hold_timer
+		        ? sd_event_source_set_time_relative(m->hold_timer, usec)
+		        : sd_event_add_time_relative(m->event, &m->hold_timer, CLOCK_MONOTONIC,
+		                                     usec, USEC_PER_SEC / 10, on_hold_timer, m);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(m->hold_timer, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_warning_errno(r, "Cannot arm the timer that re-checks held groups: %m");
+}
+
+static uint64_t now_sec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* Re-probes l (ended or revoked, with devices held). Returns true when l was an ended lease
+ * that is now released and has been freed. */
+static bool hold_recheck_lease(Manager *m, Lease *l) {
+	size_t n = hold_probe(m, l, false);
+	if (n > 0) {
+		if (l->ended && !l->hold_announced && now_sec() >= l->ended_at + HOLD_RECHECK_SEC) {
+			/* Not at once: a holder that released before closing its fds (ioasidctl
+			 * acquire does) is not worth a line. */
+			log_info("Lease %s of uid %u (pid %d) ended %llus ago but %zu of its "
+				 "device file(s) are still open elsewhere: their groups stay held "
+				 "until they are closed",
+				 l->id, (unsigned)l->uid, (int)l->pid,
+				 (unsigned long long)(now_sec() - l->ended_at), n);
+			l->hold_announced = true;
+		}
+		return false;
+	}
+	if (l->ended) {
+		if (l->hold_announced)
+			log_info("Lease %s of uid %u: its device files are closed, its groups free",
+				 l->id, (unsigned)l->uid);
+		else
+			log_debug("Lease %s: its device files are closed", l->id);
+		lease_table_remove(&m->leases, l);
+		lease_free(l, m->kernel);
+		return true;
+	}
+	return false;
+}
+
+void hold_recheck(Manager *m, int group) {
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (!(l->ended || l->revoked) || !lease_holds_files(l))
+			continue;
+		bool has = group < 0;
+		for (size_t i = 0; !has && i < l->n_devices; i++)
+			has = l->devices[i].held && l->devices[i].group == group;
+		if (has)
+			(void)hold_recheck_lease(m, l);
+	}
+	hold_arm(m);
+	manager_update_status(m);
+}
+
+static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+	hold_recheck(userdata, -1);
+	return 0;
+}
+
+/* The backend saw a file go (sim): sync takes it in, so the backend's own references to
+ * released files go at once. What is held is not asked again here: the daemon learns that the
+ * way it does on the real kernel (the timer, udev, the probe before a refusal), so the sim
+ * exercises those paths. */
+static int on_kernel_events(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	Manager *m = userdata;
+	(void)KERNEL_CALL(m->kernel, sync);
+	return 0;
+}
+
+bool hold_after_close(Manager *m, Lease *l) {
+	if (!l->delivered || l->staged)
+		return false; /* the fds never left the daemon */
+	lease_close_kernel_fds(l, m->kernel);
+	size_t n = hold_probe(m, l, true);
+	if (n > 0)
+		hold_arm(m);
+	return n > 0;
+}
+
+bool hold_lease_ended(Manager *m, Lease *l) {
+	if (!hold_after_close(m, l))
+		return false;
+	/* Over: nothing of the holder's connection or process matters any more. */
+	l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
+	l->pidfd = safe_close(l->pidfd);
+	l->connection = NULL;
+	l->ended = true;
+	l->ended_at = now_sec();
+	log_debug("Lease %s ended with device files still open elsewhere", l->id);
+	return true;
+}
+
+int hold_describe(const Lease *l, bool identify, char *buf, size_t size) {
+	if (!(l->ended || l->revoked) || !lease_holds_files(l))
+		return 0;
+	const char *what = l->ended ? "ended" : "revoked";
+	if (identify)
+		snprintf(buf, size, "held by %s lease %s (uid %u, pid %d)", what, l->id,
+			 (unsigned)l->uid, (int)l->pid);
+	else
+		snprintf(buf, size, "held by %s %s lease of another user", l->ended ? "an" : "a",
+			 what);
+	return 1;
+}
+
+int hold_start(Manager *m) {
+	int fd = KERNEL_CALL(m->kernel, events_fd);
+	if (fd < 0)
+		return fd == -EOPNOTSUPP ? 0 : fd;
+	return sd_event_add_io(m->event, &m->kernel_events, fd, EPOLLIN, on_kernel_events, m);
+}
+
+void hold_stop(Manager *m) {
+	m->kernel_events = sd_event_source_disable_unref(m->kernel_events);
+	m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+}
