@@ -90,6 +90,16 @@ static int probe_iommufd(Manager *m, const char *bdf, HoldProbe *ret) {
 		*ret = HOLD_RELEASED;
 		return 0;
 	}
+	/* EACCES: a VF whose PF is on vfio-pci, and the kernel (6.17+) checks the VF token
+	 * before DMA ownership, so the probe, which has no token, learns nothing. Counting it
+	 * held would keep the VF from everyone for good; counted released, the kernel still
+	 * refuses a second owner at its BIND (without naming the holder). */
+	if (r == -EACCES && d->physfn) {
+		log_debug("Probing %s: EACCES (VF token): the probe cannot tell; counted released",
+			  d->bdf);
+		*ret = HOLD_RELEASED;
+		return 0;
+	}
 	if (r == -EINVAL || r == -EPERM || r == -EBUSY) {
 		*ret = HOLD_HELD;
 		return 0;
