@@ -292,6 +292,9 @@ bool hold_lease_ended(Manager *m, Lease *l) {
 	l->ended = true;
 	l->ended_at = now_sec();
 	log_debug("Lease %s ended with device files still open elsewhere", l->id);
+	/* Again, now that l counts as ended: hold_after_close() armed the recheck only if
+	 * something else was held already, and nothing else would look at l again. */
+	hold_arm(m);
 	return true;
 }
 

@@ -429,11 +429,12 @@ def cat_F1_mid_request(sd):
     # The lease ends with its holder. Its devices count as held until the kernel shows
     # every copy closed, and the copies in the fdstore are closed by systemd (this script)
     # after the daemon asked: the daemon learns it at its next probe (every 2 s).
-    for _ in range(40):
+    for _ in range(60):
         if leases(c) == {}:
             break
         sd.pump(0.1)
-    check(leases(c) == {}, "F1: the lease ends with its holder")
+    ls = leases(c)
+    check(ls == {}, "F1: the lease ends with its holder (%s; store %s)" % (ls, sd.names()))
     c.close()
 
 
