@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "policy/policy-internal.h"
 #include "policy/policy.h"
 #include "tests/unit/policy-resolver.h"
 #include "tests/unit/test.h"
@@ -694,6 +695,41 @@ static void test_uid_range_edges(void) {
 	}
 }
 
+/* A device selector whose value is 0 (vendor 0x0000, iommu-group 0, ...) is a selector like
+ * any other: it matches only a device with that value. "Unset" is -1 internally; a check
+ * written `> 0` instead of `>= 0` would make these rules match every device (found by the
+ * mutation run, tests/mutation). */
+static void test_zero_valued_selectors(void) {
+	static const char *const rules[] = {
+		"allow * to vendor 0x0000\n",		 "allow * to device 0x0000\n",
+		"allow * to subsystem-vendor 0x0000\n", "allow * to subsystem-device 0x0000\n",
+		"allow * to iommu-group 0\n",
+	};
+	Device zero = { .bdf = "0000:00:1f.0", .vendor = 0, .device = 0, .subsystem_vendor = 0,
+			.subsystem_device = 0, .class = 0x060100, .driver = "vfio-pci",
+			.iommu_group = 0 };
+	for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(rules[i]);
+		if (eval(p, &peer_alice, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL))
+			fprintf(stderr, "\n'%.*s' matches %s\n", (int)strcspn(rules[i], "\n"), rules[i],
+				dev_gpu.bdf);
+		CU_ASSERT_FALSE(eval(p, &peer_alice, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
+		CU_ASSERT_TRUE(eval(p, &peer_alice, &zero, POLICY_MODE_ATTACHED, NULL, NULL));
+		const Device *devs[] = { &dev_gpu, &zero };
+		for (size_t j = 0; j < ELEMENTSOF(devs); j++) {
+			PolicyRequest req = { .peer = &peer_alice, .device = devs[j],
+					      .mode = POLICY_MODE_ATTACHED };
+			PolicyDecision d = {};
+			PolicyExplanation x;
+			CU_ASSERT(policy_explain(p, &req, &d, &x) >= 0);
+			CU_ASSERT_EQUAL(d.allow, j == 1);
+			/* The rule check alone (the scan that the index is tested against): the
+			 * index only narrows the candidates, the selector itself must hold. */
+			CU_ASSERT_EQUAL(policy_first_match_scan(p, &req), j == 1 ? 0 : -1);
+		}
+	}
+}
+
 /* uid 65534 (an unmapped user-namespace id) against every admin selector, each written so
  * that it matches the very same peer under any other uid: only the 65534 rule keeps nobody
  * out, not a rule it would never match anyway. */
@@ -1078,7 +1114,7 @@ static CU_TestInfo tests[] = {
 	{ "selectors", test_selectors }, { "grants", test_grants },
 	{ "settings", test_settings },   { "golden", test_golden },
 	{ "admin", test_admin },
-	{ "admin_nobody", test_admin_nobody },	   { "cgroup_hidden", test_cgroup_hidden },
+	{ "admin_nobody", test_admin_nobody },	   { "zero_valued_selectors", test_zero_valued_selectors },	   { "cgroup_hidden", test_cgroup_hidden },
 	{ "explain", test_explain },
 	{ "to_string", test_to_string }, { "owner", test_owner },
 	CU_TEST_INFO_NULL,
