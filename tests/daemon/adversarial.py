@@ -729,6 +729,16 @@ time.sleep(30)
     lease = holder.stdout.readline().strip()
     check(len(lease) == 32, "%s: uid 65000 holds a process-lifetime lease (%s)" % (what, lease))
     c = Client(dm.sock)
+    # A misspelt or mistyped option is refused by name, and revokes nothing.
+    for bad, params in (("sgnal", {"lease": lease, "sgnal": True}),
+                        ("reset", {"lease": lease, "reset": "yes"})):
+        r, _ = c.call("io.ioasid.Manager.Revoke", params)
+        check(r.get("error") == "org.varlink.service.InvalidParameter" and
+              r.get("parameters", {}).get("parameter") == bad,
+              "%s: Revoke with %s refused by name (%s)" % (what, params, r))
+    r, _ = c.call("io.ioasid.Broker.ListLeases")
+    check([x.get("state") for x in r["parameters"]["leases"]] == ["active"],
+          "%s: ... and the lease is untouched (%s)" % (what, r["parameters"]["leases"]))
     r, _ = c.call("io.ioasid.Manager.Revoke", {"lease": lease, "signal": True})
     check(r.get("parameters", {}).get("state") == "revoked", "%s: Revoke with signal (%s)" % (what, r))
     try:
