@@ -454,6 +454,11 @@ int dependents_check(Connection *c, uid_t uid, const Device *const *devices, siz
 		     bool share_reset, bool split_sriov);
 
 /* stage.c: staged contexts around acquire.c's method_stage. */
+/* The identity a staged owner (uid, or "unit NAME") is judged with, as no peer is there: uid,
+ * its primary and supplementary groups from the user database, the unit (pinned by a pidfd
+ * when it is handed over); no cgroup, no label. groups (max_groups) is the storage. */
+void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
+		      PolicyPeer *ret);
 /* "uid N", "user NAME", "unit NAME" -> uid or unit. 0, or 1 when the error was sent
  * (InvalidParameter for a malformed selector or uid 65534, Manager.NoSuchUser). */
 int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_unit);

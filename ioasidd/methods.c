@@ -613,17 +613,10 @@ static void lease_policy_peer(const Lease *l, gid_t *groups, int max_groups, Pol
 		return;
 	}
 	/* A staged owner ("unit NAME") is only ever handed to a peer whose unit was pinned
-	 * through its pidfd; a restored lease had its pidfd checked when it was acquired. */
-	ret->have_pidfd = l->unit != NULL;
-	struct passwd *pw = l->uid != (uid_t)-1 ? getpwuid(l->uid) : NULL;
-	if (!pw)
-		return;
-	ret->gid = pw->pw_gid;
-	int n = max_groups;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		n = 0; /* more groups than we look at: rules naming the others fail to match */
-	ret->groups = groups;
-	ret->n_groups = (size_t)MAX(n, 0);
+	 * through its pidfd; a restored lease had its pidfd checked when it was acquired. The
+	 * same identity Stage judged the owner with. */
+	stage_owner_peer(l->uid, l->unit, groups, max_groups, ret);
+	ret->pid = l->pid;
 }
 
 /* Does the current policy still allow l, every device? *ret_reason gets the first refusal. */

@@ -81,8 +81,8 @@ int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_u
  * are unknown (rules naming them do not match). The same as re-evaluation at a reload does
  * for a staged context (methods.c).
  */
-static void owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
-		       PolicyPeer *ret) {
+void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
+		      PolicyPeer *ret) {
 	*ret = (PolicyPeer){ .uid = uid, .gid = (gid_t)-1, .unit = unit, .have_pidfd = unit != NULL };
 	struct passwd *pw = uid != (uid_t)-1 ? getpwuid(uid) : NULL;
 	if (!pw)
@@ -108,7 +108,7 @@ int stage_check_owner(Connection *c, const char *owner, uid_t uid, const char *u
 	Manager *m = c->manager;
 	gid_t groups[256];
 	PolicyPeer pp;
-	owner_peer(uid, unit, groups, (int)ELEMENTSOF(groups), &pp);
+	stage_owner_peer(uid, unit, groups, (int)ELEMENTSOF(groups), &pp);
 	bool share_reset = true, split_sriov = true;
 	for (size_t i = 0; i < n; i++) {
 		const Device *d = devices[i];
