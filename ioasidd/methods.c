@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <sys/syscall.h>
