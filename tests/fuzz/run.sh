@@ -33,7 +33,7 @@ CFLAGS=(-std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-DIOASID_VERSION='"fuzz"' -DIOASID_SYSCONFDIR='"/etc"')
 # shellcheck disable=SC2046
-if ! clang "${CFLAGS[@]}" -o "$BF/policy-fuzz" tests/fuzz/policy-fuzz.c policy/*.c \
+if ! clang "${CFLAGS[@]}" -o "$BF/policy-fuzz" tests/fuzz/policy-fuzz.c policy/*.c common/trusted-path.c \
 	common/util.c 2>"$BF/build.log" ||
 	! clang "${CFLAGS[@]}" -o "$BF/json-fuzz" tests/fuzz/json-fuzz.c common/doc.c \
 		common/json-write.c $(pkg-config --cflags --libs json-c) 2>>"$BF/build.log" ||
