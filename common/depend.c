@@ -138,12 +138,20 @@ int depend_dependents(const Host *h, const Device *d, Dependent **ret, size_t *r
 		if (v && push_dependent(&l, &n, v, DEPEND_VF) < 0)
 			return -ENOMEM;
 	}
+	/* reset_takes_down() both ways, with what depends on d alone out of the loop, and e's
+	 * parent looked up only when it is one of d's bridges (a bus reset of e takes d down
+	 * only then): one host lookup per device made this loop a fifth of an Acquire's time on
+	 * a 4096-device host. */
+	const Device *pd = !device_is_bridge(d) && depend_reset_scope(h, d) == RESET_SCOPE_BUS
+				   ? parent_bridge(h, d)
+				   : NULL;
 	for (size_t i = 0; !device_is_bridge(d) && i < h->n_devices; i++) {
 		const Device *e = &h->devices[i];
 		if (e == d || device_is_bridge(e))
 			continue;
-		if ((reset_takes_down(h, d, e) || reset_takes_down(h, e, d)) &&
-		    push_dependent(&l, &n, e, DEPEND_RESET) < 0)
+		bool down = below(e, pd) || (e->parent && strv_contains(d->bridge_path, e->parent) &&
+					     depend_reset_scope(h, e) == RESET_SCOPE_BUS);
+		if (down && push_dependent(&l, &n, e, DEPEND_RESET) < 0)
 			return -ENOMEM;
 	}
 	if (n > 1)
