@@ -1817,6 +1817,48 @@ def cat_E1_E4_E7_config():
         shutil.rmtree(notify_dir, ignore_errors=True)
 
 
+def cat_grant_merge():
+    """Devices of one Acquire granted by different rules: the tightest max-devices and
+    max-leases of their grants hold for the request (a mutant taking the loosest survived
+    the mutation run: no test had two matching grants with different limits)."""
+    pol = ("allow uid 0-0 to bdf 0000:00:03.0 mode attached max-devices 1 max-leases 1\n"
+           "allow uid 0-0 to bdf 0000:00:04.0 mode attached max-devices 4 max-leases 4\n"
+           "allow uid 0-0 to bdf 0000:01:02.0 mode attached group implicit max-leases 4\n")
+    proc, sock, tmp, _ = cat_daemon(pol)
+    try:
+        check(sock is not None, "grant merge: daemon started")
+        if sock is None:
+            return
+        c = Client(sock)
+        for devs in (["0000:00:03.0", "0000:00:04.0"], ["0000:00:04.0", "0000:00:03.0"]):
+            r, f = c.call("io.ioasid.Broker.Acquire", {"devices": devs})
+            for x in f:
+                os.close(x)
+            check(r.get("error") == "io.ioasid.LimitExceeded" and
+                  r["parameters"].get("limit") == "devices" and r["parameters"].get("max") == 1,
+                  "grant merge: %s under max-devices 1 and 4 -> the tighter (%s)" % (devs, r))
+        # One lease held (its rule allows 4); a request whose grants say 1 and 4 leases is
+        # held to 1.
+        r, held = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
+        check("parameters" in r and len(held) == 2, "grant merge: a first lease (%s)" % r)
+        pol2 = pol.replace("max-devices 1 max-leases 1", "max-devices 2 max-leases 1")
+        with open(os.path.join(tmp, "c.conf"), "w") as fh:
+            fh.write(pol2)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0", "0000:00:03.0"]})
+        for x in f:
+            os.close(x)
+        check(r.get("error") == "io.ioasid.LimitExceeded" and
+              r["parameters"].get("limit") == "leases",
+              "grant merge: max-leases 1 and 4 -> the tighter, with a lease held (%s)" % r)
+        for x in held:
+            os.close(x)
+        c.close()
+    finally:
+        cat_stop(proc, tmp, "grant merge")
+
+
 def run_catalogue(d, sock):
     """The blocks above, after run(): the shared daemon's checks, then those with their own."""
     pid = d.pid
@@ -1838,6 +1880,7 @@ def run_catalogue(d, sock):
     cat_C8_memory()
     cat_C1_C4_old_kernel()
     cat_E1_E4_E7_config()
+    cat_grant_merge()
     check(serves(sock), "daemon still serves after the catalogue blocks")
 
 
