@@ -167,6 +167,15 @@ class AuditLog:
 AUDIT = None  # the daemon's AuditLog (set by main)
 
 
+def wait_stopped(pid):
+    """SIGSTOP is delivered asynchronously: wait until the process really is stopped."""
+    for _ in range(200):
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.005)
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -940,6 +949,7 @@ def run(d, sock):
     fa.call("org.varlink.service.GetInfo")
     fb.call("org.varlink.service.GetInfo")
     os.kill(pid, signal.SIGSTOP)
+    wait_stopped(pid)
     try:
         fa.send_raw(acq(y_dev) + filler + acq(x_dev))
         fb.send_raw(acq(x_dev) + filler + acq(y_dev))
