@@ -71,21 +71,21 @@ static int probe_iommufd(Manager *m, const char *bdf, HoldProbe *ret) {
 	}
 	int iommufd = -EBADF, devfd = -EBADF;
 	uint32_t id;
-	int r = KERNEL_CALL(k, iommufd_open, &iommufd);
+	int r = kernel_iommufd_open(k, &iommufd);
 	if (r < 0)
 		return r;
-	r = KERNEL_CALL(k, device_open, d, &devfd);
+	r = kernel_device_open(k, d, &devfd);
 	if (r >= 0)
-		r = KERNEL_CALL(k, device_bind, devfd, iommufd, &id);
+		r = kernel_device_bind(k, devfd, iommufd, &id);
 	else if (r == -ENODEV || r == -ESTALE) {
-		kclose(k, iommufd);
+		kernel_close(k, iommufd);
 		*ret = HOLD_RELEASED;
 		return 0;
 	}
 	/* The device first: its last close unbinds it from the context. */
 	if (devfd >= 0)
-		kclose(k, devfd);
-	kclose(k, iommufd);
+		kernel_close(k, devfd);
+	kernel_close(k, iommufd);
 	if (r >= 0 || r == -ENODEV || (r == -EPERM && eperm_is_host_fact(m, d))) {
 		*ret = HOLD_RELEASED;
 		return 0;
@@ -111,13 +111,13 @@ static int probe_iommufd(Manager *m, const char *bdf, HoldProbe *ret) {
 static int probe_legacy(Manager *m, int group, HoldProbe *ret) {
 	Kernel *k = m->kernel;
 	int container = -EBADF, gfd = -EBADF;
-	int r = KERNEL_CALL(k, legacy_container_open, &container);
+	int r = kernel_legacy_container_open(k, &container);
 	if (r < 0)
 		return r;
-	r = KERNEL_CALL(k, legacy_group_open, group, container, &gfd);
+	r = kernel_legacy_group_open(k, group, container, &gfd);
 	if (gfd >= 0)
-		kclose(k, gfd);
-	kclose(k, container);
+		kernel_close(k, gfd);
+	kernel_close(k, container);
 	/* EPERM: not viable (a host driver in the group), so VFIO owns none of it. */
 	if (r >= 0 || r == -ENODEV || r == -EPERM) {
 		*ret = HOLD_RELEASED;
@@ -161,7 +161,7 @@ static size_t hold_probe(Manager *m, Lease *l, bool all) {
 	}
 	/* The probe's own files are closed: take that in now, so that the backend's events fd
 	 * (the sim's) does not wake us for our own closes. */
-	(void)KERNEL_CALL(m->kernel, sync);
+	(void)kernel_sync(m->kernel);
 	return n;
 }
 
@@ -268,7 +268,7 @@ static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
  * exercises those paths. */
 static int on_kernel_events(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Manager *m = userdata;
-	(void)KERNEL_CALL(m->kernel, sync);
+	(void)kernel_sync(m->kernel);
 	return 0;
 }
 
@@ -312,7 +312,7 @@ int hold_describe(const Lease *l, bool identify, char *buf, size_t size) {
 }
 
 int hold_start(Manager *m) {
-	int fd = KERNEL_CALL(m->kernel, events_fd);
+	int fd = kernel_events_fd(m->kernel);
 	if (fd < 0)
 		return fd == -EOPNOTSUPP ? 0 : fd;
 	return sd_event_add_io(m->event, &m->kernel_events, fd, EPOLLIN, on_kernel_events, m);

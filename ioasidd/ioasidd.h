@@ -36,9 +36,6 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-/* Closes a kernel-seam fd (the file is released at its last close, in whichever process). */
-#define kclose(k, fd) KERNEL_CALL((k), close, (fd))
-
 typedef struct Manager Manager;
 typedef struct Connection Connection;
 typedef struct Lease Lease;

@@ -64,31 +64,12 @@ int lease_new(Lease **ret) {
  * from the iommufd context), then the iommufd; legacy groups before their container
  * (closing a group unsets its container). */
 void lease_close_kernel_fds(Lease *l, Kernel *k) {
-	for (size_t i = l->n_devices; i > 0; i--) {
-		LeaseDevice *d = &l->devices[i - 1];
-		if (d->fd >= 0) {
-			assert(k);
-			kclose(k, d->fd);
-		}
-		d->fd = -EBADF;
-	}
-	if (l->iommufd >= 0) {
-		assert(k);
-		kclose(k, l->iommufd);
-	}
-	l->iommufd = -EBADF;
-	for (size_t i = l->n_legacy_groups; i > 0; i--) {
-		if (l->legacy_groups[i - 1].fd >= 0) {
-			assert(k);
-			kclose(k, l->legacy_groups[i - 1].fd);
-		}
-		l->legacy_groups[i - 1].fd = -EBADF;
-	}
-	if (l->container >= 0) {
-		assert(k);
-		kclose(k, l->container);
-	}
-	l->container = -EBADF;
+	for (size_t i = l->n_devices; i > 0; i--)
+		(void)kernel_closep(k, &l->devices[i - 1].fd);
+	(void)kernel_closep(k, &l->iommufd);
+	for (size_t i = l->n_legacy_groups; i > 0; i--)
+		(void)kernel_closep(k, &l->legacy_groups[i - 1].fd);
+	(void)kernel_closep(k, &l->container);
 }
 
 Lease *lease_free(Lease *l, Kernel *k) {
@@ -148,11 +129,11 @@ int lease_block_dma(Lease *l, Kernel *k, bool reset) {
 		/* EINVAL: never bound (unbound mode, the holder did not bind this file): there is
 		 * no attachment to remove. */
 		/* Legacy VFIO has no detach: the container keeps translating for the holder. */
-		int r = l->mode == LEASE_MODE_LEGACY ? 0 : KERNEL_CALL(k, device_detach, d->fd);
+		int r = l->mode == LEASE_MODE_LEGACY ? 0 : kernel_device_detach(k, d->fd);
 		if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
 			ret = r;
 		if (reset) {
-			r = KERNEL_CALL(k, device_reset, d->fd);
+			r = kernel_device_reset(k, d->fd);
 			if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
 				ret = r;
 		}

@@ -455,8 +455,8 @@ static int method_status(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
-	json_object_object_add(p, "kernel", json_object_new_string(m->kernel->ops->name));
-	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
+	json_object_object_add(p, "kernel", json_object_new_string(kernel_name(m->kernel)));
+	KernelApi api = kernel_api(m->kernel);
 	json_object_object_add(p, "api", json_object_new_string(kernel_api_to_string(api)));
 	json_object_object_add(p, "generation", json_object_new_int64((int64_t)m->generation));
 	/* Ended leases are not counted: they are listed in "held", one line per device. */

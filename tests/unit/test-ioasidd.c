@@ -478,32 +478,32 @@ static void test_lease_revoke_kernel(void) {
 	Lease *l = NULL;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_ATTACHED;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &l->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, l->iommufd, &l->ioas_id));
+	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
 	int fd = -EBADF;
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
 	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
-	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, l->iommufd, &l->devices[0].dev_id));
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	ASSERT_OK(kernel_device_bind(k, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, &l->devices[0].hwpt_id));
 	uint64_t msi = d->group->regions[0].start;
 	uint32_t hwpt = l->devices[0].hwpt_id;
 
 	IovaRange *r = NULL;
 	size_t n = 0;
 	uint64_t align = 0;
-	ASSERT_OK(KERNEL_CALL(k, ioas_iova_ranges, l->iommufd, l->ioas_id, &r, &n, &align));
+	ASSERT_OK(kernel_ioas_iova_ranges(k, l->iommufd, l->ioas_id, &r, &n, &align));
 	CU_ASSERT_FALSE(ranges_cover(r, n, msi)); /* attached: the MSI window is reserved */
 	free(r);
 
 	ASSERT_OK(lease_block_dma(l, k, true));
 	r = NULL;
-	ASSERT_OK(KERNEL_CALL(k, ioas_iova_ranges, l->iommufd, l->ioas_id, &r, &n, &align));
+	ASSERT_OK(kernel_ioas_iova_ranges(k, l->iommufd, l->ioas_id, &r, &n, &align));
 	CU_ASSERT_TRUE(ranges_cover(r, n, msi)); /* detached: the device's region is gone */
 	free(r);
 	/* The automatic HWPT went with its last device. */
-	ASSERT_ERR(KERNEL_CALL(k, ioas_destroy, l->iommufd, hwpt), ENOENT);
+	ASSERT_ERR(kernel_ioas_destroy(k, l->iommufd, hwpt), ENOENT);
 	/* A bound device fd and its iommufd can attach again: revocation is not a hard revoke. */
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, NULL));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, NULL));
 
 	ASSERT_OK(lease_revoke_kernel(l, k, false));
 	CU_ASSERT_TRUE(l->revoked);
@@ -528,36 +528,36 @@ static void test_lease_legacy_free(void) {
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_LEGACY);
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_LEGACY);
 
 	Lease *l = NULL;
 	int fd = -1, c2 = -1, g2 = -1;
 	ASSERT_OK(lease_new(&l));
 	CU_ASSERT_EQUAL(l->container, -EBADF);
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 3, l->container, &fd));
+	ASSERT_OK(kernel_legacy_group_open(k, 3, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 3, fd));
 	CU_ASSERT_PTR_NOT_NULL(lease_legacy_group(l, 3));
 	CU_ASSERT_PTR_NULL(lease_legacy_group(l, 4));
-	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	ASSERT_OK(kernel_legacy_set_iommu(k, l->container));
 	const char *bdfs[] = { "0000:01:01.0", "0000:01:02.0" };
 	for (size_t i = 0; i < ELEMENTSOF(bdfs); i++) {
-		ASSERT_OK(KERNEL_CALL(k, legacy_device_open, lease_legacy_group(l, 5)->fd,
-				      host_find_device(h, bdfs[i]), &fd));
+		ASSERT_OK(kernel_legacy_device_open(k, lease_legacy_group(l, 5)->fd,
+						    host_find_device(h, bdfs[i]), &fd));
 		ASSERT_OK(lease_add_device(l, bdfs[i], 5, fd));
 	}
 	/* Held: another container cannot take group 5. */
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
-	ASSERT_ERR(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2), EBUSY);
+	ASSERT_OK(kernel_legacy_container_open(k, &c2));
+	ASSERT_ERR(kernel_legacy_group_open(k, 5, c2, &g2), EBUSY);
 	lease_free(l, k);
 	/* Released: it can, and the old container took its IOMMU setting with it. */
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 3, c2, &fd));
-	ASSERT_OK(KERNEL_CALL(k, close, fd));
-	ASSERT_OK(KERNEL_CALL(k, close, g2));
-	ASSERT_OK(KERNEL_CALL(k, close, c2));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, c2, &g2));
+	ASSERT_OK(kernel_legacy_group_open(k, 3, c2, &fd));
+	ASSERT_OK(kernel_close(k, fd));
+	ASSERT_OK(kernel_close(k, g2));
+	ASSERT_OK(kernel_close(k, c2));
 }
 
 /* Revoking a legacy lease cannot detach (type1 has no detach), but the daemon still drops its
@@ -573,11 +573,11 @@ static void test_lease_legacy_revoke(void) {
 	int fd = -1, c2 = -1, g2 = -1;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_LEGACY;
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
-	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_device_open, fd, host_find_device(h, "0000:01:01.0"), &fd));
+	ASSERT_OK(kernel_legacy_set_iommu(k, l->container));
+	ASSERT_OK(kernel_legacy_device_open(k, fd, host_find_device(h, "0000:01:01.0"), &fd));
 	ASSERT_OK(lease_add_device(l, "0000:01:01.0", 5, fd));
 
 	ASSERT_OK(lease_revoke_kernel(l, k, false));
@@ -585,10 +585,10 @@ static void test_lease_legacy_revoke(void) {
 	CU_ASSERT_EQUAL(l->container, -EBADF);
 	CU_ASSERT_EQUAL(l->legacy_groups[0].fd, -EBADF);
 	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
-	ASSERT_OK(KERNEL_CALL(k, close, g2));
-	ASSERT_OK(KERNEL_CALL(k, close, c2));
+	ASSERT_OK(kernel_legacy_container_open(k, &c2));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, c2, &g2));
+	ASSERT_OK(kernel_close(k, g2));
+	ASSERT_OK(kernel_close(k, c2));
 	lease_free(l, k);
 }
 
@@ -614,19 +614,19 @@ static void test_device_gone(void) {
 	ASSERT_OK(lease_new(&a));
 	a->mode = LEASE_MODE_ATTACHED;
 	a->delivered = true;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &a->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, a->iommufd, &a->ioas_id));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d3, &fd));
+	ASSERT_OK(kernel_iommufd_open(k, &a->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, a->iommufd, &a->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d3, &fd));
 	ASSERT_OK(lease_add_device(a, d3->bdf, d3->iommu_group, fd));
-	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, a->iommufd, &a->devices[0].dev_id));
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, a->ioas_id, &a->devices[0].hwpt_id));
+	ASSERT_OK(kernel_device_bind(k, fd, a->iommufd, &a->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, a->ioas_id, &a->devices[0].hwpt_id));
 	ASSERT_OK(lease_table_add(&m.leases, a));
 
 	ASSERT_OK(lease_new(&b));
 	b->mode = LEASE_MODE_UNBOUND;
 	b->staged = true;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &b->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d4, &fd));
+	ASSERT_OK(kernel_iommufd_open(k, &b->iommufd));
+	ASSERT_OK(kernel_device_open(k, d4, &fd));
 	ASSERT_OK(lease_add_device(b, d4->bdf, d4->iommu_group, fd));
 	ASSERT_OK(lease_table_add(&m.leases, b));
 	char bid[sizeof(b->id)];
@@ -673,12 +673,12 @@ static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
 	l->delivered = true;
 	l->uid = uid;
 	l->pid = 4242;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &l->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, l->iommufd, &l->ioas_id));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
 	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
-	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, l->iommufd, &l->devices[0].dev_id));
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	ASSERT_OK(kernel_device_bind(k, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, &l->devices[0].hwpt_id));
 	return l;
 }
 
@@ -686,11 +686,11 @@ static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
 static int bind_anew(Kernel *k, const Device *d) {
 	int i = -EBADF, fd = -EBADF;
 	uint32_t id;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &i));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
-	int r = KERNEL_CALL(k, device_bind, fd, i, &id);
-	KERNEL_CALL(k, close, fd);
-	KERNEL_CALL(k, close, i);
+	ASSERT_OK(kernel_iommufd_open(k, &i));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
+	int r = kernel_device_bind(k, fd, i, &id);
+	kernel_close(k, fd);
+	kernel_close(k, i);
 	return r;
 }
 
@@ -795,14 +795,14 @@ static void test_lease_legacy_held_after_end(void) {
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_LEGACY;
 	l->delivered = true;
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
-	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	ASSERT_OK(kernel_legacy_set_iommu(k, l->container));
 	const char *bdfs[] = { "0000:01:01.0", "0000:01:02.0" };
 	for (size_t i = 0; i < ELEMENTSOF(bdfs); i++) {
-		ASSERT_OK(KERNEL_CALL(k, legacy_device_open, lease_legacy_group(l, 5)->fd,
-				      host_find_device(h, bdfs[i]), &fd));
+		ASSERT_OK(kernel_legacy_device_open(k, lease_legacy_group(l, 5)->fd,
+						    host_find_device(h, bdfs[i]), &fd));
 		ASSERT_OK(lease_add_device(l, bdfs[i], 5, fd));
 	}
 	ASSERT_OK(lease_table_add(&m.leases, l));
@@ -815,10 +815,10 @@ static void test_lease_legacy_held_after_end(void) {
 	hold_recheck(&m, 5);
 	CU_ASSERT_EQUAL(m.leases.n, 0);
 	int c2 = -1, g2 = -1;
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
-	KERNEL_CALL(k, close, g2);
-	KERNEL_CALL(k, close, c2);
+	ASSERT_OK(kernel_legacy_container_open(k, &c2));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, c2, &g2));
+	kernel_close(k, g2);
+	kernel_close(k, c2);
 }
 
 static CU_TestInfo tests[] = {
