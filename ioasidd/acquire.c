@@ -190,10 +190,10 @@ static int request_push(Request *rq, const Device *d) {
 static const char *owner_text(const Connection *c, const Lease *l, char *buf, size_t size) {
 	if (hold_describe(l, l->uid == c->peer.uid, buf, size) > 0)
 		; /* revoked or ended, its files still open elsewhere: named to its holder */
-	else if (l->staged && l->uid == c->peer.uid)
+	else if (l->state == LEASE_STAGED && l->uid == c->peer.uid)
 		/* The owner asked with another mode, layout or device set than was staged. */
 		snprintf(buf, size, "staged for %s", strempty(l->owner));
-	else if (l->staged)
+	else if (l->state == LEASE_STAGED)
 		/* As for leases, a tenant does not learn who else holds a group; an admin sees it
 		 * in ListStaged. */
 		snprintf(buf, size, "staged for another owner");
@@ -441,12 +441,12 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 			/* A revoked or ended lease holds the group only while the kernel shows
 			 * its files held: ask the kernel again before refusing. */
 			Lease *gl = lease_table_group_owner(&m->leases, d->iommu_group);
-			if (gl && (gl->ended || gl->revoked))
+			if (gl && lease_is_over(gl))
 				hold_recheck(m, d->iommu_group);
 			/* A staged context answers GroupOwned below, naming its owner, and so
 			 * does a lease held after its end. */
 			Lease *l = lease_table_device_owner(&m->leases, d->bdf);
-			if (l && !l->staged && !l->revoked && !l->ended) {
+			if (l && (l->state == LEASE_PENDING || l->state == LEASE_ACTIVE)) {
 				json_object *p = obj();
 				char buf[128], o[96];
 				add_str(p, "device", d->bdf);
@@ -912,7 +912,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		     char **at_risk, char **warnings_in) {
 	Manager *m = c->manager;
 	_cleanup_strv_free_ char **warnings = warnings_in; /* taken */
-	bool staged = l->staged;
+	bool staged = l->state == LEASE_STAGED;
 	int r;
 #define FAIL(expr)                                                                                 \
 	do {                                                                                       \
@@ -945,7 +945,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 			FAIL(system_error(c, r, "watch pidfd", NULL));
 	}
 	if (staged) {
-		l->staged = false; /* already in the table */
+		/* already in the table */
 		free(l->owner);
 		l->owner = NULL;
 	} else if (m->testing_bypass) {
@@ -960,6 +960,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		if (r < 0)
 			FAIL(system_error(c, r, "lease table", NULL));
 	}
+	(void)lease_set_state(l, LEASE_PENDING);
 	/* Keep the daemon's references across a restart (no-op outside systemd). Legacy leases
 	 * are not kept: after a restart the kernel itself still refuses their groups to anyone
 	 * else for as long as the holder keeps its group or device fds. */
@@ -1085,7 +1086,7 @@ static Lease *staged_match(Manager *m, const Connection *c, const Request *rq) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
 		/* A legacy context answers an attached request (the only one legacy serves). */
 		LeaseMode mode = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;
-		if (!l->staged || mode != rq->mode || l->n_devices != rq->n_devices)
+		if (l->state != LEASE_STAGED || mode != rq->mode || l->n_devices != rq->n_devices)
 			continue;
 		bool owner = (l->uid != (uid_t)-1 && l->uid == c->peer.uid) ||
 			     (l->uid == (uid_t)-1 && l->unit && c->peer.unit &&
@@ -1186,7 +1187,7 @@ int method_stage(Connection *c, const DocNode *params) {
 	Lease *l = NULL;
 	if (build_context(c, &rq, layout, &warnings, &l) > 0)
 		return 0;
-	l->staged = true;
+	(void)lease_set_state(l, LEASE_STAGED);
 	l->share_reset = share_reset;
 	l->split_sriov = split_sriov;
 	l->uid = uid;

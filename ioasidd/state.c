@@ -275,7 +275,7 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		return r;
 	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->manager = m;
-	l->delivered = true;
+	(void)lease_set_state(l, LEASE_ACTIVE); /* it was handed over before the restart */
 	const char *why = NULL;
 	char whybuf[128];
 	int64_t x = 0;

@@ -466,6 +466,111 @@ static bool ranges_cover(const IovaRange *r, size_t n, uint64_t iova) {
 	return false;
 }
 
+/*
+ * The lifecycle's steps, every (from, to) pair: only the steps drawn above LeaseState are
+ * taken; every other one (the same state, a step back, a skipped state) is refused with
+ * -EINVAL and a logged line, the lease left as it was. Revocation is remembered through the
+ * end, and the per-uid count follows the state.
+ */
+static void test_lease_state_transitions(void) {
+	static const struct {
+		LeaseState from, to;
+	} allowed[] = {
+		{ LEASE_NEW, LEASE_STAGED },       { LEASE_NEW, LEASE_PENDING },
+		{ LEASE_NEW, LEASE_ACTIVE },       { LEASE_STAGED, LEASE_PENDING },
+		{ LEASE_PENDING, LEASE_ACTIVE },   { LEASE_ACTIVE, LEASE_REVOKED },
+		{ LEASE_ACTIVE, LEASE_ENDED },     { LEASE_REVOKED, LEASE_ENDED },
+	};
+	static const char *const names[] = { "new",    "staged",  "pending",
+					     "active", "revoked", "ended" };
+	CU_ASSERT_EQUAL_FATAL(ELEMENTSOF(names), _LEASE_STATE_MAX);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		ASSERT_STREQ(lease_state_to_string((LeaseState)i), names[i]);
+	CU_ASSERT_PTR_NULL(lease_state_to_string(_LEASE_STATE_MAX));
+
+	Lease *l = NULL;
+	ASSERT_OK(lease_new(&l));
+	CU_ASSERT_EQUAL(l->state, LEASE_NEW);
+	Capture cap;
+	capture_start(&cap);
+	size_t refused = 0;
+	for (int from = 0; from < _LEASE_STATE_MAX; from++)
+		for (int to = 0; to < _LEASE_STATE_MAX; to++) {
+			bool ok = false;
+			for (size_t i = 0; i < ELEMENTSOF(allowed); i++)
+				ok = ok || (allowed[i].from == (LeaseState)from &&
+					    allowed[i].to == (LeaseState)to);
+			l->state = (LeaseState)from;
+			l->was_revoked = false;
+			int r = lease_set_state(l, (LeaseState)to);
+			if (ok != (r == 0))
+				fprintf(stderr, "step %s -> %s: got %d\n", names[from],
+					names[to], r);
+			if (ok) {
+				ASSERT_OK(r);
+				CU_ASSERT_EQUAL(l->state, (LeaseState)to);
+				CU_ASSERT_EQUAL(l->was_revoked, to == LEASE_REVOKED);
+			} else {
+				ASSERT_ERR(r, EINVAL);
+				CU_ASSERT_EQUAL(l->state, (LeaseState)from);
+				CU_ASSERT_FALSE(l->was_revoked);
+				refused++;
+			}
+		}
+	/* Out of range either way. */
+	l->state = LEASE_ACTIVE;
+	ASSERT_ERR(lease_set_state(l, _LEASE_STATE_MAX), EINVAL);
+	CU_ASSERT_EQUAL(l->state, LEASE_ACTIVE);
+	l->state = _LEASE_STATE_MAX;
+	ASSERT_ERR(lease_set_state(l, LEASE_ENDED), EINVAL);
+	char *text = capture_stop(&cap);
+	CU_ASSERT_EQUAL(refused, _LEASE_STATE_MAX * _LEASE_STATE_MAX - ELEMENTSOF(allowed));
+	/* One line per refusal, naming the lease and the step. */
+	size_t lines = 0;
+	for (const char *p = text; (p = strstr(p, "refused the state change")); p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, refused + 2);
+	char want[128];
+	snprintf(want, sizeof(want), "Lease %s: refused the state change ended -> active", l->id);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+	free(text);
+
+	/* The whole way through a revocation: revoked stays known once ended. */
+	l->state = LEASE_NEW;
+	l->was_revoked = false;
+	ASSERT_OK(lease_set_state(l, LEASE_PENDING));
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	ASSERT_OK(lease_set_state(l, LEASE_REVOKED));
+	ASSERT_OK(lease_set_state(l, LEASE_ENDED));
+	CU_ASSERT_TRUE(l->was_revoked);
+	lease_free(l, NULL);
+
+	/* What counts against a uid: pending, active and ended leases; not staged contexts,
+	 * revoked leases, or ended ones that were revoked first. */
+	LeaseTable t = { 0 };
+	static const struct {
+		LeaseState path[4];
+		bool counted;
+	} cases[] = {
+		{ { LEASE_STAGED }, false },
+		{ { LEASE_PENDING }, true },
+		{ { LEASE_ACTIVE }, true },
+		{ { LEASE_ACTIVE, LEASE_REVOKED }, false },
+		{ { LEASE_ACTIVE, LEASE_ENDED }, true },
+		{ { LEASE_ACTIVE, LEASE_REVOKED, LEASE_ENDED }, false },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		char bdf[16];
+		snprintf(bdf, sizeof(bdf), "0000:0%zu:00.0", i + 1);
+		Lease *x = mk(2000 + (uid_t)i, bdf, 10 + (int)i);
+		for (size_t j = 0; j < ELEMENTSOF(cases[i].path) && cases[i].path[j]; j++)
+			ASSERT_OK(lease_set_state(x, cases[i].path[j]));
+		ASSERT_OK(lease_table_add(&t, x));
+		CU_ASSERT_EQUAL(lease_table_count_uid(&t, 2000 + (uid_t)i), cases[i].counted);
+	}
+	lease_table_clear(&t);
+}
+
 static void test_lease_revoke_kernel(void) {
 	Host *h = test_load_fixture("sample.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
@@ -478,6 +583,7 @@ static void test_lease_revoke_kernel(void) {
 	Lease *l = NULL;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_ATTACHED;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
 	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
 	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
 	int fd = -EBADF;
@@ -506,7 +612,7 @@ static void test_lease_revoke_kernel(void) {
 	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, NULL));
 
 	ASSERT_OK(lease_revoke_kernel(l, k, false));
-	CU_ASSERT_TRUE(l->revoked);
+	CU_ASSERT_EQUAL(l->state, LEASE_REVOKED);
 	CU_ASSERT_EQUAL(l->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
 
@@ -573,6 +679,7 @@ static void test_lease_legacy_revoke(void) {
 	int fd = -1, c2 = -1, g2 = -1;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_LEGACY;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
 	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
 	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
@@ -581,7 +688,7 @@ static void test_lease_legacy_revoke(void) {
 	ASSERT_OK(lease_add_device(l, "0000:01:01.0", 5, fd));
 
 	ASSERT_OK(lease_revoke_kernel(l, k, false));
-	CU_ASSERT_TRUE(l->revoked);
+	CU_ASSERT_EQUAL(l->state, LEASE_REVOKED);
 	CU_ASSERT_EQUAL(l->container, -EBADF);
 	CU_ASSERT_EQUAL(l->legacy_groups[0].fd, -EBADF);
 	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
@@ -613,7 +720,7 @@ static void test_device_gone(void) {
 	int fd = -EBADF;
 	ASSERT_OK(lease_new(&a));
 	a->mode = LEASE_MODE_ATTACHED;
-	a->delivered = true;
+	ASSERT_OK(lease_set_state(a, LEASE_ACTIVE));
 	ASSERT_OK(kernel_iommufd_open(k, &a->iommufd));
 	ASSERT_OK(kernel_ioas_alloc(k, a->iommufd, &a->ioas_id));
 	ASSERT_OK(kernel_device_open(k, d3, &fd));
@@ -624,7 +731,7 @@ static void test_device_gone(void) {
 
 	ASSERT_OK(lease_new(&b));
 	b->mode = LEASE_MODE_UNBOUND;
-	b->staged = true;
+	ASSERT_OK(lease_set_state(b, LEASE_STAGED));
 	ASSERT_OK(kernel_iommufd_open(k, &b->iommufd));
 	ASSERT_OK(kernel_device_open(k, d4, &fd));
 	ASSERT_OK(lease_add_device(b, d4->bdf, d4->iommu_group, fd));
@@ -635,11 +742,11 @@ static void test_device_gone(void) {
 	Capture cap;
 	capture_start(&cap);
 	manager_device_gone(&m, d3->bdf, "vfio-pci-variant");
-	CU_ASSERT_FALSE(a->revoked);
+	CU_ASSERT_EQUAL(a->state, LEASE_ACTIVE);
 	CU_ASSERT_TRUE(a->iommufd >= 0);
 
 	manager_device_gone(&m, d3->bdf, "e1000e");
-	CU_ASSERT_TRUE(a->revoked);
+	CU_ASSERT_EQUAL(a->state, LEASE_REVOKED);
 	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
 	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, a->id), a);
@@ -670,7 +777,7 @@ static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
 	int fd = -EBADF;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_ATTACHED;
-	l->delivered = true;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
 	l->uid = uid;
 	l->pid = 4242;
 	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
@@ -724,7 +831,7 @@ static void test_lease_held_after_end(void) {
 	memcpy(id, a->id, sizeof(id));
 	manager_end_lease(&m, a, "connection closed");
 	CU_ASSERT_PTR_EQUAL_FATAL(lease_table_find(&m.leases, id), a);
-	CU_ASSERT_TRUE(a->ended);
+	CU_ASSERT_EQUAL(a->state, LEASE_ENDED);
 	CU_ASSERT_TRUE(a->devices[0].held);
 	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
@@ -749,13 +856,16 @@ static void test_lease_held_after_end(void) {
 	char bid[sizeof(b->id)];
 	memcpy(bid, b->id, sizeof(bid));
 	manager_revoke_lease(&m, b, false, false, &(AuditActor){ .cause = "test" }, "test");
-	CU_ASSERT_TRUE(b->revoked);
+	CU_ASSERT_EQUAL(b->state, LEASE_REVOKED);
+	CU_ASSERT_EQUAL(lease_table_count_uid(&m.leases, 4702), 0);
 	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d4->iommu_group), b);
 	CU_ASSERT_EQUAL(hold_describe(b, false, buf, sizeof(buf)), 1);
 	ASSERT_STREQ(buf, "held by a revoked lease of another user");
 	manager_end_lease(&m, b, "revoked lease released");
 	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, bid), b);
-	CU_ASSERT_TRUE(b->ended);
+	CU_ASSERT_EQUAL(b->state, LEASE_ENDED);
+	/* Revoked first: still not counted against its uid, as while it was only revoked. */
+	CU_ASSERT_EQUAL(lease_table_count_uid(&m.leases, 4702), 0);
 
 	/* The first holder exits: its group is free, its lease forgotten; the other stays. */
 	test_holder_stop(&holder);
@@ -794,7 +904,7 @@ static void test_lease_legacy_held_after_end(void) {
 	int fd = -1;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_LEGACY;
-	l->delivered = true;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
 	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
 	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
@@ -808,7 +918,7 @@ static void test_lease_legacy_held_after_end(void) {
 	ASSERT_OK(lease_table_add(&m.leases, l));
 	test_holder_give(&holder, l->devices[1].fd);
 	manager_end_lease(&m, l, "owner process exited");
-	CU_ASSERT_TRUE_FATAL(l->ended);
+	CU_ASSERT_EQUAL_FATAL(l->state, LEASE_ENDED);
 	CU_ASSERT_TRUE(l->devices[0].held && l->devices[1].held);
 	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, 5), l);
 	test_holder_stop(&holder);
@@ -822,6 +932,7 @@ static void test_lease_legacy_held_after_end(void) {
 }
 
 static CU_TestInfo tests[] = {
+	{ "lease_state_transitions", test_lease_state_transitions },
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
 	{ "audit_rate_limit_overflow", test_audit_rate_limit_overflow },
