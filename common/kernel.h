@@ -47,8 +47,9 @@ typedef struct KernelHwInfo {
 /* kernel_new: name is "linux" or "sim". host is required for "sim" (the sim keeps a copy
  * of what it needs) and ignored by "linux". -EINVAL for an unknown name. */
 int kernel_new(const char *name, const Host *host, Kernel **ret);
-/* kernel_free: tears the backend down (the sim forgets its model; files already handed out
- * stay open and are the caller's to close). Takes NULL, returns NULL. */
+/* kernel_free: tears the backend down: its own fds (the sim's events fd and its pins of the
+ * files it handed out) are closed and its state freed. The files it handed out stay open:
+ * they are the caller's, closed with kernel_close() before this. Takes NULL, returns NULL. */
 Kernel *kernel_free(Kernel *k);
 static inline void kernel_freep(Kernel **k) {
 	kernel_free(*k);
