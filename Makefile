@@ -12,8 +12,15 @@
 #   make install         DESTDIR=, prefix= (never overwrites /etc, never runs systemctl)
 #   make format          clang-format every C file
 #
-# Sources are picked up by directory: common/*.c and policy/*.c form libioasid.a,
-# ioasidd/*.c the daemon, ioasidctl/*.c the CLI, tests/unit/*.c the CUnit runner.
+# Sources are picked up by directory. Three static libraries, one per layer, each using only
+# the layers below it (README, "Source layout"):
+#   common/*.c          libioasid-core.a    host model, viability, kernel seam, uAPI, Varlink
+#   policy/*.c          libioasid-policy.a  the pure rule engine
+#   common/client/*.c   libioasid-client.a  the daemon's client API, layout and limits.conf checks
+# ioasidd/*.c the daemon (policy, core), ioasidctl/*.c the CLI (client, policy, core),
+# tests/unit/*.c the CUnit runner. Programs name the libraries top layer first, so a lower
+# object's call into a higher layer is an undefined reference; check-layers makes that hold
+# even for symbols a program brings in anyway, and finds loops between object files.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -71,14 +78,18 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-LIB_SRC := $(sort $(wildcard common/*.c policy/*.c))
+CORE_SRC := $(sort $(wildcard common/*.c))
+POLICY_SRC := $(sort $(wildcard policy/*.c))
+CLIENT_SRC := $(sort $(wildcard common/client/*.c))
 IOASIDD_SRC := $(sort $(wildcard ioasidd/*.c))
 IOASIDCTL_SRC := $(sort $(wildcard ioasidctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIB_OBJ := $(call obj,$(LIB_SRC))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+POLICY_OBJ := $(call obj,$(POLICY_SRC))
+CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
 IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
@@ -86,7 +97,13 @@ UNIT_OBJ := $(call obj,$(UNIT_SRC))
 # Every daemon module but main.c, so unit tests can drive the manager directly.
 DAEMON_UNIT_OBJ := $(call obj,$(filter-out ioasidd/main.c,$(IOASIDD_SRC)))
 
-LIB := $(B)/libioasid.a
+CORE_LIB := $(B)/libioasid-core.a
+POLICY_LIB := $(B)/libioasid-policy.a
+CLIENT_LIB := $(B)/libioasid-client.a
+# Top layer first: an archive only resolves what the objects and archives before it need.
+DAEMON_LIBS := $(POLICY_LIB) $(CORE_LIB)
+CLI_LIBS := $(CLIENT_LIB) $(POLICY_LIB) $(CORE_LIB)
+LAYER_LINKS := $(B)/layers/core $(B)/layers/policy $(B)/layers/client
 IOASIDD := $(B)/ioasidd
 IOASIDCTL := $(B)/ioasidctl
 RUN_TESTS := $(B)/run-tests
@@ -108,7 +125,7 @@ TOOL_LIBS_sysfs-magic = -shared -ldl
 TOOL_CFLAGS_failnth = -fPIC
 TOOL_LIBS_failnth = -shared -ldl
 
-all: $(IOASIDD) $(IOASIDCTL)
+all: $(IOASIDD) $(IOASIDCTL) $(LAYER_LINKS)
 .PHONY: all
 
 $(B)/obj/%.o: %.c
@@ -117,18 +134,35 @@ $(B)/obj/%.o: %.c
 		$(if $(findstring ioasidd/,$<),-I$(B)/gen) \
 		$(if $(TESTING_BYPASS),-DIOASID_TESTING_BYPASS=1) -MMD -MP -c -o $@ $<
 
-$(LIB): $(LIB_OBJ)
+$(CORE_LIB): $(CORE_OBJ)
+$(POLICY_LIB): $(POLICY_OBJ)
+$(CLIENT_LIB): $(CLIENT_OBJ)
+$(CORE_LIB) $(POLICY_LIB) $(CLIENT_LIB):
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(IOASIDD): $(IOASIDD_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(IOASIDD_OBJ) $(LIB) $(PKG_LIBS) -lm
+# Each library linked whole against only the libraries below it. A program's link does not
+# catch every wrong-way call: when the program itself brought in the higher layer's object,
+# the lower object's reference resolves to it. Here nothing above is linked, so any call
+# from a library into its own or a higher layer's missing half is an undefined reference and
+# the build stops. The results are never run (no main, entry 0); they stamp a passed check.
+$(B)/layers/core: $(CORE_LIB)
+$(B)/layers/policy: $(POLICY_LIB) $(CORE_LIB)
+$(B)/layers/client: $(CLIENT_LIB) $(POLICY_LIB) $(CORE_LIB)
+$(LAYER_LINKS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -nostartfiles -Wl,-e,0 -o $@ -Wl,--whole-archive $< \
+		-Wl,--no-whole-archive $(wordlist 2,3,$^) $(PKG_LIBS) -lm
 
-$(IOASIDCTL): $(IOASIDCTL_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(IOASIDCTL_OBJ) $(LIB) $(PKG_LIBS) -lm
+# The daemon does not link the client library: a daemon file using it fails to link.
+$(IOASIDD): $(IOASIDD_OBJ) $(DAEMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(IOASIDD_OBJ) $(DAEMON_LIBS) $(PKG_LIBS) -lm
 
-$(RUN_TESTS): $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(LIB) $(PKG_LIBS) $(TEST_LIBS) -lm
+$(IOASIDCTL): $(IOASIDCTL_OBJ) $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(IOASIDCTL_OBJ) $(CLI_LIBS) $(PKG_LIBS) -lm
+
+$(RUN_TESTS): $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(CLI_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lm
 
 # The daemon embeds the real IDL text (GetInterfaceDescription): common/*.varlink become
 # C string literals in a generated header.
@@ -145,8 +179,8 @@ $(B)/gen/varlink-idl.h: $(VARLINK_IDL)
 	  echo '};'; } > $@.tmp && mv $@.tmp $@
 $(IOASIDD_OBJ): $(B)/gen/varlink-idl.h
 
-$(B)/%: $(B)/obj/tests/tools/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(TOOL_LIBS_$*) -lm
+$(B)/%: $(B)/obj/tests/tools/%.o $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLI_LIBS) $(PKG_LIBS) $(TOOL_LIBS_$*) -lm
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 

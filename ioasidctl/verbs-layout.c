@@ -18,7 +18,7 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#include "common/layout.h"
+#include "common/client/layout.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"

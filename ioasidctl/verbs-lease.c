@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
