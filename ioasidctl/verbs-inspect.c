@@ -26,6 +26,7 @@
 #include "common/client/client.h"
 #include "common/client/limits-conf.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
 
 /* ---------------------------------------------------------------------------------------- */

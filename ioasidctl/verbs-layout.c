@@ -21,6 +21,7 @@
 #include "common/client/layout.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
 #include "policy/policy.h"
 

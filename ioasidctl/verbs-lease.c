@@ -23,6 +23,7 @@
 #include "common/client/client.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
 
 /* Named errors that mean "you may not have this" rather than "something broke" (exit 2).
