@@ -19,9 +19,10 @@
 #   policy/*.c          libioasid-policy.a  the pure rule engine
 #   common/client/*.c   libioasid-client.a  the daemon's client API, layout and limits.conf checks
 # ioasidd/*.c the daemon (policy, core), ioasidctl/*.c the CLI (client, policy, core),
-# tests/unit/*.c the CUnit runner. Programs name the libraries top layer first, so a lower
-# object's call into a higher layer is an undefined reference; check-layers makes that hold
-# even for symbols a program brings in anyway, and finds loops between object files.
+# tests/unit/*.c the CUnit runner. Programs name the libraries top layer first and each
+# library is also linked alone over the ones below it ($(B)/layers/), so a lower object's call
+# into a higher layer is an undefined reference; check-layers also finds loops between object
+# files and #includes of a higher layer.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -144,9 +145,9 @@ $(CORE_LIB) $(POLICY_LIB) $(CLIENT_LIB):
 
 # Each library linked whole against only the libraries below it. A program's link does not
 # catch every wrong-way call: when the program itself brought in the higher layer's object,
-# the lower object's reference resolves to it. Here nothing above is linked, so any call
-# from a library into its own or a higher layer's missing half is an undefined reference and
-# the build stops. The results are never run (no main, entry 0); they stamp a passed check.
+# the lower object's reference resolves to it. Here nothing above is linked, so a call from
+# a library into a layer above it is an undefined reference and the build stops. The results
+# are never run (no main, entry 0); they stamp a passed check.
 $(B)/layers/core: $(CORE_LIB)
 $(B)/layers/policy: $(POLICY_LIB) $(CORE_LIB)
 $(B)/layers/client: $(CLIENT_LIB) $(POLICY_LIB) $(CORE_LIB)
