@@ -55,14 +55,18 @@ SIM_OUT=$dir/outcomes-sim.txt
 : >"$SIM_OUT"
 
 oc_daemon() { # policy [ioasidd args]
-	local p=$1 k
+	local p=$1 k n
 	shift
 	rm -f "$OC_SOCK"
+	# The daemon binds, then sets the socket's mode: open it up only once it says it serves
+	# (a chmod between its bind and its own chmod would be undone, and clients get EACCES).
+	n=$(grep -c '^ioasidd: Serving on ' "$dir/simdiff-ioasidd.log" 2>/dev/null)
 	"$OC_IOASIDD" --kernel=sim --host="$dir/snapshot.json" --config="$p" --socket="$OC_SOCK" \
 		"$@" >>"$dir/simdiff-ioasidd.log" 2>&1 </dev/null &
 	OC_DAEMON_PID=$!
 	for k in $(seq 200); do
-		[ -S "$OC_SOCK" ] && { chmod 0666 "$OC_SOCK"; return 0; }
+		[ -S "$OC_SOCK" ] && [ "$(grep -c '^ioasidd: Serving on ' "$dir/simdiff-ioasidd.log")" -gt "${n:-0}" ] &&
+			{ chmod 0666 "$OC_SOCK"; return 0; }
 		kill -0 "$OC_DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
 	done
