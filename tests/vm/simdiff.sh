@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# simdiff.sh DIR: the host half of "sim vs real". DIR holds what run.sh extracted from the
-# guest's serial log: snapshot.json (`ioasidctl snapshot` of the guest's host), vars (the BDFs)
-# and outcomes-real.txt (scenario SD). Replays scenarios/outcomes.sh against
+# simdiff.sh DIR [SCENARIOS]: the host half of "sim vs real". DIR holds what run.sh extracted
+# from one boot's serial log: snapshot.json (`ioasidctl snapshot` of the guest's host), vars
+# (the BDFs) and outcomes-real.txt (scenario SD, or S12 in the SR-IOV boot). SCENARIOS: the
+# outcomes.sh scenarios to compare (default: SD's). Replays scenarios/outcomes.sh against
 # `ioasidd --kernel=sim --host=snapshot.json` (same policy, same requests, clients as other
 # uids via setpriv) into outcomes-sim.txt, normalizes both and diffs them per scenario:
 #   vm: SIMDIFF PASS <id> <n> records identical
@@ -28,7 +29,8 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-dir=${1:?usage: simdiff.sh DIR}
+dir=${1:?usage: simdiff.sh DIR [SCENARIOS]}
+only=${2:-}
 [ -s "$dir/snapshot.json" ] || vm_die "simdiff: no guest snapshot in $dir"
 for b in ioasidd ioasidctl rawclient; do
 	[ -x "$BDIR/$b" ] || vm_die "simdiff: $BDIR/$b missing (make build-tests)"
@@ -37,7 +39,10 @@ done
 
 # The BDFs, as the guest found them (only PCI addresses are accepted).
 while IFS='=' read -r k v; do
-	case $k in EDU_SINGLE | EDU_MF | TESTDEV_MF | EDU_BR | TESTDEV_BR | EDU_HOSTGRP) ;; *) continue ;; esac
+	case $k in EDU_SINGLE | EDU_MF | TESTDEV_MF | EDU_BR | TESTDEV_BR | EDU_HOSTGRP) ;;
+	IGB_PF | IGB_VF0 | IGB_VF1) ;;
+	*) continue ;;
+	esac
 	[[ $v =~ ^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$ ]] || vm_die "simdiff: bad $k '$v'"
 	printf -v "$k" '%s' "$v"
 done <"$dir/vars"
@@ -94,6 +99,7 @@ oc_host_ctl() { "$BDIR/ioasidctl" --host="$dir/snapshot.json" "$@"; }
 oc_emit() { echo "$1 $2 $3" >>"$SIM_OUT"; }
 
 . "$VM_DIR/scenarios/outcomes.sh"
+[ -n "$only" ] && OC_SCENARIOS=$only
 oc_run_all
 
 # norm FILE ID: that scenario's records, one "<step> <normalized json>" per line.
