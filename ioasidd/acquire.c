@@ -1171,6 +1171,9 @@ int method_stage(Connection *c, const DocNode *params) {
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
 	_cleanup_strv_free_ char **at_risk = NULL;
 	_cleanup_strv_free_ char **warnings = NULL;
+	/* Leases let go of since the last look: probed now, before anything below reads who
+	 * holds what (pools, dependents, groups, the lease table's size). */
+	hold_settle(m);
 	if (resolve(c, filtered, &rq) > 0)
 		return 0;
 	if (m->leases.n >= IOASID_MAX_LEASES) {
@@ -1306,6 +1309,10 @@ int method_acquire(Connection *c, const DocNode *params) {
 		add_int(p, "max", IOASID_MAX_FD_REPLIES);
 		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
 	}
+
+	/* Leases let go of since the last look: probed now, before anything below reads who
+	 * holds what (pools, dependents, groups, max-leases, the lease table's size). */
+	hold_settle(m);
 
 	/* 1. resolve */
 	if (resolve(c, params, &rq) > 0)
