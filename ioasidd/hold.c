@@ -21,12 +21,14 @@
  * the daemon lets go (Release, the end of the connection or of the process, Revoke): a holder
  * that releases before it closes its fds (ioasidctl acquire does, so does any client that
  * releases and exits) would only be found still holding them. It is made when the answer
- * matters (hold_settle): before anything reads who holds what, that is at the start of
- * Acquire and Stage and of ListLeases, Status, ListGroups and ListDevices, and by the recheck
- * timer. The probe is then repeated every HOLD_RECHECK_SEC while anything is held, on udev
- * events, and before an Acquire is refused for the group; an ended lease whose devices are
- * all released is forgotten. (The sim's events_fd only makes the sim take in released files
- * at once; it does not trigger probes, so the paths above are the ones tested.)
+ * matters: before an Acquire is refused for the group (hold_recheck) or because of such a
+ * lease (a pool's group passed over, a dependent, max-leases, the table's size:
+ * hold_settle), at the start of Stage, ListLeases, Status, ListGroups and ListDevices
+ * (hold_settle), and by the recheck timer. The probe is then repeated every
+ * HOLD_RECHECK_SEC while anything is held, on udev events, and before an Acquire is
+ * refused for the group; an ended lease whose devices are all released is forgotten. (The
+ * sim's events_fd only makes the sim take in released files at once; it does not trigger
+ * probes, so the paths above are the ones tested.)
  *
  * What the probe cannot see is an *unbound* device file still held (unbound mode, the
  * holder never bound it): neither can the kernel, which refuses that file's BIND later if
@@ -192,8 +194,8 @@ static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 /* Keeps the recheck timer running while anything is held. */
 static void hold_arm(Manager *m) {
-	if (!m->event)
-		return;
+	if (!m->event || m->hold_stopped)
+		return; /* not running, or shutting down: leases ended then get no timer */
 	if (!hold_any(m)) {
 		if (m->hold_timer)
 			sd_event_source_set_enabled(m->hold_timer, SD_EVENT_OFF);
@@ -285,7 +287,7 @@ static int on_kernel_events(sd_event_source *s, int fd, uint32_t revents, void *
 	return 0;
 }
 
-void hold_settle(Manager *m) {
+bool hold_settle(Manager *m) {
 	bool probed = false;
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
@@ -299,6 +301,7 @@ void hold_settle(Manager *m) {
 		hold_arm(m);
 		manager_update_status(m);
 	}
+	return probed;
 }
 
 bool hold_after_close(Manager *m, Lease *l) {
@@ -351,4 +354,5 @@ int hold_start(Manager *m) {
 void hold_stop(Manager *m) {
 	m->kernel_events = sd_event_source_disable_unref(m->kernel_events);
 	m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+	m->hold_stopped = true;
 }

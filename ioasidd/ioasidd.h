@@ -292,6 +292,7 @@ struct Manager {
 	sd_device_monitor *udev_monitor; /* live host only */
 	sd_event_source *hold_timer;     /* re-probes held groups while any is held (hold.c) */
 	sd_event_source *kernel_events;  /* the kernel backend's events_fd (the sim's) */
+	bool hold_stopped;               /* hold_stop() ran (shutdown): no timer any more */
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
@@ -417,8 +418,11 @@ bool hold_after_close(Manager *m, Lease *l);
 bool hold_lease_ended(Manager *m, Lease *l);
 /* hold_settle: probes the devices of every lease the daemon let go of and has not probed
  * since (Lease.probe_due); ended leases found released are freed. Called before anything
- * reads who holds what (Acquire, Stage, ListLeases, Status, ListGroups, ListDevices). */
-void hold_settle(Manager *m);
+ * reports who holds what (ListLeases, Status, ListGroups, ListDevices), at Stage, and by an
+ * Acquire before it refuses because of such a lease (a pool's group passed over, a
+ * dependent, max-leases, the lease table's size; its own groups are rechecked by
+ * hold_recheck()). Returns whether any lease was probed. */
+bool hold_settle(Manager *m);
 /* hold_recheck: probes again what revoked and ended leases still hold (only of IOMMU group
  * group, or all for -1); ended leases found released are freed. */
 void hold_recheck(Manager *m, int group);
