@@ -61,7 +61,8 @@ class Daemon:
             f.write(conf)
         self.log = open(self.logpath, "w")
         self.p = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", host, "--config", cpath,
-                                   "--socket", self.sock], stdout=self.log, stderr=subprocess.STDOUT)
+                                   "--socket", self.sock],
+                                  stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
             if os.path.exists(self.sock) or self.p.poll() is not None:
                 break
@@ -87,7 +88,9 @@ def acquire(c, params):
 
 def release(c, r):
     lease = r.get("parameters", {}).get("lease")
-    return c.call("io.ioasid.Broker.Release", {"lease": lease})[0] if lease else {"error": "no lease"}
+    if not lease:
+        return {"error": "no lease"}
+    return c.call("io.ioasid.Broker.Release", {"lease": lease})[0]
 
 
 def ok(r):
@@ -170,7 +173,8 @@ def test_sample(tmp):
         release(c, r)
         ls = leases(c)
         check(len(ls) == 1 and ls[0]["id"] == lid and ls[0]["state"] == "ended" and
-              ls[0]["held"] == ["0000:00:03.0"], "H2: its fds live on: listed ended and held (%s)" % ls)
+              ls[0]["held"] == ["0000:00:03.0"],
+              "H2: its fds live on: listed ended and held (%s)" % ls)
         st = c.call("io.ioasid.Manager.Status")[0].get("parameters", {})
         check(len(st.get("held", [])) == 1 and "0000:00:03.0" in st["held"][0],
               "H2: Status names the held device (%s)" % st.get("held"))
