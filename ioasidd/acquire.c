@@ -303,7 +303,12 @@ static int resolve(Connection *c, const DocNode *params, Request *rq) {
 				return invalid(c, "pool"), 1;
 			if (r <= 0 || !device_vfio_usable(m->host, d) || d->iommu_group < 0)
 				continue;
-			if (lease_table_group_owner(&m->leases, d->iommu_group))
+			/* A lease let go of and not probed yet counts as holding its groups:
+			 * probed before its group is passed over. */
+			const Lease *o = lease_table_group_owner(&m->leases, d->iommu_group);
+			if (o && o->probe_due && hold_settle(m))
+				o = lease_table_group_owner(&m->leases, d->iommu_group);
+			if (o)
 				continue;
 			Viability v = { 0 };
 			r = viability_device(m->host, d, &v);
@@ -1167,6 +1172,9 @@ int method_stage(Connection *c, const DocNode *params) {
 	Request rq = { .mode = LEASE_MODE_ATTACHED, .lifetime = POLICY_LIFETIME_CONNECTION };
 	_cleanup_strv_free_ char **at_risk = NULL;
 	_cleanup_strv_free_ char **warnings = NULL;
+	/* Leases let go of since the last look: probed now, before anything below reads who
+	 * holds what (pools, dependents, groups, the lease table's size). */
+	hold_settle(m);
 	if (resolve(c, filtered, &rq) > 0)
 		return 0;
 	if (m->leases.n >= IOASID_MAX_LEASES) {
@@ -1349,6 +1357,10 @@ int method_acquire(Connection *c, const DocNode *params) {
 		add_int(p, "max", rq.max_devices);
 		return error_obj(c, IOASID_ERROR_LIMIT_EXCEEDED, p);
 	}
+	/* The limits below count leases let go of and not probed yet: probed before a refusal. */
+	if ((rq.max_leases && lease_table_count_uid(&m->leases, c->peer.uid) >= rq.max_leases) ||
+	    m->leases.n >= IOASID_MAX_LEASES)
+		(void)hold_settle(m);
 	if (rq.max_leases && lease_table_count_uid(&m->leases, c->peer.uid) >= rq.max_leases) {
 		json_object *p = obj();
 		add_str(p, "limit", "leases");

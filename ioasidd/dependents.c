@@ -84,6 +84,9 @@ int dependents_check(Connection *c, uid_t uid, const Device *const *devices, siz
 	if (m->testing_bypass)
 		return 0; /* no exclusivity bookkeeping: the kernel's answer shows */
 	int r = dependents_conflict(m, uid, devices, n, share_reset, split_sriov, &x);
+	/* A holder let go of and not probed yet counts as holding: probed before a refusal. */
+	if (r > 0 && x.holder->probe_due && hold_settle(m))
+		r = dependents_conflict(m, uid, devices, n, share_reset, split_sriov, &x);
 	if (r == 0)
 		return 0;
 	if (r < 0) {

@@ -154,6 +154,7 @@ static int method_list_devices(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
 	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListDevices", false);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < m->host->n_devices; i++) {
@@ -188,6 +189,7 @@ static int method_list_groups(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
 	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListGroups", false);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < m->host->n_groups; i++) {
@@ -252,6 +254,7 @@ static int method_list_leases(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
 	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListLeases", false);
 	json_object *arr = json_object_new_array();
 	for (Lease *l = m->leases.head; l; l = l->next)
@@ -451,6 +454,7 @@ static int method_status(Connection *c, const DocNode *params) {
 	if (!no_params(c, params))
 		return 0;
 	Manager *m = c->manager;
+	hold_settle(m);
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
 	json_object_object_add(p, "kernel", json_object_new_string(kernel_name(m->kernel)));

@@ -750,6 +750,12 @@ static void test_device_gone(void) {
 	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
 	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, a->id), a);
+	/* Held until probed (fail closed); the probe before anyone asks finds it released. */
+	CU_ASSERT_TRUE(a->probe_due);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d3->iommu_group), a);
+	hold_settle(&m);
+	CU_ASSERT_FALSE(a->probe_due);
+	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, a->id), a);
 	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d3->iommu_group));
 
 	CU_ASSERT_PTR_NOT_NULL(lease_table_find(&m.leases, bid));
@@ -880,10 +886,15 @@ static void test_lease_held_after_end(void) {
 	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, bid));
 	CU_ASSERT_EQUAL(m.leases.n, 0);
 
-	/* Nobody else holds its fds: nothing is left behind. */
+	/* Nobody else holds its fds: nothing is left behind once it is probed, which is not at
+	 * its end but before anything needs the answer (hold_settle); until then it counts as
+	 * held, fail closed. */
 	Lease *c = attached_lease(k, d3, 4701);
 	ASSERT_OK(lease_table_add(&m.leases, c));
 	manager_end_lease(&m, c, "released");
+	CU_ASSERT_TRUE(c->state == LEASE_ENDED && c->probe_due && c->devices[0].held);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d3->iommu_group), c);
+	hold_settle(&m);
 	CU_ASSERT_EQUAL(m.leases.n, 0);
 	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d3->iommu_group));
 	lease_table_clear(&m.leases);
