@@ -17,7 +17,9 @@
 #include <stdarg.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 
 #include "common/client/client.h"
@@ -25,6 +27,7 @@
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
+#include "policy/policy.h"
 
 /* Named errors that mean "you may not have this" rather than "something broke" (exit 2).
  * DeviceBusy is the device itself leased to another owner: the group-owned case. */
@@ -59,12 +62,48 @@ static int report_call_error(const char *what, int r, const IoasidError *e) {
 	return ioasidctl_error(1, "%s: %s", what, strerror(-r));
 }
 
+/* Who may connect: the group of the socket (systemd's SocketGroup=, the policy's
+ * socket-group), else the policy's socket-group when its file is readable. */
+static void socket_group_name(const char *path, char *buf, size_t size) {
+	struct stat st;
+	buf[0] = '\0';
+	if (stat(path, &st) >= 0 && st.st_gid != 0) {
+		struct group *g = getgrgid(st.st_gid);
+		if (g)
+			snprintf(buf, size, "%s", g->gr_name);
+		else
+			snprintf(buf, size, "%u", (unsigned)st.st_gid);
+		return;
+	}
+	_cleanup_policy_free_ Policy *p = NULL;
+	PolicyError e = {};
+	PolicyLoadOptions o = { .check_owner = true };
+	if (policy_load(IOASID_CONFIG_PATH, &o, &p, &e) >= 0 && policy_settings(p)->socket_group)
+		snprintf(buf, size, "%s", policy_settings(p)->socket_group);
+	policy_error_done(&e);
+}
+
 static int connect_daemon(IoasidClient **ret) {
 	const char *path = ioasid_client_socket_path(arg_socket);
 	int r = ioasid_client_connect(path, ret);
+	if (r == -EACCES || r == -EPERM) {
+		char group[256];
+		socket_group_name(path, group, sizeof(group));
+		if (group[0])
+			return ioasidctl_error(EXIT_UNAVAILABLE,
+					       "Cannot connect to ioasidd at '%s': %s (members of "
+					       "group '%s' may connect: usermod -aG %s USER, then log "
+					       "in again)",
+					       path, strerror(-r), group, group);
+		return ioasidctl_error(EXIT_UNAVAILABLE,
+				       "Cannot connect to ioasidd at '%s': %s (only root may connect: "
+				       "set socket-group in the policy and SocketGroup= of "
+				       "ioasidd.socket)",
+				       path, strerror(-r));
+	}
 	if (r < 0)
-		return ioasidctl_error(r == -EACCES ? 1 : EXIT_UNAVAILABLE,
-				       "Cannot connect to ioasidd at '%s': %s", path, strerror(-r));
+		return ioasidctl_error(EXIT_UNAVAILABLE, "Cannot connect to ioasidd at '%s': %s",
+				       path, strerror(-r));
 	return 0;
 }
 
@@ -885,6 +924,41 @@ int verb_status(int argc, char **argv) {
 		printf("       Held: %s\n", *h);
 	for (char **w = s->warnings; w && *w; w++)
 		printf("    %sWarning:%s %s\n", ansi_yellow(), ansi_normal(), *w);
+	return 0;
+}
+
+/* release LEASE: the holder's uid (from any connection) or an admin may release a lease;
+ * anyone else's reads as NoSuchLease, as the daemon does not say whether it exists. */
+int verb_release(int argc, char **argv) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	IoasidError e = {};
+	int r;
+
+	if (argc != 2)
+		return ioasidctl_error(EXIT_USAGE, "release takes one lease id");
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_release(c, argv[1], &e);
+	if (r == -EREMOTEIO && ioasid_error_is(&e, IOASID_ERROR_NO_SUCH_LEASE)) {
+		ioasid_error_done(&e);
+		return ioasidctl_error(1,
+				       "No lease '%s' of yours (it has ended, was revoked, or is "
+				       "another user's)",
+				       argv[1]);
+	}
+	if (r < 0) {
+		r = report_call_error("Release", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	if (arg_json != JSON_OFF) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_object_object_add(o, "lease", json_object_new_string(argv[1]));
+		json_object_object_add(o, "state", json_object_new_string("released"));
+		output_json(o);
+	} else if (!arg_quiet)
+		printf("Lease %s released\n", argv[1]);
 	return 0;
 }
 
