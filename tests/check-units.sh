@@ -81,6 +81,9 @@ expect_file() { # path mode
 }
 expect_file /usr/sbin/ioasidd 755
 expect_file /usr/bin/ioasidctl 755
+# bash completion: where bash-completion looks (its pkg-config completionsdir when present)
+bashcompdir=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null)
+expect_file "${bashcompdir:-/usr/share/bash-completion/completions}/ioasidctl" 644
 expect_file $unitdir/ioasidd.service 644
 expect_file $unitdir/ioasidd.socket 644
 expect_file /usr/lib/sysusers.d/ioasid.conf 644
