@@ -172,5 +172,27 @@ else
 	else bad "ioasid.conf.example: 'ioasidctl policy check' says: $out"; fi
 fi
 
+# 4. The example's layouts (commented out there) parse, and the documented 'vm' layout passes
+# `layout check` for the first device of every IOMMU group of every example host.
+if [ -x "$CTL" ] && [ -f ioasid.conf.example ] && command -v jq >/dev/null; then
+	lay=$(mktemp)
+	awk '/^#layout .*}$/ { sub(/^#/, ""); print; next } /^#layout / { b = 1 }
+		b { l = $0; sub(/^#/, "", l); print l } /^#}/ { b = 0 }' ioasid.conf.example >"$lay"
+	if grep -q '^layout vm ' "$lay" && "$CTL" policy check "$lay" >/dev/null 2>&1 ||
+		"$CTL" --json=short policy check "$lay" 2>/dev/null | grep -q '"content_valid":true'; then
+		ok "ioasid.conf.example: its layouts parse"
+	else bad "ioasid.conf.example: its layouts do not parse (or there is no 'vm')"; fi
+	for f in tests/hosts/*.json; do
+		for b in $(jq -r '.groups[] | .devices[0] // empty' "$f"); do
+			if out=$("$CTL" --host "$f" layout check vm --config "$lay" --device "$b" 2>&1); then
+				ok "layout vm fits $(basename "$f") $b"
+			else bad "layout vm does not fit $(basename "$f") $b: $out"; fi
+		done
+	done
+	rm -f "$lay"
+else
+	skipped "example layouts: needs $CTL, ioasid.conf.example and jq"
+fi
+
 echo "docs: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
