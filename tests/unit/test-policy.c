@@ -1224,12 +1224,19 @@ static void test_example(void) {
 	CU_ASSERT(uncommented > 20);
 	_cleanup_policy_free_ Policy *q = load_ok(all);
 	CU_ASSERT_EQUAL(policy_n_pools(q), 3);
-	CU_ASSERT_EQUAL(policy_n_layouts(q), 2);
+	CU_ASSERT_EQUAL(policy_n_layouts(q), 3);
+	/* No rule grants unbound with a layout that cannot apply there. */
+	_cleanup_free_ PolicyWarning *lw = NULL;
+	size_t n_lw = 1;
+	ASSERT_OK(policy_lint_layouts(q, &lw, &n_lw));
+	CU_ASSERT_EQUAL(n_lw, 0);
+	CU_ASSERT_TRUE(policy_find_layout(q, "vm")->iova_auto);
 	CU_ASSERT_EQUAL(policy_n_rules(q), 8);
 	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
 	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
 	/* The worked examples do what their comments say. */
-	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "qemu", NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
 	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
 	/* The rootless container rule: what a real container presents (the owner's uid in a
@@ -1275,12 +1282,16 @@ static void test_man_example(void) {
 	CU_ASSERT_EQUAL(policy_n_rules(p), 5);
 	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
 	PolicyDecision d;
-	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "qemu", &d));
 	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
 	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
 	/* libvirt's rule is libvirtd's, not what a user's manager calls libvirtd.service. */
-	CU_ASSERT_TRUE(eval(p, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
-	CU_ASSERT_FALSE(eval(p, &peer_spoof, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_TRUE(eval(p, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "qemu", &d));
+	CU_ASSERT_FALSE(eval(p, &peer_spoof, &dev_nic, POLICY_MODE_UNBOUND, "qemu", &d));
+	_cleanup_free_ PolicyWarning *lw = NULL;
+	size_t n_lw = 1;
+	ASSERT_OK(policy_lint_layouts(p, &lw, &n_lw));
+	CU_ASSERT_EQUAL(n_lw, 0);
 	/* The rootless podman rule matches a real rootless container's root. */
 	CU_ASSERT_TRUE(eval(p, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, &d));
 	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_IMPLICIT);
