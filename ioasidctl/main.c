@@ -4,6 +4,7 @@
  * parsing into the arg_* state of ioasidctl.c, and main(). Nothing calls up into this file:
  * the verbs (verbs-*.c) use ioasidctl.c and output.c below them, never each other or main.
  */
+#include <assert.h>
 #include <getopt.h>
 
 #include "common/macro.h"
@@ -78,6 +79,8 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_SIGNAL] = { "signal", NULL, "Also signal the holder" },
 };
 
+/* A verb's options are a bit set. */
+static_assert(_OPT_MAX <= 32, "Verb.options holds one bit per option");
 #define O(x) (UINT32_C(1) << (x))
 #define OPTS_ACQUIRE                                                                          \
 	(O(OPT_DEVICE) | O(OPT_IOMMU_GROUP) | O(OPT_POOL) | O(OPT_COUNT) | O(OPT_MODE) |      \
@@ -244,10 +247,10 @@ static int parse_argv(int argc, char **argv) {
 	int c, r;
 	uint64_t v;
 
-	for (unsigned o = 0; o < _OPT_MAX; o++)
-		options[n++] = (struct option){ option_info[o].name,
-						option_info[o].arg ? required_argument : no_argument,
-						NULL, (int)o };
+	for (unsigned o = 0; o < _OPT_MAX; o++) {
+		int has_arg = option_info[o].arg ? required_argument : no_argument;
+		options[n++] = (struct option){ option_info[o].name, has_arg, NULL, (int)o };
+	}
 
 	while ((c = getopt_long(argc, argv, "hJq", options, NULL)) >= 0) {
 		if (c >= 0 && c < _OPT_MAX)
@@ -391,15 +394,14 @@ static int parse_argv(int argc, char **argv) {
 static int check_options(const char *name, const Verb *verb) {
 	uint32_t allowed = verb ? verb->options : verb_options_union(name);
 	uint32_t extra = arg_seen & ~allowed;
+	const char *sub = verb && verb->sub ? verb->sub : NULL;
 	for (unsigned o = 0; o < _OPT_MAX; o++)
 		if (extra & O(o))
 			return ioasidctl_error(EXIT_USAGE,
 					       "'%s%s%s' does not take --%s (see 'ioasidctl %s%s%s "
 					       "--help')",
-					       name, verb && verb->sub ? " " : "",
-					       verb && verb->sub ? verb->sub : "", option_info[o].name,
-					       name, verb && verb->sub ? " " : "",
-					       verb && verb->sub ? verb->sub : "");
+					       name, sub ? " " : "", strempty(sub), option_info[o].name,
+					       name, sub ? " " : "", strempty(sub));
 	return 0;
 }
 

@@ -362,7 +362,8 @@ static int layout_check_verb(const char *name) {
 	json_object_object_add(root, "conflicts", jc);
 	layout_conflicts_free(c, n_c);
 
-	if (arg_json == JSON_OFF && !arg_quiet && l->name && policy_find_layout(p, name)->iova_auto) {
+	bool is_auto = policy_find_layout(p, name)->iova_auto;
+	if (arg_json == JSON_OFF && !arg_quiet && is_auto) {
 		printf("Windows (iova auto):");
 		for (size_t i = 0; i < n_windows; i++)
 			printf(" 0x%" PRIx64 "-0x%" PRIx64, windows[i].start, windows[i].last);

@@ -230,7 +230,8 @@ int layout_check(const PolicyLayout *layout, const Host *host, const Device *con
 	PolicyLayout auto_layout;
 	if (layout->iova_auto) {
 		size_t n = 0;
-		r = policy_layout_windows(layout, host, devices, n_devices, page_size, &resolved, &n);
+		r = policy_layout_windows(layout, host, devices, n_devices, page_size, &resolved,
+					  &n);
 		if (r < 0)
 			return r;
 		auto_layout = *layout;

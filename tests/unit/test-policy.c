@@ -868,11 +868,13 @@ static void test_lint_layouts(void) {
 	ASSERT_OK(policy_lint_layouts(p, &w, &n));
 	CU_ASSERT_EQUAL_FATAL(n, 3);
 	CU_ASSERT_EQUAL(w[0].line, 6);
-	CU_ASSERT_PTR_NOT_NULL(strstr(w[0].message, "Layout 'win' granted with 'unbound': its IOVA windows cannot apply"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(w[0].message, "Layout 'win' granted with 'unbound': its IOVA "
+						    "windows cannot apply"));
 	CU_ASSERT_EQUAL(w[1].line, 7);
 	CU_ASSERT_PTR_NOT_NULL(strstr(w[1].message, "'capped'"));
 	CU_ASSERT_EQUAL(w[2].line, 7);
-	CU_ASSERT_PTR_NOT_NULL(strstr(w[2].message, "Layout 'nohuge' granted with 'unbound': its 'hugepages off' cannot"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(w[2].message, "Layout 'nohuge' granted with 'unbound': its "
+						    "'hugepages off' cannot"));
 	CU_ASSERT_EQUAL(w[0].by_line, 0);
 }
 
@@ -909,7 +911,8 @@ static void test_to_string(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "pool gpus { vendor 0x10de class 0x0302 }"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "property \"ID_X=a b\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "iova 0x0-0xfedfffff 0x100000000-0xffffffffffff"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "layout autovm { iova auto max 0xffffffffff; accounting process"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(s1, "layout autovm { iova auto max 0xffffffffff; accounting process"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "layout autoall { iova auto; accounting user"));
 	CU_ASSERT_TRUE(policy_find_layout(q, "autovm")->iova_auto);
 	CU_ASSERT_EQUAL(policy_find_layout(q, "autovm")->iova_max, 0xffffffffff);
