@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
+#include "common/kernel-impl.h"
 #include "common/kernel-sim.h"
 #include "common/macro.h"
 #include "common/proto.h"
@@ -136,7 +137,7 @@ static void test_b4_unplug_after_open(void) {
 	CU_ASSERT_PTR_NULL(t.c->pending_lease);
 	/* The sim learns of the last closes (its pins go) at its next call, as the daemon's
 	 * loop makes it do through events_fd. */
-	(void)KERNEL_CALL(t.m.kernel, sync);
+	(void)kernel_sync(t.m.kernel);
 	CU_ASSERT_EQUAL(count_fds(), base);
 
 	/* The device bound before the failure was unbound by the rollback. */
@@ -273,7 +274,7 @@ static void test_layout_auto_applied(void) {
 	CU_ASSERT_EQUAL(auto_seen[1].start, 0xfef00000);
 	CU_ASSERT_EQUAL(auto_seen[1].last, 0xffffffffff);
 	lease_table_clear(&t.m.leases);
-	(void)KERNEL_CALL(t.m.kernel, sync);
+	(void)kernel_sync(t.m.kernel);
 
 	auto_calls = 0;
 	b4_acquire(&t, "{\"devices\":[\"0000:00:04.0\"],\"layout\":\"all\"}", err, sizeof(err),
@@ -285,7 +286,7 @@ static void test_layout_auto_applied(void) {
 	ASSERT_STREQ(err, "");
 	CU_ASSERT_EQUAL(auto_calls, 0);
 	lease_table_clear(&t.m.leases);
-	(void)KERNEL_CALL(t.m.kernel, sync);
+	(void)kernel_sync(t.m.kernel);
 
 	/* The written window over the MSI region: the sim refuses the attach (why auto). */
 	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\"],\"layout\":\"wide\"}", err, sizeof(err),
