@@ -40,6 +40,8 @@ unitdir ?= $(prefix)/lib/systemd/system
 sysusersdir ?= $(prefix)/lib/sysusers.d
 tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
 modulesloaddir ?= $(prefix)/lib/modules-load.d
+# bash-completion's own directory when its pkg-config file is installed, else the default.
+bashcompdir ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),$(prefix)/share/bash-completion/completions)
 DESTDIR ?=
 
 VERSION := 0.1
@@ -317,6 +319,7 @@ format:
 install: all
 	install -Dm0755 $(IOASIDD) $(DESTDIR)$(sbindir)/ioasidd
 	install -Dm0755 $(IOASIDCTL) $(DESTDIR)$(bindir)/ioasidctl
+	install -Dm0644 ioasidctl/completion.bash $(DESTDIR)$(bashcompdir)/ioasidctl
 	for m in $(wildcard man/*.[0-9]); do install -Dm0644 $$m $(DESTDIR)$(mandir)/man$${m##*.}/$$(basename $$m); done
 	# Units name the daemon by its path: follow sbindir when it is not /usr/sbin.
 	for u in $(wildcard units/*.service units/*.socket); do \

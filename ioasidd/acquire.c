@@ -816,9 +816,17 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 		r = kernel_ioas_alloc(m->kernel, l->iommufd, &l->ioas_id);
 		if (r < 0)
 			FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq->layout));
-		if (layout && layout->n_windows > 0) {
-			r = kernel_ioas_allow_iovas(m->kernel, l->iommufd, l->ioas_id,
-						    layout->windows, layout->n_windows);
+		if (policy_layout_has_windows(layout)) {
+			/* Written windows, or `iova auto max` resolved for these devices. */
+			IovaRange *w = NULL;
+			size_t n_w = 0;
+			long ps = sysconf(_SC_PAGESIZE);
+			r = policy_layout_windows(layout, m->host, rq->devices, rq->n_devices,
+						  ps > 0 ? (uint64_t)ps : 4096, &w, &n_w);
+			if (r >= 0)
+				r = kernel_ioas_allow_iovas(m->kernel, l->iommufd, l->ioas_id, w,
+							    n_w);
+			free(w);
 			if (r < 0)
 				FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq->layout));
 		}
@@ -827,7 +835,7 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 			if (r < 0)
 				FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq->layout));
 		}
-	} else if (layout && (layout->n_windows > 0 || !layout->huge_pages))
+	} else if (policy_layout_needs_attached(layout))
 		strv_extend(&warnings,
 		            "unbound mode: the layout's IOVA windows and huge-page "
 		            "setting are not applied (the client allocates its own IOAS)");
