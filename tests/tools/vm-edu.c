@@ -19,6 +19,11 @@
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
  *
+ * Data patterns differ per transfer: a 32-bit seed from $VM_EDU_TAG (the guest sets the
+ * scenario's id), the pid and a counter drives a xorshift fill, printed as pattern=0x...
+ * A device buffer left over from an earlier transfer, of this or another scenario, holds
+ * another pattern, so it can neither pass for a round trip nor for a blocked transfer.
+ *
  * edu registers (BAR0): 0x00 ident, 0x80 DMA source, 0x88 DMA destination, 0x90 count,
  * 0x98 command (bit 0 start, bit 1 direction, bit 2 irq). The direction follows QEMU's
  * hw/misc/edu.c: 0 = RAM (bus address) -> edu buffer, 1 = edu buffer -> RAM. The edu
@@ -170,6 +175,33 @@ static int edu_dma(const Edu *e, uint64_t src, uint64_t dst, uint64_t cnt, bool 
 	return -ETIMEDOUT;
 }
 
+/* The seed of the next transfer: FNV-1a of $VM_EDU_TAG, mixed with the pid and a counter. */
+static uint32_t next_seed(void)
+{
+	static uint32_t n;
+	const char *tag = getenv("VM_EDU_TAG");
+	uint32_t h = 2166136261u;
+
+	for (const char *c = tag ? tag : "untagged"; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	h ^= (uint32_t)getpid() * 2654435761u;
+	h ^= ++n * 0x9e3779b9u;
+	return h ? h : 1;
+}
+
+/* Fill len bytes from seed with xorshift32 (never a constant run). */
+static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
+{
+	uint32_t x = seed ? seed : 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
 /* Count kernel log records that report an IOMMU (DMAR) fault, from the start of the log. */
 static int count_dmar_faults(void)
 {
@@ -251,12 +283,13 @@ static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova
  * RAM -> edu -> RAM through IOVA: page 0 of buf holds a pattern, page 1 must receive it.
  * Returns 1 if the data round-tripped, 0 if it did not, -errno on a setup failure.
  */
-static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova, uint8_t seed)
+static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova)
 {
+	uint32_t seed = next_seed();
 	int r;
 
-	for (int i = 0; i < PAGE; i++)
-		buf[i] = (uint8_t)(seed + i * 7);
+	fill_pattern(buf, PAGE, seed);
+	say("roundtrip_pattern=0x%08x", seed);
 	memset(buf + PAGE, 0, PAGE);
 	r = edu_dma(e, iova, EDU_BUF, EDU_XFER, false);
 	if (r < 0)
@@ -279,20 +312,29 @@ static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova)
 	int before, after = 0, r;
 	bool unchanged = true;
 
+	uint32_t seed = next_seed();
+	uint8_t *want = malloc(PAGE);
+
+	if (!want)
+		return fail("malloc", -ENOMEM);
+	/* A pattern the device never received: a transfer that lands cannot leave it intact. */
+	fill_pattern(want, PAGE, seed);
+	memcpy(buf + PAGE, want, PAGE);
+	say("blocked_pattern=0x%08x", seed);
 	before = count_dmar_faults();
-	memset(buf + PAGE, 0x5a, PAGE);
 	r = edu_dma(e, EDU_BUF, iova + PAGE, EDU_XFER, true);
-	if (r < 0)
+	if (r < 0) {
+		free(want);
 		return fail("edu DMA after unmap", r);
+	}
 	for (int i = 0; i < 200; i++) { /* the fault is reported from an interrupt */
 		after = count_dmar_faults();
 		if (after > before)
 			break;
 		usleep(10000);
 	}
-	for (int i = 0; i < PAGE; i++)
-		if (buf[PAGE + i] != 0x5a)
-			unchanged = false;
+	unchanged = memcmp(buf + PAGE, want, PAGE) == 0;
+	free(want);
 	if (before < 0) {
 		/* dmesg_restrict: an unprivileged client cannot read the kernel log; the caller
 		 * (root) checks the DMAR fault itself. */
@@ -416,7 +458,7 @@ static int cmd_probe(const char *bdf)
 	r = iommufd_map(iommufd, a.out_ioas_id, buf, 2 * PAGE, VM_IOVA);
 	if (r < 0)
 		return r;
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x11);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -518,7 +560,7 @@ static int cmd_dma(int argc, char **argv)
 		say("blocked=%s", r ? "yes" : "NO");
 		return r ? 0 : 1;
 	}
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x33);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -614,7 +656,7 @@ static int legacy_roundtrip(int container, int devfd)
 	r = type1_map(container, buf, 2 * PAGE, VM_IOVA);
 	if (r < 0)
 		return r;
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x55);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -690,7 +732,7 @@ static int cmd_dma_legacy(int argc, char **argv)
 	r = type1_map((int)container, buf, 2 * PAGE, VM_IOVA);
 	if (r < 0)
 		return r;
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x77);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
