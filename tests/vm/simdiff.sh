@@ -122,8 +122,11 @@ for id in $OC_SCENARIOS; do
 	norm "$SIM_OUT" "$id" >"$OC_DIR/sim-$id"
 	n=$(grep -c . "$OC_DIR/real-$id")
 	# Failures recorded on either side, identical or not.
-	bad=$( { sed 's/^/real /' "$OC_DIR/real-$id"; sed 's/^/sim /' "$OC_DIR/sim-$id"; } |
-		grep -E '^[a-z]+ [^ ]+ (null|\{"started":false\}|\(not json\).*)$' | head -n 1)
+	bad=
+	for side in real sim; do
+		b=$(grep -m1 -E '^[^ ]+ (null|\{"started":false\}|\(not json\).*)$' "$OC_DIR/$side-$id") &&
+			bad="${bad:+$bad; }$side: $b"
+	done
 	if [ "$n" = 0 ]; then
 		printf 'vm: SIMDIFF FAIL %s: no outcome records from the guest\n' "$id"
 		fail=$((fail + 1))
