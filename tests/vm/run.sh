@@ -142,7 +142,7 @@ scan_kmsg() { # mode log
 	done < <(awk -v allow=" $allow " '
 		{ line = $0; sub(/^\[ *[0-9.]+\] /, "", line) }
 		match(line, /^ioasid-vm: scenario [^ ]+ begin$/) { split(line, w, " "); cur = w[3]; next }
-		line ~ /WARNING: CPU|WARNING: at |cut here|BUG: |kernel BUG|Oops|general protection fault|Call Trace|UBSAN|KASAN|KFENCE|list_(add|del) corruption|refcount_t: |blocked for more than|soft lockup|rcu_sched detected stall|rcu: INFO/ {
+		line ~ /WARNING: CPU|WARNING: at |BUG: |kernel BUG|Oops|general protection fault|Call Trace|UBSAN|KASAN|KFENCE|list_(add|del) corruption|refcount_t: |blocked for more than|soft lockup|rcu_sched detected stall|rcu: INFO/ {
 			if (!seen[cur "b"]++) printf "%s\t%s\n", (cur == "" ? "boot" : cur), line
 			next
 		}
