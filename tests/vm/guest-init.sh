@@ -77,10 +77,14 @@ dev_under() { # port vendor:device -> BDF
 }
 # The devices the scenarios use: variable, port, vendor:device. Each one must be there: a
 # missing one fails the tier at once (VMFATAL) instead of being skipped as an empty name.
-EDU=1234:11e8 TESTDEV=1b36:0005 E1000E=8086:10d3
-GUEST_DEVICES="EDU_SINGLE:0000:00:06.0:$EDU EDU_MF:0000:00:04.0:$EDU TESTDEV_MF:0000:00:04.0:$TESTDEV
+# Each boot's machine has its own list (run.sh builds the machines).
+EDU=1234:11e8 TESTDEV=1b36:0005 E1000E=8086:10d3 IGB=8086:10c9
+case $MODE in
+sriov) GUEST_DEVICES="IGB_PF:0000:00:03.0:$IGB" ;;
+*) GUEST_DEVICES="EDU_SINGLE:0000:00:06.0:$EDU EDU_MF:0000:00:04.0:$EDU TESTDEV_MF:0000:00:04.0:$TESTDEV
 EDU_BR:0000:00:05.0:$EDU TESTDEV_BR:0000:00:05.0:$TESTDEV EDU_HOSTGRP:0000:00:07.0:$EDU
-NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E"
+NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E" ;;
+esac
 MISSING=
 for e in $GUEST_DEVICES; do
 	v=${e%%:*} rest=${e#*:}

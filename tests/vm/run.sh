@@ -44,7 +44,8 @@ vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
 
 # The expected scenarios, in the order they run: boot mode (rebuilt: the iommufd + cdev
-# modules; stock: Debian's vfio, legacy path), id, kind, and what the kernel log may show
+# modules; stock: Debian's vfio, legacy path; sriov: the rebuilt modules on a machine with
+# QEMU's igb, trixie's QEMU), id, kind, and what the kernel log may show
 # while it runs. kind "test" prints one VMTEST PASS/FAIL line; "step" (SD) must finish but is
 # never counted as passed. kmsg "dmar": the scenario provokes DMAR faults on purpose (blocked
 # DMA); "-": any DMAR fault in it fails the tier. WARN, BUG and oops fail it everywhere.
@@ -69,6 +70,7 @@ rebuilt L1  test dmar
 stock   L0  test dmar
 stock   S9  test -
 stock   S5L test -
+sriov   S12 test -
 "
 ALL_IDS=$(awk 'NF { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
 MODES=$(awk 'NF && !seen[$1]++ { print $1 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
@@ -90,6 +92,12 @@ pick() { # mode -> the wanted scenarios of that boot, comma-separated, in table 
 	done
 	echo "${r#,}"
 }
+# Sim vs real: the boot, the scenario that prints its outcome records (VMOUTCOME, with the
+# snapshot) and the outcomes.sh scenarios compared ("-": outcomes.sh's OC_SCENARIOS).
+VM_SIMDIFF="
+rebuilt SD  -
+sriov   S12 S12
+"
 
 # The machine (see tests/vm/README.md for the groups it gives):
 #   00:03.0 root port -> e1000e                         single-device group, host driver
@@ -114,9 +122,20 @@ machine=(
 	-netdev user,id=n1,restrict=on
 )
 
-# trixie's QEMU for S10, installed into the build chroot once (still under the lock).
-QEMU_BUNDLE=
-case " $want " in *" S10 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+# The SR-IOV boot (S12): an igb (82576 PF; VFs 8086:10ca) alone under a root port.
+machine_sriov=(
+	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
+	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot
+	-device intel-iommu,intremap=on,caching-mode=on
+	-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=0x3
+	-device igb,bus=rp1,netdev=n0,romfile= -netdev user,id=n0,restrict=on
+)
+
+# trixie's QEMU for S10 (in the guest) and S12 (on the host, for its igb), installed into the
+# build chroot once, and the stock igb driver for S12 (still under the lock).
+QEMU_BUNDLE= IGB_MODULES=
+case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
+case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
 flock -u "$lockfd"
 t1=$(date +%s)
 
@@ -156,16 +175,25 @@ scan_kmsg() { # mode log
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
-	local qb=
+	local qb= hm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
-	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb "$VM_DIR/mkinitramfs.sh" "$KV" "$VER" "$mode") ||
-		vm_die "initramfs ($mode) failed"
+	if [ "$mode" = sriov ]; then
+		# trixie's QEMU on the host, with the bundle's own loader and libraries; vfio-pci
+		# may create VFs on a PF it drives.
+		hm=$IGB_MODULES
+		qemu=("$QEMU_BUNDLE/lib/ld-linux-x86-64.so.2" --library-path "$QEMU_BUNDLE/lib"
+			"$QEMU_BUNDLE/bin/qemu-system-x86_64" -L "$QEMU_BUNDLE/share/qemu")
+		mach=("${machine_sriov[@]}")
+		append="vfio_pci.enable_sriov=1"
+	fi
+	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm "$VM_DIR/mkinitramfs.sh" \
+		"$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
-	timeout "${IOASID_VM_TIMEOUT:-300}" qemu-system-x86_64 "${machine[@]}" \
+	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list ${IOASID_VM_APPEND:-}" \
+		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	te=$(date +%s)
@@ -218,20 +246,24 @@ boot() { # mode scenarios
 	vm_log "$mode boot: $((te - tb)) s"
 }
 
-# Sim vs real: SD printed the guest's snapshot and the outcome records of the daemon steps
-# (scenarios/outcomes.sh); simdiff.sh replays them on the sim kernel over that snapshot.
-# Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the summary.
+# Sim vs real: SD (S12 in the SR-IOV boot) printed the guest's snapshot and the outcome
+# records of the daemon steps (scenarios/outcomes.sh); simdiff.sh replays them on the sim
+# kernel over that snapshot. Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the
+# summary, there must be one per compared scenario, and simdiff.sh's exit status counts.
 SIM_EXPECTED=0 SIM_GOT=0
 simdiff() { # mode
-	local log=$out/serial-$1.log sd=$out/simdiff line n=0 rc ids
-	case ",$(pick "$1")," in *,SD,*) ;; *) return 0 ;; esac
-	ids=$(sed -n 's/^OC_SCENARIOS="\(.*\)"$/\1/p' "$VM_DIR/scenarios/outcomes.sh")
-	SIM_EXPECTED=$(wc -w <<<"$ids")
+	local log=$out/serial-$1.log sd=$out/simdiff line n=0 rc by ids
+	read -r _ by ids < <(awk -v m="$1" 'NF && $1 == m' <<<"$VM_SIMDIFF")
+	[ -n "${by:-}" ] || return 0
+	case ",$(pick "$1")," in *,"$by",*) ;; *) return 0 ;; esac
+	[ "$1" = rebuilt ] || sd=$out/simdiff-$1
+	[ "$ids" != - ] || ids=$(sed -n 's/^OC_SCENARIOS="\(.*\)"$/\1/p' "$VM_DIR/scenarios/outcomes.sh")
+	SIM_EXPECTED=$((SIM_EXPECTED + $(wc -w <<<"$ids")))
 	mkdir -p "$sd"
 	sed -n '/^VMSNAP-BEGIN$/,/^VMSNAP-END$/{/^VMSNAP-/d;p}' "$log" >"$sd/snapshot.json"
 	sed -n 's/^VMOCVAR //p' "$log" >"$sd/vars"
 	sed -n 's/^VMOUTCOME //p' "$log" >"$sd/outcomes-real.txt"
-	"$VM_DIR/simdiff.sh" "$sd" >"$sd/result.txt"
+	"$VM_DIR/simdiff.sh" "$sd" "$ids" >"$sd/result.txt"
 	rc=$?
 	while read -r line; do
 		echo "$line"
@@ -240,10 +272,10 @@ simdiff() { # mode
 		"vm: SIMDIFF FAIL "*) FAIL=$((FAIL + 1)) n=$((n + 1)) ;;
 		esac
 	done <"$sd/result.txt"
-	SIM_GOT=$n
-	# One line per recorded scenario of outcomes.sh, and simdiff.sh's own verdict counts.
-	[ "$n" = "$SIM_EXPECTED" ] ||
-		fail_line SIMDIFF "$n comparison lines for the $SIM_EXPECTED scenarios of outcomes.sh ($ids)"
+	SIM_GOT=$((SIM_GOT + n))
+	# One line per compared scenario of outcomes.sh, and simdiff.sh's own verdict counts.
+	[ "$n" = "$(wc -w <<<"$ids")" ] ||
+		fail_line SIMDIFF "$1: $n comparison lines for the $(wc -w <<<"$ids") scenarios compared ($ids)"
 	if [ "$rc" != 0 ] && ! grep -q '^vm: SIMDIFF FAIL ' "$sd/result.txt"; then
 		fail_line SIMDIFF "simdiff.sh exited with $rc"
 	fi
