@@ -15,6 +15,8 @@
  *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
  *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
  *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
+ *   vm-edu dma-each IOMMUFD IOAS DEVFD...  an attached lease of several edus on one IOAS:
+ *                             a round trip through each, then UNMAP and each is blocked
  *   vm-edu vf-hold PF UUID FILE   SR-IOV (tests/vm S12): bind the PF's cdev to an iommufd,
  *                             set its VF token (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN), print
  *                             "holding", keep it until FILE exists
@@ -590,6 +592,55 @@ static int cmd_dma(int argc, char **argv)
 	return r ? 0 : 1;
 }
 
+/*
+ * An attached lease of several edus sharing one IOAS: map one buffer, round-trip through
+ * each device (a pattern of its own each), unmap, and the DMA of each device must then be
+ * blocked. Proves every device's DMA is translated by the lease's IOAS, not just the first.
+ */
+static int cmd_dma_each(int argc, char **argv)
+{
+	uint32_t iommufd, ioas, devfd;
+	Edu e[8];
+	uint8_t *buf;
+	int n = argc - 2, ok = 1, r;
+
+	if (argc < 3 || n > (int)ELEMENTSOF(e) || parse_u32(argv[0], &iommufd) < 0 ||
+	    parse_u32(argv[1], &ioas) < 0)
+		return fail("usage: dma-each IOMMUFD IOAS DEVFD...", -EINVAL);
+	say("uid=%u devices=%d", (unsigned)getuid(), n);
+	for (int i = 0; i < n; i++) {
+		if (parse_u32(argv[2 + i], &devfd) < 0)
+			return fail("bad DEVFD", -EINVAL);
+		r = edu_setup((int)devfd, &e[i]);
+		if (r < 0)
+			return r;
+	}
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = iommufd_map((int)iommufd, ioas, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < n; i++) {
+		r = edu_roundtrip(&e[i], buf, VM_IOVA);
+		if (r < 0)
+			return r;
+		say("roundtrip_dev%d=%s", i, r ? "ok" : "MISMATCH");
+		ok &= r;
+	}
+	r = iommufd_unmap((int)iommufd, ioas, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < n; i++) {
+		r = edu_expect_blocked(&e[i], buf, VM_IOVA);
+		if (r < 0)
+			return r;
+		say("blocked_after_unmap_dev%d=%s", i, r ? "yes" : "NO");
+		ok &= r;
+	}
+	return ok ? 0 : 1;
+}
+
 static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
 {
 	struct vfio_iommu_type1_dma_map m = {
@@ -893,6 +944,8 @@ int main(int argc, char **argv)
 		r = cmd_dma(argc - 2, argv + 2);
 	else if (argc >= 3 && streq(argv[1], "legacy"))
 		r = cmd_legacy(argv[2]);
+	else if (argc >= 2 && streq(argv[1], "dma-each"))
+		r = cmd_dma_each(argc - 2, argv + 2);
 	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
 		r = cmd_dma_legacy(argc - 2, argv + 2);
 	else if (argc >= 5 && streq(argv[1], "vf-hold"))
@@ -901,7 +954,7 @@ int main(int argc, char **argv)
 		r = cmd_vf_open(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
-		                "dma-legacy CFD DEVFD | vf-hold PF UUID FILE | "
+		                "dma-legacy CFD DEVFD | dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
 		                "vf-open BDF [--token UUID] [--legacy] [--hold FILE]\n");
 		return 64;
 	}

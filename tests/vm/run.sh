@@ -64,6 +64,7 @@ rebuilt S7  test dmar
 rebuilt S8  test -
 rebuilt S10 test -
 rebuilt B1  test -
+rebuilt M1  test dmar
 rebuilt S11 test -
 rebuilt SD  step -
 rebuilt L1  test dmar
