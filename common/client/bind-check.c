@@ -315,6 +315,68 @@ static char *relation(struct rtnl_link *lower, struct rtnl_link *upper, bool ens
 	return xasprintf("is underneath %s '%s'", kind, rtnl_link_get_name(upper));
 }
 
+/* The routes through link ifindex: the default routes alone (want_default), or the others. */
+static int check_routes(BindCheck *c, const char *bdf, const char *netdev, int ifindex,
+		const char *upper, const char *prefix, bool want_default,
+		BindFindings *f) {
+	int r;
+
+	for (struct nl_object *o = nl_cache_get_first(c->routes); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *rt = (struct rtnl_route *)o;
+		struct nl_addr *dst = rtnl_route_get_dst(rt);
+		unsigned plen = dst ? nl_addr_get_prefixlen(dst) : 0;
+		bool is_default = plen == 0;
+		struct nl_addr *gw = NULL;
+		char dstbuf[INET6_ADDRSTRLEN + 8], gwbuf[INET6_ADDRSTRLEN];
+		_cleanup_free_ char *detail = NULL;
+		bool here = false;
+
+		if (is_default != want_default)
+			continue;
+		/* The local table holds the host's own and broadcast addresses: addresses,
+		 * reported on their own. Only unicast routes carry traffic elsewhere. */
+		if (rtnl_route_get_table(rt) == RT_TABLE_LOCAL ||
+		    rtnl_route_get_type(rt) != RTN_UNICAST)
+			continue;
+		for (int i = 0; i < rtnl_route_get_nnexthops(rt); i++) {
+			struct rtnl_nexthop *nh = rtnl_route_nexthop_n(rt, i);
+			if (nh && rtnl_route_nh_get_ifindex(nh) == ifindex) {
+				here = true;
+				gw = rtnl_route_nh_get_gateway(nh);
+				break;
+			}
+		}
+		if (!here)
+			continue;
+		if (dst && rtnl_route_get_family(rt) == AF_INET6 && !is_default) {
+			/* fe80::/64 comes with every IPv6 link that is up: "up" says it. */
+			const uint8_t *b = nl_addr_get_binary_addr(dst);
+			if (b && b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+				continue;
+		}
+		if (is_default)
+			snprintf(dstbuf, sizeof(dstbuf), "default");
+		else
+			nl_addr2str(dst, dstbuf, sizeof(dstbuf));
+		if (gw) {
+			nl_addr2str(gw, gwbuf, sizeof(gwbuf));
+			detail = xasprintf("%s via %s", dstbuf, gwbuf);
+		} else
+			detail = strdup(dstbuf);
+		if (!detail)
+			return -ENOMEM;
+		r = finding_add(f, bdf, is_default ? FINDING_DEFAULT_ROUTE : FINDING_ROUTE, netdev,
+				upper, detail,
+				is_default ? xasprintf("%s: %s carries the default route (%s)", bdf,
+						       prefix, detail)
+					   : xasprintf("%s: %s carries route %s", bdf, prefix,
+						       detail));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* What one link (the device's own netdev, or one of its upper devices) carries. prefix is
  * "interface 'eth0'" or "interface 'eth0' is a port of bridge 'br0', which". */
 static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct rtnl_link *l,
@@ -323,6 +385,10 @@ static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct 
 	char buf[INET6_ADDRSTRLEN + 8];
 	int r;
 
+	/* The default route first: losing it is what cuts the host off. */
+	r = check_routes(c, bdf, netdev, ifindex, upper, prefix, true, f);
+	if (r < 0)
+		return r;
 	if (rtnl_link_get_flags(l) & IFF_UP) {
 		r = finding_add(f, bdf, FINDING_LINK_UP, netdev, upper, NULL,
 				xasprintf("%s: %s is up", bdf, prefix));
@@ -348,62 +414,7 @@ static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct 
 			return r;
 	}
 
-	/* Two passes so that default routes are named first. */
-	for (int pass = 0; pass < 2; pass++)
-		for (struct nl_object *o = nl_cache_get_first(c->routes); o; o = nl_cache_get_next(o)) {
-			struct rtnl_route *rt = (struct rtnl_route *)o;
-			struct nl_addr *dst = rtnl_route_get_dst(rt);
-			unsigned plen = dst ? nl_addr_get_prefixlen(dst) : 0;
-			bool is_default = plen == 0;
-			struct nl_addr *gw = NULL;
-			char dstbuf[INET6_ADDRSTRLEN + 8], gwbuf[INET6_ADDRSTRLEN];
-			_cleanup_free_ char *detail = NULL;
-			bool here = false;
-
-			if (is_default != (pass == 0))
-				continue;
-			/* The local table holds the host's own and broadcast addresses: addresses,
-			 * reported above. Only unicast routes carry traffic elsewhere. */
-			if (rtnl_route_get_table(rt) == RT_TABLE_LOCAL ||
-			    rtnl_route_get_type(rt) != RTN_UNICAST)
-				continue;
-			for (int i = 0; i < rtnl_route_get_nnexthops(rt); i++) {
-				struct rtnl_nexthop *nh = rtnl_route_nexthop_n(rt, i);
-				if (nh && rtnl_route_nh_get_ifindex(nh) == ifindex) {
-					here = true;
-					gw = rtnl_route_nh_get_gateway(nh);
-					break;
-				}
-			}
-			if (!here)
-				continue;
-			if (dst && rtnl_route_get_family(rt) == AF_INET6 && !is_default) {
-				/* fe80::/64 comes with every IPv6 link that is up: "up" says it. */
-				const uint8_t *b = nl_addr_get_binary_addr(dst);
-				if (b && b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-					continue;
-			}
-			if (is_default)
-				snprintf(dstbuf, sizeof(dstbuf), "default");
-			else
-				nl_addr2str(dst, dstbuf, sizeof(dstbuf));
-			if (gw) {
-				nl_addr2str(gw, gwbuf, sizeof(gwbuf));
-				detail = xasprintf("%s via %s", dstbuf, gwbuf);
-			} else
-				detail = strdup(dstbuf);
-			if (!detail)
-				return -ENOMEM;
-			r = finding_add(f, bdf, is_default ? FINDING_DEFAULT_ROUTE : FINDING_ROUTE, netdev,
-					upper, detail,
-					is_default ? xasprintf("%s: %s carries the default route (%s)", bdf,
-							       prefix, detail)
-						   : xasprintf("%s: %s carries route %s", bdf, prefix,
-							       detail));
-			if (r < 0)
-				return r;
-		}
-	return 0;
+	return check_routes(c, bdf, netdev, ifindex, upper, prefix, false, f);
 }
 
 /* The upper devices of lower, breadth first: its master (bond, bridge, team) and every link

@@ -187,11 +187,9 @@ int bind_plan(const BindContext *ctx, const char *target, const char *driver, Bi
 	path = strjoin(sysfs, "/bus/pci/drivers/", driver);
 	if (!path)
 		return -ENOMEM;
-	if (access(path, F_OK) < 0) {
-		set_error(ret_error, "Driver '%s' is not loaded (modprobe %s)", driver, driver);
-		return -EOPNOTSUPP;
-	}
+	p.driver_loaded = access(path, F_OK) >= 0;
 	free(path);
+	path = NULL;
 
 	if (bdf_parse(target, bdf) >= 0) {
 		path = strjoin(sysfs, "/bus/pci/devices/", bdf);
@@ -497,6 +495,10 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 	if (!cdev_class)
 		return -ENOMEM;
 	want_cdev = access(cdev_class, F_OK) >= 0;
+	if (!p->driver_loaded) {
+		set_error(ret_error, "Driver '%s' is not loaded (modprobe %s)", p->driver, p->driver);
+		return -EOPNOTSUPP;
+	}
 
 	for (i = 0; i < p->n_members; i++) {
 		BindMember *m = &p->members[i];

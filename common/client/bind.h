@@ -40,6 +40,7 @@ typedef struct BindMember {
 
 typedef struct BindPlan {
 	char *driver;   /* "vfio-pci" */
+	bool driver_loaded; /* ROOT/sys/bus/pci/drivers/DRIVER exists */
 	int group;      /* the IOMMU group; -1 when the device has none */
 	BindMember *members; /* the group's members in sysfs order */
 	size_t n_members;
@@ -64,7 +65,7 @@ typedef struct BindContext {
  * bind_plan: what binding target (a canonical BDF, or an IOMMU group number in decimal)
  * to driver would do. A device is bound with its whole IOMMU group (the kernel hands out
  * none of a group while any member is on a host driver). Returns 0; -ENOENT (no such device
- * or group), -EOPNOTSUPP (driver is not loaded: no ROOT/sys/bus/pci/drivers/DRIVER), -EXDEV
+ * or group), -EXDEV
  * (the group has a member that is not a PCI function, which this cannot move), -ENOMEM,
  * -errno from sysfs. On error *ret_error (when not NULL) is a malloc'd sentence.
  */
@@ -75,7 +76,8 @@ void bind_plan_done(BindPlan *p);
 /*
  * bind_execute: moves every BIND_MOVE member of p, recording each first. All or nothing: on
  * failure the moved members are restored and their records removed. Fills members[].vfio.
- * Returns 0 or the first failure's -errno with *ret_error naming the device and step (and
+ * Returns 0, -EOPNOTSUPP when the driver is not loaded (nothing is changed), or the first
+ * failure's -errno with *ret_error naming the device and step (and
  * any rollback step that failed as well).
  */
 int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error);
