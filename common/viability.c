@@ -177,7 +177,7 @@ static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
 	device_ids(d, ids);
 	reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
 			 d->driver, ", a host driver");
-	fix = strjoin(modprobe, "driverctl set-override ", d->bdf, " vfio-pci");
+	fix = strjoin(modprobe, "ioasidctl bind ", d->bdf);
 	fix_sysfs = strjoin(modprobe, "echo vfio-pci > /sys/bus/pci/devices/", d->bdf,
 			    "/driver_override; echo ", d->bdf, " > /sys/bus/pci/devices/", d->bdf,
 			    "/driver/unbind; echo ", d->bdf, " > /sys/bus/pci/drivers_probe");

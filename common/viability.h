@@ -26,10 +26,11 @@ typedef struct Blocker {
 	const Device *device;
 	/* "0000:01:00.1 (10de:1aef Audio device) is on snd_hda_intel, a host driver" */
 	char *reason;
-	/* One pasteable command: "driverctl set-override 0000:01:00.1 vfio-pci" (prefixed with
-	 * "modprobe vfio-pci && " when the host is known not to have vfio-pci). */
+	/* One pasteable command: "ioasidctl bind 0000:01:00.1", which checks what the move
+	 * would take down and binds the device's whole group to vfio-pci with rollback
+	 * (prefixed with "modprobe vfio-pci && " when the host is known not to have vfio-pci). */
 	char *fix;
-	/* The same fix without driverctl, through sysfs: driver_override, unbind, drivers_probe. */
+	/* The same fix without ioasidctl, through sysfs: driver_override, unbind, drivers_probe. */
 	char *fix_sysfs;
 } Blocker;
 

@@ -612,7 +612,7 @@ static void render_devices(DocNode *doc) {
 			       "(see the note below).\n");
 		else if (jget_bool(doc, "filter_vfio"))
 			printf("No device has a VFIO cdev: bind one with "
-			       "'driverctl set-override BDF vfio-pci'.\n");
+			       "'ioasidctl bind BDF'.\n");
 		else if (jget_bool(doc, "filter_blocking"))
 			printf("No device blocks its IOMMU group.\n");
 		else

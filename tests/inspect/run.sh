@@ -44,7 +44,7 @@ expect_eq "groups rc" "$rc" 0
 expect_eq "groups count" "$(jq '.summary.groups' <<<"$out")" 10
 expect_eq "group 1 verdict" "$(jq -r '.groups[] | select(.group == 1) | .verdict' <<<"$out")" not-viable
 expect_eq "group 1 blocker" "$(jq -r '.groups[] | select(.group == 1) | .blockers[0].fix' <<<"$out")" \
-	"driverctl set-override 0000:01:00.1 vfio-pci"
+	"ioasidctl bind 0000:01:00.1"
 expect_eq "group 1 states" "$(jq -r '[.groups[] | select(.group == 1) | .devices[].state] | join(",")' <<<"$out")" \
 	"bridge,vfio,host-driver"
 expect_eq "summary adds up" "$(jq '.summary.viable + .summary.not_viable == .summary.groups' <<<"$out")" true
@@ -171,7 +171,7 @@ expect_eq "vmd: show takes a padded upper-case domain, exits 2 (nvme blocks)" \
 expect_eq "vmd: bridge path crosses into domain 0000" \
 	"$(jq -r '.device.bridge_path | join(" ")' <<<"$out")" "10000:e0:06.0 0000:00:0e.0"
 expect_eq "vmd: the fix names the long BDF" "$(jq -r '.group.blockers[0].fix' <<<"$out")" \
-	"driverctl set-override 10000:e1:00.0 vfio-pci"
+	"ioasidctl bind 10000:e1:00.0"
 run --host $H/vmd-laptop.json show 100000000:e1:00.0
 expect_eq "vmd: a 9-digit domain is a usage error" "$rc" 64
 run --host $H/vmd-laptop.json devices
@@ -409,7 +409,7 @@ complete_line() { # WORDS... (the last one is the word being completed)
 		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 		_ioasidctl; [ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}" | sort' x "$@"
 }
-expect_eq "complete: verbs" "$(complete_line "$CTL" re | tr '\n' ' ')" "release revoke "
+expect_eq "complete: verbs" "$(complete_line "$CTL" re | tr '\n' ' ')" "release restore revoke "
 expect_eq "complete: every verb" "$(complete_line "$CTL" '' | wc -l)" \
 	"$("$CTL" --help | awk '/^Verbs:/{v=1; next} /^$/{v=0} v && NF {print $1}' | sort -u | wc -l)"
 expect_eq "complete: acquire's options" "$(complete_line "$CTL" acquire --l | tr '\n' ' ')" \

@@ -84,8 +84,7 @@ static void test_fixture_groups(void) {
 			CU_ASSERT_TRUE(strneq(v.blockers[j].reason, c->blockers[j], 12));
 			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[j].reason, v.blockers[j].device->driver));
 			char fix[64];
-			snprintf(fix, sizeof(fix), "driverctl set-override %s vfio-pci",
-				 c->blockers[j]);
+			snprintf(fix, sizeof(fix), "ioasidctl bind %s", c->blockers[j]);
 			ASSERT_STREQ(v.blockers[j].fix, fix);
 		}
 		bool found = false;

@@ -81,7 +81,7 @@ static const Device *device_get(const char *bdf) {
 	return NULL;
 }
 
-#define FIX(b) "driverctl set-override " b " vfio-pci"
+#define FIX(b) "ioasidctl bind " b
 #define FIX_SYSFS(b)                                                                               \
 	"echo vfio-pci > /sys/bus/pci/devices/" b "/driver_override; echo " b                      \
 	" > /sys/bus/pci/devices/" b "/driver/unbind; echo " b " > /sys/bus/pci/drivers_probe"
@@ -315,7 +315,7 @@ static void test_no_vfio_pci(void) {
 	ASSERT_OK(viability_group(&host, group_get(17), &v));
 	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
 	ASSERT_STREQ(v.blockers[0].fix,
-		     "modprobe vfio-pci && driverctl set-override 0000:01:00.1 vfio-pci");
+		     "modprobe vfio-pci && ioasidctl bind 0000:01:00.1");
 	CU_ASSERT_TRUE(strneq(v.blockers[0].fix_sysfs, "modprobe vfio-pci && echo vfio-pci > ", 37));
 	viability_done(&v);
 	/* Unknown is not "no": no modprobe prefix then. */
