@@ -39,7 +39,7 @@ const char *arg_driver = "vfio-pci";
 bool arg_dry_run = false;
 bool arg_force = false;
 bool arg_all = false;
-const char *arg_root = "/";
+const char *arg_root = NULL;
 
 int ioasidctl_error(int code, const char *fmt, ...) {
 	va_list ap;

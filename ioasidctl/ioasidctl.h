@@ -43,7 +43,7 @@ extern const char *arg_driver; /* bind --driver (default "vfio-pci") */
 extern bool arg_dry_run;       /* bind --dry-run */
 extern bool arg_force;         /* bind --force */
 extern bool arg_all;           /* restore --all */
-extern const char *arg_root;   /* bind/restore --root DIR (tests); "/" */
+extern const char *arg_root;   /* --root DIR (tests): sys/, proc/, run/ioasid/; NULL: "/" */
 extern unsigned arg_fds_from;  /* run --fds-from N: the first fd number CMD gets (3) */
 
 /* Loads the host model: the --host snapshot when given, else the live system. Prints the

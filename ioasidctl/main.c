@@ -109,11 +109,13 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
 	{ "groups", NULL, verb_groups, "groups [--legacy]",
-	  "List IOMMU groups with their members and verdicts", O(OPT_LEGACY) | O(OPT_HOST) },
+	  "List IOMMU groups with their members and verdicts",
+	  O(OPT_LEGACY) | O(OPT_HOST) | O(OPT_ROOT) },
 	{ "devices", NULL, verb_devices, "devices [--vfio] [--blocking]",
-	  "List PCI devices, one per line", O(OPT_VFIO) | O(OPT_BLOCKING) | O(OPT_HOST) },
+	  "List PCI devices, one per line",
+	  O(OPT_VFIO) | O(OPT_BLOCKING) | O(OPT_HOST) | O(OPT_ROOT) },
 	{ "show", NULL, verb_show, "show BDF|GROUP",
-	  "Show everything known about a device or a group", O(OPT_HOST) },
+	  "Show everything known about a device or a group", O(OPT_HOST) | O(OPT_ROOT) },
 	{ "check", NULL, verb_check, "check [--for USER]",
 	  "Check this host's readiness for passthrough",
 	  O(OPT_FOR) | O(OPT_HOST) | O(OPT_CONFIG) | O(OPT_SOCKET) },

@@ -216,7 +216,7 @@ static int restore_targets(const char *target, char ***ret) {
 			return -ENOMEM;
 	} else if (num_parse_u64(target, INT32_MAX, &n) >= 0) {
 		for (char **s = all; s && *s; s++) {
-			_cleanup_free_ char *path = strjoin(arg_root, "/sys/bus/pci/devices/", *s,
+			_cleanup_free_ char *path = strjoin(strempty(arg_root), "/sys/bus/pci/devices/", *s,
 							    "/iommu_group");
 			_cleanup_free_ char *group = NULL;
 			if (!path)

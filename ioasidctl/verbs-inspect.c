@@ -19,6 +19,7 @@
 
 #include "common/depend.h"
 #include "common/doc.h"
+#include "common/client/bind.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
 #include "common/viability.h"
@@ -275,6 +276,25 @@ static int emit(DocNode *doc, void (*render)(DocNode *doc)) {
 
 /* One device. With v: "blocking", and unless in_group (the group object carries them once)
  * its group's "verdict" and "viable". */
+
+/* A device `ioasidctl bind` moved has a record of the driver it was on: "ioasidctl_bind":
+ * {"was": "e1000e"} (null when it had none). Read from this host (or --root), never from a
+ * snapshot alone, and only when there is one, so other devices' JSON is unchanged. */
+static void add_bind_record(DocNode *o, const char *bdf) {
+	_cleanup_free_ char *was = NULL;
+	DocNode *b;
+
+	if (arg_host && !arg_root)
+		return;
+	if (bind_record_read(arg_root, bdf, &was) < 0)
+		return;
+	b = jobj();
+	if (!b)
+		return;
+	jadd(b, "was", isempty(was) ? NULL : js(was));
+	jadd(o, "ioasidctl_bind", b);
+}
+
 static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v,
 				   bool in_group) {
 	DocNode *o = jobj_sized(20); /* its keys below */
@@ -298,6 +318,7 @@ static DocNode *device_to_json(const Host *h, const Device *d, const Viability *
 	jadd(o, "device_name", jsi(d->device_name));
 	jadd(o, "driver", jsi(d->driver));
 	jadd(o, "state", jsi(member_state_to_string(s)));
+	add_bind_record(o, d->bdf);
 	jadd(o, "iommu_group", d->iommu_group >= 0 ? jint(d->iommu_group) : NULL);
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
@@ -496,6 +517,9 @@ static void render_groups(DocNode *doc) {
 				printf("  %s✗ blocks%s", ansi_red(), ansi_normal());
 			else if (streq(jget_str(d, "state"), "bridge"))
 				printf("  (bridge, ignored)");
+			if (jget(d, "ioasidctl_bind"))
+				printf("  (bound by ioasidctl, was on %s)",
+				       jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
 			putchar('\n');
 		}
 		if (has_more)
@@ -762,6 +786,9 @@ static void render_show_device(DocNode *doc) {
 	kv("class", "%s %s", jget_str(d, "class"), jget_str(d, "class_name"));
 	kv("revision", "%s", jget_str(d, "revision"));
 	kv("driver", "%s (%s)", jget_str(d, "driver") ?: "none", jget_str(d, "state"));
+	if (jget(d, "ioasidctl_bind"))
+		kv("bound", "by ioasidctl, was on %s",
+		   jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
 	if (jget_str(d, "vfio_cdev"))
 		kv("vfio", "/dev/vfio/devices/%s (%s)%s", jget_str(d, "vfio_cdev"),
 		   jget_str(d, "vfio_dev"), jget_bool(d, "noiommu") ? ", noiommu" : "");

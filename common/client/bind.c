@@ -61,7 +61,7 @@ static int real_write(void *userdata, const char *sysfs, const char *path, const
 
 	if (!p)
 		return -ENOMEM;
-	fd = open(p, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, value, len);

@@ -431,6 +431,87 @@ expect_eq "complete: --device BDF" \
 expect_eq "complete: nothing after run --" \
 	"$(complete_line "$CTL" --host $H/workstation.json run --device 0000:01:00.0 -- qemu -d)" ""
 
+# bind / restore through the CLI on a fake tree (--root) --------------------------------------
+# The library is tested below the CLI with a hook playing the kernel (unit suite "bind"); here
+# nothing plays it, so a real bind's writes land in plain files, the device never reaches
+# vfio-pci, and the CLI must roll back and say so.
+R=$tmp/root
+mkdir -p $R/sys/bus/pci/drivers/vfio-pci $R/sys/bus/pci/drivers/nvme $R/sys/class/vfio-dev \
+	$R/proc/self $R/sys/kernel/iommu_groups/12/devices/0000:3d:00.0
+D=$R/sys/bus/pci/devices/0000:3d:00.0
+mkdir -p $D/nvme/nvme0/nvme0n1/nvme0n1p1
+echo 0x010802 >$D/class
+echo '(null)' >$D/driver_override
+ln -s ../../drivers/nvme $D/driver
+touch $R/sys/bus/pci/drivers/nvme/bind $R/sys/bus/pci/drivers/nvme/unbind
+ln -s ../../../kernel/iommu_groups/12 $D/iommu_group
+ln -s ../../../../class/block $D/nvme/nvme0/nvme0n1/subsystem
+ln -s ../../../../class/block $D/nvme/nvme0/nvme0n1/nvme0n1p1/subsystem
+echo 259:0 >$D/nvme/nvme0/nvme0n1/dev
+echo 259:1 >$D/nvme/nvme0/nvme0n1/nvme0n1p1/dev
+echo '25 1 259:1 / /var rw - ext4 /dev/nvme0n1p1 rw' >$R/proc/self/mountinfo
+: >$R/sys/bus/pci/drivers_probe
+
+run --root $R bind 0000:3d:00.0 --dry-run
+expect_eq "bind --dry-run rc" "$rc" 0
+expect_eq "bind --dry-run plan" "$(sed -n 1,2p <<<"$out")" \
+	"Plan: bind IOMMU group 12 to vfio-pci
+  0000:3d:00.0  nvme -> vfio-pci"
+expect_eq "bind --dry-run finding" "$(grep 'in use' <<<"$out")" \
+	"  in use: 0000:3d:00.0: block device 'nvme0n1p1' is mounted on /var"
+expect_eq "bind --dry-run verdict" "$(tail -1 <<<"$out")" \
+	"Dry run, nothing changed. Binding would be refused (--force binds anyway)."
+run --root $R --json=short bind 12 --dry-run
+expect_eq "bind --dry-run --json" \
+	"$(jq -c '[.group, .result, .members[0].action, .findings[0].kind, .findings[0].detail]' <<<"$out")" \
+	'[12,"planned","move","mounted","/var"]'
+expect_eq "bind --dry-run wrote nothing" "$(cat $D/driver_override)" "(null)"
+if [ "$(id -u)" = 0 ]; then
+	run --root $R bind 0000:3d:00.0
+	expect_eq "bind refused rc" "$rc" 2
+	expect_eq "bind refused" "$err" \
+		"  in use: 0000:3d:00.0: block device 'nvme0n1p1' is mounted on /var
+ioasidctl: Refusing to bind 0000:3d:00.0: 1 finding above (--force binds anyway)"
+	expect_eq "bind refused: stdout empty" "$out" ""
+	expect_eq "bind refused wrote nothing" "$(cat $D/driver_override)" "(null)"
+	# --force: the writes happen, vfio-pci never takes the device, everything goes back.
+	run --root $R bind 0000:3d:00.0 --force
+	expect_eq "bind rollback rc" "$rc" 1
+	expect_eq "bind rollback message" "$err" \
+		"ioasidctl: Binding failed, nothing is left changed: 0000:3d:00.0: vfio-pci did not take it (now on nvme)"
+	expect_eq "bind rollback: override cleared" "$(cat $D/driver_override)" ""
+	expect_eq "bind rollback: no record" "$(ls $R/run/ioasid/bound)" ""
+	expect_eq "bind rollback: last write" "$(cat $R/sys/bus/pci/drivers/nvme/bind 2>/dev/null)" \
+		"0000:3d:00.0"
+	run --root $R restore --all
+	expect_eq "restore --all: nothing recorded" "$rc/$out" "0/No device was bound by ioasidctl"
+	run --root $R restore 0000:3d:00.0
+	expect_eq "restore: no record" "$rc/$err" \
+		"1/ioasidctl: 0000:3d:00.0 was not bound by ioasidctl (no record)"
+else
+	echo "  bind/restore as root SKIPPED: not root"
+fi
+run bind 0000:3d:00.0 --driver nvme
+expect_eq "bind --driver must be a vfio driver" "$rc" 64
+run restore
+expect_eq "restore without a target" "$rc" 64
+
+# A record shows in groups and show ("bound by ioasidctl, was on ...").
+mkdir -p $tmp/rec/run/ioasid/bound
+printf 'driver=nouveau\noverride=\n' >$tmp/rec/run/ioasid/bound/0000:01:00.0
+run --host $H/workstation.json --root $tmp/rec show 0000:01:00.0
+expect_eq "show: bound by ioasidctl" "$(grep ' bound:' <<<"$out")" \
+	"             bound: by ioasidctl, was on nouveau"
+run --host $H/workstation.json --root $tmp/rec --json=short groups
+expect_eq "groups --json: the record" \
+	"$(jq -c '.groups[] | select(.group == 1) | [.devices[].ioasidctl_bind]' <<<"$out")" \
+	'[null,{"was":"nouveau"},null]'
+run --host $H/workstation.json --root $tmp/rec groups
+expect_eq "groups: the record" "$(grep -c '(bound by ioasidctl, was on nouveau)$' <<<"$out")" 1
+run --host $H/workstation.json --json=short groups
+expect_eq "groups --host without --root: no record read" \
+	"$(jq -c '[.groups[].devices[] | select(has("ioasidctl_bind"))] | length' <<<"$out")" 0
+
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')
 "$CTL" --host $H/workstation.json groups | grep -qF "$esc" && bad "colour on a pipe" || ok
