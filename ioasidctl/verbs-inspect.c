@@ -344,6 +344,41 @@ static const char *region_type_name(ReservedRegionType t) {
 	return (unsigned)t < ELEMENTSOF(names) ? names[t] : "unknown";
 }
 
+/*
+ * The host's own devices are no candidates: for the only device of its group (bridges
+ * aside), on this host (or --root), what `ioasidctl bind` would refuse for, when that is more
+ * than an interface being up (an address, a route, a mount, swap, a holder, the display).
+ * NULL otherwise, and when the checks cannot run (the hint then stays).
+ */
+static BindCheck *essential_check = NULL;
+static void essential_check_free(void) {
+	essential_check = bind_check_free(essential_check);
+}
+static char *essential_note(const Device *d) {
+	static bool tried = false;
+	_cleanup_(bind_findings_done) BindFindings f = {};
+	size_t n = 0;
+
+	if ((arg_host && !arg_root) || !d->group)
+		return NULL;
+	for (size_t i = 0; i < d->group->n_members; i++)
+		n += !device_is_bridge(d->group->members[i]);
+	if (n != 1)
+		return NULL;
+	if (!tried) {
+		tried = true;
+		if (bind_check_new(arg_root, &essential_check) >= 0)
+			atexit(essential_check_free);
+	}
+	if (!essential_check || bind_check_device(essential_check, d->bdf, &f) < 0)
+		return NULL;
+	for (size_t i = 0; i < f.n; i++)
+		if (f.items[i].kind != FINDING_LINK_UP)
+			return strjoin("not a candidate for passthrough, this host uses it: ",
+				       f.items[i].message);
+	return NULL;
+}
+
 /* Adds blockers and notes (and the verdict when with_verdict) to o. */
 static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verdict) {
 	if (with_verdict)
@@ -356,8 +391,11 @@ static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verd
 		jadd(x, "bdf", js(v->blockers[i].device->bdf));
 		jadd(x, "driver", jsi(v->blockers[i].device->driver));
 		jadd(x, "reason", js(v->blockers[i].reason));
-		jadd(x, "fix", js(v->blockers[i].fix));
-		jadd(x, "fix_sysfs", js(v->blockers[i].fix_sysfs));
+		_cleanup_free_ char *essential = essential_note(v->blockers[i].device);
+		jadd(x, "fix", essential ? NULL : js(v->blockers[i].fix));
+		jadd(x, "fix_sysfs", essential ? NULL : js(v->blockers[i].fix_sysfs));
+		if (essential)
+			jadd(x, "note", js(essential));
 		jappend(b, x);
 	}
 	jadd(o, "blockers", b);
@@ -459,6 +497,11 @@ static void print_reasons(DocNode *g, const char *indent) {
 	for (size_t i = 0; i < jlen(b); i++) {
 		DocNode *x = jat(b, i);
 		printf("%s%s✗%s %s\n", indent, ansi_red(), ansi_normal(), jget_str(x, "reason"));
+		if (jget_str(x, "note")) {
+			printf("%s  %snote:%s %s\n", indent, ansi_yellow(), ansi_normal(),
+			       jget_str(x, "note"));
+			continue;
+		}
 		printf("%s  fix: %s\n", indent, jget_str(x, "fix"));
 		printf("%s   or: %s\n", indent, jget_str(x, "fix_sysfs"));
 	}

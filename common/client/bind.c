@@ -49,8 +49,14 @@ static char *mfree(char *p) {
 	return NULL;
 }
 
+/* The root as a path prefix: "" for the real one, so paths read "/sys/..." and not
+ * "//sys/..." (which a test bed's preload, umockdev, would not recognize). */
+static const char *root_prefix(const char *root) {
+	return root && *root && !streq(root, "/") ? root : "";
+}
+
 static char *sysfs_root(const BindContext *ctx) {
-	return strjoin(ctx->root && *ctx->root ? ctx->root : "/", "/sys");
+	return strjoin(root_prefix(ctx->root), "/sys");
 }
 
 static int real_write(void *userdata, const char *sysfs, const char *path, const char *value) {
@@ -274,7 +280,7 @@ int bind_plan(const BindContext *ctx, const char *target, const char *driver, Bi
 /* ---- records ------------------------------------------------------------------------------ */
 
 static char *record_path(const char *root, const char *bdf) {
-	return strjoin(root && *root ? root : "/", RECORD_DIR, bdf ? "/" : "", strempty(bdf));
+	return strjoin(root_prefix(root), RECORD_DIR, bdf ? "/" : "", strempty(bdf));
 }
 
 static int mkdir_parents(const char *path) {

@@ -512,6 +512,24 @@ run --host $H/workstation.json --json=short groups
 expect_eq "groups --host without --root: no record read" \
 	"$(jq -c '[.groups[].devices[] | select(has("ioasidctl_bind"))] | length' <<<"$out")" 0
 
+# The host's own disk, alone in its group: a note, not a "bind it" hint.
+E=$tmp/essential
+P=$E/sys/bus/pci/devices/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2
+mkdir -p $P $E/proc/self
+ln -s ../../../../class/block $P/subsystem
+echo 259:2 >$P/dev
+echo '25 1 259:2 / / rw - ext4 /dev/nvme0n1p2 rw' >$E/proc/self/mountinfo
+run --host $H/workstation.json --root $E --json=short show 5
+expect_eq "essential: no fix" "$(jq -c '.group.blockers[0] | [.fix, .fix_sysfs]' <<<"$out")" '[null,null]'
+expect_eq "essential: the note" "$(jq -r '.group.blockers[0].note' <<<"$out")" \
+	"not a candidate for passthrough, this host uses it: 0000:02:00.0: block device 'nvme0n1p2' is mounted on /"
+run --host $H/workstation.json --root $E groups
+expect_eq "essential: human note" "$(grep -A1 '✗ 0000:02:00.0' <<<"$out" | tail -1)" \
+	"     note: not a candidate for passthrough, this host uses it: 0000:02:00.0: block device 'nvme0n1p2' is mounted on /"
+run --host $H/workstation.json --json=short show 5
+expect_eq "essential: the hint without checks" "$(jq -r '.group.blockers[0].fix' <<<"$out")" \
+	"ioasidctl bind 0000:02:00.0"
+
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')
 "$CTL" --host $H/workstation.json groups | grep -qF "$esc" && bad "colour on a pipe" || ok
