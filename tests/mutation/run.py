@@ -26,16 +26,26 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = os.path.join(REPO, "tests", "mutation", "targets")
+EQUIVALENT = os.path.join(REPO, "tests", "mutation", "equivalent")
 
+# The asan tier builds the unit runner as 'make check-asan' does (SAN=1), in a build
+# directory of its own inside the scratch tree; the build is part of the tier, so only the
+# mutants that get that far pay for it.
+ASAN_ENV = ["env", "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1",
+            "UBSAN_OPTIONS=print_stacktrace=1"]
 TIERS = {
-    "unit": ["build/run-tests"],
-    "daemon": ["python3", "tests/daemon/adversarial.py", "build"],
-    "fdstore": ["python3", "tests/daemon/fdstore.py", "build"],
-    "integration": ["env", "B=build", "tests/integration/run.sh"],
+    "unit": [["build/run-tests"]],
+    "fdstore": [["python3", "tests/daemon/fdstore.py", "build"]],
+    "daemon": [["python3", "tests/daemon/adversarial.py", "build"]],
+    "integration": [["env", "B=build", "tests/integration/run.sh"]],
+    "asan": [["make", "-s", "-j2", "B=build-asan", "SAN=1", "build-asan/run-tests"],
+             ASAN_ENV + ["build-asan/run-tests"]],
 }
+DEFAULT_TIERS = "unit,fdstore,daemon,integration,asan"
 # A tier that runs far past its normal time under a mutant (a loop that no longer ends)
 # counts as failing: these are several times each tier's time on a loaded 2-core machine.
-TIER_TIMEOUT = {"unit": 60, "daemon": 240, "fdstore": 180, "integration": 400}
+# The asan tier's covers its (incremental) build.
+TIER_TIMEOUT = {"unit": 60, "daemon": 240, "fdstore": 180, "integration": 400, "asan": 900}
 
 # op -> (inverted, moved by one)
 MUTATE = {
@@ -59,6 +69,38 @@ def read_targets():
             path, *funcs = line.split()
             out.append((path, funcs))
     return out
+
+
+def read_equivalent():
+    """The mutants no test can catch, with why: lines of tests/mutation/equivalent,
+    'file | function | op -> new | the line as mutated | reason'."""
+    out = []
+    if not os.path.exists(EQUIVALENT):
+        return out
+    with open(EQUIVALENT) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = [x.strip() for x in line.split(" | ")]
+            ops = parts[2].split(" -> ") if len(parts) == 5 else []
+            if len(ops) != 2 or not parts[4]:
+                print("mutation: %s:%d: expected 'file | function | op -> new | line | reason'"
+                      % (EQUIVALENT, n), file=sys.stderr)
+                sys.exit(2)
+            out.append({"file": parts[0], "func": parts[1], "op": ops[0], "new": ops[1],
+                        "line": parts[3], "reason": parts[4], "used": False})
+    return out
+
+
+def mutated_line(lines, mut):
+    path, _, ln, col, op, new = mut
+    l = lines[ln]
+    return (l[:col] + new + l[col + len(op):]).strip()
+
+
+def listed(m):
+    """The form --list prints and --match searches."""
+    return "%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5])
 
 
 def function_lines(lines, name):
@@ -111,11 +153,12 @@ def mutants():
                 for m in CMP.finditer(code):
                     op = m.group(1)
                     for new in MUTATE[op]:
-                        yield (path, fn, ln, m.start(), op, new)
+                        mut = (path, fn, ln, m.start(), op, new)
+                        yield mut + (mutated_line(lines, mut),)
 
 
 def apply(tree, mut):
-    path, _, ln, col, op, new = mut
+    path, _, ln, col, op, new = mut[:6]
     p = os.path.join(tree, path)
     with open(p) as f:
         lines = f.read().split("\n")
@@ -136,19 +179,64 @@ def run(cmd, cwd, timeout):
         return "timeout"
 
 
+def run_tier(tier, cwd, slack=1):
+    """0 when every command of the tier passes; else the first failure's status."""
+    deadline = time.time() + TIER_TIMEOUT[tier] * slack
+    for cmd in TIERS[tier]:
+        left = deadline - time.time()
+        r = run(cmd, cwd, left) if left > 0 else "timeout"
+        if r != 0:
+            return r
+    return 0
+
+
+def equivalent_of(m, equivalent):
+    for e in equivalent:
+        if (e["file"], e["func"], e["op"], e["new"], e["line"]) == (m[0], m[1], m[4], m[5], m[6]):
+            e["used"] = True
+            return e
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tiers", default="unit,daemon,fdstore,integration")
+    ap.add_argument("--tiers", default=DEFAULT_TIERS,
+                    help="comma-separated, run in this order (default %s)" % DEFAULT_TIERS)
     ap.add_argument("--only", default=None, help="only mutants in this file")
+    ap.add_argument("--match", default=None, metavar="REGEX",
+                    help="only mutants whose listed form 'path:line function: op -> new' "
+                    "matches REGEX (re.search)")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     a = ap.parse_args()
     tiers = a.tiers.split(",")
-    muts = [m for m in mutants() if not a.only or m[0] == a.only]
+    for t in tiers:
+        if t not in TIERS:
+            print("mutation: no tier '%s' (%s)" % (t, ", ".join(TIERS)), file=sys.stderr)
+            return 2
+    match = re.compile(a.match) if a.match else None
+    equivalent = read_equivalent()
+    all_muts = list(mutants())
+    muts = [m for m in all_muts if (not a.only or m[0] == a.only) and
+            (not match or match.search(listed(m)))]
+    # An entry of the equivalent list that no longer names a mutant is stale: the code moved
+    # under it and its reasoning must be looked at again.
+    for m in all_muts:
+        equivalent_of(m, equivalent)
+    stale = [e for e in equivalent if not e["used"]]
+    for e in stale:
+        print("mutation: %s: stale entry, no such mutant: %s | %s | %s -> %s | %s" %
+              (EQUIVALENT, e["file"], e["func"], e["op"], e["new"], e["line"]), file=sys.stderr)
+    if stale:
+        return 2
     if a.list:
         for m in muts:
-            print("%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5]))
+            e = equivalent_of(m, equivalent)
+            print(listed(m) + ("  [equivalent: %s]" % e["reason"] if e else ""))
         print("mutation: %d mutants" % len(muts))
         return 0
+    if not muts:
+        print("mutation: no mutant matches", file=sys.stderr)
+        return 2
 
     scratch = tempfile.mkdtemp(prefix="ioasid-mutation-")
     os.chmod(scratch, 0o755)  # the integration tier runs clients as other uids
@@ -157,45 +245,59 @@ def main():
     diff = subprocess.run(["git", "-C", REPO, "diff", "HEAD"], capture_output=True, check=True).stdout
     if diff:
         subprocess.run(["git", "-C", tree, "apply"], input=diff, check=True)
-    caught = survived = broken = 0
+    caught = broken = 0
+    survivors = []
+    equivalents = []
     t0 = time.time()
     try:
         if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
             print("mutation: the unmutated tree does not build", file=sys.stderr)
             return 2
         for t in tiers:
-            if run(TIERS[t], tree, TIER_TIMEOUT[t]) != 0:
-                print("mutation: tier %s fails on the unmutated tree (%s)" % (t, " ".join(TIERS[t])),
-                      file=sys.stderr)
+            # The first run builds from scratch (the asan tier its own build): more time.
+            if run_tier(t, tree, slack=3) != 0:
+                print("mutation: tier %s fails on the unmutated tree (%s)" %
+                      (t, "; ".join(" ".join(c) for c in TIERS[t])), file=sys.stderr)
                 return 2
         for m in muts:
             path = m[0]
+            where = "%s:%d (%s)" % (path, m[2] + 1, m[1])
+            e = equivalent_of(m, equivalent)
+            if e:
+                equivalents.append(m)
+                print("%-40s %s -> %s: equivalent (%s)\n    %s" %
+                      (where, m[4], m[5], e["reason"], m[6]), flush=True)
+                continue
             orig_file = open(os.path.join(tree, path)).read()
             before, after = apply(tree, m)
-            where = "%s:%d (%s)" % (path, m[2] + 1, m[1])
             if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
                 broken += 1
                 verdict = "does not build"
             else:
                 verdict = None
                 for t in tiers:
-                    r = run(TIERS[t], tree, TIER_TIMEOUT[t])
+                    r = run_tier(t, tree)
                     if r != 0:
                         verdict = "caught by " + t + (" (timeout)" if r == "timeout" else "")
                         caught += 1
                         break
                 if not verdict:
                     verdict = "SURVIVED"
-                    survived += 1
+                    survivors.append(m)
             print("%-40s %s -> %s: %s\n    %s" % (where, m[4], m[5], verdict, after), flush=True)
             with open(os.path.join(tree, path), "w") as f:
                 f.write(orig_file)
     finally:
         subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", tree])
         shutil.rmtree(scratch, ignore_errors=True)
-    print("mutation: %d mutants, %d caught, %d survived, %d did not build (%.0f s)" %
-          (len(muts), caught, survived, broken, time.time() - t0))
-    return 1 if survived else 0
+    if survivors:
+        # Again in one block, in the form --match takes.
+        print("mutation: survivors:")
+        for m in survivors:
+            print("  %s\n      %s" % (listed(m), m[6]))
+    print("mutation: %d mutants, %d caught, %d survived, %d equivalent, %d did not build (%.0f s)"
+          % (len(muts), caught, len(survivors), len(equivalents), broken, time.time() - t0))
+    return 1 if survivors else 0
 
 
 if __name__ == "__main__":
