@@ -550,6 +550,18 @@ def check_no_peerpidfd(tmp):
     check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
           "SO_PEERPIDFD" in json.dumps(r.get("parameters")),
           "%s: process lifetime refused, saying why (%s)" % (what, r))
+    # Refused where the rule is decided, so the error names the rule and the device.
+    p = r.get("parameters", {})
+    check(str(p.get("rule", "")).endswith("ioasid.conf:3") and p.get("device") == "0000:00:04.0",
+          "%s: the refusal names the rule and device (%s)" % (what, p))
+    # Only process lifetime needs the pidfd: connection lifetime, asked for, is granted.
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"], "lifetime": "connection"})
+    check("parameters" in r and len(f) == 2,
+          "%s: connection lifetime asked for is granted (%s)" % (what, r.get("error")))
+    for x in f:
+        os.close(x)
+    c.close()
+    c = Client(dm.sock)
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
     check("parameters" in r and len(f) == 2, "%s: a uid rule grants (%s)" % (what, r.get("error")))
     for x in f:
@@ -558,6 +570,87 @@ def check_no_peerpidfd(tmp):
     for _ in range(3):
         check(serves(dm.sock), "%s: serves" % what)
     check(dm.log().count("SO_PEERPIDFD unsupported") == 1, "%s: said once, at start" % what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+# A holder of its own (revocation signals it): Acquire with its RLIMIT_MEMLOCK first lowered
+# to 64 KiB, print the reply, hold the lease until killed.
+HOLDER = """
+import json, resource, socket, sys, time
+hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
+resource.setrlimit(resource.RLIMIT_MEMLOCK, (65536, hard))
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": "io.ioasid.Broker.Acquire",
+                      "parameters": {"devices": sys.argv[2].split(",")}}).encode() + b"\\0")
+m = s.recvmsg(65536, 4096)
+print(m[0][:-1].decode(), flush=True)
+time.sleep(30)
+"""
+
+
+def check_grant_merge_revoke(tmp):
+    """Devices of one Acquire allowed by different rules (ioasid.conf(5), "One request,
+    several rules"): memlock is the largest grant; on-revoke actions add up, so a reload that
+    revokes the lease both resets (one rule's detach+reset) and signals (the other's signal).
+    A signal-only or detach-only grant neither resets nor, for detach, signals."""
+    what = "grant merge (memlock, on-revoke)"
+    pol = ("admin user 0\n"
+           "allow uid 0-0 to bdf 0000:00:03.0 memlock 1M on-revoke detach+reset\n"
+           "allow uid 0-0 to bdf 0000:00:04.0 memlock 4M on-revoke signal\n"
+           "allow uid 0-0 to bdf 0000:01:01.0 group implicit\n")
+    dm = Daemon(tmp, "grant-merge", pol)
+    if not dm.ready:
+        dm.stop()
+        return
+    audit = AuditLog(dm.log_path)
+
+    def revoked_by_reload(devs):
+        """A holder of devs, its lease revoked by a reload: (reply, revoke reason, holder rc)."""
+        with open(dm.conf, "w") as f:
+            f.write(pol)
+        dm.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, dm.sock, ",".join(devs)],
+                                  stdout=subprocess.PIPE, text=True)
+        reply = json.loads(holder.stdout.readline() or "{}")
+        audit.mark()
+        with open(dm.conf, "w") as f:
+            f.write("admin user 0\n")
+        dm.proc.send_signal(signal.SIGHUP)
+        recs = []
+        for _ in range(60):
+            recs = [x for x in audit.records() if x.get("action") == "revoke"]
+            if recs:
+                break
+            time.sleep(0.05)
+        try:
+            rc = holder.wait(2)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            rc = holder.wait()
+        return reply, (recs[0].get("reason", "") if recs else None), rc
+
+    reply, reason, rc = revoked_by_reload(["0000:00:04.0", "0000:00:03.0"])
+    p = reply.get("parameters", {})
+    check(p.get("memlock") == 4 << 20,
+          "%s: memlock 1M and 4M -> the larger, the holder's limit raised to it (%s)" % (what, reply))
+    check(reason is not None and ", reset" in reason and ", signalled" in reason,
+          "%s: detach+reset and signal -> reset and signalled (%s)" % (what, reason))
+    check(rc == -signal.SIGTERM, "%s: the holder got SIGTERM (rc %s)" % (what, rc))
+
+    reply, reason, rc = revoked_by_reload(["0000:00:04.0"])
+    check(reply.get("parameters", {}).get("memlock") == 4 << 20, "%s: memlock 4M alone (%s)" % (what, reply))
+    check(reason is not None and ", reset" not in reason and ", signalled" in reason,
+          "%s: signal alone -> signalled, no reset (%s)" % (what, reason))
+    check(rc == -signal.SIGTERM, "%s: the holder got SIGTERM (rc %s)" % (what, rc))
+
+    reply, reason, rc = revoked_by_reload(["0000:01:01.0"])
+    check(reply.get("parameters", {}).get("memlock") == 65536,
+          "%s: no memlock grant leaves the limit alone (%s)" % (what, reply))
+    check(reason is not None and ", reset" not in reason and ", signalled" not in reason,
+          "%s: detach alone -> neither reset nor signalled (%s)" % (what, reason))
+    check(rc is None or rc != -signal.SIGTERM, "%s: the holder was not signalled (rc %s)" % (what, rc))
+    check(serves(dm.sock), "%s: serves" % what)
     check(dm.stop() == 0, "%s: daemon exits 0" % what)
 
 
@@ -843,6 +936,7 @@ def run_own_daemons(tmp):
     check_peer_gone(tmp, "ESRCH")
     check_peer_gone(tmp, "EINVAL")
     check_no_peerpidfd(tmp)
+    check_grant_merge_revoke(tmp)
     check_sigterm_boundaries(tmp)
     check_capabilities(tmp)
     check_capabilities_userns(tmp)
