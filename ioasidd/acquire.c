@@ -190,10 +190,10 @@ static int request_push(Request *rq, const Device *d) {
 static const char *owner_text(const Connection *c, const Lease *l, char *buf, size_t size) {
 	if (hold_describe(l, l->uid == c->peer.uid, buf, size) > 0)
 		; /* revoked or ended, its files still open elsewhere: named to its holder */
-	else if (l->staged && l->uid == c->peer.uid)
+	else if (l->state == LEASE_STAGED && l->uid == c->peer.uid)
 		/* The owner asked with another mode, layout or device set than was staged. */
 		snprintf(buf, size, "staged for %s", strempty(l->owner));
-	else if (l->staged)
+	else if (l->state == LEASE_STAGED)
 		/* As for leases, a tenant does not learn who else holds a group; an admin sees it
 		 * in ListStaged. */
 		snprintf(buf, size, "staged for another owner");
@@ -451,12 +451,12 @@ static int group_check(Connection *c, Request *rq, char ***ret_at_risk) {
 			/* A revoked or ended lease holds the group only while the kernel shows
 			 * its files held: ask the kernel again before refusing. */
 			Lease *gl = lease_table_group_owner(&m->leases, d->iommu_group);
-			if (gl && (gl->ended || gl->revoked))
+			if (gl && lease_is_over(gl))
 				hold_recheck(m, d->iommu_group);
 			/* A staged context answers GroupOwned below, naming its owner, and so
 			 * does a lease held after its end. */
 			Lease *l = lease_table_device_owner(&m->leases, d->bdf);
-			if (l && !l->staged && !l->revoked && !l->ended) {
+			if (l && (l->state == LEASE_PENDING || l->state == LEASE_ACTIVE)) {
 				json_object *p = obj();
 				char buf[128], o[96];
 				add_str(p, "device", d->bdf);
@@ -637,20 +637,10 @@ static int64_t raise_memlock(Connection *c, uint64_t bytes, char ***warnings) {
 	return (int64_t)MIN(got, (uint64_t)INT64_MAX);
 }
 
-/*
- * Step 4: the kernel context for rq, owned by a new (unlinked) lease: iommufd, accounting,
- * IOAS and layout (attached mode), each device opened (verified by the seam), bound and
- * attached in attached mode. Returns 0 with *ret, or 1 when the error was sent to c and
- * everything was rolled back.
- */
-static KernelApi manager_kernel_api(Manager *m) {
-	return m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
-}
-
 /* iommufd, or the legacy group/container API, found by the seam's probe. Returns 0, or 1
  * when the SystemError was sent. */
 static int kernel_api_check(Connection *c) {
-	KernelApi api = manager_kernel_api(c->manager);
+	KernelApi api = kernel_api(c->manager->kernel);
 	if (api == KERNEL_API_IOMMUFD || api == KERNEL_API_LEGACY)
 		return 0;
 	return system_error(c, -ENODEV, "open /dev/iommu", NULL), 1;
@@ -709,7 +699,7 @@ static int build_legacy(Connection *c, const Request *rq, Lease *l) {
 		return error_obj(c, IOASID_ERROR_LAYOUT_CONFLICT, p), 1;
 	}
 	l->mode = LEASE_MODE_LEGACY;
-	r = KERNEL_CALL(m->kernel, legacy_container_open, &l->container);
+	r = kernel_legacy_container_open(m->kernel, &l->container);
 	if (r < 0)
 		return kernel_error(c, r, "container-open", NULL, NULL), 1;
 	for (size_t i = 0; i < rq->n_devices; i++) {
@@ -717,29 +707,29 @@ static int build_legacy(Connection *c, const Request *rq, Lease *l) {
 		if (lease_legacy_group(l, d->iommu_group))
 			continue;
 		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, legacy_group_open, d->iommu_group, l->container, &fd);
+		r = kernel_legacy_group_open(m->kernel, d->iommu_group, l->container, &fd);
 		if (r < 0)
 			return kernel_error(c, r, "group-open", d, NULL), 1;
 		r = lease_add_legacy_group(l, d->iommu_group, fd);
 		if (r < 0) {
-			kclose(m->kernel, fd);
+			kernel_close(m->kernel, fd);
 			return system_error(c, r, "lease", NULL), 1;
 		}
 	}
-	r = KERNEL_CALL(m->kernel, legacy_set_iommu, l->container);
+	r = kernel_legacy_set_iommu(m->kernel, l->container);
 	if (r < 0)
 		return kernel_error(c, r, "set-iommu", NULL, NULL), 1;
 	for (size_t i = 0; i < rq->n_devices; i++) {
 		const Device *d = rq->devices[i];
 		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, legacy_device_open,
-				lease_legacy_group(l, d->iommu_group)->fd, d, &fd);
+		r = kernel_legacy_device_open(m->kernel, lease_legacy_group(l, d->iommu_group)->fd,
+					      d, &fd);
 		if (r < 0)
 			return kernel_error(c, r, "device-open", d, NULL), 1;
 		r = lease_add_device(l, d->bdf, d->iommu_group, fd);
 		if (r < 0) {
 			if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
-				kclose(m->kernel, fd);
+				kernel_close(m->kernel, fd);
 			return system_error(c, r, "lease", NULL), 1;
 		}
 	}
@@ -776,13 +766,19 @@ static int lease_take_caller(Lease *l, const Connection *c, const Request *rq) {
 	return lease_set_peer(l, &c->peer);
 }
 
+/*
+ * Step 4: the kernel context for rq, owned by a new (unlinked) lease: iommufd, accounting,
+ * IOAS and layout (attached mode), each device opened (verified by the seam), bound and
+ * attached in attached mode. Returns 0 with *ret, or 1 when the error was sent to c and
+ * everything was rolled back.
+ */
 static int build_context(Connection *c, const Request *rq, const PolicyLayout *layout,
 			 char ***warnings_out, Lease **ret) {
 	Manager *m = c->manager;
 	char **warnings = *warnings_out;
 	/* 4. kernel. The lease owns every fd from the moment it is opened: freeing it is the
 	 * rollback. */
-	KernelApi api = manager_kernel_api(m);
+	KernelApi api = kernel_api(m->kernel);
 	if (api != KERNEL_API_IOMMUFD && api != KERNEL_API_LEGACY)
 		return system_error(c, -ENODEV, "open /dev/iommu", NULL), 1;
 	Lease *l = NULL;
@@ -810,12 +806,12 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 		return 0;
 	}
 
-	r = KERNEL_CALL(m->kernel, iommufd_open, &l->iommufd);
+	r = kernel_iommufd_open(m->kernel, &l->iommufd);
 	if (r < 0)
 		FAIL(kernel_error(c, r, "iommufd-open", NULL, rq->layout));
 	if (layout && layout->accounting == POLICY_ACCOUNTING_PROCESS) {
 		bool raised = caps_raise(CAP_SYS_RESOURCE);
-		r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, l->iommufd, true);
+		r = kernel_iommufd_set_rlimit_mode(m->kernel, l->iommufd, true);
 		caps_lower(CAP_SYS_RESOURCE, raised);
 		if (r < 0)
 			FAIL(kernel_error(c, r, "iommufd-set-rlimit-mode", NULL, rq->layout));
@@ -823,18 +819,17 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	/* The IOAS and its layout only exist in attached mode: an unbound client (QEMU)
 	 * allocates and shapes its own IOAS, so the daemon cannot enforce windows for it. */
 	if (rq->mode == LEASE_MODE_ATTACHED) {
-		r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
+		r = kernel_ioas_alloc(m->kernel, l->iommufd, &l->ioas_id);
 		if (r < 0)
 			FAIL(kernel_error(c, r, "ioas-alloc", NULL, rq->layout));
 		if (layout && layout->n_windows > 0) {
-			r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id,
-					layout->windows, layout->n_windows);
+			r = kernel_ioas_allow_iovas(m->kernel, l->iommufd, l->ioas_id,
+						    layout->windows, layout->n_windows);
 			if (r < 0)
 				FAIL(kernel_error(c, r, "ioas-allow-iovas", NULL, rq->layout));
 		}
 		if (layout && !layout->huge_pages) {
-			r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id,
-					false);
+			r = kernel_ioas_set_huge_pages(m->kernel, l->iommufd, l->ioas_id, false);
 			if (r < 0)
 				FAIL(kernel_error(c, r, "ioas-set-huge-pages", NULL, rq->layout));
 		}
@@ -845,26 +840,26 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 	for (size_t i = 0; i < rq->n_devices; i++) {
 		const Device *d = rq->devices[i];
 		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, device_open, d, &fd);
+		r = kernel_device_open(m->kernel, d, &fd);
 		if (r < 0)
 			FAIL(kernel_error(c, r, "device-open", d, rq->layout));
 		r = lease_add_device(l, d->bdf, d->iommu_group, fd);
 		if (r < 0) {
 			if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
-				kclose(m->kernel, fd);
+				kernel_close(m->kernel, fd);
 			FAIL(system_error(c, r, "lease", NULL));
 		}
 	}
 	if (rq->mode == LEASE_MODE_ATTACHED) {
 		for (size_t i = 0; i < l->n_devices; i++) {
-			r = KERNEL_CALL(m->kernel, device_bind, l->devices[i].fd, l->iommufd,
-					&l->devices[i].dev_id);
+			r = kernel_device_bind(m->kernel, l->devices[i].fd, l->iommufd,
+					       &l->devices[i].dev_id);
 			if (r < 0)
 				FAIL(kernel_error(c, r, "device-bind", rq->devices[i], rq->layout));
 		}
 		for (size_t i = 0; i < l->n_devices; i++) {
-			r = KERNEL_CALL(m->kernel, device_attach, l->devices[i].fd, l->ioas_id,
-					&l->devices[i].hwpt_id);
+			r = kernel_device_attach(m->kernel, l->devices[i].fd, l->ioas_id,
+						 &l->devices[i].hwpt_id);
 			if (r < 0)
 				FAIL(kernel_error(c, r, "device-attach", rq->devices[i],
 				                  rq->layout));
@@ -882,8 +877,8 @@ static int build_context(Connection *c, const Request *rq, const PolicyLayout *l
 			}
 			for (size_t i = 0; i < l->n_devices; i++) {
 				KernelHwInfo hw = { 0 };
-				r = KERNEL_CALL(m->kernel, hw_info, l->iommufd,
-				                l->devices[i].dev_id, &hw);
+				r = kernel_hw_info(m->kernel, l->iommufd, l->devices[i].dev_id,
+						   &hw);
 				if (r < 0)
 					FAIL(kernel_error(c, r, "hw-info", rq->devices[i],
 					                  rq->layout));
@@ -928,7 +923,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		     char **at_risk, char **warnings_in) {
 	Manager *m = c->manager;
 	_cleanup_strv_free_ char **warnings = warnings_in; /* taken */
-	bool staged = l->staged;
+	bool staged = l->state == LEASE_STAGED;
 	int r;
 #define FAIL(expr)                                                                                 \
 	do {                                                                                       \
@@ -961,7 +956,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 			FAIL(system_error(c, r, "watch pidfd", NULL));
 	}
 	if (staged) {
-		l->staged = false; /* already in the table */
+		/* already in the table */
 		free(l->owner);
 		l->owner = NULL;
 	} else if (m->testing_bypass) {
@@ -976,6 +971,7 @@ static int hand_over(Connection *c, const Request *rq, const PolicyLayout *layou
 		if (r < 0)
 			FAIL(system_error(c, r, "lease table", NULL));
 	}
+	(void)lease_set_state(l, LEASE_PENDING);
 	/* Keep the daemon's references across a restart (no-op outside systemd). Legacy leases
 	 * are not kept: after a restart the kernel itself still refuses their groups to anyone
 	 * else for as long as the holder keeps its group or device fds. */
@@ -1101,7 +1097,7 @@ static Lease *staged_match(Manager *m, const Connection *c, const Request *rq) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
 		/* A legacy context answers an attached request (the only one legacy serves). */
 		LeaseMode mode = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;
-		if (!l->staged || mode != rq->mode || l->n_devices != rq->n_devices)
+		if (l->state != LEASE_STAGED || mode != rq->mode || l->n_devices != rq->n_devices)
 			continue;
 		bool owner = (l->uid != (uid_t)-1 && l->uid == c->peer.uid) ||
 			     (l->uid == (uid_t)-1 && l->unit && c->peer.unit &&
@@ -1202,7 +1198,7 @@ int method_stage(Connection *c, const DocNode *params) {
 	Lease *l = NULL;
 	if (build_context(c, &rq, layout, &warnings, &l) > 0)
 		return 0;
-	l->staged = true;
+	(void)lease_set_state(l, LEASE_STAGED);
 	l->share_reset = share_reset;
 	l->split_sriov = split_sriov;
 	l->uid = uid;
@@ -1372,7 +1368,7 @@ int method_acquire(Connection *c, const DocNode *params) {
 	}
 	/* Legacy replies carry a group fd per group on top of the container and devices. */
 	size_t n_fds = rq.n_devices + 1 +
-		       (manager_kernel_api(m) == KERNEL_API_LEGACY ? request_n_groups(&rq) : 0);
+		       (kernel_api(m->kernel) == KERNEL_API_LEGACY ? request_n_groups(&rq) : 0);
 	if (m->leases.n >= IOASID_MAX_LEASES || n_fds > IOASID_MAX_FDS_PER_REPLY) {
 		json_object *p = obj();
 		add_str(p, "limit", m->leases.n >= IOASID_MAX_LEASES ? "leases" : "fds");

@@ -51,9 +51,9 @@ static json_object *owner_json(Connection *c, const Lease *l, bool admin) {
 	char buf[300];
 	if (hold_describe(l, admin || l->uid == c->peer.uid, buf, sizeof(buf)) > 0)
 		; /* revoked or ended, its files still open elsewhere */
-	else if (l->staged && admin)
+	else if (l->state == LEASE_STAGED && admin)
 		snprintf(buf, sizeof(buf), "staged for %s", strempty(l->owner));
-	else if (l->staged)
+	else if (l->state == LEASE_STAGED)
 		snprintf(buf, sizeof(buf), "staged");
 	else if (admin || l->uid == c->peer.uid)
 		snprintf(buf, sizeof(buf), "uid:%u", (unsigned)l->uid);
@@ -234,14 +234,12 @@ static json_object *lease_json(const Lease *l) {
 	json_object_object_add(o, "groups", groups);
 	json_object_object_add(o, "lifetime",
 			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
-	json_object_object_add(o, "state",
-	                       json_object_new_string(l->ended       ? "ended"
-	                                              : l->revoked   ? "revoked"
-	                                              : l->delivered ? "active"
-	                                                             : "pending"));
+	/* Listed leases are pending, active, revoked or ended (staged contexts are not leases
+	 * yet, new ones are in no table). */
+	json_object_object_add(o, "state", json_object_new_string(lease_state_to_string(l->state)));
 	/* Revoked or ended: the devices whose files the kernel still shows open elsewhere. */
 	json_object *held = json_object_new_array();
-	for (size_t i = 0; (l->revoked || l->ended) && i < l->n_devices; i++)
+	for (size_t i = 0; lease_is_over(l) && i < l->n_devices; i++)
 		if (l->devices[i].held)
 			json_object_array_add(held, json_object_new_string(l->devices[i].bdf));
 	json_object_object_add(o, "held", held);
@@ -257,7 +255,7 @@ static int method_list_leases(Connection *c, const DocNode *params) {
 	bool admin = peer_is_admin(c, "io.ioasid.Broker.ListLeases", false);
 	json_object *arr = json_object_new_array();
 	for (Lease *l = m->leases.head; l; l = l->next)
-		if (!l->staged && (admin || l->uid == c->peer.uid))
+		if (l->state != LEASE_STAGED && (admin || l->uid == c->peer.uid))
 			json_object_array_add(arr, lease_json(l));
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "leases", arr);
@@ -316,7 +314,7 @@ void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char
 	bool pending = c && c->pending_lease == l;
 	if (pending)
 		c->pending_lease = NULL;
-	if (l->delivered) {
+	if (lease_delivered(l)) {
 		methods_notify_lease(m, l, "lease-released");
 		char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 		audit_log(&(AuditRecord){
@@ -360,7 +358,7 @@ void manager_connection_gone(Manager *m, Connection *c) {
 			continue;
 		if (l->lifetime == POLICY_LIFETIME_CONNECTION)
 			manager_end_lease_by(m, l, &gone, "connection closed");
-		else if (!l->delivered)
+		else if (!lease_delivered(l))
 			manager_end_lease_by(m, l, &gone, "reply not delivered");
 		else
 			l->connection = NULL; /* process lifetime: the pidfd decides */
@@ -379,16 +377,16 @@ static int method_release(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
 	/* Someone else's lease reads as "no such lease": existence is not disclosed. */
-	if (!l || l->ended ||
+	if (!l || l->state == LEASE_ENDED ||
 	    (l->uid != c->peer.uid && !peer_is_admin(c, "io.ioasid.Broker.Release", true)) ||
-	    !l->delivered)
+	    !lease_delivered(l))
 		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
 	/* The holder's own call, or an admin's (named in the record: it is not the holder). */
 	char cause[64] = "request";
 	if (l->uid != c->peer.uid)
 		snprintf(cause, sizeof(cause), "release by uid %u", (unsigned)c->peer.uid);
 	const AuditActor by = { .method = "io.ioasid.Broker.Release", .cause = cause };
-	if (l->revoked) {
+	if (l->state == LEASE_REVOKED) {
 		/* The lease ended at the revocation; the record only told the holder so. */
 		manager_end_lease_by(m, l, &by, "revoked lease released");
 		return send_error_reason(c, IOASID_ERROR_NO_SUCH_LEASE, "lease", id);
@@ -455,8 +453,8 @@ static int method_status(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "version", json_object_new_string(IOASID_VERSION));
-	json_object_object_add(p, "kernel", json_object_new_string(m->kernel->ops->name));
-	KernelApi api = m->kernel->ops->api ? m->kernel->ops->api(m->kernel) : KERNEL_API_NONE;
+	json_object_object_add(p, "kernel", json_object_new_string(kernel_name(m->kernel)));
+	KernelApi api = kernel_api(m->kernel);
 	json_object_object_add(p, "api", json_object_new_string(kernel_api_to_string(api)));
 	json_object_object_add(p, "generation", json_object_new_int64((int64_t)m->generation));
 	/* Ended leases are not counted: they are listed in "held", one line per device. */
@@ -464,7 +462,7 @@ static int method_status(Connection *c, const DocNode *params) {
 	json_object *held = json_object_new_array();
 	for (const Lease *l = m->leases.head; l; l = l->next) {
 		char who[300], line[400];
-		n_ended += l->ended;
+		n_ended += l->state == LEASE_ENDED;
 		if (hold_describe(l, true, who, sizeof(who)) <= 0)
 			continue;
 		for (size_t i = 0; i < l->n_devices; i++)
@@ -541,7 +539,7 @@ static int method_revoke(Connection *c, const DocNode *params) {
 	Manager *m = c->manager;
 	Lease *l = lease_table_find(&m->leases, id);
 	/* Staged contexts are dropped with DropStaged; a revoked lease is revoked once. */
-	if (!l || l->staged || l->revoked || l->ended || !l->delivered)
+	if (!l || l->state != LEASE_ACTIVE)
 		return send_error_reason(c, "io.ioasid.Manager.NoSuchLease", "lease", id);
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
@@ -561,7 +559,7 @@ static int method_revoke(Connection *c, const DocNode *params) {
 
 void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
 			  const char *why) {
-	assert(!l->staged && !l->revoked);
+	assert(l->state == LEASE_ACTIVE);
 	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
 	 * optionally reset, optionally signal the holder. */
 	int r = lease_revoke_kernel(l, m->kernel, reset);
@@ -674,11 +672,11 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by) {
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
 		char reason[512];
-		if (l->revoked || l->ended || (!l->staged && !l->delivered) ||
+		if ((l->state != LEASE_STAGED && l->state != LEASE_ACTIVE) ||
 		    lease_still_allowed(m, l, reason, sizeof(reason)))
 			continue;
 		n++;
-		if (l->staged) {
+		if (l->state == LEASE_STAGED) {
 			drop_staged(m, l, &reload, reason);
 			continue;
 		}
@@ -779,13 +777,14 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		bool has = false;
 		for (size_t i = 0; !has && i < l->n_devices; i++)
 			has = streq(l->devices[i].bdf, bdf);
-		if (!has || l->revoked || l->ended)
+		if (!has || lease_is_over(l))
 			continue;
-		log_warning("Device %s while %s %s: %s", reason, l->staged ? "staged in" : "leased by",
-			    l->id, l->staged ? "dropping it" : "revoking the lease");
-		if (l->staged)
+		bool staged = l->state == LEASE_STAGED;
+		log_warning("Device %s while %s %s: %s", reason, staged ? "staged in" : "leased by",
+			    l->id, staged ? "dropping it" : "revoking the lease");
+		if (staged)
 			drop_staged(m, l, &gone, reason);
-		else if (l->delivered)
+		else if (l->state == LEASE_ACTIVE)
 			manager_revoke_lease(m, l, false, l->revoke_signal, &gone, reason);
 		else
 			manager_end_lease_by(m, l, &gone, reason);
@@ -797,9 +796,9 @@ void manager_stop_leases(Manager *m, const char *why) {
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
-		if (l->ended)
+		if (l->state == LEASE_ENDED)
 			continue; /* recorded when it ended; only its files are still held */
-		if (l->staged)
+		if (l->state == LEASE_STAGED)
 			drop_staged(m, l, &stop, why);
 		else if (l->stored && l->lifetime == POLICY_LIFETIME_PROCESS)
 			continue; /* in the fdstore: the next instance restores it */
@@ -815,7 +814,7 @@ static int method_list_staged(Connection *c, const DocNode *params) {
 		return 0;
 	json_object *arr = json_object_new_array();
 	for (Lease *l = c->manager->leases.head; l; l = l->next) {
-		if (!l->staged)
+		if (l->state != LEASE_STAGED)
 			continue;
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_string(l->id));
@@ -848,7 +847,7 @@ static int method_drop_staged(Connection *c, const DocNode *params) {
 	if (bad || !id)
 		return invalid_parameter(c, "id");
 	Lease *l = lease_table_find(&c->manager->leases, id);
-	if (!l || !l->staged)
+	if (!l || l->state != LEASE_STAGED)
 		return send_error_reason(c, "io.ioasid.Manager.NoSuchStaged", "id", id);
 	drop_staged(c->manager, l,
 		    &(AuditActor){ .method = "io.ioasid.Manager.DropStaged", .cause = "request" },

@@ -192,7 +192,7 @@ static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static void connection_note_delivery(Connection *c) {
 	if (c->pending_lease && !c->reply_dropped &&
 	    varlink_stream_queued_fd_messages(c->stream) == 0) {
-		c->pending_lease->delivered = true;
+		(void)lease_set_state(c->pending_lease, LEASE_ACTIVE);
 		acquire_audit_lease(c->pending_lease, true, "request", NULL);
 		c->pending_lease = NULL;
 	}

@@ -202,7 +202,7 @@ bool stage_owned_by(const Lease *l, const Connection *c) {
 const Lease *stage_find_for(const Manager *m, const Connection *c, const Device *const *devices,
 			    size_t n) {
 	for (const Lease *l = m->leases.head; l; l = l->next) {
-		if (!l->staged || !stage_owned_by(l, c) || l->n_devices != n)
+		if (l->state != LEASE_STAGED || !stage_owned_by(l, c) || l->n_devices != n)
 			continue;
 		bool all = true;
 		for (size_t i = 0; all && i < n; i++) {
@@ -225,7 +225,7 @@ int stage_explain_mismatch(Connection *c, const Device *const *devices, size_t n
 		const Lease *l = d->iommu_group >= 0
 					 ? lease_table_group_owner(&m->leases, d->iommu_group)
 					 : lease_table_device_owner(&m->leases, d->bdf);
-		if (!l || !l->staged || !stage_owned_by(l, c))
+		if (!l || l->state != LEASE_STAGED || !stage_owned_by(l, c))
 			continue;
 		/* Staged for this caller, but not for this request: say what was staged. */
 		LeaseMode staged = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;

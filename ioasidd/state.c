@@ -275,7 +275,7 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		return r;
 	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->manager = m;
-	l->delivered = true;
+	(void)lease_set_state(l, LEASE_ACTIVE); /* it was handed over before the restart */
 	const char *why = NULL;
 	char whybuf[128];
 	int64_t x = 0;
@@ -288,7 +288,7 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	l->iommufd = take(st, iname);
 	if (l->iommufd < 0)
 		why = "its iommufd is not in the store";
-	else if (KERNEL_CALL(m->kernel, fd_check, l->iommufd, NULL) < 0) {
+	else if (kernel_fd_check(m->kernel, l->iommufd, NULL) < 0) {
 		snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not an iommufd", iname);
 		why = whybuf;
 		closer_close(l->iommufd);
@@ -310,11 +310,11 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		const Device *dev =
 		        bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
 		if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
-			kclose(m->kernel, fd);
+			kernel_close(m->kernel, fd);
 			why = "a device is gone or moved to another group";
 			break;
 		}
-		if (KERNEL_CALL(m->kernel, fd_check, fd, dev) < 0) {
+		if (kernel_fd_check(m->kernel, fd, dev) < 0) {
 			snprintf(whybuf, sizeof(whybuf),
 				 "fdstore entry '%s' is not the device file of %s", name, bdf);
 			why = whybuf;
@@ -481,7 +481,7 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 		log_warning("Unclaimed fdstore entry '%s' dropped", names[i]);
 		fdstore_remove(m, names[i]);
 		if (names[i][0] == 'L')
-			kclose(m->kernel, fds[i]);
+			kernel_close(m->kernel, fds[i]);
 		else
 			closer_close(fds[i]); /* a client's socket, maybe with fds queued on it */
 		fds[i] = -EBADF;

@@ -5,20 +5,36 @@
 # limits and the parsers. For every comparison inside the functions listed in
 # tests/mutation/targets, one mutant at a time: the comparison inverted (== <-> !=,
 # < <-> >=, > <-> <=) and moved by one (< <-> <=, > <-> >=). Each mutant is built and run
-# against the fast tiers in order (unit, daemon, integration), stopping at the first tier
-# that fails: the mutant is "caught". A mutant every tier passes "survived": a check that no
-# test would notice breaking. A mutant that does not compile is counted apart.
+# against the fast tiers, stopping at the first tier that fails: the mutant is "caught". A
+# mutant every tier passes "survived": a check that no test would notice breaking. A mutant
+# that does not compile is counted apart, and so is one listed in tests/mutation/equivalent
+# (no behaviour can differ; the file says why for each): it is reported as equivalent.
+#
+# The unit tier runs first, alone (it takes seconds). A mutant it does not catch meets the
+# other tiers at once, side by side, each in a session and a temporary directory of its own:
+# the first tier to print a FAIL line or to exit non-zero catches it, and the others are
+# stopped (with every process left running from the scratch tree's build). So a mutant costs
+# about as long as the tier that catches it takes to reach its first failure, and a survivor
+# as long as the slowest tier. Last, alone, the asan tier: the unit tier built with
+# ASan/UBSan as 'make check-asan' builds it (its own build directory in the scratch tree), for
+# an off-by-one that only reads out of bounds; only the mutants every other tier let through
+# pay for its build.
 #
 # It works on a scratch copy of the tree (a git worktree of HEAD plus the uncommitted
 # changes), never on the checkout itself.
 #
-# Usage: tests/mutation/run.py [--tiers unit,daemon,integration] [--only FILE] [--list]
-# Exit status: 0 when every mutant was caught, 1 when any survived.
+# Usage: tests/mutation/run.py [--tiers unit,fdstore,daemon,integration,asan] [--only FILE]
+#                              [--match REGEX] [--list]
+# --match keeps the mutants whose listed form ("path:line function: op -> new") matches
+# REGEX, e.g. to check the survivors of a full run again after tests were added.
+# Exit status: 0 when every mutant was caught (or is equivalent), 1 when any survived.
 
 import argparse
 import os
 import re
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,23 +44,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TARGETS = os.path.join(REPO, "tests", "mutation", "targets")
 EQUIVALENT = os.path.join(REPO, "tests", "mutation", "equivalent")
 
-# The asan tier builds the unit runner as 'make check-asan' does (SAN=1), in a build
-# directory of its own inside the scratch tree; the build is part of the tier, so only the
-# mutants that get that far pay for it.
-ASAN_ENV = ["env", "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1",
-            "UBSAN_OPTIONS=print_stacktrace=1"]
 TIERS = {
-    "unit": [["build/run-tests"]],
-    "fdstore": [["python3", "tests/daemon/fdstore.py", "build"]],
-    "daemon": [["python3", "tests/daemon/adversarial.py", "build"]],
-    "integration": [["env", "B=build", "tests/integration/run.sh"]],
-    "asan": [["make", "-s", "-j2", "B=build-asan", "SAN=1", "build-asan/run-tests"],
-             ASAN_ENV + ["build-asan/run-tests"]],
+    "unit": ["build/run-tests"],
+    "daemon": ["python3", "tests/daemon/adversarial.py", "build"],
+    "fdstore": ["python3", "tests/daemon/fdstore.py", "build"],
+    "integration": ["env", "B=build", "tests/integration/run.sh"],
+    # Its (incremental) build is part of the tier.
+    "asan": ["sh", "-c", "make -s -j2 B=build-asan SAN=1 build-asan/run-tests && "
+             "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "
+             "build-asan/run-tests"],
 }
+# Run alone: unit first, asan last; the others side by side in between.
+FIRST, LAST = ("unit",), ("asan",)
 DEFAULT_TIERS = "unit,fdstore,daemon,integration,asan"
 # A tier that runs far past its normal time under a mutant (a loop that no longer ends)
 # counts as failing: these are several times each tier's time on a loaded 2-core machine.
-# The asan tier's covers its (incremental) build.
+# The asan tier's covers its build.
 TIER_TIMEOUT = {"unit": 60, "daemon": 240, "fdstore": 180, "integration": 400, "asan": 900}
 
 # op -> (inverted, moved by one)
@@ -98,9 +113,12 @@ def mutated_line(lines, mut):
     return (l[:col] + new + l[col + len(op):]).strip()
 
 
-def listed(m):
-    """The form --list prints and --match searches."""
-    return "%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5])
+def equivalent_of(m, equivalent):
+    for e in equivalent:
+        if (e["file"], e["func"], e["op"], e["new"], e["line"]) == (m[0], m[1], m[4], m[5], m[6]):
+            e["used"] = True
+            return e
+    return None
 
 
 def function_lines(lines, name):
@@ -170,6 +188,10 @@ def apply(tree, mut):
     return l.strip(), lines[ln].strip()
 
 
+def listed(m):
+    return "%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5])
+
+
 def run(cmd, cwd, timeout):
     try:
         r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -179,33 +201,99 @@ def run(cmd, cwd, timeout):
         return "timeout"
 
 
-def run_tier(tier, cwd, slack=1):
-    """0 when every command of the tier passes; else the first failure's status."""
-    deadline = time.time() + TIER_TIMEOUT[tier] * slack
-    for cmd in TIERS[tier]:
-        left = deadline - time.time()
-        r = run(cmd, cwd, left) if left > 0 else "timeout"
-        if r != 0:
-            return r
-    return 0
+FAIL_LINE = re.compile(rb"^\s*FAIL\b")
 
 
-def equivalent_of(m, equivalent):
-    for e in equivalent:
-        if (e["file"], e["func"], e["op"], e["new"], e["line"]) == (m[0], m[1], m[4], m[5], m[6]):
-            e["used"] = True
-            return e
-    return None
+def reap_tree_processes(tree):
+    """Kills every process whose executable lies in the scratch tree (daemons a stopped tier
+    started in sessions of their own)."""
+    build = os.path.join(os.path.realpath(tree), "")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % pid)
+        except OSError:
+            continue
+        if exe.startswith(build):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def stop(p):
+    if p.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(p.pid, sig)
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def run_side_by_side(tiers, tree):
+    """Runs the tiers at once. Returns (tier, "timeout"|None) of the first that fails (a FAIL
+    line or a non-zero exit), or None when every tier passed."""
+    procs = {}
+    sel = selectors.DefaultSelector()
+    tmp = tempfile.mkdtemp(prefix="tiers-", dir=os.path.dirname(tree))
+    os.chmod(tmp, 0o755)
+    verdict = None
+    try:
+        for t in tiers:
+            d = os.path.join(tmp, t)
+            os.mkdir(d)
+            os.chmod(d, 0o1777)
+            p = subprocess.Popen(TIERS[t], cwd=tree, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 start_new_session=True, env=dict(os.environ, TMPDIR=d))
+            procs[t] = (p, time.time() + TIER_TIMEOUT[t], bytearray())
+            os.set_blocking(p.stdout.fileno(), False)
+            sel.register(p.stdout, selectors.EVENT_READ, t)
+        live = set(tiers)
+        while live and not verdict:
+            deadline = min(procs[t][1] for t in live)
+            for key, _ in sel.select(timeout=max(0.0, min(1.0, deadline - time.time()))):
+                t = key.data
+                p, _, buf = procs[t]
+                chunk = p.stdout.read() or b""
+                buf += chunk
+                if any(FAIL_LINE.match(l) for l in bytes(buf).split(b"\n")):
+                    verdict = (t, None)
+                    break
+                if not chunk:
+                    sel.unregister(p.stdout)
+                    rc = p.wait()
+                    live.discard(t)
+                    if rc != 0:
+                        verdict = (t, None)
+                        break
+            for t in list(live):
+                if not verdict and time.time() > procs[t][1]:
+                    verdict = (t, "timeout")
+    finally:
+        for p, _, _ in procs.values():
+            stop(p)
+            p.stdout.close()
+        reap_tree_processes(tree)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return verdict
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiers", default=DEFAULT_TIERS,
-                    help="comma-separated, run in this order (default %s)" % DEFAULT_TIERS)
+                    help="comma-separated (default %s): unit first, asan last, the others "
+                    "side by side" % DEFAULT_TIERS)
     ap.add_argument("--only", default=None, help="only mutants in this file")
-    ap.add_argument("--match", default=None, metavar="REGEX",
-                    help="only mutants whose listed form 'path:line function: op -> new' "
-                    "matches REGEX (re.search)")
+    ap.add_argument("--match", default=None,
+                    help="only mutants whose listed form matches this regular expression")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     a = ap.parse_args()
     tiers = a.tiers.split(",")
@@ -213,11 +301,11 @@ def main():
         if t not in TIERS:
             print("mutation: no tier '%s' (%s)" % (t, ", ".join(TIERS)), file=sys.stderr)
             return 2
-    match = re.compile(a.match) if a.match else None
     equivalent = read_equivalent()
     all_muts = list(mutants())
-    muts = [m for m in all_muts if (not a.only or m[0] == a.only) and
-            (not match or match.search(listed(m)))]
+    muts = [m for m in all_muts if not a.only or m[0] == a.only]
+    if a.match:
+        muts = [m for m in muts if re.search(a.match, listed(m))]
     # An entry of the equivalent list that no longer names a mutant is stale: the code moved
     # under it and its reasoning must be looked at again.
     for m in all_muts:
@@ -245,26 +333,49 @@ def main():
     diff = subprocess.run(["git", "-C", REPO, "diff", "HEAD"], capture_output=True, check=True).stdout
     if diff:
         subprocess.run(["git", "-C", tree, "apply"], input=diff, check=True)
-    caught = broken = 0
+    caught = survived = broken = equivalents = 0
     survivors = []
-    equivalents = []
     t0 = time.time()
+
+    def run_alone(t, slack=1):
+        r = run(TIERS[t], tree, TIER_TIMEOUT[t] * slack)
+        return None if r == 0 else (t, "timeout" if r == "timeout" else None)
+
+    def run_tiers(slack=1):
+        """(tier, "timeout"|None) of the tier that fails, or None: unit alone, then the
+        middle tiers side by side, then asan alone."""
+        for t in [t for t in tiers if t in FIRST]:
+            r = run_alone(t, slack)
+            if r:
+                return r
+        middle = [t for t in tiers if t not in FIRST and t not in LAST]
+        if middle:
+            r = run_side_by_side(middle, tree)
+            if r:
+                return r
+        for t in [t for t in tiers if t in LAST]:
+            r = run_alone(t, slack)
+            if r:
+                return r
+        return None
+
     try:
         if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
             print("mutation: the unmutated tree does not build", file=sys.stderr)
             return 2
-        for t in tiers:
-            # The first run builds from scratch (the asan tier its own build): more time.
-            if run_tier(t, tree, slack=3) != 0:
-                print("mutation: tier %s fails on the unmutated tree (%s)" %
-                      (t, "; ".join(" ".join(c) for c in TIERS[t])), file=sys.stderr)
-                return 2
+        # The first asan run builds its tree from scratch: more time.
+        r = run_tiers(slack=3)
+        if r:
+            t = r[0]
+            print("mutation: tier %s fails on the unmutated tree (%s)%s" %
+                  (t, " ".join(TIERS[t]), " (timeout)" if r[1] else ""), file=sys.stderr)
+            return 2
         for m in muts:
             path = m[0]
             where = "%s:%d (%s)" % (path, m[2] + 1, m[1])
             e = equivalent_of(m, equivalent)
             if e:
-                equivalents.append(m)
+                equivalents += 1
                 print("%-40s %s -> %s: equivalent (%s)\n    %s" %
                       (where, m[4], m[5], e["reason"], m[6]), flush=True)
                 continue
@@ -274,16 +385,14 @@ def main():
                 broken += 1
                 verdict = "does not build"
             else:
-                verdict = None
-                for t in tiers:
-                    r = run_tier(t, tree)
-                    if r != 0:
-                        verdict = "caught by " + t + (" (timeout)" if r == "timeout" else "")
-                        caught += 1
-                        break
-                if not verdict:
+                r = run_tiers()
+                verdict = "caught by " + r[0] + (" (timeout)" if r[1] else "") if r else None
+                if verdict:
+                    caught += 1
+                else:
                     verdict = "SURVIVED"
                     survivors.append(m)
+                    survived += 1
             print("%-40s %s -> %s: %s\n    %s" % (where, m[4], m[5], verdict, after), flush=True)
             with open(os.path.join(tree, path), "w") as f:
                 f.write(orig_file)
@@ -294,10 +403,10 @@ def main():
         # Again in one block, in the form --match takes.
         print("mutation: survivors:")
         for m in survivors:
-            print("  %s\n      %s" % (listed(m), m[6]))
+            print("    %s\n        %s" % (listed(m), m[6]))
     print("mutation: %d mutants, %d caught, %d survived, %d equivalent, %d did not build (%.0f s)"
-          % (len(muts), caught, len(survivors), len(equivalents), broken, time.time() - t0))
-    return 1 if survivors else 0
+          % (len(muts), caught, survived, equivalents, broken, time.time() - t0))
+    return 1 if survived else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
+#include "common/kernel-impl.h"
 #include "common/kernel-sim.h"
 #include "common/macro.h"
 #include "common/proto.h"
@@ -136,7 +137,7 @@ static void test_b4_unplug_after_open(void) {
 	CU_ASSERT_PTR_NULL(t.c->pending_lease);
 	/* The sim learns of the last closes (its pins go) at its next call, as the daemon's
 	 * loop makes it do through events_fd. */
-	(void)KERNEL_CALL(t.m.kernel, sync);
+	(void)kernel_sync(t.m.kernel);
 	CU_ASSERT_EQUAL(count_fds(), base);
 
 	/* The device bound before the failure was unbound by the rollback. */
