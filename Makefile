@@ -284,8 +284,9 @@ check-valgrind: deps build-tests
 .PHONY: check-valgrind
 
 # Every comparison in the checks listed in tests/mutation/targets, inverted and moved by one,
-# one mutant at a time against the fast tiers, cheapest first, and last the unit tier built
-# with ASan/UBSan (an off-by-one that only reads out of bounds); tests/mutation/equivalent
+# one mutant at a time against the fast tiers (unit first, the others side by side), and last
+# the unit tier built with ASan/UBSan (an off-by-one that only reads out of bounds), which only
+# the mutants every other tier let through pay for; tests/mutation/equivalent
 # lists the mutants no behaviour can tell apart, with why (long: not part of 'check').
 # Survivors of a run, after tests were added: tests/mutation/run.py --match REGEX.
 check-mutation: deps
