@@ -503,7 +503,8 @@ static void test_check_network(void) {
 	}
 	/* ioa0: the host's uplink (address, default route). ioa2: a port of bridge brioa,
 	 * which carries the address and a route. ioa4: down, nothing. Their peers (ioa1,
-	 * ioa3, ioa5) belong to no device. */
+	 * ioa3, ioa5) belong to no device. ioa6: a port of bridge brioa2 (down, nothing on
+	 * it), with a macvlan on top of the bridge that is up and has an address. */
 	int r = run("set -e; exec >/dev/null 2>&1; "
 		    "ip link add ioa0 type veth peer name ioa1; "
 		    "ip link add ioa2 type veth peer name ioa3; "
@@ -514,7 +515,12 @@ static void test_check_network(void) {
 		    "ip addr add 192.0.2.1/24 dev ioa0; "
 		    "ip route add default via 192.0.2.254 dev ioa0; "
 		    "ip addr add 198.51.100.1/24 dev brioa; "
-		    "ip route add 203.0.113.0/24 via 198.51.100.254 dev brioa onlink");
+		    "ip route add 203.0.113.0/24 via 198.51.100.254 dev brioa onlink; "
+		    "ip link add ioa6 type veth peer name ioa7; "
+		    "ip link add brioa2 type bridge; "
+		    "ip link set ioa6 master brioa2; "
+		    "ip link add link brioa2 name mvioa type macvlan mode bridge; "
+		    "ip link set mvioa up; ip addr add 100.64.0.1/24 dev mvioa");
 	if (r != 0) {
 		CU_ASSERT_FATAL(setns(orig, CLONE_NEWNET) >= 0);
 		CU_FAIL("setting up veth pairs and a bridge in a private namespace");
@@ -528,6 +534,8 @@ static void test_check_network(void) {
 	free(fake_class_dev(&k, "0000:03:00.0", "net/ioa0", "net"));
 	free(fake_class_dev(&k, "0000:04:00.0", "net/ioa2", "net"));
 	free(fake_class_dev(&k, "0000:05:00.0", "net/ioa4", "net"));
+	fake_device(&k, "0000:06:00.0", "0x020000\n", "igb", 10);
+	free(fake_class_dev(&k, "0000:06:00.0", "net/ioa6", "net"));
 	/* A netdev this namespace does not have (moved to a container's): not ours to see. */
 	free(fake_class_dev(&k, "0000:05:00.0", "net/gone0", "net"));
 
@@ -572,6 +580,21 @@ static void test_check_network(void) {
 
 	ASSERT_OK(bind_check_device(c, "0000:05:00.0", &f));
 	CU_ASSERT_EQUAL(f.n, 0);
+	bind_findings_done(&f);
+
+	/* Through a chain of upper devices: the port's bridge is idle, the macvlan above it
+	 * is not. */
+	ASSERT_OK(bind_check_device(c, "0000:06:00.0", &f));
+	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_ADDRESS, "ioa6")));
+	ASSERT_STREQ(x->upper, "mvioa");
+	ASSERT_STREQ(x->message, "0000:06:00.0: interface 'ioa6' is a port of bridge 'brioa2', "
+				 "which is underneath macvlan 'mvioa', which holds global address "
+				 "100.64.0.1/24");
+	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_LINK_UP, "ioa6")));
+	ASSERT_STREQ(x->upper, "mvioa");
+	for (size_t i = 0; i < f.n; i++)
+		CU_ASSERT_FALSE(streq(strempty(f.items[i].upper), "brioa2") ||
+				!f.items[i].upper);
 	bind_findings_done(&f);
 	bind_check_free(c);
 	fake_done(&k);
