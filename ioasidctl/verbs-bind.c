@@ -168,8 +168,9 @@ int verb_bind(int argc, char **argv) {
 		} else
 			findings_print(stderr, &f);
 		return ioasidctl_error(EXIT_NOT_VIABLE,
-				       "Refusing to bind %s: %zu finding%s above (--force binds anyway)",
-				       argv[1], f.n, f.n == 1 ? "" : "s");
+				       "Refusing to bind %s: %zu finding%s %s (--force binds anyway)",
+				       argv[1], f.n, f.n == 1 ? "" : "s",
+				       arg_json ? "in the JSON output" : "above");
 	}
 
 	r = bind_execute(&ctx, &p, &error);

@@ -473,6 +473,11 @@ if [ "$(id -u)" = 0 ]; then
 		"  in use: 0000:3d:00.0: block device 'nvme0n1p1' is mounted on /var
 ioasidctl: Refusing to bind 0000:3d:00.0: 1 finding above (--force binds anyway)"
 	expect_eq "bind refused: stdout empty" "$out" ""
+	run --root $R --json=short bind 0000:3d:00.0
+	expect_eq "bind refused --json" "$rc/$(jq -c '[.result, (.findings | length), .findings[0].object]' <<<"$out")" \
+		'2/["refused",1,"nvme0n1p1"]'
+	expect_eq "bind refused --json: the line on stderr" "$err" \
+		"ioasidctl: Refusing to bind 0000:3d:00.0: 1 finding in the JSON output (--force binds anyway)"
 	expect_eq "bind refused wrote nothing" "$(cat $D/driver_override)" "(null)"
 	# --force: the writes happen, vfio-pci never takes the device, everything goes back.
 	run --root $R bind 0000:3d:00.0 --force
