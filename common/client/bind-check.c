@@ -419,6 +419,14 @@ static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct 
 	return check_routes(c, bdf, netdev, ifindex, upper, prefix, false, f);
 }
 
+/* IFLA_LINK of a veth is its peer, not a lower device; with IFLA_LINK_NETNSID it is an
+ * ifindex in another namespace, which says nothing about the links here. */
+static bool link_elsewhere(struct rtnl_link *u) {
+	int32_t nsid;
+	const char *kind = rtnl_link_get_type(u);
+	return (kind && streq(kind, "veth")) || rtnl_link_get_link_netnsid(u, &nsid) >= 0;
+}
+
 /* The upper devices of lower, breadth first: its master (bond, bridge, team) and every link
  * whose IFLA_LINK is it (VLAN, macvlan, ipvlan), then theirs. Each is checked as what netdev
  * would take down with it. */
@@ -440,7 +448,7 @@ static int check_uppers(BindCheck *c, const char *bdf, const char *netdev, struc
 			struct rtnl_link *u = (struct rtnl_link *)o;
 			bool enslaved = master > 0 && rtnl_link_get_ifindex(u) == master;
 			bool on_top = rtnl_link_get_link(u) == rtnl_link_get_ifindex(l) &&
-				      u != l;
+				      u != l && !link_elsewhere(u);
 			bool seen = false;
 
 			if (!enslaved && !on_top)

@@ -557,6 +557,10 @@ static void test_check_network(void) {
 	CU_ASSERT_PTR_NULL(x->upper);
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_ROUTE, "ioa0")));
 	ASSERT_STREQ(x->message, "0000:03:00.0: interface 'ioa0' carries route 192.0.2.0/24");
+	/* Its veth peer (up) is no upper device: IFLA_LINK of a veth names the peer. */
+	for (size_t i = 0; i < f.n; i++)
+		CU_ASSERT_PTR_NULL(f.items[i].upper);
+	CU_ASSERT_EQUAL(f.n, 4);
 	bind_findings_done(&f);
 
 	/* ioa2 itself is down with nothing on it; its bridge carries it all. */
