@@ -705,14 +705,20 @@ def check_closed_stdio(tmp):
     proc = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
                              "--socket", sock], preexec_fn=close_stdio)
     try:
+        # Its log goes to /dev/null, so "Serving on" cannot be waited for: wait until a
+        # connect succeeds (the socket file exists from bind(), before listen()).
+        c = None
         for _ in range(200):
-            if os.path.exists(sock) or proc.poll() is not None:
+            if proc.poll() is not None:
                 break
-            time.sleep(0.05)
-        check(os.path.exists(sock), "%s: daemon started" % what)
-        if not os.path.exists(sock):
+            try:
+                c = Client(sock)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.05)
+        check(c is not None, "%s: daemon started" % what)
+        if c is None:
             return
-        c = Client(sock)
         r, _ = c.call("org.varlink.service.GetInfo")
         check(r.get("parameters", {}).get("product") == "ioasidd", "%s: served (%s)" % (what, r))
         r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:09.0"]})
