@@ -23,6 +23,10 @@
 #define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.DependentOwned"
 #define IOASID_ERROR_NO_SUCH_USER "io.ioasid.Manager.NoSuchUser"
 #define IOASID_ERROR_OWNER_DENIED "io.ioasid.Manager.OwnerDenied"
+#define IOASID_ERROR_MANAGER_PERMISSION_DENIED "io.ioasid.Manager.PermissionDenied"
+#define IOASID_ERROR_RELOAD_FAILED "io.ioasid.Manager.ReloadFailed"
+#define IOASID_ERROR_MANAGER_NO_SUCH_LEASE "io.ioasid.Manager.NoSuchLease"
+#define IOASID_ERROR_NO_SUCH_STAGED "io.ioasid.Manager.NoSuchStaged"
 #define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.LimitExceeded"
 #define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.LayoutConflict"
 #define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.NoSuchLease"
@@ -31,6 +35,7 @@
 #define VARLINK_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
 #define VARLINK_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
 #define VARLINK_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+#define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
 /* Limits (client-controlled quantities). */
 #define IOASID_MAX_MESSAGE (64 * 1024)      /* bytes of one request, NUL included */

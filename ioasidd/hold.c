@@ -29,6 +29,7 @@
  * length of a BIND; vfio-pci resets a device at its first open and last close, so on real
  * hardware a probe of a released device costs two function resets on the event loop.
  */
+/* Layer: below manager and broker; calls lease.c, state.c (STATUS=) and the kernel seam. */
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -254,7 +255,7 @@ void hold_recheck(Manager *m, int group) {
 			(void)hold_recheck_lease(m, l);
 	}
 	hold_arm(m);
-	manager_update_status(m);
+	state_update_status(m);
 }
 
 static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Leases and the lease table: ids, devices and groups, group exclusivity, the kernel side of
+ * a revocation, the Acquire's audit record. Layer: below manager, broker, context, hold and
+ * state; calls only log.c and common/ (the kernel seam, to close and detach).
+ */
 #include <assert.h>
 #include <sys/random.h>
 #include <time.h>
@@ -6,6 +11,7 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
 
 const char *lease_lifetime_to_string(PolicyLifetime l) {
 	return l == POLICY_LIFETIME_PROCESS ? "process" : "connection";
@@ -25,6 +31,50 @@ int lease_mode_from_string(const char *s, LeaseMode *ret) {
 	else
 		return -EINVAL;
 	return 0;
+}
+
+int lease_mode_parse(const char *s) {
+	LeaseMode m;
+	return lease_mode_from_string(s, &m) < 0 ? -EINVAL : (int)m;
+}
+
+int lease_lifetime_parse(const char *s) {
+	if (streq(s, "connection"))
+		return POLICY_LIFETIME_CONNECTION;
+	if (streq(s, "process"))
+		return POLICY_LIFETIME_PROCESS;
+	return -EINVAL;
+}
+
+const char *lease_devices_text(const Lease *l, char *buf, size_t size) {
+	size_t j = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n_devices && j < size; i++)
+		j += (size_t)snprintf(buf + j, size - j, "%s%s", i ? "," : "", l->devices[i].bdf);
+	return buf;
+}
+
+void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, const char *why) {
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20], reason[512];
+	if (delivered)
+		snprintf(reason, sizeof(reason), "allowed by rule at %s; fds delivered",
+			 strna(l->rule));
+	else
+		snprintf(reason, sizeof(reason), "reply with the fds not delivered: %s", why);
+	audit_log(&(AuditRecord){
+		.action = delivered ? "allow" : "deny",
+		.message_id = delivered ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
+		.method = "io.ioasid.Broker.Acquire",
+		.cause = cause,
+		.device = lease_devices_text(l, devs, sizeof(devs)),
+		.rule = l->rule,
+		.reason = reason,
+		.lease = delivered ? l->id : NULL,
+		.uid = l->uid,
+		.pid = l->pid,
+		.unit = l->unit,
+		.generation = l->generation,
+	});
 }
 
 int lease_new(Lease **ret) {

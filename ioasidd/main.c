@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ioasidd's entry: arguments, the start (policy, host model, kernel backend, capabilities,
+ * probes, signals, what systemd passed), the event loop and the orderly stop. Layer: the top;
+ * calls server.c, manager.c, udev.c, hold.c and the leaf modules, never the method layer.
+ */
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/capability.h>
@@ -12,6 +17,7 @@
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
+#include "ioasidd/server.h"
 
 static const char *arg_kernel = "linux";
 static const char *arg_host;
@@ -292,6 +298,7 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	m.leases.kernel = m.kernel;
+	server_register_hooks(&m);
 
 	/* From here on no capability is effective: each is raised around its call (caps.c). */
 	r = caps_setup();
@@ -399,7 +406,7 @@ int main(int argc, char **argv) {
 	}
 	strv_free(names);
 	if (state_fd >= 0 || n_stored > 0) {
-		int k = state_restore(&m, state_fd, stored_fds, stored_names, n_stored);
+		int k = manager_restore(&m, state_fd, stored_fds, stored_names, n_stored);
 		log_info("Restored %d lease(s) from the fdstore", k);
 	}
 	free(stored_fds);

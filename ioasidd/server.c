@@ -1,4 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The server: the listening socket, connections (identity taken at accept, per-uid limits),
+ * Varlink framing, the idle, request and send deadlines, fairness between connections, and
+ * dispatch through the method tables: the method looked up, METHOD_ADMIN checked once, the
+ * parameters validated against the method's spec, the handler run, and what it returns sent.
+ * This is the only code that sends. Layer: called by main.c; calls the method tables
+ * (method-*.c), method.c, manager.c (a connection gone, admin checks), state.c (connections
+ * in the fdstore), identity, closer, lease (a delivery's audit record) and common/varlink.
+ * It registers ManagerHooks so that the layers below reach it without calling up.
+ */
 #include <assert.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -13,6 +23,8 @@
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
+#include "ioasidd/method.h"
+#include "ioasidd/server.h"
 
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83 /* Linux 6.16 */
@@ -22,6 +34,27 @@
 #define ACCEPT_RETRY_USEC (250 * 1000ULL)
 /* At exit, how long replies already started may take to reach their clients, in all. */
 #define SHUTDOWN_FLUSH_MSEC 3000
+
+struct Connection {
+	Manager *manager;
+	uint64_t id;
+	VarlinkStream *stream;
+	sd_event_source *io;
+	sd_event_source *idle_timer; /* idle / request deadline; may fire early (idle_deadline) */
+	uint64_t idle_deadline;      /* CLOCK_MONOTONIC usec when idle closes it; 0 = exempt */
+	sd_event_source *send_timer; /* reply not drained in time */
+	sd_event_source *defer_free; /* set once closing */
+	sd_event_source *more;       /* oneshot: a complete request is still buffered */
+	Peer peer;
+	bool monitor;        /* subscribed to Monitor (more) */
+	bool closing;
+	bool read_eof;       /* peer shut down its side: flush, then close */
+	bool suppress_reply; /* dispatching a oneway call */
+	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
+	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
+	bool reply_dropped;   /* at shutdown: the pending lease's reply was dropped unsent */
+	Connection *next, *prev;
+};
 
 static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void connection_update(Connection *c);
@@ -39,7 +72,7 @@ static unsigned max_per_uid(const Manager *m) {
 	return IOASID_MAX_CONNECTIONS_PER_UID;
 }
 
-size_t server_count_uid(const Manager *m, uid_t uid) {
+static size_t server_count_uid(const Manager *m, uid_t uid) {
 	size_t n = 0;
 	for (Connection *c = m->connections; c; c = c->next)
 		if (c->peer.uid == uid && !c->closing)
@@ -79,7 +112,10 @@ static void connection_free(Connection *c) {
 	/* Leases first: a reply still queued means its fds never reached the peer; the stream
 	 * closes its duplicates, the lease closes the daemon's references. */
 	manager_connection_gone(m, c);
-	state_forget_connection(m, c);
+	c->pending_lease = NULL;
+	if (c->stored)
+		state_forget_connection(m, c->id);
+	c->stored = false;
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle_timer);
 	sd_event_source_disable_unref(c->send_timer);
@@ -96,7 +132,7 @@ static int on_defer_free(sd_event_source *s, void *userdata) {
 	return 0;
 }
 
-void connection_close(Connection *c, const char *why) {
+static void connection_close(Connection *c, const char *why) {
 	if (c->closing)
 		return;
 	c->closing = true;
@@ -150,7 +186,7 @@ static void idle_deadline_set(Connection *c, bool exempt) {
 
 /* Idle / request deadline: a connection must complete a request within the timeout, except
  * one that holds a lease or a Monitor subscription and has no partial request pending. */
-void connection_rearm_idle(Connection *c) {
+static void connection_rearm_idle(Connection *c) {
 	if (c->closing)
 		return;
 	bool partial = varlink_stream_input_buffered(c->stream) > 0;
@@ -193,7 +229,8 @@ static void connection_note_delivery(Connection *c) {
 	if (c->pending_lease && !c->reply_dropped &&
 	    varlink_stream_queued_fd_messages(c->stream) == 0) {
 		c->pending_lease->delivered = true;
-		acquire_audit_lease(c->pending_lease, true, "request", NULL);
+		c->pending_lease->reply_pending = false;
+		lease_audit_acquire(c->pending_lease, true, "request", NULL);
 		c->pending_lease = NULL;
 	}
 }
@@ -232,7 +269,7 @@ static int connection_after_send(Connection *c, int r) {
 	return 0;
 }
 
-int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
+static int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
 	if (c->suppress_reply)
@@ -242,7 +279,7 @@ int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fd
 	return connection_after_send(c, varlink_stream_send(c->stream, msg, fds, n_fds));
 }
 
-int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds) {
+static int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
 	if (c->suppress_reply)
@@ -250,21 +287,12 @@ int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_
 	return connection_after_send(c, varlink_stream_send_doc(c->stream, msg, fds, n_fds));
 }
 
-int connection_reply(Connection *c, json_object *params, bool continues) {
+/* A reply (params taken, may be NULL) or, with error set, an error. */
+static int connection_reply(Connection *c, const char *error, json_object *params,
+			    bool continues) {
 	json_object *msg = NULL;
-	int r = varlink_build_reply(params, continues, &msg);
-	if (r < 0) {
-		connection_close(c, "out of memory");
-		return r;
-	}
-	r = connection_send(c, msg, NULL, 0);
-	json_object_put(msg);
-	return r;
-}
-
-int connection_error(Connection *c, const char *error, json_object *params) {
-	json_object *msg = NULL;
-	int r = varlink_build_error(error, params, &msg);
+	int r = error ? varlink_build_error(error, params, &msg)
+		      : varlink_build_reply(params, continues, &msg);
 	if (r < 0) {
 		connection_close(c, "out of memory");
 		return r;
@@ -344,6 +372,111 @@ static const char *read_error_text(int r) {
 	}
 }
 
+/* ---- dispatch ---- */
+
+static const MethodInterface *const interfaces[] = {
+	&method_service,
+	&method_broker,
+	&method_manager,
+};
+
+/* The interface and method of a call's name, validated by varlink_parse_call() (bounded,
+ * [A-Za-z0-9.-], "interface.Method"). Either may come back NULL. */
+static void method_lookup(const char *name, const MethodInterface **ret_iface,
+			  const Method **ret_method) {
+	const char *dot = strrchr(name, '.');
+	size_t ilen = (size_t)(dot - name);
+	*ret_iface = NULL;
+	*ret_method = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
+		if (strlen(interfaces[i]->name) == ilen && strneq(name, interfaces[i]->name, ilen))
+			*ret_iface = interfaces[i];
+	for (size_t i = 0; *ret_iface && i < (*ret_iface)->n_methods; i++)
+		if (streq((*ret_iface)->methods[i].name, dot + 1))
+			*ret_method = &(*ret_iface)->methods[i];
+}
+
+/* The reply for a call of name (flags VARLINK_CALL_*) with params: everything checked here
+ * once (the method, METHOD_ADMIN, the parameter spec, METHOD_MORE), then the handler. Returns
+ * 0 with *reply, 1 when nothing is to be run or sent (a oneway METHOD_FDS call), -errno. */
+static int dispatch(Connection *c, const char *name, const DocNode *params, unsigned flags,
+		    Reply *reply) {
+	Manager *m = c->manager;
+	const MethodInterface *iface = NULL;
+	const Method *method = NULL;
+	method_lookup(name, &iface, &method);
+	if (!iface) {
+		/* Unknown: a named error, the connection stays; the name is safe to echo. */
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%.*s", (int)(strrchr(name, '.') - name), name);
+		return reply_error(reply, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", buf);
+	}
+	if (!method)
+		return reply_error(reply, VARLINK_ERROR_METHOD_NOT_FOUND, "method", name);
+	/* Authorization first: an unauthorized caller learns nothing about parameters. */
+	if ((method->flags & METHOD_ADMIN) && !manager_is_admin(m, &c->peer, name, true))
+		return reply_error(reply, iface->admin_denied, "reason",
+				   "caller does not match an admin rule");
+	/* A oneway call of a method whose reply carries fds could never deliver them: nothing
+	 * is created. */
+	if ((method->flags & METHOD_FDS) && (flags & VARLINK_CALL_ONEWAY))
+		return 1;
+	_Alignas(max_align_t) char args[sizeof(ParamList) * 2 + 256];
+	assert(method->params_size <= sizeof(args));
+	memset(args, 0, sizeof(args));
+	Refusal rf = { 0 };
+	int r = method_params_parse(method->params, method->n_params, params, args, &rf);
+	if (r < 0) {
+		r = reply_refusal(reply, &rf);
+		refusal_done(&rf);
+		return r;
+	}
+	/* Only METHOD_MORE methods stream; "more" on anything else is answered once, as Varlink
+	 * allows. */
+	if ((method->flags & METHOD_MORE) && !(flags & VARLINK_CALL_MORE))
+		return reply_error(reply, VARLINK_ERROR_EXPECTED_MORE, NULL, NULL);
+	Call call = {
+		.manager = m,
+		.connection = c,
+		.connection_id = c->id,
+		.peer = &c->peer,
+		.method = name,
+		.flags = flags,
+		.fd_reply_pending = c->pending_lease != NULL,
+	};
+	r = method->handler(&call, args, reply);
+	if (r < 0) {
+		reply_done(reply);
+		Refusal sys = { 0 };
+		refusal_system(&sys, r, name, NULL);
+		r = reply_refusal(reply, &sys);
+		refusal_done(&sys);
+	}
+	return r;
+}
+
+/* Sends what a handler returned; the only place a reply leaves. */
+static void connection_send_reply(Connection *c, Reply *reply) {
+	if (reply->subscribe)
+		c->monitor = true;
+	if (!reply->doc) {
+		(void)connection_reply(c, reply->error, TAKE_PTR(reply->params), reply->continues);
+		return;
+	}
+	Lease *l = reply->lease;
+	if (l) {
+		c->pending_lease = l;
+		l->reply_pending = true;
+	}
+	/* The fds go out with the reply (sent at once, or duplicated into the stream's queue
+	 * when the socket is full); either way the lease keeps the daemon's own references. On
+	 * a failed send the connection closes and manager_connection_gone() rolls the lease back
+	 * (it was never delivered). */
+	int r = connection_send_doc(c, reply->msg, reply->fds, reply->n_fds);
+	if (l && r >= 0 && !c->closing && c->manager->hooks.lease_event)
+		c->manager->hooks.lease_event(c->manager, l, "lease-acquired");
+}
+
 static void handle_message(Connection *c, const DocNode *msg) {
 	const char *method = NULL;
 	const DocNode *params = NULL;
@@ -353,7 +486,13 @@ static void handle_message(Connection *c, const DocNode *msg) {
 		return;
 	}
 	c->suppress_reply = (flags & VARLINK_CALL_ONEWAY) != 0;
-	(void)methods_dispatch(c, method, params, flags);
+	Reply reply = { 0 };
+	int r = dispatch(c, method, params, flags, &reply);
+	if (r == 0)
+		connection_send_reply(c, &reply);
+	else if (r < 0)
+		connection_close(c, "out of memory");
+	reply_done(&reply);
 	c->suppress_reply = false;
 	connection_rearm_idle(c);
 }
@@ -445,8 +584,8 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	return connection_new_full(m, fd, peer, 0, NULL);
 }
 
-
-int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
+/* A connection from a socket kept across a restart (fdstore), with its old id. */
+static int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	_cleanup_client_fd_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
 	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
@@ -804,4 +943,69 @@ void server_close_all(Manager *m) {
 	m->listen_fd = -EBADF;
 	if (m->socket_created && m->socket_path)
 		(void)unlink(m->socket_path);
+}
+
+/* ---- what the layers below tell the server (ManagerHooks) ---- */
+
+/* Monitor: a lease event, one per device, to subscribers allowed to see it (its holder and
+ * admins). */
+static void hook_lease_event(Manager *m, const Lease *l, const char *event) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		if (l->uid != c->peer.uid &&
+		    !manager_is_admin(m, &c->peer, "io.ioasid.Broker.Monitor", false))
+			continue;
+		for (size_t i = 0; i < MAX(l->n_devices, (size_t)1); i++) {
+			json_object *p = method_broker_event(
+				event, l->n_devices ? l->devices[i].bdf : NULL, l->id);
+			if (connection_reply(c, NULL, p, true) < 0)
+				break;
+		}
+	}
+}
+
+/* Monitor: a device event, to every subscriber. */
+static void hook_device_event(Manager *m, const char *event, const char *bdf) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		(void)connection_reply(c, NULL, method_broker_event(event, bdf, NULL), true);
+	}
+}
+
+/* A lease of c ended: its reply (if still queued) is no longer c's to deliver, and a
+ * connection kept open only for it falls under the idle deadline again. */
+static void hook_lease_ended(Manager *m, Connection *c, bool was_pending) {
+	if (was_pending)
+		c->pending_lease = NULL;
+	if (!c->closing)
+		connection_rearm_idle(c);
+}
+
+static Connection *hook_connection_find(Manager *m, uint64_t id) {
+	for (Connection *c = m->connections; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static int hook_connection_store(Manager *m, Connection *c) {
+	if (c->stored)
+		return 0;
+	int r = state_store_connection(m, c->id, varlink_stream_fd(c->stream));
+	if (r >= 0)
+		c->stored = true;
+	return r;
+}
+
+void server_register_hooks(Manager *m) {
+	m->hooks = (ManagerHooks){
+		.lease_event = hook_lease_event,
+		.device_event = hook_device_event,
+		.lease_ended = hook_lease_ended,
+		.connection_find = hook_connection_find,
+		.connection_adopt = connection_adopt,
+		.connection_store = hook_connection_store,
+	};
 }

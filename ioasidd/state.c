@@ -14,6 +14,9 @@
  * leases, so they keep their lifetime across the restart).
  *
  * Without NOTIFY_SOCKET (not under systemd) nothing is stored.
+ *
+ * Layer: below manager; connections are the server's, reached only through the hooks the
+ * server registered (ManagerHooks): state never adopts or stores a connection itself.
  */
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -59,18 +62,18 @@ static json_object *lease_state_json(const Lease *l) {
 	json_object_object_add(o, "id", json_object_new_string(l->id));
 	json_object_object_add(o, "uid", json_object_new_int64((int64_t)l->uid));
 	json_object_object_add(o, "pid", json_object_new_int64(l->pid));
-	json_object_object_add(o, "unit", json_str_or_null(l->unit));
+	json_object_object_add(o, "unit", l->unit ? json_object_new_string(l->unit) : NULL);
 	json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
-	json_object_object_add(o, "layout", json_str_or_null(l->layout));
+	json_object_object_add(o, "layout", l->layout ? json_object_new_string(l->layout) : NULL);
 	json_object_object_add(o, "lifetime",
 			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
 	json_object_object_add(o, "ioas", json_object_new_int64(l->ioas_id));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
-	json_object_object_add(o, "rule", json_str_or_null(l->rule));
+	json_object_object_add(o, "rule", l->rule ? json_object_new_string(l->rule) : NULL);
 	json_object_object_add(o, "connection",
 			       l->connection && l->lifetime == POLICY_LIFETIME_CONNECTION
-				       ? json_object_new_int64((int64_t)l->connection->id)
+				       ? json_object_new_int64((int64_t)l->connection_id)
 				       : NULL);
 	json_object_object_add(o, "pidfd", json_object_new_boolean(l->pidfd >= 0));
 	json_object *devs = json_object_new_array();
@@ -122,24 +125,34 @@ int state_save(Manager *m) {
 	return fdstore_push(m, "state", fd);
 }
 
-int state_store_connection(Manager *m, Connection *c) {
-	if (!m->fdstore || c->stored)
-		return 0;
+int state_store_connection(Manager *m, uint64_t id, int fd) {
+	if (!m->fdstore)
+		return -ENOTCONN;
 	char name[32];
-	snprintf(name, sizeof(name), "C%llu", (unsigned long long)c->id);
-	int r = fdstore_push(m, name, varlink_stream_fd(c->stream));
-	if (r >= 0)
-		c->stored = true;
-	return r;
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)id);
+	return fdstore_push(m, name, fd);
 }
 
-void state_forget_connection(Manager *m, Connection *c) {
-	if (!c->stored)
-		return;
+void state_forget_connection(Manager *m, uint64_t id) {
 	char name[32];
-	snprintf(name, sizeof(name), "C%llu", (unsigned long long)c->id);
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)id);
 	fdstore_remove(m, name);
-	c->stored = false;
+}
+
+void state_update_status(Manager *m) {
+	if (!m->fdstore) /* not under systemd (NOTIFY_SOCKET unset): nobody listens */
+		return;
+	/* At most once a second: PID 1 is not a metrics sink, and sd_notify() blocks when its
+	 * queue is full. */
+	static uint64_t last;
+	uint64_t now = 0;
+	if (m->event)
+		sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+	if (last && now < last + 1000000)
+		return;
+	last = now;
+	sd_notifyf(false, "STATUS=Serving: %zu lease(s), %zu connection(s), policy generation %llu",
+		   m->leases.n, m->n_connections, (unsigned long long)m->generation);
 }
 
 int state_store_lease(Manager *m, Lease *l) {
@@ -148,7 +161,8 @@ int state_store_lease(Manager *m, Lease *l) {
 	char name[64];
 	int r;
 	if (l->lifetime == POLICY_LIFETIME_CONNECTION && l->connection &&
-	    (r = state_store_connection(m, l->connection)) < 0)
+	    (r = m->hooks.connection_store ? m->hooks.connection_store(m, l->connection)
+					   : -EOPNOTSUPP) < 0)
 		return r;
 	snprintf(name, sizeof(name), "L%si", l->id);
 	if ((r = fdstore_push(m, name, l->iommufd)) < 0)
@@ -234,9 +248,9 @@ static bool id_valid(const char *id) {
 /* The connection of a connection-lifetime lease: already adopted for another lease, or
  * adopted now from the store. NULL with *why set when it cannot be. */
 static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid, const char **why) {
-	for (Connection *c = m->connections; c; c = c->next)
-		if (c->id == cid)
-			return c;
+	Connection *c = m->hooks.connection_find ? m->hooks.connection_find(m, cid) : NULL;
+	if (c)
+		return c;
 	char name[32];
 	snprintf(name, sizeof(name), "C%llu", (unsigned long long)cid);
 	int fd = take(st, name);
@@ -249,8 +263,11 @@ static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid, cons
 		closer_close(fd);
 		return NULL;
 	}
-	Connection *c = NULL;
-	if (connection_adopt(m, fd, cid, &c) < 0)
+	if (!m->hooks.connection_adopt) {
+		closer_close(fd);
+		return NULL;
+	}
+	if (m->hooks.connection_adopt(m, fd, cid, &c) < 0)
 		return NULL;
 	return c;
 }
@@ -391,18 +408,17 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 			why = "its owner's pidfd is not in the store";
 		else if (!pidfd_alive(l->pidfd))
 			why = "its owner process exited while the daemon was down";
-		else if (sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN,
-					 lease_on_pidfd, l) < 0)
-			why = "cannot watch its owner";
 	}
 	if (!why && l->lifetime == POLICY_LIFETIME_CONNECTION) {
-		int64_t cid;
+		int64_t cid = 0;
 		if (!jint(o, "connection", 1, INT64_MAX, &cid))
 			why = "its connection is unknown";
 		else
 			l->connection = restore_connection(m, st, (uint64_t)cid, &why);
-		if (l->connection)
+		if (l->connection) {
+			l->connection_id = (uint64_t)cid;
 			why = NULL;
+		}
 	}
 	if (!why && lease_table_add(&m->leases, l) < 0)
 		why = "its group is held by another restored lease";
