@@ -177,7 +177,7 @@ build-tests: all $(RUN_TESTS) $(TOOLS)
 
 check: deps
 	@$(MAKE) --no-print-directory build-tests
-	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-daemon check-integration check-units check-vm
+	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-daemon check-daemon-bypass check-integration check-units check-vm
 	@# Tier 5 of DESIGN.md: sanitizers, fd leaks (valgrind --track-fds) and a fuzz smoke run.
 	@$(MAKE) --no-print-directory check-asan check-valgrind check-fuzz
 .PHONY: check

@@ -826,6 +826,22 @@ static void test_explain(void) {
 	_cleanup_policy_free_ Policy *q = load_ok("allow user bob to bdf 0000:01:00.0\n");
 	ASSERT_OK(policy_explain(q, &req, &d, &e));
 	ASSERT_STREQ(e.why, "bdf: device is 0000:01:00.1, not 0000:01:00.0");
+
+	/* iommu-group: a device in another group, in group 0 (a group like any other) and in
+	 * none (no IOMMU) are told apart. */
+	_cleanup_policy_free_ Policy *g = load_ok("allow user bob to iommu-group 5\n");
+	Device other = dev_gpu_audio;
+	req.device = &other;
+	ASSERT_OK(policy_explain(g, &req, &d, &e));
+	CU_ASSERT_FALSE(d.allow);
+	ASSERT_STREQ(e.why, "iommu-group: device is in group 17, not 5");
+	other.iommu_group = 0;
+	ASSERT_OK(policy_explain(g, &req, &d, &e));
+	ASSERT_STREQ(e.why, "iommu-group: device is in group 0, not 5");
+	other.iommu_group = -1;
+	ASSERT_OK(policy_explain(g, &req, &d, &e));
+	CU_ASSERT_FALSE(d.allow);
+	ASSERT_STREQ(e.why, "iommu-group: device has no IOMMU group");
 }
 
 /* ---- canonical form round trip ------------------------------------------------------- */
