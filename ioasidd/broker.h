@@ -13,6 +13,8 @@
 #include "ioasidd/plan.h"
 #include "ioasidd/refusal.h"
 
+/* The Plan each of these fills starts zeroed ((Plan){ 0 }); plan_done() frees it. */
+
 /* Step 1: the devices of in (BDFs, a group, or count free viable devices of a pool), its
  * mode, layout and lifetime. 0, or -errno with InvalidParameter, NoSuchDevice, DeviceBusy
  * (a pool short of free devices) or SystemError. */

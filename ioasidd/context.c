@@ -203,7 +203,7 @@ static int build_ioas(Manager *m, const Plan *plan, Lease *l, char ***warnings, 
 			return kernel_error(m, r, "iommufd-set-rlimit-mode", NULL, plan->layout, rf);
 	}
 	if (plan->mode != LEASE_MODE_ATTACHED) {
-		if (layout && (layout->n_windows > 0 || !layout->huge_pages))
+		if (warnings && layout && (layout->n_windows > 0 || !layout->huge_pages))
 			(void)strv_extend(warnings,
 					  "unbound mode: the layout's IOVA windows and huge-page "
 					  "setting are not applied (the client allocates its own IOAS)");

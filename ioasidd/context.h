@@ -22,9 +22,9 @@ static inline KernelApi context_kernel_api(const Kernel *k) {
 /*
  * context_build: the context for plan, on a new lease (its owner peer, the plan's terms and
  * the policy generation on it, not in m's table). Warnings (unbound mode ignoring a layout)
- * are appended to *warnings. 0 with *ret, or -errno with *rf: SystemError naming the
- * operation, GroupNotViable (a sibling on a host driver), DeviceBusy (still held by a
- * previous holder), NoSuchDevice, LayoutConflict; nothing is left open.
+ * are appended to *warnings (may be NULL). 0 with *ret, or -errno with *rf: SystemError
+ * naming the operation, GroupNotViable (a sibling on a host driver), DeviceBusy (still held
+ * by a previous holder), NoSuchDevice, LayoutConflict; nothing is left open.
  */
 int context_build(Manager *m, const Peer *peer, const Plan *plan, char ***warnings, Lease **ret,
 		  Refusal *rf);
