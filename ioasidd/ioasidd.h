@@ -6,8 +6,10 @@
  * Requests flow one way; each file calls only the layers below it (README, "Source layout"):
  *
  *   main.c           arguments, start, signals, the loop
- *   server.c         listener, connections, framing, deadlines, dispatch through the method
- *                    tables (authorization and parameters checked once), the only sender
+ *   listener.c       the listening socket and the accept loop (-> server)
+ *   server.c         connections, framing, deadlines, the only sender
+ *   dispatch.c       a call through the method tables: authorization and parameters
+ *                    checked once, then the handler
  *   method-*.c       one file per interface: its method table and handlers (method.h)
  *   method.c         parameter specs, Reply, json-c helpers for replies
  *   broker.c         Acquire's resolve, decide and audit, group and dependency checks: a

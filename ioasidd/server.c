@@ -1,28 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The server: the listening socket, connections (identity taken at accept, per-uid limits),
- * Varlink framing, the idle, request and send deadlines, fairness between connections, and
- * dispatch through the method tables: the method looked up, METHOD_ADMIN checked once, the
- * parameters validated against the method's spec, the handler run, and what it returns sent.
- * This is the only code that sends. Layer: called by main.c; calls the method tables
+ * Varlink framing, the idle, request and send deadlines, fairness between connections, each
+ * call handed to dispatch.c (the method tables) and what it returns sent. This is the only
+ * code that sends; the listening socket is listener.c's, which hands each
+ * accepted socket to server_accept(). Layer: called by main.c and listener.c; calls the
+ * method tables
  * (method-*.c), method.c, manager.c (a connection gone, admin checks), state.c (connections
  * in the fdstore), identity, closer, lease (a delivery's audit record) and common/varlink.
  * It registers ManagerHooks so that the layers below reach it without calling up.
  */
 #include <assert.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/macro.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
+#include "ioasidd/dispatch.h"
 #include "ioasidd/method.h"
 #include "ioasidd/server.h"
 
@@ -31,7 +30,6 @@
 #endif
 
 #define USEC_PER_SEC 1000000ULL
-#define ACCEPT_RETRY_USEC (250 * 1000ULL)
 /* At exit, how long replies already started may take to reach their clients, in all. */
 #define SHUTDOWN_FLUSH_MSEC 3000
 
@@ -374,87 +372,6 @@ static const char *read_error_text(int r) {
 
 /* ---- dispatch ---- */
 
-static const MethodInterface *const interfaces[] = {
-	&method_service,
-	&method_broker,
-	&method_manager,
-};
-
-/* The interface and method of a call's name, validated by varlink_parse_call() (bounded,
- * [A-Za-z0-9.-], "interface.Method"). Either may come back NULL. */
-static void method_lookup(const char *name, const MethodInterface **ret_iface,
-			  const Method **ret_method) {
-	const char *dot = strrchr(name, '.');
-	size_t ilen = (size_t)(dot - name);
-	*ret_iface = NULL;
-	*ret_method = NULL;
-	for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
-		if (strlen(interfaces[i]->name) == ilen && strneq(name, interfaces[i]->name, ilen))
-			*ret_iface = interfaces[i];
-	for (size_t i = 0; *ret_iface && i < (*ret_iface)->n_methods; i++)
-		if (streq((*ret_iface)->methods[i].name, dot + 1))
-			*ret_method = &(*ret_iface)->methods[i];
-}
-
-/* The reply for a call of name (flags VARLINK_CALL_*) with params: everything checked here
- * once (the method, METHOD_ADMIN, the parameter spec, METHOD_MORE), then the handler. Returns
- * 0 with *reply, 1 when nothing is to be run or sent (a oneway METHOD_FDS call), -errno. */
-static int dispatch(Connection *c, const char *name, const DocNode *params, unsigned flags,
-		    Reply *reply) {
-	Manager *m = c->manager;
-	const MethodInterface *iface = NULL;
-	const Method *method = NULL;
-	method_lookup(name, &iface, &method);
-	if (!iface) {
-		/* Unknown: a named error, the connection stays; the name is safe to echo. */
-		char buf[256];
-		snprintf(buf, sizeof(buf), "%.*s", (int)(strrchr(name, '.') - name), name);
-		return reply_error(reply, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", buf);
-	}
-	if (!method)
-		return reply_error(reply, VARLINK_ERROR_METHOD_NOT_FOUND, "method", name);
-	/* Authorization first: an unauthorized caller learns nothing about parameters. */
-	if ((method->flags & METHOD_ADMIN) && !manager_is_admin(m, &c->peer, name, true))
-		return reply_error(reply, iface->admin_denied, "reason",
-				   "caller does not match an admin rule");
-	/* A oneway call of a method whose reply carries fds could never deliver them: nothing
-	 * is created. */
-	if ((method->flags & METHOD_FDS) && (flags & VARLINK_CALL_ONEWAY))
-		return 1;
-	_Alignas(max_align_t) char args[sizeof(ParamList) * 2 + 256];
-	assert(method->params_size <= sizeof(args));
-	memset(args, 0, sizeof(args));
-	Refusal rf = { 0 };
-	int r = method_params_parse(method->params, method->n_params, params, args, &rf);
-	if (r < 0) {
-		r = reply_refusal(reply, &rf);
-		refusal_done(&rf);
-		return r;
-	}
-	/* Only METHOD_MORE methods stream; "more" on anything else is answered once, as Varlink
-	 * allows. */
-	if ((method->flags & METHOD_MORE) && !(flags & VARLINK_CALL_MORE))
-		return reply_error(reply, VARLINK_ERROR_EXPECTED_MORE, NULL, NULL);
-	Call call = {
-		.manager = m,
-		.connection = c,
-		.connection_id = c->id,
-		.peer = &c->peer,
-		.method = name,
-		.flags = flags,
-		.fd_reply_pending = c->pending_lease != NULL,
-	};
-	r = method->handler(&call, args, reply);
-	if (r < 0) {
-		reply_done(reply);
-		Refusal sys = { 0 };
-		refusal_system(&sys, r, name, NULL);
-		r = reply_refusal(reply, &sys);
-		refusal_done(&sys);
-	}
-	return r;
-}
-
 /* Sends what a handler returned; the only place a reply leaves. */
 static void connection_send_reply(Connection *c, Reply *reply) {
 	if (reply->subscribe)
@@ -487,7 +404,16 @@ static void handle_message(Connection *c, const DocNode *msg) {
 	}
 	c->suppress_reply = (flags & VARLINK_CALL_ONEWAY) != 0;
 	Reply reply = { 0 };
-	int r = dispatch(c, method, params, flags, &reply);
+	Call call = {
+		.manager = c->manager,
+		.connection = c,
+		.connection_id = c->id,
+		.peer = &c->peer,
+		.method = method,
+		.flags = flags,
+		.fd_reply_pending = c->pending_lease != NULL,
+	};
+	int r = dispatch_call(&call, params, &reply);
 	if (r == 0)
 		connection_send_reply(c, &reply);
 	else if (r < 0)
@@ -611,7 +537,7 @@ static int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
  * socket alone, they would already be queued. Returns 0 or -errno (-ENOPROTOOPT: not
  * supported by this kernel).
  */
-static int refuse_fds(int fd) {
+int server_refuse_fds(int fd) {
 	int zero = 0;
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0)
 		return negative_errno();
@@ -620,7 +546,7 @@ static int refuse_fds(int fd) {
 
 static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
 	_cleanup_client_fd_ int cfd = fd;
-	(void)refuse_fds(cfd); /* adopted from the fdstore: may predate the listener's setting */
+	(void)server_refuse_fds(cfd); /* adopted from the fdstore: may predate the listener's setting */
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -667,181 +593,38 @@ static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Conn
 	return 0;
 }
 
-static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-	Manager *m = userdata;
-	sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
-	return 0;
-}
-
-/* Out of fds: stop accepting for a moment instead of spinning on a readable listener. */
-static void accept_backoff(Manager *m, int err) {
-	static bool logged;
-	if (!logged) {
-		log_warning("Cannot accept connections: %s; pausing the listener", strerror(-err));
-		logged = true;
+/*
+ * server_accept: a connection just accepted (cfd, taken): its peer's identity, the limits
+ * (stopping, connections in all, per uid), the connection. Every drop goes through the
+ * closer: fds the peer queued before accept (a kernel without SO_PASSRIGHTS) are freed by
+ * the socket's last close. Returns 0 (served or dropped), or -EMFILE/-ENFILE when the
+ * listener should back off.
+ */
+int server_accept(Manager *m, int cfd) {
+	if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
+		client_fd_close(cfd);
+		return 0;
 	}
-	sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
-	uint64_t now = 0;
-	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-	if (!m->accept_retry) {
-		if (sd_event_add_time(m->event, &m->accept_retry, CLOCK_MONOTONIC,
-				      now + ACCEPT_RETRY_USEC, 0, on_accept_retry, m) < 0) {
-			/* Cannot even arm a timer: keep the listener on rather than go deaf. */
-			sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
-			return;
-		}
-	} else
-		sd_event_source_set_time(m->accept_retry, now + ACCEPT_RETRY_USEC);
-	sd_event_source_set_enabled(m->accept_retry, SD_EVENT_ONESHOT);
-}
-
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-	Manager *m = userdata;
-	for (int i = 0; i < 64; i++) {
-		int cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (cfd < 0) {
-			int r = -errno;
-			if (r == -EAGAIN || r == -EWOULDBLOCK)
-				return 0;
-			if (r == -EINTR || r == -ECONNABORTED || r == -EPROTO)
-				continue;
-			if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM) {
-				accept_backoff(m, r);
-				return 0;
-			}
-			log_warning_errno(r, "accept4() failed: %m");
-			return 0;
-		}
-		/* Every drop below goes through the closer: fds the peer queued before accept
-		 * (a kernel without SO_PASSRIGHTS) are freed by the socket's last close. */
-		if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
-			client_fd_close(cfd);
-			continue;
-		}
-		Peer peer = { .pidfd = -EBADF };
-		int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
-		if (r < 0) {
-			log_info("Dropping connection: cannot establish the peer's identity: %s",
-				 strerror(-r));
-			client_fd_close(cfd);
-			if (r == -EMFILE || r == -ENFILE) {
-				accept_backoff(m, r);
-				return 0;
-			}
-			continue;
-		}
-		if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
-			log_info("Dropping connection of uid %u: %u connections already",
-				 (unsigned)peer.uid, max_per_uid(m));
-			peer_done(&peer);
-			client_fd_close(cfd);
-			continue;
-		}
-		r = connection_new(m, cfd, &peer);
-		if (r < 0) {
-			peer_done(&peer);
-			log_warning_errno(r, "Cannot set up a connection: %m");
-		}
+	Peer peer = { .pidfd = -EBADF };
+	int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
+	if (r < 0) {
+		log_info("Dropping connection: cannot establish the peer's identity: %s",
+			 strerror(-r));
+		client_fd_close(cfd);
+		return r == -EMFILE || r == -ENFILE ? r : 0;
 	}
-	return 0;
-}
-
-static int socket_in_use(const char *path) {
-	int fd = varlink_connect(path);
-	if (fd >= 0) {
-		safe_close(fd);
-		return 1;
+	if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
+		log_info("Dropping connection of uid %u: %u connections already", (unsigned)peer.uid,
+			 max_per_uid(m));
+		peer_done(&peer);
+		client_fd_close(cfd);
+		return 0;
 	}
-	return 0;
-}
-
-static int create_socket(Manager *m) {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(m->socket_path) >= sizeof(sa.sun_path))
-		return log_error_errno(ENAMETOOLONG, "Socket path '%s' is too long",
-				       m->socket_path);
-	strcpy(sa.sun_path, m->socket_path);
-
-	struct stat st;
-	if (lstat(m->socket_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return log_error_errno(EEXIST, "'%s' exists and is not a socket",
-					       m->socket_path);
-		if (socket_in_use(m->socket_path))
-			return log_error_errno(EADDRINUSE, "Another daemon listens on '%s'",
-					       m->socket_path);
-		(void)unlink(m->socket_path); /* stale */
+	r = connection_new(m, cfd, &peer);
+	if (r < 0) {
+		peer_done(&peer);
+		log_warning_errno(r, "Cannot set up a connection: %m");
 	}
-
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_error_errno(errno, "socket() failed: %m");
-	mode_t old = umask(0117);
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0)
-		return log_error_errno(errno, "Cannot bind '%s': %m", m->socket_path);
-	m->socket_created = true;
-	if (chmod(m->socket_path, 0660) < 0)
-		return log_error_errno(errno, "Cannot chmod '%s': %m", m->socket_path);
-	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
-	if (ps && ps->socket_group) {
-		struct group *g = getgrnam(ps->socket_group);
-		if (!g)
-			log_warning("Socket group '%s' does not exist; socket stays root-only",
-				    ps->socket_group);
-		else {
-			bool raised = caps_raise(CAP_CHOWN);
-			r = chown(m->socket_path, (uid_t)-1, g->gr_gid);
-			caps_lower(CAP_CHOWN, raised);
-			if (r < 0)
-				log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
-						  m->socket_path, ps->socket_group);
-		}
-	}
-	if (listen(fd, SOMAXCONN) < 0)
-		return log_error_errno(errno, "listen() failed: %m");
-	m->listen_fd = TAKE_FD(fd);
-	return 0;
-}
-
-int server_listen(Manager *m) {
-	if (m->listen_fd >= 0) /* passed by systemd, already sorted out of LISTEN_FDS by main */
-		goto watch;
-	int n = sd_listen_fds(true);
-	if (n < 0)
-		return log_error_errno(n, "sd_listen_fds() failed: %m");
-	if (n > 1)
-		return log_error_errno(EINVAL, "Expected one socket from systemd, got %d", n);
-	if (n == 1) {
-		int fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
-			return log_error_errno(EINVAL, "The socket passed by systemd is not a "
-						       "listening AF_UNIX stream socket");
-		int fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-			return log_error_errno(errno, "Cannot set up the passed socket: %m");
-		m->listen_fd = fd;
-		m->socket_activated = true;
-	} else {
-		if (!m->socket_path)
-			m->socket_path = IOASID_SOCKET_PATH;
-		int r = create_socket(m);
-		if (r < 0)
-			return r;
-	}
-watch:;
-	/* Whatever the listener's origin (created here, socket activation, the fdstore). */
-	int r = refuse_fds(m->listen_fd);
-	if (r == -ENOPROTOOPT)
-		log_info("SO_PASSRIGHTS unsupported by this kernel (before 6.16): fds sent by "
-			 "clients arrive and are closed off the event loop");
-	else if (r < 0)
-		log_warning_errno(r, "Cannot clear SO_PASSRIGHTS on the listening socket: %m");
-	r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
-	if (r < 0)
-		return log_error_errno(r, "Cannot watch the listening socket: %m");
 	return 0;
 }
 
@@ -936,13 +719,6 @@ void server_close_all(Manager *m) {
 		c->closing = true;
 	while (m->connections)
 		connection_free(m->connections);
-	m->listen_source = sd_event_source_disable_unref(m->listen_source);
-	m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
-	/* Connections never accepted die with the listener, and what they queued with them. */
-	closer_close(m->listen_fd);
-	m->listen_fd = -EBADF;
-	if (m->socket_created && m->socket_path)
-		(void)unlink(m->socket_path);
 }
 
 /* ---- what the layers below tell the server (ManagerHooks) ---- */

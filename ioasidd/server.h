@@ -7,10 +7,19 @@
 
 /* Registers the server's ManagerHooks on m (before leases are restored or served). */
 void server_register_hooks(Manager *m);
-/* Sets up the listener (socket activation, the fdstore's, or a socket of its own). 0 or
- * -errno (logged). */
-int server_listen(Manager *m);
+/* A connection just accepted by the listener (cfd taken): served or dropped (0), or
+ * -EMFILE/-ENFILE when the listener should back off. */
+int server_accept(Manager *m, int cfd);
+/* Clears SO_PASSRIGHTS on fd (a listener, or a connection from before the listener had it
+ * cleared). 0 or -errno (-ENOPROTOOPT: not supported by this kernel). */
+int server_refuse_fds(int fd);
+
+/* listener.c: sets up the listener (socket activation, the fdstore's, or a socket of its
+ * own) and accepts on it. 0 or -errno (logged). listener_close() at exit, after
+ * server_close_all(): the socket closed (unlinked if it is ours). */
+int listener_start(Manager *m);
+void listener_close(Manager *m);
 /* At exit: finish replies already started, drop the rest whole. Idempotent. */
 void server_drain(Manager *m);
-/* At exit: every connection and the listener closed (the socket unlinked if it is ours). */
+/* At exit: every connection closed. */
 void server_close_all(Manager *m);

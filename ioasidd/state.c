@@ -277,11 +277,157 @@ static bool is_pidfd(int fd) {
 	return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0 || errno != EBADF;
 }
 
+/* Why a stored lease is dropped: NULL while it checks out; whybuf holds a built reason. */
+typedef struct Why {
+	const char *why;
+	char buf[128];
+} Why;
+
+/* Its iommufd: in the store, and an iommufd (kernel_fd_check()); one that is not is closed
+ * as a stranger's fd, off the loop, never through the seam. */
+static void restore_iommufd(Manager *m, Stored *st, Lease *l, const char *id, Why *w) {
+	char name[64];
+	snprintf(name, sizeof(name), "L%si", id);
+	l->iommufd = take(st, name);
+	if (l->iommufd < 0)
+		w->why = "its iommufd is not in the store";
+	else if (KERNEL_CALL(m->kernel, fd_check, l->iommufd, NULL) < 0) {
+		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not an iommufd", name);
+		w->why = w->buf;
+		closer_close(l->iommufd);
+		l->iommufd = -EBADF;
+	}
+}
+
+/* Device i: in the store, still in the host model in the same group, its fd the device
+ * file of that device. */
+static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, size_t i,
+			   json_object *d, Why *w) {
+	const char *bdf = jstr(d, "bdf");
+	int64_t g, dev_id = 0, hwpt_id = 0;
+	char name[64];
+	snprintf(name, sizeof(name), "L%sd%zu", id, i);
+	int fd = take(st, name);
+	if (fd < 0) {
+		w->why = "a device fd is not in the store";
+		return;
+	}
+	const Device *dev = bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
+	if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
+		kclose(m->kernel, fd);
+		w->why = "a device is gone or moved to another group";
+		return;
+	}
+	if (KERNEL_CALL(m->kernel, fd_check, fd, dev) < 0) {
+		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not the device file of %s",
+			 name, bdf);
+		w->why = w->buf;
+		closer_close(fd);
+		return;
+	}
+	(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
+	(void)jint(d, "hwptId", 0, UINT32_MAX, &hwpt_id);
+	if (lease_add_device(l, bdf, (int)g, fd) < 0) {
+		w->why = "out of memory";
+		return;
+	}
+	l->devices[l->n_devices - 1].dev_id = (uint32_t)dev_id;
+	l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
+}
+
+/* A bounded copy of the string member k into *ret (absent or too long: left NULL). */
+static void restore_str(json_object *o, const char *k, size_t max, char **ret, Why *w) {
+	const char *s = jstr(o, k);
+	if (!w->why && s && strlen(s) < max && !(*ret = strdup(s)))
+		w->why = "out of memory";
+}
+
+/* The record's plain members: owner, mode, lifetime, ids, times, names, siblings at risk. */
+static void restore_fields(Lease *l, json_object *o, Why *w) {
+	int64_t x = 0;
+	const char *s;
+	if (!w->why && !jint(o, "uid", 0, UINT32_MAX - 1, &x))
+		w->why = "bad uid";
+	l->uid = (uid_t)x;
+	if (!w->why && jint(o, "pid", 0, INT32_MAX, &x))
+		l->pid = (pid_t)x;
+	if (!w->why) {
+		LeaseMode mode;
+		s = jstr(o, "mode");
+		if (!s || lease_mode_from_string(s, &mode) < 0)
+			w->why = "bad mode";
+		else
+			l->mode = mode;
+	}
+	if (!w->why) {
+		s = jstr(o, "lifetime");
+		int lt = s ? lease_lifetime_parse(s) : -EINVAL;
+		if (lt < 0)
+			w->why = "bad lifetime";
+		else
+			l->lifetime = (PolicyLifetime)lt;
+	}
+	if (!w->why && jint(o, "ioas", 0, UINT32_MAX, &x))
+		l->ioas_id = (uint32_t)x;
+	if (!w->why && jint(o, "generation", 0, INT64_MAX, &x))
+		l->generation = (uint64_t)x;
+	if (!w->why && jint(o, "created", 0, INT64_MAX, &x))
+		l->created = (uint64_t)x;
+	restore_str(o, "unit", 256, &l->unit, w);
+	restore_str(o, "layout", 256, &l->layout, w);
+	restore_str(o, "rule", 512, &l->rule, w);
+	json_object *ar = json_object_object_get(o, "atRisk");
+	for (size_t i = 0;
+	     !w->why && ar && json_object_is_type(ar, json_type_array) &&
+	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
+	     i++) {
+		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
+		if (b && bdf_is_canonical(b))
+			strv_extend(&l->at_risk, b);
+	}
+}
+
+/* What keeps it alive: the owner's pidfd (process lifetime: alive; watched again by
+ * manager_restore()) or its connection (connection lifetime: adopted through the hooks). */
+static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, json_object *o,
+			  Why *w) {
+	char pname[64];
+	snprintf(pname, sizeof(pname), "L%sp", id);
+	l->pidfd = take(st, pname);
+	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
+		if (!w->why) {
+			snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not a pidfd", pname);
+			w->why = w->buf;
+		}
+		closer_close(l->pidfd);
+		l->pidfd = -EBADF;
+	}
+	if (!w->why && l->lifetime == POLICY_LIFETIME_PROCESS) {
+		if (l->pidfd < 0)
+			w->why = "its owner's pidfd is not in the store";
+		else if (!pidfd_alive(l->pidfd))
+			w->why = "its owner process exited while the daemon was down";
+	}
+	if (!w->why && l->lifetime == POLICY_LIFETIME_CONNECTION) {
+		int64_t cid = 0;
+		if (!jint(o, "connection", 1, INT64_MAX, &cid))
+			w->why = "its connection is unknown";
+		else
+			l->connection = restore_connection(m, st, (uint64_t)cid, &w->why);
+		if (l->connection) {
+			l->connection_id = (uint64_t)cid;
+			w->why = NULL;
+		}
+	}
+}
+
 /* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
 static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	const char *id = jstr(o, "id");
-	if (!id_valid(id))
-		return log_warning("Stored lease with a bad id dropped"), -EINVAL;
+	if (!id_valid(id)) {
+		log_warning("Stored lease with a bad id dropped");
+		return -EINVAL;
+	}
 	json_object *devs = json_object_object_get(o, "devices");
 	size_t n_devs = devs && json_object_is_type(devs, json_type_array)
 				? json_object_array_length(devs)
@@ -293,137 +439,18 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->manager = m;
 	l->delivered = true;
-	const char *why = NULL;
-	char whybuf[128];
-	int64_t x = 0;
-	const char *s;
-
-	/* Each fd must be what the record says (kernel_fd_check()): one that is not is dropped
-	 * with its lease and closed as a stranger's fd, off the loop, never through the seam. */
-	char iname[64];
-	snprintf(iname, sizeof(iname), "L%si", id);
-	l->iommufd = take(st, iname);
-	if (l->iommufd < 0)
-		why = "its iommufd is not in the store";
-	else if (KERNEL_CALL(m->kernel, fd_check, l->iommufd, NULL) < 0) {
-		snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not an iommufd", iname);
-		why = whybuf;
-		closer_close(l->iommufd);
-		l->iommufd = -EBADF;
-	}
-	if (!why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
-		why = "bad device list";
-	for (size_t i = 0; !why && i < n_devs; i++) {
-		json_object *d = json_object_array_get_idx(devs, i);
-		const char *bdf = jstr(d, "bdf");
-		int64_t g, dev_id = 0, hwpt_id = 0;
-		char name[64];
-		snprintf(name, sizeof(name), "L%sd%zu", id, i);
-		int fd = take(st, name);
-		if (fd < 0) {
-			why = "a device fd is not in the store";
-			break;
-		}
-		const Device *dev =
-		        bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
-		if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
-			kclose(m->kernel, fd);
-			why = "a device is gone or moved to another group";
-			break;
-		}
-		if (KERNEL_CALL(m->kernel, fd_check, fd, dev) < 0) {
-			snprintf(whybuf, sizeof(whybuf),
-				 "fdstore entry '%s' is not the device file of %s", name, bdf);
-			why = whybuf;
-			closer_close(fd);
-			break;
-		}
-		(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
-		(void)jint(d, "hwptId", 0, UINT32_MAX, &hwpt_id);
-		if (lease_add_device(l, bdf, (int)g, fd) < 0) {
-			why = "out of memory";
-			break;
-		}
-		l->devices[l->n_devices - 1].dev_id = (uint32_t)dev_id;
-		l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
-	}
-	if (!why && !jint(o, "uid", 0, UINT32_MAX - 1, &x))
-		why = "bad uid";
-	l->uid = (uid_t)x;
-	if (!why && jint(o, "pid", 0, INT32_MAX, &x))
-		l->pid = (pid_t)x;
-	if (!why) {
-		s = jstr(o, "mode");
-		LeaseMode mode;
-		if (!s || lease_mode_from_string(s, &mode) < 0)
-			why = "bad mode";
-		else
-			l->mode = mode;
-	}
-	if (!why) {
-		s = jstr(o, "lifetime");
-		if (s && streq(s, "process"))
-			l->lifetime = POLICY_LIFETIME_PROCESS;
-		else if (s && streq(s, "connection"))
-			l->lifetime = POLICY_LIFETIME_CONNECTION;
-		else
-			why = "bad lifetime";
-	}
-	if (!why && jint(o, "ioas", 0, UINT32_MAX, &x))
-		l->ioas_id = (uint32_t)x;
-	if (!why && jint(o, "generation", 0, INT64_MAX, &x))
-		l->generation = (uint64_t)x;
-	if (!why && jint(o, "created", 0, INT64_MAX, &x))
-		l->created = (uint64_t)x;
-	if (!why && (s = jstr(o, "unit")) && strlen(s) < 256 && !(l->unit = strdup(s)))
-		why = "out of memory";
-	if (!why && (s = jstr(o, "layout")) && strlen(s) < 256 && !(l->layout = strdup(s)))
-		why = "out of memory";
-	if (!why && (s = jstr(o, "rule")) && strlen(s) < 512 && !(l->rule = strdup(s)))
-		why = "out of memory";
-	json_object *ar = json_object_object_get(o, "atRisk");
-	for (size_t i = 0;
-	     !why && ar && json_object_is_type(ar, json_type_array) &&
-	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
-	     i++) {
-		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
-		if (b && bdf_is_canonical(b))
-			strv_extend(&l->at_risk, b);
-	}
-
-	char pname[64];
-	snprintf(pname, sizeof(pname), "L%sp", id);
-	l->pidfd = take(st, pname);
-	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
-		if (!why) {
-			snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not a pidfd",
-				 pname);
-			why = whybuf;
-		}
-		closer_close(l->pidfd);
-		l->pidfd = -EBADF;
-	}
-	if (!why && l->lifetime == POLICY_LIFETIME_PROCESS) {
-		if (l->pidfd < 0)
-			why = "its owner's pidfd is not in the store";
-		else if (!pidfd_alive(l->pidfd))
-			why = "its owner process exited while the daemon was down";
-	}
-	if (!why && l->lifetime == POLICY_LIFETIME_CONNECTION) {
-		int64_t cid = 0;
-		if (!jint(o, "connection", 1, INT64_MAX, &cid))
-			why = "its connection is unknown";
-		else
-			l->connection = restore_connection(m, st, (uint64_t)cid, &why);
-		if (l->connection) {
-			l->connection_id = (uint64_t)cid;
-			why = NULL;
-		}
-	}
-	if (!why && lease_table_add(&m->leases, l) < 0)
-		why = "its group is held by another restored lease";
-	if (why) {
-		log_warning("Stored lease %s of uid %u dropped: %s", id, (unsigned)l->uid, why);
+	Why w = { 0 };
+	restore_iommufd(m, st, l, id, &w);
+	if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
+		w.why = "bad device list";
+	for (size_t i = 0; !w.why && i < n_devs; i++)
+		restore_device(m, st, l, id, i, json_object_array_get_idx(devs, i), &w);
+	restore_fields(l, o, &w);
+	restore_owner(m, st, l, id, o, &w);
+	if (!w.why && lease_table_add(&m->leases, l) < 0)
+		w.why = "its group is held by another restored lease";
+	if (w.why) {
+		log_warning("Stored lease %s of uid %u dropped: %s", id, (unsigned)l->uid, w.why);
 		forget_lease_names(m, id, n_devs);
 		lease_free(l, m->kernel);
 		return -ESTALE;

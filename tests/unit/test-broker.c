@@ -742,3 +742,42 @@ static CU_TestInfo context_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("context", context_tests);
+
+/* ---- error names ---- */
+
+/* Every named error of common/proto.h is declared, under that name, by the IDL of the
+ * interface that qualifies it: the wire says what the IDL says (io.ioasid.Broker.GroupOwned,
+ * not io.ioasid.GroupOwned). */
+static void test_error_names_match_idl(void) {
+	static const char *const names[] = {
+		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_NO_SUCH_DEVICE,
+		IOASID_ERROR_GROUP_NOT_VIABLE,  IOASID_ERROR_GROUP_OWNED,
+		IOASID_ERROR_DEVICE_BUSY,       IOASID_ERROR_DEPENDENT_OWNED,
+		IOASID_ERROR_LIMIT_EXCEEDED,    IOASID_ERROR_LAYOUT_CONFLICT,
+		IOASID_ERROR_NO_SUCH_LEASE,     IOASID_ERROR_PROTOCOL,
+		IOASID_ERROR_SYSTEM,            IOASID_ERROR_MANAGER_PERMISSION_DENIED,
+		IOASID_ERROR_RELOAD_FAILED,     IOASID_ERROR_MANAGER_NO_SUCH_LEASE,
+		IOASID_ERROR_NO_SUCH_STAGED,    IOASID_ERROR_NO_SUCH_USER,
+		IOASID_ERROR_OWNER_DENIED,
+	};
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		const char *dot = strrchr(names[i], '.');
+		CU_ASSERT_FATAL(dot != NULL);
+		char iface[64], path[512], decl[128];
+		snprintf(iface, sizeof(iface), "%.*s", (int)(dot - names[i]), names[i]);
+		CU_ASSERT(streq(iface, IOASID_IFACE_BROKER) || streq(iface, IOASID_IFACE_MANAGER));
+		snprintf(path, sizeof(path), "%s/../common/%s.varlink", test_dir(), iface);
+		_cleanup_free_ char *text = NULL;
+		ASSERT_OK(read_full_file(path, 1 << 20, &text, NULL));
+		snprintf(decl, sizeof(decl), "\nerror %s (", dot + 1);
+		if (!strstr(text, decl))
+			fprintf(stderr, "%s: not declared in %s\n", names[i], path);
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, decl));
+	}
+}
+
+static CU_TestInfo error_tests[] = {
+	{ "names_match_idl", test_error_names_match_idl },
+	CU_TEST_INFO_NULL,
+};
+TEST_SUITE("errors", error_tests);
