@@ -5,6 +5,7 @@
 
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "policy/policy.h"
 
 JsonMode arg_json = JSON_OFF;
 const char *arg_host = NULL;
@@ -211,7 +212,7 @@ static int parse_argv(int argc, char **argv) {
 			arg_legacy = true;
 			break;
 		case ARG_MODE:
-			if (!streq(optarg, "attached") && !streq(optarg, "unbound"))
+			if (policy_mode_from_string(optarg) < 0)
 				return ioasidctl_error(-EXIT_USAGE,
 						       "Unknown mode '%s' (attached or unbound)", optarg);
 			arg_mode = optarg;
@@ -266,7 +267,7 @@ static int parse_argv(int argc, char **argv) {
 			arg_config = optarg;
 			break;
 		case ARG_LIFETIME:
-			if (!streq(optarg, "connection") && !streq(optarg, "process"))
+			if (policy_lifetime_from_string(optarg) < 0)
 				return ioasidctl_error(-EXIT_USAGE,
 						       "Unknown lifetime '%s' (connection or process)",
 						       optarg);

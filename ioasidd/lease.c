@@ -13,37 +13,38 @@
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 
+static const char *const lease_mode_names[] = {
+	[LEASE_MODE_ATTACHED] = "attached",
+	[LEASE_MODE_UNBOUND] = "unbound",
+	[LEASE_MODE_LEGACY] = "legacy",
+};
+
 const char *lease_lifetime_to_string(PolicyLifetime l) {
-	return l == POLICY_LIFETIME_PROCESS ? "process" : "connection";
+	return strna(policy_lifetime_to_string(l));
 }
 
 const char *lease_mode_to_string(LeaseMode m) {
-	return m == LEASE_MODE_LEGACY	? "legacy"
-	       : m == LEASE_MODE_UNBOUND ? "unbound"
-					  : "attached";
+	return (size_t)m < ELEMENTSOF(lease_mode_names) ? lease_mode_names[m] : "n/a";
 }
 
 int lease_mode_from_string(const char *s, LeaseMode *ret) {
-	if (streq(s, "attached"))
-		*ret = LEASE_MODE_ATTACHED;
-	else if (streq(s, "unbound"))
-		*ret = LEASE_MODE_UNBOUND;
-	else
-		return -EINVAL;
+	int m = lease_mode_parse(s);
+	if (m < 0)
+		return m;
+	*ret = (LeaseMode)m;
 	return 0;
 }
 
+/* Legacy is what the daemon makes of an attached request on a legacy kernel: never asked. */
 int lease_mode_parse(const char *s) {
-	LeaseMode m;
-	return lease_mode_from_string(s, &m) < 0 ? -EINVAL : (int)m;
+	for (size_t i = 0; s && i < ELEMENTSOF(lease_mode_names); i++)
+		if (i != LEASE_MODE_LEGACY && streq(lease_mode_names[i], s))
+			return (int)i;
+	return -EINVAL;
 }
 
 int lease_lifetime_parse(const char *s) {
-	if (streq(s, "connection"))
-		return POLICY_LIFETIME_CONNECTION;
-	if (streq(s, "process"))
-		return POLICY_LIFETIME_PROCESS;
-	return -EINVAL;
+	return policy_lifetime_from_string(s);
 }
 
 const char *lease_devices_text(const Lease *l, char *buf, size_t size) {
