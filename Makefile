@@ -5,6 +5,7 @@
 #   make                 build everything into build/
 #   make check           install missing Debian packages, build, run every test tier
 #   make demo            install missing packages, build, run the narrated demo
+#   make check-layers    which object file uses which: no upward use, no loop (part of check)
 #   make check-asan      unit + integration tiers under ASan/UBSan
 #   make check-valgrind  unit tier and the daemon under valgrind --track-fds
 #   make bench           benchmarks (ratios against a floor measured in the same run)
@@ -12,8 +13,16 @@
 #   make install         DESTDIR=, prefix= (never overwrites /etc, never runs systemctl)
 #   make format          clang-format every C file
 #
-# Sources are picked up by directory: common/*.c and policy/*.c form libioasid.a,
-# ioasidd/*.c the daemon, ioasidctl/*.c the CLI, tests/unit/*.c the CUnit runner.
+# Sources are picked up by directory. Three static libraries, one per layer, each using only
+# the layers below it (README, "Source layout"):
+#   common/*.c          libioasid-core.a    host model, viability, kernel seam, uAPI, Varlink
+#   policy/*.c          libioasid-policy.a  the pure rule engine
+#   common/client/*.c   libioasid-client.a  the daemon's client API, layout and limits.conf checks
+# ioasidd/*.c the daemon (policy, core), ioasidctl/*.c the CLI (client, policy, core),
+# tests/unit/*.c the CUnit runner. Programs name the libraries top layer first and each
+# library is also linked alone over the ones below it ($(B)/layers/), so a lower object's call
+# into a higher layer is an undefined reference; check-layers also finds loops between object
+# files and #includes of a higher layer.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -71,14 +80,18 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-LIB_SRC := $(sort $(wildcard common/*.c policy/*.c))
+CORE_SRC := $(sort $(wildcard common/*.c))
+POLICY_SRC := $(sort $(wildcard policy/*.c))
+CLIENT_SRC := $(sort $(wildcard common/client/*.c))
 IOASIDD_SRC := $(sort $(wildcard ioasidd/*.c))
 IOASIDCTL_SRC := $(sort $(wildcard ioasidctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIB_OBJ := $(call obj,$(LIB_SRC))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+POLICY_OBJ := $(call obj,$(POLICY_SRC))
+CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
 IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
@@ -86,7 +99,13 @@ UNIT_OBJ := $(call obj,$(UNIT_SRC))
 # Every daemon module but main.c, so unit tests can drive the manager directly.
 DAEMON_UNIT_OBJ := $(call obj,$(filter-out ioasidd/main.c,$(IOASIDD_SRC)))
 
-LIB := $(B)/libioasid.a
+CORE_LIB := $(B)/libioasid-core.a
+POLICY_LIB := $(B)/libioasid-policy.a
+CLIENT_LIB := $(B)/libioasid-client.a
+# Top layer first: an archive only resolves what the objects and archives before it need.
+DAEMON_LIBS := $(POLICY_LIB) $(CORE_LIB)
+CLI_LIBS := $(CLIENT_LIB) $(POLICY_LIB) $(CORE_LIB)
+LAYER_LINKS := $(B)/layers/core $(B)/layers/policy $(B)/layers/client
 IOASIDD := $(B)/ioasidd
 IOASIDCTL := $(B)/ioasidctl
 RUN_TESTS := $(B)/run-tests
@@ -108,7 +127,7 @@ TOOL_LIBS_sysfs-magic = -shared -ldl
 TOOL_CFLAGS_failnth = -fPIC
 TOOL_LIBS_failnth = -shared -ldl
 
-all: $(IOASIDD) $(IOASIDCTL)
+all: $(IOASIDD) $(IOASIDCTL) $(LAYER_LINKS)
 .PHONY: all
 
 $(B)/obj/%.o: %.c
@@ -117,18 +136,35 @@ $(B)/obj/%.o: %.c
 		$(if $(findstring ioasidd/,$<),-I$(B)/gen) \
 		$(if $(TESTING_BYPASS),-DIOASID_TESTING_BYPASS=1) -MMD -MP -c -o $@ $<
 
-$(LIB): $(LIB_OBJ)
+$(CORE_LIB): $(CORE_OBJ)
+$(POLICY_LIB): $(POLICY_OBJ)
+$(CLIENT_LIB): $(CLIENT_OBJ)
+$(CORE_LIB) $(POLICY_LIB) $(CLIENT_LIB):
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(IOASIDD): $(IOASIDD_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(IOASIDD_OBJ) $(LIB) $(PKG_LIBS) -lm
+# Each library linked whole against only the libraries below it. A program's link does not
+# catch every wrong-way call: when the program itself brought in the higher layer's object,
+# the lower object's reference resolves to it. Here nothing above is linked, so a call from
+# a library into a layer above it is an undefined reference and the build stops. The results
+# are never run (no main, entry 0); they stamp a passed check.
+$(B)/layers/core: $(CORE_LIB)
+$(B)/layers/policy: $(POLICY_LIB) $(CORE_LIB)
+$(B)/layers/client: $(CLIENT_LIB) $(POLICY_LIB) $(CORE_LIB)
+$(LAYER_LINKS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -nostartfiles -Wl,-e,0 -o $@ -Wl,--whole-archive $< \
+		-Wl,--no-whole-archive $(wordlist 2,3,$^) $(PKG_LIBS) -lm
 
-$(IOASIDCTL): $(IOASIDCTL_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(IOASIDCTL_OBJ) $(LIB) $(PKG_LIBS) -lm
+# The daemon does not link the client library: a daemon file using it fails to link.
+$(IOASIDD): $(IOASIDD_OBJ) $(DAEMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(IOASIDD_OBJ) $(DAEMON_LIBS) $(PKG_LIBS) -lm
 
-$(RUN_TESTS): $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(LIB) $(PKG_LIBS) $(TEST_LIBS) -lm
+$(IOASIDCTL): $(IOASIDCTL_OBJ) $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(IOASIDCTL_OBJ) $(CLI_LIBS) $(PKG_LIBS) -lm
+
+$(RUN_TESTS): $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(DAEMON_UNIT_OBJ) $(CLI_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lm
 
 # The daemon embeds the real IDL text (GetInterfaceDescription): common/*.varlink become
 # C string literals in a generated header.
@@ -145,8 +181,8 @@ $(B)/gen/varlink-idl.h: $(VARLINK_IDL)
 	  echo '};'; } > $@.tmp && mv $@.tmp $@
 $(IOASIDD_OBJ): $(B)/gen/varlink-idl.h
 
-$(B)/%: $(B)/obj/tests/tools/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(TOOL_LIBS_$*) -lm
+$(B)/%: $(B)/obj/tests/tools/%.o $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLI_LIBS) $(PKG_LIBS) $(TOOL_LIBS_$*) -lm
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
@@ -177,7 +213,7 @@ build-tests: all $(RUN_TESTS) $(TOOLS)
 
 check: deps
 	@$(MAKE) --no-print-directory build-tests
-	@$(MAKE) --no-print-directory check-unit check-docs check-inspect check-live check-daemon check-daemon-bypass check-integration check-units check-vm
+	@$(MAKE) --no-print-directory check-layers check-unit check-docs check-inspect check-live check-daemon check-daemon-bypass check-integration check-units check-vm
 	@# Tier 5 of DESIGN.md: sanitizers, fd leaks (valgrind --track-fds) and a fuzz smoke run.
 	@$(MAKE) --no-print-directory check-asan check-valgrind check-fuzz
 .PHONY: check
@@ -195,6 +231,15 @@ check-daemon-bypass: build-tests
 	@$(MAKE) --no-print-directory B=$(B)-bypass TESTING_BYPASS=1 all
 	python3 tests/daemon/bypass.py $(B) $(B)-bypass
 .PHONY: check-daemon-bypass
+
+# Layers (tests/tools/layers.map, README "Source layout"), from nm of the objects: which
+# object uses which, no use of a higher layer, no loop between object files, no #include of
+# a higher layer. The checker's own test first. The daemon's objects are checked like the
+# rest: no loop among them either.
+check-layers: all
+	python3 tests/tools/link-layers-test.py
+	python3 tests/tools/link-layers.py $(B)
+.PHONY: check-layers
 
 check-unit: $(RUN_TESTS)
 	$(RUN_TESTS)

@@ -18,9 +18,10 @@
  *     other's reset set. A device on a root bus without a function-level method cannot be
  *     reset at all. Reset methods not known (an old snapshot) count as function-level.
  *
- *   - SR-IOV. A PF and its VFs: while the PF is on vfio-pci, a VF can only be bound with the
+ *   - SR-IOV. A PF and its VFs: while the PF is on vfio-pci, a VF can only be opened with the
  *     VF token its PF's user set, and a PF whose VFs are in use only with theirs
- *     (vfio_pci_core_match_token_uuid); the PF's user can also reset or disable the VFs.
+ *     (vfio_pci_core_match_token_uuid; on the cdev path since 6.17, before that only on the
+ *     legacy group path); the PF's user can also reset or disable the VFs.
  *     VFs of one PF do not depend on each other.
  *
  * VFIO's dev_set (vfio_pci_core_register_device) is reported too: a VF or a device on a root

@@ -54,11 +54,15 @@
  * restart, say): they are ENOTTY to a new one.
  *
  * SR-IOV and resets (drivers/vfio/pci/vfio_pci_core.c, drivers/vfio/device_cdev.c):
- *   - VF tokens as of 6.17, where BIND checks them (vfio_df_check_token ->
- *     vfio_pci_core_match_token_uuid): a VF whose PF is on vfio-pci binds only with the
- *     token the PF's user set (EACCES without it or with another, also on the group path's
- *     GET_DEVICE_FD); a PF whose VFs are open binds only with theirs; a PF whose VFs are not
- *     open takes the token given. Before 6.17 the cdev path checked no token at all;
+ *   - VF tokens: a VF whose PF is on vfio-pci opens only with the token the PF's user set
+ *     (EACCES without it or with another); a PF whose VFs are open only with theirs; a PF
+ *     whose VFs are not open takes the token given. The group path's GET_DEVICE_FD
+ *     ("BDF vf_token=UUID", vfio_pci_core_match) has always checked this. The cdev path
+ *     checks it at BIND from 6.17 (vfio_df_check_token -> vfio_pci_core_match_token_uuid,
+ *     VFIO_DEVICE_BIND_FLAG_TOKEN); before 6.17 BIND checks no token at all and refuses any
+ *     flag with EINVAL (seen on 6.12.117 in tests/vm S12: a VF of a PF held by another
+ *     process binds without a token). The sim follows the snapshot's kernel release; an
+ *     unknown release gets the 6.17 rule (the stricter one);
  *   - VFIO_DEVICE_RESET is EINVAL when the device has no working function reset
  *     (vfio_pci_core_enable's reset_works: a function-level reset_method, or "bus" while alone
  *     on the bus); the hot reset (kernel_sim_hot_reset) follows the dev_set rules of
@@ -208,6 +212,7 @@ typedef struct Sim {
 	KernelApi api;
 	bool intel;
 	bool vfio_legacy;
+	bool cdev_vf_token; /* BIND checks VF tokens (6.17+, or the release is unknown) */
 	Tristate interrupt_remapping;
 	int address_width;
 	SimDev **devs; /* pointers: files keep them across additions */
@@ -1157,8 +1162,9 @@ static int sim_bind(Sim *s, int devfd, int iommufd, const uint8_t *uuid, uint32_
 	int r = sim_get_devfile(s, devfd, &f);
 	if (r < 0)
 		return r;
-	/* Order of vfio_df_ioctl_bind_iommufd() + iommufd_device_bind(), uapi-facts 2.4. */
-	if (iommufd < 0 || f->kind == FILE_LEGACY_DEV)
+	/* Order of vfio_df_ioctl_bind_iommufd() + iommufd_device_bind(), uapi-facts 2.4.
+	 * Before 6.17 any flag, VFIO_DEVICE_BIND_FLAG_TOKEN too, is EINVAL. */
+	if (iommufd < 0 || f->kind == FILE_LEGACY_DEV || (uuid && !s->cdev_vf_token))
 		return -EINVAL;
 	SimGroup *g = sim_find_group(s, f->dev->group);
 	if (g && g->node_open)
@@ -1166,7 +1172,7 @@ static int sim_bind(Sim *s, int devfd, int iommufd, const uint8_t *uuid, uint32_
 	if (f->ctx)
 		return -EINVAL; /* this file is already bound */
 	/* vfio_df_check_token() (6.17+): the VF token rule, before the iommufd is looked at. */
-	r = sim_match_token(s, f->dev, uuid);
+	r = s->cdev_vf_token ? sim_match_token(s, f->dev, uuid) : 0;
 	if (r < 0)
 		return r;
 	r = sim_file_lookup(s, iommufd, &fi);
@@ -1492,8 +1498,9 @@ static int sim_legacy_set_iommu(Kernel *k, int container) {
 	return 0;
 }
 
-static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int *ret_device) {
-	Sim *s = SIM(k);
+/* VFIO_GROUP_GET_DEVICE_FD with "BDF" (uuid NULL) or "BDF vf_token=UUID". */
+static int sim_legacy_device_open_token(Sim *s, int group_fd, const Device *d, const uint8_t *uuid,
+					int *ret_device) {
 	SimFile *fg;
 	int r = sim_file_lookup(s, group_fd, &fg);
 	if (r < 0)
@@ -1506,9 +1513,9 @@ static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int 
 	SimDev *dev = d ? sim_find_dev(s, d->bdf) : NULL;
 	if (!dev || dev->gone || dev->group != g->number || !sim_driver_is_vfio(dev->driver))
 		return -ENODEV;
-	/* vfio_device_get_from_name() -> vfio_pci_core_match(): the name carries no
-	 * "vf_token=" here, so the token rule refuses a VF of a vfio-pci PF. */
-	r = sim_match_token(s, dev, NULL);
+	/* vfio_device_get_from_name() -> vfio_pci_core_match(): the token rule, on every
+	 * kernel (the vtable's open passes a bare name: a VF of a vfio-pci PF is refused). */
+	r = sim_match_token(s, dev, uuid);
 	if (r < 0)
 		return r;
 	char name[64];
@@ -1524,6 +1531,17 @@ static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int 
 	sim_vf_opened(s, f);
 	*ret_device = fd;
 	return 0;
+}
+
+static int sim_legacy_device_open(Kernel *k, int group_fd, const Device *d, int *ret_device) {
+	return sim_legacy_device_open_token(SIM(k), group_fd, d, NULL, ret_device);
+}
+
+int kernel_sim_legacy_device_open_token(Kernel *k, int group_fd, const Device *d,
+					const uint8_t uuid[16], int *ret_device) {
+	if (!kernel_is_sim(k))
+		return -EINVAL;
+	return sim_legacy_device_open_token(SIM(k), group_fd, d, uuid, ret_device);
 }
 
 static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
@@ -1834,6 +1852,14 @@ static int sim_sync_group(Sim *s, int number, const ReservedRegion *regions, siz
 	return 0;
 }
 
+/* Is the kernel release ("6.12.117+deb13-amd64") at least major.minor? true when unknown. */
+static bool sim_release_at_least(const char *release, unsigned major, unsigned minor) {
+	unsigned ma, mi;
+	if (!release || sscanf(release, "%u.%u", &ma, &mi) != 2)
+		return true;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 static int sim_copy_host(Sim *s, const Host *h) {
 	int r;
 	s->members_stale = true; /* devices may change group, groups may be added */
@@ -1863,6 +1889,7 @@ static int sim_copy_host(Sim *s, const Host *h) {
 		 : hk->vfio_legacy == TRI_YES ? KERNEL_API_LEGACY
 					      : KERNEL_API_NONE;
 	s->vfio_legacy = hk->vfio_legacy == TRI_YES;
+	s->cdev_vf_token = sim_release_at_least(hk->release, 6, 17);
 	s->intel = hk->iommu_vendor && streq(hk->iommu_vendor, "intel");
 	s->interrupt_remapping = hk->interrupt_remapping;
 	s->address_width = hk->address_width > 0 ? hk->address_width : SIM_DEFAULT_ADDRESS_WIDTH;

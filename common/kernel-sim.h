@@ -51,12 +51,18 @@ int kernel_sim_iova_ranges_raw(Kernel *k, int iommufd, uint32_t ioas_id, IovaRan
 
 /*
  * kernel_sim_bind_token: VFIO_DEVICE_BIND_IOMMUFD with VFIO_DEVICE_BIND_FLAG_TOKEN and uuid
- * (the vtable's device_bind passes no token). The VF-token rule of
+ * (the vtable's device_bind passes no token). From 6.17 the VF-token rule of
  * vfio_pci_core_match_token_uuid(): EACCES for a VF of a vfio-pci PF without that PF's
- * token, EINVAL for a token given to a device that takes none.
+ * token, EINVAL for a token given to a device that takes none. Before 6.17 (the host's
+ * kernel release) BIND checks no token and the flag is EINVAL.
  */
 int kernel_sim_bind_token(Kernel *k, int devfd, int iommufd, const uint8_t uuid[16],
 			  uint32_t *ret_dev_id);
+
+/* kernel_sim_legacy_device_open_token: VFIO_GROUP_GET_DEVICE_FD with "BDF vf_token=UUID"
+ * (the vtable's legacy_device_open asks for the bare name). The token rule on every kernel. */
+int kernel_sim_legacy_device_open_token(Kernel *k, int group_fd, const Device *d,
+					const uint8_t uuid[16], int *ret_device);
 
 /* kernel_sim_set_vf_token: VFIO_DEVICE_FEATURE(SET, PCI_VF_TOKEN) on a bound PF file: EINVAL
  * before bind, ENOTTY on a device vfio-pci gave no token (not a PF on vfio-pci). */

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* ioasidctl: shared globals (arg_*), the verb prototypes and exit codes. */
+/*
+ * ioasidctl: the options every verb reads (arg_*, set by main.c) and the helpers the verbs
+ * share, defined in ioasidctl.c. The verbs themselves are declared in verbs.h.
+ */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,21 +40,6 @@ extern bool arg_reset;         /* revoke --reset */
 extern bool arg_signal;        /* revoke --signal */
 extern bool arg_quiet;
 extern unsigned arg_fds_from;  /* run --fds-from N: the first fd number CMD gets (3) */
-
-/* Verbs: argv[0] is the verb name. Return an exit code (0, 1, EXIT_*). */
-int verb_groups(int argc, char **argv);
-int verb_devices(int argc, char **argv);
-int verb_show(int argc, char **argv);
-int verb_check(int argc, char **argv);
-int verb_snapshot(int argc, char **argv);
-int verb_acquire(int argc, char **argv);
-int verb_run(int argc, char **argv);
-int verb_leases(int argc, char **argv);
-int verb_status(int argc, char **argv);
-int verb_revoke(int argc, char **argv);
-int verb_policy(int argc, char **argv);
-int verb_layout(int argc, char **argv);
-int verb_stage(int argc, char **argv);
 
 /* Loads the host model: the --host snapshot when given, else the live system. Prints the
  * error itself; returns 0 or -errno. */

@@ -17,16 +17,17 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include "common/client.h"
-#include "common/doc.h"
-#include "common/limits-conf.h"
 #include "common/depend.h"
+#include "common/doc.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
 #include "common/viability.h"
-#include "ioasidctl/ioasidctl.h"
-#include "ioasidctl/output.h"
 #include "policy/policy.h"
+#include "common/client/client.h"
+#include "common/client/limits-conf.h"
+#include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
+#include "ioasidctl/output.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Document helpers: the verbs build a DocNode tree (common/doc.h) in one arena per verb;

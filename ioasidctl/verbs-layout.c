@@ -18,9 +18,10 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#include "common/layout.h"
+#include "common/client/layout.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
 #include "policy/policy.h"
 

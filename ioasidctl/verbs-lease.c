@@ -20,9 +20,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
 #include "policy/policy.h"
 

@@ -16,6 +16,7 @@
 #include "common/proto.h"
 #include "common/util.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 #include "ioasidctl/output.h"
 #include "policy/policy.h"
 

@@ -7,6 +7,7 @@
 
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/verbs.h"
 
 int verb_snapshot(int argc, char **argv) {
 	_cleanup_host_free_ Host *h = NULL;

@@ -83,7 +83,7 @@ else
 	done
 	# Long options from --help and from the option table in the source.
 	opts=$( { grep -oE -- '--[a-z][a-z-]*' <<<"$help";
-		  sed -n '/struct option options\[\]/,/{}/p' ioasidctl/ioasidctl.c |
+		  sed -n '/struct option options\[\]/,/{}/p' ioasidctl/main.c |
 			grep -oE '\{ "[a-z][a-z-]*"' | sed 's/{ "/--/; s/"//'; } | sort -u)
 	[ -n "$opts" ] && ok "long options found" || bad "no long options found"
 	for o in $opts; do

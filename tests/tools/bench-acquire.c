@@ -27,7 +27,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/macro.h"
 #include "tests/tools/bench-util.h"
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/macro.h"
 #include "tests/tools/bench-util.h"
 

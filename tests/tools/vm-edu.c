@@ -15,6 +15,16 @@
  *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
  *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
  *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
+ *   vm-edu vf-hold PF UUID FILE   SR-IOV (tests/vm S12): bind the PF's cdev to an iommufd,
+ *                             set its VF token (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN), print
+ *                             "holding", keep it until FILE exists
+ *   vm-edu vf-open BDF [--token UUID] [--legacy] [--hold FILE]   open BDF once as a second
+ *                             user and print what the kernel answered ("result=ok" or the
+ *                             errno name): the cdev path binds to a fresh iommufd, with
+ *                             VFIO_DEVICE_BIND_FLAG_TOKEN when a token is given; --legacy
+ *                             asks the group for "BDF" or "BDF vf_token=UUID"
+ *                             (VFIO_GROUP_GET_DEVICE_FD); --hold keeps a success open until
+ *                             FILE exists. Exit 0 whatever the answer, 2 on a setup failure
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
@@ -697,6 +707,140 @@ static int cmd_dma_legacy(int argc, char **argv)
 	return r ? 0 : 1;
 }
 
+/* "bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3" -> 16 bytes. */
+static int parse_uuid(const char *s, uint8_t out[16])
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p && n < 32; p++) {
+		unsigned v;
+
+		if (*p == '-')
+			continue;
+		if (sscanf(p, "%1x", &v) != 1)
+			return -EINVAL;
+		out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | v : v << 4);
+		n++;
+	}
+	return n == 32 && strlen(s) == 36 ? 0 : -EINVAL;
+}
+
+static void wait_for(const char *file)
+{
+	for (int i = 0; i < 12000 && access(file, F_OK) < 0; i++)
+		usleep(10000);
+}
+
+static int cmd_vf_hold(const char *bdf, const char *token, const char *file)
+{
+	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
+	struct vfio_device_bind_iommufd b = {.argsz = sizeof(b)};
+	struct {
+		struct vfio_device_feature f;
+		uint8_t uuid[16];
+	} ft = {.f = {.argsz = sizeof(ft),
+	              .flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PCI_VF_TOKEN}};
+	char path[300];
+	int r;
+
+	if (parse_uuid(token, ft.uuid) < 0)
+		return fail("bad UUID", -EINVAL);
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (iommufd < 0)
+		return fail("open /dev/iommu", -errno);
+	r = cdev_for(bdf, path, sizeof(path));
+	if (r < 0)
+		return fail("find vfio cdev", r);
+	devfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (devfd < 0)
+		return fail("open vfio cdev", -errno);
+	b.iommufd = iommufd;
+	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
+		return fail("VFIO_DEVICE_BIND_IOMMUFD (PF)", -errno);
+	if (ioctl(devfd, VFIO_DEVICE_FEATURE, &ft) < 0)
+		return fail("VFIO_DEVICE_FEATURE(SET, PCI_VF_TOKEN)", -errno);
+	say("pf=%s cdev=%s dev_id=%u vf_token=set holding", bdf, path, b.out_devid);
+	wait_for(file);
+	return 0;
+}
+
+static int cmd_vf_open(int argc, char **argv)
+{
+	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF, container = -EBADF, group = -EBADF;
+	const char *bdf = argv[0], *token = NULL, *hold = NULL;
+	uint8_t uuid[16];
+	bool legacy = false;
+	char path[320], name[128];
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--token") && i + 1 < argc)
+			token = argv[++i];
+		else if (streq(argv[i], "--legacy"))
+			legacy = true;
+		else if (streq(argv[i], "--hold") && i + 1 < argc)
+			hold = argv[++i];
+		else
+			return fail("unknown option", -EINVAL);
+	}
+	if (token && parse_uuid(token, uuid) < 0)
+		return fail("bad UUID", -EINVAL);
+	if (legacy) {
+		char link[300], target[300];
+		const char *g;
+		ssize_t l;
+
+		snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+		l = readlink(link, target, sizeof(target) - 1);
+		if (l < 0)
+			return fail("readlink iommu_group", -errno);
+		target[l] = 0;
+		g = strrchr(target, '/');
+		snprintf(path, sizeof(path), "/dev/vfio/%s", g ? g + 1 : target);
+		container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+		if (container < 0)
+			return fail("open /dev/vfio/vfio", -errno);
+		group = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (group < 0)
+			return fail("open group node", -errno);
+		if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0)
+			return fail("VFIO_GROUP_SET_CONTAINER", -errno);
+		if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+			return fail("VFIO_SET_IOMMU(TYPE1v2)", -errno);
+		if (token)
+			snprintf(name, sizeof(name), "%s vf_token=%s", bdf, token);
+		else
+			snprintf(name, sizeof(name), "%s", bdf);
+		devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
+		r = devfd < 0 ? -errno : 0;
+	} else {
+		struct vfio_device_bind_iommufd b = {.argsz = sizeof(b)};
+
+		iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+		if (iommufd < 0)
+			return fail("open /dev/iommu", -errno);
+		r = cdev_for(bdf, path, sizeof(path));
+		if (r < 0)
+			return fail("find vfio cdev", r);
+		devfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (devfd < 0)
+			return fail("open vfio cdev", -errno);
+		b.iommufd = iommufd;
+		if (token) {
+			b.flags = VFIO_DEVICE_BIND_FLAG_TOKEN;
+			b.token_uuid_ptr = (uintptr_t)uuid;
+		}
+		r = ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0 ? -errno : 0;
+	}
+	say("open %s path=%s token=%s result=%s", bdf, legacy ? "legacy" : "cdev",
+	    token ? "given" : "none", r ? strerrorname_np(-r) ?: "?" : "ok");
+	if (r == 0 && hold) {
+		say("holding");
+		wait_for(hold);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int r;
@@ -709,9 +853,14 @@ int main(int argc, char **argv)
 		r = cmd_legacy(argv[2]);
 	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
 		r = cmd_dma_legacy(argc - 2, argv + 2);
+	else if (argc >= 5 && streq(argv[1], "vf-hold"))
+		r = cmd_vf_hold(argv[2], argv[3], argv[4]);
+	else if (argc >= 3 && streq(argv[1], "vf-open"))
+		r = cmd_vf_open(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
-		                "dma-legacy CFD DEVFD\n");
+		                "dma-legacy CFD DEVFD | vf-hold PF UUID FILE | "
+		                "vf-open BDF [--token UUID] [--legacy] [--hold FILE]\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

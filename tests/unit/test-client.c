@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/proto.h"
 #include "common/varlink.h"
 #include "tests/unit/test.h"

@@ -1270,6 +1270,142 @@ static void test_vf_token(void) {
 	ASSERT_OK(K(close, ia));
 }
 
+/* ---- the VF-token rules recorded on the real kernel (tests/vm S12) ------------------ */
+
+static const uint8_t rule_token[16] = { 0xbd, 0x8d, 0x9d, 0x2b, 0x5a, 0x5f, 0x4f, 0x5a,
+					0xa2, 0x11, 0xf5, 0x91, 0x51, 0x4b, 0xa1, 0xf3 };
+static const uint8_t rule_wrong[16] = { 0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1 };
+
+/* What the kernel answered, as vm-edu prints it: "ok" or the errno name. */
+static const char *rule_result(int r) {
+	return r >= 0 ? "ok" : errno_name(r);
+}
+
+/* One open of bdf by a second user, as `vm-edu vf-open` does it: the cdev bound to a fresh
+ * iommufd, or GET_DEVICE_FD on the group in a fresh type1 container; everything closed. */
+static const char *rule_open(Kernel *k, const Host *h, const char *bdf, bool legacy,
+			     const uint8_t *token) {
+	const Device *d = host_find_device(h, bdf);
+	CU_ASSERT_FATAL(d != NULL);
+	int r, i, fd = -1;
+	uint32_t id;
+	if (!legacy) {
+		ASSERT_OK(K(iommufd_open, &i));
+		ASSERT_OK(K(device_open, d, &fd));
+		r = token ? kernel_sim_bind_token(k, fd, i, token, &id) : K(device_bind, fd, i, &id);
+		ASSERT_OK(K(close, fd));
+		ASSERT_OK(K(close, i));
+		return rule_result(r);
+	}
+	int ct, gfd;
+	ASSERT_OK(K(legacy_container_open, &ct));
+	ASSERT_OK(K(legacy_group_open, d->iommu_group, ct, &gfd));
+	ASSERT_OK(K(legacy_set_iommu, ct));
+	r = kernel_sim_legacy_device_open_token(k, gfd, d, token, &fd);
+	if (r >= 0)
+		ASSERT_OK(K(close, fd));
+	ASSERT_OK(K(close, gfd));
+	ASSERT_OK(K(close, ct));
+	return rule_result(r);
+}
+
+#define RULE(key, result) fprintf(f, "%s %s\n", key, result)
+
+/*
+ * tests/vm S12's VF-token cases replayed on the sim with the recorded kernel's release:
+ * sriov-nic's VF (PF on its host driver) stands for the igb PF on igb, sriov-vfio's PF and
+ * VFs for the igb PF on vfio-pci. Same order, same tokens; the table must equal
+ * tests/tools/vf-token-rules.expected line for line.
+ */
+static void test_vf_token_rules(void) {
+	char path[PATH_MAX], release[128] = "";
+	_cleanup_free_ char *expected = NULL, *got = NULL;
+	size_t n_expected, n_got = 0;
+	snprintf(path, sizeof(path), "%s/tools/vf-token-rules.expected", test_dir());
+	ASSERT_OK(read_full_file(path, 1 << 16, &expected, &n_expected));
+	const char *kl = strstr(expected, "# kernel ");
+	CU_ASSERT_FATAL(kl && sscanf(kl, "# kernel %127s", release) == 1);
+	FILE *f = open_memstream(&got, &n_got);
+	CU_ASSERT_FATAL(f != NULL);
+
+	/* The PF on its host driver; its VF on vfio-pci. */
+	_cleanup_host_free_ Host *h = test_load_fixture("sriov-nic.json");
+	CU_ASSERT_FATAL(h != NULL);
+	free(h->kernel.release);
+	h->kernel.release = strdup(release);
+	Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	const char *vf = "0000:3b:02.0";
+	RULE("hostpf-cdev-none", rule_open(k, h, vf, false, NULL));
+	RULE("hostpf-cdev-token", rule_open(k, h, vf, false, rule_token));
+	RULE("hostpf-legacy-none", rule_open(k, h, vf, true, NULL));
+	RULE("hostpf-legacy-token", rule_open(k, h, vf, true, rule_token));
+	kernel_free(TAKE_PTR(k));
+	host_free(TAKE_PTR(h));
+
+	/* The PF on vfio-pci with its VFs. */
+	h = test_load_fixture("sriov-vfio.json");
+	CU_ASSERT_FATAL(h != NULL);
+	free(h->kernel.release);
+	h->kernel.release = strdup(release);
+	ASSERT_OK(kernel_new("sim", h, &k));
+	const char *pf = "0000:01:00.0", *vf0 = "0000:01:10.0", *vf1 = "0000:01:10.2";
+	RULE("idlepf-cdev-none", rule_open(k, h, vf0, false, NULL));
+	RULE("idlepf-legacy-none", rule_open(k, h, vf0, true, NULL));
+	/* Process A binds the PF and sets the token. */
+	int ia, pfd;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &ia));
+	ASSERT_OK(K(device_open, host_find_device(h, pf), &pfd));
+	ASSERT_OK(K(device_bind, pfd, ia, &id));
+	ASSERT_OK(kernel_sim_set_vf_token(k, pfd, rule_token));
+	RULE("heldpf-cdev-none", rule_open(k, h, vf0, false, NULL));
+	RULE("heldpf-cdev-token", rule_open(k, h, vf0, false, rule_token));
+	RULE("heldpf-cdev-wrong", rule_open(k, h, vf0, false, rule_wrong));
+	RULE("heldpf-legacy-none", rule_open(k, h, vf0, true, NULL));
+	RULE("heldpf-legacy-token", rule_open(k, h, vf0, true, rule_token));
+	RULE("heldpf-legacy-wrong", rule_open(k, h, vf0, true, rule_wrong));
+	ASSERT_OK(K(close, pfd));
+	ASSERT_OK(K(close, ia));
+	/* VF1 in use (the group path, with the token); the PF opened again. */
+	int ct, gfd, vfd;
+	ASSERT_OK(K(legacy_container_open, &ct));
+	ASSERT_OK(K(legacy_group_open, host_find_device(h, vf1)->iommu_group, ct, &gfd));
+	ASSERT_OK(K(legacy_set_iommu, ct));
+	ASSERT_OK(kernel_sim_legacy_device_open_token(k, gfd, host_find_device(h, vf1), rule_token,
+						      &vfd));
+	RULE("vfopen-pf-cdev-none", rule_open(k, h, pf, false, NULL));
+	RULE("vfopen-pf-cdev-wrong", rule_open(k, h, pf, false, rule_wrong));
+	RULE("vfopen-pf-cdev-token", rule_open(k, h, pf, false, rule_token));
+	RULE("vfopen-pf-legacy-none", rule_open(k, h, pf, true, NULL));
+	RULE("vfopen-pf-legacy-token", rule_open(k, h, pf, true, rule_token));
+	ASSERT_OK(K(close, vfd));
+	ASSERT_OK(K(close, gfd));
+	ASSERT_OK(K(close, ct));
+	kernel_free(TAKE_PTR(k));
+	CU_ASSERT_FATAL(fclose(f) == 0);
+
+	/* The recording without its comment lines. */
+	_cleanup_free_ char *want = calloc(1, n_expected + 1);
+	CU_ASSERT_FATAL(want != NULL);
+	size_t w = 0;
+	for (const char *l = expected; *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l + 1) : strlen(l);
+		if (*l != '#') {
+			memcpy(want + w, l, len);
+			w += len;
+		}
+		l += len;
+	}
+	if (!streq(got, want))
+		fprintf(stderr, "--- recorded kernel (%s) ---\n%s--- sim ---\n%s", release, want, got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	/* Not vacuous: the recording has both paths' answers in it. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(want, "heldpf-legacy-none EACCES"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(want, "heldpf-legacy-token ok"));
+}
+
 /*
  * Resets on sriov-vfio: 02:00.0 (reset_method "bus", but a sibling on its bus) and 02:00.1
  * (none) have no working function reset; a hot reset needs every device of the bus bound to
@@ -1366,6 +1502,7 @@ static CU_TestInfo tests[] = {
 	{ "fixtures", test_fixtures },
 	{ "sync_host", test_sync_host },
 	{ "vf_token", test_vf_token },
+	{ "vf_token_rules", test_vf_token_rules },
 	{ "resets", test_resets },
 	{ "last_close_sent_fd", test_last_close_sent_fd },
 	{ "last_close_inherited", test_last_close_inherited },

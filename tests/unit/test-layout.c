@@ -7,7 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "common/layout.h"
+#include "common/client/layout.h"
 #include "common/macro.h"
 #include "tests/unit/test.h"
 

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/limits-conf.h"
+#include "common/client/limits-conf.h"
 #include "common/macro.h"
 #include "tests/unit/test.h"
 

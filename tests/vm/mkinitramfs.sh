@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # mkinitramfs.sh KV VERSION MODE: print the path of a gzip'd initramfs for MODE (rebuilt:
-# iommufd + cdev modules; stock: Debian's vfio only, legacy group/container path).
+# iommufd + cdev modules; stock: Debian's vfio only, legacy group/container path; sriov: the
+# rebuilt modules with igb as the host driver instead of e1000e, IOASID_VM_HOST_MODULES).
 # Contents: static busybox, the modules (decompressed, in dependency order), the project's
 # binaries with their shared libraries, lspci, passwd/group with an unprivileged user, the
 # test /init and the scenario scripts. Cached by a hash of every input, so a warm run with
@@ -11,7 +12,12 @@ set -eu
 
 kv=$1 ver=$2 mode=$3
 top=$VM_CACHE/$ver
-mods=$top/modules/$mode
+case $mode in
+sriov) mods=$top/modules/rebuilt ;;
+*) mods=$top/modules/$mode ;;
+esac
+# Host drivers loaded before the binding: e1000e (modules/host), or igb for the SR-IOV boot.
+hostmods=${IOASID_VM_HOST_MODULES:-$top/modules/host}
 [ -e "$top/modules/.complete" ] || vm_die "modules for $ver are not built"
 bb=$(command -v busybox || true)
 [ -n "$bb" ] && file_is_static=$(ldd "$bb" 2>&1 | grep -c 'not a dynamic' || true)
@@ -34,9 +40,10 @@ qb=${IOASID_VM_QEMU_BUNDLE:-}
 
 hash=$( {
 	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
-	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$top"/modules/host/* \
+	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$hostmods"/* \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
-		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected 2>/dev/null
+		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected \
+		"$REPO"/tests/tools/vf-token-rules.expected 2>/dev/null
 } | sha256sum | cut -c1-16)
 out=$top/initrd-$mode-$hash.gz
 if [ -e "$out" ]; then
@@ -74,10 +81,10 @@ for m in "${order[@]}"; do
 	strip --strip-debug "$s/lib/ioasid-modules/$m.ko" 2>/dev/null || true
 done
 printf '%s\n' "${order[@]}" >"$s/lib/ioasid-modules/order"
-# e1000e (a host driver) for the not-viable group scenario, with its dependencies.
-if [ -d "$top/modules/host" ]; then
+# e1000e (a host driver) for the not-viable group scenario, or igb, with its dependencies.
+if [ -d "$hostmods" ]; then
 	mkdir -p "$s/lib/ioasid-modules/host"
-	cp "$top/modules/host/"* "$s/lib/ioasid-modules/host/"
+	cp "$hostmods/"* "$s/lib/ioasid-modules/host/"
 fi
 
 # Binaries and their libraries (ldd), at the same paths as on the host.
@@ -130,6 +137,9 @@ echo "$mode" >"$s/etc/ioasid-vm-mode"
 # What the kernel branch recorded from a real kernel and replays on the sim (scenario K1).
 [ -e "$REPO/tests/tools/kernel-probe-rules.expected" ] &&
 	cp "$REPO/tests/tools/kernel-probe-rules.expected" "$s/scenarios/"
+# The same for the VF-token rules (scenario S12).
+[ -e "$REPO/tests/tools/vf-token-rules.expected" ] &&
+	cp "$REPO/tests/tools/vf-token-rules.expected" "$s/scenarios/"
 
 (cd "$s" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$out.$$.tmp"
 mv "$out.$$.tmp" "$out"

@@ -39,7 +39,9 @@ vm_log "kernel $KV (package $VER)"
 # Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
 ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1 S11 SD L1"
 ALL_STOCK="L0 S9"
-want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK}
+# SR-IOV (QEMU's igb, which bookworm's QEMU lacks): a third boot with trixie's QEMU.
+ALL_SRIOV="S12"
+want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK $ALL_SRIOV}
 pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
 
 # The machine (see tests/vm/README.md for the groups it gives):
@@ -65,9 +67,20 @@ machine=(
 	-netdev user,id=n1,restrict=on
 )
 
-# trixie's QEMU for S10, installed into the build chroot once (still under the lock).
-QEMU_BUNDLE=
-case " $want " in *" S10 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10" ;; esac
+# The SR-IOV boot (S12): an igb (82576 PF; VFs 8086:10ca) alone under a root port.
+machine_sriov=(
+	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
+	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot
+	-device intel-iommu,intremap=on,caching-mode=on
+	-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=0x3
+	-device igb,bus=rp1,netdev=n0,romfile= -netdev user,id=n0,restrict=on
+)
+
+# trixie's QEMU for S10 (in the guest) and S12 (on the host, for its igb), installed into the
+# build chroot once, and the stock igb driver for S12 (still under the lock).
+QEMU_BUNDLE= IGB_MODULES=
+case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
+case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
 flock -u "$lockfd"
 t1=$(date +%s)
 
@@ -75,16 +88,25 @@ PASS=0 FAIL=0 TODO=0
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
-	local qb=
+	local qb= hm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
-	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb "$VM_DIR/mkinitramfs.sh" "$KV" "$VER" "$mode") ||
-		vm_die "initramfs ($mode) failed"
+	if [ "$mode" = sriov ]; then
+		# trixie's QEMU on the host, with the bundle's own loader and libraries; vfio-pci
+		# may create VFs on a PF it drives.
+		hm=$IGB_MODULES
+		qemu=("$QEMU_BUNDLE/lib/ld-linux-x86-64.so.2" --library-path "$QEMU_BUNDLE/lib"
+			"$QEMU_BUNDLE/bin/qemu-system-x86_64" -L "$QEMU_BUNDLE/share/qemu")
+		mach=("${machine_sriov[@]}")
+		append="vfio_pci.enable_sriov=1"
+	fi
+	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm "$VM_DIR/mkinitramfs.sh" \
+		"$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
-	timeout "${IOASID_VM_TIMEOUT:-300}" qemu-system-x86_64 "${machine[@]}" \
+	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 intel_iommu=on iommu=nopt ioasid.scenarios=$list ${IOASID_VM_APPEND:-}" \
+		-append "console=ttyS0 panic=-1 loglevel=4 intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	te=$(date +%s)
@@ -124,12 +146,13 @@ boot() { # mode scenarios
 	vm_log "$mode boot: $((te - tb)) s"
 }
 
-# Sim vs real: SD printed the guest's snapshot and the outcome records of the daemon steps
-# (scenarios/outcomes.sh); simdiff.sh replays them on the sim kernel over that snapshot.
-# Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the summary.
-simdiff() {
-	local log=$out/serial-rebuilt.log sd=$out/simdiff line n=0
-	case ",$(pick "$ALL_REBUILT")," in *,SD,*) ;; *) return 0 ;; esac
+# Sim vs real: SD (S12 in the SR-IOV boot) printed the guest's snapshot and the outcome
+# records of the daemon steps (scenarios/outcomes.sh); simdiff.sh replays them on the sim
+# kernel over that snapshot. Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the summary.
+simdiff() { # mode scenario-that-printed-them [outcomes.sh scenarios to compare]
+	local log=$out/serial-$1.log sd=$out/simdiff line n=0
+	[ "$1" = rebuilt ] || sd=$out/simdiff-$1
+	case ",$(pick "$ALL_REBUILT $ALL_SRIOV")," in *,"$2",*) ;; *) return 0 ;; esac
 	mkdir -p "$sd"
 	sed -n '/^VMSNAP-BEGIN$/,/^VMSNAP-END$/{/^VMSNAP-/d;p}' "$log" >"$sd/snapshot.json"
 	sed -n 's/^VMOCVAR //p' "$log" >"$sd/vars"
@@ -140,7 +163,7 @@ simdiff() {
 		"vm: SIMDIFF PASS "*) PASS=$((PASS + 1)) n=$((n + 1)) ;;
 		"vm: SIMDIFF FAIL "*) FAIL=$((FAIL + 1)) n=$((n + 1)) ;;
 		esac
-	done < <("$VM_DIR/simdiff.sh" "$sd")
+	done < <("$VM_DIR/simdiff.sh" "$sd" "${3:-}")
 	if [ "$n" = 0 ]; then
 		echo "vm: SIMDIFF FAIL no comparison was made (see above)"
 		FAIL=$((FAIL + 1))
@@ -148,8 +171,10 @@ simdiff() {
 }
 
 boot rebuilt "$(pick "$ALL_REBUILT")"
-simdiff
+simdiff rebuilt SD
 boot stock "$(pick "$ALL_STOCK")"
+boot sriov "$(pick "$ALL_SRIOV")"
+simdiff sriov S12 S12
 # Every scenario is implemented now: a TODO line means one stopped being, and fails the tier.
 [ "$TODO" = 0 ] || vm_log "$TODO scenario(s) reported TODO (see the TODO lines): failing the tier"
 echo "vm: $PASS passed, $FAIL failed, $TODO todo ($(( $(date +%s) - t0 )) s total, prepare $((t1 - t0)) s)"

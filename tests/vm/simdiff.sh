@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# simdiff.sh DIR: the host half of "sim vs real". DIR holds what run.sh extracted from the
-# guest's serial log: snapshot.json (`ioasidctl snapshot` of the guest's host), vars (the BDFs)
-# and outcomes-real.txt (scenario SD). Replays scenarios/outcomes.sh against
+# simdiff.sh DIR [SCENARIOS]: the host half of "sim vs real". DIR holds what run.sh extracted
+# from one boot's serial log: snapshot.json (`ioasidctl snapshot` of the guest's host), vars
+# (the BDFs) and outcomes-real.txt (scenario SD, or S12 in the SR-IOV boot). SCENARIOS: the
+# outcomes.sh scenarios to compare (default: SD's). Replays scenarios/outcomes.sh against
 # `ioasidd --kernel=sim --host=snapshot.json` (same policy, same requests, clients as other
 # uids via setpriv) into outcomes-sim.txt, normalizes both and diffs them per scenario:
 #   vm: SIMDIFF PASS <id> <n> records identical
@@ -28,7 +29,8 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-dir=${1:?usage: simdiff.sh DIR}
+dir=${1:?usage: simdiff.sh DIR [SCENARIOS]}
+only=${2:-}
 [ -s "$dir/snapshot.json" ] || vm_die "simdiff: no guest snapshot in $dir"
 for b in ioasidd ioasidctl rawclient; do
 	[ -x "$BDIR/$b" ] || vm_die "simdiff: $BDIR/$b missing (make build-tests)"
@@ -37,7 +39,10 @@ done
 
 # The BDFs, as the guest found them (only PCI addresses are accepted).
 while IFS='=' read -r k v; do
-	case $k in EDU_SINGLE | EDU_MF | TESTDEV_MF | EDU_BR | TESTDEV_BR | EDU_HOSTGRP) ;; *) continue ;; esac
+	case $k in EDU_SINGLE | EDU_MF | TESTDEV_MF | EDU_BR | TESTDEV_BR | EDU_HOSTGRP) ;;
+	IGB_PF | IGB_VF0 | IGB_VF1) ;;
+	*) continue ;;
+	esac
 	[[ $v =~ ^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$ ]] || vm_die "simdiff: bad $k '$v'"
 	printf -v "$k" '%s' "$v"
 done <"$dir/vars"
@@ -55,14 +60,18 @@ SIM_OUT=$dir/outcomes-sim.txt
 : >"$SIM_OUT"
 
 oc_daemon() { # policy [ioasidd args]
-	local p=$1 k
+	local p=$1 k n
 	shift
 	rm -f "$OC_SOCK"
+	# The daemon binds, then sets the socket's mode: open it up only once it says it serves
+	# (a chmod between its bind and its own chmod would be undone, and clients get EACCES).
+	n=$(grep -c '^ioasidd: Serving on ' "$dir/simdiff-ioasidd.log" 2>/dev/null)
 	"$OC_IOASIDD" --kernel=sim --host="$dir/snapshot.json" --config="$p" --socket="$OC_SOCK" \
 		"$@" >>"$dir/simdiff-ioasidd.log" 2>&1 </dev/null &
 	OC_DAEMON_PID=$!
 	for k in $(seq 200); do
-		[ -S "$OC_SOCK" ] && { chmod 0666 "$OC_SOCK"; return 0; }
+		[ -S "$OC_SOCK" ] && [ "$(grep -c '^ioasidd: Serving on ' "$dir/simdiff-ioasidd.log")" -gt "${n:-0}" ] &&
+			{ chmod 0666 "$OC_SOCK"; return 0; }
 		kill -0 "$OC_DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -90,6 +99,7 @@ oc_host_ctl() { "$BDIR/ioasidctl" --host="$dir/snapshot.json" "$@"; }
 oc_emit() { echo "$1 $2 $3" >>"$SIM_OUT"; }
 
 . "$VM_DIR/scenarios/outcomes.sh"
+[ -n "$only" ] && OC_SCENARIOS=$only
 oc_run_all
 
 # norm FILE ID: that scenario's records, one "<step> <normalized json>" per line.

@@ -14,7 +14,8 @@
 #   oc_emit ID STEP JSON              keep one record
 # and sets OC_CTL, OC_RAW (ioasidctl, rawclient), OC_IOASIDD, OC_IOASIDD_BYPASS, OC_SOCK,
 # OC_DIR (scratch), OC_SOCKET_GROUP_LINE and the BDFs EDU_SINGLE EDU_MF TESTDEV_MF EDU_BR
-# TESTDEV_BR EDU_HOSTGRP.
+# TESTDEV_BR EDU_HOSTGRP. S12 runs in a boot of its own (QEMU's igb) and uses IGB_PF, IGB_VF0
+# and IGB_VF1 instead; its guest half is scenarios/s12-sriov.sh.
 
 OC_SCENARIOS="S2 S3 S4 S5 S6 S7 S8 B1"
 
@@ -169,6 +170,31 @@ oc_B1() {
 	oc_raw_acquire B1 raw-bridge 1000 "{\"devices\":[\"$EDU_BR\"],\"mode\":\"attached\"}"
 	oc_raw_acquire B1 raw-bridge-pair 1000 \
 		"{\"devices\":[\"$EDU_BR\",\"$TESTDEV_BR\"],\"mode\":\"attached\"}"
+	oc_daemon_stop
+}
+
+# S12: the PF (on vfio-pci, with two VFs) leased to uid 1000 in attached mode: uid 1001's VF
+# is refused naming the PF, 1000 takes a VF of its own PF; the other way round, 1001 holds a
+# VF and 1000's PF is refused naming it. With split-sriov grants on both rules the daemon lets
+# 1001 have the VF: in attached mode it binds it, where the kernel's VF-token rule (6.17+)
+# or its absence (before) answers.
+oc_S12() {
+	oc_start S12 || return
+	oc_hold s12a 1000 "$IGB_PF" --mode attached
+	oc_raw_acquire S12 vf-while-pf-held 1001 "{\"devices\":[\"$IGB_VF0\"],\"mode\":\"unbound\"}"
+	oc_acquire S12 own-vf-while-pf-held 1000 "$IGB_VF1" --mode unbound
+	oc_unhold S12 pf-holder s12a
+	oc_hold s12b 1001 "$IGB_VF0" --mode unbound
+	oc_raw_acquire S12 pf-while-vf-held 1000 "{\"devices\":[\"$IGB_PF\"],\"mode\":\"attached\"}"
+	oc_unhold S12 vf-holder s12b
+	oc_daemon_stop
+	oc_start S12 "allow uid 1000 to any mode attached,unbound split-sriov yes
+allow uid 1001 to any mode attached,unbound split-sriov yes" || return
+	oc_hold s12c 1000 "$IGB_PF" --mode attached
+	oc_raw_acquire S12 split-vf-attached 1001 "{\"devices\":[\"$IGB_VF0\"],\"mode\":\"attached\"}"
+	oc_raw_acquire S12 split-vf-unbound 1001 "{\"devices\":[\"$IGB_VF1\"],\"mode\":\"unbound\"}"
+	oc_unhold S12 split-pf-holder s12c
+	oc_leases S12 leases-after
 	oc_daemon_stop
 }
 

@@ -5,8 +5,11 @@
  * Layout validation: can this IOAS layout (policy/policy.h PolicyLayout: the allowed IOVA
  * windows) be applied to an IOAS that these devices of this host get attached to?
  *
- * Pure: it reads only the structs it is given. The daemon runs it before staging or
- * acquiring with a layout; `ioasidctl layout check` runs the same function offline.
+ * Pure: it reads only the structs it is given. `ioasidctl layout check` runs it offline. The
+ * daemon does not: it applies the windows and reports the kernel's refusal (EADDRINUSE at
+ * attach). So this file sits in the client library, above policy/ for PolicyLayout; the
+ * daemon does not link that library, and a daemon that came to call layout_check() would
+ * move this file down to policy/.
  *
  * The kernel facts it encodes (reference: uapi-facts §3.3):
  *   - at attach, every reserved region of the device's group except `direct-relaxable`

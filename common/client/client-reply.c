@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/proto.h"
 
 void ioasid_error_done(IoasidError *e) {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/limits-conf.h"
+#include "common/client/limits-conf.h"
 #include "common/macro.h"
 #include "common/util.h"
 

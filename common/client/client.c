@@ -5,7 +5,7 @@
  */
 #include <fcntl.h>
 
-#include "common/client.h"
+#include "common/client/client.h"
 #include "common/json-write.h"
 #include "common/proto.h"
 #include "common/varlink.h"

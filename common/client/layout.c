@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
-#include "common/layout.h"
+#include "common/client/layout.h"
 #include "common/macro.h"
 
 static const char *const conflict_type_names[_LAYOUT_CONFLICT_TYPE_MAX] = {
