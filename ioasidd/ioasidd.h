@@ -289,16 +289,12 @@ void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, cons
  *   device_event     a udev event: for Monitor
  *   lease_ended      a lease of connection c ended (was_pending: its reply was still
  *                    queued); c may fall under the idle deadline again
- *   connection_find  a connection by id, or NULL (leases restored from the fdstore)
- *   connection_adopt a connection for a socket kept in the fdstore, with its old id
  *   connection_store put c's socket in the fdstore (its connection-lifetime lease is kept)
  */
 typedef struct ManagerHooks {
 	void (*lease_event)(Manager *m, const Lease *l, const char *event);
 	void (*device_event)(Manager *m, const char *event, const char *bdf);
 	void (*lease_ended)(Manager *m, Connection *c, bool was_pending);
-	Connection *(*connection_find)(Manager *m, uint64_t id);
-	int (*connection_adopt)(Manager *m, int fd, uint64_t id, Connection **ret);
 	int (*connection_store)(Manager *m, Connection *c);
 } ManagerHooks;
 
@@ -339,6 +335,13 @@ struct Manager {
 	bool testing_bypass;
 	bool stopping;
 };
+
+/* A connection kept in the fdstore for a restored connection-lifetime lease: its old id and
+ * its socket, handed up for the server to adopt (state never adopts one itself). */
+typedef struct StoredConnection {
+	uint64_t id;
+	int fd;
+} StoredConnection;
 
 /* ---- manager.c: the lease table's life (below the method layer, above lease/hold/state) ---- */
 
@@ -399,10 +402,12 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver);
 /* A udev event, for Monitor subscribers (through the server's hook). */
 void manager_device_event(Manager *m, const char *event, const char *bdf);
 /*
- * manager_restore: leases kept in the fdstore by the previous instance (state_restore()),
- * their owners' pidfds watched again. Returns how many were restored.
+ * manager_restore: leases kept in the fdstore by the previous instance (state_restore(),
+ * whose *ret_conns the caller has the server adopt), their owners' pidfds watched again.
+ * Returns how many were restored.
  */
-int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n);
+int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
+		    StoredConnection **ret_conns, size_t *ret_n_conns);
 
 /* ---- hold.c ---- */
 /*
@@ -505,10 +510,20 @@ void state_forget_lease(Manager *m, Lease *l);
 /* A connection's socket under "C<id>". 0 or -errno. */
 int state_store_connection(Manager *m, uint64_t id, int fd);
 void state_forget_connection(Manager *m, uint64_t id);
-/* Restores leases from the state memfd (taken, may be -EBADF) and the stored fds (names[i]
- * for fds[i]; claimed entries are set to -EBADF, the rest closed), their connections through
- * hooks.connection_find/connection_adopt. The owners' pidfds are not watched yet
- * (manager_restore()). Returns how many. */
-int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n);
+/*
+ * state_restore: restores leases from the state memfd (taken, may be -EBADF) and the stored
+ * fds (names[i] for fds[i]; claimed entries are set to -EBADF, the rest closed). The sockets
+ * of connection-lifetime leases come back in *ret_conns (malloc'd; the caller adopts them and
+ * tells state_restore_attach(), then calls state_restore_finish()). The owners' pidfds are
+ * not watched yet (manager_restore()). Returns how many leases were restored.
+ */
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
+		  StoredConnection **ret_conns, size_t *ret_n_conns);
+/* The connection with the old id id was adopted as c (NULL: it could not be): its restored
+ * leases are c's. */
+void state_restore_attach(Manager *m, uint64_t id, Connection *c);
+/* Restored connection-lifetime leases without their connection are dropped (logged), the
+ * others stored again. Returns how many were dropped. */
+int state_restore_finish(Manager *m);
 /* sd_notify STATUS= with the lease and connection counts (under systemd only). */
 void state_update_status(Manager *m);

@@ -356,6 +356,21 @@ static int take_other_fd(Manager *m, int fd, const char *name) {
 	return 0;
 }
 
+/* The leases the previous instance kept in the fdstore, with the connections of those of
+ * connection lifetime (adopted here, by the server, under their old ids). */
+static void restore_leases(Manager *m, int state_fd, int *fds, char **names, size_t n) {
+	_cleanup_free_ StoredConnection *conns = NULL;
+	size_t n_conns = 0;
+	int k = manager_restore(m, state_fd, fds, names, n, &conns, &n_conns);
+	for (size_t i = 0; i < n_conns; i++) {
+		Connection *c = NULL;
+		if (server_adopt(m, conns[i].fd, conns[i].id, &c) >= 0)
+			state_restore_attach(m, conns[i].id, c);
+	}
+	k -= state_restore_finish(m);
+	log_info("Restored %d lease(s) from the fdstore", k);
+}
+
 /* What systemd passed: the listening socket (socket activation) and, after a restart, the
  * fdstore entries that keep leases alive (restored here). 0 or -errno (logged). */
 static int take_passed_fds(Manager *m) {
@@ -383,10 +398,8 @@ static int take_passed_fds(Manager *m) {
 	}
 	if (r < 0)
 		return r;
-	if (state_fd >= 0 || n_stored > 0) {
-		int k = manager_restore(m, state_fd, stored_fds, stored_names, n_stored);
-		log_info("Restored %d lease(s) from the fdstore", k);
-	}
+	if (state_fd >= 0 || n_stored > 0)
+		restore_leases(m, state_fd, stored_fds, stored_names, n_stored);
 	return 0;
 }
 

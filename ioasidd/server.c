@@ -510,8 +510,7 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	return connection_new_full(m, fd, peer, 0, NULL);
 }
 
-/* A connection from a socket kept across a restart (fdstore), with its old id. */
-static int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
+int server_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	_cleanup_client_fd_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
 	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
@@ -759,13 +758,6 @@ static void hook_lease_ended(Manager *m, Connection *c, bool was_pending) {
 		connection_rearm_idle(c);
 }
 
-static Connection *hook_connection_find(Manager *m, uint64_t id) {
-	for (Connection *c = m->connections; c; c = c->next)
-		if (c->id == id)
-			return c;
-	return NULL;
-}
-
 static int hook_connection_store(Manager *m, Connection *c) {
 	if (c->stored)
 		return 0;
@@ -780,8 +772,6 @@ void server_register_hooks(Manager *m) {
 		.lease_event = hook_lease_event,
 		.device_event = hook_device_event,
 		.lease_ended = hook_lease_ended,
-		.connection_find = hook_connection_find,
-		.connection_adopt = connection_adopt,
 		.connection_store = hook_connection_store,
 	};
 }

@@ -19,6 +19,9 @@ int server_refuse_fds(int fd);
  * server_close_all(): the socket closed (unlinked if it is ours). */
 int listener_start(Manager *m);
 void listener_close(Manager *m);
+/* A connection for a socket kept across a restart (fdstore, taken), with its old id. 0 or
+ * -errno (fd closed). */
+int server_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
 /* At exit: finish replies already started, drop the rest whole. Idempotent. */
 void server_drain(Manager *m);
 /* At exit: every connection closed. */

@@ -59,7 +59,7 @@ int stage_parse_owner(const char *s, uid_t *ret_uid, char **ret_unit, Refusal *r
  * primary and supplementary groups from the user database; a "unit NAME" owner only ever
  * receives the context through a peer whose unit was pinned by its pidfd. cgroup and label
  * are unknown (rules naming them do not match). The same as re-evaluation at a reload does
- * for a staged context (methods.c).
+ * for a staged context (manager.c).
  */
 void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
 		      PolicyPeer *ret) {

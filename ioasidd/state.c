@@ -207,6 +207,8 @@ typedef struct Stored {
 	char **names;
 	int *fds;
 	size_t n;
+	StoredConnection *conns; /* connections of restored leases, for the server to adopt */
+	size_t n_conns;
 } Stored;
 
 /* Takes the fd stored under name (or -EBADF). */
@@ -245,31 +247,35 @@ static bool id_valid(const char *id) {
 	return true;
 }
 
-/* The connection of a connection-lifetime lease: already adopted for another lease, or
- * adopted now from the store. NULL with *why set when it cannot be. */
-static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid, const char **why) {
-	Connection *c = m->hooks.connection_find ? m->hooks.connection_find(m, cid) : NULL;
-	if (c)
-		return c;
+/* The connection of a connection-lifetime lease: already taken for another lease, or taken
+ * now from the store (the server adopts it after the restore). Returns 0, or -ENOENT with
+ * *why set when it cannot be. */
+static int restore_connection(Manager *m, Stored *st, uint64_t cid, const char **why) {
+	for (size_t i = 0; i < st->n_conns; i++)
+		if (st->conns[i].id == cid)
+			return 0;
 	char name[32];
 	snprintf(name, sizeof(name), "C%llu", (unsigned long long)cid);
 	int fd = take(st, name);
 	*why = "its connection closed while the daemon was down";
 	if (fd < 0)
-		return NULL;
+		return -ENOENT;
 	fdstore_remove(m, name); /* stored again under the same name when its lease is */
 	if (sd_is_socket_unix(fd, SOCK_STREAM, 0, NULL, 0) <= 0) {
 		*why = "its stored connection is not a connected AF_UNIX stream socket";
 		closer_close(fd);
-		return NULL;
+		return -ENOENT;
 	}
-	if (!m->hooks.connection_adopt) {
+	StoredConnection *c = reallocarray(st->conns, st->n_conns + 1, sizeof(*c));
+	if (!c) {
+		*why = "out of memory";
 		closer_close(fd);
-		return NULL;
+		return -ENOMEM;
 	}
-	if (m->hooks.connection_adopt(m, fd, cid, &c) < 0)
-		return NULL;
-	return c;
+	st->conns = c;
+	st->conns[st->n_conns++] = (StoredConnection){ .id = cid, .fd = fd };
+	*why = NULL;
+	return 0;
 }
 
 /* Is fd a pidfd? pidfd_send_signal() with signal 0 refuses anything else with EBADF. */
@@ -388,7 +394,7 @@ static void restore_fields(Lease *l, json_object *o, Why *w) {
 }
 
 /* What keeps it alive: the owner's pidfd (process lifetime: alive; watched again by
- * manager_restore()) or its connection (connection lifetime: adopted through the hooks). */
+ * manager_restore()) or its connection (connection lifetime: handed up to be adopted). */
 static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, json_object *o,
 			  Why *w) {
 	char pname[64];
@@ -412,13 +418,16 @@ static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, json
 		int64_t cid = 0;
 		if (!jint(o, "connection", 1, INT64_MAX, &cid))
 			w->why = "its connection is unknown";
-		else
-			l->connection = restore_connection(m, st, (uint64_t)cid, &w->why);
-		if (l->connection) {
-			l->connection_id = (uint64_t)cid;
-			w->why = NULL;
-		}
+		else if (restore_connection(m, st, (uint64_t)cid, &w->why) >= 0)
+			l->connection_id = (uint64_t)cid; /* attached once the server adopted it */
 	}
+}
+
+/* A restored lease that checked out: logged and stored again. */
+static void restored_lease_keep(Manager *m, Lease *l) {
+	log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
+		 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
+	(void)state_store_lease(m, l);
 }
 
 /* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
@@ -455,16 +464,46 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		lease_free(l, m->kernel);
 		return -ESTALE;
 	}
-	log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
-		 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
-	/* Re-store: names were kept by systemd, but the connection entry was removed above. */
+	/* Re-store: names were kept by systemd, but the connection entry was removed above.
+	 * A connection-lifetime lease waits for its connection (state_restore_finish()). */
 	l->stored = false;
 	forget_lease_names(m, id, n_devs);
-	(void)state_store_lease(m, l);
+	if (l->lifetime == POLICY_LIFETIME_CONNECTION)
+		return 0;
+	restored_lease_keep(m, l);
 	return 0;
 }
 
-int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
+void state_restore_attach(Manager *m, uint64_t id, Connection *c) {
+	for (Lease *l = m->leases.head; c && l; l = l->next)
+		if (l->lifetime == POLICY_LIFETIME_CONNECTION && !l->connection &&
+		    l->connection_id == id)
+			l->connection = c;
+}
+
+int state_restore_finish(Manager *m) {
+	int dropped = 0;
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (l->lifetime != POLICY_LIFETIME_CONNECTION || l->staged || l->stored)
+			continue;
+		if (l->connection) {
+			restored_lease_keep(m, l);
+			continue;
+		}
+		log_warning("Stored lease %s of uid %u dropped: its connection closed while the "
+			    "daemon was down", l->id, (unsigned)l->uid);
+		lease_table_remove(&m->leases, l);
+		lease_free(l, m->kernel);
+		dropped++;
+	}
+	(void)state_save(m);
+	return dropped;
+}
+
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
+		  StoredConnection **ret_conns, size_t *ret_n_conns) {
 	Stored st = { .names = names, .fds = fds, .n = n };
 	int restored = 0;
 	_cleanup_free_ char *text = NULL;
@@ -530,5 +569,7 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 		fds[i] = -EBADF;
 	}
 	(void)state_save(m);
+	*ret_conns = st.conns;
+	*ret_n_conns = st.n_conns;
 	return restored;
 }

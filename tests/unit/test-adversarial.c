@@ -125,7 +125,7 @@ static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t
  * attempt opened (iommufd, the other device already bound, the unplugged one) is closed;
  * the device bound before the failure is free and bindable again; the gone device stays
  * NoSuchDevice. Acquire runs in one turn of the event loop, so the open-to-send window of
- * the real daemon is exactly this one: between the kernel calls of build_context(). */
+ * the real daemon is exactly this one: between the kernel calls of context_build(). */
 static void test_b4_unplug_after_open(void) {
 	B4 t;
 	char err[128], dev[64];
