@@ -9,16 +9,28 @@
 # that fails: the mutant is "caught". A mutant every tier passes "survived": a check that no
 # test would notice breaking. A mutant that does not compile is counted apart.
 #
+# The unit tier runs first, alone (it takes seconds). A mutant it does not catch meets the
+# other tiers at once, side by side, each in a session and a temporary directory of its own:
+# the first tier to print a FAIL line or to exit non-zero catches it, and the others are
+# stopped (with every process left running from the scratch tree's build). So a mutant costs
+# about as long as the tier that catches it takes to reach its first failure, and a survivor
+# as long as the slowest tier.
+#
 # It works on a scratch copy of the tree (a git worktree of HEAD plus the uncommitted
 # changes), never on the checkout itself.
 #
-# Usage: tests/mutation/run.py [--tiers unit,daemon,integration] [--only FILE] [--list]
+# Usage: tests/mutation/run.py [--tiers unit,daemon,integration] [--only FILE]
+#                              [--match REGEX] [--list]
+# --match keeps the mutants whose listed form ("path:line function: op -> new") matches
+# REGEX, e.g. to check the survivors of a full run again after tests were added.
 # Exit status: 0 when every mutant was caught, 1 when any survived.
 
 import argparse
 import os
 import re
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,6 +139,10 @@ def apply(tree, mut):
     return l.strip(), lines[ln].strip()
 
 
+def listed(m):
+    return "%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5])
+
+
 def run(cmd, cwd, timeout):
     try:
         r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -136,17 +152,106 @@ def run(cmd, cwd, timeout):
         return "timeout"
 
 
+FAIL_LINE = re.compile(rb"^\s*FAIL\b")
+
+
+def reap_tree_processes(tree):
+    """Kills every process whose executable lies in the scratch tree (daemons a stopped tier
+    started in sessions of their own)."""
+    build = os.path.join(os.path.realpath(tree), "")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % pid)
+        except OSError:
+            continue
+        if exe.startswith(build):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def stop(p):
+    if p.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(p.pid, sig)
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def run_side_by_side(tiers, tree):
+    """Runs the tiers at once. Returns (tier, "timeout"|None) of the first that fails (a FAIL
+    line or a non-zero exit), or None when every tier passed."""
+    procs = {}
+    sel = selectors.DefaultSelector()
+    tmp = tempfile.mkdtemp(prefix="tiers-", dir=os.path.dirname(tree))
+    os.chmod(tmp, 0o755)
+    verdict = None
+    try:
+        for t in tiers:
+            d = os.path.join(tmp, t)
+            os.mkdir(d)
+            os.chmod(d, 0o1777)
+            p = subprocess.Popen(TIERS[t], cwd=tree, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 start_new_session=True, env=dict(os.environ, TMPDIR=d))
+            procs[t] = (p, time.time() + TIER_TIMEOUT[t], bytearray())
+            os.set_blocking(p.stdout.fileno(), False)
+            sel.register(p.stdout, selectors.EVENT_READ, t)
+        live = set(tiers)
+        while live and not verdict:
+            deadline = min(procs[t][1] for t in live)
+            for key, _ in sel.select(timeout=max(0.0, min(1.0, deadline - time.time()))):
+                t = key.data
+                p, _, buf = procs[t]
+                chunk = p.stdout.read() or b""
+                buf += chunk
+                if any(FAIL_LINE.match(l) for l in bytes(buf).split(b"\n")):
+                    verdict = (t, None)
+                    break
+                if not chunk:
+                    sel.unregister(p.stdout)
+                    rc = p.wait()
+                    live.discard(t)
+                    if rc != 0:
+                        verdict = (t, None)
+                        break
+            for t in list(live):
+                if not verdict and time.time() > procs[t][1]:
+                    verdict = (t, "timeout")
+    finally:
+        for p, _, _ in procs.values():
+            stop(p)
+            p.stdout.close()
+        reap_tree_processes(tree)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return verdict
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiers", default="unit,daemon,fdstore,integration")
     ap.add_argument("--only", default=None, help="only mutants in this file")
+    ap.add_argument("--match", default=None,
+                    help="only mutants whose listed form matches this regular expression")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     a = ap.parse_args()
     tiers = a.tiers.split(",")
     muts = [m for m in mutants() if not a.only or m[0] == a.only]
+    if a.match:
+        muts = [m for m in muts if re.search(a.match, listed(m))]
     if a.list:
         for m in muts:
-            print("%s:%d %s: %s -> %s" % (m[0], m[2] + 1, m[1], m[4], m[5]))
+            print(listed(m))
         print("mutation: %d mutants" % len(muts))
         return 0
 
@@ -158,16 +263,18 @@ def main():
     if diff:
         subprocess.run(["git", "-C", tree, "apply"], input=diff, check=True)
     caught = survived = broken = 0
+    survivors = []
     t0 = time.time()
     try:
         if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
             print("mutation: the unmutated tree does not build", file=sys.stderr)
             return 2
-        for t in tiers:
-            if run(TIERS[t], tree, TIER_TIMEOUT[t]) != 0:
-                print("mutation: tier %s fails on the unmutated tree (%s)" % (t, " ".join(TIERS[t])),
-                      file=sys.stderr)
-                return 2
+        r = run_side_by_side(tiers, tree)
+        if r:
+            t = r[0]
+            print("mutation: tier %s fails on the unmutated tree (%s)%s" %
+                  (t, " ".join(TIERS[t]), " (timeout)" if r[1] else ""), file=sys.stderr)
+            return 2
         for m in muts:
             path = m[0]
             orig_file = open(os.path.join(tree, path)).read()
@@ -178,14 +285,21 @@ def main():
                 verdict = "does not build"
             else:
                 verdict = None
-                for t in tiers:
+                first = [t for t in tiers if t == "unit"]
+                for t in first:
                     r = run(TIERS[t], tree, TIER_TIMEOUT[t])
                     if r != 0:
                         verdict = "caught by " + t + (" (timeout)" if r == "timeout" else "")
-                        caught += 1
-                        break
-                if not verdict:
+                rest = [t for t in tiers if t not in first]
+                if not verdict and rest:
+                    r = run_side_by_side(rest, tree)
+                    if r:
+                        verdict = "caught by " + r[0] + (" (timeout)" if r[1] else "")
+                if verdict:
+                    caught += 1
+                else:
                     verdict = "SURVIVED"
+                    survivors.append(listed(m))
                     survived += 1
             print("%-40s %s -> %s: %s\n    %s" % (where, m[4], m[5], verdict, after), flush=True)
             with open(os.path.join(tree, path), "w") as f:
@@ -193,6 +307,10 @@ def main():
     finally:
         subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", tree])
         shutil.rmtree(scratch, ignore_errors=True)
+    if survivors:
+        print("mutation: survivors:")
+        for l in survivors:
+            print("    " + l)
     print("mutation: %d mutants, %d caught, %d survived, %d did not build (%.0f s)" %
           (len(muts), caught, survived, broken, time.time() - t0))
     return 1 if survived else 0
