@@ -229,6 +229,7 @@ typedef struct Sim {
 } Sim;
 
 static const KernelOps sim_ops;
+static int sim_close(Kernel *k, int fd);
 
 static void sim_drain(Sim *s);
 
@@ -1563,8 +1564,8 @@ static int sim_legacy_open(Kernel *k, const Device *d, int *ret_container, int *
 		r = sim_legacy_device_open(k, gfd, d, &dfd);
 	if (r < 0) {
 		if (gfd >= 0)
-			(void)KERNEL_CALL(k, close, gfd);
-		(void)KERNEL_CALL(k, close, cfd);
+			(void)sim_close(k, gfd);
+		(void)sim_close(k, cfd);
 		return r;
 	}
 	*ret_container = cfd;

@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The kernel seam: the only code that touches /dev/iommu or /dev/vfio. One vtable, two
- * implementations:
+ * The kernel seam: the only code that touches /dev/iommu or /dev/vfio. Callers use the typed
+ * functions below (kernel_ioas_alloc(k, iommufd, &id), ...); each dispatches, in kernel.c,
+ * through a vtable that only the backends see (common/kernel-impl.h). Two implementations:
  *   - "linux" (kernel-linux.c): real ioctls with the project's own uAPI definitions
  *     (common/uapi.h); on kernels without iommufd it falls back to the legacy VFIO
  *     group/container uAPI, found by probing, never by version number;
@@ -43,95 +44,102 @@ typedef struct KernelHwInfo {
 	uint8_t max_pasid_log2;
 } KernelHwInfo;
 
-typedef struct KernelOps {
-	const char *name;
-	void (*free)(Kernel *k);
-	KernelApi (*api)(Kernel *k);
-
-	int (*iommufd_open)(Kernel *k, int *ret_fd);
-	/* IOMMU_OPTION_RLIMIT_MODE set: per_process true = 1. EPERM without CAP_SYS_RESOURCE,
-	 * EBUSY when the context holds objects. */
-	int (*iommufd_set_rlimit_mode)(Kernel *k, int iommufd, bool per_process);
-	int (*iommufd_get_rlimit_mode)(Kernel *k, int iommufd, bool *ret_per_process);
-	int (*ioas_alloc)(Kernel *k, int iommufd, uint32_t *ret_ioas_id);
-	int (*ioas_destroy)(Kernel *k, int iommufd, uint32_t id);
-	int (*ioas_allow_iovas)(Kernel *k, int iommufd, uint32_t ioas_id, const IovaRange *ranges,
-				size_t n);
-	/* Returns the ranges (malloc'd) and the alignment; retries EMSGSIZE internally. */
-	int (*ioas_iova_ranges)(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange **ret,
-				size_t *ret_n, uint64_t *ret_alignment);
-	int (*ioas_map)(Kernel *k, int iommufd, uint32_t ioas_id, uint32_t flags, uint64_t user_va,
-			uint64_t length, uint64_t *inout_iova);
-	int (*ioas_unmap)(Kernel *k, int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t length,
-			  uint64_t *ret_unmapped);
-	int (*ioas_set_huge_pages)(Kernel *k, int iommufd, uint32_t ioas_id, bool enable);
-
-	/* Opens the device's cdev O_RDWR|O_CLOEXEC|O_NOFOLLOW and verifies that the opened
-	 * fd's st_rdev leads back through /sys/dev/char/M:m to d->bdf. -ESTALE on mismatch,
-	 * -ENODEV when the device has no cdev any more. */
-	int (*device_open)(Kernel *k, const Device *d, int *ret_fd);
-	int (*device_bind)(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id);
-	/* pt_id: IOAS or HWPT; *ret_hwpt_id (may be NULL) gets the HWPT actually attached. */
-	int (*device_attach)(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret_hwpt_id);
-	int (*device_detach)(Kernel *k, int devfd);
-	int (*device_reset)(Kernel *k, int devfd);
-	int (*hw_info)(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
-
-	/* Legacy path (KERNEL_API_LEGACY): container + group + device fds for one device, in
-	 * one call (legacy_container_open, legacy_group_open, legacy_set_iommu,
-	 * legacy_device_open). */
-	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
-			   int *ret_device);
-	/* The same, step by step, for several groups on one container:
-	 * legacy_container_open: opens /dev/vfio/vfio, checks VFIO_API_VERSION and the TYPE1v2
-	 *   extension. -ENOENT without the container node, -EOPNOTSUPP without TYPE1v2.
-	 * legacy_group_open: opens /dev/vfio/<group> O_NOFOLLOW, verifies it is that group's
-	 *   node (-ESTALE), checks VFIO_GROUP_FLAGS_VIABLE (-EPERM when not viable, the errno
-	 *   SET_CONTAINER gives for a DMA API user) and sets it on container
-	 *   (VFIO_GROUP_SET_CONTAINER). -ENODEV when the group has no node, -EBUSY when the node
-	 *   is open elsewhere or the group's DMA is owned through another path.
-	 * legacy_set_iommu: VFIO_SET_IOMMU(TYPE1v2) on a container with at least one group;
-	 *   -EINVAL without a group or when already set. Once per container.
-	 * legacy_device_open: VFIO_GROUP_GET_DEVICE_FD(d->bdf) on the group fd: -EINVAL while
-	 *   the container's IOMMU is not set, -ENODEV when d is not (any more) in the group or
-	 *   not on a VFIO driver.
-	 * Closing the group fd (last reference) unsets the container; the container's mappings
-	 * go with its last group. */
-	int (*legacy_container_open)(Kernel *k, int *ret_container);
-	int (*legacy_group_open)(Kernel *k, int group, int container, int *ret_group);
-	int (*legacy_set_iommu)(Kernel *k, int container);
-	int (*legacy_device_open)(Kernel *k, int group_fd, const Device *d, int *ret_device);
-
-	int (*close)(Kernel *k, int fd);
-
-	/* fd_check: is fd what a record says it is: an iommufd (d NULL) or the VFIO device file
-	 * (cdev) of d? For fds the daemon gets back rather than opens (the fdstore after a
-	 * restart). 0 when it is, -ESTALE when it is some other file (another type, another
-	 * device, a device that is gone), -errno when it cannot be told. */
-	int (*fd_check)(Kernel *k, int fd, const Device *d);
-	/* An fd (owned by the backend) that polls readable when a file the backend handed out
-	 * may have been released (its last reference closed, anywhere); sync takes that in
-	 * (every other call does so first anyway). Only a backend that keeps state of its own
-	 * has one (the sim); linux: -EOPNOTSUPP, the kernel is its own state. */
-	int (*events_fd)(Kernel *k);
-	int (*sync)(Kernel *k);
-} KernelOps;
-
-struct Kernel {
-	const KernelOps *ops;
-	void *userdata;
-};
-
 /* kernel_new: name is "linux" or "sim". host is required for "sim" (the sim keeps a copy
  * of what it needs) and ignored by "linux". -EINVAL for an unknown name. */
 int kernel_new(const char *name, const Host *host, Kernel **ret);
+/* kernel_free: tears the backend down: its own fds (the sim's events fd and its pins of the
+ * files it handed out) are closed and its state freed. The files it handed out stay open:
+ * they are the caller's, closed with kernel_close() before this. Takes NULL, returns NULL. */
 Kernel *kernel_free(Kernel *k);
 static inline void kernel_freep(Kernel **k) {
 	kernel_free(*k);
 }
 #define _cleanup_kernel_free_ _cleanup_(kernel_freep)
 
+/* The backend's name: "linux" or "sim". */
+const char *kernel_name(const Kernel *k);
+/* Which uAPI the kernel offers, probed (never inferred from a version). */
+KernelApi kernel_api(Kernel *k);
 const char *kernel_api_to_string(KernelApi a);
 
-/* Thin inline dispatchers so callers read as kernel_ioas_alloc(k, fd, &id). */
-#define KERNEL_CALL(k, op, ...) ((k)->ops->op ? (k)->ops->op((k), ##__VA_ARGS__) : -EOPNOTSUPP)
+/*
+ * The calls. Each is one operation of the backend, named as in the kernel's uAPI; an
+ * operation the backend does not have returns -EOPNOTSUPP. Out-parameters (ret_*) are written
+ * only on success.
+ */
+
+/* ---- iommufd ---- */
+int kernel_iommufd_open(Kernel *k, int *ret_fd);
+/* IOMMU_OPTION_RLIMIT_MODE set: per_process true = 1. EPERM without CAP_SYS_RESOURCE,
+ * EBUSY when the context holds objects. */
+int kernel_iommufd_set_rlimit_mode(Kernel *k, int iommufd, bool per_process);
+int kernel_iommufd_get_rlimit_mode(Kernel *k, int iommufd, bool *ret_per_process);
+int kernel_ioas_alloc(Kernel *k, int iommufd, uint32_t *ret_ioas_id);
+/* IOMMU_DESTROY of any object id (IOAS, HWPT); ENOENT for an id that is not there. */
+int kernel_ioas_destroy(Kernel *k, int iommufd, uint32_t id);
+int kernel_ioas_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id, const IovaRange *ranges,
+			    size_t n);
+/* Returns the ranges (malloc'd) and the alignment; retries EMSGSIZE internally. */
+int kernel_ioas_iova_ranges(Kernel *k, int iommufd, uint32_t ioas_id, IovaRange **ret,
+			    size_t *ret_n, uint64_t *ret_alignment);
+int kernel_ioas_map(Kernel *k, int iommufd, uint32_t ioas_id, uint32_t flags, uint64_t user_va,
+		    uint64_t length, uint64_t *inout_iova);
+int kernel_ioas_unmap(Kernel *k, int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t length,
+		      uint64_t *ret_unmapped);
+int kernel_ioas_set_huge_pages(Kernel *k, int iommufd, uint32_t ioas_id, bool enable);
+
+/* ---- VFIO device cdev ---- */
+/* Opens the device's cdev O_RDWR|O_CLOEXEC|O_NOFOLLOW and verifies that the opened fd's
+ * st_rdev leads back through /sys/dev/char/M:m to d->bdf. -ESTALE on mismatch, -ENODEV when
+ * the device has no cdev any more. */
+int kernel_device_open(Kernel *k, const Device *d, int *ret_fd);
+int kernel_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id);
+/* pt_id: IOAS or HWPT; *ret_hwpt_id (may be NULL) gets the HWPT actually attached. */
+int kernel_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret_hwpt_id);
+int kernel_device_detach(Kernel *k, int devfd);
+int kernel_device_reset(Kernel *k, int devfd);
+int kernel_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
+
+/* ---- legacy VFIO (KERNEL_API_LEGACY) ---- */
+/* Container + group + device fds for one device, in one call (kernel_legacy_container_open,
+ * kernel_legacy_group_open, kernel_legacy_set_iommu, kernel_legacy_device_open). */
+int kernel_legacy_open(Kernel *k, const Device *d, int *ret_container, int *ret_group,
+		       int *ret_device);
+/* The same, step by step, for several groups on one container:
+ * kernel_legacy_container_open: opens /dev/vfio/vfio, checks VFIO_API_VERSION and the TYPE1v2
+ *   extension. -ENOENT without the container node, -EOPNOTSUPP without TYPE1v2.
+ * kernel_legacy_group_open: opens /dev/vfio/<group> O_NOFOLLOW, verifies it is that group's
+ *   node (-ESTALE), checks VFIO_GROUP_FLAGS_VIABLE (-EPERM when not viable, the errno
+ *   SET_CONTAINER gives for a DMA API user) and sets it on container
+ *   (VFIO_GROUP_SET_CONTAINER). -ENODEV when the group has no node, -EBUSY when the node
+ *   is open elsewhere or the group's DMA is owned through another path.
+ * kernel_legacy_set_iommu: VFIO_SET_IOMMU(TYPE1v2) on a container with at least one group;
+ *   -EINVAL without a group or when already set. Once per container.
+ * kernel_legacy_device_open: VFIO_GROUP_GET_DEVICE_FD(d->bdf) on the group fd: -EINVAL while
+ *   the container's IOMMU is not set, -ENODEV when d is not (any more) in the group or
+ *   not on a VFIO driver.
+ * Closing the group fd (last reference) unsets the container; the container's mappings
+ * go with its last group. */
+int kernel_legacy_container_open(Kernel *k, int *ret_container);
+int kernel_legacy_group_open(Kernel *k, int group, int container, int *ret_group);
+int kernel_legacy_set_iommu(Kernel *k, int container);
+int kernel_legacy_device_open(Kernel *k, int group_fd, const Device *d, int *ret_device);
+
+/* ---- files ---- */
+/* kernel_close: closes an fd the backend handed out (or one fd_check accepted): a plain
+ * close(), the file is released at its last reference. 0, -EBADF for fd < 0 or not open. */
+int kernel_close(Kernel *k, int fd);
+/* kernel_closep: kernel_close(*fd) when *fd >= 0, then *fd = -EBADF. Returns what
+ * kernel_close returned, 0 when there was nothing to close. */
+int kernel_closep(Kernel *k, int *fd);
+/* kernel_fd_check: is fd what a record says it is: an iommufd (d NULL) or the VFIO device
+ * file (cdev) of d? For fds the daemon gets back rather than opens (the fdstore after a
+ * restart). 0 when it is, -ESTALE when it is some other file (another type, another device,
+ * a device that is gone), -errno when it cannot be told. */
+int kernel_fd_check(Kernel *k, int fd, const Device *d);
+/* kernel_events_fd: an fd (owned by the backend) that polls readable when a file the backend
+ * handed out may have been released (its last reference closed, anywhere); kernel_sync()
+ * takes that in (every other call does so first anyway). Only a backend that keeps state of
+ * its own has one (the sim); linux: -EOPNOTSUPP for both, the kernel is its own state. */
+int kernel_events_fd(Kernel *k);
+int kernel_sync(Kernel *k);

@@ -42,10 +42,10 @@ static int plan_push(Plan *p, const Device *d) {
 static const char *owner_text(const Peer *peer, const Lease *l, char *buf, size_t size) {
 	if (hold_describe(l, l->uid == peer->uid, buf, size) > 0)
 		; /* revoked or ended, its files still open elsewhere: named to its holder */
-	else if (l->staged && l->uid == peer->uid)
+	else if (l->state == LEASE_STAGED && l->uid == peer->uid)
 		/* The owner asked with another mode, layout or device set than was staged. */
 		snprintf(buf, size, "staged for %s", strempty(l->owner));
-	else if (l->staged)
+	else if (l->state == LEASE_STAGED)
 		/* As for leases, a tenant does not learn who else holds a group; an admin sees it
 		 * in ListStaged. */
 		snprintf(buf, size, "staged for another owner");
@@ -271,7 +271,7 @@ static int check_limits(Manager *m, const Peer *peer, Plan *plan, Refusal *rf) {
 		return limit_exceeded(rf, "leases", plan->max_leases);
 	/* Legacy replies carry a group fd per group on top of the container and devices. */
 	size_t n_fds = plan->n_devices + 1 +
-		       (context_kernel_api(m->kernel) == KERNEL_API_LEGACY ? plan_n_groups(plan) : 0);
+		       (kernel_api(m->kernel) == KERNEL_API_LEGACY ? plan_n_groups(plan) : 0);
 	if (m->leases.n >= IOASID_MAX_LEASES)
 		return limit_exceeded(rf, "leases", IOASID_MAX_LEASES);
 	if (n_fds > IOASID_MAX_FDS_PER_REPLY)
@@ -281,7 +281,7 @@ static int check_limits(Manager *m, const Peer *peer, Plan *plan, Refusal *rf) {
 
 /* iommufd, or the legacy group/container API, found by the seam's probe. */
 static int kernel_api_check(Manager *m, Refusal *rf) {
-	KernelApi api = context_kernel_api(m->kernel);
+	KernelApi api = kernel_api(m->kernel);
 	if (api == KERNEL_API_IOMMUFD || api == KERNEL_API_LEGACY)
 		return 0;
 	return refusal_system(rf, -ENODEV, "open /dev/iommu", NULL);
@@ -328,12 +328,12 @@ static int check_device_free(Manager *m, const Peer *peer, const Device *d, Refu
 	/* A revoked or ended lease holds the group only while the kernel shows its files held:
 	 * ask the kernel again before refusing. */
 	Lease *gl = lease_table_group_owner(&m->leases, d->iommu_group);
-	if (gl && (gl->ended || gl->revoked))
+	if (gl && lease_is_over(gl))
 		hold_recheck(m, d->iommu_group);
 	/* A staged context answers GroupOwned below, naming its owner, and so does a lease held
 	 * after its end. */
 	Lease *l = lease_table_device_owner(&m->leases, d->bdf);
-	if (l && !l->staged && !l->revoked && !l->ended) {
+	if (l && (l->state == LEASE_PENDING || l->state == LEASE_ACTIVE)) {
 		char buf[128], o[96];
 		snprintf(buf, sizeof(buf), "leased to %s", owner_text(peer, l, o, sizeof(o)));
 		refusal_set(rf, IOASID_ERROR_DEVICE_BUSY);
@@ -415,7 +415,7 @@ static Lease *staged_match(Manager *m, const Peer *peer, const Plan *plan) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
 		/* A legacy context answers an attached request (the only one legacy serves). */
 		LeaseMode mode = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;
-		if (!l->staged || mode != plan->mode || l->n_devices != plan->n_devices ||
+		if (l->state != LEASE_STAGED || mode != plan->mode || l->n_devices != plan->n_devices ||
 		    !stage_owned_by(l, peer))
 			continue;
 		bool layout = (!l->layout && !plan->layout) ||

@@ -87,7 +87,7 @@ static int device_error(Manager *m, int r, const char *op, const Device *d, Refu
 }
 
 /* A kernel call op failed with r: the named error the client gets. Returns r. */
-static int kernel_error(Manager *m, int r, const char *op, const Device *d, const char *layout,
+static int refuse_kernel(Manager *m, int r, const char *op, const Device *d, const char *layout,
 			Refusal *rf) {
 	if ((streq(op, "device-open") || streq(op, "device-bind") || streq(op, "group-open")) &&
 	    device_error(m, r, op, d, rf) < 0)
@@ -129,7 +129,7 @@ static int add_device(Manager *m, Lease *l, const Device *d, int fd, Refusal *rf
 	int r = lease_add_device(l, d->bdf, d->iommu_group, fd);
 	if (r < 0) {
 		if (l->n_devices == 0 || l->devices[l->n_devices - 1].fd != fd)
-			kclose(m->kernel, fd);
+			kernel_close(m->kernel, fd);
 		return refusal_system(rf, r, "lease", NULL);
 	}
 	return 0;
@@ -152,33 +152,33 @@ static int build_legacy(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 				       "legacy VFIO (no iommufd): there is no IOAS to apply a layout "
 				       "to; the client maps through the container itself");
 	l->mode = LEASE_MODE_LEGACY;
-	r = KERNEL_CALL(m->kernel, legacy_container_open, &l->container);
+	r = kernel_legacy_container_open(m->kernel, &l->container);
 	if (r < 0)
-		return kernel_error(m, r, "container-open", NULL, NULL, rf);
+		return refuse_kernel(m, r, "container-open", NULL, NULL, rf);
 	for (size_t i = 0; i < plan->n_devices; i++) {
 		const Device *d = plan->devices[i];
 		if (lease_legacy_group(l, d->iommu_group))
 			continue;
 		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, legacy_group_open, d->iommu_group, l->container, &fd);
+		r = kernel_legacy_group_open(m->kernel, d->iommu_group, l->container, &fd);
 		if (r < 0)
-			return kernel_error(m, r, "group-open", d, NULL, rf);
+			return refuse_kernel(m, r, "group-open", d, NULL, rf);
 		r = lease_add_legacy_group(l, d->iommu_group, fd);
 		if (r < 0) {
-			kclose(m->kernel, fd);
+			kernel_close(m->kernel, fd);
 			return refusal_system(rf, r, "lease", NULL);
 		}
 	}
-	r = KERNEL_CALL(m->kernel, legacy_set_iommu, l->container);
+	r = kernel_legacy_set_iommu(m->kernel, l->container);
 	if (r < 0)
-		return kernel_error(m, r, "set-iommu", NULL, NULL, rf);
+		return refuse_kernel(m, r, "set-iommu", NULL, NULL, rf);
 	for (size_t i = 0; i < plan->n_devices; i++) {
 		const Device *d = plan->devices[i];
 		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, legacy_device_open,
-				lease_legacy_group(l, d->iommu_group)->fd, d, &fd);
+		r = kernel_legacy_device_open(m->kernel, lease_legacy_group(l, d->iommu_group)->fd,
+					      d, &fd);
 		if (r < 0)
-			return kernel_error(m, r, "device-open", d, NULL, rf);
+			return refuse_kernel(m, r, "device-open", d, NULL, rf);
 		if ((r = add_device(m, l, d, fd, rf)) < 0)
 			return r;
 	}
@@ -192,15 +192,15 @@ static int build_legacy(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
  * client (QEMU) allocates and shapes its own IOAS, so the daemon cannot enforce windows. */
 static int build_ioas(Manager *m, const Plan *plan, Lease *l, char ***warnings, Refusal *rf) {
 	const PolicyLayout *layout = plan->layout_def;
-	int r = KERNEL_CALL(m->kernel, iommufd_open, &l->iommufd);
+	int r = kernel_iommufd_open(m->kernel, &l->iommufd);
 	if (r < 0)
-		return kernel_error(m, r, "iommufd-open", NULL, plan->layout, rf);
+		return refuse_kernel(m, r, "iommufd-open", NULL, plan->layout, rf);
 	if (layout && layout->accounting == POLICY_ACCOUNTING_PROCESS) {
 		bool raised = caps_raise(CAP_SYS_RESOURCE);
-		r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, l->iommufd, true);
+		r = kernel_iommufd_set_rlimit_mode(m->kernel, l->iommufd, true);
 		caps_lower(CAP_SYS_RESOURCE, raised);
 		if (r < 0)
-			return kernel_error(m, r, "iommufd-set-rlimit-mode", NULL, plan->layout, rf);
+			return refuse_kernel(m, r, "iommufd-set-rlimit-mode", NULL, plan->layout, rf);
 	}
 	if (plan->mode != LEASE_MODE_ATTACHED) {
 		if (warnings && layout && (layout->n_windows > 0 || !layout->huge_pages))
@@ -209,19 +209,19 @@ static int build_ioas(Manager *m, const Plan *plan, Lease *l, char ***warnings, 
 					  "setting are not applied (the client allocates its own IOAS)");
 		return 0;
 	}
-	r = KERNEL_CALL(m->kernel, ioas_alloc, l->iommufd, &l->ioas_id);
+	r = kernel_ioas_alloc(m->kernel, l->iommufd, &l->ioas_id);
 	if (r < 0)
-		return kernel_error(m, r, "ioas-alloc", NULL, plan->layout, rf);
+		return refuse_kernel(m, r, "ioas-alloc", NULL, plan->layout, rf);
 	if (layout && layout->n_windows > 0) {
-		r = KERNEL_CALL(m->kernel, ioas_allow_iovas, l->iommufd, l->ioas_id, layout->windows,
+		r = kernel_ioas_allow_iovas(m->kernel, l->iommufd, l->ioas_id, layout->windows,
 				layout->n_windows);
 		if (r < 0)
-			return kernel_error(m, r, "ioas-allow-iovas", NULL, plan->layout, rf);
+			return refuse_kernel(m, r, "ioas-allow-iovas", NULL, plan->layout, rf);
 	}
 	if (layout && !layout->huge_pages) {
-		r = KERNEL_CALL(m->kernel, ioas_set_huge_pages, l->iommufd, l->ioas_id, false);
+		r = kernel_ioas_set_huge_pages(m->kernel, l->iommufd, l->ioas_id, false);
 		if (r < 0)
-			return kernel_error(m, r, "ioas-set-huge-pages", NULL, plan->layout, rf);
+			return refuse_kernel(m, r, "ioas-set-huge-pages", NULL, plan->layout, rf);
 	}
 	return 0;
 }
@@ -237,9 +237,9 @@ static int check_required(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 		}
 		for (size_t i = 0; i < l->n_devices; i++) {
 			KernelHwInfo hw = { 0 };
-			int r = KERNEL_CALL(m->kernel, hw_info, l->iommufd, l->devices[i].dev_id, &hw);
+			int r = kernel_hw_info(m->kernel, l->iommufd, l->devices[i].dev_id, &hw);
 			if (r < 0)
-				return kernel_error(m, r, "hw-info", plan->devices[i], plan->layout,
+				return refuse_kernel(m, r, "hw-info", plan->devices[i], plan->layout,
 						    rf);
 			if (!(hw.capabilities & IOMMU_HW_CAP_DIRTY_TRACKING_BIT)) {
 				snprintf(buf, sizeof(buf), "%s: IOMMU has no dirty tracking",
@@ -257,25 +257,25 @@ static int build_devices(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 	for (size_t i = 0; i < plan->n_devices; i++) {
 		const Device *d = plan->devices[i];
 		int fd = -EBADF;
-		r = KERNEL_CALL(m->kernel, device_open, d, &fd);
+		r = kernel_device_open(m->kernel, d, &fd);
 		if (r < 0)
-			return kernel_error(m, r, "device-open", d, plan->layout, rf);
+			return refuse_kernel(m, r, "device-open", d, plan->layout, rf);
 		if ((r = add_device(m, l, d, fd, rf)) < 0)
 			return r;
 	}
 	if (plan->mode != LEASE_MODE_ATTACHED)
 		return 0;
 	for (size_t i = 0; i < l->n_devices; i++) {
-		r = KERNEL_CALL(m->kernel, device_bind, l->devices[i].fd, l->iommufd,
+		r = kernel_device_bind(m->kernel, l->devices[i].fd, l->iommufd,
 				&l->devices[i].dev_id);
 		if (r < 0)
-			return kernel_error(m, r, "device-bind", plan->devices[i], plan->layout, rf);
+			return refuse_kernel(m, r, "device-bind", plan->devices[i], plan->layout, rf);
 	}
 	for (size_t i = 0; i < l->n_devices; i++) {
-		r = KERNEL_CALL(m->kernel, device_attach, l->devices[i].fd, l->ioas_id,
+		r = kernel_device_attach(m->kernel, l->devices[i].fd, l->ioas_id,
 				&l->devices[i].hwpt_id);
 		if (r < 0)
-			return kernel_error(m, r, "device-attach", plan->devices[i], plan->layout,
+			return refuse_kernel(m, r, "device-attach", plan->devices[i], plan->layout,
 					    rf);
 	}
 	return check_required(m, plan, l, rf);
@@ -303,7 +303,7 @@ int context_take_caller(Lease *l, const Peer *peer, const Plan *plan, uint64_t g
 
 int context_build(Manager *m, const Peer *peer, const Plan *plan, char ***warnings, Lease **ret,
 		  Refusal *rf) {
-	KernelApi api = context_kernel_api(m->kernel);
+	KernelApi api = kernel_api(m->kernel);
 	if (api != KERNEL_API_IOMMUFD && api != KERNEL_API_LEGACY)
 		return refusal_system(rf, -ENODEV, "open /dev/iommu", NULL);
 	Lease *l = NULL;

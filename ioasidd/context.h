@@ -14,11 +14,6 @@
 #include "ioasidd/plan.h"
 #include "ioasidd/refusal.h"
 
-/* The kernel API the seam found (iommufd, legacy, none). */
-static inline KernelApi context_kernel_api(const Kernel *k) {
-	return k->ops->api ? k->ops->api((Kernel *)k) : KERNEL_API_NONE;
-}
-
 /*
  * context_build: the context for plan, on a new lease (its owner peer, the plan's terms and
  * the policy generation on it, not in m's table). Warnings (unbound mode ignoring a layout)

@@ -54,7 +54,7 @@ int dependents_conflict(const Manager *m, uid_t uid, const Device *const *device
 
 void dependents_conflict_owner(const DependConflict *c, char *buf, size_t size) {
 	const Lease *l = c->holder;
-	if (l->staged)
+	if (l->state == LEASE_STAGED)
 		snprintf(buf, size, "staged for another owner (staged context %s)", l->id);
 	else
 		snprintf(buf, size, "leased to uid %u (lease %s)", (unsigned)l->uid, l->id);

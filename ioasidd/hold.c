@@ -72,21 +72,21 @@ static int probe_iommufd(Manager *m, const char *bdf, HoldProbe *ret) {
 	}
 	int iommufd = -EBADF, devfd = -EBADF;
 	uint32_t id;
-	int r = KERNEL_CALL(k, iommufd_open, &iommufd);
+	int r = kernel_iommufd_open(k, &iommufd);
 	if (r < 0)
 		return r;
-	r = KERNEL_CALL(k, device_open, d, &devfd);
+	r = kernel_device_open(k, d, &devfd);
 	if (r >= 0)
-		r = KERNEL_CALL(k, device_bind, devfd, iommufd, &id);
+		r = kernel_device_bind(k, devfd, iommufd, &id);
 	else if (r == -ENODEV || r == -ESTALE) {
-		kclose(k, iommufd);
+		kernel_close(k, iommufd);
 		*ret = HOLD_RELEASED;
 		return 0;
 	}
 	/* The device first: its last close unbinds it from the context. */
 	if (devfd >= 0)
-		kclose(k, devfd);
-	kclose(k, iommufd);
+		kernel_close(k, devfd);
+	kernel_close(k, iommufd);
 	if (r >= 0 || r == -ENODEV || (r == -EPERM && eperm_is_host_fact(m, d))) {
 		*ret = HOLD_RELEASED;
 		return 0;
@@ -112,13 +112,13 @@ static int probe_iommufd(Manager *m, const char *bdf, HoldProbe *ret) {
 static int probe_legacy(Manager *m, int group, HoldProbe *ret) {
 	Kernel *k = m->kernel;
 	int container = -EBADF, gfd = -EBADF;
-	int r = KERNEL_CALL(k, legacy_container_open, &container);
+	int r = kernel_legacy_container_open(k, &container);
 	if (r < 0)
 		return r;
-	r = KERNEL_CALL(k, legacy_group_open, group, container, &gfd);
+	r = kernel_legacy_group_open(k, group, container, &gfd);
 	if (gfd >= 0)
-		kclose(k, gfd);
-	kclose(k, container);
+		kernel_close(k, gfd);
+	kernel_close(k, container);
 	/* EPERM: not viable (a host driver in the group), so VFIO owns none of it. */
 	if (r >= 0 || r == -ENODEV || r == -EPERM) {
 		*ret = HOLD_RELEASED;
@@ -162,7 +162,7 @@ static size_t hold_probe(Manager *m, Lease *l, bool all) {
 	}
 	/* The probe's own files are closed: take that in now, so that the backend's events fd
 	 * (the sim's) does not wake us for our own closes. */
-	(void)KERNEL_CALL(m->kernel, sync);
+	(void)kernel_sync(m->kernel);
 	return n;
 }
 
@@ -175,7 +175,7 @@ static bool lease_holds_files(const Lease *l) {
 
 static bool hold_any(const Manager *m) {
 	for (const Lease *l = m->leases.head; l; l = l->next)
-		if ((l->ended || l->revoked) && lease_holds_files(l))
+		if (lease_is_over(l) && lease_holds_files(l))
 			return true;
 	return false;
 }
@@ -217,7 +217,8 @@ static uint64_t now_sec(void) {
 static bool hold_recheck_lease(Manager *m, Lease *l) {
 	size_t n = hold_probe(m, l, false);
 	if (n > 0) {
-		if (l->ended && !l->hold_announced && now_sec() >= l->ended_at + HOLD_RECHECK_SEC) {
+		if (l->state == LEASE_ENDED && !l->hold_announced &&
+		    now_sec() >= l->ended_at + HOLD_RECHECK_SEC) {
 			/* Not at once: a holder that released before closing its fds (ioasidctl
 			 * acquire does) is not worth a line. */
 			log_info("Lease %s of uid %u (pid %d) ended %llus ago but %zu of its "
@@ -229,7 +230,7 @@ static bool hold_recheck_lease(Manager *m, Lease *l) {
 		}
 		return false;
 	}
-	if (l->ended) {
+	if (l->state == LEASE_ENDED) {
 		if (l->hold_announced)
 			log_info("Lease %s of uid %u: its device files are closed, its groups free",
 				 l->id, (unsigned)l->uid);
@@ -246,7 +247,7 @@ void hold_recheck(Manager *m, int group) {
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
-		if (!(l->ended || l->revoked) || !lease_holds_files(l))
+		if (!lease_is_over(l) || !lease_holds_files(l))
 			continue;
 		bool has = group < 0;
 		for (size_t i = 0; !has && i < l->n_devices; i++)
@@ -269,12 +270,12 @@ static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
  * exercises those paths. */
 static int on_kernel_events(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Manager *m = userdata;
-	(void)KERNEL_CALL(m->kernel, sync);
+	(void)kernel_sync(m->kernel);
 	return 0;
 }
 
 bool hold_after_close(Manager *m, Lease *l) {
-	if (!l->delivered || l->staged)
+	if (!lease_delivered(l))
 		return false; /* the fds never left the daemon */
 	lease_close_kernel_fds(l, m->kernel);
 	size_t n = hold_probe(m, l, true);
@@ -290,7 +291,7 @@ bool hold_lease_ended(Manager *m, Lease *l) {
 	l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
 	l->pidfd = safe_close(l->pidfd);
 	l->connection = NULL;
-	l->ended = true;
+	(void)lease_set_state(l, LEASE_ENDED);
 	l->ended_at = now_sec();
 	log_debug("Lease %s ended with device files still open elsewhere", l->id);
 	/* Again, now that l counts as ended: hold_after_close() armed the recheck only if
@@ -300,20 +301,20 @@ bool hold_lease_ended(Manager *m, Lease *l) {
 }
 
 int hold_describe(const Lease *l, bool identify, char *buf, size_t size) {
-	if (!(l->ended || l->revoked) || !lease_holds_files(l))
+	if (!lease_is_over(l) || !lease_holds_files(l))
 		return 0;
-	const char *what = l->ended ? "ended" : "revoked";
+	const char *what = l->state == LEASE_ENDED ? "ended" : "revoked";
 	if (identify)
 		snprintf(buf, size, "held by %s lease %s (uid %u, pid %d)", what, l->id,
 			 (unsigned)l->uid, (int)l->pid);
 	else
-		snprintf(buf, size, "held by %s %s lease of another user", l->ended ? "an" : "a",
-			 what);
+		snprintf(buf, size, "held by %s %s lease of another user",
+			 l->state == LEASE_ENDED ? "an" : "a", what);
 	return 1;
 }
 
 int hold_start(Manager *m) {
-	int fd = KERNEL_CALL(m->kernel, events_fd);
+	int fd = kernel_events_fd(m->kernel);
 	if (fd < 0)
 		return fd == -EOPNOTSUPP ? 0 : fd;
 	return sd_event_add_io(m->event, &m->kernel_events, fd, EPOLLIN, on_kernel_events, m);

@@ -22,7 +22,7 @@
  *   dependents.c     PF, VFs and reset partners held by other owners
  *   hold.c           groups held by leases that ended while their fds live on
  *   state.c          leases across restarts (systemd fdstore + a sealed state memfd)
- *   lease.c          Lease and LeaseTable (no I/O but kernel_close)
+ *   lease.c          Lease and LeaseTable: the lifecycle (lease_set_state), exclusivity
  *   identity.c       peer identity taken once at accept
  *   refusal.c        a named error with its parameters, as C data
  *   log.c            logging and audit records
@@ -47,9 +47,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
-
-/* Closes a kernel-seam fd (the file is released at its last close, in whichever process). */
-#define kclose(k, fd) KERNEL_CALL((k), close, (fd))
 
 typedef struct Manager Manager;
 typedef struct Connection Connection;
@@ -124,6 +121,38 @@ typedef enum LeaseMode {
 	LEASE_MODE_LEGACY,
 } LeaseMode;
 
+/*
+ * The lifecycle of a lease (and of a staged context, which is a lease not handed out yet).
+ * lease_set_state() is the only way from one state to the next; it refuses any other step:
+ *
+ *   NEW --Stage--> STAGED --Acquire by its owner--+
+ *    |                                            v
+ *    +--------------Acquire (hand over)------> PENDING --reply with the fds sent--> ACTIVE
+ *    +--------------restore (fdstore)------------------------------------------------> ACTIVE
+ *
+ *   ACTIVE --revoke--> REVOKED --end (its files still open elsewhere)--> ENDED
+ *   ACTIVE --end (its files still open elsewhere)----------------------> ENDED
+ *
+ * Every state may end with lease_free() instead (rolled back, released, dropped, its files
+ * closed everywhere): that is not a state, the record is gone. Whether the daemon's
+ * references are in systemd's fdstore (Lease.stored) is not part of the lifecycle: a pending
+ * or an active lease may be stored or not (no fdstore, a legacy lease, a failed push), and it
+ * is forgotten there when the lease leaves both.
+ */
+typedef enum LeaseState {
+	LEASE_NEW,     /* being built (Acquire, Stage, restore): in no table yet */
+	LEASE_STAGED,  /* prepared by Manager.Stage for an owner, not handed out yet */
+	LEASE_PENDING, /* handed over: in the table, the reply with the fds not fully sent */
+	LEASE_ACTIVE,  /* the fds were delivered (or the lease was restored after a restart) */
+	LEASE_REVOKED, /* the daemon's references are closed (devices detached first); the record
+			* stays until the holder releases, disconnects or exits, holding only
+			* the groups of devices still held (LeaseDevice.held) */
+	LEASE_ENDED,   /* over, but the kernel still shows files of it held elsewhere
+			* (LeaseDevice.held): kept, holding those groups, until they are closed
+			* (hold.c); no connection, pidfd or daemon references any more */
+	_LEASE_STATE_MAX,
+} LeaseState;
+
 typedef struct LeaseDevice {
 	char bdf[BDF_MAX];
 	int group;      /* IOMMU group number */
@@ -164,19 +193,15 @@ struct Lease {
 	uint64_t generation;
 	uint64_t created; /* CLOCK_REALTIME seconds */
 	char *rule;       /* "file:line" */
-	bool delivered;   /* the reply with the fds has been fully sent */
-	bool stored;      /* its fds are in systemd's fdstore */
-	bool staged;      /* prepared by Manager.Stage, not handed out yet */
+	LeaseState state; /* changed only by lease_set_state() */
+	bool was_revoked; /* went through LEASE_REVOKED (kept by lease_set_state()): an ended
+			   * lease revoked first is not counted against its uid, as a revoked
+			   * one is not */
+	bool stored;      /* its fds are in systemd's fdstore (pending or active leases) */
 	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
 	uint64_t expires;       /* staged: CLOCK_REALTIME seconds when it is dropped (stage.c) */
 	uint64_t stage_timeout; /* staged: the seconds it was given */
 	sd_event_source *expire_source;
-	bool revoked;     /* revoked: the daemon's references are closed, the record stays
-			   * (state "revoked") until the holder releases, disconnects or exits;
-			   * it holds only the groups of devices still held (LeaseDevice.held) */
-	bool ended;       /* over, but the kernel still shows files of it held elsewhere
-			   * (LeaseDevice.held): kept, holding those groups, until they are closed
-			   * (hold.c); no connection, pidfd or daemon references any more */
 	uint64_t ended_at; /* CLOCK_REALTIME seconds */
 	bool hold_announced; /* the still-held state was logged */
 	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
@@ -199,7 +224,6 @@ struct Lease {
 	Connection *connection; /* the connection that acquired it (opaque below the server);
 				 * NULL once gone */
 	uint64_t connection_id;
-	bool reply_pending;     /* the reply with its fds is queued, not fully sent yet */
 	int pidfd;              /* process lifetime: the owner's pidfd */
 	sd_event_source *pidfd_source;
 
@@ -221,7 +245,26 @@ int lease_mode_from_string(const char *s, LeaseMode *ret);
 int lease_mode_parse(const char *s);
 int lease_lifetime_parse(const char *s);
 
-/* Creates an empty lease with a fresh random id. Returns 0 or -ENOMEM/-errno (getrandom). */
+/* "new", "staged", "pending", "active", "revoked", "ended" (the "state" of ListLeases). */
+const char *lease_state_to_string(LeaseState s);
+/*
+ * lease_set_state: moves l to state new along one of the steps drawn above LeaseState.
+ * Returns 0, or -EINVAL for any other step (the same state included), which is a bug of the
+ * caller: it is logged as a warning and l is left as it was.
+ */
+int lease_set_state(Lease *l, LeaseState new_state);
+/* Its fds reached the holder: active, revoked or ended. */
+static inline bool lease_delivered(const Lease *l) {
+	return l->state == LEASE_ACTIVE || l->state == LEASE_REVOKED || l->state == LEASE_ENDED;
+}
+/* The daemon let go of it (revoked or ended): it holds only the devices the kernel still
+ * shows held (LeaseDevice.held). */
+static inline bool lease_is_over(const Lease *l) {
+	return l->state == LEASE_REVOKED || l->state == LEASE_ENDED;
+}
+
+/* Creates an empty lease (LEASE_NEW) with a fresh random id. Returns 0 or -ENOMEM/-errno
+ * (getrandom). */
 int lease_new(Lease **ret);
 /* Closes the daemon's references (devices first, through kernel_close, then the iommufd;
  * legacy: devices, groups, container) and frees. Takes NULL. k may be NULL only when the
@@ -234,8 +277,8 @@ Lease *lease_free(Lease *l, Kernel *k);
  * IOAS is blocked for them too: the device returns to the blocked-DMA domain), reset when
  * reset is true, then the daemon's references are closed and l is marked revoked. A device
  * never bound (unbound mode, the holder did not bind it) cannot be detached: that is not an
- * error. Returns 0, or the first -errno of a detach/reset that failed (the rest is still
- * done).
+ * error. l must be active (lease_set_state()). Returns 0, or the first -errno of a
+ * detach/reset that failed (the rest is still done).
  */
 int lease_revoke_kernel(Lease *l, Kernel *k, bool reset);
 /* The first half of lease_revoke_kernel(): detach (and reset) only, references kept. */
@@ -262,7 +305,7 @@ Lease *lease_table_group_owner(const LeaseTable *t, int group);
 Lease *lease_table_device_owner(const LeaseTable *t, const char *bdf);
 Lease *lease_table_find(const LeaseTable *t, const char *id);
 /* Leases held by uid (staged contexts and revoked leases not counted; ended ones still held
- * are: their holder still has the devices). */
+ * are, unless they were revoked first: their holder still has the devices). */
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid);
 /*
  * lease_table_add: records l. Refuses (-EBUSY) when any of l's groups is already held by
@@ -287,14 +330,16 @@ void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, cons
  * (server_register_hooks()); unset hooks do nothing (unit tests run the manager alone).
  *   lease_event      "lease-acquired", "lease-released", "lease-revoked": for Monitor
  *   device_event     a udev event: for Monitor
- *   lease_ended      a lease of connection c ended (was_pending: its reply was still
- *                    queued); c may fall under the idle deadline again
+ *   lease_ending     lease l of connection c is ending: true when it is the lease whose
+ *                    reply c still has queued (c forgets it: the reply is not l's any more)
+ *   lease_ended      a lease of connection c ended: c may fall under the idle deadline again
  *   connection_store put c's socket in the fdstore (its connection-lifetime lease is kept)
  */
 typedef struct ManagerHooks {
 	void (*lease_event)(Manager *m, const Lease *l, const char *event);
 	void (*device_event)(Manager *m, const char *event, const char *bdf);
-	void (*lease_ended)(Manager *m, Connection *c, bool was_pending);
+	bool (*lease_ending)(Manager *m, Connection *c, const Lease *l);
+	void (*lease_ended)(Manager *m, Connection *c);
 	int (*connection_store)(Manager *m, Connection *c);
 } ManagerHooks;
 

@@ -4,7 +4,6 @@
  * a revocation, the Acquire's audit record. Layer: below manager, broker, context, hold and
  * state; calls only log.c and common/ (the kernel seam, to close and detach).
  */
-#include <assert.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -78,6 +77,41 @@ void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, cons
 	});
 }
 
+static const char *const lease_state_table[_LEASE_STATE_MAX] = {
+	[LEASE_NEW] = "new",         [LEASE_STAGED] = "staged",   [LEASE_PENDING] = "pending",
+	[LEASE_ACTIVE] = "active",   [LEASE_REVOKED] = "revoked", [LEASE_ENDED] = "ended",
+};
+
+const char *lease_state_to_string(LeaseState s) {
+	return (unsigned)s < _LEASE_STATE_MAX ? lease_state_table[s] : NULL;
+}
+
+/* The steps of the lifecycle drawn above LeaseState in ioasidd.h: [from] is the set of states
+ * reachable from it in one step. */
+static const unsigned lease_state_next[_LEASE_STATE_MAX] = {
+	[LEASE_NEW] = 1u << LEASE_STAGED | 1u << LEASE_PENDING | 1u << LEASE_ACTIVE,
+	[LEASE_STAGED] = 1u << LEASE_PENDING,
+	[LEASE_PENDING] = 1u << LEASE_ACTIVE,
+	[LEASE_ACTIVE] = 1u << LEASE_REVOKED | 1u << LEASE_ENDED,
+	[LEASE_REVOKED] = 1u << LEASE_ENDED,
+	[LEASE_ENDED] = 0,
+};
+
+int lease_set_state(Lease *l, LeaseState new_state) {
+	LeaseState old = l->state;
+	if ((unsigned)old >= _LEASE_STATE_MAX || (unsigned)new_state >= _LEASE_STATE_MAX ||
+	    !(lease_state_next[old] & (1u << new_state))) {
+		log_warning("Lease %s: refused the state change %s -> %s (a bug)", l->id,
+			    strna(lease_state_to_string(old)),
+			    strna(lease_state_to_string(new_state)));
+		return -EINVAL;
+	}
+	l->state = new_state;
+	if (new_state == LEASE_REVOKED)
+		l->was_revoked = true;
+	return 0;
+}
+
 int lease_new(Lease **ret) {
 	uint8_t raw[16];
 	size_t got = 0;
@@ -115,31 +149,12 @@ int lease_new(Lease **ret) {
  * from the iommufd context), then the iommufd; legacy groups before their container
  * (closing a group unsets its container). */
 void lease_close_kernel_fds(Lease *l, Kernel *k) {
-	for (size_t i = l->n_devices; i > 0; i--) {
-		LeaseDevice *d = &l->devices[i - 1];
-		if (d->fd >= 0) {
-			assert(k);
-			kclose(k, d->fd);
-		}
-		d->fd = -EBADF;
-	}
-	if (l->iommufd >= 0) {
-		assert(k);
-		kclose(k, l->iommufd);
-	}
-	l->iommufd = -EBADF;
-	for (size_t i = l->n_legacy_groups; i > 0; i--) {
-		if (l->legacy_groups[i - 1].fd >= 0) {
-			assert(k);
-			kclose(k, l->legacy_groups[i - 1].fd);
-		}
-		l->legacy_groups[i - 1].fd = -EBADF;
-	}
-	if (l->container >= 0) {
-		assert(k);
-		kclose(k, l->container);
-	}
-	l->container = -EBADF;
+	for (size_t i = l->n_devices; i > 0; i--)
+		(void)kernel_closep(k, &l->devices[i - 1].fd);
+	(void)kernel_closep(k, &l->iommufd);
+	for (size_t i = l->n_legacy_groups; i > 0; i--)
+		(void)kernel_closep(k, &l->legacy_groups[i - 1].fd);
+	(void)kernel_closep(k, &l->container);
 }
 
 Lease *lease_free(Lease *l, Kernel *k) {
@@ -199,11 +214,11 @@ int lease_block_dma(Lease *l, Kernel *k, bool reset) {
 		/* EINVAL: never bound (unbound mode, the holder did not bind this file): there is
 		 * no attachment to remove. */
 		/* Legacy VFIO has no detach: the container keeps translating for the holder. */
-		int r = l->mode == LEASE_MODE_LEGACY ? 0 : KERNEL_CALL(k, device_detach, d->fd);
+		int r = l->mode == LEASE_MODE_LEGACY ? 0 : kernel_device_detach(k, d->fd);
 		if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
 			ret = r;
 		if (reset) {
-			r = KERNEL_CALL(k, device_reset, d->fd);
+			r = kernel_device_reset(k, d->fd);
 			if (r < 0 && !(r == -EINVAL && l->mode == LEASE_MODE_UNBOUND) && ret == 0)
 				ret = r;
 		}
@@ -214,7 +229,7 @@ int lease_block_dma(Lease *l, Kernel *k, bool reset) {
 int lease_revoke_kernel(Lease *l, Kernel *k, bool reset) {
 	int ret = lease_block_dma(l, k, reset);
 	lease_close_kernel_fds(l, k);
-	l->revoked = true;
+	(void)lease_set_state(l, LEASE_REVOKED);
 	return ret;
 }
 
@@ -265,11 +280,11 @@ LeaseGroup *lease_legacy_group(Lease *l, int group) {
 
 /* A revoked or ended lease holds a device only while the kernel shows its file held. */
 static bool lease_device_held(const Lease *l, const LeaseDevice *d) {
-	return !(l->revoked || l->ended) || d->held;
+	return !lease_is_over(l) || d->held;
 }
 
 static bool lease_has_group(const Lease *l, int group) {
-	if (l->revoked || l->ended) {
+	if (lease_is_over(l)) {
 		for (size_t i = 0; i < l->n_devices; i++)
 			if (l->devices[i].group == group && l->devices[i].held)
 				return true;
@@ -306,7 +321,8 @@ Lease *lease_table_find(const LeaseTable *t, const char *id) {
 size_t lease_table_count_uid(const LeaseTable *t, uid_t uid) {
 	size_t n = 0;
 	for (Lease *l = t->head; l; l = l->next)
-		if (l->uid == uid && !l->staged && !l->revoked)
+		if (l->uid == uid && l->state != LEASE_STAGED && l->state != LEASE_REVOKED &&
+		    !(l->state == LEASE_ENDED && l->was_revoked))
 			n++;
 	return n;
 }

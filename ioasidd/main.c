@@ -159,16 +159,16 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 /* Per-process accounting needs CAP_SYS_RESOURCE at set time: find out once, say so once. */
 static void probe_accounting(Manager *m) {
 	int fd = -EBADF;
-	int r = KERNEL_CALL(m->kernel, iommufd_open, &fd);
+	int r = kernel_iommufd_open(m->kernel, &fd);
 	if (r < 0) {
 		log_debug("Accounting probe: cannot open iommufd: %s", strerror(-r));
 		m->accounting_unknown = true;
 		return;
 	}
 	bool raised = caps_raise(CAP_SYS_RESOURCE);
-	r = KERNEL_CALL(m->kernel, iommufd_set_rlimit_mode, fd, true);
+	r = kernel_iommufd_set_rlimit_mode(m->kernel, fd, true);
 	caps_lower(CAP_SYS_RESOURCE, raised);
-	kclose(m->kernel, fd);
+	kernel_close(m->kernel, fd);
 	if (r == -EPERM) {
 		m->rlimit_mode_eperm = true;
 		log_warning("Per-process memory accounting unavailable (no CAP_SYS_RESOURCE): "
@@ -438,7 +438,7 @@ int main(int argc, char **argv) {
 
 	log_info("Serving on %s (kernel %s, %zu devices, %zu groups, policy generation %llu)",
 		 m.socket_activated ? "the socket passed by systemd" : m.socket_path,
-		 m.kernel->ops->name, m.host->n_devices, m.host->n_groups,
+		 kernel_name(m.kernel), m.host->n_devices, m.host->n_groups,
 		 (unsigned long long)m.generation);
 	sd_notifyf(false, "READY=1\nSTATUS=Serving, policy generation %llu",
 		   (unsigned long long)m.generation);

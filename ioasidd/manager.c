@@ -64,9 +64,8 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
 
 void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char *why) {
 	Connection *c = l->connection;
-	bool pending = c && l->reply_pending;
-	l->reply_pending = false;
-	if (l->delivered) {
+	bool pending = c && m->hooks.lease_ending && m->hooks.lease_ending(m, c, l);
+	if (lease_delivered(l)) {
 		manager_lease_event(m, l, "lease-released");
 		char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 		audit_log(&(AuditRecord){
@@ -98,7 +97,7 @@ void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char
 	state_update_status(m);
 	/* A connection kept open only for this lease is subject to the idle deadline again. */
 	if (c && m->hooks.lease_ended)
-		m->hooks.lease_ended(m, c, pending);
+		m->hooks.lease_ended(m, c);
 }
 
 void manager_connection_gone(Manager *m, Connection *c) {
@@ -110,7 +109,7 @@ void manager_connection_gone(Manager *m, Connection *c) {
 			continue;
 		if (l->lifetime == POLICY_LIFETIME_CONNECTION)
 			manager_end_lease_by(m, l, &gone, "connection closed");
-		else if (!l->delivered)
+		else if (!lease_delivered(l))
 			manager_end_lease_by(m, l, &gone, "reply not delivered");
 		else
 			l->connection = NULL; /* process lifetime: the pidfd decides */
@@ -119,7 +118,7 @@ void manager_connection_gone(Manager *m, Connection *c) {
 
 void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
 			  const char *why) {
-	assert(!l->staged && !l->revoked);
+	assert(l->state == LEASE_ACTIVE);
 	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
 	 * optionally reset, optionally signal the holder. */
 	int r = lease_revoke_kernel(l, m->kernel, reset);
@@ -232,11 +231,11 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by) {
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
 		char reason[512];
-		if (l->revoked || l->ended || (!l->staged && !l->delivered) ||
+		if ((l->state != LEASE_STAGED && l->state != LEASE_ACTIVE) ||
 		    lease_still_allowed(m, l, reason, sizeof(reason)))
 			continue;
 		n++;
-		if (l->staged) {
+		if (l->state == LEASE_STAGED) {
 			manager_drop_staged(m, l, &reload, reason);
 			continue;
 		}
@@ -338,13 +337,14 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		bool has = false;
 		for (size_t i = 0; !has && i < l->n_devices; i++)
 			has = streq(l->devices[i].bdf, bdf);
-		if (!has || l->revoked || l->ended)
+		if (!has || lease_is_over(l))
 			continue;
-		log_warning("Device %s while %s %s: %s", reason, l->staged ? "staged in" : "leased by",
-			    l->id, l->staged ? "dropping it" : "revoking the lease");
-		if (l->staged)
+		bool staged = l->state == LEASE_STAGED;
+		log_warning("Device %s while %s %s: %s", reason, staged ? "staged in" : "leased by",
+			    l->id, staged ? "dropping it" : "revoking the lease");
+		if (staged)
 			manager_drop_staged(m, l, &gone, reason);
-		else if (l->delivered)
+		else if (l->state == LEASE_ACTIVE)
 			manager_revoke_lease(m, l, false, l->on_revoke == POLICY_REVOKE_SIGNAL,
 					     &gone, reason);
 		else
@@ -357,9 +357,9 @@ void manager_stop_leases(Manager *m, const char *why) {
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
-		if (l->ended)
+		if (l->state == LEASE_ENDED)
 			continue; /* recorded when it ended; only its files are still held */
-		if (l->staged)
+		if (l->state == LEASE_STAGED)
 			manager_drop_staged(m, l, &stop, why);
 		else if (l->stored && l->lifetime == POLICY_LIFETIME_PROCESS)
 			continue; /* in the fdstore: the next instance restores it */
@@ -461,8 +461,7 @@ static int hand_over_undo(Manager *m, Lease *l, bool staged, int r) {
 /* Into the table (a staged context is there already). */
 static int hand_over_record(Manager *m, Lease *l, bool staged) {
 	if (staged) {
-		l->staged = false;
-		free(l->owner);
+		free(l->owner); /* already in the table */
 		l->owner = NULL;
 		return 0;
 	}
@@ -481,7 +480,7 @@ static int hand_over_record(Manager *m, Lease *l, bool staged) {
 int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
 		      const Plan *plan, Lease *l, char ***warnings, int64_t *ret_memlock,
 		      Refusal *rf) {
-	bool staged = l->staged;
+	bool staged = l->state == LEASE_STAGED;
 	int r;
 	if (staged) {
 		/* The staged context becomes the caller's: its identity replaces the admin's
@@ -511,6 +510,7 @@ int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
 	r = hand_over_record(m, l, staged);
 	if (r < 0)
 		return hand_over_undo(m, l, staged, refusal_system(rf, r, "lease table", NULL));
+	(void)lease_set_state(l, LEASE_PENDING); /* until the reply with its fds is sent */
 	/* Keep the daemon's references across a restart (no-op outside systemd). Legacy leases
 	 * are not kept: after a restart the kernel itself still refuses their groups to anyone
 	 * else for as long as the holder keeps its group or device fds. */
@@ -562,7 +562,7 @@ static int stage_arm_expiry(Manager *m, Lease *l, uint64_t seconds) {
 
 int manager_stage_add(Manager *m, Lease *l, const Peer *admin, const char *owner, uid_t uid,
 		      char *unit, Plan *plan, uint64_t timeout, Refusal *rf) {
-	l->staged = true;
+	(void)lease_set_state(l, LEASE_STAGED);
 	l->share_reset = plan->share_reset;
 	l->split_sriov = plan->split_sriov;
 	l->uid = uid;

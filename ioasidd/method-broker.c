@@ -25,9 +25,9 @@ static json_object *owner_json(const Peer *peer, const Lease *l, bool admin) {
 	char buf[300];
 	if (hold_describe(l, admin || l->uid == peer->uid, buf, sizeof(buf)) > 0)
 		; /* revoked or ended, its files still open elsewhere */
-	else if (l->staged && admin)
+	else if (l->state == LEASE_STAGED && admin)
 		snprintf(buf, sizeof(buf), "staged for %s", strempty(l->owner));
-	else if (l->staged)
+	else if (l->state == LEASE_STAGED)
 		snprintf(buf, sizeof(buf), "staged");
 	else if (admin || l->uid == peer->uid)
 		snprintf(buf, sizeof(buf), "uid:%u", (unsigned)l->uid);
@@ -104,10 +104,6 @@ static int method_list_groups(Call *call, const void *params, Reply *reply) {
 	return p ? reply_ok(reply, p) : -ENOMEM;
 }
 
-static const char *lease_state(const Lease *l) {
-	return l->ended ? "ended" : l->revoked ? "revoked" : l->delivered ? "active" : "pending";
-}
-
 static json_object *lease_json(const Lease *l) {
 	json_object *o = json_object_new_object();
 	json_add_str(o, "id", l->id);
@@ -125,10 +121,12 @@ static json_object *lease_json(const Lease *l) {
 		json_object_array_add(groups, json_object_new_int(l->groups[i]));
 	json_add(o, "groups", groups);
 	json_add_str(o, "lifetime", lease_lifetime_to_string(l->lifetime));
-	json_add_str(o, "state", lease_state(l));
+	/* Listed leases are pending, active, revoked or ended (staged contexts are not leases
+	 * yet, new ones are in no table). */
+	json_add_str(o, "state", lease_state_to_string(l->state));
 	/* Revoked or ended: the devices whose files the kernel still shows open elsewhere. */
 	json_object *held = json_object_new_array();
-	for (size_t i = 0; held && (l->revoked || l->ended) && i < l->n_devices; i++)
+	for (size_t i = 0; held && lease_is_over(l) && i < l->n_devices; i++)
 		if (l->devices[i].held)
 			json_object_array_add(held, json_object_new_string(l->devices[i].bdf));
 	json_add(o, "held", held);
@@ -142,7 +140,7 @@ static int method_list_leases(Call *call, const void *params, Reply *reply) {
 	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListLeases", false);
 	json_object *arr = json_object_new_array();
 	for (Lease *l = m->leases.head; arr && l; l = l->next)
-		if (!l->staged && (admin || l->uid == call->peer->uid))
+		if (l->state != LEASE_STAGED && (admin || l->uid == call->peer->uid))
 			json_object_array_add(arr, lease_json(l));
 	json_object *p = json_object_new_object();
 	json_add(p, "leases", arr);
@@ -159,16 +157,16 @@ static int method_release(Call *call, const void *params, Reply *reply) {
 	const Peer *peer = call->peer;
 	Lease *l = lease_table_find(&m->leases, a->lease);
 	/* Someone else's lease reads as "no such lease": existence is not disclosed. */
-	if (!l || l->ended ||
+	if (!l || l->state == LEASE_ENDED ||
 	    (l->uid != peer->uid && !manager_is_admin(m, peer, "io.ioasid.Broker.Release", true)) ||
-	    !l->delivered)
+	    !lease_delivered(l))
 		return reply_error(reply, IOASID_ERROR_NO_SUCH_LEASE, "lease", a->lease);
 	/* The holder's own call, or an admin's (named in the record: it is not the holder). */
 	char cause[64] = "request";
 	if (l->uid != peer->uid)
 		snprintf(cause, sizeof(cause), "release by uid %u", (unsigned)peer->uid);
 	const AuditActor by = { .method = "io.ioasid.Broker.Release", .cause = cause };
-	if (l->revoked) {
+	if (l->state == LEASE_REVOKED) {
 		/* The lease ended at the revocation; the record only told the holder so. */
 		manager_end_lease_by(m, l, &by, "revoked lease released");
 		return reply_error(reply, IOASID_ERROR_NO_SUCH_LEASE, "lease", a->lease);

@@ -22,7 +22,7 @@ static json_object *held_json(Manager *m, size_t *ret_n_ended) {
 	json_object *held = json_object_new_array();
 	for (const Lease *l = m->leases.head; held && l; l = l->next) {
 		char who[300], line[400];
-		n_ended += l->ended;
+		n_ended += l->state == LEASE_ENDED;
 		if (hold_describe(l, true, who, sizeof(who)) <= 0)
 			continue;
 		for (size_t i = 0; i < l->n_devices; i++)
@@ -42,8 +42,8 @@ static int method_status(Call *call, const void *params, Reply *reply) {
 	if (!p)
 		return -ENOMEM;
 	json_add_str(p, "version", IOASID_VERSION);
-	json_add_str(p, "kernel", m->kernel->ops->name);
-	json_add_str(p, "api", kernel_api_to_string(context_kernel_api(m->kernel)));
+	json_add_str(p, "kernel", kernel_name(m->kernel));
+	json_add_str(p, "api", kernel_api_to_string(kernel_api(m->kernel)));
 	json_add_int(p, "generation", (int64_t)m->generation);
 	/* Ended leases are not counted: they are listed in "held", one line per device. */
 	size_t n_ended = 0;
@@ -97,7 +97,7 @@ static int method_revoke(Call *call, const void *params, Reply *reply) {
 	Manager *m = call->manager;
 	Lease *l = lease_table_find(&m->leases, a->lease);
 	/* Staged contexts are dropped with DropStaged; a revoked lease is revoked once. */
-	if (!l || l->staged || l->revoked || l->ended || !l->delivered)
+	if (!l || l->state != LEASE_ACTIVE)
 		return reply_error(reply, IOASID_ERROR_MANAGER_NO_SUCH_LEASE, "lease", a->lease);
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
@@ -208,7 +208,7 @@ static json_object *staged_json(const Lease *l) {
 static int method_list_staged(Call *call, const void *params, Reply *reply) {
 	json_object *arr = json_object_new_array();
 	for (Lease *l = call->manager->leases.head; arr && l; l = l->next)
-		if (l->staged)
+		if (l->state == LEASE_STAGED)
 			json_object_array_add(arr, staged_json(l));
 	json_object *p = json_object_new_object();
 	json_add(p, "staged", arr);
@@ -222,7 +222,7 @@ typedef struct DropStagedParams {
 static int method_drop_staged(Call *call, const void *params, Reply *reply) {
 	const DropStagedParams *a = params;
 	Lease *l = lease_table_find(&call->manager->leases, a->id);
-	if (!l || !l->staged)
+	if (!l || l->state != LEASE_STAGED)
 		return reply_error(reply, IOASID_ERROR_NO_SUCH_STAGED, "id", a->id);
 	manager_drop_staged(
 		call->manager, l,

@@ -226,8 +226,7 @@ static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static void connection_note_delivery(Connection *c) {
 	if (c->pending_lease && !c->reply_dropped &&
 	    varlink_stream_queued_fd_messages(c->stream) == 0) {
-		c->pending_lease->delivered = true;
-		c->pending_lease->reply_pending = false;
+		(void)lease_set_state(c->pending_lease, LEASE_ACTIVE);
 		lease_audit_acquire(c->pending_lease, true, "request", NULL);
 		c->pending_lease = NULL;
 	}
@@ -381,10 +380,8 @@ static void connection_send_reply(Connection *c, Reply *reply) {
 		return;
 	}
 	Lease *l = reply->lease;
-	if (l) {
+	if (l)
 		c->pending_lease = l;
-		l->reply_pending = true;
-	}
 	/* The fds go out with the reply (sent at once, or duplicated into the stream's queue
 	 * when the socket is full); either way the lease keeps the daemon's own references. On
 	 * a failed send the connection closes and manager_connection_gone() rolls the lease back
@@ -749,11 +746,16 @@ static void hook_device_event(Manager *m, const char *event, const char *bdf) {
 	}
 }
 
-/* A lease of c ended: its reply (if still queued) is no longer c's to deliver, and a
- * connection kept open only for it falls under the idle deadline again. */
-static void hook_lease_ended(Manager *m, Connection *c, bool was_pending) {
-	if (was_pending)
-		c->pending_lease = NULL;
+/* A lease of c is ending: its reply, if still queued, is no longer c's to deliver. */
+static bool hook_lease_ending(Manager *m, Connection *c, const Lease *l) {
+	if (c->pending_lease != l)
+		return false;
+	c->pending_lease = NULL;
+	return true;
+}
+
+/* A connection kept open only for a lease that ended falls under the idle deadline again. */
+static void hook_lease_ended(Manager *m, Connection *c) {
 	if (!c->closing)
 		connection_rearm_idle(c);
 }
@@ -771,6 +773,7 @@ void server_register_hooks(Manager *m) {
 	m->hooks = (ManagerHooks){
 		.lease_event = hook_lease_event,
 		.device_event = hook_device_event,
+		.lease_ending = hook_lease_ending,
 		.lease_ended = hook_lease_ended,
 		.connection_store = hook_connection_store,
 	};

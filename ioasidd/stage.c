@@ -149,7 +149,7 @@ bool stage_owned_by(const Lease *l, const Peer *peer) {
 Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices,
 		      size_t n) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
-		if (!l->staged || !stage_owned_by(l, peer) || l->n_devices != n)
+		if (l->state != LEASE_STAGED || !stage_owned_by(l, peer) || l->n_devices != n)
 			continue;
 		bool all = true;
 		for (size_t i = 0; all && i < n; i++) {
@@ -171,7 +171,7 @@ int stage_explain_mismatch(const Manager *m, const Peer *peer, const Device *con
 		const Lease *l = d->iommu_group >= 0
 					 ? lease_table_group_owner(&m->leases, d->iommu_group)
 					 : lease_table_device_owner(&m->leases, d->bdf);
-		if (!l || !l->staged || !stage_owned_by(l, peer))
+		if (!l || l->state != LEASE_STAGED || !stage_owned_by(l, peer))
 			continue;
 		/* Staged for this caller, but not for this request: say what was staged. */
 		LeaseMode staged = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;

@@ -297,7 +297,7 @@ static void restore_iommufd(Manager *m, Stored *st, Lease *l, const char *id, Wh
 	l->iommufd = take(st, name);
 	if (l->iommufd < 0)
 		w->why = "its iommufd is not in the store";
-	else if (KERNEL_CALL(m->kernel, fd_check, l->iommufd, NULL) < 0) {
+	else if (kernel_fd_check(m->kernel, l->iommufd, NULL) < 0) {
 		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not an iommufd", name);
 		w->why = w->buf;
 		closer_close(l->iommufd);
@@ -320,11 +320,11 @@ static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, siz
 	}
 	const Device *dev = bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
 	if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
-		kclose(m->kernel, fd);
+		kernel_close(m->kernel, fd);
 		w->why = "a device is gone or moved to another group";
 		return;
 	}
-	if (KERNEL_CALL(m->kernel, fd_check, fd, dev) < 0) {
+	if (kernel_fd_check(m->kernel, fd, dev) < 0) {
 		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not the device file of %s",
 			 name, bdf);
 		w->why = w->buf;
@@ -447,7 +447,7 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 		return r;
 	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->manager = m;
-	l->delivered = true;
+	(void)lease_set_state(l, LEASE_ACTIVE); /* it was handed over before the restart */
 	Why w = { 0 };
 	restore_iommufd(m, st, l, id, &w);
 	if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
@@ -486,7 +486,7 @@ int state_restore_finish(Manager *m) {
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
-		if (l->lifetime != POLICY_LIFETIME_CONNECTION || l->staged || l->stored)
+		if (l->lifetime != POLICY_LIFETIME_CONNECTION || l->state != LEASE_ACTIVE || l->stored)
 			continue;
 		if (l->connection) {
 			restored_lease_keep(m, l);
@@ -563,7 +563,7 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 		log_warning("Unclaimed fdstore entry '%s' dropped", names[i]);
 		fdstore_remove(m, names[i]);
 		if (names[i][0] == 'L')
-			kclose(m->kernel, fds[i]);
+			kernel_close(m->kernel, fds[i]);
 		else
 			closer_close(fds[i]); /* a client's socket, maybe with fds queued on it */
 		fds[i] = -EBADF;

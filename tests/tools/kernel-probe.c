@@ -253,7 +253,7 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "kernel_new: %s\n", strerror(-r));
 		return 1;
 	}
-	KernelApi api = k->ops->api(k);
+	KernelApi api = kernel_api(k);
 	fprintf(kr_out, "api=%s\n", kernel_api_to_string(api));
 	if (rules) {
 		if (probe_rules(k, argv + optind, argc - optind) == -EINVAL)

@@ -27,7 +27,7 @@
 #include "common/uapi.h"
 #include "common/util.h"
 
-#define K(op, ...) KERNEL_CALL(k, op, ##__VA_ARGS__)
+#define K(op, ...) kernel_##op(k, ##__VA_ARGS__)
 
 static FILE *kr_out;
 static unsigned kr_failures;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
+#include "common/kernel-impl.h"
 #include "common/kernel-sim.h"
 #include "common/macro.h"
 #include "common/proto.h"
@@ -114,7 +115,7 @@ static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t
 	/* A reply with fds carries its lease: the server would deliver it. */
 	CU_ASSERT_EQUAL(reply.lease != NULL, reply.n_fds > 0);
 	if (reply.lease)
-		reply.lease->delivered = true;
+		CU_ASSERT_EQUAL(lease_set_state(reply.lease, LEASE_ACTIVE), 0);
 	reply_done(&reply);
 	doc_free(in);
 }
@@ -144,7 +145,7 @@ static void test_b4_unplug_after_open(void) {
 	CU_ASSERT_PTR_NULL(t.m.leases.head);
 	/* The sim learns of the last closes (its pins go) at its next call, as the daemon's
 	 * loop makes it do through events_fd. */
-	(void)KERNEL_CALL(t.m.kernel, sync);
+	(void)kernel_sync(t.m.kernel);
 	CU_ASSERT_EQUAL(count_fds(), base);
 
 	/* The device bound before the failure was unbound by the rollback. */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/kernel-impl.h"
 #include "common/kernel-sim.h"
 #include "common/macro.h"
 #include "common/proto.h"
@@ -113,7 +114,7 @@ static Lease *lease_for(Fx *f, const Peer *peer, BrokerRequest in) {
 	Lease *l = NULL;
 	ASSERT_OK(try_acquire(f, peer, &in, &plan, &rf));
 	ASSERT_OK(context_build(&f->m, peer, &plan, NULL, &l, &rf));
-	l->delivered = true;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
 	ASSERT_OK(lease_table_add(&f->m.leases, l));
 	plan_done(&plan);
 	refusal_done(&rf);
@@ -131,11 +132,11 @@ static int count_fds(void) {
 static int bind_anew(Kernel *k, const Device *d) {
 	int i = -EBADF, fd = -EBADF;
 	uint32_t id;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &i));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
-	int r = KERNEL_CALL(k, device_bind, fd, i, &id);
-	KERNEL_CALL(k, close, fd);
-	KERNEL_CALL(k, close, i);
+	ASSERT_OK(kernel_iommufd_open(k, &i));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
+	int r = kernel_device_bind(k, fd, i, &id);
+	kernel_close(k, fd);
+	kernel_close(k, i);
 	return r;
 }
 
@@ -381,7 +382,7 @@ static void test_staged_mismatch(void) {
 	ASSERT_OK(broker_stage(&f.m, &admin, &in, "uid 4701", UID_A, NULL, &plan, &rf));
 	Lease *l = NULL;
 	ASSERT_OK(context_build(&f.m, &admin, &plan, NULL, &l, &rf));
-	l->staged = true;
+	ASSERT_OK(lease_set_state(l, LEASE_STAGED));
 	l->uid = UID_A;
 	l->owner = strdup("uid 4701");
 	ASSERT_OK(lease_table_add(&f.m.leases, l));
@@ -580,7 +581,7 @@ static void test_context_rollback(void) {
 	fx_setup(&f, "sample.json", UID_A);
 	const Device *d3 = host_find_device(f.m.host, "0000:00:03.0");
 	const Device *d4 = host_find_device(f.m.host, "0000:00:04.0");
-	(void)KERNEL_CALL(f.m.kernel, sync);
+	(void)kernel_sync(f.m.kernel);
 	int base = count_fds();
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
 		for (unsigned nth = 1; nth <= cases[i].calls; nth++) {
@@ -601,7 +602,7 @@ static void test_context_rollback(void) {
 				ASSERT_STREQ(field(&rf, "operation"), cases[i].op);
 			CU_ASSERT_PTR_NULL(l);
 			CU_ASSERT_EQUAL(f.m.leases.n, 0);
-			(void)KERNEL_CALL(f.m.kernel, sync);
+			(void)kernel_sync(f.m.kernel);
 			CU_ASSERT_EQUAL(count_fds(), base);
 			ASSERT_OK(bind_anew(f.m.kernel, d3));
 			ASSERT_OK(bind_anew(f.m.kernel, d4));
@@ -619,7 +620,7 @@ static void test_context_rollback(void) {
 	CU_ASSERT_EQUAL(l->uid, (uid_t)UID_A);
 	ASSERT_ERR(bind_anew(f.m.kernel, d3), EINVAL);
 	lease_free(l, f.m.kernel);
-	(void)KERNEL_CALL(f.m.kernel, sync);
+	(void)kernel_sync(f.m.kernel);
 	CU_ASSERT_EQUAL(count_fds(), base);
 	ASSERT_OK(bind_anew(f.m.kernel, d3));
 	plan_done(&plan);
@@ -675,9 +676,9 @@ static void test_context_kernel_refusals(void) {
 	const Device *d3 = host_find_device(f.m.host, "0000:00:03.0");
 	int i = -EBADF, fd = -EBADF;
 	uint32_t id;
-	ASSERT_OK(KERNEL_CALL(f.m.kernel, iommufd_open, &i));
-	ASSERT_OK(KERNEL_CALL(f.m.kernel, device_open, d3, &fd));
-	ASSERT_OK(KERNEL_CALL(f.m.kernel, device_bind, fd, i, &id));
+	ASSERT_OK(kernel_iommufd_open(f.m.kernel, &i));
+	ASSERT_OK(kernel_device_open(f.m.kernel, d3, &fd));
+	ASSERT_OK(kernel_device_bind(f.m.kernel, fd, i, &id));
 	Plan plan;
 	Refusal rf = { 0 };
 	Lease *l = NULL;
@@ -689,8 +690,8 @@ static void test_context_kernel_refusals(void) {
 		     "device-bind failed with EINVAL: still held by a previous holder");
 	refusal_done(&rf);
 	plan_done(&plan);
-	KERNEL_CALL(f.m.kernel, close, fd);
-	KERNEL_CALL(f.m.kernel, close, i);
+	kernel_close(f.m.kernel, fd);
+	kernel_close(f.m.kernel, i);
 	fx_done(&f);
 
 	fx_setup(&f, "workstation.json", UID_A);
@@ -710,7 +711,7 @@ static void test_context_kernel_refusals(void) {
 static void test_context_legacy(void) {
 	Fx f;
 	fx_setup(&f, "legacy.json", UID_A);
-	CU_ASSERT_EQUAL_FATAL(context_kernel_api(f.m.kernel), KERNEL_API_LEGACY);
+	CU_ASSERT_EQUAL_FATAL(kernel_api(f.m.kernel), KERNEL_API_LEGACY);
 	Plan plan;
 	Refusal rf = { 0 };
 	Lease *l = NULL;

@@ -466,6 +466,111 @@ static bool ranges_cover(const IovaRange *r, size_t n, uint64_t iova) {
 	return false;
 }
 
+/*
+ * The lifecycle's steps, every (from, to) pair: only the steps drawn above LeaseState are
+ * taken; every other one (the same state, a step back, a skipped state) is refused with
+ * -EINVAL and a logged line, the lease left as it was. Revocation is remembered through the
+ * end, and the per-uid count follows the state.
+ */
+static void test_lease_state_transitions(void) {
+	static const struct {
+		LeaseState from, to;
+	} allowed[] = {
+		{ LEASE_NEW, LEASE_STAGED },       { LEASE_NEW, LEASE_PENDING },
+		{ LEASE_NEW, LEASE_ACTIVE },       { LEASE_STAGED, LEASE_PENDING },
+		{ LEASE_PENDING, LEASE_ACTIVE },   { LEASE_ACTIVE, LEASE_REVOKED },
+		{ LEASE_ACTIVE, LEASE_ENDED },     { LEASE_REVOKED, LEASE_ENDED },
+	};
+	static const char *const names[] = { "new",    "staged",  "pending",
+					     "active", "revoked", "ended" };
+	CU_ASSERT_EQUAL_FATAL(ELEMENTSOF(names), _LEASE_STATE_MAX);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		ASSERT_STREQ(lease_state_to_string((LeaseState)i), names[i]);
+	CU_ASSERT_PTR_NULL(lease_state_to_string(_LEASE_STATE_MAX));
+
+	Lease *l = NULL;
+	ASSERT_OK(lease_new(&l));
+	CU_ASSERT_EQUAL(l->state, LEASE_NEW);
+	Capture cap;
+	capture_start(&cap);
+	size_t refused = 0;
+	for (int from = 0; from < _LEASE_STATE_MAX; from++)
+		for (int to = 0; to < _LEASE_STATE_MAX; to++) {
+			bool ok = false;
+			for (size_t i = 0; i < ELEMENTSOF(allowed); i++)
+				ok = ok || (allowed[i].from == (LeaseState)from &&
+					    allowed[i].to == (LeaseState)to);
+			l->state = (LeaseState)from;
+			l->was_revoked = false;
+			int r = lease_set_state(l, (LeaseState)to);
+			if (ok != (r == 0))
+				fprintf(stderr, "step %s -> %s: got %d\n", names[from],
+					names[to], r);
+			if (ok) {
+				ASSERT_OK(r);
+				CU_ASSERT_EQUAL(l->state, (LeaseState)to);
+				CU_ASSERT_EQUAL(l->was_revoked, to == LEASE_REVOKED);
+			} else {
+				ASSERT_ERR(r, EINVAL);
+				CU_ASSERT_EQUAL(l->state, (LeaseState)from);
+				CU_ASSERT_FALSE(l->was_revoked);
+				refused++;
+			}
+		}
+	/* Out of range either way. */
+	l->state = LEASE_ACTIVE;
+	ASSERT_ERR(lease_set_state(l, _LEASE_STATE_MAX), EINVAL);
+	CU_ASSERT_EQUAL(l->state, LEASE_ACTIVE);
+	l->state = _LEASE_STATE_MAX;
+	ASSERT_ERR(lease_set_state(l, LEASE_ENDED), EINVAL);
+	char *text = capture_stop(&cap);
+	CU_ASSERT_EQUAL(refused, _LEASE_STATE_MAX * _LEASE_STATE_MAX - ELEMENTSOF(allowed));
+	/* One line per refusal, naming the lease and the step. */
+	size_t lines = 0;
+	for (const char *p = text; (p = strstr(p, "refused the state change")); p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, refused + 2);
+	char want[128];
+	snprintf(want, sizeof(want), "Lease %s: refused the state change ended -> active", l->id);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+	free(text);
+
+	/* The whole way through a revocation: revoked stays known once ended. */
+	l->state = LEASE_NEW;
+	l->was_revoked = false;
+	ASSERT_OK(lease_set_state(l, LEASE_PENDING));
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	ASSERT_OK(lease_set_state(l, LEASE_REVOKED));
+	ASSERT_OK(lease_set_state(l, LEASE_ENDED));
+	CU_ASSERT_TRUE(l->was_revoked);
+	lease_free(l, NULL);
+
+	/* What counts against a uid: pending, active and ended leases; not staged contexts,
+	 * revoked leases, or ended ones that were revoked first. */
+	LeaseTable t = { 0 };
+	static const struct {
+		LeaseState path[4];
+		bool counted;
+	} cases[] = {
+		{ { LEASE_STAGED }, false },
+		{ { LEASE_PENDING }, true },
+		{ { LEASE_ACTIVE }, true },
+		{ { LEASE_ACTIVE, LEASE_REVOKED }, false },
+		{ { LEASE_ACTIVE, LEASE_ENDED }, true },
+		{ { LEASE_ACTIVE, LEASE_REVOKED, LEASE_ENDED }, false },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		char bdf[16];
+		snprintf(bdf, sizeof(bdf), "0000:0%zu:00.0", i + 1);
+		Lease *x = mk(2000 + (uid_t)i, bdf, 10 + (int)i);
+		for (size_t j = 0; j < ELEMENTSOF(cases[i].path) && cases[i].path[j]; j++)
+			ASSERT_OK(lease_set_state(x, cases[i].path[j]));
+		ASSERT_OK(lease_table_add(&t, x));
+		CU_ASSERT_EQUAL(lease_table_count_uid(&t, 2000 + (uid_t)i), cases[i].counted);
+	}
+	lease_table_clear(&t);
+}
+
 static void test_lease_revoke_kernel(void) {
 	Host *h = test_load_fixture("sample.json");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
@@ -478,35 +583,36 @@ static void test_lease_revoke_kernel(void) {
 	Lease *l = NULL;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_ATTACHED;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &l->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, l->iommufd, &l->ioas_id));
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
 	int fd = -EBADF;
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
 	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
-	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, l->iommufd, &l->devices[0].dev_id));
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	ASSERT_OK(kernel_device_bind(k, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, &l->devices[0].hwpt_id));
 	uint64_t msi = d->group->regions[0].start;
 	uint32_t hwpt = l->devices[0].hwpt_id;
 
 	IovaRange *r = NULL;
 	size_t n = 0;
 	uint64_t align = 0;
-	ASSERT_OK(KERNEL_CALL(k, ioas_iova_ranges, l->iommufd, l->ioas_id, &r, &n, &align));
+	ASSERT_OK(kernel_ioas_iova_ranges(k, l->iommufd, l->ioas_id, &r, &n, &align));
 	CU_ASSERT_FALSE(ranges_cover(r, n, msi)); /* attached: the MSI window is reserved */
 	free(r);
 
 	ASSERT_OK(lease_block_dma(l, k, true));
 	r = NULL;
-	ASSERT_OK(KERNEL_CALL(k, ioas_iova_ranges, l->iommufd, l->ioas_id, &r, &n, &align));
+	ASSERT_OK(kernel_ioas_iova_ranges(k, l->iommufd, l->ioas_id, &r, &n, &align));
 	CU_ASSERT_TRUE(ranges_cover(r, n, msi)); /* detached: the device's region is gone */
 	free(r);
 	/* The automatic HWPT went with its last device. */
-	ASSERT_ERR(KERNEL_CALL(k, ioas_destroy, l->iommufd, hwpt), ENOENT);
+	ASSERT_ERR(kernel_ioas_destroy(k, l->iommufd, hwpt), ENOENT);
 	/* A bound device fd and its iommufd can attach again: revocation is not a hard revoke. */
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, NULL));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, NULL));
 
 	ASSERT_OK(lease_revoke_kernel(l, k, false));
-	CU_ASSERT_TRUE(l->revoked);
+	CU_ASSERT_EQUAL(l->state, LEASE_REVOKED);
 	CU_ASSERT_EQUAL(l->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
 
@@ -528,36 +634,36 @@ static void test_lease_legacy_free(void) {
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("sim", h, &k));
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_LEGACY);
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_LEGACY);
 
 	Lease *l = NULL;
 	int fd = -1, c2 = -1, g2 = -1;
 	ASSERT_OK(lease_new(&l));
 	CU_ASSERT_EQUAL(l->container, -EBADF);
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 3, l->container, &fd));
+	ASSERT_OK(kernel_legacy_group_open(k, 3, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 3, fd));
 	CU_ASSERT_PTR_NOT_NULL(lease_legacy_group(l, 3));
 	CU_ASSERT_PTR_NULL(lease_legacy_group(l, 4));
-	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	ASSERT_OK(kernel_legacy_set_iommu(k, l->container));
 	const char *bdfs[] = { "0000:01:01.0", "0000:01:02.0" };
 	for (size_t i = 0; i < ELEMENTSOF(bdfs); i++) {
-		ASSERT_OK(KERNEL_CALL(k, legacy_device_open, lease_legacy_group(l, 5)->fd,
-				      host_find_device(h, bdfs[i]), &fd));
+		ASSERT_OK(kernel_legacy_device_open(k, lease_legacy_group(l, 5)->fd,
+						    host_find_device(h, bdfs[i]), &fd));
 		ASSERT_OK(lease_add_device(l, bdfs[i], 5, fd));
 	}
 	/* Held: another container cannot take group 5. */
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
-	ASSERT_ERR(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2), EBUSY);
+	ASSERT_OK(kernel_legacy_container_open(k, &c2));
+	ASSERT_ERR(kernel_legacy_group_open(k, 5, c2, &g2), EBUSY);
 	lease_free(l, k);
 	/* Released: it can, and the old container took its IOMMU setting with it. */
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 3, c2, &fd));
-	ASSERT_OK(KERNEL_CALL(k, close, fd));
-	ASSERT_OK(KERNEL_CALL(k, close, g2));
-	ASSERT_OK(KERNEL_CALL(k, close, c2));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, c2, &g2));
+	ASSERT_OK(kernel_legacy_group_open(k, 3, c2, &fd));
+	ASSERT_OK(kernel_close(k, fd));
+	ASSERT_OK(kernel_close(k, g2));
+	ASSERT_OK(kernel_close(k, c2));
 }
 
 /* Revoking a legacy lease cannot detach (type1 has no detach), but the daemon still drops its
@@ -573,22 +679,23 @@ static void test_lease_legacy_revoke(void) {
 	int fd = -1, c2 = -1, g2 = -1;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_LEGACY;
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
-	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_device_open, fd, host_find_device(h, "0000:01:01.0"), &fd));
+	ASSERT_OK(kernel_legacy_set_iommu(k, l->container));
+	ASSERT_OK(kernel_legacy_device_open(k, fd, host_find_device(h, "0000:01:01.0"), &fd));
 	ASSERT_OK(lease_add_device(l, "0000:01:01.0", 5, fd));
 
 	ASSERT_OK(lease_revoke_kernel(l, k, false));
-	CU_ASSERT_TRUE(l->revoked);
+	CU_ASSERT_EQUAL(l->state, LEASE_REVOKED);
 	CU_ASSERT_EQUAL(l->container, -EBADF);
 	CU_ASSERT_EQUAL(l->legacy_groups[0].fd, -EBADF);
 	CU_ASSERT_EQUAL(l->devices[0].fd, -EBADF);
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
-	ASSERT_OK(KERNEL_CALL(k, close, g2));
-	ASSERT_OK(KERNEL_CALL(k, close, c2));
+	ASSERT_OK(kernel_legacy_container_open(k, &c2));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, c2, &g2));
+	ASSERT_OK(kernel_close(k, g2));
+	ASSERT_OK(kernel_close(k, c2));
 	lease_free(l, k);
 }
 
@@ -613,20 +720,20 @@ static void test_device_gone(void) {
 	int fd = -EBADF;
 	ASSERT_OK(lease_new(&a));
 	a->mode = LEASE_MODE_ATTACHED;
-	a->delivered = true;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &a->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, a->iommufd, &a->ioas_id));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d3, &fd));
+	ASSERT_OK(lease_set_state(a, LEASE_ACTIVE));
+	ASSERT_OK(kernel_iommufd_open(k, &a->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, a->iommufd, &a->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d3, &fd));
 	ASSERT_OK(lease_add_device(a, d3->bdf, d3->iommu_group, fd));
-	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, a->iommufd, &a->devices[0].dev_id));
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, a->ioas_id, &a->devices[0].hwpt_id));
+	ASSERT_OK(kernel_device_bind(k, fd, a->iommufd, &a->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, a->ioas_id, &a->devices[0].hwpt_id));
 	ASSERT_OK(lease_table_add(&m.leases, a));
 
 	ASSERT_OK(lease_new(&b));
 	b->mode = LEASE_MODE_UNBOUND;
-	b->staged = true;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &b->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d4, &fd));
+	ASSERT_OK(lease_set_state(b, LEASE_STAGED));
+	ASSERT_OK(kernel_iommufd_open(k, &b->iommufd));
+	ASSERT_OK(kernel_device_open(k, d4, &fd));
 	ASSERT_OK(lease_add_device(b, d4->bdf, d4->iommu_group, fd));
 	ASSERT_OK(lease_table_add(&m.leases, b));
 	char bid[sizeof(b->id)];
@@ -635,11 +742,11 @@ static void test_device_gone(void) {
 	Capture cap;
 	capture_start(&cap);
 	manager_device_gone(&m, d3->bdf, "vfio-pci-variant");
-	CU_ASSERT_FALSE(a->revoked);
+	CU_ASSERT_EQUAL(a->state, LEASE_ACTIVE);
 	CU_ASSERT_TRUE(a->iommufd >= 0);
 
 	manager_device_gone(&m, d3->bdf, "e1000e");
-	CU_ASSERT_TRUE(a->revoked);
+	CU_ASSERT_EQUAL(a->state, LEASE_REVOKED);
 	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
 	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, a->id), a);
@@ -670,15 +777,15 @@ static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
 	int fd = -EBADF;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_ATTACHED;
-	l->delivered = true;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
 	l->uid = uid;
 	l->pid = 4242;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &l->iommufd));
-	ASSERT_OK(KERNEL_CALL(k, ioas_alloc, l->iommufd, &l->ioas_id));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
+	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
 	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
-	ASSERT_OK(KERNEL_CALL(k, device_bind, fd, l->iommufd, &l->devices[0].dev_id));
-	ASSERT_OK(KERNEL_CALL(k, device_attach, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	ASSERT_OK(kernel_device_bind(k, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, &l->devices[0].hwpt_id));
 	return l;
 }
 
@@ -686,11 +793,11 @@ static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
 static int bind_anew(Kernel *k, const Device *d) {
 	int i = -EBADF, fd = -EBADF;
 	uint32_t id;
-	ASSERT_OK(KERNEL_CALL(k, iommufd_open, &i));
-	ASSERT_OK(KERNEL_CALL(k, device_open, d, &fd));
-	int r = KERNEL_CALL(k, device_bind, fd, i, &id);
-	KERNEL_CALL(k, close, fd);
-	KERNEL_CALL(k, close, i);
+	ASSERT_OK(kernel_iommufd_open(k, &i));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
+	int r = kernel_device_bind(k, fd, i, &id);
+	kernel_close(k, fd);
+	kernel_close(k, i);
 	return r;
 }
 
@@ -724,7 +831,7 @@ static void test_lease_held_after_end(void) {
 	memcpy(id, a->id, sizeof(id));
 	manager_end_lease(&m, a, "connection closed");
 	CU_ASSERT_PTR_EQUAL_FATAL(lease_table_find(&m.leases, id), a);
-	CU_ASSERT_TRUE(a->ended);
+	CU_ASSERT_EQUAL(a->state, LEASE_ENDED);
 	CU_ASSERT_TRUE(a->devices[0].held);
 	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
 	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
@@ -749,13 +856,16 @@ static void test_lease_held_after_end(void) {
 	char bid[sizeof(b->id)];
 	memcpy(bid, b->id, sizeof(bid));
 	manager_revoke_lease(&m, b, false, false, &(AuditActor){ .cause = "test" }, "test");
-	CU_ASSERT_TRUE(b->revoked);
+	CU_ASSERT_EQUAL(b->state, LEASE_REVOKED);
+	CU_ASSERT_EQUAL(lease_table_count_uid(&m.leases, 4702), 0);
 	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, d4->iommu_group), b);
 	CU_ASSERT_EQUAL(hold_describe(b, false, buf, sizeof(buf)), 1);
 	ASSERT_STREQ(buf, "held by a revoked lease of another user");
 	manager_end_lease(&m, b, "revoked lease released");
 	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, bid), b);
-	CU_ASSERT_TRUE(b->ended);
+	CU_ASSERT_EQUAL(b->state, LEASE_ENDED);
+	/* Revoked first: still not counted against its uid, as while it was only revoked. */
+	CU_ASSERT_EQUAL(lease_table_count_uid(&m.leases, 4702), 0);
 
 	/* The first holder exits: its group is free, its lease forgotten; the other stays. */
 	test_holder_stop(&holder);
@@ -794,34 +904,35 @@ static void test_lease_legacy_held_after_end(void) {
 	int fd = -1;
 	ASSERT_OK(lease_new(&l));
 	l->mode = LEASE_MODE_LEGACY;
-	l->delivered = true;
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &l->container));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, l->container, &fd));
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	ASSERT_OK(kernel_legacy_container_open(k, &l->container));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, l->container, &fd));
 	ASSERT_OK(lease_add_legacy_group(l, 5, fd));
-	ASSERT_OK(KERNEL_CALL(k, legacy_set_iommu, l->container));
+	ASSERT_OK(kernel_legacy_set_iommu(k, l->container));
 	const char *bdfs[] = { "0000:01:01.0", "0000:01:02.0" };
 	for (size_t i = 0; i < ELEMENTSOF(bdfs); i++) {
-		ASSERT_OK(KERNEL_CALL(k, legacy_device_open, lease_legacy_group(l, 5)->fd,
-				      host_find_device(h, bdfs[i]), &fd));
+		ASSERT_OK(kernel_legacy_device_open(k, lease_legacy_group(l, 5)->fd,
+						    host_find_device(h, bdfs[i]), &fd));
 		ASSERT_OK(lease_add_device(l, bdfs[i], 5, fd));
 	}
 	ASSERT_OK(lease_table_add(&m.leases, l));
 	test_holder_give(&holder, l->devices[1].fd);
 	manager_end_lease(&m, l, "owner process exited");
-	CU_ASSERT_TRUE_FATAL(l->ended);
+	CU_ASSERT_EQUAL_FATAL(l->state, LEASE_ENDED);
 	CU_ASSERT_TRUE(l->devices[0].held && l->devices[1].held);
 	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&m.leases, 5), l);
 	test_holder_stop(&holder);
 	hold_recheck(&m, 5);
 	CU_ASSERT_EQUAL(m.leases.n, 0);
 	int c2 = -1, g2 = -1;
-	ASSERT_OK(KERNEL_CALL(k, legacy_container_open, &c2));
-	ASSERT_OK(KERNEL_CALL(k, legacy_group_open, 5, c2, &g2));
-	KERNEL_CALL(k, close, g2);
-	KERNEL_CALL(k, close, c2);
+	ASSERT_OK(kernel_legacy_container_open(k, &c2));
+	ASSERT_OK(kernel_legacy_group_open(k, 5, c2, &g2));
+	kernel_close(k, g2);
+	kernel_close(k, c2);
 }
 
 static CU_TestInfo tests[] = {
+	{ "lease_state_transitions", test_lease_state_transitions },
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
 	{ "audit_rate_limit", test_audit_rate_limit },
 	{ "audit_rate_limit_overflow", test_audit_rate_limit_overflow },

@@ -14,7 +14,7 @@
 #include "common/macro.h"
 #include "tests/unit/test.h"
 
-#define K(op, ...) KERNEL_CALL(k, op, ##__VA_ARGS__)
+#define K(op, ...) kernel_##op(k, ##__VA_ARGS__)
 
 static void test_cdev_link(void) {
 	static const struct {
@@ -57,10 +57,10 @@ static void test_cdev_link(void) {
 static void test_new(void) {
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("linux", NULL, &k));
-	ASSERT_STREQ(k->ops->name, "linux");
+	ASSERT_STREQ(kernel_name(k), "linux");
 	CU_ASSERT_FALSE(kernel_is_sim(k));
 	ASSERT_ERR(kernel_sim_unplug(k, "0000:01:00.0"), EINVAL);
-	KernelApi a = k->ops->api(k);
+	KernelApi a = kernel_api(k);
 	CU_ASSERT_TRUE(a == KERNEL_API_IOMMUFD || a == KERNEL_API_LEGACY || a == KERNEL_API_NONE);
 	if (access("/dev/iommu", F_OK) < 0 && access("/dev/vfio/vfio", F_OK) < 0) {
 		CU_ASSERT_EQUAL(a, KERNEL_API_NONE);
@@ -99,15 +99,15 @@ static void test_wrong_fd_agrees_with_sim(void) {
 	CU_ASSERT_FATAL(m >= 0);
 	uint32_t id;
 	ASSERT_ERR(K(ioas_alloc, m, &id), ENOTTY);
-	ASSERT_ERR(KERNEL_CALL(sim, ioas_alloc, m, &id), ENOTTY);
+	ASSERT_ERR(kernel_ioas_alloc(sim, m, &id), ENOTTY);
 	ASSERT_ERR(K(device_bind, m, m, &id), ENOTTY);
-	ASSERT_ERR(KERNEL_CALL(sim, device_bind, m, m, &id), ENOTTY);
+	ASSERT_ERR(kernel_device_bind(sim, m, m, &id), ENOTTY);
 	ASSERT_ERR(K(device_reset, m), ENOTTY);
-	ASSERT_ERR(KERNEL_CALL(sim, device_reset, m), ENOTTY);
+	ASSERT_ERR(kernel_device_reset(sim, m), ENOTTY);
 	ASSERT_ERR(K(ioas_alloc, 1000, &id), EBADF);
-	ASSERT_ERR(KERNEL_CALL(sim, ioas_alloc, 1000, &id), EBADF);
+	ASSERT_ERR(kernel_ioas_alloc(sim, 1000, &id), EBADF);
 	ASSERT_ERR(K(close, -1), EBADF);
-	ASSERT_ERR(KERNEL_CALL(sim, close, -1), EBADF);
+	ASSERT_ERR(kernel_close(sim, -1), EBADF);
 	int m2 = memfd_create("plain2", MFD_CLOEXEC);
 	ASSERT_OK(K(close, m2));
 	ASSERT_ERR(K(close, m2), EBADF);
@@ -135,12 +135,41 @@ static void test_fd_check(void) {
 	safe_close(p[1]);
 }
 
+/* The typed calls over each backend's table: an operation a backend does not have is
+ * -EOPNOTSUPP (linux keeps no state of its own, so no events fd and nothing to sync);
+ * kernel_closep() closes once and leaves -EBADF behind. */
+static void test_typed_dispatch(void) {
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("linux", NULL, &k));
+	Host h = { .kernel = { .iommufd = TRI_YES } };
+	_cleanup_kernel_free_ Kernel *sim = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &sim));
+	ASSERT_STREQ(kernel_name(sim), "sim");
+	CU_ASSERT_EQUAL(kernel_api(sim), KERNEL_API_IOMMUFD);
+	ASSERT_ERR(kernel_events_fd(k), EOPNOTSUPP);
+	ASSERT_ERR(kernel_sync(k), EOPNOTSUPP);
+	CU_ASSERT(kernel_events_fd(sim) >= 0);
+	ASSERT_OK(kernel_sync(sim));
+
+	int fd = memfd_create("closep", MFD_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	int copy = fd;
+	ASSERT_OK(kernel_closep(k, &fd));
+	CU_ASSERT_EQUAL(fd, -EBADF);
+	CU_ASSERT(fcntl(copy, F_GETFD) < 0);
+	ASSERT_OK(kernel_closep(k, &fd)); /* nothing left to close */
+	CU_ASSERT_EQUAL(fd, -EBADF);
+	ASSERT_OK(kernel_closep(NULL, &fd)); /* k is not needed when there is nothing */
+	ASSERT_ERR(kernel_close(sim, copy), EBADF);
+}
+
 static CU_TestInfo tests[] = {
 	{ "cdev_link", test_cdev_link },
 	{ "new", test_new },
 	{ "device_open_errors", test_device_open_errors },
 	{ "wrong_fd_agrees_with_sim", test_wrong_fd_agrees_with_sim },
 	{ "fd_check", test_fd_check },
+	{ "typed_dispatch", test_typed_dispatch },
 	CU_TEST_INFO_NULL,
 };
 

@@ -22,7 +22,7 @@
 
 #define MSI_START 0xfee00000ULL
 #define MSI_END 0xfeefffffULL
-#define K(op, ...) KERNEL_CALL(k, op, ##__VA_ARGS__)
+#define K(op, ...) kernel_##op(k, ##__VA_ARGS__)
 
 /*
  * The test host, built by hand:
@@ -116,20 +116,20 @@ static void test_new_and_api(void) {
 	ASSERT_ERR(kernel_new("sim", NULL, &k), EINVAL);
 	ASSERT_OK(kernel_new("sim", &h, &k));
 	CU_ASSERT_TRUE(kernel_is_sim(k));
-	ASSERT_STREQ(k->ops->name, "sim");
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_IOMMUFD);
+	ASSERT_STREQ(kernel_name(k), "sim");
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_IOMMUFD);
 	kernel_free(k);
 
 	h.kernel.iommufd = TRI_NO;
 	ASSERT_OK(kernel_new("sim", &h, &k));
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_LEGACY);
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_LEGACY);
 	int fd;
 	ASSERT_ERR(K(iommufd_open, &fd), ENOENT);
 	kernel_free(k);
 
 	h.kernel.vfio_legacy = TRI_UNKNOWN;
 	ASSERT_OK(kernel_new("sim", &h, &k));
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_NONE);
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_NONE);
 	int c, g, d;
 	ASSERT_ERR(K(legacy_open, dev("0000:01:00.0"), &c, &g, &d), ENOENT);
 	kernel_free(k);
@@ -198,11 +198,11 @@ static void test_fd_check(void) {
 	ASSERT_ERR(K(fd_check, d, dev("0000:03:00.1")), ESTALE);
 	/* A new sim knows none of these files: it goes by their names. */
 	Kernel *k2 = sim_new();
-	ASSERT_OK(KERNEL_CALL(k2, fd_check, i, NULL));
-	ASSERT_OK(KERNEL_CALL(k2, fd_check, d, dev("0000:01:00.0")));
-	ASSERT_ERR(KERNEL_CALL(k2, fd_check, d, NULL), ESTALE);
-	ASSERT_ERR(KERNEL_CALL(k2, fd_check, i, dev("0000:01:00.0")), ESTALE);
-	ASSERT_ERR(KERNEL_CALL(k2, fd_check, d, dev("0000:03:00.1")), ESTALE);
+	ASSERT_OK(kernel_fd_check(k2, i, NULL));
+	ASSERT_OK(kernel_fd_check(k2, d, dev("0000:01:00.0")));
+	ASSERT_ERR(kernel_fd_check(k2, d, NULL), ESTALE);
+	ASSERT_ERR(kernel_fd_check(k2, i, dev("0000:01:00.0")), ESTALE);
+	ASSERT_ERR(kernel_fd_check(k2, d, dev("0000:03:00.1")), ESTALE);
 	kernel_free(k2);
 	/* Other files: a pipe, a memfd of another name, one named like a sim file but longer. */
 	int p[2];
@@ -1148,7 +1148,7 @@ static void test_fixtures(void) {
 	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("workstation.json", &h);
 	int i, d;
 	uint32_t id, ioas;
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_IOMMUFD);
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_IOMMUFD);
 	ASSERT_OK(K(iommufd_open, &i));
 	/* 01:00.0 is on vfio-pci but its audio function is on snd_hda_intel. */
 	ASSERT_OK(K(device_open, host_find_device(h, "0000:01:00.0"), &d));
@@ -1182,7 +1182,7 @@ static void test_fixtures(void) {
 
 	/* No IOMMU at all: no API, nothing opens. */
 	k = sim_from_fixture("iommu-off.json", &h);
-	CU_ASSERT_EQUAL(k->ops->api(k), KERNEL_API_NONE);
+	CU_ASSERT_EQUAL(kernel_api(k), KERNEL_API_NONE);
 	ASSERT_ERR(K(iommufd_open, &i), ENOENT);
 }
 
