@@ -172,7 +172,8 @@ static int decide(Manager *m, const Peer *peer, Plan *plan, const Device *d, boo
 		.peer = &pp,
 		.host = m->host,
 		.device = d,
-		.mode = plan->mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND : POLICY_MODE_ATTACHED,
+		.mode = plan->mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND
+							 : POLICY_MODE_ATTACHED,
 		.layout = plan->layout,
 		.method = "io.ioasid.Broker.Acquire",
 	};
@@ -310,7 +311,8 @@ static int broker_not_viable(const Host *h, const Device *d, Refusal *rf) {
 		(void)strv_extend(&blockers, "the device has no IOMMU group (IOMMU off or not "
 					     "covering it)");
 	if (!device_vfio_usable(h, d) && !blockers) {
-		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci", d->bdf);
+		snprintf(buf, sizeof(buf), "%s has no VFIO device node: bind it to vfio-pci",
+			 d->bdf);
 		(void)strv_extend(&blockers, buf);
 	}
 	/* first borrows from the viability of d: copy before it goes. */
@@ -415,8 +417,8 @@ static Lease *staged_match(Manager *m, const Peer *peer, const Plan *plan) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
 		/* A legacy context answers an attached request (the only one legacy serves). */
 		LeaseMode mode = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;
-		if (l->state != LEASE_STAGED || mode != plan->mode || l->n_devices != plan->n_devices ||
-		    !stage_owned_by(l, peer))
+		if (l->state != LEASE_STAGED || mode != plan->mode ||
+		    l->n_devices != plan->n_devices || !stage_owned_by(l, peer))
 			continue;
 		bool layout = (!l->layout && !plan->layout) ||
 			      (l->layout && plan->layout && streq(l->layout, plan->layout));

@@ -58,7 +58,8 @@ static int device_error(Manager *m, int r, const char *op, const Device *d, Refu
 		strv_free(blockers);
 		if (m->host->kernel.interrupt_remapping == TRI_NO)
 			/* MSI cannot be isolated: a host fact, not a holder. */
-			return refusal_system(rf, r, "device-bind (no interrupt remapping)", d->bdf);
+			return refusal_system(rf, r, "device-bind (no interrupt remapping)",
+					      d->bdf);
 	}
 	if (r == -EACCES && d && d->physfn)
 		/* vfio_pci_core_match_token_uuid(): a VF of a PF on vfio-pci binds only with the
@@ -149,8 +150,8 @@ static int build_legacy(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 				      NULL);
 	if (plan->layout)
 		return layout_conflict(rf, plan->layout,
-				       "legacy VFIO (no iommufd): there is no IOAS to apply a layout "
-				       "to; the client maps through the container itself");
+				       "legacy VFIO (no iommufd): there is no IOAS to apply a "
+				       "layout to; the client maps through the container itself");
 	l->mode = LEASE_MODE_LEGACY;
 	r = kernel_legacy_container_open(m->kernel, &l->container);
 	if (r < 0)
@@ -200,13 +201,14 @@ static int build_ioas(Manager *m, const Plan *plan, Lease *l, char ***warnings, 
 		r = kernel_iommufd_set_rlimit_mode(m->kernel, l->iommufd, true);
 		caps_lower(CAP_SYS_RESOURCE, raised);
 		if (r < 0)
-			return refuse_kernel(m, r, "iommufd-set-rlimit-mode", NULL, plan->layout, rf);
+			return refuse_kernel(m, r, "iommufd-set-rlimit-mode", NULL, plan->layout,
+					     rf);
 	}
 	if (plan->mode != LEASE_MODE_ATTACHED) {
 		if (warnings && layout && (layout->n_windows > 0 || !layout->huge_pages))
-			(void)strv_extend(warnings,
-					  "unbound mode: the layout's IOVA windows and huge-page "
-					  "setting are not applied (the client allocates its own IOAS)");
+			(void)strv_extend(warnings, "unbound mode: the layout's IOVA windows and "
+						    "huge-page setting are not applied (the client "
+						    "allocates its own IOAS)");
 		return 0;
 	}
 	r = kernel_ioas_alloc(m->kernel, l->iommufd, &l->ioas_id);
@@ -239,8 +241,8 @@ static int check_required(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 			KernelHwInfo hw = { 0 };
 			int r = kernel_hw_info(m->kernel, l->iommufd, l->devices[i].dev_id, &hw);
 			if (r < 0)
-				return refuse_kernel(m, r, "hw-info", plan->devices[i], plan->layout,
-						    rf);
+				return refuse_kernel(m, r, "hw-info", plan->devices[i],
+						     plan->layout, rf);
 			if (!(hw.capabilities & IOMMU_HW_CAP_DIRTY_TRACKING_BIT)) {
 				snprintf(buf, sizeof(buf), "%s: IOMMU has no dirty tracking",
 					 l->devices[i].bdf);
@@ -269,7 +271,8 @@ static int build_devices(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 		r = kernel_device_bind(m->kernel, l->devices[i].fd, l->iommufd,
 				&l->devices[i].dev_id);
 		if (r < 0)
-			return refuse_kernel(m, r, "device-bind", plan->devices[i], plan->layout, rf);
+			return refuse_kernel(m, r, "device-bind", plan->devices[i], plan->layout,
+					     rf);
 	}
 	for (size_t i = 0; i < l->n_devices; i++) {
 		r = kernel_device_attach(m->kernel, l->devices[i].fd, l->ioas_id,

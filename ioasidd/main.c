@@ -313,7 +313,8 @@ static int start_loop(Manager *m) {
 	/* After the signal mask: the thread inherits it, so SIGHUP/SIGTERM reach the loop. */
 	int r = closer_start();
 	if (r < 0)
-		log_warning_errno(r, "No closer thread, fds pushed by clients are closed inline: %m");
+		log_warning_errno(r, "No closer thread, fds pushed by clients are closed "
+				     "inline: %m");
 	r = sd_event_default(&m->event);
 	if (r < 0)
 		return log_error_errno(r, "Cannot create the event loop: %m");
@@ -380,7 +381,8 @@ static int take_passed_fds(Manager *m) {
 	if (n_passed < 0)
 		return log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
 	int state_fd = -EBADF, r = 0;
-	_cleanup_free_ int *stored_fds = n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
+	_cleanup_free_ int *stored_fds =
+		n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
 	_cleanup_strv_free_ char **stored_names =
 		n_passed > 0 ? calloc((size_t)n_passed + 1, sizeof(char *)) : NULL;
 	size_t n_stored = 0;

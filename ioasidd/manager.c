@@ -492,7 +492,8 @@ int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
 		strv_free(l->at_risk);
 		l->at_risk = strv_copy(plan->at_risk);
 		if (plan->at_risk && !l->at_risk)
-			return hand_over_undo(m, l, staged, refusal_system(rf, -ENOMEM, "lease", NULL));
+			return hand_over_undo(m, l, staged,
+					      refusal_system(rf, -ENOMEM, "lease", NULL));
 	}
 	l->connection = c;
 	l->connection_id = cid;
@@ -503,9 +504,11 @@ int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
 					      refusal_system(rf, -errno, "dup pidfd", NULL));
 	}
 	if (l->lifetime == POLICY_LIFETIME_PROCESS) {
-		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, lease_on_pidfd, l);
+		r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN, lease_on_pidfd,
+				    l);
 		if (r < 0)
-			return hand_over_undo(m, l, staged, refusal_system(rf, r, "watch pidfd", NULL));
+			return hand_over_undo(m, l, staged,
+					      refusal_system(rf, r, "watch pidfd", NULL));
 	}
 	r = hand_over_record(m, l, staged);
 	if (r < 0)
@@ -618,8 +621,8 @@ int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 		int r = sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN,
 					lease_on_pidfd, l);
 		if (r < 0) {
-			log_warning("Stored lease %s of uid %u dropped: cannot watch its owner", l->id,
-				    (unsigned)l->uid);
+			log_warning("Stored lease %s of uid %u dropped: cannot watch its owner",
+				    l->id, (unsigned)l->uid);
 			manager_end_lease(m, l, "cannot watch its owner");
 			k--;
 		}

@@ -89,7 +89,8 @@ static json_object *group_json(Manager *m, const Peer *peer, const Group *g, boo
 		viability_done(&v);
 	}
 	json_add_str(o, "viable", verdict);
-	json_add(o, "owner", owner_json(peer, lease_table_group_owner(&m->leases, g->number), admin));
+	const Lease *owner = lease_table_group_owner(&m->leases, g->number);
+	json_add(o, "owner", owner_json(peer, owner, admin));
 	return o;
 }
 
@@ -410,8 +411,8 @@ static int method_acquire(Call *call, const void *params, Reply *reply) {
 		/* The audit record of each decision is the info-level trace; this is for
 		 * debugging. */
 		log_debug("Lease %s: uid %u pid %d, %zu device(s), %s, %s lifetime", l->id,
-			  (unsigned)l->uid, (int)l->pid, l->n_devices, lease_mode_to_string(l->mode),
-			  lease_lifetime_to_string(l->lifetime));
+			  (unsigned)l->uid, (int)l->pid, l->n_devices,
+			  lease_mode_to_string(l->mode), lease_lifetime_to_string(l->lifetime));
 	refusal_done(&rf);
 	plan_done(&plan);
 	return r;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * org.varlink.service: GetInfo and GetInterfaceDescription (the IDL text the daemon serves is
- * the real one: the IDL files of common/, embedded at build time). Layer: a method table (method.h),
- * called only by the server; calls method.c.
+ * the real one: the IDL files of common/, embedded at build time). Layer: a method table
+ * (method.h), called only by the server; calls method.c.
  */
 #include <stddef.h>
 

@@ -542,7 +542,8 @@ int server_refuse_fds(int fd) {
 
 static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
 	_cleanup_client_fd_ int cfd = fd;
-	(void)server_refuse_fds(cfd); /* adopted from the fdstore: may predate the listener's setting */
+	/* Adopted from the fdstore: may predate the listener's setting. */
+	(void)server_refuse_fds(cfd);
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -610,8 +611,8 @@ int server_accept(Manager *m, int cfd) {
 		return r == -EMFILE || r == -ENFILE ? r : 0;
 	}
 	if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
-		log_info("Dropping connection of uid %u: %u connections already", (unsigned)peer.uid,
-			 max_per_uid(m));
+		log_info("Dropping connection of uid %u: %u connections already",
+			 (unsigned)peer.uid, max_per_uid(m));
 		peer_done(&peer);
 		client_fd_close(cfd);
 		return 0;

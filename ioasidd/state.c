@@ -402,7 +402,8 @@ static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, json
 	l->pidfd = take(st, pname);
 	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
 		if (!w->why) {
-			snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not a pidfd", pname);
+			snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not a pidfd",
+				 pname);
 			w->why = w->buf;
 		}
 		closer_close(l->pidfd);
@@ -486,7 +487,8 @@ int state_restore_finish(Manager *m) {
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;
-		if (l->lifetime != POLICY_LIFETIME_CONNECTION || l->state != LEASE_ACTIVE || l->stored)
+		if (l->lifetime != POLICY_LIFETIME_CONNECTION || l->state != LEASE_ACTIVE ||
+		    l->stored)
 			continue;
 		if (l->connection) {
 			restored_lease_keep(m, l);
