@@ -145,7 +145,9 @@ int depend_dependents(const Host *h, const Device *d, Dependent **ret, size_t *r
 	const Device *pd = !device_is_bridge(d) && depend_reset_scope(h, d) == RESET_SCOPE_BUS
 				   ? parent_bridge(h, d)
 				   : NULL;
-	for (size_t i = 0; !device_is_bridge(d) && i < h->n_devices; i++) {
+	/* Neither way can hold for a device with no bridge above it (on a root bus): no loop. */
+	bool any = pd || (d->bridge_path && d->bridge_path[0]);
+	for (size_t i = 0; any && !device_is_bridge(d) && i < h->n_devices; i++) {
 		const Device *e = &h->devices[i];
 		if (e == d || device_is_bridge(e))
 			continue;

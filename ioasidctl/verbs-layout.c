@@ -79,6 +79,10 @@ static json_object *layout_json(const PolicyLayout *l) {
 
 	json_object_object_add(o, "name", json_object_new_string(l->name));
 	json_object_object_add(o, "windows", w);
+	json_object_object_add(o, "iova_auto", json_object_new_boolean(l->iova_auto));
+	json_object_object_add(o, "iova_max", l->iova_auto && l->iova_max != UINT64_MAX
+							 ? hex_json(l->iova_max)
+							 : NULL);
 	json_object_object_add(o, "accounting",
 			       json_object_new_string(l->accounting == POLICY_ACCOUNTING_PROCESS
 							      ? "process"
@@ -182,7 +186,13 @@ static int layout_list(void) {
 		return ioasidctl_error(1, "Out of memory");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
-		_cleanup_free_ char *w = windows_str(jget(o, "windows"));
+		_cleanup_free_ char *w = NULL;
+		if (json_object_get_boolean(jget(o, "iova_auto"))) {
+			const char *max = jstr(o, "iova_max");
+			if (asprintf(&w, "auto%s%s", max ? " max " : "", max ? max : "") < 0)
+				w = NULL;
+		} else
+			w = windows_str(jget(o, "windows"));
 		_cleanup_free_ char *req = strv_json_join(jget(o, "require"));
 		bool huge = json_object_get_boolean(jget(o, "huge_pages"));
 		if (!w || !req ||
@@ -227,7 +237,11 @@ static int layout_show(const char *name) {
 	printf("\n  accounting: %s\n  huge pages: %s\n  require:    %s\n  windows:",
 	       jstr(o, "accounting"), json_object_get_boolean(jget(o, "huge_pages")) ? "yes" : "no",
 	       req);
-	if (json_object_array_length(w) == 0)
+	if (json_object_get_boolean(jget(o, "iova_auto")))
+		printf("    auto: what the IOMMU allows%s%s, minus the reserved regions of the "
+		       "devices' groups (layout check NAME --device BDF shows them)\n",
+		       jstr(o, "iova_max") ? " up to " : "", strempty(jstr(o, "iova_max")));
+	else if (json_object_array_length(w) == 0)
 		printf("    any (no restriction beyond the kernel's)\n");
 	else
 		putchar('\n');
@@ -304,11 +318,22 @@ static int layout_check_verb(const char *name) {
 
 	long ps = sysconf(_SC_PAGESIZE);
 	uint64_t page_size = ps > 0 ? (uint64_t)ps : 4096;
+	/* The windows for these devices (iova auto resolved), which the check reports on. */
+	_cleanup_free_ IovaRange *windows = NULL;
+	size_t n_windows = 0;
+	r = policy_layout_windows(l, h, devs, n, page_size, &windows, &n_windows);
+	if (r < 0)
+		return ioasidctl_error(1, "Cannot resolve layout '%s': %s", name, strerror(-r));
+	PolicyLayout resolved = *l;
+	resolved.windows = windows;
+	resolved.n_windows = n_windows;
+	resolved.iova_auto = false;
 	LayoutConflict *c = NULL;
 	size_t n_c = 0;
-	r = layout_check(l, h, devs, n, page_size, &c, &n_c);
+	r = layout_check(&resolved, h, devs, n, page_size, &c, &n_c);
 	if (r < 0)
 		return ioasidctl_error(1, "Cannot check layout '%s': %s", name, strerror(-r));
+	l = &resolved;
 
 	_cleanup_json_ json_object *root = json_object_new_object();
 	json_object *jd = json_object_new_array(), *jc = json_object_new_array();
@@ -327,12 +352,23 @@ static int layout_check_verb(const char *name) {
 			       h->kernel.address_width > 0
 				       ? json_object_new_int(h->kernel.address_width)
 				       : NULL);
+	json_object *jw = json_object_new_array();
+	for (size_t i = 0; jw && i < n_windows; i++)
+		json_object_array_add(jw, range_json(windows[i].start, windows[i].last));
+	json_object_object_add(root, "windows", jw);
 	json_object_object_add(root, "ok", json_object_new_boolean(n_c == 0));
 	for (size_t i = 0; i < n_c; i++)
 		json_object_array_add(jc, conflict_json(l, &c[i]));
 	json_object_object_add(root, "conflicts", jc);
 	layout_conflicts_free(c, n_c);
 
+	bool is_auto = policy_find_layout(p, name)->iova_auto;
+	if (arg_json == JSON_OFF && !arg_quiet && is_auto) {
+		printf("Windows (iova auto):");
+		for (size_t i = 0; i < n_windows; i++)
+			printf(" 0x%" PRIx64 "-0x%" PRIx64, windows[i].start, windows[i].last);
+		printf("%s\n", n_windows ? "" : " none");
+	}
 	if (arg_json != JSON_OFF)
 		output_json(root);
 	else if (n_c == 0) {

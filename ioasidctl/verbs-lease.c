@@ -12,12 +12,15 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 
 #include "common/client/client.h"
@@ -60,12 +63,48 @@ static int report_call_error(const char *what, int r, const IoasidError *e) {
 	return ioasidctl_error(1, "%s: %s", what, strerror(-r));
 }
 
+/* Who may connect: the group of the socket (systemd's SocketGroup=, the policy's
+ * socket-group), else the policy's socket-group when its file is readable. */
+static void socket_group_name(const char *path, char *buf, size_t size) {
+	struct stat st;
+	buf[0] = '\0';
+	if (stat(path, &st) >= 0 && st.st_gid != 0) {
+		struct group *g = getgrgid(st.st_gid);
+		if (g)
+			snprintf(buf, size, "%s", g->gr_name);
+		else
+			snprintf(buf, size, "%u", (unsigned)st.st_gid);
+		return;
+	}
+	_cleanup_policy_free_ Policy *p = NULL;
+	PolicyError e = {};
+	PolicyLoadOptions o = { .check_owner = true };
+	if (policy_load(IOASID_CONFIG_PATH, &o, &p, &e) >= 0 && policy_settings(p)->socket_group)
+		snprintf(buf, size, "%s", policy_settings(p)->socket_group);
+	policy_error_done(&e);
+}
+
 static int connect_daemon(IoasidClient **ret) {
 	const char *path = ioasid_client_socket_path(arg_socket);
 	int r = ioasid_client_connect(path, ret);
+	if (r == -EACCES || r == -EPERM) {
+		char group[256];
+		socket_group_name(path, group, sizeof(group));
+		if (group[0])
+			return ioasidctl_error(EXIT_UNAVAILABLE,
+					       "Cannot connect to ioasidd at '%s': %s (members of "
+					       "group '%s' may connect: usermod -aG %s USER, then log "
+					       "in again)",
+					       path, strerror(-r), group, group);
+		return ioasidctl_error(EXIT_UNAVAILABLE,
+				       "Cannot connect to ioasidd at '%s': %s (only root may connect: "
+				       "set socket-group in the policy and SocketGroup= of "
+				       "ioasidd.socket)",
+				       path, strerror(-r));
+	}
 	if (r < 0)
-		return ioasidctl_error(r == -EACCES ? 1 : EXIT_UNAVAILABLE,
-				       "Cannot connect to ioasidd at '%s': %s", path, strerror(-r));
+		return ioasidctl_error(EXIT_UNAVAILABLE, "Cannot connect to ioasidd at '%s': %s",
+				       path, strerror(-r));
 	return 0;
 }
 
@@ -577,8 +616,9 @@ static int placement_apply(const Placement *p) {
 }
 
 /* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} and, for a legacy lease, {container} and
- * {group:N} in arg, fds as numbered in CMD. Any other {...} stays as written (QEMU arguments
- * may carry JSON). Returns 0, or an exit code after printing an error. */
+ * {group:N} in arg, fds as numbered in CMD; "{{" is a literal "{". Any other {...} stays as
+ * written (QEMU arguments may carry JSON). Returns 0, or an exit code after printing an
+ * error. */
 static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Placement *pl,
 		      char **ret) {
 	_cleanup_free_ char *out = NULL;
@@ -588,6 +628,12 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Pla
 	if (!f)
 		return ioasidctl_error(1, "Out of memory");
 	for (const char *p = arg; *p;) {
+		/* "{{" is a literal "{": "{{iommufd}" stays "{iommufd}". */
+		if (p[0] == '{' && p[1] == '{') {
+			fputc('{', f);
+			p += 2;
+			continue;
+		}
 		const char *close_brace = *p == '{' ? strchr(p, '}') : NULL;
 		if (!close_brace) {
 			fputc(*p++, f);
@@ -669,6 +715,87 @@ static int setenv_int(const char *name, long v) {
 	return RET_NERRNO(setenv(name, buf, 1));
 }
 
+/* QEMU takes an inherited iommufd (-object iommufd,fd=N) and a VFIO cdev fd
+ * (-device vfio-pci,fd=N) from 9.0 on; older ones fail on the first with "Parameter
+ * 'qom-type' does not accept value 'iommufd'". */
+#define QEMU_IOMMUFD_MAJOR 9
+
+/* The placeholders that only a QEMU with iommufd support can use. */
+static bool args_use_iommufd_fds(char **args) {
+	for (char **a = args; a && *a; a++)
+		for (const char *p = *a; *p; p++) {
+			if (p[0] == '{' && p[1] == '{')
+				p++; /* a literal brace, as expand_arg() reads it */
+			else if (strneq(p, "{iommufd}", 9) || strneq(p, "{fd:", 4))
+				return true;
+		}
+	return false;
+}
+
+/* When cmd is a qemu-system-* (by its name), runs `cmd --version` and reads the major
+ * version from "QEMU emulator version X.Y.Z". -1 when it is not QEMU or cannot be told. */
+static int qemu_major_version(const char *cmd) {
+	const char *base = strrchr(cmd, '/');
+	base = base ? base + 1 : cmd;
+	if (!strneq(base, "qemu-system-", 12) && !streq(base, "qemu-kvm"))
+		return -1;
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		safe_close(pipefd[0]);
+		safe_close(pipefd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+		    dup2(null, STDERR_FILENO) < 0)
+			_exit(127);
+		sigset_t ss;
+		sigemptyset(&ss);
+		(void)sigprocmask(SIG_SETMASK, &ss, NULL);
+		execlp(cmd, cmd, "--version", (char *)NULL);
+		_exit(127);
+	}
+	safe_close(pipefd[1]);
+	char buf[512];
+	size_t len = 0;
+	struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+	/* A QEMU answers at once; one that does not within 5 s is not asked further. */
+	while (len < sizeof(buf) - 1 && poll(&p, 1, 5000) > 0) {
+		ssize_t n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	safe_close(pipefd[0]);
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	const char *v = strstr(buf, "QEMU emulator version ");
+	unsigned major;
+	if (!v || sscanf(v + strlen("QEMU emulator version "), "%u.", &major) != 1)
+		return -1;
+	return (int)MIN(major, (unsigned)INT_MAX);
+}
+
+/* A hint before running a QEMU too old for the placeholders it is given: it would fail with
+ * a message that does not say why. */
+static void qemu_version_hint(char **cmd) {
+	if (!args_use_iommufd_fds(cmd + 1))
+		return;
+	int major = qemu_major_version(cmd[0]);
+	if (major < 0 || major >= QEMU_IOMMUFD_MAJOR)
+		return;
+	ioasidctl_error(0,
+			"Warning: '%s' is QEMU %d, which has no -object iommufd,fd= and no "
+			"-device vfio-pci,fd= (QEMU >= %d.0 has them; Debian 12's 7.2 says "
+			"\"Parameter 'qom-type' does not accept value 'iommufd'\")",
+			cmd[0], major, QEMU_IOMMUFD_MAJOR);
+}
+
 int verb_run(int argc, char **argv) {
 	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
 	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
@@ -685,6 +812,7 @@ int verb_run(int argc, char **argv) {
 	for (size_t i = 0; i < ELEMENTSOF(inherited); i++)
 		inherited[i] = fcntl((int)(arg_fds_from + i), F_GETFD) >= 0;
 
+	qemu_version_hint(argv + 1);
 	r = do_acquire(NULL, &c, &res);
 	if (r > 0)
 		return r;
@@ -886,6 +1014,41 @@ int verb_status(int argc, char **argv) {
 		printf("       Held: %s\n", *h);
 	for (char **w = s->warnings; w && *w; w++)
 		printf("    %sWarning:%s %s\n", ansi_yellow(), ansi_normal(), *w);
+	return 0;
+}
+
+/* release LEASE: the holder's uid (from any connection) or an admin may release a lease;
+ * anyone else's reads as NoSuchLease, as the daemon does not say whether it exists. */
+int verb_release(int argc, char **argv) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	IoasidError e = {};
+	int r;
+
+	if (argc != 2)
+		return ioasidctl_error(EXIT_USAGE, "release takes one lease id");
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_release(c, argv[1], &e);
+	if (r == -EREMOTEIO && ioasid_error_is(&e, IOASID_ERROR_NO_SUCH_LEASE)) {
+		ioasid_error_done(&e);
+		return ioasidctl_error(1,
+				       "No lease '%s' of yours (it has ended, was revoked, or is "
+				       "another user's)",
+				       argv[1]);
+	}
+	if (r < 0) {
+		r = report_call_error("Release", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	if (arg_json != JSON_OFF) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_object_object_add(o, "lease", json_object_new_string(argv[1]));
+		json_object_object_add(o, "state", json_object_new_string("released"));
+		output_json(o);
+	} else if (!arg_quiet)
+		printf("Lease %s released\n", argv[1]);
 	return 0;
 }
 

@@ -71,9 +71,10 @@ static int verb_policy_check(int argc, char **argv) {
 	int dr = r;
 	if (r < 0 && r != -ENOMEM && e.line == 0)
 		dr = load(path, false, &draft, &de);
-	_cleanup_free_ PolicyWarning *w = NULL, *wi = NULL;
-	size_t n_w = 0, n_wi = 0;
-	if (r >= 0 && (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0))
+	_cleanup_free_ PolicyWarning *w = NULL, *wi = NULL, *wl = NULL;
+	size_t n_w = 0, n_wi = 0, n_wl = 0;
+	if (r >= 0 && (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0 ||
+		       policy_lint_layouts(p, &wl, &n_wl) < 0))
 		return ioasidctl_error(1, "Out of memory");
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
@@ -105,6 +106,14 @@ static int verb_policy_check(int argc, char **argv) {
 						       json_object_new_string(wi[i].message));
 				json_object_array_add(wa, x);
 			}
+			for (size_t i = 0; i < n_wl; i++) {
+				json_object *x = json_object_new_object();
+				json_object_object_add(x, "line", json_object_new_int64(wl[i].line));
+				json_object_object_add(x, "covered_by", NULL);
+				json_object_object_add(x, "message",
+						       json_object_new_string(wl[i].message));
+				json_object_array_add(wa, x);
+			}
 			json_object_object_add(o, "warnings", wa);
 		} else
 			json_object_object_add(o, "error", error_to_json(&e));
@@ -132,10 +141,13 @@ static int verb_policy_check(int argc, char **argv) {
 	 * what the administrator means. */
 	for (size_t i = 0; i < n_wi; i++)
 		fprintf(stderr, "%s:%u: warning: %s\n", path, wi[i].line, wi[i].message);
+	/* Layout settings that cannot apply in the mode granted. */
+	for (size_t i = 0; i < n_wl; i++)
+		fprintf(stderr, "%s:%u: warning: %s\n", path, wl[i].line, wl[i].message);
 	if (arg_json == JSON_OFF && !arg_quiet)
 		printf("%s: valid: %zu rules, %zu admin rules, %zu pools, %zu layouts%s\n", path,
 		       policy_n_rules(p), policy_n_admin(p), policy_n_pools(p), policy_n_layouts(p),
-		       n_w + n_wi ? " (with warnings)" : "");
+		       n_w + n_wi + n_wl ? " (with warnings)" : "");
 	return 0;
 }
 

@@ -20,3 +20,4 @@ int verb_revoke(int argc, char **argv);
 int verb_policy(int argc, char **argv);
 int verb_layout(int argc, char **argv);
 int verb_stage(int argc, char **argv);
+int verb_release(int argc, char **argv);

@@ -100,7 +100,12 @@ static int resolve_pool(Manager *m, const char *name, int64_t want, Plan *plan, 
 			return refusal_invalid(rf, "pool");
 		if (r <= 0 || !device_vfio_usable(m->host, d) || d->iommu_group < 0)
 			continue;
-		if (lease_table_group_owner(&m->leases, d->iommu_group))
+		/* A lease let go of and not probed yet counts as holding its groups: probed
+		 * before its group is passed over. */
+		const Lease *o = lease_table_group_owner(&m->leases, d->iommu_group);
+		if (o && o->probe_due && hold_settle(m))
+			o = lease_table_group_owner(&m->leases, d->iommu_group);
+		if (o)
 			continue;
 		Viability v = { 0 };
 		r = viability_device(m->host, d, &v);
@@ -142,8 +147,15 @@ int broker_resolve(Manager *m, const BrokerRequest *in, Plan *plan, Refusal *rf)
 	return resolve_pool(m, in->pool, in->has_count ? in->count : 1, plan, rf);
 }
 
-/* Merges the grant of the rule that allowed a device: the tightest limit wins; whole if any
- * rule says whole. */
+/*
+ * Merges the grant of the rule that allowed a device (ioasid.conf(5), "One Acquire, several
+ * rules"): every rule's limits hold, so the tightest max-devices and max-leases win, and group
+ * whole if any rule says whole. memlock is a raise, not a limit: the daemon never lowers
+ * RLIMIT_MEMLOCK and the limit is the process's, so the largest grant is what the holder
+ * would reach by acquiring the devices one at a time anyway. on-revoke actions add up: a
+ * device whose rule asks for a reset is reset even when another device's rule asks for a
+ * signal.
+ */
 static void merge_grant(Plan *plan, const PolicyGrant *g, const char *rule, bool first) {
 	if (g->max_devices && (!plan->max_devices || g->max_devices < plan->max_devices))
 		plan->max_devices = g->max_devices;
@@ -153,8 +165,10 @@ static void merge_grant(Plan *plan, const PolicyGrant *g, const char *rule, bool
 		plan->memlock = g->memlock;
 	if (g->group_mode == POLICY_GROUP_WHOLE)
 		plan->whole = true;
-	if (g->on_revoke > plan->on_revoke)
-		plan->on_revoke = g->on_revoke;
+	if (g->on_revoke == POLICY_REVOKE_DETACH_RESET)
+		plan->revoke_reset = true;
+	if (g->on_revoke == POLICY_REVOKE_SIGNAL)
+		plan->revoke_signal = true;
 	plan->share_reset = g->share_reset && (first || plan->share_reset);
 	plan->split_sriov = g->split_sriov && (first || plan->split_sriov);
 	if (first) {
@@ -268,6 +282,11 @@ static int check_limits(Manager *m, const Peer *peer, Plan *plan, Refusal *rf) {
 	}
 	if (plan->max_devices && plan->n_devices > plan->max_devices)
 		return limit_exceeded(rf, "devices", plan->max_devices);
+	/* The limits below count leases let go of and not probed yet: probed before a refusal. */
+	if ((plan->max_leases &&
+	     lease_table_count_uid(&m->leases, peer->uid) >= plan->max_leases) ||
+	    m->leases.n >= IOASID_MAX_LEASES)
+		(void)hold_settle(m);
 	if (plan->max_leases && lease_table_count_uid(&m->leases, peer->uid) >= plan->max_leases)
 		return limit_exceeded(rf, "leases", plan->max_leases);
 	/* Legacy replies carry a group fd per group on top of the container and devices. */
@@ -396,6 +415,10 @@ static int check_dependents(Manager *m, uid_t uid, const Plan *plan, Refusal *rf
 		return 0;
 	int r = dependents_conflict(m, uid, plan->devices, plan->n_devices, plan->share_reset,
 				    plan->split_sriov, &x);
+	/* A holder let go of and not probed yet counts as holding: probed before a refusal. */
+	if (r > 0 && x.holder->probe_due && hold_settle(m))
+		r = dependents_conflict(m, uid, plan->devices, plan->n_devices, plan->share_reset,
+					plan->split_sriov, &x);
 	if (r == 0)
 		return 0;
 	if (r < 0)
@@ -479,6 +502,9 @@ int broker_acquire(Manager *m, const Peer *peer, bool fd_reply_pending, const Br
 
 int broker_stage(Manager *m, const Peer *admin, const BrokerRequest *in, const char *owner,
 		 uid_t uid, const char *unit, Plan *plan, Refusal *rf) {
+	/* Leases let go of since the last look: probed now, before anything below reads who
+	 * holds what (pools, dependents, groups, the lease table's size). */
+	hold_settle(m);
 	int r = broker_resolve(m, in, plan, rf);
 	if (r < 0)
 		return r;

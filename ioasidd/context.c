@@ -8,6 +8,8 @@
  * Layer: called by method-broker.c and method-manager.c; calls lease, caps and the kernel
  * seam. No wire code: failures are -errno with a Refusal (see context.h).
  */
+#include <unistd.h>
+
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/viability.h"
@@ -205,7 +207,7 @@ static int build_ioas(Manager *m, const Plan *plan, Lease *l, char ***warnings, 
 					     rf);
 	}
 	if (plan->mode != LEASE_MODE_ATTACHED) {
-		if (warnings && layout && (layout->n_windows > 0 || !layout->huge_pages))
+		if (warnings && policy_layout_needs_attached(layout))
 			(void)strv_extend(warnings, "unbound mode: the layout's IOVA windows and "
 						    "huge-page setting are not applied (the client "
 						    "allocates its own IOAS)");
@@ -214,9 +216,16 @@ static int build_ioas(Manager *m, const Plan *plan, Lease *l, char ***warnings, 
 	r = kernel_ioas_alloc(m->kernel, l->iommufd, &l->ioas_id);
 	if (r < 0)
 		return refuse_kernel(m, r, "ioas-alloc", NULL, plan->layout, rf);
-	if (layout && layout->n_windows > 0) {
-		r = kernel_ioas_allow_iovas(m->kernel, l->iommufd, l->ioas_id, layout->windows,
-				layout->n_windows);
+	if (policy_layout_has_windows(layout)) {
+		/* Written windows, or `iova auto max` resolved for these devices. */
+		IovaRange *w = NULL;
+		size_t n_w = 0;
+		long ps = sysconf(_SC_PAGESIZE);
+		r = policy_layout_windows(layout, m->host, plan->devices, plan->n_devices,
+					  ps > 0 ? (uint64_t)ps : 4096, &w, &n_w);
+		if (r >= 0)
+			r = kernel_ioas_allow_iovas(m->kernel, l->iommufd, l->ioas_id, w, n_w);
+		free(w);
 		if (r < 0)
 			return refuse_kernel(m, r, "ioas-allow-iovas", NULL, plan->layout, rf);
 	}
@@ -297,7 +306,8 @@ int context_take_caller(Lease *l, const Peer *peer, const Plan *plan, uint64_t g
 	l->pid = peer->pid;
 	l->lifetime = plan->lifetime;
 	l->generation = generation;
-	l->on_revoke = plan->on_revoke;
+	l->revoke_reset = plan->revoke_reset;
+	l->revoke_signal = plan->revoke_signal;
 	l->memlock_granted = plan->memlock;
 	l->share_reset = plan->share_reset;
 	l->split_sriov = plan->split_sriov;

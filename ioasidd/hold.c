@@ -8,8 +8,8 @@
  * that died) may still hold them. On the kernel a bound device file keeps its group's DMA
  * ownership until its last copy is closed, and the next tenant's BIND then fails with an
  * errno that names nobody. So the daemon counts a group as free only when the kernel
- * agrees: after it let go of a lease that had been delivered, each device is probed through
- * the kernel seam, with the seam's own calls:
+ * agrees: once it let go of a lease that had been delivered, each device counts as held
+ * (fail closed) until it is probed through the kernel seam, with the seam's own calls:
  *   - iommufd: a fresh iommufd, a fresh open of the device and BIND. EINVAL (another file of
  *     the device is bound), EPERM (the group's DMA is owned by another context) and EBUSY
  *     (the group's legacy node is open) mean the device is still held; success means it is
@@ -17,17 +17,27 @@
  *   - legacy: a fresh container and an open of the group node: EBUSY means still held.
  * A device still held keeps its group from every other owner: its lease stays in the table
  * (state "ended", or "revoked") as "held by ended lease L (uid U, pid P)" in ListLeases,
- * Status, ListGroups, ListDevices and Acquire's GroupOwned. The probe is repeated every
- * HOLD_RECHECK_SEC while anything is held, on udev events, and before an Acquire is refused
- * for the group; an ended lease whose devices are all released is forgotten. (The sim's
- * events_fd only makes the sim take in released files at once; it does not trigger probes,
- * so the paths above are the ones tested.)
+ * Status, ListGroups, ListDevices and Acquire's GroupOwned. The first probe is not made when
+ * the daemon lets go (Release, the end of the connection or of the process, Revoke): a holder
+ * that releases before it closes its fds (ioasidctl acquire does, so does any client that
+ * releases and exits) would only be found still holding them. It is made when the answer
+ * matters: before an Acquire is refused for the group (hold_recheck) or because of such a
+ * lease (a pool's group passed over, a dependent, max-leases, the table's size:
+ * hold_settle), at the start of Stage, ListLeases, Status, ListGroups and ListDevices
+ * (hold_settle), and by the recheck timer. The probe is then repeated every
+ * HOLD_RECHECK_SEC while anything is held, on udev events, and before an Acquire is
+ * refused for the group; an ended lease whose devices are all released is forgotten. (The
+ * sim's events_fd only makes the sim take in released files at once; it does not trigger
+ * probes, so the paths above are the ones tested.)
  *
  * What the probe cannot see is an *unbound* device file still held (unbound mode, the
  * holder never bound it): neither can the kernel, which refuses that file's BIND later if
  * another owner has the group by then. A probe that finds a free device opens it for the
  * length of a BIND; vfio-pci resets a device at its first open and last close, so on real
- * hardware a probe of a released device costs two function resets on the event loop.
+ * hardware a probe of a released device costs two function resets on the event loop. A
+ * probe that finds the device still held costs none (the holder's open keeps the device
+ * open): those are the probes the deferred first probe saves, while a lease whose files are
+ * closed is probed once either way.
  */
 /* Layer: below manager and broker; calls lease.c, state.c (STATUS=) and the kernel seam. */
 #include <sys/epoll.h>
@@ -132,15 +142,15 @@ static int probe_legacy(Manager *m, int group, HoldProbe *ret) {
 }
 
 /*
- * Probes the devices of l (all of them when all, else those still marked held) and sets
- * LeaseDevice.held. A probe that cannot tell (-ENOMEM, -EMFILE, ...) keeps the device held:
- * fail closed. Returns how many devices are held.
+ * Probes the devices of l still marked held (all of them after the daemon let go of l) and
+ * sets LeaseDevice.held. A probe that cannot tell (-ENOMEM, -EMFILE, ...) keeps the device
+ * held: fail closed. Returns how many devices are held.
  */
-static size_t hold_probe(Manager *m, Lease *l, bool all) {
+static size_t hold_probe(Manager *m, Lease *l) {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		LeaseDevice *d = &l->devices[i];
-		if (!all && !d->held)
+		if (!d->held)
 			continue;
 		HoldProbe p = HOLD_HELD;
 		int r = 0;
@@ -160,6 +170,7 @@ static size_t hold_probe(Manager *m, Lease *l, bool all) {
 		d->held = r < 0 || p == HOLD_HELD;
 		n += d->held;
 	}
+	l->probe_due = false;
 	/* The probe's own files are closed: take that in now, so that the backend's events fd
 	 * (the sim's) does not wake us for our own closes. */
 	(void)kernel_sync(m->kernel);
@@ -184,8 +195,8 @@ static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 /* Keeps the recheck timer running while anything is held. */
 static void hold_arm(Manager *m) {
-	if (!m->event)
-		return;
+	if (!m->event || m->hold_stopped)
+		return; /* not running, or shutting down: leases ended then get no timer */
 	if (!hold_any(m)) {
 		if (m->hold_timer)
 			sd_event_source_set_enabled(m->hold_timer, SD_EVENT_OFF);
@@ -212,11 +223,15 @@ static uint64_t now_sec(void) {
 	return (uint64_t)ts.tv_sec;
 }
 
-/* Re-probes l (ended or revoked, with devices held). Returns true when l was an ended lease
- * that is now released and has been freed. */
+/* Re-probes l (ended or revoked, with devices held; after the daemon let go of it, all of
+ * them). Returns true when l was an ended lease that is now released and has been freed. */
 static bool hold_recheck_lease(Manager *m, Lease *l) {
-	size_t n = hold_probe(m, l, false);
+	bool first = l->probe_due;
+	size_t n = hold_probe(m, l);
 	if (n > 0) {
+		if (first)
+			log_debug("Lease %s %s with device files still open elsewhere", l->id,
+				  lease_state_to_string(l->state));
 		if (l->state == LEASE_ENDED && !l->hold_announced &&
 		    now_sec() >= l->ended_at + HOLD_RECHECK_SEC) {
 			/* Not at once: a holder that released before closing its fds (ioasidctl
@@ -274,14 +289,33 @@ static int on_kernel_events(sd_event_source *s, int fd, uint32_t revents, void *
 	return 0;
 }
 
+bool hold_settle(Manager *m) {
+	bool probed = false;
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (!l->probe_due)
+			continue;
+		probed = true;
+		(void)hold_recheck_lease(m, l);
+	}
+	if (probed) {
+		hold_arm(m);
+		state_update_status(m);
+	}
+	return probed;
+}
+
 bool hold_after_close(Manager *m, Lease *l) {
 	if (!lease_delivered(l))
 		return false; /* the fds never left the daemon */
 	lease_close_kernel_fds(l, m->kernel);
-	size_t n = hold_probe(m, l, true);
-	if (n > 0)
-		hold_arm(m);
-	return n > 0;
+	/* Held until probed (hold_settle): fail closed. */
+	for (size_t i = 0; i < l->n_devices; i++)
+		l->devices[i].held = true;
+	l->probe_due = true;
+	hold_arm(m); /* a revoked lease counts as such already */
+	return true;
 }
 
 bool hold_lease_ended(Manager *m, Lease *l) {
@@ -293,9 +327,8 @@ bool hold_lease_ended(Manager *m, Lease *l) {
 	l->connection = NULL;
 	(void)lease_set_state(l, LEASE_ENDED);
 	l->ended_at = now_sec();
-	log_debug("Lease %s ended with device files still open elsewhere", l->id);
-	/* Again, now that l counts as ended: hold_after_close() armed the recheck only if
-	 * something else was held already, and nothing else would look at l again. */
+	/* Again, now that l counts as ended: the timer makes the first probe if nothing that
+	 * needs the answer comes first. */
 	hold_arm(m);
 	return true;
 }
@@ -323,4 +356,5 @@ int hold_start(Manager *m) {
 void hold_stop(Manager *m) {
 	m->kernel_events = sd_event_source_disable_unref(m->kernel_events);
 	m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+	m->hold_stopped = true;
 }

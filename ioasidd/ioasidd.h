@@ -147,9 +147,10 @@ typedef enum LeaseState {
 	LEASE_REVOKED, /* the daemon's references are closed (devices detached first); the record
 			* stays until the holder releases, disconnects or exits, holding only
 			* the groups of devices still held (LeaseDevice.held) */
-	LEASE_ENDED,   /* over, but the kernel still shows files of it held elsewhere
-			* (LeaseDevice.held): kept, holding those groups, until they are closed
-			* (hold.c); no connection, pidfd or daemon references any more */
+	LEASE_ENDED,   /* over, but the kernel still shows files of it held elsewhere, or they
+			* are not probed yet (LeaseDevice.held, probe_due): kept, holding those
+			* groups, until they are closed (hold.c); no connection, pidfd or daemon
+			* references any more */
 	_LEASE_STATE_MAX,
 } LeaseState;
 
@@ -159,8 +160,8 @@ typedef struct LeaseDevice {
 	int fd;         /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
 	bool held;      /* the daemon's reference is closed (revoked, ended) and the kernel last
-			 * showed a file of the device still in use elsewhere: its group stays
-			 * held (hold.c) */
+			 * showed a file of the device still in use elsewhere, or it has not been
+			 * probed since (Lease.probe_due): its group stays held (hold.c) */
 } LeaseDevice;
 
 /* Legacy mode: one opened group node, set on the lease's container. */
@@ -203,8 +204,12 @@ struct Lease {
 	uint64_t stage_timeout; /* staged: the seconds it was given */
 	sd_event_source *expire_source;
 	uint64_t ended_at; /* CLOCK_REALTIME seconds */
+	bool probe_due;    /* revoked or ended, not probed since: every device counts as held
+			    * until hold_settle() or the recheck timer probes it (hold.c) */
 	bool hold_announced; /* the still-held state was logged */
-	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
+	/* What a revocation the holder did not ask for does (a reload, a device gone): the
+	 * on-revoke actions of the grants that allowed its devices, added up. */
+	bool revoke_reset, revoke_signal;
 	uint64_t memlock_granted; /* the grant's memlock (bytes, 0 = none) */
 	/* The grant lets dependents of its devices go to other owners (dependents.c). */
 	bool share_reset, split_sriov;
@@ -371,6 +376,7 @@ struct Manager {
 	sd_device_monitor *udev_monitor; /* live host only */
 	sd_event_source *hold_timer;     /* re-probes held groups while any is held (hold.c) */
 	sd_event_source *kernel_events;  /* the kernel backend's events_fd (the sim's) */
+	bool hold_stopped;               /* hold_stop() ran (shutdown): no timer any more */
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
@@ -457,16 +463,22 @@ int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 /* ---- hold.c ---- */
 /*
  * hold_after_close: l was delivered and the daemon is letting go of it (revoked, or ending):
- * closes the daemon's references and probes each device through the kernel seam
- * (LeaseDevice.held). Returns true when any device is still held elsewhere (its group stays
- * held; the recheck timer runs). False for a lease never delivered or staged (nothing is
- * probed or closed then).
+ * closes the daemon's references and marks each device held until probed (LeaseDevice.held,
+ * Lease.probe_due: hold_settle() or the recheck timer probes them). Returns true then (the
+ * recheck timer runs); false for a lease never delivered or staged (nothing is closed then).
  */
 bool hold_after_close(Manager *m, Lease *l);
-/* hold_lease_ended: l ends. hold_after_close(); when something is still held, l stays in
- * the table as ended (its connection, pidfd and watch dropped) and true is returned; else
- * false and the caller unlinks and frees it. */
+/* hold_lease_ended: l ends. When hold_after_close() kept it, l stays in the table as ended
+ * (its connection, pidfd and watch dropped) until a probe finds its devices released, and
+ * true is returned; else false and the caller unlinks and frees it. */
 bool hold_lease_ended(Manager *m, Lease *l);
+/* hold_settle: probes the devices of every lease the daemon let go of and has not probed
+ * since (Lease.probe_due); ended leases found released are freed. Called before anything
+ * reports who holds what (ListLeases, Status, ListGroups, ListDevices), at Stage, and by an
+ * Acquire before it refuses because of such a lease (a pool's group passed over, a
+ * dependent, max-leases, the lease table's size; its own groups are rechecked by
+ * hold_recheck()). Returns whether any lease was probed. */
+bool hold_settle(Manager *m);
 /* hold_recheck: probes again what revoked and ended leases still hold (only of IOMMU group
  * group, or all for -1); ended leases found released are freed. */
 void hold_recheck(Manager *m, int group);

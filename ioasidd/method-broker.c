@@ -65,6 +65,7 @@ static json_object *device_json(Manager *m, const Peer *peer, const Device *d, b
 
 static int method_list_devices(Call *call, const void *params, Reply *reply) {
 	Manager *m = call->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
 	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListDevices", false);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; arr && i < m->host->n_devices; i++)
@@ -96,6 +97,7 @@ static json_object *group_json(Manager *m, const Peer *peer, const Group *g, boo
 
 static int method_list_groups(Call *call, const void *params, Reply *reply) {
 	Manager *m = call->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
 	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListGroups", false);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; arr && i < m->host->n_groups; i++)
@@ -138,6 +140,7 @@ static json_object *lease_json(const Lease *l) {
 
 static int method_list_leases(Call *call, const void *params, Reply *reply) {
 	Manager *m = call->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
 	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListLeases", false);
 	json_object *arr = json_object_new_array();
 	for (Lease *l = m->leases.head; arr && l; l = l->next)

@@ -38,6 +38,7 @@ static json_object *held_json(Manager *m, size_t *ret_n_ended) {
 
 static int method_status(Call *call, const void *params, Reply *reply) {
 	Manager *m = call->manager;
+	hold_settle(m);
 	json_object *p = json_object_new_object();
 	if (!p)
 		return -ENOMEM;

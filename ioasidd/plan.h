@@ -35,12 +35,12 @@ typedef struct Plan {
 	const PolicyLayout *layout_def; /* the policy's layout (NULL: none) */
 	bool lifetime_set;
 	PolicyLifetime lifetime;
-	/* merged grant */
-	unsigned max_devices, max_leases;
-	uint64_t memlock;
-	bool whole;
+	/* The grants of the rules that allowed the devices, merged (merge_grant()). */
+	unsigned max_devices, max_leases; /* the smallest non-zero */
+	uint64_t memlock;                 /* the largest */
+	bool whole;                       /* any grant says whole */
 	PolicyLifetime grant_lifetime;
-	PolicyOnRevoke on_revoke; /* the strongest of the deciding grants */
+	bool revoke_reset, revoke_signal; /* any deciding grant's on-revoke asks for it */
 	bool share_reset, split_sriov; /* every deciding grant says so */
 	char rule[300];
 	/* for the audit record: the policy was asked, and the rule of the outcome */

@@ -139,3 +139,40 @@ int policy_lint_identity(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 	*ret_n = n;
 	return 0;
 }
+
+int policy_lint_layouts(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
+	PolicyWarning *w = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const Rule *r = &p->rules[i];
+		if (r->kind != RULE_ALLOW || !(r->grant.modes & POLICY_MODE_UNBOUND))
+			continue;
+		for (char **name = r->grant.layouts; name && *name; name++) {
+			const PolicyLayout *l = policy_find_layout(p, *name);
+			if (!policy_layout_needs_attached(l))
+				continue;
+			PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
+			if (!x) {
+				free(w);
+				return -ENOMEM;
+			}
+			w = x;
+			w[n] = (PolicyWarning){ .line = r->line };
+			bool windows = policy_layout_has_windows(l);
+			snprintf(w[n].message, sizeof(w[n].message),
+				 "Layout '%.40s' granted with 'unbound': its %s%s%s cannot apply "
+				 "there (the client allocates its own IOAS; only 'accounting' "
+				 "applies)",
+				 l->name, windows ? "IOVA windows" : "",
+				 windows && !l->huge_pages ? " and " : "",
+				 !l->huge_pages ? "'hugepages off'" : "");
+			n++;
+		}
+	}
+	*ret = w;
+	*ret_n = n;
+	return 0;
+}

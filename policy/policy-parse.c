@@ -1155,7 +1155,27 @@ static int parse_layout(Parser *ps, Token *kw) {
 		if (r < 0)
 			return r;
 
-		if (streq(k->text, "iova")) {
+		if (streq(k->text, "iova") && streq(v->text, "auto") && v->type == T_WORD) {
+			/* iova auto [max ADDR] */
+			l->iova_auto = true;
+			l->iova_max = UINT64_MAX;
+			Token *t = peek(ps);
+			if (t->type == T_WORD && streq(t->text, "max")) {
+				next(ps);
+				Token *m = next(ps);
+				if (m->type != T_WORD || num_parse_u64(m->text, UINT64_MAX,
+									&l->iova_max) < 0)
+					return perr(ps, m->line, m->col,
+						    "Expected an address after 'iova auto max', got "
+						    "'%s'",
+						    tok_describe(m));
+				if ((l->iova_max & 0xfff) != 0xfff)
+					return perr(ps, m->line, m->col,
+						    "'iova auto max %s' is not the last address of a "
+						    "4 KiB page (it must end in fff)",
+						    m->text);
+			}
+		} else if (streq(k->text, "iova")) {
 			for (;;) {
 				IovaRange w;
 				r = parse_range(ps, v, &w);

@@ -286,7 +286,12 @@ int policy_to_string(const Policy *p, char **ret) {
 	for (size_t i = 0; i < p->n_layouts; i++) {
 		const PolicyLayout *l = &p->layouts[i];
 		fprintf(f, "layout %s {", l->name);
-		if (l->n_windows) {
+		if (l->iova_auto) {
+			fputs(" iova auto", f);
+			if (l->iova_max != UINT64_MAX)
+				fprintf(f, " max 0x%" PRIx64, l->iova_max);
+			fputc(';', f);
+		} else if (l->n_windows) {
 			fputs(" iova", f);
 			for (size_t w = 0; w < l->n_windows; w++)
 				fprintf(f, " 0x%" PRIx64 "-0x%" PRIx64, l->windows[w].start,

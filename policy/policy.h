@@ -87,6 +87,11 @@ typedef struct PolicyLayout {
 	char *name;
 	IovaRange *windows; /* allowed IOVA windows, sorted, non-overlapping */
 	size_t n_windows;
+	/* `iova auto [max ADDR]`: no windows written; they are everything the IOMMU allows
+	 * (its address width, and iova_max when given) minus the reserved regions of the
+	 * devices' groups, resolved per request by policy_layout_windows(). */
+	bool iova_auto;
+	uint64_t iova_max; /* UINT64_MAX: no cap */
 	PolicyAccounting accounting;
 	bool huge_pages;     /* IOMMU_OPTION_HUGE_PAGES */
 	char **require;      /* required capabilities, e.g. "dirty-tracking" (strv) */
@@ -181,6 +186,29 @@ bool policy_is_admin(const Policy *p, const PolicyPeer *peer, PolicyDecision *re
 const PolicyLayout *policy_find_layout(const Policy *p, const char *name);
 size_t policy_n_layouts(const Policy *p);
 const PolicyLayout *policy_layout_at(const Policy *p, size_t i);
+
+/*
+ * policy_layout_windows: the IOVA windows layout l gives an IOAS the devices (with their
+ * IOMMU groups in host) are attached to. Written windows are returned as they are. For
+ * `iova auto` they are [0, top] minus every reserved region (except direct-relaxable) of
+ * the devices' groups, each widened to whole pages, where top is the lowest of iova_max
+ * (rounded down to a page end), the IOMMU's highest IOVA (host->kernel.address_width,
+ * when known) and 2^64 - 1; a device without a known group adds nothing.
+ * page_size: a power of two.
+ *
+ * Returns 0 with *ret (malloc'd, NULL when there are none) and *ret_n; -EINVAL for a page
+ * size that is not a power of two, -ENOMEM.
+ */
+int policy_layout_windows(const PolicyLayout *l, const Host *host, const Device *const *devices,
+			  size_t n_devices, uint64_t page_size, IovaRange **ret, size_t *ret_n);
+
+/* Whether the daemon applies IOVA windows for l in attached mode: written windows, or
+ * `iova auto max ADDR` (plain `iova auto` is the kernel's own limit: nothing to apply). */
+bool policy_layout_has_windows(const PolicyLayout *l);
+
+/* Settings of l that only an IOAS the daemon allocates (attached mode) can carry: IOVA
+ * windows and hugepages off. In unbound mode the client allocates its own IOAS. */
+bool policy_layout_needs_attached(const PolicyLayout *l);
 /* Does the device belong to pool `name`? -ENOENT when there is no such pool. */
 int policy_pool_match(const Policy *p, const char *name, const Host *h, const Device *d);
 
@@ -242,6 +270,14 @@ int policy_describe_process_accounting(const Policy *p, char **ret);
  * malloc'd array (NULL when empty) and its length, or -ENOMEM.
  */
 int policy_lint_identity(const Policy *p, PolicyWarning **ret, size_t *ret_n);
+
+/*
+ * policy_lint_layouts: allow rules that grant mode unbound with a layout whose IOVA windows
+ * or `hugepages off` cannot apply there (policy_layout_needs_attached()): in unbound mode the
+ * client allocates its own IOAS, and only the accounting of the iommufd applies. One warning
+ * per rule and layout, by_line 0. Same returns as policy_lint_identity().
+ */
+int policy_lint_layouts(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */

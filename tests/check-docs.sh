@@ -3,7 +3,8 @@
 #
 # Docs lint: every man page passes `mandoc -Tlint -Wwarning` and a few structural checks
 # that need no groff; ioasidctl(8) documents every verb and every long option the binary
-# and its option table have; the example policy parses when the policy verb exists.
+# and its option table have, and each verb's subsection the options of its row in the verb
+# table (`ioasidctl VERB --help`), no fewer and no others; the example policy parses.
 #
 # Suppressed: mandoc's "style" class (below -Wwarning) is not enforced. It reports taste
 # (e.g. "useless macro", "no blank before trailing delimiter") that differs between mandoc
@@ -76,20 +77,57 @@ elif [ ! -f "$page" ]; then
 else
 	help=$("$CTL" --help)
 	verbs=$(awk '/^Verbs:/{v=1; next} /^$/{v=0} v && NF {print $1}' <<<"$help")
+	verbs=$(sort -u <<<"$verbs")
 	[ -n "$verbs" ] && ok "ioasidctl --help lists verbs" || bad "ioasidctl --help lists no verbs"
 	for v in $verbs; do
 		if grep -Eq "^\.SS \"?$v( |\"|\$)" "$page"; then ok "ioasidctl.8: verb $v"
 		else bad "ioasidctl.8 has no subsection for verb '$v'"; fi
 	done
-	# Long options from --help and from the option table in the source.
-	opts=$( { grep -oE -- '--[a-z][a-z-]*' <<<"$help";
-		  sed -n '/struct option options\[\]/,/{}/p' ioasidctl/main.c |
-			grep -oE '\{ "[a-z][a-z-]*"' | sed 's/{ "/--/; s/"//'; } | sort -u)
-	[ -n "$opts" ] && ok "long options found" || bad "no long options found"
-	for o in $opts; do
+	# Each verb's options, from its own --help (the verb table's row: every row of a verb
+	# with sub-commands), must be described in the verb's subsection, and an ioasidctl option
+	# the subsection names as the verb's must be in that row. The global options (in the
+	# top-level --help) are described under OPTIONS.
+	global=$(awk '/^Global options:/{g=1; next} /^$/{g=0} g' <<<"$help" |
+		grep -oE -- '--[a-z][a-z-]*' | sort -u)
+	all=$global
+	declare -A row=()
+	for v in $verbs; do
+		row[$v]=$("$CTL" "$v" --help 2>/dev/null | awk '/^Options:/{o=1; next} /^$/{o=0} o' |
+			grep -oE -- '^ +--[a-z][a-z-]*' | tr -d ' ' | sort -u)
+		all=$(printf '%s\n' $all ${row[$v]} | sort -u)
+	done
+	[ -n "$all" ] && ok "long options found" || bad "no long options found"
+	# Every option of the binary is described somewhere in the page (globals under OPTIONS).
+	for o in $all; do
 		esc=${o//-/\\\\-}
 		if grep -q -- "$esc" "$page" || grep -qF -- "$o" "$page"; then ok "ioasidctl.8: option $o"
 		else bad "ioasidctl.8 does not mention option $o"; fi
+	done
+	# The table itself: every option main.c declares is in some verb's row or global.
+	for o in $(sed -n '/option_info\[_OPT_MAX\] = {/,/^};/p' ioasidctl/main.c |
+		grep -oE '\{ "[a-z][a-z-]*"' | sed 's/{ "/--/; s/"//'); do
+		grep -qx -- "$o" <<<"$all" && ok "option $o is in a verb's row" ||
+			bad "option $o is declared in main.c but no verb takes it"
+	done
+	for v in $verbs; do
+		sect=$(awk -v v="$v" '
+			/^\.S[SH] / { on = 0 }
+			/^\.SS / { t = $0; sub(/^\.SS "?/, "", t); split(t, w, /[ "]/); if (w[1] == v) on = 1 }
+			on' "$page")
+		for o in ${row[$v]}; do
+			esc=${o//-/\\\\-}
+			if grep -q -- "$esc" <<<"$sect"; then ok "ioasidctl.8: $v describes $o"
+			else bad "ioasidctl.8: the subsection of '$v' does not describe $o, which it takes"; fi
+		done
+		# Options the subsection names (lines about other programs aside).
+		named=$(grep -vE '(systemd\\-run|podman|qemu|virsh|varlinkctl|ioasidd \\-|usermod)' <<<"$sect" |
+			grep -oE -- '\\-\\-[a-z][a-z\\-]*[a-z]' | sed 's/\\//g' | sort -u)
+		for o in $named; do
+			grep -qx -- "$o" <<<"$all" || continue
+			if grep -qx -- "$o" <<<"${row[$v]}$(printf '\n%s' $global)"; then
+				ok "ioasidctl.8: $v takes the $o it names"
+			else bad "ioasidctl.8: the subsection of '$v' names $o, which '$v' refuses"; fi
+		done
 	done
 fi
 
@@ -132,6 +170,28 @@ else
 	out=$("$CTL" --json=short policy check ioasid.conf.example 2>&1)
 	if grep -q '"content_valid":true' <<<"$out"; then ok "ioasid.conf.example parses"
 	else bad "ioasid.conf.example: 'ioasidctl policy check' says: $out"; fi
+fi
+
+# 4. The example's layouts (commented out there) parse, and the documented 'vm' layout passes
+# `layout check` for the first device of every IOMMU group of every example host.
+if [ -x "$CTL" ] && [ -f ioasid.conf.example ] && command -v jq >/dev/null; then
+	lay=$(mktemp)
+	awk '/^#layout .*}$/ { sub(/^#/, ""); print; next } /^#layout / { b = 1 }
+		b { l = $0; sub(/^#/, "", l); print l } /^#}/ { b = 0 }' ioasid.conf.example >"$lay"
+	if grep -q '^layout vm ' "$lay" && "$CTL" policy check "$lay" >/dev/null 2>&1 ||
+		"$CTL" --json=short policy check "$lay" 2>/dev/null | grep -q '"content_valid":true'; then
+		ok "ioasid.conf.example: its layouts parse"
+	else bad "ioasid.conf.example: its layouts do not parse (or there is no 'vm')"; fi
+	for f in tests/hosts/*.json; do
+		for b in $(jq -r '.groups[] | .devices[0] // empty' "$f"); do
+			if out=$("$CTL" --host "$f" layout check vm --config "$lay" --device "$b" 2>&1); then
+				ok "layout vm fits $(basename "$f") $b"
+			else bad "layout vm does not fit $(basename "$f") $b: $out"; fi
+		done
+	done
+	rm -f "$lay"
+else
+	skipped "example layouts: needs $CTL, ioasid.conf.example and jq"
 fi
 
 echo "docs: $pass passed, $fail failed, $skip skipped"

@@ -81,6 +81,9 @@ expect_file() { # path mode
 }
 expect_file /usr/sbin/ioasidd 755
 expect_file /usr/bin/ioasidctl 755
+# bash completion: where bash-completion looks (its pkg-config completionsdir when present)
+bashcompdir=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null)
+expect_file "${bashcompdir:-/usr/share/bash-completion/completions}/ioasidctl" 644
 expect_file $unitdir/ioasidd.service 644
 expect_file $unitdir/ioasidd.socket 644
 expect_file /usr/lib/sysusers.d/ioasid.conf 644
@@ -313,7 +316,10 @@ else
 	lay() { # expected-rc args... ; stdout in $tmp/out, stderr in $tmp/err
 		local want=$1 rc
 		shift
-		"$ctl" --config "$tmp/ioasid.conf" --host "$fixture" layout "$@" >"$tmp/out" 2>"$tmp/err"
+		# Only 'layout check' reads a host; list and show refuse --host.
+		local host=()
+		[ "$1" = check ] && host=(--host "$fixture")
+		"$ctl" --config "$tmp/ioasid.conf" "${host[@]}" layout "$@" >"$tmp/out" 2>"$tmp/err"
 		rc=$?
 		if [ $rc -ne "$want" ]; then
 			echo "    ioasidctl layout $*: exit $rc, expected $want"

@@ -225,6 +225,22 @@ int layout_check(const PolicyLayout *layout, const Host *host, const Device *con
 	if (page_size == 0 || (page_size & (page_size - 1)))
 		return -EINVAL;
 
+	/* iova auto: the windows it resolves to for these devices. */
+	_cleanup_free_ IovaRange *resolved = NULL;
+	PolicyLayout auto_layout;
+	if (layout->iova_auto) {
+		size_t n = 0;
+		r = policy_layout_windows(layout, host, devices, n_devices, page_size, &resolved,
+					  &n);
+		if (r < 0)
+			return r;
+		auto_layout = *layout;
+		auto_layout.windows = resolved;
+		auto_layout.n_windows = n;
+		auto_layout.iova_auto = false;
+		layout = &auto_layout;
+	}
+
 	unsigned width = 0;
 	if (host && host->kernel.address_width > 0)
 		width = (unsigned)host->kernel.address_width;

@@ -60,6 +60,9 @@ typedef struct LayoutConflict {
  * (HostKernel.address_width; not checked when 0). page_size must be a power of two
  * (the host's page size; the CLI passes sysconf(_SC_PAGESIZE)).
  *
+ * A layout with `iova auto` is checked with the windows policy_layout_windows() resolves
+ * for these devices (conflict window indices refer to those).
+ *
  * Conflicts are reported in a stable order: per-window checks (empty, alignment, address
  * width) window by window, then order and overlap between windows, then devices in the
  * order given (each group once) against every window.

@@ -353,6 +353,84 @@ for f in $H/*.json; do
 	expect_eq "$n: groups keep each device's ids" "$got" "$want"
 done
 
+# each verb takes its own options -----------------------------------------------------------
+# An option the verb does not take is a usage error naming both, before anything is done
+# (no daemon is needed to see it); VERB --help lists that verb's options.
+# ARGS|VERB AS NAMED|OPTION
+for c in "acquire --user alice|acquire|--user" "leases --user 1000|leases|--user" \
+	"groups --reset|groups|--reset" \
+	"policy check --device 0000:01:00.0|policy check|--device" \
+	"stage list --for alice|stage list|--for" \
+	"--host $H/workstation.json show 0000:00:00.0 --socket /nonexistent|show|--socket"; do
+	IFS='|' read -r args verb opt <<<"$c"
+	# shellcheck disable=SC2086
+	run $args
+	expect_eq "$args: exit" "$rc" 64
+	expect_eq "$args: message" "$err" \
+		"ioasidctl: '$verb' does not take $opt (see 'ioasidctl $verb --help')"
+	expect_eq "$args: nothing on stdout" "$out" ""
+done
+# The same options are fine where they belong (here: refused later, for another reason).
+run acquire 0000:01:00.0 --device 0000:01:00.1 --mode unbound --lifetime process --socket /nonexistent
+expect_eq "acquire's own options pass to the daemon call (exit 69)" "$rc" 69
+run --host $H/workstation.json devices --vfio --blocking
+expect_eq "devices --vfio --blocking" "$rc" 0
+run acquire --help
+expect_eq "acquire --help exit" "$rc" 0
+for o in --device --iommu-group --pool --count --mode --layout --lifetime --socket; do
+	grep -qE -- "^ +$o " <<<"$out" && ok || bad "acquire --help does not list $o"
+done
+grep -qE -- '^ +--fds-from ' <<<"$out" && bad "acquire --help lists run's --fds-from" || ok
+run policy explain --help
+for o in --user --group --unit --cgroup --label --device --mode --layout --host --config; do
+	grep -qE -- "^ +$o " <<<"$out" && ok || bad "policy explain --help does not list $o"
+done
+expect_eq "policy explain --help shows one sub-command" "$(grep -c '^Usage:' <<<"$out")" 1
+run policy --help
+expect_eq "policy --help shows every sub-command" "$(grep -c '^Usage:' <<<"$out")" 3
+run --help
+expect_eq "--help" "$(grep -c "VERB --help" <<<"$out")" 2
+# Every option of the binary is listed by some VERB --help.
+all=""
+for v in $("$CTL" --help | awk '/^Verbs:/{v=1; next} /^$/{v=0} v && NF {print $1}' | sort -u); do
+	all+=" $("$CTL" "$v" --help | grep -oE -- '(^| )--[a-z][a-z-]*' | tr -d ' ')"
+done
+for o in --device --pool --count --layout --lifetime --unit --cgroup --fds-from --expire \
+	--iommu-group --for --reset --signal --vfio --blocking --legacy --label --user --group; do
+	grep -qw -- "$o" <<<"$all" && ok || bad "no VERB --help lists $o"
+done
+
+# bash completion -----------------------------------------------------------------------------
+# Sources ioasidctl/completion.bash in a bash without bash-completion's helpers and asks for
+# the completions of a line, as readline would (COMP_WORDS, COMP_CWORD).
+complete_line() { # WORDS... (the last one is the word being completed)
+	bash --norc --noprofile -c '
+		source ioasidctl/completion.bash
+		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_ioasidctl; [ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}" | sort' x "$@"
+}
+expect_eq "complete: verbs" "$(complete_line "$CTL" re | tr '\n' ' ')" "release revoke "
+expect_eq "complete: every verb" "$(complete_line "$CTL" '' | wc -l)" \
+	"$("$CTL" --help | awk '/^Verbs:/{v=1; next} /^$/{v=0} v && NF {print $1}' | sort -u | wc -l)"
+expect_eq "complete: acquire's options" "$(complete_line "$CTL" acquire --l | tr '\n' ' ')" \
+	"--layout --lifetime "
+expect_eq "complete: no foreign option" "$(complete_line "$CTL" leases --u | tr '\n' ' ')" ""
+expect_eq "complete: sub-commands" "$(complete_line "$CTL" policy '' | tr '\n' ' ')" \
+	"check explain show "
+expect_eq "complete: stage's sub-commands" "$(complete_line "$CTL" stage '' | tr '\n' ' ')" \
+	"drop list "
+expect_eq "complete: sub-command options" "$(complete_line "$CTL" policy explain --c | tr '\n' ' ')" \
+	"--cgroup --config "
+expect_eq "complete: --mode" "$(complete_line "$CTL" run --mode '' | tr '\n' ' ')" "attached unbound "
+expect_eq "complete: --json=" "$(complete_line "$CTL" groups --json=s)" "--json=short"
+want=$(jq -r '.devices[].bdf' $H/workstation.json | grep '^0000:01' | sort)
+expect_eq "complete: BDFs of --host" \
+	"$(complete_line "$CTL" --host $H/workstation.json acquire 0000:01)" "$want"
+expect_eq "complete: --device BDF" \
+	"$(complete_line "$CTL" --host $H/workstation.json run --device 0000:01)" "$want"
+expect_eq "complete: nothing after run --" \
+	"$(complete_line "$CTL" --host $H/workstation.json run --device 0000:01:00.0 -- qemu -d)" ""
+
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')
 "$CTL" --host $H/workstation.json groups | grep -qF "$esc" && bad "colour on a pipe" || ok

@@ -2163,6 +2163,129 @@ t_A5_userns() {
 }
 
 # ---------------------------------------------------------------------------------------
+# ioasidctl release, permission on the socket, lease-id completion, run's "{{" and its QEMU
+# version hint.
+
+t_release() {
+	hold_lease R1 $UA $DEV_1 || fail "acquire exited early: $(cat "$R1_err")"
+	local id out
+	id=$(jq -r .lease "$R1_out")
+	# Another tenant: the same answer as for a lease that does not exist.
+	ctl_as $UB release "$id" >/dev/null 2>"$WORK/err"
+	expect_eq "another uid cannot release it" "$?" 1
+	expect_eq "message" "$(cat "$WORK/err")" \
+		"ioasidctl: No lease '$id' of yours (it has ended, was revoked, or is another user's)"
+	expect_eq "still held" "$(lease_count)" 1
+	ctl_as $UA release no-such-lease >/dev/null 2>&1
+	expect_eq "unknown id" "$?" 1
+	# The holder's uid, from another process and connection.
+	out=$(ctl_as $UA release "$id" --json=short)
+	expect_eq "release exit" "$?" 0
+	expect_eq "release JSON" "$out" "{\"lease\":\"$id\",\"state\":\"released\"}"
+	expect_match "release audited" "$(grep 'action=release ' "$DAEMON_LOG" | tail -1)" "lease=$id"
+	# acquire still holds the fds: the lease is over; the holder learns it at its release.
+	release_lease R1
+	expect_eq "the holder learns it at its own release" "$?" 1
+	expect_match "holder's message" "$(cat "$R1_err")" "already ended"
+	wait_leases 0
+	# An admin releases another uid's lease.
+	hold_lease R2 $UA $DEV_1 || fail "acquire exited early: $(cat "$R2_err")"
+	id=$(jq -r .lease "$R2_out")
+	expect_eq "admin releases it" "$(ctl_as root release "$id")" "Lease $id released"
+	expect_match "named in the record" "$(grep 'action=release ' "$DAEMON_LOG" | tail -1)" \
+		"release by uid 0"
+	release_lease R2
+	wait_leases 0
+	ctl_as $UA release >/dev/null 2>&1
+	expect_eq "release without an id" "$?" 64
+}
+
+t_socket_permission() {
+	# Only the socket's group may connect: a uid outside it gets exit 69 and the group's name.
+	local grp
+	grp=$(getent group 1 | cut -d: -f1)
+	[ -n "$grp" ] || grp=1
+	chgrp 1 "$DAEMON_SOCK" && chmod 0660 "$DAEMON_SOCK"
+	ctl_as $UA leases >/dev/null 2>"$WORK/err"
+	expect_eq "permission denied exits 69" "$?" 69
+	expect_eq "message names the group" "$(cat "$WORK/err")" \
+		"ioasidctl: Cannot connect to ioasidd at '$DAEMON_SOCK': Permission denied (members of group '$grp' may connect: usermod -aG $grp USER, then log in again)"
+	ctl_as $UA acquire $DEV_1 </dev/null >/dev/null 2>&1
+	expect_eq "acquire too" "$?" 69
+	# A socket of root's group: only root may connect.
+	chgrp 0 "$DAEMON_SOCK"
+	ctl_as $UA status >/dev/null 2>"$WORK/err"
+	expect_eq "root's group: exit 69" "$?" 69
+	expect_match "root's group: hint" "$(cat "$WORK/err")" \
+		"Permission denied \(only root may connect: set socket-group"
+	chmod 0666 "$DAEMON_SOCK"
+	ctl_as $UA leases >/dev/null 2>&1
+	expect_eq "connects again once permitted" "$?" 0
+}
+
+t_complete_leases() {
+	hold_lease C1 $UA $DEV_1 || fail "acquire exited early: $(cat "$C1_err")"
+	local id got
+	id=$(jq -r .lease "$C1_out")
+	got=$(bash --norc --noprofile -c '
+		source "$1/ioasidctl/completion.bash"
+		COMP_WORDS=("$2" --socket "$3" release ""); COMP_CWORD=4
+		_ioasidctl; printf "%s\n" "${COMPREPLY[@]}"' x "$REPO" "$B/ioasidctl" "$DAEMON_SOCK")
+	expect_eq "release completes the lease ids" "$got" "$id"
+	release_lease C1
+	wait_leases 0
+}
+
+t_run_braces() {
+	local out
+	out=$(ctl_as $UA run --device $DEV_1 -- sh -c 'for a; do echo "$a"; done' x \
+		'{{iommufd}' '{{{iommufd}' "{{fd:$DEV_1}" '{{' 'a{{b}c' 2>/dev/null)
+	expect_eq "exit code" "$?" 0
+	expect_eq "{{ is a literal brace" "$(sed -n 1p <<<"$out")" '{iommufd}'
+	expect_match "{{{iommufd} is a brace and the fd" "$(sed -n 2p <<<"$out")" '^\{[0-9]+$'
+	expect_eq "{{fd:BDF}" "$(sed -n 3p <<<"$out")" "{fd:$DEV_1}"
+	expect_eq "{{ alone" "$(sed -n 4p <<<"$out")" '{'
+	expect_eq "{{ inside a word" "$(sed -n 5p <<<"$out")" 'a{b}c'
+	wait_leases 0
+}
+
+t_run_qemu_version() {
+	# A QEMU older than 9.0 cannot take the fds: run says so before it runs it. The fake
+	# answers --version as Debian 12's QEMU does, and otherwise fails as that QEMU does.
+	local bin="$WORK/qemu-bin" v err
+	mkdir -p "$bin"
+	for v in 7.2.15 9.2.0; do
+		mkdir -p "$bin/$v"
+		cat >"$bin/$v/qemu-system-x86_64" <<FAKE
+#!/bin/sh
+[ "\$1" = --version ] && { echo "QEMU emulator version $v (Debian 1:$v+dfsg)"; echo "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers"; exit 0; }
+case $v in 7.*) echo "qemu-system-x86_64: -object iommufd,id=iommufd0,fd=3: Parameter 'qom-type' does not accept value 'iommufd'" >&2; exit 1 ;; esac
+echo "ran: \$*"
+FAKE
+		chmod 0755 "$bin/$v" "$bin/$v/qemu-system-x86_64"
+	done
+	chmod 0755 "$bin"
+	ctl_as $UA run --device $DEV_1 --mode unbound -- "$bin/7.2.15/qemu-system-x86_64" \
+		-object "iommufd,id=iommufd0,fd={iommufd}" \
+		-device "vfio-pci,iommufd=iommufd0,fd={fd:$DEV_1}" >/dev/null 2>"$WORK/err"
+	expect_eq "old QEMU: its own exit status" "$?" 1
+	err=$(cat "$WORK/err")
+	expect_match "old QEMU: the hint" "$err" \
+		"Warning: '.*/qemu-system-x86_64' is QEMU 7, which has no -object iommufd,fd= and no -device vfio-pci,fd= \(QEMU >= 9.0 has them"
+	expect_match "old QEMU: then QEMU's own error" "$err" "does not accept value 'iommufd'"
+	ctl_as $UA run --device $DEV_1 --mode unbound -- "$bin/9.2.0/qemu-system-x86_64" \
+		-object "iommufd,id=iommufd0,fd={iommufd}" >"$WORK/out" 2>"$WORK/err"
+	expect_eq "new QEMU: exit" "$?" 0
+	expect_eq "new QEMU: no hint" "$(grep -c Warning "$WORK/err")" 0
+	expect_match "new QEMU: ran with the fd" "$(cat "$WORK/out")" '^ran: -object iommufd,id=iommufd0,fd=[0-9]+$'
+	# No placeholder for the fds: nothing to warn about.
+	ctl_as $UA run --device $DEV_1 -- "$bin/7.2.15/qemu-system-x86_64" '{{iommufd}' \
+		>/dev/null 2>"$WORK/err"
+	expect_eq "old QEMU without fd placeholders: no hint" "$(grep -c Warning "$WORK/err")" 0
+	wait_leases 0
+}
+
+# ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
 run_test acquire-attached t_acquire_attached
@@ -2179,6 +2302,11 @@ run_test run-holds-lease t_run_holds_lease
 run_test run-wrapper-dies t_run_wrapper_dies
 run_test acquire-client-passes-fds t_acquire_client_passes_fds
 run_test run-fds-from-3 t_run_fds_from_3
+run_test release t_release
+run_test socket-permission t_socket_permission
+run_test complete-leases t_complete_leases
+run_test run-braces t_run_braces
+run_test run-qemu-version t_run_qemu_version
 run_test A1 t_A1_no_rule
 run_test A2 t_A2_peercred_eio
 run_test A3 t_A3_client_exits

@@ -15,6 +15,8 @@
  *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
  *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
  *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
+ *   vm-edu dma-each IOMMUFD IOAS DEVFD...  an attached lease of several edus on one IOAS:
+ *                             a round trip through each, then UNMAP and each is blocked
  *   vm-edu vf-hold PF UUID FILE   SR-IOV (tests/vm S12): bind the PF's cdev to an iommufd,
  *                             set its VF token (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN), print
  *                             "holding", keep it until FILE exists
@@ -28,6 +30,11 @@
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
+ *
+ * Data patterns differ per transfer: a 32-bit seed from $VM_EDU_TAG (the guest sets the
+ * scenario's id), the pid and a counter drives a xorshift fill, printed as pattern=0x...
+ * A device buffer left over from an earlier transfer, of this or another scenario, holds
+ * another pattern, so it can neither pass for a round trip nor for a blocked transfer.
  *
  * edu registers (BAR0): 0x00 ident, 0x80 DMA source, 0x88 DMA destination, 0x90 count,
  * 0x98 command (bit 0 start, bit 1 direction, bit 2 irq). The direction follows QEMU's
@@ -180,6 +187,33 @@ static int edu_dma(const Edu *e, uint64_t src, uint64_t dst, uint64_t cnt, bool 
 	return -ETIMEDOUT;
 }
 
+/* The seed of the next transfer: FNV-1a of $VM_EDU_TAG, mixed with the pid and a counter. */
+static uint32_t next_seed(void)
+{
+	static uint32_t n;
+	const char *tag = getenv("VM_EDU_TAG");
+	uint32_t h = 2166136261u;
+
+	for (const char *c = tag ? tag : "untagged"; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	h ^= (uint32_t)getpid() * 2654435761u;
+	h ^= ++n * 0x9e3779b9u;
+	return h ? h : 1;
+}
+
+/* Fill len bytes from seed with xorshift32 (never a constant run). */
+static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
+{
+	uint32_t x = seed ? seed : 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
 /* Count kernel log records that report an IOMMU (DMAR) fault, from the start of the log. */
 static int count_dmar_faults(void)
 {
@@ -261,12 +295,13 @@ static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova
  * RAM -> edu -> RAM through IOVA: page 0 of buf holds a pattern, page 1 must receive it.
  * Returns 1 if the data round-tripped, 0 if it did not, -errno on a setup failure.
  */
-static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova, uint8_t seed)
+static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova)
 {
+	uint32_t seed = next_seed();
 	int r;
 
-	for (int i = 0; i < PAGE; i++)
-		buf[i] = (uint8_t)(seed + i * 7);
+	fill_pattern(buf, PAGE, seed);
+	say("roundtrip_pattern=0x%08x", seed);
 	memset(buf + PAGE, 0, PAGE);
 	r = edu_dma(e, iova, EDU_BUF, EDU_XFER, false);
 	if (r < 0)
@@ -289,20 +324,29 @@ static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova)
 	int before, after = 0, r;
 	bool unchanged = true;
 
+	uint32_t seed = next_seed();
+	uint8_t *want = malloc(PAGE);
+
+	if (!want)
+		return fail("malloc", -ENOMEM);
+	/* A pattern the device never received: a transfer that lands cannot leave it intact. */
+	fill_pattern(want, PAGE, seed);
+	memcpy(buf + PAGE, want, PAGE);
+	say("blocked_pattern=0x%08x", seed);
 	before = count_dmar_faults();
-	memset(buf + PAGE, 0x5a, PAGE);
 	r = edu_dma(e, EDU_BUF, iova + PAGE, EDU_XFER, true);
-	if (r < 0)
+	if (r < 0) {
+		free(want);
 		return fail("edu DMA after unmap", r);
+	}
 	for (int i = 0; i < 200; i++) { /* the fault is reported from an interrupt */
 		after = count_dmar_faults();
 		if (after > before)
 			break;
 		usleep(10000);
 	}
-	for (int i = 0; i < PAGE; i++)
-		if (buf[PAGE + i] != 0x5a)
-			unchanged = false;
+	unchanged = memcmp(buf + PAGE, want, PAGE) == 0;
+	free(want);
 	if (before < 0) {
 		/* dmesg_restrict: an unprivileged client cannot read the kernel log; the caller
 		 * (root) checks the DMAR fault itself. */
@@ -426,7 +470,7 @@ static int cmd_probe(const char *bdf)
 	r = iommufd_map(iommufd, a.out_ioas_id, buf, 2 * PAGE, VM_IOVA);
 	if (r < 0)
 		return r;
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x11);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -528,7 +572,7 @@ static int cmd_dma(int argc, char **argv)
 		say("blocked=%s", r ? "yes" : "NO");
 		return r ? 0 : 1;
 	}
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x33);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -546,6 +590,55 @@ static int cmd_dma(int argc, char **argv)
 		return r;
 	say("blocked_after_revoke=%s", r ? "yes" : "NO");
 	return r ? 0 : 1;
+}
+
+/*
+ * An attached lease of several edus sharing one IOAS: map one buffer, round-trip through
+ * each device (a pattern of its own each), unmap, and the DMA of each device must then be
+ * blocked. Proves every device's DMA is translated by the lease's IOAS, not just the first.
+ */
+static int cmd_dma_each(int argc, char **argv)
+{
+	uint32_t iommufd, ioas, devfd;
+	Edu e[8];
+	uint8_t *buf;
+	int n = argc - 2, ok = 1, r;
+
+	if (argc < 3 || n > (int)ELEMENTSOF(e) || parse_u32(argv[0], &iommufd) < 0 ||
+	    parse_u32(argv[1], &ioas) < 0)
+		return fail("usage: dma-each IOMMUFD IOAS DEVFD...", -EINVAL);
+	say("uid=%u devices=%d", (unsigned)getuid(), n);
+	for (int i = 0; i < n; i++) {
+		if (parse_u32(argv[2 + i], &devfd) < 0)
+			return fail("bad DEVFD", -EINVAL);
+		r = edu_setup((int)devfd, &e[i]);
+		if (r < 0)
+			return r;
+	}
+	buf = dma_buffer();
+	if (!buf)
+		return fail("mmap", -errno);
+	r = iommufd_map((int)iommufd, ioas, buf, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < n; i++) {
+		r = edu_roundtrip(&e[i], buf, VM_IOVA);
+		if (r < 0)
+			return r;
+		say("roundtrip_dev%d=%s", i, r ? "ok" : "MISMATCH");
+		ok &= r;
+	}
+	r = iommufd_unmap((int)iommufd, ioas, 2 * PAGE, VM_IOVA);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < n; i++) {
+		r = edu_expect_blocked(&e[i], buf, VM_IOVA);
+		if (r < 0)
+			return r;
+		say("blocked_after_unmap_dev%d=%s", i, r ? "yes" : "NO");
+		ok &= r;
+	}
+	return ok ? 0 : 1;
 }
 
 static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
@@ -624,7 +717,7 @@ static int legacy_roundtrip(int container, int devfd)
 	r = type1_map(container, buf, 2 * PAGE, VM_IOVA);
 	if (r < 0)
 		return r;
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x55);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -700,7 +793,7 @@ static int cmd_dma_legacy(int argc, char **argv)
 	r = type1_map((int)container, buf, 2 * PAGE, VM_IOVA);
 	if (r < 0)
 		return r;
-	r = edu_roundtrip(&e, buf, VM_IOVA, 0x77);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
@@ -851,6 +944,8 @@ int main(int argc, char **argv)
 		r = cmd_dma(argc - 2, argv + 2);
 	else if (argc >= 3 && streq(argv[1], "legacy"))
 		r = cmd_legacy(argv[2]);
+	else if (argc >= 2 && streq(argv[1], "dma-each"))
+		r = cmd_dma_each(argc - 2, argv + 2);
 	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
 		r = cmd_dma_legacy(argc - 2, argv + 2);
 	else if (argc >= 5 && streq(argv[1], "vf-hold"))
@@ -859,7 +954,7 @@ int main(int argc, char **argv)
 		r = cmd_vf_open(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
-		                "dma-legacy CFD DEVFD | vf-hold PF UUID FILE | "
+		                "dma-legacy CFD DEVFD | dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
 		                "vf-open BDF [--token UUID] [--legacy] [--hold FILE]\n");
 		return 64;
 	}

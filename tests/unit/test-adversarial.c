@@ -236,7 +236,76 @@ static void test_e7_duplicates(void) {
 	CU_ASSERT_EQUAL(n, 33);
 }
 
+/* ---- iova auto in the daemon ---------------------------------------------------------- */
+
+/* What the daemon passes to IOMMU_IOAS_ALLOW_IOVAS (the sim still applies it). */
+static IovaRange auto_seen[8];
+static size_t auto_n_seen;
+static unsigned auto_calls;
+
+static int auto_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id, const IovaRange *ranges,
+			    size_t n) {
+	auto_calls++;
+	auto_n_seen = MIN(n, ELEMENTSOF(auto_seen));
+	memcpy(auto_seen, ranges, auto_n_seen * sizeof(*ranges));
+	return b4_sim_ops->ioas_allow_iovas(k, iommufd, ioas_id, ranges, n);
+}
+
+/* Attached mode, `iova auto max`: the daemon applies the windows resolved for the lease's
+ * devices (sample.json: 48-bit IOMMU, group 3 with the MSI window), and the attach that
+ * follows succeeds on the sim, which refuses an allowed range over a reserved region as the
+ * kernel does. Plain `iova auto` applies nothing; unbound mode applies nothing either. */
+static void test_layout_auto_applied(void) {
+	B4 t;
+	char err[128], dev[64];
+	size_t n_fds = 0;
+	b4_setup(&t);
+	t.ops.ioas_allow_iovas = auto_allow_iovas;
+	policy_free(t.m.policy);
+	PolicyLoadOptions o = { .generation = 1 };
+	PolicyError e = { 0 };
+	ASSERT_OK(policy_load_string("layout capped { iova auto max 0xffffffffff }\n"
+				     "layout all { iova auto }\n"
+				     "layout wide { iova 0x0-0xffffffffff }\n"
+				     "allow * to any mode attached,unbound group implicit "
+				     "layout capped,all,wide\n",
+				     "auto.conf", &o, &t.m.policy, &e));
+
+	auto_calls = 0;
+	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\"],\"layout\":\"capped\"}", err, sizeof(err),
+		   &n_fds, dev, sizeof(dev));
+	ASSERT_STREQ(err, "");
+	CU_ASSERT_EQUAL(auto_calls, 1);
+	CU_ASSERT_EQUAL_FATAL(auto_n_seen, 2);
+	CU_ASSERT_EQUAL(auto_seen[0].start, 0);
+	CU_ASSERT_EQUAL(auto_seen[0].last, 0xfedfffff);
+	CU_ASSERT_EQUAL(auto_seen[1].start, 0xfef00000);
+	CU_ASSERT_EQUAL(auto_seen[1].last, 0xffffffffff);
+	lease_table_clear(&t.m.leases);
+	(void)kernel_sync(t.m.kernel);
+
+	auto_calls = 0;
+	b4_acquire(&t, "{\"devices\":[\"0000:00:04.0\"],\"layout\":\"all\"}", err, sizeof(err),
+		   &n_fds, dev, sizeof(dev));
+	ASSERT_STREQ(err, "");
+	CU_ASSERT_EQUAL(auto_calls, 0);
+	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\"],\"layout\":\"capped\",\"mode\":\"unbound\"}",
+		   err, sizeof(err), &n_fds, dev, sizeof(dev));
+	ASSERT_STREQ(err, "");
+	CU_ASSERT_EQUAL(auto_calls, 0);
+	lease_table_clear(&t.m.leases);
+	(void)kernel_sync(t.m.kernel);
+
+	/* The written window over the MSI region: the sim refuses the attach (why auto). */
+	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\"],\"layout\":\"wide\"}", err, sizeof(err),
+		   &n_fds, dev, sizeof(dev));
+	CU_ASSERT_NOT_EQUAL(err[0], '\0');
+	CU_ASSERT_EQUAL(n_fds, 0);
+	b4_done(&t);
+}
+
 static CU_TestInfo tests[] = {
+	{ "layout_auto_applied", test_layout_auto_applied },
 	{ "b4_unplug_after_open", test_b4_unplug_after_open },
 	{ "e7_duplicates", test_e7_duplicates },
 	CU_TEST_INFO_NULL,

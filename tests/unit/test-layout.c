@@ -326,7 +326,121 @@ static void test_fixtures(void) {
 	CU_ASSERT_TRUE(relaxable > 0);
 }
 
+
+/* iova auto: the windows resolved on the hand-built hosts, exactly. */
+static void test_auto_windows(void) {
+	PolicyLayout l = { .name = (char *)"auto", .iova_auto = true, .iova_max = UINT64_MAX };
+	IovaRange *w = NULL;
+	size_t n = 0;
+
+	/* Intel, 39 bits: the relaxable RMRR stays usable, the direct one and MSI do not. */
+	const Device *intel[] = { &intel_devices[0], &intel_devices[1] };
+	ASSERT_OK(policy_layout_windows(&l, &intel_host, intel, 2, 4096, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(w[0].start, 0);
+	CU_ASSERT_EQUAL(w[0].last, 0xbcffffff);
+	CU_ASSERT_EQUAL(w[1].start, 0xbd100000);
+	CU_ASSERT_EQUAL(w[1].last, 0xfedfffff);
+	CU_ASSERT_EQUAL(w[2].start, 0xfef00000);
+	CU_ASSERT_EQUAL(w[2].last, (UINT64_C(1) << 39) - 1);
+	free(w);
+
+	/* AMD, width unknown, capped below the HyperTransport hole's end: the hole is cut. */
+	l.iova_max = 0xffffffffffff;
+	const Device *amd[] = { &amd_devices[0] };
+	ASSERT_OK(policy_layout_windows(&l, &amd_host, amd, 1, 4096, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(w[0].last, 0xfedfffff);
+	CU_ASSERT_EQUAL(w[1].start, 0xfef00000);
+	CU_ASSERT_EQUAL(w[1].last, 0xfcffffffff);
+	CU_ASSERT_EQUAL(w[2].start, 0x10000000000);
+	CU_ASSERT_EQUAL(w[2].last, 0xffffffffffff);
+	free(w);
+
+	/* A cap inside the MSI window ends the windows below it; a cap not at a page end is
+	 * rounded down to one. */
+	l.iova_max = 0xfee12345;
+	ASSERT_OK(policy_layout_windows(&l, &amd_host, amd, 1, 4096, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(w[0].last, 0xfedfffff);
+	free(w);
+
+	/* Reserved regions not on page boundaries are widened to whole pages. */
+	ReservedRegion odd[] = { { 0x1800, 0x27ff, RESV_MSI } };
+	Group og = { .number = 1, .regions = odd, .n_regions = 1 };
+	Device od = { .bdf = "0000:05:00.0", .iommu_group = 1, .group = &og };
+	Host oh = { .kernel = { .address_width = 20 }, .devices = &od, .n_devices = 1,
+		    .groups = &og, .n_groups = 1 };
+	const Device *odv[] = { &od };
+	l.iova_max = UINT64_MAX;
+	ASSERT_OK(policy_layout_windows(&l, &oh, odv, 1, 4096, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(w[0].start, 0);
+	CU_ASSERT_EQUAL(w[0].last, 0xfff);
+	CU_ASSERT_EQUAL(w[1].start, 0x3000);
+	CU_ASSERT_EQUAL(w[1].last, 0xfffff);
+	free(w);
+
+	/* Written windows come back as written; a bad page size is refused. */
+	IovaRange written[] = { { 0x1000, 0x1fff } };
+	PolicyLayout wl = { .name = (char *)"w", .windows = written, .n_windows = 1 };
+	ASSERT_OK(policy_layout_windows(&wl, &oh, odv, 1, 4096, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(w[0].start, 0x1000);
+	free(w);
+	ASSERT_ERR(policy_layout_windows(&l, &oh, odv, 1, 3000, &w, &n), EINVAL);
+
+	/* Which settings need an IOAS the daemon allocates (attached mode). */
+	PolicyLayout acc = { .name = (char *)"acc", .huge_pages = true };
+	CU_ASSERT_FALSE(policy_layout_needs_attached(&acc));
+	acc.iova_auto = true;
+	acc.iova_max = UINT64_MAX;
+	CU_ASSERT_FALSE(policy_layout_needs_attached(&acc));
+	acc.iova_max = 0xffffffffff;
+	CU_ASSERT_TRUE(policy_layout_needs_attached(&acc));
+	acc.iova_auto = false;
+	acc.huge_pages = false;
+	CU_ASSERT_TRUE(policy_layout_needs_attached(&acc));
+	CU_ASSERT_TRUE(policy_layout_needs_attached(&wl));
+}
+
+/* The documented `vm` layout (iova auto max 0xffffffffffff) fits every group of every example
+ * host, and layout_check() resolves iova auto itself. */
+static void test_auto_fixtures(void) {
+	char pattern[PATH_MAX];
+	glob_t gl = {};
+	size_t groups = 0;
+	PolicyLayout l = { .name = (char *)"vm", .iova_auto = true, .iova_max = 0xffffffffffff,
+			   .huge_pages = true };
+
+	snprintf(pattern, sizeof(pattern), "%s/hosts/*.json", test_dir());
+	CU_ASSERT_EQUAL_FATAL(glob(pattern, 0, NULL, &gl), 0);
+	for (size_t f = 0; f < gl.gl_pathc; f++) {
+		_cleanup_host_free_ Host *h = NULL;
+		ASSERT_OK(host_load_json_file(gl.gl_pathv[f], &h, NULL));
+		for (size_t gi = 0; gi < h->n_groups; gi++) {
+			const Group *g = &h->groups[gi];
+			if (g->n_members == 0)
+				continue;
+			const Device *dev[] = { g->members[0] };
+			LayoutConflict *c = NULL;
+			size_t n = 0;
+			int r = layout_check(&l, h, dev, 1, 4096, &c, &n);
+			if (r != 0)
+				fprintf(stderr, "%s group %d: %s\n", gl.gl_pathv[f], g->number,
+					n ? c[0].message : "error");
+			CU_ASSERT_EQUAL(r, 0);
+			layout_conflicts_free(c, n);
+			groups++;
+		}
+	}
+	globfree(&gl);
+	CU_ASSERT_TRUE(groups > 20);
+}
+
 static CU_TestInfo tests[] = {
+	{ "auto-windows", test_auto_windows },
+	{ "auto-fixtures", test_auto_fixtures },
 	{ "table", test_table },
 	{ "fields", test_fields },
 	{ "fixtures", test_fixtures },

@@ -195,6 +195,11 @@ static void test_errors(void) {
 		{ "layout vm { iova 0x1001-0x1fff }\n", 1, 18, "not 4 KiB aligned" },
 		{ "layout vm { iova 0x0-0x1fff 0x1000-0x2fff }\n", 1, 13, "overlap" },
 		{ "layout vm { iova 0x0-0xfff\n iova 0x1000-0x1fff }\n", 2, 2, "Duplicate 'iova'" },
+		{ "layout vm { iova auto max }\n", 1, 27, "Expected an address after 'iova auto max'" },
+		{ "layout vm { iova auto max 0x1000 }\n", 1, 27, "not the last address of a 4 KiB page" },
+		{ "layout vm { iova auto max zz }\n", 1, 27, "Expected an address" },
+		{ "layout vm { iova auto 0x0-0xfff }\n", 1, 23, "Unexpected '0x0-0xfff' after 'iova'" },
+		{ "layout vm { iova auto\n iova auto }\n", 2, 2, "Duplicate 'iova'" },
 		{ "layout vm { accounting everybody }\n", 1, 24, "user or process" },
 		{ "layout vm { hugepages maybe }\n", 1, 23, "on or off" },
 		{ "layout vm { require teleport }\n", 1, 21, "Unknown capability 'teleport'" },
@@ -844,6 +849,35 @@ static void test_explain(void) {
 	ASSERT_STREQ(e.why, "iommu-group: device has no IOMMU group");
 }
 
+
+/* policy check warns on a rule granting unbound with a layout that needs an IOAS the daemon
+ * allocates; accounting-only and plain iova auto layouts are fine there. */
+static void test_lint_layouts(void) {
+	_cleanup_policy_free_ Policy *p = load_ok(
+		"layout win { iova 0x0-0xfedfffff }\n"
+		"layout capped { iova auto max 0xffffffffff }\n"
+		"layout nohuge { hugepages off }\n"
+		"layout acc { accounting process }\n"
+		"layout auto { iova auto }\n"
+		"allow user alice to any mode unbound layout win,acc\n"
+		"allow user bob to any mode attached,unbound layout capped,nohuge,auto\n"
+		"allow user carol to any mode attached layout win,capped,nohuge\n"
+		"allow uid 4242 to any mode unbound layout acc,auto\n");
+	_cleanup_free_ PolicyWarning *w = NULL;
+	size_t n = 0;
+	ASSERT_OK(policy_lint_layouts(p, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(w[0].line, 6);
+	CU_ASSERT_PTR_NOT_NULL(strstr(w[0].message, "Layout 'win' granted with 'unbound': its IOVA "
+						    "windows cannot apply"));
+	CU_ASSERT_EQUAL(w[1].line, 7);
+	CU_ASSERT_PTR_NOT_NULL(strstr(w[1].message, "'capped'"));
+	CU_ASSERT_EQUAL(w[2].line, 7);
+	CU_ASSERT_PTR_NOT_NULL(strstr(w[2].message, "Layout 'nohuge' granted with 'unbound': its "
+						    "'hugepages off' cannot"));
+	CU_ASSERT_EQUAL(w[0].by_line, 0);
+}
+
 /* ---- canonical form round trip ------------------------------------------------------- */
 
 static void test_to_string(void) {
@@ -853,6 +887,8 @@ static void test_to_string(void) {
 		"pool odd { class 0x030000/0xff00ff property \"ID_X=a b\" driver \"vfio-*\" }\n"
 		"layout vm { iova 0x100000000-0xffffffffffff 0x0-0xfedfffff; accounting process; "
 		"hugepages on }\n"
+		"layout autovm { iova auto max 0xffffffffff; accounting process }\n"
+		"layout autoall { iova auto }\n"
 		"allow user alice group kvm to pool gpus mode unbound layout vm max-devices 2 "
 		"memlock 1536M lifetime process\n"
 		"allow unit libvirtd.service to any mode attached,unbound split-sriov yes\n"
@@ -875,6 +911,12 @@ static void test_to_string(void) {
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "pool gpus { vendor 0x10de class 0x0302 }"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "property \"ID_X=a b\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "iova 0x0-0xfedfffff 0x100000000-0xffffffffffff"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(s1, "layout autovm { iova auto max 0xffffffffff; accounting process"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "layout autoall { iova auto; accounting user"));
+	CU_ASSERT_TRUE(policy_find_layout(q, "autovm")->iova_auto);
+	CU_ASSERT_EQUAL(policy_find_layout(q, "autovm")->iova_max, 0xffffffffff);
+	CU_ASSERT_EQUAL(policy_find_layout(q, "autoall")->iova_max, UINT64_MAX);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "\ndeny *  #"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s1, "allow user bob user-unit libpod-*.scope to bdf"));
 	/* Printed only when granted ("no" is the default). */
@@ -1132,7 +1174,7 @@ static CU_TestInfo tests[] = {
 	{ "admin", test_admin },
 	{ "admin_nobody", test_admin_nobody },	   { "zero_valued_selectors", test_zero_valued_selectors },	   { "cgroup_hidden", test_cgroup_hidden },
 	{ "explain", test_explain },
-	{ "to_string", test_to_string }, { "owner", test_owner },
+	{ "to_string", test_to_string }, { "lint_layouts", test_lint_layouts }, { "owner", test_owner },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy", tests);
@@ -1185,12 +1227,19 @@ static void test_example(void) {
 	CU_ASSERT(uncommented > 20);
 	_cleanup_policy_free_ Policy *q = load_ok(all);
 	CU_ASSERT_EQUAL(policy_n_pools(q), 3);
-	CU_ASSERT_EQUAL(policy_n_layouts(q), 2);
+	CU_ASSERT_EQUAL(policy_n_layouts(q), 3);
+	/* No rule grants unbound with a layout that cannot apply there. */
+	_cleanup_free_ PolicyWarning *lw = NULL;
+	size_t n_lw = 1;
+	ASSERT_OK(policy_lint_layouts(q, &lw, &n_lw));
+	CU_ASSERT_EQUAL(n_lw, 0);
+	CU_ASSERT_TRUE(policy_find_layout(q, "vm")->iova_auto);
 	CU_ASSERT_EQUAL(policy_n_rules(q), 8);
 	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
 	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
 	/* The worked examples do what their comments say. */
-	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "qemu", NULL));
+	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
 	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
 	/* The rootless container rule: what a real container presents (the owner's uid in a
@@ -1236,12 +1285,16 @@ static void test_man_example(void) {
 	CU_ASSERT_EQUAL(policy_n_rules(p), 5);
 	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
 	PolicyDecision d;
-	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "qemu", &d));
 	CU_ASSERT_EQUAL(d.grant.memlock, 64ULL << 30);
 	CU_ASSERT_FALSE(eval(p, &peer_bob, &dev_gpu, POLICY_MODE_UNBOUND, NULL, &d));
 	/* libvirt's rule is libvirtd's, not what a user's manager calls libvirtd.service. */
-	CU_ASSERT_TRUE(eval(p, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
-	CU_ASSERT_FALSE(eval(p, &peer_spoof, &dev_nic, POLICY_MODE_UNBOUND, "vm", &d));
+	CU_ASSERT_TRUE(eval(p, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "qemu", &d));
+	CU_ASSERT_FALSE(eval(p, &peer_spoof, &dev_nic, POLICY_MODE_UNBOUND, "qemu", &d));
+	_cleanup_free_ PolicyWarning *lw = NULL;
+	size_t n_lw = 1;
+	ASSERT_OK(policy_lint_layouts(p, &lw, &n_lw));
+	CU_ASSERT_EQUAL(n_lw, 0);
 	/* The rootless podman rule matches a real rootless container's root. */
 	CU_ASSERT_TRUE(eval(p, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, &d));
 	CU_ASSERT_EQUAL(d.grant.group_mode, POLICY_GROUP_IMPLICIT);

@@ -4,7 +4,13 @@
 # test devices to vfio-pci, runs the scenarios and reports on the serial console:
 #   VMTEST <id> PASS|FAIL|TODO <detail>  one line per scenario (parsed by tests/vm/run.sh)
 #   VMINFO <id> <text>                   facts worth keeping in the log
+#   VMSTEP <id> done|FAIL <detail>       a step that other checks build on (SD): never a PASS
 #   VMERROR <text>                       a setup step failed (counted as a failure)
+#   VMFATAL <text>                       the machine is not what the tier expects (a device
+#                                        missing): no scenario runs, the tier fails at once
+#   VMKMSG-BEGIN..VMKMSG-END             the whole kernel log, scenario markers included
+#                                        ("ioasid-vm: scenario <id> begin|end"), scanned by
+#                                        run.sh for WARN/BUG/oops and unexpected DMAR faults
 #   VMTEST-END                           the guest finished (absent = crash or timeout)
 # then powers off. The kernel command line may carry ioasid.scenarios=S0,S2 and
 # mod.param=value items for the modules.
@@ -27,6 +33,13 @@ result() { # id PASS|FAIL detail...
 	echo "VMTEST $id $st $*"
 }
 info() { id=$1; shift; echo "VMINFO $id $*"; }
+step() { # id done|FAIL detail...: a step, not a test (run.sh never counts it as passed)
+	id=$1 st=$2
+	shift 2
+	[ "$st" = done ] || FAILED=1
+	echo "VMSTEP $id $st $*"
+}
+kmsg() { echo "ioasid-vm: $*" >/dev/kmsg; }
 
 cmdline_value() { # key -> value of key=value on the kernel command line
 	for w in $CMDLINE; do
@@ -62,15 +75,24 @@ dev_under() { # port vendor:device -> BDF
 	done
 	return 1
 }
-EDU=1234:11e8 TESTDEV=1b36:0005 E1000E=8086:10d3
-EDU_SINGLE=$(dev_under 0000:00:06.0 $EDU)
-EDU_MF=$(dev_under 0000:00:04.0 $EDU)
-TESTDEV_MF=$(dev_under 0000:00:04.0 $TESTDEV)
-EDU_BR=$(dev_under 0000:00:05.0 $EDU)
-TESTDEV_BR=$(dev_under 0000:00:05.0 $TESTDEV)
-EDU_HOSTGRP=$(dev_under 0000:00:07.0 $EDU)
-NIC_HOSTGRP=$(dev_under 0000:00:07.0 $E1000E)
-NIC=$(dev_under 0000:00:03.0 $E1000E)
+# The devices the scenarios use: variable, port, vendor:device. Each one must be there: a
+# missing one fails the tier at once (VMFATAL) instead of being skipped as an empty name.
+# Each boot's machine has its own list (run.sh builds the machines).
+EDU=1234:11e8 TESTDEV=1b36:0005 E1000E=8086:10d3 IGB=8086:10c9
+case $MODE in
+sriov) GUEST_DEVICES="IGB_PF:0000:00:03.0:$IGB" ;;
+*) GUEST_DEVICES="EDU_SINGLE:0000:00:06.0:$EDU EDU_MF:0000:00:04.0:$EDU TESTDEV_MF:0000:00:04.0:$TESTDEV
+EDU_BR:0000:00:05.0:$EDU TESTDEV_BR:0000:00:05.0:$TESTDEV EDU_HOSTGRP:0000:00:07.0:$EDU
+NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E" ;;
+esac
+MISSING=
+for e in $GUEST_DEVICES; do
+	v=${e%%:*} rest=${e#*:}
+	port=${rest%:*:*} id=${rest#"$port":}
+	b=$(dev_under "$port" "$id")
+	[ -n "$b" ] || MISSING="$MISSING $v($id under $port)"
+	eval "$v=\$b"
+done
 info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP"
 for d in /sys/kernel/iommu_groups/*; do
 	info groups "group $(basename "$d"): $(ls "$d/devices" | tr '\n' ' ')"
@@ -98,6 +120,9 @@ fi
 for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR $EDU_HOSTGRP; do
 	bind_vfio "$b" || echo "VMERROR cannot bind $b to vfio-pci"
 done
+# The host driver must hold the NIC of the not-viable group (S5), or that group is viable.
+drv=$(basename "$(readlink "/sys/bus/pci/devices/$NIC_HOSTGRP/driver" 2>/dev/null)" 2>/dev/null)
+[ -z "$NIC_HOSTGRP" ] || [ "$drv" = e1000e ] || echo "VMERROR $NIC_HOSTGRP is on '${drv:-no driver}', not e1000e"
 info boot "vfio: $(ls /dev/vfio /dev/vfio/devices 2>/dev/null | tr '\n' ' ')"
 for d in /sys/bus/pci/devices/*; do
 	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
@@ -108,12 +133,20 @@ done
 for f in /scenarios/*.sh; do [ -e "$f" ] && . "$f"; done
 want=$(cmdline_value ioasid.scenarios | tr , ' ')
 [ -n "$want" ] || result boot FAIL "no ioasid.scenarios= on the command line"
+if [ -n "$MISSING" ]; then
+	echo "VMFATAL devices missing:$MISSING"
+	want=
+fi
 for s in $want; do
+	kmsg "scenario $s begin"
+	# vm-edu derives its data patterns from this: no two transfers use the same one.
+	export VM_EDU_TAG="$MODE-$s"
 	if type "scenario_$s" >/dev/null 2>&1; then
 		"scenario_$s"
 	else
 		result "$s" FAIL "no such scenario in this initramfs"
 	fi
+	kmsg "scenario $s end"
 done
 
 if [ $FAILED != 0 ]; then
@@ -121,6 +154,9 @@ if [ $FAILED != 0 ]; then
 	dmesg | tail -n 80
 	echo "VMDMESG-END"
 fi
+echo "VMKMSG-BEGIN"
+dmesg
+echo "VMKMSG-END"
 echo "VMTEST-END"
 sync
 poweroff -f

@@ -6,11 +6,13 @@
 #
 #   B=build tests/vm/run.sh            (make check-vm)
 #   IOASID_VM_CACHE=DIR                cache (default /var/cache/ioasid-vm)
-#   IOASID_VM_SCENARIOS="S0 S9"        run only these scenarios
+#   IOASID_VM_SCENARIOS="S0 S9"        run only these scenarios: a narrowed run, said as such
+#                                      in the summary (make check-vm refuses it)
 #   IOASID_VM_TIMEOUT=SECONDS          per boot (default 300)
 #
 # Fails loudly (non-zero, clear message) when a package cannot be fetched, the modules do not
-# build or the guest does not boot. Prints one line per scenario and "vm: N passed, N failed".
+# build or the guest does not boot. Prints one line per scenario, the expected and actual
+# counts and "vm: N passed, N failed".
 . "$(dirname "$0")/lib.sh"
 set -u
 
@@ -19,8 +21,13 @@ t0=$(date +%s)
 for c in qemu-system-x86_64 debootstrap busybox cpio gzip xz modinfo timeout; do
 	command -v "$c" >/dev/null || vm_die "'$c' is not installed (make deps installs DEBIAN_DEPS)"
 done
-[ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu missing: run 'make build-tests' first"
 out=$BDIR/vm
+mkdir -p "$BDIR"
+# The binaries under test are always the checkout's: a direct run must not test an old build.
+vm_log "building the binaries under test (make build-tests) into $B"
+nice make -s -C "$REPO" B="$B" build-tests >"$BDIR/vm-build.log" 2>&1 ||
+	{ tail -n 40 "$BDIR/vm-build.log" >&2; vm_die "make build-tests failed"; }
+[ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu missing after make build-tests"
 # S4 needs a daemon whose group bookkeeping can be bypassed (a test-only build option).
 vm_log "building the TESTING_BYPASS=1 ioasidd into $B/bypass"
 make -s -C "$REPO" B="$BDIR/bypass" TESTING_BYPASS=1 "$BDIR/bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
@@ -36,13 +43,62 @@ read -r KV VER < <("$VM_DIR/fetch.sh") || vm_die "fetch failed"
 vm_log "kernel $KV (package $VER)"
 "$VM_DIR/build-modules.sh" "$KV" "$VER" || vm_die "module build failed"
 
-# Scenarios per boot mode: rebuilt modules (iommufd + cdev) and stock modules (legacy).
-ALL_REBUILT="K1 S0 S1 S2 S3 S4 S5 S6 S7 S8 S10 B1 S11 SD L1"
-ALL_STOCK="L0 S9"
-# SR-IOV (QEMU's igb, which bookworm's QEMU lacks): a third boot with trixie's QEMU.
-ALL_SRIOV="S12"
-want=${IOASID_VM_SCENARIOS:-$ALL_REBUILT $ALL_STOCK $ALL_SRIOV}
-pick() { local s r=; for s in $1; do case " $want " in *" $s "*) r="$r,$s" ;; esac; done; echo "${r#,}"; }
+# The expected scenarios, in the order they run: boot mode (rebuilt: the iommufd + cdev
+# modules; stock: Debian's vfio, legacy path; sriov: the rebuilt modules on a machine with
+# QEMU's igb, trixie's QEMU), id, kind, and what the kernel log may show
+# while it runs. kind "test" prints one VMTEST PASS/FAIL line; "step" (SD) must finish but is
+# never counted as passed. kmsg "dmar": the scenario provokes DMAR faults on purpose (blocked
+# DMA); "-": any DMAR fault in it fails the tier. WARN, BUG and oops fail it everywhere.
+# A new scenario is one line here plus its scenario_<ID> in scenarios/*.sh; a new boot mode
+# is a new first column (boot() takes the mode).
+VM_EXPECTED="
+rebuilt K1  test -
+rebuilt S0  test dmar
+rebuilt S1  test -
+rebuilt S2  test -
+rebuilt S3  test -
+rebuilt S4  test -
+rebuilt S5  test -
+rebuilt S6  test dmar
+rebuilt S7  test dmar
+rebuilt S8  test -
+rebuilt S10 test -
+rebuilt B1  test -
+rebuilt M1  test dmar
+rebuilt S11 test -
+rebuilt SD  step -
+rebuilt L1  test dmar
+stock   L0  test dmar
+stock   S9  test -
+stock   S5L test -
+sriov   S12 test -
+"
+ALL_IDS=$(awk 'NF { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
+MODES=$(awk 'NF && !seen[$1]++ { print $1 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
+exp_field() { awk -v id="$1" -v f="$2" 'NF && $2 == id { print $f }' <<<"$VM_EXPECTED"; }
+want=${IOASID_VM_SCENARIOS:-$ALL_IDS}
+for s in $want; do
+	case " $ALL_IDS " in *" $s "*) ;; *) vm_die "IOASID_VM_SCENARIOS: no scenario '$s' (expected: $ALL_IDS)" ;; esac
+done
+NARROWED=
+if [ -n "${IOASID_VM_SCENARIOS:-}" ]; then
+	for s in $ALL_IDS; do case " $want " in *" $s "*) ;; *) NARROWED=1 ;; esac; done
+fi
+[ -z "$NARROWED" ] ||
+	vm_log "NARROWED by IOASID_VM_SCENARIOS to: $want (of $(wc -w <<<"$ALL_IDS")): not a full run of the tier"
+pick() { # mode -> the wanted scenarios of that boot, comma-separated, in table order
+	local s r=
+	for s in $(awk -v m="$1" 'NF && $1 == m { print $2 }' <<<"$VM_EXPECTED"); do
+		case " $want " in *" $s "*) r="$r,$s" ;; esac
+	done
+	echo "${r#,}"
+}
+# Sim vs real: the boot, the scenario that prints its outcome records (VMOUTCOME, with the
+# snapshot) and the outcomes.sh scenarios compared ("-": outcomes.sh's OC_SCENARIOS).
+VM_SIMDIFF="
+rebuilt SD  -
+sriov   S12 S12
+"
 
 # The machine (see tests/vm/README.md for the groups it gives):
 #   00:03.0 root port -> e1000e                         single-device group, host driver
@@ -84,7 +140,39 @@ case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER"
 flock -u "$lockfd"
 t1=$(date +%s)
 
-PASS=0 FAIL=0 TODO=0
+PASS=0 FAIL=0 TODO=0 TESTS_EXPECTED=0 TESTS_GOT=0 STEPS=0
+fail_line() { # id text: one failure the tier counts
+	printf 'vm: %-4s FAIL %s\n' "$1" "$2"
+	FAIL=$((FAIL + 1))
+}
+
+# The guest's kernel log (VMKMSG section) with the scenario markers /init writes: WARN, BUG,
+# oops and the like fail the tier wherever they appear, DMAR faults unless the scenario
+# provokes them (kmsg column "dmar"). Lines after a scenario's end marker still count as its.
+scan_kmsg() { # mode log
+	local kl=$out/kmsg-$1.txt allow id line
+	sed -n '/^VMKMSG-BEGIN$/,/^VMKMSG-END$/{/^VMKMSG-/d;p}' "$2" >"$kl"
+	if ! grep -q 'ioasid-vm: scenario' "$kl"; then
+		fail_line kmsg "no kernel log with scenario markers from the $1 guest"
+		return
+	fi
+	allow=$(awk '$4 == "dmar" { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
+	while IFS=$'\t' read -r id line; do
+		fail_line "$id" "kernel log: $line"
+	done < <(awk -v allow=" $allow " '
+		{ line = $0; sub(/^\[ *[0-9.]+\] /, "", line) }
+		match(line, /^ioasid-vm: scenario [^ ]+ begin$/) { split(line, w, " "); cur = w[3]; next }
+		line ~ /WARNING: CPU|WARNING: at |BUG: |kernel BUG|Oops|general protection fault|Call Trace|UBSAN|KASAN|KFENCE|list_(add|del) corruption|refcount_t: |blocked for more than|soft lockup|rcu_sched detected stall|rcu: INFO/ {
+			if (!seen[cur "b"]++) printf "%s\t%s\n", (cur == "" ? "boot" : cur), line
+			next
+		}
+		line ~ /DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault|fault addr/ {
+			c = (cur == "" ? "boot" : cur)
+			if (index(allow, " " c " ") == 0 && !seen[c "d"]++)
+				printf "%s\t%s (DMAR fault the scenario does not expect)\n", c, line
+		}' "$kl")
+}
+
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
@@ -106,7 +194,7 @@ boot() { # mode scenarios
 	tb=$(date +%s)
 	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
+		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	te=$(date +%s)
@@ -116,30 +204,43 @@ boot() { # mode scenarios
 		tail -n 120 "$log" >&2
 		vm_die "the guest ($mode) did not finish (qemu exit $rc after $((te - tb)) s)"
 	fi
+	# The guest powers off after VMTEST-END: QEMU then exits 0, anything else is a failure.
+	[ "$rc" = 0 ] || fail_line boot "qemu ($mode) exited with $rc after VMTEST-END"
+	# The machine lacks a device the scenarios use: nothing ran.
+	local e
+	while read -r _ e; do fail_line boot "$mode: $e"; done < <(grep -E '^VMFATAL ' "$log")
 	# A setup step that failed in the guest (insmod, binding to vfio-pci) fails the tier even
 	# if no scenario happened to need it.
-	local e
-	while read -r _ e; do
-		printf 'vm: %-4s FAIL %s\n' boot "$e"
-		FAIL=$((FAIL + 1))
-	done < <(grep -E '^VMERROR ' "$log")
+	while read -r _ e; do fail_line boot "$e"; done < <(grep -E '^VMERROR ' "$log")
 	# What the guest saw (IOVA ranges, ids, errnos, groups), kept beside the log.
-	grep -E '^VM(INFO|TEST) ' "$log" >"$out/facts-$mode.txt"
-	local id st detail got=
-	while read -r _ id st detail; do
+	grep -E '^VM(INFO|TEST|STEP) ' "$log" >"$out/facts-$mode.txt"
+	local id st detail seen=
+	while read -r kind id st detail; do
+		case " $seen " in *" $id "*) fail_line "$id" "more than one result"; continue ;; esac
+		seen="$seen $id"
+		case ",$list," in *",$id,"*) ;; *) fail_line "$id" "a result for a scenario not asked for"; continue ;; esac
+		if [ "$(exp_field "$id" 3)" = step ]; then
+			[ "$kind" = VMSTEP ] || { fail_line "$id" "a step reported as a test"; continue; }
+			printf 'vm: %-4s step %s %s\n' "$id" "$st" "$detail"
+			STEPS=$((STEPS + 1))
+			[ "$st" = done ] || FAIL=$((FAIL + 1))
+			continue
+		fi
+		[ "$kind" = VMTEST ] || { fail_line "$id" "a test reported as a step"; continue; }
 		printf 'vm: %-4s %s %s\n' "$id" "$st" "$detail"
-		got="$got $id"
+		TESTS_GOT=$((TESTS_GOT + 1))
 		case $st in
 		PASS) PASS=$((PASS + 1)) ;;
 		TODO) TODO=$((TODO + 1)) ;; # a piece another branch has not implemented: said, not passed
 		*) FAIL=$((FAIL + 1)) ;;
 		esac
-	done < <(grep -E '^VMTEST [A-Za-z0-9]+ (PASS|FAIL|TODO)' "$log")
+	done < <(grep -E '^VM(TEST|STEP) [A-Za-z0-9]+ (PASS|FAIL|TODO|done) ' "$log")
 	for id in ${list//,/ }; do
-		case " $got " in *" $id "*) ;; *)
-			printf 'vm: %-4s FAIL no result from the guest\n' "$id"; FAIL=$((FAIL + 1)) ;; esac
+		[ "$(exp_field "$id" 3)" = step ] || TESTS_EXPECTED=$((TESTS_EXPECTED + 1))
+		case " $seen " in *" $id "*) ;; *) fail_line "$id" "no result from the guest" ;; esac
 	done
-	if grep -q '^VMTEST [^ ]* FAIL' "$log"; then
+	scan_kmsg "$mode" "$log"
+	if grep -qE '^VM(TEST|STEP) [^ ]* FAIL' "$log"; then
 		sed -n '/^VMINFO/p;/^VMDMESG-BEGIN/,/^VMDMESG-END/p' "$log" >&2
 		vm_log "guest log: $log"
 	fi
@@ -148,34 +249,45 @@ boot() { # mode scenarios
 
 # Sim vs real: SD (S12 in the SR-IOV boot) printed the guest's snapshot and the outcome
 # records of the daemon steps (scenarios/outcomes.sh); simdiff.sh replays them on the sim
-# kernel over that snapshot. Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the summary.
-simdiff() { # mode scenario-that-printed-them [outcomes.sh scenarios to compare]
-	local log=$out/serial-$1.log sd=$out/simdiff line n=0
+# kernel over that snapshot. Each scenario's "vm: SIMDIFF PASS|FAIL" line counts in the
+# summary, there must be one per compared scenario, and simdiff.sh's exit status counts.
+SIM_EXPECTED=0 SIM_GOT=0
+simdiff() { # mode
+	local log=$out/serial-$1.log sd=$out/simdiff line n=0 rc by ids
+	read -r _ by ids < <(awk -v m="$1" 'NF && $1 == m' <<<"$VM_SIMDIFF")
+	[ -n "${by:-}" ] || return 0
+	case ",$(pick "$1")," in *,"$by",*) ;; *) return 0 ;; esac
 	[ "$1" = rebuilt ] || sd=$out/simdiff-$1
-	case ",$(pick "$ALL_REBUILT $ALL_SRIOV")," in *,"$2",*) ;; *) return 0 ;; esac
+	[ "$ids" != - ] || ids=$(sed -n 's/^OC_SCENARIOS="\(.*\)"$/\1/p' "$VM_DIR/scenarios/outcomes.sh")
+	SIM_EXPECTED=$((SIM_EXPECTED + $(wc -w <<<"$ids")))
 	mkdir -p "$sd"
 	sed -n '/^VMSNAP-BEGIN$/,/^VMSNAP-END$/{/^VMSNAP-/d;p}' "$log" >"$sd/snapshot.json"
 	sed -n 's/^VMOCVAR //p' "$log" >"$sd/vars"
 	sed -n 's/^VMOUTCOME //p' "$log" >"$sd/outcomes-real.txt"
+	"$VM_DIR/simdiff.sh" "$sd" "$ids" >"$sd/result.txt"
+	rc=$?
 	while read -r line; do
 		echo "$line"
 		case $line in
 		"vm: SIMDIFF PASS "*) PASS=$((PASS + 1)) n=$((n + 1)) ;;
 		"vm: SIMDIFF FAIL "*) FAIL=$((FAIL + 1)) n=$((n + 1)) ;;
 		esac
-	done < <("$VM_DIR/simdiff.sh" "$sd" "${3:-}")
-	if [ "$n" = 0 ]; then
-		echo "vm: SIMDIFF FAIL no comparison was made (see above)"
-		FAIL=$((FAIL + 1))
+	done <"$sd/result.txt"
+	SIM_GOT=$((SIM_GOT + n))
+	# One line per compared scenario of outcomes.sh, and simdiff.sh's own verdict counts.
+	[ "$n" = "$(wc -w <<<"$ids")" ] ||
+		fail_line SIMDIFF "$1: $n comparison lines for the $(wc -w <<<"$ids") scenarios compared ($ids)"
+	if [ "$rc" != 0 ] && ! grep -q '^vm: SIMDIFF FAIL ' "$sd/result.txt"; then
+		fail_line SIMDIFF "simdiff.sh exited with $rc"
 	fi
 }
 
-boot rebuilt "$(pick "$ALL_REBUILT")"
-simdiff rebuilt SD
-boot stock "$(pick "$ALL_STOCK")"
-boot sriov "$(pick "$ALL_SRIOV")"
-simdiff sriov S12 S12
+for mode in $MODES; do
+	boot "$mode" "$(pick "$mode")"
+	simdiff "$mode"
+done
 # Every scenario is implemented now: a TODO line means one stopped being, and fails the tier.
 [ "$TODO" = 0 ] || vm_log "$TODO scenario(s) reported TODO (see the TODO lines): failing the tier"
-echo "vm: $PASS passed, $FAIL failed, $TODO todo ($(( $(date +%s) - t0 )) s total, prepare $((t1 - t0)) s)"
-[ "$FAIL" = 0 ] && [ "$TODO" = 0 ] && [ "$PASS" -gt 0 ]
+echo "vm: expected $TESTS_EXPECTED scenarios + $STEPS step(s) + $SIM_EXPECTED sim comparisons, got $TESTS_GOT scenario results + $SIM_GOT comparisons${NARROWED:+ (NARROWED by IOASID_VM_SCENARIOS: $(wc -w <<<"$ALL_IDS") in the full tier)}"
+echo "vm: $PASS passed, $FAIL failed, $TODO todo ($(( $(date +%s) - t0 )) s total, prepare $((t1 - t0)) s)${NARROWED:+ NARROWED}"
+[ "$FAIL" = 0 ] && [ "$TODO" = 0 ] && [ "$PASS" -gt 0 ] && [ "$TESTS_GOT" = "$TESTS_EXPECTED" ]

@@ -10,6 +10,13 @@
 #   vm: SIMDIFF FAIL <id>: real <...> vs sim <...>   (then the diff)
 # Exit 0 when every scenario is identical.
 #
+# A record that shows a failure (a daemon that did not start, {"started":false}; a command
+# that printed nothing, null; a line that is not JSON) fails its scenario even when both sides
+# agree: two daemons that both fail to start prove nothing.
+#
+# Both sides run alike (scenarios/outcomes.sh: daemons without CAP_SYS_RESOURCE, clients with
+# one RLIMIT_MEMLOCK, stderr recorded), so what a user sees is compared: the memlock value and
+# the daemon's CAP_SYS_RESOURCE warning stay in the records.
 # Normalization (norm below), applied to both sides alike, removes only what legitimately
 # differs between two runs or between a char device and the sim's memfd:
 #   - lease ids (random), in "lease" / "id" keys and inside messages ("lease 0a1b...")
@@ -18,10 +25,6 @@
 #     <iommufd>; /dev/vfio/devices/vfioN and "ioasid-sim:vfio:BDF" become <vfio-cdev>;
 #     ioasidctl's per-fd "name" (the file's path), "dev" (its rdev) and "sim" (memfd or not)
 #     are dropped ("kind" and "verified" stay)
-#   - "memlock": the caller's RLIMIT_MEMLOCK, a setting of the machine, not of the kernel
-#   - the warning "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE": it
-#     depends on the capabilities the daemon runs with (a container may withhold
-#     CAP_SYS_RESOURCE from root; the sim checks the caller's real capability as the kernel does)
 #   - the policy file's directory (a scratch dir on each side) wherever a path to a .conf
 #     appears ("rule", messages); the file name and line stay
 #   - socket-group: the guest's policy names ioasid-clients, the host has no such group;
@@ -66,8 +69,8 @@ oc_daemon() { # policy [ioasidd args]
 	# The daemon binds, then sets the socket's mode: open it up only once it says it serves
 	# (a chmod between its bind and its own chmod would be undone, and clients get EACCES).
 	n=$(grep -c '^ioasidd: Serving on ' "$dir/simdiff-ioasidd.log" 2>/dev/null)
-	"$OC_IOASIDD" --kernel=sim --host="$dir/snapshot.json" --config="$p" --socket="$OC_SOCK" \
-		"$@" >>"$dir/simdiff-ioasidd.log" 2>&1 </dev/null &
+	oc_daemon_caps "$OC_IOASIDD" --kernel=sim --host="$dir/snapshot.json" --config="$p" \
+		--socket="$OC_SOCK" "$@" >>"$dir/simdiff-ioasidd.log" 2>&1 </dev/null &
 	OC_DAEMON_PID=$!
 	for k in $(seq 200); do
 		[ -S "$OC_SOCK" ] && [ "$(grep -c '^ioasidd: Serving on ' "$dir/simdiff-ioasidd.log")" -gt "${n:-0}" ] &&
@@ -85,13 +88,14 @@ oc_daemon_stop() {
 	OC_DAEMON_PID=
 }
 
-oc_as() { # uid cmd...
+oc_as() { # uid cmd...: with the RLIMIT_MEMLOCK both sides give their clients
 	local u=$1
 	shift
 	if [ "$u" = 0 ]; then
-		"$@"
+		(ulimit -l "$OC_MEMLOCK_KB" && exec "$@")
 	else
-		setpriv --reuid="$u" --regid="$CLIENT_GID" --clear-groups --inh-caps=-all "$@"
+		(ulimit -l "$OC_MEMLOCK_KB" &&
+			exec setpriv --reuid="$u" --regid="$CLIENT_GID" --clear-groups --inh-caps=-all "$@")
 	fi
 }
 
@@ -109,17 +113,14 @@ norm() {
 		printf '%s ' "$step"
 		jq -cS '
 			walk(if type == "object" then
-				del(.lease, .pid, .created, .fd, .name, .dev, .sim, .memlock)
+				del(.lease, .pid, .created, .fd, .name, .dev, .sim)
 				| if has("uid") and has("id") then del(.id) else . end
-				| if has("warnings") and (.warnings | type) == "array" then .warnings |=
-					map(select(. != "pinned memory is charged per user: the daemon lacks CAP_SYS_RESOURCE"))
-					else . end
 			else . end)
 			| walk(if type == "string" then
 				if test("^/dev/iommu$|ioasid-sim:iommufd:") then "<iommufd>"
 				elif test("^/dev/vfio/devices/vfio[0-9]+$|ioasid-sim:vfio:") then "<vfio-cdev>"
-				else gsub("lease [0-9a-f]{8,}"; "lease <id>")
-					| gsub("/[^ ]*/(?<f>[A-Za-z0-9_-]+[.]conf)"; "\\(.f)") end
+				else gsub("(?<l>[Ll]ease) [0-9a-f]{8,}"; "\(.l) <id>")
+					| gsub("/[^ ]*/(?<f>[A-Za-z0-9_-]+[.]conf)"; "\(.f)") end
 			else . end)' <<<"$json" 2>/dev/null || echo "(not json) $json"
 	done
 }
@@ -129,8 +130,17 @@ for id in $OC_SCENARIOS; do
 	norm "$dir/outcomes-real.txt" "$id" >"$OC_DIR/real-$id"
 	norm "$SIM_OUT" "$id" >"$OC_DIR/sim-$id"
 	n=$(grep -c . "$OC_DIR/real-$id")
+	# Failures recorded on either side, identical or not.
+	bad=
+	for side in real sim; do
+		b=$(grep -m1 -E '^[^ ]+ (null|\{"started":false\}|\(not json\).*)$' "$OC_DIR/$side-$id") &&
+			bad="${bad:+$bad; }$side: $b"
+	done
 	if [ "$n" = 0 ]; then
 		printf 'vm: SIMDIFF FAIL %s: no outcome records from the guest\n' "$id"
+		fail=$((fail + 1))
+	elif [ -n "$bad" ]; then
+		printf 'vm: SIMDIFF FAIL %s: a step failed (%s)\n' "$id" "$bad"
 		fail=$((fail + 1))
 	elif cmp -s "$OC_DIR/real-$id" "$OC_DIR/sim-$id"; then
 		printf 'vm: SIMDIFF PASS %s %s records identical\n' "$id" "$n"

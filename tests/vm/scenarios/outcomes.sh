@@ -6,8 +6,13 @@
 # files the fds are, or the named error with its parameters), exit codes, lease lists and
 # viability verdicts. What only real DMA can show (round trips, DMAR faults) stays in S2..S8.
 #
+# Both sides run alike so that a record is what a user sees, compared whole: the daemons
+# without CAP_SYS_RESOURCE (a build host's container may withhold it, so the guest drops it
+# too), every client with RLIMIT_MEMLOCK $OC_MEMLOCK_KB KiB (soft and hard), stderr kept.
+#
 # POSIX sh (busybox ash in the guest, bash on the host). The backend defines:
-#   oc_daemon POLICY [ioasidd args]  start $OC_IOASIDD on $OC_SOCK with POLICY; 0 when up
+#   oc_daemon POLICY [ioasidd args]  start $OC_IOASIDD on $OC_SOCK with POLICY, through
+#                                     oc_daemon_caps; 0 when up
 #   oc_daemon_stop                    stop it
 #   oc_as UID CMD...                  run CMD as UID, a client in the socket's group (0: root)
 #   oc_host_ctl ARGS...               ioasidctl inspecting the host the daemon models
@@ -18,6 +23,13 @@
 # and IGB_VF1 instead; its guest half is scenarios/s12-sriov.sh.
 
 OC_SCENARIOS="S2 S3 S4 S5 S6 S7 S8 B1"
+OC_MEMLOCK_KB=4096
+
+# The daemon's command line prefix on both sides: root's capabilities minus CAP_SYS_RESOURCE.
+oc_daemon_caps() { /usr/bin/setpriv --bounding-set=-sys_resource --inh-caps=-sys_resource "$@"; }
+
+# stderr as a JSON string.
+oc_err() { jq -Rs . <"$1"; }
 
 oc_policy() { # file [extra policy lines]: the same policy on both backends
 	cat >"$1" <<-POL
@@ -47,16 +59,17 @@ oc_json() { [ -n "$1" ] && echo "$1" || echo null; }
 
 oc_raw_acquire() { # id step uid params-json: one Acquire over a raw connection
 	_o=$(oc_as "$3" "$OC_RAW" "$OC_SOCK" --timeout 20 --replies 1 \
-		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":$4}" 2>/dev/null | head -n 1)
+		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":$4}" 2>"$OC_DIR/raw.err" | head -n 1)
+	[ -s "$OC_DIR/raw.err" ] && _o="{\"reply\":$(oc_json "$_o"),\"stderr\":$(oc_err "$OC_DIR/raw.err")}"
 	oc_emit "$1" "$2" "$(oc_json "$_o")"
 }
 
 oc_acquire() { # id step uid ioasidctl-acquire-args...: acquire, print, release (stdin EOF)
 	_i=$1 _s=$2 _u=$3
 	shift 3
-	_o=$(oc_as "$_u" "$OC_CTL" --socket="$OC_SOCK" acquire "$@" --json=short </dev/null 2>/dev/null)
+	_o=$(oc_as "$_u" "$OC_CTL" --socket="$OC_SOCK" acquire "$@" --json=short </dev/null 2>"$OC_DIR/acq.err")
 	_rc=$?
-	oc_emit "$_i" "$_s" "{\"exit\":$_rc,\"result\":$(oc_json "$_o")}"
+	oc_emit "$_i" "$_s" "{\"exit\":$_rc,\"result\":$(oc_json "$_o"),\"stderr\":$(oc_err "$OC_DIR/acq.err")}"
 }
 
 oc_leases() { # id step: the lease list as root sees it
@@ -67,10 +80,10 @@ oc_leases() { # id step: the lease list as root sees it
 oc_hold() { # name uid ioasidctl-acquire-args...: a holder keeping its lease until oc_unhold
 	_n=$1 _u=$2
 	shift 2
-	rm -f "$OC_DIR/$_n.fifo" "$OC_DIR/$_n.out"
+	rm -f "$OC_DIR/$_n.fifo" "$OC_DIR/$_n.out" "$OC_DIR/$_n.err"
 	mkfifo -m 0666 "$OC_DIR/$_n.fifo"
 	oc_as "$_u" "$OC_CTL" --socket="$OC_SOCK" acquire "$@" --json=short \
-		<"$OC_DIR/$_n.fifo" >"$OC_DIR/$_n.out" 2>/dev/null &
+		<"$OC_DIR/$_n.fifo" >"$OC_DIR/$_n.out" 2>"$OC_DIR/$_n.err" &
 	eval "OC_PID_$_n=$!"
 	exec 8>"$OC_DIR/$_n.fifo"
 	_k=0
@@ -85,7 +98,7 @@ oc_unhold() { # id step name: close the holder's stdin, record what it printed a
 	exec 8>&-
 	eval "wait \$OC_PID_$3"
 	_rc=$?
-	oc_emit "$1" "$2" "{\"exit\":$_rc,\"result\":$(oc_json "$(cat "$OC_DIR/$3.out")")}"
+	oc_emit "$1" "$2" "{\"exit\":$_rc,\"result\":$(oc_json "$(cat "$OC_DIR/$3.out")"),\"stderr\":$(oc_err "$OC_DIR/$3.err")}"
 }
 
 oc_S2() {
@@ -133,6 +146,18 @@ oc_S5() {
 	oc_start S5 || return
 	oc_raw_acquire S5 raw-hostgrp 1000 "{\"devices\":[\"$EDU_HOSTGRP\"]}"
 	oc_daemon_stop
+	# The daemon's viability model bypassed: the kernel's BIND refuses the attached lease
+	# (EPERM), the unbound one is handed out (the holder's own BIND fails later, guest S5).
+	_d=$OC_IOASIDD
+	OC_IOASIDD=$OC_IOASIDD_BYPASS
+	if oc_start S5 "" --testing-bypass-ownership; then
+		oc_raw_acquire S5 bypass-attached 1000 \
+			"{\"devices\":[\"$EDU_HOSTGRP\"],\"mode\":\"attached\"}"
+		oc_raw_acquire S5 bypass-unbound 1000 \
+			"{\"devices\":[\"$EDU_HOSTGRP\"],\"mode\":\"unbound\"}"
+		oc_daemon_stop
+	fi
+	OC_IOASIDD=$_d
 }
 
 oc_S6() {

@@ -29,15 +29,23 @@ scenario_S3() {
 }
 
 # B1 (extra): the edu behind the pcie-pci-bridge: its DMA reaches the IOMMU with the bridge's
-#     requester id (the alias that puts bridge and both devices in one group). A lease on it
-#     still round-trips, so the daemon's group handling covers aliased groups.
+#     requester id (the alias that puts bridge and both devices in one group). The kernel's
+#     grouping is asserted (exactly the bridge and its two functions, nothing else), and a
+#     lease on the edu round-trips, so the daemon's group handling covers aliased groups.
 scenario_B1() {
-	local g
+	local g members want
 	g=$(basename "$(readlink /sys/bus/pci/devices/$EDU_BR/iommu_group)")
-	info B1 "group $g: $(ls /sys/kernel/iommu_groups/$g/devices | tr '\n' ' ')"
+	members=$(ls /sys/kernel/iommu_groups/$g/devices | sort | tr '\n' ' ')
+	want=$(printf '%s\n' 0000:00:05.0 "$EDU_BR" "$TESTDEV_BR" | sort | tr '\n' ' ')
+	info B1 "group $g: $members"
+	if [ "$members" != "$want" ] ||
+		[ "$(basename "$(readlink /sys/bus/pci/devices/$TESTDEV_BR/iommu_group)")" != "$g" ]; then
+		result B1 FAIL "group $g of $EDU_BR is '$members', the bridge's alias implies '$want'"
+		return
+	fi
 	daemon_start || { result B1 FAIL "ioasidd --kernel=linux did not start"; return; }
 	out=$(ctl_as $UID_A run --device "$EDU_BR" --mode attached -- \
 		vm-edu dma '{iommufd}' "{fd:$EDU_BR}" --ioas '{ioas}' 2>&1)
-	edu_result B1 $? "$out" "uid $UID_A lease on $EDU_BR behind the pcie-pci-bridge (group $g, aliased): DMA round trip"
+	edu_result B1 $? "$out" "group $g is exactly the pcie-pci-bridge + its two functions (DMA alias); uid $UID_A lease on $EDU_BR: DMA round trip"
 	daemon_stop
 }

@@ -4,7 +4,9 @@
 #     bypassed (a TESTING_BYPASS=1 build, --testing-bypass-ownership) the kernel refuses the
 #     second owner's bind by itself; its errno is recorded.
 # S5: the group whose sibling NIC sits on e1000e is not viable: ioasidctl groups says so and
-#     acquiring the edu from it fails with GroupNotViable.
+#     acquiring the edu from it fails with GroupNotViable. With the daemon's model bypassed
+#     the kernel refuses by itself: the client's own BIND of an unbound lease fails with
+#     EPERM, and so does the daemon's BIND of an attached one. S5L: the legacy group path.
 # S6: revoke: the daemon detaches through its own reference; the holder's DMA then faults.
 # S7: release, then another owner acquires the same device and DMAs; afterwards nothing is
 #     left bound (root can open, bind and attach the cdev itself).
@@ -28,61 +30,166 @@ hold_stop() { # name: close the holder's stdin, wait for it
 	eval "wait \$${1}_pid"
 }
 
-s4_refusal() { # tag -> sets RC, ERR: B asks for the sibling while A holds the edu
-	if ! hold_start s4a $UID_A "$EDU_MF"; then
-		RC=x ERR="A could not acquire $EDU_MF: $(cat /tmp/s4a.err)"
+s4_group() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
+
+# A's hold is real: its acquire printed the lease for $EDU_MF with every fd verified, and
+# root's lease list shows that lease active for uid A while B tries. Sets HOLD (empty = ok).
+s4_check_holder() {
+	HOLD=
+	if ! jq -e --arg d "$EDU_MF" '.verified == true and ([.devices[].bdf] == [$d])' \
+		/tmp/s4a.out >/dev/null 2>&1; then
+		HOLD="A's acquire did not print a verified lease on $EDU_MF: $(head -c 300 /tmp/s4a.out) $(cat /tmp/s4a.err)"
+		return
+	fi
+	ctl_as 0 leases --json=short >/tmp/s4-leases.json 2>&1
+	jq -e --arg d "$EDU_MF" --argjson u $UID_A \
+		'[.[] | select(.uid == $u and .state == "active" and .devices == [$d])] | length == 1' \
+		/tmp/s4-leases.json >/dev/null 2>&1 ||
+		HOLD="root's lease list lacks A's active lease on $EDU_MF: $(head -c 300 /tmp/s4-leases.json)"
+}
+
+s4_refusal() { # tag [mode]: B asks for the sibling while A holds the edu; sets RC, ERR, OUT, HOLD
+	if ! hold_start s4a $UID_A "$EDU_MF" --mode attached; then
+		RC=x ERR="A could not acquire $EDU_MF: $(cat /tmp/s4a.err)" OUT= HOLD="no holder"
 		hold_stop s4a
 		return
 	fi
-	ctl_as $UID_B acquire "$TESTDEV_MF" --json=short </dev/null >/tmp/s4b.out 2>/tmp/s4b.err
-	RC=$?
-	ERR=$(cat /tmp/s4b.err)
-	echo "VMINFO S4 $1: B acquire $TESTDEV_MF exit $RC: $ERR"
+	if [ "${2:-attached}" = unbound ]; then
+		# B's own BIND through the fds the daemon hands it: the kernel answers B directly.
+		OUT=$(ctl_as $UID_B run --device "$TESTDEV_MF" --mode unbound -- \
+			vm-edu dma '{iommufd}' "{fd:$TESTDEV_MF}" --bind --attach 2>&1)
+		RC=$? ERR=
+	else
+		ctl_as $UID_B acquire "$TESTDEV_MF" --json=short </dev/null >/tmp/s4b.out 2>/tmp/s4b.err
+		RC=$? ERR=$(cat /tmp/s4b.err) OUT=$(cat /tmp/s4b.out)
+	fi
+	s4_check_holder
+	echo "VMINFO S4 $1: B ${2:-attached} $TESTDEV_MF exit $RC: $ERR $(echo "$OUT" | tr '\n' ' ')"
 	hold_stop s4a
 }
 
 scenario_S4() {
-	local ok=1 detail
+	local ok=1 detail g want
+	g=$(s4_group "$TESTDEV_MF")
+	[ "$g" = "$(s4_group "$EDU_MF")" ] || { result S4 FAIL "$EDU_MF and $TESTDEV_MF are not in one group"; return; }
 	daemon_start || { result S4 FAIL "ioasidd did not start"; return; }
 	s4_refusal daemon
 	daemon_stop
-	case "$RC:$ERR" in
-	2:*"shared with another owner"*) detail="daemon: GroupOwned" ;;
-	*) ok=0 detail="daemon did not refuse with GroupOwned (exit $RC: $ERR)" ;;
-	esac
-	if [ ! -x /usr/bin/ioasidd-bypass ]; then
-		ok=0 detail="$detail; no TESTING_BYPASS=1 ioasidd in the initramfs"
+	want="ioasidctl: $TESTDEV_MF: IOMMU group $g is shared with another owner (another user)"
+	if [ -n "$HOLD" ]; then
+		ok=0 detail="daemon: $HOLD"
+	elif [ "$RC" = 2 ] && [ "$ERR" = "$want" ] && [ -z "$OUT" ]; then
+		detail="daemon: GroupOwned while A holds $EDU_MF"
 	else
-		IOASIDD=ioasidd-bypass daemon_start --testing-bypass-ownership ||
-			{ result S4 FAIL "$detail; bypass daemon did not start"; return; }
-		s4_refusal bypass
-		daemon_stop
-		errno=$(echo "$ERR" | grep -o 'E[A-Z]\{2,\}' | head -n1)
-		info S4 "kernel_errno=${errno:-none} ($ERR)"
-		if [ "$RC" = 0 ] || [ -z "$errno" ]; then
-			ok=0 detail="$detail; with the bypass the second owner was NOT refused by the kernel (exit $RC)"
-		else
-			detail="$detail; bypassed: kernel refused the second owner's bind with $errno"
-		fi
+		ok=0 detail="daemon: want exit 2 '$want', got exit $RC '$ERR'"
 	fi
+	if [ ! -x /usr/bin/ioasidd-bypass ]; then
+		result S4 FAIL "$detail; no TESTING_BYPASS=1 ioasidd in the initramfs"
+		return
+	fi
+	IOASIDD=ioasidd-bypass daemon_start --testing-bypass-ownership ||
+		{ result S4 FAIL "$detail; bypass daemon did not start"; return; }
+	# Attached: the daemon's BIND for B fails and the reply names the call and its errno.
+	s4_refusal bypass
+	want="ioasidctl: $TESTDEV_MF (IOMMU group $g): device busy: device-bind failed with EPERM: still held by a previous holder"
+	if [ -n "$HOLD" ]; then
+		ok=0 detail="$detail; bypassed: $HOLD"
+	elif [ "$RC" = 2 ] && [ "$ERR" = "$want" ]; then
+		detail="$detail; bypassed, attached: B's device-bind refused by the kernel with EPERM"
+	else
+		ok=0 detail="$detail; bypassed, attached: want exit 2 '$want', got exit $RC '$ERR'"
+	fi
+	# Unbound: B gets the fds and calls VFIO_DEVICE_BIND_IOMMUFD itself.
+	s4_refusal bypass-unbound unbound
+	info S4 "kernel_errno=$(echo "$OUT" | sed -n 's/.*error=VFIO_DEVICE_BIND_IOMMUFD errno=\(E[A-Z]*\).*/\1/p')"
+	if [ -n "$HOLD" ]; then
+		ok=0 detail="$detail; bypassed, unbound: $HOLD"
+	elif [ "$RC" != 0 ] && echo "$OUT" | grep -qx 'vm-edu: error=VFIO_DEVICE_BIND_IOMMUFD errno=EPERM(1)' &&
+		! echo "$OUT" | grep -q 'dev_id='; then
+		detail="$detail; bypassed, unbound: B's own VFIO_DEVICE_BIND_IOMMUFD fails with EPERM"
+	else
+		ok=0 detail="$detail; bypassed, unbound: want B's BIND to fail with EPERM, got exit $RC: $(echo "$OUT" | grep -E 'error=|dev_id=' | head -n 2 | tr '\n' ' ')"
+	fi
+	daemon_stop
 	[ $ok = 1 ] && result S4 PASS "$detail" || result S4 FAIL "$detail"
 }
 
+s5_acquire() { # uid args...: acquire, release at once; sets RC, ERR
+	u=$1
+	shift
+	ctl_as "$u" acquire "$@" --json=short </dev/null >/tmp/s5.out 2>/tmp/s5.err
+	RC=$? ERR=$(cat /tmp/s5.err)
+}
+
 scenario_S5() {
-	local g verdict rc err
+	local g verdict ok=1 detail want
 	g=$(basename "$(readlink /sys/bus/pci/devices/$EDU_HOSTGRP/iommu_group)")
 	verdict=$(ioasidctl groups --json=short | jq -r --argjson g "$g" '.groups[] | select(.group == $g) | .verdict')
+	want="ioasidctl: $NIC_HOSTGRP: IOMMU group $g is not viable: $NIC_HOSTGRP (8086:10d3 Ethernet controller) is on e1000e, a host driver"
 	daemon_start || { result S5 FAIL "ioasidd did not start"; return; }
-	ctl_as $UID_A acquire "$EDU_HOSTGRP" --json=short </dev/null >/tmp/s5.out 2>/tmp/s5.err
-	rc=$?
-	err=$(cat /tmp/s5.err)
+	s5_acquire $UID_A "$EDU_HOSTGRP"
 	daemon_stop
-	info S5 "group $g verdict=$verdict; acquire $EDU_HOSTGRP exit $rc: $err"
-	if [ "$verdict" != viable ] && [ "$rc" = 2 ] && echo "$err" | grep -q "is not viable"; then
-		result S5 PASS "group $g ($EDU_HOSTGRP + $NIC_HOSTGRP on e1000e): $verdict, acquire refused with GroupNotViable"
+	info S5 "group $g verdict=$verdict; acquire $EDU_HOSTGRP exit $RC: $ERR"
+	if [ "$verdict" = not-viable ] && [ "$RC" = 2 ] && [ "$ERR" = "$want" ]; then
+		detail="daemon: group $g not-viable, acquire refused with GroupNotViable naming $NIC_HOSTGRP on e1000e"
 	else
-		result S5 FAIL "group $g verdict=$verdict, acquire exit $rc: $err"
+		ok=0 detail="daemon: group $g verdict '$verdict' (want not-viable), acquire exit $RC '$ERR' (want 2 '$want')"
 	fi
+	# The daemon's model bypassed: what the kernel itself does with the group.
+	IOASIDD=ioasidd-bypass daemon_start --testing-bypass-ownership ||
+		{ result S5 FAIL "$detail; bypass daemon did not start"; return; }
+	# Unbound: the client gets the fds and its own BIND meets the kernel's refusal.
+	out=$(ctl_as $UID_A run --device "$EDU_HOSTGRP" --mode unbound -- \
+		vm-edu dma '{iommufd}' "{fd:$EDU_HOSTGRP}" --bind --attach 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/VMINFO S5 bypass unbound: /'
+	if [ $rc != 0 ] && echo "$out" | grep -qx 'vm-edu: error=VFIO_DEVICE_BIND_IOMMUFD errno=EPERM(1)' &&
+		! echo "$out" | grep -q 'dev_id='; then
+		detail="$detail; bypassed, unbound: the client's own VFIO_DEVICE_BIND_IOMMUFD fails with EPERM"
+	else
+		ok=0 detail="$detail; bypassed, unbound: want the client's BIND to fail with EPERM, got exit $rc: $(echo "$out" | grep -E 'error=|dev_id=|ioasidctl:' | head -n 2 | tr '\n' ' ')"
+	fi
+	# Attached: the bypass daemon skips its viability check, so only its own BIND's EPERM
+	# (kernel_error() names the blockers) can refuse.
+	s5_acquire $UID_A "$EDU_HOSTGRP" --mode attached
+	info S5 "bypass attached acquire exit $RC: $ERR"
+	if [ "$RC" = 2 ] && [ "$ERR" = "$want" ]; then
+		detail="$detail; bypassed, attached: the daemon's BIND refused (EPERM, told as GroupNotViable)"
+	else
+		ok=0 detail="$detail; bypassed, attached: want exit 2 '$want', got exit $RC '$ERR'"
+	fi
+	daemon_stop
+	[ $ok = 1 ] && result S5 PASS "$detail" || result S5 FAIL "$detail"
+}
+
+# S5L (stock modules, legacy group path): the group with the NIC on e1000e through the group
+# node. The kernel's own answer: VFIO_GROUP_GET_STATUS without VIABLE and SET_CONTAINER
+# refused with EPERM (vm-edu as root, no daemon); then the bypass daemon (its viability
+# model skipped) refuses the acquire because its group open meets that answer.
+scenario_S5L() {
+	local out rc g ok=1 detail want
+	g=$(basename "$(readlink /sys/bus/pci/devices/$EDU_HOSTGRP/iommu_group)")
+	out=$(vm-edu legacy "$EDU_HOSTGRP" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/VMINFO S5L /'
+	if [ $rc != 0 ] && echo "$out" | grep -qx "vm-edu: group=/dev/vfio/$g viable=no" &&
+		echo "$out" | grep -qx 'vm-edu: error=VFIO_GROUP_SET_CONTAINER errno=EPERM(1)'; then
+		detail="kernel: /dev/vfio/$g not viable (GET_STATUS), SET_CONTAINER fails with EPERM"
+	else
+		ok=0 detail="kernel: want viable=no and SET_CONTAINER EPERM, got exit $rc: $(echo "$out" | grep -E 'viable=|error=' | tr '\n' ' ')"
+	fi
+	IOASIDD=ioasidd-bypass daemon_start --testing-bypass-ownership ||
+		{ result S5L FAIL "$detail; bypass daemon did not start"; return; }
+	s5_acquire $UID_A "$EDU_HOSTGRP"
+	daemon_stop
+	want="ioasidctl: $NIC_HOSTGRP: IOMMU group $g is not viable: $NIC_HOSTGRP (8086:10d3 Ethernet controller) is on e1000e, a host driver"
+	info S5L "bypass acquire exit $RC: $ERR"
+	if [ "$RC" = 2 ] && [ "$ERR" = "$want" ]; then
+		detail="$detail; bypassed daemon: group-open refused (EPERM from GET_STATUS, told as GroupNotViable)"
+	else
+		ok=0 detail="$detail; bypassed daemon: want exit 2 '$want', got exit $RC '$ERR'"
+	fi
+	[ $ok = 1 ] && result S5L PASS "$detail" || result S5L FAIL "$detail"
 }
 
 scenario_S6() {

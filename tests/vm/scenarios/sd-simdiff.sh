@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# SD: the guest half of "sim vs real". Prints the guest's host model (`ioasidctl snapshot`,
+# SD: the guest half of "sim vs real", a step (VMSTEP), not a test: it passes nothing by
+# itself. Prints the guest's host model (`ioasidctl snapshot`,
 # after the vfio-pci binding) between VMSNAP-BEGIN/VMSNAP-END, the BDFs as VMOCVAR lines and
 # one VMOUTCOME line per step of scenarios/outcomes.sh run against the real kernel. run.sh
 # extracts them into $B/vm/ and tests/vm/simdiff.sh replays the same steps on the sim.
@@ -9,7 +10,7 @@ oc_daemon() { # policy [ioasidd args]
 	shift
 	mkdir -p /run/ioasid
 	rm -f "$OC_SOCK"
-	"$OC_IOASIDD" --kernel=linux --config="$_p" --socket="$OC_SOCK" "$@" \
+	oc_daemon_caps "$OC_IOASIDD" --kernel=linux --config="$_p" --socket="$OC_SOCK" "$@" \
 		>>/tmp/oc-ioasidd.log 2>&1 </dev/null &
 	OC_DAEMON_PID=$!
 	_k=0
@@ -26,12 +27,12 @@ oc_daemon_stop() {
 	wait "$OC_DAEMON_PID" 2>/dev/null
 }
 
-oc_as() { # uid cmd...
+oc_as() { # uid cmd...: with the RLIMIT_MEMLOCK both sides give their clients
 	if [ "$1" = 0 ]; then
 		shift
-		"$@"
+		(ulimit -l "$OC_MEMLOCK_KB" && exec "$@")
 	else
-		as_uid "$@"
+		(ulimit -l "$OC_MEMLOCK_KB" && as_uid "$@")
 	fi
 }
 
@@ -45,7 +46,7 @@ scenario_SD() {
 	mkdir -p "$OC_DIR"
 	chmod 0755 "$OC_DIR"
 	if ! snap=$(ioasidctl snapshot 2>&1); then
-		result SD FAIL "ioasidctl snapshot: $snap"
+		step SD FAIL "ioasidctl snapshot: $snap"
 		return
 	fi
 	echo "VMSNAP-BEGIN"
@@ -57,5 +58,6 @@ scenario_SD() {
 	oc_run_all
 	n=$(grep -c . /tmp/oc-ioasidd.log 2>/dev/null)
 	info SD "outcome daemons logged $n lines"
-	result SD PASS "snapshot and outcome records of $OC_SCENARIOS printed (compared on the host)"
+	# A step: the comparison on the host (vm: SIMDIFF lines) is the test.
+	step SD done "snapshot and outcome records of $OC_SCENARIOS printed (compared on the host)"
 }
