@@ -332,8 +332,12 @@ static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verd
 		DocNode *x = jobj();
 		if (!x)
 			break;
-		jadd(x, "bdf", js(v->blockers[i].device->bdf));
-		jadd(x, "driver", jsi(v->blockers[i].device->driver));
+		const Blocker *bl = &v->blockers[i];
+		/* "bdf" for a PCI function; "name" and "bus" for any member. */
+		jadd(x, "bdf", bl->device ? js(bl->device->bdf) : NULL);
+		jadd(x, "name", js(bl->name));
+		jadd(x, "bus", bl->device ? jsi("pci") : js(bl->foreign->bus));
+		jadd(x, "driver", bl->device ? jsi(bl->device->driver) : js(bl->foreign->driver));
 		jadd(x, "reason", js(v->blockers[i].reason));
 		jadd(x, "fix", js(v->blockers[i].fix));
 		jadd(x, "fix_sysfs", js(v->blockers[i].fix_sysfs));
@@ -344,11 +348,25 @@ static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verd
 	return o;
 }
 
-static DocNode *group_to_json(const Host *h, const Group *g) {
+static bool group_is_identity(const Group *g) {
+	return g->type && streq(g->type, "identity");
+}
+
+/* A group; with identity_note, its identity default domain note among its notes (the
+ * groups verb says it once for all groups instead). */
+static DocNode *group_to_json(const Host *h, const Group *g, bool identity_note) {
 	_cleanup_(viability_done) Viability v = {};
 	if (viability_group(h, g, &v) < 0) {
 		oom = true;
 		return NULL;
+	}
+	if (identity_note && group_is_identity(g)) {
+		char *note = NULL;
+		if (viability_identity_note(&g->number, 1, &note) < 0 || strv_push(&v.notes, note) < 0) {
+			free(note);
+			oom = true;
+			return NULL;
+		}
 	}
 	DocNode *o = jobj();
 	if (!o)
@@ -356,10 +374,27 @@ static DocNode *group_to_json(const Host *h, const Group *g) {
 	jadd(o, "group", jint(g->number));
 	jadd(o, "type", jsi(g->type));
 	viability_to_json(&v, o, true);
+	jadd(o, "brokerable", jbool(group_has_pci_function(g)));
 	DocNode *devs = jarr();
 	for (size_t i = 0; devs && i < g->n_members; i++)
 		jappend(devs, device_to_json(h, g->members[i], &v, true));
 	jadd(o, "devices", devs);
+	/* Members that are not PCI functions: listed and judged, never brokered. */
+	DocNode *fm = jarr();
+	for (size_t i = 0; fm && i < g->n_foreign_members; i++) {
+		const ForeignMember *f = &g->foreign_members[i];
+		DocNode *x = jobj_sized(5);
+		bool blocking = false;
+		for (size_t j = 0; j < v.n_blockers; j++)
+			blocking = blocking || v.blockers[j].foreign == f;
+		jadd(x, "name", js(f->name));
+		jadd(x, "bus", jsi(f->bus));
+		jadd(x, "driver", jsi(f->driver));
+		jadd(x, "state", jsi(member_state_to_string(viability_foreign_state(f))));
+		jadd(x, "blocking", jbool(blocking));
+		jappend(fm, x);
+	}
+	jadd(o, "foreign_members", fm);
 	DocNode *rr = jarr();
 	for (size_t i = 0; rr && i < g->n_regions; i++) {
 		DocNode *x = jobj();
@@ -421,6 +456,8 @@ static const char *verdict_color(const char *verdict) {
 		return ansi_green();
 	if (streq(verdict, "not-viable"))
 		return ansi_red();
+	if (streq(verdict, "empty"))
+		return "";
 	return ansi_yellow();
 }
 
@@ -429,6 +466,8 @@ static const char *verdict_human(const char *verdict) {
 		return "not viable";
 	if (verdict && streq(verdict, "no-iommu"))
 		return "no IOMMU";
+	if (verdict && streq(verdict, "empty"))
+		return "empty (no devices)";
 	return strna(verdict);
 }
 
@@ -437,7 +476,8 @@ static void print_reasons(DocNode *g, const char *indent) {
 	DocNode *b = jget(g, "blockers"), *n = jget(g, "notes");
 	for (size_t i = 0; i < jlen(b); i++) {
 		DocNode *x = jat(b, i);
-		printf("%s%s✗%s %s\n", indent, ansi_red(), ansi_normal(), jget_str(x, "reason"));
+		printf("%s%s%s%s %s\n", indent, ansi_red(), glyph_cross(), ansi_normal(),
+		       jget_str(x, "reason"));
 		printf("%s  fix: %s\n", indent, jget_str(x, "fix"));
 		printf("%s   or: %s\n", indent, jget_str(x, "fix_sysfs"));
 	}
@@ -476,14 +516,20 @@ static void render_groups(DocNode *doc) {
 		       ansi_normal());
 		if (jget_str(g, "type"))
 			printf(" (%s)", jget_str(g, "type"));
-		printf(": %s%s%s\n", verdict_color(verdict), verdict_human(verdict), ansi_normal());
+		printf(": %s%s%s", verdict_color(verdict), verdict_human(verdict), ansi_normal());
+		if (!jget_bool(g, "brokerable") && jlen(jget(g, "foreign_members")) > 0)
+			printf(", no PCI function");
+		putchar('\n');
 		bool has_more = jlen(jget(g, "blockers")) + jlen(jget(g, "notes")) > 0;
+		DocNode *fm = jget(g, "foreign_members");
+		size_t n_rows = jlen(devs) + jlen(fm);
 		for (size_t j = 0; j < jlen(devs); j++) {
 			DocNode *d = jat(devs, j);
-			bool last = j + 1 == jlen(devs);
+			bool last = j + 1 == n_rows;
 			char label[256];
 			device_label(d, label, sizeof(label));
-			printf("%s %s [%s:%s] %s  drv=%s", last ? "└─" : "├─", jget_str(d, "bdf"),
+			printf("%s %s [%s:%s] %s  drv=%s", last ? glyph_tree_last() : glyph_tree_mid(),
+			       jget_str(d, "bdf"),
 			       jget_str(d, "vendor"), jget_str(d, "device"), label,
 			       jget_str(d, "driver") ?: "none");
 			if (jget_str(d, "vfio_cdev"))
@@ -493,14 +539,29 @@ static void render_groups(DocNode *doc) {
 				/* Legacy kernel: the group node stands for the device. */
 				printf(" vfio=%s", jget_str(d, "vfio_node"));
 			if (jget_bool(d, "blocking"))
-				printf("  %s✗ blocks%s", ansi_red(), ansi_normal());
+				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
 			else if (streq(jget_str(d, "state"), "bridge"))
 				printf("  (bridge, ignored)");
+			putchar('\n');
+		}
+		for (size_t j = 0; j < jlen(fm); j++) {
+			DocNode *f = jat(fm, j);
+			bool last = jlen(devs) + j + 1 == n_rows;
+			printf("%s %s (%s device, not PCI)  drv=%s", last ? glyph_tree_last() : glyph_tree_mid(),
+			       jget_str(f, "name"), jget_str(f, "bus") ?: "unknown bus",
+			       jget_str(f, "driver") ?: (streq(strempty(jget_str(f, "state")), "unknown")
+								 ? "unknown"
+								 : "none"));
+			if (jget_bool(f, "blocking"))
+				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
 			putchar('\n');
 		}
 		if (has_more)
 			print_reasons(g, "   ");
 	}
+	DocNode *notes = jget(doc, "notes");
+	for (size_t i = 0; i < jlen(notes); i++)
+		printf("\n%snote:%s %s\n", ansi_yellow(), ansi_normal(), doc_str(jat(notes, i)));
 	if (!jget_bool(iommu, "enabled"))
 		printf("\n%snote:%s These are VFIO no-IOMMU groups: no DMA isolation. %s\n",
 		       ansi_yellow(), ansi_normal(), strempty(jget_str(iommu, "hint")));
@@ -510,7 +571,8 @@ static void render_groups(DocNode *doc) {
 			DocNode *d = jat(ungrouped, i);
 			char label[256];
 			device_label(d, label, sizeof(label));
-			printf("%s %s [%s:%s] %s  drv=%s\n", i + 1 == jlen(ungrouped) ? "└─" : "├─",
+			printf("%s %s [%s:%s] %s  drv=%s\n",
+			       i + 1 == jlen(ungrouped) ? glyph_tree_last() : glyph_tree_mid(),
 			       jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"),
 			       label, jget_str(d, "driver") ?: "none");
 		}
@@ -554,13 +616,27 @@ int verb_groups(int argc, char **argv) {
 
 	doc = jobj();
 	DocNode *groups = jarr(), *ungrouped = jarr();
-	size_t n_viable = 0;
-	for (size_t i = 0; groups && i < h->n_groups; i++) {
-		DocNode *g = group_to_json(h, &h->groups[i]);
+	size_t n_viable = 0, n_empty = 0, n_identity = 0;
+	_cleanup_free_ int *identity = h->n_groups ? calloc(h->n_groups, sizeof(int)) : NULL;
+	if (h->n_groups && !identity)
+		oom = true;
+	for (size_t i = 0; groups && identity && i < h->n_groups; i++) {
+		DocNode *g = group_to_json(h, &h->groups[i], false);
 		if (g && streq(strempty(jget_str(g, "verdict")), "viable"))
 			n_viable++;
+		if (g && streq(strempty(jget_str(g, "verdict")), "empty"))
+			n_empty++;
+		if (group_is_identity(&h->groups[i]))
+			identity[n_identity++] = h->groups[i].number;
 		jappend(groups, g);
 	}
+	/* Host-wide notes, said once rather than per group. */
+	_cleanup_free_ char *identity_note = NULL;
+	if (viability_identity_note(identity, n_identity, &identity_note) < 0)
+		oom = true;
+	DocNode *notes = jarr();
+	if (identity_note)
+		jappend(notes, js(identity_note));
 	for (size_t i = 0; ungrouped && i < h->n_devices; i++)
 		if (!h->devices[i].group)
 			jappend(ungrouped, device_to_json(h, &h->devices[i], NULL, false));
@@ -568,11 +644,13 @@ int verb_groups(int argc, char **argv) {
 		jadd(doc, "iommu", iommu_to_json(h));
 		jadd(doc, "groups", groups);
 		jadd(doc, "ungrouped_devices", ungrouped);
+		jadd(doc, "notes", notes);
 		DocNode *sum = jobj();
 		if (sum) {
 			jadd(sum, "groups", jint((int32_t)h->n_groups));
 			jadd(sum, "viable", jint((int32_t)n_viable));
-			jadd(sum, "not_viable", jint((int32_t)(h->n_groups - n_viable)));
+			jadd(sum, "not_viable", jint((int32_t)(h->n_groups - n_viable - n_empty)));
+			jadd(sum, "empty", jint((int32_t)n_empty));
 		}
 		jadd(doc, "summary", sum);
 	}
@@ -711,6 +789,18 @@ static void render_group_members(DocNode *g, const char *skip_bdf) {
 		   jget_bool(d, "blocking") ? " (blocks)"
 		   : streq(jget_str(d, "state"), "bridge") ? " (bridge)" : "");
 	}
+	DocNode *fm = jget(g, "foreign_members");
+	for (size_t i = 0; i < jlen(fm); i++) {
+		DocNode *f = jat(fm, i);
+		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "", "%s (%s device, not PCI), %s%s",
+		   jget_str(f, "name"), jget_str(f, "bus") ?: "unknown bus",
+		   jget_str(f, "driver") ?: (streq(strempty(jget_str(f, "state")), "unknown")
+						     ? "driver unknown"
+						     : "no driver"),
+		   jget_bool(f, "blocking") ? " (blocks)" : "");
+	}
+	if (!skip_bdf && shown == 0)
+		kv("members", "none");
 	if (skip_bdf && shown == 0)
 		kv("at risk", "none: the device is alone in its group");
 }
@@ -897,7 +987,7 @@ int verb_show(int argc, char **argv) {
 			return ioasidctl_error(1, "Out of memory");
 		jadd(doc, "device", device_detail_json(h, d, &v));
 		if (d->group)
-			jadd(doc, "group", group_to_json(h, d->group));
+			jadd(doc, "group", group_to_json(h, d->group, true));
 		else {
 			jadd(doc, "group", NULL);
 			viability_to_json(&v, doc, false);
@@ -906,6 +996,8 @@ int verb_show(int argc, char **argv) {
 		for (size_t i = 0; risk && d->group && i < d->group->n_members; i++)
 			if (d->group->members[i] != d)
 				jappend(risk, js(d->group->members[i]->bdf));
+		for (size_t i = 0; risk && d->group && i < d->group->n_foreign_members; i++)
+			jappend(risk, js(d->group->foreign_members[i].name));
 		jadd(doc, "at_risk", risk);
 	} else {
 		const Group *g = host_find_group(h, (int)number);
@@ -915,7 +1007,7 @@ int verb_show(int argc, char **argv) {
 								: "");
 		if (viability_group(h, g, &v) < 0)
 			return ioasidctl_error(1, "Out of memory");
-		jadd(doc, "group", group_to_json(h, g));
+		jadd(doc, "group", group_to_json(h, g, true));
 	}
 	jadd(doc, "verdict", js(verdict_to_string(v.verdict)));
 	jadd(doc, "iommu", iommu_to_json(h));

@@ -407,7 +407,7 @@ static void group_blockers(const Host *h, const Device *d, json_object *arr,
 	for (size_t i = 0; i < v.n_blockers; i++) {
 		json_object_array_add(arr, json_object_new_string(v.blockers[i].reason));
 		if (!*ret_first)
-			*ret_first = v.blockers[i].device->bdf;
+			*ret_first = v.blockers[i].name;
 	}
 	viability_done(&v);
 }
