@@ -1332,6 +1332,72 @@ static void check_accounting(DocNode *a) {
 			  (int)cred.pid, layouts);
 }
 
+/*
+ * A group's checks. A group that is not viable and holds a PCI function on a VFIO driver
+ * (the one the admin means to pass through) is a FAIL naming each blocker and its fix. A
+ * group whose assignable members (bridges aside, non-PCI members counted) are several is a
+ * NOTE: they go to one owner together.
+ */
+static void check_group(DocNode *a, const Host *h, const Group *g) {
+	_cleanup_(viability_done) Viability v = {};
+	char desc[64];
+	if (viability_group(h, g, &v) < 0) {
+		oom = true;
+		return;
+	}
+	const Device *vfio = NULL;
+	for (size_t j = 0; j < g->n_members && !vfio; j++)
+		if (viability_member_state(g->members[j]) == MEMBER_VFIO)
+			vfio = g->members[j];
+	if (vfio && v.verdict == VERDICT_NOT_VIABLE) {
+		_cleanup_free_ char *why = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&why, &len);
+		if (!f) {
+			oom = true;
+			return;
+		}
+		for (size_t j = 0; j < v.n_blockers; j++)
+			fprintf(f, "%s%s; fix: %s", j ? "; " : "", v.blockers[j].reason,
+				v.blockers[j].fix);
+		if (fclose(f) != 0) {
+			oom = true;
+			return;
+		}
+		snprintf(desc, sizeof(desc), "Checking IOMMU group %d viability", g->number);
+		check_add(a, "GROUP", "group_viable", CHECK_FAIL, desc,
+			  "not viable, so %s on %s cannot be assigned: %s", vfio->bdf,
+			  strna(vfio->driver), strna(why));
+		return;
+	}
+	size_t n = 0, n_bridges = 0;
+	char *list = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&list, &len);
+	if (!f) {
+		oom = true;
+		return;
+	}
+	for (size_t j = 0; j < g->n_members; j++) {
+		if (viability_member_state(g->members[j]) == MEMBER_BRIDGE) {
+			n_bridges++;
+			continue;
+		}
+		fprintf(f, "%s%s", n++ ? ", " : "", g->members[j]->bdf);
+	}
+	for (size_t j = 0; j < g->n_foreign_members; j++)
+		fprintf(f, "%s%s", n++ ? ", " : "", g->foreign_members[j].name);
+	if (fclose(f) != 0)
+		oom = true;
+	if (n >= 2) {
+		snprintf(desc, sizeof(desc), "Checking IOMMU group %d isolation", g->number);
+		check_add(a, "GROUP", "multi_device_group", CHECK_NOTE, desc,
+			  "%zu devices share it (%s)%s: they are assigned together", n, strna(list),
+			  n_bridges ? ", not counting its bridges" : "");
+	}
+	free(list);
+}
+
 static void render_check(DocNode *doc) {
 	DocNode *checks = jget(doc, "checks");
 	size_t width = 0;
@@ -1412,19 +1478,21 @@ int verb_check(int argc, char **argv) {
 
 	if (groups) {
 		size_t n_identity = 0;
-		int first = -1;
-		for (size_t i = 0; i < h->n_groups; i++)
-			if (h->groups[i].type && streq(h->groups[i].type, "identity")) {
-				if (n_identity++ == 0)
-					first = h->groups[i].number;
-			}
+		_cleanup_free_ char *list = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&list, &len);
+		for (size_t i = 0; f && i < h->n_groups; i++)
+			if (group_is_identity(&h->groups[i]))
+				fprintf(f, "%s%d", n_identity++ ? ", " : "", h->groups[i].number);
+		if (!f || fclose(f) != 0)
+			oom = true;
 		if (n_identity)
 			check_add(a, "IOMMU", "default_domain", CHECK_WARN,
 				  "Checking the IOMMU default domain type",
-				  "%zu group%s (first: %d) use identity (passthrough): host "
-				  "drivers do untranslated DMA; drop iommu=pt / "
-				  "iommu.passthrough=1 for isolation from host devices",
-				  n_identity, n_identity == 1 ? "" : "s", first);
+				  "group%s %s use%s identity (passthrough): host drivers do "
+				  "untranslated DMA; drop iommu=pt / iommu.passthrough=1 for isolation "
+				  "from host devices",
+				  n_identity == 1 ? "" : "s", strna(list), n_identity == 1 ? "s" : "");
 		else
 			check_add(a, "IOMMU", "default_domain", CHECK_PASS,
 				  "Checking the IOMMU default domain type", "all groups translate DMA");
@@ -1494,27 +1562,8 @@ int verb_check(int argc, char **argv) {
 	if (!arg_host)
 		check_accounting(a);
 
-	for (size_t i = 0; i < h->n_groups; i++) {
-		const Group *g = &h->groups[i];
-		if (g->n_members < 2)
-			continue;
-		char *list = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&list, &len);
-		if (!f) {
-			oom = true;
-			break;
-		}
-		for (size_t j = 0; j < g->n_members; j++)
-			fprintf(f, "%s%s", j ? ", " : "", g->members[j]->bdf);
-		fclose(f);
-		char desc[64];
-		snprintf(desc, sizeof(desc), "Checking IOMMU group %d isolation", g->number);
-		check_add(a, "GROUP", "multi_device_group", CHECK_NOTE, desc,
-			  "%zu devices share it (%s): they are assigned together", g->n_members,
-			  strna(list));
-		free(list);
-	}
+	for (size_t i = 0; i < h->n_groups; i++)
+		check_group(a, h, &h->groups[i]);
 
 	int64_t count[4] = {};
 	for (size_t i = 0; i < jlen(a); i++) {
