@@ -94,7 +94,7 @@ static void test_framing(void) {
 	json_object *err = NULL;
 	json_object *ep = json_object_new_object();
 	json_object_object_add(ep, "device", json_object_new_string("0000:01:00.0"));
-	ASSERT_OK(varlink_build_error("io.ioasid.NoSuchDevice", ep, &err));
+	ASSERT_OK(varlink_build_error("io.ioasid.Broker.NoSuchDevice", ep, &err));
 	ASSERT_OK(varlink_stream_enqueue(b, err, NULL, 0));
 	json_object_put(err);
 	json_object *rep = NULL;
@@ -107,7 +107,7 @@ static void test_framing(void) {
 	bool continues = true;
 	ASSERT_OK(read_one(a, &msg, NULL, NULL));
 	ASSERT_OK(varlink_parse_reply(doc_root(msg), &ename, &p, &continues));
-	ASSERT_STREQ(ename, "io.ioasid.NoSuchDevice");
+	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchDevice");
 	CU_ASSERT_FALSE(continues);
 	ASSERT_STREQ(doc_str(doc_get(p, "device")), "0000:01:00.0");
 	doc_free(msg);
@@ -227,6 +227,41 @@ static void test_pipelining(void) {
 	varlink_stream_free(b);
 }
 
+/*
+ * The input buffer grows in steps (16 KiB, then doubling, never beyond the message limit)
+ * whenever less than 4 KiB of it is free, so each read has room for at least 4 KiB unless the
+ * limit is that close: a read returns what fits.
+ */
+static void test_fill_growth(void) {
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	static char buf[20000];
+	memset(buf, 'x', sizeof(buf));
+	int fd = varlink_stream_fd(a);
+	CU_ASSERT_EQUAL_FATAL(write(fd, buf, 12288), 12288);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 12288); /* a first buffer of 16 KiB */
+	CU_ASSERT_EQUAL_FATAL(write(fd, buf, 8192), 8192);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 4096); /* 4 KiB free: no growth yet */
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 4096); /* full: doubled to 32 KiB */
+	CU_ASSERT_EQUAL_FATAL(write(fd, buf, 20000), 20000);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 12288); /* 32 KiB, full */
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 7712);  /* 64 KiB: the limit */
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 40480);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+}
+
+/* A peer that closes with data of ours unread resets the connection: the error is
+ * ECONNRESET, not a retry (EAGAIN) that would leave the connection open for nothing. */
+static void test_fill_reset(void) {
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(b), "{}", 3), 3);
+	varlink_stream_free(a);
+	ASSERT_ERR(varlink_stream_fill(b), ECONNRESET);
+	varlink_stream_free(b);
+}
+
 static void test_oversize(void) {
 	VarlinkStream *a = NULL, *b = NULL;
 	pair(64, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
@@ -245,10 +280,11 @@ static void test_oversize(void) {
 	memset(buf, 'x', sizeof(buf));
 	buf[150] = '\0';
 	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), buf, 151), 151);
-	int r;
-	while ((r = varlink_stream_fill(b)) > 0)
-		CU_ASSERT_FALSE(varlink_stream_has_message(b));
-	ASSERT_ERR(r, EMSGSIZE);
+	/* The read that brings the 64th byte without a NUL says so at once, and so does every
+	 * later call (not a zero-byte read that would pass for EOF). */
+	ASSERT_ERR(varlink_stream_fill(b), EMSGSIZE);
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 64);
+	ASSERT_ERR(varlink_stream_fill(b), EMSGSIZE);
 	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 64);
 
 	/* The writer refuses to queue what the peer would refuse. */
@@ -791,7 +827,7 @@ static void test_blocking_call(void) {
 	int mf = memfd("reply");
 	const char reply[] = "{\"parameters\":{\"iommuFd\":0}}";
 	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
-	const char err[] = "{\"error\":\"io.ioasid.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	const char err[] = "{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
 
 	char *ename = NULL;
@@ -810,7 +846,7 @@ static void test_blocking_call(void) {
 
 	ASSERT_OK(varlink_stream_call(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename, &p,
 				      &fds, &n));
-	ASSERT_STREQ(ename, "io.ioasid.NoSuchLease");
+	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchLease");
 	CU_ASSERT_EQUAL(n, 0);
 	free(ename);
 	json_object_put(p);
@@ -1118,14 +1154,14 @@ static void test_send_doc_same_bytes(void) {
 	json_object *jm = sample_json();
 	/* An error message and an empty-parameters reply too. */
 	DocNode *derr = doc_object(d);
-	ASSERT_OK(doc_add(d, derr, "error", doc_string(d, "io.ioasid.NoSuchDevice")));
+	ASSERT_OK(doc_add(d, derr, "error", doc_string(d, "io.ioasid.Broker.NoSuchDevice")));
 	DocNode *ep = doc_object(d);
 	ASSERT_OK(doc_add(d, ep, "device", doc_string(d, "0000:01:00.0")));
 	ASSERT_OK(doc_add(d, derr, "parameters", ep));
 	json_object *jep = json_object_new_object();
 	json_object_object_add(jep, "device", json_object_new_string("0000:01:00.0"));
 	json_object *jerr = NULL;
-	ASSERT_OK(varlink_build_error("io.ioasid.NoSuchDevice", jep, &jerr));
+	ASSERT_OK(varlink_build_error("io.ioasid.Broker.NoSuchDevice", jep, &jerr));
 	DocNode *dempty = doc_object(d);
 	ASSERT_OK(doc_add(d, dempty, "parameters", doc_object(d)));
 	json_object *jempty = NULL;
@@ -1248,7 +1284,7 @@ static void test_blocking_call_doc(void) {
 	int mf = memfd("reply-doc");
 	const char reply[] = "{\"parameters\":{\"iommuFd\":0,\"lease\":\"L1\"}}";
 	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
-	const char err[] = "{\"error\":\"io.ioasid.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	const char err[] = "{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
 	const char more[] = "{\"continues\":true}\0{\"parameters\":{\"i\":2}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], more, sizeof(more)), (ssize_t)sizeof(more));
@@ -1285,7 +1321,7 @@ static void test_blocking_call_doc(void) {
 	p = NULL;
 	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename,
 					  &rd, &p, &fds, &n));
-	ASSERT_STREQ(ename, "io.ioasid.NoSuchLease");
+	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchLease");
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_FATAL(rd != NULL && p != NULL);
 	ASSERT_STREQ(doc_str(doc_get(p, "lease")), "x");
@@ -1353,6 +1389,8 @@ static CU_TestInfo tests[] = {
 	{ "split_reads", test_split_reads },
 	{ "pipelining", test_pipelining },
 	{ "oversize", test_oversize },
+	{ "fill_growth", test_fill_growth },
+	{ "fill_reset", test_fill_reset },
 	{ "bad_json_and_depth", test_bad_json },
 	{ "tokener_reuse", test_tokener_reuse },
 	{ "send", test_send },
