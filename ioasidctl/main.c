@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 #include <getopt.h>
+#include <locale.h>
 
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
@@ -451,6 +452,10 @@ int main(int argc, char **argv) {
 	 * >= 5.18 turns an empty argv into { "", NULL }, so an empty argv[0] is the same case. */
 	if (argc < 1 || isempty(argv[0]))
 		return EXIT_USAGE;
+
+	/* The charset only: tree glyphs follow it (output_utf8()); numbers and messages stay
+	 * in the C locale. */
+	setlocale(LC_CTYPE, "");
 
 	r = parse_argv(argc, argv);
 	if (r <= 0) {
