@@ -266,7 +266,7 @@ run --host $H/workstation.json --json=short check
 expect_eq "check on workstation exits 2 (group 1 is not viable)" "$rc" 2
 expect_eq "group 1 fails" "$(jq -r '.checks[] | select(.id == "group_viable") | "\(.description): \(.result)"' <<<"$out")" \
 	"Checking IOMMU group 1 viability: fail"
-jq -e '.checks[] | select(.id == "group_viable") | .hint | contains("0000:01:00.1") and contains("snd_hda_intel") and contains("fix: driverctl set-override 0000:01:00.1 vfio-pci")' \
+jq -e '.checks[] | select(.id == "group_viable") | .hint | contains("0000:01:00.1") and contains("snd_hda_intel") and contains("fix: ioasidctl bind 0000:01:00.1")' \
 	<<<"$out" >/dev/null && ok || bad "group 1 FAIL names the blocker and its fix: $out"
 # The other shared groups are notes; the count leaves the ignored bridges out.
 expect_eq "multi-device group notes" "$(jq -r '[.checks[] | select(.id == "multi_device_group") | .hint] | join("|")' <<<"$out")" \
