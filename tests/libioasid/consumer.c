@@ -10,6 +10,8 @@
  * unknown lease (another named error). Prints one line a step; exits 1 at the first failure.
  */
 
+#define _GNU_SOURCE /* readlink(), ?: */
+
 #include <errno.h>
 #include <ioasid/ioasid.h>
 #include <stdio.h>
