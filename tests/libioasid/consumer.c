@@ -40,8 +40,8 @@ static const char *fd_name(int fd) {
 }
 
 static ioasid_grant *acquire(ioasid_conn *c, const char *dev, ioasid_mode mode) {
-	const char *devs[] = { dev };
-	ioasid_acquire_request req = { .devices = devs, .n_devices = 1, .mode = mode };
+	const char *devs[] = {dev};
+	ioasid_acquire_request req = {.devices = devs, .n_devices = 1, .mode = mode};
 	ioasid_grant *g = NULL;
 	int r = ioasid_acquire(c, &req, &g);
 
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
 	ioasid_grant *ga, *gu, *gx = NULL;
 	ioasid_lease_list *l = NULL;
 	const char *devs[1];
-	ioasid_acquire_request req = { .devices = devs, .n_devices = 1 };
+	ioasid_acquire_request req = {.devices = devs, .n_devices = 1};
 	char *la, *lu;
 	int r;
 
@@ -100,9 +100,8 @@ int main(int argc, char **argv) {
 	devs[0] = argv[3];
 	r = ioasid_acquire(c, &req, &gx);
 	printf("missing device: r=%s error=%s message=%s grant=%s\n",
-	       r == -EREMOTEIO ? "-EREMOTEIO" : strerror(-r),
-	       ioasid_conn_error_name(c) ?: "(none)", ioasid_conn_error_message(c) ?: "(none)",
-	       gx ? "set" : "none");
+	       r == -EREMOTEIO ? "-EREMOTEIO" : strerror(-r), ioasid_conn_error_name(c) ?: "(none)",
+	       ioasid_conn_error_message(c) ?: "(none)", gx ? "set" : "none");
 
 	/* Close the fds before releasing: an ended lease whose fds are open stays held. */
 	ioasid_grant_free(ga);
