@@ -118,7 +118,7 @@ class Client:
     def read(self):
         fds = []
         while b"\0" not in self.buf:
-            msg, anc, _, _ = self.s.recvmsg(65536, socket.CMSG_SPACE(64 * 4))
+            msg, anc, _, _ = self.s.recvmsg(65536, socket.CMSG_SPACE(253 * 4))
             for lvl, typ, d in anc:
                 if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
                     a = array.array("i")
@@ -781,6 +781,54 @@ def check_closed_stdio(tmp):
         check(rc == 0, "%s: daemon exits 0 (rc %s)" % (what, rc))
 
 
+def legacy_host(path, n, shared_last=False):
+    """gen_host()'s host on a legacy kernel (VFIO groups and containers, no iommufd, no
+    cdevs); with shared_last, the last two devices share one IOMMU group."""
+    bdfs = gen_host(path, n)
+    with open(path) as f:
+        h = json.load(f)
+    h["kernel"].update({"release": "5.10.0", "iommufd": False, "vfio_cdev": False, "vfio_legacy": True})
+    for d in h["devices"]:
+        d["vfio"] = None
+    if shared_last:
+        last = h["groups"].pop()
+        h["groups"][-1]["devices"] += last["devices"]
+        h["devices"][-1]["iommu_group"] = h["groups"][-1]["number"]
+    with open(path, "w") as f:
+        json.dump(h, f)
+    return bdfs
+
+
+def check_fd_limit(tmp):
+    """The fd reply limit at its boundary (IOASID_MAX_FDS_PER_REPLY, 128). An Acquire names
+    at most 64 devices, so only the legacy path, which sends a group fd per group besides the
+    container and one fd per device, can reach it: 64 devices in 63 groups make 128 fds and
+    are granted, 64 devices in 64 groups make 129 and are refused with LimitExceeded."""
+    what = "fd limit"
+    for shared, want in ((True, 128), (False, None)):
+        host = os.path.join(tmp, "fd-limit-%d.json" % shared)
+        bdfs = legacy_host(host, 64, shared_last=shared)
+        dm = Daemon(tmp, "fd-limit-%d" % shared, "admin user 0\nallow uid 0-0 to any\n", host=host)
+        if not dm.ready:
+            dm.stop()
+            continue
+        c = Client(dm.sock)
+        c.s.settimeout(20)
+        r, fds = c.call("io.ioasid.Broker.Acquire", {"devices": bdfs})
+        if want:
+            check("lease" in r.get("parameters", {}) and len(fds) == want,
+                  "%s: 64 devices in 63 groups granted with 128 fds (%s, %d fds)" %
+                  (what, r.get("error") or r.get("parameters", {}).get("reason"), len(fds)))
+        else:
+            check(r.get("error") == "io.ioasid.Broker.LimitExceeded" and not fds and
+                  r.get("parameters", {}).get("limit") == "fds" and r["parameters"].get("max") == 128,
+                  "%s: 64 devices in 64 groups (129 fds) refused, limit fds max 128 (%s)" % (what, r))
+        for fd in fds:
+            os.close(fd)
+        c.close()
+        dm.stop()
+
+
 def check_read_pauses(tmp):
     """Reading a connection pauses while one reply with fds is unsent, or 16 replies are
     queued: the requests behind wait, unread, until the client reads. A client that does not
@@ -1019,7 +1067,7 @@ def read_to_eof(c, seconds):
     data, fds = b"", []
     try:
         while True:
-            msg, anc, _, _ = c.s.recvmsg(1 << 20, socket.CMSG_SPACE(64 * 4))
+            msg, anc, _, _ = c.s.recvmsg(1 << 20, socket.CMSG_SPACE(253 * 4))
             for lvl, typ, d in anc:
                 if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
                     a = array.array("i")
@@ -1275,6 +1323,7 @@ def run_own_daemons(tmp):
     check_accept_batch(tmp)
     check_connection_limit(tmp)
     check_closed_stdio(tmp)
+    check_fd_limit(tmp)
     check_read_pauses(tmp)
     check_no_peerpidfd(tmp)
     check_grant_merge_revoke(tmp)

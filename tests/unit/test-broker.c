@@ -330,6 +330,59 @@ static void test_group_refusals(void) {
 	fx_done(&f);
 }
 
+/* The daemon-wide lease table limit (IOASID_MAX_LEASES) at its boundary, and the probe made
+ * before it refuses: a lease let go of and not probed yet counts until it is probed, a full
+ * table probes it first (a released one makes room), and an Acquire below every limit
+ * probes nothing. */
+static void test_table_limit(void) {
+	Fx f;
+	fx_setup(&f, "sample.json", UID_A);
+	Peer b = peer_of(UID_B);
+	Plan plan;
+	Refusal rf;
+	/* Let go of, its fds with nobody (released), not probed yet. */
+	Lease *ended = lease_for(&f, &b, DEVICES("0000:00:04.0"));
+	manager_end_lease(&f.m, ended, "test");
+	CU_ASSERT_EQUAL_FATAL(f.m.leases.n, 1);
+	CU_ASSERT_TRUE(ended->probe_due);
+	/* Below every limit, an Acquire of another group probes nothing. */
+	BrokerRequest in = DEVICES("0000:00:03.0");
+	ASSERT_OK(try_acquire(&f, &f.peer, &in, &plan, &rf));
+	plan_done(&plan);
+	refusal_done(&rf);
+	CU_ASSERT_EQUAL_FATAL(f.m.leases.n, 1);
+	CU_ASSERT_TRUE(ended->probe_due);
+	/* The table filled to its limit with records of no device. */
+	Lease *filler = NULL;
+	while (f.m.leases.n < IOASID_MAX_LEASES) {
+		ASSERT_OK(lease_new(&filler));
+		filler->uid = UID_DENIED;
+		ASSERT_OK(lease_table_add(&f.m.leases, filler));
+	}
+	/* Full, the unprobed lease among them: probed first, found released, forgotten. */
+	ASSERT_OK(try_acquire(&f, &f.peer, &in, &plan, &rf));
+	plan_done(&plan);
+	refusal_done(&rf);
+	CU_ASSERT_EQUAL(f.m.leases.n, IOASID_MAX_LEASES - 1);
+	/* Full for real: refused, naming the limit. */
+	ASSERT_OK(lease_new(&filler));
+	filler->uid = UID_DENIED;
+	ASSERT_OK(lease_table_add(&f.m.leases, filler));
+	ASSERT_ERR(try_acquire(&f, &f.peer, &in, &plan, &rf), E2BIG);
+	ASSERT_STREQ(rf.error, IOASID_ERROR_LIMIT_EXCEEDED);
+	ASSERT_STREQ(field(&rf, "limit"), "leases");
+	CU_ASSERT_EQUAL(field_int(&rf, "max"), IOASID_MAX_LEASES);
+	plan_done(&plan);
+	refusal_done(&rf);
+	/* One record fewer: granted. */
+	lease_table_remove(&f.m.leases, filler);
+	lease_free(filler, f.m.kernel);
+	ASSERT_OK(try_acquire(&f, &f.peer, &in, &plan, &rf));
+	plan_done(&plan);
+	refusal_done(&rf);
+	fx_done(&f);
+}
+
 /* A sibling on a host driver: GroupNotViable naming the sibling that blocks. */
 static void test_group_not_viable_names_blocker(void) {
 	Fx f;
@@ -492,6 +545,7 @@ static CU_TestInfo broker_tests[] = {
 	{ "policy_refusals", test_policy_refusals },
 	{ "noiommu_refused", test_noiommu_refused },
 	{ "group_refusals", test_group_refusals },
+	{ "table_limit", test_table_limit },
 	{ "group_not_viable_names_blocker", test_group_not_viable_names_blocker },
 	{ "group_not_viable_platform_blocker", test_group_not_viable_platform_blocker },
 	{ "dependent_owned", test_dependent_owned },
