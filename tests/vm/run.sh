@@ -68,6 +68,10 @@ rebuilt M1  test dmar
 rebuilt S11 test -
 rebuilt MEM test -
 rebuilt RV  test dmar
+rebuilt RVU test dmar
+rebuilt ST  test -
+rebuilt LT  test -
+rebuilt HP  test dmar
 rebuilt SD  step -
 rebuilt L1  test dmar
 stock   L0  test dmar

@@ -152,3 +152,57 @@ scenario_RVL() {
 		result RVL FAIL "revoke: $rep; listed '$st'; $(grep -E 'roundtrip|error=' /tmp/rvl.out | tr '\n' ' ') exit $rc"
 	fi
 }
+
+# RVU: "bound to a driver other than a VFIO one" meets the kernel. A leased device cannot
+#      leave vfio-pci: the kernel's unbind waits for every file of the device to close, the
+#      daemon's own references included, and asks the user through a device request
+#      channel that no one registered (kernel log "No device request channel registered,
+#      blocked until released by user"); a udev event would come only after. So the unbind
+#      is still pending while the lease stays active, and completes only once an admin
+#      revoked the lease (the daemon closes its references) and the holder exited (after
+#      which its DMA was blocked). The device is then bound to vfio-pci again.
+scenario_RVU() {
+	local pid upid lease i k0 k1 pend st1 drv1 rep st2 drv2 done_after rc rebind
+	daemon_start || { result RVU FAIL "ioasidd did not start"; return; }
+	rm -f /tmp/rvu-go /tmp/rvu.out
+	ctl_as $UID_A run --device "$EDU_SINGLE" --mode attached -- \
+		vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --ioas '{ioas}' --then-wait /tmp/rvu-go \
+		>/tmp/rvu.out 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q waiting /tmp/rvu.out && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+	lease=$(ctl_as 0 leases --json=short | jq -r '.[0].id // empty')
+	k0=$(dmesg | grep -c "$EDU_SINGLE.*blocked until released by user")
+	sh -c "echo $EDU_SINGLE >/sys/bus/pci/drivers/vfio-pci/unbind" &
+	upid=$!
+	i=0
+	while [ "$(dmesg | grep -c "$EDU_SINGLE.*blocked until released by user")" -le "$k0" ] &&
+		[ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 1
+	k1=$(dmesg | grep -c "$EDU_SINGLE.*blocked until released by user")
+	kill -0 $upid 2>/dev/null && pend=yes || pend=no
+	st1=$(ctl_as 0 leases --json=short | jq -r --arg id "$lease" '.[] | select(.id == $id) | .state')
+	drv1=$(basename "$(readlink /sys/bus/pci/devices/$EDU_SINGLE/driver 2>/dev/null)" 2>/dev/null)
+	rep=$(ctl_as 0 revoke "$lease" --json=short 2>&1)
+	touch /tmp/rvu-go
+	wait $pid
+	rc=$?
+	i=0
+	while kill -0 $upid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -0 $upid 2>/dev/null && done_after=no || done_after=yes
+	drv2=$(basename "$(readlink /sys/bus/pci/devices/$EDU_SINGLE/driver 2>/dev/null)" 2>/dev/null)
+	st2=$(ctl_as 0 leases --json=short | jq -r 'length')
+	bind_vfio "$EDU_SINGLE" && rebind=yes || rebind=no
+	daemon_stop
+	sed 's/^/VMINFO RVU /' /tmp/rvu.out
+	info RVU "lease ${lease:-none}: unbind pending=$pend (kernel messages $k0 -> $k1), lease $st1, driver '${drv1:-none}'; revoke: $rep; holder exit $rc; unbind done=$done_after, driver '${drv2:-none}', leases left $st2; rebound to vfio-pci: $rebind"
+	# (drv1: the kernel drops the driver link before it calls the driver's remove, so the
+	# device shows no driver while the unbind waits.)
+	if [ -n "$lease" ] && [ $pend = yes ] && [ "$k1" -gt "$k0" ] && [ "$st1" = active ] &&
+		grep -q 'blocked_after_revoke=yes' /tmp/rvu.out &&
+		[ $done_after = yes ] && [ -z "$drv2" ] && [ $rebind = yes ]; then
+		result RVU PASS "unbind of leased $EDU_SINGLE from vfio-pci waits (no device request channel) with the lease active; after revoke + the holder's exit (its DMA blocked) it completes; rebound"
+	else
+		result RVU FAIL "pending=$pend messages $k0->$k1 lease=$st1 driver=$drv1 blocked=$(grep -o 'blocked_after_revoke=[A-Za-z]*' /tmp/rvu.out) done_after=$done_after driver_after='$drv2' rebind=$rebind"
+	fi
+}
