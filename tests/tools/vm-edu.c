@@ -579,6 +579,17 @@ static int cmd_dma(int argc, char **argv)
 	r = iommufd_ranges((int)iommufd, ioas, "lease");
 	if (r < 0)
 		return r;
+	{
+		/* What the kernel says of the IOAS's huge pages (a layout's hugepages on|off). */
+		struct iommu_option o = {.size = sizeof(o),
+		                         .option_id = IOMMU_OPTION_HUGE_PAGES,
+		                         .op = IOMMU_OPTION_OP_GET,
+		                         .object_id = ioas};
+
+		if (ioctl((int)iommufd, IOMMU_OPTION, &o) < 0)
+			return fail("IOMMU_OPTION(HUGE_PAGES, GET)", -errno);
+		say("ioas_huge_pages=%llu", (unsigned long long)o.val64);
+	}
 	r = edu_setup((int)devfd, &e);
 	if (r < 0)
 		return r;
