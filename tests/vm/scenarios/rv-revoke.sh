@@ -192,15 +192,23 @@ scenario_RVU() {
 	kill -0 $upid 2>/dev/null && done_after=no || done_after=yes
 	drv2=$(basename "$(readlink /sys/bus/pci/devices/$EDU_SINGLE/driver 2>/dev/null)" 2>/dev/null)
 	st2=$(ctl_as 0 leases --json=short | jq -r 'length')
-	bind_vfio "$EDU_SINGLE" && rebind=yes || rebind=no
+	# Stopping the daemon closes whatever it still holds: a pending unbind ends, and the
+	# re-probe below cannot wait behind it.
 	daemon_stop
+	i=0
+	while kill -0 $upid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 $upid 2>/dev/null; then
+		rebind="no (the unbind still waits)"
+	else
+		bind_vfio "$EDU_SINGLE" && rebind=yes || rebind=no
+	fi
 	sed 's/^/VMINFO RVU /' /tmp/rvu.out
 	info RVU "lease ${lease:-none}: unbind pending=$pend (kernel messages $k0 -> $k1), lease $st1, driver '${drv1:-none}'; revoke: $rep; holder exit $rc; unbind done=$done_after, driver '${drv2:-none}', leases left $st2; rebound to vfio-pci: $rebind"
 	# (drv1: the kernel drops the driver link before it calls the driver's remove, so the
 	# device shows no driver while the unbind waits.)
 	if [ -n "$lease" ] && [ $pend = yes ] && [ "$k1" -gt "$k0" ] && [ "$st1" = active ] &&
 		grep -q 'blocked_after_revoke=yes' /tmp/rvu.out &&
-		[ $done_after = yes ] && [ -z "$drv2" ] && [ $rebind = yes ]; then
+		[ $done_after = yes ] && [ -z "$drv2" ] && [ "$rebind" = yes ]; then
 		result RVU PASS "unbind of leased $EDU_SINGLE from vfio-pci waits (no device request channel) with the lease active; after revoke + the holder's exit (its DMA blocked) it completes; rebound"
 	else
 		result RVU FAIL "pending=$pend messages $k0->$k1 lease=$st1 driver=$drv1 blocked=$(grep -o 'blocked_after_revoke=[A-Za-z]*' /tmp/rvu.out) done_after=$done_after driver_after='$drv2' rebind=$rebind"
