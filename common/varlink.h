@@ -93,7 +93,8 @@ int varlink_stream_take_fd(VarlinkStream *s);
  * until it returns 0 before calling this again.
  * Returns the number of bytes read (> 0), 0 at EOF, or
  *   -EAGAIN     nothing to read (non-blocking socket),
- *   -EMSGSIZE   the message being received exceeds max_message (no NUL within it),
+ *   -EMSGSIZE   the message being received exceeds max_message (no NUL within it), said
+ *               by the read that takes its max_message-th byte and by every later call,
  *   -EPROTO     fds arrived while the stream refuses them, the cmsg was truncated
  *               (MSG_CTRUNC), or fds arrived without a message start; received fds are
  *               closed,

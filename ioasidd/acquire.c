@@ -34,13 +34,13 @@ typedef struct Request {
 	const char *layout;
 	bool lifetime_set;
 	PolicyLifetime lifetime;
-	/* merged grant */
-	unsigned max_devices, max_leases;
-	uint64_t memlock;
-	bool whole;
-	PolicyLifetime grant_lifetime;
-	PolicyOnRevoke on_revoke; /* the strongest of the deciding grants */
-	bool share_reset, split_sriov; /* every deciding grant says so */
+	/* The grants of the rules that allowed the devices, merged (decide()). */
+	unsigned max_devices, max_leases; /* the smallest non-zero */
+	uint64_t memlock;                 /* the largest */
+	bool whole;                       /* any grant says whole */
+	PolicyLifetime grant_lifetime;    /* the first device's grant */
+	bool revoke_reset, revoke_signal; /* any grant's on-revoke asks for it */
+	bool share_reset, split_sriov;    /* every deciding grant says so */
 	char rule[300];
 	uint64_t generation;
 } Request;
@@ -377,7 +377,15 @@ static int decide(Connection *c, Request *rq, const Device *d, bool first) {
 		add_int(p, "generation", (int64_t)m->generation);
 		return error_obj(c, IOASID_ERROR_PERMISSION_DENIED, p), 1;
 	}
-	/* Merge the grants: the tightest limit wins; whole if any rule says whole. */
+	/*
+	 * Merge the grants of the rules that allowed the devices (ioasid.conf(5), "One Acquire,
+	 * several rules"): every rule's limits hold, so the tightest max-devices and max-leases
+	 * win, and group whole if any rule says whole. memlock is a raise, not a limit: the
+	 * daemon never lowers RLIMIT_MEMLOCK and the limit is the process's, so the largest
+	 * grant is what the holder would reach by acquiring the devices one at a time anyway.
+	 * on-revoke actions add up: a device whose rule asks for a reset is reset even when
+	 * another device's rule asks for a signal.
+	 */
 	const PolicyGrant *g = &dec.grant;
 	if (g->max_devices && (!rq->max_devices || g->max_devices < rq->max_devices))
 		rq->max_devices = g->max_devices;
@@ -387,8 +395,10 @@ static int decide(Connection *c, Request *rq, const Device *d, bool first) {
 		rq->memlock = g->memlock;
 	if (g->group_mode == POLICY_GROUP_WHOLE)
 		rq->whole = true;
-	if (g->on_revoke > rq->on_revoke)
-		rq->on_revoke = g->on_revoke;
+	if (g->on_revoke == POLICY_REVOKE_DETACH_RESET)
+		rq->revoke_reset = true;
+	if (g->on_revoke == POLICY_REVOKE_SIGNAL)
+		rq->revoke_signal = true;
 	rq->share_reset = g->share_reset && (first || rq->share_reset);
 	rq->split_sriov = g->split_sriov && (first || rq->split_sriov);
 	if (first) {
@@ -753,7 +763,8 @@ static int lease_take_caller(Lease *l, const Connection *c, const Request *rq) {
 	l->pid = c->peer.pid;
 	l->lifetime = rq->lifetime;
 	l->generation = c->manager->generation;
-	l->on_revoke = rq->on_revoke;
+	l->revoke_reset = rq->revoke_reset;
+	l->revoke_signal = rq->revoke_signal;
 	l->memlock_granted = rq->memlock;
 	l->share_reset = rq->share_reset;
 	l->split_sriov = rq->split_sriov;

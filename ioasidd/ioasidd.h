@@ -195,7 +195,9 @@ struct Lease {
 	bool probe_due;    /* revoked or ended, not probed since: every device counts as held
 			    * until hold_settle() or the recheck timer probes it (hold.c) */
 	bool hold_announced; /* the still-held state was logged */
-	PolicyOnRevoke on_revoke; /* from the deciding grant: what an automatic revoke does */
+	/* What a revocation the holder did not ask for does (a reload, a device gone): the
+	 * on-revoke actions of the grants that allowed its devices, added up. */
+	bool revoke_reset, revoke_signal;
 	uint64_t memlock_granted; /* the grant's memlock (bytes, 0 = none) */
 	/* The grant lets dependents of its devices go to other owners (dependents.c). */
 	bool share_reset, split_sriov;

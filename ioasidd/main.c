@@ -223,7 +223,27 @@ static void manager_done(Manager *m) {
 	audit_flush();
 }
 
+/*
+ * Fds 0, 1 and 2 open (on /dev/null) before anything else. Started with one of them closed
+ * (a shell's 2>&-), the daemon's first socket would take its number: a client's connection
+ * could become fd 2 and be written the log and the audit records. It also means accept()
+ * never returns 0.
+ */
+static void stdio_guard(void) {
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free number: fd itself, the ones below it being open. */
+		int n = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (n >= 0 && n != fd) {
+			(void)dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 int main(int argc, char **argv) {
+	stdio_guard();
 	log_setup();
 	int r = parse_argv(argc, argv);
 	if (r <= 0)

@@ -684,8 +684,7 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by) {
 			drop_staged(m, l, &reload, reason);
 			continue;
 		}
-		manager_revoke_lease(m, l, l->on_revoke == POLICY_REVOKE_DETACH_RESET,
-				     l->on_revoke == POLICY_REVOKE_SIGNAL, &reload, reason);
+		manager_revoke_lease(m, l, l->revoke_reset, l->revoke_signal, &reload, reason);
 	}
 	return n;
 }
@@ -790,8 +789,7 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		if (staged)
 			drop_staged(m, l, &gone, reason);
 		else if (l->state == LEASE_ACTIVE)
-			manager_revoke_lease(m, l, false, l->on_revoke == POLICY_REVOKE_SIGNAL,
-					     &gone, reason);
+			manager_revoke_lease(m, l, false, l->revoke_signal, &gone, reason);
 		else
 			manager_end_lease_by(m, l, &gone, reason);
 	}

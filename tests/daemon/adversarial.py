@@ -9,6 +9,7 @@
 # Usage: adversarial.py BUILD_DIR   (run from anywhere; finds the repo relative to itself)
 
 import array
+import errno as errno_mod
 import json
 import os
 import re
@@ -491,7 +492,8 @@ PIDFD_POLICY = ("admin user 0\n"
 def check_peer_gone(tmp, err):
     """A7: the peer dies between accept and SO_PEERPIDFD (ESRCH/EINVAL, injected by the shim
     while a switch file exists): the connection is dropped, with no fallback to identifying
-    the peer by uid and pid alone (the uid rule for 04.0 would grant it)."""
+    the peer by uid and pid alone (the uid rule for 04.0 would grant it). EMFILE/ENFILE there
+    (out of fds): dropped too, and the listener pauses as when accept() says so."""
     what = "A7 SO_PEERPIDFD %s" % err
     switch = os.path.join(tmp, "a7-%s.on" % err)
     count = os.path.join(tmp, "a7-%s.count" % err)
@@ -517,6 +519,11 @@ def check_peer_gone(tmp, err):
     check(os.path.exists(count), "%s: the shim failed SO_PEERPIDFD" % what)
     check(dm.log().count("cannot establish the peer's identity") == 2,
           "%s: each drop logged" % what)
+    # Out of fds while taking the identity pauses the listener (as at accept); a peer that
+    # is gone does not.
+    out_of_fds = err in ("EMFILE", "ENFILE")
+    check(("pausing the listener" in dm.log()) == out_of_fds,
+          "%s: the listener paused %s" % (what, "(out of fds)" if out_of_fds else "not"))
     c = Client(dm.sock)
     r, _ = c.call("io.ioasid.Broker.ListLeases")
     check(r["parameters"]["leases"] == [], "%s: no lease recorded" % what)
@@ -526,6 +533,282 @@ def check_peer_gone(tmp, err):
         os.close(x)
     c.close()
     settle(dm.pid, base, what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def check_accept_errors(tmp):
+    """D6, each errno accept4() may return, one injected failure each (the shim leaves the
+    connection queued): the connection is served in the end, and the daemon reacts as its
+    class says. EINTR/ECONNABORTED/EPROTO: retried at once, nothing logged. Out of fds or
+    memory (EMFILE/ENFILE/ENOBUFS/ENOMEM): the listener pauses, said in the log. Anything else
+    (EPERM, e.g. from an LSM): logged as a failure, no pause."""
+    arm = os.path.join(tmp, "accept-fault")
+    for err in ("EINTR", "ECONNABORTED", "EPROTO", "EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "EPERM"):
+        what = "accept4 %s" % err
+        dm = Daemon(tmp, "accept-" + err, "admin user 0\n",
+                    env={"LD_PRELOAD": SOCKOPT_FAULT, "SOCKOPT_FAULT_ACCEPT": arm})
+        if not dm.ready:
+            dm.stop()
+            continue
+        with open(arm, "w") as f:
+            f.write(err)
+        check(serves(dm.sock), "%s: the connection is served" % what)
+        check(not os.path.exists(arm), "%s: the shim failed accept4" % what)
+        log = dm.log()
+        paused = "Cannot accept connections: %s; pausing the listener" % os.strerror(
+            getattr(errno_mod, err)) in log
+        failed_logged = "accept4() failed" in log
+        if err in ("EINTR", "ECONNABORTED", "EPROTO"):
+            check(not paused and not failed_logged, "%s: retried, nothing logged (%s)" % (what, log[-300:]))
+        elif err == "EPERM":
+            check(failed_logged and "pausing the listener" not in log,
+                  "%s: logged, no pause (%s)" % (what, log[-300:]))
+        else:
+            check(paused and not failed_logged, "%s: the listener paused (%s)" % (what, log[-300:]))
+        check(serves(dm.sock), "%s: serves again" % what)
+        check("Cannot set up a connection" not in dm.log(), "%s: connections set up" % what)
+        check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def check_accept_batch(tmp):
+    """Fairness at accept: one wake-up of the listener accepts at most 64 connections, then
+    the clients already connected are served. A client's request sent while the daemon was
+    stopped, after 100 connections were queued, is answered by a Status that counts at most
+    itself and 64 of them. Which of the two ready sources the daemon takes first when it
+    resumes is sd-event's choice: when it takes the request first, Status counts 1 and the
+    round says nothing about the batch, so it is repeated (up to 20 rounds) until one round
+    took the listener first."""
+    what = "accept batch"
+    dm = Daemon(tmp, "accept-batch", "max-connections-per-uid 1024\nadmin user 0\n")
+    if not dm.ready:
+        dm.stop()
+        return
+    c0 = Client(dm.sock)
+    seen = []
+    for _ in range(20):
+        n = None
+        for _ in range(100):
+            r, _ = c0.call("io.ioasid.Manager.Status")
+            n = r.get("parameters", {}).get("connections")
+            if n == 1:
+                break
+            time.sleep(0.05)
+        check(n == 1, "%s: alone before the round (%s)" % (what, n))
+        queued = []
+        os.kill(dm.pid, signal.SIGSTOP)
+        wait_stopped(dm.pid)
+        try:
+            for _ in range(100):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(dm.sock)
+                queued.append(s)
+            c0.send("io.ioasid.Manager.Status")
+        finally:
+            os.kill(dm.pid, signal.SIGCONT)
+        r, _ = c0.read()
+        n = r.get("parameters", {}).get("connections")
+        seen.append(n)
+        for s in queued:
+            s.close()
+        if n != 1:
+            break
+    check(all(n is not None and n <= 65 for n in seen),
+          "%s: answered after at most 64 accepts (connections seen: %s)" % (what, seen))
+    if seen[-1] == 1:
+        print("NOTE: %s: the daemon served the request first in every round: the batch bound "
+              "was not exercised" % what)
+    c0.close()
+    check(serves(dm.sock), "%s: serves" % what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+def check_connection_limit(tmp):
+    """The daemon-wide cap of IOASID_MAX_CONNECTIONS (1024), apart from the per-uid one: with
+    1024 connections open (root's, its per-uid cap raised to 1024), a connection of another
+    uid is dropped; one closed, it is served."""
+    what = "connection cap"
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        print("SKIPPED: %s: RLIMIT_NOFILE hard limit %d below 2048" % (what, hard))
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096) if hard == resource.RLIM_INFINITY
+                                                else min(max(soft, 4096), hard), hard))
+    dm = Daemon(tmp, "conn-cap", "max-connections-per-uid 1024\nadmin user 0\n")
+    conns = []
+    try:
+        if not dm.ready:
+            return
+        for path in (tmp, dm.dir):
+            os.chmod(path, 0o755)
+        os.chmod(dm.sock, 0o666)
+        c0 = Client(dm.sock)
+        conns.append(c0)
+        for _ in range(1023):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(dm.sock)
+            conns.append(s)
+        n = None
+        for _ in range(100):
+            r, _ = c0.call("io.ioasid.Manager.Status")
+            n = r.get("parameters", {}).get("connections")
+            if n == 1024:
+                break
+            time.sleep(0.05)
+        check(n == 1024, "%s: 1024 connections (%s)" % (what, n))
+
+        def other_uid_served():
+            out = subprocess.run([sys.executable, "-c", """
+import json, os, socket, sys
+os.setgid(65000); os.setuid(65000)
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+try:
+    s.sendall(json.dumps({"method": "org.varlink.service.GetInfo"}).encode() + b"\\0")
+    d = s.recv(65536)
+except (ConnectionResetError, BrokenPipeError):
+    d = b""  # dropped with our request unread
+print("served" if d else "dropped")
+""", dm.sock], capture_output=True, text=True, timeout=20)
+            return out.stdout.strip()
+
+        check(other_uid_served() == "dropped", "%s: the 1025th connection (uid 65000) is dropped" % what)
+        conns.pop().close()
+        for _ in range(100):
+            r, _ = c0.call("io.ioasid.Manager.Status")
+            if r.get("parameters", {}).get("connections") == 1023:
+                break
+            time.sleep(0.05)
+        check(other_uid_served() == "served", "%s: below the cap again, uid 65000 is served" % what)
+    finally:
+        for x in conns:
+            x.close()
+        check(dm.stop() == 0, "%s: daemon exits 0" % what)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def check_closed_stdio(tmp):
+    """Started with fds 0, 1 and 2 closed, the daemon opens them on /dev/null first: no socket
+    of its own, and no client connection, takes a number the log is written to."""
+    what = "closed stdio"
+    d = os.path.join(tmp, "stdio")
+    os.mkdir(d)
+    conf = os.path.join(d, "ioasid.conf")
+    with open(conf, "w") as f:
+        f.write("admin user 0\nallow uid 0-0 to any\n")
+    os.chmod(conf, 0o644)
+    sock = os.path.join(d, "s.sock")
+
+    def close_stdio():
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    proc = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
+                             "--socket", sock], preexec_fn=close_stdio)
+    try:
+        for _ in range(200):
+            if os.path.exists(sock) or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        check(os.path.exists(sock), "%s: daemon started" % what)
+        if not os.path.exists(sock):
+            return
+        c = Client(sock)
+        r, _ = c.call("org.varlink.service.GetInfo")
+        check(r.get("parameters", {}).get("product") == "ioasidd", "%s: served (%s)" % (what, r))
+        r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:09.0"]})
+        check(r.get("error") is not None, "%s: a refusal is a clean reply (%s)" % (what, r))
+        targets = [os.readlink("/proc/%d/fd/%d" % (proc.pid, fd)) for fd in (0, 1, 2)]
+        check(targets == ["/dev/null"] * 3, "%s: fds 0-2 on /dev/null (%s)" % (what, targets))
+        c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        check(rc == 0, "%s: daemon exits 0 (rc %s)" % (what, rc))
+
+
+def check_read_pauses(tmp):
+    """Reading a connection pauses while one reply with fds is unsent, or 16 replies are
+    queued: the requests behind wait, unread, until the client reads. A client that does not
+    read its replies (the first, a ListDevices of 1500 devices, is far larger than the socket
+    buffer) pipelines more requests; another client watches what the daemon did."""
+    what = "read pauses"
+    host = os.path.join(tmp, "big-host.json")
+    bdfs = gen_host(host, 1500)
+    dm = Daemon(tmp, "read-pauses", "admin user 0\nallow uid 0-0 to any max-leases 8\n", host=host)
+    if not dm.ready:
+        dm.stop()
+        return
+    watch = Client(dm.sock)
+
+    def leased():
+        r, _ = watch.call("io.ioasid.Broker.ListLeases")
+        return sorted(d for x in r["parameters"]["leases"] for d in x.get("devices", []))
+
+    def acq(bdf):
+        return json.dumps({"method": "io.ioasid.Broker.Acquire",
+                           "parameters": {"devices": [bdf]}}).encode() + b"\0"
+
+    big = json.dumps({"method": "io.ioasid.Broker.ListDevices"}).encode() + b"\0"
+    # 1. An unsent reply with fds: the Acquire behind it is not read until the client reads.
+    c = Client(dm.sock)
+    c.s.settimeout(20)
+    c.send_raw(big + acq(bdfs[0]) + acq(bdfs[1]))
+    for _ in range(100):  # the first Acquire is served (its reply stuck behind ListDevices)
+        if bdfs[0] in leased():
+            break
+        time.sleep(0.05)
+    check(leased() == [bdfs[0]], "%s: the first Acquire served, the second unread (%s)" % (what, leased()))
+    # (Client.read() credits the fds of a read to the reply it completes: count them all.)
+    replies = [c.read() for _ in range(3)]
+    check("parameters" in replies[0][0], "%s: ListDevices answered" % what)
+    check("lease" in replies[1][0].get("parameters", {}), "%s: first Acquire granted" % what)
+    check("lease" in replies[2][0].get("parameters", {}) and sum(len(f) for _, f in replies) == 4,
+          "%s: the second, read once the fds went out, granted (%s)" % (what, replies[2][0]))
+    for _, fds in replies:
+        for x in fds:
+            os.close(x)
+    c.close()
+    for _ in range(100):
+        if leased() == []:
+            break
+        time.sleep(0.05)
+    # 2. 16 queued replies: a Release then an Acquire. The Release (the 16th) is served; the
+    # Acquire behind it is not read.
+    c = Client(dm.sock)
+    c.s.settimeout(20)
+    r, held = c.call("io.ioasid.Broker.Acquire", {"devices": [bdfs[2]]})
+    lease = r.get("parameters", {}).get("lease")
+    for x in held:  # released below: then nobody holds its devices
+        os.close(x)
+    info = json.dumps({"method": "org.varlink.service.GetInfo"}).encode() + b"\0"
+    release = json.dumps({"method": "io.ioasid.Broker.Release",
+                          "parameters": {"lease": lease}}).encode() + b"\0"
+    c.send_raw(big + info * 14 + release + acq(bdfs[3]))
+    for _ in range(100):
+        if bdfs[2] not in leased():
+            break
+        time.sleep(0.05)
+    check(bdfs[2] not in leased(), "%s: the 16th request (Release) served" % what)
+    later = []
+    for _ in range(10):  # the Acquire behind it stays unread
+        later = leased()
+        if later:
+            break
+        time.sleep(0.05)
+    check(later == [], "%s: the 17th request unread while 16 replies are queued (%s)" % (what, later))
+    replies = [c.read() for _ in range(17)]
+    check("lease" in replies[16][0].get("parameters", {}) and sum(len(f) for _, f in replies) == 2,
+          "%s: ... and served once the client reads (%s)" % (what, replies[16][0]))
+    for _, fds in replies:
+        for x in fds:
+            os.close(x)
+    c.close()
+    watch.close()
+    check(serves(dm.sock), "%s: serves" % what)
     check(dm.stop() == 0, "%s: daemon exits 0" % what)
 
 
@@ -550,6 +833,18 @@ def check_no_peerpidfd(tmp):
     check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
           "SO_PEERPIDFD" in json.dumps(r.get("parameters")),
           "%s: process lifetime refused, saying why (%s)" % (what, r))
+    # Refused where the rule is decided, so the error names the rule and the device.
+    p = r.get("parameters", {})
+    check(str(p.get("rule", "")).endswith("ioasid.conf:3") and p.get("device") == "0000:00:04.0",
+          "%s: the refusal names the rule and device (%s)" % (what, p))
+    # Only process lifetime needs the pidfd: connection lifetime, asked for, is granted.
+    r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"], "lifetime": "connection"})
+    check("parameters" in r and len(f) == 2,
+          "%s: connection lifetime asked for is granted (%s)" % (what, r.get("error")))
+    for x in f:
+        os.close(x)
+    c.close()
+    c = Client(dm.sock)
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
     check("parameters" in r and len(f) == 2, "%s: a uid rule grants (%s)" % (what, r.get("error")))
     for x in f:
@@ -558,6 +853,87 @@ def check_no_peerpidfd(tmp):
     for _ in range(3):
         check(serves(dm.sock), "%s: serves" % what)
     check(dm.log().count("SO_PEERPIDFD unsupported") == 1, "%s: said once, at start" % what)
+    check(dm.stop() == 0, "%s: daemon exits 0" % what)
+
+
+# A holder of its own (revocation signals it): Acquire with its RLIMIT_MEMLOCK first lowered
+# to 64 KiB, print the reply, hold the lease until killed.
+HOLDER = """
+import json, resource, socket, sys, time
+hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
+resource.setrlimit(resource.RLIMIT_MEMLOCK, (65536, hard))
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": "io.ioasid.Broker.Acquire",
+                      "parameters": {"devices": sys.argv[2].split(",")}}).encode() + b"\\0")
+m = s.recvmsg(65536, 4096)
+print(m[0][:-1].decode(), flush=True)
+time.sleep(30)
+"""
+
+
+def check_grant_merge_revoke(tmp):
+    """Devices of one Acquire allowed by different rules (ioasid.conf(5), "One request,
+    several rules"): memlock is the largest grant; on-revoke actions add up, so a reload that
+    revokes the lease both resets (one rule's detach+reset) and signals (the other's signal).
+    A signal-only or detach-only grant neither resets nor, for detach, signals."""
+    what = "grant merge (memlock, on-revoke)"
+    pol = ("admin user 0\n"
+           "allow uid 0-0 to bdf 0000:00:03.0 memlock 1M on-revoke detach+reset\n"
+           "allow uid 0-0 to bdf 0000:00:04.0 memlock 4M on-revoke signal\n"
+           "allow uid 0-0 to bdf 0000:01:01.0 group implicit\n")
+    dm = Daemon(tmp, "grant-merge", pol)
+    if not dm.ready:
+        dm.stop()
+        return
+    audit = AuditLog(dm.log_path)
+
+    def revoked_by_reload(devs):
+        """A holder of devs, its lease revoked by a reload: (reply, revoke reason, holder rc)."""
+        with open(dm.conf, "w") as f:
+            f.write(pol)
+        dm.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, dm.sock, ",".join(devs)],
+                                  stdout=subprocess.PIPE, text=True)
+        reply = json.loads(holder.stdout.readline() or "{}")
+        audit.mark()
+        with open(dm.conf, "w") as f:
+            f.write("admin user 0\n")
+        dm.proc.send_signal(signal.SIGHUP)
+        recs = []
+        for _ in range(60):
+            recs = [x for x in audit.records() if x.get("action") == "revoke"]
+            if recs:
+                break
+            time.sleep(0.05)
+        try:
+            rc = holder.wait(2)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            rc = holder.wait()
+        return reply, (recs[0].get("reason", "") if recs else None), rc
+
+    reply, reason, rc = revoked_by_reload(["0000:00:04.0", "0000:00:03.0"])
+    p = reply.get("parameters", {})
+    check(p.get("memlock") == 4 << 20,
+          "%s: memlock 1M and 4M -> the larger, the holder's limit raised to it (%s)" % (what, reply))
+    check(reason is not None and ", reset" in reason and ", signalled" in reason,
+          "%s: detach+reset and signal -> reset and signalled (%s)" % (what, reason))
+    check(rc == -signal.SIGTERM, "%s: the holder got SIGTERM (rc %s)" % (what, rc))
+
+    reply, reason, rc = revoked_by_reload(["0000:00:04.0"])
+    check(reply.get("parameters", {}).get("memlock") == 4 << 20, "%s: memlock 4M alone (%s)" % (what, reply))
+    check(reason is not None and ", reset" not in reason and ", signalled" in reason,
+          "%s: signal alone -> signalled, no reset (%s)" % (what, reason))
+    check(rc == -signal.SIGTERM, "%s: the holder got SIGTERM (rc %s)" % (what, rc))
+
+    reply, reason, rc = revoked_by_reload(["0000:01:01.0"])
+    check(reply.get("parameters", {}).get("memlock") == 65536,
+          "%s: no memlock grant leaves the limit alone (%s)" % (what, reply))
+    check(reason is not None and ", reset" not in reason and ", signalled" not in reason,
+          "%s: detach alone -> neither reset nor signalled (%s)" % (what, reason))
+    check(rc is None or rc != -signal.SIGTERM, "%s: the holder was not signalled (rc %s)" % (what, rc))
+    check(serves(dm.sock), "%s: serves" % what)
     check(dm.stop() == 0, "%s: daemon exits 0" % what)
 
 
@@ -842,7 +1218,15 @@ def run_own_daemons(tmp):
     check_fds_closed_by_daemon(tmp)
     check_peer_gone(tmp, "ESRCH")
     check_peer_gone(tmp, "EINVAL")
+    check_peer_gone(tmp, "EMFILE")
+    check_peer_gone(tmp, "ENFILE")
+    check_accept_errors(tmp)
+    check_accept_batch(tmp)
+    check_connection_limit(tmp)
+    check_closed_stdio(tmp)
+    check_read_pauses(tmp)
     check_no_peerpidfd(tmp)
+    check_grant_merge_revoke(tmp)
     check_sigterm_boundaries(tmp)
     check_capabilities(tmp)
     check_capabilities_userns(tmp)

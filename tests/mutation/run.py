@@ -5,25 +5,29 @@
 # limits and the parsers. For every comparison inside the functions listed in
 # tests/mutation/targets, one mutant at a time: the comparison inverted (== <-> !=,
 # < <-> >=, > <-> <=) and moved by one (< <-> <=, > <-> >=). Each mutant is built and run
-# against the fast tiers in order (unit, daemon, integration), stopping at the first tier
-# that fails: the mutant is "caught". A mutant every tier passes "survived": a check that no
-# test would notice breaking. A mutant that does not compile is counted apart.
+# against the fast tiers, stopping at the first tier that fails: the mutant is "caught". A
+# mutant every tier passes "survived": a check that no test would notice breaking. A mutant
+# that does not compile is counted apart, and so is one listed in tests/mutation/equivalent
+# (no behaviour can differ; the file says why for each): it is reported as equivalent.
 #
 # The unit tier runs first, alone (it takes seconds). A mutant it does not catch meets the
 # other tiers at once, side by side, each in a session and a temporary directory of its own:
 # the first tier to print a FAIL line or to exit non-zero catches it, and the others are
 # stopped (with every process left running from the scratch tree's build). So a mutant costs
 # about as long as the tier that catches it takes to reach its first failure, and a survivor
-# as long as the slowest tier.
+# as long as the slowest tier. Last, alone, the asan tier: the unit tier built with
+# ASan/UBSan as 'make check-asan' builds it (its own build directory in the scratch tree), for
+# an off-by-one that only reads out of bounds; only the mutants every other tier let through
+# pay for its build.
 #
 # It works on a scratch copy of the tree (a git worktree of HEAD plus the uncommitted
 # changes), never on the checkout itself.
 #
-# Usage: tests/mutation/run.py [--tiers unit,daemon,integration] [--only FILE]
+# Usage: tests/mutation/run.py [--tiers unit,fdstore,daemon,integration,asan] [--only FILE]
 #                              [--match REGEX] [--list]
 # --match keeps the mutants whose listed form ("path:line function: op -> new") matches
 # REGEX, e.g. to check the survivors of a full run again after tests were added.
-# Exit status: 0 when every mutant was caught, 1 when any survived.
+# Exit status: 0 when every mutant was caught (or is equivalent), 1 when any survived.
 
 import argparse
 import os
@@ -38,16 +42,25 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = os.path.join(REPO, "tests", "mutation", "targets")
+EQUIVALENT = os.path.join(REPO, "tests", "mutation", "equivalent")
 
 TIERS = {
     "unit": ["build/run-tests"],
     "daemon": ["python3", "tests/daemon/adversarial.py", "build"],
     "fdstore": ["python3", "tests/daemon/fdstore.py", "build"],
     "integration": ["env", "B=build", "tests/integration/run.sh"],
+    # Its (incremental) build is part of the tier.
+    "asan": ["sh", "-c", "make -s -j2 B=build-asan SAN=1 build-asan/run-tests && "
+             "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "
+             "build-asan/run-tests"],
 }
+# Run alone: unit first, asan last; the others side by side in between.
+FIRST, LAST = ("unit",), ("asan",)
+DEFAULT_TIERS = "unit,fdstore,daemon,integration,asan"
 # A tier that runs far past its normal time under a mutant (a loop that no longer ends)
 # counts as failing: these are several times each tier's time on a loaded 2-core machine.
-TIER_TIMEOUT = {"unit": 60, "daemon": 240, "fdstore": 180, "integration": 400}
+# The asan tier's covers its build.
+TIER_TIMEOUT = {"unit": 60, "daemon": 240, "fdstore": 180, "integration": 400, "asan": 900}
 
 # op -> (inverted, moved by one)
 MUTATE = {
@@ -71,6 +84,41 @@ def read_targets():
             path, *funcs = line.split()
             out.append((path, funcs))
     return out
+
+
+def read_equivalent():
+    """The mutants no test can catch, with why: lines of tests/mutation/equivalent,
+    'file | function | op -> new | the line as mutated | reason'."""
+    out = []
+    if not os.path.exists(EQUIVALENT):
+        return out
+    with open(EQUIVALENT) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = [x.strip() for x in line.split(" | ")]
+            ops = parts[2].split(" -> ") if len(parts) == 5 else []
+            if len(ops) != 2 or not parts[4]:
+                print("mutation: %s:%d: expected 'file | function | op -> new | line | reason'"
+                      % (EQUIVALENT, n), file=sys.stderr)
+                sys.exit(2)
+            out.append({"file": parts[0], "func": parts[1], "op": ops[0], "new": ops[1],
+                        "line": parts[3], "reason": parts[4], "used": False})
+    return out
+
+
+def mutated_line(lines, mut):
+    path, _, ln, col, op, new = mut
+    l = lines[ln]
+    return (l[:col] + new + l[col + len(op):]).strip()
+
+
+def equivalent_of(m, equivalent):
+    for e in equivalent:
+        if (e["file"], e["func"], e["op"], e["new"], e["line"]) == (m[0], m[1], m[4], m[5], m[6]):
+            e["used"] = True
+            return e
+    return None
 
 
 def function_lines(lines, name):
@@ -123,11 +171,12 @@ def mutants():
                 for m in CMP.finditer(code):
                     op = m.group(1)
                     for new in MUTATE[op]:
-                        yield (path, fn, ln, m.start(), op, new)
+                        mut = (path, fn, ln, m.start(), op, new)
+                        yield mut + (mutated_line(lines, mut),)
 
 
 def apply(tree, mut):
-    path, _, ln, col, op, new = mut
+    path, _, ln, col, op, new = mut[:6]
     p = os.path.join(tree, path)
     with open(p) as f:
         lines = f.read().split("\n")
@@ -239,21 +288,43 @@ def run_side_by_side(tiers, tree):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tiers", default="unit,daemon,fdstore,integration")
+    ap.add_argument("--tiers", default=DEFAULT_TIERS,
+                    help="comma-separated (default %s): unit first, asan last, the others "
+                    "side by side" % DEFAULT_TIERS)
     ap.add_argument("--only", default=None, help="only mutants in this file")
     ap.add_argument("--match", default=None,
                     help="only mutants whose listed form matches this regular expression")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     a = ap.parse_args()
     tiers = a.tiers.split(",")
-    muts = [m for m in mutants() if not a.only or m[0] == a.only]
+    for t in tiers:
+        if t not in TIERS:
+            print("mutation: no tier '%s' (%s)" % (t, ", ".join(TIERS)), file=sys.stderr)
+            return 2
+    equivalent = read_equivalent()
+    all_muts = list(mutants())
+    muts = [m for m in all_muts if not a.only or m[0] == a.only]
     if a.match:
         muts = [m for m in muts if re.search(a.match, listed(m))]
+    # An entry of the equivalent list that no longer names a mutant is stale: the code moved
+    # under it and its reasoning must be looked at again.
+    for m in all_muts:
+        equivalent_of(m, equivalent)
+    stale = [e for e in equivalent if not e["used"]]
+    for e in stale:
+        print("mutation: %s: stale entry, no such mutant: %s | %s | %s -> %s | %s" %
+              (EQUIVALENT, e["file"], e["func"], e["op"], e["new"], e["line"]), file=sys.stderr)
+    if stale:
+        return 2
     if a.list:
         for m in muts:
-            print(listed(m))
+            e = equivalent_of(m, equivalent)
+            print(listed(m) + ("  [equivalent: %s]" % e["reason"] if e else ""))
         print("mutation: %d mutants" % len(muts))
         return 0
+    if not muts:
+        print("mutation: no mutant matches", file=sys.stderr)
+        return 2
 
     scratch = tempfile.mkdtemp(prefix="ioasid-mutation-")
     os.chmod(scratch, 0o755)  # the integration tier runs clients as other uids
@@ -262,14 +333,38 @@ def main():
     diff = subprocess.run(["git", "-C", REPO, "diff", "HEAD"], capture_output=True, check=True).stdout
     if diff:
         subprocess.run(["git", "-C", tree, "apply"], input=diff, check=True)
-    caught = survived = broken = 0
+    caught = survived = broken = equivalents = 0
     survivors = []
     t0 = time.time()
+
+    def run_alone(t, slack=1):
+        r = run(TIERS[t], tree, TIER_TIMEOUT[t] * slack)
+        return None if r == 0 else (t, "timeout" if r == "timeout" else None)
+
+    def run_tiers(slack=1):
+        """(tier, "timeout"|None) of the tier that fails, or None: unit alone, then the
+        middle tiers side by side, then asan alone."""
+        for t in [t for t in tiers if t in FIRST]:
+            r = run_alone(t, slack)
+            if r:
+                return r
+        middle = [t for t in tiers if t not in FIRST and t not in LAST]
+        if middle:
+            r = run_side_by_side(middle, tree)
+            if r:
+                return r
+        for t in [t for t in tiers if t in LAST]:
+            r = run_alone(t, slack)
+            if r:
+                return r
+        return None
+
     try:
         if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
             print("mutation: the unmutated tree does not build", file=sys.stderr)
             return 2
-        r = run_side_by_side(tiers, tree)
+        # The first asan run builds its tree from scratch: more time.
+        r = run_tiers(slack=3)
         if r:
             t = r[0]
             print("mutation: tier %s fails on the unmutated tree (%s)%s" %
@@ -277,29 +372,26 @@ def main():
             return 2
         for m in muts:
             path = m[0]
+            where = "%s:%d (%s)" % (path, m[2] + 1, m[1])
+            e = equivalent_of(m, equivalent)
+            if e:
+                equivalents += 1
+                print("%-40s %s -> %s: equivalent (%s)\n    %s" %
+                      (where, m[4], m[5], e["reason"], m[6]), flush=True)
+                continue
             orig_file = open(os.path.join(tree, path)).read()
             before, after = apply(tree, m)
-            where = "%s:%d (%s)" % (path, m[2] + 1, m[1])
             if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
                 broken += 1
                 verdict = "does not build"
             else:
-                verdict = None
-                first = [t for t in tiers if t == "unit"]
-                for t in first:
-                    r = run(TIERS[t], tree, TIER_TIMEOUT[t])
-                    if r != 0:
-                        verdict = "caught by " + t + (" (timeout)" if r == "timeout" else "")
-                rest = [t for t in tiers if t not in first]
-                if not verdict and rest:
-                    r = run_side_by_side(rest, tree)
-                    if r:
-                        verdict = "caught by " + r[0] + (" (timeout)" if r[1] else "")
+                r = run_tiers()
+                verdict = "caught by " + r[0] + (" (timeout)" if r[1] else "") if r else None
                 if verdict:
                     caught += 1
                 else:
                     verdict = "SURVIVED"
-                    survivors.append(listed(m))
+                    survivors.append(m)
                     survived += 1
             print("%-40s %s -> %s: %s\n    %s" % (where, m[4], m[5], verdict, after), flush=True)
             with open(os.path.join(tree, path), "w") as f:
@@ -308,11 +400,12 @@ def main():
         subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", tree])
         shutil.rmtree(scratch, ignore_errors=True)
     if survivors:
+        # Again in one block, in the form --match takes.
         print("mutation: survivors:")
-        for l in survivors:
-            print("    " + l)
-    print("mutation: %d mutants, %d caught, %d survived, %d did not build (%.0f s)" %
-          (len(muts), caught, survived, broken, time.time() - t0))
+        for m in survivors:
+            print("    %s\n        %s" % (listed(m), m[6]))
+    print("mutation: %d mutants, %d caught, %d survived, %d equivalent, %d did not build (%.0f s)"
+          % (len(muts), caught, survived, equivalents, broken, time.time() - t0))
     return 1 if survived else 0
 
 

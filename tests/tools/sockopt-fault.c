@@ -13,6 +13,12 @@
  *       only on sockets with a bound name (accepted connections), not on the daemon's
  *       start-up probe over a socketpair, which must see a kernel that has the option.
  *       ENOPROTOOPT is a kernel without SO_PEERPIDFD (before 6.5, test A8): every socket.
+ *       EMFILE and ENFILE: the daemon is out of fds while it takes a peer's identity
+ *       (accepted connections only).
+ *   SOCKOPT_FAULT_ACCEPT=PATH
+ *       when PATH exists it holds an errno name (EINTR, ECONNABORTED, EPROTO, EMFILE,
+ *       ENFILE, ENOBUFS, ENOMEM, EPERM): the next accept()/accept4() fails with it, leaving
+ *       the connection queued, and PATH is removed. A test arms one failure by writing it.
  *   SOCKOPT_FAULT_WHILE=PATH
  *       inject only while PATH exists (a test switches faults on and off).
  *   SOCKOPT_FAULT_COUNT=PATH
@@ -52,6 +58,25 @@ static int errno_from_env(const char *name) {
 		return ESRCH;
 	if (strcmp(v, "EINVAL") == 0)
 		return EINVAL;
+	if (strcmp(v, "EMFILE") == 0)
+		return EMFILE;
+	if (strcmp(v, "ENFILE") == 0)
+		return ENFILE;
+	return 0;
+}
+
+static int errno_from_name(const char *v) {
+	static const struct {
+		const char *name;
+		int err;
+	} names[] = {
+		{ "EINTR", EINTR },   { "ECONNABORTED", ECONNABORTED }, { "EPROTO", EPROTO },
+		{ "EMFILE", EMFILE }, { "ENFILE", ENFILE },             { "ENOBUFS", ENOBUFS },
+		{ "ENOMEM", ENOMEM }, { "EPERM", EPERM },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i].name) == 0)
+			return names[i].err;
 	return 0;
 }
 
@@ -115,4 +140,54 @@ int setsockopt(int fd, int level, int optname, const void *optval, socklen_t opt
 		return -1;
 	}
 	return real(fd, level, optname, optval, optlen);
+}
+
+/* One armed failure (SOCKOPT_FAULT_ACCEPT), consumed; 0 when none is armed. */
+static int accept_fault(void) {
+	const char *path = getenv("SOCKOPT_FAULT_ACCEPT");
+	if (!path)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char name[32] = "";
+	ssize_t n = read(fd, name, sizeof(name) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	name[n] = '\0';
+	name[strcspn(name, "\n")] = '\0';
+	unlink(path);
+	return errno_from_name(name);
+}
+
+typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*accept_fn)(int, struct sockaddr *, socklen_t *);
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+	static accept4_fn real = NULL;
+	int err = accept_fault();
+	if (err)
+		return inject(err);
+	if (!real)
+		real = (accept4_fn)dlsym(RTLD_NEXT, "accept4");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(fd, addr, len, flags);
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len) {
+	static accept_fn real = NULL;
+	int err = accept_fault();
+	if (err)
+		return inject(err);
+	if (!real)
+		real = (accept_fn)dlsym(RTLD_NEXT, "accept");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(fd, addr, len);
 }

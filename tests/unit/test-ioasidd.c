@@ -257,6 +257,48 @@ static void test_lease_table_exclusivity(void) {
 	CU_ASSERT_PTR_NULL(t.head);
 }
 
+/*
+ * Owner lookups scan every device and group of every lease, found or not: an ended or revoked
+ * lease owns the groups and devices whose files are still held, and only those. Lookups that
+ * miss walk each array to its end, so an off-by-one in a scan reads past it (the asan tier of
+ * tests/mutation/run.py sees that).
+ */
+static void test_lease_table_lookup_ends(void) {
+	LeaseTable t = { 0 };
+	Lease *live = mk(1000, "0000:01:00.0", 5);
+	ASSERT_OK(lease_add_device(live, "0000:01:00.1", 5, -EBADF));
+	ASSERT_OK(lease_add_device(live, "0000:02:00.0", 6, -EBADF));
+	Lease *ended = mk(1001, "0000:03:00.0", 7);
+	ASSERT_OK(lease_add_device(ended, "0000:03:00.1", 8, -EBADF));
+	ASSERT_OK(lease_add_device(ended, "0000:04:00.0", 9, -EBADF));
+	ASSERT_OK(lease_table_add(&t, live));
+	ASSERT_OK(lease_table_add(&t, ended));
+	ended->state = LEASE_ENDED;
+	ended->devices[0].held = false;
+	ended->devices[1].held = true; /* only 03:00.1 (group 8) is still held */
+	ended->devices[2].held = false;
+
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 5), live);
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 6), live);
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, 7));
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 8), ended);
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, 9));
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, 10));
+	CU_ASSERT_PTR_EQUAL(lease_table_device_owner(&t, "0000:02:00.0"), live);
+	CU_ASSERT_PTR_NULL(lease_table_device_owner(&t, "0000:03:00.0"));
+	CU_ASSERT_PTR_EQUAL(lease_table_device_owner(&t, "0000:03:00.1"), ended);
+	CU_ASSERT_PTR_NULL(lease_table_device_owner(&t, "0000:04:00.0"));
+	CU_ASSERT_PTR_NULL(lease_table_device_owner(&t, "0000:05:00.0"));
+
+	/* Revoked: the same rule. Once nothing is held, the lease owns nothing. */
+	ended->state = LEASE_REVOKED;
+	CU_ASSERT_PTR_EQUAL(lease_table_group_owner(&t, 8), ended);
+	ended->devices[1].held = false;
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&t, 8));
+	CU_ASSERT_PTR_NULL(lease_table_device_owner(&t, "0000:03:00.1"));
+	lease_table_clear(&t);
+}
+
 static void test_lease_strings(void) {
 	LeaseMode m;
 	ASSERT_OK(lease_mode_from_string("unbound", &m));
@@ -956,6 +998,7 @@ static CU_TestInfo tests[] = {
 	{ "lease_ids", test_lease_ids },
 	{ "lease_groups_sorted", test_lease_groups_sorted },
 	{ "lease_table_exclusivity", test_lease_table_exclusivity },
+	{ "lease_table_lookup_ends", test_lease_table_lookup_ends },
 	{ "lease_strings", test_lease_strings },
 	{ "lease_legacy_free", test_lease_legacy_free },
 	{ "lease_legacy_revoke", test_lease_legacy_revoke },

@@ -227,6 +227,41 @@ static void test_pipelining(void) {
 	varlink_stream_free(b);
 }
 
+/*
+ * The input buffer grows in steps (16 KiB, then doubling, never beyond the message limit)
+ * whenever less than 4 KiB of it is free, so each read has room for at least 4 KiB unless the
+ * limit is that close: a read returns what fits.
+ */
+static void test_fill_growth(void) {
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	static char buf[20000];
+	memset(buf, 'x', sizeof(buf));
+	int fd = varlink_stream_fd(a);
+	CU_ASSERT_EQUAL_FATAL(write(fd, buf, 12288), 12288);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 12288); /* a first buffer of 16 KiB */
+	CU_ASSERT_EQUAL_FATAL(write(fd, buf, 8192), 8192);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 4096); /* 4 KiB free: no growth yet */
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 4096); /* full: doubled to 32 KiB */
+	CU_ASSERT_EQUAL_FATAL(write(fd, buf, 20000), 20000);
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 12288); /* 32 KiB, full */
+	CU_ASSERT_EQUAL(varlink_stream_fill(b), 7712);  /* 64 KiB: the limit */
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 40480);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+}
+
+/* A peer that closes with data of ours unread resets the connection: the error is
+ * ECONNRESET, not a retry (EAGAIN) that would leave the connection open for nothing. */
+static void test_fill_reset(void) {
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(b), "{}", 3), 3);
+	varlink_stream_free(a);
+	ASSERT_ERR(varlink_stream_fill(b), ECONNRESET);
+	varlink_stream_free(b);
+}
+
 static void test_oversize(void) {
 	VarlinkStream *a = NULL, *b = NULL;
 	pair(64, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
@@ -245,10 +280,11 @@ static void test_oversize(void) {
 	memset(buf, 'x', sizeof(buf));
 	buf[150] = '\0';
 	CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), buf, 151), 151);
-	int r;
-	while ((r = varlink_stream_fill(b)) > 0)
-		CU_ASSERT_FALSE(varlink_stream_has_message(b));
-	ASSERT_ERR(r, EMSGSIZE);
+	/* The read that brings the 64th byte without a NUL says so at once, and so does every
+	 * later call (not a zero-byte read that would pass for EOF). */
+	ASSERT_ERR(varlink_stream_fill(b), EMSGSIZE);
+	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 64);
+	ASSERT_ERR(varlink_stream_fill(b), EMSGSIZE);
 	CU_ASSERT_EQUAL(varlink_stream_input_buffered(b), 64);
 
 	/* The writer refuses to queue what the peer would refuse. */
@@ -1353,6 +1389,8 @@ static CU_TestInfo tests[] = {
 	{ "split_reads", test_split_reads },
 	{ "pipelining", test_pipelining },
 	{ "oversize", test_oversize },
+	{ "fill_growth", test_fill_growth },
+	{ "fill_reset", test_fill_reset },
 	{ "bad_json_and_depth", test_bad_json },
 	{ "tokener_reuse", test_tokener_reuse },
 	{ "send", test_send },
