@@ -237,13 +237,11 @@ check-daemon-bypass: build-tests
 
 # Layers (tests/tools/layers.map, README "Source layout"), from nm of the objects: which
 # object uses which, no use of a higher layer, no loop between object files, no #include of
-# a higher layer. The checker's own test first. The daemon's objects are checked too but in
-# report-only mode: their loops are printed and do not fail the check until the daemon's
-# restructuring (issue 14) removes them; then drop --report-only ioasidd.
+# a higher layer. The checker's own test first. The daemon's objects are checked like the
+# rest: no loop among them either.
 check-layers: all
 	python3 tests/tools/link-layers-test.py
-	@echo "check-layers: ioasidd is reported only (its loops are listed and do not fail)"
-	python3 tests/tools/link-layers.py $(B) --report-only ioasidd
+	python3 tests/tools/link-layers.py $(B)
 .PHONY: check-layers
 
 check-unit: $(RUN_TESTS)

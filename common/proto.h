@@ -14,23 +14,30 @@
 #define IOASID_IFACE_BROKER "io.ioasid.Broker"
 #define IOASID_IFACE_MANAGER "io.ioasid.Manager"
 
-/* Named errors. */
-#define IOASID_ERROR_PERMISSION_DENIED "io.ioasid.PermissionDenied"
-#define IOASID_ERROR_NO_SUCH_DEVICE "io.ioasid.NoSuchDevice"
-#define IOASID_ERROR_GROUP_NOT_VIABLE "io.ioasid.GroupNotViable"
-#define IOASID_ERROR_GROUP_OWNED "io.ioasid.GroupOwned"
-#define IOASID_ERROR_DEVICE_BUSY "io.ioasid.DeviceBusy"
-#define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.DependentOwned"
+/* Named errors, each qualified by the interface whose IDL declares it (the IDL files in
+ * common/), as the Varlink spec requires. The one list: the daemon sends these, the client
+ * matches them. */
+#define IOASID_ERROR_PERMISSION_DENIED "io.ioasid.Broker.PermissionDenied"
+#define IOASID_ERROR_NO_SUCH_DEVICE "io.ioasid.Broker.NoSuchDevice"
+#define IOASID_ERROR_GROUP_NOT_VIABLE "io.ioasid.Broker.GroupNotViable"
+#define IOASID_ERROR_GROUP_OWNED "io.ioasid.Broker.GroupOwned"
+#define IOASID_ERROR_DEVICE_BUSY "io.ioasid.Broker.DeviceBusy"
+#define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.Broker.DependentOwned"
+#define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.Broker.LimitExceeded"
+#define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.Broker.LayoutConflict"
+#define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.Broker.NoSuchLease"
+#define IOASID_ERROR_PROTOCOL "io.ioasid.Broker.ProtocolError"
+#define IOASID_ERROR_SYSTEM "io.ioasid.Broker.SystemError"
+#define IOASID_ERROR_MANAGER_PERMISSION_DENIED "io.ioasid.Manager.PermissionDenied"
+#define IOASID_ERROR_RELOAD_FAILED "io.ioasid.Manager.ReloadFailed"
+#define IOASID_ERROR_MANAGER_NO_SUCH_LEASE "io.ioasid.Manager.NoSuchLease"
+#define IOASID_ERROR_NO_SUCH_STAGED "io.ioasid.Manager.NoSuchStaged"
 #define IOASID_ERROR_NO_SUCH_USER "io.ioasid.Manager.NoSuchUser"
 #define IOASID_ERROR_OWNER_DENIED "io.ioasid.Manager.OwnerDenied"
-#define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.LimitExceeded"
-#define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.LayoutConflict"
-#define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.NoSuchLease"
-#define IOASID_ERROR_PROTOCOL "io.ioasid.ProtocolError"
-#define IOASID_ERROR_SYSTEM "io.ioasid.SystemError"
 #define VARLINK_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
 #define VARLINK_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
 #define VARLINK_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+#define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
 /* Limits (client-controlled quantities). */
 #define IOASID_MAX_MESSAGE (64 * 1024)      /* bytes of one request, NUL included */

@@ -10,6 +10,7 @@
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/verbs.h"
+#include "policy/policy.h"
 
 /* Every option but the global ones belongs to some verbs; the verb table says which, and an
  * option given to a verb that does not take it is a usage error naming both. */
@@ -294,7 +295,7 @@ static int parse_argv(int argc, char **argv) {
 			arg_legacy = true;
 			break;
 		case OPT_MODE:
-			if (!streq(optarg, "attached") && !streq(optarg, "unbound"))
+			if (policy_mode_from_string(optarg) < 0)
 				return ioasidctl_error(-EXIT_USAGE,
 						       "Unknown mode '%s' (attached or unbound)", optarg);
 			arg_mode = optarg;
@@ -349,7 +350,7 @@ static int parse_argv(int argc, char **argv) {
 			arg_config = optarg;
 			break;
 		case OPT_LIFETIME:
-			if (!streq(optarg, "connection") && !streq(optarg, "process"))
+			if (policy_lifetime_from_string(optarg) < 0)
 				return ioasidctl_error(-EXIT_USAGE,
 						       "Unknown lifetime '%s' (connection or process)",
 						       optarg);

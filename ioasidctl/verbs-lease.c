@@ -36,7 +36,7 @@ static bool error_is_refusal(const IoasidError *e) {
 	static const char *const refusals[] = {
 		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_GROUP_NOT_VIABLE,
 		IOASID_ERROR_GROUP_OWNED,       IOASID_ERROR_DEVICE_BUSY,
-		IOASID_ERROR_DEPENDENT_OWNED,   "io.ioasid.Manager.PermissionDenied",
+		IOASID_ERROR_DEPENDENT_OWNED,   IOASID_ERROR_MANAGER_PERMISSION_DENIED,
 		IOASID_ERROR_OWNER_DENIED,
 	};
 	for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
@@ -1182,7 +1182,7 @@ int verb_stage(int argc, char **argv) {
 			return ioasidctl_error(EXIT_USAGE, "'stage' needs --for USER|UNIT");
 		if (!arg_devices)
 			return ioasidctl_error(EXIT_USAGE, "'stage' needs --device BDF");
-		if (arg_mode && !streq(arg_mode, "attached") && !streq(arg_mode, "unbound"))
+		if (arg_mode && policy_mode_from_string(arg_mode) < 0)
 			return ioasidctl_error(EXIT_USAGE, "--mode is attached or unbound");
 	}
 	r = connect_daemon(&c);

@@ -11,6 +11,7 @@
  * A bug elsewhere in the daemon then acts with no more than uid 0's plain file permissions.
  * Capabilities are per thread: helper threads drop everything (caps_drop_thread()).
  * CAP_CHOWN stays permitted until the daemon's own socket exists (socket-group), then goes.
+ * Layer: a leaf, used by main, server, manager, context and closer.
  */
 #include <linux/capability.h>
 #include <sys/prctl.h>

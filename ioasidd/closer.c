@@ -14,6 +14,7 @@
  * find it full: every fd in it is still open in this process. Only when the pipe could not
  * be made that large and the thread is stuck does the loop close synchronously, rather than
  * let fds pile up without bound.
+ * Layer: a leaf (caps, log, common/varlink), used by main, server and state.
  */
 #include <fcntl.h>
 #include <pthread.h>

@@ -5,6 +5,7 @@
  * the grants of both sides say share-reset / split-sriov. The holder of a dependent is the
  * lease or staged context holding its IOMMU group (a group taken implicitly counts too).
  * The same uid may always hold dependents in separate leases.
+ * Layer: below broker.c (which turns a conflict into DependentOwned); reads the lease table.
  */
 #include "common/depend.h"
 #include "common/macro.h"
@@ -75,37 +76,4 @@ void dependents_conflict_reason(const DependConflict *c, char *buf, size_t size)
 		snprintf(buf, size, "%s is the PF of %s, %s", c->device, c->dependent, owner);
 		break;
 	}
-}
-
-int dependents_check(Connection *c, uid_t uid, const Device *const *devices, size_t n,
-		     bool share_reset, bool split_sriov) {
-	Manager *m = c->manager;
-	DependConflict x;
-	if (m->testing_bypass)
-		return 0; /* no exclusivity bookkeeping: the kernel's answer shows */
-	int r = dependents_conflict(m, uid, devices, n, share_reset, split_sriov, &x);
-	/* A holder let go of and not probed yet counts as holding: probed before a refusal. */
-	if (r > 0 && x.holder->probe_due && hold_settle(m))
-		r = dependents_conflict(m, uid, devices, n, share_reset, split_sriov, &x);
-	if (r == 0)
-		return 0;
-	if (r < 0) {
-		json_object *p = json_object_new_object();
-		json_object_object_add(p, "errno", json_object_new_int(-r));
-		json_object_object_add(p, "errnoName", json_object_new_string(strna(errno_name(r))));
-		json_object_object_add(p, "operation", json_object_new_string("dependents"));
-		json_object_object_add(p, "device", NULL);
-		return connection_error(c, IOASID_ERROR_SYSTEM, p), 1;
-	}
-	char owner[128], reason[300];
-	dependents_conflict_owner(&x, owner, sizeof(owner));
-	dependents_conflict_reason(&x, reason, sizeof(reason));
-	json_object *p = json_object_new_object();
-	json_object_object_add(p, "device", json_object_new_string(x.device));
-	json_object_object_add(p, "dependent", json_object_new_string(x.dependent));
-	json_object_object_add(p, "relation",
-			       json_object_new_string(depend_kind_to_string((DependKind)x.kind)));
-	json_object_object_add(p, "owner", json_object_new_string(owner));
-	json_object_object_add(p, "reason", json_object_new_string(reason));
-	return connection_error(c, IOASID_ERROR_DEPENDENT_OWNED, p), 1;
 }

@@ -39,6 +39,7 @@
  * open): those are the probes the deferred first probe saves, while a lease whose files are
  * closed is probed once either way.
  */
+/* Layer: below manager and broker; calls lease.c, state.c (STATUS=) and the kernel seam. */
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -270,7 +271,7 @@ void hold_recheck(Manager *m, int group) {
 			(void)hold_recheck_lease(m, l);
 	}
 	hold_arm(m);
-	manager_update_status(m);
+	state_update_status(m);
 }
 
 static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -300,7 +301,7 @@ bool hold_settle(Manager *m) {
 	}
 	if (probed) {
 		hold_arm(m);
-		manager_update_status(m);
+		state_update_status(m);
 	}
 	return probed;
 }

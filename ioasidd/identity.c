@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Who is on the other end of a connection, taken once at accept: SO_PEERCRED, SO_PEERGROUPS,
+ * SO_PEERPIDFD, SO_PEERSEC, and the cgroup (system unit, user unit) read under the pidfd
+ * liveness check, with systemd's semantics. Layer: a leaf (common/ only), used by the server,
+ * the broker (a peer's policy view) and state.
+ */
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>

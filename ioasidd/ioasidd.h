@@ -2,19 +2,31 @@
 #pragma once
 
 /*
- * ioasidd: the state shared by the daemon's modules.
- *   main.c      arguments, setup, signals, sd_notify
- *   server.c    listener, connections, framing, deadlines, dispatch
- *   identity.c  peer identity taken once at accept
- *   methods.c   the Varlink method table and the handlers
- *   acquire.c   Acquire, in the order of DESIGN.md
- *   lease.c     the lease table, its lifecycle (lease_set_state), group exclusivity
- *   log.c       logging (journal or stderr) and audit records
- *   udev.c      hotplug and driver changes on the live host
- *   state.c     leases across restarts (systemd fdstore + a sealed state memfd)
- *   closer.c    a thread that closes fds clients pushed on us (a close may block)
- *   caps.c      capabilities permitted only, raised around the calls that need them
- *   hold.c      groups held by leases that ended while their fds live on (kernel probes)
+ * ioasidd: the types the daemon's modules share and the prototypes of its lower layers.
+ * Requests flow one way; each file calls only the layers below it (README, "Source layout"):
+ *
+ *   main.c           arguments, start, signals, the loop
+ *   listener.c       the listening socket and the accept loop (-> server)
+ *   server.c         connections, framing, deadlines, the only sender
+ *   dispatch.c       a call through the method tables: authorization and parameters
+ *                    checked once, then the handler
+ *   method-*.c       one file per interface: its method table and handlers (method.h)
+ *   method.c         parameter specs, Reply, json-c helpers for replies
+ *   broker.c         Acquire's resolve, decide and audit, group and dependency checks: a
+ *                    plan or a named refusal (broker.h)
+ *   context.c        the kernel context for a plan, with rollback (context.h)
+ *   manager.c        the lease table's life: hand-over, end, revoke, reload, re-evaluation,
+ *                    device events; reaches the server only through ManagerHooks
+ *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   stage.c          staged contexts: owner selectors, matching, explaining a mismatch
+ *   dependents.c     PF, VFs and reset partners held by other owners
+ *   hold.c           groups held by leases that ended while their fds live on
+ *   state.c          leases across restarts (systemd fdstore + a sealed state memfd)
+ *   lease.c          Lease and LeaseTable: the lifecycle (lease_set_state), exclusivity
+ *   identity.c       peer identity taken once at accept
+ *   refusal.c        a named error with its parameters, as C data
+ *   log.c            logging and audit records
+ *   closer.c, caps.c a thread that closes client fds; capabilities raised around calls
  */
 
 #include <stdbool.h>
@@ -214,7 +226,9 @@ struct Lease {
 	char *label;
 
 	Manager *manager;
-	Connection *connection; /* the connection that acquired it; NULL once gone */
+	Connection *connection; /* the connection that acquired it (opaque below the server);
+				 * NULL once gone */
+	uint64_t connection_id;
 	int pidfd;              /* process lifetime: the owner's pidfd */
 	sd_event_source *pidfd_source;
 
@@ -231,6 +245,10 @@ struct LeaseTable {
 const char *lease_lifetime_to_string(PolicyLifetime l);
 const char *lease_mode_to_string(LeaseMode m);
 int lease_mode_from_string(const char *s, LeaseMode *ret);
+/* The same for a parameter spec (method.h): the LeaseMode ("attached", "unbound") or
+ * PolicyLifetime ("connection", "process") named by s, or -EINVAL. */
+int lease_mode_parse(const char *s);
+int lease_lifetime_parse(const char *s);
 
 /* "new", "staged", "pending", "active", "revoked", "ended" (the "state" of ListLeases). */
 const char *lease_state_to_string(LeaseState s);
@@ -304,13 +322,31 @@ int lease_table_add(LeaseTable *t, Lease *l);
 void lease_table_remove(LeaseTable *t, Lease *l);
 /* Frees every lease. */
 void lease_table_clear(LeaseTable *t);
+/* The BDFs of l, comma-separated, in buf. */
+const char *lease_devices_text(const Lease *l, char *buf, size_t size);
+/* The one record of the Acquire whose reply carries l's fds: "allow" once they are delivered
+ * (delivered true), else "deny" with cause and why (the client or the daemon went first). */
+void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, const char *why);
 
 /* ---- manager ---- */
 
-typedef struct MonitorSub {
-	Connection *connection;
-	struct MonitorSub *next;
-} MonitorSub;
+/*
+ * What the manager needs from the server above it, registered by the server
+ * (server_register_hooks()); unset hooks do nothing (unit tests run the manager alone).
+ *   lease_event      "lease-acquired", "lease-released", "lease-revoked": for Monitor
+ *   device_event     a udev event: for Monitor
+ *   lease_ending     lease l of connection c is ending: true when it is the lease whose
+ *                    reply c still has queued (c forgets it: the reply is not l's any more)
+ *   lease_ended      a lease of connection c ended: c may fall under the idle deadline again
+ *   connection_store put c's socket in the fdstore (its connection-lifetime lease is kept)
+ */
+typedef struct ManagerHooks {
+	void (*lease_event)(Manager *m, const Lease *l, const char *event);
+	void (*device_event)(Manager *m, const char *event, const char *bdf);
+	bool (*lease_ending)(Manager *m, Connection *c, const Lease *l);
+	void (*lease_ended)(Manager *m, Connection *c);
+	int (*connection_store)(Manager *m, Connection *c);
+} ManagerHooks;
 
 struct Manager {
 	sd_event *event;
@@ -323,6 +359,7 @@ struct Manager {
 	Policy *policy;
 	uint64_t generation;
 
+	/* The server's (server.c); nothing below it reads these. */
 	int listen_fd;
 	bool socket_activated;
 	bool socket_created; /* we created socket_path: unlink at exit */
@@ -330,8 +367,9 @@ struct Manager {
 	sd_event_source *accept_retry; /* EMFILE back-off timer */
 
 	Connection *connections;
-	size_t n_connections;
+	size_t n_connections; /* kept by the server, read by Status */
 	uint64_t next_connection_id;
+	ManagerHooks hooks;
 
 	LeaseTable leases;
 
@@ -349,51 +387,17 @@ struct Manager {
 	bool stopping;
 };
 
-struct Connection {
-	Manager *manager;
+/* A connection kept in the fdstore for a restored connection-lifetime lease: its old id and
+ * its socket, handed up for the server to adopt (state never adopts one itself). */
+typedef struct StoredConnection {
 	uint64_t id;
-	VarlinkStream *stream;
-	sd_event_source *io;
-	sd_event_source *idle_timer; /* idle / request deadline; may fire early (idle_deadline) */
-	uint64_t idle_deadline;      /* CLOCK_MONOTONIC usec when idle closes it; 0 = exempt */
-	sd_event_source *send_timer; /* reply not drained in time */
-	sd_event_source *defer_free; /* set once closing */
-	sd_event_source *more;       /* oneshot: a complete request is still buffered */
-	Peer peer;
-	bool monitor;        /* subscribed to Monitor (more) */
-	bool closing;
-	bool read_eof;       /* peer shut down its side: flush, then close */
-	bool suppress_reply; /* dispatching a oneway call */
-	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
-	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
-	bool reply_dropped;   /* at shutdown: the pending lease's reply was dropped unsent */
-	Connection *next, *prev;
-};
+	int fd;
+} StoredConnection;
 
-/* server.c */
-int server_listen(Manager *m);
-/* At exit: finish replies already started, drop the rest whole (see server.c). */
-void server_drain(Manager *m);
-void server_close_all(Manager *m);
-/* Queues a message on c and flushes what it can; errors close c (deferred). fds may be
- * NULL. Returns 0 or -errno. */
-int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds);
-int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds);
-/* Convenience: a reply / an error with parameters (taken, may be NULL). */
-int connection_reply(Connection *c, json_object *params, bool continues);
-int connection_error(Connection *c, const char *error, json_object *params);
-/* (Re)arms the idle deadline unless c holds a lease or a Monitor subscription. */
-void connection_rearm_idle(Connection *c);
-/* Marks c to be closed once the current dispatch is done. */
-void connection_close(Connection *c, const char *why);
-size_t server_count_uid(const Manager *m, uid_t uid);
+/* ---- manager.c: the lease table's life (below the method layer, above lease/hold/state) ---- */
 
-/* methods.c */
-int methods_dispatch(Connection *c, const char *method, const DocNode *params, unsigned flags);
-/* Sends a lease event to Monitor subscribers allowed to see it. */
-void methods_notify_lease(Manager *m, const Lease *l, const char *event);
-/* sd_notify STATUS= with the lease and connection counts (under systemd only). */
-void manager_update_status(Manager *m);
+/* Does peer match an admin rule? audit: write the allow/deny record for method. */
+bool manager_is_admin(Manager *m, const Peer *peer, const char *method, bool audit);
 /* Ends a lease: unlinks it, notifies monitors, closes the daemon's references. Audited as
  * "release" with by's method and cause (a delivered lease), or as the deny of its Acquire (a
  * reply still queued); manager_end_lease() is for a cause the record need not name. */
@@ -402,8 +406,6 @@ void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char
 /* At exit: ends every lease and staged context, audited with cause "shutdown" and why, except
  * process-lifetime leases kept in the fdstore (the next instance restores them). */
 void manager_stop_leases(Manager *m, const char *why);
-/* The BDFs of l, comma-separated, in buf. */
-const char *lease_devices_text(const Lease *l, char *buf, size_t size);
 /* The connection is going away: end its connection-lifetime leases and those never
  * delivered; process-lifetime leases that were delivered outlive it. */
 void manager_connection_gone(Manager *m, Connection *c);
@@ -428,10 +430,12 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error);
  * manager_revoke_lease: revokes l (lease_revoke_kernel, then SIGTERM through the holder's
  * pidfd when sig), forgets it in the fdstore, audits (action "revoke", by's method and cause,
  * reason why) and tells Monitor subscribers. The record stays, state "revoked". Staged
- * contexts are not leases: drop them with manager_end_lease().
+ * contexts are not leases: drop them with manager_drop_staged().
  */
 void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
 			  const char *why);
+/* Drops a staged context, audited ("drop-staged"). */
+void manager_drop_staged(Manager *m, Lease *l, const AuditActor *by, const char *reason);
 /*
  * manager_reevaluate: after a policy change, asks the current policy about every lease and
  * staged context, device by device, with the holder's (owner's) identity. A lease no longer
@@ -446,11 +450,17 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by);
  * dropped; both audited. A rebind to vfio-pci changes nothing.
  */
 void manager_device_gone(Manager *m, const char *bdf, const char *driver);
+/* A udev event, for Monitor subscribers (through the server's hook). */
+void manager_device_event(Manager *m, const char *event, const char *bdf);
+/*
+ * manager_restore: leases kept in the fdstore by the previous instance (state_restore(),
+ * whose *ret_conns the caller has the server adopt), their owners' pidfds watched again.
+ * Returns how many were restored.
+ */
+int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
+		    StoredConnection **ret_conns, size_t *ret_n_conns);
 
-/* Sends a device event (udev) to every Monitor subscriber. */
-void methods_notify_device(Manager *m, const char *event, const char *bdf);
-
-/* hold.c */
+/* ---- hold.c ---- */
 /*
  * hold_after_close: l was delivered and the daemon is letting go of it (revoked, or ending):
  * closes the daemon's references and marks each device held until probed (LeaseDevice.held,
@@ -504,50 +514,19 @@ void dependents_conflict_owner(const DependConflict *c, char *buf, size_t size);
 /* "0000:02:00.1 shares a bus reset with 0000:02:00.0, leased to uid 1001 (lease L)",
  * "... is a VF of ...", "... is the PF of ...". */
 void dependents_conflict_reason(const DependConflict *c, char *buf, size_t size);
-/* dependents_conflict() for an Acquire or Stage on c: 0 when free, 1 when the DependentOwned
- * error (or a SystemError) was sent. Skipped under --testing-bypass. */
-int dependents_check(Connection *c, uid_t uid, const Device *const *devices, size_t n,
-		     bool share_reset, bool split_sriov);
 
-/* stage.c: staged contexts around acquire.c's method_stage. */
+/* stage.c: staged contexts (built by context.c, kept by manager.c). */
 /* The identity a staged owner (uid, or "unit NAME") is judged with, as no peer is there: uid,
  * its primary and supplementary groups from the user database, the unit (pinned by a pidfd
  * when it is handed over); no cgroup, no label. groups (max_groups) is the storage. */
 void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
 		      PolicyPeer *ret);
-/* "uid N", "user NAME", "unit NAME" -> uid or unit. 0, or 1 when the error was sent
- * (InvalidParameter for a malformed selector or uid 65534, Manager.NoSuchUser). */
-int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_unit);
-/* The owner's policy for each device, in mode and layout, as the daemon would decide its
- * Acquire (identity from the user database). 0 with the grants' share-reset/split-sriov
- * (all devices), or 1 when Manager.OwnerDenied was sent naming the device and the rule. */
-int stage_check_owner(Connection *c, const char *owner, uid_t uid, const char *unit, LeaseMode mode,
-		      const char *layout, const Device *const *devices, size_t n,
-		      bool *ret_share_reset, bool *ret_split_sriov);
-/* Drops l (audited) after seconds. 0 or -errno. */
-int stage_arm_expiry(Manager *m, Lease *l, uint64_t seconds);
 /* The staged context is being handed over: no expiry any more. */
 void stage_disarm(Lease *l);
-bool stage_owned_by(const Lease *l, const Connection *c);
-/* A context staged for c's peer holding exactly these devices (any mode, layout), or NULL. */
-const Lease *stage_find_for(const Manager *m, const Connection *c, const Device *const *devices,
-			    size_t n);
-/* A device of the request is held by a context staged for c's peer that the request does not
- * match: DeviceBusy saying what was staged (mode, layout or devices). 1 when sent, else 0. */
-int stage_explain_mismatch(Connection *c, const Device *const *devices, size_t n, LeaseMode mode,
-			   const char *layout);
-
-/* acquire.c */
-int method_acquire(Connection *c, const DocNode *params);
-int method_stage(Connection *c, const DocNode *params);
-/* The pidfd of a process-lifetime lease became readable: its owner exited. */
-int lease_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-/* The one record of the Acquire whose reply carries l's fds: "allow" once they are delivered
- * (delivered true), else "deny" with cause and why (the client or the daemon went first). */
-void acquire_audit_lease(const Lease *l, bool delivered, const char *cause, const char *why);
-
-/* server.c: a connection from a socket kept across a restart (fdstore), with its old id. */
-int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
+bool stage_owned_by(const Lease *l, const Peer *peer);
+/* A context staged for peer holding exactly these devices (any mode, layout), or NULL. */
+Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices,
+		      size_t n);
 
 /* closer.c: received fds nobody takes are closed by a helper thread. 0 or -errno. */
 int closer_start(void);
@@ -579,15 +558,29 @@ int caps_prlimit(pid_t pid, int resource, const struct rlimit *new_limit,
 		 struct rlimit *old_limit);
 int caps_pidfd_send_signal(int pidfd, int sig);
 
-/* state.c */
+/* state.c: systemd's view of the daemon: the fdstore and STATUS=. */
 int state_save(Manager *m);
+/* Stores l's fds (and, for a connection-lifetime lease, its connection through
+ * hooks.connection_store). 0 or -errno. */
 int state_store_lease(Manager *m, Lease *l);
 void state_forget_lease(Manager *m, Lease *l);
-int state_store_connection(Manager *m, Connection *c);
-void state_forget_connection(Manager *m, Connection *c);
-/* Restores leases from the state memfd (taken, may be -EBADF) and the stored fds (names[i]
- * for fds[i]; claimed entries are set to -EBADF, the rest closed). Returns how many. */
-int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n);
-
-/* Small JSON helpers (methods.c). */
-json_object *json_str_or_null(const char *s);
+/* A connection's socket under "C<id>". 0 or -errno. */
+int state_store_connection(Manager *m, uint64_t id, int fd);
+void state_forget_connection(Manager *m, uint64_t id);
+/*
+ * state_restore: restores leases from the state memfd (taken, may be -EBADF) and the stored
+ * fds (names[i] for fds[i]; claimed entries are set to -EBADF, the rest closed). The sockets
+ * of connection-lifetime leases come back in *ret_conns (malloc'd; the caller adopts them and
+ * tells state_restore_attach(), then calls state_restore_finish()). The owners' pidfds are
+ * not watched yet (manager_restore()). Returns how many leases were restored.
+ */
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
+		  StoredConnection **ret_conns, size_t *ret_n_conns);
+/* The connection with the old id id was adopted as c (NULL: it could not be): its restored
+ * leases are c's. */
+void state_restore_attach(Manager *m, uint64_t id, Connection *c);
+/* Restored connection-lifetime leases without their connection are dropped (logged), the
+ * others stored again. Returns how many were dropped. */
+int state_restore_finish(Manager *m);
+/* sd_notify STATUS= with the lease and connection counts (under systemd only). */
+void state_update_status(Manager *m);

@@ -1,29 +1,80 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Leases and the lease table: ids, devices and groups, group exclusivity, the kernel side of
+ * a revocation, the Acquire's audit record. Layer: below manager, broker, context, hold and
+ * state; calls only log.c and common/ (the kernel seam, to close and detach).
+ */
 #include <sys/random.h>
 #include <time.h>
 
 #include "common/macro.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
+#include "ioasidd/log.h"
+
+static const char *const lease_mode_names[] = {
+	[LEASE_MODE_ATTACHED] = "attached",
+	[LEASE_MODE_UNBOUND] = "unbound",
+	[LEASE_MODE_LEGACY] = "legacy",
+};
 
 const char *lease_lifetime_to_string(PolicyLifetime l) {
-	return l == POLICY_LIFETIME_PROCESS ? "process" : "connection";
+	return strna(policy_lifetime_to_string(l));
 }
 
 const char *lease_mode_to_string(LeaseMode m) {
-	return m == LEASE_MODE_LEGACY	? "legacy"
-	       : m == LEASE_MODE_UNBOUND ? "unbound"
-					  : "attached";
+	return (size_t)m < ELEMENTSOF(lease_mode_names) ? lease_mode_names[m] : "n/a";
 }
 
 int lease_mode_from_string(const char *s, LeaseMode *ret) {
-	if (streq(s, "attached"))
-		*ret = LEASE_MODE_ATTACHED;
-	else if (streq(s, "unbound"))
-		*ret = LEASE_MODE_UNBOUND;
-	else
-		return -EINVAL;
+	int m = lease_mode_parse(s);
+	if (m < 0)
+		return m;
+	*ret = (LeaseMode)m;
 	return 0;
+}
+
+/* Legacy is what the daemon makes of an attached request on a legacy kernel: never asked. */
+int lease_mode_parse(const char *s) {
+	for (size_t i = 0; s && i < ELEMENTSOF(lease_mode_names); i++)
+		if (i != LEASE_MODE_LEGACY && streq(lease_mode_names[i], s))
+			return (int)i;
+	return -EINVAL;
+}
+
+int lease_lifetime_parse(const char *s) {
+	return policy_lifetime_from_string(s);
+}
+
+const char *lease_devices_text(const Lease *l, char *buf, size_t size) {
+	size_t j = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n_devices && j < size; i++)
+		j += (size_t)snprintf(buf + j, size - j, "%s%s", i ? "," : "", l->devices[i].bdf);
+	return buf;
+}
+
+void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, const char *why) {
+	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20], reason[512];
+	if (delivered)
+		snprintf(reason, sizeof(reason), "allowed by rule at %s; fds delivered",
+			 strna(l->rule));
+	else
+		snprintf(reason, sizeof(reason), "reply with the fds not delivered: %s", why);
+	audit_log(&(AuditRecord){
+		.action = delivered ? "allow" : "deny",
+		.message_id = delivered ? IOASID_MESSAGE_ALLOW : IOASID_MESSAGE_DENY,
+		.method = "io.ioasid.Broker.Acquire",
+		.cause = cause,
+		.device = lease_devices_text(l, devs, sizeof(devs)),
+		.rule = l->rule,
+		.reason = reason,
+		.lease = delivered ? l->id : NULL,
+		.uid = l->uid,
+		.pid = l->pid,
+		.unit = l->unit,
+		.generation = l->generation,
+	});
 }
 
 static const char *const lease_state_table[_LEASE_STATE_MAX] = {

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Logging (the journal under systemd, else one line on stderr) and audit records, denials
+ * rate-limited per uid. Layer: a leaf, used by every other daemon file.
+ */
 #include <assert.h>
 #include <stdarg.h>
 #include <sys/uio.h>

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ioasidd's entry: arguments, the start (policy, host model, kernel backend, capabilities,
+ * probes, signals, what systemd passed), the event loop and the orderly stop. Layer: the top;
+ * calls listener.c, server.c, manager.c, udev.c, hold.c and the leaf modules, never the
+ * method layer.
+ */
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/capability.h>
@@ -12,6 +18,7 @@
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
+#include "ioasidd/server.h"
 
 static const char *arg_kernel = "linux";
 static const char *arg_host;
@@ -214,6 +221,7 @@ static void manager_done(Manager *m) {
 	server_drain(m);
 	manager_stop_leases(m, stop_reason);
 	server_close_all(m);
+	listener_close(m);
 	lease_table_clear(&m->leases);
 	policy_free(m->policy);
 	kernel_free(m->kernel);
@@ -242,26 +250,188 @@ static void stdio_guard(void) {
 	}
 }
 
+/* --check-config: load the policy, print errors as file:line:col. The exit status. */
+static int check_config(void) {
+	Policy *p = NULL;
+	PolicyError e = { 0 };
+	int r = manager_load_policy(arg_config, 1, &p, &e);
+	if (r < 0) {
+		print_policy_error(arg_config, r, &e);
+		policy_error_done(&e);
+		return 1;
+	}
+	check_config_accounting(arg_config, p);
+	policy_free(p);
+	return 0;
+}
+
+/* The policy (fail closed: no READY=1 unless it loads), the host model and the kernel
+ * backend. 0 or -errno (logged). */
+static int start_model(Manager *m) {
+	PolicyError e = { 0 };
+	int r = manager_load_policy(arg_config, 1, &m->policy, &e);
+	if (r < 0) {
+		print_policy_error(arg_config, r, &e);
+		policy_error_done(&e);
+		return log_error_errno(r, "Refusing to start: the policy '%s' does not load",
+				       arg_config);
+	}
+	m->generation = 1;
+	if (arg_host) {
+		char *err = NULL;
+		r = host_load_json_file(arg_host, &m->host, &err);
+		if (r < 0) {
+			log_error("Cannot load host snapshot '%s': %s", arg_host,
+				  err ? err : strerror(-r));
+			free(err);
+			return r;
+		}
+	} else if ((r = host_load_live(&m->host)) < 0)
+		return log_error_errno(r, "Cannot scan the host: %m");
+	r = kernel_new(arg_kernel, m->host, &m->kernel);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up the '%s' kernel backend: %m", arg_kernel);
+	m->leases.kernel = m->kernel;
+	server_register_hooks(m);
+	return 0;
+}
+
+/* What this process and kernel can do, each shortfall a warning (and a line of Status). */
+static void start_probes(Manager *m) {
+	/* From here on no capability is effective: each is raised around its call (caps.c). */
+	int r = caps_setup();
+	if (r < 0)
+		log_warning_errno(r, "Cannot reduce the daemon's capabilities: %m");
+	m->pidfd_supported = identity_probe_pidfd();
+	if (!m->pidfd_supported) {
+		log_warning("SO_PEERPIDFD unsupported by this kernel: peers are identified by "
+			    "SO_PEERCRED only; pid, cgroup and process-lifetime rules deny");
+		strv_extend(&m->warnings, "SO_PEERPIDFD unsupported: pid-dependent rules deny");
+	}
+	char hidden[256];
+	if (identity_probe_proc(hidden, sizeof(hidden)) > 0) {
+		log_warning("%s: the cgroup of such a peer cannot be read, unit, user-unit and "
+			    "cgroup rules never match it", hidden);
+		strv_extend(&m->warnings, "/proc hides peers from the daemon (hidepid): unit, "
+					  "user-unit and cgroup rules never match them");
+	}
+	probe_accounting(m);
+	manager_warn_process_accounting(m);
+	warn_noiommu(m);
+}
+
+/* Signals, the closer thread, the event loop and its sources. 0 or -errno (logged). */
+static int start_loop(Manager *m) {
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* After the signal mask: the thread inherits it, so SIGHUP/SIGTERM reach the loop. */
+	int r = closer_start();
+	if (r < 0)
+		log_warning_errno(r, "No closer thread, fds pushed by clients are closed "
+				     "inline: %m");
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create the event loop: %m");
+	if (sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m) < 0 ||
+	    sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m) < 0 ||
+	    sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m) < 0)
+		return log_error_errno(EINVAL, "Cannot watch signals");
+	(void)sd_event_set_watchdog(m->event, true);
+	r = hold_start(m);
+	if (r < 0)
+		log_warning_errno(r, "Cannot watch the kernel backend's file releases: held groups "
+				     "are re-checked every few seconds only: %m");
+	if (!arg_host) {
+		r = udev_monitor_start(m);
+		if (r < 0)
+			log_warning_errno(r, "No udev monitor (hotplug and driver changes will not "
+					     "be seen until restart): %m");
+	}
+	return 0;
+}
+
+/* One fd systemd passed that is neither the state nor a stored lease or connection: the
+ * listening socket (socket activation), else dropped. 0 or -errno (logged). */
+static int take_other_fd(Manager *m, int fd, const char *name) {
+	if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return log_error_errno(errno, "Cannot set up the passed socket: %m");
+		m->listen_fd = fd;
+		m->socket_activated = true;
+		return 0;
+	}
+	log_warning("Unknown fd '%s' passed by systemd: dropped", name);
+	if (!isempty(name) && m->fdstore) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+		(void)sd_notify(false, msg);
+	}
+	safe_close(fd);
+	return 0;
+}
+
+/* The leases the previous instance kept in the fdstore, with the connections of those of
+ * connection lifetime (adopted here, by the server, under their old ids). */
+static void restore_leases(Manager *m, int state_fd, int *fds, char **names, size_t n) {
+	_cleanup_free_ StoredConnection *conns = NULL;
+	size_t n_conns = 0;
+	int k = manager_restore(m, state_fd, fds, names, n, &conns, &n_conns);
+	for (size_t i = 0; i < n_conns; i++) {
+		Connection *c = NULL;
+		if (server_adopt(m, conns[i].fd, conns[i].id, &c) >= 0)
+			state_restore_attach(m, conns[i].id, c);
+	}
+	k -= state_restore_finish(m);
+	log_info("Restored %d lease(s) from the fdstore", k);
+}
+
+/* What systemd passed: the listening socket (socket activation) and, after a restart, the
+ * fdstore entries that keep leases alive (restored here). 0 or -errno (logged). */
+static int take_passed_fds(Manager *m) {
+	m->fdstore = !isempty(getenv("NOTIFY_SOCKET"));
+	_cleanup_strv_free_ char **names = NULL;
+	int n_passed = sd_listen_fds_with_names(true, &names);
+	if (n_passed < 0)
+		return log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
+	int state_fd = -EBADF, r = 0;
+	_cleanup_free_ int *stored_fds =
+		n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
+	_cleanup_strv_free_ char **stored_names =
+		n_passed > 0 ? calloc((size_t)n_passed + 1, sizeof(char *)) : NULL;
+	size_t n_stored = 0;
+	for (int i = 0; i < n_passed && r >= 0; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (streq(name, "state") && state_fd < 0)
+			state_fd = fd;
+		else if ((name[0] == 'L' || name[0] == 'C') && stored_fds && stored_names &&
+			 (stored_names[n_stored] = strdup(name)))
+			stored_fds[n_stored++] = fd;
+		else
+			r = take_other_fd(m, fd, name);
+	}
+	if (r < 0)
+		return r;
+	if (state_fd >= 0 || n_stored > 0)
+		restore_leases(m, state_fd, stored_fds, stored_names, n_stored);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	stdio_guard();
 	log_setup();
 	int r = parse_argv(argc, argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : 0;
-
-	if (arg_check_config) {
-		Policy *p = NULL;
-		PolicyError e = { 0 };
-		r = manager_load_policy(arg_config, 1, &p, &e);
-		if (r < 0) {
-			print_policy_error(arg_config, r, &e);
-			policy_error_done(&e);
-			return 1;
-		}
-		check_config_accounting(arg_config, p);
-		policy_free(p);
-		return 0;
-	}
+	if (arg_check_config)
+		return check_config();
 
 	Manager m = {
 		.kernel_name = arg_kernel,
@@ -274,159 +444,12 @@ int main(int argc, char **argv) {
 	if (m.testing_bypass)
 		log_warning(
 		        "TESTING: group bookkeeping bypassed; never use this build in production");
-
-	/* Fail closed: no READY=1 unless the policy loaded. */
-	PolicyError e = { 0 };
-	r = manager_load_policy(arg_config, 1, &m.policy, &e);
-	if (r < 0) {
-		print_policy_error(arg_config, r, &e);
-		policy_error_done(&e);
-		log_error("Refusing to start: the policy '%s' does not load", arg_config);
-		return 1;
-	}
-	m.generation = 1;
-
-	if (arg_host) {
-		char *err = NULL;
-		r = host_load_json_file(arg_host, &m.host, &err);
-		if (r < 0) {
-			log_error("Cannot load host snapshot '%s': %s", arg_host,
-				  err ? err : strerror(-r));
-			free(err);
-			manager_done(&m);
-			return 1;
-		}
-	} else {
-		r = host_load_live(&m.host);
-		if (r < 0) {
-			log_error_errno(r, "Cannot scan the host: %m");
-			manager_done(&m);
-			return 1;
-		}
-	}
-
-	r = kernel_new(arg_kernel, m.host, &m.kernel);
-	if (r < 0) {
-		log_error_errno(r, "Cannot set up the '%s' kernel backend: %m", arg_kernel);
+	if (start_model(&m) < 0) {
 		manager_done(&m);
 		return 1;
 	}
-	m.leases.kernel = m.kernel;
-
-	/* From here on no capability is effective: each is raised around its call (caps.c). */
-	r = caps_setup();
-	if (r < 0)
-		log_warning_errno(r, "Cannot reduce the daemon's capabilities: %m");
-
-	m.pidfd_supported = identity_probe_pidfd();
-	if (!m.pidfd_supported) {
-		log_warning("SO_PEERPIDFD unsupported by this kernel: peers are identified by "
-			    "SO_PEERCRED only; pid, cgroup and process-lifetime rules deny");
-		strv_extend(&m.warnings, "SO_PEERPIDFD unsupported: pid-dependent rules deny");
-	}
-	char hidden[256];
-	if (identity_probe_proc(hidden, sizeof(hidden)) > 0) {
-		log_warning("%s: the cgroup of such a peer cannot be read, unit, user-unit and "
-			    "cgroup rules never match it", hidden);
-		strv_extend(&m.warnings, "/proc hides peers from the daemon (hidepid): unit, "
-					 "user-unit and cgroup rules never match them");
-	}
-	probe_accounting(&m);
-	manager_warn_process_accounting(&m);
-	warn_noiommu(&m);
-
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* After the signal mask: the thread inherits it, so SIGHUP/SIGTERM reach the loop. */
-	r = closer_start();
-	if (r < 0)
-		log_warning_errno(r, "No closer thread, fds pushed by clients are closed inline: %m");
-
-	r = sd_event_default(&m.event);
-	if (r < 0) {
-		log_error_errno(r, "Cannot create the event loop: %m");
-		manager_done(&m);
-		return 1;
-	}
-	if (sd_event_add_signal(m.event, NULL, SIGTERM, on_terminate, &m) < 0 ||
-	    sd_event_add_signal(m.event, NULL, SIGINT, on_terminate, &m) < 0 ||
-	    sd_event_add_signal(m.event, NULL, SIGHUP, on_sighup, &m) < 0) {
-		log_error("Cannot watch signals");
-		manager_done(&m);
-		return 1;
-	}
-	(void)sd_event_set_watchdog(m.event, true);
-
-	r = hold_start(&m);
-	if (r < 0)
-		log_warning_errno(r, "Cannot watch the kernel backend's file releases: held groups "
-				     "are re-checked every few seconds only: %m");
-
-	if (!arg_host) {
-		r = udev_monitor_start(&m);
-		if (r < 0)
-			log_warning_errno(r, "No udev monitor (hotplug and driver changes will not "
-					     "be seen until restart): %m");
-	}
-
-	/* What systemd passed: the listening socket (socket activation) and, after a restart,
-	 * the fdstore entries that keep leases alive. */
-	m.fdstore = !isempty(getenv("NOTIFY_SOCKET"));
-	char **names = NULL;
-	int n_passed = sd_listen_fds_with_names(true, &names);
-	if (n_passed < 0) {
-		log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
-		manager_done(&m);
-		return 1;
-	}
-	int state_fd = -EBADF;
-	int *stored_fds = n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
-	char **stored_names = n_passed > 0 ? calloc((size_t)n_passed + 1, sizeof(char *)) : NULL;
-	size_t n_stored = 0;
-	for (int i = 0; i < n_passed; i++) {
-		int fd = SD_LISTEN_FDS_START + i;
-		const char *name = names && names[i] ? names[i] : "";
-		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (streq(name, "state") && state_fd < 0)
-			state_fd = fd;
-		else if ((name[0] == 'L' || name[0] == 'C') && stored_fds && stored_names &&
-			 (stored_names[n_stored] = strdup(name)))
-			stored_fds[n_stored++] = fd;
-		else if (m.listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
-			int fl = fcntl(fd, F_GETFL);
-			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-				log_error_errno(errno, "Cannot set up the passed socket: %m");
-				manager_done(&m);
-				return 1;
-			}
-			m.listen_fd = fd;
-			m.socket_activated = true;
-		} else {
-			log_warning("Unknown fd '%s' passed by systemd: dropped", name);
-			if (!isempty(name) && m.fdstore) {
-				char msg[300];
-				snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-				(void)sd_notify(false, msg);
-			}
-			safe_close(fd);
-		}
-	}
-	strv_free(names);
-	if (state_fd >= 0 || n_stored > 0) {
-		int k = state_restore(&m, state_fd, stored_fds, stored_names, n_stored);
-		log_info("Restored %d lease(s) from the fdstore", k);
-	}
-	free(stored_fds);
-	strv_free(stored_names);
-
-	r = server_listen(&m);
-	if (r < 0) {
+	start_probes(&m);
+	if (start_loop(&m) < 0 || take_passed_fds(&m) < 0 || listener_start(&m) < 0) {
 		manager_done(&m);
 		return 1;
 	}

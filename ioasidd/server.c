@@ -1,27 +1,58 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The server: the listening socket, connections (identity taken at accept, per-uid limits),
+ * Varlink framing, the idle, request and send deadlines, fairness between connections, each
+ * call handed to dispatch.c (the method tables) and what it returns sent. This is the only
+ * code that sends; the listening socket is listener.c's, which hands each
+ * accepted socket to server_accept(). Layer: called by main.c and listener.c; calls the
+ * method tables
+ * (method-*.c), method.c, manager.c (a connection gone, admin checks), state.c (connections
+ * in the fdstore), identity, closer, lease (a delivery's audit record) and common/varlink.
+ * It registers ManagerHooks so that the layers below reach it without calling up.
+ */
 #include <assert.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/macro.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
+#include "ioasidd/dispatch.h"
+#include "ioasidd/method.h"
+#include "ioasidd/server.h"
 
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83 /* Linux 6.16 */
 #endif
 
 #define USEC_PER_SEC 1000000ULL
-#define ACCEPT_RETRY_USEC (250 * 1000ULL)
 /* At exit, how long replies already started may take to reach their clients, in all. */
 #define SHUTDOWN_FLUSH_MSEC 3000
+
+struct Connection {
+	Manager *manager;
+	uint64_t id;
+	VarlinkStream *stream;
+	sd_event_source *io;
+	sd_event_source *idle_timer; /* idle / request deadline; may fire early (idle_deadline) */
+	uint64_t idle_deadline;      /* CLOCK_MONOTONIC usec when idle closes it; 0 = exempt */
+	sd_event_source *send_timer; /* reply not drained in time */
+	sd_event_source *defer_free; /* set once closing */
+	sd_event_source *more;       /* oneshot: a complete request is still buffered */
+	Peer peer;
+	bool monitor;        /* subscribed to Monitor (more) */
+	bool closing;
+	bool read_eof;       /* peer shut down its side: flush, then close */
+	bool suppress_reply; /* dispatching a oneway call */
+	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
+	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
+	bool reply_dropped;   /* at shutdown: the pending lease's reply was dropped unsent */
+	Connection *next, *prev;
+};
 
 static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void connection_update(Connection *c);
@@ -39,7 +70,7 @@ static unsigned max_per_uid(const Manager *m) {
 	return IOASID_MAX_CONNECTIONS_PER_UID;
 }
 
-size_t server_count_uid(const Manager *m, uid_t uid) {
+static size_t server_count_uid(const Manager *m, uid_t uid) {
 	size_t n = 0;
 	for (Connection *c = m->connections; c; c = c->next)
 		if (c->peer.uid == uid && !c->closing)
@@ -79,7 +110,10 @@ static void connection_free(Connection *c) {
 	/* Leases first: a reply still queued means its fds never reached the peer; the stream
 	 * closes its duplicates, the lease closes the daemon's references. */
 	manager_connection_gone(m, c);
-	state_forget_connection(m, c);
+	c->pending_lease = NULL;
+	if (c->stored)
+		state_forget_connection(m, c->id);
+	c->stored = false;
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle_timer);
 	sd_event_source_disable_unref(c->send_timer);
@@ -96,7 +130,7 @@ static int on_defer_free(sd_event_source *s, void *userdata) {
 	return 0;
 }
 
-void connection_close(Connection *c, const char *why) {
+static void connection_close(Connection *c, const char *why) {
 	if (c->closing)
 		return;
 	c->closing = true;
@@ -150,7 +184,7 @@ static void idle_deadline_set(Connection *c, bool exempt) {
 
 /* Idle / request deadline: a connection must complete a request within the timeout, except
  * one that holds a lease or a Monitor subscription and has no partial request pending. */
-void connection_rearm_idle(Connection *c) {
+static void connection_rearm_idle(Connection *c) {
 	if (c->closing)
 		return;
 	bool partial = varlink_stream_input_buffered(c->stream) > 0;
@@ -193,7 +227,7 @@ static void connection_note_delivery(Connection *c) {
 	if (c->pending_lease && !c->reply_dropped &&
 	    varlink_stream_queued_fd_messages(c->stream) == 0) {
 		(void)lease_set_state(c->pending_lease, LEASE_ACTIVE);
-		acquire_audit_lease(c->pending_lease, true, "request", NULL);
+		lease_audit_acquire(c->pending_lease, true, "request", NULL);
 		c->pending_lease = NULL;
 	}
 }
@@ -232,7 +266,7 @@ static int connection_after_send(Connection *c, int r) {
 	return 0;
 }
 
-int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
+static int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
 	if (c->suppress_reply)
@@ -242,7 +276,7 @@ int connection_send(Connection *c, json_object *msg, const int *fds, size_t n_fd
 	return connection_after_send(c, varlink_stream_send(c->stream, msg, fds, n_fds));
 }
 
-int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds) {
+static int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds) {
 	if (c->closing)
 		return -ECONNRESET;
 	if (c->suppress_reply)
@@ -250,21 +284,12 @@ int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_
 	return connection_after_send(c, varlink_stream_send_doc(c->stream, msg, fds, n_fds));
 }
 
-int connection_reply(Connection *c, json_object *params, bool continues) {
+/* A reply (params taken, may be NULL) or, with error set, an error. */
+static int connection_reply(Connection *c, const char *error, json_object *params,
+			    bool continues) {
 	json_object *msg = NULL;
-	int r = varlink_build_reply(params, continues, &msg);
-	if (r < 0) {
-		connection_close(c, "out of memory");
-		return r;
-	}
-	r = connection_send(c, msg, NULL, 0);
-	json_object_put(msg);
-	return r;
-}
-
-int connection_error(Connection *c, const char *error, json_object *params) {
-	json_object *msg = NULL;
-	int r = varlink_build_error(error, params, &msg);
+	int r = error ? varlink_build_error(error, params, &msg)
+		      : varlink_build_reply(params, continues, &msg);
 	if (r < 0) {
 		connection_close(c, "out of memory");
 		return r;
@@ -344,6 +369,28 @@ static const char *read_error_text(int r) {
 	}
 }
 
+/* ---- dispatch ---- */
+
+/* Sends what a handler returned; the only place a reply leaves. */
+static void connection_send_reply(Connection *c, Reply *reply) {
+	if (reply->subscribe)
+		c->monitor = true;
+	if (!reply->doc) {
+		(void)connection_reply(c, reply->error, TAKE_PTR(reply->params), reply->continues);
+		return;
+	}
+	Lease *l = reply->lease;
+	if (l)
+		c->pending_lease = l;
+	/* The fds go out with the reply (sent at once, or duplicated into the stream's queue
+	 * when the socket is full); either way the lease keeps the daemon's own references. On
+	 * a failed send the connection closes and manager_connection_gone() rolls the lease back
+	 * (it was never delivered). */
+	int r = connection_send_doc(c, reply->msg, reply->fds, reply->n_fds);
+	if (l && r >= 0 && !c->closing && c->manager->hooks.lease_event)
+		c->manager->hooks.lease_event(c->manager, l, "lease-acquired");
+}
+
 static void handle_message(Connection *c, const DocNode *msg) {
 	const char *method = NULL;
 	const DocNode *params = NULL;
@@ -353,7 +400,22 @@ static void handle_message(Connection *c, const DocNode *msg) {
 		return;
 	}
 	c->suppress_reply = (flags & VARLINK_CALL_ONEWAY) != 0;
-	(void)methods_dispatch(c, method, params, flags);
+	Reply reply = { 0 };
+	Call call = {
+		.manager = c->manager,
+		.connection = c,
+		.connection_id = c->id,
+		.peer = &c->peer,
+		.method = method,
+		.flags = flags,
+		.fd_reply_pending = c->pending_lease != NULL,
+	};
+	int r = dispatch_call(&call, params, &reply);
+	if (r == 0)
+		connection_send_reply(c, &reply);
+	else if (r < 0)
+		connection_close(c, "out of memory");
+	reply_done(&reply);
 	c->suppress_reply = false;
 	connection_rearm_idle(c);
 }
@@ -445,8 +507,7 @@ static int connection_new(Manager *m, int fd, Peer *peer) {
 	return connection_new_full(m, fd, peer, 0, NULL);
 }
 
-
-int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
+int server_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
 	_cleanup_client_fd_ int cfd = fd;
 	int fl = fcntl(cfd, F_GETFL);
 	if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
@@ -472,7 +533,7 @@ int connection_adopt(Manager *m, int fd, uint64_t id, Connection **ret) {
  * socket alone, they would already be queued. Returns 0 or -errno (-ENOPROTOOPT: not
  * supported by this kernel).
  */
-static int refuse_fds(int fd) {
+int server_refuse_fds(int fd) {
 	int zero = 0;
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0)
 		return negative_errno();
@@ -481,7 +542,8 @@ static int refuse_fds(int fd) {
 
 static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Connection **ret) {
 	_cleanup_client_fd_ int cfd = fd;
-	(void)refuse_fds(cfd); /* adopted from the fdstore: may predate the listener's setting */
+	/* Adopted from the fdstore: may predate the listener's setting. */
+	(void)server_refuse_fds(cfd);
 	Connection *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -528,181 +590,38 @@ static int connection_new_full(Manager *m, int fd, Peer *peer, uint64_t id, Conn
 	return 0;
 }
 
-static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-	Manager *m = userdata;
-	sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
-	return 0;
-}
-
-/* Out of fds: stop accepting for a moment instead of spinning on a readable listener. */
-static void accept_backoff(Manager *m, int err) {
-	static bool logged;
-	if (!logged) {
-		log_warning("Cannot accept connections: %s; pausing the listener", strerror(-err));
-		logged = true;
+/*
+ * server_accept: a connection just accepted (cfd, taken): its peer's identity, the limits
+ * (stopping, connections in all, per uid), the connection. Every drop goes through the
+ * closer: fds the peer queued before accept (a kernel without SO_PASSRIGHTS) are freed by
+ * the socket's last close. Returns 0 (served or dropped), or -EMFILE/-ENFILE when the
+ * listener should back off.
+ */
+int server_accept(Manager *m, int cfd) {
+	if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
+		client_fd_close(cfd);
+		return 0;
 	}
-	sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
-	uint64_t now = 0;
-	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-	if (!m->accept_retry) {
-		if (sd_event_add_time(m->event, &m->accept_retry, CLOCK_MONOTONIC,
-				      now + ACCEPT_RETRY_USEC, 0, on_accept_retry, m) < 0) {
-			/* Cannot even arm a timer: keep the listener on rather than go deaf. */
-			sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
-			return;
-		}
-	} else
-		sd_event_source_set_time(m->accept_retry, now + ACCEPT_RETRY_USEC);
-	sd_event_source_set_enabled(m->accept_retry, SD_EVENT_ONESHOT);
-}
-
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-	Manager *m = userdata;
-	for (int i = 0; i < 64; i++) {
-		int cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (cfd < 0) {
-			int r = -errno;
-			if (r == -EAGAIN || r == -EWOULDBLOCK)
-				return 0;
-			if (r == -EINTR || r == -ECONNABORTED || r == -EPROTO)
-				continue;
-			if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM) {
-				accept_backoff(m, r);
-				return 0;
-			}
-			log_warning_errno(r, "accept4() failed: %m");
-			return 0;
-		}
-		/* Every drop below goes through the closer: fds the peer queued before accept
-		 * (a kernel without SO_PASSRIGHTS) are freed by the socket's last close. */
-		if (m->stopping || m->n_connections >= IOASID_MAX_CONNECTIONS) {
-			client_fd_close(cfd);
-			continue;
-		}
-		Peer peer = { .pidfd = -EBADF };
-		int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
-		if (r < 0) {
-			log_info("Dropping connection: cannot establish the peer's identity: %s",
-				 strerror(-r));
-			client_fd_close(cfd);
-			if (r == -EMFILE || r == -ENFILE) {
-				accept_backoff(m, r);
-				return 0;
-			}
-			continue;
-		}
-		if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
-			log_info("Dropping connection of uid %u: %u connections already",
-				 (unsigned)peer.uid, max_per_uid(m));
-			peer_done(&peer);
-			client_fd_close(cfd);
-			continue;
-		}
-		r = connection_new(m, cfd, &peer);
-		if (r < 0) {
-			peer_done(&peer);
-			log_warning_errno(r, "Cannot set up a connection: %m");
-		}
+	Peer peer = { .pidfd = -EBADF };
+	int r = identity_from_socket(cfd, m->pidfd_supported, &peer);
+	if (r < 0) {
+		log_info("Dropping connection: cannot establish the peer's identity: %s",
+			 strerror(-r));
+		client_fd_close(cfd);
+		return r == -EMFILE || r == -ENFILE ? r : 0;
 	}
-	return 0;
-}
-
-static int socket_in_use(const char *path) {
-	int fd = varlink_connect(path);
-	if (fd >= 0) {
-		safe_close(fd);
-		return 1;
+	if (server_count_uid(m, peer.uid) >= max_per_uid(m)) {
+		log_info("Dropping connection of uid %u: %u connections already",
+			 (unsigned)peer.uid, max_per_uid(m));
+		peer_done(&peer);
+		client_fd_close(cfd);
+		return 0;
 	}
-	return 0;
-}
-
-static int create_socket(Manager *m) {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(m->socket_path) >= sizeof(sa.sun_path))
-		return log_error_errno(ENAMETOOLONG, "Socket path '%s' is too long",
-				       m->socket_path);
-	strcpy(sa.sun_path, m->socket_path);
-
-	struct stat st;
-	if (lstat(m->socket_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return log_error_errno(EEXIST, "'%s' exists and is not a socket",
-					       m->socket_path);
-		if (socket_in_use(m->socket_path))
-			return log_error_errno(EADDRINUSE, "Another daemon listens on '%s'",
-					       m->socket_path);
-		(void)unlink(m->socket_path); /* stale */
+	r = connection_new(m, cfd, &peer);
+	if (r < 0) {
+		peer_done(&peer);
+		log_warning_errno(r, "Cannot set up a connection: %m");
 	}
-
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_error_errno(errno, "socket() failed: %m");
-	mode_t old = umask(0117);
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0)
-		return log_error_errno(errno, "Cannot bind '%s': %m", m->socket_path);
-	m->socket_created = true;
-	if (chmod(m->socket_path, 0660) < 0)
-		return log_error_errno(errno, "Cannot chmod '%s': %m", m->socket_path);
-	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
-	if (ps && ps->socket_group) {
-		struct group *g = getgrnam(ps->socket_group);
-		if (!g)
-			log_warning("Socket group '%s' does not exist; socket stays root-only",
-				    ps->socket_group);
-		else {
-			bool raised = caps_raise(CAP_CHOWN);
-			r = chown(m->socket_path, (uid_t)-1, g->gr_gid);
-			caps_lower(CAP_CHOWN, raised);
-			if (r < 0)
-				log_warning_errno(errno, "Cannot give '%s' to group '%s': %m",
-						  m->socket_path, ps->socket_group);
-		}
-	}
-	if (listen(fd, SOMAXCONN) < 0)
-		return log_error_errno(errno, "listen() failed: %m");
-	m->listen_fd = TAKE_FD(fd);
-	return 0;
-}
-
-int server_listen(Manager *m) {
-	if (m->listen_fd >= 0) /* passed by systemd, already sorted out of LISTEN_FDS by main */
-		goto watch;
-	int n = sd_listen_fds(true);
-	if (n < 0)
-		return log_error_errno(n, "sd_listen_fds() failed: %m");
-	if (n > 1)
-		return log_error_errno(EINVAL, "Expected one socket from systemd, got %d", n);
-	if (n == 1) {
-		int fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
-			return log_error_errno(EINVAL, "The socket passed by systemd is not a "
-						       "listening AF_UNIX stream socket");
-		int fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-			return log_error_errno(errno, "Cannot set up the passed socket: %m");
-		m->listen_fd = fd;
-		m->socket_activated = true;
-	} else {
-		if (!m->socket_path)
-			m->socket_path = IOASID_SOCKET_PATH;
-		int r = create_socket(m);
-		if (r < 0)
-			return r;
-	}
-watch:;
-	/* Whatever the listener's origin (created here, socket activation, the fdstore). */
-	int r = refuse_fds(m->listen_fd);
-	if (r == -ENOPROTOOPT)
-		log_info("SO_PASSRIGHTS unsupported by this kernel (before 6.16): fds sent by "
-			 "clients arrive and are closed off the event loop");
-	else if (r < 0)
-		log_warning_errno(r, "Cannot clear SO_PASSRIGHTS on the listening socket: %m");
-	r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
-	if (r < 0)
-		return log_error_errno(r, "Cannot watch the listening socket: %m");
 	return 0;
 }
 
@@ -797,11 +716,66 @@ void server_close_all(Manager *m) {
 		c->closing = true;
 	while (m->connections)
 		connection_free(m->connections);
-	m->listen_source = sd_event_source_disable_unref(m->listen_source);
-	m->accept_retry = sd_event_source_disable_unref(m->accept_retry);
-	/* Connections never accepted die with the listener, and what they queued with them. */
-	closer_close(m->listen_fd);
-	m->listen_fd = -EBADF;
-	if (m->socket_created && m->socket_path)
-		(void)unlink(m->socket_path);
+}
+
+/* ---- what the layers below tell the server (ManagerHooks) ---- */
+
+/* Monitor: a lease event, one per device, to subscribers allowed to see it (its holder and
+ * admins). */
+static void hook_lease_event(Manager *m, const Lease *l, const char *event) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		if (l->uid != c->peer.uid &&
+		    !manager_is_admin(m, &c->peer, "io.ioasid.Broker.Monitor", false))
+			continue;
+		for (size_t i = 0; i < MAX(l->n_devices, (size_t)1); i++) {
+			json_object *p = method_broker_event(
+				event, l->n_devices ? l->devices[i].bdf : NULL, l->id);
+			if (connection_reply(c, NULL, p, true) < 0)
+				break;
+		}
+	}
+}
+
+/* Monitor: a device event, to every subscriber. */
+static void hook_device_event(Manager *m, const char *event, const char *bdf) {
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (!c->monitor || c->closing)
+			continue;
+		(void)connection_reply(c, NULL, method_broker_event(event, bdf, NULL), true);
+	}
+}
+
+/* A lease of c is ending: its reply, if still queued, is no longer c's to deliver. */
+static bool hook_lease_ending(Manager *m, Connection *c, const Lease *l) {
+	if (c->pending_lease != l)
+		return false;
+	c->pending_lease = NULL;
+	return true;
+}
+
+/* A connection kept open only for a lease that ended falls under the idle deadline again. */
+static void hook_lease_ended(Manager *m, Connection *c) {
+	if (!c->closing)
+		connection_rearm_idle(c);
+}
+
+static int hook_connection_store(Manager *m, Connection *c) {
+	if (c->stored)
+		return 0;
+	int r = state_store_connection(m, c->id, varlink_stream_fd(c->stream));
+	if (r >= 0)
+		c->stored = true;
+	return r;
+}
+
+void server_register_hooks(Manager *m) {
+	m->hooks = (ManagerHooks){
+		.lease_event = hook_lease_event,
+		.device_event = hook_device_event,
+		.lease_ending = hook_lease_ending,
+		.lease_ended = hook_lease_ended,
+		.connection_store = hook_connection_store,
+	};
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Staged contexts (io.ioasid.Manager.Stage, built in acquire.c): the owner selector, the
- * owner's policy asked at Stage time (a context its owner could never acquire would hold its
- * groups for nothing), expiry, and telling an owner whose Acquire differs from what was
- * staged for it what was staged.
+ * Staged contexts (io.ioasid.Manager.Stage: method-manager.c; built by context.c, kept and
+ * expired by manager.c): the owner selector, the owner's policy asked at Stage time (a
+ * context its owner could never acquire would hold its groups for nothing), matching an
+ * owner's Acquire, and telling an owner whose Acquire differs from what was staged for it
+ * what was staged. Layer: below broker and manager; refusals as Refusal (no wire code).
  */
 #include <grp.h>
 #include <pwd.h>
@@ -13,25 +14,16 @@
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
+#include "ioasidd/stage.h"
 
-static int send_error(Connection *c, const char *error, json_object *p) {
-	return connection_error(c, error, p);
-}
-
-static int invalid_owner(Connection *c) {
-	json_object *p = json_object_new_object();
-	json_object_object_add(p, "parameter", json_object_new_string("owner"));
-	return send_error(c, VARLINK_ERROR_INVALID_PARAMETER, p), 1;
-}
-
-int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_unit) {
+int stage_parse_owner(const char *s, uid_t *ret_uid, char **ret_unit, Refusal *rf) {
 	*ret_uid = (uid_t)-1;
 	*ret_unit = NULL;
 	if (strneq(s, "uid ", 4)) {
 		uint64_t u;
 		/* 65534 is what an unmapped id looks like: never an owner (as in the policy). */
 		if (num_parse_u64(s + 4, UINT32_MAX - 1, &u) < 0 || u == 65534)
-			return invalid_owner(c);
+			return refusal_invalid(rf, "owner");
 		*ret_uid = (uid_t)u;
 		return 0;
 	}
@@ -42,36 +34,24 @@ int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_u
 			if (errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF &&
 			    errno != EPERM) {
 				/* The user database failed: not an answer about the name. */
-				json_object *p = json_object_new_object();
-				json_object_object_add(p, "errno", json_object_new_int(errno));
-				json_object_object_add(p, "errnoName",
-						       json_object_new_string(strna(errno_name(errno))));
-				json_object_object_add(p, "operation", json_object_new_string("getpwnam"));
-				json_object_object_add(p, "device", NULL);
-				return send_error(c, IOASID_ERROR_SYSTEM, p), 1;
+				return refusal_system(rf, -errno, "getpwnam", NULL);
 			}
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "user", json_object_new_string(s + 5));
-			return send_error(c, IOASID_ERROR_NO_SUCH_USER, p), 1;
+			refusal_set(rf, IOASID_ERROR_NO_SUCH_USER);
+			refusal_str(rf, "user", s + 5);
+			return -ENOENT;
 		}
 		if (pw->pw_uid == 65534)
-			return invalid_owner(c);
+			return refusal_invalid(rf, "owner");
 		*ret_uid = pw->pw_uid;
 		return 0;
 	}
 	if (strneq(s, "unit ", 5) && s[5] && strlen(s + 5) < 256) {
 		*ret_unit = strdup(s + 5);
-		if (!*ret_unit) {
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "errno", json_object_new_int(ENOMEM));
-			json_object_object_add(p, "errnoName", json_object_new_string("ENOMEM"));
-			json_object_object_add(p, "operation", json_object_new_string("stage"));
-			json_object_object_add(p, "device", NULL);
-			return send_error(c, IOASID_ERROR_SYSTEM, p), 1;
-		}
+		if (!*ret_unit)
+			return refusal_system(rf, -ENOMEM, "stage", NULL);
 		return 0;
 	}
-	return invalid_owner(c);
+	return refusal_invalid(rf, "owner");
 }
 
 /*
@@ -79,7 +59,7 @@ int stage_parse_owner(Connection *c, const char *s, uid_t *ret_uid, char **ret_u
  * primary and supplementary groups from the user database; a "unit NAME" owner only ever
  * receives the context through a peer whose unit was pinned by its pidfd. cgroup and label
  * are unknown (rules naming them do not match). The same as re-evaluation at a reload does
- * for a staged context (methods.c).
+ * for a staged context (manager.c).
  */
 void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
 		      PolicyPeer *ret) {
@@ -102,10 +82,9 @@ static bool listed(const Device *const *devices, size_t n, const Device *d) {
 	return false;
 }
 
-int stage_check_owner(Connection *c, const char *owner, uid_t uid, const char *unit, LeaseMode mode,
+int stage_check_owner(Manager *m, const char *owner, uid_t uid, const char *unit, LeaseMode mode,
 		      const char *layout, const Device *const *devices, size_t n,
-		      bool *ret_share_reset, bool *ret_split_sriov) {
-	Manager *m = c->manager;
+		      bool *ret_share_reset, bool *ret_split_sriov, Refusal *rf) {
 	gid_t groups[256];
 	PolicyPeer pp;
 	stage_owner_peer(uid, unit, groups, (int)ELEMENTSOF(groups), &pp);
@@ -142,12 +121,12 @@ int stage_check_owner(Connection *c, const char *owner, uid_t uid, const char *u
 			snprintf(reason, sizeof(reason), "%s",
 				 dec.reason[0] ? dec.reason : "no rule matched");
 		if (r < 0 || !dec.allow) {
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "owner", json_object_new_string(owner));
-			json_object_object_add(p, "device", json_object_new_string(d->bdf));
-			json_object_object_add(p, "reason", json_object_new_string(reason));
-			json_object_object_add(p, "rule", dec.file ? json_object_new_string(rule) : NULL);
-			return send_error(c, IOASID_ERROR_OWNER_DENIED, p), 1;
+			refusal_set(rf, IOASID_ERROR_OWNER_DENIED);
+			refusal_str(rf, "owner", owner);
+			refusal_str(rf, "device", d->bdf);
+			refusal_str(rf, "reason", reason);
+			refusal_str(rf, "rule", dec.file ? rule : NULL);
+			return -EPERM;
 		}
 		share_reset = share_reset && dec.grant.share_reset;
 		split_sriov = split_sriov && dec.grant.split_sriov;
@@ -157,52 +136,20 @@ int stage_check_owner(Connection *c, const char *owner, uid_t uid, const char *u
 	return 0;
 }
 
-static int stage_on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
-	Lease *l = userdata;
-	Manager *m = l->manager;
-	char reason[128];
-	snprintf(reason, sizeof(reason), "staged context expired: not acquired within %llu s",
-		 (unsigned long long)l->stage_timeout);
-	log_info("Staged context %s for %s expired, its group(s) are free again", l->id,
-		 strempty(l->owner));
-	audit_log(&(AuditRecord){
-		.action = "drop-staged",
-		.message_id = IOASID_MESSAGE_RELEASE,
-		.method = "io.ioasid.Manager.Stage",
-		.device = l->n_devices > 0 ? l->devices[0].bdf : NULL,
-		.reason = reason,
-		.lease = l->id,
-		.uid = l->uid,
-		.unit = l->unit,
-		.generation = m->generation,
-	});
-	manager_end_lease(m, l, reason);
-	return 0;
-}
-
-int stage_arm_expiry(Manager *m, Lease *l, uint64_t seconds) {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	l->stage_timeout = seconds;
-	l->expires = (uint64_t)ts.tv_sec + seconds;
-	return sd_event_add_time_relative(m->event, &l->expire_source, CLOCK_MONOTONIC,
-					  seconds * 1000000ULL, 0, stage_on_expire, l);
-}
-
 void stage_disarm(Lease *l) {
 	l->expire_source = sd_event_source_disable_unref(l->expire_source);
 	l->expires = 0;
 }
 
-bool stage_owned_by(const Lease *l, const Connection *c) {
-	return (l->uid != (uid_t)-1 && l->uid == c->peer.uid) ||
-	       (l->uid == (uid_t)-1 && l->unit && c->peer.unit && streq(l->unit, c->peer.unit));
+bool stage_owned_by(const Lease *l, const Peer *peer) {
+	return (l->uid != (uid_t)-1 && l->uid == peer->uid) ||
+	       (l->uid == (uid_t)-1 && l->unit && peer->unit && streq(l->unit, peer->unit));
 }
 
-const Lease *stage_find_for(const Manager *m, const Connection *c, const Device *const *devices,
-			    size_t n) {
-	for (const Lease *l = m->leases.head; l; l = l->next) {
-		if (l->state != LEASE_STAGED || !stage_owned_by(l, c) || l->n_devices != n)
+Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices,
+		      size_t n) {
+	for (Lease *l = m->leases.head; l; l = l->next) {
+		if (l->state != LEASE_STAGED || !stage_owned_by(l, peer) || l->n_devices != n)
 			continue;
 		bool all = true;
 		for (size_t i = 0; all && i < n; i++) {
@@ -217,15 +164,14 @@ const Lease *stage_find_for(const Manager *m, const Connection *c, const Device 
 	return NULL;
 }
 
-int stage_explain_mismatch(Connection *c, const Device *const *devices, size_t n, LeaseMode mode,
-			   const char *layout) {
-	Manager *m = c->manager;
+int stage_explain_mismatch(const Manager *m, const Peer *peer, const Device *const *devices,
+			   size_t n, LeaseMode mode, const char *layout, Refusal *rf) {
 	for (size_t i = 0; i < n; i++) {
 		const Device *d = devices[i];
 		const Lease *l = d->iommu_group >= 0
 					 ? lease_table_group_owner(&m->leases, d->iommu_group)
 					 : lease_table_device_owner(&m->leases, d->bdf);
-		if (!l || l->state != LEASE_STAGED || !stage_owned_by(l, c))
+		if (!l || l->state != LEASE_STAGED || !stage_owned_by(l, peer))
 			continue;
 		/* Staged for this caller, but not for this request: say what was staged. */
 		LeaseMode staged = l->mode == LEASE_MODE_LEGACY ? LEASE_MODE_ATTACHED : l->mode;
@@ -248,10 +194,10 @@ int stage_explain_mismatch(Connection *c, const Device *const *devices, size_t n
 				 "a context is staged for you with devices %s (staged context %s): "
 				 "acquire exactly those",
 				 devs, l->id);
-		json_object *p = json_object_new_object();
-		json_object_object_add(p, "device", json_object_new_string(d->bdf));
-		json_object_object_add(p, "reason", json_object_new_string(what));
-		return send_error(c, IOASID_ERROR_DEVICE_BUSY, p), 1;
+		refusal_set(rf, IOASID_ERROR_DEVICE_BUSY);
+		refusal_str(rf, "device", d->bdf);
+		refusal_str(rf, "reason", what);
+		return -EBUSY;
 	}
 	return 0;
 }

@@ -14,6 +14,9 @@
  * leases, so they keep their lifetime across the restart).
  *
  * Without NOTIFY_SOCKET (not under systemd) nothing is stored.
+ *
+ * Layer: below manager; connections are the server's, reached only through the hooks the
+ * server registered (ManagerHooks): state never adopts or stores a connection itself.
  */
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -59,18 +62,18 @@ static json_object *lease_state_json(const Lease *l) {
 	json_object_object_add(o, "id", json_object_new_string(l->id));
 	json_object_object_add(o, "uid", json_object_new_int64((int64_t)l->uid));
 	json_object_object_add(o, "pid", json_object_new_int64(l->pid));
-	json_object_object_add(o, "unit", json_str_or_null(l->unit));
+	json_object_object_add(o, "unit", l->unit ? json_object_new_string(l->unit) : NULL);
 	json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
-	json_object_object_add(o, "layout", json_str_or_null(l->layout));
+	json_object_object_add(o, "layout", l->layout ? json_object_new_string(l->layout) : NULL);
 	json_object_object_add(o, "lifetime",
 			       json_object_new_string(lease_lifetime_to_string(l->lifetime)));
 	json_object_object_add(o, "ioas", json_object_new_int64(l->ioas_id));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)l->generation));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
-	json_object_object_add(o, "rule", json_str_or_null(l->rule));
+	json_object_object_add(o, "rule", l->rule ? json_object_new_string(l->rule) : NULL);
 	json_object_object_add(o, "connection",
 			       l->connection && l->lifetime == POLICY_LIFETIME_CONNECTION
-				       ? json_object_new_int64((int64_t)l->connection->id)
+				       ? json_object_new_int64((int64_t)l->connection_id)
 				       : NULL);
 	json_object_object_add(o, "pidfd", json_object_new_boolean(l->pidfd >= 0));
 	json_object *devs = json_object_new_array();
@@ -122,24 +125,34 @@ int state_save(Manager *m) {
 	return fdstore_push(m, "state", fd);
 }
 
-int state_store_connection(Manager *m, Connection *c) {
-	if (!m->fdstore || c->stored)
-		return 0;
+int state_store_connection(Manager *m, uint64_t id, int fd) {
+	if (!m->fdstore)
+		return -ENOTCONN;
 	char name[32];
-	snprintf(name, sizeof(name), "C%llu", (unsigned long long)c->id);
-	int r = fdstore_push(m, name, varlink_stream_fd(c->stream));
-	if (r >= 0)
-		c->stored = true;
-	return r;
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)id);
+	return fdstore_push(m, name, fd);
 }
 
-void state_forget_connection(Manager *m, Connection *c) {
-	if (!c->stored)
-		return;
+void state_forget_connection(Manager *m, uint64_t id) {
 	char name[32];
-	snprintf(name, sizeof(name), "C%llu", (unsigned long long)c->id);
+	snprintf(name, sizeof(name), "C%llu", (unsigned long long)id);
 	fdstore_remove(m, name);
-	c->stored = false;
+}
+
+void state_update_status(Manager *m) {
+	if (!m->fdstore) /* not under systemd (NOTIFY_SOCKET unset): nobody listens */
+		return;
+	/* At most once a second: PID 1 is not a metrics sink, and sd_notify() blocks when its
+	 * queue is full. */
+	static uint64_t last;
+	uint64_t now = 0;
+	if (m->event)
+		sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+	if (last && now < last + 1000000)
+		return;
+	last = now;
+	sd_notifyf(false, "STATUS=Serving: %zu lease(s), %zu connection(s), policy generation %llu",
+		   m->leases.n, m->n_connections, (unsigned long long)m->generation);
 }
 
 int state_store_lease(Manager *m, Lease *l) {
@@ -148,7 +161,8 @@ int state_store_lease(Manager *m, Lease *l) {
 	char name[64];
 	int r;
 	if (l->lifetime == POLICY_LIFETIME_CONNECTION && l->connection &&
-	    (r = state_store_connection(m, l->connection)) < 0)
+	    (r = m->hooks.connection_store ? m->hooks.connection_store(m, l->connection)
+					   : -EOPNOTSUPP) < 0)
 		return r;
 	snprintf(name, sizeof(name), "L%si", l->id);
 	if ((r = fdstore_push(m, name, l->iommufd)) < 0)
@@ -193,6 +207,8 @@ typedef struct Stored {
 	char **names;
 	int *fds;
 	size_t n;
+	StoredConnection *conns; /* connections of restored leases, for the server to adopt */
+	size_t n_conns;
 } Stored;
 
 /* Takes the fd stored under name (or -EBADF). */
@@ -231,28 +247,35 @@ static bool id_valid(const char *id) {
 	return true;
 }
 
-/* The connection of a connection-lifetime lease: already adopted for another lease, or
- * adopted now from the store. NULL with *why set when it cannot be. */
-static Connection *restore_connection(Manager *m, Stored *st, uint64_t cid, const char **why) {
-	for (Connection *c = m->connections; c; c = c->next)
-		if (c->id == cid)
-			return c;
+/* The connection of a connection-lifetime lease: already taken for another lease, or taken
+ * now from the store (the server adopts it after the restore). Returns 0, or -ENOENT with
+ * *why set when it cannot be. */
+static int restore_connection(Manager *m, Stored *st, uint64_t cid, const char **why) {
+	for (size_t i = 0; i < st->n_conns; i++)
+		if (st->conns[i].id == cid)
+			return 0;
 	char name[32];
 	snprintf(name, sizeof(name), "C%llu", (unsigned long long)cid);
 	int fd = take(st, name);
 	*why = "its connection closed while the daemon was down";
 	if (fd < 0)
-		return NULL;
+		return -ENOENT;
 	fdstore_remove(m, name); /* stored again under the same name when its lease is */
 	if (sd_is_socket_unix(fd, SOCK_STREAM, 0, NULL, 0) <= 0) {
 		*why = "its stored connection is not a connected AF_UNIX stream socket";
 		closer_close(fd);
-		return NULL;
+		return -ENOENT;
 	}
-	Connection *c = NULL;
-	if (connection_adopt(m, fd, cid, &c) < 0)
-		return NULL;
-	return c;
+	StoredConnection *c = reallocarray(st->conns, st->n_conns + 1, sizeof(*c));
+	if (!c) {
+		*why = "out of memory";
+		closer_close(fd);
+		return -ENOMEM;
+	}
+	st->conns = c;
+	st->conns[st->n_conns++] = (StoredConnection){ .id = cid, .fd = fd };
+	*why = NULL;
+	return 0;
 }
 
 /* Is fd a pidfd? pidfd_send_signal() with signal 0 refuses anything else with EBADF. */
@@ -260,11 +283,161 @@ static bool is_pidfd(int fd) {
 	return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0 || errno != EBADF;
 }
 
+/* Why a stored lease is dropped: NULL while it checks out; whybuf holds a built reason. */
+typedef struct Why {
+	const char *why;
+	char buf[128];
+} Why;
+
+/* Its iommufd: in the store, and an iommufd (kernel_fd_check()); one that is not is closed
+ * as a stranger's fd, off the loop, never through the seam. */
+static void restore_iommufd(Manager *m, Stored *st, Lease *l, const char *id, Why *w) {
+	char name[64];
+	snprintf(name, sizeof(name), "L%si", id);
+	l->iommufd = take(st, name);
+	if (l->iommufd < 0)
+		w->why = "its iommufd is not in the store";
+	else if (kernel_fd_check(m->kernel, l->iommufd, NULL) < 0) {
+		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not an iommufd", name);
+		w->why = w->buf;
+		closer_close(l->iommufd);
+		l->iommufd = -EBADF;
+	}
+}
+
+/* Device i: in the store, still in the host model in the same group, its fd the device
+ * file of that device. */
+static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, size_t i,
+			   json_object *d, Why *w) {
+	const char *bdf = jstr(d, "bdf");
+	int64_t g, dev_id = 0, hwpt_id = 0;
+	char name[64];
+	snprintf(name, sizeof(name), "L%sd%zu", id, i);
+	int fd = take(st, name);
+	if (fd < 0) {
+		w->why = "a device fd is not in the store";
+		return;
+	}
+	const Device *dev = bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
+	if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
+		kernel_close(m->kernel, fd);
+		w->why = "a device is gone or moved to another group";
+		return;
+	}
+	if (kernel_fd_check(m->kernel, fd, dev) < 0) {
+		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not the device file of %s",
+			 name, bdf);
+		w->why = w->buf;
+		closer_close(fd);
+		return;
+	}
+	(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
+	(void)jint(d, "hwptId", 0, UINT32_MAX, &hwpt_id);
+	if (lease_add_device(l, bdf, (int)g, fd) < 0) {
+		w->why = "out of memory";
+		return;
+	}
+	l->devices[l->n_devices - 1].dev_id = (uint32_t)dev_id;
+	l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
+}
+
+/* A bounded copy of the string member k into *ret (absent or too long: left NULL). */
+static void restore_str(json_object *o, const char *k, size_t max, char **ret, Why *w) {
+	const char *s = jstr(o, k);
+	if (!w->why && s && strlen(s) < max && !(*ret = strdup(s)))
+		w->why = "out of memory";
+}
+
+/* The record's plain members: owner, mode, lifetime, ids, times, names, siblings at risk. */
+static void restore_fields(Lease *l, json_object *o, Why *w) {
+	int64_t x = 0;
+	const char *s;
+	if (!w->why && !jint(o, "uid", 0, UINT32_MAX - 1, &x))
+		w->why = "bad uid";
+	l->uid = (uid_t)x;
+	if (!w->why && jint(o, "pid", 0, INT32_MAX, &x))
+		l->pid = (pid_t)x;
+	if (!w->why) {
+		LeaseMode mode;
+		s = jstr(o, "mode");
+		if (!s || lease_mode_from_string(s, &mode) < 0)
+			w->why = "bad mode";
+		else
+			l->mode = mode;
+	}
+	if (!w->why) {
+		s = jstr(o, "lifetime");
+		int lt = s ? lease_lifetime_parse(s) : -EINVAL;
+		if (lt < 0)
+			w->why = "bad lifetime";
+		else
+			l->lifetime = (PolicyLifetime)lt;
+	}
+	if (!w->why && jint(o, "ioas", 0, UINT32_MAX, &x))
+		l->ioas_id = (uint32_t)x;
+	if (!w->why && jint(o, "generation", 0, INT64_MAX, &x))
+		l->generation = (uint64_t)x;
+	if (!w->why && jint(o, "created", 0, INT64_MAX, &x))
+		l->created = (uint64_t)x;
+	restore_str(o, "unit", 256, &l->unit, w);
+	restore_str(o, "layout", 256, &l->layout, w);
+	restore_str(o, "rule", 512, &l->rule, w);
+	json_object *ar = json_object_object_get(o, "atRisk");
+	for (size_t i = 0;
+	     !w->why && ar && json_object_is_type(ar, json_type_array) &&
+	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
+	     i++) {
+		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
+		if (b && bdf_is_canonical(b))
+			strv_extend(&l->at_risk, b);
+	}
+}
+
+/* What keeps it alive: the owner's pidfd (process lifetime: alive; watched again by
+ * manager_restore()) or its connection (connection lifetime: handed up to be adopted). */
+static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, json_object *o,
+			  Why *w) {
+	char pname[64];
+	snprintf(pname, sizeof(pname), "L%sp", id);
+	l->pidfd = take(st, pname);
+	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
+		if (!w->why) {
+			snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not a pidfd",
+				 pname);
+			w->why = w->buf;
+		}
+		closer_close(l->pidfd);
+		l->pidfd = -EBADF;
+	}
+	if (!w->why && l->lifetime == POLICY_LIFETIME_PROCESS) {
+		if (l->pidfd < 0)
+			w->why = "its owner's pidfd is not in the store";
+		else if (!pidfd_alive(l->pidfd))
+			w->why = "its owner process exited while the daemon was down";
+	}
+	if (!w->why && l->lifetime == POLICY_LIFETIME_CONNECTION) {
+		int64_t cid = 0;
+		if (!jint(o, "connection", 1, INT64_MAX, &cid))
+			w->why = "its connection is unknown";
+		else if (restore_connection(m, st, (uint64_t)cid, &w->why) >= 0)
+			l->connection_id = (uint64_t)cid; /* attached once the server adopted it */
+	}
+}
+
+/* A restored lease that checked out: logged and stored again. */
+static void restored_lease_keep(Manager *m, Lease *l) {
+	log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
+		 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
+	(void)state_store_lease(m, l);
+}
+
 /* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
 static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	const char *id = jstr(o, "id");
-	if (!id_valid(id))
-		return log_warning("Stored lease with a bad id dropped"), -EINVAL;
+	if (!id_valid(id)) {
+		log_warning("Stored lease with a bad id dropped");
+		return -EINVAL;
+	}
 	json_object *devs = json_object_object_get(o, "devices");
 	size_t n_devs = devs && json_object_is_type(devs, json_type_array)
 				? json_object_array_length(devs)
@@ -276,152 +449,63 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->manager = m;
 	(void)lease_set_state(l, LEASE_ACTIVE); /* it was handed over before the restart */
-	const char *why = NULL;
-	char whybuf[128];
-	int64_t x = 0;
-	const char *s;
-
-	/* Each fd must be what the record says (kernel_fd_check()): one that is not is dropped
-	 * with its lease and closed as a stranger's fd, off the loop, never through the seam. */
-	char iname[64];
-	snprintf(iname, sizeof(iname), "L%si", id);
-	l->iommufd = take(st, iname);
-	if (l->iommufd < 0)
-		why = "its iommufd is not in the store";
-	else if (kernel_fd_check(m->kernel, l->iommufd, NULL) < 0) {
-		snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not an iommufd", iname);
-		why = whybuf;
-		closer_close(l->iommufd);
-		l->iommufd = -EBADF;
-	}
-	if (!why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
-		why = "bad device list";
-	for (size_t i = 0; !why && i < n_devs; i++) {
-		json_object *d = json_object_array_get_idx(devs, i);
-		const char *bdf = jstr(d, "bdf");
-		int64_t g, dev_id = 0, hwpt_id = 0;
-		char name[64];
-		snprintf(name, sizeof(name), "L%sd%zu", id, i);
-		int fd = take(st, name);
-		if (fd < 0) {
-			why = "a device fd is not in the store";
-			break;
-		}
-		const Device *dev =
-		        bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
-		if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
-			kernel_close(m->kernel, fd);
-			why = "a device is gone or moved to another group";
-			break;
-		}
-		if (kernel_fd_check(m->kernel, fd, dev) < 0) {
-			snprintf(whybuf, sizeof(whybuf),
-				 "fdstore entry '%s' is not the device file of %s", name, bdf);
-			why = whybuf;
-			closer_close(fd);
-			break;
-		}
-		(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
-		(void)jint(d, "hwptId", 0, UINT32_MAX, &hwpt_id);
-		if (lease_add_device(l, bdf, (int)g, fd) < 0) {
-			why = "out of memory";
-			break;
-		}
-		l->devices[l->n_devices - 1].dev_id = (uint32_t)dev_id;
-		l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
-	}
-	if (!why && !jint(o, "uid", 0, UINT32_MAX - 1, &x))
-		why = "bad uid";
-	l->uid = (uid_t)x;
-	if (!why && jint(o, "pid", 0, INT32_MAX, &x))
-		l->pid = (pid_t)x;
-	if (!why) {
-		s = jstr(o, "mode");
-		LeaseMode mode;
-		if (!s || lease_mode_from_string(s, &mode) < 0)
-			why = "bad mode";
-		else
-			l->mode = mode;
-	}
-	if (!why) {
-		s = jstr(o, "lifetime");
-		if (s && streq(s, "process"))
-			l->lifetime = POLICY_LIFETIME_PROCESS;
-		else if (s && streq(s, "connection"))
-			l->lifetime = POLICY_LIFETIME_CONNECTION;
-		else
-			why = "bad lifetime";
-	}
-	if (!why && jint(o, "ioas", 0, UINT32_MAX, &x))
-		l->ioas_id = (uint32_t)x;
-	if (!why && jint(o, "generation", 0, INT64_MAX, &x))
-		l->generation = (uint64_t)x;
-	if (!why && jint(o, "created", 0, INT64_MAX, &x))
-		l->created = (uint64_t)x;
-	if (!why && (s = jstr(o, "unit")) && strlen(s) < 256 && !(l->unit = strdup(s)))
-		why = "out of memory";
-	if (!why && (s = jstr(o, "layout")) && strlen(s) < 256 && !(l->layout = strdup(s)))
-		why = "out of memory";
-	if (!why && (s = jstr(o, "rule")) && strlen(s) < 512 && !(l->rule = strdup(s)))
-		why = "out of memory";
-	json_object *ar = json_object_object_get(o, "atRisk");
-	for (size_t i = 0;
-	     !why && ar && json_object_is_type(ar, json_type_array) &&
-	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
-	     i++) {
-		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
-		if (b && bdf_is_canonical(b))
-			strv_extend(&l->at_risk, b);
-	}
-
-	char pname[64];
-	snprintf(pname, sizeof(pname), "L%sp", id);
-	l->pidfd = take(st, pname);
-	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
-		if (!why) {
-			snprintf(whybuf, sizeof(whybuf), "fdstore entry '%s' is not a pidfd",
-				 pname);
-			why = whybuf;
-		}
-		closer_close(l->pidfd);
-		l->pidfd = -EBADF;
-	}
-	if (!why && l->lifetime == POLICY_LIFETIME_PROCESS) {
-		if (l->pidfd < 0)
-			why = "its owner's pidfd is not in the store";
-		else if (!pidfd_alive(l->pidfd))
-			why = "its owner process exited while the daemon was down";
-		else if (sd_event_add_io(m->event, &l->pidfd_source, l->pidfd, EPOLLIN,
-					 lease_on_pidfd, l) < 0)
-			why = "cannot watch its owner";
-	}
-	if (!why && l->lifetime == POLICY_LIFETIME_CONNECTION) {
-		int64_t cid;
-		if (!jint(o, "connection", 1, INT64_MAX, &cid))
-			why = "its connection is unknown";
-		else
-			l->connection = restore_connection(m, st, (uint64_t)cid, &why);
-		if (l->connection)
-			why = NULL;
-	}
-	if (!why && lease_table_add(&m->leases, l) < 0)
-		why = "its group is held by another restored lease";
-	if (why) {
-		log_warning("Stored lease %s of uid %u dropped: %s", id, (unsigned)l->uid, why);
+	Why w = { 0 };
+	restore_iommufd(m, st, l, id, &w);
+	if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
+		w.why = "bad device list";
+	for (size_t i = 0; !w.why && i < n_devs; i++)
+		restore_device(m, st, l, id, i, json_object_array_get_idx(devs, i), &w);
+	restore_fields(l, o, &w);
+	restore_owner(m, st, l, id, o, &w);
+	if (!w.why && lease_table_add(&m->leases, l) < 0)
+		w.why = "its group is held by another restored lease";
+	if (w.why) {
+		log_warning("Stored lease %s of uid %u dropped: %s", id, (unsigned)l->uid, w.why);
 		forget_lease_names(m, id, n_devs);
 		lease_free(l, m->kernel);
 		return -ESTALE;
 	}
-	log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
-		 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
-	/* Re-store: names were kept by systemd, but the connection entry was removed above. */
+	/* Re-store: names were kept by systemd, but the connection entry was removed above.
+	 * A connection-lifetime lease waits for its connection (state_restore_finish()). */
 	l->stored = false;
 	forget_lease_names(m, id, n_devs);
-	(void)state_store_lease(m, l);
+	if (l->lifetime == POLICY_LIFETIME_CONNECTION)
+		return 0;
+	restored_lease_keep(m, l);
 	return 0;
 }
 
-int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
+void state_restore_attach(Manager *m, uint64_t id, Connection *c) {
+	for (Lease *l = m->leases.head; c && l; l = l->next)
+		if (l->lifetime == POLICY_LIFETIME_CONNECTION && !l->connection &&
+		    l->connection_id == id)
+			l->connection = c;
+}
+
+int state_restore_finish(Manager *m) {
+	int dropped = 0;
+	Lease *next = NULL;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (l->lifetime != POLICY_LIFETIME_CONNECTION || l->state != LEASE_ACTIVE ||
+		    l->stored)
+			continue;
+		if (l->connection) {
+			restored_lease_keep(m, l);
+			continue;
+		}
+		log_warning("Stored lease %s of uid %u dropped: its connection closed while the "
+			    "daemon was down", l->id, (unsigned)l->uid);
+		lease_table_remove(&m->leases, l);
+		lease_free(l, m->kernel);
+		dropped++;
+	}
+	(void)state_save(m);
+	return dropped;
+}
+
+int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
+		  StoredConnection **ret_conns, size_t *ret_n_conns) {
 	Stored st = { .names = names, .fds = fds, .n = n };
 	int restored = 0;
 	_cleanup_free_ char *text = NULL;
@@ -487,5 +571,7 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n) {
 		fds[i] = -EBADF;
 	}
 	(void)state_save(m);
+	*ret_conns = st.conns;
+	*ret_n_conns = st.n_conns;
 	return restored;
 }

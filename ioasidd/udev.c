@@ -6,6 +6,7 @@
  * driver other than VFIO) revokes its lease and drops a staged context holding it; what
  * ended leases still hold is probed again.
  * Only with the live host model: a snapshot (--host) never changes.
+ * Layer: started by main.c; calls manager.c and hold.c.
  */
 #include <systemd/sd-device.h>
 
@@ -68,7 +69,7 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 		if (sd_device_get_driver(dev, &driver) >= 0 && driver)
 			manager_device_gone(m, bdf, driver);
 	}
-	methods_notify_device(m, action_name(action), bdf);
+	manager_device_event(m, action_name(action), bdf);
 	/* A device a lease held after its end may be gone or released now. */
 	hold_recheck(m, -1);
 	return 0;

@@ -727,13 +727,11 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 			return r;
 		g->modes = 0;
 		for (char **m = l; *m; m++) {
-			if (streq(*m, "attached"))
-				g->modes |= POLICY_MODE_ATTACHED;
-			else if (streq(*m, "unbound"))
-				g->modes |= POLICY_MODE_UNBOUND;
-			else
+			int mode = policy_mode_from_string(*m);
+			if (mode < 0)
 				return perr(ps, v->line, v->col,
 					    "Unknown mode '%s' (attached or unbound)", *m);
+			g->modes |= (unsigned)mode;
 		}
 		return 1;
 	}
@@ -773,36 +771,31 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 				    v->text);
 		g->memlock = x;
 		return 1;
-	case GSEEN_GROUP:
-		if (streq(v->text, "whole"))
-			g->group_mode = POLICY_GROUP_WHOLE;
-		else if (streq(v->text, "implicit"))
-			g->group_mode = POLICY_GROUP_IMPLICIT;
-		else
+	case GSEEN_GROUP: {
+		int e = policy_group_mode_from_string(v->text);
+		if (e < 0)
 			return perr(ps, v->line, v->col,
 				    "Unknown group policy '%s' (whole or implicit)", v->text);
+		g->group_mode = (PolicyGroupMode)e;
 		return 1;
-	case GSEEN_LIFETIME:
-		if (streq(v->text, "connection"))
-			g->lifetime = POLICY_LIFETIME_CONNECTION;
-		else if (streq(v->text, "process"))
-			g->lifetime = POLICY_LIFETIME_PROCESS;
-		else
+	}
+	case GSEEN_LIFETIME: {
+		int e = policy_lifetime_from_string(v->text);
+		if (e < 0)
 			return perr(ps, v->line, v->col,
 				    "Unknown lifetime '%s' (connection or process)", v->text);
+		g->lifetime = (PolicyLifetime)e;
 		return 1;
-	case GSEEN_ON_REVOKE:
-		if (streq(v->text, "detach"))
-			g->on_revoke = POLICY_REVOKE_DETACH;
-		else if (streq(v->text, "detach+reset"))
-			g->on_revoke = POLICY_REVOKE_DETACH_RESET;
-		else if (streq(v->text, "signal"))
-			g->on_revoke = POLICY_REVOKE_SIGNAL;
-		else
+	}
+	case GSEEN_ON_REVOKE: {
+		int e = policy_on_revoke_from_string(v->text);
+		if (e < 0)
 			return perr(ps, v->line, v->col,
 				    "Unknown on-revoke '%s' (detach, detach+reset or signal)",
 				    v->text);
+		g->on_revoke = (PolicyOnRevoke)e;
 		return 1;
+	}
 	case GSEEN_SHARE_RESET:
 	case GSEEN_SPLIT_SRIOV: {
 		bool yes;
@@ -1211,13 +1204,11 @@ static int parse_layout(Parser *ps, Token *kw) {
 						    l->windows[i - 1].start, l->windows[i - 1].last,
 						    l->windows[i].start, l->windows[i].last);
 		} else if (streq(k->text, "accounting")) {
-			if (streq(v->text, "user"))
-				l->accounting = POLICY_ACCOUNTING_USER;
-			else if (streq(v->text, "process"))
-				l->accounting = POLICY_ACCOUNTING_PROCESS;
-			else
+			int e = policy_accounting_from_string(v->text);
+			if (e < 0)
 				return perr(ps, v->line, v->col,
 					    "Unknown accounting '%s' (user or process)", v->text);
+			l->accounting = (PolicyAccounting)e;
 		} else if (streq(k->text, "hugepages")) {
 			if (streq(v->text, "on") || streq(v->text, "yes"))
 				l->huge_pages = true;

@@ -11,35 +11,61 @@
 #include "common/util.h"
 #include "policy/policy-internal.h"
 
-const char *policy_mode_to_string(PolicyMode m) {
-	return m == POLICY_MODE_ATTACHED ? "attached" : m == POLICY_MODE_UNBOUND ? "unbound" : NULL;
-}
+/* The enums' names, as the file spells them: one table each, read both ways. */
+typedef struct EnumName {
+	int value;
+	const char *name;
+} EnumName;
 
-const char *policy_group_mode_to_string(PolicyGroupMode m) {
-	return m == POLICY_GROUP_WHOLE ? "whole" : m == POLICY_GROUP_IMPLICIT ? "implicit" : NULL;
-}
+static const EnumName mode_names[] = {
+	{ POLICY_MODE_ATTACHED, "attached" },
+	{ POLICY_MODE_UNBOUND, "unbound" },
+};
+static const EnumName group_mode_names[] = {
+	{ POLICY_GROUP_WHOLE, "whole" },
+	{ POLICY_GROUP_IMPLICIT, "implicit" },
+};
+static const EnumName lifetime_names[] = {
+	{ POLICY_LIFETIME_CONNECTION, "connection" },
+	{ POLICY_LIFETIME_PROCESS, "process" },
+};
+static const EnumName on_revoke_names[] = {
+	{ POLICY_REVOKE_DETACH, "detach" },
+	{ POLICY_REVOKE_DETACH_RESET, "detach+reset" },
+	{ POLICY_REVOKE_SIGNAL, "signal" },
+};
+static const EnumName accounting_names[] = {
+	{ POLICY_ACCOUNTING_USER, "user" },
+	{ POLICY_ACCOUNTING_PROCESS, "process" },
+};
 
-const char *policy_lifetime_to_string(PolicyLifetime l) {
-	return l == POLICY_LIFETIME_CONNECTION ? "connection" :
-	       l == POLICY_LIFETIME_PROCESS    ? "process" :
-						 NULL;
-}
-
-const char *policy_on_revoke_to_string(PolicyOnRevoke r) {
-	switch (r) {
-	case POLICY_REVOKE_DETACH:
-		return "detach";
-	case POLICY_REVOKE_DETACH_RESET:
-		return "detach+reset";
-	case POLICY_REVOKE_SIGNAL:
-		return "signal";
-	}
+static const char *enum_to_string(const EnumName *t, size_t n, int v) {
+	for (size_t i = 0; i < n; i++)
+		if (t[i].value == v)
+			return t[i].name;
 	return NULL;
 }
 
-const char *policy_accounting_to_string(PolicyAccounting a) {
-	return a == POLICY_ACCOUNTING_USER ? "user" : a == POLICY_ACCOUNTING_PROCESS ? "process" : NULL;
+static int enum_from_string(const EnumName *t, size_t n, const char *s) {
+	for (size_t i = 0; s && i < n; i++)
+		if (streq(t[i].name, s))
+			return t[i].value;
+	return -EINVAL;
 }
+
+#define ENUM_STRINGS(prefix, type, table)                                                          \
+	const char *prefix##_to_string(type v) {                                                   \
+		return enum_to_string(table, ELEMENTSOF(table), (int)v);                            \
+	}                                                                                          \
+	int prefix##_from_string(const char *s) {                                                  \
+		return enum_from_string(table, ELEMENTSOF(table), s);                               \
+	}
+
+ENUM_STRINGS(policy_mode, PolicyMode, mode_names)
+ENUM_STRINGS(policy_group_mode, PolicyGroupMode, group_mode_names)
+ENUM_STRINGS(policy_lifetime, PolicyLifetime, lifetime_names)
+ENUM_STRINGS(policy_on_revoke, PolicyOnRevoke, on_revoke_names)
+ENUM_STRINGS(policy_accounting, PolicyAccounting, accounting_names)
 
 /* A value as the lexer reads it back: bare when it is a plain word, else quoted. */
 static void put_value(FILE *f, const char *s) {

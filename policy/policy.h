@@ -288,9 +288,16 @@ size_t policy_n_pools(const Policy *p);
 int policy_rule_to_string(const Policy *p, size_t i, unsigned *ret_line, char **ret);
 const char *policy_pool_name_at(const Policy *p, size_t i);
 
-/* Names for the enums, as the file spells them. */
+/* Names for the enums, as the file spells them, one table each (policy-print.c): the parser,
+ * the daemon and the CLI use these. _to_string: NULL for a value out of range; _from_string:
+ * the value, or -EINVAL for a name that is none of them. */
 const char *policy_mode_to_string(PolicyMode m);    /* "attached", "unbound" */
+int policy_mode_from_string(const char *s);
 const char *policy_group_mode_to_string(PolicyGroupMode m); /* "whole", "implicit" */
+int policy_group_mode_from_string(const char *s);
 const char *policy_lifetime_to_string(PolicyLifetime l);    /* "connection", "process" */
+int policy_lifetime_from_string(const char *s);
 const char *policy_on_revoke_to_string(PolicyOnRevoke r);   /* "detach", "detach+reset", ... */
+int policy_on_revoke_from_string(const char *s);
 const char *policy_accounting_to_string(PolicyAccounting a); /* "user", "process" */
+int policy_accounting_from_string(const char *s);

@@ -77,7 +77,7 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		return strdup("Malformed error reply");
 
 	if (streq(name, IOASID_ERROR_PERMISSION_DENIED) ||
-	    streq(name, "io.ioasid.Manager.PermissionDenied")) {
+	    streq(name, IOASID_ERROR_MANAGER_PERMISSION_DENIED)) {
 		const char *rule = param_str(p, "rule"), *reason = param_str(p, "reason");
 		/* The reason often names the rule already: say it once. */
 		if (rule && reason && strstr(reason, rule))
@@ -116,7 +116,7 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		r = asprintf(&m, "Layout '%s' conflicts: %s", strna(param_str(p, "layout")),
 			     strempty(c));
 	} else if (streq(name, IOASID_ERROR_NO_SUCH_LEASE) ||
-		   streq(name, "io.ioasid.Manager.NoSuchLease"))
+		   streq(name, IOASID_ERROR_MANAGER_NO_SUCH_LEASE))
 		r = asprintf(&m, "No such lease '%s'", strna(param_str(p, "lease")));
 	else if (streq(name, IOASID_ERROR_PROTOCOL))
 		r = asprintf(&m, "Protocol error: %s", strna(param_str(p, "reason")));
@@ -125,12 +125,12 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		r = asprintf(&m, "%s%s%s failed in the daemon: %s", dev ? dev : "", dev ? ": " : "",
 			     strna(param_str(p, "operation")),
 			     param_str(p, "errnoName") ?: strerror((int)n));
-	} else if (streq(name, "io.ioasid.Manager.ReloadFailed")) {
+	} else if (streq(name, IOASID_ERROR_RELOAD_FAILED)) {
 		(void)param_int(p, "line", &line);
 		(void)param_int(p, "column", &col);
 		r = asprintf(&m, "%s:%" PRIi64 ":%" PRIi64 ": %s", strna(param_str(p, "file")), line,
 			     col, strna(param_str(p, "message")));
-	} else if (streq(name, "io.ioasid.Manager.NoSuchStaged"))
+	} else if (streq(name, IOASID_ERROR_NO_SUCH_STAGED))
 		r = asprintf(&m, "No such staged context '%s'", strna(param_str(p, "id")));
 	else if (streq(name, IOASID_ERROR_NO_SUCH_USER))
 		r = asprintf(&m, "No such user '%s'", strna(param_str(p, "user")));

@@ -38,7 +38,7 @@ typedef struct IoasidClient IoasidClient;
 
 /* A named error from the daemon. All fields NULL when no error was received. */
 typedef struct IoasidError {
-	char *name;              /* "io.ioasid.GroupOwned" */
+	char *name;              /* "io.ioasid.Broker.GroupOwned" */
 	json_object *parameters; /* the error's parameters (owned reference), or NULL */
 	char *message;           /* one human line built from name + parameters */
 } IoasidError;

@@ -705,14 +705,20 @@ def check_closed_stdio(tmp):
     proc = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
                              "--socket", sock], preexec_fn=close_stdio)
     try:
+        # Its log goes to /dev/null, so "Serving on" cannot be waited for: wait until a
+        # connect succeeds (the socket file exists from bind(), before listen()).
+        c = None
         for _ in range(200):
-            if os.path.exists(sock) or proc.poll() is not None:
+            if proc.poll() is not None:
                 break
-            time.sleep(0.05)
-        check(os.path.exists(sock), "%s: daemon started" % what)
-        if not os.path.exists(sock):
+            try:
+                c = Client(sock)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.05)
+        check(c is not None, "%s: daemon started" % what)
+        if c is None:
             return
-        c = Client(sock)
         r, _ = c.call("org.varlink.service.GetInfo")
         check(r.get("parameters", {}).get("product") == "ioasidd", "%s: served (%s)" % (what, r))
         r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:09.0"]})
@@ -827,10 +833,10 @@ def check_no_peerpidfd(tmp):
     check(any("SO_PEERPIDFD unsupported" in w for w in r["parameters"].get("warnings", [])),
           "%s: Status warns (%s)" % (what, r["parameters"].get("warnings")))
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
-    check(r.get("error") == "io.ioasid.PermissionDenied" and not f,
+    check(r.get("error") == "io.ioasid.Broker.PermissionDenied" and not f,
           "%s: a cgroup rule does not match (%s)" % (what, r.get("error")))
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"], "lifetime": "process"})
-    check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
+    check(r.get("error") == "io.ioasid.Broker.PermissionDenied" and not f and
           "SO_PEERPIDFD" in json.dumps(r.get("parameters")),
           "%s: process lifetime refused, saying why (%s)" % (what, r))
     # Refused where the rule is decided, so the error names the rule and the device.
@@ -1197,7 +1203,7 @@ def check_noiommu(tmp):
         if allow:
             check("parameters" in r and len(f) == 2, "%s: Acquire granted (%s)" % (w, r))
         else:
-            check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
+            check(r.get("error") == "io.ioasid.Broker.PermissionDenied" and not f and
                   "noiommu" in json.dumps(r.get("parameters")),
                   "%s: Acquire denied, saying why (%s)" % (w, r))
         for x in f:
@@ -1262,11 +1268,11 @@ def run(d, sock):
     r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "group": 3})
     check(r.get("error") == "org.varlink.service.InvalidParameter", "devices + group -> InvalidParameter")
     r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:09:00.0"]})
-    check(r.get("error") == "io.ioasid.NoSuchDevice", "unknown device -> NoSuchDevice")
+    check(r.get("error") == "io.ioasid.Broker.NoSuchDevice", "unknown device -> NoSuchDevice")
     # A domain above ffff (VMD) is a PCI address: validated, canonicalised, then not found;
     # more than 8 domain digits is not one.
     r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["00010000:E1:00.0"]})
-    check(r.get("error") == "io.ioasid.NoSuchDevice" and
+    check(r.get("error") == "io.ioasid.Broker.NoSuchDevice" and
           r.get("parameters", {}).get("device") == "10000:e1:00.0",
           "domain 10000 -> NoSuchDevice with the canonical BDF (%s)" % r)
     r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["100000000:e1:00.0"]})
@@ -1349,7 +1355,7 @@ def run(d, sock):
             if r.get("parameters", {}).get("product") != "ioasidd":
                 res.append(r.get("error") or "ok")
         got[name] = res
-    check(got == {"A": ["ok", "io.ioasid.DeviceBusy"], "B": ["ok", "io.ioasid.DeviceBusy"]},
+    check(got == {"A": ["ok", "io.ioasid.Broker.DeviceBusy"], "B": ["ok", "io.ioasid.Broker.DeviceBusy"]},
           "connections served in turns: each gets its first device (%s)" % got)
     fa.close()
     fb.close()
@@ -1433,18 +1439,18 @@ def run(d, sock):
     b = Client(sock)
     AUDIT.mark()
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
-    check(r.get("error") == "io.ioasid.DeviceBusy" and not bf, "same device twice -> DeviceBusy")
+    check(r.get("error") == "io.ioasid.Broker.DeviceBusy" and not bf, "same device twice -> DeviceBusy")
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
-    check(r.get("error") == "io.ioasid.GroupOwned" and not bf, "sibling in an owned group -> GroupOwned")
+    check(r.get("error") == "io.ioasid.Broker.GroupOwned" and not bf, "sibling in an owned group -> GroupOwned")
     r, _ = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:02.0"]})
-    check(r.get("error") == "io.ioasid.GroupNotViable" and r["parameters"].get("device") == "0000:00:02.0",
+    check(r.get("error") == "io.ioasid.Broker.GroupNotViable" and r["parameters"].get("device") == "0000:00:02.0",
           "host-driver group -> GroupNotViable naming the device")
     # Refused after the policy allowed: one deny each, naming the error, and no allow.
     deny = {"message_id": MID["deny"], "action": "deny", "uid": 0, "lease": "-"}
     AUDIT.expect("refusals after the policy allowed",
-                 dict(deny, error="io.ioasid.DeviceBusy", device="0000:01:02.0", rule=conf + ":6"),
-                 dict(deny, error="io.ioasid.GroupOwned", device="0000:01:01.0", rule=conf + ":5"),
-                 dict(deny, error="io.ioasid.GroupNotViable", device="0000:00:02.0",
+                 dict(deny, error="io.ioasid.Broker.DeviceBusy", device="0000:01:02.0", rule=conf + ":6"),
+                 dict(deny, error="io.ioasid.Broker.GroupOwned", device="0000:01:01.0", rule=conf + ":5"),
+                 dict(deny, error="io.ioasid.Broker.GroupNotViable", device="0000:00:02.0",
                       rule=conf + ":6"))
     r, _ = b.call("io.ioasid.Broker.ListLeases")
     check(len(r["parameters"]["leases"]) == 1, "ListLeases shows the lease")
@@ -1460,7 +1466,7 @@ def run(d, sock):
           ls[0]["held"] == ["0000:01:02.0"],
           "connection lifetime: the lease ended, its device file still held (%s)" % ls)
     r, bf = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"], "mode": "unbound"})
-    check(r.get("error") == "io.ioasid.GroupOwned" and not bf and
+    check(r.get("error") == "io.ioasid.Broker.GroupOwned" and not bf and
           r["parameters"].get("owner", "").startswith("held by ended lease %s (uid 0, pid " % lease),
           "held after its end -> GroupOwned naming the lease (%s)" % r)
     for f in fds:
@@ -1476,7 +1482,7 @@ def run(d, sock):
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})
     check("error" not in r, "Release")
     r, _ = b.call("io.ioasid.Broker.Release", {"lease": lease})
-    check(r.get("error") == "io.ioasid.NoSuchLease", "Release twice -> NoSuchLease")
+    check(r.get("error") == "io.ioasid.Broker.NoSuchLease", "Release twice -> NoSuchLease")
     for f in bf:
         os.close(f)
 
@@ -1490,7 +1496,7 @@ def run(d, sock):
     got = [x["bdf"] for x in r.get("parameters", {}).get("devices", [])]
     check(got == ["0000:00:03.0", "0000:00:04.0"] and len(pf) == 3, "pool count 2 (%s)" % got)
     r, _ = b.call("io.ioasid.Broker.Acquire", {"pool": "vf", "count": 1})
-    check(r.get("error") == "io.ioasid.DeviceBusy", "empty pool -> DeviceBusy (%s)" % r.get("error"))
+    check(r.get("error") == "io.ioasid.Broker.DeviceBusy", "empty pool -> DeviceBusy (%s)" % r.get("error"))
     r, _ = b.call("io.ioasid.Broker.Acquire", {"pool": "nope"})
     check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown pool -> InvalidParameter")
     r, _ = b.call("io.ioasid.Broker.ListGroups")
@@ -1505,7 +1511,7 @@ def run(d, sock):
     # max-devices 2 per lease (LimitExceeded), nothing opened.
     c = Client(sock)
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0", "0000:00:04.0", "0000:01:02.0"]})
-    check(r.get("error") == "io.ioasid.LimitExceeded" and r["parameters"].get("limit") == "devices" and
+    check(r.get("error") == "io.ioasid.Broker.LimitExceeded" and r["parameters"].get("limit") == "devices" and
           r["parameters"].get("max") == 2 and not f, "3 devices -> LimitExceeded devices (%s)" % r)
     c.close()
 
@@ -1517,7 +1523,7 @@ def run(d, sock):
         check("parameters" in r and "error" not in r, "lease %s" % bdf)
         held += f
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
-    check(r.get("error") == "io.ioasid.LimitExceeded" and r["parameters"].get("limit") == "leases" and not f,
+    check(r.get("error") == "io.ioasid.Broker.LimitExceeded" and r["parameters"].get("limit") == "leases" and not f,
           "4th lease -> LimitExceeded (%s)" % r)
     for x in held:
         os.close(x)
@@ -1615,7 +1621,7 @@ time.sleep(30)
     r, _ = c.call("io.ioasid.Broker.ListLeases")
     check(r["parameters"]["leases"] == [], "a staged context is not a lease")
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"], "mode": "unbound"})
-    check(r.get("error") == "io.ioasid.DeviceBusy" and not f and
+    check(r.get("error") == "io.ioasid.Broker.DeviceBusy" and not f and
           "staged for you in attached mode (staged context %s)" % sid in r["parameters"].get("reason", ""),
           "staged devices are held, the owner asking another mode is told what is staged (%s)" % r)
     r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
@@ -1691,7 +1697,7 @@ print(json.dumps([call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]}
 """, sock], capture_output=True, text=True)
         try:
             res = json.loads(out.stdout)
-            check(res[0].get("error") == "io.ioasid.PermissionDenied", "uid 65000 denied by policy")
+            check(res[0].get("error") == "io.ioasid.Broker.PermissionDenied", "uid 65000 denied by policy")
             check(res[1].get("error") == "io.ioasid.Manager.PermissionDenied", "uid 65000 not admin (Status)")
             check(res[2].get("error") == "io.ioasid.Manager.PermissionDenied", "uid 65000 not admin (Reload)")
         except (ValueError, IndexError):
@@ -1823,7 +1829,7 @@ def cat_B6_concurrent(sock, pid, base):
         rb, fb = b.read()
         ok = [x for x in ((a, ra, fa), (b, rb, fb)) if "error" not in x[1]]
         errs = sorted(x.get("error", "") for x in (ra, rb) if "error" in x)
-        if len(ok) != 1 or errs != ["io.ioasid.DeviceBusy"] or len(ok[0][2]) != 2 or \
+        if len(ok) != 1 or errs != ["io.ioasid.Broker.DeviceBusy"] or len(ok[0][2]) != 2 or \
                 len(fa) + len(fb) != 2:
             bad.append((i, ra.get("error"), len(fa), rb.get("error"), len(fb)))
         for x in fa + fb:
@@ -1862,7 +1868,7 @@ def cat_C6_oversize(sock, pid, base):
             fds += f
     except (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout):
         pass
-    check(all(r.get("error") == "io.ioasid.ProtocolError" for r in replies) and not fds,
+    check(all(r.get("error") == "io.ioasid.Broker.ProtocolError" for r in replies) and not fds,
           "C6: an oversized Acquire whose prefix is a valid request gets no reply, no fd (%s)"
           % replies)
     c.close()
@@ -2000,7 +2006,7 @@ for _ in range(200):
                 break
     except OSError:
         pass
-    closed += b"io.ioasid.ProtocolError" in d and b"nested too deeply" in d
+    closed += b"io.ioasid.Broker.ProtocolError" in d and b"nested too deeply" in d
     s.close()
 print(closed)
 """
@@ -2195,7 +2201,7 @@ def cat_E1_E4_E7_config():
                 try:
                     for bdf in ("0000:00:03.0", "0000:01:01.0"):
                         r, f = c.call("io.ioasid.Broker.Acquire", {"devices": [bdf]})
-                        check(r.get("error") == "io.ioasid.PermissionDenied" and not f and
+                        check(r.get("error") == "io.ioasid.Broker.PermissionDenied" and not f and
                               r["parameters"].get("reason", "").startswith("no rule matched"),
                               "E4 %s: %s denied, no rule matched (%s)" % (what, bdf, r))
                     r, _ = c.call("io.ioasid.Manager.Status")
@@ -2228,7 +2234,7 @@ def cat_grant_merge():
             r, f = c.call("io.ioasid.Broker.Acquire", {"devices": devs})
             for x in f:
                 os.close(x)
-            check(r.get("error") == "io.ioasid.LimitExceeded" and
+            check(r.get("error") == "io.ioasid.Broker.LimitExceeded" and
                   r["parameters"].get("limit") == "devices" and r["parameters"].get("max") == 1,
                   "grant merge: %s under max-devices 1 and 4 -> the tighter (%s)" % (devs, r))
         # One lease held (its rule allows 4); a request whose grants say 1 and 4 leases is
@@ -2243,7 +2249,7 @@ def cat_grant_merge():
         r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0", "0000:00:03.0"]})
         for x in f:
             os.close(x)
-        check(r.get("error") == "io.ioasid.LimitExceeded" and
+        check(r.get("error") == "io.ioasid.Broker.LimitExceeded" and
               r["parameters"].get("limit") == "leases",
               "grant merge: max-leases 1 and 4 -> the tighter, with a lease held (%s)" % r)
         for x in held:

@@ -56,10 +56,10 @@ def main():
         check("parameters" in r and len(fa) == 2, "first tenant gets 0000:01:01.0")
         # Group 5 is owned by a's iommufd context: the kernel refuses b's bind.
         r, fb = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:02.0"]})
-        check(r.get("error") == "io.ioasid.DeviceBusy" and "device-bind" in r["parameters"].get("reason", "")
+        check(r.get("error") == "io.ioasid.Broker.DeviceBusy" and "device-bind" in r["parameters"].get("reason", "")
               and not fb, "sibling for another tenant: the kernel's BIND refuses it (%s)" % r)
         r, fb = b.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
-        check(r.get("error") == "io.ioasid.DeviceBusy" and not fb, "same device twice: refused by the kernel")
+        check(r.get("error") == "io.ioasid.Broker.DeviceBusy" and not fb, "same device twice: refused by the kernel")
         for f in fa:
             os.close(f)
         a.close()

@@ -187,7 +187,7 @@ def test_swap_and_fifo(tmp):
     try:
         check(d.p.poll() is None and d.generation() == 1, "daemon serves generation 1")
         r = acquire_as(USER, d.sock, "0000:00:04.0")
-        check(r.get("error") == "io.ioasid.PermissionDenied", "uid %d denied by v1: %r" % (USER, r))
+        check(r.get("error") == "io.ioasid.Broker.PermissionDenied", "uid %d denied by v1: %r" % (USER, r))
 
         # The swap: the path now leads into alice's directory (the file there is even root's:
         # alice can replace it whenever she likes). Before the fix this loaded, and alice got
@@ -197,7 +197,7 @@ def test_swap_and_fifo(tmp):
         time.sleep(0.3)
         check(d.generation() == 1, "the refused reload keeps generation 1")
         r = acquire_as(USER, d.sock, "0000:00:04.0")
-        check(r.get("error") == "io.ioasid.PermissionDenied", "uid %d still denied after the swap: %r" % (USER, r))
+        check(r.get("error") == "io.ioasid.Broker.PermissionDenied", "uid %d still denied after the swap: %r" % (USER, r))
         log = d.logtext()
         check("Reload of '%s' failed" % conf in log and
               "'%s' (reached through the symlink '%s') is a directory owned by uid %d" %
@@ -297,7 +297,7 @@ def test_accounting(tmp):
               "the daemon warns at start naming layout and rules: %r" % log[-800:])
         # What the warning is about.
         r = d.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"], "layout": "vm"})
-        check(r.get("error") == "io.ioasid.SystemError" and r.get("parameters", {}).get("errnoName") == "EPERM",
+        check(r.get("error") == "io.ioasid.Broker.SystemError" and r.get("parameters", {}).get("errnoName") == "EPERM",
               "an Acquire with the layout fails with EPERM: %r" % r)
         lines, res = accounting_check(tmp, conf, d.sock)
         check(len(lines) == 1 and lines[0]["result"] == "fail" and

@@ -97,8 +97,8 @@ ALLOW_ALL = "admin user 0\nallow uid 0-0 to any mode attached,unbound group impl
 # too), then allowed by its uid. An injected failure while the daemon learns the peer's
 # identity must never turn that deny into an allow (fail closed).
 DENY_BY_CGROUP = "admin user 0\ndeny cgroup *\nallow uid 0-0 to any mode attached,unbound\n"
-WRONG = ("io.ioasid.ProtocolError", "io.ioasid.GroupNotViable", "io.ioasid.GroupOwned",
-         "io.ioasid.DeviceBusy", "io.ioasid.PermissionDenied")
+WRONG = ("io.ioasid.Broker.ProtocolError", "io.ioasid.Broker.GroupNotViable", "io.ioasid.Broker.GroupOwned",
+         "io.ioasid.Broker.DeviceBusy", "io.ioasid.Broker.PermissionDenied")
 
 
 def sweep(tmp, name, policy, families, uninjected, wrong):
@@ -196,7 +196,7 @@ def main():
                    lambda got: next((e for e in got if e in WRONG), None))
         # Denied by cgroup: no injection may turn the Acquire into an allow.
         s2 = sweep(tmp, "fail-closed", DENY_BY_CGROUP, ("malloc", "open"),
-                   ["io.ioasid.PermissionDenied", "ok"],
+                   ["io.ioasid.Broker.PermissionDenied", "ok"],
                    lambda got: "an allow" if got[:1] == ["ok"] else None)
     finally:
         if os.environ.get("FAILNTH_KEEP"):

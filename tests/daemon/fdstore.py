@@ -300,7 +300,7 @@ time.sleep(60)
         check(ls.get(l1, {}).get("lifetime") == "process" and ls.get(l2, {}).get("lifetime") == "connection",
               "lifetimes kept")
         r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
-        check(r.get("error") == "io.ioasid.DeviceBusy", "exclusivity survives the restart (%s)" % r.get("error"))
+        check(r.get("error") == "io.ioasid.Broker.DeviceBusy", "exclusivity survives the restart (%s)" % r.get("error"))
         # The held connection was adopted: it still works, and closing it ends L2.
         r, _ = held.call("org.varlink.service.GetInfo")
         check(r.get("parameters", {}).get("product") == "ioasidd", "adopted connection still served")
@@ -423,7 +423,7 @@ def cat_F1_mid_request(sd):
     check(len(ls) == 1 and [d for x in ls.values() for d in x["devices"]] == ["0000:00:04.0"],
           "F1: one lease, no device twice (%s)" % ls)
     r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
-    check(r.get("error") == "io.ioasid.DeviceBusy", "F1: the device is busy for others")
+    check(r.get("error") == "io.ioasid.Broker.DeviceBusy", "F1: the device is busy for others")
     p.stdin.close()
     p.wait(5)
     # The lease ends with its holder. Its devices count as held until the kernel shows
@@ -613,7 +613,7 @@ time.sleep(60)
         c = Client(sd.sock_path)
         check(list(leases(c)) == [lid], "F6: the lease survives the watchdog restart")
         r, _ = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
-        check(r.get("error") == "io.ioasid.DeviceBusy", "F6: its device is not given again")
+        check(r.get("error") == "io.ioasid.Broker.DeviceBusy", "F6: its device is not given again")
         t2 = time.monotonic()
         time.sleep(1.2)
         check(len([t for t in pings if t >= t2]) >= 1, "F6: the restarted daemon pings")

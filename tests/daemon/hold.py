@@ -217,7 +217,7 @@ def test_max_leases(tmp):
         r, fds = acquire(c, {"devices": ["0000:00:03.0"], "mode": "attached"})
         release(c, r)
         r2, f2 = acquire(c, {"devices": ["0000:00:04.0"], "mode": "attached"})
-        check(r2.get("error") == "io.ioasid.LimitExceeded",
+        check(r2.get("error") == "io.ioasid.Broker.LimitExceeded",
               "H3: the held ended lease counts (%s)" % r2.get("error"))
         close_all(f2)
         close_all(fds)
@@ -257,7 +257,7 @@ def test_dependents(tmp):
         check(ok(r), "H5: acquire the PF again (%s)" % r.get("error"))
         release(c, r)
         m = acquire_as(OTHER, d.sock, {"devices": [vf], "mode": "unbound"})
-        check(m.get("error") == "io.ioasid.DependentOwned",
+        check(m.get("error") == "io.ioasid.Broker.DependentOwned",
               "H5: while its fds live on, the VF is refused (%s)" % (m.get("error") or m))
         close_all(fds)
         c.close()

@@ -576,11 +576,11 @@ t_A1_no_rule() {
 	out=$(raw_as $UX --replies 1 --timeout 2 \
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_1\"]}}")
 	expect_eq "error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
-		io.ioasid.PermissionDenied
+		io.ioasid.Broker.PermissionDenied
 	expect_eq "no fd (I3)" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
 	# One deny record per request (I5), naming the uid, the device and the default deny.
 	local deny="message_id=$MID_DENY|action=deny|method=io.ioasid.Broker.Acquire|uid=$UX|\
-device=$DEV_1|rule=default|error=io.ioasid.PermissionDenied"
+device=$DEV_1|rule=default|error=io.ioasid.Broker.PermissionDenied"
 	expect_audit "deny records" "$deny" "$deny"
 	wait_leases 0
 }
@@ -681,11 +681,11 @@ t_A10_methods() {
 			;;
 		io.ioasid.Broker.Release)
 			# Nothing of this peer's to release: denied or no such lease.
-			[[ "$err" =~ ^io\.ioasid\.(PermissionDenied|NoSuchLease)$ ]] ||
+			[[ "$err" =~ ^io\.ioasid\.Broker\.(PermissionDenied|NoSuchLease)$ ]] ||
 				fail "$m as an unauthorized uid: got '${err:-no reply}'"
 			;;
 		*)
-			[[ "$err" =~ ^io\.ioasid\.(Broker\.|Manager\.)?PermissionDenied$ ]] ||
+			[[ "$err" =~ ^io\.ioasid\.(Broker|Manager)\.PermissionDenied$ ]] ||
 				fail "$m as an unauthorized uid: expected PermissionDenied, got '${err:-no reply}'"
 			;;
 		esac
@@ -1245,26 +1245,26 @@ cause=request|uid=$UA|device=$DEV_A|rule=$pol:2|generation=1|lease=$id|error=-"
 	expect_eq "no rule: refused" "$?" 2
 	expect_audit "deny (no rule)" "message_id=$MID_DENY|action=deny|\
 method=io.ioasid.Broker.Acquire|cause=request|uid=$UX|device=$DEV_1|rule=default|\
-error=io.ioasid.PermissionDenied|lease=-|reason=no rule matched (default deny)"
+error=io.ioasid.Broker.PermissionDenied|lease=-|reason=no rule matched (default deny)"
 	# The policy allows B, the group does not: one deny, no allow.
 	audit_mark
 	ctl_as $UB acquire $DEV_B --json=short </dev/null >/dev/null 2>&1
 	expect_eq "group owned: refused" "$?" 2
 	expect_audit "deny after the policy allowed (group owned)" "message_id=$MID_DENY|\
-action=deny|uid=$UB|device=$DEV_B|rule=$pol:3|error=io.ioasid.GroupOwned|lease=-"
+action=deny|uid=$UB|device=$DEV_B|rule=$pol:3|error=io.ioasid.Broker.GroupOwned|lease=-"
 	# Release of another tenant's real lease id: NoSuchLease, the lease stays; one deny.
 	audit_mark
 	out=$(raw_as $UB --replies 1 --timeout 2 \
 		"{\"method\":\"io.ioasid.Broker.Release\",\"parameters\":{\"lease\":\"$id\"}}")
 	expect_eq "B releasing A's lease" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
-		io.ioasid.NoSuchLease
+		io.ioasid.Broker.NoSuchLease
 	expect_eq "A's lease still listed" "$(ctl_as root leases --json=short | jq -r '.[].id')" "$id"
 	expect_eq "A's lease still holds the group" \
 		"$(ctl_as $UB acquire $DEV_B --json=short </dev/null >/dev/null 2>&1; echo $?)" 2
 	expect_audit "release of another's lease" \
 		"message_id=$MID_DENY|action=deny|method=io.ioasid.Broker.Release|uid=$UB|\
 reason=no admin rule matched" \
-		"message_id=$MID_DENY|action=deny|uid=$UB|device=$DEV_B|error=io.ioasid.GroupOwned"
+		"message_id=$MID_DENY|action=deny|uid=$UB|device=$DEV_B|error=io.ioasid.Broker.GroupOwned"
 	# The holder's Release: one release record.
 	audit_mark
 	release_lease AA
@@ -1340,7 +1340,7 @@ t_audit_flood() {
 	audit_mark
 	out=$(raw_as $UX --timeout 10 --replies 250 "${msgs[@]}")
 	expect_eq "250 denials" \
-		"$(jq -s '[.[] | select(.reply.error == "io.ioasid.PermissionDenied")] | length' <<<"$out")" 250
+		"$(jq -s '[.[] | select(.reply.error == "io.ioasid.Broker.PermissionDenied")] | length' <<<"$out")" 250
 	# ...and another tenant's allow and release are written all the same.
 	ctl_as $UA acquire $DEV_1 --json=short </dev/null >/dev/null
 	expect_eq "A's acquire" "$?" 0
@@ -1398,7 +1398,7 @@ t_audit_no_pidfd() {
 	expect_eq "refused" "$?" 2
 	expect_match "reason" "$(cat "$WORK/err")" "SO_PEERPIDFD"
 	expect_audit "deny after the policy allowed (no pidfd)" "message_id=$MID_DENY|action=deny|\
-uid=$UA|device=$DEV_1|rule=$pol:2|error=io.ioasid.PermissionDenied|\
+uid=$UA|device=$DEV_1|rule=$pol:2|error=io.ioasid.Broker.PermissionDenied|\
 reason=process lifetime needs SO_PEERPIDFD"
 	side_end
 }
@@ -1780,7 +1780,7 @@ t_B10_pf_vf() {
 	out=$(raw_as $UB --timeout 5 --replies 1 \
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$VF2\"],\"mode\":\"unbound\"}}")
 	expect_eq "named error" "$(jq -r 'select(.reply) | .reply.error' <<<"$out")" \
-		io.ioasid.DependentOwned
+		io.ioasid.Broker.DependentOwned
 	expect_eq "its parameters" "$(jq -r 'select(.reply) | .reply.parameters |
 		[.device, .dependent, .relation, .owner] | join(" ")' <<<"$out")" \
 		"$VF2 $PF pf leased to uid $UA (lease $id)"
@@ -1982,7 +1982,7 @@ t_A11_tenant_not_admin() {
 	out=$(raw_as $UA --replies 1 --timeout 2 \
 		"{\"method\":\"io.ioasid.Broker.Release\",\"parameters\":{\"lease\":\"$idb\"}}")
 	expect_eq "A11: Release of another tenant's real lease" \
-		"$(jq -r 'select(.reply) | .reply.error' <<<"$out")" io.ioasid.NoSuchLease
+		"$(jq -r 'select(.reply) | .reply.error' <<<"$out")" io.ioasid.Broker.NoSuchLease
 	ctl_as $UA revoke "$idb" >/dev/null 2>&1
 	expect_eq "A11: ioasidctl revoke as a tenant" "$?" 2
 	# Nothing changed: B's lease active, the staged context there, no reload, no new stage.
@@ -2067,7 +2067,7 @@ t_B9_only_granted() {
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":{\"devices\":[\"$DEV_A\",\"$DEV_B\"]}}")
 	expect_eq "B9: granted + ungranted device: denied" \
 		"$(jq -r 'select(.reply) | .reply.error + " " + .reply.parameters.device' <<<"$out")" \
-		"io.ioasid.PermissionDenied $DEV_B"
+		"io.ioasid.Broker.PermissionDenied $DEV_B"
 	expect_eq "B9: ... and nothing sent" "$(jq -s '[.[] | (.fds // 0) + (.strayFds // 0)] | add' <<<"$out")" 0
 	for req in '{}' '{"devices":[]}' '{"mode":"unbound"}' '{"pool":"none","count":0}' '{"group":null}'; do
 		out=$(raw_as $UA --replies 1 --timeout 3 \

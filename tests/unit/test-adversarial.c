@@ -3,8 +3,8 @@
  * Cases of the adversarial catalogue (tests/ADVERSARIAL.md) that need a seam no process-level
  * test reaches:
  *   B4  hot-unplug after the daemon opened a device, before the reply is sent: the daemon's
- *       Acquire (method_acquire over a real connection on a socketpair, the sim kernel)
- *       with the device unplugged right after its open (a wrapped KernelOps);
+ *       Acquire (the io.ioasid.Broker table's handler, as the server runs it, the sim
+ *       kernel) with the device unplugged right after its open (a wrapped KernelOps);
  *   E7  every selector, grant, setting and layout item given twice is a load error at its
  *       second occurrence (table over the whole grammar, not a sample).
  */
@@ -18,6 +18,7 @@
 #include "common/proto.h"
 #include "common/varlink.h"
 #include "ioasidd/ioasidd.h"
+#include "ioasidd/method.h"
 #include "tests/unit/test.h"
 
 /* ---- B4: unplug between open and send ------------------------------------------------ */
@@ -50,8 +51,7 @@ static int count_fds(void) {
 typedef struct B4 {
 	Manager m;
 	KernelOps ops;
-	Connection *c;
-	VarlinkStream *client;
+	Peer peer;
 } B4;
 
 static void b4_setup(B4 *t) {
@@ -70,16 +70,11 @@ static void b4_setup(B4 *t) {
 	PolicyError e = { 0 };
 	ASSERT_OK(policy_load_string("allow * to any mode attached,unbound group implicit\n",
 				     "b4.conf", &o, &t->m.policy, &e));
-	int sv[2];
-	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	ASSERT_OK(connection_adopt(&t->m, sv[0], 0, &t->c));
-	ASSERT_OK(varlink_stream_new(sv[1], IOASID_MAX_REPLY, 64, 0, &t->client));
+	t->peer = (Peer){ .uid = getuid(), .gid = getgid(), .pid = getpid(), .pidfd = -EBADF };
 }
 
 static void b4_done(B4 *t) {
-	server_close_all(&t->m);
 	lease_table_clear(&t->m.leases);
-	varlink_stream_free(t->client);
 	policy_free(t->m.policy);
 	t->m.kernel->ops = b4_sim_ops;
 	kernel_free(t->m.kernel);
@@ -88,26 +83,40 @@ static void b4_done(B4 *t) {
 	b4_unplug = NULL;
 }
 
-/* Runs Acquire for the JSON parameters; returns the reply's error name ("" for success)
- * in err and the number of fds that came with it (closed). */
+/* Runs Acquire for the JSON parameters as the server would (the table's spec, then its
+ * handler); returns the reply's error name ("" for success) in err, the device it names, and
+ * the number of fds the reply would carry. */
 static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t *ret_n_fds,
 		       char *device, size_t dsize) {
 	Doc *in = doc_new();
 	DocNode *p = NULL;
 	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
 	ASSERT_OK(doc_parse(in, params, strlen(params), 8, &p));
-	ASSERT_OK(method_acquire(t->c, p));
-	Doc *reply = NULL;
-	int *fds = NULL;
-	size_t n_fds = 0;
-	ASSERT_OK(varlink_stream_read_message(t->client, 2000, &reply, &fds, &n_fds));
-	const DocNode *e = doc_get(doc_root(reply), "error");
-	const DocNode *dev = doc_get(doc_get(doc_root(reply), "parameters"), "device");
-	snprintf(err, size, "%s", e && e->type == DOC_STRING ? e->str.s : "");
-	snprintf(device, dsize, "%s", dev && dev->type == DOC_STRING ? dev->str.s : "");
-	varlink_fds_free(fds, n_fds);
-	*ret_n_fds = n_fds;
-	doc_free(reply);
+	const Method *acquire = NULL;
+	for (size_t i = 0; i < method_broker.n_methods; i++)
+		if (streq(method_broker.methods[i].name, "Acquire"))
+			acquire = &method_broker.methods[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(acquire);
+	CU_ASSERT_TRUE(acquire->flags & METHOD_FDS);
+	_Alignas(max_align_t) char args[4096] = { 0 };
+	CU_ASSERT_FATAL(acquire->params_size <= sizeof(args));
+	Refusal rf = { 0 };
+	ASSERT_OK(method_params_parse(acquire->params, acquire->n_params, p, args, &rf));
+	Call call = { .manager = &t->m, .peer = &t->peer, .method = "io.ioasid.Broker.Acquire" };
+	Reply reply = { 0 };
+	ASSERT_OK(acquire->handler(&call, args, &reply));
+	json_object *dev = NULL;
+	snprintf(err, size, "%s", strempty(reply.error));
+	snprintf(device, dsize, "%s",
+		 reply.params && json_object_object_get_ex(reply.params, "device", &dev)
+			 ? json_object_get_string(dev)
+			 : "");
+	*ret_n_fds = reply.n_fds;
+	/* A reply with fds carries its lease: the server would deliver it. */
+	CU_ASSERT_EQUAL(reply.lease != NULL, reply.n_fds > 0);
+	if (reply.lease)
+		CU_ASSERT_EQUAL(lease_set_state(reply.lease, LEASE_ACTIVE), 0);
+	reply_done(&reply);
 	doc_free(in);
 }
 
@@ -117,7 +126,7 @@ static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t
  * attempt opened (iommufd, the other device already bound, the unplugged one) is closed;
  * the device bound before the failure is free and bindable again; the gone device stays
  * NoSuchDevice. Acquire runs in one turn of the event loop, so the open-to-send window of
- * the real daemon is exactly this one: between the kernel calls of build_context(). */
+ * the real daemon is exactly this one: between the kernel calls of context_build(). */
 static void test_b4_unplug_after_open(void) {
 	B4 t;
 	char err[128], dev[64];
@@ -134,7 +143,6 @@ static void test_b4_unplug_after_open(void) {
 	CU_ASSERT_EQUAL(n_fds, 0);
 	CU_ASSERT_EQUAL(t.m.leases.n, 0);
 	CU_ASSERT_PTR_NULL(t.m.leases.head);
-	CU_ASSERT_PTR_NULL(t.c->pending_lease);
 	/* The sim learns of the last closes (its pins go) at its next call, as the daemon's
 	 * loop makes it do through events_fd. */
 	(void)kernel_sync(t.m.kernel);

@@ -94,7 +94,7 @@ static void test_framing(void) {
 	json_object *err = NULL;
 	json_object *ep = json_object_new_object();
 	json_object_object_add(ep, "device", json_object_new_string("0000:01:00.0"));
-	ASSERT_OK(varlink_build_error("io.ioasid.NoSuchDevice", ep, &err));
+	ASSERT_OK(varlink_build_error("io.ioasid.Broker.NoSuchDevice", ep, &err));
 	ASSERT_OK(varlink_stream_enqueue(b, err, NULL, 0));
 	json_object_put(err);
 	json_object *rep = NULL;
@@ -107,7 +107,7 @@ static void test_framing(void) {
 	bool continues = true;
 	ASSERT_OK(read_one(a, &msg, NULL, NULL));
 	ASSERT_OK(varlink_parse_reply(doc_root(msg), &ename, &p, &continues));
-	ASSERT_STREQ(ename, "io.ioasid.NoSuchDevice");
+	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchDevice");
 	CU_ASSERT_FALSE(continues);
 	ASSERT_STREQ(doc_str(doc_get(p, "device")), "0000:01:00.0");
 	doc_free(msg);
@@ -827,7 +827,7 @@ static void test_blocking_call(void) {
 	int mf = memfd("reply");
 	const char reply[] = "{\"parameters\":{\"iommuFd\":0}}";
 	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
-	const char err[] = "{\"error\":\"io.ioasid.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	const char err[] = "{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
 
 	char *ename = NULL;
@@ -846,7 +846,7 @@ static void test_blocking_call(void) {
 
 	ASSERT_OK(varlink_stream_call(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename, &p,
 				      &fds, &n));
-	ASSERT_STREQ(ename, "io.ioasid.NoSuchLease");
+	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchLease");
 	CU_ASSERT_EQUAL(n, 0);
 	free(ename);
 	json_object_put(p);
@@ -1154,14 +1154,14 @@ static void test_send_doc_same_bytes(void) {
 	json_object *jm = sample_json();
 	/* An error message and an empty-parameters reply too. */
 	DocNode *derr = doc_object(d);
-	ASSERT_OK(doc_add(d, derr, "error", doc_string(d, "io.ioasid.NoSuchDevice")));
+	ASSERT_OK(doc_add(d, derr, "error", doc_string(d, "io.ioasid.Broker.NoSuchDevice")));
 	DocNode *ep = doc_object(d);
 	ASSERT_OK(doc_add(d, ep, "device", doc_string(d, "0000:01:00.0")));
 	ASSERT_OK(doc_add(d, derr, "parameters", ep));
 	json_object *jep = json_object_new_object();
 	json_object_object_add(jep, "device", json_object_new_string("0000:01:00.0"));
 	json_object *jerr = NULL;
-	ASSERT_OK(varlink_build_error("io.ioasid.NoSuchDevice", jep, &jerr));
+	ASSERT_OK(varlink_build_error("io.ioasid.Broker.NoSuchDevice", jep, &jerr));
 	DocNode *dempty = doc_object(d);
 	ASSERT_OK(doc_add(d, dempty, "parameters", doc_object(d)));
 	json_object *jempty = NULL;
@@ -1284,7 +1284,7 @@ static void test_blocking_call_doc(void) {
 	int mf = memfd("reply-doc");
 	const char reply[] = "{\"parameters\":{\"iommuFd\":0,\"lease\":\"L1\"}}";
 	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
-	const char err[] = "{\"error\":\"io.ioasid.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	const char err[] = "{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
 	const char more[] = "{\"continues\":true}\0{\"parameters\":{\"i\":2}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], more, sizeof(more)), (ssize_t)sizeof(more));
@@ -1321,7 +1321,7 @@ static void test_blocking_call_doc(void) {
 	p = NULL;
 	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename,
 					  &rd, &p, &fds, &n));
-	ASSERT_STREQ(ename, "io.ioasid.NoSuchLease");
+	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchLease");
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_FATAL(rd != NULL && p != NULL);
 	ASSERT_STREQ(doc_str(doc_get(p, "lease")), "x");

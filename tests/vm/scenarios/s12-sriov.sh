@@ -181,9 +181,9 @@ s12_daemon() {
 	oc_S12 >/tmp/s12-outcomes.txt
 	cat /tmp/s12-outcomes.txt
 	# The daemon's refusals, both directions, name the dependent BDF.
-	grep -q "^VMOUTCOME S12 vf-while-pf-held .*io.ioasid.DependentOwned.*\"dependent\":\"$IGB_PF\"" \
+	grep -q "^VMOUTCOME S12 vf-while-pf-held .*io.ioasid.Broker.DependentOwned.*\"dependent\":\"$IGB_PF\"" \
 		/tmp/s12-outcomes.txt || S12_BAD="$S12_BAD; B's VF was not refused naming the PF"
-	grep -q "^VMOUTCOME S12 pf-while-vf-held .*io.ioasid.DependentOwned.*\"dependent\":\"$IGB_VF0\"" \
+	grep -q "^VMOUTCOME S12 pf-while-vf-held .*io.ioasid.Broker.DependentOwned.*\"dependent\":\"$IGB_VF0\"" \
 		/tmp/s12-outcomes.txt || S12_BAD="$S12_BAD; A's PF was not refused naming the VF"
 	grep -q "^VMOUTCOME S12 own-vf-while-pf-held .*\"exit\":0" /tmp/s12-outcomes.txt ||
 		S12_BAD="$S12_BAD; A could not take a VF of its own PF"

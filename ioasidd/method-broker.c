@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * io.ioasid.Broker: ListDevices, ListGroups, Acquire, Release, ListLeases, Monitor. Each
+ * handler turns its validated parameters into a call of the layers below and their result
+ * into a Reply; Acquire is broker_acquire() (a plan or a refusal), context_build() (the
+ * kernel context) and manager_hand_over() (the lease), then the reply with the fds.
+ * Layer: a method table (method.h), called only by the server; calls broker, context,
+ * manager, hold, lease and method.c.
+ */
+#include <stddef.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/viability.h"
+#include "ioasidd/broker.h"
+#include "ioasidd/context.h"
+#include "ioasidd/log.h"
+#include "ioasidd/manager.h"
+#include "ioasidd/method.h"
+
+/* Owners are shown to themselves and to admins; others learn only that it is taken. */
+static json_object *owner_json(const Peer *peer, const Lease *l, bool admin) {
+	if (!l)
+		return NULL;
+	char buf[300];
+	if (hold_describe(l, admin || l->uid == peer->uid, buf, sizeof(buf)) > 0)
+		; /* revoked or ended, its files still open elsewhere */
+	else if (l->state == LEASE_STAGED && admin)
+		snprintf(buf, sizeof(buf), "staged for %s", strempty(l->owner));
+	else if (l->state == LEASE_STAGED)
+		snprintf(buf, sizeof(buf), "staged");
+	else if (admin || l->uid == peer->uid)
+		snprintf(buf, sizeof(buf), "uid:%u", (unsigned)l->uid);
+	else
+		snprintf(buf, sizeof(buf), "another user");
+	return json_object_new_string(buf);
+}
+
+static const char *device_verdict(const Host *h, const Device *d) {
+	Viability v = { 0 };
+	if (viability_device(h, d, &v) < 0)
+		return "unknown";
+	const char *s = verdict_to_string(v.verdict);
+	viability_done(&v);
+	return s;
+}
+
+static json_object *device_json(Manager *m, const Peer *peer, const Device *d, bool admin) {
+	json_object *o = json_object_new_object();
+	char buf[16];
+	json_add_str(o, "bdf", d->bdf);
+	snprintf(buf, sizeof(buf), "%04x", d->vendor);
+	json_add_str(o, "vendor", buf);
+	snprintf(buf, sizeof(buf), "%04x", d->device);
+	json_add_str(o, "device", buf);
+	snprintf(buf, sizeof(buf), "%06x", d->class);
+	json_add_str(o, "class", buf);
+	json_add_str(o, "driver", d->driver);
+	json_add(o, "iommuGroup", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
+	json_add_str(o, "vfio", d->vfio_name);
+	json_add_str(o, "viable", device_verdict(m->host, d));
+	json_add(o, "owner", owner_json(peer, lease_table_device_owner(&m->leases, d->bdf), admin));
+	return o;
+}
+
+static int method_list_devices(Call *call, const void *params, Reply *reply) {
+	Manager *m = call->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
+	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListDevices", false);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; arr && i < m->host->n_devices; i++)
+		json_object_array_add(arr, device_json(m, call->peer, &m->host->devices[i], admin));
+	json_object *p = json_object_new_object();
+	json_add(p, "devices", arr);
+	return p ? reply_ok(reply, p) : -ENOMEM;
+}
+
+static json_object *group_json(Manager *m, const Peer *peer, const Group *g, bool admin) {
+	json_object *o = json_object_new_object();
+	json_add(o, "number", json_object_new_int(g->number));
+	json_add_str(o, "type", g->type);
+	json_object *devs = json_object_new_array();
+	for (size_t j = 0; devs && j < g->n_members; j++)
+		json_object_array_add(devs, json_object_new_string(g->members[j]->bdf));
+	json_add(o, "devices", devs);
+	Viability v = { 0 };
+	const char *verdict = "unknown";
+	if (viability_group(m->host, g, &v) >= 0) {
+		verdict = verdict_to_string(v.verdict);
+		viability_done(&v);
+	}
+	json_add_str(o, "viable", verdict);
+	const Lease *owner = lease_table_group_owner(&m->leases, g->number);
+	json_add(o, "owner", owner_json(peer, owner, admin));
+	return o;
+}
+
+static int method_list_groups(Call *call, const void *params, Reply *reply) {
+	Manager *m = call->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
+	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListGroups", false);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; arr && i < m->host->n_groups; i++)
+		json_object_array_add(arr, group_json(m, call->peer, &m->host->groups[i], admin));
+	json_object *p = json_object_new_object();
+	json_add(p, "groups", arr);
+	return p ? reply_ok(reply, p) : -ENOMEM;
+}
+
+static json_object *lease_json(const Lease *l) {
+	json_object *o = json_object_new_object();
+	json_add_str(o, "id", l->id);
+	json_add_int(o, "uid", (int64_t)l->uid);
+	json_add(o, "pid", l->pid > 0 ? json_object_new_int(l->pid) : NULL);
+	json_add_str(o, "unit", l->unit);
+	json_add_str(o, "mode", lease_mode_to_string(l->mode));
+	json_add_str(o, "layout", l->layout);
+	json_object *devs = json_object_new_array();
+	for (size_t i = 0; devs && i < l->n_devices; i++)
+		json_object_array_add(devs, json_object_new_string(l->devices[i].bdf));
+	json_add(o, "devices", devs);
+	json_object *groups = json_object_new_array();
+	for (size_t i = 0; groups && i < l->n_groups; i++)
+		json_object_array_add(groups, json_object_new_int(l->groups[i]));
+	json_add(o, "groups", groups);
+	json_add_str(o, "lifetime", lease_lifetime_to_string(l->lifetime));
+	/* Listed leases are pending, active, revoked or ended (staged contexts are not leases
+	 * yet, new ones are in no table). */
+	json_add_str(o, "state", lease_state_to_string(l->state));
+	/* Revoked or ended: the devices whose files the kernel still shows open elsewhere. */
+	json_object *held = json_object_new_array();
+	for (size_t i = 0; held && lease_is_over(l) && i < l->n_devices; i++)
+		if (l->devices[i].held)
+			json_object_array_add(held, json_object_new_string(l->devices[i].bdf));
+	json_add(o, "held", held);
+	json_add_int(o, "generation", (int64_t)l->generation);
+	json_add_int(o, "created", (int64_t)l->created);
+	return o;
+}
+
+static int method_list_leases(Call *call, const void *params, Reply *reply) {
+	Manager *m = call->manager;
+	hold_settle(m); /* who holds what, as the kernel shows it now */
+	bool admin = manager_is_admin(m, call->peer, "io.ioasid.Broker.ListLeases", false);
+	json_object *arr = json_object_new_array();
+	for (Lease *l = m->leases.head; arr && l; l = l->next)
+		if (l->state != LEASE_STAGED && (admin || l->uid == call->peer->uid))
+			json_object_array_add(arr, lease_json(l));
+	json_object *p = json_object_new_object();
+	json_add(p, "leases", arr);
+	return p ? reply_ok(reply, p) : -ENOMEM;
+}
+
+typedef struct ReleaseParams {
+	const char *lease;
+} ReleaseParams;
+
+static int method_release(Call *call, const void *params, Reply *reply) {
+	const ReleaseParams *a = params;
+	Manager *m = call->manager;
+	const Peer *peer = call->peer;
+	Lease *l = lease_table_find(&m->leases, a->lease);
+	/* Someone else's lease reads as "no such lease": existence is not disclosed. */
+	if (!l || l->state == LEASE_ENDED ||
+	    (l->uid != peer->uid && !manager_is_admin(m, peer, "io.ioasid.Broker.Release", true)) ||
+	    !lease_delivered(l))
+		return reply_error(reply, IOASID_ERROR_NO_SUCH_LEASE, "lease", a->lease);
+	/* The holder's own call, or an admin's (named in the record: it is not the holder). */
+	char cause[64] = "request";
+	if (l->uid != peer->uid)
+		snprintf(cause, sizeof(cause), "release by uid %u", (unsigned)peer->uid);
+	const AuditActor by = { .method = "io.ioasid.Broker.Release", .cause = cause };
+	if (l->state == LEASE_REVOKED) {
+		/* The lease ended at the revocation; the record only told the holder so. */
+		manager_end_lease_by(m, l, &by, "revoked lease released");
+		return reply_error(reply, IOASID_ERROR_NO_SUCH_LEASE, "lease", a->lease);
+	}
+	manager_end_lease_by(m, l, &by, "released");
+	return reply_ok(reply, NULL);
+}
+
+json_object *method_broker_event(const char *event, const char *bdf, const char *lease) {
+	json_object *p = json_object_new_object();
+	json_add_str(p, "event", event);
+	json_add_str(p, "bdf", bdf);
+	json_add_str(p, "lease", lease);
+	return p;
+}
+
+static int method_monitor(Call *call, const void *params, Reply *reply) {
+	json_object *p = json_object_new_object();
+	if (!p)
+		return -ENOMEM;
+	json_add_str(p, "event", "subscribed");
+	reply_ok(reply, p);
+	reply->continues = true;
+	reply->subscribe = true;
+	return 0;
+}
+
+/* ---- Acquire ---- */
+
+typedef struct AcquireParams {
+	ParamList devices;
+	bool has_devices;
+	int64_t group;
+	bool has_group;
+	const char *pool;
+	int64_t count;
+	bool has_count;
+	int mode;
+	bool has_mode;
+	const char *layout;
+	int lifetime;
+	bool has_lifetime;
+} AcquireParams;
+
+/* The reply as a document, not json-c objects: it is built per Acquire, and json-c's objects
+ * (a hash table each, a malloc per member) were a third of the daemon's work for an
+ * acquire+release. Any failed allocation sets oom (checked once at the end). Keys are string
+ * literals, as doc_add() requires. */
+typedef struct ReplyDoc {
+	Doc *d;
+	bool oom;
+} ReplyDoc;
+
+static void rd_put(ReplyDoc *rd, DocNode *o, const char *k, DocNode *v) {
+	if (!v || doc_add(rd->d, o, k, v) < 0)
+		rd->oom = true;
+}
+
+static void rd_null(ReplyDoc *rd, DocNode *o, const char *k) {
+	if (doc_add(rd->d, o, k, NULL) < 0)
+		rd->oom = true;
+}
+
+static void rd_str(ReplyDoc *rd, DocNode *o, const char *k, const char *v) {
+	rd_put(rd, o, k, doc_string(rd->d, v));
+}
+
+static void rd_int(ReplyDoc *rd, DocNode *o, const char *k, int64_t v) {
+	rd_put(rd, o, k, doc_int(rd->d, v));
+}
+
+static void rd_int_or_null(ReplyDoc *rd, DocNode *o, const char *k, bool set, int64_t v) {
+	if (set)
+		rd_int(rd, o, k, v);
+	else
+		rd_null(rd, o, k);
+}
+
+static void rd_push(ReplyDoc *rd, DocNode *a, DocNode *v) {
+	if (!v || doc_append(rd->d, a, v) < 0)
+		rd->oom = true;
+}
+
+/* A string list as an array (empty for NULL). */
+static DocNode *rd_strv(ReplyDoc *rd, char **l) {
+	DocNode *a = doc_array(rd->d);
+	for (char **s = l; a && s && *s; s++)
+		rd_push(rd, a, doc_string(rd->d, *s));
+	return a;
+}
+
+/* Legacy: the index of the device's group node among the fds, when it was handed out. */
+static int64_t legacy_group_fd(const Lease *l, int group) {
+	size_t idx = 1; /* after the container */
+	for (size_t j = 0; j < l->n_legacy_groups; j++) {
+		const LeaseGroup *g = &l->legacy_groups[j];
+		if (g->group == group)
+			return g->handed_out ? (int64_t)idx : -1;
+		idx += g->handed_out;
+	}
+	return -1;
+}
+
+/* The fds of l in reply order: iommufd mode [iommufd, devices...]; legacy [container,
+ * handed-out groups..., devices...]. Returns how many. */
+static size_t lease_fds(const Lease *l, int *fds) {
+	size_t n = 0;
+	if (l->mode == LEASE_MODE_LEGACY) {
+		fds[n++] = l->container;
+		for (size_t i = 0; i < l->n_legacy_groups; i++)
+			if (l->legacy_groups[i].handed_out)
+				fds[n++] = l->legacy_groups[i].fd;
+	} else
+		fds[n++] = l->iommufd;
+	for (size_t i = 0; i < l->n_devices; i++)
+		fds[n++] = l->devices[i].fd;
+	return n;
+}
+
+static DocNode *granted_devices(ReplyDoc *rd, const Lease *l, size_t device_base) {
+	bool legacy = l->mode == LEASE_MODE_LEGACY, attached = l->mode == LEASE_MODE_ATTACHED;
+	DocNode *devs = doc_array(rd->d);
+	for (size_t i = 0; devs && i < l->n_devices; i++) {
+		DocNode *o = doc_object_sized(rd->d, 5);
+		rd_str(rd, o, "bdf", l->devices[i].bdf);
+		rd_int(rd, o, "deviceFd", (int64_t)(device_base + i));
+		int64_t group_fd = legacy ? legacy_group_fd(l, l->devices[i].group) : -1;
+		rd_int_or_null(rd, o, "groupFd", group_fd >= 0, group_fd);
+		rd_int_or_null(rd, o, "devId", attached, l->devices[i].dev_id);
+		rd_int_or_null(rd, o, "hwptId", attached, l->devices[i].hwpt_id);
+		rd_push(rd, devs, o);
+	}
+	return devs;
+}
+
+/* The Acquire reply for l: a document with the fds (the lease keeps them) in *reply. */
+static int acquire_reply(const Plan *plan, Lease *l, int64_t memlock, char **warnings,
+			 int *fds, Reply *reply) {
+	ReplyDoc rd = { .d = doc_new() };
+	if (!rd.d)
+		return -ENOMEM;
+	DocNode *msg = doc_object_sized(rd.d, 1);
+	DocNode *p = doc_object_sized(rd.d, 13);
+	rd_put(&rd, msg, "parameters", p);
+	bool legacy = l->mode == LEASE_MODE_LEGACY;
+	size_t n_fds = lease_fds(l, fds);
+	rd_str(&rd, p, "lease", l->id);
+	rd_str(&rd, p, "mode", lease_mode_to_string(l->mode));
+	rd_str(&rd, p, "api", legacy ? "legacy" : "iommufd");
+	rd_int_or_null(&rd, p, "iommuFd", !legacy, 0);
+	rd_int_or_null(&rd, p, "containerFd", legacy, 0);
+	rd_int_or_null(&rd, p, "ioasId", l->mode == LEASE_MODE_ATTACHED, l->ioas_id);
+	rd_put(&rd, p, "devices", granted_devices(&rd, l, n_fds - l->n_devices));
+	rd_put(&rd, p, "atRisk", rd_strv(&rd, l->at_risk));
+	/* What the holder's RLIMIT_MEMLOCK is now (read back), not what was asked for. */
+	rd_int_or_null(&rd, p, "memlock", memlock >= 0, memlock);
+	/* Served from a staged context: the work was done at Stage time. */
+	if (plan->staged)
+		rd_str(&rd, p, "staged", l->id);
+	else
+		rd_null(&rd, p, "staged");
+	rd_put(&rd, p, "warnings", rd_strv(&rd, warnings));
+	rd_int(&rd, p, "generation", (int64_t)l->generation);
+	rd_str(&rd, p, "rule", plan->rule[0] ? plan->rule : "");
+	if (rd.oom) {
+		doc_free(rd.d);
+		return -ENOMEM;
+	}
+	reply_done(reply);
+	reply->doc = rd.d;
+	reply->msg = msg;
+	reply->fds = fds;
+	reply->n_fds = n_fds;
+	reply->lease = l;
+	return 0;
+}
+
+static void acquire_request(const AcquireParams *a, BrokerRequest *ret) {
+	*ret = (BrokerRequest){
+		.bdfs = a->has_devices ? a->devices.items : NULL,
+		.n_bdfs = a->devices.n,
+		.has_group = a->has_group,
+		.group = a->group,
+		.pool = a->pool,
+		.has_count = a->has_count,
+		.count = a->count,
+		.mode_set = a->has_mode,
+		.mode = (LeaseMode)a->mode,
+		.layout = a->layout,
+		.lifetime_set = a->has_lifetime,
+		.lifetime = (PolicyLifetime)a->lifetime,
+	};
+}
+
+/* Plan, context, hand-over. 0 with l, or -errno with *rf. */
+static int acquire_lease(Call *call, const BrokerRequest *in, Plan *plan, char ***warnings,
+			 int64_t *memlock, Lease **ret, Refusal *rf) {
+	Manager *m = call->manager;
+	Lease *l = NULL;
+	int r = broker_acquire(m, call->peer, call->fd_reply_pending, in, plan, rf);
+	if (r < 0)
+		return r;
+	l = plan->staged;
+	if (!l && (r = context_build(m, call->peer, plan, warnings, &l, rf)) < 0)
+		return r;
+	r = manager_hand_over(m, call->connection, call->connection_id, call->peer, plan, l,
+			      warnings, memlock, rf);
+	if (r < 0)
+		return r;
+	*ret = l;
+	return 0;
+}
+
+/* The reply's fds: at most the container or iommufd, a group node and a device per device. */
+static int acquire_fds[IOASID_MAX_DEVICES_PER_REQUEST * 2 + 1];
+
+static int method_acquire(Call *call, const void *params, Reply *reply) {
+	Manager *m = call->manager;
+	BrokerRequest in;
+	Plan plan = { 0 };
+	Refusal rf = { 0 };
+	_cleanup_strv_free_ char **warnings = NULL;
+	int64_t memlock = -1;
+	Lease *l = NULL;
+	acquire_request(params, &in);
+	int r = acquire_lease(call, &in, &plan, &warnings, &memlock, &l, &rf);
+	if (r >= 0 && acquire_reply(&plan, l, memlock, warnings, acquire_fds, reply) < 0) {
+		manager_end_lease(m, l, "out of memory");
+		r = refusal_system(&rf, -ENOMEM, "reply", NULL);
+	}
+	if (r < 0) {
+		const RefusalField *op = refusal_get(&rf, "operation");
+		const RefusalField *dev = refusal_get(&rf, "device");
+		const char *device = dev ? dev->s : NULL;
+		if (rf.error && streq(rf.error, IOASID_ERROR_SYSTEM) && op)
+			log_info("Acquire for uid %u failed: %s%s%s: %s", (unsigned)call->peer->uid,
+				 strna(op->s), device ? " " : "", strempty(device), strerror(-r));
+		broker_audit_refusal(m, call->peer, &plan, &rf);
+		r = reply_refusal(reply, &rf);
+	} else
+		/* The audit record of each decision is the info-level trace; this is for
+		 * debugging. */
+		log_debug("Lease %s: uid %u pid %d, %zu device(s), %s, %s lifetime", l->id,
+			  (unsigned)l->uid, (int)l->pid, l->n_devices,
+			  lease_mode_to_string(l->mode), lease_lifetime_to_string(l->lifetime));
+	refusal_done(&rf);
+	plan_done(&plan);
+	return r;
+}
+
+/* ---- the table ---- */
+
+#define LIST_RANGE(lo, hi) .min = (lo), .max = (hi)
+
+static const ParamSpec acquire_params[] = {
+	{ "devices", PARAM_LIST, offsetof(AcquireParams, devices), LIST_RANGE(1, PARAM_LIST_MAX),
+	  .present_offset = offsetof(AcquireParams, has_devices) },
+	{ "group", PARAM_INT, offsetof(AcquireParams, group), LIST_RANGE(INT64_MIN, INT64_MAX),
+	  .present_offset = offsetof(AcquireParams, has_group) },
+	{ "pool", PARAM_STRING, offsetof(AcquireParams, pool) },
+	{ "count", PARAM_INT, offsetof(AcquireParams, count),
+	  LIST_RANGE(1, IOASID_MAX_DEVICES_PER_REQUEST),
+	  .present_offset = offsetof(AcquireParams, has_count) },
+	{ "mode", PARAM_ENUM, offsetof(AcquireParams, mode), .from_string = lease_mode_parse,
+	  .present_offset = offsetof(AcquireParams, has_mode) },
+	{ "layout", PARAM_STRING, offsetof(AcquireParams, layout), LIST_RANGE(1, 255) },
+	{ "lifetime", PARAM_ENUM, offsetof(AcquireParams, lifetime),
+	  .from_string = lease_lifetime_parse,
+	  .present_offset = offsetof(AcquireParams, has_lifetime) },
+};
+
+static const ParamSpec release_params[] = {
+	{ "lease", PARAM_STRING, offsetof(ReleaseParams, lease), .required = true },
+};
+
+static const Method methods[] = {
+	{ "ListDevices", method_list_devices },
+	{ "ListGroups", method_list_groups },
+	{ "Acquire", method_acquire, METHOD_FDS, acquire_params, ELEMENTSOF(acquire_params),
+	  sizeof(AcquireParams) },
+	{ "Release", method_release, 0, release_params, ELEMENTSOF(release_params),
+	  sizeof(ReleaseParams) },
+	{ "ListLeases", method_list_leases },
+	{ "Monitor", method_monitor, METHOD_MORE },
+};
+
+const MethodInterface method_broker = {
+	.name = IOASID_IFACE_BROKER,
+	.methods = methods,
+	.n_methods = ELEMENTSOF(methods),
+	.admin_denied = NULL,
+};
