@@ -17,7 +17,7 @@
 # the layers below it (README, "Source layout"):
 #   common/*.c          libioasid-core.a    host model, viability, kernel seam, uAPI, Varlink
 #   policy/*.c          libioasid-policy.a  the pure rule engine
-#   common/client/*.c   libioasid-client.a  the daemon's client API, layout and limits.conf checks
+#   common/client/*.c   libioasid-client.a  client API, layout/limits.conf checks, bind/restore
 # ioasidd/*.c the daemon (policy, core), ioasidctl/*.c the CLI (client, policy, core),
 # tests/unit/*.c the CUnit runner. Programs name the libraries top layer first and each
 # library is also linked alone over the ones below it ($(B)/layers/), so a lower object's call

@@ -492,6 +492,59 @@ static int parse_region(Parser *p, const DocNode *obj, ReservedRegion *ret) {
 	return 0;
 }
 
+/*
+ * One of a group's "foreign_members": an object {"name", "bus", "driver"} (bus and driver
+ * null when none, absent when not known), or the bare name an older snapshot wrote, whose
+ * bus and driver are then unknown.
+ */
+static int parse_foreign(Parser *p, const DocNode *item, ForeignMember *f) {
+	static const char *const keys[] = { "name", "bus", "driver", NULL };
+	const DocNode *v = NULL;
+	const char *s;
+	int r;
+
+	if (doc_type(item) == DOC_STRING) {
+		if ((r = value_string(p, item, 255, &s)) < 0 || (r = check_foreign_item(p, s)) < 0)
+			return r;
+		return (f->name = strdup(s)) ? 0 : -ENOMEM;
+	}
+	if (expect_type(p, item, DOC_OBJECT, "an object or a device name") < 0 ||
+	    check_keys(p, item, keys) < 0)
+		return -EINVAL;
+	if ((r = field_string(p, item, "name", F_REQUIRED, 255, &f->name)) < 0)
+		return r;
+	size_t mark = path_push_key(p, "name");
+	r = check_foreign_item(p, f->name);
+	path_pop(p, mark);
+	if (r < 0)
+		return r;
+	if ((r = field_string(p, item, "bus", F_NULLABLE, 64, &f->bus)) < 0)
+		return r;
+	if (f->bus) {
+		mark = path_push_key(p, "bus");
+		r = check_name_item(p, f->bus);
+		path_pop(p, mark);
+		if (r < 0)
+			return r;
+	}
+	mark = path_push_key(p, "driver");
+	r = field_get(p, item, "driver", F_NULLABLE, &v);
+	path_pop(p, mark);
+	if (r < 0)
+		return r;
+	f->driver_known = r > 0;
+	if ((r = field_string(p, item, "driver", F_NULLABLE, 64, &f->driver)) < 0)
+		return r;
+	if (f->driver) {
+		mark = path_push_key(p, "driver");
+		r = check_name_item(p, f->driver);
+		path_pop(p, mark);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int parse_group(Parser *p, const DocNode *obj, Group *g) {
 	static const char *const keys[] = { "number",  "type",		  "reserved_regions",
 					    "devices", "foreign_members", NULL };
@@ -540,10 +593,23 @@ static int parse_group(Parser *p, const DocNode *obj, Group *g) {
 		return r;
 	if (!g->member_bdfs && !(g->member_bdfs = calloc(1, sizeof(char *))))
 		return -ENOMEM;
-	if ((r = field_strv(p, obj, "foreign_members", 0, HOST_JSON_MAX_LIST, check_foreign_item,
-			    &g->foreign_members)) < 0)
-		return r;
-	return 0;
+	mark = path_push_key(p, "foreign_members");
+	r = field_get(p, obj, "foreign_members", 0, &v);
+	if (r > 0 && (r = expect_type(p, v, DOC_ARRAY, "an array")) >= 0) {
+		size_t n = doc_len(v);
+		if (n > HOST_JSON_MAX_LIST)
+			r = fail(p, "more than %d entries", HOST_JSON_MAX_LIST);
+		else if (n > 0 && !(g->foreign_members = calloc(n, sizeof(ForeignMember))))
+			r = -ENOMEM;
+		for (size_t i = 0; r >= 0 && i < n; i++) {
+			size_t m2 = path_push_index(p, i);
+			r = parse_foreign(p, doc_at(v, i), &g->foreign_members[i]);
+			g->n_foreign_members++; /* partly filled: freed with the group */
+			path_pop(p, m2);
+		}
+	}
+	path_pop(p, mark);
+	return r < 0 ? r : 0;
 }
 
 static int parse_vfio(Parser *p, const DocNode *obj, Device *d) {
@@ -990,6 +1056,27 @@ static json_object *kernel_json(const HostKernel *k) {
 	return TAKE_PTR(o);
 }
 
+/* A group's foreign members as objects; "driver" is left out when not known, so a snapshot
+ * read from an older one keeps saying so. */
+static json_object *foreign_json(const Group *g) {
+	_cleanup_(json_object_putp) json_object *a = json_object_new_array();
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < g->n_foreign_members; i++) {
+		const ForeignMember *f = &g->foreign_members[i];
+		json_object *o = json_object_new_object();
+		if (!o || json_object_array_add(a, o) < 0) {
+			json_object_put(o);
+			return NULL;
+		}
+		if (add(o, "name", json_object_new_string(f->name)) < 0 ||
+		    add(o, "bus", str_or_null(f->bus)) < 0 ||
+		    (f->driver_known && add(o, "driver", str_or_null(f->driver)) < 0))
+			return NULL;
+	}
+	return TAKE_PTR(a);
+}
+
 static json_object *group_json(const Group *g) {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *regions = json_object_new_array(), *members = json_object_new_array();
@@ -1011,7 +1098,7 @@ static json_object *group_json(const Group *g) {
 	if (add(o, "devices", members) < 0)
 		return NULL;
 	/* Only when present, so hosts without any keep their exact form. */
-	if (g->foreign_members && add(o, "foreign_members", strv_json(g->foreign_members)) < 0)
+	if (g->n_foreign_members > 0 && add(o, "foreign_members", foreign_json(g)) < 0)
 		return NULL;
 	for (size_t i = 0; i < g->n_regions; i++) {
 		const ReservedRegion *rr = &g->regions[i];

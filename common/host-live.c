@@ -155,6 +155,33 @@ static int parse_regions(char *text, Group *g) {
 	return 0;
 }
 
+/* Appends the member name of the group's devices/ directory (dfd) to g->foreign_members,
+ * with the last components of its "subsystem" and "driver" links (no driver link: none). */
+static int read_foreign_member(int dfd, const char *name, Group *g) {
+	char path[PATH_MAX];
+	int r;
+
+	ForeignMember *x = realloc(g->foreign_members,
+				   (g->n_foreign_members + 1) * sizeof(ForeignMember));
+	if (!x)
+		return -ENOMEM;
+	g->foreign_members = x;
+	ForeignMember *f = &x[g->n_foreign_members];
+	*f = (ForeignMember){ .driver_known = true };
+	if (!(f->name = strdup(name)))
+		return -ENOMEM;
+	g->n_foreign_members++;
+	snprintf(path, sizeof(path), "%s/subsystem", name);
+	r = readlink_basename_at(dfd, path, &f->bus);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	snprintf(path, sizeof(path), "%s/driver", name);
+	r = readlink_basename_at(dfd, path, &f->driver);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return 0;
+}
+
 /* Reads one /sys/kernel/iommu_groups/N directory. Appends its PCI members to *refs. */
 static int read_group(int groupsfd, const char *name, Group *g, MemberRef **refs, size_t *n_refs,
 		      size_t *cap_refs) {
@@ -203,11 +230,11 @@ static int read_group(int groupsfd, const char *name, Group *g, MemberRef **refs
 	dir_iter_init(&it, dfd);
 	const char *member;
 	while ((member = dir_next(&it))) {
-		/* Non-PCI members (platform devices on SMMU hosts) are not modelled, but their
-		 * presence is kept: viability must not call such a group viable. */
+		/* Non-PCI members (platform devices on SMMU hosts) are kept with their bus and
+		 * driver: they take part in the group's DMA ownership like PCI ones. */
 		if (!bdf_is_canonical(member)) {
-			if (strv_extend(&g->foreign_members, member) < 0)
-				return -ENOMEM;
+			if ((r = read_foreign_member(dfd, member, g)) < 0)
+				return r;
 			continue;
 		}
 		if (strv_extend(&g->member_bdfs, member) < 0)

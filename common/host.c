@@ -28,7 +28,12 @@ static void group_done(Group *g) {
 	free(g->regions);
 	free(g->members);
 	strv_free(g->member_bdfs);
-	strv_free(g->foreign_members);
+	for (size_t i = 0; i < g->n_foreign_members; i++) {
+		free(g->foreign_members[i].name);
+		free(g->foreign_members[i].bus);
+		free(g->foreign_members[i].driver);
+	}
+	free(g->foreign_members);
 }
 
 static void kernel_done(HostKernel *k) {
@@ -82,6 +87,10 @@ static int cmp_group_index(const void *a, const void *b, void *userdata) {
 	if (gx != gy)
 		return gx < gy ? -1 : 1;
 	return x < y ? -1 : x > y;
+}
+
+static int cmp_foreign(const void *a, const void *b) {
+	return strcmp(((const ForeignMember *)a)->name, ((const ForeignMember *)b)->name);
 }
 
 static int cmp_device_ptr(const void *a, const void *b) {
@@ -228,15 +237,17 @@ int host_finalize(Host *h, char **ret_error) {
 				return finalize_fail(ret_error,
 						     "groups[%zu].reserved_regions[%zu]: invalid region",
 						     gorig[j], k);
-		strv_sort(g->foreign_members);
-		for (size_t k = 0; g->foreign_members && g->foreign_members[k]; k++) {
-			const char *f = g->foreign_members[k];
+		if (g->n_foreign_members > 1)
+			qsort(g->foreign_members, g->n_foreign_members, sizeof(ForeignMember),
+			      cmp_foreign);
+		for (size_t k = 0; k < g->n_foreign_members; k++) {
+			const char *f = g->foreign_members[k].name;
 			if (!*f || strchr(f, '/') || bdf_is_canonical(f))
 				return finalize_fail(ret_error,
 						     "groups[%zu].foreign_members: '%s' is not a non-PCI "
 						     "device name",
 						     gorig[j], f);
-			if (k > 0 && streq(g->foreign_members[k - 1], f))
+			if (k > 0 && streq(g->foreign_members[k - 1].name, f))
 				return finalize_fail(ret_error,
 						     "groups[%zu].foreign_members: '%s' listed twice",
 						     gorig[j], f);

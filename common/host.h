@@ -20,6 +20,20 @@
 
 typedef struct Group Group;
 
+/*
+ * A member of an IOMMU group the model does not describe as a PCI function, as
+ * /sys/kernel/iommu_groups/N/devices lists it. ioasid brokers PCI functions only, but such a
+ * member takes part in the group's DMA ownership like any other: on a host driver it blocks.
+ */
+typedef struct ForeignMember {
+	char *name;   /* the sysfs device name: "3100000.usb" */
+	char *bus;    /* its subsystem ("platform", "amba"); NULL when unknown */
+	char *driver; /* the bound driver; NULL when none, or when !driver_known */
+	/* false when the source did not say (a snapshot from before drivers were recorded,
+	 * which listed names alone): such a member cannot be judged and blocks. */
+	bool driver_known;
+} ForeignMember;
+
 typedef enum ReservedRegionType {
 	RESV_DIRECT,
 	RESV_DIRECT_RELAXABLE,
@@ -80,10 +94,11 @@ struct Group {
 	 * they are exactly the devices whose iommu_group is this group, then frees it; when NULL
 	 * the members are derived from Device.iommu_group alone. Always NULL after finalize. */
 	char **member_bdfs;
-	/* Members the model does not describe: non-PCI devices (platform devices on SMMU
-	 * hosts) or PCI addresses it cannot parse, as sysfs names them, sorted; NULL when
-	 * none. Their drivers are unknown, so a group with any is not known to be viable. */
-	char **foreign_members;
+	/* Members that are not PCI functions of the model: platform (amba, fsl-mc, ...)
+	 * devices on SMMU hosts, or PCI addresses sysfs spells in a way the model cannot
+	 * parse; sorted by name. viability_group() judges them like PCI members. */
+	ForeignMember *foreign_members;
+	size_t n_foreign_members;
 };
 
 typedef enum Tristate { TRI_UNKNOWN = -1, TRI_NO = 0, TRI_YES = 1 } Tristate;

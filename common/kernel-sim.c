@@ -183,6 +183,9 @@ typedef struct SimGroup {
 	SimContainer *container; /* legacy claim */
 	SimDev **members;        /* index for the viability check; valid unless members_stale */
 	size_t n_members;
+	/* A member that is not a PCI function (a platform device) is a DMA API user: on a
+	 * driver without driver_managed_dma, or one the host model does not know. */
+	bool foreign_dma_user;
 } SimGroup;
 
 typedef enum SimFileKind {
@@ -311,6 +314,8 @@ static int sim_index_members(Sim *s) {
 }
 
 static bool sim_group_viable(Sim *s, const SimGroup *g) {
+	if (g->foreign_dma_user)
+		return false;
 	if ((!s->members_stale || sim_index_members(s) >= 0)) {
 		for (size_t i = 0; i < g->n_members; i++)
 			if (!g->members[i]->gone && !sim_dev_dma_safe(g->members[i]))
@@ -1827,7 +1832,10 @@ static int sim_sync_dev(Sim *s, const Device *d) {
 }
 
 /* Updates (or adds) a group; regions replaced. */
-static int sim_sync_group(Sim *s, int number, const ReservedRegion *regions, size_t n) {
+static int sim_sync_group(Sim *s, const Group *hg) {
+	int number = hg->number;
+	const ReservedRegion *regions = hg->regions;
+	size_t n = hg->n_regions;
 	SimGroup *sg = sim_find_group(s, number);
 	if (!sg) {
 		SimGroup **gs = realloc(s->groups, (s->n_groups + 1) * sizeof(*gs));
@@ -1850,6 +1858,12 @@ static int sim_sync_group(Sim *s, int number, const ReservedRegion *regions, siz
 	free(sg->regions);
 	sg->regions = copy;
 	sg->n_regions = n;
+	sg->foreign_dma_user = false;
+	for (size_t i = 0; i < hg->n_foreign_members; i++) {
+		const ForeignMember *f = &hg->foreign_members[i];
+		if (!f->driver_known || (f->driver && !sim_driver_is_vfio(f->driver)))
+			sg->foreign_dma_user = true;
+	}
 	return 0;
 }
 
@@ -1876,13 +1890,13 @@ static int sim_copy_host(Sim *s, const Host *h) {
 		if ((r = sim_sync_dev(s, &h->devices[i])) < 0)
 			return r;
 	for (size_t i = 0; i < h->n_groups; i++)
-		if ((r = sim_sync_group(s, h->groups[i].number, h->groups[i].regions,
-					h->groups[i].n_regions)) < 0)
+		if ((r = sim_sync_group(s, &h->groups[i])) < 0)
 			return r;
 	/* Devices may name groups the snapshot does not list: model them without regions. */
 	for (size_t i = 0; i < s->n_devs; i++) {
 		int n = s->devs[i]->group;
-		if (n >= 0 && !sim_find_group(s, n) && (r = sim_sync_group(s, n, NULL, 0)) < 0)
+		Group bare = { .number = n };
+		if (n >= 0 && !sim_find_group(s, n) && (r = sim_sync_group(s, &bare)) < 0)
 			return r;
 	}
 	const HostKernel *hk = &h->kernel;

@@ -399,27 +399,35 @@ const char *format_bytes(char *buf, size_t len, uint64_t bytes) {
 }
 
 int parse_bytes(const char *s, uint64_t *ret) {
-	static const char suffix[] = "KMGTPE";
+	/* Suffixes, case-insensitive: "" and "B" bytes; K M G T P E and KiB MiB ... EiB powers
+	 * of 1024 (as ulimit, limits.conf and systemd's LimitMEMLOCK= read K, M, G); kB MB GB
+	 * TB PB EB powers of 1000 (SI). */
+	static const char prefix[] = "KMGTPE";
 	if (!s || !*s)
 		return -EINVAL;
 	if (streq(s, "infinity") || streq(s, "unlimited")) {
 		*ret = UINT64_MAX;
 		return 0;
 	}
-	size_t len = strlen(s);
-	unsigned shift = 0;
-	char last = (char)toupper((unsigned char)s[len - 1]);
-	const char *x = strchr(suffix, last);
+	size_t len = strspn(s, "0123456789");
+	const char *sfx = s + len;
+	uint64_t mult = 1;
+	if (*sfx) {
+		const char *x = strchr(prefix, toupper((unsigned char)sfx[0]));
+		unsigned n = x ? (unsigned)(x - prefix + 1) : 0;
+		const char *rest = x ? sfx + 1 : sfx;
+		bool si = false;
+		if (x && (rest[0] == 'i' || rest[0] == 'I') && (rest[1] == 'b' || rest[1] == 'B') &&
+		    !rest[2])
+			; /* KiB: binary */
+		else if ((rest[0] == 'b' || rest[0] == 'B') && !rest[1])
+			si = x != NULL; /* kB: SI; B alone: bytes */
+		else if (!x || rest[0])
+			return -EINVAL;
+		for (unsigned i = 0; i < n; i++)
+			mult *= si ? 1000 : 1024;
+	}
 	char num[32];
-	if (last == 'B') {
-		len--;
-		last = len ? (char)toupper((unsigned char)s[len - 1]) : 0;
-		x = last ? strchr(suffix, last) : NULL;
-	}
-	if (x && last) {
-		shift = 10 * (unsigned)(x - suffix + 1);
-		len--;
-	}
 	if (len == 0 || len >= sizeof(num))
 		return -EINVAL;
 	memcpy(num, s, len);
@@ -428,9 +436,9 @@ int parse_bytes(const char *s, uint64_t *ret) {
 	int r = num_parse_u64(num, UINT64_MAX, &v);
 	if (r < 0)
 		return r;
-	if (shift && v > (UINT64_MAX >> shift))
+	if (v > UINT64_MAX / mult)
 		return -ERANGE;
-	*ret = v << shift;
+	*ret = v * mult;
 	return 0;
 }
 

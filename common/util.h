@@ -77,7 +77,13 @@ char *strjoin_real(const char *first, ...) __attribute__((sentinel));
 
 /* Formats "64G", "1.5M", ... (binary units) into buf. */
 const char *format_bytes(char *buf, size_t len, uint64_t bytes);
-/* Parses "64G", "512M", "1024", "infinity" (UINT64_MAX). Returns 0 or -EINVAL/-ERANGE. */
+/*
+ * parse_bytes: a size in bytes. Digits, then a suffix, case-insensitive: none or "B" for
+ * bytes; "K", "M", "G", "T", "P", "E" and "KiB" ... "EiB" for powers of 1024 (what ulimit,
+ * limits.conf and systemd's LimitMEMLOCK= mean by K, M, G); "kB", "MB", "GB", "TB", "PB",
+ * "EB" for powers of 1000 (SI). "infinity" and "unlimited" are UINT64_MAX. Returns 0,
+ * -EINVAL for anything else, -ERANGE beyond 64 bits.
+ */
 int parse_bytes(const char *s, uint64_t *ret);
 
 /* The short errno name ("EADDRINUSE") or NULL. Takes a positive or negative errno. */

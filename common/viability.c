@@ -11,6 +11,7 @@
  */
 #include <assert.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "common/macro.h"
 #include "common/pci-class.h"
@@ -34,6 +35,26 @@ MemberState viability_member_state(const Device *d) {
 	return MEMBER_HOST_DRIVER;
 }
 
+MemberState viability_foreign_state(const ForeignMember *f) {
+	assert(f);
+	if (!f->driver_known)
+		return MEMBER_UNKNOWN;
+	if (!f->driver)
+		return MEMBER_NO_DRIVER;
+	/* vfio-platform, vfio-amba, vfio-fsl-mc, vfio-cdx: driver_managed_dma, like vfio-pci. */
+	if (strneq(f->driver, "vfio-", 5) || strneq(f->driver, "vfio_", 5))
+		return MEMBER_VFIO;
+	return MEMBER_HOST_DRIVER;
+}
+
+bool group_has_pci_function(const Group *g) {
+	assert(g);
+	for (size_t i = 0; i < g->n_members; i++)
+		if (viability_member_state(g->members[i]) != MEMBER_BRIDGE)
+			return true;
+	return false;
+}
+
 const char *member_state_to_string(MemberState s) {
 	switch (s) {
 	case MEMBER_VFIO:
@@ -46,6 +67,8 @@ const char *member_state_to_string(MemberState s) {
 		return "bridge";
 	case MEMBER_HOST_DRIVER:
 		return "host-driver";
+	case MEMBER_UNKNOWN:
+		return "unknown";
 	}
 	return NULL;
 }
@@ -58,6 +81,8 @@ const char *verdict_to_string(Verdict v) {
 		return "not-viable";
 	case VERDICT_NO_IOMMU:
 		return "no-iommu";
+	case VERDICT_EMPTY:
+		return "empty";
 	}
 	return NULL;
 }
@@ -177,7 +202,7 @@ static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
 	device_ids(d, ids);
 	reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
 			 d->driver, ", a host driver");
-	fix = strjoin(modprobe, "driverctl set-override ", d->bdf, " vfio-pci");
+	fix = strjoin(modprobe, "ioasidctl bind ", d->bdf);
 	fix_sysfs = strjoin(modprobe, "echo vfio-pci > /sys/bus/pci/devices/", d->bdf,
 			    "/driver_override; echo ", d->bdf, " > /sys/bus/pci/devices/", d->bdf,
 			    "/driver/unbind; echo ", d->bdf, " > /sys/bus/pci/drivers_probe");
@@ -185,6 +210,60 @@ static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
 		return -ENOMEM;
 	*b = (Blocker){
 		.device = d,
+		.name = d->bdf,
+		.reason = TAKE_PTR(reason),
+		.fix = TAKE_PTR(fix),
+		.fix_sysfs = TAKE_PTR(fix_sysfs),
+	};
+	return 0;
+}
+
+/* The VFIO driver of a non-PCI bus, NULL when it has none. */
+static const char *bus_vfio_driver(const char *bus) {
+	if (!bus)
+		return NULL;
+	if (streq(bus, "platform"))
+		return "vfio-platform";
+	if (streq(bus, "amba"))
+		return "vfio-amba";
+	if (streq(bus, "fsl-mc"))
+		return "vfio-fsl-mc";
+	return NULL;
+}
+
+/* A non-PCI member on a host driver, or one whose driver is not known. Unbinding it is the
+ * fix that always works (a device without a driver holds nothing); a bus with a VFIO driver
+ * also gets the persistent driverctl override. */
+static int blocker_fill_foreign(const Group *g, const ForeignMember *f, Blocker *b) {
+	_cleanup_free_ char *reason = NULL, *fix = NULL, *fix_sysfs = NULL;
+	char num[16];
+	const char *bus = f->bus ? f->bus : "unknown bus";
+
+	snprintf(num, sizeof(num), "%d", g->number);
+	if (!f->driver_known) {
+		reason = strjoin(f->name, " (", bus, " device, not PCI) is in the group and the "
+			       "snapshot does not say its driver (written before drivers of non-PCI "
+			       "members were recorded)");
+		fix = strdup("ioasidctl snapshot (a new one records the driver)");
+		fix_sysfs = strjoin("readlink /sys/kernel/iommu_groups/", num, "/devices/",
+				    f->name, "/driver");
+	} else {
+		const char *vfio = bus_vfio_driver(f->bus);
+		reason = strjoin(f->name, " (", bus, " device, not PCI) is on ", f->driver,
+				 ", a host driver");
+		fix_sysfs = strjoin("echo ", f->name, " > /sys/kernel/iommu_groups/", num,
+				    "/devices/", f->name, "/driver/unbind");
+		if (vfio)
+			fix = strjoin("driverctl --bus ", f->bus, " set-override ", f->name, " ",
+				      vfio);
+		else
+			fix = fix_sysfs ? strdup(fix_sysfs) : NULL;
+	}
+	if (!reason || !fix || !fix_sysfs)
+		return -ENOMEM;
+	*b = (Blocker){
+		.foreign = f,
+		.name = f->name,
 		.reason = TAKE_PTR(reason),
 		.fix = TAKE_PTR(fix),
 		.fix_sysfs = TAKE_PTR(fix_sysfs),
@@ -264,19 +343,23 @@ int viability_group(const Host *h, const Group *g, Viability *ret) {
 	assert(g);
 	assert(ret);
 
-	if (g->n_members > 0) {
-		v.blockers = calloc(g->n_members, sizeof(Blocker));
+	if (g->n_members + g->n_foreign_members > 0) {
+		v.blockers = calloc(g->n_members + g->n_foreign_members, sizeof(Blocker));
 		if (!v.blockers)
 			return -ENOMEM;
 	}
-	if (g->type && streq(g->type, "identity")) {
+	if (g->n_members + g->n_foreign_members == 0) {
+		/* sysfs shows a group whose last device is gone as an empty directory. */
+		v.verdict = VERDICT_EMPTY;
 		r = note_add(&v.notes,
-			     "Group %d's default domain is identity (passthrough, e.g. iommu=pt): "
-			     "host drivers in it do DMA untranslated; VFIO switches the group to "
-			     "its own domain when it is claimed",
+			     "Group %d lists no devices: there is nothing in it to assign (sysfs "
+			     "can show a group whose devices are gone, e.g. during a hot-unplug)",
 			     g->number);
 		if (r < 0)
 			return r;
+		*ret = v;
+		v = (Viability){};
+		return 0;
 	}
 	for (size_t i = 0; i < g->n_members; i++) {
 		const Device *d = g->members[i];
@@ -294,7 +377,32 @@ int viability_group(const Host *h, const Group *g, Viability *ret) {
 		if (r < 0)
 			return r;
 	}
-	if (g->n_members > 0 && n_bridges == g->n_members) {
+	for (size_t i = 0; i < g->n_foreign_members; i++) {
+		const ForeignMember *f = &g->foreign_members[i];
+		MemberState s = viability_foreign_state(f);
+		if (s != MEMBER_HOST_DRIVER && s != MEMBER_UNKNOWN)
+			continue;
+		r = blocker_fill_foreign(g, f, &v.blockers[v.n_blockers]);
+		if (r < 0)
+			return r;
+		v.n_blockers++;
+		v.verdict = VERDICT_NOT_VIABLE;
+	}
+	if (g->n_foreign_members > 0 && n_bridges == g->n_members) {
+		_cleanup_strv_free_ char **names = NULL;
+		for (size_t i = 0; i < g->n_foreign_members; i++)
+			if (strv_extend(&names, g->foreign_members[i].name) < 0)
+				return -ENOMEM;
+		_cleanup_free_ char *list = strv_join_comma(names);
+		if (!list)
+			return -ENOMEM;
+		r = note_add(&v.notes,
+			     "Group %d holds no PCI function (%s %s not PCI): ioasid brokers PCI "
+			     "functions through vfio-pci and has nothing to lease here",
+			     g->number, list, g->n_foreign_members == 1 ? "is" : "are");
+		if (r < 0)
+			return r;
+	} else if (g->n_members > 0 && n_bridges == g->n_members) {
 		r = note_add(&v.notes, "Group %d holds only bridges: there is nothing to assign",
 			     g->number);
 		if (r < 0)
@@ -345,4 +453,34 @@ void viability_done(Viability *v) {
 	free(v->blockers);
 	strv_free(v->notes);
 	*v = (Viability){};
+}
+
+int viability_identity_note(const int *numbers, size_t n, char **ret) {
+	assert(ret);
+	if (n == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	char *list = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&list, &len);
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%d", i == 0 ? "" : i + 1 == n ? " and " : ", ", numbers[i]);
+	if (fclose(f) != 0) {
+		free(list);
+		return -ENOMEM;
+	}
+	_cleanup_free_ char *l = list;
+	char *s = NULL;
+	if (asprintf(&s,
+		     "%s %s %s an identity default domain (passthrough, e.g. iommu=pt): host "
+		     "drivers in %s do DMA untranslated; VFIO switches a group to its own domain "
+		     "when it is claimed",
+		     n == 1 ? "Group" : "Groups", l, n == 1 ? "has" : "have",
+		     n == 1 ? "it" : "them") < 0)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
 }

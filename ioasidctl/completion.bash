@@ -39,7 +39,7 @@ _ioasidctl() {
 	local i w verb= sub=
 
 	# Options that take a value (as the next word), and the context options passed on.
-	local with_value='--host|--socket|--config|--mode|--device|--iommu-group|--pool|--count|--layout|--lifetime|--fds-from|--for|--expire|--user|--group|--unit|--cgroup|--label'
+	local with_value='--host|--socket|--config|--mode|--device|--iommu-group|--pool|--count|--layout|--lifetime|--fds-from|--for|--expire|--user|--group|--unit|--cgroup|--label|--driver|--root'
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		if [[ $w == -- ]]; then
@@ -69,6 +69,14 @@ _ioasidctl() {
 		;;
 	--lifetime)
 		COMPREPLY=($(compgen -W 'connection process' -- "$cur"))
+		return 0
+		;;
+	--driver)
+		COMPREPLY=($(compgen -W 'vfio-pci' -- "$cur"))
+		return 0
+		;;
+	--root)
+		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0
 		;;
 	--host | --config | --socket)
@@ -118,7 +126,7 @@ _ioasidctl() {
 	acquire)
 		COMPREPLY=($(compgen -W "$(_ioasidctl_bdfs "$prog" "${ctx[@]}")" -- "$cur"))
 		;;
-	show)
+	show | bind | restore)
 		[[ $npos == 1 ]] &&
 			COMPREPLY=($(compgen -W "$(_ioasidctl_bdfs "$prog" "${ctx[@]}")" -- "$cur"))
 		;;

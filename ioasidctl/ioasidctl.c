@@ -35,6 +35,11 @@ bool arg_signal = false;
 uint64_t arg_expire = 0;
 bool arg_quiet = false;
 unsigned arg_fds_from = 3;
+const char *arg_driver = "vfio-pci";
+bool arg_dry_run = false;
+bool arg_force = false;
+bool arg_all = false;
+const char *arg_root = NULL;
 
 int ioasidctl_error(int code, const char *fmt, ...) {
 	va_list ap;

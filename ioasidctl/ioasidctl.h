@@ -39,6 +39,11 @@ extern const char *arg_lifetime; /* --lifetime connection|process */
 extern bool arg_reset;         /* revoke --reset */
 extern bool arg_signal;        /* revoke --signal */
 extern bool arg_quiet;
+extern const char *arg_driver; /* bind --driver (default "vfio-pci") */
+extern bool arg_dry_run;       /* bind --dry-run */
+extern bool arg_force;         /* bind --force */
+extern bool arg_all;           /* restore --all */
+extern const char *arg_root;   /* --root DIR (tests): sys/, proc/, run/ioasid/; NULL: "/" */
 extern unsigned arg_fds_from;  /* run --fds-from N: the first fd number CMD gets (3) */
 
 /* Loads the host model: the --host snapshot when given, else the live system. Prints the

@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 #include <getopt.h>
+#include <locale.h>
 
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
@@ -38,6 +39,11 @@ typedef enum Opt {
 	OPT_LABEL,
 	OPT_RESET,
 	OPT_SIGNAL,
+	OPT_DRIVER,
+	OPT_DRY_RUN,
+	OPT_FORCE,
+	OPT_ALL,
+	OPT_ROOT,
 	_OPT_MAX,
 	/* Global options (every verb): not in the verb table's sets. */
 	OPT_HELP = 'h',
@@ -78,6 +84,11 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_LABEL] = { "label", "LABEL", "The peer's security label" },
 	[OPT_RESET] = { "reset", NULL, "Also reset the devices" },
 	[OPT_SIGNAL] = { "signal", NULL, "Also signal the holder" },
+	[OPT_DRIVER] = { "driver", "DRIVER", "The VFIO driver to bind to (default vfio-pci)" },
+	[OPT_DRY_RUN] = { "dry-run", NULL, "Print the plan and the findings, change nothing" },
+	[OPT_FORCE] = { "force", NULL, "Bind even when the checks find the device in use" },
+	[OPT_ALL] = { "all", NULL, "Every device ioasidctl bound" },
+	[OPT_ROOT] = { "root", "DIR", "Read sys/, proc/ and run/ioasid/ below DIR (tests)" },
 };
 
 /* A verb's options are a bit set. */
@@ -100,11 +111,13 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
 	{ "groups", NULL, verb_groups, "groups [--legacy]",
-	  "List IOMMU groups with their members and verdicts", O(OPT_LEGACY) | O(OPT_HOST) },
+	  "List IOMMU groups with their members and verdicts",
+	  O(OPT_LEGACY) | O(OPT_HOST) | O(OPT_ROOT) },
 	{ "devices", NULL, verb_devices, "devices [--vfio] [--blocking]",
-	  "List PCI devices, one per line", O(OPT_VFIO) | O(OPT_BLOCKING) | O(OPT_HOST) },
+	  "List PCI devices, one per line",
+	  O(OPT_VFIO) | O(OPT_BLOCKING) | O(OPT_HOST) | O(OPT_ROOT) },
 	{ "show", NULL, verb_show, "show BDF|GROUP",
-	  "Show everything known about a device or a group", O(OPT_HOST) },
+	  "Show everything known about a device or a group", O(OPT_HOST) | O(OPT_ROOT) },
 	{ "check", NULL, verb_check, "check [--for USER]",
 	  "Check this host's readiness for passthrough",
 	  O(OPT_FOR) | O(OPT_HOST) | O(OPT_CONFIG) | O(OPT_SOCKET) },
@@ -122,6 +135,12 @@ static const Verb verbs[] = {
 	{ "status", NULL, verb_status, "status", "Show the daemon's status", O(OPT_SOCKET) },
 	{ "revoke", NULL, verb_revoke, "revoke LEASE [--reset] [--signal]",
 	  "Revoke a lease (admin)", O(OPT_RESET) | O(OPT_SIGNAL) | O(OPT_SOCKET) },
+	{ "bind", NULL, verb_bind, "bind BDF|GROUP [--driver vfio-pci] [--dry-run] [--force]",
+	  "Move a device, or a group's devices, to vfio-pci after safety checks (root)",
+	  O(OPT_DRIVER) | O(OPT_DRY_RUN) | O(OPT_FORCE) | O(OPT_ROOT) },
+	{ "restore", NULL, verb_restore, "restore BDF|GROUP|--all",
+	  "Put devices bound by 'ioasidctl bind' back on their drivers (root)",
+	  O(OPT_ALL) | O(OPT_ROOT) },
 	{ "policy", "check", verb_policy, "policy check [FILE]",
 	  "Check a policy file as ioasidd would load it", O(OPT_CONFIG) },
 	{ "policy", "show", verb_policy, "policy show", "Show the policy in canonical form",
@@ -379,6 +398,26 @@ static int parse_argv(int argc, char **argv) {
 		case OPT_QUIET:
 			arg_quiet = true;
 			break;
+		case OPT_DRIVER:
+			/* vfio-pci or a variant driver ("mlx5_vfio_pci"): one path component. */
+			if (!strstr(optarg, "vfio") || strchr(optarg, '/') || strlen(optarg) > 64)
+				return ioasidctl_error(-EXIT_USAGE,
+						       "'%s' is not a VFIO driver (vfio-pci or a "
+						       "vfio variant driver)", optarg);
+			arg_driver = optarg;
+			break;
+		case OPT_DRY_RUN:
+			arg_dry_run = true;
+			break;
+		case OPT_FORCE:
+			arg_force = true;
+			break;
+		case OPT_ALL:
+			arg_all = true;
+			break;
+		case OPT_ROOT:
+			arg_root = optarg;
+			break;
 		case '?':
 			return -EXIT_USAGE;
 		default:
@@ -413,6 +452,10 @@ int main(int argc, char **argv) {
 	 * >= 5.18 turns an empty argv into { "", NULL }, so an empty argv[0] is the same case. */
 	if (argc < 1 || isempty(argv[0]))
 		return EXIT_USAGE;
+
+	/* The charset only: tree glyphs follow it (output_utf8()); numbers and messages stay
+	 * in the C locale. */
+	setlocale(LC_CTYPE, "");
 
 	r = parse_argv(argc, argv);
 	if (r <= 0) {

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <langinfo.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -147,4 +149,23 @@ const char *ansi_bold(void) {
 }
 const char *ansi_normal(void) {
 	return use_color() ? "\033[0m" : "";
+}
+
+bool output_utf8(void) {
+	static int cached = -1;
+	if (cached < 0) {
+		const char *cs = nl_langinfo(CODESET);
+		cached = cs && ((strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0));
+	}
+	return cached;
+}
+
+const char *glyph_tree_mid(void) {
+	return output_utf8() ? "\u251c\u2500" : "|-";
+}
+const char *glyph_tree_last(void) {
+	return output_utf8() ? "\u2514\u2500" : "`-";
+}
+const char *glyph_cross(void) {
+	return output_utf8() ? "\u2717" : "x";
 }

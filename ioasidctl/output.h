@@ -41,3 +41,11 @@ const char *ansi_green(void);
 const char *ansi_yellow(void);
 const char *ansi_bold(void);
 const char *ansi_normal(void);
+
+/* Glyphs of trees and verdicts: box-drawing and a cross when the locale's charset is UTF-8
+ * (nl_langinfo(CODESET), main() having called setlocale(LC_CTYPE, "")), ASCII otherwise
+ * ("|-", "`-", "x"), so LC_ALL=C or a Latin-1 terminal gets no mojibake. */
+bool output_utf8(void);
+const char *glyph_tree_mid(void);
+const char *glyph_tree_last(void);
+const char *glyph_cross(void);

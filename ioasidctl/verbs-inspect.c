@@ -19,6 +19,7 @@
 
 #include "common/depend.h"
 #include "common/doc.h"
+#include "common/client/bind.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
 #include "common/viability.h"
@@ -275,6 +276,25 @@ static int emit(DocNode *doc, void (*render)(DocNode *doc)) {
 
 /* One device. With v: "blocking", and unless in_group (the group object carries them once)
  * its group's "verdict" and "viable". */
+
+/* A device `ioasidctl bind` moved has a record of the driver it was on: "ioasidctl_bind":
+ * {"was": "e1000e"} (null when it had none). Read from this host (or --root), never from a
+ * snapshot alone, and only when there is one, so other devices' JSON is unchanged. */
+static void add_bind_record(DocNode *o, const char *bdf) {
+	_cleanup_free_ char *was = NULL;
+	DocNode *b;
+
+	if (arg_host && !arg_root)
+		return;
+	if (bind_record_read(arg_root, bdf, &was) < 0)
+		return;
+	b = jobj();
+	if (!b)
+		return;
+	jadd(b, "was", isempty(was) ? NULL : js(was));
+	jadd(o, "ioasidctl_bind", b);
+}
+
 static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v,
 				   bool in_group) {
 	DocNode *o = jobj_sized(20); /* its keys below */
@@ -298,6 +318,7 @@ static DocNode *device_to_json(const Host *h, const Device *d, const Viability *
 	jadd(o, "device_name", jsi(d->device_name));
 	jadd(o, "driver", jsi(d->driver));
 	jadd(o, "state", jsi(member_state_to_string(s)));
+	add_bind_record(o, d->bdf);
 	jadd(o, "iommu_group", d->iommu_group >= 0 ? jint(d->iommu_group) : NULL);
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
@@ -323,6 +344,41 @@ static const char *region_type_name(ReservedRegionType t) {
 	return (unsigned)t < ELEMENTSOF(names) ? names[t] : "unknown";
 }
 
+/*
+ * The host's own devices are no candidates: for the only device of its group (bridges
+ * aside), on this host (or --root), what `ioasidctl bind` would refuse for, when that is more
+ * than an interface being up (an address, a route, a mount, swap, a holder, the display).
+ * NULL otherwise, and when the checks cannot run (the hint then stays).
+ */
+static BindCheck *essential_check = NULL;
+static void essential_check_free(void) {
+	essential_check = bind_check_free(essential_check);
+}
+static char *essential_note(const Device *d) {
+	static bool tried = false;
+	_cleanup_(bind_findings_done) BindFindings f = {};
+	size_t n = 0;
+
+	if ((arg_host && !arg_root) || !d || !d->group)
+		return NULL;
+	for (size_t i = 0; i < d->group->n_members; i++)
+		n += !device_is_bridge(d->group->members[i]);
+	if (n != 1)
+		return NULL;
+	if (!tried) {
+		tried = true;
+		if (bind_check_new(arg_root, &essential_check) >= 0)
+			atexit(essential_check_free);
+	}
+	if (!essential_check || bind_check_device(essential_check, d->bdf, &f) < 0)
+		return NULL;
+	for (size_t i = 0; i < f.n; i++)
+		if (f.items[i].kind != FINDING_LINK_UP)
+			return strjoin("not a candidate for passthrough, this host uses it: ",
+				       f.items[i].message);
+	return NULL;
+}
+
 /* Adds blockers and notes (and the verdict when with_verdict) to o. */
 static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verdict) {
 	if (with_verdict)
@@ -332,11 +388,18 @@ static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verd
 		DocNode *x = jobj();
 		if (!x)
 			break;
-		jadd(x, "bdf", js(v->blockers[i].device->bdf));
-		jadd(x, "driver", jsi(v->blockers[i].device->driver));
+		const Blocker *bl = &v->blockers[i];
+		/* "bdf" for a PCI function; "name" and "bus" for any member. */
+		jadd(x, "bdf", bl->device ? js(bl->device->bdf) : NULL);
+		jadd(x, "name", js(bl->name));
+		jadd(x, "bus", bl->device ? jsi("pci") : js(bl->foreign->bus));
+		jadd(x, "driver", bl->device ? jsi(bl->device->driver) : js(bl->foreign->driver));
 		jadd(x, "reason", js(v->blockers[i].reason));
-		jadd(x, "fix", js(v->blockers[i].fix));
-		jadd(x, "fix_sysfs", js(v->blockers[i].fix_sysfs));
+		_cleanup_free_ char *essential = essential_note(v->blockers[i].device);
+		jadd(x, "fix", essential ? NULL : js(v->blockers[i].fix));
+		jadd(x, "fix_sysfs", essential ? NULL : js(v->blockers[i].fix_sysfs));
+		if (essential)
+			jadd(x, "note", js(essential));
 		jappend(b, x);
 	}
 	jadd(o, "blockers", b);
@@ -344,11 +407,25 @@ static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verd
 	return o;
 }
 
-static DocNode *group_to_json(const Host *h, const Group *g) {
+static bool group_is_identity(const Group *g) {
+	return g->type && streq(g->type, "identity");
+}
+
+/* A group; with identity_note, its identity default domain note among its notes (the
+ * groups verb says it once for all groups instead). */
+static DocNode *group_to_json(const Host *h, const Group *g, bool identity_note) {
 	_cleanup_(viability_done) Viability v = {};
 	if (viability_group(h, g, &v) < 0) {
 		oom = true;
 		return NULL;
+	}
+	if (identity_note && group_is_identity(g)) {
+		char *note = NULL;
+		if (viability_identity_note(&g->number, 1, &note) < 0 || strv_push(&v.notes, note) < 0) {
+			free(note);
+			oom = true;
+			return NULL;
+		}
 	}
 	DocNode *o = jobj();
 	if (!o)
@@ -356,10 +433,27 @@ static DocNode *group_to_json(const Host *h, const Group *g) {
 	jadd(o, "group", jint(g->number));
 	jadd(o, "type", jsi(g->type));
 	viability_to_json(&v, o, true);
+	jadd(o, "brokerable", jbool(group_has_pci_function(g)));
 	DocNode *devs = jarr();
 	for (size_t i = 0; devs && i < g->n_members; i++)
 		jappend(devs, device_to_json(h, g->members[i], &v, true));
 	jadd(o, "devices", devs);
+	/* Members that are not PCI functions: listed and judged, never brokered. */
+	DocNode *fm = jarr();
+	for (size_t i = 0; fm && i < g->n_foreign_members; i++) {
+		const ForeignMember *f = &g->foreign_members[i];
+		DocNode *x = jobj_sized(5);
+		bool blocking = false;
+		for (size_t j = 0; j < v.n_blockers; j++)
+			blocking = blocking || v.blockers[j].foreign == f;
+		jadd(x, "name", js(f->name));
+		jadd(x, "bus", jsi(f->bus));
+		jadd(x, "driver", jsi(f->driver));
+		jadd(x, "state", jsi(member_state_to_string(viability_foreign_state(f))));
+		jadd(x, "blocking", jbool(blocking));
+		jappend(fm, x);
+	}
+	jadd(o, "foreign_members", fm);
 	DocNode *rr = jarr();
 	for (size_t i = 0; rr && i < g->n_regions; i++) {
 		DocNode *x = jobj();
@@ -421,6 +515,8 @@ static const char *verdict_color(const char *verdict) {
 		return ansi_green();
 	if (streq(verdict, "not-viable"))
 		return ansi_red();
+	if (streq(verdict, "empty"))
+		return "";
 	return ansi_yellow();
 }
 
@@ -429,6 +525,8 @@ static const char *verdict_human(const char *verdict) {
 		return "not viable";
 	if (verdict && streq(verdict, "no-iommu"))
 		return "no IOMMU";
+	if (verdict && streq(verdict, "empty"))
+		return "empty (no devices)";
 	return strna(verdict);
 }
 
@@ -437,7 +535,13 @@ static void print_reasons(DocNode *g, const char *indent) {
 	DocNode *b = jget(g, "blockers"), *n = jget(g, "notes");
 	for (size_t i = 0; i < jlen(b); i++) {
 		DocNode *x = jat(b, i);
-		printf("%s%s✗%s %s\n", indent, ansi_red(), ansi_normal(), jget_str(x, "reason"));
+		printf("%s%s%s%s %s\n", indent, ansi_red(), glyph_cross(), ansi_normal(),
+		       jget_str(x, "reason"));
+		if (jget_str(x, "note")) {
+			printf("%s  %snote:%s %s\n", indent, ansi_yellow(), ansi_normal(),
+			       jget_str(x, "note"));
+			continue;
+		}
 		printf("%s  fix: %s\n", indent, jget_str(x, "fix"));
 		printf("%s   or: %s\n", indent, jget_str(x, "fix_sysfs"));
 	}
@@ -476,14 +580,20 @@ static void render_groups(DocNode *doc) {
 		       ansi_normal());
 		if (jget_str(g, "type"))
 			printf(" (%s)", jget_str(g, "type"));
-		printf(": %s%s%s\n", verdict_color(verdict), verdict_human(verdict), ansi_normal());
+		printf(": %s%s%s", verdict_color(verdict), verdict_human(verdict), ansi_normal());
+		if (!jget_bool(g, "brokerable") && jlen(jget(g, "foreign_members")) > 0)
+			printf(", no PCI function");
+		putchar('\n');
 		bool has_more = jlen(jget(g, "blockers")) + jlen(jget(g, "notes")) > 0;
+		DocNode *fm = jget(g, "foreign_members");
+		size_t n_rows = jlen(devs) + jlen(fm);
 		for (size_t j = 0; j < jlen(devs); j++) {
 			DocNode *d = jat(devs, j);
-			bool last = j + 1 == jlen(devs);
+			bool last = j + 1 == n_rows;
 			char label[256];
 			device_label(d, label, sizeof(label));
-			printf("%s %s [%s:%s] %s  drv=%s", last ? "└─" : "├─", jget_str(d, "bdf"),
+			printf("%s %s [%s:%s] %s  drv=%s", last ? glyph_tree_last() : glyph_tree_mid(),
+			       jget_str(d, "bdf"),
 			       jget_str(d, "vendor"), jget_str(d, "device"), label,
 			       jget_str(d, "driver") ?: "none");
 			if (jget_str(d, "vfio_cdev"))
@@ -493,14 +603,32 @@ static void render_groups(DocNode *doc) {
 				/* Legacy kernel: the group node stands for the device. */
 				printf(" vfio=%s", jget_str(d, "vfio_node"));
 			if (jget_bool(d, "blocking"))
-				printf("  %s✗ blocks%s", ansi_red(), ansi_normal());
+				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
 			else if (streq(jget_str(d, "state"), "bridge"))
 				printf("  (bridge, ignored)");
+			if (jget(d, "ioasidctl_bind"))
+				printf("  (bound by ioasidctl, was on %s)",
+				       jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
+			putchar('\n');
+		}
+		for (size_t j = 0; j < jlen(fm); j++) {
+			DocNode *f = jat(fm, j);
+			bool last = jlen(devs) + j + 1 == n_rows;
+			printf("%s %s (%s device, not PCI)  drv=%s", last ? glyph_tree_last() : glyph_tree_mid(),
+			       jget_str(f, "name"), jget_str(f, "bus") ?: "unknown bus",
+			       jget_str(f, "driver") ?: (streq(strempty(jget_str(f, "state")), "unknown")
+								 ? "unknown"
+								 : "none"));
+			if (jget_bool(f, "blocking"))
+				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
 			putchar('\n');
 		}
 		if (has_more)
 			print_reasons(g, "   ");
 	}
+	DocNode *notes = jget(doc, "notes");
+	for (size_t i = 0; i < jlen(notes); i++)
+		printf("\n%snote:%s %s\n", ansi_yellow(), ansi_normal(), doc_str(jat(notes, i)));
 	if (!jget_bool(iommu, "enabled"))
 		printf("\n%snote:%s These are VFIO no-IOMMU groups: no DMA isolation. %s\n",
 		       ansi_yellow(), ansi_normal(), strempty(jget_str(iommu, "hint")));
@@ -510,7 +638,8 @@ static void render_groups(DocNode *doc) {
 			DocNode *d = jat(ungrouped, i);
 			char label[256];
 			device_label(d, label, sizeof(label));
-			printf("%s %s [%s:%s] %s  drv=%s\n", i + 1 == jlen(ungrouped) ? "└─" : "├─",
+			printf("%s %s [%s:%s] %s  drv=%s\n",
+			       i + 1 == jlen(ungrouped) ? glyph_tree_last() : glyph_tree_mid(),
 			       jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"),
 			       label, jget_str(d, "driver") ?: "none");
 		}
@@ -554,13 +683,27 @@ int verb_groups(int argc, char **argv) {
 
 	doc = jobj();
 	DocNode *groups = jarr(), *ungrouped = jarr();
-	size_t n_viable = 0;
-	for (size_t i = 0; groups && i < h->n_groups; i++) {
-		DocNode *g = group_to_json(h, &h->groups[i]);
+	size_t n_viable = 0, n_empty = 0, n_identity = 0;
+	_cleanup_free_ int *identity = h->n_groups ? calloc(h->n_groups, sizeof(int)) : NULL;
+	if (h->n_groups && !identity)
+		oom = true;
+	for (size_t i = 0; groups && identity && i < h->n_groups; i++) {
+		DocNode *g = group_to_json(h, &h->groups[i], false);
 		if (g && streq(strempty(jget_str(g, "verdict")), "viable"))
 			n_viable++;
+		if (g && streq(strempty(jget_str(g, "verdict")), "empty"))
+			n_empty++;
+		if (group_is_identity(&h->groups[i]))
+			identity[n_identity++] = h->groups[i].number;
 		jappend(groups, g);
 	}
+	/* Host-wide notes, said once rather than per group. */
+	_cleanup_free_ char *identity_note = NULL;
+	if (viability_identity_note(identity, n_identity, &identity_note) < 0)
+		oom = true;
+	DocNode *notes = jarr();
+	if (identity_note)
+		jappend(notes, js(identity_note));
 	for (size_t i = 0; ungrouped && i < h->n_devices; i++)
 		if (!h->devices[i].group)
 			jappend(ungrouped, device_to_json(h, &h->devices[i], NULL, false));
@@ -568,11 +711,13 @@ int verb_groups(int argc, char **argv) {
 		jadd(doc, "iommu", iommu_to_json(h));
 		jadd(doc, "groups", groups);
 		jadd(doc, "ungrouped_devices", ungrouped);
+		jadd(doc, "notes", notes);
 		DocNode *sum = jobj();
 		if (sum) {
 			jadd(sum, "groups", jint((int32_t)h->n_groups));
 			jadd(sum, "viable", jint((int32_t)n_viable));
-			jadd(sum, "not_viable", jint((int32_t)(h->n_groups - n_viable)));
+			jadd(sum, "not_viable", jint((int32_t)(h->n_groups - n_viable - n_empty)));
+			jadd(sum, "empty", jint((int32_t)n_empty));
 		}
 		jadd(doc, "summary", sum);
 	}
@@ -612,7 +757,7 @@ static void render_devices(DocNode *doc) {
 			       "(see the note below).\n");
 		else if (jget_bool(doc, "filter_vfio"))
 			printf("No device has a VFIO cdev: bind one with "
-			       "'driverctl set-override BDF vfio-pci'.\n");
+			       "'ioasidctl bind BDF'.\n");
 		else if (jget_bool(doc, "filter_blocking"))
 			printf("No device blocks its IOMMU group.\n");
 		else
@@ -711,6 +856,18 @@ static void render_group_members(DocNode *g, const char *skip_bdf) {
 		   jget_bool(d, "blocking") ? " (blocks)"
 		   : streq(jget_str(d, "state"), "bridge") ? " (bridge)" : "");
 	}
+	DocNode *fm = jget(g, "foreign_members");
+	for (size_t i = 0; i < jlen(fm); i++) {
+		DocNode *f = jat(fm, i);
+		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "", "%s (%s device, not PCI), %s%s",
+		   jget_str(f, "name"), jget_str(f, "bus") ?: "unknown bus",
+		   jget_str(f, "driver") ?: (streq(strempty(jget_str(f, "state")), "unknown")
+						     ? "driver unknown"
+						     : "no driver"),
+		   jget_bool(f, "blocking") ? " (blocks)" : "");
+	}
+	if (!skip_bdf && shown == 0)
+		kv("members", "none");
 	if (skip_bdf && shown == 0)
 		kv("at risk", "none: the device is alone in its group");
 }
@@ -762,6 +919,9 @@ static void render_show_device(DocNode *doc) {
 	kv("class", "%s %s", jget_str(d, "class"), jget_str(d, "class_name"));
 	kv("revision", "%s", jget_str(d, "revision"));
 	kv("driver", "%s (%s)", jget_str(d, "driver") ?: "none", jget_str(d, "state"));
+	if (jget(d, "ioasidctl_bind"))
+		kv("bound", "by ioasidctl, was on %s",
+		   jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
 	if (jget_str(d, "vfio_cdev"))
 		kv("vfio", "/dev/vfio/devices/%s (%s)%s", jget_str(d, "vfio_cdev"),
 		   jget_str(d, "vfio_dev"), jget_bool(d, "noiommu") ? ", noiommu" : "");
@@ -897,7 +1057,7 @@ int verb_show(int argc, char **argv) {
 			return ioasidctl_error(1, "Out of memory");
 		jadd(doc, "device", device_detail_json(h, d, &v));
 		if (d->group)
-			jadd(doc, "group", group_to_json(h, d->group));
+			jadd(doc, "group", group_to_json(h, d->group, true));
 		else {
 			jadd(doc, "group", NULL);
 			viability_to_json(&v, doc, false);
@@ -906,6 +1066,8 @@ int verb_show(int argc, char **argv) {
 		for (size_t i = 0; risk && d->group && i < d->group->n_members; i++)
 			if (d->group->members[i] != d)
 				jappend(risk, js(d->group->members[i]->bdf));
+		for (size_t i = 0; risk && d->group && i < d->group->n_foreign_members; i++)
+			jappend(risk, js(d->group->foreign_members[i].name));
 		jadd(doc, "at_risk", risk);
 	} else {
 		const Group *g = host_find_group(h, (int)number);
@@ -915,7 +1077,7 @@ int verb_show(int argc, char **argv) {
 								: "");
 		if (viability_group(h, g, &v) < 0)
 			return ioasidctl_error(1, "Out of memory");
-		jadd(doc, "group", group_to_json(h, g));
+		jadd(doc, "group", group_to_json(h, g, true));
 	}
 	jadd(doc, "verdict", js(verdict_to_string(v.verdict)));
 	jadd(doc, "iommu", iommu_to_json(h));
@@ -1240,6 +1402,72 @@ static void check_accounting(DocNode *a) {
 			  (int)cred.pid, layouts);
 }
 
+/*
+ * A group's checks. A group that is not viable and holds a PCI function on a VFIO driver
+ * (the one the admin means to pass through) is a FAIL naming each blocker and its fix. A
+ * group whose assignable members (bridges aside, non-PCI members counted) are several is a
+ * NOTE: they go to one owner together.
+ */
+static void check_group(DocNode *a, const Host *h, const Group *g) {
+	_cleanup_(viability_done) Viability v = {};
+	char desc[64];
+	if (viability_group(h, g, &v) < 0) {
+		oom = true;
+		return;
+	}
+	const Device *vfio = NULL;
+	for (size_t j = 0; j < g->n_members && !vfio; j++)
+		if (viability_member_state(g->members[j]) == MEMBER_VFIO)
+			vfio = g->members[j];
+	if (vfio && v.verdict == VERDICT_NOT_VIABLE) {
+		_cleanup_free_ char *why = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&why, &len);
+		if (!f) {
+			oom = true;
+			return;
+		}
+		for (size_t j = 0; j < v.n_blockers; j++)
+			fprintf(f, "%s%s; fix: %s", j ? "; " : "", v.blockers[j].reason,
+				v.blockers[j].fix);
+		if (fclose(f) != 0) {
+			oom = true;
+			return;
+		}
+		snprintf(desc, sizeof(desc), "Checking IOMMU group %d viability", g->number);
+		check_add(a, "GROUP", "group_viable", CHECK_FAIL, desc,
+			  "not viable, so %s on %s cannot be assigned: %s", vfio->bdf,
+			  strna(vfio->driver), strna(why));
+		return;
+	}
+	size_t n = 0, n_bridges = 0;
+	char *list = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&list, &len);
+	if (!f) {
+		oom = true;
+		return;
+	}
+	for (size_t j = 0; j < g->n_members; j++) {
+		if (viability_member_state(g->members[j]) == MEMBER_BRIDGE) {
+			n_bridges++;
+			continue;
+		}
+		fprintf(f, "%s%s", n++ ? ", " : "", g->members[j]->bdf);
+	}
+	for (size_t j = 0; j < g->n_foreign_members; j++)
+		fprintf(f, "%s%s", n++ ? ", " : "", g->foreign_members[j].name);
+	if (fclose(f) != 0)
+		oom = true;
+	if (n >= 2) {
+		snprintf(desc, sizeof(desc), "Checking IOMMU group %d isolation", g->number);
+		check_add(a, "GROUP", "multi_device_group", CHECK_NOTE, desc,
+			  "%zu devices share it (%s)%s: they are assigned together", n, strna(list),
+			  n_bridges ? ", not counting its bridges" : "");
+	}
+	free(list);
+}
+
 static void render_check(DocNode *doc) {
 	DocNode *checks = jget(doc, "checks");
 	size_t width = 0;
@@ -1320,19 +1548,21 @@ int verb_check(int argc, char **argv) {
 
 	if (groups) {
 		size_t n_identity = 0;
-		int first = -1;
-		for (size_t i = 0; i < h->n_groups; i++)
-			if (h->groups[i].type && streq(h->groups[i].type, "identity")) {
-				if (n_identity++ == 0)
-					first = h->groups[i].number;
-			}
+		_cleanup_free_ char *list = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&list, &len);
+		for (size_t i = 0; f && i < h->n_groups; i++)
+			if (group_is_identity(&h->groups[i]))
+				fprintf(f, "%s%d", n_identity++ ? ", " : "", h->groups[i].number);
+		if (!f || fclose(f) != 0)
+			oom = true;
 		if (n_identity)
 			check_add(a, "IOMMU", "default_domain", CHECK_WARN,
 				  "Checking the IOMMU default domain type",
-				  "%zu group%s (first: %d) use identity (passthrough): host "
-				  "drivers do untranslated DMA; drop iommu=pt / "
-				  "iommu.passthrough=1 for isolation from host devices",
-				  n_identity, n_identity == 1 ? "" : "s", first);
+				  "group%s %s use%s identity (passthrough): host drivers do "
+				  "untranslated DMA; drop iommu=pt / iommu.passthrough=1 for isolation "
+				  "from host devices",
+				  n_identity == 1 ? "" : "s", strna(list), n_identity == 1 ? "s" : "");
 		else
 			check_add(a, "IOMMU", "default_domain", CHECK_PASS,
 				  "Checking the IOMMU default domain type", "all groups translate DMA");
@@ -1402,27 +1632,8 @@ int verb_check(int argc, char **argv) {
 	if (!arg_host)
 		check_accounting(a);
 
-	for (size_t i = 0; i < h->n_groups; i++) {
-		const Group *g = &h->groups[i];
-		if (g->n_members < 2)
-			continue;
-		char *list = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&list, &len);
-		if (!f) {
-			oom = true;
-			break;
-		}
-		for (size_t j = 0; j < g->n_members; j++)
-			fprintf(f, "%s%s", j ? ", " : "", g->members[j]->bdf);
-		fclose(f);
-		char desc[64];
-		snprintf(desc, sizeof(desc), "Checking IOMMU group %d isolation", g->number);
-		check_add(a, "GROUP", "multi_device_group", CHECK_NOTE, desc,
-			  "%zu devices share it (%s): they are assigned together", g->n_members,
-			  strna(list));
-		free(list);
-	}
+	for (size_t i = 0; i < h->n_groups; i++)
+		check_group(a, h, &h->groups[i]);
 
 	int64_t count[4] = {};
 	for (size_t i = 0; i < jlen(a); i++) {

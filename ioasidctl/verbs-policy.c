@@ -71,10 +71,10 @@ static int verb_policy_check(int argc, char **argv) {
 	int dr = r;
 	if (r < 0 && r != -ENOMEM && e.line == 0)
 		dr = load(path, false, &draft, &de);
-	_cleanup_free_ PolicyWarning *w = NULL, *wi = NULL, *wl = NULL;
-	size_t n_w = 0, n_wi = 0, n_wl = 0;
+	_cleanup_free_ PolicyWarning *w = NULL, *wi = NULL, *wl = NULL, *ws = NULL;
+	size_t n_w = 0, n_wi = 0, n_wl = 0, n_ws = 0;
 	if (r >= 0 && (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0 ||
-		       policy_lint_layouts(p, &wl, &n_wl) < 0))
+		       policy_lint_layouts(p, &wl, &n_wl) < 0 || policy_lint_sizes(p, &ws, &n_ws) < 0))
 		return ioasidctl_error(1, "Out of memory");
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
@@ -114,6 +114,14 @@ static int verb_policy_check(int argc, char **argv) {
 						       json_object_new_string(wl[i].message));
 				json_object_array_add(wa, x);
 			}
+			for (size_t i = 0; i < n_ws; i++) {
+				json_object *x = json_object_new_object();
+				json_object_object_add(x, "line", json_object_new_int64(ws[i].line));
+				json_object_object_add(x, "covered_by", NULL);
+				json_object_object_add(x, "message",
+						       json_object_new_string(ws[i].message));
+				json_object_array_add(wa, x);
+			}
 			json_object_object_add(o, "warnings", wa);
 		} else
 			json_object_object_add(o, "error", error_to_json(&e));
@@ -144,10 +152,13 @@ static int verb_policy_check(int argc, char **argv) {
 	/* Layout settings that cannot apply in the mode granted. */
 	for (size_t i = 0; i < n_wl; i++)
 		fprintf(stderr, "%s:%u: warning: %s\n", path, wl[i].line, wl[i].message);
+	/* Sizes that are surely not what was meant (memlock 64: 64 bytes). */
+	for (size_t i = 0; i < n_ws; i++)
+		fprintf(stderr, "%s:%u: warning: %s\n", path, ws[i].line, ws[i].message);
 	if (arg_json == JSON_OFF && !arg_quiet)
 		printf("%s: valid: %zu rules, %zu admin rules, %zu pools, %zu layouts%s\n", path,
 		       policy_n_rules(p), policy_n_admin(p), policy_n_pools(p), policy_n_layouts(p),
-		       n_w + n_wi + n_wl ? " (with warnings)" : "");
+		       n_w + n_wi + n_wl + n_ws ? " (with warnings)" : "");
 	return 0;
 }
 

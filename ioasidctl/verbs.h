@@ -21,3 +21,5 @@ int verb_policy(int argc, char **argv);
 int verb_layout(int argc, char **argv);
 int verb_stage(int argc, char **argv);
 int verb_release(int argc, char **argv);
+int verb_bind(int argc, char **argv);
+int verb_restore(int argc, char **argv);

@@ -316,7 +316,7 @@ static void group_blockers(const Host *h, const Device *d, char ***blockers,
 	for (size_t i = 0; i < v.n_blockers; i++) {
 		(void)strv_extend(blockers, v.blockers[i].reason);
 		if (!*ret_first)
-			*ret_first = v.blockers[i].device->bdf;
+			*ret_first = v.blockers[i].name;
 	}
 	viability_done(&v);
 }

@@ -28,7 +28,7 @@ static char **group_blockers(const Host *h, const Device *d, char *first, size_t
 	for (size_t i = 0; i < v.n_blockers; i++) {
 		(void)strv_extend(&blockers, v.blockers[i].reason);
 		if (!first[0])
-			snprintf(first, size, "%s", v.blockers[i].device->bdf);
+			snprintf(first, size, "%s", v.blockers[i].name);
 	}
 	viability_done(&v);
 	return blockers;

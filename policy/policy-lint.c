@@ -6,6 +6,8 @@
  * matches whatever the later rule matches, so a warning is never wrong; some dead rules
  * (covered by a union of earlier rules) are not found.
  */
+#include <inttypes.h>
+
 #include "common/macro.h"
 #include "common/util.h"
 #include "policy/policy-internal.h"
@@ -171,6 +173,36 @@ int policy_lint_layouts(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 				 !l->huge_pages ? "'hugepages off'" : "");
 			n++;
 		}
+	}
+	*ret = w;
+	*ret_n = n;
+	return 0;
+}
+
+int policy_lint_sizes(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
+	PolicyWarning *w = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const Rule *r = &p->rules[i];
+		uint64_t m = r->grant.memlock;
+		if (r->kind != RULE_ALLOW || m == 0 || m >= POLICY_LINT_PAGE_SIZE)
+			continue;
+		PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
+		if (!x) {
+			free(w);
+			return -ENOMEM;
+		}
+		w = x;
+		w[n] = (PolicyWarning){ .line = r->line };
+		snprintf(w[n].message, sizeof(w[n].message),
+			 "memlock %" PRIu64 " is %" PRIu64 " bytes, less than a page: a number "
+			 "without a suffix counts bytes (write %" PRIu64 "M, %" PRIu64 "GiB or %" PRIu64
+			 "GB)",
+			 m, m, m, m, m);
+		n++;
 	}
 	*ret = w;
 	*ret_n = n;

@@ -766,7 +766,8 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 	case GSEEN_MEMLOCK:
 		if (parse_bytes(v->text, &x) < 0)
 			return perr(ps, v->line, v->col,
-				    "Invalid memlock '%s' (bytes with K, M, G, T suffix, or "
+				    "Invalid memlock '%s' (bytes, with K, M, G, T or KiB, MiB, GiB, "
+				    "TiB for powers of 1024, kB, MB, GB, TB for powers of 1000, or "
 				    "infinity)",
 				    v->text);
 		g->memlock = x;

@@ -279,6 +279,15 @@ int policy_lint_identity(const Policy *p, PolicyWarning **ret, size_t *ret_n);
  */
 int policy_lint_layouts(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
+/*
+ * policy_lint_sizes: allow rules whose memlock is more than 0 but less than a page
+ * (POLICY_LINT_PAGE_SIZE, the smallest page of the architectures ioasid runs on): a
+ * number without a suffix counts bytes, and "memlock 64" almost always meant 64M or 64G.
+ * One warning per rule, by_line 0. Same returns as policy_lint_identity().
+ */
+#define POLICY_LINT_PAGE_SIZE 4096
+int policy_lint_sizes(const Policy *p, PolicyWarning **ret, size_t *ret_n);
+
 /* Counts of what was loaded (for `policy check` and tests). */
 size_t policy_n_rules(const Policy *p);  /* allow + deny rules */
 size_t policy_n_admin(const Policy *p);  /* admin rules */

@@ -46,6 +46,23 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
+def wait_serving(logpath, proc, tries=400):
+    """Waits until a daemon started on its own logged "Serving on" (it listens, and its socket
+    has its final mode: a connect or a chmod made as soon as the socket file exists races
+    its listen() and its own chmod). False when it exited first or took over 20 s."""
+    for _ in range(tries):
+        try:
+            with open(logpath, errors="replace") as f:
+                if "Serving on" in f.read():
+                    return True
+        except FileNotFoundError:
+            pass
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 class Client:
     def __init__(self, path):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -208,10 +225,7 @@ def main():
     d = subprocess.Popen(pre + [IOASIDD, "--kernel=sim", "--host", HOST, "--config", conf,
                           "--socket", sock], stderr=log)
     try:
-        for _ in range(400):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        wait_serving(os.path.join(tmp, "log"), d, tries=1200 if pre else 400)
         run(d, sock)
         run_catalogue(d, sock)
         run_own_daemons(tmp)
@@ -1783,11 +1797,8 @@ def cat_daemon(conf_text, env=None, host=HOST, args=()):
         proc = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", host, "--config", conf,
                                  "--socket", sock] + list(args), stderr=log,
                                 env=dict(os.environ, **(env or {})))
-    for _ in range(200):
-        if os.path.exists(sock) or proc.poll() is not None:
-            break
-        time.sleep(0.025)
-    return proc, (sock if os.path.exists(sock) else None), tmp, logp
+    serving = wait_serving(logp, proc)
+    return proc, (sock if serving else None), tmp, logp
 
 
 def cat_stop(proc, tmp, what):

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adversarial  # noqa: E402
-from adversarial import Client, check  # noqa: E402
+from adversarial import Client, check, wait_serving  # noqa: E402
 
 
 def path(b):
@@ -47,10 +47,7 @@ def main():
     d = subprocess.Popen([bypass, "--kernel=sim", "--host", host, "--config", conf, "--socket", sock,
                           "--testing-bypass-ownership"], stderr=log)
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        wait_serving(os.path.join(tmp, "log"), d)
         a, b = Client(sock), Client(sock)
         r, fa = a.call("io.ioasid.Broker.Acquire", {"devices": ["0000:01:01.0"]})
         check("parameters" in r and len(fa) == 2, "first tenant gets 0000:01:01.0")

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from adversarial import Client, fd_count  # noqa: E402
+from adversarial import Client, fd_count, wait_serving  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
@@ -119,10 +119,7 @@ def sweep(tmp, name, policy, families, uninjected, wrong):
                           "--socket", sock], stderr=log, env=env)
     sessions = {}
     try:
-        for _ in range(400):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        wait_serving(os.path.join(tmp, name + ".log"), d)
         ok, _ = good_client(sock)
         check(ok, "%s: daemon serves before the sweep" % name)
         time.sleep(0.1)

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from adversarial import Client  # noqa: E402
+from adversarial import Client, wait_serving  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
@@ -63,11 +63,8 @@ class Daemon:
         self.p = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", host, "--config", cpath,
                                    "--socket", self.sock],
                                   stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(self.sock) or self.p.poll() is not None:
-                break
-            time.sleep(0.05)
-        if os.path.exists(self.sock):
+        self.log.flush()
+        if wait_serving(self.logpath, self.p):
             os.chmod(self.sock, 0o666)  # OTHER's client
 
     def stop(self):

@@ -44,7 +44,7 @@ expect_eq "groups rc" "$rc" 0
 expect_eq "groups count" "$(jq '.summary.groups' <<<"$out")" 10
 expect_eq "group 1 verdict" "$(jq -r '.groups[] | select(.group == 1) | .verdict' <<<"$out")" not-viable
 expect_eq "group 1 blocker" "$(jq -r '.groups[] | select(.group == 1) | .blockers[0].fix' <<<"$out")" \
-	"driverctl set-override 0000:01:00.1 vfio-pci"
+	"ioasidctl bind 0000:01:00.1"
 expect_eq "group 1 states" "$(jq -r '[.groups[] | select(.group == 1) | .devices[].state] | join(",")' <<<"$out")" \
 	"bridge,vfio,host-driver"
 expect_eq "summary adds up" "$(jq '.summary.viable + .summary.not_viable == .summary.groups' <<<"$out")" true
@@ -72,6 +72,76 @@ run groups extra
 expect_eq "groups with an argument is a usage error" "$rc" 64
 [ -z "$out" ] && ok || bad "usage error printed on stdout"
 
+# Non-PCI members (arm-board: platform USB and MMC controllers in groups 4 and 5) are listed
+# and judged, in JSON and in the tree; a group without a PCI function says so.
+run --host $H/arm-board.json --json=short groups
+expect_eq "arm-board group 4 members" "$(jq -c '.groups[] | select(.group == 4) | .foreign_members' <<<"$out")" \
+	'[{"name":"3100000.usb","bus":"platform","driver":"dwc3","state":"host-driver","blocking":true}]'
+expect_eq "arm-board group 4 verdict" "$(jq -r '.groups[] | select(.group == 4) | "\(.verdict) \(.brokerable)"' <<<"$out")" "not-viable false"
+expect_eq "arm-board group 4 blocker" "$(jq -c '.groups[] | select(.group == 4) | .blockers[0] | {bdf, name, bus, driver, fix}' <<<"$out")" \
+	'{"bdf":null,"name":"3100000.usb","bus":"platform","driver":"dwc3","fix":"driverctl --bus platform set-override 3100000.usb vfio-platform"}'
+expect_eq "arm-board group 5 states" "$(jq -r '[.groups[] | select(.group == 5) | .foreign_members[] | "\(.name)=\(.state)"] | join(",")' <<<"$out")" \
+	"2140000.mmc=host-driver,2150000.mmc=no-driver"
+expect_eq "arm-board group 3 (a PCI function) is brokerable" "$(jq -r '.groups[] | select(.group == 3) | .brokerable' <<<"$out")" true
+expect_eq "arm-board summary" "$(jq -c .summary <<<"$out")" '{"groups":6,"viable":3,"not_viable":3,"empty":0}'
+out=$(LC_ALL=C "$CTL" --host $H/arm-board.json groups)
+grep -qxF 'IOMMU Group 4 (DMA): not viable, no PCI function' <<<"$out" && ok || bad "arm-board group 4 header: $out"
+grep -qxF '|- 2140000.mmc (platform device, not PCI)  drv=sdhci-esdhc  x blocks' <<<"$out" && ok || bad "arm-board 2140000.mmc line: $out"
+grep -qxF '`- 2150000.mmc (platform device, not PCI)  drv=none' <<<"$out" && ok || bad "arm-board 2150000.mmc line: $out"
+grep -qF 'note: Group 5 holds no PCI function (2140000.mmc, 2150000.mmc are not PCI)' <<<"$out" && ok || bad "arm-board group 5 note"
+run --host $H/arm-board.json show 4
+expect_eq "show of a group without a PCI function exits 2" "$rc" 2
+grep -qE '^ +members: 3100000.usb \(platform device, not PCI\), dwc3 \(blocks\)$' <<<"$out" && ok || bad "show 4 members: $out"
+# An old snapshot listed non-PCI members by name alone: it still loads, the driver unknown
+# (and so blocking).
+jq '(.groups[] | select(.number == 5) | .foreign_members) |= map(.name)' $H/arm-board.json >"$tmp/arm-old.json"
+run --host "$tmp/arm-old.json" --json=short show 5
+expect_eq "old snapshot: group 5 members unknown" "$(jq -r '[.group.foreign_members[] | "\(.name)=\(.state)"] | join(",")' <<<"$out")" \
+	"2140000.mmc=unknown,2150000.mmc=unknown"
+expect_eq "old snapshot: group 5 not viable" "$(jq -r .group.verdict <<<"$out")" not-viable
+run --host "$tmp/arm-old.json" snapshot
+expect_eq "old snapshot: written back without a driver" "$(jq -c '.groups[] | select(.number == 5) | .foreign_members[0]' <<<"$out")" \
+	'{"name":"2140000.mmc","bus":null}'
+# A PCI function sharing a group with a platform device on a host driver is blocked by it.
+jq '(.groups[] | select(.number == 3) | .foreign_members) = [{"name": "3200000.usb", "bus": "platform", "driver": "dwc3"}]' \
+	$H/arm-board.json >"$tmp/arm-mixed.json"
+run --host "$tmp/arm-mixed.json" --json=short show 0002:01:00.0
+expect_eq "mixed group: the PCI function is not viable" "$rc" 2
+expect_eq "mixed group: blocked by the platform device" "$(jq -r '.group.blockers[0].name' <<<"$out")" 3200000.usb
+expect_eq "mixed group: the platform device is at risk" "$(jq -r '.at_risk | join(",")' <<<"$out")" 3200000.usb
+run --host "$tmp/arm-mixed.json" --json=short check
+expect_eq "mixed group: check fails group 3" "$(jq -r '[.checks[] | select(.id == "group_viable") | .description] | join("|")' <<<"$out")" \
+	"Checking IOMMU group 3 viability"
+
+# An empty group (sriov-nic 35) is "empty", not "viable", and says what it is.
+run --host $H/sriov-nic.json --json=short groups
+expect_eq "empty group verdict" "$(jq -r '.groups[] | select(.group == 35) | .verdict' <<<"$out")" empty
+expect_eq "summary counts the empty group apart" "$(jq '.summary | .viable + .not_viable + .empty == .groups and .empty == 1' <<<"$out")" true
+# The identity-domain note is said once, listing the groups, not once per group.
+expect_eq "identity note once" "$(jq -r '.notes | length' <<<"$out")" 1
+expect_eq "no per-group identity note" "$(jq '[.groups[].notes[] | select(contains("identity"))] | length' <<<"$out")" 0
+run --host $H/sriov-nic.json groups
+grep -qxF 'IOMMU Group 35 (identity): empty (no devices)' <<<"$out" && ok || bad "empty group header"
+expect_eq "identity note printed once" "$(grep -c 'identity default domain' <<<"$out")" 1
+grep -qF 'note: Groups 0, 1, 2, 30, 31, 32, 33, 34, 35, 40, 41, 42 and 43 have an identity default domain' <<<"$out" \
+	&& ok || bad "identity note lists the groups"
+run --host $H/sriov-nic.json --json=short show 40
+expect_eq "show keeps the identity note of its group" \
+	"$(jq -r '.group.notes[] | select(startswith("Group 40 has an identity default domain")) | "yes"' <<<"$out")" yes
+
+# Tree glyphs follow the locale's charset: ASCII under LC_ALL=C, box drawing under UTF-8.
+out=$(LC_ALL=C "$CTL" --host $H/workstation.json groups)
+LC_ALL=C grep -q '[^ -~]' <<<"$out" && bad "LC_ALL=C groups prints non-ASCII bytes" || ok
+grep -qxF '`- 0000:00:00.0 [8086:4660] Intel Corporation 12th Gen Core Processor Host Bridge/DRAM Registers  drv=none' <<<"$out" \
+	&& ok || bad "LC_ALL=C tree line"
+grep -qF '|- 0000:00:01.0' <<<"$out" && grep -qF '  x blocks' <<<"$out" && ok || bad "LC_ALL=C glyphs: $out"
+if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
+	out=$(LC_ALL=C.UTF-8 "$CTL" --host $H/workstation.json groups)
+	grep -qF '├─ 0000:00:01.0' <<<"$out" && grep -qF '✗ blocks' <<<"$out" && ok || bad "C.UTF-8 glyphs: $out"
+else
+	echo "  SKIPPED: UTF-8 glyphs (no C.UTF-8 locale here)"
+fi
+
 # devices -----------------------------------------------------------------------------------
 run --host $H/consumer-board.json --json=short --blocking devices
 expect_eq "consumer-board blocking devices" "$(jq -r '[.devices[].bdf] | join(" ")' <<<"$out")" \
@@ -98,7 +168,12 @@ run --host $H/legacy.json devices
 grep -qx "0000:01:02.0 'Unclassified device' \[1234:11e8\] drv=vfio-pci group=5 vfio=/dev/vfio/5 viable=yes" <<<"$out" \
 	&& ok || bad "legacy devices line for 01:02.0: $out"
 run --host $H/legacy.json check
-expect_eq "legacy check rc" "$rc" 0
+# Group 7 holds 00:06.0 on vfio-pci and 00:06.1 on a host driver: not viable, a FAIL.
+expect_eq "legacy check rc" "$rc" 2
+grep -qF 'GROUP: Checking IOMMU group 7 viability                  : FAIL (not viable, so 0000:00:06.0 on vfio-pci cannot be assigned: ' <<<"$out" \
+	&& ok || bad "legacy group 7 FAIL: $out"
+grep -qF '(2 devices share it (0000:01:01.0, 0000:01:02.0), not counting its bridges: they are assigned together)' <<<"$out" \
+	&& ok || bad "legacy group 5 note leaves the bridge out: $out"
 grep -q 'only the legacy VFIO container is available (ioasidd falls back to the group/container path)' <<<"$out" \
 	&& ok || bad "legacy check names the fallback: $out"
 run --host $H/workstation.json devices
@@ -171,7 +246,7 @@ expect_eq "vmd: show takes a padded upper-case domain, exits 2 (nvme blocks)" \
 expect_eq "vmd: bridge path crosses into domain 0000" \
 	"$(jq -r '.device.bridge_path | join(" ")' <<<"$out")" "10000:e0:06.0 0000:00:0e.0"
 expect_eq "vmd: the fix names the long BDF" "$(jq -r '.group.blockers[0].fix' <<<"$out")" \
-	"driverctl set-override 10000:e1:00.0 vfio-pci"
+	"ioasidctl bind 10000:e1:00.0"
 run --host $H/vmd-laptop.json show 100000000:e1:00.0
 expect_eq "vmd: a 9-digit domain is a usage error" "$rc" 64
 run --host $H/vmd-laptop.json devices
@@ -186,11 +261,28 @@ jq -e '.checks[] | select(.id == "iommu_enabled") | .hint | contains("intel_iomm
 	&& ok || bad "iommu_enabled hint lacks intel_iommu=on"
 expect_eq "no memlock check offline" "$(jq '[.checks[] | select(.id == "memlock")] | length' <<<"$out")" 0
 run --host $H/workstation.json --json=short check
-expect_eq "check on workstation exits 0" "$rc" 0
-expect_eq "multi-device group notes" "$(jq '[.checks[] | select(.id == "multi_device_group")] | length' <<<"$out")" \
-	"$(jq '[.groups[] | select((.devices | length) > 1)] | length' $H/workstation.json)"
+# Group 1 holds the GPU on vfio-pci and its audio function on snd_hda_intel: the group the
+# admin means to pass through is not viable, a FAIL with the fix.
+expect_eq "check on workstation exits 2 (group 1 is not viable)" "$rc" 2
+expect_eq "group 1 fails" "$(jq -r '.checks[] | select(.id == "group_viable") | "\(.description): \(.result)"' <<<"$out")" \
+	"Checking IOMMU group 1 viability: fail"
+jq -e '.checks[] | select(.id == "group_viable") | .hint | contains("0000:01:00.1") and contains("snd_hda_intel") and contains("fix: ioasidctl bind 0000:01:00.1")' \
+	<<<"$out" >/dev/null && ok || bad "group 1 FAIL names the blocker and its fix: $out"
+# The other shared groups are notes; the count leaves the ignored bridges out.
+expect_eq "multi-device group notes" "$(jq -r '[.checks[] | select(.id == "multi_device_group") | .hint] | join("|")' <<<"$out")" \
+	"2 devices share it (0000:00:14.0, 0000:00:14.2): they are assigned together|4 devices share it (0000:00:1f.0, 0000:00:1f.3, 0000:00:1f.4, 0000:00:1f.5): they are assigned together"
+expect_eq "workstation check summary" "$(jq -c .summary <<<"$out")" '{"pass":8,"note":2,"warn":0,"fail":1}'
+# consumer-board: the GT 710 on vfio-pci shares group 15 with host devices.
+run --host $H/consumer-board.json --json=short check
+expect_eq "consumer-board: the chipset group fails" \
+	"$(jq -r '[.checks[] | select(.id == "group_viable") | .description] | join("|")' <<<"$out")" "Checking IOMMU group 15 viability"
+# A shared group of host devices that nobody passes through stays a note.
+expect_eq "consumer-board: no FAIL for groups without a VFIO device" \
+	"$(jq '[.checks[] | select(.id == "group_viable")] | length' <<<"$out")" 1
 run --host $H/sriov-nic.json --json=short check
 expect_eq "identity domain warns" "$(jq -r '.checks[] | select(.id == "default_domain") | .result' <<<"$out")" warn
+jq -e '.checks[] | select(.id == "default_domain") | .hint | startswith("groups 0, 1, 2, 30, 31, 32, 33, 34, 35, 40, 41, 42, 43 use identity")' \
+	<<<"$out" >/dev/null && ok || bad "identity domain check lists the groups: $out"
 run --host $H/noiommu.json --json=short check
 expect_eq "noiommu mode warns" "$(jq -r '.checks[] | select(.id == "noiommu_mode") | .result' <<<"$out")" warn
 expect_eq "noiommu groups do not count as an IOMMU" "$(jq -r '.checks[] | select(.id == "iommu_enabled") | .result' <<<"$out")" fail
@@ -202,7 +294,8 @@ run --host $H/amd-epyc.json --json=short check
 expect_eq "check on amd-epyc exits 0" "$rc" 0
 expect_eq "amd-epyc interrupt remapping passes" \
 	"$(jq -r '.checks[] | select(.id == "interrupt_remapping") | "\(.result) \(.hint)"' <<<"$out")" "pass null"
-expect_eq "amd-epyc checks" "$(jq -c .summary <<<"$out")" '{"pass":8,"note":1,"warn":0,"fail":0}'
+# Group 12 is the AST1150 bridge and the BMC VGA behind it: one device, no note.
+expect_eq "amd-epyc checks" "$(jq -c .summary <<<"$out")" '{"pass":8,"note":0,"warn":0,"fail":0}'
 run --host $H/amd-epyc.json check
 grep -q '^IOMMU: Checking if interrupt remapping is enabled *: PASS$' <<<"$out" && ok \
 	|| bad "amd-epyc human check: $out"
@@ -409,7 +502,7 @@ complete_line() { # WORDS... (the last one is the word being completed)
 		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 		_ioasidctl; [ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}" | sort' x "$@"
 }
-expect_eq "complete: verbs" "$(complete_line "$CTL" re | tr '\n' ' ')" "release revoke "
+expect_eq "complete: verbs" "$(complete_line "$CTL" re | tr '\n' ' ')" "release restore revoke "
 expect_eq "complete: every verb" "$(complete_line "$CTL" '' | wc -l)" \
 	"$("$CTL" --help | awk '/^Verbs:/{v=1; next} /^$/{v=0} v && NF {print $1}' | sort -u | wc -l)"
 expect_eq "complete: acquire's options" "$(complete_line "$CTL" acquire --l | tr '\n' ' ')" \
@@ -430,6 +523,110 @@ expect_eq "complete: --device BDF" \
 	"$(complete_line "$CTL" --host $H/workstation.json run --device 0000:01)" "$want"
 expect_eq "complete: nothing after run --" \
 	"$(complete_line "$CTL" --host $H/workstation.json run --device 0000:01:00.0 -- qemu -d)" ""
+
+# bind / restore through the CLI on a fake tree (--root) --------------------------------------
+# The library is tested below the CLI with a hook playing the kernel (unit suite "bind"); here
+# nothing plays it, so a real bind's writes land in plain files, the device never reaches
+# vfio-pci, and the CLI must roll back and say so.
+R=$tmp/root
+mkdir -p $R/sys/bus/pci/drivers/vfio-pci $R/sys/bus/pci/drivers/nvme $R/sys/class/vfio-dev \
+	$R/proc/self $R/sys/kernel/iommu_groups/12/devices/0000:3d:00.0
+D=$R/sys/bus/pci/devices/0000:3d:00.0
+mkdir -p $D/nvme/nvme0/nvme0n1/nvme0n1p1
+echo 0x010802 >$D/class
+echo '(null)' >$D/driver_override
+ln -s ../../drivers/nvme $D/driver
+touch $R/sys/bus/pci/drivers/nvme/bind $R/sys/bus/pci/drivers/nvme/unbind
+ln -s ../../../kernel/iommu_groups/12 $D/iommu_group
+ln -s ../../../../class/block $D/nvme/nvme0/nvme0n1/subsystem
+ln -s ../../../../class/block $D/nvme/nvme0/nvme0n1/nvme0n1p1/subsystem
+echo 259:0 >$D/nvme/nvme0/nvme0n1/dev
+echo 259:1 >$D/nvme/nvme0/nvme0n1/nvme0n1p1/dev
+echo '25 1 259:1 / /var rw - ext4 /dev/nvme0n1p1 rw' >$R/proc/self/mountinfo
+: >$R/sys/bus/pci/drivers_probe
+
+run --root $R bind 0000:3d:00.0 --dry-run
+expect_eq "bind --dry-run rc" "$rc" 0
+expect_eq "bind --dry-run plan" "$(sed -n 1,2p <<<"$out")" \
+	"Plan: bind IOMMU group 12 to vfio-pci
+  0000:3d:00.0  nvme -> vfio-pci"
+expect_eq "bind --dry-run finding" "$(grep 'in use' <<<"$out")" \
+	"  in use: 0000:3d:00.0: block device 'nvme0n1p1' is mounted on /var"
+expect_eq "bind --dry-run verdict" "$(tail -1 <<<"$out")" \
+	"Dry run, nothing changed. Binding would be refused (--force binds anyway)."
+run --root $R --json=short bind 12 --dry-run
+expect_eq "bind --dry-run --json" \
+	"$(jq -c '[.group, .result, .members[0].action, .findings[0].kind, .findings[0].detail]' <<<"$out")" \
+	'[12,"planned","move","mounted","/var"]'
+expect_eq "bind --dry-run wrote nothing" "$(cat $D/driver_override)" "(null)"
+if [ "$(id -u)" = 0 ]; then
+	run --root $R bind 0000:3d:00.0
+	expect_eq "bind refused rc" "$rc" 2
+	expect_eq "bind refused" "$err" \
+		"  in use: 0000:3d:00.0: block device 'nvme0n1p1' is mounted on /var
+ioasidctl: Refusing to bind 0000:3d:00.0: 1 finding above (--force binds anyway)"
+	expect_eq "bind refused: stdout empty" "$out" ""
+	run --root $R --json=short bind 0000:3d:00.0
+	expect_eq "bind refused --json" "$rc/$(jq -c '[.result, (.findings | length), .findings[0].object]' <<<"$out")" \
+		'2/["refused",1,"nvme0n1p1"]'
+	expect_eq "bind refused --json: the line on stderr" "$err" \
+		"ioasidctl: Refusing to bind 0000:3d:00.0: 1 finding in the JSON output (--force binds anyway)"
+	expect_eq "bind refused wrote nothing" "$(cat $D/driver_override)" "(null)"
+	# --force: the writes happen, vfio-pci never takes the device, everything goes back.
+	run --root $R bind 0000:3d:00.0 --force
+	expect_eq "bind rollback rc" "$rc" 1
+	expect_eq "bind rollback message" "$err" \
+		"ioasidctl: Binding failed, nothing is left changed: 0000:3d:00.0: vfio-pci did not take it (now on nvme)"
+	expect_eq "bind rollback: override cleared" "$(cat $D/driver_override)" ""
+	expect_eq "bind rollback: no record" "$(ls $R/run/ioasid/bound)" ""
+	expect_eq "bind rollback: last write" "$(cat $R/sys/bus/pci/drivers/nvme/bind 2>/dev/null)" \
+		"0000:3d:00.0"
+	run --root $R restore --all
+	expect_eq "restore --all: nothing recorded" "$rc/$out" "0/No device was bound by ioasidctl"
+	run --root $R restore 0000:3d:00.0
+	expect_eq "restore: no record" "$rc/$err" \
+		"1/ioasidctl: 0000:3d:00.0 was not bound by ioasidctl (no record)"
+else
+	echo "  bind/restore as root SKIPPED: not root"
+fi
+run bind 0000:3d:00.0 --driver nvme
+expect_eq "bind --driver must be a vfio driver" "$rc" 64
+run restore
+expect_eq "restore without a target" "$rc" 64
+
+# A record shows in groups and show ("bound by ioasidctl, was on ...").
+mkdir -p $tmp/rec/run/ioasid/bound
+printf 'driver=nouveau\noverride=\n' >$tmp/rec/run/ioasid/bound/0000:01:00.0
+run --host $H/workstation.json --root $tmp/rec show 0000:01:00.0
+expect_eq "show: bound by ioasidctl" "$(grep ' bound:' <<<"$out")" \
+	"             bound: by ioasidctl, was on nouveau"
+run --host $H/workstation.json --root $tmp/rec --json=short groups
+expect_eq "groups --json: the record" \
+	"$(jq -c '.groups[] | select(.group == 1) | [.devices[].ioasidctl_bind]' <<<"$out")" \
+	'[null,{"was":"nouveau"},null]'
+run --host $H/workstation.json --root $tmp/rec groups
+expect_eq "groups: the record" "$(grep -c '(bound by ioasidctl, was on nouveau)$' <<<"$out")" 1
+run --host $H/workstation.json --json=short groups
+expect_eq "groups --host without --root: no record read" \
+	"$(jq -c '[.groups[].devices[] | select(has("ioasidctl_bind"))] | length' <<<"$out")" 0
+
+# The host's own disk, alone in its group: a note, not a "bind it" hint.
+E=$tmp/essential
+P=$E/sys/bus/pci/devices/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2
+mkdir -p $P $E/proc/self
+ln -s ../../../../class/block $P/subsystem
+echo 259:2 >$P/dev
+echo '25 1 259:2 / / rw - ext4 /dev/nvme0n1p2 rw' >$E/proc/self/mountinfo
+run --host $H/workstation.json --root $E --json=short show 5
+expect_eq "essential: no fix" "$(jq -c '.group.blockers[0] | [.fix, .fix_sysfs]' <<<"$out")" '[null,null]'
+expect_eq "essential: the note" "$(jq -r '.group.blockers[0].note' <<<"$out")" \
+	"not a candidate for passthrough, this host uses it: 0000:02:00.0: block device 'nvme0n1p2' is mounted on /"
+run --host $H/workstation.json --root $E groups
+expect_eq "essential: human note" "$(grep -A1 '✗ 0000:02:00.0' <<<"$out" | tail -1)" \
+	"     note: not a candidate for passthrough, this host uses it: 0000:02:00.0: block device 'nvme0n1p2' is mounted on /"
+run --host $H/workstation.json --json=short show 5
+expect_eq "essential: the hint without checks" "$(jq -r '.group.blockers[0].fix' <<<"$out")" \
+	"ioasidctl bind 0000:02:00.0"
 
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')

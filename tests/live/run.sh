@@ -212,6 +212,11 @@ if "$MK" tests/hosts/workstation.json "$bed" >/dev/null; then
 	rm "$bed/sys/kernel/iommu_groups/1/devices/0000:01:00.1"
 	mkdir -p "$bed/sys/devices/platform/fe000000.dma"
 	ln -s ../../../../devices/platform/fe000000.dma "$bed/sys/kernel/iommu_groups/9/devices/fe000000.dma"
+	# A second one with its bus and driver links, as the kernel has them.
+	mkdir -p "$bed/sys/devices/platform/fe100000.usb" "$bed/sys/bus/platform/drivers/dwc3"
+	ln -s ../../../../devices/platform/fe100000.usb "$bed/sys/kernel/iommu_groups/9/devices/fe100000.usb"
+	ln -s ../../../bus/platform "$bed/sys/devices/platform/fe100000.usb/subsystem"
+	ln -s ../../../bus/platform/drivers/dwc3 "$bed/sys/devices/platform/fe100000.usb/driver"
 	if $U "$CTL" snapshot >"$tmp/edited.json" 2>"$tmp/edited.err"; then
 		check() { # check NAME JQ-EXPR EXPECTED
 			local got
@@ -223,8 +228,9 @@ if "$MK" tests/hosts/workstation.json "$bed" >/dev/null; then
 		check "a changed PCI_ID is read" '.devices[] | select(.bdf == "0000:01:00.0") | .device' '"2206"'
 		check "a device missing from its group's list has no group" \
 			'.devices[] | select(.bdf == "0000:01:00.1") | .iommu_group' null
-		check "a non-PCI group member is kept as foreign" '.groups[] | select(.number == 9) | .foreign_members' \
-			'["fe000000.dma"]'
+		check "a non-PCI group member is kept as foreign, with its bus and driver" \
+			'.groups[] | select(.number == 9) | .foreign_members' \
+			'[{"name":"fe000000.dma","bus":null,"driver":null},{"name":"fe100000.usb","bus":"platform","driver":"dwc3"}]'
 		if diff -q <(jq -S . tests/hosts/workstation.json) <(jq -S . "$tmp/edited.json") >/dev/null; then
 			ko "edited bed: the round-trip comparison did not notice the edits"
 		else

@@ -398,19 +398,41 @@ static void write_host(const Host *h) {
 				g->regions[r].end, reserved_region_type_to_string(g->regions[r].type));
 		if (fclose(f) != 0)
 			die("Cannot write %s: %m", t);
-		for (size_t m = 0; g->foreign_members && g->foreign_members[m]; m++) {
+		for (size_t m = 0; m < g->n_foreign_members; m++) {
+			const ForeignMember *fm = &g->foreign_members[m];
+			/* Where the kernel puts them: /sys/devices/platform/NAME for platform
+			 * devices; a bus of unknown kind gets the same shape. A member whose
+			 * bus is not known has no subsystem link, as the reader then says. */
 			char dev[PATH_MAX];
-			pathf(dev, "/sys/devices/platform/%s", g->foreign_members[m]);
+			pathf(dev, "/sys/devices/platform/%s", fm->name);
 			mkdir_p(dev);
 			pathf(p, "%s/uevent", dev);
-			write_file(p, "OF_NAME=%s\n", g->foreign_members[m]);
+			write_file(p, "OF_NAME=%s\n", fm->name);
 			char gpath[PATH_MAX];
 			pathf(gpath, "/sys/kernel/iommu_groups/%d", g->number);
 			pathf(p, "%s/iommu_group", dev);
 			symlink_rel(p, gpath);
-			pathf(p, "/sys/kernel/iommu_groups/%d/devices/%s", g->number,
-			      g->foreign_members[m]);
+			pathf(p, "/sys/kernel/iommu_groups/%d/devices/%s", g->number, fm->name);
 			symlink_rel(p, dev);
+			if (fm->bus) {
+				char bus[PATH_MAX];
+				pathf(bus, "/sys/bus/%s/devices", fm->bus);
+				mkdir_p(bus);
+				pathf(p, "%s/%s", bus, fm->name);
+				symlink_rel(p, dev);
+				pathf(bus, "/sys/bus/%s", fm->bus);
+				pathf(p, "%s/subsystem", dev);
+				symlink_rel(p, bus);
+			}
+			if (fm->bus && fm->driver) {
+				char drv[PATH_MAX];
+				pathf(drv, "/sys/bus/%s/drivers/%s", fm->bus, fm->driver);
+				mkdir_p(drv);
+				pathf(p, "%s/driver", dev);
+				symlink_rel(p, drv);
+				pathf(p, "%s/%s", drv, fm->name);
+				symlink_rel(p, dev);
+			}
 		}
 	}
 	for (size_t i = 0; i < h->n_devices; i++)

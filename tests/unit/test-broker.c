@@ -339,6 +339,26 @@ static void test_group_not_viable_names_blocker(void) {
 	fx_done(&f);
 }
 
+/* A platform device on a host driver in the group of a PCI function on vfio-pci (an SMMU
+ * host): GroupNotViable naming the platform device, which has no Device in the model; and
+ * the sim kernel, like the real one, refuses the bind while it is there. */
+static void test_group_not_viable_platform_blocker(void) {
+	Fx f;
+	fx_setup(&f, "arm-board.json", UID_A);
+	Group *g = (Group *)host_find_group(f.m.host, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	g->foreign_members = calloc(1, sizeof(ForeignMember));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g->foreign_members);
+	g->foreign_members[0] = (ForeignMember){ .name = strdup("3200000.usb"),
+						 .bus = strdup("platform"),
+						 .driver = strdup("dwc3"),
+						 .driver_known = true };
+	g->n_foreign_members = 1;
+	BrokerRequest in = DEVICES("0002:01:00.0");
+	expect_refusal(&f, &f.peer, &in, EPERM, IOASID_ERROR_GROUP_NOT_VIABLE, "3200000.usb");
+	fx_done(&f);
+}
+
 static void test_dependent_owned(void) {
 	Fx f;
 	fx_setup(&f, "sriov-vfio.json", UID_A);
@@ -473,6 +493,7 @@ static CU_TestInfo broker_tests[] = {
 	{ "noiommu_refused", test_noiommu_refused },
 	{ "group_refusals", test_group_refusals },
 	{ "group_not_viable_names_blocker", test_group_not_viable_names_blocker },
+	{ "group_not_viable_platform_blocker", test_group_not_viable_platform_blocker },
 	{ "dependent_owned", test_dependent_owned },
 	{ "staged_mismatch", test_staged_mismatch },
 	{ "no_kernel_api", test_no_kernel_api },

@@ -216,6 +216,16 @@ static const struct {
 	  "groups[0].foreign_members[0]: expected a file name" },
 	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]", DEVS("")),
 	  "groups[0].foreign_members: 'x.usb' listed twice" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"bus\": \"platform\"}]}]", DEVS("")),
+	  "groups[0].foreign_members[0].name: missing required field" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"driver\": \"a/b\"}]}]", DEVS("")),
+	  "groups[0].foreign_members[0].driver: expected a file name" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"state\": 1}]}]", DEVS("")),
+	  "groups[0].foreign_members[0]: unknown key 'state'" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [5]}]", DEVS("")),
+	  "groups[0].foreign_members[0]: expected an object or a device name, got int" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"0000:01:00.1\"}]}]", DEVS("")),
+	  "groups[0].foreign_members[0].name: '0000:01:00.1' is a PCI address: list it in 'devices'" },
 	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"), "kernel.iommu_vendor: unknown vendor 'via'" },
 	{ DOC("{\"address_width\": 65}", "[]", "[]"), "kernel.address_width: integer out of range [0, 64]" },
 	{ DOC("{\"iommufd\": \"yes\"}", "[]", "[]"), "kernel.iommufd: expected true, false or null, got string" },
@@ -225,6 +235,43 @@ static const struct {
 	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"hostname\": 5, \"groups\": [], \"devices\": []}",
 	  "hostname: expected a string, got int" },
 };
+
+/* Non-PCI members: the bare names an older snapshot wrote still load (driver not known, and
+ * written back without one), the object form keeps bus and driver (null: none). */
+static void test_foreign_members(void) {
+	static const char json[] = DOC(
+		KERNEL_OK,
+		"[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": "
+		"[\"b.mmc\", {\"name\": \"a.usb\", \"bus\": \"platform\", \"driver\": \"dwc3\"},"
+		" {\"name\": \"c.mmc\", \"bus\": null, \"driver\": null}]}]",
+		DEVS(""));
+	_cleanup_host_free_ Host *h = NULL, *h2 = NULL;
+	_cleanup_free_ char *err = NULL, *out = NULL, *out2 = NULL;
+	ASSERT_OK(host_load_json_string(json, &h, &err));
+	const Group *g = host_find_group(h, 1);
+	CU_ASSERT_EQUAL_FATAL(g->n_foreign_members, 3);
+	/* Sorted by name. */
+	ASSERT_STREQ(g->foreign_members[0].name, "a.usb");
+	ASSERT_STREQ(g->foreign_members[0].bus, "platform");
+	ASSERT_STREQ(g->foreign_members[0].driver, "dwc3");
+	CU_ASSERT_TRUE(g->foreign_members[0].driver_known);
+	ASSERT_STREQ(g->foreign_members[1].name, "b.mmc");
+	CU_ASSERT_PTR_NULL(g->foreign_members[1].bus);
+	CU_ASSERT_PTR_NULL(g->foreign_members[1].driver);
+	CU_ASSERT_FALSE(g->foreign_members[1].driver_known);
+	ASSERT_STREQ(g->foreign_members[2].name, "c.mmc");
+	CU_ASSERT_PTR_NULL(g->foreign_members[2].driver);
+	CU_ASSERT_TRUE(g->foreign_members[2].driver_known);
+	ASSERT_OK(host_to_json_string(h, &out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"name\": \"a.usb\""));
+	/* The unknown driver stays unknown through a write and a read. */
+	ASSERT_OK(host_load_json_string(out, &h2, &err));
+	const Group *g2 = host_find_group(h2, 1);
+	CU_ASSERT_FALSE(g2->foreign_members[1].driver_known);
+	CU_ASSERT_TRUE(g2->foreign_members[2].driver_known);
+	ASSERT_OK(host_to_json_string(h2, &out2));
+	ASSERT_STREQ(out2, out);
+}
 
 static void test_errors(void) {
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -438,6 +485,7 @@ static CU_TestInfo tests[] = {
 	{ "minimal_ok", test_minimal_ok },
 	{ "tab_in_property", test_tab_in_property },
 	{ "errors", test_errors },
+	{ "foreign_members", test_foreign_members },
 	{ "limits", test_limits },
 	{ "duplicate_keys", test_duplicate_keys },
 	{ "depth_boundary", test_depth_boundary },

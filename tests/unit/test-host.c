@@ -110,11 +110,17 @@ static void test_foreign_members(void) {
 	const Group *mmc = host_find_group(h, 5);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mmc);
 	CU_ASSERT_EQUAL(mmc->n_members, 0);
-	CU_ASSERT_EQUAL_FATAL(strv_length(mmc->foreign_members), 2);
-	ASSERT_STREQ(mmc->foreign_members[0], "2140000.mmc");
-	ASSERT_STREQ(mmc->foreign_members[1], "2150000.mmc");
+	CU_ASSERT_EQUAL_FATAL(mmc->n_foreign_members, 2);
+	ASSERT_STREQ(mmc->foreign_members[0].name, "2140000.mmc");
+	ASSERT_STREQ(mmc->foreign_members[0].bus, "platform");
+	ASSERT_STREQ(mmc->foreign_members[0].driver, "sdhci-esdhc");
+	CU_ASSERT_TRUE(mmc->foreign_members[0].driver_known);
+	ASSERT_STREQ(mmc->foreign_members[1].name, "2150000.mmc");
+	CU_ASSERT_PTR_NULL(mmc->foreign_members[1].driver);
+	CU_ASSERT_TRUE(mmc->foreign_members[1].driver_known);
 	/* Groups without foreign members keep NULL, so their JSON has no such key. */
 	CU_ASSERT_PTR_NULL(host_find_group(h, 3)->foreign_members);
+	CU_ASSERT_EQUAL(host_find_group(h, 3)->n_foreign_members, 0);
 	/* The ARM software MSI window, not the x86 one. */
 	CU_ASSERT_EQUAL(mmc->regions[0].start, 0x8000000ULL);
 	CU_ASSERT_EQUAL(mmc->regions[0].type, RESV_MSI);

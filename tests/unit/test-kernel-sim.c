@@ -452,6 +452,50 @@ static void test_host_driver_sibling(void) {
 	ASSERT_OK(K(close, i));
 }
 
+/* A platform device in the group (an SMMU host): on a host driver it is a DMA API user like a
+ * PCI sibling, and the bind is refused; unbound or on vfio-platform it is not. */
+static void test_platform_sibling(void) {
+	Host h = test_host_make();
+	Group groups[ELEMENTSOF(test_groups)];
+	memcpy(groups, test_groups, sizeof(test_groups));
+	Group *g = NULL;
+	for (size_t j = 0; j < ELEMENTSOF(groups); j++)
+		if (groups[j].number == dev("0000:01:00.0")->iommu_group)
+			g = &groups[j];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	ForeignMember fm = { .name = (char *)"3100000.usb", .bus = (char *)"platform",
+			     .driver = (char *)"dwc3", .driver_known = true };
+	g->foreign_members = &fm;
+	g->n_foreign_members = 1;
+	h.groups = groups;
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", &h, &k));
+	int i, d;
+	uint32_t id;
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, dev("0000:01:00.0"), &d));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	/* Not known (an older snapshot): refused too. */
+	fm.driver = NULL;
+	fm.driver_known = false;
+	ASSERT_OK(kernel_sim_sync_host(k, &h));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	/* On vfio-platform (driver_managed_dma): the group is the PCI function's to claim. */
+	fm.driver = (char *)"vfio-platform";
+	fm.driver_known = true;
+	ASSERT_OK(kernel_sim_sync_host(k, &h));
+	ASSERT_OK(K(device_bind, d, i, &id));
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+	/* Unbound: nothing holds DMA either. */
+	fm.driver = NULL;
+	ASSERT_OK(kernel_sim_sync_host(k, &h));
+	ASSERT_OK(K(iommufd_open, &i));
+	d = open_bind(k, "0000:01:00.0", i, &id);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+}
+
 static void test_interrupt_remapping(void) {
 	Host h = test_host_make();
 	h.kernel.interrupt_remapping = TRI_NO;
@@ -1484,6 +1528,7 @@ static CU_TestInfo tests[] = {
 	{ "open_checks", test_open_checks },
 	{ "group_ownership", test_group_ownership },
 	{ "host_driver_sibling", test_host_driver_sibling },
+	{ "platform_sibling", test_platform_sibling },
 	{ "interrupt_remapping", test_interrupt_remapping },
 	{ "before_bind", test_before_bind },
 	{ "hw_info_vendor", test_hw_info_vendor },

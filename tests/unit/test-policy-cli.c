@@ -158,6 +158,22 @@ static void test_check(void) {
 	HAS(o8, "\"warnings\":[{\"line\":2,\"covered_by\":null,\"message\":\"cgroup ");
 	unlink(cg);
 
+	/* memlock 64 is 64 bytes: valid, and warned about; 64GiB and 64GB are accepted. */
+	_cleanup_free_ char *o9 = NULL, *e9 = NULL, *o10 = NULL, *e10 = NULL;
+	char ml[64];
+	snprintf(ml, sizeof(ml), "%s/memlock.conf", tmpdir);
+	ASSERT_OK(write_file(ml, "allow uid 4242 to any memlock 64GiB\n"
+				 "allow uid 4243 to any memlock 64\n"
+				 "allow uid 4244 to any memlock 64GB\n"));
+	CU_ASSERT_EQUAL(run(&o9, &e9, "policy", "check", ml, NULL), 0);
+	HAS(e9, "memlock.conf:2: warning: memlock 64 is 64 bytes, less than a page");
+	CU_ASSERT_PTR_NULL(strstr(e9, "memlock.conf:1:"));
+	CU_ASSERT_PTR_NULL(strstr(e9, "memlock.conf:3:"));
+	HAS(o9, "(with warnings)");
+	CU_ASSERT_EQUAL(run(&o10, &e10, "--json=short", "policy", "check", ml, NULL), 0);
+	HAS(o10, "\"warnings\":[{\"line\":2,\"covered_by\":null,\"message\":\"memlock 64 ");
+	unlink(ml);
+
 	CU_ASSERT_EQUAL(run(&o4, &e4, "policy", "frobnicate", NULL), 64);
 	HAS(e4, "Unknown 'policy' sub-command");
 }

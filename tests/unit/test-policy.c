@@ -878,6 +878,41 @@ static void test_lint_layouts(void) {
 	CU_ASSERT_EQUAL(w[0].by_line, 0);
 }
 
+/* memlock sizes: IEC and bare letters are powers of 1024, SI (with B) of 1000; a bare number
+ * is bytes and, below a page, warned about. */
+static void test_memlock_sizes(void) {
+	_cleanup_policy_free_ Policy *p = load_ok(
+		"allow user alice to any memlock 64GiB\n"
+		"allow user bob to any memlock 64GB\n"
+		"allow user carol to any memlock 64G\n"
+		"allow uid 2001 to any memlock 64\n"
+		"allow uid 2002 to any memlock 4096\n"
+		"allow uid 2003 to any memlock 1kB\n"
+		"allow uid 2004 to any memlock 0\n"
+		"allow uid 2005 to any memlock infinity\n");
+	CU_ASSERT_EQUAL_FATAL(p->n_rules, 8);
+	CU_ASSERT_EQUAL(p->rules[0].grant.memlock, 64ULL << 30);
+	CU_ASSERT_EQUAL(p->rules[1].grant.memlock, 64000000000ULL);
+	CU_ASSERT_EQUAL(p->rules[2].grant.memlock, 64ULL << 30);
+	CU_ASSERT_EQUAL(p->rules[3].grant.memlock, 64);
+	CU_ASSERT_EQUAL(p->rules[5].grant.memlock, 1000);
+	_cleanup_free_ PolicyWarning *w = NULL;
+	size_t n = 0;
+	ASSERT_OK(policy_lint_sizes(p, &w, &n));
+	CU_ASSERT_EQUAL_FATAL(n, 2); /* 64 and 1kB; not 4096, 0 (leave alone) or infinity */
+	CU_ASSERT_EQUAL(w[0].line, 4);
+	ASSERT_STREQ(w[0].message, "memlock 64 is 64 bytes, less than a page: a number without a "
+				   "suffix counts bytes (write 64M, 64GiB or 64GB)");
+	CU_ASSERT_EQUAL(w[0].by_line, 0);
+	CU_ASSERT_EQUAL(w[1].line, 6);
+	/* The canonical form keeps the value: 64GB is not 64G. */
+	_cleanup_free_ char *text = NULL;
+	ASSERT_OK(policy_to_string(p, &text));
+	_cleanup_policy_free_ Policy *q = load_ok(text);
+	CU_ASSERT_EQUAL(q->rules[1].grant.memlock, 64000000000ULL);
+	CU_ASSERT_EQUAL(q->rules[0].grant.memlock, 64ULL << 30);
+}
+
 /* ---- canonical form round trip ------------------------------------------------------- */
 
 static void test_to_string(void) {
@@ -1174,7 +1209,8 @@ static CU_TestInfo tests[] = {
 	{ "admin", test_admin },
 	{ "admin_nobody", test_admin_nobody },	   { "zero_valued_selectors", test_zero_valued_selectors },	   { "cgroup_hidden", test_cgroup_hidden },
 	{ "explain", test_explain },
-	{ "to_string", test_to_string }, { "lint_layouts", test_lint_layouts }, { "owner", test_owner },
+	{ "to_string", test_to_string }, { "lint_layouts", test_lint_layouts },
+	{ "memlock_sizes", test_memlock_sizes }, { "owner", test_owner },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy", tests);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -179,14 +180,71 @@ static void test_bytes(void) {
 	char buf[32];
 	ASSERT_OK(parse_bytes("64G", &x));
 	CU_ASSERT_EQUAL(x, 64ULL << 30);
-	ASSERT_OK(parse_bytes("512MB", &x));
-	CU_ASSERT_EQUAL(x, 512ULL << 20);
 	ASSERT_OK(parse_bytes("4096", &x));
 	CU_ASSERT_EQUAL(x, 4096);
 	ASSERT_OK(parse_bytes("infinity", &x));
 	CU_ASSERT_EQUAL(x, UINT64_MAX);
 	ASSERT_ERR(parse_bytes("G", &x), EINVAL);
 	ASSERT_ERR(parse_bytes("99999999999E", &x), ERANGE);
+
+	/* The suffixes: binary bare letters and IEC, SI with B, any case. */
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} ok[] = {
+		{ "0", 0 },
+		{ "64", 64 },
+		{ "64B", 64 },
+		{ "64b", 64 },
+		{ "1K", 1024 },
+		{ "1k", 1024 },
+		{ "1KiB", 1024 },
+		{ "1kib", 1024 },
+		{ "1kB", 1000 },
+		{ "1KB", 1000 },
+		{ "512M", 512ULL << 20 },
+		{ "512MiB", 512ULL << 20 },
+		{ "512MB", 512000000ULL },
+		{ "64G", 64ULL << 30 },
+		{ "64GiB", 64ULL << 30 },
+		{ "64gib", 64ULL << 30 },
+		{ "64GB", 64000000000ULL },
+		{ "64gb", 64000000000ULL },
+		{ "2T", 2ULL << 40 },
+		{ "2TiB", 2ULL << 40 },
+		{ "2TB", 2000000000000ULL },
+		{ "1P", 1ULL << 50 },
+		{ "1PB", 1000000000000000ULL },
+		{ "15EiB", 15ULL << 60 },
+		{ "18EB", 18000000000000000000ULL },
+		{ "unlimited", UINT64_MAX },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+		x = 7;
+		if (parse_bytes(ok[i].s, &x) < 0 || x != ok[i].v)
+			fprintf(stderr, "parse_bytes(\"%s\"): %" PRIu64 "\n", ok[i].s, x);
+		ASSERT_OK(parse_bytes(ok[i].s, &x));
+		CU_ASSERT_EQUAL(x, ok[i].v);
+	}
+	static const struct {
+		const char *s;
+		int err;
+	} bad[] = {
+		{ "", EINVAL },	       { "GiB", EINVAL },      { "64 G", EINVAL },
+		{ "64Gi", EINVAL },    { "64iB", EINVAL },     { "64GiBs", EINVAL },
+		{ "64X", EINVAL },     { "64XB", EINVAL },     { "-1", EINVAL },
+		{ "+1", EINVAL },      { "1.5G", EINVAL },     { "64BB", EINVAL },
+		{ "64GBi", EINVAL },   { "0x10", EINVAL },     { "16EiB", ERANGE },
+		{ "19EB", ERANGE },    { "18446744073709551616", ERANGE },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		x = 7;
+		int r = parse_bytes(bad[i].s, &x);
+		if (r != -bad[i].err)
+			fprintf(stderr, "parse_bytes(\"%s\"): %d\n", bad[i].s, r);
+		CU_ASSERT_EQUAL(r, -bad[i].err);
+		CU_ASSERT_EQUAL(x, 7); /* untouched on failure */
+	}
 	ASSERT_STREQ(format_bytes(buf, sizeof(buf), 64ULL << 30), "64G");
 	ASSERT_STREQ(format_bytes(buf, sizeof(buf), 1536ULL << 10), "1.5M");
 	ASSERT_STREQ(format_bytes(buf, sizeof(buf), 100), "100B");

@@ -31,7 +31,11 @@ static const HostCase cases[] = {
 	  { "0000:02:00.0", "0000:02:00.1", "0000:05:00.0", "0000:06:00.0" },
 	  "0000:05:00.0 carries the network interface wlp5s0" },
 	{ "consumer-board", 13, VERDICT_NOT_VIABLE, { "0000:00:14.0" }, NULL },
-	{ "consumer-board", 16, VERDICT_VIABLE, {}, NULL }, /* empty group */
+	{ "consumer-board", 16, VERDICT_EMPTY, {}, "Group 16 lists no devices" },
+	{ "sriov-nic", 35, VERDICT_EMPTY, {}, "Group 35 lists no devices" },
+	/* Platform devices of an SMMU host: on a host driver they block like PCI ones. */
+	{ "arm-board", 4, VERDICT_NOT_VIABLE, { "3100000.usb" }, "Group 4 holds no PCI function" },
+	{ "arm-board", 5, VERDICT_NOT_VIABLE, { "2140000.mmc" }, "Group 5 holds no PCI function" },
 	{ "gpu-server", 14, VERDICT_VIABLE, {}, NULL },
 	{ "gpu-server", 43, VERDICT_NOT_VIABLE, { "0000:c2:00.0" }, NULL },
 	{ "sample", 5, VERDICT_VIABLE, {}, NULL }, /* unbound bridge + two vfio devices */
@@ -78,14 +82,20 @@ static void test_fixture_groups(void) {
 		CU_ASSERT_EQUAL(v.verdict, c->verdict);
 		CU_ASSERT_EQUAL_FATAL(v.n_blockers, n);
 		for (size_t j = 0; j < n; j++) {
-			ASSERT_STREQ(v.blockers[j].device->bdf, c->blockers[j]);
+			ASSERT_STREQ(v.blockers[j].name, c->blockers[j]);
+			if (!v.blockers[j].device) { /* not PCI: named by its sysfs name */
+				CU_ASSERT_PTR_NOT_NULL_FATAL(v.blockers[j].foreign);
+				CU_ASSERT_TRUE(strneq(v.blockers[j].reason, c->blockers[j],
+						      strlen(c->blockers[j])));
+				CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[j].fix, c->blockers[j]));
+				continue;
+			}
 			/* Every reason names the device and its driver; every fix is a command
 			 * for that device. */
 			CU_ASSERT_TRUE(strneq(v.blockers[j].reason, c->blockers[j], 12));
 			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[j].reason, v.blockers[j].device->driver));
 			char fix[64];
-			snprintf(fix, sizeof(fix), "driverctl set-override %s vfio-pci",
-				 c->blockers[j]);
+			snprintf(fix, sizeof(fix), "ioasidctl bind %s", c->blockers[j]);
 			ASSERT_STREQ(v.blockers[j].fix, fix);
 		}
 		bool found = false;

@@ -81,7 +81,7 @@ static const Device *device_get(const char *bdf) {
 	return NULL;
 }
 
-#define FIX(b) "driverctl set-override " b " vfio-pci"
+#define FIX(b) "ioasidctl bind " b
 #define FIX_SYSFS(b)                                                                               \
 	"echo vfio-pci > /sys/bus/pci/devices/" b "/driver_override; echo " b                      \
 	" > /sys/bus/pci/devices/" b "/driver/unbind; echo " b " > /sys/bus/pci/drivers_probe"
@@ -119,10 +119,8 @@ static const Expect expectations[] = {
 	  { "0000:3b:02.0 is an SR-IOV VF of 0000:3b:00.0, which is on ixgbe, a host driver: the "
 	    "PF driver still controls the VF (MAC, VLAN, reset) and unbinding it removes the "
 	    "VF" } },
-	{ 22, VERDICT_VIABLE, {}, {}, {},
-	  { "Group 22's default domain is identity (passthrough, e.g. iommu=pt): host drivers in "
-	    "it do DMA untranslated; VFIO switches the group to its own domain when it is "
-	    "claimed" } },
+	/* The identity domain is said once per host (viability_identity_note()), not here. */
+	{ 22, VERDICT_VIABLE, {}, {}, {}, {} },
 	{ 23, VERDICT_VIABLE, {}, {}, {},
 	  { "0000:05:00.0 is a no-IOMMU VFIO device (vfio2): it has no DMA isolation, whoever "
 	    "opens it can DMA to any host memory, and opening it needs CAP_SYS_RAWIO" } },
@@ -315,7 +313,7 @@ static void test_no_vfio_pci(void) {
 	ASSERT_OK(viability_group(&host, group_get(17), &v));
 	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
 	ASSERT_STREQ(v.blockers[0].fix,
-		     "modprobe vfio-pci && driverctl set-override 0000:01:00.1 vfio-pci");
+		     "modprobe vfio-pci && ioasidctl bind 0000:01:00.1");
 	CU_ASSERT_TRUE(strneq(v.blockers[0].fix_sysfs, "modprobe vfio-pci && echo vfio-pci > ", 37));
 	viability_done(&v);
 	/* Unknown is not "no": no modprobe prefix then. */
@@ -327,7 +325,7 @@ static void test_no_vfio_pci(void) {
 
 static void test_combination(void) {
 	/* Identity domain + noiommu member + blocker with netdevs + VF of a host PF, all in one
-	 * group: notes come group-first, then per member in BDF order. */
+	 * group: notes come per member in BDF order (the identity domain is not among them). */
 	static char *ifs[] = { "ens1", NULL };
 	Device d[] = {
 		{ DEV("0000:10:00.0", 0x8086, 0x1528, 0x020000, "ixgbe", 40), .netdevs = ifs },
@@ -346,11 +344,10 @@ static void test_combination(void) {
 	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
 	ASSERT_STREQ(v.blockers[0].reason,
 		     "0000:10:00.0 (8086:1528 Ethernet controller) is on ixgbe, a host driver");
-	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 4);
-	CU_ASSERT_TRUE(strneq(v.notes[0], "Group 40's default domain is identity", 37));
-	CU_ASSERT_TRUE(strneq(v.notes[1], "0000:10:00.0 carries the network interface ens1:", 48));
-	CU_ASSERT_TRUE(strneq(v.notes[2], "0000:10:00.1 is a no-IOMMU VFIO device (vfio7)", 46));
-	CU_ASSERT_TRUE(strneq(v.notes[3], "0000:10:10.0 is an SR-IOV VF of 0000:10:00.0", 44));
+	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 3);
+	CU_ASSERT_TRUE(strneq(v.notes[0], "0000:10:00.0 carries the network interface ens1:", 48));
+	CU_ASSERT_TRUE(strneq(v.notes[1], "0000:10:00.1 is a no-IOMMU VFIO device (vfio7)", 46));
+	CU_ASSERT_TRUE(strneq(v.notes[2], "0000:10:10.0 is an SR-IOV VF of 0000:10:00.0", 44));
 	viability_done(&v);
 
 	/* Fix the blocker: the same group becomes viable and keeps its notes but the unbind
@@ -360,16 +357,110 @@ static void test_combination(void) {
 	ASSERT_OK(viability_group(&h, &g, &v));
 	CU_ASSERT_EQUAL(v.verdict, VERDICT_VIABLE);
 	CU_ASSERT_EQUAL(v.n_blockers, 0);
-	CU_ASSERT_EQUAL(strv_length(v.notes), 2);
+	CU_ASSERT_EQUAL(strv_length(v.notes), 1);
 	viability_done(&v);
 
-	/* An empty group is viable with nothing to say. */
+	/* An empty group is not "viable": it has its own verdict and says why. */
 	Group empty = { .number = 41 };
 	ASSERT_OK(viability_group(&h, &empty, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_EMPTY);
+	ASSERT_STREQ(verdict_to_string(v.verdict), "empty");
+	CU_ASSERT_EQUAL(v.n_blockers, 0);
+	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 1);
+	CU_ASSERT_TRUE(strneq(v.notes[0], "Group 41 lists no devices: there is nothing in it", 49));
+	viability_done(&v);
+}
+
+/* Members that are not PCI functions: judged like PCI ones, named by their sysfs name. */
+static void test_foreign_members(void) {
+	static const struct {
+		ForeignMember f;
+		MemberState state;
+	} states[] = {
+		{ { "a.usb", "platform", "dwc3", true }, MEMBER_HOST_DRIVER },
+		{ { "a.usb", "platform", NULL, true }, MEMBER_NO_DRIVER },
+		{ { "a.usb", "platform", "vfio-platform", true }, MEMBER_VFIO },
+		{ { "a.dma", "amba", "vfio-amba", true }, MEMBER_VFIO },
+		{ { "a.usb", NULL, NULL, false }, MEMBER_UNKNOWN },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(states); i++)
+		CU_ASSERT_EQUAL(viability_foreign_state(&states[i].f), states[i].state);
+	ASSERT_STREQ(member_state_to_string(MEMBER_UNKNOWN), "unknown");
+
+	/* A group of platform devices alone: one on a host driver blocks, the unbound one does
+	 * not, and the group says ioasid has nothing to lease in it. */
+	ForeignMember fm[] = { { "2140000.mmc", "platform", "sdhci-esdhc", true },
+			       { "2150000.mmc", "platform", NULL, true } };
+	Group g = { .number = 5, .type = "DMA", .foreign_members = fm, .n_foreign_members = 2 };
+	Host h = { .groups = &g, .n_groups = 1 };
+	Viability v = {};
+	ASSERT_OK(viability_group(&h, &g, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_NOT_VIABLE);
+	CU_ASSERT_FALSE(group_has_pci_function(&g));
+	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
+	CU_ASSERT_PTR_NULL(v.blockers[0].device);
+	CU_ASSERT_PTR_EQUAL(v.blockers[0].foreign, &fm[0]);
+	ASSERT_STREQ(v.blockers[0].name, "2140000.mmc");
+	ASSERT_STREQ(v.blockers[0].reason,
+		     "2140000.mmc (platform device, not PCI) is on sdhci-esdhc, a host driver");
+	ASSERT_STREQ(v.blockers[0].fix,
+		     "driverctl --bus platform set-override 2140000.mmc vfio-platform");
+	ASSERT_STREQ(v.blockers[0].fix_sysfs,
+		     "echo 2140000.mmc > /sys/kernel/iommu_groups/5/devices/2140000.mmc/driver/unbind");
+	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 1);
+	ASSERT_STREQ(v.notes[0], "Group 5 holds no PCI function (2140000.mmc, 2150000.mmc are not "
+				 "PCI): ioasid brokers PCI functions through vfio-pci and has nothing "
+				 "to lease here");
+	viability_done(&v);
+
+	/* Unbound, the same group is viable and still says it has nothing to lease. */
+	fm[0].driver = NULL;
+	ASSERT_OK(viability_group(&h, &g, &v));
 	CU_ASSERT_EQUAL(v.verdict, VERDICT_VIABLE);
 	CU_ASSERT_EQUAL(v.n_blockers, 0);
+	CU_ASSERT_EQUAL(strv_length(v.notes), 1);
+	viability_done(&v);
+
+	/* A PCI function on vfio-pci with a platform device on a host driver: the platform
+	 * device blocks the PCI function's group (the kernel's DMA ownership is per group). A
+	 * bus without a VFIO driver gets the unbind as its fix; an older snapshot that does
+	 * not say the driver blocks too. */
+	Device d = { DEV("0000:01:00.0", 0x8086, 0x10fb, 0x020000, "vfio-pci", 6),
+		     .vfio_name = "vfio0" };
+	Device *m[] = { &d };
+	ForeignMember fm2[] = { { "1.gpu", "host1x", "tegra-drm", true },
+				{ "x.usb", NULL, NULL, false } };
+	Group g2 = { .number = 6, .members = m, .n_members = 1, .foreign_members = fm2,
+		     .n_foreign_members = 2 };
+	Host h2 = { .devices = &d, .n_devices = 1, .groups = &g2, .n_groups = 1 };
+	d.group = &g2;
+	ASSERT_OK(viability_device(&h2, &d, &v));
+	CU_ASSERT_EQUAL(v.verdict, VERDICT_NOT_VIABLE);
+	CU_ASSERT_TRUE(group_has_pci_function(&g2));
+	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 2);
+	ASSERT_STREQ(v.blockers[0].name, "1.gpu");
+	ASSERT_STREQ(v.blockers[0].fix, v.blockers[0].fix_sysfs);
+	ASSERT_STREQ(v.blockers[0].fix,
+		     "echo 1.gpu > /sys/kernel/iommu_groups/6/devices/1.gpu/driver/unbind");
+	ASSERT_STREQ(v.blockers[1].name, "x.usb");
+	CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[1].reason, "does not say its driver"));
 	CU_ASSERT_PTR_NULL(v.notes);
 	viability_done(&v);
+}
+
+static void test_identity_note(void) {
+	static const int one[] = { 35 }, many[] = { 0, 1, 35 };
+	_cleanup_free_ char *n0 = NULL, *n1 = NULL, *n3 = NULL;
+	n0 = (char *)"unchanged";
+	ASSERT_OK(viability_identity_note(one, 0, &n0));
+	CU_ASSERT_PTR_NULL(n0);
+	ASSERT_OK(viability_identity_note(one, 1, &n1));
+	ASSERT_STREQ(n1, "Group 35 has an identity default domain (passthrough, e.g. iommu=pt): "
+			 "host drivers in it do DMA untranslated; VFIO switches a group to its own "
+			 "domain when it is claimed");
+	ASSERT_OK(viability_identity_note(many, 3, &n3));
+	CU_ASSERT_TRUE(strneq(n3, "Groups 0, 1 and 35 have an identity default domain", 50));
+	CU_ASSERT_PTR_NOT_NULL(strstr(n3, "host drivers in them do DMA untranslated"));
 }
 
 /* Property test: random groups of random members. The verdict is not-viable exactly when a
@@ -449,6 +540,8 @@ static CU_TestInfo tests[] = {
 	{ "no_vfio_pci", test_no_vfio_pci },
 	{ "vendor_guess", test_vendor_guess },
 	{ "combination", test_combination },
+	{ "foreign_members", test_foreign_members },
+	{ "identity_note", test_identity_note },
 	{ "random_groups", test_random_groups },
 	{ "class_names", test_class_names },
 	CU_TEST_INFO_NULL,
