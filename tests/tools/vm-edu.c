@@ -12,9 +12,15 @@
  *        [--expect-blocked]   DMA to the mapping must NOT land (after a revoke)
  *        [--then-wait FILE]   after a good round trip print "waiting", wait until FILE exists
  *                             (someone revoked the lease), then the same DMA must be blocked
+ *        [--catch-term]       record a SIGTERM (Revoke's signal) instead of dying of it
  *   vm-edu legacy BDF         the same round trip and block through the VFIO group/container
  *                             path (/dev/vfio/N, /dev/vfio/vfio, VFIO_TYPE1v2_IOMMU)
  *   vm-edu dma-legacy CONTAINERFD DEVFD   round trip with inherited legacy fds
+ *        [--then-wait FILE]   then wait for FILE and round-trip again (a legacy lease keeps
+ *                             translating after a revoke)
+ *   vm-edu memlock IOMMUFD IOAS DEVFD KIB [--fork]   map KIB of fresh memory (printing the
+ *                             errno or VmPin/VmLck of /proc/self/status), round-trip through
+ *                             it; --fork: a child maps as much again (who the kernel charges)
  *   vm-edu dma-each IOMMUFD IOAS DEVFD...  an attached lease of several edus on one IOAS:
  *                             a round trip through each, then UNMAP and each is blocked
  *   vm-edu vf-hold PF UUID FILE   SR-IOV (tests/vm S12): bind the PF's cdev to an iommufd,
@@ -47,14 +53,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -504,11 +513,19 @@ static int parse_u32(const char *s, uint32_t *ret)
 	return 0;
 }
 
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
 /* Work with fds someone else opened (a lease from ioasidd, or ioasidctl run). */
 static int cmd_dma(int argc, char **argv)
 {
 	uint32_t iommufd, devfd, ioas = 0;
-	bool bind = false, attach = false, expect_blocked = false;
+	bool bind = false, attach = false, expect_blocked = false, catch_term = false;
 	const char *wait_file = NULL;
 	struct iommu_ioas_alloc a = {.size = sizeof(a)};
 	uint8_t *buf;
@@ -526,13 +543,19 @@ static int cmd_dma(int argc, char **argv)
 			expect_blocked = true;
 		else if (streq(argv[i], "--then-wait") && i + 1 < argc)
 			wait_file = argv[++i];
+		else if (streq(argv[i], "--catch-term"))
+			catch_term = true;
 		else if (streq(argv[i], "--ioas") && i + 1 < argc) {
 			if (parse_u32(argv[++i], &ioas) < 0)
 				return fail("bad --ioas", -EINVAL);
 		} else
 			return fail("unknown option", -EINVAL);
 	}
-	say("uid=%u euid=%u", (unsigned)getuid(), (unsigned)geteuid());
+	/* --catch-term: a SIGTERM (Revoke's signal) is recorded, not fatal, so the holder can
+	 * still show that its DMA is blocked. */
+	if (catch_term && signal(SIGTERM, on_term) == SIG_ERR)
+		return fail("signal", -errno);
+	say("uid=%u euid=%u pid=%d", (unsigned)getuid(), (unsigned)geteuid(), (int)getpid());
 	if (ioas == 0) {
 		if (ioctl((int)iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
 			return fail("IOMMU_IOAS_ALLOC", -errno);
@@ -556,6 +579,17 @@ static int cmd_dma(int argc, char **argv)
 	r = iommufd_ranges((int)iommufd, ioas, "lease");
 	if (r < 0)
 		return r;
+	{
+		/* What the kernel says of the IOAS's huge pages (a layout's hugepages on|off). */
+		struct iommu_option o = {.size = sizeof(o),
+		                         .option_id = IOMMU_OPTION_HUGE_PAGES,
+		                         .op = IOMMU_OPTION_OP_GET,
+		                         .object_id = ioas};
+
+		if (ioctl((int)iommufd, IOMMU_OPTION, &o) < 0)
+			return fail("IOMMU_OPTION(HUGE_PAGES, GET)", -errno);
+		say("ioas_huge_pages=%llu", (unsigned long long)o.val64);
+	}
 	r = edu_setup((int)devfd, &e);
 	if (r < 0)
 		return r;
@@ -589,7 +623,113 @@ static int cmd_dma(int argc, char **argv)
 	if (r < 0)
 		return r;
 	say("blocked_after_revoke=%s", r ? "yes" : "NO");
+	if (catch_term)
+		say("sigterm_received=%s", got_term ? "yes" : "no");
 	return r ? 0 : 1;
+}
+
+/* One line of /proc/self/status ("VmPin", "VmLck") in kB, -1 if absent. */
+static long status_kb(const char *key)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strneq(line, key, kl) && line[kl] == ':')
+			v = strtol(line + kl + 1, NULL, 10);
+	return v;
+}
+
+/* Map len bytes of a fresh buffer at iova; prints the kernel's answer and this process's
+ * pinned/locked counters. Returns the buffer (NULL after a failed map), *err the errno. */
+static uint8_t *memlock_map(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova,
+                            const char *tag, int *err)
+{
+	struct iommu_ioas_map m = {
+	        .size = sizeof(m),
+	        .ioas_id = ioas,
+	        .length = len,
+	        .iova = iova,
+	        .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+	                 IOMMU_IOAS_MAP_WRITEABLE,
+	};
+	uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*err = 0;
+	if (buf == MAP_FAILED) {
+		*err = errno;
+		say("%s_map=mmap-failed", tag);
+		return NULL;
+	}
+	m.user_va = (uintptr_t)buf;
+	if (ioctl(iommufd, IOMMU_IOAS_MAP, &m) < 0) {
+		*err = errno;
+		munmap(buf, len);
+		buf = NULL;
+	}
+	say("%s_map=%s pid=%d length=0x%llx VmPin=%ld VmLck=%ld", tag,
+	    *err ? strerrorname_np(*err) ?: "?" : "ok", (int)getpid(), (unsigned long long)len,
+	    status_kb("VmPin"), status_kb("VmLck"));
+	return buf;
+}
+
+/*
+ * memlock IOMMUFD IOAS DEVFD SIZE_KIB [--fork]: what the kernel charges for a client's map.
+ * Maps SIZE_KIB of fresh memory at VM_IOVA (the edu round-trips through its first pages
+ * when it is mapped); with --fork, a child (the same uid, its own mm and the same limit)
+ * then maps as much again at the next IOVA: in the kernel's user accounting both are
+ * charged to the uid and the child's map fails, in per-process accounting each process is
+ * charged against its own limit.
+ */
+static int cmd_memlock(int argc, char **argv)
+{
+	uint32_t iommufd, ioas, devfd, kib;
+	struct rlimit rl;
+	bool fork_second = argc > 4 && streq(argv[4], "--fork");
+	uint8_t *buf;
+	int err, r;
+	Edu e;
+
+	if (argc < 4 || parse_u32(argv[0], &iommufd) < 0 || parse_u32(argv[1], &ioas) < 0 ||
+	    parse_u32(argv[2], &devfd) < 0 || parse_u32(argv[3], &kib) < 0 || kib < 8)
+		return fail("usage: memlock IOMMUFD IOAS DEVFD SIZE_KIB [--fork]", -EINVAL);
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		return fail("getrlimit", -errno);
+	say("uid=%u rlimit_memlock_kib=%llu", (unsigned)getuid(),
+	    (unsigned long long)(rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur >> 10));
+	buf = memlock_map((int)iommufd, ioas, (uint64_t)kib << 10, VM_IOVA, "first", &err);
+	if (!buf)
+		return 1;
+	r = edu_setup((int)devfd, &e);
+	if (r < 0)
+		return r;
+	r = edu_roundtrip(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	if (!r)
+		return 1;
+	if (fork_second) {
+		int st;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return fail("fork", -errno);
+		if (pid == 0) {
+			uint8_t *b2 = memlock_map((int)iommufd, ioas, (uint64_t)kib << 10,
+			                          VM_IOVA + ((uint64_t)kib << 10), "second", &err);
+			_exit(b2 ? 0 : 1);
+		}
+		if (waitpid(pid, &st, 0) < 0)
+			return fail("waitpid", -errno);
+		/* The parent's charge is unchanged by the child's. */
+		say("first_after VmPin=%ld VmLck=%ld", status_kb("VmPin"), status_kb("VmLck"));
+	}
+	return 0;
 }
 
 /*
@@ -777,12 +917,15 @@ static int cmd_legacy(const char *bdf)
 static int cmd_dma_legacy(int argc, char **argv)
 {
 	uint32_t container, devfd;
+	const char *wait_file = NULL;
 	uint8_t *buf;
 	Edu e;
 	int r;
 
 	if (argc < 2 || parse_u32(argv[0], &container) < 0 || parse_u32(argv[1], &devfd) < 0)
-		return fail("usage: dma-legacy CONTAINERFD DEVFD", -EINVAL);
+		return fail("usage: dma-legacy CONTAINERFD DEVFD [--then-wait FILE]", -EINVAL);
+	if (argc >= 4 && streq(argv[2], "--then-wait"))
+		wait_file = argv[3];
 	r = edu_setup((int)devfd, &e);
 	if (r < 0)
 		return r;
@@ -797,6 +940,16 @@ static int cmd_dma_legacy(int argc, char **argv)
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	if (!r || !wait_file)
+		return r ? 0 : 1;
+	/* Revoke cannot detach a legacy lease (ioasidd(8)): the container keeps translating. */
+	say("waiting for %s", wait_file);
+	for (int i = 0; i < 3000 && access(wait_file, F_OK) < 0; i++)
+		usleep(10000);
+	r = edu_roundtrip(&e, buf, VM_IOVA);
+	if (r < 0)
+		return r;
+	say("roundtrip_after_revoke=%s", r ? "ok" : "MISMATCH");
 	return r ? 0 : 1;
 }
 
@@ -946,6 +1099,8 @@ int main(int argc, char **argv)
 		r = cmd_legacy(argv[2]);
 	else if (argc >= 2 && streq(argv[1], "dma-each"))
 		r = cmd_dma_each(argc - 2, argv + 2);
+	else if (argc >= 2 && streq(argv[1], "memlock"))
+		r = cmd_memlock(argc - 2, argv + 2);
 	else if (argc >= 2 && streq(argv[1], "dma-legacy"))
 		r = cmd_dma_legacy(argc - 2, argv + 2);
 	else if (argc >= 5 && streq(argv[1], "vf-hold"))
@@ -954,7 +1109,9 @@ int main(int argc, char **argv)
 		r = cmd_vf_open(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
-		                "dma-legacy CFD DEVFD | dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
+		                "dma-legacy CFD DEVFD [--then-wait F] | "
+		                "memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
+		                "dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
 		                "vf-open BDF [--token UUID] [--legacy] [--hold FILE]\n");
 		return 64;
 	}

@@ -66,11 +66,18 @@ rebuilt S10 test -
 rebuilt B1  test -
 rebuilt M1  test dmar
 rebuilt S11 test -
+rebuilt MEM test -
+rebuilt RV  test dmar
+rebuilt RVU test dmar
+rebuilt ST  test -
+rebuilt LT  test -
+rebuilt HP  test dmar
 rebuilt SD  step -
 rebuilt L1  test dmar
 stock   L0  test dmar
 stock   S9  test -
 stock   S5L test -
+stock   RVL test -
 sriov   S12 test -
 "
 ALL_IDS=$(awk 'NF { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
