@@ -1277,8 +1277,8 @@ int verb_monitor(int argc, char **argv) {
 		ioasid_error_done(&e);
 		return r;
 	}
-	if (arg_json == JSON_OFF)
-		fprintf(stderr, "Monitoring ioasidd events (Ctrl-C to stop).\n");
+	/* On stderr, so JSON stays alone on stdout; it also tells a caller it is subscribed. */
+	fprintf(stderr, "Monitoring ioasidd events (Ctrl-C to stop).\n");
 	for (;;) {
 		_cleanup_json_ json_object *ev = NULL;
 		/* What has arrived first; then wait for the daemon or a signal. */
