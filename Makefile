@@ -18,6 +18,7 @@
 #   common/*.c          libioasid-core.a    host model, viability, kernel seam, uAPI, Varlink
 #   policy/*.c          libioasid-policy.a  the pure rule engine
 #   common/client/*.c   libioasid-client.a  client API, layout/limits.conf checks, bind/restore
+#   lib/*.c             libioasid.so.0      the public client library (over the three above, -fPIC)
 # ioasidd/*.c the daemon (policy, core), ioasidctl/*.c the CLI (client, policy, core),
 # tests/unit/*.c the CUnit runner. Programs name the libraries top layer first and each
 # library is also linked alone over the ones below it ($(B)/layers/), so a lower object's call
@@ -35,6 +36,11 @@ sbindir ?= $(prefix)/sbin
 bindir ?= $(prefix)/bin
 mandir ?= $(prefix)/share/man
 docdir ?= $(prefix)/share/doc/ioasid
+libdir ?= $(prefix)/lib
+includedir ?= $(prefix)/include
+pkgconfigdir ?= $(libdir)/pkgconfig
+# The Varlink IDL files (io.ioasid.*.varlink), for varlinkctl and other clients.
+varlinkdir ?= $(prefix)/share/varlink
 sysconfdir ?= /etc
 unitdir ?= $(prefix)/lib/systemd/system
 sysusersdir ?= $(prefix)/lib/sysusers.d
@@ -89,6 +95,7 @@ IOASIDD_SRC := $(sort $(wildcard ioasidd/*.c))
 IOASIDCTL_SRC := $(sort $(wildcard ioasidctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+LIB_SRC := $(sort $(wildcard lib/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
@@ -97,6 +104,14 @@ CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 IOASIDD_OBJ := $(call obj,$(IOASIDD_SRC))
 IOASIDCTL_OBJ := $(call obj,$(IOASIDCTL_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+# libioasid.so: lib/*.c over the client, policy and core layers, all built again with -fPIC.
+pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
+LIB_PIC := $(call pic,$(LIB_SRC))
+LIB_DEPS_PIC := $(call pic,$(CLIENT_SRC) $(POLICY_SRC) $(CORE_SRC))
+LIB_DEPS_PIC_A := $(B)/pic/libioasid-deps.a
+LIBIOASID := $(B)/libioasid.so.0
+LIBIOASID_PC := $(B)/ioasid.pc
 # Daemon modules without main() or sd-event dispatch, unit-tested directly.
 # Every daemon module but main.c, so unit tests can drive the manager directly.
 DAEMON_UNIT_OBJ := $(call obj,$(filter-out ioasidd/main.c,$(IOASIDD_SRC)))
@@ -129,7 +144,7 @@ TOOL_LIBS_sysfs-magic = -shared -ldl
 TOOL_CFLAGS_failnth = -fPIC
 TOOL_LIBS_failnth = -shared -ldl
 
-all: $(IOASIDD) $(IOASIDCTL) $(LAYER_LINKS)
+all: $(IOASIDD) $(IOASIDCTL) $(LAYER_LINKS) $(LIB_OBJ) $(LIBIOASID) $(LIBIOASID_PC)
 .PHONY: all
 
 $(B)/obj/%.o: %.c
@@ -137,6 +152,26 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(if $(findstring tests/,$<),$(TEST_CFLAGS) $(TOOL_CFLAGS_$(basename $(notdir $<)))) \
 		$(if $(findstring ioasidd/,$<),-I$(B)/gen) \
 		$(if $(TESTING_BYPASS),-DIOASID_TESTING_BYPASS=1) -MMD -MP -c -o $@ $<
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(LIB_DEPS_PIC_A): $(LIB_DEPS_PIC)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# Only what lib/*.c reaches is pulled from the archive; the version script exports the public
+# API (include/ioasid/ioasid.h) alone.
+$(LIBIOASID): $(LIB_PIC) $(LIB_DEPS_PIC_A) lib/libioasid.sym
+	$(CC) -shared -fPIC -Wl,-soname,libioasid.so.0 -Wl,--version-script=lib/libioasid.sym \
+		-Wl,-z,relro,-z,now -Wl,-z,defs -Wl,--as-needed \
+		$(if $(SAN),-fsanitize=address -fsanitize=undefined) -o $@ $(LIB_PIC) $(LIB_DEPS_PIC_A) \
+		$(PKG_LIBS) -lm
+
+$(LIBIOASID_PC): lib/ioasid.pc.in Makefile
+	sed -e 's|@prefix@|$(prefix)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@includedir@|$(includedir)|' -e 's|@varlinkdir@|$(varlinkdir)|' \
+		-e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && mv $@.tmp $@
 
 $(CORE_LIB): $(CORE_OBJ)
 $(POLICY_LIB): $(POLICY_OBJ)
@@ -186,7 +221,7 @@ $(IOASIDD_OBJ): $(B)/gen/varlink-idl.h
 $(B)/%: $(B)/obj/tests/tools/%.o $(CLI_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(CLI_LIBS) $(PKG_LIBS) $(TOOL_LIBS_$*) -lm
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------------------
 # Debian packages the build and the tests need. 'deps' installs what is missing.
@@ -325,6 +360,11 @@ install: all
 	install -Dm0755 $(IOASIDD) $(DESTDIR)$(sbindir)/ioasidd
 	install -Dm0755 $(IOASIDCTL) $(DESTDIR)$(bindir)/ioasidctl
 	install -Dm0644 ioasidctl/completion.bash $(DESTDIR)$(bashcompdir)/ioasidctl
+	install -Dm0755 $(LIBIOASID) $(DESTDIR)$(libdir)/libioasid.so.0
+	ln -sf libioasid.so.0 $(DESTDIR)$(libdir)/libioasid.so
+	install -Dm0644 include/ioasid/ioasid.h $(DESTDIR)$(includedir)/ioasid/ioasid.h
+	install -Dm0644 $(LIBIOASID_PC) $(DESTDIR)$(pkgconfigdir)/ioasid.pc
+	for f in $(VARLINK_IDL); do install -Dm0644 $$f $(DESTDIR)$(varlinkdir)/$$(basename $$f); done
 	for m in $(wildcard man/*.[0-9]); do install -Dm0644 $$m $(DESTDIR)$(mandir)/man$${m##*.}/$$(basename $$m); done
 	# Units name the daemon by its path: follow sbindir when it is not /usr/sbin.
 	for u in $(wildcard units/*.service units/*.socket); do \

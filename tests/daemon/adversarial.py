@@ -63,6 +63,37 @@ def wait_serving(logpath, proc, tries=400):
     return False
 
 
+def acquire_as(uid, sock, params):
+    """Acquire (params) as uid and its own gid, in a child process; the reply, or
+    {"exception": text} when the child could not ask. The fds received are closed."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            c = Client(sock)
+            m, fds = c.call("io.ioasid.Broker.Acquire", params)
+            for fd in fds:
+                os.close(fd)
+            os.write(w, json.dumps(m).encode())
+        except Exception as e:  # reported by the parent
+            os.write(w, json.dumps({"exception": str(e)}).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        d = os.read(r, 65536)
+        if not d:
+            break
+        data += d
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data or b"{}")
+
+
 class Client:
     def __init__(self, path):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

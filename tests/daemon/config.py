@@ -33,7 +33,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from adversarial import Client, wait_serving  # noqa: E402
+import adversarial  # noqa: E402
+from adversarial import Client, acquire_as, check, wait_serving  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
@@ -44,17 +45,6 @@ IOASIDCTL = os.path.join(B, "ioasidctl")
 HOST = os.path.join(REPO, "tests", "hosts", "sample.json")
 USER = 4242  # owns a directory on the attacker's path; a client uid
 
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def write(path, text, mode=0o644):
@@ -106,35 +96,6 @@ class Daemon:
         self.log.close()
 
 
-def acquire_as(uid, sock, device):
-    """Acquire as uid, in a child process; the reply (or an error text)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            c = Client(sock)
-            m, fds = c.call("io.ioasid.Broker.Acquire", {"devices": [device]})
-            for fd in fds:
-                os.close(fd)
-            os.write(w, json.dumps(m).encode())
-        except Exception as e:  # reported by the parent
-            os.write(w, json.dumps({"exception": str(e)}).encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        d = os.read(r, 65536)
-        if not d:
-            break
-        data += d
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(data or b"{}")
-
 
 def refusal_line(text, path):
     """The 'PATH: Refusing it: ...' line of text, or None."""
@@ -182,7 +143,7 @@ def test_swap_and_fifo(tmp):
     d = Daemon(tmp, "reload", conf)
     try:
         check(d.p.poll() is None and d.generation() == 1, "daemon serves generation 1")
-        r = acquire_as(USER, d.sock, "0000:00:04.0")
+        r = acquire_as(USER, d.sock, {"devices": ["0000:00:04.0"]})
         check(r.get("error") == "io.ioasid.Broker.PermissionDenied", "uid %d denied by v1: %r" % (USER, r))
 
         # The swap: the path now leads into alice's directory (the file there is even root's:
@@ -192,7 +153,7 @@ def test_swap_and_fifo(tmp):
         d.p.send_signal(signal.SIGHUP)
         time.sleep(0.3)
         check(d.generation() == 1, "the refused reload keeps generation 1")
-        r = acquire_as(USER, d.sock, "0000:00:04.0")
+        r = acquire_as(USER, d.sock, {"devices": ["0000:00:04.0"]})
         check(r.get("error") == "io.ioasid.Broker.PermissionDenied", "uid %d still denied after the swap: %r" % (USER, r))
         log = d.logtext()
         check("Reload of '%s' failed" % conf in log and
@@ -346,8 +307,8 @@ def main():
         test_accounting(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print("daemon-config: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("daemon-config: %d passed, %d failed" % (adversarial.passed, adversarial.failed))
+    return 1 if adversarial.failed else 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from adversarial import Client, fd_count, wait_serving  # noqa: E402
+import adversarial  # noqa: E402
+from adversarial import Client, check, fd_count, wait_serving  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
@@ -31,16 +32,6 @@ DEVICE = "0000:01:02.0"
 FAMILIES = ("malloc", "open", "recvmsg", "sendmsg")
 MAX_N = 5000
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def session(sock):
@@ -175,7 +166,7 @@ def sweep(tmp, name, policy, families, uninjected, wrong):
             except subprocess.TimeoutExpired:
                 d.kill()
         log.close()
-        if failed:
+        if adversarial.failed:
             print(open(os.path.join(tmp, name + ".log")).read()[-3000:], file=sys.stderr)
     return sessions
 
@@ -203,8 +194,8 @@ def main():
     print("daemon-failnth: injections per family: %s; fail-closed: %s" %
           (", ".join("%s %d" % kv for kv in s1.items()),
            ", ".join("%s %d" % kv for kv in s2.items())))
-    print("daemon-failnth: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("daemon-failnth: %d passed, %d failed" % (adversarial.passed, adversarial.failed))
+    return 1 if adversarial.failed else 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from adversarial import Client, wait_serving  # noqa: E402
+import adversarial  # noqa: E402
+from adversarial import Client, acquire_as, check, wait_serving  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
@@ -39,17 +40,6 @@ SAMPLE = os.path.join(REPO, "tests", "hosts", "sample.json")
 SRIOV = os.path.join(REPO, "tests", "hosts", "sriov-vfio.json")
 OTHER = 4242  # a second tenant
 
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 class Daemon:
@@ -112,35 +102,6 @@ def iommufd_serial(fds):
 
 def leases(c):
     return c.call("io.ioasid.Broker.ListLeases")[0].get("parameters", {}).get("leases")
-
-
-def acquire_as(uid, sock, params):
-    """Acquire as uid in a child process; the reply."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            c = Client(sock)
-            m, fds = c.call("io.ioasid.Broker.Acquire", params)
-            close_all(fds)
-            os.write(w, json.dumps(m).encode())
-        except Exception as e:  # reported by the parent
-            os.write(w, json.dumps({"exception": str(e)}).encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        d = os.read(r, 65536)
-        if not d:
-            break
-        data += d
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(data or b"{}")
 
 
 def test_sample(tmp):
@@ -277,8 +238,8 @@ def main():
         test_dependents(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("daemon-hold: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("daemon-hold: %d passed, %d failed" % (adversarial.passed, adversarial.failed))
+    return 1 if adversarial.failed else 0
 
 
 if __name__ == "__main__":

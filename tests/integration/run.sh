@@ -2392,6 +2392,73 @@ FAKE
 	wait_leases 0
 }
 
+# libioasid (issue 12 section 4): `make install` into a DESTDIR, an out-of-tree program built
+# with `pkg-config --cflags --libs ioasid` alone, run as a tenant against the daemon: connect,
+# acquire attached and unbound, list (and ioasidctl sees the same leases), a named error,
+# release. The installed library exports exactly the functions of the installed header.
+t_libioasid() {
+	local root=$WORK/libroot out pc exp got
+	rm -rf "$root"
+	if ! make -C "$REPO" --no-print-directory B="$B" DESTDIR="$root" install \
+		>"$WORK/libinstall.log" 2>&1; then
+		fail "make install: $(tail -3 "$WORK/libinstall.log" | tr '\n' ' ')"
+		return
+	fi
+	for f in usr/lib/libioasid.so.0 usr/lib/libioasid.so usr/lib/pkgconfig/ioasid.pc \
+		usr/include/ioasid/ioasid.h usr/share/man/man3/libioasid.3 \
+		usr/share/varlink/io.ioasid.Broker.varlink usr/share/varlink/io.ioasid.Manager.varlink
+	do
+		[ -e "$root/$f" ] || fail "not installed: $f"
+	done
+	# The header stands alone: nothing of the source tree or json-c.
+	expect_eq "header includes" "$(grep '^#include' "$root/usr/include/ioasid/ioasid.h" | \
+		grep -v -e '<stddef.h>' -e '<stdint.h>')" ""
+	exp=$(sed -n 's/^[a-z_0-9 ]*[ *]\(ioasid_[a-z_]*\)(.*/\1/p' \
+		"$root/usr/include/ioasid/ioasid.h" | sort)
+	got=$(nm -D --defined-only "$root/usr/lib/libioasid.so.0" | awk '$2 != "A" {print $3}' | \
+		sed 's/@.*//' | sort)
+	expect_eq "exported symbols = the header's functions" "$got" "$exp"
+	expect_eq "public functions" "$(wc -l <<<"$exp")" 23
+	expect_eq "soname" "$(readelf -d "$root/usr/lib/libioasid.so.0" | \
+		sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" libioasid.so.0
+
+	pc=$(PKG_CONFIG_LIBDIR="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" \
+		pkg-config --cflags --libs ioasid) || { fail "pkg-config ioasid"; return; }
+	# shellcheck disable=SC2086 # pc is a list of flags
+	if ! cc -std=c11 -Wall -Wextra -Werror -o "$WORK/consumer" \
+		"$REPO/tests/libioasid/consumer.c" $pc 2>"$WORK/cc.err"; then
+		fail "consumer does not build with '$pc': $(head -5 "$WORK/cc.err")"
+		return
+	fi
+	mkdir -p "$WORK/libout" && chmod 0777 "$WORK/libout"
+	out=$(setpriv --reuid=$UA --regid="$CLIENT_GID" --clear-groups --inh-caps=-all \
+		env IOASID_SOCKET="$DAEMON_SOCK" LD_LIBRARY_PATH="$root/usr/lib" \
+		"$WORK/consumer" $DEV_1 $DEV_2 0000:0f:1f.7 \
+		"'$B/ioasidctl' leases --json=short >'$WORK/libout/leases.json'" 2>&1)
+	expect_eq "consumer exit" "$?" 0
+	local la lu
+	la=$(sed -n 's/^acquired attached lease=\([^ ]*\) .*/\1/p' <<<"$out")
+	lu=$(sed -n 's/^acquired unbound lease=\([^ ]*\) .*/\1/p' <<<"$out")
+	expect_match "attached" "$out" \
+		$'acquired attached lease=[^ ]+ mode=attached iommufd=[^ ]*ioasid-sim:iommufd:[0-9]+ [^ ]* ioas=[0-9]+ devices=1\n  device '"$DEV_1"' fd=[^ ]*ioasid-sim:vfio:'"$DEV_1"
+	expect_match "unbound" "$out" \
+		$'acquired unbound lease=[^ ]+ mode=unbound iommufd=[^ ]*ioasid-sim:iommufd:[0-9]+ [^ ]* ioas=-1 devices=1\n  device '"$DEV_2"' fd=[^ ]*ioasid-sim:vfio:'"$DEV_2"
+	expect_ne "two leases" "$la" "$lu"
+	expect_match "listed" "$out" $'leases: 2\n'
+	expect_match "listed attached" "$out" "  lease $la mode=attached state=active devices=$DEV_1"
+	expect_match "listed unbound" "$out" "  lease $lu mode=unbound state=active devices=$DEV_2"
+	expect_eq "ioasidctl sees them" "$(jq -r '[.[].id] | sort | join(" ")' \
+		"$WORK/libout/leases.json" 2>&1)" "$(printf '%s\n' "$la" "$lu" | sort | xargs)"
+	expect_match "named error" "$out" \
+		'missing device: r=-EREMOTEIO error=io\.ioasid\.Broker\.NoSuchDevice message=[^\n]*0000:0f:1f\.7[^\n]* grant=none'
+	expect_match "released" "$out" "released $la $lu"
+	expect_match "release again" "$out" \
+		'release again: r=-EREMOTEIO error=io\.ioasid\.Broker\.NoSuchLease'
+	expect_match "none after" "$out" $'leases after release: 0\ndone$'
+	[ $CUR_OK = 1 ] || echo "$out" | sed 's/^/      /'
+	wait_leases 0
+}
+
 # ---------------------------------------------------------------------------------------
 
 echo "integration: ioasidd $(daemon_cmdline HOST POLICY SOCK | cut -d' ' -f2-)"
@@ -2450,6 +2517,7 @@ run_test B7 t_B7_shared_reset
 run_test B10 t_B10_pf_vf
 run_test dependents-granted t_dependents_granted
 run_test monitor t_monitor
+run_test libioasid t_libioasid
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
 if [ "$(sanitizer_reports)" != "$SAN_SEEN" ]; then
