@@ -1311,8 +1311,8 @@ int verb_monitor(int argc, char **argv) {
 	}
 	if (errno_is_unavailable(r))
 		return ioasidctl_error(EXIT_UNAVAILABLE,
-				       "ioasidd closed the connection (it stopped or is restarting): "
-				       "monitor ended, run it again to resume");
+				       "ioasidd closed the connection (it stopped or is "
+				       "restarting): monitor ended, run it again to resume");
 	r = report_call_error("Monitor", r, &e);
 	ioasid_error_done(&e);
 	return r;

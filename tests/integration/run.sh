@@ -1205,7 +1205,8 @@ EOF
 	expect_eq "the admin sees B's lease end, with its cause" \
 		"$(jq -c --arg id "$ib" 'select(.event == "lease-ended" and .lease == $id)' \
 			"$WORK/mon-r.out")" \
-		"{\"event\":\"lease-ended\",\"bdf\":\"$DEV_2\",\"lease\":\"$ib\",\"cause\":\"client-gone\"}"
+		"$(jq -nc --arg b "$DEV_2" --arg l "$ib" \
+			'{event: "lease-ended", bdf: $b, lease: $l, cause: "client-gone"}')"
 
 	# A revocation: A sees its own, as does the admin.
 	hold_lease M3 $UA $DEV_1 || fail "acquire failed: $(cat "$M3_err")"
@@ -1214,7 +1215,8 @@ EOF
 	mon_wait "$WORK/mon-a.out" "\"lease-revoked\".*\"$ia\""
 	mon_wait "$WORK/mon-r.out" "\"lease-revoked\".*\"$ia\""
 	expect_eq "the revocation's cause" \
-		"$(jq -r --arg id "$ia" 'select(.event == "lease-revoked" and .lease == $id) | .cause' \
+		"$(jq -r --arg id "$ia" \
+			'select(.event == "lease-revoked" and .lease == $id) | .cause' \
 			"$WORK/mon-r.out")" "revoked by an admin"
 	release_lease M3
 	wait_leases 0
@@ -1238,7 +1240,8 @@ EOF
 	kill -INT "$ma"
 	wait "$ma"
 	expect_eq "SIGINT: exit 0" "$?" 0
-	expect_match "SIGINT: says it stopped" "$(cat "$WORK/mon-a.err")" "Monitor stopped \(SIGINT\)"
+	expect_match "SIGINT: says it stopped" "$(cat "$WORK/mon-a.err")" \
+		"Monitor stopped \(SIGINT\)"
 	kill -TERM "$mb"
 	wait "$mb"
 	expect_eq "SIGTERM: exit 0" "$?" 0
