@@ -1237,3 +1237,83 @@ int verb_stage(int argc, char **argv) {
 	}
 	return 0;
 }
+
+/* ---- monitor ---- */
+
+/* One event as a line: its name, then key=value for each member it has (quoted when the value
+ * has a space), in a fixed order. */
+static void print_event(json_object *ev) {
+	static const char *const keys[] = { "lease", "bdf", "group", "verdict", "generation",
+					    "cause" };
+	json_object *v = NULL;
+	(void)json_object_object_get_ex(ev, "event", &v);
+	fputs(json_object_get_string(v), stdout);
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (!json_object_object_get_ex(ev, keys[i], &v) || !v)
+			continue;
+		const char *s = json_object_get_string(v);
+		printf(strpbrk(s, " \t\"") ? " %s=\"%s\"" : " %s=%s", keys[i], s);
+	}
+	putchar('\n');
+}
+
+int verb_monitor(int argc, char **argv) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	IoasidError e = {};
+	int r;
+
+	if (argc > 1)
+		return ioasidctl_error(EXIT_USAGE, "monitor takes no arguments");
+	/* Blocked before subscribing: a signal from now on ends the loop below cleanly. */
+	_cleanup_close_ int sfd = block_signals(0);
+	if (sfd < 0)
+		return ioasidctl_error(1, "Cannot set up signal handling: %s", strerror(-sfd));
+	r = connect_daemon(&c);
+	if (r > 0)
+		return r;
+	r = ioasid_client_monitor(c, &e);
+	if (r < 0) {
+		r = report_call_error("Monitor", r, &e);
+		ioasid_error_done(&e);
+		return r;
+	}
+	/* On stderr, so JSON stays alone on stdout; it also tells a caller it is subscribed. */
+	fprintf(stderr, "Monitoring ioasidd events (Ctrl-C to stop).\n");
+	for (;;) {
+		_cleanup_json_ json_object *ev = NULL;
+		/* What has arrived first; then wait for the daemon or a signal. */
+		r = ioasid_client_monitor_next(c, 0, &ev, &e);
+		if (r == 0) {
+			if (arg_json != JSON_OFF)
+				puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+			else
+				print_event(ev);
+			fflush(stdout);
+			continue;
+		}
+		if (r != -ETIMEDOUT)
+			break;
+		struct pollfd p[2] = { { .fd = ioasid_client_fd(c), .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return ioasidctl_error(1, "poll: %m");
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si = {};
+			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				si.ssi_signo = SIGTERM;
+			fprintf(stderr, "Monitor stopped (%s).\n",
+				si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			return 0;
+		}
+	}
+	if (errno_is_unavailable(r))
+		return ioasidctl_error(EXIT_UNAVAILABLE,
+				       "ioasidd closed the connection (it stopped or is "
+				       "restarting): monitor ended, run it again to resume");
+	r = report_call_error("Monitor", r, &e);
+	ioasid_error_done(&e);
+	return r;
+}

@@ -16,6 +16,7 @@ int verb_acquire(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_leases(int argc, char **argv);
 int verb_status(int argc, char **argv);
+int verb_monitor(int argc, char **argv);
 int verb_revoke(int argc, char **argv);
 int verb_policy(int argc, char **argv);
 int verb_layout(int argc, char **argv);

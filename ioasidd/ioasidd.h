@@ -333,16 +333,22 @@ void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, cons
 /*
  * What the manager needs from the server above it, registered by the server
  * (server_register_hooks()); unset hooks do nothing (unit tests run the manager alone).
- *   lease_event      "lease-acquired", "lease-released", "lease-revoked": for Monitor
+ *   lease_event      "lease-acquired", "lease-released" (the Release method),
+ *                    "lease-ended" (any other end: cause says which), "lease-revoked"
+ *                    (cause: the revocation's reason): for Monitor
  *   device_event     a udev event: for Monitor
+ *   group_event      a group's verdict changed after a udev event: for Monitor
+ *   policy_event     the policy was reloaded, now generation: for Monitor
  *   lease_ending     lease l of connection c is ending: true when it is the lease whose
  *                    reply c still has queued (c forgets it: the reply is not l's any more)
  *   lease_ended      a lease of connection c ended: c may fall under the idle deadline again
  *   connection_store put c's socket in the fdstore (its connection-lifetime lease is kept)
  */
 typedef struct ManagerHooks {
-	void (*lease_event)(Manager *m, const Lease *l, const char *event);
+	void (*lease_event)(Manager *m, const Lease *l, const char *event, const char *cause);
 	void (*device_event)(Manager *m, const char *event, const char *bdf);
+	void (*group_event)(Manager *m, int group, const char *verdict);
+	void (*policy_event)(Manager *m, uint64_t generation);
 	bool (*lease_ending)(Manager *m, Connection *c, const Lease *l);
 	void (*lease_ended)(Manager *m, Connection *c);
 	int (*connection_store)(Manager *m, Connection *c);
@@ -452,6 +458,8 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by);
 void manager_device_gone(Manager *m, const char *bdf, const char *driver);
 /* A udev event, for Monitor subscribers (through the server's hook). */
 void manager_device_event(Manager *m, const char *event, const char *bdf);
+/* Group group's verdict is now verdict (after a rescan), for Monitor subscribers. */
+void manager_group_event(Manager *m, int group, const char *verdict);
 /*
  * manager_restore: leases kept in the fdstore by the previous instance (state_restore(),
  * whose *ret_conns the caller has the server adopt), their owners' pidfds watched again.

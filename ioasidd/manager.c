@@ -48,9 +48,15 @@ bool manager_is_admin(Manager *m, const Peer *peer, const char *method, bool aud
 	return ok;
 }
 
-static void manager_lease_event(Manager *m, const Lease *l, const char *event) {
+static void manager_lease_event(Manager *m, const Lease *l, const char *event,
+				const char *cause) {
 	if (m->hooks.lease_event)
-		m->hooks.lease_event(m, l, event);
+		m->hooks.lease_event(m, l, event, cause);
+}
+
+void manager_group_event(Manager *m, int group, const char *verdict) {
+	if (m->hooks.group_event)
+		m->hooks.group_event(m, group, verdict);
 }
 
 void manager_device_event(Manager *m, const char *event, const char *bdf) {
@@ -66,7 +72,11 @@ void manager_end_lease_by(Manager *m, Lease *l, const AuditActor *by, const char
 	Connection *c = l->connection;
 	bool pending = c && m->hooks.lease_ending && m->hooks.lease_ending(m, c, l);
 	if (lease_delivered(l)) {
-		manager_lease_event(m, l, "lease-released");
+		/* Released: the Release method (the holder, or an admin); ended: anything else
+		 * (the connection closed, the holder exited, shutdown, the device went away). */
+		bool released = by->method && streq(by->method, "io.ioasid.Broker.Release");
+		manager_lease_event(m, l, released ? "lease-released" : "lease-ended",
+				    released ? NULL : by->cause);
 		char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 		audit_log(&(AuditRecord){
 			.action = "release",
@@ -149,7 +159,7 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const Audi
 		.unit = l->unit,
 		.generation = m->generation,
 	});
-	manager_lease_event(m, l, "lease-revoked");
+	manager_lease_event(m, l, "lease-revoked", reason);
 	state_update_status(m);
 }
 
@@ -312,6 +322,9 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 		.generation = m->generation,
 	});
 	manager_warn_process_accounting(m);
+	/* Subscribers learn of the new generation before the revocations it causes. */
+	if (m->hooks.policy_event)
+		m->hooks.policy_event(m, m->generation);
 	/* Leases and staged contexts the new policy no longer allows end here, audited. */
 	size_t n = manager_reevaluate(m, by);
 	if (n > 0)

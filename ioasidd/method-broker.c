@@ -179,11 +179,23 @@ static int method_release(Call *call, const void *params, Reply *reply) {
 	return reply_ok(reply, NULL);
 }
 
-json_object *method_broker_event(const char *event, const char *bdf, const char *lease) {
+json_object *method_broker_event(const BrokerEvent *e) {
 	json_object *p = json_object_new_object();
-	json_add_str(p, "event", event);
-	json_add_str(p, "bdf", bdf);
-	json_add_str(p, "lease", lease);
+	if (!p)
+		return NULL;
+	json_add_str(p, "event", e->event);
+	if (e->bdf)
+		json_add_str(p, "bdf", e->bdf);
+	if (e->lease)
+		json_add_str(p, "lease", e->lease);
+	if (e->cause)
+		json_add_str(p, "cause", e->cause);
+	if (e->has_group)
+		json_add_int(p, "group", e->group);
+	if (e->verdict)
+		json_add_str(p, "verdict", e->verdict);
+	if (e->has_generation)
+		json_add_int(p, "generation", e->generation);
 	return p;
 }
 

@@ -135,5 +135,18 @@ extern const MethodInterface method_service;
 extern const MethodInterface method_broker;
 extern const MethodInterface method_manager;
 
+/* A Monitor event: its name and the parameters it has (NULL or has_* false: absent). */
+typedef struct BrokerEvent {
+	const char *event;
+	const char *bdf;
+	const char *lease;
+	const char *cause;    /* lease-ended, lease-revoked: why */
+	int64_t group;        /* group-viability-changed (has_group) */
+	bool has_group;
+	const char *verdict;  /* group-viability-changed: "viable", "not-viable", ... */
+	int64_t generation;   /* policy-reloaded (has_generation) */
+	bool has_generation;
+} BrokerEvent;
+
 /* method-broker.c: a Monitor event's parameters (NULL on ENOMEM). */
-json_object *method_broker_event(const char *event, const char *bdf, const char *lease);
+json_object *method_broker_event(const BrokerEvent *e);

@@ -388,7 +388,7 @@ static void connection_send_reply(Connection *c, Reply *reply) {
 	 * (it was never delivered). */
 	int r = connection_send_doc(c, reply->msg, reply->fds, reply->n_fds);
 	if (l && r >= 0 && !c->closing && c->manager->hooks.lease_event)
-		c->manager->hooks.lease_event(c->manager, l, "lease-acquired");
+		c->manager->hooks.lease_event(c->manager, l, "lease-acquired", NULL);
 }
 
 static void handle_message(Connection *c, const DocNode *msg) {
@@ -722,7 +722,7 @@ void server_close_all(Manager *m) {
 
 /* Monitor: a lease event, one per device, to subscribers allowed to see it (its holder and
  * admins). */
-static void hook_lease_event(Manager *m, const Lease *l, const char *event) {
+static void hook_lease_event(Manager *m, const Lease *l, const char *event, const char *cause) {
 	for (Connection *c = m->connections; c; c = c->next) {
 		if (!c->monitor || c->closing)
 			continue;
@@ -730,21 +730,36 @@ static void hook_lease_event(Manager *m, const Lease *l, const char *event) {
 		    !manager_is_admin(m, &c->peer, "io.ioasid.Broker.Monitor", false))
 			continue;
 		for (size_t i = 0; i < MAX(l->n_devices, (size_t)1); i++) {
-			json_object *p = method_broker_event(
-				event, l->n_devices ? l->devices[i].bdf : NULL, l->id);
+			json_object *p = method_broker_event(&(BrokerEvent){
+				.event = event, .bdf = l->n_devices ? l->devices[i].bdf : NULL,
+				.lease = l->id, .cause = cause });
 			if (connection_reply(c, NULL, p, true) < 0)
 				break;
 		}
 	}
 }
 
-/* Monitor: a device event, to every subscriber. */
-static void hook_device_event(Manager *m, const char *event, const char *bdf) {
+/* Monitor: an event about the host or the policy, to every subscriber. */
+static void broadcast(Manager *m, const BrokerEvent *e) {
 	for (Connection *c = m->connections; c; c = c->next) {
 		if (!c->monitor || c->closing)
 			continue;
-		(void)connection_reply(c, NULL, method_broker_event(event, bdf, NULL), true);
+		(void)connection_reply(c, NULL, method_broker_event(e), true);
 	}
+}
+
+static void hook_device_event(Manager *m, const char *event, const char *bdf) {
+	broadcast(m, &(BrokerEvent){ .event = event, .bdf = bdf });
+}
+
+static void hook_group_event(Manager *m, int group, const char *verdict) {
+	broadcast(m, &(BrokerEvent){.event = "group-viability-changed", .group = group,
+				   .has_group = true, .verdict = verdict });
+}
+
+static void hook_policy_event(Manager *m, uint64_t generation) {
+	broadcast(m, &(BrokerEvent){.event = "policy-reloaded", .generation = (int64_t)generation,
+				   .has_generation = true });
 }
 
 /* A lease of c is ending: its reply, if still queued, is no longer c's to deliver. */
@@ -774,6 +789,8 @@ void server_register_hooks(Manager *m) {
 	m->hooks = (ManagerHooks){
 		.lease_event = hook_lease_event,
 		.device_event = hook_device_event,
+		.group_event = hook_group_event,
+		.policy_event = hook_policy_event,
 		.lease_ending = hook_lease_ending,
 		.lease_ended = hook_lease_ended,
 		.connection_store = hook_connection_store,

@@ -11,6 +11,7 @@
 #include <systemd/sd-device.h>
 
 #include "common/macro.h"
+#include "common/viability.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 
@@ -26,6 +27,41 @@ static const char *action_name(sd_device_action_t a) {
 		return "device-unbind";
 	default:
 		return "device-change";
+	}
+}
+
+static Verdict group_verdict(const Host *h, const Group *g) {
+	Viability v = { 0 };
+	if (viability_group(h, g, &v) < 0)
+		return VERDICT_NO_IOMMU; /* out of memory: unknown, reported as a change only
+					  * when it resolves */
+	Verdict r = v.verdict;
+	viability_done(&v);
+	return r;
+}
+
+/* Tells Monitor subscribers of each group whose verdict differs between old and now (a
+ * group that appeared counts as changed; one that vanished reads "no-iommu"). */
+static void report_viability(Manager *m, const Host *old, const Host *now) {
+	for (size_t i = 0; i < now->n_groups; i++) {
+		const Group *g = &now->groups[i];
+		Verdict v = group_verdict(now, g);
+		bool found = false, same = false;
+		for (size_t k = 0; old && k < old->n_groups && !found; k++)
+			if (old->groups[k].number == g->number) {
+				found = true;
+				same = group_verdict(old, &old->groups[k]) == v;
+			}
+		if (!same)
+			manager_group_event(m, g->number, verdict_to_string(v));
+	}
+	for (size_t k = 0; old && k < old->n_groups; k++) {
+		bool found = false;
+		for (size_t i = 0; i < now->n_groups && !found; i++)
+			found = now->groups[i].number == old->groups[k].number;
+		if (!found)
+			manager_group_event(m, old->groups[k].number,
+					    verdict_to_string(VERDICT_NO_IOMMU));
 	}
 }
 
@@ -49,13 +85,13 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 	if (bdf_parse(sysname, bdf) < 0)
 		return 0;
 
-	Host *h = NULL;
+	Host *h = NULL, *old = NULL;
 	int r = host_load_live(&h);
 	if (r < 0)
 		log_warning_errno(r, "Rescan after a udev event for %s failed, keeping the old "
 				     "host model: %m", bdf);
 	else {
-		host_free(m->host);
+		old = m->host;
 		m->host = h;
 	}
 	log_debug("udev: %s %s", action_name(action), bdf);
@@ -70,6 +106,10 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 			manager_device_gone(m, bdf, driver);
 	}
 	manager_device_event(m, action_name(action), bdf);
+	if (old) {
+		report_viability(m, old, m->host);
+		host_free(old);
+	}
 	/* A device a lease held after its end may be gone or released now. */
 	hold_recheck(m, -1);
 	return 0;

@@ -323,6 +323,90 @@ int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool si
 	return 0;
 }
 
+/* One reply of the Monitor stream: its parameters as json-c, or the error it carries. */
+static int monitor_reply(IoasidClient *c, const DocNode *msg, json_object **ret,
+			 IoasidError *ret_error) {
+	const char *error = NULL;
+	const DocNode *params = NULL;
+	bool continues = false;
+	json_object *p = NULL;
+	int r = varlink_parse_reply(msg, &error, &params, &continues);
+	if (r < 0) {
+		c->broken = true;
+		return r;
+	}
+	if (doc_to_json(params, &p) < 0)
+		return -ENOMEM;
+	if (error) {
+		c->broken = true;
+		if (ret_error) {
+			ioasid_error_done(ret_error);
+			ret_error->message = ioasid_error_format(error, p);
+			ret_error->name = strdup(error);
+			ret_error->parameters = p;
+		} else
+			json_object_put(p);
+		return -EREMOTEIO;
+	}
+	if (!continues) {
+		json_object_put(p);
+		c->broken = true;
+		return -EPIPE;
+	}
+	json_object *ev = NULL;
+	if (!json_object_object_get_ex(p, "event", &ev) ||
+	    !json_object_is_type(ev, json_type_string)) {
+		json_object_put(p);
+		c->broken = true;
+		return -EBADMSG;
+	}
+	*ret = p;
+	return 0;
+}
+
+int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, json_object **ret,
+			       IoasidError *ret_error) {
+	_cleanup_(doc_freep) Doc *msg = NULL;
+	if (!c || !ret)
+		return -EINVAL;
+	if (c->broken)
+		return -ENOTCONN;
+	int r = varlink_stream_read_message(c->stream, timeout_ms, &msg, NULL, NULL);
+	if (r == -ETIMEDOUT)
+		return r;
+	if (r < 0) {
+		c->broken = true;
+		return r;
+	}
+	return monitor_reply(c, doc_root(msg), ret, ret_error);
+}
+
+int ioasid_client_monitor(IoasidClient *c, IoasidError *ret_error) {
+	_cleanup_(json_object_putp) json_object *call = NULL, *first = NULL;
+	json_object *ev = NULL;
+	if (!c)
+		return -EINVAL;
+	if (c->broken)
+		return -ENOTCONN;
+	int r = varlink_build_call(IOASID_IFACE_BROKER ".Monitor", NULL, VARLINK_CALL_MORE, &call);
+	if (r < 0)
+		return r;
+	r = varlink_stream_send(c->stream, call, NULL, 0);
+	if (r < 0) {
+		c->broken = true;
+		return r;
+	}
+	r = ioasid_client_monitor_next(c, c->timeout_ms, &first, ret_error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(first, "event", &ev) ||
+	    !streq(json_object_get_string(ev), "subscribed")) {
+		c->broken = true;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 void ioasid_staged_free(IoasidStaged *s, size_t n) {
 	for (size_t i = 0; s && i < n; i++) {
 		free(s[i].id);

@@ -186,6 +186,20 @@ int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_e
 /* io.ioasid.Manager.Revoke (admin). *ret_state (may be NULL) gets the lease's new state. */
 int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool signal,
 			 char **ret_state, IoasidError *ret_error);
+/*
+ * io.ioasid.Broker.Monitor: subscribes (a call with more) and checks that the first reply is
+ * event "subscribed". 0, -EREMOTEIO with *ret_error, -EBADMSG, or a transport error.
+ */
+int ioasid_client_monitor(IoasidClient *c, IoasidError *ret_error);
+/*
+ * ioasid_client_monitor_next: the next event after ioasid_client_monitor(), waiting up to
+ * timeout_ms (-1: forever; 0: only what has arrived). *ret is its parameters (a new
+ * reference: "event" and the optional members of the IDL). Returns 0, -ETIMEDOUT,
+ * -ECONNRESET when the daemon closed the connection, -EREMOTEIO with *ret_error (an error
+ * ends the stream), -EPIPE when a reply said no more follow, -EBADMSG, or -errno.
+ */
+int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, json_object **ret,
+			       IoasidError *ret_error);
 
 /* A context pre-staged by io.ioasid.Manager.Stage. */
 typedef struct IoasidStaged {

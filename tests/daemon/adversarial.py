@@ -1667,8 +1667,10 @@ time.sleep(30)
                  {"message_id": MID["release"], "action": "release", "cause": "process-exit",
                   "method": "-", "uid": 0, "pid": child.pid, "device": "0000:00:03.0",
                   "lease": ls[0]["id"] if ls else None})
-    check(ev["parameters"].get("event") == "lease-released" and ev["parameters"].get("bdf") == "0000:00:03.0",
-          "Monitor sees the release when the process dies")
+    # Not released (no Release call): ended, with the cause.
+    check(ev["parameters"].get("event") == "lease-ended" and ev["parameters"].get("bdf") == "0000:00:03.0"
+          and ev["parameters"].get("cause") == "process-exit",
+          "Monitor sees the lease end (cause process-exit) when the process dies")
     r, _ = c.call("io.ioasid.Broker.ListLeases")
     check(r["parameters"]["leases"] == [], "process lease ended with the process")
     m.close()

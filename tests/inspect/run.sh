@@ -508,6 +508,9 @@ expect_eq "complete: every verb" "$(complete_line "$CTL" '' | wc -l)" \
 expect_eq "complete: acquire's options" "$(complete_line "$CTL" acquire --l | tr '\n' ' ')" \
 	"--layout --lifetime "
 expect_eq "complete: no foreign option" "$(complete_line "$CTL" leases --u | tr '\n' ' ')" ""
+expect_eq "complete: monitor" "$(complete_line "$CTL" mon | tr '\n' ' ')" "monitor "
+expect_eq "complete: monitor's options" "$(complete_line "$CTL" monitor --s | tr '\n' ' ')" \
+	"--socket "
 expect_eq "complete: sub-commands" "$(complete_line "$CTL" policy '' | tr '\n' ' ')" \
 	"check explain show "
 expect_eq "complete: stage's sub-commands" "$(complete_line "$CTL" stage '' | tr '\n' ' ')" \

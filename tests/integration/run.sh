@@ -1146,6 +1146,116 @@ EOF
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+# ---------------------------------------------------------------------------------------
+# ioasidctl monitor: a tenant sees its own leases' events and not another tenant's; an admin
+# sees all, revocations and reloads included; SIGINT ends it cleanly; a daemon that stops is
+# reported (exit 69). Device events need a live host (udev): not driven here.
+
+# mon_wait FILE PATTERN: waits (bounded) until FILE has a line matching PATTERN.
+mon_wait() {
+	for _ in $(seq 100); do
+		grep -q -E -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "no line matching '$2' in $(basename "$1"): $(tr '\n' '|' <"$1")"
+	return 1
+}
+
+t_monitor() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG
+	local pol="$WORK/monitor.conf" ia ia1 ib ma mb mr rc f
+	cat >"$pol" <<EOF
+admin uid 0
+allow uid $UA to any mode attached,unbound group implicit
+allow uid $UB to any mode attached,unbound group implicit
+EOF
+	DAEMON_PID=
+	if ! daemon_start monitor "$SAMPLE" "$pol"; then
+		fail "ioasidd did not start: $(tail -2 "$DAEMON_LOG")"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	ctl_bg $UA monitor --json >"$WORK/mon-a.out" 2>"$WORK/mon-a.err" &
+	ma=$!
+	ctl_bg $UB monitor >"$WORK/mon-b.out" 2>"$WORK/mon-b.err" &
+	mb=$!
+	ctl_bg root monitor --json >"$WORK/mon-r.out" 2>"$WORK/mon-r.err" &
+	mr=$!
+	for f in a b r; do mon_wait "$WORK/mon-$f.err" '^Monitoring' || break; done
+
+	hold_lease M1 $UA $DEV_1 || fail "acquire failed: $(cat "$M1_err")"
+	ia1=$(jq -r .lease "$M1_out")
+	hold_lease M2 $UB $DEV_2 || fail "acquire failed: $(cat "$M2_err")"
+	ib=$(jq -r .lease "$M2_out")
+	mon_wait "$WORK/mon-a.out" "\"lease-acquired\".*\"$ia1\""
+	mon_wait "$WORK/mon-b.out" "^lease-acquired lease=$ib bdf=$DEV_2\$"
+	mon_wait "$WORK/mon-r.out" "\"lease-acquired\".*\"$ib\""
+	# B's holder killed: that lease ends, it is not released; A's lease released by its
+	# holder (after B's: B's holder inherited the write end of A's fifo).
+	kill -KILL "$M2_pid"
+	wait "$M2_pid" 2>/dev/null
+	release_lease M1
+	wait_leases 0
+	mon_wait "$WORK/mon-a.out" "\"lease-released\".*\"$ia1\""
+	mon_wait "$WORK/mon-b.out" "^lease-ended lease=$ib bdf=$DEV_2 cause=client-gone\$"
+	mon_wait "$WORK/mon-r.out" "\"lease-ended\".*\"$ib\""
+	expect_eq "the admin sees A's lease begin and be released" \
+		"$(jq -r --arg id "$ia1" 'select(.lease == $id) | .event' "$WORK/mon-r.out" |
+			tr '\n' ' ')" "lease-acquired lease-released "
+	expect_eq "the admin sees B's lease end, with its cause" \
+		"$(jq -c --arg id "$ib" 'select(.event == "lease-ended" and .lease == $id)' \
+			"$WORK/mon-r.out")" \
+		"$(jq -nc --arg b "$DEV_2" --arg l "$ib" \
+			'{event: "lease-ended", bdf: $b, lease: $l, cause: "client-gone"}')"
+
+	# A revocation: A sees its own, as does the admin.
+	hold_lease M3 $UA $DEV_1 || fail "acquire failed: $(cat "$M3_err")"
+	ia=$(jq -r .lease "$M3_out")
+	ctl_as root revoke "$ia" >/dev/null
+	mon_wait "$WORK/mon-a.out" "\"lease-revoked\".*\"$ia\""
+	mon_wait "$WORK/mon-r.out" "\"lease-revoked\".*\"$ia\""
+	expect_eq "the revocation's cause" \
+		"$(jq -r --arg id "$ia" \
+			'select(.event == "lease-revoked" and .lease == $id) | .cause' \
+			"$WORK/mon-r.out")" "revoked by an admin"
+	release_lease M3
+	wait_leases 0
+
+	# A reload: every subscriber learns the new generation.
+	raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Manager.Reload"}' >/dev/null
+	mon_wait "$WORK/mon-a.out" '"policy-reloaded".*"generation":2'
+	mon_wait "$WORK/mon-b.out" '^policy-reloaded generation=2$'
+	mon_wait "$WORK/mon-r.out" '"policy-reloaded".*"generation":2'
+
+	# A saw only its own leases, B only its own.
+	expect_eq "A sees only its own leases" \
+		"$(jq -r 'select(.lease) | .lease' "$WORK/mon-a.out" | sort -u | tr '\n' ' ')" \
+		"$(printf '%s\n' "$ia1" "$ia" | sort -u | tr '\n' ' ')"
+	expect_eq "B sees only its own lease" \
+		"$(grep -o 'lease=[^ ]*' "$WORK/mon-b.out" | sort -u)" "lease=$ib"
+	expect_eq "each JSON line is one object" "$(jq -c . "$WORK/mon-a.out" | wc -l)" \
+		"$(wc -l <"$WORK/mon-a.out")"
+
+	# SIGINT and SIGTERM end a monitor cleanly.
+	kill -INT "$ma"
+	wait "$ma"
+	expect_eq "SIGINT: exit 0" "$?" 0
+	expect_match "SIGINT: says it stopped" "$(cat "$WORK/mon-a.err")" \
+		"Monitor stopped \(SIGINT\)"
+	kill -TERM "$mb"
+	wait "$mb"
+	expect_eq "SIGTERM: exit 0" "$?" 0
+
+	# The daemon stops: the admin's monitor says so and fails.
+	daemon_stop
+	wait "$mr"
+	rc=$?
+	expect_eq "daemon gone: exit 69" "$rc" 69
+	expect_match "daemon gone: said" "$(cat "$WORK/mon-r.err")" \
+		"ioasidd closed the connection \(it stopped or is restarting\)"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
 # Memlock: the grant's value is applied to the holder with prlimit and read back from
 # /proc/PID/limits. This environment's root lacks CAP_SYS_RESOURCE, and without it prlimit()
 # works only on a holder of the daemon's own uid and only up to its hard limit: the holder
@@ -2409,6 +2519,7 @@ run_test A5-userns t_A5_userns
 run_test B7 t_B7_shared_reset
 run_test B10 t_B10_pf_vf
 run_test dependents-granted t_dependents_granted
+run_test monitor t_monitor
 run_test libioasid t_libioasid
 
 daemon_stop || { echo "integration: ioasidd did not stop cleanly"; FAILED=$((FAILED + 1)); }
