@@ -57,7 +57,25 @@ oc_start() { # id [extra policy lines [ioasidd args...]]: policy + daemon, recor
 # A JSON value from a command's stdout, or null when it printed nothing.
 oc_json() { [ -n "$1" ] && echo "$1" || echo null; }
 
+# A client's files are released at its exit on the kernel's own time: the last reference to
+# a device file can go after the socket close the daemon sees first, and the daemon then
+# holds the group for the ended lease until a probe finds it free (the sim releases at once).
+# Before a step, wait (up to 5 s) until no ended lease is listed, so that both backends start
+# it from the same state; a lease still held after that is the step's to show.
+oc_settle() {
+	_n=0
+	while [ "$_n" -lt 50 ]; do
+		_e=$(oc_as 0 "$OC_CTL" --socket="$OC_SOCK" leases --json=short 2>/dev/null |
+			jq '[.[] | select(.state == "ended")] | length' 2>/dev/null)
+		[ "${_e:-0}" = 0 ] && return 0
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	return 0
+}
+
 oc_raw_acquire() { # id step uid params-json: one Acquire over a raw connection
+	oc_settle
 	_o=$(oc_as "$3" "$OC_RAW" "$OC_SOCK" --timeout 20 --replies 1 \
 		"{\"method\":\"io.ioasid.Broker.Acquire\",\"parameters\":$4}" 2>"$OC_DIR/raw.err" | head -n 1)
 	[ -s "$OC_DIR/raw.err" ] && _o="{\"reply\":$(oc_json "$_o"),\"stderr\":$(oc_err "$OC_DIR/raw.err")}"
@@ -67,12 +85,14 @@ oc_raw_acquire() { # id step uid params-json: one Acquire over a raw connection
 oc_acquire() { # id step uid ioasidctl-acquire-args...: acquire, print, release (stdin EOF)
 	_i=$1 _s=$2 _u=$3
 	shift 3
+	oc_settle
 	_o=$(oc_as "$_u" "$OC_CTL" --socket="$OC_SOCK" acquire "$@" --json=short </dev/null 2>"$OC_DIR/acq.err")
 	_rc=$?
 	oc_emit "$_i" "$_s" "{\"exit\":$_rc,\"result\":$(oc_json "$_o"),\"stderr\":$(oc_err "$OC_DIR/acq.err")}"
 }
 
 oc_leases() { # id step: the lease list as root sees it
+	oc_settle
 	_o=$(oc_as 0 "$OC_CTL" --socket="$OC_SOCK" leases --json=short 2>/dev/null)
 	oc_emit "$1" "$2" "$(oc_json "$_o")"
 }
