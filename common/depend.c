@@ -151,8 +151,9 @@ int depend_dependents(const Host *h, const Device *d, Dependent **ret, size_t *r
 		const Device *e = &h->devices[i];
 		if (e == d || device_is_bridge(e))
 			continue;
-		bool down = below(e, pd) || (e->parent && strv_contains(d->bridge_path, e->parent) &&
-					     depend_reset_scope(h, e) == RESET_SCOPE_BUS);
+		bool down = below(e, pd) ||
+			    (e->parent && strv_contains(d->bridge_path, e->parent) &&
+			     depend_reset_scope(h, e) == RESET_SCOPE_BUS);
 		if (down && push_dependent(&l, &n, e, DEPEND_RESET) < 0)
 			return -ENOMEM;
 	}

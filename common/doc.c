@@ -232,7 +232,7 @@ typedef struct Parser {
 	Doc *d;
 	const unsigned char *start, *p, *end;
 	int depth, max_depth;
-	int error; /* first error: -EBADMSG, -ELOOP or -ENOMEM */
+	int error;                   /* first error: -EBADMSG, -ELOOP or -ENOMEM */
 	const unsigned char *err_at; /* where the first error was found */
 	const char *why;             /* and what it was (a literal, or text in the arena) */
 } Parser;
@@ -333,7 +333,10 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 	/* Bytes that end the plain run: the quote, a backslash, control characters, and
 	 * non-ASCII (validated as UTF-8 below). */
 	static const bool special[256] = {
-		[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x80 ... 0xff] = true,
+		[0x00 ... 0x1f] = true,
+		['"'] = true,
+		['\\'] = true,
+		[0x80 ... 0xff] = true,
 	};
 	const unsigned char *s = ++ps->p; /* past the quote */
 	/* Escapes only shrink text, so the source length bounds the decoded one. Find the
@@ -372,7 +375,8 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 		if (c >= 0x80) {
 			size_t k = ps_utf8_len(s, q);
 			if (k == 0)
-				return ps_fail_at(ps, -EBADMSG, s, "invalid UTF-8 in a string"), NULL;
+				return ps_fail_at(ps, -EBADMSG, s, "invalid UTF-8 in a string"),
+				       NULL;
 			memcpy(out + n, s, k);
 			n += k;
 			s += k;
@@ -383,8 +387,8 @@ static char *ps_string_text(Parser *ps, size_t *ret_len) {
 		s += 2;
 		/* The two-character escapes, by the letter after the backslash. */
 		static const char short_escape[128] = {
-			['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
-			['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+			['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+			['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
 		};
 		if (e < 128 && short_escape[e]) {
 			out[n++] = short_escape[e];

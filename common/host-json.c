@@ -29,7 +29,7 @@
 #define HOST_JSON_MAX_DEVICES 65536
 #define HOST_JSON_MAX_GROUPS 65536
 #define HOST_JSON_MAX_REGIONS 1024
-#define HOST_JSON_MAX_LIST 4096       /* netdevs, virtfn, iommu units, group members */
+#define HOST_JSON_MAX_LIST 4096 /* netdevs, virtfn, iommu units, group members */
 #define HOST_JSON_MAX_PROPERTIES 1024
 #define HOST_JSON_MAX_STRING 65536
 
@@ -212,8 +212,8 @@ static int value_string(Parser *p, const DocNode *v, size_t max, const char **re
 }
 
 /* Optional/nullable string field; *ret stays NULL when absent or null. */
-static int field_string(Parser *p, const DocNode *obj, const char *key, unsigned flags,
-			size_t max, char **ret) {
+static int field_string(Parser *p, const DocNode *obj, const char *key, unsigned flags, size_t max,
+			char **ret) {
 	size_t mark = path_push_key(p, key);
 	const DocNode *v = NULL;
 	const char *s;
@@ -405,13 +405,14 @@ out:
 }
 
 static int parse_kernel(Parser *p, const DocNode *obj, HostKernel *k) {
-	static const char *const keys[] = { "release",	   "cmdline",	     "iommu_units",
-					    "iommu_vendor", "interrupt_remapping",
-					    "address_width", "iommufd",	     "vfio_cdev",
-					    "vfio_pci",	    "vfio_legacy",	     "noiommu_mode",
-					    NULL };
-	static const char *const vendors[] = { "intel", "amd", "arm-smmu", "virtio", "other",
-					       NULL };
+	static const char *const keys[] = {
+		"release",       "cmdline", "iommu_units", "iommu_vendor", "interrupt_remapping",
+		"address_width", "iommufd", "vfio_cdev",   "vfio_pci",     "vfio_legacy",
+		"noiommu_mode",  NULL
+	};
+	static const char *const vendors[] = {
+		"intel", "amd", "arm-smmu", "virtio", "other", NULL
+	};
 	int64_t aw = 0;
 	int r;
 
@@ -546,8 +547,9 @@ static int parse_foreign(Parser *p, const DocNode *item, ForeignMember *f) {
 }
 
 static int parse_group(Parser *p, const DocNode *obj, Group *g) {
-	static const char *const keys[] = { "number",  "type",		  "reserved_regions",
-					    "devices", "foreign_members", NULL };
+	static const char *const keys[] = { "number",           "type",
+					    "reserved_regions", "devices",
+					    "foreign_members",  NULL };
 	int64_t number = 0;
 	const DocNode *v = NULL;
 	int r;
@@ -630,7 +632,8 @@ static int parse_vfio(Parser *p, const DocNode *obj, Device *d) {
 	const char *num = name + (named_noiommu ? 8 : 0);
 	uint64_t x;
 	size_t mark = path_push_key(p, "name");
-	if (!strneq(num, "vfio", 4) || !num[4] || strspn(num + 4, "0123456789") != strlen(num + 4) ||
+	if (!strneq(num, "vfio", 4) || !num[4] ||
+	    strspn(num + 4, "0123456789") != strlen(num + 4) ||
 	    num_parse_u64(num + 4, INT_MAX, &x) < 0)
 		r = fail(p, "expected \"vfioN\" or \"noiommu-vfioN\"");
 	path_pop(p, mark);
@@ -652,7 +655,8 @@ static int parse_vfio(Parser *p, const DocNode *obj, Device *d) {
 		*colon = '\0';
 		if (strspn(dev, "0123456789") != strlen(dev) ||
 		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-		    num_parse_u64(dev, 4095, &maj) < 0 || num_parse_u64(colon + 1, 0xfffff, &min) < 0)
+		    num_parse_u64(dev, 4095, &maj) < 0 ||
+		    num_parse_u64(colon + 1, 0xfffff, &min) < 0)
 			r = fail(p, "expected \"MAJOR:MINOR\"");
 	}
 	path_pop(p, mark);
@@ -726,12 +730,26 @@ out:
 }
 
 static int parse_device(Parser *p, const DocNode *obj, Device *d) {
-	static const char *const keys[] = {
-		"bdf",	   "vendor",	  "device", "subsystem_vendor", "subsystem_device",
-		"class",   "revision",	  "vendor_name", "device_name", "driver",
-		"iommu_group", "vfio",	  "numa_node", "parent",	 "sriov",
-		"physfn",  "reset_method", "netdevs",	  "properties", NULL
-	};
+	static const char *const keys[] = { "bdf",
+					    "vendor",
+					    "device",
+					    "subsystem_vendor",
+					    "subsystem_device",
+					    "class",
+					    "revision",
+					    "vendor_name",
+					    "device_name",
+					    "driver",
+					    "iommu_group",
+					    "vfio",
+					    "numa_node",
+					    "parent",
+					    "sriov",
+					    "physfn",
+					    "reset_method",
+					    "netdevs",
+					    "properties",
+					    NULL };
 	_cleanup_free_ char *bdf = NULL;
 	uint32_t x = 0;
 	int64_t n = 0;
@@ -879,8 +897,7 @@ static int host_from_json(Parser *p, const DocNode *root, Host **ret) {
 	const DocNode *v = NULL;
 	int r;
 
-	if (expect_type(p, root, DOC_OBJECT, "a JSON object") < 0 ||
-	    check_keys(p, root, keys) < 0)
+	if (expect_type(p, root, DOC_OBJECT, "a JSON object") < 0 || check_keys(p, root, keys) < 0)
 		return -EINVAL;
 	if ((r = field_string(p, root, "format", F_REQUIRED, 64, &format)) < 0)
 		return r;
@@ -950,7 +967,8 @@ static int load_buffer(const char *buf, size_t len, Host **ret, char **ret_error
 	if (r < 0) {
 		size_t end = MIN(doc_error_offset(doc), len);
 		if (end == len) {
-			r = fail(&p, "JSON syntax error at offset %zu: unexpected end of input", len);
+			r = fail(&p, "JSON syntax error at offset %zu: unexpected end of input",
+				 len);
 			goto out;
 		}
 		size_t line = 1, col = 1;
@@ -986,7 +1004,8 @@ int host_load_json_file(const char *path, Host **ret, char **ret_error) {
 	size_t size = 0;
 	int r = read_full_file(path, HOST_JSON_MAX_SIZE, &buf, &size);
 	if (r == -EFBIG) {
-		if (ret_error && asprintf(ret_error, "larger than %u bytes", HOST_JSON_MAX_SIZE) < 0)
+		if (ret_error &&
+		    asprintf(ret_error, "larger than %u bytes", HOST_JSON_MAX_SIZE) < 0)
 			*ret_error = NULL;
 		return -EINVAL;
 	}
@@ -994,8 +1013,8 @@ int host_load_json_file(const char *path, Host **ret, char **ret_error) {
 		return r;
 	/* A snapshot with a NUL inside is junk, not a shorter document. */
 	if (strlen(buf) != size) {
-		if (ret_error &&
-		    asprintf(ret_error, "snapshot: contains a NUL byte at offset %zu", strlen(buf)) < 0)
+		if (ret_error && asprintf(ret_error, "snapshot: contains a NUL byte at offset %zu",
+					  strlen(buf)) < 0)
 			*ret_error = NULL;
 		return -EINVAL;
 	}
@@ -1134,8 +1153,8 @@ static json_object *device_json(const Device *d) {
 	    add(o, "vendor_name", str_or_null(d->vendor_name)) < 0 ||
 	    add(o, "device_name", str_or_null(d->device_name)) < 0 ||
 	    add(o, "driver", str_or_null(d->driver)) < 0 ||
-	    add(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL) <
-		    0)
+	    add(o, "iommu_group",
+		d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL) < 0)
 		return NULL;
 
 	json_object *vfio = NULL;
@@ -1150,7 +1169,8 @@ static json_object *device_json(const Device *d) {
 			return NULL;
 		}
 	}
-	if (add(o, "vfio", vfio) < 0 || add(o, "numa_node", json_object_new_int(d->numa_node)) < 0 ||
+	if (add(o, "vfio", vfio) < 0 ||
+	    add(o, "numa_node", json_object_new_int(d->numa_node)) < 0 ||
 	    add(o, "parent", str_or_null(d->parent)) < 0)
 		return NULL;
 
@@ -1233,7 +1253,8 @@ int host_to_json_string(const Host *h, char **ret) {
 	}
 
 	const char *s = json_object_to_json_string_ext(
-		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+		root,
+		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
 		return -ENOMEM;
 	char *copy = strdup(s);

@@ -42,10 +42,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_hwdb *, udev_hwdb_unref)
 
 /* Keys of the kernel's own uevent (and libudev's bookkeeping): not kept in properties. */
 static const char *const kernel_keys[] = {
-	"ACTION",	 "DEVGID",	"DEVMODE",	 "DEVNAME",	 "DEVPATH", "DEVTYPE",
-	"DEVUID",	 "DRIVER",	"IFINDEX",	 "INTERFACE",	 "MAJOR",   "MINOR",
-	"MODALIAS",	 "PCI_CLASS",	"PCI_ID",	 "PCI_SLOT_NAME", "PCI_SUBSYS_ID",
-	"SEQNUM",	 "SUBSYSTEM",	"SYNTH_UUID",	 "USEC_INITIALIZED", NULL,
+	"ACTION",           "DEVGID",    "DEVMODE",   "DEVNAME",
+	"DEVPATH",          "DEVTYPE",   "DEVUID",    "DRIVER",
+	"IFINDEX",          "INTERFACE", "MAJOR",     "MINOR",
+	"MODALIAS",         "PCI_CLASS", "PCI_ID",    "PCI_SLOT_NAME",
+	"PCI_SUBSYS_ID",    "SEQNUM",    "SUBSYSTEM", "SYNTH_UUID",
+	"USEC_INITIALIZED", NULL,
 };
 
 static bool is_kernel_key(const char *k) {
@@ -147,8 +149,8 @@ static int parse_regions(char *text, Group *g) {
 		/* A region type this code does not know is kept as "reserved": fail closed. */
 		if (t < 0)
 			t = RESV_RESERVED;
-		if (hex_parse_u64(start, UINT64_MAX, &s) < 0 || hex_parse_u64(end, UINT64_MAX, &e) < 0 ||
-		    e < s)
+		if (hex_parse_u64(start, UINT64_MAX, &s) < 0 ||
+		    hex_parse_u64(end, UINT64_MAX, &e) < 0 || e < s)
 			return -EBADMSG;
 		g->regions[g->n_regions++] = (ReservedRegion){ .start = s, .end = e, .type = t };
 	}
@@ -351,7 +353,8 @@ static int scan_vfio(VfioRef **ret, size_t *ret_n) {
 			continue;
 		target[k] = '\0';
 		snprintf(path, sizeof(path), "%s/dev", de->d_name);
-		if (!vfio_parent_bdf(target, bdf) || read_attr_at(dirfd(d), path, dev, sizeof(dev)) < 0 ||
+		if (!vfio_parent_bdf(target, bdf) ||
+		    read_attr_at(dirfd(d), path, dev, sizeof(dev)) < 0 ||
 		    sscanf(dev, "%u:%u%c", &maj, &min, &c) != 2)
 			continue;
 		VfioRef *x = realloc(refs, (n + 1) * sizeof(VfioRef));
@@ -517,7 +520,8 @@ static int take_property(Device *d, const char *k, const char *v, bool *have_nam
 	if (is_kernel_key(k))
 		return 0;
 	if (streq(k, "ID_VENDOR_FROM_DATABASE") || streq(k, "ID_MODEL_FROM_DATABASE")) {
-		char **slot = streq(k, "ID_VENDOR_FROM_DATABASE") ? &d->vendor_name : &d->device_name;
+		char **slot = streq(k, "ID_VENDOR_FROM_DATABASE") ? &d->vendor_name
+								  : &d->device_name;
 		char *x = strdup(v);
 		if (!x)
 			return -ENOMEM;
@@ -607,7 +611,8 @@ static int read_device(Scan *s, int busfd, const char *bdf, Device *d) {
 			if (streq(key, "PCI_ID"))
 				have_id = id_pair(val, &d->vendor, &d->device);
 			else if (streq(key, "PCI_SUBSYS_ID"))
-				have_subsys = id_pair(val, &d->subsystem_vendor, &d->subsystem_device);
+				have_subsys = id_pair(val, &d->subsystem_vendor,
+						      &d->subsystem_device);
 			else if (streq(key, "PCI_CLASS")) {
 				have_class = hex_parse_u64(val, 0xffffff, &x) >= 0;
 				if (have_class)
@@ -861,11 +866,11 @@ static int read_iommu_units(HostKernel *k) {
 		return 0;
 
 	const char *first = k->iommu_units[0];
-	const char *vendor = strneq(first, "dmar", 4)	   ? "intel"
-			     : strneq(first, "ivhd", 4)	   ? "amd"
-			     : strstr(first, "smmu")	   ? "arm-smmu"
-			     : strstr(first, "virtio")	   ? "virtio"
-							   : "other";
+	const char *vendor = strneq(first, "dmar", 4)   ? "intel"
+			     : strneq(first, "ivhd", 4) ? "amd"
+			     : strstr(first, "smmu")    ? "arm-smmu"
+			     : strstr(first, "virtio")  ? "virtio"
+							: "other";
 	if (!(k->iommu_vendor = strdup(vendor)))
 		return -ENOMEM;
 	bool intel = streq(vendor, "intel"), amd = streq(vendor, "amd");
@@ -905,11 +910,10 @@ static int read_iommu_units(HostKernel *k) {
 	/* The VT-d capability, vetoed by the command line. read_kernel() lets
 	 * /proc/interrupts, what the kernel actually does, overrule it. */
 	if (ir_known)
-		k->interrupt_remapping =
-			ir && !cmdline_has(k->cmdline, "intremap=off") &&
-					!cmdline_has(k->cmdline, "nointremap")
-				? TRI_YES
-				: TRI_NO;
+		k->interrupt_remapping = ir && !cmdline_has(k->cmdline, "intremap=off") &&
+							 !cmdline_has(k->cmdline, "nointremap")
+						 ? TRI_YES
+						 : TRI_NO;
 	k->address_width = width_known ? width : 0;
 	return 0;
 }
@@ -956,8 +960,9 @@ static int read_kernel(Host *h) {
 	int fd = open("/sys/module/vfio/parameters", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (read_attr_at(fd, "enable_unsafe_noiommu_mode", buf, sizeof(buf)) > 0)
-			k->noiommu_mode = (buf[0] == 'Y' || buf[0] == 'y' || buf[0] == '1') ? TRI_YES
-											    : TRI_NO;
+			k->noiommu_mode = (buf[0] == 'Y' || buf[0] == 'y' || buf[0] == '1')
+						  ? TRI_YES
+						  : TRI_NO;
 		close(fd);
 	}
 	return 0;

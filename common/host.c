@@ -136,7 +136,8 @@ static int permute(void *arr, size_t n, size_t sz, const size_t *perm) {
 static int check_ref(const Host *h, const size_t *orig, size_t i, const char *field,
 		     const char *bdf, char **ret_error) {
 	if (!bdf_is_canonical(bdf))
-		return finalize_fail(ret_error, "devices[%zu].%s: '%s' is not a canonical PCI address",
+		return finalize_fail(ret_error,
+				     "devices[%zu].%s: '%s' is not a canonical PCI address",
 				     orig[i], field, bdf);
 	if (!host_find_device(h, bdf))
 		return finalize_fail(ret_error, "devices[%zu].%s: no device '%s' on this host",
@@ -159,9 +160,9 @@ int host_finalize(Host *h, char **ret_error) {
 
 	for (size_t i = 0; i < h->n_devices; i++) {
 		if (!bdf_is_canonical(h->devices[i].bdf))
-			return finalize_fail(ret_error,
-					     "devices[%zu].bdf: '%s' is not a canonical PCI address", i,
-					     h->devices[i].bdf);
+			return finalize_fail(
+				ret_error, "devices[%zu].bdf: '%s' is not a canonical PCI address",
+				i, h->devices[i].bdf);
 		dorig[i] = i;
 	}
 	for (size_t i = 0; i < h->n_groups; i++) {
@@ -178,11 +179,13 @@ int host_finalize(Host *h, char **ret_error) {
 		qsort_r(gorig, h->n_groups, sizeof(size_t), cmp_group_index, h);
 	for (size_t i = 1; i < h->n_devices; i++)
 		if (streq(h->devices[dorig[i]].bdf, h->devices[dorig[i - 1]].bdf))
-			return finalize_fail(ret_error, "devices[%zu].bdf: duplicate of devices[%zu] ('%s')",
+			return finalize_fail(ret_error,
+					     "devices[%zu].bdf: duplicate of devices[%zu] ('%s')",
 					     dorig[i], dorig[i - 1], h->devices[dorig[i]].bdf);
 	for (size_t i = 1; i < h->n_groups; i++)
 		if (h->groups[gorig[i]].number == h->groups[gorig[i - 1]].number)
-			return finalize_fail(ret_error, "groups[%zu].number: duplicate of groups[%zu] (%d)",
+			return finalize_fail(ret_error,
+					     "groups[%zu].number: duplicate of groups[%zu] (%d)",
 					     gorig[i], gorig[i - 1], h->groups[gorig[i]].number);
 
 	r = permute(h->devices, h->n_devices, sizeof(Device), dorig);
@@ -234,23 +237,25 @@ int host_finalize(Host *h, char **ret_error) {
 		for (size_t k = 0; k < g->n_regions; k++)
 			if (g->regions[k].start > g->regions[k].end ||
 			    (unsigned)g->regions[k].type >= _RESV_TYPE_MAX)
-				return finalize_fail(ret_error,
-						     "groups[%zu].reserved_regions[%zu]: invalid region",
-						     gorig[j], k);
+				return finalize_fail(
+					ret_error,
+					"groups[%zu].reserved_regions[%zu]: invalid region",
+					gorig[j], k);
 		if (g->n_foreign_members > 1)
 			qsort(g->foreign_members, g->n_foreign_members, sizeof(ForeignMember),
 			      cmp_foreign);
 		for (size_t k = 0; k < g->n_foreign_members; k++) {
 			const char *f = g->foreign_members[k].name;
 			if (!*f || strchr(f, '/') || bdf_is_canonical(f))
-				return finalize_fail(ret_error,
-						     "groups[%zu].foreign_members: '%s' is not a non-PCI "
-						     "device name",
-						     gorig[j], f);
+				return finalize_fail(
+					ret_error,
+					"groups[%zu].foreign_members: '%s' is not a non-PCI "
+					"device name",
+					gorig[j], f);
 			if (k > 0 && streq(g->foreign_members[k - 1].name, f))
-				return finalize_fail(ret_error,
-						     "groups[%zu].foreign_members: '%s' listed twice",
-						     gorig[j], f);
+				return finalize_fail(
+					ret_error, "groups[%zu].foreign_members: '%s' listed twice",
+					gorig[j], f);
 		}
 		if (!g->member_bdfs)
 			continue;
@@ -259,9 +264,10 @@ int host_finalize(Host *h, char **ret_error) {
 			const char *b = g->member_bdfs[k];
 			const Device *d = host_find_device(h, b);
 			if (!d)
-				return finalize_fail(ret_error,
-						     "groups[%zu].devices[%zu]: no device '%s' on this host",
-						     gorig[j], k, b);
+				return finalize_fail(
+					ret_error,
+					"groups[%zu].devices[%zu]: no device '%s' on this host",
+					gorig[j], k, b);
 			if (d->iommu_group != g->number)
 				return finalize_fail(
 					ret_error,
@@ -269,9 +275,10 @@ int host_finalize(Host *h, char **ret_error) {
 					gorig[j], k, b, d->iommu_group, g->number);
 			for (size_t m = 0; m < k; m++)
 				if (streq(g->member_bdfs[m], b))
-					return finalize_fail(ret_error,
-							     "groups[%zu].devices[%zu]: '%s' listed twice",
-							     gorig[j], k, b);
+					return finalize_fail(
+						ret_error,
+						"groups[%zu].devices[%zu]: '%s' listed twice",
+						gorig[j], k, b);
 		}
 		if (n != g->n_members) {
 			/* Some device points at this group but the group does not list it. */
@@ -307,9 +314,10 @@ int host_finalize(Host *h, char **ret_error) {
 		d->bridge_path = strv_free(d->bridge_path);
 		for (const Device *p = d; p->parent; p = host_find_device(h, p->parent)) {
 			if (++steps > h->n_devices)
-				return finalize_fail(ret_error,
-						     "devices[%zu].parent: the parent chain of '%s' loops",
-						     dorig[i], d->bdf);
+				return finalize_fail(
+					ret_error,
+					"devices[%zu].parent: the parent chain of '%s' loops",
+					dorig[i], d->bdf);
 			if (strv_extend(&path, p->parent) < 0)
 				return -ENOMEM;
 		}

@@ -54,22 +54,22 @@ typedef struct Device {
 	uint16_t subsystem_vendor, subsystem_device;
 	uint32_t class; /* 24 bits: base, sub, prog-if */
 	uint8_t revision;
-	char *vendor_name; /* udev hwdb; NULL when unknown */
-	char *device_name; /* udev hwdb; NULL when unknown */
-	char *driver;      /* bound driver name; NULL when none */
-	int iommu_group;   /* -1 when the device has no IOMMU group */
-	Group *group;      /* NULL when iommu_group < 0 */
-	char *vfio_name;   /* "vfio3" (cdev under vfio-dev/), or NULL */
+	char *vendor_name;               /* udev hwdb; NULL when unknown */
+	char *device_name;               /* udev hwdb; NULL when unknown */
+	char *driver;                    /* bound driver name; NULL when none */
+	int iommu_group;                 /* -1 when the device has no IOMMU group */
+	Group *group;                    /* NULL when iommu_group < 0 */
+	char *vfio_name;                 /* "vfio3" (cdev under vfio-dev/), or NULL */
 	unsigned vfio_major, vfio_minor; /* dev_t of the cdev, valid when vfio_name */
-	bool noiommu;      /* the cdev is a noiommu one ("noiommu-vfioN") */
-	int numa_node;     /* -1 when unknown */
-	char *parent;      /* BDF of the upstream PCI device (bridge/port), NULL on a root bus */
+	bool noiommu;                    /* the cdev is a noiommu one ("noiommu-vfioN") */
+	int numa_node;                   /* -1 when unknown */
+	char *parent;       /* BDF of the upstream PCI device (bridge/port), NULL on a root bus */
 	char **bridge_path; /* upstream chain, nearest first (strv, may be NULL) */
 	/* SR-IOV */
 	int sriov_totalvfs; /* -1 when the device is not SR-IOV capable */
 	int sriov_numvfs;
-	char *physfn;  /* BDF of the PF when this is a VF, else NULL */
-	char **virtfn; /* BDFs of the VFs, in virtfnN order (strv, may be NULL) */
+	char *physfn;   /* BDF of the PF when this is a VF, else NULL */
+	char **virtfn;  /* BDFs of the VFs, in virtfnN order (strv, may be NULL) */
 	char **netdevs; /* interface names under net/ (strv, may be NULL) */
 	/* Reset: the methods sysfs reset_method lists, in the kernel's order of preference
 	 * ("device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"; strv, NULL when
@@ -104,16 +104,16 @@ struct Group {
 typedef enum Tristate { TRI_UNKNOWN = -1, TRI_NO = 0, TRI_YES = 1 } Tristate;
 
 typedef struct HostKernel {
-	char *release;     /* uname -r; NULL if unknown */
-	char *cmdline;     /* /proc/cmdline; NULL if unknown */
+	char *release;      /* uname -r; NULL if unknown */
+	char *cmdline;      /* /proc/cmdline; NULL if unknown */
 	char **iommu_units; /* /sys/class/iommu entries ("dmar0", "ivhd0"); NULL when none */
 	char *iommu_vendor; /* "intel", "amd", "arm-smmu", "virtio", "other"; NULL when none */
 	Tristate interrupt_remapping;
-	int address_width; /* IOMMU address width in bits when the host shows it, else 0 */
-	Tristate iommufd;  /* /dev/iommu present */
-	Tristate vfio_cdev; /* /dev/vfio/devices (CONFIG_VFIO_DEVICE_CDEV) */
-	Tristate vfio_pci;  /* vfio-pci driver registered (module loaded or built in) */
-	Tristate vfio_legacy; /* /dev/vfio/vfio container present */
+	int address_width;     /* IOMMU address width in bits when the host shows it, else 0 */
+	Tristate iommufd;      /* /dev/iommu present */
+	Tristate vfio_cdev;    /* /dev/vfio/devices (CONFIG_VFIO_DEVICE_CDEV) */
+	Tristate vfio_pci;     /* vfio-pci driver registered (module loaded or built in) */
+	Tristate vfio_legacy;  /* /dev/vfio/vfio container present */
 	Tristate noiommu_mode; /* vfio enable_unsafe_noiommu_mode=Y */
 } HostKernel;
 
@@ -189,8 +189,8 @@ const Device *host_find_device(const Host *h, const char *bdf);
 const Group *host_find_group(const Host *h, int number);
 
 /* Helpers on devices. */
-bool device_is_bridge(const Device *d);   /* PCI class 0x0604 (incl. root/downstream ports) */
-bool device_has_vfio(const Device *d);    /* bound to vfio-pci or a variant (has a cdev) */
+bool device_is_bridge(const Device *d);      /* PCI class 0x0604 (incl. root/downstream ports) */
+bool device_has_vfio(const Device *d);       /* bound to vfio-pci or a variant (has a cdev) */
 bool device_driver_is_vfio(const Device *d); /* its driver is vfio-pci or a variant */
 /* host_vfio_legacy_only: VFIO is reached through the legacy container (/dev/vfio/vfio) and
  * group nodes only: the host has no VFIO cdevs (a kernel without iommufd/cdev support). */

@@ -96,7 +96,8 @@ static inline void jw_put(Writer *w, const char *s, size_t len) {
 #define jw_lit(w, s) jw_put(w, s, sizeof(s) - 1)
 
 static void jw_indent(Writer *w, int level) {
-	static const char spaces[] = "                                                                ";
+	static const char spaces[] =
+		"                                                                ";
 	static const char tabs[] = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
 	if (!(w->flags & JSON_C_TO_STRING_PRETTY))
 		return;
@@ -112,18 +113,23 @@ static void jw_indent(Writer *w, int level) {
 /* Bytes json_escape_str() rewrites: control characters, '"', '\\' and '/', the last one
  * unless NOSLASHESCAPE (then jw_special_noslash applies). */
 static const bool jw_special[256] = {
-	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true, ['/'] = true,
+	[0x00 ... 0x1f] = true,
+	['"'] = true,
+	['\\'] = true,
+	['/'] = true,
 };
 static const bool jw_special_noslash[256] = {
-	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
+	[0x00 ... 0x1f] = true,
+	['"'] = true,
+	['\\'] = true,
 };
 
 /* json-c's json_escape_str(): the short escapes, \u00XX (lower case) for other control
  * characters, '/' unless NOSLASHESCAPE; everything else, UTF-8 included, as is. */
 static void jw_string(Writer *w, const char *s, size_t len) {
 	static const char hex[] = "0123456789abcdef";
-	const bool *special =
-		(w->flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? jw_special_noslash : jw_special;
+	const bool *special = (w->flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? jw_special_noslash
+									  : jw_special;
 	const unsigned char *u8 = (const unsigned char *)s;
 	size_t start = 0, i = 0;
 	jw_lit(w, "\"");
@@ -579,7 +585,8 @@ int json_to_doc(Doc *d, json_object *o, DocNode **ret) {
 		n = doc_double(d, json_object_get_double(o));
 		break;
 	case json_type_string:
-		n = doc_string_len(d, json_object_get_string(o), (size_t)json_object_get_string_len(o));
+		n = doc_string_len(d, json_object_get_string(o),
+				   (size_t)json_object_get_string_len(o));
 		break;
 	case json_type_object:
 		n = doc_object(d);

@@ -115,8 +115,8 @@ static int linux_ioas_destroy(Kernel *k, int iommufd, uint32_t id) {
 	return xioctl(iommufd, IOMMU_DESTROY, &cmd);
 }
 
-static int linux_ioas_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id,
-				  const IovaRange *ranges, size_t n) {
+static int linux_ioas_allow_iovas(Kernel *k, int iommufd, uint32_t ioas_id, const IovaRange *ranges,
+				  size_t n) {
 	if (n > UINT32_MAX)
 		return -EINVAL;
 	struct iommu_ioas_allow_iovas cmd = {

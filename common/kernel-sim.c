@@ -145,9 +145,9 @@ struct SimCtx {
 };
 
 typedef struct SimContainer {
-	unsigned refs;    /* the container file + groups set on it */
+	unsigned refs;     /* the container file + groups set on it */
 	unsigned n_groups; /* groups set on it */
-	bool iommu_set;   /* VFIO_SET_IOMMU done; undone when the last group leaves */
+	bool iommu_set;    /* VFIO_SET_IOMMU done; undone when the last group leaves */
 } SimContainer;
 
 typedef struct SimDev {
@@ -159,11 +159,11 @@ typedef struct SimDev {
 	bool gone;
 	SimFile *bound_file;
 	/* Topology and reset, for the VF-token and reset rules. */
-	char *parent;      /* the upstream device's BDF, NULL on a root bus */
-	char *physfn;      /* a VF's PF */
+	char *parent;       /* the upstream device's BDF, NULL on a root bus */
+	char *physfn;       /* a VF's PF */
 	bool sriov_capable; /* a PF (is_physfn): vfio-pci gives it a VF token */
 	bool reset_known, reset_function, reset_bus; /* reset_method: known, a function-level
-						       * method, a bus-level one */
+						      * method, a bus-level one */
 	/* A PF on vfio-pci: its VF token (vfio_pci_vf_token). The kernel starts it as a random
 	 * UUID nobody knows (uuid_gen in vfio_pci_vf_init): token_set is false until a user
 	 * sets one (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN). vf_users counts its VFs' open devices. */
@@ -202,12 +202,12 @@ struct SimFile {
 	int wd;     /* inotify watch on it: IN_CLOSE_WRITE = the last close, anywhere */
 	dev_t st_dev;
 	ino_t st_ino;
-	SimCtx *ctx;      /* IOMMUFD: its context; VFIO: the context it is bound to */
-	SimDev *dev;      /* VFIO, LEGACY_DEV */
-	SimObj *devobj;   /* VFIO when bound */
-	SimGroup *group;  /* GROUP, LEGACY_DEV */
+	SimCtx *ctx;             /* IOMMUFD: its context; VFIO: the context it is bound to */
+	SimDev *dev;             /* VFIO, LEGACY_DEV */
+	SimObj *devobj;          /* VFIO when bound */
+	SimGroup *group;         /* GROUP, LEGACY_DEV */
 	SimContainer *container; /* CONTAINER */
-	SimDev *vf_of;    /* an open VF counted in this PF's vf_users (VFIO, LEGACY_DEV) */
+	SimDev *vf_of;           /* an open VF counted in this PF's vf_users (VFIO, LEGACY_DEV) */
 };
 
 typedef struct Sim {
@@ -228,7 +228,7 @@ typedef struct Sim {
 	unsigned iommufd_serial;
 	unsigned container_serial;
 	int cap_sys_resource_override; /* -1: ask the process */
-	int inotify_fd; /* IN_CLOSE_WRITE of every file handed out */
+	int inotify_fd;                /* IN_CLOSE_WRITE of every file handed out */
 } Sim;
 
 static const KernelOps sim_ops;
@@ -298,7 +298,7 @@ static int sim_index_members(Sim *s) {
 	for (size_t i = 0; i < s->n_devs; i++) {
 		SimGroup key = { .number = s->devs[i]->group }, *kp = &key;
 		SimGroup **found = s->n_groups > 0 ? bsearch(&kp, sorted, s->n_groups,
-							      sizeof(*sorted), group_cmp)
+							     sizeof(*sorted), group_cmp)
 						   : NULL;
 		SimGroup *g = found ? *found : NULL;
 		if (!g)
@@ -1114,7 +1114,8 @@ static int sim_ioas_set_huge_pages(Kernel *k, int iommufd, uint32_t ioas_id, boo
 		return r;
 	if (!enable)
 		for (size_t i = 0; i < ioas->n_areas; i++)
-			if ((ioas->areas[i].start | (ioas->areas[i].last + 1)) & (SIM_PAGE_SIZE - 1))
+			if ((ioas->areas[i].start | (ioas->areas[i].last + 1)) &
+			    (SIM_PAGE_SIZE - 1))
 				return -EADDRINUSE;
 	ioas->no_huge_pages = !enable;
 	return 0;
@@ -1307,7 +1308,8 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 		else if (old && old->ioas == pt)
 			hwpt = old; /* the kernel tries the IOAS's domains, the current one first */
 		else
-			/* Reuse an automatic domain of this IOAS (all sim domains are compatible). */
+			/* Reuse an automatic domain of this IOAS (all sim domains are
+			 * compatible). */
 			for (size_t i = 0; i < c->n_objs && !hwpt; i++)
 				if (c->objs[i]->type == OBJ_HWPT && c->objs[i]->ioas == ioas)
 					hwpt = c->objs[i];
@@ -1374,7 +1376,8 @@ static int sim_device_attach(Kernel *k, int devfd, uint32_t pt_id, uint32_t *ret
 		for (size_t i = 0; g && move_resv && i < g->n_regions; i++)
 			if (g->regions[i].type != RESV_DIRECT_RELAXABLE &&
 			    ioas_resv_add(ioas, g->regions[i].start, g->regions[i].end, mv) < 0)
-				return -ENOMEM; /* leaves extra reservations: fail-safe, not exact */
+				return -ENOMEM; /* leaves extra reservations: fail-safe, not
+						 * exact */
 		if (old && move_resv)
 			ioas_resv_remove_owner(old->ioas, mv);
 		hwpt->users++;
@@ -1900,7 +1903,7 @@ static int sim_copy_host(Sim *s, const Host *h) {
 			return r;
 	}
 	const HostKernel *hk = &h->kernel;
-	s->api = hk->iommufd == TRI_YES	      ? KERNEL_API_IOMMUFD
+	s->api = hk->iommufd == TRI_YES       ? KERNEL_API_IOMMUFD
 		 : hk->vfio_legacy == TRI_YES ? KERNEL_API_LEGACY
 					      : KERNEL_API_NONE;
 	s->vfio_legacy = hk->vfio_legacy == TRI_YES;

@@ -39,7 +39,7 @@ typedef enum KernelApi {
 } KernelApi;
 
 typedef struct KernelHwInfo {
-	uint32_t data_type; /* IOMMU_HW_INFO_TYPE_* */
+	uint32_t data_type;    /* IOMMU_HW_INFO_TYPE_* */
 	uint64_t capabilities; /* IOMMU_HW_CAP_* */
 	uint8_t max_pasid_log2;
 } KernelHwInfo;

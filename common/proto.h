@@ -40,20 +40,20 @@
 #define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
 /* Limits (client-controlled quantities). */
-#define IOASID_MAX_MESSAGE (64 * 1024)      /* bytes of one request, NUL included */
-#define IOASID_MAX_JSON_DEPTH 8             /* nesting of a request */
-#define IOASID_MAX_REPLY (16 * 1024 * 1024) /* bytes of one reply (ListDevices on big hosts) */
+#define IOASID_MAX_MESSAGE (64 * 1024)        /* bytes of one request, NUL included */
+#define IOASID_MAX_JSON_DEPTH 8               /* nesting of a request */
+#define IOASID_MAX_REPLY (16 * 1024 * 1024)   /* bytes of one reply (ListDevices on big hosts) */
 #define IOASID_MAX_QUEUED_BYTES (1024 * 1024) /* queued reply bytes before reading pauses */
-#define IOASID_MAX_PENDING_REPLIES 16       /* queued replies per connection */
-#define IOASID_MAX_FD_REPLIES 1             /* fd-bearing replies outstanding per connection */
+#define IOASID_MAX_PENDING_REPLIES 16         /* queued replies per connection */
+#define IOASID_MAX_FD_REPLIES 1               /* fd-bearing replies outstanding per connection */
 #define IOASID_MAX_CONNECTIONS_PER_UID 64
 #define IOASID_MAX_CONNECTIONS 1024
-#define IOASID_IDLE_TIMEOUT_SEC 30          /* no complete request within this: disconnect */
-#define IOASID_STAGE_TIMEOUT_SEC 600        /* a staged context not acquired by then is dropped */
+#define IOASID_IDLE_TIMEOUT_SEC 30           /* no complete request within this: disconnect */
+#define IOASID_STAGE_TIMEOUT_SEC 600         /* a staged context not acquired by then is dropped */
 #define IOASID_STAGE_TIMEOUT_MAX (7 * 86400) /* the longest a Stage call or the config may ask */
-#define IOASID_SEND_TIMEOUT_SEC 10          /* reply not drained by the peer within this */
+#define IOASID_SEND_TIMEOUT_SEC 10           /* reply not drained by the peer within this */
 #define IOASID_MAX_DEVICES_PER_REQUEST 64
-#define IOASID_MAX_FDS_PER_REPLY 128        /* below SCM_MAX_FD (253) */
+#define IOASID_MAX_FDS_PER_REPLY 128 /* below SCM_MAX_FD (253) */
 #define IOASID_MAX_LEASES 4096
 
 /* Exit codes of ioasidctl (documented in ioasidctl(8)). */

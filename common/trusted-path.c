@@ -151,8 +151,8 @@ static int open_file(Walk *w, int dfd, const struct stat *dst, const char *name,
 			      "has %lu hard links and is in a directory others can write: one of "
 			      "them may not be root's doing",
 			      (unsigned long)st->st_nlink);
-	_cleanup_close_ int fd =
-		openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = openat(dfd, name,
+					O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return refuse(w, -errno, component, "cannot be opened: %m");
 	struct stat fst;

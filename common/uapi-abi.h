@@ -63,8 +63,8 @@
 #define IOASID_NR_VFIO_DEVICE_RESET 111
 #define IOASID_NR_VFIO_DEVICE_GET_PCI_HOT_RESET_INFO 112
 #define IOASID_NR_VFIO_DEVICE_PCI_HOT_RESET 113
-#define IOASID_NR_VFIO_IOMMU_GET_INFO 112 /* on a container fd */
-#define IOASID_NR_VFIO_IOMMU_MAP_DMA 113  /* on a container fd */
+#define IOASID_NR_VFIO_IOMMU_GET_INFO 112  /* on a container fd */
+#define IOASID_NR_VFIO_IOMMU_MAP_DMA 113   /* on a container fd */
 #define IOASID_NR_VFIO_IOMMU_UNMAP_DMA 114 /* on a container fd */
 #define IOASID_NR_VFIO_DEVICE_FEATURE 117
 #define IOASID_NR_VFIO_DEVICE_BIND_IOMMUFD 118

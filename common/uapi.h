@@ -552,12 +552,11 @@ struct vfio_iommu_type1_dma_unmap {
 /* Compile-time checks against uapi-abi.h (uapi-facts.md section 7).                      */
 
 #define UAPI_ASSERT_SIZE(s, n) static_assert(sizeof(struct s) == (n), "sizeof(struct " #s ")")
-#define UAPI_ASSERT_ALIGN(s, n)                                                                    \
-	static_assert(_Alignof(struct s) == (n), "alignof(struct " #s ")")
+#define UAPI_ASSERT_ALIGN(s, n) static_assert(_Alignof(struct s) == (n), "alignof(struct " #s ")")
 #define UAPI_ASSERT_OFF(s, f, n)                                                                   \
 	static_assert(offsetof(struct s, f) == (n), "offsetof(struct " #s ", " #f ")")
 #define UAPI_ASSERT_IOCTL(name, nr)                                                                \
-	static_assert((name) == IOASID_IOCTL(nr), #name " value");                                \
+	static_assert((name) == IOASID_IOCTL(nr), #name " value");                                 \
 	static_assert(_IOC_TYPE(name) == ';' && _IOC_NR(name) == (nr) && _IOC_SIZE(name) == 0,     \
 		      #name " encoding")
 
@@ -661,7 +660,8 @@ UAPI_ASSERT_OFF(iommu_ioas_unmap, length, IOASID_OFFSETOF_IOMMU_IOAS_UNMAP_LENGT
 UAPI_ASSERT_OFF(iommu_option, op, IOASID_OFFSETOF_IOMMU_OPTION_OP);
 UAPI_ASSERT_OFF(iommu_option, object_id, IOASID_OFFSETOF_IOMMU_OPTION_OBJECT_ID);
 UAPI_ASSERT_OFF(iommu_option, val64, IOASID_OFFSETOF_IOMMU_OPTION_VAL64);
-UAPI_ASSERT_OFF(iommu_ioas_iova_ranges, num_iovas, IOASID_OFFSETOF_IOMMU_IOAS_IOVA_RANGES_NUM_IOVAS);
+UAPI_ASSERT_OFF(iommu_ioas_iova_ranges, num_iovas,
+		IOASID_OFFSETOF_IOMMU_IOAS_IOVA_RANGES_NUM_IOVAS);
 UAPI_ASSERT_OFF(iommu_ioas_iova_ranges, allowed_iovas,
 		IOASID_OFFSETOF_IOMMU_IOAS_IOVA_RANGES_ALLOWED_IOVAS);
 UAPI_ASSERT_OFF(iommu_ioas_iova_ranges, out_iova_alignment,
@@ -680,7 +680,8 @@ UAPI_ASSERT_OFF(iommu_hw_info, out_max_pasid_log2,
 UAPI_ASSERT_OFF(iommu_hw_info, out_capabilities, IOASID_OFFSETOF_IOMMU_HW_INFO_OUT_CAPABILITIES);
 UAPI_ASSERT_OFF(iommu_hw_info_vtd, cap_reg, IOASID_OFFSETOF_IOMMU_HW_INFO_VTD_CAP_REG);
 UAPI_ASSERT_OFF(iommu_hw_info_vtd, ecap_reg, IOASID_OFFSETOF_IOMMU_HW_INFO_VTD_ECAP_REG);
-UAPI_ASSERT_OFF(vfio_device_bind_iommufd, iommufd, IOASID_OFFSETOF_VFIO_DEVICE_BIND_IOMMUFD_IOMMUFD);
+UAPI_ASSERT_OFF(vfio_device_bind_iommufd, iommufd,
+		IOASID_OFFSETOF_VFIO_DEVICE_BIND_IOMMUFD_IOMMUFD);
 UAPI_ASSERT_OFF(vfio_device_bind_iommufd, out_devid,
 		IOASID_OFFSETOF_VFIO_DEVICE_BIND_IOMMUFD_OUT_DEVID);
 UAPI_ASSERT_OFF(vfio_device_bind_iommufd, token_uuid_ptr,
@@ -745,7 +746,7 @@ UAPI_ASSERT_IOCTL(VFIO_DEVICE_DETACH_IOMMUFD_PT, IOASID_NR_VFIO_DEVICE_DETACH_IO
 
 /* On asm-generic ioctl encodings (x86, arm64, riscv, s390, loongarch) _IOC_NONE is 0 and the
  * values are plain 0x3b00 | nr, as the facts sheet lists them. */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__riscv) ||    \
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__riscv) ||        \
 	defined(__s390__) || defined(__loongarch__)
 static_assert(IOMMU_DESTROY == 0x3b80, "IOMMU_DESTROY");
 static_assert(IOMMU_IOAS_MAP == 0x3b85, "IOMMU_IOAS_MAP");

@@ -63,8 +63,8 @@ int proc_read_memlock(pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard);
 
 /* strv helpers (NULL-terminated char* arrays). */
 size_t strv_length(char *const *l);
-int strv_push(char ***l, char *value);          /* takes value; -ENOMEM */
-int strv_extend(char ***l, const char *value);  /* copies value; -ENOMEM */
+int strv_push(char ***l, char *value);         /* takes value; -ENOMEM */
+int strv_extend(char ***l, const char *value); /* copies value; -ENOMEM */
 bool strv_contains(char *const *l, const char *s);
 char **strv_copy(char *const *l);
 void strv_sort(char **l);

@@ -410,8 +410,7 @@ static int queue_text(VarlinkStream *s, char *text, size_t size, size_t sent, co
 	return 0;
 }
 
-int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
-			   size_t n_fds) {
+int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds) {
 	assert(s);
 	assert(message);
 	char *text;
@@ -423,8 +422,7 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 }
 
 /* One sendmsg() of data with fds attached (none when n_fds is 0). */
-static ssize_t send_with_fds(int fd, const char *data, size_t size, const int *fds,
-			     size_t n_fds) {
+static ssize_t send_with_fds(int fd, const char *data, size_t size, const int *fds, size_t n_fds) {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * VARLINK_MAX_FDS_PER_READ)];
@@ -662,8 +660,8 @@ static bool method_name_valid(const char *s) {
 /* What a reply without parameters gets: a stable empty object. */
 static const DocNode empty_object = { .type = DOC_OBJECT };
 
-int varlink_parse_call(const DocNode *msg, const char **ret_method,
-		       const DocNode **ret_parameters, unsigned *ret_flags) {
+int varlink_parse_call(const DocNode *msg, const char **ret_method, const DocNode **ret_parameters,
+		       unsigned *ret_flags) {
 	if (doc_type(msg) != DOC_OBJECT)
 		return -EBADMSG;
 	const char *method = NULL;
@@ -705,8 +703,8 @@ int varlink_parse_call(const DocNode *msg, const char **ret_method,
 	return 0;
 }
 
-int varlink_parse_reply(const DocNode *msg, const char **ret_error,
-			const DocNode **ret_parameters, bool *ret_continues) {
+int varlink_parse_reply(const DocNode *msg, const char **ret_error, const DocNode **ret_parameters,
+			bool *ret_continues) {
 	if (doc_type(msg) != DOC_OBJECT)
 		return -EBADMSG;
 	const char *error = NULL;
@@ -780,8 +778,8 @@ static int wait_fd(int fd, short events, int64_t deadline) {
 	}
 }
 
-int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_message,
-				int **ret_fds, size_t *ret_n_fds) {
+int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_message, int **ret_fds,
+				size_t *ret_n_fds) {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	for (;;) {
 		int r = varlink_stream_next(s, ret_message, ret_fds, ret_n_fds);
@@ -803,9 +801,8 @@ int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_mess
 
 /* The second half of a call: flush what send left queued, wait for the one reply and take
  * it apart (see varlink_stream_call_doc()). r is what the send returned. */
-static int call_finish(VarlinkStream *s, int r, int64_t deadline, char **ret_error,
-		       Doc **ret_reply, const DocNode **ret_parameters, int **ret_fds,
-		       size_t *ret_n_fds) {
+static int call_finish(VarlinkStream *s, int r, int64_t deadline, char **ret_error, Doc **ret_reply,
+		       const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
 	while (r == 0) {
 		r = wait_fd(s->fd, POLLOUT, deadline);
 		if (r < 0)

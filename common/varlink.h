@@ -129,8 +129,7 @@ bool varlink_stream_has_message(const VarlinkStream *s);
  * above the output limit, see varlink_stream_set_max_output()), -ENOMEM, -errno from fcntl() (the
  * queue is unchanged on failure).
  */
-int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds,
-			   size_t n_fds);
+int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds);
 
 /*
  * varlink_stream_send: enqueue + flush in one, for a writer that flushes at once anyway.
@@ -144,8 +143,7 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds);
 /* varlink_stream_send() for a message built as a document (an object node): the same
  * bytes, without json-c objects on the path (the daemon's Acquire reply). */
-int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int *fds,
-			    size_t n_fds);
+int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int *fds, size_t n_fds);
 
 /*
  * varlink_stream_flush: sends queued data with sendmsg(MSG_NOSIGNAL|MSG_DONTWAIT) until
@@ -194,8 +192,8 @@ int varlink_build_error(const char *error, json_object *parameters, json_object 
  * never NULL (an empty object when the call has none).
  * Returns 0 or -EBADMSG.
  */
-int varlink_parse_call(const DocNode *msg, const char **ret_method,
-		       const DocNode **ret_parameters, unsigned *ret_flags);
+int varlink_parse_call(const DocNode *msg, const char **ret_method, const DocNode **ret_parameters,
+		       unsigned *ret_flags);
 
 /*
  * varlink_parse_reply: validates a reply or error. *ret_error is the error name or NULL
@@ -203,8 +201,8 @@ int varlink_parse_call(const DocNode *msg, const char **ret_method,
  * absent, so it is never NULL; borrowed from msg); *ret_continues the "continues" flag.
  * Returns 0 or -EBADMSG.
  */
-int varlink_parse_reply(const DocNode *msg, const char **ret_error,
-			const DocNode **ret_parameters, bool *ret_continues);
+int varlink_parse_reply(const DocNode *msg, const char **ret_error, const DocNode **ret_parameters,
+			bool *ret_continues);
 
 /*
  * varlink_connect: connects a blocking AF_UNIX SOCK_STREAM socket (SOCK_CLOEXEC) to path.
@@ -217,8 +215,8 @@ int varlink_connect(const char *path);
  * timeout_ms passed (-1 = forever). Same outputs as varlink_stream_next().
  * Returns 0, -ETIMEDOUT, -ECONNRESET at EOF, or an error of fill()/next().
  */
-int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_message,
-				int **ret_fds, size_t *ret_n_fds);
+int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_message, int **ret_fds,
+				size_t *ret_n_fds);
 
 /*
  * varlink_stream_call: the blocking client convenience. Sends one call (method, parameters:

@@ -200,8 +200,8 @@ static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
 	assert(d->driver);
 	/* The reason names the device as "10de:1aef Audio device" (ids and class name). */
 	device_ids(d, ids);
-	reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
-			 d->driver, ", a host driver");
+	reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ", d->driver,
+			 ", a host driver");
 	fix = strjoin(modprobe, "ioasidctl bind ", d->bdf);
 	fix_sysfs = strjoin(modprobe, "echo vfio-pci > /sys/bus/pci/devices/", d->bdf,
 			    "/driver_override; echo ", d->bdf, " > /sys/bus/pci/devices/", d->bdf,
@@ -241,12 +241,14 @@ static int blocker_fill_foreign(const Group *g, const ForeignMember *f, Blocker 
 
 	snprintf(num, sizeof(num), "%d", g->number);
 	if (!f->driver_known) {
-		reason = strjoin(f->name, " (", bus, " device, not PCI) is in the group and the "
-			       "snapshot does not say its driver (written before drivers of non-PCI "
-			       "members were recorded)");
+		reason = strjoin(
+			f->name, " (", bus,
+			" device, not PCI) is in the group and the "
+			"snapshot does not say its driver (written before drivers of non-PCI "
+			"members were recorded)");
 		fix = strdup("ioasidctl snapshot (a new one records the driver)");
-		fix_sysfs = strjoin("readlink /sys/kernel/iommu_groups/", num, "/devices/",
-				    f->name, "/driver");
+		fix_sysfs = strjoin("readlink /sys/kernel/iommu_groups/", num, "/devices/", f->name,
+				    "/driver");
 	} else {
 		const char *vfio = bus_vfio_driver(f->bus);
 		reason = strjoin(f->name, " (", bus, " device, not PCI) is on ", f->driver,
@@ -302,11 +304,12 @@ static int member_notes(const Host *h, const Device *d, bool blocking, char ***n
 	if (d->physfn) {
 		const Device *pf = find_device(h, d->physfn);
 		if (pf && viability_member_state(pf) == MEMBER_HOST_DRIVER) {
-			r = note_add(notes,
-				     "%s is an SR-IOV VF of %s, which is on %s, a host driver: the PF "
-				     "driver still controls the VF (MAC, VLAN, reset) and unbinding "
-				     "it removes the VF",
-				     d->bdf, pf->bdf, pf->driver);
+			r = note_add(
+				notes,
+				"%s is an SR-IOV VF of %s, which is on %s, a host driver: the PF "
+				"driver still controls the VF (MAC, VLAN, reset) and unbinding "
+				"it removes the VF",
+				d->bdf, pf->bdf, pf->driver);
 			if (r < 0)
 				return r;
 		}

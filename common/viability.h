@@ -16,12 +16,12 @@ typedef enum Verdict {
 } Verdict;
 
 typedef enum MemberState {
-	MEMBER_VFIO,      /* vfio-pci or a variant driver (has a vfio-dev child) */
-	MEMBER_PCI_STUB,  /* pci-stub */
-	MEMBER_NO_DRIVER, /* unbound */
-	MEMBER_BRIDGE,    /* PCI bridge / root or downstream port: does not block */
+	MEMBER_VFIO,        /* vfio-pci or a variant driver (has a vfio-dev child) */
+	MEMBER_PCI_STUB,    /* pci-stub */
+	MEMBER_NO_DRIVER,   /* unbound */
+	MEMBER_BRIDGE,      /* PCI bridge / root or downstream port: does not block */
 	MEMBER_HOST_DRIVER, /* on a normal host driver: blocks */
-	MEMBER_UNKNOWN,   /* a non-PCI member whose driver the source did not say: blocks */
+	MEMBER_UNKNOWN,     /* a non-PCI member whose driver the source did not say: blocks */
 } MemberState;
 
 typedef struct Blocker {

@@ -94,8 +94,8 @@ static const OptionInfo option_info[_OPT_MAX] = {
 /* A verb's options are a bit set. */
 static_assert(_OPT_MAX <= 32, "Verb.options holds one bit per option");
 #define O(x) (UINT32_C(1) << (x))
-#define OPTS_ACQUIRE                                                                          \
-	(O(OPT_DEVICE) | O(OPT_IOMMU_GROUP) | O(OPT_POOL) | O(OPT_COUNT) | O(OPT_MODE) |      \
+#define OPTS_ACQUIRE                                                                               \
+	(O(OPT_DEVICE) | O(OPT_IOMMU_GROUP) | O(OPT_POOL) | O(OPT_COUNT) | O(OPT_MODE) |           \
 	 O(OPT_LAYOUT) | O(OPT_LIFETIME) | O(OPT_SOCKET))
 
 /* One row per verb, or per sub-command of a verb that has them (sub: the word after the
@@ -151,8 +151,8 @@ static const Verb verbs[] = {
 	{ "policy", "explain", verb_policy,
 	  "policy explain --user USER --device BDF [--group G] [--unit U] [--cgroup P]",
 	  "Explain the decision for a request",
-	  O(OPT_USER) | O(OPT_GROUP) | O(OPT_UNIT) | O(OPT_CGROUP) | O(OPT_LABEL) |
-		  O(OPT_DEVICE) | O(OPT_MODE) | O(OPT_LAYOUT) | O(OPT_CONFIG) | O(OPT_HOST) },
+	  O(OPT_USER) | O(OPT_GROUP) | O(OPT_UNIT) | O(OPT_CGROUP) | O(OPT_LABEL) | O(OPT_DEVICE) |
+		  O(OPT_MODE) | O(OPT_LAYOUT) | O(OPT_CONFIG) | O(OPT_HOST) },
 	{ "layout", "list", verb_layout, "layout list", "List the policy's IOAS layouts",
 	  O(OPT_CONFIG) },
 	{ "layout", "show", verb_layout, "layout show NAME", "Show one IOAS layout",
@@ -296,7 +296,8 @@ static int parse_argv(int argc, char **argv) {
 			else if (streq(optarg, "off"))
 				arg_json = JSON_OFF;
 			else
-				return ioasidctl_error(-EXIT_USAGE, "Unknown --json mode '%s'", optarg);
+				return ioasidctl_error(-EXIT_USAGE, "Unknown --json mode '%s'",
+						       optarg);
 			break;
 		case OPT_NO_LEGEND:
 			arg_legend = false;
@@ -319,13 +320,15 @@ static int parse_argv(int argc, char **argv) {
 		case OPT_MODE:
 			if (policy_mode_from_string(optarg) < 0)
 				return ioasidctl_error(-EXIT_USAGE,
-						       "Unknown mode '%s' (attached or unbound)", optarg);
+						       "Unknown mode '%s' (attached or unbound)",
+						       optarg);
 			arg_mode = optarg;
 			break;
 		case OPT_DEVICE: {
 			char bdf[BDF_MAX];
 			if (bdf_parse(optarg, bdf) < 0)
-				return ioasidctl_error(-EXIT_USAGE, "'%s' is not a PCI address", optarg);
+				return ioasidctl_error(-EXIT_USAGE, "'%s' is not a PCI address",
+						       optarg);
 			if (strv_extend(&arg_devices, bdf) < 0)
 				return ioasidctl_error(-1, "Out of memory");
 			break;
@@ -333,8 +336,8 @@ static int parse_argv(int argc, char **argv) {
 		case OPT_IOMMU_GROUP:
 			r = num_parse_u64(optarg, INT32_MAX, &v);
 			if (r < 0)
-				return ioasidctl_error(-EXIT_USAGE, "'%s' is not an IOMMU group number",
-						       optarg);
+				return ioasidctl_error(-EXIT_USAGE,
+						       "'%s' is not an IOMMU group number", optarg);
 			arg_iommu_group = (int)v;
 			break;
 		case OPT_POOL:
@@ -373,9 +376,9 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case OPT_LIFETIME:
 			if (policy_lifetime_from_string(optarg) < 0)
-				return ioasidctl_error(-EXIT_USAGE,
-						       "Unknown lifetime '%s' (connection or process)",
-						       optarg);
+				return ioasidctl_error(
+					-EXIT_USAGE,
+					"Unknown lifetime '%s' (connection or process)", optarg);
 			arg_lifetime = optarg;
 			break;
 		case OPT_RESET:
@@ -406,7 +409,8 @@ static int parse_argv(int argc, char **argv) {
 			if (!strstr(optarg, "vfio") || strchr(optarg, '/') || strlen(optarg) > 64)
 				return ioasidctl_error(-EXIT_USAGE,
 						       "'%s' is not a VFIO driver (vfio-pci or a "
-						       "vfio variant driver)", optarg);
+						       "vfio variant driver)",
+						       optarg);
 			arg_driver = optarg;
 			break;
 		case OPT_DRY_RUN:
@@ -443,8 +447,9 @@ static int check_options(const char *name, const Verb *verb) {
 			return ioasidctl_error(EXIT_USAGE,
 					       "'%s%s%s' does not take --%s (see 'ioasidctl %s%s%s "
 					       "--help')",
-					       name, sub ? " " : "", strempty(sub), option_info[o].name,
-					       name, sub ? " " : "", strempty(sub));
+					       name, sub ? " " : "", strempty(sub),
+					       option_info[o].name, name, sub ? " " : "",
+					       strempty(sub));
 	return 0;
 }
 

@@ -32,7 +32,7 @@ static json_object *findings_json(const BindFindings *f) {
 			break;
 		json_object_object_add(o, "device", json_object_new_string(x->bdf));
 		json_object_object_add(
-		        o, "kind", json_object_new_string(bind_finding_kind_to_string(x->kind)));
+			o, "kind", json_object_new_string(bind_finding_kind_to_string(x->kind)));
 		json_object_object_add(o, "object", json_object_new_string(x->object));
 		json_object_object_add(o, "upper", jstr_or_null(x->upper));
 		json_object_object_add(o, "detail", jstr_or_null(x->detail));
@@ -43,7 +43,7 @@ static json_object *findings_json(const BindFindings *f) {
 }
 
 static json_object *plan_json(const BindPlan *p, const BindFindings *f, const char *target,
-                              const char *result) {
+			      const char *result) {
 	json_object *o = json_object_new_object(), *m = json_object_new_array();
 	if (!o || !m) {
 		json_object_put(o);
@@ -64,7 +64,7 @@ static json_object *plan_json(const BindPlan *p, const BindFindings *f, const ch
 		json_object_object_add(e, "device", json_object_new_string(x->bdf));
 		json_object_object_add(e, "driver", jstr_or_null(x->driver));
 		json_object_object_add(e, "action",
-		                       json_object_new_string(bind_action_to_string(x->action)));
+				       json_object_new_string(bind_action_to_string(x->action)));
 		json_object_object_add(e, "vfio", jstr_or_null(x->vfio));
 		json_object_array_add(m, e);
 	}
@@ -104,17 +104,17 @@ static void findings_print(FILE *f, const BindFindings *x) {
 }
 
 int verb_bind(int argc, char **argv) {
-	_cleanup_(bind_plan_done) BindPlan p = {.group = -1};
+	_cleanup_(bind_plan_done) BindPlan p = { .group = -1 };
 	_cleanup_(bind_findings_done) BindFindings f = {};
 	_cleanup_free_ char *error = NULL;
 	BindCheck *check = NULL;
-	BindContext ctx = {.root = arg_root};
+	BindContext ctx = { .root = arg_root };
 	size_t moves = 0;
 	int r;
 
 	if (argc != 2)
 		return ioasidctl_error(EXIT_USAGE,
-		                       "Verb 'bind' takes one BDF or IOMMU group number");
+				       "Verb 'bind' takes one BDF or IOMMU group number");
 	if (!arg_dry_run && geteuid() != 0)
 		return ioasidctl_error(1, "Binding drivers needs root (--dry-run does not)");
 
@@ -128,9 +128,9 @@ int verb_bind(int argc, char **argv) {
 	r = bind_check_new(arg_root, &check);
 	if (r < 0)
 		return ioasidctl_error(1,
-		                       "Cannot read the network tables and mounts to check the "
-		                       "devices: %s",
-		                       strerror(-r));
+				       "Cannot read the network tables and mounts to check the "
+				       "devices: %s",
+				       strerror(-r));
 	for (size_t i = 0; i < p.n_members && r >= 0; i++)
 		if (p.members[i].action == BIND_MOVE) {
 			moves++;
@@ -160,7 +160,7 @@ int verb_bind(int argc, char **argv) {
 		       moves == 0  ? "Nothing to move."
 		       : f.n == 0  ? "No findings: binding would proceed."
 		       : arg_force ? "Binding would proceed (--force)."
-		                   : "Binding would be refused (--force binds anyway).");
+				   : "Binding would be refused (--force binds anyway).");
 		return 0;
 	}
 
@@ -172,15 +172,15 @@ int verb_bind(int argc, char **argv) {
 		} else
 			findings_print(stderr, &f);
 		return ioasidctl_error(
-		        EXIT_NOT_VIABLE,
-		        "Refusing to bind %s: %zu finding%s %s (--force binds anyway)", argv[1],
-		        f.n, f.n == 1 ? "" : "s", arg_json ? "in the JSON output" : "above");
+			EXIT_NOT_VIABLE,
+			"Refusing to bind %s: %zu finding%s %s (--force binds anyway)", argv[1],
+			f.n, f.n == 1 ? "" : "s", arg_json ? "in the JSON output" : "above");
 	}
 
 	r = bind_execute(&ctx, &p, &error);
 	if (r < 0)
 		return ioasidctl_error(1, "Binding failed, nothing is left changed: %s",
-		                       error ? error : strerror(-r));
+				       error ? error : strerror(-r));
 	if (arg_json) {
 		_cleanup_json_ json_object *o = plan_json(&p, &f, argv[1], "bound");
 		if (!o)
@@ -210,7 +210,7 @@ static int restore_targets(const char *target, char ***ret) {
 	r = bind_records_list(arg_root, &all);
 	if (r < 0)
 		return ioasidctl_error(-1, "Cannot read the records of bound devices: %s",
-		                       strerror(-r));
+				       strerror(-r));
 	if (!target) {
 		*ret = TAKE_PTR(all);
 		return 0;
@@ -218,13 +218,14 @@ static int restore_targets(const char *target, char ***ret) {
 	if (bdf_parse(target, bdf) >= 0) {
 		if (!strv_contains(all, bdf))
 			return ioasidctl_error(-1, "%s was not bound by ioasidctl (no record)",
-			                       bdf);
+					       bdf);
 		if (strv_extend(&out, bdf) < 0)
 			return -ENOMEM;
 	} else if (num_parse_u64(target, INT32_MAX, &n) >= 0) {
 		for (char **s = all; s && *s; s++) {
-			_cleanup_free_ char *path = strjoin(
-			        strempty(arg_root), "/sys/bus/pci/devices/", *s, "/iommu_group");
+			_cleanup_free_ char *path = strjoin(strempty(arg_root),
+							    "/sys/bus/pci/devices/", *s,
+							    "/iommu_group");
 			_cleanup_free_ char *group = NULL;
 			if (!path)
 				return -ENOMEM;
@@ -233,12 +234,13 @@ static int restore_targets(const char *target, char ***ret) {
 				return -ENOMEM;
 		}
 		if (!out)
-			return ioasidctl_error(
-			        -1, "No device of IOMMU group %s was bound by ioasidctl", target);
+			return ioasidctl_error(-1,
+					       "No device of IOMMU group %s was bound by ioasidctl",
+					       target);
 	} else
 		return ioasidctl_error(-EXIT_USAGE,
-		                       "'%s' is neither a PCI address nor an IOMMU group number",
-		                       target);
+				       "'%s' is neither a PCI address nor an IOMMU group number",
+				       target);
 	*ret = TAKE_PTR(out);
 	return 0;
 }
@@ -246,12 +248,12 @@ static int restore_targets(const char *target, char ***ret) {
 int verb_restore(int argc, char **argv) {
 	_cleanup_strv_free_ char **targets = NULL;
 	_cleanup_json_ json_object *restored = NULL, *failed = NULL;
-	BindContext ctx = {.root = arg_root};
+	BindContext ctx = { .root = arg_root };
 	int r, ret = 0;
 
 	if (arg_all ? argc != 1 : argc != 2)
 		return ioasidctl_error(
-		        EXIT_USAGE, "Verb 'restore' takes one BDF or IOMMU group number, or --all");
+			EXIT_USAGE, "Verb 'restore' takes one BDF or IOMMU group number, or --all");
 	if (geteuid() != 0)
 		return ioasidctl_error(1, "Restoring drivers needs root");
 	r = restore_targets(arg_all ? NULL : argv[1], &targets);
@@ -272,13 +274,13 @@ int verb_restore(int argc, char **argv) {
 		if (r < 0) {
 			ret = 1;
 			json_object_object_add(
-			        o, "error", json_object_new_string(error ? error : strerror(-r)));
+				o, "error", json_object_new_string(error ? error : strerror(-r)));
 			json_object_array_add(failed, o);
 			fprintf(stderr, "ioasidctl: Cannot restore %s\n", error ? error : *s);
 			continue;
 		}
 		json_object_object_add(o, "driver",
-		                       isempty(driver) ? NULL : json_object_new_string(driver));
+				       isempty(driver) ? NULL : json_object_new_string(driver));
 		json_object_array_add(restored, o);
 		if (!arg_json)
 			printf("%s: back on %s\n", *s, isempty(driver) ? "no driver" : driver);

@@ -295,8 +295,7 @@ static void add_bind_record(DocNode *o, const char *bdf) {
 	jadd(o, "ioasidctl_bind", b);
 }
 
-static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v,
-				   bool in_group) {
+static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v, bool in_group) {
 	DocNode *o = jobj_sized(20); /* its keys below */
 	if (!o)
 		return NULL;
@@ -421,7 +420,8 @@ static DocNode *group_to_json(const Host *h, const Group *g, bool identity_note)
 	}
 	if (identity_note && group_is_identity(g)) {
 		char *note = NULL;
-		if (viability_identity_note(&g->number, 1, &note) < 0 || strv_push(&v.notes, note) < 0) {
+		if (viability_identity_note(&g->number, 1, &note) < 0 ||
+		    strv_push(&v.notes, note) < 0) {
 			free(note);
 			oom = true;
 			return NULL;
@@ -551,7 +551,8 @@ static void print_reasons(DocNode *g, const char *indent) {
 }
 
 static void print_no_iommu(DocNode *iommu, size_t n_devices) {
-	printf("No IOMMU groups: the IOMMU is off or absent. %s\n", strempty(jget_str(iommu, "hint")));
+	printf("No IOMMU groups: the IOMMU is off or absent. %s\n",
+	       strempty(jget_str(iommu, "hint")));
 	if (n_devices > 0)
 		printf("%zu PCI device%s no IOMMU group and cannot be assigned "
 		       "(see 'ioasidctl devices').\n",
@@ -592,8 +593,8 @@ static void render_groups(DocNode *doc) {
 			bool last = j + 1 == n_rows;
 			char label[256];
 			device_label(d, label, sizeof(label));
-			printf("%s %s [%s:%s] %s  drv=%s", last ? glyph_tree_last() : glyph_tree_mid(),
-			       jget_str(d, "bdf"),
+			printf("%s %s [%s:%s] %s  drv=%s",
+			       last ? glyph_tree_last() : glyph_tree_mid(), jget_str(d, "bdf"),
 			       jget_str(d, "vendor"), jget_str(d, "device"), label,
 			       jget_str(d, "driver") ?: "none");
 			if (jget_str(d, "vfio_cdev"))
@@ -614,11 +615,13 @@ static void render_groups(DocNode *doc) {
 		for (size_t j = 0; j < jlen(fm); j++) {
 			DocNode *f = jat(fm, j);
 			bool last = jlen(devs) + j + 1 == n_rows;
-			printf("%s %s (%s device, not PCI)  drv=%s", last ? glyph_tree_last() : glyph_tree_mid(),
-			       jget_str(f, "name"), jget_str(f, "bus") ?: "unknown bus",
-			       jget_str(f, "driver") ?: (streq(strempty(jget_str(f, "state")), "unknown")
-								 ? "unknown"
-								 : "none"));
+			printf("%s %s (%s device, not PCI)  drv=%s",
+			       last ? glyph_tree_last() : glyph_tree_mid(), jget_str(f, "name"),
+			       jget_str(f, "bus") ?: "unknown bus",
+			       jget_str(f, "driver")
+				       ?: (streq(strempty(jget_str(f, "state")), "unknown")
+						   ? "unknown"
+						   : "none"));
 			if (jget_bool(f, "blocking"))
 				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
 			putchar('\n');
@@ -658,7 +661,8 @@ static void render_groups_legacy(DocNode *doc) {
 		DocNode *g = jat(groups, i), *devs = jget(g, "devices");
 		for (size_t j = 0; j < jlen(devs); j++) {
 			DocNode *d = jat(devs, j);
-			const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
+			const char *vn = jget_str(d, "vendor_name"),
+				   *dn = jget_str(d, "device_name");
 			const char *cls = jget_str(d, "class"), *rev = jget_str(d, "revision");
 			printf("IOMMU Group %" PRId64 ": %s %s [%.4s]: %s%s%s [%s:%s]",
 			       jget_int(g, "group", -1), jget_str(d, "bdf"),
@@ -764,8 +768,8 @@ static void render_devices(DocNode *doc) {
 			printf("No PCI devices found.\n");
 	}
 	if (!jget_bool(iommu, "enabled") && !arg_quiet)
-		printf("%snote:%s The IOMMU is off or absent: no device is DMA-isolated. %s\n", ansi_yellow(),
-		       ansi_normal(), strempty(jget_str(iommu, "hint")));
+		printf("%snote:%s The IOMMU is off or absent: no device is DMA-isolated. %s\n",
+		       ansi_yellow(), ansi_normal(), strempty(jget_str(iommu, "hint")));
 }
 
 int verb_devices(int argc, char **argv) {
@@ -773,8 +777,9 @@ int verb_devices(int argc, char **argv) {
 	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
-		return ioasidctl_error(EXIT_USAGE, "Verb 'devices' takes no arguments, only --vfio and "
-						   "--blocking");
+		return ioasidctl_error(EXIT_USAGE,
+				       "Verb 'devices' takes no arguments, only --vfio and "
+				       "--blocking");
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
@@ -853,17 +858,19 @@ static void render_group_members(DocNode *g, const char *skip_bdf) {
 		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "", "%s [%s:%s] %s, %s%s",
 		   jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"), label,
 		   jget_str(d, "driver") ?: "no driver",
-		   jget_bool(d, "blocking") ? " (blocks)"
-		   : streq(jget_str(d, "state"), "bridge") ? " (bridge)" : "");
+		   jget_bool(d, "blocking")                ? " (blocks)"
+		   : streq(jget_str(d, "state"), "bridge") ? " (bridge)"
+							   : "");
 	}
 	DocNode *fm = jget(g, "foreign_members");
 	for (size_t i = 0; i < jlen(fm); i++) {
 		DocNode *f = jat(fm, i);
-		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "", "%s (%s device, not PCI), %s%s",
-		   jget_str(f, "name"), jget_str(f, "bus") ?: "unknown bus",
-		   jget_str(f, "driver") ?: (streq(strempty(jget_str(f, "state")), "unknown")
-						     ? "driver unknown"
-						     : "no driver"),
+		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "",
+		   "%s (%s device, not PCI), %s%s", jget_str(f, "name"),
+		   jget_str(f, "bus") ?: "unknown bus",
+		   jget_str(f, "driver")
+			   ?: (streq(strempty(jget_str(f, "state")), "unknown") ? "driver unknown"
+										: "no driver"),
 		   jget_bool(f, "blocking") ? " (blocks)" : "");
 	}
 	if (!skip_bdf && shown == 0)
@@ -1033,15 +1040,17 @@ int verb_show(int argc, char **argv) {
 	bool is_device;
 
 	if (argc != 2)
-		return ioasidctl_error(EXIT_USAGE, "Verb 'show' takes one BDF or IOMMU group number");
+		return ioasidctl_error(EXIT_USAGE,
+				       "Verb 'show' takes one BDF or IOMMU group number");
 	if (bdf_parse(argv[1], bdf) >= 0)
 		is_device = true;
 	else if (num_parse_u64(argv[1], INT32_MAX, &number) >= 0)
 		is_device = false;
 	else
-		return ioasidctl_error(EXIT_USAGE,
-				       "Argument '%s' is neither a PCI address nor an IOMMU group number",
-				       argv[1]);
+		return ioasidctl_error(
+			EXIT_USAGE,
+			"Argument '%s' is neither a PCI address nor an IOMMU group number",
+			argv[1]);
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
@@ -1072,7 +1081,8 @@ int verb_show(int argc, char **argv) {
 	} else {
 		const Group *g = host_find_group(h, (int)number);
 		if (!g)
-			return ioasidctl_error(1, "No IOMMU group %" PRIu64 " on this host%s", number,
+			return ioasidctl_error(1, "No IOMMU group %" PRIu64 " on this host%s",
+					       number,
 					       h->n_groups == 0 ? " (it has no IOMMU groups at all)"
 								: "");
 		if (viability_group(h, g, &v) < 0)
@@ -1158,15 +1168,20 @@ static uint64_t policy_memlock_for(const Host *h, const struct passwd *pw, char 
 	int ng = (int)ELEMENTSOF(groups);
 	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) < 0)
 		ng = 0;
-	PolicyPeer peer = { .uid = pw->pw_uid, .gid = pw->pw_gid, .groups = groups,
+	PolicyPeer peer = { .uid = pw->pw_uid,
+			    .gid = pw->pw_gid,
+			    .groups = groups,
 			    .n_groups = (size_t)MAX(ng, 0) };
 	uint64_t best = 0;
 	for (size_t i = 0; h && i < h->n_devices; i++) {
-		PolicyRequest rq = { .peer = &peer, .host = h, .device = &h->devices[i],
+		PolicyRequest rq = { .peer = &peer,
+				     .host = h,
+				     .device = &h->devices[i],
 				     .mode = POLICY_MODE_ATTACHED | POLICY_MODE_UNBOUND,
 				     .method = "ioasidctl check" };
 		PolicyDecision d = { .allow = false };
-		for (unsigned mode = POLICY_MODE_ATTACHED; mode <= POLICY_MODE_UNBOUND; mode <<= 1) {
+		for (unsigned mode = POLICY_MODE_ATTACHED; mode <= POLICY_MODE_UNBOUND;
+		     mode <<= 1) {
 			rq.mode = mode;
 			if (policy_evaluate(p, &rq, &d) >= 0 && d.allow && d.grant.memlock > best) {
 				best = d.grant.memlock;
@@ -1178,8 +1193,8 @@ static uint64_t policy_memlock_for(const Host *h, const struct passwd *pw, char 
 }
 
 /* Appends to the MEMLOCK check when lim is below what the policy grants pw. */
-static bool memlock_below_grant(DocNode *a, const Host *h, const struct passwd *pw,
-				uint64_t lim, const char *desc, const char *where) {
+static bool memlock_below_grant(DocNode *a, const Host *h, const struct passwd *pw, uint64_t lim,
+				const char *desc, const char *where) {
 	char rule[300] = "", b1[32], b2[32];
 	uint64_t granted = pw ? policy_memlock_for(h, pw, rule, sizeof(rule)) : 0;
 	if (granted == 0 || lim == UINT64_MAX || lim >= granted)
@@ -1212,14 +1227,18 @@ static int pam_memlock_of(const struct passwd *pw, LimitsConfMemlock *ret) {
 			names[i] = owned[strv_length(owned) - 1];
 		}
 	}
-	LimitsConfUser u = { .name = pw->pw_name, .uid = pw->pw_uid, .gid = pw->pw_gid,
-			     .group_names = names, .groups = gids, .n_groups = (size_t)ng };
+	LimitsConfUser u = { .name = pw->pw_name,
+			     .uid = pw->pw_uid,
+			     .gid = pw->pw_gid,
+			     .group_names = names,
+			     .groups = gids,
+			     .n_groups = (size_t)ng };
 	return limits_conf_read_memlock(NULL, &u, ret);
 }
 
 /* check --for pw when no process of pw runs: the limit its sessions get from pam_limits. */
-static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw,
-			      const char *desc, const char *why) {
+static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw, const char *desc,
+			      const char *why) {
 	static const char *const dflt = "systemd's DefaultLimitMEMLOCK=, 8M by default";
 	_cleanup_free_ LimitsConfMemlock *m = malloc(sizeof(*m));
 	_cleanup_free_ char *where = NULL;
@@ -1258,9 +1277,10 @@ static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw
 	const LimitsConfValue *v = &m->soft;
 	if (m->hard.set && m->hard.bytes < m->soft.bytes)
 		v = &m->hard;
-	if (asprintf(&where, "from pam_limits: %s:%u (login sessions, user@.service, rootless "
-			     "containers; a systemd system service uses its unit's LimitMEMLOCK= "
-			     "instead)",
+	if (asprintf(&where,
+		     "from pam_limits: %s:%u (login sessions, user@.service, rootless "
+		     "containers; a systemd system service uses its unit's LimitMEMLOCK= "
+		     "instead)",
 		     v->file, v->line) < 0) {
 		oom = true;
 		return;
@@ -1268,9 +1288,9 @@ static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw
 	if (memlock_below_grant(a, h, pw, v->bytes, desc, where))
 		return;
 	bool ok = v->bytes == UINT64_MAX || v->bytes >= MEMLOCK_OK;
-	check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc, "%s for '%s' (%s)%s%s",
-		  format_bytes(buf, sizeof(buf), v->bytes), pw->pw_name, where, ok ? "" : ": ",
-		  ok ? "" : why);
+	check_add(a, "MEMLOCK", "memlock", ok ? CHECK_PASS : CHECK_WARN, desc,
+		  "%s for '%s' (%s)%s%s", format_bytes(buf, sizeof(buf), v->bytes), pw->pw_name,
+		  where, ok ? "" : ": ", ok ? "" : why);
 }
 
 /*
@@ -1303,7 +1323,8 @@ static void check_memlock(DocNode *a, const Host *h) {
 		struct passwd *pw = getpwnam(arg_for);
 		if (!pw) {
 			check_add(a, "MEMLOCK", "memlock", CHECK_WARN, desc,
-				  "'%s' is not a user on this host: cannot tell its limit", arg_for);
+				  "'%s' is not a user on this host: cannot tell its limit",
+				  arg_for);
 			return;
 		}
 		if (pw->pw_uid != getuid()) {
@@ -1473,14 +1494,16 @@ static void render_check(DocNode *doc) {
 	size_t width = 0;
 	for (size_t i = 0; i < jlen(checks); i++) {
 		DocNode *c = jat(checks, i);
-		width = MAX(width, strlen(jget_str(c, "category")) + strlen(jget_str(c, "description")));
+		width = MAX(width,
+			    strlen(jget_str(c, "category")) + strlen(jget_str(c, "description")));
 	}
 	for (size_t i = 0; i < jlen(checks); i++) {
 		DocNode *c = jat(checks, i);
 		const char *res = jget_str(c, "result"), *hint = jget_str(c, "hint");
-		const char *col = streq(res, "pass") ? ansi_green()
+		const char *col = streq(res, "pass")   ? ansi_green()
 				  : streq(res, "fail") ? ansi_red()
-				  : streq(res, "warn") ? ansi_yellow() : "";
+				  : streq(res, "warn") ? ansi_yellow()
+						       : "";
 		size_t len = strlen(jget_str(c, "category")) + strlen(jget_str(c, "description"));
 		char upper[8] = {};
 		for (size_t k = 0; k < sizeof(upper) - 1 && res[k]; k++)
@@ -1503,7 +1526,8 @@ int verb_check(int argc, char **argv) {
 	_cleanup_doc_ DocNode *doc = NULL;
 
 	if (argc > 1)
-		return ioasidctl_error(EXIT_USAGE, "Verb 'check' takes no arguments, only --for USER");
+		return ioasidctl_error(EXIT_USAGE,
+				       "Verb 'check' takes no arguments, only --for USER");
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
@@ -1557,15 +1581,18 @@ int verb_check(int argc, char **argv) {
 		if (!f || fclose(f) != 0)
 			oom = true;
 		if (n_identity)
-			check_add(a, "IOMMU", "default_domain", CHECK_WARN,
-				  "Checking the IOMMU default domain type",
-				  "group%s %s use%s identity (passthrough): host drivers do "
-				  "untranslated DMA; drop iommu=pt / iommu.passthrough=1 for isolation "
-				  "from host devices",
-				  n_identity == 1 ? "" : "s", strna(list), n_identity == 1 ? "s" : "");
+			check_add(
+				a, "IOMMU", "default_domain", CHECK_WARN,
+				"Checking the IOMMU default domain type",
+				"group%s %s use%s identity (passthrough): host drivers do "
+				"untranslated DMA; drop iommu=pt / iommu.passthrough=1 for isolation "
+				"from host devices",
+				n_identity == 1 ? "" : "s", strna(list),
+				n_identity == 1 ? "s" : "");
 		else
 			check_add(a, "IOMMU", "default_domain", CHECK_PASS,
-				  "Checking the IOMMU default domain type", "all groups translate DMA");
+				  "Checking the IOMMU default domain type",
+				  "all groups translate DMA");
 	}
 	/* Without remapping a device can forge MSIs, and VFIO and iommufd refuse the host
 	 * unless told to allow unsafe interrupts: a FAIL. Where the live scan cannot tell
@@ -1582,8 +1609,8 @@ int verb_check(int argc, char **argv) {
 			  amd ? "enable the IOMMU and its IVRS table in the firmware, boot without "
 				"intremap=off, and check any amd_iommu= or amd_iommu_intr= option"
 			  : units ? "enable VT-d interrupt remapping in the firmware and boot "
-				  "without intremap=off or nointremap"
-				: "it needs an IOMMU: enable VT-d or AMD-Vi in the firmware");
+				    "without intremap=off or nointremap"
+				  : "it needs an IOMMU: enable VT-d or AMD-Vi in the firmware");
 	else if (units || groups)
 		check_add(a, "IOMMU", "interrupt_remapping", CHECK_WARN,
 			  "Checking if interrupt remapping is enabled",
@@ -1592,7 +1619,8 @@ int verb_check(int argc, char **argv) {
 			  amd ? "" : ", no VT-d ECAP");
 
 	if (k->iommufd == TRI_YES)
-		check_add(a, "VFIO", "iommufd", CHECK_PASS, "Checking for iommufd (/dev/iommu)", NULL);
+		check_add(a, "VFIO", "iommufd", CHECK_PASS, "Checking for iommufd (/dev/iommu)",
+			  NULL);
 	else
 		check_add(a, "VFIO", "iommufd", k->vfio_legacy == TRI_YES ? CHECK_WARN : CHECK_FAIL,
 			  "Checking for iommufd (/dev/iommu)",
@@ -1615,7 +1643,8 @@ int verb_check(int argc, char **argv) {
 			  NULL);
 	else
 		check_add(a, "VFIO", "vfio_pci", CHECK_WARN, "Checking if vfio-pci is available",
-			  "%s: modprobe vfio-pci", k->vfio_pci == TRI_NO ? "not loaded" : "unknown");
+			  "%s: modprobe vfio-pci",
+			  k->vfio_pci == TRI_NO ? "not loaded" : "unknown");
 	if (k->noiommu_mode == TRI_YES)
 		check_add(a, "VFIO", "noiommu_mode", CHECK_WARN,
 			  "Checking that VFIO no-IOMMU mode is off",

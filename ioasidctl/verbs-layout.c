@@ -80,9 +80,9 @@ static json_object *layout_json(const PolicyLayout *l) {
 	json_object_object_add(o, "name", json_object_new_string(l->name));
 	json_object_object_add(o, "windows", w);
 	json_object_object_add(o, "iova_auto", json_object_new_boolean(l->iova_auto));
-	json_object_object_add(o, "iova_max", l->iova_auto && l->iova_max != UINT64_MAX
-							 ? hex_json(l->iova_max)
-							 : NULL);
+	json_object_object_add(o, "iova_max",
+			       l->iova_auto && l->iova_max != UINT64_MAX ? hex_json(l->iova_max)
+									 : NULL);
 	json_object_object_add(o, "accounting",
 			       json_object_new_string(l->accounting == POLICY_ACCOUNTING_PROCESS
 							      ? "process"
@@ -126,8 +126,8 @@ static char *windows_str(json_object *windows) {
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		char buf[64];
-		fprintf(f, "%s%s", i ? ", " : "", range_str(json_object_array_get_idx(windows, i),
-							     buf, sizeof(buf)));
+		fprintf(f, "%s%s", i ? ", " : "",
+			range_str(json_object_array_get_idx(windows, i), buf, sizeof(buf)));
 	}
 	if (fclose(f) != 0) {
 		free(s);
@@ -181,7 +181,7 @@ static int layout_list(void) {
 	}
 
 	_cleanup_table_ Table *t = table_new("LAYOUT", "WINDOWS", "ACCOUNTING", "HUGE-PAGES",
-					      "REQUIRE", NULL);
+					     "REQUIRE", NULL);
 	if (!t)
 		return ioasidctl_error(1, "Out of memory");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -261,7 +261,7 @@ static json_object *conflict_json(const PolicyLayout *l, const LayoutConflict *c
 	json_object_object_add(o, "message", json_object_new_string(c->message));
 	json_object_object_add(o, "window",
 			       c->window < l->n_windows ? range_json(l->windows[c->window].start,
-								    l->windows[c->window].last)
+								     l->windows[c->window].last)
 							: NULL);
 	json_object_object_add(o, "other_window",
 			       c->other_window < l->n_windows

@@ -91,16 +91,18 @@ static int connect_daemon(IoasidClient **ret) {
 		char group[256];
 		socket_group_name(path, group, sizeof(group));
 		if (group[0])
-			return ioasidctl_error(EXIT_UNAVAILABLE,
-					       "Cannot connect to ioasidd at '%s': %s (members of "
-					       "group '%s' may connect: usermod -aG %s USER, then log "
-					       "in again)",
-					       path, strerror(-r), group, group);
-		return ioasidctl_error(EXIT_UNAVAILABLE,
-				       "Cannot connect to ioasidd at '%s': %s (only root may connect: "
-				       "set socket-group in the policy and SocketGroup= of "
-				       "ioasidd.socket)",
-				       path, strerror(-r));
+			return ioasidctl_error(
+				EXIT_UNAVAILABLE,
+				"Cannot connect to ioasidd at '%s': %s (members of "
+				"group '%s' may connect: usermod -aG %s USER, then log "
+				"in again)",
+				path, strerror(-r), group, group);
+		return ioasidctl_error(
+			EXIT_UNAVAILABLE,
+			"Cannot connect to ioasidd at '%s': %s (only root may connect: "
+			"set socket-group in the policy and SocketGroup= of "
+			"ioasidd.socket)",
+			path, strerror(-r));
 	}
 	if (r < 0)
 		return ioasidctl_error(EXIT_UNAVAILABLE, "Cannot connect to ioasidd at '%s': %s",
@@ -123,9 +125,10 @@ static int build_request(char **positional, IoasidAcquireRequest *req, char ***r
 	}
 	int n = !!devices + (arg_iommu_group >= 0) + !!arg_pool;
 	if (n != 1)
-		return ioasidctl_error(EXIT_USAGE,
-				       "Name the devices: BDFs, --iommu-group N, or --pool P --count N "
-				       "(exactly one of them)");
+		return ioasidctl_error(
+			EXIT_USAGE,
+			"Name the devices: BDFs, --iommu-group N, or --pool P --count N "
+			"(exactly one of them)");
 	if (arg_count > 0 && !arg_pool)
 		return ioasidctl_error(EXIT_USAGE, "--count goes with --pool");
 	if (strv_length(devices) > IOASID_MAX_DEVICES_PER_REQUEST)
@@ -174,7 +177,8 @@ static bool fd_check(int fd, IoasidFdKind want, const char *bdf, int group, json
 		ok = ok && info.cloexec;
 	}
 	json_object_object_add(o, "fd", json_object_new_int(fd));
-	json_object_object_add(o, "kind", json_object_new_string(ioasid_fd_kind_to_string(info.kind)));
+	json_object_object_add(o, "kind",
+			       json_object_new_string(ioasid_fd_kind_to_string(info.kind)));
 	json_object_object_add(o, "name", info.name ? json_object_new_string(info.name) : NULL);
 	if (info.major || info.minor) {
 		char dev[32];
@@ -186,7 +190,8 @@ static bool fd_check(int fd, IoasidFdKind want, const char *bdf, int group, json
 	json_object_object_add(o, "cloexec", json_object_new_boolean(info.cloexec));
 	json_object_object_add(o, "verified", json_object_new_boolean(ok));
 	if (info.major || info.minor) {
-		if (asprintf(ret_name, "%s (char %u:%u)", strna(info.name), info.major, info.minor) < 0)
+		if (asprintf(ret_name, "%s (char %u:%u)", strna(info.name), info.major,
+			     info.minor) < 0)
 			*ret_name = NULL;
 	} else
 		*ret_name = strdup(info.name ? info.name : "?");
@@ -483,7 +488,8 @@ int verb_acquire(int argc, char **argv) {
 	if (!print_result(res)) {
 		result_close_fds(res);
 		(void)release_lease(c, res->lease);
-		return ioasidctl_error(1, "Lease %s: a received fd is not what the reply says it is",
+		return ioasidctl_error(1,
+				       "Lease %s: a received fd is not what the reply says it is",
 				       res->lease);
 	}
 	if (arg_json == JSON_OFF && !arg_quiet && isatty(STDIN_FILENO))
@@ -519,8 +525,8 @@ int verb_acquire(int argc, char **argv) {
  */
 typedef struct Placement {
 	int src[IOASID_MAX_FDS_PER_REPLY + 1]; /* the lease's fds in order, then the connection */
-	size_t n;                                /* all of them, the connection included */
-	char *names;                             /* IOASID_FDNAMES */
+	size_t n;                              /* all of them, the connection included */
+	char *names;                           /* IOASID_FDNAMES */
 } Placement;
 
 static void placement_done(Placement *p) {
@@ -539,8 +545,7 @@ static int result_group_fd(const IoasidAcquireResult *res, int g) {
 	return -EBADF;
 }
 
-static int placement_add(Placement *p, FILE *names, int fd, const char *fmt, ...)
-	_printf_(4, 5);
+static int placement_add(Placement *p, FILE *names, int fd, const char *fmt, ...) _printf_(4, 5);
 static int placement_add(Placement *p, FILE *names, int fd, const char *fmt, ...) {
 	if (fd < 0 || p->n >= ELEMENTSOF(p->src) - 1)
 		return -EINVAL;
@@ -663,11 +668,12 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Pla
 					 : -EBADF;
 			if (fd < 0) {
 				fclose(f);
-				return ioasidctl_error(EXIT_USAGE,
-						       "'{%s}': lease %s holds no node of group '%s' "
-						       "(legacy leases get it when they hold the whole "
-						       "group)",
-						       tok, res->lease, colon + 1);
+				return ioasidctl_error(
+					EXIT_USAGE,
+					"'{%s}': lease %s holds no node of group '%s' "
+					"(legacy leases get it when they hold the whole "
+					"group)",
+					tok, res->lease, colon + 1);
 			}
 			fprintf(f, "%d", placed(pl, fd));
 		} else if (streq(tok, "ioas")) {
@@ -685,16 +691,17 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Pla
 				d = ioasid_acquire_result_device(res, bdf);
 			if (!d) {
 				fclose(f);
-				return ioasidctl_error(EXIT_USAGE, "'{%s}': '%s' is not in lease %s",
-						       tok, colon + 1, res->lease);
+				return ioasidctl_error(EXIT_USAGE,
+						       "'{%s}': '%s' is not in lease %s", tok,
+						       colon + 1, res->lease);
 			}
 			if (tok[0] == 'f')
 				fprintf(f, "%d", placed(pl, d->fd));
 			else if (d->dev_id < 0) {
 				fclose(f);
 				return ioasidctl_error(EXIT_USAGE,
-						       "'{%s}' needs --mode attached (lease is %s)", tok,
-						       res->mode);
+						       "'{%s}' needs --mode attached (lease is %s)",
+						       tok, res->mode);
 			} else
 				fprintf(f, "%" PRIi64, d->dev_id);
 		} else {
@@ -750,8 +757,8 @@ static int qemu_major_version(const char *cmd) {
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-		    dup2(null, STDERR_FILENO) < 0)
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || null < 0 ||
+		    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
 			_exit(127);
 		sigset_t ss;
 		sigemptyset(&ss);
@@ -805,8 +812,9 @@ int verb_run(int argc, char **argv) {
 	int r;
 
 	if (argc < 2)
-		return ioasidctl_error(EXIT_USAGE, "run needs a command: run [--device BDF]... -- CMD "
-						   "ARGS...");
+		return ioasidctl_error(EXIT_USAGE,
+				       "run needs a command: run [--device BDF]... -- CMD "
+				       "ARGS...");
 	/* The numbers of the block that are open before we open anything were inherited: CMD
 	 * may expect them, so they are not replaced. */
 	for (size_t i = 0; i < ELEMENTSOF(inherited); i++)
@@ -927,7 +935,8 @@ int verb_leases(int argc, char **argv) {
 		json_object_object_add(o, "id", json_object_new_string(l[i].id));
 		json_object_object_add(o, "uid", json_object_new_int64(l[i].uid));
 		json_object_object_add(o, "pid", json_int_or_null(l[i].pid));
-		json_object_object_add(o, "unit", l[i].unit ? json_object_new_string(l[i].unit) : NULL);
+		json_object_object_add(o, "unit",
+				       l[i].unit ? json_object_new_string(l[i].unit) : NULL);
 		json_object_object_add(o, "mode", json_object_new_string(l[i].mode));
 		json_object_object_add(o, "layout",
 				       l[i].layout ? json_object_new_string(l[i].layout) : NULL);
@@ -936,7 +945,8 @@ int verb_leases(int argc, char **argv) {
 		json_object_object_add(o, "lifetime", json_object_new_string(l[i].lifetime));
 		json_object_object_add(o, "state", json_object_new_string(l[i].state));
 		json_object_object_add(o, "held", json_strv(l[i].held));
-		json_object_object_add(o, "generation", json_object_new_int64((int64_t)l[i].generation));
+		json_object_object_add(o, "generation",
+				       json_object_new_int64((int64_t)l[i].generation));
 		json_object_object_add(o, "created", json_object_new_int64(l[i].created));
 		json_object_array_add(a, o);
 
@@ -1228,7 +1238,8 @@ int verb_stage(int argc, char **argv) {
 		for (char **p = arg_devices; *p; p++)
 			json_object_array_add(d, json_object_new_string(*p));
 		json_object_object_add(o, "devices", d);
-		json_object_object_add(o, "expires", expires ? json_object_new_int64(expires) : NULL);
+		json_object_object_add(o, "expires",
+				       expires ? json_object_new_int64(expires) : NULL);
 		output_json(o);
 	} else {
 		char ex[32];
@@ -1243,8 +1254,8 @@ int verb_stage(int argc, char **argv) {
 /* One event as a line: its name, then key=value for each member it has (quoted when the value
  * has a space), in a fixed order. */
 static void print_event(json_object *ev) {
-	static const char *const keys[] = { "lease", "bdf", "group", "verdict", "generation",
-					    "cause" };
+	static const char *const keys[] = { "lease",   "bdf",        "group",
+					    "verdict", "generation", "cause" };
 	json_object *v = NULL;
 	(void)json_object_object_get_ex(ev, "event", &v);
 	fputs(json_object_get_string(v), stdout);

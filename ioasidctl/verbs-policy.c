@@ -73,8 +73,9 @@ static int verb_policy_check(int argc, char **argv) {
 		dr = load(path, false, &draft, &de);
 	_cleanup_free_ PolicyWarning *w = NULL, *wi = NULL, *wl = NULL, *ws = NULL;
 	size_t n_w = 0, n_wi = 0, n_wl = 0, n_ws = 0;
-	if (r >= 0 && (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0 ||
-		       policy_lint_layouts(p, &wl, &n_wl) < 0 || policy_lint_sizes(p, &ws, &n_ws) < 0))
+	if (r >= 0 &&
+	    (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0 ||
+	     policy_lint_layouts(p, &wl, &n_wl) < 0 || policy_lint_sizes(p, &ws, &n_ws) < 0))
 		return ioasidctl_error(1, "Out of memory");
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
@@ -82,10 +83,12 @@ static int verb_policy_check(int argc, char **argv) {
 		json_object_object_add(o, "valid", json_object_new_boolean(r >= 0));
 		json_object_object_add(o, "content_valid", json_object_new_boolean(dr >= 0));
 		if (r >= 0) {
-			json_object_object_add(o, "rules", json_object_new_int64(policy_n_rules(p)));
+			json_object_object_add(o, "rules",
+					       json_object_new_int64(policy_n_rules(p)));
 			json_object_object_add(o, "admin_rules",
 					       json_object_new_int64(policy_n_admin(p)));
-			json_object_object_add(o, "pools", json_object_new_int64(policy_n_pools(p)));
+			json_object_object_add(o, "pools",
+					       json_object_new_int64(policy_n_pools(p)));
 			json_object_object_add(o, "layouts",
 					       json_object_new_int64(policy_n_layouts(p)));
 			json_object *wa = json_object_new_array();
@@ -100,7 +103,8 @@ static int verb_policy_check(int argc, char **argv) {
 			}
 			for (size_t i = 0; i < n_wi; i++) {
 				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line", json_object_new_int64(wi[i].line));
+				json_object_object_add(x, "line",
+						       json_object_new_int64(wi[i].line));
 				json_object_object_add(x, "covered_by", NULL);
 				json_object_object_add(x, "message",
 						       json_object_new_string(wi[i].message));
@@ -108,7 +112,8 @@ static int verb_policy_check(int argc, char **argv) {
 			}
 			for (size_t i = 0; i < n_wl; i++) {
 				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line", json_object_new_int64(wl[i].line));
+				json_object_object_add(x, "line",
+						       json_object_new_int64(wl[i].line));
 				json_object_object_add(x, "covered_by", NULL);
 				json_object_object_add(x, "message",
 						       json_object_new_string(wl[i].message));
@@ -116,7 +121,8 @@ static int verb_policy_check(int argc, char **argv) {
 			}
 			for (size_t i = 0; i < n_ws; i++) {
 				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line", json_object_new_int64(ws[i].line));
+				json_object_object_add(x, "line",
+						       json_object_new_int64(ws[i].line));
 				json_object_object_add(x, "covered_by", NULL);
 				json_object_object_add(x, "message",
 						       json_object_new_string(ws[i].message));
@@ -193,7 +199,8 @@ static int verb_policy_show(int argc, char **argv) {
 	int r;
 
 	if (argc > 1)
-		return ioasidctl_error(EXIT_USAGE, "'policy show' takes no argument (use --config)");
+		return ioasidctl_error(EXIT_USAGE,
+				       "'policy show' takes no argument (use --config)");
 	r = load(path, !arg_config, &p, &e);
 	if (r < 0) {
 		print_error(path, r, &e);
@@ -305,8 +312,8 @@ static json_object *grant_to_json(const PolicyGrant *g) {
 	json_object_object_add(o, "max_devices", json_object_new_int64(g->max_devices));
 	json_object_object_add(o, "max_leases", json_object_new_int64(g->max_leases));
 	json_object_object_add(o, "memlock",
-			       g->memlock == UINT64_MAX ? json_object_new_string("infinity") :
-							  json_object_new_uint64(g->memlock));
+			       g->memlock == UINT64_MAX ? json_object_new_string("infinity")
+							: json_object_new_uint64(g->memlock));
 	json_object_object_add(o, "group",
 			       json_object_new_string(policy_group_mode_to_string(g->group_mode)));
 	json_object_object_add(o, "lifetime",
@@ -332,7 +339,8 @@ static int verb_policy_explain(int argc, char **argv) {
 	if (!arg_user)
 		return ioasidctl_error(EXIT_USAGE, "'policy explain' needs --user USER");
 	if (strv_length(arg_devices) != 1)
-		return ioasidctl_error(EXIT_USAGE, "'policy explain' needs exactly one --device BDF");
+		return ioasidctl_error(EXIT_USAGE,
+				       "'policy explain' needs exactly one --device BDF");
 
 	r = resolve_peer_user(arg_user, &uid, &gid, &groups, &n_groups);
 	if (r == -ENOMEM)
@@ -345,14 +353,17 @@ static int verb_policy_explain(int argc, char **argv) {
 	const char *unit = arg_unit, *user_unit = NULL;
 	if (arg_cgroup) {
 		if (arg_cgroup[0] != '/')
-			return ioasidctl_error(EXIT_USAGE, "--cgroup needs an absolute cgroup path "
-							   "(as in /proc/PID/cgroup), not '%s'",
+			return ioasidctl_error(EXIT_USAGE,
+					       "--cgroup needs an absolute cgroup path "
+					       "(as in /proc/PID/cgroup), not '%s'",
 					       arg_cgroup);
 		if (cgroup_identity_from_path(arg_cgroup, &cg) < 0)
-			cg = (CgroupIdentity){ .owner_uid = (uid_t)-1 }; /* as the daemon: no unit */
+			/* as the daemon: no unit */
+			cg = (CgroupIdentity){ .owner_uid = (uid_t)-1 };
 		if (arg_unit && !streq(arg_unit, cg.unit))
-			return ioasidctl_error(EXIT_USAGE, "--unit '%s' is not the system unit of "
-							   "--cgroup '%s' (%s%s%s)",
+			return ioasidctl_error(EXIT_USAGE,
+					       "--unit '%s' is not the system unit of "
+					       "--cgroup '%s' (%s%s%s)",
 					       arg_unit, arg_cgroup, cg.unit[0] ? "that is '" : "",
 					       cg.unit[0] ? cg.unit : "it has none",
 					       cg.unit[0] ? "'" : "");
@@ -388,16 +399,27 @@ static int verb_policy_explain(int argc, char **argv) {
 		return ioasidctl_error(1, "No layout '%s' in %s", arg_layout, path);
 
 	PolicyPeer peer = {
-		.uid = uid, .gid = gid, .groups = groups, .n_groups = (size_t)n_groups,
+		.uid = uid,
+		.gid = gid,
+		.groups = groups,
+		.n_groups = (size_t)n_groups,
 		/* A hypothetical peer: pretend its identity is pinned, as it is on kernels
 		 * with SO_PEERPIDFD, so --unit and --cgroup are considered. */
-		.pid = 0, .have_pidfd = true, .unit = unit, .user_unit = user_unit,
-		.cgroup = arg_cgroup, .label = arg_label,
+		.pid = 0,
+		.have_pidfd = true,
+		.unit = unit,
+		.user_unit = user_unit,
+		.cgroup = arg_cgroup,
+		.label = arg_label,
 	};
-	unsigned mode = arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND :
-								 POLICY_MODE_ATTACHED;
-	PolicyRequest req = { .peer = &peer, .host = h, .device = d, .mode = mode,
-			      .layout = arg_layout, .method = "ioasidctl.policy.explain" };
+	unsigned mode = arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND
+							       : POLICY_MODE_ATTACHED;
+	PolicyRequest req = { .peer = &peer,
+			      .host = h,
+			      .device = d,
+			      .mode = mode,
+			      .layout = arg_layout,
+			      .method = "ioasidctl.policy.explain" };
 	PolicyDecision dec;
 	PolicyExplanation ex;
 	r = policy_explain(p, &req, &dec, &ex);
@@ -410,28 +432,32 @@ static int verb_policy_explain(int argc, char **argv) {
 		json_object_object_add(o, "allow", json_object_new_boolean(dec.allow));
 		json_object_object_add(o, "reason", json_object_new_string(dec.reason));
 		json_object_object_add(o, "file", json_str(dec.file));
-		json_object_object_add(o, "line", dec.line ? json_object_new_int64(dec.line) : NULL);
-		json_object_object_add(o, "rule", ex.decided_by[0] ? json_str(ex.decided_by) : NULL);
+		json_object_object_add(o, "line",
+				       dec.line ? json_object_new_int64(dec.line) : NULL);
+		json_object_object_add(o, "rule",
+				       ex.decided_by[0] ? json_str(ex.decided_by) : NULL);
 		json_object_object_add(o, "generation", json_object_new_uint64(dec.generation));
 		json_object_object_add(po, "uid", json_object_new_int64((int64_t)uid));
-		json_object_object_add(po, "gid", gid == (gid_t)-1 ? NULL
-							  : json_object_new_int64((int64_t)gid));
+		json_object_object_add(
+			po, "gid", gid == (gid_t)-1 ? NULL : json_object_new_int64((int64_t)gid));
 		for (int i = 0; i < n_groups; i++)
 			json_object_array_add(ga, json_object_new_int64(groups[i]));
 		json_object_object_add(po, "groups", ga);
 		json_object_object_add(po, "unit", json_str(unit));
 		json_object_object_add(po, "user_unit", json_str(user_unit));
-		json_object_object_add(po, "owner_uid", arg_cgroup && cg.owner_uid != (uid_t)-1 ?
-								json_object_new_int64(cg.owner_uid) :
-								NULL);
-		json_object_object_add(po, "slice", arg_cgroup && cg.slice[0] ?
-							    json_object_new_string(cg.slice) :
-							    NULL);
+		json_object_object_add(po, "owner_uid",
+				       arg_cgroup && cg.owner_uid != (uid_t)-1
+					       ? json_object_new_int64(cg.owner_uid)
+					       : NULL);
+		json_object_object_add(po, "slice",
+				       arg_cgroup && cg.slice[0] ? json_object_new_string(cg.slice)
+								 : NULL);
 		json_object_object_add(po, "cgroup", json_str(arg_cgroup));
 		json_object_object_add(po, "label", json_str(arg_label));
 		json_object_object_add(o, "peer", po);
 		json_object_object_add(o, "device", json_object_new_string(d->bdf));
-		json_object_object_add(o, "mode", json_object_new_string(policy_mode_to_string(mode)));
+		json_object_object_add(o, "mode",
+				       json_object_new_string(policy_mode_to_string(mode)));
 		json_object_object_add(o, "layout", json_str(arg_layout));
 		json_object_object_add(o, "grant", dec.allow ? grant_to_json(&dec.grant) : NULL);
 		if (!dec.allow && ex.have_nearest) {
@@ -439,7 +465,8 @@ static int verb_policy_explain(int argc, char **argv) {
 			json_object_object_add(n, "file", json_str(ex.nearest_file));
 			json_object_object_add(n, "line", json_object_new_int64(ex.nearest_line));
 			json_object_object_add(n, "rule", json_str(ex.nearest_rule));
-			json_object_object_add(n, "failed", json_object_new_int64(ex.nearest_failed));
+			json_object_object_add(n, "failed",
+					       json_object_new_int64(ex.nearest_failed));
 			json_object_object_add(n, "why", json_str(ex.why));
 			json_object_object_add(o, "nearest", n);
 		} else
@@ -485,6 +512,6 @@ int verb_policy(int argc, char **argv) {
 		return verb_policy_show(argc - 1, argv + 1);
 	if (streq(argv[1], "explain"))
 		return verb_policy_explain(argc - 1, argv + 1);
-	return ioasidctl_error(EXIT_USAGE, "Unknown 'policy' sub-command '%s' (check, show, explain)",
-			       argv[1]);
+	return ioasidctl_error(EXIT_USAGE,
+			       "Unknown 'policy' sub-command '%s' (check, show, explain)", argv[1]);
 }

@@ -486,11 +486,10 @@ int broker_acquire(Manager *m, const Peer *peer, bool fd_reply_pending, const Br
 	/* A context an admin staged for this caller, these devices, mode and layout: it holds
 	 * the groups already, its dependents were checked at Stage time. */
 	plan->staged = staged_match(m, peer, plan);
-	if (!plan->staged &&
-	    ((r = stage_explain_mismatch(m, peer, plan->devices, plan->n_devices, plan->mode,
-					 plan->layout, rf)) < 0 ||
-	     (r = check_groups(m, peer, plan, rf)) < 0 ||
-	     (r = check_dependents(m, peer->uid, plan, rf)) < 0))
+	if (!plan->staged && ((r = stage_explain_mismatch(m, peer, plan->devices, plan->n_devices,
+							  plan->mode, plan->layout, rf)) < 0 ||
+			      (r = check_groups(m, peer, plan, rf)) < 0 ||
+			      (r = check_dependents(m, peer->uid, plan, rf)) < 0))
 		return r;
 	if (plan->layout) {
 		plan->layout_def = policy_find_layout(m->policy, plan->layout);

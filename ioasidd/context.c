@@ -91,7 +91,7 @@ static int device_error(Manager *m, int r, const char *op, const Device *d, Refu
 
 /* A kernel call op failed with r: the named error the client gets. Returns r. */
 static int refuse_kernel(Manager *m, int r, const char *op, const Device *d, const char *layout,
-			Refusal *rf) {
+			 Refusal *rf) {
 	if ((streq(op, "device-open") || streq(op, "device-bind") || streq(op, "group-open")) &&
 	    device_error(m, r, op, d, rf) < 0)
 		return r;
@@ -278,17 +278,17 @@ static int build_devices(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
 		return 0;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		r = kernel_device_bind(m->kernel, l->devices[i].fd, l->iommufd,
-				&l->devices[i].dev_id);
+				       &l->devices[i].dev_id);
 		if (r < 0)
 			return refuse_kernel(m, r, "device-bind", plan->devices[i], plan->layout,
 					     rf);
 	}
 	for (size_t i = 0; i < l->n_devices; i++) {
 		r = kernel_device_attach(m->kernel, l->devices[i].fd, l->ioas_id,
-				&l->devices[i].hwpt_id);
+					 &l->devices[i].hwpt_id);
 		if (r < 0)
 			return refuse_kernel(m, r, "device-attach", plan->devices[i], plan->layout,
-					    rf);
+					     rf);
 	}
 	return check_required(m, plan, l, rf);
 }

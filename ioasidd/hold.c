@@ -208,9 +208,9 @@ static void hold_arm(Manager *m) {
 		return;
 	uint64_t usec = HOLD_RECHECK_SEC * USEC_PER_SEC;
 	int r = m->hold_timer
-		        ? sd_event_source_set_time_relative(m->hold_timer, usec)
-		        : sd_event_add_time_relative(m->event, &m->hold_timer, CLOCK_MONOTONIC,
-		                                     usec, USEC_PER_SEC / 10, on_hold_timer, m);
+			? sd_event_source_set_time_relative(m->hold_timer, usec)
+			: sd_event_add_time_relative(m->event, &m->hold_timer, CLOCK_MONOTONIC,
+						     usec, USEC_PER_SEC / 10, on_hold_timer, m);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(m->hold_timer, SD_EVENT_ONESHOT);
 	if (r < 0)

@@ -55,12 +55,12 @@ typedef struct LeaseTable LeaseTable;
 
 /* Who is on the other end of a connection, taken from the socket at accept. */
 typedef struct Peer {
-	uid_t uid;       /* (uid_t)-1 when unknown: never 0 by default */
-	gid_t gid;       /* (gid_t)-1 when unknown */
-	pid_t pid;       /* 0 when unknown (another pid namespace) */
-	int pidfd;       /* -EBADF without SO_PEERPIDFD */
+	uid_t uid; /* (uid_t)-1 when unknown: never 0 by default */
+	gid_t gid; /* (gid_t)-1 when unknown */
+	pid_t pid; /* 0 when unknown (another pid namespace) */
+	int pidfd; /* -EBADF without SO_PEERPIDFD */
 	bool have_pidfd;
-	gid_t *groups;   /* SO_PEERGROUPS */
+	gid_t *groups; /* SO_PEERGROUPS */
 	size_t n_groups;
 	char *label;     /* SO_PEERSEC, NULL when none */
 	char *cgroup;    /* from /proc/PID/cgroup, validated against the pidfd; NULL if unknown */
@@ -156,19 +156,19 @@ typedef enum LeaseState {
 
 typedef struct LeaseDevice {
 	char bdf[BDF_MAX];
-	int group;      /* IOMMU group number */
-	int fd;         /* the daemon's own reference */
+	int group;                /* IOMMU group number */
+	int fd;                   /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
-	bool held;      /* the daemon's reference is closed (revoked, ended) and the kernel last
-			 * showed a file of the device still in use elsewhere, or it has not been
-			 * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool held; /* the daemon's reference is closed (revoked, ended) and the kernel last
+		    * showed a file of the device still in use elsewhere, or it has not been
+		    * probed since (Lease.probe_due): its group stays held (hold.c) */
 } LeaseDevice;
 
 /* Legacy mode: one opened group node, set on the lease's container. */
 typedef struct LeaseGroup {
 	int group;
-	int fd;           /* the daemon's own reference; closing the last unsets the container */
-	bool handed_out;  /* every non-bridge member is in the lease: the client gets it too */
+	int fd;          /* the daemon's own reference; closing the last unsets the container */
+	bool handed_out; /* every non-bridge member is in the lease: the client gets it too */
 } LeaseGroup;
 
 struct Lease {
@@ -179,7 +179,7 @@ struct Lease {
 	LeaseMode mode;
 	char *layout;
 	PolicyLifetime lifetime;
-	int iommufd;  /* the daemon's own reference */
+	int iommufd; /* the daemon's own reference */
 	uint32_t ioas_id;
 	LeaseDevice *devices;
 	size_t n_devices;
@@ -200,12 +200,12 @@ struct Lease {
 			   * one is not */
 	bool stored;      /* its fds are in systemd's fdstore (pending or active leases) */
 	char *owner;      /* staged: the owner selector as given ("uid 1000", "unit x.service") */
-	uint64_t expires;       /* staged: CLOCK_REALTIME seconds when it is dropped (stage.c) */
+	uint64_t expires; /* staged: CLOCK_REALTIME seconds when it is dropped (stage.c) */
 	uint64_t stage_timeout; /* staged: the seconds it was given */
 	sd_event_source *expire_source;
-	uint64_t ended_at; /* CLOCK_REALTIME seconds */
-	bool probe_due;    /* revoked or ended, not probed since: every device counts as held
-			    * until hold_settle() or the recheck timer probes it (hold.c) */
+	uint64_t ended_at;   /* CLOCK_REALTIME seconds */
+	bool probe_due;      /* revoked or ended, not probed since: every device counts as held
+			      * until hold_settle() or the recheck timer probes it (hold.c) */
 	bool hold_announced; /* the still-held state was logged */
 	/* What a revocation the holder did not ask for does (a reload, a device gone): the
 	 * on-revoke actions of the grants that allowed its devices, added up. */
@@ -229,7 +229,7 @@ struct Lease {
 	Connection *connection; /* the connection that acquired it (opaque below the server);
 				 * NULL once gone */
 	uint64_t connection_id;
-	int pidfd;              /* process lifetime: the owner's pidfd */
+	int pidfd; /* process lifetime: the owner's pidfd */
 	sd_event_source *pidfd_source;
 
 	Lease *next, *prev;
@@ -385,10 +385,10 @@ struct Manager {
 	bool hold_stopped;               /* hold_stop() ran (shutdown): no timer any more */
 
 	bool pidfd_supported;
-	bool rlimit_mode_eperm; /* per-process accounting refused: no CAP_SYS_RESOURCE */
+	bool rlimit_mode_eperm;  /* per-process accounting refused: no CAP_SYS_RESOURCE */
 	bool accounting_unknown; /* the probe could not open an iommufd */
 	bool fdstore;            /* under systemd: leases are kept in the fdstore */
-	char **warnings;        /* shown by Status */
+	char **warnings;         /* shown by Status */
 	bool testing_bypass;
 	bool stopping;
 };
@@ -527,14 +527,12 @@ void dependents_conflict_reason(const DependConflict *c, char *buf, size_t size)
 /* The identity a staged owner (uid, or "unit NAME") is judged with, as no peer is there: uid,
  * its primary and supplementary groups from the user database, the unit (pinned by a pidfd
  * when it is handed over); no cgroup, no label. groups (max_groups) is the storage. */
-void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
-		      PolicyPeer *ret);
+void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups, PolicyPeer *ret);
 /* The staged context is being handed over: no expiry any more. */
 void stage_disarm(Lease *l);
 bool stage_owned_by(const Lease *l, const Peer *peer);
 /* A context staged for peer holding exactly these devices (any mode, layout), or NULL. */
-Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices,
-		      size_t n);
+Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices, size_t n);
 
 /* closer.c: received fds nobody takes are closed by a helper thread. 0 or -errno. */
 int closer_start(void);
@@ -562,8 +560,7 @@ bool caps_raise(int cap);
 void caps_lower(int cap, bool raised);
 void caps_forget(int cap);
 void caps_drop_thread(void);
-int caps_prlimit(pid_t pid, int resource, const struct rlimit *new_limit,
-		 struct rlimit *old_limit);
+int caps_prlimit(pid_t pid, int resource, const struct rlimit *new_limit, struct rlimit *old_limit);
 int caps_pidfd_send_signal(int pidfd, int sig);
 
 /* state.c: systemd's view of the daemon: the fdstore and STATUS=. */

@@ -78,8 +78,8 @@ void lease_audit_acquire(const Lease *l, bool delivered, const char *cause, cons
 }
 
 static const char *const lease_state_table[_LEASE_STATE_MAX] = {
-	[LEASE_NEW] = "new",         [LEASE_STAGED] = "staged",   [LEASE_PENDING] = "pending",
-	[LEASE_ACTIVE] = "active",   [LEASE_REVOKED] = "revoked", [LEASE_ENDED] = "ended",
+	[LEASE_NEW] = "new",       [LEASE_STAGED] = "staged",   [LEASE_PENDING] = "pending",
+	[LEASE_ACTIVE] = "active", [LEASE_REVOKED] = "revoked", [LEASE_ENDED] = "ended",
 };
 
 const char *lease_state_to_string(LeaseState s) {
@@ -238,8 +238,8 @@ int lease_set_peer(Lease *l, const Peer *p) {
 	char *cg = NULL, *label = NULL, *uu = NULL;
 	if (p->n_groups > 0 && (g = malloc(p->n_groups * sizeof(gid_t))))
 		memcpy(g, p->groups, p->n_groups * sizeof(gid_t));
-	if ((p->n_groups > 0 && !g) ||
-	    (p->cgroup && !(cg = strdup(p->cgroup))) || (p->label && !(label = strdup(p->label))) ||
+	if ((p->n_groups > 0 && !g) || (p->cgroup && !(cg = strdup(p->cgroup))) ||
+	    (p->label && !(label = strdup(p->label))) ||
 	    (p->user_unit && !(uu = strdup(p->user_unit)))) {
 		free(g);
 		free(cg);

@@ -211,8 +211,8 @@ static void budget_summarize(AuditBudget *b) {
 /* Ends every window that is over (all of them with force), writing their summaries. */
 static void budgets_expire(uint64_t now, bool force) {
 	for (size_t i = 0; i <= ELEMENTSOF(audit_budgets); i++) {
-		AuditBudget *b =
-		        i < ELEMENTSOF(audit_budgets) ? &audit_budgets[i] : &audit_overflow;
+		AuditBudget *b = i < ELEMENTSOF(audit_budgets) ? &audit_budgets[i]
+							       : &audit_overflow;
 		if (b->used && (force || now >= b->window_start + audit_interval_sec))
 			budget_summarize(b);
 	}

@@ -61,8 +61,8 @@ typedef struct AuditRecord {
 	const char *message_id;
 	const char *method;
 	const char *cause;
-	const char *device;   /* a BDF, or several separated by commas */
-	const char *rule;     /* "file:line" or NULL (default deny) */
+	const char *device; /* a BDF, or several separated by commas */
+	const char *rule;   /* "file:line" or NULL (default deny) */
 	const char *error;
 	const char *reason;
 	const char *lease;

@@ -135,7 +135,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	sd_notify(false, "RELOADING=1");
 	/* Audited as the signal's, with its sender (not as a Reload call). */
 	(void)manager_reload(m,
-			     &(AuditActor){ .cause = "signal SIGHUP", .uid = (uid_t)si->ssi_uid,
+			     &(AuditActor){ .cause = "signal SIGHUP",
+					    .uid = (uid_t)si->ssi_uid,
 					    .pid = (pid_t)si->ssi_pid },
 			     NULL);
 	sd_notify(false, "READY=1");
@@ -174,7 +175,7 @@ static void probe_accounting(Manager *m) {
 		log_warning("Per-process memory accounting unavailable (no CAP_SYS_RESOURCE): "
 			    "pinned memory is charged per user");
 		strv_extend(&m->warnings,
-		            "per-process accounting unavailable: no CAP_SYS_RESOURCE");
+			    "per-process accounting unavailable: no CAP_SYS_RESOURCE");
 	} else if (r < 0)
 		log_debug("Accounting probe: %s", strerror(-r));
 }
@@ -208,8 +209,9 @@ static void warn_noiommu(Manager *m) {
 	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
 	log_warning("VFIO runs in unsafe noiommu mode (enable_unsafe_noiommu_mode=Y, %zu noiommu "
 		    "device(s)): their holders can DMA to all of memory; %s",
-		    n, ps && ps->allow_noiommu ? "the policy hands them out (allow-noiommu yes)"
-					       : "Acquire refuses them (allow-noiommu is off)");
+		    n,
+		    ps && ps->allow_noiommu ? "the policy hands them out (allow-noiommu yes)"
+					    : "Acquire refuses them (allow-noiommu is off)");
 	strv_extend(&m->warnings, "VFIO noiommu mode: noiommu devices have no DMA isolation");
 }
 
@@ -311,7 +313,8 @@ static void start_probes(Manager *m) {
 	char hidden[256];
 	if (identity_probe_proc(hidden, sizeof(hidden)) > 0) {
 		log_warning("%s: the cgroup of such a peer cannot be read, unit, user-unit and "
-			    "cgroup rules never match it", hidden);
+			    "cgroup rules never match it",
+			    hidden);
 		strv_extend(&m->warnings, "/proc hides peers from the daemon (hidepid): unit, "
 					  "user-unit and cgroup rules never match them");
 	}
@@ -400,8 +403,8 @@ static int take_passed_fds(Manager *m) {
 	if (n_passed < 0)
 		return log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
 	int state_fd = -EBADF, r = 0;
-	_cleanup_free_ int *stored_fds =
-		n_passed > 0 ? calloc((size_t)n_passed, sizeof(int)) : NULL;
+	_cleanup_free_ int *stored_fds = n_passed > 0 ? calloc((size_t)n_passed, sizeof(int))
+						      : NULL;
 	_cleanup_strv_free_ char **stored_names =
 		n_passed > 0 ? calloc((size_t)n_passed + 1, sizeof(char *)) : NULL;
 	size_t n_stored = 0;
@@ -443,7 +446,7 @@ int main(int argc, char **argv) {
 	};
 	if (m.testing_bypass)
 		log_warning(
-		        "TESTING: group bookkeeping bypassed; never use this build in production");
+			"TESTING: group bookkeeping bypassed; never use this build in production");
 	if (start_model(&m) < 0) {
 		manager_done(&m);
 		return 1;

@@ -48,8 +48,7 @@ bool manager_is_admin(Manager *m, const Peer *peer, const char *method, bool aud
 	return ok;
 }
 
-static void manager_lease_event(Manager *m, const Lease *l, const char *event,
-				const char *cause) {
+static void manager_lease_event(Manager *m, const Lease *l, const char *event, const char *cause) {
 	if (m->hooks.lease_event)
 		m->hooks.lease_event(m, l, event, cause);
 }
@@ -285,9 +284,9 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 		sd_notifyf(false, "STATUS=Reload failed, keeping generation %llu",
 			   (unsigned long long)m->generation);
 		log_full(LOG_ERR, 0,
-		         "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
-		         m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
-		         e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
+			 "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
+			 m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
+			 e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
 		audit_log(&(AuditRecord){
 			.action = "reload-failed",
 			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
@@ -331,10 +330,9 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 		log_info("Policy generation %llu revoked or dropped %zu lease(s)/staged context(s)",
 			 (unsigned long long)m->generation, n);
 	sd_notifyf(false, "STATUS=Serving, policy generation %llu",
-	           (unsigned long long)m->generation);
+		   (unsigned long long)m->generation);
 	return 0;
 }
-
 
 void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 	if (driver && strneq(driver, "vfio", 4))
@@ -378,7 +376,6 @@ void manager_stop_leases(Manager *m, const char *why) {
 			manager_end_lease_by(m, l, &stop, why);
 	}
 }
-
 
 /* ---- hand-over ---- */
 
@@ -488,9 +485,8 @@ static int hand_over_record(Manager *m, Lease *l, bool staged) {
 	return lease_table_add(&m->leases, l);
 }
 
-int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
-		      const Plan *plan, Lease *l, char ***warnings, int64_t *ret_memlock,
-		      Refusal *rf) {
+int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer, const Plan *plan,
+		      Lease *l, char ***warnings, int64_t *ret_memlock, Refusal *rf) {
 	bool staged = l->state == LEASE_STAGED;
 	int r;
 	if (staged) {

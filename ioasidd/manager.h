@@ -14,9 +14,8 @@
  * unknown). Warnings are appended to *warnings. 0, or -errno with *rf: a fresh lease is rolled
  * back (freed), a staged one stays staged.
  */
-int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
-		      const Plan *plan, Lease *l, char ***warnings, int64_t *ret_memlock,
-		      Refusal *rf);
+int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer, const Plan *plan,
+		      Lease *l, char ***warnings, int64_t *ret_memlock, Refusal *rf);
 
 /*
  * manager_stage_add: l (fresh from context_build()) becomes a staged context for owner (uid,

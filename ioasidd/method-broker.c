@@ -319,8 +319,8 @@ static DocNode *granted_devices(ReplyDoc *rd, const Lease *l, size_t device_base
 }
 
 /* The Acquire reply for l: a document with the fds (the lease keeps them) in *reply. */
-static int acquire_reply(const Plan *plan, Lease *l, int64_t memlock, char **warnings,
-			 int *fds, Reply *reply) {
+static int acquire_reply(const Plan *plan, Lease *l, int64_t memlock, char **warnings, int *fds,
+			 Reply *reply) {
 	ReplyDoc rd = { .d = doc_new() };
 	if (!rd.d)
 		return -ENOMEM;

@@ -127,8 +127,7 @@ typedef struct StageParams {
 } StageParams;
 
 /* Plan, owner, context, the staged context recorded. 0 with *ret, or -errno with *rf. */
-static int stage_context(Call *call, const StageParams *a, Plan *plan, Lease **ret,
-			 Refusal *rf) {
+static int stage_context(Call *call, const StageParams *a, Plan *plan, Lease **ret, Refusal *rf) {
 	Manager *m = call->manager;
 	const PolicyLayout *layout = NULL;
 	if (!streq(a->layout, "default") && !isempty(a->layout)) {
@@ -225,10 +224,10 @@ static int method_drop_staged(Call *call, const void *params, Reply *reply) {
 	Lease *l = lease_table_find(&call->manager->leases, a->id);
 	if (!l || l->state != LEASE_STAGED)
 		return reply_error(reply, IOASID_ERROR_NO_SUCH_STAGED, "id", a->id);
-	manager_drop_staged(
-		call->manager, l,
-		&(AuditActor){ .method = "io.ioasid.Manager.DropStaged", .cause = "request" },
-		"staged context dropped");
+	manager_drop_staged(call->manager, l,
+			    &(AuditActor){ .method = "io.ioasid.Manager.DropStaged",
+					   .cause = "request" },
+			    "staged context dropped");
 	return reply_ok(reply, NULL);
 }
 

@@ -25,8 +25,8 @@ static int param_one(const ParamSpec *s, const DocNode *v, void *out, Refusal *r
 	switch (s->type) {
 	case PARAM_STRING: {
 		const char *str = doc_str(v);
-		if (!str || (s->max > 0 && (v->str.len < (size_t)s->min ||
-					    v->str.len > (size_t)s->max)))
+		if (!str ||
+		    (s->max > 0 && (v->str.len < (size_t)s->min || v->str.len > (size_t)s->max)))
 			return refusal_invalid(rf, s->name);
 		*(const char **)at = str;
 		break;

@@ -73,20 +73,20 @@ typedef struct Call {
 	uint64_t connection_id;
 	const Peer *peer;
 	const char *method;
-	unsigned flags;         /* VARLINK_CALL_* */
-	bool fd_reply_pending;  /* an earlier reply with fds has not been delivered yet */
+	unsigned flags;        /* VARLINK_CALL_* */
+	bool fd_reply_pending; /* an earlier reply with fds has not been delivered yet */
 } Call;
 
 typedef struct Reply {
-	const char *error;    /* NULL: a reply; else the error name (a string constant) */
-	json_object *params;  /* owned; NULL: {} */
-	Doc *doc;             /* owned: the whole message as a document instead of params */
-	const DocNode *msg;   /* its message object */
-	const int *fds;       /* borrowed from lease (which keeps them), sent with the reply */
+	const char *error;   /* NULL: a reply; else the error name (a string constant) */
+	json_object *params; /* owned; NULL: {} */
+	Doc *doc;            /* owned: the whole message as a document instead of params */
+	const DocNode *msg;  /* its message object */
+	const int *fds;      /* borrowed from lease (which keeps them), sent with the reply */
 	size_t n_fds;
 	bool continues;
-	bool subscribe;       /* Monitor: the connection receives events from now on */
-	Lease *lease;         /* the lease whose fds the reply carries (delivered once sent) */
+	bool subscribe; /* Monitor: the connection receives events from now on */
+	Lease *lease;   /* the lease whose fds the reply carries (delivered once sent) */
 } Reply;
 
 void reply_done(Reply *r);
@@ -117,7 +117,7 @@ typedef enum MethodFlags {
 typedef struct Method {
 	const char *name; /* without the interface */
 	int (*handler)(Call *call, const void *params, Reply *reply);
-	unsigned flags;   /* MethodFlags */
+	unsigned flags; /* MethodFlags */
 	const ParamSpec *params;
 	size_t n_params;
 	size_t params_size; /* of the struct method_params_parse() fills */
@@ -140,11 +140,11 @@ typedef struct BrokerEvent {
 	const char *event;
 	const char *bdf;
 	const char *lease;
-	const char *cause;    /* lease-ended, lease-revoked: why */
-	int64_t group;        /* group-viability-changed (has_group) */
+	const char *cause; /* lease-ended, lease-revoked: why */
+	int64_t group;     /* group-viability-changed (has_group) */
 	bool has_group;
-	const char *verdict;  /* group-viability-changed: "viable", "not-viable", ... */
-	int64_t generation;   /* policy-reloaded (has_generation) */
+	const char *verdict; /* group-viability-changed: "viable", "not-viable", ... */
+	int64_t generation;  /* policy-reloaded (has_generation) */
 	bool has_generation;
 } BrokerEvent;
 

@@ -41,13 +41,13 @@ typedef struct Plan {
 	bool whole;                       /* any grant says whole */
 	PolicyLifetime grant_lifetime;
 	bool revoke_reset, revoke_signal; /* any deciding grant's on-revoke asks for it */
-	bool share_reset, split_sriov; /* every deciding grant says so */
+	bool share_reset, split_sriov;    /* every deciding grant says so */
 	char rule[300];
 	/* for the audit record: the policy was asked, and the rule of the outcome */
 	bool decided;
 	char audit_rule[300];
-	char **at_risk;  /* siblings not taken (owned) */
-	Lease *staged;   /* a context staged for the caller that serves it, or NULL */
+	char **at_risk; /* siblings not taken (owned) */
+	Lease *staged;  /* a context staged for the caller that serves it, or NULL */
 } Plan;
 
 void plan_done(Plan *p);

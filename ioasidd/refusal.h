@@ -55,7 +55,7 @@ void refusal_done(Refusal *rf);
 
 /* The common shapes. Each returns -abs(err) (or the given errno) so callers can
  * `return refusal_...;`. */
-int refusal_invalid(Refusal *rf, const char *parameter);              /* -EINVAL */
+int refusal_invalid(Refusal *rf, const char *parameter); /* -EINVAL */
 int refusal_system(Refusal *rf, int err, const char *operation, const char *device);
 
 /*

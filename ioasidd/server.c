@@ -44,11 +44,11 @@ struct Connection {
 	sd_event_source *defer_free; /* set once closing */
 	sd_event_source *more;       /* oneshot: a complete request is still buffered */
 	Peer peer;
-	bool monitor;        /* subscribed to Monitor (more) */
+	bool monitor; /* subscribed to Monitor (more) */
 	bool closing;
-	bool read_eof;       /* peer shut down its side: flush, then close */
-	bool suppress_reply; /* dispatching a oneway call */
-	bool stored;         /* the socket is in systemd's fdstore (connection leases) */
+	bool read_eof;        /* peer shut down its side: flush, then close */
+	bool suppress_reply;  /* dispatching a oneway call */
+	bool stored;          /* the socket is in systemd's fdstore (connection leases) */
 	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
 	bool reply_dropped;   /* at shutdown: the pending lease's reply was dropped unsent */
 	Connection *next, *prev;
@@ -285,8 +285,7 @@ static int connection_send_doc(Connection *c, const DocNode *msg, const int *fds
 }
 
 /* A reply (params taken, may be NULL) or, with error set, an error. */
-static int connection_reply(Connection *c, const char *error, json_object *params,
-			    bool continues) {
+static int connection_reply(Connection *c, const char *error, json_object *params, bool continues) {
 	json_object *msg = NULL;
 	int r = error ? varlink_build_error(error, params, &msg)
 		      : varlink_build_reply(params, continues, &msg);
@@ -332,16 +331,17 @@ static bool read_error_is_protocol(int err) {
 
 static void protocol_error(Connection *c, int err, const char *what) {
 	bool client_fault = read_error_is_protocol(err);
-	log_info("Connection %llu of uid %u: %s: %s (%s), disconnecting",
-		 (unsigned long long)c->id, (unsigned)c->peer.uid,
-		 client_fault ? "protocol error" : "daemon error", what, strerror(-err));
+	log_info("Connection %llu of uid %u: %s: %s (%s), disconnecting", (unsigned long long)c->id,
+		 (unsigned)c->peer.uid, client_fault ? "protocol error" : "daemon error", what,
+		 strerror(-err));
 	/* Best effort: tell the peer why, then close without waiting. */
 	json_object *p = json_object_new_object();
 	if (p && client_fault)
 		json_object_object_add(p, "reason", json_object_new_string(what));
 	else if (p) {
 		json_object_object_add(p, "errno", json_object_new_int(-err));
-		json_object_object_add(p, "errnoName", json_object_new_string(strna(errno_name(err))));
+		json_object_object_add(p, "errnoName",
+				       json_object_new_string(strna(errno_name(err))));
 		json_object_object_add(p, "operation", json_object_new_string(what));
 	}
 	json_object *msg = NULL;
@@ -702,8 +702,9 @@ void server_drain(Manager *m) {
 	for (Connection *c = m->connections; c; c = c->next)
 		if (!c->closing && varlink_stream_queued(c->stream) > 0) {
 			log_info("Connection %llu of uid %u: reply not read within %ums of "
-				 "shutdown, cut off", (unsigned long long)c->id,
-				 (unsigned)c->peer.uid, SHUTDOWN_FLUSH_MSEC);
+				 "shutdown, cut off",
+				 (unsigned long long)c->id, (unsigned)c->peer.uid,
+				 SHUTDOWN_FLUSH_MSEC);
 			c->closing = true; /* a second drain owes it nothing more */
 		}
 }
@@ -730,9 +731,11 @@ static void hook_lease_event(Manager *m, const Lease *l, const char *event, cons
 		    !manager_is_admin(m, &c->peer, "io.ioasid.Broker.Monitor", false))
 			continue;
 		for (size_t i = 0; i < MAX(l->n_devices, (size_t)1); i++) {
-			json_object *p = method_broker_event(&(BrokerEvent){
-				.event = event, .bdf = l->n_devices ? l->devices[i].bdf : NULL,
-				.lease = l->id, .cause = cause });
+			json_object *p = method_broker_event(
+				&(BrokerEvent){ .event = event,
+						.bdf = l->n_devices ? l->devices[i].bdf : NULL,
+						.lease = l->id,
+						.cause = cause });
 			if (connection_reply(c, NULL, p, true) < 0)
 				break;
 		}
@@ -753,13 +756,16 @@ static void hook_device_event(Manager *m, const char *event, const char *bdf) {
 }
 
 static void hook_group_event(Manager *m, int group, const char *verdict) {
-	broadcast(m, &(BrokerEvent){.event = "group-viability-changed", .group = group,
-				   .has_group = true, .verdict = verdict });
+	broadcast(m, &(BrokerEvent){ .event = "group-viability-changed",
+				     .group = group,
+				     .has_group = true,
+				     .verdict = verdict });
 }
 
 static void hook_policy_event(Manager *m, uint64_t generation) {
-	broadcast(m, &(BrokerEvent){.event = "policy-reloaded", .generation = (int64_t)generation,
-				   .has_generation = true });
+	broadcast(m, &(BrokerEvent){ .event = "policy-reloaded",
+				     .generation = (int64_t)generation,
+				     .has_generation = true });
 }
 
 /* A lease of c is ending: its reply, if still queued, is no longer c's to deliver. */

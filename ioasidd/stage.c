@@ -61,9 +61,10 @@ int stage_parse_owner(const char *s, uid_t *ret_uid, char **ret_unit, Refusal *r
  * are unknown (rules naming them do not match). The same as re-evaluation at a reload does
  * for a staged context (manager.c).
  */
-void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups,
-		      PolicyPeer *ret) {
-	*ret = (PolicyPeer){ .uid = uid, .gid = (gid_t)-1, .unit = unit, .have_pidfd = unit != NULL };
+void stage_owner_peer(uid_t uid, const char *unit, gid_t *groups, int max_groups, PolicyPeer *ret) {
+	*ret = (PolicyPeer){
+		.uid = uid, .gid = (gid_t)-1, .unit = unit, .have_pidfd = unit != NULL
+	};
 	struct passwd *pw = uid != (uid_t)-1 ? getpwuid(uid) : NULL;
 	if (!pw)
 		return;
@@ -95,7 +96,8 @@ int stage_check_owner(Manager *m, const char *owner, uid_t uid, const char *unit
 			.peer = &pp,
 			.host = m->host,
 			.device = d,
-			.mode = mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND : POLICY_MODE_ATTACHED,
+			.mode = mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND
+							   : POLICY_MODE_ATTACHED,
 			.layout = layout,
 			.method = "io.ioasid.Manager.Stage",
 		};
@@ -111,9 +113,10 @@ int stage_check_owner(Manager *m, const char *owner, uid_t uid, const char *unit
 				const Device *s = d->group->members[j];
 				if (device_is_bridge(s) || listed(devices, n, s))
 					continue;
-				snprintf(reason, sizeof(reason),
-					 "the grant takes whole IOMMU groups: stage %s too (group %d)",
-					 s->bdf, d->iommu_group);
+				snprintf(
+					reason, sizeof(reason),
+					"the grant takes whole IOMMU groups: stage %s too (group %d)",
+					s->bdf, d->iommu_group);
 				dec.allow = false;
 				break;
 			}
@@ -146,8 +149,7 @@ bool stage_owned_by(const Lease *l, const Peer *peer) {
 	       (l->uid == (uid_t)-1 && l->unit && peer->unit && streq(l->unit, peer->unit));
 }
 
-Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices,
-		      size_t n) {
+Lease *stage_find_for(const Manager *m, const Peer *peer, const Device *const *devices, size_t n) {
 	for (Lease *l = m->leases.head; l; l = l->next) {
 		if (l->state != LEASE_STAGED || !stage_owned_by(l, peer) || l->n_devices != n)
 			continue;
@@ -185,10 +187,11 @@ int stage_explain_mismatch(const Manager *m, const Peer *peer, const Device *con
 				 "acquire it with mode '%s'",
 				 lease_mode_to_string(staged), l->id, lease_mode_to_string(staged));
 		else if (!streq(strempty(l->layout), strempty(layout)))
-			snprintf(what, sizeof(what),
-				 "a context is staged for you with layout '%s' (staged context %s): "
-				 "acquire it with that layout",
-				 l->layout ? l->layout : "default", l->id);
+			snprintf(
+				what, sizeof(what),
+				"a context is staged for you with layout '%s' (staged context %s): "
+				"acquire it with that layout",
+				l->layout ? l->layout : "default", l->id);
 		else
 			snprintf(what, sizeof(what),
 				 "a context is staged for you with devices %s (staged context %s): "

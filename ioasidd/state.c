@@ -495,7 +495,8 @@ int state_restore_finish(Manager *m) {
 			continue;
 		}
 		log_warning("Stored lease %s of uid %u dropped: its connection closed while the "
-			    "daemon was down", l->id, (unsigned)l->uid);
+			    "daemon was down",
+			    l->id, (unsigned)l->uid);
 		lease_table_remove(&m->leases, l);
 		lease_free(l, m->kernel);
 		dropped++;
@@ -537,8 +538,8 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 			if (!root || !fmt || !streq(fmt, "ioasidd-state") ||
 			    !jint(root, "version", 1, 1, &ver)) {
 				log_warning("Stored state does not parse: dropped; devices of "
-				            "unrestored leases stay busy until their holders close "
-				            "them");
+					    "unrestored leases stay busy until their holders close "
+					    "them");
 				if (root) {
 					json_object_put(root);
 					root = NULL;

@@ -88,8 +88,10 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 	Host *h = NULL, *old = NULL;
 	int r = host_load_live(&h);
 	if (r < 0)
-		log_warning_errno(r, "Rescan after a udev event for %s failed, keeping the old "
-				     "host model: %m", bdf);
+		log_warning_errno(r,
+				  "Rescan after a udev event for %s failed, keeping the old "
+				  "host model: %m",
+				  bdf);
 	else {
 		old = m->host;
 		m->host = h;

@@ -68,7 +68,7 @@ IOASID_PUBLIC const char *ioasid_conn_error_message(const ioasid_conn *c) {
 }
 
 IOASID_PUBLIC int ioasid_acquire(ioasid_conn *c, const ioasid_acquire_request *req,
-                                 ioasid_grant **ret) {
+				 ioasid_grant **ret) {
 	IoasidAcquireRequest q = IOASID_ACQUIRE_REQUEST_INIT;
 	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
 	_cleanup_strv_free_ char **devices = NULL;
@@ -121,7 +121,7 @@ IOASID_PUBLIC const char *ioasid_grant_lease(const ioasid_grant *g) {
 
 IOASID_PUBLIC ioasid_mode ioasid_grant_mode(const ioasid_grant *g) {
 	return g && g->result->mode && streq(g->result->mode, "unbound") ? IOASID_MODE_UNBOUND
-	                                                                 : IOASID_MODE_ATTACHED;
+									 : IOASID_MODE_ATTACHED;
 }
 
 IOASID_PUBLIC int ioasid_grant_iommufd(const ioasid_grant *g) {
@@ -142,8 +142,8 @@ IOASID_PUBLIC const char *ioasid_grant_device_bdf(const ioasid_grant *g, size_t 
 
 IOASID_PUBLIC int ioasid_grant_device_fd(const ioasid_grant *g, size_t i) {
 	return g && i < g->result->n_devices && g->result->devices[i].fd >= 0
-	               ? g->result->devices[i].fd
-	               : -1;
+		       ? g->result->devices[i].fd
+		       : -1;
 }
 
 IOASID_PUBLIC int ioasid_release(ioasid_conn *c, const char *lease) {

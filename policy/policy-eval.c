@@ -133,9 +133,10 @@ int policy_index_build(Policy *p) {
 			continue;
 		if (rule->id.has_uid || rule->id.has_gid ||
 		    (rule->id.unit && is_literal(rule->id.unit))) {
-			uint64_t key = rule->id.has_uid ? make_key(KEY_UID, rule->id.uid) :
-				       rule->id.has_gid ? make_key(KEY_GID, rule->id.gid) :
-							  make_key(KEY_UNIT, str_hash(rule->id.unit));
+			uint64_t key = rule->id.has_uid ? make_key(KEY_UID, rule->id.uid)
+				       : rule->id.has_gid
+					       ? make_key(KEY_GID, rule->id.gid)
+					       : make_key(KEY_UNIT, str_hash(rule->id.unit));
 			s = index_slot(ix, key, true);
 			r = list_push(&s->idx, &s->n, &s->cap, (uint32_t)i);
 		} else
@@ -145,9 +146,9 @@ int policy_index_build(Policy *p) {
 			return r;
 		if (rule->dev.has_bdf || rule->dev.vendor >= 0) {
 			s = index_slot(ix,
-				       rule->dev.has_bdf ?
-					       make_key(KEY_BDF, bdf_pack(rule->dev.bdf)) :
-					       make_key(KEY_VENDOR, (uint32_t)rule->dev.vendor),
+				       rule->dev.has_bdf
+					       ? make_key(KEY_BDF, bdf_pack(rule->dev.bdf))
+					       : make_key(KEY_VENDOR, (uint32_t)rule->dev.vendor),
 				       true);
 			r = list_push(&s->idx, &s->n, &s->cap, (uint32_t)i);
 		} else
@@ -184,7 +185,7 @@ static bool fail(Checker *c, const char *fmt, ...) {
 }
 
 #define CGROUP_HIDDEN_NOTE                                                                         \
-	"the peer's cgroup is hidden from the daemon by /proc hidepid, so no unit, user-unit or " \
+	"the peer's cgroup is hidden from the daemon by /proc hidepid, so no unit, user-unit or "  \
 	"cgroup rule could match"
 
 /* Does an allow (kind RULE_ALLOW) or admin rule test the cgroup or a unit? Only asked on the
@@ -238,8 +239,8 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 		}
 	}
 	char id[16];
-	if (s->has_uid_range && (peer->uid == (uid_t)-1 || peer->uid < s->uid_lo ||
-				 peer->uid > s->uid_hi)) {
+	if (s->has_uid_range &&
+	    (peer->uid == (uid_t)-1 || peer->uid < s->uid_lo || peer->uid > s->uid_hi)) {
 		if (fail(c, "uid: peer uid %s is not in %u-%u", id_text(peer->uid, id),
 			 (unsigned)s->uid_lo, (unsigned)s->uid_hi))
 			return;
@@ -254,11 +255,15 @@ static void ident_check(const IdentSel *s, const PolicyPeer *peer, Checker *c) {
 	 * in. */
 	if ((s->unit || s->user_unit || s->cgroup) && !peer->have_pidfd) {
 		if (fail(c, "%s: peer identity is not pinned by a pidfd",
-			 s->unit ? "unit" : s->user_unit ? "user-unit" : "cgroup"))
+			 s->unit        ? "unit"
+			 : s->user_unit ? "user-unit"
+					: "cgroup"))
 			return;
 	} else if ((s->unit || s->user_unit || s->cgroup) && peer->cgroup_hidden) {
 		if (fail(c, "%s: the peer's cgroup is hidden from the daemon (/proc hidepid)",
-			 s->unit ? "unit" : s->user_unit ? "user-unit" : "cgroup"))
+			 s->unit        ? "unit"
+			 : s->user_unit ? "user-unit"
+					: "cgroup"))
 			return;
 	} else {
 		if (s->unit) {
@@ -391,8 +396,8 @@ bool policy_devsel_match(const Policy *p, const DevSel *s, const Device *d, char
 	return c.n_failed == 0;
 }
 
-static unsigned rule_check(const Policy *p, const Rule *rule, const PolicyRequest *req,
-			   char *why, size_t why_len, bool count_all) {
+static unsigned rule_check(const Policy *p, const Rule *rule, const PolicyRequest *req, char *why,
+			   size_t why_len, bool count_all) {
 	Checker c = { why, why_len, 0, count_all };
 	ident_check(&rule->id, req->peer, &c);
 	if (c.n_failed && !count_all)
@@ -402,8 +407,8 @@ static unsigned rule_check(const Policy *p, const Rule *rule, const PolicyReques
 }
 
 /* Grant checks of a matching allow rule: the rule decides either way (first match). */
-static unsigned grant_check(const Policy *p, const Rule *rule, const PolicyRequest *req,
-			    char *why, size_t why_len) {
+static unsigned grant_check(const Policy *p, const Rule *rule, const PolicyRequest *req, char *why,
+			    size_t why_len) {
 	Checker c = { why, why_len, 0, true };
 	unsigned missing = req->mode & ~rule->grant.modes;
 	if (missing)
@@ -537,14 +542,16 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 	*ret_index = i;
 	if (i < 0) {
 		if (req->peer->uid == POLICY_NOBODY_ID)
-			snprintf(ret->reason, sizeof(ret->reason),
-				 "peer uid 65534 (nobody, an unmapped user-namespace id) matches no "
-				 "rule (default deny)");
+			snprintf(
+				ret->reason, sizeof(ret->reason),
+				"peer uid 65534 (nobody, an unmapped user-namespace id) matches no "
+				"rule (default deny)");
 		else if (req->peer->cgroup_hidden && uses_cgroup(p, RULE_ALLOW))
 			snprintf(ret->reason, sizeof(ret->reason),
 				 "no rule matched (default deny; %s)", CGROUP_HIDDEN_NOTE);
 		else
-			snprintf(ret->reason, sizeof(ret->reason), "no rule matched (default deny)");
+			snprintf(ret->reason, sizeof(ret->reason),
+				 "no rule matched (default deny)");
 		return 0;
 	}
 	const Rule *rule = &p->rules[i];
@@ -559,8 +566,7 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 		return 0;
 	ret->allow = true;
 	ret->grant = rule->grant;
-	snprintf(ret->reason, sizeof(ret->reason), "allowed by rule at %s:%u", p->name,
-		 rule->line);
+	snprintf(ret->reason, sizeof(ret->reason), "allowed by rule at %s:%u", p->name, rule->line);
 	return 0;
 }
 

@@ -34,7 +34,7 @@ typedef struct IdentSel {
 	bool has_gid;
 	gid_t gid;
 	char *group_name;
-	char *unit;   /* fnmatch globs */
+	char *unit;      /* fnmatch globs */
 	char *user_unit; /* only with has_uid or has_uid_range (checked at parse) */
 	unsigned user_unit_line, user_unit_col;
 	char *cgroup;
@@ -48,7 +48,7 @@ typedef struct DevSel {
 	int vendor, device, subsystem_vendor, subsystem_device; /* -1 = not given */
 	bool has_class;
 	uint32_t class_value, class_mask;
-	char *driver; /* fnmatch glob */
+	char *driver;    /* fnmatch glob */
 	int iommu_group; /* -1 = not given */
 	char *pool;
 	size_t pool_index;

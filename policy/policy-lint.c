@@ -38,8 +38,7 @@ static bool ident_covers(const IdentSel *a, const IdentSel *b) {
 	if (a->has_gid && !(b->has_gid && b->gid == a->gid))
 		return false;
 	return str_covers(a->unit, b->unit) && str_covers(a->user_unit, b->user_unit) &&
-	       str_covers(a->cgroup, b->cgroup) &&
-	       str_covers(a->label, b->label);
+	       str_covers(a->cgroup, b->cgroup) && str_covers(a->label, b->label);
 }
 
 static bool dev_covers(const DevSel *a, const DevSel *b) {
@@ -102,7 +101,9 @@ int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 			snprintf(w[n].message, sizeof(w[n].message),
 				 "Rule can never match: the %s rule on line %u matches everything "
 				 "it matches",
-				 a->kind == RULE_ALLOW ? "allow" : a->kind == RULE_DENY ? "deny" : "admin",
+				 a->kind == RULE_ALLOW  ? "allow"
+				 : a->kind == RULE_DENY ? "deny"
+							: "admin",
 				 a->line);
 			n++;
 			break;
@@ -199,8 +200,8 @@ int policy_lint_sizes(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 		w[n] = (PolicyWarning){ .line = r->line };
 		snprintf(w[n].message, sizeof(w[n].message),
 			 "memlock %" PRIu64 " is %" PRIu64 " bytes, less than a page: a number "
-			 "without a suffix counts bytes (write %" PRIu64 "M, %" PRIu64 "GiB or %" PRIu64
-			 "GB)",
+			 "without a suffix counts bytes (write %" PRIu64 "M, %" PRIu64
+			 "GiB or %" PRIu64 "GB)",
 			 m, m, m, m, m);
 		n++;
 	}

@@ -37,7 +37,8 @@ typedef struct Parser {
 	PolicyError *err;
 	const PolicyResolver *resolver;
 	/* Where each setting was first given (0 = not yet), for duplicate errors. */
-	unsigned line_socket_group, line_allow_noiommu, line_max_conn, line_idle, line_stage_timeout;
+	unsigned line_socket_group, line_allow_noiommu, line_max_conn, line_idle,
+		line_stage_timeout;
 } Parser;
 
 static int perr(Parser *ps, unsigned line, unsigned col, const char *fmt, ...) _printf_(4, 5);
@@ -102,8 +103,11 @@ static int lex(Parser *ps, const char *s, size_t size) {
 			while (i < size && s[i] != '\n')
 				i++;
 		} else if (c == '{' || c == '}' || c == ';') {
-			r = tok_push(ps, c == '{' ? T_LBRACE : c == '}' ? T_RBRACE : T_SEMI, NULL, line,
-				     col);
+			r = tok_push(ps,
+				     c == '{'   ? T_LBRACE
+				     : c == '}' ? T_RBRACE
+						: T_SEMI,
+				     NULL, line, col);
 			if (r < 0)
 				return r;
 			i++, col++;
@@ -124,9 +128,10 @@ static int lex(Parser *ps, const char *s, size_t size) {
 				}
 				if (c == '\\') {
 					if (i + 1 >= size || (s[i + 1] != '"' && s[i + 1] != '\\'))
-						return perr(ps, line, col,
-							    "Unknown escape in string (only \\\" and "
-							    "\\\\ are allowed)");
+						return perr(
+							ps, line, col,
+							"Unknown escape in string (only \\\" and "
+							"\\\\ are allowed)");
 					i++, col++;
 					c = (unsigned char)s[i];
 				} else if (c < 0x20 || c == 0x7f)
@@ -147,7 +152,8 @@ static int lex(Parser *ps, const char *s, size_t size) {
 			while (i < size && is_word_char((unsigned char)s[i]))
 				i++, col++;
 			if (i - start > POLICY_MAX_TOKEN)
-				return perr(ps, line, c0, "Word longer than %u bytes", POLICY_MAX_TOKEN);
+				return perr(ps, line, c0, "Word longer than %u bytes",
+					    POLICY_MAX_TOKEN);
 			char *w = strndup(s + start, i - start);
 			if (!w)
 				return -ENOMEM;
@@ -218,7 +224,8 @@ static int take_value(Parser *ps, const Token *kw, Token **ret) {
 static int expect_end(Parser *ps, const char *after) {
 	Token *t = peek(ps);
 	if (!at_end(t))
-		return perr(ps, t->line, t->col, "Unexpected '%s' after %s", tok_describe(t), after);
+		return perr(ps, t->line, t->col, "Unexpected '%s' after %s", tok_describe(t),
+			    after);
 	return 0;
 }
 
@@ -282,7 +289,8 @@ static int resolve_id(Parser *ps, const Token *t, bool group, uint32_t *ret) {
 
 	if (all_digits(t->text)) {
 		if (num_parse_u64(t->text, UINT32_MAX - 1, &v) < 0)
-			return perr(ps, t->line, t->col, "%s id '%s' is out of range", what, t->text);
+			return perr(ps, t->line, t->col, "%s id '%s' is out of range", what,
+				    t->text);
 		*ret = (uint32_t)v;
 	} else {
 		if (group)
@@ -292,15 +300,16 @@ static int resolve_id(Parser *ps, const Token *t, bool group, uint32_t *ret) {
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
-			return perr(ps, t->line, t->col, "Unknown %s '%s'", group ? "group" : "user",
-				    t->text);
+			return perr(ps, t->line, t->col, "Unknown %s '%s'",
+				    group ? "group" : "user", t->text);
 	}
 	if (*ret == POLICY_NOBODY_ID)
-		return perr(ps, t->line, t->col,
-			    "%s '%s' is %s 65534 (%s), the id unmapped user-namespace %s appear as: "
-			    "a rule cannot name it",
-			    what, t->text, group ? "gid" : "uid", group ? "nogroup" : "nobody",
-			    group ? "groups" : "users");
+		return perr(
+			ps, t->line, t->col,
+			"%s '%s' is %s 65534 (%s), the id unmapped user-namespace %s appear as: "
+			"a rule cannot name it",
+			what, t->text, group ? "gid" : "uid", group ? "nogroup" : "nobody",
+			group ? "groups" : "users");
 	return 0;
 }
 
@@ -428,8 +437,8 @@ static int parse_ident_item(Parser *ps, IdentSel *s, unsigned *seen) {
 		} else
 			snprintf(lo, sizeof(lo), "%.31s", v->text);
 		if (!all_digits(lo) || num_parse_u64(lo, UINT32_MAX - 1, &a) < 0 ||
-		    (dash && (!all_digits(dash + 1) ||
-			      num_parse_u64(dash + 1, UINT32_MAX - 1, &b) < 0)))
+		    (dash &&
+		     (!all_digits(dash + 1) || num_parse_u64(dash + 1, UINT32_MAX - 1, &b) < 0)))
 			return perr(ps, v->line, v->col,
 				    "Invalid uid range '%s' (expected N or FIRST-LAST)", v->text);
 		if (!dash)
@@ -575,10 +584,11 @@ static int parse_dev_item(Parser *ps, DevSel *s, unsigned *seen, bool in_pool) {
 		if (r < 0)
 			return r;
 		if (bdf_parse(v->text, s->bdf) < 0)
-			return perr(ps, v->line, v->col,
-				    "Invalid PCI address '%s' (expected dddd:bb:dd.f, 4 to 8 domain "
-				    "digits)",
-				    v->text);
+			return perr(
+				ps, v->line, v->col,
+				"Invalid PCI address '%s' (expected dddd:bb:dd.f, 4 to 8 domain "
+				"digits)",
+				v->text);
 		s->has_bdf = true;
 		return 1;
 	case DSEEN_VENDOR:
@@ -644,8 +654,8 @@ static int parse_dev_item(Parser *ps, DevSel *s, unsigned *seen, bool in_pool) {
 		for (const char *c = s->prop_key; *c; c++)
 			if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
 			      (*c >= 'a' && *c <= 'z')))
-				return perr(ps, v->line, v->col,
-					    "Invalid property name in '%s'", v->text);
+				return perr(ps, v->line, v->col, "Invalid property name in '%s'",
+					    v->text);
 		return 1;
 	}
 	}
@@ -654,8 +664,11 @@ static int parse_dev_item(Parser *ps, DevSel *s, unsigned *seen, bool in_pool) {
 }
 
 static void devsel_init(DevSel *s) {
-	*s = (DevSel){ .vendor = -1, .device = -1, .subsystem_vendor = -1,
-		       .subsystem_device = -1, .iommu_group = -1 };
+	*s = (DevSel){ .vendor = -1,
+		       .device = -1,
+		       .subsystem_vendor = -1,
+		       .subsystem_device = -1,
+		       .iommu_group = -1 };
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -765,11 +778,12 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 		return 1;
 	case GSEEN_MEMLOCK:
 		if (parse_bytes(v->text, &x) < 0)
-			return perr(ps, v->line, v->col,
-				    "Invalid memlock '%s' (bytes, with K, M, G, T or KiB, MiB, GiB, "
-				    "TiB for powers of 1024, kB, MB, GB, TB for powers of 1000, or "
-				    "infinity)",
-				    v->text);
+			return perr(
+				ps, v->line, v->col,
+				"Invalid memlock '%s' (bytes, with K, M, G, T or KiB, MiB, GiB, "
+				"TiB for powers of 1024, kB, MB, GB, TB for powers of 1000, or "
+				"infinity)",
+				v->text);
 		g->memlock = x;
 		return 1;
 	case GSEEN_GROUP: {
@@ -847,9 +861,9 @@ static int parse_rule(Parser *ps, Token *kw) {
 	if (r < 0)
 		return r;
 	*rule = (Rule){
-		.kind = streq(kw->text, "allow") ? RULE_ALLOW :
-			streq(kw->text, "deny")	 ? RULE_DENY :
-						   RULE_ADMIN,
+		.kind = streq(kw->text, "allow")  ? RULE_ALLOW
+			: streq(kw->text, "deny") ? RULE_DENY
+						  : RULE_ADMIN,
 		.line = kw->line,
 		.grant = { .modes = POLICY_MODE_ATTACHED,
 			   .group_mode = POLICY_GROUP_WHOLE,
@@ -868,8 +882,8 @@ static int parse_rule(Parser *ps, Token *kw) {
 	if (!iseen)
 		return perr(ps, t->line, t->col,
 			    at_end(t) ? "Rule needs an identity selector (user, group, uid, unit, "
-					"user-unit, cgroup, label, or '*' for everyone)" :
-					"Expected an identity selector (user, group, uid, unit, "
+					"user-unit, cgroup, label, or '*' for everyone)"
+				      : "Expected an identity selector (user, group, uid, unit, "
 					"user-unit, cgroup, label or '*'), got '%s'",
 			    tok_describe(t));
 	/* Below user@UID.service every name is chosen by that user: a user unit says who
@@ -900,8 +914,8 @@ static int parse_rule(Parser *ps, Token *kw) {
 	} else if (rule->kind == RULE_ALLOW) {
 		return perr(ps, t->line, t->col,
 			    at_end(t) ? "An allow rule needs 'to' and a device selector (write "
-					"'to any' for every device)" :
-					"Expected 'to' or another identity selector, got '%s'",
+					"'to any' for every device)"
+				      : "Expected 'to' or another identity selector, got '%s'",
 			    tok_describe(t));
 	} else
 		rule->dev.any = true;
@@ -913,11 +927,12 @@ static int parse_rule(Parser *ps, Token *kw) {
 	t = peek(ps);
 	if (!at_end(t)) {
 		if (rule->kind == RULE_ALLOW)
-			return perr(ps, t->line, t->col,
-				    "Unknown word '%s' in rule (expected a device selector or mode, "
-				    "layout, max-devices, max-leases, memlock, group, lifetime, "
-				    "on-revoke, share-reset, split-sriov)",
-				    tok_describe(t));
+			return perr(
+				ps, t->line, t->col,
+				"Unknown word '%s' in rule (expected a device selector or mode, "
+				"layout, max-devices, max-leases, memlock, group, lifetime, "
+				"on-revoke, share-reset, split-sriov)",
+				tok_describe(t));
 		return perr(ps, t->line, t->col, "Unexpected '%s' in %s rule", tok_describe(t),
 			    kw->text);
 	}
@@ -967,23 +982,23 @@ static int parse_setting(Parser *ps, Token *kw) {
 		else
 			return perr(ps, v->line, v->col, "Expected yes or no, got '%s'", v->text);
 	} else if (streq(kw->text, "max-connections-per-uid")) {
-		if (!all_digits(v->text) || num_parse_u64(v->text, IOASID_MAX_CONNECTIONS, &x) < 0 ||
-		    x == 0)
+		if (!all_digits(v->text) ||
+		    num_parse_u64(v->text, IOASID_MAX_CONNECTIONS, &x) < 0 || x == 0)
 			return perr(ps, v->line, v->col,
 				    "Invalid max-connections-per-uid '%s' (1..%d)", v->text,
 				    IOASID_MAX_CONNECTIONS);
 		s->max_connections_per_uid = (unsigned)x;
 	} else if (streq(kw->text, "stage-timeout")) {
-		if (!all_digits(v->text) || num_parse_u64(v->text, IOASID_STAGE_TIMEOUT_MAX, &x) < 0 ||
-		    x == 0)
+		if (!all_digits(v->text) ||
+		    num_parse_u64(v->text, IOASID_STAGE_TIMEOUT_MAX, &x) < 0 || x == 0)
 			return perr(ps, v->line, v->col,
 				    "Invalid stage-timeout '%s' (1..%d seconds)", v->text,
 				    IOASID_STAGE_TIMEOUT_MAX);
 		s->stage_timeout_sec = (unsigned)x;
 	} else {
 		if (!all_digits(v->text) || num_parse_u64(v->text, 86400, &x) < 0 || x == 0)
-			return perr(ps, v->line, v->col, "Invalid idle-timeout '%s' (1..86400 seconds)",
-				    v->text);
+			return perr(ps, v->line, v->col,
+				    "Invalid idle-timeout '%s' (1..86400 seconds)", v->text);
 		s->idle_timeout_sec = (unsigned)x;
 	}
 	return expect_end(ps, "the setting's value");
@@ -1015,8 +1030,8 @@ static void skip_separators(Parser *ps) {
 static int expect_block_end(Parser *ps, Token *open_kw) {
 	Token *t = peek(ps);
 	if (t->type == T_EOF)
-		return perr(ps, open_kw->line, open_kw->col, "Unterminated '%s' block (missing '}')",
-			    open_kw->text);
+		return perr(ps, open_kw->line, open_kw->col,
+			    "Unterminated '%s' block (missing '}')", open_kw->text);
 	if (t->type != T_RBRACE)
 		return 0;
 	next(ps);
@@ -1116,8 +1131,10 @@ static int parse_layout(Parser *ps, Token *kw) {
 		return -ENOMEM;
 	p->layouts = n;
 	PolicyLayout *l = &p->layouts[p->n_layouts++];
-	*l = (PolicyLayout){ .accounting = POLICY_ACCOUNTING_USER, .huge_pages = true,
-			     .file = p->name, .line = kw->line };
+	*l = (PolicyLayout){ .accounting = POLICY_ACCOUNTING_USER,
+			     .huge_pages = true,
+			     .file = p->name,
+			     .line = kw->line };
 	l->name = strdup(name->text);
 	if (!l->name)
 		return -ENOMEM;
@@ -1164,17 +1181,19 @@ static int parse_layout(Parser *ps, Token *kw) {
 			if (t->type == T_WORD && streq(t->text, "max")) {
 				next(ps);
 				Token *m = next(ps);
-				if (m->type != T_WORD || num_parse_u64(m->text, UINT64_MAX,
-									&l->iova_max) < 0)
-					return perr(ps, m->line, m->col,
-						    "Expected an address after 'iova auto max', got "
-						    "'%s'",
-						    tok_describe(m));
+				if (m->type != T_WORD ||
+				    num_parse_u64(m->text, UINT64_MAX, &l->iova_max) < 0)
+					return perr(
+						ps, m->line, m->col,
+						"Expected an address after 'iova auto max', got "
+						"'%s'",
+						tok_describe(m));
 				if ((l->iova_max & 0xfff) != 0xfff)
-					return perr(ps, m->line, m->col,
-						    "'iova auto max %s' is not the last address of a "
-						    "4 KiB page (it must end in fff)",
-						    m->text);
+					return perr(
+						ps, m->line, m->col,
+						"'iova auto max %s' is not the last address of a "
+						"4 KiB page (it must end in fff)",
+						m->text);
 			}
 		} else if (streq(k->text, "iova")) {
 			for (;;) {
@@ -1249,7 +1268,8 @@ static int parse_file(Parser *ps) {
 		if (kw->type == T_EOF)
 			return 0;
 		if (kw->type != T_WORD)
-			return perr(ps, kw->line, kw->col, "Unexpected '%s' at the start of a statement",
+			return perr(ps, kw->line, kw->col,
+				    "Unexpected '%s' at the start of a statement",
 				    tok_describe(kw));
 		next(ps);
 		if (streq(kw->text, "allow") || streq(kw->text, "deny") || streq(kw->text, "admin"))
@@ -1292,8 +1312,8 @@ static int resolve_references(Parser *ps) {
 		size_t k = 0;
 		for (char **l = rule->grant.layouts; l && *l; l++, k++)
 			if (!policy_find_layout(p, *l))
-				return perr(ps, rule->layout_pos[2 * k], rule->layout_pos[2 * k + 1],
-					    "Unknown layout '%s'", *l);
+				return perr(ps, rule->layout_pos[2 * k],
+					    rule->layout_pos[2 * k + 1], "Unknown layout '%s'", *l);
 	}
 	return 0;
 }
@@ -1449,8 +1469,7 @@ static int policy_load_buffer(const char *text, size_t size, const char *name,
 		free(ps.toks[i].text);
 	free(ps.toks);
 	/* Positions were only needed for errors. */
-	for (size_t i = 0; i < p->n_rules; i++)
-	{
+	for (size_t i = 0; i < p->n_rules; i++) {
 		free(p->rules[i].layout_pos);
 		p->rules[i].layout_pos = NULL;
 	}
@@ -1472,8 +1491,7 @@ int policy_load_string(const char *text, const char *name, const PolicyLoadOptio
 				  ret_error);
 }
 
-static int file_error(PolicyError *e, const char *path, int r, const char *fmt, ...)
-	_printf_(4, 5);
+static int file_error(PolicyError *e, const char *path, int r, const char *fmt, ...) _printf_(4, 5);
 static int file_error(PolicyError *e, const char *path, int r, const char *fmt, ...) {
 	if (e) {
 		va_list ap;

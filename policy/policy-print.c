@@ -55,10 +55,10 @@ static int enum_from_string(const EnumName *t, size_t n, const char *s) {
 
 #define ENUM_STRINGS(prefix, type, table)                                                          \
 	const char *prefix##_to_string(type v) {                                                   \
-		return enum_to_string(table, ELEMENTSOF(table), (int)v);                            \
+		return enum_to_string(table, ELEMENTSOF(table), (int)v);                           \
 	}                                                                                          \
 	int prefix##_from_string(const char *s) {                                                  \
-		return enum_from_string(table, ELEMENTSOF(table), s);                               \
+		return enum_from_string(table, ELEMENTSOF(table), s);                              \
 	}
 
 ENUM_STRINGS(policy_mode, PolicyMode, mode_names)
@@ -298,8 +298,8 @@ int policy_to_string(const Policy *p, char **ret) {
 					l->windows[w].last);
 			fputc(';', f);
 		}
-		fprintf(f, " accounting %s; hugepages %s", policy_accounting_to_string(l->accounting),
-			l->huge_pages ? "on" : "off");
+		fprintf(f, " accounting %s; hugepages %s",
+			policy_accounting_to_string(l->accounting), l->huge_pages ? "on" : "off");
 		if (l->require) {
 			fputs("; require ", f);
 			for (char **c = l->require; *c; c++)

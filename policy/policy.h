@@ -24,20 +24,20 @@ typedef struct Policy Policy;
 /* Who is asking: taken by the daemon once, at accept, from the socket (never from the
  * message). Unknown fields are -1 / NULL; rules that need them then fail to match. */
 typedef struct PolicyPeer {
-	uid_t uid;          /* (uid_t)-1 when unknown */
-	gid_t gid;          /* (gid_t)-1 when unknown */
+	uid_t uid;           /* (uid_t)-1 when unknown */
+	gid_t gid;           /* (gid_t)-1 when unknown */
 	const gid_t *groups; /* supplementary groups */
 	size_t n_groups;
-	pid_t pid;          /* 0 when unknown (e.g. a peer in another pid namespace) */
-	bool have_pidfd;    /* identity pinned through SO_PEERPIDFD; unit, user-unit and
-			     * cgroup selectors never match without it */
-	const char *unit;   /* system unit derived from the cgroup (cgroup_identity_from_path:
-			     * user@UID.service for anything a user manager runs), or NULL */
+	pid_t pid;             /* 0 when unknown (e.g. a peer in another pid namespace) */
+	bool have_pidfd;       /* identity pinned through SO_PEERPIDFD; unit, user-unit and
+				* cgroup selectors never match without it */
+	const char *unit;      /* system unit derived from the cgroup (cgroup_identity_from_path:
+				* user@UID.service for anything a user manager runs), or NULL */
 	const char *user_unit; /* unit inside a user manager or session (named by that user),
 				* or NULL */
-	const char *cgroup; /* cgroup path, raw: below a delegated subtree a user names it */
-	bool cgroup_hidden; /* the daemon could not read the cgroup: /proc hides the peer */
-	const char *label;  /* SELinux context (SO_PEERSEC), or NULL */
+	const char *cgroup;    /* cgroup path, raw: below a delegated subtree a user names it */
+	bool cgroup_hidden;    /* the daemon could not read the cgroup: /proc hides the peer */
+	const char *label;     /* SELinux context (SO_PEERSEC), or NULL */
 } PolicyPeer;
 
 typedef enum PolicyMode {
@@ -63,11 +63,11 @@ typedef enum PolicyOnRevoke {
 
 /* What an allow rule grants. */
 typedef struct PolicyGrant {
-	unsigned modes;         /* PolicyMode bits */
-	char **layouts;         /* allowed layout names (strv); NULL = only the default (none) */
-	unsigned max_devices;   /* per lease; 0 = unlimited */
-	unsigned max_leases;    /* concurrent leases per peer uid; 0 = unlimited */
-	uint64_t memlock;       /* bytes to raise RLIMIT_MEMLOCK to; 0 = leave alone */
+	unsigned modes;       /* PolicyMode bits */
+	char **layouts;       /* allowed layout names (strv); NULL = only the default (none) */
+	unsigned max_devices; /* per lease; 0 = unlimited */
+	unsigned max_leases;  /* concurrent leases per peer uid; 0 = unlimited */
+	uint64_t memlock;     /* bytes to raise RLIMIT_MEMLOCK to; 0 = leave alone */
 	PolicyGroupMode group_mode;
 	PolicyLifetime lifetime;
 	PolicyOnRevoke on_revoke;
@@ -93,16 +93,16 @@ typedef struct PolicyLayout {
 	bool iova_auto;
 	uint64_t iova_max; /* UINT64_MAX: no cap */
 	PolicyAccounting accounting;
-	bool huge_pages;     /* IOMMU_OPTION_HUGE_PAGES */
-	char **require;      /* required capabilities, e.g. "dirty-tracking" (strv) */
+	bool huge_pages; /* IOMMU_OPTION_HUGE_PAGES */
+	char **require;  /* required capabilities, e.g. "dirty-tracking" (strv) */
 	const char *file;
 	unsigned line;
 } PolicyLayout;
 
 /* Daemon settings from the file. */
 typedef struct PolicySettings {
-	char *socket_group;   /* group owning the socket; NULL = root only */
-	bool allow_noiommu;   /* hand out noiommu devices (default false) */
+	char *socket_group; /* group owning the socket; NULL = root only */
+	bool allow_noiommu; /* hand out noiommu devices (default false) */
 	unsigned max_connections_per_uid;
 	unsigned idle_timeout_sec;
 	unsigned stage_timeout_sec; /* a staged context expires after this (default 600) */
@@ -110,20 +110,20 @@ typedef struct PolicySettings {
 
 typedef struct PolicyRequest {
 	const PolicyPeer *peer;
-	const Host *host;       /* for pools and group facts */
+	const Host *host; /* for pools and group facts */
 	const Device *device;
-	unsigned mode;          /* the PolicyMode wanted */
-	const char *layout;     /* wanted layout or NULL */
-	const char *method;     /* "io.ioasid.Broker.Acquire", for audit */
+	unsigned mode;      /* the PolicyMode wanted */
+	const char *layout; /* wanted layout or NULL */
+	const char *method; /* "io.ioasid.Broker.Acquire", for audit */
 } PolicyRequest;
 
 typedef struct PolicyDecision {
 	bool allow;
-	const char *file;   /* deciding rule's file; NULL for the default deny */
-	unsigned line;      /* deciding rule's line; 0 for the default deny */
+	const char *file; /* deciding rule's file; NULL for the default deny */
+	unsigned line;    /* deciding rule's line; 0 for the default deny */
 	uint64_t generation;
-	PolicyGrant grant;  /* valid when allow; pointers borrowed from the Policy */
-	char reason[256];   /* "no rule matched", "rule denies", "mode 'unbound' not granted" */
+	PolicyGrant grant; /* valid when allow; pointers borrowed from the Policy */
+	char reason[256];  /* "no rule matched", "rule denies", "mode 'unbound' not granted" */
 } PolicyDecision;
 
 typedef struct PolicyResolver {
@@ -247,8 +247,8 @@ int policy_explain(const Policy *p, const PolicyRequest *req, PolicyDecision *re
  * the return value is 1.
  */
 typedef struct PolicyWarning {
-	unsigned line;     /* the dead rule */
-	unsigned by_line;  /* the earlier rule that covers it; 0 for policy_lint_identity() */
+	unsigned line;    /* the dead rule */
+	unsigned by_line; /* the earlier rule that covers it; 0 for policy_lint_identity() */
 	char message[256];
 } PolicyWarning;
 int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n);
@@ -289,8 +289,8 @@ int policy_lint_layouts(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 int policy_lint_sizes(const Policy *p, PolicyWarning **ret, size_t *ret_n);
 
 /* Counts of what was loaded (for `policy check` and tests). */
-size_t policy_n_rules(const Policy *p);  /* allow + deny rules */
-size_t policy_n_admin(const Policy *p);  /* admin rules */
+size_t policy_n_rules(const Policy *p); /* allow + deny rules */
+size_t policy_n_admin(const Policy *p); /* admin rules */
 size_t policy_n_pools(const Policy *p);
 /* Rule i (0 <= i < policy_n_rules() + policy_n_admin(), file order, admin rules included)
  * in canonical form (malloc'd) and its line. -ENOENT past the end, -ENOMEM. */
@@ -300,13 +300,13 @@ const char *policy_pool_name_at(const Policy *p, size_t i);
 /* Names for the enums, as the file spells them, one table each (policy-print.c): the parser,
  * the daemon and the CLI use these. _to_string: NULL for a value out of range; _from_string:
  * the value, or -EINVAL for a name that is none of them. */
-const char *policy_mode_to_string(PolicyMode m);    /* "attached", "unbound" */
+const char *policy_mode_to_string(PolicyMode m); /* "attached", "unbound" */
 int policy_mode_from_string(const char *s);
 const char *policy_group_mode_to_string(PolicyGroupMode m); /* "whole", "implicit" */
 int policy_group_mode_from_string(const char *s);
-const char *policy_lifetime_to_string(PolicyLifetime l);    /* "connection", "process" */
+const char *policy_lifetime_to_string(PolicyLifetime l); /* "connection", "process" */
 int policy_lifetime_from_string(const char *s);
-const char *policy_on_revoke_to_string(PolicyOnRevoke r);   /* "detach", "detach+reset", ... */
+const char *policy_on_revoke_to_string(PolicyOnRevoke r); /* "detach", "detach+reset", ... */
 int policy_on_revoke_from_string(const char *s);
 const char *policy_accounting_to_string(PolicyAccounting a); /* "user", "process" */
 int policy_accounting_from_string(const char *s);

@@ -51,11 +51,11 @@ struct BindCheck {
 };
 
 static const char *const finding_kind_table[_FINDING_KIND_MAX] = {
-        [FINDING_LINK_UP] = "link-up",     [FINDING_ADDRESS] = "address",
-        [FINDING_ROUTE] = "route",         [FINDING_DEFAULT_ROUTE] = "default-route",
-        [FINDING_MOUNTED] = "mounted",     [FINDING_SWAP] = "swap",
-        [FINDING_HELD] = "held",           [FINDING_BOOT_VGA] = "boot-vga",
-        [FINDING_CONNECTOR] = "connector",
+	[FINDING_LINK_UP] = "link-up",     [FINDING_ADDRESS] = "address",
+	[FINDING_ROUTE] = "route",         [FINDING_DEFAULT_ROUTE] = "default-route",
+	[FINDING_MOUNTED] = "mounted",     [FINDING_SWAP] = "swap",
+	[FINDING_HELD] = "held",           [FINDING_BOOT_VGA] = "boot-vga",
+	[FINDING_CONNECTOR] = "connector",
 };
 
 const char *bind_finding_kind_to_string(BindFindingKind k) {
@@ -75,7 +75,7 @@ void bind_findings_done(BindFindings *f) {
 
 /* Appends one finding; message is taken (malloc'd), the strings copied. */
 static int finding_add(BindFindings *f, const char *bdf, BindFindingKind kind, const char *object,
-                       const char *upper, const char *detail, char *message) {
+		       const char *upper, const char *detail, char *message) {
 	_cleanup_free_ char *m = message;
 	BindFinding *n;
 
@@ -86,7 +86,7 @@ static int finding_add(BindFindings *f, const char *bdf, BindFindingKind kind, c
 		return -ENOMEM;
 	f->items = n;
 	n = &f->items[f->n];
-	*n = (BindFinding){.kind = kind};
+	*n = (BindFinding){ .kind = kind };
 	snprintf(n->bdf, sizeof(n->bdf), "%s", bdf);
 	n->object = strdup(object);
 	n->upper = upper ? strdup(upper) : NULL;
@@ -177,7 +177,7 @@ static int load_mounts(BindCheck *c) {
 			return -ENOMEM;
 		c->mounts = m;
 		m = &c->mounts[c->n_mounts];
-		*m = (Mount){.major = major, .minor = minor};
+		*m = (Mount){ .major = major, .minor = minor };
 		m->source = strdup(fields[dash + 2]);
 		m->mountpoint = strdup(fields[4]);
 		if (!m->source || !m->mountpoint) {
@@ -312,14 +312,14 @@ static char *relation(struct rtnl_link *lower, struct rtnl_link *upper, bool ens
 	const char *kind = link_kind(upper);
 	if (enslaved)
 		return xasprintf("is %s %s '%s'",
-		                 streq(kind, "bridge") ? "a port of" : "enslaved to", kind,
-		                 rtnl_link_get_name(upper));
+				 streq(kind, "bridge") ? "a port of" : "enslaved to", kind,
+				 rtnl_link_get_name(upper));
 	return xasprintf("is underneath %s '%s'", kind, rtnl_link_get_name(upper));
 }
 
 /* The routes through link ifindex: the default routes alone (want_default), or the others. */
 static int check_routes(BindCheck *c, const char *bdf, const char *netdev, int ifindex,
-                        const char *upper, const char *prefix, bool want_default, BindFindings *f) {
+			const char *upper, const char *prefix, bool want_default, BindFindings *f) {
 	int r;
 
 	for (struct nl_object *o = nl_cache_get_first(c->routes); o; o = nl_cache_get_next(o)) {
@@ -366,12 +366,12 @@ static int check_routes(BindCheck *c, const char *bdf, const char *netdev, int i
 			detail = strdup(dstbuf);
 		if (!detail)
 			return -ENOMEM;
-		r = finding_add(
-		        f, bdf, is_default ? FINDING_DEFAULT_ROUTE : FINDING_ROUTE, netdev, upper,
-		        detail,
-		        is_default ? xasprintf("%s: %s carries the default route (%s)", bdf, prefix,
-		                               detail)
-		                   : xasprintf("%s: %s carries route %s", bdf, prefix, detail));
+		r = finding_add(f, bdf, is_default ? FINDING_DEFAULT_ROUTE : FINDING_ROUTE, netdev,
+				upper, detail,
+				is_default ? xasprintf("%s: %s carries the default route (%s)", bdf,
+						       prefix, detail)
+					   : xasprintf("%s: %s carries route %s", bdf, prefix,
+						       detail));
 		if (r < 0)
 			return r;
 	}
@@ -381,7 +381,7 @@ static int check_routes(BindCheck *c, const char *bdf, const char *netdev, int i
 /* What one link (the device's own netdev, or one of its upper devices) carries. prefix is
  * "interface 'eth0'" or "interface 'eth0' is a port of bridge 'br0', which". */
 static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct rtnl_link *l,
-                      const char *upper, const char *prefix, BindFindings *f) {
+		      const char *upper, const char *prefix, BindFindings *f) {
 	int ifindex = rtnl_link_get_ifindex(l);
 	char buf[INET6_ADDRSTRLEN + 8];
 	int r;
@@ -392,7 +392,7 @@ static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct 
 		return r;
 	if (rtnl_link_get_flags(l) & IFF_UP) {
 		r = finding_add(f, bdf, FINDING_LINK_UP, netdev, upper, NULL,
-		                xasprintf("%s: %s is up", bdf, prefix));
+				xasprintf("%s: %s is up", bdf, prefix));
 		if (r < 0)
 			return r;
 	}
@@ -410,7 +410,7 @@ static int check_link(BindCheck *c, const char *bdf, const char *netdev, struct 
 			snprintf(buf + len, sizeof(buf) - len, "/%u", rtnl_addr_get_prefixlen(a));
 		}
 		r = finding_add(f, bdf, FINDING_ADDRESS, netdev, upper, buf,
-		                xasprintf("%s: %s holds global address %s", bdf, prefix, buf));
+				xasprintf("%s: %s holds global address %s", bdf, prefix, buf));
 		if (r < 0)
 			return r;
 	}
@@ -430,7 +430,7 @@ static bool link_elsewhere(struct rtnl_link *u) {
  * whose IFLA_LINK is it (VLAN, macvlan, ipvlan), then theirs. Each is checked as what netdev
  * would take down with it. */
 static int check_uppers(BindCheck *c, const char *bdf, const char *netdev, struct rtnl_link *dev,
-                        BindFindings *f) {
+			BindFindings *f) {
 	struct rtnl_link *queue[UPPER_MAX];
 	char *how[UPPER_MAX] = {}; /* how netdev relates to queue[i], for messages */
 	size_t n = 0;
@@ -447,7 +447,7 @@ static int check_uppers(BindCheck *c, const char *bdf, const char *netdev, struc
 			struct rtnl_link *u = (struct rtnl_link *)o;
 			bool enslaved = master > 0 && rtnl_link_get_ifindex(u) == master;
 			bool on_top = rtnl_link_get_link(u) == rtnl_link_get_ifindex(l) && u != l &&
-			              !link_elsewhere(u);
+				      !link_elsewhere(u);
 			bool seen = false;
 
 			if (!enslaved && !on_top)
@@ -477,7 +477,7 @@ static int check_uppers(BindCheck *c, const char *bdf, const char *netdev, struc
 			r = -ENOMEM;
 		else
 			r = check_link(c, bdf, netdev, queue[i], rtnl_link_get_name(queue[i]),
-			               prefix, f);
+				       prefix, f);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(how[i]);
@@ -506,7 +506,7 @@ static int check_netdev(BindCheck *c, const char *bdf, const char *netdev, BindF
 /* ---- storage and display ---------------------------------------------------------------- */
 
 static int check_block(BindCheck *c, const char *bdf, int dirfd, const char *name,
-                       BindFindings *f) {
+		       BindFindings *f) {
 	_cleanup_free_ char *dev = NULL;
 	unsigned major, minor;
 	int r;
@@ -520,14 +520,14 @@ static int check_block(BindCheck *c, const char *bdf, int dirfd, const char *nam
 			      (m->source[0] == '/' && src && streq(src + 1, name))))
 				continue;
 			r = finding_add(f, bdf, FINDING_MOUNTED, name, NULL, m->mountpoint,
-			                xasprintf("%s: block device '%s' is mounted on %s", bdf,
-			                          name, m->mountpoint));
+					xasprintf("%s: block device '%s' is mounted on %s", bdf,
+						  name, m->mountpoint));
 			if (r < 0)
 				return r;
 		}
 	if (strv_contains(c->swaps, name)) {
 		r = finding_add(f, bdf, FINDING_SWAP, name, NULL, NULL,
-		                xasprintf("%s: block device '%s' is in use as swap", bdf, name));
+				xasprintf("%s: block device '%s' is in use as swap", bdf, name));
 		if (r < 0)
 			return r;
 	}
@@ -560,9 +560,9 @@ static int check_block(BindCheck *c, const char *bdf, int dirfd, const char *nam
 		}
 		if (!what)
 			return -ENOMEM;
-		r = finding_add(
-		        f, bdf, FINDING_HELD, name, NULL, what,
-		        xasprintf("%s: block device '%s' is held by %s %s", bdf, name, by, what));
+		r = finding_add(f, bdf, FINDING_HELD, name, NULL, what,
+				xasprintf("%s: block device '%s' is held by %s %s", bdf, name, by,
+					  what));
 		if (r < 0)
 			return r;
 	}
@@ -579,13 +579,13 @@ static int check_connector(const char *bdf, int dirfd, const char *name, BindFin
 		return 0;
 	snprintf(card, sizeof(card), "%.*s", (int)(dash - name), name);
 	return finding_add(f, bdf, FINDING_CONNECTOR, card, NULL, name,
-	                   xasprintf("%s: display connector '%s' is connected", bdf, name));
+			   xasprintf("%s: display connector '%s' is connected", bdf, name));
 }
 
 /* Depth-first over the device's own directory tree, never through a symlink (which is how
  * sysfs points at other devices): each class device is known by its "subsystem" link. */
 static int walk(BindCheck *c, const char *bdf, int dirfd, const char *name, unsigned depth,
-                BindFindings *f) {
+		BindFindings *f) {
 	_cleanup_free_ char *subsystem = NULL;
 	int r;
 
@@ -621,8 +621,8 @@ static int walk(BindCheck *c, const char *bdf, int dirfd, const char *name, unsi
 		/* Another PCI function below a bridge is its own device, checked on its own. */
 		if (depth > 0 && bdf_is_canonical(de->d_name))
 			continue;
-		_cleanup_close_ int sub =
-		        openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int sub = openat(fd, de->d_name,
+						 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			continue; /* gone meanwhile, or not readable: nothing to find there */
 		r = walk(c, bdf, sub, de->d_name, depth + 1, f);
@@ -645,7 +645,7 @@ int bind_check_device(BindCheck *c, const char *bdf, BindFindings *f) {
 		return -errno;
 	if (read_one_line_at(fd, "boot_vga", &boot_vga) >= 0 && streq(boot_vga, "1")) {
 		r = finding_add(f, bdf, FINDING_BOOT_VGA, bdf, NULL, NULL,
-		                xasprintf("%s: it drives the boot framebuffer (boot_vga)", bdf));
+				xasprintf("%s: it drives the boot framebuffer (boot_vga)", bdf));
 		if (r < 0)
 			return r;
 	}

@@ -20,9 +20,9 @@
 #define RECORD_DIR "/run/ioasid/bound"
 
 static const char *const action_table[_BIND_ACTION_MAX] = {
-        [BIND_MOVE] = "move",
-        [BIND_ALREADY] = "already",
-        [BIND_SKIP_BRIDGE] = "skip-bridge",
+	[BIND_MOVE] = "move",
+	[BIND_ALREADY] = "already",
+	[BIND_SKIP_BRIDGE] = "skip-bridge",
 };
 
 const char *bind_action_to_string(BindAction a) {
@@ -77,13 +77,13 @@ static int real_write(void *userdata, const char *sysfs, const char *path, const
 }
 
 static int sysfs_write(const BindContext *ctx, const char *sysfs, const char *path,
-                       const char *value) {
+		       const char *value) {
 	return (ctx->write ? ctx->write : real_write)(ctx->userdata, sysfs, path, value);
 }
 
 /* The device's current driver (NULL when unbound) and driver_override (NULL when none). */
 static int device_state(const char *sysfs, const char *bdf, char **ret_driver,
-                        char **ret_override) {
+			char **ret_override) {
 	_cleanup_free_ char *path = strjoin(sysfs, "/bus/pci/devices/", bdf);
 	_cleanup_free_ char *driver = NULL, *override = NULL;
 	_cleanup_close_ int fd = -1;
@@ -144,7 +144,7 @@ void bind_plan_done(BindPlan *p) {
 	}
 	free(p->members);
 	free(p->driver);
-	*p = (BindPlan){.group = -1};
+	*p = (BindPlan){ .group = -1 };
 }
 
 static int plan_add(const char *sysfs, BindPlan *p, const char *bdf, char **ret_error) {
@@ -165,8 +165,8 @@ static int plan_add(const char *sysfs, BindPlan *p, const char *bdf, char **ret_
 	*m = (BindMember){};
 	snprintf(m->bdf, sizeof(m->bdf), "%s", bdf);
 	m->action = is_bridge(sysfs, bdf)                ? BIND_SKIP_BRIDGE
-	            : driver && streq(driver, p->driver) ? BIND_ALREADY
-	                                                 : BIND_MOVE;
+		    : driver && streq(driver, p->driver) ? BIND_ALREADY
+							 : BIND_MOVE;
 	m->driver = TAKE_PTR(driver);
 	m->override = TAKE_PTR(override);
 	return 0;
@@ -177,12 +177,12 @@ static int strcmp_bdf(const void *a, const void *b) {
 }
 
 int bind_plan(const BindContext *ctx, const char *target, const char *driver, BindPlan *ret,
-              char **ret_error) {
+	      char **ret_error) {
 	_cleanup_free_ char *sysfs = sysfs_root(ctx);
 	_cleanup_free_ char *group = NULL, *path = NULL;
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_closedir_ DIR *d = NULL;
-	BindPlan p = {.group = -1};
+	BindPlan p = { .group = -1 };
 	char bdf[BDF_MAX];
 	uint64_t n;
 	struct dirent *de;
@@ -230,7 +230,7 @@ int bind_plan(const BindContext *ctx, const char *target, const char *driver, Bi
 			return -ENOMEM;
 	} else {
 		set_error(ret_error, "'%s' is neither a PCI address nor an IOMMU group number",
-		          target);
+			  target);
 		return -EINVAL;
 	}
 
@@ -249,9 +249,9 @@ int bind_plan(const BindContext *ctx, const char *target, const char *driver, Bi
 			continue;
 		if (!bdf_is_canonical(de->d_name)) {
 			set_error(ret_error,
-			          "IOMMU group %s has member '%s', which is not a PCI function: "
-			          "ioasidctl cannot move it",
-			          group, de->d_name);
+				  "IOMMU group %s has member '%s', which is not a PCI function: "
+				  "ioasidctl cannot move it",
+				  group, de->d_name);
 			return -EXDEV;
 		}
 		r = strv_extend(&names, de->d_name);
@@ -405,7 +405,7 @@ int bind_records_list(const char *root, char ***ret) {
 /* Puts bdf on driver (NULL or "": leaves it unbound), with override as its driver_override
  * afterwards (NULL or "": cleared). */
 static int move_back(const BindContext *ctx, const char *sysfs, const char *bdf, const char *driver,
-                     const char *override, char **ret_error) {
+		     const char *override, char **ret_error) {
 	_cleanup_free_ char *cur = NULL, *p_override = NULL, *p_unbind = NULL, *p_bind = NULL;
 	int r;
 
@@ -427,20 +427,20 @@ static int move_back(const BindContext *ctx, const char *sysfs, const char *bdf,
 		r = sysfs_write(ctx, sysfs, p_unbind, bdf);
 		if (r < 0)
 			return set_error(ret_error, "%s: unbinding from %s: %s", bdf, cur,
-			                 strerror(-r)),
+					 strerror(-r)),
 			       r;
 	}
 	if (!isempty(driver)) {
 		r = sysfs_write(ctx, sysfs, p_bind, bdf);
 		if (r < 0)
 			return set_error(ret_error, "%s: binding to %s: %s", bdf, driver,
-			                 strerror(-r)),
+					 strerror(-r)),
 			       r;
 		cur = mfree(cur);
 		r = device_state(sysfs, bdf, &cur, NULL);
 		if (r < 0 || !cur || !streq(cur, driver))
 			return set_error(ret_error, "%s: not on %s after binding it (on %s)", bdf,
-			                 driver, cur ? cur : "no driver"),
+					 driver, cur ? cur : "no driver"),
 			       -EIO;
 	}
 	return 0;
@@ -448,7 +448,7 @@ static int move_back(const BindContext *ctx, const char *sysfs, const char *bdf,
 
 /* One device to driver: override, unbind, probe, verify. */
 static int move_to(const BindContext *ctx, const char *sysfs, BindMember *m, const char *driver,
-                   bool want_cdev, char **ret_error) {
+		   bool want_cdev, char **ret_error) {
 	_cleanup_free_ char *p = NULL, *cur = NULL;
 	int r;
 
@@ -458,7 +458,7 @@ static int move_to(const BindContext *ctx, const char *sysfs, BindMember *m, con
 	r = sysfs_write(ctx, sysfs, p, driver);
 	if (r < 0)
 		return set_error(ret_error, "%s: writing driver_override: %s", m->bdf,
-		                 strerror(-r)),
+				 strerror(-r)),
 		       r;
 	if (m->driver) {
 		free(p);
@@ -468,13 +468,13 @@ static int move_to(const BindContext *ctx, const char *sysfs, BindMember *m, con
 		r = sysfs_write(ctx, sysfs, p, m->bdf);
 		if (r < 0)
 			return set_error(ret_error, "%s: unbinding from %s: %s", m->bdf, m->driver,
-			                 strerror(-r)),
+					 strerror(-r)),
 			       r;
 	}
 	r = sysfs_write(ctx, sysfs, "bus/pci/drivers_probe", m->bdf);
 	if (r < 0)
 		return set_error(ret_error, "%s: probing it for %s: %s", m->bdf, driver,
-		                 strerror(-r)),
+				 strerror(-r)),
 		       r;
 	r = device_state(sysfs, m->bdf, &cur, NULL);
 	if (r < 0)
@@ -482,12 +482,12 @@ static int move_to(const BindContext *ctx, const char *sysfs, BindMember *m, con
 		       r;
 	if (!cur || !streq(cur, driver))
 		return set_error(ret_error, "%s: %s did not take it (now on %s)", m->bdf, driver,
-		                 cur ? cur : "no driver"),
+				 cur ? cur : "no driver"),
 		       -EIO;
 	r = device_vfio_cdev(sysfs, m->bdf, &m->vfio);
 	if (r < 0 && want_cdev)
 		return set_error(ret_error, "%s: on %s, but no VFIO cdev appeared under vfio-dev/",
-		                 m->bdf, driver),
+				 m->bdf, driver),
 		       -EIO;
 	return 0;
 }
@@ -515,7 +515,7 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 	want_cdev = access(cdev_class, F_OK) >= 0;
 	if (!p->driver_loaded) {
 		set_error(ret_error, "Driver '%s' is not loaded (modprobe %s)", p->driver,
-		          p->driver);
+			  p->driver);
 		return -EOPNOTSUPP;
 	}
 
@@ -526,7 +526,7 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 		r = record_write(ctx->root, m);
 		if (r < 0) {
 			set_error(ret_error, "%s: cannot record its driver under %s: %s", m->bdf,
-			          RECORD_DIR, strerror(-r));
+				  RECORD_DIR, strerror(-r));
 			break;
 		}
 		r = move_to(ctx, sysfs, m, p->driver, want_cdev, ret_error);
@@ -547,7 +547,7 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 		if (move_back(ctx, sysfs, m->bdf, m->driver, m->override, &err) < 0) {
 			if (ret_error && *ret_error) {
 				char *s = strjoin(*ret_error, "; rolling back: ", strempty(err),
-				                  " (its record is kept for 'ioasidctl restore')");
+						  " (its record is kept for 'ioasidctl restore')");
 				if (s) {
 					free(*ret_error);
 					*ret_error = s;
@@ -562,7 +562,7 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 }
 
 int bind_restore_device(const BindContext *ctx, const char *bdf, char **ret_driver,
-                        char **ret_error) {
+			char **ret_error) {
 	_cleanup_free_ char *sysfs = sysfs_root(ctx);
 	_cleanup_free_ char *driver = NULL, *override = NULL;
 	int r;

@@ -35,13 +35,13 @@ typedef struct BindMember {
 	char *driver;   /* current driver; NULL when unbound */
 	char *override; /* current driver_override; NULL when "(null)" or absent */
 	BindAction action;
-	char *vfio;     /* after bind_execute(): "vfio3" when the cdev appeared, else NULL */
+	char *vfio; /* after bind_execute(): "vfio3" when the cdev appeared, else NULL */
 } BindMember;
 
 typedef struct BindPlan {
-	char *driver;   /* "vfio-pci" */
-	bool driver_loaded; /* ROOT/sys/bus/pci/drivers/DRIVER exists */
-	int group;      /* the IOMMU group; -1 when the device has none */
+	char *driver;        /* "vfio-pci" */
+	bool driver_loaded;  /* ROOT/sys/bus/pci/drivers/DRIVER exists */
+	int group;           /* the IOMMU group; -1 when the device has none */
 	BindMember *members; /* the group's members in sysfs order */
 	size_t n_members;
 } BindPlan;
@@ -52,12 +52,11 @@ const char *bind_action_to_string(BindAction a);
 /* The hook every sysfs write goes through: write value to the file path (relative to the
  * root's sys/ directory, e.g. "bus/pci/drivers_probe") and return 0 or -errno. NULL: the
  * real write. */
-typedef int (*BindWriteFn)(void *userdata, const char *sysfs, const char *path,
-			   const char *value);
+typedef int (*BindWriteFn)(void *userdata, const char *sysfs, const char *path, const char *value);
 
 typedef struct BindContext {
-	const char *root;       /* "/" or a test tree */
-	BindWriteFn write;      /* NULL: write(2) */
+	const char *root;  /* "/" or a test tree */
+	BindWriteFn write; /* NULL: write(2) */
 	void *userdata;
 } BindContext;
 

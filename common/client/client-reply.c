@@ -31,7 +31,8 @@ bool ioasid_error_is(const IoasidError *e, const char *name) {
 
 static const char *param_str(json_object *p, const char *key) {
 	json_object *v;
-	if (!p || !json_object_object_get_ex(p, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!p || !json_object_object_get_ex(p, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -50,7 +51,8 @@ static char *param_join(json_object *p, const char *key, const char *sep) {
 	char *s = strdup("");
 	if (!s)
 		return NULL;
-	if (!p || !json_object_object_get_ex(p, key, &a) || !json_object_is_type(a, json_type_array))
+	if (!p || !json_object_object_get_ex(p, key, &a) ||
+	    !json_object_is_type(a, json_type_array))
 		return s;
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		json_object *e = json_object_array_get_idx(a, i);
@@ -82,8 +84,9 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		/* The reason often names the rule already: say it once. */
 		if (rule && reason && strstr(reason, rule))
 			rule = NULL;
-		r = asprintf(&m, "Permission denied%s%s: %s%s%s%s", dev ? " for " : "", strempty(dev),
-			     strna(reason), rule ? " (rule " : "", strempty(rule), rule ? ")" : "");
+		r = asprintf(&m, "Permission denied%s%s: %s%s%s%s", dev ? " for " : "",
+			     strempty(dev), strna(reason), rule ? " (rule " : "", strempty(rule),
+			     rule ? ")" : "");
 	} else if (streq(name, IOASID_ERROR_NO_SUCH_DEVICE))
 		r = asprintf(&m, "No such device '%s'", strna(dev));
 	else if (streq(name, IOASID_ERROR_GROUP_NOT_VIABLE)) {
@@ -96,11 +99,14 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		(void)param_int(p, "group", &n);
 		if (owner && strneq(owner, "held by ", 8))
 			/* A lease that ended (or was revoked) while a process kept its fds. */
-			r = asprintf(&m, "%s: IOMMU group %" PRIi64 " is %s: its device files are "
-				     "still open in some process", strna(dev), n, owner);
+			r = asprintf(&m,
+				     "%s: IOMMU group %" PRIi64 " is %s: its device files are "
+				     "still open in some process",
+				     strna(dev), n, owner);
 		else
 			r = asprintf(&m,
-				     "%s: IOMMU group %" PRIi64 " is shared with another owner (%s)",
+				     "%s: IOMMU group %" PRIi64
+				     " is shared with another owner (%s)",
 				     strna(dev), n, strna(owner));
 	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
 		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));
@@ -109,8 +115,8 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		r = asprintf(&m, "%s", strna(param_str(p, "reason")));
 	else if (streq(name, IOASID_ERROR_LIMIT_EXCEEDED)) {
 		(void)param_int(p, "max", &n);
-		r = asprintf(&m, "Limit '%s' exceeded (max %" PRIi64 ")", strna(param_str(p, "limit")),
-			     n);
+		r = asprintf(&m, "Limit '%s' exceeded (max %" PRIi64 ")",
+			     strna(param_str(p, "limit")), n);
 	} else if (streq(name, IOASID_ERROR_LAYOUT_CONFLICT)) {
 		_cleanup_free_ char *c = param_join(p, "conflicts", "; ");
 		r = asprintf(&m, "Layout '%s' conflicts: %s", strna(param_str(p, "layout")),
@@ -128,8 +134,8 @@ char *ioasid_error_format(const char *name, json_object *p) {
 	} else if (streq(name, IOASID_ERROR_RELOAD_FAILED)) {
 		(void)param_int(p, "line", &line);
 		(void)param_int(p, "column", &col);
-		r = asprintf(&m, "%s:%" PRIi64 ":%" PRIi64 ": %s", strna(param_str(p, "file")), line,
-			     col, strna(param_str(p, "message")));
+		r = asprintf(&m, "%s:%" PRIi64 ":%" PRIi64 ": %s", strna(param_str(p, "file")),
+			     line, col, strna(param_str(p, "message")));
 	} else if (streq(name, IOASID_ERROR_NO_SUCH_STAGED))
 		r = asprintf(&m, "No such staged context '%s'", strna(param_str(p, "id")));
 	else if (streq(name, IOASID_ERROR_NO_SUCH_USER))
@@ -141,9 +147,9 @@ char *ioasid_error_format(const char *name, json_object *p) {
 		r = asprintf(&m, "The policy would not give %s to owner '%s': %s%s%s%s", strna(dev),
 			     strna(param_str(p, "owner")), strna(reason), rule ? " (rule " : "",
 			     strempty(rule), rule ? ")" : "");
-	}
-	else if (streq(name, VARLINK_ERROR_METHOD_NOT_FOUND))
-		r = asprintf(&m, "The daemon does not implement '%s'", strna(param_str(p, "method")));
+	} else if (streq(name, VARLINK_ERROR_METHOD_NOT_FOUND))
+		r = asprintf(&m, "The daemon does not implement '%s'",
+			     strna(param_str(p, "method")));
 	else if (streq(name, VARLINK_ERROR_INTERFACE_NOT_FOUND))
 		r = asprintf(&m, "The daemon does not implement interface '%s'",
 			     strna(param_str(p, "interface")));
@@ -302,8 +308,8 @@ int ioasid_acquire_result_from_reply(const DocNode *p, int *fds, size_t n_fds,
 		r = -EBADMSG;
 		goto fail_all;
 	}
-	if ((r = get_str(p, "lease", &res->lease)) < 0 || (r = get_str(p, "mode", &res->mode)) < 0 ||
-	    (r = get_str(p, "rule", &res->rule)) < 0 ||
+	if ((r = get_str(p, "lease", &res->lease)) < 0 ||
+	    (r = get_str(p, "mode", &res->mode)) < 0 || (r = get_str(p, "rule", &res->rule)) < 0 ||
 	    (r = get_int(p, "ioasId", true, -1, &res->ioas_id)) < 0 ||
 	    (r = get_int(p, "memlock", true, -1, &res->memlock)) < 0 ||
 	    (r = get_opt_str(p, "staged", &res->staged)) < 0 ||
@@ -610,7 +616,7 @@ static int describe_chardev(const char *sysfs_root, IoasidFdInfo *info) {
 	if (n < 0) {
 		/* Unknown to sysfs: still a char device, say which. */
 		return asprintf(&info->name, "char %u:%u", info->major, info->minor) < 0 ? -ENOMEM
-											  : 0;
+											 : 0;
 	}
 	target[n] = 0;
 
@@ -624,7 +630,8 @@ static int describe_chardev(const char *sysfs_root, IoasidFdInfo *info) {
 		if (bdf_is_canonical(parent) && *cdev && !strchr(cdev, '/')) {
 			info->kind = IOASID_FD_VFIO_DEVICE;
 			bdf_copy(info->bdf, parent);
-			return asprintf(&info->name, "/dev/vfio/devices/%s", cdev) < 0 ? -ENOMEM : 0;
+			return asprintf(&info->name, "/dev/vfio/devices/%s", cdev) < 0 ? -ENOMEM
+										       : 0;
 		}
 		*v = '/';
 	}

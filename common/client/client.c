@@ -86,8 +86,8 @@ static int client_call_doc(IoasidClient *c, const char *method, const DocNode *p
 		return -EINVAL;
 	if (c->broken)
 		return -ENOTCONN;
-	r = varlink_stream_call_doc(c->stream, method, parameters, 0, c->timeout_ms, &error,
-				    &reply, &params, &fds, &n_fds);
+	r = varlink_stream_call_doc(c->stream, method, parameters, 0, c->timeout_ms, &error, &reply,
+				    &params, &fds, &n_fds);
 	if (r < 0) {
 		c->broken = true;
 		return r;
@@ -260,8 +260,8 @@ int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
 	size_t n;
 	int r;
 
-	r = client_call_doc(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, &params, NULL,
-			    NULL, ret_error);
+	r = client_call_doc(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, &params, NULL, NULL,
+			    ret_error);
 	if (r < 0)
 		return r;
 	a = doc_get(params, "leases");
@@ -308,8 +308,7 @@ int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool si
 	if ((r = add_str(p, "lease", lease)) < 0 || (r = add_bool(p, "reset", reset)) < 0 ||
 	    (r = add_bool(p, "signal", signal)) < 0)
 		return r;
-	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Revoke", p, &reply, NULL, NULL,
-			       ret_error);
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Revoke", p, &reply, NULL, NULL, ret_error);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(reply, "state", &st) ||
@@ -508,7 +507,8 @@ int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n
 		}
 		s[i].created = json_object_get_int64(cr);
 		json_object *ex;
-		if (json_object_object_get_ex(o, "expires", &ex) && json_object_is_type(ex, json_type_int))
+		if (json_object_object_get_ex(o, "expires", &ex) &&
+		    json_object_is_type(ex, json_type_int))
 			s[i].expires = json_object_get_int64(ex);
 		for (size_t j = 0; j < json_object_array_length(devs); j++) {
 			json_object *d = json_object_array_get_idx(devs, j);

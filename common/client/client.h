@@ -60,7 +60,8 @@ typedef struct IoasidAcquireRequest {
 	const char *lifetime; /* "connection" | "process" | NULL */
 } IoasidAcquireRequest;
 
-#define IOASID_ACQUIRE_REQUEST_INIT { .group = -1 }
+#define IOASID_ACQUIRE_REQUEST_INIT                                                                \
+	{ .group = -1 }
 
 typedef struct IoasidGrantedDevice {
 	char bdf[BDF_MAX];
@@ -88,8 +89,8 @@ typedef struct IoasidAcquireResult {
 	 * container with TYPE1v2 and the lease's groups set on it). A reply without "api" is
 	 * an iommufd one. */
 	char *api;
-	int container;   /* legacy: owned by the result; else -EBADF */
-	int *group_fds;  /* legacy: the group node fds handed out, owned by the result */
+	int container;  /* legacy: owned by the result; else -EBADF */
+	int *group_fds; /* legacy: the group node fds handed out, owned by the result */
 	size_t n_group_fds;
 } IoasidAcquireResult;
 
@@ -111,9 +112,9 @@ typedef struct IoasidLease {
 	int *groups;
 	size_t n_groups;
 	char *lifetime;
-	char *state;   /* "pending", "active", "revoked", "ended" */
-	char **held;   /* revoked or ended: devices whose files are still open elsewhere (strv,
-			* never NULL; empty from a daemon that does not say) */
+	char *state; /* "pending", "active", "revoked", "ended" */
+	char **held; /* revoked or ended: devices whose files are still open elsewhere (strv,
+		      * never NULL; empty from a daemon that does not say) */
 	uint64_t generation;
 	int64_t created; /* as the daemon reports it (seconds or usec since the epoch) */
 } IoasidLease;
@@ -258,10 +259,10 @@ typedef enum IoasidFdKind {
 
 typedef struct IoasidFdInfo {
 	IoasidFdKind kind;
-	bool sim;          /* a memfd of the sim kernel */
-	char *name;        /* "/dev/iommu", "/dev/vfio/devices/vfio3", "memfd:ioasid-sim:..." */
-	char bdf[BDF_MAX]; /* for a vfio device: the PCI device behind it; "" otherwise */
-	int group;         /* for a vfio group node: its number; -1 otherwise */
+	bool sim;              /* a memfd of the sim kernel */
+	char *name;            /* "/dev/iommu", "/dev/vfio/devices/vfio3", "memfd:ioasid-sim:..." */
+	char bdf[BDF_MAX];     /* for a vfio device: the PCI device behind it; "" otherwise */
+	int group;             /* for a vfio group node: its number; -1 otherwise */
 	unsigned major, minor; /* for a char device */
 	bool cloexec;
 } IoasidFdInfo;

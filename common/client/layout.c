@@ -39,8 +39,8 @@ typedef struct Conflicts {
 } Conflicts;
 
 /* Appends a conflict (c's message is formatted from fmt). -ENOMEM. */
-static int _printf_(3, 4) conflicts_add(Conflicts *cs, const LayoutConflict *c, const char *fmt,
-					 ...) {
+static int _printf_(3, 4)
+	conflicts_add(Conflicts *cs, const LayoutConflict *c, const char *fmt, ...) {
 	if (cs->n == cs->allocated) {
 		size_t k = cs->allocated ? cs->allocated * 2 : 8;
 		LayoutConflict *p = realloc(cs->items, k * sizeof(*p));

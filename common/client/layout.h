@@ -42,16 +42,16 @@ typedef enum LayoutConflictType {
 
 typedef struct LayoutConflict {
 	LayoutConflictType type;
-	size_t window;         /* index into PolicyLayout.windows; SIZE_MAX for NO_GROUP */
-	size_t other_window;   /* UNSORTED/OVERLAP: the other window's index; else SIZE_MAX */
-	int group;             /* RESERVED, NO_GROUP: the IOMMU group (-1 when none); else -1 */
-	char bdf[BDF_MAX];     /* RESERVED: first requested device of the group; NO_GROUP: the
-			        * device; else "" */
-	ReservedRegion region; /* RESERVED: the region hit */
+	size_t window;          /* index into PolicyLayout.windows; SIZE_MAX for NO_GROUP */
+	size_t other_window;    /* UNSORTED/OVERLAP: the other window's index; else SIZE_MAX */
+	int group;              /* RESERVED, NO_GROUP: the IOMMU group (-1 when none); else -1 */
+	char bdf[BDF_MAX];      /* RESERVED: first requested device of the group; NO_GROUP: the
+				 * device; else "" */
+	ReservedRegion region;  /* RESERVED: the region hit */
 	unsigned address_width; /* ADDRESS_WIDTH: the IOMMU's width in bits */
-	char *message;         /* one line naming everything involved, no trailing period:
-				* "window 0x0-0xffffffff overlaps the msi region
-				* 0xfee00000-0xfeefffff of group 17" */
+	char *message;          /* one line naming everything involved, no trailing period:
+				 * "window 0x0-0xffffffff overlaps the msi region
+				 * 0xfee00000-0xfeefffff of group 17" */
 } LayoutConflict;
 
 /*

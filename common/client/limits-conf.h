@@ -51,9 +51,9 @@
 typedef struct LimitsConfUser {
 	const char *name;
 	uid_t uid;
-	gid_t gid;                   /* primary */
+	gid_t gid;                      /* primary */
 	const char *const *group_names; /* every group the user is in, primary included */
-	const gid_t *groups;         /* their gids (same length) */
+	const gid_t *groups;            /* their gids (same length) */
 	size_t n_groups;
 } LimitsConfUser;
 

@@ -40,8 +40,8 @@ static const char *fd_name(int fd) {
 }
 
 static ioasid_grant *acquire(ioasid_conn *c, const char *dev, ioasid_mode mode) {
-	const char *devs[] = {dev};
-	ioasid_acquire_request req = {.devices = devs, .n_devices = 1, .mode = mode};
+	const char *devs[] = { dev };
+	ioasid_acquire_request req = { .devices = devs, .n_devices = 1, .mode = mode };
 	ioasid_grant *g = NULL;
 	int r = ioasid_acquire(c, &req, &g);
 
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
 	ioasid_grant *ga, *gu, *gx = NULL;
 	ioasid_lease_list *l = NULL;
 	const char *devs[1];
-	ioasid_acquire_request req = {.devices = devs, .n_devices = 1};
+	ioasid_acquire_request req = { .devices = devs, .n_devices = 1 };
 	char *la, *lu;
 	int r;
 

@@ -48,8 +48,8 @@ static long long cpu_us(pid_t pid) {
 	if (read_full_file(path, 1 << 16, &text, NULL) < 0)
 		return -1;
 	const char *p = strrchr(text, ')'); /* comm may hold spaces */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (long long)((ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
@@ -117,7 +117,9 @@ static void *floor_server(void *userdata) {
 		char reply[] = "ok";
 		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
 		char cbuf[CMSG_SPACE(sizeof(int) * 8)] = {};
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf,
 				     .msg_controllen = CMSG_SPACE(sizeof(int) * f->n_fds) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
@@ -151,7 +153,9 @@ static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
 			break;
 		char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		if (recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC) <= 0)
 			break;
@@ -161,7 +165,8 @@ static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
 				close(fds[i]);
 		}
 		/* and the "release" round trip, without fds */
-		if (send(sp[0], "release", 8, MSG_NOSIGNAL) < 0 || recv(sp[0], reply, sizeof(reply), 0) <= 0)
+		if (send(sp[0], "release", 8, MSG_NOSIGNAL) < 0 ||
+		    recv(sp[0], reply, sizeof(reply), 0) <= 0)
 			break;
 		lat[it] = bench_now_ns() - t0;
 	}
@@ -239,14 +244,18 @@ static void *floor_conc_worker(void *userdata) {
 		char reply[16], cbuf[CMSG_SPACE(sizeof(int) * 8)];
 		for (int half = 0; half < 2; half++) {
 			struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
-			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			struct msghdr mh = { .msg_iov = &iov,
+					     .msg_iovlen = 1,
+					     .msg_control = cbuf,
 					     .msg_controllen = sizeof(cbuf) };
 			if (send(w->fd, "req", 4, MSG_NOSIGNAL) < 0 ||
 			    recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC) <= 0)
 				return NULL;
-			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+			     cm = CMSG_NXTHDR(&mh, cm)) {
 				int *fds = (int *)CMSG_DATA(cm);
-				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				     i++)
 					close(fds[i]);
 			}
 		}
@@ -270,7 +279,9 @@ static double measure_floor_concurrent(unsigned n, unsigned per, int n_fds, uint
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 			return -1;
 		sfds[i] = sp[1];
-		w[i] = (FloorWorker){ .fd = sp[0], .iterations = per, .lat = lat + (size_t)i * per };
+		w[i] = (FloorWorker){ .fd = sp[0],
+				      .iterations = per,
+				      .lat = lat + (size_t)i * per };
 	}
 	f.server_fds = sfds;
 	if (pthread_create(&server, NULL, floor_conc_server, &f) != 0)
@@ -321,16 +332,14 @@ static void *worker_run(void *userdata) {
 }
 
 int main(int argc, char **argv) {
-	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "device", required_argument, NULL, 'd' },
-		{ "devices", required_argument, NULL, 'D' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "clients", required_argument, NULL, 'c' },
-		{ "daemon-pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{}
-	};
+	static const struct option options[] = { { "socket", required_argument, NULL, 's' },
+						 { "device", required_argument, NULL, 'd' },
+						 { "devices", required_argument, NULL, 'D' },
+						 { "iterations", required_argument, NULL, 'n' },
+						 { "clients", required_argument, NULL, 'c' },
+						 { "daemon-pid", required_argument, NULL, 'p' },
+						 { "json", no_argument, NULL, 'j' },
+						 {} };
 	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
 	_cleanup_free_ uint64_t *lat = NULL, *flat = NULL;
 	long rss_idle = -1, rss_after = -1;
@@ -485,8 +494,8 @@ int main(int argc, char **argv) {
 		       "\"floorConcurrentP99Us\": %.1f, "
 		       "\"daemonCpuUsPerOp\": %.1f, \"rssIdleKiB\": %ld, \"rssAfterKiB\": %ld}\n",
 		       arg_iterations, n_fds, p50, p99, arg_iterations / ((double)t_seq / 1e9), f50,
-		       f99, ratio_floor, arg_clients, per, throughput, c50, c99, ratio_conc, fthroughput,
-		       fc50, fc99, daemon_us, rss_idle, rss_after);
+		       f99, ratio_floor, arg_clients, per, throughput, c50, c99, ratio_conc,
+		       fthroughput, fc50, fc99, daemon_us, rss_idle, rss_after);
 		return 0;
 	}
 	printf("acquire+release, 1 device attached, %u round trips, %d fds each:\n", arg_iterations,
@@ -517,7 +526,8 @@ int main(int argc, char **argv) {
 	printf("bench acquire: %s (p50 %.1f us = %.1fx the floor %.2f us", met ? "PASS" : "MISS",
 	       p50, ratio_floor, f50);
 	if (arg_clients > 0)
-		printf(", %u clients p99 %.1fx p50 at %.0f ops/s", arg_clients, ratio_conc, throughput);
+		printf(", %u clients p99 %.1fx p50 at %.0f ops/s", arg_clients, ratio_conc,
+		       throughput);
 	if (arg_daemon_pid > 0)
 		printf(", daemon RSS %ld KiB", MAX(rss_idle, rss_after));
 	printf(")\n");

@@ -82,7 +82,8 @@ static double measure(const Policy *p, const PolicyRequest *req, unsigned iters)
 		}
 		uint64_t t1 = bench_now_ns();
 		if (allowed != iters) {
-			fprintf(stderr, "bench-policy: the last rule did not allow (%s)\n", d.reason);
+			fprintf(stderr, "bench-policy: the last rule did not allow (%s)\n",
+				d.reason);
 			exit(2);
 		}
 		double ns = (double)(t1 - t0) / iters;
@@ -110,7 +111,8 @@ int main(int argc, char **argv) {
 	for (Scenario sc = 0; sc < _SC_MAX; sc++) {
 		double base = 0;
 		if (!json)
-			printf("%-8s %8s %12s %8s\n", sc_names[sc], "rules", "ns/decision", "ratio");
+			printf("%-8s %8s %12s %8s\n", sc_names[sc], "rules", "ns/decision",
+			       "ratio");
 		else
 			printf("%s{\"name\":\"%s\",\"results\":[", sc ? "," : "", sc_names[sc]);
 		for (size_t k = 0; k < ELEMENTSOF(sizes); k++) {
@@ -129,12 +131,19 @@ int main(int argc, char **argv) {
 			char unit[64];
 			snprintf(unit, sizeof(unit), "svc%u.service", n);
 			PolicyPeer peer = { .uid = sc == SC_USERS ? 100000 + n : 1000,
-					    .gid = 1000, .groups = groups, .n_groups = 3,
-					    .unit = unit, .have_pidfd = true };
-			Device d = { .vendor = 0x10de, .device = 0x2204, .class = 0x030000,
-				     .iommu_group = 1, .numa_node = -1 };
+					    .gid = 1000,
+					    .groups = groups,
+					    .n_groups = 3,
+					    .unit = unit,
+					    .have_pidfd = true };
+			Device d = { .vendor = 0x10de,
+				     .device = 0x2204,
+				     .class = 0x030000,
+				     .iommu_group = 1,
+				     .numa_node = -1 };
 			bdf_of(sc == SC_DEVICES ? n : 4242, d.bdf);
-			PolicyRequest req = { .peer = &peer, .device = &d,
+			PolicyRequest req = { .peer = &peer,
+					      .device = &d,
 					      .mode = POLICY_MODE_UNBOUND };
 			unsigned iters = quick ? 2000 : 20000;
 			if (sc == SC_GLOBS && n >= 1000)
@@ -148,10 +157,11 @@ int main(int argc, char **argv) {
 				ok = false;
 			if (!json)
 				printf("%-8s %8u %12.1f %7.2fx%s\n", "", n, ns, ratio,
-				       target && n == 10000 ?
-					       (ratio <= TARGET_RATIO ? "  (target <= 20x: met)" :
-									"  (target <= 20x: MISSED)") :
-					       "");
+				       target && n == 10000
+					       ? (ratio <= TARGET_RATIO
+							  ? "  (target <= 20x: met)"
+							  : "  (target <= 20x: MISSED)")
+					       : "");
 			else
 				printf("%s{\"rules\":%u,\"ns_per_decision\":%.1f,\"ratio\":%.2f}",
 				       k ? "," : "", n, ns, ratio);

@@ -51,13 +51,11 @@ static int acquire_once(IoasidClient *c, char **devices, const char *layout, uin
 int main(int argc, char **argv) {
 	const char *socket = NULL, *device = NULL, *layout = NULL;
 	unsigned long iterations = 2000;
-	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "device", required_argument, NULL, 'd' },
-		{ "layout", required_argument, NULL, 'l' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{}
-	};
+	static const struct option options[] = { { "socket", required_argument, NULL, 's' },
+						 { "device", required_argument, NULL, 'd' },
+						 { "layout", required_argument, NULL, 'l' },
+						 { "iterations", required_argument, NULL, 'n' },
+						 {} };
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
 		switch (opt) {
@@ -100,26 +98,31 @@ int main(int argc, char **argv) {
 		if (acquire_once(c, devices, layout, &cold[i], &staged) < 0)
 			return 1;
 		if (staged) {
-			fprintf(stderr, "bench-stage: a cold Acquire was served from a staged context\n");
+			fprintf(stderr,
+				"bench-stage: a cold Acquire was served from a staged context\n");
 			return 1;
 		}
 		IoasidError e = {};
 		_cleanup_free_ char *id = NULL;
 		r = ioasid_client_stage(c, layout, owner, devices, "attached", &id, &e);
 		if (r < 0) {
-			fprintf(stderr, "bench-stage: Stage: %s\n", e.message ? e.message : strerror(-r));
+			fprintf(stderr, "bench-stage: Stage: %s\n",
+				e.message ? e.message : strerror(-r));
 			ioasid_error_done(&e);
 			return 1;
 		}
 		if (acquire_once(c, devices, layout, &warm[i], &staged) < 0)
 			return 1;
 		if (!staged) {
-			fprintf(stderr, "bench-stage: the Acquire after Stage was not served from it\n");
+			fprintf(stderr,
+				"bench-stage: the Acquire after Stage was not served from it\n");
 			return 1;
 		}
 	}
-	double c50 = bench_percentile_us(cold, iterations, 0.5), c90 = bench_percentile_us(cold, iterations, 0.9);
-	double w50 = bench_percentile_us(warm, iterations, 0.5), w90 = bench_percentile_us(warm, iterations, 0.9);
+	double c50 = bench_percentile_us(cold, iterations, 0.5),
+	       c90 = bench_percentile_us(cold, iterations, 0.9);
+	double w50 = bench_percentile_us(warm, iterations, 0.5),
+	       w90 = bench_percentile_us(warm, iterations, 0.9);
 	printf("acquire %s%s%s, %lu iterations each\n", device, layout ? ", layout " : "",
 	       layout ? layout : "", iterations);
 	printf("  cold   p50 %8.1f us  p90 %8.1f us\n", c50, c90);

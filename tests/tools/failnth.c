@@ -13,12 +13,12 @@
  * Control: at every accept4() that returns a connection, the shim reads the file named by
  * $FAILNTH_CTL ("FAMILY N", or anything else for none), resets its counter and arms itself.
  * The Nth call of FAMILY after that fails once, and the shim appends "FAMILY N\n" to the file
- * named by $FAILNTH_LOG (with the caller's offset in the executable, for addr2line) so the test knows the injection happened (a session that ends before
- * its Nth call ends the sweep for that family). Only calls made from the daemon's own
- * executable are counted for malloc: the libraries' own handling of an allocation failure
- * (glibc's stdio, libsystemd's logging) is theirs to test, and an abort() there would say
- * nothing about ioasidd. The shim itself allocates nothing and opens its files with raw
- * system calls.
+ * named by $FAILNTH_LOG (with the caller's offset in the executable, for addr2line) so the
+ * test knows the injection happened (a session that ends before its Nth call ends the sweep
+ * for that family). Only calls made from the daemon's own executable are counted for malloc:
+ * the libraries' own handling of an allocation failure (glibc's stdio, libsystemd's logging)
+ * is theirs to test, and an abort() there would say nothing about ioasidd. The shim itself
+ * allocates nothing and opens its files with raw system calls.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -145,7 +145,8 @@ static bool from_exe(const void *caller) {
 }
 
 void *malloc(size_t size) {
-	if (armed_family == FAM_MALLOC && from_exe(__builtin_return_address(0)) && hit(FAM_MALLOC, __builtin_return_address(0))) {
+	if (armed_family == FAM_MALLOC && from_exe(__builtin_return_address(0)) &&
+	    hit(FAM_MALLOC, __builtin_return_address(0))) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -153,7 +154,8 @@ void *malloc(size_t size) {
 }
 
 void *calloc(size_t n, size_t size) {
-	if (armed_family == FAM_MALLOC && from_exe(__builtin_return_address(0)) && hit(FAM_MALLOC, __builtin_return_address(0))) {
+	if (armed_family == FAM_MALLOC && from_exe(__builtin_return_address(0)) &&
+	    hit(FAM_MALLOC, __builtin_return_address(0))) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -161,7 +163,8 @@ void *calloc(size_t n, size_t size) {
 }
 
 void *realloc(void *p, size_t size) {
-	if (armed_family == FAM_MALLOC && from_exe(__builtin_return_address(0)) && hit(FAM_MALLOC, __builtin_return_address(0))) {
+	if (armed_family == FAM_MALLOC && from_exe(__builtin_return_address(0)) &&
+	    hit(FAM_MALLOC, __builtin_return_address(0))) {
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -52,10 +52,10 @@ static void print_ranges(Kernel *k, int iommufd, uint32_t ioas, const char *when
 	if (step(what, K(ioas_iova_ranges, iommufd, ioas, &r, &n, &align)) < 0)
 		return;
 	fprintf(kr_out, "iova_ranges when=%s ioas=%" PRIu32 " n=%zu alignment=0x%" PRIx64 "\n",
-	        when, ioas, n, align);
+		when, ioas, n, align);
 	for (size_t i = 0; i < n; i++)
 		fprintf(kr_out, "range when=%s start=0x%016" PRIx64 " last=0x%016" PRIx64 "\n",
-		        when, r[i].start, r[i].last);
+			when, r[i].start, r[i].last);
 }
 
 static int probe_legacy(Kernel *k, char **bdfs, int n) {
@@ -76,7 +76,7 @@ static int probe_legacy(Kernel *k, char **bdfs, int n) {
 		expect(what, K(legacy_open, &d, &c2, &g2, &fd2), EBUSY);
 		int r = K(device_reset, fd);
 		fprintf(kr_out, "reset bdf=%s result=%s\n", d.bdf,
-		        r < 0 ? strna(errno_name(r)) : "ok");
+			r < 0 ? strna(errno_name(r)) : "ok");
 		K(close, fd);
 		K(close, g);
 		K(close, c);
@@ -95,7 +95,7 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 		fprintf(kr_out, "rlimit_mode_get per_process=%d\n", pp);
 	int r = K(iommufd_set_rlimit_mode, iommufd, true);
 	fprintf(kr_out, "rlimit_mode_set per_process=1 result=%s\n",
-	        r < 0 ? strna(errno_name(r)) : "ok");
+		r < 0 ? strna(errno_name(r)) : "ok");
 
 	uint32_t ioas;
 	if (step("ioas_alloc", K(ioas_alloc, iommufd, &ioas)) < 0)
@@ -120,7 +120,7 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 		if (step(what, device_from_sysfs(bdfs[i], &d, &cdev)) < 0)
 			continue;
 		fprintf(kr_out, "device bdf=%s cdev=%s group=%d\n", d.bdf, strna(cdev),
-		        d.iommu_group);
+			d.iommu_group);
 		snprintf(what, sizeof(what), "device_open bdf=%s", d.bdf);
 		if (step(what, K(device_open, &d, &fds[i])) < 0)
 			continue;
@@ -137,14 +137,14 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 			continue;
 		attached++;
 		fprintf(kr_out, "device_attach bdf=%s ioas=%" PRIu32 " hwpt=%" PRIu32 "\n", d.bdf,
-		        ioas, hwpt);
+			ioas, hwpt);
 		KernelHwInfo hw;
 		snprintf(what, sizeof(what), "hw_info bdf=%s", d.bdf);
 		if (step(what, K(hw_info, iommufd, dev_id, &hw)) >= 0)
 			fprintf(kr_out,
-			        "hw_info bdf=%s type=%" PRIu32 " caps=0x%" PRIx64
-			        " max_pasid_log2=%u\n",
-			        d.bdf, hw.data_type, hw.capabilities, hw.max_pasid_log2);
+				"hw_info bdf=%s type=%" PRIu32 " caps=0x%" PRIx64
+				" max_pasid_log2=%u\n",
+				d.bdf, hw.data_type, hw.capabilities, hw.max_pasid_log2);
 	}
 	if (attached > 0) {
 		print_ranges(k, iommufd, ioas, "attached");
@@ -153,28 +153,28 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 
 	if (map) {
 		const size_t len = 2u << 20;
-		void *p =
-		        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			       0);
 		if (p == MAP_FAILED)
 			step("mmap", -errno);
 		else {
 			memset(p, 0x5a, len);
 			uint64_t iova = 0, un = 0;
 			if (step("ioas_map", K(ioas_map, iommufd, ioas,
-			                       IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-			                       (uintptr_t)p, len, &iova)) >= 0) {
+					       IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+					       (uintptr_t)p, len, &iova)) >= 0) {
 				fprintf(kr_out, "ioas_map iova=0x%" PRIx64 " length=0x%zx\n", iova,
-				        len);
+					len);
 				uint64_t again = iova;
 				expect("ioas_map_overlap",
 				       K(ioas_map, iommufd, ioas,
-				         IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
-				         (uintptr_t)p, len, &again),
+					 IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
+					 (uintptr_t)p, len, &again),
 				       EEXIST);
 				expect("ioas_unmap_partial",
 				       K(ioas_unmap, iommufd, ioas, iova, len / 2, &un), ENOENT);
 				if (step("ioas_unmap",
-				         K(ioas_unmap, iommufd, ioas, iova, len, &un)) >= 0)
+					 K(ioas_unmap, iommufd, ioas, iova, len, &un)) >= 0)
 					fprintf(kr_out, "ioas_unmap bytes=0x%" PRIx64 "\n", un);
 			}
 			munmap(p, len);
@@ -198,7 +198,7 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 
 static void usage(FILE *f) {
 	fprintf(f, "Usage: kernel-probe [--map] [--legacy] [--sim HOST.json] [BDF...]\n"
-	           "       kernel-probe --rules [--sim HOST.json] SINGLE MF_A MF_B\n");
+		   "       kernel-probe --rules [--sim HOST.json] SINGLE MF_A MF_B\n");
 }
 
 int main(int argc, char **argv) {

@@ -45,7 +45,7 @@ static int step(const char *what, int r) {
 static void expect(const char *what, int r, int err) {
 	const char *got = r < 0 ? strna(errno_name(r)) : "success";
 	fprintf(kr_out, "%s expect=%s got=%s %s\n", what, errno_name(err), got,
-	        r == -err ? "ok" : "FAIL");
+		r == -err ? "ok" : "FAIL");
 	if (r != -err)
 		kr_failures++;
 }
@@ -299,8 +299,8 @@ static int probe_rules(Kernel *k, char **args, int n) {
 	/* HUGE_PAGES=0 raises the alignment to PAGE_SIZE and refuses misaligned mappings. */
 	step("rule ioas_alloc 6", K(ioas_alloc, a, &ioas6));
 	iova = 0x800;
-	step("rule map unaligned", K(ioas_map, a, ioas6, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va2,
-				     0x800, &iova));
+	step("rule map unaligned",
+	     K(ioas_map, a, ioas6, rw | IOMMU_IOAS_MAP_FIXED_IOVA, va2, 0x800, &iova));
 	expect("rule huge_pages_off_misaligned", K(ioas_set_huge_pages, a, ioas6, false),
 	       EADDRINUSE);
 	step("rule unmap unaligned", K(ioas_unmap, a, ioas6, 0, UINT64_MAX, &un));

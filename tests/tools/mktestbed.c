@@ -200,7 +200,7 @@ static void write_device(const Host *h, const Device *d) {
 
 #define ATTR(name, ...)                                                                            \
 	do {                                                                                       \
-		pathf(p, "%s/%s", dir, name);                                        \
+		pathf(p, "%s/%s", dir, name);                                                      \
 		write_file(p, __VA_ARGS__);                                                        \
 	} while (0)
 	ATTR("vendor", "0x%04x\n", d->vendor);
@@ -248,8 +248,7 @@ static void write_device(const Host *h, const Device *d) {
 		pathf(t, "/sys/kernel/iommu_groups/%d", d->iommu_group);
 		pathf(p, "%s/iommu_group", dir);
 		symlink_rel(p, t);
-		pathf(p, "/sys/kernel/iommu_groups/%d/devices/%s", d->iommu_group,
-			 d->bdf);
+		pathf(p, "/sys/kernel/iommu_groups/%d/devices/%s", d->iommu_group, d->bdf);
 		symlink_rel(p, dir);
 	}
 	if (d->vfio_name) {
@@ -354,7 +353,8 @@ static void write_interrupts(const Host *h) {
 		fprintf(f, "  0:         44          0   %sIO-APIC   2-edge      timer\n", ir);
 		fprintf(f, "  9:          0          0   %sIO-APIC   9-fasteoi   acpi\n", ir);
 		if (bdf)
-			fprintf(f, " 40:       1045        208   %sPCI-MSIX-%s    0-edge      ioasid\n",
+			fprintf(f,
+				" 40:       1045        208   %sPCI-MSIX-%s    0-edge      ioasid\n",
 				ir, bdf);
 	} else if ((k->iommu_vendor && streq(k->iommu_vendor, "arm-smmu")) ||
 		   (k->release && strstr(k->release, "arm64"))) {
@@ -395,7 +395,8 @@ static void write_host(const Host *h) {
 			die("Cannot create %s: %m", t);
 		for (size_t r = 0; r < g->n_regions; r++)
 			fprintf(f, "0x%016" PRIx64 " 0x%016" PRIx64 " %s\n", g->regions[r].start,
-				g->regions[r].end, reserved_region_type_to_string(g->regions[r].type));
+				g->regions[r].end,
+				reserved_region_type_to_string(g->regions[r].type));
 		if (fclose(f) != 0)
 			die("Cannot write %s: %m", t);
 		for (size_t m = 0; m < g->n_foreign_members; m++) {
@@ -458,13 +459,15 @@ static void write_host(const Host *h) {
 		if (k->interrupt_remapping != TRI_UNKNOWN) {
 			pathf(p, "%s/intel-iommu/ecap", dir);
 			write_file(p, "%llx\n",
-				   0xf0050aULL | (k->interrupt_remapping == TRI_YES ? 1ULL << 3 : 0));
+				   0xf0050aULL |
+					   (k->interrupt_remapping == TRI_YES ? 1ULL << 3 : 0));
 		}
 		if (k->address_width > 0) {
 			pathf(p, "%s/intel-iommu/cap", dir);
 			write_file(p, "%llx\n",
 				   (0xd2008c40660462ULL & ~(0x3fULL << 16)) |
-					   (((unsigned long long)(k->address_width - 1) & 0x3f) << 16));
+					   (((unsigned long long)(k->address_width - 1) & 0x3f)
+					    << 16));
 		}
 	}
 	if (k->noiommu_mode != TRI_UNKNOWN) {
@@ -571,8 +574,9 @@ static Host *synthetic_host(unsigned n_devices, unsigned n_groups) {
 			d->class = 0x020000;
 			d->revision = 0x02;
 			d->device_name = strdup("Ethernet Controller X710 for 10GbE SFP+");
-			strv_extend(&d->properties,
-				    "ID_MODEL_FROM_DATABASE=Ethernet Controller X710 for 10GbE SFP+");
+			strv_extend(
+				&d->properties,
+				"ID_MODEL_FROM_DATABASE=Ethernet Controller X710 for 10GbE SFP+");
 			if (*port)
 				d->parent = strdup(port);
 			if (f == 0) {
@@ -623,14 +627,12 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "synthetic", required_argument, NULL, 's' },
-		{ "print-dir", no_argument, NULL, 'p' },
-		{ "print-json", no_argument, NULL, 'j' },
-		{ "keep", required_argument, NULL, 'k' },
-		{}
-	};
+	static const struct option options[] = { { "help", no_argument, NULL, 'h' },
+						 { "synthetic", required_argument, NULL, 's' },
+						 { "print-dir", no_argument, NULL, 'p' },
+						 { "print-json", no_argument, NULL, 'j' },
+						 { "keep", required_argument, NULL, 'k' },
+						 {} };
 	const char *synthetic = NULL, *keep = NULL;
 	bool print_dir = false, print_json = false;
 	int c;

@@ -172,8 +172,8 @@ static void read_replies(int fd) {
 		while (len > 0 && (nul = memchr(buf, 0, len))) {
 			size_t mlen = (size_t)(nul - buf);
 			bool mine = fd_off == consumed;
-			printf("{\"reply\": %.*s, \"fds\": %d, \"fdNames\": [%s]}\n", (int)mlen, buf,
-			       mine ? pending_fds : 0, mine ? names : "");
+			printf("{\"reply\": %.*s, \"fds\": %d, \"fdNames\": [%s]}\n", (int)mlen,
+			       buf, mine ? pending_fds : 0, mine ? names : "");
 			fflush(stdout);
 			if (mine) {
 				pending_fds = 0;
@@ -204,7 +204,9 @@ static void read_replies(int fd) {
 		}
 		char cbuf[CMSG_SPACE(sizeof(int) * 253)];
 		struct iovec iov = { .iov_base = buf + len, .iov_len = cap - len };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0) {
@@ -229,7 +231,8 @@ static void read_replies(int fd) {
 				pending_fds++;
 			}
 			if (k > 0 && n > 0) {
-				/* buf[0] always starts a message; so does every byte after a NUL. */
+				/* buf[0] always starts a message; so does every byte after a
+				 * NUL. */
 				size_t rs = len, re = len + (size_t)n;
 				bool found = false;
 				for (size_t q = re; q-- > rs;)
@@ -262,21 +265,19 @@ static bool peer_closed(int fd) {
 }
 
 int main(int argc, char **argv) {
-	static const struct option options[] = {
-		{ "fds", required_argument, NULL, 'f' },
-		{ "no-nul", no_argument, NULL, 'N' },
-		{ "connect-only", no_argument, NULL, 'C' },
-		{ "close", no_argument, NULL, 'c' },
-		{ "no-read", no_argument, NULL, 'n' },
-		{ "hold", required_argument, NULL, 'H' },
-		{ "rcvbuf", required_argument, NULL, 'R' },
-		{ "delay-read", required_argument, NULL, 'D' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "replies", required_argument, NULL, 'r' },
-		{ "conns", required_argument, NULL, 'm' },
-		{ "file", required_argument, NULL, 'F' },
-		{}
-	};
+	static const struct option options[] = { { "fds", required_argument, NULL, 'f' },
+						 { "no-nul", no_argument, NULL, 'N' },
+						 { "connect-only", no_argument, NULL, 'C' },
+						 { "close", no_argument, NULL, 'c' },
+						 { "no-read", no_argument, NULL, 'n' },
+						 { "hold", required_argument, NULL, 'H' },
+						 { "rcvbuf", required_argument, NULL, 'R' },
+						 { "delay-read", required_argument, NULL, 'D' },
+						 { "timeout", required_argument, NULL, 't' },
+						 { "replies", required_argument, NULL, 'r' },
+						 { "conns", required_argument, NULL, 'm' },
+						 { "file", required_argument, NULL, 'F' },
+						 {} };
 	_cleanup_free_ char *msg = NULL;
 	size_t msg_len = 0;
 	int c;

@@ -70,8 +70,9 @@ static int errno_from_name(const char *v) {
 		const char *name;
 		int err;
 	} names[] = {
-		{ "EINTR", EINTR },   { "ECONNABORTED", ECONNABORTED }, { "EPROTO", EPROTO },
-		{ "EMFILE", EMFILE }, { "ENFILE", ENFILE },             { "ENOBUFS", ENOBUFS },
+		{ "EINTR", EINTR },   { "ECONNABORTED", ECONNABORTED },
+		{ "EPROTO", EPROTO }, { "EMFILE", EMFILE },
+		{ "ENFILE", ENFILE }, { "ENOBUFS", ENOBUFS },
 		{ "ENOMEM", ENOMEM }, { "EPERM", EPERM },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

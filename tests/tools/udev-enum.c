@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
 		if (!devices)
 			continue;
 		struct udev_device *d = udev_device_new_from_syspath(udev,
-								       udev_list_entry_get_name(le));
+								     udev_list_entry_get_name(le));
 		if (d && udev_device_get_property_value(d, "SUBSYSTEM"))
 			with_property++;
 		udev_device_unref(d);

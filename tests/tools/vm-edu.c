@@ -118,8 +118,7 @@ typedef struct Edu {
 } Edu;
 
 static void say(const char *fmt, ...) _printf_(1, 2);
-static void say(const char *fmt, ...)
-{
+static void say(const char *fmt, ...) {
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -130,16 +129,15 @@ static void say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static int fail(const char *what, int r)
-{
+static int fail(const char *what, int r) {
 	say("error=%s errno=%s(%d)", what, strerrorname_np(-r) ?: "?", -r);
 	return r;
 }
 
-static int edu_setup(int devfd, Edu *ret)
-{
-	struct vfio_region_info bar = {.argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX};
-	struct vfio_region_info cfg = {.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX};
+static int edu_setup(int devfd, Edu *ret) {
+	struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg),
+					.index = VFIO_PCI_CONFIG_REGION_INDEX };
 	uint16_t cmd;
 	uint32_t ident;
 
@@ -160,26 +158,22 @@ static int edu_setup(int devfd, Edu *ret)
 	say("edu_ident=0x%08x bar0_size=0x%" PRIx64, ident, (uint64_t)bar.size);
 	if ((ident & 0xff) != 0xed)
 		return fail("not an edu device", -ENODEV);
-	*ret = (Edu){.devfd = devfd,
-	             .bar0_off = bar.offset,
-	             .bar0_size = bar.size,
-	             .cfg_off = cfg.offset};
+	*ret = (Edu){
+		.devfd = devfd, .bar0_off = bar.offset, .bar0_size = bar.size, .cfg_off = cfg.offset
+	};
 	return 0;
 }
 
-static int edu_w64(const Edu *e, uint64_t reg, uint64_t v)
-{
+static int edu_w64(const Edu *e, uint64_t reg, uint64_t v) {
 	return pwrite(e->devfd, &v, sizeof(v), (off_t)(e->bar0_off + reg)) == sizeof(v) ? 0 : -EIO;
 }
 
-static int edu_r64(const Edu *e, uint64_t reg, uint64_t *v)
-{
+static int edu_r64(const Edu *e, uint64_t reg, uint64_t *v) {
 	return pread(e->devfd, v, sizeof(*v), (off_t)(e->bar0_off + reg)) == sizeof(*v) ? 0 : -EIO;
 }
 
 /* Run one DMA and wait (the edu completes a transfer from a 100 ms timer). */
-static int edu_dma(const Edu *e, uint64_t src, uint64_t dst, uint64_t cnt, bool to_ram)
-{
+static int edu_dma(const Edu *e, uint64_t src, uint64_t dst, uint64_t cnt, bool to_ram) {
 	uint64_t cmd = 0;
 
 	if (edu_w64(e, EDU_DMA_SRC, src) < 0 || edu_w64(e, EDU_DMA_DST, dst) < 0 ||
@@ -197,8 +191,7 @@ static int edu_dma(const Edu *e, uint64_t src, uint64_t dst, uint64_t cnt, bool 
 }
 
 /* The seed of the next transfer: FNV-1a of $VM_EDU_TAG, mixed with the pid and a counter. */
-static uint32_t next_seed(void)
-{
+static uint32_t next_seed(void) {
 	static uint32_t n;
 	const char *tag = getenv("VM_EDU_TAG");
 	uint32_t h = 2166136261u;
@@ -211,8 +204,7 @@ static uint32_t next_seed(void)
 }
 
 /* Fill len bytes from seed with xorshift32 (never a constant run). */
-static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
-{
+static void fill_pattern(uint8_t *p, size_t len, uint32_t seed) {
 	uint32_t x = seed ? seed : 1;
 
 	for (size_t i = 0; i < len; i++) {
@@ -224,8 +216,7 @@ static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
 }
 
 /* Count kernel log records that report an IOMMU (DMAR) fault, from the start of the log. */
-static int count_dmar_faults(void)
-{
+static int count_dmar_faults(void) {
 	_cleanup_close_ int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	char rec[2048];
 	int n = 0;
@@ -247,14 +238,13 @@ static int count_dmar_faults(void)
 	return n;
 }
 
-static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
-{
+static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag) {
 	struct iommu_iova_range r[8] = {};
 	struct iommu_ioas_iova_ranges q = {
-	        .size = sizeof(q),
-	        .ioas_id = ioas,
-	        .num_iovas = ELEMENTSOF(r),
-	        .allowed_iovas = (uintptr_t)r,
+		.size = sizeof(q),
+		.ioas_id = ioas,
+		.num_iovas = ELEMENTSOF(r),
+		.allowed_iovas = (uintptr_t)r,
 	};
 	char buf[512] = "";
 	size_t off = 0;
@@ -263,22 +253,21 @@ static int iommufd_ranges(int iommufd, uint32_t ioas, const char *tag)
 		return fail("IOMMU_IOAS_IOVA_RANGES", -errno);
 	for (uint32_t i = 0; i < q.num_iovas && i < ELEMENTSOF(r); i++)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx", i ? "," : "",
-		                (unsigned long long)r[i].start, (unsigned long long)r[i].last);
+				(unsigned long long)r[i].start, (unsigned long long)r[i].last);
 	say("iova_ranges_%s=%s num=%u alignment=0x%llx", tag, buf, q.num_iovas,
 	    (unsigned long long)q.out_iova_alignment);
 	return (int)q.num_iovas;
 }
 
-static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
-{
+static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint64_t iova) {
 	struct iommu_ioas_map m = {
-	        .size = sizeof(m),
-	        .ioas_id = ioas,
-	        .user_va = (uintptr_t)va,
-	        .length = len,
-	        .iova = iova,
-	        .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-	                 IOMMU_IOAS_MAP_WRITEABLE,
+		.size = sizeof(m),
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = iova,
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
 	};
 
 	if (ioctl(iommufd, IOMMU_IOAS_MAP, &m) < 0)
@@ -288,10 +277,10 @@ static int iommufd_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint6
 	return 0;
 }
 
-static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova)
-{
+static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova) {
 	struct iommu_ioas_unmap u = {
-	        .size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len};
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len
+	};
 
 	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) < 0)
 		return fail("IOMMU_IOAS_UNMAP", -errno);
@@ -304,8 +293,7 @@ static int iommufd_unmap(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova
  * RAM -> edu -> RAM through IOVA: page 0 of buf holds a pattern, page 1 must receive it.
  * Returns 1 if the data round-tripped, 0 if it did not, -errno on a setup failure.
  */
-static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova)
-{
+static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova) {
 	uint32_t seed = next_seed();
 	int r;
 
@@ -328,8 +316,7 @@ static int edu_roundtrip(const Edu *e, uint8_t *buf, uint64_t iova)
 }
 
 /* DMA into an IOVA that must not be mapped: memory stays as it was, the IOMMU logs a fault. */
-static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova)
-{
+static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova) {
 	int before, after = 0, r;
 	bool unchanged = true;
 
@@ -368,15 +355,13 @@ static int edu_expect_blocked(const Edu *e, uint8_t *buf, uint64_t iova)
 	return unchanged && after > before;
 }
 
-static void *dma_buffer(void)
-{
+static void *dma_buffer(void) {
 	void *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int cdev_for(const char *bdf, char *path, size_t len)
-{
+static int cdev_for(const char *bdf, char *path, size_t len) {
 	char d[256];
 	_cleanup_closedir_ DIR *dir = NULL;
 	struct dirent *de;
@@ -398,13 +383,13 @@ static int cdev_for(const char *bdf, char *path, size_t len)
  * to it must fail with EADDRINUSE (the kernel enforces the group's reserved regions), which
  * the daemon reports as LayoutConflict (S8). Returns 1 when the kernel refused so.
  */
-static int probe_allow_over_msi(int iommufd, int devfd)
-{
-	struct iommu_ioas_alloc a = {.size = sizeof(a)};
-	struct iommu_iova_range win = {.start = 0, .last = 0xffffffffULL};
-	struct iommu_ioas_allow_iovas al = {
-	        .size = sizeof(al), .num_iovas = 1, .allowed_iovas = (uintptr_t)&win};
-	struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at)};
+static int probe_allow_over_msi(int iommufd, int devfd) {
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_iova_range win = { .start = 0, .last = 0xffffffffULL };
+	struct iommu_ioas_allow_iovas al = { .size = sizeof(al),
+					     .num_iovas = 1,
+					     .allowed_iovas = (uintptr_t)&win };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
 	int r;
 
 	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &a) < 0)
@@ -419,15 +404,15 @@ static int probe_allow_over_msi(int iommufd, int devfd)
 	return r == -EADDRINUSE;
 }
 
-static int cmd_probe(const char *bdf)
-{
+static int cmd_probe(const char *bdf) {
 	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
-	struct iommu_ioas_alloc a = {.size = sizeof(a)};
-	struct vfio_device_bind_iommufd b = {.argsz = sizeof(b)};
-	struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at)};
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
 	struct iommu_hw_info_vtd vtd = {};
-	struct iommu_hw_info hw = {
-	        .size = sizeof(hw), .data_len = sizeof(vtd), .data_uptr = (uintptr_t)&vtd};
+	struct iommu_hw_info hw = { .size = sizeof(hw),
+				    .data_len = sizeof(vtd),
+				    .data_uptr = (uintptr_t)&vtd };
 	char path[300];
 	struct stat st;
 	uint8_t *buf;
@@ -500,8 +485,7 @@ static int cmd_probe(const char *bdf)
 	return ok ? 0 : 1;
 }
 
-static int parse_u32(const char *s, uint32_t *ret)
-{
+static int parse_u32(const char *s, uint32_t *ret) {
 	char *end;
 	unsigned long v;
 
@@ -515,19 +499,17 @@ static int parse_u32(const char *s, uint32_t *ret)
 
 static volatile sig_atomic_t got_term;
 
-static void on_term(int sig)
-{
+static void on_term(int sig) {
 	(void)sig;
 	got_term = 1;
 }
 
 /* Work with fds someone else opened (a lease from ioasidd, or ioasidctl run). */
-static int cmd_dma(int argc, char **argv)
-{
+static int cmd_dma(int argc, char **argv) {
 	uint32_t iommufd, devfd, ioas = 0;
 	bool bind = false, attach = false, expect_blocked = false, catch_term = false;
 	const char *wait_file = NULL;
-	struct iommu_ioas_alloc a = {.size = sizeof(a)};
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	uint8_t *buf;
 	Edu e;
 	int r;
@@ -563,14 +545,14 @@ static int cmd_dma(int argc, char **argv)
 		say("ioas_id=%u (allocated)", ioas);
 	}
 	if (bind) {
-		struct vfio_device_bind_iommufd b = {.argsz = sizeof(b), .iommufd = (int)iommufd};
+		struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = (int)iommufd };
 
 		if (ioctl((int)devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
 			return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
 		say("dev_id=%u", b.out_devid);
 	}
 	if (attach) {
-		struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = ioas};
+		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = ioas };
 
 		if (ioctl((int)devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
 			return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
@@ -581,10 +563,10 @@ static int cmd_dma(int argc, char **argv)
 		return r;
 	{
 		/* What the kernel says of the IOAS's huge pages (a layout's hugepages on|off). */
-		struct iommu_option o = {.size = sizeof(o),
-		                         .option_id = IOMMU_OPTION_HUGE_PAGES,
-		                         .op = IOMMU_OPTION_OP_GET,
-		                         .object_id = ioas};
+		struct iommu_option o = { .size = sizeof(o),
+					  .option_id = IOMMU_OPTION_HUGE_PAGES,
+					  .op = IOMMU_OPTION_OP_GET,
+					  .object_id = ioas };
 
 		if (ioctl((int)iommufd, IOMMU_OPTION, &o) < 0)
 			return fail("IOMMU_OPTION(HUGE_PAGES, GET)", -errno);
@@ -629,8 +611,7 @@ static int cmd_dma(int argc, char **argv)
 }
 
 /* One line of /proc/self/status ("VmPin", "VmLck") in kB, -1 if absent. */
-static long status_kb(const char *key)
-{
+static long status_kb(const char *key) {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
 	char line[256];
 	size_t kl = strlen(key);
@@ -647,15 +628,14 @@ static long status_kb(const char *key)
 /* Map len bytes of a fresh buffer at iova; prints the kernel's answer and this process's
  * pinned/locked counters. Returns the buffer (NULL after a failed map), *err the errno. */
 static uint8_t *memlock_map(int iommufd, uint32_t ioas, uint64_t len, uint64_t iova,
-                            const char *tag, int *err)
-{
+			    const char *tag, int *err) {
 	struct iommu_ioas_map m = {
-	        .size = sizeof(m),
-	        .ioas_id = ioas,
-	        .length = len,
-	        .iova = iova,
-	        .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-	                 IOMMU_IOAS_MAP_WRITEABLE,
+		.size = sizeof(m),
+		.ioas_id = ioas,
+		.length = len,
+		.iova = iova,
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
 	};
 	uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -685,8 +665,7 @@ static uint8_t *memlock_map(int iommufd, uint32_t ioas, uint64_t len, uint64_t i
  * charged to the uid and the child's map fails, in per-process accounting each process is
  * charged against its own limit.
  */
-static int cmd_memlock(int argc, char **argv)
-{
+static int cmd_memlock(int argc, char **argv) {
 	uint32_t iommufd, ioas, devfd, kib;
 	struct rlimit rl;
 	bool fork_second = argc > 4 && streq(argv[4], "--fork");
@@ -721,7 +700,7 @@ static int cmd_memlock(int argc, char **argv)
 			return fail("fork", -errno);
 		if (pid == 0) {
 			uint8_t *b2 = memlock_map((int)iommufd, ioas, (uint64_t)kib << 10,
-			                          VM_IOVA + ((uint64_t)kib << 10), "second", &err);
+						  VM_IOVA + ((uint64_t)kib << 10), "second", &err);
 			_exit(b2 ? 0 : 1);
 		}
 		if (waitpid(pid, &st, 0) < 0)
@@ -737,8 +716,7 @@ static int cmd_memlock(int argc, char **argv)
  * each device (a pattern of its own each), unmap, and the DMA of each device must then be
  * blocked. Proves every device's DMA is translated by the lease's IOAS, not just the first.
  */
-static int cmd_dma_each(int argc, char **argv)
-{
+static int cmd_dma_each(int argc, char **argv) {
 	uint32_t iommufd, ioas, devfd;
 	Edu e[8];
 	uint8_t *buf;
@@ -781,14 +759,13 @@ static int cmd_dma_each(int argc, char **argv)
 	return ok ? 0 : 1;
 }
 
-static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
-{
+static int type1_map(int container, void *va, uint64_t len, uint64_t iova) {
 	struct vfio_iommu_type1_dma_map m = {
-	        .argsz = sizeof(m),
-	        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-	        .vaddr = (uintptr_t)va,
-	        .iova = iova,
-	        .size = len,
+		.argsz = sizeof(m),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)va,
+		.iova = iova,
+		.size = len,
 	};
 
 	if (ioctl(container, VFIO_IOMMU_MAP_DMA, &m) < 0)
@@ -798,9 +775,8 @@ static int type1_map(int container, void *va, uint64_t len, uint64_t iova)
 	return 0;
 }
 
-static int type1_unmap(int container, uint64_t len, uint64_t iova)
-{
-	struct vfio_iommu_type1_dma_unmap u = {.argsz = sizeof(u), .iova = iova, .size = len};
+static int type1_unmap(int container, uint64_t len, uint64_t iova) {
+	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = len };
 
 	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &u) < 0)
 		return fail("VFIO_IOMMU_UNMAP_DMA", -errno);
@@ -809,13 +785,12 @@ static int type1_unmap(int container, uint64_t len, uint64_t iova)
 	return 0;
 }
 
-static int type1_ranges(int container)
-{
+static int type1_ranges(int container) {
 	/* The info with its capability chain (IOVA ranges) fits easily in 4 KiB here. */
 	union {
 		struct vfio_iommu_type1_info info;
 		uint8_t raw[4096];
-	} u = {.info = {.argsz = sizeof(u)}};
+	} u = { .info = { .argsz = sizeof(u) } };
 	char buf[512] = "";
 	size_t off = 0;
 	uint32_t at;
@@ -831,9 +806,9 @@ static int type1_ranges(int container)
 
 			for (uint32_t i = 0; i < r->nr_iovas && i < 16; i++)
 				off += snprintf(buf + off, sizeof(buf) - off, "%s0x%llx-0x%llx",
-				                i ? "," : "",
-				                (unsigned long long)r->iova_ranges[i].start,
-				                (unsigned long long)r->iova_ranges[i].end);
+						i ? "," : "",
+						(unsigned long long)r->iova_ranges[i].start,
+						(unsigned long long)r->iova_ranges[i].end);
 		}
 		at = h->next;
 	}
@@ -841,8 +816,7 @@ static int type1_ranges(int container)
 	return 0;
 }
 
-static int legacy_roundtrip(int container, int devfd)
-{
+static int legacy_roundtrip(int container, int devfd) {
 	uint8_t *buf;
 	Edu e;
 	int r, ok = 1;
@@ -875,10 +849,9 @@ static int legacy_roundtrip(int container, int devfd)
 }
 
 /* The legacy path with the stock modules: group, container, type1, device fd by name. */
-static int cmd_legacy(const char *bdf)
-{
+static int cmd_legacy(const char *bdf) {
 	_cleanup_close_ int container = -EBADF, group = -EBADF, devfd = -EBADF;
-	struct vfio_group_status gs = {.argsz = sizeof(gs)};
+	struct vfio_group_status gs = { .argsz = sizeof(gs) };
 	char link[300], target[300], path[320];
 	const char *g;
 	ssize_t l;
@@ -914,8 +887,7 @@ static int cmd_legacy(const char *bdf)
 	return r;
 }
 
-static int cmd_dma_legacy(int argc, char **argv)
-{
+static int cmd_dma_legacy(int argc, char **argv) {
 	uint32_t container, devfd;
 	const char *wait_file = NULL;
 	uint8_t *buf;
@@ -954,8 +926,7 @@ static int cmd_dma_legacy(int argc, char **argv)
 }
 
 /* "bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3" -> 16 bytes. */
-static int parse_uuid(const char *s, uint8_t out[16])
-{
+static int parse_uuid(const char *s, uint8_t out[16]) {
 	size_t n = 0;
 
 	for (const char *p = s; *p && n < 32; p++) {
@@ -971,21 +942,19 @@ static int parse_uuid(const char *s, uint8_t out[16])
 	return n == 32 && strlen(s) == 36 ? 0 : -EINVAL;
 }
 
-static void wait_for(const char *file)
-{
+static void wait_for(const char *file) {
 	for (int i = 0; i < 12000 && access(file, F_OK) < 0; i++)
 		usleep(10000);
 }
 
-static int cmd_vf_hold(const char *bdf, const char *token, const char *file)
-{
+static int cmd_vf_hold(const char *bdf, const char *token, const char *file) {
 	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF;
-	struct vfio_device_bind_iommufd b = {.argsz = sizeof(b)};
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
 	struct {
 		struct vfio_device_feature f;
 		uint8_t uuid[16];
-	} ft = {.f = {.argsz = sizeof(ft),
-	              .flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PCI_VF_TOKEN}};
+	} ft = { .f = { .argsz = sizeof(ft),
+			.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PCI_VF_TOKEN } };
 	char path[300];
 	int r;
 
@@ -1010,8 +979,7 @@ static int cmd_vf_hold(const char *bdf, const char *token, const char *file)
 	return 0;
 }
 
-static int cmd_vf_open(int argc, char **argv)
-{
+static int cmd_vf_open(int argc, char **argv) {
 	_cleanup_close_ int iommufd = -EBADF, devfd = -EBADF, container = -EBADF, group = -EBADF;
 	const char *bdf = argv[0], *token = NULL, *hold = NULL;
 	uint8_t uuid[16];
@@ -1060,7 +1028,7 @@ static int cmd_vf_open(int argc, char **argv)
 		devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
 		r = devfd < 0 ? -errno : 0;
 	} else {
-		struct vfio_device_bind_iommufd b = {.argsz = sizeof(b)};
+		struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
 
 		iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 		if (iommufd < 0)
@@ -1087,8 +1055,7 @@ static int cmd_vf_open(int argc, char **argv)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	int r;
 
 	if (argc >= 3 && streq(argv[1], "probe"))
@@ -1109,10 +1076,10 @@ int main(int argc, char **argv)
 		r = cmd_vf_open(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
-		                "dma-legacy CFD DEVFD [--then-wait F] | "
-		                "memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
-		                "dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
-		                "vf-open BDF [--token UUID] [--legacy] [--hold FILE]\n");
+				"dma-legacy CFD DEVFD [--then-wait F] | "
+				"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
+				"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
+				"vf-open BDF [--token UUID] [--legacy] [--hold FILE]\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

@@ -20,9 +20,10 @@ static inline int test_resolver_lookup(const char *name, unsigned *ret, int kind
 		unsigned id;
 		int kind; /* 0 user, 1 group */
 	} db[] = {
-		{ "root", 0, 0 },   { "alice", 1000, 0 }, { "bob", 1001, 0 },   { "carol", 1002, 0 },
-		{ "qemu", 107, 0 }, { "nobody", 65534, 0 }, { "root", 0, 1 },   { "wheel", 10, 1 },
-		{ "kvm", 36, 1 },   { "users", 100, 1 }, { "libvirt", 120, 1 }, { "render", 105, 1 },
+		{ "root", 0, 0 },        { "alice", 1000, 0 },  { "bob", 1001, 0 },
+		{ "carol", 1002, 0 },    { "qemu", 107, 0 },    { "nobody", 65534, 0 },
+		{ "root", 0, 1 },        { "wheel", 10, 1 },    { "kvm", 36, 1 },
+		{ "users", 100, 1 },     { "libvirt", 120, 1 }, { "render", 105, 1 },
 		{ "nogroup", 65534, 1 },
 	};
 	for (size_t i = 0; i < sizeof(db) / sizeof(db[0]); i++)

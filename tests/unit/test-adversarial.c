@@ -171,34 +171,53 @@ static void test_b4_unplug_after_open(void) {
  * Twice in one statement (or file, for settings) is an error at the second, naming it. */
 static void test_e7_duplicates(void) {
 	static const char *const ident[] = {
-		"user root", "group root", "uid 1000-2000", "unit a.service", "cgroup \"/x/*\"",
-		"label \"system_u:*\"",
+		"user root",      "group root",      "uid 1000-2000",
+		"unit a.service", "cgroup \"/x/*\"", "label \"system_u:*\"",
 	};
 	static const char *const devsel[] = {
-		"bdf 0000:01:00.0", "vendor 0x10de", "device 0x1234", "subsystem-vendor 0x1af4",
-		"subsystem-device 0x1100", "class 0x020000", "driver vfio-pci", "iommu-group 3",
-		"pool p", "numa 0", "property ID_X=y",
+		"bdf 0000:01:00.0",
+		"vendor 0x10de",
+		"device 0x1234",
+		"subsystem-vendor 0x1af4",
+		"subsystem-device 0x1100",
+		"class 0x020000",
+		"driver vfio-pci",
+		"iommu-group 3",
+		"pool p",
+		"numa 0",
+		"property ID_X=y",
 	};
 	static const char *const grant[] = {
-		"mode attached", "layout l", "max-devices 2", "max-leases 2", "memlock 1G",
-		"group whole", "lifetime process", "on-revoke signal",
+		"mode attached", "layout l",    "max-devices 2",    "max-leases 2",
+		"memlock 1G",    "group whole", "lifetime process", "on-revoke signal",
 	};
 	static const char *const litem[] = {
-		"iova 0x0-0xfff", "accounting process", "hugepages off", "require dirty-tracking",
+		"iova 0x0-0xfff",
+		"accounting process",
+		"hugepages off",
+		"require dirty-tracking",
 	};
 	static const char *const setting[] = {
-		"socket-group root", "allow-noiommu yes", "max-connections-per-uid 4", "idle-timeout 9",
+		"socket-group root",
+		"allow-noiommu yes",
+		"max-connections-per-uid 4",
+		"idle-timeout 9",
 	};
 	const char *const pre = "pool p { any }\nlayout l { }\n";
 	char text[512], kw[64];
 	size_t n = 0;
 
 	for (size_t part = 0; part < 5; part++) {
-		const char *const *list = part == 0 ? ident : part == 1 ? devsel : part == 2 ? grant
-					  : part == 3 ? litem : setting;
-		size_t len = part == 0 ? ELEMENTSOF(ident) : part == 1 ? ELEMENTSOF(devsel)
-			     : part == 2 ? ELEMENTSOF(grant) : part == 3 ? ELEMENTSOF(litem)
-			     : ELEMENTSOF(setting);
+		const char *const *list = part == 0   ? ident
+					  : part == 1 ? devsel
+					  : part == 2 ? grant
+					  : part == 3 ? litem
+						      : setting;
+		size_t len = part == 0   ? ELEMENTSOF(ident)
+			     : part == 1 ? ELEMENTSOF(devsel)
+			     : part == 2 ? ELEMENTSOF(grant)
+			     : part == 3 ? ELEMENTSOF(litem)
+					 : ELEMENTSOF(setting);
 		for (size_t i = 0; i < len; i++) {
 			const char *x = list[i];
 			unsigned line = 3;
@@ -207,7 +226,8 @@ static void test_e7_duplicates(void) {
 			else if (part == 1)
 				snprintf(text, sizeof(text), "%sallow uid 7 to %s %s\n", pre, x, x);
 			else if (part == 2)
-				snprintf(text, sizeof(text), "%sallow uid 7 to any %s %s\n", pre, x, x);
+				snprintf(text, sizeof(text), "%sallow uid 7 to any %s %s\n", pre, x,
+					 x);
 			else if (part == 3)
 				snprintf(text, sizeof(text), "%slayout m { %s; %s }\n", pre, x, x);
 			else {
@@ -224,9 +244,10 @@ static void test_e7_duplicates(void) {
 			bool ok = r == -EINVAL && !p && e.line == line && e.message &&
 				  strstr(e.message, "Duplicate") && strstr(e.message, want);
 			if (!ok)
-				fprintf(stderr, "\nE7: '%s' twice: r=%d %u:%u '%s' (want line %u, "
-					"Duplicate %s)\n", x, r, e.line, e.column, strna(e.message),
-					line, want);
+				fprintf(stderr,
+					"\nE7: '%s' twice: r=%d %u:%u '%s' (want line %u, "
+					"Duplicate %s)\n",
+					x, r, e.line, e.column, strna(e.message), line, want);
 			CU_ASSERT_TRUE(ok);
 			policy_error_done(&e);
 			policy_free(p);
@@ -289,7 +310,8 @@ static void test_layout_auto_applied(void) {
 		   &n_fds, dev, sizeof(dev));
 	ASSERT_STREQ(err, "");
 	CU_ASSERT_EQUAL(auto_calls, 0);
-	b4_acquire(&t, "{\"devices\":[\"0000:00:03.0\"],\"layout\":\"capped\",\"mode\":\"unbound\"}",
+	b4_acquire(&t,
+		   "{\"devices\":[\"0000:00:03.0\"],\"layout\":\"capped\",\"mode\":\"unbound\"}",
 		   err, sizeof(err), &n_fds, dev, sizeof(dev));
 	ASSERT_STREQ(err, "");
 	CU_ASSERT_EQUAL(auto_calls, 0);

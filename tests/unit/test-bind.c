@@ -71,7 +71,7 @@ static void fake_done(FakeKernel *k) {
 static void fake_init(FakeKernel *k) {
 	*k = (FakeKernel){};
 	snprintf(k->root, sizeof(k->root), "%s/ioasid-bind-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	CU_ASSERT_FATAL(strlen(k->root) < sizeof(k->root) - 1 && mkdtemp(k->root) != NULL);
 	snprintf(k->sys, sizeof(k->sys), "%s/sys", k->root);
 	_cleanup_free_ char *p = pathf("%s/bus/pci/drivers/vfio-pci", k->sys);
@@ -92,15 +92,15 @@ static void fake_link_driver(FakeKernel *k, const char *bdf, const char *driver)
 	(void)unlink(link);
 	CU_ASSERT_FATAL(symlink(target, link) >= 0);
 	if (strstr(driver, "vfio")) {
-		_cleanup_free_ char *v =
-		        pathf("%s/bus/pci/devices/%s/vfio-dev/vfio%u", k->sys, bdf, k->next_vfio++);
+		_cleanup_free_ char *v = pathf("%s/bus/pci/devices/%s/vfio-dev/vfio%u", k->sys, bdf,
+					       k->next_vfio++);
 		xmkdir(v);
 	}
 }
 
 /* A PCI function in group (or none when group < 0), on driver (NULL: unbound). */
 static void fake_device(FakeKernel *k, const char *bdf, const char *class, const char *driver,
-                        int group) {
+			int group) {
 	_cleanup_free_ char *dir = pathf("%s/bus/pci/devices/%s", k->sys, bdf);
 	_cleanup_free_ char *p = NULL;
 	xmkdir(dir);
@@ -125,7 +125,7 @@ static void fake_device(FakeKernel *k, const char *bdf, const char *class, const
 
 /* A class device directory below the device: subsystem link and optional attributes. */
 static char *fake_class_dev(FakeKernel *k, const char *bdf, const char *rel,
-                            const char *subsystem) {
+			    const char *subsystem) {
 	char *dir = pathf("%s/bus/pci/devices/%s/%s", k->sys, bdf, rel);
 	_cleanup_free_ char *link = pathf("%s/subsystem", dir);
 	_cleanup_free_ char *target = pathf("../../../../class/%s", subsystem);
@@ -153,7 +153,7 @@ static int fake_write(void *userdata, const char *sysfs, const char *path, const
 
 	CU_ASSERT_STRING_EQUAL(sysfs, k->sys);
 	snprintf(k->log + len, sizeof(k->log) - len, "%s=%s;", path,
-	         streq(value, "\n") ? "\\n" : value);
+		 streq(value, "\n") ? "\\n" : value);
 
 	if (sscanf(path, "bus/pci/devices/%12[0-9a-f:.]/", bdf) == 1 &&
 	    strstr(path, "/driver_override")) {
@@ -171,8 +171,8 @@ static int fake_write(void *userdata, const char *sysfs, const char *path, const
 		return 0;
 	}
 	if (streq(path, "bus/pci/drivers_probe")) {
-		_cleanup_free_ char *p =
-		        pathf("%s/bus/pci/devices/%s/driver_override", sysfs, value);
+		_cleanup_free_ char *p = pathf("%s/bus/pci/devices/%s/driver_override", sysfs,
+					       value);
 		char ovr[64];
 		if (read_file(p, ovr, sizeof(ovr)) < 0)
 			return -EINVAL;
@@ -208,11 +208,11 @@ static void fake_group7(FakeKernel *k) {
 
 static void test_plan_group(void) {
 	FakeKernel k;
-	BindPlan p = {.group = -1};
+	BindPlan p = { .group = -1 };
 	_cleanup_free_ char *err = NULL;
 	fake_init(&k);
 	fake_group7(&k);
-	BindContext ctx = {.root = k.root, .write = fake_write, .userdata = &k};
+	BindContext ctx = { .root = k.root, .write = fake_write, .userdata = &k };
 
 	/* A device names its whole group. */
 	ASSERT_OK(bind_plan(&ctx, "0000:03:00.0", "vfio-pci", &p, &err));
@@ -240,30 +240,30 @@ static void test_plan_group(void) {
 	xmkdir(plat);
 	ASSERT_ERR(bind_plan(&ctx, "7", "vfio-pci", &p, &err), EXDEV);
 	ASSERT_STREQ(err, "IOMMU group 7 has member '3100000.usb', which is not a PCI function: "
-	                  "ioasidctl cannot move it");
+			  "ioasidctl cannot move it");
 	CU_ASSERT_STRING_EQUAL(k.log, "");
 	fake_done(&k);
 }
 
 static void test_bind_and_restore(void) {
 	FakeKernel k;
-	BindPlan p = {.group = -1};
+	BindPlan p = { .group = -1 };
 	_cleanup_free_ char *err = NULL, *d = NULL, *rec = NULL, *back = NULL;
 	_cleanup_strv_free_ char **records = NULL;
 	char buf[128];
 	fake_init(&k);
 	fake_group7(&k);
-	BindContext ctx = {.root = k.root, .write = fake_write, .userdata = &k};
+	BindContext ctx = { .root = k.root, .write = fake_write, .userdata = &k };
 
 	ASSERT_OK(bind_plan(&ctx, "7", "vfio-pci", &p, &err));
 	ASSERT_OK(bind_execute(&ctx, &p, &err));
 	/* The kernel saw override, unbind (only for the bound one), probe, in that order;
 	 * nothing for the bridge. */
 	ASSERT_STREQ(k.log, "bus/pci/devices/0000:03:00.0/driver_override=vfio-pci;"
-	                    "bus/pci/devices/0000:03:00.0/driver/unbind=0000:03:00.0;"
-	                    "bus/pci/drivers_probe=0000:03:00.0;"
-	                    "bus/pci/devices/0000:03:00.1/driver_override=vfio-pci;"
-	                    "bus/pci/drivers_probe=0000:03:00.1;");
+			    "bus/pci/devices/0000:03:00.0/driver/unbind=0000:03:00.0;"
+			    "bus/pci/drivers_probe=0000:03:00.0;"
+			    "bus/pci/devices/0000:03:00.1/driver_override=vfio-pci;"
+			    "bus/pci/drivers_probe=0000:03:00.1;");
 	ASSERT_STREQ((d = driver_of(&k, "0000:03:00.0")), "vfio-pci");
 	ASSERT_STREQ(p.members[1].vfio, "vfio0");
 	ASSERT_STREQ(p.members[2].vfio, "vfio1");
@@ -285,8 +285,8 @@ static void test_bind_and_restore(void) {
 	ASSERT_OK(bind_restore_device(&ctx, "0000:03:00.0", &rec, &err));
 	ASSERT_STREQ(rec, "e1000e");
 	ASSERT_STREQ(k.log, "bus/pci/devices/0000:03:00.0/driver_override=\\n;"
-	                    "bus/pci/devices/0000:03:00.0/driver/unbind=0000:03:00.0;"
-	                    "bus/pci/drivers/e1000e/bind=0000:03:00.0;");
+			    "bus/pci/devices/0000:03:00.0/driver/unbind=0000:03:00.0;"
+			    "bus/pci/drivers/e1000e/bind=0000:03:00.0;");
 	free(d);
 	ASSERT_STREQ((d = driver_of(&k, "0000:03:00.0")), "e1000e");
 	_cleanup_free_ char *ovr = pathf("%s/bus/pci/devices/0000:03:00.0/driver_override", k.sys);
@@ -313,13 +313,13 @@ static void test_bind_and_restore(void) {
 /* All or nothing: the second member fails to come up on vfio-pci, the first goes back. */
 static void test_bind_rollback(void) {
 	FakeKernel k;
-	BindPlan p = {.group = -1};
+	BindPlan p = { .group = -1 };
 	_cleanup_free_ char *err = NULL, *d0 = NULL, *d1 = NULL;
 	_cleanup_strv_free_ char **records = NULL;
 	fake_init(&k);
 	fake_group7(&k);
 	fake_device(&k, "0000:03:00.1", "0x028000\n", "iwlwifi", 7);
-	BindContext ctx = {.root = k.root, .write = fake_write, .userdata = &k};
+	BindContext ctx = { .root = k.root, .write = fake_write, .userdata = &k };
 	k.fail_probe = "0000:03:00.1";
 
 	ASSERT_OK(bind_plan(&ctx, "0000:03:00.0", "vfio-pci", &p, &err));
@@ -338,8 +338,8 @@ static void test_bind_rollback(void) {
 	ASSERT_OK(bind_plan(&ctx, "0000:03:00.0", "vfio-pci", &p, &err));
 	ASSERT_ERR(bind_execute(&ctx, &p, &err), EIO);
 	ASSERT_STREQ(err, "0000:03:00.1: vfio-pci did not take it (now on no driver); rolling "
-	                  "back: 0000:03:00.0: binding to e1000e: No such device (its record is "
-	                  "kept for 'ioasidctl restore')");
+			  "back: 0000:03:00.0: binding to e1000e: No such device (its record is "
+			  "kept for 'ioasidctl restore')");
 	ASSERT_OK(bind_records_list(k.root, &records));
 	CU_ASSERT_EQUAL(strv_length(records), 1);
 	bind_plan_done(&p);
@@ -348,11 +348,11 @@ static void test_bind_rollback(void) {
 
 static void test_bind_driver_missing(void) {
 	FakeKernel k;
-	BindPlan p = {.group = -1};
+	BindPlan p = { .group = -1 };
 	_cleanup_free_ char *err = NULL;
 	fake_init(&k);
 	fake_group7(&k);
-	BindContext ctx = {.root = k.root, .write = fake_write, .userdata = &k};
+	BindContext ctx = { .root = k.root, .write = fake_write, .userdata = &k };
 
 	ASSERT_OK(bind_plan(&ctx, "7", "mlx5_vfio_pci", &p, &err));
 	CU_ASSERT_FALSE(p.driver_loaded);
@@ -382,14 +382,14 @@ static void test_check_storage_display(void) {
 	fake_device(&k, "0000:04:00.0", "0x010802\n", "nvme", 14);
 
 	/* nvme0n1: p1 mounted on /boot (by major:minor), p2 swap, p3 under LVM. */
-	_cleanup_free_ char *disk =
-	        fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1", "block");
-	_cleanup_free_ char *p1 =
-	        fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1/nvme0n1p1", "block");
-	_cleanup_free_ char *p2 =
-	        fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1/nvme0n1p2", "block");
-	_cleanup_free_ char *p3 =
-	        fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1/nvme0n1p3", "block");
+	_cleanup_free_ char *disk = fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1",
+						   "block");
+	_cleanup_free_ char *p1 = fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1/nvme0n1p1",
+						 "block");
+	_cleanup_free_ char *p2 = fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1/nvme0n1p2",
+						 "block");
+	_cleanup_free_ char *p3 = fake_class_dev(&k, "0000:3d:00.0", "nvme/nvme0/nvme0n1/nvme0n1p3",
+						 "block");
 	char *f1 = pathf("%s/dev", disk);
 	xwrite(f1, "259:0\n");
 	free(f1);
@@ -409,31 +409,33 @@ static void test_check_storage_display(void) {
 	xwrite(f1, "vg-root\n");
 	free(f1);
 	/* ahci: sda1 mounted by its source path (btrfs shows an anonymous 0:N), sdb in md0. */
-	_cleanup_free_ char *sda1 = fake_class_dev(
-	        &k, "0000:00:17.0", "ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1", "block");
+	_cleanup_free_ char *sda1 = fake_class_dev(&k, "0000:00:17.0",
+						   "ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1",
+						   "block");
 	f1 = pathf("%s/dev", sda1);
 	xwrite(f1, "8:1\n");
 	free(f1);
-	_cleanup_free_ char *sdb = fake_class_dev(
-	        &k, "0000:00:17.0", "ata2/host1/target1:0:0/1:0:0:0/block/sdb", "block");
+	_cleanup_free_ char *sdb = fake_class_dev(&k, "0000:00:17.0",
+						  "ata2/host1/target1:0:0/1:0:0:0/block/sdb",
+						  "block");
 	f1 = pathf("%s/holders/md0", sdb);
 	xmkdir(f1);
 	free(f1);
 	/* A second NVMe nobody uses. */
-	_cleanup_free_ char *idle =
-	        fake_class_dev(&k, "0000:04:00.0", "nvme/nvme1/nvme1n1", "block");
+	_cleanup_free_ char *idle = fake_class_dev(&k, "0000:04:00.0", "nvme/nvme1/nvme1n1",
+						   "block");
 	f1 = pathf("%s/dev", idle);
 	xwrite(f1, "259:4\n");
 	free(f1);
 
 	f1 = pathf("%s/proc/self/mountinfo", k.root);
 	xwrite(f1, "21 1 259:1 / /boot rw,relatime shared:2 - vfat /dev/nvme0n1p1 rw\n"
-	           "22 1 0:33 / /srv/my\\040data rw shared:3 - btrfs /dev/sda1 rw\n"
-	           "23 1 0:22 / /proc rw - proc proc rw\n");
+		   "22 1 0:33 / /srv/my\\040data rw shared:3 - btrfs /dev/sda1 rw\n"
+		   "23 1 0:22 / /proc rw - proc proc rw\n");
 	free(f1);
 	f1 = pathf("%s/proc/swaps", k.root);
 	xwrite(f1, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
-	           "/dev/nvme0n1p2                          partition\t8388604\t\t0\t\t-2\n");
+		   "/dev/nvme0n1p2                          partition\t8388604\t\t0\t\t-2\n");
 	free(f1);
 
 	/* The iGPU drives the boot framebuffer and has one monitor connected. */
@@ -441,8 +443,8 @@ static void test_check_storage_display(void) {
 	xwrite(f1, "1\n");
 	free(f1);
 	_cleanup_free_ char *card = fake_class_dev(&k, "0000:00:02.0", "drm/card0", "drm");
-	_cleanup_free_ char *hdmi =
-	        fake_class_dev(&k, "0000:00:02.0", "drm/card0/card0-HDMI-A-1", "drm");
+	_cleanup_free_ char *hdmi = fake_class_dev(&k, "0000:00:02.0", "drm/card0/card0-HDMI-A-1",
+						   "drm");
 	_cleanup_free_ char *dp = fake_class_dev(&k, "0000:00:02.0", "drm/card0/card0-DP-1", "drm");
 	f1 = pathf("%s/status", hdmi);
 	xwrite(f1, "connected\n");
@@ -461,8 +463,8 @@ static void test_check_storage_display(void) {
 	ASSERT_STREQ(x->message, "0000:3d:00.0: block device 'nvme0n1p2' is in use as swap");
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_HELD, "nvme0n1p3")));
 	ASSERT_STREQ(
-	        x->message,
-	        "0000:3d:00.0: block device 'nvme0n1p3' is held by device-mapper dm-0 (vg-root)");
+		x->message,
+		"0000:3d:00.0: block device 'nvme0n1p3' is held by device-mapper dm-0 (vg-root)");
 	bind_findings_done(&f);
 
 	ASSERT_OK(bind_check_device(c, "0000:00:17.0", &f));
@@ -477,7 +479,7 @@ static void test_check_storage_display(void) {
 	CU_ASSERT_EQUAL_FATAL(f.n, 2);
 	ASSERT_STREQ(f.items[0].message, "0000:00:02.0: it drives the boot framebuffer (boot_vga)");
 	ASSERT_STREQ(f.items[1].message,
-	             "0000:00:02.0: display connector 'card0-HDMI-A-1' is connected");
+		     "0000:00:02.0: display connector 'card0-HDMI-A-1' is connected");
 	ASSERT_STREQ(f.items[1].object, "card0");
 	bind_findings_done(&f);
 
@@ -506,9 +508,9 @@ static void test_check_network(void) {
 
 	if (geteuid() != 0 || orig < 0 || unshare(CLONE_NEWNET) < 0) {
 		fprintf(stderr,
-		        "\nbind: network checks SKIPPED: no private network namespace "
-		        "(needs root): %s\n",
-		        strerror(errno));
+			"\nbind: network checks SKIPPED: no private network namespace "
+			"(needs root): %s\n",
+			strerror(errno));
 		return;
 	}
 	/* ioa0: the host's uplink (address, default route). ioa2: a port of bridge brioa,
@@ -516,21 +518,21 @@ static void test_check_network(void) {
 	 * ioa3, ioa5) belong to no device. ioa6: a port of bridge brioa2 (down, nothing on
 	 * it), with a macvlan on top of the bridge that is up and has an address. */
 	int r = run("set -e; exec >/dev/null 2>&1; "
-	            "ip link add ioa0 type veth peer name ioa1; "
-	            "ip link add ioa2 type veth peer name ioa3; "
-	            "ip link add ioa4 type veth peer name ioa5; "
-	            "ip link add brioa type bridge; "
-	            "ip link set ioa2 master brioa; "
-	            "ip link set ioa0 up; ip link set ioa1 up; ip link set brioa up; "
-	            "ip addr add 192.0.2.1/24 dev ioa0; "
-	            "ip route add default via 192.0.2.254 dev ioa0; "
-	            "ip addr add 198.51.100.1/24 dev brioa; "
-	            "ip route add 203.0.113.0/24 via 198.51.100.254 dev brioa onlink; "
-	            "ip link add ioa6 type veth peer name ioa7; "
-	            "ip link add brioa2 type bridge; "
-	            "ip link set ioa6 master brioa2; "
-	            "ip link add link brioa2 name mvioa type macvlan mode bridge; "
-	            "ip link set mvioa up; ip addr add 100.64.0.1/24 dev mvioa");
+		    "ip link add ioa0 type veth peer name ioa1; "
+		    "ip link add ioa2 type veth peer name ioa3; "
+		    "ip link add ioa4 type veth peer name ioa5; "
+		    "ip link add brioa type bridge; "
+		    "ip link set ioa2 master brioa; "
+		    "ip link set ioa0 up; ip link set ioa1 up; ip link set brioa up; "
+		    "ip addr add 192.0.2.1/24 dev ioa0; "
+		    "ip route add default via 192.0.2.254 dev ioa0; "
+		    "ip addr add 198.51.100.1/24 dev brioa; "
+		    "ip route add 203.0.113.0/24 via 198.51.100.254 dev brioa onlink; "
+		    "ip link add ioa6 type veth peer name ioa7; "
+		    "ip link add brioa2 type bridge; "
+		    "ip link set ioa6 master brioa2; "
+		    "ip link add link brioa2 name mvioa type macvlan mode bridge; "
+		    "ip link set mvioa up; ip addr add 100.64.0.1/24 dev mvioa");
 	if (r != 0) {
 		CU_ASSERT_FATAL(setns(orig, CLONE_NEWNET) >= 0);
 		CU_FAIL("setting up veth pairs and a bridge in a private namespace");
@@ -558,13 +560,13 @@ static void test_check_network(void) {
 	/* The default route is named first. */
 	CU_ASSERT_EQUAL(f.items[0].kind, FINDING_DEFAULT_ROUTE);
 	ASSERT_STREQ(f.items[0].message, "0000:03:00.0: interface 'ioa0' carries the default "
-	                                 "route (default via 192.0.2.254)");
+					 "route (default via 192.0.2.254)");
 	ASSERT_STREQ(f.items[0].detail, "default via 192.0.2.254");
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_LINK_UP, "ioa0")));
 	ASSERT_STREQ(x->message, "0000:03:00.0: interface 'ioa0' is up");
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_ADDRESS, "ioa0")));
 	ASSERT_STREQ(x->message,
-	             "0000:03:00.0: interface 'ioa0' holds global address 192.0.2.1/24");
+		     "0000:03:00.0: interface 'ioa0' holds global address 192.0.2.1/24");
 	CU_ASSERT_PTR_NULL(x->upper);
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_ROUTE, "ioa0")));
 	ASSERT_STREQ(x->message, "0000:03:00.0: interface 'ioa0' carries route 192.0.2.0/24");
@@ -580,16 +582,16 @@ static void test_check_network(void) {
 		ASSERT_STREQ(f.items[i].upper, "brioa");
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_ADDRESS, "ioa2")));
 	ASSERT_STREQ(x->message, "0000:04:00.0: interface 'ioa2' is a port of bridge 'brioa', "
-	                         "which holds global address 198.51.100.1/24");
+				 "which holds global address 198.51.100.1/24");
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_LINK_UP, "ioa2")));
 	ASSERT_STREQ(x->message,
-	             "0000:04:00.0: interface 'ioa2' is a port of bridge 'brioa', which is up");
+		     "0000:04:00.0: interface 'ioa2' is a port of bridge 'brioa', which is up");
 	bool via = false;
 	for (size_t i = 0; i < f.n; i++)
 		via = via || (f.items[i].kind == FINDING_ROUTE &&
-		              streq(f.items[i].message,
-		                    "0000:04:00.0: interface 'ioa2' is a port of bridge 'brioa', "
-		                    "which carries route 203.0.113.0/24 via 198.51.100.254"));
+			      streq(f.items[i].message,
+				    "0000:04:00.0: interface 'ioa2' is a port of bridge 'brioa', "
+				    "which carries route 203.0.113.0/24 via 198.51.100.254"));
 	CU_ASSERT_TRUE(via);
 	bind_findings_done(&f);
 
@@ -603,8 +605,8 @@ static void test_check_network(void) {
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_ADDRESS, "ioa6")));
 	ASSERT_STREQ(x->upper, "mvioa");
 	ASSERT_STREQ(x->message, "0000:06:00.0: interface 'ioa6' is a port of bridge 'brioa2', "
-	                         "which is underneath macvlan 'mvioa', which holds global address "
-	                         "100.64.0.1/24");
+				 "which is underneath macvlan 'mvioa', which holds global address "
+				 "100.64.0.1/24");
 	CU_ASSERT_PTR_NOT_NULL_FATAL((x = find(&f, FINDING_LINK_UP, "ioa6")));
 	ASSERT_STREQ(x->upper, "mvioa");
 	for (size_t i = 0; i < f.n; i++)
@@ -616,12 +618,12 @@ static void test_check_network(void) {
 }
 
 static CU_TestInfo tests[] = {
-        {"plan_group", test_plan_group},
-        {"bind_and_restore", test_bind_and_restore},
-        {"bind_rollback", test_bind_rollback},
-        {"bind_driver_missing", test_bind_driver_missing},
-        {"check_storage_display", test_check_storage_display},
-        {"check_network", test_check_network},
-        CU_TEST_INFO_NULL,
+	{ "plan_group", test_plan_group },
+	{ "bind_and_restore", test_bind_and_restore },
+	{ "bind_rollback", test_bind_rollback },
+	{ "bind_driver_missing", test_bind_driver_missing },
+	{ "check_storage_display", test_check_storage_display },
+	{ "check_network", test_check_network },
+	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("bind", tests);

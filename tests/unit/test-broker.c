@@ -77,8 +77,7 @@ static int64_t field_int(const Refusal *rf, const char *key) {
 }
 
 /* broker_acquire() for peer: returns its result; rf and plan are the caller's to free. */
-static int try_acquire(Fx *f, const Peer *peer, const BrokerRequest *in, Plan *plan,
-		       Refusal *rf) {
+static int try_acquire(Fx *f, const Peer *peer, const BrokerRequest *in, Plan *plan, Refusal *rf) {
 	*plan = (Plan){ 0 };
 	*rf = (Refusal){ 0 };
 	return broker_acquire(&f->m, peer, false, in, plan, rf);
@@ -572,19 +571,20 @@ static int f_iommufd_open(Kernel *k, int *ret) {
 	return should_fail("iommufd-open") ? -fail_err : fail_sim->iommufd_open(k, ret);
 }
 static int f_set_rlimit_mode(Kernel *k, int fd, bool pp) {
-	return should_fail("iommufd-set-rlimit-mode") ? -fail_err
-						     : fail_sim->iommufd_set_rlimit_mode(k, fd, pp);
+	return should_fail("iommufd-set-rlimit-mode")
+		       ? -fail_err
+		       : fail_sim->iommufd_set_rlimit_mode(k, fd, pp);
 }
 static int f_ioas_alloc(Kernel *k, int fd, uint32_t *ret) {
 	return should_fail("ioas-alloc") ? -fail_err : fail_sim->ioas_alloc(k, fd, ret);
 }
 static int f_allow_iovas(Kernel *k, int fd, uint32_t id, const IovaRange *r, size_t n) {
 	return should_fail("ioas-allow-iovas") ? -fail_err
-					      : fail_sim->ioas_allow_iovas(k, fd, id, r, n);
+					       : fail_sim->ioas_allow_iovas(k, fd, id, r, n);
 }
 static int f_huge_pages(Kernel *k, int fd, uint32_t id, bool on) {
 	return should_fail("ioas-set-huge-pages") ? -fail_err
-						 : fail_sim->ioas_set_huge_pages(k, fd, id, on);
+						  : fail_sim->ioas_set_huge_pages(k, fd, id, on);
 }
 static int f_device_open(Kernel *k, const Device *d, int *ret) {
 	return should_fail("device-open") ? -fail_err : fail_sim->device_open(k, d, ret);
@@ -594,7 +594,7 @@ static int f_device_bind(Kernel *k, int devfd, int fd, uint32_t *ret) {
 }
 static int f_device_attach(Kernel *k, int devfd, uint32_t pt, uint32_t *ret) {
 	return should_fail("device-attach") ? -fail_err
-					   : fail_sim->device_attach(k, devfd, pt, ret);
+					    : fail_sim->device_attach(k, devfd, pt, ret);
 }
 
 static void fail_install(Fx *f, KernelOps *ops, const char *op, unsigned nth, int err) {
@@ -826,14 +826,22 @@ TEST_SUITE("context", context_tests);
  * not io.ioasid.GroupOwned). */
 static void test_error_names_match_idl(void) {
 	static const char *const names[] = {
-		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_NO_SUCH_DEVICE,
-		IOASID_ERROR_GROUP_NOT_VIABLE,  IOASID_ERROR_GROUP_OWNED,
-		IOASID_ERROR_DEVICE_BUSY,       IOASID_ERROR_DEPENDENT_OWNED,
-		IOASID_ERROR_LIMIT_EXCEEDED,    IOASID_ERROR_LAYOUT_CONFLICT,
-		IOASID_ERROR_NO_SUCH_LEASE,     IOASID_ERROR_PROTOCOL,
-		IOASID_ERROR_SYSTEM,            IOASID_ERROR_MANAGER_PERMISSION_DENIED,
-		IOASID_ERROR_RELOAD_FAILED,     IOASID_ERROR_MANAGER_NO_SUCH_LEASE,
-		IOASID_ERROR_NO_SUCH_STAGED,    IOASID_ERROR_NO_SUCH_USER,
+		IOASID_ERROR_PERMISSION_DENIED,
+		IOASID_ERROR_NO_SUCH_DEVICE,
+		IOASID_ERROR_GROUP_NOT_VIABLE,
+		IOASID_ERROR_GROUP_OWNED,
+		IOASID_ERROR_DEVICE_BUSY,
+		IOASID_ERROR_DEPENDENT_OWNED,
+		IOASID_ERROR_LIMIT_EXCEEDED,
+		IOASID_ERROR_LAYOUT_CONFLICT,
+		IOASID_ERROR_NO_SUCH_LEASE,
+		IOASID_ERROR_PROTOCOL,
+		IOASID_ERROR_SYSTEM,
+		IOASID_ERROR_MANAGER_PERMISSION_DENIED,
+		IOASID_ERROR_RELOAD_FAILED,
+		IOASID_ERROR_MANAGER_NO_SUCH_LEASE,
+		IOASID_ERROR_NO_SUCH_STAGED,
+		IOASID_ERROR_NO_SUCH_USER,
 		IOASID_ERROR_OWNER_DENIED,
 	};
 	for (size_t i = 0; i < ELEMENTSOF(names); i++) {

@@ -44,7 +44,7 @@ typedef struct Case {
 	const char *user_unit; /* NULL: none */
 	uid_t owner;           /* (uid_t)-1: none */
 	const char *slice;
-	bool kernel;           /* a path the kernel shows: checked against libsystemd */
+	bool kernel; /* a path the kernel shows: checked against libsystemd */
 } Case;
 
 #define NONE ((uid_t)-1)
@@ -98,8 +98,8 @@ static const Case cases[] = {
 	  "user-1000.slice", true },
 	{ U1000 "/libvirtd.service", 0, "user@1000.service", "libvirtd.service", 1000,
 	  "user-1000.slice", true },
-	{ U1000 "/app.slice/app-podman-1.scope", 0, "user@1000.service", "app-podman-1.scope",
-	  1000, "user-1000.slice", true },
+	{ U1000 "/app.slice/app-podman-1.scope", 0, "user@1000.service", "app-podman-1.scope", 1000,
+	  "user-1000.slice", true },
 	{ U1000 "/app.slice/a.service/user@0.service/libvirtd.service", 0, "user@1000.service",
 	  "a.service", 1000, "user-1000.slice", true },
 	{ U1000 "/app.slice", 0, "user@1000.service", NULL, 1000, "user-1000.slice", true },
@@ -127,8 +127,8 @@ static const Case cases[] = {
 	  "user-1000.slice", true },
 	{ "/user.slice/user-1000.slice/session-c3.scope/foo.service", 0, "session-c3.scope",
 	  "foo.service", 1000, "user-1000.slice", true },
-	{ "/user.slice/user-1000.slice/session-a_b.scope/foo.service", 0, "session-a_b.scope",
-	  NULL, 1000, "user-1000.slice", true },
+	{ "/user.slice/user-1000.slice/session-a_b.scope/foo.service", 0, "session-a_b.scope", NULL,
+	  1000, "user-1000.slice", true },
 	/* Owner uids. */
 	{ "/user.slice/user-0.slice/user@0.service/x.service", 0, "user@0.service", "x.service", 0,
 	  "user-0.slice", true },
@@ -207,15 +207,15 @@ static void test_unit_names(void) {
 		const char *name;
 		bool valid;
 	} names[] = {
-		{ "libvirtd.service", true },     { "getty@tty1.service", true },
-		{ "a@b@c.scope", true },          { "-.slice", true },
-		{ "x:y_z-\\x2d.socket", true },   { LONG_UNIT, true },
-		{ "a" LONG_UNIT, false },         { "getty@.service", false },
-		{ "@tty1.service", false },       { "foo", false },
-		{ ".service", false },            { "foo.servic", false },
-		{ "foo.Service", false },         { "foo bar.service", false },
-		{ "foo/bar.service", false },     { "", false },
-		{ "f\xc3\xb6.service", false },   { "foo.service.", false },
+		{ "libvirtd.service", true },   { "getty@tty1.service", true },
+		{ "a@b@c.scope", true },        { "-.slice", true },
+		{ "x:y_z-\\x2d.socket", true }, { LONG_UNIT, true },
+		{ "a" LONG_UNIT, false },       { "getty@.service", false },
+		{ "@tty1.service", false },     { "foo", false },
+		{ ".service", false },          { "foo.servic", false },
+		{ "foo.Service", false },       { "foo bar.service", false },
+		{ "foo/bar.service", false },   { "", false },
+		{ "f\xc3\xb6.service", false }, { "foo.service.", false },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
 		bool v = cgroup_unit_name_is_valid(names[i].name);
@@ -382,8 +382,8 @@ static void helper(const char *scratch, int out) {
 			snprintf(o, sizeof(o), "error:%s", strna(errno_name(ro)));
 		else if (owner != NONE)
 			snprintf(o, sizeof(o), "%u", (unsigned)owner);
-		snprintf(theirs, sizeof(theirs), "unit=%s user_unit=%s owner=%s slice=%s", su,
-			 suu, o, ssl);
+		snprintf(theirs, sizeof(theirs), "unit=%s user_unit=%s owner=%s slice=%s", su, suu,
+			 o, ssl);
 
 		if (!line || !streq(line, c->path))
 			report(out, "MISMATCH '%s': /proc shows '%s'", c->path, strna(line));

@@ -189,8 +189,8 @@ static void test_reply_legacy(void) {
 	/* An iommufd reply without "api" (an older daemon) still parses as iommufd. */
 	int f2[2] = { make_memfd("i"), make_memfd("d") };
 	p = tparse("{\"lease\":\"L\",\"mode\":\"unbound\",\"iommuFd\":0,\"devices\":"
-			       "[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1}],\"generation\":1,"
-			       "\"rule\":\"r\"}");
+		   "[{\"bdf\":\"0000:01:00.0\",\"deviceFd\":1}],\"generation\":1,"
+		   "\"rule\":\"r\"}");
 	ASSERT_OK(ioasid_acquire_result_from_reply(p, f2, 2, &res));
 	ASSERT_STREQ(res->api, "iommufd");
 	CU_ASSERT_EQUAL(res->container, -EBADF);
@@ -407,8 +407,8 @@ static void test_lease_status_parse(void) {
 	}
 
 	o = tparse("{\"version\":\"0.1\",\"kernel\":\"sim\",\"api\":\"iommufd\","
-			       "\"generation\":3,\"leases\":1,\"connections\":2,"
-			       "\"accounting\":\"per-process\",\"warnings\":[\"w\"]}");
+		   "\"generation\":3,\"leases\":1,\"connections\":2,"
+		   "\"accounting\":\"per-process\",\"warnings\":[\"w\"]}");
 	ASSERT_OK(ioasid_status_from_json(o, &st));
 	ASSERT_STREQ(st->api, "iommufd");
 	CU_ASSERT_EQUAL(st->generation, 3);
@@ -464,12 +464,13 @@ static void fake_broker_serve(int lfd) {
 				fds[0] = memfd_create("ioasid-sim:iommufd:1", MFD_CLOEXEC);
 				fds[1] = memfd_create("ioasid-sim:vfio:0000:3b:00.0", MFD_CLOEXEC);
 				n_fds = 2;
-				varlink_build_reply(json_tokener_parse(
-					"{\"lease\":\"L7\",\"mode\":\"attached\",\"iommuFd\":0,"
-					"\"ioasId\":2,\"devices\":[{\"bdf\":\"0000:3b:00.0\","
-					"\"deviceFd\":1,\"devId\":1,\"hwptId\":3}],\"atRisk\":[],"
-					"\"warnings\":[],\"generation\":1,\"rule\":\"t.conf:1\"}"),
-						    false, &out);
+				varlink_build_reply(
+					json_tokener_parse(
+						"{\"lease\":\"L7\",\"mode\":\"attached\",\"iommuFd\":0,"
+						"\"ioasId\":2,\"devices\":[{\"bdf\":\"0000:3b:00.0\","
+						"\"deviceFd\":1,\"devId\":1,\"hwptId\":3}],\"atRisk\":[],"
+						"\"warnings\":[],\"generation\":1,\"rule\":\"t.conf:1\"}"),
+					false, &out);
 			} else
 				varlink_build_error(IOASID_ERROR_GROUP_OWNED,
 						    json_tokener_parse("{\"group\":4,\"device\":"

@@ -29,33 +29,35 @@
  *     10000:e0:17.0 reset [] (on the VMD's root bus: never reset)
  */
 #define D(bdf, cls, parent, extra)                                                                 \
-	"{\"bdf\": \"" bdf "\", \"vendor\": \"8086\", \"device\": \"0001\", \"class\": \"" cls    \
+	"{\"bdf\": \"" bdf "\", \"vendor\": \"8086\", \"device\": \"0001\", \"class\": \"" cls     \
 	"\", \"parent\": " parent extra "}"
-static const char host_json[] =
-	"{\"format\": \"ioasid-host\", \"version\": 1, \"groups\": [], \"devices\": ["
-	D("0000:00:01.0", "060400", "null", "") ","
-	D("0000:01:00.0", "020000", "\"0000:00:01.0\"", ", \"reset_method\": []") ","
-	D("0000:01:00.1", "020000", "\"0000:00:01.0\"", ", \"reset_method\": [\"flr\"]") ","
-	D("0000:01:00.2", "020000", "\"0000:00:01.0\"", "") ","
-	D("0000:00:1c.0", "060400", "null", "") ","
-	D("0000:06:00.0", "020000", "\"0000:00:1c.0\"", ", \"reset_method\": [\"bus\"]") ","
-	D("0000:06:00.1", "060400", "\"0000:00:1c.0\"", "") ","
-	D("0000:07:00.0", "020000", "\"0000:06:00.1\"", ", \"reset_method\": [\"flr\"]") ","
-	D("0000:00:1d.0", "060400", "null", "") ","
-	D("0000:08:00.0", "020000", "\"0000:00:1d.0\"", ", \"reset_method\": [\"pm\", \"bus\"]") ","
-	D("0000:08:00.1", "020000", "\"0000:00:1d.0\"", ", \"reset_method\": [\"cxl_bus\"]") ","
-	D("0000:00:1f.0", "060100", "null", ", \"reset_method\": []") ","
-	D("0000:00:1f.3", "040300", "null", ", \"reset_method\": [\"acpi\"]") ","
-	D("0000:00:0e.0", "010400", "null", "") ","
-	D("10000:e0:06.0", "060400", "\"0000:00:0e.0\"", "") ","
-	D("10000:e1:00.0", "010802", "\"10000:e0:06.0\"", ", \"reset_method\": []") ","
-	D("10000:e0:17.0", "010601", "\"0000:00:0e.0\"", ", \"reset_method\": []")
-	"]}";
+static const char
+	host_json[] = "{\"format\": \"ioasid-host\", \"version\": 1, \"groups\": [], \"devices\": [" D("0000:00:01.0", "060400", "null", "") "," D("0000:01:00.0", "020000", "\"0000:00:01.0\"", ", \"reset_method\": []") "," D("0000:01:00.1", "020000", "\"0000:00:01.0\"", ", \"reset_method\": [\"flr\"]") "," D("0000:01:00.2", "020000", "\"0000:00:01.0\"", "") "," D("0000:00:1c.0",
+																																													      "060400",
+																																													      "null", "") "," D("0000:06:00.0",
+																																																"020000",
+																																																"\"0000:00:1c.0\"",
+																																																", \"reset_method\": [\"bus\"]") "," D("0000:06:00.1",
+																																																				       "060400",
+																																																				       "\"0000:00:1c.0\"",
+																																																				       "") "," D("0000:07:00.0",
+																																																						 "020000",
+																																																						 "\"0000:06:00.1\"", ", \"reset_method\": [\"flr\"]") "," D("0000:00:1d.0", "060400", "null", "") "," D("0000:08:00.0",
+																																																																			"020000", "\"0000:00:1d.0\"", ", \"reset_method\": [\"pm\", \"bus\"]") "," D("0000:08:00.1",
+																																																																												     "020000", "\"0000:00:1d.0\"", ", \"reset_method\": [\"cxl_bus\"]") "," D("0000:00:1f.0", "060100",
+																																																																																					      "null", ", \"reset_method\": []") "," D("0000:00:1f.3",
+																																																																																										      "040300", "null", ", \"reset_method\": [\"acpi\"]") "," D("0000:00:0e.0", "010400", "null", "") "," D("10000:e0:06.0",
+																																																																																																							    "060400", "\"0000:00:0e.0\"", "") "," D("10000:e1:00.0",
+																																																																																																												    "010802",
+																																																																																																												    "\"10000:e0:06.0\"",
+																																																																																																												    ", \"reset_method\": []") "," D("10000:e0:17.0",
+																																																																																																																    "010601",
+																																																																																																																    "\"0000:00:0e.0\"", ", \"reset_method\": []") "]}";
 
 typedef struct ResetCase {
 	const char *bdf;
 	ResetScope scope;
-	const char *set; /* the reset set, space-separated, the device first */
+	const char *set;        /* the reset set, space-separated, the device first */
 	const char *dependents; /* "BDF:kind ...", host order */
 } ResetCase;
 
@@ -125,9 +127,9 @@ static void test_method_names(void) {
 		const char *name;
 		bool function_level;
 	} names[] = {
-		{ "device_specific", true }, { "acpi", true },	{ "flr", true },
-		{ "af_flr", true },	     { "pm", true },	{ "bus", false },
-		{ "cxl_bus", false },	     { "slot", false }, { "", false },
+		{ "device_specific", true }, { "acpi", true },  { "flr", true },
+		{ "af_flr", true },          { "pm", true },    { "bus", false },
+		{ "cxl_bus", false },        { "slot", false }, { "", false },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
 		CU_ASSERT_EQUAL(depend_method_is_function_level(names[i].name),
@@ -170,7 +172,8 @@ static void test_sriov_fixture(void) {
 		list_devices(set, n, buf, sizeof(buf));
 		ASSERT_STREQ(buf, cases[i].dev_set);
 	}
-	CU_ASSERT_EQUAL(depend_reset_scope(h, host_find_device(h, "0000:02:00.1")), RESET_SCOPE_BUS);
+	CU_ASSERT_EQUAL(depend_reset_scope(h, host_find_device(h, "0000:02:00.1")),
+			RESET_SCOPE_BUS);
 	CU_ASSERT_EQUAL(depend_reset_scope(h, host_find_device(h, "0000:01:00.0")),
 			RESET_SCOPE_FUNCTION);
 }

@@ -76,8 +76,8 @@ static char *build(KeyKind kind, size_t n, size_t dup_of, size_t dup_at, size_t 
 }
 
 static bool failed_case(const char *what, KeyKind kind, size_t n, size_t i, size_t j) {
-	fprintf(stderr, "\nkeys %d, %zu keys, key %zu repeating key %zu: %s\n", (int)kind, n, j,
-		i, what);
+	fprintf(stderr, "\nkeys %d, %zu keys, key %zu repeating key %zu: %s\n", (int)kind, n, j, i,
+		what);
 	return false;
 }
 
@@ -140,10 +140,18 @@ static void test_sizes(void) {
 				continue;
 			/* (dup_of, dup_at) pairs, each kept when it fits n. */
 			const size_t pairs[][2] = {
-				{ 0, 1 },          { 0, n - 1 },        { n - 2, n - 1 },
-				{ n / 2, n / 2 + 1 }, { 0, SMALL - 1 }, { SMALL - 2, SMALL - 1 },
-				{ 0, SMALL },      { SMALL - 1, SMALL }, { SMALL, SMALL + 1 },
-				{ 1, SMALL },      { SMALL - 1, n - 1 }, { 7, 8 },
+				{ 0, 1 },
+				{ 0, n - 1 },
+				{ n - 2, n - 1 },
+				{ n / 2, n / 2 + 1 },
+				{ 0, SMALL - 1 },
+				{ SMALL - 2, SMALL - 1 },
+				{ 0, SMALL },
+				{ SMALL - 1, SMALL },
+				{ SMALL, SMALL + 1 },
+				{ 1, SMALL },
+				{ SMALL - 1, n - 1 },
+				{ 7, 8 },
 				{ 0, 8 },
 			};
 			for (size_t p = 0; p < ELEMENTSOF(pairs); p++) {
@@ -197,8 +205,8 @@ static void test_nested(void) {
 				if ((dup && (r != -EBADMSG || doc_error_offset(d) != want)) ||
 				    (!dup && r < 0))
 					fprintf(stderr,
-						"\nnested %zu/%zu dup %d: r=%d at %zu: %s\n",
-						outer, inner, dup, r, doc_error_offset(d), text);
+						"\nnested %zu/%zu dup %d: r=%d at %zu: %s\n", outer,
+						inner, dup, r, doc_error_offset(d), text);
 				free(text);
 			}
 		}

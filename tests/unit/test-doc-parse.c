@@ -136,14 +136,14 @@ static void test_rejects(void) {
 		"\"lone high then text \\ud800abcdef\"",
 		"\"lone low \\udc00\"",
 		"\"high then non-low \\ud800\\u0041\"",
-		"\"\xff\"", /* not UTF-8 */
-		"\"\xc0\xaf\"", /* overlong '/' */
-		"\"\xe0\x80\xaf\"", /* overlong */
-		"\"\xed\xa0\x80\"", /* an encoded surrogate */
+		"\"\xff\"",             /* not UTF-8 */
+		"\"\xc0\xaf\"",         /* overlong '/' */
+		"\"\xe0\x80\xaf\"",     /* overlong */
+		"\"\xed\xa0\x80\"",     /* an encoded surrogate */
 		"\"\xf4\x90\x80\x80\"", /* above U+10FFFF */
-		"\"\xe2\x82\"", /* truncated sequence */
-		"\"\xc3\"", /* truncated before the quote */
-		"1e400", /* beyond a double */
+		"\"\xe2\x82\"",         /* truncated sequence */
+		"\"\xc3\"",             /* truncated before the quote */
+		"1e400",                /* beyond a double */
 		"[-1e999]",
 		"{\"a\":1,\"a\":2}", /* duplicate keys: json-c keeps the last, we refuse */
 		"{\"k\":{\"x\":1,\"y\":2,\"x\":3}}",
@@ -214,8 +214,9 @@ static void test_error_offset(void) {
 		const char *why = doc_error_reason(d);
 		if (r >= 0 || doc_error_offset(d) != cases[i].offset || !why ||
 		    !streq(why, cases[i].reason))
-			fprintf(stderr, "case %zu: r=%d, offset %zu '%s', expected %zu '%s'\n", i, r,
-				doc_error_offset(d), strna(why), cases[i].offset, cases[i].reason);
+			fprintf(stderr, "case %zu: r=%d, offset %zu '%s', expected %zu '%s'\n", i,
+				r, doc_error_offset(d), strna(why), cases[i].offset,
+				cases[i].reason);
 		CU_ASSERT_TRUE(r == -EBADMSG || r == -ELOOP);
 		CU_ASSERT_EQUAL(doc_error_offset(d), cases[i].offset);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
@@ -303,6 +304,8 @@ static void test_write_mem(void) {
 	json_object_put(o);
 }
 
+/* One test per line: clang-format 14 would pack this table into columns. */
+/* clang-format off */
 static CU_TestInfo tests[] = {
 	{ "accepts", test_accepts },
 	{ "values", test_values },
@@ -313,4 +316,5 @@ static CU_TestInfo tests[] = {
 	{ "write_mem", test_write_mem },
 	CU_TEST_INFO_NULL,
 };
+/* clang-format on */
 TEST_SUITE("doc_parse", tests);

@@ -31,7 +31,8 @@ static const char *const strings[] = {
 	"plain 0000:01:00.0 [10de:2204]",
 	"esc \" \\ / \b \f \n \r \t \x01 \x1f \x7f end",
 	"utf-8 \xe2\x94\x9c\xe2\x94\x80 \xe2\x9c\x97",
-	"abcdefg\"hijklmn\\opqrstu/vwxyzAB\x1f" "CDEFGHI\x01",
+	"abcdefg\"hijklmn\\opqrstu/vwxyzAB\x1f"
+	"CDEFGHI\x01",
 	"/////////\"\"\"\"\"\"\"\"\"\\\\\\\\\\\\\\\\\t",
 };
 

@@ -11,16 +11,17 @@
 #define KERNEL_OK "{\"iommu_units\": [\"dmar0\"], \"iommu_vendor\": \"intel\"}"
 #define GROUPS_OK                                                                                  \
 	"[{\"number\": 1, \"type\": \"DMA\", \"reserved_regions\": [{\"start\": "                  \
-	"\"0x00000000fee00000\", \"end\": \"0x00000000feefffff\", \"type\": \"msi\"}], "            \
+	"\"0x00000000fee00000\", \"end\": \"0x00000000feefffff\", \"type\": \"msi\"}], "           \
 	"\"devices\": [\"0000:01:00.0\"]}]"
-#define DEV_PORT "{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\"}"
+#define DEV_PORT                                                                                   \
+	"{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\"}"
 /* DEV_GPU(extra): the endpoint with extra members spliced in ("" for none). */
 #define DEV_GPU(extra)                                                                             \
-	"{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": "       \
+	"{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": "      \
 	"\"030000\", \"iommu_group\": 1, \"parent\": \"0000:00:01.0\"" extra "}"
 #define DOC(kernel, groups, devices)                                                               \
-	"{\"format\": \"ioasid-host\", \"version\": 1, \"kernel\": " kernel ", \"groups\": " groups \
-	", \"devices\": " devices "}"
+	"{\"format\": \"ioasid-host\", \"version\": 1, \"kernel\": " kernel                        \
+	", \"groups\": " groups ", \"devices\": " devices "}"
 #define DEVS(extra) "[" DEV_PORT ", " DEV_GPU(extra) "]"
 #define DOC_DEV(extra) DOC(KERNEL_OK, GROUPS_OK, DEVS(extra))
 
@@ -38,7 +39,7 @@ static void test_minimal_ok(void) {
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_EQUAL(d->vendor, 0x10de);
 	CU_ASSERT_EQUAL(d->class, 0x030000);
-	CU_ASSERT_EQUAL(d->numa_node, -1);      /* defaults for optional fields */
+	CU_ASSERT_EQUAL(d->numa_node, -1); /* defaults for optional fields */
 	CU_ASSERT_EQUAL(d->sriov_totalvfs, -1);
 	CU_ASSERT_PTR_NULL(d->driver);
 	CU_ASSERT_PTR_EQUAL(d->group, &h->groups[0]);
@@ -89,7 +90,8 @@ static void test_reset_method(void) {
 static void test_tab_in_property(void) {
 	_cleanup_host_free_ Host *h = NULL;
 	_cleanup_free_ char *err = NULL, *out = NULL;
-	ASSERT_OK(host_load_json_string(DOC_DEV(", \"properties\": {\"ID_X\": \"a\\tb\"}"), &h, &err));
+	ASSERT_OK(host_load_json_string(DOC_DEV(", \"properties\": {\"ID_X\": \"a\\tb\"}"), &h,
+					&err));
 	const Device *d = host_find_device(h, "0000:01:00.0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	ASSERT_STREQ(d->properties[0], "ID_X=a\tb");
@@ -104,132 +106,213 @@ static const struct {
 	{ "", "snapshot: JSON syntax error at offset 0: unexpected end of input" },
 	{ "{", "snapshot: JSON syntax error at offset 1: unexpected end of input" },
 	{ "{\"format\": }", "snapshot: JSON syntax error at offset 11 (line 1, column 12)" },
-	{ "{\n\"format\": \"ioasid-host\",\n nope}", "snapshot: JSON syntax error at offset 28 (line 3, column 2)" },
+	{ "{\n\"format\": \"ioasid-host\",\n nope}",
+	  "snapshot: JSON syntax error at offset 28 (line 3, column 2)" },
 	{ "{} x", "snapshot: JSON syntax error at offset 3 (line 1, column 4): trailing data" },
 	{ "[]", "snapshot: expected a JSON object, got array" },
 	{ "{\"version\": 1}", "format: missing required field" },
-	{ "{\"format\": \"other\", \"version\": 1}", "format: expected \"ioasid-host\", got \"other\"" },
+	{ "{\"format\": \"other\", \"version\": 1}",
+	  "format: expected \"ioasid-host\", got \"other\"" },
 	{ "{\"format\": \"ioasid-host\", \"version\": 2}", "version: integer out of range [1, 1]" },
-	{ "{\"format\": \"ioasid-host\", \"version\": \"1\"}", "version: expected an integer, got string" },
+	{ "{\"format\": \"ioasid-host\", \"version\": \"1\"}",
+	  "version: expected an integer, got string" },
 	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"devices\": [], \"groups\": [], \"foo\": 1}",
 	  "snapshot: unknown key 'foo'" },
-	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"groups\": []}", "devices: missing required field" },
+	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"groups\": []}",
+	  "devices: missing required field" },
 	{ DOC(KERNEL_OK, GROUPS_OK, "{}"), "devices: expected an array, got object" },
 	{ DOC(KERNEL_OK, "[]", "[3]"), "devices[0]: expected an object, got int" },
 	{ DOC_DEV(", \"colour\": \"red\""), "devices[1]: unknown key 'colour'" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10DE\"}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10DE\"}]"),
 	  "devices[1].vendor: expected a 4-digit hex string" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de0\"}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de0\"}]"),
 	  "devices[1].vendor: expected a 4-digit hex string" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": 4318}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": 4318}]"),
 	  "devices[1].vendor: expected a 4-digit hex string" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\"}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\"}]"),
 	  "devices[1].device: missing required field" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"0300\"}]"),
+	{ DOC(KERNEL_OK, "[]",
+	      "[{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"0300\"}]"),
 	  "devices[0].class: expected a 6-digit hex string" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\"}]"),
+	{ DOC(KERNEL_OK, "[]",
+	      "[{\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\"}]"),
 	  "devices[0].class: missing required field" },
 	{ DOC_DEV(", \"revision\": \"1\""), "devices[1].revision: expected a 2-digit hex string" },
-	{ DOC_DEV(", \"subsystem_vendor\": \"\""), "devices[1].subsystem_vendor: expected a 4-digit hex string" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"01:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:20.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0 \"}]"), "devices[0].bdf: expected a canonical PCI address" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:0A:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC_DEV(", \"subsystem_vendor\": \"\""),
+	  "devices[1].subsystem_vendor: expected a 4-digit hex string" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"01:00.0\"}]"),
+	  "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:20.0\"}]"),
+	  "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:01:00.0 \"}]"),
+	  "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:0A:00.0\"}]"),
+	  "devices[0].bdf: expected a canonical PCI address" },
 	/* A long domain is canonical only as the kernel prints it: no padding beyond 4 digits. */
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"00010000:e1:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"100000000:e1:00.0\"}]"), "devices[0].bdf: expected a canonical PCI address" },
-	{ DOC(KERNEL_OK, "[]", "[{\"vendor\": \"10de\"}]"), "devices[0].bdf: missing required field" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": \"1\"}]"),
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"00010000:e1:00.0\"}]"),
+	  "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"100000000:e1:00.0\"}]"),
+	  "devices[0].bdf: expected a canonical PCI address" },
+	{ DOC(KERNEL_OK, "[]", "[{\"vendor\": \"10de\"}]"),
+	  "devices[0].bdf: missing required field" },
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT
+	      ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": \"1\"}]"),
 	  "devices[1].iommu_group: expected an integer, got string" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": -3}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT
+	      ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": -3}]"),
 	  "devices[1].iommu_group: integer out of range" },
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_PORT ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": 99999999999999999999}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK,
+	      "[" DEV_PORT
+	      ", {\"bdf\": \"0000:01:00.0\", \"vendor\": \"10de\", \"device\": \"2204\", \"class\": \"030000\", \"iommu_group\": 99999999999999999999}]"),
 	  "devices[1].iommu_group: expected an integer, got double" }, /* beyond int64 */
 	{ DOC_DEV(", \"numa_node\": -2"), "devices[1].numa_node: integer out of range" },
-	{ DOC_DEV(", \"numa_node\": 1.5"), "devices[1].numa_node: expected an integer, got double" },
-	{ DOC_DEV(", \"vfio\": {\"name\": \"vfiox\", \"dev\": \"511:0\"}"), "devices[1].vfio.name: expected \"vfioN\"" },
-	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511\"}"), "devices[1].vfio.dev: expected \"MAJOR:MINOR\"" },
-	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511:-1\"}"), "devices[1].vfio.dev: expected \"MAJOR:MINOR\"" },
-	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\"}"), "devices[1].vfio.dev: missing required field" },
+	{ DOC_DEV(", \"numa_node\": 1.5"),
+	  "devices[1].numa_node: expected an integer, got double" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfiox\", \"dev\": \"511:0\"}"),
+	  "devices[1].vfio.name: expected \"vfioN\"" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511\"}"),
+	  "devices[1].vfio.dev: expected \"MAJOR:MINOR\"" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511:-1\"}"),
+	  "devices[1].vfio.dev: expected \"MAJOR:MINOR\"" },
+	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\"}"),
+	  "devices[1].vfio.dev: missing required field" },
 	{ DOC_DEV(", \"vfio\": {\"name\": \"vfio0\", \"dev\": \"511:0\", \"noiommu\": true}"),
 	  "devices[1].vfio.noiommu: does not match the cdev name 'vfio0'" },
-	{ DOC_DEV(", \"vfio\": \"vfio0\""), "devices[1].vfio: expected an object or null, got string" },
+	{ DOC_DEV(", \"vfio\": \"vfio0\""),
+	  "devices[1].vfio: expected an object or null, got string" },
 	{ DOC_DEV(", \"driver\": \"\""), "devices[1].driver: must not be empty" },
 	{ DOC_DEV(", \"driver\": \"../vfio-pci\""), "devices[1].driver: expected a file name" },
 	{ DOC_DEV(", \"driver\": 7"), "devices[1].driver: expected a string, got int" },
 	/* Refused by the JSON parser itself (strings are C strings), before any field is read. */
-	{ DOC_DEV(", \"vendor_name\": \"NV\\u0000IDIA\""), "snapshot: JSON syntax error at offset 506 (line 1, column 507): \\u0000 in a string" },
-	{ DOC_DEV(", \"device_name\": \"a\\nb\""), "devices[1].device_name: string contains a control character" },
+	{ DOC_DEV(", \"vendor_name\": \"NV\\u0000IDIA\""),
+	  "snapshot: JSON syntax error at offset 506 (line 1, column 507): \\u0000 in a string" },
+	{ DOC_DEV(", \"device_name\": \"a\\nb\""),
+	  "devices[1].device_name: string contains a control character" },
 	{ DOC_DEV(", \"netdevs\": \"eth0\""), "devices[1].netdevs: expected an array, got string" },
-	{ DOC_DEV(", \"netdevs\": [\"a-very-long-interface\"]"), "devices[1].netdevs[0]: interface name longer than 15" },
-	{ DOC_DEV(", \"netdevs\": [\"eth0\", 1]"), "devices[1].netdevs[1]: expected a string, got int" },
-	{ DOC_DEV(", \"properties\": {\"ID_X\": 1}"), "devices[1].properties.ID_X: expected a string, got int" },
+	{ DOC_DEV(", \"netdevs\": [\"a-very-long-interface\"]"),
+	  "devices[1].netdevs[0]: interface name longer than 15" },
+	{ DOC_DEV(", \"netdevs\": [\"eth0\", 1]"),
+	  "devices[1].netdevs[1]: expected a string, got int" },
+	{ DOC_DEV(", \"properties\": {\"ID_X\": 1}"),
+	  "devices[1].properties.ID_X: expected a string, got int" },
 	{ DOC_DEV(", \"properties\": []"), "devices[1].properties: expected an object, got array" },
-	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 3, \"virtfn\": []}"), "devices[1].sriov.numvfs: integer out of range [0, 2]" },
-	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": []}"), "devices[1].sriov.virtfn: has 0 entries but numvfs is 1" },
+	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 3, \"virtfn\": []}"),
+	  "devices[1].sriov.numvfs: integer out of range [0, 2]" },
+	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": []}"),
+	  "devices[1].sriov.virtfn: has 0 entries but numvfs is 1" },
 	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [\"0000:01:00.9\"]}"),
 	  "devices[1].sriov.virtfn[0]: expected a canonical PCI address" },
 	{ DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [\"0000:01:00.2\"]}"),
 	  "devices[1].sriov.virtfn[0]: no device '0000:01:00.2' on this host" },
-	{ DOC_DEV(", \"physfn\": \"0000:09:00.0\""), "devices[1].physfn: no device '0000:09:00.0' on this host" },
-	{ DOC_DEV(", \"reset_method\": \"flr\""), "devices[1].reset_method: expected an array, got string" },
-	{ DOC_DEV(", \"reset_method\": [\"FLR\"]"), "devices[1].reset_method[0]: expected a reset method name" },
-	{ DOC_DEV(", \"reset_method\": [\"flr\", \"bus\", \"flr\"]"), "devices[1].reset_method: 'flr' listed twice" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"end\": \"0x1fff\", \"type\": \"bogus\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	{ DOC_DEV(", \"physfn\": \"0000:09:00.0\""),
+	  "devices[1].physfn: no device '0000:09:00.0' on this host" },
+	{ DOC_DEV(", \"reset_method\": \"flr\""),
+	  "devices[1].reset_method: expected an array, got string" },
+	{ DOC_DEV(", \"reset_method\": [\"FLR\"]"),
+	  "devices[1].reset_method[0]: expected a reset method name" },
+	{ DOC_DEV(", \"reset_method\": [\"flr\", \"bus\", \"flr\"]"),
+	  "devices[1].reset_method: 'flr' listed twice" },
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"end\": \"0x1fff\", \"type\": \"bogus\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].reserved_regions[0].type: unknown region type 'bogus'" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"fee00000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"fee00000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].reserved_regions[0].start: expected a hex address" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x10000000000000000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x10000000000000000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].reserved_regions[0].start: expected a hex address" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x2000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x2000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].reserved_regions[0].end: end is below start" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].reserved_regions[0].end: missing required field" },
-	{ DOC(KERNEL_OK, "[{\"devices\": [\"0000:01:00.0\"]}]", DEVS("")), "groups[0].number: missing required field" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1}]", DEVS("")), "groups[0].devices: missing required field" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"type\": \"\"}]", DEVS("")), "groups[0].type: must not be empty" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:05:00.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK, "[{\"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].number: missing required field" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1}]", DEVS("")),
+	  "groups[0].devices: missing required field" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"type\": \"\"}]", DEVS("")),
+	  "groups[0].type: must not be empty" },
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:05:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].devices[1]: no device '0000:05:00.0' on this host" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:01:00.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:01:00.0\"]}]",
+	      DEVS("")),
 	  "groups[0].devices[1]: '0000:01:00.0' listed twice" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:00:01.0\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:00:01.0\"]}]",
+	      DEVS("")),
 	  "groups[0].devices[1]: device '0000:00:01.0' has iommu_group -1, not 1" },
 	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": []}]", DEVS("")),
 	  "devices[1].iommu_group: group 1 does not list '0000:01:00.0' in its devices" },
 	{ DOC(KERNEL_OK, "[]", DEVS("")), "devices[1].iommu_group: no group 1 in 'groups'" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"]}, {\"number\": 1, \"devices\": []}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"]}, {\"number\": 1, \"devices\": []}]",
+	      DEVS("")),
 	  "groups[1].number: duplicate of groups[0] (1)" },
 	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_GPU("") ", " DEV_PORT ", " DEV_PORT "]"),
 	  "devices[2].bdf: duplicate of devices[1] ('0000:00:01.0')" },
 	/* Finalize reports the index the device had in the input, not its sorted position. */
-	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_GPU("") "]"), "devices[0].parent: no device '0000:00:01.0' on this host" },
-	{ DOC(KERNEL_OK, "[]", "[{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"}]"),
+	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_GPU("") "]"),
+	  "devices[0].parent: no device '0000:00:01.0' on this host" },
+	{ DOC(KERNEL_OK, "[]",
+	      "[{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"}]"),
 	  "devices[0].parent: '0000:00:01.0' refers to the device itself" },
 	{ DOC(KERNEL_OK, "[]",
 	      "[{\"bdf\": \"0000:00:01.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:02:00.0\"},"
 	      " {\"bdf\": \"0000:01:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:00:01.0\"},"
 	      " {\"bdf\": \"0000:02:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:01:00.0\"}]"),
 	  "devices[0].parent: the parent chain of '0000:00:01.0' loops" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"0000:01:00.1\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"0000:01:00.1\"]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0]: '0000:01:00.1' is a PCI address: list it in 'devices'" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"a/b\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"a/b\"]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0]: expected a file name" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members: 'x.usb' listed twice" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"bus\": \"platform\"}]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"bus\": \"platform\"}]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0].name: missing required field" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"driver\": \"a/b\"}]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"driver\": \"a/b\"}]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0].driver: expected a file name" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"state\": 1}]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"state\": 1}]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0]: unknown key 'state'" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [5]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [5]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0]: expected an object or a device name, got int" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"0000:01:00.1\"}]}]", DEVS("")),
+	{ DOC(KERNEL_OK,
+	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"0000:01:00.1\"}]}]",
+	      DEVS("")),
 	  "groups[0].foreign_members[0].name: '0000:01:00.1' is a PCI address: list it in 'devices'" },
-	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"), "kernel.iommu_vendor: unknown vendor 'via'" },
-	{ DOC("{\"address_width\": 65}", "[]", "[]"), "kernel.address_width: integer out of range [0, 64]" },
-	{ DOC("{\"iommufd\": \"yes\"}", "[]", "[]"), "kernel.iommufd: expected true, false or null, got string" },
-	{ DOC("{\"iommu_units\": [\"../dmar0\"]}", "[]", "[]"), "kernel.iommu_units[0]: expected a file name" },
+	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"),
+	  "kernel.iommu_vendor: unknown vendor 'via'" },
+	{ DOC("{\"address_width\": 65}", "[]", "[]"),
+	  "kernel.address_width: integer out of range [0, 64]" },
+	{ DOC("{\"iommufd\": \"yes\"}", "[]", "[]"),
+	  "kernel.iommufd: expected true, false or null, got string" },
+	{ DOC("{\"iommu_units\": [\"../dmar0\"]}", "[]", "[]"),
+	  "kernel.iommu_units[0]: expected a file name" },
 	{ DOC("{\"colour\": 1}", "[]", "[]"), "kernel: unknown key 'colour'" },
 	{ DOC("[]", "[]", "[]"), "kernel: expected an object, got array" },
 	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"hostname\": 5, \"groups\": [], \"devices\": []}",
@@ -279,8 +362,8 @@ static void test_errors(void) {
 		_cleanup_free_ char *err = NULL;
 		int r = host_load_json_string(bad[i].json, &h, &err);
 		if (r != -EINVAL || !err || !strneq(err, bad[i].message, strlen(bad[i].message)))
-			fprintf(stderr, "case %zu: r=%d, error '%s', expected '%s'\n", i, r, strna(err),
-				bad[i].message);
+			fprintf(stderr, "case %zu: r=%d, error '%s', expected '%s'\n", i, r,
+				strna(err), bad[i].message);
 		ASSERT_ERR(r, EINVAL);
 		CU_ASSERT_PTR_NULL(h);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(err);
@@ -304,7 +387,8 @@ static void test_limits(void) {
 	/* A NUL inside a file is refused rather than silently truncating the document. */
 	char path[PATH_MAX];
 	const char *tmpdir = getenv("TMPDIR");
-	snprintf(path, sizeof(path), "%s/test-host-json-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	snprintf(path, sizeof(path), "%s/test-host-json-XXXXXX",
+		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	int fd = mkstemp(path);
 	CU_ASSERT_FATAL(fd >= 0);
 	static const char junk[] = "{\"format\": \"ioasid-host\"}\0garbage";
@@ -327,7 +411,8 @@ static void assert_refused(const char *json, const char *prefix, const char *wan
 	_cleanup_free_ char *err = NULL;
 	int r = host_load_json_string(json, &h, &err);
 	if (r != -EINVAL || !err || !strneq(err, prefix, strlen(prefix)) || !strstr(err, want))
-		fprintf(stderr, "r=%d, error '%s', expected '%s...%s'\n", r, strna(err), prefix, want);
+		fprintf(stderr, "r=%d, error '%s', expected '%s...%s'\n", r, strna(err), prefix,
+			want);
 	ASSERT_ERR(r, EINVAL);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
@@ -338,23 +423,24 @@ static void assert_refused(const char *json, const char *prefix, const char *wan
 /* A key given twice is refused (json-c kept the last one): the snapshot is ambiguous. Small
  * objects are checked key by key, a full device object (more than 16 keys) at its end. */
 static void test_duplicate_keys(void) {
-	assert_refused(DOC_DEV(", \"vendor\": \"10de\""),
-		       "snapshot: JSON syntax error at offset", "duplicate key 'vendor'");
+	assert_refused(DOC_DEV(", \"vendor\": \"10de\""), "snapshot: JSON syntax error at offset",
+		       "duplicate key 'vendor'");
 	assert_refused("{\"format\": \"ioasid-host\", \"format\": \"ioasid-host\", \"version\": 1}",
 		       "snapshot: JSON syntax error at offset 26 (line 1, column 27)",
 		       "duplicate key 'format'");
 	assert_refused(DOC_DEV(", \"properties\": {\"A\": \"1\", \"A\": \"2\"}"),
 		       "snapshot: JSON syntax error at offset", "duplicate key 'A'");
-	assert_refused(DOC_DEV(", \"subsystem_vendor\": \"0000\", \"subsystem_device\": \"0000\", "
-			       "\"revision\": \"a1\", \"vendor_name\": null, \"device_name\": null, "
-			       "\"driver\": null, \"vfio\": null, \"numa_node\": 0, \"netdevs\": [], "
-			       "\"properties\": {}, \"physfn\": \"0000:00:01.0\", \"class\": \"030000\""),
-		       "snapshot: JSON syntax error at offset", "duplicate key 'class'");
+	assert_refused(
+		DOC_DEV(", \"subsystem_vendor\": \"0000\", \"subsystem_device\": \"0000\", "
+			"\"revision\": \"a1\", \"vendor_name\": null, \"device_name\": null, "
+			"\"driver\": null, \"vfio\": null, \"numa_node\": 0, \"netdevs\": [], "
+			"\"properties\": {}, \"physfn\": \"0000:00:01.0\", \"class\": \"030000\""),
+		"snapshot: JSON syntax error at offset", "duplicate key 'class'");
 
 	/* The same documents without the repetition load. */
 	_cleanup_host_free_ Host *h = NULL;
-	ASSERT_OK(host_load_json_string(DOC_DEV(", \"properties\": {\"A\": \"1\", \"B\": \"2\"}"), &h,
-					NULL));
+	ASSERT_OK(host_load_json_string(DOC_DEV(", \"properties\": {\"A\": \"1\", \"B\": \"2\"}"),
+					&h, NULL));
 }
 
 /* Containers nest five deep in a valid snapshot (root, groups, a group, its
@@ -373,12 +459,16 @@ static void test_depth_boundary(void) {
 	/* Six: refused by the parser, at the sixth bracket. */
 	assert_refused(DOC_DEV(", \"properties\": {\"A\": [[]]}"),
 		       "snapshot: JSON syntax error at offset", "nesting too deep");
-	assert_refused(DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [[\"x\"]]}"),
-		       "snapshot: JSON syntax error at offset", "nesting too deep");
-	assert_refused(DOC(KERNEL_OK, "[{\"number\": 1, \"reserved_regions\": [{\"start\": {}}], "
-				      "\"devices\": []}]", "[]"),
-		       "snapshot: JSON syntax error at offset 159 (line 1, column 160): nesting too deep",
-		       "");
+	assert_refused(
+		DOC_DEV(", \"sriov\": {\"totalvfs\": 2, \"numvfs\": 1, \"virtfn\": [[\"x\"]]}"),
+		"snapshot: JSON syntax error at offset", "nesting too deep");
+	assert_refused(
+		DOC(KERNEL_OK,
+		    "[{\"number\": 1, \"reserved_regions\": [{\"start\": {}}], "
+		    "\"devices\": []}]",
+		    "[]"),
+		"snapshot: JSON syntax error at offset 159 (line 1, column 160): nesting too deep",
+		"");
 }
 
 static void test_fixture_round_trip(void) {
@@ -419,8 +509,8 @@ static void test_mutations(void) {
 	char pattern[PATH_MAX];
 	glob_t gl = {};
 	unsigned seed = 12345, accepted = 0, refused = 0;
-	static const char *const inserts[] = { "{", "[", "\"", "\\u0000", "99999999999999999999",
-					       "-", "null", ",", "\xff" };
+	static const char *const inserts[] = { "{", "[",    "\"", "\\u0000", "99999999999999999999",
+					       "-", "null", ",",  "\xff" };
 	snprintf(pattern, sizeof(pattern), "%s/hosts/*.json", test_dir());
 	CU_ASSERT_EQUAL_FATAL(glob(pattern, 0, NULL, &gl), 0);
 	for (size_t f = 0; f < gl.gl_pathc; f++) {
@@ -447,7 +537,8 @@ static void test_mutations(void) {
 					break;
 				}
 				default: { /* insert a token */
-					const char *t = inserts[rand_r(&seed) % ELEMENTSOF(inserts)];
+					const char *t =
+						inserts[rand_r(&seed) % ELEMENTSOF(inserts)];
 					size_t k = strlen(t);
 					if (l + k >= len + 64)
 						break;

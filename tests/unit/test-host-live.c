@@ -16,7 +16,7 @@ static void test_amd_features(void) {
 		/* Before 6.0: EFR alone. */
 		{ EFR_ZEN2 "\n", 64 },
 		{ EFR_ZEN2, 64 },
-		{ "0", 48 },		   /* no EFR: the kernel's 4 levels */
+		{ "0", 48 },               /* no EFR: the kernel's 4 levels */
 		{ "58f77ef2229465a", 57 }, /* HATS 1 */
 		{ "58f77ef22294 25a", -EINVAL },
 		{ "58f77ef22294 5a\n", -EINVAL },
@@ -69,13 +69,12 @@ static const char intel_ir[] =
 	" MIS:          0\n";
 
 /* An AMD-Vi host, 5.x: one MSI domain ("IR-PCI-MSI"); the same IO-APIC chip name. */
-static const char amd_ir[] =
-	"            CPU0       CPU1       \n"
-	"   0:         44          0   IR-IO-APIC    2-edge      timer\n"
-	"   7:          0          0   IR-IO-APIC    7-fasteoi   pinctrl_amd\n"
-	"  25:          0          0   PCI-MSI 4096-edge      AMD-Vi\n"
-	"  27:       1045        208   IR-PCI-MSI 524288-edge      nvme0q0\n"
-	" NMI:          0          0   Non-maskable interrupts\n";
+static const char amd_ir[] = "            CPU0       CPU1       \n"
+			     "   0:         44          0   IR-IO-APIC    2-edge      timer\n"
+			     "   7:          0          0   IR-IO-APIC    7-fasteoi   pinctrl_amd\n"
+			     "  25:          0          0   PCI-MSI 4096-edge      AMD-Vi\n"
+			     "  27:       1045        208   IR-PCI-MSI 524288-edge      nvme0q0\n"
+			     " NMI:          0          0   Non-maskable interrupts\n";
 
 /* No remapping (intremap=off, or no IOMMU): plain IO-APIC and PCI-MSI chips. The action
  * names in the last column may say anything, "IR-" included. */
@@ -104,14 +103,16 @@ static void test_interrupts(void) {
 	CU_ASSERT_EQUAL(host_interrupts_remapping(""), TRI_UNKNOWN);
 	CU_ASSERT_EQUAL(host_interrupts_remapping(NULL), TRI_UNKNOWN);
 	/* Only the header and the named lines: nothing to go by. */
-	CU_ASSERT_EQUAL(host_interrupts_remapping("      CPU0\nNMI:   0   Non-maskable interrupts\n"),
+	CU_ASSERT_EQUAL(host_interrupts_remapping(
+				"      CPU0\nNMI:   0   Non-maskable interrupts\n"),
 			TRI_UNKNOWN);
 	/* One remapped chip is enough, wherever it is; no trailing newline needed. */
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IO-APIC  2-edge  timer\n"
 						  " 30:  5  IR-PCI-MSI 1-edge  eth0"),
 			TRI_YES);
 	/* MSI chips under a virtual IOMMU, from 6.2 until the 2024 PCI/IMS revert: "vIR-". */
-	CU_ASSERT_EQUAL(host_interrupts_remapping(" 26:  0  0  vIR-PCI-MSIX-0000:00:03.0  0-edge  q0\n"),
+	CU_ASSERT_EQUAL(host_interrupts_remapping(
+				" 26:  0  0  vIR-PCI-MSIX-0000:00:03.0  0-edge  q0\n"),
 			TRI_YES);
 	/* A chip column that only starts like IR- or IO-APIC is neither. */
 	CU_ASSERT_EQUAL(host_interrupts_remapping("  0:  1  IR-  2-edge  x\n"

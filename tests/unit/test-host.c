@@ -236,9 +236,9 @@ static void test_finalize_by_hand(void) {
 static void test_finalize_long_domains(void) {
 	_cleanup_host_free_ Host *h = calloc(1, sizeof(Host));
 	_cleanup_free_ char *err = NULL;
-	static const char *const in[] = { "10000:e1:00.0", "ffff:00:00.0", "2000:00:00.0",
+	static const char *const in[] = { "10000:e1:00.0", "ffff:00:00.0",     "2000:00:00.0",
 					  "0000:00:0e.0",  "ffffffff:00:00.0", "10000:00:00.0" };
-	static const char *const want[] = { "0000:00:0e.0",  "2000:00:00.0", "ffff:00:00.0",
+	static const char *const want[] = { "0000:00:0e.0",  "2000:00:00.0",  "ffff:00:00.0",
 					    "10000:00:00.0", "10000:e1:00.0", "ffffffff:00:00.0" };
 	size_t n = ELEMENTSOF(in);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
@@ -279,9 +279,12 @@ static void test_writer_sorts(void) {
 	_cleanup_free_ char *json = NULL, *again = NULL;
 	_cleanup_host_free_ Host *back = NULL;
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-	h->kernel = (HostKernel){ .interrupt_remapping = TRI_UNKNOWN, .iommufd = TRI_YES,
-				  .vfio_cdev = TRI_NO, .vfio_pci = TRI_UNKNOWN,
-				  .vfio_legacy = TRI_UNKNOWN, .noiommu_mode = TRI_UNKNOWN };
+	h->kernel = (HostKernel){ .interrupt_remapping = TRI_UNKNOWN,
+				  .iommufd = TRI_YES,
+				  .vfio_cdev = TRI_NO,
+				  .vfio_pci = TRI_UNKNOWN,
+				  .vfio_legacy = TRI_UNKNOWN,
+				  .noiommu_mode = TRI_UNKNOWN };
 	h->devices = calloc(1, sizeof(Device));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h->devices);
 	h->n_devices = 1;

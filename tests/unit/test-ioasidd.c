@@ -69,22 +69,33 @@ static void test_peer_cgroup(void) {
 		  false, false },
 		{ 1000, "/user.slice/user-1000.slice/user@1000.service/libvirtd.service", false,
 		  false },
-		{ 1000, "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-"
-			"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope/"
-			"container",
+		{ 1000,
+		  "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope/"
+		  "container",
 		  true, false },
 		{ 1001, "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-1.scope",
 		  false, false },
 	};
-	Device d = { .bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x2204,
-		     .class = 0x030000, .driver = "vfio-pci", .iommu_group = 1, .numa_node = -1 };
+	Device d = { .bdf = "0000:01:00.0",
+		     .vendor = 0x10de,
+		     .device = 0x2204,
+		     .class = 0x030000,
+		     .driver = "vfio-pci",
+		     .iommu_group = 1,
+		     .numa_node = -1 };
 	for (size_t i = 0; i < ELEMENTSOF(who); i++) {
-		Peer p = { .uid = who[i].uid, .gid = who[i].uid, .pid = 4242, .pidfd = -EBADF,
+		Peer p = { .uid = who[i].uid,
+			   .gid = who[i].uid,
+			   .pid = 4242,
+			   .pidfd = -EBADF,
 			   .have_pidfd = true };
 		ASSERT_OK(identity_peer_set_cgroup(&p, who[i].cgroup));
 		PolicyPeer pp;
 		peer_to_policy(&p, &pp);
-		PolicyRequest req = { .peer = &pp, .device = &d, .mode = POLICY_MODE_ATTACHED,
+		PolicyRequest req = { .peer = &pp,
+				      .device = &d,
+				      .mode = POLICY_MODE_ATTACHED,
 				      .method = "io.ioasid.Broker.Acquire" };
 		PolicyDecision dec;
 		ASSERT_OK(policy_evaluate(pol, &req, &dec));
@@ -109,16 +120,16 @@ static void test_proc_hides_peers(void) {
 	char buf[8][512];
 	snprintf(buf[0], sizeof(buf[0]), "%s\n", plain);
 	snprintf(buf[1], sizeof(buf[1]),
-		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n",
-		 plain, other);
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n", plain,
+		 other);
 	snprintf(buf[2], sizeof(buf[2]),
-		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n",
-		 plain, mine);
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=invisible,%s\n", plain,
+		 mine);
 	snprintf(buf[3], sizeof(buf[3]),
 		 "66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=2,%s\n%s\n", other, plain);
 	snprintf(buf[4], sizeof(buf[4]),
-		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=ptraceable,%s\n",
-		 plain, mine);
+		 "%s\n66 22 0:40 / /proc rw,relatime - proc proc rw,hidepid=ptraceable,%s\n", plain,
+		 mine);
 	snprintf(buf[5], sizeof(buf[5]),
 		 "%s\n67 22 0:41 / /proc/sys ro,relatime - proc proc rw,hidepid=invisible,%s\n",
 		 plain, other);
@@ -382,10 +393,15 @@ static void test_audit_rate_limit(void) {
 	Capture cap;
 	capture_start(&cap);
 	audit_set_rate_limit(3, 1);
-	AuditRecord deny = { .action = "deny", .message_id = IOASID_MESSAGE_DENY,
-			     .method = "io.ioasid.Broker.Acquire", .cause = "request",
-			     .device = "0000:01:00.0", .reason = "no rule matched", .uid = 1000,
-			     .pid = 42, .generation = 7 };
+	AuditRecord deny = { .action = "deny",
+			     .message_id = IOASID_MESSAGE_DENY,
+			     .method = "io.ioasid.Broker.Acquire",
+			     .cause = "request",
+			     .device = "0000:01:00.0",
+			     .reason = "no rule matched",
+			     .uid = 1000,
+			     .pid = 42,
+			     .generation = 7 };
 	for (int i = 0; i < 10; i++)
 		audit_log(&deny);
 	AuditRecord other = deny;
@@ -402,12 +418,13 @@ static void test_audit_rate_limit(void) {
 	for (size_t i = 0; i < ELEMENTSOF(kept); i++)
 		for (int j = 0; j < 10; j++)
 			audit_log(&(AuditRecord){ .action = kept[i].action,
-						  .message_id = kept[i].id, .uid = 1000,
+						  .message_id = kept[i].id,
+						  .uid = 1000,
 						  .lease = "l1" });
 	usleep(1100 * 1000);
 	/* The next record, any kind, ends the window: the summary comes first. */
-	audit_log(&(AuditRecord){ .action = "allow", .message_id = IOASID_MESSAGE_ALLOW,
-				  .uid = 1001 });
+	audit_log(&(AuditRecord){
+		.action = "allow", .message_id = IOASID_MESSAGE_ALLOW, .uid = 1001 });
 	char *text = capture_stop(&cap);
 	audit_set_rate_limit(AUDIT_DENY_BURST, AUDIT_DENY_INTERVAL_SEC);
 
@@ -453,9 +470,8 @@ static void test_audit_rate_limit_overflow(void) {
 	/* 2 of 3 for each tracked uid, 2 for all the others together. */
 	CU_ASSERT_EQUAL(count_lines(text, "action=deny ", NULL), AUDIT_UID_SLOTS * 2 + 2);
 	CU_ASSERT_EQUAL(count_lines(text, "action=deny ", "uid=100000 ", NULL), 2);
-	CU_ASSERT_EQUAL(count_lines(text, "action=suppressed ", "uid=100000 ", "suppressed=1 ",
-				    NULL),
-			1);
+	CU_ASSERT_EQUAL(
+		count_lines(text, "action=suppressed ", "uid=100000 ", "suppressed=1 ", NULL), 1);
 	CU_ASSERT_EQUAL(count_lines(text, "action=suppressed ", "uid=- ", "suppressed=28 ",
 				    "uids beyond the 64 tracked", NULL),
 			1);
@@ -467,14 +483,22 @@ static void test_audit_rate_limit_overflow(void) {
 static void test_audit_format(void) {
 	Capture cap;
 	capture_start(&cap);
-	audit_log(&(AuditRecord){ .action = "allow", .message_id = IOASID_MESSAGE_ALLOW,
-				  .method = "io.ioasid.Broker.Acquire", .cause = "request",
-				  .uid = 4294967294u, .pid = 7, .unit = "a b uid=0.service",
-				  .device = "0000:01:00.0,0000:01:00.1", .rule = "x.conf:3",
-				  .lease = "abc", .generation = 2,
+	audit_log(&(AuditRecord){ .action = "allow",
+				  .message_id = IOASID_MESSAGE_ALLOW,
+				  .method = "io.ioasid.Broker.Acquire",
+				  .cause = "request",
+				  .uid = 4294967294u,
+				  .pid = 7,
+				  .unit = "a b uid=0.service",
+				  .device = "0000:01:00.0,0000:01:00.1",
+				  .rule = "x.conf:3",
+				  .lease = "abc",
+				  .generation = 2,
 				  .reason = "say \"hi\"\n action=deny" });
-	audit_log(&(AuditRecord){ .action = "reload", .message_id = IOASID_MESSAGE_RELOAD,
-				  .cause = "signal SIGHUP", .uid = (uid_t)-1 });
+	audit_log(&(AuditRecord){ .action = "reload",
+				  .message_id = IOASID_MESSAGE_RELOAD,
+				  .cause = "signal SIGHUP",
+				  .uid = (uid_t)-1 });
 	char *text = capture_stop(&cap);
 	char want[1024];
 	snprintf(want, sizeof(want),
@@ -518,10 +542,10 @@ static void test_lease_state_transitions(void) {
 	static const struct {
 		LeaseState from, to;
 	} allowed[] = {
-		{ LEASE_NEW, LEASE_STAGED },       { LEASE_NEW, LEASE_PENDING },
-		{ LEASE_NEW, LEASE_ACTIVE },       { LEASE_STAGED, LEASE_PENDING },
-		{ LEASE_PENDING, LEASE_ACTIVE },   { LEASE_ACTIVE, LEASE_REVOKED },
-		{ LEASE_ACTIVE, LEASE_ENDED },     { LEASE_REVOKED, LEASE_ENDED },
+		{ LEASE_NEW, LEASE_STAGED },     { LEASE_NEW, LEASE_PENDING },
+		{ LEASE_NEW, LEASE_ACTIVE },     { LEASE_STAGED, LEASE_PENDING },
+		{ LEASE_PENDING, LEASE_ACTIVE }, { LEASE_ACTIVE, LEASE_REVOKED },
+		{ LEASE_ACTIVE, LEASE_ENDED },   { LEASE_REVOKED, LEASE_ENDED },
 	};
 	static const char *const names[] = { "new",    "staged",  "pending",
 					     "active", "revoked", "ended" };
@@ -546,8 +570,8 @@ static void test_lease_state_transitions(void) {
 			l->was_revoked = false;
 			int r = lease_set_state(l, (LeaseState)to);
 			if (ok != (r == 0))
-				fprintf(stderr, "step %s -> %s: got %d\n", names[from],
-					names[to], r);
+				fprintf(stderr, "step %s -> %s: got %d\n", names[from], names[to],
+					r);
 			if (ok) {
 				ASSERT_OK(r);
 				CU_ASSERT_EQUAL(l->state, (LeaseState)to);

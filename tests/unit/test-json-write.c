@@ -43,9 +43,11 @@ static void test_leaves(void) {
 		json_object_new_string("utf-8 \xe2\x94\x9c\xe2\x94\x80 \xe2\x9c\x97"),
 		json_object_new_string_len("nul\0inside", 10),
 		/* escapes at every offset of the 8-byte scan, and bytes >= 0x80 next to them */
-		json_object_new_string("abcdefg\"hijklmn\\opqrstu/vwxyzAB\x1f" "CDEFGHI\x01"),
+		json_object_new_string("abcdefg\"hijklmn\\opqrstu/vwxyzAB\x1f"
+				       "CDEFGHI\x01"),
 		json_object_new_string("0123456789abcdef0123456789abcdef\n"),
-		json_object_new_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\x7f\x80\xff/\xfe\x9f\xa0 !#$%&'()*+,-.0"),
+		json_object_new_string(
+			"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\x7f\x80\xff/\xfe\x9f\xa0 !#$%&'()*+,-.0"),
 		json_object_new_string("/////////\"\"\"\"\"\"\"\"\"\\\\\\\\\\\\\\\\\t"),
 	};
 	for (size_t i = 0; i < ELEMENTSOF(v); i++) {

@@ -21,13 +21,13 @@ static void test_cdev_link(void) {
 		const char *target, *bdf, *name;
 		int ret;
 	} t[] = {
-		{ "../../devices/pci0000:00/0000:00:03.0/0000:01:00.0/vfio-dev/vfio0", "0000:01:00.0",
-		  "vfio0", 0 },
+		{ "../../devices/pci0000:00/0000:00:03.0/0000:01:00.0/vfio-dev/vfio0",
+		  "0000:01:00.0", "vfio0", 0 },
 		{ "../../devices/pci0000:00/0000:01:00.0/vfio-dev/noiommu-vfio3", "0000:01:00.0",
 		  "noiommu-vfio3", 0 },
 		/* Another device behind the same name (rebind race). */
-		{ "../../devices/pci0000:00/0000:00:03.0/0000:02:00.0/vfio-dev/vfio0", "0000:01:00.0",
-		  "vfio0", -ESTALE },
+		{ "../../devices/pci0000:00/0000:00:03.0/0000:02:00.0/vfio-dev/vfio0",
+		  "0000:01:00.0", "vfio0", -ESTALE },
 		/* The same device, another cdev number. */
 		{ "../../devices/pci0000:00/0000:01:00.0/vfio-dev/vfio1", "0000:01:00.0", "vfio0",
 		  -ESTALE },
@@ -35,7 +35,8 @@ static void test_cdev_link(void) {
 		{ "../../devices/virtual/tty/vfio0", "0000:01:00.0", "vfio0", -ESTALE },
 		{ "../../devices/pci0000:00/10000:01:00.0/vfio-dev/vfio0", "0000:01:00.0", "vfio0",
 		  -ESTALE },
-		/* Behind an Intel VMD: a domain of 5 digits on a root bus below the VMD endpoint. */
+		/* Behind an Intel VMD: a domain of 5 digits on a root bus below the VMD
+		 * endpoint. */
 		{ "../../devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0/"
 		  "vfio-dev/vfio0",
 		  "10000:e1:00.0", "vfio0", 0 },
@@ -48,8 +49,8 @@ static void test_cdev_link(void) {
 	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
 		int r = kernel_linux_check_cdev_link(t[i].target, t[i].bdf, t[i].name);
 		if (r != t[i].ret)
-			fprintf(stderr, "case %zu: %s: got %d, expected %d\n", i, strna(t[i].target),
-				r, t[i].ret);
+			fprintf(stderr, "case %zu: %s: got %d, expected %d\n", i,
+				strna(t[i].target), r, t[i].ret);
 		CU_ASSERT_EQUAL(r, t[i].ret);
 	}
 }

@@ -55,7 +55,7 @@ static void test_sim_matches_recorded_kernel(void) {
 	}
 	/* Guard against a vacuous pass: the recording has the expected checks in it. */
 	CU_ASSERT_PTR_NOT_NULL(
-	        strstr(expected, "rule bind_sibling_other_ctx expect=EPERM got=EPERM ok"));
+		strstr(expected, "rule bind_sibling_other_ctx expect=EPERM got=EPERM ok"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(expected, "rule replaced hwpt=7 sibling_hwpt=7 same=yes"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(expected, "rule auto iovas=0x100000,0x110000,0x10000"));
 }

@@ -40,9 +40,11 @@ static ReservedRegion msi_relax[] = {
 };
 
 #define DEV(b, g, drv, vfio, minor)                                                                \
-	{ .bdf = b, .iommu_group = g, .driver = (char *)drv, .vfio_name = (char *)vfio,            \
-	  .vfio_major = 511, .vfio_minor = minor, .numa_node = -1, .sriov_totalvfs = -1,           \
-	  .class = 0x020000 }
+	{                                                                                          \
+		.bdf = b, .iommu_group = g, .driver = (char *)drv, .vfio_name = (char *)vfio,      \
+		.vfio_major = 511, .vfio_minor = minor, .numa_node = -1, .sriov_totalvfs = -1,     \
+		.class = 0x020000                                                                  \
+	}
 
 static Device test_devices[] = {
 	DEV("0000:01:00.0", 10, "vfio-pci", "vfio0", 0),
@@ -67,9 +69,14 @@ static Group test_groups[] = {
 
 static Host test_host_make(void) {
 	return (Host){
-		.kernel = { .iommu_vendor = (char *)"intel", .interrupt_remapping = TRI_YES,
-			    .address_width = 48, .iommufd = TRI_YES, .vfio_cdev = TRI_YES,
-			    .vfio_pci = TRI_YES, .vfio_legacy = TRI_YES, .noiommu_mode = TRI_NO },
+		.kernel = { .iommu_vendor = (char *)"intel",
+			    .interrupt_remapping = TRI_YES,
+			    .address_width = 48,
+			    .iommufd = TRI_YES,
+			    .vfio_cdev = TRI_YES,
+			    .vfio_pci = TRI_YES,
+			    .vfio_legacy = TRI_YES,
+			    .noiommu_mode = TRI_NO },
 		.devices = test_devices,
 		.n_devices = ELEMENTSOF(test_devices),
 		.groups = test_groups,
@@ -209,8 +216,8 @@ static void test_fd_check(void) {
 	ASSERT_OK(pipe2(p, O_CLOEXEC));
 	ASSERT_ERR(K(fd_check, p[0], NULL), ESTALE);
 	ASSERT_ERR(K(fd_check, p[0], dev("0000:01:00.0")), ESTALE);
-	static const char *const names[] = { "plain", "ioasid-sim:iommufd:",
-					     "ioasid-sim:iommufd:1x",
+	static const char *const names[] = { "plain",
+					     "ioasid-sim:iommufd:", "ioasid-sim:iommufd:1x",
 					     "ioasid-sim:vfio:0000:01:00.01", "ioasid-sim:vfio:" };
 	for (size_t n = 0; n < ELEMENTSOF(names); n++) {
 		_cleanup_close_ int m = memfd_create(names[n], MFD_CLOEXEC);
@@ -463,8 +470,10 @@ static void test_platform_sibling(void) {
 		if (groups[j].number == dev("0000:01:00.0")->iommu_group)
 			g = &groups[j];
 	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-	ForeignMember fm = { .name = (char *)"3100000.usb", .bus = (char *)"platform",
-			     .driver = (char *)"dwc3", .driver_known = true };
+	ForeignMember fm = { .name = (char *)"3100000.usb",
+			     .bus = (char *)"platform",
+			     .driver = (char *)"dwc3",
+			     .driver_known = true };
 	g->foreign_members = &fm;
 	g->n_foreign_members = 1;
 	h.groups = groups;
@@ -723,7 +732,8 @@ static void test_reserved_edges(void) {
 	ASSERT_OK(K(iommufd_open, &i));
 	ASSERT_OK(K(ioas_alloc, i, &ioas));
 	int d = open_bind(k, "0000:01:00.0", i, &id);
-	const IovaRange below_touch = { 0x100000, MSI_START }, below_ok = { 0x100000, MSI_START - 1 };
+	const IovaRange below_touch = { 0x100000, MSI_START },
+			below_ok = { 0x100000, MSI_START - 1 };
 	const IovaRange above_touch = { MSI_END, 0x1ffffffffULL },
 			above_ok = { MSI_END + 1, 0x1ffffffffULL };
 
@@ -1018,7 +1028,8 @@ static void test_sync_host(void) {
 	static ReservedRegion resv20[] = { { 0x80000000, 0x8fffffff, RESV_RESERVED } };
 	Group groups[ELEMENTSOF(test_groups) + 1];
 	memcpy(groups, test_groups, sizeof(test_groups));
-	groups[ELEMENTSOF(test_groups)] = (Group){ .number = 20, .regions = resv20, .n_regions = 1 };
+	groups[ELEMENTSOF(test_groups)] =
+		(Group){ .number = 20, .regions = resv20, .n_regions = 1 };
 	Host h = test_host_make();
 	h.devices = devs;
 	h.n_devices = n;
@@ -1336,7 +1347,8 @@ static const char *rule_open(Kernel *k, const Host *h, const char *bdf, bool leg
 	if (!legacy) {
 		ASSERT_OK(K(iommufd_open, &i));
 		ASSERT_OK(K(device_open, d, &fd));
-		r = token ? kernel_sim_bind_token(k, fd, i, token, &id) : K(device_bind, fd, i, &id);
+		r = token ? kernel_sim_bind_token(k, fd, i, token, &id)
+			  : K(device_bind, fd, i, &id);
 		ASSERT_OK(K(close, fd));
 		ASSERT_OK(K(close, i));
 		return rule_result(r);
@@ -1443,7 +1455,8 @@ static void test_vf_token_rules(void) {
 		l += len;
 	}
 	if (!streq(got, want))
-		fprintf(stderr, "--- recorded kernel (%s) ---\n%s--- sim ---\n%s", release, want, got);
+		fprintf(stderr, "--- recorded kernel (%s) ---\n%s--- sim ---\n%s", release, want,
+			got);
 	CU_ASSERT_STRING_EQUAL(got, want);
 	/* Not vacuous: the recording has both paths' answers in it. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(want, "heldpf-legacy-none EACCES"));

@@ -73,6 +73,9 @@ typedef struct LayoutCase {
 	} conflicts[MAX_CONFLICTS];
 } LayoutCase;
 
+/* A row per case, laid out by hand: clang-format 14 would give every field of a row that
+ * holds a nested list its own line. */
+/* clang-format off */
 static const LayoutCase cases[] = {
 	{ "above-4g-clear", &intel_host, { { 0x100000000, 0x1ffffffff } }, 1,
 	  { "0000:01:00.0" }, 4096, 0, {} },
@@ -150,6 +153,7 @@ static const LayoutCase cases[] = {
 	{ "bad-page-size", &amd_host, { { 0x0, 0xfff } }, 1, {}, 3000, -EINVAL, {} },
 	{ "zero-page-size", &amd_host, { { 0x0, 0xfff } }, 1, {}, 0, -EINVAL, {} },
 };
+/* clang-format on */
 
 static const Device *find(const Host *h, const char *bdf) {
 	for (size_t i = 0; i < h->n_devices; i++)
@@ -326,7 +330,6 @@ static void test_fixtures(void) {
 	CU_ASSERT_TRUE(relaxable > 0);
 }
 
-
 /* iova auto: the windows resolved on the hand-built hosts, exactly. */
 static void test_auto_windows(void) {
 	PolicyLayout l = { .name = (char *)"auto", .iova_auto = true, .iova_max = UINT64_MAX };
@@ -369,8 +372,11 @@ static void test_auto_windows(void) {
 	ReservedRegion odd[] = { { 0x1800, 0x27ff, RESV_MSI } };
 	Group og = { .number = 1, .regions = odd, .n_regions = 1 };
 	Device od = { .bdf = "0000:05:00.0", .iommu_group = 1, .group = &og };
-	Host oh = { .kernel = { .address_width = 20 }, .devices = &od, .n_devices = 1,
-		    .groups = &og, .n_groups = 1 };
+	Host oh = { .kernel = { .address_width = 20 },
+		    .devices = &od,
+		    .n_devices = 1,
+		    .groups = &og,
+		    .n_groups = 1 };
 	const Device *odv[] = { &od };
 	l.iova_max = UINT64_MAX;
 	ASSERT_OK(policy_layout_windows(&l, &oh, odv, 1, 4096, &w, &n));
@@ -410,7 +416,9 @@ static void test_auto_fixtures(void) {
 	char pattern[PATH_MAX];
 	glob_t gl = {};
 	size_t groups = 0;
-	PolicyLayout l = { .name = (char *)"vm", .iova_auto = true, .iova_max = 0xffffffffffff,
+	PolicyLayout l = { .name = (char *)"vm",
+			   .iova_auto = true,
+			   .iova_max = 0xffffffffffff,
 			   .huge_pages = true };
 
 	snprintf(pattern, sizeof(pattern), "%s/hosts/*.json", test_dir());
@@ -438,6 +446,8 @@ static void test_auto_fixtures(void) {
 	CU_ASSERT_TRUE(groups > 20);
 }
 
+/* One test per line: clang-format 14 would pack this table into columns. */
+/* clang-format off */
 static CU_TestInfo tests[] = {
 	{ "auto-windows", test_auto_windows },
 	{ "auto-fixtures", test_auto_fixtures },
@@ -447,4 +457,5 @@ static CU_TestInfo tests[] = {
 	{ "type-names", test_type_names },
 	CU_TEST_INFO_NULL,
 };
+/* clang-format on */
 TEST_SUITE("layout", tests);

@@ -109,7 +109,7 @@ static int run(char **ret_out, char **ret_err, const char *first, ...) {
 		if (!_s || !strstr(_s, sub))                                                       \
 			fprintf(stderr, "%s:%d: '%s' not in '%s'\n", __FILE__, __LINE__, sub,      \
 				strna(_s));                                                        \
-		CU_ASSERT_TRUE(_s && strstr(_s, sub));                                             \
+		CU_ASSERT_TRUE(_s &&strstr(_s, sub));                                              \
 	} while (0)
 
 static bool have_ctl(void) {
@@ -120,8 +120,8 @@ static bool have_ctl(void) {
 }
 
 static void test_check(void) {
-	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
-			    *e3 = NULL, *o4 = NULL, *e4 = NULL;
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL,
+			    *o4 = NULL, *e4 = NULL;
 	if (!have_ctl())
 		return;
 	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "check", example, NULL), 0);
@@ -199,10 +199,12 @@ static void test_check_path(void) {
 	ASSERT_OK(chmod(gw, 0775));
 	ASSERT_OK(write_file(gwconf, "allow user 0 to any\nallow user 0 to any mode bogus\n"));
 
-	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
-			    *e3 = NULL, *want = NULL;
-	CU_ASSERT_FATAL(asprintf(&want, "%s: Refusing it: '%s' is a directory owned by uid 4242, "
-				 "not root\n", draft, udir) > 0);
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL,
+			    *want = NULL;
+	CU_ASSERT_FATAL(asprintf(&want,
+				 "%s: Refusing it: '%s' is a directory owned by uid 4242, "
+				 "not root\n",
+				 draft, udir) > 0);
 	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "check", draft, NULL), 1);
 	HAS(e1, want);
 	HAS(e1, "the text itself is valid (1 rules, 0 admin rules)");
@@ -248,9 +250,8 @@ static void test_show(void) {
 }
 
 static void test_explain(void) {
-	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
-			    *e3 = NULL, *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL, *o6 = NULL,
-			    *e6 = NULL;
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL,
+			    *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL, *o6 = NULL, *e6 = NULL;
 	if (!have_ctl())
 		return;
 	CU_ASSERT_EQUAL(run(&o1, &e1, "policy", "explain", "--config", conf, "--host", host,
@@ -280,8 +281,8 @@ static void test_explain(void) {
 	HAS(o4, "\"allow\":true");
 	HAS(o4, "\"grant\":{\"modes\":[\"attached\"]");
 
-	CU_ASSERT_EQUAL(run(&o5, &e5, "policy", "explain", "--config", conf, "--device",
-			    "01:00.0", NULL),
+	CU_ASSERT_EQUAL(run(&o5, &e5, "policy", "explain", "--config", conf, "--device", "01:00.0",
+			    NULL),
 			64);
 	HAS(e5, "needs --user");
 
@@ -309,9 +310,8 @@ static void test_explain_cgroup(void) {
 			  "container";
 	const char *spoof =
 		"/user.slice/user-4243.slice/user@4243.service/app.slice/libvirtd.service";
-	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL,
-			    *e3 = NULL, *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL, *o6 = NULL,
-			    *e6 = NULL;
+	_cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL,
+			    *o4 = NULL, *e4 = NULL, *o5 = NULL, *e5 = NULL, *o6 = NULL, *e6 = NULL;
 
 	/* A rootless podman container's root: the user's uid, its libpod scope. */
 	CU_ASSERT_EQUAL(run(&o1, &e1, "--json=short", "policy", "explain", "--config", units,

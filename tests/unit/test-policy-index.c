@@ -13,8 +13,8 @@
 static const char *const users[] = { "u1", "u2", "u3", "alice", "bob" };
 static const char *const groups[] = { "g1", "g2", "kvm", "wheel" };
 /* Long domains too (VMD, "10000:"), next to the ones a 16-bit packing would confuse. */
-static const char *const bdfs[] = { "0000:01:00.0",	"0000:01:00.1",	 "0000:3b:00.0",
-				    "0000:3b:02.0",	"10000:01:00.0", "1000:01:00.0",
+static const char *const bdfs[] = { "0000:01:00.0",     "0000:01:00.1",  "0000:3b:00.0",
+				    "0000:3b:02.0",     "10000:01:00.0", "1000:01:00.0",
 				    "ffffffff:3b:00.0", "0001:01:00.0" };
 static const unsigned vendors[] = { 0x10de, 0x8086, 0x1af4 };
 
@@ -112,7 +112,8 @@ static void test_index_equals_scan(void) {
 			d.vendor = (uint16_t)vendors[rnd(&seed, ELEMENTSOF(vendors))];
 			d.class = rnd(&seed, 2) ? 0x030000 : 0x020000;
 			PolicyRequest req = { .peer = &peer, .device = &d };
-			ssize_t a = policy_first_match(p, &req), b = policy_first_match_scan(p, &req);
+			ssize_t a = policy_first_match(p, &req),
+				b = policy_first_match_scan(p, &req);
 			if (a != b)
 				fprintf(stderr, "\nround %u: index %zd, scan %zd\n%s", round, a, b,
 					text);

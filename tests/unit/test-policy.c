@@ -19,81 +19,132 @@ static char *gpu_props[] = { "ID_MODEL_FROM_DATABASE=GA102 [GeForce RTX 3090]",
 			     "ID_PATH=pci-0000:01:00.0", NULL };
 
 static Device dev_gpu = {
-	.bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x2204, .subsystem_vendor = 0x1458,
-	.subsystem_device = 0x403b, .class = 0x030000, .driver = "vfio-pci", .iommu_group = 17,
-	.numa_node = 0, .properties = gpu_props,
+	.bdf = "0000:01:00.0",
+	.vendor = 0x10de,
+	.device = 0x2204,
+	.subsystem_vendor = 0x1458,
+	.subsystem_device = 0x403b,
+	.class = 0x030000,
+	.driver = "vfio-pci",
+	.iommu_group = 17,
+	.numa_node = 0,
+	.properties = gpu_props,
 };
 static Device dev_gpu_audio = {
-	.bdf = "0000:01:00.1", .vendor = 0x10de, .device = 0x1aef, .subsystem_vendor = 0x1458,
-	.subsystem_device = 0x403b, .class = 0x040300, .driver = "vfio-pci", .iommu_group = 17,
+	.bdf = "0000:01:00.1",
+	.vendor = 0x10de,
+	.device = 0x1aef,
+	.subsystem_vendor = 0x1458,
+	.subsystem_device = 0x403b,
+	.class = 0x040300,
+	.driver = "vfio-pci",
+	.iommu_group = 17,
 	.numa_node = 0,
 };
-static Device dev_vga = { /* 3D controller, class 0302 */
-	.bdf = "0000:02:00.0", .vendor = 0x10de, .device = 0x20b0, .class = 0x030200,
-	.driver = NULL, .iommu_group = 18, .numa_node = 0,
+static Device dev_vga = {
+	/* 3D controller, class 0302 */
+	.bdf = "0000:02:00.0", .vendor = 0x10de,  .device = 0x20b0, .class = 0x030200,
+	.driver = NULL,        .iommu_group = 18, .numa_node = 0,
 };
 static Device dev_nic = {
-	.bdf = "0000:3b:00.0", .vendor = 0x8086, .device = 0x1572, .subsystem_vendor = 0x8086,
-	.subsystem_device = 0x0001, .class = 0x020000, .driver = "i40e", .iommu_group = 30,
+	.bdf = "0000:3b:00.0",
+	.vendor = 0x8086,
+	.device = 0x1572,
+	.subsystem_vendor = 0x8086,
+	.subsystem_device = 0x0001,
+	.class = 0x020000,
+	.driver = "i40e",
+	.iommu_group = 30,
 	.numa_node = 1,
 };
-static Device dev_vmd_nvme = { /* behind an Intel VMD: PCI domain 10000 */
-	.bdf = "10000:e1:00.0", .vendor = 0x144d, .device = 0xa80a, .class = 0x010802,
-	.driver = "nvme", .iommu_group = 41, .numa_node = -1,
+static Device dev_vmd_nvme = {
+	/* behind an Intel VMD: PCI domain 10000 */
+	.bdf = "10000:e1:00.0", .vendor = 0x144d,  .device = 0xa80a, .class = 0x010802,
+	.driver = "nvme",       .iommu_group = 41, .numa_node = -1,
 };
-static Device dev_low_nvme = { /* what a 4-digit reading of the VMD domain would name */
-	.bdf = "1000:e1:00.0", .vendor = 0x144d, .device = 0xa80a, .class = 0x010802,
-	.driver = "nvme", .iommu_group = 42, .numa_node = -1,
+static Device dev_low_nvme = {
+	/* what a 4-digit reading of the VMD domain would name */
+	.bdf = "1000:e1:00.0", .vendor = 0x144d,  .device = 0xa80a, .class = 0x010802,
+	.driver = "nvme",      .iommu_group = 42, .numa_node = -1,
 };
 static Device dev_noiommu = {
-	.bdf = "0000:5e:00.0", .vendor = 0x144d, .device = 0xa808, .class = 0x010802,
-	.driver = "vfio-pci", .iommu_group = 40, .numa_node = -1, .noiommu = true,
+	.bdf = "0000:5e:00.0",
+	.vendor = 0x144d,
+	.device = 0xa808,
+	.class = 0x010802,
+	.driver = "vfio-pci",
+	.iommu_group = 40,
+	.numa_node = -1,
+	.noiommu = true,
 };
 
-static const gid_t alice_groups[] = { 36 };   /* kvm */
+static const gid_t alice_groups[] = { 36 };      /* kvm */
 static const gid_t carol_groups[] = { 10, 100 }; /* wheel, users */
 
-static const PolicyPeer peer_alice = { .uid = 1000, .gid = 1000, .groups = alice_groups,
-				       .n_groups = 1, .pid = 42 };
+static const PolicyPeer peer_alice = {
+	.uid = 1000, .gid = 1000, .groups = alice_groups, .n_groups = 1, .pid = 42
+};
 static const PolicyPeer peer_bob = { .uid = 1001, .gid = 1001, .pid = 43 };
-static const PolicyPeer peer_carol = { .uid = 1002, .gid = 1002, .groups = carol_groups,
-				       .n_groups = 2, .pid = 44 };
+static const PolicyPeer peer_carol = {
+	.uid = 1002, .gid = 1002, .groups = carol_groups, .n_groups = 2, .pid = 44
+};
 static const PolicyPeer peer_root = { .uid = 0, .gid = 0, .pid = 1 };
-static const PolicyPeer peer_libvirtd = { .uid = 0, .gid = 0, .pid = 2, .have_pidfd = true,
+static const PolicyPeer peer_libvirtd = { .uid = 0,
+					  .gid = 0,
+					  .pid = 2,
+					  .have_pidfd = true,
 					  .unit = "libvirtd.service",
 					  .cgroup = "/system.slice/libvirtd.service",
 					  .label = "system_u:system_r:virtd_t:s0" };
 /* A process of a user in bob's rootless container (a subordinate uid), and the container's
  * root (bob's own uid): units as the daemon derives them (cgroup_identity_from_path). */
 static const PolicyPeer peer_podman = {
-	.uid = 101000, .gid = 101000, .pid = 3, .have_pidfd = true,
-	.unit = "user@1001.service", .user_unit = "libpod-abc.scope",
+	.uid = 101000,
+	.gid = 101000,
+	.pid = 3,
+	.have_pidfd = true,
+	.unit = "user@1001.service",
+	.user_unit = "libpod-abc.scope",
 	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope",
 	.label = "system_u:system_r:container_t:s0:c1,c2",
 };
 static const PolicyPeer peer_podman_root = {
-	.uid = 1001, .gid = 1001, .pid = 5, .have_pidfd = true,
-	.unit = "user@1001.service", .user_unit = "libpod-abc.scope",
+	.uid = 1001,
+	.gid = 1001,
+	.pid = 5,
+	.have_pidfd = true,
+	.unit = "user@1001.service",
+	.user_unit = "libpod-abc.scope",
 	.cgroup = "/user.slice/user-1001.slice/user@1001.service/user.slice/libpod-abc.scope/"
 		  "container",
 };
 /* alice runs `systemd-run --user --unit=libvirtd.service ...`: her manager names it. */
 static const PolicyPeer peer_spoof = {
-	.uid = 1000, .gid = 1000, .pid = 6, .have_pidfd = true,
-	.unit = "user@1000.service", .user_unit = "libvirtd.service",
+	.uid = 1000,
+	.gid = 1000,
+	.pid = 6,
+	.have_pidfd = true,
+	.unit = "user@1000.service",
+	.user_unit = "libvirtd.service",
 	.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/libvirtd.service",
 };
 static const PolicyPeer peer_podman_root_nopidfd = {
-	.uid = 1001, .gid = 1001, .pid = 5,
-	.unit = "user@1001.service", .user_unit = "libpod-abc.scope",
+	.uid = 1001,
+	.gid = 1001,
+	.pid = 5,
+	.unit = "user@1001.service",
+	.user_unit = "libpod-abc.scope",
 };
 /* Unmapped: even in kvm, it never matches. */
-static const PolicyPeer peer_nobody = { .uid = 65534, .gid = 65534, .groups = alice_groups,
-					.n_groups = 1 };
+static const PolicyPeer peer_nobody = {
+	.uid = 65534, .gid = 65534, .groups = alice_groups, .n_groups = 1
+};
 static const PolicyPeer peer_unknown = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
 /* libvirtd's attributes, but no pidfd (kernel without SO_PEERPIDFD): unit and cgroup
  * cannot be trusted, the label (SO_PEERSEC) can. */
-static const PolicyPeer peer_libvirtd_nopidfd = { .uid = 0, .gid = 0, .pid = 2,
+static const PolicyPeer peer_libvirtd_nopidfd = { .uid = 0,
+						  .gid = 0,
+						  .pid = 2,
 						  .unit = "libvirtd.service",
 						  .cgroup = "/system.slice/libvirtd.service",
 						  .label = "system_u:system_r:virtd_t:s0" };
@@ -115,7 +166,10 @@ static Policy *load_ok(const char *text) {
 
 static bool eval(const Policy *p, const PolicyPeer *peer, const Device *d, unsigned mode,
 		 const char *layout, PolicyDecision *ret) {
-	PolicyRequest req = { .peer = peer, .device = d, .mode = mode, .layout = layout,
+	PolicyRequest req = { .peer = peer,
+			      .device = d,
+			      .mode = mode,
+			      .layout = layout,
 			      .method = "io.ioasid.Broker.Acquire" };
 	PolicyDecision dec;
 	if (!ret)
@@ -135,20 +189,24 @@ static void test_errors(void) {
 		const char *msg; /* substring */
 	} cases[] = {
 		{ "frobnicate yes\n", 1, 1, "Unknown keyword 'frobnicate'" },
-		{ "\n\n  allow user alice to any mode sideways\n", 3, 32, "Unknown mode 'sideways'" },
+		{ "\n\n  allow user alice to any mode sideways\n", 3, 32,
+		  "Unknown mode 'sideways'" },
 		{ "allow user alice\n", 1, 17, "needs 'to'" },
 		{ "allow to any\n", 1, 7, "identity selector" },
 		{ "allow user alice to\n", 1, 20, "Expected a device selector" },
 		{ "allow user mallory to any\n", 1, 12, "Unknown user 'mallory'" },
 		{ "allow group wizards to any\n", 1, 13, "Unknown group 'wizards'" },
 		{ "allow user alice user bob to any\n", 1, 18, "Duplicate 'user'" },
-		{ "allow user alice to vendor 0x10de vendor 0x8086\n", 1, 35, "Duplicate 'vendor'" },
-		{ "allow user alice to any mode attached mode unbound\n", 1, 39, "Duplicate 'mode'" },
+		{ "allow user alice to vendor 0x10de vendor 0x8086\n", 1, 35,
+		  "Duplicate 'vendor'" },
+		{ "allow user alice to any mode attached mode unbound\n", 1, 39,
+		  "Duplicate 'mode'" },
 		{ "allow user alice to any memlock 1G memlock 2G\n", 1, 36, "Duplicate 'memlock'" },
 		{ "pool a { any }\npool a { vendor 0x10de }\n", 2, 6, "Duplicate pool 'a'" },
 		{ "layout v { }\nlayout v { }\n", 2, 8, "Duplicate layout 'v'" },
 		{ "allow user alice to pool gpus\n", 1, 26, "Unknown pool 'gpus'" },
-		{ "layout a { }\nallow user alice to any layout a,vm\n", 2, 34, "Unknown layout 'vm'" },
+		{ "layout a { }\nallow user alice to any layout a,vm\n", 2, 34,
+		  "Unknown layout 'vm'" },
 		{ "allow user nobody to any\n", 1, 12, "65534" },
 		{ "allow user 65534 to any\n", 1, 12, "65534" },
 		{ "allow group nogroup to any\n", 1, 13, "65534" },
@@ -165,9 +223,12 @@ static void test_errors(void) {
 		{ "allow user alice to any group sometimes\n", 1, 31, "whole or implicit" },
 		{ "allow user alice to any lifetime forever\n", 1, 34, "connection or process" },
 		{ "allow user alice to any on-revoke explode\n", 1, 35, "detach" },
-		{ "allow user alice to any share-reset maybe\n", 1, 37, "Expected yes or no after 'share-reset'" },
-		{ "allow user alice to any split-sriov 1\n", 1, 37, "Expected yes or no after 'split-sriov'" },
-		{ "allow user alice to any split-sriov yes split-sriov no\n", 1, 41, "Duplicate 'split-sriov'" },
+		{ "allow user alice to any share-reset maybe\n", 1, 37,
+		  "Expected yes or no after 'share-reset'" },
+		{ "allow user alice to any split-sriov 1\n", 1, 37,
+		  "Expected yes or no after 'split-sriov'" },
+		{ "allow user alice to any split-sriov yes split-sriov no\n", 1, 41,
+		  "Duplicate 'split-sriov'" },
 		{ "deny user bob to any share-reset yes\n", 1, 22, "only valid on allow" },
 		{ "allow user alice to any max-devices -1\n", 1, 37, "Invalid max-devices" },
 		{ "deny user bob to any mode attached\n", 1, 22, "only valid on allow" },
@@ -177,13 +238,15 @@ static void test_errors(void) {
 		{ "allow user alice to any bogus\n", 1, 25, "Unknown word 'bogus'" },
 		{ "allow user \"alice\n", 1, 12, "Unterminated string" },
 		{ "allow user \"al\\ice\" to any\n", 1, 15, "Unknown escape" },
-		{ "socket-group kvm\nsocket-group wheel\n", 2, 1, "Duplicate setting 'socket-group'" },
+		{ "socket-group kvm\nsocket-group wheel\n", 2, 1,
+		  "Duplicate setting 'socket-group'" },
 		{ "socket-group wizards\n", 1, 14, "Unknown group 'wizards'" },
 		{ "allow-noiommu maybe\n", 1, 15, "yes or no" },
 		{ "idle-timeout 0\n", 1, 14, "Invalid idle-timeout" },
 		{ "stage-timeout 0\n", 1, 15, "Invalid stage-timeout '0' (1..604800 seconds)" },
 		{ "stage-timeout 604801\n", 1, 15, "Invalid stage-timeout" },
-		{ "stage-timeout 60\nstage-timeout 60\n", 2, 1, "Duplicate setting 'stage-timeout'" },
+		{ "stage-timeout 60\nstage-timeout 60\n", 2, 1,
+		  "Duplicate setting 'stage-timeout'" },
 		{ "max-connections-per-uid 3 4\n", 1, 27, "Unexpected '4'" },
 		{ "pool gpus vendor 0x10de\n", 1, 11, "Expected '{'" },
 		{ "pool gpus {\n vendor 0x10de\n", 1, 1, "Unterminated 'pool' block" },
@@ -195,10 +258,13 @@ static void test_errors(void) {
 		{ "layout vm { iova 0x1001-0x1fff }\n", 1, 18, "not 4 KiB aligned" },
 		{ "layout vm { iova 0x0-0x1fff 0x1000-0x2fff }\n", 1, 13, "overlap" },
 		{ "layout vm { iova 0x0-0xfff\n iova 0x1000-0x1fff }\n", 2, 2, "Duplicate 'iova'" },
-		{ "layout vm { iova auto max }\n", 1, 27, "Expected an address after 'iova auto max'" },
-		{ "layout vm { iova auto max 0x1000 }\n", 1, 27, "not the last address of a 4 KiB page" },
+		{ "layout vm { iova auto max }\n", 1, 27,
+		  "Expected an address after 'iova auto max'" },
+		{ "layout vm { iova auto max 0x1000 }\n", 1, 27,
+		  "not the last address of a 4 KiB page" },
 		{ "layout vm { iova auto max zz }\n", 1, 27, "Expected an address" },
-		{ "layout vm { iova auto 0x0-0xfff }\n", 1, 23, "Unexpected '0x0-0xfff' after 'iova'" },
+		{ "layout vm { iova auto 0x0-0xfff }\n", 1, 23,
+		  "Unexpected '0x0-0xfff' after 'iova'" },
 		{ "layout vm { iova auto\n iova auto }\n", 2, 2, "Duplicate 'iova'" },
 		{ "layout vm { accounting everybody }\n", 1, 24, "user or process" },
 		{ "layout vm { hugepages maybe }\n", 1, 23, "on or off" },
@@ -230,8 +296,8 @@ static void test_errors(void) {
 		Policy *p = NULL;
 		int r = policy_load_string(cases[i].text, "t.conf", &o, &p, &e);
 		bool ok = r == -EINVAL && !p && e.message && e.line == cases[i].line &&
-			  e.column == cases[i].col && strstr(e.message, cases[i].msg) &&
-			  e.file && streq(e.file, "t.conf");
+			  e.column == cases[i].col && strstr(e.message, cases[i].msg) && e.file &&
+			  streq(e.file, "t.conf");
 		if (!ok)
 			fprintf(stderr, "\ncase %zu: r=%d got %u:%u '%s', want %u:%u '%s'\n", i, r,
 				e.line, e.column, strna(e.message), cases[i].line, cases[i].col,
@@ -255,8 +321,8 @@ static void test_empty(void) {
 		for (size_t a = 0; a < ELEMENTSOF(peers); a++)
 			for (size_t b = 0; b < ELEMENTSOF(devs); b++) {
 				PolicyDecision d;
-				CU_ASSERT_FALSE(eval(p, peers[a], devs[b], POLICY_MODE_ATTACHED,
-						     NULL, &d));
+				CU_ASSERT_FALSE(
+					eval(p, peers[a], devs[b], POLICY_MODE_ATTACHED, NULL, &d));
 				CU_ASSERT_PTR_NULL(d.file);
 				CU_ASSERT_EQUAL(d.line, 0);
 				CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "no rule matched"));
@@ -277,7 +343,7 @@ static void test_selectors(void) {
 		{ "allow user alice to any", &peer_alice, &dev_gpu, true },
 		{ "allow user alice to any", &peer_bob, &dev_gpu, false },
 		{ "allow user 1001 to any", &peer_bob, &dev_gpu, true },
-		{ "allow group kvm to any", &peer_alice, &dev_gpu, true },   /* supplementary */
+		{ "allow group kvm to any", &peer_alice, &dev_gpu, true }, /* supplementary */
 		{ "allow group kvm to any", &peer_bob, &dev_gpu, false },
 		{ "allow group 1001 to any", &peer_bob, &dev_gpu, true },    /* primary */
 		{ "allow group users to any", &peer_carol, &dev_nic, true }, /* second suppl. */
@@ -313,7 +379,8 @@ static void test_selectors(void) {
 		  false }, /* no user unit */
 		{ "allow user alice user-unit \"libpod-*.scope\" to any", &peer_spoof, &dev_gpu,
 		  false },
-		{ "allow user alice user-unit libvirtd.service to any", &peer_spoof, &dev_gpu, true },
+		{ "allow user alice user-unit libvirtd.service to any", &peer_spoof, &dev_gpu,
+		  true },
 		{ "allow user alice user-unit libvirtd.service to any", &peer_libvirtd, &dev_gpu,
 		  false },
 		{ "allow user bob unit user@1001.service user-unit \"libpod-*.scope\" to any",
@@ -362,11 +429,12 @@ static void test_selectors(void) {
 		{ "allow * to iommu-group 17", &peer_bob, &dev_nic, false },
 		{ "allow * to numa 1", &peer_bob, &dev_nic, true },
 		{ "allow * to numa 1", &peer_bob, &dev_gpu, false },
-		{ "allow * to property \"ID_MODEL_FROM_DATABASE=GA102*\"", &peer_bob, &dev_gpu, true },
+		{ "allow * to property \"ID_MODEL_FROM_DATABASE=GA102*\"", &peer_bob, &dev_gpu,
+		  true },
 		{ "allow * to property ID_PATH=pci-0000:3b:*", &peer_bob, &dev_gpu, false },
 		{ "allow * to property ID_PATH=*", &peer_bob, &dev_nic, false }, /* absent */
-		{ "pool gpus { vendor 0x10de class 0x03 }\nallow * to pool gpus", &peer_bob, &dev_vga,
-		  true },
+		{ "pool gpus { vendor 0x10de class 0x03 }\nallow * to pool gpus", &peer_bob,
+		  &dev_vga, true },
 		{ "pool gpus { vendor 0x10de class 0x03 }\nallow * to pool gpus", &peer_bob,
 		  &dev_gpu_audio, false },
 		{ "allow * to pool gpus\npool gpus {\n vendor 0x10de\n class 0x03\n}", &peer_bob,
@@ -495,19 +563,19 @@ static void test_settings(void) {
 
 static void test_golden(void) {
 	_cleanup_policy_free_ Policy *p = load_ok(
-		"pool gpus { vendor 0x10de class 0x03 }\n"                            /* 1 */
-		"deny user alice to bdf 0000:02:00.0\n"                               /* 2 */
-		"allow user alice to pool gpus mode attached,unbound\n"               /* 3 */
-		"allow group kvm to any\n"                                            /* 4 */
-		"deny group kvm to vendor 0x8086\n"                                   /* 5: shadowed */
-		"allow user bob to vendor 0x8086 mode unbound\n"                      /* 6 */
-		"deny user bob\n"                                                     /* 7 */
-		"allow user bob to any\n"                                             /* 8: dead */
-		"allow unit libvirtd.service to any mode attached,unbound\n"          /* 9 */
+		"pool gpus { vendor 0x10de class 0x03 }\n"                   /* 1 */
+		"deny user alice to bdf 0000:02:00.0\n"                      /* 2 */
+		"allow user alice to pool gpus mode attached,unbound\n"      /* 3 */
+		"allow group kvm to any\n"                                   /* 4 */
+		"deny group kvm to vendor 0x8086\n"                          /* 5: shadowed */
+		"allow user bob to vendor 0x8086 mode unbound\n"             /* 6 */
+		"deny user bob\n"                                            /* 7 */
+		"allow user bob to any\n"                                    /* 8: dead */
+		"allow unit libvirtd.service to any mode attached,unbound\n" /* 9 */
 		"allow cgroup \"*/libpod-*.scope\" uid 100000-165535 to vendor 0x10de "
-		"group implicit\n"                                                    /* 10 */
-		"deny *\n"                                                            /* 11 */
-		"allow * to any\n");                                                  /* 12: dead */
+		"group implicit\n"   /* 10 */
+		"deny *\n"           /* 11 */
+		"allow * to any\n"); /* 12: dead */
 	static const struct {
 		const PolicyPeer *peer;
 		const Device *dev;
@@ -552,8 +620,8 @@ static void test_golden(void) {
 /* ---- admin ----------------------------------------------------------------------------- */
 
 static void test_admin(void) {
-	_cleanup_policy_free_ Policy *p =
-		load_ok("allow group wheel to any\nadmin group wheel\nadmin user root\n");
+	_cleanup_policy_free_ Policy *p = load_ok(
+		"allow group wheel to any\nadmin group wheel\nadmin user root\n");
 	PolicyDecision d;
 	CU_ASSERT_TRUE(policy_is_admin(p, &peer_carol, &d));
 	CU_ASSERT_EQUAL(d.line, 2);
@@ -584,8 +652,9 @@ static void test_admin(void) {
 /* /proc hid the peer's cgroup from the daemon (hidepid): unit, user-unit and cgroup rules
  * cannot match, and the refusal says why. */
 static void test_cgroup_hidden(void) {
-	static const PolicyPeer hidden = { .uid = 1000, .gid = 1000, .pid = 9, .have_pidfd = true,
-					   .cgroup_hidden = true };
+	static const PolicyPeer hidden = {
+		.uid = 1000, .gid = 1000, .pid = 9, .have_pidfd = true, .cgroup_hidden = true
+	};
 	_cleanup_policy_free_ Policy *p = load_ok("allow unit libvirtd.service to any\n"
 						  "admin unit libvirtd.service\n");
 	PolicyDecision d;
@@ -616,9 +685,9 @@ static void test_uid_range_edges(void) {
 		uid_t first, last;
 	} ranges[] = {
 		{ "1000-2000", 1000, 2000 },
-		{ "5-5", 5, 5 },                 /* a single uid, written as a range */
-		{ "1-65533", 1, 65533 },         /* up to nobody's neighbour */
-		{ "65535-70000", 65535, 70000 }, /* from nobody's other neighbour */
+		{ "5-5", 5, 5 },                              /* a single uid, written as a range */
+		{ "1-65533", 1, 65533 },                      /* up to nobody's neighbour */
+		{ "65535-70000", 65535, 70000 },              /* from nobody's other neighbour */
 		{ "100000-4294967294", 100000, 4294967294u }, /* the largest uid a range takes */
 	};
 	for (size_t i = 0; i < ELEMENTSOF(ranges); i++) {
@@ -627,8 +696,8 @@ static void test_uid_range_edges(void) {
 			uid_t uid;
 			bool in;
 		} probes[] = {
-			{ first - 1, false }, { first, true }, { first + 1, first < last },
-			{ last - 1, last > first }, { last, true }, { last + 1, false },
+			{ first - 1, false },       { first, true }, { first + 1, first < last },
+			{ last - 1, last > first }, { last, true },  { last + 1, false },
 		};
 		_cleanup_free_ char *allow = NULL, *deny = NULL, *admin = NULL;
 		CU_ASSERT_FATAL(asprintf(&allow, "allow uid %s to any\n", ranges[i].range) > 0);
@@ -648,12 +717,14 @@ static void test_uid_range_edges(void) {
 			bool a = eval(pa, &peer, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL);
 			bool dn = eval(pd, &peer, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL);
 			bool m = policy_is_admin(pm, &peer, &d);
-			PolicyRequest req = { .peer = &peer, .device = &dev_gpu,
+			PolicyRequest req = { .peer = &peer,
+					      .device = &dev_gpu,
 					      .mode = POLICY_MODE_ATTACHED };
 			CU_ASSERT(policy_explain(pa, &req, &d, &x) >= 0);
 			if (a != in || dn != (uid == POLICY_TEST_NOBODY ? false : !in) || m != in ||
 			    d.allow != in)
-				fprintf(stderr, "\nuid %s, uid %u: allow %d deny-rule %d admin %d "
+				fprintf(stderr,
+					"\nuid %s, uid %u: allow %d deny-rule %d admin %d "
 					"explain %d, expected %d\n",
 					ranges[i].range, (unsigned)uid, a, !dn, m, d.allow, in);
 			CU_ASSERT_EQUAL(a, in);
@@ -706,23 +777,29 @@ static void test_uid_range_edges(void) {
  * mutation run, tests/mutation). */
 static void test_zero_valued_selectors(void) {
 	static const char *const rules[] = {
-		"allow * to vendor 0x0000\n",		 "allow * to device 0x0000\n",
+		"allow * to vendor 0x0000\n",           "allow * to device 0x0000\n",
 		"allow * to subsystem-vendor 0x0000\n", "allow * to subsystem-device 0x0000\n",
 		"allow * to iommu-group 0\n",
 	};
-	Device zero = { .bdf = "0000:00:1f.0", .vendor = 0, .device = 0, .subsystem_vendor = 0,
-			.subsystem_device = 0, .class = 0x060100, .driver = "vfio-pci",
+	Device zero = { .bdf = "0000:00:1f.0",
+			.vendor = 0,
+			.device = 0,
+			.subsystem_vendor = 0,
+			.subsystem_device = 0,
+			.class = 0x060100,
+			.driver = "vfio-pci",
 			.iommu_group = 0 };
 	for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
 		_cleanup_policy_free_ Policy *p = load_ok(rules[i]);
 		if (eval(p, &peer_alice, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL))
-			fprintf(stderr, "\n'%.*s' matches %s\n", (int)strcspn(rules[i], "\n"), rules[i],
-				dev_gpu.bdf);
+			fprintf(stderr, "\n'%.*s' matches %s\n", (int)strcspn(rules[i], "\n"),
+				rules[i], dev_gpu.bdf);
 		CU_ASSERT_FALSE(eval(p, &peer_alice, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 		CU_ASSERT_TRUE(eval(p, &peer_alice, &zero, POLICY_MODE_ATTACHED, NULL, NULL));
 		const Device *devs[] = { &dev_gpu, &zero };
 		for (size_t j = 0; j < ELEMENTSOF(devs); j++) {
-			PolicyRequest req = { .peer = &peer_alice, .device = devs[j],
+			PolicyRequest req = { .peer = &peer_alice,
+					      .device = devs[j],
 					      .mode = POLICY_MODE_ATTACHED };
 			PolicyDecision d = {};
 			PolicyExplanation x;
@@ -747,8 +824,12 @@ static void test_admin_nobody(void) {
 		"admin group kvm unit libvirtd.service cgroup /system.slice/* label *:virtd_t:*\n",
 	};
 	static const gid_t kvm[] = { 36 };
-	PolicyPeer peer = { .gid = 65534, .groups = kvm, .n_groups = 1, .pid = 5,
-			    .have_pidfd = true, .unit = "libvirtd.service",
+	PolicyPeer peer = { .gid = 65534,
+			    .groups = kvm,
+			    .n_groups = 1,
+			    .pid = 5,
+			    .have_pidfd = true,
+			    .unit = "libvirtd.service",
 			    .cgroup = "/system.slice/libvirtd.service",
 			    .label = "system_u:system_r:virtd_t:s0" };
 	for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
@@ -771,11 +852,11 @@ static void test_admin_nobody(void) {
 /* ---- explain ---------------------------------------------------------------------------- */
 
 static void test_explain(void) {
-	_cleanup_policy_free_ Policy *p =
-		load_ok("allow user alice group kvm to vendor 0x10de mode unbound\n"
-			"allow user bob to bdf 0000:3b:00.0\n"
-			"deny user carol\n"
-			"allow group wheel to any\n");
+	_cleanup_policy_free_ Policy *p = load_ok(
+		"allow user alice group kvm to vendor 0x10de mode unbound\n"
+		"allow user bob to bdf 0000:3b:00.0\n"
+		"deny user carol\n"
+		"allow group wheel to any\n");
 	PolicyRequest req = { .peer = &peer_bob, .device = &dev_gpu, .mode = POLICY_MODE_UNBOUND };
 	PolicyDecision d;
 	PolicyExplanation e;
@@ -849,7 +930,6 @@ static void test_explain(void) {
 	ASSERT_STREQ(e.why, "iommu-group: device has no IOMMU group");
 }
 
-
 /* policy check warns on a rule granting unbound with a layout that needs an IOAS the daemon
  * allocates; accounting-only and plain iova auto layouts are fine there. */
 static void test_lint_layouts(void) {
@@ -881,15 +961,14 @@ static void test_lint_layouts(void) {
 /* memlock sizes: IEC and bare letters are powers of 1024, SI (with B) of 1000; a bare number
  * is bytes and, below a page, warned about. */
 static void test_memlock_sizes(void) {
-	_cleanup_policy_free_ Policy *p = load_ok(
-		"allow user alice to any memlock 64GiB\n"
-		"allow user bob to any memlock 64GB\n"
-		"allow user carol to any memlock 64G\n"
-		"allow uid 2001 to any memlock 64\n"
-		"allow uid 2002 to any memlock 4096\n"
-		"allow uid 2003 to any memlock 1kB\n"
-		"allow uid 2004 to any memlock 0\n"
-		"allow uid 2005 to any memlock infinity\n");
+	_cleanup_policy_free_ Policy *p = load_ok("allow user alice to any memlock 64GiB\n"
+						  "allow user bob to any memlock 64GB\n"
+						  "allow user carol to any memlock 64G\n"
+						  "allow uid 2001 to any memlock 64\n"
+						  "allow uid 2002 to any memlock 4096\n"
+						  "allow uid 2003 to any memlock 1kB\n"
+						  "allow uid 2004 to any memlock 0\n"
+						  "allow uid 2005 to any memlock infinity\n");
 	CU_ASSERT_EQUAL_FATAL(p->n_rules, 8);
 	CU_ASSERT_EQUAL(p->rules[0].grant.memlock, 64ULL << 30);
 	CU_ASSERT_EQUAL(p->rules[1].grant.memlock, 64000000000ULL);
@@ -960,7 +1039,7 @@ static void test_to_string(void) {
 	CU_ASSERT_PTR_NULL(strstr(s1, "share-reset no"));
 	CU_ASSERT_EQUAL(policy_n_rules(q), policy_n_rules(p));
 	/* Same decisions on both. */
-	const PolicyPeer *peers[] = { &peer_alice, &peer_bob, &peer_carol, &peer_libvirtd,
+	const PolicyPeer *peers[] = { &peer_alice,  &peer_bob,         &peer_carol, &peer_libvirtd,
 				      &peer_podman, &peer_podman_root, &peer_spoof };
 	const Device *devs[] = { &dev_gpu, &dev_vga, &dev_nic, &dev_gpu_audio };
 	for (size_t a = 0; a < ELEMENTSOF(peers); a++)
@@ -994,9 +1073,7 @@ static int load_in_child(const char *path, bool check_owner) {
 		Policy *p = NULL;
 		alarm(3);
 		int r = policy_load(path, &o, &p, &e);
-		_exit(r == -EINVAL && e.message && strstr(e.message, "FIFO") ? 0 :
-		      r >= 0				  ? 2 :
-							    3);
+		_exit(r == -EINVAL && e.message && strstr(e.message, "FIFO") ? 0 : r >= 0 ? 2 : 3);
 	}
 	int status = 0;
 	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
@@ -1021,7 +1098,7 @@ static void test_owner(void) {
 	Policy *p = NULL;
 	bool root = geteuid() == 0;
 
-#define HAS_MSG(sub) CU_ASSERT_PTR_NOT_NULL(e.message && strstr(e.message, sub) ? e.message : NULL)
+#define HAS_MSG(sub) CU_ASSERT_PTR_NOT_NULL(e.message &&strstr(e.message, sub) ? e.message : NULL)
 	if (root) {
 		ASSERT_OK(chown(path, 0, 0));
 		ASSERT_OK(policy_load(path, &o, &p, &e));
@@ -1203,14 +1280,21 @@ static CU_TestInfo tests[] = {
 	{ "describe_process_accounting", test_describe_process_accounting },
 	{ "uid_range_edges", test_uid_range_edges },
 	{ "invalid_request", test_invalid_request },
-	{ "errors", test_errors },	   { "empty", test_empty },
-	{ "selectors", test_selectors }, { "grants", test_grants },
-	{ "settings", test_settings },   { "golden", test_golden },
+	{ "errors", test_errors },
+	{ "empty", test_empty },
+	{ "selectors", test_selectors },
+	{ "grants", test_grants },
+	{ "settings", test_settings },
+	{ "golden", test_golden },
 	{ "admin", test_admin },
-	{ "admin_nobody", test_admin_nobody },	   { "zero_valued_selectors", test_zero_valued_selectors },	   { "cgroup_hidden", test_cgroup_hidden },
+	{ "admin_nobody", test_admin_nobody },
+	{ "zero_valued_selectors", test_zero_valued_selectors },
+	{ "cgroup_hidden", test_cgroup_hidden },
 	{ "explain", test_explain },
-	{ "to_string", test_to_string }, { "lint_layouts", test_lint_layouts },
-	{ "memlock_sizes", test_memlock_sizes }, { "owner", test_owner },
+	{ "to_string", test_to_string },
+	{ "lint_layouts", test_lint_layouts },
+	{ "memlock_sizes", test_memlock_sizes },
+	{ "owner", test_owner },
 	CU_TEST_INFO_NULL,
 };
 TEST_SUITE("policy", tests);
@@ -1282,8 +1366,8 @@ static void test_example(void) {
 	 * libpod scope of its manager), not a subordinate uid or a spoofed unit. */
 	CU_ASSERT_TRUE(eval(q, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
-	CU_ASSERT_FALSE(eval(q, &peer_podman_root_nopidfd, &dev_nic, POLICY_MODE_ATTACHED, NULL,
-			     NULL));
+	CU_ASSERT_FALSE(
+		eval(q, &peer_podman_root_nopidfd, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_spoof, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
@@ -1359,20 +1443,25 @@ static void test_lint(void) {
 		{ "allow uid 1000-2000 to any\nallow uid 1500-2500 to any\n", 0, 0 },
 		{ "allow * to class 0x03\ndeny user bob to class 0x0302\n", 2, 1 },
 		{ "allow * to class 0x0302\ndeny user bob to class 0x03\n", 0, 0 },
-		{ "allow * to vendor 0x10de\ndeny user bob to vendor 0x10de device 0x2204\n", 2, 1 },
-		{ "allow * to vendor 0x10de device 0x2204\ndeny user bob to vendor 0x10de\n", 0, 0 },
+		{ "allow * to vendor 0x10de\ndeny user bob to vendor 0x10de device 0x2204\n", 2,
+		  1 },
+		{ "allow * to vendor 0x10de device 0x2204\ndeny user bob to vendor 0x10de\n", 0,
+		  0 },
 		{ "allow cgroup \"*\" to any\ndeny cgroup \"/a/*\" to any\n", 2, 1 },
 		{ "allow cgroup \"/a/*\" to any\ndeny cgroup \"/b/*\" to any\n", 0, 0 },
-		{ "allow unit \"*\" to any\ndeny user bob to any\n", 0, 0 }, /* bob may have no unit */
+		/* bob may have no unit */
+		{ "allow unit \"*\" to any\ndeny user bob to any\n", 0, 0 },
 		{ "allow * to driver \"*\"\ndeny user bob to vendor 0x10de\n", 0, 0 },
 		{ "allow * to driver \"*\"\ndeny user bob to driver vfio-pci\n", 2, 1 },
 		{ "deny *\nadmin user root\n", 0, 0 }, /* admin rules are their own list */
 		{ "admin *\nadmin user root\n", 2, 1 },
 		{ "allow * to pool p\ndeny user bob to pool p\npool p { any }\n", 2, 1 },
 		{ "allow user bob user-unit \"*\" to any\n"
-		  "allow user bob user-unit \"libpod-*.scope\" to any\n", 2, 1 },
+		  "allow user bob user-unit \"libpod-*.scope\" to any\n",
+		  2, 1 },
 		{ "allow user bob user-unit \"libpod-*.scope\" to any\n"
-		  "allow user bob user-unit \"*\" to any\n", 0, 0 },
+		  "allow user bob user-unit \"*\" to any\n",
+		  0, 0 },
 		{ "allow user bob to any\nallow user bob user-unit x.service to any\n", 2, 1 },
 		{ "allow user bob user-unit x.service to any\nallow user bob to any\n", 0, 0 },
 	};
@@ -1383,17 +1472,17 @@ static void test_lint(void) {
 		ASSERT_OK(policy_lint(p, &w, &n));
 		bool ok = cases[i].dead_line ? (n == 1 && w[0].line == cases[i].dead_line &&
 						w[0].by_line == cases[i].by_line &&
-						strstr(w[0].message, "can never match")) :
-					       n == 0;
+						strstr(w[0].message, "can never match"))
+					     : n == 0;
 		if (!ok)
 			fprintf(stderr, "\nlint case %zu: %zu warnings, first line %u\n", i, n,
 				n ? w[0].line : 0);
 		CU_ASSERT_TRUE(ok);
 	}
 	/* Each dead rule is reported once, against the first rule covering it. */
-	_cleanup_policy_free_ Policy *g =
-		load_ok("allow group kvm to any\ndeny group kvm to vendor 0x8086\n"
-			"deny user bob\nallow user bob to any\n");
+	_cleanup_policy_free_ Policy *g = load_ok(
+		"allow group kvm to any\ndeny group kvm to vendor 0x8086\n"
+		"deny user bob\nallow user bob to any\n");
 	_cleanup_free_ PolicyWarning *w = NULL;
 	size_t n = 0;
 	ASSERT_OK(policy_lint(g, &w, &n));
@@ -1423,11 +1512,11 @@ static void test_lint_identity(void) {
 		size_t n = 0;
 		ASSERT_OK(policy_lint_identity(p, &w, &n));
 		bool ok = cases[i].line ? (n == 1 && w[0].line == cases[i].line &&
-					   w[0].by_line == 0 && strstr(w[0].message, "spoofable")) :
-					  n == 0;
+					   w[0].by_line == 0 && strstr(w[0].message, "spoofable"))
+					: n == 0;
 		if (!ok)
-			fprintf(stderr, "\nlint-identity case %zu: %zu warnings, first line %u\n", i,
-				n, n ? w[0].line : 0);
+			fprintf(stderr, "\nlint-identity case %zu: %zu warnings, first line %u\n",
+				i, n, n ? w[0].line : 0);
 		CU_ASSERT_TRUE(ok);
 	}
 }

@@ -22,16 +22,17 @@ static void test_bdf_parse(void) {
 		{ "3b:00.0", "0000:3b:00.0" },
 		{ "ffff:ff:1f.7", "ffff:ff:1f.7" },
 		{ "1a2B:c4:0d.6", "1a2b:c4:0d.6" }, /* every digit in its place */
-		{ "0000:3b:20.0", NULL }, /* device > 0x1f */
-		{ "0000:3b:00.8", NULL }, /* function > 7 */
+		{ "0000:3b:20.0", NULL },           /* device > 0x1f */
+		{ "0000:3b:00.8", NULL },           /* function > 7 */
 		{ "0000:3b:00", NULL },
 		{ "0000-3b:00.0", NULL },
-		/* Domains above ffff (Intel VMD: 10000 and up) as the kernel prints them, "%04x". */
+		/* Domains above ffff (Intel VMD: 10000 and up) as the kernel prints them,
+		 * "%04x". */
 		{ "10000:e1:00.0", "10000:e1:00.0" },
 		{ "1D0000:E1:1f.7", "1d0000:e1:1f.7" },
 		{ "ffffffff:ff:1f.7", "ffffffff:ff:1f.7" }, /* the largest: 8 digits */
 		{ "FFFFFFFF:00:00.0", "ffffffff:00:00.0" },
-		{ "8000000:01:02.3", "8000000:01:02.3" },   /* 7 digits */
+		{ "8000000:01:02.3", "8000000:01:02.3" }, /* 7 digits */
 		/* Leading zeros beyond 4 digits name the same domain: dropped down to 4. */
 		{ "00000:3b:00.0", "0000:3b:00.0" },
 		{ "00010000:e1:00.0", "10000:e1:00.0" },
@@ -40,9 +41,9 @@ static void test_bdf_parse(void) {
 		{ "100000000:00:00.0", NULL }, /* 9 digits: above 0xffffffff */
 		{ "000000000:00:00.0", NULL }, /* 9 digits, even if the value fits */
 		{ "fffffffff:ff:1f.7", NULL },
-		{ "000:00:00.0", NULL },       /* 3 digits */
+		{ "000:00:00.0", NULL }, /* 3 digits */
 		{ "0:00:00.0", NULL },
-		{ "10000:e1:20.0", NULL },     /* device > 0x1f behind a long domain too */
+		{ "10000:e1:20.0", NULL }, /* device > 0x1f behind a long domain too */
 		{ "10000:e1:00.8", NULL },
 		{ "1000g:e1:00.0", NULL },
 		{ "10000-e1:00.0", NULL },
@@ -66,9 +67,19 @@ static void test_bdf_parse(void) {
 	CU_ASSERT_FALSE(bdf_is_canonical("0000:00:1F.3"));
 	/* Every case bdf_parse() rejects or rewrites is not canonical. */
 	static const char *const not_canonical[] = {
-		"0000:00:20.0", "0000:00:1f.8", "0000:00:1f",   "0000:00:1f.30", "0000:0g:00.0",
-		"0000-00:00.0", "0000:00-00.0", "0000:00:00-0", "000A:00:00.0",  NULL,
-		"",             "0000:00:00.",  "0000:00:00.0 ",
+		"0000:00:20.0",
+		"0000:00:1f.8",
+		"0000:00:1f",
+		"0000:00:1f.30",
+		"0000:0g:00.0",
+		"0000-00:00.0",
+		"0000:00-00.0",
+		"0000:00:00-0",
+		"000A:00:00.0",
+		NULL,
+		"",
+		"0000:00:00.",
+		"0000:00:00.0 ",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(not_canonical); i++)
 		CU_ASSERT_FALSE(bdf_is_canonical(not_canonical[i]));
@@ -81,10 +92,22 @@ static void test_bdf_parse(void) {
 	CU_ASSERT_TRUE(bdf_is_canonical("ffffffff:ff:1f.7"));
 	static const char *const not_canonical_long[] = {
 		"00010000:e1:00.0", /* leading zeros beyond 4 digits */
-		"00000:00:00.0",    "0ffff:00:00.0",     "10000:E1:00.0", "1D000:e1:00.0",
-		"100000000:00:00.0", "ffffffff0:00:00.0", "000:00:00.0",   "10000:e1:20.0",
-		"10000:e1:00.8",    "10000:e1:00.0 ",    "10000:e1:00.",   "10000:e1:00",
-		"10000",            "10000:",            "ffffffff",       "ffffffffffff:00:00.0",
+		"00000:00:00.0",
+		"0ffff:00:00.0",
+		"10000:E1:00.0",
+		"1D000:e1:00.0",
+		"100000000:00:00.0",
+		"ffffffff0:00:00.0",
+		"000:00:00.0",
+		"10000:e1:20.0",
+		"10000:e1:00.8",
+		"10000:e1:00.0 ",
+		"10000:e1:00.",
+		"10000:e1:00",
+		"10000",
+		"10000:",
+		"ffffffff",
+		"ffffffffffff:00:00.0",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(not_canonical_long); i++) {
 		if (bdf_is_canonical(not_canonical_long[i]))
@@ -96,10 +119,10 @@ static void test_bdf_parse(void) {
 /* bdf_is_canonical() accepts exactly what bdf_parse() prints: every domain length, the edges
  * of each field, and every input form (upper case, leading zeros, short) round-trip. */
 static void test_bdf_canonical_roundtrip(void) {
-	static const uint32_t domains[] = { 0,	     1,		0xfff,	    0x1000,	0xffff,
-					    0x10000, 0x1ffff,	0xfffff,    0x100000,	0xffffff,
-					    0x1000000, 0xfffffff, 0x10000000, 0x7fffffff, 0x80000000,
-					    0xffffffff };
+	static const uint32_t domains[] = { 0,          1,          0xfff,      0x1000,
+					    0xffff,     0x10000,    0x1ffff,    0xfffff,
+					    0x100000,   0xffffff,   0x1000000,  0xfffffff,
+					    0x10000000, 0x7fffffff, 0x80000000, 0xffffffff };
 	static const unsigned buses[] = { 0, 0x0a, 0xe1, 0xff };
 	static const unsigned devs[] = { 0, 0x0f, 0x10, 0x1f };
 	for (size_t a = 0; a < ELEMENTSOF(domains); a++)
@@ -107,8 +130,8 @@ static void test_bdf_canonical_roundtrip(void) {
 			for (size_t c = 0; c < ELEMENTSOF(devs); c++)
 				for (unsigned fn = 0; fn < 8; fn += 7) {
 					char want[32], in[32], out[BDF_MAX], out2[BDF_MAX];
-					snprintf(want, sizeof(want), "%04x:%02x:%02x.%x", domains[a],
-						 buses[b], devs[c], fn);
+					snprintf(want, sizeof(want), "%04x:%02x:%02x.%x",
+						 domains[a], buses[b], devs[c], fn);
 					CU_ASSERT_TRUE(bdf_is_canonical(want));
 					ASSERT_OK(bdf_parse(want, out));
 					ASSERT_STREQ(out, want);
@@ -128,9 +151,10 @@ static void test_bdf_cmp(void) {
 	/* Numeric (domain, bus, device, function) order: 10000 after ffff, where strcmp() would
 	 * put "10000:..." between "0000:..." and "ffff:...". */
 	static const char *const sorted[] = {
-		"0000:00:00.0", "0000:00:1f.3", "0000:01:00.0", "0001:00:00.0",  "ffff:ff:1f.7",
-		"10000:00:00.0", "10000:e1:00.0", "10001:00:00.0", "1d000:00:00.0", "fffff:ff:1f.7",
-		"100000:00:00.0", "ffffffff:00:00.0", "ffffffff:ff:1f.7",
+		"0000:00:00.0",     "0000:00:1f.3",  "0000:01:00.0",   "0001:00:00.0",
+		"ffff:ff:1f.7",     "10000:00:00.0", "10000:e1:00.0",  "10001:00:00.0",
+		"1d000:00:00.0",    "fffff:ff:1f.7", "100000:00:00.0", "ffffffff:00:00.0",
+		"ffffffff:ff:1f.7",
 	};
 	size_t n = ELEMENTSOF(sorted);
 	for (size_t i = 0; i < n; i++)
@@ -138,7 +162,8 @@ static void test_bdf_cmp(void) {
 			int c = bdf_cmp(sorted[i], sorted[j]);
 			int want = i < j ? -1 : i > j;
 			if ((c > 0) - (c < 0) != want)
-				fprintf(stderr, "bdf_cmp('%s', '%s') = %d\n", sorted[i], sorted[j], c);
+				fprintf(stderr, "bdf_cmp('%s', '%s') = %d\n", sorted[i], sorted[j],
+					c);
 			CU_ASSERT_EQUAL((c > 0) - (c < 0), want);
 		}
 	/* qsort() with it puts a shuffled copy back in that order. */
@@ -230,12 +255,23 @@ static void test_bytes(void) {
 		const char *s;
 		int err;
 	} bad[] = {
-		{ "", EINVAL },	       { "GiB", EINVAL },      { "64 G", EINVAL },
-		{ "64Gi", EINVAL },    { "64iB", EINVAL },     { "64GiBs", EINVAL },
-		{ "64X", EINVAL },     { "64XB", EINVAL },     { "-1", EINVAL },
-		{ "+1", EINVAL },      { "1.5G", EINVAL },     { "64BB", EINVAL },
-		{ "64GBi", EINVAL },   { "0x10", EINVAL },     { "16EiB", ERANGE },
-		{ "19EB", ERANGE },    { "18446744073709551616", ERANGE },
+		{ "", EINVAL },
+		{ "GiB", EINVAL },
+		{ "64 G", EINVAL },
+		{ "64Gi", EINVAL },
+		{ "64iB", EINVAL },
+		{ "64GiBs", EINVAL },
+		{ "64X", EINVAL },
+		{ "64XB", EINVAL },
+		{ "-1", EINVAL },
+		{ "+1", EINVAL },
+		{ "1.5G", EINVAL },
+		{ "64BB", EINVAL },
+		{ "64GBi", EINVAL },
+		{ "0x10", EINVAL },
+		{ "16EiB", ERANGE },
+		{ "19EB", ERANGE },
+		{ "18446744073709551616", ERANGE },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		x = 7;

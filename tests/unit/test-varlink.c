@@ -317,7 +317,7 @@ static void test_bad_json(void) {
 		{ "{} {}", EBADMSG },
 		{ "{}  ", 0 },
 		{ "nul", EBADMSG },
-		{ "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", ELOOP },   /* 11 levels */
+		{ "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", ELOOP },       /* 11 levels */
 		{ "{\"a\":{\"b\":{\"c\":{\"d\":[[[1]]]}}}}", 0 }, /* 7 levels */
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -325,7 +325,7 @@ static void test_bad_json(void) {
 		pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
 		size_t len = strlen(cases[i].text) + 1;
 		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len),
-		                      (ssize_t)len);
+				      (ssize_t)len);
 		Doc *m = NULL;
 		int r = read_one(b, &m, NULL, NULL);
 		if (cases[i].err) {
@@ -827,7 +827,8 @@ static void test_blocking_call(void) {
 	int mf = memfd("reply");
 	const char reply[] = "{\"parameters\":{\"iommuFd\":0}}";
 	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
-	const char err[] = "{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	const char err[] =
+		"{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
 
 	char *ename = NULL;
@@ -875,34 +876,35 @@ static void test_strict_json(void) {
 		int err;
 		const char *str; /* for valid cases: the string value of "a", when set */
 	} cases[] = {
-		{ "{\"a\":1,\"a\":2}", EBADMSG, NULL },             /* duplicate key */
+		{ "{\"a\":1,\"a\":2}", EBADMSG, NULL },                 /* duplicate key */
 		{ "{\"a\":{\"b\":1,\"c\":2,\"b\":1}}", EBADMSG, NULL }, /* ... nested */
-		{ "{\"a\":1,\"A\":2}", 0, NULL },                    /* distinct keys */
-		{ "{\"a\":1,}", EBADMSG, NULL },                     /* trailing comma */
+		{ "{\"a\":1,\"A\":2}", 0, NULL },                       /* distinct keys */
+		{ "{\"a\":1,}", EBADMSG, NULL },                        /* trailing comma */
 		{ "{\"a\":[1,2,]}", EBADMSG, NULL },
 		{ "{\"a\":[1,2]}", 0, NULL },
-		{ "{\"a\":\"\xff\"}", EBADMSG, NULL },               /* invalid UTF-8 */
-		{ "{\"a\":\"\xc3\"}", EBADMSG, NULL },               /* truncated sequence */
-		{ "{\"a\":\"\xc0\xaf\"}", EBADMSG, NULL },           /* overlong */
-		{ "{\"a\":\"\xed\xa0\x80\"}", EBADMSG, NULL },       /* encoded surrogate */
-		{ "{\"\xfe\":1}", EBADMSG, NULL },                   /* ... in a key */
+		{ "{\"a\":\"\xff\"}", EBADMSG, NULL },         /* invalid UTF-8 */
+		{ "{\"a\":\"\xc3\"}", EBADMSG, NULL },         /* truncated sequence */
+		{ "{\"a\":\"\xc0\xaf\"}", EBADMSG, NULL },     /* overlong */
+		{ "{\"a\":\"\xed\xa0\x80\"}", EBADMSG, NULL }, /* encoded surrogate */
+		{ "{\"\xfe\":1}", EBADMSG, NULL },             /* ... in a key */
 		{ "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", 0,
-		  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" },          /* valid multi-byte */
-		{ "{\"a\":\"\\ud800\"}", EBADMSG, NULL },            /* lone surrogate */
+		  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" }, /* valid multi-byte */
+		{ "{\"a\":\"\\ud800\"}", EBADMSG, NULL },   /* lone surrogate */
 		{ "{\"a\":\"\\u00e9\\ud83d\\ude00\"}", 0, "\xc3\xa9\xf0\x9f\x98\x80" },
 		{ "{\"a\":\"\\u0000\"}", EBADMSG, NULL },
-		{ "{\"a\":\"x\ty\"}", EBADMSG, NULL },               /* raw control character */
+		{ "{\"a\":\"x\ty\"}", EBADMSG, NULL }, /* raw control character */
 		{ "{\"a\":\"x\\ty\"}", 0, "x\ty" },
-		{ "{\"a\":'x'}", EBADMSG, NULL },                    /* single quotes */
+		{ "{\"a\":'x'}", EBADMSG, NULL }, /* single quotes */
 		{ "{'a':1}", EBADMSG, NULL },
-		{ "{\"a\":1} x", EBADMSG, NULL },                    /* trailing garbage */
-		{ "{\"a\":/* c */1}", EBADMSG, NULL },               /* comment */
+		{ "{\"a\":1} x", EBADMSG, NULL },      /* trailing garbage */
+		{ "{\"a\":/* c */1}", EBADMSG, NULL }, /* comment */
 	};
 	VarlinkStream *a = NULL, *b = NULL;
 	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		size_t len = strlen(cases[i].text) + 1;
-		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len), (ssize_t)len);
+		CU_ASSERT_EQUAL_FATAL(write(varlink_stream_fd(a), cases[i].text, len),
+				      (ssize_t)len);
 		Doc *m = NULL;
 		int r = read_one(b, &m, NULL, NULL);
 		if (cases[i].err) {
@@ -1284,7 +1286,8 @@ static void test_blocking_call_doc(void) {
 	int mf = memfd("reply-doc");
 	const char reply[] = "{\"parameters\":{\"iommuFd\":0,\"lease\":\"L1\"}}";
 	raw_send_fds(sv[1], reply, sizeof(reply), &mf, 1);
-	const char err[] = "{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
+	const char err[] =
+		"{\"error\":\"io.ioasid.Broker.NoSuchLease\",\"parameters\":{\"lease\":\"x\"}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], err, sizeof(err)), (ssize_t)sizeof(err));
 	const char more[] = "{\"continues\":true}\0{\"parameters\":{\"i\":2}}";
 	CU_ASSERT_EQUAL_FATAL(write(sv[1], more, sizeof(more)), (ssize_t)sizeof(more));
@@ -1319,8 +1322,8 @@ static void test_blocking_call_doc(void) {
 
 	rd = NULL;
 	p = NULL;
-	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename,
-					  &rd, &p, &fds, &n));
+	ASSERT_OK(varlink_stream_call_doc(c, "io.ioasid.Broker.Release", NULL, 0, 2000, &ename, &rd,
+					  &p, &fds, &n));
 	ASSERT_STREQ(ename, "io.ioasid.Broker.NoSuchLease");
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_FATAL(rd != NULL && p != NULL);

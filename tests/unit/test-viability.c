@@ -11,8 +11,8 @@
 static char *netdevs_pf[] = { "enp59s0f0", NULL };
 static char *netdevs_two[] = { "eth0", "eth1", NULL };
 
-#define DEV(b, v, dv, cls, drv, grp) \
-	.bdf = b, .vendor = v, .device = dv, .class = cls, .driver = drv, .iommu_group = grp, \
+#define DEV(b, v, dv, cls, drv, grp)                                                               \
+	.bdf = b, .vendor = v, .device = dv, .class = cls, .driver = drv, .iommu_group = grp,      \
 	.numa_node = -1
 
 /* Sorted by BDF, as host.h requires. */
@@ -35,8 +35,7 @@ static Device devices[] = {
 	  .sriov_numvfs = 1 },
 	{ DEV("0000:3b:02.0", 0x8086, 0x1515, 0x020000, "vfio-pci", 21), .vfio_name = "vfio1",
 	  .physfn = "0000:3b:00.0" },
-	{ DEV("0000:3b:02.1", 0x8086, 0x1515, 0x020000, "ixgbevf", 27),
-	  .physfn = "0000:3b:00.0" },
+	{ DEV("0000:3b:02.1", 0x8086, 0x1515, 0x020000, "ixgbevf", 27), .physfn = "0000:3b:00.0" },
 };
 
 static int group_numbers[] = { 1, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27 };
@@ -57,9 +56,13 @@ static void host_build(void) {
 			}
 	}
 	host = (Host){
-		.kernel = { .iommu_vendor = "intel", .interrupt_remapping = TRI_YES,
-			    .iommufd = TRI_YES, .vfio_cdev = TRI_YES, .vfio_pci = TRI_YES,
-			    .vfio_legacy = TRI_YES, .noiommu_mode = TRI_NO },
+		.kernel = { .iommu_vendor = "intel",
+			    .interrupt_remapping = TRI_YES,
+			    .iommufd = TRI_YES,
+			    .vfio_cdev = TRI_YES,
+			    .vfio_pci = TRI_YES,
+			    .vfio_legacy = TRI_YES,
+			    .noiommu_mode = TRI_NO },
 		.devices = devices,
 		.n_devices = ELEMENTSOF(devices),
 		.groups = groups,
@@ -95,6 +98,9 @@ typedef struct Expect {
 	const char *notes[4];
 } Expect;
 
+/* A row per case, laid out by hand: clang-format 14 would give every field of a row that
+ * holds a nested list its own line. */
+/* clang-format off */
 static const Expect expectations[] = {
 	{ 1, VERDICT_VIABLE, {}, {}, {},
 	  { "Group 1 holds only bridges: there is nothing to assign" } },
@@ -142,6 +148,7 @@ static const Expect expectations[] = {
 	    "PF driver still controls the VF (MAC, VLAN, reset) and unbinding it removes the "
 	    "VF" } },
 };
+/* clang-format on */
 
 static void check_expect(const Expect *e, const Viability *v) {
 	size_t n_reasons = 0, n_notes = 0;
@@ -294,16 +301,18 @@ static void test_vendor_guess(void) {
 	/* A virtio device and no IOMMU reported: a VM, which needs a virtual IOMMU. */
 	h.kernel.iommu_vendor = NULL;
 	d[1].vendor = 0x1af4;
-	ASSERT_STREQ(viability_iommu_hint(&h),
-		     "This looks like a virtual machine: give it a virtual IOMMU (QEMU: -device "
-		     "intel-iommu,intremap=on or virtio-iommu-pci) and boot it with intel_iommu=on");
+	ASSERT_STREQ(
+		viability_iommu_hint(&h),
+		"This looks like a virtual machine: give it a virtual IOMMU (QEMU: -device "
+		"intel-iommu,intremap=on or virtio-iommu-pci) and boot it with intel_iommu=on");
 	d[0].vendor = 0x1022;
 	ASSERT_STREQ(viability_iommu_hint(&h),
 		     "This looks like a virtual machine: give it a virtual IOMMU (QEMU: -device "
 		     "amd-iommu or virtio-iommu-pci) and boot it with amd_iommu=on");
 	/* A VM whose IOMMU the kernel reports gets the vendor's own hint. */
 	h.kernel.iommu_vendor = "intel";
-	ASSERT_STREQ(viability_iommu_hint(&h), "Enable VT-d in firmware and boot with intel_iommu=on");
+	ASSERT_STREQ(viability_iommu_hint(&h),
+		     "Enable VT-d in firmware and boot with intel_iommu=on");
 }
 
 static void test_no_vfio_pci(void) {
@@ -312,9 +321,9 @@ static void test_no_vfio_pci(void) {
 	Viability v = {};
 	ASSERT_OK(viability_group(&host, group_get(17), &v));
 	CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
-	ASSERT_STREQ(v.blockers[0].fix,
-		     "modprobe vfio-pci && ioasidctl bind 0000:01:00.1");
-	CU_ASSERT_TRUE(strneq(v.blockers[0].fix_sysfs, "modprobe vfio-pci && echo vfio-pci > ", 37));
+	ASSERT_STREQ(v.blockers[0].fix, "modprobe vfio-pci && ioasidctl bind 0000:01:00.1");
+	CU_ASSERT_TRUE(
+		strneq(v.blockers[0].fix_sysfs, "modprobe vfio-pci && echo vfio-pci > ", 37));
 	viability_done(&v);
 	/* Unknown is not "no": no modprobe prefix then. */
 	host.kernel.vfio_pci = TRI_UNKNOWN;
@@ -405,12 +414,14 @@ static void test_foreign_members(void) {
 		     "2140000.mmc (platform device, not PCI) is on sdhci-esdhc, a host driver");
 	ASSERT_STREQ(v.blockers[0].fix,
 		     "driverctl --bus platform set-override 2140000.mmc vfio-platform");
-	ASSERT_STREQ(v.blockers[0].fix_sysfs,
-		     "echo 2140000.mmc > /sys/kernel/iommu_groups/5/devices/2140000.mmc/driver/unbind");
+	ASSERT_STREQ(
+		v.blockers[0].fix_sysfs,
+		"echo 2140000.mmc > /sys/kernel/iommu_groups/5/devices/2140000.mmc/driver/unbind");
 	CU_ASSERT_EQUAL_FATAL(strv_length(v.notes), 1);
-	ASSERT_STREQ(v.notes[0], "Group 5 holds no PCI function (2140000.mmc, 2150000.mmc are not "
-				 "PCI): ioasid brokers PCI functions through vfio-pci and has nothing "
-				 "to lease here");
+	ASSERT_STREQ(v.notes[0],
+		     "Group 5 holds no PCI function (2140000.mmc, 2150000.mmc are not "
+		     "PCI): ioasid brokers PCI functions through vfio-pci and has nothing "
+		     "to lease here");
 	viability_done(&v);
 
 	/* Unbound, the same group is viable and still says it has nothing to lease. */
@@ -430,7 +441,10 @@ static void test_foreign_members(void) {
 	Device *m[] = { &d };
 	ForeignMember fm2[] = { { "1.gpu", "host1x", "tegra-drm", true },
 				{ "x.usb", NULL, NULL, false } };
-	Group g2 = { .number = 6, .members = m, .n_members = 1, .foreign_members = fm2,
+	Group g2 = { .number = 6,
+		     .members = m,
+		     .n_members = 1,
+		     .foreign_members = fm2,
 		     .n_foreign_members = 2 };
 	Host h2 = { .devices = &d, .n_devices = 1, .groups = &g2, .n_groups = 1 };
 	d.group = &g2;
@@ -468,10 +482,10 @@ static void test_identity_note(void) {
  * naming its device and driver; notes never appear for a plain DMA group of unremarkable
  * members. A fixed seed keeps failures reproducible. */
 static void test_random_groups(void) {
-	static char *const drivers[] = { NULL, "vfio-pci", "pci-stub", "pcieport", "nvme",
-					 "snd_hda_intel", "mlx5_vfio_pci", "e1000e" };
-	static const uint32_t classes[] = { 0x060400, 0x030000, 0x040300, 0x020000, 0x0c0330,
-					    0x010802 };
+	static char *const drivers[] = { NULL,   "vfio-pci",      "pci-stub",      "pcieport",
+					 "nvme", "snd_hda_intel", "mlx5_vfio_pci", "e1000e" };
+	static const uint32_t classes[] = { 0x060400, 0x030000, 0x040300,
+					    0x020000, 0x0c0330, 0x010802 };
 	unsigned seed = 12345;
 	for (int round = 0; round < 500; round++) {
 		Device d[8];
@@ -479,7 +493,8 @@ static void test_random_groups(void) {
 		size_t n = 1 + (size_t)(rand_r(&seed) % 8), n_host = 0;
 		memset(d, 0, sizeof(d));
 		for (size_t i = 0; i < n; i++) {
-			snprintf(d[i].bdf, sizeof(d[i].bdf), "0000:%02x:00.0", (unsigned)(i + 1) & 0xffu);
+			snprintf(d[i].bdf, sizeof(d[i].bdf), "0000:%02x:00.0",
+				 (unsigned)(i + 1) & 0xffu);
 			d[i].vendor = 0x8086;
 			d[i].device = (uint16_t)rand_r(&seed);
 			d[i].class = classes[rand_r(&seed) % ELEMENTSOF(classes)];
@@ -508,7 +523,8 @@ static void test_random_groups(void) {
 			CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[i].fix_sysfs, b->bdf));
 			/* Bridges and vfio/stub/unbound members never block. */
 			CU_ASSERT_TRUE(b->driver && !streq(b->driver, "vfio-pci") &&
-				       !streq(b->driver, "pci-stub") && !streq(b->driver, "pcieport") &&
+				       !streq(b->driver, "pci-stub") &&
+				       !streq(b->driver, "pcieport") &&
 				       ((b->class >> 8) & 0xffff) != 0x0604);
 		}
 		/* Only nvme blockers (storage) or an all-bridge group may add notes here. */

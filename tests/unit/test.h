@@ -31,7 +31,7 @@ void test_register_suite(const char *name, CU_InitializeFunc init, CU_CleanupFun
 	do {                                                                                       \
 		int _r = (int)(expr);                                                              \
 		if (_r < 0)                                                                        \
-			fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,      \
+			fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,       \
 				strerror(-_r));                                                    \
 		CU_ASSERT_FATAL(_r >= 0);                                                          \
 	} while (0)
@@ -52,7 +52,7 @@ void test_register_suite(const char *name, CU_InitializeFunc init, CU_CleanupFun
 		if (!_a || !_b || strcmp(_a, _b) != 0)                                             \
 			fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__,               \
 				_a ? _a : "(null)", _b ? _b : "(null)");                           \
-		CU_ASSERT_TRUE(_a && _b && strcmp(_a, _b) == 0);                                   \
+		CU_ASSERT_TRUE(_a &&_b &&strcmp(_a, _b) == 0);                                     \
 	} while (0)
 
 /* Directory of the source tree's tests/ (for fixtures); set by run-tests from its argv[0]
