@@ -2427,8 +2427,13 @@ t_libioasid() {
 
 	pc=$(PKG_CONFIG_LIBDIR="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" \
 		pkg-config --cflags --libs ioasid) || { fail "pkg-config ioasid"; return; }
-	# shellcheck disable=SC2086 # pc is a list of flags
-	if ! cc -std=c11 -Wall -Wextra -Werror -o "$WORK/consumer" \
+	# A library built with sanitizers (make check-asan) needs their runtime first in the
+	# program that loads it: the consumer is then built the same way.
+	local san=
+	readelf -d "$root/usr/lib/libioasid.so.0" | grep -q 'NEEDED.*libasan' &&
+		san="-fsanitize=address -fsanitize=undefined"
+	# shellcheck disable=SC2086 # pc and san are lists of flags
+	if ! cc -std=c11 -Wall -Wextra -Werror $san -o "$WORK/consumer" \
 		"$REPO/tests/libioasid/consumer.c" $pc 2>"$WORK/cc.err"; then
 		fail "consumer does not build with '$pc': $(head -5 "$WORK/cc.err")"
 		return
