@@ -396,6 +396,31 @@ static bool same_file(int a, int b) {
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* The most fds one message may carry is what one read takes (VARLINK_MAX_FDS_PER_READ, the
+ * kernel's SCM_MAX_FD): exactly that many are queued, one more is refused and leaves the
+ * queue as it was. */
+static void test_fds_per_message_limit(void) {
+	size_t base = count_fds();
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	int m = memfd("many");
+	int fds[VARLINK_MAX_FDS_PER_READ + 1];
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		fds[i] = m;
+	json_object *r = NULL;
+	ASSERT_OK(varlink_build_reply(NULL, false, &r));
+	ASSERT_ERR(varlink_stream_enqueue(a, r, fds, VARLINK_MAX_FDS_PER_READ + 1), EINVAL);
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 0);
+	ASSERT_OK(varlink_stream_enqueue(a, r, fds, VARLINK_MAX_FDS_PER_READ));
+	CU_ASSERT_EQUAL(varlink_stream_queued(a), 1);
+	CU_ASSERT_EQUAL(varlink_stream_queued_fd_messages(a), 1);
+	json_object_put(r);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+	close(m);
+	CU_ASSERT_EQUAL(count_fds(), base);
+}
+
 /* fds go with their message, also when a message without fds precedes it in the same read,
  * arrive O_CLOEXEC, and the sender's own copies stay open. */
 static void test_fd_passing(void) {
@@ -1388,6 +1413,7 @@ static void test_blocking_call_doc(void) {
 
 static CU_TestInfo tests[] = {
 	{ "framing", test_framing },
+	{ "fds_per_message_limit", test_fds_per_message_limit },
 	{ "parse_call_rejects", test_parse_call_rejects },
 	{ "split_reads", test_split_reads },
 	{ "pipelining", test_pipelining },
