@@ -77,6 +77,17 @@ static int verb_policy_check(int argc, char **argv) {
 	    (policy_lint(p, &w, &n_w) < 0 || policy_lint_identity(p, &wi, &n_wi) < 0 ||
 	     policy_lint_layouts(p, &wl, &n_wl) < 0 || policy_lint_sizes(p, &ws, &n_ws) < 0))
 		return ioasidctl_error(1, "Out of memory");
+	/* Dead rules (covered by an earlier one); rules a local user can satisfy at will;
+	 * layout settings that cannot apply in the mode granted; sizes that are surely not what
+	 * was meant (memlock 64: 64 bytes). All valid, and what the file says, but rarely what
+	 * the administrator means. */
+	const struct {
+		const PolicyWarning *w;
+		size_t n;
+		bool covered;
+	} lists[] = {
+		{ w, n_w, true }, { wi, n_wi, false }, { wl, n_wl, false }, { ws, n_ws, false }
+	};
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
 		json_object_object_add(o, "file", json_object_new_string(path));
@@ -92,42 +103,20 @@ static int verb_policy_check(int argc, char **argv) {
 			json_object_object_add(o, "layouts",
 					       json_object_new_int64(policy_n_layouts(p)));
 			json_object *wa = json_object_new_array();
-			for (size_t i = 0; i < n_w; i++) {
-				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line", json_object_new_int64(w[i].line));
-				json_object_object_add(x, "covered_by",
-						       json_object_new_int64(w[i].by_line));
-				json_object_object_add(x, "message",
-						       json_object_new_string(w[i].message));
-				json_object_array_add(wa, x);
-			}
-			for (size_t i = 0; i < n_wi; i++) {
-				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line",
-						       json_object_new_int64(wi[i].line));
-				json_object_object_add(x, "covered_by", NULL);
-				json_object_object_add(x, "message",
-						       json_object_new_string(wi[i].message));
-				json_object_array_add(wa, x);
-			}
-			for (size_t i = 0; i < n_wl; i++) {
-				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line",
-						       json_object_new_int64(wl[i].line));
-				json_object_object_add(x, "covered_by", NULL);
-				json_object_object_add(x, "message",
-						       json_object_new_string(wl[i].message));
-				json_object_array_add(wa, x);
-			}
-			for (size_t i = 0; i < n_ws; i++) {
-				json_object *x = json_object_new_object();
-				json_object_object_add(x, "line",
-						       json_object_new_int64(ws[i].line));
-				json_object_object_add(x, "covered_by", NULL);
-				json_object_object_add(x, "message",
-						       json_object_new_string(ws[i].message));
-				json_object_array_add(wa, x);
-			}
+			for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+				for (size_t i = 0; i < lists[k].n; i++) {
+					const PolicyWarning *x = &lists[k].w[i];
+					json_object *j = json_object_new_object();
+					json_object_object_add(j, "line",
+							       json_object_new_int64(x->line));
+					json_object_object_add(
+						j, "covered_by",
+						lists[k].covered ? json_object_new_int64(x->by_line)
+								 : NULL);
+					json_object_object_add(j, "message",
+							       json_object_new_string(x->message));
+					json_object_array_add(wa, j);
+				}
 			json_object_object_add(o, "warnings", wa);
 		} else
 			json_object_object_add(o, "error", error_to_json(&e));
@@ -147,20 +136,10 @@ static int verb_policy_check(int argc, char **argv) {
 		policy_error_done(&de);
 		return 1;
 	}
-	/* Dead rules are warnings: the file is valid and means what it says, but an operator
-	 * rarely means that. */
-	for (size_t i = 0; i < n_w; i++)
-		fprintf(stderr, "%s:%u: warning: %s\n", path, w[i].line, w[i].message);
-	/* Rules a local user can satisfy at will: valid, and what the file says, but rarely
-	 * what the administrator means. */
-	for (size_t i = 0; i < n_wi; i++)
-		fprintf(stderr, "%s:%u: warning: %s\n", path, wi[i].line, wi[i].message);
-	/* Layout settings that cannot apply in the mode granted. */
-	for (size_t i = 0; i < n_wl; i++)
-		fprintf(stderr, "%s:%u: warning: %s\n", path, wl[i].line, wl[i].message);
-	/* Sizes that are surely not what was meant (memlock 64: 64 bytes). */
-	for (size_t i = 0; i < n_ws; i++)
-		fprintf(stderr, "%s:%u: warning: %s\n", path, ws[i].line, ws[i].message);
+	for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+		for (size_t i = 0; i < lists[k].n; i++)
+			fprintf(stderr, "%s:%u: warning: %s\n", path, lists[k].w[i].line,
+				lists[k].w[i].message);
 	if (arg_json == JSON_OFF && !arg_quiet)
 		printf("%s: valid: %zu rules, %zu admin rules, %zu pools, %zu layouts%s\n", path,
 		       policy_n_rules(p), policy_n_admin(p), policy_n_pools(p), policy_n_layouts(p),

@@ -14,6 +14,21 @@
 
 #define LINT_MAX_RULES 4096
 
+/* Appends a warning for line (covered by by_line; 0: none) to *w, of *n entries: the new
+ * entry, whose message the caller writes, or NULL when out of memory (*w is then freed and
+ * NULL). */
+static PolicyWarning *warning_add(PolicyWarning **w, size_t *n, unsigned line, unsigned by_line) {
+	PolicyWarning *x = reallocarray(*w, *n + 1, sizeof(PolicyWarning));
+	if (!x) {
+		free(*w);
+		*w = NULL;
+		return NULL;
+	}
+	*w = x;
+	x[*n] = (PolicyWarning){ .line = line, .by_line = by_line };
+	return &x[(*n)++];
+}
+
 static bool str_covers(const char *a, const char *b) {
 	/* a (earlier) covers b when a is absent, or b tests the same attribute with the same
 	 * pattern or a is "*". Even "*" needs the attribute to exist (a peer without a unit
@@ -91,21 +106,16 @@ int policy_lint(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 			if (!ident_covers(&a->id, &b->id) ||
 			    (b->kind != RULE_ADMIN && !dev_covers(&a->dev, &b->dev)))
 				continue;
-			PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
-			if (!x) {
-				free(w);
+			PolicyWarning *x = warning_add(&w, &n, b->line, a->line);
+			if (!x)
 				return -ENOMEM;
-			}
-			w = x;
-			w[n] = (PolicyWarning){ .line = b->line, .by_line = a->line };
-			snprintf(w[n].message, sizeof(w[n].message),
+			snprintf(x->message, sizeof(x->message),
 				 "Rule can never match: the %s rule on line %u matches everything "
 				 "it matches",
 				 a->kind == RULE_ALLOW  ? "allow"
 				 : a->kind == RULE_DENY ? "deny"
 							: "admin",
 				 a->line);
-			n++;
 			break;
 		}
 	}
@@ -124,19 +134,14 @@ int policy_lint_identity(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 		const Rule *r = &p->rules[i];
 		if (r->kind == RULE_DENY || !r->id.cgroup || r->id.has_uid || r->id.has_uid_range)
 			continue;
-		PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
-		if (!x) {
-			free(w);
+		PolicyWarning *x = warning_add(&w, &n, r->line, 0);
+		if (!x)
 			return -ENOMEM;
-		}
-		w = x;
-		w[n] = (PolicyWarning){ .line = r->line };
-		snprintf(w[n].message, sizeof(w[n].message),
+		snprintf(x->message, sizeof(x->message),
 			 "cgroup \"%.60s\" without 'user' or 'uid' is spoofable: a user names "
 			 "every cgroup of a subtree delegated to them (below user@UID.service); "
 			 "match system units with 'unit', or add 'user' or 'uid'",
 			 r->id.cgroup);
-		n++;
 	}
 	*ret = w;
 	*ret_n = n;
@@ -157,22 +162,17 @@ int policy_lint_layouts(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 			const PolicyLayout *l = policy_find_layout(p, *name);
 			if (!policy_layout_needs_attached(l))
 				continue;
-			PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
-			if (!x) {
-				free(w);
+			PolicyWarning *x = warning_add(&w, &n, r->line, 0);
+			if (!x)
 				return -ENOMEM;
-			}
-			w = x;
-			w[n] = (PolicyWarning){ .line = r->line };
 			bool windows = policy_layout_has_windows(l);
-			snprintf(w[n].message, sizeof(w[n].message),
+			snprintf(x->message, sizeof(x->message),
 				 "Layout '%.40s' granted with 'unbound': its %s%s%s cannot apply "
 				 "there (the client allocates its own IOAS; only 'accounting' "
 				 "applies)",
 				 l->name, windows ? "IOVA windows" : "",
 				 windows && !l->huge_pages ? " and " : "",
 				 !l->huge_pages ? "'hugepages off'" : "");
-			n++;
 		}
 	}
 	*ret = w;
@@ -191,19 +191,14 @@ int policy_lint_sizes(const Policy *p, PolicyWarning **ret, size_t *ret_n) {
 		uint64_t m = r->grant.memlock;
 		if (r->kind != RULE_ALLOW || m == 0 || m >= POLICY_LINT_PAGE_SIZE)
 			continue;
-		PolicyWarning *x = reallocarray(w, n + 1, sizeof(PolicyWarning));
-		if (!x) {
-			free(w);
+		PolicyWarning *x = warning_add(&w, &n, r->line, 0);
+		if (!x)
 			return -ENOMEM;
-		}
-		w = x;
-		w[n] = (PolicyWarning){ .line = r->line };
-		snprintf(w[n].message, sizeof(w[n].message),
+		snprintf(x->message, sizeof(x->message),
 			 "memlock %" PRIu64 " is %" PRIu64 " bytes, less than a page: a number "
 			 "without a suffix counts bytes (write %" PRIu64 "M, %" PRIu64
 			 "GiB or %" PRIu64 "GB)",
 			 m, m, m, m, m);
-		n++;
 	}
 	*ret = w;
 	*ret_n = n;
