@@ -43,9 +43,12 @@ static_assert((int)IOASID_VDPA_CMD_MGMTDEV_GET == (int)VDPA_CMD_MGMTDEV_GET, "vd
 static_assert((int)IOASID_VDPA_CMD_DEV_NEW == (int)VDPA_CMD_DEV_NEW, "vdpa uAPI");
 static_assert((int)IOASID_VDPA_CMD_DEV_DEL == (int)VDPA_CMD_DEV_DEL, "vdpa uAPI");
 static_assert((int)IOASID_VDPA_CMD_DEV_GET == (int)VDPA_CMD_DEV_GET, "vdpa uAPI");
-static_assert((int)IOASID_VDPA_ATTR_MGMTDEV_BUS_NAME == (int)VDPA_ATTR_MGMTDEV_BUS_NAME, "vdpa uAPI");
-static_assert((int)IOASID_VDPA_ATTR_MGMTDEV_DEV_NAME == (int)VDPA_ATTR_MGMTDEV_DEV_NAME, "vdpa uAPI");
-static_assert((int)IOASID_VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES == (int)VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES,
+static_assert((int)IOASID_VDPA_ATTR_MGMTDEV_BUS_NAME == (int)VDPA_ATTR_MGMTDEV_BUS_NAME,
+	      "vdpa uAPI");
+static_assert((int)IOASID_VDPA_ATTR_MGMTDEV_DEV_NAME == (int)VDPA_ATTR_MGMTDEV_DEV_NAME,
+	      "vdpa uAPI");
+static_assert((int)IOASID_VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES ==
+		      (int)VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES,
 	      "vdpa uAPI");
 static_assert((int)IOASID_VDPA_ATTR_DEV_NAME == (int)VDPA_ATTR_DEV_NAME, "vdpa uAPI");
 static_assert((int)IOASID_VDPA_ATTR_DEV_ID == (int)VDPA_ATTR_DEV_ID, "vdpa uAPI");
@@ -156,9 +159,10 @@ static int on_mgmtdev(struct nl_msg *msg, void *arg) {
 	*m = (VdpaMgmtDev){
 		.bus = bus ? strdup(bus) : NULL,
 		.name = strdup(attr_str(tb[IOASID_VDPA_ATTR_MGMTDEV_DEV_NAME])),
-		.supported_classes = tb[IOASID_VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES]
-					     ? nla_get_u64(tb[IOASID_VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES])
-					     : 0,
+		.supported_classes =
+			tb[IOASID_VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES]
+				? nla_get_u64(tb[IOASID_VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES])
+				: 0,
 	};
 	h->n_vdpa_mgmtdevs++;
 	if (!m->name || (bus && !m->bus)) {
@@ -249,8 +253,8 @@ static int request(uint8_t cmd, const char *bus, const char *mgmt_name, const ch
 		return r;
 	if (!(msg = nlmsg_alloc()))
 		return -ENOMEM;
-	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, NLM_F_REQUEST | NLM_F_ACK,
-			 cmd, IOASID_VDPA_GENL_VERSION))
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, NLM_F_REQUEST | NLM_F_ACK, cmd,
+			 IOASID_VDPA_GENL_VERSION))
 		return -ENOMEM;
 	if ((bus && nla_put_string(msg, IOASID_VDPA_ATTR_MGMTDEV_BUS_NAME, bus) < 0) ||
 	    (mgmt_name && nla_put_string(msg, IOASID_VDPA_ATTR_MGMTDEV_DEV_NAME, mgmt_name) < 0) ||
