@@ -1436,8 +1436,24 @@ static void test_example(void) {
 	ASSERT_OK(policy_lint_layouts(q, &lw, &n_lw));
 	CU_ASSERT_EQUAL(n_lw, 0);
 	CU_ASSERT_TRUE(policy_find_layout(q, "vm")->iova_auto);
-	CU_ASSERT_EQUAL(policy_n_rules(q), 8);
+	CU_ASSERT_EQUAL(policy_n_rules(q), 9);
 	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
+	/* The vDPA example: alice's vp_vdpa virtio-net devices, not a software one. */
+	_cleanup_host_free_ Host *vh = test_load_fixture("vdpa-guest.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(vh);
+	const VdpaDevice *v0 = host_find_vdpa_device(vh, "vdpa0"),
+			 *vs = host_find_vdpa_device(vh, "vdpa-sim0");
+	PolicyRequest vr = { .peer = &peer_alice,
+			     .device = v0->parent,
+			     .vdpa = v0,
+			     .mode = POLICY_MODE_VHOST_VDPA };
+	PolicyDecision vd;
+	ASSERT_OK(policy_evaluate(q, &vr, &vd));
+	CU_ASSERT_TRUE(vd.allow);
+	vr.device = NULL;
+	vr.vdpa = vs;
+	ASSERT_OK(policy_evaluate(q, &vr, &vd));
+	CU_ASSERT_FALSE(vd.allow);
 	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
 	/* The worked examples do what their comments say. */
 	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "qemu", NULL));
