@@ -458,6 +458,22 @@ expect_eq "vdpa: a device of an unlisted management device is refused" "$rc" 1
 expect_eq "vdpa: ... naming the field" "$err" \
 	"ioasidctl: Cannot load host snapshot '$tmp/vdpa-bad.json': vdpa_devices[0].management_device: 'pci/0000:00:09.0' is not in vdpa_management_devices"
 
+# policy explain --vdpa: a 'vdpa' rule on the parent's vendor grants vdpa0, not the software
+# device; a PCI request for the parent is not granted by it.
+printf '%s\n' 'allow user root to vdpa "vdpa*" vendor 0x1af4' >"$tmp/vdpa.conf"
+run --host $V --json=short policy explain --config "$tmp/vdpa.conf" --user root --vdpa vdpa0
+expect_eq "vdpa: explain --vdpa allows" "$rc $(jq -r '"\(.allow) \(.mode) \(.vdpa) \(.device)"' <<<"$out")" \
+	"0 true vhost-vdpa vdpa0 0000:00:02.0"
+run --host $V --json=short policy explain --config "$tmp/vdpa.conf" --user root --vdpa vdpa-sim0
+expect_eq "vdpa: explain, software device" "$rc $(jq -r '"\(.allow) \(.device) \(.nearest.why)"' <<<"$out")" \
+	"2 false null device: vDPA device 'vdpa-sim0' has no PCI function"
+run --host $V --json=short policy explain --config "$tmp/vdpa.conf" --user root --device 0000:00:02.0
+expect_eq "vdpa: a vdpa rule does not grant the PCI function" "$rc $(jq -r .allow <<<"$out")" "2 false"
+run --host $V policy explain --config "$tmp/vdpa.conf" --user root --vdpa vdpa0 --mode attached
+expect_eq "vdpa: --vdpa takes no --mode" "$rc" 64
+run --host $V policy explain --config "$tmp/vdpa.conf" --user root --vdpa nope
+expect_eq "vdpa: an unknown vDPA device" "$rc $err" "1 ioasidctl: No vDPA device 'nope' on $V"
+
 # the same hosts read live ---------------------------------------------------------------------
 # Each fixture materialized as a umockdev test bed and read by the live scan must give the
 # same answers as the snapshot (check differs only by the memlock line, which is live only).
