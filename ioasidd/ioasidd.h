@@ -3,21 +3,27 @@
 
 /*
  * ioasidd: the types the daemon's modules share and the prototypes of its lower layers.
- * Requests flow one way; each file calls only the layers below it (README, "Source layout"):
+ * Requests flow one way; each file calls only its own tier or the tiers below it, the tiers
+ * of tests/tools/layers.map (README, "Source layout"), which make check-layers enforces:
  *
+ *   ioasidd (top)
  *   main.c           arguments, start, signals, the loop
- *   listener.c       the listening socket and the accept loop (-> server)
- *   server.c         connections, framing, deadlines, the only sender
- *   dispatch.c       a call through the method tables: authorization and parameters
- *                    checked once, then the handler
+ *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   daemon-server
+ *   server.c         connections, framing, deadlines, dispatch through the method tables
+ *                    (authorization and parameters checked once, then the handler), the
+ *                    only sender
+ *   listener.c       the listening socket, the accept loop (-> server), the drain at exit
+ *   daemon-methods
  *   method-*.c       one file per interface: its method table and handlers (method.h)
- *   method.c         parameter specs, Reply, json-c helpers for replies
+ *   daemon-core
  *   broker.c         Acquire's resolve, decide and audit, group and dependency checks: a
  *                    plan or a named refusal (broker.h)
  *   context.c        the kernel context for a plan, with rollback (context.h)
  *   manager.c        the lease table's life: hand-over, end, revoke, reload, re-evaluation,
  *                    device events; reaches the server only through ManagerHooks
- *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   daemon-base
+ *   method.c         parameter specs, Reply, json-c helpers for replies
  *   stage.c          staged contexts: owner selectors, matching, explaining a mismatch
  *   dependents.c     PF, VFs and reset partners held by other owners
  *   hold.c           groups held by leases that ended while their fds live on
