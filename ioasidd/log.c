@@ -115,14 +115,16 @@ static void audit_emit(const AuditRecord *a) {
 	id_text((unsigned long long)a->pid, a->pid > 0, pid, sizeof(pid));
 	if (a->suppressed > 0)
 		snprintf(suppressed, sizeof(suppressed), "suppressed=%u ", a->suppressed);
-	/* One key=value line; the same text is the journal entry's MESSAGE. */
-	char line[12288] = "audit: ";
-	size_t pfx = strlen(line);
-	snprintf(line + pfx, sizeof(line) - pfx,
-		 "message_id=%s action=%s method=%s cause=\"%s\" uid=%s pid=%s unit=%s device=%s "
-		 "rule=%s error=%s generation=%llu lease=%s %sreason=\"%s\"",
-		 a->message_id, a->action, method, cause, uid, pid, unit, dev, rule, error,
-		 (unsigned long long)a->generation, lease, suppressed, reason);
+	/* One key=value line; the same text is the journal entry's MESSAGE. Not zero-filled:
+	 * snprintf() terminates it, and clearing 12 KiB twice per acquire+release was a fifth of
+	 * the daemon's instructions in the acquire benchmark. */
+	char line[12288];
+	snprintf(
+		line, sizeof(line),
+		"audit: message_id=%s action=%s method=%s cause=\"%s\" uid=%s pid=%s unit=%s device=%s "
+		"rule=%s error=%s generation=%llu lease=%s %sreason=\"%s\"",
+		a->message_id, a->action, method, cause, uid, pid, unit, dev, rule, error,
+		(unsigned long long)a->generation, lease, suppressed, reason);
 	if (!use_journal) {
 		fprintf(stderr, "ioasidd: %s\n", line);
 		return;
