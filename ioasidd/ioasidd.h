@@ -165,9 +165,10 @@ typedef struct LeaseDevice {
 	int group;                /* IOMMU group number */
 	int fd;                   /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
-	bool held; /* the daemon's reference is closed (revoked, ended) and the kernel last
-		    * showed a file of the device still in use elsewhere, or it has not been
-		    * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool held;    /* the daemon's reference is closed (revoked, ended) and the kernel last
+		       * showed a file of the device still in use elsewhere, or it has not been
+		       * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool by_bind; /* held, left for the running Acquire's own BIND to answer (hold.c) */
 } LeaseDevice;
 
 /* Legacy mode: one opened group node, set on the lease's container. */
@@ -389,6 +390,8 @@ struct Manager {
 	sd_event_source *hold_timer;     /* re-probes held groups while any is held (hold.c) */
 	sd_event_source *kernel_events;  /* the kernel backend's events_fd (the sim's) */
 	bool hold_stopped;               /* hold_stop() ran (shutdown): no timer any more */
+	bool hold_by_bind; /* an attached Acquire is deciding: hold_recheck() leaves its groups
+			    * to the Acquire's BIND (hold_bind_done()) instead of probing */
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm;  /* per-process accounting refused: no CAP_SYS_RESOURCE */
@@ -494,8 +497,16 @@ bool hold_lease_ended(Manager *m, Lease *l);
  * hold_recheck()). Returns whether any lease was probed. */
 bool hold_settle(Manager *m);
 /* hold_recheck: probes again what revoked and ended leases still hold (only of IOMMU group
- * group, or all for -1); ended leases found released are freed. */
+ * group, or all for -1); ended leases found released are freed. While m->hold_by_bind is
+ * set (an attached Acquire deciding), the iommufd-mode leases' devices of group are not
+ * probed but left to that Acquire's BIND: counted free until hold_bind_done(). */
 void hold_recheck(Manager *m, int group);
+/* hold_bind_pending: whether hold_recheck() left anything to an Acquire's BIND. */
+bool hold_bind_pending(const Manager *m);
+/* hold_bind_done: the Acquire's context is built (bound: its BIND of every device succeeded,
+ * so the groups left to it are free: ended leases with nothing else held are freed) or not
+ * (the devices left to it count as held again, to be probed as usual). */
+void hold_bind_done(Manager *m, bool bound);
 /* hold_describe: "held by ended lease L (uid U, pid P)" (identify: for an admin or the
  * holder) or "held by an ended lease of another user" into buf when l is a revoked or ended
  * lease still holding files: returns 1; else 0. */
