@@ -377,7 +377,6 @@ static void acquire_request(const AcquireParams *a, BrokerRequest *ret) {
 	};
 }
 
-/* Plan, context, hand-over. 0 with l, or -errno with *rf. */
 /*
  * Steps 1-4: the decision and the kernel context. With by_bind, a group held by a lease the
  * daemon let go of is left to this Acquire's BIND instead of a probe first (hold.c); when
@@ -414,6 +413,7 @@ static int acquire_context(Call *call, const BrokerRequest *in, bool by_bind, Pl
 	return 0;
 }
 
+/* Plan, context, hand-over. 0 with l, or -errno with *rf. */
 static int acquire_lease(Call *call, const BrokerRequest *in, Plan *plan, char ***warnings,
 			 int64_t *memlock, Lease **ret, Refusal *rf) {
 	Manager *m = call->manager;
