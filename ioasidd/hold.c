@@ -387,6 +387,11 @@ bool hold_after_close(Manager *m, Lease *l) {
 	if (!lease_delivered(l))
 		return false; /* the fds never left the daemon */
 	lease_close_kernel_fds(l, m->kernel);
+	/* vhost-vdpa: no held state is kept. A holder that keeps its /dev/vhost-vdpa-N open
+	 * keeps the device (the kernel's open is exclusive): the next Acquire of it is refused
+	 * by the kernel, DeviceBusy, and its parent's group stays on vhost-vdpa. */
+	if (l->mode == LEASE_MODE_VHOST_VDPA)
+		return false;
 	/* Held until probed (hold_settle): fail closed. */
 	for (size_t i = 0; i < l->n_devices; i++)
 		l->devices[i].held = true;

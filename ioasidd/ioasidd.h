@@ -125,6 +125,9 @@ typedef enum LeaseMode {
 	/* Legacy VFIO (no iommufd): a container with TYPE1v2 set, the groups set on it, device
 	 * fds from the groups. Never requested: an "attached" request on a legacy kernel. */
 	LEASE_MODE_LEGACY,
+	/* A vDPA device's /dev/vhost-vdpa-N, the only fd of the lease (Lease.vdpa): a second
+	 * framework over the same DMA isolation, exclusive with VFIO per IOMMU group. */
+	LEASE_MODE_VHOST_VDPA,
 } LeaseMode;
 
 /*
@@ -197,6 +200,12 @@ struct Lease {
 	int container;
 	LeaseGroup *legacy_groups;
 	size_t n_legacy_groups;
+	/* vhost-vdpa mode: the vDPA device (n_devices is 0), the daemon's own reference to its
+	 * /dev/vhost-vdpa-N, and its parent PCI function ("" for a software device, which has no
+	 * IOMMU group: then groups is empty and only the device itself is exclusive). */
+	char *vdpa;
+	int vdpa_fd;
+	char vdpa_parent[BDF_MAX];
 	char **at_risk;
 	uint64_t generation;
 	uint64_t created; /* CLOCK_REALTIME seconds */
@@ -248,11 +257,12 @@ struct LeaseTable {
 	size_t n;
 };
 
-/* "connection" / "process"; "attached" / "unbound". */
+/* "connection" / "process"; "attached" / "unbound" / "vhost-vdpa" ("legacy" is never asked). */
 const char *lease_lifetime_to_string(PolicyLifetime l);
 const char *lease_mode_to_string(LeaseMode m);
 int lease_mode_from_string(const char *s, LeaseMode *ret);
-/* The same for a parameter spec (method.h): the LeaseMode ("attached", "unbound") or
+/* The same for a parameter spec (method.h): the LeaseMode ("attached", "unbound",
+ * "vhost-vdpa") or
  * PolicyLifetime ("connection", "process") named by s, or -EINVAL. */
 int lease_mode_parse(const char *s);
 int lease_lifetime_parse(const char *s);
@@ -300,6 +310,15 @@ int lease_set_peer(Lease *l, const Peer *p);
 
 /* Adds a device to l (keeps groups sorted and unique). Takes ownership of fd. -ENOMEM. */
 int lease_add_device(Lease *l, const char *bdf, int group, int fd);
+/* vhost-vdpa mode: records the vDPA device name, its parent (NULL: none) and group (-1: none)
+ * and the opened char device. Takes ownership of fd only on success (-ENOMEM: the caller
+ * still owns it). */
+int lease_set_vdpa(Lease *l, const char *name, const char *parent, int group, int fd);
+/* The lease holding vDPA device name (pending or active; staged contexts have none), or
+ * NULL. */
+Lease *lease_table_vdpa_owner(const LeaseTable *t, const char *name);
+/* "vfio" or "vhost-vdpa": the framework through which l holds its groups. */
+const char *lease_framework(const Lease *l);
 /* Legacy mode: records an opened group node (takes ownership of fd only on success: on
  * -ENOMEM the caller still owns it). */
 int lease_add_legacy_group(Lease *l, int group, int fd);
