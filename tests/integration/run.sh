@@ -1863,6 +1863,16 @@ t_vdpa_lease() {
 	expect_eq "vdpa lease: a software device ($(cat "$WORK/err"))" "$?" 0
 	expect_eq "vdpa lease: ... its fd" "$(jq -r .vhost.name <<<"$out")" \
 		"memfd:ioasid-sim:vhost-vdpa:vdpa-sim0"
+	# run --vdpa: the char device at fd 3, {vhostfd} and IOASID_FDNAMES name it; a process
+	# lifetime lease ends with the program.
+	out=$(ctl_as $UA run --vdpa vdpa-sim0 --lifetime process -- sh -c \
+		'echo "$IOASID_FDNAMES $IOASID_FDS {vhostfd} $(readlink /proc/self/fd/{vhostfd})"' \
+		</dev/null 2>"$WORK/err")
+	expect_eq "vdpa lease: run --vdpa ($(cat "$WORK/err"))" "$out" \
+		"vhost-vdpa:vdpa-sim0 1 3 /memfd:ioasid-sim:vhost-vdpa:vdpa-sim0 (deleted)"
+	ctl_as $UA run --device 0000:00:03.0 -- echo {vhostfd} </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "vdpa lease: {vhostfd} without --vdpa is a usage error" "$?" 64
+	expect_match "vdpa lease: ... saying so" "$(cat "$WORK/err")" "'\{vhostfd\}' needs --vdpa"
 	ctl_as $UA acquire --vdpa vdpa0 --layout x </dev/null >/dev/null 2>&1
 	expect_eq "vdpa lease: --layout with --vdpa is a usage error" "$?" 64
 	ctl_as $UA acquire --vdpa nosuch </dev/null >/dev/null 2>"$WORK/err"
