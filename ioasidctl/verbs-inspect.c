@@ -53,9 +53,17 @@ static struct {
 static json_object *str_cache[LEAF_CACHE];
 static json_object *bool_cache[2];
 
-/* The verb's document and the leaf caches go when the verb returns. */
+/*
+ * When the verb returns its document is kept, like the host model below: the process exits
+ * right after printing, and freeing a json-c tree of ~100k objects (`groups` on 4096
+ * devices) is 5% of the run. It stays referenced from here, reachable at exit; a second verb
+ * in one process releases the first one's. The leaf caches drop their references.
+ */
+static json_object *kept_doc;
+
 static void doc_endp(json_object **doc) {
-	json_object_put(*doc);
+	json_object_put(kept_doc);
+	kept_doc = *doc;
 	*doc = NULL;
 	for (size_t i = 0; i < LEAF_CACHE; i++) {
 		json_object_put(hex_cache[i].o);

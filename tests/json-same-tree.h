@@ -38,7 +38,8 @@ static inline bool json_same_tree(const DocNode *n, json_object *o) {
 		       (size_t)json_object_get_string_len(o) == n->str.len &&
 		       memcmp(json_object_get_string(o), n->str.s, n->str.len) == 0;
 	case DOC_ARRAY:
-		if (!json_object_is_type(o, json_type_array) || json_object_array_length(o) != n->c.n)
+		if (!json_object_is_type(o, json_type_array) ||
+		    json_object_array_length(o) != n->c.n)
 			return false;
 		for (size_t i = 0; i < n->c.n; i++)
 			if (!json_same_tree(n->c.items[i], json_object_array_get_idx(o, i)))
