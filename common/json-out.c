@@ -37,7 +37,11 @@ json_object *json_strv(char *const *l) {
 }
 
 void json_add(json_object *o, const char *key, json_object *v) {
-	if (!o || json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT) < 0) {
+	/* Each key once per object (the contract): json-c skips its lookup for an existing
+	 * key, a tenth of the cost of building `groups --json` on 4096 devices. */
+	if (!o || json_object_object_add_ex(o, key, v,
+					    JSON_C_OBJECT_ADD_KEY_IS_NEW |
+						    JSON_C_OBJECT_KEY_IS_CONSTANT) < 0) {
 		json_object_put(v);
 		failed = true;
 	}

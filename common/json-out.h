@@ -8,7 +8,9 @@
  * stored state) is parsed by doc_parse() (common/doc.h) and never turned back into json-c.
  *
  * Contracts: a NULL value is JSON null. Object keys are string literals (or strings that
- * outlive the object): json-c keeps the pointer (JSON_C_OBJECT_KEY_IS_CONSTANT). An adder
+ * outlive the object): json-c keeps the pointer (JSON_C_OBJECT_KEY_IS_CONSTANT); each key is
+ * added once per object (JSON_C_OBJECT_ADD_KEY_IS_NEW: no lookup, so a second add of a key
+ * would print it twice, which every reader of this project refuses). An adder
  * given a NULL object drops v. A failed allocation loses the member; a writer that must
  * not print a partial document checks json_out_failed() (or builds its own flag).
  */
