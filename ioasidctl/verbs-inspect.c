@@ -914,6 +914,22 @@ static void render_show_group(json_object *doc) {
 	print_reasons(g, "  ");
 }
 
+/* The udev properties ("KEY=VALUE") as an object KEY: VALUE, as a snapshot has them. */
+static json_object *properties_json(char *const *l) {
+	json_object *o = json_obj();
+	for (char *const *p = l; o && p && *p; p++) {
+		const char *eq = strchr(*p, '=');
+		_cleanup_free_ char *key = strndup(*p, eq ? (size_t)(eq - *p) : strlen(*p));
+		json_object *v = json_str_or_null(eq ? eq + 1 : "");
+		/* Not a literal: json-c copies the key. */
+		if (!key || json_object_object_add(o, key, v) < 0) {
+			json_object_put(v);
+			oom = true;
+		}
+	}
+	return o;
+}
+
 static json_object *device_detail_json(const Host *h, const Device *d, const Viability *v) {
 	json_object *o = device_to_json(h, d, v, false);
 	if (!o)
@@ -933,7 +949,7 @@ static json_object *device_detail_json(const Host *h, const Device *d, const Via
 	json_add(o, "virtfn", json_strv(d->virtfn));
 	json_add(o, "physfn", json_str_or_null(d->physfn));
 	json_add(o, "netdevs", json_strv(d->netdevs));
-	json_add(o, "properties", json_strv(d->properties));
+	json_add(o, "properties", properties_json(d->properties));
 	/* Dependent devices (common/depend.h): what a reset takes down, VFIO's dev_set, and the
 	 * devices that go to one owner with this one. */
 	json_add(o, "reset_method", d->reset_known ? json_strv(d->reset_methods) : NULL);

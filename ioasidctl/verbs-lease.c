@@ -200,13 +200,13 @@ static bool print_result(const IoasidAcquireResult *res) {
 
 	json_object_object_add(o, "lease", json_object_new_string(res->lease));
 	json_object_object_add(o, "mode", json_object_new_string(res->mode));
-	json_object_object_add(o, "ioasId", json_int_or_null(res->ioas_id >= 0, res->ioas_id));
+	json_object_object_add(o, "ioas_id", json_int_or_null(res->ioas_id >= 0, res->ioas_id));
 	json_object_object_add(o, "rule", json_object_new_string(res->rule));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)res->generation));
 	json_object_object_add(o, "memlock", json_int_or_null(res->memlock >= 0, res->memlock));
 	json_object_object_add(o, "staged",
 			       res->staged ? json_object_new_string(res->staged) : NULL);
-	json_object_object_add(o, "atRisk", json_strv(res->at_risk));
+	json_object_object_add(o, "at_risk", json_strv(res->at_risk));
 	json_object_object_add(o, "warnings", json_strv(res->warnings));
 
 	json_object_object_add(o, "api", json_object_new_string(res->api ? res->api : "iommufd"));
@@ -262,9 +262,10 @@ static bool print_result(const IoasidAcquireResult *res) {
 		_cleanup_free_ char *dname = NULL;
 
 		json_object_object_add(dj, "bdf", json_object_new_string(d->bdf));
-		json_object_object_add(dj, "devId", json_int_or_null(d->dev_id >= 0, d->dev_id));
-		json_object_object_add(dj, "hwptId", json_int_or_null(d->hwpt_id >= 0, d->hwpt_id));
-		json_object_object_add(dj, "groupFd",
+		json_object_object_add(dj, "dev_id", json_int_or_null(d->dev_id >= 0, d->dev_id));
+		json_object_object_add(dj, "hwpt_id",
+				       json_int_or_null(d->hwpt_id >= 0, d->hwpt_id));
+		json_object_object_add(dj, "group_fd",
 				       d->group_fd >= 0 ? json_object_new_int(d->group_fd) : NULL);
 		ok = fd_check(d->fd, legacy ? IOASID_FD_VFIO_LEGACY_DEVICE : IOASID_FD_VFIO_DEVICE,
 			      d->bdf, -1, dj, &dname) &&
