@@ -217,6 +217,56 @@ static void add_bind_record(json_object *o, const char *bdf) {
 	json_add(o, "ioasidctl_bind", b);
 }
 
+/* A vDPA device: what `vdpa dev show` says, its driver and, on vhost_vdpa, its char device. */
+static json_object *vdpa_device_to_json(const VdpaDevice *v) {
+	json_object *o = json_obj();
+	char handle[320];
+	if (!o)
+		return NULL;
+	json_add(o, "name", json_str_or_null(v->name));
+	json_add(o, "management_device",
+		 json_str_or_null(vdpa_mgmtdev_handle(v->mgmtdev_bus, v->mgmtdev_name, handle,
+						      sizeof(handle))));
+	json_add(o, "parent", v->parent ? json_str_or_null(v->parent->bdf) : NULL);
+	json_add(o, "device_id", json_int(v->device_id));
+	json_add(o, "class_name", jsi(vdpa_device_class_name(v->device_id)));
+	json_add(o, "vendor_id", jhex(v->vendor_id, 4));
+	json_add(o, "driver", jsi(v->driver));
+	json_add(o, "vhost_cdev", json_str_or_null(v->vhost_name));
+	json_add(o, "vhost_dev",
+		 v->vhost_name ? jsf("%u:%u", v->vhost_major, v->vhost_minor) : NULL);
+	json_add(o, "vhost_node", v->vhost_name ? jsf("/dev/%s", v->vhost_name) : NULL);
+	return o;
+}
+
+/* For a PCI function that is a vDPA management device: "vdpa": {"management_device",
+ * "devices"}. Only on such functions, so other devices' JSON is unchanged. */
+static void add_vdpa_parent(json_object *o, const Host *h, const Device *d) {
+	_cleanup_free_ const VdpaDevice **kids = NULL;
+	char handle[320];
+	if (!device_is_vdpa_parent(h, d))
+		return;
+	int n = host_vdpa_children(h, d, &kids);
+	if (n < 0) {
+		oom = true;
+		return;
+	}
+	json_object *x = json_obj(), *a = json_arr();
+	json_add(x, "management_device",
+		 json_str_or_null(vdpa_mgmtdev_handle("pci", d->bdf, handle, sizeof(handle))));
+	for (int i = 0; a && i < n; i++)
+		json_append(a, vdpa_device_to_json(kids[i]));
+	json_add(x, "devices", a);
+	json_add(o, "vdpa", x);
+}
+
+static json_object *vdpa_devices_to_json(const Host *h) {
+	json_object *a = json_arr();
+	for (size_t i = 0; a && i < h->n_vdpa_devices; i++)
+		json_append(a, vdpa_device_to_json(&h->vdpa_devices[i]));
+	return a;
+}
+
 static json_object *device_to_json(const Host *h, const Device *d, const Viability *v,
 				   bool in_group) {
 	json_object *o = json_obj(); /* its keys below */
@@ -241,6 +291,7 @@ static json_object *device_to_json(const Host *h, const Device *d, const Viabili
 	json_add(o, "driver", jsi(d->driver));
 	json_add(o, "state", jsi(member_state_to_string(s)));
 	add_bind_record(o, d->bdf);
+	add_vdpa_parent(o, h, d);
 	json_add(o, "iommu_group", d->iommu_group >= 0 ? json_int(d->iommu_group) : NULL);
 	json_add(o, "vfio_cdev", json_str_or_null(d->vfio_name));
 	json_add(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
@@ -457,6 +508,41 @@ static const char *verdict_human(const char *verdict) {
 	return strna(verdict);
 }
 
+/* "  (vDPA parent: vdpa1 on vhost_vdpa /dev/vhost-vdpa-1)" after a device's line. */
+static void print_vdpa_label(json_object *d) {
+	json_object *x = json_get(d, "vdpa");
+	if (!x)
+		return;
+	json_object *a = json_get(x, "devices");
+	printf("  (vDPA parent");
+	for (size_t i = 0; i < json_len(a); i++) {
+		json_object *v = json_at(a, i);
+		printf("%s %s on %s", i ? "," : ":", json_get_str(v, "name"),
+		       json_get_str(v, "driver") ?: "no driver");
+		if (json_get_str(v, "vhost_node"))
+			printf(" %s", json_get_str(v, "vhost_node"));
+	}
+	if (json_len(a) == 0)
+		printf(", no vDPA device");
+	printf(")");
+}
+
+/* One line per vDPA device, as the devices verb lists them. */
+static void print_vdpa_devices(json_object *a) {
+	if (json_len(a) == 0)
+		return;
+	printf("\nvDPA devices:\n");
+	for (size_t i = 0; i < json_len(a); i++) {
+		json_object *v = json_at(a, i);
+		printf("%s %s (%s) mgmtdev=%s drv=%s%s%s\n",
+		       i + 1 == json_len(a) ? glyph_tree_last() : glyph_tree_mid(),
+		       json_get_str(v, "name"), json_get_str(v, "class_name") ?: "virtio device",
+		       json_get_str(v, "management_device"), json_get_str(v, "driver") ?: "none",
+		       json_get_str(v, "vhost_node") ? " " : "",
+		       strempty(json_get_str(v, "vhost_node")));
+	}
+}
+
 /* Prints blockers and notes of a group object, each line prefixed with indent. */
 static void print_reasons(json_object *g, const char *indent) {
 	json_object *b = json_get(g, "blockers"), *n = json_get(g, "notes");
@@ -539,6 +625,7 @@ static void render_groups(json_object *doc) {
 				printf("  (bound by ioasidctl, was on %s)",
 				       json_get_str(json_get(d, "ioasidctl_bind"), "was")
 					       ?: "no driver");
+			print_vdpa_label(d);
 			putchar('\n');
 		}
 		for (size_t j = 0; j < json_len(fm); j++) {
@@ -686,8 +773,11 @@ static void render_devices(json_object *doc) {
 			printf(" (no IOMMU group)");
 		else if (json_get_bool(d, "blocking"))
 			printf(" %s(blocks group %" PRId64 ")%s", ansi_red(), gn, ansi_normal());
+		print_vdpa_label(d);
 		putchar('\n');
 	}
+	if (!json_get_bool(doc, "filter_vfio") && !json_get_bool(doc, "filter_blocking"))
+		print_vdpa_devices(json_get(doc, "vdpa_devices"));
 	if (json_len(devs) == 0) {
 		if (json_get_bool(doc, "filter_vfio") && !json_get_bool(iommu, "enabled"))
 			printf("No device has a VFIO cdev, and without an IOMMU none can get one "
@@ -740,6 +830,7 @@ int verb_devices(int argc, char **argv) {
 		json_add(doc, "filter_vfio", jbool(arg_vfio));
 		json_add(doc, "filter_blocking", jbool(arg_blocking));
 		json_add(doc, "devices", devs);
+		json_add(doc, "vdpa_devices", vdpa_devices_to_json(h));
 	}
 	return emit(doc, render_devices);
 }
@@ -888,6 +979,21 @@ static void render_show_device(json_object *doc) {
 	if (json_get_str(d, "physfn"))
 		kv("sr-iov", "VF of %s", json_get_str(d, "physfn"));
 	kv_list("netdevs", json_get(d, "netdevs"));
+	json_object *vd = json_get(d, "vdpa");
+	if (vd) {
+		json_object *a = json_get(vd, "devices");
+		for (size_t i = 0; i < json_len(a); i++) {
+			json_object *v = json_at(a, i);
+			kv(i == 0 ? "vdpa" : "", "%s (%s) on %s%s%s", json_get_str(v, "name"),
+			   json_get_str(v, "class_name") ?: "virtio device",
+			   json_get_str(v, "driver") ?: "no driver",
+			   json_get_str(v, "vhost_node") ? ", " : "",
+			   strempty(json_get_str(v, "vhost_node")));
+		}
+		if (json_len(a) == 0)
+			kv("vdpa", "management device %s, no vDPA device",
+			   json_get_str(vd, "management_device"));
+	}
 	render_dependents(d);
 	if (g) {
 		const char *verdict = json_get_str(g, "verdict");
