@@ -8,8 +8,9 @@
 #   B ($NIC_B): up with an address and no route but its subnet's: refused for those; taken
 #     down, only the address is left (the kernel drops the route); `bind --force` moves it
 #     from e1000e to vfio-pci, the cdev appears, `groups`/`show` say "bound by ioasidctl,
-#     was on e1000e", uid 1000 acquires it through ioasidd; `restore` puts e1000e back and
-#     its netdev reappears.
+#     was on e1000e", uid 1000 acquires it through ioasidd; while that lease holds it
+#     `restore` refuses (exit 1) instead of waiting in the kernel's unbind; released,
+#     `restore` puts e1000e back and its netdev reappears.
 #   C ($NIC, alone in its group): enslaved to a bond with an address and a route, a VLAN on
 #     the bond with an IPv6 address: refused naming the bond and the VLAN through the chain.
 # Everything it configures is removed at the end; every NIC is back on e1000e.
@@ -44,7 +45,7 @@ nb_unchanged() { # what bdf: still on e1000e, no record
 }
 
 scenario_NB() {
-	local a b c m g x y want cdev ra
+	local a b c m g x y want cdev ra i
 	NB_ERRS=0
 	[ -x "$NB_IP" ] || { result NB FAIL "no iproute2 ip in the initramfs"; return; }
 	[ -e /lib/ioasid-modules/net/order ] || { result NB FAIL "no bonding/8021q/bridge modules in the initramfs"; return; }
@@ -181,16 +182,39 @@ override=" "$(cat "/run/ioasid/bound/$NIC_B" 2>&1)"
 	nb_eq "B: show says bound by ioasidctl" "1" "$(echo "$NB_OUT" | grep -c ' bound: by ioasidctl, was on e1000e$')"
 	nb_ctl --json=short show "$NIC_B"
 	nb_eq "B: show --json" "e1000e viable" "$(echo "$NB_OUT" | jq -r '"\(.device.ioasidctl_bind.was) \(.group.verdict)"' 2>&1)"
-	# A lease on it through the daemon, as uid 1000: verified fds, released at EOF.
+	# A lease on it through the daemon, as uid 1000 (fds verified), held while root tries to
+	# restore it: vfio-pci enabled the device when the lease opened it, and the kernel's
+	# unbind would wait (unkillable) until the holder closes it, so restore refuses first.
+	x=$(cat "/sys/bus/pci/devices/$NIC_B/enable")
 	if daemon_start; then
-		ctl_as $UID_A acquire "$NIC_B" --json=short </dev/null >/tmp/nb.out 2>/tmp/nb.err
-		NB_RC=$?
-		nb_eq "B: uid $UID_A acquires it" "0 true $NIC_B vfio-device true ''" \
-			"$NB_RC $(jq -r '"\(.verified) \(.devices[0].bdf) \(.devices[0].kind) \(.devices[0].verified)"' /tmp/nb.out 2>&1) '$(cat /tmp/nb.err)'"
+		if hold_start nbh $UID_A "$NIC_B"; then
+			nb_eq "B: uid $UID_A acquires it" "true $NIC_B vfio-device true ''" \
+				"$(jq -r '"\(.verified) \(.devices[0].bdf) \(.devices[0].kind) \(.devices[0].verified)"' /tmp/nbh.out 2>&1) '$(cat /tmp/nbh.err)'"
+			info NB "B enable count: $x idle on vfio-pci, $(cat "/sys/bus/pci/devices/$NIC_B/enable") leased"
+			ioasidctl restore "$NIC_B" >/tmp/nb.out 2>/tmp/nb.err &
+			m=$!
+			i=0
+			while kill -0 $m 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+			if kill -0 $m 2>/dev/null; then
+				nb_eq "B: restore while leased" "refused" "still waiting in the kernel's unbind after 10 s"
+				hold_stop nbh
+				wait $m
+			else
+				wait $m
+				NB_RC=$?
+				nb_eq "B: restore while leased refused" "1 ioasidctl: Cannot restore $NIC_B: open through vfio-pci (a lease or a VM holds it): release or revoke it first; an unbind now would wait until its user closes it vfio-pci driver=e1000e" \
+					"$NB_RC $(cat /tmp/nb.err)$(cat /tmp/nb.out) $(nb_driver "$NIC_B") $(head -n1 "/run/ioasid/bound/$NIC_B" 2>&1)"
+				hold_stop nbh
+			fi
+		else
+			nb_eq "B: uid $UID_A acquires it" "a lease" "$(cat /tmp/nbh.out /tmp/nbh.err)"
+			hold_stop nbh
+		fi
 		daemon_stop
 	else
 		nb_eq "B: ioasidd started" started "not started"
 	fi
+	nb_eq "B: enable count 0 on vfio-pci, idle and released" "0 0" "$x $(cat "/sys/bus/pci/devices/$NIC_B/enable")"
 	nb_ctl restore "$NIC_B"
 	nb_eq "B: restore" "0 $NIC_B: back on e1000e e1000e" "$NB_RC $NB_OUT$NB_ERR $(nb_driver "$NIC_B")"
 	info NB "B restored: netdevs '$(ls "/sys/bus/pci/devices/$NIC_B/net" 2>/dev/null)', override '$(cat "/sys/bus/pci/devices/$NIC_B/driver_override")'"
@@ -212,7 +236,7 @@ override=" "$(cat "/run/ioasid/bound/$NIC_B" 2>&1)"
 	for x in "$NIC_A" "$NIC_B" "$NIC"; do nb_eq "$x back on e1000e" e1000e "$(nb_driver "$x")"; done
 
 	if [ "$NB_ERRS" = 0 ]; then
-		result NB PASS "real e1000e: A with the default route refused (dry-run, text, JSON; as a bridge port too), C under bond+VLAN refused naming both, B bound to vfio-pci ($cdev) with --force, shown as bound by ioasidctl, leased to uid $UID_A, restored to e1000e with its netdev"
+		result NB PASS "real e1000e: A with the default route refused (dry-run, text, JSON; as a bridge port too), C under bond+VLAN refused naming both, B bound to vfio-pci ($cdev) with --force, shown as bound by ioasidctl, leased to uid $UID_A (restore refused meanwhile), restored to e1000e with its netdev"
 	else
 		result NB FAIL "$NB_ERRS mismatches (see VMINFO NB MISMATCH lines)"
 	fi
