@@ -150,8 +150,8 @@ machine_sriov=(
 QEMU_BUNDLE= IGB_MODULES= NET_MODULES=
 case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
 case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
-# The stock bonding, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
-case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding 8021q bridge) || vm_die "no net modules for NB" ;; esac
+# The stock bonding, team, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
+case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding team 8021q bridge) || vm_die "no net modules for NB" ;; esac
 flock -u "$lockfd"
 t1=$(date +%s)
 

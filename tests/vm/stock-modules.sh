@@ -4,7 +4,7 @@
 # MODULEs and what they depend on, decompressed from the linux-image package fetch.sh
 # downloaded, with their load order in `order`. A warm cache (.complete) does nothing. Kept
 # apart from modules/ so that adding a set does not rebuild what build-modules.sh made.
-# Sets: igb (scenario S12, igb-modules.sh), net (scenario NB: bonding, 8021q, bridge).
+# Sets: igb (scenario S12, igb-modules.sh), net (scenario NB: bonding, team, 8021q, bridge).
 . "$(dirname "$0")/lib.sh"
 set -eu
 
@@ -12,7 +12,8 @@ kv=$1 ver=$2 name=$3
 shift 3
 top=$VM_CACHE/$ver
 out=$top/modules-$name
-[ -e "$out/.complete" ] && { echo "$out"; exit 0; }
+# The set's module list is part of what is cached: a changed list extracts the set again.
+[ -e "$out/.complete" ] && [ "$(cat "$out/list" 2>/dev/null)" = "$*" ] && { echo "$out"; exit 0; }
 img=$(ls "$top/debs/linux-image-${kv}_"*.deb 2>/dev/null | head -n1)
 [ -n "$img" ] || vm_die "missing package linux-image-$kv in $top/debs (run fetch.sh)"
 x=$(mktemp -d)
@@ -38,6 +39,7 @@ add() { # name: decompressed copy, its dependencies first
 }
 for m in "$@"; do add "$m"; done
 printf '%s\n' "${order[@]}" >"$out.tmp/order"
+echo "$*" >"$out.tmp/list"
 rm -rf "$out" && mv "$out.tmp" "$out"
 touch "$out/.complete"
 vm_log "$name modules ready in $out: ${order[*]}"

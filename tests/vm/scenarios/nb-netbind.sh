@@ -12,7 +12,8 @@
 #     `restore` refuses (exit 1) instead of waiting in the kernel's unbind; released,
 #     `restore` puts e1000e back and its netdev reappears.
 #   C ($NIC, alone in its group): enslaved to a bond with an address and a route, a VLAN on
-#     the bond with an IPv6 address: refused naming the bond and the VLAN through the chain.
+#     the bond with an IPv6 address: refused naming the bond and the VLAN through the chain;
+#     then a port of a team with an address: refused naming the team.
 # Everything it configures is removed at the end; every NIC is back on e1000e.
 
 NB_IP=/usr/bin/ip # iproute2 (busybox's applet knows no bond or VLAN)
@@ -153,6 +154,24 @@ $(echo "$NB_OUT" | grep '^  in use: ' | sort)"
 	nb_eq "C: bind --json refused, the upper devices" "2 refused 8 ,nbbond,nbbond,nbbond,nbbond,nbvlan,nbvlan,nbvlan" \
 		"$NB_RC $(echo "$NB_OUT" | jq -r '[.result, (.findings | length | tostring), ([.findings[] | .upper // ""] | sort | join(","))] | join(" ")' 2>&1)"
 	nb_unchanged C "$NIC"
+	# C as a port of a team (no teamd: the kernel's team driver takes ports by itself).
+	nb_sh $NB_IP link del nbvlan &&
+		nb_sh $NB_IP link del nbbond &&
+		nb_sh $NB_IP link add nbteam type team &&
+		nb_sh $NB_IP link set "$c" down &&
+		nb_sh $NB_IP link set "$c" master nbteam &&
+		nb_sh $NB_IP link set nbteam up &&
+		nb_sh $NB_IP addr add 203.0.113.16/24 dev nbteam
+	nb_ctl bind "$NIC"
+	x="  in use: $NIC: interface '$c' is enslaved to team 'nbteam', which"
+	want=$(printf '%s\n' "  in use: $NIC: interface '$c' is up" "$x is up" \
+		"$x holds global address 203.0.113.16/24" "$x carries route 203.0.113.0/24" | sort)
+	nb_eq "C in a team: bind refused (sorted)" "2
+$want
+ioasidctl: Refusing to bind $NIC: 4 findings above (--force binds anyway)" "$NB_RC
+$(echo "$NB_ERR" | grep '^  in use: ' | sort)
+$(echo "$NB_ERR" | grep -v '^  in use: ')"
+	nb_unchanged "C in a team" "$NIC"
 
 	# --- B: an address, then down, then bound with --force and restored ---------------------
 	nb_ctl bind "$NIC_B"
@@ -230,6 +249,7 @@ override=" "$(cat "/run/ioasid/bound/$NIC_B" 2>&1)"
 	$NB_IP link del nbvlan 2>/dev/null
 	$NB_IP link del nbbond 2>/dev/null
 	$NB_IP link del nbbr 2>/dev/null
+	$NB_IP link del nbteam 2>/dev/null
 	for x in "$a" "$(nb_netdev "$NIC_B")" "$c"; do
 		$NB_IP addr flush dev "$x" 2>/dev/null
 		$NB_IP link set "$x" down 2>/dev/null
@@ -238,7 +258,7 @@ override=" "$(cat "/run/ioasid/bound/$NIC_B" 2>&1)"
 	for x in "$NIC_A" "$NIC_B" "$NIC"; do nb_eq "$x back on e1000e" e1000e "$(nb_driver "$x")"; done
 
 	if [ "$NB_ERRS" = 0 ]; then
-		result NB PASS "real e1000e: A with the default route refused (dry-run, text, JSON; as a bridge port too), C under bond+VLAN refused naming both, B bound to vfio-pci ($cdev) with --force, shown as bound by ioasidctl, leased to uid $UID_A (restore refused meanwhile), restored to e1000e with its netdev"
+		result NB PASS "real e1000e: A with the default route refused (dry-run, text, JSON; as a bridge port too), C under bond+VLAN refused naming both, then under a team, B bound to vfio-pci ($cdev) with --force, shown as bound by ioasidctl, leased to uid $UID_A (restore refused meanwhile), restored to e1000e with its netdev"
 	else
 		result NB FAIL "$NB_ERRS mismatches (see VMINFO NB MISMATCH lines)"
 	fi
