@@ -17,6 +17,7 @@
 # Everything it configures is removed at the end; every NIC is back on e1000e.
 
 NB_IP=/usr/bin/ip # iproute2 (busybox's applet knows no bond or VLAN)
+# daemon_start, ctl_as: lib-daemon.sh; hold_start, hold_stop: s4-owners.sh.
 
 nb_eq() { # what want got
 	[ "$2" = "$3" ] && return 0
