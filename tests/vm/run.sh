@@ -8,7 +8,7 @@
 #   IOASID_VM_CACHE=DIR                cache (default /var/cache/ioasid-vm)
 #   IOASID_VM_SCENARIOS="S0 S9"        run only these scenarios: a narrowed run, said as such
 #                                      in the summary (make check-vm refuses it)
-#   IOASID_VM_TIMEOUT=SECONDS          per boot (default 300)
+#   IOASID_VM_TIMEOUT=SECONDS          per boot (default 900: a hang guard, not a time budget)
 #
 # Fails loudly (non-zero, clear message) when a package cannot be fetched, the modules do not
 # build or the guest does not boot. Prints one line per scenario, the expected and actual
@@ -208,7 +208,7 @@ boot() { # mode scenarios
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
-	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" \
+	timeout "${IOASID_VM_TIMEOUT:-900}" "${qemu[@]}" "${mach[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
