@@ -84,6 +84,11 @@ systemd SY1 test -
 systemd SY2 test -
 systemd SY3 test -
 systemd SY4 test -
+systemd SY5 test -
+systemd SY6 test -
+systemd SY7 test -
+systemd SY8 test -
+systemd SY9 test -
 "
 ALL_IDS=$(awk 'NF { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
 MODES=$(awk 'NF && !seen[$1]++ { print $1 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
