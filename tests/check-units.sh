@@ -257,10 +257,6 @@ if $have_analyze; then
 	want "RestrictAddressFamilies=AF_UNIX AF_NETLINK"
 	want "MemoryDenyWriteExecute=yes"
 	want "NoNewPrivileges=yes"
-	# A watchdog restart must not wait TimeoutStopSec= (90 s) for a SIGSTOPped daemon that
-	# never acts on SIGABRT (the systemd guest's SY6 measured it).
-	want "WatchdogSec=30s"
-	want "TimeoutAbortSec=10s"
 	if grep -q '^PrivateUsers=\(yes\|true\|1\|on\|self\|identity\)' "$service"; then
 		fail "service: PrivateUsers= must never be enabled"
 	else
