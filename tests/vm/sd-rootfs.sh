@@ -19,13 +19,14 @@ kv=$1 ver=$2
 top=$VM_CACHE/$ver
 base=$VM_CACHE/sdguest-$VM_SUITE
 root=$base/rootfs
-# Bump when the package list or the users change: the tree is rebuilt once.
-ROOTFS_FORMAT=1
+# Bump when the package list or the users change: the tree is rebuilt once. man-db: `systemd-analyze
+# verify` runs man(1) for each Documentation= page (SY8), so the installed pages must resolve.
+ROOTFS_FORMAT=2
 # Bump when the image (not the tree) changes.
 IMAGE_FORMAT=2
 PKGS="systemd systemd-sysv dbus dbus-user-session libpam-systemd udev kmod
 libjson-c5 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libsystemd0 libudev1
-util-linux procps psmisc jq pciutils iproute2
+util-linux procps psmisc jq pciutils iproute2 man-db
 podman uidmap crun fuse-overlayfs passt catatonit containers-storage"
 
 # Its own lock too: the tree and the images are built by whichever run comes first.
