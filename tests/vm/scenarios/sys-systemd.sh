@@ -363,9 +363,13 @@ scenario_SY7() {
 	journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service |
 		jq -c 'select(.MESSAGE_ID != null) | {MESSAGE_ID, ACTION, METHOD, UID, UNIT, DEVICE, RULE, GENERATION, LEASE}' |
 		sed 's/^/VMINFO SY7 record: /'
-	a=$(journalctl --no-pager -o json --after-cursor="$cur" MESSAGE_ID=$MID_ALLOW METHOD=io.ioasid.Broker.Acquire)
-	d=$(journalctl --no-pager -o json --after-cursor="$cur" MESSAGE_ID=$MID_DENY METHOD=io.ioasid.Broker.Acquire)
-	r=$(journalctl --no-pager -o json --after-cursor="$cur" MESSAGE_ID=$MID_RELEASE)
+	# What a MESSAGE_ID match alone returns, every field that tells records apart.
+	journalctl --no-pager -o json --after-cursor="$cur" MESSAGE_ID=$MID_ALLOW |
+		jq -c '{ACTION, METHOD, LEASE, _SYSTEMD_UNIT, _PID, _TRANSPORT, _COMM, __MONOTONIC_TIMESTAMP}' |
+		sed 's/^/VMINFO SY7 allow match: /'
+	a=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_ALLOW METHOD=io.ioasid.Broker.Acquire)
+	d=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_DENY METHOD=io.ioasid.Broker.Acquire)
+	r=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_RELEASE)
 	# file:line of the policy's rules: line 4 allows tester, line 5 denies other.
 	n=$(echo "$a" | grep -c .)
 	[ "$n" = 1 ] || bad="$bad; $n Acquire allow records"
