@@ -370,6 +370,13 @@ scenario_SY7() {
 	a=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_ALLOW METHOD=io.ioasid.Broker.Acquire)
 	d=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_DENY METHOD=io.ioasid.Broker.Acquire)
 	r=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_RELEASE)
+	# Records are told apart by their __CURSOR: journalctl 257 prints an entry twice for
+	# these three-field matches after a cursor (the same cursor: one record in the journal,
+	# as the listing above by unit shows), so lines are not records.
+	info SY7 "lines printed: allow $(echo "$a" | grep -c .), deny $(echo "$d" | grep -c .), release $(echo "$r" | grep -c .)"
+	a=$(echo "$a" | jq -c -s 'unique_by(.__CURSOR) | .[]')
+	d=$(echo "$d" | jq -c -s 'unique_by(.__CURSOR) | .[]')
+	r=$(echo "$r" | jq -c -s 'unique_by(.__CURSOR) | .[]')
 	# file:line of the policy's rules: line 4 allows tester, line 5 denies other.
 	n=$(echo "$a" | grep -c .)
 	[ "$n" = 1 ] || bad="$bad; $n Acquire allow records"
