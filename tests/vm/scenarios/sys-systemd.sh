@@ -251,7 +251,7 @@ sy_after_restart() { # id how n lease
 	local l o
 	l=$(sy_leases)
 	info "$1" "after $2: leases $l; fdstore $(systemctl show -p NFileDescriptorStore --value ioasidd.service) fds" >&2
-	echo "$l" | jq -e --arg id "$4" 'any(.[]; .id == $id and .state == "active")' >/dev/null ||
+	printf '%s\n' "$l" | jq -e --arg id "$4" 'any(.[]; .id == $id and .state == "active")' >/dev/null ||
 		{ echo "lease $4 not listed active after $2: $l"; return; }
 	sy_holder_dma "$3" || { echo "holder's DMA after $2: $(tail -n 3 "$SY_HOLD/log" | tr '\n' ' ')"; return; }
 	o=$(sy_as other ioasidctl run --device "$EDU_SINGLE" --mode attached -- true 2>&1) &&
@@ -350,7 +350,7 @@ MID_ALLOW=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a01
 MID_DENY=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a02
 MID_RELEASE=5d3c1a9e4b7f4e0c8a2d6f1b3e9c7a03
 scenario_SY7() {
-	local cur g out lease a d r bad= n
+	local cur g out lease a d r bad= n all
 	sy_policy SY7 "allow user tester to bdf $EDU_SINGLE mode attached group implicit" \
 		"deny user other" || { result SY7 FAIL "policy reload failed"; return; }
 	g=$(sy_gen)
@@ -363,36 +363,29 @@ scenario_SY7() {
 	journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service |
 		jq -c 'select(.MESSAGE_ID != null) | {MESSAGE_ID, ACTION, METHOD, UID, UNIT, DEVICE, RULE, GENERATION, LEASE}' |
 		sed 's/^/VMINFO SY7 record: /'
-	# What a MESSAGE_ID match alone returns, every field that tells records apart.
-	journalctl --no-pager -o json --after-cursor="$cur" MESSAGE_ID=$MID_ALLOW |
-		jq -c '{ACTION, METHOD, LEASE, _SYSTEMD_UNIT, _PID, _TRANSPORT, _COMM, __MONOTONIC_TIMESTAMP}' |
-		sed 's/^/VMINFO SY7 allow match: /'
-	a=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_ALLOW METHOD=io.ioasid.Broker.Acquire)
-	d=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_DENY METHOD=io.ioasid.Broker.Acquire)
-	r=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service MESSAGE_ID=$MID_RELEASE)
-	# Records are told apart by their __CURSOR: journalctl 257 prints an entry twice for
-	# these three-field matches after a cursor (the same cursor: one record in the journal,
-	# as the listing above by unit shows), so lines are not records.
-	info SY7 "lines printed: allow $(echo "$a" | grep -c .), deny $(echo "$d" | grep -c .), release $(echo "$r" | grep -c .)"
-	a=$(echo "$a" | jq -c -s 'unique_by(.__CURSOR) | .[]')
-	d=$(echo "$d" | jq -c -s 'unique_by(.__CURSOR) | .[]')
-	r=$(echo "$r" | jq -c -s 'unique_by(.__CURSOR) | .[]')
+	# The records of the scenario's decisions, selected by MESSAGE_ID (and METHOD) from the
+	# daemon's records after the cursor; one JSON object a line. printf, not echo: dash's
+	# echo turns the JSON's "\n" escapes into line breaks.
+	all=$(journalctl --no-pager -o json --after-cursor="$cur" _SYSTEMD_UNIT=ioasidd.service)
+	a=$(printf '%s\n' "$all" | jq -c --arg m $MID_ALLOW 'select(.MESSAGE_ID == $m and .METHOD == "io.ioasid.Broker.Acquire")')
+	d=$(printf '%s\n' "$all" | jq -c --arg m $MID_DENY 'select(.MESSAGE_ID == $m and .METHOD == "io.ioasid.Broker.Acquire")')
+	r=$(printf '%s\n' "$all" | jq -c --arg m $MID_RELEASE 'select(.MESSAGE_ID == $m)')
 	# file:line of the policy's rules: line 4 allows tester, line 5 denies other.
-	n=$(echo "$a" | grep -c .)
+	n=$(printf '%s\n' "$a" | grep -c .)
 	[ "$n" = 1 ] || bad="$bad; $n Acquire allow records"
-	n=$(echo "$d" | grep -c .)
+	n=$(printf '%s\n' "$d" | grep -c .)
 	[ "$n" = 1 ] || bad="$bad; $n Acquire deny records"
-	n=$(echo "$r" | grep -c .)
+	n=$(printf '%s\n' "$r" | grep -c .)
 	[ "$n" = 1 ] || bad="$bad; $n release records"
 	if [ -z "$bad" ]; then
-		echo "$a" | jq -e --arg dev "$EDU_SINGLE" --arg g "$g" --arg l "$lease" --arg f "$SY_CONF:4" \
+		printf '%s\n' "$a" | jq -e --arg dev "$EDU_SINGLE" --arg g "$g" --arg l "$lease" --arg f "$SY_CONF:4" \
 			'.UID == "1000" and .UNIT == "ioasid-vm-test.service" and (.DEVICE | contains($dev)) and
 			 .RULE == $f and .GENERATION == $g and .LEASE == $l and .ACTION == "allow" and
 			 ._SYSTEMD_UNIT == "ioasidd.service"' >/dev/null || bad="$bad; allow record's fields"
-		echo "$d" | jq -e --arg dev "$EDU_SINGLE" --arg g "$g" --arg f "$SY_CONF:5" \
+		printf '%s\n' "$d" | jq -e --arg dev "$EDU_SINGLE" --arg g "$g" --arg f "$SY_CONF:5" \
 			'.UID == "1001" and .UNIT == "ioasid-vm-test.service" and (.DEVICE | contains($dev)) and
 			 .RULE == $f and .GENERATION == $g and .ACTION == "deny"' >/dev/null || bad="$bad; deny record's fields"
-		echo "$r" | jq -e --arg l "$lease" --arg dev "$EDU_SINGLE" \
+		printf '%s\n' "$r" | jq -e --arg l "$lease" --arg dev "$EDU_SINGLE" \
 			'.UID == "1000" and .LEASE == $l and .ACTION == "release" and (.DEVICE | contains($dev))' >/dev/null ||
 			bad="$bad; release record's fields"
 	fi
@@ -437,7 +430,7 @@ scenario_SY9() {
 	info SY9 "direct: $dj"
 	info SY9 "brokered: $b"
 	dp=$(echo "$dj" | sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p')
-	bp=$(echo "$b" | jq -r '.p50Us // empty' 2>/dev/null)
+	bp=$(printf '%s\n' "$b" | jq -r '.p50Us // empty' 2>/dev/null)
 	if [ -z "$dp" ] || [ -z "$bp" ]; then
 		result SY9 FAIL "a side did not run: direct '$dj', brokered '$b'"
 		return
