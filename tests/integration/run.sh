@@ -1622,7 +1622,7 @@ admin uid 0
 admin unit libvirtd.service
 allow unit libvirtd.service to bdf $DEV_1 mode attached,unbound group implicit
 allow user $UB user-unit "libpod-*.scope" to bdf $DEV_2 group implicit max-leases 1 lifetime process
-allow user $UB to bdf $DEV_2 group implicit max-leases 1
+allow user $UB to bdf $DEV_2 mode attached,unbound group implicit max-leases 1
 EOF
 	if cg_daemon_start units "$UNIT_POLICY"; then
 		# systemd-run --user --unit=libvirtd.service: the user's manager names it.
