@@ -42,8 +42,9 @@ static int cdi_check_socket_path(const char *p) {
 	if (p[0] != '/')
 		return ioasidctl_error(EXIT_USAGE, "Socket path '%s' is not absolute", p);
 	if (strlen(p) >= sizeof(sa.sun_path))
-		return ioasidctl_error(EXIT_USAGE, "Socket path '%s' is longer than a socket path "
-						   "can be (%zu bytes)",
+		return ioasidctl_error(EXIT_USAGE,
+				       "Socket path '%s' is longer than a socket path "
+				       "can be (%zu bytes)",
 				       p, sizeof(sa.sun_path) - 1);
 	for (const char *c = p; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
@@ -65,8 +66,7 @@ static json_object *attach(json_object *parent, const char *key, json_object *ch
 		json_object_put(child);
 		return NULL;
 	}
-	r = key ? json_object_object_add(parent, key, child)
-		: json_object_array_add(parent, child);
+	r = key ? json_object_object_add(parent, key, child) : json_object_array_add(parent, child);
 	if (r < 0) {
 		json_object_put(child);
 		return NULL;
@@ -99,13 +99,14 @@ static int cdi_spec_new(const char *socket, json_object **ret) {
 	    !(mounts = attach(edits, "mounts", json_object_new_array())) ||
 	    !(mount = attach(mounts, NULL, json_object_new_object())) ||
 	    !attach_string(mount, "hostPath", socket) ||
-	    !attach_string(mount, "containerPath", socket) || !attach_string(mount, "type", "bind") ||
+	    !attach_string(mount, "containerPath", socket) ||
+	    !attach_string(mount, "type", "bind") ||
 	    !(opts = attach(mount, "options", json_object_new_array())))
 		return -ENOMEM;
 	/* nosuid, nodev, noexec: a rootless runtime may not clear such flags of the source
 	 * mount (/run has them), and nothing on a socket needs them. */
-	for (const char *const *o = (const char *const[]){ "bind", "nosuid", "nodev", "noexec",
-							    NULL };
+	for (const char *const *o =
+		     (const char *const[]){ "bind", "nosuid", "nodev", "noexec", NULL };
 	     *o; o++)
 		if (!attach_string(opts, NULL, *o))
 			return -ENOMEM;
@@ -212,8 +213,9 @@ static void yaml_node(FILE *f, json_object *v, int indent, bool inline_first) {
 
 static int cdi_write(FILE *f, json_object *spec, bool json) {
 	if (json) {
-		int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN
-						   : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+		int flags = arg_json == JSON_SHORT
+				    ? JSON_C_TO_STRING_PLAIN
+				    : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
 		fputs(json_object_to_json_string_ext(spec, flags | JSON_C_TO_STRING_NOSLASHESCAPE),
 		      f);
 		fputc('\n', f);
@@ -289,8 +291,9 @@ int verb_cdi(int argc, char **argv) {
 	_cleanup_json_ json_object *spec = NULL;
 	const char *socket = ioasid_client_socket_path(arg_socket);
 	bool json = arg_json != JSON_OFF;
-	const char *out = arg_output ? arg_output : json ? CDI_DIR "/ioasid.json"
-							 : CDI_DIR "/ioasid.yaml";
+	const char *out = arg_output ? arg_output
+			  : json     ? CDI_DIR "/ioasid.json"
+				     : CDI_DIR "/ioasid.yaml";
 	struct stat st;
 	int r;
 
@@ -305,13 +308,15 @@ int verb_cdi(int argc, char **argv) {
 		if (ends_with(out, ".json"))
 			json = true;
 		else if (!ends_with(out, ".yaml"))
-			return ioasidctl_error(EXIT_USAGE,
-					       "'%s' must end in .yaml or .json: CDI reads no other "
-					       "files",
-					       out);
+			return ioasidctl_error(
+				EXIT_USAGE,
+				"'%s' must end in .yaml or .json: CDI reads no other "
+				"files",
+				out);
 		else if (json)
 			return ioasidctl_error(EXIT_USAGE,
-					       "--json writes JSON, but '%s' names a YAML file", out);
+					       "--json writes JSON, but '%s' names a YAML file",
+					       out);
 	}
 	r = cdi_spec_new(socket, &spec);
 	if (r < 0)
