@@ -2333,6 +2333,20 @@ t_socket_permission() {
 	expect_eq "root's group: exit 69" "$?" 69
 	expect_match "root's group: hint" "$(cat "$WORK/err")" \
 		"Permission denied \(only root may connect: set socket-group"
+	# In a user namespace that does not map the socket's group (a rootless container without
+	# its user's groups), the group shows as the overflow gid: the hint says so instead of
+	# naming 65534.
+	chgrp 1 "$DAEMON_SOCK"
+	if setpriv --reuid=$UA --regid=$UA --clear-groups unshare --user --map-root-user true \
+		2>/dev/null; then
+		setpriv --reuid=$UA --regid=$UA --clear-groups unshare --user --map-root-user \
+			"$B/ioasidctl" --socket="$DAEMON_SOCK" leases >/dev/null 2>"$WORK/err"
+		expect_eq "user namespace: exit 69" "$?" 69
+		expect_eq "user namespace: hint" "$(cat "$WORK/err")" \
+			"ioasidctl: Cannot connect to ioasidd at '$DAEMON_SOCK': Permission denied (the socket's group is not mapped into this user namespace: in a rootless container, a member of that group keeps access with 'podman run --group-add keep-groups')"
+	else
+		echo "    SKIPPED: no unprivileged user namespaces here (the unmapped-group hint)"
+	fi
 	chmod 0666 "$DAEMON_SOCK"
 	ctl_as $UA leases >/dev/null 2>&1
 	expect_eq "connects again once permitted" "$?" 0

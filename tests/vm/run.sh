@@ -81,6 +81,9 @@ stock   S5L test -
 stock   RVL test -
 sriov   S12 test -
 systemd SY1 test -
+systemd PD1 test -
+systemd PD2 test -
+systemd PD3 test -
 "
 ALL_IDS=$(awk 'NF { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
 MODES=$(awk 'NF && !seen[$1]++ { print $1 }' <<<"$VM_EXPECTED" | tr '\n' ' ')

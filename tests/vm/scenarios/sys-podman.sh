@@ -160,6 +160,9 @@ pd_decided_by() { # line
 	pd_audit | tail -n 1 | grep -q "action=allow .* uid=$PD_UID .*rule=$PD_CONF:$1 "
 }
 
+# vm-edu's data pattern derives from VM_EDU_TAG and its pid, always 1 in a container: the tag
+# goes in with --env, so no two scenarios' transfers share a pattern.
+
 # PD1: attached. tester's own process acquires (the second README rule), execs podman with the
 # lease's fds at 3 and 4; inside the rootless container vm-edu maps its buffer into the
 # daemon's IOAS through fd 3 and the edu (fd 4, already bound and attached) round-trips it.
@@ -167,7 +170,8 @@ scenario_PD1() {
 	local out rc
 	pd_begin PD1 || return
 	out=$(pd_user /usr/bin/ioasidctl run --device "$EDU_SINGLE" --mode attached -- \
-		/usr/bin/podman run --rm --network=none --preserve-fds=2 "$PD_IMAGE" \
+		/usr/bin/podman run --rm --network=none --preserve-fds=2 \
+		--env VM_EDU_TAG="$VM_EDU_TAG" "$PD_IMAGE" \
 		/usr/bin/vm-edu dma 3 4 --ioas '{ioas}' 2>&1)
 	rc=$?
 	info PD1 "audit: $(pd_audit | tail -n 1)"
@@ -187,7 +191,8 @@ scenario_PD2() {
 	local out rc
 	pd_begin PD2 || return
 	out=$(pd_user /usr/bin/ioasidctl run --device "$EDU_SINGLE" --mode unbound -- \
-		/usr/bin/podman run --rm --network=none --preserve-fds=2 "$PD_IMAGE" \
+		/usr/bin/podman run --rm --network=none --preserve-fds=2 \
+		--env VM_EDU_TAG="$VM_EDU_TAG" "$PD_IMAGE" \
 		/usr/bin/vm-edu dma 3 4 --bind --attach 2>&1)
 	rc=$?
 	info PD2 "audit: $(pd_audit | tail -n 1)"
@@ -207,55 +212,55 @@ scenario_PD2() {
 # groups (--group-add keep-groups). The container's process presents tester's uid and its
 # libpod scope: the README's container rule (user-unit "libpod-*.scope") decides, so it may
 # have an attached lease (acquire; run + DMA inside) but not an unbound one, which only the
-# rule for tester's own process grants. Without keep-groups the socket refuses it (EACCES).
+# rule for tester's own process grants. One container does the three requests in turn (podman
+# runs are the slow part of the guest); --cgroupns=host only lets it print its real cgroup,
+# which `policy explain --cgroup` must derive the same user unit from. Without keep-groups the
+# socket's mode refuses the container (EACCES, exit 69).
 scenario_PD3() {
-	local out rc cid pid cg scope expl fails=
+	local out rc cg scope expl n fails=
 	pd_begin PD3 || return
 	out=$(ioasidctl cdi 2>&1) || { result PD3 FAIL "ioasidctl cdi: $out"; pd_restore_policy; return; }
 	info PD3 "ioasidctl cdi: $out"
 	sed "s/^/VMINFO PD3 cdi: /" "$PD_CDI"
-	# What the real container presents, seen from the host: its pid's uid and cgroup.
-	cid=$(pd_podman run -d --rm --network=none --device ioasid.io/broker=default \
-		--group-add keep-groups "$PD_IMAGE" /usr/bin/sleep 120 2>&1 | tail -n 1)
-	pid=$(pd_podman inspect --format '{{.State.Pid}}' "$cid" 2>/dev/null)
-	cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
-	info PD3 "container $cid: pid $pid uid $(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) groups $(awk '/^Groups:/ { $1 = ""; print }' "/proc/$pid/status" 2>/dev/null) cgroup $cg"
-	info PD3 "in it: $(pd_podman exec "$cid" /bin/sh -c 'id; echo IOASID_SOCKET=$IOASID_SOCKET; cat /proc/self/cgroup' 2>&1 | tr '\n' ' ')"
+	n=$(pd_audit | wc -l)
+	out=$(pd_run --device ioasid.io/broker=default --group-add keep-groups --cgroupns=host \
+		--env VM_EDU_TAG="$VM_EDU_TAG" "$PD_IMAGE" /bin/sh -c '
+		echo "cgroup=$(cat /proc/self/cgroup)"; echo "id=$(id)"; echo "socket=$IOASID_SOCKET"
+		ioasidctl --json=short acquire "$1" </dev/null; echo "acquire-rc=$?"
+		ioasidctl acquire "$1" --mode unbound </dev/null; echo "unbound-rc=$?"
+		ioasidctl run --device "$1" --mode attached -- \
+			vm-edu dma "{iommufd}" "{fd:$1}" --ioas "{ioas}"; echo "run-rc=$?"' \
+		sh "$EDU_SINGLE" 2>&1 </dev/null)
+	rc=$?
+	echo "$out" | cut -c1-600 | sed "s/^/VMINFO PD3 /"
+	pd_audit | tail -n +$((n + 1)) | sed "s/^/VMINFO PD3 audit: /"
+	cg=$(echo "$out" | sed -n 's/^cgroup=0:://p')
+	scope=$(echo "$cg" | grep -oE 'libpod-[0-9a-f]+\.scope' | head -n 1)
+	case $cg in
+	"/user.slice/user-$PD_UID.slice/user@$PD_UID.service/user.slice/libpod-"*.scope | \
+		"/user.slice/user-$PD_UID.slice/user@$PD_UID.service/user.slice/libpod-"*.scope/*) ;;
+	*) fails="$fails; the container's cgroup is '$cg', not a libpod scope below user@$PD_UID.service" ;;
+	esac
+	echo "$out" | grep -qx "socket=/run/ioasid/ioasidd.sock" ||
+		fails="$fails; IOASID_SOCKET is not the spec's socket in the container"
 	expl=$(ioasidctl --json=short policy explain --config "$PD_CONF" --user "$PD_USER" \
 		--cgroup "$cg" --device "$EDU_SINGLE" 2>&1)
 	info PD3 "policy explain --cgroup (the real container's): $expl"
-	pd_podman stop -t 0 "$cid" >/dev/null 2>&1
-	case $cg in
-	"/user.slice/user-$PD_UID.slice/user@$PD_UID.service/"*/libpod-*.scope | \
-		"/user.slice/user-$PD_UID.slice/user@$PD_UID.service/"*/libpod-*.scope/*) ;;
-	*) fails="$fails; the container's cgroup is '$cg', not a libpod scope below user@$PD_UID.service" ;;
-	esac
-	scope=$(echo "$cg" | grep -oE 'libpod-[0-9a-f]+\.scope' | head -n 1)
 	[ -n "$scope" ] && [ "$(echo "$expl" | jq -r '"\(.line) \(.peer.unit) \(.peer.user_unit)"' 2>/dev/null)" = \
 		"$PD_LINE_CONTAINER user@$PD_UID.service $scope" ] ||
 		fails="$fails; policy explain of the real cgroup: not line $PD_LINE_CONTAINER, user@$PD_UID.service, '$scope'"
-
-	# acquire inside: allowed by the container rule (its stdin is closed: released at once).
-	out=$(pd_run --device ioasid.io/broker=default --group-add keep-groups "$PD_IMAGE" \
-		/usr/bin/ioasidctl --json=short acquire "$EDU_SINGLE" 2>&1 </dev/null)
-	rc=$?
-	info PD3 "acquire inside: exit $rc: $(echo "$out" | tr '\n' ' ' | cut -c1-600)"
-	info PD3 "audit: $(pd_audit | tail -n 1)"
-	if [ "$rc" != 0 ]; then
-		fails="$fails; acquire inside the container: exit $rc"
-	elif ! pd_decided_by "$PD_LINE_CONTAINER"; then
-		fails="$fails; acquire inside was not decided by the container rule (line $PD_LINE_CONTAINER)"
-	fi
-	pd_wait_free
-
-	# unbound inside: the container rule decides, and it grants attached only.
-	out=$(pd_run --device ioasid.io/broker=default --group-add keep-groups "$PD_IMAGE" \
-		/usr/bin/ioasidctl acquire "$EDU_SINGLE" --mode unbound 2>&1 </dev/null)
-	rc=$?
-	info PD3 "acquire --mode unbound inside: exit $rc: $(echo "$out" | tr '\n' ' ')"
-	[ "$rc" = 2 ] && echo "$out" | grep -q "mode 'unbound' not granted by rule at $PD_CONF:$PD_LINE_CONTAINER" ||
-		fails="$fails; unbound inside: exit $rc, not refused by the container rule"
-	pd_wait_free
+	[ "$rc" = 0 ] || fails="$fails; podman run exited $rc"
+	echo "$out" | grep -qx 'acquire-rc=0' || fails="$fails; acquire inside the container failed"
+	echo "$out" | grep -qx 'unbound-rc=2' &&
+		echo "$out" | grep -q "mode 'unbound' not granted by rule at $PD_CONF:$PD_LINE_CONTAINER" ||
+		fails="$fails; --mode unbound inside was not refused by the container rule"
+	echo "$out" | grep -qx 'run-rc=0' && echo "$out" | grep -q 'vm-edu: roundtrip=ok' ||
+		fails="$fails; run + DMA inside the container failed"
+	# One record per decision, each by the container rule: allow, deny (unbound), allow.
+	[ "$(pd_audit | tail -n +$((n + 1)) | sed -n "s|.* action=\([a-z]*\) .* uid=$PD_UID .* rule=$PD_CONF:\([0-9]*\) .*|\1:\2|p" | tr '\n' ' ')" = \
+		"allow:$PD_LINE_CONTAINER deny:$PD_LINE_CONTAINER allow:$PD_LINE_CONTAINER " ] ||
+		fails="$fails; the audit records are not allow, deny, allow by line $PD_LINE_CONTAINER"
+	pd_wait_free || fails="$fails; the container's lease did not end with it"
 
 	# Without tester's groups the socket's mode refuses the container (exit 69).
 	out=$(pd_run --device ioasid.io/broker=default "$PD_IMAGE" \
@@ -263,22 +268,10 @@ scenario_PD3() {
 	rc=$?
 	info PD3 "without keep-groups: exit $rc: $(echo "$out" | tr '\n' ' ')"
 	[ "$rc" = 69 ] || fails="$fails; without --group-add keep-groups: exit $rc, not 69"
-
-	# run inside: the container's own lease, DMA through edu.
-	out=$(pd_run --device ioasid.io/broker=default --group-add keep-groups "$PD_IMAGE" \
-		/usr/bin/ioasidctl run --device "$EDU_SINGLE" --mode attached -- \
-		/usr/bin/vm-edu dma '{iommufd}' "{fd:$EDU_SINGLE}" --ioas '{ioas}' 2>&1 </dev/null)
-	rc=$?
-	info PD3 "audit: $(pd_audit | tail -n 1)"
-	pd_decided_by "$PD_LINE_CONTAINER" ||
-		fails="$fails; run inside was not decided by the container rule (line $PD_LINE_CONTAINER)"
-	pd_wait_free || fails="$fails; the container's lease did not end with it"
 	if [ -n "$fails" ]; then
-		echo "$out" | sed "s/^/VMINFO PD3 /"
 		result PD3 FAIL "${fails#; }"
-		pd_restore_policy
-		return
+	else
+		result PD3 PASS "client inside a rootless container (CDI ioasid.io/broker=default, keep-groups; uid $PD_UID, cgroup $cg): acquire and run + edu DMA allowed by the README's container rule (line $PD_LINE_CONTAINER), --mode unbound refused by it; no socket access without keep-groups"
 	fi
-	pd_result PD3 $rc "$out" "client inside a rootless container (CDI ioasid.io/broker=default, keep-groups; cgroup $cg): acquire and run + edu DMA allowed by the README's container rule (line $PD_LINE_CONTAINER), --mode unbound refused by it, no socket access without keep-groups"
 	pd_restore_policy
 }
