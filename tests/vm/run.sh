@@ -81,6 +81,14 @@ stock   S5L test -
 stock   RVL test -
 sriov   S12 test -
 systemd SY1 test -
+systemd SY2 test -
+systemd SY3 test -
+systemd SY4 test -
+systemd SY5 test -
+systemd SY6 test -
+systemd SY7 test -
+systemd SY8 test -
+systemd SY9 test -
 systemd PD1 test -
 systemd PD2 test -
 systemd PD3 test -

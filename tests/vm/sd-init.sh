@@ -51,7 +51,9 @@ finish() {
 }
 
 info boot "mode=$MODE kernel=$(uname -r) systemd=$(systemctl --version | head -n1) up=$(cut -d' ' -f1 /proc/uptime)s"
+up() { cut -d' ' -f1 /proc/uptime; }
 info boot "startup: $(systemd-analyze time 2>&1 | head -n1)"
+systemd-analyze blame 2>&1 | head -n 8 | sed 's/^/VMINFO boot blame: /'
 
 # 1. What systemd-modules-load did with the installed modules-load.d/ioasid.conf.
 for m in iommufd vfio_pci; do
@@ -96,8 +98,7 @@ bind_vfio() {
 for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR; do
 	bind_vfio "$b" || echo "VMERROR cannot bind $b to vfio-pci"
 done
-udevadm settle -t 10 2>/dev/null
-info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR vfio: $(ls /dev/vfio/devices 2>/dev/null | tr '\n' ' ')"
+info boot "bound at $(up)s: edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR vfio: $(ls /dev/vfio/devices 2>/dev/null | tr '\n' ' ')"
 
 # 3. The packager's steps after `make install DESTDIR=`, then the clients' group.
 SETUP_ERR=
@@ -109,7 +110,7 @@ for u in tester other; do usermod -a -G ioasid "$u" >>/tmp/setup.log 2>&1 || SET
 if [ -n "$SETUP_ERR" ]; then
 	echo "VMERROR packager steps failed:$SETUP_ERR: $(tr '\n' ' ' </tmp/setup.log)"
 else
-	info boot "installed: $(ls -l /run/ioasid/ioasidd.sock 2>&1); group $(getent group ioasid)"
+	info boot "packager steps done at $(up)s: $(ls -l /run/ioasid/ioasidd.sock 2>&1); group $(getent group ioasid)"
 fi
 
 # 4. Scenarios.

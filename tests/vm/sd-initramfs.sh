@@ -61,7 +61,7 @@ make -s -C "$REPO" B="$B" DESTDIR="$st" install >"$s/install.log" 2>&1 ||
 # Test tools: not part of the package, under /usr/local.
 lb=$st/usr/local/lib/ioasid-vm
 mkdir -p "$lb/bin" "$lb/scenarios"
-for b in vm-edu rawclient kernel-probe; do
+for b in vm-edu rawclient kernel-probe bench-acquire; do
 	[ -x "$BDIR/$b" ] && cp "$BDIR/$b" "$lb/bin/"
 done
 cp "$VM_DIR/sd-init.sh" "$lb/sd-init.sh"
@@ -86,8 +86,20 @@ TTYVTDisallocate=no
 WantedBy=multi-user.target
 UNIT
 ln -s ../ioasid-vm-test.service "$st/etc/systemd/system/multi-user.target.wants/"
-# The serial console carries the results: no getty on it.
-ln -s /dev/null "$st/etc/systemd/system/serial-getty@ttyS0.service"
+# The serial console carries the results: no getty on it. A lean boot under TCG: no other
+# getty, no timers, no pseudo file systems nobody uses, none of the once-per-/usr-update
+# jobs (hwdb, ldconfig, catalog: the image's /etc is never "updated"), a journal in /run.
+for u in serial-getty@ttyS0.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
+	dpkg-db-backup.timer fstrim.timer netavark-dhcp-proxy.service netavark-dhcp-proxy.socket \
+	systemd-pstore.service dev-hugepages.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+	sys-kernel-config.mount proc-sys-fs-binfmt_misc.automount systemd-binfmt.service \
+	ldconfig.service systemd-hwdb-update.service systemd-journal-catalog-update.service \
+	systemd-update-done.service systemd-journal-flush.service modprobe@drm.service \
+	systemd-random-seed.service; do
+	ln -s /dev/null "$st/etc/systemd/system/$u"
+done
+mkdir -p "$st/etc/systemd/journald.conf.d"
+printf '[Journal]\nStorage=volatile\n' >"$st/etc/systemd/journald.conf.d/ioasid-vm.conf"
 # A fixed machine id: not a first boot (no systemd-firstboot prompt on the console).
 echo 5e1f0c0ffee0a11ce5e1f0c0ffee0a11 >"$st/etc/machine-id"
 

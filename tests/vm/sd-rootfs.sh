@@ -21,6 +21,8 @@ base=$VM_CACHE/sdguest-$VM_SUITE
 root=$base/rootfs
 # Bump when the package list or the users change: the tree is rebuilt once.
 ROOTFS_FORMAT=1
+# Bump when the image (not the tree) changes.
+IMAGE_FORMAT=2
 PKGS="systemd systemd-sysv dbus dbus-user-session libpam-systemd udev kmod
 libjson-c5 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libsystemd0 libudev1
 util-linux procps psmisc jq pciutils iproute2
@@ -68,8 +70,8 @@ fi
 img_deb=$(ls "$top/debs/linux-image-${kv}_"*.deb 2>/dev/null | head -n1)
 [ -n "$img_deb" ] || vm_die "missing package linux-image-$kv in $top/debs (run fetch.sh)"
 hash=$( {
-	echo "$kv $ver $ROOTFS_FORMAT"
-	sha256sum "$img_deb" "$top/modules/rebuilt/"*.ko "$top/modules/host/"* "$0"
+	echo "$kv $ver $ROOTFS_FORMAT $IMAGE_FORMAT"
+	sha256sum "$img_deb" "$top/modules/rebuilt/"*.ko
 } | sha256sum | cut -c1-16)
 out=$top/sdguest-$hash.ext4
 if [ -e "$out" ]; then
@@ -88,11 +90,38 @@ dpkg-deb --fsys-tarfile "$img_deb" | tar -x -C "$t" --wildcards '*lib/modules/*'
 	vm_die "cannot unpack the modules of linux-image-$kv"
 md=$(find "$t" -maxdepth 4 -type d -path "*/modules/$kv" ! -path "$t/root/*" | head -n1)
 [ -n "$md" ] || vm_die "no modules of $kv in $img_deb"
-mkdir -p "$t/root/usr/lib/modules"
-mv "$md" "$t/root/usr/lib/modules/$kv"
+# Only the modules the guest needs, decompressed: udev's coldplug under TCG would otherwise
+# spend a minute loading drivers for every emulated chipset function. The ones that mount
+# the root (the initramfs loads them), the NIC's host driver (the not-viable group), what
+# rootless podman uses (overlay, tun for pasta, veth/bridge/nf_tables for its networks)
+# and the rebuilt iommufd + vfio modules in updates/.
+dst=$t/root/usr/lib/modules/$kv
+mkdir -p "$dst/kernel" "$dst/updates/ioasid"
+declare -A have=()
+addmod() { # name: copy (decompressed) with what it depends on
+	local f rel d n=${1//-/_}
+	[ -n "${have[$n]:-}" ] && return 0
+	have[$n]=1
+	f=$(find "$md/kernel" \( -name "$n.ko*" -o -name "${n//_/-}.ko*" \) | head -n1)
+	[ -n "$f" ] || vm_die "module $1 not found in linux-image-$kv"
+	rel=${f#"$md/"}
+	rel=${rel%.xz}
+	rel=${rel%.zst}
+	mkdir -p "$dst/$(dirname "$rel")"
+	case $f in
+	*.xz) xz -dc "$f" >"$dst/$rel" ;;
+	*.zst) zstd -qdc "$f" >"$dst/$rel" ;;
+	*) cp "$f" "$dst/$rel" ;;
+	esac
+	for d in $(modinfo -F depends "$dst/$rel" | tr ',' ' '); do addmod "$d"; done
+}
+for m in crc32c_generic virtio_blk ext4 e1000e overlay tun veth bridge nf_tables nft_chain_nat \
+	nft_masq nft_ct nft_compat; do
+	addmod "$m"
+done
+cp "$md"/modules.builtin* "$md"/modules.order "$dst/" 2>/dev/null || true
 # The rebuilt iommufd + cdev modules win over the stock ones (depmod searches updates/ first).
-mkdir -p "$t/root/usr/lib/modules/$kv/updates/ioasid"
-cp "$top/modules/rebuilt/"*.ko "$t/root/usr/lib/modules/$kv/updates/ioasid/"
+cp "$top/modules/rebuilt/"*.ko "$dst/updates/ioasid/"
 depmod -b "$t/root" "$kv" ||
 	vm_die "depmod for the systemd guest failed"
 size=$(($(du -sm "$t/root" | cut -f1) * 13 / 10 + 1024))
