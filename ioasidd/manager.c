@@ -116,7 +116,12 @@ void manager_connection_gone(Manager *m, Connection *c) {
 		next = l->next;
 		if (l->connection != c)
 			continue;
-		if (l->lifetime == POLICY_LIFETIME_CONNECTION)
+		if (m->stopping && l->stored && lease_delivered(l))
+			/* In the fdstore with its connection: the next instance restores it (a
+			 * restart), or systemd closes everything when the service stops for good.
+			 */
+			l->connection = NULL;
+		else if (l->lifetime == POLICY_LIFETIME_CONNECTION)
 			manager_end_lease_by(m, l, &gone, "connection closed");
 		else if (!lease_delivered(l))
 			manager_end_lease_by(m, l, &gone, "reply not delivered");
@@ -398,8 +403,11 @@ void manager_stop_leases(Manager *m, const char *why) {
 			continue; /* recorded when it ended; only its files are still held */
 		if (l->state == LEASE_STAGED)
 			manager_drop_staged(m, l, &stop, why);
-		else if (l->stored && l->lifetime == POLICY_LIFETIME_PROCESS)
-			continue; /* in the fdstore: the next instance restores it */
+		else if (l->stored)
+			/* In the fdstore (a connection-lifetime lease with its connection): the
+			 * next instance restores it. `systemctl restart` keeps the store; a stop
+			 * for good releases it, which closes the connection and every device fd. */
+			continue;
 		else
 			manager_end_lease_by(m, l, &stop, why);
 	}

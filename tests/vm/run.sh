@@ -244,7 +244,9 @@ boot() { # mode scenarios
 	# if no scenario happened to need it.
 	while read -r _ e; do fail_line boot "$e"; done < <(grep -E '^VMERROR ' "$log")
 	# What the guest saw (IOVA ranges, ids, errnos, groups), kept beside the log.
-	grep -E '^VM(INFO|TEST|STEP) ' "$log" >"$out/facts-$mode.txt"
+	grep -E '^VM(INFO|TEST|STEP|BENCH) ' "$log" >"$out/facts-$mode.txt"
+	# Benchmark figures a scenario printed (SY9): repeated, never judged here.
+	sed -n 's/^VMBENCH /vm: bench /p' "$log"
 	local id st detail seen=
 	while read -r kind id st detail; do
 		case " $seen " in *" $id "*) fail_line "$id" "more than one result"; continue ;; esac

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # sd-rootfs.sh KV VERSION: print the path of the systemd guest's root file system image (ext4,
 # raw), built once and cached:
-#   $VM_CACHE/sdguest-trixie/rootfs/   debootstrap minbase trixie + systemd, systemd-sysv, dbus,
+#   $VM_CACHE/sdguest-trixie/rootfs-N/ debootstrap minbase trixie + systemd, systemd-sysv, dbus,
 #                                      udev, podman and what the scenarios need, all from
 #                                      Debian's packages; users tester (1000) and other (1001)
 #   $VM_CACHE/VERSION/sdguest-HASH.ext4  that tree plus the kernel's own modules
@@ -18,20 +18,36 @@ set -eu
 kv=$1 ver=$2
 top=$VM_CACHE/$ver
 base=$VM_CACHE/sdguest-$VM_SUITE
-root=$base/rootfs
-# Bump when the package list or the users change: the tree is rebuilt once.
-ROOTFS_FORMAT=1
+# Bump when the package list or the users change: the tree is rebuilt once. man-db: `systemd-analyze
+# verify` runs man(1) for each Documentation= page (SY8), so the installed pages must resolve.
+ROOTFS_FORMAT=2
 # Bump when the image (not the tree) changes.
 IMAGE_FORMAT=2
+# One tree per format: checkouts of different formats sharing the cache never rebuild each
+# other's tree.
+root=$base/rootfs-$ROOTFS_FORMAT
 PKGS="systemd systemd-sysv dbus dbus-user-session libpam-systemd udev kmod
 libjson-c5 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libsystemd0 libudev1
-util-linux procps psmisc jq pciutils iproute2
+util-linux procps psmisc jq pciutils iproute2 man-db
 podman uidmap crun fuse-overlayfs passt catatonit containers-storage"
 
 # Its own lock too: the tree and the images are built by whichever run comes first.
 mkdir -p "$base"
 exec {sdlock}>"$base/.lock"
 flock "$sdlock" || vm_die "cannot lock $base/.lock"
+# The image: the tree plus this kernel's modules, keyed by what goes in.
+img_deb=$(ls "$top/debs/linux-image-${kv}_"*.deb 2>/dev/null | head -n1)
+[ -n "$img_deb" ] || vm_die "missing package linux-image-$kv in $top/debs (run fetch.sh)"
+hash=$( {
+	echo "$kv $ver $ROOTFS_FORMAT $IMAGE_FORMAT"
+	sha256sum "$img_deb" "$top/modules/rebuilt/"*.ko
+} | sha256sum | cut -c1-16)
+out=$top/sdguest-$hash.ext4
+if [ -e "$out" ]; then
+	echo "$out"
+	exit 0
+fi
+
 if [ "$(cat "$root/.complete" 2>/dev/null)" != "$ROOTFS_FORMAT" ]; then
 	command -v debootstrap >/dev/null || vm_die "debootstrap is not installed (make deps)"
 	vm_umount_below "$root"
@@ -66,18 +82,6 @@ if [ "$(cat "$root/.complete" 2>/dev/null)" != "$ROOTFS_FORMAT" ]; then
 	vm_umount_below "$root"
 fi
 
-# The image: the tree plus this kernel's modules, keyed by what goes in.
-img_deb=$(ls "$top/debs/linux-image-${kv}_"*.deb 2>/dev/null | head -n1)
-[ -n "$img_deb" ] || vm_die "missing package linux-image-$kv in $top/debs (run fetch.sh)"
-hash=$( {
-	echo "$kv $ver $ROOTFS_FORMAT $IMAGE_FORMAT"
-	sha256sum "$img_deb" "$top/modules/rebuilt/"*.ko
-} | sha256sum | cut -c1-16)
-out=$top/sdguest-$hash.ext4
-if [ -e "$out" ]; then
-	echo "$out"
-	exit 0
-fi
 find "$top" -maxdepth 1 -name 'sdguest-*.ext4' -mmin +1440 -delete 2>/dev/null || true
 command -v mkfs.ext4 >/dev/null || vm_die "mkfs.ext4 is not installed (e2fsprogs)"
 vm_log "systemd guest: root image with the modules of $kv"
