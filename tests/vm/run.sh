@@ -90,6 +90,9 @@ systemd SY6 test -
 systemd SY7 test -
 systemd SY8 test -
 systemd SY9 test -
+systemd PD1 test -
+systemd PD2 test -
+systemd PD3 test -
 "
 ALL_IDS=$(awk 'NF { print $2 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
 MODES=$(awk 'NF && !seen[$1]++ { print $1 }' <<<"$VM_EXPECTED" | tr '\n' ' ')
