@@ -44,6 +44,7 @@ typedef enum Opt {
 	OPT_FORCE,
 	OPT_ALL,
 	OPT_ROOT,
+	OPT_OUTPUT,
 	OPT_VDPA,
 	_OPT_MAX,
 	/* Global options (every verb): not in the verb table's sets. */
@@ -90,6 +91,7 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_FORCE] = { "force", NULL, "Bind even when the checks find the device in use" },
 	[OPT_ALL] = { "all", NULL, "Every device ioasidctl bound" },
 	[OPT_ROOT] = { "root", "DIR", "Read sys/, proc/ and run/ioasid/ below DIR (tests)" },
+	[OPT_OUTPUT] = { "output", "FILE", "Write to FILE (.yaml or .json; - for stdout)" },
 	[OPT_VDPA] = { "vdpa", "NAME", "A vDPA device (as 'ioasidctl devices' lists them)" },
 };
 
@@ -147,6 +149,9 @@ static const Verb verbs[] = {
 	{ "restore", NULL, verb_restore, "restore BDF|GROUP|--all",
 	  "Put devices bound by 'ioasidctl bind' back on their drivers (root)",
 	  O(OPT_ALL) | O(OPT_ROOT) },
+	{ "cdi", NULL, verb_cdi, "cdi [--output FILE|-] [--socket PATH]",
+	  "Write a CDI spec giving containers the ioasidd socket (ioasid.io/broker=default)",
+	  O(OPT_OUTPUT) | O(OPT_SOCKET) },
 	{ "policy", "check", verb_policy, "policy check [FILE]",
 	  "Check a policy file as ioasidd would load it", O(OPT_CONFIG) },
 	{ "policy", "show", verb_policy, "policy show", "Show the policy in canonical form",
@@ -431,6 +436,11 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case OPT_ROOT:
 			arg_root = optarg;
+			break;
+		case OPT_OUTPUT:
+			if (isempty(optarg))
+				return ioasidctl_error(-EXIT_USAGE, "--output takes a file name");
+			arg_output = optarg;
 			break;
 		case '?':
 			return -EXIT_USAGE;
