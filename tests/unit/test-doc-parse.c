@@ -19,6 +19,20 @@ static int parse(Doc *d, const char *text, int depth, DocNode **ret) {
 	return doc_parse(d, text, strlen(text), depth, ret);
 }
 
+/* Arguments: no text with a length is EINVAL; no text of length 0 is an empty document
+ * (EBADMSG, like ""); a depth below 1 is EINVAL. */
+static void test_arguments(void) {
+	_cleanup_(doc_freep) Doc *d = doc_new();
+	CU_ASSERT_FATAL(d != NULL);
+	DocNode *n = NULL;
+	ASSERT_ERR(doc_parse(d, NULL, 5, 8, &n), EINVAL);
+	ASSERT_ERR(doc_parse(d, NULL, 0, 8, &n), EBADMSG);
+	ASSERT_ERR(doc_parse(d, "", 0, 8, &n), EBADMSG);
+	ASSERT_ERR(doc_parse(d, "[]", 2, 0, &n), EINVAL);
+	ASSERT_OK(doc_parse(d, "[]", 2, 1, &n));
+	ASSERT_ERR(doc_parse(NULL, "[]", 2, 1, &n), EINVAL);
+}
+
 /* The parser reads no byte past len: every prefix of each document (and the whole) is
  * parsed from the last bytes of a page whose next page is inaccessible, so a read of the
  * byte after the text is a crash, not a stray value. Prefixes may parse or be refused. */
@@ -307,6 +321,7 @@ static void test_large(void) {
 static CU_TestInfo tests[] = {
 	{ "accepts", test_accepts },
 	{ "ends_at_guard_page", test_ends_at_guard_page },
+	{ "arguments", test_arguments },
 	{ "values", test_values },
 	{ "rejects", test_rejects },
 	{ "error_offset", test_error_offset },
