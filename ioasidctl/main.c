@@ -45,6 +45,7 @@ typedef enum Opt {
 	OPT_ALL,
 	OPT_ROOT,
 	OPT_VDPA,
+	OPT_MGMTDEV,
 	_OPT_MAX,
 	/* Global options (every verb): not in the verb table's sets. */
 	OPT_HELP = 'h',
@@ -91,6 +92,8 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_ALL] = { "all", NULL, "Every device ioasidctl bound" },
 	[OPT_ROOT] = { "root", "DIR", "Read sys/, proc/ and run/ioasid/ below DIR (tests)" },
 	[OPT_VDPA] = { "vdpa", "NAME", "A vDPA device (as 'ioasidctl devices' lists them)" },
+	[OPT_MGMTDEV] = { "mgmtdev", "[BUS/]NAME",
+			  "The vDPA management device (vdpasim_net, pci/BDF)" },
 };
 
 /* A verb's options are a bit set. */
@@ -146,6 +149,9 @@ static const Verb verbs[] = {
 	{ "restore", NULL, verb_restore, "restore BDF|GROUP|--all",
 	  "Put devices bound by 'ioasidctl bind' back on their drivers (root)",
 	  O(OPT_ALL) | O(OPT_ROOT) },
+	{ "vdpa", "add", verb_vdpa, "vdpa add NAME --mgmtdev [BUS/]NAME",
+	  "Create a vDPA device on a management device (root)", O(OPT_MGMTDEV) },
+	{ "vdpa", "del", verb_vdpa, "vdpa del NAME", "Delete a vDPA device (root)", 0 },
 	{ "policy", "check", verb_policy, "policy check [FILE]",
 	  "Check a policy file as ioasidd would load it", O(OPT_CONFIG) },
 	{ "policy", "show", verb_policy, "policy show", "Show the policy in canonical form",
@@ -376,6 +382,9 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case OPT_VDPA:
 			arg_vdpa = optarg;
+			break;
+		case OPT_MGMTDEV:
+			arg_mgmtdev = optarg;
 			break;
 		case OPT_CONFIG:
 			arg_config = optarg;
