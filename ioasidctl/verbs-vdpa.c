@@ -30,8 +30,7 @@ static int vdpa_report(const char *action, const char *name, const char *mgmtdev
 			json_object_object_add(o, "result",
 					       json_object_new_string(r < 0 ? "failed" : "ok"));
 			json_object_object_add(
-				o, "errno",
-				r < 0 ? json_object_new_string(errno_name(-r)) : NULL);
+				o, "errno", r < 0 ? json_object_new_string(errno_name(-r)) : NULL);
 			output_json(o);
 			json_object_put(o);
 		}
@@ -54,8 +53,6 @@ int verb_vdpa(int argc, char **argv) {
 	const char *name = argv[2];
 	if (streq(argv[1], "add") && !arg_mgmtdev)
 		return ioasidctl_error(EXIT_USAGE, "vdpa add needs --mgmtdev [BUS/]NAME");
-	if (streq(argv[1], "del") && arg_mgmtdev)
-		return ioasidctl_error(EXIT_USAGE, "vdpa del takes no --mgmtdev");
 	if (geteuid() != 0)
 		return ioasidctl_error(1, "Creating and deleting vDPA devices needs root");
 

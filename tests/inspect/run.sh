@@ -474,6 +474,22 @@ expect_eq "vdpa: --vdpa takes no --mode" "$rc" 64
 run --host $V policy explain --config "$tmp/vdpa.conf" --user root --vdpa nope
 expect_eq "vdpa: an unknown vDPA device" "$rc $err" "1 ioasidctl: No vDPA device 'nope' on $V"
 
+# vdpa add/del: what is refused before netlink is asked (the VM tier's VD talks to the kernel)
+run vdpa add vdpa0
+expect_eq "vdpa add without --mgmtdev" "$rc $err" "64 ioasidctl: vdpa add needs --mgmtdev [BUS/]NAME"
+run vdpa del vdpa0 --mgmtdev vdpasim_net
+expect_eq "vdpa del takes no --mgmtdev" "$rc $err" \
+	"64 ioasidctl: 'vdpa del' does not take --mgmtdev (see 'ioasidctl vdpa del --help')"
+run vdpa add vdpa0 --mgmtdev /0000:00:02.0
+expect_eq "vdpa add, an empty bus" "$rc $err" "64 ioasidctl: Bad --mgmtdev '/0000:00:02.0' (BUS/NAME or NAME)"
+run vdpa add --mgmtdev vdpasim_net
+expect_eq "vdpa add without a name" "$rc" 64
+run vdpa del vdpa0 --vfio
+expect_eq "vdpa del --vfio (not its option)" "$rc" 64
+if command -v setpriv >/dev/null; then
+	out=$(setpriv --reuid 65534 --regid 65534 --clear-groups "$CTL" vdpa del vdpa0 2>&1)
+	expect_eq "vdpa del as a user" "$? $out" "1 ioasidctl: Creating and deleting vDPA devices needs root"
+fi
 # the same hosts read live ---------------------------------------------------------------------
 # Each fixture materialized as a umockdev test bed and read by the live scan must give the
 # same answers as the snapshot (check differs only by the memlock line, which is live only).
