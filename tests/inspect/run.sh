@@ -427,7 +427,7 @@ expect_eq "vdpa: a group with a vhost-vdpa parent is not viable" \
 	"$(jq -r '[.groups[] | select(.group == 2 or .group == 5) | .verdict] | join(",")' <<<"$out")" "not-viable,not-viable"
 expect_eq "vdpa: the reason names the vDPA device and vhost-vdpa" \
 	"$(jq -r '.groups[] | select(.group == 5) | .blockers[0].reason' <<<"$out")" \
-	"0000:01:02.0 (1af4:1041 Ethernet controller) is on vp_vdpa, the vDPA parent of vdpa1 on vhost_vdpa (/dev/vhost-vdpa-1): its DMA belongs to vhost-vdpa, a second framework over the same isolation"
+	"0000:01:02.0 (1af4:1041 Ethernet controller) is on vp-vdpa, the vDPA parent of vdpa1 on vhost_vdpa (/dev/vhost-vdpa-1): its DMA belongs to vhost-vdpa, a second framework over the same isolation"
 expect_eq "vdpa: the fix deletes the vDPA device first" \
 	"$(jq -r '.groups[] | select(.group == 5) | .blockers[0].fix' <<<"$out")" "vdpa dev del vdpa1; ioasidctl bind 0000:01:02.0"
 expect_prefix "vdpa: vp_vdpa in a shared group: vhost-vdpa cannot open it" \
@@ -445,11 +445,11 @@ expect_eq "vdpa: show --json" "$(jq -r '.device.vdpa.devices[0] | "\(.name) \(.d
 jq '(.vdpa_devices[] | select(.name == "vdpa0")) |= (.driver = "virtio_vdpa" | .vhost = null)' $V >"$tmp/vdpa-virtio.json"
 run --host "$tmp/vdpa-virtio.json" --json=short show 2
 expect_eq "vdpa: on virtio_vdpa the reason says so" "$(jq -r '.group.blockers[0].reason' <<<"$out")" \
-	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp_vdpa, a host driver, the vDPA parent of vdpa0 on virtio_vdpa"
+	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp-vdpa, a host driver, the vDPA parent of vdpa0 on virtio_vdpa"
 jq 'del(.vdpa_devices[] | select(.name == "vdpa0"))' $V >"$tmp/vdpa-none.json"
 run --host "$tmp/vdpa-none.json" --json=short show 2
 expect_eq "vdpa: a management device without vDPA devices" "$(jq -r '.group.blockers[0] | "\(.reason)|\(.fix)"' <<<"$out")" \
-	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp_vdpa, a host driver (a vDPA management device without vDPA devices)|ioasidctl bind 0000:00:02.0"
+	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp-vdpa, a host driver (a vDPA management device without vDPA devices)|ioasidctl bind 0000:00:02.0"
 run --host "$tmp/vdpa-none.json" show 0000:00:02.0
 expect_eq "vdpa: show says no vDPA device" "$(grep -E '^ +vdpa:' <<<"$out" | sed 's/^ *//')" "vdpa: management device pci/0000:00:02.0, no vDPA device"
 jq '.vdpa_devices[0].management_device = "pci/0000:00:09.0"' $V >"$tmp/vdpa-bad.json"
