@@ -24,6 +24,7 @@
 #define IOASID_ERROR_DEVICE_BUSY "io.ioasid.Broker.DeviceBusy"
 #define IOASID_ERROR_DEPENDENT_OWNED "io.ioasid.Broker.DependentOwned"
 #define IOASID_ERROR_LIMIT_EXCEEDED "io.ioasid.Broker.LimitExceeded"
+#define IOASID_ERROR_FRAMEWORK_CONFLICT "io.ioasid.Broker.FrameworkConflict"
 #define IOASID_ERROR_LAYOUT_CONFLICT "io.ioasid.Broker.LayoutConflict"
 #define IOASID_ERROR_NO_SUCH_LEASE "io.ioasid.Broker.NoSuchLease"
 #define IOASID_ERROR_PROTOCOL "io.ioasid.Broker.ProtocolError"

@@ -39,7 +39,7 @@ _ioasidctl() {
 	local i w verb= sub=
 
 	# Options that take a value (as the next word), and the context options passed on.
-	local with_value='--host|--socket|--config|--mode|--device|--iommu-group|--pool|--count|--layout|--lifetime|--fds-from|--for|--expire|--user|--group|--unit|--cgroup|--label|--driver|--root'
+	local with_value='--host|--socket|--config|--mode|--device|--iommu-group|--pool|--count|--layout|--lifetime|--fds-from|--for|--expire|--user|--group|--unit|--cgroup|--label|--driver|--root|--vdpa'
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		if [[ $w == -- ]]; then
@@ -100,7 +100,7 @@ _ioasidctl() {
 		COMPREPLY=($(compgen -g -- "$cur"))
 		return 0
 		;;
-	--pool | --count | --layout | --fds-from | --expire | --unit | --cgroup | --label)
+	--pool | --count | --layout | --fds-from | --expire | --unit | --cgroup | --label | --vdpa)
 		return 0
 		;;
 	esac

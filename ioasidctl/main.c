@@ -101,7 +101,7 @@ static_assert(_OPT_MAX <= 32, "Verb.options holds one bit per option");
 #define O(x) (UINT32_C(1) << (x))
 #define OPTS_ACQUIRE                                                                               \
 	(O(OPT_DEVICE) | O(OPT_IOMMU_GROUP) | O(OPT_POOL) | O(OPT_COUNT) | O(OPT_MODE) |           \
-	 O(OPT_LAYOUT) | O(OPT_LIFETIME) | O(OPT_SOCKET))
+	 O(OPT_LAYOUT) | O(OPT_LIFETIME) | O(OPT_SOCKET) | O(OPT_VDPA))
 
 /* One row per verb, or per sub-command of a verb that has them (sub: the word after the
  * verb; NULL in a row of such a verb matches any other word, e.g. stage's layout NAME). */
@@ -128,9 +128,10 @@ static const Verb verbs[] = {
 	  O(OPT_FOR) | O(OPT_HOST) | O(OPT_CONFIG) | O(OPT_SOCKET) },
 	{ "snapshot", NULL, verb_snapshot, "snapshot",
 	  "Write the host model as JSON (for --host FILE)", O(OPT_HOST) },
-	{ "acquire", NULL, verb_acquire, "acquire BDF... [--mode attached|unbound]",
+	{ "acquire", NULL, verb_acquire, "acquire BDF...|--vdpa NAME [--mode attached|unbound]",
 	  "Acquire devices from ioasidd and report the fds received", OPTS_ACQUIRE },
-	{ "run", NULL, verb_run, "run [--device BDF]... [--mode M] [--fds-from N] -- CMD ARGS...",
+	{ "run", NULL, verb_run,
+	  "run [--device BDF]...|--vdpa NAME [--mode M] [--fds-from N] -- CMD ARGS...",
 	  "Acquire devices, then become CMD holding the lease (fds from 3, {fd:BDF} expanded)",
 	  OPTS_ACQUIRE | O(OPT_FDS_FROM) },
 	{ "release", NULL, verb_release, "release LEASE",

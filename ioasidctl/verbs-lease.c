@@ -37,7 +37,7 @@ static bool error_is_refusal(const IoasidError *e) {
 		IOASID_ERROR_PERMISSION_DENIED, IOASID_ERROR_GROUP_NOT_VIABLE,
 		IOASID_ERROR_GROUP_OWNED,       IOASID_ERROR_DEVICE_BUSY,
 		IOASID_ERROR_DEPENDENT_OWNED,   IOASID_ERROR_MANAGER_PERMISSION_DENIED,
-		IOASID_ERROR_OWNER_DENIED,
+		IOASID_ERROR_OWNER_DENIED,      IOASID_ERROR_FRAMEWORK_CONFLICT,
 	};
 	for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
 		if (ioasid_error_is(e, refusals[i]))
@@ -123,12 +123,15 @@ static int build_request(char **positional, IoasidAcquireRequest *req, char ***r
 		if (!strv_contains(devices, bdf) && strv_extend(&devices, bdf) < 0)
 			return ioasidctl_error(1, "Out of memory");
 	}
-	int n = !!devices + (arg_iommu_group >= 0) + !!arg_pool;
+	int n = !!devices + (arg_iommu_group >= 0) + !!arg_pool + !!arg_vdpa;
 	if (n != 1)
 		return ioasidctl_error(
 			EXIT_USAGE,
-			"Name the devices: BDFs, --iommu-group N, or --pool P --count N "
+			"Name the devices: BDFs, --iommu-group N, --pool P --count N, or --vdpa NAME "
 			"(exactly one of them)");
+	if (arg_vdpa && arg_layout)
+		return ioasidctl_error(EXIT_USAGE,
+				       "--layout does not go with --vdpa (vhost-vdpa has no IOAS)");
 	if (arg_count > 0 && !arg_pool)
 		return ioasidctl_error(EXIT_USAGE, "--count goes with --pool");
 	if (strv_length(devices) > IOASID_MAX_DEVICES_PER_REQUEST)
@@ -139,6 +142,7 @@ static int build_request(char **positional, IoasidAcquireRequest *req, char ***r
 		.devices = devices,
 		.group = arg_iommu_group,
 		.pool = arg_pool,
+		.vdpa = arg_vdpa,
 		.count = arg_pool ? (arg_count ?: 1) : 0,
 		.mode = arg_mode,
 		.layout = arg_layout,
@@ -206,7 +210,8 @@ static bool print_result(const IoasidAcquireResult *res) {
 	_cleanup_table_ Table *t = table_new("FD", "WHAT", "RECEIVED AS", "IDS", NULL);
 	json_object *iommu = json_object_new_object(), *devs = json_object_new_array();
 	_cleanup_free_ char *iname = NULL;
-	bool ok, legacy = res->api && streq(res->api, "legacy");
+	bool ok, legacy = res->api && streq(res->api, "legacy"),
+		 vdpa = res->api && streq(res->api, "vhost-vdpa");
 	char ids[64];
 
 	json_object_object_add(o, "lease", json_object_new_string(res->lease));
@@ -222,11 +227,22 @@ static bool print_result(const IoasidAcquireResult *res) {
 
 	json_object_object_add(o, "api", json_object_new_string(res->api ? res->api : "iommufd"));
 	char fdbuf[16];
-	if (legacy) {
+	json_object_object_add(o, "vdpa", vdpa ? json_object_new_string(res->vdpa) : NULL);
+	if (vdpa) {
+		/* The vDPA device's char device is the lease's only fd. */
+		ok = fd_check(res->vhost_fd, IOASID_FD_VHOST_VDPA, NULL, -1, iommu, &iname);
+		json_object_object_add(o, "iommufd", NULL);
+		json_object_object_add(o, "container", NULL);
+		json_object_object_add(o, "vhost", iommu);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", res->vhost_fd);
+		if (t)
+			table_add_row(t, fdbuf, "vhost-vdpa", iname, res->vdpa);
+	} else if (legacy) {
 		/* The container stands where the iommufd is in the iommufd API. */
 		ok = fd_check(res->container, IOASID_FD_VFIO_CONTAINER, NULL, -1, iommu, &iname);
 		json_object_object_add(o, "iommufd", NULL);
 		json_object_object_add(o, "container", iommu);
+		json_object_object_add(o, "vhost", NULL);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", res->container);
 		if (t)
 			table_add_row(t, fdbuf, "container", iname, "type1v2");
@@ -234,6 +250,7 @@ static bool print_result(const IoasidAcquireResult *res) {
 		ok = fd_check(res->iommufd, IOASID_FD_IOMMUFD, NULL, -1, iommu, &iname);
 		json_object_object_add(o, "iommufd", iommu);
 		json_object_object_add(o, "container", NULL);
+		json_object_object_add(o, "vhost", NULL);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", res->iommufd);
 		if (res->ioas_id >= 0)
 			snprintf(ids, sizeof(ids), "ioas %" PRIi64, res->ioas_id);
@@ -469,6 +486,7 @@ static int do_acquire(char **positional, IoasidClient **ret_client,
 static void result_close_fds(IoasidAcquireResult *res) {
 	res->iommufd = safe_close(res->iommufd);
 	res->container = safe_close(res->container);
+	res->vhost_fd = safe_close(res->vhost_fd);
 	for (size_t i = 0; i < res->n_group_fds; i++)
 		res->group_fds[i] = safe_close(res->group_fds[i]);
 	for (size_t i = 0; i < res->n_devices; i++) {
@@ -519,9 +537,9 @@ int verb_acquire(int argc, char **argv) {
  * holds stays "held by ended lease" in ioasidd until they are closed.
  *
  * The numbers, from --fds-from N (default 3, like LISTEN_FDS), with no gaps: the iommufd
- * (legacy: the container, then the group nodes handed out), the devices in the order of the
- * reply, then the connection. So `podman run --preserve-fds=K` (K = IOASID_FDS) passes
- * exactly the lease's fds into a container.
+ * (legacy: the container, then the group nodes handed out; vhost-vdpa: its char device, the
+ * only one), the devices in the order of the reply, then the connection. So `podman run
+ * --preserve-fds=K` (K = IOASID_FDS) passes exactly the lease's fds into a container.
  */
 typedef struct Placement {
 	int src[IOASID_MAX_FDS_PER_REPLY + 1]; /* the lease's fds in order, then the connection */
@@ -567,7 +585,9 @@ static int placement_build(const IoasidAcquireResult *res, int connection, Place
 	int r = 0;
 	if (!names)
 		return -ENOMEM;
-	if (res->iommufd >= 0)
+	if (res->vhost_fd >= 0)
+		r = placement_add(&p, names, res->vhost_fd, "vhost-vdpa:%s", res->vdpa);
+	else if (res->iommufd >= 0)
 		r = placement_add(&p, names, res->iommufd, "iommufd");
 	else
 		r = placement_add(&p, names, res->container, "container");
@@ -620,8 +640,9 @@ static int placement_apply(const Placement *p) {
 	return r;
 }
 
-/* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF} and, for a legacy lease, {container} and
- * {group:N} in arg, fds as numbered in CMD; "{{" is a literal "{". Any other {...} stays as
+/* Expands {iommufd}, {ioas}, {fd:BDF}, {devid:BDF}, for a legacy lease {container} and
+ * {group:N}, for a vhost-vdpa lease {vhostfd}, in arg, fds as numbered in CMD; "{{" is a
+ * literal "{". Any other {...} stays as
  * written (QEMU arguments may carry JSON). Returns 0, or an exit code after printing an
  * error. */
 static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Placement *pl,
@@ -676,6 +697,14 @@ static int expand_arg(const char *arg, const IoasidAcquireResult *res, const Pla
 					tok, res->lease, colon + 1);
 			}
 			fprintf(f, "%d", placed(pl, fd));
+		} else if (streq(tok, "vhostfd")) {
+			if (res->vhost_fd < 0) {
+				fclose(f);
+				return ioasidctl_error(EXIT_USAGE,
+						       "'{vhostfd}' needs --vdpa (lease %s is %s)",
+						       res->lease, res->mode);
+			}
+			fprintf(f, "%d", placed(pl, res->vhost_fd));
 		} else if (streq(tok, "ioas")) {
 			if (res->ioas_id < 0) {
 				fclose(f);
@@ -925,6 +954,10 @@ int verb_leases(int argc, char **argv) {
 				groups = x;
 			}
 		}
+		if (l[i].vdpa) { /* vhost-vdpa: the vDPA device stands for the devices */
+			free(devs);
+			devs = strdup(l[i].vdpa);
+		}
 		for (char **d = l[i].devices; d && *d; d++) {
 			char *x = NULL;
 			if (asprintf(&x, "%s%s%s", devs, d == l[i].devices ? "" : ",", *d) >= 0) {
@@ -942,6 +975,8 @@ int verb_leases(int argc, char **argv) {
 				       l[i].layout ? json_object_new_string(l[i].layout) : NULL);
 		json_object_object_add(o, "devices", json_strv(l[i].devices));
 		json_object_object_add(o, "groups", g);
+		json_object_object_add(o, "vdpa",
+				       l[i].vdpa ? json_object_new_string(l[i].vdpa) : NULL);
 		json_object_object_add(o, "lifetime", json_object_new_string(l[i].lifetime));
 		json_object_object_add(o, "state", json_object_new_string(l[i].state));
 		json_object_object_add(o, "held", json_strv(l[i].held));

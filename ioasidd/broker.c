@@ -129,17 +129,42 @@ static int resolve_pool(Manager *m, const char *name, int64_t want, Plan *plan, 
 	return 0;
 }
 
+/* A vDPA device by name: mode vhost-vdpa, no layout (there is no IOAS: the holder maps through
+ * the device's own IOTLB). */
+static int resolve_vdpa(Manager *m, const BrokerRequest *in, Plan *plan, Refusal *rf) {
+	if (in->mode_set && in->mode != LEASE_MODE_VHOST_VDPA)
+		return refusal_invalid(rf, "mode");
+	if (in->layout)
+		return refusal_invalid(rf, "layout");
+	plan->mode = LEASE_MODE_VHOST_VDPA;
+	plan->vdpa = host_find_vdpa_device(m->host, in->vdpa);
+	if (!plan->vdpa) {
+		refusal_set(rf, IOASID_ERROR_NO_SUCH_DEVICE);
+		refusal_str(rf, "device", in->vdpa);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 int broker_resolve(Manager *m, const BrokerRequest *in, Plan *plan, Refusal *rf) {
 	plan->mode = in->mode_set ? in->mode : LEASE_MODE_ATTACHED;
 	plan->mode_set = in->mode_set;
 	plan->layout = in->layout;
 	plan->lifetime_set = in->lifetime_set;
 	plan->lifetime = in->lifetime_set ? in->lifetime : POLICY_LIFETIME_CONNECTION;
-	bool devices = in->bdfs != NULL, group = in->has_group, pool = in->pool != NULL;
-	if (devices + group + pool != 1)
-		return refusal_invalid(rf, devices ? (group ? "group" : "pool") : "devices");
+	bool devices = in->bdfs != NULL, group = in->has_group, pool = in->pool != NULL,
+	     vdpa = in->vdpa != NULL;
+	if (devices + group + pool + vdpa != 1)
+		return refusal_invalid(rf, vdpa      ? "vdpa"
+					   : devices ? (group ? "group" : "pool")
+						     : "devices");
 	if (in->has_count && !pool)
 		return refusal_invalid(rf, "count");
+	if (vdpa)
+		return resolve_vdpa(m, in, plan, rf);
+	/* vhost-vdpa is the mode of a vDPA device only. */
+	if (in->mode_set && in->mode == LEASE_MODE_VHOST_VDPA)
+		return refusal_invalid(rf, "mode");
 	if (devices)
 		return resolve_devices(m, in, plan, rf);
 	if (group)
@@ -177,17 +202,20 @@ static void merge_grant(Plan *plan, const PolicyGrant *g, const char *rule, bool
 	}
 }
 
-/* Step 2 for one device: 0 allowed (its grant merged), -EPERM with PermissionDenied. */
-static int decide(Manager *m, const Peer *peer, Plan *plan, const Device *d, bool first,
-		  Refusal *rf) {
+/* Step 2 for one device (a PCI function d, or the vDPA device v with its parent d, which may
+ * be NULL): 0 allowed (its grant merged), -EPERM with PermissionDenied. */
+static int decide(Manager *m, const Peer *peer, Plan *plan, const Device *d, const VdpaDevice *v,
+		  bool first, Refusal *rf) {
 	PolicyPeer pp;
 	peer_to_policy(peer, &pp);
 	PolicyRequest preq = {
 		.peer = &pp,
 		.host = m->host,
 		.device = d,
-		.mode = plan->mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND
-							 : POLICY_MODE_ATTACHED,
+		.vdpa = v,
+		.mode = v                                  ? POLICY_MODE_VHOST_VDPA
+			: plan->mode == LEASE_MODE_UNBOUND ? POLICY_MODE_UNBOUND
+							   : POLICY_MODE_ATTACHED,
 		.layout = plan->layout,
 		.method = "io.ioasid.Broker.Acquire",
 	};
@@ -197,7 +225,7 @@ static int decide(Manager *m, const Peer *peer, Plan *plan, const Device *d, boo
 	const char *reason = dec.reason[0] ? dec.reason : (allow ? "allowed" : "no rule matched");
 	/* Fail closed on what policy cannot see: noiommu cdevs need the explicit setting. */
 	const PolicySettings *ps = m->policy ? policy_settings(m->policy) : NULL;
-	if (allow && d->noiommu && !(ps && ps->allow_noiommu)) {
+	if (allow && !v && d->noiommu && !(ps && ps->allow_noiommu)) {
 		allow = false;
 		reason = "noiommu device and allow_noiommu is off";
 	}
@@ -218,7 +246,7 @@ static int decide(Manager *m, const Peer *peer, Plan *plan, const Device *d, boo
 		refusal_set(rf, IOASID_ERROR_PERMISSION_DENIED);
 		refusal_str(rf, "reason", reason);
 		refusal_str(rf, "rule", dec.file ? rule : NULL);
-		refusal_str(rf, "device", d->bdf);
+		refusal_str(rf, "device", v ? v->name : d->bdf);
 		refusal_int(rf, "generation", (int64_t)m->generation);
 		return -EPERM;
 	}
@@ -229,9 +257,11 @@ static int decide(Manager *m, const Peer *peer, Plan *plan, const Device *d, boo
 /* Step 2 for every device, and with a "group whole" grant for every (non-bridge) member of
  * each group, which the grantee takes and gets. */
 static int decide_all(Manager *m, const Peer *peer, Plan *plan, Refusal *rf) {
+	if (plan->vdpa)
+		return decide(m, peer, plan, plan->vdpa->parent, plan->vdpa, true, rf);
 	size_t n_requested = plan->n_devices;
 	for (size_t i = 0; i < n_requested; i++) {
-		int r = decide(m, peer, plan, plan->devices[i], i == 0, rf);
+		int r = decide(m, peer, plan, plan->devices[i], NULL, i == 0, rf);
 		if (r < 0)
 			return r;
 	}
@@ -243,7 +273,7 @@ static int decide_all(Manager *m, const Peer *peer, Plan *plan, Refusal *rf) {
 				continue;
 			if (plan_push(plan, s) < 0)
 				return refusal_invalid(rf, "devices");
-			int r = decide(m, peer, plan, s, false, rf);
+			int r = decide(m, peer, plan, s, NULL, false, rf);
 			if (r < 0)
 				return r;
 		}
@@ -343,6 +373,39 @@ static int broker_not_viable(const Host *h, const Device *d, Refusal *rf) {
 	return -EPERM;
 }
 
+/*
+ * A group goes to one framework at a time: the device (a BDF or a vDPA device's name) is
+ * refused because group is held through the other framework by l. The holder's lease id is
+ * named to its own uid and to admins (as ListLeases shows it), "another user" to the rest.
+ */
+static int framework_conflict(Manager *m, const Peer *peer, const char *device, int group,
+			      const Lease *l, Refusal *rf) {
+	bool identify = l->uid == peer->uid ||
+			manager_is_admin(m, peer, "io.ioasid.Broker.Acquire", false);
+	char owner[300], what[IOASID_MAX_DEVICES_PER_REQUEST * 20], reason[768];
+	const char *via = streq(lease_framework(l), "vfio") ? "VFIO" : "vhost-vdpa";
+	owner_text(peer, l, owner, sizeof(owner));
+	if (identify)
+		snprintf(reason, sizeof(reason),
+			 "IOMMU group %d is leased through %s by lease %s (%s, uid %u): a group "
+			 "goes to one of VFIO and vhost-vdpa at a time",
+			 group, via, l->id, lease_devices_text(l, what, sizeof(what)),
+			 (unsigned)l->uid);
+	else
+		snprintf(reason, sizeof(reason),
+			 "IOMMU group %d is leased through %s (%s): a group goes to one of VFIO "
+			 "and vhost-vdpa at a time",
+			 group, via, owner);
+	refusal_set(rf, IOASID_ERROR_FRAMEWORK_CONFLICT);
+	refusal_str(rf, "device", device);
+	refusal_int(rf, "group", group);
+	refusal_str(rf, "framework", lease_framework(l));
+	refusal_str(rf, "lease", identify ? l->id : NULL);
+	refusal_str(rf, "owner", owner);
+	refusal_str(rf, "reason", reason);
+	return -EBUSY;
+}
+
 /* Step 3 for one device: free (or held only by a lease that ended and is released now) and
  * viable. */
 static int check_device_free(Manager *m, const Peer *peer, const Device *d, Refusal *rf) {
@@ -363,6 +426,8 @@ static int check_device_free(Manager *m, const Peer *peer, const Device *d, Refu
 		return -EBUSY;
 	}
 	l = lease_table_group_owner(&m->leases, d->iommu_group);
+	if (l && l->mode == LEASE_MODE_VHOST_VDPA)
+		return framework_conflict(m, peer, d->bdf, d->iommu_group, l, rf);
 	if (l) {
 		char o[300];
 		refusal_set(rf, IOASID_ERROR_GROUP_OWNED);
@@ -403,6 +468,77 @@ static int check_groups(Manager *m, const Peer *peer, Plan *plan, Refusal *rf) {
 			if (strv_extend(&plan->at_risk, s->bdf) < 0)
 				return refusal_system(rf, -ENOMEM, "acquire", NULL);
 		}
+	}
+	return 0;
+}
+
+/* The members of g as the kernel's iommu_group counts them (bridges and non-PCI members too). */
+static size_t group_size(const Group *g) {
+	return g ? g->n_members + g->n_foreign_members : 0;
+}
+
+/*
+ * Step 3 for a vDPA device: on vhost_vdpa (it has a char device), not leased, its parent's
+ * group not held through VFIO (FrameworkConflict) nor by another vhost-vdpa lease or staged
+ * context (GroupOwned), and for a vp_vdpa parent a group of its own (the kernel's open
+ * attaches vhost-vdpa's own IOMMU domain, EINVAL in a shared group: GroupNotViable). A
+ * software device has no group: only the device itself is exclusive.
+ */
+static int check_vdpa(Manager *m, const Peer *peer, const Plan *plan, Refusal *rf) {
+	const VdpaDevice *v = plan->vdpa;
+	const Device *parent = v->parent;
+	char buf[512], o[300];
+	if (!vdpa_device_on_vhost(v) || !v->vhost_name) {
+		snprintf(buf, sizeof(buf),
+			 "%s is %s%s, not on vhost_vdpa: it has no /dev/vhost-vdpa-N to hand out",
+			 v->name, v->driver ? "on " : "bound to no driver", strempty(v->driver));
+		refusal_set(rf, IOASID_ERROR_DEVICE_BUSY);
+		refusal_str(rf, "device", v->name);
+		refusal_str(rf, "reason", buf);
+		return -EBUSY;
+	}
+	if (m->testing_bypass) /* no exclusivity bookkeeping: the kernel's answer shows */
+		return 0;
+	Lease *l = lease_table_vdpa_owner(&m->leases, v->name);
+	if (l) {
+		snprintf(buf, sizeof(buf), "leased to %s", owner_text(peer, l, o, sizeof(o)));
+		refusal_set(rf, IOASID_ERROR_DEVICE_BUSY);
+		refusal_str(rf, "device", v->name);
+		refusal_str(rf, "reason", buf);
+		return -EBUSY;
+	}
+	if (!parent || parent->iommu_group < 0)
+		return 0;
+	int group = parent->iommu_group;
+	l = lease_table_group_owner(&m->leases, group);
+	if (l && lease_is_over(l)) {
+		hold_recheck(m, group);
+		l = lease_table_group_owner(&m->leases, group);
+	}
+	if (l && l->state != LEASE_STAGED && l->mode != LEASE_MODE_VHOST_VDPA)
+		return framework_conflict(m, peer, v->name, group, l, rf);
+	if (l) {
+		refusal_set(rf, IOASID_ERROR_GROUP_OWNED);
+		refusal_int(rf, "group", group);
+		refusal_str(rf, "device", v->name);
+		refusal_str(rf, "owner", owner_text(peer, l, o, sizeof(o)));
+		return -EBUSY;
+	}
+	/* vp_vdpa's PCI driver is "vp-vdpa" (sysfs; the VM tier's VD). */
+	if (parent->driver && streq(parent->driver, "vp-vdpa") && group_size(parent->group) != 1) {
+		char **blockers = NULL;
+		snprintf(
+			buf, sizeof(buf),
+			"%s, the vp_vdpa parent of %s, shares IOMMU group %d with %zu other "
+			"device(s): vhost-vdpa attaches an IOMMU domain of its own to it, which the "
+			"kernel allows only in a group of its own (EINVAL)",
+			parent->bdf, v->name, group, group_size(parent->group) - 1);
+		(void)strv_extend(&blockers, buf);
+		refusal_set(rf, IOASID_ERROR_GROUP_NOT_VIABLE);
+		refusal_int(rf, "group", group);
+		refusal_str(rf, "device", v->name);
+		refusal_strv(rf, "blockers", blockers);
+		return -EPERM;
 	}
 	return 0;
 }
@@ -471,7 +607,7 @@ int broker_acquire(Manager *m, const Peer *peer, bool fd_reply_pending, const Br
 		return r;
 	/* Naming no mode: a context staged for the caller with these devices is taken in its
 	 * mode (if the policy grants that mode). */
-	if (!plan->mode_set) {
+	if (!plan->mode_set && !plan->vdpa) {
 		const Lease *s = stage_find_for(m, peer, plan->devices, plan->n_devices);
 		if (s)
 			plan->mode = s->mode == LEASE_MODE_UNBOUND ? LEASE_MODE_UNBOUND
@@ -479,6 +615,10 @@ int broker_acquire(Manager *m, const Peer *peer, bool fd_reply_pending, const Br
 	}
 	if ((r = decide_all(m, peer, plan, rf)) < 0 || (r = check_limits(m, peer, plan, rf)) < 0)
 		return r;
+	/* vhost-vdpa does not go through iommufd or VFIO: no kernel API, staged context,
+	 * dependents or layout. */
+	if (plan->vdpa)
+		return check_vdpa(m, peer, plan, rf);
 	/* The kernel API first: on a legacy-only kernel (no iommufd) the devices have no cdev,
 	 * and "not viable" would hide the real reason. */
 	if ((r = kernel_api_check(m, rf)) < 0)
@@ -526,6 +666,8 @@ void broker_audit_refusal(Manager *m, const Peer *peer, const Plan *plan, const 
 	if (!plan->decided || !rf->error)
 		return;
 	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20] = "", reason[512];
+	if (plan->vdpa)
+		snprintf(devs, sizeof(devs), "%s", plan->vdpa->name);
 	for (size_t i = 0, j = 0; i < plan->n_devices && j < sizeof(devs); i++)
 		j += (size_t)snprintf(devs + j, sizeof(devs) - j, "%s%s", i ? "," : "",
 				      plan->devices[i]->bdf);

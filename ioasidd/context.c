@@ -314,8 +314,75 @@ int context_take_caller(Lease *l, const Peer *peer, const Plan *plan, uint64_t g
 	return lease_set_peer(l, peer);
 }
 
+/*
+ * vhost-vdpa: the vDPA device's char device, opened by the seam (exclusive, as the kernel's
+ * vhost_vdpa_open() is). The kernel's refusals are named: EBUSY (a file of it is still open,
+ * a previous holder's) DeviceBusy, EINVAL (a vp_vdpa parent in a shared group)
+ * GroupNotViable, ENODEV (gone) NoSuchDevice, anything else SystemError.
+ */
+static int build_vdpa(Manager *m, const Plan *plan, Lease *l, Refusal *rf) {
+	const VdpaDevice *v = plan->vdpa;
+	const Device *parent = v->parent;
+	int fd = -EBADF;
+	int r = kernel_vhost_vdpa_open(m->kernel, v, &fd);
+	if (r == -EBUSY) {
+		char buf[300];
+		snprintf(buf, sizeof(buf), "/dev/%s is open in some process (the kernel's EBUSY)",
+			 strna(v->vhost_name));
+		refusal_set(rf, IOASID_ERROR_DEVICE_BUSY);
+		refusal_str(rf, "device", v->name);
+		refusal_str(rf, "reason", buf);
+		return r;
+	}
+	if (r == -EINVAL && parent) {
+		char **blockers = NULL, buf[300];
+		snprintf(buf, sizeof(buf),
+			 "the kernel refused /dev/%s (EINVAL): %s is not alone "
+			 "in its IOMMU group",
+			 strna(v->vhost_name), parent->bdf);
+		(void)strv_extend(&blockers, buf);
+		refusal_set(rf, IOASID_ERROR_GROUP_NOT_VIABLE);
+		refusal_int(rf, "group", parent->iommu_group);
+		refusal_str(rf, "device", v->name);
+		refusal_strv(rf, "blockers", blockers);
+		return r;
+	}
+	if (r == -ENODEV) {
+		refusal_set(rf, IOASID_ERROR_NO_SUCH_DEVICE);
+		refusal_str(rf, "device", v->name);
+		return r;
+	}
+	if (r < 0)
+		return refusal_system(rf, r, "vhost-vdpa-open", v->name);
+	r = lease_set_vdpa(l, v->name, parent ? parent->bdf : NULL,
+			   parent ? parent->iommu_group : -1, fd);
+	if (r < 0) {
+		kernel_close(m->kernel, fd);
+		return refusal_system(rf, r, "lease", NULL);
+	}
+	return 0;
+}
+
 int context_build(Manager *m, const Peer *peer, const Plan *plan, char ***warnings, Lease **ret,
 		  Refusal *rf) {
+	if (plan->vdpa) { /* vhost-vdpa: neither iommufd nor VFIO */
+		Lease *l = NULL;
+		int r = lease_new(&l);
+		if (r < 0)
+			return refusal_system(rf, r, "lease", NULL);
+		l->manager = m;
+		l->mode = LEASE_MODE_VHOST_VDPA;
+		if (context_take_caller(l, peer, plan, m->generation) < 0)
+			r = refusal_system(rf, -ENOMEM, "lease", NULL);
+		else
+			r = build_vdpa(m, plan, l, rf);
+		if (r < 0) {
+			lease_free(l, m->kernel);
+			return r;
+		}
+		*ret = l;
+		return 0;
+	}
 	KernelApi api = kernel_api(m->kernel);
 	if (api != KERNEL_API_IOMMUFD && api != KERNEL_API_LEGACY)
 		return refusal_system(rf, -ENODEV, "open /dev/iommu", NULL);

@@ -3,21 +3,27 @@
 
 /*
  * ioasidd: the types the daemon's modules share and the prototypes of its lower layers.
- * Requests flow one way; each file calls only the layers below it (README, "Source layout"):
+ * Requests flow one way; each file calls only its own tier or the tiers below it, the tiers
+ * of tests/tools/layers.map (README, "Source layout"), which make check-layers enforces:
  *
+ *   ioasidd (top)
  *   main.c           arguments, start, signals, the loop
- *   listener.c       the listening socket and the accept loop (-> server)
- *   server.c         connections, framing, deadlines, the only sender
- *   dispatch.c       a call through the method tables: authorization and parameters
- *                    checked once, then the handler
+ *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   daemon-server
+ *   server.c         connections, framing, deadlines, dispatch through the method tables
+ *                    (authorization and parameters checked once, then the handler), the
+ *                    only sender
+ *   listener.c       the listening socket, the accept loop (-> server), the drain at exit
+ *   daemon-methods
  *   method-*.c       one file per interface: its method table and handlers (method.h)
- *   method.c         parameter specs, Reply, json-c helpers for replies
+ *   daemon-core
  *   broker.c         Acquire's resolve, decide and audit, group and dependency checks: a
  *                    plan or a named refusal (broker.h)
  *   context.c        the kernel context for a plan, with rollback (context.h)
  *   manager.c        the lease table's life: hand-over, end, revoke, reload, re-evaluation,
  *                    device events; reaches the server only through ManagerHooks
- *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   daemon-base
+ *   method.c         parameter specs, Reply, json-c helpers for replies
  *   stage.c          staged contexts: owner selectors, matching, explaining a mismatch
  *   dependents.c     PF, VFs and reset partners held by other owners
  *   hold.c           groups held by leases that ended while their fds live on
@@ -119,6 +125,9 @@ typedef enum LeaseMode {
 	/* Legacy VFIO (no iommufd): a container with TYPE1v2 set, the groups set on it, device
 	 * fds from the groups. Never requested: an "attached" request on a legacy kernel. */
 	LEASE_MODE_LEGACY,
+	/* A vDPA device's /dev/vhost-vdpa-N, the only fd of the lease (Lease.vdpa): a second
+	 * framework over the same DMA isolation, exclusive with VFIO per IOMMU group. */
+	LEASE_MODE_VHOST_VDPA,
 } LeaseMode;
 
 /*
@@ -159,9 +168,10 @@ typedef struct LeaseDevice {
 	int group;                /* IOMMU group number */
 	int fd;                   /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
-	bool held; /* the daemon's reference is closed (revoked, ended) and the kernel last
-		    * showed a file of the device still in use elsewhere, or it has not been
-		    * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool held;    /* the daemon's reference is closed (revoked, ended) and the kernel last
+		       * showed a file of the device still in use elsewhere, or it has not been
+		       * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool by_bind; /* held, left for the running Acquire's own BIND to answer (hold.c) */
 } LeaseDevice;
 
 /* Legacy mode: one opened group node, set on the lease's container. */
@@ -190,6 +200,12 @@ struct Lease {
 	int container;
 	LeaseGroup *legacy_groups;
 	size_t n_legacy_groups;
+	/* vhost-vdpa mode: the vDPA device (n_devices is 0), the daemon's own reference to its
+	 * /dev/vhost-vdpa-N, and its parent PCI function ("" for a software device, which has no
+	 * IOMMU group: then groups is empty and only the device itself is exclusive). */
+	char *vdpa;
+	int vdpa_fd;
+	char vdpa_parent[BDF_MAX];
 	char **at_risk;
 	uint64_t generation;
 	uint64_t created; /* CLOCK_REALTIME seconds */
@@ -241,11 +257,12 @@ struct LeaseTable {
 	size_t n;
 };
 
-/* "connection" / "process"; "attached" / "unbound". */
+/* "connection" / "process"; "attached" / "unbound" / "vhost-vdpa" ("legacy" is never asked). */
 const char *lease_lifetime_to_string(PolicyLifetime l);
 const char *lease_mode_to_string(LeaseMode m);
 int lease_mode_from_string(const char *s, LeaseMode *ret);
-/* The same for a parameter spec (method.h): the LeaseMode ("attached", "unbound") or
+/* The same for a parameter spec (method.h): the LeaseMode ("attached", "unbound",
+ * "vhost-vdpa") or
  * PolicyLifetime ("connection", "process") named by s, or -EINVAL. */
 int lease_mode_parse(const char *s);
 int lease_lifetime_parse(const char *s);
@@ -293,6 +310,15 @@ int lease_set_peer(Lease *l, const Peer *p);
 
 /* Adds a device to l (keeps groups sorted and unique). Takes ownership of fd. -ENOMEM. */
 int lease_add_device(Lease *l, const char *bdf, int group, int fd);
+/* vhost-vdpa mode: records the vDPA device name, its parent (NULL: none) and group (-1: none)
+ * and the opened char device. Takes ownership of fd only on success (-ENOMEM: the caller
+ * still owns it). */
+int lease_set_vdpa(Lease *l, const char *name, const char *parent, int group, int fd);
+/* The lease holding vDPA device name (pending or active; staged contexts have none), or
+ * NULL. */
+Lease *lease_table_vdpa_owner(const LeaseTable *t, const char *name);
+/* "vfio" or "vhost-vdpa": the framework through which l holds its groups. */
+const char *lease_framework(const Lease *l);
 /* Legacy mode: records an opened group node (takes ownership of fd only on success: on
  * -ENOMEM the caller still owns it). */
 int lease_add_legacy_group(Lease *l, int group, int fd);
@@ -383,6 +409,8 @@ struct Manager {
 	sd_event_source *hold_timer;     /* re-probes held groups while any is held (hold.c) */
 	sd_event_source *kernel_events;  /* the kernel backend's events_fd (the sim's) */
 	bool hold_stopped;               /* hold_stop() ran (shutdown): no timer any more */
+	bool hold_by_bind; /* an attached Acquire is deciding: hold_recheck() leaves its groups
+			    * to the Acquire's BIND (hold_bind_done()) instead of probing */
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm;  /* per-process accounting refused: no CAP_SYS_RESOURCE */
@@ -488,8 +516,16 @@ bool hold_lease_ended(Manager *m, Lease *l);
  * hold_recheck()). Returns whether any lease was probed. */
 bool hold_settle(Manager *m);
 /* hold_recheck: probes again what revoked and ended leases still hold (only of IOMMU group
- * group, or all for -1); ended leases found released are freed. */
+ * group, or all for -1); ended leases found released are freed. While m->hold_by_bind is
+ * set (an attached Acquire deciding), the iommufd-mode leases' devices of group are not
+ * probed but left to that Acquire's BIND: counted free until hold_bind_done(). */
 void hold_recheck(Manager *m, int group);
+/* hold_bind_pending: whether hold_recheck() left anything to an Acquire's BIND. */
+bool hold_bind_pending(const Manager *m);
+/* hold_bind_done: the Acquire's context is built (bound: its BIND of every device succeeded,
+ * so the groups left to it are free: ended leases with nothing else held are freed) or not
+ * (the devices left to it count as held again, to be probed as usual). */
+void hold_bind_done(Manager *m, bool bound);
 /* hold_describe: "held by ended lease L (uid U, pid P)" (identify: for an admin or the
  * holder) or "held by an ended lease of another user" into buf when l is a revoked or ended
  * lease still holding files: returns 1; else 0. */

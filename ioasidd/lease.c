@@ -16,6 +16,7 @@ static const char *const lease_mode_names[] = {
 	[LEASE_MODE_ATTACHED] = "attached",
 	[LEASE_MODE_UNBOUND] = "unbound",
 	[LEASE_MODE_LEGACY] = "legacy",
+	[LEASE_MODE_VHOST_VDPA] = "vhost-vdpa",
 };
 
 const char *lease_lifetime_to_string(PolicyLifetime l) {
@@ -46,9 +47,18 @@ int lease_lifetime_parse(const char *s) {
 	return policy_lifetime_from_string(s);
 }
 
+const char *lease_framework(const Lease *l) {
+	return l->mode == LEASE_MODE_VHOST_VDPA ? "vhost-vdpa" : "vfio";
+}
+
 const char *lease_devices_text(const Lease *l, char *buf, size_t size) {
 	size_t j = 0;
 	buf[0] = '\0';
+	if (l->vdpa) { /* vhost-vdpa: the vDPA device, and its parent when it has one */
+		snprintf(buf, size, "%s%s%s", l->vdpa, l->vdpa_parent[0] ? "@" : "",
+			 l->vdpa_parent);
+		return buf;
+	}
 	for (size_t i = 0; i < l->n_devices && j < size; i++)
 		j += (size_t)snprintf(buf + j, size - j, "%s%s", i ? "," : "", l->devices[i].bdf);
 	return buf;
@@ -137,6 +147,7 @@ int lease_new(Lease **ret) {
 	l->uid = (uid_t)-1;
 	l->iommufd = -EBADF;
 	l->container = -EBADF;
+	l->vdpa_fd = -EBADF;
 	l->pidfd = -EBADF;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -155,6 +166,7 @@ void lease_close_kernel_fds(Lease *l, Kernel *k) {
 	for (size_t i = l->n_legacy_groups; i > 0; i--)
 		(void)kernel_closep(k, &l->legacy_groups[i - 1].fd);
 	(void)kernel_closep(k, &l->container);
+	(void)kernel_closep(k, &l->vdpa_fd);
 }
 
 Lease *lease_free(Lease *l, Kernel *k) {
@@ -167,6 +179,7 @@ Lease *lease_free(Lease *l, Kernel *k) {
 	free(l->legacy_groups);
 	free(l->devices);
 	free(l->groups);
+	free(l->vdpa);
 	strv_free(l->at_risk);
 	free(l->unit);
 	free(l->owner);
@@ -260,6 +273,33 @@ int lease_set_peer(Lease *l, const Peer *p) {
 	l->have_pidfd = p->have_pidfd;
 	l->peer_known = true;
 	return 0;
+}
+
+int lease_set_vdpa(Lease *l, const char *name, const char *parent, int group, int fd) {
+	char *n = strdup(name);
+	int *g = group >= 0 ? malloc(sizeof(int)) : NULL;
+	if (!n || (group >= 0 && !g)) {
+		free(n);
+		free(g);
+		return -ENOMEM;
+	}
+	free(l->vdpa);
+	l->vdpa = n;
+	snprintf(l->vdpa_parent, sizeof(l->vdpa_parent), "%s", strempty(parent));
+	free(l->groups);
+	l->groups = g;
+	l->n_groups = 0;
+	if (g)
+		g[l->n_groups++] = group;
+	l->vdpa_fd = fd;
+	return 0;
+}
+
+Lease *lease_table_vdpa_owner(const LeaseTable *t, const char *name) {
+	for (Lease *l = t->head; l; l = l->next)
+		if (l->vdpa && !lease_is_over(l) && streq(l->vdpa, name))
+			return l;
+	return NULL;
 }
 
 int lease_add_legacy_group(Lease *l, int group, int fd) {

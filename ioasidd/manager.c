@@ -141,8 +141,10 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const Audi
 		log_warning_errno(-errno, "Revoke %s: signalling the holder failed: %m", l->id);
 	state_forget_lease(m, l);
 	char reason[300];
-	snprintf(reason, sizeof(reason), "%s%s%s%s", why, reset ? ", reset" : "",
-		 sig ? ", signalled" : "", r < 0 ? ", detach failed" : "");
+	snprintf(reason, sizeof(reason), "%s%s%s%s%s", why, reset ? ", reset" : "",
+		 sig ? ", signalled" : "", r < 0 ? ", detach failed" : "",
+		 l->mode == LEASE_MODE_VHOST_VDPA ? ", DMA not blocked (vhost-vdpa has no detach)"
+						  : "");
 	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 	audit_log(&(AuditRecord){
 		.action = "revoke",
@@ -188,6 +190,29 @@ static bool lease_still_allowed(Manager *m, const Lease *l, char *reason, size_t
 	gid_t groups[256];
 	PolicyPeer pp;
 	lease_policy_peer(l, groups, (int)ELEMENTSOF(groups), &pp);
+	if (l->vdpa) {
+		const VdpaDevice *v = host_find_vdpa_device(m->host, l->vdpa);
+		if (!v) {
+			snprintf(reason, size, "%s is gone from the host", l->vdpa);
+			return false;
+		}
+		PolicyRequest preq = {
+			.peer = &pp,
+			.host = m->host,
+			.device = v->parent,
+			.vdpa = v,
+			.mode = POLICY_MODE_VHOST_VDPA,
+			.method = "io.ioasid.Manager.Reload",
+		};
+		PolicyDecision dec = { .allow = false };
+		int r = m->policy ? policy_evaluate(m->policy, &preq, &dec) : -ENOENT;
+		if (r < 0 || !dec.allow) {
+			snprintf(reason, size, "policy generation %llu no longer allows %s: %s",
+				 (unsigned long long)m->generation, l->vdpa,
+				 dec.reason[0] ? dec.reason : "no rule matched");
+			return false;
+		}
+	}
 	for (size_t i = 0; i < l->n_devices; i++) {
 		const Device *d = host_find_device(m->host, l->devices[i].bdf);
 		if (!d) {
@@ -347,6 +372,8 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		bool has = false;
 		for (size_t i = 0; !has && i < l->n_devices; i++)
 			has = streq(l->devices[i].bdf, bdf);
+		/* vhost-vdpa: its parent PCI function went away or changed driver. */
+		has = has || (l->vdpa && streq(l->vdpa_parent, bdf));
 		if (!has || lease_is_over(l))
 			continue;
 		bool staged = l->state == LEASE_STAGED;
@@ -523,13 +550,17 @@ int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
 	(void)lease_set_state(l, LEASE_PENDING); /* until the reply with its fds is sent */
 	/* Keep the daemon's references across a restart (no-op outside systemd). Legacy leases
 	 * are not kept: after a restart the kernel itself still refuses their groups to anyone
-	 * else for as long as the holder keeps its group or device fds. */
-	if (l->mode != LEASE_MODE_LEGACY)
+	 * else for as long as the holder keeps its group or device fds. Neither are vhost-vdpa
+	 * leases (the state file has no record for them): the kernel refuses a second open of
+	 * the device (EBUSY) while the holder keeps its fd, and a process-lifetime one ends at
+	 * the daemon's stop (manager_stop_leases()). */
+	if (l->mode != LEASE_MODE_LEGACY && l->mode != LEASE_MODE_VHOST_VDPA)
 		(void)state_store_lease(m, l);
 	state_update_status(m);
 	*ret_memlock = raise_memlock(peer, plan->memlock, warnings);
 	/* Type1 (legacy) charges pinned pages to the mapping process anyway. */
 	if (m->rlimit_mode_eperm && l->mode != LEASE_MODE_LEGACY &&
+	    l->mode != LEASE_MODE_VHOST_VDPA &&
 	    !(plan->layout_def && plan->layout_def->accounting == POLICY_ACCOUNTING_PROCESS))
 		(void)strv_extend(warnings, "pinned memory is charged per user: the daemon lacks "
 					    "CAP_SYS_RESOURCE");

@@ -123,6 +123,7 @@ static json_object *lease_json(const Lease *l) {
 	for (size_t i = 0; groups && i < l->n_groups; i++)
 		json_object_array_add(groups, json_object_new_int(l->groups[i]));
 	json_add(o, "groups", groups);
+	json_add_str(o, "vdpa", l->vdpa); /* vhost-vdpa mode: the vDPA device, else null */
 	json_add_str(o, "lifetime", lease_lifetime_to_string(l->lifetime));
 	/* Listed leases are pending, active, revoked or ended (staged contexts are not leases
 	 * yet, new ones are in no table). */
@@ -218,6 +219,7 @@ typedef struct AcquireParams {
 	int64_t group;
 	bool has_group;
 	const char *pool;
+	const char *vdpa;
 	int64_t count;
 	bool has_count;
 	int mode;
@@ -287,10 +289,12 @@ static int64_t legacy_group_fd(const Lease *l, int group) {
 }
 
 /* The fds of l in reply order: iommufd mode [iommufd, devices...]; legacy [container,
- * handed-out groups..., devices...]. Returns how many. */
+ * handed-out groups..., devices...]; vhost-vdpa [the char device]. Returns how many. */
 static size_t lease_fds(const Lease *l, int *fds) {
 	size_t n = 0;
-	if (l->mode == LEASE_MODE_LEGACY) {
+	if (l->mode == LEASE_MODE_VHOST_VDPA)
+		fds[n++] = l->vdpa_fd;
+	else if (l->mode == LEASE_MODE_LEGACY) {
 		fds[n++] = l->container;
 		for (size_t i = 0; i < l->n_legacy_groups; i++)
 			if (l->legacy_groups[i].handed_out)
@@ -325,15 +329,20 @@ static int acquire_reply(const Plan *plan, Lease *l, int64_t memlock, char **war
 	if (!rd.d)
 		return -ENOMEM;
 	DocNode *msg = doc_object_sized(rd.d, 1);
-	DocNode *p = doc_object_sized(rd.d, 13);
+	DocNode *p = doc_object_sized(rd.d, 15);
 	rd_put(&rd, msg, "parameters", p);
-	bool legacy = l->mode == LEASE_MODE_LEGACY;
+	bool legacy = l->mode == LEASE_MODE_LEGACY, vdpa = l->mode == LEASE_MODE_VHOST_VDPA;
 	size_t n_fds = lease_fds(l, fds);
 	rd_str(&rd, p, "lease", l->id);
 	rd_str(&rd, p, "mode", lease_mode_to_string(l->mode));
-	rd_str(&rd, p, "api", legacy ? "legacy" : "iommufd");
-	rd_int_or_null(&rd, p, "iommuFd", !legacy, 0);
+	rd_str(&rd, p, "api", vdpa ? "vhost-vdpa" : legacy ? "legacy" : "iommufd");
+	rd_int_or_null(&rd, p, "iommuFd", !legacy && !vdpa, 0);
 	rd_int_or_null(&rd, p, "containerFd", legacy, 0);
+	rd_int_or_null(&rd, p, "vhostFd", vdpa, 0);
+	if (vdpa)
+		rd_str(&rd, p, "vdpa", l->vdpa);
+	else
+		rd_null(&rd, p, "vdpa");
 	rd_int_or_null(&rd, p, "ioasId", l->mode == LEASE_MODE_ATTACHED, l->ioas_id);
 	rd_put(&rd, p, "devices", granted_devices(&rd, l, n_fds - l->n_devices));
 	rd_put(&rd, p, "atRisk", rd_strv(&rd, l->at_risk));
@@ -367,6 +376,7 @@ static void acquire_request(const AcquireParams *a, BrokerRequest *ret) {
 		.has_group = a->has_group,
 		.group = a->group,
 		.pool = a->pool,
+		.vdpa = a->vdpa,
 		.has_count = a->has_count,
 		.count = a->count,
 		.mode_set = a->has_mode,
@@ -377,16 +387,49 @@ static void acquire_request(const AcquireParams *a, BrokerRequest *ret) {
 	};
 }
 
+/*
+ * Steps 1-4: the decision and the kernel context. With by_bind, a group held by a lease the
+ * daemon let go of is left to this Acquire's BIND instead of a probe first (hold.c); when
+ * the BIND did not answer "free" (or no BIND was made: another mode, a staged context, a
+ * refusal), everything is undone and decided again the usual way (by_bind false), so the
+ * answer is the one the probe would have given.
+ */
+static int acquire_context(Call *call, const BrokerRequest *in, bool by_bind, Plan *plan,
+			   char ***warnings, Lease **ret, Refusal *rf) {
+	Manager *m = call->manager;
+	Lease *l = NULL;
+	m->hold_by_bind = by_bind;
+	int r = broker_acquire(m, call->peer, call->fd_reply_pending, in, plan, rf);
+	m->hold_by_bind = false;
+	bool left = hold_bind_pending(m);
+	if (left && (r < 0 || plan->staged || plan->mode != LEASE_MODE_ATTACHED ||
+		     kernel_api(m->kernel) != KERNEL_API_IOMMUFD))
+		r = -EAGAIN;
+	else if (r >= 0)
+		r = plan->staged ? 0 : context_build(m, call->peer, plan, warnings, &l, rf);
+	if (left)
+		hold_bind_done(m, r >= 0);
+	if (left && r < 0) { /* context_build() left nothing open */
+		plan_done(plan);
+		*plan = (Plan){ 0 };
+		refusal_done(rf);
+		*rf = (Refusal){ 0 };
+		*warnings = strv_free(*warnings);
+		return acquire_context(call, in, false, plan, warnings, ret, rf);
+	}
+	if (r < 0)
+		return r;
+	*ret = plan->staged ? plan->staged : l;
+	return 0;
+}
+
 /* Plan, context, hand-over. 0 with l, or -errno with *rf. */
 static int acquire_lease(Call *call, const BrokerRequest *in, Plan *plan, char ***warnings,
 			 int64_t *memlock, Lease **ret, Refusal *rf) {
 	Manager *m = call->manager;
 	Lease *l = NULL;
-	int r = broker_acquire(m, call->peer, call->fd_reply_pending, in, plan, rf);
+	int r = acquire_context(call, in, true, plan, warnings, &l, rf);
 	if (r < 0)
-		return r;
-	l = plan->staged;
-	if (!l && (r = context_build(m, call->peer, plan, warnings, &l, rf)) < 0)
 		return r;
 	r = manager_hand_over(m, call->connection, call->connection_id, call->peer, plan, l,
 			      warnings, memlock, rf);
@@ -443,6 +486,7 @@ static const ParamSpec acquire_params[] = {
 	{ "group", PARAM_INT, offsetof(AcquireParams, group), LIST_RANGE(INT64_MIN, INT64_MAX),
 	  .present_offset = offsetof(AcquireParams, has_group) },
 	{ "pool", PARAM_STRING, offsetof(AcquireParams, pool) },
+	{ "vdpa", PARAM_STRING, offsetof(AcquireParams, vdpa), LIST_RANGE(1, 255) },
 	{ "count", PARAM_INT, offsetof(AcquireParams, count),
 	  LIST_RANGE(1, IOASID_MAX_DEVICES_PER_REQUEST),
 	  .present_offset = offsetof(AcquireParams, has_count) },

@@ -17,6 +17,7 @@ typedef struct BrokerRequest {
 	bool has_group;
 	int64_t group;
 	const char *pool;
+	const char *vdpa; /* a vDPA device's name: mode vhost-vdpa */
 	bool has_count;
 	int64_t count;
 	bool mode_set;
@@ -29,6 +30,8 @@ typedef struct BrokerRequest {
 typedef struct Plan {
 	const Device *devices[IOASID_MAX_DEVICES_PER_REQUEST];
 	size_t n_devices;
+	/* vhost-vdpa: the vDPA device (n_devices is 0; policy sees its parent, if any). */
+	const VdpaDevice *vdpa;
 	LeaseMode mode;
 	bool mode_set; /* the request named a mode */
 	const char *layout;

@@ -110,6 +110,9 @@ char *ioasid_error_format(const char *name, json_object *p) {
 				     strna(dev), n, strna(owner));
 	} else if (streq(name, IOASID_ERROR_DEVICE_BUSY))
 		r = asprintf(&m, "%s: device busy: %s", strna(dev), strna(param_str(p, "reason")));
+	else if (streq(name, IOASID_ERROR_FRAMEWORK_CONFLICT))
+		/* The reason names the device, the group, the framework and the lease. */
+		r = asprintf(&m, "%s: %s", strna(dev), strna(param_str(p, "reason")));
 	else if (streq(name, IOASID_ERROR_DEPENDENT_OWNED))
 		/* The reason names both devices and the holder already. */
 		r = asprintf(&m, "%s", strna(param_str(p, "reason")));
@@ -181,6 +184,8 @@ IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r) {
 	free(r->mode);
 	safe_close(r->iommufd);
 	safe_close(r->container);
+	safe_close(r->vhost_fd);
+	free(r->vdpa);
 	for (size_t i = 0; i < r->n_group_fds; i++)
 		safe_close(r->group_fds[i]);
 	free(r->group_fds);
@@ -296,6 +301,7 @@ int ioasid_acquire_result_from_reply(const DocNode *p, int *fds, size_t n_fds,
 	}
 	res->iommufd = -EBADF;
 	res->container = -EBADF;
+	res->vhost_fd = -EBADF;
 	/* Every group fd index the reply may use, claimed once (devices of a group share it). */
 	res->group_fds = calloc(n_fds + 1, sizeof(int));
 	group_idx = calloc(n_fds + 1, sizeof(int64_t));
@@ -335,10 +341,27 @@ int ioasid_acquire_result_from_reply(const DocNode *p, int *fds, size_t n_fds,
 		r = -ENOMEM;
 		goto fail_all;
 	}
-	bool legacy = streq(res->api, "legacy");
-	if (!legacy && !streq(res->api, "iommufd")) {
+	bool legacy = streq(res->api, "legacy"), vdpa = streq(res->api, "vhost-vdpa");
+	if (!legacy && !vdpa && !streq(res->api, "iommufd")) {
 		r = -EBADMSG;
 		goto fail_all;
+	}
+	if (vdpa) {
+		/* One fd, the char device; no iommufd, container or devices. */
+		int64_t w = -1;
+		if ((r = get_str(p, "vdpa", &res->vdpa)) < 0 ||
+		    (r = get_int(p, "vhostFd", false, 0, &v)) < 0 ||
+		    (r = claim_fd(v, fds, used, n_fds, &res->vhost_fd)) < 0 ||
+		    (r = get_int(p, "iommuFd", true, -1, &v)) < 0 ||
+		    (r = get_int(p, "containerFd", true, -1, &w)) < 0)
+			goto fail_all;
+		devs = doc_get(p, "devices");
+		if (v >= 0 || w >= 0 || isempty(res->vdpa) || doc_type(devs) != DOC_ARRAY ||
+		    doc_len(devs) != 0) {
+			r = -EBADMSG;
+			goto fail_all;
+		}
+		goto claimed;
 	}
 	/* iommufd replies carry an iommufd, legacy ones a container; never both. */
 	if ((r = get_int(p, legacy ? "containerFd" : "iommuFd", false, 0, &v)) < 0 ||
@@ -402,6 +425,7 @@ int ioasid_acquire_result_from_reply(const DocNode *p, int *fds, size_t n_fds,
 		bdf_copy(g->bdf, bdf);
 	}
 
+claimed:
 	/* Every claimed fd now belongs to res; close what the reply did not mention. */
 	for (size_t i = 0; i < n_fds; i++) {
 		if (!used[i]) {
@@ -422,6 +446,7 @@ fail_all:
 	if (res) {
 		res->iommufd = -EBADF;
 		res->container = -EBADF;
+		res->vhost_fd = -EBADF;
 		res->n_group_fds = 0;
 		for (size_t i = 0; i < res->n_devices; i++)
 			res->devices[i].fd = -EBADF;
@@ -442,6 +467,7 @@ void ioasid_leases_free(IoasidLease *l, size_t n) {
 		free(l[i].layout);
 		strv_free(l[i].devices);
 		free(l[i].groups);
+		free(l[i].vdpa);
 		free(l[i].lifetime);
 		free(l[i].state);
 		strv_free(l[i].held);
@@ -475,6 +501,7 @@ int ioasid_lease_from_json(const DocNode *o, IoasidLease *l) {
 	    (r = get_int(o, "pid", true, -1, &l->pid)) < 0 ||
 	    (r = get_opt_str(o, "unit", &l->unit)) < 0 || (r = get_str(o, "mode", &l->mode)) < 0 ||
 	    (r = get_opt_str(o, "layout", &l->layout)) < 0 ||
+	    (r = get_opt_str(o, "vdpa", &l->vdpa)) < 0 ||
 	    (r = get_strv(o, "devices", false, &l->devices)) < 0 ||
 	    (r = get_str(o, "lifetime", &l->lifetime)) < 0 ||
 	    (r = get_str(o, "state", &l->state)) < 0 ||
@@ -545,6 +572,8 @@ const char *ioasid_fd_kind_to_string(IoasidFdKind k) {
 		return "vfio-group";
 	case IOASID_FD_VFIO_LEGACY_DEVICE:
 		return "vfio-legacy-device";
+	case IOASID_FD_VHOST_VDPA:
+		return "vhost-vdpa";
 	default:
 		return "other";
 	}
@@ -595,6 +624,8 @@ static int describe_by_link(int fd, IoasidFdInfo *info) {
 		else if (strneq(rest, "vfio-group:", 11) &&
 			 parse_group_number(rest + 11, &info->group) >= 0)
 			info->kind = IOASID_FD_VFIO_GROUP;
+		else if (strneq(rest, "vhost-vdpa:", 11) && rest[11])
+			info->kind = IOASID_FD_VHOST_VDPA;
 		else if (strneq(rest, "vfio-legacy:", 12) && bdf_is_canonical(rest + 12)) {
 			info->kind = IOASID_FD_VFIO_LEGACY_DEVICE;
 			bdf_copy(info->bdf, rest + 12);
@@ -648,6 +679,11 @@ static int describe_chardev(const char *sysfs_root, IoasidFdInfo *info) {
 		info->kind = IOASID_FD_VFIO_CONTAINER;
 		info->name = strdup("/dev/vfio/vfio");
 		return info->name ? 0 : -ENOMEM;
+	}
+	/* ".../vdpa0/vhost-vdpa/vhost-vdpa-0" is a vDPA device's /dev/vhost-vdpa-0. */
+	if (strneq(base, "vhost-vdpa-", 11) && base[11]) {
+		info->kind = IOASID_FD_VHOST_VDPA;
+		return asprintf(&info->name, "/dev/%s", base) < 0 ? -ENOMEM : 0;
 	}
 	/* ".../virtual/vfio/17" is the group node /dev/vfio/17. */
 	if (strstr(target, "/vfio/") && parse_group_number(base, &info->group) >= 0) {

@@ -197,7 +197,7 @@ int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 	bool oom = false;
 	int r;
 
-	if (!req || (!!req->devices + (req->group >= 0) + !!req->pool) != 1 ||
+	if (!req || (!!req->devices + (req->group >= 0) + !!req->pool + !!req->vdpa) != 1 ||
 	    (req->count > 0 && !req->pool))
 		return -EINVAL;
 	d = doc_new();
@@ -217,6 +217,7 @@ int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 	if (req->group >= 0)
 		req_int(d, p, "group", req->group, &oom);
 	req_str(d, p, "pool", req->pool, &oom);
+	req_str(d, p, "vdpa", req->vdpa, &oom);
 	if (req->count > 0)
 		req_int(d, p, "count", req->count, &oom);
 	req_str(d, p, "mode", req->mode, &oom);

@@ -54,8 +54,10 @@ typedef struct IoasidAcquireRequest {
 	char **devices;       /* BDFs (strv), or NULL */
 	int group;            /* IOMMU group, or -1 */
 	const char *pool;     /* pool name, or NULL; goes with count */
+	const char *vdpa;     /* a vDPA device's name, or NULL (mode vhost-vdpa) */
 	unsigned count;       /* 0 = unset */
-	const char *mode;     /* "attached" | "unbound" | NULL (daemon default: attached) */
+	const char *mode;     /* "attached" | "unbound" | "vhost-vdpa" | NULL (daemon default:
+			       * attached; vhost-vdpa for vdpa) */
 	const char *layout;   /* NULL = none */
 	const char *lifetime; /* "connection" | "process" | NULL */
 } IoasidAcquireRequest;
@@ -92,6 +94,10 @@ typedef struct IoasidAcquireResult {
 	int container;  /* legacy: owned by the result; else -EBADF */
 	int *group_fds; /* legacy: the group node fds handed out, owned by the result */
 	size_t n_group_fds;
+	/* "vhost-vdpa": the vDPA device's /dev/vhost-vdpa-N (owned by the result; else -EBADF)
+	 * and its name; iommufd and container are -EBADF and there are no devices. */
+	int vhost_fd;
+	char *vdpa;
 } IoasidAcquireResult;
 
 IoasidAcquireResult *ioasid_acquire_result_free(IoasidAcquireResult *r);
@@ -111,6 +117,7 @@ typedef struct IoasidLease {
 	char **devices;
 	int *groups;
 	size_t n_groups;
+	char *vdpa; /* vhost-vdpa mode: the vDPA device; NULL otherwise */
 	char *lifetime;
 	char *state; /* "pending", "active", "revoked", "ended" */
 	char **held; /* revoked or ended: devices whose files are still open elsewhere (strv,
@@ -255,6 +262,8 @@ typedef enum IoasidFdKind {
 	IOASID_FD_VFIO_CONTAINER,
 	IOASID_FD_VFIO_GROUP,
 	IOASID_FD_VFIO_LEGACY_DEVICE,
+	/* A vDPA device's /dev/vhost-vdpa-N (sim: "ioasid-sim:vhost-vdpa:NAME"). */
+	IOASID_FD_VHOST_VDPA,
 } IoasidFdKind;
 
 typedef struct IoasidFdInfo {

@@ -1801,6 +1801,115 @@ t_legacy() {
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+# vhost-vdpa leases (tests/hosts/vdpa-guest.json): vdpa0 (vp_vdpa parent 0000:00:02.0, alone
+# in group 2) is handed out as its /dev/vhost-vdpa-0 (the sim's memfd), listed, refused a
+# second time (DeviceBusy), and while it is leased a VFIO Acquire of its parent's group is
+# FrameworkConflict naming the group, the lease and vdpa0; vdpa1 (vp_vdpa parent sharing group
+# 5) is GroupNotViable before the kernel's EINVAL; the software vdpa-sim0 has no group. A
+# reload that drops the vdpa rule revokes the lease (revoked-not-detached: no detach), release
+# ends it, and the daemon's fds are back at their baseline.
+t_vdpa_lease() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG out base n id
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound" \
+		"allow uid $UA to vdpa \"*\"" "allow uid $UB to vdpa vdpa0" \
+		"deny *" >"$WORK/vdpalease.conf"
+	DAEMON_PID=
+	if ! daemon_start vdpalease "$REPO/tests/hosts/vdpa-guest.json" "$WORK/vdpalease.conf"; then
+		fail "vdpa lease: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	base=$(daemon_fds_settled)
+	hold_lease VA $UA --vdpa vdpa0
+	expect_eq "vdpa lease: acquired ($(cat "$VA_err"))" "$?" 0
+	out=$(cat "$VA_out")
+	id=$(jq -r .lease <<<"$out")
+	expect_eq "vdpa lease: mode" "$(jq -r .mode <<<"$out")" vhost-vdpa
+	expect_eq "vdpa lease: api" "$(jq -r .api <<<"$out")" vhost-vdpa
+	expect_eq "vdpa lease: vdpa" "$(jq -r .vdpa <<<"$out")" vdpa0
+	expect_eq "vdpa lease: the fd is vdpa0's vhost-vdpa file" \
+		"$(jq -r '.vhost.kind + " " + .vhost.name' <<<"$out")" \
+		"vhost-vdpa memfd:ioasid-sim:vhost-vdpa:vdpa0"
+	expect_eq "vdpa lease: no iommufd, no devices" \
+		"$(jq -r '[.iommufd == null, .container == null, (.devices | length)] | @tsv' \
+			<<<"$out")" "$(printf 'true\ttrue\t0')"
+	expect_eq "vdpa lease: verified" "$(jq -r .verified <<<"$out")" true
+	out=$(ctl_as $UA leases --json=short)
+	expect_eq "vdpa lease: listed" \
+		"$(jq -r '.[0] | [.id, .mode, .vdpa, (.groups | tostring), (.devices | length)] | @tsv' \
+			<<<"$out")" "$(printf '%s\tvhost-vdpa\tvdpa0\t[2]\t0' "$id")"
+	expect_match "vdpa lease: the table names vdpa0" "$(ctl_as $UA leases)" "vhost-vdpa +vdpa0 +2"
+
+	ctl_as $UB acquire --vdpa vdpa0 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "vdpa lease: a second Acquire is refused" "$?" 2
+	expect_match "vdpa lease: ... DeviceBusy, leased" "$(cat "$WORK/err")" \
+		"vdpa0: device busy: leased to another user"
+	ctl_as $UA acquire 0000:00:02.0 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "vdpa lease: VFIO on the parent's group is refused" "$?" 2
+	expect_match "vdpa lease: ... FrameworkConflict naming group, lease and device" \
+		"$(cat "$WORK/err")" \
+		"0000:00:02.0: IOMMU group 2 is leased through vhost-vdpa by lease $id \(vdpa0@0000:00:02.0, uid $UA\)"
+	expect_match "vdpa lease: ... audited as FrameworkConflict" \
+		"$(grep 'action=deny' "$DAEMON_LOG" | tail -1)" "FrameworkConflict"
+	ctl_as $UA acquire --vdpa vdpa1 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "vdpa lease: vdpa1 (shared group) is refused" "$?" 2
+	expect_match "vdpa lease: ... GroupNotViable before the kernel's EINVAL" "$(cat "$WORK/err")" \
+		"vdpa1: IOMMU group 5 is not viable: 0000:01:02.0, the vp_vdpa parent of vdpa1, shares"
+	expect_eq "vdpa lease: the kernel was not asked" \
+		"$(grep -c 'vhost-vdpa-open' "$DAEMON_LOG")" 0
+	ctl_as $UB acquire --vdpa vdpa-sim0 --json=short </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "vdpa lease: the policy is asked (no rule for vdpa-sim0 for uid $UB)" "$?" 2
+	out=$(ctl_as $UA acquire --vdpa vdpa-sim0 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "vdpa lease: a software device ($(cat "$WORK/err"))" "$?" 0
+	expect_eq "vdpa lease: ... its fd" "$(jq -r .vhost.name <<<"$out")" \
+		"memfd:ioasid-sim:vhost-vdpa:vdpa-sim0"
+	# run --vdpa: the char device at fd 3, {vhostfd} and IOASID_FDNAMES name it; a process
+	# lifetime lease ends with the program.
+	out=$(ctl_as $UA run --vdpa vdpa-sim0 --lifetime process -- sh -c \
+		'echo "$IOASID_FDNAMES $IOASID_FDS {vhostfd} $(readlink /proc/self/fd/{vhostfd})"' \
+		</dev/null 2>"$WORK/err")
+	expect_eq "vdpa lease: run --vdpa ($(cat "$WORK/err"))" "$out" \
+		"vhost-vdpa:vdpa-sim0 1 3 /memfd:ioasid-sim:vhost-vdpa:vdpa-sim0 (deleted)"
+	ctl_as $UA run --device 0000:00:03.0 -- echo {vhostfd} </dev/null >/dev/null 2>"$WORK/err"
+	expect_eq "vdpa lease: {vhostfd} without --vdpa is a usage error" "$?" 64
+	expect_match "vdpa lease: ... saying so" "$(cat "$WORK/err")" "'\{vhostfd\}' needs --vdpa"
+	ctl_as $UA acquire --vdpa vdpa0 --layout x </dev/null >/dev/null 2>&1
+	expect_eq "vdpa lease: --layout with --vdpa is a usage error" "$?" 64
+	ctl_as $UA acquire --vdpa nosuch </dev/null >/dev/null 2>"$WORK/err"
+	expect_match "vdpa lease: an unknown device" "$(cat "$WORK/err")" "No such device 'nosuch'"
+
+	# Reload without the vdpa rules: the lease is revoked (no detach for vhost-vdpa).
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound" \
+		"deny *" >"$WORK/vdpalease.conf"
+	kill -HUP "$DAEMON_PID"
+	local state=
+	for _ in $(seq 100); do
+		state=$(ctl_as root leases --json=short | jq -r --arg id "$id" \
+			'.[] | select(.id == $id) | .state')
+		[ "$state" = revoked ] && break
+		sleep 0.05
+	done
+	expect_eq "vdpa lease: a reload dropping the rule revokes it" "$state" revoked
+	expect_match "vdpa lease: ... audited, DMA not blocked" \
+		"$(grep 'action=revoke ' "$DAEMON_LOG" | tail -1)" "DMA not blocked"
+	release_lease VA
+	wait_leases 0
+	# Released: the kernel's file is closed with the holder's, vdpa0 is free again.
+	printf '%s\n' "admin uid 0" "allow uid $UA to vdpa \"*\"" "deny *" \
+		>"$WORK/vdpalease.conf"
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 100); do
+		[ "$(ctl_as root status --json=short | jq -r .generation)" = 3 ] && break
+		sleep 0.05
+	done
+	out=$(ctl_as $UA acquire --vdpa vdpa0 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "vdpa lease: acquired again after the release ($(cat "$WORK/err"))" "$?" 0
+	wait_leases 0
+	n=$(daemon_wait_fds "$base") || fail "vdpa lease daemon fd count $n, baseline $base (I2)"
+	daemon_stop || fail "vdpa lease daemon did not stop cleanly"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
 # vDPA as a second framework (tests/hosts/vdpa-guest.json): the edu on vfio-pci in group 5
 # shares it with 0000:01:02.0, the vp_vdpa parent of vdpa1 on vhost_vdpa; the daemon refuses
 # it first with GroupNotViable naming the vDPA device (the kernel would refuse the bind with
@@ -2541,6 +2650,7 @@ run_test list-devices-large t_list_devices_large
 run_test legacy t_legacy
 run_test vmd-domain t_vmd_domain
 run_test vdpa-cross-framework t_vdpa_cross_framework
+run_test vdpa-lease t_vdpa_lease
 run_test audit-acquire-release t_audit_acquire_release
 run_test audit-admin t_audit_admin
 run_test audit-flood t_audit_flood
