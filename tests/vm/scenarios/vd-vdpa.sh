@@ -11,7 +11,9 @@
 #     device created on pci/BDF; ioasidctl labels the PCI function as a vDPA parent and the
 #     group not viable, the reason naming the vDPA device and its char device; the kernel
 #     refuses vhost-vdpa's open (vhost_vdpa_alloc_domain: its own domain on a group of two)
-#     and the edu's VFIO BIND (the group is not the caller's) with the errnos the sim claims.
+#     and the edu's VFIO BIND (the group is not the caller's) with the errnos the sim claims,
+#     and the daemon refuses both before the kernel would. On the simulator's device, a lease
+#     through ioasidd (vd_lease).
 
 VD_VIRTIO_NET=1af4:1041 VD_PORT=0000:00:09.0
 
@@ -46,6 +48,71 @@ vd_gone() { # name cdev
 		vd_mismatch "devices --json still lists $1 after del"
 }
 
+# A lease through the daemon (ioasidd --kernel=linux): uid A's `run --vdpa vdpa0` gets the
+# open /dev/vhost-vdpa-N at {vhostfd}; while it runs root's own open is EBUSY (the kernel's
+# exclusivity: the daemon holds the file), root's lease list shows it, uid B (no vdpa rule)
+# is refused; when the program exits the char device opens again.
+vd_lease() { # cdev
+	local cdev=$1 i out pid
+	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdpa*\""
+	daemon_start || { vd_mismatch "ioasidd did not start"; DAEMON_POLICY_FIRST=; return; }
+	DAEMON_POLICY_FIRST=
+	rm -f /tmp/vd-held /tmp/vd-go
+	ctl_as $UID_A run --vdpa vdpa0 -- sh -c 'echo "held $IOASID_FDNAMES $(readlink "/proc/self/fd/$1")"
+		touch /tmp/vd-held; while [ ! -e /tmp/vd-go ]; do sleep 0.1; done' sh '{vhostfd}' \
+		</dev/null >/tmp/vd-lease.out 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -e /tmp/vd-held ] && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	info VD "lease: $(cat /tmp/vd-lease.out)"
+	out=$(vm-edu vhost-open "/dev/$cdev" 2>&1)
+	info VD "while leased, root's $out"
+	echo "$out" | grep -q "first=EBUSY second=EBUSY$" || vd_mismatch "root's open of a leased vhost-vdpa: '$out', want EBUSY"
+	out=$(ctl_as 0 leases --json=short 2>&1)
+	info VD "leases: $out"
+	[ "$(echo "$out" | jq -r '[.. | objects | select(.vdpa? == "vdpa0")] | length' 2>/dev/null)" -ge 1 ] 2>/dev/null ||
+		vd_mismatch "root's lease list has no vdpa0 lease"
+	ctl_as $UID_B acquire --vdpa vdpa0 --json=short </dev/null >/dev/null 2>/tmp/vd-b.err
+	i=$?
+	info VD "uid $UID_B acquire --vdpa vdpa0: exit $i: $(cat /tmp/vd-b.err)"
+	[ "$i" = 2 ] || vd_mismatch "uid $UID_B's acquire of vdpa0 exit $i, want 2 (refused)"
+	touch /tmp/vd-go
+	wait $pid
+	i=$?
+	grep -qx "held vhost-vdpa:vdpa0 /dev/$cdev" /tmp/vd-lease.out ||
+		vd_mismatch "run --vdpa vdpa0 (exit $i): '$(cat /tmp/vd-lease.out)', want 'held vhost-vdpa:vdpa0 /dev/$cdev'"
+	i=0
+	while [ $i -lt 30 ]; do
+		out=$(vm-edu vhost-open "/dev/$cdev" 2>&1)
+		case $out in *"first=ok second=EBUSY") break ;; esac
+		sleep 0.1
+		i=$((i + 1))
+	done
+	info VD "after the lease, root's $out"
+	echo "$out" | grep -q "first=ok second=EBUSY$" || vd_mismatch "after the lease: '$out', want first=ok second=EBUSY"
+	daemon_stop
+}
+
+# The daemon's refusals on the vp_vdpa group, before the kernel's: the vDPA device whose
+# parent shares its group (the kernel's EINVAL at open), and VFIO for the edu beside it.
+vd_daemon_refusals() { # edu group
+	local rc
+	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdpa*\""
+	daemon_start || { vd_mismatch "ioasidd did not start"; DAEMON_POLICY_FIRST=; return; }
+	DAEMON_POLICY_FIRST=
+	ctl_as $UID_A acquire --vdpa vdpa1 --json=short </dev/null >/dev/null 2>/tmp/vd-a.err
+	rc=$?
+	info VD "daemon: acquire --vdpa vdpa1: exit $rc: $(cat /tmp/vd-a.err)"
+	[ "$rc" = 2 ] && grep -q "vdpa1: IOMMU group $2 is not viable: $NIC_VD, the vp_vdpa parent of vdpa1, shares" /tmp/vd-a.err ||
+		vd_mismatch "daemon's answer for vdpa1 (parent in a group of two): exit $rc, want 2 GroupNotViable"
+	ctl_as $UID_A acquire "$1" --json=short </dev/null >/dev/null 2>/tmp/vd-a.err
+	rc=$?
+	info VD "daemon: acquire $1: exit $rc: $(cat /tmp/vd-a.err)"
+	[ "$rc" = 2 ] && grep -q "vdpa1" /tmp/vd-a.err ||
+		vd_mismatch "daemon's answer for the edu beside vdpa1's parent: exit $rc, want 2 naming vdpa1"
+	daemon_stop
+}
+
 scenario_VD() {
 	local m out errno sim_cdev nic edu g vp_mgmt reason verdict d
 	VD_ERRS=0
@@ -68,6 +135,7 @@ scenario_VD() {
 	out=$(vm-edu vhost-open "/dev/$sim_cdev" 2>&1)
 	info VD "$out"
 	echo "$out" | grep -q "first=ok second=EBUSY$" || vd_mismatch "vhost-vdpa opens on vdpasim: '$out', want first=ok second=EBUSY"
+	vd_lease "$sim_cdev"
 	errno=$(ioasidctl vdpa add vdpa9 --mgmtdev nosuch_mgmt --json=short 2>/dev/null | jq -r '.errno')
 	info VD "add on an unknown management device: $errno"
 	[ "$errno" = ENODEV ] || vd_mismatch "add on an unknown mgmtdev: $errno, want ENODEV"
@@ -84,6 +152,7 @@ scenario_VD() {
 
 	# 2. vp_vdpa on QEMU's virtio-net-pci, in one group with an edu.
 	nic=$(dev_under "$VD_PORT" "$VD_VIRTIO_NET") edu=$(dev_under "$VD_PORT" "$EDU")
+	NIC_VD=$nic
 	if [ -z "$nic" ] || [ -z "$edu" ]; then
 		vd_mismatch "no virtio-net-pci ($nic) and edu ($edu) under $VD_PORT"
 	else
@@ -131,13 +200,14 @@ scenario_VD() {
 		else
 			vd_mismatch "cannot bind $edu to vfio-pci"
 		fi
+		vd_daemon_refusals "$edu" "$g"
 		out=$(ioasidctl vdpa del vdpa1 --json=short 2>&1)
 		[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa1 failed: $out"
 		vd_gone vdpa1 "$VD_CDEV"
 	fi
 
 	if [ "$VD_ERRS" = 0 ]; then
-		result VD PASS "vdpasim_net: add/list/EBUSY/ENODEV/EEXIST/del as sysfs says; vp_vdpa on $nic: parent labelled, group $g not viable naming vdpa1, vhost-vdpa open EINVAL, sibling BIND EPERM"
+		result VD PASS "vdpasim_net: add/list/EBUSY/lease through ioasidd (root EBUSY meanwhile)/ENODEV/EEXIST/del as sysfs says; vp_vdpa on $nic: parent labelled, group $g not viable naming vdpa1, vhost-vdpa open EINVAL, sibling BIND EPERM, the daemon refusing both first"
 	else
 		result VD FAIL "$VD_ERRS mismatches (VMINFO VD MISMATCH lines)"
 	fi
