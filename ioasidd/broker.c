@@ -543,18 +543,20 @@ static int check_vdpa(Manager *m, const Peer *peer, const Plan *plan, Refusal *r
 	return 0;
 }
 
-/* Its PF, VFs and reset partners must not be another owner's. Skipped under
- * --testing-bypass (no exclusivity bookkeeping: the kernel's answer shows). */
+/* Its PF, VFs and reset partners must not be another owner's (of a vDPA device: its parent's).
+ * Skipped under --testing-bypass (no exclusivity bookkeeping: the kernel's answer shows). */
 static int check_dependents(Manager *m, uid_t uid, const Plan *plan, Refusal *rf) {
 	DependConflict x;
 	if (m->testing_bypass)
 		return 0;
-	int r = dependents_conflict(m, uid, plan->devices, plan->n_devices, plan->share_reset,
-				    plan->split_sriov, &x);
+	const Device *parent[1] = { plan->vdpa ? plan->vdpa->parent : NULL };
+	const Device *const *devices = plan->vdpa ? parent : plan->devices;
+	size_t n = plan->vdpa ? (parent[0] ? 1 : 0) : plan->n_devices;
+	int r = dependents_conflict(m, uid, devices, n, plan->share_reset, plan->split_sriov, &x);
 	/* A holder let go of and not probed yet counts as holding: probed before a refusal. */
 	if (r > 0 && x.holder->probe_due && hold_settle(m))
-		r = dependents_conflict(m, uid, plan->devices, plan->n_devices, plan->share_reset,
-					plan->split_sriov, &x);
+		r = dependents_conflict(m, uid, devices, n, plan->share_reset, plan->split_sriov,
+					&x);
 	if (r == 0)
 		return 0;
 	if (r < 0)
@@ -615,10 +617,12 @@ int broker_acquire(Manager *m, const Peer *peer, bool fd_reply_pending, const Br
 	}
 	if ((r = decide_all(m, peer, plan, rf)) < 0 || (r = check_limits(m, peer, plan, rf)) < 0)
 		return r;
-	/* vhost-vdpa does not go through iommufd or VFIO: no kernel API, staged context,
-	 * dependents or layout. */
+	/* vhost-vdpa does not go through iommufd or VFIO: no kernel API, staged context or
+	 * layout; its parent's dependents go to one owner as a PCI device's do. */
 	if (plan->vdpa)
-		return check_vdpa(m, peer, plan, rf);
+		return (r = check_vdpa(m, peer, plan, rf)) < 0
+			       ? r
+			       : check_dependents(m, peer->uid, plan, rf);
 	/* The kernel API first: on a legacy-only kernel (no iommufd) the devices have no cdev,
 	 * and "not viable" would hide the real reason. */
 	if ((r = kernel_api_check(m, rf)) < 0)

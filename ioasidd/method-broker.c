@@ -59,7 +59,14 @@ static json_object *device_json(Manager *m, const Peer *peer, const Device *d, b
 	json_add(o, "iommuGroup", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
 	json_add_str(o, "vfio", d->vfio_name);
 	json_add_str(o, "viable", device_verdict(m->host, d));
-	json_add(o, "owner", owner_json(peer, lease_table_device_owner(&m->leases, d->bdf), admin));
+	const Lease *l = lease_table_device_owner(&m->leases, d->bdf);
+	/* A vDPA parent is held by the vhost-vdpa lease of its vDPA device. */
+	const Lease *g = !l && d->iommu_group >= 0
+				 ? lease_table_group_owner(&m->leases, d->iommu_group)
+				 : NULL;
+	if (g && g->vdpa && streq(g->vdpa_parent, d->bdf))
+		l = g;
+	json_add(o, "owner", owner_json(peer, l, admin));
 	return o;
 }
 

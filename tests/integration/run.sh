@@ -1839,6 +1839,11 @@ t_vdpa_lease() {
 		"$(jq -r '.[0] | [.id, .mode, .vdpa, (.groups | tostring), (.devices | length)] | @tsv' \
 			<<<"$out")" "$(printf '%s\tvhost-vdpa\tvdpa0\t[2]\t0' "$id")"
 	expect_match "vdpa lease: the table names vdpa0" "$(ctl_as $UA leases)" "vhost-vdpa +vdpa0 +2"
+	expect_eq "vdpa lease: ListGroups: group 2 is the holder's" "$(group_owner 2)" "uid:$UA"
+	expect_eq "vdpa lease: ListDevices: so is the parent" \
+		"$(raw_as $UA --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListDevices"}' |
+			jq -r 'select(.reply) | .reply.parameters.devices[] |
+				select(.bdf == "0000:00:02.0") | .owner')" "uid:$UA"
 
 	ctl_as $UB acquire --vdpa vdpa0 --json=short </dev/null >/dev/null 2>"$WORK/err"
 	expect_eq "vdpa lease: a second Acquire is refused" "$?" 2
