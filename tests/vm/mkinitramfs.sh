@@ -21,6 +21,8 @@ hostmods=${IOASID_VM_HOST_MODULES:-$top/modules/host}
 # The vDPA modules of scenario VD (tests/vm/vdpa-modules.sh), when run.sh asks for them; the
 # scenario loads them itself, in their `order`.
 vdpamods=${IOASID_VM_VDPA_MODULES:-}
+# Stock network drivers NB loads itself (bonding, 8021q, bridge: stock-modules.sh), when asked.
+netmods=${IOASID_VM_NET_MODULES:-}
 [ -e "$top/modules/.complete" ] || vm_die "modules for $ver are not built"
 bb=$(command -v busybox || true)
 [ -n "$bb" ] && file_is_static=$(ldd "$bb" 2>&1 | grep -c 'not a dynamic' || true)
@@ -34,7 +36,7 @@ for b in vm-edu ioasidd ioasidctl kernel-probe rawclient; do
 done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu is missing (make build-tests)"
 extra=()
-for b in lspci setpriv jq; do
+for b in lspci setpriv jq ip; do
 	p=$(command -v "$b" || true)
 	[ -n "$p" ] && extra+=("$p")
 done
@@ -42,8 +44,9 @@ done
 qb=${IOASID_VM_QEMU_BUNDLE:-}
 
 hash=$( {
-	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
-	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$hostmods"/* ${vdpamods:+"$vdpamods"/*} \
+	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")} ${netmods:+net}"
+	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$hostmods"/* \
+		${netmods:+"$netmods"/*} ${vdpamods:+"$vdpamods"/*} \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected \
 		"$REPO"/tests/tools/vf-token-rules.expected 2>/dev/null
@@ -93,6 +96,10 @@ if [ -n "$vdpamods" ]; then
 	mkdir -p "$s/lib/ioasid-modules/vdpa"
 	cp "$vdpamods/"* "$s/lib/ioasid-modules/vdpa/"
 	strip --strip-debug "$s/lib/ioasid-modules/vdpa/"*.ko 2>/dev/null || true
+fi
+if [ -n "$netmods" ]; then
+	mkdir -p "$s/lib/ioasid-modules/net"
+	cp "$netmods/"* "$s/lib/ioasid-modules/net/"
 fi
 
 # Binaries and their libraries (ldd), at the same paths as on the host.

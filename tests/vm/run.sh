@@ -8,7 +8,7 @@
 #   IOASID_VM_CACHE=DIR                cache (default /var/cache/ioasid-vm)
 #   IOASID_VM_SCENARIOS="S0 S9"        run only these scenarios: a narrowed run, said as such
 #                                      in the summary (make check-vm refuses it)
-#   IOASID_VM_TIMEOUT=SECONDS          per boot (default 300)
+#   IOASID_VM_TIMEOUT=SECONDS          per boot (default 900: a hang guard, not a time budget)
 #
 # Fails loudly (non-zero, clear message) when a package cannot be fetched, the modules do not
 # build or the guest does not boot. Prints one line per scenario, the expected and actual
@@ -74,6 +74,7 @@ rebuilt LT  test -
 rebuilt HP  test dmar
 rebuilt VD  test -
 rebuilt SD  step -
+rebuilt NB  test -
 rebuilt L1  test dmar
 stock   L0  test dmar
 stock   S9  test -
@@ -115,6 +116,7 @@ sriov   S12 S12
 #   00:06.0 root port -> edu                           single-device group
 #   00:07.0 root port -> edu 0.0 + e1000e 0.1          multi-device group, one host driver
 #   00:09.0 root port -> virtio-net 0.0 (modern) + edu 0.1  one group; VD puts it on vp_vdpa
+#   00:10.0, 00:11.0 root ports -> e1000e each         single-device groups (NB's NICs A, B)
 machine=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
 	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot
@@ -133,6 +135,10 @@ machine=(
 	-device pcie-root-port,id=rp9,chassis=9,slot=9,bus=pcie.0,addr=0x9
 	-device virtio-net-pci,bus=rp9,addr=0.0,multifunction=on,disable-legacy=on,romfile=,netdev=n9
 	-device edu,bus=rp9,addr=0.1 -netdev user,id=n9,restrict=on
+	-device pcie-root-port,id=rp16,chassis=16,slot=16,bus=pcie.0,addr=0x10
+	-device e1000e,bus=rp16,netdev=nba -netdev user,id=nba,restrict=on,ipv6=off
+	-device pcie-root-port,id=rp17,chassis=17,slot=17,bus=pcie.0,addr=0x11
+	-device e1000e,bus=rp17,netdev=nbb -netdev user,id=nbb,restrict=on,ipv6=off
 )
 
 # The SR-IOV boot (S12): an igb (82576 PF; VFs 8086:10ca) alone under a root port.
@@ -146,10 +152,12 @@ machine_sriov=(
 
 # trixie's QEMU for S10 (in the guest) and S12 (on the host, for its igb), installed into the
 # build chroot once, and the stock igb driver for S12 (still under the lock).
-QEMU_BUNDLE= IGB_MODULES= VDPA_MODULES=
+QEMU_BUNDLE= IGB_MODULES= VDPA_MODULES= NET_MODULES=
 case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
 case " $want " in *" VD "*) VDPA_MODULES=$("$VM_DIR/vdpa-modules.sh" "$KV" "$VER") || vm_die "no vDPA modules for VD" ;; esac
 case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
+# The stock bonding, team, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
+case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding team 8021q bridge) || vm_die "no net modules for NB" ;; esac
 flock -u "$lockfd"
 t1=$(date +%s)
 
@@ -189,9 +197,10 @@ scan_kmsg() { # mode log
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
-	local qb= hm= vd= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
+	local qb= hm= vd= nm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
 	case ",$list," in *,VD,*) vd=$VDPA_MODULES ;; esac
+	case ",$list," in *,NB,*) nm=$NET_MODULES ;; esac
 	if [ "$mode" = sriov ]; then
 		# trixie's QEMU on the host, with the bundle's own loader and libraries; vfio-pci
 		# may create VFs on a PF it drives.
@@ -202,12 +211,12 @@ boot() { # mode scenarios
 		append="vfio_pci.enable_sriov=1"
 	fi
 	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm IOASID_VM_VDPA_MODULES=$vd \
-		"$VM_DIR/mkinitramfs.sh" \
+		IOASID_VM_NET_MODULES=$nm "$VM_DIR/mkinitramfs.sh" \
 		"$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
-	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" \
+	timeout "${IOASID_VM_TIMEOUT:-900}" "${qemu[@]}" "${mach[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
