@@ -42,6 +42,7 @@ bool arg_dry_run = false;
 bool arg_force = false;
 bool arg_all = false;
 const char *arg_root = NULL;
+const char *arg_output = NULL;
 
 int ioasidctl_error(int code, const char *fmt, ...) {
 	va_list ap;

@@ -47,6 +47,7 @@ extern bool arg_force;         /* bind --force */
 extern bool arg_all;           /* restore --all */
 extern const char *arg_root;   /* --root DIR (tests): sys/, proc/, run/ioasid/; NULL: "/" */
 extern unsigned arg_fds_from;  /* run --fds-from N: the first fd number CMD gets (3) */
+extern const char *arg_output; /* cdi --output FILE ("-": stdout); NULL: the default */
 
 /* Loads the host model: the --host snapshot when given, else the live system. Prints the
  * error itself; returns 0 or -errno. */

@@ -44,6 +44,7 @@ typedef enum Opt {
 	OPT_FORCE,
 	OPT_ALL,
 	OPT_ROOT,
+	OPT_OUTPUT,
 	OPT_VDPA,
 	OPT_MGMTDEV,
 	_OPT_MAX,
@@ -91,6 +92,7 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_FORCE] = { "force", NULL, "Bind even when the checks find the device in use" },
 	[OPT_ALL] = { "all", NULL, "Every device ioasidctl bound" },
 	[OPT_ROOT] = { "root", "DIR", "Read sys/, proc/ and run/ioasid/ below DIR (tests)" },
+	[OPT_OUTPUT] = { "output", "FILE", "Write to FILE (.yaml or .json; - for stdout)" },
 	[OPT_VDPA] = { "vdpa", "NAME", "A vDPA device (as 'ioasidctl devices' lists them)" },
 	[OPT_MGMTDEV] = { "mgmtdev", "[BUS/]NAME",
 			  "The vDPA management device (vdpasim_net, pci/BDF)" },
@@ -153,6 +155,9 @@ static const Verb verbs[] = {
 	{ "vdpa", "add", verb_vdpa, "vdpa add NAME --mgmtdev [BUS/]NAME",
 	  "Create a vDPA device on a management device (root)", O(OPT_MGMTDEV) },
 	{ "vdpa", "del", verb_vdpa, "vdpa del NAME", "Delete a vDPA device (root)", 0 },
+	{ "cdi", NULL, verb_cdi, "cdi [--output FILE|-] [--socket PATH]",
+	  "Write a CDI spec giving containers the ioasidd socket (ioasid.io/broker=default)",
+	  O(OPT_OUTPUT) | O(OPT_SOCKET) },
 	{ "policy", "check", verb_policy, "policy check [FILE]",
 	  "Check a policy file as ioasidd would load it", O(OPT_CONFIG) },
 	{ "policy", "show", verb_policy, "policy show", "Show the policy in canonical form",
@@ -440,6 +445,11 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case OPT_ROOT:
 			arg_root = optarg;
+			break;
+		case OPT_OUTPUT:
+			if (isempty(optarg))
+				return ioasidctl_error(-EXIT_USAGE, "--output takes a file name");
+			arg_output = optarg;
 			break;
 		case '?':
 			return -EXIT_USAGE;

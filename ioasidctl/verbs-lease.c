@@ -84,9 +84,38 @@ static void socket_group_name(const char *path, char *buf, size_t size) {
 	policy_error_done(&e);
 }
 
+/* Whether the socket's group is one this process's user namespace does not map: the kernel
+ * shows such a gid as its overflow gid (a rootless container sees the host's socket group as
+ * 65534, "nogroup"). The initial namespace maps every id ("0 0 4294967295"). */
+static bool socket_group_unmapped(const char *path) {
+	unsigned long overflow = 65534, inside, outside, count;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return false;
+	_cleanup_fclose_ FILE *o = fopen("/proc/sys/kernel/overflowgid", "re");
+	if (o && fscanf(o, "%lu", &overflow) != 1)
+		overflow = 65534;
+	if (st.st_gid != (gid_t)overflow)
+		return false;
+	_cleanup_fclose_ FILE *m = fopen("/proc/self/gid_map", "re");
+	if (!m || fscanf(m, "%lu %lu %lu", &inside, &outside, &count) != 3)
+		return false;
+	return !(inside == 0 && outside == 0 && count == UINT32_MAX);
+}
+
 static int connect_daemon(IoasidClient **ret) {
 	const char *path = ioasid_client_socket_path(arg_socket);
 	int r = ioasid_client_connect(path, ret);
+	if ((r == -EACCES || r == -EPERM) && socket_group_unmapped(path))
+		/* Its members' access is their host groups, which only a runtime that keeps
+		 * them passes on: naming 65534 would send the user the wrong way. */
+		return ioasidctl_error(
+			EXIT_UNAVAILABLE,
+			"Cannot connect to ioasidd at '%s': %s (the socket's group is not mapped "
+			"into this user namespace: in a rootless container, a member of that "
+			"group keeps access with 'podman run --group-add keep-groups')",
+			path, strerror(-r));
 	if (r == -EACCES || r == -EPERM) {
 		char group[256];
 		socket_group_name(path, group, sizeof(group));

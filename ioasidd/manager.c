@@ -116,7 +116,12 @@ void manager_connection_gone(Manager *m, Connection *c) {
 		next = l->next;
 		if (l->connection != c)
 			continue;
-		if (l->lifetime == POLICY_LIFETIME_CONNECTION)
+		if (m->stopping && l->stored && lease_delivered(l))
+			/* In the fdstore with its connection: the next instance restores it (a
+			 * restart), or systemd closes everything when the service stops for good.
+			 */
+			l->connection = NULL;
+		else if (l->lifetime == POLICY_LIFETIME_CONNECTION)
 			manager_end_lease_by(m, l, &gone, "connection closed");
 		else if (!lease_delivered(l))
 			manager_end_lease_by(m, l, &gone, "reply not delivered");
@@ -300,18 +305,43 @@ void manager_warn_process_accounting(Manager *m) {
 		    layouts, MANAGER_ACCOUNTING_FIX);
 }
 
+#define RELOAD_WARNING_PREFIX "Reload of "
+
+/* Drops the warning of an earlier failed reload from m->warnings. */
+static void reload_warning_clear(Manager *m) {
+	size_t j = 0;
+	for (size_t i = 0; m->warnings && m->warnings[i]; i++) {
+		if (strneq(m->warnings[i], RELOAD_WARNING_PREFIX, strlen(RELOAD_WARNING_PREFIX)))
+			free(m->warnings[i]);
+		else
+			m->warnings[j++] = m->warnings[i];
+	}
+	if (m->warnings)
+		m->warnings[j] = NULL;
+}
+
 int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 	Policy *p = NULL;
 	PolicyError e = { 0 };
 	int r = manager_load_policy(m->config_path, m->generation + 1, &p, &e);
+	/* A failed reload stays visible in Status (a warning) until a reload succeeds. */
+	reload_warning_clear(m);
 	if (r < 0) {
 		/* Atomic: the old policy stays in force. */
+		char *w = NULL;
 		sd_notifyf(false, "STATUS=Reload failed, keeping generation %llu",
 			   (unsigned long long)m->generation);
 		log_full(LOG_ERR, 0,
 			 "Reload of '%s' failed at %s:%u:%u: %s; keeping generation %llu",
 			 m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
 			 e.message ? e.message : strerror(-r), (unsigned long long)m->generation);
+		if (asprintf(&w,
+			     RELOAD_WARNING_PREFIX
+			     "'%s' failed at %s:%u:%u: %s; keeping generation %llu",
+			     m->config_path, e.file ? e.file : m->config_path, e.line, e.column,
+			     e.message ? e.message : strerror(-r),
+			     (unsigned long long)m->generation) >= 0)
+			(void)strv_push(&m->warnings, w);
 		audit_log(&(AuditRecord){
 			.action = "reload-failed",
 			.message_id = IOASID_MESSAGE_RELOAD_FAILED,
@@ -334,6 +364,9 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 	m->generation++;
 	log_info("Policy '%s' reloaded, generation %llu", m->config_path,
 		 (unsigned long long)m->generation);
+	/* What READY=1 said at start, for the new generation (and over a failed reload's). */
+	sd_notifyf(false, "STATUS=Serving, policy generation %llu",
+		   (unsigned long long)m->generation);
 	audit_log(&(AuditRecord){
 		.action = "reload",
 		.message_id = IOASID_MESSAGE_RELOAD,
@@ -397,8 +430,11 @@ void manager_stop_leases(Manager *m, const char *why) {
 			continue; /* recorded when it ended; only its files are still held */
 		if (l->state == LEASE_STAGED)
 			manager_drop_staged(m, l, &stop, why);
-		else if (l->stored && l->lifetime == POLICY_LIFETIME_PROCESS)
-			continue; /* in the fdstore: the next instance restores it */
+		else if (l->stored)
+			/* In the fdstore (a connection-lifetime lease with its connection): the
+			 * next instance restores it. `systemctl restart` keeps the store; a stop
+			 * for good releases it, which closes the connection and every device fd. */
+			continue;
 		else
 			manager_end_lease_by(m, l, &stop, why);
 	}

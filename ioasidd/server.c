@@ -91,7 +91,10 @@ void connection_free(Connection *c) {
 	 * closes its duplicates, the lease closes the daemon's references. */
 	manager_connection_gone(m, c);
 	c->pending_lease = NULL;
-	if (c->stored)
+	/* Stopping: a stored connection stays in the fdstore with its lease (a restart adopts
+	 * it), so it must not be shut down either: only our copy of it is closed. */
+	bool keep = c->stored && m->stopping;
+	if (c->stored && !keep)
 		state_forget_connection(m, c->id);
 	c->stored = false;
 	sd_event_source_disable_unref(c->io);
@@ -99,7 +102,10 @@ void connection_free(Connection *c) {
 	sd_event_source_disable_unref(c->send_timer);
 	sd_event_source_disable_unref(c->defer_free);
 	sd_event_source_disable_unref(c->more);
-	client_fd_close(varlink_stream_take_fd(c->stream));
+	if (keep)
+		closer_close(varlink_stream_take_fd(c->stream));
+	else
+		client_fd_close(varlink_stream_take_fd(c->stream));
 	varlink_stream_free(c->stream);
 	peer_done(&c->peer);
 	free(c);

@@ -75,7 +75,8 @@ static json_object *lease_state_json(const Lease *l) {
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
 	json_object_object_add(o, "rule", l->rule ? json_object_new_string(l->rule) : NULL);
 	json_object_object_add(o, "connection",
-			       l->connection && l->lifetime == POLICY_LIFETIME_CONNECTION
+			       (l->connection || l->connection_id > 0) &&
+					       l->lifetime == POLICY_LIFETIME_CONNECTION
 				       ? json_object_new_int64((int64_t)l->connection_id)
 				       : NULL);
 	json_object_object_add(o, "pidfd", json_object_new_boolean(l->pidfd >= 0));

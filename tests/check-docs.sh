@@ -196,5 +196,24 @@ else
 	skipped "example layouts: needs $CTL, ioasid.conf.example and jq"
 fi
 
+# 5. The README's rules for rootless containers (its 'allow user bob' lines) are the ones the
+# systemd guest runs with a real rootless podman (PD_RULES of tests/vm/scenarios/sys-podman.sh)
+# and the ones ioasid.conf.example shows (commented out).
+readme_rules=$(sed -n 's/^    \(allow user bob .*\)$/\1/p' README.md)
+vm_rules=$(sed -n "/^PD_RULES='/,/'\$/p" tests/vm/scenarios/sys-podman.sh 2>/dev/null |
+	sed "s/^PD_RULES='//; s/'\$//")
+ex_rules=$(sed -nE 's/^#(allow user bob (user-unit|to bdf 0000:3b:00\.0) .*)$/\1/p' ioasid.conf.example)
+if [ -z "$readme_rules" ]; then bad "README: no 'allow user bob' container rules"
+elif [ "$readme_rules" = "$vm_rules" ]; then ok "README's container rules are the systemd guest's"
+else bad "README's container rules differ from PD_RULES in tests/vm/scenarios/sys-podman.sh:
+$readme_rules
+---
+$vm_rules"; fi
+if [ "$readme_rules" = "$ex_rules" ]; then ok "README's container rules are ioasid.conf.example's"
+else bad "README's container rules differ from ioasid.conf.example's:
+$readme_rules
+---
+$ex_rules"; fi
+
 echo "docs: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -2056,6 +2056,9 @@ def cat_E2_reload(d, sock, pid, base, logp):
     check(c.call("io.ioasid.Manager.Status")[0]["parameters"]["generation"] == gen,
           "E2: generation unchanged")
     check(("failed at %s:2:" % conf) in open(logp).read(), "E2: the failure is logged with file:line")
+    warns = c.call("io.ioasid.Manager.Status")[0]["parameters"].get("warnings") or []
+    check(any(w.startswith("Reload of '%s' failed at %s:2:" % (conf, conf)) for w in warns),
+          "E2: Status warns of the failed reload with file:line (%s)" % warns)
     for x in fds:
         os.close(x)
     c.call("io.ioasid.Broker.Release", {"lease": r.get("parameters", {}).get("lease", "")})
@@ -2063,8 +2066,10 @@ def cat_E2_reload(d, sock, pid, base, logp):
         f.write(good)
     d.send_signal(signal.SIGHUP)
     time.sleep(0.3)
-    check(c.call("io.ioasid.Manager.Status")[0]["parameters"]["generation"] == gen + 1,
-          "E2: the good file loads again")
+    st = c.call("io.ioasid.Manager.Status")[0]["parameters"]
+    check(st["generation"] == gen + 1, "E2: the good file loads again")
+    check(not any(w.startswith("Reload of ") for w in st.get("warnings") or []),
+          "E2: a good reload clears the failed reload's warning (%s)" % st.get("warnings"))
     c.close()
     settle(pid, base, "E2")
 

@@ -126,6 +126,13 @@ class FakeSystemd:
                 break
         return self.ready
 
+    def term(self):
+        """A clean stop, as `systemctl restart` makes it: SIGTERM, wait for the exit."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        self.pump(0.2)
+        self.log.close()
+
     def kill9(self):
         self.proc.kill()
         self.proc.wait()
@@ -633,6 +640,39 @@ time.sleep(60)
             owner.wait()
 
 
+def cat_F7_sigterm_restart(sd):
+    """F7, a clean restart (`systemctl restart`: SIGTERM, then a new instance with the fdstore
+    systemd kept) with a connection-lifetime lease held: the lease is not ended at the stop,
+    its fds and its connection stay in the store, the next instance restores it (same id,
+    active) and adopts the connection, the device is not granted to another request, and
+    closing the connection ends the lease (found by the systemd guest, SY5)."""
+    sock = sd.sock_path
+    held = Client(sock)
+    r, fds = held.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    lease = r.get("parameters", {}).get("lease")
+    check(lease is not None and len(fds) == 2, "F7: a connection-lifetime lease (%s)" % str(r)[:120])
+    sd.pump(0.3)
+    sd.term()
+    check(any(n.startswith("L%s" % lease) for n in sd.names()) and any(n.startswith("C") for n in sd.names()),
+          "F7: after SIGTERM its fds and connection are still in the fdstore (%s)" % sd.names())
+    check(sd.start(), "F7: daemon restarts after SIGTERM")
+    c = Client(sock)
+    ls = leases(c)
+    check(ls.get(lease, {}).get("state") == "active", "F7: the lease is restored active (%s)" % list(ls))
+    r2, f2 = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
+    for x in f2:
+        os.close(x)
+    check("error" in r2, "F7: its device is not granted again (%s)" % r2.get("error"))
+    r3, _ = held.call("org.varlink.service.GetInfo")
+    check(r3.get("parameters", {}).get("product") == "ioasidd", "F7: the held connection is adopted")
+    held.close()
+    for x in fds:
+        os.close(x)
+    time.sleep(0.3)
+    check(lease not in leases(c), "F7: closing the connection ends the lease")
+    c.close()
+
+
 def run_catalogue(sd):
     # F4's "released and logged": main() dropped the lease of an owner that died while the
     # daemon was down; the daemon said why.
@@ -642,6 +682,7 @@ def run_catalogue(sd):
     cat_F1_mid_request(sd)
     cat_F2_variants(sd)
     cat_F6_watchdog(sd)
+    cat_F7_sigterm_restart(sd)
 
 
 if __name__ == "__main__":

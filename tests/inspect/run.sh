@@ -605,6 +605,7 @@ expect_eq "complete: stage's sub-commands" "$(complete_line "$CTL" stage '' | tr
 expect_eq "complete: sub-command options" "$(complete_line "$CTL" policy explain --c | tr '\n' ' ')" \
 	"--cgroup --config "
 expect_eq "complete: --mode" "$(complete_line "$CTL" run --mode '' | tr '\n' ' ')" "attached unbound "
+expect_eq "complete: cdi's options" "$(complete_line "$CTL" cdi --o | tr '\n' ' ')" "--output "
 expect_eq "complete: --json=" "$(complete_line "$CTL" groups --json=s)" "--json=short"
 want=$(jq -r '.devices[].bdf' $H/workstation.json | grep '^0000:01' | sort)
 expect_eq "complete: BDFs of --host" \
@@ -738,6 +739,92 @@ expect_eq "show: a property" "$(jq -r .device.properties.ID_PATH <<<"$out")" "pc
 expect_eq "key style: camelCase caught" \
 	"$(jq -c -f tests/json-key-style.jq <<<'{"a_b":{"devId":1},"properties":{"ID_PATH":"x"}}')" \
 	'["devId"]'
+# cdi: a CDI spec for the broker's socket ---------------------------------------------------
+# tests/tools/cdi-check.py applies the CDI library's own load-time checks (trixie's podman is
+# built with CDI 0.8.0); the real podman reading it runs in the systemd guest (tests/vm).
+CDI_CHECK=tests/tools/cdi-check.py
+run cdi --output - --json=short --socket /run/ioasid/ioasidd.sock
+expect_eq "cdi --json rc" "$rc" 0
+expect_eq "cdi: kind, device, version" "$(jq -r '"\(.kind) \(.devices[0].name) \(.cdiVersion)"' <<<"$out")" \
+	"ioasid.io/broker default 0.4.0"
+expect_eq "cdi: env names the socket" "$(jq -c '.devices[0].containerEdits.env' <<<"$out")" \
+	'["IOASID_SOCKET=/run/ioasid/ioasidd.sock"]'
+expect_eq "cdi: the socket is bind-mounted at the same path" \
+	"$(jq -c '.devices[0].containerEdits.mounts' <<<"$out")" \
+	'[{"hostPath":"/run/ioasid/ioasidd.sock","containerPath":"/run/ioasid/ioasidd.sock","type":"bind","options":["bind","nosuid","nodev","noexec"]}]'
+# A socket that does not exist (here) is a warning on stderr, not a failure.
+grep -q "warning: no socket at '/run/ioasid/ioasidd.sock'" <<<"$err" && [ ! -S /run/ioasid/ioasidd.sock ] ||
+	[ -S /run/ioasid/ioasidd.sock ] && ok || bad "cdi: no warning about the missing socket: $err"
+printf '%s\n' "$out" >"$tmp/stdout.json"
+r=$(python3 $CDI_CHECK "$tmp/stdout.json" 2>&1)
+expect_eq "cdi: the JSON passes the CDI library's checks" "$r" \
+	"cdi-check: ok ioasid.io/broker=default cdiVersion=0.4.0 (needs 0.4.0)"
+# The checker itself refuses what the library refuses (it would pass anything otherwise).
+for bad_edit in '.cdiVersion = "1.1.0"' '.kind = "ioasid.io"' '.devices[0].name = "-x"' \
+	'.devices[0].containerEdits.env = ["IOASID_SOCKET"]' '.cdiVersion = "0.3.0"' \
+	'.devices[0].containerEdits.mounts[0].containerPath = "run/s"' '.devices = []' \
+	'.devices[0].containerEdits.mounts[0].hostpath = "/x"'; do
+	jq "$bad_edit" "$tmp/stdout.json" >"$tmp/bad.json"
+	python3 $CDI_CHECK "$tmp/bad.json" >/dev/null 2>&1 && bad "cdi-check accepts: $bad_edit" || ok
+done
+if python3 -c 'import yaml' 2>/dev/null; then
+	# The default form is YAML: the same document, and it passes the same checks.
+	mkdir -p "$tmp/cdi-etc"
+	run cdi --output "$tmp/cdi-etc/cdi/ioasid.yaml" --socket '/run/a dir/it'"'"'s "x" \y.sock'
+	expect_eq "cdi --output FILE.yaml rc" "$rc" 0
+	expect_eq "cdi: nothing on stdout when writing a file" "$out" ""
+	expect_prefix "cdi: says what it wrote" "$err" \
+		"ioasidctl: warning: no socket at '/run/a dir/it's \"x\" \\y.sock' yet"
+	grep -qF "Wrote $tmp/cdi-etc/cdi/ioasid.yaml: containers get the socket" <<<"$err" && ok ||
+		bad "cdi: no 'Wrote' line: $err"
+	expect_eq "cdi: file mode" "$(stat -c %a "$tmp/cdi-etc/cdi/ioasid.yaml")" 644
+	r=$(python3 $CDI_CHECK "$tmp/cdi-etc/cdi/ioasid.yaml" 2>&1)
+	expect_eq "cdi: the YAML passes the CDI library's checks" "$r" \
+		"cdi-check: ok ioasid.io/broker=default cdiVersion=0.4.0 (needs 0.4.0)"
+	"$CTL" cdi --output - --json=short --socket '/run/a dir/it'"'"'s "x" \y.sock' \
+		>"$tmp/quoted.json" 2>/dev/null
+	expect_eq "cdi: YAML and JSON are the same document (quotes, backslash, spaces)" \
+		"$(python3 -c 'import json, sys, yaml
+a = yaml.safe_load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+print(a == b, a["devices"][0]["containerEdits"]["env"][0])' "$tmp/cdi-etc/cdi/ioasid.yaml" "$tmp/quoted.json")" \
+		"True IOASID_SOCKET=/run/a dir/it's \"x\" \\y.sock"
+	# Rewriting replaces the file whole (a rename), with $IOASID_SOCKET as the default.
+	IOASID_SOCKET=/run/other.sock "$CTL" --quiet cdi --output "$tmp/cdi-etc/cdi/ioasid.yaml" 2>"$tmp/err"
+	expect_eq "cdi --quiet: only the warning" "$(grep -vc warning "$tmp/err")" 0
+	expect_eq "cdi: \$IOASID_SOCKET is the default socket" \
+		"$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["devices"][0]["containerEdits"]["mounts"][0]["hostPath"])' "$tmp/cdi-etc/cdi/ioasid.yaml")" \
+		/run/other.sock
+	expect_eq "cdi: no temporary file left" "$(ls "$tmp/cdi-etc/cdi" | tr '\n' ' ')" "ioasid.yaml "
+else
+	echo "  SKIPPED cdi YAML checks: python3-yaml is not installed (make deps)"
+fi
+run cdi --output "$tmp/cdi-etc/ioasid.json" --socket /run/s.sock
+expect_eq "cdi --output FILE.json rc" "$rc" 0
+expect_eq "cdi: a .json file is JSON" "$(jq -r .kind "$tmp/cdi-etc/ioasid.json")" ioasid.io/broker
+run cdi --output "$tmp/cdi-etc/ioasid.txt"
+expect_eq "cdi: an extension CDI does not read is a usage error" "$rc" 64
+grep -qF "must end in .yaml or .json" <<<"$err" && ok || bad "cdi .txt: $err"
+[ ! -e "$tmp/cdi-etc/ioasid.txt" ] && ok || bad "cdi .txt: a file was written"
+run --json cdi --output "$tmp/cdi-etc/ioasid.yaml"
+expect_eq "cdi: --json with a .yaml file is a usage error" "$rc" 64
+run cdi --socket relative.sock --output -
+expect_eq "cdi: a relative socket is a usage error" "$rc" 64
+run cdi --socket "/run/$(printf 'a\tb')" --output -
+expect_eq "cdi: a control character in the socket is a usage error" "$rc" 64
+run cdi --socket "/$(head -c 120 /dev/zero | tr '\0' a)" --output -
+expect_eq "cdi: a socket longer than sun_path is a usage error" "$rc" 64
+run cdi extra
+expect_eq "cdi: an argument is a usage error" "$rc" 64
+run cdi --device 0000:01:00.0
+expect_eq "cdi: an option of another verb is a usage error" "$rc" 64
+if [ "$(id -u)" != 0 ]; then :; else
+	mkdir -p "$tmp/ro" && chmod 0555 "$tmp/ro"
+	run_as_nobody=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" cdi \
+		--output "$tmp/ro/x.yaml" 2>&1 >/dev/null; echo "rc=$?")
+	expect_eq "cdi: an unwritable directory fails (exit 1)" "$(tail -1 <<<"$run_as_nobody")" rc=1
+	grep -qF "Cannot write the CDI spec '$tmp/ro/x.yaml': Permission denied" <<<"$run_as_nobody" && ok ||
+		bad "cdi unwritable: $run_as_nobody"
+fi
 
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')

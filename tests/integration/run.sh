@@ -1545,8 +1545,8 @@ in_cgroup() {
 # unit_case NAME CGROUP UID DEVICE WANT UNIT: Acquire from CGROUP (as the daemon sees it) as
 # UID: exit code WANT (0 allowed, 2 denied), the same verdict from `policy explain --cgroup`
 # (the daemon's derivation, in the CLI), and an audit record naming the system unit UNIT.
-unit_case() {
-	local name=$1 cg=$2 uid=$3 dev=$4 want=$5 unit=$6 rc action=allow
+unit_case() { # name cgroup uid device exit unit [rule-suffix: the deciding rule's ":LINE"]
+	local name=$1 cg=$2 uid=$3 dev=$4 want=$5 unit=$6 line=${7:-} rc action=allow
 	in_cgroup "$CGROUP_SCRATCH$cg" ctl_as "$uid" acquire "$dev" --json=short \
 		</dev/null >"$WORK/u.out" 2>"$WORK/u.err"
 	rc=$?
@@ -1559,6 +1559,8 @@ unit_case() {
 	expect_match "$name: audit record" \
 		"$(grep -E "action=(allow|deny) .* uid=$uid " "$DAEMON_LOG" | tail -1)" \
 		"action=$action .* unit=$unit device=$dev"
+	[ -z "$line" ] || expect_match "$name: the deciding rule" \
+		"$(grep -E "action=allow .* uid=$uid " "$DAEMON_LOG" | tail -1)" "rule=[^ ]*$line "
 }
 
 # cg_scratch: a scratch cgroup CGROUP_SCRATCH below the cgroup2 mount CGROUP_MNT (and the
@@ -1618,13 +1620,15 @@ t_U_units() {
 	local ub="/user.slice/user-$UB.slice/user@$UB.service"
 	cg_scratch || return
 	UNIT_POLICY="$WORK/units.conf"
-	# The README's libvirt rule, an admin rule on the same unit, and the documented rootless
-	# podman rule (ioasid.conf.example, ioasid.conf(5)).
+	# The README's libvirt rule, an admin rule on the same unit, and the two documented
+	# rootless podman rules (README, ioasid.conf.example, ioasid.conf(5)): a client inside a
+	# container (line 4), and the user's own process handing a device to one (line 5).
 	cat >"$UNIT_POLICY" <<EOF
 admin uid 0
 admin unit libvirtd.service
 allow unit libvirtd.service to bdf $DEV_1 mode attached,unbound group implicit
-allow user $UB user-unit "libpod-*.scope" to bdf $DEV_2 group implicit max-leases 1
+allow user $UB user-unit "libpod-*.scope" to bdf $DEV_2 group implicit max-leases 1 lifetime process
+allow user $UB to bdf $DEV_2 mode attached,unbound group implicit max-leases 1
 EOF
 	if cg_daemon_start units "$UNIT_POLICY"; then
 		# systemd-run --user --unit=libvirtd.service: the user's manager names it.
@@ -1641,13 +1645,14 @@ EOF
 		expect_eq "system: admin unit" "$?" 0
 		# A rootless podman container as crun places it; its root is the user's own uid.
 		unit_case container "$ub/user.slice/libpod-$pod.scope/container" $UB $DEV_2 0 \
-			"user@$UB.service"
+			"user@$UB.service" ":4"
 		unit_case "container, no sub-cgroup" "$ub/user.slice/libpod-$pod.scope" $UB $DEV_2 0 \
-			"user@$UB.service"
+			"user@$UB.service" ":4"
 		unit_case "another user's container" "$ua/user.slice/libpod-$pod.scope/container" \
 			$UA $DEV_2 2 "user@$UA.service"
-		unit_case "not in a container" "$ub/app.slice/foo.service" $UB $DEV_2 2 \
-			"user@$UB.service"
+		# The user's own process (ioasidctl run -- podman run): the second rule.
+		unit_case "not in a container" "$ub/app.slice/foo.service" $UB $DEV_2 0 \
+			"user@$UB.service" ":5"
 		wait_leases 0
 		# A lease the user-unit rule granted is still granted after a reload that keeps
 		# the rule: re-evaluation uses the holder's user unit too.
@@ -2481,6 +2486,20 @@ t_socket_permission() {
 	expect_eq "root's group: exit 69" "$?" 69
 	expect_match "root's group: hint" "$(cat "$WORK/err")" \
 		"Permission denied \(only root may connect: set socket-group"
+	# In a user namespace that does not map the socket's group (a rootless container without
+	# its user's groups), the group shows as the overflow gid: the hint says so instead of
+	# naming 65534.
+	chgrp 1 "$DAEMON_SOCK"
+	if setpriv --reuid=$UA --regid=$UA --clear-groups unshare --user --map-root-user true \
+		2>/dev/null; then
+		setpriv --reuid=$UA --regid=$UA --clear-groups unshare --user --map-root-user \
+			"$B/ioasidctl" --socket="$DAEMON_SOCK" leases >/dev/null 2>"$WORK/err"
+		expect_eq "user namespace: exit 69" "$?" 69
+		expect_eq "user namespace: hint" "$(cat "$WORK/err")" \
+			"ioasidctl: Cannot connect to ioasidd at '$DAEMON_SOCK': Permission denied (the socket's group is not mapped into this user namespace: in a rootless container, a member of that group keeps access with 'podman run --group-add keep-groups')"
+	else
+		echo "    SKIPPED: no unprivileged user namespaces here (the unmapped-group hint)"
+	fi
 	chmod 0666 "$DAEMON_SOCK"
 	ctl_as $UA leases >/dev/null 2>&1
 	expect_eq "connects again once permitted" "$?" 0

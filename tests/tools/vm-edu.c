@@ -512,14 +512,16 @@ static void on_term(int sig) {
 static int cmd_dma(int argc, char **argv) {
 	uint32_t iommufd, devfd, ioas = 0;
 	bool bind = false, attach = false, expect_blocked = false, catch_term = false;
-	const char *wait_file = NULL;
+	const char *wait_file = NULL, *again_file = NULL;
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	uint8_t *buf;
 	Edu e;
 	int r;
 
 	if (argc < 2 || parse_u32(argv[0], &iommufd) < 0 || parse_u32(argv[1], &devfd) < 0)
-		return fail("usage: dma IOMMUFD DEVFD [--ioas ID] [--bind] [--attach]", -EINVAL);
+		return fail(
+			"usage: dma IOMMUFD DEVFD [--ioas ID] [--bind] [--attach] [--again FILE]",
+			-EINVAL);
 	for (int i = 2; i < argc; i++) {
 		if (streq(argv[i], "--bind"))
 			bind = true;
@@ -529,6 +531,8 @@ static int cmd_dma(int argc, char **argv) {
 			expect_blocked = true;
 		else if (streq(argv[i], "--then-wait") && i + 1 < argc)
 			wait_file = argv[++i];
+		else if (streq(argv[i], "--again") && i + 1 < argc)
+			again_file = argv[++i];
 		else if (streq(argv[i], "--catch-term"))
 			catch_term = true;
 		else if (streq(argv[i], "--ioas") && i + 1 < argc) {
@@ -596,6 +600,27 @@ static int cmd_dma(int argc, char **argv) {
 	if (r < 0)
 		return r;
 	say("roundtrip=%s", r ? "ok" : "MISMATCH");
+	/* --again FILE: each time FILE appears, one more round trip (the lease must still work,
+	 * e.g. after the daemon restarted), then FILE is removed; FILE.end ends the loop. */
+	for (int n = 1; r && again_file; n++) {
+		char end[512];
+
+		snprintf(end, sizeof(end), "%s.end", again_file);
+		say("waiting for %s", again_file);
+		for (int i = 0; access(again_file, F_OK) < 0; i++) {
+			if (access(end, F_OK) == 0)
+				return 0;
+			if (i > 30000)
+				return fail("timeout waiting for --again", -ETIMEDOUT);
+			usleep(10000);
+		}
+		r = edu_roundtrip(&e, buf, VM_IOVA);
+		if (r < 0)
+			return r;
+		say("roundtrip_again_%d=%s", n, r ? "ok" : "MISMATCH");
+		if (unlink(again_file) < 0)
+			return fail("unlink --again file", -errno);
+	}
 	if (!r || !wait_file)
 		return r ? 0 : 1;
 	say("waiting for %s", wait_file);
@@ -1078,6 +1103,63 @@ static int cmd_vhost_open(const char *node) {
 	return 0;
 }
 
+/* The floor of a brokered acquire+release (SY9): the opens and ioctls of an attached lease
+ * done directly, N times: open /dev/iommu, IOAS_ALLOC, open the cdev, BIND, ATTACH, close
+ * both. Prints the per-iteration median and p99 in microseconds. */
+static int cmp_u64(const void *a, const void *b) {
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_bench_direct(const char *bdf, const char *count) {
+	char path[256];
+	uint32_t n;
+	uint64_t *t;
+	int r;
+
+	if (parse_u32(count, &n) < 0 || n == 0)
+		return fail("usage: bench-direct BDF N", -EINVAL);
+	r = cdev_for(bdf, path, sizeof(path));
+	if (r < 0)
+		return r;
+	t = calloc(n, sizeof(*t));
+	if (!t)
+		return fail("calloc", -ENOMEM);
+	for (uint32_t i = 0; i < n; i++) {
+		struct timespec a, b;
+		struct iommu_ioas_alloc al = { .size = sizeof(al) };
+		struct vfio_device_bind_iommufd bi = { .argsz = sizeof(bi) };
+		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+		int ifd, dfd;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+		if (ifd < 0)
+			return fail("open /dev/iommu", -errno);
+		if (ioctl(ifd, IOMMU_IOAS_ALLOC, &al) < 0)
+			return fail("IOMMU_IOAS_ALLOC", -errno);
+		dfd = open(path, O_RDWR | O_CLOEXEC);
+		if (dfd < 0)
+			return fail("open cdev", -errno);
+		bi.iommufd = ifd;
+		if (ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &bi) < 0)
+			return fail("VFIO_DEVICE_BIND_IOMMUFD", -errno);
+		at.pt_id = al.out_ioas_id;
+		if (ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+			return fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT", -errno);
+		close(dfd);
+		close(ifd);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		t[i] = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec -
+		       (uint64_t)a.tv_nsec;
+	}
+	qsort(t, n, sizeof(*t), cmp_u64);
+	say("direct iterations=%u p50_us=%.1f p99_us=%.1f", (unsigned)n, t[n / 2] / 1000.0,
+	    t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1000.0);
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	int r;
 
@@ -1099,13 +1181,16 @@ int main(int argc, char **argv) {
 		r = cmd_vf_open(argc - 2, argv + 2);
 	else if (argc == 3 && streq(argv[1], "vhost-open"))
 		r = cmd_vhost_open(argv[2]);
+	else if (argc >= 4 && streq(argv[1], "bench-direct"))
+		r = cmd_bench_direct(argv[2], argv[3]);
 	else {
-		fprintf(stderr, "usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
-				"dma-legacy CFD DEVFD [--then-wait F] | "
-				"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
-				"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
-				"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | "
-				"vhost-open NODE\n");
+		fprintf(stderr,
+			"usage: vm-edu probe BDF | dma IOMMUFD DEVFD [...] | legacy BDF | "
+			"dma-legacy CFD DEVFD [--then-wait F] | "
+			"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
+			"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
+			"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | bench-direct BDF N | "
+			"vhost-open NODE\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

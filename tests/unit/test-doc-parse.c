@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/doc.h"
 #include "tests/unit/json-compare.h"
@@ -15,6 +17,39 @@
 
 static int parse(Doc *d, const char *text, int depth, DocNode **ret) {
 	return doc_parse(d, text, strlen(text), depth, ret);
+}
+
+/* The parser reads no byte past len: every prefix of each document (and the whole) is
+ * parsed from the last bytes of a page whose next page is inaccessible, so a read of the
+ * byte after the text is a crash, not a stray value. Prefixes may parse or be refused. */
+static void test_ends_at_guard_page(void) {
+	static const char *const docs[] = {
+		"{ }",
+		"[ ]",
+		"{\"a\" : 1 , \"b\":[true,false,null] }",
+		"{\"k\":{\"l\":[1,-2.5e3,\"x\\u00e9\"]}}",
+		"[\"\\\"\",{},[],\"\"]",
+		"-12.5E+3",
+		"null",
+	};
+	long page = sysconf(_SC_PAGESIZE);
+	char *map = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(map != MAP_FAILED);
+	ASSERT_OK(mprotect(map + page, (size_t)page, PROT_NONE));
+	for (size_t i = 0; i < ELEMENTSOF(docs); i++) {
+		size_t full = strlen(docs[i]);
+		for (size_t len = 0; len <= full; len++) {
+			char *text = map + page - len;
+			memcpy(text, docs[i], len);
+			_cleanup_(doc_freep) Doc *d = doc_new();
+			CU_ASSERT_FATAL(d != NULL);
+			DocNode *n = NULL;
+			int r = doc_parse(d, text, len, 8, &n);
+			CU_ASSERT(len == full ? r == 0 : r == 0 || r == -EBADMSG);
+		}
+	}
+	munmap(map, 2 * (size_t)page);
 }
 
 /* Valid JSON: the document holds what json-c's own parse of the same text holds (values and
@@ -271,6 +306,7 @@ static void test_large(void) {
 /* clang-format off */
 static CU_TestInfo tests[] = {
 	{ "accepts", test_accepts },
+	{ "ends_at_guard_page", test_ends_at_guard_page },
 	{ "values", test_values },
 	{ "rejects", test_rejects },
 	{ "error_offset", test_error_offset },

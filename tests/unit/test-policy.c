@@ -57,6 +57,16 @@ static Device dev_nic = {
 	.iommu_group = 30,
 	.numa_node = 1,
 };
+/* A VF of that NIC (X710 VF): bob's split-sriov rule in the example is about these. */
+static Device dev_vf = {
+	.bdf = "0000:3b:02.0",
+	.vendor = 0x8086,
+	.device = 0x154c,
+	.class = 0x020000,
+	.driver = "vfio-pci",
+	.iommu_group = 31,
+	.numa_node = 1,
+};
 static Device dev_vmd_nvme = {
 	/* behind an Intel VMD: PCI domain 10000 */
 	.bdf = "10000:e1:00.0", .vendor = 0x144d,  .device = 0xa80a, .class = 0x010802,
@@ -1436,7 +1446,7 @@ static void test_example(void) {
 	ASSERT_OK(policy_lint_layouts(q, &lw, &n_lw));
 	CU_ASSERT_EQUAL(n_lw, 0);
 	CU_ASSERT_TRUE(policy_find_layout(q, "vm")->iova_auto);
-	CU_ASSERT_EQUAL(policy_n_rules(q), 9);
+	CU_ASSERT_EQUAL(policy_n_rules(q), 10);
 	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
 	/* The vDPA example: alice's vp_vdpa virtio-net devices, not a software one. */
 	_cleanup_host_free_ Host *vh = test_load_fixture("vdpa-guest.json");
@@ -1460,18 +1470,28 @@ static void test_example(void) {
 	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "vm", NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "migratable", NULL));
 	CU_ASSERT_TRUE(eval(q, &peer_libvirtd, &dev_nic, POLICY_MODE_UNBOUND, "migratable", NULL));
-	/* The rootless container rule: what a real container presents (the owner's uid in a
-	 * libpod scope of its manager), not a subordinate uid or a spoofed unit. */
-	CU_ASSERT_TRUE(eval(q, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	/* The rootless container rules: a client inside bob's container is decided by the
+	 * container rule, because of what a real container presents (the owner's uid in a libpod
+	 * scope of its manager): lifetime process, attached only. bob's own process (ioasidctl
+	 * run -- podman run) by the next rule, which grants unbound too. A subordinate uid is
+	 * neither; without a pidfd the user unit is unknown, so only bob's uid rule can match. */
+	PolicyDecision c, u;
+	CU_ASSERT_TRUE(eval(q, &peer_podman_root, &dev_nic, POLICY_MODE_ATTACHED, NULL, &c));
+	CU_ASSERT_EQUAL(c.grant.lifetime, POLICY_LIFETIME_PROCESS);
+	CU_ASSERT_FALSE(eval(q, &peer_podman_root, &dev_nic, POLICY_MODE_UNBOUND, NULL, NULL));
+	CU_ASSERT_TRUE(eval(q, &peer_bob, &dev_nic, POLICY_MODE_UNBOUND, NULL, &u));
+	CU_ASSERT_EQUAL(u.line, c.line + 1);
+	CU_ASSERT_EQUAL(u.grant.lifetime, POLICY_LIFETIME_CONNECTION);
 	CU_ASSERT_FALSE(eval(q, &peer_podman, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
-	CU_ASSERT_FALSE(
-		eval(q, &peer_podman_root_nopidfd, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
+	CU_ASSERT_TRUE(
+		eval(q, &peer_podman_root_nopidfd, &dev_nic, POLICY_MODE_ATTACHED, NULL, &u));
+	CU_ASSERT_EQUAL(u.line, c.line + 1);
 	CU_ASSERT_FALSE(eval(q, &peer_spoof, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_FALSE(eval(q, &peer_carol, &dev_nic, POLICY_MODE_ATTACHED, NULL, NULL));
 	CU_ASSERT_TRUE(policy_is_admin(q, &peer_carol, NULL)); /* wheel */
 	CU_ASSERT_FALSE(eval(q, &peer_bob, &dev_gpu, POLICY_MODE_ATTACHED, NULL, NULL));
 	PolicyDecision d;
-	CU_ASSERT_TRUE(eval(q, &peer_bob, &dev_nic, POLICY_MODE_UNBOUND, NULL, &d));
+	CU_ASSERT_TRUE(eval(q, &peer_bob, &dev_vf, POLICY_MODE_UNBOUND, NULL, &d));
 	CU_ASSERT_TRUE(d.grant.split_sriov);
 	CU_ASSERT_FALSE(d.grant.share_reset);
 }
@@ -1500,7 +1520,7 @@ static void test_man_example(void) {
 	}
 	*w = '\0';
 	_cleanup_policy_free_ Policy *p = load_ok(ex);
-	CU_ASSERT_EQUAL(policy_n_rules(p), 5);
+	CU_ASSERT_EQUAL(policy_n_rules(p), 6);
 	CU_ASSERT_EQUAL(policy_n_admin(p), 1);
 	PolicyDecision d;
 	CU_ASSERT_TRUE(eval(p, &peer_alice, &dev_vga, POLICY_MODE_UNBOUND, "qemu", &d));

@@ -301,6 +301,14 @@ static void test_oversize(void) {
 	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), len + 1);
 	CU_ASSERT_EQUAL(varlink_stream_flush(a), 1);
 	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), 0);
+	/* The output limit counts the NUL: exactly len + 1 fits, one byte less does not. */
+	ASSERT_OK(varlink_stream_set_max_output(a, len + 1));
+	ASSERT_OK(varlink_stream_enqueue(a, big, NULL, 0));
+	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), len + 1);
+	ASSERT_OK(varlink_stream_set_max_output(a, len));
+	ASSERT_ERR(varlink_stream_enqueue(a, big, NULL, 0), E2BIG);
+	CU_ASSERT_EQUAL(varlink_stream_queued_bytes(a), len + 1);
+	CU_ASSERT_EQUAL(varlink_stream_flush(a), 1);
 	json_object_put(big);
 	varlink_stream_free(a);
 	varlink_stream_free(b);
