@@ -1204,9 +1204,10 @@ static int sim_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 		return -EBUSY;
 	/* vhost_vdpa_alloc_domain(): a parent without its own DMA translation (vp_vdpa)
 	 * attaches vhost-vdpa's domain with iommu_attach_device(): EINVAL unless alone in the
-	 * group. */
+	 * group. The module is vp_vdpa, its PCI driver (sysfs) "vp-vdpa": the VM tier's VD
+	 * found the sim comparing "vp_vdpa", which no real parent is on. */
 	SimDev *parent = sv->parent ? sim_find_dev(s, sv->parent) : NULL;
-	if (parent && parent->driver && streq(parent->driver, "vp_vdpa") &&
+	if (parent && parent->driver && streq(parent->driver, "vp-vdpa") &&
 	    (parent->group < 0 || sim_group_devices(s, parent->group) != 1))
 		return parent->group < 0 ? -ENODEV : -EINVAL;
 	char name[300];

@@ -408,13 +408,14 @@ static int member_notes(const Host *h, const Device *d, bool blocking, char ***n
  * iommu_attach_device()), which the kernel refuses with EINVAL unless the parent is the only
  * device of its group (bridges count). Parents that translate themselves (set_map/dma_map:
  * mlx5_vdpa, the simulators) are not bound by it, and their drivers are not named here.
+ * The module vp_vdpa registers its PCI driver as "vp-vdpa", the name sysfs shows.
  */
 static int vdpa_notes(const Host *h, const Group *g, const Device *d, char ***notes) {
 	_cleanup_free_ const VdpaDevice **kids = NULL;
 	size_t n_devices = g->n_members + g->n_foreign_members;
 	int n, r;
 
-	if (!d->driver || !streq(d->driver, "vp_vdpa") || n_devices < 2)
+	if (!d->driver || !streq(d->driver, "vp-vdpa") || n_devices < 2)
 		return 0;
 	if ((n = host_vdpa_children(h, d, &kids)) < 0)
 		return n;

@@ -135,7 +135,7 @@ _ioasidctl() {
 			COMPREPLY=($(compgen -W "$("$prog" "${ctx[@]}" leases --no-legend 2>/dev/null |
 				awk '$1 != "No" { print $1 }')" -- "$cur"))
 		;;
-	policy | layout | stage)
+	policy | layout | stage | vdpa)
 		if [[ $npos == 1 ]]; then
 			COMPREPLY=($(compgen -W "$(_ioasidctl_subs "$prog" "$verb")" -- "$cur"))
 		elif [[ $verb == policy && $sub == check && $npos == 2 ]]; then

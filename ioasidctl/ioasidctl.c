@@ -29,6 +29,7 @@ const char *arg_unit = NULL;
 const char *arg_cgroup = NULL;
 const char *arg_label = NULL;
 const char *arg_vdpa = NULL;
+const char *arg_mgmtdev = NULL;
 const char *arg_config = NULL;
 const char *arg_lifetime = NULL;
 bool arg_reset = false;

@@ -46,6 +46,7 @@ typedef enum Opt {
 	OPT_ROOT,
 	OPT_OUTPUT,
 	OPT_VDPA,
+	OPT_MGMTDEV,
 	_OPT_MAX,
 	/* Global options (every verb): not in the verb table's sets. */
 	OPT_HELP = 'h',
@@ -93,6 +94,8 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_ROOT] = { "root", "DIR", "Read sys/, proc/ and run/ioasid/ below DIR (tests)" },
 	[OPT_OUTPUT] = { "output", "FILE", "Write to FILE (.yaml or .json; - for stdout)" },
 	[OPT_VDPA] = { "vdpa", "NAME", "A vDPA device (as 'ioasidctl devices' lists them)" },
+	[OPT_MGMTDEV] = { "mgmtdev", "[BUS/]NAME",
+			  "The vDPA management device (vdpasim_net, pci/BDF)" },
 };
 
 /* A verb's options are a bit set. */
@@ -149,6 +152,9 @@ static const Verb verbs[] = {
 	{ "restore", NULL, verb_restore, "restore BDF|GROUP|--all",
 	  "Put devices bound by 'ioasidctl bind' back on their drivers (root)",
 	  O(OPT_ALL) | O(OPT_ROOT) },
+	{ "vdpa", "add", verb_vdpa, "vdpa add NAME --mgmtdev [BUS/]NAME",
+	  "Create a vDPA device on a management device (root)", O(OPT_MGMTDEV) },
+	{ "vdpa", "del", verb_vdpa, "vdpa del NAME", "Delete a vDPA device (root)", 0 },
 	{ "cdi", NULL, verb_cdi, "cdi [--output FILE|-] [--socket PATH]",
 	  "Write a CDI spec giving containers the ioasidd socket (ioasid.io/broker=default)",
 	  O(OPT_OUTPUT) | O(OPT_SOCKET) },
@@ -382,6 +388,9 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case OPT_VDPA:
 			arg_vdpa = optarg;
+			break;
+		case OPT_MGMTDEV:
+			arg_mgmtdev = optarg;
 			break;
 		case OPT_CONFIG:
 			arg_config = optarg;

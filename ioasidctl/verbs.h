@@ -24,4 +24,5 @@ int verb_stage(int argc, char **argv);
 int verb_release(int argc, char **argv);
 int verb_bind(int argc, char **argv);
 int verb_restore(int argc, char **argv);
+int verb_vdpa(int argc, char **argv);
 int verb_cdi(int argc, char **argv);

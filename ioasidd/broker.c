@@ -524,7 +524,8 @@ static int check_vdpa(Manager *m, const Peer *peer, const Plan *plan, Refusal *r
 		refusal_str(rf, "owner", owner_text(peer, l, o, sizeof(o)));
 		return -EBUSY;
 	}
-	if (parent->driver && streq(parent->driver, "vp_vdpa") && group_size(parent->group) != 1) {
+	/* vp_vdpa's PCI driver is "vp-vdpa" (sysfs; the VM tier's VD). */
+	if (parent->driver && streq(parent->driver, "vp-vdpa") && group_size(parent->group) != 1) {
 		char **blockers = NULL;
 		snprintf(
 			buf, sizeof(buf),

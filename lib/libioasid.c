@@ -108,31 +108,6 @@ IOASID_PUBLIC int ioasid_acquire(ioasid_conn *c, const ioasid_acquire_request *r
 	return 0;
 }
 
-IOASID_PUBLIC int ioasid_acquire_vdpa(ioasid_conn *c, const char *vdpa, ioasid_lifetime lifetime,
-				      ioasid_grant **ret) {
-	IoasidAcquireRequest q = IOASID_ACQUIRE_REQUEST_INIT;
-	_cleanup_(ioasid_acquire_result_freep) IoasidAcquireResult *res = NULL;
-	ioasid_grant *g;
-	int r;
-
-	if (!c || !ret || !vdpa || !*vdpa)
-		return -EINVAL;
-	if (lifetime != IOASID_LIFETIME_CONNECTION && lifetime != IOASID_LIFETIME_PROCESS)
-		return -EINVAL;
-	ioasid_error_done(&c->error);
-	q.vdpa = vdpa;
-	q.lifetime = lifetime == IOASID_LIFETIME_PROCESS ? "process" : "connection";
-	r = ioasid_client_acquire(c->client, &q, &res, &c->error);
-	if (r < 0)
-		return r;
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return -ENOMEM; /* res (and its fd) freed: the lease ends with the connection */
-	g->result = TAKE_PTR(res);
-	*ret = g;
-	return 0;
-}
-
 IOASID_PUBLIC void ioasid_grant_free(ioasid_grant *g) {
 	if (!g)
 		return;
@@ -145,18 +120,8 @@ IOASID_PUBLIC const char *ioasid_grant_lease(const ioasid_grant *g) {
 }
 
 IOASID_PUBLIC ioasid_mode ioasid_grant_mode(const ioasid_grant *g) {
-	if (g && g->result->mode && streq(g->result->mode, "vhost-vdpa"))
-		return IOASID_MODE_VHOST_VDPA;
 	return g && g->result->mode && streq(g->result->mode, "unbound") ? IOASID_MODE_UNBOUND
 									 : IOASID_MODE_ATTACHED;
-}
-
-IOASID_PUBLIC int ioasid_grant_vhost_fd(const ioasid_grant *g) {
-	return g && g->result->vhost_fd >= 0 ? g->result->vhost_fd : -1;
-}
-
-IOASID_PUBLIC const char *ioasid_grant_vdpa(const ioasid_grant *g) {
-	return g ? g->result->vdpa : NULL;
 }
 
 IOASID_PUBLIC int ioasid_grant_iommufd(const ioasid_grant *g) {
@@ -228,10 +193,6 @@ IOASID_PUBLIC const char *ioasid_lease_list_mode(const ioasid_lease_list *l, siz
 
 IOASID_PUBLIC const char *ioasid_lease_list_state(const ioasid_lease_list *l, size_t i) {
 	return l && i < l->n ? l->leases[i].state : NULL;
-}
-
-IOASID_PUBLIC const char *ioasid_lease_list_vdpa(const ioasid_lease_list *l, size_t i) {
-	return l && i < l->n ? l->leases[i].vdpa : NULL;
 }
 
 IOASID_PUBLIC size_t ioasid_lease_list_n_devices(const ioasid_lease_list *l, size_t i) {

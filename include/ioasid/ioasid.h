@@ -36,9 +36,8 @@ const char *ioasid_conn_error_name(const ioasid_conn *c);
 const char *ioasid_conn_error_message(const ioasid_conn *c);
 
 typedef enum ioasid_mode {
-	IOASID_MODE_ATTACHED = 0,   /* devices bound to the iommufd, attached to one IOAS */
-	IOASID_MODE_UNBOUND = 1,    /* the caller binds and attaches the device fds itself */
-	IOASID_MODE_VHOST_VDPA = 2, /* a vDPA device's /dev/vhost-vdpa-N (ioasid_acquire_vdpa) */
+	IOASID_MODE_ATTACHED = 0, /* devices bound to the iommufd, attached to one IOAS */
+	IOASID_MODE_UNBOUND = 1,  /* the caller binds and attaches the device fds itself */
 } ioasid_mode;
 
 typedef enum ioasid_lifetime {
@@ -57,11 +56,6 @@ typedef struct ioasid_acquire_request {
  * request (nothing is sent). The grant owns every fd it holds: ioasid_grant_free() closes
  * them; dup() what must outlive it. */
 int ioasid_acquire(ioasid_conn *c, const ioasid_acquire_request *req, ioasid_grant **ret);
-/* io.ioasid.Broker.Acquire of the vDPA device named vdpa ("vdpa0"): mode vhost-vdpa, the
- * grant's one fd its /dev/vhost-vdpa-N (ioasid_grant_vhost_fd; QEMU's -netdev
- * vhost-vdpa,vhostdevfd=N), no iommufd and no devices. -EINVAL on a NULL or empty name. */
-int ioasid_acquire_vdpa(ioasid_conn *c, const char *vdpa, ioasid_lifetime lifetime,
-			ioasid_grant **ret);
 void ioasid_grant_free(ioasid_grant *g);
 const char *ioasid_grant_lease(const ioasid_grant *g);
 ioasid_mode ioasid_grant_mode(const ioasid_grant *g);
@@ -73,10 +67,6 @@ size_t ioasid_grant_n_devices(const ioasid_grant *g);
 /* Device i (< n_devices): its PCI address and its VFIO device fd; NULL / -1 out of range. */
 const char *ioasid_grant_device_bdf(const ioasid_grant *g, size_t i);
 int ioasid_grant_device_fd(const ioasid_grant *g, size_t i);
-
-/* A vhost-vdpa grant's char device fd and vDPA device; -1 / NULL for any other grant. */
-int ioasid_grant_vhost_fd(const ioasid_grant *g);
-const char *ioasid_grant_vdpa(const ioasid_grant *g);
 
 /* io.ioasid.Broker.Release: ends the lease (close its fds first). */
 int ioasid_release(ioasid_conn *c, const char *lease);
@@ -91,8 +81,6 @@ const char *ioasid_lease_list_mode(const ioasid_lease_list *l, size_t i);
 const char *ioasid_lease_list_state(const ioasid_lease_list *l, size_t i);
 size_t ioasid_lease_list_n_devices(const ioasid_lease_list *l, size_t i);
 const char *ioasid_lease_list_device(const ioasid_lease_list *l, size_t i, size_t j);
-/* A vhost-vdpa lease's vDPA device; NULL for the others (and out of range). */
-const char *ioasid_lease_list_vdpa(const ioasid_lease_list *l, size_t i);
 
 #ifdef __cplusplus
 }

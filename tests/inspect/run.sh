@@ -427,7 +427,7 @@ expect_eq "vdpa: a group with a vhost-vdpa parent is not viable" \
 	"$(jq -r '[.groups[] | select(.group == 2 or .group == 5) | .verdict] | join(",")' <<<"$out")" "not-viable,not-viable"
 expect_eq "vdpa: the reason names the vDPA device and vhost-vdpa" \
 	"$(jq -r '.groups[] | select(.group == 5) | .blockers[0].reason' <<<"$out")" \
-	"0000:01:02.0 (1af4:1041 Ethernet controller) is on vp_vdpa, the vDPA parent of vdpa1 on vhost_vdpa (/dev/vhost-vdpa-1): its DMA belongs to vhost-vdpa, a second framework over the same isolation"
+	"0000:01:02.0 (1af4:1041 Ethernet controller) is on vp-vdpa, the vDPA parent of vdpa1 on vhost_vdpa (/dev/vhost-vdpa-1): its DMA belongs to vhost-vdpa, a second framework over the same isolation"
 expect_eq "vdpa: the fix deletes the vDPA device first" \
 	"$(jq -r '.groups[] | select(.group == 5) | .blockers[0].fix' <<<"$out")" "vdpa dev del vdpa1; ioasidctl bind 0000:01:02.0"
 expect_prefix "vdpa: vp_vdpa in a shared group: vhost-vdpa cannot open it" \
@@ -445,11 +445,11 @@ expect_eq "vdpa: show --json" "$(jq -r '.device.vdpa.devices[0] | "\(.name) \(.d
 jq '(.vdpa_devices[] | select(.name == "vdpa0")) |= (.driver = "virtio_vdpa" | .vhost = null)' $V >"$tmp/vdpa-virtio.json"
 run --host "$tmp/vdpa-virtio.json" --json=short show 2
 expect_eq "vdpa: on virtio_vdpa the reason says so" "$(jq -r '.group.blockers[0].reason' <<<"$out")" \
-	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp_vdpa, a host driver, the vDPA parent of vdpa0 on virtio_vdpa"
+	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp-vdpa, a host driver, the vDPA parent of vdpa0 on virtio_vdpa"
 jq 'del(.vdpa_devices[] | select(.name == "vdpa0"))' $V >"$tmp/vdpa-none.json"
 run --host "$tmp/vdpa-none.json" --json=short show 2
 expect_eq "vdpa: a management device without vDPA devices" "$(jq -r '.group.blockers[0] | "\(.reason)|\(.fix)"' <<<"$out")" \
-	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp_vdpa, a host driver (a vDPA management device without vDPA devices)|ioasidctl bind 0000:00:02.0"
+	"0000:00:02.0 (1af4:1041 Ethernet controller) is on vp-vdpa, a host driver (a vDPA management device without vDPA devices)|ioasidctl bind 0000:00:02.0"
 run --host "$tmp/vdpa-none.json" show 0000:00:02.0
 expect_eq "vdpa: show says no vDPA device" "$(grep -E '^ +vdpa:' <<<"$out" | sed 's/^ *//')" "vdpa: management device pci/0000:00:02.0, no vDPA device"
 jq '.vdpa_devices[0].management_device = "pci/0000:00:09.0"' $V >"$tmp/vdpa-bad.json"
@@ -474,6 +474,22 @@ expect_eq "vdpa: --vdpa takes no --mode" "$rc" 64
 run --host $V policy explain --config "$tmp/vdpa.conf" --user root --vdpa nope
 expect_eq "vdpa: an unknown vDPA device" "$rc $err" "1 ioasidctl: No vDPA device 'nope' on $V"
 
+# vdpa add/del: what is refused before netlink is asked (the VM tier's VD talks to the kernel)
+run vdpa add vdpa0
+expect_eq "vdpa add without --mgmtdev" "$rc $err" "64 ioasidctl: vdpa add needs --mgmtdev [BUS/]NAME"
+run vdpa del vdpa0 --mgmtdev vdpasim_net
+expect_eq "vdpa del takes no --mgmtdev" "$rc $err" \
+	"64 ioasidctl: 'vdpa del' does not take --mgmtdev (see 'ioasidctl vdpa del --help')"
+run vdpa add vdpa0 --mgmtdev /0000:00:02.0
+expect_eq "vdpa add, an empty bus" "$rc $err" "64 ioasidctl: Bad --mgmtdev '/0000:00:02.0' (BUS/NAME or NAME)"
+run vdpa add --mgmtdev vdpasim_net
+expect_eq "vdpa add without a name" "$rc" 64
+run vdpa del vdpa0 --vfio
+expect_eq "vdpa del --vfio (not its option)" "$rc" 64
+if command -v setpriv >/dev/null; then
+	out=$(setpriv --reuid 65534 --regid 65534 --clear-groups "$CTL" vdpa del vdpa0 2>&1)
+	expect_eq "vdpa del as a user" "$? $out" "1 ioasidctl: Creating and deleting vDPA devices needs root"
+fi
 # the same hosts read live ---------------------------------------------------------------------
 # Each fixture materialized as a umockdev test bed and read by the live scan must give the
 # same answers as the snapshot (check differs only by the memlock line, which is live only).

@@ -97,13 +97,6 @@ int main(int argc, char **argv) {
 	if (argc > 4 && system(argv[4]) != 0)
 		fail("command", -ECHILD, NULL);
 
-	/* Not a vhost-vdpa grant: no char device, no vDPA name. */
-	printf("vhost: fd=%d vdpa=%s\n", ioasid_grant_vhost_fd(ga),
-	       ioasid_grant_vdpa(ga) ? ioasid_grant_vdpa(ga) : "(none)");
-	r = ioasid_acquire_vdpa(c, argv[3], IOASID_LIFETIME_CONNECTION, &gx);
-	printf("missing vdpa: r=%s error=%s grant=%s\n",
-	       r == -EREMOTEIO ? "-EREMOTEIO" : strerror(-r), ioasid_conn_error_name(c) ?: "(none)",
-	       gx ? "set" : "none");
 	devs[0] = argv[3];
 	r = ioasid_acquire(c, &req, &gx);
 	printf("missing device: r=%s error=%s message=%s grant=%s\n",

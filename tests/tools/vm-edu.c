@@ -33,6 +33,10 @@
  *                             asks the group for "BDF" or "BDF vf_token=UUID"
  *                             (VFIO_GROUP_GET_DEVICE_FD); --hold keeps a success open until
  *                             FILE exists. Exit 0 whatever the answer, 2 on a setup failure
+ *   vm-edu vhost-open NODE   (tests/vm VD) open a vhost-vdpa char device, and while that
+ *                             file is open a second time: "first=ok|ERRNO second=ok|ERRNO"
+ *                             (ENOTSUPP, the kernel's 524, by its name). Exit 0 whatever
+ *                             the answers
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
@@ -1080,6 +1084,25 @@ static int cmd_vf_open(int argc, char **argv) {
 	return 0;
 }
 
+static const char *open_errno_name(int err) {
+	if (err == 0)
+		return "ok";
+	if (err == 524) /* the kernel's internal ENOTSUPP, which vhost_vdpa_alloc_domain returns */
+		return "ENOTSUPP";
+	return strerrorname_np(err) ?: "?";
+}
+
+static int cmd_vhost_open(const char *node) {
+	int a = open(node, O_RDWR | O_CLOEXEC), ea = a < 0 ? errno : 0;
+	int b = open(node, O_RDWR | O_CLOEXEC), eb = b < 0 ? errno : 0;
+	say("vhost-open %s first=%s second=%s", node, open_errno_name(ea), open_errno_name(eb));
+	if (b >= 0)
+		close(b);
+	if (a >= 0)
+		close(a);
+	return 0;
+}
+
 /* The floor of a brokered acquire+release (SY9): the opens and ioctls of an attached lease
  * done directly, N times: open /dev/iommu, IOAS_ALLOC, open the cdev, BIND, ATTACH, close
  * both. Prints the per-iteration median and p99 in microseconds. */
@@ -1156,6 +1179,8 @@ int main(int argc, char **argv) {
 		r = cmd_vf_hold(argv[2], argv[3], argv[4]);
 	else if (argc >= 3 && streq(argv[1], "vf-open"))
 		r = cmd_vf_open(argc - 2, argv + 2);
+	else if (argc == 3 && streq(argv[1], "vhost-open"))
+		r = cmd_vhost_open(argv[2]);
 	else if (argc >= 4 && streq(argv[1], "bench-direct"))
 		r = cmd_bench_direct(argv[2], argv[3]);
 	else {
@@ -1164,7 +1189,8 @@ int main(int argc, char **argv) {
 			"dma-legacy CFD DEVFD [--then-wait F] | "
 			"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
 			"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
-			"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | bench-direct BDF N\n");
+			"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | bench-direct BDF N | "
+			"vhost-open NODE\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

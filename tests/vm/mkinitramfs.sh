@@ -18,6 +18,9 @@ sriov) mods=$top/modules/rebuilt ;;
 esac
 # Host drivers loaded before the binding: e1000e (modules/host), or igb for the SR-IOV boot.
 hostmods=${IOASID_VM_HOST_MODULES:-$top/modules/host}
+# The vDPA modules of scenario VD (tests/vm/vdpa-modules.sh), when run.sh asks for them; the
+# scenario loads them itself, in their `order`.
+vdpamods=${IOASID_VM_VDPA_MODULES:-}
 # Stock network drivers NB loads itself (bonding, 8021q, bridge: stock-modules.sh), when asked.
 netmods=${IOASID_VM_NET_MODULES:-}
 [ -e "$top/modules/.complete" ] || vm_die "modules for $ver are not built"
@@ -43,7 +46,7 @@ qb=${IOASID_VM_QEMU_BUNDLE:-}
 hash=$( {
 	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")} ${netmods:+net}"
 	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$hostmods"/* \
-		${netmods:+"$netmods"/*} \
+		${netmods:+"$netmods"/*} ${vdpamods:+"$vdpamods"/*} \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected \
 		"$REPO"/tests/tools/vf-token-rules.expected 2>/dev/null
@@ -88,6 +91,11 @@ printf '%s\n' "${order[@]}" >"$s/lib/ioasid-modules/order"
 if [ -d "$hostmods" ]; then
 	mkdir -p "$s/lib/ioasid-modules/host"
 	cp "$hostmods/"* "$s/lib/ioasid-modules/host/"
+fi
+if [ -n "$vdpamods" ]; then
+	mkdir -p "$s/lib/ioasid-modules/vdpa"
+	cp "$vdpamods/"* "$s/lib/ioasid-modules/vdpa/"
+	strip --strip-debug "$s/lib/ioasid-modules/vdpa/"*.ko 2>/dev/null || true
 fi
 if [ -n "$netmods" ]; then
 	mkdir -p "$s/lib/ioasid-modules/net"

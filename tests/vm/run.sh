@@ -73,6 +73,7 @@ rebuilt RVU test dmar
 rebuilt ST  test -
 rebuilt LT  test -
 rebuilt HP  test dmar
+rebuilt VD  test -
 rebuilt SD  step -
 rebuilt NB  test -
 rebuilt L1  test dmar
@@ -127,6 +128,7 @@ sriov   S12 S12
 #   00:05.0 pcie-pci-bridge -> edu @1, pci-testdev @2  one group (the bridge's DMA alias)
 #   00:06.0 root port -> edu                           single-device group
 #   00:07.0 root port -> edu 0.0 + e1000e 0.1          multi-device group, one host driver
+#   00:09.0 root port -> virtio-net 0.0 (modern) + edu 0.1  one group; VD puts it on vp_vdpa
 #   00:10.0, 00:11.0 root ports -> e1000e each         single-device groups (NB's NICs A, B)
 machine=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
@@ -143,6 +145,9 @@ machine=(
 	-device pcie-root-port,id=rp4,chassis=4,slot=4,bus=pcie.0,addr=0x7
 	-device edu,bus=rp4,addr=0.0,multifunction=on -device e1000e,bus=rp4,addr=0.1,netdev=n1
 	-netdev user,id=n1,restrict=on
+	-device pcie-root-port,id=rp9,chassis=9,slot=9,bus=pcie.0,addr=0x9
+	-device virtio-net-pci,bus=rp9,addr=0.0,multifunction=on,disable-legacy=on,romfile=,netdev=n9
+	-device edu,bus=rp9,addr=0.1 -netdev user,id=n9,restrict=on
 	-device pcie-root-port,id=rp16,chassis=16,slot=16,bus=pcie.0,addr=0x10
 	-device e1000e,bus=rp16,netdev=nba -netdev user,id=nba,restrict=on,ipv6=off
 	-device pcie-root-port,id=rp17,chassis=17,slot=17,bus=pcie.0,addr=0x11
@@ -160,8 +165,9 @@ machine_sriov=(
 
 # trixie's QEMU for S10 (in the guest) and S12 (on the host, for its igb), installed into the
 # build chroot once, and the stock igb driver for S12 (still under the lock).
-QEMU_BUNDLE= IGB_MODULES= NET_MODULES=
+QEMU_BUNDLE= IGB_MODULES= VDPA_MODULES= NET_MODULES=
 case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
+case " $want " in *" VD "*) VDPA_MODULES=$("$VM_DIR/vdpa-modules.sh" "$KV" "$VER") || vm_die "no vDPA modules for VD" ;; esac
 case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
 # The stock bonding, team, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
 case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding team 8021q bridge) || vm_die "no net modules for NB" ;; esac
@@ -207,8 +213,9 @@ scan_kmsg() { # mode log
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
-	local qb= hm= nm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
+	local qb= hm= vd= nm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
+	case ",$list," in *,VD,*) vd=$VDPA_MODULES ;; esac
 	case ",$list," in *,NB,*) nm=$NET_MODULES ;; esac
 	if [ "$mode" = sriov ]; then
 		# trixie's QEMU on the host, with the bundle's own loader and libraries; vfio-pci
@@ -226,7 +233,8 @@ boot() { # mode scenarios
 		append="quiet systemd.show_status=0 rd.udev.log_level=3"
 		initrd=$("$VM_DIR/sd-initramfs.sh" "$KV" "$VER") || vm_die "initramfs ($mode) failed"
 	else
-		initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm IOASID_VM_NET_MODULES=$nm "$VM_DIR/mkinitramfs.sh" \
+		initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm IOASID_VM_VDPA_MODULES=$vd \
+			IOASID_VM_NET_MODULES=$nm "$VM_DIR/mkinitramfs.sh" \
 			"$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
 	fi
 	log=$out/serial-$mode.log

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ioasidctl vdpa add / del: create and delete a vDPA device through the kernel's "vdpa"
+ * generic netlink family (common/vdpa-netlink.c), as iproute2's `vdpa dev add`/`del` does.
+ * Root only (the commands are GENL_ADMIN_PERM: CAP_NET_ADMIN).
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/util.h"
+#include "common/vdpa-netlink.h"
+#include "ioasidctl/ioasidctl.h"
+#include "ioasidctl/output.h"
+#include "ioasidctl/verbs.h"
+
+static int vdpa_report(const char *action, const char *name, const char *mgmtdev, int r) {
+	if (arg_json != JSON_OFF) {
+		json_object *o = json_object_new_object();
+		if (o) {
+			json_object_object_add(o, "action", json_object_new_string(action));
+			json_object_object_add(o, "name", json_object_new_string(name));
+			json_object_object_add(o, "mgmtdev",
+					       mgmtdev ? json_object_new_string(mgmtdev) : NULL);
+			json_object_object_add(o, "result",
+					       json_object_new_string(r < 0 ? "failed" : "ok"));
+			json_object_object_add(
+				o, "errno", r < 0 ? json_object_new_string(errno_name(-r)) : NULL);
+			output_json(o);
+			json_object_put(o);
+		}
+	}
+	if (r == -ENOENT)
+		return ioasidctl_error(1, "No vDPA netlink family (is the vdpa module loaded?)");
+	if (r < 0)
+		return ioasidctl_error(1, "vdpa %s %s%s%s failed: %s", action, name,
+				       mgmtdev ? " on " : "", strempty(mgmtdev), strerror(-r));
+	if (arg_json == JSON_OFF && !arg_quiet)
+		printf("%s vDPA device %s%s%s\n", streq(action, "add") ? "Created" : "Deleted",
+		       name, mgmtdev ? " on " : "", strempty(mgmtdev));
+	return 0;
+}
+
+int verb_vdpa(int argc, char **argv) {
+	if (argc != 3 || (!streq(argv[1], "add") && !streq(argv[1], "del")))
+		return ioasidctl_error(EXIT_USAGE, "Usage: vdpa add NAME --mgmtdev [BUS/]NAME | "
+						   "vdpa del NAME");
+	const char *name = argv[2];
+	if (streq(argv[1], "add") && !arg_mgmtdev)
+		return ioasidctl_error(EXIT_USAGE, "vdpa add needs --mgmtdev [BUS/]NAME");
+	if (geteuid() != 0)
+		return ioasidctl_error(1, "Creating and deleting vDPA devices needs root");
+
+	if (streq(argv[1], "del"))
+		return vdpa_report("del", name, NULL, vdpa_netlink_dev_del(name));
+
+	/* "pci/0000:01:00.0" names a bus device's management device, "vdpasim_net" a software
+	 * one (iproute2's MGMTDEV). */
+	_cleanup_free_ char *bus = NULL;
+	const char *mgmt = arg_mgmtdev, *slash = strchr(arg_mgmtdev, '/');
+	if (slash) {
+		if (slash == arg_mgmtdev || !slash[1])
+			return ioasidctl_error(EXIT_USAGE, "Bad --mgmtdev '%s' (BUS/NAME or NAME)",
+					       arg_mgmtdev);
+		bus = strndup(arg_mgmtdev, (size_t)(slash - arg_mgmtdev));
+		if (!bus)
+			return ioasidctl_error(1, "Out of memory");
+		mgmt = slash + 1;
+	}
+	return vdpa_report("add", name, arg_mgmtdev, vdpa_netlink_dev_add(bus, mgmt, name));
+}

@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# VD: vDPA on the real kernel. The vDPA modules (vdpa_sim, vdpa_sim_net, vp_vdpa and vringh
+#     rebuilt out of tree by tests/vm/vdpa-modules.sh, vdpa and vhost_vdpa stock) are loaded
+#     here. `ioasidctl vdpa add` (the project's generic netlink code) creates a device on
+#     vdpasim_net; `ioasidctl devices --json` lists it with the management device, driver
+#     and /dev/vhost-vdpa-N (major:minor) that sysfs shows; its char device opens once and a
+#     second open is EBUSY; bad requests get the kernel's errno (ENODEV for an unknown
+#     management device, EEXIST for a taken name); `ioasidctl vdpa del` removes it, from
+#     sysfs, /dev and the listing. Then QEMU's virtio-net-pci (modern only) under its own
+#     root port, sharing its group with an edu: bound to vp_vdpa (driver_override), a
+#     device created on pci/BDF; ioasidctl labels the PCI function as a vDPA parent and the
+#     group not viable, the reason naming the vDPA device and its char device; the kernel
+#     refuses vhost-vdpa's open (vhost_vdpa_alloc_domain: its own domain on a group of two)
+#     and the edu's VFIO BIND (the group is not the caller's) with the errnos the sim claims,
+#     and the daemon refuses both before the kernel would. On the simulator's device, a lease
+#     through ioasidd (vd_lease).
+
+VD_VIRTIO_NET=1af4:1041 VD_PORT=0000:00:09.0
+
+vd_mismatch() { echo "VMINFO VD MISMATCH $*"; VD_ERRS=$((VD_ERRS + 1)); }
+
+# The listing's entry for a vDPA device against sysfs: management device, driver, vhost-vdpa
+# char device and dev_t. A vp_vdpa device's sysfs parent is its PCI function ("pci/BDF"); the
+# simulator's has none (/sys/devices/vdpa0): its management device is the one asked for.
+vd_check_listed() { # name mgmtdev
+	local n=$1 want_mgmt=$2 d=/sys/bus/vdpa/devices/$1 drv cdev devt got
+	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
+	cdev=$(cd "$d" 2>/dev/null && ls -d vhost-vdpa-* 2>/dev/null | head -n1)
+	devt=$(cat "$d/$cdev/dev" 2>/dev/null)
+	info VD "sysfs $n: mgmtdev=$want_mgmt driver=${drv:-none} cdev=${cdev:-none} dev=${devt:-none} node=$(ls -l "/dev/$cdev" 2>/dev/null)"
+	[ "$drv" = vhost_vdpa ] || vd_mismatch "$n is on '${drv:-no driver}', want vhost_vdpa"
+	[ -n "$cdev" ] && [ -c "/dev/$cdev" ] || vd_mismatch "$n: no vhost-vdpa char device"
+	ioasidctl devices --json=short >/tmp/vd-devices.json 2>/tmp/vd-devices.err ||
+		vd_mismatch "devices --json failed: $(cat /tmp/vd-devices.err)"
+	got=$(jq -r --arg n "$n" '.vdpa_devices[]? | select(.name == $n) |
+		"\(.management_device) \(.driver) \(.vhost_cdev) \(.vhost_dev) \(.vhost_node)"' /tmp/vd-devices.json)
+	info VD "listed $n: ${got:-nothing}"
+	[ "$got" = "$want_mgmt $drv $cdev $devt /dev/$cdev" ] ||
+		vd_mismatch "devices --json says '$got' for $n, sysfs '$want_mgmt $drv $cdev $devt /dev/$cdev'"
+	VD_CDEV=$cdev
+}
+
+vd_gone() { # name cdev
+	[ ! -e "/sys/bus/vdpa/devices/$1" ] || vd_mismatch "$1 still in sysfs after del"
+	[ -z "$2" ] || [ ! -e "/dev/$2" ] || vd_mismatch "/dev/$2 still there after del"
+	ioasidctl devices --json=short >/tmp/vd-devices.json 2>/dev/null
+	[ -z "$(jq -r --arg n "$1" '.vdpa_devices[]? | select(.name == $n) | .name' /tmp/vd-devices.json)" ] ||
+		vd_mismatch "devices --json still lists $1 after del"
+}
+
+# A lease through the daemon (ioasidd --kernel=linux): uid A's `run --vdpa vdpa0` gets the
+# open /dev/vhost-vdpa-N at {vhostfd}; while it runs root's own open is EBUSY (the kernel's
+# exclusivity: the daemon holds the file), root's lease list shows it, uid B (no vdpa rule)
+# is refused; when the program exits the char device opens again.
+vd_lease() { # cdev
+	local cdev=$1 i out pid
+	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdpa*\""
+	daemon_start || { vd_mismatch "ioasidd did not start"; DAEMON_POLICY_FIRST=; return; }
+	DAEMON_POLICY_FIRST=
+	rm -f /tmp/vd-held /tmp/vd-go
+	ctl_as $UID_A run --vdpa vdpa0 -- sh -c 'echo "held $IOASID_FDNAMES $(readlink "/proc/self/fd/$1")"
+		touch /tmp/vd-held; while [ ! -e /tmp/vd-go ]; do sleep 0.1; done' sh '{vhostfd}' \
+		</dev/null >/tmp/vd-lease.out 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -e /tmp/vd-held ] && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	info VD "lease: $(cat /tmp/vd-lease.out)"
+	out=$(vm-edu vhost-open "/dev/$cdev" 2>&1)
+	info VD "while leased, root's $out"
+	echo "$out" | grep -q "first=EBUSY second=EBUSY$" || vd_mismatch "root's open of a leased vhost-vdpa: '$out', want EBUSY"
+	out=$(ctl_as 0 leases --json=short 2>&1)
+	info VD "leases: $out"
+	[ "$(echo "$out" | jq -r '[.. | objects | select(.vdpa? == "vdpa0")] | length' 2>/dev/null)" -ge 1 ] 2>/dev/null ||
+		vd_mismatch "root's lease list has no vdpa0 lease"
+	ctl_as $UID_B acquire --vdpa vdpa0 --json=short </dev/null >/dev/null 2>/tmp/vd-b.err
+	i=$?
+	info VD "uid $UID_B acquire --vdpa vdpa0: exit $i: $(cat /tmp/vd-b.err)"
+	[ "$i" = 2 ] || vd_mismatch "uid $UID_B's acquire of vdpa0 exit $i, want 2 (refused)"
+	touch /tmp/vd-go
+	wait $pid
+	i=$?
+	grep -qx "held vhost-vdpa:vdpa0 /dev/$cdev" /tmp/vd-lease.out ||
+		vd_mismatch "run --vdpa vdpa0 (exit $i): '$(cat /tmp/vd-lease.out)', want 'held vhost-vdpa:vdpa0 /dev/$cdev'"
+	i=0
+	while [ $i -lt 30 ]; do
+		out=$(vm-edu vhost-open "/dev/$cdev" 2>&1)
+		case $out in *"first=ok second=EBUSY") break ;; esac
+		sleep 0.1
+		i=$((i + 1))
+	done
+	info VD "after the lease, root's $out"
+	echo "$out" | grep -q "first=ok second=EBUSY$" || vd_mismatch "after the lease: '$out', want first=ok second=EBUSY"
+	daemon_stop
+}
+
+# The daemon's refusals on the vp_vdpa group, before the kernel's: the vDPA device whose
+# parent shares its group (the kernel's EINVAL at open), and VFIO for the edu beside it.
+vd_daemon_refusals() { # edu group
+	local rc
+	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdpa*\""
+	daemon_start || { vd_mismatch "ioasidd did not start"; DAEMON_POLICY_FIRST=; return; }
+	DAEMON_POLICY_FIRST=
+	ctl_as $UID_A acquire --vdpa vdpa1 --json=short </dev/null >/dev/null 2>/tmp/vd-a.err
+	rc=$?
+	info VD "daemon: acquire --vdpa vdpa1: exit $rc: $(cat /tmp/vd-a.err)"
+	[ "$rc" = 2 ] && grep -q "vdpa1: IOMMU group $2 is not viable: $NIC_VD, the vp_vdpa parent of vdpa1, shares" /tmp/vd-a.err ||
+		vd_mismatch "daemon's answer for vdpa1 (parent in a group of two): exit $rc, want 2 GroupNotViable"
+	ctl_as $UID_A acquire "$1" --json=short </dev/null >/dev/null 2>/tmp/vd-a.err
+	rc=$?
+	info VD "daemon: acquire $1: exit $rc: $(cat /tmp/vd-a.err)"
+	[ "$rc" = 2 ] && grep -q "vdpa1" /tmp/vd-a.err ||
+		vd_mismatch "daemon's answer for the edu beside vdpa1's parent: exit $rc, want 2 naming vdpa1"
+	daemon_stop
+}
+
+scenario_VD() {
+	local m out errno sim_cdev nic edu g vp_mgmt reason verdict d
+	VD_ERRS=0
+	command -v jq >/dev/null || { result VD FAIL "no jq in the initramfs"; return; }
+	[ -e /lib/ioasid-modules/vdpa/order ] || { result VD FAIL "no vDPA modules in the initramfs"; return; }
+	for m in $(cat /lib/ioasid-modules/vdpa/order); do
+		[ -e "/sys/module/$m" ] && continue # irqbypass: already loaded for vfio
+		insmod "/lib/ioasid-modules/vdpa/$m.ko" || vd_mismatch "insmod $m failed"
+	done
+	info VD "modules: $(cat /lib/ioasid-modules/vdpa/order | tr '\n' ' ')mgmtdevs: $(ls /sys/bus/vdpa/devices 2>/dev/null | tr '\n' ' ')"
+
+	# 1. The simulator: create, list, open twice, refuse bad requests, delete.
+	out=$(ioasidctl vdpa add vdpa0 --mgmtdev vdpasim_net --json=short 2>&1)
+	info VD "add vdpa0: $out"
+	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa add vdpa0 failed: $out"
+	m=$(dirname "$(readlink -f /sys/bus/vdpa/devices/vdpa0)")
+	[ "$m" = /sys/devices ] || vd_mismatch "vdpa0's sysfs parent is $m, want none (/sys/devices)"
+	vd_check_listed vdpa0 vdpasim_net
+	sim_cdev=$VD_CDEV
+	out=$(vm-edu vhost-open "/dev/$sim_cdev" 2>&1)
+	info VD "$out"
+	echo "$out" | grep -q "first=ok second=EBUSY$" || vd_mismatch "vhost-vdpa opens on vdpasim: '$out', want first=ok second=EBUSY"
+	vd_lease "$sim_cdev"
+	errno=$(ioasidctl vdpa add vdpa9 --mgmtdev nosuch_mgmt --json=short 2>/dev/null | jq -r '.errno')
+	info VD "add on an unknown management device: $errno"
+	[ "$errno" = ENODEV ] || vd_mismatch "add on an unknown mgmtdev: $errno, want ENODEV"
+	errno=$(ioasidctl vdpa add vdpa0 --mgmtdev vdpasim_net --json=short 2>/dev/null | jq -r '.errno')
+	info VD "add of a taken name: $errno"
+	[ "$errno" = EEXIST ] || vd_mismatch "add of a taken name: $errno, want EEXIST"
+	out=$(ioasidctl vdpa del vdpa0 --json=short 2>&1)
+	info VD "del vdpa0: $out"
+	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa0 failed: $out"
+	vd_gone vdpa0 "$sim_cdev"
+	errno=$(ioasidctl vdpa del vdpa0 --json=short 2>/dev/null | jq -r '.errno')
+	info VD "del of a deleted device: $errno"
+	[ "$errno" = ENODEV ] || vd_mismatch "del of a deleted device: $errno, want ENODEV"
+
+	# 2. vp_vdpa on QEMU's virtio-net-pci, in one group with an edu.
+	nic=$(dev_under "$VD_PORT" "$VD_VIRTIO_NET") edu=$(dev_under "$VD_PORT" "$EDU")
+	NIC_VD=$nic
+	if [ -z "$nic" ] || [ -z "$edu" ]; then
+		vd_mismatch "no virtio-net-pci ($nic) and edu ($edu) under $VD_PORT"
+	else
+		g=$(basename "$(readlink "/sys/bus/pci/devices/$nic/iommu_group")")
+		info VD "virtio-net $nic edu $edu group $g: $(ls "/sys/kernel/iommu_groups/$g/devices" | tr '\n' ' ')driver $(basename "$(readlink "/sys/bus/pci/devices/$nic/driver" 2>/dev/null)" 2>/dev/null)"
+		d=/sys/bus/pci/devices/$nic
+		# The module is vp_vdpa, its PCI driver "vp-vdpa" (no id table: only this way).
+		echo vp-vdpa >"$d/driver_override"
+		[ -e "$d/driver" ] && echo "$nic" >"$d/driver/unbind"
+		i=0
+		while [ $i -lt 50 ]; do
+			echo "$nic" >/sys/bus/pci/drivers_probe 2>/dev/null
+			[ "$(basename "$(readlink "$d/driver" 2>/dev/null)")" = vp-vdpa ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		info VD "$nic driver: $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"
+		vp_mgmt=pci/$nic
+		out=$(ioasidctl vdpa add vdpa1 --mgmtdev "$vp_mgmt" --json=short 2>&1)
+		info VD "add vdpa1: $out"
+		[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa add vdpa1 failed: $out"
+		m=$(basename "$(dirname "$(readlink -f /sys/bus/vdpa/devices/vdpa1)")")
+		[ "$m" = "$nic" ] || vd_mismatch "vdpa1's sysfs parent is $m, want $nic"
+		vd_check_listed vdpa1 "pci/$m"
+		got=$(jq -r --arg b "$nic" '.devices[] | select(.bdf == $b) |
+			"\(.driver) \(.vdpa.management_device) \([.vdpa.devices[]?.name] | join(","))"' /tmp/vd-devices.json)
+		info VD "parent: $got"
+		[ "$got" = "vp-vdpa pci/$nic vdpa1" ] || vd_mismatch "the parent's listing is '$got', want 'vp-vdpa pci/$nic vdpa1'"
+		ioasidctl groups --json=short >/tmp/vd-groups.json 2>/dev/null
+		verdict=$(jq -r --argjson g "$g" '.groups[] | select(.group == $g) | .verdict' /tmp/vd-groups.json)
+		reason=$(jq -r --argjson g "$g" '.groups[] | select(.group == $g) | [.blockers[]?.reason] | join(" | ")' /tmp/vd-groups.json)
+		info VD "group $g: $verdict: $reason"
+		[ "$verdict" = not-viable ] || vd_mismatch "group $g is '$verdict', want not-viable"
+		case $reason in *"vdpa1 on vhost_vdpa (/dev/$VD_CDEV)"*) ;; *) vd_mismatch "group $g's reason does not name vdpa1 on vhost_vdpa (/dev/$VD_CDEV)" ;; esac
+		# The kernel's refusals. vhost-vdpa's own domain on a group of two: EINVAL.
+		out=$(vm-edu vhost-open "/dev/$VD_CDEV" 2>&1)
+		info VD "$out"
+		echo "$out" | grep -q "first=EINVAL second=EINVAL$" ||
+			vd_mismatch "vhost-vdpa opens on vp_vdpa in a group of two: '$out', want EINVAL (the sim's rule)"
+		# The edu beside it on vfio-pci: its BIND is EPERM (iommu_device_claim_dma_owner).
+		if bind_vfio "$edu"; then
+			out=$(vm-edu vf-open "$edu" 2>&1)
+			info VD "$out"
+			echo "$out" | grep -q "result=EPERM$" || vd_mismatch "the edu's BIND beside vp_vdpa: '$out', want EPERM"
+		else
+			vd_mismatch "cannot bind $edu to vfio-pci"
+		fi
+		vd_daemon_refusals "$edu" "$g"
+		out=$(ioasidctl vdpa del vdpa1 --json=short 2>&1)
+		[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa1 failed: $out"
+		vd_gone vdpa1 "$VD_CDEV"
+	fi
+
+	if [ "$VD_ERRS" = 0 ]; then
+		result VD PASS "vdpasim_net: add/list/EBUSY/lease through ioasidd (root EBUSY meanwhile)/ENODEV/EEXIST/del as sysfs says; vp_vdpa on $nic: parent labelled, group $g not viable naming vdpa1, vhost-vdpa open EINVAL, sibling BIND EPERM, the daemon refusing both first"
+	else
+		result VD FAIL "$VD_ERRS mismatches (VMINFO VD MISMATCH lines)"
+	fi
+}
