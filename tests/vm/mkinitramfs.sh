@@ -31,7 +31,8 @@ for b in vm-edu ioasidd ioasidctl kernel-probe rawclient; do
 done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu is missing (make build-tests)"
 extra=()
-for b in lspci setpriv jq; do
+# udevadm: run as systemd-udevd by HOT (ioasidd's monitor hears udev's events, not the kernel's)
+for b in lspci setpriv jq udevadm; do
 	p=$(command -v "$b" || true)
 	[ -n "$p" ] && extra+=("$p")
 done

@@ -72,6 +72,7 @@ rebuilt RVU test dmar
 rebuilt ST  test -
 rebuilt LT  test -
 rebuilt HP  test dmar
+rebuilt HOT test dmar
 rebuilt SD  step -
 rebuilt L1  test dmar
 stock   L0  test dmar
@@ -113,6 +114,8 @@ sriov   S12 S12
 #   00:05.0 pcie-pci-bridge -> edu @1, pci-testdev @2  one group (the bridge's DMA alias)
 #   00:06.0 root port -> edu                           single-device group
 #   00:07.0 root port -> edu 0.0 + e1000e 0.1          multi-device group, one host driver
+#   00:08.0 root port -> edu (QEMU id hotedu)          single-device group, hot-unplugged and
+#                                                      plugged back by HOT through QMP
 machine=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
 	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot
@@ -128,6 +131,8 @@ machine=(
 	-device pcie-root-port,id=rp4,chassis=4,slot=4,bus=pcie.0,addr=0x7
 	-device edu,bus=rp4,addr=0.0,multifunction=on -device e1000e,bus=rp4,addr=0.1,netdev=n1
 	-netdev user,id=n1,restrict=on
+	-device pcie-root-port,id=rp5,chassis=5,slot=5,bus=pcie.0,addr=0x8
+	-device edu,id=hotedu,bus=rp5,addr=0.0
 )
 
 # The SR-IOV boot (S12): an igb (82576 PF; VFs 8086:10ca) alone under a root port.
@@ -194,17 +199,35 @@ boot() { # mode scenarios
 		mach=("${machine_sriov[@]}")
 		append="vfio_pci.enable_sriov=1"
 	fi
+	# HOT: QEMU's monitor (QMP) on a socket, driven by the host-side watcher from the
+	# guest's "VMHOTPLUG ..." requests on the serial console.
+	local qmp=() wpid=
+	case ",$list," in *,HOT,*)
+		command -v python3 >/dev/null || vm_die "HOT needs python3 on the host (its QMP client)"
+		rm -f "$out/qmp-$mode.sock"
+		qmp=(-qmp "unix:$out/qmp-$mode.sock,server=on,wait=off")
+		;;
+	esac
 	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm "$VM_DIR/mkinitramfs.sh" \
 		"$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
-	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" \
+	if [ ${#qmp[@]} -gt 0 ]; then
+		: >"$log"
+		python3 "$VM_DIR/qmp-hotplug.py" "$log" "$out/qmp-$mode.sock" "$out/qmp-$mode.txt" &
+		wpid=$!
+	fi
+	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" "${qmp[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	te=$(date +%s)
+	if [ -n "$wpid" ]; then
+		wait "$wpid" || fail_line HOT "the QMP watcher failed: $(tail -n 3 "$out/qmp-$mode.txt")"
+		sed 's/^/VMINFO qmp /' "$out/qmp-$mode.txt" >>"$log"
+	fi
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
 	if ! grep -q '^VMTEST-END' "$log"; then
 		echo "---- guest serial log ($log) ----" >&2
