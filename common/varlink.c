@@ -144,6 +144,12 @@ size_t varlink_stream_queued_bytes(const VarlinkStream *s) {
 	return s->out_bytes;
 }
 
+bool varlink_stream_output_below(const VarlinkStream *s, size_t max_fd_messages,
+				 size_t max_messages, size_t max_bytes) {
+	return varlink_stream_queued_fd_messages(s) < max_fd_messages &&
+	       varlink_stream_queued(s) < max_messages && s->out_bytes < max_bytes;
+}
+
 int varlink_stream_fd(const VarlinkStream *s) {
 	return s->fd;
 }

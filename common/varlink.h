@@ -168,6 +168,12 @@ size_t varlink_stream_queued(const VarlinkStream *s);
 size_t varlink_stream_queued_fd_messages(const VarlinkStream *s);
 /* Bytes queued for output and not yet sent. */
 size_t varlink_stream_queued_bytes(const VarlinkStream *s);
+/* Whether the output queue is below all three bounds: fewer than max_fd_messages messages
+ * with fds, fewer than max_messages messages and fewer than max_bytes bytes queued. A reader
+ * that stops reading while this is false keeps a peer that does not read from making it
+ * buffer without bound. */
+bool varlink_stream_output_below(const VarlinkStream *s, size_t max_fd_messages,
+				 size_t max_messages, size_t max_bytes);
 /* Bytes currently buffered on input (a partial message counts): for slow-client deadlines. */
 size_t varlink_stream_input_buffered(const VarlinkStream *s);
 

@@ -52,9 +52,14 @@ static void accept_backoff(Manager *m, int err) {
 	sd_event_source_set_enabled(m->accept_retry, SD_EVENT_ONESHOT);
 }
 
+/* Connections accepted per wake-up of the listener: then the clients already connected are
+ * served before more are accepted. */
+#define ACCEPT_BATCH 64
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 	Manager *m = userdata;
-	for (int i = 0; i < 64; i++) {
+	int i;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
 		int cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd < 0) {
 			int r = -errno;
@@ -75,6 +80,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			return 0;
 		}
 	}
+	log_debug("Accepted %d connections in one wake-up; serving the connected clients before "
+		  "accepting more",
+		  i);
 	return 0;
 }
 

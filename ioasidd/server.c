@@ -302,9 +302,8 @@ static int connection_reply(Connection *c, const char *error, json_object *param
  * a client that does not read cannot make the daemon buffer without bound. */
 static bool connection_may_read(const Connection *c) {
 	return !c->closing && !c->read_eof &&
-	       varlink_stream_queued_fd_messages(c->stream) < IOASID_MAX_FD_REPLIES &&
-	       varlink_stream_queued(c->stream) < IOASID_MAX_PENDING_REPLIES &&
-	       varlink_stream_queued_bytes(c->stream) < IOASID_MAX_QUEUED_BYTES;
+	       varlink_stream_output_below(c->stream, IOASID_MAX_FD_REPLIES,
+					   IOASID_MAX_PENDING_REPLIES, IOASID_MAX_QUEUED_BYTES);
 }
 
 static void connection_update(Connection *c) {

@@ -10,7 +10,8 @@
 # that does not compile is counted apart, and so is one listed in tests/mutation/equivalent
 # (no behaviour can differ; the file says why for each): it is reported as equivalent.
 #
-# The unit tier runs first, alone (it takes seconds). A mutant it does not catch meets the
+# The unit tier runs first, alone (it takes seconds), with only its own binary rebuilt. A
+# mutant it does not catch is built in full (build-tests) and meets the
 # other tiers at once, side by side, each in a session and a temporary directory of its own:
 # the first tier to print a FAIL line or to exit non-zero catches it, and the others are
 # stopped (with every process left running from the scratch tree's build). So a mutant costs
@@ -341,10 +342,10 @@ def main():
         r = run(TIERS[t], tree, TIER_TIMEOUT[t] * slack)
         return None if r == 0 else (t, "timeout" if r == "timeout" else None)
 
-    def run_tiers(slack=1):
-        """(tier, "timeout"|None) of the tier that fails, or None: unit alone, then the
-        middle tiers side by side, then asan alone."""
-        for t in [t for t in tiers if t in FIRST]:
+    def run_tiers(slack=1, first=True):
+        """(tier, "timeout"|None) of the tier that fails, or None: unit alone (unless
+        first is False: already run), then the middle tiers side by side, then asan alone."""
+        for t in [t for t in tiers if t in FIRST and first]:
             r = run_alone(t, slack)
             if r:
                 return r
@@ -381,11 +382,22 @@ def main():
                 continue
             orig_file = open(os.path.join(tree, path)).read()
             before, after = apply(tree, m)
-            if run(["make", "-s", "-j2", "build-tests"], tree, 900) != 0:
+            # The unit tier needs only its own binary: most mutants are caught there, before
+            # the daemon, the CLI and the tools are relinked for the other tiers.
+            r = None
+            unit_first = "unit" in tiers
+            if unit_first and run(["make", "-s", "-j2", "build/run-tests"], tree, 900) != 0:
+                built = False
+            else:
+                if unit_first:
+                    r = run_alone("unit")
+                built = r is not None or run(["make", "-s", "-j2", "build-tests"], tree, 900) == 0
+            if not built:
                 broken += 1
                 verdict = "does not build"
             else:
-                r = run_tiers()
+                if r is None:
+                    r = run_tiers(first=not unit_first)
                 verdict = "caught by " + r[0] + (" (timeout)" if r[1] else "") if r else None
                 if verdict:
                     caught += 1

@@ -421,6 +421,33 @@ static void test_fds_per_message_limit(void) {
 	CU_ASSERT_EQUAL(count_fds(), base);
 }
 
+/* The output bounds are strict: at exactly max messages, fd messages or bytes queued the
+ * queue is no longer below them; one less and it is. */
+static void test_output_below(void) {
+	VarlinkStream *a = NULL, *b = NULL;
+	pair(IOASID_MAX_MESSAGE, IOASID_MAX_JSON_DEPTH, 0, &a, &b);
+	CU_ASSERT_TRUE(varlink_stream_output_below(a, 1, 1, 1));
+	json_object *r = NULL;
+	ASSERT_OK(varlink_build_reply(NULL, false, &r));
+	ASSERT_OK(varlink_stream_enqueue(a, r, NULL, 0));
+	size_t bytes = varlink_stream_queued_bytes(a);
+	CU_ASSERT(bytes > 0);
+	CU_ASSERT_TRUE(varlink_stream_output_below(a, 1, 2, bytes + 1));
+	CU_ASSERT_FALSE(varlink_stream_output_below(a, 1, 2, bytes));
+	CU_ASSERT_FALSE(varlink_stream_output_below(a, 1, 1, bytes + 1));
+	int m = memfd("below");
+	ASSERT_OK(varlink_stream_enqueue(a, r, &m, 1));
+	bytes = varlink_stream_queued_bytes(a);
+	CU_ASSERT_TRUE(varlink_stream_output_below(a, 2, 3, bytes + 1));
+	CU_ASSERT_FALSE(varlink_stream_output_below(a, 1, 3, bytes + 1));
+	CU_ASSERT_FALSE(varlink_stream_output_below(a, 2, 2, bytes + 1));
+	CU_ASSERT_FALSE(varlink_stream_output_below(a, 2, 3, bytes));
+	json_object_put(r);
+	varlink_stream_free(a);
+	varlink_stream_free(b);
+	close(m);
+}
+
 /* fds go with their message, also when a message without fds precedes it in the same read,
  * arrive O_CLOEXEC, and the sender's own copies stay open. */
 static void test_fd_passing(void) {
@@ -1414,6 +1441,7 @@ static void test_blocking_call_doc(void) {
 static CU_TestInfo tests[] = {
 	{ "framing", test_framing },
 	{ "fds_per_message_limit", test_fds_per_message_limit },
+	{ "output_below", test_output_below },
 	{ "parse_call_rejects", test_parse_call_rejects },
 	{ "split_reads", test_split_reads },
 	{ "pipelining", test_pipelining },
