@@ -888,9 +888,128 @@ static int item_group(Parser *p, const DocNode *o, void *g) {
 	return parse_group(p, o, g);
 }
 
+/* "MAJOR:MINOR" of a char device, the form sysfs "dev" attributes have. */
+static int parse_dev_t(Parser *p, const DocNode *obj, const char *key, unsigned *ret_major,
+		       unsigned *ret_minor) {
+	_cleanup_free_ char *dev = NULL;
+	uint64_t maj = 0, min = 0;
+	int r;
+
+	if ((r = field_string(p, obj, key, F_REQUIRED, 32, &dev)) < 0)
+		return r;
+	char *colon = strchr(dev, ':');
+	size_t mark = path_push_key(p, key);
+	if (!colon)
+		r = fail(p, "expected \"MAJOR:MINOR\"");
+	else {
+		*colon = '\0';
+		if (strspn(dev, "0123456789") != strlen(dev) ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		    num_parse_u64(dev, 4095, &maj) < 0 ||
+		    num_parse_u64(colon + 1, 0xfffff, &min) < 0)
+			r = fail(p, "expected \"MAJOR:MINOR\"");
+	}
+	path_pop(p, mark);
+	if (r < 0)
+		return r;
+	*ret_major = (unsigned)maj;
+	*ret_minor = (unsigned)min;
+	return 0;
+}
+
+/* "pci/0000:00:05.0" or "vdpasim_net": the handle iproute2's vdpa prints, bus optional. */
+static int split_mgmtdev(Parser *p, const char *handle, char **ret_bus, char **ret_name) {
+	const char *slash = strchr(handle, '/');
+	_cleanup_free_ char *bus = NULL, *name = NULL;
+
+	if (slash && (slash == handle || !slash[1] || strchr(slash + 1, '/')))
+		return fail(p, "expected \"BUS/NAME\" or \"NAME\"");
+	if (slash && !(bus = strndup(handle, (size_t)(slash - handle))))
+		return -ENOMEM;
+	if (!(name = strdup(slash ? slash + 1 : handle)))
+		return -ENOMEM;
+	*ret_bus = TAKE_PTR(bus);
+	*ret_name = TAKE_PTR(name);
+	return 0;
+}
+
+static int item_vdpa_mgmtdev(Parser *p, const DocNode *obj, void *out) {
+	static const char *const keys[] = { "bus", "name", "supported_classes", NULL };
+	VdpaMgmtDev *m = out;
+	int r;
+
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
+		return -EINVAL;
+	if ((r = field_string(p, obj, "bus", F_REQUIRED | F_NULLABLE, 64, &m->bus)) < 0 ||
+	    (r = field_string(p, obj, "name", F_REQUIRED, 255, &m->name)) < 0 ||
+	    (r = field_u64_hex(p, obj, "supported_classes", &m->supported_classes)) < 0)
+		return r;
+	if (m->bus && streq(m->bus, "pci") && !bdf_is_canonical(m->name)) {
+		size_t mark = path_push_key(p, "name");
+		r = fail(p, "'%s' is not a canonical PCI address", m->name);
+		path_pop(p, mark);
+	}
+	return r;
+}
+
+static int item_vdpa_device(Parser *p, const DocNode *obj, void *out) {
+	static const char *const keys[] = {
+		"name", "management_device", "device_id", "vendor_id", "driver", "vhost", NULL
+	};
+	static const char *const vhost_keys[] = { "name", "dev", NULL };
+	VdpaDevice *v = out;
+	_cleanup_free_ char *handle = NULL;
+	const DocNode *vh = NULL;
+	int64_t id = 0, vendor = 0;
+	int r;
+
+	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
+		return -EINVAL;
+	if ((r = field_string(p, obj, "name", F_REQUIRED, 255, &v->name)) < 0 ||
+	    (r = field_string(p, obj, "management_device", F_REQUIRED, 300, &handle)) < 0 ||
+	    (r = field_int(p, obj, "device_id", F_REQUIRED, 0, UINT32_MAX, &id, NULL)) < 0 ||
+	    (r = field_int(p, obj, "vendor_id", F_REQUIRED, 0, UINT32_MAX, &vendor, NULL)) < 0 ||
+	    (r = field_string(p, obj, "driver", F_REQUIRED | F_NULLABLE, 64, &v->driver)) < 0)
+		return r;
+	v->device_id = (uint32_t)id;
+	v->vendor_id = (uint32_t)vendor;
+	size_t mark = path_push_key(p, "management_device");
+	r = split_mgmtdev(p, handle, &v->mgmtdev_bus, &v->mgmtdev_name);
+	path_pop(p, mark);
+	if (r < 0)
+		return r;
+	mark = path_push_key(p, "vhost");
+	r = field_get(p, obj, "vhost", F_REQUIRED | F_NULLABLE, &vh);
+	if (r > 0 && vh) {
+		if (expect_type(p, vh, DOC_OBJECT, "an object or null") < 0 ||
+		    check_keys(p, vh, vhost_keys) < 0)
+			r = -EINVAL;
+		else if ((r = field_string(p, vh, "name", F_REQUIRED, 64, &v->vhost_name)) >= 0)
+			r = parse_dev_t(p, vh, "dev", &v->vhost_major, &v->vhost_minor);
+	}
+	path_pop(p, mark);
+	return r < 0 ? r : 0;
+}
+
+/* An optional top-level array: absent is the same as empty. */
+static int parse_optional_array(Parser *p, const DocNode *obj, const char *key, size_t max,
+				size_t sz, void **ret, size_t *ret_n,
+				int (*item)(Parser *, const DocNode *, void *)) {
+	if (obj_find(p, obj, key) < 0)
+		return 0;
+	return parse_array(p, obj, key, max, sz, ret, ret_n, item);
+}
+
 static int host_from_json(Parser *p, const DocNode *root, Host **ret) {
-	static const char *const keys[] = { "format", "version", "hostname", "kernel",
-					    "groups", "devices", NULL };
+	static const char *const keys[] = { "format",
+					    "version",
+					    "hostname",
+					    "kernel",
+					    "groups",
+					    "devices",
+					    "vdpa_management_devices",
+					    "vdpa_devices",
+					    NULL };
 	_cleanup_host_free_ Host *h = NULL;
 	_cleanup_free_ char *format = NULL;
 	int64_t version = 0;
@@ -933,7 +1052,13 @@ static int host_from_json(Parser *p, const DocNode *root, Host **ret) {
 	if ((r = parse_array(p, root, "groups", HOST_JSON_MAX_GROUPS, sizeof(Group),
 			     (void **)&h->groups, &h->n_groups, item_group)) < 0 ||
 	    (r = parse_array(p, root, "devices", HOST_JSON_MAX_DEVICES, sizeof(Device),
-			     (void **)&h->devices, &h->n_devices, item_device)) < 0)
+			     (void **)&h->devices, &h->n_devices, item_device)) < 0 ||
+	    (r = parse_optional_array(p, root, "vdpa_management_devices", HOST_JSON_MAX_LIST,
+				      sizeof(VdpaMgmtDev), (void **)&h->vdpa_mgmtdevs,
+				      &h->n_vdpa_mgmtdevs, item_vdpa_mgmtdev)) < 0 ||
+	    (r = parse_optional_array(p, root, "vdpa_devices", HOST_JSON_MAX_LIST,
+				      sizeof(VdpaDevice), (void **)&h->vdpa_devices,
+				      &h->n_vdpa_devices, item_vdpa_device)) < 0)
 		return r;
 
 	r = host_finalize(h, &p->error);
@@ -1218,6 +1343,44 @@ static json_object *device_json(const Device *d) {
 	return TAKE_PTR(o);
 }
 
+static json_object *vdpa_mgmtdev_json(const VdpaMgmtDev *m) {
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+	char buf[32];
+	snprintf(buf, sizeof(buf), "0x%016" PRIx64, m->supported_classes);
+	if (!o || add(o, "bus", str_or_null(m->bus)) < 0 ||
+	    add(o, "name", json_object_new_string(m->name)) < 0 ||
+	    add(o, "supported_classes", json_object_new_string(buf)) < 0)
+		return NULL;
+	return TAKE_PTR(o);
+}
+
+static json_object *vdpa_device_json(const VdpaDevice *v) {
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+	char handle[320];
+	json_object *vhost = NULL;
+
+	vdpa_mgmtdev_handle(v->mgmtdev_bus, v->mgmtdev_name, handle, sizeof(handle));
+	if (!o || add(o, "name", json_object_new_string(v->name)) < 0 ||
+	    add(o, "management_device", json_object_new_string(handle)) < 0 ||
+	    add(o, "device_id", json_object_new_int64(v->device_id)) < 0 ||
+	    add(o, "vendor_id", json_object_new_int64(v->vendor_id)) < 0 ||
+	    add(o, "driver", str_or_null(v->driver)) < 0)
+		return NULL;
+	if (v->vhost_name) {
+		char dev[32];
+		snprintf(dev, sizeof(dev), "%u:%u", v->vhost_major, v->vhost_minor);
+		vhost = json_object_new_object();
+		if (!vhost || add(vhost, "name", json_object_new_string(v->vhost_name)) < 0 ||
+		    add(vhost, "dev", json_object_new_string(dev)) < 0) {
+			json_object_put(vhost);
+			return NULL;
+		}
+	}
+	if (add(o, "vhost", vhost) < 0)
+		return NULL;
+	return TAKE_PTR(o);
+}
+
 int host_to_json_string(const Host *h, char **ret) {
 	_cleanup_(json_object_putp) json_object *root = json_object_new_object();
 	json_object *a;
@@ -1249,6 +1412,28 @@ int host_to_json_string(const Host *h, char **ret) {
 		if (!d || json_object_array_add(a, d) < 0) {
 			json_object_put(d);
 			return -ENOMEM;
+		}
+	}
+
+	/* Only when there are any, so hosts without vDPA keep their exact form. */
+	if (h->n_vdpa_mgmtdevs + h->n_vdpa_devices > 0) {
+		if (!(a = json_object_new_array()) || add(root, "vdpa_management_devices", a) < 0)
+			return -ENOMEM;
+		for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
+			json_object *m = vdpa_mgmtdev_json(&h->vdpa_mgmtdevs[i]);
+			if (!m || json_object_array_add(a, m) < 0) {
+				json_object_put(m);
+				return -ENOMEM;
+			}
+		}
+		if (!(a = json_object_new_array()) || add(root, "vdpa_devices", a) < 0)
+			return -ENOMEM;
+		for (size_t i = 0; i < h->n_vdpa_devices; i++) {
+			json_object *v = vdpa_device_json(&h->vdpa_devices[i]);
+			if (!v || json_object_array_add(a, v) < 0) {
+				json_object_put(v);
+				return -ENOMEM;
+			}
 		}
 	}
 

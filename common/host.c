@@ -43,9 +43,27 @@ static void kernel_done(HostKernel *k) {
 	free(k->iommu_vendor);
 }
 
+static void vdpa_done(Host *h) {
+	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
+		free(h->vdpa_mgmtdevs[i].bus);
+		free(h->vdpa_mgmtdevs[i].name);
+	}
+	free(h->vdpa_mgmtdevs);
+	for (size_t i = 0; i < h->n_vdpa_devices; i++) {
+		VdpaDevice *v = &h->vdpa_devices[i];
+		free(v->name);
+		free(v->mgmtdev_bus);
+		free(v->mgmtdev_name);
+		free(v->driver);
+		free(v->vhost_name);
+	}
+	free(h->vdpa_devices);
+}
+
 Host *host_free(Host *h) {
 	if (!h)
 		return NULL;
+	vdpa_done(h);
 	for (size_t i = 0; i < h->n_devices; i++)
 		device_done(&h->devices[i]);
 	free(h->devices);
@@ -146,6 +164,169 @@ static int check_ref(const Host *h, const size_t *orig, size_t i, const char *fi
 		return finalize_fail(ret_error, "devices[%zu].%s: '%s' refers to the device itself",
 				     orig[i], field, bdf);
 	return 0;
+}
+
+static int cmp_mgmtdev(const void *a, const void *b) {
+	const VdpaMgmtDev *x = a, *y = b;
+	int c = strcmp(strempty(x->bus), strempty(y->bus));
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int cmp_vdpa_device(const void *a, const void *b) {
+	return strcmp(((const VdpaDevice *)a)->name, ((const VdpaDevice *)b)->name);
+}
+
+static bool vdpa_name_ok(const char *s) {
+	if (!s || !*s || strlen(s) > 255 || streq(s, ".") || streq(s, ".."))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (*c == '/' || (unsigned char)*c <= ' ' || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* The vDPA part of host_finalize(), after the devices are sorted: names are sane and
+ * unique, every device's management device is listed, a "pci" one names a PCI function of
+ * the host (linked as VdpaDevice.parent), and a vhost char device only on vhost_vdpa. Errors
+ * name the indices the arrays had on entry; both arrays are then sorted. */
+static int finalize_vdpa(Host *h, char **ret_error) {
+	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
+		const VdpaMgmtDev *m = &h->vdpa_mgmtdevs[i];
+		if (!vdpa_name_ok(m->name) || (m->bus && !vdpa_name_ok(m->bus)))
+			return finalize_fail(
+				ret_error,
+				"vdpa_management_devices[%zu]: '%s' is not a device name", i,
+				strna(m->name));
+		if (m->bus && streq(m->bus, "pci") && !host_find_device(h, m->name))
+			return finalize_fail(
+				ret_error,
+				"vdpa_management_devices[%zu].name: no PCI function '%s' "
+				"on this host",
+				i, m->name);
+		for (size_t k = 0; k < i; k++)
+			if (cmp_mgmtdev(m, &h->vdpa_mgmtdevs[k]) == 0)
+				return finalize_fail(ret_error,
+						     "vdpa_management_devices[%zu]: duplicate of "
+						     "vdpa_management_devices[%zu] ('%s')",
+						     i, k, m->name);
+	}
+	for (size_t i = 0; i < h->n_vdpa_devices; i++) {
+		VdpaDevice *v = &h->vdpa_devices[i];
+		bool found = false;
+		if (!vdpa_name_ok(v->name))
+			return finalize_fail(ret_error,
+					     "vdpa_devices[%zu].name: '%s' is not a device name", i,
+					     strna(v->name));
+		for (size_t k = 0; k < i; k++)
+			if (streq(v->name, h->vdpa_devices[k].name))
+				return finalize_fail(
+					ret_error,
+					"vdpa_devices[%zu].name: duplicate of vdpa_devices[%zu] ('%s')",
+					i, k, v->name);
+		for (size_t k = 0; k < h->n_vdpa_mgmtdevs && !found; k++) {
+			const VdpaMgmtDev *m = &h->vdpa_mgmtdevs[k];
+			found = streq(strempty(m->bus), strempty(v->mgmtdev_bus)) &&
+				streq(m->name, strempty(v->mgmtdev_name));
+		}
+		if (!found)
+			return finalize_fail(
+				ret_error,
+				"vdpa_devices[%zu].management_device: '%s%s%s' is not in "
+				"vdpa_management_devices",
+				i, strempty(v->mgmtdev_bus), v->mgmtdev_bus ? "/" : "",
+				strempty(v->mgmtdev_name));
+		v->parent = v->mgmtdev_bus && streq(v->mgmtdev_bus, "pci")
+				    ? host_find_device(h, v->mgmtdev_name)
+				    : NULL;
+		if (v->vhost_name && !vdpa_device_on_vhost(v))
+			return finalize_fail(
+				ret_error,
+				"vdpa_devices[%zu].vhost: a vhost-vdpa char device but the "
+				"driver is not vhost_vdpa",
+				i);
+		if (v->vhost_name &&
+		    (!strneq(v->vhost_name, "vhost-vdpa-", 11) || !vdpa_name_ok(v->vhost_name)))
+			return finalize_fail(
+				ret_error,
+				"vdpa_devices[%zu].vhost.name: '%s' is not a vhost-vdpa-N "
+				"name",
+				i, v->vhost_name);
+	}
+	if (h->n_vdpa_mgmtdevs > 1)
+		qsort(h->vdpa_mgmtdevs, h->n_vdpa_mgmtdevs, sizeof(VdpaMgmtDev), cmp_mgmtdev);
+	if (h->n_vdpa_devices > 1)
+		qsort(h->vdpa_devices, h->n_vdpa_devices, sizeof(VdpaDevice), cmp_vdpa_device);
+	return 0;
+}
+
+const VdpaDevice *host_find_vdpa_device(const Host *h, const char *name) {
+	if (!h || !name)
+		return NULL;
+	for (size_t i = 0; i < h->n_vdpa_devices; i++)
+		if (streq(h->vdpa_devices[i].name, name))
+			return &h->vdpa_devices[i];
+	return NULL;
+}
+
+int host_vdpa_children(const Host *h, const Device *d, const VdpaDevice ***ret) {
+	_cleanup_free_ const VdpaDevice **l = NULL;
+	size_t n = 0;
+
+	assert(ret);
+	for (size_t i = 0; h && d && i < h->n_vdpa_devices; i++) {
+		if (h->vdpa_devices[i].parent != d)
+			continue;
+		const VdpaDevice **nl = reallocarray(l, n + 2, sizeof(*l));
+		if (!nl)
+			return -ENOMEM;
+		l = nl;
+		l[n++] = &h->vdpa_devices[i];
+		l[n] = NULL;
+	}
+	*ret = TAKE_PTR(l);
+	return (int)n;
+}
+
+bool device_is_vdpa_parent(const Host *h, const Device *d) {
+	for (size_t i = 0; h && d && i < h->n_vdpa_mgmtdevs; i++) {
+		const VdpaMgmtDev *m = &h->vdpa_mgmtdevs[i];
+		if (m->bus && streq(m->bus, "pci") && streq(m->name, d->bdf))
+			return true;
+	}
+	return false;
+}
+
+bool vdpa_device_on_vhost(const VdpaDevice *v) {
+	return v && v->driver && streq(v->driver, "vhost_vdpa");
+}
+
+const char *vdpa_mgmtdev_handle(const char *bus, const char *name, char *buf, size_t size) {
+	if (bus)
+		snprintf(buf, size, "%s/%s", bus, strempty(name));
+	else
+		snprintf(buf, size, "%s", strempty(name));
+	return buf;
+}
+
+const char *vdpa_device_class_name(uint32_t device_id) {
+	/* Virtio device ids (virtio spec 5, linux/virtio_ids.h) a vDPA device can have. */
+	switch (device_id) {
+	case 1:
+		return "net";
+	case 2:
+		return "block";
+	case 3:
+		return "console";
+	case 4:
+		return "rng";
+	case 5:
+		return "balloon";
+	case 8:
+		return "scsi";
+	case 26:
+		return "fs";
+	}
+	return NULL;
 }
 
 int host_finalize(Host *h, char **ret_error) {
@@ -323,7 +504,7 @@ int host_finalize(Host *h, char **ret_error) {
 		}
 		d->bridge_path = TAKE_PTR(path);
 	}
-	return 0;
+	return finalize_vdpa(h, ret_error);
 }
 
 bool device_is_bridge(const Device *d) {

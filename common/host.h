@@ -117,6 +117,34 @@ typedef struct HostKernel {
 	Tristate noiommu_mode; /* vfio enable_unsafe_noiommu_mode=Y */
 } HostKernel;
 
+/*
+ * vDPA, read through the kernel's "vdpa" generic netlink family (what iproute2's `vdpa`
+ * reads; common/vdpa-netlink.c) and the vdpa bus in sysfs. A management device is what
+ * creates vDPA devices: a PCI function (bus "pci", name its BDF: vp_vdpa, a VF of a
+ * SmartNIC) or a software one without a bus ("vdpasim_net"). A vDPA device hands its user
+ * control of DMA through its parent: bound to vhost_vdpa it is a char device
+ * /dev/vhost-vdpa-N a user program drives (QEMU's -netdev vhost-vdpa), bound to virtio_vdpa
+ * the host kernel uses it as a virtio device.
+ */
+typedef struct VdpaMgmtDev {
+	char *bus;                  /* "pci"; NULL for a software management device */
+	char *name;                 /* the BDF on "pci", else the device name ("vdpasim_net") */
+	uint64_t supported_classes; /* bit N: virtio device id N
+				       (VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES) */
+} VdpaMgmtDev;
+
+typedef struct VdpaDevice {
+	char *name;         /* "vdpa0" */
+	char *mgmtdev_bus;  /* as VdpaMgmtDev.bus */
+	char *mgmtdev_name; /* as VdpaMgmtDev.name */
+	uint32_t device_id; /* virtio device id: 1 net, 2 block */
+	uint32_t vendor_id; /* virtio vendor id (0x1af4 for Red Hat's virtio-pci) */
+	char *driver;       /* "vhost_vdpa", "virtio_vdpa"; NULL when none is bound */
+	char *vhost_name;   /* "vhost-vdpa-0" when on vhost_vdpa and the char device is known */
+	unsigned vhost_major, vhost_minor; /* dev_t of /dev/<vhost_name>, valid when vhost_name */
+	const Device *parent; /* the PCI function of a "pci" management device (host_finalize) */
+} VdpaDevice;
+
 typedef struct Host {
 	char *hostname; /* optional */
 	HostKernel kernel;
@@ -124,6 +152,12 @@ typedef struct Host {
 	size_t n_devices;
 	Group *groups;
 	size_t n_groups;
+	/* vDPA management devices (sorted by bus, then name) and devices (by name). None on a
+	 * host without the vdpa family (the module not loaded) and in snapshots without them. */
+	VdpaMgmtDev *vdpa_mgmtdevs;
+	size_t n_vdpa_mgmtdevs;
+	VdpaDevice *vdpa_devices;
+	size_t n_vdpa_devices;
 } Host;
 
 Host *host_free(Host *h);
@@ -187,6 +221,23 @@ int host_finalize(Host *h, char **ret_error);
 /* Lookups (bisect). NULL when absent. bdf must be canonical. */
 const Device *host_find_device(const Host *h, const char *bdf);
 const Group *host_find_group(const Host *h, int number);
+
+/* host_find_vdpa_device: the vDPA device named name, NULL when absent. */
+const VdpaDevice *host_find_vdpa_device(const Host *h, const char *name);
+/*
+ * host_vdpa_children: the vDPA devices whose parent is the PCI function d, in name order,
+ * as a NULL-terminated malloc'd array of pointers into h (free() it; the elements belong to
+ * h) in *ret, NULL when there are none. Returns their number or -ENOMEM.
+ */
+int host_vdpa_children(const Host *h, const Device *d, const VdpaDevice ***ret);
+/* device_is_vdpa_parent: d is the PCI function of a vDPA management device. */
+bool device_is_vdpa_parent(const Host *h, const Device *d);
+/* vdpa_device_on_vhost: v is bound to vhost_vdpa (a user program can open it). */
+bool vdpa_device_on_vhost(const VdpaDevice *v);
+/* vdpa_mgmtdev_handle: "pci/0000:00:05.0" or "vdpasim_net", as iproute2 prints it, in buf. */
+const char *vdpa_mgmtdev_handle(const char *bus, const char *name, char *buf, size_t size);
+/* vdpa_device_class_name: "net", "block", ... for a virtio device id; NULL when unknown. */
+const char *vdpa_device_class_name(uint32_t device_id);
 
 /* Helpers on devices. */
 bool device_is_bridge(const Device *d);      /* PCI class 0x0604 (incl. root/downstream ports) */

@@ -37,6 +37,8 @@ typedef struct KernelOps {
 	int (*device_reset)(Kernel *k, int devfd);
 	int (*hw_info)(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
 
+	int (*vhost_vdpa_open)(Kernel *k, const VdpaDevice *v, int *ret_fd);
+
 	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
 			   int *ret_device);
 	int (*legacy_container_open)(Kernel *k, int *ret_container);

@@ -267,6 +267,32 @@ static int linux_device_open(Kernel *k, const Device *d, int *ret_fd) {
 	return 0;
 }
 
+/* /dev/vhost-vdpa-N: the name sysfs gave, opened without following links, and the opened
+ * file checked against the dev_t sysfs gave (a vDPA device deleted and another created can
+ * reuse the name). */
+static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
+	struct stat st;
+	if (!v)
+		return -EINVAL;
+	if (!v->vhost_name)
+		return -ENODEV;
+	if (!strneq(v->vhost_name, "vhost-vdpa-", 11) || strchr(v->vhost_name, '/') ||
+	    strlen(v->vhost_name) > NAME_MAX)
+		return -EINVAL;
+	char path[sizeof("/dev/") + NAME_MAX + 1];
+	snprintf(path, sizeof(path), "/dev/%s", v->vhost_name);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != v->vhost_major ||
+	    minor(st.st_rdev) != v->vhost_minor)
+		return -ESTALE;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int linux_fd_check(Kernel *k, int fd, const Device *d) {
 	struct stat st, io;
 	if (fstat(fd, &st) < 0)
@@ -474,6 +500,7 @@ static const KernelOps linux_ops = {
 	.ioas_unmap = linux_ioas_unmap,
 	.ioas_set_huge_pages = linux_ioas_set_huge_pages,
 	.device_open = linux_device_open,
+	.vhost_vdpa_open = linux_vhost_vdpa_open,
 	.device_bind = linux_device_bind,
 	.device_attach = linux_device_attach,
 	.device_detach = linux_device_detach,

@@ -19,7 +19,14 @@
  *     (group, context) with the viability rule, group-wide attach to automatic HWPTs with
  *     replace, detach, reset, and "last close unbinds";
  *   - the legacy path: container, group and device files, viability (EPERM) and group
- *     exclusivity (EBUSY), and mutual exclusion between the group node and cdev binds.
+ *     exclusivity (EBUSY), and mutual exclusion between the group node and cdev binds;
+ *   - vhost-vdpa char devices (drivers/vhost/vdpa.c): vhost_vdpa_open() is exclusive, EBUSY
+ *     while a file of the device is open anywhere (its "opened" flag, cleared at the last
+ *     close); a parent that leaves translation to the platform IOMMU (vp_vdpa) gets a domain
+ *     of vhost-vdpa's own at open (vhost_vdpa_alloc_domain -> iommu_attach_device), EINVAL
+ *     unless it is the only device of its group, bridges and non-PCI members counted. The
+ *     other direction needs nothing new: the parent is on a host driver, so a VFIO BIND of
+ *     a sibling is EPERM (iommu_device_claim_dma_owner) like any host-driver sibling.
  *
  * fds are real memfds named for what they stand for ("ioasid-sim:iommufd:3",
  * "ioasid-sim:vfio:0000:3b:00.0", "ioasid-sim:vfio-container:1", "ioasid-sim:vfio-group:17",
@@ -188,12 +195,23 @@ typedef struct SimGroup {
 	bool foreign_dma_user;
 } SimGroup;
 
+/* A vDPA device with its vhost-vdpa char device, as the host model last said. */
+typedef struct SimVdpa {
+	char *name;
+	char *parent;     /* BDF of a PCI parent, NULL for a software device */
+	char *vhost_name; /* NULL: not on vhost_vdpa (no char device) */
+	unsigned vhost_major, vhost_minor;
+	bool opened; /* vhost_vdpa's v->opened: a file is open */
+	bool gone;
+} SimVdpa;
+
 typedef enum SimFileKind {
 	FILE_IOMMUFD,
 	FILE_VFIO,
 	FILE_CONTAINER,
 	FILE_GROUP,
 	FILE_LEGACY_DEV,
+	FILE_VHOST_VDPA,
 } SimFileKind;
 
 struct SimFile {
@@ -208,6 +226,7 @@ struct SimFile {
 	SimGroup *group;         /* GROUP, LEGACY_DEV */
 	SimContainer *container; /* CONTAINER */
 	SimDev *vf_of;           /* an open VF counted in this PF's vf_users (VFIO, LEGACY_DEV) */
+	SimVdpa *vdpa;           /* VHOST_VDPA */
 };
 
 typedef struct Sim {
@@ -222,6 +241,8 @@ typedef struct Sim {
 	size_t n_devs;
 	SimGroup **groups;
 	size_t n_groups;
+	SimVdpa **vdpas;
+	size_t n_vdpas;
 	SimFile **files;
 	size_t n_files;
 	bool members_stale; /* SimGroup.members need rebuilding (after a host sync) */
@@ -1151,6 +1172,55 @@ static int sim_device_open(Kernel *k, const Device *d, int *ret_fd) {
 	return 0;
 }
 
+static SimVdpa *sim_find_vdpa(Sim *s, const char *name) {
+	for (size_t i = 0; i < s->n_vdpas; i++)
+		if (streq(s->vdpas[i]->name, name))
+			return s->vdpas[i];
+	return NULL;
+}
+
+/* Devices in group n as iommu_group->devices counts them: PCI functions (bridges too) and
+ * non-PCI members. */
+static size_t sim_group_devices(Sim *s, int n) {
+	size_t count = 0;
+	for (size_t i = 0; i < s->n_devs; i++)
+		count += !s->devs[i]->gone && s->devs[i]->group == n;
+	SimGroup *g = sim_find_group(s, n);
+	return count + (g && g->foreign_dma_user ? 1 : 0);
+}
+
+static int sim_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
+	Sim *s = SIM(k);
+	if (!v)
+		return -EINVAL;
+	SimVdpa *sv = sim_find_vdpa(s, v->name);
+	if (!sv || sv->gone || !sv->vhost_name || !v->vhost_name)
+		return -ENODEV;
+	if (!streq(sv->vhost_name, v->vhost_name) || sv->vhost_major != v->vhost_major ||
+	    sv->vhost_minor != v->vhost_minor)
+		return -ESTALE;
+	/* vhost_vdpa_open(): atomic_cmpxchg(&v->opened, 0, 1), EBUSY when it was set. */
+	if (sv->opened)
+		return -EBUSY;
+	/* vhost_vdpa_alloc_domain(): a parent without its own DMA translation (vp_vdpa)
+	 * attaches vhost-vdpa's domain with iommu_attach_device(): EINVAL unless alone in the
+	 * group. */
+	SimDev *parent = sv->parent ? sim_find_dev(s, sv->parent) : NULL;
+	if (parent && parent->driver && streq(parent->driver, "vp_vdpa") &&
+	    (parent->group < 0 || sim_group_devices(s, parent->group) != 1))
+		return parent->group < 0 ? -ENODEV : -EINVAL;
+	char name[300];
+	snprintf(name, sizeof(name), "ioasid-sim:vhost-vdpa:%s", sv->name);
+	SimFile *f;
+	int fd, r = sim_file_new(s, FILE_VHOST_VDPA, name, &f, &fd);
+	if (r < 0)
+		return r;
+	f->vdpa = sv;
+	sv->opened = true;
+	*ret_fd = fd;
+	return 0;
+}
+
 /* The device file behind devfd: ENOTTY for a file that is no VFIO device. */
 static int sim_get_devfile(Sim *s, int devfd, SimFile **ret) {
 	SimFile *f;
@@ -1608,6 +1678,9 @@ static void sim_file_released(Sim *s, SimFile *f) {
 		f->group->legacy_devs--;
 		legacy_group_maybe_release(f->group);
 		break;
+	case FILE_VHOST_VDPA:
+		f->vdpa->opened = false; /* vhost_vdpa_release() */
+		break;
 	}
 	sim_file_forget(s, f);
 }
@@ -1782,6 +1855,13 @@ static void sim_free(Kernel *k) {
 		free(s->devs[i]);
 	}
 	free(s->devs);
+	for (size_t i = 0; i < s->n_vdpas; i++) {
+		free(s->vdpas[i]->name);
+		free(s->vdpas[i]->parent);
+		free(s->vdpas[i]->vhost_name);
+		free(s->vdpas[i]);
+	}
+	free(s->vdpas);
 	free(s->groups);
 	free(s);
 }
@@ -1871,6 +1951,37 @@ static int sim_sync_group(Sim *s, const Group *hg) {
 }
 
 /* Is the kernel release ("6.12.117+deb13-amd64") at least major.minor? true when unknown. */
+/* Updates (or adds) a vDPA device; one the host no longer has is gone (an open file of it
+ * stays open, as in the kernel, where deleting it waits for the close). */
+static int sim_sync_vdpa(Sim *s, const VdpaDevice *v) {
+	SimVdpa *sv = sim_find_vdpa(s, v->name);
+	if (!sv) {
+		SimVdpa **l = reallocarray(s->vdpas, s->n_vdpas + 1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		s->vdpas = l;
+		if (!(sv = calloc(1, sizeof(*sv))) || !(sv->name = strdup(v->name))) {
+			free(sv);
+			return -ENOMEM;
+		}
+		s->vdpas[s->n_vdpas++] = sv;
+	}
+	char *pa = NULL, *vn = NULL;
+	if ((v->parent && !(pa = strdup(v->parent->bdf))) ||
+	    (v->vhost_name && !(vn = strdup(v->vhost_name)))) {
+		free(pa);
+		return -ENOMEM;
+	}
+	free(sv->parent);
+	free(sv->vhost_name);
+	sv->parent = pa;
+	sv->vhost_name = vn;
+	sv->vhost_major = v->vhost_major;
+	sv->vhost_minor = v->vhost_minor;
+	sv->gone = false;
+	return 0;
+}
+
 static bool sim_release_at_least(const char *release, unsigned major, unsigned minor) {
 	unsigned ma, mi;
 	if (!release || sscanf(release, "%u.%u", &ma, &mi) != 2)
@@ -1894,6 +2005,11 @@ static int sim_copy_host(Sim *s, const Host *h) {
 			return r;
 	for (size_t i = 0; i < h->n_groups; i++)
 		if ((r = sim_sync_group(s, &h->groups[i])) < 0)
+			return r;
+	for (size_t i = 0; i < s->n_vdpas; i++)
+		s->vdpas[i]->gone = !host_find_vdpa_device(h, s->vdpas[i]->name);
+	for (size_t i = 0; i < h->n_vdpa_devices; i++)
+		if ((r = sim_sync_vdpa(s, &h->vdpa_devices[i])) < 0)
 			return r;
 	/* Devices may name groups the snapshot does not list: model them without regions. */
 	for (size_t i = 0; i < s->n_devs; i++) {
@@ -1964,6 +2080,7 @@ static const KernelOps sim_ops = {
 	.device_detach = sim_device_detach,
 	.device_reset = sim_device_reset,
 	.hw_info = sim_hw_info,
+	.vhost_vdpa_open = sim_vhost_vdpa_open,
 	.legacy_open = sim_legacy_open,
 	.legacy_container_open = sim_legacy_container_open,
 	.legacy_group_open = sim_legacy_group_open,

@@ -106,6 +106,10 @@ int kernel_device_open(Kernel *k, const Device *d, int *ret_fd) {
 	return DISPATCH(k, device_open, d, ret_fd);
 }
 
+int kernel_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
+	return DISPATCH(k, vhost_vdpa_open, v, ret_fd);
+}
+
 int kernel_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
 	return DISPATCH(k, device_bind, devfd, iommufd, ret_dev_id);
 }

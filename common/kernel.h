@@ -100,6 +100,17 @@ int kernel_device_detach(Kernel *k, int devfd);
 int kernel_device_reset(Kernel *k, int devfd);
 int kernel_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
 
+/* ---- vhost-vdpa ---- */
+/*
+ * kernel_vhost_vdpa_open: opens /dev/<v->vhost_name> O_RDWR|O_CLOEXEC|O_NOFOLLOW and verifies
+ * that the opened fd is the char device v->vhost_major:minor (-ESTALE otherwise). The kernel's
+ * vhost_vdpa_open() is exclusive: -EBUSY while another file of the device is open, anywhere;
+ * -EINVAL when the parent leaves translation to the platform IOMMU (vp_vdpa) and is not alone
+ * in its IOMMU group (vhost-vdpa attaches a domain of its own: iommu_attach_device() needs a
+ * single-device group); -ENODEV when v has no vhost-vdpa char device (any more).
+ */
+int kernel_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd);
+
 /* ---- legacy VFIO (KERNEL_API_LEGACY) ---- */
 /* Container + group + device fds for one device, in one call (kernel_legacy_container_open,
  * kernel_legacy_group_open, kernel_legacy_set_iommu, kernel_legacy_device_open). */

@@ -191,8 +191,66 @@ static void device_ids(const Device *d, char buf[static 10]) {
 	buf[9] = '\0';
 }
 
+/*
+ * The reason for a member that is a vDPA management device (vp_vdpa, a SmartNIC VF), and the
+ * "vdpa dev del NAME; " commands the fix starts with (NULL when it has no vDPA device). A
+ * vDPA device on vhost_vdpa hands a user program (QEMU's -netdev vhost-vdpa) control of the
+ * function's DMA through /dev/vhost-vdpa-N: the group then belongs to that framework, and
+ * VFIO cannot have it until the vDPA device is deleted and the function moved.
+ */
+static int vdpa_reason(const Host *h, const Device *d, const char ids[static 10], char **ret,
+		       char **ret_del) {
+	_cleanup_free_ const VdpaDevice **kids = NULL;
+	_cleanup_free_ char *what = NULL, *del = NULL;
+	int n = host_vdpa_children(h, d, &kids);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		const VdpaDevice *v = kids[i];
+		char *w, *x;
+		if (vdpa_device_on_vhost(v) && v->vhost_name)
+			w = strjoin(strempty(what), i ? ", " : "", v->name, " on vhost_vdpa (/dev/",
+				    v->vhost_name, ")");
+		else
+			w = strjoin(strempty(what), i ? ", " : "", v->name, " on ",
+				    v->driver ? v->driver : "no driver");
+		x = strjoin(strempty(del), "vdpa dev del ", v->name, "; ");
+		if (!w || !x) {
+			free(w);
+			free(x);
+			return -ENOMEM;
+		}
+		free(what);
+		what = w;
+		free(del);
+		del = x;
+	}
+	bool vhost = false;
+	for (int i = 0; i < n; i++)
+		vhost = vhost || vdpa_device_on_vhost(kids[i]);
+	char *reason;
+	if (vhost)
+		reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
+				 d->driver, ", the vDPA parent of ", what,
+				 ": its DMA belongs to vhost-vdpa, a second framework over the "
+				 "same isolation");
+	else if (n > 0)
+		reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
+				 d->driver, ", a host driver, the vDPA parent of ", what);
+	else
+		reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
+				 d->driver,
+				 ", a host driver (a vDPA management device without "
+				 "vDPA devices)");
+	if (!reason)
+		return -ENOMEM;
+	*ret = reason;
+	*ret_del = TAKE_PTR(del);
+	return 0;
+}
+
 static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
-	_cleanup_free_ char *reason = NULL, *fix = NULL, *fix_sysfs = NULL;
+	_cleanup_free_ char *reason = NULL, *fix = NULL, *fix_sysfs = NULL, *del = NULL;
 	const char *modprobe = h && h->kernel.vfio_pci == TRI_NO ? "modprobe vfio-pci && " : "";
 	char ids[10];
 
@@ -200,12 +258,18 @@ static int blocker_fill(const Host *h, const Device *d, Blocker *b) {
 	assert(d->driver);
 	/* The reason names the device as "10de:1aef Audio device" (ids and class name). */
 	device_ids(d, ids);
-	reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ", d->driver,
-			 ", a host driver");
-	fix = strjoin(modprobe, "ioasidctl bind ", d->bdf);
-	fix_sysfs = strjoin(modprobe, "echo vfio-pci > /sys/bus/pci/devices/", d->bdf,
-			    "/driver_override; echo ", d->bdf, " > /sys/bus/pci/devices/", d->bdf,
-			    "/driver/unbind; echo ", d->bdf, " > /sys/bus/pci/drivers_probe");
+	if (device_is_vdpa_parent(h, d)) {
+		int r = vdpa_reason(h, d, ids, &reason, &del);
+		if (r < 0)
+			return r;
+	} else
+		reason = strjoin(d->bdf, " (", ids, " ", pci_class_name(d->class), ") is on ",
+				 d->driver, ", a host driver");
+	fix = strjoin(modprobe, strempty(del), "ioasidctl bind ", d->bdf);
+	fix_sysfs = strjoin(modprobe, strempty(del), "echo vfio-pci > /sys/bus/pci/devices/",
+			    d->bdf, "/driver_override; echo ", d->bdf, " > /sys/bus/pci/devices/",
+			    d->bdf, "/driver/unbind; echo ", d->bdf,
+			    " > /sys/bus/pci/drivers_probe");
 	if (!reason || !fix || !fix_sysfs)
 		return -ENOMEM;
 	*b = (Blocker){
@@ -338,6 +402,38 @@ static int member_notes(const Host *h, const Device *d, bool blocking, char ***n
 	return 0;
 }
 
+/*
+ * vp_vdpa leaves translation to the platform IOMMU: opening /dev/vhost-vdpa-N attaches an
+ * IOMMU domain of vhost-vdpa's own to the parent (vhost_vdpa_alloc_domain() ->
+ * iommu_attach_device()), which the kernel refuses with EINVAL unless the parent is the only
+ * device of its group (bridges count). Parents that translate themselves (set_map/dma_map:
+ * mlx5_vdpa, the simulators) are not bound by it, and their drivers are not named here.
+ */
+static int vdpa_notes(const Host *h, const Group *g, const Device *d, char ***notes) {
+	_cleanup_free_ const VdpaDevice **kids = NULL;
+	size_t n_devices = g->n_members + g->n_foreign_members;
+	int n, r;
+
+	if (!d->driver || !streq(d->driver, "vp_vdpa") || n_devices < 2)
+		return 0;
+	if ((n = host_vdpa_children(h, d, &kids)) < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (!vdpa_device_on_vhost(kids[i]) || !kids[i]->vhost_name)
+			continue;
+		r = note_add(
+			notes,
+			"%s cannot be used through /dev/%s: vp_vdpa leaves DMA to the IOMMU and "
+			"vhost-vdpa attaches its own IOMMU domain to %s, which the kernel allows "
+			"only in a group of one device (group %d has %zu): opening it fails "
+			"with EINVAL",
+			kids[i]->name, kids[i]->vhost_name, d->bdf, g->number, n_devices);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int viability_group(const Host *h, const Group *g, Viability *ret) {
 	_cleanup_(viability_done) Viability v = { .verdict = VERDICT_VIABLE };
 	size_t n_bridges = 0;
@@ -377,6 +473,9 @@ int viability_group(const Host *h, const Group *g, Viability *ret) {
 			v.verdict = VERDICT_NOT_VIABLE;
 		}
 		r = member_notes(h, d, s == MEMBER_HOST_DRIVER, &v.notes);
+		if (r < 0)
+			return r;
+		r = vdpa_notes(h, g, d, &v.notes);
 		if (r < 0)
 			return r;
 	}

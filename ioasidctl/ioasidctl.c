@@ -28,6 +28,7 @@ const char *arg_group = NULL;
 const char *arg_unit = NULL;
 const char *arg_cgroup = NULL;
 const char *arg_label = NULL;
+const char *arg_vdpa = NULL;
 const char *arg_config = NULL;
 const char *arg_lifetime = NULL;
 bool arg_reset = false;

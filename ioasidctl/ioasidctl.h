@@ -34,6 +34,7 @@ extern const char *arg_group;    /* policy explain --group (a unix group) */
 extern const char *arg_unit;     /* policy explain --unit */
 extern const char *arg_cgroup;   /* policy explain --cgroup */
 extern const char *arg_label;    /* policy explain --label */
+extern const char *arg_vdpa;     /* policy explain --vdpa */
 extern const char *arg_config;   /* --config FILE */
 extern const char *arg_lifetime; /* --lifetime connection|process */
 extern bool arg_reset;           /* revoke --reset */

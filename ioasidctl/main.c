@@ -44,6 +44,7 @@ typedef enum Opt {
 	OPT_FORCE,
 	OPT_ALL,
 	OPT_ROOT,
+	OPT_VDPA,
 	_OPT_MAX,
 	/* Global options (every verb): not in the verb table's sets. */
 	OPT_HELP = 'h',
@@ -89,6 +90,7 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_FORCE] = { "force", NULL, "Bind even when the checks find the device in use" },
 	[OPT_ALL] = { "all", NULL, "Every device ioasidctl bound" },
 	[OPT_ROOT] = { "root", "DIR", "Read sys/, proc/ and run/ioasid/ below DIR (tests)" },
+	[OPT_VDPA] = { "vdpa", "NAME", "A vDPA device (as 'ioasidctl devices' lists them)" },
 };
 
 /* A verb's options are a bit set. */
@@ -149,10 +151,10 @@ static const Verb verbs[] = {
 	{ "policy", "show", verb_policy, "policy show", "Show the policy in canonical form",
 	  O(OPT_CONFIG) },
 	{ "policy", "explain", verb_policy,
-	  "policy explain --user USER --device BDF [--group G] [--unit U] [--cgroup P]",
+	  "policy explain --user USER --device BDF|--vdpa NAME [--group G] [--unit U] [--cgroup P]",
 	  "Explain the decision for a request",
 	  O(OPT_USER) | O(OPT_GROUP) | O(OPT_UNIT) | O(OPT_CGROUP) | O(OPT_LABEL) | O(OPT_DEVICE) |
-		  O(OPT_MODE) | O(OPT_LAYOUT) | O(OPT_CONFIG) | O(OPT_HOST) },
+		  O(OPT_VDPA) | O(OPT_MODE) | O(OPT_LAYOUT) | O(OPT_CONFIG) | O(OPT_HOST) },
 	{ "layout", "list", verb_layout, "layout list", "List the policy's IOAS layouts",
 	  O(OPT_CONFIG) },
 	{ "layout", "show", verb_layout, "layout show NAME", "Show one IOAS layout",
@@ -318,7 +320,8 @@ static int parse_argv(int argc, char **argv) {
 			arg_legacy = true;
 			break;
 		case OPT_MODE:
-			if (policy_mode_from_string(optarg) < 0)
+			/* vhost-vdpa is what --vdpa asks for, never a mode to give. */
+			if (policy_mode_from_string(optarg) < 0 || streq(optarg, "vhost-vdpa"))
 				return ioasidctl_error(-EXIT_USAGE,
 						       "Unknown mode '%s' (attached or unbound)",
 						       optarg);
@@ -370,6 +373,9 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		case OPT_LABEL:
 			arg_label = optarg;
+			break;
+		case OPT_VDPA:
+			arg_vdpa = optarg;
 			break;
 		case OPT_CONFIG:
 			arg_config = optarg;

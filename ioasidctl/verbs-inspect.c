@@ -295,8 +295,56 @@ static void add_bind_record(DocNode *o, const char *bdf) {
 	jadd(o, "ioasidctl_bind", b);
 }
 
+/* A vDPA device: what `vdpa dev show` says, its driver and, on vhost_vdpa, its char device. */
+static DocNode *vdpa_device_to_json(const VdpaDevice *v) {
+	DocNode *o = jobj_sized(10);
+	char handle[320];
+	if (!o)
+		return NULL;
+	jadd(o, "name", js(v->name));
+	jadd(o, "management_device",
+	     js(vdpa_mgmtdev_handle(v->mgmtdev_bus, v->mgmtdev_name, handle, sizeof(handle))));
+	jadd(o, "parent", v->parent ? js(v->parent->bdf) : NULL);
+	jadd(o, "device_id", jint(v->device_id));
+	jadd(o, "class_name", jsi(vdpa_device_class_name(v->device_id)));
+	jadd(o, "vendor_id", jhex(v->vendor_id, 4));
+	jadd(o, "driver", jsi(v->driver));
+	jadd(o, "vhost_cdev", js(v->vhost_name));
+	jadd(o, "vhost_dev", v->vhost_name ? jsf("%u:%u", v->vhost_major, v->vhost_minor) : NULL);
+	jadd(o, "vhost_node", v->vhost_name ? jsf("/dev/%s", v->vhost_name) : NULL);
+	return o;
+}
+
+/* For a PCI function that is a vDPA management device: "vdpa": {"management_device",
+ * "devices"}. Only on such functions, so other devices' JSON is unchanged. */
+static void add_vdpa_parent(DocNode *o, const Host *h, const Device *d) {
+	_cleanup_free_ const VdpaDevice **kids = NULL;
+	char handle[320];
+	if (!device_is_vdpa_parent(h, d))
+		return;
+	int n = host_vdpa_children(h, d, &kids);
+	if (n < 0) {
+		oom = true;
+		return;
+	}
+	DocNode *x = jobj_sized(2), *a = jarr();
+	jadd(x, "management_device",
+	     js(vdpa_mgmtdev_handle("pci", d->bdf, handle, sizeof(handle))));
+	for (int i = 0; a && i < n; i++)
+		jappend(a, vdpa_device_to_json(kids[i]));
+	jadd(x, "devices", a);
+	jadd(o, "vdpa", x);
+}
+
+static DocNode *vdpa_devices_to_json(const Host *h) {
+	DocNode *a = jarr();
+	for (size_t i = 0; a && i < h->n_vdpa_devices; i++)
+		jappend(a, vdpa_device_to_json(&h->vdpa_devices[i]));
+	return a;
+}
+
 static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v, bool in_group) {
-	DocNode *o = jobj_sized(20); /* its keys below */
+	DocNode *o = jobj_sized(21); /* its keys below */
 	if (!o)
 		return NULL;
 	MemberState s = viability_member_state(d);
@@ -318,6 +366,7 @@ static DocNode *device_to_json(const Host *h, const Device *d, const Viability *
 	jadd(o, "driver", jsi(d->driver));
 	jadd(o, "state", jsi(member_state_to_string(s)));
 	add_bind_record(o, d->bdf);
+	add_vdpa_parent(o, h, d);
 	jadd(o, "iommu_group", d->iommu_group >= 0 ? jint(d->iommu_group) : NULL);
 	jadd(o, "vfio_cdev", js(d->vfio_name));
 	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
@@ -530,6 +579,40 @@ static const char *verdict_human(const char *verdict) {
 	return strna(verdict);
 }
 
+/* "  (vDPA parent: vdpa1 on vhost_vdpa /dev/vhost-vdpa-1)" after a device's line. */
+static void print_vdpa_label(DocNode *d) {
+	DocNode *x = jget(d, "vdpa");
+	if (!x)
+		return;
+	DocNode *a = jget(x, "devices");
+	printf("  (vDPA parent");
+	for (size_t i = 0; i < jlen(a); i++) {
+		DocNode *v = jat(a, i);
+		printf("%s %s on %s", i ? "," : ":", jget_str(v, "name"),
+		       jget_str(v, "driver") ?: "no driver");
+		if (jget_str(v, "vhost_node"))
+			printf(" %s", jget_str(v, "vhost_node"));
+	}
+	if (jlen(a) == 0)
+		printf(", no vDPA device");
+	printf(")");
+}
+
+/* One line per vDPA device, as the devices verb lists them. */
+static void print_vdpa_devices(DocNode *a) {
+	if (jlen(a) == 0)
+		return;
+	printf("\nvDPA devices:\n");
+	for (size_t i = 0; i < jlen(a); i++) {
+		DocNode *v = jat(a, i);
+		printf("%s %s (%s) mgmtdev=%s drv=%s%s%s\n",
+		       i + 1 == jlen(a) ? glyph_tree_last() : glyph_tree_mid(), jget_str(v, "name"),
+		       jget_str(v, "class_name") ?: "virtio device",
+		       jget_str(v, "management_device"), jget_str(v, "driver") ?: "none",
+		       jget_str(v, "vhost_node") ? " " : "", strempty(jget_str(v, "vhost_node")));
+	}
+}
+
 /* Prints blockers and notes of a group object, each line prefixed with indent. */
 static void print_reasons(DocNode *g, const char *indent) {
 	DocNode *b = jget(g, "blockers"), *n = jget(g, "notes");
@@ -610,6 +693,7 @@ static void render_groups(DocNode *doc) {
 			if (jget(d, "ioasidctl_bind"))
 				printf("  (bound by ioasidctl, was on %s)",
 				       jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
+			print_vdpa_label(d);
 			putchar('\n');
 		}
 		for (size_t j = 0; j < jlen(fm); j++) {
@@ -752,8 +836,11 @@ static void render_devices(DocNode *doc) {
 			printf(" (no IOMMU group)");
 		else if (jget_bool(d, "blocking"))
 			printf(" %s(blocks group %" PRId64 ")%s", ansi_red(), gn, ansi_normal());
+		print_vdpa_label(d);
 		putchar('\n');
 	}
+	if (!jget_bool(doc, "filter_vfio") && !jget_bool(doc, "filter_blocking"))
+		print_vdpa_devices(jget(doc, "vdpa_devices"));
 	if (jlen(devs) == 0) {
 		if (jget_bool(doc, "filter_vfio") && !jget_bool(iommu, "enabled"))
 			printf("No device has a VFIO cdev, and without an IOMMU none can get one "
@@ -806,6 +893,7 @@ int verb_devices(int argc, char **argv) {
 		jadd(doc, "filter_vfio", jbool(arg_vfio));
 		jadd(doc, "filter_blocking", jbool(arg_blocking));
 		jadd(doc, "devices", devs);
+		jadd(doc, "vdpa_devices", vdpa_devices_to_json(h));
 	}
 	return emit(doc, render_devices);
 }
@@ -952,6 +1040,21 @@ static void render_show_device(DocNode *doc) {
 	if (jget_str(d, "physfn"))
 		kv("sr-iov", "VF of %s", jget_str(d, "physfn"));
 	kv_list("netdevs", jget(d, "netdevs"));
+	DocNode *vd = jget(d, "vdpa");
+	if (vd) {
+		DocNode *a = jget(vd, "devices");
+		for (size_t i = 0; i < jlen(a); i++) {
+			DocNode *v = jat(a, i);
+			kv(i == 0 ? "vdpa" : "", "%s (%s) on %s%s%s", jget_str(v, "name"),
+			   jget_str(v, "class_name") ?: "virtio device",
+			   jget_str(v, "driver") ?: "no driver",
+			   jget_str(v, "vhost_node") ? ", " : "",
+			   strempty(jget_str(v, "vhost_node")));
+		}
+		if (jlen(a) == 0)
+			kv("vdpa", "management device %s, no vDPA device",
+			   jget_str(vd, "management_device"));
+	}
 	render_dependents(d);
 	if (g) {
 		const char *verdict = jget_str(g, "verdict");

@@ -317,9 +317,10 @@ static int verb_policy_explain(int argc, char **argv) {
 						   "(--user, --device, ...)");
 	if (!arg_user)
 		return ioasidctl_error(EXIT_USAGE, "'policy explain' needs --user USER");
-	if (strv_length(arg_devices) != 1)
+	if (strv_length(arg_devices) != (arg_vdpa ? 0 : 1))
 		return ioasidctl_error(EXIT_USAGE,
-				       "'policy explain' needs exactly one --device BDF");
+				       "'policy explain' needs exactly one --device BDF "
+				       "or one --vdpa NAME");
 
 	r = resolve_peer_user(arg_user, &uid, &gid, &groups, &n_groups);
 	if (r == -ENOMEM)
@@ -370,8 +371,14 @@ static int verb_policy_explain(int argc, char **argv) {
 	}
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
-	const Device *d = host_find_device(h, arg_devices[0]);
-	if (!d)
+	/* A vDPA device is asked for as vhost-vdpa, its parent PCI function (none for a
+	 * software one) standing for it in the rule's other selectors. */
+	const VdpaDevice *v = arg_vdpa ? host_find_vdpa_device(h, arg_vdpa) : NULL;
+	if (arg_vdpa && !v)
+		return ioasidctl_error(1, "No vDPA device '%s' on %s", arg_vdpa,
+				       arg_host ? arg_host : "this host");
+	const Device *d = v ? v->parent : host_find_device(h, arg_devices[0]);
+	if (!d && !v)
 		return ioasidctl_error(1, "No PCI device %s on %s", arg_devices[0],
 				       arg_host ? arg_host : "this host");
 	if (arg_layout && !policy_find_layout(p, arg_layout))
@@ -391,11 +398,15 @@ static int verb_policy_explain(int argc, char **argv) {
 		.cgroup = arg_cgroup,
 		.label = arg_label,
 	};
-	unsigned mode = arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND
-							       : POLICY_MODE_ATTACHED;
+	unsigned mode = v                                        ? POLICY_MODE_VHOST_VDPA
+			: arg_mode && streq(arg_mode, "unbound") ? POLICY_MODE_UNBOUND
+								 : POLICY_MODE_ATTACHED;
+	if (v && arg_mode)
+		return ioasidctl_error(EXIT_USAGE, "--vdpa asks for mode vhost-vdpa: no --mode");
 	PolicyRequest req = { .peer = &peer,
 			      .host = h,
 			      .device = d,
+			      .vdpa = v,
 			      .mode = mode,
 			      .layout = arg_layout,
 			      .method = "ioasidctl.policy.explain" };
@@ -434,7 +445,8 @@ static int verb_policy_explain(int argc, char **argv) {
 		json_object_object_add(po, "cgroup", json_str(arg_cgroup));
 		json_object_object_add(po, "label", json_str(arg_label));
 		json_object_object_add(o, "peer", po);
-		json_object_object_add(o, "device", json_object_new_string(d->bdf));
+		json_object_object_add(o, "device", d ? json_object_new_string(d->bdf) : NULL);
+		json_object_object_add(o, "vdpa", v ? json_object_new_string(v->name) : NULL);
 		json_object_object_add(o, "mode",
 				       json_object_new_string(policy_mode_to_string(mode)));
 		json_object_object_add(o, "layout", json_str(arg_layout));

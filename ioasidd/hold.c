@@ -21,7 +21,8 @@
  * the daemon lets go (Release, the end of the connection or of the process, Revoke): a holder
  * that releases before it closes its fds (ioasidctl acquire does, so does any client that
  * releases and exits) would only be found still holding them. It is made when the answer
- * matters: before an Acquire is refused for the group (hold_recheck) or because of such a
+ * matters: before an Acquire is refused for the group (hold_recheck; an attached Acquire's
+ * own BIND is that probe, see hold_leave_to_bind()) or because of such a
  * lease (a pool's group passed over, a dependent, max-leases, the table's size:
  * hold_settle), at the start of Stage, ListLeases, Status, ListGroups and ListDevices
  * (hold_settle), and by the recheck timer. The probe is then repeated every
@@ -223,6 +224,28 @@ static uint64_t now_sec(void) {
 	return (uint64_t)ts.tv_sec;
 }
 
+static bool lease_bind_pending(const Lease *l) {
+	for (size_t i = 0; i < l->n_devices; i++)
+		if (l->devices[i].by_bind)
+			return true;
+	return false;
+}
+
+/* l holds nothing any more: an ended lease is forgotten (true), a revoked one stays. */
+static bool hold_release(Manager *m, Lease *l) {
+	if (l->state == LEASE_ENDED) {
+		if (l->hold_announced)
+			log_info("Lease %s of uid %u: its device files are closed, its groups free",
+				 l->id, (unsigned)l->uid);
+		else
+			log_debug("Lease %s: its device files are closed", l->id);
+		lease_table_remove(&m->leases, l);
+		lease_free(l, m->kernel);
+		return true;
+	}
+	return false;
+}
+
 /* Re-probes l (ended or revoked, with devices held; after the daemon let go of it, all of
  * them). Returns true when l was an ended lease that is now released and has been freed. */
 static bool hold_recheck_lease(Manager *m, Lease *l) {
@@ -245,20 +268,74 @@ static bool hold_recheck_lease(Manager *m, Lease *l) {
 		}
 		return false;
 	}
-	if (l->state == LEASE_ENDED) {
-		if (l->hold_announced)
-			log_info("Lease %s of uid %u: its device files are closed, its groups free",
-				 l->id, (unsigned)l->uid);
-		else
-			log_debug("Lease %s: its device files are closed", l->id);
-		lease_table_remove(&m->leases, l);
-		lease_free(l, m->kernel);
-		return true;
+	if (lease_bind_pending(l))
+		return false; /* its other devices wait for the Acquire's BIND */
+	return hold_release(m, l);
+}
+
+/*
+ * The probe folded into an Acquire's BIND. An attached Acquire opens a fresh iommufd and the
+ * device and BINDs it, which is what the probe does: its BIND answers as the probe's would
+ * (EINVAL, EPERM, EBUSY while another file holds the device or its group; success when
+ * nothing does). So while it decides (m->hold_by_bind), a group held by an iommufd-mode
+ * lease the daemon let go of is not probed first: its devices are left to the BIND
+ * (LeaseDevice.by_bind) and count as free. hold_bind_done() then takes the answer: bound,
+ * the lease has let go of them; not bound (whatever the reason), they count as held again
+ * and the Acquire is decided again the usual way, probe first, so that a refusal is the
+ * same as without this (GroupOwned naming the lease). On the kernel a probe of a released
+ * device costs two function resets; this way the Acquire's own open is the only one.
+ */
+static void hold_leave_to_bind(Manager *m, int group) {
+	for (Lease *l = m->leases.head; l; l = l->next) {
+		if (!lease_is_over(l) || l->mode == LEASE_MODE_LEGACY)
+			continue;
+		for (size_t i = 0; i < l->n_devices; i++) {
+			LeaseDevice *d = &l->devices[i];
+			if (d->held && d->group == group) {
+				d->held = false;
+				d->by_bind = true;
+			}
+		}
 	}
+}
+
+bool hold_bind_pending(const Manager *m) {
+	for (const Lease *l = m->leases.head; l; l = l->next)
+		if (lease_bind_pending(l))
+			return true;
 	return false;
 }
 
+void hold_bind_done(Manager *m, bool bound) {
+	Lease *next = NULL;
+	bool any = false;
+	for (Lease *l = m->leases.head; l; l = next) {
+		next = l->next;
+		if (!lease_bind_pending(l))
+			continue;
+		any = true;
+		for (size_t i = 0; i < l->n_devices; i++)
+			if (l->devices[i].by_bind) {
+				l->devices[i].by_bind = false;
+				l->devices[i].held = !bound;
+			}
+		if (!bound)
+			l->probe_due = true; /* not answered: held until probed, as before */
+		else if (!lease_holds_files(l)) {
+			l->probe_due = false;
+			(void)hold_release(m, l);
+		}
+	}
+	if (any) {
+		hold_arm(m);
+		state_update_status(m);
+	}
+}
+
 void hold_recheck(Manager *m, int group) {
+	/* What is left to the BIND is no longer held here; the rest (legacy leases) is probed. */
+	if (m->hold_by_bind && group >= 0)
+		hold_leave_to_bind(m, group);
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;

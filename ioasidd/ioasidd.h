@@ -3,21 +3,27 @@
 
 /*
  * ioasidd: the types the daemon's modules share and the prototypes of its lower layers.
- * Requests flow one way; each file calls only the layers below it (README, "Source layout"):
+ * Requests flow one way; each file calls only its own tier or the tiers below it, the tiers
+ * of tests/tools/layers.map (README, "Source layout"), which make check-layers enforces:
  *
+ *   ioasidd (top)
  *   main.c           arguments, start, signals, the loop
- *   listener.c       the listening socket and the accept loop (-> server)
- *   server.c         connections, framing, deadlines, the only sender
- *   dispatch.c       a call through the method tables: authorization and parameters
- *                    checked once, then the handler
+ *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   daemon-server
+ *   server.c         connections, framing, deadlines, dispatch through the method tables
+ *                    (authorization and parameters checked once, then the handler), the
+ *                    only sender
+ *   listener.c       the listening socket, the accept loop (-> server), the drain at exit
+ *   daemon-methods
  *   method-*.c       one file per interface: its method table and handlers (method.h)
- *   method.c         parameter specs, Reply, json-c helpers for replies
+ *   daemon-core
  *   broker.c         Acquire's resolve, decide and audit, group and dependency checks: a
  *                    plan or a named refusal (broker.h)
  *   context.c        the kernel context for a plan, with rollback (context.h)
  *   manager.c        the lease table's life: hand-over, end, revoke, reload, re-evaluation,
  *                    device events; reaches the server only through ManagerHooks
- *   udev.c           hotplug and driver changes on the live host (-> manager)
+ *   daemon-base
+ *   method.c         parameter specs, Reply, json-c helpers for replies
  *   stage.c          staged contexts: owner selectors, matching, explaining a mismatch
  *   dependents.c     PF, VFs and reset partners held by other owners
  *   hold.c           groups held by leases that ended while their fds live on
@@ -159,9 +165,10 @@ typedef struct LeaseDevice {
 	int group;                /* IOMMU group number */
 	int fd;                   /* the daemon's own reference */
 	uint32_t dev_id, hwpt_id; /* attached mode */
-	bool held; /* the daemon's reference is closed (revoked, ended) and the kernel last
-		    * showed a file of the device still in use elsewhere, or it has not been
-		    * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool held;    /* the daemon's reference is closed (revoked, ended) and the kernel last
+		       * showed a file of the device still in use elsewhere, or it has not been
+		       * probed since (Lease.probe_due): its group stays held (hold.c) */
+	bool by_bind; /* held, left for the running Acquire's own BIND to answer (hold.c) */
 } LeaseDevice;
 
 /* Legacy mode: one opened group node, set on the lease's container. */
@@ -383,6 +390,8 @@ struct Manager {
 	sd_event_source *hold_timer;     /* re-probes held groups while any is held (hold.c) */
 	sd_event_source *kernel_events;  /* the kernel backend's events_fd (the sim's) */
 	bool hold_stopped;               /* hold_stop() ran (shutdown): no timer any more */
+	bool hold_by_bind; /* an attached Acquire is deciding: hold_recheck() leaves its groups
+			    * to the Acquire's BIND (hold_bind_done()) instead of probing */
 
 	bool pidfd_supported;
 	bool rlimit_mode_eperm;  /* per-process accounting refused: no CAP_SYS_RESOURCE */
@@ -494,8 +503,16 @@ bool hold_lease_ended(Manager *m, Lease *l);
  * hold_recheck()). Returns whether any lease was probed. */
 bool hold_settle(Manager *m);
 /* hold_recheck: probes again what revoked and ended leases still hold (only of IOMMU group
- * group, or all for -1); ended leases found released are freed. */
+ * group, or all for -1); ended leases found released are freed. While m->hold_by_bind is
+ * set (an attached Acquire deciding), the iommufd-mode leases' devices of group are not
+ * probed but left to that Acquire's BIND: counted free until hold_bind_done(). */
 void hold_recheck(Manager *m, int group);
+/* hold_bind_pending: whether hold_recheck() left anything to an Acquire's BIND. */
+bool hold_bind_pending(const Manager *m);
+/* hold_bind_done: the Acquire's context is built (bound: its BIND of every device succeeded,
+ * so the groups left to it are free: ended leases with nothing else held are freed) or not
+ * (the devices left to it count as held again, to be probed as usual). */
+void hold_bind_done(Manager *m, bool bound);
 /* hold_describe: "held by ended lease L (uid U, pid P)" (identify: for an admin or the
  * holder) or "held by an ended lease of another user" into buf when l is a revoked or ended
  * lease still holding files: returns 1; else 0. */

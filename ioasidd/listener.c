@@ -4,11 +4,14 @@
  * previous instance) or created here (a stale socket replaced, one in use refused, mode 0660,
  * the policy's socket-group), SO_PASSRIGHTS cleared on it, and the accept loop, which backs
  * off for a moment when the daemon is out of fds. Each accepted socket goes to
- * server_accept(). Layer: called by main.c; calls server.c, caps, closer, log and
- * common/varlink.
+ * server_accept(). At exit, the drain: replies already started finished, the rest dropped,
+ * then every connection closed. Layer: called by main.c; calls server.c (through
+ * connection.h, the server tier's private view of a connection), caps, closer, log and
+ * common/varlink. Not on a call's path: a connection, once accepted, is served by server.c.
  */
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,11 +21,14 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/varlink.h"
+#include "ioasidd/connection.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 #include "ioasidd/server.h"
 
 #define ACCEPT_RETRY_USEC (250 * 1000ULL)
+/* At exit, how long replies already started may take to reach their clients, in all. */
+#define SHUTDOWN_FLUSH_MSEC 3000
 
 static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 	Manager *m = userdata;
@@ -193,4 +199,100 @@ void listener_close(Manager *m) {
 	m->listen_fd = -EBADF;
 	if (m->socket_created && m->socket_path)
 		(void)unlink(m->socket_path);
+}
+
+/* ---- at exit: what the connections still owe ---- */
+
+static int64_t msec_left(const struct timespec *deadline) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/*
+ * At exit, no client is left with half a record. Replies not started are dropped whole (their
+ * fds closed; an Acquire whose reply goes is rolled back as never delivered, when the
+ * connection is freed). A reply already partly sent is finished while its client reads, for
+ * at most SHUTDOWN_FLUSH_MSEC for all connections together: only a client that does not read
+ * within that time is cut off inside a record. The event loop has ended: this polls itself.
+ * Called before the leases end (manager_stop_leases()), so that each is recorded as what
+ * its client got: a lease whose fds went out during the drain is delivered (released at
+ * shutdown), one whose reply was dropped is a deny. Idempotent.
+ */
+void server_drain(Manager *m) {
+	size_t n = 0, dropped = 0;
+	for (Connection *c = m->connections; c; c = c->next) {
+		if (c->closing)
+			continue; /* closed for cause (protocol error, deadline): nothing owed */
+		size_t with_fds = varlink_stream_queued_fd_messages(c->stream);
+		dropped += varlink_stream_drop_unstarted(c->stream);
+		/* The pending Acquire's reply went unsent: its lease was never delivered. */
+		if (varlink_stream_queued_fd_messages(c->stream) < with_fds)
+			c->reply_dropped = true;
+		n += varlink_stream_queued(c->stream) > 0;
+	}
+	if (dropped > 0)
+		log_debug("Shutting down: %zu queued replies dropped whole", dropped);
+	if (n == 0)
+		return;
+	_cleanup_free_ struct pollfd *p = calloc(n, sizeof(*p));
+	_cleanup_free_ Connection **cs = calloc(n, sizeof(*cs));
+	if (!p || !cs)
+		return;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SHUTDOWN_FLUSH_MSEC / 1000;
+	deadline.tv_nsec += (SHUTDOWN_FLUSH_MSEC % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		size_t k = 0;
+		for (Connection *c = m->connections; c && k < n; c = c->next)
+			if (!c->closing && varlink_stream_queued(c->stream) > 0) {
+				cs[k] = c;
+				p[k++] = (struct pollfd){ .fd = varlink_stream_fd(c->stream),
+							  .events = POLLOUT };
+			}
+		int64_t left = msec_left(&deadline);
+		if (k == 0 || left <= 0)
+			break;
+		int r = poll(p, k, (int)MIN(left, (int64_t)INT32_MAX));
+		if (r < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; r > 0 && i < k; i++) {
+			if (p[i].revents == 0)
+				continue;
+			/* Done (1) or failed (< 0, the peer is gone): nothing more to send either
+			 * way, and the client sees its EOF now rather than after the others. 0: the
+			 * socket is full again. */
+			int f = varlink_stream_flush(cs[i]->stream);
+			if (f >= 0)
+				connection_note_delivery(cs[i]);
+			if (f != 0) {
+				cs[i]->closing = true;
+				(void)shutdown(p[i].fd, SHUT_RDWR);
+			}
+		}
+	}
+	for (Connection *c = m->connections; c; c = c->next)
+		if (!c->closing && varlink_stream_queued(c->stream) > 0) {
+			log_info("Connection %llu of uid %u: reply not read within %ums of "
+				 "shutdown, cut off",
+				 (unsigned long long)c->id, (unsigned)c->peer.uid,
+				 SHUTDOWN_FLUSH_MSEC);
+			c->closing = true; /* a second drain owes it nothing more */
+		}
+}
+
+void server_close_all(Manager *m) {
+	server_drain(m);
+	/* Nothing more goes out (the leases ended below would tell Monitor subscribers): a
+	 * message started now might not be finished. */
+	for (Connection *c = m->connections; c; c = c->next)
+		c->closing = true;
+	while (m->connections)
+		connection_free(m->connections);
 }

@@ -99,32 +99,78 @@ static const char *id_text(unsigned long long v, bool known, char *buf, size_t s
 	return buf;
 }
 
+/* The audit line under construction: text, its size, and where the next part goes. */
+typedef struct Line {
+	char *text;
+	size_t size, len;
+} Line;
+
+/* Appends s, as much as fits. */
+static void line_put(Line *l, const char *s) {
+	size_t n = MIN(strlen(s), l->size - 1 - l->len);
+	memcpy(l->text + l->len, s, n);
+	l->len += n;
+	l->text[l->len] = '\0';
+}
+
+/* Appends s escaped (escape_value()) and cut as a buffer of max bytes would cut it. */
+static void line_put_escaped(Line *l, const char *s, bool quoted, size_t max) {
+	escape_value(s, quoted, l->text + l->len, MIN(max, l->size - l->len));
+	l->len += strlen(l->text + l->len);
+}
+
 static void audit_emit(const AuditRecord *a) {
-	char method[300], cause[300], unit[1024], dev[4096], rule[1024], error[300], lease[160],
-		reason[2048], uid[16], pid[16], suppressed[32] = "";
-	escape_value(a->method, false, method, sizeof(method));
-	escape_value(a->cause, true, cause, sizeof(cause));
-	escape_value(a->unit, false, unit, sizeof(unit));
-	escape_value(a->device, false, dev, sizeof(dev));
-	escape_value(a->rule ? a->rule : "default", false, rule, sizeof(rule));
-	escape_value(a->error, false, error, sizeof(error));
-	escape_value(a->lease, false, lease, sizeof(lease));
-	escape_value(a->reason, true, reason, sizeof(reason));
+	char uid[16], pid[16], num[32];
 	/* Unsigned: uid 4294967294 is a uid, not -2. */
 	id_text(a->uid, a->uid != (uid_t)-1, uid, sizeof(uid));
 	id_text((unsigned long long)a->pid, a->pid > 0, pid, sizeof(pid));
-	if (a->suppressed > 0)
-		snprintf(suppressed, sizeof(suppressed), "suppressed=%u ", a->suppressed);
-	/* One key=value line; the same text is the journal entry's MESSAGE. */
-	char line[12288] = "audit: ";
-	size_t pfx = strlen(line);
-	snprintf(line + pfx, sizeof(line) - pfx,
-		 "message_id=%s action=%s method=%s cause=\"%s\" uid=%s pid=%s unit=%s device=%s "
-		 "rule=%s error=%s generation=%llu lease=%s %sreason=\"%s\"",
-		 a->message_id, a->action, method, cause, uid, pid, unit, dev, rule, error,
-		 (unsigned long long)a->generation, lease, suppressed, reason);
+	/* One key=value line; the same text is the journal entry's MESSAGE. Built part by part
+	 * rather than with one snprintf() over escaped copies, and not zero-filled first: the
+	 * two were more than a third of the daemon's instructions in the acquire benchmark. The
+	 * line has room for every part at its largest (the limits below). */
+	char text[12288];
+	Line line = { .text = text, .size = sizeof(text) }, *l = &line;
+	text[0] = '\0';
+	line_put(l, "audit: message_id=");
+	line_put(l, a->message_id);
+	line_put(l, " action=");
+	line_put(l, a->action);
+	line_put(l, " method=");
+	line_put_escaped(l, a->method, false, 300);
+	line_put(l, " cause=\"");
+	line_put_escaped(l, a->cause, true, 300);
+	line_put(l, "\" uid=");
+	line_put(l, uid);
+	line_put(l, " pid=");
+	line_put(l, pid);
+	line_put(l, " unit=");
+	line_put_escaped(l, a->unit, false, 1024);
+	line_put(l, " device=");
+	line_put_escaped(l, a->device, false, 4096);
+	line_put(l, " rule=");
+	line_put_escaped(l, a->rule ? a->rule : "default", false, 1024);
+	line_put(l, " error=");
+	line_put_escaped(l, a->error, false, 300);
+	snprintf(num, sizeof(num), " generation=%llu", (unsigned long long)a->generation);
+	line_put(l, num);
+	line_put(l, " lease=");
+	line_put_escaped(l, a->lease, false, 160);
+	line_put(l, " ");
+	if (a->suppressed > 0) {
+		snprintf(num, sizeof(num), "suppressed=%u ", a->suppressed);
+		line_put(l, num);
+	}
+	line_put(l, "reason=\"");
+	line_put_escaped(l, a->reason, true, 2048);
+	line_put(l, "\"");
 	if (!use_journal) {
-		fprintf(stderr, "ioasidd: %s\n", line);
+		/* The line as it is, in one write: formatting it again through stdio cost as much
+		 * as building it. */
+		struct iovec out[] = { { .iov_base = (char *)"ioasidd: ", .iov_len = 9 },
+				       { .iov_base = text, .iov_len = line.len },
+				       { .iov_base = (char *)"\n", .iov_len = 1 } };
+		ssize_t n = writev(STDERR_FILENO, out, ELEMENTSOF(out));
+		(void)n; /* a failed write of stderr has nowhere to be reported */
 		return;
 	}
 	int priority = streq(a->action, "deny")         ? LOG_NOTICE
@@ -153,8 +199,8 @@ static void audit_emit(const AuditRecord *a) {
 	if (a->suppressed > 0)
 		FIELD("SUPPRESSED=%u", a->suppressed);
 #undef FIELD
-	char message[sizeof(line) + 16];
-	snprintf(message, sizeof(message), "MESSAGE=%s", line);
+	char message[sizeof(text) + 16];
+	snprintf(message, sizeof(message), "MESSAGE=%s", text);
 	struct iovec iov[ELEMENTSOF(f) + 1];
 	iov[0] = (struct iovec){ .iov_base = message, .iov_len = strlen(message) };
 	for (size_t i = 0; i < n; i++)

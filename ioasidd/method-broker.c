@@ -377,16 +377,49 @@ static void acquire_request(const AcquireParams *a, BrokerRequest *ret) {
 	};
 }
 
+/*
+ * Steps 1-4: the decision and the kernel context. With by_bind, a group held by a lease the
+ * daemon let go of is left to this Acquire's BIND instead of a probe first (hold.c); when
+ * the BIND did not answer "free" (or no BIND was made: another mode, a staged context, a
+ * refusal), everything is undone and decided again the usual way (by_bind false), so the
+ * answer is the one the probe would have given.
+ */
+static int acquire_context(Call *call, const BrokerRequest *in, bool by_bind, Plan *plan,
+			   char ***warnings, Lease **ret, Refusal *rf) {
+	Manager *m = call->manager;
+	Lease *l = NULL;
+	m->hold_by_bind = by_bind;
+	int r = broker_acquire(m, call->peer, call->fd_reply_pending, in, plan, rf);
+	m->hold_by_bind = false;
+	bool left = hold_bind_pending(m);
+	if (left && (r < 0 || plan->staged || plan->mode != LEASE_MODE_ATTACHED ||
+		     kernel_api(m->kernel) != KERNEL_API_IOMMUFD))
+		r = -EAGAIN;
+	else if (r >= 0)
+		r = plan->staged ? 0 : context_build(m, call->peer, plan, warnings, &l, rf);
+	if (left)
+		hold_bind_done(m, r >= 0);
+	if (left && r < 0) { /* context_build() left nothing open */
+		plan_done(plan);
+		*plan = (Plan){ 0 };
+		refusal_done(rf);
+		*rf = (Refusal){ 0 };
+		*warnings = strv_free(*warnings);
+		return acquire_context(call, in, false, plan, warnings, ret, rf);
+	}
+	if (r < 0)
+		return r;
+	*ret = plan->staged ? plan->staged : l;
+	return 0;
+}
+
 /* Plan, context, hand-over. 0 with l, or -errno with *rf. */
 static int acquire_lease(Call *call, const BrokerRequest *in, Plan *plan, char ***warnings,
 			 int64_t *memlock, Lease **ret, Refusal *rf) {
 	Manager *m = call->manager;
 	Lease *l = NULL;
-	int r = broker_acquire(m, call->peer, call->fd_reply_pending, in, plan, rf);
+	int r = acquire_context(call, in, true, plan, warnings, &l, rf);
 	if (r < 0)
-		return r;
-	l = plan->staged;
-	if (!l && (r = context_build(m, call->peer, plan, warnings, &l, rf)) < 0)
 		return r;
 	r = manager_hand_over(m, call->connection, call->connection_id, call->peer, plan, l,
 			      warnings, memlock, rf);

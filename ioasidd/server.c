@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The server: the listening socket, connections (identity taken at accept, per-uid limits),
- * Varlink framing, the idle, request and send deadlines, fairness between connections, each
- * call handed to dispatch.c (the method tables) and what it returns sent. This is the only
- * code that sends; the listening socket is listener.c's, which hands each
- * accepted socket to server_accept(). Layer: called by main.c and listener.c; calls the
- * method tables
- * (method-*.c), method.c, manager.c (a connection gone, admin checks), state.c (connections
- * in the fdstore), identity, closer, lease (a delivery's audit record) and common/varlink.
- * It registers ManagerHooks so that the layers below reach it without calling up.
+ * The server: connections (identity taken at accept, per-uid limits), Varlink framing, the
+ * idle, request and send deadlines, fairness between connections, and each call dispatched
+ * through the method tables (method-*.c): the method looked up, its METHOD_ADMIN flag checked
+ * once (an audited admin rule), its parameters validated against its spec (method.c), then
+ * its handler run and what it returns sent. This is the only code that sends. Layer: under
+ * main.c and listener.c (which hands each accepted socket to server_accept() and drains the
+ * connections at exit); calls the method tables, method.c, manager.c (a connection gone,
+ * admin checks), state.c (connections in the fdstore), identity, closer, lease (a delivery's
+ * audit record) and common/varlink. On an Acquire's path it is the first of the five daemon
+ * files (server, method-broker, then broker, context and manager; make check-layers counts
+ * them). It registers ManagerHooks so that the layers below reach it without calling up.
  */
 #include <assert.h>
+#include <stddef.h>
+#include <string.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -20,8 +23,8 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
+#include "ioasidd/connection.h"
 #include "ioasidd/log.h"
-#include "ioasidd/dispatch.h"
 #include "ioasidd/method.h"
 #include "ioasidd/server.h"
 
@@ -30,29 +33,6 @@
 #endif
 
 #define USEC_PER_SEC 1000000ULL
-/* At exit, how long replies already started may take to reach their clients, in all. */
-#define SHUTDOWN_FLUSH_MSEC 3000
-
-struct Connection {
-	Manager *manager;
-	uint64_t id;
-	VarlinkStream *stream;
-	sd_event_source *io;
-	sd_event_source *idle_timer; /* idle / request deadline; may fire early (idle_deadline) */
-	uint64_t idle_deadline;      /* CLOCK_MONOTONIC usec when idle closes it; 0 = exempt */
-	sd_event_source *send_timer; /* reply not drained in time */
-	sd_event_source *defer_free; /* set once closing */
-	sd_event_source *more;       /* oneshot: a complete request is still buffered */
-	Peer peer;
-	bool monitor; /* subscribed to Monitor (more) */
-	bool closing;
-	bool read_eof;        /* peer shut down its side: flush, then close */
-	bool suppress_reply;  /* dispatching a oneway call */
-	bool stored;          /* the socket is in systemd's fdstore (connection leases) */
-	Lease *pending_lease; /* lease whose fd reply is queued, not yet fully sent */
-	bool reply_dropped;   /* at shutdown: the pending lease's reply was dropped unsent */
-	Connection *next, *prev;
-};
 
 static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void connection_update(Connection *c);
@@ -95,7 +75,7 @@ static void client_fd_closep(int *fd) {
 }
 #define _cleanup_client_fd_ _cleanup_(client_fd_closep)
 
-static void connection_free(Connection *c) {
+void connection_free(Connection *c) {
 	if (!c)
 		return;
 	Manager *m = c->manager;
@@ -223,7 +203,7 @@ static int on_send_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* The pending Acquire's fds went out with a successful sendmsg(): the peer holds them now, and
  * the lease is delivered (its allow record is written here, once). */
-static void connection_note_delivery(Connection *c) {
+void connection_note_delivery(Connection *c) {
 	if (c->pending_lease && !c->reply_dropped &&
 	    varlink_stream_queued_fd_messages(c->stream) == 0) {
 		(void)lease_set_state(c->pending_lease, LEASE_ACTIVE);
@@ -368,7 +348,84 @@ static const char *read_error_text(int r) {
 	}
 }
 
-/* ---- dispatch ---- */
+/* ---- dispatch: a call through the method tables ---- */
+
+static const MethodInterface *const interfaces[] = {
+	&method_service,
+	&method_broker,
+	&method_manager,
+};
+
+/* The interface and method of a call's name, validated by varlink_parse_call() (bounded,
+ * [A-Za-z0-9.-], "interface.Method"). Either may come back NULL. */
+static void method_lookup(const char *name, const MethodInterface **ret_iface,
+			  const Method **ret_method) {
+	const char *dot = strrchr(name, '.');
+	size_t ilen = (size_t)(dot - name);
+	*ret_iface = NULL;
+	*ret_method = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
+		if (strlen(interfaces[i]->name) == ilen && strneq(name, interfaces[i]->name, ilen))
+			*ret_iface = interfaces[i];
+	for (size_t i = 0; *ret_iface && i < (*ret_iface)->n_methods; i++)
+		if (streq((*ret_iface)->methods[i].name, dot + 1))
+			*ret_method = &(*ret_iface)->methods[i];
+}
+
+/*
+ * dispatch_call: the reply to call (its method name, "more"/"oneway" flags, caller) with
+ * params: everything checked here once (the method and its interface, METHOD_ADMIN, the
+ * parameter spec, METHOD_MORE), then the handler. A handler's -errno becomes SystemError
+ * naming the method. Returns 0 with *reply, 1 when nothing is to be run or sent (a oneway
+ * METHOD_FDS call), -ENOMEM when no reply could be built.
+ */
+static int dispatch_call(Call *call, const DocNode *params, Reply *reply) {
+	Manager *m = call->manager;
+	const char *name = call->method;
+	unsigned flags = call->flags;
+	const MethodInterface *iface = NULL;
+	const Method *method = NULL;
+	method_lookup(name, &iface, &method);
+	if (!iface) {
+		/* Unknown: a named error, the connection stays; the name is safe to echo. */
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%.*s", (int)(strrchr(name, '.') - name), name);
+		return reply_error(reply, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", buf);
+	}
+	if (!method)
+		return reply_error(reply, VARLINK_ERROR_METHOD_NOT_FOUND, "method", name);
+	/* Authorization first: an unauthorized caller learns nothing about parameters. */
+	if ((method->flags & METHOD_ADMIN) && !manager_is_admin(m, call->peer, name, true))
+		return reply_error(reply, iface->admin_denied, "reason",
+				   "caller does not match an admin rule");
+	/* A oneway call of a method whose reply carries fds could never deliver them: nothing
+	 * is created. */
+	if ((method->flags & METHOD_FDS) && (flags & VARLINK_CALL_ONEWAY))
+		return 1;
+	_Alignas(max_align_t) char args[sizeof(ParamList) * 2 + 256];
+	assert(method->params_size <= sizeof(args));
+	memset(args, 0, sizeof(args));
+	Refusal rf = { 0 };
+	int r = method_params_parse(method->params, method->n_params, params, args, &rf);
+	if (r < 0) {
+		r = reply_refusal(reply, &rf);
+		refusal_done(&rf);
+		return r;
+	}
+	/* Only METHOD_MORE methods stream; "more" on anything else is answered once, as Varlink
+	 * allows. */
+	if ((method->flags & METHOD_MORE) && !(flags & VARLINK_CALL_MORE))
+		return reply_error(reply, VARLINK_ERROR_EXPECTED_MORE, NULL, NULL);
+	r = method->handler(call, args, reply);
+	if (r < 0) {
+		reply_done(reply);
+		Refusal sys = { 0 };
+		refusal_system(&sys, r, name, NULL);
+		r = reply_refusal(reply, &sys);
+		refusal_done(&sys);
+	}
+	return r;
+}
 
 /* Sends what a handler returned; the only place a reply leaves. */
 static void connection_send_reply(Connection *c, Reply *reply) {
@@ -622,100 +679,6 @@ int server_accept(Manager *m, int cfd) {
 		log_warning_errno(r, "Cannot set up a connection: %m");
 	}
 	return 0;
-}
-
-static int64_t msec_left(const struct timespec *deadline) {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
-	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-/*
- * At exit, no client is left with half a record. Replies not started are dropped whole (their
- * fds closed; an Acquire whose reply goes is rolled back as never delivered, when the
- * connection is freed). A reply already partly sent is finished while its client reads, for
- * at most SHUTDOWN_FLUSH_MSEC for all connections together: only a client that does not read
- * within that time is cut off inside a record. The event loop has ended: this polls itself.
- * Called before the leases end (manager_stop_leases()), so that each is recorded as what
- * its client got: a lease whose fds went out during the drain is delivered (released at
- * shutdown), one whose reply was dropped is a deny. Idempotent.
- */
-void server_drain(Manager *m) {
-	size_t n = 0, dropped = 0;
-	for (Connection *c = m->connections; c; c = c->next) {
-		if (c->closing)
-			continue; /* closed for cause (protocol error, deadline): nothing owed */
-		size_t with_fds = varlink_stream_queued_fd_messages(c->stream);
-		dropped += varlink_stream_drop_unstarted(c->stream);
-		/* The pending Acquire's reply went unsent: its lease was never delivered. */
-		if (varlink_stream_queued_fd_messages(c->stream) < with_fds)
-			c->reply_dropped = true;
-		n += varlink_stream_queued(c->stream) > 0;
-	}
-	if (dropped > 0)
-		log_debug("Shutting down: %zu queued replies dropped whole", dropped);
-	if (n == 0)
-		return;
-	_cleanup_free_ struct pollfd *p = calloc(n, sizeof(*p));
-	_cleanup_free_ Connection **cs = calloc(n, sizeof(*cs));
-	if (!p || !cs)
-		return;
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += SHUTDOWN_FLUSH_MSEC / 1000;
-	deadline.tv_nsec += (SHUTDOWN_FLUSH_MSEC % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	for (;;) {
-		size_t k = 0;
-		for (Connection *c = m->connections; c && k < n; c = c->next)
-			if (!c->closing && varlink_stream_queued(c->stream) > 0) {
-				cs[k] = c;
-				p[k++] = (struct pollfd){ .fd = varlink_stream_fd(c->stream),
-							  .events = POLLOUT };
-			}
-		int64_t left = msec_left(&deadline);
-		if (k == 0 || left <= 0)
-			break;
-		int r = poll(p, k, (int)MIN(left, (int64_t)INT32_MAX));
-		if (r < 0 && errno != EINTR)
-			break;
-		for (size_t i = 0; r > 0 && i < k; i++) {
-			if (p[i].revents == 0)
-				continue;
-			/* Done (1) or failed (< 0, the peer is gone): nothing more to send either
-			 * way, and the client sees its EOF now rather than after the others. 0: the
-			 * socket is full again. */
-			int f = varlink_stream_flush(cs[i]->stream);
-			if (f >= 0)
-				connection_note_delivery(cs[i]);
-			if (f != 0) {
-				cs[i]->closing = true;
-				(void)shutdown(p[i].fd, SHUT_RDWR);
-			}
-		}
-	}
-	for (Connection *c = m->connections; c; c = c->next)
-		if (!c->closing && varlink_stream_queued(c->stream) > 0) {
-			log_info("Connection %llu of uid %u: reply not read within %ums of "
-				 "shutdown, cut off",
-				 (unsigned long long)c->id, (unsigned)c->peer.uid,
-				 SHUTDOWN_FLUSH_MSEC);
-			c->closing = true; /* a second drain owes it nothing more */
-		}
-}
-
-void server_close_all(Manager *m) {
-	server_drain(m);
-	/* Nothing more goes out (the leases ended below would tell Monitor subscribers): a
-	 * message started now might not be finished. */
-	for (Connection *c = m->connections; c; c = c->next)
-		c->closing = true;
-	while (m->connections)
-		connection_free(m->connections);
 }
 
 /* ---- what the layers below tell the server (ManagerHooks) ---- */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* server.c: listener, connections, framing, deadlines, dispatch, sending (see server.c). */
+/* server.c: connections, framing, deadlines, dispatch, sending (see server.c); listener.c: the
+ * listening socket, accepting, the drain at exit. */
 
 #include "ioasidd/ioasidd.h"
 
@@ -22,7 +23,7 @@ void listener_close(Manager *m);
 /* A connection for a socket kept across a restart (fdstore, taken), with its old id. 0 or
  * -errno (fd closed). */
 int server_adopt(Manager *m, int fd, uint64_t id, Connection **ret);
-/* At exit: finish replies already started, drop the rest whole. Idempotent. */
+/* listener.c, at exit: finish replies already started, drop the rest whole. Idempotent. */
 void server_drain(Manager *m);
-/* At exit: every connection closed. */
+/* listener.c, at exit: every connection closed. */
 void server_close_all(Manager *m);

@@ -317,7 +317,46 @@ static const char *device_property(const Device *d, const char *key) {
 	return NULL;
 }
 
+/* What a rule's 'vdpa' selector says of a request: a vDPA request needs one that matches
+ * its name, a PCI request none. False when the rest of the check has nothing to look at (a
+ * software vDPA device with no PCI function, a mismatch that stops the check). */
+static bool vdpa_check(const DevSel *s, const VdpaDevice *v, const Device *d, Checker *c) {
+	if (!v) {
+		if (s->vdpa && fail(c, "vdpa: the device is a PCI function, not a vDPA device"))
+			return false;
+		return true;
+	}
+	if (!s->vdpa) {
+		fail(c, "vdpa: %s is a vDPA device and the rule has no 'vdpa' selector", v->name);
+		return false;
+	}
+	if (fnmatch(s->vdpa, v->name, 0) != 0 &&
+	    fail(c, "vdpa: vDPA device '%s' does not match '%s'", v->name, s->vdpa))
+		return false;
+	if (!d) {
+		/* A software vDPA device: any selector of a PCI function fails. */
+		bool pci = s->has_bdf || s->vendor >= 0 || s->device >= 0 ||
+			   s->subsystem_vendor >= 0 || s->subsystem_device >= 0 || s->has_class ||
+			   s->driver || s->iommu_group >= 0 || s->has_numa || s->prop_key ||
+			   s->pool;
+		if (pci)
+			fail(c, "device: vDPA device '%s' has no PCI function", v->name);
+		return false;
+	}
+	return true;
+}
+
+static void devsel_check_vdpa(const Policy *p, const DevSel *s, const Device *d,
+			      const VdpaDevice *v, Checker *c);
+
 static void devsel_check(const Policy *p, const DevSel *s, const Device *d, Checker *c) {
+	devsel_check_vdpa(p, s, d, NULL, c);
+}
+
+static void devsel_check_vdpa(const Policy *p, const DevSel *s, const Device *d,
+			      const VdpaDevice *vd, Checker *c) {
+	if (!vdpa_check(s, vd, d, c))
+		return;
 	if (!d) {
 		fail(c, "device: unknown");
 		return;
@@ -402,7 +441,7 @@ static unsigned rule_check(const Policy *p, const Rule *rule, const PolicyReques
 	ident_check(&rule->id, req->peer, &c);
 	if (c.n_failed && !count_all)
 		return c.n_failed;
-	devsel_check(p, &rule->dev, req->device, &c);
+	devsel_check_vdpa(p, &rule->dev, req->device, req->vdpa, &c);
 	return c.n_failed;
 }
 
@@ -413,7 +452,10 @@ static unsigned grant_check(const Policy *p, const Rule *rule, const PolicyReque
 	unsigned missing = req->mode & ~rule->grant.modes;
 	if (missing)
 		fail(&c, "mode '%s' not granted by rule at %s:%u",
-		     (missing & POLICY_MODE_UNBOUND) ? "unbound" : "attached", p->name, rule->line);
+		     (missing & POLICY_MODE_VHOST_VDPA) ? "vhost-vdpa"
+		     : (missing & POLICY_MODE_UNBOUND)  ? "unbound"
+							: "attached",
+		     p->name, rule->line);
 	if (req->layout && !strv_contains(rule->grant.layouts, req->layout))
 		fail(&c, "layout '%s' not granted by rule at %s:%u", req->layout, p->name,
 		     rule->line);
@@ -477,8 +519,12 @@ ssize_t policy_first_match(const Policy *p, const PolicyRequest *req) {
 		ki = add_key(ix, ic, ki, make_key(KEY_UNIT, str_hash(peer->unit)));
 	ki = add_list(ic, ki, ix->ident_generic, ix->n_ident_generic);
 
-	kd = add_key(ix, dc, kd, make_key(KEY_BDF, bdf_pack(d->bdf)));
-	kd = add_key(ix, dc, kd, make_key(KEY_VENDOR, d->vendor));
+	/* A software vDPA device has no PCI function: only rules without a bdf or vendor key
+	 * can match it. */
+	if (d) {
+		kd = add_key(ix, dc, kd, make_key(KEY_BDF, bdf_pack(d->bdf)));
+		kd = add_key(ix, dc, kd, make_key(KEY_VENDOR, d->vendor));
+	}
 	kd = add_list(dc, kd, ix->dev_generic, ix->n_dev_generic);
 
 	if (exact && total(ic, ki) <= total(dc, kd))
@@ -524,15 +570,18 @@ static int decide(const Policy *p, const PolicyRequest *req, PolicyDecision *ret
 		  ssize_t *ret_index) {
 	decision_init(p, ret);
 	*ret_index = -1;
-	if (!p || !req || !req->peer || !req->device) {
+	if (!p || !req || !req->peer || (!req->device && !req->vdpa)) {
 		snprintf(ret->reason, sizeof(ret->reason), "invalid request");
 		return -EINVAL;
 	}
-	if ((req->mode & ~(unsigned)(POLICY_MODE_ATTACHED | POLICY_MODE_UNBOUND)) != 0) {
+	/* A vDPA device is asked for as vhost-vdpa, a PCI function as attached or unbound. */
+	unsigned known = req->vdpa ? (unsigned)POLICY_MODE_VHOST_VDPA
+				   : (unsigned)(POLICY_MODE_ATTACHED | POLICY_MODE_UNBOUND);
+	if ((req->mode & ~known) != 0) {
 		snprintf(ret->reason, sizeof(ret->reason), "unknown mode requested");
 		return -EINVAL;
 	}
-	if (req->device->noiommu && !p->settings.allow_noiommu) {
+	if (req->device && req->device->noiommu && !p->settings.allow_noiommu) {
 		snprintf(ret->reason, sizeof(ret->reason),
 			 "%s is a noiommu device (no DMA isolation) and allow-noiommu is off",
 			 req->device->bdf);

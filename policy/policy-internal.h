@@ -57,6 +57,7 @@ typedef struct DevSel {
 	int numa;
 	char *prop_key;
 	char *prop_glob;
+	char *vdpa; /* fnmatch glob on the vDPA device name; the rule then grants vDPA only */
 } DevSel;
 
 typedef struct Rule {

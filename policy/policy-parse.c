@@ -340,6 +340,7 @@ enum {
 	DSEEN_NUMA = 1u << 9,
 	DSEEN_PROPERTY = 1u << 10,
 	DSEEN_ANY = 1u << 11,
+	DSEEN_VDPA = 1u << 12,
 };
 
 enum {
@@ -560,6 +561,7 @@ static int parse_dev_item(Parser *ps, DevSel *s, unsigned *seen, bool in_pool) {
 		{ "pool", DSEEN_POOL },
 		{ "numa", DSEEN_NUMA },
 		{ "property", DSEEN_PROPERTY },
+		{ "vdpa", DSEEN_VDPA },
 	};
 	unsigned bit = 0;
 	for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -608,6 +610,12 @@ static int parse_dev_item(Parser *ps, DevSel *s, unsigned *seen, bool in_pool) {
 		return r < 0 ? r : 1;
 	case DSEEN_DRIVER:
 		r = parse_glob(ps, kw, &s->driver);
+		return r < 0 ? r : 1;
+	case DSEEN_VDPA:
+		if (in_pool)
+			return perr(ps, kw->line, kw->col,
+				    "A pool holds PCI functions: 'vdpa' belongs in a rule");
+		r = parse_glob(ps, kw, &s->vdpa);
 		return r < 0 ? r : 1;
 	case DSEEN_IOMMU_GROUP:
 		r = take_value(ps, kw, &v);
@@ -743,7 +751,8 @@ static int parse_grant_item(Parser *ps, Rule *rule, unsigned *seen) {
 			int mode = policy_mode_from_string(*m);
 			if (mode < 0)
 				return perr(ps, v->line, v->col,
-					    "Unknown mode '%s' (attached or unbound)", *m);
+					    "Unknown mode '%s' (attached, unbound or vhost-vdpa)",
+					    *m);
 			g->modes |= (unsigned)mode;
 		}
 		return 1;
@@ -908,7 +917,7 @@ static int parse_rule(Parser *ps, Token *kw) {
 			return perr(ps, u->line, u->col,
 				    "Expected a device selector after 'to' (bdf, vendor, device, "
 				    "subsystem-vendor, subsystem-device, class, driver, "
-				    "iommu-group, pool, numa, property or any), got '%s'",
+				    "iommu-group, pool, numa, property, vdpa or any), got '%s'",
 				    tok_describe(u));
 		}
 	} else if (rule->kind == RULE_ALLOW) {
@@ -938,6 +947,16 @@ static int parse_rule(Parser *ps, Token *kw) {
 	}
 	if (rule->kind == RULE_ALLOW && rule->grant.modes == 0)
 		return perr(ps, kw->line, kw->col, "Rule grants no mode");
+	/* vDPA devices are handed out as /dev/vhost-vdpa-N only, and nothing else is. */
+	if (rule->kind == RULE_ALLOW && rule->dev.vdpa) {
+		if (!(gseen & GSEEN_MODE))
+			rule->grant.modes = POLICY_MODE_VHOST_VDPA;
+		else if (rule->grant.modes != POLICY_MODE_VHOST_VDPA)
+			return perr(ps, kw->line, kw->col,
+				    "A 'vdpa' rule grants mode vhost-vdpa only");
+	} else if (rule->kind == RULE_ALLOW && (rule->grant.modes & POLICY_MODE_VHOST_VDPA))
+		return perr(ps, kw->line, kw->col,
+			    "Mode vhost-vdpa needs a 'vdpa' device selector in the rule");
 	return 0;
 }
 
@@ -1394,6 +1413,7 @@ static void devsel_done(DevSel *s) {
 	free(s->pool);
 	free(s->prop_key);
 	free(s->prop_glob);
+	free(s->vdpa);
 }
 
 Policy *policy_free(Policy *p) {

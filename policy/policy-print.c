@@ -20,6 +20,7 @@ typedef struct EnumName {
 static const EnumName mode_names[] = {
 	{ POLICY_MODE_ATTACHED, "attached" },
 	{ POLICY_MODE_UNBOUND, "unbound" },
+	{ POLICY_MODE_VHOST_VDPA, "vhost-vdpa" },
 };
 static const EnumName group_mode_names[] = {
 	{ POLICY_GROUP_WHOLE, "whole" },
@@ -166,6 +167,10 @@ void policy_devsel_format(const Policy *p, const DevSel *s, FILE *f) {
 		else
 			fprintf(f, " class 0x%06x/0x%06x", s->class_value, s->class_mask);
 	}
+	if (s->vdpa) {
+		fputs(" vdpa ", f);
+		put_value(f, s->vdpa);
+	}
 	if (s->driver) {
 		fputs(" driver ", f);
 		put_value(f, s->driver);
@@ -189,7 +194,9 @@ void policy_devsel_format(const Policy *p, const DevSel *s, FILE *f) {
 
 static void put_grant(const PolicyGrant *g, FILE *f) {
 	fputs(" mode ", f);
-	if (g->modes & POLICY_MODE_ATTACHED)
+	if (g->modes & POLICY_MODE_VHOST_VDPA)
+		fputs("vhost-vdpa", f);
+	else if (g->modes & POLICY_MODE_ATTACHED)
 		fputs((g->modes & POLICY_MODE_UNBOUND) ? "attached,unbound" : "attached", f);
 	else
 		fputs("unbound", f);

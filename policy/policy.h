@@ -43,6 +43,9 @@ typedef struct PolicyPeer {
 typedef enum PolicyMode {
 	POLICY_MODE_ATTACHED = 1 << 0,
 	POLICY_MODE_UNBOUND = 1 << 1,
+	/* A vDPA device's /dev/vhost-vdpa-N (QEMU's -netdev vhost-vdpa,vhostdevfd=N): only on
+	 * rules with a 'vdpa' selector, and the default there. */
+	POLICY_MODE_VHOST_VDPA = 1 << 2,
 } PolicyMode;
 
 typedef enum PolicyGroupMode {
@@ -111,7 +114,12 @@ typedef struct PolicySettings {
 typedef struct PolicyRequest {
 	const PolicyPeer *peer;
 	const Host *host; /* for pools and group facts */
+	/* The PCI function asked for; for a vDPA request (vdpa set) its parent, NULL for a
+	 * software vDPA device. A vDPA request is matched only by rules with a 'vdpa' selector
+	 * (their other device selectors then apply to the parent), a PCI request only by rules
+	 * without one. */
 	const Device *device;
+	const VdpaDevice *vdpa;
 	unsigned mode;      /* the PolicyMode wanted */
 	const char *layout; /* wanted layout or NULL */
 	const char *method; /* "io.ioasid.Broker.Acquire", for audit */
@@ -300,7 +308,7 @@ const char *policy_pool_name_at(const Policy *p, size_t i);
 /* Names for the enums, as the file spells them, one table each (policy-print.c): the parser,
  * the daemon and the CLI use these. _to_string: NULL for a value out of range; _from_string:
  * the value, or -EINVAL for a name that is none of them. */
-const char *policy_mode_to_string(PolicyMode m); /* "attached", "unbound" */
+const char *policy_mode_to_string(PolicyMode m); /* "attached", "unbound", "vhost-vdpa" */
 int policy_mode_from_string(const char *s);
 const char *policy_group_mode_to_string(PolicyGroupMode m); /* "whole", "implicit" */
 int policy_group_mode_from_string(const char *s);

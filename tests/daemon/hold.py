@@ -14,7 +14,11 @@
 #   H4  a pool of one device: released and closed, it is free again at once;
 #   H5  dependents: uid A's released PF (fds closed) does not keep uid B from its VF; while
 #       A keeps the fds, B is refused (DependentOwned);
-#   H6  a lease that ends at shutdown arms no recheck timer (none is left to run it).
+#   H6  a lease that ends at shutdown arms no recheck timer (none is left to run it);
+#   H7  an attached Acquire of a group a released lease held makes no probe first: its own
+#       BIND answers (its iommufd is the next number after the released lease's); while
+#       the released lease's fds live on it is refused GroupOwned naming that lease, as the
+#       probe answered; once they are closed the next Acquire's BIND frees the group.
 #
 # Usage: hold.py BUILD_DIR
 
@@ -122,6 +126,32 @@ def test_sample(tmp):
         check(first is not None and iommufd_serial(fds) == first + 1,
               "H1: no iommufd opened between two Acquires (%s, then %s)" %
               (first, iommufd_serial(fds)))
+        close_all(fds)
+        release(c, r)
+        # H7
+        r, fds = acquire(c, {"devices": ["0000:00:03.0"], "mode": "attached"})
+        s = iommufd_serial(fds)
+        close_all(fds)
+        release(c, r)
+        r, fds = acquire(c, {"devices": ["0000:00:03.0"], "mode": "attached"})
+        check(ok(r) and s is not None and iommufd_serial(fds) == s + 1,
+              "H7: the same device again: no probe before the Acquire's BIND (%s: %s, then %s)"
+              % (r.get("error"), s, iommufd_serial(fds)))
+        lid = r.get("parameters", {}).get("lease")
+        release(c, r)  # its fds live on
+        r2, f2 = acquire(c, {"devices": ["0000:00:03.0"], "mode": "attached"})
+        owner = r2.get("parameters", {}).get("owner", "")
+        check(r2.get("error") == "io.ioasid.Broker.GroupOwned" and lid and lid in owner and
+              "ended" in owner and not f2,
+              "H7: held by the released lease: GroupOwned naming it (%s, %s)" %
+              (r2.get("error"), owner))
+        close_all(f2)
+        close_all(fds)
+        r, fds = acquire(c, {"devices": ["0000:00:03.0"], "mode": "attached"})
+        check(ok(r), "H7: its fds closed: the next Acquire's BIND frees the group (%s)" %
+              r.get("error"))
+        check(lid not in [x["id"] for x in leases(c) or []],
+              "H7: the released lease is forgotten")
         close_all(fds)
         release(c, r)
         # H2

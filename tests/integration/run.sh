@@ -1802,6 +1802,38 @@ t_legacy() {
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
 
+# vDPA as a second framework (tests/hosts/vdpa-guest.json): the edu on vfio-pci in group 5
+# shares it with 0000:01:02.0, the vp_vdpa parent of vdpa1 on vhost_vdpa; the daemon refuses
+# it first with GroupNotViable naming the vDPA device (the kernel would refuse the bind with
+# EPERM: vp_vdpa is a DMA API user of the group), while a device in a group of its own is
+# leased as usual.
+t_vdpa_cross_framework() {
+	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG out base n
+	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound" \
+		"deny *" >"$WORK/vdpa.conf"
+	DAEMON_PID=
+	if ! daemon_start vdpa "$REPO/tests/hosts/vdpa-guest.json" "$WORK/vdpa.conf"; then
+		fail "vdpa: ioasidd did not start: $(tail -2 "$DAEMON_LOG" | tr '\n' ' ')"
+		DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+		return
+	fi
+	base=$(daemon_fds_settled)
+	out=$(ctl_as $UA acquire 0000:01:01.0 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "vdpa: a group with a vhost-vdpa parent is refused" "$?" 2
+	expect_eq "vdpa: ... as GroupNotViable" \
+		"$(grep -c 'GroupNotViable\|not viable' "$WORK/err")" 1
+	expect_eq "vdpa: ... naming the vDPA device" \
+		"$(grep -o 'vDPA parent of vdpa1 on vhost_vdpa' "$WORK/err" | head -1)" \
+		"vDPA parent of vdpa1 on vhost_vdpa"
+	out=$(ctl_as $UA acquire 0000:00:03.0 --json=short </dev/null 2>"$WORK/err")
+	expect_eq "vdpa: a group of its own is leased ($(cat "$WORK/err"))" "$?" 0
+	expect_eq "vdpa: reply bdf" "$(jq -r '.devices[0].bdf' <<<"$out")" 0000:00:03.0
+	wait_leases 0
+	n=$(daemon_wait_fds "$base") || fail "vdpa daemon fd count $n, baseline $base (I2)"
+	daemon_stop || fail "vdpa daemon did not stop cleanly"
+	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
+}
+
 # A device in PCI domain 10000 (an NVMe behind an Intel VMD, tests/hosts/vmd-laptop.json,
 # moved to vfio-pci): Acquire takes its BDF in any accepted spelling, and the reply, the fd
 # the sim names after it and the client's check of that fd all carry "10000:e1:00.0"; on a
@@ -2509,6 +2541,7 @@ run_test D5-eagain t_D5_full_buffer
 run_test list-devices-large t_list_devices_large
 run_test legacy t_legacy
 run_test vmd-domain t_vmd_domain
+run_test vdpa-cross-framework t_vdpa_cross_framework
 run_test audit-acquire-release t_audit_acquire_release
 run_test audit-admin t_audit_admin
 run_test audit-flood t_audit_flood

@@ -126,10 +126,14 @@ def function_lines(lines, name):
     """(first, last) 0-based line numbers of a top-level function's body, or None."""
     head = re.compile(r"^[A-Za-z_].*\b%s\(" % re.escape(name))
     for i, l in enumerate(lines):
-        if head.match(l) and not l.rstrip().endswith(";"):
+        if head.match(l):
             j = i
             while j < len(lines) and not lines[j].startswith("{") and not lines[j].rstrip().endswith("{"):
+                if lines[j].rstrip().endswith(";"):
+                    break  # a declaration (on one line or several), not the definition
                 j += 1
+            if j >= len(lines) or lines[j].rstrip().endswith(";"):
+                continue
             for k in range(j + 1, len(lines)):
                 if lines[k].startswith("}"):
                     return (j + 1, k - 1)

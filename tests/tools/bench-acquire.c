@@ -4,12 +4,17 @@
  * run.
  *
  *   bench-acquire --socket PATH --device BDF [--iterations N] [--clients N --devices FILE]
- *                 [--daemon-pid PID] [--json]
+ *                 [--daemon-pid PID] [--host FILE] [--json]
  *
  *   1. N acquire+release round trips of one device (attached mode) on one connection;
  *   2. the floor: the same exchange over a bare socketpair, a thread playing the server:
  *      per iteration one round trip whose answer carries the same number of fds with
- *      SCM_RIGHTS (the acquire) and one without fds (the release);
+ *      SCM_RIGHTS (the acquire) and one without fds (the release); with --host (the snapshot
+ *      the daemon runs the sim kernel on), the floor's server also does the acquire's kernel
+ *      work itself, through its own sim kernel: per acquire an iommufd opened, an IOAS
+ *      allocated, the device opened, bound and attached, those two fds sent; per release
+ *      its references closed. That floor is the same kernel work done directly, so the ratio
+ *      to it is what the daemon adds; the bare floor's ratio is printed too;
  *   3. with --clients: that many concurrent connections (threads), each acquiring and
  *      releasing its own device (one BDF per line of FILE, each in its own IOMMU group),
  *      and the same load against a one-thread poll() floor server, which shows how much of
@@ -28,6 +33,8 @@
 #include <time.h>
 
 #include "common/client/client.h"
+#include "common/host.h"
+#include "common/kernel.h"
 #include "common/macro.h"
 #include "tests/tools/bench-util.h"
 
@@ -38,6 +45,7 @@ static unsigned arg_iterations = 10000;
 static unsigned arg_clients = 0;
 static pid_t arg_daemon_pid = 0;
 static bool arg_json = false;
+static const char *arg_host = NULL;
 
 /* utime + stime of pid in microseconds (/proc/PID/stat fields 14 and 15), or -1. */
 static long long cpu_us(pid_t pid) {
@@ -98,22 +106,50 @@ typedef struct Floor {
 	int fd;
 	int n_fds;
 	unsigned iterations;
+	Kernel *kernel;       /* with --host: the acquire's kernel work, done here */
+	const Device *device; /* of kernel's host */
+	int error;
 } Floor;
+
+/* The kernel work of an attached acquire of one device, as the daemon's context does it:
+ * fds[0] the iommufd, fds[1] the device (bound, attached to a new IOAS). */
+static int floor_kernel_acquire(Floor *f, int fds[static 2]) {
+	uint32_t ioas, dev, hwpt;
+	int r = kernel_iommufd_open(f->kernel, &fds[0]);
+	if (r < 0)
+		return r;
+	if ((r = kernel_ioas_alloc(f->kernel, fds[0], &ioas)) < 0 ||
+	    (r = kernel_device_open(f->kernel, f->device, &fds[1])) < 0)
+		return r;
+	if ((r = kernel_device_bind(f->kernel, fds[1], fds[0], &dev)) < 0 ||
+	    (r = kernel_device_attach(f->kernel, fds[1], ioas, &hwpt)) < 0)
+		return r;
+	return 0;
+}
 
 static void *floor_server(void *userdata) {
 	Floor *f = userdata;
 	int fds[8];
 	for (int i = 0; i < f->n_fds; i++)
-		fds[i] = memfd_create("bench-floor", MFD_CLOEXEC);
+		fds[i] = f->kernel ? -EBADF : memfd_create("bench-floor", MFD_CLOEXEC);
 	for (unsigned it = 0; it < 2 * f->iterations; it++) {
 		char req[64];
 		if (recv(f->fd, req, sizeof(req), 0) <= 0)
 			break;
 		if (it % 2) { /* the "release": an answer without fds */
+			for (int i = f->kernel ? f->n_fds - 1 : -1; i >= 0; i--) {
+				/* The device first, as the daemon closes them. */
+				kernel_close(f->kernel, fds[i]);
+				fds[i] = -EBADF;
+			}
+			if (f->kernel)
+				(void)kernel_sync(f->kernel);
 			if (send(f->fd, "ok", 3, MSG_NOSIGNAL) < 0)
 				break;
 			continue;
 		}
+		if (f->kernel && (f->error = floor_kernel_acquire(f, fds)) < 0)
+			break;
 		char reply[] = "ok";
 		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
 		char cbuf[CMSG_SPACE(sizeof(int) * 8)] = {};
@@ -130,16 +166,19 @@ static void *floor_server(void *userdata) {
 			break;
 	}
 	for (int i = 0; i < f->n_fds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return NULL;
 }
 
-static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
+/* kernel: NULL for the bare floor, else the acquire's kernel work is done on it (device). */
+static int measure_floor(unsigned iterations, int n_fds, Kernel *kernel, const Device *device,
+			 uint64_t *lat) {
 	int sp[2];
 	pthread_t t;
-	Floor f = { .n_fds = n_fds, .iterations = iterations };
+	Floor f = { .n_fds = n_fds, .iterations = iterations, .kernel = kernel, .device = device };
 
-	if (n_fds < 1 || n_fds > 8)
+	if (n_fds < 1 || n_fds > 8 || (kernel && n_fds != 2))
 		return -EINVAL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
@@ -173,7 +212,7 @@ static int measure_floor(unsigned iterations, int n_fds, uint64_t *lat) {
 	close(sp[0]);
 	pthread_join(t, NULL);
 	close(sp[1]);
-	return 0;
+	return f.error;
 }
 
 /* ---- the concurrent floor: one poll() server thread (single-threaded like the daemon)
@@ -339,6 +378,7 @@ int main(int argc, char **argv) {
 						 { "clients", required_argument, NULL, 'c' },
 						 { "daemon-pid", required_argument, NULL, 'p' },
 						 { "json", no_argument, NULL, 'j' },
+						 { "host", required_argument, NULL, 'H' },
 						 {} };
 	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
 	_cleanup_free_ uint64_t *lat = NULL, *flat = NULL;
@@ -368,13 +408,17 @@ int main(int argc, char **argv) {
 		case 'j':
 			arg_json = true;
 			break;
+		case 'H':
+			arg_host = optarg;
+			break;
 		default:
 			return 64;
 		}
 	}
 	if (!arg_device || arg_iterations == 0 || (arg_clients > 0 && !arg_devices_file)) {
 		fprintf(stderr, "Usage: bench-acquire --socket PATH --device BDF [--iterations N] "
-				"[--clients N --devices FILE] [--daemon-pid PID] [--json]\n");
+				"[--clients N --devices FILE] [--daemon-pid PID] [--host FILE] "
+				"[--json]\n");
 		return 64;
 	}
 	if (arg_daemon_pid > 0)
@@ -409,14 +453,40 @@ int main(int argc, char **argv) {
 	double p50 = bench_percentile_us(lat, arg_iterations, 0.50);
 	double p99 = bench_percentile_us(lat, arg_iterations, 0.99);
 
-	/* 2. the floor */
-	r = measure_floor(arg_iterations, n_fds, flat);
+	/* 2. the floor: bare, and with --host the same kernel work done directly */
+	r = measure_floor(arg_iterations, n_fds, NULL, NULL, flat);
 	if (r < 0) {
 		fprintf(stderr, "bench-acquire: floor: %s\n", strerror(-r));
 		return 1;
 	}
-	double f50 = bench_percentile_us(flat, arg_iterations, 0.50);
-	double f99 = bench_percentile_us(flat, arg_iterations, 0.99);
+	double b50 = bench_percentile_us(flat, arg_iterations, 0.50);
+	double b99 = bench_percentile_us(flat, arg_iterations, 0.99);
+	double f50 = b50, f99 = b99;
+	if (arg_host) {
+		_cleanup_(host_freep) Host *host = NULL;
+		_cleanup_free_ char *err = NULL;
+		Kernel *k = NULL;
+		r = host_load_json_file(arg_host, &host, &err);
+		if (r < 0) {
+			fprintf(stderr, "bench-acquire: %s: %s\n", arg_host, strna(err));
+			return 1;
+		}
+		const Device *d = host_find_device(host, arg_device);
+		if (!d || (r = kernel_new("sim", host, &k)) < 0) {
+			fprintf(stderr, "bench-acquire: sim kernel for %s: %s\n", arg_device,
+				d ? strerror(-r) : "no such device in the snapshot");
+			return 1;
+		}
+		r = measure_floor(arg_iterations, n_fds, k, d, flat);
+		kernel_free(k);
+		if (r < 0) {
+			fprintf(stderr, "bench-acquire: floor with kernel work: %s\n",
+				strerror(-r));
+			return 1;
+		}
+		f50 = bench_percentile_us(flat, arg_iterations, 0.50);
+		f99 = bench_percentile_us(flat, arg_iterations, 0.99);
+	}
 
 	/* 3. concurrent clients. Our first connection goes first: with it, 64 clients would be
 	 * 65 connections of one uid, above the daemon's per-uid cap of 64. */
@@ -483,19 +553,22 @@ int main(int argc, char **argv) {
 		rss_after = vm_rss_kib(arg_daemon_pid);
 
 	double ratio_floor = f50 > 0 ? p50 / f50 : 0;
+	double ratio_bare = b50 > 0 ? p50 / b50 : 0;
 	double ratio_conc = c50 > 0 ? c99 / c50 : 0;
 	if (arg_json) {
 		printf("{\"iterations\": %u, \"fdsPerAcquire\": %d, \"p50Us\": %.1f, \"p99Us\": %.1f, "
 		       "\"seqOpsPerSec\": %.0f, \"floorP50Us\": %.2f, \"floorP99Us\": %.2f, "
-		       "\"ratioP50ToFloor\": %.2f, \"clients\": %u, \"perClient\": %u, "
+		       "\"ratioP50ToFloor\": %.2f, \"floorKernelWork\": %s, \"bareFloorP50Us\": %.2f, "
+		       "\"ratioP50ToBareFloor\": %.2f, \"clients\": %u, \"perClient\": %u, "
 		       "\"concurrentOpsPerSec\": %.0f, \"concurrentP50Us\": %.1f, "
 		       "\"concurrentP99Us\": %.1f, \"ratioConcurrentP99ToP50\": %.2f, "
 		       "\"floorConcurrentOpsPerSec\": %.0f, \"floorConcurrentP50Us\": %.1f, "
 		       "\"floorConcurrentP99Us\": %.1f, "
 		       "\"daemonCpuUsPerOp\": %.1f, \"rssIdleKiB\": %ld, \"rssAfterKiB\": %ld}\n",
 		       arg_iterations, n_fds, p50, p99, arg_iterations / ((double)t_seq / 1e9), f50,
-		       f99, ratio_floor, arg_clients, per, throughput, c50, c99, ratio_conc,
-		       fthroughput, fc50, fc99, daemon_us, rss_idle, rss_after);
+		       f99, ratio_floor, arg_host ? "true" : "false", b50, ratio_bare, arg_clients,
+		       per, throughput, c50, c99, ratio_conc, fthroughput, fc50, fc99, daemon_us,
+		       rss_idle, rss_after);
 		return 0;
 	}
 	printf("acquire+release, 1 device attached, %u round trips, %d fds each:\n", arg_iterations,
@@ -504,8 +577,15 @@ int main(int argc, char **argv) {
 	       arg_iterations / ((double)t_seq / 1e9));
 	if (daemon_us >= 0)
 		printf("  daemon CPU (user + system) %.1f us per acquire+release\n", daemon_us);
-	printf("floor: socketpair, a round trip with %d fds (SCM_RIGHTS) + one without:\n", n_fds);
-	printf("  p50 %.2f us  p99 %.2f us\n", f50, f99);
+	printf("bare floor: socketpair, a round trip with %d fds (SCM_RIGHTS) + one without:\n",
+	       n_fds);
+	printf("  p50 %.2f us  p99 %.2f us  (ratio p50/bare floor = %.1fx)\n", b50, b99,
+	       ratio_bare);
+	if (arg_host) {
+		printf("floor: the same round trips, the acquire's kernel work done directly (sim: "
+		       "iommufd, IOAS, device open, bind, attach; closed at release):\n");
+		printf("  p50 %.2f us  p99 %.2f us\n", f50, f99);
+	}
 	printf("  ratio p50/floor = %.1fx   (target <= 3x: %s)\n", ratio_floor,
 	       ratio_floor <= 3 ? "met" : "NOT met");
 	if (arg_clients > 0) {
@@ -523,8 +603,9 @@ int main(int argc, char **argv) {
 		       rss_after >= 0 && rss_after < 8192 && rss_idle < 8192 ? "met" : "NOT met");
 	bool met = ratio_floor <= 3 && (arg_clients == 0 || ratio_conc <= 10) &&
 		   (arg_daemon_pid <= 0 || (rss_after >= 0 && rss_after < 8192 && rss_idle < 8192));
-	printf("bench acquire: %s (p50 %.1f us = %.1fx the floor %.2f us", met ? "PASS" : "MISS",
-	       p50, ratio_floor, f50);
+	printf("bench acquire: %s (p50 %.1f us = %.1fx the floor %.2f us%s, %.1fx the bare floor",
+	       met ? "PASS" : "MISS", p50, ratio_floor, f50,
+	       arg_host ? " with the kernel work" : "", ratio_bare);
 	if (arg_clients > 0)
 		printf(", %u clients p99 %.1fx p50 at %.0f ops/s", arg_clients, ratio_conc,
 		       throughput);

@@ -25,6 +25,22 @@ GOOD = {
     "high/h.c": '#include "low/a.h"\n#include "high/h.h"\nint h_fn(void) { return a_two(); }\n',
 }
 
+# A call read in high/s, served by m_serve (static, in high/m), which uses high/x and high/y;
+# high/x also uses low/a (the base, not counted). With MAP + a path line of limit N.
+PATH_FILES = {
+    "high/s.c": "int m_fn(void);\nint s_fn(void);\nint s_fn(void) { return m_fn(); }\n",
+    "high/m.c": "int x_fn(void);\nint y_fn(void);\nint m_fn(void);\n"
+                "static int m_serve(void) { return x_fn() + y_fn(); }\n"
+                "int m_fn(void) { return m_serve(); }\n",
+    "high/x.c": '#include "low/a.h"\nint x_fn(void);\nint x_fn(void) { return a_fn(); }\n',
+    "high/y.c": "int y_fn(void);\nint y_fn(void) { return 4; }\n",
+}
+
+
+def path_map(limit):
+    return MAP + f"path Serve {limit} low high/s m_serve\n"
+
+
 # name, changed files, expected exit status, lines that must appear, extra arguments, and
 # the .c files left uncompiled
 CASES = [
@@ -49,6 +65,15 @@ CASES = [
     }, 0, ["reported only: cycle among low/a low/b",
                 "layers: 7 passed, 0 failed (low reported only, not failing: 1 problem"],
         ["--report-only", "low"], ()),
+    ("a call within its path limit", {**PATH_FILES, "layers.map": path_map(4)}, 0,
+     ["== path Serve: 4 daemon files (within 4): high/s high/m high/x high/y",
+      "layers: 13 passed, 0 failed"], [], ()),
+    ("a call through more files than its path allows", {**PATH_FILES, "layers.map": path_map(3)},
+     1, ["== path Serve: 4 daemon files (more than 3)",
+         "FAIL: path Serve: 4 daemon files, at most 3", "layers: 12 passed, 1 failed"], [], ()),
+    ("a path whose handler is gone", {**PATH_FILES, "layers.map": MAP +
+                                      "path Serve 4 low high/s m_gone\n"},
+     1, ["FAIL: path Serve: m_gone is defined in 0 objects, not one"], [], ()),
     ("an object not built", {"low/c.c": "int c_fn(void);\nint c_fn(void) { return 3; }\n"},
      1, ["build/obj/low/c.o is missing", "layers: 7 passed, 1 failed"], [], ("low/c.c",)),
 ]
@@ -73,8 +98,9 @@ def main():
     for name, change, want_rc, want_lines, args, skip in CASES:
         with tempfile.TemporaryDirectory(prefix="link-layers-") as root:
             build(root, {**GOOD, **change}, skip)
-            with open(os.path.join(root, "layers.map"), "w") as f:
-                f.write(MAP)
+            if "layers.map" not in change:
+                with open(os.path.join(root, "layers.map"), "w") as f:
+                    f.write(MAP)
             p = subprocess.run([sys.executable, CHECKER, "--root", root, "--map",
                                 os.path.join(root, "layers.map"), *args,
                                 os.path.join(root, "build")],

@@ -15,7 +15,9 @@ use, then anywhere (a wrong-way use). It prints every object's uses and fails on
   - a cycle among object files: objects that, following their uses, reach themselves (one
     strongly connected component of more than one object is one cycle);
   - an #include "..." of a header of a layer the including file's layer may not use;
-  - an object file missing (the build is not complete) or a map that is not well formed.
+  - an object file missing (the build is not complete) or a map that is not well formed;
+  - a call that passes through more daemon files than its 'path' line of the map allows
+    (the files are printed with their count, one check per path).
 
 --report-only LAYER prints LAYER's cycles and wrong-way uses and says so, but does not fail
 on them (for a layer under restructuring). -v names the symbols of every use.
@@ -41,13 +43,19 @@ class MapError(Exception):
 
 
 def read_map(path, root):
-    """Returns (order, layers, owner): layers[name] = {'uses', 'files', 'below'}, owner[file]
-    the layer of a file."""
-    layers, order = {}, []
+    """Returns (order, layers, owner, paths): layers[name] = {'uses', 'files', 'below'},
+    owner[file] the layer of a file, paths the 'path' lines as dicts."""
+    layers, order, paths = {}, [], []
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.split("#", 1)[0].split()
             if not line:
+                continue
+            if line[0] == "path":
+                if len(line) != 6 or not line[2].isdigit():
+                    raise MapError(f"{path}:{n}: expected path NAME MAX BASE ENTRY HANDLER")
+                paths.append({"name": line[1], "max": int(line[2]), "base": line[3],
+                              "entry": line[4], "handler": line[5], "line": n})
                 continue
             if len(line) < 3:
                 raise MapError(f"{path}:{n}: expected NAME USES FILES...")
@@ -81,13 +89,16 @@ def read_map(path, root):
                 seen.add(u)
                 todo += layers[u]["uses"]
         layers[name]["below"] = seen
-    return order, layers, owner
+    for p in paths:
+        if p["base"] not in layers:
+            raise MapError(f"{path}:{p['line']}: path {p['name']}: no layer '{p['base']}'")
+    return order, layers, owner, paths
 
 
 def nm_symbols(obj):
-    """(defined, undefined) global symbols of one object file."""
+    """(defined, undefined, local functions) symbols of one object file."""
     out = subprocess.run(["nm", "-P", obj], capture_output=True, text=True, check=True).stdout
-    defined, undefined = set(), set()
+    defined, undefined, local = set(), set(), set()
     for line in out.splitlines():
         f = line.split()
         if len(f) < 2:
@@ -97,7 +108,46 @@ def nm_symbols(obj):
             undefined.add(sym)
         elif kind.isupper():  # T D B R C G S V W ...: global definitions
             defined.add(sym)
-    return defined, undefined
+        elif kind == "t":
+            local.add(sym)
+    return defined, undefined, local
+
+
+def reach(start, edges):
+    """Every node reachable from start (start included)."""
+    seen, todo = {start}, [start]
+    while todo:
+        for w in edges.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def call_path(p, units, edges, layer_of, layers, local):
+    """The objects a call passes through (path line p): those on a use-path from the entry to
+    the handler's object, and those the handler's object reaches, less the base layer and the
+    layers below it. Returns (files in order from the entry, None) or (None, why not)."""
+    if p["entry"] not in edges:
+        return None, f"no object {p['entry']}"
+    owners = [u for u in units if p["handler"] in local[u] or p["handler"] in p["defs"][u]]
+    if len(owners) != 1:
+        return None, f"{p['handler']} is defined in {len(owners)} objects, not one"
+    h = owners[0]
+    below = {p["base"]} | layers[p["base"]]["below"]
+    keep = {u for u in units if layer_of[u] not in below}
+    sub = {u: {v for v in edges[u] if v in keep} for u in keep}
+    if p["entry"] not in keep or h not in reach(p["entry"], sub):
+        return None, f"{h} is not reached from {p['entry']} above {p['base']}"
+    back = {u: {v for v in keep if u in sub[v]} for u in keep}
+    on = (reach(p["entry"], sub) & reach(h, back)) | reach(h, sub)
+    # In call order: each file after every file on the path that uses it.
+    depth = {u: 0 for u in on}
+    for _ in on:
+        for u in on:
+            for v in sub[u] & on:
+                depth[v] = max(depth[v], depth[u] + 1)
+    return sorted(on, key=lambda u: (depth[u], u)), None
 
 
 def sccs(nodes, edges):
@@ -153,7 +203,7 @@ def main():
     a = ap.parse_args()
 
     try:
-        order, layers, owner = read_map(a.map, a.root)
+        order, layers, owner, paths = read_map(a.map, a.root)
     except (MapError, OSError) as e:
         print(f"link-layers: {e}", file=sys.stderr)
         return 2
@@ -175,7 +225,7 @@ def main():
             failed.update(items)
 
     # Objects and their symbols. A unit is named by its source path without '.c'.
-    units, defs, undefs, layer_of = [], {}, {}, {}
+    units, defs, undefs, local, layer_of = [], {}, {}, {}, {}
     for name in order:
         for f in layers[name]["files"]:
             if not f.endswith(".c"):
@@ -187,7 +237,7 @@ def main():
                 continue
             units.append(unit)
             layer_of[unit] = name
-            defs[unit], undefs[unit] = nm_symbols(obj)
+            defs[unit], undefs[unit], local[unit] = nm_symbols(obj)
     definers = {}
     for u in units:
         for s in defs[u]:
@@ -258,12 +308,29 @@ def main():
                 problem(lf, [(f, inc)], f"{f}:{line} ({lf}) includes {inc} ({li})")
     print(f"== includes: {n_includes} between mapped files checked")
 
+    # 4. The daemon files a call passes through.
+    for p in paths:
+        p["defs"] = defs
+        files, why = call_path(p, units, edges, layer_of, layers, local)
+        if files is None:
+            print(f"== path {p['name']}: cannot be followed: {why}")
+            problem(None, [f"path {p['name']}"], f"path {p['name']}: {why}")
+            continue
+        verdict = "within" if len(files) <= p["max"] else "more than"
+        print(f"== path {p['name']}: {len(files)} daemon files ({verdict} {p['max']}): "
+              f"{' '.join(files)}")
+        for u in files:
+            print(f"  {u} ({layer_of[u]}) -> {' '.join(sorted(set(edges[u]) & set(files))) or '-'}")
+        if len(files) > p["max"]:
+            problem(None, [f"path {p['name']}"],
+                    f"path {p['name']}: {len(files)} daemon files, at most {p['max']}")
+
     for t in reported:
         print(f"  reported only: {t}")
     for t in failures:
         print(f"  FAIL: {t}")
-    checks = len(units) + n_includes + sum(1 for x in failed if isinstance(x, str) and
-                                           x.endswith(".c"))
+    checks = len(units) + n_includes + len(paths) + sum(
+        1 for x in failed if isinstance(x, str) and x.endswith(".c"))
     ro = ""
     if a.report_only:
         ro = (f" ({', '.join(a.report_only)} reported only, not failing: {len(reported)} "

@@ -24,6 +24,21 @@
 	", \"groups\": " groups ", \"devices\": " devices "}"
 #define DEVS(extra) "[" DEV_PORT ", " DEV_GPU(extra) "]"
 #define DOC_DEV(extra) DOC(KERNEL_OK, GROUPS_OK, DEVS(extra))
+/* DOC_VDPA(mgmtdevs, devices): the minimal host with vDPA arrays added. */
+#define DOC_VDPA(mgmt, vdevs)                                                                      \
+	"{\"format\": \"ioasid-host\", \"version\": 1, \"kernel\": " KERNEL_OK                     \
+	", \"groups\": " GROUPS_OK                                                                 \
+	", \"devices\": " DEVS("") ", \"vdpa_management_devices\": " mgmt                          \
+				   ", \"vdpa_devices\": " vdevs "}"
+#define MGMT_OK                                                                                    \
+	"[{\"bus\": \"pci\", \"name\": \"0000:01:00.0\", \"supported_classes\": "                  \
+	"\"0x0000000000000002\"}, {\"bus\": null, \"name\": \"vdpasim_net\", "                     \
+	"\"supported_classes\": \"0x0000000000000002\"}]"
+/* VDEV(name, mgmt, driver, vhost): one vDPA device. */
+#define VDEV(name, mgmt, driver, vhost)                                                            \
+	"{\"name\": \"" name "\", \"management_device\": \"" mgmt                                  \
+	"\", \"device_id\": 1, \"vendor_id\": 6900, \"driver\": " driver ", \"vhost\": " vhost "}"
+#define VHOST0 "{\"name\": \"vhost-vdpa-0\", \"dev\": \"506:0\"}"
 
 static void test_minimal_ok(void) {
 	_cleanup_host_free_ Host *h = NULL;
@@ -317,7 +332,85 @@ static const struct {
 	{ DOC("[]", "[]", "[]"), "kernel: expected an object, got array" },
 	{ "{\"format\": \"ioasid-host\", \"version\": 1, \"hostname\": 5, \"groups\": [], \"devices\": []}",
 	  "hostname: expected a string, got int" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("vdpa0", "pci/0000:02:00.0", "\"vhost_vdpa\"", VHOST0) "]"),
+	  "vdpa_devices[0].management_device: 'pci/0000:02:00.0' is not in "
+	  "vdpa_management_devices" },
+	{ DOC_VDPA(
+		  "[{\"bus\": \"pci\", \"name\": \"0000:02:00.0\", \"supported_classes\": \"0x0\"}]",
+		  "[]"),
+	  "vdpa_management_devices[0].name: no PCI function '0000:02:00.0' on this host" },
+	{ DOC_VDPA("[{\"bus\": \"pci\", \"name\": \"01:00.0\", \"supported_classes\": \"0x0\"}]",
+		   "[]"),
+	  "vdpa_management_devices[0].name: '01:00.0' is not a canonical PCI address" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("vdpa0", "vdpasim_net", "\"virtio_vdpa\"", VHOST0) "]"),
+	  "vdpa_devices[0].vhost: a vhost-vdpa char device but the driver is not vhost_vdpa" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("vdpa0", "vdpasim_net", "\"vhost_vdpa\"",
+				     "{\"name\": \"vfio0\", \"dev\": \"506:0\"}") "]"),
+	  "vdpa_devices[0].vhost.name: 'vfio0' is not a vhost-vdpa-N name" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("vdpa0", "vdpasim_net", "null",
+				     "{\"name\": \"vhost-vdpa-0\", "
+				     "\"dev\": \"506\"}") "]"),
+	  "vdpa_devices[0].vhost.dev: expected \"MAJOR:MINOR\"" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("vdpa0", "pci/", "null", "null") "]"),
+	  "vdpa_devices[0].management_device: expected \"BUS/NAME\" or \"NAME\"" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("a/b", "vdpasim_net", "null", "null") "]"),
+	  "vdpa_devices[0].name: 'a/b' is not a device name" },
+	{ DOC_VDPA(MGMT_OK, "[" VDEV("vdpa0", "vdpasim_net", "null",
+				     "null") ", " VDEV("vdpa0", "vdpasim_net", "null", "null") "]"),
+	  "vdpa_devices[1].name: duplicate of vdpa_devices[0] ('vdpa0')" },
+	{ DOC_VDPA(MGMT_OK, "[{\"name\": \"vdpa0\"}]"),
+	  "vdpa_devices[0].management_device: missing required field" },
 };
+
+/* vDPA: parents linked to their PCI function, sorted, looked up, written back the same. */
+static void test_vdpa(void) {
+	static const char json[] = DOC_VDPA(
+		MGMT_OK, "[" VDEV("vdpa1", "vdpasim_net", "\"virtio_vdpa\"", "null") ", " VDEV(
+				 "vdpa0", "pci/0000:01:00.0", "\"vhost_vdpa\"", VHOST0) "]");
+	_cleanup_host_free_ Host *h = NULL, *h2 = NULL;
+	_cleanup_free_ char *err = NULL, *out = NULL, *out2 = NULL;
+	_cleanup_free_ const VdpaDevice **kids = NULL;
+	int r = host_load_json_string(json, &h, &err);
+	if (r < 0)
+		fprintf(stderr, "error: %s\n", strna(err));
+	ASSERT_OK(r);
+	CU_ASSERT_EQUAL_FATAL(h->n_vdpa_devices, 2);
+	CU_ASSERT_EQUAL_FATAL(h->n_vdpa_mgmtdevs, 2);
+	/* Management devices: the software one (no bus) first; devices by name. */
+	CU_ASSERT_PTR_NULL(h->vdpa_mgmtdevs[0].bus);
+	ASSERT_STREQ(h->vdpa_mgmtdevs[1].name, "0000:01:00.0");
+	CU_ASSERT_EQUAL(h->vdpa_mgmtdevs[1].supported_classes, 2);
+	ASSERT_STREQ(h->vdpa_devices[0].name, "vdpa0");
+	const Device *gpu = host_find_device(h, "0000:01:00.0");
+	const VdpaDevice *v0 = host_find_vdpa_device(h, "vdpa0");
+	const VdpaDevice *v1 = host_find_vdpa_device(h, "vdpa1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v1);
+	CU_ASSERT_PTR_NULL(host_find_vdpa_device(h, "vdpa2"));
+	CU_ASSERT_PTR_EQUAL(v0->parent, gpu);
+	CU_ASSERT_PTR_NULL(v1->parent);
+	CU_ASSERT_TRUE(vdpa_device_on_vhost(v0));
+	CU_ASSERT_FALSE(vdpa_device_on_vhost(v1));
+	ASSERT_STREQ(v0->vhost_name, "vhost-vdpa-0");
+	CU_ASSERT_EQUAL(v0->vhost_major, 506);
+	CU_ASSERT_EQUAL(v0->vendor_id, 0x1af4);
+	CU_ASSERT_TRUE(device_is_vdpa_parent(h, gpu));
+	CU_ASSERT_FALSE(device_is_vdpa_parent(h, host_find_device(h, "0000:00:01.0")));
+	CU_ASSERT_EQUAL(host_vdpa_children(h, gpu, &kids), 1);
+	CU_ASSERT_PTR_EQUAL(kids[0], v0);
+	CU_ASSERT_PTR_NULL(kids[1]);
+	ASSERT_OK(host_to_json_string(h, &out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"management_device\": \"pci/0000:01:00.0\""));
+	ASSERT_OK(host_load_json_string(out, &h2, &err));
+	ASSERT_OK(host_to_json_string(h2, &out2));
+	ASSERT_STREQ(out2, out);
+	/* A host without vDPA writes no vDPA keys. */
+	_cleanup_host_free_ Host *h3 = NULL;
+	_cleanup_free_ char *out3 = NULL;
+	ASSERT_OK(host_load_json_string(DOC_DEV(""), &h3, &err));
+	ASSERT_OK(host_to_json_string(h3, &out3));
+	CU_ASSERT_PTR_NULL(strstr(out3, "vdpa"));
+}
 
 /* Non-PCI members: the bare names an older snapshot wrote still load (driver not known, and
  * written back without one), the object form keeps bus and driver (null: none). */
@@ -577,6 +670,7 @@ static CU_TestInfo tests[] = {
 	{ "tab_in_property", test_tab_in_property },
 	{ "errors", test_errors },
 	{ "foreign_members", test_foreign_members },
+	{ "vdpa", test_vdpa },
 	{ "limits", test_limits },
 	{ "duplicate_keys", test_duplicate_keys },
 	{ "depth_boundary", test_depth_boundary },

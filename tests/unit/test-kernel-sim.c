@@ -1075,6 +1075,71 @@ static Kernel *sim_from_fixture(const char *name, Host **ret_host) {
 	return k;
 }
 
+/* ---- vhost-vdpa ------------------------------------------------------------------- */
+
+/* vhost_vdpa_open() is exclusive (EBUSY while a file of the device is open, anywhere, here a
+ * dup and a copy held by another process), free again at the last close; a vp_vdpa parent
+ * not alone in its group cannot get vhost-vdpa's own domain (EINVAL); a software device
+ * has no group at all; the VFIO sibling of a vp_vdpa parent cannot bind (EPERM: vp_vdpa is a
+ * DMA API user of the group); a name that now has another char device is ESTALE. */
+static void test_vhost_vdpa(void) {
+	Host *host = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("vdpa-guest.json", &host);
+	_cleanup_host_free_ Host *h = host;
+	const VdpaDevice *v0 = host_find_vdpa_device(h, "vdpa0");
+	const VdpaDevice *v1 = host_find_vdpa_device(h, "vdpa1");
+	const VdpaDevice *vs = host_find_vdpa_device(h, "vdpa-sim0");
+	CU_ASSERT_FATAL(v0 && v1 && vs);
+	int a, b, c, i, d;
+	uint32_t id;
+	TestHolder th;
+
+	ASSERT_OK(K(vhost_vdpa_open, v0, &a));
+	ASSERT_ERR(K(vhost_vdpa_open, v0, &b), EBUSY);
+	int dup_a = fcntl(a, F_DUPFD_CLOEXEC, 3);
+	CU_ASSERT_FATAL(dup_a >= 0);
+	ASSERT_OK(K(close, a));
+	ASSERT_ERR(K(vhost_vdpa_open, v0, &b), EBUSY); /* the dup holds the file */
+	test_holder_start(&th);
+	test_holder_give(&th, dup_a);
+	ASSERT_OK(K(close, dup_a));
+	ASSERT_ERR(K(vhost_vdpa_open, v0, &b), EBUSY); /* another process holds it */
+	test_holder_stop(&th);
+	ASSERT_OK(K(vhost_vdpa_open, v0, &b)); /* released at the last close */
+	ASSERT_OK(K(close, b));
+
+	ASSERT_ERR(K(vhost_vdpa_open, v1, &c), EINVAL); /* group 5: bridge, edu, parent */
+	ASSERT_OK(K(vhost_vdpa_open, vs, &c));          /* software: no IOMMU group */
+	ASSERT_ERR(K(vhost_vdpa_open, vs, &b), EBUSY);
+	ASSERT_OK(K(close, c));
+
+	/* The other framework: the edu beside vdpa1's parent cannot bind through VFIO. */
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_OK(K(device_open, host_find_device(h, "0000:01:01.0"), &d));
+	ASSERT_ERR(K(device_bind, d, i, &id), EPERM);
+	ASSERT_OK(K(close, d));
+	ASSERT_OK(K(close, i));
+
+	/* Not on vhost_vdpa: no char device. A stale name: ESTALE. */
+	VdpaDevice moved = *v0;
+	moved.vhost_minor = 9;
+	ASSERT_ERR(K(vhost_vdpa_open, &moved, &b), ESTALE);
+	moved = *v0;
+	moved.vhost_name = NULL;
+	ASSERT_ERR(K(vhost_vdpa_open, &moved, &b), ENODEV);
+	/* Deleted from the host: ENODEV. */
+	_cleanup_host_free_ Host *h2 = test_load_fixture("vdpa-guest.json");
+	CU_ASSERT_FATAL(h2 != NULL);
+	h2->n_vdpa_devices = 0; /* the arrays stay owned by h2 and are freed with it */
+	size_t keep = h->n_vdpa_devices;
+	ASSERT_OK(kernel_sim_sync_host(k, h2));
+	h2->n_vdpa_devices = keep;
+	ASSERT_ERR(K(vhost_vdpa_open, v0, &b), ENODEV);
+	ASSERT_OK(kernel_sim_sync_host(k, h));
+	ASSERT_OK(K(vhost_vdpa_open, v0, &b));
+	ASSERT_OK(K(close, b));
+}
+
 /* ---- last close, anywhere ---------------------------------------------------------- */
 
 /* A bound device fd sent to another process keeps the device bound and its group owned by
@@ -1530,6 +1595,7 @@ static void test_resets(void) {
 
 static CU_TestInfo tests[] = {
 	{ "new_and_api", test_new_and_api },
+	{ "vhost_vdpa", test_vhost_vdpa },
 	{ "memfd_names", test_memfd_names },
 	{ "unknown_fds", test_unknown_fds },
 	{ "fd_check", test_fd_check },

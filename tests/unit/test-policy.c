@@ -192,6 +192,11 @@ static void test_errors(void) {
 		{ "\n\n  allow user alice to any mode sideways\n", 3, 32,
 		  "Unknown mode 'sideways'" },
 		{ "allow user alice\n", 1, 17, "needs 'to'" },
+		{ "allow user alice to vdpa \"*\" mode attached\n", 1, 1,
+		  "A 'vdpa' rule grants mode vhost-vdpa only" },
+		{ "allow user alice to any mode vhost-vdpa\n", 1, 1,
+		  "Mode vhost-vdpa needs a 'vdpa' device selector" },
+		{ "pool nics { vdpa \"*\" }\n", 1, 13, "'vdpa' belongs in a rule" },
 		{ "allow to any\n", 1, 7, "identity selector" },
 		{ "allow user alice to\n", 1, 20, "Expected a device selector" },
 		{ "allow user mallory to any\n", 1, 12, "Unknown user 'mallory'" },
@@ -1276,7 +1281,84 @@ static void test_describe_process_accounting(void) {
 	CU_ASSERT_PTR_NULL(u);
 }
 
+/* vDPA: a 'vdpa' rule grants vhost-vdpa on matching vDPA devices only (its other selectors
+ * on the parent PCI function; a software device has none), other rules never grant a vDPA
+ * device, the mode defaults and is checked, and the canonical form round-trips. */
+static void test_vdpa(void) {
+	_cleanup_host_free_ Host *h = test_load_fixture("vdpa-guest.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	const VdpaDevice *v0 = host_find_vdpa_device(h, "vdpa0");
+	const VdpaDevice *vs = host_find_vdpa_device(h, "vdpa-sim0");
+	const Device *p0 = v0->parent;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p0);
+	static const struct {
+		const char *rules;
+		int which; /* 0: vdpa0 (parent 00:02.0), 1: vdpa-sim0 (software), 2: PCI 00:02.0 */
+		unsigned mode;
+		bool allow;
+	} cases[] = {
+		{ "allow user alice to vdpa \"vdpa*\"", 0, POLICY_MODE_VHOST_VDPA, true },
+		{ "allow user alice to vdpa \"vdpa*\"", 1, POLICY_MODE_VHOST_VDPA, true },
+		{ "allow user alice to vdpa vdpa1", 0, POLICY_MODE_VHOST_VDPA, false },
+		{ "allow user alice to vdpa \"*\" vendor 0x1af4", 0, POLICY_MODE_VHOST_VDPA, true },
+		{ "allow user alice to vdpa \"*\" vendor 0x1af4", 1, POLICY_MODE_VHOST_VDPA,
+		  false },
+		{ "allow user alice to vdpa \"*\" bdf 0000:00:02.0", 0, POLICY_MODE_VHOST_VDPA,
+		  true },
+		{ "allow user alice to vdpa \"*\" driver vfio-pci", 0, POLICY_MODE_VHOST_VDPA,
+		  false },
+		/* Rules without 'vdpa' never grant a vDPA device, 'any' included ... */
+		{ "allow user alice to any", 0, POLICY_MODE_VHOST_VDPA, false },
+		{ "allow user alice to bdf 0000:00:02.0", 0, POLICY_MODE_VHOST_VDPA, false },
+		/* ... and a 'vdpa' rule never grants the PCI function. */
+		{ "allow user alice to vdpa \"*\"", 2, POLICY_MODE_ATTACHED, false },
+		{ "allow user alice to vdpa \"*\" bdf 0000:00:02.0", 2, POLICY_MODE_ATTACHED,
+		  false },
+		{ "allow user bob to vdpa \"*\"", 0, POLICY_MODE_VHOST_VDPA, false },
+		{ "deny user alice to vdpa vdpa0\nallow user alice to vdpa \"*\"", 0,
+		  POLICY_MODE_VHOST_VDPA, false },
+		{ "deny user alice to vdpa vdpa0\nallow user alice to vdpa \"*\"", 1,
+		  POLICY_MODE_VHOST_VDPA, true },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_policy_free_ Policy *p = load_ok(cases[i].rules);
+		PolicyRequest req = { .peer = &peer_alice,
+				      .device = cases[i].which == 1 ? NULL : p0,
+				      .vdpa = cases[i].which == 0   ? v0
+					      : cases[i].which == 1 ? vs
+								    : NULL,
+				      .mode = cases[i].mode,
+				      .method = "io.ioasid.Broker.Acquire" };
+		PolicyDecision dec;
+		ASSERT_OK(policy_evaluate(p, &req, &dec));
+		if (dec.allow != cases[i].allow)
+			fprintf(stderr, "case %zu: '%s': %s\n", i, cases[i].rules, dec.reason);
+		CU_ASSERT_EQUAL(dec.allow, cases[i].allow);
+		/* The index agrees with the plain scan. */
+		CU_ASSERT_EQUAL(policy_first_match(p, &req), policy_first_match_scan(p, &req));
+	}
+	/* A vDPA request asks for vhost-vdpa, nothing else; a PCI request never for it. */
+	_cleanup_policy_free_ Policy *p = load_ok("allow user alice to vdpa \"*\"");
+	PolicyDecision dec;
+	PolicyRequest bad = {
+		.peer = &peer_alice, .device = p0, .vdpa = v0, .mode = POLICY_MODE_ATTACHED
+	};
+	ASSERT_ERR(policy_evaluate(p, &bad, &dec), EINVAL);
+	CU_ASSERT_FALSE(dec.allow);
+	bad = (PolicyRequest){ .peer = &peer_alice, .device = p0, .mode = POLICY_MODE_VHOST_VDPA };
+	ASSERT_ERR(policy_evaluate(p, &bad, &dec), EINVAL);
+	/* Canonical form: the default mode is written, and the rule reads back the same. */
+	_cleanup_free_ char *text = NULL, *text2 = NULL;
+	unsigned line;
+	ASSERT_OK(policy_rule_to_string(p, 0, &line, &text));
+	CU_ASSERT_TRUE(strneq(text, "allow user alice to vdpa * mode vhost-vdpa ", 43));
+	_cleanup_policy_free_ Policy *p2 = load_ok(text);
+	ASSERT_OK(policy_rule_to_string(p2, 0, &line, &text2));
+	ASSERT_STREQ(text2, text);
+}
+
 static CU_TestInfo tests[] = {
+	{ "vdpa", test_vdpa },
 	{ "describe_process_accounting", test_describe_process_accounting },
 	{ "uid_range_edges", test_uid_range_edges },
 	{ "invalid_request", test_invalid_request },
@@ -1354,8 +1436,24 @@ static void test_example(void) {
 	ASSERT_OK(policy_lint_layouts(q, &lw, &n_lw));
 	CU_ASSERT_EQUAL(n_lw, 0);
 	CU_ASSERT_TRUE(policy_find_layout(q, "vm")->iova_auto);
-	CU_ASSERT_EQUAL(policy_n_rules(q), 8);
+	CU_ASSERT_EQUAL(policy_n_rules(q), 9);
 	CU_ASSERT_EQUAL(policy_n_admin(q), 2);
+	/* The vDPA example: alice's vp_vdpa virtio-net devices, not a software one. */
+	_cleanup_host_free_ Host *vh = test_load_fixture("vdpa-guest.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(vh);
+	const VdpaDevice *v0 = host_find_vdpa_device(vh, "vdpa0"),
+			 *vs = host_find_vdpa_device(vh, "vdpa-sim0");
+	PolicyRequest vr = { .peer = &peer_alice,
+			     .device = v0->parent,
+			     .vdpa = v0,
+			     .mode = POLICY_MODE_VHOST_VDPA };
+	PolicyDecision vd;
+	ASSERT_OK(policy_evaluate(q, &vr, &vd));
+	CU_ASSERT_TRUE(vd.allow);
+	vr.device = NULL;
+	vr.vdpa = vs;
+	ASSERT_OK(policy_evaluate(q, &vr, &vd));
+	CU_ASSERT_FALSE(vd.allow);
 	ASSERT_STREQ(policy_settings(q)->socket_group, "kvm");
 	/* The worked examples do what their comments say. */
 	CU_ASSERT_TRUE(eval(q, &peer_alice, &dev_gpu, POLICY_MODE_UNBOUND, "qemu", NULL));

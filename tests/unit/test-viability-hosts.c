@@ -167,7 +167,53 @@ static void test_fixture_no_iommu(void) {
 	}
 }
 
+/* vDPA parents: a PCI function whose vDPA device is on vhost_vdpa blocks VFIO with a reason
+ * naming the vDPA device and a fix that deletes it first; vp_vdpa in a shared group gets the
+ * kernel's EINVAL note (vhost-vdpa cannot attach its own domain), alone in its group it does
+ * not; the software device has no parent. */
+static void test_fixture_vdpa(void) {
+	_cleanup_host_free_ Host *h = load("vdpa-guest");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(h->n_vdpa_devices, 3);
+	CU_ASSERT_EQUAL(h->n_vdpa_mgmtdevs, 3);
+	const VdpaDevice *sim = host_find_vdpa_device(h, "vdpa-sim0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sim);
+	CU_ASSERT_PTR_NULL(sim->parent);
+	const Device *edu = host_find_device(h, "0000:01:01.0");
+	CU_ASSERT_FALSE(device_is_vdpa_parent(h, edu));
+
+	static const struct {
+		int group;
+		const char *bdf, *vdpa, *fix;
+		bool einval_note;
+	} vcases[] = {
+		{ 2, "0000:00:02.0", "vdpa0", "vdpa dev del vdpa0; ioasidctl bind 0000:00:02.0",
+		  false },
+		{ 5, "0000:01:02.0", "vdpa1", "vdpa dev del vdpa1; ioasidctl bind 0000:01:02.0",
+		  true },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(vcases); i++) {
+		_cleanup_(viability_done) Viability v = {};
+		const Group *g = host_find_group(h, vcases[i].group);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+		ASSERT_OK(viability_group(h, g, &v));
+		CU_ASSERT_EQUAL(v.verdict, VERDICT_NOT_VIABLE);
+		CU_ASSERT_EQUAL_FATAL(v.n_blockers, 1);
+		ASSERT_STREQ(v.blockers[0].name, vcases[i].bdf);
+		CU_ASSERT_TRUE(device_is_vdpa_parent(h, v.blockers[0].device));
+		CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[0].reason, vcases[i].vdpa));
+		CU_ASSERT_PTR_NOT_NULL(strstr(v.blockers[0].reason, "belongs to vhost-vdpa"));
+		ASSERT_STREQ(v.blockers[0].fix, vcases[i].fix);
+		CU_ASSERT_TRUE(strneq(v.blockers[0].fix_sysfs, "vdpa dev del ", 13));
+		bool einval = false;
+		for (char **x = v.notes; x && *x; x++)
+			einval = einval || strstr(*x, "fails with EINVAL");
+		CU_ASSERT_EQUAL(einval, vcases[i].einval_note);
+	}
+}
+
 static CU_TestInfo tests[] = {
+	{ "fixture_vdpa", test_fixture_vdpa },
 	{ "fixture_groups", test_fixture_groups },
 	{ "fixture_no_iommu", test_fixture_no_iommu },
 	{ "fixture_vfio_node", test_fixture_vfio_node },
