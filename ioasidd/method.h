@@ -123,6 +123,10 @@ typedef struct Method {
 	size_t params_size; /* of the struct method_params_parse() fills */
 } Method;
 
+/* The room the server gives a method's parameter struct (params_size is at most this; a
+ * unit test checks every table). */
+#define METHOD_PARAMS_MAX (sizeof(ParamList) * 2 + 256)
+
 typedef struct MethodInterface {
 	const char *name;
 	const Method *methods;

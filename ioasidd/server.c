@@ -402,7 +402,7 @@ static int dispatch_call(Call *call, const DocNode *params, Reply *reply) {
 	 * is created. */
 	if ((method->flags & METHOD_FDS) && (flags & VARLINK_CALL_ONEWAY))
 		return 1;
-	_Alignas(max_align_t) char args[sizeof(ParamList) * 2 + 256];
+	_Alignas(max_align_t) char args[METHOD_PARAMS_MAX];
 	assert(method->params_size <= sizeof(args));
 	memset(args, 0, sizeof(args));
 	Refusal rf = { 0 };

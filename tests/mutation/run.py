@@ -25,9 +25,11 @@
 # changes), never on the checkout itself.
 #
 # Usage: tests/mutation/run.py [--tiers unit,fdstore,daemon,integration,asan] [--only FILE]
-#                              [--match REGEX] [--list]
+#                              [--match REGEX] [--since REV] [--list]
 # --match keeps the mutants whose listed form ("path:line function: op -> new") matches
-# REGEX, e.g. to check the survivors of a full run again after tests were added.
+# REGEX, e.g. to check the survivors of a full run again after tests were added. --since REV
+# keeps the mutants of functions whose text changed since REV (or that REV lacks): after a
+# full run over REV, the rest of a run over the current tree.
 # Exit status: 0 when every mutant was caught (or is equivalent), 1 when any survived.
 
 import argparse
@@ -138,6 +140,27 @@ def function_lines(lines, name):
                 if lines[k].startswith("}"):
                     return (j + 1, k - 1)
     return None
+
+
+def function_text(lines, name):
+    """The text of a function's body (None when there is no such function)."""
+    span = function_lines(lines, name)
+    return None if not span else "\n".join(lines[span[0]:span[1] + 1])
+
+
+def changed_functions(rev):
+    """{(path, function)} of the targets whose body differs from, or is absent at, rev."""
+    out = set()
+    for path, funcs in read_targets():
+        with open(os.path.join(REPO, path)) as f:
+            now = f.read().split("\n")
+        r = subprocess.run(["git", "-C", REPO, "show", "%s:%s" % (rev, path)],
+                           capture_output=True, text=True)
+        then = r.stdout.split("\n") if r.returncode == 0 else []
+        for fn in funcs:
+            if function_text(now, fn) != function_text(then, fn):
+                out.add((path, fn))
+    return out
 
 
 def code_part(line):
@@ -299,6 +322,9 @@ def main():
     ap.add_argument("--only", default=None, help="only mutants in this file")
     ap.add_argument("--match", default=None,
                     help="only mutants whose listed form matches this regular expression")
+    ap.add_argument("--since", default=None, metavar="REV",
+                    help="only mutants in functions whose text differs from (or is new since) "
+                    "the same function at git revision REV: what a run over REV does not cover")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     a = ap.parse_args()
     tiers = a.tiers.split(",")
@@ -311,6 +337,9 @@ def main():
     muts = [m for m in all_muts if not a.only or m[0] == a.only]
     if a.match:
         muts = [m for m in muts if re.search(a.match, listed(m))]
+    if a.since:
+        changed = changed_functions(a.since)
+        muts = [m for m in muts if (m[0], m[1]) in changed]
     # An entry of the equivalent list that no longer names a mutant is stale: the code moved
     # under it and its reasoning must be looked at again.
     for m in all_muts:

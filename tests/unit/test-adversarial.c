@@ -98,7 +98,7 @@ static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t
 			acquire = &method_broker.methods[i];
 	CU_ASSERT_PTR_NOT_NULL_FATAL(acquire);
 	CU_ASSERT_TRUE(acquire->flags & METHOD_FDS);
-	_Alignas(max_align_t) char args[4096] = { 0 };
+	_Alignas(max_align_t) char args[METHOD_PARAMS_MAX] = { 0 };
 	CU_ASSERT_FATAL(acquire->params_size <= sizeof(args));
 	Refusal rf = { 0 };
 	ASSERT_OK(method_params_parse(acquire->params, acquire->n_params, p, args, &rf));
@@ -118,6 +118,22 @@ static void b4_acquire(B4 *t, const char *params, char *err, size_t size, size_t
 		CU_ASSERT_EQUAL(lease_set_state(reply.lease, LEASE_ACTIVE), 0);
 	reply_done(&reply);
 	doc_free(in);
+}
+
+/* Every method of the three tables has a handler, a name of its own in its interface, and a
+ * parameter struct that fits the server's room for it. Strictly smaller: no table reaches the
+ * bound, so the server's assert on it guards only a row yet to be added. */
+static void test_method_tables(void) {
+	const MethodInterface *ifaces[] = { &method_service, &method_broker, &method_manager };
+	for (size_t i = 0; i < ELEMENTSOF(ifaces); i++)
+		for (size_t j = 0; j < ifaces[i]->n_methods; j++) {
+			const Method *m = &ifaces[i]->methods[j];
+			CU_ASSERT_PTR_NOT_NULL(m->handler);
+			CU_ASSERT(m->params_size < METHOD_PARAMS_MAX);
+			CU_ASSERT(m->n_params == 0 || m->params != NULL);
+			for (size_t k = 0; k < j; k++)
+				CU_ASSERT_FALSE(streq(m->name, ifaces[i]->methods[k].name));
+		}
 }
 
 /* B4: the device goes away after the daemon opened it and before the lease is complete
@@ -328,6 +344,7 @@ static void test_layout_auto_applied(void) {
 
 static CU_TestInfo tests[] = {
 	{ "layout_auto_applied", test_layout_auto_applied },
+	{ "method_tables", test_method_tables },
 	{ "b4_unplug_after_open", test_b4_unplug_after_open },
 	{ "e7_duplicates", test_e7_duplicates },
 	CU_TEST_INFO_NULL,
