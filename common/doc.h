@@ -2,12 +2,12 @@
 #pragma once
 
 /*
- * A small read-only-once-built document tree (null, booleans, integers, strings, objects
- * with insertion-ordered keys, arrays) whose nodes live in one arena. The inspection verbs
- * build their --json document as a DocNode tree; json_write_doc() prints it with the same
- * bytes json-c would print for the equivalent json-c tree, and the human renderers read the
- * same nodes. A json-c tree of ~100k objects (`groups` on 4096 devices) cost one malloc and
- * a hash table per object; here a node is a bump of a pointer and freeing is a few chunks.
+ * The parser's output: a read-only document tree (null, booleans, integers, doubles,
+ * strings, objects with keys in their order, arrays) whose nodes live in one arena.
+ * doc_parse() fills it from untrusted text (the wire, snapshots, the daemon's stored
+ * state), strictly; the readers take it into typed structs. It is the read side only:
+ * everything the project writes is a json-c tree (common/json-out.h). The builders below
+ * are what doc_parse() fills the tree with (and what tests build expected documents from).
  *
  * Contracts: a NULL DocNode * is JSON null wherever a value is expected. Object keys are
  * not copied: they must outlive the document (the callers pass string literals or static

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdarg.h>
 
+#include "common/json-out.h"
 #include "common/doc.h"
 #include "common/host.h"
 #include "common/macro.h"
@@ -37,8 +38,6 @@
  * "groups", a group, its "reserved_regions", a region; or the root, "devices", a device,
  * its "sriov", "virtfn"). doc_parse() counts containers only, not the scalars inside. */
 #define HOST_JSON_MAX_DEPTH 5
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 typedef struct Parser {
 	char path[256];

@@ -6,7 +6,6 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "common/json-write.h"
 #include "common/macro.h"
 #include "common/varlink.h"
 
@@ -357,21 +356,21 @@ static int frame_check(VarlinkStream *s, size_t len, const int *fds, size_t n_fd
 
 #define VARLINK_PRINT_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-/* Serializes a json-c message or a document (exactly one of them non-NULL) into a malloc'd,
- * NUL-terminated text; *ret_size counts the NUL. */
-static int serialize(VarlinkStream *s, json_object *message, const DocNode *doc, const int *fds,
-		     size_t n_fds, char **ret_text, size_t *ret_size) {
-	char *text = NULL;
+/* Serializes message, printed by json-c, into a malloc'd, NUL-terminated text; *ret_size
+ * counts the NUL. */
+static int serialize(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds,
+		     char **ret_text, size_t *ret_size) {
 	size_t len = 0;
-	int r = message ? json_write_mem(message, VARLINK_PRINT_FLAGS, &text, &len)
-			: json_write_doc_mem(doc, VARLINK_PRINT_FLAGS, &text, &len);
+	const char *printed = json_object_to_json_string_length(message, VARLINK_PRINT_FLAGS, &len);
+	if (!printed)
+		return -ENOMEM;
+	int r = frame_check(s, len, fds, n_fds);
 	if (r < 0)
 		return r;
-	r = frame_check(s, len, fds, n_fds);
-	if (r < 0) {
-		free(text);
-		return r;
-	}
+	char *text = malloc(len + 1);
+	if (!text)
+		return -ENOMEM;
+	memcpy(text, printed, len + 1);
 	*ret_text = text;
 	*ret_size = len + 1;
 	return 0;
@@ -421,7 +420,7 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
 	assert(message);
 	char *text;
 	size_t size;
-	int r = serialize(s, message, NULL, fds, n_fds, &text, &size);
+	int r = serialize(s, message, fds, n_fds, &text, &size);
 	if (r < 0)
 		return r;
 	return queue_text(s, text, size, 0, fds, n_fds);
@@ -482,17 +481,7 @@ int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, 
 	assert(message);
 	char *text;
 	size_t size;
-	int r = serialize(s, message, NULL, fds, n_fds, &text, &size);
-	return r < 0 ? r : send_text(s, text, size, fds, n_fds);
-}
-
-int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int *fds,
-			    size_t n_fds) {
-	assert(s);
-	assert(doc_type(message) == DOC_OBJECT);
-	char *text;
-	size_t size;
-	int r = serialize(s, NULL, message, fds, n_fds, &text, &size);
+	int r = serialize(s, message, fds, n_fds, &text, &size);
 	return r < 0 ? r : send_text(s, text, size, fds, n_fds);
 }
 
@@ -806,7 +795,7 @@ int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_mess
 }
 
 /* The second half of a call: flush what send left queued, wait for the one reply and take
- * it apart (see varlink_stream_call_doc()). r is what the send returned. */
+ * it apart (see varlink_stream_call()). r is what the send returned. */
 static int call_finish(VarlinkStream *s, int r, int64_t deadline, char **ret_error, Doc **ret_reply,
 		       const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
 	while (r == 0) {
@@ -859,57 +848,17 @@ static int call_finish(VarlinkStream *s, int r, int64_t deadline, char **ret_err
 	return 0;
 }
 
-int varlink_stream_call_doc(VarlinkStream *s, const char *method, const DocNode *parameters,
-			    unsigned flags, int timeout_ms, char **ret_error, Doc **ret_reply,
-			    const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
+int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
+			unsigned flags, int timeout_ms, char **ret_error, Doc **ret_reply,
+			const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
 	assert(ret_reply);
 	assert(ret_parameters);
-	/* {"method": M, "parameters": P[, "more": true]}: the caller's nodes are borrowed. */
-	_cleanup_(doc_freep) Doc *d = doc_new();
-	DocNode *call = d ? doc_object_sized(d, 3) : NULL;
-	DocNode *m = call ? doc_string(d, method) : NULL;
-	DocNode *p = parameters ? (DocNode *)parameters : (m ? doc_object(d) : NULL);
-	if (!p || doc_add(d, call, "method", m) < 0 || doc_add(d, call, "parameters", p) < 0)
-		return -ENOMEM;
-	if ((flags & VARLINK_CALL_MORE) && doc_add(d, call, "more", doc_bool(d, true)) < 0)
-		return -ENOMEM;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int r = varlink_stream_send_doc(s, call, NULL, 0);
-	return call_finish(s, r, deadline, ret_error, ret_reply, ret_parameters, ret_fds,
-			   ret_n_fds);
-}
-
-int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
-			unsigned flags, int timeout_ms, char **ret_error,
-			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds) {
 	_cleanup_json_put_ json_object *call = NULL;
 	int r = varlink_build_call(method, parameters, flags & VARLINK_CALL_MORE, &call);
 	if (r < 0)
 		return r;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	r = varlink_stream_send(s, call, NULL, 0);
-	_cleanup_(doc_freep) Doc *reply = NULL;
-	const DocNode *params = NULL;
-	int *fds = NULL;
-	size_t n_fds = 0;
-	char *error = NULL;
-	r = call_finish(s, r, deadline, ret_error ? &error : NULL, &reply, &params, &fds, &n_fds);
-	if (r < 0)
-		return r;
-	json_object *p = NULL;
-	if (ret_parameters && doc_to_json(params, &p) < 0) {
-		free(error);
-		varlink_fds_free(fds, n_fds);
-		return -ENOMEM;
-	}
-	if (ret_error)
-		*ret_error = error;
-	if (ret_parameters)
-		*ret_parameters = p;
-	if (ret_fds) {
-		*ret_fds = fds;
-		*ret_n_fds = n_fds;
-	} else
-		varlink_fds_free(fds, n_fds);
-	return 0;
+	return call_finish(s, r, deadline, ret_error, ret_reply, ret_parameters, ret_fds,
+			   ret_n_fds);
 }

@@ -141,10 +141,6 @@ int varlink_stream_enqueue(VarlinkStream *s, json_object *message, const int *fd
  * stream is unusable for writing.
  */
 int varlink_stream_send(VarlinkStream *s, json_object *message, const int *fds, size_t n_fds);
-/* varlink_stream_send() for a message built as a document (an object node): the same
- * bytes, without json-c objects on the path (the daemon's Acquire reply). */
-int varlink_stream_send_doc(VarlinkStream *s, const DocNode *message, const int *fds, size_t n_fds);
-
 /*
  * varlink_stream_flush: sends queued data with sendmsg(MSG_NOSIGNAL|MSG_DONTWAIT) until
  * the queue is empty or the socket is full. The fds of a message are attached to the
@@ -228,25 +224,15 @@ int varlink_stream_read_message(VarlinkStream *s, int timeout_ms, Doc **ret_mess
  * varlink_stream_call: the blocking client convenience. Sends one call (method, parameters:
  * taken, may be NULL; flags VARLINK_CALL_*) and waits for one reply with its fds.
  * On a reply or a varlink error returns 0; *ret_error (malloc'd, may be NULL when the
- * caller passes NULL) is NULL for a reply or the error name; *ret_parameters a new
- * reference to the parameters object; *ret_fds and *ret_n_fds the fds (caller closes/frees).
+ * caller passes NULL) is NULL for a reply or the error name; the reply comes back parsed:
+ * *ret_reply (caller frees with doc_free()) and *ret_parameters, its parameters object
+ * inside it (never NULL); *ret_fds and *ret_n_fds the fds (caller closes/frees).
  * With VARLINK_CALL_MORE further replies are read with varlink_stream_read_message().
  * Returns -ETIMEDOUT, -ECONNRESET (peer closed), -EBADMSG (malformed reply), or -errno.
  */
 int varlink_stream_call(VarlinkStream *s, const char *method, json_object *parameters,
-			unsigned flags, int timeout_ms, char **ret_error,
-			json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds);
-
-/*
- * varlink_stream_call_doc: varlink_stream_call() without json-c objects: parameters is a
- * document object node (borrowed; NULL for none), and the reply comes back as its
- * document: *ret_reply (caller frees with doc_free()) and *ret_parameters, its parameters
- * object inside it (never NULL). Same returns. The hot path of the client (Acquire,
- * Release).
- */
-int varlink_stream_call_doc(VarlinkStream *s, const char *method, const DocNode *parameters,
-			    unsigned flags, int timeout_ms, char **ret_error, Doc **ret_reply,
-			    const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds);
+			unsigned flags, int timeout_ms, char **ret_error, Doc **ret_reply,
+			const DocNode **ret_parameters, int **ret_fds, size_t *ret_n_fds);
 
 /*
  * varlink_set_received_fd_closer: process-wide, how the reader closes received fds that no

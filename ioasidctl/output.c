@@ -4,30 +4,18 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#include "common/json-write.h"
+#include "common/json-out.h"
 #include "common/macro.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
 
-void output_json(json_object *obj) {
+int output_json(json_object *obj) {
 	int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN
 					   : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
 	flags |= JSON_C_TO_STRING_NOSLASHESCAPE;
-	/* Streamed: the same bytes as json-c's printer without the whole text in one buffer
-	 * (4.4 MB for `groups --json` on 4096 devices). Write errors show at exit, as with
-	 * any stdio output. */
-	if (json_write(stdout, obj, flags) == -ENOMEM)
-		fputs(json_object_to_json_string_ext(obj, flags), stdout);
-	putchar('\n');
-}
-
-int output_doc(const DocNode *doc) {
-	int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN
-					   : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
-	flags |= JSON_C_TO_STRING_NOSLASHESCAPE;
-	/* Write errors show at exit, as with any stdio output; only the writer's buffer can
+	/* Write errors show at exit, as with any stdio output; only json-c's text buffer can
 	 * fail to be allocated, before anything is printed. */
-	if (json_write_doc(stdout, doc, flags) == -ENOMEM)
+	if (json_out_print(stdout, obj, flags) == -ENOMEM)
 		return -ENOMEM;
 	putchar('\n');
 	return 0;

@@ -2,26 +2,23 @@
 #pragma once
 
 /*
- * One output path for every verb: a verb builds its --json document (a json_object, or for
- * the inspection verbs a DocNode tree, common/doc.h), and the human form is rendered from
- * that same document, as an aligned table or tree. Colour is used only when stdout is a tty.
+ * One output path for every verb: a verb builds its --json document as a json-c tree
+ * (common/json-out.h) from its structs, and the human form is rendered from that same
+ * document, as an aligned table or tree. Colour is used only when stdout is a tty.
  */
 
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/doc.h"
+#include "common/json-out.h"
 #include "common/macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-/* Prints obj as JSON in the --json mode chosen, with a trailing newline. */
-void output_json(json_object *obj);
-/* The same for a DocNode document (the inspection verbs); -ENOMEM when nothing could be
- * printed. */
-int output_doc(const DocNode *doc);
+/* Prints obj as JSON in the --json mode chosen, with a trailing newline. 0, or -ENOMEM when
+ * nothing could be printed. */
+int output_json(json_object *obj);
 
 typedef struct Table Table;
 

@@ -19,10 +19,6 @@
 #include "ioasidctl/output.h"
 #include "ioasidctl/verbs.h"
 
-static json_object *jstr_or_null(const char *s) {
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static json_object *findings_json(const BindFindings *f) {
 	json_object *a = json_object_new_array();
 	for (size_t i = 0; a && i < f->n; i++) {
@@ -34,8 +30,8 @@ static json_object *findings_json(const BindFindings *f) {
 		json_object_object_add(
 			o, "kind", json_object_new_string(bind_finding_kind_to_string(x->kind)));
 		json_object_object_add(o, "object", json_object_new_string(x->object));
-		json_object_object_add(o, "upper", jstr_or_null(x->upper));
-		json_object_object_add(o, "detail", jstr_or_null(x->detail));
+		json_object_object_add(o, "upper", json_str_or_null(x->upper));
+		json_object_object_add(o, "detail", json_str_or_null(x->detail));
 		json_object_object_add(o, "message", json_object_new_string(x->message));
 		json_object_array_add(a, o);
 	}
@@ -62,10 +58,10 @@ static json_object *plan_json(const BindPlan *p, const BindFindings *f, const ch
 		if (!e)
 			break;
 		json_object_object_add(e, "device", json_object_new_string(x->bdf));
-		json_object_object_add(e, "driver", jstr_or_null(x->driver));
+		json_object_object_add(e, "driver", json_str_or_null(x->driver));
 		json_object_object_add(e, "action",
 				       json_object_new_string(bind_action_to_string(x->action)));
-		json_object_object_add(e, "vfio", jstr_or_null(x->vfio));
+		json_object_object_add(e, "vfio", json_str_or_null(x->vfio));
 		json_object_array_add(m, e);
 	}
 	json_object_object_add(o, "members", m);

@@ -2,7 +2,7 @@
 /*
  * ioasidctl inspection verbs: groups, devices, show, check.
  *
- * Each verb builds one document (a DocNode tree) from the host model and viability, prints it
+ * Each verb builds one document (a json-c tree) from the host model and viability, prints it
  * as is for --json, and renders the human form from that same object, so the two can never
  * disagree.
  * The JSON keys are documented in ioasidctl(8); they are snake_case and stable.
@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 
 #include "common/depend.h"
-#include "common/doc.h"
+#include "common/json-out.h"
 #include "common/client/bind.h"
 #include "common/macro.h"
 #include "common/pci-class.h"
@@ -31,41 +31,46 @@
 #include "ioasidctl/output.h"
 
 /* ---------------------------------------------------------------------------------------- */
-/* Document helpers: the verbs build a DocNode tree (common/doc.h) in one arena per verb;
- * --json prints it and the human renderers read it. NULL strings become JSON null, and
- * every add is checked once at the end (constructors return NULL on allocation failure;
- * we count those). */
+/* Documents: each verb builds a json-c tree (the shared builders of common/json-out.h);
+ * --json prints it and the human renderers read it back. A failed allocation is counted
+ * (json_out_failed(), or oom for the verb's own) and reported once at the end. */
 
 static bool oom;
-static Doc *arena;
 
 /*
  * Leaves that repeat from device to device (ids, class names, drivers, states, booleans) are
- * one shared node each: a built document is only read, so one node may sit at many places.
- * A slot holds the last leaf made for its hash; the caches point into the arena and are
- * emptied with it.
+ * one shared object each: a built document is only read, so one object may sit at many
+ * places (json-c counts the references). A slot holds the last leaf made for its hash and
+ * one reference to it, dropped when the verb's document goes.
  */
 #define LEAF_CACHE 512
 
 static struct {
 	unsigned long v;
 	int digits;
-	DocNode *o;
+	json_object *o;
 } hex_cache[LEAF_CACHE];
-static DocNode *str_cache[LEAF_CACHE];
-static DocNode *bool_cache[2];
+static json_object *str_cache[LEAF_CACHE];
+static json_object *bool_cache[2];
 
-static Doc *arena_get(void) {
-	if (!arena && !(arena = doc_new()))
-		oom = true;
-	return arena;
-}
+/*
+ * When the verb returns its document is kept, like the host model below: the process exits
+ * right after printing, and freeing a json-c tree of ~100k objects (`groups` on 4096
+ * devices) is 5% of the run. It stays referenced from here, reachable at exit; a second verb
+ * in one process releases the first one's. The leaf caches drop their references.
+ */
+static json_object *kept_doc;
 
-/* The verb's document goes with its arena when the verb returns (the variable's value is
- * only a marker: everything built since the arena was made is in it). */
-static void doc_endp(DocNode **doc) {
-	(void)doc;
-	arena = doc_free(arena);
+static void doc_endp(json_object **doc) {
+	json_object_put(kept_doc);
+	kept_doc = *doc;
+	*doc = NULL;
+	for (size_t i = 0; i < LEAF_CACHE; i++) {
+		json_object_put(hex_cache[i].o);
+		json_object_put(str_cache[i]);
+	}
+	json_object_put(bool_cache[0]);
+	json_object_put(bool_cache[1]);
 	memset(hex_cache, 0, sizeof(hex_cache));
 	memset(str_cache, 0, sizeof(str_cache));
 	memset(bool_cache, 0, sizeof(bool_cache));
@@ -89,21 +94,8 @@ static void host_keepp(Host **h) {
 }
 #define _cleanup_host_keep_ _cleanup_(host_keepp)
 
-static DocNode *checked(DocNode *o) {
-	if (!o)
-		oom = true;
-	return o;
-}
-
-static DocNode *js(const char *s) {
-	if (!s)
-		return NULL;
-	Doc *d = arena_get();
-	return d ? checked(doc_string(d, s)) : NULL;
-}
-
-static DocNode *jsf(const char *fmt, ...) _printf_(1, 2);
-static DocNode *jsf(const char *fmt, ...) {
+static json_object *jsf(const char *fmt, ...) _printf_(1, 2);
+static json_object *jsf(const char *fmt, ...) {
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -114,157 +106,87 @@ static DocNode *jsf(const char *fmt, ...) {
 		oom = true;
 		return NULL;
 	}
-	Doc *d = arena_get();
-	return d ? checked(doc_string_len(d, buf, (size_t)r)) : NULL;
-}
-
-static DocNode *jint(int64_t v) {
-	Doc *d = arena_get();
-	return d ? checked(doc_int(d, v)) : NULL;
-}
-
-/* Keys are string literals (or static tables) and each is added once per object. */
-static void jadd(DocNode *o, const char *key, DocNode *v) {
-	if (!o || doc_add(arena, o, key, v) < 0)
-		oom = true;
-}
-
-static void jappend(DocNode *a, DocNode *v) {
-	if (!a || !v || doc_append(arena, a, v) < 0)
-		oom = true;
-}
-
-static DocNode *jobj(void) {
-	Doc *d = arena_get();
-	return d ? checked(doc_object(d)) : NULL;
-}
-
-static DocNode *jobj_sized(size_t n) {
-	Doc *d = arena_get();
-	return d ? checked(doc_object_sized(d, n)) : NULL;
-}
-
-static DocNode *jarr(void) {
-	Doc *d = arena_get();
-	return d ? checked(doc_array(d)) : NULL;
-}
-
-static DocNode *jstrv(char *const *l) {
-	DocNode *a = jarr();
-	for (char *const *i = l; a && i && *i; i++)
-		jappend(a, js(*i));
-	return a;
+	return json_str_len(buf, (size_t)r);
 }
 
 static size_t leaf_slot(uint64_t h) {
 	return (size_t)((h * UINT64_C(0x9e3779b97f4a7c15)) >> 32) % LEAF_CACHE;
 }
 
+/* A cached leaf handed out once more (a new reference), or NULL. */
+static json_object *leaf(json_object *o) {
+	return o ? json_object_get(o) : NULL;
+}
+
 /* Fixed-width lower-case hex ("%04x") without printf: the ids of every device go through
  * here. */
-static DocNode *jhex(unsigned long v, int digits) {
+static json_object *jhex(unsigned long v, int digits) {
 	static const char hex[] = "0123456789abcdef";
 	size_t i = leaf_slot(v * 31 + (unsigned)digits);
 	if (hex_cache[i].o && hex_cache[i].v == v && hex_cache[i].digits == digits)
-		return hex_cache[i].o;
+		return leaf(hex_cache[i].o);
 	char buf[16];
 	assert(digits > 0 && digits < (int)sizeof(buf));
 	unsigned long x = v;
 	for (int k = digits - 1; k >= 0; k--, x >>= 4)
 		buf[k] = hex[x & 0xf];
-	Doc *d = arena_get();
-	DocNode *o = d ? checked(doc_string_len(d, buf, (size_t)digits)) : NULL;
+	json_object *o = json_str_len(buf, (size_t)digits);
 	if (o) {
+		json_object_put(hex_cache[i].o);
 		hex_cache[i].o = o;
 		hex_cache[i].v = v;
 		hex_cache[i].digits = digits;
 	}
-	return o;
+	return leaf(o);
 }
 
 /* An address as "0x%016" PRIx64 would print it, without printf (two per group). */
-static DocNode *jaddr(uint64_t v) {
+static json_object *jaddr(uint64_t v) {
 	static const char hex[] = "0123456789abcdef";
 	char buf[18] = "0x";
 	for (int k = 17; k >= 2; k--, v >>= 4)
 		buf[k] = hex[v & 0xf];
-	Doc *d = arena_get();
-	return d ? checked(doc_string_len(d, buf, sizeof(buf))) : NULL;
+	return json_str_len(buf, sizeof(buf));
 }
 
-/* js() for strings that repeat (class names, drivers, states, verdicts): shared by content. */
-static DocNode *jsi(const char *s) {
+/* json_str_or_null() for strings that repeat (class names, drivers, states, verdicts):
+ * shared by content. */
+static json_object *jsi(const char *s) {
 	if (!s)
 		return NULL;
 	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
 	for (const char *p = s; *p; p++)
 		h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
 	size_t i = leaf_slot(h);
-	if (str_cache[i] && streq(str_cache[i]->str.s, s))
-		return str_cache[i];
-	DocNode *o = js(s);
-	if (o)
+	if (str_cache[i] && streq(json_object_get_string(str_cache[i]), s))
+		return leaf(str_cache[i]);
+	json_object *o = json_str_or_null(s);
+	if (o) {
+		json_object_put(str_cache[i]);
 		str_cache[i] = o;
-	return o;
-}
-
-static DocNode *jbool(bool b) {
-	if (bool_cache[b])
-		return bool_cache[b];
-	Doc *d = arena_get();
-	return bool_cache[b] = d ? checked(doc_bool(d, b)) : NULL;
-}
-
-/* Readers for the rendering side: absent and null both read as NULL / default. */
-static const char *jget_str(DocNode *o, const char *key) {
-	return doc_str(doc_get(o, key));
-}
-
-static DocNode *jget(DocNode *o, const char *key) {
-	return doc_get(o, key);
-}
-
-static int64_t jget_int(DocNode *o, const char *key, int64_t def) {
-	DocNode *v = jget(o, key);
-	return doc_type(v) == DOC_INT ? v->i : def;
-}
-
-/* json-c's truth: a true boolean, a non-zero integer or a non-empty string. */
-static bool jget_bool(DocNode *o, const char *key) {
-	DocNode *v = jget(o, key);
-	switch (doc_type(v)) {
-	case DOC_BOOL:
-		return v->b;
-	case DOC_INT:
-		return v->i != 0;
-	case DOC_STRING:
-		return v->str.len > 0;
-	default:
-		return false;
 	}
+	return leaf(o);
 }
 
-static size_t jlen(DocNode *a) {
-	return doc_len(a);
+static json_object *jbool(bool b) {
+	if (!bool_cache[b])
+		bool_cache[b] = json_boolean(b);
+	return leaf(bool_cache[b]);
 }
 
-static DocNode *jat(DocNode *a, size_t i) {
-	return doc_at(a, i);
-}
-
-static int finish(DocNode *doc) {
-	if (oom || !doc)
+static int finish(json_object *doc) {
+	if (oom || json_out_failed() || !doc)
 		return ioasidctl_error(1, "Out of memory");
 	return 0;
 }
 
 /* The one output path of every inspection verb: the document as --json, or rendered for
  * humans by render. Returns 0, or the exit code of an error it has reported. */
-static int emit(DocNode *doc, void (*render)(DocNode *doc)) {
+static int emit(json_object *doc, void (*render)(json_object *doc)) {
 	if (finish(doc))
 		return 1;
 	if (arg_json != JSON_OFF) {
-		if (output_doc(doc) < 0)
+		if (output_json(doc) < 0)
 			return ioasidctl_error(1, "Out of memory");
 	} else
 		render(doc);
@@ -280,44 +202,46 @@ static int emit(DocNode *doc, void (*render)(DocNode *doc)) {
 /* A device `ioasidctl bind` moved has a record of the driver it was on: "ioasidctl_bind":
  * {"was": "e1000e"} (null when it had none). Read from this host (or --root), never from a
  * snapshot alone, and only when there is one, so other devices' JSON is unchanged. */
-static void add_bind_record(DocNode *o, const char *bdf) {
+static void add_bind_record(json_object *o, const char *bdf) {
 	_cleanup_free_ char *was = NULL;
-	DocNode *b;
+	json_object *b;
 
 	if (arg_host && !arg_root)
 		return;
 	if (bind_record_read(arg_root, bdf, &was) < 0)
 		return;
-	b = jobj();
+	b = json_obj();
 	if (!b)
 		return;
-	jadd(b, "was", isempty(was) ? NULL : js(was));
-	jadd(o, "ioasidctl_bind", b);
+	json_add(b, "was", isempty(was) ? NULL : json_str_or_null(was));
+	json_add(o, "ioasidctl_bind", b);
 }
 
 /* A vDPA device: what `vdpa dev show` says, its driver and, on vhost_vdpa, its char device. */
-static DocNode *vdpa_device_to_json(const VdpaDevice *v) {
-	DocNode *o = jobj_sized(10);
+static json_object *vdpa_device_to_json(const VdpaDevice *v) {
+	json_object *o = json_obj();
 	char handle[320];
 	if (!o)
 		return NULL;
-	jadd(o, "name", js(v->name));
-	jadd(o, "management_device",
-	     js(vdpa_mgmtdev_handle(v->mgmtdev_bus, v->mgmtdev_name, handle, sizeof(handle))));
-	jadd(o, "parent", v->parent ? js(v->parent->bdf) : NULL);
-	jadd(o, "device_id", jint(v->device_id));
-	jadd(o, "class_name", jsi(vdpa_device_class_name(v->device_id)));
-	jadd(o, "vendor_id", jhex(v->vendor_id, 4));
-	jadd(o, "driver", jsi(v->driver));
-	jadd(o, "vhost_cdev", js(v->vhost_name));
-	jadd(o, "vhost_dev", v->vhost_name ? jsf("%u:%u", v->vhost_major, v->vhost_minor) : NULL);
-	jadd(o, "vhost_node", v->vhost_name ? jsf("/dev/%s", v->vhost_name) : NULL);
+	json_add(o, "name", json_str_or_null(v->name));
+	json_add(o, "management_device",
+		 json_str_or_null(vdpa_mgmtdev_handle(v->mgmtdev_bus, v->mgmtdev_name, handle,
+						      sizeof(handle))));
+	json_add(o, "parent", v->parent ? json_str_or_null(v->parent->bdf) : NULL);
+	json_add(o, "device_id", json_int(v->device_id));
+	json_add(o, "class_name", jsi(vdpa_device_class_name(v->device_id)));
+	json_add(o, "vendor_id", jhex(v->vendor_id, 4));
+	json_add(o, "driver", jsi(v->driver));
+	json_add(o, "vhost_cdev", json_str_or_null(v->vhost_name));
+	json_add(o, "vhost_dev",
+		 v->vhost_name ? jsf("%u:%u", v->vhost_major, v->vhost_minor) : NULL);
+	json_add(o, "vhost_node", v->vhost_name ? jsf("/dev/%s", v->vhost_name) : NULL);
 	return o;
 }
 
 /* For a PCI function that is a vDPA management device: "vdpa": {"management_device",
  * "devices"}. Only on such functions, so other devices' JSON is unchanged. */
-static void add_vdpa_parent(DocNode *o, const Host *h, const Device *d) {
+static void add_vdpa_parent(json_object *o, const Host *h, const Device *d) {
 	_cleanup_free_ const VdpaDevice **kids = NULL;
 	char handle[320];
 	if (!device_is_vdpa_parent(h, d))
@@ -327,24 +251,25 @@ static void add_vdpa_parent(DocNode *o, const Host *h, const Device *d) {
 		oom = true;
 		return;
 	}
-	DocNode *x = jobj_sized(2), *a = jarr();
-	jadd(x, "management_device",
-	     js(vdpa_mgmtdev_handle("pci", d->bdf, handle, sizeof(handle))));
+	json_object *x = json_obj(), *a = json_arr();
+	json_add(x, "management_device",
+		 json_str_or_null(vdpa_mgmtdev_handle("pci", d->bdf, handle, sizeof(handle))));
 	for (int i = 0; a && i < n; i++)
-		jappend(a, vdpa_device_to_json(kids[i]));
-	jadd(x, "devices", a);
-	jadd(o, "vdpa", x);
+		json_append(a, vdpa_device_to_json(kids[i]));
+	json_add(x, "devices", a);
+	json_add(o, "vdpa", x);
 }
 
-static DocNode *vdpa_devices_to_json(const Host *h) {
-	DocNode *a = jarr();
+static json_object *vdpa_devices_to_json(const Host *h) {
+	json_object *a = json_arr();
 	for (size_t i = 0; a && i < h->n_vdpa_devices; i++)
-		jappend(a, vdpa_device_to_json(&h->vdpa_devices[i]));
+		json_append(a, vdpa_device_to_json(&h->vdpa_devices[i]));
 	return a;
 }
 
-static DocNode *device_to_json(const Host *h, const Device *d, const Viability *v, bool in_group) {
-	DocNode *o = jobj_sized(21); /* its keys below */
+static json_object *device_to_json(const Host *h, const Device *d, const Viability *v,
+				   bool in_group) {
+	json_object *o = json_obj(); /* its keys below */
 	if (!o)
 		return NULL;
 	MemberState s = viability_member_state(d);
@@ -353,32 +278,33 @@ static DocNode *device_to_json(const Host *h, const Device *d, const Viability *
 		if (v->blockers[i].device == d)
 			blocking = true;
 
-	jadd(o, "bdf", js(d->bdf));
-	jadd(o, "vendor", jhex(d->vendor, 4));
-	jadd(o, "device", jhex(d->device, 4));
-	jadd(o, "subsystem_vendor", jhex(d->subsystem_vendor, 4));
-	jadd(o, "subsystem_device", jhex(d->subsystem_device, 4));
-	jadd(o, "class", jhex(d->class, 6));
-	jadd(o, "class_name", jsi(pci_class_name(d->class)));
-	jadd(o, "revision", jhex(d->revision, 2));
-	jadd(o, "vendor_name", jsi(d->vendor_name));
-	jadd(o, "device_name", jsi(d->device_name));
-	jadd(o, "driver", jsi(d->driver));
-	jadd(o, "state", jsi(member_state_to_string(s)));
+	json_add(o, "bdf", json_str_or_null(d->bdf));
+	json_add(o, "vendor", jhex(d->vendor, 4));
+	json_add(o, "device", jhex(d->device, 4));
+	json_add(o, "subsystem_vendor", jhex(d->subsystem_vendor, 4));
+	json_add(o, "subsystem_device", jhex(d->subsystem_device, 4));
+	json_add(o, "class", jhex(d->class, 6));
+	json_add(o, "class_name", jsi(pci_class_name(d->class)));
+	json_add(o, "revision", jhex(d->revision, 2));
+	json_add(o, "vendor_name", jsi(d->vendor_name));
+	json_add(o, "device_name", jsi(d->device_name));
+	json_add(o, "driver", jsi(d->driver));
+	json_add(o, "state", jsi(member_state_to_string(s)));
 	add_bind_record(o, d->bdf);
 	add_vdpa_parent(o, h, d);
-	jadd(o, "iommu_group", d->iommu_group >= 0 ? jint(d->iommu_group) : NULL);
-	jadd(o, "vfio_cdev", js(d->vfio_name));
-	jadd(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
-	jadd(o, "noiommu", jbool(d->vfio_name && d->noiommu));
+	json_add(o, "iommu_group", d->iommu_group >= 0 ? json_int(d->iommu_group) : NULL);
+	json_add(o, "vfio_cdev", json_str_or_null(d->vfio_name));
+	json_add(o, "vfio_dev", d->vfio_name ? jsf("%u:%u", d->vfio_major, d->vfio_minor) : NULL);
+	json_add(o, "noiommu", jbool(d->vfio_name && d->noiommu));
 	char node[300];
-	jadd(o, "vfio_node", device_vfio_node(h, d, node, sizeof(node)) >= 0 ? js(node) : NULL);
+	json_add(o, "vfio_node",
+		 device_vfio_node(h, d, node, sizeof(node)) >= 0 ? json_str_or_null(node) : NULL);
 	if (v && !in_group) {
-		jadd(o, "verdict", jsi(verdict_to_string(v->verdict)));
-		jadd(o, "viable", jbool(v->verdict == VERDICT_VIABLE));
+		json_add(o, "verdict", jsi(verdict_to_string(v->verdict)));
+		json_add(o, "viable", jbool(v->verdict == VERDICT_VIABLE));
 	}
 	if (v)
-		jadd(o, "blocking", jbool(blocking));
+		json_add(o, "blocking", jbool(blocking));
 	return o;
 }
 
@@ -428,30 +354,33 @@ static char *essential_note(const Device *d) {
 }
 
 /* Adds blockers and notes (and the verdict when with_verdict) to o. */
-static DocNode *viability_to_json(const Viability *v, DocNode *o, bool with_verdict) {
+static json_object *viability_to_json(const Viability *v, json_object *o, bool with_verdict) {
 	if (with_verdict)
-		jadd(o, "verdict", jsi(verdict_to_string(v->verdict)));
-	DocNode *b = jarr();
+		json_add(o, "verdict", jsi(verdict_to_string(v->verdict)));
+	json_object *b = json_arr();
 	for (size_t i = 0; b && i < v->n_blockers; i++) {
-		DocNode *x = jobj();
+		json_object *x = json_obj();
 		if (!x)
 			break;
 		const Blocker *bl = &v->blockers[i];
 		/* "bdf" for a PCI function; "name" and "bus" for any member. */
-		jadd(x, "bdf", bl->device ? js(bl->device->bdf) : NULL);
-		jadd(x, "name", js(bl->name));
-		jadd(x, "bus", bl->device ? jsi("pci") : js(bl->foreign->bus));
-		jadd(x, "driver", bl->device ? jsi(bl->device->driver) : js(bl->foreign->driver));
-		jadd(x, "reason", js(v->blockers[i].reason));
+		json_add(x, "bdf", bl->device ? json_str_or_null(bl->device->bdf) : NULL);
+		json_add(x, "name", json_str_or_null(bl->name));
+		json_add(x, "bus", bl->device ? jsi("pci") : json_str_or_null(bl->foreign->bus));
+		json_add(x, "driver",
+			 bl->device ? jsi(bl->device->driver)
+				    : json_str_or_null(bl->foreign->driver));
+		json_add(x, "reason", json_str_or_null(v->blockers[i].reason));
 		_cleanup_free_ char *essential = essential_note(v->blockers[i].device);
-		jadd(x, "fix", essential ? NULL : js(v->blockers[i].fix));
-		jadd(x, "fix_sysfs", essential ? NULL : js(v->blockers[i].fix_sysfs));
+		json_add(x, "fix", essential ? NULL : json_str_or_null(v->blockers[i].fix));
+		json_add(x, "fix_sysfs",
+			 essential ? NULL : json_str_or_null(v->blockers[i].fix_sysfs));
 		if (essential)
-			jadd(x, "note", js(essential));
-		jappend(b, x);
+			json_add(x, "note", json_str_or_null(essential));
+		json_append(b, x);
 	}
-	jadd(o, "blockers", b);
-	jadd(o, "notes", jstrv(v->notes));
+	json_add(o, "blockers", b);
+	json_add(o, "notes", json_strv(v->notes));
 	return o;
 }
 
@@ -461,7 +390,7 @@ static bool group_is_identity(const Group *g) {
 
 /* A group; with identity_note, its identity default domain note among its notes (the
  * groups verb says it once for all groups instead). */
-static DocNode *group_to_json(const Host *h, const Group *g, bool identity_note) {
+static json_object *group_to_json(const Host *h, const Group *g, bool identity_note) {
 	_cleanup_(viability_done) Viability v = {};
 	if (viability_group(h, g, &v) < 0) {
 		oom = true;
@@ -476,44 +405,44 @@ static DocNode *group_to_json(const Host *h, const Group *g, bool identity_note)
 			return NULL;
 		}
 	}
-	DocNode *o = jobj();
+	json_object *o = json_obj();
 	if (!o)
 		return NULL;
-	jadd(o, "group", jint(g->number));
-	jadd(o, "type", jsi(g->type));
+	json_add(o, "group", json_int(g->number));
+	json_add(o, "type", jsi(g->type));
 	viability_to_json(&v, o, true);
-	jadd(o, "brokerable", jbool(group_has_pci_function(g)));
-	DocNode *devs = jarr();
+	json_add(o, "brokerable", jbool(group_has_pci_function(g)));
+	json_object *devs = json_arr();
 	for (size_t i = 0; devs && i < g->n_members; i++)
-		jappend(devs, device_to_json(h, g->members[i], &v, true));
-	jadd(o, "devices", devs);
+		json_append(devs, device_to_json(h, g->members[i], &v, true));
+	json_add(o, "devices", devs);
 	/* Members that are not PCI functions: listed and judged, never brokered. */
-	DocNode *fm = jarr();
+	json_object *fm = json_arr();
 	for (size_t i = 0; fm && i < g->n_foreign_members; i++) {
 		const ForeignMember *f = &g->foreign_members[i];
-		DocNode *x = jobj_sized(5);
+		json_object *x = json_obj();
 		bool blocking = false;
 		for (size_t j = 0; j < v.n_blockers; j++)
 			blocking = blocking || v.blockers[j].foreign == f;
-		jadd(x, "name", js(f->name));
-		jadd(x, "bus", jsi(f->bus));
-		jadd(x, "driver", jsi(f->driver));
-		jadd(x, "state", jsi(member_state_to_string(viability_foreign_state(f))));
-		jadd(x, "blocking", jbool(blocking));
-		jappend(fm, x);
+		json_add(x, "name", json_str_or_null(f->name));
+		json_add(x, "bus", jsi(f->bus));
+		json_add(x, "driver", jsi(f->driver));
+		json_add(x, "state", jsi(member_state_to_string(viability_foreign_state(f))));
+		json_add(x, "blocking", jbool(blocking));
+		json_append(fm, x);
 	}
-	jadd(o, "foreign_members", fm);
-	DocNode *rr = jarr();
+	json_add(o, "foreign_members", fm);
+	json_object *rr = json_arr();
 	for (size_t i = 0; rr && i < g->n_regions; i++) {
-		DocNode *x = jobj();
+		json_object *x = json_obj();
 		if (!x)
 			break;
-		jadd(x, "start", jaddr(g->regions[i].start));
-		jadd(x, "end", jaddr(g->regions[i].end));
-		jadd(x, "type", jsi(region_type_name(g->regions[i].type)));
-		jappend(rr, x);
+		json_add(x, "start", jaddr(g->regions[i].start));
+		json_add(x, "end", jaddr(g->regions[i].end));
+		json_add(x, "type", jsi(region_type_name(g->regions[i].type)));
+		json_append(rr, x);
 	}
-	jadd(o, "reserved_regions", rr);
+	json_add(o, "reserved_regions", rr);
 	return o;
 }
 
@@ -528,20 +457,20 @@ static bool group_is_noiommu(const Group *g) {
 }
 
 /* Facts every verb reports so an empty answer is never silent. */
-static DocNode *iommu_to_json(const Host *h) {
-	DocNode *o = jobj();
+static json_object *iommu_to_json(const Host *h) {
+	json_object *o = json_obj();
 	if (!o)
 		return NULL;
 	size_t n_noiommu = 0;
 	for (size_t i = 0; i < h->n_groups; i++)
 		n_noiommu += group_is_noiommu(&h->groups[i]);
 	bool enabled = h->n_groups > n_noiommu;
-	jadd(o, "enabled", jbool(enabled));
-	jadd(o, "vendor", js(h->kernel.iommu_vendor));
-	jadd(o, "units", jstrv(h->kernel.iommu_units));
-	jadd(o, "groups", jint((int32_t)h->n_groups));
-	jadd(o, "noiommu_groups", jint((int32_t)n_noiommu));
-	jadd(o, "hint", enabled ? NULL : js(viability_iommu_hint(h)));
+	json_add(o, "enabled", jbool(enabled));
+	json_add(o, "vendor", json_str_or_null(h->kernel.iommu_vendor));
+	json_add(o, "units", json_strv(h->kernel.iommu_units));
+	json_add(o, "groups", json_int((int32_t)h->n_groups));
+	json_add(o, "noiommu_groups", json_int((int32_t)n_noiommu));
+	json_add(o, "hint", enabled ? NULL : json_str_or_null(viability_iommu_hint(h)));
 	return o;
 }
 
@@ -549,12 +478,12 @@ static DocNode *iommu_to_json(const Host *h) {
 /* Rendering helpers */
 
 /* "NVIDIA Corporation GA102 [GeForce RTX 3090]", or the class name when the hwdb is silent. */
-static void device_label(DocNode *d, char *buf, size_t len) {
-	const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
+static void device_label(json_object *d, char *buf, size_t len) {
+	const char *vn = json_get_str(d, "vendor_name"), *dn = json_get_str(d, "device_name");
 	if (dn)
 		snprintf(buf, len, "%s%s%s", vn ? vn : "", vn ? " " : "", dn);
 	else
-		snprintf(buf, len, "%s", strna(jget_str(d, "class_name")));
+		snprintf(buf, len, "%s", strna(json_get_str(d, "class_name")));
 }
 
 static const char *verdict_color(const char *verdict) {
@@ -580,62 +509,63 @@ static const char *verdict_human(const char *verdict) {
 }
 
 /* "  (vDPA parent: vdpa1 on vhost_vdpa /dev/vhost-vdpa-1)" after a device's line. */
-static void print_vdpa_label(DocNode *d) {
-	DocNode *x = jget(d, "vdpa");
+static void print_vdpa_label(json_object *d) {
+	json_object *x = json_get(d, "vdpa");
 	if (!x)
 		return;
-	DocNode *a = jget(x, "devices");
+	json_object *a = json_get(x, "devices");
 	printf("  (vDPA parent");
-	for (size_t i = 0; i < jlen(a); i++) {
-		DocNode *v = jat(a, i);
-		printf("%s %s on %s", i ? "," : ":", jget_str(v, "name"),
-		       jget_str(v, "driver") ?: "no driver");
-		if (jget_str(v, "vhost_node"))
-			printf(" %s", jget_str(v, "vhost_node"));
+	for (size_t i = 0; i < json_len(a); i++) {
+		json_object *v = json_at(a, i);
+		printf("%s %s on %s", i ? "," : ":", json_get_str(v, "name"),
+		       json_get_str(v, "driver") ?: "no driver");
+		if (json_get_str(v, "vhost_node"))
+			printf(" %s", json_get_str(v, "vhost_node"));
 	}
-	if (jlen(a) == 0)
+	if (json_len(a) == 0)
 		printf(", no vDPA device");
 	printf(")");
 }
 
 /* One line per vDPA device, as the devices verb lists them. */
-static void print_vdpa_devices(DocNode *a) {
-	if (jlen(a) == 0)
+static void print_vdpa_devices(json_object *a) {
+	if (json_len(a) == 0)
 		return;
 	printf("\nvDPA devices:\n");
-	for (size_t i = 0; i < jlen(a); i++) {
-		DocNode *v = jat(a, i);
+	for (size_t i = 0; i < json_len(a); i++) {
+		json_object *v = json_at(a, i);
 		printf("%s %s (%s) mgmtdev=%s drv=%s%s%s\n",
-		       i + 1 == jlen(a) ? glyph_tree_last() : glyph_tree_mid(), jget_str(v, "name"),
-		       jget_str(v, "class_name") ?: "virtio device",
-		       jget_str(v, "management_device"), jget_str(v, "driver") ?: "none",
-		       jget_str(v, "vhost_node") ? " " : "", strempty(jget_str(v, "vhost_node")));
+		       i + 1 == json_len(a) ? glyph_tree_last() : glyph_tree_mid(),
+		       json_get_str(v, "name"), json_get_str(v, "class_name") ?: "virtio device",
+		       json_get_str(v, "management_device"), json_get_str(v, "driver") ?: "none",
+		       json_get_str(v, "vhost_node") ? " " : "",
+		       strempty(json_get_str(v, "vhost_node")));
 	}
 }
 
 /* Prints blockers and notes of a group object, each line prefixed with indent. */
-static void print_reasons(DocNode *g, const char *indent) {
-	DocNode *b = jget(g, "blockers"), *n = jget(g, "notes");
-	for (size_t i = 0; i < jlen(b); i++) {
-		DocNode *x = jat(b, i);
+static void print_reasons(json_object *g, const char *indent) {
+	json_object *b = json_get(g, "blockers"), *n = json_get(g, "notes");
+	for (size_t i = 0; i < json_len(b); i++) {
+		json_object *x = json_at(b, i);
 		printf("%s%s%s%s %s\n", indent, ansi_red(), glyph_cross(), ansi_normal(),
-		       jget_str(x, "reason"));
-		if (jget_str(x, "note")) {
+		       json_get_str(x, "reason"));
+		if (json_get_str(x, "note")) {
 			printf("%s  %snote:%s %s\n", indent, ansi_yellow(), ansi_normal(),
-			       jget_str(x, "note"));
+			       json_get_str(x, "note"));
 			continue;
 		}
-		printf("%s  fix: %s\n", indent, jget_str(x, "fix"));
-		printf("%s   or: %s\n", indent, jget_str(x, "fix_sysfs"));
+		printf("%s  fix: %s\n", indent, json_get_str(x, "fix"));
+		printf("%s   or: %s\n", indent, json_get_str(x, "fix_sysfs"));
 	}
-	for (size_t i = 0; i < jlen(n); i++)
+	for (size_t i = 0; i < json_len(n); i++)
 		printf("%s%snote:%s %s\n", indent, ansi_yellow(), ansi_normal(),
-		       doc_str(jat(n, i)));
+		       json_str_of(json_at(n, i)));
 }
 
-static void print_no_iommu(DocNode *iommu, size_t n_devices) {
+static void print_no_iommu(json_object *iommu, size_t n_devices) {
 	printf("No IOMMU groups: the IOMMU is off or absent. %s\n",
-	       strempty(jget_str(iommu, "hint")));
+	       strempty(json_get_str(iommu, "hint")));
 	if (n_devices > 0)
 		printf("%zu PCI device%s no IOMMU group and cannot be assigned "
 		       "(see 'ioasidctl devices').\n",
@@ -645,114 +575,120 @@ static void print_no_iommu(DocNode *iommu, size_t n_devices) {
 /* ---------------------------------------------------------------------------------------- */
 /* groups */
 
-static void render_groups(DocNode *doc) {
-	DocNode *groups = jget(doc, "groups");
-	DocNode *iommu = jget(doc, "iommu");
-	DocNode *ungrouped = jget(doc, "ungrouped_devices");
+static void render_groups(json_object *doc) {
+	json_object *groups = json_get(doc, "groups");
+	json_object *iommu = json_get(doc, "iommu");
+	json_object *ungrouped = json_get(doc, "ungrouped_devices");
 
-	if (jlen(groups) == 0) {
-		print_no_iommu(iommu, jlen(ungrouped));
+	if (json_len(groups) == 0) {
+		print_no_iommu(iommu, json_len(ungrouped));
 		return;
 	}
-	for (size_t i = 0; i < jlen(groups); i++) {
-		DocNode *g = jat(groups, i);
-		const char *verdict = jget_str(g, "verdict");
-		DocNode *devs = jget(g, "devices");
+	for (size_t i = 0; i < json_len(groups); i++) {
+		json_object *g = json_at(groups, i);
+		const char *verdict = json_get_str(g, "verdict");
+		json_object *devs = json_get(g, "devices");
 		if (i > 0)
 			putchar('\n');
-		printf("%sIOMMU Group %" PRId64 "%s", ansi_bold(), jget_int(g, "group", -1),
+		printf("%sIOMMU Group %" PRId64 "%s", ansi_bold(), json_get_int(g, "group", -1),
 		       ansi_normal());
-		if (jget_str(g, "type"))
-			printf(" (%s)", jget_str(g, "type"));
+		if (json_get_str(g, "type"))
+			printf(" (%s)", json_get_str(g, "type"));
 		printf(": %s%s%s", verdict_color(verdict), verdict_human(verdict), ansi_normal());
-		if (!jget_bool(g, "brokerable") && jlen(jget(g, "foreign_members")) > 0)
+		if (!json_get_bool(g, "brokerable") && json_len(json_get(g, "foreign_members")) > 0)
 			printf(", no PCI function");
 		putchar('\n');
-		bool has_more = jlen(jget(g, "blockers")) + jlen(jget(g, "notes")) > 0;
-		DocNode *fm = jget(g, "foreign_members");
-		size_t n_rows = jlen(devs) + jlen(fm);
-		for (size_t j = 0; j < jlen(devs); j++) {
-			DocNode *d = jat(devs, j);
+		bool has_more = json_len(json_get(g, "blockers")) + json_len(json_get(g, "notes")) >
+				0;
+		json_object *fm = json_get(g, "foreign_members");
+		size_t n_rows = json_len(devs) + json_len(fm);
+		for (size_t j = 0; j < json_len(devs); j++) {
+			json_object *d = json_at(devs, j);
 			bool last = j + 1 == n_rows;
 			char label[256];
 			device_label(d, label, sizeof(label));
 			printf("%s %s [%s:%s] %s  drv=%s",
-			       last ? glyph_tree_last() : glyph_tree_mid(), jget_str(d, "bdf"),
-			       jget_str(d, "vendor"), jget_str(d, "device"), label,
-			       jget_str(d, "driver") ?: "none");
-			if (jget_str(d, "vfio_cdev"))
-				printf(" vfio=%s%s", jget_str(d, "vfio_cdev"),
-				       jget_bool(d, "noiommu") ? " (noiommu)" : "");
-			else if (jget_str(d, "vfio_node"))
+			       last ? glyph_tree_last() : glyph_tree_mid(), json_get_str(d, "bdf"),
+			       json_get_str(d, "vendor"), json_get_str(d, "device"), label,
+			       json_get_str(d, "driver") ?: "none");
+			if (json_get_str(d, "vfio_cdev"))
+				printf(" vfio=%s%s", json_get_str(d, "vfio_cdev"),
+				       json_get_bool(d, "noiommu") ? " (noiommu)" : "");
+			else if (json_get_str(d, "vfio_node"))
 				/* Legacy kernel: the group node stands for the device. */
-				printf(" vfio=%s", jget_str(d, "vfio_node"));
-			if (jget_bool(d, "blocking"))
+				printf(" vfio=%s", json_get_str(d, "vfio_node"));
+			if (json_get_bool(d, "blocking"))
 				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
-			else if (streq(jget_str(d, "state"), "bridge"))
+			else if (streq(json_get_str(d, "state"), "bridge"))
 				printf("  (bridge, ignored)");
-			if (jget(d, "ioasidctl_bind"))
+			if (json_get(d, "ioasidctl_bind"))
 				printf("  (bound by ioasidctl, was on %s)",
-				       jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
+				       json_get_str(json_get(d, "ioasidctl_bind"), "was")
+					       ?: "no driver");
 			print_vdpa_label(d);
 			putchar('\n');
 		}
-		for (size_t j = 0; j < jlen(fm); j++) {
-			DocNode *f = jat(fm, j);
-			bool last = jlen(devs) + j + 1 == n_rows;
+		for (size_t j = 0; j < json_len(fm); j++) {
+			json_object *f = json_at(fm, j);
+			bool last = json_len(devs) + j + 1 == n_rows;
 			printf("%s %s (%s device, not PCI)  drv=%s",
-			       last ? glyph_tree_last() : glyph_tree_mid(), jget_str(f, "name"),
-			       jget_str(f, "bus") ?: "unknown bus",
-			       jget_str(f, "driver")
-				       ?: (streq(strempty(jget_str(f, "state")), "unknown")
+			       last ? glyph_tree_last() : glyph_tree_mid(), json_get_str(f, "name"),
+			       json_get_str(f, "bus") ?: "unknown bus",
+			       json_get_str(f, "driver")
+				       ?: (streq(strempty(json_get_str(f, "state")), "unknown")
 						   ? "unknown"
 						   : "none"));
-			if (jget_bool(f, "blocking"))
+			if (json_get_bool(f, "blocking"))
 				printf("  %s%s blocks%s", ansi_red(), glyph_cross(), ansi_normal());
 			putchar('\n');
 		}
 		if (has_more)
 			print_reasons(g, "   ");
 	}
-	DocNode *notes = jget(doc, "notes");
-	for (size_t i = 0; i < jlen(notes); i++)
-		printf("\n%snote:%s %s\n", ansi_yellow(), ansi_normal(), doc_str(jat(notes, i)));
-	if (!jget_bool(iommu, "enabled"))
+	json_object *notes = json_get(doc, "notes");
+	for (size_t i = 0; i < json_len(notes); i++)
+		printf("\n%snote:%s %s\n", ansi_yellow(), ansi_normal(),
+		       json_str_of(json_at(notes, i)));
+	if (!json_get_bool(iommu, "enabled"))
 		printf("\n%snote:%s These are VFIO no-IOMMU groups: no DMA isolation. %s\n",
-		       ansi_yellow(), ansi_normal(), strempty(jget_str(iommu, "hint")));
-	if (jlen(ungrouped) > 0) {
+		       ansi_yellow(), ansi_normal(), strempty(json_get_str(iommu, "hint")));
+	if (json_len(ungrouped) > 0) {
 		printf("\nWithout an IOMMU group (cannot be assigned):\n");
-		for (size_t i = 0; i < jlen(ungrouped); i++) {
-			DocNode *d = jat(ungrouped, i);
+		for (size_t i = 0; i < json_len(ungrouped); i++) {
+			json_object *d = json_at(ungrouped, i);
 			char label[256];
 			device_label(d, label, sizeof(label));
 			printf("%s %s [%s:%s] %s  drv=%s\n",
-			       i + 1 == jlen(ungrouped) ? glyph_tree_last() : glyph_tree_mid(),
-			       jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"),
-			       label, jget_str(d, "driver") ?: "none");
+			       i + 1 == json_len(ungrouped) ? glyph_tree_last() : glyph_tree_mid(),
+			       json_get_str(d, "bdf"), json_get_str(d, "vendor"),
+			       json_get_str(d, "device"), label,
+			       json_get_str(d, "driver") ?: "none");
 		}
 	}
 }
 
 /* --legacy: the lines of ls-iommu and of the classic shell loop over iommu_groups, i.e.
  * "IOMMU Group N: " followed by what `lspci -Dnn` prints for the device. */
-static void render_groups_legacy(DocNode *doc) {
-	DocNode *groups = jget(doc, "groups");
-	if (jlen(groups) == 0) {
-		print_no_iommu(jget(doc, "iommu"), jlen(jget(doc, "ungrouped_devices")));
+static void render_groups_legacy(json_object *doc) {
+	json_object *groups = json_get(doc, "groups");
+	if (json_len(groups) == 0) {
+		print_no_iommu(json_get(doc, "iommu"),
+			       json_len(json_get(doc, "ungrouped_devices")));
 		return;
 	}
-	for (size_t i = 0; i < jlen(groups); i++) {
-		DocNode *g = jat(groups, i), *devs = jget(g, "devices");
-		for (size_t j = 0; j < jlen(devs); j++) {
-			DocNode *d = jat(devs, j);
-			const char *vn = jget_str(d, "vendor_name"),
-				   *dn = jget_str(d, "device_name");
-			const char *cls = jget_str(d, "class"), *rev = jget_str(d, "revision");
+	for (size_t i = 0; i < json_len(groups); i++) {
+		json_object *g = json_at(groups, i), *devs = json_get(g, "devices");
+		for (size_t j = 0; j < json_len(devs); j++) {
+			json_object *d = json_at(devs, j);
+			const char *vn = json_get_str(d, "vendor_name"),
+				   *dn = json_get_str(d, "device_name");
+			const char *cls = json_get_str(d, "class"),
+				   *rev = json_get_str(d, "revision");
 			printf("IOMMU Group %" PRId64 ": %s %s [%.4s]: %s%s%s [%s:%s]",
-			       jget_int(g, "group", -1), jget_str(d, "bdf"),
-			       jget_str(d, "class_name"), strempty(cls), vn ? vn : "Device",
-			       dn ? " " : "", strempty(dn), jget_str(d, "vendor"),
-			       jget_str(d, "device"));
+			       json_get_int(g, "group", -1), json_get_str(d, "bdf"),
+			       json_get_str(d, "class_name"), strempty(cls), vn ? vn : "Device",
+			       dn ? " " : "", strempty(dn), json_get_str(d, "vendor"),
+			       json_get_str(d, "device"));
 			if (rev && !streq(rev, "00"))
 				printf(" (rev %s)", rev);
 			putchar('\n');
@@ -762,52 +698,53 @@ static void render_groups_legacy(DocNode *doc) {
 
 int verb_groups(int argc, char **argv) {
 	_cleanup_host_keep_ Host *h = NULL;
-	_cleanup_doc_ DocNode *doc = NULL;
+	_cleanup_doc_ json_object *doc = NULL;
 
 	if (argc > 1)
 		return ioasidctl_error(EXIT_USAGE, "Verb 'groups' takes no arguments");
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
-	doc = jobj();
-	DocNode *groups = jarr(), *ungrouped = jarr();
+	doc = json_obj();
+	json_object *groups = json_arr(), *ungrouped = json_arr();
 	size_t n_viable = 0, n_empty = 0, n_identity = 0;
 	_cleanup_free_ int *identity = h->n_groups ? calloc(h->n_groups, sizeof(int)) : NULL;
 	if (h->n_groups && !identity)
 		oom = true;
 	for (size_t i = 0; groups && identity && i < h->n_groups; i++) {
-		DocNode *g = group_to_json(h, &h->groups[i], false);
-		if (g && streq(strempty(jget_str(g, "verdict")), "viable"))
+		json_object *g = group_to_json(h, &h->groups[i], false);
+		if (g && streq(strempty(json_get_str(g, "verdict")), "viable"))
 			n_viable++;
-		if (g && streq(strempty(jget_str(g, "verdict")), "empty"))
+		if (g && streq(strempty(json_get_str(g, "verdict")), "empty"))
 			n_empty++;
 		if (group_is_identity(&h->groups[i]))
 			identity[n_identity++] = h->groups[i].number;
-		jappend(groups, g);
+		json_append(groups, g);
 	}
 	/* Host-wide notes, said once rather than per group. */
 	_cleanup_free_ char *identity_note = NULL;
 	if (viability_identity_note(identity, n_identity, &identity_note) < 0)
 		oom = true;
-	DocNode *notes = jarr();
+	json_object *notes = json_arr();
 	if (identity_note)
-		jappend(notes, js(identity_note));
+		json_append(notes, json_str_or_null(identity_note));
 	for (size_t i = 0; ungrouped && i < h->n_devices; i++)
 		if (!h->devices[i].group)
-			jappend(ungrouped, device_to_json(h, &h->devices[i], NULL, false));
+			json_append(ungrouped, device_to_json(h, &h->devices[i], NULL, false));
 	if (doc) {
-		jadd(doc, "iommu", iommu_to_json(h));
-		jadd(doc, "groups", groups);
-		jadd(doc, "ungrouped_devices", ungrouped);
-		jadd(doc, "notes", notes);
-		DocNode *sum = jobj();
+		json_add(doc, "iommu", iommu_to_json(h));
+		json_add(doc, "groups", groups);
+		json_add(doc, "ungrouped_devices", ungrouped);
+		json_add(doc, "notes", notes);
+		json_object *sum = json_obj();
 		if (sum) {
-			jadd(sum, "groups", jint((int32_t)h->n_groups));
-			jadd(sum, "viable", jint((int32_t)n_viable));
-			jadd(sum, "not_viable", jint((int32_t)(h->n_groups - n_viable - n_empty)));
-			jadd(sum, "empty", jint((int32_t)n_empty));
+			json_add(sum, "groups", json_int((int32_t)h->n_groups));
+			json_add(sum, "viable", json_int((int32_t)n_viable));
+			json_add(sum, "not_viable",
+				 json_int((int32_t)(h->n_groups - n_viable - n_empty)));
+			json_add(sum, "empty", json_int((int32_t)n_empty));
 		}
-		jadd(doc, "summary", sum);
+		json_add(doc, "summary", sum);
 	}
 	return emit(doc, arg_legacy ? render_groups_legacy : render_groups);
 }
@@ -815,53 +752,53 @@ int verb_groups(int argc, char **argv) {
 /* ---------------------------------------------------------------------------------------- */
 /* devices */
 
-static void render_devices(DocNode *doc) {
-	DocNode *devs = jget(doc, "devices");
-	DocNode *iommu = jget(doc, "iommu");
+static void render_devices(json_object *doc) {
+	json_object *devs = json_get(doc, "devices");
+	json_object *iommu = json_get(doc, "iommu");
 
-	for (size_t i = 0; i < jlen(devs); i++) {
-		DocNode *d = jat(devs, i);
-		const char *dn = jget_str(d, "device_name");
+	for (size_t i = 0; i < json_len(devs); i++) {
+		json_object *d = json_at(devs, i);
+		const char *dn = json_get_str(d, "device_name");
 		char group[32] = "-";
-		int64_t gn = jget_int(d, "iommu_group", -1);
+		int64_t gn = json_get_int(d, "iommu_group", -1);
 		if (gn >= 0)
 			snprintf(group, sizeof(group), "%" PRId64, gn);
-		bool viable = jget_bool(d, "viable");
-		printf("%s '%s' [%s:%s] drv=%s group=%s vfio=%s %sviable=%s%s", jget_str(d, "bdf"),
-		       dn ? dn : jget_str(d, "class_name"), jget_str(d, "vendor"),
-		       jget_str(d, "device"), jget_str(d, "driver") ?: "none", group,
-		       jget_str(d, "vfio_cdev") ?: jget_str(d, "vfio_node") ?: "-",
+		bool viable = json_get_bool(d, "viable");
+		printf("%s '%s' [%s:%s] drv=%s group=%s vfio=%s %sviable=%s%s", json_get_str(d, "bdf"),
+		       dn ? dn : json_get_str(d, "class_name"), json_get_str(d, "vendor"),
+		       json_get_str(d, "device"), json_get_str(d, "driver") ?: "none", group,
+		       json_get_str(d, "vfio_cdev") ?: json_get_str(d, "vfio_node") ?: "-",
 		       viable ? ansi_green() : ansi_red(), viable ? "yes" : "no", ansi_normal());
 		if (gn < 0)
 			printf(" (no IOMMU group)");
-		else if (jget_bool(d, "blocking"))
+		else if (json_get_bool(d, "blocking"))
 			printf(" %s(blocks group %" PRId64 ")%s", ansi_red(), gn, ansi_normal());
 		print_vdpa_label(d);
 		putchar('\n');
 	}
-	if (!jget_bool(doc, "filter_vfio") && !jget_bool(doc, "filter_blocking"))
-		print_vdpa_devices(jget(doc, "vdpa_devices"));
-	if (jlen(devs) == 0) {
-		if (jget_bool(doc, "filter_vfio") && !jget_bool(iommu, "enabled"))
+	if (!json_get_bool(doc, "filter_vfio") && !json_get_bool(doc, "filter_blocking"))
+		print_vdpa_devices(json_get(doc, "vdpa_devices"));
+	if (json_len(devs) == 0) {
+		if (json_get_bool(doc, "filter_vfio") && !json_get_bool(iommu, "enabled"))
 			printf("No device has a VFIO cdev, and without an IOMMU none can get one "
 			       "short of the unsafe no-IOMMU mode "
 			       "(see the note below).\n");
-		else if (jget_bool(doc, "filter_vfio"))
+		else if (json_get_bool(doc, "filter_vfio"))
 			printf("No device has a VFIO cdev: bind one with "
 			       "'ioasidctl bind BDF'.\n");
-		else if (jget_bool(doc, "filter_blocking"))
+		else if (json_get_bool(doc, "filter_blocking"))
 			printf("No device blocks its IOMMU group.\n");
 		else
 			printf("No PCI devices found.\n");
 	}
-	if (!jget_bool(iommu, "enabled") && !arg_quiet)
+	if (!json_get_bool(iommu, "enabled") && !arg_quiet)
 		printf("%snote:%s The IOMMU is off or absent: no device is DMA-isolated. %s\n",
-		       ansi_yellow(), ansi_normal(), strempty(jget_str(iommu, "hint")));
+		       ansi_yellow(), ansi_normal(), strempty(json_get_str(iommu, "hint")));
 }
 
 int verb_devices(int argc, char **argv) {
 	_cleanup_host_keep_ Host *h = NULL;
-	_cleanup_doc_ DocNode *doc = NULL;
+	_cleanup_doc_ json_object *doc = NULL;
 
 	if (argc > 1)
 		return ioasidctl_error(EXIT_USAGE,
@@ -870,8 +807,8 @@ int verb_devices(int argc, char **argv) {
 	if (ioasidctl_load_host(&h) < 0)
 		return 1;
 
-	doc = jobj();
-	DocNode *devs = jarr();
+	doc = json_obj();
+	json_object *devs = json_arr();
 	for (size_t i = 0; devs && i < h->n_devices; i++) {
 		const Device *d = &h->devices[i];
 		_cleanup_(viability_done) Viability v = {};
@@ -886,14 +823,14 @@ int verb_devices(int argc, char **argv) {
 			blocking = blocking || v.blockers[j].device == d;
 		if (arg_blocking && !blocking)
 			continue;
-		jappend(devs, device_to_json(h, d, &v, false));
+		json_append(devs, device_to_json(h, d, &v, false));
 	}
 	if (doc) {
-		jadd(doc, "iommu", iommu_to_json(h));
-		jadd(doc, "filter_vfio", jbool(arg_vfio));
-		jadd(doc, "filter_blocking", jbool(arg_blocking));
-		jadd(doc, "devices", devs);
-		jadd(doc, "vdpa_devices", vdpa_devices_to_json(h));
+		json_add(doc, "iommu", iommu_to_json(h));
+		json_add(doc, "filter_vfio", jbool(arg_vfio));
+		json_add(doc, "filter_blocking", jbool(arg_blocking));
+		json_add(doc, "devices", devs);
+		json_add(doc, "vdpa_devices", vdpa_devices_to_json(h));
 	}
 	return emit(doc, render_devices);
 }
@@ -914,52 +851,53 @@ static void kv(const char *key, const char *fmt, ...) {
 	putchar('\n');
 }
 
-static void kv_list(const char *key, DocNode *a) {
-	if (jlen(a) == 0)
+static void kv_list(const char *key, json_object *a) {
+	if (json_len(a) == 0)
 		return;
 	printf("%s%18s:%s ", ansi_bold(), key, ansi_normal());
-	for (size_t i = 0; i < jlen(a); i++)
-		printf("%s%s", i ? ", " : "", doc_str(jat(a, i)));
+	for (size_t i = 0; i < json_len(a); i++)
+		printf("%s%s", i ? ", " : "", json_str_of(json_at(a, i)));
 	putchar('\n');
 }
 
-static void render_regions(DocNode *g) {
-	DocNode *rr = jget(g, "reserved_regions");
-	for (size_t i = 0; i < jlen(rr); i++) {
-		DocNode *r = jat(rr, i);
-		kv(i == 0 ? "reserved regions" : "", "%s-%s %s", jget_str(r, "start"),
-		   jget_str(r, "end"), jget_str(r, "type"));
+static void render_regions(json_object *g) {
+	json_object *rr = json_get(g, "reserved_regions");
+	for (size_t i = 0; i < json_len(rr); i++) {
+		json_object *r = json_at(rr, i);
+		kv(i == 0 ? "reserved regions" : "", "%s-%s %s", json_get_str(r, "start"),
+		   json_get_str(r, "end"), json_get_str(r, "type"));
 	}
-	if (jlen(rr) == 0)
+	if (json_len(rr) == 0)
 		kv("reserved regions", "none reported");
 }
 
-static void render_group_members(DocNode *g, const char *skip_bdf) {
-	DocNode *devs = jget(g, "devices");
+static void render_group_members(json_object *g, const char *skip_bdf) {
+	json_object *devs = json_get(g, "devices");
 	size_t shown = 0;
-	for (size_t i = 0; i < jlen(devs); i++) {
-		DocNode *d = jat(devs, i);
-		if (skip_bdf && streq(jget_str(d, "bdf"), skip_bdf))
+	for (size_t i = 0; i < json_len(devs); i++) {
+		json_object *d = json_at(devs, i);
+		if (skip_bdf && streq(json_get_str(d, "bdf"), skip_bdf))
 			continue;
 		char label[256];
 		device_label(d, label, sizeof(label));
 		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "", "%s [%s:%s] %s, %s%s",
-		   jget_str(d, "bdf"), jget_str(d, "vendor"), jget_str(d, "device"), label,
-		   jget_str(d, "driver") ?: "no driver",
-		   jget_bool(d, "blocking")                ? " (blocks)"
-		   : streq(jget_str(d, "state"), "bridge") ? " (bridge)"
-							   : "");
+		   json_get_str(d, "bdf"), json_get_str(d, "vendor"), json_get_str(d, "device"),
+		   label, json_get_str(d, "driver") ?: "no driver",
+		   json_get_bool(d, "blocking")                ? " (blocks)"
+		   : streq(json_get_str(d, "state"), "bridge") ? " (bridge)"
+							       : "");
 	}
-	DocNode *fm = jget(g, "foreign_members");
-	for (size_t i = 0; i < jlen(fm); i++) {
-		DocNode *f = jat(fm, i);
+	json_object *fm = json_get(g, "foreign_members");
+	for (size_t i = 0; i < json_len(fm); i++) {
+		json_object *f = json_at(fm, i);
 		kv(shown++ == 0 ? (skip_bdf ? "at risk" : "members") : "",
-		   "%s (%s device, not PCI), %s%s", jget_str(f, "name"),
-		   jget_str(f, "bus") ?: "unknown bus",
-		   jget_str(f, "driver")
-			   ?: (streq(strempty(jget_str(f, "state")), "unknown") ? "driver unknown"
-										: "no driver"),
-		   jget_bool(f, "blocking") ? " (blocks)" : "");
+		   "%s (%s device, not PCI), %s%s", json_get_str(f, "name"),
+		   json_get_str(f, "bus") ?: "unknown bus",
+		   json_get_str(f, "driver")
+			   ?: (streq(strempty(json_get_str(f, "state")), "unknown")
+				       ? "driver unknown"
+				       : "no driver"),
+		   json_get_bool(f, "blocking") ? " (blocks)" : "");
 	}
 	if (!skip_bdf && shown == 0)
 		kv("members", "none");
@@ -968,100 +906,101 @@ static void render_group_members(DocNode *g, const char *skip_bdf) {
 }
 
 /* Reset scope, VFIO's dev_set and the dependents of a device (device_detail_json()). */
-static void render_dependents(DocNode *d) {
-	const char *scope = jget_str(d, "reset");
-	DocNode *methods = jget(d, "reset_method"), *set = jget(d, "reset_set");
+static void render_dependents(json_object *d) {
+	const char *scope = json_get_str(d, "reset");
+	json_object *methods = json_get(d, "reset_method"), *set = json_get(d, "reset_set");
 	char m[128] = "";
-	for (size_t i = 0; i < jlen(methods); i++)
+	for (size_t i = 0; i < json_len(methods); i++)
 		snprintf(m + strlen(m), sizeof(m) - strlen(m), "%s%s", i ? " " : "",
-			 doc_str(jat(methods, i)));
+			 json_str_of(json_at(methods, i)));
 	if (streq(strempty(scope), "function"))
 		kv("reset", "of the function alone (%s)", m);
 	else if (streq(strempty(scope), "bus")) {
 		printf("%s%18s:%s %sbus reset only%s (%s), takes down ", ansi_bold(), "reset",
 		       ansi_normal(), ansi_yellow(), ansi_normal(), *m ? m : "no reset method");
-		for (size_t i = 0; i < jlen(set); i++)
-			printf("%s%s", i ? ", " : "", doc_str(jat(set, i)));
+		for (size_t i = 0; i < json_len(set); i++)
+			printf("%s%s", i ? ", " : "", json_str_of(json_at(set, i)));
 		putchar('\n');
 	} else if (streq(strempty(scope), "none"))
 		kv("reset", "%snone%s: no function reset and no bridge above", ansi_yellow(),
 		   ansi_normal());
 	else
 		kv("reset", "unknown (the host does not list reset methods)");
-	if (jlen(jget(d, "dev_set")) > 1)
-		kv_list("vfio dev_set", jget(d, "dev_set"));
-	DocNode *deps = jget(d, "dependents");
-	for (size_t i = 0; i < jlen(deps); i++) {
-		DocNode *e = jat(deps, i);
-		const char *rel = jget_str(e, "relation");
-		kv(i == 0 ? "dependents" : "", "%s (%s)", jget_str(e, "bdf"),
+	if (json_len(json_get(d, "dev_set")) > 1)
+		kv_list("vfio dev_set", json_get(d, "dev_set"));
+	json_object *deps = json_get(d, "dependents");
+	for (size_t i = 0; i < json_len(deps); i++) {
+		json_object *e = json_at(deps, i);
+		const char *rel = json_get_str(e, "relation");
+		kv(i == 0 ? "dependents" : "", "%s (%s)", json_get_str(e, "bdf"),
 		   streq(strempty(rel), "pf")   ? "its PF"
 		   : streq(strempty(rel), "vf") ? "one of its VFs"
 						: "shares a bus reset");
 	}
 }
 
-static void render_show_device(DocNode *doc) {
-	DocNode *d = jget(doc, "device");
-	DocNode *g = jget(doc, "group");
-	const char *vn = jget_str(d, "vendor_name"), *dn = jget_str(d, "device_name");
+static void render_show_device(json_object *doc) {
+	json_object *d = json_get(doc, "device");
+	json_object *g = json_get(doc, "group");
+	const char *vn = json_get_str(d, "vendor_name"), *dn = json_get_str(d, "device_name");
 
-	printf("%s%s%s '%s'\n", ansi_bold(), jget_str(d, "bdf"), ansi_normal(),
-	       dn ? dn : jget_str(d, "class_name"));
-	kv("vendor", "%s%s%s", jget_str(d, "vendor"), vn ? " " : "", strempty(vn));
-	kv("device", "%s%s%s", jget_str(d, "device"), dn ? " " : "", strempty(dn));
-	kv("subsystem", "%s:%s", jget_str(d, "subsystem_vendor"), jget_str(d, "subsystem_device"));
-	kv("class", "%s %s", jget_str(d, "class"), jget_str(d, "class_name"));
-	kv("revision", "%s", jget_str(d, "revision"));
-	kv("driver", "%s (%s)", jget_str(d, "driver") ?: "none", jget_str(d, "state"));
-	if (jget(d, "ioasidctl_bind"))
+	printf("%s%s%s '%s'\n", ansi_bold(), json_get_str(d, "bdf"), ansi_normal(),
+	       dn ? dn : json_get_str(d, "class_name"));
+	kv("vendor", "%s%s%s", json_get_str(d, "vendor"), vn ? " " : "", strempty(vn));
+	kv("device", "%s%s%s", json_get_str(d, "device"), dn ? " " : "", strempty(dn));
+	kv("subsystem", "%s:%s", json_get_str(d, "subsystem_vendor"),
+	   json_get_str(d, "subsystem_device"));
+	kv("class", "%s %s", json_get_str(d, "class"), json_get_str(d, "class_name"));
+	kv("revision", "%s", json_get_str(d, "revision"));
+	kv("driver", "%s (%s)", json_get_str(d, "driver") ?: "none", json_get_str(d, "state"));
+	if (json_get(d, "ioasidctl_bind"))
 		kv("bound", "by ioasidctl, was on %s",
-		   jget_str(jget(d, "ioasidctl_bind"), "was") ?: "no driver");
-	if (jget_str(d, "vfio_cdev"))
-		kv("vfio", "/dev/vfio/devices/%s (%s)%s", jget_str(d, "vfio_cdev"),
-		   jget_str(d, "vfio_dev"), jget_bool(d, "noiommu") ? ", noiommu" : "");
+		   json_get_str(json_get(d, "ioasidctl_bind"), "was") ?: "no driver");
+	if (json_get_str(d, "vfio_cdev"))
+		kv("vfio", "/dev/vfio/devices/%s (%s)%s", json_get_str(d, "vfio_cdev"),
+		   json_get_str(d, "vfio_dev"), json_get_bool(d, "noiommu") ? ", noiommu" : "");
 	else
 		kv("vfio", "none");
-	int64_t numa = jget_int(d, "numa_node", -1);
+	int64_t numa = json_get_int(d, "numa_node", -1);
 	if (numa >= 0)
 		kv("numa node", "%" PRId64, numa);
 	else
 		kv("numa node", "unknown");
-	DocNode *bp = jget(d, "bridge_path");
-	if (jlen(bp) > 0)
+	json_object *bp = json_get(d, "bridge_path");
+	if (json_len(bp) > 0)
 		kv_list("bridge path", bp);
 	else
 		kv("bridge path", "on a root bus");
-	DocNode *sriov = jget(d, "sriov");
+	json_object *sriov = json_get(d, "sriov");
 	if (sriov)
 		kv("sr-iov", "PF, %" PRId64 " of %" PRId64 " VFs enabled",
-		   jget_int(sriov, "numvfs", 0), jget_int(sriov, "totalvfs", 0));
-	kv_list("vfs", jget(d, "virtfn"));
-	if (jget_str(d, "physfn"))
-		kv("sr-iov", "VF of %s", jget_str(d, "physfn"));
-	kv_list("netdevs", jget(d, "netdevs"));
-	DocNode *vd = jget(d, "vdpa");
+		   json_get_int(sriov, "numvfs", 0), json_get_int(sriov, "totalvfs", 0));
+	kv_list("vfs", json_get(d, "virtfn"));
+	if (json_get_str(d, "physfn"))
+		kv("sr-iov", "VF of %s", json_get_str(d, "physfn"));
+	kv_list("netdevs", json_get(d, "netdevs"));
+	json_object *vd = json_get(d, "vdpa");
 	if (vd) {
-		DocNode *a = jget(vd, "devices");
-		for (size_t i = 0; i < jlen(a); i++) {
-			DocNode *v = jat(a, i);
-			kv(i == 0 ? "vdpa" : "", "%s (%s) on %s%s%s", jget_str(v, "name"),
-			   jget_str(v, "class_name") ?: "virtio device",
-			   jget_str(v, "driver") ?: "no driver",
-			   jget_str(v, "vhost_node") ? ", " : "",
-			   strempty(jget_str(v, "vhost_node")));
+		json_object *a = json_get(vd, "devices");
+		for (size_t i = 0; i < json_len(a); i++) {
+			json_object *v = json_at(a, i);
+			kv(i == 0 ? "vdpa" : "", "%s (%s) on %s%s%s", json_get_str(v, "name"),
+			   json_get_str(v, "class_name") ?: "virtio device",
+			   json_get_str(v, "driver") ?: "no driver",
+			   json_get_str(v, "vhost_node") ? ", " : "",
+			   strempty(json_get_str(v, "vhost_node")));
 		}
-		if (jlen(a) == 0)
+		if (json_len(a) == 0)
 			kv("vdpa", "management device %s, no vDPA device",
-			   jget_str(vd, "management_device"));
+			   json_get_str(vd, "management_device"));
 	}
 	render_dependents(d);
 	if (g) {
-		const char *verdict = jget_str(g, "verdict");
-		kv("iommu group", "%" PRId64 " (%s), %s%s%s", jget_int(g, "group", -1),
-		   jget_str(g, "type") ?: "type unknown", verdict_color(verdict),
+		const char *verdict = json_get_str(g, "verdict");
+		kv("iommu group", "%" PRId64 " (%s), %s%s%s", json_get_int(g, "group", -1),
+		   json_get_str(g, "type") ?: "type unknown", verdict_color(verdict),
 		   verdict_human(verdict), ansi_normal());
-		render_group_members(g, jget_str(d, "bdf"));
+		render_group_members(g, json_get_str(d, "bdf"));
 		render_regions(g);
 		print_reasons(g, "  ");
 	} else {
@@ -1070,74 +1009,90 @@ static void render_show_device(DocNode *doc) {
 	}
 }
 
-static void render_show_group(DocNode *doc) {
-	DocNode *g = jget(doc, "group");
-	const char *verdict = jget_str(g, "verdict");
-	printf("%sIOMMU Group %" PRId64 "%s: %s%s%s\n", ansi_bold(), jget_int(g, "group", -1),
+static void render_show_group(json_object *doc) {
+	json_object *g = json_get(doc, "group");
+	const char *verdict = json_get_str(g, "verdict");
+	printf("%sIOMMU Group %" PRId64 "%s: %s%s%s\n", ansi_bold(), json_get_int(g, "group", -1),
 	       ansi_normal(), verdict_color(verdict), verdict_human(verdict), ansi_normal());
-	kv("type", "%s", jget_str(g, "type") ?: "unknown");
+	kv("type", "%s", json_get_str(g, "type") ?: "unknown");
 	render_group_members(g, NULL);
 	render_regions(g);
 	print_reasons(g, "  ");
 }
 
-static DocNode *device_detail_json(const Host *h, const Device *d, const Viability *v) {
-	DocNode *o = device_to_json(h, d, v, false);
+/* The udev properties ("KEY=VALUE") as an object KEY: VALUE, as a snapshot has them. */
+static json_object *properties_json(char *const *l) {
+	json_object *o = json_obj();
+	for (char *const *p = l; o && p && *p; p++) {
+		const char *eq = strchr(*p, '=');
+		_cleanup_free_ char *key = strndup(*p, eq ? (size_t)(eq - *p) : strlen(*p));
+		json_object *v = json_str_or_null(eq ? eq + 1 : "");
+		/* Not a literal: json-c copies the key. */
+		if (!key || json_object_object_add(o, key, v) < 0) {
+			json_object_put(v);
+			oom = true;
+		}
+	}
+	return o;
+}
+
+static json_object *device_detail_json(const Host *h, const Device *d, const Viability *v) {
+	json_object *o = device_to_json(h, d, v, false);
 	if (!o)
 		return NULL;
-	jadd(o, "numa_node", jint(d->numa_node));
-	jadd(o, "parent", js(d->parent));
-	jadd(o, "bridge_path", jstrv(d->bridge_path));
+	json_add(o, "numa_node", json_int(d->numa_node));
+	json_add(o, "parent", json_str_or_null(d->parent));
+	json_add(o, "bridge_path", json_strv(d->bridge_path));
 	if (d->sriov_totalvfs >= 0) {
-		DocNode *s = jobj();
+		json_object *s = json_obj();
 		if (s) {
-			jadd(s, "totalvfs", jint(d->sriov_totalvfs));
-			jadd(s, "numvfs", jint(d->sriov_numvfs));
+			json_add(s, "totalvfs", json_int(d->sriov_totalvfs));
+			json_add(s, "numvfs", json_int(d->sriov_numvfs));
 		}
-		jadd(o, "sriov", s);
+		json_add(o, "sriov", s);
 	} else
-		jadd(o, "sriov", NULL);
-	jadd(o, "virtfn", jstrv(d->virtfn));
-	jadd(o, "physfn", js(d->physfn));
-	jadd(o, "netdevs", jstrv(d->netdevs));
-	jadd(o, "properties", jstrv(d->properties));
+		json_add(o, "sriov", NULL);
+	json_add(o, "virtfn", json_strv(d->virtfn));
+	json_add(o, "physfn", json_str_or_null(d->physfn));
+	json_add(o, "netdevs", json_strv(d->netdevs));
+	json_add(o, "properties", properties_json(d->properties));
 	/* Dependent devices (common/depend.h): what a reset takes down, VFIO's dev_set, and the
 	 * devices that go to one owner with this one. */
-	jadd(o, "reset_method", d->reset_known ? jstrv(d->reset_methods) : NULL);
-	jadd(o, "reset", js(reset_scope_to_string(depend_reset_scope(h, d))));
+	json_add(o, "reset_method", d->reset_known ? json_strv(d->reset_methods) : NULL);
+	json_add(o, "reset", json_str_or_null(reset_scope_to_string(depend_reset_scope(h, d))));
 	_cleanup_free_ const Device **set = NULL;
 	_cleanup_free_ Dependent *deps = NULL;
 	size_t n = 0;
-	DocNode *a = jarr();
+	json_object *a = json_arr();
 	if (depend_reset_set(h, d, &set, &n) < 0)
 		oom = true;
 	for (size_t i = 0; i < n; i++)
-		jappend(a, js(set[i]->bdf));
-	jadd(o, "reset_set", a);
+		json_append(a, json_str_or_null(set[i]->bdf));
+	json_add(o, "reset_set", a);
 	free(set);
 	set = NULL;
-	a = jarr();
+	a = json_arr();
 	if (depend_dev_set(h, d, &set, &n) < 0)
 		oom = true;
 	for (size_t i = 0; i < n; i++)
-		jappend(a, js(set[i]->bdf));
-	jadd(o, "dev_set", a);
-	a = jarr();
+		json_append(a, json_str_or_null(set[i]->bdf));
+	json_add(o, "dev_set", a);
+	a = json_arr();
 	if (depend_dependents(h, d, &deps, &n) < 0)
 		oom = true;
 	for (size_t i = 0; i < n; i++) {
-		DocNode *e = jobj_sized(2);
-		jadd(e, "bdf", js(deps[i].device->bdf));
-		jadd(e, "relation", js(depend_kind_to_string(deps[i].kind)));
-		jappend(a, e);
+		json_object *e = json_obj();
+		json_add(e, "bdf", json_str_or_null(deps[i].device->bdf));
+		json_add(e, "relation", json_str_or_null(depend_kind_to_string(deps[i].kind)));
+		json_append(a, e);
 	}
-	jadd(o, "dependents", a);
+	json_add(o, "dependents", a);
 	return o;
 }
 
 int verb_show(int argc, char **argv) {
 	_cleanup_host_keep_ Host *h = NULL;
-	_cleanup_doc_ DocNode *doc = NULL;
+	_cleanup_doc_ json_object *doc = NULL;
 	char bdf[BDF_MAX];
 	uint64_t number = 0;
 	bool is_device;
@@ -1158,7 +1113,7 @@ int verb_show(int argc, char **argv) {
 		return 1;
 
 	_cleanup_(viability_done) Viability v = {};
-	doc = jobj();
+	doc = json_obj();
 	if (!doc)
 		return finish(doc);
 	if (is_device) {
@@ -1167,20 +1122,20 @@ int verb_show(int argc, char **argv) {
 			return ioasidctl_error(1, "No PCI device '%s' on this host", bdf);
 		if (viability_device(h, d, &v) < 0)
 			return ioasidctl_error(1, "Out of memory");
-		jadd(doc, "device", device_detail_json(h, d, &v));
+		json_add(doc, "device", device_detail_json(h, d, &v));
 		if (d->group)
-			jadd(doc, "group", group_to_json(h, d->group, true));
+			json_add(doc, "group", group_to_json(h, d->group, true));
 		else {
-			jadd(doc, "group", NULL);
+			json_add(doc, "group", NULL);
 			viability_to_json(&v, doc, false);
 		}
-		DocNode *risk = jarr();
+		json_object *risk = json_arr();
 		for (size_t i = 0; risk && d->group && i < d->group->n_members; i++)
 			if (d->group->members[i] != d)
-				jappend(risk, js(d->group->members[i]->bdf));
+				json_append(risk, json_str_or_null(d->group->members[i]->bdf));
 		for (size_t i = 0; risk && d->group && i < d->group->n_foreign_members; i++)
-			jappend(risk, js(d->group->foreign_members[i].name));
-		jadd(doc, "at_risk", risk);
+			json_append(risk, json_str_or_null(d->group->foreign_members[i].name));
+		json_add(doc, "at_risk", risk);
 	} else {
 		const Group *g = host_find_group(h, (int)number);
 		if (!g)
@@ -1190,10 +1145,10 @@ int verb_show(int argc, char **argv) {
 								: "");
 		if (viability_group(h, g, &v) < 0)
 			return ioasidctl_error(1, "Out of memory");
-		jadd(doc, "group", group_to_json(h, g, true));
+		json_add(doc, "group", group_to_json(h, g, true));
 	}
-	jadd(doc, "verdict", js(verdict_to_string(v.verdict)));
-	jadd(doc, "iommu", iommu_to_json(h));
+	json_add(doc, "verdict", json_str_or_null(verdict_to_string(v.verdict)));
+	json_add(doc, "iommu", iommu_to_json(h));
 	int r = emit(doc, is_device ? render_show_device : render_show_group);
 	if (r != 0)
 		return r;
@@ -1207,15 +1162,15 @@ typedef enum CheckResult { CHECK_PASS, CHECK_NOTE, CHECK_WARN, CHECK_FAIL } Chec
 
 static const char *const check_result_names[] = { "pass", "note", "warn", "fail" };
 
-_printf_(6, 7) static void check_add(DocNode *a, const char *category, const char *id,
+_printf_(6, 7) static void check_add(json_object *a, const char *category, const char *id,
 				     CheckResult res, const char *desc, const char *hint_fmt, ...) {
-	DocNode *o = jobj();
+	json_object *o = json_obj();
 	if (!o)
 		return;
-	jadd(o, "category", js(category));
-	jadd(o, "id", js(id));
-	jadd(o, "description", js(desc));
-	jadd(o, "result", js(check_result_names[res]));
+	json_add(o, "category", json_str_or_null(category));
+	json_add(o, "id", json_str_or_null(id));
+	json_add(o, "description", json_str_or_null(desc));
+	json_add(o, "result", json_str_or_null(check_result_names[res]));
 	if (hint_fmt) {
 		_cleanup_free_ char *hint = NULL;
 		va_list ap;
@@ -1223,10 +1178,10 @@ _printf_(6, 7) static void check_add(DocNode *a, const char *category, const cha
 		if (vasprintf(&hint, hint_fmt, ap) < 0)
 			oom = true;
 		va_end(ap);
-		jadd(o, "hint", js(hint));
+		json_add(o, "hint", json_str_or_null(hint));
 	} else
-		jadd(o, "hint", NULL);
-	jappend(a, o);
+		json_add(o, "hint", NULL);
+	json_append(a, o);
 }
 
 /* A running process of uid, to read its limits; 0 when none. */
@@ -1296,8 +1251,8 @@ static uint64_t policy_memlock_for(const Host *h, const struct passwd *pw, char 
 }
 
 /* Appends to the MEMLOCK check when lim is below what the policy grants pw. */
-static bool memlock_below_grant(DocNode *a, const Host *h, const struct passwd *pw, uint64_t lim,
-				const char *desc, const char *where) {
+static bool memlock_below_grant(json_object *a, const Host *h, const struct passwd *pw,
+				uint64_t lim, const char *desc, const char *where) {
 	char rule[300] = "", b1[32], b2[32];
 	uint64_t granted = pw ? policy_memlock_for(h, pw, rule, sizeof(rule)) : 0;
 	if (granted == 0 || lim == UINT64_MAX || lim >= granted)
@@ -1340,8 +1295,8 @@ static int pam_memlock_of(const struct passwd *pw, LimitsConfMemlock *ret) {
 }
 
 /* check --for pw when no process of pw runs: the limit its sessions get from pam_limits. */
-static void check_memlock_pam(DocNode *a, const Host *h, const struct passwd *pw, const char *desc,
-			      const char *why) {
+static void check_memlock_pam(json_object *a, const Host *h, const struct passwd *pw,
+			      const char *desc, const char *why) {
 	static const char *const dflt = "systemd's DefaultLimitMEMLOCK=, 8M by default";
 	_cleanup_free_ LimitsConfMemlock *m = malloc(sizeof(*m));
 	_cleanup_free_ char *where = NULL;
@@ -1415,7 +1370,7 @@ static void pam_memlock_note(const struct passwd *pw, uint64_t lim, char *out, s
 			 format_bytes(buf, sizeof(buf), v->bytes), v->file, v->line);
 }
 
-static void check_memlock(DocNode *a, const Host *h) {
+static void check_memlock(json_object *a, const Host *h) {
 	const char *desc = "Checking the locked memory limit (RLIMIT_MEMLOCK)";
 	const char *why = "a VM pins its RAM for DMA (N times with a vIOMMU): raise LimitMEMLOCK= "
 			  "in its unit or memlock in /etc/security/limits.conf";
@@ -1471,7 +1426,7 @@ static void check_memlock(DocNode *a, const Host *h) {
  * rights needed), its pid from SO_PEERCRED on a connection to its socket. CapPrm, not
  * CapEff: a daemon may hold the capability permitted only and raise it when it needs it.
  */
-static void check_accounting(DocNode *a) {
+static void check_accounting(json_object *a) {
 	static const char *const desc = "Checking that ioasidd can set per-process accounting";
 	const char *config = arg_config ? arg_config : IOASID_CONFIG_PATH;
 	_cleanup_policy_free_ Policy *p = NULL;
@@ -1532,7 +1487,7 @@ static void check_accounting(DocNode *a) {
  * group whose assignable members (bridges aside, non-PCI members counted) are several is a
  * NOTE: they go to one owner together.
  */
-static void check_group(DocNode *a, const Host *h, const Group *g) {
+static void check_group(json_object *a, const Host *h, const Group *g) {
 	_cleanup_(viability_done) Viability v = {};
 	char desc[64];
 	if (viability_group(h, g, &v) < 0) {
@@ -1592,41 +1547,43 @@ static void check_group(DocNode *a, const Host *h, const Group *g) {
 	free(list);
 }
 
-static void render_check(DocNode *doc) {
-	DocNode *checks = jget(doc, "checks");
+static void render_check(json_object *doc) {
+	json_object *checks = json_get(doc, "checks");
 	size_t width = 0;
-	for (size_t i = 0; i < jlen(checks); i++) {
-		DocNode *c = jat(checks, i);
-		width = MAX(width,
-			    strlen(jget_str(c, "category")) + strlen(jget_str(c, "description")));
+	for (size_t i = 0; i < json_len(checks); i++) {
+		json_object *c = json_at(checks, i);
+		width = MAX(width, strlen(json_get_str(c, "category")) +
+					   strlen(json_get_str(c, "description")));
 	}
-	for (size_t i = 0; i < jlen(checks); i++) {
-		DocNode *c = jat(checks, i);
-		const char *res = jget_str(c, "result"), *hint = jget_str(c, "hint");
+	for (size_t i = 0; i < json_len(checks); i++) {
+		json_object *c = json_at(checks, i);
+		const char *res = json_get_str(c, "result"), *hint = json_get_str(c, "hint");
 		const char *col = streq(res, "pass")   ? ansi_green()
 				  : streq(res, "fail") ? ansi_red()
 				  : streq(res, "warn") ? ansi_yellow()
 						       : "";
-		size_t len = strlen(jget_str(c, "category")) + strlen(jget_str(c, "description"));
+		size_t len = strlen(json_get_str(c, "category")) +
+			     strlen(json_get_str(c, "description"));
 		char upper[8] = {};
 		for (size_t k = 0; k < sizeof(upper) - 1 && res[k]; k++)
 			upper[k] = (char)toupper((unsigned char)res[k]);
-		printf("%s: %s%*s : %s%s%s", jget_str(c, "category"), jget_str(c, "description"),
-		       (int)(width - len), "", col, upper, ansi_normal());
+		printf("%s: %s%*s : %s%s%s", json_get_str(c, "category"),
+		       json_get_str(c, "description"), (int)(width - len), "", col, upper,
+		       ansi_normal());
 		if (hint)
 			printf(" (%s)", hint);
 		putchar('\n');
 	}
-	DocNode *s = jget(doc, "summary");
+	json_object *s = json_get(doc, "summary");
 	if (!arg_quiet)
 		printf("\npass %" PRId64 ", note %" PRId64 ", warn %" PRId64 ", fail %" PRId64 "\n",
-		       jget_int(s, "pass", 0), jget_int(s, "note", 0), jget_int(s, "warn", 0),
-		       jget_int(s, "fail", 0));
+		       json_get_int(s, "pass", 0), json_get_int(s, "note", 0),
+		       json_get_int(s, "warn", 0), json_get_int(s, "fail", 0));
 }
 
 int verb_check(int argc, char **argv) {
 	_cleanup_host_keep_ Host *h = NULL;
-	_cleanup_doc_ DocNode *doc = NULL;
+	_cleanup_doc_ json_object *doc = NULL;
 
 	if (argc > 1)
 		return ioasidctl_error(EXIT_USAGE,
@@ -1642,7 +1599,7 @@ int verb_check(int argc, char **argv) {
 		n_noiommu += group_is_noiommu(&h->groups[i]);
 	size_t n_real = h->n_groups - n_noiommu;
 	bool groups = n_real > 0;
-	DocNode *a = jarr();
+	json_object *a = json_arr();
 	if (!a)
 		return finish(NULL);
 
@@ -1768,23 +1725,23 @@ int verb_check(int argc, char **argv) {
 		check_group(a, h, &h->groups[i]);
 
 	int64_t count[4] = {};
-	for (size_t i = 0; i < jlen(a); i++) {
-		const char *res = jget_str(jat(a, i), "result");
+	for (size_t i = 0; i < json_len(a); i++) {
+		const char *res = json_get_str(json_at(a, i), "result");
 		for (size_t j = 0; j < ELEMENTSOF(check_result_names); j++)
 			if (res && streq(res, check_result_names[j]))
 				count[j]++;
 	}
-	doc = jobj();
+	doc = json_obj();
 	if (doc) {
-		jadd(doc, "checks", a);
+		json_add(doc, "checks", a);
 		a = NULL;
-		jadd(doc, "for_user", js(arg_for));
-		DocNode *s = jobj();
+		json_add(doc, "for_user", json_str_or_null(arg_for));
+		json_object *s = json_obj();
 		if (s)
 			for (size_t j = 0; j < ELEMENTSOF(check_result_names); j++)
-				jadd(s, check_result_names[j], jint(count[j]));
-		jadd(doc, "summary", s);
-		jadd(doc, "iommu", iommu_to_json(h));
+				json_add(s, check_result_names[j], json_int(count[j]));
+		json_add(doc, "summary", s);
+		json_add(doc, "iommu", iommu_to_json(h));
 	}
 	int r = emit(doc, render_check);
 	if (r != 0)

@@ -94,23 +94,12 @@ static json_object *layout_json(const PolicyLayout *l) {
 	return o;
 }
 
-static const char *jstr(json_object *o, const char *key) {
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static json_object *jget(json_object *o, const char *key) {
-	json_object *v = NULL;
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
 /* "0x0-0xffffffff" from a {start,last} object; buf of at least 40 bytes. */
 static const char *range_str(json_object *r, char *buf, size_t len) {
 	if (!r)
 		return "-";
-	snprintf(buf, len, "%s-%s", strna(jstr(r, "start")), strna(jstr(r, "last")));
+	snprintf(buf, len, "%s-%s", strna(json_get_str(r, "start")),
+		 strna(json_get_str(r, "last")));
 	return buf;
 }
 
@@ -187,17 +176,17 @@ static int layout_list(void) {
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
 		_cleanup_free_ char *w = NULL;
-		if (json_object_get_boolean(jget(o, "iova_auto"))) {
-			const char *max = jstr(o, "iova_max");
+		if (json_object_get_boolean(json_get(o, "iova_auto"))) {
+			const char *max = json_get_str(o, "iova_max");
 			if (asprintf(&w, "auto%s%s", max ? " max " : "", max ? max : "") < 0)
 				w = NULL;
 		} else
-			w = windows_str(jget(o, "windows"));
-		_cleanup_free_ char *req = strv_json_join(jget(o, "require"));
-		bool huge = json_object_get_boolean(jget(o, "huge_pages"));
+			w = windows_str(json_get(o, "windows"));
+		_cleanup_free_ char *req = strv_json_join(json_get(o, "require"));
+		bool huge = json_object_get_boolean(json_get(o, "huge_pages"));
 		if (!w || !req ||
-		    table_add_row(t, jstr(o, "name"), w, jstr(o, "accounting"), huge ? "yes" : "no",
-				  req) < 0)
+		    table_add_row(t, json_get_str(o, "name"), w, json_get_str(o, "accounting"),
+				  huge ? "yes" : "no", req) < 0)
 			return ioasidctl_error(1, "Out of memory");
 	}
 	if (json_object_array_length(arr) == 0) {
@@ -227,20 +216,21 @@ static int layout_show(const char *name) {
 		return 0;
 	}
 
-	json_object *w = jget(o, "windows");
-	_cleanup_free_ char *req = strv_json_join(jget(o, "require"));
+	json_object *w = json_get(o, "windows");
+	_cleanup_free_ char *req = strv_json_join(json_get(o, "require"));
 	if (!req)
 		return ioasidctl_error(1, "Out of memory");
-	printf("%sLayout %s%s", ansi_bold(), jstr(o, "name"), ansi_normal());
-	if (jstr(o, "file"))
-		printf(" (%s:%s)", jstr(o, "file"), jstr(o, "line"));
+	printf("%sLayout %s%s", ansi_bold(), json_get_str(o, "name"), ansi_normal());
+	if (json_get_str(o, "file"))
+		printf(" (%s:%" PRIi64 ")", json_get_str(o, "file"), json_get_int(o, "line", 0));
 	printf("\n  accounting: %s\n  huge pages: %s\n  require:    %s\n  windows:",
-	       jstr(o, "accounting"), json_object_get_boolean(jget(o, "huge_pages")) ? "yes" : "no",
-	       req);
-	if (json_object_get_boolean(jget(o, "iova_auto")))
+	       json_get_str(o, "accounting"),
+	       json_object_get_boolean(json_get(o, "huge_pages")) ? "yes" : "no", req);
+	if (json_object_get_boolean(json_get(o, "iova_auto")))
 		printf("    auto: what the IOMMU allows%s%s, minus the reserved regions of the "
 		       "devices' groups (layout check NAME --device BDF shows them)\n",
-		       jstr(o, "iova_max") ? " up to " : "", strempty(jstr(o, "iova_max")));
+		       json_get_str(o, "iova_max") ? " up to " : "",
+		       strempty(json_get_str(o, "iova_max")));
 	else if (json_object_array_length(w) == 0)
 		printf("    any (no restriction beyond the kernel's)\n");
 	else
@@ -380,7 +370,7 @@ static int layout_check_verb(const char *name) {
 		       devs[0]->bdf, n > 1 ? " and the other devices" : "", n_c,
 		       n_c == 1 ? "" : "s", ansi_normal());
 		for (size_t i = 0; i < json_object_array_length(jc); i++)
-			printf("  %s\n", jstr(json_object_array_get_idx(jc, i), "message"));
+			printf("  %s\n", json_get_str(json_object_array_get_idx(jc, i), "message"));
 	}
 	/* What an offline check cannot know: the IOMMU's capabilities live in the kernel. */
 	if (arg_json == JSON_OFF && !arg_quiet && l->require && *l->require)

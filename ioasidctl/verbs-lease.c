@@ -148,17 +148,6 @@ static int build_request(char **positional, IoasidAcquireRequest *req, char ***r
 	return 0;
 }
 
-static json_object *json_int_or_null(int64_t v) {
-	return v < 0 ? NULL : json_object_new_int64(v);
-}
-
-static json_object *json_strv(char **l) {
-	json_object *a = json_object_new_array();
-	for (char **s = l; a && s && *s; s++)
-		json_object_array_add(a, json_object_new_string(*s));
-	return a;
-}
-
 /* Describes one received fd and checks it is what the reply says it is: a want of kind,
  * for a device the bdf (a real legacy device fd does not name its device: any passes), for
  * a group node the number. Adds "fd", "kind", "name", "cloexec", "verified" to o. Returns
@@ -211,13 +200,13 @@ static bool print_result(const IoasidAcquireResult *res) {
 
 	json_object_object_add(o, "lease", json_object_new_string(res->lease));
 	json_object_object_add(o, "mode", json_object_new_string(res->mode));
-	json_object_object_add(o, "ioasId", json_int_or_null(res->ioas_id));
+	json_object_object_add(o, "ioas_id", json_int_or_null(res->ioas_id >= 0, res->ioas_id));
 	json_object_object_add(o, "rule", json_object_new_string(res->rule));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)res->generation));
-	json_object_object_add(o, "memlock", json_int_or_null(res->memlock));
+	json_object_object_add(o, "memlock", json_int_or_null(res->memlock >= 0, res->memlock));
 	json_object_object_add(o, "staged",
 			       res->staged ? json_object_new_string(res->staged) : NULL);
-	json_object_object_add(o, "atRisk", json_strv(res->at_risk));
+	json_object_object_add(o, "at_risk", json_strv(res->at_risk));
 	json_object_object_add(o, "warnings", json_strv(res->warnings));
 
 	json_object_object_add(o, "api", json_object_new_string(res->api ? res->api : "iommufd"));
@@ -273,9 +262,10 @@ static bool print_result(const IoasidAcquireResult *res) {
 		_cleanup_free_ char *dname = NULL;
 
 		json_object_object_add(dj, "bdf", json_object_new_string(d->bdf));
-		json_object_object_add(dj, "devId", json_int_or_null(d->dev_id));
-		json_object_object_add(dj, "hwptId", json_int_or_null(d->hwpt_id));
-		json_object_object_add(dj, "groupFd",
+		json_object_object_add(dj, "dev_id", json_int_or_null(d->dev_id >= 0, d->dev_id));
+		json_object_object_add(dj, "hwpt_id",
+				       json_int_or_null(d->hwpt_id >= 0, d->hwpt_id));
+		json_object_object_add(dj, "group_fd",
 				       d->group_fd >= 0 ? json_object_new_int(d->group_fd) : NULL);
 		ok = fd_check(d->fd, legacy ? IOASID_FD_VFIO_LEGACY_DEVICE : IOASID_FD_VFIO_DEVICE,
 			      d->bdf, -1, dj, &dname) &&
@@ -391,22 +381,19 @@ static int release_lease(IoasidClient *c, const char *lease) {
 
 /* The IOMMU group of bdf as the daemon sees it (Broker.ListDevices), or -1. */
 static int device_group(IoasidClient *c, const char *bdf) {
-	_cleanup_json_ json_object *reply = NULL;
-	json_object *devs, *v;
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params = NULL;
 	int g = -1;
 
-	if (ioasid_client_call(c, IOASID_IFACE_BROKER ".ListDevices", NULL, &reply, NULL, NULL,
-			       NULL) < 0 ||
-	    !json_object_object_get_ex(reply, "devices", &devs) ||
-	    !json_object_is_type(devs, json_type_array))
+	if (ioasid_client_call(c, IOASID_IFACE_BROKER ".ListDevices", NULL, &reply, &params, NULL,
+			       NULL, NULL) < 0)
 		return -1;
-	for (size_t i = 0; i < json_object_array_length(devs); i++) {
-		json_object *d = json_object_array_get_idx(devs, i);
-		if (json_object_object_get_ex(d, "bdf", &v) &&
-		    streq(strempty(json_object_get_string(v)), bdf) &&
-		    json_object_object_get_ex(d, "iommuGroup", &v) &&
-		    json_object_is_type(v, json_type_int))
-			g = json_object_get_int(v);
+	const DocNode *devs = doc_get(params, "devices");
+	for (size_t i = 0; i < doc_len(devs); i++) {
+		const DocNode *d = doc_at(devs, i), *v = doc_get(d, "iommuGroup");
+		if (streq(strempty(doc_str(doc_get(d, "bdf"))), bdf) && doc_type(v) == DOC_INT &&
+		    v->i >= 0 && v->i <= INT_MAX)
+			g = (int)v->i;
 	}
 	return g;
 }
@@ -414,14 +401,12 @@ static int device_group(IoasidClient *c, const char *bdf) {
 /* A refusal that names a device but not its group: add the group to the message, so the one
  * error line names the device, its group and the rule. */
 static void annotate_group(IoasidClient *c, IoasidError *e) {
-	json_object *v;
 	const char *bdf;
 	int g;
 
 	if (!e->name || !e->message || !e->parameters || !error_is_refusal(e) ||
-	    json_object_object_get_ex(e->parameters, "group", NULL) ||
-	    !json_object_object_get_ex(e->parameters, "device", &v) ||
-	    !(bdf = json_object_get_string(v)) || !bdf_is_canonical(bdf))
+	    doc_get(e->parameters, "group") || !(bdf = doc_str(doc_get(e->parameters, "device"))) ||
+	    !bdf_is_canonical(bdf))
 		return;
 	g = device_group(c, bdf);
 	if (g < 0)
@@ -934,7 +919,7 @@ int verb_leases(int argc, char **argv) {
 		}
 		json_object_object_add(o, "id", json_object_new_string(l[i].id));
 		json_object_object_add(o, "uid", json_object_new_int64(l[i].uid));
-		json_object_object_add(o, "pid", json_int_or_null(l[i].pid));
+		json_object_object_add(o, "pid", json_int_or_null(l[i].pid >= 0, l[i].pid));
 		json_object_object_add(o, "unit",
 				       l[i].unit ? json_object_new_string(l[i].unit) : NULL);
 		json_object_object_add(o, "mode", json_object_new_string(l[i].mode));
@@ -987,10 +972,7 @@ int verb_status(int argc, char **argv) {
 		return r;
 	r = ioasid_client_status(c, &s, &e);
 	if (r == -EREMOTEIO && error_is_refusal(&e)) {
-		const char *reason = NULL;
-		json_object *v;
-		if (e.parameters && json_object_object_get_ex(e.parameters, "reason", &v))
-			reason = json_object_get_string(v);
+		const char *reason = doc_str(doc_get(e.parameters, "reason"));
 		r = ioasidctl_error(EXIT_NOT_VIABLE,
 				    "Status is for administrators: uid %u matches no admin rule of "
 				    "the policy (%s)",
@@ -1253,18 +1235,43 @@ int verb_stage(int argc, char **argv) {
 
 /* One event as a line: its name, then key=value for each member it has (quoted when the value
  * has a space), in a fixed order. */
-static void print_event(json_object *ev) {
+/* One event, in the key order the daemon sends (--json) or as one human line. */
+static void print_event(const IoasidEvent *ev) {
+	const struct {
+		const char *key, *s;
+		int64_t i;
+	} members[] = {
+		{ "bdf", ev->bdf, -1 },         { "lease", ev->lease, -1 },
+		{ "cause", ev->cause, -1 },     { "group", NULL, ev->group },
+		{ "verdict", ev->verdict, -1 }, { "generation", NULL, ev->generation },
+	};
+	if (arg_json != JSON_OFF) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_add_str(o, "event", ev->event);
+		for (size_t i = 0; i < ELEMENTSOF(members); i++)
+			if (members[i].s)
+				json_add_str(o, members[i].key, members[i].s);
+			else if (members[i].i >= 0)
+				json_add_int(o, members[i].key, members[i].i);
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	/* The human line lists the lease first, as it always did. */
 	static const char *const keys[] = { "lease",   "bdf",        "group",
 					    "verdict", "generation", "cause" };
-	json_object *v = NULL;
-	(void)json_object_object_get_ex(ev, "event", &v);
-	fputs(json_object_get_string(v), stdout);
-	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-		if (!json_object_object_get_ex(ev, keys[i], &v) || !v)
-			continue;
-		const char *s = json_object_get_string(v);
-		printf(strpbrk(s, " \t\"") ? " %s=\"%s\"" : " %s=%s", keys[i], s);
-	}
+	fputs(ev->event, stdout);
+	for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+		for (size_t i = 0; i < ELEMENTSOF(members); i++) {
+			if (!streq(members[i].key, keys[k]) || (!members[i].s && members[i].i < 0))
+				continue;
+			char num[32];
+			const char *s = members[i].s;
+			if (!s) {
+				snprintf(num, sizeof(num), "%" PRIi64, members[i].i);
+				s = num;
+			}
+			printf(strpbrk(s, " \t\"") ? " %s=\"%s\"" : " %s=%s", keys[k], s);
+		}
 	putchar('\n');
 }
 
@@ -1291,14 +1298,12 @@ int verb_monitor(int argc, char **argv) {
 	/* On stderr, so JSON stays alone on stdout; it also tells a caller it is subscribed. */
 	fprintf(stderr, "Monitoring ioasidd events (Ctrl-C to stop).\n");
 	for (;;) {
-		_cleanup_json_ json_object *ev = NULL;
+		IoasidEvent ev;
 		/* What has arrived first; then wait for the daemon or a signal. */
 		r = ioasid_client_monitor_next(c, 0, &ev, &e);
 		if (r == 0) {
-			if (arg_json != JSON_OFF)
-				puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
-			else
-				print_event(ev);
+			print_event(&ev);
+			ioasid_event_done(&ev);
 			fflush(stdout);
 			continue;
 		}

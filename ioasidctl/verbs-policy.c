@@ -24,16 +24,12 @@ static const char *config_path(void) {
 	return arg_config ? arg_config : IOASID_CONFIG_PATH;
 }
 
-static json_object *json_str(const char *s) {
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static json_object *error_to_json(const PolicyError *e) {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "file", json_str(e->file));
+	json_object_object_add(o, "file", json_str_or_null(e->file));
 	json_object_object_add(o, "line", json_object_new_int64(e->line));
 	json_object_object_add(o, "column", json_object_new_int64(e->column));
-	json_object_object_add(o, "message", json_str(e->message));
+	json_object_object_add(o, "message", json_str_or_null(e->message));
 	return o;
 }
 
@@ -200,7 +196,7 @@ static int verb_policy_show(int argc, char **argv) {
 	json_object *so = json_object_new_object(), *pools = json_object_new_array(),
 		    *layouts = json_object_new_array(), *rules = json_object_new_array();
 	json_object_object_add(o, "file", json_object_new_string(path));
-	json_object_object_add(so, "socket_group", json_str(st->socket_group));
+	json_object_object_add(so, "socket_group", json_str_or_null(st->socket_group));
 	json_object_object_add(so, "allow_noiommu", json_object_new_boolean(st->allow_noiommu));
 	json_object_object_add(so, "max_connections_per_uid",
 			       json_object_new_int64(st->max_connections_per_uid));
@@ -421,11 +417,11 @@ static int verb_policy_explain(int argc, char **argv) {
 		json_object *po = json_object_new_object(), *ga = json_object_new_array();
 		json_object_object_add(o, "allow", json_object_new_boolean(dec.allow));
 		json_object_object_add(o, "reason", json_object_new_string(dec.reason));
-		json_object_object_add(o, "file", json_str(dec.file));
+		json_object_object_add(o, "file", json_str_or_null(dec.file));
 		json_object_object_add(o, "line",
 				       dec.line ? json_object_new_int64(dec.line) : NULL);
 		json_object_object_add(o, "rule",
-				       ex.decided_by[0] ? json_str(ex.decided_by) : NULL);
+				       ex.decided_by[0] ? json_str_or_null(ex.decided_by) : NULL);
 		json_object_object_add(o, "generation", json_object_new_uint64(dec.generation));
 		json_object_object_add(po, "uid", json_object_new_int64((int64_t)uid));
 		json_object_object_add(
@@ -433,8 +429,8 @@ static int verb_policy_explain(int argc, char **argv) {
 		for (int i = 0; i < n_groups; i++)
 			json_object_array_add(ga, json_object_new_int64(groups[i]));
 		json_object_object_add(po, "groups", ga);
-		json_object_object_add(po, "unit", json_str(unit));
-		json_object_object_add(po, "user_unit", json_str(user_unit));
+		json_object_object_add(po, "unit", json_str_or_null(unit));
+		json_object_object_add(po, "user_unit", json_str_or_null(user_unit));
 		json_object_object_add(po, "owner_uid",
 				       arg_cgroup && cg.owner_uid != (uid_t)-1
 					       ? json_object_new_int64(cg.owner_uid)
@@ -442,23 +438,23 @@ static int verb_policy_explain(int argc, char **argv) {
 		json_object_object_add(po, "slice",
 				       arg_cgroup && cg.slice[0] ? json_object_new_string(cg.slice)
 								 : NULL);
-		json_object_object_add(po, "cgroup", json_str(arg_cgroup));
-		json_object_object_add(po, "label", json_str(arg_label));
+		json_object_object_add(po, "cgroup", json_str_or_null(arg_cgroup));
+		json_object_object_add(po, "label", json_str_or_null(arg_label));
 		json_object_object_add(o, "peer", po);
 		json_object_object_add(o, "device", d ? json_object_new_string(d->bdf) : NULL);
 		json_object_object_add(o, "vdpa", v ? json_object_new_string(v->name) : NULL);
 		json_object_object_add(o, "mode",
 				       json_object_new_string(policy_mode_to_string(mode)));
-		json_object_object_add(o, "layout", json_str(arg_layout));
+		json_object_object_add(o, "layout", json_str_or_null(arg_layout));
 		json_object_object_add(o, "grant", dec.allow ? grant_to_json(&dec.grant) : NULL);
 		if (!dec.allow && ex.have_nearest) {
 			json_object *n = json_object_new_object();
-			json_object_object_add(n, "file", json_str(ex.nearest_file));
+			json_object_object_add(n, "file", json_str_or_null(ex.nearest_file));
 			json_object_object_add(n, "line", json_object_new_int64(ex.nearest_line));
-			json_object_object_add(n, "rule", json_str(ex.nearest_rule));
+			json_object_object_add(n, "rule", json_str_or_null(ex.nearest_rule));
 			json_object_object_add(n, "failed",
 					       json_object_new_int64(ex.nearest_failed));
-			json_object_object_add(n, "why", json_str(ex.why));
+			json_object_object_add(n, "why", json_str_or_null(ex.why));
 			json_object_object_add(o, "nearest", n);
 		} else
 			json_object_object_add(o, "nearest", NULL);

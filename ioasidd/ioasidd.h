@@ -44,6 +44,7 @@
 #include <systemd/sd-event.h>
 #include <json-c/json.h>
 
+#include "common/json-out.h"
 #include "common/host.h"
 #include "common/macro.h"
 #include "common/kernel.h"
@@ -51,7 +52,6 @@
 #include "ioasidd/log.h"
 #include "policy/policy.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
 typedef struct Manager Manager;

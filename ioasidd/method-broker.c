@@ -227,53 +227,6 @@ typedef struct AcquireParams {
 	bool has_lifetime;
 } AcquireParams;
 
-/* The reply as a document, not json-c objects: it is built per Acquire, and json-c's objects
- * (a hash table each, a malloc per member) were a third of the daemon's work for an
- * acquire+release. Any failed allocation sets oom (checked once at the end). Keys are string
- * literals, as doc_add() requires. */
-typedef struct ReplyDoc {
-	Doc *d;
-	bool oom;
-} ReplyDoc;
-
-static void rd_put(ReplyDoc *rd, DocNode *o, const char *k, DocNode *v) {
-	if (!v || doc_add(rd->d, o, k, v) < 0)
-		rd->oom = true;
-}
-
-static void rd_null(ReplyDoc *rd, DocNode *o, const char *k) {
-	if (doc_add(rd->d, o, k, NULL) < 0)
-		rd->oom = true;
-}
-
-static void rd_str(ReplyDoc *rd, DocNode *o, const char *k, const char *v) {
-	rd_put(rd, o, k, doc_string(rd->d, v));
-}
-
-static void rd_int(ReplyDoc *rd, DocNode *o, const char *k, int64_t v) {
-	rd_put(rd, o, k, doc_int(rd->d, v));
-}
-
-static void rd_int_or_null(ReplyDoc *rd, DocNode *o, const char *k, bool set, int64_t v) {
-	if (set)
-		rd_int(rd, o, k, v);
-	else
-		rd_null(rd, o, k);
-}
-
-static void rd_push(ReplyDoc *rd, DocNode *a, DocNode *v) {
-	if (!v || doc_append(rd->d, a, v) < 0)
-		rd->oom = true;
-}
-
-/* A string list as an array (empty for NULL). */
-static DocNode *rd_strv(ReplyDoc *rd, char **l) {
-	DocNode *a = doc_array(rd->d);
-	for (char **s = l; a && s && *s; s++)
-		rd_push(rd, a, doc_string(rd->d, *s));
-	return a;
-}
-
 /* Legacy: the index of the device's group node among the fds, when it was handed out. */
 static int64_t legacy_group_fd(const Lease *l, int group) {
 	size_t idx = 1; /* after the container */
@@ -302,58 +255,51 @@ static size_t lease_fds(const Lease *l, int *fds) {
 	return n;
 }
 
-static DocNode *granted_devices(ReplyDoc *rd, const Lease *l, size_t device_base) {
+static json_object *granted_devices(const Lease *l, size_t device_base) {
 	bool legacy = l->mode == LEASE_MODE_LEGACY, attached = l->mode == LEASE_MODE_ATTACHED;
-	DocNode *devs = doc_array(rd->d);
+	json_object *devs = json_arr();
 	for (size_t i = 0; devs && i < l->n_devices; i++) {
-		DocNode *o = doc_object_sized(rd->d, 5);
-		rd_str(rd, o, "bdf", l->devices[i].bdf);
-		rd_int(rd, o, "deviceFd", (int64_t)(device_base + i));
+		json_object *o = json_obj();
+		json_add_str(o, "bdf", l->devices[i].bdf);
+		json_add_int(o, "deviceFd", (int64_t)(device_base + i));
 		int64_t group_fd = legacy ? legacy_group_fd(l, l->devices[i].group) : -1;
-		rd_int_or_null(rd, o, "groupFd", group_fd >= 0, group_fd);
-		rd_int_or_null(rd, o, "devId", attached, l->devices[i].dev_id);
-		rd_int_or_null(rd, o, "hwptId", attached, l->devices[i].hwpt_id);
-		rd_push(rd, devs, o);
+		json_add(o, "groupFd", json_int_or_null(group_fd >= 0, group_fd));
+		json_add(o, "devId", json_int_or_null(attached, l->devices[i].dev_id));
+		json_add(o, "hwptId", json_int_or_null(attached, l->devices[i].hwpt_id));
+		json_append(devs, o);
 	}
 	return devs;
 }
 
-/* The Acquire reply for l: a document with the fds (the lease keeps them) in *reply. */
+/* The Acquire reply for l, with the fds (the lease keeps them), in *reply. */
 static int acquire_reply(const Plan *plan, Lease *l, int64_t memlock, char **warnings, int *fds,
 			 Reply *reply) {
-	ReplyDoc rd = { .d = doc_new() };
-	if (!rd.d)
+	json_out_reset();
+	json_object *p = json_obj();
+	if (!p)
 		return -ENOMEM;
-	DocNode *msg = doc_object_sized(rd.d, 1);
-	DocNode *p = doc_object_sized(rd.d, 13);
-	rd_put(&rd, msg, "parameters", p);
 	bool legacy = l->mode == LEASE_MODE_LEGACY;
 	size_t n_fds = lease_fds(l, fds);
-	rd_str(&rd, p, "lease", l->id);
-	rd_str(&rd, p, "mode", lease_mode_to_string(l->mode));
-	rd_str(&rd, p, "api", legacy ? "legacy" : "iommufd");
-	rd_int_or_null(&rd, p, "iommuFd", !legacy, 0);
-	rd_int_or_null(&rd, p, "containerFd", legacy, 0);
-	rd_int_or_null(&rd, p, "ioasId", l->mode == LEASE_MODE_ATTACHED, l->ioas_id);
-	rd_put(&rd, p, "devices", granted_devices(&rd, l, n_fds - l->n_devices));
-	rd_put(&rd, p, "atRisk", rd_strv(&rd, l->at_risk));
+	json_add_str(p, "lease", l->id);
+	json_add_str(p, "mode", lease_mode_to_string(l->mode));
+	json_add_str(p, "api", legacy ? "legacy" : "iommufd");
+	json_add(p, "iommuFd", json_int_or_null(!legacy, 0));
+	json_add(p, "containerFd", json_int_or_null(legacy, 0));
+	json_add(p, "ioasId", json_int_or_null(l->mode == LEASE_MODE_ATTACHED, l->ioas_id));
+	json_add(p, "devices", granted_devices(l, n_fds - l->n_devices));
+	json_add(p, "atRisk", json_strv(l->at_risk));
 	/* What the holder's RLIMIT_MEMLOCK is now (read back), not what was asked for. */
-	rd_int_or_null(&rd, p, "memlock", memlock >= 0, memlock);
+	json_add(p, "memlock", json_int_or_null(memlock >= 0, memlock));
 	/* Served from a staged context: the work was done at Stage time. */
-	if (plan->staged)
-		rd_str(&rd, p, "staged", l->id);
-	else
-		rd_null(&rd, p, "staged");
-	rd_put(&rd, p, "warnings", rd_strv(&rd, warnings));
-	rd_int(&rd, p, "generation", (int64_t)l->generation);
-	rd_str(&rd, p, "rule", plan->rule[0] ? plan->rule : "");
-	if (rd.oom) {
-		doc_free(rd.d);
+	json_add_str(p, "staged", plan->staged ? l->id : NULL);
+	json_add(p, "warnings", json_strv(warnings));
+	json_add_int(p, "generation", (int64_t)l->generation);
+	json_add_str(p, "rule", plan->rule[0] ? plan->rule : "");
+	if (json_out_failed()) {
+		json_object_put(p);
 		return -ENOMEM;
 	}
-	reply_done(reply);
-	reply->doc = rd.d;
-	reply->msg = msg;
+	reply_ok(reply, p);
 	reply->fds = fds;
 	reply->n_fds = n_fds;
 	reply->lease = l;

@@ -87,7 +87,6 @@ int method_params_parse(const ParamSpec *spec, size_t n, const DocNode *params, 
 
 void reply_done(Reply *r) {
 	json_object_put(r->params);
-	doc_free(r->doc);
 	*r = (Reply){ 0 };
 }
 
@@ -95,33 +94,6 @@ int reply_ok(Reply *r, json_object *params) {
 	reply_done(r);
 	r->params = params;
 	return 0;
-}
-
-json_object *json_str_or_null(const char *s) {
-	return s ? json_object_new_string(s) : NULL;
-}
-
-/* key is a string literal: json-c keeps the pointer instead of a copy. */
-void json_add(json_object *o, const char *key, json_object *v) {
-	if (o)
-		json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
-	else
-		json_object_put(v);
-}
-
-void json_add_str(json_object *o, const char *key, const char *v) {
-	json_add(o, key, json_str_or_null(v));
-}
-
-void json_add_int(json_object *o, const char *key, int64_t v) {
-	json_add(o, key, json_object_new_int64(v));
-}
-
-json_object *json_strv(char *const *l) {
-	json_object *a = json_object_new_array();
-	for (char *const *s = l; a && s && *s; s++)
-		json_object_array_add(a, json_object_new_string(*s));
-	return a;
 }
 
 int reply_refusal(Reply *r, const Refusal *rf) {

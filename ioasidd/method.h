@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "common/doc.h"
+#include "common/json-out.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/refusal.h"
@@ -80,8 +81,6 @@ typedef struct Call {
 typedef struct Reply {
 	const char *error;   /* NULL: a reply; else the error name (a string constant) */
 	json_object *params; /* owned; NULL: {} */
-	Doc *doc;            /* owned: the whole message as a document instead of params */
-	const DocNode *msg;  /* its message object */
 	const int *fds;      /* borrowed from lease (which keeps them), sent with the reply */
 	size_t n_fds;
 	bool continues;
@@ -98,13 +97,6 @@ int reply_ok(Reply *r, json_object *params);
 int reply_refusal(Reply *r, const Refusal *rf);
 /* Sets r to error with one string parameter key (NULL: none). Returns 0 or -ENOMEM. */
 int reply_error(Reply *r, const char *error, const char *key, const char *value);
-
-/* json-c helpers for replies: a NULL string is a JSON null; keys are string literals. */
-json_object *json_str_or_null(const char *s);
-void json_add(json_object *o, const char *key, json_object *v);
-void json_add_str(json_object *o, const char *key, const char *v);
-void json_add_int(json_object *o, const char *key, int64_t v);
-json_object *json_strv(char *const *l);
 
 /* ---- method tables ---- */
 

@@ -256,14 +256,6 @@ static int connection_send(Connection *c, json_object *msg, const int *fds, size
 	return connection_after_send(c, varlink_stream_send(c->stream, msg, fds, n_fds));
 }
 
-static int connection_send_doc(Connection *c, const DocNode *msg, const int *fds, size_t n_fds) {
-	if (c->closing)
-		return -ECONNRESET;
-	if (c->suppress_reply)
-		return 0;
-	return connection_after_send(c, varlink_stream_send_doc(c->stream, msg, fds, n_fds));
-}
-
 /* A reply (params taken, may be NULL) or, with error set, an error. */
 static int connection_reply(Connection *c, const char *error, json_object *params, bool continues) {
 	json_object *msg = NULL;
@@ -431,7 +423,7 @@ static int dispatch_call(Call *call, const DocNode *params, Reply *reply) {
 static void connection_send_reply(Connection *c, Reply *reply) {
 	if (reply->subscribe)
 		c->monitor = true;
-	if (!reply->doc) {
+	if (!reply->fds) {
 		(void)connection_reply(c, reply->error, TAKE_PTR(reply->params), reply->continues);
 		return;
 	}
@@ -442,7 +434,14 @@ static void connection_send_reply(Connection *c, Reply *reply) {
 	 * when the socket is full); either way the lease keeps the daemon's own references. On
 	 * a failed send the connection closes and manager_connection_gone() rolls the lease back
 	 * (it was never delivered). */
-	int r = connection_send_doc(c, reply->msg, reply->fds, reply->n_fds);
+	json_object *msg = NULL;
+	int r = varlink_build_reply(TAKE_PTR(reply->params), false, &msg);
+	if (r < 0)
+		connection_close(c, "out of memory");
+	else {
+		r = connection_send(c, msg, reply->fds, reply->n_fds);
+		json_object_put(msg);
+	}
 	if (l && r >= 0 && !c->closing && c->manager->hooks.lease_event)
 		c->manager->hooks.lease_event(c->manager, l, "lease-acquired", NULL);
 }

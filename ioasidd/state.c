@@ -26,12 +26,15 @@
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/doc.h"
 #include "common/macro.h"
 #include "common/proto.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 
 #define STATE_MAX_SIZE (16 * 1024 * 1024)
+/* Containers nested in the stored state: root, leases, a lease, its devices, a device. */
+#define STATE_MAX_DEPTH 16
 
 static int fdstore_push(Manager *m, const char *name, int fd) {
 	char msg[300];
@@ -222,19 +225,16 @@ static int take(Stored *st, const char *name) {
 	return -EBADF;
 }
 
-static const char *jstr(json_object *o, const char *k) {
-	json_object *v = json_object_object_get(o, k);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+/* Readers of the parsed state (doc_parse(), strict): a member of the wrong type is absent. */
+static const char *jstr(const DocNode *o, const char *k) {
+	return doc_str(doc_get(o, k));
 }
 
-static bool jint(json_object *o, const char *k, int64_t min, int64_t max, int64_t *ret) {
-	json_object *v = json_object_object_get(o, k);
-	if (!v || !json_object_is_type(v, json_type_int))
+static bool jint(const DocNode *o, const char *k, int64_t min, int64_t max, int64_t *ret) {
+	const DocNode *v = doc_get(o, k);
+	if (doc_type(v) != DOC_INT || v->i < min || v->i > max)
 		return false;
-	int64_t x = json_object_get_int64(v);
-	if (x < min || x > max)
-		return false;
-	*ret = x;
+	*ret = v->i;
 	return true;
 }
 
@@ -308,7 +308,7 @@ static void restore_iommufd(Manager *m, Stored *st, Lease *l, const char *id, Wh
 /* Device i: in the store, still in the host model in the same group, its fd the device
  * file of that device. */
 static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, size_t i,
-			   json_object *d, Why *w) {
+			   const DocNode *d, Why *w) {
 	const char *bdf = jstr(d, "bdf");
 	int64_t g, dev_id = 0, hwpt_id = 0;
 	char name[64];
@@ -342,14 +342,14 @@ static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, siz
 }
 
 /* A bounded copy of the string member k into *ret (absent or too long: left NULL). */
-static void restore_str(json_object *o, const char *k, size_t max, char **ret, Why *w) {
+static void restore_str(const DocNode *o, const char *k, size_t max, char **ret, Why *w) {
 	const char *s = jstr(o, k);
 	if (!w->why && s && strlen(s) < max && !(*ret = strdup(s)))
 		w->why = "out of memory";
 }
 
 /* The record's plain members: owner, mode, lifetime, ids, times, names, siblings at risk. */
-static void restore_fields(Lease *l, json_object *o, Why *w) {
+static void restore_fields(Lease *l, const DocNode *o, Why *w) {
 	int64_t x = 0;
 	const char *s;
 	if (!w->why && !jint(o, "uid", 0, UINT32_MAX - 1, &x))
@@ -382,12 +382,10 @@ static void restore_fields(Lease *l, json_object *o, Why *w) {
 	restore_str(o, "unit", 256, &l->unit, w);
 	restore_str(o, "layout", 256, &l->layout, w);
 	restore_str(o, "rule", 512, &l->rule, w);
-	json_object *ar = json_object_object_get(o, "atRisk");
-	for (size_t i = 0;
-	     !w->why && ar && json_object_is_type(ar, json_type_array) &&
-	     i < MIN(json_object_array_length(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
+	const DocNode *ar = doc_get(o, "atRisk");
+	for (size_t i = 0; !w->why && i < MIN(doc_len(ar), (size_t)IOASID_MAX_DEVICES_PER_REQUEST);
 	     i++) {
-		const char *b = json_object_get_string(json_object_array_get_idx(ar, i));
+		const char *b = doc_str(doc_at(ar, i));
 		if (b && bdf_is_canonical(b))
 			strv_extend(&l->at_risk, b);
 	}
@@ -395,7 +393,7 @@ static void restore_fields(Lease *l, json_object *o, Why *w) {
 
 /* What keeps it alive: the owner's pidfd (process lifetime: alive; watched again by
  * manager_restore()) or its connection (connection lifetime: handed up to be adopted). */
-static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, json_object *o,
+static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, const DocNode *o,
 			  Why *w) {
 	char pname[64];
 	snprintf(pname, sizeof(pname), "L%sp", id);
@@ -432,16 +430,14 @@ static void restored_lease_keep(Manager *m, Lease *l) {
 }
 
 /* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
-static int restore_lease(Manager *m, Stored *st, json_object *o) {
+static int restore_lease(Manager *m, Stored *st, const DocNode *o) {
 	const char *id = jstr(o, "id");
 	if (!id_valid(id)) {
 		log_warning("Stored lease with a bad id dropped");
 		return -EINVAL;
 	}
-	json_object *devs = json_object_object_get(o, "devices");
-	size_t n_devs = devs && json_object_is_type(devs, json_type_array)
-				? json_object_array_length(devs)
-				: 0;
+	const DocNode *devs = doc_get(o, "devices");
+	size_t n_devs = doc_len(devs);
 	Lease *l = NULL;
 	int r = lease_new(&l);
 	if (r < 0)
@@ -454,7 +450,7 @@ static int restore_lease(Manager *m, Stored *st, json_object *o) {
 	if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
 		w.why = "bad device list";
 	for (size_t i = 0; !w.why && i < n_devs; i++)
-		restore_device(m, st, l, id, i, json_object_array_get_idx(devs, i), &w);
+		restore_device(m, st, l, id, i, doc_at(devs, i), &w);
 	restore_fields(l, o, &w);
 	restore_owner(m, st, l, id, o, &w);
 	if (!w.why && lease_table_add(&m->leases, l) < 0)
@@ -510,7 +506,8 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 	Stored st = { .names = names, .fds = fds, .n = n };
 	int restored = 0;
 	_cleanup_free_ char *text = NULL;
-	_cleanup_json_ json_object *root = NULL;
+	_cleanup_(doc_freep) Doc *doc = NULL;
+	const DocNode *root = NULL;
 
 	if (state_fd >= 0) {
 		struct stat sb;
@@ -520,44 +517,31 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 			log_warning("Stored state is not a sealed memfd of a sane size: dropped");
 		else if ((text = malloc((size_t)sb.st_size + 1))) {
 			ssize_t k = pread(state_fd, text, (size_t)sb.st_size, 0);
-			if (k == sb.st_size) {
-				text[k] = '\0';
-				json_tokener *tok = json_tokener_new_ex(16);
-				if (tok) {
-					root = json_tokener_parse_ex(tok, text, (int)k);
-					if (json_tokener_get_error(tok) != json_tokener_success &&
-					    root) {
-						json_object_put(root);
-						root = NULL;
-					}
-					json_tokener_free(tok);
-				}
-			}
-			const char *fmt = root ? jstr(root, "format") : NULL;
+			DocNode *parsed = NULL;
+			/* Parsed as strictly as a message: the store outlives the process that
+			 * wrote it. */
+			if (k == sb.st_size && (doc = doc_new()) &&
+			    doc_parse(doc, text, (size_t)k, STATE_MAX_DEPTH, &parsed) == 0)
+				root = parsed;
+			const char *fmt = jstr(root, "format");
 			int64_t ver = 0;
-			if (!root || !fmt || !streq(fmt, "ioasidd-state") ||
+			if (doc_type(root) != DOC_OBJECT || !fmt || !streq(fmt, "ioasidd-state") ||
 			    !jint(root, "version", 1, 1, &ver)) {
 				log_warning("Stored state does not parse: dropped; devices of "
 					    "unrestored leases stay busy until their holders close "
 					    "them");
-				if (root) {
-					json_object_put(root);
-					root = NULL;
-				}
+				root = NULL;
 			}
 		}
 		safe_close(state_fd);
 	}
 
-	json_object *leases = root ? json_object_object_get(root, "leases") : NULL;
-	if (leases && json_object_is_type(leases, json_type_array))
-		for (size_t i = 0;
-		     i < MIN(json_object_array_length(leases), (size_t)IOASID_MAX_LEASES); i++) {
-			json_object *o = json_object_array_get_idx(leases, i);
-			if (o && json_object_is_type(o, json_type_object) &&
-			    restore_lease(m, &st, o) >= 0)
-				restored++;
-		}
+	const DocNode *leases = doc_get(root, "leases");
+	for (size_t i = 0; i < MIN(doc_len(leases), (size_t)IOASID_MAX_LEASES); i++) {
+		const DocNode *o = doc_at(leases, i);
+		if (doc_type(o) == DOC_OBJECT && restore_lease(m, &st, o) >= 0)
+			restored++;
+	}
 
 	/* Whatever is left was not claimed by a valid record: close and forget it. */
 	for (size_t i = 0; i < n; i++) {

@@ -141,7 +141,9 @@ if [ -x "$CTL" ] && [ -f "$page" ] && command -v jq >/dev/null; then
 			"$CTL" --host "$f" --json=short $v 2>/dev/null
 		done
 		for b in $bdfs; do "$CTL" --host "$f" --json=short show "$b" 2>/dev/null; done
-	done | jq -r '[paths | map(select(type == "string"))[]] | unique[]' | sort -u)
+	done | jq -r '[paths | . as $p | range(0; length) as $i
+		| select(($p[$i] | type) == "string" and ($i == 0 or $p[$i - 1] != "properties"))
+		| $p[$i]] | unique[]' | sort -u) # a device's udev property names are data
 	if [ -z "$keys" ]; then bad "no JSON keys collected from the inspection verbs"; fi
 	for k in $keys; do
 		if grep -qE "^\.(B|BR|RB) (.* )?\(?\{?$k( |,|\)|\}|$)" "$page"; then ok "ioasidctl.8: JSON key $k"

@@ -126,6 +126,22 @@ static int device_vfio_cdev(const char *sysfs, const char *bdf, char **ret) {
 	return -ENOENT;
 }
 
+/* Whether bdf, on a VFIO driver, is open: vfio-pci enables the device when its user opens
+ * it (vfio_pci_core_enable) and disables it at the last close, so its "enable" count is not
+ * 0 exactly then. Unbinding it then does not fail: the kernel asks the user to give the device
+ * up (QEMU unplugs it from its guest) and waits, unkillable after one signal, until it is
+ * closed (vfio_unregister_group_dev). On a host driver the count says nothing of that kind. */
+static bool vfio_open(const char *sysfs, const char *bdf, const char *driver) {
+	_cleanup_free_ char *path = NULL, *v = NULL;
+	uint64_t n;
+
+	if (!driver || !strstr(driver, "vfio"))
+		return false;
+	path = strjoin(sysfs, "/bus/pci/devices/", bdf, "/enable");
+	return path && read_one_line(path, &v) >= 0 && num_parse_u64(v, UINT32_MAX, &n) >= 0 &&
+	       n > 0;
+}
+
 static bool is_bridge(const char *sysfs, const char *bdf) {
 	_cleanup_free_ char *path = strjoin(sysfs, "/bus/pci/devices/", bdf, "/class");
 	_cleanup_free_ char *cls = NULL;
@@ -519,6 +535,19 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 		return -EOPNOTSUPP;
 	}
 
+	/* Nothing is touched while a member that would move is open through VFIO. */
+	for (i = 0; i < p->n_members; i++) {
+		const BindMember *m = &p->members[i];
+		if (m->action == BIND_MOVE && vfio_open(sysfs, m->bdf, m->driver)) {
+			set_error(
+				ret_error,
+				"%s: open through %s (a lease or a VM holds it): release or revoke "
+				"it first; an unbind now would wait until its user closes it",
+				m->bdf, m->driver);
+			return -EBUSY;
+		}
+	}
+
 	for (i = 0; i < p->n_members; i++) {
 		BindMember *m = &p->members[i];
 		if (m->action != BIND_MOVE)
@@ -564,7 +593,7 @@ int bind_execute(const BindContext *ctx, BindPlan *p, char **ret_error) {
 int bind_restore_device(const BindContext *ctx, const char *bdf, char **ret_driver,
 			char **ret_error) {
 	_cleanup_free_ char *sysfs = sysfs_root(ctx);
-	_cleanup_free_ char *driver = NULL, *override = NULL;
+	_cleanup_free_ char *driver = NULL, *override = NULL, *cur = NULL;
 	int r;
 
 	if (!sysfs)
@@ -577,6 +606,18 @@ int bind_restore_device(const BindContext *ctx, const char *bdf, char **ret_driv
 	if (r < 0) {
 		set_error(ret_error, "%s: unreadable record: %s", bdf, strerror(-r));
 		return r;
+	}
+	r = device_state(sysfs, bdf, &cur, NULL);
+	if (r < 0) {
+		set_error(ret_error, "%s: cannot read its driver: %s", bdf, strerror(-r));
+		return r;
+	}
+	if (vfio_open(sysfs, bdf, cur)) {
+		set_error(ret_error,
+			  "%s: open through %s (a lease or a VM holds it): release or revoke it "
+			  "first; an unbind now would wait until its user closes it",
+			  bdf, cur);
+		return -EBUSY;
 	}
 	r = move_back(ctx, sysfs, bdf, driver, override, ret_error);
 	if (r < 0)

@@ -75,7 +75,9 @@ void bind_plan_done(BindPlan *p);
 /*
  * bind_execute: moves every BIND_MOVE member of p, recording each first. All or nothing: on
  * failure the moved members are restored and their records removed. Fills members[].vfio.
- * Returns 0, -EOPNOTSUPP when the driver is not loaded (nothing is changed), or the first
+ * Returns 0, -EOPNOTSUPP when the driver is not loaded, -EBUSY when a member that would move
+ * is open through a VFIO driver (its unbind would wait for its user; nothing is changed in
+ * either case), or the first
  * failure's -errno with *ret_error naming the device and step (and
  * any rollback step that failed as well).
  */
@@ -93,7 +95,8 @@ int bind_records_list(const char *root, char ***ret);
 /*
  * bind_restore_device: puts bdf back on the driver its record names (or leaves it unbound),
  * restores its driver_override, checks the result and removes the record. Returns 0,
- * -ENOENT when there is no record, or -errno with *ret_error naming the step.
+ * -ENOENT when there is no record, -EBUSY (nothing changed) while it is open through a VFIO
+ * driver, or -errno with *ret_error naming the step.
  * ret_driver (may be NULL) gets the driver it went back to ("" for none).
  */
 int bind_restore_device(const BindContext *ctx, const char *bdf, char **ret_driver,

@@ -19,8 +19,7 @@ void ioasid_error_done(IoasidError *e) {
 	if (!e)
 		return;
 	free(e->name);
-	if (e->parameters)
-		json_object_put(e->parameters);
+	doc_free(e->doc);
 	free(e->message);
 	*e = (IoasidError){};
 }
@@ -29,37 +28,30 @@ bool ioasid_error_is(const IoasidError *e, const char *name) {
 	return e && e->name && name && streq(e->name, name);
 }
 
-static const char *param_str(json_object *p, const char *key) {
-	json_object *v;
-	if (!p || !json_object_object_get_ex(p, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+static const char *param_str(const DocNode *p, const char *key) {
+	return doc_str(doc_get(p, key));
 }
 
-static bool param_int(json_object *p, const char *key, int64_t *ret) {
-	json_object *v;
-	if (!p || !json_object_object_get_ex(p, key, &v) || !json_object_is_type(v, json_type_int))
+static bool param_int(const DocNode *p, const char *key, int64_t *ret) {
+	const DocNode *v = doc_get(p, key);
+	if (doc_type(v) != DOC_INT)
 		return false;
-	*ret = json_object_get_int64(v);
+	*ret = v->i;
 	return true;
 }
 
 /* Joins a JSON array of strings with sep; "" when absent. NULL on -ENOMEM. */
-static char *param_join(json_object *p, const char *key, const char *sep) {
-	json_object *a;
+static char *param_join(const DocNode *p, const char *key, const char *sep) {
+	const DocNode *a = doc_get(p, key);
 	char *s = strdup("");
 	if (!s)
 		return NULL;
-	if (!p || !json_object_object_get_ex(p, key, &a) ||
-	    !json_object_is_type(a, json_type_array))
-		return s;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(e, json_type_string))
+	for (size_t i = 0; i < doc_len(a); i++) {
+		const char *e = doc_str(doc_at(a, i));
+		if (!e)
 			continue;
 		char *n = NULL;
-		if (asprintf(&n, "%s%s%s", s, *s ? sep : "", json_object_get_string(e)) < 0) {
+		if (asprintf(&n, "%s%s%s", s, *s ? sep : "", e) < 0) {
 			free(s);
 			return NULL;
 		}
@@ -69,7 +61,48 @@ static char *param_join(json_object *p, const char *key, const char *sep) {
 	return s;
 }
 
-char *ioasid_error_format(const char *name, json_object *p) {
+/* An error this client does not know: its name and its scalar parameters as key=value
+ * ("name (key=value, ...)"; strings, integers, booleans; containers as "..."). */
+static char *error_format_unknown(const char *name, const DocNode *p) {
+	char *m = strdup(name);
+	for (size_t i = 0; m && doc_type(p) == DOC_OBJECT && i < p->c.n; i++) {
+		const DocNode *v = p->c.items[i];
+		char num[32];
+		const char *val;
+		switch (doc_type(v)) {
+		case DOC_STRING:
+			val = v->str.s;
+			break;
+		case DOC_INT:
+			snprintf(num, sizeof(num), "%" PRIi64, v->i);
+			val = num;
+			break;
+		case DOC_BOOL:
+			val = v->b ? "true" : "false";
+			break;
+		case DOC_NULL:
+			val = "null";
+			break;
+		default:
+			val = "...";
+		}
+		char *n = NULL;
+		if (asprintf(&n, "%s%s%s=%s", m, i ? ", " : " (", p->c.keys[i], val) < 0)
+			n = NULL;
+		free(m);
+		m = n;
+	}
+	if (m && doc_type(p) == DOC_OBJECT && p->c.n > 0) {
+		char *n = NULL;
+		if (asprintf(&n, "%s)", m) < 0)
+			n = NULL;
+		free(m);
+		m = n;
+	}
+	return m;
+}
+
+char *ioasid_error_format(const char *name, const DocNode *p) {
 	char *m = NULL;
 	int64_t n = 0, line = 0, col = 0;
 	const char *dev = param_str(p, "device");
@@ -156,8 +189,7 @@ char *ioasid_error_format(const char *name, json_object *p) {
 	else if (streq(name, VARLINK_ERROR_INVALID_PARAMETER))
 		r = asprintf(&m, "Invalid parameter '%s'", strna(param_str(p, "parameter")));
 	else
-		r = asprintf(&m, "%s %s", name,
-			     p ? json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN) : "{}");
+		return error_format_unknown(name, p);
 	return r < 0 ? NULL : m;
 }
 

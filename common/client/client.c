@@ -6,7 +6,7 @@
 #include <fcntl.h>
 
 #include "common/client/client.h"
-#include "common/json-write.h"
+#include "common/json-out.h"
 #include "common/proto.h"
 #include "common/varlink.h"
 
@@ -68,13 +68,13 @@ void ioasid_client_set_timeout(IoasidClient *c, int timeout_ms) {
 }
 
 /*
- * The one call path. The request's parameters and the reply are documents (common/doc.h):
- * parsing a reply into json-c objects was most of a client's work per Acquire. On success
- * *ret_reply owns the reply and *ret_parameters points into it.
+ * The one call path. The request is built with json-c (parameters taken, may be NULL); the
+ * reply is parsed strictly (doc_parse()) and read from its document. On success *ret_reply
+ * owns the reply and *ret_parameters points into it.
  */
-static int client_call_doc(IoasidClient *c, const char *method, const DocNode *parameters,
-			   Doc **ret_reply, const DocNode **ret_parameters, int **ret_fds,
-			   size_t *ret_n_fds, IoasidError *ret_error) {
+int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
+		       Doc **ret_reply, const DocNode **ret_parameters, int **ret_fds,
+		       size_t *ret_n_fds, IoasidError *ret_error) {
 	_cleanup_free_ char *error = NULL;
 	_cleanup_(doc_freep) Doc *reply = NULL;
 	const DocNode *params = NULL;
@@ -82,12 +82,16 @@ static int client_call_doc(IoasidClient *c, const char *method, const DocNode *p
 	size_t n_fds = 0;
 	int r;
 
-	if (!c || !method)
+	if (!c || !method) {
+		json_object_put(parameters);
 		return -EINVAL;
-	if (c->broken)
+	}
+	if (c->broken) {
+		json_object_put(parameters);
 		return -ENOTCONN;
-	r = varlink_stream_call_doc(c->stream, method, parameters, 0, c->timeout_ms, &error, &reply,
-				    &params, &fds, &n_fds);
+	}
+	r = varlink_stream_call(c->stream, method, parameters, 0, c->timeout_ms, &error, &reply,
+				&params, &fds, &n_fds);
 	if (r < 0) {
 		c->broken = true;
 		return r;
@@ -96,13 +100,11 @@ static int client_call_doc(IoasidClient *c, const char *method, const DocNode *p
 		/* An error never carries fds the client could use: close any. */
 		varlink_fds_free(fds, n_fds);
 		if (ret_error) {
-			json_object *p = NULL;
-			if (doc_to_json(params, &p) < 0)
-				return -ENOMEM;
 			ioasid_error_done(ret_error);
-			ret_error->message = ioasid_error_format(error, p);
+			ret_error->message = ioasid_error_format(error, params);
 			ret_error->name = TAKE_PTR(error);
-			ret_error->parameters = p;
+			ret_error->parameters = params;
+			ret_error->doc = TAKE_PTR(reply);
 		}
 		return -EREMOTEIO;
 	}
@@ -115,118 +117,49 @@ static int client_call_doc(IoasidClient *c, const char *method, const DocNode *p
 		*ret_n_fds = n_fds;
 	} else
 		free(fds);
-	*ret_parameters = params;
-	*ret_reply = TAKE_PTR(reply);
-	return 0;
-}
-
-int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
-		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
-		       IoasidError *ret_error) {
-	_cleanup_(doc_freep) Doc *request = NULL, *reply = NULL;
-	DocNode *p = NULL;
-	const DocNode *params = NULL;
-	int *fds = NULL;
-	size_t n_fds = 0;
-	int r;
-
-	if (parameters) {
-		request = doc_new();
-		if (!request || json_to_doc(request, parameters, &p) < 0)
-			return -ENOMEM;
-	}
-	r = client_call_doc(c, method, p, &reply, &params, ret_fds ? &fds : NULL, &n_fds,
-			    ret_error);
-	if (r < 0)
-		return r;
-	json_object *o = NULL;
-	if (ret_parameters && doc_to_json(params, &o) < 0) {
-		varlink_fds_free(fds, n_fds);
-		return -ENOMEM;
-	}
-	if (ret_fds) {
-		*ret_fds = fds;
-		*ret_n_fds = n_fds;
-	}
 	if (ret_parameters)
-		*ret_parameters = o;
+		*ret_parameters = params;
+	if (ret_reply)
+		*ret_reply = TAKE_PTR(reply);
 	return 0;
-}
-
-static int add_str(json_object *o, const char *key, const char *v) {
-	json_object *s;
-	if (!v)
-		return 0;
-	s = json_object_new_string(v);
-	if (!s || json_object_object_add(o, key, s) < 0) {
-		json_object_put(s);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_bool(json_object *o, const char *key, bool v) {
-	json_object *b = json_object_new_boolean(v);
-	if (!b || json_object_object_add(o, key, b) < 0) {
-		json_object_put(b);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-
-/* Request building for the hot calls: any failed allocation leaves a NULL node, which
- * doc_add() with a NULL object refuses; checked once by the caller through *oom. */
-static void req_str(Doc *d, DocNode *o, const char *key, const char *v, bool *oom) {
-	if (v && doc_add(d, o, key, doc_string(d, v) ?: (*oom = true, NULL)) < 0)
-		*oom = true;
-}
-
-static void req_int(Doc *d, DocNode *o, const char *key, int64_t v, bool *oom) {
-	if (doc_add(d, o, key, doc_int(d, v) ?: (*oom = true, NULL)) < 0)
-		*oom = true;
 }
 
 int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 			  IoasidAcquireResult **ret, IoasidError *ret_error) {
-	_cleanup_(doc_freep) Doc *d = NULL, *reply = NULL;
+	_cleanup_(doc_freep) Doc *reply = NULL;
 	const DocNode *params = NULL;
 	int *fds = NULL;
 	size_t n_fds = 0;
-	bool oom = false;
 	int r;
 
 	if (!req || (!!req->devices + (req->group >= 0) + !!req->pool) != 1 ||
 	    (req->count > 0 && !req->pool))
 		return -EINVAL;
-	d = doc_new();
-	DocNode *p = d ? doc_object(d) : NULL;
+	json_out_reset();
+	json_object *p = json_object_new_object();
 	if (!p)
 		return -ENOMEM;
-	if (req->devices) {
-		DocNode *a = doc_array(d);
-		if (!a || doc_add(d, p, "devices", a) < 0)
-			return -ENOMEM;
-		for (char **dev = req->devices; *dev; dev++) {
-			DocNode *e = doc_string(d, *dev);
-			if (!e || doc_append(d, a, e) < 0)
-				return -ENOMEM;
-		}
-	}
+	if (req->devices)
+		json_add(p, "devices", json_strv(req->devices));
 	if (req->group >= 0)
-		req_int(d, p, "group", req->group, &oom);
-	req_str(d, p, "pool", req->pool, &oom);
+		json_add_int(p, "group", req->group);
+	if (req->pool)
+		json_add_str(p, "pool", req->pool);
 	if (req->count > 0)
-		req_int(d, p, "count", req->count, &oom);
-	req_str(d, p, "mode", req->mode, &oom);
-	req_str(d, p, "layout", req->layout, &oom);
-	req_str(d, p, "lifetime", req->lifetime, &oom);
-	if (oom)
+		json_add_int(p, "count", req->count);
+	if (req->mode)
+		json_add_str(p, "mode", req->mode);
+	if (req->layout)
+		json_add_str(p, "layout", req->layout);
+	if (req->lifetime)
+		json_add_str(p, "lifetime", req->lifetime);
+	if (json_out_failed()) {
+		json_object_put(p);
 		return -ENOMEM;
+	}
 
-	r = client_call_doc(c, IOASID_IFACE_BROKER ".Acquire", p, &reply, &params, &fds, &n_fds,
-			    ret_error);
+	r = ioasid_client_call(c, IOASID_IFACE_BROKER ".Acquire", p, &reply, &params, &fds, &n_fds,
+			       ret_error);
 	if (r < 0)
 		return r;
 	r = ioasid_acquire_result_from_reply(params, fds, n_fds, ret);
@@ -234,22 +167,27 @@ int ioasid_client_acquire(IoasidClient *c, const IoasidAcquireRequest *req,
 	return r;
 }
 
+/* A request {key: value}. NULL on -ENOMEM. */
+static json_object *request_str(const char *key, const char *value) {
+	json_out_reset();
+	json_object *p = json_object_new_object();
+	if (p)
+		json_add_str(p, key, value);
+	if (p && json_out_failed())
+		p = (json_object_put(p), NULL);
+	return p;
+}
+
 int ioasid_client_release(IoasidClient *c, const char *lease, IoasidError *ret_error) {
-	_cleanup_(doc_freep) Doc *d = NULL, *reply = NULL;
-	const DocNode *params;
-	bool oom = false;
+	_cleanup_(doc_freep) Doc *reply = NULL;
 
 	if (!lease)
 		return -EINVAL;
-	d = doc_new();
-	DocNode *p = d ? doc_object(d) : NULL;
+	json_object *p = request_str("lease", lease);
 	if (!p)
 		return -ENOMEM;
-	req_str(d, p, "lease", lease, &oom);
-	if (oom)
-		return -ENOMEM;
-	return client_call_doc(c, IOASID_IFACE_BROKER ".Release", p, &reply, &params, NULL, NULL,
-			       ret_error);
+	return ioasid_client_call(c, IOASID_IFACE_BROKER ".Release", p, &reply, NULL, NULL, NULL,
+				  ret_error);
 }
 
 int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
@@ -260,8 +198,8 @@ int ioasid_client_list_leases(IoasidClient *c, IoasidLease **ret, size_t *ret_n,
 	size_t n;
 	int r;
 
-	r = client_call_doc(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, &params, NULL, NULL,
-			    ret_error);
+	r = ioasid_client_call(c, IOASID_IFACE_BROKER ".ListLeases", NULL, &reply, &params, NULL,
+			       NULL, ret_error);
 	if (r < 0)
 		return r;
 	a = doc_get(params, "leases");
@@ -288,8 +226,8 @@ int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_e
 	const DocNode *params;
 	int r;
 
-	r = client_call_doc(c, IOASID_IFACE_MANAGER ".Status", NULL, &reply, &params, NULL, NULL,
-			    ret_error);
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Status", NULL, &reply, &params, NULL, NULL,
+			       ret_error);
 	if (r < 0)
 		return r;
 	return ioasid_status_from_json(params, ret);
@@ -297,73 +235,118 @@ int ioasid_client_status(IoasidClient *c, IoasidStatus **ret, IoasidError *ret_e
 
 int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool signal,
 			 char **ret_state, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *p = json_object_new_object(), *reply = NULL;
-	json_object *st;
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params = NULL;
 	int r;
 
 	if (!lease)
 		return -EINVAL;
+	json_object *p = request_str("lease", lease);
 	if (!p)
 		return -ENOMEM;
-	if ((r = add_str(p, "lease", lease)) < 0 || (r = add_bool(p, "reset", reset)) < 0 ||
-	    (r = add_bool(p, "signal", signal)) < 0)
-		return r;
-	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Revoke", p, &reply, NULL, NULL, ret_error);
+	json_add_bool(p, "reset", reset);
+	json_add_bool(p, "signal", signal);
+	if (json_out_failed()) {
+		json_object_put(p);
+		return -ENOMEM;
+	}
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Revoke", p, &reply, &params, NULL, NULL,
+			       ret_error);
 	if (r < 0)
 		return r;
-	if (!json_object_object_get_ex(reply, "state", &st) ||
-	    !json_object_is_type(st, json_type_string))
+	const char *st = doc_str(doc_get(params, "state"));
+	if (!st)
 		return -EBADMSG;
 	if (ret_state) {
-		*ret_state = strdup(json_object_get_string(st));
+		*ret_state = strdup(st);
 		if (!*ret_state)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-/* One reply of the Monitor stream: its parameters as json-c, or the error it carries. */
-static int monitor_reply(IoasidClient *c, const DocNode *msg, json_object **ret,
-			 IoasidError *ret_error) {
+void ioasid_event_done(IoasidEvent *e) {
+	if (!e)
+		return;
+	free(e->event);
+	free(e->bdf);
+	free(e->lease);
+	free(e->cause);
+	free(e->verdict);
+	*e = (IoasidEvent){ .group = -1, .generation = -1 };
+}
+
+/* An optional string member: absent or null leaves *ret NULL; another type is -EBADMSG. */
+static int event_str(const DocNode *p, const char *key, char **ret) {
+	const DocNode *v = doc_get(p, key);
+	if (!v)
+		return 0;
+	if (doc_type(v) != DOC_STRING)
+		return -EBADMSG;
+	*ret = strdup(v->str.s);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int event_int(const DocNode *p, const char *key, int64_t *ret) {
+	const DocNode *v = doc_get(p, key);
+	if (!v)
+		return 0;
+	if (doc_type(v) != DOC_INT)
+		return -EBADMSG;
+	*ret = v->i;
+	return 0;
+}
+
+/* The parameters of a Monitor reply as an event (members of the IDL; others ignored). */
+static int event_from_params(const DocNode *p, IoasidEvent *e) {
+	int r;
+	*e = (IoasidEvent){ .group = -1, .generation = -1 };
+	if (!doc_str(doc_get(p, "event")))
+		return -EBADMSG;
+	if ((r = event_str(p, "event", &e->event)) < 0 || (r = event_str(p, "bdf", &e->bdf)) < 0 ||
+	    (r = event_str(p, "lease", &e->lease)) < 0 ||
+	    (r = event_str(p, "cause", &e->cause)) < 0 ||
+	    (r = event_int(p, "group", &e->group)) < 0 ||
+	    (r = event_str(p, "verdict", &e->verdict)) < 0 ||
+	    (r = event_int(p, "generation", &e->generation)) < 0) {
+		ioasid_event_done(e);
+		return r;
+	}
+	return 0;
+}
+
+/* One reply of the Monitor stream: its event, or the error it carries. */
+static int monitor_reply(IoasidClient *c, Doc **msg, IoasidEvent *ret, IoasidError *ret_error) {
 	const char *error = NULL;
 	const DocNode *params = NULL;
 	bool continues = false;
-	json_object *p = NULL;
-	int r = varlink_parse_reply(msg, &error, &params, &continues);
+	int r = varlink_parse_reply(doc_root(*msg), &error, &params, &continues);
 	if (r < 0) {
 		c->broken = true;
 		return r;
 	}
-	if (doc_to_json(params, &p) < 0)
-		return -ENOMEM;
 	if (error) {
 		c->broken = true;
 		if (ret_error) {
 			ioasid_error_done(ret_error);
-			ret_error->message = ioasid_error_format(error, p);
+			ret_error->message = ioasid_error_format(error, params);
 			ret_error->name = strdup(error);
-			ret_error->parameters = p;
-		} else
-			json_object_put(p);
+			ret_error->parameters = params;
+			ret_error->doc = TAKE_PTR(*msg);
+		}
 		return -EREMOTEIO;
 	}
 	if (!continues) {
-		json_object_put(p);
 		c->broken = true;
 		return -EPIPE;
 	}
-	json_object *ev = NULL;
-	if (!json_object_object_get_ex(p, "event", &ev) ||
-	    !json_object_is_type(ev, json_type_string)) {
-		json_object_put(p);
+	r = event_from_params(params, ret);
+	if (r == -EBADMSG)
 		c->broken = true;
-		return -EBADMSG;
-	}
-	*ret = p;
-	return 0;
+	return r;
 }
 
-int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, json_object **ret,
+int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, IoasidEvent *ret,
 			       IoasidError *ret_error) {
 	_cleanup_(doc_freep) Doc *msg = NULL;
 	if (!c || !ret)
@@ -377,12 +360,11 @@ int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, json_object **re
 		c->broken = true;
 		return r;
 	}
-	return monitor_reply(c, doc_root(msg), ret, ret_error);
+	return monitor_reply(c, &msg, ret, ret_error);
 }
 
 int ioasid_client_monitor(IoasidClient *c, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *call = NULL, *first = NULL;
-	json_object *ev = NULL;
+	_cleanup_(json_object_putp) json_object *call = NULL;
 	if (!c)
 		return -EINVAL;
 	if (c->broken)
@@ -395,11 +377,13 @@ int ioasid_client_monitor(IoasidClient *c, IoasidError *ret_error) {
 		c->broken = true;
 		return r;
 	}
+	IoasidEvent first;
 	r = ioasid_client_monitor_next(c, c->timeout_ms, &first, ret_error);
 	if (r < 0)
 		return r;
-	if (!json_object_object_get_ex(first, "event", &ev) ||
-	    !streq(json_object_get_string(ev), "subscribed")) {
+	bool subscribed = streq(first.event, "subscribed");
+	ioasid_event_done(&first);
+	if (!subscribed) {
 		c->broken = true;
 		return -EBADMSG;
 	}
@@ -426,97 +410,86 @@ int ioasid_client_stage(IoasidClient *c, const char *layout, const char *owner, 
 int ioasid_client_stage_timeout(IoasidClient *c, const char *layout, const char *owner,
 				char **devices, const char *mode, uint64_t timeout, char **ret_id,
 				int64_t *ret_expires, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *p = json_object_new_object(), *reply = NULL;
-	json_object *id, *ex;
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params = NULL;
 	int r;
 
 	if (!owner || !devices || !devices[0])
 		return -EINVAL;
+	json_out_reset();
+	json_object *p = json_object_new_object();
 	if (!p)
 		return -ENOMEM;
-	json_object *arr = json_object_new_array();
-	if (!arr || json_object_object_add(p, "devices", arr) < 0) {
-		json_object_put(arr);
+	json_add(p, "devices", json_strv(devices));
+	json_add_str(p, "layout", layout ? layout : "default");
+	json_add_str(p, "owner", owner);
+	if (mode)
+		json_add_str(p, "mode", mode);
+	if (timeout > 0)
+		json_add_int(p, "timeout", (int64_t)MIN(timeout, (uint64_t)INT64_MAX));
+	if (json_out_failed()) {
+		json_object_put(p);
 		return -ENOMEM;
 	}
-	for (char **d = devices; *d; d++)
-		if (json_object_array_add(arr, json_object_new_string(*d)) < 0)
-			return -ENOMEM;
-	if ((r = add_str(p, "layout", layout ? layout : "default")) < 0 ||
-	    (r = add_str(p, "owner", owner)) < 0 || (mode && (r = add_str(p, "mode", mode)) < 0))
-		return r;
-	if (timeout > 0) {
-		json_object *t = json_object_new_int64((int64_t)MIN(timeout, (uint64_t)INT64_MAX));
-		if (!t || json_object_object_add(p, "timeout", t) < 0) {
-			json_object_put(t);
-			return -ENOMEM;
-		}
-	}
-	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Stage", p, &reply, NULL, NULL, ret_error);
+	r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".Stage", p, &reply, &params, NULL, NULL,
+			       ret_error);
 	if (r < 0)
 		return r;
-	if (!json_object_object_get_ex(reply, "id", &id) ||
-	    !json_object_is_type(id, json_type_string))
+	const char *id = doc_str(doc_get(params, "id"));
+	if (!id)
 		return -EBADMSG;
-	if (ret_expires)
-		*ret_expires = json_object_object_get_ex(reply, "expires", &ex) &&
-					       json_object_is_type(ex, json_type_int)
-				       ? json_object_get_int64(ex)
-				       : 0;
-	if (ret_id && !(*ret_id = strdup(json_object_get_string(id))))
+	if (ret_expires) {
+		const DocNode *ex = doc_get(params, "expires");
+		*ret_expires = doc_type(ex) == DOC_INT ? ex->i : 0;
+	}
+	if (ret_id && !(*ret_id = strdup(id)))
 		return -ENOMEM;
 	return 0;
 }
 
-static int staged_str(json_object *o, const char *key, char **ret) {
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+static int staged_str(const DocNode *o, const char *key, char **ret) {
+	const char *v = doc_str(doc_get(o, key));
+	if (!v)
 		return -EBADMSG;
-	*ret = strdup(json_object_get_string(v));
+	*ret = strdup(v);
 	return *ret ? 0 : -ENOMEM;
 }
 
 int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n,
 			      IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *reply = NULL;
-	json_object *arr;
-	int r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".ListStaged", NULL, &reply, NULL, NULL,
-				   ret_error);
+	_cleanup_(doc_freep) Doc *reply = NULL;
+	const DocNode *params = NULL;
+	int r = ioasid_client_call(c, IOASID_IFACE_MANAGER ".ListStaged", NULL, &reply, &params,
+				   NULL, NULL, ret_error);
 	if (r < 0)
 		return r;
-	if (!json_object_object_get_ex(reply, "staged", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
+	const DocNode *arr = doc_get(params, "staged");
+	if (doc_type(arr) != DOC_ARRAY)
 		return -EBADMSG;
-	size_t n = json_object_array_length(arr);
+	size_t n = doc_len(arr);
 	IoasidStaged *s = calloc(n + 1, sizeof(IoasidStaged));
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_array_get_idx(arr, i), *devs, *cr;
-		if (!json_object_is_type(o, json_type_object) ||
-		    (r = staged_str(o, "id", &s[i].id)) < 0 ||
+		const DocNode *o = doc_at(arr, i), *devs = doc_get(o, "devices"),
+			      *cr = doc_get(o, "created");
+		if (doc_type(o) != DOC_OBJECT || (r = staged_str(o, "id", &s[i].id)) < 0 ||
 		    (r = staged_str(o, "layout", &s[i].layout)) < 0 ||
 		    (r = staged_str(o, "owner", &s[i].owner)) < 0 ||
-		    (r = staged_str(o, "mode", &s[i].mode)) < 0 ||
-		    !json_object_object_get_ex(o, "devices", &devs) ||
-		    !json_object_is_type(devs, json_type_array) ||
-		    !json_object_object_get_ex(o, "created", &cr) ||
-		    !json_object_is_type(cr, json_type_int)) {
+		    (r = staged_str(o, "mode", &s[i].mode)) < 0 || doc_type(devs) != DOC_ARRAY ||
+		    doc_type(cr) != DOC_INT) {
 			ioasid_staged_free(s, n);
 			return r < 0 ? r : -EBADMSG;
 		}
-		s[i].created = json_object_get_int64(cr);
-		json_object *ex;
-		if (json_object_object_get_ex(o, "expires", &ex) &&
-		    json_object_is_type(ex, json_type_int))
-			s[i].expires = json_object_get_int64(ex);
-		for (size_t j = 0; j < json_object_array_length(devs); j++) {
-			json_object *d = json_object_array_get_idx(devs, j);
-			if (!json_object_is_type(d, json_type_string) ||
-			    strv_extend(&s[i].devices, json_object_get_string(d)) < 0) {
+		s[i].created = cr->i;
+		const DocNode *ex = doc_get(o, "expires");
+		if (doc_type(ex) == DOC_INT)
+			s[i].expires = ex->i;
+		for (size_t j = 0; j < doc_len(devs); j++) {
+			const char *d = doc_str(doc_at(devs, j));
+			if (!d || strv_extend(&s[i].devices, d) < 0) {
 				ioasid_staged_free(s, n);
-				return json_object_is_type(d, json_type_string) ? -ENOMEM
-										: -EBADMSG;
+				return d ? -ENOMEM : -EBADMSG;
 			}
 		}
 	}
@@ -526,14 +499,12 @@ int ioasid_client_list_staged(IoasidClient *c, IoasidStaged **ret, size_t *ret_n
 }
 
 int ioasid_client_drop_staged(IoasidClient *c, const char *id, IoasidError *ret_error) {
-	_cleanup_(json_object_putp) json_object *p = json_object_new_object();
-	int r;
+	_cleanup_(doc_freep) Doc *reply = NULL;
 	if (!id)
 		return -EINVAL;
+	json_object *p = request_str("id", id);
 	if (!p)
 		return -ENOMEM;
-	if ((r = add_str(p, "id", id)) < 0)
-		return r;
-	return ioasid_client_call(c, IOASID_IFACE_MANAGER ".DropStaged", p, NULL, NULL, NULL,
-				  ret_error);
+	return ioasid_client_call(c, IOASID_IFACE_MANAGER ".DropStaged", p, &reply, NULL, NULL,
+				  NULL, ret_error);
 }

@@ -38,9 +38,10 @@ typedef struct IoasidClient IoasidClient;
 
 /* A named error from the daemon. All fields NULL when no error was received. */
 typedef struct IoasidError {
-	char *name;              /* "io.ioasid.Broker.GroupOwned" */
-	json_object *parameters; /* the error's parameters (owned reference), or NULL */
-	char *message;           /* one human line built from name + parameters */
+	char *name;                /* "io.ioasid.Broker.GroupOwned" */
+	const DocNode *parameters; /* the error's parameters (inside doc), or NULL */
+	Doc *doc;                  /* owned: the parsed error message */
+	char *message;             /* one human line built from name + parameters */
 } IoasidError;
 
 void ioasid_error_done(IoasidError *e);
@@ -48,7 +49,7 @@ void ioasid_error_done(IoasidError *e);
 bool ioasid_error_is(const IoasidError *e, const char *name);
 /* Builds the human message for a named error (also used by tests). Returns a malloc'd
  * string, or NULL on -ENOMEM. */
-char *ioasid_error_format(const char *name, json_object *parameters);
+char *ioasid_error_format(const char *name, const DocNode *parameters);
 
 typedef struct IoasidAcquireRequest {
 	char **devices;       /* BDFs (strv), or NULL */
@@ -160,14 +161,16 @@ int ioasid_client_fd(const IoasidClient *c);
 void ioasid_client_set_timeout(IoasidClient *c, int timeout_ms);
 
 /*
- * ioasid_client_call: one raw method call. parameters may be NULL ({}). On success
- * *ret_parameters gets the reply's parameters (a new reference) and, when ret_fds is not NULL,
- * the received fds (malloc'd array, owned by the caller); a reply carrying fds when ret_fds is
- * NULL is -EBADMSG (the fds are closed). Errnos as described at the top.
+ * ioasid_client_call: one raw method call. parameters (taken) may be NULL ({}). On success
+ * the reply is parsed strictly (doc_parse()): *ret_reply (may be NULL when the caller does
+ * not read it; caller frees with doc_free()) owns it and *ret_parameters (may be NULL) points
+ * to its parameters object inside it; when ret_fds is not NULL, the received fds (malloc'd
+ * array, owned by the caller); a reply carrying fds when ret_fds is NULL is -EBADMSG (the
+ * fds are closed). Errnos as described at the top.
  */
 int ioasid_client_call(IoasidClient *c, const char *method, json_object *parameters,
-		       json_object **ret_parameters, int **ret_fds, size_t *ret_n_fds,
-		       IoasidError *ret_error);
+		       Doc **ret_reply, const DocNode **ret_parameters, int **ret_fds,
+		       size_t *ret_n_fds, IoasidError *ret_error);
 
 /*
  * io.ioasid.Broker.Acquire. Exactly one of devices, group or pool must be set (-EINVAL
@@ -192,14 +195,26 @@ int ioasid_client_revoke(IoasidClient *c, const char *lease, bool reset, bool si
  * event "subscribed". 0, -EREMOTEIO with *ret_error, -EBADMSG, or a transport error.
  */
 int ioasid_client_monitor(IoasidClient *c, IoasidError *ret_error);
+/* One event of io.ioasid.Broker.Monitor: the members of the IDL (NULL or -1 when absent). */
+typedef struct IoasidEvent {
+	char *event; /* never NULL */
+	char *bdf;
+	char *lease;
+	char *cause;
+	int64_t group; /* -1: absent */
+	char *verdict;
+	int64_t generation; /* -1: absent */
+} IoasidEvent;
+void ioasid_event_done(IoasidEvent *e);
+
 /*
  * ioasid_client_monitor_next: the next event after ioasid_client_monitor(), waiting up to
- * timeout_ms (-1: forever; 0: only what has arrived). *ret is its parameters (a new
- * reference: "event" and the optional members of the IDL). Returns 0, -ETIMEDOUT,
+ * timeout_ms (-1: forever; 0: only what has arrived). *ret is the event (caller frees with
+ * ioasid_event_done()). Returns 0, -ETIMEDOUT,
  * -ECONNRESET when the daemon closed the connection, -EREMOTEIO with *ret_error (an error
  * ends the stream), -EPIPE when a reply said no more follow, -EBADMSG, or -errno.
  */
-int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, json_object **ret,
+int ioasid_client_monitor_next(IoasidClient *c, int timeout_ms, IoasidEvent *ret,
 			       IoasidError *ret_error);
 
 /* A context pre-staged by io.ioasid.Manager.Stage. */

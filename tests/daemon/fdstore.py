@@ -473,14 +473,21 @@ def cat_F2_variants(sd):
 
     good = state([rec])
     bad_ids = []
-    for bid in (lid[:31] + ":", lid[:31] + "\n", lid[:15] + "\u0000" + lid[16:]):
+    for bid in (lid[:31] + ":", lid[:31] + "\n"):
         bad_ids.append(dict(rec, id=bid))
+    # The state is parsed as strictly as a message: a "\u0000" or a duplicate key anywhere
+    # refuses all of it (json-c would take both).
+    nul_id = state([dict(rec, id=lid[:15] + "\u0000" + lid[16:])])
+    dup_key = good.replace(b'"id": "%s"' % lid.encode(),
+                           b'"id": "%s", "id": "%s"' % (lid.encode(), lid.encode()), 1)
     cases = [
         ("truncated", good[:len(good) // 2], "does not parse", False),
         ("empty", b"", "not a sealed memfd of a sane size", False),
         ("oversized", b" " * (16 * 1024 * 1024 + 1), "not a sealed memfd of a sane size", False),
         ("unknown version", state([rec], version=2), "does not parse", False),
         ("bad ids", state(bad_ids), "bad id", False),
+        ("NUL in a string", nul_id, "does not parse", False),
+        ("duplicate key", dup_key, "does not parse", False),
         # The first record is valid and restored; its duplicate finds its fds taken.
         ("duplicate id", state([rec, rec]), "dropped: its iommufd is not in the store", True),
     ]

@@ -36,7 +36,7 @@ CFLAGS=(-std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer
 if ! clang "${CFLAGS[@]}" -o "$BF/policy-fuzz" tests/fuzz/policy-fuzz.c policy/*.c common/trusted-path.c \
 	common/util.c 2>"$BF/build.log" ||
 	! clang "${CFLAGS[@]}" -o "$BF/json-fuzz" tests/fuzz/json-fuzz.c common/doc.c \
-		common/json-write.c $(pkg-config --cflags --libs json-c) 2>>"$BF/build.log" ||
+		$(pkg-config --cflags --libs json-c) 2>>"$BF/build.log" ||
 	! clang "${CFLAGS[@]}" -o "$BF/snapshot-fuzz" tests/fuzz/snapshot-fuzz.c \
 		common/host-json.c common/host.c common/doc.c common/util.c \
 		$(pkg-config --cflags --libs json-c) -lm 2>>"$BF/build.log"; then

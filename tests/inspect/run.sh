@@ -702,6 +702,27 @@ run --host $H/workstation.json --json=short show 5
 expect_eq "essential: the hint without checks" "$(jq -r '.group.blockers[0].fix' <<<"$out")" \
 	"ioasidctl bind 0000:02:00.0"
 
+# one key style: every --json document is snake_case ------------------------------------------
+for h in $H/*.json; do
+	b=$(basename $h .json)
+	first=$("$CTL" --host $h --json=short devices 2>/dev/null | jq -r '.devices[0].bdf // empty')
+	for v in groups devices check snapshot ${first:+"show $first"}; do
+		# shellcheck disable=SC2086
+		out=$("$CTL" --host $h --json=short $v 2>/dev/null)
+		[ -n "$out" ] || { bad "key style: $b $v printed nothing"; continue; }
+		expect_eq "key style: $b $v" "$(jq -c -f tests/json-key-style.jq <<<"$out")" "[]"
+	done
+done
+# A device's udev properties have one shape in show and in a snapshot: an object.
+run --host $H/sample.json --json=short show 0000:00:02.0
+expect_eq "show: properties as in the snapshot" "$(jq -c .device.properties <<<"$out")" \
+	"$("$CTL" --host $H/sample.json snapshot | jq -c '.devices[] | select(.bdf == "0000:00:02.0") | .properties')"
+expect_eq "show: a property" "$(jq -r .device.properties.ID_PATH <<<"$out")" "pci-0000:00:02.0"
+# The check itself: a camelCase key is caught, a udev property name is not.
+expect_eq "key style: camelCase caught" \
+	"$(jq -c -f tests/json-key-style.jq <<<'{"a_b":{"devId":1},"properties":{"ID_PATH":"x"}}')" \
+	'["devId"]'
+
 # colour only on a tty ----------------------------------------------------------------------
 esc=$(printf '\033[')
 "$CTL" --host $H/workstation.json groups | grep -qF "$esc" && bad "colour on a pipe" || ok

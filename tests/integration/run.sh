@@ -240,8 +240,10 @@ t_acquire_attached() {
 	expect_eq "device fd name" "$(jq -r '.devices[0].name' <<<"$out")" \
 		"memfd:ioasid-sim:vfio:$DEV_1"
 	expect_eq "device fd cloexec" "$(jq -r '.devices[0].cloexec' <<<"$out")" true
-	expect_match "ioasId" "$(jq -r .ioasId <<<"$out")" '^[0-9]+$'
-	expect_match "devId" "$(jq -r '.devices[0].devId' <<<"$out")" '^[0-9]+$'
+	expect_match "ioas_id" "$(jq -r .ioas_id <<<"$out")" '^[0-9]+$'
+	expect_match "dev_id" "$(jq -r '.devices[0].dev_id' <<<"$out")" '^[0-9]+$'
+	# One key style in the CLI's JSON (ioasidctl(8)): snake_case, whatever the wire says.
+	expect_eq "acquire key style" "$(jq -c -f "$REPO/tests/json-key-style.jq" <<<"$out")" "[]"
 	wait_leases 0
 }
 
@@ -250,8 +252,8 @@ t_acquire_unbound() {
 	out=$(ctl_as $UA acquire $DEV_1 --mode unbound --json=short </dev/null)
 	expect_eq "exit code" "$?" 0
 	expect_eq "mode" "$(jq -r .mode <<<"$out")" unbound
-	expect_eq "ioasId" "$(jq -r .ioasId <<<"$out")" null
-	expect_eq "devId" "$(jq -r '.devices[0].devId' <<<"$out")" null
+	expect_eq "ioas_id" "$(jq -r .ioas_id <<<"$out")" null
+	expect_eq "dev_id" "$(jq -r '.devices[0].dev_id' <<<"$out")" null
 	expect_eq "verified" "$(jq -r .verified <<<"$out")" true
 }
 
@@ -277,6 +279,10 @@ t_leases_filtered_and_revoke() {
 	expect_eq "the holder sees its lease" \
 		"$(ctl_as $UA leases --json=short | jq -r '.[].id')" "$id"
 	expect_eq "another tenant does not" "$(ctl_as $UB leases --json=short | jq length)" 0
+	expect_eq "leases key style" \
+		"$(ctl_as root leases --json=short | jq -c -f "$REPO/tests/json-key-style.jq")" "[]"
+	expect_eq "status key style" \
+		"$(ctl_as root status --json=short | jq -c -f "$REPO/tests/json-key-style.jq")" "[]"
 	ctl_as $UB revoke "$id" >/dev/null 2>&1
 	expect_eq "a tenant cannot revoke" "$?" 2
 	ctl_as $UA status >/dev/null 2>"$WORK/err"
@@ -725,7 +731,7 @@ t_A10_methods() {
 t_B1_group_owned() {
 	local rc err out
 	hold_lease HA $UA $DEV_A || fail "A's acquire failed: $(cat "$HA_err")"
-	expect_eq "A's lease at risk" "$(jq -r '.atRisk | index("'$DEV_B'") != null' "$HA_out")" true
+	expect_eq "A's lease at risk" "$(jq -r '.at_risk | index("'$DEV_B'") != null' "$HA_out")" true
 	out=$(ctl_as $UB acquire $DEV_B --json=short </dev/null 2>"$WORK/err")
 	rc=$?
 	err=$(cat "$WORK/err")
@@ -1743,7 +1749,8 @@ t_legacy() {
 	expect_eq "group 5: exit code" "$?" 0
 	expect_eq "api" "$(jq -r .api <<<"$out")" legacy
 	expect_eq "mode" "$(jq -r .mode <<<"$out")" legacy
-	expect_eq "no iommufd, no IOAS" "$(jq -c '[.iommufd, .ioasId]' <<<"$out")" '[null,null]'
+	expect_eq "no iommufd, no IOAS" "$(jq -c '[.iommufd, .ioas_id]' <<<"$out")" '[null,null]'
+	expect_eq "legacy acquire key style" "$(jq -c -f "$REPO/tests/json-key-style.jq" <<<"$out")" "[]"
 	expect_eq "verified" "$(jq -r .verified <<<"$out")" true
 	expect_eq "container" "$(jq -r '.container | "\(.kind) \(.name)"' <<<"$out" | sed 's/:[0-9]*$//')" \
 		"vfio-container memfd:ioasid-sim:vfio-container"
@@ -1752,7 +1759,7 @@ t_legacy() {
 	expect_eq "device fds" "$(jq -r '[.devices[] | "\(.bdf)=\(.name)"] | join(" ")' <<<"$out")" \
 		"$DEV_A=memfd:ioasid-sim:vfio-legacy:$DEV_A $DEV_B=memfd:ioasid-sim:vfio-legacy:$DEV_B"
 	expect_eq "devices share the group fd" \
-		"$(jq '([.devices[].groupFd] | unique) == [.groups[0].fd]' <<<"$out")" true
+		"$(jq '([.devices[].group_fd] | unique) == [.groups[0].fd]' <<<"$out")" true
 	expect_eq "all cloexec" \
 		"$(jq '[.container.cloexec, .groups[].cloexec, .devices[].cloexec] | all' <<<"$out")" true
 
@@ -1760,8 +1767,8 @@ t_legacy() {
 	# risk, and the group exclusive as on iommufd.
 	hold_lease LG $UA $DEV_A || fail "A's legacy acquire failed: $(cat "$LG_err")"
 	expect_eq "partial group: no group fd" \
-		"$(jq -c '[(.groups | length), .devices[0].groupFd]' "$LG_out")" '[0,null]'
-	expect_eq "partial group: sibling at risk" "$(jq -r '.atRisk | join(" ")' "$LG_out")" $DEV_B
+		"$(jq -c '[(.groups | length), .devices[0].group_fd]' "$LG_out")" '[0,null]'
+	expect_eq "partial group: sibling at risk" "$(jq -r '.at_risk | join(" ")' "$LG_out")" $DEV_B
 	ctl_as $UB acquire $DEV_B --json=short </dev/null >/dev/null 2>"$WORK/err"
 	expect_eq "B refused for the sibling" "$?" 2
 	expect_match "B's reason" "$(cat "$WORK/err")" "IOMMU group 5 is shared with another owner"

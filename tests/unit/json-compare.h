@@ -2,15 +2,16 @@
 #pragma once
 
 /*
- * For the suites that hold the project's JSON printers to json-c's bytes (test-doc.c,
- * test-json-write.c): every flag combination the project prints with, and the comparison
- * of one printed text with what json-c prints for the same tree. Static: include it in
- * one translation unit per suite.
+ * For the suites of the JSON parser and its document (test-doc.c, test-doc-parse.c): every
+ * flag combination the project prints with, the comparison of one printed text with what
+ * json-c prints for a tree, and of a parsed document with a json-c tree (the same values,
+ * keys in the same order). Static: include it in one translation unit per suite.
  */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/json-same-tree.h"
 #include "tests/unit/test.h"
 
 static const int json_flag_sets[] = {

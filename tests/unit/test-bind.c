@@ -165,6 +165,16 @@ static int fake_write(void *userdata, const char *sysfs, const char *path, const
 	    strstr(path, "/driver/unbind")) {
 		_cleanup_free_ char *link = pathf("%s/bus/pci/devices/%s/driver", sysfs, bdf);
 		_cleanup_free_ char *v = pathf("%s/bus/pci/devices/%s/vfio-dev", sysfs, bdf);
+		_cleanup_free_ char *en = pathf("%s/bus/pci/devices/%s/enable", sysfs, bdf);
+		_cleanup_free_ char *drv = NULL;
+		char count[16];
+		/* The real kernel does not refuse this: vfio_unregister_group_dev() asks the
+		 * user to let go and waits, unkillably, until the device is closed. */
+		if (readlink_basename_at(AT_FDCWD, link, &drv) >= 0 && strstr(drv, "vfio") &&
+		    read_file(en, count, sizeof(count)) >= 0 && !streq(count, "0")) {
+			CU_FAIL("unbind of a device open through VFIO: the kernel would wait here");
+			return -EBUSY;
+		}
 		if (!streq(value, bdf) || unlink(link) < 0)
 			return -ENODEV;
 		nftw(v, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -617,11 +627,62 @@ static void test_check_network(void) {
 	/* The namespace goes away with its last user: the veths and the bridge with it. */
 }
 
+/* A device open through VFIO (its "enable" count is not 0 on vfio-pci): restore, and a bind
+ * that would move it to another VFIO driver, refuse before writing anything (the kernel's
+ * unbind would block until its user closes it). Closed again, both go ahead. */
+static void test_vfio_open(void) {
+	FakeKernel k;
+	BindPlan p = { .group = -1 };
+	_cleanup_free_ char *err = NULL, *d = NULL, *rec = NULL;
+	fake_init(&k);
+	fake_group7(&k);
+	BindContext ctx = { .root = k.root, .write = fake_write, .userdata = &k };
+	_cleanup_free_ char *en = pathf("%s/bus/pci/devices/0000:03:00.0/enable", k.sys);
+	_cleanup_free_ char *variant = pathf("%s/bus/pci/drivers/igb-vfio-pci", k.sys);
+
+	xwrite(en, "1\n"); /* e1000e enabled it: a host driver's count means nothing here */
+	ASSERT_OK(bind_plan(&ctx, "7", "vfio-pci", &p, &err));
+	ASSERT_OK(bind_execute(&ctx, &p, &err));
+	bind_plan_done(&p);
+	ASSERT_STREQ((d = driver_of(&k, "0000:03:00.0")), "vfio-pci");
+
+	/* Leased: vfio-pci enabled it when its user opened it. */
+	k.log[0] = 0;
+	ASSERT_ERR(bind_restore_device(&ctx, "0000:03:00.0", &rec, &err), EBUSY);
+	ASSERT_STREQ(err, "0000:03:00.0: open through vfio-pci (a lease or a VM holds it): "
+			  "release or revoke it first; an unbind now would wait until its user "
+			  "closes it");
+	ASSERT_STREQ(k.log, "");
+	ASSERT_OK(bind_record_read(k.root, "0000:03:00.0", &rec));
+	ASSERT_STREQ(rec, "e1000e");
+	free(rec);
+	rec = NULL;
+
+	xmkdir(variant);
+	ASSERT_OK(bind_plan(&ctx, "0000:03:00.0", "igb-vfio-pci", &p, &err));
+	CU_ASSERT_EQUAL(p.members[1].action, BIND_MOVE);
+	ASSERT_ERR(bind_execute(&ctx, &p, &err), EBUSY);
+	ASSERT_STREQ(err, "0000:03:00.0: open through vfio-pci (a lease or a VM holds it): "
+			  "release or revoke it first; an unbind now would wait until its user "
+			  "closes it");
+	ASSERT_STREQ(k.log, "");
+	bind_plan_done(&p);
+
+	/* Closed: the count is 0 again and restore goes ahead. */
+	xwrite(en, "0\n");
+	ASSERT_OK(bind_restore_device(&ctx, "0000:03:00.0", &rec, &err));
+	ASSERT_STREQ(rec, "e1000e");
+	free(d);
+	ASSERT_STREQ((d = driver_of(&k, "0000:03:00.0")), "e1000e");
+	fake_done(&k);
+}
+
 static CU_TestInfo tests[] = {
 	{ "plan_group", test_plan_group },
 	{ "bind_and_restore", test_bind_and_restore },
 	{ "bind_rollback", test_bind_rollback },
 	{ "bind_driver_missing", test_bind_driver_missing },
+	{ "vfio_open", test_vfio_open },
 	{ "check_storage_display", test_check_storage_display },
 	{ "check_network", test_check_network },
 	CU_TEST_INFO_NULL,

@@ -235,27 +235,29 @@ static void test_reply_legacy(void) {
 }
 
 static void test_error_format(void) {
-	json_object *p = json_tokener_parse(
+	const DocNode *p = tparse(
 		"{\"group\":17,\"device\":\"0000:01:00.0\",\"owner\":\"uid 1001\"}");
 	_cleanup_free_ char *m = ioasid_error_format(IOASID_ERROR_GROUP_OWNED, p);
 	ASSERT_STREQ(m, "0000:01:00.0: IOMMU group 17 is shared with another owner (uid 1001)");
-	json_object_put(p);
 
-	p = json_tokener_parse("{\"reason\":\"no rule matched\",\"device\":\"0000:01:00.0\","
-			       "\"rule\":null}");
+	p = tparse("{\"reason\":\"no rule matched\",\"device\":\"0000:01:00.0\","
+		   "\"rule\":null}");
 	_cleanup_free_ char *m2 = ioasid_error_format(IOASID_ERROR_PERMISSION_DENIED, p);
 	ASSERT_STREQ(m2, "Permission denied for 0000:01:00.0: no rule matched");
-	json_object_put(p);
 
-	p = json_tokener_parse("{\"group\":4,\"device\":\"0000:00:1f.3\",\"blockers\":["
-			       "\"0000:00:1f.4 is on i801_smbus\",\"x\"]}");
+	p = tparse("{\"group\":4,\"device\":\"0000:00:1f.3\",\"blockers\":["
+		   "\"0000:00:1f.4 is on i801_smbus\",\"x\"]}");
 	_cleanup_free_ char *m3 = ioasid_error_format(IOASID_ERROR_GROUP_NOT_VIABLE, p);
 	ASSERT_STREQ(m3, "0000:00:1f.3: IOMMU group 4 is not viable: 0000:00:1f.4 is on "
 			 "i801_smbus; x");
-	json_object_put(p);
 
+	/* An error this client does not know: its name and its scalar parameters. */
 	_cleanup_free_ char *m4 = ioasid_error_format("com.example.Odd", NULL);
-	ASSERT_STREQ(m4, "com.example.Odd {}");
+	ASSERT_STREQ(m4, "com.example.Odd");
+	p = tparse("{\"reason\":\"odd\",\"n\":-3,\"ok\":true,\"x\":null,\"l\":[1]}");
+	_cleanup_free_ char *m5 = ioasid_error_format("com.example.Odd", p);
+	ASSERT_STREQ(m5, "com.example.Odd (reason=odd, n=-3, ok=true, x=null, l=...)");
+	tdone();
 
 	IoasidError e = { .name = strdup(IOASID_ERROR_NO_SUCH_LEASE) };
 	CU_ASSERT_TRUE(ioasid_error_is(&e, IOASID_ERROR_NO_SUCH_LEASE));
@@ -566,7 +568,7 @@ static void test_client_roundtrip(void) {
 
 	/* No answer within the timeout: -ETIMEDOUT, and the connection is done for. */
 	ioasid_client_set_timeout(c, 200);
-	ASSERT_ERR(ioasid_client_call(c, "io.ioasid.Test.Silent", NULL, NULL, NULL, NULL, &e),
+	ASSERT_ERR(ioasid_client_call(c, "io.ioasid.Test.Silent", NULL, NULL, NULL, NULL, NULL, &e),
 		   ETIMEDOUT);
 	ASSERT_ERR(ioasid_client_release(c, "L7", &e), ENOTCONN);
 

@@ -83,7 +83,8 @@ case $MODE in
 sriov) GUEST_DEVICES="IGB_PF:0000:00:03.0:$IGB" ;;
 *) GUEST_DEVICES="EDU_SINGLE:0000:00:06.0:$EDU EDU_MF:0000:00:04.0:$EDU TESTDEV_MF:0000:00:04.0:$TESTDEV
 EDU_BR:0000:00:05.0:$EDU TESTDEV_BR:0000:00:05.0:$TESTDEV EDU_HOSTGRP:0000:00:07.0:$EDU
-NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E EDU_HOT:0000:00:08.0:$EDU" ;;
+NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E EDU_HOT:0000:00:08.0:$EDU
+NIC_A:0000:00:10.0:$E1000E NIC_B:0000:00:11.0:$E1000E" ;;
 esac
 MISSING=
 for e in $GUEST_DEVICES; do
@@ -93,7 +94,7 @@ for e in $GUEST_DEVICES; do
 	[ -n "$b" ] || MISSING="$MISSING $v($id under $port)"
 	eval "$v=\$b"
 done
-info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP edu_hot=$EDU_HOT"
+info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP nic_a=${NIC_A:-} nic_b=${NIC_B:-} edu_hot=$EDU_HOT"
 for d in /sys/kernel/iommu_groups/*; do
 	info groups "group $(basename "$d"): $(ls "$d/devices" | tr '\n' ' ')"
 done

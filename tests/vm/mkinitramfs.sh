@@ -18,6 +18,8 @@ sriov) mods=$top/modules/rebuilt ;;
 esac
 # Host drivers loaded before the binding: e1000e (modules/host), or igb for the SR-IOV boot.
 hostmods=${IOASID_VM_HOST_MODULES:-$top/modules/host}
+# Stock network drivers NB loads itself (bonding, 8021q, bridge: stock-modules.sh), when asked.
+netmods=${IOASID_VM_NET_MODULES:-}
 [ -e "$top/modules/.complete" ] || vm_die "modules for $ver are not built"
 bb=$(command -v busybox || true)
 [ -n "$bb" ] && file_is_static=$(ldd "$bb" 2>&1 | grep -c 'not a dynamic' || true)
@@ -31,7 +33,7 @@ for b in vm-edu ioasidd ioasidctl kernel-probe rawclient; do
 done
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu is missing (make build-tests)"
 extra=()
-for b in lspci setpriv jq; do
+for b in lspci setpriv jq ip; do
 	p=$(command -v "$b" || true)
 	[ -n "$p" ] && extra+=("$p")
 done
@@ -45,8 +47,9 @@ fi
 qb=${IOASID_VM_QEMU_BUNDLE:-}
 
 hash=$( {
-	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")}"
+	echo "$kv $ver $mode ${qb:+qemu $(cat "$qb/version")} ${netmods:+net}"
 	sha256sum "$bb" "${bins[@]}" "${extra[@]}" $(ls "$BDIR/bypass/ioasidd" 2>/dev/null) "$mods"/*.ko "$hostmods"/* \
+		${netmods:+"$netmods"/*} \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected \
 		"$REPO"/tests/tools/vf-token-rules.expected 2>/dev/null
@@ -91,6 +94,10 @@ printf '%s\n' "${order[@]}" >"$s/lib/ioasid-modules/order"
 if [ -d "$hostmods" ]; then
 	mkdir -p "$s/lib/ioasid-modules/host"
 	cp "$hostmods/"* "$s/lib/ioasid-modules/host/"
+fi
+if [ -n "$netmods" ]; then
+	mkdir -p "$s/lib/ioasid-modules/net"
+	cp "$netmods/"* "$s/lib/ioasid-modules/net/"
 fi
 
 # Binaries and their libraries (ldd), at the same paths as on the host.

@@ -8,7 +8,7 @@
 #   IOASID_VM_CACHE=DIR                cache (default /var/cache/ioasid-vm)
 #   IOASID_VM_SCENARIOS="S0 S9"        run only these scenarios: a narrowed run, said as such
 #                                      in the summary (make check-vm refuses it)
-#   IOASID_VM_TIMEOUT=SECONDS          per boot (default 300)
+#   IOASID_VM_TIMEOUT=SECONDS          per boot (default 900: a hang guard, not a time budget)
 #
 # Fails loudly (non-zero, clear message) when a package cannot be fetched, the modules do not
 # build or the guest does not boot. Prints one line per scenario, the expected and actual
@@ -74,6 +74,7 @@ rebuilt LT  test -
 rebuilt HP  test dmar
 rebuilt HOT test dmar
 rebuilt SD  step -
+rebuilt NB  test -
 rebuilt L1  test dmar
 stock   L0  test dmar
 stock   S9  test -
@@ -116,6 +117,7 @@ sriov   S12 S12
 #   00:07.0 root port -> edu 0.0 + e1000e 0.1          multi-device group, one host driver
 #   00:08.0 root port -> edu (QEMU id hotedu)          single-device group, hot-unplugged and
 #                                                      plugged back by HOT through QMP
+#   00:10.0, 00:11.0 root ports -> e1000e each         single-device groups (NB's NICs A, B)
 machine=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
 	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot
@@ -133,6 +135,10 @@ machine=(
 	-netdev user,id=n1,restrict=on
 	-device pcie-root-port,id=rp5,chassis=5,slot=5,bus=pcie.0,addr=0x8
 	-device edu,id=hotedu,bus=rp5,addr=0.0
+	-device pcie-root-port,id=rp16,chassis=16,slot=16,bus=pcie.0,addr=0x10
+	-device e1000e,bus=rp16,netdev=nba -netdev user,id=nba,restrict=on,ipv6=off
+	-device pcie-root-port,id=rp17,chassis=17,slot=17,bus=pcie.0,addr=0x11
+	-device e1000e,bus=rp17,netdev=nbb -netdev user,id=nbb,restrict=on,ipv6=off
 )
 
 # The SR-IOV boot (S12): an igb (82576 PF; VFs 8086:10ca) alone under a root port.
@@ -146,9 +152,11 @@ machine_sriov=(
 
 # trixie's QEMU for S10 (in the guest) and S12 (on the host, for its igb), installed into the
 # build chroot once, and the stock igb driver for S12 (still under the lock).
-QEMU_BUNDLE= IGB_MODULES=
+QEMU_BUNDLE= IGB_MODULES= NET_MODULES=
 case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
 case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
+# The stock bonding, team, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
+case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding team 8021q bridge) || vm_die "no net modules for NB" ;; esac
 flock -u "$lockfd"
 t1=$(date +%s)
 
@@ -188,8 +196,9 @@ scan_kmsg() { # mode log
 boot() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
 	[ -n "$list" ] || return 0
-	local qb= hm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
+	local qb= hm= nm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
+	case ",$list," in *,NB,*) nm=$NET_MODULES ;; esac
 	if [ "$mode" = sriov ]; then
 		# trixie's QEMU on the host, with the bundle's own loader and libraries; vfio-pci
 		# may create VFs on a PF it drives.
@@ -208,7 +217,7 @@ boot() { # mode scenarios
 		qmp=(-qmp "unix:$out/qmp-$mode.sock,server=on,wait=off")
 		;;
 	esac
-	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm "$VM_DIR/mkinitramfs.sh" \
+	initrd=$(IOASID_VM_QEMU_BUNDLE=$qb IOASID_VM_HOST_MODULES=$hm IOASID_VM_NET_MODULES=$nm "$VM_DIR/mkinitramfs.sh" \
 		"$KV" "$VER" "$mode") || vm_die "initramfs ($mode) failed"
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
@@ -218,7 +227,7 @@ boot() { # mode scenarios
 		python3 "$VM_DIR/qmp-hotplug.py" "$log" "$out/qmp-$mode.sock" "$out/qmp-$mode.txt" &
 		wpid=$!
 	fi
-	timeout "${IOASID_VM_TIMEOUT:-300}" "${qemu[@]}" "${mach[@]}" "${qmp[@]}" \
+	timeout "${IOASID_VM_TIMEOUT:-900}" "${qemu[@]}" "${mach[@]}" "${qmp[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
