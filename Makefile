@@ -228,6 +228,7 @@ $(B)/%: $(B)/obj/tests/tools/%.o $(CLI_LIBS)
 # Debian packages the build and the tests need. 'deps' installs what is missing.
 DEBIAN_DEPS := build-essential pkg-config libudev-dev libsystemd-dev libjson-c-dev \
 	libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcunit1-dev umockdev libumockdev-dev \
+	python3-gi gir1.2-umockdev-1.0 \
 	pciutils udev jq python3 python3-yaml mandoc util-linux procps systemd clang clang-format valgrind \
 	libclang-rt-14-dev \
 	debootstrap qemu-system-x86 busybox-static cpio xz-utils kmod

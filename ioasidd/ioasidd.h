@@ -484,6 +484,12 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by);
  * dropped; both audited. A rebind to vfio-pci changes nothing.
  */
 void manager_device_gone(Manager *m, const char *bdf, const char *driver);
+/* manager_device_leaving_vfio: udev reports bdf's vfio-dev file removed: the device is
+ * leaving its VFIO driver (unbind, hot removal), and the kernel now waits until every open
+ * file of it is closed. Treated as manager_device_gone(), reason "BDF leaving its VFIO
+ * driver (vfio-dev removed)": the daemon's own references close, so only the holder's
+ * keep the removal waiting. */
+void manager_device_leaving_vfio(Manager *m, const char *bdf);
 /* A udev event, for Monitor subscribers (through the server's hook). */
 void manager_device_event(Manager *m, const char *event, const char *bdf);
 /* Group group's verdict is now verdict (after a rescan), for Monitor subscribers. */

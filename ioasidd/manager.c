@@ -392,12 +392,9 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error) {
 	return 0;
 }
 
-void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
-	if (driver && strneq(driver, "vfio", 4))
-		return;
-	char reason[300];
-	snprintf(reason, sizeof(reason), "%s %s%s", bdf, driver ? "rebound to " : "removed",
-		 strempty(driver));
+/* Revokes each active lease holding bdf, drops each staged context holding it, ends the
+ * others (audited with cause "device-gone" and reason). */
+static void device_gone(Manager *m, const char *bdf, const char *reason) {
 	const AuditActor gone = { .cause = "device-gone" };
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
@@ -419,6 +416,21 @@ void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
 		else
 			manager_end_lease_by(m, l, &gone, reason);
 	}
+}
+
+void manager_device_gone(Manager *m, const char *bdf, const char *driver) {
+	if (driver && strneq(driver, "vfio", 4))
+		return;
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s %s%s", bdf, driver ? "rebound to " : "removed",
+		 strempty(driver));
+	device_gone(m, bdf, reason);
+}
+
+void manager_device_leaving_vfio(Manager *m, const char *bdf) {
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s leaving its VFIO driver (vfio-dev removed)", bdf);
+	device_gone(m, bdf, reason);
 }
 
 void manager_stop_leases(Manager *m, const char *why) {

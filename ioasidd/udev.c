@@ -2,9 +2,9 @@
 /*
  * Hotplug and driver changes on the live host: a udev monitor on the "pci" and "vfio-dev"
  * subsystems. Each event rescans the host model (the requests that follow see the new
- * state), is streamed to Monitor subscribers, and a removed device (or one bound to a
- * driver other than VFIO) revokes its lease and drops a staged context holding it; what
- * ended leases still hold is probed again.
+ * state), is streamed to Monitor subscribers, and a removed device (or one leaving its VFIO
+ * driver, or bound to a driver other than VFIO) revokes its lease and drops a staged context
+ * holding it; what ended leases still hold is probed again.
  * Only with the live host model: a snapshot (--host) never changes.
  * Layer: started by main.c; calls manager.c and hold.c.
  */
@@ -98,10 +98,16 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 	}
 	log_debug("udev: %s %s", action_name(action), bdf);
 
-	/* A device gone, or bound to a driver other than a VFIO one, cannot stay leased:
-	 * revoke (the record stays) or drop the staged context. */
+	/* A device gone, leaving its VFIO driver, or bound to a driver other than a VFIO one,
+	 * cannot stay leased: revoke (the record stays) or drop the staged context.
+	 * A device leaving vfio-pci (unbind, hot removal) loses its vfio-dev file first; the
+	 * kernel then waits until every open file of the device is closed, the daemon's own
+	 * included, before the PCI device goes (vfio_unregister_group_dev): acting on the
+	 * vfio-dev removal is what lets that wait end without an administrator. */
 	if (streq(subsystem, "pci") && action == SD_DEVICE_REMOVE)
 		manager_device_gone(m, bdf, NULL);
+	else if (streq(subsystem, "vfio-dev") && action == SD_DEVICE_REMOVE)
+		manager_device_leaving_vfio(m, bdf);
 	else if (streq(subsystem, "pci") && action == SD_DEVICE_BIND) {
 		const char *driver = NULL;
 		if (sd_device_get_driver(dev, &driver) >= 0 && driver)

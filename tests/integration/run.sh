@@ -1155,7 +1155,8 @@ EOF
 # ---------------------------------------------------------------------------------------
 # ioasidctl monitor: a tenant sees its own leases' events and not another tenant's; an admin
 # sees all, revocations and reloads included; SIGINT ends it cleanly; a daemon that stops is
-# reported (exit 69). Device events need a live host (udev): not driven here.
+# reported (exit 69). Device events need a live host (udev): tests/live drives them on a
+# umockdev bed (monitor-bed.py), tests/vm HOT on the real kernel.
 
 # mon_wait FILE PATTERN: waits (bounded) until FILE has a line matching PATTERN.
 mon_wait() {

@@ -15,7 +15,10 @@
 #      a changed id, a removed group link and a non-PCI group member are all noticed;
 #      interrupt remapping from /proc/interrupts (Intel and AMD) and AMD's width from
 #      amd-iommu/features (e2);
-#  (f) this machine's own sysfs: snapshot agrees with lspci and reloads to itself.
+#  (f) this machine's own sysfs: snapshot agrees with lspci and reloads to itself;
+#  (g) ioasidctl monitor on a bed: umockdev's uevents for a vfio-dev removal, a rebind, a hot
+#      removal and a re-add reach ioasidd's udev monitor and the event stream
+#      (tests/live/monitor-bed.py).
 #
 # Excluded from (a), only when they apply, and printed when they do: facts the umockdev
 # preload cannot redirect. It redirects all of /sys, but a /dev or /proc path only when the
@@ -329,6 +332,35 @@ if "$CTL" snapshot >"$tmp/self.json" 2>"$tmp/self.err"; then
 	fi
 else
 	ko "this machine: snapshot failed: $(head -c 300 "$tmp/self.err")"
+fi
+
+# (g) ioasidctl monitor on a bed (ioasid issue 13's test-bed half of hotplug and driver
+# changes): ioasidd --kernel=linux on the bed's live host model hears umockdev's uevents
+# (its udev monitor under the preload) and an admin's monitor --json shows a vfio-dev removal
+# under the PCI function's address, a rebind to a host driver (group not-viable), a hot
+# removal (group no-iommu) and the device plugged back (viable). UMockdev's GObject binding
+# is the uevent sender: the system python3 with gi (python3-gi, gir1.2-umockdev-1.0).
+echo "live: monitor on a bed"
+if /usr/bin/python3 -c 'import gi; gi.require_version("UMockdev", "1.0")' 2>/dev/null; then
+	if "$MK" tests/hosts/sample.json "$tmp/monitor-bed" >/dev/null 2>"$tmp/monitor-bed.err"; then
+		LD_PRELOAD=libumockdev-preload.so.0 /usr/bin/python3 tests/live/monitor-bed.py "$B" \
+			"$tmp/monitor-bed" >"$tmp/monitor-bed.out" 2>&1
+		sed -n 's/^  ok   /monitor: /p;s/^  FAIL /FAIL monitor: /p;s/^  \(monitor\|ioasidd\): /         /p' \
+			"$tmp/monitor-bed.out" >"$tmp/monitor-bed.lines"
+		while read -r line; do
+			case $line in
+			"FAIL "*) ko "${line#FAIL }" ;;
+			"monitor: "*) ok "$line" ;;
+			*) echo "$line" ;;
+			esac
+		done <"$tmp/monitor-bed.lines"
+		grep -q '^monitor-bed: [0-9]* passed, 0 failed$' "$tmp/monitor-bed.out" ||
+			ko "monitor on a bed: $(tail -n 3 "$tmp/monitor-bed.out" | tr '\n' ' ')"
+	else
+		ko "monitor on a bed: mktestbed failed: $(head -c 300 "$tmp/monitor-bed.err")"
+	fi
+else
+	ko "monitor on a bed: /usr/bin/python3 has no gi with UMockdev 1.0 (apt-get install python3-gi gir1.2-umockdev-1.0)"
 fi
 
 echo "live: $pass passed, $fail failed"

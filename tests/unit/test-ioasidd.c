@@ -843,6 +843,74 @@ static void test_device_gone(void) {
 	lease_table_clear(&m.leases);
 }
 
+/* udev reports a device's vfio-dev file removed (the device leaves vfio-pci: an unbind or a
+ * hot removal, and the kernel now waits for every open file of it): the lease holding it
+ * is revoked and a staged context dropped at once, so the daemon's own references no longer
+ * keep the removal waiting (tests/vm HOT shows it on the real kernel). */
+static void test_device_leaving_vfio(void) {
+	_cleanup_host_free_ Host *h = test_load_fixture("sample.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	Manager m = { .kernel = k, .host = h, .generation = 1 };
+	m.leases.kernel = k;
+
+	const Device *d3 = host_find_device(h, "0000:00:03.0");
+	const Device *d4 = host_find_device(h, "0000:00:04.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d4);
+	Lease *a = NULL, *b = NULL;
+	int fd = -EBADF;
+	ASSERT_OK(lease_new(&a));
+	a->mode = LEASE_MODE_ATTACHED;
+	ASSERT_OK(lease_set_state(a, LEASE_ACTIVE));
+	ASSERT_OK(kernel_iommufd_open(k, &a->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, a->iommufd, &a->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d3, &fd));
+	ASSERT_OK(lease_add_device(a, d3->bdf, d3->iommu_group, fd));
+	ASSERT_OK(kernel_device_bind(k, fd, a->iommufd, &a->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, a->ioas_id, &a->devices[0].hwpt_id));
+	ASSERT_OK(lease_table_add(&m.leases, a));
+	ASSERT_OK(lease_new(&b));
+	b->mode = LEASE_MODE_ATTACHED;
+	ASSERT_OK(lease_set_state(b, LEASE_STAGED));
+	ASSERT_OK(kernel_iommufd_open(k, &b->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, b->iommufd, &b->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d4, &fd));
+	ASSERT_OK(lease_add_device(b, d4->bdf, d4->iommu_group, fd));
+	ASSERT_OK(kernel_device_bind(k, fd, b->iommufd, &b->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, b->ioas_id, &b->devices[0].hwpt_id));
+	ASSERT_OK(lease_table_add(&m.leases, b));
+	char bid[sizeof(b->id)];
+	memcpy(bid, b->id, sizeof(bid));
+
+	Capture cap;
+	capture_start(&cap);
+	manager_device_leaving_vfio(&m, d3->bdf);
+	CU_ASSERT_EQUAL(a->state, LEASE_REVOKED);
+	CU_ASSERT_EQUAL(a->iommufd, -EBADF);
+	CU_ASSERT_EQUAL(a->devices[0].fd, -EBADF);
+	CU_ASSERT_PTR_EQUAL(lease_table_find(&m.leases, a->id), a);
+	CU_ASSERT_PTR_NOT_NULL(lease_table_find(&m.leases, bid));
+	manager_device_leaving_vfio(&m, d4->bdf);
+	CU_ASSERT_PTR_NULL(lease_table_find(&m.leases, bid));
+	CU_ASSERT_PTR_NULL(lease_table_group_owner(&m.leases, d4->iommu_group));
+	char *text = capture_stop(&cap);
+	CU_ASSERT_EQUAL(
+		count_lines(text, "message_id=" IOASID_MESSAGE_REVOKE " action=revoke ",
+			    "method=- cause=\"device-gone\" ", "device=0000:00:03.0 ",
+			    "reason=\"0000:00:03.0 leaving its VFIO driver (vfio-dev removed)\"",
+			    NULL),
+		1);
+	CU_ASSERT_EQUAL(count_lines(text, " action=drop-staged method=- cause=\"device-gone\" ",
+				    "device=0000:00:04.0 ",
+				    "0000:00:04.0 leaving its VFIO driver (vfio-dev removed)",
+				    NULL),
+			1);
+	free(text);
+	lease_table_clear(&m.leases);
+}
+
 /* A delivered attached lease of d for uid (pid 4242), its fds the daemon's own. */
 static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
 	Lease *l = NULL;
@@ -1027,6 +1095,7 @@ static CU_TestInfo tests[] = {
 	{ "lease_legacy_free", test_lease_legacy_free },
 	{ "lease_legacy_revoke", test_lease_legacy_revoke },
 	{ "device_gone", test_device_gone },
+	{ "device_leaving_vfio", test_device_leaving_vfio },
 	{ "lease_held_after_end", test_lease_held_after_end },
 	{ "lease_legacy_held_after_end", test_lease_legacy_held_after_end },
 	CU_TEST_INFO_NULL,

@@ -83,7 +83,7 @@ case $MODE in
 sriov) GUEST_DEVICES="IGB_PF:0000:00:03.0:$IGB" ;;
 *) GUEST_DEVICES="EDU_SINGLE:0000:00:06.0:$EDU EDU_MF:0000:00:04.0:$EDU TESTDEV_MF:0000:00:04.0:$TESTDEV
 EDU_BR:0000:00:05.0:$EDU TESTDEV_BR:0000:00:05.0:$TESTDEV EDU_HOSTGRP:0000:00:07.0:$EDU
-NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E
+NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E EDU_HOT:0000:00:08.0:$EDU
 NIC_A:0000:00:10.0:$E1000E NIC_B:0000:00:11.0:$E1000E" ;;
 esac
 MISSING=
@@ -94,7 +94,7 @@ for e in $GUEST_DEVICES; do
 	[ -n "$b" ] || MISSING="$MISSING $v($id under $port)"
 	eval "$v=\$b"
 done
-info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP nic_a=${NIC_A:-} nic_b=${NIC_B:-}"
+info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP nic_a=${NIC_A:-} nic_b=${NIC_B:-} edu_hot=$EDU_HOT"
 for d in /sys/kernel/iommu_groups/*; do
 	info groups "group $(basename "$d"): $(ls "$d/devices" | tr '\n' ' ')"
 done
@@ -118,7 +118,7 @@ bind_vfio() { # BDF: driver_override, unbind, drivers_probe; retry while probing
 if [ -d /lib/ioasid-modules/host ]; then
 	for m in $(cat /lib/ioasid-modules/host/order); do insmod "/lib/ioasid-modules/host/$m.ko"; done
 fi
-for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR $EDU_HOSTGRP; do
+for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR $EDU_HOSTGRP $EDU_HOT; do
 	bind_vfio "$b" || echo "VMERROR cannot bind $b to vfio-pci"
 done
 # The host driver must hold the NIC of the not-viable group (S5), or that group is viable.

@@ -40,6 +40,12 @@ for b in lspci setpriv jq ip; do
 	p=$(command -v "$b" || true)
 	[ -n "$p" ] && extra+=("$p")
 done
+# udevadm, run as systemd-udevd by HOT (ioasidd's monitor hears udev's events, not the
+# kernel's): in the rebuilt boot only, the others need not unpack it and its libraries.
+if [ "$mode" = rebuilt ]; then
+	p=$(command -v udevadm || true)
+	[ -n "$p" ] && extra+=("$p")
+fi
 # trixie's QEMU for S10 (tests/vm/qemu-bundle.sh), when run.sh asks for it.
 qb=${IOASID_VM_QEMU_BUNDLE:-}
 

@@ -74,6 +74,7 @@ rebuilt ST  test -
 rebuilt LT  test -
 rebuilt HP  test dmar
 rebuilt VD  test -
+rebuilt HOT test dmar
 rebuilt SD  step -
 rebuilt NB  test -
 rebuilt L1  test dmar
@@ -129,6 +130,8 @@ sriov   S12 S12
 #   00:06.0 root port -> edu                           single-device group
 #   00:07.0 root port -> edu 0.0 + e1000e 0.1          multi-device group, one host driver
 #   00:09.0 root port -> virtio-net 0.0 (modern) + edu 0.1  one group; VD puts it on vp_vdpa
+#   00:08.0 root port -> edu (QEMU id hotedu)          single-device group, hot-unplugged and
+#                                                      plugged back by HOT through QMP
 #   00:10.0, 00:11.0 root ports -> e1000e each         single-device groups (NB's NICs A, B)
 machine=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
@@ -148,6 +151,8 @@ machine=(
 	-device pcie-root-port,id=rp9,chassis=9,slot=9,bus=pcie.0,addr=0x9
 	-device virtio-net-pci,bus=rp9,addr=0.0,multifunction=on,disable-legacy=on,romfile=,netdev=n9
 	-device edu,bus=rp9,addr=0.1 -netdev user,id=n9,restrict=on
+	-device pcie-root-port,id=rp5,chassis=5,slot=5,bus=pcie.0,addr=0x8
+	-device edu,id=hotedu,bus=rp5,addr=0.0
 	-device pcie-root-port,id=rp16,chassis=16,slot=16,bus=pcie.0,addr=0x10
 	-device e1000e,bus=rp16,netdev=nba -netdev user,id=nba,restrict=on,ipv6=off
 	-device pcie-root-port,id=rp17,chassis=17,slot=17,bus=pcie.0,addr=0x11
@@ -226,6 +231,15 @@ boot() { # mode scenarios
 		mach=("${machine_sriov[@]}")
 		append="vfio_pci.enable_sriov=1"
 	fi
+	# HOT: QEMU's monitor (QMP) on a socket, driven by the host-side watcher from the
+	# guest's "VMHOTPLUG ..." requests on the serial console.
+	local qmp=() wpid=
+	case ",$list," in *,HOT,*)
+		command -v python3 >/dev/null || vm_die "HOT needs python3 on the host (its QMP client)"
+		rm -f "$out/qmp-$mode.sock"
+		qmp=(-qmp "unix:$out/qmp-$mode.sock,server=on,wait=off")
+		;;
+	esac
 	if [ "$mode" = systemd ]; then
 		# The systemd guest: the same machine, its root on a virtio disk (the cached image,
 		# never written: snapshot=on), a small initramfs that copies the installed project in.
@@ -240,14 +254,23 @@ boot() { # mode scenarios
 	log=$out/serial-$mode.log
 	vm_log "booting ($mode modules): $list"
 	tb=$(date +%s)
+	if [ ${#qmp[@]} -gt 0 ]; then
+		: >"$log"
+		python3 "$VM_DIR/qmp-hotplug.py" "$log" "$out/qmp-$mode.sock" "$out/qmp-$mode.txt" &
+		wpid=$!
+	fi
 	# no_timer_check: under TCG on a loaded host the kernel's check of the timer through the
 	# interrupt-remapped IO-APIC can fail and panic the boot before any device exists.
-	timeout "${IOASID_VM_TIMEOUT:-900}" "${qemu[@]}" "${mach[@]}" \
+	timeout "${IOASID_VM_TIMEOUT:-900}" "${qemu[@]}" "${mach[@]}" "${qmp[@]}" \
 		-kernel "$VM_CACHE/$VER/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M no_timer_check intel_iommu=on iommu=nopt ioasid.scenarios=$list $append ${IOASID_VM_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	te=$(date +%s)
+	if [ -n "$wpid" ]; then
+		wait "$wpid" || fail_line HOT "the QMP watcher failed: $(tail -n 3 "$out/qmp-$mode.txt")"
+		sed 's/^/VMINFO qmp /' "$out/qmp-$mode.txt" >>"$log"
+	fi
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
 	if ! grep -q '^VMTEST-END' "$log"; then
 		echo "---- guest serial log ($log) ----" >&2

@@ -157,7 +157,8 @@ scenario_RVL() {
 #      leave vfio-pci: the kernel's unbind waits for every file of the device to close, the
 #      daemon's own references included, and asks the user through a device request
 #      channel that no one registered (kernel log "No device request channel registered,
-#      blocked until released by user"); a udev event would come only after. So the unbind
+#      blocked until released by user"). No udevd runs here, so ioasidd hears nothing (with
+#      one, it revokes on the vfio-dev removal: HOT). So the unbind
 #      is still pending while the lease stays active, and completes only once an admin
 #      revoked the lease (the daemon closes its references) and the holder exited (after
 #      which its DMA was blocked). The device is then bound to vfio-pci again.
