@@ -9,6 +9,7 @@
 #   IOASID_VM_SCENARIOS="S0 S9"        run only these scenarios: a narrowed run, said as such
 #                                      in the summary (make check-vm refuses it)
 #   IOASID_VM_TIMEOUT=SECONDS          per boot (default 900: a hang guard, not a time budget)
+#   IOASID_VM_JOBS=N                   boots run side by side (default: the number of CPUs)
 #
 # Fails loudly (non-zero, clear message) when a package cannot be fetched, the modules do not
 # build or the guest does not boot. Prints one line per scenario, the expected and actual
@@ -215,9 +216,13 @@ scan_kmsg() { # mode log
 		}' "$kl")
 }
 
-boot() { # mode scenarios
+# A boot in two halves. boot_run (in the background, at most IOASID_VM_JOBS at a time): the
+# initramfs and the guest's whole run; its exit status and times go to $out/boot-<mode>.rc and
+# anything it finds wrong to $out/boot-<mode>.fail. boot (in table order, once its run is done):
+# everything the tier counts.
+boot_run() { # mode scenarios
 	local mode=$1 list=$2 initrd log rc tb te
-	[ -n "$list" ] || return 0
+	rm -f "$out/boot-$mode.rc" "$out/boot-$mode.fail"
 	local qb= hm= vd= nm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
 	case ",$list," in *,VD,*) vd=$VDPA_MODULES ;; esac
@@ -268,10 +273,22 @@ boot() { # mode scenarios
 	rc=$?
 	te=$(date +%s)
 	if [ -n "$wpid" ]; then
-		wait "$wpid" || fail_line HOT "the QMP watcher failed: $(tail -n 3 "$out/qmp-$mode.txt")"
+		wait "$wpid" || printf 'HOT\tthe QMP watcher failed: %s\n' "$(tail -n 3 "$out/qmp-$mode.txt" | tr '\n' ' ')" >>"$out/boot-$mode.fail"
 		sed 's/^/VMINFO qmp /' "$out/qmp-$mode.txt" >>"$log"
 	fi
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+	echo "$rc $tb $te" >"$out/boot-$mode.rc"
+	vm_log "$mode boot: $((te - tb)) s"
+}
+
+boot() { # mode scenarios
+	local mode=$1 list=$2 log=$out/serial-$1.log rc tb te
+	[ -n "$list" ] || return 0
+	read -r rc tb te <"$out/boot-$mode.rc" 2>/dev/null || vm_die "the $mode boot did not run to its end (see above)"
+	local what why
+	if [ -s "$out/boot-$mode.fail" ]; then
+		while IFS=$'\t' read -r what why; do fail_line "$what" "$why"; done <"$out/boot-$mode.fail"
+	fi
 	if ! grep -q '^VMTEST-END' "$log"; then
 		echo "---- guest serial log ($log) ----" >&2
 		tail -n 120 "$log" >&2
@@ -319,7 +336,6 @@ boot() { # mode scenarios
 		sed -n '/^VMINFO/p;/^VMDMESG-BEGIN/,/^VMDMESG-END/p' "$log" >&2
 		vm_log "guest log: $log"
 	fi
-	vm_log "$mode boot: $((te - tb)) s"
 }
 
 # Sim vs real: SD (S12 in the SR-IOV boot) printed the guest's snapshot and the outcome
@@ -357,6 +373,21 @@ simdiff() { # mode
 	fi
 }
 
+# The boots run side by side (each QEMU is one TCG thread), the longest first; the results are
+# counted in table order.
+jobs=${IOASID_VM_JOBS:-$(nproc)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+running=0
+for mode in $(for m in systemd $MODES; do echo "$m"; done | awk '!seen[$0]++' | grep -xF -f <(tr ' ' '\n' <<<"$MODES")); do
+	[ -n "$(pick "$mode")" ] || continue
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	boot_run "$mode" "$(pick "$mode")" &
+	running=$((running + 1))
+done
+wait
 for mode in $MODES; do
 	boot "$mode" "$(pick "$mode")"
 	simdiff "$mode"
