@@ -1317,6 +1317,23 @@ static void test_vdpa(void) {
 		  true },
 		{ "allow user alice to vdpa \"*\" driver vfio-pci", 0, POLICY_MODE_VHOST_VDPA,
 		  false },
+		/* Every selector of a PCI function fails on a software vDPA device, 0 values too
+		 * (vendor 0 and group 0 are values, not "unset"). */
+		{ "allow user alice to vdpa \"*\" vendor 0x0000", 1, POLICY_MODE_VHOST_VDPA,
+		  false },
+		{ "allow user alice to vdpa \"*\" device 0x0000", 1, POLICY_MODE_VHOST_VDPA,
+		  false },
+		{ "allow user alice to vdpa \"*\" subsystem-vendor 0x0000", 1,
+		  POLICY_MODE_VHOST_VDPA, false },
+		{ "allow user alice to vdpa \"*\" subsystem-device 0x0000", 1,
+		  POLICY_MODE_VHOST_VDPA, false },
+		{ "allow user alice to vdpa \"*\" iommu-group 0", 1, POLICY_MODE_VHOST_VDPA,
+		  false },
+		{ "allow user alice to vdpa \"*\" numa 0", 1, POLICY_MODE_VHOST_VDPA, false },
+		{ "allow user alice to vdpa \"*\" class 0x020000", 1, POLICY_MODE_VHOST_VDPA,
+		  false },
+		{ "allow user alice to vdpa \"*\" driver vp-vdpa", 1, POLICY_MODE_VHOST_VDPA,
+		  false },
 		/* Rules without 'vdpa' never grant a vDPA device, 'any' included ... */
 		{ "allow user alice to any", 0, POLICY_MODE_VHOST_VDPA, false },
 		{ "allow user alice to bdf 0000:00:02.0", 0, POLICY_MODE_VHOST_VDPA, false },
