@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/macro.h"
 #include "common/util.h"
@@ -203,6 +205,62 @@ int read_one_line_at(int dirfd, const char *path, char **ret) {
 
 int read_one_line(const char *path, char **ret) {
 	return read_one_line_at(AT_FDCWD, path, ret);
+}
+
+int mkdir_parents(const char *path) {
+	_cleanup_free_ char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*s = '/';
+		}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int write_file_atomic(const char *path, mode_t mode, int (*write)(FILE *f, void *userdata),
+		      void *userdata) {
+	_cleanup_free_ char *dir = strdup(path), *tmp = NULL;
+	if (!dir)
+		return -ENOMEM;
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		int r = mkdir_parents(dir);
+		if (r < 0)
+			return r;
+	}
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int r = -errno;
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	int r = write(f, userdata);
+	if (r == 0 && (fflush(f) != 0 || ferror(f)))
+		r = errno ? -errno : -EIO;
+	if (r == 0 && fchmod(fileno(f), mode) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fileno(f)) < 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
 }
 
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {

@@ -4,6 +4,7 @@
 /* Parsing and file helpers shared by the library, the daemon and the CLI. */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,6 +51,16 @@ int read_one_line(const char *path, char **ret);
 int read_one_line_at(int dirfd, const char *path, char **ret);
 /* Whole file, NUL-terminated, at most max bytes (-EFBIG beyond). */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* mkdir -p with mode 0755 for each directory made. 0 or -errno. */
+int mkdir_parents(const char *path);
+/*
+ * write_file_atomic: path written whole or not at all. Its directory (and parents) are made
+ * 0755 when missing; a temporary file beside path (never following a link) is filled by
+ * write(f, userdata), which returns 0 or -errno, made mode, synced and renamed over path.
+ * Returns 0 or -errno, the temporary file removed on failure.
+ */
+int write_file_atomic(const char *path, mode_t mode, int (*write)(FILE *f, void *userdata),
+		      void *userdata);
 /* Last path component of a symlink's target ("../../../bus/pci/drivers/vfio-pci" -> "vfio-pci"). */
 int readlink_basename_at(int dirfd, const char *path, char **ret);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/client/client.h"
+#include "common/json-out.h"
 #include "common/macro.h"
 #include "common/util.h"
 #include "ioasidctl/ioasidctl.h"
@@ -54,62 +55,43 @@ static int cdi_check_socket_path(const char *p) {
 	return 0;
 }
 
-/* Attaches child to parent (under key, or appended to an array when key is NULL) and
- * returns it, or NULL when child is NULL or cannot be attached (then it is freed): each
- * object is owned by its parent from the moment it exists, so one put frees the lot. */
-static json_object *attach(json_object *parent, const char *key, json_object *child) {
-	int r;
-
-	if (!child)
-		return NULL;
-	if (!parent) {
-		json_object_put(child);
-		return NULL;
-	}
-	r = key ? json_object_object_add(parent, key, child) : json_object_array_add(parent, child);
-	if (r < 0) {
-		json_object_put(child);
-		return NULL;
-	}
-	return child;
-}
-
-static json_object *attach_string(json_object *parent, const char *key, const char *value) {
-	return attach(parent, key, json_object_new_string(value));
-}
-
 /* The spec for a socket at socket (the same path inside the container). -ENOMEM. */
 static int cdi_spec_new(const char *socket, json_object **ret) {
-	_cleanup_json_ json_object *spec = json_object_new_object();
 	_cleanup_free_ char *var = NULL;
-	json_object *dev, *edits, *env, *mounts, *mount, *opts;
-
-	if (!spec || asprintf(&var, "IOASID_SOCKET=%s", socket) < 0) {
+	if (asprintf(&var, "IOASID_SOCKET=%s", socket) < 0) {
 		var = NULL;
 		return -ENOMEM;
 	}
-	if (!attach_string(spec, "cdiVersion", CDI_VERSION) ||
-	    !attach_string(spec, "kind", CDI_KIND) ||
-	    !(dev = attach(attach(spec, "devices", json_object_new_array()), NULL,
-			   json_object_new_object())) ||
-	    !attach_string(dev, "name", CDI_DEVICE) ||
-	    !(edits = attach(dev, "containerEdits", json_object_new_object())) ||
-	    !(env = attach(edits, "env", json_object_new_array())) ||
-	    !attach_string(env, NULL, var) ||
-	    !(mounts = attach(edits, "mounts", json_object_new_array())) ||
-	    !(mount = attach(mounts, NULL, json_object_new_object())) ||
-	    !attach_string(mount, "hostPath", socket) ||
-	    !attach_string(mount, "containerPath", socket) ||
-	    !attach_string(mount, "type", "bind") ||
-	    !(opts = attach(mount, "options", json_object_new_array())))
-		return -ENOMEM;
+	/* Built from the leaves up: each object is attached once it is complete (an adder
+	 * frees what it cannot attach), in the key order of the spec. */
+	json_out_reset();
+	json_object *opts = json_arr();
 	/* nosuid, nodev, noexec: a rootless runtime may not clear such flags of the source
 	 * mount (/run has them), and nothing on a socket needs them. */
 	for (const char *const *o =
 		     (const char *const[]){ "bind", "nosuid", "nodev", "noexec", NULL };
 	     *o; o++)
-		if (!attach_string(opts, NULL, *o))
-			return -ENOMEM;
+		json_append(opts, json_str_or_null(*o));
+	json_object *mount = json_obj();
+	json_add_str(mount, "hostPath", socket);
+	json_add_str(mount, "containerPath", socket);
+	json_add_str(mount, "type", "bind");
+	json_add(mount, "options", opts);
+	json_object *mounts = json_arr(), *env = json_arr(), *edits = json_obj();
+	json_append(mounts, mount);
+	json_append(env, json_str_or_null(var));
+	json_add(edits, "env", env);
+	json_add(edits, "mounts", mounts);
+	json_object *dev = json_obj(), *devices = json_arr();
+	json_add_str(dev, "name", CDI_DEVICE);
+	json_add(dev, "containerEdits", edits);
+	json_append(devices, dev);
+	_cleanup_json_ json_object *spec = json_obj();
+	json_add_str(spec, "cdiVersion", CDI_VERSION);
+	json_add_str(spec, "kind", CDI_KIND);
+	json_add(spec, "devices", devices);
+	if (!spec || json_out_failed())
+		return -ENOMEM;
 	*ret = TAKE_PTR(spec);
 	return 0;
 }
@@ -229,57 +211,14 @@ static int cdi_write(FILE *f, json_object *spec, bool json) {
 	return ferror(f) ? -EIO : 0;
 }
 
-/* Writes the spec to path atomically: a temporary file in the same directory (created
- * 0755 when missing, one level), 0644, synced, renamed over path. */
-static int cdi_write_file(const char *path, json_object *spec, bool json) {
-	_cleanup_free_ char *dir = strdup(path), *tmp = NULL;
-	char *slash;
-	int r;
+typedef struct CdiOut {
+	json_object *spec;
+	bool json;
+} CdiOut;
 
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = 0;
-	else if (slash)
-		*slash = 0;
-	else {
-		free(dir);
-		dir = strdup(".");
-		if (!dir)
-			return -ENOMEM;
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
-		tmp = NULL;
-		return -ENOMEM;
-	}
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				      0644);
-	if (fd < 0)
-		return -errno;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	fd = -1; /* the FILE owns it */
-	r = cdi_write(f, spec, json);
-	if (r == 0 && fflush(f) != 0)
-		r = -errno;
-	if (r == 0 && fchmod(fileno(f), 0644) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fileno(f)) < 0)
-		r = -errno;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+static int cdi_print(FILE *f, void *userdata) {
+	const CdiOut *o = userdata;
+	return cdi_write(f, o->spec, o->json);
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -335,7 +274,7 @@ int verb_cdi(int argc, char **argv) {
 			return ioasidctl_error(1, "Cannot write the CDI spec: %s", strerror(-r));
 		return 0;
 	}
-	r = cdi_write_file(out, spec, json);
+	r = write_file_atomic(out, 0644, cdi_print, &(CdiOut){ .spec = spec, .json = json });
 	if (r < 0)
 		return ioasidctl_error(1, "Cannot write the CDI spec '%s': %s", out, strerror(-r));
 	if (!arg_quiet)

@@ -301,53 +301,18 @@ static char *record_path(const char *root, const char *bdf) {
 	return strjoin(root_prefix(root), RECORD_DIR, bdf ? "/" : "", strempty(bdf));
 }
 
-static int mkdir_parents(const char *path) {
-	_cleanup_free_ char *p = strdup(path);
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*s = '/';
-		}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
+static int record_print(FILE *f, void *userdata) {
+	const BindMember *m = userdata;
+	fprintf(f, "driver=%s\noverride=%s\n", strempty(m->driver), strempty(m->override));
 	return 0;
 }
 
 /* "driver=e1000e\noverride=\n", written whole (temporary file, then renamed). */
 static int record_write(const char *root, const BindMember *m) {
-	_cleanup_free_ char *dir = record_path(root, NULL);
 	_cleanup_free_ char *path = record_path(root, m->bdf);
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_fclose_ FILE *f = NULL;
-	int r;
-
-	if (!dir || !path)
+	if (!path)
 		return -ENOMEM;
-	r = mkdir_parents(dir);
-	if (r < 0)
-		return r;
-	tmp = strjoin(path, ".tmp");
-	if (!tmp)
-		return -ENOMEM;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "driver=%s\noverride=%s\n", strempty(m->driver), strempty(m->override));
-	if (fflush(f) != 0 || ferror(f)) {
-		r = -errno;
-		unlink(tmp);
-		return r ? r : -EIO;
-	}
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	return 0;
+	return write_file_atomic(path, 0644, record_print, (void *)m);
 }
 
 static int record_parse(const char *root, const char *bdf, char **ret_driver, char **ret_override) {
