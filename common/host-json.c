@@ -1220,7 +1220,8 @@ static json_object *foreign_json(const Group *g) {
 	return TAKE_PTR(a);
 }
 
-static json_object *group_json(const Group *g) {
+static json_object *group_json(const void *item) {
+	const Group *g = item;
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *regions = json_object_new_array(), *members = json_object_new_array();
 	if (!o || !regions || !members) {
@@ -1265,7 +1266,8 @@ static json_object *group_json(const Group *g) {
 	return TAKE_PTR(o);
 }
 
-static json_object *device_json(const Device *d) {
+static json_object *device_json(const void *item) {
+	const Device *d = item;
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	if (!o || add(o, "bdf", json_object_new_string(d->bdf)) < 0 ||
 	    add(o, "vendor", hex_json(d->vendor, 4)) < 0 ||
@@ -1342,7 +1344,8 @@ static json_object *device_json(const Device *d) {
 	return TAKE_PTR(o);
 }
 
-static json_object *vdpa_mgmtdev_json(const VdpaMgmtDev *m) {
+static json_object *vdpa_mgmtdev_json(const void *item) {
+	const VdpaMgmtDev *m = item;
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	char buf[32];
 	snprintf(buf, sizeof(buf), "0x%016" PRIx64, m->supported_classes);
@@ -1353,7 +1356,8 @@ static json_object *vdpa_mgmtdev_json(const VdpaMgmtDev *m) {
 	return TAKE_PTR(o);
 }
 
-static json_object *vdpa_device_json(const VdpaDevice *v) {
+static json_object *vdpa_device_json(const void *item) {
+	const VdpaDevice *v = item;
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	char handle[320];
 	json_object *vhost = NULL;
@@ -1380,6 +1384,22 @@ static json_object *vdpa_device_json(const VdpaDevice *v) {
 	return TAKE_PTR(o);
 }
 
+/* Adds key: the array of the n items at base (size bytes apart), each made by item(). */
+static int add_items(json_object *root, const char *key, const void *base, size_t n, size_t size,
+		     json_object *(*item)(const void *)) {
+	json_object *a = json_object_new_array();
+	if (!a || add(root, key, a) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = item((const char *)base + i * size);
+		if (!o || json_object_array_add(a, o) < 0) {
+			json_object_put(o);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int host_to_json_string(const Host *h, char **ret) {
 	_cleanup_(json_object_putp) json_object *root = json_object_new_object();
 	json_object *a;
@@ -1394,47 +1414,18 @@ int host_to_json_string(const Host *h, char **ret) {
 	if (!(a = kernel_json(&h->kernel)) || add(root, "kernel", a) < 0)
 		return -ENOMEM;
 
-	/* The model is kept sorted by host_finalize(); emit in array order. */
-	if (!(a = json_object_new_array()) || add(root, "groups", a) < 0)
+	/* The model is kept sorted by host_finalize(); emit in array order. Hosts without vDPA
+	 * keep their exact form: its arrays only when there are any. */
+	bool vdpa = h->n_vdpa_mgmtdevs + h->n_vdpa_devices > 0;
+	if (add_items(root, "groups", h->groups, h->n_groups, sizeof(*h->groups), group_json) < 0 ||
+	    add_items(root, "devices", h->devices, h->n_devices, sizeof(*h->devices), device_json) <
+		    0 ||
+	    (vdpa &&
+	     add_items(root, "vdpa_management_devices", h->vdpa_mgmtdevs, h->n_vdpa_mgmtdevs,
+		       sizeof(*h->vdpa_mgmtdevs), vdpa_mgmtdev_json) < 0) ||
+	    (vdpa && add_items(root, "vdpa_devices", h->vdpa_devices, h->n_vdpa_devices,
+			       sizeof(*h->vdpa_devices), vdpa_device_json) < 0))
 		return -ENOMEM;
-	for (size_t i = 0; i < h->n_groups; i++) {
-		json_object *g = group_json(&h->groups[i]);
-		if (!g || json_object_array_add(a, g) < 0) {
-			json_object_put(g);
-			return -ENOMEM;
-		}
-	}
-	if (!(a = json_object_new_array()) || add(root, "devices", a) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < h->n_devices; i++) {
-		json_object *d = device_json(&h->devices[i]);
-		if (!d || json_object_array_add(a, d) < 0) {
-			json_object_put(d);
-			return -ENOMEM;
-		}
-	}
-
-	/* Only when there are any, so hosts without vDPA keep their exact form. */
-	if (h->n_vdpa_mgmtdevs + h->n_vdpa_devices > 0) {
-		if (!(a = json_object_new_array()) || add(root, "vdpa_management_devices", a) < 0)
-			return -ENOMEM;
-		for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
-			json_object *m = vdpa_mgmtdev_json(&h->vdpa_mgmtdevs[i]);
-			if (!m || json_object_array_add(a, m) < 0) {
-				json_object_put(m);
-				return -ENOMEM;
-			}
-		}
-		if (!(a = json_object_new_array()) || add(root, "vdpa_devices", a) < 0)
-			return -ENOMEM;
-		for (size_t i = 0; i < h->n_vdpa_devices; i++) {
-			json_object *v = vdpa_device_json(&h->vdpa_devices[i]);
-			if (!v || json_object_array_add(a, v) < 0) {
-				json_object_put(v);
-				return -ENOMEM;
-			}
-		}
-	}
 
 	const char *s = json_object_to_json_string_ext(
 		root,
