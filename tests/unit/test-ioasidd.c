@@ -765,6 +765,24 @@ static void test_lease_legacy_revoke(void) {
 	lease_free(l, k);
 }
 
+/* A delivered attached lease of d for uid (pid 4242), its fds the daemon's own. */
+static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
+	Lease *l = NULL;
+	int fd = -EBADF;
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_ATTACHED;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	l->uid = uid;
+	l->pid = 4242;
+	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
+	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
+	ASSERT_OK(kernel_device_open(k, d, &fd));
+	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
+	ASSERT_OK(kernel_device_bind(k, fd, l->iommufd, &l->devices[0].dev_id));
+	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, &l->devices[0].hwpt_id));
+	return l;
+}
+
 /* udev's view of a device change reaches manager_device_gone(): a rebind to another vfio
  * driver changes nothing; a rebind to a host driver revokes the lease that holds the device
  * (detached through the daemon's reference, fds closed, kept as a revoked record); a removal
@@ -782,17 +800,8 @@ static void test_device_gone(void) {
 	const Device *d4 = host_find_device(h, "0000:00:04.0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d4);
-	Lease *a = NULL, *b = NULL;
+	Lease *a = attached_lease(k, d3, 1000), *b = NULL;
 	int fd = -EBADF;
-	ASSERT_OK(lease_new(&a));
-	a->mode = LEASE_MODE_ATTACHED;
-	ASSERT_OK(lease_set_state(a, LEASE_ACTIVE));
-	ASSERT_OK(kernel_iommufd_open(k, &a->iommufd));
-	ASSERT_OK(kernel_ioas_alloc(k, a->iommufd, &a->ioas_id));
-	ASSERT_OK(kernel_device_open(k, d3, &fd));
-	ASSERT_OK(lease_add_device(a, d3->bdf, d3->iommu_group, fd));
-	ASSERT_OK(kernel_device_bind(k, fd, a->iommufd, &a->devices[0].dev_id));
-	ASSERT_OK(kernel_device_attach(k, fd, a->ioas_id, &a->devices[0].hwpt_id));
 	ASSERT_OK(lease_table_add(&m.leases, a));
 
 	ASSERT_OK(lease_new(&b));
@@ -859,17 +868,8 @@ static void test_device_leaving_vfio(void) {
 	const Device *d4 = host_find_device(h, "0000:00:04.0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d4);
-	Lease *a = NULL, *b = NULL;
+	Lease *a = attached_lease(k, d3, 1000), *b = NULL;
 	int fd = -EBADF;
-	ASSERT_OK(lease_new(&a));
-	a->mode = LEASE_MODE_ATTACHED;
-	ASSERT_OK(lease_set_state(a, LEASE_ACTIVE));
-	ASSERT_OK(kernel_iommufd_open(k, &a->iommufd));
-	ASSERT_OK(kernel_ioas_alloc(k, a->iommufd, &a->ioas_id));
-	ASSERT_OK(kernel_device_open(k, d3, &fd));
-	ASSERT_OK(lease_add_device(a, d3->bdf, d3->iommu_group, fd));
-	ASSERT_OK(kernel_device_bind(k, fd, a->iommufd, &a->devices[0].dev_id));
-	ASSERT_OK(kernel_device_attach(k, fd, a->ioas_id, &a->devices[0].hwpt_id));
 	ASSERT_OK(lease_table_add(&m.leases, a));
 	ASSERT_OK(lease_new(&b));
 	b->mode = LEASE_MODE_ATTACHED;
@@ -909,24 +909,6 @@ static void test_device_leaving_vfio(void) {
 			1);
 	free(text);
 	lease_table_clear(&m.leases);
-}
-
-/* A delivered attached lease of d for uid (pid 4242), its fds the daemon's own. */
-static Lease *attached_lease(Kernel *k, const Device *d, uid_t uid) {
-	Lease *l = NULL;
-	int fd = -EBADF;
-	ASSERT_OK(lease_new(&l));
-	l->mode = LEASE_MODE_ATTACHED;
-	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
-	l->uid = uid;
-	l->pid = 4242;
-	ASSERT_OK(kernel_iommufd_open(k, &l->iommufd));
-	ASSERT_OK(kernel_ioas_alloc(k, l->iommufd, &l->ioas_id));
-	ASSERT_OK(kernel_device_open(k, d, &fd));
-	ASSERT_OK(lease_add_device(l, d->bdf, d->iommu_group, fd));
-	ASSERT_OK(kernel_device_bind(k, fd, l->iommufd, &l->devices[0].dev_id));
-	ASSERT_OK(kernel_device_attach(k, fd, l->ioas_id, &l->devices[0].hwpt_id));
-	return l;
 }
 
 /* What the kernel says about binding d anew in a fresh context. */
