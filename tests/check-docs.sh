@@ -218,15 +218,15 @@ $ex_rules"; fi
 # 6. README's deployment steps are what the systemd guest runs: each command of the block under
 # "Running ioasidd under systemd" (but make install, done with DESTDIR on the host, the
 # modprobes, done by the installed modules-load.d at boot, and the reload, SY4's own) is a
-# 'step' line of tests/vm/sd-init.sh, word for word (the README's user alice is the guest's
+# 'setup_step' line of tests/vm/sd-init.sh, word for word (the README's user alice is the guest's
 # tester).
 deploy=$(sed -n '/^## Running ioasidd under systemd/,/^## /p' README.md | sed -n 's/^    \([a-z][^#]*[^ #]\) *\(#.*\)\{0,1\}$/\1/p' |
 	grep -vE '^(make install|modprobe|systemctl reload)' | sed 's/ alice$/ tester/')
 if [ "$(wc -l <<<"$deploy")" -lt 5 ]; then bad "README: the deployment block has fewer than 5 commands: $deploy"
 else
 	while read -r c; do
-		if grep -qxF "step $c" tests/vm/sd-init.sh; then ok "systemd guest runs README's '$c'"
-		else bad "README's deployment command '$c' is not a step of tests/vm/sd-init.sh"; fi
+		if grep -qxF "setup_step $c" tests/vm/sd-init.sh; then ok "systemd guest runs README's '$c'"
+		else bad "README's deployment command '$c' is not a setup_step of tests/vm/sd-init.sh"; fi
 	done <<<"$deploy"
 fi
 

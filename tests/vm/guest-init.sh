@@ -26,27 +26,7 @@ MODE=$(cat /etc/ioasid-vm-mode)
 CMDLINE=$(cat /proc/cmdline)
 FAILED=0
 
-result() { # id PASS|FAIL detail...
-	id=$1 st=$2
-	shift 2
-	[ "$st" = PASS ] || FAILED=1
-	echo "VMTEST $id $st $*"
-}
-info() { id=$1; shift; echo "VMINFO $id $*"; }
-step() { # id done|FAIL detail...: a step, not a test (run.sh never counts it as passed)
-	id=$1 st=$2
-	shift 2
-	[ "$st" = done ] || FAILED=1
-	echo "VMSTEP $id $st $*"
-}
-kmsg() { echo "ioasid-vm: $*" >/dev/kmsg; }
-
-cmdline_value() { # key -> value of key=value on the kernel command line
-	for w in $CMDLINE; do
-		case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac
-	done
-	return 1
-}
+. /scenarios/lib-guest.sh
 
 # 1. Modules, in dependency order, with mod.param=val items from the command line.
 for m in $(cat /lib/ioasid-modules/order); do
@@ -68,13 +48,6 @@ while [ -z "$(ls /sys/class/iommu 2>/dev/null)" ] && [ $i -lt 100 ]; do sleep 0.
 info boot "mode=$MODE kernel=$(uname -r) iommu=$(ls /sys/class/iommu | tr '\n' ' ')"
 
 # 3. The machine's devices, found by the port they sit under (tests/vm/run.sh builds it).
-dev_under() { # port vendor:device -> BDF
-	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${2%:*}:0x${2#*:}" ] || continue
-		case $(readlink -f "$d") in */"$1"/*) basename "$d"; return 0 ;; esac
-	done
-	return 1
-}
 # The devices the scenarios use: variable, port, vendor:device. Each one must be there: a
 # missing one fails the tier at once (VMFATAL) instead of being skipped as an empty name.
 # Each boot's machine has its own list (run.sh builds the machines).
@@ -86,33 +59,11 @@ EDU_BR:0000:00:05.0:$EDU TESTDEV_BR:0000:00:05.0:$TESTDEV EDU_HOSTGRP:0000:00:07
 NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E EDU_HOT:0000:00:08.0:$EDU
 NIC_A:0000:00:10.0:$E1000E NIC_B:0000:00:11.0:$E1000E" ;;
 esac
-MISSING=
-for e in $GUEST_DEVICES; do
-	v=${e%%:*} rest=${e#*:}
-	port=${rest%:*:*} id=${rest#"$port":}
-	b=$(dev_under "$port" "$id")
-	[ -n "$b" ] || MISSING="$MISSING $v($id under $port)"
-	eval "$v=\$b"
-done
+find_devices
 info boot "edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR edu_hostgrp=$EDU_HOSTGRP nic=$NIC nic_hostgrp=$NIC_HOSTGRP nic_a=${NIC_A:-} nic_b=${NIC_B:-} edu_hot=$EDU_HOT"
 for d in /sys/kernel/iommu_groups/*; do
 	info groups "group $(basename "$d"): $(ls "$d/devices" | tr '\n' ' ')"
 done
-
-bind_vfio() { # BDF: driver_override, unbind, drivers_probe; retry while probing is deferred
-	d=/sys/bus/pci/devices/$1
-	[ -e "$d" ] || return 1
-	echo vfio-pci >"$d/driver_override"
-	[ -e "$d/driver" ] && echo "$1" >"$d/driver/unbind"
-	i=0
-	while [ $i -lt 50 ]; do
-		echo "$1" >/sys/bus/pci/drivers_probe 2>/dev/null
-		[ "$(basename "$(readlink "$d/driver" 2>/dev/null)")" = vfio-pci ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
 
 # Host driver for the e1000e functions (the not-viable group), when the initramfs has it.
 if [ -d /lib/ioasid-modules/host ]; then

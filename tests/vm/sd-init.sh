@@ -14,26 +14,7 @@ CMDLINE=$(cat /proc/cmdline)
 FAILED=0
 LIB=/usr/local/lib/ioasid-vm
 
-result() { # id PASS|FAIL detail...
-	id=$1 st=$2
-	shift 2
-	[ "$st" = PASS ] || FAILED=1
-	echo "VMTEST $id $st $*"
-}
-info() { id=$1; shift; echo "VMINFO $id $*"; }
-step() {
-	id=$1 st=$2
-	shift 2
-	[ "$st" = done ] || FAILED=1
-	echo "VMSTEP $id $st $*"
-}
-kmsg() { echo "ioasid-vm: $*" >/dev/kmsg; }
-cmdline_value() {
-	for w in $CMDLINE; do
-		case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac
-	done
-	return 1
-}
+. "$LIB/scenarios/lib-guest.sh"
 finish() {
 	if [ $FAILED != 0 ]; then
 		echo "VMDMESG-BEGIN"
@@ -62,39 +43,11 @@ done
 [ -c /dev/iommu ] || echo "VMERROR no /dev/iommu after boot"
 
 # 2. The devices (the machine is the rebuilt boot's), bound to vfio-pci as in guest-init.sh.
-dev_under() { # port vendor:device -> BDF
-	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${2%:*}:0x${2#*:}" ] || continue
-		case $(readlink -f "$d") in */"$1"/*) basename "$d"; return 0 ;; esac
-	done
-	return 1
-}
 EDU=1234:11e8 TESTDEV=1b36:0005 E1000E=8086:10d3
 GUEST_DEVICES="EDU_SINGLE:0000:00:06.0:$EDU EDU_MF:0000:00:04.0:$EDU TESTDEV_MF:0000:00:04.0:$TESTDEV
 EDU_BR:0000:00:05.0:$EDU TESTDEV_BR:0000:00:05.0:$TESTDEV EDU_HOSTGRP:0000:00:07.0:$EDU
 NIC_HOSTGRP:0000:00:07.0:$E1000E NIC:0000:00:03.0:$E1000E"
-MISSING=
-for e in $GUEST_DEVICES; do
-	v=${e%%:*} rest=${e#*:}
-	port=${rest%:*:*} id=${rest#"$port":}
-	b=$(dev_under "$port" "$id")
-	[ -n "$b" ] || MISSING="$MISSING $v($id under $port)"
-	eval "$v=\$b"
-done
-bind_vfio() {
-	d=/sys/bus/pci/devices/$1
-	[ -e "$d" ] || return 1
-	echo vfio-pci >"$d/driver_override"
-	[ -e "$d/driver" ] && echo "$1" >"$d/driver/unbind"
-	i=0
-	while [ $i -lt 50 ]; do
-		echo "$1" >/sys/bus/pci/drivers_probe 2>/dev/null
-		[ "$(basename "$(readlink "$d/driver" 2>/dev/null)")" = vfio-pci ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
+find_devices
 for b in $EDU_SINGLE $EDU_MF $TESTDEV_MF $EDU_BR $TESTDEV_BR; do
 	bind_vfio "$b" || echo "VMERROR cannot bind $b to vfio-pci"
 done
@@ -105,13 +58,13 @@ info boot "bound at $(up)s: edu_single=$EDU_SINGLE edu_mf=$EDU_MF edu_br=$EDU_BR
 # modprobe lines are the installed modules-load.d file's work at boot here).
 SETUP_ERR=
 : >/tmp/setup.log
-step() { "$@" >>/tmp/setup.log 2>&1 || SETUP_ERR="$SETUP_ERR [$*]"; }
-step systemd-sysusers /usr/lib/sysusers.d/ioasid.conf
-step systemd-tmpfiles --create /usr/lib/tmpfiles.d/ioasid.conf
-step systemctl daemon-reload
-step systemctl enable --now ioasidd.socket
-step usermod -aG ioasid tester
-step usermod -aG ioasid other
+setup_step() { "$@" >>/tmp/setup.log 2>&1 || SETUP_ERR="$SETUP_ERR [$*]"; }
+setup_step systemd-sysusers /usr/lib/sysusers.d/ioasid.conf
+setup_step systemd-tmpfiles --create /usr/lib/tmpfiles.d/ioasid.conf
+setup_step systemctl daemon-reload
+setup_step systemctl enable --now ioasidd.socket
+setup_step usermod -aG ioasid tester
+setup_step usermod -aG ioasid other
 if [ -n "$SETUP_ERR" ]; then
 	echo "VMERROR packager steps failed:$SETUP_ERR: $(tr '\n' ' ' </tmp/setup.log)"
 else

@@ -13,37 +13,10 @@ set -eu
 kv=$1 ver=$2
 top=$VM_CACHE/$ver
 
-# 1. The block modules (once per kernel version).
-blk=$top/modules-sdblk
-if [ ! -e "$blk/.complete" ]; then
-	img=$(ls "$top/debs/linux-image-${kv}_"*.deb 2>/dev/null | head -n1)
-	[ -n "$img" ] || vm_die "missing package linux-image-$kv in $top/debs (run fetch.sh)"
-	x=$(mktemp -d)
-	dpkg-deb --fsys-tarfile "$img" | tar -x -C "$x" --wildcards '*/modules/*/kernel/*' 2>/dev/null ||
-		dpkg -x "$img" "$x"
-	moddir=$(find "$x" -type d -path "*/modules/$kv" | head -n1)
-	[ -n "$moddir" ] || vm_die "no modules of $kv in $img"
-	rm -rf "$blk.tmp" && mkdir -p "$blk.tmp"
-	order=()
-	add() { # name: decompressed copy, its dependencies first
-		local f d
-		case " ${order[*]} " in *" $1 "*) return 0 ;; esac
-		f=$(find "$moddir" -name "$1.ko*" | head -n1)
-		[ -n "$f" ] || vm_die "module $1 not found in linux-image-$kv"
-		case $f in
-		*.xz) xz -dc "$f" >"$blk.tmp/$1.ko" ;;
-		*.zst) zstd -qdc "$f" >"$blk.tmp/$1.ko" ;;
-		*) cp "$f" "$blk.tmp/$1.ko" ;;
-		esac
-		for d in $(modinfo -F depends "$blk.tmp/$1.ko" | tr ',' ' '); do add "$d"; done
-		order+=("$1")
-	}
-	# crc32c: ext4's metadata checksums (a soft dependency modinfo -F depends does not list).
-	for m in crc32c_generic virtio_blk ext4; do add "$m"; done
-	printf '%s\n' "${order[@]}" >"$blk.tmp/order"
-	rm -rf "$x" "$blk" && mv "$blk.tmp" "$blk"
-	touch "$blk/.complete"
-fi
+# 1. The block modules (once per kernel version). crc32c: ext4's metadata checksums (a soft
+# dependency modinfo -F depends does not list).
+blk=$("$VM_DIR/stock-modules.sh" "$kv" "$ver" sdblk crc32c_generic virtio_blk ext4) ||
+	vm_die "no block modules for the systemd guest"
 
 # 2. The project, installed as a packager does, and the test tools.
 bb=$(command -v busybox || true)

@@ -4,7 +4,8 @@
 # MODULEs and what they depend on, decompressed from the linux-image package fetch.sh
 # downloaded, with their load order in `order`. A warm cache (.complete) does nothing. Kept
 # apart from modules/ so that adding a set does not rebuild what build-modules.sh made.
-# Sets: igb (scenario S12, igb-modules.sh), net (scenario NB: bonding, team, 8021q, bridge).
+# Sets: igb (scenario S12, igb-modules.sh), net (scenario NB: bonding, team, 8021q, bridge),
+# sdblk (the systemd guest's root disk: virtio_blk, ext4; sd-initramfs.sh).
 . "$(dirname "$0")/lib.sh"
 set -eu
 
