@@ -133,6 +133,16 @@ static void say(const char *fmt, ...) {
 	fflush(stdout);
 }
 
+/* Polls every 10 ms, at most polls times, until file exists; whether it does. */
+static bool wait_for(const char *file, int polls) {
+	for (int i = 0; access(file, F_OK) < 0; i++) {
+		if (i >= polls)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
 static int fail(const char *what, int r) {
 	say("error=%s errno=%s(%d)", what, strerrorname_np(-r) ?: "?", -r);
 	return r;
@@ -624,11 +634,8 @@ static int cmd_dma(int argc, char **argv) {
 	if (!r || !wait_file)
 		return r ? 0 : 1;
 	say("waiting for %s", wait_file);
-	for (int i = 0; access(wait_file, F_OK) < 0; i++) {
-		if (i > 3000)
-			return fail("timeout waiting for the revoke", -ETIMEDOUT);
-		usleep(10000);
-	}
+	if (!wait_for(wait_file, 3000))
+		return fail("timeout waiting for the revoke", -ETIMEDOUT);
 	/* The mapping is still ours, but the device must no longer reach it. */
 	r = edu_expect_blocked(&e, buf, VM_IOVA);
 	if (r < 0)
@@ -945,8 +952,7 @@ static int cmd_dma_legacy(int argc, char **argv) {
 		return r ? 0 : 1;
 	/* Revoke cannot detach a legacy lease (ioasidd(8)): the container keeps translating. */
 	say("waiting for %s", wait_file);
-	for (int i = 0; i < 3000 && access(wait_file, F_OK) < 0; i++)
-		usleep(10000);
+	(void)wait_for(wait_file, 3000);
 	r = edu_roundtrip(&e, buf, VM_IOVA);
 	if (r < 0)
 		return r;
@@ -969,11 +975,6 @@ static int parse_uuid(const char *s, uint8_t out[16]) {
 		n++;
 	}
 	return n == 32 && strlen(s) == 36 ? 0 : -EINVAL;
-}
-
-static void wait_for(const char *file) {
-	for (int i = 0; i < 12000 && access(file, F_OK) < 0; i++)
-		usleep(10000);
 }
 
 static int cmd_vf_hold(const char *bdf, const char *token, const char *file) {
@@ -1004,7 +1005,7 @@ static int cmd_vf_hold(const char *bdf, const char *token, const char *file) {
 	if (ioctl(devfd, VFIO_DEVICE_FEATURE, &ft) < 0)
 		return fail("VFIO_DEVICE_FEATURE(SET, PCI_VF_TOKEN)", -errno);
 	say("pf=%s cdev=%s dev_id=%u vf_token=set holding", bdf, path, b.out_devid);
-	wait_for(file);
+	(void)wait_for(file, 12000);
 	return 0;
 }
 
@@ -1079,7 +1080,7 @@ static int cmd_vf_open(int argc, char **argv) {
 	    token ? "given" : "none", r ? strerrorname_np(-r) ?: "?" : "ok");
 	if (r == 0 && hold) {
 		say("holding");
-		wait_for(hold);
+		(void)wait_for(hold, 12000);
 	}
 	return 0;
 }
