@@ -265,6 +265,7 @@ check-daemon: build-tests
 	python3 tests/daemon/failnth.py $(B)
 	python3 tests/daemon/config.py $(B)
 	python3 tests/daemon/hold.py $(B)
+	python3 tests/daemon/vdpa.py $(B)
 .PHONY: check-daemon
 
 # The test-only bypass build (never installed) next to the normal one.

@@ -293,6 +293,24 @@ static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	return 0;
 }
 
+/* VHOST_VDPA_SET_STATUS / GET_STATUS: one byte each way. */
+static int linux_vhost_vdpa_set_status(Kernel *k, int fd, uint8_t status) {
+	(void)k;
+	__u8 s = status;
+	if (ioctl(fd, VHOST_VDPA_SET_STATUS, &s) < 0)
+		return -errno;
+	return 0;
+}
+
+static int linux_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
+	(void)k;
+	__u8 s = 0;
+	if (ioctl(fd, VHOST_VDPA_GET_STATUS, &s) < 0)
+		return -errno;
+	*ret_status = s;
+	return 0;
+}
+
 static int linux_fd_check(Kernel *k, int fd, const Device *d) {
 	struct stat st, io;
 	if (fstat(fd, &st) < 0)
@@ -501,6 +519,8 @@ static const KernelOps linux_ops = {
 	.ioas_set_huge_pages = linux_ioas_set_huge_pages,
 	.device_open = linux_device_open,
 	.vhost_vdpa_open = linux_vhost_vdpa_open,
+	.vhost_vdpa_set_status = linux_vhost_vdpa_set_status,
+	.vhost_vdpa_get_status = linux_vhost_vdpa_get_status,
 	.device_bind = linux_device_bind,
 	.device_attach = linux_device_attach,
 	.device_detach = linux_device_detach,

@@ -27,6 +27,10 @@
  *     unless it is the only device of its group, bridges and non-PCI members counted. The
  *     other direction needs nothing new: the parent is on a host driver, so a VFIO BIND of
  *     a sibling is EPERM (iommu_device_claim_dma_owner) like any host-driver sibling.
+ *     The device's virtio status byte (VHOST_VDPA_SET/GET_STATUS): open and the last close
+ *     reset it to 0 (vhost_vdpa_reset), a status other than 0 may only add bits (EINVAL),
+ *     0 resets. The IOTLB (mappings written to the file by its owner) is not modelled: the
+ *     daemon never writes it (the kernel takes IOTLB messages only from the owner's mm).
  *
  * fds are real memfds named for what they stand for ("ioasid-sim:iommufd:3",
  * "ioasid-sim:vfio:0000:3b:00.0", "ioasid-sim:vfio-container:1", "ioasid-sim:vfio-group:17",
@@ -201,7 +205,8 @@ typedef struct SimVdpa {
 	char *parent;     /* BDF of a PCI parent, NULL for a software device */
 	char *vhost_name; /* NULL: not on vhost_vdpa (no char device) */
 	unsigned vhost_major, vhost_minor;
-	bool opened; /* vhost_vdpa's v->opened: a file is open */
+	bool opened;    /* vhost_vdpa's v->opened: a file is open */
+	uint8_t status; /* the virtio status byte (VHOST_VDPA_GET/SET_STATUS) */
 	bool gone;
 } SimVdpa;
 
@@ -1218,7 +1223,42 @@ static int sim_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 		return r;
 	f->vdpa = sv;
 	sv->opened = true;
+	sv->status = 0; /* vhost_vdpa_open() -> vhost_vdpa_reset() */
 	*ret_fd = fd;
+	return 0;
+}
+
+/* The vhost-vdpa file behind fd: ENOTTY for any other file (an ioctl it does not know). */
+static int sim_get_vhost_file(Sim *s, int fd, SimFile **ret) {
+	SimFile *f;
+	int r = sim_file_lookup(s, fd, &f);
+	if (r < 0)
+		return r;
+	if (!f || f->kind != FILE_VHOST_VDPA)
+		return -ENOTTY;
+	*ret = f;
+	return 0;
+}
+
+/* vhost_vdpa_set_status(): a status other than 0 must keep every bit already set (EINVAL);
+ * 0 is the reset (_compat_vdpa_reset), which the simulated parent never fails. */
+static int sim_vhost_vdpa_set_status(Kernel *k, int fd, uint8_t status) {
+	SimFile *f;
+	int r = sim_get_vhost_file(SIM(k), fd, &f);
+	if (r < 0)
+		return r;
+	if (status != 0 && (f->vdpa->status & ~status) != 0)
+		return -EINVAL;
+	f->vdpa->status = status;
+	return 0;
+}
+
+static int sim_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
+	SimFile *f;
+	int r = sim_get_vhost_file(SIM(k), fd, &f);
+	if (r < 0)
+		return r;
+	*ret_status = f->vdpa->status;
 	return 0;
 }
 
@@ -1680,7 +1720,8 @@ static void sim_file_released(Sim *s, SimFile *f) {
 		legacy_group_maybe_release(f->group);
 		break;
 	case FILE_VHOST_VDPA:
-		f->vdpa->opened = false; /* vhost_vdpa_release() */
+		f->vdpa->opened = false; /* vhost_vdpa_release(), which resets the device */
+		f->vdpa->status = 0;
 		break;
 	}
 	sim_file_forget(s, f);
@@ -2082,6 +2123,8 @@ static const KernelOps sim_ops = {
 	.device_reset = sim_device_reset,
 	.hw_info = sim_hw_info,
 	.vhost_vdpa_open = sim_vhost_vdpa_open,
+	.vhost_vdpa_set_status = sim_vhost_vdpa_set_status,
+	.vhost_vdpa_get_status = sim_vhost_vdpa_get_status,
 	.legacy_open = sim_legacy_open,
 	.legacy_container_open = sim_legacy_container_open,
 	.legacy_group_open = sim_legacy_group_open,

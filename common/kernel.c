@@ -110,6 +110,14 @@ int kernel_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	return DISPATCH(k, vhost_vdpa_open, v, ret_fd);
 }
 
+int kernel_vhost_vdpa_set_status(Kernel *k, int fd, uint8_t status) {
+	return DISPATCH(k, vhost_vdpa_set_status, fd, status);
+}
+
+int kernel_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
+	return DISPATCH(k, vhost_vdpa_get_status, fd, ret_status);
+}
+
 int kernel_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
 	return DISPATCH(k, device_bind, devfd, iommufd, ret_dev_id);
 }

@@ -110,6 +110,21 @@ int kernel_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
  * single-device group); -ENODEV when v has no vhost-vdpa char device (any more).
  */
 int kernel_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd);
+/*
+ * kernel_vhost_vdpa_set_status: VHOST_VDPA_SET_STATUS, the virtio status byte of the device
+ * behind a vhost-vdpa file (VIRTIO_CONFIG_S_*). Status 0 is a virtio reset
+ * (drivers/vhost/vdpa.c _compat_vdpa_reset -> vdpa_reset): the device drops its features and
+ * virtqueues and does no DMA until a driver sets it up again, and unless the file negotiated
+ * VHOST_BACKEND_F_IOTLB_PERSIST the parent also drops its own copy of the mappings
+ * (VDPA_RESET_F_CLEAN_MAP). The file's IOTLB (the holder's mappings, its pinned pages, a
+ * platform IOMMU domain's entries) stays: only the owner's IOTLB messages or the file's last
+ * close remove it. Any process holding the file may call this (vhost-vdpa checks no owner
+ * for it). -EINVAL for a status that clears a bit already set (only 0 removes bits),
+ * -ENOTTY for a file that is no vhost-vdpa device, the parent's -errno if its reset fails.
+ * kernel_vhost_vdpa_get_status: VHOST_VDPA_GET_STATUS, the status byte as the device says.
+ */
+int kernel_vhost_vdpa_set_status(Kernel *k, int fd, uint8_t status);
+int kernel_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status);
 
 /* ---- legacy VFIO (KERNEL_API_LEGACY) ---- */
 /* Container + group + device fds for one device, in one call (kernel_legacy_container_open,

@@ -176,6 +176,26 @@
 #define IOASID_VAL_VFIO_API_VERSION 0
 #define IOASID_VAL_VFIO_GROUP_FLAGS_VIABLE 1
 
+/* vhost / vhost-vdpa (include/uapi/linux/vhost.h, vhost_types.h; drivers/vhost/vdpa.c). The
+ * vhost ioctls are _IOR/_IOW with type VHOST_VIRTIO, not the _IO(';') of iommufd and VFIO. */
+#define IOASID_VHOST_VIRTIO 0xAF
+#define IOASID_NR_VHOST_SET_OWNER 0x01
+#define IOASID_NR_VHOST_SET_BACKEND_FEATURES 0x25 /* _IOW, __u64 */
+#define IOASID_NR_VHOST_GET_BACKEND_FEATURES 0x26 /* _IOR, __u64 */
+#define IOASID_NR_VHOST_VDPA_GET_STATUS 0x71      /* _IOR, __u8 */
+#define IOASID_NR_VHOST_VDPA_SET_STATUS 0x72      /* _IOW, __u8 */
+#define IOASID_SIZEOF_VHOST_IOTLB_MSG 32
+#define IOASID_SIZEOF_VHOST_MSG_V2 72
+#define IOASID_OFFSETOF_VHOST_IOTLB_MSG_PERM 24
+#define IOASID_OFFSETOF_VHOST_IOTLB_MSG_TYPE 25
+#define IOASID_OFFSETOF_VHOST_MSG_V2_IOTLB 8
+#define IOASID_VAL_VHOST_IOTLB_MSG_V2 2
+#define IOASID_VAL_VHOST_IOTLB_UPDATE 2
+#define IOASID_VAL_VHOST_IOTLB_INVALIDATE 3
+#define IOASID_VAL_VHOST_ACCESS_RW 3
+#define IOASID_VAL_VHOST_BACKEND_F_IOTLB_MSG_V2 1 /* bit numbers */
+#define IOASID_VAL_VHOST_BACKEND_F_IOTLB_PERSIST 8
+
 /* 1 when common/uapi-check.c was compiled against a system <linux/iommufd.h> (and so also
  * checked every iommufd struct), 0 when only <linux/vfio.h> was available. */
 int uapi_check_system_iommufd(void);

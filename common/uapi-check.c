@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include <linux/vfio.h>
+#include <linux/vhost.h>
 #if __has_include(<linux/iommufd.h>)
 #include <linux/iommufd.h>
 #define IOASID_HAVE_SYSTEM_IOMMUFD 1
@@ -151,6 +152,24 @@ static_assert(IOMMU_IOAS_MAP_WRITEABLE == IOASID_VAL_IOMMU_IOAS_MAP_WRITEABLE, "
 static_assert(IOMMU_IOAS_MAP_READABLE == IOASID_VAL_IOMMU_IOAS_MAP_READABLE, "system flag");
 static_assert(IOMMU_OPTION_RLIMIT_MODE == IOASID_VAL_IOMMU_OPTION_RLIMIT_MODE, "system option");
 static_assert(IOMMU_OPTION_HUGE_PAGES == IOASID_VAL_IOMMU_OPTION_HUGE_PAGES, "system option");
+#endif
+
+/* vhost-vdpa: every kernel since 5.7 has these in <linux/vhost.h> (Debian 12's too). */
+static_assert(VHOST_VDPA_GET_STATUS ==
+		      _IOR(IOASID_VHOST_VIRTIO, IOASID_NR_VHOST_VDPA_GET_STATUS, __u8),
+	      "system VHOST_VDPA_GET_STATUS");
+static_assert(VHOST_VDPA_SET_STATUS ==
+		      _IOW(IOASID_VHOST_VIRTIO, IOASID_NR_VHOST_VDPA_SET_STATUS, __u8),
+	      "system VHOST_VDPA_SET_STATUS");
+static_assert(VHOST_SET_OWNER == _IO(IOASID_VHOST_VIRTIO, IOASID_NR_VHOST_SET_OWNER),
+	      "system VHOST_SET_OWNER");
+CHECK_SIZE(vhost_iotlb_msg, IOASID_SIZEOF_VHOST_IOTLB_MSG);
+CHECK_SIZE(vhost_msg_v2, IOASID_SIZEOF_VHOST_MSG_V2);
+CHECK_OFF(vhost_msg_v2, iotlb, IOASID_OFFSETOF_VHOST_MSG_V2_IOTLB);
+static_assert(VHOST_IOTLB_INVALIDATE == IOASID_VAL_VHOST_IOTLB_INVALIDATE, "system iotlb type");
+static_assert(VHOST_BACKEND_F_IOTLB_MSG_V2 == IOASID_VAL_VHOST_BACKEND_F_IOTLB_MSG_V2, "system");
+#ifdef VHOST_BACKEND_F_IOTLB_PERSIST
+static_assert(VHOST_BACKEND_F_IOTLB_PERSIST == IOASID_VAL_VHOST_BACKEND_F_IOTLB_PERSIST, "system");
 #endif
 
 /* Lets tests (and `nm`) see which system headers this build was checked against. */

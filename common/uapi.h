@@ -24,13 +24,16 @@
  * Debian 12's own <linux/vfio.h> by common/uapi-check.c.
  */
 
-#if defined(_IOMMUFD_H) || defined(VFIO_H) || defined(_UAPIVFIO_H) || defined(_UAPI_IOMMUFD_H)
-#error "common/uapi.h must not be combined with <linux/iommufd.h> or <linux/vfio.h>"
+#if defined(_IOMMUFD_H) || defined(VFIO_H) || defined(_UAPIVFIO_H) || defined(_UAPI_IOMMUFD_H) ||  \
+	defined(_LINUX_VHOST_H) || defined(_LINUX_VHOST_TYPES_H)
+#error "common/uapi.h must not be combined with <linux/iommufd.h>, <linux/vfio.h> or <linux/vhost.h>"
 #endif
 #define _IOMMUFD_H 1
 #define _UAPI_IOMMUFD_H 1
 #define VFIO_H 1
 #define _UAPIVFIO_H 1
+#define _LINUX_VHOST_H 1
+#define _LINUX_VHOST_TYPES_H 1
 
 #include <assert.h>
 #include <linux/types.h>
@@ -549,6 +552,54 @@ struct vfio_iommu_type1_dma_unmap {
 #define VFIO_IOMMU_UNMAP_DMA _IO(VFIO_TYPE, VFIO_BASE + 14)
 
 /* ------------------------------------------------------------------------------------- */
+/* vhost-vdpa (/dev/vhost-vdpa-N), from include/uapi/linux/vhost.h and vhost_types.h. Only  */
+/* what the daemon's revocation and the VM tier's holder use.                            */
+
+#define VHOST_VIRTIO 0xAF
+#define VHOST_SET_OWNER _IO(VHOST_VIRTIO, 0x01)
+#define VHOST_SET_BACKEND_FEATURES _IOW(VHOST_VIRTIO, 0x25, __u64)
+#define VHOST_GET_BACKEND_FEATURES _IOR(VHOST_VIRTIO, 0x26, __u64)
+/* The virtio device status byte (VIRTIO_CONFIG_S_*); 0 is a device reset. */
+#define VHOST_VDPA_GET_STATUS _IOR(VHOST_VIRTIO, 0x71, __u8)
+#define VHOST_VDPA_SET_STATUS _IOW(VHOST_VIRTIO, 0x72, __u8)
+
+#define VIRTIO_CONFIG_S_ACKNOWLEDGE 1
+#define VIRTIO_CONFIG_S_DRIVER 2
+#define VIRTIO_CONFIG_S_DRIVER_OK 4
+#define VIRTIO_CONFIG_S_FEATURES_OK 8
+
+#define VHOST_BACKEND_F_IOTLB_MSG_V2 0x1
+#define VHOST_BACKEND_F_IOTLB_PERSIST 0x8
+
+/* IOTLB messages are write()n to the char device (vhost_chr_write_iter). */
+struct vhost_iotlb_msg {
+	__u64 iova;
+	__u64 size;
+	__u64 uaddr;
+#define VHOST_ACCESS_RO 0x1
+#define VHOST_ACCESS_WO 0x2
+#define VHOST_ACCESS_RW 0x3
+	__u8 perm;
+#define VHOST_IOTLB_MISS 1
+#define VHOST_IOTLB_UPDATE 2
+#define VHOST_IOTLB_INVALIDATE 3
+#define VHOST_IOTLB_ACCESS_FAIL 4
+	__u8 type;
+};
+
+#define VHOST_IOTLB_MSG 0x1
+#define VHOST_IOTLB_MSG_V2 0x2
+
+struct vhost_msg_v2 {
+	__u32 type;
+	__u32 asid;
+	union {
+		struct vhost_iotlb_msg iotlb;
+		__u8 padding[64];
+	};
+};
+
+/* ------------------------------------------------------------------------------------- */
 /* Compile-time checks against uapi-abi.h (uapi-facts.md section 7).                      */
 
 #define UAPI_ASSERT_SIZE(s, n) static_assert(sizeof(struct s) == (n), "sizeof(struct " #s ")")
@@ -769,3 +820,32 @@ static_assert(IOMMU_HW_INFO_TYPE_INTEL_VTD == IOASID_VAL_IOMMU_HW_INFO_TYPE_INTE
 static_assert(VFIO_TYPE1v2_IOMMU == IOASID_VAL_VFIO_TYPE1v2_IOMMU, "type1v2");
 static_assert(VFIO_API_VERSION == IOASID_VAL_VFIO_API_VERSION, "api");
 static_assert(VFIO_GROUP_FLAGS_VIABLE == IOASID_VAL_VFIO_GROUP_FLAGS_VIABLE, "viable");
+
+/* vhost-vdpa: _IOR/_IOW with the kernel's argument sizes, and the IOTLB message layout. */
+#define UAPI_ASSERT_VHOST_IOCTL(name, dir, nr, sz)                                                 \
+	static_assert(_IOC_TYPE(name) == IOASID_VHOST_VIRTIO && _IOC_NR(name) == (nr) &&           \
+			      _IOC_DIR(name) == (dir) && _IOC_SIZE(name) == (sz),                  \
+		      #name " encoding")
+UAPI_ASSERT_VHOST_IOCTL(VHOST_SET_OWNER, _IOC_NONE, IOASID_NR_VHOST_SET_OWNER, 0);
+UAPI_ASSERT_VHOST_IOCTL(VHOST_SET_BACKEND_FEATURES, _IOC_WRITE,
+			IOASID_NR_VHOST_SET_BACKEND_FEATURES, 8);
+UAPI_ASSERT_VHOST_IOCTL(VHOST_GET_BACKEND_FEATURES, _IOC_READ, IOASID_NR_VHOST_GET_BACKEND_FEATURES,
+			8);
+UAPI_ASSERT_VHOST_IOCTL(VHOST_VDPA_GET_STATUS, _IOC_READ, IOASID_NR_VHOST_VDPA_GET_STATUS, 1);
+UAPI_ASSERT_VHOST_IOCTL(VHOST_VDPA_SET_STATUS, _IOC_WRITE, IOASID_NR_VHOST_VDPA_SET_STATUS, 1);
+UAPI_ASSERT_SIZE(vhost_iotlb_msg, IOASID_SIZEOF_VHOST_IOTLB_MSG);
+UAPI_ASSERT_SIZE(vhost_msg_v2, IOASID_SIZEOF_VHOST_MSG_V2);
+UAPI_ASSERT_ALIGN(vhost_msg_v2, 8);
+UAPI_ASSERT_OFF(vhost_iotlb_msg, perm, IOASID_OFFSETOF_VHOST_IOTLB_MSG_PERM);
+UAPI_ASSERT_OFF(vhost_iotlb_msg, type, IOASID_OFFSETOF_VHOST_IOTLB_MSG_TYPE);
+UAPI_ASSERT_OFF(vhost_msg_v2, iotlb, IOASID_OFFSETOF_VHOST_MSG_V2_IOTLB);
+static_assert(VHOST_IOTLB_MSG_V2 == IOASID_VAL_VHOST_IOTLB_MSG_V2, "vhost msg type");
+static_assert(VHOST_IOTLB_UPDATE == IOASID_VAL_VHOST_IOTLB_UPDATE, "vhost iotlb type");
+static_assert(VHOST_IOTLB_INVALIDATE == IOASID_VAL_VHOST_IOTLB_INVALIDATE, "vhost iotlb type");
+static_assert(VHOST_ACCESS_RW == IOASID_VAL_VHOST_ACCESS_RW, "vhost access");
+static_assert(VHOST_BACKEND_F_IOTLB_MSG_V2 == IOASID_VAL_VHOST_BACKEND_F_IOTLB_MSG_V2, "bit");
+static_assert(VHOST_BACKEND_F_IOTLB_PERSIST == IOASID_VAL_VHOST_BACKEND_F_IOTLB_PERSIST, "bit");
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__riscv)
+static_assert(VHOST_VDPA_GET_STATUS == 0x8001af71, "VHOST_VDPA_GET_STATUS");
+static_assert(VHOST_VDPA_SET_STATUS == 0x4001af72, "VHOST_VDPA_SET_STATUS");
+#endif

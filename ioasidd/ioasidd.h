@@ -299,7 +299,9 @@ Lease *lease_free(Lease *l, Kernel *k);
  * IOAS is blocked for them too: the device returns to the blocked-DMA domain), reset when
  * reset is true, then the daemon's references are closed and l is marked revoked. A device
  * never bound (unbound mode, the holder did not bind it) cannot be detached: that is not an
- * error. l must be active (lease_set_state()). Returns 0, or the first -errno of a
+ * error. A vhost-vdpa lease has no detach: its device is reset (virtio status 0, through
+ * the daemon's copy of the file) whatever reset says; the holder's IOTLB mappings stay with
+ * its file. l must be active (lease_set_state()). Returns 0, or the first -errno of a
  * detach/reset that failed (the rest is still done).
  */
 int lease_revoke_kernel(Lease *l, Kernel *k, bool reset);
@@ -464,10 +466,12 @@ int manager_reload(Manager *m, const AuditActor *by, PolicyError *ret_error);
  * manager_revoke_lease: revokes l (lease_revoke_kernel, then SIGTERM through the holder's
  * pidfd when sig), forgets it in the fdstore, audits (action "revoke", by's method and cause,
  * reason why) and tells Monitor subscribers. The record stays, state "revoked". Staged
- * contexts are not leases: drop them with manager_drop_staged().
+ * contexts are not leases: drop them with manager_drop_staged(). Returns what
+ * lease_revoke_kernel() returned: 0 when DMA was blocked (detached, or a vhost-vdpa device
+ * reset), else the -errno of the step that failed (the lease is revoked either way).
  */
-void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
-			  const char *why);
+int manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
+			 const char *why);
 /* Drops a staged context, audited ("drop-staged"). */
 void manager_drop_staged(Manager *m, Lease *l, const AuditActor *by, const char *reason);
 /*

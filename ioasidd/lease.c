@@ -220,6 +220,10 @@ int lease_add_device(Lease *l, const char *bdf, int group, int fd) {
 
 int lease_block_dma(Lease *l, Kernel *k, bool reset) {
 	int ret = 0;
+	/* vhost-vdpa has no detach: a virtio reset (status 0) through the daemon's copy of the
+	 * file stops the device, whatever reset asks. Its IOTLB stays (kernel.h). */
+	if (l->mode == LEASE_MODE_VHOST_VDPA)
+		return l->vdpa_fd >= 0 ? kernel_vhost_vdpa_set_status(k, l->vdpa_fd, 0) : -EBADF;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		LeaseDevice *d = &l->devices[i];
 		if (d->fd < 0)

@@ -130,14 +130,16 @@ void manager_connection_gone(Manager *m, Connection *c) {
 	}
 }
 
-void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
-			  const char *why) {
+int manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const AuditActor *by,
+			 const char *why) {
 	assert(l->state == LEASE_ACTIVE);
-	/* An fd once sent cannot be taken back: block DMA through our own reference (detach),
-	 * optionally reset, optionally signal the holder. */
+	/* An fd once sent cannot be taken back: block DMA through our own reference (detach;
+	 * vhost-vdpa: a device reset), optionally reset, optionally signal the holder. */
+	bool vdpa = l->mode == LEASE_MODE_VHOST_VDPA;
 	int r = lease_revoke_kernel(l, m->kernel, reset);
 	if (r < 0)
-		log_warning_errno(r, "Revoke %s: detach/reset failed: %m", l->id);
+		log_warning_errno(r, "Revoke %s: %s failed: %m", l->id,
+				  vdpa ? "device reset" : "detach/reset");
 	/* The holder's copies keep the devices bound: their groups stay held until the kernel
 	 * shows them closed (hold.c). */
 	(void)hold_after_close(m, l);
@@ -145,11 +147,18 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const Audi
 	    caps_pidfd_send_signal(l->pidfd, SIGTERM) < 0)
 		log_warning_errno(-errno, "Revoke %s: signalling the holder failed: %m", l->id);
 	state_forget_lease(m, l);
-	char reason[300];
-	snprintf(reason, sizeof(reason), "%s%s%s%s%s", why, reset ? ", reset" : "",
-		 sig ? ", signalled" : "", r < 0 ? ", detach failed" : "",
-		 l->mode == LEASE_MODE_VHOST_VDPA ? ", DMA not blocked (vhost-vdpa has no detach)"
-						  : "");
+	char reason[400];
+	if (vdpa)
+		/* No detach: the virtio reset is what stops its DMA; the holder's file keeps the
+		 * IOTLB (only its owner may unmap) and can set the device up again. */
+		snprintf(
+			reason, sizeof(reason), "%s%s%s", why,
+			r < 0 ? ", device reset failed, DMA not blocked"
+			      : ", device reset (virtio status 0), IOTLB kept by the holder's file",
+			sig ? ", signalled" : "");
+	else
+		snprintf(reason, sizeof(reason), "%s%s%s%s", why, reset ? ", reset" : "",
+			 sig ? ", signalled" : "", r < 0 ? ", detach failed" : "");
 	char devs[IOASID_MAX_DEVICES_PER_REQUEST * 20];
 	audit_log(&(AuditRecord){
 		.action = "revoke",
@@ -167,6 +176,7 @@ void manager_revoke_lease(Manager *m, Lease *l, bool reset, bool sig, const Audi
 	});
 	manager_lease_event(m, l, "lease-revoked", reason);
 	state_update_status(m);
+	return r;
 }
 
 /* The identity a lease or staged context is re-evaluated with. Strings are borrowed from l;
@@ -278,7 +288,8 @@ size_t manager_reevaluate(Manager *m, const AuditActor *by) {
 			manager_drop_staged(m, l, &reload, reason);
 			continue;
 		}
-		manager_revoke_lease(m, l, l->revoke_reset, l->revoke_signal, &reload, reason);
+		(void)manager_revoke_lease(m, l, l->revoke_reset, l->revoke_signal, &reload,
+					   reason);
 	}
 	return n;
 }
@@ -412,7 +423,7 @@ static void device_gone(Manager *m, const char *bdf, const char *reason) {
 		if (staged)
 			manager_drop_staged(m, l, &gone, reason);
 		else if (l->state == LEASE_ACTIVE)
-			manager_revoke_lease(m, l, false, l->revoke_signal, &gone, reason);
+			(void)manager_revoke_lease(m, l, false, l->revoke_signal, &gone, reason);
 		else
 			manager_end_lease_by(m, l, &gone, reason);
 	}

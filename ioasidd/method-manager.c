@@ -103,16 +103,19 @@ static int method_revoke(Call *call, const void *params, Reply *reply) {
 	char lid[33];
 	snprintf(lid, sizeof(lid), "%s", l->id);
 	/* Legacy VFIO has no detach: the holder's container and device fds keep the groups set
-	 * on its container (and its mappings) until it closes them. Neither has vhost-vdpa: the
-	 * holder's /dev/vhost-vdpa-N keeps its IOTLB. Say so. */
-	const char *state = l->mode == LEASE_MODE_LEGACY || l->mode == LEASE_MODE_VHOST_VDPA
-				    ? "revoked-not-detached"
-				    : "revoked";
+	 * on its container (and its mappings) until it closes them. Say so. Nor has vhost-vdpa:
+	 * its device is reset (virtio status 0) instead, the holder's file keeping its IOTLB. */
+	LeaseMode mode = l->mode;
 	char cause[64];
 	snprintf(cause, sizeof(cause), "revoke by uid %u", (unsigned)call->peer->uid);
-	manager_revoke_lease(m, l, a->reset, a->signal,
-			     &(AuditActor){ .method = "io.ioasid.Manager.Revoke", .cause = cause },
-			     "revoked by an admin");
+	int r = manager_revoke_lease(m, l, a->reset, a->signal,
+				     &(AuditActor){ .method = "io.ioasid.Manager.Revoke",
+						    .cause = cause },
+				     "revoked by an admin");
+	const char *state = mode == LEASE_MODE_LEGACY       ? "revoked-not-detached"
+			    : mode != LEASE_MODE_VHOST_VDPA ? "revoked"
+			    : r < 0                         ? "revoked-not-reset"
+							    : "revoked-reset";
 	json_object *p = json_object_new_object();
 	if (!p)
 		return -ENOMEM;

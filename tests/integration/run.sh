@@ -1819,7 +1819,7 @@ t_legacy() {
 # second time (DeviceBusy), and while it is leased a VFIO Acquire of its parent's group is
 # FrameworkConflict naming the group, the lease and vdpa0; vdpa1 (vp_vdpa parent sharing group
 # 5) is GroupNotViable before the kernel's EINVAL; the software vdpa-sim0 has no group. A
-# reload that drops the vdpa rule revokes the lease (revoked-not-detached: no detach), release
+# reload that drops the vdpa rule revokes the lease (no detach: the device is reset), release
 # ends it, and the daemon's fds are back at their baseline.
 t_vdpa_lease() {
 	local saved_pid=$DAEMON_PID saved_sock=$DAEMON_SOCK saved_log=$DAEMON_LOG out base n id
@@ -1896,7 +1896,7 @@ t_vdpa_lease() {
 	ctl_as $UA acquire --vdpa nosuch </dev/null >/dev/null 2>"$WORK/err"
 	expect_match "vdpa lease: an unknown device" "$(cat "$WORK/err")" "No such device 'nosuch'"
 
-	# Reload without the vdpa rules: the lease is revoked (no detach for vhost-vdpa).
+	# Reload without the vdpa rules: the lease is revoked (no detach for vhost-vdpa: a reset).
 	printf '%s\n' "admin uid 0" "allow uid $UA to any mode attached,unbound" \
 		"deny *" >"$WORK/vdpalease.conf"
 	kill -HUP "$DAEMON_PID"
@@ -1908,8 +1908,9 @@ t_vdpa_lease() {
 		sleep 0.05
 	done
 	expect_eq "vdpa lease: a reload dropping the rule revokes it" "$state" revoked
-	expect_match "vdpa lease: ... audited, DMA not blocked" \
-		"$(grep 'action=revoke ' "$DAEMON_LOG" | tail -1)" "DMA not blocked"
+	expect_match "vdpa lease: ... audited, the device reset" \
+		"$(grep 'action=revoke ' "$DAEMON_LOG" | tail -1)" \
+		"device reset \(virtio status 0\), IOTLB kept by the holder's file"
 	release_lease VA
 	wait_leases 0
 	# Released: the kernel's file is closed with the holder's, vdpa0 is free again.

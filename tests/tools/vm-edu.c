@@ -37,6 +37,17 @@
  *                             file is open a second time: "first=ok|ERRNO second=ok|ERRNO"
  *                             (ENOTSUPP, the kernel's 524, by its name). Exit 0 whatever
  *                             the answers
+ *   vm-edu vhost-hold FD READY GO   (tests/vm VD) the holder of a vhost-vdpa lease's FD:
+ *                             VHOST_SET_OWNER, status ACKNOWLEDGE|DRIVER|FEATURES_OK|
+ *                             DRIVER_OK, one IOTLB entry (a VHOST_IOTLB_UPDATE message of a
+ *                             shared memfd mapping) at IOVA 1 MiB; prints "held status=...
+ *                             map=...", creates READY and waits for GO (the admin revoked).
+ *                             Then prints what it sees: "after status=0xNN" (GET_STATUS),
+ *                             "remap=" (the same IOVA again: EFAULT while the entry is still
+ *                             there, the kernel's EEXIST as vhost_chr_write_iter reports it),
+ *                             "other=" (a fresh IOVA), "invalidate=", "remap-after=" and
+ *                             "setup-again=" (status ACKNOWLEDGE). Exit 0 when it could ask,
+ *                             2 on a setup failure
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
@@ -1104,6 +1115,79 @@ static int cmd_vhost_open(const char *node) {
 	return 0;
 }
 
+/* One IOTLB message (VHOST_IOTLB_MSG_V2, asid 0) written to a vhost-vdpa file: 0 or the
+ * write's -errno (every failure of the message handler comes back as EFAULT). */
+static int vhost_iotlb(int fd, uint8_t type, uint64_t iova, uint64_t size, uint64_t uaddr) {
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
+	m.iotlb = (struct vhost_iotlb_msg){
+		.iova = iova, .size = size, .uaddr = uaddr, .perm = VHOST_ACCESS_RW, .type = type
+	};
+	ssize_t n = write(fd, &m, sizeof(m));
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)sizeof(m) ? 0 : -EIO;
+}
+
+static const char *res_name(int r) {
+	return r == 0 ? "ok" : strerrorname_np(-r) ?: "?";
+}
+
+static int vhost_get_status(int fd, uint8_t *ret) {
+	return ioctl(fd, VHOST_VDPA_GET_STATUS, ret) < 0 ? -errno : 0;
+}
+
+static int vhost_set_status(int fd, uint8_t st) {
+	return ioctl(fd, VHOST_VDPA_SET_STATUS, &st) < 0 ? -errno : 0;
+}
+
+static int cmd_vhost_hold(const char *fdarg, const char *ready, const char *go) {
+	const uint64_t iova = 1u << 20, other = 2u << 20, len = 2 * 4096;
+	const uint8_t up = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			   VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	uint32_t fd;
+	uint8_t st = 0xff;
+	int r;
+
+	if (parse_u32(fdarg, &fd) < 0)
+		return fail("usage: vhost-hold FD READY GO", -EINVAL);
+	if (ioctl((int)fd, VHOST_SET_OWNER) < 0)
+		return fail("VHOST_SET_OWNER", -errno);
+	/* A shared file mapping: vdpa_sim (use_va) maps only those; a PA parent pins it. */
+	int mfd = memfd_create("vm-edu-vhost", MFD_CLOEXEC);
+	if (mfd < 0 || ftruncate(mfd, (off_t)(2 * len)) < 0)
+		return fail("memfd", -errno);
+	void *buf = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (buf == MAP_FAILED)
+		return fail("mmap", -errno);
+	if ((r = vhost_set_status((int)fd, up)) < 0)
+		return fail("VHOST_VDPA_SET_STATUS", r);
+	if ((r = vhost_get_status((int)fd, &st)) < 0)
+		return fail("VHOST_VDPA_GET_STATUS", r);
+	r = vhost_iotlb((int)fd, VHOST_IOTLB_UPDATE, iova, len, (uint64_t)(uintptr_t)buf);
+	say("held status=0x%02x map=%s", st, res_name(r));
+	if (r < 0)
+		return r;
+	int rf = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (rf >= 0)
+		close(rf);
+	if (!wait_for(go, 12000))
+		return fail("waiting for GO", -ETIMEDOUT);
+	st = 0xff;
+	int gs = vhost_get_status((int)fd, &st);
+	int remap = vhost_iotlb((int)fd, VHOST_IOTLB_UPDATE, iova, len, (uint64_t)(uintptr_t)buf);
+	int oth = vhost_iotlb((int)fd, VHOST_IOTLB_UPDATE, other, len,
+			      (uint64_t)(uintptr_t)buf + len);
+	int inv = vhost_iotlb((int)fd, VHOST_IOTLB_INVALIDATE, iova, len, 0);
+	int after = vhost_iotlb((int)fd, VHOST_IOTLB_UPDATE, iova, len, (uint64_t)(uintptr_t)buf);
+	int again = vhost_set_status((int)fd, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	say("after status=%s0x%02x remap=%s other=%s invalidate=%s remap-after=%s setup-again=%s",
+	    gs < 0 ? "error:" : "", st, res_name(remap), res_name(oth), res_name(inv),
+	    res_name(after), res_name(again));
+	munmap(buf, 2 * len);
+	close(mfd);
+	return 0;
+}
+
 /* The floor of a brokered acquire+release (SY9): the opens and ioctls of an attached lease
  * done directly, N times: open /dev/iommu, IOAS_ALLOC, open the cdev, BIND, ATTACH, close
  * both. Prints the per-iteration median and p99 in microseconds. */
@@ -1182,6 +1266,8 @@ int main(int argc, char **argv) {
 		r = cmd_vf_open(argc - 2, argv + 2);
 	else if (argc == 3 && streq(argv[1], "vhost-open"))
 		r = cmd_vhost_open(argv[2]);
+	else if (argc == 5 && streq(argv[1], "vhost-hold"))
+		r = cmd_vhost_hold(argv[2], argv[3], argv[4]);
 	else if (argc >= 4 && streq(argv[1], "bench-direct"))
 		r = cmd_bench_direct(argv[2], argv[3]);
 	else {
@@ -1191,7 +1277,7 @@ int main(int argc, char **argv) {
 			"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
 			"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
 			"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | bench-direct BDF N | "
-			"vhost-open NODE\n");
+			"vhost-open NODE | vhost-hold FD READY GO\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

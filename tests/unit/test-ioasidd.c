@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "common/macro.h"
+#include "common/uapi.h"
 #include "ioasidd/ioasidd.h"
 #include "ioasidd/log.h"
 #include "tests/unit/test.h"
@@ -692,6 +693,45 @@ static void test_lease_revoke_kernel(void) {
 	host_free(h);
 }
 
+/* A vhost-vdpa lease has no detach: revocation resets the device (virtio status 0) through
+ * the daemon's copy of the file, which the holder's copy then reads; the daemon's copy is
+ * closed and the holder's still works (it can set the device up again). */
+static void test_lease_revoke_vdpa(void) {
+	_cleanup_host_free_ Host *h = test_load_fixture("vdpa-guest.json");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	const VdpaDevice *v = host_find_vdpa_device(h, "vdpa0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	Lease *l = NULL;
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_VHOST_VDPA;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	int fd = -EBADF;
+	ASSERT_OK(kernel_vhost_vdpa_open(k, v, &fd));
+	ASSERT_OK(lease_set_vdpa(l, v->name, v->parent ? v->parent->bdf : NULL,
+				 v->parent ? v->parent->iommu_group : -1, fd));
+	int holder = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* what the client received */
+	CU_ASSERT_FATAL(holder >= 0);
+	const uint8_t up = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			   VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	ASSERT_OK(kernel_vhost_vdpa_set_status(k, holder, up));
+	uint8_t st = 0;
+	ASSERT_OK(kernel_vhost_vdpa_get_status(k, holder, &st));
+	CU_ASSERT_EQUAL(st, up);
+
+	ASSERT_OK(lease_revoke_kernel(l, k, false)); /* reset even when reset is not asked */
+	CU_ASSERT_EQUAL(l->state, LEASE_REVOKED);
+	CU_ASSERT_EQUAL(l->vdpa_fd, -EBADF);
+	ASSERT_OK(kernel_vhost_vdpa_get_status(k, holder, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	ASSERT_OK(kernel_vhost_vdpa_set_status(k, holder, VIRTIO_CONFIG_S_ACKNOWLEDGE));
+	int again = -EBADF; /* the holder's file still holds the device */
+	ASSERT_ERR(kernel_vhost_vdpa_open(k, v, &again), EBUSY);
+	ASSERT_OK(kernel_close(k, holder));
+	lease_free(l, k);
+}
+
 /* A legacy lease owns its container, group nodes and device fds: freeing it (release, or the
  * rollback of a failed Acquire) closes them in an order that leaves the groups free for the
  * next container (sim kernel on the legacy fixture). */
@@ -1061,6 +1101,7 @@ static void test_lease_legacy_held_after_end(void) {
 static CU_TestInfo tests[] = {
 	{ "lease_state_transitions", test_lease_state_transitions },
 	{ "lease_revoke_kernel", test_lease_revoke_kernel },
+	{ "lease_revoke_vdpa", test_lease_revoke_vdpa },
 	{ "audit_rate_limit", test_audit_rate_limit },
 	{ "audit_rate_limit_overflow", test_audit_rate_limit_overflow },
 	{ "audit_format", test_audit_format },

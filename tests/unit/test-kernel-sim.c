@@ -1140,6 +1140,50 @@ static void test_vhost_vdpa(void) {
 	ASSERT_OK(K(close, b));
 }
 
+/* VHOST_VDPA_SET/GET_STATUS as drivers/vhost/vdpa.c answers them: the status is the
+ * device's, seen through any copy of the file; a status other than 0 may only add bits
+ * (EINVAL); 0 resets it (what revocation does through the daemon's copy); open and the last
+ * close reset it; any other file is ENOTTY. */
+static void test_vhost_vdpa_status(void) {
+	Host *host = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("vdpa-guest.json", &host);
+	_cleanup_host_free_ Host *h = host;
+	const VdpaDevice *v0 = host_find_vdpa_device(h, "vdpa0");
+	CU_ASSERT_FATAL(v0 != NULL);
+	int a, i;
+	uint8_t st = 0xff;
+
+	ASSERT_OK(K(vhost_vdpa_open, v0, &a));
+	ASSERT_OK(K(vhost_vdpa_get_status, a, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	const uint8_t ack = VIRTIO_CONFIG_S_ACKNOWLEDGE, drv = VIRTIO_CONFIG_S_DRIVER;
+	ASSERT_OK(K(vhost_vdpa_set_status, a, ack));
+	ASSERT_OK(K(vhost_vdpa_set_status, a, ack | drv));
+	ASSERT_ERR(K(vhost_vdpa_set_status, a, drv), EINVAL); /* would clear ACKNOWLEDGE */
+	int holder = fcntl(a, F_DUPFD_CLOEXEC, 3);            /* the holder's copy */
+	CU_ASSERT_FATAL(holder >= 0);
+	ASSERT_OK(K(vhost_vdpa_get_status, holder, &st));
+	CU_ASSERT_EQUAL(st, ack | drv);
+	ASSERT_OK(K(vhost_vdpa_set_status, a, 0)); /* the reset, through the other copy */
+	ASSERT_OK(K(vhost_vdpa_get_status, holder, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	ASSERT_OK(K(vhost_vdpa_set_status, holder, ack)); /* the holder may set it up again */
+	ASSERT_OK(K(close, a));
+	ASSERT_OK(K(close, holder));
+	/* The last close reset it: a new open reads 0. */
+	ASSERT_OK(K(vhost_vdpa_open, v0, &a));
+	ASSERT_OK(K(vhost_vdpa_get_status, a, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	ASSERT_OK(K(close, a));
+
+	/* Not a vhost-vdpa file: ENOTTY; a closed fd: EBADF. */
+	ASSERT_OK(K(iommufd_open, &i));
+	ASSERT_ERR(K(vhost_vdpa_set_status, i, 0), ENOTTY);
+	ASSERT_ERR(K(vhost_vdpa_get_status, i, &st), ENOTTY);
+	ASSERT_OK(K(close, i));
+	ASSERT_ERR(K(vhost_vdpa_get_status, i, &st), EBADF);
+}
+
 /* ---- last close, anywhere ---------------------------------------------------------- */
 
 /* A bound device fd sent to another process keeps the device bound and its group owned by
@@ -1596,6 +1640,7 @@ static void test_resets(void) {
 static CU_TestInfo tests[] = {
 	{ "new_and_api", test_new_and_api },
 	{ "vhost_vdpa", test_vhost_vdpa },
+	{ "vhost_vdpa_status", test_vhost_vdpa_status },
 	{ "memfd_names", test_memfd_names },
 	{ "unknown_fds", test_unknown_fds },
 	{ "fd_check", test_fd_check },

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# vhost-vdpa leases through a real ioasidd on the sim kernel (tests/hosts/vdpa-guest.json):
+#   V1  an admin's Revoke of a vhost-vdpa lease resets the device through the daemon's copy of
+#       the file (there is no detach): the reply says "revoked-reset", the audit record says
+#       the device was reset and that the holder's file keeps its IOTLB, ListLeases shows it
+#       revoked; a second Revoke is NoSuchLease;
+#   V2  the holder keeps its fd: while it does, the device is the kernel's DeviceBusy to a new
+#       Acquire (the exclusive open); once it closes the fd and releases, vdpa0 is free again;
+#
+# Usage: vdpa.py BUILD_DIR
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import adversarial  # noqa: E402
+from adversarial import Client, check, wait_serving  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
+if not os.path.isabs(B):
+    B = os.path.join(REPO, B)
+IOASIDD = os.path.join(B, "ioasidd")
+HOST = os.path.join(REPO, "tests", "hosts", "vdpa-guest.json")
+
+
+class Daemon:
+    def __init__(self, tmp, name, host, conf):
+        self.sock = os.path.join(tmp, name + ".sock")
+        self.logpath = os.path.join(tmp, name + ".log")
+        cpath = os.path.join(tmp, name + ".conf")
+        with open(cpath, "w") as f:
+            f.write(conf)
+        self.log = open(self.logpath, "w")
+        self.p = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", host, "--config", cpath,
+                                   "--socket", self.sock],
+                                  stdout=self.log, stderr=subprocess.STDOUT)
+        wait_serving(self.logpath, self.p)
+
+    def text(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+def params(r):
+    return r.get("parameters", {})
+
+
+def fd_target(fd):
+    return os.readlink("/proc/self/fd/%d" % fd)
+
+
+def leases(c):
+    return params(c.call("io.ioasid.Broker.ListLeases")[0]).get("leases") or []
+
+
+def test_revoke(tmp):
+    d = Daemon(tmp, "revoke", HOST,
+               "admin uid 0\nallow uid 0 to vdpa \"vdpa*\"\nallow uid 0 to any mode attached\n")
+    fds = []
+    try:
+        c = Client(d.sock)
+
+        r, fds = c.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        lid = params(r).get("lease")
+        check("error" not in r and lid and len(fds) == 1 and
+              "ioasid-sim:vhost-vdpa:vdpa0" in fd_target(fds[0]),
+              "V1: acquire vdpa0 (%s, %s)" % (r.get("error"), [fd_target(f) for f in fds]))
+
+        r, _ = c.call("io.ioasid.Manager.Revoke", {"lease": lid})
+        check(params(r).get("state") == "revoked-reset" and params(r).get("lease") == lid,
+              "V1: Revoke answers revoked-reset (%s)" % r)
+        rec = [x for x in d.text().splitlines() if "action=revoke " in x]
+        check(len(rec) == 1 and "vdpa0@0000:00:02.0" in rec[0] and
+              "device reset (virtio status 0), IOTLB kept by the holder's file" in rec[0] and
+              "DMA not blocked" not in rec[0],
+              "V1: audited: the device reset, the IOTLB kept (%s)" % rec)
+        ls = [x for x in leases(c) if x.get("id") == lid]
+        check(len(ls) == 1 and ls[0].get("state") == "revoked" and ls[0].get("vdpa") == "vdpa0",
+              "V1: listed revoked (%s)" % ls)
+        r, _ = c.call("io.ioasid.Manager.Revoke", {"lease": lid})
+        check(r.get("error") == "io.ioasid.Manager.NoSuchLease",
+              "V1: a second Revoke is NoSuchLease (%s)" % r)
+
+        # V2: the holder's fd still holds the device (the kernel's exclusive open).
+        other = Client(d.sock)
+        r, f2 = other.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        check(r.get("error") == "io.ioasid.Broker.DeviceBusy" and not f2,
+              "V2: the holder's file still open: DeviceBusy (%s)" % r)
+        for f in f2:
+            os.close(f)
+        os.close(fds[0])
+        fds = []
+        c.call("io.ioasid.Broker.Release", {"lease": lid})
+        r, f2 = other.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        check("error" not in r and len(f2) == 1,
+              "V2: closed and released: vdpa0 is free again (%s)" % r.get("error"))
+        for f in f2:
+            os.close(f)
+        other.close()
+
+        c.close()
+    finally:
+        for f in fds:
+            os.close(f)
+        d.stop()
+
+
+def main():
+    if not os.path.exists(IOASIDD):
+        print("SKIPPED: %s not built" % IOASIDD)
+        return 0
+    tmp = tempfile.mkdtemp(prefix="ioasidd-vdpa-")
+    try:
+        test_revoke(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("daemon-vdpa: %d passed, %d failed" % (adversarial.passed, adversarial.failed))
+    return 1 if adversarial.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
