@@ -40,6 +40,7 @@ typedef struct KernelOps {
 	int (*vhost_vdpa_open)(Kernel *k, const VdpaDevice *v, int *ret_fd);
 	int (*vhost_vdpa_set_status)(Kernel *k, int fd, uint8_t status);
 	int (*vhost_vdpa_get_status)(Kernel *k, int fd, uint8_t *ret_status);
+	int (*vhost_vdpa_fd_check)(Kernel *k, int fd, const VdpaDevice *v);
 
 	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
 			   int *ret_device);

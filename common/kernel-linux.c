@@ -311,6 +311,20 @@ static int linux_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
 	return 0;
 }
 
+/* The char device v->vhost_major:minor, as sysfs says v's is now. */
+static int linux_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
+	struct stat st;
+	(void)k;
+	if (!v)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!v->vhost_name || !S_ISCHR(st.st_mode) || major(st.st_rdev) != v->vhost_major ||
+	    minor(st.st_rdev) != v->vhost_minor)
+		return -ESTALE;
+	return 0;
+}
+
 static int linux_fd_check(Kernel *k, int fd, const Device *d) {
 	struct stat st, io;
 	if (fstat(fd, &st) < 0)
@@ -521,6 +535,7 @@ static const KernelOps linux_ops = {
 	.vhost_vdpa_open = linux_vhost_vdpa_open,
 	.vhost_vdpa_set_status = linux_vhost_vdpa_set_status,
 	.vhost_vdpa_get_status = linux_vhost_vdpa_get_status,
+	.vhost_vdpa_fd_check = linux_vhost_vdpa_fd_check,
 	.device_bind = linux_device_bind,
 	.device_attach = linux_device_attach,
 	.device_detach = linux_device_detach,

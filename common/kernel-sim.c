@@ -1778,6 +1778,26 @@ static int sim_sync(Kernel *k) {
  * earlier sim named it, on a memfd (F_GET_SEALS answers only for memfds and other shmem
  * files), and the name must be exactly that of the file the record says.
  */
+/* The name an earlier sim gave the memfd fd into buf (size 256): 0, -ESTALE for any other
+ * file. */
+static int sim_earlier_name(int fd, char *buf, const char **ret_name) {
+	if (fcntl(fd, F_GET_SEALS) < 0)
+		return -ESTALE;
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, buf, 255);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	static const char memfd[] = "/memfd:", deleted[] = " (deleted)";
+	size_t ml = sizeof(memfd) - 1, dl = sizeof(deleted) - 1;
+	if ((size_t)n <= ml + dl || !strneq(buf, memfd, ml) || !streq(buf + n - dl, deleted))
+		return -ESTALE;
+	buf[n - dl] = 0;
+	*ret_name = buf + ml;
+	return 0;
+}
+
 static int sim_fd_check(Kernel *k, int fd, const Device *d) {
 	SimFile *f = NULL;
 	int r = sim_file_lookup(SIM(k), fd, &f);
@@ -1788,20 +1808,10 @@ static int sim_fd_check(Kernel *k, int fd, const Device *d) {
 			return f->kind == FILE_IOMMUFD ? 0 : -ESTALE;
 		return f->kind == FILE_VFIO && f->dev && streq(f->dev->bdf, d->bdf) ? 0 : -ESTALE;
 	}
-	if (fcntl(fd, F_GET_SEALS) < 0)
-		return -ESTALE;
-	char link[64], target[256];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = 0;
-	static const char memfd[] = "/memfd:", deleted[] = " (deleted)";
-	size_t ml = sizeof(memfd) - 1, dl = sizeof(deleted) - 1;
-	if ((size_t)n <= ml + dl || !strneq(target, memfd, ml) || !streq(target + n - dl, deleted))
-		return -ESTALE;
-	target[n - dl] = 0;
-	const char *name = target + ml;
+	char target[256];
+	const char *name;
+	if ((r = sim_earlier_name(fd, target, &name)) < 0)
+		return r;
 	if (d) {
 		char want[64];
 		snprintf(want, sizeof(want), "ioasid-sim:vfio:%s", d->bdf);
@@ -1812,6 +1822,27 @@ static int sim_fd_check(Kernel *k, int fd, const Device *d) {
 	if (!strneq(name, io, sizeof(io) - 1) || !*num || strspn(num, "0123456789") != strlen(num))
 		return -ESTALE;
 	return 0;
+}
+
+/* A vhost-vdpa file of v: this sim's, or an earlier sim's named for v. */
+static int sim_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
+	SimFile *f = NULL;
+	int r = sim_file_lookup(SIM(k), fd, &f);
+	if (r < 0)
+		return r;
+	if (!v)
+		return -EINVAL;
+	if (f)
+		return f->kind == FILE_VHOST_VDPA && streq(f->vdpa->name, v->name) &&
+				       !f->vdpa->gone && v->vhost_name
+			       ? 0
+			       : -ESTALE;
+	char target[256], want[300];
+	const char *name;
+	if ((r = sim_earlier_name(fd, target, &name)) < 0)
+		return r;
+	snprintf(want, sizeof(want), "ioasid-sim:vhost-vdpa:%s", v->name);
+	return v->vhost_name && streq(name, want) ? 0 : -ESTALE;
 }
 
 /* ---- host changes ------------------------------------------------------------------- */
@@ -2125,6 +2156,7 @@ static const KernelOps sim_ops = {
 	.vhost_vdpa_open = sim_vhost_vdpa_open,
 	.vhost_vdpa_set_status = sim_vhost_vdpa_set_status,
 	.vhost_vdpa_get_status = sim_vhost_vdpa_get_status,
+	.vhost_vdpa_fd_check = sim_vhost_vdpa_fd_check,
 	.legacy_open = sim_legacy_open,
 	.legacy_container_open = sim_legacy_container_open,
 	.legacy_group_open = sim_legacy_group_open,

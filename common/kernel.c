@@ -118,6 +118,10 @@ int kernel_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
 	return DISPATCH(k, vhost_vdpa_get_status, fd, ret_status);
 }
 
+int kernel_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
+	return DISPATCH(k, vhost_vdpa_fd_check, fd, v);
+}
+
 int kernel_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {
 	return DISPATCH(k, device_bind, devfd, iommufd, ret_dev_id);
 }

@@ -607,13 +607,11 @@ int manager_hand_over(Manager *m, Connection *c, uint64_t cid, const Peer *peer,
 	if (r < 0)
 		return hand_over_undo(m, l, staged, refusal_system(rf, r, "lease table", NULL));
 	(void)lease_set_state(l, LEASE_PENDING); /* until the reply with its fds is sent */
-	/* Keep the daemon's references across a restart (no-op outside systemd). Legacy leases
-	 * are not kept: after a restart the kernel itself still refuses their groups to anyone
-	 * else for as long as the holder keeps its group or device fds. Neither are vhost-vdpa
-	 * leases (the state file has no record for them): the kernel refuses a second open of
-	 * the device (EBUSY) while the holder keeps its fd, and a process-lifetime one ends at
-	 * the daemon's stop (manager_stop_leases()). */
-	if (l->mode != LEASE_MODE_LEGACY && l->mode != LEASE_MODE_VHOST_VDPA)
+	/* Keep the daemon's references across a restart (no-op outside systemd), vhost-vdpa
+	 * leases too (their char device). Legacy leases are not kept: after a restart the
+	 * kernel itself still refuses their groups to anyone else for as long as the holder
+	 * keeps its group or device fds. */
+	if (l->mode != LEASE_MODE_LEGACY)
 		(void)state_store_lease(m, l);
 	state_update_status(m);
 	*ret_memlock = raise_memlock(peer, plan->memlock, warnings);

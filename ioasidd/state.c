@@ -10,6 +10,7 @@
  * and removed from the store. Unknown fdstore entries are dropped.
  *
  * fd names: "state", "L<lease id>i" (iommufd), "L<lease id>d<n>" (device n),
+ * "L<lease id>v" (a vhost-vdpa lease's /dev/vhost-vdpa-N, its only kernel fd),
  * "L<lease id>p" (owner pidfd), "C<connection id>" (the connection of connection-lifetime
  * leases, so they keep their lifetime across the restart).
  *
@@ -90,6 +91,17 @@ static json_object *lease_state_json(const Lease *l) {
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
+	json_object *v = NULL;
+	if (l->vdpa) { /* vhost-vdpa: the vDPA device, its parent PCI function and its group */
+		v = json_object_new_object();
+		json_object_object_add(v, "name", json_object_new_string(l->vdpa));
+		json_object_object_add(v, "parent",
+				       l->vdpa_parent[0] ? json_object_new_string(l->vdpa_parent)
+							 : NULL);
+		json_object_object_add(v, "group",
+				       l->n_groups ? json_object_new_int(l->groups[0]) : NULL);
+	}
+	json_object_object_add(o, "vdpa", v);
 	json_object *ar = json_object_new_array();
 	for (char **s = l->at_risk; s && *s; s++)
 		json_object_array_add(ar, json_object_new_string(*s));
@@ -168,8 +180,9 @@ int state_store_lease(Manager *m, Lease *l) {
 	    (r = m->hooks.connection_store ? m->hooks.connection_store(m, l->connection)
 					   : -EOPNOTSUPP) < 0)
 		return r;
-	snprintf(name, sizeof(name), "L%si", l->id);
-	if ((r = fdstore_push(m, name, l->iommufd)) < 0)
+	/* A vhost-vdpa lease has one kernel fd, its char device; every other an iommufd. */
+	snprintf(name, sizeof(name), "L%s%c", l->id, l->vdpa ? 'v' : 'i');
+	if ((r = fdstore_push(m, name, l->vdpa ? l->vdpa_fd : l->iommufd)) < 0)
 		return r;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		snprintf(name, sizeof(name), "L%sd%zu", l->id, i);
@@ -188,6 +201,8 @@ int state_store_lease(Manager *m, Lease *l) {
 static void forget_lease_names(Manager *m, const char *id, size_t n_devices) {
 	char name[64];
 	snprintf(name, sizeof(name), "L%si", id);
+	fdstore_remove(m, name);
+	snprintf(name, sizeof(name), "L%sv", id);
 	fdstore_remove(m, name);
 	for (size_t i = 0; i < n_devices; i++) {
 		snprintf(name, sizeof(name), "L%sd%zu", id, i);
@@ -342,6 +357,42 @@ static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, siz
 	l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
 }
 
+/* A vhost-vdpa lease (its record's "vdpa"): the vDPA device still in the host model, with
+ * the same parent and group, and its stored fd that device's char device
+ * (kernel_vhost_vdpa_fd_check()). */
+static void restore_vdpa(Manager *m, Stored *st, Lease *l, const char *id, const DocNode *v,
+			 Why *w) {
+	char name[64];
+	snprintf(name, sizeof(name), "L%sv", id);
+	int fd = take(st, name);
+	if (fd < 0) {
+		w->why = "its vhost-vdpa fd is not in the store";
+		return;
+	}
+	const char *vname = jstr(v, "name"), *parent = jstr(v, "parent");
+	const VdpaDevice *dev = vname ? host_find_vdpa_device(m->host, vname) : NULL;
+	int64_t g = -1;
+	bool has_group = jint(v, "group", 0, INT32_MAX, &g);
+	const Device *p = dev ? dev->parent : NULL;
+	if (!dev || !p != !parent || (p && !streq(p->bdf, parent)) || has_group != (p != NULL) ||
+	    (p && p->iommu_group != g)) {
+		kernel_close(m->kernel, fd);
+		w->why = "its vDPA device is gone, or its parent or group changed";
+		return;
+	}
+	if (kernel_vhost_vdpa_fd_check(m->kernel, fd, dev) < 0) {
+		snprintf(w->buf, sizeof(w->buf),
+			 "fdstore entry '%s' is not the vhost-vdpa file of %s", name, vname);
+		w->why = w->buf;
+		closer_close(fd);
+		return;
+	}
+	if (lease_set_vdpa(l, vname, parent, p ? (int)g : -1, fd) < 0) {
+		kernel_close(m->kernel, fd);
+		w->why = "out of memory";
+	}
+}
+
 /* A bounded copy of the string member k into *ret (absent or too long: left NULL). */
 static void restore_str(const DocNode *o, const char *k, size_t max, char **ret, Why *w) {
 	const char *s = jstr(o, k);
@@ -425,8 +476,12 @@ static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, cons
 
 /* A restored lease that checked out: logged and stored again. */
 static void restored_lease_keep(Manager *m, Lease *l) {
-	log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
-		 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
+	if (l->vdpa)
+		log_info("Lease %s of uid %u restored (vhost-vdpa %s, %s lifetime)", l->id,
+			 (unsigned)l->uid, l->vdpa, lease_lifetime_to_string(l->lifetime));
+	else
+		log_info("Lease %s of uid %u restored (%zu device(s), %s lifetime)", l->id,
+			 (unsigned)l->uid, l->n_devices, lease_lifetime_to_string(l->lifetime));
 	(void)state_store_lease(m, l);
 }
 
@@ -447,12 +502,21 @@ static int restore_lease(Manager *m, Stored *st, const DocNode *o) {
 	l->manager = m;
 	(void)lease_set_state(l, LEASE_ACTIVE); /* it was handed over before the restart */
 	Why w = { 0 };
-	restore_iommufd(m, st, l, id, &w);
-	if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
-		w.why = "bad device list";
-	for (size_t i = 0; !w.why && i < n_devs; i++)
-		restore_device(m, st, l, id, i, doc_at(devs, i), &w);
+	const DocNode *vdpa = doc_get(o, "vdpa");
+	if (doc_type(vdpa) == DOC_OBJECT) { /* vhost-vdpa: its char device, no devices */
+		restore_vdpa(m, st, l, id, vdpa, &w);
+		if (!w.why && n_devs != 0)
+			w.why = "bad device list";
+	} else {
+		restore_iommufd(m, st, l, id, &w);
+		if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
+			w.why = "bad device list";
+		for (size_t i = 0; !w.why && i < n_devs; i++)
+			restore_device(m, st, l, id, i, doc_at(devs, i), &w);
+	}
 	restore_fields(l, o, &w);
+	if (!w.why && (l->vdpa != NULL) != (l->mode == LEASE_MODE_VHOST_VDPA))
+		w.why = "bad mode";
 	restore_owner(m, st, l, id, o, &w);
 	if (!w.why && lease_table_add(&m->leases, l) < 0)
 		w.why = "its group is held by another restored lease";

@@ -33,9 +33,10 @@ HOST = os.path.join(REPO, "tests", "hosts", "sample.json")
 
 
 class FakeSystemd:
-    def __init__(self, tmp, conf):
+    def __init__(self, tmp, conf, host=HOST):
         self.tmp = tmp
         self.conf = conf
+        self.host = host
         self.sock_path = os.path.join(tmp, "s.sock")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.sock_path)
@@ -115,7 +116,7 @@ class FakeSystemd:
         self.log = open(os.path.join(self.tmp, "log"), "a")
         self.ready = False
         # LISTEN_PID must be the daemon's pid: the shell sets its own, then execs.
-        self.proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', IOASIDD, "--kernel=sim", "--host", HOST, "--config",
+        self.proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', IOASIDD, "--kernel=sim", "--host", self.host, "--config",
                                       self.conf], env=env, preexec_fn=child, close_fds=False,
                                      stderr=self.log)
         for fd in hi:
@@ -364,6 +365,7 @@ time.sleep(60)
 
         check_wrong_types(sd, tmp)
         run_catalogue(sd)
+        vdpa_restart(tmp)
     finally:
         if owner and owner.poll() is None:
             owner.kill()
@@ -671,6 +673,132 @@ def cat_F7_sigterm_restart(sd):
     time.sleep(0.3)
     check(lease not in leases(c), "F7: closing the connection ends the lease")
     c.close()
+
+
+def vdpa_restart(tmp):
+    """F8: a vhost-vdpa lease across a restart (tests/hosts/vdpa-guest.json): its char device
+    is stored ("L<id>v") with a record naming the vDPA device, its parent and group; after
+    kill -9 it is restored (listed with vdpa0 and group 2, vdpa0 busy, the parent's group
+    refused to VFIO), released through the adopted connection, its entries removed, vdpa0
+    free again. Then stored records whose fd is some other file (an iommufd of the sim,
+    another vDPA device's file) or whose device changed are refused, logged, nothing kept;
+    a record with the right file is restored."""
+    d = os.path.join(tmp, "vdpa")
+    os.mkdir(d)
+    conf = os.path.join(d, "ioasid.conf")
+    with open(conf, "w") as f:
+        f.write("admin user 0\nallow uid 0 to vdpa \"vdpa*\"\n"
+                "allow uid 0 to any mode attached\n")
+    os.chmod(conf, 0o644)
+    sd = FakeSystemd(d, conf, host=os.path.join(REPO, "tests", "hosts", "vdpa-guest.json"))
+    held = None
+    try:
+        check(sd.start(), "F8: daemon READY on the vDPA host")
+        held = Client(sd.sock_path)
+        r, fds = held.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        lid = r.get("parameters", {}).get("lease")
+        check(lid and len(fds) == 1, "F8: vdpa0 leased (%s)" % r.get("error"))
+        sd.pump(0.3)
+        names = sd.names()
+        check("L%sv" % lid in names and "L%si" % lid not in names and
+              any(n.startswith("C") for n in names),
+              "F8: its char device and connection are in the fdstore (%s)" % names)
+        with sd.lock:
+            st = [fd for n, fd in sd.store if n == "state"]
+        rec = json.loads(os.pread(st[0], 1 << 20, 0))["leases"] if st else []
+        check([x.get("vdpa") for x in rec] == [{"name": "vdpa0", "parent": "0000:00:02.0",
+                                                "group": 2}] and
+              rec[0].get("mode") == "vhost-vdpa" and rec[0].get("devices") == [],
+              "F8: the record names the vDPA device, parent and group (%s)" % rec)
+        sd.kill9()
+        check(sd.start(), "F8: restarted with the stored fds")
+        c = Client(sd.sock_path)
+        ls = leases(c)
+        check(ls.get(lid, {}).get("vdpa") == "vdpa0" and ls.get(lid, {}).get("groups") == [2]
+              and ls.get(lid, {}).get("mode") == "vhost-vdpa",
+              "F8: restored with vdpa0 and group 2 (%s)" % ls)
+        r, f = c.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        check(r.get("error") == "io.ioasid.Broker.DeviceBusy" and not f,
+              "F8: vdpa0 still busy after the restart (%s)" % r.get("error"))
+        r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:02.0"],
+                                                   "mode": "attached"})
+        check(r.get("error") == "io.ioasid.Broker.FrameworkConflict" and not f,
+              "F8: its parent's group still refused to VFIO (%s)" % r.get("error"))
+        r, _ = held.call("io.ioasid.Broker.Release", {"lease": lid})
+        check("error" not in r, "F8: released through the adopted connection (%s)" % r)
+        for x in fds:
+            os.close(x)
+        sd.pump(0.3)
+        check(lid not in leases(c) and not any(n.startswith("L") for n in sd.names()),
+              "F8: the lease and its entries are gone (%s)" % sd.names())
+        r, f = c.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        check(len(f) == 1, "F8: vdpa0 can be leased again (%s)" % r.get("error"))
+        for x in f:
+            os.close(x)
+        c.close()
+        held.close()
+        held = None
+
+        lid = "00112233445566778899aabbccddeeff"
+        base = {"id": lid, "uid": 0, "pid": 1, "unit": None, "mode": "vhost-vdpa",
+                "layout": None, "lifetime": "process", "ioas": 0, "generation": 1,
+                "created": 1, "rule": None, "connection": None, "pidfd": True, "devices": [],
+                "vdpa": {"name": "vdpa0", "parent": "0000:00:02.0", "group": 2}, "atRisk": []}
+        cases = [
+            ("an iommufd as its char device", base, "ioasid-sim:iommufd:7",
+             "fdstore entry 'L%sv' is not the vhost-vdpa file of vdpa0" % lid, False),
+            ("another vDPA device's file", base, "ioasid-sim:vhost-vdpa:vdpa-sim0",
+             "fdstore entry 'L%sv' is not the vhost-vdpa file of vdpa0" % lid, False),
+            ("another group", dict(base, vdpa=dict(base["vdpa"], group=5)),
+             "ioasid-sim:vhost-vdpa:vdpa0", "its parent or group changed", False),
+            ("a VFIO mode", dict(base, mode="attached"), "ioasid-sim:vhost-vdpa:vdpa0",
+             "bad mode", False),
+            ("the right file", base, "ioasid-sim:vhost-vdpa:vdpa0",
+             "restored (vhost-vdpa vdpa0, process lifetime)", True),
+        ]
+        for what, rec, fname, logged, restored in cases:
+            sd.kill9()
+            owner = subprocess.Popen(["sleep", "30"])
+            state = json.dumps({"format": "ioasidd-state", "version": 1,
+                                "leases": [dict(rec, pid=owner.pid)]}).encode()
+            sfd = os.memfd_create("state", os.MFD_ALLOW_SEALING)
+            os.write(sfd, state)
+            fcntl.fcntl(sfd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW |
+                        fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+            with sd.lock:
+                for n, fd in sd.store:
+                    os.close(fd)
+                sd.store = [["state", sfd], ["L%sv" % lid, os.memfd_create(fname)],
+                            ["L%sp" % lid, os.pidfd_open(owner.pid)]]
+            logsize = os.path.getsize(os.path.join(d, "log"))
+            check(sd.start(), "F8 %s: the daemon starts" % what)
+            sd.pump(0.3)
+            with open(os.path.join(d, "log")) as lf:
+                lf.seek(logsize)
+                text = lf.read()
+            check(logged in text, "F8 %s: logged ('%s')" % (what, logged))
+            c = Client(sd.sock_path)
+            got = leases(c)
+            if restored:
+                check(list(got) == [lid] and got[lid].get("vdpa") == "vdpa0",
+                      "F8 %s: restored (%s)" % (what, got))
+            else:
+                check(got == {}, "F8 %s: nothing restored (%s)" % (what, got))
+                check(sd.names() == ["state"], "F8 %s: entries removed (%s)" % (what,
+                                                                                 sd.names()))
+                held_fds = [t for t in daemon_fds(sd.proc.pid) if fname in t]
+                check(held_fds == [], "F8 %s: the daemon holds no stored fd (%s)" %
+                      (what, held_fds))
+            c.close()
+            owner.kill()
+            owner.wait()
+    finally:
+        if held:
+            held.close()
+        if sd.proc and sd.proc.poll() is None:
+            sd.proc.send_signal(signal.SIGTERM)
+            sd.proc.wait(5)
+        sd.stop = True
 
 
 def run_catalogue(sd):

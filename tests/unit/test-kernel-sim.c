@@ -1180,6 +1180,15 @@ static void test_vhost_vdpa_status(void) {
 	ASSERT_OK(K(iommufd_open, &i));
 	ASSERT_ERR(K(vhost_vdpa_set_status, i, 0), ENOTTY);
 	ASSERT_ERR(K(vhost_vdpa_get_status, i, &st), ENOTTY);
+	/* fd_check (a restored lease's fd): v0's file is v0's, not another device's; an
+	 * iommufd is no vhost-vdpa file. */
+	const VdpaDevice *vs = host_find_vdpa_device(h, "vdpa-sim0");
+	CU_ASSERT_FATAL(vs != NULL);
+	ASSERT_OK(K(vhost_vdpa_open, v0, &a));
+	ASSERT_OK(K(vhost_vdpa_fd_check, a, v0));
+	ASSERT_ERR(K(vhost_vdpa_fd_check, a, vs), ESTALE);
+	ASSERT_ERR(K(vhost_vdpa_fd_check, i, v0), ESTALE);
+	ASSERT_OK(K(close, a));
 	ASSERT_OK(K(close, i));
 	ASSERT_ERR(K(vhost_vdpa_get_status, i, &st), EBADF);
 }
