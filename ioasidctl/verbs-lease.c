@@ -1305,9 +1305,13 @@ static void print_event(const IoasidEvent *ev) {
 		const char *key, *s;
 		int64_t i;
 	} members[] = {
-		{ "bdf", ev->bdf, -1 },         { "lease", ev->lease, -1 },
-		{ "cause", ev->cause, -1 },     { "group", NULL, ev->group },
-		{ "verdict", ev->verdict, -1 }, { "generation", NULL, ev->generation },
+		{ "bdf", ev->bdf, -1 },
+		{ "vdpa", ev->vdpa, -1 },
+		{ "lease", ev->lease, -1 },
+		{ "cause", ev->cause, -1 },
+		{ "group", NULL, ev->group },
+		{ "verdict", ev->verdict, -1 },
+		{ "generation", NULL, ev->generation },
 	};
 	if (arg_json != JSON_OFF) {
 		_cleanup_json_ json_object *o = json_object_new_object();
@@ -1321,7 +1325,7 @@ static void print_event(const IoasidEvent *ev) {
 		return;
 	}
 	/* The human line lists the lease first, as it always did. */
-	static const char *const keys[] = { "lease",   "bdf",        "group",
+	static const char *const keys[] = { "lease",   "bdf",        "vdpa", "group",
 					    "verdict", "generation", "cause" };
 	fputs(ev->event, stdout);
 	for (size_t k = 0; k < ELEMENTSOF(keys); k++)

@@ -194,6 +194,8 @@ json_object *method_broker_event(const BrokerEvent *e) {
 	json_add_str(p, "event", e->event);
 	if (e->bdf)
 		json_add_str(p, "bdf", e->bdf);
+	if (e->vdpa)
+		json_add_str(p, "vdpa", e->vdpa);
 	if (e->lease)
 		json_add_str(p, "lease", e->lease);
 	if (e->cause)

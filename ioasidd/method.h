@@ -135,6 +135,7 @@ extern const MethodInterface method_manager;
 typedef struct BrokerEvent {
 	const char *event;
 	const char *bdf;
+	const char *vdpa; /* a vhost-vdpa lease's events: its vDPA device (bdf is NULL) */
 	const char *lease;
 	const char *cause; /* lease-ended, lease-revoked: why */
 	int64_t group;     /* group-viability-changed (has_group) */

@@ -701,6 +701,7 @@ static void hook_lease_event(Manager *m, const Lease *l, const char *event, cons
 			json_object *p = method_broker_event(
 				&(BrokerEvent){ .event = event,
 						.bdf = l->n_devices ? l->devices[i].bdf : NULL,
+						.vdpa = l->vdpa,
 						.lease = l->id,
 						.cause = cause });
 			if (connection_reply(c, NULL, p, true) < 0)

@@ -275,6 +275,7 @@ void ioasid_event_done(IoasidEvent *e) {
 	free(e->lease);
 	free(e->cause);
 	free(e->verdict);
+	free(e->vdpa);
 	*e = (IoasidEvent){ .group = -1, .generation = -1 };
 }
 
@@ -310,7 +311,8 @@ static int event_from_params(const DocNode *p, IoasidEvent *e) {
 	    (r = event_str(p, "cause", &e->cause)) < 0 ||
 	    (r = event_int(p, "group", &e->group)) < 0 ||
 	    (r = event_str(p, "verdict", &e->verdict)) < 0 ||
-	    (r = event_int(p, "generation", &e->generation)) < 0) {
+	    (r = event_int(p, "generation", &e->generation)) < 0 ||
+	    (r = event_str(p, "vdpa", &e->vdpa)) < 0) {
 		ioasid_event_done(e);
 		return r;
 	}

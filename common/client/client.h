@@ -211,6 +211,7 @@ typedef struct IoasidEvent {
 	int64_t group; /* -1: absent */
 	char *verdict;
 	int64_t generation; /* -1: absent */
+	char *vdpa;         /* a vhost-vdpa lease's vDPA device (its events have no bdf) */
 } IoasidEvent;
 void ioasid_event_done(IoasidEvent *e);
 
