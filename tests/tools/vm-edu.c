@@ -46,8 +46,12 @@
  *                             "remap=" (the same IOVA again: EFAULT while the entry is still
  *                             there, the kernel's EEXIST as vhost_chr_write_iter reports it),
  *                             "other=" (a fresh IOVA), "invalidate=", "remap-after=" and
- *                             "setup-again=" (status ACKNOWLEDGE). Exit 0 when it could ask,
- *                             2 on a setup failure
+ *                             "setup-again=" (status ACKNOWLEDGE). READY holds "PID FD".
+ *                             Exit 0 when it could ask, 2 on a setup failure
+ *   vm-edu vhost-foreign PID FD   another process (the daemon's position) with the holder's
+ *                             vhost-vdpa file, the same open file taken with pidfd_getfd():
+ *                             a VHOST_IOTLB_INVALIDATE of the whole IOVA space written to it
+ *                             ("invalidate=ok|ERRNO") and VHOST_VDPA_GET_STATUS
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
@@ -77,6 +81,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1167,9 +1172,12 @@ static int cmd_vhost_hold(const char *fdarg, const char *ready, const char *go) 
 	say("held status=0x%02x map=%s", st, res_name(r));
 	if (r < 0)
 		return r;
-	int rf = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (rf >= 0)
-		close(rf);
+	char tmp[300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ready);
+	FILE *rf = fopen(tmp, "we");
+	if (!rf || fprintf(rf, "%d %u\n", (int)getpid(), (unsigned)fd) < 0 || fclose(rf) != 0 ||
+	    rename(tmp, ready) < 0)
+		return fail("writing READY", -errno);
 	if (!wait_for(go, 12000))
 		return fail("waiting for GO", -ETIMEDOUT);
 	st = 0xff;
@@ -1185,6 +1193,25 @@ static int cmd_vhost_hold(const char *fdarg, const char *ready, const char *go) 
 	    res_name(after), res_name(again));
 	munmap(buf, 2 * len);
 	close(mfd);
+	return 0;
+}
+
+static int cmd_vhost_foreign(const char *pidarg, const char *fdarg) {
+	uint32_t pid, fd;
+	uint8_t st = 0xff;
+	if (parse_u32(pidarg, &pid) < 0 || parse_u32(fdarg, &fd) < 0)
+		return fail("usage: vhost-foreign PID FD", -EINVAL);
+	int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (pfd < 0)
+		return fail("pidfd_open", -errno);
+	int f = (int)syscall(SYS_pidfd_getfd, pfd, (int)fd, 0);
+	if (f < 0)
+		return fail("pidfd_getfd", -errno);
+	int inv = vhost_iotlb(f, VHOST_IOTLB_INVALIDATE, 0, UINT64_MAX, 0);
+	int gs = vhost_get_status(f, &st);
+	say("foreign invalidate=%s status=%s0x%02x", res_name(inv), gs < 0 ? "error:" : "", st);
+	close(f);
+	close(pfd);
 	return 0;
 }
 
@@ -1268,6 +1295,8 @@ int main(int argc, char **argv) {
 		r = cmd_vhost_open(argv[2]);
 	else if (argc == 5 && streq(argv[1], "vhost-hold"))
 		r = cmd_vhost_hold(argv[2], argv[3], argv[4]);
+	else if (argc == 4 && streq(argv[1], "vhost-foreign"))
+		r = cmd_vhost_foreign(argv[2], argv[3]);
 	else if (argc >= 4 && streq(argv[1], "bench-direct"))
 		r = cmd_bench_direct(argv[2], argv[3]);
 	else {
@@ -1277,7 +1306,7 @@ int main(int argc, char **argv) {
 			"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
 			"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
 			"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | bench-direct BDF N | "
-			"vhost-open NODE | vhost-hold FD READY GO\n");
+			"vhost-open NODE | vhost-hold FD READY GO | vhost-foreign PID FD\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;
