@@ -235,7 +235,7 @@ vd_load_modules() {
 # maps IOVA 1 MiB; root revokes the lease (Revoke: revoked-reset, listed revoked, audited);
 # the holder then reads status 0 and reports what stays of its IOTLB.
 vd_revoke() {
-	local out id rep st rc i want foreign
+	local out lid rep lst rc i want foreign
 	command -v jq >/dev/null || { result VDR FAIL "no jq in the initramfs"; return; }
 	vd_load_modules || { result VDR FAIL "cannot load the vDPA modules"; return; }
 	out=$(ioasidctl vdpa add vdpa7 --mgmtdev vdpasim_net --json=short 2>&1)
@@ -255,9 +255,9 @@ vd_revoke() {
 	local pid=$!
 	i=0
 	while [ ! -e /tmp/vdr-ready ] && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-	id=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r '.[] | select(.vdpa == "vdpa7") | .id' | head -n1)
-	rep=$(ctl_as 0 revoke "$id" --json=short 2>&1)
-	st=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r --arg id "$id" '.[] | select(.id == $id) | .state')
+	lid=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r '.[] | select(.vdpa == "vdpa7") | .id' | head -n1)
+	rep=$(ctl_as 0 revoke "$lid" --json=short 2>&1)
+	lst=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r --arg id "$lid" '.[] | select(.id == $id) | .state')
 	# shellcheck disable=SC2046 # "PID FD"
 	foreign=$(vm-edu vhost-foreign $(cat /tmp/vdr-ready 2>/dev/null) 2>&1)
 	info VDR "root with the holder's file: $foreign"
@@ -265,19 +265,19 @@ vd_revoke() {
 	wait $pid
 	rc=$?
 	sed 's/^/VMINFO VDR /' /tmp/vdr.out
-	info VDR "lease ${id:-none}: revoke answered $rep; listed ${st:-nothing}; holder exit $rc"
+	info VDR "lease ${lid:-none}: revoke answered $rep; listed ${lst:-nothing}; holder exit $rc"
 	info VDR "audit: $(grep 'action=revoke' /tmp/ioasidd.log | tail -n1)"
 	daemon_stop
 	ioasidctl vdpa del vdpa7 >/dev/null 2>&1
 	want="after status=0x00 remap=EFAULT other=ok invalidate=ok remap-after=ok setup-again=ok"
-	if [ -n "$id" ] && [ "$(echo "$rep" | jq -r .state 2>/dev/null)" = revoked-reset ] &&
-		[ "$st" = revoked ] && [ "$rc" = 0 ] &&
+	if [ -n "$lid" ] && [ "$(echo "$rep" | jq -r .state 2>/dev/null)" = revoked-reset ] &&
+		[ "$lst" = revoked ] && [ "$rc" = 0 ] &&
 		echo "$foreign" | grep -q "foreign invalidate=EFAULT status=0x00" &&
 		grep -q "held status=0x0f map=ok" /tmp/vdr.out && grep -q "$want" /tmp/vdr.out &&
 		grep 'action=revoke' /tmp/ioasidd.log | tail -n1 | grep -q "device reset (virtio status 0)"; then
 		result VDR PASS "vdpa7 on vdpasim_net: the holder's status 0x0f and IOVA 1 MiB; Revoke answers revoked-reset, listed revoked, audited; the holder then reads status 0, its mapping still there (remap EFAULT; another process's INVALIDATE through the same file EFAULT: not the owner), invalidate/remap and setup again ok (the documented limit)"
 	else
-		result VDR FAIL "revoke: $rep; listed '$st'; $foreign; holder exit $rc: $(grep -E 'held|after|error=' /tmp/vdr.out | tr '\n' ' ')"
+		result VDR FAIL "revoke: $rep; listed '$lst'; $foreign; holder exit $rc: $(grep -E 'held|after|error=' /tmp/vdr.out | tr '\n' ' ')"
 	fi
 }
 
