@@ -62,7 +62,8 @@
  * the last one: nothing but a test would do that); events lost to an inotify queue
  * overflow (more than fs.inotify.max_queued_events closes between two calls: the files
  * concerned then stay held, which fails closed); and files of a previous sim (after a daemon
- * restart, say): they are ENOTTY to a new one.
+ * restart, say): they are ENOTTY to a new one, except a vhost-vdpa file that
+ * kernel_vhost_vdpa_fd_check() accepted, which it adopts.
  *
  * SR-IOV and resets (drivers/vfio/pci/vfio_pci_core.c, drivers/vfio/device_cdev.c):
  *   - VF tokens: a VF whose PF is on vfio-pci opens only with the token the PF's user set
@@ -1824,7 +1825,45 @@ static int sim_fd_check(Kernel *k, int fd, const Device *d) {
 	return 0;
 }
 
-/* A vhost-vdpa file of v: this sim's, or an earlier sim's named for v. */
+/* An earlier sim's vhost-vdpa file of sv becomes this sim's: the device is open (exclusive),
+ * its status is this sim's (0: no call but the daemon's changes it), and its last close is
+ * watched like a file this sim made. The pin is a read-only open of the same inode (its own
+ * close reports no IN_CLOSE_WRITE). */
+static int sim_adopt_vdpa(Sim *s, int fd, SimVdpa *sv) {
+	char path[32];
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	fd_path(fd, path);
+	_cleanup_close_ int pin = open(path, O_RDONLY | O_CLOEXEC);
+	if (pin < 0)
+		return -errno;
+	SimFile **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	s->files = files;
+	int wd = inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE);
+	if (wd < 0)
+		return -errno;
+	SimFile *f = calloc(1, sizeof(*f));
+	if (!f) {
+		(void)inotify_rm_watch(s->inotify_fd, wd);
+		return -ENOMEM;
+	}
+	*f = (SimFile){ .kind = FILE_VHOST_VDPA,
+			.pin_fd = TAKE_FD(pin),
+			.wd = wd,
+			.st_dev = st.st_dev,
+			.st_ino = st.st_ino,
+			.vdpa = sv };
+	s->files[s->n_files++] = f;
+	sv->opened = true;
+	sv->status = 0;
+	return 0;
+}
+
+/* A vhost-vdpa file of v: this sim's, or an earlier sim's named for v (adopted: from then on
+ * it is this sim's file of v). */
 static int sim_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
 	SimFile *f = NULL;
 	int r = sim_file_lookup(SIM(k), fd, &f);
@@ -1842,7 +1881,14 @@ static int sim_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
 	if ((r = sim_earlier_name(fd, target, &name)) < 0)
 		return r;
 	snprintf(want, sizeof(want), "ioasid-sim:vhost-vdpa:%s", v->name);
-	return v->vhost_name && streq(name, want) ? 0 : -ESTALE;
+	SimVdpa *sv = sim_find_vdpa(SIM(k), v->name);
+	if (!v->vhost_name || !streq(name, want) || !sv || sv->gone)
+		return -ESTALE;
+	/* Another file of the device is open here: the kernel's exclusive open says there
+	 * cannot be two. */
+	if (sv->opened)
+		return -EBUSY;
+	return sim_adopt_vdpa(SIM(k), fd, sv);
 }
 
 /* ---- host changes ------------------------------------------------------------------- */

@@ -164,9 +164,10 @@ int kernel_closep(Kernel *k, int *fd);
  * a device that is gone), -errno when it cannot be told. */
 int kernel_fd_check(Kernel *k, int fd, const Device *d);
 /* kernel_vhost_vdpa_fd_check: is fd the vhost-vdpa char device of v (its dev_t as the host
- * model says it is now; the sim: its own file of v, or an earlier sim's named for v)? For a
- * vhost-vdpa lease's fd back from the fdstore. 0, -ESTALE when it is some other file or v has
- * no char device any more, -errno when it cannot be told. */
+ * model says it is now; the sim: its own file of v, or an earlier sim's named for v, which it
+ * then adopts as its open file of v, -EBUSY when it has another)? For a vhost-vdpa lease's fd
+ * back from the fdstore. 0, -ESTALE when it is some other file or v has no char device any
+ * more, -errno when it cannot be told. */
 int kernel_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v);
 /* kernel_events_fd: an fd (owned by the backend) that polls readable when a file the backend
  * handed out may have been released (its last reference closed, anywhere); kernel_sync()

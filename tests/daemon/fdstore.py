@@ -675,6 +675,15 @@ def cat_F7_sigterm_restart(sd):
     c.close()
 
 
+def sim_file(name):
+    """A file as an earlier sim handed it out: a writable open of a memfd named name (whose
+    last close the next sim can see; the memfd_create() description reports none)."""
+    m = os.memfd_create(name)
+    fd = os.open("/proc/self/fd/%d" % m, os.O_RDWR | os.O_CLOEXEC)
+    os.close(m)
+    return fd
+
+
 def vdpa_restart(tmp):
     """F8: a vhost-vdpa lease across a restart (tests/hosts/vdpa-guest.json): its char device
     is stored ("L<id>v") with a record naming the vDPA device, its parent and group; after
@@ -696,6 +705,8 @@ def vdpa_restart(tmp):
         check(sd.start(), "F8: daemon READY on the vDPA host")
         held = Client(sd.sock_path)
         r, fds = held.call("io.ioasid.Broker.Acquire", {"vdpa": "vdpa0"})
+        for x in fds:  # the holder's copy is not the next daemon's (close_fds=False)
+            os.set_inheritable(x, False)
         lid = r.get("parameters", {}).get("lease")
         check(lid and len(fds) == 1, "F8: vdpa0 leased (%s)" % r.get("error"))
         sd.pump(0.3)
@@ -768,7 +779,7 @@ def vdpa_restart(tmp):
             with sd.lock:
                 for n, fd in sd.store:
                     os.close(fd)
-                sd.store = [["state", sfd], ["L%sv" % lid, os.memfd_create(fname)],
+                sd.store = [["state", sfd], ["L%sv" % lid, sim_file(fname)],
                             ["L%sp" % lid, os.pidfd_open(owner.pid)]]
             logsize = os.path.getsize(os.path.join(d, "log"))
             check(sd.start(), "F8 %s: the daemon starts" % what)
@@ -782,6 +793,9 @@ def vdpa_restart(tmp):
             if restored:
                 check(list(got) == [lid] and got[lid].get("vdpa") == "vdpa0",
                       "F8 %s: restored (%s)" % (what, got))
+                r, _ = c.call("io.ioasid.Manager.Revoke", {"lease": lid})
+                check(r.get("parameters", {}).get("state") == "revoked-reset",
+                      "F8 %s: a restored lease's Revoke resets the device (%s)" % (what, r))
             else:
                 check(got == {}, "F8 %s: nothing restored (%s)" % (what, got))
                 check(sd.names() == ["state"], "F8 %s: entries removed (%s)" % (what,

@@ -1191,6 +1191,26 @@ static void test_vhost_vdpa_status(void) {
 	ASSERT_OK(K(close, a));
 	ASSERT_OK(K(close, i));
 	ASSERT_ERR(K(vhost_vdpa_get_status, i, &st), EBADF);
+
+	/* An earlier sim's file of v0 (a daemon restarted, its reference back from the
+	 * fdstore): adopted, it holds the device, takes the status calls, and its last close
+	 * frees the device. Another device's name is ESTALE. */
+	int pin = memfd_create("ioasid-sim:vhost-vdpa:vdpa0", MFD_CLOEXEC);
+	CU_ASSERT_FATAL(pin >= 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pin);
+	int old = open(path, O_RDWR | O_CLOEXEC);
+	CU_ASSERT_FATAL(old >= 0);
+	close(pin); /* the earlier sim is gone */
+	ASSERT_ERR(K(vhost_vdpa_fd_check, old, vs), ESTALE);
+	ASSERT_OK(K(vhost_vdpa_fd_check, old, v0));
+	ASSERT_ERR(K(vhost_vdpa_open, v0, &a), EBUSY);
+	ASSERT_OK(K(vhost_vdpa_set_status, old, VIRTIO_CONFIG_S_ACKNOWLEDGE));
+	ASSERT_OK(K(vhost_vdpa_get_status, old, &st));
+	CU_ASSERT_EQUAL(st, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	ASSERT_OK(K(close, old));
+	ASSERT_OK(K(vhost_vdpa_open, v0, &a)); /* released at the last close */
+	ASSERT_OK(K(close, a));
 }
 
 /* ---- last close, anywhere ---------------------------------------------------------- */
