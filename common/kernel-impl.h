@@ -38,6 +38,9 @@ typedef struct KernelOps {
 	int (*hw_info)(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
 
 	int (*vhost_vdpa_open)(Kernel *k, const VdpaDevice *v, int *ret_fd);
+	int (*vdpa_dump)(Kernel *k, Host *h);
+	int (*vdpa_dev_add)(Kernel *k, const char *bus, const char *mgmt_name, const char *name);
+	int (*vdpa_dev_del)(Kernel *k, const char *name);
 
 	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
 			   int *ret_device);

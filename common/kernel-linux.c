@@ -12,6 +12,7 @@
  * The API is probed, never inferred from the kernel version: /dev/iommu opens -> iommufd;
  * it does not exist -> /dev/vfio/vfio exists -> legacy; else none.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "common/kernel.h"
 #include "common/macro.h"
 #include "common/uapi.h"
+#include "common/vdpa-netlink.h"
 
 #define DEV_IOMMU "/dev/iommu"
 #define DEV_VFIO_CONTAINER "/dev/vfio/vfio"
@@ -268,8 +270,8 @@ static int linux_device_open(Kernel *k, const Device *d, int *ret_fd) {
 }
 
 /* /dev/vhost-vdpa-N: the name sysfs gave, opened without following links, and the opened
- * file checked against the dev_t sysfs gave (a vDPA device deleted and another created can
- * reuse the name). */
+ * file checked against the dev_t sysfs gave and against its vDPA device (a vDPA device
+ * deleted and another created reuse the name and the dev_t). */
 static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	struct stat st;
 	if (!v)
@@ -289,8 +291,94 @@ static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != v->vhost_major ||
 	    minor(st.st_rdev) != v->vhost_minor)
 		return -ESTALE;
+	/* The minor is freed with its device and handed to the next one: the same dev_t may be
+	 * another vDPA device's now. The char device's sysfs node sits under its vDPA device:
+	 * /sys/dev/char/M:m -> .../<v->name>/<v->vhost_name>. */
+	char link[64], target[PATH_MAX];
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -ESTALE;
+	target[n] = '\0';
+	char *last = strrchr(target, '/');
+	if (!last || !streq(last + 1, v->vhost_name))
+		return -ESTALE;
+	*last = '\0';
+	const char *parent = strrchr(target, '/');
+	if (!streq(parent ? parent + 1 : target, v->name))
+		return -ESTALE;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+/* The driver and vhost-vdpa char device of the vDPA device v, from /sys/bus/vdpa/devices/NAME
+ * (the vdpa bus; netlink does not say). A device gone meanwhile keeps none. */
+static int linux_vdpa_binding(int busfd, VdpaDevice *v) {
+	char buf[PATH_MAX];
+	_cleanup_close_ int dfd = openat(busfd, v->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ssize_t n = readlinkat(dfd, "driver", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		const char *slash = strrchr(buf, '/');
+		if (!(v->driver = strdup(slash ? slash + 1 : buf)))
+			return -ENOMEM;
+	}
+	int fd = dup(dfd);
+	if (fd < 0)
+		return -errno;
+	_cleanup_closedir_ DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *e;
+	while (!v->vhost_name && (e = readdir(dir))) {
+		unsigned maj, min;
+		char attr[NAME_MAX + 8];
+		if (!strneq(e->d_name, "vhost-vdpa-", 11))
+			continue;
+		snprintf(attr, sizeof(attr), "%s/dev", e->d_name);
+		_cleanup_close_ int afd = openat(dfd, attr, O_RDONLY | O_CLOEXEC);
+		ssize_t got = afd >= 0 ? read(afd, buf, sizeof(buf) - 1) : -1;
+		if (got <= 0)
+			continue;
+		buf[got] = '\0';
+		if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+			continue;
+		if (!(v->vhost_name = strdup(e->d_name)))
+			return -ENOMEM;
+		v->vhost_major = maj;
+		v->vhost_minor = min;
+	}
+	return 0;
+}
+
+/* The family through vdpa-netlink.c; each device's binding from the vdpa bus in sysfs. */
+static int linux_vdpa_dump(Kernel *k, Host *h) {
+	if (!h)
+		return -EINVAL;
+	size_t first = h->n_vdpa_devices;
+	int r = vdpa_netlink_scan(h);
+	if (r <= 0)
+		return r;
+	_cleanup_close_ int busfd = open("/sys/bus/vdpa/devices",
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = first; busfd >= 0 && i < h->n_vdpa_devices; i++) {
+		int b = linux_vdpa_binding(busfd, &h->vdpa_devices[i]);
+		if (b < 0)
+			return b;
+	}
+	return 1;
+}
+
+static int linux_vdpa_dev_add(Kernel *k, const char *bus, const char *mgmt_name, const char *name) {
+	return vdpa_netlink_dev_add(bus, mgmt_name, name);
+}
+
+static int linux_vdpa_dev_del(Kernel *k, const char *name) {
+	return vdpa_netlink_dev_del(name);
 }
 
 static int linux_fd_check(Kernel *k, int fd, const Device *d) {
@@ -501,6 +589,9 @@ static const KernelOps linux_ops = {
 	.ioas_set_huge_pages = linux_ioas_set_huge_pages,
 	.device_open = linux_device_open,
 	.vhost_vdpa_open = linux_vhost_vdpa_open,
+	.vdpa_dump = linux_vdpa_dump,
+	.vdpa_dev_add = linux_vdpa_dev_add,
+	.vdpa_dev_del = linux_vdpa_dev_del,
 	.device_bind = linux_device_bind,
 	.device_attach = linux_device_attach,
 	.device_detach = linux_device_detach,
