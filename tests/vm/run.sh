@@ -74,6 +74,7 @@ rebuilt RVU test dmar
 rebuilt ST  test -
 rebuilt LT  test -
 rebuilt HP  test dmar
+rebuilt VDR test -
 rebuilt VD  test -
 rebuilt HOT test dmar
 rebuilt SD  step -
@@ -173,7 +174,7 @@ machine_sriov=(
 # build chroot once, and the stock igb driver for S12 (still under the lock).
 QEMU_BUNDLE= IGB_MODULES= VDPA_MODULES= NET_MODULES=
 case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
-case " $want " in *" VD "*) VDPA_MODULES=$("$VM_DIR/vdpa-modules.sh" "$KV" "$VER") || vm_die "no vDPA modules for VD" ;; esac
+case " $want " in *" VD "* | *" VDR "*) VDPA_MODULES=$("$VM_DIR/vdpa-modules.sh" "$KV" "$VER") || vm_die "no vDPA modules for VD" ;; esac
 case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
 # The stock bonding, team, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
 case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding team 8021q bridge) || vm_die "no net modules for NB" ;; esac

@@ -113,6 +113,33 @@ vd_daemon_refusals() { # edu group
 	daemon_stop
 }
 
+# VDR: the vdpa family's rules through the kernel seam's linux backend (`kernel-probe
+# --vdpa-rules`, tests/tools/vdpa-rules.h) against the recording the sim replays
+# (tests/tools/vdpa-rules.expected, unit test kernel-sim/vdpa_rules). Runs before VD, in the
+# same boot, before any vDPA device exists (the sequence's dumps and char device minors
+# assume none); it loads the modules VD loads (VD skips those already loaded). Every line
+# the kernel answered is printed, for recording.
+scenario_VDR() {
+	local rel=/scenarios/vdpa-rules.expected out diff m
+	[ -e /lib/ioasid-modules/vdpa/order ] || { result VDR FAIL "no vDPA modules in the initramfs"; return; }
+	for m in $(cat /lib/ioasid-modules/vdpa/order); do
+		[ -e "/sys/module/$m" ] && continue
+		insmod "/lib/ioasid-modules/vdpa/$m.ko" || { result VDR FAIL "insmod $m failed"; return; }
+	done
+	[ -z "$(ls /sys/bus/vdpa/devices 2>/dev/null)" ] ||
+		{ result VDR FAIL "vDPA devices before the sequence: $(ls /sys/bus/vdpa/devices | tr '\n' ' ')"; return; }
+	out=$(kernel-probe --vdpa-rules 2>&1)
+	echo "$out" | sed 's/^/VMINFO VDR kernel: /'
+	if [ ! -e $rel ]; then
+		result VDR FAIL "no vdpa-rules.expected in the initramfs"
+	elif [ "$(grep -v '^#' $rel)" != "$out" ]; then
+		diff=$(echo "$out" | diff $rel - 2>&1 | grep '^[-+][a-z]' | tr '\n' ' ')
+		result VDR FAIL "the kernel's vdpa rules differ from vdpa-rules.expected: $diff"
+	else
+		result VDR PASS "$(echo "$out" | wc -l) vdpa family cases as recorded (add/del errnos, EPERM without CAP_NET_ADMIN, exclusive vhost-vdpa open, minor reuse, del waiting for the last close)"
+	fi
+}
+
 scenario_VD() {
 	local m out errno sim_cdev nic edu g vp_mgmt reason verdict d
 	VD_ERRS=0
