@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ioasidctl vdpa add / del: create and delete a vDPA device through the kernel's "vdpa"
- * generic netlink family (common/vdpa-netlink.c), as iproute2's `vdpa dev add`/`del` does.
- * Root only (the commands are GENL_ADMIN_PERM: CAP_NET_ADMIN).
+ * generic netlink family, as iproute2's `vdpa dev add`/`del` does, through the kernel seam
+ * (kernel_vdpa_dev_add, kernel_vdpa_dev_del_unopened; the linux backend's
+ * common/vdpa-netlink.c). Root only (the commands are GENL_ADMIN_PERM: CAP_NET_ADMIN).
+ * del refuses a device whose /dev/vhost-vdpa-N is open: the kernel's del would wait, holding
+ * the family's lock, until it is closed.
  */
 
 #include <errno.h>
@@ -11,15 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/kernel.h"
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/util.h"
-#include "common/vdpa-netlink.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
 #include "ioasidctl/verbs.h"
 
-static int vdpa_report(const char *action, const char *name, const char *mgmtdev, int r) {
+static int vdpa_report(const char *action, const char *name, const char *mgmtdev, const char *held,
+		       int r) {
 	if (arg_json != JSON_OFF) {
 		json_object *o = json_object_new_object();
 		if (o) {
@@ -28,13 +32,21 @@ static int vdpa_report(const char *action, const char *name, const char *mgmtdev
 			json_object_object_add(o, "mgmtdev",
 					       mgmtdev ? json_object_new_string(mgmtdev) : NULL);
 			json_object_object_add(o, "result",
-					       json_object_new_string(r < 0 ? "failed" : "ok"));
+					       json_object_new_string(held    ? "refused"
+								      : r < 0 ? "failed"
+									      : "ok"));
 			json_object_object_add(
 				o, "errno", r < 0 ? json_object_new_string(errno_name(-r)) : NULL);
 			output_json(o);
 			json_object_put(o);
 		}
 	}
+	if (held)
+		return ioasidctl_error(1,
+				       "Not deleting vDPA device %s: /dev/%s is open (a lease "
+				       "through ioasidd or another process holds it); the kernel's "
+				       "del would wait until it is closed",
+				       name, held);
 	if (r == -ENOENT)
 		return ioasidctl_error(1, "No vDPA netlink family (is the vdpa module loaded?)");
 	if (r < 0)
@@ -56,8 +68,16 @@ int verb_vdpa(int argc, char **argv) {
 	if (geteuid() != 0)
 		return ioasidctl_error(1, "Creating and deleting vDPA devices needs root");
 
-	if (streq(argv[1], "del"))
-		return vdpa_report("del", name, NULL, vdpa_netlink_dev_del(name));
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	int r = kernel_new("linux", NULL, &k);
+	if (r < 0)
+		return ioasidctl_error(1, "Cannot set up the kernel backend: %s", strerror(-r));
+
+	if (streq(argv[1], "del")) {
+		_cleanup_free_ char *held = NULL;
+		r = kernel_vdpa_dev_del_unopened(k, name, &held);
+		return vdpa_report("del", name, NULL, r == -EBUSY ? held : NULL, r);
+	}
 
 	/* "pci/0000:01:00.0" names a bus device's management device, "vdpasim_net" a software
 	 * one (iproute2's MGMTDEV). */
@@ -72,5 +92,5 @@ int verb_vdpa(int argc, char **argv) {
 			return ioasidctl_error(1, "Out of memory");
 		mgmt = slash + 1;
 	}
-	return vdpa_report("add", name, arg_mgmtdev, vdpa_netlink_dev_add(bus, mgmt, name));
+	return vdpa_report("add", name, arg_mgmtdev, NULL, kernel_vdpa_dev_add(k, bus, mgmt, name));
 }
