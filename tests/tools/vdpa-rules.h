@@ -67,7 +67,8 @@ static void vr_dump(Kernel *k, FILE *out, const char *what, const char *keep_nam
 			break;
 		char buf[300];
 		fprintf(out, "%s%s:%s:%s:%u:%s:%s", any ? "," : "", next->name,
-			vdpa_mgmtdev_handle(next->mgmtdev_bus, next->mgmtdev_name, buf, sizeof(buf)),
+			vdpa_mgmtdev_handle(next->mgmtdev_bus, next->mgmtdev_name, buf,
+					    sizeof(buf)),
 			strna(vdpa_device_class_name(next->device_id)), next->vendor_id,
 			strna(next->driver), strna(next->vhost_name));
 		if (keep && keep_name && streq(next->name, keep_name) && next->vhost_name) {
@@ -98,10 +99,13 @@ static void vr_unprivileged(Kernel *k, FILE *out, const char *what, const char *
 		if (kernel_is_sim(k))
 			r = kernel_sim_override_cap_net_admin(k, 0);
 		else {
-			struct __user_cap_header_struct hd = { .version = _LINUX_CAPABILITY_VERSION_3 };
+			struct __user_cap_header_struct hd = {
+				.version = _LINUX_CAPABILITY_VERSION_3
+			};
 			struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
 			if (syscall(SYS_capget, &hd, d) < 0 ||
-			    (d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective &= ~CAP_TO_MASK(CAP_NET_ADMIN),
+			    (d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective &= ~CAP_TO_MASK(
+				     CAP_NET_ADMIN),
 			     syscall(SYS_capset, &hd, d) < 0))
 				r = -errno;
 		}
