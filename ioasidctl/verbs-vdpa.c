@@ -9,11 +9,13 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/client/client.h"
 #include "common/kernel.h"
 #include "common/macro.h"
 #include "common/proto.h"
@@ -21,6 +23,34 @@
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
 #include "ioasidctl/verbs.h"
+
+/* Which of ioasidd's leases holds the vDPA device name: "lease ID of uid U" in buf. false when
+ * the daemon does not run, does not answer (not root: only root sees every lease) or has no
+ * lease of it: then another process holds the file. */
+static bool vdpa_lease_holder(const char *name, char *buf, size_t size) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	IoasidLease *l = NULL;
+	IoasidError e = {};
+	size_t n = 0;
+	bool found = false;
+
+	if (ioasid_client_connect(ioasid_client_socket_path(arg_socket), &c) < 0)
+		return false;
+	if (ioasid_client_list_leases(c, &l, &n, &e) < 0) {
+		ioasid_error_done(&e);
+		return false;
+	}
+	for (size_t i = 0; i < n && !found; i++)
+		if (l[i].vdpa && streq(l[i].vdpa, name) && !streq(strempty(l[i].state), "ended")) {
+			bool revoked = streq(strempty(l[i].state), "revoked");
+			snprintf(buf, size, "lease %s of uid %" PRId64 "%s", strempty(l[i].id),
+				 l[i].uid,
+				 revoked ? " (revoked: its program still has the file)" : "");
+			found = true;
+		}
+	ioasid_leases_free(l, n);
+	return found;
+}
 
 static int vdpa_report(const char *action, const char *name, const char *mgmtdev, const char *held,
 		       int r) {
@@ -41,12 +71,21 @@ static int vdpa_report(const char *action, const char *name, const char *mgmtdev
 			json_object_put(o);
 		}
 	}
-	if (held)
+	if (held) {
+		char lease[256];
+		if (vdpa_lease_holder(name, lease, sizeof(lease)))
+			return ioasidctl_error(
+				1,
+				"Not deleting vDPA device %s: /dev/%s is open: ioasidd's "
+				"%s holds it; the kernel's del would wait until it is "
+				"closed",
+				name, held, lease);
 		return ioasidctl_error(1,
 				       "Not deleting vDPA device %s: /dev/%s is open (a lease "
 				       "through ioasidd or another process holds it); the kernel's "
 				       "del would wait until it is closed",
 				       name, held);
+	}
 	if (r == -ENOENT)
 		return ioasidctl_error(1, "No vDPA netlink family (is the vdpa module loaded?)");
 	if (r < 0)

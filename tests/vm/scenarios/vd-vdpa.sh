@@ -148,6 +148,40 @@ vdr_del_refused() {
 		VDR_BAD="$VDR_BAD; del after the holder closed: '$out'"
 }
 
+# The same with the holder a lease through ioasidd (uid A's `run --vdpa vdr5`): the refusal
+# names the lease and its uid. What went wrong: VDR_BAD.
+vdr_del_leased() {
+	local out rc i pid lease
+	ioasidctl vdpa add vdr5 --mgmtdev vdpasim_net >/dev/null 2>&1 || { VDR_BAD="$VDR_BAD; add vdr5 (lease) failed"; return; }
+	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdr*\""
+	daemon_start || { VDR_BAD="$VDR_BAD; ioasidd did not start"; DAEMON_POLICY_FIRST=; return; }
+	DAEMON_POLICY_FIRST=
+	rm -f /tmp/vdr-held /tmp/vdr-go
+	ctl_as $UID_A run --vdpa vdr5 -- sh -c 'touch /tmp/vdr-held; n=0
+		while [ ! -e /tmp/vdr-go ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done' \
+		</dev/null >/tmp/vdr-lease.out 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -e /tmp/vdr-held ] && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	lease=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r '.. | objects | select(.vdpa? == "vdr5") | .id' 2>/dev/null | head -n1)
+	ioasidctl vdpa del vdr5 >/dev/null 2>/tmp/vdr-del.err
+	rc=$?
+	info VDR "del while leased ($lease): exit $rc: $(cat /tmp/vdr-del.err)"
+	[ "$rc" = 1 ] && [ -n "$lease" ] && grep -q "vdr5: /dev/vhost-vdpa-[0-9]* is open: ioasidd's lease $lease of uid $UID_A holds it" /tmp/vdr-del.err ||
+		VDR_BAD="$VDR_BAD; del of a leased device: exit $rc '$(cat /tmp/vdr-del.err)', want exit 1 naming lease '$lease' of uid $UID_A"
+	touch /tmp/vdr-go
+	wait $pid
+	daemon_stop
+	i=0
+	while [ $i -lt 30 ]; do
+		out=$(ioasidctl vdpa del vdr5 --json=short 2>&1)
+		[ "$(echo "$out" | jq -r '.result' 2>/dev/null)" = ok ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -e /sys/bus/vdpa/devices/vdr5 ] || VDR_BAD="$VDR_BAD; del after the lease ended: '$out'"
+}
+
 scenario_VDR() {
 	local rel=/scenarios/vdpa-rules.expected out diff m
 	[ -e /lib/ioasid-modules/vdpa/order ] || { result VDR FAIL "no vDPA modules in the initramfs"; return; }
@@ -167,8 +201,9 @@ scenario_VDR() {
 	else
 		VDR_BAD=
 		vdr_del_refused
+		vdr_del_leased
 		[ -z "$VDR_BAD" ] || { result VDR FAIL "ioasidctl vdpa del: ${VDR_BAD#; }"; return; }
-		result VDR PASS "$(echo "$out" | wc -l) vdpa family cases as recorded (add/del errnos, EPERM without CAP_NET_ADMIN, exclusive vhost-vdpa open, minor reuse, del waiting for the last close); ioasidctl vdpa del refusing a held device"
+		result VDR PASS "$(echo "$out" | wc -l) vdpa family cases as recorded (add/del errnos, EPERM without CAP_NET_ADMIN, exclusive vhost-vdpa open, minor reuse, del waiting for the last close); ioasidctl vdpa del refusing a device another process or a lease holds"
 	fi
 }
 
