@@ -230,6 +230,22 @@ int kernel_linux_check_cdev_link(const char *target, const char *bdf, const char
 	return 0;
 }
 
+int kernel_linux_check_vhost_link(const char *target, const char *vdpa_name,
+				  const char *vhost_name) {
+	/* target: "../../devices/vdr0/vhost-vdpa-0" (a software device) or
+	 * "../../devices/pci0000:00/0000:00:09.0/0000:07:00.0/vdpa1/vhost-vdpa-1". */
+	if (!target || !vdpa_name || !vhost_name)
+		return -EINVAL;
+	const char *last = strrchr(target, '/');
+	if (!last || !streq(last + 1, vhost_name))
+		return -ESTALE;
+	size_t n = (size_t)(last - target), vl = strlen(vdpa_name);
+	if (n < vl || strncmp(target + n - vl, vdpa_name, vl) != 0 ||
+	    (n > vl && target[n - vl - 1] != '/'))
+		return -ESTALE; /* "xvdr0" must not match "vdr0" */
+	return 0;
+}
+
 /* fd is d's vfio-dev cdev: its st_rdev leads back through /sys/dev/char to d->bdf and
  * d->vfio_name. -ESTALE when it is another file, -ENODEV when the cdev is gone. */
 static int linux_check_cdev_fd(int fd, const Device *d) {
@@ -300,13 +316,9 @@ static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	if (n <= 0)
 		return -ESTALE;
 	target[n] = '\0';
-	char *last = strrchr(target, '/');
-	if (!last || !streq(last + 1, v->vhost_name))
-		return -ESTALE;
-	*last = '\0';
-	const char *parent = strrchr(target, '/');
-	if (!streq(parent ? parent + 1 : target, v->name))
-		return -ESTALE;
+	int r = kernel_linux_check_vhost_link(target, v->name, v->vhost_name);
+	if (r < 0)
+		return r;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
