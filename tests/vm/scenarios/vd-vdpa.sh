@@ -24,6 +24,8 @@
 #     leased (attached: iommufd owns the group's DMA), binding the virtio-net beside it to
 #     vp-vdpa fails (pci_dma_configure -> iommu_device_use_default_domain: EBUSY, which
 #     drivers_probe reports as EINVAL), the daemon's view unchanged; after the release it binds.
+#     A lease in mode unbound does not own the group's DMA yet: the kernel lets vp-vdpa bind,
+#     and the daemon's FrameworkConflict is what refuses a vhost-vdpa lease then (vd3_unbound).
 
 VD_VIRTIO_NET=1af4:1041 VD_PORT=0000:00:09.0 VD2_PORT=0000:00:12.0
 
@@ -236,9 +238,10 @@ scenario_VD() {
 	fi
 }
 
-# The last audit record of a refusal of device by ioasidd, and whether it names error.
+# The last audit record of a refusal of device (a BDF, or a vDPA device's name that the record
+# may follow with @parent) by ioasidd, and whether it names error.
 vd_denied() { # device error
-	grep 'action=deny' /tmp/ioasidd.log | grep -F "device=$1 " | tail -n1 | grep -qF "error=io.ioasid.Broker.$2"
+	grep 'action=deny' /tmp/ioasidd.log | grep -E "device=$1[ @]" | tail -n1 | grep -qF "error=io.ioasid.Broker.$2"
 }
 
 vd_wait_file() { # file pid: until file exists, pid exits or 10 s pass
@@ -362,6 +365,56 @@ vd3_view() { # nic edu group
 	[ "$got" = "viable null vfio-pci" ] || vd_mismatch "group $3 is '$got', want 'viable null vfio-pci'"
 }
 
+# VD3, part two: a lease in mode unbound hands out the edu's cdev without binding it, so
+# iommufd does not own the group's DMA yet and the kernel lets vp-vdpa bind beside it. Then
+# the daemon does see a vDPA parent in a group held through VFIO: `acquire --vdpa` of a device
+# on it is FrameworkConflict naming the lease, and the kernel refuses the holder's
+# VFIO_DEVICE_BIND_IOMMUFD (EPERM: a DMA-API driver in the group). Ends as it began: the
+# virtio-net on vp-vdpa, no vDPA device.
+vd3_unbound() { # nic edu group
+	local nic=$1 edu=$2 g=$3 d=/sys/bus/pci/devices/$1 out rc pid lid i
+	echo "$nic" >"$d/driver/unbind"
+	# ioasidd learns of vdpa3 from udev's broadcast, which needs a udevd (hot-hotplug.sh's).
+	udevd_start || vd_mismatch "systemd-udevd did not start: $(head -c 200 /tmp/udevd.log)"
+	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdpa*\""
+	daemon_start || vd_mismatch "ioasidd did not start"
+	DAEMON_POLICY_FIRST=
+	rm -f /tmp/vd3-held /tmp/vd3-go /tmp/vd3-bind
+	ctl_as $UID_A run --mode unbound --device "$edu" -- sh -c 'touch /tmp/vd3-held
+		while [ ! -e /tmp/vd3-bind ]; do sleep 0.1; done; vm-edu dma "$1" "$2" --bind
+		touch /tmp/vd3-go' sh '{iommufd}' "{fd:$edu}" </dev/null >/tmp/vd3-unbound.out 2>&1 &
+	pid=$!
+	vd_wait_file /tmp/vd3-held $pid || vd_mismatch "run --mode unbound --device $edu did not reach its program: $(cat /tmp/vd3-unbound.out)"
+	lid=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r '.[] | select(.mode == "unbound") | .id' 2>/dev/null)
+	out=$(vm-edu write /sys/bus/pci/drivers_probe "$nic" 2>&1)
+	info VD3 "unbound lease ${lid:-none} of $edu: $out, $nic on '$(pci_driver "$nic")'"
+	[ "$(pci_driver "$nic")" = vp-vdpa ] || vd_mismatch "with $edu leased unbound, $nic did not bind to vp-vdpa: '$out'"
+	out=$(ioasidctl vdpa add vdpa3 --mgmtdev "pci/$nic" --json=short 2>&1)
+	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa add vdpa3 failed: $out"
+	# The daemon rescans on the vdpa bus's events: until then vdpa3 is "No such device".
+	i=0
+	while :; do
+		ctl_as $UID_A acquire --vdpa vdpa3 --json=short </dev/null >/dev/null 2>/tmp/vd3-a.err
+		rc=$?
+		grep -q "No such device" /tmp/vd3-a.err && [ $i -lt 50 ] || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	info VD3 "daemon: acquire --vdpa vdpa3: exit $rc: $(cat /tmp/vd3-a.err)"
+	[ "$rc" = 2 ] && grep -qF "vdpa3: IOMMU group $g is leased through VFIO by lease $lid ($edu, uid $UID_A)" /tmp/vd3-a.err ||
+		vd_mismatch "acquire --vdpa vdpa3 in the group leased unbound: exit $rc, want 2 FrameworkConflict naming lease $lid"
+	vd_denied vdpa3 FrameworkConflict || vd_mismatch "the audit record for vdpa3 is not FrameworkConflict: $(grep 'action=deny' /tmp/ioasidd.log | tail -n1)"
+	touch /tmp/vd3-bind
+	wait $pid
+	info VD3 "the holder: $(tr '\n' '|' </tmp/vd3-unbound.out)"
+	grep -q "error=VFIO_DEVICE_BIND_IOMMUFD errno=EPERM" /tmp/vd3-unbound.out ||
+		vd_mismatch "the unbound holder's BIND beside vp-vdpa: want EPERM"
+	daemon_stop
+	udevd_stop
+	out=$(ioasidctl vdpa del vdpa3 --json=short 2>&1)
+	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa3 failed: $out"
+}
+
 # VD3: a VFIO lease blocks vhost-vdpa, in the kernel (see the header).
 scenario_VD3() {
 	local nic edu g d out rc pid lid k0 got
@@ -422,9 +475,10 @@ scenario_VD3() {
 	daemon_stop
 	vd_bind_vp "$nic" || vd_mismatch "after the release $nic is on '$(pci_driver "$nic")', want vp-vdpa"
 	info VD3 "after the release: $nic on '$(pci_driver "$nic")', $edu on '$(pci_driver "$edu")'"
+	vd3_unbound "$nic" "$edu" "$g"
 
 	if [ "$VD_ERRS" = 0 ]; then
-		result VD3 PASS "$edu leased (attached) through ioasidd: binding $nic (no driver, same group $g) to vp-vdpa refused by the kernel (drivers_probe EINVAL, vp-vdpa/bind EBUSY), the group still the lease's and viable with $nic unbound, a second user's acquire GroupOwned; after the release $nic binds to vp-vdpa"
+		result VD3 PASS "$edu leased (attached) through ioasidd: binding $nic (no driver, same group $g) to vp-vdpa refused by the kernel (drivers_probe EINVAL, vp-vdpa/bind EBUSY), the group still the lease's and viable with $nic unbound, a second user's acquire GroupOwned; after the release $nic binds to vp-vdpa. Leased unbound, the kernel lets vp-vdpa bind; acquire --vdpa is FrameworkConflict, the holder's BIND EPERM"
 	else
 		result VD3 FAIL "$VD_ERRS mismatches (VMINFO VD MISMATCH lines)"
 	fi
