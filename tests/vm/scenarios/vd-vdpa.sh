@@ -379,10 +379,9 @@ vd3_unbound() { # nic edu group
 	DAEMON_POLICY_FIRST="allow uid $UID_A to vdpa \"vdpa*\""
 	daemon_start || vd_mismatch "ioasidd did not start"
 	DAEMON_POLICY_FIRST=
-	rm -f /tmp/vd3-held /tmp/vd3-go /tmp/vd3-bind
+	rm -f /tmp/vd3-held /tmp/vd3-bind
 	ctl_as $UID_A run --mode unbound --device "$edu" -- sh -c 'touch /tmp/vd3-held
-		while [ ! -e /tmp/vd3-bind ]; do sleep 0.1; done; vm-edu dma "$1" "$2" --bind
-		touch /tmp/vd3-go' sh '{iommufd}' "{fd:$edu}" </dev/null >/tmp/vd3-unbound.out 2>&1 &
+		while [ ! -e /tmp/vd3-bind ]; do sleep 0.1; done; vm-edu dma "$1" "$2" --bind' sh '{iommufd}' "{fd:$edu}" </dev/null >/tmp/vd3-unbound.out 2>&1 &
 	pid=$!
 	vd_wait_file /tmp/vd3-held $pid || vd_mismatch "run --mode unbound --device $edu did not reach its program: $(cat /tmp/vd3-unbound.out)"
 	lid=$(ctl_as 0 leases --json=short 2>/dev/null | jq -r '.[] | select(.mode == "unbound") | .id' 2>/dev/null)
