@@ -25,7 +25,8 @@
 #     vp-vdpa fails (pci_dma_configure -> iommu_device_use_default_domain: EBUSY, which
 #     drivers_probe reports as EINVAL), the daemon's view unchanged; after the release it binds.
 #     A lease in mode unbound does not own the group's DMA yet: the kernel lets vp-vdpa bind,
-#     and the daemon's FrameworkConflict is what refuses a vhost-vdpa lease then (vd3_unbound).
+#     and the daemon's FrameworkConflict refuses a vhost-vdpa lease then, before the kernel's
+#     EINVAL at open (vd3_unbound).
 
 VD_VIRTIO_NET=1af4:1041 VD_PORT=0000:00:09.0 VD2_PORT=0000:00:12.0
 
@@ -368,8 +369,9 @@ vd3_view() { # nic edu group
 # VD3, part two: a lease in mode unbound hands out the edu's cdev without binding it, so
 # iommufd does not own the group's DMA yet and the kernel lets vp-vdpa bind beside it. Then
 # the daemon does see a vDPA parent in a group held through VFIO: `acquire --vdpa` of a device
-# on it is FrameworkConflict naming the lease, and the kernel refuses the holder's
-# VFIO_DEVICE_BIND_IOMMUFD (EPERM: a DMA-API driver in the group). Ends as it began: the
+# on it is FrameworkConflict naming the lease (the kernel's own open is EINVAL: a group of
+# two), and the kernel refuses the holder's VFIO_DEVICE_BIND_IOMMUFD (EPERM: a DMA-API driver
+# in the group). Ends as it began: the
 # virtio-net on vp-vdpa, no vDPA device.
 vd3_unbound() { # nic edu group
 	local nic=$1 edu=$2 g=$3 d=/sys/bus/pci/devices/$1 out rc pid lid i
@@ -390,6 +392,11 @@ vd3_unbound() { # nic edu group
 	[ "$(pci_driver "$nic")" = vp-vdpa ] || vd_mismatch "with $edu leased unbound, $nic did not bind to vp-vdpa: '$out'"
 	out=$(ioasidctl vdpa add vdpa3 --mgmtdev "pci/$nic" --json=short 2>&1)
 	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa add vdpa3 failed: $out"
+	vd_check_listed vdpa3 "pci/$nic"
+	# The kernel's own answer to vhost-vdpa here: EINVAL (its domain on a group of two).
+	out=$(vm-edu vhost-open "/dev/$VD_CDEV" 2>&1)
+	info VD3 "beside the unbound lease, root's $out"
+	echo "$out" | grep -q "first=EINVAL second=EINVAL$" || vd_mismatch "vhost-vdpa open of vdpa3 beside the unbound lease: '$out', want EINVAL"
 	# The daemon rescans on the vdpa bus's events: until then vdpa3 is "No such device".
 	i=0
 	while :; do
@@ -477,7 +484,7 @@ scenario_VD3() {
 	vd3_unbound "$nic" "$edu" "$g"
 
 	if [ "$VD_ERRS" = 0 ]; then
-		result VD3 PASS "$edu leased (attached) through ioasidd: binding $nic (no driver, same group $g) to vp-vdpa refused by the kernel (drivers_probe EINVAL, vp-vdpa/bind EBUSY), the group still the lease's and viable with $nic unbound, a second user's acquire GroupOwned; after the release $nic binds to vp-vdpa. Leased unbound, the kernel lets vp-vdpa bind; acquire --vdpa is FrameworkConflict, the holder's BIND EPERM"
+		result VD3 PASS "$edu leased (attached) through ioasidd: binding $nic (no driver, same group $g) to vp-vdpa refused by the kernel (drivers_probe EINVAL, vp-vdpa/bind EBUSY), the group still the lease's and viable with $nic unbound, a second user's acquire GroupOwned; after the release $nic binds to vp-vdpa. Leased unbound, the kernel lets vp-vdpa bind; acquire --vdpa is FrameworkConflict (the kernel's open EINVAL), the holder's BIND EPERM"
 	else
 		result VD3 FAIL "$VD_ERRS mismatches (VMINFO VD MISMATCH lines)"
 	fi
