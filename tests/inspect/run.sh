@@ -94,16 +94,16 @@ expect_eq "show of a group without a PCI function exits 2" "$rc" 2
 grep -qE '^ +members: 3100000.usb \(platform device, not PCI\), dwc3 \(blocks\)$' <<<"$out" && ok || bad "show 4 members: $out"
 # An old snapshot listed non-PCI members by name alone: it still loads, the driver unknown
 # (and so blocking).
-jq '(.groups[] | select(.number == 5) | .foreign_members) |= map(.name)' $H/arm-board.json >"$tmp/arm-old.json"
+jq '(.groups[] | select(.group == 5) | .foreign_members) |= map(.name)' $H/arm-board.json >"$tmp/arm-old.json"
 run --host "$tmp/arm-old.json" --json=short show 5
 expect_eq "old snapshot: group 5 members unknown" "$(jq -r '[.group.foreign_members[] | "\(.name)=\(.state)"] | join(",")' <<<"$out")" \
 	"2140000.mmc=unknown,2150000.mmc=unknown"
 expect_eq "old snapshot: group 5 not viable" "$(jq -r .group.verdict <<<"$out")" not-viable
 run --host "$tmp/arm-old.json" snapshot
-expect_eq "old snapshot: written back without a driver" "$(jq -c '.groups[] | select(.number == 5) | .foreign_members[0]' <<<"$out")" \
+expect_eq "old snapshot: written back without a driver" "$(jq -c '.groups[] | select(.group == 5) | .foreign_members[0]' <<<"$out")" \
 	'{"name":"2140000.mmc","bus":null}'
 # A PCI function sharing a group with a platform device on a host driver is blocked by it.
-jq '(.groups[] | select(.number == 3) | .foreign_members) = [{"name": "3200000.usb", "bus": "platform", "driver": "dwc3"}]' \
+jq '(.groups[] | select(.group == 3) | .foreign_members) = [{"name": "3200000.usb", "bus": "platform", "driver": "dwc3"}]' \
 	$H/arm-board.json >"$tmp/arm-mixed.json"
 run --host "$tmp/arm-mixed.json" --json=short show 0002:01:00.0
 expect_eq "mixed group: the PCI function is not viable" "$rc" 2

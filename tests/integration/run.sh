@@ -387,7 +387,7 @@ wait_gone() {
 
 group_owner() { # GROUP: ListGroups' owner of GROUP as an admin sees it
 	raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-		jq -r --argjson g "$1" 'select(.reply) | .reply.parameters.groups[] | select(.number == $g) | .owner'
+		jq -r --argjson g "$1" 'select(.reply) | .reply.parameters.groups[] | select(.group == $g) | .owner'
 }
 
 # (a) run's program holds the lease: listed while it lives (with its pid: run became it),
@@ -1141,13 +1141,13 @@ EOF
 	# holds its group until they are closed, and says so (to an admin, by name).
 	expect_eq "the group stays held by the revoked lease" \
 		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" \
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.group == 3) | .owner')" \
 		"held by revoked lease $id (uid $UA, pid $R1_pid)"
 	release_lease R1
 	wait_leases 0
 	expect_eq "free once the holder is gone" \
 		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" null
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.group == 3) | .owner')" null
 	daemon_stop
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
@@ -1489,7 +1489,7 @@ t_audit_big_uid() {
 	expect_match "ioasidctl leases table" "$(ctl_as root leases)" "$id +$big "
 	out=$(raw_as root --timeout 2 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}')
 	expect_eq "ListGroups owner" \
-		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 5) | .owner' <<<"$out")" \
+		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | select(.group == 5) | .owner' <<<"$out")" \
 		"uid:$big"
 	ctl_as $big acquire $DEV_B --json=short </dev/null >/dev/null 2>"$WORK/err"
 	expect_match "the owner named in a refusal" "$(cat "$WORK/err")" "uid:$big \\(lease $id\\)"
