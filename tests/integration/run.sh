@@ -272,6 +272,34 @@ t_lease_held_and_listed() {
 	wait_leases 0
 }
 
+# The wire sends the names its IDL declares: each ListGroups group and ListDevices device has
+# exactly the fields of the IDL's Group and Device, in order (tests/inspect holds the IDL's
+# names against the CLI's). And the group's number is one thing under one name: ListGroups'
+# "group" is groups --json's "group" for the same host.
+idl_type() { # TYPE: the fields of the Broker's TYPE, space-separated
+	sed 's/#.*//' "$REPO/common/io.ioasid.Broker.varlink" |
+		awk -v t="$1" '$0 ~ "^type " t " *\\(" { on = 1 } on { print } on && /\)/ { exit }' |
+		grep -o '[A-Za-z_][A-Za-z0-9_]*[[:space:]]*:' | tr -d ' \t:' | paste -sd' '
+}
+t_wire_names() {
+	local out
+	out=$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}')
+	expect_eq "ListGroups: the IDL's Group fields" \
+		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | keys_unsorted | join(" ")' <<<"$out" |
+			sort -u)" "$(idl_type Group)"
+	expect_eq "ListGroups and groups --json: the same group numbers" \
+		"$(jq -c 'select(.reply) | [.reply.parameters.groups[].group] | sort' <<<"$out")" \
+		"$("$B/ioasidctl" --host "$SAMPLE" --json=short groups | jq -c '[.groups[].group] | sort')"
+	expect_eq "ListGroups and groups --json: the same members" \
+		"$(jq -c 'select(.reply) | [.reply.parameters.groups[] | {group, devices}] | sort' <<<"$out")" \
+		"$("$B/ioasidctl" --host "$SAMPLE" --json=short groups |
+			jq -c '[.groups[] | {group, devices: [.devices[].bdf]}] | sort')"
+	out=$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListDevices"}')
+	expect_eq "ListDevices: the IDL's Device fields" \
+		"$(jq -r 'select(.reply) | .reply.parameters.devices[] | keys_unsorted | join(" ")' <<<"$out" |
+			sort -u)" "$(idl_type Device)"
+}
+
 t_leases_filtered_and_revoke() {
 	hold_lease L2 $UA $DEV_1 || fail "acquire exited early: $(cat "$L2_err")"
 	local id
@@ -2647,6 +2675,7 @@ run_test acquire-attached t_acquire_attached
 run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
 run_test leases-revoke t_leases_filtered_and_revoke
+run_test wire-names t_wire_names
 run_test stage t_stage_consume_drop
 run_test stage-owner t_stage_owner
 run_test reload-revokes t_reload_revokes
