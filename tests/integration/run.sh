@@ -298,6 +298,18 @@ t_wire_names() {
 	expect_eq "ListDevices: the IDL's Device fields" \
 		"$(jq -r 'select(.reply) | .reply.parameters.devices[] | keys_unsorted | join(" ")' <<<"$out" |
 			sort -u)" "$(idl_type Device)"
+	# A lease: ListLeases sends the IDL's Lease, and leases --json prints the same fields
+	# under the same names, turned snake_case.
+	hold_lease WN $UA $DEV_1 || fail "acquire exited early: $(cat "$WN_err")"
+	out=$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListLeases"}')
+	expect_eq "ListLeases: the IDL's Lease fields" \
+		"$(jq -r 'select(.reply) | .reply.parameters.leases[] | keys_unsorted | join(" ")' <<<"$out")" \
+		"$(idl_type Lease)"
+	expect_eq "leases --json: the wire's Lease fields, snake_case" \
+		"$(ctl_as root leases --json=short | jq -r '.[] | keys_unsorted | join(" ")')" \
+		"$(idl_type Lease | sed -E 's/([A-Z])/_\L\1/g')"
+	release_lease WN
+	wait_leases 0
 }
 
 t_leases_filtered_and_revoke() {
