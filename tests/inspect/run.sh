@@ -887,6 +887,24 @@ for bad_edit in '.cdiVersion = "1.1.0"' '.kind = "ioasid.io"' '.devices[0].name 
 	jq "$bad_edit" "$tmp/stdout.json" >"$tmp/bad.json"
 	python3 $CDI_CHECK "$tmp/bad.json" >/dev/null 2>&1 && bad "cdi-check accepts: $bad_edit" || ok
 done
+# --cdi-version: a later version for a runtime whose CDI library knows it; trixie's (0.8.0)
+# refuses 1.1.0, a library of the 1.1 release takes it. Only the versions from 0.4.0 (a
+# mount's type) to 1.1.0, and only on cdi.
+run cdi --output - --json=short --socket /run/ioasid/ioasidd.sock --cdi-version 1.1.0
+expect_eq "cdi --cdi-version 1.1.0: rc, version" "$rc $(jq -r .cdiVersion <<<"$out")" "0 1.1.0"
+printf '%s\n' "$out" >"$tmp/v11.json"
+python3 $CDI_CHECK "$tmp/v11.json" >/dev/null 2>&1 && bad "cdi-check (0.8.0) accepts 1.1.0" || ok
+expect_eq "cdi --cdi-version 1.1.0: passes a 1.1 library's checks" \
+	"$(python3 $CDI_CHECK "$tmp/v11.json" --version-max 1.1.0 2>&1)" \
+	"cdi-check: ok ioasid.io/broker=default cdiVersion=1.1.0 (needs 0.4.0)"
+for v in 0.3.0 1.2.0 1.1 ""; do
+	run cdi --output - --socket /run/ioasid/ioasidd.sock --cdi-version "$v"
+	expect_eq "cdi --cdi-version '$v': usage error, nothing written" "$rc:$out" 64:
+done
+expect_prefix "cdi --cdi-version: the error lists the versions" "$err" \
+	"ioasidctl: Unknown --cdi-version '' (0.4.0, 0.5.0, 0.6.0, 0.7.0, 0.8.0, 1.0.0 or 1.1.0)"
+run groups --cdi-version 1.1.0
+expect_eq "--cdi-version is cdi's only" "$rc" 64
 if python3 -c 'import yaml' 2>/dev/null; then
 	# The default form is YAML: the same document, and it passes the same checks.
 	mkdir -p "$tmp/cdi-etc"
