@@ -545,17 +545,28 @@ static int parse_foreign(Parser *p, const DocNode *item, ForeignMember *f) {
 	return 0;
 }
 
+/*
+ * A group's number is "group", as in `ioasidctl groups --json` and on the wire. Snapshots
+ * written before that called it "number": read as an alias, the writer no longer writes it.
+ * An object with both says it twice and is refused, like a key given twice.
+ */
 static int parse_group(Parser *p, const DocNode *obj, Group *g) {
-	static const char *const keys[] = { "number",           "type",
-					    "reserved_regions", "devices",
-					    "foreign_members",  NULL };
+	static const char *const keys[] = {
+		"group", "type", "reserved_regions", "devices", "foreign_members", "number", NULL
+	};
 	int64_t number = 0;
 	const DocNode *v = NULL;
 	int r;
 
 	if (expect_type(p, obj, DOC_OBJECT, "an object") < 0 || check_keys(p, obj, keys) < 0)
 		return -EINVAL;
-	if ((r = field_int(p, obj, "number", F_REQUIRED, 0, INT_MAX, &number, NULL)) < 0)
+	bool old_key = obj_find(p, obj, "number") >= 0;
+	if (old_key && obj_find(p, obj, "group") >= 0)
+		return fail(p, "both 'group' and 'number' (its name in older snapshots) given: "
+			       "keep one");
+	p->hint = 0;
+	if ((r = field_int(p, obj, old_key ? "number" : "group", F_REQUIRED, 0, INT_MAX, &number,
+			   NULL)) < 0)
 		return r;
 	g->number = (int)number;
 	if ((r = field_string(p, obj, "type", F_NULLABLE, 32, &g->type)) < 0)
@@ -1229,7 +1240,7 @@ static json_object *group_json(const void *item) {
 		json_object_put(members);
 		return NULL;
 	}
-	if (add(o, "number", json_object_new_int(g->number)) < 0 ||
+	if (add(o, "group", json_object_new_int(g->number)) < 0 ||
 	    add(o, "type", str_or_null(g->type)) < 0) {
 		json_object_put(regions);
 		json_object_put(members);

@@ -31,7 +31,7 @@
 
 #include "common/host.h"
 #include "common/macro.h"
-#include "common/vdpa-netlink.h"
+#include "common/kernel.h"
 
 #define SYSFS_IOMMU_GROUPS "/sys/kernel/iommu_groups"
 #define LIVE_MAX_REGIONS 1024
@@ -969,54 +969,15 @@ static int read_kernel(Host *h) {
 	return 0;
 }
 
-/* The driver and vhost-vdpa char device of the vDPA device v, from /sys/bus/vdpa/devices/NAME
- * (the vdpa bus; netlink does not say). A device gone meanwhile keeps none. */
-static int read_vdpa_binding(int busfd, VdpaDevice *v) {
-	char buf[PATH_MAX], attr[64];
-	_cleanup_close_ int dfd = openat(busfd, v->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ssize_t n = readlinkat(dfd, "driver", buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = '\0';
-		const char *slash = strrchr(buf, '/');
-		if (!(v->driver = strdup(slash ? slash + 1 : buf)))
-			return -ENOMEM;
-	}
-	int fd = dup(dfd);
-	if (fd < 0)
-		return -errno;
-	DirIter *it = malloc(sizeof(DirIter));
-	if (!it) {
-		close(fd);
-		return -ENOMEM;
-	}
-	dir_iter_init(it, fd);
-	const char *e;
-	int r = 0;
-	while (r == 0 && !v->vhost_name && (e = dir_next(it))) {
-		unsigned maj, min;
-		if (!strneq(e, "vhost-vdpa-", 11) || strlen(e) >= sizeof(attr) - 5)
-			continue;
-		snprintf(attr, sizeof(attr), "%s/dev", e);
-		if (read_attr_at(dfd, attr, buf, sizeof(buf)) <= 0 ||
-		    sscanf(buf, "%u:%u", &maj, &min) != 2)
-			continue;
-		if (!(v->vhost_name = strdup(e)))
-			r = -ENOMEM;
-		v->vhost_major = maj;
-		v->vhost_minor = min;
-	}
-	free(it);
-	close(fd);
-	return r;
-}
-
-/* vDPA through netlink, bindings through sysfs. Entries whose PCI function or management
- * device was not seen (the scans ran at different instants) are left out. */
+/* vDPA through the kernel seam's linux backend (the vdpa netlink family, bindings from
+ * sysfs). Entries whose PCI function or management device was not seen (the scans ran at
+ * different instants) are left out. */
 static int read_vdpa(Host *h) {
-	int r = vdpa_netlink_scan(h);
-	if (r <= 0)
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	int r = kernel_new("linux", NULL, &k);
+	if (r < 0)
+		return r;
+	if ((r = kernel_vdpa_dump(k, h)) <= 0)
 		return r;
 	size_t w = 0;
 	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
@@ -1029,24 +990,22 @@ static int read_vdpa(Host *h) {
 		h->vdpa_mgmtdevs[w++] = *m;
 	}
 	h->n_vdpa_mgmtdevs = w;
-	_cleanup_close_ int busfd = open("/sys/bus/vdpa/devices",
-					 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	w = 0;
 	for (size_t i = 0; i < h->n_vdpa_devices; i++) {
 		VdpaDevice *v = &h->vdpa_devices[i];
 		bool listed = false;
-		for (size_t k = 0; k < h->n_vdpa_mgmtdevs && !listed; k++)
-			listed = streq(strempty(h->vdpa_mgmtdevs[k].bus),
+		for (size_t j = 0; j < h->n_vdpa_mgmtdevs && !listed; j++)
+			listed = streq(strempty(h->vdpa_mgmtdevs[j].bus),
 				       strempty(v->mgmtdev_bus)) &&
-				 streq(h->vdpa_mgmtdevs[k].name, v->mgmtdev_name);
+				 streq(h->vdpa_mgmtdevs[j].name, v->mgmtdev_name);
 		if (!listed) {
 			free(v->name);
 			free(v->mgmtdev_bus);
 			free(v->mgmtdev_name);
+			free(v->driver);
+			free(v->vhost_name);
 			continue;
 		}
-		if (busfd >= 0 && (r = read_vdpa_binding(busfd, v)) < 0)
-			return r;
 		h->vdpa_devices[w++] = *v;
 	}
 	h->n_vdpa_devices = w;

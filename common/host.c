@@ -348,7 +348,7 @@ int host_finalize(Host *h, char **ret_error) {
 	}
 	for (size_t i = 0; i < h->n_groups; i++) {
 		if (h->groups[i].number < 0)
-			return finalize_fail(ret_error, "groups[%zu].number: negative group number",
+			return finalize_fail(ret_error, "groups[%zu].group: negative group number",
 					     i);
 		gorig[i] = i;
 	}
@@ -366,7 +366,7 @@ int host_finalize(Host *h, char **ret_error) {
 	for (size_t i = 1; i < h->n_groups; i++)
 		if (h->groups[gorig[i]].number == h->groups[gorig[i - 1]].number)
 			return finalize_fail(ret_error,
-					     "groups[%zu].number: duplicate of groups[%zu] (%d)",
+					     "groups[%zu].group: duplicate of groups[%zu] (%d)",
 					     gorig[i], gorig[i - 1], h->groups[gorig[i]].number);
 
 	r = permute(h->devices, h->n_devices, sizeof(Device), dorig);

@@ -41,6 +41,9 @@ typedef struct KernelOps {
 	int (*vhost_vdpa_set_status)(Kernel *k, int fd, uint8_t status);
 	int (*vhost_vdpa_get_status)(Kernel *k, int fd, uint8_t *ret_status);
 	int (*vhost_vdpa_fd_check)(Kernel *k, int fd, const VdpaDevice *v);
+	int (*vdpa_dump)(Kernel *k, Host *h);
+	int (*vdpa_dev_add)(Kernel *k, const char *bus, const char *mgmt_name, const char *name);
+	int (*vdpa_dev_del)(Kernel *k, const char *name);
 
 	int (*legacy_open)(Kernel *k, const Device *d, int *ret_container, int *ret_group,
 			   int *ret_device);
@@ -72,3 +75,11 @@ int kernel_sim_new(const Host *host, Kernel **ret);
  * ".../<bdf>/vfio-dev/<vfio_name>". Returns 0, -ESTALE on any mismatch, -EINVAL for NULL.
  */
 int kernel_linux_check_cdev_link(const char *target, const char *bdf, const char *vfio_name);
+/*
+ * kernel_linux_check_vhost_link: the post-open identity check of vhost_vdpa_open. target is
+ * the readlink() of /sys/dev/char/M:m for the opened char device; it must end in
+ * ".../<vdpa_name>/<vhost_name>" (the char device sits under its vDPA device). Returns 0,
+ * -ESTALE on any mismatch (another device has the minor now), -EINVAL for NULL.
+ */
+int kernel_linux_check_vhost_link(const char *target, const char *vdpa_name,
+				  const char *vhost_name);

@@ -12,6 +12,7 @@
  * The API is probed, never inferred from the kernel version: /dev/iommu opens -> iommufd;
  * it does not exist -> /dev/vfio/vfio exists -> legacy; else none.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "common/kernel.h"
 #include "common/macro.h"
 #include "common/uapi.h"
+#include "common/vdpa-netlink.h"
 
 #define DEV_IOMMU "/dev/iommu"
 #define DEV_VFIO_CONTAINER "/dev/vfio/vfio"
@@ -228,6 +230,22 @@ int kernel_linux_check_cdev_link(const char *target, const char *bdf, const char
 	return 0;
 }
 
+int kernel_linux_check_vhost_link(const char *target, const char *vdpa_name,
+				  const char *vhost_name) {
+	/* target: "../../devices/vdr0/vhost-vdpa-0" (a software device) or
+	 * "../../devices/pci0000:00/0000:00:09.0/0000:07:00.0/vdpa1/vhost-vdpa-1". */
+	if (!target || !vdpa_name || !vhost_name)
+		return -EINVAL;
+	const char *last = strrchr(target, '/');
+	if (!last || !streq(last + 1, vhost_name))
+		return -ESTALE;
+	size_t n = (size_t)(last - target), vl = strlen(vdpa_name);
+	if (n < vl || strncmp(target + n - vl, vdpa_name, vl) != 0 ||
+	    (n > vl && target[n - vl - 1] != '/'))
+		return -ESTALE; /* "xvdr0" must not match "vdr0" */
+	return 0;
+}
+
 /* fd is d's vfio-dev cdev: its st_rdev leads back through /sys/dev/char to d->bdf and
  * d->vfio_name. -ESTALE when it is another file, -ENODEV when the cdev is gone. */
 static int linux_check_cdev_fd(int fd, const Device *d) {
@@ -268,8 +286,8 @@ static int linux_device_open(Kernel *k, const Device *d, int *ret_fd) {
 }
 
 /* /dev/vhost-vdpa-N: the name sysfs gave, opened without following links, and the opened
- * file checked against the dev_t sysfs gave (a vDPA device deleted and another created can
- * reuse the name). */
+ * file checked against the dev_t sysfs gave and against its vDPA device (a vDPA device
+ * deleted and another created reuse the name and the dev_t). */
 static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	struct stat st;
 	if (!v)
@@ -289,6 +307,18 @@ static int linux_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != v->vhost_major ||
 	    minor(st.st_rdev) != v->vhost_minor)
 		return -ESTALE;
+	/* The minor is freed with its device and handed to the next one: the same dev_t may be
+	 * another vDPA device's now. The char device's sysfs node sits under its vDPA device:
+	 * /sys/dev/char/M:m -> .../<v->name>/<v->vhost_name>. */
+	char link[64], target[PATH_MAX];
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -ESTALE;
+	target[n] = '\0';
+	int r = kernel_linux_check_vhost_link(target, v->name, v->vhost_name);
+	if (r < 0)
+		return r;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -323,6 +353,76 @@ static int linux_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
 	    minor(st.st_rdev) != v->vhost_minor)
 		return -ESTALE;
 	return 0;
+}
+
+/* The driver and vhost-vdpa char device of the vDPA device v, from /sys/bus/vdpa/devices/NAME
+ * (the vdpa bus; netlink does not say). A device gone meanwhile keeps none. */
+static int linux_vdpa_binding(int busfd, VdpaDevice *v) {
+	char buf[PATH_MAX];
+	_cleanup_close_ int dfd = openat(busfd, v->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ssize_t n = readlinkat(dfd, "driver", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		const char *slash = strrchr(buf, '/');
+		if (!(v->driver = strdup(slash ? slash + 1 : buf)))
+			return -ENOMEM;
+	}
+	int fd = dup(dfd);
+	if (fd < 0)
+		return -errno;
+	_cleanup_closedir_ DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *e;
+	while (!v->vhost_name && (e = readdir(dir))) {
+		unsigned maj, min;
+		char attr[NAME_MAX + 8];
+		if (!strneq(e->d_name, "vhost-vdpa-", 11))
+			continue;
+		snprintf(attr, sizeof(attr), "%s/dev", e->d_name);
+		_cleanup_close_ int afd = openat(dfd, attr, O_RDONLY | O_CLOEXEC);
+		ssize_t got = afd >= 0 ? read(afd, buf, sizeof(buf) - 1) : -1;
+		if (got <= 0)
+			continue;
+		buf[got] = '\0';
+		if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+			continue;
+		if (!(v->vhost_name = strdup(e->d_name)))
+			return -ENOMEM;
+		v->vhost_major = maj;
+		v->vhost_minor = min;
+	}
+	return 0;
+}
+
+/* The family through vdpa-netlink.c; each device's binding from the vdpa bus in sysfs. */
+static int linux_vdpa_dump(Kernel *k, Host *h) {
+	if (!h)
+		return -EINVAL;
+	size_t first = h->n_vdpa_devices;
+	int r = vdpa_netlink_scan(h);
+	if (r <= 0)
+		return r;
+	_cleanup_close_ int busfd = open("/sys/bus/vdpa/devices",
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = first; busfd >= 0 && i < h->n_vdpa_devices; i++) {
+		int b = linux_vdpa_binding(busfd, &h->vdpa_devices[i]);
+		if (b < 0)
+			return b;
+	}
+	return 1;
+}
+
+static int linux_vdpa_dev_add(Kernel *k, const char *bus, const char *mgmt_name, const char *name) {
+	return vdpa_netlink_dev_add(bus, mgmt_name, name);
+}
+
+static int linux_vdpa_dev_del(Kernel *k, const char *name) {
+	return vdpa_netlink_dev_del(name);
 }
 
 static int linux_fd_check(Kernel *k, int fd, const Device *d) {
@@ -536,6 +636,9 @@ static const KernelOps linux_ops = {
 	.vhost_vdpa_set_status = linux_vhost_vdpa_set_status,
 	.vhost_vdpa_get_status = linux_vhost_vdpa_get_status,
 	.vhost_vdpa_fd_check = linux_vhost_vdpa_fd_check,
+	.vdpa_dump = linux_vdpa_dump,
+	.vdpa_dev_add = linux_vdpa_dev_add,
+	.vdpa_dev_del = linux_vdpa_dev_del,
 	.device_bind = linux_device_bind,
 	.device_attach = linux_device_attach,
 	.device_detach = linux_device_detach,

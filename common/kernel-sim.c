@@ -31,6 +31,12 @@
  *     reset it to 0 (vhost_vdpa_reset), a status other than 0 may only add bits (EINVAL),
  *     0 resets. The IOTLB (mappings written to the file by its owner) is not modelled: the
  *     daemon never writes it (the kernel takes IOTLB messages only from the owner's mm).
+ *   - the vdpa generic netlink family (drivers/vdpa/vdpa.c) over the snapshot's management
+ *     devices and vDPA devices: dumps, dev add (GENL_ADMIN_PERM, the attribute checks, the
+ *     management device lookup, the name check; the device bound to vhost_vdpa with the
+ *     lowest free vhost-vdpa-N minor) and dev del, which waits, as vhost_vdpa_remove() does,
+ *     for the last close of the device's char device (kernel.h has the rules). Checked
+ *     against the real kernel by tests/tools/vdpa-rules.expected (tests/vm VDR).
  *
  * fds are real memfds named for what they stand for ("ioasid-sim:iommufd:3",
  * "ioasid-sim:vfio:0000:3b:00.0", "ioasid-sim:vfio-container:1", "ioasid-sim:vfio-group:17",
@@ -95,6 +101,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +122,9 @@
 
 #define SIM_PAGE_SIZE 4096ULL
 #define SIM_DEFAULT_ADDRESS_WIDTH 48
+/* vhost_vdpa's char major when the snapshot shows no device of it: alloc_chrdev_region()
+ * hands out a dynamic one, from the top of the range down; any value is as real. */
+#define SIM_VHOST_VDPA_MAJOR 510
 
 typedef struct SimFile SimFile;
 typedef struct SimCtx SimCtx;
@@ -200,10 +210,24 @@ typedef struct SimGroup {
 	bool foreign_dma_user;
 } SimGroup;
 
-/* A vDPA device with its vhost-vdpa char device, as the host model last said. */
+/* A vDPA management device (struct vdpa_mgmt_dev) as the host model last said. */
+typedef struct SimMgmt {
+	char *bus;  /* NULL: a software one (no bus) */
+	char *name; /* the BDF on "pci" */
+	uint64_t supported_classes;
+	uint32_t vendor_id; /* what a device it creates reports: vp_vdpa, the PCI function's
+			       subsystem vendor (virtio_pci_modern); vdpa_sim, 0 */
+} SimMgmt;
+
+/* A vDPA device with its vhost-vdpa char device, as the host model last said or as the
+ * family's dev add made it. */
 typedef struct SimVdpa {
 	char *name;
-	char *parent;     /* BDF of a PCI parent, NULL for a software device */
+	char *parent;   /* BDF of a PCI parent, NULL for a software device */
+	char *mgmt_bus; /* its management device, as SimMgmt */
+	char *mgmt_name;
+	uint32_t device_id, vendor_id;
+	char *driver;     /* NULL: none bound */
 	char *vhost_name; /* NULL: not on vhost_vdpa (no char device) */
 	unsigned vhost_major, vhost_minor;
 	bool opened;    /* vhost_vdpa's v->opened: a file is open */
@@ -249,6 +273,11 @@ typedef struct Sim {
 	size_t n_groups;
 	SimVdpa **vdpas;
 	size_t n_vdpas;
+	SimMgmt *mgmts;
+	size_t n_mgmts;
+	bool vdpa_family;           /* the vdpa genl family exists (the snapshot lists vDPA) */
+	unsigned vhost_major;       /* vhost_vdpa's char major (alloc_chrdev_region: dynamic) */
+	int cap_net_admin_override; /* -1: ask the process */
 	SimFile **files;
 	size_t n_files;
 	bool members_stale; /* SimGroup.members need rebuilding (after a host sync) */
@@ -842,6 +871,23 @@ static bool sim_capable_sys_resource(const Sim *s) {
 	return d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE);
 }
 
+static bool sim_capable_net_admin(const Sim *s) {
+	if (s->cap_net_admin_override >= 0)
+		return s->cap_net_admin_override > 0;
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN);
+}
+
+int kernel_sim_override_cap_net_admin(Kernel *k, int value) {
+	if (!kernel_is_sim(k) || value < -1 || value > 1)
+		return -EINVAL;
+	SIM(k)->cap_net_admin_override = value;
+	return 0;
+}
+
 int kernel_sim_override_cap_sys_resource(Kernel *k, int value) {
 	if (!kernel_is_sim(k) || value < -1 || value > 1)
 		return -EINVAL;
@@ -1178,11 +1224,16 @@ static int sim_device_open(Kernel *k, const Device *d, int *ret_fd) {
 	return 0;
 }
 
+/* The device called name: the present one, else a gone one (NULL when none). */
 static SimVdpa *sim_find_vdpa(Sim *s, const char *name) {
+	SimVdpa *gone = NULL;
 	for (size_t i = 0; i < s->n_vdpas; i++)
-		if (streq(s->vdpas[i]->name, name))
-			return s->vdpas[i];
-	return NULL;
+		if (streq(s->vdpas[i]->name, name)) {
+			if (!s->vdpas[i]->gone)
+				return s->vdpas[i];
+			gone = s->vdpas[i];
+		}
+	return gone;
 }
 
 /* Devices in group n as iommu_group->devices counts them: PCI functions (bridges too) and
@@ -1200,8 +1251,17 @@ static int sim_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd) {
 	if (!v)
 		return -EINVAL;
 	SimVdpa *sv = sim_find_vdpa(s, v->name);
-	if (!sv || sv->gone || !sv->vhost_name || !v->vhost_name)
+	if (!sv || sv->gone || !sv->vhost_name || !v->vhost_name) {
+		/* The linux backend opens /dev/<vhost_name>: when another device has that char
+		 * device now (its minor freed and taken again), the open reaches that device
+		 * (EBUSY while it is open) and the identity check refuses the file (ESTALE). */
+		for (size_t i = 0; v->vhost_name && i < s->n_vdpas; i++) {
+			const SimVdpa *o = s->vdpas[i];
+			if (!o->gone && o->vhost_name && streq(o->vhost_name, v->vhost_name))
+				return o->opened ? -EBUSY : -ESTALE;
+		}
 		return -ENODEV;
+	}
 	if (!streq(sv->vhost_name, v->vhost_name) || sv->vhost_major != v->vhost_major ||
 	    sv->vhost_minor != v->vhost_minor)
 		return -ESTALE;
@@ -1260,6 +1320,173 @@ static int sim_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
 	if (r < 0)
 		return r;
 	*ret_status = f->vdpa->status;
+	return 0;
+}
+
+/* ---- the vdpa generic netlink family ---- */
+
+static int sim_vdpa_dump(Kernel *k, Host *h) {
+	Sim *s = SIM(k);
+	if (!h)
+		return -EINVAL;
+	if (!s->vdpa_family)
+		return 0;
+	if (s->n_mgmts > 0) {
+		VdpaMgmtDev *l = reallocarray(h->vdpa_mgmtdevs, h->n_vdpa_mgmtdevs + s->n_mgmts,
+					      sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		h->vdpa_mgmtdevs = l;
+	}
+	for (size_t i = 0; i < s->n_mgmts; i++) {
+		const SimMgmt *sm = &s->mgmts[i];
+		VdpaMgmtDev *m = &h->vdpa_mgmtdevs[h->n_vdpa_mgmtdevs++];
+		*m = (VdpaMgmtDev){ .name = strdup(sm->name),
+				    .bus = sm->bus ? strdup(sm->bus) : NULL,
+				    .supported_classes = sm->supported_classes };
+		if (!m->name || (sm->bus && !m->bus))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_vdpas; i++) {
+		const SimVdpa *sv = s->vdpas[i];
+		if (sv->gone)
+			continue;
+		VdpaDevice *l = reallocarray(h->vdpa_devices, h->n_vdpa_devices + 1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		h->vdpa_devices = l;
+		VdpaDevice *v = &l[h->n_vdpa_devices++];
+		*v = (VdpaDevice){
+			.name = strdup(sv->name),
+			.mgmtdev_bus = sv->mgmt_bus ? strdup(sv->mgmt_bus) : NULL,
+			.mgmtdev_name = sv->mgmt_name ? strdup(sv->mgmt_name) : NULL,
+			.device_id = sv->device_id,
+			.vendor_id = sv->vendor_id,
+			.driver = sv->driver ? strdup(sv->driver) : NULL,
+			.vhost_name = sv->vhost_name ? strdup(sv->vhost_name) : NULL,
+			.vhost_major = sv->vhost_major,
+			.vhost_minor = sv->vhost_minor,
+		};
+		if (!v->name || (sv->mgmt_bus && !v->mgmtdev_bus) ||
+		    (sv->mgmt_name && !v->mgmtdev_name) || (sv->driver && !v->driver) ||
+		    (sv->vhost_name && !v->vhost_name))
+			return -ENOMEM;
+	}
+	return 1;
+}
+
+/* mgmtdev_handle_match(): a bus given matches only a management device on that bus, none
+ * given only one without a bus. */
+static const SimMgmt *sim_find_mgmt(const Sim *s, const char *bus, const char *name) {
+	for (size_t i = 0; i < s->n_mgmts; i++) {
+		const SimMgmt *m = &s->mgmts[i];
+		if (!bus != !m->bus || !streq(m->name, name) || (bus && !streq(m->bus, bus)))
+			continue;
+		return m;
+	}
+	return NULL;
+}
+
+/* vhost_vdpa_probe(): ida_alloc_max(&vhost_vdpa_ida, ...), the lowest minor no present device
+ * holds (a deleted device's minor is free again once its deletion finished). */
+static unsigned sim_vhost_minor(const Sim *s) {
+	for (unsigned m = 0;; m++) {
+		bool taken = false;
+		for (size_t i = 0; i < s->n_vdpas && !taken; i++)
+			taken = !s->vdpas[i]->gone && s->vdpas[i]->vhost_name &&
+				s->vdpas[i]->vhost_major == s->vhost_major &&
+				s->vdpas[i]->vhost_minor == m;
+		if (!taken)
+			return m;
+	}
+}
+
+/* vdpa_nl_cmd_dev_add_set_doit() with the management device's dev_add: the genetlink
+ * GENL_ADMIN_PERM check, the name, the management device (vdpa_mgmtdev_get_from_attr), then
+ * __vdpa_register_device()'s name check. No configuration attributes are sent by the seam,
+ * so the MAC/MTU/features checks before the lookup do not apply. The new device is probed by
+ * vhost_vdpa (the sim models a host where vhost_vdpa, not virtio_vdpa, is the vdpa bus's
+ * driver, as in the VM tier), which gives it a char device. */
+static int sim_vdpa_dev_add(Kernel *k, const char *bus, const char *mgmt_name, const char *name) {
+	Sim *s = SIM(k);
+	if (!s->vdpa_family)
+		return -ENOENT;
+	if (!sim_capable_net_admin(s))
+		return -EPERM;
+	if (!name || !mgmt_name)
+		return -EINVAL;
+	const SimMgmt *m = sim_find_mgmt(s, bus, mgmt_name);
+	if (!m)
+		return -ENODEV;
+	SimVdpa *sv = sim_find_vdpa(s, name);
+	if (sv && !sv->gone)
+		return -EEXIST;
+	/* A gone entry is reused unless a file still points at it (a device the host sync
+	 * dropped while open): that one keeps its state for the file's close. */
+	if (!sv || sv->opened) {
+		SimVdpa **l = reallocarray(s->vdpas, s->n_vdpas + 1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		s->vdpas = l;
+		if (!(sv = calloc(1, sizeof(*sv))) || !(sv->name = strdup(name))) {
+			free(sv);
+			return -ENOMEM;
+		}
+		s->vdpas[s->n_vdpas++] = sv;
+	}
+	free(sv->parent);
+	free(sv->mgmt_bus);
+	free(sv->mgmt_name);
+	free(sv->driver);
+	free(sv->vhost_name);
+	*sv = (SimVdpa){ .name = sv->name, .gone = true };
+	/* The device's class: the management device's only one (vdpa_sim_net: net); with several
+	 * the lowest, as a device add without a class attribute gets from the drivers here. */
+	for (uint32_t c = 1; c < 64; c++)
+		if (m->supported_classes & (1ULL << c)) {
+			sv->device_id = c;
+			break;
+		}
+	sv->vendor_id = m->vendor_id;
+	if (!s->vhost_major)
+		s->vhost_major = SIM_VHOST_VDPA_MAJOR;
+	char vn[32];
+	unsigned minor = sim_vhost_minor(s);
+	snprintf(vn, sizeof(vn), "vhost-vdpa-%u", minor);
+	if ((m->bus && streq(m->bus, "pci") && !(sv->parent = strdup(m->name))) ||
+	    (m->bus && !(sv->mgmt_bus = strdup(m->bus))) || !(sv->mgmt_name = strdup(m->name)) ||
+	    !(sv->driver = strdup("vhost_vdpa")) || !(sv->vhost_name = strdup(vn)))
+		return -ENOMEM;
+	sv->vhost_major = s->vhost_major;
+	sv->vhost_minor = minor;
+	sv->gone = false;
+	return 0;
+}
+
+/* vdpa_nl_cmd_dev_del_set_doit(): the permission, the name, the device (ENODEV); every
+ * device the sim has was made by a management device, so the "not user created" EINVAL never
+ * applies. The management device's dev_del unregisters it: vhost_vdpa_remove() takes the char
+ * device away and waits for its last file to be closed, anywhere (a close in another process
+ * is seen through the inotify watch of sim_drain()); a caller holding the file itself waits
+ * for ever, as it would in the kernel. */
+static int sim_vdpa_dev_del(Kernel *k, const char *name) {
+	Sim *s = SIM(k);
+	if (!s->vdpa_family)
+		return -ENOENT;
+	if (!sim_capable_net_admin(s))
+		return -EPERM;
+	if (!name)
+		return -EINVAL;
+	SimVdpa *sv = sim_find_vdpa(s, name);
+	if (!sv || sv->gone)
+		return -ENODEV;
+	while (sv->opened) {
+		struct pollfd p = { .fd = s->inotify_fd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		sim_drain(s);
+	}
+	sv->gone = true;
 	return 0;
 }
 
@@ -1923,6 +2150,16 @@ int kernel_sim_set_driver(Kernel *k, const char *bdf, const char *driver, const 
 
 /* ---- lifetime ----------------------------------------------------------------------- */
 
+static void sim_mgmts_free(Sim *s) {
+	for (size_t i = 0; i < s->n_mgmts; i++) {
+		free(s->mgmts[i].bus);
+		free(s->mgmts[i].name);
+	}
+	free(s->mgmts);
+	s->mgmts = NULL;
+	s->n_mgmts = 0;
+}
+
 static void sim_free(Kernel *k) {
 	Sim *s = SIM(k);
 	/* Contexts are reachable only through files; collect them once. */
@@ -1977,10 +2214,14 @@ static void sim_free(Kernel *k) {
 	for (size_t i = 0; i < s->n_vdpas; i++) {
 		free(s->vdpas[i]->name);
 		free(s->vdpas[i]->parent);
+		free(s->vdpas[i]->mgmt_bus);
+		free(s->vdpas[i]->mgmt_name);
+		free(s->vdpas[i]->driver);
 		free(s->vdpas[i]->vhost_name);
 		free(s->vdpas[i]);
 	}
 	free(s->vdpas);
+	sim_mgmts_free(s);
 	free(s->groups);
 	free(s);
 }
@@ -2085,19 +2326,57 @@ static int sim_sync_vdpa(Sim *s, const VdpaDevice *v) {
 		}
 		s->vdpas[s->n_vdpas++] = sv;
 	}
-	char *pa = NULL, *vn = NULL;
+	char *pa = NULL, *vn = NULL, *mb = NULL, *mn = NULL, *dr = NULL;
 	if ((v->parent && !(pa = strdup(v->parent->bdf))) ||
-	    (v->vhost_name && !(vn = strdup(v->vhost_name)))) {
+	    (v->vhost_name && !(vn = strdup(v->vhost_name))) ||
+	    (v->mgmtdev_bus && !(mb = strdup(v->mgmtdev_bus))) ||
+	    (v->mgmtdev_name && !(mn = strdup(v->mgmtdev_name))) ||
+	    (v->driver && !(dr = strdup(v->driver)))) {
 		free(pa);
+		free(vn);
+		free(mb);
+		free(mn);
 		return -ENOMEM;
 	}
 	free(sv->parent);
 	free(sv->vhost_name);
+	free(sv->mgmt_bus);
+	free(sv->mgmt_name);
+	free(sv->driver);
 	sv->parent = pa;
 	sv->vhost_name = vn;
+	sv->mgmt_bus = mb;
+	sv->mgmt_name = mn;
+	sv->driver = dr;
+	sv->device_id = v->device_id;
+	sv->vendor_id = v->vendor_id;
+	if (vn && !s->vhost_major)
+		s->vhost_major = v->vhost_major;
 	sv->vhost_major = v->vhost_major;
 	sv->vhost_minor = v->vhost_minor;
 	sv->gone = false;
+	return 0;
+}
+
+/* The management devices, replaced by the host's; a PCI one's devices report the function's
+ * subsystem vendor (vp_vdpa: virtio_pci_modern's id.vendor). */
+static int sim_sync_mgmts(Sim *s, const Host *h) {
+	sim_mgmts_free(s);
+	s->vdpa_family = h->n_vdpa_mgmtdevs > 0 || h->n_vdpa_devices > 0;
+	if (h->n_vdpa_mgmtdevs == 0)
+		return 0;
+	if (!(s->mgmts = calloc(h->n_vdpa_mgmtdevs, sizeof(*s->mgmts))))
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
+		const VdpaMgmtDev *m = &h->vdpa_mgmtdevs[i];
+		SimMgmt *sm = &s->mgmts[s->n_mgmts++];
+		sm->supported_classes = m->supported_classes;
+		if (!(sm->name = strdup(m->name)) || (m->bus && !(sm->bus = strdup(m->bus))))
+			return -ENOMEM;
+		const Device *d = m->bus && streq(m->bus, "pci") ? host_find_device(h, m->name)
+								 : NULL;
+		sm->vendor_id = d ? d->subsystem_vendor : 0;
+	}
 	return 0;
 }
 
@@ -2130,6 +2409,8 @@ static int sim_copy_host(Sim *s, const Host *h) {
 	for (size_t i = 0; i < h->n_vdpa_devices; i++)
 		if ((r = sim_sync_vdpa(s, &h->vdpa_devices[i])) < 0)
 			return r;
+	if ((r = sim_sync_mgmts(s, h)) < 0)
+		return r;
 	/* Devices may name groups the snapshot does not list: model them without regions. */
 	for (size_t i = 0; i < s->n_devs; i++) {
 		int n = s->devs[i]->group;
@@ -2164,6 +2445,7 @@ int kernel_sim_new(const Host *host, Kernel **ret) {
 	s->kernel.ops = &sim_ops;
 	s->kernel.userdata = s;
 	s->cap_sys_resource_override = -1;
+	s->cap_net_admin_override = -1;
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0) {
 		int r = -errno;
@@ -2203,6 +2485,9 @@ static const KernelOps sim_ops = {
 	.vhost_vdpa_set_status = sim_vhost_vdpa_set_status,
 	.vhost_vdpa_get_status = sim_vhost_vdpa_get_status,
 	.vhost_vdpa_fd_check = sim_vhost_vdpa_fd_check,
+	.vdpa_dump = sim_vdpa_dump,
+	.vdpa_dev_add = sim_vdpa_dev_add,
+	.vdpa_dev_del = sim_vdpa_dev_del,
 	.legacy_open = sim_legacy_open,
 	.legacy_container_open = sim_legacy_container_open,
 	.legacy_group_open = sim_legacy_group_open,

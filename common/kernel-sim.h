@@ -87,3 +87,7 @@ int kernel_sim_set_rlimit_mode_raw(Kernel *k, int iommufd, uint64_t val64);
  * rules on machines whose test runner lacks the capability. Never used by the daemon.
  */
 int kernel_sim_override_cap_sys_resource(Kernel *k, int value);
+/* kernel_sim_override_cap_net_admin: the same for the vdpa family's GENL_ADMIN_PERM commands
+ * (dev add, dev del): -1 (the default) asks the calling process's effective CAP_NET_ADMIN,
+ * 0 or 1 decide. -EINVAL for a non-sim kernel. */
+int kernel_sim_override_cap_net_admin(Kernel *k, int value);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/kernel-impl.h"
 #include "common/kernel.h"
@@ -120,6 +121,46 @@ int kernel_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status) {
 
 int kernel_vhost_vdpa_fd_check(Kernel *k, int fd, const VdpaDevice *v) {
 	return DISPATCH(k, vhost_vdpa_fd_check, fd, v);
+}
+
+int kernel_vdpa_dump(Kernel *k, Host *h) {
+	return DISPATCH(k, vdpa_dump, h);
+}
+
+int kernel_vdpa_dev_add(Kernel *k, const char *bus, const char *mgmt_name, const char *name) {
+	return DISPATCH(k, vdpa_dev_add, bus, mgmt_name, name);
+}
+
+int kernel_vdpa_dev_del(Kernel *k, const char *name) {
+	return DISPATCH(k, vdpa_dev_del, name);
+}
+
+int kernel_vdpa_dev_del_unopened(Kernel *k, const char *name, char **ret_vhost_name) {
+	if (!name)
+		return kernel_vdpa_dev_del(k, name);
+	_cleanup_host_free_ Host *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	int r = kernel_vdpa_dump(k, h);
+	if (r < 0)
+		return r;
+	const VdpaDevice *v = NULL;
+	for (size_t i = 0; i < h->n_vdpa_devices && !v; i++)
+		if (streq(h->vdpa_devices[i].name, name))
+			v = &h->vdpa_devices[i];
+	if (v && v->vhost_name) {
+		int fd = -EBADF;
+		r = kernel_vhost_vdpa_open(k, v, &fd);
+		if (r == -EBUSY) {
+			if (ret_vhost_name && !(*ret_vhost_name = strdup(v->vhost_name)))
+				return -ENOMEM;
+			return -EBUSY;
+		}
+		/* Any other answer (EINVAL: a vp_vdpa parent sharing its group) was given after
+		 * the exclusive check passed: nobody held it. */
+		kernel_closep(k, &fd);
+	}
+	return kernel_vdpa_dev_del(k, name);
 }
 
 int kernel_device_bind(Kernel *k, int devfd, int iommufd, uint32_t *ret_dev_id) {

@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The kernel seam: the only code that touches /dev/iommu or /dev/vfio. Callers use the typed
- * functions below (kernel_ioas_alloc(k, iommufd, &id), ...); each dispatches, in kernel.c,
+ * The kernel seam: the only code that touches /dev/iommu, /dev/vfio, /dev/vhost-vdpa-N or
+ * the vdpa generic netlink family (the host loader reads vDPA through it too). Callers use the
+ * typed functions below (kernel_ioas_alloc(k, iommufd, &id), ...); each dispatches, in kernel.c,
  * through a vtable that only the backends see (common/kernel-impl.h). Two implementations:
  *   - "linux" (kernel-linux.c): real ioctls with the project's own uAPI definitions
  *     (common/uapi.h); on kernels without iommufd it falls back to the legacy VFIO
@@ -107,7 +108,9 @@ int kernel_hw_info(Kernel *k, int iommufd, uint32_t dev_id, KernelHwInfo *ret);
  * vhost_vdpa_open() is exclusive: -EBUSY while another file of the device is open, anywhere;
  * -EINVAL when the parent leaves translation to the platform IOMMU (vp_vdpa) and is not alone
  * in its IOMMU group (vhost-vdpa attaches a domain of its own: iommu_attach_device() needs a
- * single-device group); -ENODEV when v has no vhost-vdpa char device (any more).
+ * single-device group); -ENODEV when v has no vhost-vdpa char device (any more); -ESTALE
+ * when the file opened is not v's (its minor went with it and another device has it now:
+ * the linux backend checks that /sys/dev/char/M:m leads to <v->name>/<v->vhost_name>).
  */
 int kernel_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd);
 /*
@@ -125,6 +128,50 @@ int kernel_vhost_vdpa_open(Kernel *k, const VdpaDevice *v, int *ret_fd);
  */
 int kernel_vhost_vdpa_set_status(Kernel *k, int fd, uint8_t status);
 int kernel_vhost_vdpa_get_status(Kernel *k, int fd, uint8_t *ret_status);
+
+/*
+ * ---- the vdpa generic netlink family (drivers/vdpa/vdpa.c) ----
+ * What iproute2's `vdpa mgmtdev show`, `vdpa dev show`, `vdpa dev add` and `vdpa dev del`
+ * speak. linux: common/vdpa-netlink.c (libnl-genl-3) plus the vdpa bus in sysfs for what
+ * netlink does not say (a device's driver and vhost-vdpa char device). sim: the same family
+ * over its model, with the kernel's order of checks and errnos:
+ *   - dev add / dev del are GENL_ADMIN_PERM: -EPERM without CAP_NET_ADMIN, before anything
+ *     else; dumps need no capability;
+ *   - dev add: -EINVAL without a name or without a management device name (the attributes
+ *     are left out of the message when NULL: the kernel, not this code, answers), -ENODEV for
+ *     a management device that is not there (bus and name must both match: a software one has
+ *     no bus, so "pci/vdpasim_net" is -ENODEV), -EEXIST for a name a vDPA device already has
+ *     (__vdpa_register_device). The new device is probed by the bus: on vhost_vdpa it gets the
+ *     lowest free vhost-vdpa-N minor (vhost_vdpa_probe's ida) and its char device;
+ *   - dev del: -EINVAL without a name, -ENODEV for a name no vDPA device has, -EINVAL for a
+ *     device no management device created (no such device is ever listed: the dump names
+ *     each device's management device). Deleting a device whose /dev/vhost-vdpa-N is open
+ *     does NOT fail: vhost_vdpa_remove() removes the char device and then WAITS, in the
+ *     kernel, holding the family's lock (every other vdpa request waits too), until the last
+ *     file of it is closed, in whichever process holds it; the sim's del waits the same way
+ *     (a caller holding the file itself never returns, as on the kernel). Callers that must
+ *     not hang test the exclusive open first (kernel_vhost_vdpa_open: -EBUSY while open).
+ * -ENOENT from every call when the family does not exist (no vdpa module, a network
+ * namespace other than the initial one; the sim: a host snapshot without any vDPA
+ * management device).
+ */
+/* kernel_vdpa_dump: appends every management device and vDPA device to h->vdpa_mgmtdevs and
+ * h->vdpa_devices (unsorted; VdpaDevice.parent is not set: host_finalize() links it), with
+ * each device's driver and vhost-vdpa char device. 1 when the family answered, 0 when it does
+ * not exist here (nothing added), -errno. */
+int kernel_vdpa_dump(Kernel *k, Host *h);
+/* kernel_vdpa_dev_add: VDPA_CMD_DEV_NEW, a device called name on the management device
+ * bus/mgmt_name (bus NULL for a software one: "vdpasim_net"). */
+int kernel_vdpa_dev_add(Kernel *k, const char *bus, const char *mgmt_name, const char *name);
+/* kernel_vdpa_dev_del: VDPA_CMD_DEV_DEL; may block, see above. */
+int kernel_vdpa_dev_del(Kernel *k, const char *name);
+/* kernel_vdpa_dev_del_unopened: the del a caller that must not hang uses. When the device
+ * has a vhost-vdpa char device it is opened first (and closed again): -EBUSY, the device left
+ * as it is and *ret_vhost_name (may be NULL) its char device's name (malloc'd), while a
+ * file of it is open anywhere (a lease, another process); then kernel_vdpa_dev_del. The
+ * check and the del are two steps: an open that lands between them makes the del wait as
+ * above. The test open resets the device (vhost_vdpa_open), harmless on one about to go. */
+int kernel_vdpa_dev_del_unopened(Kernel *k, const char *name, char **ret_vhost_name);
 
 /* ---- legacy VFIO (KERNEL_API_LEGACY) ---- */
 /* Container + group + device fds for one device, in one call (kernel_legacy_container_open,

@@ -179,9 +179,11 @@
 /* vhost / vhost-vdpa (include/uapi/linux/vhost.h, vhost_types.h; drivers/vhost/vdpa.c). The
  * vhost ioctls are _IOR/_IOW with type VHOST_VIRTIO, not the _IO(';') of iommufd and VFIO. */
 #define IOASID_VHOST_VIRTIO 0xAF
+#define IOASID_NR_VHOST_GET_FEATURES 0x00 /* _IOR, __u64 */
 #define IOASID_NR_VHOST_SET_OWNER 0x01
 #define IOASID_NR_VHOST_SET_BACKEND_FEATURES 0x25 /* _IOW, __u64 */
 #define IOASID_NR_VHOST_GET_BACKEND_FEATURES 0x26 /* _IOR, __u64 */
+#define IOASID_NR_VHOST_VDPA_GET_DEVICE_ID 0x70   /* _IOR, __u32 */
 #define IOASID_NR_VHOST_VDPA_GET_STATUS 0x71      /* _IOR, __u8 */
 #define IOASID_NR_VHOST_VDPA_SET_STATUS 0x72      /* _IOW, __u8 */
 #define IOASID_SIZEOF_VHOST_IOTLB_MSG 32

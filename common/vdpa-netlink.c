@@ -243,7 +243,7 @@ int vdpa_netlink_scan(Host *h) {
 	return 1;
 }
 
-/* Sends cmd with the attributes put by the caller and waits for the kernel's ack. */
+/* Sends cmd with the attributes given (NULL: left out) and waits for the kernel's ack. */
 static int request(uint8_t cmd, const char *bus, const char *mgmt_name, const char *name) {
 	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
 	_cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
@@ -258,7 +258,7 @@ static int request(uint8_t cmd, const char *bus, const char *mgmt_name, const ch
 		return -ENOMEM;
 	if ((bus && nla_put_string(msg, IOASID_VDPA_ATTR_MGMTDEV_BUS_NAME, bus) < 0) ||
 	    (mgmt_name && nla_put_string(msg, IOASID_VDPA_ATTR_MGMTDEV_DEV_NAME, mgmt_name) < 0) ||
-	    nla_put_string(msg, IOASID_VDPA_ATTR_DEV_NAME, name) < 0)
+	    (name && nla_put_string(msg, IOASID_VDPA_ATTR_DEV_NAME, name) < 0))
 		return -ENOMEM;
 	if ((r = nl_send_auto(sk, msg)) < 0)
 		return nlerr_to_errno(r);
@@ -266,14 +266,12 @@ static int request(uint8_t cmd, const char *bus, const char *mgmt_name, const ch
 	return r < 0 ? nlerr_to_errno(r) : 0;
 }
 
+/* A NULL attribute is left out of the message: the kernel's answer to that (EINVAL) is the
+ * one callers get, so the sim's model of it can be checked against the kernel. */
 int vdpa_netlink_dev_add(const char *bus, const char *mgmt_name, const char *name) {
-	if (!mgmt_name || !name)
-		return -EINVAL;
 	return request(IOASID_VDPA_CMD_DEV_NEW, bus, mgmt_name, name);
 }
 
 int vdpa_netlink_dev_del(const char *name) {
-	if (!name)
-		return -EINVAL;
 	return request(IOASID_VDPA_CMD_DEV_DEL, NULL, NULL, name);
 }

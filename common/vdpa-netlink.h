@@ -24,12 +24,15 @@ int vdpa_netlink_scan(Host *h);
 /*
  * vdpa_netlink_dev_add: VDPA_CMD_DEV_NEW, a vDPA device called name on the management device
  * bus/mgmt_name (bus NULL for a software one: "vdpasim_net"). Needs CAP_NET_ADMIN (the
- * command is GENL_ADMIN_PERM). Returns 0, -ENOENT when the family does not exist, or the
- * kernel's -errno: -EPERM, -ENODEV (no such management device), -EEXIST (name taken),
- * -EOPNOTSUPP.
+ * command is GENL_ADMIN_PERM). A NULL mgmt_name or name is left out of the message (the
+ * kernel answers -EINVAL). Returns 0, -ENOENT when the family does not exist, or the
+ * kernel's -errno: -EPERM, -EINVAL, -ENODEV (no such management device), -EEXIST (name
+ * taken), -EOPNOTSUPP. Callers go through the kernel seam (kernel_vdpa_dev_add), where the
+ * rules are written.
  */
 int vdpa_netlink_dev_add(const char *bus, const char *mgmt_name, const char *name);
 
-/* vdpa_netlink_dev_del: VDPA_CMD_DEV_DEL. 0, -ENOENT (no family), -ENODEV (no such device),
- * -EPERM. */
+/* vdpa_netlink_dev_del: VDPA_CMD_DEV_DEL. 0, -ENOENT (no family), -EINVAL (no name),
+ * -ENODEV (no such device), -EPERM. Blocks while the device's vhost-vdpa char device is open
+ * (kernel.h, kernel_vdpa_dev_del). */
 int vdpa_netlink_dev_del(const char *name);

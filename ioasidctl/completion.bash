@@ -39,7 +39,7 @@ _ioasidctl() {
 	local i w verb= sub=
 
 	# Options that take a value (as the next word), and the context options passed on.
-	local with_value='--host|--socket|--config|--output|--mode|--device|--iommu-group|--pool|--count|--layout|--lifetime|--fds-from|--for|--expire|--user|--group|--unit|--cgroup|--label|--driver|--root|--vdpa'
+	local with_value='--host|--socket|--config|--output|--mode|--device|--iommu-group|--pool|--count|--layout|--lifetime|--fds-from|--for|--expire|--user|--group|--unit|--cgroup|--label|--driver|--root|--vdpa|--mgmtdev|--cdi-version'
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		if [[ $w == -- ]]; then

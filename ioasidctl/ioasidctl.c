@@ -43,6 +43,7 @@ bool arg_force = false;
 bool arg_all = false;
 const char *arg_root = NULL;
 const char *arg_output = NULL;
+const char *arg_cdi_version = NULL;
 
 int ioasidctl_error(int code, const char *fmt, ...) {
 	va_list ap;

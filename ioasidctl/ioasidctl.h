@@ -41,13 +41,14 @@ extern const char *arg_lifetime; /* --lifetime connection|process */
 extern bool arg_reset;           /* revoke --reset */
 extern bool arg_signal;          /* revoke --signal */
 extern bool arg_quiet;
-extern const char *arg_driver; /* bind --driver (default "vfio-pci") */
-extern bool arg_dry_run;       /* bind --dry-run */
-extern bool arg_force;         /* bind --force */
-extern bool arg_all;           /* restore --all */
-extern const char *arg_root;   /* --root DIR (tests): sys/, proc/, run/ioasid/; NULL: "/" */
-extern unsigned arg_fds_from;  /* run --fds-from N: the first fd number CMD gets (3) */
-extern const char *arg_output; /* cdi --output FILE ("-": stdout); NULL: the default */
+extern const char *arg_driver;      /* bind --driver (default "vfio-pci") */
+extern bool arg_dry_run;            /* bind --dry-run */
+extern bool arg_force;              /* bind --force */
+extern bool arg_all;                /* restore --all */
+extern const char *arg_root;        /* --root DIR (tests): sys/, proc/, run/ioasid/; NULL: "/" */
+extern unsigned arg_fds_from;       /* run --fds-from N: the first fd number CMD gets (3) */
+extern const char *arg_output;      /* cdi --output FILE ("-": stdout); NULL: the default */
+extern const char *arg_cdi_version; /* cdi --cdi-version; NULL: the default */
 
 /* Loads the host model: the --host snapshot when given, else the live system. Prints the
  * error itself; returns 0 or -errno. */

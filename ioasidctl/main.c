@@ -47,6 +47,7 @@ typedef enum Opt {
 	OPT_OUTPUT,
 	OPT_VDPA,
 	OPT_MGMTDEV,
+	OPT_CDI_VERSION,
 	_OPT_MAX,
 	/* Global options (every verb): not in the verb table's sets. */
 	OPT_HELP = 'h',
@@ -96,6 +97,8 @@ static const OptionInfo option_info[_OPT_MAX] = {
 	[OPT_VDPA] = { "vdpa", "NAME", "A vDPA device (as 'ioasidctl devices' lists them)" },
 	[OPT_MGMTDEV] = { "mgmtdev", "[BUS/]NAME",
 			  "The vDPA management device (vdpasim_net, pci/BDF)" },
+	[OPT_CDI_VERSION] = { "cdi-version", "VERSION",
+			      "The spec's cdiVersion, 0.4.0 (default) to 1.1.0" },
 };
 
 /* A verb's options are a bit set. */
@@ -155,9 +158,9 @@ static const Verb verbs[] = {
 	{ "vdpa", "add", verb_vdpa, "vdpa add NAME --mgmtdev [BUS/]NAME",
 	  "Create a vDPA device on a management device (root)", O(OPT_MGMTDEV) },
 	{ "vdpa", "del", verb_vdpa, "vdpa del NAME", "Delete a vDPA device (root)", 0 },
-	{ "cdi", NULL, verb_cdi, "cdi [--output FILE|-] [--socket PATH]",
+	{ "cdi", NULL, verb_cdi, "cdi [--output FILE|-] [--socket PATH] [--cdi-version VERSION]",
 	  "Write a CDI spec giving containers the ioasidd socket (ioasid.io/broker=default)",
-	  O(OPT_OUTPUT) | O(OPT_SOCKET) },
+	  O(OPT_OUTPUT) | O(OPT_SOCKET) | O(OPT_CDI_VERSION) },
 	{ "policy", "check", verb_policy, "policy check [FILE]",
 	  "Check a policy file as ioasidd would load it", O(OPT_CONFIG) },
 	{ "policy", "show", verb_policy, "policy show", "Show the policy in canonical form",
@@ -450,6 +453,14 @@ static int parse_argv(int argc, char **argv) {
 			if (isempty(optarg))
 				return ioasidctl_error(-EXIT_USAGE, "--output takes a file name");
 			arg_output = optarg;
+			break;
+		case OPT_CDI_VERSION:
+			if (!cdi_version_known(optarg))
+				return ioasidctl_error(-EXIT_USAGE,
+						       "Unknown --cdi-version '%s' (0.4.0, 0.5.0, "
+						       "0.6.0, 0.7.0, 0.8.0, 1.0.0 or 1.1.0)",
+						       optarg);
+			arg_cdi_version = optarg;
 			break;
 		case '?':
 			return -EXIT_USAGE;

@@ -9,6 +9,7 @@
  *   - cdiVersion: the lowest CDI version that has every field used (a mount's "type" came
  *     in 0.4.0), so every CDI library from 0.4 on accepts it; podman 5.4 in Debian trixie is
  *     built with CDI 0.8.0, which refuses any version it does not know (1.x among them);
+ *     --cdi-version writes a later one, for runtimes whose CDI library knows it;
  *   - kind ioasid.io/broker, one device "default" whose edits are a bind mount of the socket
  *     file and IOASID_SOCKET, the variable every client (ioasidctl, libioasid) reads.
  * It holds no additionalGids: in a rootless container the socket's group is not mapped
@@ -31,6 +32,16 @@
 #include "ioasidctl/verbs.h"
 
 #define CDI_VERSION "0.4.0"
+
+/* The CDI versions from the lowest with every field the spec uses to the latest. */
+bool cdi_version_known(const char *v) {
+	static const char *const known[] = { "0.4.0", "0.5.0", "0.6.0", "0.7.0",
+					     "0.8.0", "1.0.0", "1.1.0" };
+	for (size_t i = 0; v && i < ELEMENTSOF(known); i++)
+		if (streq(v, known[i]))
+			return true;
+	return false;
+}
 #define CDI_KIND "ioasid.io/broker"
 #define CDI_DEVICE "default"
 #define CDI_DIR "/etc/cdi"
@@ -87,7 +98,7 @@ static int cdi_spec_new(const char *socket, json_object **ret) {
 	json_add(dev, "containerEdits", edits);
 	json_append(devices, dev);
 	_cleanup_json_ json_object *spec = json_obj();
-	json_add_str(spec, "cdiVersion", CDI_VERSION);
+	json_add_str(spec, "cdiVersion", arg_cdi_version ? arg_cdi_version : CDI_VERSION);
 	json_add_str(spec, "kind", CDI_KIND);
 	json_add(spec, "devices", devices);
 	if (!spec || json_out_failed())

@@ -1,25 +1,59 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ioasidctl vdpa add / del: create and delete a vDPA device through the kernel's "vdpa"
- * generic netlink family (common/vdpa-netlink.c), as iproute2's `vdpa dev add`/`del` does.
- * Root only (the commands are GENL_ADMIN_PERM: CAP_NET_ADMIN).
+ * generic netlink family, as iproute2's `vdpa dev add`/`del` does, through the kernel seam
+ * (kernel_vdpa_dev_add, kernel_vdpa_dev_del_unopened; the linux backend's
+ * common/vdpa-netlink.c). Root only (the commands are GENL_ADMIN_PERM: CAP_NET_ADMIN).
+ * del refuses a device whose /dev/vhost-vdpa-N is open: the kernel's del would wait, holding
+ * the family's lock, until it is closed.
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/client/client.h"
+#include "common/kernel.h"
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/util.h"
-#include "common/vdpa-netlink.h"
 #include "ioasidctl/ioasidctl.h"
 #include "ioasidctl/output.h"
 #include "ioasidctl/verbs.h"
 
-static int vdpa_report(const char *action, const char *name, const char *mgmtdev, int r) {
+/* Which of ioasidd's leases holds the vDPA device name: "lease ID of uid U" in buf. false when
+ * the daemon does not run, does not answer (not root: only root sees every lease) or has no
+ * lease of it: then another process holds the file. */
+static bool vdpa_lease_holder(const char *name, char *buf, size_t size) {
+	_cleanup_(ioasid_client_freep) IoasidClient *c = NULL;
+	IoasidLease *l = NULL;
+	IoasidError e = {};
+	size_t n = 0;
+	bool found = false;
+
+	if (ioasid_client_connect(ioasid_client_socket_path(arg_socket), &c) < 0)
+		return false;
+	if (ioasid_client_list_leases(c, &l, &n, &e) < 0) {
+		ioasid_error_done(&e);
+		return false;
+	}
+	for (size_t i = 0; i < n && !found; i++)
+		if (l[i].vdpa && streq(l[i].vdpa, name) && !streq(strempty(l[i].state), "ended")) {
+			bool revoked = streq(strempty(l[i].state), "revoked");
+			snprintf(buf, size, "lease %s of uid %" PRId64 "%s", strempty(l[i].id),
+				 l[i].uid,
+				 revoked ? " (revoked: its program still has the file)" : "");
+			found = true;
+		}
+	ioasid_leases_free(l, n);
+	return found;
+}
+
+static int vdpa_report(const char *action, const char *name, const char *mgmtdev, const char *held,
+		       int r) {
 	if (arg_json != JSON_OFF) {
 		json_object *o = json_object_new_object();
 		if (o) {
@@ -28,12 +62,29 @@ static int vdpa_report(const char *action, const char *name, const char *mgmtdev
 			json_object_object_add(o, "mgmtdev",
 					       mgmtdev ? json_object_new_string(mgmtdev) : NULL);
 			json_object_object_add(o, "result",
-					       json_object_new_string(r < 0 ? "failed" : "ok"));
+					       json_object_new_string(held    ? "refused"
+								      : r < 0 ? "failed"
+									      : "ok"));
 			json_object_object_add(
 				o, "errno", r < 0 ? json_object_new_string(errno_name(-r)) : NULL);
 			output_json(o);
 			json_object_put(o);
 		}
+	}
+	if (held) {
+		char lease[256];
+		if (vdpa_lease_holder(name, lease, sizeof(lease)))
+			return ioasidctl_error(
+				1,
+				"Not deleting vDPA device %s: /dev/%s is open: ioasidd's "
+				"%s holds it; the kernel's del would wait until it is "
+				"closed",
+				name, held, lease);
+		return ioasidctl_error(1,
+				       "Not deleting vDPA device %s: /dev/%s is open (a lease "
+				       "through ioasidd or another process holds it); the kernel's "
+				       "del would wait until it is closed",
+				       name, held);
 	}
 	if (r == -ENOENT)
 		return ioasidctl_error(1, "No vDPA netlink family (is the vdpa module loaded?)");
@@ -56,8 +107,16 @@ int verb_vdpa(int argc, char **argv) {
 	if (geteuid() != 0)
 		return ioasidctl_error(1, "Creating and deleting vDPA devices needs root");
 
-	if (streq(argv[1], "del"))
-		return vdpa_report("del", name, NULL, vdpa_netlink_dev_del(name));
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	int r = kernel_new("linux", NULL, &k);
+	if (r < 0)
+		return ioasidctl_error(1, "Cannot set up the kernel backend: %s", strerror(-r));
+
+	if (streq(argv[1], "del")) {
+		_cleanup_free_ char *held = NULL;
+		r = kernel_vdpa_dev_del_unopened(k, name, &held);
+		return vdpa_report("del", name, NULL, r == -EBUSY ? held : NULL, r);
+	}
 
 	/* "pci/0000:01:00.0" names a bus device's management device, "vdpasim_net" a software
 	 * one (iproute2's MGMTDEV). */
@@ -72,5 +131,5 @@ int verb_vdpa(int argc, char **argv) {
 			return ioasidctl_error(1, "Out of memory");
 		mgmt = slash + 1;
 	}
-	return vdpa_report("add", name, arg_mgmtdev, vdpa_netlink_dev_add(bus, mgmt, name));
+	return vdpa_report("add", name, arg_mgmtdev, NULL, kernel_vdpa_dev_add(k, bus, mgmt, name));
 }

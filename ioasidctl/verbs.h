@@ -26,3 +26,5 @@ int verb_bind(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_vdpa(int argc, char **argv);
 int verb_cdi(int argc, char **argv);
+/* Is v a CDI version ioasidctl cdi can write (--cdi-version)? */
+bool cdi_version_known(const char *v);

@@ -503,8 +503,8 @@ void manager_group_event(Manager *m, int group, const char *verdict);
  * whose *ret_conns the caller has the server adopt), their owners' pidfds watched again.
  * Returns how many were restored.
  */
-int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
-		    StoredConnection **ret_conns, size_t *ret_n_conns);
+int manager_restore(Manager *m, int *fds, char **names, size_t n, StoredConnection **ret_conns,
+		    size_t *ret_n_conns);
 
 /* ---- hold.c ---- */
 /*
@@ -610,23 +610,23 @@ int caps_prlimit(pid_t pid, int resource, const struct rlimit *new_limit, struct
 int caps_pidfd_send_signal(int pidfd, int sig);
 
 /* state.c: systemd's view of the daemon: the fdstore and STATUS=. */
-int state_save(Manager *m);
-/* Stores l's fds (and, for a connection-lifetime lease, its connection through
- * hooks.connection_store). 0 or -errno. */
+/* Stores l's record and fds as one fdstore entry "L<id>" (and, for a connection-lifetime
+ * lease, its connection through hooks.connection_store). 0 or -errno. */
 int state_store_lease(Manager *m, Lease *l);
 void state_forget_lease(Manager *m, Lease *l);
 /* A connection's socket under "C<id>". 0 or -errno. */
 int state_store_connection(Manager *m, uint64_t id, int fd);
 void state_forget_connection(Manager *m, uint64_t id);
 /*
- * state_restore: restores leases from the state memfd (taken, may be -EBADF) and the stored
- * fds (names[i] for fds[i]; claimed entries are set to -EBADF, the rest closed). The sockets
+ * state_restore: restores leases from the stored fds (names[i] for fds[i]: entries "L<id>"
+ * with each lease's record and files, "C<id>" connections; claimed entries are set to
+ * -EBADF, the rest closed). The sockets
  * of connection-lifetime leases come back in *ret_conns (malloc'd; the caller adopts them and
  * tells state_restore_attach(), then calls state_restore_finish()). The owners' pidfds are
  * not watched yet (manager_restore()). Returns how many leases were restored.
  */
-int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
-		  StoredConnection **ret_conns, size_t *ret_n_conns);
+int state_restore(Manager *m, int *fds, char **names, size_t n, StoredConnection **ret_conns,
+		  size_t *ret_n_conns);
 /* The connection with the old id id was adopted as c (NULL: it could not be): its restored
  * leases are c's. */
 void state_restore_attach(Manager *m, uint64_t id, Connection *c);

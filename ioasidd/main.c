@@ -381,10 +381,10 @@ static int take_other_fd(Manager *m, int fd, const char *name) {
 
 /* The leases the previous instance kept in the fdstore, with the connections of those of
  * connection lifetime (adopted here, by the server, under their old ids). */
-static void restore_leases(Manager *m, int state_fd, int *fds, char **names, size_t n) {
+static void restore_leases(Manager *m, int *fds, char **names, size_t n) {
 	_cleanup_free_ StoredConnection *conns = NULL;
 	size_t n_conns = 0;
-	int k = manager_restore(m, state_fd, fds, names, n, &conns, &n_conns);
+	int k = manager_restore(m, fds, names, n, &conns, &n_conns);
 	for (size_t i = 0; i < n_conns; i++) {
 		Connection *c = NULL;
 		if (server_adopt(m, conns[i].fd, conns[i].id, &c) >= 0)
@@ -402,7 +402,7 @@ static int take_passed_fds(Manager *m) {
 	int n_passed = sd_listen_fds_with_names(true, &names);
 	if (n_passed < 0)
 		return log_error_errno(n_passed, "sd_listen_fds_with_names() failed: %m");
-	int state_fd = -EBADF, r = 0;
+	int r = 0;
 	_cleanup_free_ int *stored_fds = n_passed > 0 ? calloc((size_t)n_passed, sizeof(int))
 						      : NULL;
 	_cleanup_strv_free_ char **stored_names =
@@ -412,18 +412,24 @@ static int take_passed_fds(Manager *m) {
 		int fd = SD_LISTEN_FDS_START + i;
 		const char *name = names && names[i] ? names[i] : "";
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (streq(name, "state") && state_fd < 0)
-			state_fd = fd;
-		else if ((name[0] == 'L' || name[0] == 'C') && stored_fds && stored_names &&
-			 (stored_names[n_stored] = strdup(name)))
+		if (streq(name, "state")) {
+			/* An earlier version kept one record of all leases under "state", and
+			 * their files under other names: none of it is restored (dropped as
+			 * unclaimed), and their devices stay busy until the holders close them. */
+			log_warning(
+				"Stored state of an earlier ioasidd dropped: its leases are not "
+				"restored");
+			r = take_other_fd(m, fd, name);
+		} else if ((name[0] == 'L' || name[0] == 'C') && stored_fds && stored_names &&
+			   (stored_names[n_stored] = strdup(name)))
 			stored_fds[n_stored++] = fd;
 		else
 			r = take_other_fd(m, fd, name);
 	}
 	if (r < 0)
 		return r;
-	if (state_fd >= 0 || n_stored > 0)
-		restore_leases(m, state_fd, stored_fds, stored_names, n_stored);
+	if (n_stored > 0)
+		restore_leases(m, stored_fds, stored_names, n_stored);
 	return 0;
 }
 

@@ -705,9 +705,9 @@ int manager_stage_add(Manager *m, Lease *l, const Peer *admin, const char *owner
 
 /* ---- restart ---- */
 
-int manager_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
-		    StoredConnection **ret_conns, size_t *ret_n_conns) {
-	int k = state_restore(m, state_fd, fds, names, n, ret_conns, ret_n_conns);
+int manager_restore(Manager *m, int *fds, char **names, size_t n, StoredConnection **ret_conns,
+		    size_t *ret_n_conns) {
+	int k = state_restore(m, fds, names, n, ret_conns, ret_n_conns);
 	Lease *next = NULL;
 	for (Lease *l = m->leases.head; l; l = next) {
 		next = l->next;

@@ -84,7 +84,7 @@ static int method_list_devices(Call *call, const void *params, Reply *reply) {
 
 static json_object *group_json(Manager *m, const Peer *peer, const Group *g, bool admin) {
 	json_object *o = json_object_new_object();
-	json_add(o, "number", json_object_new_int(g->number));
+	json_add(o, "group", json_object_new_int(g->number));
 	json_add_str(o, "type", g->type);
 	json_object *devs = json_object_new_array();
 	for (size_t j = 0; devs && j < g->n_members; j++)

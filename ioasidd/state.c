@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Leases survive a daemon restart through systemd's fdstore (FileDescriptorStoreMax= in
- * ioasidd.service): the daemon's own references are stored as they are created, and a
- * sealed memfd named "state" describes them. At start the stored fds come back through
- * LISTEN_FDS/LISTEN_FDNAMES; the state is parsed strictly and every lease is re-validated
- * (each fd is what its record says, through the kernel seam for the iommufd and device
- * files; devices still in the host model, owner process alive, group exclusivity) before it is
- * recorded again; anything that does not check out is dropped, logged, and its fds closed
- * and removed from the store. Unknown fdstore entries are dropped.
+ * ioasidd.service): each lease's own references are stored as one entry when it is handed
+ * over, and removed as one when it ends. An entry "L<lease id>" holds, in one FDSTORE
+ * message, the lease's record (a sealed memfd "ioasidd-lease" with the JSON below), its
+ * iommufd and its device files (a vhost-vdpa lease: its /dev/vhost-vdpa-N instead) and its
+ * owner's pidfd; an entry "C<connection id>" holds the
+ * connection of connection-lifetime leases, so they keep their lifetime across the restart.
+ * One message per lease and one to remove it: PID 1 handles every notification on the
+ * daemon's path (SY9 in the real-kernel tier measured it the busiest process of a brokered
+ * acquire+release when a lease took ten), and it holds a released lease's device files until
+ * it has handled the removal.
  *
- * fd names: "state", "L<lease id>i" (iommufd), "L<lease id>d<n>" (device n),
- * "L<lease id>v" (a vhost-vdpa lease's /dev/vhost-vdpa-N, its only kernel fd),
- * "L<lease id>p" (owner pidfd), "C<connection id>" (the connection of connection-lifetime
- * leases, so they keep their lifetime across the restart).
+ * At start the stored fds come back through LISTEN_FDS/LISTEN_FDNAMES, an entry's fds in no
+ * particular order: each is told by what it is (the record by its name and seals, the
+ * iommufd, device files and vhost-vdpa file through the kernel seam, the pidfd by
+ * pidfd_send_signal()). The
+ * record is parsed strictly and every lease is re-validated (each fd is what its record says;
+ * devices still in the host model, owner process alive, group exclusivity) before it is
+ * recorded again; anything that does not check out is dropped, logged, and its fds closed
+ * and removed from the store. Unknown fdstore entries are dropped, and so is the "state"
+ * memfd an earlier version kept for all leases (its leases are not restored; their devices
+ * stay busy for as long as their holders keep them open).
  *
  * Without NOTIFY_SOCKET (not under systemd) nothing is stored.
  *
@@ -37,10 +46,12 @@
 /* Containers nested in the stored state: root, leases, a lease, its devices, a device. */
 #define STATE_MAX_DEPTH 16
 
-static int fdstore_push(Manager *m, const char *name, int fd) {
+/* One FDSTORE message: fds under name. FDPOLL=0 for a lease's files: PID 1 has nothing to
+ * watch on them (the daemon removes the entry itself). */
+static int fdstore_push(Manager *m, const char *name, const int *fds, size_t n, bool poll) {
 	char msg[300];
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	int r = sd_pid_notify_with_fds(0, false, msg, &fd, 1);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s%s", name, poll ? "" : "\nFDPOLL=0");
+	int r = sd_pid_notify_with_fds(0, false, msg, fds, (unsigned)n);
 	if (r <= 0) {
 		/* No notify socket, or the service has no fdstore: stop trying. */
 		if (m->fdstore)
@@ -61,8 +72,13 @@ static void fdstore_remove(Manager *m, const char *name) {
 	(void)sd_notify(false, msg);
 }
 
+#define LEASE_RECORD_NAME "ioasidd-lease"
+#define LEASE_RECORD_FORMAT "ioasidd-lease"
+
 static json_object *lease_state_json(const Lease *l) {
 	json_object *o = json_object_new_object();
+	json_object_object_add(o, "format", json_object_new_string(LEASE_RECORD_FORMAT));
+	json_object_object_add(o, "version", json_object_new_int(1));
 	json_object_object_add(o, "id", json_object_new_string(l->id));
 	json_object_object_add(o, "uid", json_object_new_int64((int64_t)l->uid));
 	json_object_object_add(o, "pid", json_object_new_int64(l->pid));
@@ -109,23 +125,16 @@ static json_object *lease_state_json(const Lease *l) {
 	return o;
 }
 
-int state_save(Manager *m) {
-	if (!m->fdstore)
-		return 0;
-	_cleanup_json_ json_object *root = json_object_new_object();
-	json_object *arr = json_object_new_array();
-	json_object_object_add(root, "format", json_object_new_string("ioasidd-state"));
-	json_object_object_add(root, "version", json_object_new_int(1));
-	for (Lease *l = m->leases.head; l; l = l->next)
-		if (l->stored)
-			json_object_array_add(arr, lease_state_json(l));
-	json_object_object_add(root, "leases", arr);
+/* The record as a sealed memfd: nobody, not even a later bug of ours, rewrites a stored
+ * record in place. An fd, or -errno. */
+static int lease_record_memfd(const Lease *l) {
+	_cleanup_json_ json_object *o = lease_state_json(l);
 	size_t len = 0;
-	const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+	const char *text = o ? json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len)
+			     : NULL;
 	if (!text)
 		return -ENOMEM;
-
-	_cleanup_close_ int fd = memfd_create("ioasidd-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	_cleanup_close_ int fd = memfd_create(LEASE_RECORD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return negative_errno();
 	for (size_t done = 0; done < len;) {
@@ -134,11 +143,9 @@ int state_save(Manager *m) {
 			return negative_errno();
 		done += (size_t)n;
 	}
-	/* Sealed: nobody, not even a later bug of ours, rewrites a stored state in place. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
 		return negative_errno();
-	fdstore_remove(m, "state");
-	return fdstore_push(m, "state", fd);
+	return TAKE_FD(fd);
 }
 
 int state_store_connection(Manager *m, uint64_t id, int fd) {
@@ -146,7 +153,7 @@ int state_store_connection(Manager *m, uint64_t id, int fd) {
 		return -ENOTCONN;
 	char name[32];
 	snprintf(name, sizeof(name), "C%llu", (unsigned long long)id);
-	return fdstore_push(m, name, fd);
+	return fdstore_push(m, name, &fd, 1, true);
 }
 
 void state_forget_connection(Manager *m, uint64_t id) {
@@ -180,44 +187,38 @@ int state_store_lease(Manager *m, Lease *l) {
 	    (r = m->hooks.connection_store ? m->hooks.connection_store(m, l->connection)
 					   : -EOPNOTSUPP) < 0)
 		return r;
-	/* A vhost-vdpa lease has one kernel fd, its char device; every other an iommufd. */
-	snprintf(name, sizeof(name), "L%s%c", l->id, l->vdpa ? 'v' : 'i');
-	if ((r = fdstore_push(m, name, l->vdpa ? l->vdpa_fd : l->iommufd)) < 0)
+	_cleanup_close_ int record = lease_record_memfd(l);
+	if (record < 0)
+		return record;
+	_cleanup_free_ int *fds = calloc(l->n_devices + 3, sizeof(int));
+	if (!fds)
+		return -ENOMEM;
+	size_t n = 0;
+	fds[n++] = record;
+	/* A vhost-vdpa lease has one kernel file, its char device; every other an iommufd. */
+	fds[n++] = l->vdpa ? l->vdpa_fd : l->iommufd;
+	for (size_t i = 0; i < l->n_devices; i++)
+		fds[n++] = l->devices[i].fd;
+	if (l->pidfd >= 0)
+		fds[n++] = l->pidfd;
+	snprintf(name, sizeof(name), "L%s", l->id);
+	if ((r = fdstore_push(m, name, fds, n, false)) < 0)
 		return r;
-	for (size_t i = 0; i < l->n_devices; i++) {
-		snprintf(name, sizeof(name), "L%sd%zu", l->id, i);
-		if ((r = fdstore_push(m, name, l->devices[i].fd)) < 0)
-			return r;
-	}
-	if (l->pidfd >= 0) {
-		snprintf(name, sizeof(name), "L%sp", l->id);
-		if ((r = fdstore_push(m, name, l->pidfd)) < 0)
-			return r;
-	}
 	l->stored = true;
-	return state_save(m);
+	return 0;
 }
 
-static void forget_lease_names(Manager *m, const char *id, size_t n_devices) {
+static void forget_lease_entry(Manager *m, const char *id) {
 	char name[64];
-	snprintf(name, sizeof(name), "L%si", id);
-	fdstore_remove(m, name);
-	snprintf(name, sizeof(name), "L%sv", id);
-	fdstore_remove(m, name);
-	for (size_t i = 0; i < n_devices; i++) {
-		snprintf(name, sizeof(name), "L%sd%zu", id, i);
-		fdstore_remove(m, name);
-	}
-	snprintf(name, sizeof(name), "L%sp", id);
+	snprintf(name, sizeof(name), "L%s", id);
 	fdstore_remove(m, name);
 }
 
 void state_forget_lease(Manager *m, Lease *l) {
 	if (!l->stored)
 		return;
-	forget_lease_names(m, l->id, l->n_devices);
+	forget_lease_entry(m, l->id);
 	l->stored = false;
-	(void)state_save(m);
 }
 
 /* ---- restore ---- */
@@ -302,54 +303,84 @@ static bool is_pidfd(int fd) {
 /* Why a stored lease is dropped: NULL while it checks out; whybuf holds a built reason. */
 typedef struct Why {
 	const char *why;
-	char buf[128];
+	char buf[160];
 } Why;
 
-/* Its iommufd: in the store, and an iommufd (kernel_fd_check()); one that is not is closed
- * as a stranger's fd, off the loop, never through the seam. */
-static void restore_iommufd(Manager *m, Stored *st, Lease *l, const char *id, Why *w) {
-	char name[64];
-	snprintf(name, sizeof(name), "L%si", id);
-	l->iommufd = take(st, name);
-	if (l->iommufd < 0)
-		w->why = "its iommufd is not in the store";
-	else if (kernel_fd_check(m->kernel, l->iommufd, NULL) < 0) {
-		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not an iommufd", name);
-		w->why = w->buf;
-		closer_close(l->iommufd);
-		l->iommufd = -EBADF;
+/* One lease's entry "L<id>": the indices of its fds in Stored, in no particular order. */
+typedef struct Entry {
+	const char *name;
+	size_t *idx;
+	size_t n;
+} Entry;
+
+/* Takes the entry's fd for which is(fd, d) holds (or -EBADF). */
+static int entry_take(Manager *m, Stored *st, const Entry *e, const Device *d,
+		      bool (*is)(Manager *m, int fd, const Device *d)) {
+	for (size_t i = 0; i < e->n; i++) {
+		int fd = st->fds[e->idx[i]];
+		if (fd >= 0 && is(m, fd, d)) {
+			st->fds[e->idx[i]] = -EBADF;
+			return fd;
+		}
 	}
+	return -EBADF;
 }
 
-/* Device i: in the store, still in the host model in the same group, its fd the device
- * file of that device. */
-static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, size_t i,
-			   const DocNode *d, Why *w) {
+static bool is_iommufd(Manager *m, int fd, const Device *d) {
+	return kernel_fd_check(m->kernel, fd, NULL) == 0;
+}
+
+static bool is_device_file(Manager *m, int fd, const Device *d) {
+	return kernel_fd_check(m->kernel, fd, d) == 0;
+}
+
+static bool is_owner_pidfd(Manager *m, int fd, const Device *d) {
+	return is_pidfd(fd);
+}
+
+/* The record: a memfd of ours (by name), sealed against writes, of a sane size. */
+static bool is_record(Manager *m, int fd, const Device *d) {
+	char path[64], target[64];
+	struct stat sb;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t k = readlink(path, target, sizeof(target) - 1);
+	if (k <= 0)
+		return false;
+	target[k] = 0;
+	int seals = fcntl(fd, F_GET_SEALS);
+	static const char prefix[] = "/memfd:" LEASE_RECORD_NAME " ";
+	return strncmp(target, prefix, sizeof(prefix) - 1) == 0 && seals >= 0 &&
+	       (seals & F_SEAL_WRITE) && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	       sb.st_size > 0 && sb.st_size <= STATE_MAX_SIZE;
+}
+
+/* Its iommufd: in the entry, and an iommufd (kernel_fd_check()). */
+static void restore_iommufd(Manager *m, Stored *st, const Entry *e, Lease *l, Why *w) {
+	l->iommufd = entry_take(m, st, e, NULL, is_iommufd);
+	if (l->iommufd < 0)
+		w->why = "its iommufd is not in the store";
+}
+
+/* Device i: still in the host model in the same group, and its device file in the entry. */
+static void restore_device(Manager *m, Stored *st, const Entry *e, Lease *l, const DocNode *d,
+			   Why *w) {
 	const char *bdf = jstr(d, "bdf");
 	int64_t g, dev_id = 0, hwpt_id = 0;
-	char name[64];
-	snprintf(name, sizeof(name), "L%sd%zu", id, i);
-	int fd = take(st, name);
-	if (fd < 0) {
-		w->why = "a device fd is not in the store";
-		return;
-	}
 	const Device *dev = bdf && bdf_is_canonical(bdf) ? host_find_device(m->host, bdf) : NULL;
 	if (!dev || !jint(d, "group", 0, INT32_MAX, &g) || dev->iommu_group != g) {
-		kernel_close(m->kernel, fd);
 		w->why = "a device is gone or moved to another group";
 		return;
 	}
-	if (kernel_fd_check(m->kernel, fd, dev) < 0) {
-		snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not the device file of %s",
-			 name, bdf);
+	int fd = entry_take(m, st, e, dev, is_device_file);
+	if (fd < 0) {
+		snprintf(w->buf, sizeof(w->buf), "the device file of %s is not in the store", bdf);
 		w->why = w->buf;
-		closer_close(fd);
 		return;
 	}
 	(void)jint(d, "devId", 0, UINT32_MAX, &dev_id);
 	(void)jint(d, "hwptId", 0, UINT32_MAX, &hwpt_id);
 	if (lease_add_device(l, bdf, (int)g, fd) < 0) {
+		kernel_close(m->kernel, fd);
 		w->why = "out of memory";
 		return;
 	}
@@ -357,18 +388,22 @@ static void restore_device(Manager *m, Stored *st, Lease *l, const char *id, siz
 	l->devices[l->n_devices - 1].hwpt_id = (uint32_t)hwpt_id;
 }
 
-/* A vhost-vdpa lease (its record's "vdpa"): the vDPA device still in the host model, with
- * the same parent and group, and its stored fd that device's char device
- * (kernel_vhost_vdpa_fd_check()). */
-static void restore_vdpa(Manager *m, Stored *st, Lease *l, const char *id, const DocNode *v,
-			 Why *w) {
-	char name[64];
-	snprintf(name, sizeof(name), "L%sv", id);
-	int fd = take(st, name);
-	if (fd < 0) {
-		w->why = "its vhost-vdpa fd is not in the store";
-		return;
+/* The entry's vhost-vdpa char device of v (kernel_vhost_vdpa_fd_check()), or -EBADF. */
+static int entry_take_vdpa(Manager *m, Stored *st, const Entry *e, const VdpaDevice *v) {
+	for (size_t i = 0; i < e->n; i++) {
+		int fd = st->fds[e->idx[i]];
+		if (fd >= 0 && kernel_vhost_vdpa_fd_check(m->kernel, fd, v) == 0) {
+			st->fds[e->idx[i]] = -EBADF;
+			return fd;
+		}
 	}
+	return -EBADF;
+}
+
+/* A vhost-vdpa lease (its record's "vdpa"): the vDPA device still in the host model, with
+ * the same parent and group, and its char device in the entry. */
+static void restore_vdpa(Manager *m, Stored *st, const Entry *e, Lease *l, const DocNode *v,
+			 Why *w) {
 	const char *vname = jstr(v, "name"), *parent = jstr(v, "parent");
 	const VdpaDevice *dev = vname ? host_find_vdpa_device(m->host, vname) : NULL;
 	int64_t g = -1;
@@ -376,15 +411,14 @@ static void restore_vdpa(Manager *m, Stored *st, Lease *l, const char *id, const
 	const Device *p = dev ? dev->parent : NULL;
 	if (!dev || !p != !parent || (p && !streq(p->bdf, parent)) || has_group != (p != NULL) ||
 	    (p && p->iommu_group != g)) {
-		kernel_close(m->kernel, fd);
 		w->why = "its vDPA device is gone, or its parent or group changed";
 		return;
 	}
-	if (kernel_vhost_vdpa_fd_check(m->kernel, fd, dev) < 0) {
-		snprintf(w->buf, sizeof(w->buf),
-			 "fdstore entry '%s' is not the vhost-vdpa file of %s", name, vname);
+	int fd = entry_take_vdpa(m, st, e, dev);
+	if (fd < 0) {
+		snprintf(w->buf, sizeof(w->buf), "the vhost-vdpa file of %s is not in the store",
+			 vname);
 		w->why = w->buf;
-		closer_close(fd);
 		return;
 	}
 	if (lease_set_vdpa(l, vname, parent, p ? (int)g : -1, fd) < 0) {
@@ -445,20 +479,9 @@ static void restore_fields(Lease *l, const DocNode *o, Why *w) {
 
 /* What keeps it alive: the owner's pidfd (process lifetime: alive; watched again by
  * manager_restore()) or its connection (connection lifetime: handed up to be adopted). */
-static void restore_owner(Manager *m, Stored *st, Lease *l, const char *id, const DocNode *o,
+static void restore_owner(Manager *m, Stored *st, const Entry *e, Lease *l, const DocNode *o,
 			  Why *w) {
-	char pname[64];
-	snprintf(pname, sizeof(pname), "L%sp", id);
-	l->pidfd = take(st, pname);
-	if (l->pidfd >= 0 && !is_pidfd(l->pidfd)) {
-		if (!w->why) {
-			snprintf(w->buf, sizeof(w->buf), "fdstore entry '%s' is not a pidfd",
-				 pname);
-			w->why = w->buf;
-		}
-		closer_close(l->pidfd);
-		l->pidfd = -EBADF;
-	}
+	l->pidfd = entry_take(m, st, e, NULL, is_owner_pidfd);
 	if (!w->why && l->lifetime == POLICY_LIFETIME_PROCESS) {
 		if (l->pidfd < 0)
 			w->why = "its owner's pidfd is not in the store";
@@ -485,51 +508,115 @@ static void restored_lease_keep(Manager *m, Lease *l) {
 	(void)state_store_lease(m, l);
 }
 
-/* One lease record. Returns 0 when restored, <0 when dropped (already logged). */
-static int restore_lease(Manager *m, Stored *st, const DocNode *o) {
-	const char *id = jstr(o, "id");
-	if (!id_valid(id)) {
-		log_warning("Stored lease with a bad id dropped");
-		return -EINVAL;
+/* The record of an entry, parsed (doc_parse(), strict: the store outlives the process that
+ * wrote it). NULL with w->why set when there is none, or more than one, or it does not parse
+ * as a lease record of this entry. */
+static const DocNode *entry_record(Manager *m, Stored *st, const Entry *e, Doc *doc, char **text,
+				   Why *w) {
+	int fd = entry_take(m, st, e, NULL, is_record);
+	int other = entry_take(m, st, e, NULL, is_record);
+	if (other >= 0)
+		closer_close(other);
+	if (fd < 0 || other >= 0) {
+		w->why = fd < 0 ? "it has no lease record" : "it has two lease records";
+		closer_close(fd);
+		return NULL;
 	}
-	const DocNode *devs = doc_get(o, "devices");
-	size_t n_devs = doc_len(devs);
+	struct stat sb;
+	const DocNode *root = NULL;
+	if (fstat(fd, &sb) == 0 && (*text = malloc((size_t)sb.st_size + 1))) {
+		ssize_t k = pread(fd, *text, (size_t)sb.st_size, 0);
+		DocNode *parsed = NULL;
+		if (k == sb.st_size &&
+		    doc_parse(doc, *text, (size_t)k, STATE_MAX_DEPTH, &parsed) == 0)
+			root = parsed;
+	}
+	closer_close(fd);
+	const char *fmt = jstr(root, "format"), *id = jstr(root, "id");
+	int64_t ver = 0;
+	if (doc_type(root) != DOC_OBJECT || !fmt || !streq(fmt, LEASE_RECORD_FORMAT) ||
+	    !jint(root, "version", 1, 1, &ver) || !id_valid(id) || !streq(e->name + 1, id)) {
+		w->why = "its lease record does not parse";
+		return NULL;
+	}
+	return root;
+}
+
+/* Closes what is left of an entry: files that are none of its lease's (a stranger's, closed
+ * off the loop, never through the seam). Returns how many there were. */
+static size_t entry_close_rest(Stored *st, const Entry *e) {
+	size_t k = 0;
+	for (size_t i = 0; i < e->n; i++)
+		if (st->fds[e->idx[i]] >= 0) {
+			closer_close(st->fds[e->idx[i]]);
+			st->fds[e->idx[i]] = -EBADF;
+			k++;
+		}
+	return k;
+}
+
+/* One lease's entry. Returns 0 when restored, <0 when dropped (already logged). */
+static int restore_lease(Manager *m, Stored *st, const Entry *e) {
+	_cleanup_(doc_freep) Doc *doc = doc_new();
+	_cleanup_free_ char *text = NULL;
+	Why w = { 0 };
+	const DocNode *o = doc ? entry_record(m, st, e, doc, &text, &w) : NULL;
+	if (!doc)
+		w.why = "out of memory";
 	Lease *l = NULL;
 	int r = lease_new(&l);
-	if (r < 0)
+	if (r < 0) {
+		entry_close_rest(st, e);
 		return r;
-	snprintf(l->id, sizeof(l->id), "%s", id);
+	}
+	snprintf(l->id, sizeof(l->id), "%s", e->name + 1);
 	l->manager = m;
 	(void)lease_set_state(l, LEASE_ACTIVE); /* it was handed over before the restart */
-	Why w = { 0 };
+	const DocNode *devs = doc_get(o, "devices");
+	size_t n_devs = doc_len(devs);
 	const DocNode *vdpa = doc_get(o, "vdpa");
-	if (doc_type(vdpa) == DOC_OBJECT) { /* vhost-vdpa: its char device, no devices */
-		restore_vdpa(m, st, l, id, vdpa, &w);
+	bool is_vdpa = doc_type(vdpa) == DOC_OBJECT;
+	if (!w.why)
+		restore_fields(l, o, &w);
+	if (!w.why && is_vdpa != (l->mode == LEASE_MODE_VHOST_VDPA))
+		w.why = "bad mode";
+	if (!w.why && is_vdpa) { /* its char device, no iommufd, no devices */
+		restore_vdpa(m, st, e, l, vdpa, &w);
 		if (!w.why && n_devs != 0)
 			w.why = "bad device list";
-	} else {
-		restore_iommufd(m, st, l, id, &w);
+	} else if (!w.why) {
+		restore_iommufd(m, st, e, l, &w);
 		if (!w.why && (n_devs == 0 || n_devs > IOASID_MAX_DEVICES_PER_REQUEST))
 			w.why = "bad device list";
 		for (size_t i = 0; !w.why && i < n_devs; i++)
-			restore_device(m, st, l, id, i, doc_at(devs, i), &w);
+			restore_device(m, st, e, l, doc_at(devs, i), &w);
 	}
-	restore_fields(l, o, &w);
-	if (!w.why && (l->vdpa != NULL) != (l->mode == LEASE_MODE_VHOST_VDPA))
-		w.why = "bad mode";
-	restore_owner(m, st, l, id, o, &w);
+	if (!w.why)
+		restore_owner(m, st, e, l, o, &w);
+	size_t strangers = entry_close_rest(st, e);
+	if (!w.why && strangers > 0) {
+		snprintf(w.buf, sizeof(w.buf),
+			 "fdstore entry '%s' holds %zu file(s) that are none of its record, "
+			 "iommufd, device files (or vhost-vdpa file) and owner's pidfd",
+			 e->name, strangers);
+		w.why = w.buf;
+	}
 	if (!w.why && lease_table_add(&m->leases, l) < 0)
 		w.why = "its group is held by another restored lease";
 	if (w.why) {
-		log_warning("Stored lease %s of uid %u dropped: %s", id, (unsigned)l->uid, w.why);
-		forget_lease_names(m, id, n_devs);
+		if (l->uid == (uid_t)-1) /* no record to say whose it was */
+			log_warning("Stored lease %s dropped: %s", l->id, w.why);
+		else
+			log_warning("Stored lease %s of uid %u dropped: %s", l->id,
+				    (unsigned)l->uid, w.why);
+		forget_lease_entry(m, l->id);
 		lease_free(l, m->kernel);
 		return -ESTALE;
 	}
-	/* Re-store: names were kept by systemd, but the connection entry was removed above.
+	/* Re-store: the entry was kept by systemd, but the connection entry was removed above.
 	 * A connection-lifetime lease waits for its connection (state_restore_finish()). */
 	l->stored = false;
-	forget_lease_names(m, id, n_devs);
+	forget_lease_entry(m, l->id);
 	if (l->lifetime == POLICY_LIFETIME_CONNECTION)
 		return 0;
 	restored_lease_keep(m, l);
@@ -562,49 +649,31 @@ int state_restore_finish(Manager *m) {
 		lease_free(l, m->kernel);
 		dropped++;
 	}
-	(void)state_save(m);
 	return dropped;
 }
 
-int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
-		  StoredConnection **ret_conns, size_t *ret_n_conns) {
+int state_restore(Manager *m, int *fds, char **names, size_t n, StoredConnection **ret_conns,
+		  size_t *ret_n_conns) {
 	Stored st = { .names = names, .fds = fds, .n = n };
-	int restored = 0;
-	_cleanup_free_ char *text = NULL;
-	_cleanup_(doc_freep) Doc *doc = NULL;
-	const DocNode *root = NULL;
+	int restored = 0, leases = 0;
+	_cleanup_free_ size_t *idx = calloc(n ? n : 1, sizeof(size_t));
+	_cleanup_free_ bool *seen = calloc(n ? n : 1, sizeof(bool));
 
-	if (state_fd >= 0) {
-		struct stat sb;
-		int seals = fcntl(state_fd, F_GET_SEALS);
-		if (fstat(state_fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
-		    sb.st_size > STATE_MAX_SIZE || seals < 0 || !(seals & F_SEAL_WRITE))
-			log_warning("Stored state is not a sealed memfd of a sane size: dropped");
-		else if ((text = malloc((size_t)sb.st_size + 1))) {
-			ssize_t k = pread(state_fd, text, (size_t)sb.st_size, 0);
-			DocNode *parsed = NULL;
-			/* Parsed as strictly as a message: the store outlives the process that
-			 * wrote it. */
-			if (k == sb.st_size && (doc = doc_new()) &&
-			    doc_parse(doc, text, (size_t)k, STATE_MAX_DEPTH, &parsed) == 0)
-				root = parsed;
-			const char *fmt = jstr(root, "format");
-			int64_t ver = 0;
-			if (doc_type(root) != DOC_OBJECT || !fmt || !streq(fmt, "ioasidd-state") ||
-			    !jint(root, "version", 1, 1, &ver)) {
-				log_warning("Stored state does not parse: dropped; devices of "
-					    "unrestored leases stay busy until their holders close "
-					    "them");
-				root = NULL;
+	/* Each lease entry "L<id>" once, with all its fds; a lease id is 32 hex digits. */
+	for (size_t i = 0; idx && seen && i < n; i++) {
+		if (seen[i] || names[i][0] != 'L' || !id_valid(names[i] + 1))
+			continue;
+		Entry e = { .name = names[i], .idx = idx };
+		for (size_t j = i; j < n; j++)
+			if (!seen[j] && streq(names[j], names[i])) {
+				seen[j] = true;
+				idx[e.n++] = j;
 			}
+		if (leases++ >= IOASID_MAX_LEASES) {
+			entry_close_rest(&st, &e);
+			continue;
 		}
-		safe_close(state_fd);
-	}
-
-	const DocNode *leases = doc_get(root, "leases");
-	for (size_t i = 0; i < MIN(doc_len(leases), (size_t)IOASID_MAX_LEASES); i++) {
-		const DocNode *o = doc_at(leases, i);
-		if (doc_type(o) == DOC_OBJECT && restore_lease(m, &st, o) >= 0)
+		if (restore_lease(m, &st, &e) >= 0)
 			restored++;
 	}
 
@@ -614,13 +683,9 @@ int state_restore(Manager *m, int state_fd, int *fds, char **names, size_t n,
 			continue;
 		log_warning("Unclaimed fdstore entry '%s' dropped", names[i]);
 		fdstore_remove(m, names[i]);
-		if (names[i][0] == 'L')
-			kernel_close(m->kernel, fds[i]);
-		else
-			closer_close(fds[i]); /* a client's socket, maybe with fds queued on it */
+		closer_close(fds[i]); /* a client's socket, maybe with fds queued on it */
 		fds[i] = -EBADF;
 	}
-	(void)state_save(m);
 	*ret_conns = st.conns;
 	*ret_n_conns = st.n_conns;
 	return restored;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Hotplug and driver changes on the live host: a udev monitor on the "pci" and "vfio-dev"
- * subsystems. Each event rescans the host model (the requests that follow see the new
- * state), is streamed to Monitor subscribers, and a removed device (or one leaving its VFIO
- * driver, or bound to a driver other than VFIO) revokes its lease and drops a staged context
- * holding it; what ended leases still hold is probed again.
+ * Hotplug and driver changes on the live host: a udev monitor on the "pci", "vfio-dev" and
+ * "vdpa" subsystems. Each event rescans the host model (the requests that follow see the new
+ * state), is streamed to Monitor subscribers (a vDPA device's only as the viability change it
+ * makes), and a removed device (or one leaving its VFIO driver, or bound to a driver other
+ * than VFIO) revokes its lease and drops a staged context holding it; what ended leases still
+ * hold is probed again.
  * Only with the live host model: a snapshot (--host) never changes.
  * Layer: started by main.c; calls manager.c and hold.c.
  */
@@ -74,6 +75,9 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 		return 0;
 	(void)sd_device_get_action(dev, &action);
 
+	/* A vDPA device created, bound or deleted: the model's vDPA devices and the viability of
+	 * their parents' groups change (an Acquire names them), no PCI device does. */
+	bool vdpa = streq(subsystem, "vdpa");
 	/* vfio-dev/vfioN belongs to its PCI parent. */
 	if (streq(subsystem, "vfio-dev")) {
 		sd_device *parent = NULL;
@@ -81,8 +85,8 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 		    sd_device_get_sysname(parent, &sysname) < 0)
 			return 0;
 	}
-	char bdf[BDF_MAX];
-	if (bdf_parse(sysname, bdf) < 0)
+	char bdf[BDF_MAX] = "";
+	if (!vdpa && bdf_parse(sysname, bdf) < 0)
 		return 0;
 
 	Host *h = NULL, *old = NULL;
@@ -91,12 +95,12 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 		log_warning_errno(r,
 				  "Rescan after a udev event for %s failed, keeping the old "
 				  "host model: %m",
-				  bdf);
+				  vdpa ? sysname : bdf);
 	else {
 		old = m->host;
 		m->host = h;
 	}
-	log_debug("udev: %s %s", action_name(action), bdf);
+	log_debug("udev: %s %s", action_name(action), vdpa ? sysname : bdf);
 
 	/* A device gone, leaving its VFIO driver, or bound to a driver other than a VFIO one,
 	 * cannot stay leased: revoke (the record stays) or drop the staged context.
@@ -113,7 +117,8 @@ static int on_uevent(sd_device_monitor *mon, sd_device *dev, void *userdata) {
 		if (sd_device_get_driver(dev, &driver) >= 0 && driver)
 			manager_device_gone(m, bdf, driver);
 	}
-	manager_device_event(m, action_name(action), bdf);
+	if (!vdpa)
+		manager_device_event(m, action_name(action), bdf);
 	if (old) {
 		report_viability(m, old, m->host);
 		host_free(old);
@@ -130,6 +135,7 @@ int udev_monitor_start(Manager *m) {
 		return r;
 	if ((r = sd_device_monitor_filter_add_match_subsystem_devtype(mon, "pci", NULL)) < 0 ||
 	    (r = sd_device_monitor_filter_add_match_subsystem_devtype(mon, "vfio-dev", NULL)) < 0 ||
+	    (r = sd_device_monitor_filter_add_match_subsystem_devtype(mon, "vdpa", NULL)) < 0 ||
 	    (r = sd_device_monitor_attach_event(mon, m->event)) < 0 ||
 	    (r = sd_device_monitor_start(mon, on_uevent, m)) < 0) {
 		sd_device_monitor_unref(mon);

@@ -136,7 +136,7 @@ fi
 if [ -x "$CTL" ] && [ -f "$page" ] && command -v jq >/dev/null; then
 	keys=$(for f in tests/hosts/*.json; do
 		bdfs=$(jq -r '.devices[].bdf' "$f")
-		grp=$(jq -r '.groups[0].number // empty' "$f")
+		grp=$(jq -r '.groups[0].group // empty' "$f")
 		for v in groups devices check ${grp:+"show $grp"}; do
 			"$CTL" --host "$f" --json=short $v 2>/dev/null
 		done

@@ -799,7 +799,7 @@ def legacy_host(path, n, shared_last=False):
     if shared_last:
         last = h["groups"].pop()
         h["groups"][-1]["devices"] += last["devices"]
-        h["devices"][-1]["iommu_group"] = h["groups"][-1]["number"]
+        h["devices"][-1]["iommu_group"] = h["groups"][-1]["group"]
     with open(path, "w") as f:
         json.dump(h, f)
     return bdfs
@@ -1048,7 +1048,7 @@ def gen_host(path, n):
     groups, devices = [], []
     for i in range(n):
         bdf = "0000:%02x:%02x.0" % (i // 32 + 1, i % 32)
-        groups.append({"number": i + 1, "type": "DMA", "reserved_regions": [
+        groups.append({"group": i + 1, "type": "DMA", "reserved_regions": [
             {"start": "0x00000000fee00000", "end": "0x00000000feefffff", "type": "msi"}],
             "devices": [bdf]})
         devices.append({"bdf": bdf, "vendor": "1af4", "device": "1041", "subsystem_vendor": "1af4",
@@ -1600,7 +1600,7 @@ def run(d, sock):
     r, _ = b.call("io.ioasid.Broker.Acquire", {"pool": "nope"})
     check(r.get("error") == "org.varlink.service.InvalidParameter", "unknown pool -> InvalidParameter")
     r, _ = b.call("io.ioasid.Broker.ListGroups")
-    owners = {g["number"]: g["owner"] for g in r["parameters"]["groups"]}
+    owners = {g["group"]: g["owner"] for g in r["parameters"]["groups"]}
     check(owners.get(5) == "uid:0" and owners.get(3) == "uid:0" and owners.get(6) is None,
           "ListGroups shows owners")
     for f in wf + pf:

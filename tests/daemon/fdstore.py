@@ -154,6 +154,43 @@ time.sleep(60)
     return p, p.stdout.readline().strip()
 
 
+def fd_kind(fd):
+    """What one of the stored files is, told as the daemon tells it."""
+    t = os.readlink("/proc/self/fd/%d" % fd)
+    if "ioasid-sim:iommufd" in t:
+        return "iommufd"
+    if "ioasid-sim:vfio" in t:
+        return "vfio"
+    if "[pidfd]" in t:
+        return "pidfd"
+    if "memfd:ioasidd-lease" in t:
+        return "record"
+    return t
+
+
+def kinds(sd, name):
+    with sd.lock:
+        return [fd_kind(fd) for n, fd in sd.store if n == name]
+
+
+def swap_kind(sd, name, kind, fd):
+    """Puts fd in entry name in place of its file of that kind."""
+    with sd.lock:
+        for entry in sd.store:
+            if entry[0] == name and fd_kind(entry[1]) == kind:
+                os.close(entry[1])
+                entry[1] = fd
+                return True
+    os.close(fd)
+    return False
+
+
+def add_to(sd, name, fd):
+    """Adds fd to entry name, as if the daemon had stored it there."""
+    with sd.lock:
+        sd.store.append([name, fd])
+
+
 def swap(sd, name, fd):
     """Puts fd in the store under name in place of what the daemon stored there."""
     with sd.lock:
@@ -197,19 +234,21 @@ def check_wrong_types(sd, tmp):
         the_pipe = "pipe:[%d]" % os.fstat(r).st_ino
         regular = os.open(os.path.join(tmp, "regular"), os.O_RDWR | os.O_CREAT, 0o600)
         with sd.lock:
-            other_dev = os.dup(dict(sd.store)["L%sd0" % l2])
-        check(swap(sd, "L%si" % l1, r) and swap(sd, "L%sd0" % l2, regular) and
-              swap(sd, "L%sd0" % l3, other_dev), "wrong types: entries swapped")
+            other_dev = [os.dup(fd) for n, fd in sd.store if n == "L%s" % l2 and fd_kind(fd) == "vfio"][0]
+        check(swap_kind(sd, "L%s" % l1, "iommufd", r) and
+              swap_kind(sd, "L%s" % l2, "vfio", regular) and
+              swap_kind(sd, "L%s" % l3, "vfio", other_dev), "wrong types: entries swapped")
         check(sd.start(), "wrong types: daemon restarts")
         sd.pump(0.3)
         c = Client(sock)
         check(leases(c) == {}, "wrong types: none of the three leases restored (%s)" % list(leases(c)))
         log = open(os.path.join(tmp, "log")).read()
-        for lid, msg in ((l1, "fdstore entry 'L%si' is not an iommufd" % l1),
-                         (l2, "fdstore entry 'L%sd0' is not the device file of 0000:00:04.0" % l2),
-                         (l3, "fdstore entry 'L%sd0' is not the device file of 0000:01:02.0" % l3)):
-            check(("Stored lease %s " % lid) in log and msg in log, "wrong types: logged: %s" % msg)
-        check(sd.names() == ["state"], "wrong types: their entries left the store (%s)" % sd.names())
+        for lid, msg in ((l1, "its iommufd is not in the store"),
+                         (l2, "the device file of 0000:00:04.0 is not in the store"),
+                         (l3, "the device file of 0000:01:02.0 is not in the store")):
+            check(("Stored lease %s of uid 0 dropped: %s" % (lid, msg)) in log,
+                  "wrong types: logged: %s" % msg)
+        check(sd.names() == [], "wrong types: their entries left the store (%s)" % sd.names())
         held = daemon_fds(sd.proc.pid)
         stray = [t for t in held if "regular" in t or "ioasid-sim" in t or t == the_pipe]
         check(stray == [], "wrong types: the daemon keeps none of the fds (%s)" % stray)
@@ -239,7 +278,7 @@ def check_wrong_types(sd, tmp):
         os.close(w)
         r2, w2 = os.pipe()
         os.close(w2)
-        check(swap(sd, "L%sp" % l4, r) and cname and swap(sd, cname[0], r2),
+        check(swap_kind(sd, "L%s" % l4, "pidfd", r) and cname and swap(sd, cname[0], r2),
               "wrong types: pidfd and connection swapped")
         check(sd.start(), "wrong types: daemon restarts again")
         sd.pump(0.3)
@@ -247,7 +286,7 @@ def check_wrong_types(sd, tmp):
         ls = leases(c)
         check(list(ls) == [l5], "wrong types: only the intact lease restored (%s)" % list(ls))
         log = open(os.path.join(tmp, "log")).read()
-        check("Stored lease %s of uid 0 dropped: fdstore entry 'L%sp' is not a pidfd" % (l4, l4) in log,
+        check("Stored lease %s of uid 0 dropped: its owner's pidfd is not in the store" % l4 in log,
               "wrong types: a pipe as the owner's pidfd is logged")
         check("Stored lease %s of uid 0 dropped: its stored connection is not a connected AF_UNIX "
               "stream socket" % l6 in log, "wrong types: a pipe as the connection is logged")
@@ -255,6 +294,30 @@ def check_wrong_types(sd, tmp):
         held_conn.close()
         for x in f6:
             os.close(x)
+
+        # Round 3: a stranger's file added to an otherwise intact entry drops the lease.
+        for o in owners:
+            o.kill()
+            o.wait()
+        owners = []
+        sd.pump(0.3)
+        o7, l7 = spawn_owner(sock, "0000:00:03.0")
+        owners.append(o7)
+        sd.pump(0.3)
+        sd.kill9()
+        r3, w3 = os.pipe()
+        os.close(w3)
+        add_to(sd, "L%s" % l7, r3)
+        check(sd.start(), "wrong types: daemon restarts a third time")
+        sd.pump(0.3)
+        c = Client(sock)
+        check(leases(c) == {}, "wrong types: a lease with a stranger's file is not restored")
+        log = open(os.path.join(tmp, "log")).read()
+        check("Stored lease %s of uid 0 dropped: fdstore entry 'L%s' holds 1 file(s) that are "
+              "none of its record, iommufd, device files and owner's pidfd" % (l7, l7) in log,
+              "wrong types: a stranger's file in an entry is logged")
+        check(sd.names() == [], "wrong types: the entry left the store (%s)" % sd.names())
+        c.close()
     finally:
         for o in owners:
             o.kill()
@@ -295,9 +358,14 @@ time.sleep(60)
         l2 = r["parameters"]["lease"]
         sd.pump(0.3)
         names = sd.names()
-        check("state" in names and "L%si" % l1 in names and "L%sd0" % l1 in names and
-              "L%sp" % l1 in names and "L%si" % l2 in names and any(n.startswith("C") for n in names),
+        # One entry per lease: its record, iommufd, device file and the owner's pidfd; the
+        # connection of the connection-lifetime one on its own.
+        check(names.count("L%s" % l1) == 4 and names.count("L%s" % l2) == 4 and
+              sum(n.startswith("C") for n in names) == 1 and len(names) == 9,
               "leases' fds are in the fdstore: %s" % names)
+        check(sorted(kinds(sd, "L%s" % l1)) == ["iommufd", "pidfd", "record", "vfio"],
+              "a lease's entry holds its record, iommufd, device file and owner's pidfd (%s)"
+              % kinds(sd, "L%s" % l1))
 
         # F1: kill -9, restart with the stored fds.
         sd.kill9()
@@ -330,27 +398,35 @@ time.sleep(60)
         c = Client(sock)
         check(leases(c) == {}, "lease of a dead owner dropped at restart")
         sd.pump(0.3)
-        check(sd.names() == ["state"], "fdstore holds only the state now (%s)" % sd.names())
+        check(sd.names() == [], "fdstore holds nothing now (%s)" % sd.names())
         r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:03.0"]})
         check("parameters" in r and len(f) == 2, "its device can be leased again")
         for x in f:
             os.close(x)
         c.close()
 
-        # F2: a state that is not a sealed memfd, plus junk entries: dropped, daemon starts.
+        # F2: a lease record that is not a sealed memfd, an earlier version's "state", junk
+        # entries: dropped, daemon starts.
         sd.kill9()
-        bad = os.memfd_create("state")
-        os.write(bad, b"{\"format\":\"ioasidd-state\",\"version\":1,\"leases\":[{\"id\":\"x\"}]}")
+        bad = os.memfd_create("ioasidd-lease")
+        os.write(bad, b"{\"format\":\"ioasidd-lease\",\"version\":1,\"id\":\"%s\"}" % (b"f" * 32))
         junk = os.memfd_create("junk")
+        old = os.memfd_create("state")
         with sd.lock:
             for n, fd in sd.store:
                 os.close(fd)
-            sd.store = [["state", bad], ["Lffffffffffffffffffffffffffffffffi", junk], ["weird", os.dup(junk)]]
+            sd.store = [["L" + "f" * 32, bad], ["L" + "f" * 32, junk], ["state", old],
+                        ["Lffffffffffffffffffffffffffffffffi", os.dup(junk)], ["weird", os.dup(junk)]]
         check(sd.start(), "daemon starts with a corrupt state")
         sd.pump(0.3)
         c = Client(sock)
         check(leases(c) == {}, "nothing restored from a corrupt state")
-        check(all(n == "state" for n in sd.names()), "junk entries removed from the store (%s)" % sd.names())
+        check(sd.names() == [], "junk entries removed from the store (%s)" % sd.names())
+        log = open(os.path.join(tmp, "log")).read()
+        check("Stored lease %s dropped: it has no lease record" % ("f" * 32) in log,
+              "F2: an unsealed record is no record (logged)")
+        check("Stored state of an earlier ioasidd dropped" in log,
+              "F2: an earlier version's state is dropped, and said so")
         c.close()
         # No stored entry lingers in the daemon: no sim device/iommufd memfd, no junk.
         pid = sd.proc.pid
@@ -360,7 +436,8 @@ time.sleep(60)
                 held.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
             except OSError:
                 pass
-        stray = [t for t in held if "ioasid-sim" in t or "junk" in t or "memfd:state" in t]
+        stray = [t for t in held if "ioasid-sim" in t or "junk" in t or "memfd:state" in t or
+                 "memfd:ioasidd-lease" in t]
         check(stray == [], "daemon holds no stray stored fds (%s)" % stray)
 
         check_wrong_types(sd, tmp)
@@ -377,7 +454,10 @@ time.sleep(60)
                 print(open(os.path.join(tmp, "log")).read()[-3000:], file=sys.stderr)
             except OSError:
                 pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("kept", tmp)
     print("daemon-fdstore: %d passed, %d failed" % (adversarial.passed, adversarial.failed))
     return 1 if adversarial.failed else 0
 
@@ -448,57 +528,58 @@ def cat_F1_mid_request(sd):
 
 
 def cat_F2_variants(sd):
-    """F2, more bad states than main()'s unsealed one, each with the fds of a real lease
-    still in the store: a sealed but truncated state, an empty one, one above the 16 MiB
-    limit, one of an unknown version, and records with bad ids (embedded ':' / newline /
-    a NUL escape, a duplicate id). Each time the daemon starts, restores nothing it cannot
-    vouch for, says so in the log, closes and removes every entry, holds no stray fd, and
-    serves; a record with delimiters in a free-text field (unit) round-trips escaped."""
+    """F2, more bad lease records than main()'s unsealed one, each with the fds of a real lease
+    in its entry: a sealed but truncated record, an empty one, one above the 16 MiB limit,
+    one of an unknown version, records whose id is not their entry's (embedded ':' /
+    newline / a NUL escape), a duplicate key, two records in one entry. Each time the daemon
+    starts, restores nothing it cannot vouch for, says so in the log, closes and removes
+    every entry, holds no stray fd, and serves; a record with delimiters in a free-text
+    field (unit) round-trips escaped."""
     def sealed(data):
-        fd = os.memfd_create("state", os.MFD_ALLOW_SEALING)
+        fd = os.memfd_create("ioasidd-lease", os.MFD_ALLOW_SEALING)
         if data:
             os.write(fd, data)
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW |
                     fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
         return fd
 
-    def stored_state():
+    lid = "0123456789abcdef0123456789abcdef"
+
+    def stored_record():
         with sd.lock:
             for n, fd in sd.store:
-                if n == "state":
+                if n == "L" + lid and fd_kind(fd) == "record":
                     return os.pread(fd, 1 << 24, 0)
         return b""
 
-    lid = "0123456789abcdef0123456789abcdef"
-    rec = {"id": lid, "uid": 0, "pid": 1, "unit": None, "mode": "attached", "layout": None,
+    rec = {"format": "ioasidd-lease", "version": 1,
+           "id": lid, "uid": 0, "pid": 1, "unit": None, "mode": "attached", "layout": None,
            "lifetime": "process", "ioas": 1, "generation": 1, "created": 1, "rule": None,
            "connection": None, "pidfd": True,
            "devices": [{"bdf": "0000:00:03.0", "group": 3, "devId": 1, "hwptId": 2}],
            "atRisk": []}
 
-    def state(recs, version=1):
-        return json.dumps({"format": "ioasidd-state", "version": version,
-                           "leases": recs}).encode()
+    def record(r, version=1):
+        return json.dumps(dict(r, version=version)).encode()
 
-    good = state([rec])
-    bad_ids = []
-    for bid in (lid[:31] + ":", lid[:31] + "\n"):
-        bad_ids.append(dict(rec, id=bid))
-    # The state is parsed as strictly as a message: a "\u0000" or a duplicate key anywhere
+    good = record(rec)
+    # The record is parsed as strictly as a message: a "\u0000" or a duplicate key anywhere
     # refuses all of it (json-c would take both).
-    nul_id = state([dict(rec, id=lid[:15] + "\u0000" + lid[16:])])
+    nul_id = record(dict(rec, id=lid[:15] + "\u0000" + lid[16:]))
     dup_key = good.replace(b'"id": "%s"' % lid.encode(),
                            b'"id": "%s", "id": "%s"' % (lid.encode(), lid.encode()), 1)
     cases = [
-        ("truncated", good[:len(good) // 2], "does not parse", False),
-        ("empty", b"", "not a sealed memfd of a sane size", False),
-        ("oversized", b" " * (16 * 1024 * 1024 + 1), "not a sealed memfd of a sane size", False),
-        ("unknown version", state([rec], version=2), "does not parse", False),
-        ("bad ids", state(bad_ids), "bad id", False),
-        ("NUL in a string", nul_id, "does not parse", False),
-        ("duplicate key", dup_key, "does not parse", False),
-        # The first record is valid and restored; its duplicate finds its fds taken.
-        ("duplicate id", state([rec, rec]), "dropped: its iommufd is not in the store", True),
+        ("truncated", [good[:len(good) // 2]], "its lease record does not parse"),
+        ("empty", [b""], "it has no lease record"),
+        ("oversized", [b" " * (16 * 1024 * 1024 + 1)], "it has no lease record"),
+        ("unknown version", [record(rec, version=2)], "its lease record does not parse"),
+        ("id with ':'", [record(dict(rec, id=lid[:31] + ":"))], "its lease record does not parse"),
+        ("id with a newline", [record(dict(rec, id=lid[:31] + "\n"))],
+         "its lease record does not parse"),
+        ("another lease's id", [record(dict(rec, id="f" * 32))], "its lease record does not parse"),
+        ("NUL in a string", [nul_id], "its lease record does not parse"),
+        ("duplicate key", [dup_key], "its lease record does not parse"),
+        ("two records", [good, good], "it has two lease records"),
     ]
 
     def stray(pid, owner):
@@ -510,35 +591,37 @@ def cat_F2_variants(sd):
                 info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
             except OSError:
                 continue
-            if F2_IOMMUFD in t or F2_DEVICE in t or ("[pidfd]" in t and "Pid:\t%d\n" % owner in info):
+            if (F2_IOMMUFD in t or F2_DEVICE in t or "memfd:ioasidd-lease" in t or
+                    ("[pidfd]" in t and "Pid:\t%d\n" % owner in info)):
                 out.append(t)
         return out
 
-    for what, data, logged, restored in cases:
+    def entry(records, owner):
+        return ([["L" + lid, sealed(x)] for x in records] +
+                [["L" + lid, os.memfd_create(F2_IOMMUFD)],
+                 ["L" + lid, os.memfd_create(F2_DEVICE)],
+                 ["L" + lid, os.pidfd_open(owner.pid)]])
+
+    for what, records, logged in cases:
         sd.kill9()
         owner = subprocess.Popen(["sleep", "30"])
         with sd.lock:
             for n, fd in sd.store:
                 os.close(fd)
-            sd.store = [["state", sealed(data)],
-                        ["L%si" % lid, os.memfd_create(F2_IOMMUFD)],
-                        ["L%sd0" % lid, os.memfd_create(F2_DEVICE)],
-                        ["L%sp" % lid, os.pidfd_open(owner.pid)]]
+            sd.store = entry(records, owner)
         logsize = os.path.getsize(os.path.join(sd.tmp, "log"))
         check(sd.start(), "F2 %s: the daemon starts" % what)
         sd.pump(0.3)
         with open(os.path.join(sd.tmp, "log")) as lf:
             lf.seek(logsize)
             text = lf.read()
-        check(logged in text, "F2 %s: logged ('%s')" % (what, logged))
+        check("Stored lease %s dropped: %s" % (lid, logged) in text,
+              "F2 %s: logged ('%s')" % (what, logged))
         c = Client(sd.sock_path)
-        if restored:
-            check(list(leases(c)) == [lid], "F2 %s: the valid record only is restored" % what)
-        else:
-            check(leases(c) == {}, "F2 %s: nothing restored" % what)
-            check(sd.names() == ["state"], "F2 %s: entries removed (%s)" % (what, sd.names()))
-            check(stray(sd.proc.pid, owner.pid) == [], "F2 %s: no stray stored fd in the daemon"
-                  % what)
+        check(leases(c) == {}, "F2 %s: nothing restored" % what)
+        check(sd.names() == [], "F2 %s: entries removed (%s)" % (what, sd.names()))
+        check(stray(sd.proc.pid, owner.pid) == [], "F2 %s: no stray stored fd in the daemon"
+              % what)
         r, f = c.call("io.ioasid.Broker.Acquire", {"devices": ["0000:00:04.0"]})
         check(len(f) == 2, "F2 %s: serves" % what)
         for x in f:
@@ -554,10 +637,7 @@ def cat_F2_variants(sd):
     with sd.lock:
         for n, fd in sd.store:
             os.close(fd)
-        sd.store = [["state", sealed(state([dict(rec, unit=unit, pid=owner.pid)]))],
-                    ["L%si" % lid, os.memfd_create(F2_IOMMUFD)],
-                    ["L%sd0" % lid, os.memfd_create(F2_DEVICE)],
-                    ["L%sp" % lid, os.pidfd_open(owner.pid)]]
+        sd.store = entry([record(dict(rec, unit=unit, pid=owner.pid))], owner)
     check(sd.start(), "F2 delimiters: the daemon starts")
     sd.pump(0.3)
     c = Client(sd.sock_path)
@@ -565,11 +645,10 @@ def cat_F2_variants(sd):
     check(ls.get(lid, {}).get("unit") == unit, "F2 delimiters: the unit round-trips (%s)"
           % ls.get(lid, {}).get("unit"))
     try:
-        st = json.loads(stored_state())
-        ok = [x.get("unit") for x in st["leases"]] == [unit]
-    except (ValueError, KeyError, TypeError):
+        ok = json.loads(stored_record()).get("unit") == unit
+    except (ValueError, KeyError, TypeError, AttributeError):
         ok = False
-    check(ok, "F2 delimiters: the state stored again parses with the unit intact")
+    check(ok, "F2 delimiters: the record stored again parses with the unit intact")
     owner.kill()
     owner.wait()
     time.sleep(0.3)
@@ -685,8 +764,8 @@ def sim_file(name):
 
 
 def vdpa_restart(tmp):
-    """F8: a vhost-vdpa lease across a restart (tests/hosts/vdpa-guest.json): its char device
-    is stored ("L<id>v") with a record naming the vDPA device, its parent and group; after
+    """F8: a vhost-vdpa lease across a restart (tests/hosts/vdpa-guest.json): its entry holds
+    its record (naming the vDPA device, its parent and group) and its char device; after
     kill -9 it is restored (listed with vdpa0 and group 2, vdpa0 busy, the parent's group
     refused to VFIO), released through the adopted connection, its entries removed, vdpa0
     free again. Then stored records whose fd is some other file (an iommufd of the sim,
@@ -711,12 +790,14 @@ def vdpa_restart(tmp):
         check(lid and len(fds) == 1, "F8: vdpa0 leased (%s)" % r.get("error"))
         sd.pump(0.3)
         names = sd.names()
-        check("L%sv" % lid in names and "L%si" % lid not in names and
+        check(sorted(kinds(sd, "L" + lid)) == ["/memfd:ioasid-sim:vhost-vdpa:vdpa0 (deleted)",
+                                               "pidfd", "record"] and
               any(n.startswith("C") for n in names),
-              "F8: its char device and connection are in the fdstore (%s)" % names)
+              "F8: its record, char device and pidfd, and its connection, are stored (%s, %s)"
+              % (names, kinds(sd, "L" + lid)))
         with sd.lock:
-            st = [fd for n, fd in sd.store if n == "state"]
-        rec = json.loads(os.pread(st[0], 1 << 20, 0))["leases"] if st else []
+            st = [fd for n, fd in sd.store if n == "L" + lid and fd_kind(fd) == "record"]
+        rec = [json.loads(os.pread(st[0], 1 << 20, 0))] if st else []
         check([x.get("vdpa") for x in rec] == [{"name": "vdpa0", "parent": "0000:00:02.0",
                                                 "group": 2}] and
               rec[0].get("mode") == "vhost-vdpa" and rec[0].get("devices") == [],
@@ -751,15 +832,16 @@ def vdpa_restart(tmp):
         held = None
 
         lid = "00112233445566778899aabbccddeeff"
-        base = {"id": lid, "uid": 0, "pid": 1, "unit": None, "mode": "vhost-vdpa",
+        base = {"format": "ioasidd-lease", "version": 1,
+                "id": lid, "uid": 0, "pid": 1, "unit": None, "mode": "vhost-vdpa",
                 "layout": None, "lifetime": "process", "ioas": 0, "generation": 1,
                 "created": 1, "rule": None, "connection": None, "pidfd": True, "devices": [],
                 "vdpa": {"name": "vdpa0", "parent": "0000:00:02.0", "group": 2}, "atRisk": []}
         cases = [
             ("an iommufd as its char device", base, "ioasid-sim:iommufd:7",
-             "fdstore entry 'L%sv' is not the vhost-vdpa file of vdpa0" % lid, False),
+             "the vhost-vdpa file of vdpa0 is not in the store", False),
             ("another vDPA device's file", base, "ioasid-sim:vhost-vdpa:vdpa-sim0",
-             "fdstore entry 'L%sv' is not the vhost-vdpa file of vdpa0" % lid, False),
+             "the vhost-vdpa file of vdpa0 is not in the store", False),
             ("another group", dict(base, vdpa=dict(base["vdpa"], group=5)),
              "ioasid-sim:vhost-vdpa:vdpa0", "its parent or group changed", False),
             ("a VFIO mode", dict(base, mode="attached"), "ioasid-sim:vhost-vdpa:vdpa0",
@@ -770,17 +852,16 @@ def vdpa_restart(tmp):
         for what, rec, fname, logged, restored in cases:
             sd.kill9()
             owner = subprocess.Popen(["sleep", "30"])
-            state = json.dumps({"format": "ioasidd-state", "version": 1,
-                                "leases": [dict(rec, pid=owner.pid)]}).encode()
-            sfd = os.memfd_create("state", os.MFD_ALLOW_SEALING)
+            state = json.dumps(dict(rec, pid=owner.pid)).encode()
+            sfd = os.memfd_create("ioasidd-lease", os.MFD_ALLOW_SEALING)
             os.write(sfd, state)
             fcntl.fcntl(sfd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW |
                         fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
             with sd.lock:
                 for n, fd in sd.store:
                     os.close(fd)
-                sd.store = [["state", sfd], ["L%sv" % lid, sim_file(fname)],
-                            ["L%sp" % lid, os.pidfd_open(owner.pid)]]
+                sd.store = [["L" + lid, sfd], ["L" + lid, sim_file(fname)],
+                            ["L" + lid, os.pidfd_open(owner.pid)]]
             logsize = os.path.getsize(os.path.join(d, "log"))
             check(sd.start(), "F8 %s: the daemon starts" % what)
             sd.pump(0.3)
@@ -798,7 +879,7 @@ def vdpa_restart(tmp):
                       "F8 %s: a restored lease's Revoke resets the device (%s)" % (what, r))
             else:
                 check(got == {}, "F8 %s: nothing restored (%s)" % (what, got))
-                check(sd.names() == ["state"], "F8 %s: entries removed (%s)" % (what,
+                check(sd.names() == [], "F8 %s: entries removed (%s)" % (what,
                                                                                  sd.names()))
                 held_fds = [t for t in daemon_fds(sd.proc.pid) if fname in t]
                 check(held_fds == [], "F8 %s: the daemon holds no stored fd (%s)" %

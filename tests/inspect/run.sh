@@ -94,16 +94,26 @@ expect_eq "show of a group without a PCI function exits 2" "$rc" 2
 grep -qE '^ +members: 3100000.usb \(platform device, not PCI\), dwc3 \(blocks\)$' <<<"$out" && ok || bad "show 4 members: $out"
 # An old snapshot listed non-PCI members by name alone: it still loads, the driver unknown
 # (and so blocking).
-jq '(.groups[] | select(.number == 5) | .foreign_members) |= map(.name)' $H/arm-board.json >"$tmp/arm-old.json"
+jq '(.groups[] | select(.group == 5) | .foreign_members) |= map(.name)' $H/arm-board.json >"$tmp/arm-old.json"
 run --host "$tmp/arm-old.json" --json=short show 5
 expect_eq "old snapshot: group 5 members unknown" "$(jq -r '[.group.foreign_members[] | "\(.name)=\(.state)"] | join(",")' <<<"$out")" \
 	"2140000.mmc=unknown,2150000.mmc=unknown"
 expect_eq "old snapshot: group 5 not viable" "$(jq -r .group.verdict <<<"$out")" not-viable
 run --host "$tmp/arm-old.json" snapshot
-expect_eq "old snapshot: written back without a driver" "$(jq -c '.groups[] | select(.number == 5) | .foreign_members[0]' <<<"$out")" \
+expect_eq "old snapshot: written back without a driver" "$(jq -c '.groups[] | select(.group == 5) | .foreign_members[0]' <<<"$out")" \
 	'{"name":"2140000.mmc","bus":null}'
+# Before a group's number was "group" snapshots called it "number": such a snapshot reads as
+# the same host (written back in today's form, byte for byte); a group giving both is refused.
+jq '.groups |= map({number: .group} + del(.group))' $H/workstation.json >"$tmp/ws-old.json"
+run --host "$tmp/ws-old.json" snapshot
+expect_eq "old snapshot: \"number\" read as \"group\"" "$rc/$(cmp -s - $H/workstation.json <<<"$out"; echo $?)" 0/0
+jq '.groups[3] += {number: .groups[3].group}' $H/workstation.json >"$tmp/ws-both.json"
+run --host "$tmp/ws-both.json" groups
+expect_eq "snapshot with both \"group\" and \"number\": refused" "$rc $out" "1 "
+expect_eq "snapshot with both: the message names the group" "$err" \
+	"ioasidctl: Cannot load host snapshot '$tmp/ws-both.json': groups[3]: both 'group' and 'number' (its name in older snapshots) given: keep one"
 # A PCI function sharing a group with a platform device on a host driver is blocked by it.
-jq '(.groups[] | select(.number == 3) | .foreign_members) = [{"name": "3200000.usb", "bus": "platform", "driver": "dwc3"}]' \
+jq '(.groups[] | select(.group == 3) | .foreign_members) = [{"name": "3200000.usb", "bus": "platform", "driver": "dwc3"}]' \
 	$H/arm-board.json >"$tmp/arm-mixed.json"
 run --host "$tmp/arm-mixed.json" --json=short show 0002:01:00.0
 expect_eq "mixed group: the PCI function is not viable" "$rc" 2
@@ -739,6 +749,116 @@ expect_eq "show: a property" "$(jq -r .device.properties.ID_PATH <<<"$out")" "pc
 expect_eq "key style: camelCase caught" \
 	"$(jq -c -f tests/json-key-style.jq <<<'{"a_b":{"devId":1},"properties":{"ID_PATH":"x"}}')" \
 	'["devId"]'
+# (a) The snapshot fixtures as stored, not only as the writer reproduces them: every key
+# snake_case (a device's udev properties aside).
+for f in $H/*.json tests/tools/kernel-probe-guest.json; do
+	expect_eq "key style: fixture $(basename "$f")" "$(jq -c -f tests/json-key-style.jq "$f")" "[]"
+done
+
+# one name for one thing: the wire, the CLI and snapshots --------------------------------------
+# The wire keeps Varlink's lowerCamelCase, the CLI and snapshots are snake_case (ioasidctl(8)),
+# and a field the wire and the CLI both have has one name in both: the wire's name turned
+# snake_case is the CLI's key for it. A group's number is "group" in all three.
+#
+# idl_fields FILE [TYPE]: the field names of FILE's types, methods and errors (of type TYPE
+# only), one a line, in order. Every field is NAME ":" TYPE; nothing else in the IDL has a
+# colon once comments are gone.
+idl_fields() {
+	sed 's/#.*//' "$1" |
+		awk -v t="${2:-}" 't == "" { print; next }
+			$0 ~ "^type " t " *\\(" { on = 1 } on { print } on && /\)/ { exit }' |
+		grep -o '[A-Za-z_][A-Za-z0-9_]*[[:space:]]*:' | tr -d ' \t:'
+}
+camel_to_snake() { sed -E 's/([A-Z])/_\L\1/g'; }
+# (b) Every field name of the installed IDL is lowerCamelCase: no underscore, lower case first.
+n_fields=0
+for f in common/io.ioasid.*.varlink; do
+	fields=$(idl_fields "$f")
+	n_fields=$((n_fields + $(wc -l <<<"$fields")))
+	expect_eq "key style: $(basename "$f") fields are lowerCamelCase" \
+		"$(grep -vxE '[a-z][a-zA-Z0-9]*' <<<"$fields" | sort -u | tr '\n' ' ')" ""
+done
+[ "$n_fields" -gt 50 ] && ok || bad "key style: only $n_fields fields found in the IDL files"
+
+# The exceptions: a wire field (TYPE.field) or a snapshot key (snapshot.OBJECT.key) whose
+# snake_case form is not the CLI's key for the same thing. The value is the key the CLI
+# prints for it, or "-" when the CLI does not print it at all. An entry goes stale, and
+# fails, when the field is gone, when the CLI now prints the "-" one, or when the CLI does
+# not print the key named.
+declare -A name_exceptions=(
+	# The wire's viable is the verdict string ("viable", "not-viable", ...); the CLI prints
+	# that string as verdict (and for a device, viable is a boolean beside it).
+	[Group.viable]=verdict
+	[Device.viable]=verdict
+	# Who holds a group or device is the daemon's to say; groups and devices read the host
+	# without a daemon (the holders are `ioasidctl leases`').
+	[Group.owner]=-
+	[Device.owner]=-
+	# The wire names the device's VFIO cdev ("vfio3"), the CLI says which: vfio_cdev, beside
+	# vfio_dev (major:minor) and vfio_node (the path).
+	[Device.vfio]=vfio_cdev
+	# A snapshot keeps the VFIO cdev as one object {name, dev, noiommu}; show prints it
+	# spread out as vfio_cdev, vfio_dev and noiommu.
+	[snapshot.device.vfio]=vfio_cdev
+)
+# same_names WHAT PREFIX NAMES CLI_KEYS: prints each of NAMES (snake_case already) that the
+# CLI does not print under that name and that no exception PREFIX.NAME (the NAME as the
+# source spells it: camelCase for the wire, so the caller passes "wire=snake" pairs) explains.
+same_names() {
+	local what=$1 prefix=$2 names=$3 cli=$4 pair src name want bad_names=""
+	for pair in $names; do
+		src=${pair%%=*} name=${pair#*=}
+		want=${name_exceptions[$prefix.$src]-}
+		if [ -z "$want" ]; then
+			grep -qx -- "$name" <<<"$cli" || bad_names+="$src "
+		elif [ "$want" = - ]; then
+			grep -qx -- "$name" <<<"$cli" && bad_names+="$src(stale exception: printed as $name) "
+		else
+			grep -qx -- "$want" <<<"$cli" || bad_names+="$src(exception names $want, not printed) "
+		fi
+	done
+	expect_eq "same names: $what" "$bad_names" ""
+}
+# wire_names TYPE: "field=snake_field" for each field of the Broker's TYPE.
+wire_names() {
+	idl_fields common/io.ioasid.Broker.varlink "$1" | while read -r f; do
+		echo "$f=$(camel_to_snake <<<"$f")"
+	done
+}
+cli_group_keys=$(for h in $H/*.json; do "$CTL" --host $h --json=short groups; done |
+	jq -r '.groups[] | keys[]' | sort -u)
+cli_device_keys=$(for h in $H/*.json; do "$CTL" --host $h --json=short devices; done |
+	jq -r '.devices[] | keys[]' | sort -u)
+cli_show_keys=$(for h in $H/*.json; do
+	for b in $(jq -r '.devices[].bdf' $h); do "$CTL" --host $h --json=short show $b; done
+done | jq -r '.device | keys[]' | sort -u)
+snap_names() { # OBJECT: "key=key" for every key of the snapshots' OBJECTs (groups, devices)
+	for h in $H/*.json; do "$CTL" --host $h snapshot; cat $h; done |
+		jq -r ".$1[] | keys[]" | sort -u | sed 's/.*/&=&/'
+}
+wire_group=$(wire_names Group)
+expect_eq "the wire's Group starts with its number, group" "$(head -1 <<<"$wire_group")" "group=group"
+same_names "the wire's Group and groups --json" Group "$wire_group" "$cli_group_keys"
+same_names "the wire's Device and devices --json" Device "$(wire_names Device)" "$cli_device_keys"
+same_names "snapshot groups and groups --json" snapshot.group "$(snap_names groups)" "$cli_group_keys"
+same_names "snapshot devices and show --json" snapshot.device "$(snap_names devices)" "$cli_show_keys"
+# Every exception is about a field that exists.
+for e in "${!name_exceptions[@]}"; do
+	case $e in
+	snapshot.group.*) names=$(snap_names groups) ;;
+	snapshot.device.*) names=$(snap_names devices) ;;
+	*) names=$(wire_names "${e%%.*}") ;;
+	esac
+	grep -q "^${e##*.}=" <<<"$names" && ok || bad "same names: exception $e names no field"
+done
+# The check itself: a wire field the CLI spells otherwise is caught, and so is a stale "-".
+fails_before=$fail
+same_names "(self-test, must fail)" Group "number=number" "$cli_group_keys" >/dev/null
+same_names "(self-test, must fail)" Group "owner=owner" "$(printf 'owner\ngroup')" >/dev/null
+caught=$((fail - fails_before))
+fail=$fails_before
+expect_eq "same names: the check catches a mismatch and a stale exception" "$caught" 2
+
 # cdi: a CDI spec for the broker's socket ---------------------------------------------------
 # tests/tools/cdi-check.py applies the CDI library's own load-time checks (trixie's podman is
 # built with CDI 0.8.0); the real podman reading it runs in the systemd guest (tests/vm).
@@ -767,6 +887,24 @@ for bad_edit in '.cdiVersion = "1.1.0"' '.kind = "ioasid.io"' '.devices[0].name 
 	jq "$bad_edit" "$tmp/stdout.json" >"$tmp/bad.json"
 	python3 $CDI_CHECK "$tmp/bad.json" >/dev/null 2>&1 && bad "cdi-check accepts: $bad_edit" || ok
 done
+# --cdi-version: a later version for a runtime whose CDI library knows it; trixie's (0.8.0)
+# refuses 1.1.0, a library of the 1.1 release takes it. Only the versions from 0.4.0 (a
+# mount's type) to 1.1.0, and only on cdi.
+run cdi --output - --json=short --socket /run/ioasid/ioasidd.sock --cdi-version 1.1.0
+expect_eq "cdi --cdi-version 1.1.0: rc, version" "$rc $(jq -r .cdiVersion <<<"$out")" "0 1.1.0"
+printf '%s\n' "$out" >"$tmp/v11.json"
+python3 $CDI_CHECK "$tmp/v11.json" >/dev/null 2>&1 && bad "cdi-check (0.8.0) accepts 1.1.0" || ok
+expect_eq "cdi --cdi-version 1.1.0: passes a 1.1 library's checks" \
+	"$(python3 $CDI_CHECK "$tmp/v11.json" --version-max 1.1.0 2>&1)" \
+	"cdi-check: ok ioasid.io/broker=default cdiVersion=1.1.0 (needs 0.4.0)"
+for v in 0.3.0 1.2.0 1.1 ""; do
+	run cdi --output - --socket /run/ioasid/ioasidd.sock --cdi-version "$v"
+	expect_eq "cdi --cdi-version '$v': usage error, nothing written" "$rc:$out" 64:
+done
+expect_prefix "cdi --cdi-version: the error lists the versions" "$err" \
+	"ioasidctl: Unknown --cdi-version '' (0.4.0, 0.5.0, 0.6.0, 0.7.0, 0.8.0, 1.0.0 or 1.1.0)"
+run groups --cdi-version 1.1.0
+expect_eq "--cdi-version is cdi's only" "$rc" 64
 if python3 -c 'import yaml' 2>/dev/null; then
 	# The default form is YAML: the same document, and it passes the same checks.
 	mkdir -p "$tmp/cdi-etc"

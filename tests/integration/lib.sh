@@ -252,7 +252,7 @@ gen_host() {
 		bus=$((i / 32 + 1)); dev=$((i % 32)); fn=0
 		[ $first = 1 ] || printf ','
 		first=0
-		printf '{"number":%d,"type":"DMA","reserved_regions":[{"start":"0x00000000fee00000","end":"0x00000000feefffff","type":"msi"}],"devices":["0000:%02x:%02x.%d"]}' \
+		printf '{"group":%d,"type":"DMA","reserved_regions":[{"start":"0x00000000fee00000","end":"0x00000000feefffff","type":"msi"}],"devices":["0000:%02x:%02x.%d"]}' \
 			$((i + 1)) $bus $dev $fn
 	done
 	printf '],"devices":['

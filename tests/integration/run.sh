@@ -272,6 +272,46 @@ t_lease_held_and_listed() {
 	wait_leases 0
 }
 
+# The wire sends the names its IDL declares: each ListGroups group and ListDevices device has
+# exactly the fields of the IDL's Group and Device, in order (tests/inspect holds the IDL's
+# names against the CLI's). And the group's number is one thing under one name: ListGroups'
+# "group" is groups --json's "group" for the same host.
+idl_type() { # TYPE: the fields of the Broker's TYPE, space-separated
+	sed 's/#.*//' "$REPO/common/io.ioasid.Broker.varlink" |
+		awk -v t="$1" '$0 ~ "^type " t " *\\(" { on = 1 } on { print } on && /\)/ { exit }' |
+		grep -o '[A-Za-z_][A-Za-z0-9_]*[[:space:]]*:' | tr -d ' \t:' | paste -sd' '
+}
+t_wire_names() {
+	local out
+	out=$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}')
+	expect_eq "ListGroups: the IDL's Group fields" \
+		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | keys_unsorted | join(" ")' <<<"$out" |
+			sort -u)" "$(idl_type Group)"
+	expect_eq "ListGroups and groups --json: the same group numbers" \
+		"$(jq -c 'select(.reply) | [.reply.parameters.groups[].group] | sort' <<<"$out")" \
+		"$("$B/ioasidctl" --host "$SAMPLE" --json=short groups | jq -c '[.groups[].group] | sort')"
+	expect_eq "ListGroups and groups --json: the same members" \
+		"$(jq -c 'select(.reply) | [.reply.parameters.groups[] | {group, devices}] | sort' <<<"$out")" \
+		"$("$B/ioasidctl" --host "$SAMPLE" --json=short groups |
+			jq -c '[.groups[] | {group, devices: [.devices[].bdf]}] | sort')"
+	out=$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListDevices"}')
+	expect_eq "ListDevices: the IDL's Device fields" \
+		"$(jq -r 'select(.reply) | .reply.parameters.devices[] | keys_unsorted | join(" ")' <<<"$out" |
+			sort -u)" "$(idl_type Device)"
+	# A lease: ListLeases sends the IDL's Lease, and leases --json prints the same fields
+	# under the same names, turned snake_case.
+	hold_lease WN $UA $DEV_1 || fail "acquire exited early: $(cat "$WN_err")"
+	out=$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListLeases"}')
+	expect_eq "ListLeases: the IDL's Lease fields" \
+		"$(jq -r 'select(.reply) | .reply.parameters.leases[] | keys_unsorted | join(" ")' <<<"$out")" \
+		"$(idl_type Lease)"
+	expect_eq "leases --json: the wire's Lease fields, snake_case" \
+		"$(ctl_as root leases --json=short | jq -r '.[] | keys_unsorted | join(" ")')" \
+		"$(idl_type Lease | sed -E 's/([A-Z])/_\L\1/g')"
+	release_lease WN
+	wait_leases 0
+}
+
 t_leases_filtered_and_revoke() {
 	hold_lease L2 $UA $DEV_1 || fail "acquire exited early: $(cat "$L2_err")"
 	local id
@@ -387,7 +427,7 @@ wait_gone() {
 
 group_owner() { # GROUP: ListGroups' owner of GROUP as an admin sees it
 	raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-		jq -r --argjson g "$1" 'select(.reply) | .reply.parameters.groups[] | select(.number == $g) | .owner'
+		jq -r --argjson g "$1" 'select(.reply) | .reply.parameters.groups[] | select(.group == $g) | .owner'
 }
 
 # (a) run's program holds the lease: listed while it lives (with its pid: run became it),
@@ -1141,13 +1181,13 @@ EOF
 	# holds its group until they are closed, and says so (to an admin, by name).
 	expect_eq "the group stays held by the revoked lease" \
 		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" \
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.group == 3) | .owner')" \
 		"held by revoked lease $id (uid $UA, pid $R1_pid)"
 	release_lease R1
 	wait_leases 0
 	expect_eq "free once the holder is gone" \
 		"$(raw_as root --timeout 5 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}' |
-			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 3) | .owner')" null
+			jq -r 'select(.reply) | .reply.parameters.groups[] | select(.group == 3) | .owner')" null
 	daemon_stop
 	DAEMON_PID=$saved_pid DAEMON_SOCK=$saved_sock DAEMON_LOG=$saved_log
 }
@@ -1489,7 +1529,7 @@ t_audit_big_uid() {
 	expect_match "ioasidctl leases table" "$(ctl_as root leases)" "$id +$big "
 	out=$(raw_as root --timeout 2 --replies 1 '{"method":"io.ioasid.Broker.ListGroups"}')
 	expect_eq "ListGroups owner" \
-		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | select(.number == 5) | .owner' <<<"$out")" \
+		"$(jq -r 'select(.reply) | .reply.parameters.groups[] | select(.group == 5) | .owner' <<<"$out")" \
 		"uid:$big"
 	ctl_as $big acquire $DEV_B --json=short </dev/null >/dev/null 2>"$WORK/err"
 	expect_match "the owner named in a refusal" "$(cat "$WORK/err")" "uid:$big \\(lease $id\\)"
@@ -2648,6 +2688,7 @@ run_test acquire-attached t_acquire_attached
 run_test acquire-unbound t_acquire_unbound
 run_test lease-held-listed t_lease_held_and_listed
 run_test leases-revoke t_leases_filtered_and_revoke
+run_test wire-names t_wire_names
 run_test stage t_stage_consume_drop
 run_test stage-owner t_stage_owner
 run_test reload-revokes t_reload_revokes

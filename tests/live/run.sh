@@ -241,7 +241,7 @@ if "$MK" tests/hosts/workstation.json "$bed" >/dev/null; then
 		check "a device missing from its group's list has no group" \
 			'.devices[] | select(.bdf == "0000:01:00.1") | .iommu_group' null
 		check "a non-PCI group member is kept as foreign, with its bus and driver" \
-			'.groups[] | select(.number == 9) | .foreign_members' \
+			'.groups[] | select(.group == 9) | .foreign_members' \
 			'[{"name":"fe000000.dma","bus":null,"driver":null},{"name":"fe100000.usb","bus":"platform","driver":"dwc3"}]'
 		if diff -q <(jq -S . tests/hosts/workstation.json) <(jq -S . "$tmp/edited.json") >/dev/null; then
 			ko "edited bed: the round-trip comparison did not notice the edits"

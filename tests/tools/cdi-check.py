@@ -10,13 +10,15 @@ library knows and is at least what the fields used require; kind is VENDOR/CLASS
 valid names; at least one device, names valid and unique; every device has edits; env
 entries are KEY=VALUE; mounts have both paths (the container path absolute, as the OCI
 runtime spec wants). Prints "cdi-check: ok KIND=NAME ..." or one "cdi-check: ERROR" line
-and exits 1.
+and exits 1. --version-max: the latest version the checking library knows (default 0.8.0,
+trixie's; 1.1.0 for a library of that release, which knows 1.0.0 and 1.1.0 too and needs
+nothing more of the fields this checker reads).
 """
 import json
 import re
 import sys
 
-KNOWN = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0"]
+ALL = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0"]
 FIELDS = {
     "spec": {"cdiVersion", "kind", "annotations", "devices", "containerEdits"},
     "device": {"name", "annotations", "containerEdits"},
@@ -49,9 +51,15 @@ def name_ok(n, first, middle):
 
 
 def main():
-    if len(sys.argv) < 2:
-        die("usage: cdi-check.py FILE")
-    path = sys.argv[1]
+    args = sys.argv[1:]
+    vmax = "0.8.0"
+    if len(args) == 3 and args[1] == "--version-max" and args[2] in ALL:
+        vmax = args[2]
+        args = args[:1]
+    if len(args) != 1:
+        die("usage: cdi-check.py FILE [--version-max X.Y.Z]")
+    known = [v for v in ALL if vkey(v) <= vkey(vmax)]
+    path = args[0]
     text = open(path, encoding="utf-8").read()
     if path.endswith(".json"):
         spec = json.loads(text)
@@ -62,8 +70,8 @@ def main():
         die(f"{path}: CDI reads only .json and .yaml files")
     strict(spec, "spec", "spec")
     ver = spec.get("cdiVersion")
-    if not isinstance(ver, str) or ver not in KNOWN:
-        die(f"cdiVersion {ver!r} is not one of {KNOWN}")
+    if not isinstance(ver, str) or ver not in known:
+        die(f"cdiVersion {ver!r} is not one of {known}")
     kind = spec.get("kind", "")
     if not isinstance(kind, str) or kind.count("/") != 1:
         die(f"kind {kind!r} is not VENDOR/CLASS")

@@ -15,6 +15,8 @@
  *   kernel-probe --rules SINGLE MF_A MF_B
  *                                the documented rules with their errnos on real devices
  *                                (SINGLE alone in its group, MF_A + MF_B one group)
+ *   kernel-probe --vdpa-rules    the vdpa family's rules (tests/tools/vdpa-rules.h): prints
+ *                                "<case> <answer>" lines for tests/tools/vdpa-rules.expected
  *   kernel-probe --sim HOST.json ...  the same steps against the sim backend over a host
  *                                snapshot, so the two outputs can be diffed (no fd numbers
  *                                are printed for that reason)
@@ -42,6 +44,7 @@
 #include "common/uapi.h"
 #include "common/util.h"
 #include "tests/tools/kernel-rules.h"
+#include "tests/tools/vdpa-rules.h"
 
 static void print_ranges(Kernel *k, int iommufd, uint32_t ioas, const char *when) {
 	_cleanup_free_ IovaRange *r = NULL;
@@ -198,17 +201,22 @@ static int probe_iommufd(Kernel *k, char **bdfs, int n, bool map) {
 
 static void usage(FILE *f) {
 	fprintf(f, "Usage: kernel-probe [--map] [--legacy] [--sim HOST.json] [BDF...]\n"
-		   "       kernel-probe --rules [--sim HOST.json] SINGLE MF_A MF_B\n");
+		   "       kernel-probe --rules [--sim HOST.json] SINGLE MF_A MF_B\n"
+		   "       kernel-probe --vdpa-rules [--sim HOST.json]\n");
 }
 
 int main(int argc, char **argv) {
 	kr_out = stdout;
 	static const struct option opts[] = {
-		{ "map", no_argument, NULL, 'm' },       { "legacy", no_argument, NULL, 'l' },
-		{ "sim", required_argument, NULL, 's' }, { "rules", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },      {},
+		{ "map", no_argument, NULL, 'm' },
+		{ "legacy", no_argument, NULL, 'l' },
+		{ "sim", required_argument, NULL, 's' },
+		{ "rules", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "vdpa-rules", no_argument, NULL, 'v' },
+		{},
 	};
-	bool map = false, legacy = false, rules = false;
+	bool map = false, legacy = false, rules = false, vdpa = false;
 	const char *sim = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "mls:rh", opts, NULL)) >= 0)
@@ -221,6 +229,9 @@ int main(int argc, char **argv) {
 			break;
 		case 'r':
 			rules = true;
+			break;
+		case 'v':
+			vdpa = true;
 			break;
 		case 's':
 			sim = optarg;
@@ -252,6 +263,12 @@ int main(int argc, char **argv) {
 	if (r < 0) {
 		fprintf(stderr, "kernel_new: %s\n", strerror(-r));
 		return 1;
+	}
+	if (vdpa) {
+		/* The recording is the output itself: no api line, no verdict. */
+		if (sim)
+			kernel_sim_override_cap_net_admin(k, 1);
+		return vdpa_rules_run(k, stdout) < 0 ? 1 : 0;
 	}
 	KernelApi api = kernel_api(k);
 	fprintf(kr_out, "api=%s\n", kernel_api_to_string(api));

@@ -52,6 +52,13 @@
  *                             vhost-vdpa file, the same open file taken with pidfd_getfd():
  *                             a VHOST_IOTLB_INVALIDATE of the whole IOVA space written to it
  *                             ("invalidate=ok|ERRNO") and VHOST_VDPA_GET_STATUS
+ *   vm-edu vhost-ioctl FD    (tests/vm VD2) on an inherited vhost-vdpa fd (a lease's
+ *                             {vhostfd}): VHOST_GET_FEATURES and VHOST_VDPA_GET_DEVICE_ID,
+ *                             "features=0x... version_1=yes|no device_id=N"; exit 2 with the
+ *                             errno when either ioctl fails
+ *   vm-edu write FILE TEXT   (tests/vm VD3) one write(2) of TEXT to FILE (a sysfs attribute
+ *                             such as drivers_probe or a driver's bind), printing
+ *                             "result=ok" or the errno name. Exit 0 whatever the answer
  *
  * Every fact is printed as "vm-edu: key=value" for the guest's log; exit status 0 means
  * every check passed, 1 a check failed, 2 a setup step failed (errno printed).
@@ -1215,6 +1222,36 @@ static int cmd_vhost_foreign(const char *pidarg, const char *fdarg) {
 	return 0;
 }
 
+/* A vhost-vdpa fd handed over by a lease: the holder can drive the device (the ioctls QEMU's
+ * vhost-vdpa backend starts with). Bit 32 is VIRTIO_F_VERSION_1, which a modern-only
+ * virtio-net (disable-legacy=on) offers. */
+static int cmd_vhost_ioctl(const char *fdarg) {
+	uint32_t fd, id = 0;
+	uint64_t features = 0;
+
+	if (parse_u32(fdarg, &fd) < 0)
+		return fail("usage: vhost-ioctl FD", -EINVAL);
+	if (ioctl((int)fd, VHOST_GET_FEATURES, &features) < 0)
+		return fail("VHOST_GET_FEATURES", -errno);
+	if (ioctl((int)fd, VHOST_VDPA_GET_DEVICE_ID, &id) < 0)
+		return fail("VHOST_VDPA_GET_DEVICE_ID", -errno);
+	say("vhost-ioctl fd=%u features=0x%" PRIx64 " version_1=%s device_id=%u", (unsigned)fd,
+	    features, features & (1ULL << 32) ? "yes" : "no", (unsigned)id);
+	return 0;
+}
+
+/* One write of text to file, as `echo` would do it, but with the errno named. */
+static int cmd_write(const char *file, const char *text) {
+	_cleanup_close_ int fd = open(file, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return fail("open", -errno);
+	n = write(fd, text, strlen(text));
+	say("write %s '%s' result=%s", file, text, n < 0 ? strerrorname_np(errno) ?: "?" : "ok");
+	return 0;
+}
+
 /* The floor of a brokered acquire+release (SY9): the opens and ioctls of an attached lease
  * done directly, N times: open /dev/iommu, IOAS_ALLOC, open the cdev, BIND, ATTACH, close
  * both. Prints the per-iteration median and p99 in microseconds. */
@@ -1297,6 +1334,10 @@ int main(int argc, char **argv) {
 		r = cmd_vhost_hold(argv[2], argv[3], argv[4]);
 	else if (argc == 4 && streq(argv[1], "vhost-foreign"))
 		r = cmd_vhost_foreign(argv[2], argv[3]);
+	else if (argc == 3 && streq(argv[1], "vhost-ioctl"))
+		r = cmd_vhost_ioctl(argv[2]);
+	else if (argc == 4 && streq(argv[1], "write"))
+		r = cmd_write(argv[2], argv[3]);
 	else if (argc >= 4 && streq(argv[1], "bench-direct"))
 		r = cmd_bench_direct(argv[2], argv[3]);
 	else {
@@ -1306,7 +1347,8 @@ int main(int argc, char **argv) {
 			"memlock IOMMUFD IOAS DEVFD KIB [--fork] | "
 			"dma-each IOMMUFD IOAS DEVFD... | vf-hold PF UUID FILE | "
 			"vf-open BDF [--token UUID] [--legacy] [--hold FILE] | bench-direct BDF N | "
-			"vhost-open NODE | vhost-hold FD READY GO | vhost-foreign PID FD\n");
+			"vhost-open NODE | vhost-ioctl FD | write FILE TEXT | "
+			"vhost-hold FD READY GO | vhost-foreign PID FD\n");
 		return 64;
 	}
 	return r < 0 ? 2 : r;

@@ -10,7 +10,7 @@
 
 #define KERNEL_OK "{\"iommu_units\": [\"dmar0\"], \"iommu_vendor\": \"intel\"}"
 #define GROUPS_OK                                                                                  \
-	"[{\"number\": 1, \"type\": \"DMA\", \"reserved_regions\": [{\"start\": "                  \
+	"[{\"group\": 1, \"type\": \"DMA\", \"reserved_regions\": [{\"start\": "                   \
 	"\"0x00000000fee00000\", \"end\": \"0x00000000feefffff\", \"type\": \"msi\"}], "           \
 	"\"devices\": [\"0000:01:00.0\"]}]"
 #define DEV_PORT                                                                                   \
@@ -206,7 +206,7 @@ static const struct {
 	{ DOC_DEV(", \"driver\": 7"), "devices[1].driver: expected a string, got int" },
 	/* Refused by the JSON parser itself (strings are C strings), before any field is read. */
 	{ DOC_DEV(", \"vendor_name\": \"NV\\u0000IDIA\""),
-	  "snapshot: JSON syntax error at offset 506 (line 1, column 507): \\u0000 in a string" },
+	  "snapshot: JSON syntax error at offset 505 (line 1, column 506): \\u0000 in a string" },
 	{ DOC_DEV(", \"device_name\": \"a\\nb\""),
 	  "devices[1].device_name: string contains a control character" },
 	{ DOC_DEV(", \"netdevs\": \"eth0\""), "devices[1].netdevs: expected an array, got string" },
@@ -234,47 +234,58 @@ static const struct {
 	{ DOC_DEV(", \"reset_method\": [\"flr\", \"bus\", \"flr\"]"),
 	  "devices[1].reset_method: 'flr' listed twice" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"end\": \"0x1fff\", \"type\": \"bogus\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      "[{\"group\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"end\": \"0x1fff\", \"type\": \"bogus\"}], \"devices\": [\"0000:01:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].reserved_regions[0].type: unknown region type 'bogus'" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"fee00000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      "[{\"group\": 1, \"reserved_regions\": [{\"start\": \"fee00000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].reserved_regions[0].start: expected a hex address" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x10000000000000000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      "[{\"group\": 1, \"reserved_regions\": [{\"start\": \"0x10000000000000000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].reserved_regions[0].start: expected a hex address" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x2000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      "[{\"group\": 1, \"reserved_regions\": [{\"start\": \"0x2000\", \"end\": \"0x1fff\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].reserved_regions[0].end: end is below start" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
+	      "[{\"group\": 1, \"reserved_regions\": [{\"start\": \"0x1000\", \"type\": \"msi\"}], \"devices\": [\"0000:01:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].reserved_regions[0].end: missing required field" },
 	{ DOC(KERNEL_OK, "[{\"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
-	  "groups[0].number: missing required field" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1}]", DEVS("")),
+	  "groups[0].group: missing required field" },
+	/* The old name of "group" is read, but a group that gives both says it twice. */
+	{ DOC(KERNEL_OK, "[{\"group\": 1, \"number\": 1, \"devices\": [\"0000:01:00.0\"]}]",
+	      DEVS("")),
+	  "groups[0]: both 'group' and 'number' (its name in older snapshots) given: keep one" },
+	{ DOC(KERNEL_OK, "[{\"number\": 2, \"devices\": [\"0000:01:00.0\"], \"group\": 2}]",
+	      DEVS("")),
+	  "groups[0]: both 'group' and 'number'" },
+	{ DOC(KERNEL_OK, "[{\"number\": -1, \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].number: integer out of range" },
+	{ DOC(KERNEL_OK, "[{\"number\": null, \"devices\": [\"0000:01:00.0\"]}]", DEVS("")),
+	  "groups[0].number: must not be null" },
+	{ DOC(KERNEL_OK, "[{\"group\": 1}]", DEVS("")),
 	  "groups[0].devices: missing required field" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"type\": \"\"}]", DEVS("")),
+	{ DOC(KERNEL_OK, "[{\"group\": 1, \"type\": \"\"}]", DEVS("")),
 	  "groups[0].type: must not be empty" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:05:00.0\"]}]",
+	{ DOC(KERNEL_OK, "[{\"group\": 1, \"devices\": [\"0000:01:00.0\", \"0000:05:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].devices[1]: no device '0000:05:00.0' on this host" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:01:00.0\"]}]",
+	{ DOC(KERNEL_OK, "[{\"group\": 1, \"devices\": [\"0000:01:00.0\", \"0000:01:00.0\"]}]",
 	      DEVS("")),
 	  "groups[0].devices[1]: '0000:01:00.0' listed twice" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": [\"0000:01:00.0\", \"0000:00:01.0\"]}]",
+	{ DOC(KERNEL_OK, "[{\"group\": 1, \"devices\": [\"0000:01:00.0\", \"0000:00:01.0\"]}]",
 	      DEVS("")),
 	  "groups[0].devices[1]: device '0000:00:01.0' has iommu_group -1, not 1" },
-	{ DOC(KERNEL_OK, "[{\"number\": 1, \"devices\": []}]", DEVS("")),
+	{ DOC(KERNEL_OK, "[{\"group\": 1, \"devices\": []}]", DEVS("")),
 	  "devices[1].iommu_group: group 1 does not list '0000:01:00.0' in its devices" },
 	{ DOC(KERNEL_OK, "[]", DEVS("")), "devices[1].iommu_group: no group 1 in 'groups'" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"]}, {\"number\": 1, \"devices\": []}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"]}, {\"group\": 1, \"devices\": []}]",
 	      DEVS("")),
-	  "groups[1].number: duplicate of groups[0] (1)" },
+	  "groups[1].group: duplicate of groups[0] (1)" },
 	{ DOC(KERNEL_OK, GROUPS_OK, "[" DEV_GPU("") ", " DEV_PORT ", " DEV_PORT "]"),
 	  "devices[2].bdf: duplicate of devices[1] ('0000:00:01.0')" },
 	/* Finalize reports the index the device had in the input, not its sorted position. */
@@ -289,35 +300,35 @@ static const struct {
 	      " {\"bdf\": \"0000:02:00.0\", \"vendor\": \"8086\", \"device\": \"460d\", \"class\": \"060400\", \"parent\": \"0000:01:00.0\"}]"),
 	  "devices[0].parent: the parent chain of '0000:00:01.0' loops" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"0000:01:00.1\"]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"0000:01:00.1\"]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0]: '0000:01:00.1' is a PCI address: list it in 'devices'" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"a/b\"]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"a/b\"]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0]: expected a file name" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [\"x.usb\", \"x.usb\"]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members: 'x.usb' listed twice" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"bus\": \"platform\"}]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"bus\": \"platform\"}]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0].name: missing required field" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"driver\": \"a/b\"}]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"driver\": \"a/b\"}]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0].driver: expected a file name" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"state\": 1}]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"x.usb\", \"state\": 1}]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0]: unknown key 'state'" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [5]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [5]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0]: expected an object or a device name, got int" },
 	{ DOC(KERNEL_OK,
-	      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"0000:01:00.1\"}]}]",
+	      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": [{\"name\": \"0000:01:00.1\"}]}]",
 	      DEVS("")),
 	  "groups[0].foreign_members[0].name: '0000:01:00.1' is a PCI address: list it in 'devices'" },
 	{ DOC("{\"iommu_vendor\": \"via\"}", "[]", "[]"),
@@ -417,7 +428,7 @@ static void test_vdpa(void) {
 static void test_foreign_members(void) {
 	static const char json[] = DOC(
 		KERNEL_OK,
-		"[{\"number\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": "
+		"[{\"group\": 1, \"devices\": [\"0000:01:00.0\"], \"foreign_members\": "
 		"[\"b.mmc\", {\"name\": \"a.usb\", \"bus\": \"platform\", \"driver\": \"dwc3\"},"
 		" {\"name\": \"c.mmc\", \"bus\": null, \"driver\": null}]}]",
 		DEVS(""));
@@ -447,6 +458,37 @@ static void test_foreign_members(void) {
 	CU_ASSERT_TRUE(g2->foreign_members[2].driver_known);
 	ASSERT_OK(host_to_json_string(h2, &out2));
 	ASSERT_STREQ(out2, out);
+}
+
+/* A snapshot written before the group's key was "group" called it "number": it loads as
+ * the same host, each group object with either name, and is written back with "group". */
+static void test_old_group_key(void) {
+	static const char old[] = DOC(KERNEL_OK,
+				      "[{\"number\": 1, \"devices\": [\"0000:01:00.0\"]}, "
+				      "{\"group\": 7, \"devices\": []}]",
+				      DEVS(""));
+	static const char now[] = DOC(KERNEL_OK,
+				      "[{\"group\": 1, \"devices\": [\"0000:01:00.0\"]}, "
+				      "{\"group\": 7, \"devices\": []}]",
+				      DEVS(""));
+	_cleanup_host_free_ Host *a = NULL, *b = NULL;
+	_cleanup_free_ char *err = NULL, *out_old = NULL, *out_now = NULL;
+	int r = host_load_json_string(old, &a, &err);
+	if (r < 0)
+		fprintf(stderr, "error: %s\n", strna(err));
+	ASSERT_OK(r);
+	CU_ASSERT_EQUAL_FATAL(a->n_groups, 2);
+	const Group *g = host_find_group(a, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	CU_ASSERT_EQUAL(g->n_members, 1);
+	CU_ASSERT_PTR_EQUAL(host_find_device(a, "0000:01:00.0")->group, g);
+	CU_ASSERT_PTR_NOT_NULL(host_find_group(a, 7));
+	ASSERT_OK(host_to_json_string(a, &out_old));
+	CU_ASSERT_PTR_NULL(strstr(out_old, "\"number\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_old, "\"group\": 1"));
+	ASSERT_OK(host_load_json_string(now, &b, &err));
+	ASSERT_OK(host_to_json_string(b, &out_now));
+	ASSERT_STREQ(out_old, out_now);
 }
 
 static void test_errors(void) {
@@ -557,10 +599,10 @@ static void test_depth_boundary(void) {
 		"snapshot: JSON syntax error at offset", "nesting too deep");
 	assert_refused(
 		DOC(KERNEL_OK,
-		    "[{\"number\": 1, \"reserved_regions\": [{\"start\": {}}], "
+		    "[{\"group\": 1, \"reserved_regions\": [{\"start\": {}}], "
 		    "\"devices\": []}]",
 		    "[]"),
-		"snapshot: JSON syntax error at offset 159 (line 1, column 160): nesting too deep",
+		"snapshot: JSON syntax error at offset 158 (line 1, column 159): nesting too deep",
 		"");
 }
 
@@ -669,6 +711,7 @@ static CU_TestInfo tests[] = {
 	{ "minimal_ok", test_minimal_ok },
 	{ "tab_in_property", test_tab_in_property },
 	{ "errors", test_errors },
+	{ "old_group_key", test_old_group_key },
 	{ "foreign_members", test_foreign_members },
 	{ "vdpa", test_vdpa },
 	{ "limits", test_limits },

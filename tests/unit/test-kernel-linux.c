@@ -55,6 +55,32 @@ static void test_cdev_link(void) {
 	}
 }
 
+static void test_vhost_link(void) {
+	static const struct {
+		const char *target, *vdpa, *vhost;
+		int ret;
+	} t[] = {
+		{ "../../devices/vdr0/vhost-vdpa-0", "vdr0", "vhost-vdpa-0", 0 },
+		{ "../../devices/pci0000:00/0000:00:09.0/0000:07:00.0/vdpa1/vhost-vdpa-1", "vdpa1",
+		  "vhost-vdpa-1", 0 },
+		/* The minor went to the next device created (VM VDR: open-deleted-minor-reused). */
+		{ "../../devices/vdr2/vhost-vdpa-0", "vdr0", "vhost-vdpa-0", -ESTALE },
+		{ "../../devices/xvdr0/vhost-vdpa-0", "vdr0", "vhost-vdpa-0", -ESTALE },
+		{ "../../devices/vdr0/vhost-vdpa-1", "vdr0", "vhost-vdpa-0", -ESTALE },
+		{ "../../devices/virtual/misc/vhost-vdpa-0", "vdr0", "vhost-vdpa-0", -ESTALE },
+		{ "vhost-vdpa-0", "vdr0", "vhost-vdpa-0", -ESTALE },
+		{ "vdr0/vhost-vdpa-0", "vdr0", "vhost-vdpa-0", 0 },
+		{ NULL, "vdr0", "vhost-vdpa-0", -EINVAL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		int r = kernel_linux_check_vhost_link(t[i].target, t[i].vdpa, t[i].vhost);
+		if (r != t[i].ret)
+			fprintf(stderr, "case %zu: %s: got %d, expected %d\n", i,
+				strna(t[i].target), r, t[i].ret);
+		CU_ASSERT_EQUAL(r, t[i].ret);
+	}
+}
+
 static void test_new(void) {
 	_cleanup_kernel_free_ Kernel *k = NULL;
 	ASSERT_OK(kernel_new("linux", NULL, &k));
@@ -166,6 +192,7 @@ static void test_typed_dispatch(void) {
 
 static CU_TestInfo tests[] = {
 	{ "cdev_link", test_cdev_link },
+	{ "vhost_link", test_vhost_link },
 	{ "new", test_new },
 	{ "device_open_errors", test_device_open_errors },
 	{ "wrong_fd_agrees_with_sim", test_wrong_fd_agrees_with_sim },

@@ -18,6 +18,7 @@
 #include "common/kernel.h"
 #include "common/macro.h"
 #include "common/uapi.h"
+#include "tests/tools/vdpa-rules.h"
 #include "tests/unit/test.h"
 
 #define MSI_START 0xfee00000ULL
@@ -1602,6 +1603,85 @@ static void test_vf_token_rules(void) {
 }
 
 /*
+ * The vdpa family's rules recorded on the real kernel (tests/vm VD, `kernel-probe
+ * --vdpa-rules`) replayed on the sim through the same code (tests/tools/vdpa-rules.h): the
+ * output must equal tests/tools/vdpa-rules.expected line for line. The host is vdpa-guest's
+ * with what the VM has when the sequence starts: the vdpasim_net management device, no vDPA
+ * device, no vp_vdpa parent.
+ */
+static void test_vdpa_rules(void) {
+	char path[PATH_MAX];
+	_cleanup_free_ char *expected = NULL, *got = NULL;
+	size_t n_expected, n_got = 0;
+	snprintf(path, sizeof(path), "%s/tools/vdpa-rules.expected", test_dir());
+	ASSERT_OK(read_full_file(path, 1 << 16, &expected, &n_expected));
+
+	_cleanup_host_free_ Host *h = test_load_fixture("vdpa-guest.json");
+	CU_ASSERT_FATAL(h != NULL);
+	for (size_t i = 0; i < h->n_vdpa_devices; i++) {
+		VdpaDevice *v = &h->vdpa_devices[i];
+		free(v->name);
+		free(v->mgmtdev_bus);
+		free(v->mgmtdev_name);
+		free(v->driver);
+		free(v->vhost_name);
+	}
+	h->n_vdpa_devices = 0;
+	size_t w = 0;
+	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
+		VdpaMgmtDev *m = &h->vdpa_mgmtdevs[i];
+		if (m->bus) {
+			free(m->bus);
+			free(m->name);
+			continue;
+		}
+		h->vdpa_mgmtdevs[w++] = *m;
+	}
+	h->n_vdpa_mgmtdevs = w;
+	CU_ASSERT_EQUAL_FATAL(w, 1);
+
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("sim", h, &k));
+	ASSERT_OK(kernel_sim_override_cap_net_admin(k, 1));
+	FILE *f = open_memstream(&got, &n_got);
+	CU_ASSERT_FATAL(f != NULL);
+	ASSERT_OK(vdpa_rules_run(k, f));
+	CU_ASSERT_FATAL(fclose(f) == 0);
+
+	_cleanup_free_ char *want = calloc(1, n_expected + 1);
+	CU_ASSERT_FATAL(want != NULL);
+	size_t o = 0;
+	for (const char *l = expected; *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l + 1) : strlen(l);
+		if (*l != '#') {
+			memcpy(want + o, l, len);
+			o += len;
+		}
+		l += len;
+	}
+	if (!streq(got, want))
+		fprintf(stderr, "--- recorded kernel ---\n%s--- sim ---\n%s", want, got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	/* Not vacuous: the recording has refusals and the wait in it. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(want, "add-taken-name EEXIST"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(want, "del-while-open ok waited"));
+}
+
+/* A sim without vDPA in its snapshot has no family: dumps add nothing, requests ENOENT. */
+static void test_vdpa_no_family(void) {
+	_cleanup_host_free_ Host *h = NULL;
+	_cleanup_kernel_free_ Kernel *k = sim_from_fixture("sriov-vfio.json", &h);
+	ASSERT_OK(kernel_sim_override_cap_net_admin(k, 1));
+	_cleanup_host_free_ Host *d = calloc(1, sizeof(*d));
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_EQUAL(kernel_vdpa_dump(k, d), 0);
+	CU_ASSERT_EQUAL(d->n_vdpa_mgmtdevs + d->n_vdpa_devices, 0);
+	ASSERT_ERR(kernel_vdpa_dev_add(k, NULL, "vdpasim_net", "vdr0"), ENOENT);
+	ASSERT_ERR(kernel_vdpa_dev_del(k, "vdr0"), ENOENT);
+}
+
+/*
  * Resets on sriov-vfio: 02:00.0 (reset_method "bus", but a sibling on its bus) and 02:00.1
  * (none) have no working function reset; a hot reset needs every device of the bus bound to
  * (or in a group owned by) the caller's context.
@@ -1701,6 +1781,8 @@ static CU_TestInfo tests[] = {
 	{ "sync_host", test_sync_host },
 	{ "vf_token", test_vf_token },
 	{ "vf_token_rules", test_vf_token_rules },
+	{ "vdpa_rules", test_vdpa_rules },
+	{ "vdpa_no_family", test_vdpa_no_family },
 	{ "resets", test_resets },
 	{ "last_close_sent_fd", test_last_close_sent_fd },
 	{ "last_close_inherited", test_last_close_inherited },

@@ -55,7 +55,7 @@ hash=$( {
 		${netmods:+"$netmods"/*} ${vdpamods:+"$vdpamods"/*} \
 		"$VM_DIR"/guest-init.sh "$VM_DIR"/mkinitramfs.sh \
 		"$VM_DIR"/scenarios/*.sh "$REPO"/tests/tools/kernel-probe-rules.expected \
-		"$REPO"/tests/tools/vf-token-rules.expected 2>/dev/null
+		"$REPO"/tests/tools/vf-token-rules.expected "$REPO"/tests/tools/vdpa-rules.expected 2>/dev/null
 } | sha256sum | cut -c1-16)
 out=$top/initrd-$mode-$hash.gz
 if [ -e "$out" ]; then
@@ -161,6 +161,9 @@ echo "$mode" >"$s/etc/ioasid-vm-mode"
 # The same for the VF-token rules (scenario S12).
 [ -e "$REPO/tests/tools/vf-token-rules.expected" ] &&
 	cp "$REPO/tests/tools/vf-token-rules.expected" "$s/scenarios/"
+# And the vdpa family's (scenario VD, vd_rules).
+[ -e "$REPO/tests/tools/vdpa-rules.expected" ] &&
+	cp "$REPO/tests/tools/vdpa-rules.expected" "$s/scenarios/"
 
 (cd "$s" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$out.$$.tmp"
 mv "$out.$$.tmp" "$out"

@@ -74,8 +74,11 @@ rebuilt RVU test dmar
 rebuilt ST  test -
 rebuilt LT  test -
 rebuilt HP  test dmar
-rebuilt VD  test -
 rebuilt VDR test -
+rebuilt VD  test -
+rebuilt VD2 test -
+rebuilt VD3 test -
+rebuilt VDRV test -
 rebuilt HOT test dmar
 rebuilt SD  step -
 rebuilt NB  test -
@@ -135,6 +138,8 @@ sriov   S12 S12
 #   00:08.0 root port -> edu (QEMU id hotedu)          single-device group, hot-unplugged and
 #                                                      plugged back by HOT through QMP
 #   00:10.0, 00:11.0 root ports -> e1000e each         single-device groups (NB's NICs A, B)
+#   00:12.0 root port -> virtio-net (modern)            single-device group, only when VD2 runs
+#                                                      (machine_vd2): VD2 puts it on vp_vdpa
 machine=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
 	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot
@@ -161,6 +166,14 @@ machine=(
 	-device e1000e,bus=rp17,netdev=nbb -netdev user,id=nbb,restrict=on,ipv6=off
 )
 
+# VD2's vp_vdpa parent alone in its group, added to the rebuilt boot only when VD2 runs. Its
+# port comes after every other on pcie.0, so no other device's bus number moves.
+machine_vd2=(
+	-device pcie-root-port,id=rp18,chassis=18,slot=18,bus=pcie.0,addr=0x12
+	-device virtio-net-pci,bus=rp18,disable-legacy=on,romfile=,netdev=n18
+	-netdev user,id=n18,restrict=on
+)
+
 # The SR-IOV boot (S12): an igb (82576 PF; VFs 8086:10ca) alone under a root port.
 machine_sriov=(
 	-machine q35,kernel-irqchip=split -accel tcg,thread=single -cpu max -smp 1 -m 1G
@@ -174,7 +187,7 @@ machine_sriov=(
 # build chroot once, and the stock igb driver for S12 (still under the lock).
 QEMU_BUNDLE= IGB_MODULES= VDPA_MODULES= NET_MODULES=
 case " $want " in *" S10 "* | *" S12 "*) QEMU_BUNDLE=$("$VM_DIR/qemu-bundle.sh") || vm_die "no trixie QEMU for S10/S12" ;; esac
-case " $want " in *" VD "* | *" VDR "*) VDPA_MODULES=$("$VM_DIR/vdpa-modules.sh" "$KV" "$VER") || vm_die "no vDPA modules for VD" ;; esac
+case " $want " in *" VD"*) VDPA_MODULES=$("$VM_DIR/vdpa-modules.sh" "$KV" "$VER") || vm_die "no vDPA modules for VD" ;; esac
 case " $want " in *" S12 "*) IGB_MODULES=$("$VM_DIR/igb-modules.sh" "$KV" "$VER") || vm_die "no igb modules for S12" ;; esac
 # The stock bonding, team, 802.1Q and bridge drivers for NB (upper devices over a real NIC).
 case " $want " in *" NB "*) NET_MODULES=$("$VM_DIR/stock-modules.sh" "$KV" "$VER" net bonding team 8021q bridge) || vm_die "no net modules for NB" ;; esac
@@ -226,7 +239,8 @@ boot_run() { # mode scenarios
 	rm -f "$out/boot-$mode.rc" "$out/boot-$mode.fail"
 	local qb= hm= vd= nm= qemu=(qemu-system-x86_64) mach=("${machine[@]}") append=
 	case ",$list," in *,S10,*) qb=$QEMU_BUNDLE ;; esac
-	case ",$list," in *,VD,* | *,VDR,*) vd=$VDPA_MODULES ;; esac
+	case ",$list," in *,VD*) vd=$VDPA_MODULES ;; esac
+	case ",$list," in *,VD2,*) mach+=("${machine_vd2[@]}") ;; esac
 	case ",$list," in *,NB,*) nm=$NET_MODULES ;; esac
 	if [ "$mode" = sriov ]; then
 		# trixie's QEMU on the host, with the bundle's own loader and libraries; vfio-pci
