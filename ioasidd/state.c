@@ -597,8 +597,8 @@ static int restore_lease(Manager *m, Stored *st, const Entry *e) {
 	if (!w.why && strangers > 0) {
 		snprintf(w.buf, sizeof(w.buf),
 			 "fdstore entry '%s' holds %zu file(s) that are none of its record, "
-			 "iommufd, device files (or vhost-vdpa file) and owner's pidfd",
-			 e->name, strangers);
+			 "%s and owner's pidfd",
+			 e->name, strangers, l->vdpa ? "vhost-vdpa file" : "iommufd, device files");
 		w.why = w.buf;
 	}
 	if (!w.why && lease_table_add(&m->leases, l) < 0)
