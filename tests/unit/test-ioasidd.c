@@ -730,6 +730,19 @@ static void test_lease_revoke_vdpa(void) {
 	ASSERT_ERR(kernel_vhost_vdpa_open(k, v, &again), EBUSY);
 	ASSERT_OK(kernel_close(k, holder));
 	lease_free(l, k);
+
+	/* A reset that fails (here: the file is no vhost-vdpa file, ENOTTY) is returned, and
+	 * the lease is revoked all the same (Revoke answers revoked-not-reset). */
+	ASSERT_OK(lease_new(&l));
+	l->mode = LEASE_MODE_VHOST_VDPA;
+	ASSERT_OK(lease_set_state(l, LEASE_ACTIVE));
+	int io = -EBADF;
+	ASSERT_OK(kernel_iommufd_open(k, &io));
+	ASSERT_OK(lease_set_vdpa(l, v->name, NULL, -1, io));
+	ASSERT_ERR(lease_revoke_kernel(l, k, false), ENOTTY);
+	CU_ASSERT_EQUAL(l->state, LEASE_REVOKED);
+	CU_ASSERT_EQUAL(l->vdpa_fd, -EBADF);
+	lease_free(l, k);
 }
 
 /* A legacy lease owns its container, group nodes and device fds: freeing it (release, or the
