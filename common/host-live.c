@@ -999,11 +999,7 @@ static int read_vdpa(Host *h) {
 				       strempty(v->mgmtdev_bus)) &&
 				 streq(h->vdpa_mgmtdevs[j].name, v->mgmtdev_name);
 		if (!listed) {
-			free(v->name);
-			free(v->mgmtdev_bus);
-			free(v->mgmtdev_name);
-			free(v->driver);
-			free(v->vhost_name);
+			vdpa_device_done(v);
 			continue;
 		}
 		h->vdpa_devices[w++] = *v;

@@ -43,20 +43,22 @@ static void kernel_done(HostKernel *k) {
 	free(k->iommu_vendor);
 }
 
+void vdpa_device_done(VdpaDevice *v) {
+	free(v->name);
+	free(v->mgmtdev_bus);
+	free(v->mgmtdev_name);
+	free(v->driver);
+	free(v->vhost_name);
+}
+
 static void vdpa_done(Host *h) {
 	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {
 		free(h->vdpa_mgmtdevs[i].bus);
 		free(h->vdpa_mgmtdevs[i].name);
 	}
 	free(h->vdpa_mgmtdevs);
-	for (size_t i = 0; i < h->n_vdpa_devices; i++) {
-		VdpaDevice *v = &h->vdpa_devices[i];
-		free(v->name);
-		free(v->mgmtdev_bus);
-		free(v->mgmtdev_name);
-		free(v->driver);
-		free(v->vhost_name);
-	}
+	for (size_t i = 0; i < h->n_vdpa_devices; i++)
+		vdpa_device_done(&h->vdpa_devices[i]);
 	free(h->vdpa_devices);
 }
 

@@ -234,6 +234,8 @@ int host_vdpa_children(const Host *h, const Device *d, const VdpaDevice ***ret);
 bool device_is_vdpa_parent(const Host *h, const Device *d);
 /* vdpa_device_on_vhost: v is bound to vhost_vdpa (a user program can open it). */
 bool vdpa_device_on_vhost(const VdpaDevice *v);
+/* Frees what v holds (not v itself: it is an element of Host.vdpa_devices). */
+void vdpa_device_done(VdpaDevice *v);
 /* vdpa_mgmtdev_handle: "pci/0000:00:05.0" or "vdpasim_net", as iproute2 prints it, in buf. */
 const char *vdpa_mgmtdev_handle(const char *bus, const char *name, char *buf, size_t size);
 /* vdpa_device_class_name: "net", "block", ... for a virtio device id; NULL when unknown. */

@@ -235,6 +235,16 @@ typedef struct SimVdpa {
 	bool gone;
 } SimVdpa;
 
+/* Frees what sv says of its device (not its name: the record stays, as sim files name it). */
+static void sim_vdpa_forget(SimVdpa *sv) {
+	free(sv->parent);
+	free(sv->mgmt_bus);
+	free(sv->mgmt_name);
+	free(sv->driver);
+	free(sv->vhost_name);
+	sv->parent = sv->mgmt_bus = sv->mgmt_name = sv->driver = sv->vhost_name = NULL;
+}
+
 typedef enum SimFileKind {
 	FILE_IOMMUFD,
 	FILE_VFIO,
@@ -1434,11 +1444,7 @@ static int sim_vdpa_dev_add(Kernel *k, const char *bus, const char *mgmt_name, c
 		}
 		s->vdpas[s->n_vdpas++] = sv;
 	}
-	free(sv->parent);
-	free(sv->mgmt_bus);
-	free(sv->mgmt_name);
-	free(sv->driver);
-	free(sv->vhost_name);
+	sim_vdpa_forget(sv);
 	*sv = (SimVdpa){ .name = sv->name, .gone = true };
 	/* The device's class: the management device's only one (vdpa_sim_net: net); with several
 	 * the lowest, as a device add without a class attribute gets from the drivers here. */
@@ -2212,12 +2218,8 @@ static void sim_free(Kernel *k) {
 	}
 	free(s->devs);
 	for (size_t i = 0; i < s->n_vdpas; i++) {
+		sim_vdpa_forget(s->vdpas[i]);
 		free(s->vdpas[i]->name);
-		free(s->vdpas[i]->parent);
-		free(s->vdpas[i]->mgmt_bus);
-		free(s->vdpas[i]->mgmt_name);
-		free(s->vdpas[i]->driver);
-		free(s->vdpas[i]->vhost_name);
 		free(s->vdpas[i]);
 	}
 	free(s->vdpas);
@@ -2338,11 +2340,7 @@ static int sim_sync_vdpa(Sim *s, const VdpaDevice *v) {
 		free(mn);
 		return -ENOMEM;
 	}
-	free(sv->parent);
-	free(sv->vhost_name);
-	free(sv->mgmt_bus);
-	free(sv->mgmt_name);
-	free(sv->driver);
+	sim_vdpa_forget(sv);
 	sv->parent = pa;
 	sv->vhost_name = vn;
 	sv->mgmt_bus = mb;

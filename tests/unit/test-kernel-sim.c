@@ -1618,14 +1618,8 @@ static void test_vdpa_rules(void) {
 
 	_cleanup_host_free_ Host *h = test_load_fixture("vdpa-guest.json");
 	CU_ASSERT_FATAL(h != NULL);
-	for (size_t i = 0; i < h->n_vdpa_devices; i++) {
-		VdpaDevice *v = &h->vdpa_devices[i];
-		free(v->name);
-		free(v->mgmtdev_bus);
-		free(v->mgmtdev_name);
-		free(v->driver);
-		free(v->vhost_name);
-	}
+	for (size_t i = 0; i < h->n_vdpa_devices; i++)
+		vdpa_device_done(&h->vdpa_devices[i]);
 	h->n_vdpa_devices = 0;
 	size_t w = 0;
 	for (size_t i = 0; i < h->n_vdpa_mgmtdevs; i++) {

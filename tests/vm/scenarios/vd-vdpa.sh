@@ -87,6 +87,14 @@ vd_check_listed() { # name mgmtdev
 	VD_CDEV=$cdev
 }
 
+# ioasidctl vdpa del NAME, and NAME gone as vd_gone checks (cdev "": no char device check).
+vd_del() { # name cdev
+	local out
+	out=$(ioasidctl vdpa del "$1" --json=short 2>&1)
+	info VD "del $1: $out"
+	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del $1 failed: $out"
+	vd_gone "$1" "$2"
+}
 vd_gone() { # name cdev
 	[ ! -e "/sys/bus/vdpa/devices/$1" ] || vd_mismatch "$1 still in sysfs after del"
 	[ -z "$2" ] || [ ! -e "/dev/$2" ] || vd_mismatch "/dev/$2 still there after del"
@@ -279,10 +287,7 @@ scenario_VD() {
 	errno=$(ioasidctl vdpa add vdpa0 --mgmtdev vdpasim_net --json=short 2>/dev/null | jq -r '.errno')
 	info VD "add of a taken name: $errno"
 	[ "$errno" = EEXIST ] || vd_mismatch "add of a taken name: $errno, want EEXIST"
-	out=$(ioasidctl vdpa del vdpa0 --json=short 2>&1)
-	info VD "del vdpa0: $out"
-	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa0 failed: $out"
-	vd_gone vdpa0 "$sim_cdev"
+	vd_del vdpa0 "$sim_cdev"
 	errno=$(ioasidctl vdpa del vdpa0 --json=short 2>/dev/null | jq -r '.errno')
 	info VD "del of a deleted device: $errno"
 	[ "$errno" = ENODEV ] || vd_mismatch "del of a deleted device: $errno, want ENODEV"
@@ -328,9 +333,7 @@ scenario_VD() {
 			vd_mismatch "cannot bind $edu to vfio-pci"
 		fi
 		vd_daemon_refusals "$edu" "$g"
-		out=$(ioasidctl vdpa del vdpa1 --json=short 2>&1)
-		[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa1 failed: $out"
-		vd_gone vdpa1 "$VD_CDEV"
+		vd_del vdpa1 "$VD_CDEV"
 	fi
 
 	if [ "$VD_ERRS" = 0 ]; then
@@ -445,9 +448,7 @@ scenario_VD2() {
 	rc=$?
 	[ "$rc" = 0 ] || vd_mismatch "run --vdpa vdpa2 exited $rc"
 	daemon_stop
-	out=$(ioasidctl vdpa del vdpa2 --json=short 2>&1)
-	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa2 failed: $out"
-	vd_gone vdpa2 "$cdev"
+	vd_del vdpa2 "$cdev"
 
 	if [ "$VD_ERRS" = 0 ]; then
 		result VD2 PASS "vp_vdpa on $nic alone in group $g: listed as vdpa2's parent (devices, show, groups: not viable, no shared-group note); vhost-vdpa opens (own domain attached); leased through ioasidd, the holder's VHOST_GET_FEATURES/VHOST_VDPA_GET_DEVICE_ID work; VFIO acquire of the parent FrameworkConflict (lease $lid named); the kernel has no VFIO cdev or group node for it (ENOENT)"
@@ -518,8 +519,7 @@ vd3_unbound() { # nic edu group
 		vd_mismatch "the unbound holder's BIND beside vp-vdpa: want EPERM"
 	daemon_stop
 	udevd_stop
-	out=$(ioasidctl vdpa del vdpa3 --json=short 2>&1)
-	[ "$(echo "$out" | jq -r '.result' 2>/dev/null | head -n1)" = ok ] || vd_mismatch "vdpa del vdpa3 failed: $out"
+	vd_del vdpa3 ""
 }
 
 # VD3: a VFIO lease blocks vhost-vdpa, in the kernel (see the header).
