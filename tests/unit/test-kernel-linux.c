@@ -6,6 +6,8 @@
  */
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/kernel-impl.h"
@@ -162,6 +164,35 @@ static void test_fd_check(void) {
 	safe_close(p[1]);
 }
 
+/* vhost_vdpa_fd_check (a restored vhost-vdpa lease's fd): the char device with the device
+ * number the host model gives v, nothing else (/dev/null stands in for it as 1:3). The status
+ * calls on a file that is no vhost-vdpa device are the kernel's ENOTTY, as the sim says. */
+static void test_vhost_vdpa_fd_check(void) {
+	_cleanup_kernel_free_ Kernel *k = NULL;
+	ASSERT_OK(kernel_new("linux", NULL, &k));
+	_cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CU_ASSERT_FATAL(null >= 0);
+	struct stat st;
+	CU_ASSERT_FATAL(fstat(null, &st) == 0);
+	VdpaDevice v = { .name = (char *)"vdpa0",
+			 .vhost_name = (char *)"vhost-vdpa-0",
+			 .vhost_major = major(st.st_rdev),
+			 .vhost_minor = minor(st.st_rdev) };
+	ASSERT_OK(K(vhost_vdpa_fd_check, null, &v));
+	v.vhost_minor++;
+	ASSERT_ERR(K(vhost_vdpa_fd_check, null, &v), ESTALE); /* another device number */
+	v.vhost_minor--;
+	v.vhost_name = NULL;
+	ASSERT_ERR(K(vhost_vdpa_fd_check, null, &v), ESTALE); /* no char device any more */
+	_cleanup_close_ int m = memfd_create("ioasid-sim:vhost-vdpa:vdpa0", MFD_CLOEXEC);
+	v.vhost_name = (char *)"vhost-vdpa-0";
+	ASSERT_ERR(K(vhost_vdpa_fd_check, m, &v), ESTALE); /* the sim's name is not a device */
+	ASSERT_ERR(K(vhost_vdpa_fd_check, 999, &v), EBADF);
+	uint8_t status;
+	ASSERT_ERR(K(vhost_vdpa_set_status, m, 0), ENOTTY);
+	ASSERT_ERR(K(vhost_vdpa_get_status, m, &status), ENOTTY);
+}
+
 /* The typed calls over each backend's table: an operation a backend does not have is
  * -EOPNOTSUPP (linux keeps no state of its own, so no events fd and nothing to sync);
  * kernel_closep() closes once and leaves -EBADF behind. */
@@ -197,6 +228,7 @@ static CU_TestInfo tests[] = {
 	{ "device_open_errors", test_device_open_errors },
 	{ "wrong_fd_agrees_with_sim", test_wrong_fd_agrees_with_sim },
 	{ "fd_check", test_fd_check },
+	{ "vhost_vdpa_fd_check", test_vhost_vdpa_fd_check },
 	{ "typed_dispatch", test_typed_dispatch },
 	CU_TEST_INFO_NULL,
 };
