@@ -5,8 +5,8 @@
  * over, and removed as one when it ends. An entry "L<lease id>" holds, in one FDSTORE
  * message, the lease's record (a sealed memfd "ioasidd-lease" with the JSON below), its
  * iommufd and its device files (a vhost-vdpa lease: its /dev/vhost-vdpa-N instead) and its
- * owner's pidfd; an entry "C<connection id>" holds the
- * connection of connection-lifetime leases, so they keep their lifetime across the restart.
+ * owner's pidfd; an entry "C<connection id>" holds the connection of connection-lifetime
+ * leases, so they keep their lifetime across the restart.
  * One message per lease and one to remove it: PID 1 handles every notification on the
  * daemon's path (SY9 in the real-kernel tier measured it the busiest process of a brokered
  * acquire+release when a lease took ten), and it holds a released lease's device files until
@@ -15,13 +15,12 @@
  * At start the stored fds come back through LISTEN_FDS/LISTEN_FDNAMES, an entry's fds in no
  * particular order: each is told by what it is (the record by its name and seals, the
  * iommufd, device files and vhost-vdpa file through the kernel seam, the pidfd by
- * pidfd_send_signal()). The
- * record is parsed strictly and every lease is re-validated (each fd is what its record says;
- * devices still in the host model, owner process alive, group exclusivity) before it is
- * recorded again; anything that does not check out is dropped, logged, and its fds closed
- * and removed from the store. Unknown fdstore entries are dropped, and so is the "state"
- * memfd an earlier version kept for all leases (its leases are not restored; their devices
- * stay busy for as long as their holders keep them open).
+ * pidfd_send_signal()). The record is parsed strictly and every lease is re-validated (each
+ * fd is what its record says; devices still in the host model, owner process alive, group
+ * exclusivity) before it is recorded again; anything that does not check out is dropped,
+ * logged, and its fds closed and removed from the store. Unknown fdstore entries are
+ * dropped, and so is the "state" memfd an earlier version kept for all leases (its leases are
+ * not restored; their devices stay busy for as long as their holders keep them open).
  *
  * Without NOTIFY_SOCKET (not under systemd) nothing is stored.
  *
