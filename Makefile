@@ -250,9 +250,12 @@ deps:
 build-tests: all $(RUN_TESTS) $(TOOLS)
 .PHONY: build-tests
 
+# The builds of the checks run on every core (the tiers themselves one after another).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 check: deps
 	@$(MAKE) --no-print-directory check-format
-	@$(MAKE) --no-print-directory build-tests
+	@$(MAKE) --no-print-directory -j$(JOBS) build-tests
 	@$(MAKE) --no-print-directory check-layers check-unit check-docs check-inspect check-live check-daemon check-daemon-bypass check-integration check-units check-vm
 	@# Tier 5 of DESIGN.md: sanitizers, fd leaks (valgrind --track-fds) and a fuzz smoke run.
 	@$(MAKE) --no-print-directory check-asan check-valgrind check-fuzz
@@ -269,9 +272,10 @@ check-daemon: build-tests
 .PHONY: check-daemon
 
 # The test-only bypass build (never installed) next to the normal one.
+# The test-only ioasidd goes to $(B)/bypass, where the VM tier (tests/vm/run.sh) takes it too.
 check-daemon-bypass: build-tests
-	@$(MAKE) --no-print-directory B=$(B)-bypass TESTING_BYPASS=1 all
-	python3 tests/daemon/bypass.py $(B) $(B)-bypass
+	@$(MAKE) --no-print-directory -j$(JOBS) B=$(B)/bypass TESTING_BYPASS=1 $(B)/bypass/ioasidd
+	python3 tests/daemon/bypass.py $(B) $(B)/bypass
 .PHONY: check-daemon-bypass
 
 # Layers (tests/tools/layers.map, README "Source layout"), from nm of the objects: which
@@ -315,7 +319,7 @@ check-vm: build-tests
 .PHONY: check-vm
 
 check-asan: deps
-	@$(MAKE) --no-print-directory B=build-asan SAN=1 build-tests
+	@$(MAKE) --no-print-directory -j$(JOBS) B=build-asan SAN=1 build-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/run-tests
 	ASAN_OPTIONS=detect_leaks=1 B=build-asan tests/integration/run.sh
 .PHONY: check-asan

@@ -31,7 +31,7 @@ nice make -s -C "$REPO" B="$B" build-tests >"$BDIR/vm-build.log" 2>&1 ||
 [ -x "$BDIR/vm-edu" ] || vm_die "$BDIR/vm-edu missing after make build-tests"
 # S4 needs a daemon whose group bookkeeping can be bypassed (a test-only build option).
 vm_log "building the TESTING_BYPASS=1 ioasidd into $B/bypass"
-make -s -C "$REPO" B="$BDIR/bypass" TESTING_BYPASS=1 "$BDIR/bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
+make -s -j"$(nproc)" -C "$REPO" B="$BDIR/bypass" TESTING_BYPASS=1 "$BDIR/bypass/ioasidd" >"$BDIR/vm-bypass-build.log" 2>&1 ||
 	{ cat "$BDIR/vm-bypass-build.log" >&2; vm_die "cannot build the TESTING_BYPASS=1 ioasidd"; }
 mkdir -p "$out"
 
