@@ -562,6 +562,32 @@ static void fd_path(int fd, char buf[static 32]) {
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
+/* Records a file of kind whose inode st is (path: an fd of it) and watches its last close;
+ * pin is taken on success. The record is appended to s->files. */
+static int sim_file_watch(Sim *s, SimFileKind kind, int *pin, const char *path,
+			  const struct stat *st, SimFile **ret_file) {
+	SimFile **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	s->files = files;
+	int wd = inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE);
+	if (wd < 0)
+		return -errno;
+	SimFile *f = calloc(1, sizeof(*f));
+	if (!f) {
+		(void)inotify_rm_watch(s->inotify_fd, wd);
+		return -ENOMEM;
+	}
+	*f = (SimFile){ .kind = kind,
+			.pin_fd = TAKE_FD(*pin),
+			.wd = wd,
+			.st_dev = st->st_dev,
+			.st_ino = st->st_ino };
+	s->files[s->n_files++] = f;
+	*ret_file = f;
+	return 0;
+}
+
 static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **ret_file,
 			int *ret_fd) {
 	char path[32];
@@ -587,25 +613,9 @@ static int sim_file_new(Sim *s, SimFileKind kind, const char *name, SimFile **re
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	SimFile **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
-	if (!files)
-		return -ENOMEM;
-	s->files = files;
-	int wd = inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE);
-	if (wd < 0)
-		return -errno;
-	SimFile *f = calloc(1, sizeof(*f));
-	if (!f) {
-		(void)inotify_rm_watch(s->inotify_fd, wd);
-		return -ENOMEM;
-	}
-	f->kind = kind;
-	f->pin_fd = TAKE_FD(pin);
-	f->wd = wd;
-	f->st_dev = st.st_dev;
-	f->st_ino = st.st_ino;
-	s->files[s->n_files++] = f;
-	*ret_file = f;
+	int r = sim_file_watch(s, kind, &pin, path, &st, ret_file);
+	if (r < 0)
+		return r;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -2065,31 +2075,17 @@ static int sim_fd_check(Kernel *k, int fd, const Device *d) {
 static int sim_adopt_vdpa(Sim *s, int fd, SimVdpa *sv) {
 	char path[32];
 	struct stat st;
+	SimFile *f = NULL;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	fd_path(fd, path);
 	_cleanup_close_ int pin = open(path, O_RDONLY | O_CLOEXEC);
 	if (pin < 0)
 		return -errno;
-	SimFile **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
-	if (!files)
-		return -ENOMEM;
-	s->files = files;
-	int wd = inotify_add_watch(s->inotify_fd, path, IN_CLOSE_WRITE);
-	if (wd < 0)
-		return -errno;
-	SimFile *f = calloc(1, sizeof(*f));
-	if (!f) {
-		(void)inotify_rm_watch(s->inotify_fd, wd);
-		return -ENOMEM;
-	}
-	*f = (SimFile){ .kind = FILE_VHOST_VDPA,
-			.pin_fd = TAKE_FD(pin),
-			.wd = wd,
-			.st_dev = st.st_dev,
-			.st_ino = st.st_ino,
-			.vdpa = sv };
-	s->files[s->n_files++] = f;
+	int r = sim_file_watch(s, FILE_VHOST_VDPA, &pin, path, &st, &f);
+	if (r < 0)
+		return r;
+	f->vdpa = sv;
 	sv->opened = true;
 	sv->status = 0;
 	return 0;
