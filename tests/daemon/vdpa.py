@@ -24,43 +24,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adversarial  # noqa: E402
-from adversarial import Client, check, wait_serving  # noqa: E402
+from adversarial import Client, check  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-B = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("B", "build")
-if not os.path.isabs(B):
-    B = os.path.join(REPO, B)
-IOASIDD = os.path.join(B, "ioasidd")
-IOASIDCTL = os.path.join(B, "ioasidctl")
-HOST = os.path.join(REPO, "tests", "hosts", "vdpa-guest.json")
-
-
-class Daemon:
-    def __init__(self, tmp, name, host, conf):
-        self.sock = os.path.join(tmp, name + ".sock")
-        self.logpath = os.path.join(tmp, name + ".log")
-        cpath = os.path.join(tmp, name + ".conf")
-        with open(cpath, "w") as f:
-            f.write(conf)
-        self.log = open(self.logpath, "w")
-        self.p = subprocess.Popen([IOASIDD, "--kernel=sim", "--host", host, "--config", cpath,
-                                   "--socket", self.sock],
-                                  stdout=self.log, stderr=subprocess.STDOUT)
-        wait_serving(self.logpath, self.p)
-
-    def text(self):
-        with open(self.logpath, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.log.close()
+# The daemon and its build directory: adversarial's (from BUILD_DIR), with this host.
+IOASIDD = adversarial.IOASIDD
+IOASIDCTL = os.path.join(adversarial.BUILD, "ioasidctl")
+HOST = os.path.join(adversarial.REPO, "tests", "hosts", "vdpa-guest.json")
 
 
 def params(r):
@@ -85,8 +54,9 @@ def leases(c):
 
 
 def test_revoke(tmp):
-    d = Daemon(tmp, "revoke", HOST,
-               "admin uid 0\nallow uid 0 to vdpa \"vdpa*\"\nallow uid 0 to any mode attached\n")
+    d = adversarial.Daemon(tmp, "revoke",
+                           "admin uid 0\nallow uid 0 to vdpa \"vdpa*\"\n"
+                           "allow uid 0 to any mode attached\n", host=HOST)
     fds = []
     try:
         c = Client(d.sock)
@@ -113,7 +83,7 @@ def test_revoke(tmp):
         r, _ = c.call("io.ioasid.Manager.Revoke", {"lease": lid})
         check(params(r).get("state") == "revoked-reset" and params(r).get("lease") == lid,
               "V1: Revoke answers revoked-reset (%s)" % r)
-        rec = [x for x in d.text().splitlines() if "action=revoke " in x]
+        rec = [x for x in d.log().splitlines() if "action=revoke " in x]
         check(len(rec) == 1 and "vdpa0@0000:00:02.0" in rec[0] and
               "device reset (virtio status 0), IOTLB kept by the holder's file" in rec[0] and
               "DMA not blocked" not in rec[0],
