@@ -624,6 +624,32 @@ static int parse_group(Parser *p, const DocNode *obj, Group *g) {
 	return r < 0 ? r : 0;
 }
 
+/* dev (the value of member key, written over) as "MAJOR:MINOR": major below 4096, minor below
+ * 2^20, decimal. */
+static int parse_major_minor(Parser *p, char *dev, const char *key, unsigned *ret_major,
+			     unsigned *ret_minor) {
+	uint64_t maj = 0, min = 0;
+	int r = 0;
+	char *colon = strchr(dev, ':');
+	size_t mark = path_push_key(p, key);
+	if (!colon)
+		r = fail(p, "expected \"MAJOR:MINOR\"");
+	else {
+		*colon = '\0';
+		if (strspn(dev, "0123456789") != strlen(dev) ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		    num_parse_u64(dev, 4095, &maj) < 0 ||
+		    num_parse_u64(colon + 1, 0xfffff, &min) < 0)
+			r = fail(p, "expected \"MAJOR:MINOR\"");
+	}
+	path_pop(p, mark);
+	if (r < 0)
+		return r;
+	*ret_major = (unsigned)maj;
+	*ret_minor = (unsigned)min;
+	return 0;
+}
+
 static int parse_vfio(Parser *p, const DocNode *obj, Device *d) {
 	static const char *const keys[] = { "name", "dev", "noiommu", NULL };
 	_cleanup_free_ char *name = NULL, *dev = NULL;
@@ -656,25 +682,12 @@ static int parse_vfio(Parser *p, const DocNode *obj, Device *d) {
 		return r;
 	}
 
-	uint64_t maj, min;
-	char *colon = strchr(dev, ':');
-	mark = path_push_key(p, "dev");
-	if (!colon)
-		r = fail(p, "expected \"MAJOR:MINOR\"");
-	else {
-		*colon = '\0';
-		if (strspn(dev, "0123456789") != strlen(dev) ||
-		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-		    num_parse_u64(dev, 4095, &maj) < 0 ||
-		    num_parse_u64(colon + 1, 0xfffff, &min) < 0)
-			r = fail(p, "expected \"MAJOR:MINOR\"");
-	}
-	path_pop(p, mark);
-	if (r < 0)
+	unsigned maj, min;
+	if ((r = parse_major_minor(p, dev, "dev", &maj, &min)) < 0)
 		return r;
 	d->vfio_name = TAKE_PTR(name);
-	d->vfio_major = (unsigned)maj;
-	d->vfio_minor = (unsigned)min;
+	d->vfio_major = maj;
+	d->vfio_minor = min;
 	d->noiommu = named_noiommu;
 	return 0;
 }
@@ -902,29 +915,8 @@ static int item_group(Parser *p, const DocNode *o, void *g) {
 static int parse_dev_t(Parser *p, const DocNode *obj, const char *key, unsigned *ret_major,
 		       unsigned *ret_minor) {
 	_cleanup_free_ char *dev = NULL;
-	uint64_t maj = 0, min = 0;
-	int r;
-
-	if ((r = field_string(p, obj, key, F_REQUIRED, 32, &dev)) < 0)
-		return r;
-	char *colon = strchr(dev, ':');
-	size_t mark = path_push_key(p, key);
-	if (!colon)
-		r = fail(p, "expected \"MAJOR:MINOR\"");
-	else {
-		*colon = '\0';
-		if (strspn(dev, "0123456789") != strlen(dev) ||
-		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-		    num_parse_u64(dev, 4095, &maj) < 0 ||
-		    num_parse_u64(colon + 1, 0xfffff, &min) < 0)
-			r = fail(p, "expected \"MAJOR:MINOR\"");
-	}
-	path_pop(p, mark);
-	if (r < 0)
-		return r;
-	*ret_major = (unsigned)maj;
-	*ret_minor = (unsigned)min;
-	return 0;
+	int r = field_string(p, obj, key, F_REQUIRED, 32, &dev);
+	return r < 0 ? r : parse_major_minor(p, dev, key, ret_major, ret_minor);
 }
 
 /* "pci/0000:00:05.0" or "vdpasim_net": the handle iproute2's vdpa prints, bus optional. */

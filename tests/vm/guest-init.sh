@@ -83,23 +83,7 @@ done
 
 # 4. Scenarios: scenarios/*.sh define scenario_<ID>; run those named by ioasid.scenarios=
 for f in /scenarios/*.sh; do [ -e "$f" ] && . "$f"; done
-want=$(cmdline_value ioasid.scenarios | tr , ' ')
-[ -n "$want" ] || result boot FAIL "no ioasid.scenarios= on the command line"
-if [ -n "$MISSING" ]; then
-	echo "VMFATAL devices missing:$MISSING"
-	want=
-fi
-for s in $want; do
-	kmsg "scenario $s begin"
-	# vm-edu derives its data patterns from this: no two transfers use the same one.
-	export VM_EDU_TAG="$MODE-$s"
-	if type "scenario_$s" >/dev/null 2>&1; then
-		"scenario_$s"
-	else
-		result "$s" FAIL "no such scenario in this initramfs"
-	fi
-	kmsg "scenario $s end"
-done
+run_scenarios initramfs
 
 if [ $FAILED != 0 ]; then
 	echo "VMDMESG-BEGIN"

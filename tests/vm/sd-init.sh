@@ -74,20 +74,5 @@ fi
 # 4. Scenarios.
 . "$LIB/scenarios/lib-daemon.sh"
 for f in "$LIB"/scenarios/sys-*.sh; do [ -e "$f" ] && . "$f"; done
-want=$(cmdline_value ioasid.scenarios | tr , ' ')
-[ -n "$want" ] || result boot FAIL "no ioasid.scenarios= on the command line"
-if [ -n "$MISSING" ]; then
-	echo "VMFATAL devices missing:$MISSING"
-	want=
-fi
-for s in $want; do
-	kmsg "scenario $s begin"
-	export VM_EDU_TAG="$MODE-$s"
-	if type "scenario_$s" >/dev/null 2>&1; then
-		"scenario_$s"
-	else
-		result "$s" FAIL "no such scenario in this guest"
-	fi
-	kmsg "scenario $s end"
-done
+run_scenarios guest
 finish

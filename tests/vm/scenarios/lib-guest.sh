@@ -60,3 +60,26 @@ bind_vfio() { # BDF: driver_override, unbind, drivers_probe; retry while probing
 	done
 	return 1
 }
+
+# Runs the scenario_<ID> functions ioasid.scenarios= names, between kernel-log markers; none
+# when a device is missing (VMFATAL). where: what holds the scenarios, for a name that has no
+# function ("initramfs", "guest").
+run_scenarios() { # where
+	want=$(cmdline_value ioasid.scenarios | tr , ' ')
+	[ -n "$want" ] || result boot FAIL "no ioasid.scenarios= on the command line"
+	if [ -n "$MISSING" ]; then
+		echo "VMFATAL devices missing:$MISSING"
+		want=
+	fi
+	for s in $want; do
+		kmsg "scenario $s begin"
+		# vm-edu derives its data patterns from this: no two transfers use the same one.
+		export VM_EDU_TAG="$MODE-$s"
+		if type "scenario_$s" >/dev/null 2>&1; then
+			"scenario_$s"
+		else
+			result "$s" FAIL "no such scenario in this $1"
+		fi
+		kmsg "scenario $s end"
+	done
+}
