@@ -50,3 +50,22 @@ vm_umount_below() {
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 }
+
+# vm_mod_add NAME: appends NAME to the bash array `order` after its dependencies (modinfo),
+# each module a decompressed .ko in $mod_out, taken from the linux-image tree $moddir unless
+# $mod_out already has it (a module rebuilt there). For the module sets the tier caches.
+vm_mod_add() {
+	local f d
+	case " ${order[*]} " in *" $1 "*) return 0 ;; esac
+	if [ ! -e "$mod_out/$1.ko" ]; then
+		f=$(find "$moddir" -name "$1.ko*" | head -n1)
+		[ -n "$f" ] || vm_die "module $1 not found in $moddir"
+		case $f in
+		*.xz) xz -dc "$f" >"$mod_out/$1.ko" ;;
+		*.zst) zstd -qdc "$f" >"$mod_out/$1.ko" ;;
+		*) cp "$f" "$mod_out/$1.ko" ;;
+		esac
+	fi
+	for d in $(modinfo -F depends "$mod_out/$1.ko" | tr ',' ' '); do vm_mod_add "$d"; done
+	order+=("$1")
+}

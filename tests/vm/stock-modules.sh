@@ -24,21 +24,8 @@ dpkg-deb --fsys-tarfile "$img" | tar -x -C "$x" --wildcards '*/modules/*/kernel/
 moddir=$(find "$x" -type d -path "*/modules/$kv" | head -n1)
 [ -n "$moddir" ] || vm_die "no modules of $kv in $img"
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-order=()
-add() { # name: decompressed copy, its dependencies first
-	local f d
-	case " ${order[*]} " in *" $1 "*) return 0 ;; esac
-	f=$(find "$moddir" -name "$1.ko*" | head -n1)
-	[ -n "$f" ] || vm_die "module $1 not found in linux-image-$kv"
-	case $f in
-	*.xz) xz -dc "$f" >"$out.tmp/$1.ko" ;;
-	*.zst) zstd -qdc "$f" >"$out.tmp/$1.ko" ;;
-	*) cp "$f" "$out.tmp/$1.ko" ;;
-	esac
-	for d in $(modinfo -F depends "$out.tmp/$1.ko" | tr ',' ' '); do add "$d"; done
-	order+=("$1")
-}
-for m in "$@"; do add "$m"; done
+order=() mod_out=$out.tmp
+for m in "$@"; do vm_mod_add "$m"; done
 printf '%s\n' "${order[@]}" >"$out.tmp/order"
 echo "$*" >"$out.tmp/list"
 rm -rf "$out" && mv "$out.tmp" "$out"

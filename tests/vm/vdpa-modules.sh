@@ -68,23 +68,9 @@ dpkg-deb --fsys-tarfile "$img" | tar -x -C "$x" --wildcards '*/modules/*/kernel/
 	2>/dev/null || dpkg -x "$img" "$x"
 moddir=$(find "$x" -type d -path "*/modules/$kv" | head -n1)
 [ -n "$moddir" ] || vm_die "no modules of $kv in $img"
-order=()
-add() { # name: its dependencies first; rebuilt if built above, else the stock one
-	local f d
-	case " ${order[*]} " in *" $1 "*) return 0 ;; esac
-	if [ ! -e "$out.tmp/$1.ko" ]; then
-		f=$(find "$moddir" -name "$1.ko*" | head -n1)
-		[ -n "$f" ] || vm_die "module $1 not found in linux-image-$kv"
-		case $f in
-		*.xz) xz -dc "$f" >"$out.tmp/$1.ko" ;;
-		*.zst) zstd -qdc "$f" >"$out.tmp/$1.ko" ;;
-		*) cp "$f" "$out.tmp/$1.ko" ;;
-		esac
-	fi
-	for d in $(modinfo -F depends "$out.tmp/$1.ko" | tr ',' ' '); do add "$d"; done
-	order+=("$1")
-}
-for m in vdpa_sim_net vp_vdpa vhost_vdpa; do add "$m"; done
+# Rebuilt modules are already in $out.tmp: vm_mod_add takes the stock one only for the rest.
+order=() mod_out=$out.tmp
+for m in vdpa_sim_net vp_vdpa vhost_vdpa; do vm_mod_add "$m"; done
 printf '%s\n' "${order[@]}" >"$out.tmp/order"
 rm -rf "$out" && mv "$out.tmp" "$out"
 touch "$out/.complete"
