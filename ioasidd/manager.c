@@ -200,6 +200,20 @@ static void lease_policy_peer(const Lease *l, gid_t *groups, int max_groups, Pol
 	ret->pid = l->pid;
 }
 
+/* Does the current policy still allow preq (about what, a BDF or a vDPA device)? reason gets
+ * the refusal. */
+static bool request_still_allowed(Manager *m, const PolicyRequest *preq, const char *what,
+				  char *reason, size_t size) {
+	PolicyDecision dec = { .allow = false };
+	int r = m->policy ? policy_evaluate(m->policy, preq, &dec) : -ENOENT;
+	if (r >= 0 && dec.allow)
+		return true;
+	snprintf(reason, size, "policy generation %llu no longer allows %s: %s",
+		 (unsigned long long)m->generation, what,
+		 dec.reason[0] ? dec.reason : "no rule matched");
+	return false;
+}
+
 /* Does the current policy still allow l, every device? *ret_reason gets the first refusal. */
 static bool lease_still_allowed(Manager *m, const Lease *l, char *reason, size_t size) {
 	gid_t groups[256];
@@ -219,14 +233,8 @@ static bool lease_still_allowed(Manager *m, const Lease *l, char *reason, size_t
 			.mode = POLICY_MODE_VHOST_VDPA,
 			.method = "io.ioasid.Manager.Reload",
 		};
-		PolicyDecision dec = { .allow = false };
-		int r = m->policy ? policy_evaluate(m->policy, &preq, &dec) : -ENOENT;
-		if (r < 0 || !dec.allow) {
-			snprintf(reason, size, "policy generation %llu no longer allows %s: %s",
-				 (unsigned long long)m->generation, l->vdpa,
-				 dec.reason[0] ? dec.reason : "no rule matched");
+		if (!request_still_allowed(m, &preq, l->vdpa, reason, size))
 			return false;
-		}
 	}
 	for (size_t i = 0; i < l->n_devices; i++) {
 		const Device *d = host_find_device(m->host, l->devices[i].bdf);
@@ -243,14 +251,8 @@ static bool lease_still_allowed(Manager *m, const Lease *l, char *reason, size_t
 			.layout = l->layout,
 			.method = "io.ioasid.Manager.Reload",
 		};
-		PolicyDecision dec = { .allow = false };
-		int r = m->policy ? policy_evaluate(m->policy, &preq, &dec) : -ENOENT;
-		if (r < 0 || !dec.allow) {
-			snprintf(reason, size, "policy generation %llu no longer allows %s: %s",
-				 (unsigned long long)m->generation, d->bdf,
-				 dec.reason[0] ? dec.reason : "no rule matched");
+		if (!request_still_allowed(m, &preq, d->bdf, reason, size))
 			return false;
-		}
 	}
 	return true;
 }
